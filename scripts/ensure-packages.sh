@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests, the demo and the benchmark need, only where missing.
+# Usage: scripts/ensure-packages.sh [package ...]   (default: the test set)
+set -euo pipefail
+want=("$@")
+if [ ${#want[@]} -eq 0 ]; then want=(openssh-server openssh-client prometheus git); fi
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+echo "installing: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts some services on install; the project starts its own instances on loopback.
+for svc in prometheus prometheus-node-exporter nginx haproxy ssh; do
+  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true; fi
+  pkill -x "$svc" >/dev/null 2>&1 || true
+done

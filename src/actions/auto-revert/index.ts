@@ -1,0 +1,17 @@
+// auto-revert entry: the runner shell around src/revert/main.ts.
+import '../../common/esm-shim.js';
+import * as core from '@actions/core';
+import { runAction } from '../../common/action.js';
+import { autoRevert } from '../../revert/main.js';
+import { createConnector } from '../../ssh/connection.js';
+
+await runAction((inputs, logger) =>
+  autoRevert(inputs, {
+    connector: createConnector({ logger }),
+    logger,
+    mask: (s) => core.setSecret(s),
+    writeSummary: async (md) => {
+      if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(md).write();
+    },
+  }),
+);

@@ -1,0 +1,162 @@
+// Pure rendering of a gate run: the check run's title and summary, its annotations (GitHub takes at most 50
+// per request), and the job summary with the slowest tests.
+import { caseId, type TestCase } from './junit.js';
+import type { TestRun } from './run.js';
+import { short, type TreeState } from './tree.js';
+
+export interface Annotation {
+  path: string;
+  start_line: number;
+  end_line: number;
+  annotation_level: 'notice' | 'warning' | 'failure';
+  message: string;
+  title?: string;
+  raw_details?: string;
+}
+
+export interface GateReport {
+  checkName: string;
+  command: string;
+  run: TestRun;
+  /** Tree state where the gate determined one (push to or PR against the default branch). */
+  tree?: { state: TreeState; branch: string; overridden?: boolean };
+  /** The bug-needs-test rule, when it applied. */
+  bugRule?: { ok: boolean; message: string };
+}
+
+/** GitHub caps a check run's summary and text, and a job summary, at 65,535 characters. */
+export const MAX_SUMMARY = 65_535;
+export const ANNOTATIONS_PER_REQUEST = 50;
+const MAX_MESSAGE = 64 * 1024 - 1;
+const SLOWEST = 10;
+
+export function failingCases(run: TestRun): TestCase[] {
+  return run.final.report?.cases.filter((c) => c.status === 'failed' || c.status === 'error') ?? [];
+}
+
+export function conclusion(r: GateReport): 'success' | 'failure' {
+  return r.run.passed && (r.bugRule?.ok ?? true) ? 'success' : 'failure';
+}
+
+export function title(r: GateReport): string {
+  const rep = r.run.final.report;
+  const parts: string[] = [];
+  if (rep) {
+    const failing = rep.failures + rep.errors;
+    parts.push(failing > 0 ? `${failing} of ${rep.tests} tests failed` : `${rep.tests} tests passed`);
+    if (rep.skipped > 0) parts.push(`${rep.skipped} skipped`);
+  } else {
+    parts.push(r.run.passed ? 'command passed' : `command failed (exit code ${r.run.final.exitCode})`);
+  }
+  if (r.run.flaky) parts.push(`flaky: passed on attempt ${r.run.attempts.length}`);
+  if (r.bugRule && !r.bugRule.ok) parts.push('bug fix without a test');
+  return parts.join(', ');
+}
+
+/** One annotation per failing test with a file; flipped tests as warnings. */
+export function annotations(run: TestRun): Annotation[] {
+  const out: Annotation[] = [];
+  for (const c of failingCases(run)) {
+    if (!c.file) continue;
+    const line = c.line ?? 1;
+    out.push({
+      path: c.file,
+      start_line: line,
+      end_line: line,
+      annotation_level: 'failure',
+      title: caseId(c).slice(0, 255),
+      message: (c.message ?? c.status).slice(0, MAX_MESSAGE),
+      ...(c.details ? { raw_details: c.details.slice(0, MAX_MESSAGE) } : {}),
+    });
+  }
+  if (run.flaky) {
+    // Where a flipped test failed, from the attempt in which it failed.
+    for (const id of run.flakyTests) {
+      const failed = run.attempts.flatMap((a) => a.report?.cases ?? []).find((c) => caseId(c) === id && c.file && c.status !== 'passed');
+      if (!failed?.file) continue;
+      out.push({
+        path: failed.file,
+        start_line: failed.line ?? 1,
+        end_line: failed.line ?? 1,
+        annotation_level: 'warning',
+        title: `flaky: ${id}`.slice(0, 255),
+        message: `Failed, then passed on retry: ${(failed.message ?? '').slice(0, 1000)}`,
+      });
+    }
+  }
+  return out;
+}
+
+export function batches<T>(items: readonly T[], size = ANNOTATIONS_PER_REQUEST): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export function slowest(run: TestRun, n = SLOWEST): TestCase[] {
+  return [...(run.final.report?.cases ?? [])].filter((c) => c.status !== 'skipped').sort((a, b) => b.time - a.time).slice(0, n);
+}
+
+/** The check run's summary and the job summary (the same Markdown). */
+export function summary(r: GateReport): string {
+  const run = r.run;
+  const rep = run.final.report;
+  const lines: string[] = [];
+  const icon = conclusion(r) === 'success' ? '✅' : '❌';
+  lines.push(`## ${icon} ${r.checkName}: ${title(r)}`, '');
+  if (rep) {
+    lines.push('| tests | passed | failed | errors | skipped | time |', '| ---: | ---: | ---: | ---: | ---: | ---: |');
+    lines.push(`| ${rep.tests} | ${rep.passed} | ${rep.failures} | ${rep.errors} | ${rep.skipped} | ${seconds(rep.time)} |`, '');
+  }
+  lines.push(`Command \`${r.command.split('\n')[0]}\`: exit code ${run.final.exitCode}, ${seconds(run.durationMs / 1000)} in ${run.attempts.length} attempt(s).`, '');
+  if (r.bugRule) lines.push(`${r.bugRule.ok ? '✅' : '❌'} ${r.bugRule.message}`, '');
+  if (r.tree) {
+    const t = r.tree.state;
+    const text =
+      t.state === 'open'
+        ? `🟢 Tree open: \`${r.tree.branch}\` ${t.at ? `is green at \`${short(t.at.sha)}\`` : 'has no gate result yet'}.`
+        : `🔴 Tree closed: \`${r.tree.branch}\` is red since \`${short((t.since ?? t.at!).sha)}\`${r.tree.overridden ? ' (overridden by label on this pull request)' : ''}.`;
+    lines.push(text, '');
+  }
+  if (run.flaky) {
+    lines.push('### ⚠️ Flaky', '');
+    lines.push(run.flakyTests.length > 0 ? 'These tests failed, then passed on a retry:' : `The command failed, then passed on attempt ${run.attempts.length} (no JUnit report names the tests).`);
+    for (const t of run.flakyTests) lines.push(`- \`${t}\``);
+    lines.push('');
+  }
+  const failing = failingCases(run);
+  if (failing.length > 0) {
+    lines.push('### Failing tests', '');
+    for (const c of failing) {
+      const where = c.file ? ` (\`${c.file}${c.line ? `:${c.line}` : ''}\`)` : '';
+      lines.push(`<details><summary><code>${escapeHtml(caseId(c))}</code>${where}: ${escapeHtml(firstLine(c.message ?? ''))}</summary>`, '');
+      if (c.details) lines.push('```', c.details.slice(0, 4000).replace(/```/g, "'''"), '```');
+      lines.push('</details>', '');
+    }
+  }
+  const slow = slowest(run);
+  if (slow.length > 0) {
+    lines.push(`### Slowest tests`, '', '| test | time |', '| --- | ---: |');
+    for (const c of slow) lines.push(`| \`${caseId(c).replace(/\|/g, '\\|')}\` | ${seconds(c.time)} |`);
+    lines.push('');
+  }
+  return truncate(lines.join('\n'), MAX_SUMMARY);
+}
+
+export function truncate(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const note = '\n\n… (truncated: GitHub keeps at most 65,535 characters; the run log has everything)\n';
+  return s.slice(0, max - note.length) + note;
+}
+
+function seconds(s: number): string {
+  return s >= 60 ? `${Math.floor(s / 60)}m ${Math.round(s % 60)}s` : `${s.toFixed(s < 10 ? 2 : 1)} s`;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0].trim().slice(0, 200);
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}

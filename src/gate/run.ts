@@ -1,0 +1,145 @@
+// Runs the test command (output streamed as it comes), reads its JUnit reports, retries a failure, and names
+// the tests that flipped from failing to passing: those are flaky, not fixed.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { relative } from 'node:path';
+import { glob } from 'tinyglobby';
+import { caseId, mergeReports, parseJUnit, type JUnitReport } from './junit.js';
+import type { Logger } from '../common/logger.js';
+
+export interface CommandResult {
+  exitCode: number;
+  signal?: string;
+  durationMs: number;
+}
+
+export interface Attempt extends CommandResult {
+  attempt: number;
+  passed: boolean;
+  /** Merged JUnit reports this attempt wrote; undefined without `junit` or when none was found. */
+  report?: JUnitReport;
+  reportFiles: string[];
+}
+
+export interface TestRun {
+  attempts: Attempt[];
+  final: Attempt;
+  passed: boolean;
+  /** The pass needed a retry (or surefire re-ran a test itself). */
+  flaky: boolean;
+  /** Tests that failed in an earlier attempt and passed in the final one. */
+  flakyTests: string[];
+  durationMs: number;
+}
+
+export interface RunOptions {
+  command: string;
+  retries: number;
+  cwd: string;
+  junit: string[];
+  logger: Logger;
+  /** Receives the command's output as it arrives (stdout and stderr). */
+  onOutput?: (chunk: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Runs a command the way a workflow `run:` step does: bash with -e and pipefail (sh where bash is missing). */
+export function runCommand(command: string, opts: { cwd: string; env?: NodeJS.ProcessEnv; onOutput?: (chunk: string) => void }): Promise<CommandResult> {
+  const started = Date.now();
+  const [shell, args] = existsSync('/bin/bash') ? ['/bin/bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', command]] : ['/bin/sh', ['-ec', command]];
+  return new Promise((resolve) => {
+    const child = spawn(shell, args as string[], { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = (b: Buffer): void => opts.onOutput?.(b.toString('utf8'));
+    child.stdout.on('data', out);
+    child.stderr.on('data', out);
+    child.on('error', (err) => {
+      opts.onOutput?.(`failed to start ${shell}: ${err.message}\n`);
+      resolve({ exitCode: 127, durationMs: Date.now() - started });
+    });
+    child.on('close', (code, signal) => resolve({ exitCode: code ?? 128, signal: signal ?? undefined, durationMs: Date.now() - started }));
+  });
+}
+
+export async function runTests(opts: RunOptions): Promise<TestRun> {
+  const attempts: Attempt[] = [];
+  const started = Date.now();
+  let files: string[] | undefined;
+  for (let n = 1; n <= opts.retries + 1; n++) {
+    if (n > 1) opts.logger.warning(`test command failed; retry ${n - 1} of ${opts.retries}`);
+    const attemptStart = Date.now();
+    const result = await opts.logger.group(n === 1 ? `run: ${opts.command}` : `run (attempt ${n}): ${opts.command}`, () =>
+      runCommand(opts.command, { cwd: opts.cwd, env: { ...(opts.env ?? process.env), TEST_GATE_ATTEMPT: String(n) }, onOutput: opts.onOutput }),
+    );
+    const attempt: Attempt = { ...result, attempt: n, passed: false, reportFiles: [] };
+    if (opts.junit.length > 0) {
+      files ??= await repositoryFiles(opts.cwd);
+      const read = await readReports(opts, attemptStart, files);
+      attempt.report = read.report;
+      attempt.reportFiles = read.files;
+    }
+    const failing = attempt.report ? attempt.report.failures + attempt.report.errors : 0;
+    // A zero exit with failing tests in the report still fails (`|| true` hides nothing), and so does a
+    // non-zero exit with a clean report (a crash before the reporter, a coverage threshold).
+    attempt.passed = result.exitCode === 0 && failing === 0;
+    opts.logger.info(`attempt ${n}: exit code ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}, ${(result.durationMs / 1000).toFixed(1)} s` + (attempt.report ? `, ${attempt.report.tests} tests, ${failing} failing` : ''));
+    attempts.push(attempt);
+    if (attempt.passed) break;
+  }
+  const final = attempts[attempts.length - 1];
+  const flakyTests = final.passed ? flippedTests(attempts) : [];
+  const selfRerun = final.report?.cases.filter((c) => c.flaky).map(caseId) ?? [];
+  for (const t of selfRerun) if (!flakyTests.includes(t)) flakyTests.push(t);
+  return {
+    attempts,
+    final,
+    passed: final.passed,
+    flaky: final.passed && (attempts.length > 1 || selfRerun.length > 0),
+    flakyTests,
+    durationMs: Date.now() - started,
+  };
+}
+
+/** Tests failing in any earlier attempt and passing in the last one. */
+export function flippedTests(attempts: Attempt[]): string[] {
+  const final = attempts[attempts.length - 1];
+  const passedNow = new Set(final.report?.cases.filter((c) => c.status === 'passed').map(caseId) ?? []);
+  const flipped: string[] = [];
+  for (const a of attempts.slice(0, -1)) {
+    for (const c of a.report?.cases ?? []) {
+      const id = caseId(c);
+      if ((c.status === 'failed' || c.status === 'error') && passedNow.has(id) && !flipped.includes(id)) flipped.push(id);
+    }
+  }
+  return flipped;
+}
+
+async function readReports(opts: RunOptions, attemptStart: number, files: string[]): Promise<{ report?: JUnitReport; files: string[] }> {
+  const matched = (await glob(opts.junit, { cwd: opts.cwd, absolute: true, dot: true, ignore: ['**/node_modules/**', '**/.git/**'] })).sort();
+  // Reports left from an earlier step or committed to the repository must not be read as this attempt's
+  // results; 1 s of slack covers file systems with coarse timestamps.
+  const fresh = matched.filter((f) => statSync(f).mtimeMs >= attemptStart - 1000);
+  if (matched.length > fresh.length) opts.logger.warning(`ignored ${matched.length - fresh.length} JUnit file(s) older than this run: ${matched.filter((f) => !fresh.includes(f)).map((f) => relative(opts.cwd, f)).join(', ')}`);
+  if (fresh.length === 0) {
+    opts.logger.warning(`no JUnit report matched ${opts.junit.join(', ')}; the exit code alone decides`);
+    return { files: [] };
+  }
+  const reports: JUnitReport[] = [];
+  for (const f of fresh) {
+    try {
+      reports.push(parseJUnit(readFileSync(f, 'utf8'), { repoRoot: opts.cwd, files: files.length > 0 ? files : undefined }));
+    } catch (err) {
+      opts.logger.warning(`${relative(opts.cwd, f)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return { report: reports.length > 0 ? mergeReports(reports) : undefined, files: fresh.map((f) => relative(opts.cwd, f)) };
+}
+
+/** The repository's files (for locating failures): git's list when it is a checkout, else a walk. */
+export async function repositoryFiles(cwd: string): Promise<string[]> {
+  try {
+    const out = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+    return out.split('\n').filter(Boolean);
+  } catch {
+    return glob('**', { cwd, dot: false, ignore: ['**/node_modules/**', '**/.git/**'] });
+  }
+}

@@ -1,0 +1,55 @@
+// metric-watch's logic behind the entry: settings → watch → outputs, report file and summary text.
+import type { ActionResult } from '../common/action.js';
+import type { InputSource } from '../common/inputs.js';
+import type { Logger } from '../common/logger.js';
+import { summaryMarkdown, writeReport } from './report.js';
+import { failsStep } from './rules.js';
+import { parseWatchSettings, SECRET_INPUTS } from './settings.js';
+import { runWatch, type WatchOptions } from './watch.js';
+
+export interface MetricWatchDeps {
+  /** Hides a secret in the log (core.setSecret in the entry). */
+  mask?: (secret: string) => void;
+  env?: NodeJS.ProcessEnv;
+  watch?: Partial<WatchOptions>;
+}
+
+function maskSecrets(inputs: InputSource, mask: (s: string) => void): void {
+  for (const name of SECRET_INPUTS) {
+    const value = inputs(name).trim();
+    if (!value) continue;
+    mask(value);
+    if (name === 'smtp-url' || name === 'alert-webhook') {
+      try {
+        const u = new URL(value);
+        if (u.password) mask(decodeURIComponent(u.password));
+      } catch {
+        /* invalid URLs are reported by the settings parser */
+      }
+    }
+    if (name === 'headers') for (const line of value.split('\n')) if (line.includes(':')) mask(line.slice(line.indexOf(':') + 1).trim());
+  }
+}
+
+export async function metricWatchAction(inputs: InputSource, logger: Logger, deps: MetricWatchDeps = {}): Promise<ActionResult & { summary: string }> {
+  if (deps.mask) maskSecrets(inputs, deps.mask);
+  const settings = parseWatchSettings(inputs, { env: deps.env });
+  // A cancelled job ends the watch at once, still with a verdict and a report.
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const result = await runWatch(settings, { logger, signal: controller.signal, ...deps.watch });
+    const report = writeReport(result, deps.env);
+    const failing = failsStep(result.verdict, settings.failOn);
+    return {
+      outputs: { verdict: result.verdict, breaches: result.breaches, report },
+      ...(failing ? { failure: `metric-watch verdict ${result.verdict}: ${result.detail}` } : {}),
+      summary: summaryMarkdown(result),
+    };
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}

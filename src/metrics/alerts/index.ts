@@ -1,0 +1,45 @@
+// Sends every configured alert channel; a channel that fails is a warning, never a lost verdict.
+import type { Logger } from '../../common/logger.js';
+import type { WatchSettings } from '../settings.js';
+import type { WatchResult } from '../watch.js';
+import { sendEmail } from './email.js';
+import { shouldAlert, type AlertContext } from './message.js';
+import { resolveEvent, sendPagerDuty, triggerEvent } from './pagerduty.js';
+import { postWebhook } from './webhook.js';
+
+export type { AlertContext } from './message.js';
+
+/** Returns the warnings of channels that failed. */
+export async function sendAlerts(result: WatchResult, settings: WatchSettings, ctx: AlertContext, logger: Logger): Promise<string[]> {
+  const a = settings.alerts;
+  const jobs: { channel: string; run: () => Promise<void> }[] = [];
+  const alert = shouldAlert(result, settings.failOn);
+  if (alert && a.webhookUrl) jobs.push({ channel: 'webhook', run: () => postWebhook(a.webhookUrl, result, ctx) });
+  if (alert && a.smtpUrl && a.emailTo.length) jobs.push({ channel: 'e-mail', run: () => sendEmail(a.smtpUrl, a.emailFrom, a.emailTo, result, ctx) });
+  if (a.pagerdutyRoutingKey) {
+    if (alert) {
+      for (const rule of result.rules.filter((r) => r.verdict !== 'pass')) {
+        jobs.push({ channel: `PagerDuty trigger '${rule.name}'`, run: () => sendPagerDuty(a.pagerdutyUrl, triggerEvent(a.pagerdutyRoutingKey, rule, result, ctx)) });
+      }
+    } else if (result.verdict === 'pass') {
+      // Resolving an incident that is not open is a no-op at PagerDuty, so every rule is resolved.
+      for (const rule of result.rules) {
+        jobs.push({ channel: `PagerDuty resolve '${rule.name}'`, run: () => sendPagerDuty(a.pagerdutyUrl, resolveEvent(a.pagerdutyRoutingKey, rule.name, result, ctx)) });
+      }
+    }
+  }
+  const warnings: string[] = [];
+  await Promise.all(
+    jobs.map(async (job) => {
+      try {
+        await job.run();
+        logger.info(`alert sent: ${job.channel}`);
+      } catch (err) {
+        const message = `alert channel ${job.channel} failed: ${err instanceof Error ? err.message : String(err)}`;
+        logger.warning(message);
+        warnings.push(message);
+      }
+    }),
+  );
+  return warnings;
+}

@@ -1,0 +1,16 @@
+// Slack-compatible incoming webhook: a JSON body with `text` (Mattermost, Rocket.Chat and Teams workflows take it too).
+import type { AlertContext } from './message.js';
+import { alertSubject, ruleLines } from './message.js';
+import type { WatchResult } from '../watch.js';
+
+export async function postWebhook(url: string, result: WatchResult, ctx: AlertContext, timeoutMs = 10_000): Promise<void> {
+  const icon = result.verdict === 'fail' ? ':rotating_light:' : ':warning:';
+  const text = [`${icon} *${alertSubject(result, ctx)}*`, ...ruleLines(result).map((l) => `• ${l}`), `<${ctx.runUrl}|Workflow run>`].join('\n');
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ text }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (!res.ok) throw new Error(`webhook answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
+}

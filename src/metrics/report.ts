@@ -1,0 +1,138 @@
+// The JSON report (every sample) and the job summary (per rule a Mermaid xychart with its bound, and a table).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { boundsAt, fmt } from './rules.js';
+import type { Rule } from './settings.js';
+import type { RuleReport, WatchResult } from './watch.js';
+
+export const REPORT_VERSION = 1;
+
+export function buildReport(result: WatchResult): object {
+  return { kind: 'fivestep/metric-watch', version: REPORT_VERSION, ...result };
+}
+
+/** Writes the report under RUNNER_TEMP (or the OS temp dir) and returns its path. */
+export function writeReport(result: WatchResult, env: NodeJS.ProcessEnv = process.env, now = Date.now()): string {
+  const dir = join(env.RUNNER_TEMP || tmpdir(), 'fivestep');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `metric-watch-${now}-${process.pid}.json`);
+  writeFileSync(path, `${JSON.stringify(buildReport(result), null, 2)}\n`);
+  return path;
+}
+
+/** GitHub caps a step summary at 65,535 characters (NOTES.md); leave room for other steps' text. */
+const SUMMARY_LIMIT = 60_000;
+const MAX_POINTS = 60;
+
+function evenly<T>(items: readonly T[], max: number): T[] {
+  if (items.length <= max) return [...items];
+  return Array.from({ length: max }, (_, i) => items[Math.round((i * (items.length - 1)) / (max - 1))]);
+}
+
+/** Mermaid lines need a number at every point: a gap repeats the previous value (the table counts the gaps). */
+function fillGaps(values: (number | null | undefined)[]): number[] | undefined {
+  const first = values.find((v) => typeof v === 'number' && Number.isFinite(v));
+  if (first === undefined || first === null) return undefined;
+  let last = first;
+  return values.map((v) => (typeof v === 'number' && Number.isFinite(v) ? (last = v) : last));
+}
+
+const num = (n: number) => String(Math.round(n * 1000) / 1000);
+const quote = (s: string) => `"${s.replace(/"/g, "'")}"`;
+
+/** A Mermaid `xychart-beta`: one line per host, then the lower and upper bounds (and the baseline). */
+export function ruleChart(r: RuleReport): string | undefined {
+  const times = [...new Set(r.samples.map((s) => s.t))].sort((a, b) => a - b);
+  if (times.length === 0) return undefined;
+  const shown = evenly(times, MAX_POINTS);
+  const hosts = [...new Set(r.samples.map((s) => s.host))];
+  const at = (host: string, t: number) => r.samples.find((s) => s.host === host && s.t === t);
+  const lines: { label: string; values: number[] }[] = [];
+  for (const host of hosts) {
+    const values = fillGaps(shown.map((t) => at(host, t)?.value));
+    if (values) lines.push({ label: host || 'value', values });
+  }
+  if (lines.length === 0) return undefined;
+  const rule: Rule = r.rule;
+  const firstHost = hosts[0];
+  const bounds = shown.map((t) => boundsAt(rule, at(firstHost, t)?.baseline));
+  const lower = fillGaps(bounds.map((b) => b.lower));
+  const upper = fillGaps(bounds.map((b) => b.upper));
+  if (lower) lines.push({ label: 'lower bound', values: lower });
+  if (upper) lines.push({ label: 'upper bound', values: upper });
+  const baseline = fillGaps(shown.map((t) => at(firstHost, t)?.baseline));
+  if (baseline) lines.push({ label: 'baseline', values: baseline });
+  const all = lines.flatMap((l) => l.values);
+  const lo = Math.min(...all);
+  const hi = Math.max(...all);
+  const pad = hi === lo ? Math.max(1, Math.abs(hi) * 0.1) : (hi - lo) * 0.1;
+  const t0 = shown[0];
+  // Sub-second intervals (tests, benchmarks) need a decimal to keep the labels apart.
+  const fine = shown.some((t, i) => i > 0 && t - shown[i - 1] < 1000);
+  const labels = shown.map((t) => quote(`+${((t - t0) / 1000).toFixed(fine ? 1 : 0)}s`));
+  return [
+    '```mermaid',
+    'xychart-beta',
+    `  title ${quote(r.name)}`,
+    `  x-axis [${labels.join(', ')}]`,
+    `  y-axis ${quote(r.query.slice(0, 60))} ${num(lo - pad)} --> ${num(hi + pad)}`,
+    ...lines.map((l) => `  line [${l.values.map(num).join(', ')}]`),
+    '```',
+    `<sub>Lines in order: ${lines.map((l) => l.label).join(', ')}.</sub>`,
+  ].join('\n');
+}
+
+function boundText(rule: Rule): string {
+  const parts: string[] = [];
+  if (rule.min !== undefined) parts.push(`min ${rule.min}`);
+  if (rule.max !== undefined) parts.push(`max ${rule.max}`);
+  const rel = (b: { kind: string; value: number }) => `${b.value}${b.kind === 'percent' ? '%' : ''}`;
+  if (rule.maxDrop) parts.push(`max-drop ${rel(rule.maxDrop)}`);
+  if (rule.maxRise) parts.push(`max-rise ${rel(rule.maxRise)}`);
+  if (rule.compare) parts.push(`mann-whitney @${rule.confidence}`);
+  if (rule.for > 1) parts.push(`for ${rule.for}`);
+  return parts.join(', ');
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const ICON: Record<string, string> = { pass: '✅ pass', fail: '❌ fail', inconclusive: '⚠️ inconclusive' };
+
+export function summaryTable(result: WatchResult): string {
+  const rows = result.rules.map((r) => {
+    const last = [...r.samples].reverse().find((s) => s.value !== null);
+    const value = r.breach?.value ?? last?.value ?? null;
+    const baselineValue = r.breach?.baseline ?? last?.baseline;
+    const baseline =
+      baselineValue !== undefined
+        ? fmt(baselineValue)
+        : r.baselineValues
+          ? Object.values(r.baselineValues).map(fmt).join(', ')
+          : '—';
+    const gaps = r.samples.filter((s) => s.state === 'no-data').length;
+    const cmp = r.comparison ? `<br>mann-whitney p=${r.comparison.p.toPrecision(3)}, shift ${fmt(r.comparison.shift)}` : '';
+    return `| ${cell(r.name)} | ${fmt(value)} | ${cell(boundText(r.rule))} | ${baseline} | ${r.samples.length}${gaps ? ` (${gaps} no data)` : ''} | ${ICON[r.verdict]} | ${cell(r.reason)}${cmp} |`;
+  });
+  return ['| rule | value | bound | baseline | samples | verdict | why |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+export function summaryMarkdown(result: WatchResult): string {
+  const head = [
+    `## metric-watch: ${ICON[result.verdict]}`,
+    '',
+    `${result.settings.source} \`${result.settings.url}\`, ${result.ticks} sample(s) every ${result.settings.intervalMs / 1000}s, baseline ${result.settings.baseline}` +
+      (result.hosts.canary.length ? `, canaries ${result.hosts.canary.join(', ')}` : '') +
+      (result.endedEarly ? `. Ended early: ${result.endedEarly}.` : '.'),
+    '',
+    summaryTable(result),
+    '',
+  ];
+  if (result.alertWarnings.length) head.push(...result.alertWarnings.map((w) => `> ⚠️ ${w}`), '');
+  const charts = result.rules.map((r) => {
+    const chart = ruleChart(r);
+    return chart ? `### ${r.name}\n\n${chart}\n` : `### ${r.name}\n\nNo samples with data.\n`;
+  });
+  let text = [...head, ...charts].join('\n');
+  if (text.length > SUMMARY_LIMIT) text = [...head, '_Charts left out: the summary would exceed GitHub’s size limit. The JSON report has every sample._'].join('\n');
+  return text;
+}

@@ -1,0 +1,265 @@
+// The input-helper of metric-watch: every input read once, validated, typed. Logic never reads the runner.
+import { parse as parseYaml } from 'yaml';
+import { InputError, optional, parseDuration, parseList, required, type InputSource } from '../common/inputs.js';
+
+export const SOURCE_KINDS = ['prometheus', 'graphite', 'openmetrics', 'http-json'] as const;
+export type SourceKind = (typeof SOURCE_KINDS)[number];
+export type NoDataPolicy = 'fail' | 'pass' | 'inconclusive';
+export type Verdict = 'pass' | 'fail' | 'inconclusive';
+export type FailOn = 'fail' | 'inconclusive' | 'never';
+
+/** A relative bound: `20%` of the baseline, or `5` in the metric's own unit. */
+export interface RelativeBound {
+  kind: 'percent' | 'absolute';
+  value: number;
+}
+
+export interface Rule {
+  name: string;
+  /** PromQL / Graphite target / metric selector / JSON path; `{host}` expands per host. */
+  query: string;
+  min?: number;
+  max?: number;
+  maxDrop?: RelativeBound;
+  maxRise?: RelativeBound;
+  /** Consecutive breaching samples before the rule is in a hard (failed) state. */
+  for: number;
+  noData: NoDataPolicy;
+  compare?: 'mann-whitney';
+  /** Confidence of the Mann-Whitney test (two-sided); significant when p < 1 - confidence. */
+  confidence: number;
+}
+
+export type Baseline = { kind: 'none' } | { kind: 'before'; windowMs: number } | { kind: 'hosts' };
+
+export interface AlertSettings {
+  webhookUrl: string;
+  pagerdutyRoutingKey: string;
+  /** Events API v2 endpoint; FIVESTEP_PAGERDUTY_URL overrides it (tests, EU accounts). */
+  pagerdutyUrl: string;
+  smtpUrl: string;
+  emailTo: string[];
+  emailFrom: string;
+}
+
+export interface WatchSettings {
+  source: SourceKind;
+  url: string;
+  hosts: string[];
+  canaryHosts: string[];
+  rules: Rule[];
+  durationMs: number;
+  intervalMs: number;
+  baseline: Baseline;
+  failOn: FailOn;
+  /** Names the deployment target in PagerDuty's dedup_key and in alert text. */
+  environment: string;
+  /** Extra request headers for the metric source (e.g. Authorization). */
+  headers: Record<string, string>;
+  alerts: AlertSettings;
+}
+
+export const DEFAULT_PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
+export const DEFAULT_CONFIDENCE = 0.98;
+
+const RULE_KEYS = new Set(['name', 'query', 'min', 'max', 'max-drop', 'max-rise', 'for', 'no-data', 'compare', 'confidence']);
+
+function oneOf<T extends string>(name: string, text: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(text)) throw new InputError(name, `'${text}' is not one of ${allowed.join(', ')}`);
+  return text as T;
+}
+
+function ruleNumber(where: string, key: string, raw: unknown): number {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  if (!Number.isFinite(n)) throw new InputError('rules', `${where}: '${key}' must be a number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function relativeBound(where: string, key: string, raw: unknown): RelativeBound {
+  const text = String(raw).trim();
+  const m = /^(\d+(?:\.\d+)?)\s*(%)?$/.exec(text);
+  if (!m) throw new InputError('rules', `${where}: '${key}' must be a percentage like 20% or a non-negative number, got ${JSON.stringify(raw)}`);
+  return { kind: m[2] ? 'percent' : 'absolute', value: Number(m[1]) };
+}
+
+/** Validates one rule of the `rules` YAML; errors name the rule (by name or position) and the key. */
+export function parseRule(raw: unknown, index: number): Rule {
+  const position = `rule ${index + 1}`;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError('rules', `${position} must be a mapping with name and query`);
+  const r = raw as Record<string, unknown>;
+  const name = typeof r.name === 'string' || typeof r.name === 'number' ? String(r.name).trim() : '';
+  if (name === '') throw new InputError('rules', `${position} has no name`);
+  const where = `rule '${name}'`;
+  for (const key of Object.keys(r)) {
+    if (!RULE_KEYS.has(key)) throw new InputError('rules', `${where}: unknown key '${key}' (known: ${[...RULE_KEYS].join(', ')})`);
+  }
+  const query = typeof r.query === 'string' || typeof r.query === 'number' ? String(r.query).trim() : '';
+  if (query === '') throw new InputError('rules', `${where} has no query`);
+  const rule: Rule = { name, query, for: 1, noData: 'fail', confidence: DEFAULT_CONFIDENCE };
+  if (r.min !== undefined && r.min !== null) rule.min = ruleNumber(where, 'min', r.min);
+  if (r.max !== undefined && r.max !== null) rule.max = ruleNumber(where, 'max', r.max);
+  if (rule.min !== undefined && rule.max !== undefined && rule.min > rule.max) {
+    throw new InputError('rules', `${where}: min (${rule.min}) is above max (${rule.max})`);
+  }
+  if (r['max-drop'] !== undefined && r['max-drop'] !== null) rule.maxDrop = relativeBound(where, 'max-drop', r['max-drop']);
+  if (r['max-rise'] !== undefined && r['max-rise'] !== null) rule.maxRise = relativeBound(where, 'max-rise', r['max-rise']);
+  if (r.for !== undefined && r.for !== null) {
+    const n = ruleNumber(where, 'for', r.for);
+    if (!Number.isInteger(n) || n < 1) throw new InputError('rules', `${where}: 'for' must be a whole number of samples, at least 1`);
+    rule.for = n;
+  }
+  if (r['no-data'] !== undefined && r['no-data'] !== null) {
+    rule.noData = oneOf('rules', String(r['no-data']).trim(), ['fail', 'pass', 'inconclusive'] as const);
+  }
+  if (r.compare !== undefined && r.compare !== null) {
+    const c = String(r.compare).trim();
+    if (c !== 'mann-whitney') throw new InputError('rules', `${where}: compare must be 'mann-whitney', got '${c}'`);
+    rule.compare = 'mann-whitney';
+  }
+  if (r.confidence !== undefined && r.confidence !== null) {
+    const c = ruleNumber(where, 'confidence', r.confidence);
+    if (!(c > 0 && c < 1)) throw new InputError('rules', `${where}: confidence must be between 0 and 1 (e.g. 0.98)`);
+    rule.confidence = c;
+  }
+  const checks = [rule.min, rule.max, rule.maxDrop, rule.maxRise, rule.compare].filter((x) => x !== undefined);
+  if (checks.length === 0) throw new InputError('rules', `${where} checks nothing: give min, max, max-drop, max-rise or compare`);
+  return rule;
+}
+
+export function parseRules(text: string): Rule[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new InputError('rules', `is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+  }
+  if (!Array.isArray(doc) || doc.length === 0) throw new InputError('rules', 'must be a YAML list of rules (- name: ..., query: ...)');
+  const rules = doc.map((raw, i) => parseRule(raw, i));
+  const seen = new Set<string>();
+  for (const r of rules) {
+    if (seen.has(r.name)) throw new InputError('rules', `two rules are named '${r.name}'; names must be unique`);
+    seen.add(r.name);
+  }
+  return rules;
+}
+
+export function parseBaseline(text: string): Baseline {
+  const t = text.trim();
+  if (t === '' || t === 'none') return { kind: 'none' };
+  if (t === 'hosts') return { kind: 'hosts' };
+  const m = /^before:(.+)$/.exec(t);
+  if (m) {
+    const windowMs = parseDuration('baseline', m[1]);
+    if (windowMs <= 0) throw new InputError('baseline', 'the before: window must be longer than 0');
+    return { kind: 'before', windowMs };
+  }
+  throw new InputError('baseline', `'${text}' is not none, hosts or before:<duration> (e.g. before:30m)`);
+}
+
+/** `Name: value` lines (or a YAML mapping). */
+function parseHeaders(text: string): Record<string, string> {
+  if (text.trim() === '') return {};
+  const headers: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === '' || line.trim().startsWith('#')) continue;
+    const i = line.indexOf(':');
+    if (i <= 0) throw new InputError('headers', `'${line.trim()}' is not 'Name: value'`);
+    headers[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return headers;
+}
+
+function checkUrl(name: string, text: string, protocols: string[]): void {
+  let u: URL;
+  try {
+    u = new URL(text.replaceAll('{host}', 'host.invalid'));
+  } catch {
+    throw new InputError(name, `'${text}' is not a URL`);
+  }
+  if (!protocols.includes(u.protocol)) throw new InputError(name, `'${text}' must use ${protocols.join(' or ')}`);
+}
+
+/**
+ * Reads every metric-watch input; `options.env` supplies FIVESTEP_PAGERDUTY_URL.
+ * The same function serves ssh-rollout's `watch` YAML through objectInputs().
+ */
+export interface ParseOptions {
+  env?: NodeJS.ProcessEnv;
+  /** ssh-rollout: the hosts arrive at run time (each wave's), so `{host}` without `hosts` is fine. */
+  hostsAtRunTime?: boolean;
+}
+
+export function parseWatchSettings(source: InputSource, options: ParseOptions = {}): WatchSettings {
+  const env = options.env ?? process.env;
+  const kind = oneOf('source', optional(source, 'source', 'prometheus'), SOURCE_KINDS);
+  const url = required(source, 'url');
+  checkUrl('url', url, ['http:', 'https:']);
+  const hosts = parseList(source('hosts'));
+  const canaryHosts = parseList(source('canary-hosts'));
+  const rules = parseRules(required(source, 'rules'));
+  const durationMs = parseDuration('duration', optional(source, 'duration', '5m'));
+  const intervalMs = parseDuration('interval', optional(source, 'interval', '30s'));
+  if (intervalMs < 100) throw new InputError('interval', 'must be at least 100ms');
+  if (durationMs < intervalMs) throw new InputError('duration', `must be at least one interval (${intervalMs} ms)`);
+  const baseline = parseBaseline(optional(source, 'baseline', 'none'));
+  const failOn = oneOf('fail-on', optional(source, 'fail-on', 'fail'), ['fail', 'inconclusive', 'never'] as const);
+
+  if (baseline.kind === 'before' && (kind === 'openmetrics' || kind === 'http-json')) {
+    throw new InputError('baseline', `before:<duration> needs a source that keeps history (prometheus or graphite); ${kind} only has the present value. Use baseline: hosts or none`);
+  }
+  const perHost = (r: Rule) => url.includes('{host}') || r.query.includes('{host}');
+  if (baseline.kind === 'hosts') {
+    const flat = rules.find((r) => !perHost(r));
+    if (flat) throw new InputError('baseline', `hosts compares hosts, but rule '${flat.name}' reads no {host} (put {host} in url or in the query)`);
+  }
+  for (const r of rules) {
+    if ((r.maxDrop || r.maxRise || r.compare) && baseline.kind === 'none') {
+      throw new InputError('rules', `rule '${r.name}': max-drop, max-rise and compare are relative to a baseline; set baseline to before:<duration> or hosts`);
+    }
+  }
+  if (!options.hostsAtRunTime && hosts.length === 0 && (url.includes('{host}') || rules.some((r) => r.query.includes('{host}'))) && canaryHosts.length === 0) {
+    throw new InputError('hosts', '{host} is used but no hosts (or canary-hosts) are given');
+  }
+
+  const webhookUrl = optional(source, 'alert-webhook');
+  if (webhookUrl) checkUrl('alert-webhook', webhookUrl, ['http:', 'https:']);
+  const smtpUrl = optional(source, 'smtp-url');
+  if (smtpUrl) checkUrl('smtp-url', smtpUrl, ['smtp:', 'smtps:']);
+  const emailTo = parseList(source('email-to'));
+  if (smtpUrl && emailTo.length === 0) throw new InputError('email-to', 'is required when smtp-url is set');
+  if (emailTo.length > 0 && !smtpUrl) throw new InputError('smtp-url', 'is required when email-to is set');
+  for (const to of emailTo) if (!/^[^@\s]+@[^@\s]+$/.test(to)) throw new InputError('email-to', `'${to}' is not an e-mail address`);
+  const pagerdutyUrl = (env.FIVESTEP_PAGERDUTY_URL ?? '').trim() || DEFAULT_PAGERDUTY_URL;
+
+  return {
+    source: kind,
+    url: url.replace(/\/+$/, ''),
+    hosts,
+    canaryHosts,
+    rules,
+    durationMs,
+    intervalMs,
+    baseline,
+    failOn,
+    environment: optional(source, 'environment'),
+    headers: parseHeaders(source('headers')),
+    alerts: {
+      webhookUrl,
+      pagerdutyRoutingKey: optional(source, 'pagerduty-routing-key'),
+      pagerdutyUrl,
+      smtpUrl,
+      emailTo,
+      emailFrom: optional(source, 'email-from', defaultFrom(smtpUrl)),
+    },
+  };
+}
+
+function defaultFrom(smtpUrl: string): string {
+  if (!smtpUrl) return '';
+  const u = new URL(smtpUrl);
+  const user = decodeURIComponent(u.username);
+  return user.includes('@') ? user : `fivestep@${u.hostname}`;
+}
+
+/** The secret inputs, masked by the entry as soon as they are read. */
+export const SECRET_INPUTS = ['alert-webhook', 'pagerduty-routing-key', 'smtp-url', 'headers'];

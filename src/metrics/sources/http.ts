@@ -1,0 +1,73 @@
+// HTTP for the sources: a timeout per request, retries for what may pass (network, 5xx, 429),
+// and QueryError for what will not (other 4xx).
+import { QueryError } from './types.js';
+
+export interface HttpOptions {
+  headers?: Record<string, string>;
+  timeoutMs: number;
+  retries: number;
+  signal?: AbortSignal;
+  /** Treat these statuses as answers (Prometheus explains a bad query in a 400/422 JSON body). */
+  acceptStatus?: number[];
+}
+
+export class TransientError extends Error {}
+
+const pause = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+async function once(url: string, opts: HttpOptions): Promise<{ status: number; body: string }> {
+  const signals = [AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : [])];
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { 'user-agent': 'fivestep-metric-watch', ...opts.headers }, signal: AbortSignal.any(signals) });
+  } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    throw new TransientError(`${err instanceof Error ? err.message : String(err)}${cause}`);
+  }
+  const body = await res.text().catch((err) => {
+    throw new TransientError(`reading the body: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  if (res.ok || opts.acceptStatus?.includes(res.status)) return { status: res.status, body };
+  const snippet = body.slice(0, 200).replace(/\s+/g, ' ');
+  if (res.status >= 500 || res.status === 429 || res.status === 408) throw new TransientError(`HTTP ${res.status}: ${snippet}`);
+  throw new QueryError(`HTTP ${res.status} from ${redact(url)}: ${snippet}`);
+}
+
+/** GET with retries; throws TransientError after the last attempt, QueryError at once. */
+export async function httpGet(url: string, opts: HttpOptions): Promise<{ status: number; body: string }> {
+  let last: unknown;
+  for (let attempt = 0; attempt <= opts.retries; attempt++) {
+    if (attempt > 0) await pause(Math.min(1000, 100 * 2 ** (attempt - 1)), opts.signal);
+    if (opts.signal?.aborted) break;
+    try {
+      return await once(url, opts);
+    } catch (err) {
+      if (!(err instanceof TransientError)) throw err;
+      last = err;
+    }
+  }
+  throw last instanceof Error ? last : new TransientError('aborted');
+}
+
+/** URLs may carry credentials; logs and reports get them without. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+export function parseJson(body: string, what: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw new TransientError(`${what} answered with something that is not JSON: ${body.slice(0, 120)}`);
+  }
+}

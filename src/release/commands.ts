@@ -1,0 +1,232 @@
+// Remote commands as pure functions returning one sh string each (tested by exact string, run by a thin executor).
+// Every value is validated upstream and still passes through quote(): nothing reaches the shell unquoted.
+import { quote, envAssignments } from '../common/shell.js';
+import { layout, releasePath } from './layout.js';
+
+/** Exit codes our commands use so the runner can tell failures apart. */
+export const EXIT = { checksum: 64, exists: 65, missing: 66, lockHeld: 75 } as const;
+
+/** Environment every user command sees (SPEC). */
+export interface ReleaseEnv {
+  deployPath: string;
+  releaseId: string;
+  previousReleaseId: string;
+}
+
+function releaseEnv(e: ReleaseEnv): string {
+  return envAssignments({
+    RELEASE_ID: e.releaseId,
+    RELEASE_PATH: releasePath(e.deployPath, e.releaseId),
+    DEPLOY_PATH: e.deployPath,
+    PREVIOUS_RELEASE_ID: e.previousReleaseId,
+  });
+}
+
+/**
+ * Reads a host's release state as `key=value` lines: current, each release with its mtime,
+ * bad markers, and the checksum recorded for `releaseId` (to skip a repeat upload).
+ */
+export function readStateCommand(deployPath: string, releaseId = ''): string {
+  const l = layout(deployPath);
+  return [
+    `cd ${quote(deployPath)} 2>/dev/null || { echo absent=1; exit 0; }`,
+    `cur=$(readlink current 2>/dev/null || true); echo "current=\${cur#releases/}"`,
+    `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; echo "release=$n $(stat -c %Y "$d")"; done`,
+    `for b in ${quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
+    releaseId ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ${quote(`${l.checksums}/${releaseId}`)})"; true` : 'true',
+  ].join('\n');
+}
+
+export interface HostState {
+  exists: boolean;
+  current: string;
+  /** Release ids with their directory mtime (seconds), oldest first. */
+  releases: { id: string; mtime: number }[];
+  bad: string[];
+  /** The checksum recorded for the release asked about, '' when none. */
+  checksum: string;
+}
+
+export function parseState(stdout: string): HostState {
+  const state: HostState = { exists: true, current: '', releases: [], bad: [], checksum: '' };
+  for (const line of stdout.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq < 0) continue;
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1).trim();
+    if (key === 'absent') state.exists = false;
+    else if (key === 'current') state.current = value;
+    else if (key === 'bad') state.bad.push(value);
+    else if (key === 'checksum') state.checksum = value;
+    else if (key === 'release') {
+      const [id, mtime] = value.split(' ');
+      state.releases.push({ id, mtime: Number(mtime) || 0 });
+    }
+  }
+  state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
+  return state;
+}
+
+/**
+ * Takes the host's lock by atomic mkdir. Prints `acquired`, `took-over <owner>` (the old lock had
+ * expired) or exits EXIT.lockHeld printing `held <owner> <expires>`.
+ */
+export function acquireLockCommand(deployPath: string, owner: string, token: string, nowSec: number, ttlSec: number): string {
+  const l = layout(deployPath);
+  const lock = quote(l.lock);
+  const write = `printf '%s\\n' ${quote(token)} ${quote(owner)} ${nowSec + ttlSec} > ${lock}/owner`;
+  return [
+    `mkdir -p ${quote(l.state)}`,
+    `if mkdir ${lock} 2>/dev/null; then ${write}; echo acquired; exit 0; fi`,
+    `expires=$(sed -n 3p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner 2>/dev/null || true)`,
+    `if [ -n "$expires" ] && [ "$expires" -lt ${nowSec} ]; then rm -rf ${lock}; if mkdir ${lock} 2>/dev/null; then ${write}; echo "took-over $holder"; exit 0; fi; fi`,
+    `echo "held $holder $expires"; exit ${EXIT.lockHeld}`,
+  ].join('\n');
+}
+
+/** Releases the lock only if this run still holds it (its token is in the owner file). */
+export function releaseLockCommand(deployPath: string, token: string): string {
+  const lock = quote(layout(deployPath).lock);
+  return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ] && rm -rf ${lock}; true`;
+}
+
+/** Receives the artifact on stdin into incoming/, verifying its sha256 before anything else. */
+export function receiveArtifactCommand(deployPath: string, releaseId: string, sha256: string): string {
+  const l = layout(deployPath);
+  const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
+  return [
+    'set -e',
+    `mkdir -p ${quote(l.incoming)}`,
+    `cat > ${tmp}`,
+    `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
+  ].join('\n');
+}
+
+/**
+ * Unpacks the received artifact into releases/<id>/ via a `.partial` directory renamed into place,
+ * so releases/<id>/ is complete or absent. An existing release with other content is refused.
+ */
+export function unpackCommand(deployPath: string, releaseId: string, sha256: string, format: 'tar' | 'tar.gz'): string {
+  const l = layout(deployPath);
+  const target = quote(releasePath(deployPath, releaseId));
+  const partial = quote(`${l.releases}/.${releaseId}.partial`);
+  const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
+  const sum = quote(`${l.checksums}/${releaseId}`);
+  return [
+    'set -e',
+    `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)}`,
+    `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${tmp}; exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+    `rm -rf ${partial}`,
+    `mkdir ${partial}`,
+    `tar -x${format === 'tar.gz' ? 'z' : ''}f ${tmp} -C ${partial}`,
+    `mv ${partial} ${target}`,
+    `printf '%s\\n' ${quote(sha256)} > ${sum}`,
+    `rm -f ${tmp}`,
+  ].join('\n');
+}
+
+/** Links each shared path from shared/ into the release; a missing shared entry is seeded from the release (or created as a directory). */
+export function linkSharedCommand(deployPath: string, releaseId: string, sharedPaths: string[]): string {
+  const l = layout(deployPath);
+  const rp = releasePath(deployPath, releaseId);
+  const lines = ['set -e'];
+  for (const p of sharedPaths) {
+    const shared = quote(`${l.shared}/${p}`);
+    const inRelease = quote(`${rp}/${p}`);
+    lines.push(
+      `mkdir -p "$(dirname ${shared})" "$(dirname ${inRelease})"`,
+      `if [ ! -e ${shared} ]; then if [ -e ${inRelease} ]; then cp -a ${inRelease} ${shared}; else mkdir -p ${shared}; fi; fi`,
+      `rm -rf ${inRelease}`,
+      `ln -s ${shared} ${inRelease}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Runs a user command with `set -e` semantics in `dir`, with the release environment. */
+export function userCommand(dir: string, command: string, env: ReleaseEnv): string {
+  return `cd ${quote(dir)} && env ${releaseEnv(env)} sh -ec ${quote(command)}`;
+}
+
+/**
+ * Points `current` at releases/<id> by renaming a fresh symlink over it (rename(2) is atomic),
+ * never `ln -sfn` (which unlinks first). Refuses a release directory that does not exist.
+ */
+export function switchCommand(deployPath: string, releaseId: string): string {
+  const tmp = `.current.${releaseId}.tmp`;
+  return [
+    'set -e',
+    `cd ${quote(deployPath)}`,
+    `[ -d ${quote(`releases/${releaseId}`)} ] || { echo 'release directory missing' >&2; exit ${EXIT.missing}; }`,
+    `rm -f ${quote(tmp)}`,
+    `ln -s ${quote(`releases/${releaseId}`)} ${quote(tmp)}`,
+    `mv -T ${quote(tmp)} current`,
+  ].join('\n');
+}
+
+/** One line of the append-only deploy log. */
+export interface DeployLogEntry {
+  time: string;
+  action: 'rollout' | 'revert';
+  release: string;
+  previous: string;
+  run: string;
+  result: string;
+  reason?: string;
+}
+
+export function appendLogCommand(deployPath: string, entry: DeployLogEntry): string {
+  const l = layout(deployPath);
+  return `mkdir -p ${quote(l.state)} && printf '%s\\n' ${quote(JSON.stringify(entry))} >> ${quote(l.log)}`;
+}
+
+export function readLogCommand(deployPath: string): string {
+  return `cat ${quote(layout(deployPath).log)} 2>/dev/null; true`;
+}
+
+export function parseLog(stdout: string): DeployLogEntry[] {
+  const entries: DeployLogEntry[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      entries.push(JSON.parse(line) as DeployLogEntry);
+    } catch {
+      // A torn or foreign line is skipped: the log is evidence, not a parser's input contract.
+    }
+  }
+  return entries;
+}
+
+export function markBadCommand(deployPath: string, releaseId: string, reason: string): string {
+  const l = layout(deployPath);
+  return `mkdir -p ${quote(l.bad)} && printf '%s\\n' ${quote(reason)} > ${quote(`${l.bad}/${releaseId}`)}`;
+}
+
+export function removeReleasesCommand(deployPath: string, releaseIds: string[]): string {
+  if (releaseIds.length === 0) return 'true';
+  const l = layout(deployPath);
+  const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`]);
+  return `rm -rf -- ${paths.map(quote).join(' ')}`;
+}
+
+/** Which releases to prune: all but the newest `keep`, never current, the protected ones (previous) or bad ones. */
+export function planPrune(state: HostState, keep: number, protect: string[]): string[] {
+  const keepSet = new Set([state.current, ...protect, ...state.bad].filter(Boolean));
+  const newestFirst = [...state.releases].reverse();
+  return newestFirst
+    .slice(keep)
+    .filter((r) => !keepSet.has(r.id))
+    .map((r) => r.id)
+    .reverse();
+}
+
+/** Extends this run's lock (long rollouts outlive one TTL); a no-op when another run holds it. */
+export function refreshLockCommand(deployPath: string, token: string, owner: string, expiresSec: number): string {
+  const lock = quote(layout(deployPath).lock);
+  return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ] && printf '%s\\n' ${quote(token)} ${quote(owner)} ${expiresSec} > ${lock}/owner; true`;
+}
+
+/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only. */
+export function unsetCurrentCommand(deployPath: string): string {
+  return `rm -f ${quote(`${deployPath}/current`)}`;
+}

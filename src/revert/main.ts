@@ -1,0 +1,140 @@
+// auto-revert's logic, runner-free: hosts first (they serve users), then git, then the RCA issue.
+import type { ActionResult } from '../common/action.js';
+import type { InputSource } from '../common/inputs.js';
+import type { Logger } from '../common/logger.js';
+import { createClient as realCreateClient, type GitHubClient } from '../github/client.js';
+import { readContext } from '../github/context.js';
+import { createHealthCheck } from '../release/health.js';
+import type { Connector } from '../ssh/types.js';
+import { revertCommits, tokenWarning, type GitRevertResult } from './git.js';
+import { revertHosts, type HostsRevertReport } from './hosts.js';
+import { publishRca, type RcaResult } from './rca.js';
+import { parseReason, readReports } from './reports.js';
+import { readRevertSettings } from './settings.js';
+import { revertOutputs, summaryMarkdown, type RevertOutcome } from './summary.js';
+
+export interface AutoRevertDeps {
+  connector: Connector;
+  logger: Logger;
+  mask: (secret: string) => void;
+  env?: NodeJS.ProcessEnv;
+  /** The checked-out repository (default GITHUB_WORKSPACE, then the current directory). */
+  cwd?: string;
+  createClient?: (token: string, apiUrl: string) => GitHubClient;
+  writeSummary?: (markdown: string) => Promise<void>;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Promise<ActionResult> {
+  const env = deps.env ?? process.env;
+  const now = deps.now ?? Date.now;
+  const { logger } = deps;
+  const started = now();
+  const ctx = readContext(env);
+  const settings = readRevertSettings(source, { sha: ctx.sha, mask: deps.mask });
+  const reason = parseReason(settings.reason);
+  const client = settings.githubToken ? (deps.createClient ?? realCreateClient)(settings.githubToken, ctx.apiUrl) : undefined;
+  const errors: string[] = [];
+
+  let hosts: HostsRevertReport | null = null;
+  if (settings.ssh) {
+    const ssh = settings.ssh;
+    for (const w of ssh.warnings) logger.warning(w);
+    if (settings.loadBalancer) {
+      logger.warning(`load-balancer ${settings.loadBalancer.kind} is set: this version of auto-revert does not drain hosts on the balancer; hosts stay in rotation while they switch back`);
+    }
+    hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () =>
+      revertHosts(ssh, { badRelease: settings.badRelease, toRelease: settings.toRelease }, {
+        connector: deps.connector,
+        health: createHealthCheck(ssh, deps.fetch ? { fetch: deps.fetch } : {}),
+        logger,
+        runUrl: ctx.runUrl,
+        reason: reason.text,
+        now,
+      }),
+    );
+  } else {
+    logger.info('hosts is empty: no host is touched');
+  }
+
+  let git: GitRevertResult | null = null;
+  if (settings.revertCommit) {
+    const warning = tokenWarning(settings.githubToken, settings.revertMode);
+    if (warning) logger.warning(warning);
+    try {
+      git = await logger.group(`Reverting ${settings.commits.join(', ')} in git (${settings.revertMode})`, () =>
+        revertCommits(
+          {
+            cwd: deps.cwd ?? env.GITHUB_WORKSPACE ?? process.cwd(),
+            commits: settings.commits,
+            reason: reason.text,
+            runUrl: ctx.runUrl,
+            mode: settings.revertMode,
+            branch: ctx.ref.startsWith('refs/heads/') ? ctx.ref.slice('refs/heads/'.length) : '',
+            maxRevertsPerDay: settings.maxRevertsPerDay,
+            token: settings.githubToken,
+            serverUrl: ctx.serverUrl,
+            owner: ctx.owner,
+            repo: ctx.repo,
+          },
+          { logger, github: client, now },
+        ),
+      );
+      // Guard rails are decisions, not failures: loud, but the hosts are what matter.
+      if (git.status === 'refused' || git.status === 'rate-limited') logger.warning(git.message);
+      else logger.info(git.message);
+    } catch (err) {
+      errors.push(`git revert: ${err instanceof Error ? err.message : String(err)}`);
+      logger.error(errors[errors.length - 1]);
+    }
+  }
+
+  const outcome: RevertOutcome = { hosts, git, errors, rca: null, badReleases: badReleases(hosts, settings.badRelease) };
+  const changed = (hosts?.hosts.some((h) => h.outcome === 'reverted' || h.markedBad) ?? false) || git?.status === 'pushed' || git?.status === 'pull-request';
+  const problems = errors.length > 0 || (hosts?.hosts.some((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? false);
+  // A second run that changes nothing must not add noise to the incident either.
+  if (settings.rcaIssue && client && (changed || problems)) {
+    const reports = readReports(settings.reports);
+    for (const s of reports.skipped) logger.warning(`report not used: ${s}`);
+    try {
+      const rca: RcaResult = await publishRca(
+        client,
+        { owner: ctx.owner, repo: ctx.repo, labels: settings.rcaLabels },
+        {
+          repository: ctx.repository,
+          serverUrl: ctx.serverUrl,
+          runUrl: ctx.runUrl,
+          badReleases: outcome.badReleases,
+          reasonText: reason.text,
+          reasonBreaches: reason.breaches,
+          commits: git?.commits.length ? git.commits : settings.commits,
+          hosts,
+          git,
+          reports,
+          startedAt: started,
+        },
+      );
+      outcome.rca = rca;
+      logger.info(`${rca.commented ? 'Commented on' : 'Opened'} RCA issue #${rca.number}: ${rca.url}`);
+    } catch (err) {
+      // The fleet is already back: a failed issue is reported, it does not fail the revert.
+      logger.warning(`could not open the RCA issue: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  const outputs = revertOutputs(outcome);
+  if (deps.writeSummary) await deps.writeSummary(summaryMarkdown(outcome)).catch((e) => logger.warning(`job summary: ${String(e)}`));
+  const result: ActionResult = { outputs: { ...outputs } };
+  if (outputs.result === 'failed') {
+    const failed = hosts?.hosts.filter((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? [];
+    result.failure = [...failed.map((h) => `${h.host}: ${h.outcome}: ${h.reason}`), ...errors].join('\n') || 'auto-revert failed';
+  }
+  return result;
+}
+
+function badReleases(hosts: HostsRevertReport | null, explicit: string): string[] {
+  if (explicit) return [explicit];
+  const set = new Set((hosts?.hosts ?? []).filter((h) => h.bad && (h.outcome !== 'nothing-to-do' || h.markedBad)).map((h) => h.bad));
+  return [...set].sort();
+}

@@ -1,0 +1,224 @@
+// The root-cause-analysis issue: a pure builder (what happened, from reports and this run) and a
+// thin GitHub side (open it, or comment on the open one for the same release).
+import type { GitHubClient } from '../github/client.js';
+import type { HostsRevertReport } from './hosts.js';
+import type { GitRevertResult } from './git.js';
+import { describeBreach, type BreachSummary, type ReportSet } from './reports.js';
+
+export interface RcaInput {
+  repository: string;
+  serverUrl: string;
+  runUrl: string;
+  /** The release(s) taken off the hosts (sorted, unique; may be empty for a git-only revert). */
+  badReleases: string[];
+  reasonText: string;
+  /** Breaches given in `reason` (metric-watch's `breaches` output). */
+  reasonBreaches: BreachSummary[];
+  commits: string[];
+  hosts: HostsRevertReport | null;
+  git: GitRevertResult | null;
+  reports: ReportSet;
+  /** When auto-revert started (epoch ms). */
+  startedAt: number;
+}
+
+export interface TimelineEntry {
+  time: number;
+  event: string;
+}
+
+/** The hidden marker that identifies the issue of one release, so a second run comments instead. */
+export function rcaMarker(badReleases: readonly string[], commits: readonly string[]): string {
+  const key = badReleases.length ? `release=${badReleases.join(',')}` : `commits=${commits.map((c) => c.slice(0, 12)).join(',')}`;
+  return `<!-- fivestep-rca ${key} -->`;
+}
+
+const iso = (t: number): string => new Date(t).toISOString().replace('.000Z', 'Z');
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+
+/** Every event with a time, oldest first: deploy start, waves, bakes, breaches, the revert. */
+export function buildTimeline(input: RcaInput): TimelineEntry[] {
+  const t: TimelineEntry[] = [];
+  for (const r of input.reports.rollouts) {
+    if (r.startedAt !== undefined) t.push({ time: r.startedAt, event: `ssh-rollout of ${r.release || 'a release'} started` });
+    for (const w of r.waves) {
+      if (w.start !== undefined) t.push({ time: w.start, event: `wave ${w.index} started: ${w.hosts.join(', ') || 'no hosts'}` });
+      if (w.end !== undefined) t.push({ time: w.end, event: `wave ${w.index} switched` });
+      if (w.bake?.end !== undefined && w.bake.verdict) t.push({ time: w.bake.end, event: `bake after wave ${w.index}: ${w.bake.verdict}${w.bake.detail ? ` (${w.bake.detail})` : ''}` });
+    }
+    if (r.finishedAt !== undefined) t.push({ time: r.finishedAt, event: `ssh-rollout finished: ${r.result || 'unknown'}${r.stopReason ? ` (${r.stopReason})` : ''}` });
+  }
+  const breaches = [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches];
+  const seen = new Set<string>();
+  for (const w of input.reports.watches) {
+    if (w.startedAt !== undefined) t.push({ time: w.startedAt, event: 'metric-watch started' });
+    if (w.endedAt !== undefined) t.push({ time: w.endedAt, event: `metric-watch verdict: ${w.verdict || 'unknown'}${w.detail ? ` (${w.detail})` : ''}` });
+  }
+  for (const b of breaches) {
+    const key = `${b.rule}|${b.host ?? ''}|${b.when ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (b.since !== undefined && b.since !== b.when) t.push({ time: b.since, event: `first breaching sample: ${b.rule}${b.host ? ` on ${b.host}` : ''}` });
+    if (b.when !== undefined) t.push({ time: b.when, event: `breach: ${describeBreach(b)}` });
+  }
+  t.push({ time: input.startedAt, event: 'auto-revert started' });
+  const h = input.hosts;
+  if (h) {
+    const reverted = h.hosts.filter((x) => x.outcome === 'reverted');
+    if (h.timeToHealthyMs !== undefined) t.push({ time: Date.parse(h.startedAt) + h.timeToHealthyMs, event: `last of ${reverted.length} reverted host(s) healthy (${(h.timeToHealthyMs / 1000).toFixed(2)} s after the revert started)` });
+    else t.push({ time: Date.parse(h.finishedAt), event: `hosts: ${countOutcomes(h)}` });
+  }
+  return t.sort((a, b) => a.time - b.time);
+}
+
+function countOutcomes(h: HostsRevertReport): string {
+  const counts = new Map<string, number>();
+  for (const x of h.hosts) counts.set(x.outcome, (counts.get(x.outcome) ?? 0) + 1);
+  return [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
+}
+
+/** Impact: from the first switch to the bad release (or the deploy start) to the last host healthy again. */
+export function impactWindow(input: RcaInput): { start?: number; end?: number } {
+  const starts = input.reports.rollouts.flatMap((r) => [r.waves[0]?.start ?? r.startedAt]).filter((x): x is number => x !== undefined);
+  const breachStarts = [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches].map((b) => b.since ?? b.when).filter((x): x is number => x !== undefined);
+  const start = starts.length ? Math.min(...starts) : breachStarts.length ? Math.min(...breachStarts) : undefined;
+  const h = input.hosts;
+  const end = h?.timeToHealthyMs !== undefined ? Date.parse(h.startedAt) + h.timeToHealthyMs : h ? Date.parse(h.finishedAt) : undefined;
+  return { start, end };
+}
+
+function duration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+export function rcaTitle(input: RcaInput): string {
+  const what = input.badReleases.length ? `release ${input.badReleases.join(', ')}` : `commit ${input.commits.map((c) => c.slice(0, 7)).join(', ')}`;
+  return `Incident: ${what} reverted (${iso(input.startedAt).slice(0, 10)})`;
+}
+
+/** What happened in this run, in a few lines (used in the issue and in a follow-up comment). */
+function whatHappened(input: RcaInput): string[] {
+  const out: string[] = [];
+  const h = input.hosts;
+  if (h) {
+    const reverted = h.hosts.filter((x) => x.outcome === 'reverted');
+    const bad = h.hosts.filter((x) => x.outcome === 'failed' || x.outcome === 'no-good-release');
+    out.push(`- **Hosts:** ${countOutcomes(h) || 'none'}${h.timeToHealthyMs !== undefined ? `; the last reverted host was healthy ${duration(h.timeToHealthyMs)} after the revert started` : ''}.`);
+    for (const x of reverted) out.push(`  - \`${x.host}\`: ${x.from} → ${x.to}`);
+    for (const x of bad) out.push(`  - \`${x.host}\`: **${x.outcome}**: ${x.reason}`);
+  }
+  const g = input.git;
+  if (g) {
+    const pr = g.pullRequest;
+    const text = pr ? g.message.replace(`#${pr.number}`, `[#${pr.number}](${pr.url})`) : g.message;
+    out.push(`- **Git:** ${text}${!pr && g.revertSha ? ` (${commitLink(input, g.revertSha)})` : ''}.`);
+  }
+  return out;
+}
+
+function commitLink(input: RcaInput, sha: string): string {
+  return `[\`${sha.slice(0, 7)}\`](${input.serverUrl}/${input.repository}/commit/${sha})`;
+}
+
+export function buildRcaBody(input: RcaInput): string {
+  const { start, end } = impactWindow(input);
+  const out: string[] = [rcaMarker(input.badReleases, input.commits), ''];
+  out.push('## Summary', '');
+  out.push(
+    `${input.badReleases.length ? `Release **${input.badReleases.join(', ')}**` : 'A deployment'} of ${input.commits.map((c) => commitLink(input, c)).join(', ') || 'unknown commits'} was reverted automatically by fivestep auto-revert.`,
+  );
+  out.push('', `**Reason:** ${input.reasonText || '(none given)'}`, '', ...whatHappened(input), '');
+  out.push('## Impact window', '');
+  if (start !== undefined && end !== undefined) out.push(`From ${iso(start)} to ${iso(end)} (${duration(Math.max(0, end - start))}).`);
+  else if (end !== undefined) out.push(`Until ${iso(end)}; the start is unknown (pass the ssh-rollout and metric-watch reports in \`reports\`).`);
+  else out.push('Unknown: no host was reverted and no report gives times.');
+  out.push('', 'Customer impact: _to fill in_ (users affected, revenue, errors).', '');
+
+  out.push('## Timeline (UTC)', '', '| time | event |', '| --- | --- |');
+  for (const e of buildTimeline(input)) out.push(`| ${iso(e.time)} | ${cell(e.event)} |`);
+  out.push('');
+
+  const breaches = [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches];
+  if (breaches.length) {
+    out.push('## Metrics that breached', '', '| rule | host | value | bound | baseline | when |', '| --- | --- | --- | --- | --- | --- |');
+    const seen = new Set<string>();
+    for (const b of breaches) {
+      const key = `${b.rule}|${b.host ?? ''}|${b.when ?? ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const v = (x: unknown) => (x === undefined || x === null ? '–' : cell(String(x)));
+      out.push(`| ${cell(b.rule)} | ${v(b.host)} | ${v(b.value)} | ${v(b.bound)} | ${v(b.baseline)} | ${b.when !== undefined ? iso(b.when) : '–'} |`);
+    }
+    out.push('');
+  }
+  const failed = input.reports.rollouts.flatMap((r) => r.failedHosts);
+  if (failed.length) {
+    out.push('## Hosts that failed during the rollout', '', ...failed.map((f) => `- \`${f.host}\`: ${f.reason}`), '');
+  }
+
+  out.push('## Links', '', `- Run: ${input.runUrl}`);
+  if (input.commits.length) out.push(`- Deployed commit(s): ${input.commits.map((c) => commitLink(input, c)).join(', ')}`);
+  if (input.git?.revertSha) out.push(`- Revert commit: ${commitLink(input, input.git.revertSha)}`);
+  if (input.git?.pullRequest) out.push(`- Revert pull request: #${input.git.pullRequest.number}`);
+  if (input.reports.skipped.length) out.push(...input.reports.skipped.map((s) => `- Report not used: ${cell(s)}`));
+  out.push('');
+
+  out.push('## Five whys', '', 'Ask "why?" until the answer is a process, not a person. Each answer is the next question.', '');
+  out.push('1. Why did users see a problem? _…_', '2. Why did that happen? _…_', '3. Why? _…_', '4. Why? _…_', '5. Why? _…_', '');
+  out.push('**Root cause:** _…_', '');
+  out.push('## Action items', '', 'One fix per why, so each layer gets better:', '');
+  out.push(
+    '- [ ] Add a test that would have caught this (step 1: every bug fixed gets a new test)',
+    '- [ ] Add or tighten a metric-watch rule that catches it sooner',
+    '- [ ] Fix the root cause and redeploy (the bad release stays marked bad on the hosts)',
+    '- [ ] _owner, date_',
+    '',
+  );
+  out.push('_Opened by fivestep auto-revert. The bad release is marked bad on its hosts: no automatic rollback lands on it again._');
+  return out.join('\n');
+}
+
+/** The follow-up comment when an open issue for the same release already exists. */
+export function buildRcaComment(input: RcaInput): string {
+  return [`auto-revert ran again at ${iso(input.startedAt)} (${input.runUrl}).`, '', `**Reason:** ${input.reasonText || '(none given)'}`, '', ...whatHappened(input)].join('\n');
+}
+
+export interface RcaTarget {
+  owner: string;
+  repo: string;
+  labels: string[];
+}
+
+export interface RcaResult {
+  number: number;
+  url: string;
+  /** true when an open issue existed and got a comment. */
+  commented: boolean;
+}
+
+/** Opens the issue, or comments on the open one with the same marker (the same release). */
+export async function publishRca(client: GitHubClient, target: RcaTarget, input: RcaInput): Promise<RcaResult> {
+  const marker = rcaMarker(input.badReleases, input.commits);
+  const open = await client.paginate(client.rest.issues.listForRepo, {
+    owner: target.owner,
+    repo: target.repo,
+    state: 'open',
+    ...(target.labels.length ? { labels: target.labels.join(',') } : {}),
+    per_page: 100,
+  });
+  const existing = open.find((i) => !i.pull_request && (i.body ?? '').includes(marker));
+  if (existing) {
+    await client.rest.issues.createComment({ owner: target.owner, repo: target.repo, issue_number: existing.number, body: buildRcaComment(input) });
+    return { number: existing.number, url: existing.html_url, commented: true };
+  }
+  const created = await client.rest.issues.create({
+    owner: target.owner,
+    repo: target.repo,
+    title: rcaTitle(input),
+    body: buildRcaBody(input),
+    labels: target.labels,
+  });
+  return { number: created.data.number, url: created.data.html_url, commented: false };
+}

@@ -1,0 +1,113 @@
+// Every auto-revert input read and validated before anything changes anywhere.
+import {
+  InputError,
+  optional,
+  parseBool,
+  parseHostSpec,
+  parseInteger,
+  parseList,
+  type HostSpec,
+  type InputSource,
+} from '../common/inputs.js';
+import { validateReleaseId } from '../release/layout.js';
+import { readSshSettings, type SshSettings } from '../release/ssh-settings.js';
+
+export interface LoadBalancerSettings {
+  kind: 'haproxy' | 'nginx';
+  host: HostSpec;
+  backend: string;
+  socket: string;
+  upstreamFile: string;
+}
+
+export interface RevertSettings {
+  /** null when `hosts` is empty: a git-only revert. */
+  ssh: SshSettings | null;
+  /** Validated, not yet acted on (see docs/auto-revert.md). */
+  loadBalancer: LoadBalancerSettings | null;
+  badRelease: string;
+  toRelease: string;
+  /** As given (free text, or metric-watch's `breaches` JSON). */
+  reason: string;
+  revertCommit: boolean;
+  /** Oldest first. */
+  commits: string[];
+  revertMode: 'push' | 'pull-request';
+  githubToken: string;
+  rcaIssue: boolean;
+  maxRevertsPerDay: number;
+  rcaLabels: string[];
+  reports: string[];
+}
+
+export interface RevertSettingsContext {
+  /** `${{ github.sha }}`: the default of `commits`. */
+  sha: string;
+  mask: (secret: string) => void;
+}
+
+/** A revision argument for git: never an option, never whitespace. */
+const REVISION = /^[A-Za-z0-9][A-Za-z0-9._/~^-]{0,199}$/;
+
+export function readRevertSettings(source: InputSource, ctx: RevertSettingsContext): RevertSettings {
+  const ssh = optional(source, 'hosts') === '' ? null : readSshSettings(source, { mask: ctx.mask });
+  const badRelease = optional(source, 'bad-release');
+  const toRelease = optional(source, 'to-release');
+  if (badRelease) validateReleaseId('bad-release', badRelease);
+  if (toRelease) validateReleaseId('to-release', toRelease);
+  if (badRelease && badRelease === toRelease) throw new InputError('to-release', 'is the same as bad-release');
+
+  const revertCommit = parseBool('revert-commit', source('revert-commit'), false);
+  const commits = parseList(optional(source, 'commits', ctx.sha));
+  for (const c of commits) if (!REVISION.test(c)) throw new InputError('commits', `'${c}' is not a commit SHA`);
+  if (revertCommit && commits.length === 0) throw new InputError('commits', 'is empty (and no github.sha is known) but revert-commit is true');
+
+  const mode = optional(source, 'revert-mode', 'pull-request');
+  if (mode !== 'push' && mode !== 'pull-request') throw new InputError('revert-mode', `must be push or pull-request, got '${mode}'`);
+
+  const githubToken = source('github-token').trim();
+  if (githubToken) ctx.mask(githubToken);
+
+  const settings: RevertSettings = {
+    ssh,
+    loadBalancer: readLoadBalancer(source, ssh),
+    badRelease,
+    toRelease,
+    reason: source('reason').trim(),
+    revertCommit,
+    commits,
+    revertMode: mode,
+    githubToken,
+    rcaIssue: parseBool('rca-issue', source('rca-issue'), true),
+    maxRevertsPerDay: parseInteger('max-reverts-per-day', optional(source, 'max-reverts-per-day', '3'), { min: 0 }),
+    rcaLabels: parseList(optional(source, 'rca-labels', 'incident')),
+    reports: parseList(source('reports'), { commas: false }),
+  };
+  if (!ssh && !revertCommit && !settings.rcaIssue) throw new InputError('hosts', 'is empty and revert-commit and rca-issue are false: there is nothing to do');
+  if (!githubToken && (settings.rcaIssue || (revertCommit && mode === 'pull-request'))) {
+    throw new InputError('github-token', 'is required to open the pull request or the RCA issue');
+  }
+  return settings;
+}
+
+function readLoadBalancer(source: InputSource, ssh: SshSettings | null): LoadBalancerSettings | null {
+  const kind = optional(source, 'load-balancer');
+  if (kind === '') {
+    for (const name of ['lb-host', 'lb-backend', 'lb-upstream-file']) {
+      if (optional(source, name) !== '') throw new InputError(name, 'is set but load-balancer is empty');
+    }
+    return null;
+  }
+  if (kind !== 'haproxy' && kind !== 'nginx') throw new InputError('load-balancer', `must be haproxy or nginx, got '${kind}'`);
+  if (!ssh) throw new InputError('load-balancer', 'needs hosts');
+  const hostText = optional(source, 'lb-host');
+  if (!hostText) throw new InputError('lb-host', 'is required when load-balancer is set');
+  const defaults = { user: optional(source, 'user', 'deploy'), port: parseInteger('port', optional(source, 'port', '22'), { min: 1, max: 65535 }) };
+  const backend = optional(source, 'lb-backend');
+  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(backend)) throw new InputError('lb-backend', backend ? `'${backend}' is not a backend/upstream name` : 'is required when load-balancer is set');
+  const socket = optional(source, 'lb-socket', '/run/haproxy/admin.sock');
+  if (!socket.startsWith('/')) throw new InputError('lb-socket', 'must be an absolute path');
+  const upstreamFile = optional(source, 'lb-upstream-file');
+  if (kind === 'nginx' && !upstreamFile.startsWith('/')) throw new InputError('lb-upstream-file', 'must be an absolute path when load-balancer is nginx');
+  return { kind, host: parseHostSpec('lb-host', hostText, defaults), backend, socket, upstreamFile };
+}

@@ -1,0 +1,94 @@
+// ssh-rollout's logic, runner-free: settings → artifact → rollout → report file, outputs and summary.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ActionResult } from '../common/action.js';
+import { hostId, type InputSource } from '../common/inputs.js';
+import type { Logger } from '../common/logger.js';
+import { createClient as realCreateClient, type GitHubClient } from '../github/client.js';
+import { readContext } from '../github/context.js';
+import { startDeployment } from '../github/deployments.js';
+import { createHealthCheck } from '../release/health.js';
+import { createRolloutWatch, parseRolloutWatch } from '../metrics/index.js';
+import type { Connector } from '../ssh/types.js';
+import { prepareArtifact } from './artifact.js';
+import { rollout, type RolloutReport } from './rollout.js';
+import { readRolloutSettings } from './settings.js';
+import { rolloutOutputs, summaryMarkdown } from './report.js';
+
+export interface SshRolloutDeps {
+  connector: Connector;
+  logger: Logger;
+  mask: (secret: string) => void;
+  env?: NodeJS.ProcessEnv;
+  /** Aborted on SIGINT/SIGTERM. */
+  signal?: AbortSignal;
+  writeSummary?: (markdown: string) => Promise<void>;
+  fetch?: typeof fetch;
+  now?: () => number;
+  createClient?: (token: string, apiUrl: string) => GitHubClient;
+}
+
+export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Promise<ActionResult> {
+  const env = deps.env ?? process.env;
+  const { logger } = deps;
+  const ctx = readContext(env);
+  const settings = readRolloutSettings(source, { now: new Date(deps.now?.() ?? Date.now()), sha: ctx.sha, mask: deps.mask });
+  // Parse the watch now so a bad `watch` fails before any host is touched.
+  const watchSettings = settings.watch ? parseRolloutWatch(settings.watch, env) : undefined;
+  for (const w of settings.ssh.warnings) logger.warning(w);
+
+  const workDir = join(env.RUNNER_TEMP || tmpdir(), `fivestep-${settings.releaseId}-${process.pid}`);
+  mkdirSync(workDir, { recursive: true });
+  const artifact = await prepareArtifact('artifact', settings.artifact, workDir);
+
+  const deployment =
+    settings.environment && !settings.dryRun && settings.githubToken
+      ? await startDeployment((deps.createClient ?? realCreateClient)(settings.githubToken, ctx.apiUrl), ctx, {
+          environment: settings.environment,
+          release: settings.releaseId,
+          logger,
+        })
+      : undefined;
+  if (settings.environment && !settings.githubToken) logger.warning(`environment '${settings.environment}' is set but github-token is empty: no deployment is recorded`);
+
+  let report: RolloutReport;
+  try {
+    report = await rollout(settings, artifact, {
+      connector: deps.connector,
+      logger,
+      health: createHealthCheck(settings.ssh, deps.fetch ? { fetch: deps.fetch } : {}),
+      runUrl: ctx.runUrl,
+      signal: deps.signal,
+      now: deps.now,
+      watch: watchSettings
+        ? createRolloutWatch(watchSettings, { logger, allHosts: settings.ssh.hosts.map(hostId) })
+        : undefined,
+    });
+  } catch (err) {
+    await deployment?.setState('error', `rollout crashed: ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
+  }
+
+  await deployment?.setState(
+    report.result === 'success' ? 'success' : 'failure',
+    report.result === 'success' ? `${report.release} on ${report.hosts.length} host(s)` : `${report.result}: ${report.stopReason}`,
+  );
+
+  const reportPath = join(workDir, 'ssh-rollout-report.json');
+  writeFileSync(reportPath, JSON.stringify(report, null, 2));
+  const summary = summaryMarkdown(report);
+  await deps.writeSummary?.(summary);
+  const outputs = { ...rolloutOutputs(report), report: reportPath };
+  logger.info(`Result: ${report.result}. Report: ${reportPath}`);
+
+  let failure: string | undefined;
+  if (report.result === 'reverted') failure = `rollout of ${report.release} stopped and reverted: ${report.stopReason}`;
+  else if (report.result === 'failed') {
+    const stuck = report.hosts.filter((h) => h.outcome === 'revert-failed').map((h) => h.host);
+    failure = `rollout of ${report.release} failed and could not put back: ${stuck.join(', ')} (${report.stopReason})`;
+  } else if (outputs['failed-hosts'].length > 0) {
+    logger.warning(`${outputs['failed-hosts'].length} host(s) failed within max-failures: ${outputs['failed-hosts'].map((f) => f.host).join(', ')}`);
+  }
+  return { outputs, failure };
+}

@@ -1,0 +1,80 @@
+// The input-helper of ssh-rollout: every input read and validated once into typed settings.
+// Nothing changes on any host before this has succeeded.
+import {
+  InputError,
+  optional,
+  parseBool,
+  parseCount,
+  parseDuration,
+  parseInteger,
+  parseList,
+  required,
+  type Count,
+  type InputSource,
+} from '../common/inputs.js';
+import { validateReleaseId, validateSharedPath } from '../release/layout.js';
+import { readSshSettings, type SshSettings } from '../release/ssh-settings.js';
+import { artifactKind } from './artifact.js';
+import { parseWaves } from './waves.js';
+
+export interface RolloutSettings {
+  ssh: SshSettings;
+  artifact: string;
+  releaseId: string;
+  waves: Count[];
+  maxFailures: Count;
+  setupCommand: string;
+  waveWaitMs: number;
+  /** Raw YAML of metric-watch settings evaluated during each bake ('' = none). */
+  watch: string;
+  keepReleases: number;
+  sharedPaths: string[];
+  lockTimeoutMs: number;
+  dryRun: boolean;
+  environment: string;
+  githubToken: string;
+}
+
+/** `<UTC yyyymmddHHMMSS>-<sha7>`, or without the suffix when no commit is known. */
+export function defaultReleaseId(now: Date, sha: string): string {
+  const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  const sha7 = sha.slice(0, 7);
+  return /^[0-9a-f]{7}$/i.test(sha7) ? `${stamp}-${sha7}` : stamp;
+}
+
+export interface RolloutSettingsContext {
+  now: Date;
+  sha: string;
+  /** Registers a secret so the runner masks it in logs. */
+  mask: (secret: string) => void;
+}
+
+const LB_INPUTS = ['load-balancer', 'lb-host', 'lb-backend', 'lb-upstream-file', 'canary-weight'];
+
+export function readRolloutSettings(source: InputSource, ctx: RolloutSettingsContext): RolloutSettings {
+  const ssh = readSshSettings(source, { mask: ctx.mask });
+  const artifact = required(source, 'artifact');
+  artifactKind('artifact', artifact);
+  const releaseId = validateReleaseId('release-id', optional(source, 'release-id', defaultReleaseId(ctx.now, ctx.sha)));
+  for (const name of LB_INPUTS) {
+    if (optional(source, name) !== '') {
+      throw new InputError(name, 'load-balancer integration is not available in this version of ssh-rollout; remove the load-balancer inputs');
+    }
+  }
+  return {
+    ssh,
+    artifact,
+    releaseId,
+    waves: parseWaves('waves', optional(source, 'waves', '1, 25%, 100%')),
+    maxFailures: parseCount('max-failures', optional(source, 'max-failures', '0')),
+    setupCommand: optional(source, 'setup-command'),
+    waveWaitMs: parseDuration('wave-wait', optional(source, 'wave-wait', '0')),
+    watch: source('watch').trim(),
+    keepReleases: parseInteger('keep-releases', optional(source, 'keep-releases', '5'), { min: 1 }),
+    sharedPaths: parseList(optional(source, 'shared-paths')).map((p) => validateSharedPath('shared-paths', p)),
+    lockTimeoutMs: parseDuration('lock-timeout', optional(source, 'lock-timeout', '0')),
+    dryRun: parseBool('dry-run', source('dry-run'), false),
+    environment: optional(source, 'environment'),
+    githubToken: optional(source, 'github-token'),
+  };
+}

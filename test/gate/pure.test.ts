@@ -1,0 +1,88 @@
+// The pure parts: settings, tree decisions and texts, report rendering, the bug rule.
+import { objectInputs } from '../../src/common/inputs.js';
+import { bugRule } from '../../src/gate/github.js';
+import { batches, summary, truncate } from '../../src/gate/report.js';
+import type { TestRun } from '../../src/gate/run.js';
+import { DEFAULT_TEST_PATHS, parseGlobs, readSettings } from '../../src/gate/settings.js';
+import { treeFromHistory, treeStatus } from '../../src/gate/tree.js';
+
+const sha = (c: string): string => c.repeat(40);
+const commitUrl = (s: string): string => `https://github.com/o/r/commit/${s}`;
+
+describe('settings', () => {
+  test('defaults and typed values', () => {
+    const s = readSettings(objectInputs({ command: 'npm test', junit: 'a/*.xml\nb/*.xml', retries: '2' }));
+    expect(s).toMatchObject({ command: 'npm test', junit: ['a/*.xml', 'b/*.xml'], checkName: 'test-gate', tree: true, treeOverrideLabel: 'fixes-tree', requireTestForBug: true, bugLabels: ['bug'], retries: 2 });
+    expect(s.testPaths).toEqual(DEFAULT_TEST_PATHS);
+  });
+  test('errors name the input', () => {
+    expect(() => readSettings(objectInputs({}))).toThrow("input 'command': is required");
+    expect(() => readSettings(objectInputs({ command: 'x', retries: '11' }))).toThrow("input 'retries': must be at most 10");
+    expect(() => readSettings(objectInputs({ command: 'x', tree: 'maybe' }))).toThrow("input 'tree'");
+  });
+  test('globs keep commas inside braces', () => {
+    expect(parseGlobs('**/*.{test,spec}.ts, tests/**\n# comment\nspec/**')).toEqual(['**/*.{test,spec}.ts', 'tests/**', 'spec/**']);
+  });
+});
+
+describe('tree', () => {
+  test('the newest finished result decides; commits without one are passed over', () => {
+    expect(treeFromHistory([])).toMatchObject({ state: 'open', known: false });
+    expect(treeFromHistory([{ sha: sha('a') }, { sha: sha('b'), result: 'success' }])).toMatchObject({ state: 'open', known: true, at: { sha: sha('b') } });
+    const t = treeFromHistory([
+      { sha: sha('e'), result: 'failure' },
+      { sha: sha('d') },
+      { sha: sha('c'), result: 'failure' },
+      { sha: sha('b') },
+      { sha: sha('a'), result: 'success' },
+    ]);
+    expect(t).toMatchObject({ state: 'closed', at: { sha: sha('e') }, since: { sha: sha('c') }, lastGreen: { sha: sha('a') } });
+    expect(t.suspects.map((c) => c.sha[0])).toEqual(['b', 'c']);
+  });
+  test('status texts: closed with link, shortened to fit 140 characters, overridden, open', () => {
+    const closed = treeFromHistory([{ sha: sha('c'), result: 'failure', url: 'https://github.com/o/r/actions/runs/1' }]);
+    expect(treeStatus(closed, { branch: 'main', overridden: false, overrideLabel: 'fixes-tree', commitUrl })).toEqual({
+      state: 'failure',
+      description: 'tree closed: main is red since ccccccc, https://github.com/o/r/actions/runs/1',
+      targetUrl: 'https://github.com/o/r/actions/runs/1',
+    });
+    const long = treeFromHistory([{ sha: sha('c'), result: 'failure', url: `https://ci.example.com/${'x'.repeat(150)}` }]);
+    const d = treeStatus(long, { branch: 'main', overridden: false, overrideLabel: 'l', commitUrl });
+    expect(d.description).toBe('tree closed: main is red since ccccccc');
+    expect(d.targetUrl).toContain('ci.example.com');
+    expect(treeStatus(closed, { branch: 'main', overridden: true, overrideLabel: 'fixes-tree', commitUrl }).state).toBe('success');
+    expect(treeStatus(treeFromHistory([]), { branch: 'main', overridden: false, overrideLabel: 'l', commitUrl }).description).toBe('tree open: no gate result on main yet');
+  });
+});
+
+describe('report', () => {
+  test('batches of 50 and a summary capped at 65,535 characters', () => {
+    expect(batches(Array.from({ length: 101 }, (_, i) => i)).map((b) => b.length)).toEqual([50, 50, 1]);
+    expect(truncate('x'.repeat(70_000), 65_535)).toHaveLength(65_535);
+    const cases = Array.from({ length: 2000 }, (_, i) => ({ classname: 'c', name: `t${i}`, time: i / 1000, status: 'failed' as const, message: 'm', details: 'd'.repeat(200), file: 'a.ts', line: i + 1 }));
+    const report = { tests: 2000, passed: 0, failures: 2000, errors: 0, skipped: 0, time: 1, cases };
+    const final = { attempt: 1, exitCode: 1, durationMs: 10, passed: false, report, reportFiles: ['r.xml'] };
+    const run: TestRun = { attempts: [final], final, passed: false, flaky: false, flakyTests: [], durationMs: 10 };
+    const md = summary({ checkName: 'test-gate', command: 'npm test', run });
+    expect(md.length).toBeLessThanOrEqual(65_535);
+    expect(md).toContain('2000 of 2000 tests failed');
+    expect(md).toContain('truncated');
+  });
+});
+
+describe('bug rule', () => {
+  const o = { bugLabels: ['bug'], testPaths: DEFAULT_TEST_PATHS };
+  test('applies only to bug-labelled pull requests', () => {
+    expect(bugRule(['feature'], ['src/a.ts'], o)).toMatchObject({ applies: false, ok: true });
+  });
+  test('passes with a changed test file, in the usual layouts', () => {
+    for (const f of ['test/a.ts', 'pkg/tests/x.py', 'src/a.test.ts', 'web/__tests__/b.js', 'internal/cart/cart_test.go', 'test_x.py', 'src/test/java/com/a/CartTest.java', 'spec/models/user_spec.rb']) {
+      expect(bugRule(['bug'], ['src/a.ts', f], o)).toMatchObject({ applies: true, ok: true });
+    }
+  });
+  test('fails without one, naming the label and the globs', () => {
+    const r = bugRule(['BUG'], ['src/a.ts', 'docs/test-plan.md'], o);
+    expect(r.ok).toBe(false);
+    expect(r.message).toContain("labelled 'BUG' but changes no test");
+  });
+});

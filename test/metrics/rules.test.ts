@@ -1,0 +1,113 @@
+import { describe, expect, test } from '@jest/globals';
+import { advanceRule, checkSample, failsStep, initialRuleState, overallVerdict, ruleOutcome, type Observation, type RuleState } from '../../src/metrics/rules.js';
+import { parseRules, type Rule } from '../../src/metrics/settings.js';
+import { mannWhitney } from '../../src/metrics/stats.js';
+
+const rule = (yaml: string): Rule => parseRules(`- name: r\n  query: q\n${yaml.replace(/^/gm, '  ')}`)[0];
+const feed = (r: Rule, values: (number | null)[], opts: { host?: string; baseline?: number | null } = {}): RuleState =>
+  values.reduce<RuleState>(
+    (st, value, i) =>
+      advanceRule(r, st, [{ t: 1_700_000_000_000 + i * 1000, host: opts.host ?? '', value, ...(opts.baseline !== undefined ? { baseline: opts.baseline } : {}), ...(value === null ? { reason: 'down' } : {}) } as Observation]),
+    initialRuleState(),
+  );
+
+describe('checkSample: each rule kind', () => {
+  test('min and max', () => {
+    const r = rule('min: 10\nmax: 20');
+    expect(checkSample(r, 9)).toEqual({ state: 'breach', check: 'min', bound: 10 });
+    expect(checkSample(r, 10).state).toBe('ok');
+    expect(checkSample(r, 21)).toEqual({ state: 'breach', check: 'max', bound: 20 });
+  });
+  test('max-drop and max-rise, percent and absolute', () => {
+    expect(checkSample(rule('max-drop: 20%'), 79, 100)).toEqual({ state: 'breach', check: 'max-drop', bound: 80 });
+    expect(checkSample(rule('max-drop: 20%'), 80, 100).state).toBe('ok');
+    expect(checkSample(rule('max-drop: 5'), 94, 100)).toEqual({ state: 'breach', check: 'max-drop', bound: 95 });
+    expect(checkSample(rule('max-rise: 50%'), 151, 100)).toEqual({ state: 'breach', check: 'max-rise', bound: 150 });
+    expect(checkSample(rule('max-rise: 2'), 3, 1).state).toBe('ok');
+    expect(checkSample(rule('max-rise: 2'), 3.5, 1)).toEqual({ state: 'breach', check: 'max-rise', bound: 3 });
+  });
+  test('no value, and a relative bound without a baseline value, are no-data', () => {
+    expect(checkSample(rule('min: 1'), null, undefined, 'down')).toEqual({ state: 'no-data', check: 'no-data', reason: 'down' });
+    expect(checkSample(rule('max-drop: 10%'), 5, null).state).toBe('no-data');
+    // No baseline at all (every host a canary): only absolute bounds apply.
+    expect(checkSample(rule('min: 1\nmax-drop: 10%'), 5, undefined).state).toBe('ok');
+  });
+});
+
+describe('for: debouncing into a hard state', () => {
+  test('two breaches in a row are needed; a good sample in between resets', () => {
+    const r = rule('min: 10\nfor: 2');
+    expect(feed(r, [5, 12, 5, 12, 5]).hardFail).toBeUndefined();
+    const st = feed(r, [12, 5, 5, 12]);
+    expect(st.hardFail).toMatchObject({ rule: 'r', check: 'min', value: 5, bound: 10, since: '2023-11-14T22:13:21.000Z', when: '2023-11-14T22:13:22.000Z' });
+    expect(ruleOutcome(r, st).verdict).toBe('fail');
+  });
+  test('streaks are per host', () => {
+    const r = rule('max: 1\nfor: 2');
+    let st = initialRuleState();
+    st = advanceRule(r, st, [{ t: 0, host: 'a', value: 2 }, { t: 0, host: 'b', value: 0 }]);
+    st = advanceRule(r, st, [{ t: 1, host: 'a', value: 0 }, { t: 1, host: 'b', value: 2 }]);
+    expect(st.hardFail).toBeUndefined();
+    st = advanceRule(r, st, [{ t: 2, host: 'a', value: 0 }, { t: 2, host: 'b', value: 2 }]);
+    expect(st.hardFail).toMatchObject({ host: 'b' });
+  });
+});
+
+describe('no-data', () => {
+  test('fail (default): no data counts as breaching', () => {
+    const st = feed(rule('min: 1\nfor: 2'), [5, null, null]);
+    expect(st.hardFail).toMatchObject({ check: 'no-data', detail: 'no data: down' });
+    expect(ruleOutcome(rule('min: 1\nfor: 2'), st).verdict).toBe('fail');
+  });
+  test('pass: no data is healthy', () => {
+    const r = rule('min: 1\nno-data: pass');
+    expect(ruleOutcome(r, feed(r, [null, null, null])).verdict).toBe('pass');
+  });
+  test('inconclusive: `for` empty samples in a row make the rule inconclusive, fewer do not', () => {
+    const r = rule('min: 1\nfor: 2\nno-data: inconclusive');
+    expect(ruleOutcome(r, feed(r, [5, null, 5, null, 5])).verdict).toBe('pass');
+    const o = ruleOutcome(r, feed(r, [5, null, null, 5]));
+    expect(o.verdict).toBe('inconclusive');
+    expect(o.reason).toMatch(/no data since/);
+  });
+  test('too few samples is inconclusive', () => {
+    const r = rule('min: 1\nfor: 3');
+    expect(ruleOutcome(r, feed(r, [5, 5])).reason).toMatch(/too few samples: 2 of the 3/);
+  });
+});
+
+describe('compare: mann-whitney', () => {
+  const canary = [1, 2, 3, 4, 5];
+  const base = [6, 7, 8, 9, 10];
+  test('a significant drop fails a rule that guards drops', () => {
+    const r = rule('compare: mann-whitney\nmax-drop: 90%');
+    const o = ruleOutcome(r, feed(r, canary, { baseline: 8 }), mannWhitney(canary, base));
+    expect(o.verdict).toBe('fail');
+    expect(o.breach).toMatchObject({ check: 'mann-whitney', value: -5 });
+  });
+  test('a significant rise does not fail a drop-only rule', () => {
+    const r = rule('compare: mann-whitney\nmax-drop: 90%');
+    expect(ruleOutcome(r, feed(r, base, { baseline: 1 }), mannWhitney(base, canary)).verdict).toBe('pass');
+  });
+  test('too few samples is inconclusive; confidence is per rule', () => {
+    const r = rule('compare: mann-whitney');
+    expect(ruleOutcome(r, feed(r, [1, 2]), mannWhitney([1, 2], [3, 4])).verdict).toBe('inconclusive');
+    const strict = rule('compare: mann-whitney\nconfidence: 0.999');
+    expect(ruleOutcome(strict, feed(strict, canary), mannWhitney(canary, base, 0.999)).verdict).toBe('pass');
+  });
+});
+
+describe('verdict and fail-on', () => {
+  test('fail beats inconclusive beats pass', () => {
+    expect(overallVerdict([{ verdict: 'pass' }, { verdict: 'inconclusive' }])).toBe('inconclusive');
+    expect(overallVerdict([{ verdict: 'fail' }, { verdict: 'inconclusive' }])).toBe('fail');
+    expect(overallVerdict([{ verdict: 'pass' }])).toBe('pass');
+  });
+  test('fail-on', () => {
+    expect(failsStep('fail', 'fail')).toBe(true);
+    expect(failsStep('inconclusive', 'fail')).toBe(false);
+    expect(failsStep('inconclusive', 'inconclusive')).toBe(true);
+    expect(failsStep('fail', 'never')).toBe(false);
+    expect(failsStep('pass', 'inconclusive')).toBe(false);
+  });
+});

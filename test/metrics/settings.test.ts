@@ -1,0 +1,92 @@
+import { describe, expect, test } from '@jest/globals';
+import { objectInputs } from '../../src/common/inputs.js';
+import { DEFAULT_PAGERDUTY_URL, parseWatchSettings } from '../../src/metrics/settings.js';
+import { parseRolloutWatch } from '../../src/metrics/rollout-watch.js';
+
+const RULES = `
+- name: revenue per minute
+  query: sum(rate(shop_revenue_total[1m])) * 60
+  min: 100
+  max-drop: 20%
+  for: 2
+- name: errors
+  query: sum(rate(http_errors_total[1m]))
+  max: 5
+  max-rise: 3
+  no-data: pass
+`;
+
+const parse = (values: Record<string, string>, env: NodeJS.ProcessEnv = {}) => parseWatchSettings(objectInputs({ url: 'http://prom:9090/', rules: RULES, baseline: 'before:30m', ...values }), { env });
+
+describe('parseWatchSettings', () => {
+  test('defaults and every rule key', () => {
+    const s = parse({});
+    expect(s).toMatchObject({ source: 'prometheus', url: 'http://prom:9090', durationMs: 300_000, intervalMs: 30_000, failOn: 'fail', baseline: { kind: 'before', windowMs: 1_800_000 }, hosts: [], canaryHosts: [] });
+    expect(s.rules[0]).toEqual({ name: 'revenue per minute', query: 'sum(rate(shop_revenue_total[1m])) * 60', min: 100, maxDrop: { kind: 'percent', value: 20 }, for: 2, noData: 'fail', confidence: 0.98 });
+    expect(s.rules[1]).toMatchObject({ max: 5, maxRise: { kind: 'absolute', value: 3 }, for: 1, noData: 'pass' });
+    expect(s.alerts.pagerdutyUrl).toBe(DEFAULT_PAGERDUTY_URL);
+  });
+
+  test('FIVESTEP_PAGERDUTY_URL overrides the events URL; e-mail sender defaults from smtp-url', () => {
+    const s = parse({ 'smtp-url': 'smtps://alerts%40shop.example:pw@mail.example:465', 'email-to': 'oncall@shop.example, cto@shop.example' }, { FIVESTEP_PAGERDUTY_URL: 'http://127.0.0.1:1/enqueue' });
+    expect(s.alerts).toMatchObject({ pagerdutyUrl: 'http://127.0.0.1:1/enqueue', emailTo: ['oncall@shop.example', 'cto@shop.example'], emailFrom: 'alerts@shop.example' });
+  });
+
+  test.each([
+    [{ source: 'influx' }, /input 'source'.*not one of/],
+    [{ url: '' }, /input 'url': is required/],
+    [{ url: 'ftp://x' }, /input 'url'.*http/],
+    [{ rules: '' }, /input 'rules': is required/],
+    [{ rules: 'name: x' }, /input 'rules': must be a YAML list/],
+    [{ rules: '- [oops' }, /input 'rules': is not valid YAML/],
+    [{ rules: '- query: up\n  min: 1' }, /rule 1 has no name/],
+    [{ rules: '- name: a\n  min: 1' }, /rule 'a' has no query/],
+    [{ rules: '- name: a\n  query: up' }, /rule 'a' checks nothing/],
+    [{ rules: '- name: a\n  query: up\n  min: lots' }, /rule 'a': 'min' must be a number/],
+    [{ rules: '- name: a\n  query: up\n  min: 5\n  max: 1' }, /min \(5\) is above max/],
+    [{ rules: '- name: a\n  query: up\n  max-drop: -5%' }, /'max-drop' must be a percentage/],
+    [{ rules: '- name: a\n  query: up\n  min: 1\n  for: 0' }, /'for' must be a whole number/],
+    [{ rules: '- name: a\n  query: up\n  min: 1\n  no-data: ignore' }, /input 'rules'.*not one of fail, pass, inconclusive/],
+    [{ rules: '- name: a\n  query: up\n  compare: t-test' }, /compare must be 'mann-whitney'/],
+    [{ rules: '- name: a\n  query: up\n  min: 1\n  threshold: 3' }, /unknown key 'threshold'/],
+    [{ rules: '- name: a\n  query: up\n  min: 1\n- name: a\n  query: up\n  min: 2' }, /two rules are named 'a'/],
+    [{ rules: '- name: a\n  query: up\n  max-drop: 5%', baseline: 'none' }, /rule 'a'.*relative to a baseline/],
+    [{ baseline: 'yesterday' }, /input 'baseline'/],
+    [{ baseline: 'before:soon' }, /input 'baseline'.*not a duration/],
+    [{ source: 'openmetrics' }, /input 'baseline': before:<duration> needs a source that keeps history/],
+    [{ baseline: 'hosts' }, /input 'baseline': hosts compares hosts, but rule 'revenue per minute' reads no \{host\}/],
+    [{ url: 'http://{host}:9100/metrics', baseline: 'none', rules: '- name: a\n  query: up\n  min: 1' }, /input 'hosts'/],
+    [{ duration: '10s', interval: '30s' }, /input 'duration': must be at least one interval/],
+    [{ interval: '5ms' }, /input 'interval'/],
+    [{ 'fail-on': 'sometimes' }, /input 'fail-on'/],
+    [{ 'smtp-url': 'smtp://mail' }, /input 'email-to': is required when smtp-url/],
+    [{ 'email-to': 'a@b.c' }, /input 'smtp-url': is required/],
+    [{ 'smtp-url': 'http://mail', 'email-to': 'a@b.c' }, /input 'smtp-url'/],
+    [{ 'smtp-url': 'smtp://mail', 'email-to': 'not-an-address' }, /input 'email-to'/],
+    [{ headers: 'no colon here' }, /input 'headers'/],
+  ])('%j is rejected naming the input', (values, message) => {
+    expect(() => parse(values as Record<string, string>)).toThrow(message);
+  });
+});
+
+describe('parseRolloutWatch (ssh-rollout watch YAML)', () => {
+  test('structured YAML, hosts at run time', () => {
+    const s = parseRolloutWatch(`
+source: openmetrics
+url: http://{host}:9100/metrics
+interval: 1s
+baseline: hosts
+rules:
+  - name: errors
+    query: http_errors_total
+    max-rise: 50%
+`);
+    expect(s).toMatchObject({ source: 'openmetrics', intervalMs: 1000, baseline: { kind: 'hosts' }, hosts: [] });
+    expect(s.rules[0].maxRise).toEqual({ kind: 'percent', value: 50 });
+  });
+
+  test('errors name the watch input and the key', () => {
+    expect(() => parseRolloutWatch('url: http://x\nrules: []')).toThrow(/input 'watch': rules: must be a YAML list/);
+    expect(() => parseRolloutWatch('- a')).toThrow(/input 'watch': must be a YAML mapping/);
+  });
+});

@@ -1,0 +1,158 @@
+import { describe, expect, test } from '@jest/globals';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { MemoryLogger } from '../../src/common/logger.js';
+import { objectInputs } from '../../src/common/inputs.js';
+import { parseWatchSettings } from '../../src/metrics/settings.js';
+import { hostName, matchHosts, runWatch } from '../../src/metrics/watch.js';
+import { createRolloutWatch, parseRolloutWatch } from '../../src/metrics/rollout-watch.js';
+import { ruleChart, summaryMarkdown, writeReport } from '../../src/metrics/report.js';
+import { QueryError, scriptedSource, virtualClock } from './helpers.js';
+
+const settings = (values: Record<string, string>) =>
+  parseWatchSettings(objectInputs({ source: 'prometheus', url: 'http://prom.invalid', duration: '10s', interval: '1s', ...values }), { env: {} });
+const ctx = { repository: 'shop/web', runUrl: 'https://github.com/shop/web/actions/runs/1' };
+
+describe('runWatch with a scripted source and a virtual clock', () => {
+  test('a hard failure ends the watch early, with when and since', async () => {
+    const clock = virtualClock();
+    const src = scriptedSource((_r, _h, tick) => (tick >= 3 ? 40 : 120));
+    const s = settings({ rules: '- name: revenue\n  query: revenue\n  min: 100\n  for: 2' });
+    const r = await runWatch(s, { logger: new MemoryLogger(), source: src, ...clock, context: ctx });
+    expect(r.verdict).toBe('fail');
+    expect(src.ticks).toBe(4); // of 10
+    expect(r.endedEarly).toMatch(/rule 'revenue' failed: below min 100/);
+    expect(r.breaches).toEqual([
+      expect.objectContaining({ rule: 'revenue', check: 'min', value: 40, bound: 100, since: new Date(1_700_000_003_000).toISOString(), when: new Date(1_700_000_004_000).toISOString() }),
+    ]);
+    expect(r.detail).toMatch(/revenue: fail/);
+  });
+
+  test('a full watch that stays within bounds passes with one sample per interval', async () => {
+    const clock = virtualClock();
+    const src = scriptedSource(() => 150);
+    const r = await runWatch(settings({ rules: '- name: revenue\n  query: revenue\n  min: 100' }), { logger: new MemoryLogger(), source: src, ...clock, context: ctx });
+    expect(r).toMatchObject({ verdict: 'pass', ticks: 10, endedEarly: '' });
+    expect(r.rules[0].samples).toHaveLength(10);
+  });
+
+  test('baseline hosts: canaries judged against the mean of the others; Mann-Whitney reported', async () => {
+    const clock = virtualClock();
+    // web1 is the canary and serves 30% fewer orders than web2/web3 from tick 1.
+    const src = scriptedSource((_r, host, tick) => (host === 'web1:9100' ? 70 + (tick % 3) : host === 'web2:9100' ? 100 + (tick % 2) : 99 + (tick % 3)));
+    const s = settings({
+      hosts: 'web1:9100\nweb2:9100\nweb3:9100',
+      'canary-hosts': 'web1',
+      baseline: 'hosts',
+      rules: '- name: orders\n  query: sum(rate(orders_total{instance="{host}"}[1m]))\n  max-drop: 50%\n- name: orders-mw\n  query: orders{instance="{host}"}\n  compare: mann-whitney\n  max-drop: 50%',
+    });
+    const r = await runWatch(s, { logger: new MemoryLogger(), source: src, ...clock, context: ctx });
+    expect(r.hosts).toEqual({ canary: ['web1:9100'], baseline: ['web2:9100', 'web3:9100'], all: ['web1:9100', 'web2:9100', 'web3:9100'] });
+    const orders = r.rules[0];
+    expect(orders.verdict).toBe('pass'); // a 30% drop is inside 50%
+    expect(orders.samples.every((x) => x.host === 'web1:9100' && typeof x.baseline === 'number')).toBe(true);
+    expect(orders.baselineSamples).toHaveLength(20);
+    expect(orders.comparison?.significant).toBe(true);
+    const mw = r.rules[1];
+    expect(mw.verdict).toBe('fail');
+    expect(mw.breach).toMatchObject({ check: 'mann-whitney' });
+    expect(mw.comparison!.shift).toBeLessThan(-25);
+    expect(r.verdict).toBe('fail');
+  });
+
+  test('baseline before: the median of the window before the watch', async () => {
+    const clock = virtualClock();
+    const src = scriptedSource((_r, _h, tick) => (tick < 5 ? 98 : 70), { '': [90, 100, 110, 100, 95] });
+    const r = await runWatch(settings({ baseline: 'before:10m', rules: '- name: users\n  query: users\n  max-drop: 20%\n  for: 2' }), {
+      logger: new MemoryLogger(),
+      source: src,
+      ...clock,
+      context: ctx,
+    });
+    expect(r.rules[0].baselineValues).toEqual({ '': 100 });
+    expect(r.verdict).toBe('fail');
+    expect(r.breaches[0]).toMatchObject({ check: 'max-drop', bound: 80, baseline: 100, value: 70 });
+  });
+
+  test('a query that cannot work fails its rule closed and names it; other rules are still judged', async () => {
+    const clock = virtualClock();
+    const src = scriptedSource((rule) => (rule === 'bad' ? new QueryError("rule 'bad': query 'x' returned 2 series") : 5));
+    const r = await runWatch(settings({ rules: '- name: good\n  query: y\n  max: 10\n- name: bad\n  query: x\n  max: 10' }), { logger: new MemoryLogger(), source: src, ...clock, context: ctx });
+    expect(r.verdict).toBe('fail');
+    expect(r.rules.map((x) => x.verdict)).toEqual(['pass', 'fail']);
+    expect(r.rules[1].reason).toMatch(/rule 'bad'.*2 series/);
+    expect(r.breaches[0]).toMatchObject({ rule: 'bad', check: 'error' });
+    expect(src.ticks).toBe(1);
+  });
+
+  test('an unreachable source is no-data for the rules that read it', async () => {
+    const clock = virtualClock();
+    const src = scriptedSource((_r, _h, tick) => (tick > 2 ? new Error('ECONNREFUSED') : 5));
+    const r = await runWatch(settings({ rules: '- name: up\n  query: up\n  min: 1\n  for: 3' }), { logger: new MemoryLogger(), source: src, ...clock, context: ctx });
+    expect(r.verdict).toBe('fail');
+    expect(r.breaches[0]).toMatchObject({ check: 'no-data', detail: expect.stringMatching(/ECONNREFUSED/) });
+  });
+
+  test('an abort ends the watch with a verdict from the samples so far', async () => {
+    const clock = virtualClock();
+    const controller = new AbortController();
+    const src = scriptedSource((_r, _h, tick) => {
+      if (tick === 2) controller.abort();
+      return 5;
+    });
+    const r = await runWatch(settings({ rules: '- name: up\n  query: up\n  min: 1\n  for: 3' }), { logger: new MemoryLogger(), source: src, ...clock, signal: controller.signal, context: ctx });
+    expect(r).toMatchObject({ endedEarly: 'aborted', ticks: 2, verdict: 'inconclusive' });
+  });
+});
+
+describe('hosts', () => {
+  test('canaries match by name or exactly', () => {
+    expect(hostName('deploy@web1.example.com:22')).toBe('web1.example.com');
+    expect(hostName('[::1]:9100')).toBe('::1');
+    expect(matchHosts(['web1:9100', 'web2:9100', '127.0.0.2:9100'], ['web2:22', '127.0.0.2'])).toEqual(['web2:9100', '127.0.0.2:9100']);
+  });
+
+  test('ssh-rollout: the wave hosts are canaries, {host} is the host name, the bake time is the duration', async () => {
+    const clock = virtualClock();
+    const asked: string[][] = [];
+    const src = scriptedSource((_r, host) => (host === '10.0.0.1' ? 500 : 100));
+    const sample = src.sample.bind(src);
+    src.sample = (req) => (asked.push(req.hosts), sample(req));
+    const s = parseRolloutWatch('url: http://{host}:9100/metrics\nsource: openmetrics\ninterval: 1s\nbaseline: hosts\nrules:\n  - name: latency\n    query: latency_ms\n    max-rise: 100%\n', {});
+    const watch = createRolloutWatch(s, { logger: new MemoryLogger(), allHosts: ['10.0.0.1:22', '10.0.0.2:22', '10.0.0.3:2222'], extra: { source: src, ...clock, context: ctx } });
+    const outcome = await watch([{ host: '10.0.0.1', port: 22 }], 5000);
+    expect(asked[0].sort()).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    expect(outcome.verdict).toBe('fail');
+    expect(outcome.detail).toMatch(/latency: fail: rose more than 100% above the baseline \(500 vs bound 200\) on 10.0.0.1/);
+    expect(outcome.hosts.canary).toEqual(['10.0.0.1']);
+    const last = await watch(['10.0.0.1:22', '10.0.0.2:22', '10.0.0.3:2222'], 3000);
+    // The last wave leaves no baseline hosts: only absolute bounds apply, so nothing fails.
+    expect(last.verdict).toBe('pass');
+  });
+});
+
+describe('report and summary', () => {
+  test('every sample in the JSON report; a Mermaid xychart with the bound and a table in the summary', async () => {
+    const clock = virtualClock();
+    const src = scriptedSource((_r, _h, tick) => (tick === 4 ? null : 100 + tick));
+    const r = await runWatch(settings({ duration: '6s', rules: '- name: revenue per minute\n  query: sum(rate(shop_revenue_total[1m])) * 60\n  min: 100\n  max: 200\n  no-data: pass' }), {
+      logger: new MemoryLogger(),
+      source: src,
+      ...clock,
+      context: ctx,
+    });
+    const chart = ruleChart(r.rules[0])!;
+    expect(chart).toContain('xychart-beta');
+    expect(chart).toContain('title "revenue per minute"');
+    expect(chart).toContain('line [101, 102, 103, 103, 105, 106]'); // the gap repeats the last value
+    expect(chart).toContain('line [100, 100, 100, 100, 100, 100]');
+    expect(chart).toContain('line [200, 200, 200, 200, 200, 200]');
+    const md = summaryMarkdown(r);
+    expect(md).toContain('| revenue per minute | 106 | min 100, max 200 | — | 6 (1 no data) | ✅ pass |');
+    const path = writeReport(r, { RUNNER_TEMP: '/tmp/fivestep-test-report' });
+    const doc = JSON.parse(readFileSync(path, 'utf8'));
+    expect(doc).toMatchObject({ kind: 'fivestep/metric-watch', verdict: 'pass' });
+    expect(doc.rules[0].samples).toHaveLength(6);
+    rmSync('/tmp/fivestep-test-report', { recursive: true, force: true });
+    expect(existsSync(path)).toBe(false);
+  });
+});

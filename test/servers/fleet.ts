@@ -1,0 +1,435 @@
+/**
+ * A fleet of REAL OpenSSH servers on 127.0.0.1, for tests, the demo and the benchmark.
+ *
+ *   const fleet = await Fleet.start(3, { certHosts: [2], bastion: true });
+ *   fleet.hostsInput            // "fivestep@127.0.0.1:40001\n…"  (the `hosts` input)
+ *   fleet.knownHosts()           // "[127.0.0.1]:40001 ssh-ed25519 AAAA…\n…" (plain lines, bastion included)
+ *   fleet.credentials()          // SshCredentials with the client key and known hosts
+ *   fleet.hosts[0].root + '/app' // what host 0 sees as /srv/app
+ *   await fleet.killHost(1); await fleet.restartHost(1);
+ *   await fleet.stop();          // also runs on process exit
+ *
+ * Each host has its own sshd (config, ed25519 host key, log, port) and its own /srv: sshd runs in
+ * a private mount namespace where HOSTDIR is bind-mounted on /srv, so every host can use the same
+ * deploy path while the test process reads each host's files under `hosts[i].root`.
+ * Logins use a dedicated user (`fivestep`, shell /bin/sh) so no rc file slows commands down.
+ * Needs root (useradd, unshare, mount).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { HostSpec } from '../../src/common/inputs.js';
+import { hostId } from '../../src/common/inputs.js';
+import { quote } from '../../src/common/shell.js';
+import type { SshCredentials } from '../../src/ssh/types.js';
+
+const run = promisify(execFile);
+const SSHD = '/usr/sbin/sshd';
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface FleetOptions {
+  /** Login user, created if missing (default `fivestep`). */
+  user?: string;
+  /** Indexes of hosts whose host key is signed by `fleet.ca` (sshd `HostCertificate`); `true` = all. */
+  certHosts?: number[] | boolean;
+  /** Also start a bastion (jump host); see `fleet.bastion()`. */
+  bastion?: boolean;
+  /** sshd LogLevel (default ERROR; DEBUG3 when debugging), written to `hosts[i].dir + '/sshd.log'`. */
+  logLevel?: string;
+  /**
+   * Give each host its own loopback address (127.X.Y.1, .2, …, X.Y random per fleet) instead of 127.0.0.1,
+   * so per-host services (an app, a metrics endpoint) can share one port and `{host}` tells them apart.
+   */
+  distinctAddresses?: boolean;
+}
+
+export interface FleetHost {
+  index: number;
+  /** `127.0.0.1`. */
+  host: string;
+  port: number;
+  /** `{ user, host, port }`, as parseHostSpec returns it. */
+  spec: HostSpec;
+  /** `127.0.0.1:PORT`, as reports name hosts. */
+  id: string;
+  /** The directory this host sees as /srv (owned by the login user). */
+  root: string;
+  /** This host's sshd files (config, keys, log). */
+  dir: string;
+  /** The ed25519 host public key line (`ssh-ed25519 AAAA… comment`). */
+  hostKey: string;
+  /** `[127.0.0.1]:PORT ssh-ed25519 AAAA…`. */
+  knownHostsLine: string;
+  /** Whether sshd presents a CA-signed certificate for its host key. */
+  certSigned: boolean;
+  /** sshd's pid, undefined while stopped. */
+  pid?: number;
+}
+
+export interface CertificateAuthority {
+  /** Private key file. */
+  keyFile: string;
+  /** `ssh-ed25519 AAAA…`. */
+  publicKey: string;
+  /** `@cert-authority [127.0.0.1]:* ssh-ed25519 AAAA…`. */
+  knownHostsLine: string;
+}
+
+const live = new Set<Fleet>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Synchronous last resort: a crashed test run must not leave sshd processes behind.
+  process.on('exit', () => {
+    for (const f of live) f.killAllSync();
+  });
+}
+
+/** A free TCP port on 127.0.0.1, chosen by the kernel (never a fixed port: suites run in parallel). */
+export async function freePort(address = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, address, () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(500, () => done(false));
+    // Wait for sshd's banner so the port is known to be an SSH server, not just a listening socket.
+    s.once('data', (d) => done(d.toString('latin1').startsWith('SSH-')));
+    s.once('error', () => done(false));
+  });
+}
+
+/** pids of every descendant of pid (sshd's per-connection children call setsid, so a group kill misses them). */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(name));
+      children.set(ppid, list);
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  const out: number[] = [];
+  const stack = [pid];
+  while (stack.length) {
+    for (const c of children.get(stack.pop()!) ?? []) {
+      out.push(c);
+      stack.push(c);
+    }
+  }
+  return out;
+}
+
+function killTree(pid: number): void {
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+async function ensureUser(user: string): Promise<{ uid: number; gid: number }> {
+  if (!existsSync(SSHD)) await run(join(REPO, 'scripts', 'ensure-packages.sh'), ['openssh-server', 'openssh-client']);
+  const lookup = async () => {
+    const { stdout } = await run('id', ['-u', user]).catch(() => ({ stdout: '' }));
+    if (stdout.trim() === '') return undefined;
+    const gid = (await run('id', ['-g', user])).stdout.trim();
+    return { uid: Number(stdout.trim()), gid: Number(gid) };
+  };
+  let ids = await lookup();
+  if (!ids) {
+    // Other suites may create the user at the same moment: "already exists" (9) is fine.
+    await run('useradd', ['-m', '-s', '/bin/sh', user]).catch((e: { code?: number }) => {
+      if (e.code !== 9) throw e;
+    });
+    ids = await lookup();
+    if (!ids) throw new Error(`could not create the login user '${user}'`);
+  }
+  // Without PAM, sshd refuses accounts whose password field starts with '!' (locked), as useradd leaves them.
+  const shadow = readFileSync('/etc/shadow', 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
+  if (shadow && shadow.split(':')[1].startsWith('!')) {
+    for (let i = 0; ; i++) {
+      try {
+        await run('usermod', ['-p', '*', user]);
+        break;
+      } catch (e) {
+        if (i >= 10) throw e;
+        await new Promise((r) => setTimeout(r, 100)); // /etc/shadow locked by a concurrent usermod
+      }
+    }
+  }
+  return ids;
+}
+
+async function keygen(file: string, type: 'ed25519' | 'rsa', passphrase = '', comment = 'fivestep-fleet'): Promise<void> {
+  await run('ssh-keygen', ['-q', '-t', type, ...(type === 'rsa' ? ['-b', '2048'] : []), '-N', passphrase, '-C', comment, '-f', file]);
+}
+
+export class Fleet {
+  readonly hosts: FleetHost[] = [];
+  /** Base directory of everything this fleet created (removed by stop()). */
+  readonly dir: string;
+  readonly user: string;
+  /** The ed25519 client private key (OpenSSH format, no passphrase), authorized on every host. */
+  clientKey = '';
+  clientPublicKey = '';
+  /** The CA that signs `certHosts` (created on start). */
+  ca!: CertificateAuthority;
+  private bastionHost?: FleetHost;
+  private procs = new Map<FleetHost, ChildProcess>();
+  private ids = { uid: 0, gid: 0 };
+  private stopped = false;
+  private logLevel = 'ERROR';
+  private addressBase = '';
+
+  private constructor(user: string) {
+    this.user = user;
+    this.dir = mkdtempSync(join(tmpdir(), 'fivestep-fleet-'));
+  }
+
+  /** Starts n hosts (plus a bastion when asked) and waits until each accepts SSH connections. */
+  static async start(n: number, opts: FleetOptions = {}): Promise<Fleet> {
+    const fleet = new Fleet(opts.user ?? 'fivestep');
+    live.add(fleet);
+    installExitHook();
+    try {
+      await fleet.init(n, opts);
+    } catch (e) {
+      await fleet.stop();
+      throw e;
+    }
+    return fleet;
+  }
+
+  private async init(n: number, opts: FleetOptions): Promise<void> {
+    this.logLevel = opts.logLevel ?? 'ERROR';
+    if (opts.distinctAddresses) this.addressBase = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.`;
+    this.ids = await ensureUser(this.user);
+    mkdirSync('/run/sshd', { recursive: true });
+    // sshd needs /srv to exist as a mount point; the bind mount itself lives only in each sshd's namespace.
+    mkdirSync('/srv', { recursive: true });
+    // The login user reads authorized_keys under here (sshd reads it with the user's uid).
+    chmodSync(this.dir, 0o755);
+    const clientFile = join(this.dir, 'client_ed25519');
+    const caFile = join(this.dir, 'ca');
+    await Promise.all([keygen(clientFile, 'ed25519'), keygen(caFile, 'ed25519', '', 'fivestep-fleet-ca')]);
+    this.clientKey = readFileSync(clientFile, 'utf8');
+    this.clientPublicKey = readFileSync(`${clientFile}.pub`, 'utf8').trim();
+    const caPub = readFileSync(`${caFile}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+    this.ca = { keyFile: caFile, publicKey: caPub, knownHostsLine: `@cert-authority [127.0.0.1]:* ${caPub}` };
+    writeFileSync(this.authorizedKeysFile, `${this.clientPublicKey}\n`, { mode: 0o644 });
+
+    const certFor = (i: number) => opts.certHosts === true || (Array.isArray(opts.certHosts) && opts.certHosts.includes(i));
+    const made = await Promise.all(Array.from({ length: n }, (_, i) => this.makeHost(`host${i}`, i, certFor(i))));
+    this.hosts.push(...made);
+    if (opts.bastion) this.bastionHost = await this.makeHost('bastion', -1, false);
+    await Promise.all([...made, ...(this.bastionHost ? [this.bastionHost] : [])].map((h) => this.launch(h)));
+  }
+
+  private get authorizedKeysFile(): string {
+    return join(this.dir, 'authorized_keys');
+  }
+
+  private async makeHost(name: string, index: number, certSigned: boolean): Promise<FleetHost> {
+    const dir = join(this.dir, name);
+    const root = join(dir, 'srv');
+    mkdirSync(root, { recursive: true });
+    chmodSync(dir, 0o755);
+    chownSync(root, this.ids.uid, this.ids.gid);
+    const keyFile = join(dir, 'ssh_host_ed25519_key');
+    await keygen(keyFile, 'ed25519', '', `fivestep-${name}`);
+    if (certSigned) {
+      // Principal 127.0.0.1: the name clients connect to.
+      await run('ssh-keygen', ['-q', '-s', this.ca.keyFile, '-I', `fivestep-${name}`, '-h', '-n', '127.0.0.1', `${keyFile}.pub`]);
+    }
+    const hostKey = readFileSync(`${keyFile}.pub`, 'utf8').trim();
+    const address = this.addressBase && index >= 0 ? `${this.addressBase}${index + 1}` : '127.0.0.1';
+    const port = await freePort(address);
+    return {
+      index,
+      host: address,
+      port,
+      spec: { user: this.user, host: address, port },
+      id: hostId({ host: address, port }),
+      root,
+      dir,
+      hostKey,
+      knownHostsLine: `[${address}]:${port} ${hostKey.split(/\s+/).slice(0, 2).join(' ')}`,
+      certSigned,
+    };
+  }
+
+  private writeConfig(h: FleetHost): string {
+    const keyFile = join(h.dir, 'ssh_host_ed25519_key');
+    const cfg = join(h.dir, 'sshd_config');
+    const lines = [
+      `ListenAddress ${h.host}:${h.port}`,
+      `HostKey ${keyFile}`,
+      ...(h.certSigned ? [`HostCertificate ${keyFile}-cert.pub`] : []),
+      `PidFile ${join(h.dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${this.authorizedKeysFile}`,
+      'UsePAM no',
+      'StrictModes no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      'AllowTcpForwarding yes',
+      'PrintMotd no',
+      'PrintLastLog no',
+      'UseDNS no',
+      'MaxStartups 100:30:200',
+      'MaxSessions 100',
+      `LogLevel ${this.logLevel}`,
+      `AllowUsers ${this.user}`,
+      'Subsystem sftp internal-sftp',
+    ];
+    writeFileSync(cfg, `${lines.join('\n')}\n`);
+    return cfg;
+  }
+
+  /** Starts sshd for h (again); retries on another port only for a fresh host, whose port nobody knows yet. */
+  private async launch(h: FleetHost): Promise<void> {
+    const cfg = this.writeConfig(h);
+    const log = join(h.dir, 'sshd.log');
+    const script = `mount --bind ${quote(h.root)} /srv && exec ${SSHD} -D -f ${quote(cfg)} -E ${quote(log)}`;
+    const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr += d));
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    this.procs.set(h, child);
+    h.pid = child.pid;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if (exited) {
+        const logText = existsSync(log) ? readFileSync(log, 'utf8') : '';
+        throw new Error(`sshd for ${h.id} exited at start: ${stderr}${logText}`.trim());
+      }
+      if (await canConnect(h.port, h.host)) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`sshd for ${h.id} did not accept connections within 10 s`);
+  }
+
+  /** The `hosts` input for these hosts: `user@127.0.0.1:PORT`, one a line. */
+  get hostsInput(): string {
+    return this.hosts.map((h) => `${this.user}@${h.host}:${h.port}`).join('\n');
+  }
+
+  specs(): HostSpec[] {
+    return this.hosts.map((h) => ({ ...h.spec }));
+  }
+
+  /** Plain known_hosts lines for the hosts (all, or those indexes), plus the bastion when it runs. */
+  knownHosts(indexes?: number[]): string {
+    const hosts = indexes ? indexes.map((i) => this.hosts[i]) : this.hosts;
+    const lines = hosts.map((h) => h.knownHostsLine);
+    if (this.bastionHost) lines.push(this.bastionHost.knownHostsLine);
+    return `${lines.join('\n')}\n`;
+  }
+
+  /** Credentials that work for every host: the client key and knownHosts() (overridable). */
+  credentials(overrides: Partial<SshCredentials> = {}): SshCredentials {
+    return { privateKey: this.clientKey, hostKeys: { kind: 'known-hosts', knownHosts: this.knownHosts() }, ...overrides };
+  }
+
+  /** The bastion (jump host); start the fleet with `{ bastion: true }`. */
+  bastion(): FleetHost {
+    if (!this.bastionHost) throw new Error('start the fleet with { bastion: true } to get a bastion');
+    return this.bastionHost;
+  }
+
+  /** A new RSA key encrypted with passphrase, authorized on every host. `pem` writes the legacy PEM format. */
+  async rsaKeyWithPassphrase(passphrase: string, opts: { pem?: boolean } = {}): Promise<{ privateKey: string; publicKey: string }> {
+    const file = join(this.dir, `client_rsa_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`);
+    await run('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', passphrase, '-C', 'fivestep-rsa', ...(opts.pem ? ['-m', 'PEM'] : []), '-f', file]);
+    const publicKey = readFileSync(`${file}.pub`, 'utf8').trim();
+    writeFileSync(this.authorizedKeysFile, `${readFileSync(this.authorizedKeysFile, 'utf8')}${publicKey}\n`);
+    return { privateKey: readFileSync(file, 'utf8'), publicKey };
+  }
+
+  /** An ed25519 key that is NOT authorized anywhere (for authentication failure tests). */
+  async unauthorizedKey(): Promise<string> {
+    const file = join(this.dir, `stranger_${Math.random().toString(36).slice(2, 8)}`);
+    await keygen(file, 'ed25519');
+    return readFileSync(file, 'utf8');
+  }
+
+  /** Kills host i's sshd and every session it serves (a host dying mid-rollout). */
+  async killHost(i: number): Promise<void> {
+    await this.kill(this.hosts[i]);
+  }
+
+  private async kill(h: FleetHost): Promise<void> {
+    const child = this.procs.get(h);
+    if (!child || h.pid === undefined) return;
+    const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+    killTree(h.pid);
+    await exited;
+    this.procs.delete(h);
+    h.pid = undefined;
+  }
+
+  /** Starts host i's sshd again on the same port, with the same host key and files. */
+  async restartHost(i: number): Promise<void> {
+    await this.killHost(i);
+    await this.launch(this.hosts[i]);
+  }
+
+  isAlive(i: number): boolean {
+    return this.hosts[i].pid !== undefined;
+  }
+
+  /** Where the test process finds what host i sees at `remotePath` under /srv (e.g. `/srv/app/current`). */
+  path(i: number, remotePath: string): string {
+    return join(this.hosts[i].root, remotePath.replace(/^\/?srv\/?/, ''));
+  }
+
+  /** Stops every sshd (and their sessions) and removes the fleet's files. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const all = [...this.procs.keys()];
+    await Promise.all(all.map((h) => this.kill(h)));
+    live.delete(this);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** @internal for the process exit hook. */
+  killAllSync(): void {
+    for (const h of this.procs.keys()) if (h.pid !== undefined) killTree(h.pid);
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+    } catch {
+      // best effort at exit
+    }
+  }
+}
+
+/** Same as Fleet.start. */
+export const startFleet = (n: number, opts?: FleetOptions): Promise<Fleet> => Fleet.start(n, opts);

@@ -1,0 +1,72 @@
+// Debian's Prometheus on a free loopback port with its own config and tmp storage, scraping given targets
+// every second. Ready when the first sample is queryable (~6 s after start, NOTES.md): poll, don't sleep.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const PROMETHEUS_BIN = '/usr/bin/prometheus';
+
+export interface PrometheusServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function firstSample(url: string, query: string, deadline: number): Promise<boolean> {
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(query)}`);
+      const body = (await res.json()) as { data?: { result?: unknown[] } };
+      if ((body.data?.result?.length ?? 0) > 0) return true;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+/** Starts Prometheus scraping `targets` (host:port) each second; resolves once `readyQuery` has a sample. */
+export async function startPrometheus(targets: string[], readyQuery = 'up', timeoutMs = 30_000): Promise<PrometheusServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'fivestep-prom-'));
+  const config = ['global:', '  scrape_interval: 1s', '  evaluation_interval: 1s', 'scrape_configs:', '  - job_name: app', '    static_configs:', `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`].join('\n');
+  writeFileSync(join(dir, 'prometheus.yml'), `${config}\n`);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const child: ChildProcess = spawn(
+      PROMETHEUS_BIN,
+      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=error'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr += String(d)));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const close = async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    };
+    const ready = await Promise.race([firstSample(url, readyQuery, Date.now() + timeoutMs), exited.then(() => false)]);
+    if (ready) return { url, close };
+    if (child.exitCode === null) {
+      await close();
+      throw new Error(`Prometheus had no sample of '${readyQuery}' within ${timeoutMs} ms: ${stderr.slice(-500)}`);
+    }
+    // Lost the port to someone else between picking and binding: try another.
+    if (!/address already in use/.test(stderr)) throw new Error(`Prometheus exited: ${stderr.slice(-500)}`);
+  }
+  throw new Error('Prometheus could not bind a port');
+}

@@ -1,5 +1,4 @@
 // Bundles every action with ncc: one entry per call, ESM output, licenses alongside.
-// Transpile only: `npm run typecheck` checks types, so a test being written never blocks a build.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 
@@ -9,7 +8,7 @@ for (const name of actions) {
   rmSync(`dist/${name}`, { recursive: true, force: true });
   execFileSync(
     'npx',
-    ['ncc', 'build', `src/actions/${name}/index.ts`, '-o', `dist/${name}`, '--source-map', '--license', 'licenses.txt', '--quiet', '--transpile-only'],
+    ['ncc', 'build', `src/actions/${name}/index.ts`, '-o', `dist/${name}`, '--source-map', '--license', 'licenses.txt', '--quiet'],
     { stdio: 'inherit' },
   );
   // ncc copies ssh2's Windows Pageant helper; we never use an agent, and dist holds only portable JS.

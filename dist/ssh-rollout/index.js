@@ -58334,6 +58334,9 @@ function unpackCommand(deployPath, releaseId, sha256, format) {
         `rm -rf ${partial}`,
         `mkdir ${partial}`,
         `tar -x${format === 'tar.gz' ? 'z' : ''}f ${tmp} -C ${partial}`,
+        // tar restores the archive's mtime of `./` onto the directory (epoch 0 for a packed directory);
+        // prune orders releases by this mtime, so it must be the unpack time.
+        `touch ${partial}`,
         `mv ${partial} ${target}`,
         `printf '%s\\n' ${shell_quote(sha256)} > ${sum}`,
         `rm -f ${tmp}`,
@@ -76994,7 +76997,9 @@ async function rollout(settings, artifact, deps) {
             }
             await run.session.exec(appendLogCommand(deployPath, { ...logEntry(run, 'reverted'), reason }));
             run.record.steps.push({ name: 'revert', start, end: now(), ok: true, detail: `back on ${previous || '(no release)'}` });
-            if (!keepOutcome)
+            // A host that failed stays 'failed' (with its reason) after being put back, so `failed-hosts` names
+            // it; only hosts reverted because of another host's failure become 'reverted'.
+            if (!keepOutcome && run.record.outcome !== 'failed')
                 run.record.outcome = 'reverted';
             logger.info(`${run.record.host}: reverted to ${previous || '(no release)'}`);
         }

@@ -119,6 +119,9 @@ export function unpackCommand(deployPath: string, releaseId: string, sha256: str
     `rm -rf ${partial}`,
     `mkdir ${partial}`,
     `tar -x${format === 'tar.gz' ? 'z' : ''}f ${tmp} -C ${partial}`,
+    // tar restores the archive's mtime of `./` onto the directory (epoch 0 for a packed directory);
+    // prune orders releases by this mtime, so it must be the unpack time.
+    `touch ${partial}`,
     `mv ${partial} ${target}`,
     `printf '%s\\n' ${quote(sha256)} > ${sum}`,
     `rm -f ${tmp}`,

@@ -406,7 +406,9 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
       }
       await run.session!.exec(appendLogCommand(deployPath, { ...logEntry(run, 'reverted'), reason }));
       run.record.steps.push({ name: 'revert', start, end: now(), ok: true, detail: `back on ${previous || '(no release)'}` });
-      if (!keepOutcome) run.record.outcome = 'reverted';
+      // A host that failed stays 'failed' (with its reason) after being put back, so `failed-hosts` names
+      // it; only hosts reverted because of another host's failure become 'reverted'.
+      if (!keepOutcome && run.record.outcome !== 'failed') run.record.outcome = 'reverted';
       logger.info(`${run.record.host}: reverted to ${previous || '(no release)'}`);
     } catch (err) {
       const message = errorMessage(err);

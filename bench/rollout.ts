@@ -377,14 +377,17 @@ export async function benchRollout(runs = 3, log: (line: string) => void = conso
 
   const lines = [
     `ssh-rollout vs Ansible: ${HOSTS} OpenSSH hosts on loopback, waves ${WAVES}, artifact ${(artifactBytes / 1e6).toFixed(2)} MB tar.gz (${files} files, mostly incompressible), ${runs} runs each, alternating`,
-    `  fivestep ssh-rollout (in-process, ssh2):  median ${sec(fWall)}   (runs: ${fivestep.map((r) => sec(r.wallMs)).join(', ')})`,
+    `  tool                                      median wall   runs`,
+    `  fivestep ssh-rollout (in-process, ssh2)   ${sec(fWall).padStart(11)}   ${fivestep.map((r) => sec(r.wallMs)).join(', ')}`,
     aWall !== undefined
-      ? `  ${ans.version}:  median ${sec(aWall)}   (runs: ${ansible.map((r) => sec(r.wallMs)).join(', ')})`
+      ? `  ${ans.version!.padEnd(40)}  ${sec(aWall).padStart(11)}   ${ansible.map((r) => sec(r.wallMs)).join(', ')}`
       : `  Ansible: not measured (${ansibleNote})`,
-    ...(aWall !== undefined ? [`    Ansible settings: ${ANSIBLE_SPEEDUPS}; host keys checked against the fleet's known_hosts; copy + unarchive, file state=link, command reload/health`] : []),
-    ratio !== undefined ? `  fivestep is ${ratio.toFixed(1)}x faster (target ≥ 5x)` : '  ratio: n/a',
+    ratio !== undefined ? `  ratio: fivestep is ${ratio.toFixed(1)}x faster (target ≥ 5x)` : '  ratio: n/a',
+    ...(aWall !== undefined ? [`  Ansible settings: ${ANSIBLE_SPEEDUPS}; host keys checked against the fleet's known_hosts; copy + unarchive, file state=link, command reload/health`] : []),
     `  both: pack the same directory (tar.gz) inside the timed span; fivestep also takes the host lock, verifies sha256 and records a deploy log`,
-    `  fivestep per host, median over ${HOSTS} hosts × ${runs} runs: ` + phases.map((p) => `${p} ${ms(phasesMedianMs[p])}`).join(', '),
+    `  fivestep per-phase time per host (median over ${HOSTS} hosts × ${runs} runs):`,
+    `    ${phases.map((p) => p.padStart(8)).join('')}`,
+    `    ${phases.map((p) => ms(phasesMedianMs[p]).padStart(8)).join('')}`,
     `  fivestep segments of the median run (wall / slowest host's SSH time): ` + mid.segments.map((s) => `${s.name} ${ms(s.ms)}/${ms(s.criticalMs)}`).join(', '),
     `  our overhead per host: median ${fOverhead.toFixed(1)} ms (target < 50 ms)  (runs: ${fivestep.map((r) => r.overheadPerHostMs.toFixed(1)).join(', ')})`,
     `    = (fivestep wall time − Σ over segments [preflight, stage, wave 1..3, prune, teardown] of the slowest host's SSH time) / ${HOSTS} hosts;`,

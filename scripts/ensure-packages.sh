@@ -13,8 +13,13 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
 echo "installing: ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts some services on install; the project starts its own instances on loopback.
+# Debian may start a package's service on install; the project starts its own instances on loopback.
+# Stop only those services, through their init scripts (never pkill: a user's ssh sessions or another
+# test's sshd fleet must survive).
 for svc in prometheus prometheus-node-exporter nginx haproxy ssh; do
-  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true; fi
-  pkill -x "$svc" >/dev/null 2>&1 || true
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
+  elif [ -x "/etc/init.d/$svc" ]; then
+    $SUDO "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+  fi
 done

@@ -52907,7 +52907,8 @@ if (g.__dirname === undefined)
 /* harmony export */   lq: () => (/* binding */ optional),
 /* harmony export */   mw: () => (/* binding */ required),
 /* harmony export */   nn: () => (/* binding */ parseHostSpec),
-/* harmony export */   q6: () => (/* binding */ parseBool)
+/* harmony export */   q6: () => (/* binding */ parseBool),
+/* harmony export */   tN: () => (/* binding */ parseUser)
 /* harmony export */ });
 /* unused harmony exports objectInputs, parseCount, resolveCount */
 // Pure parsers for action inputs. Every value GitHub passes is a string; errors name the input at fault.
@@ -53027,6 +53028,12 @@ function parseHostSpec(name, text, defaults) {
     if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new InputError(name, `'${text}': port must be 1-65535`);
     return { user, host, port };
+}
+/** A login name as `user` gives it (validated on its own so the error names `user`, not `hosts`). */
+function parseUser(name, text) {
+    if (!USER.test(text))
+        throw new InputError(name, `'${text}' is not a valid user name`);
+    return text;
 }
 /** How a host is named in outputs and reports: `host:port`, IPv6 in brackets, never the user. */
 function hostId(h) {
@@ -59335,7 +59342,7 @@ function knownHostsHint(hosts) {
 }
 /** Reads hosts, credentials and the host-side commands. Throws InputError naming the input at fault. */
 function readSshSettings(source, ctx) {
-    const user = (0,inputs/* optional */.lq)(source, 'user', 'deploy');
+    const user = (0,inputs/* parseUser */.tN)('user', (0,inputs/* optional */.lq)(source, 'user', 'deploy'));
     const port = (0,inputs/* parseInteger */.cG)('port', (0,inputs/* optional */.lq)(source, 'port', '22'), { min: 1, max: 65535 });
     const defaults = { user, port };
     // Commas are accepted in lists, but a host line never contains one, so both forms parse alike.

@@ -52917,6 +52917,7 @@ if (g.__dirname === undefined)
 /* harmony export */   mw: () => (/* binding */ required),
 /* harmony export */   nn: () => (/* binding */ parseHostSpec),
 /* harmony export */   q6: () => (/* binding */ parseBool),
+/* harmony export */   tN: () => (/* binding */ parseUser),
 /* harmony export */   zq: () => (/* binding */ parseCount)
 /* harmony export */ });
 // Pure parsers for action inputs. Every value GitHub passes is a string; errors name the input at fault.
@@ -53036,6 +53037,12 @@ function parseHostSpec(name, text, defaults) {
     if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new InputError(name, `'${text}': port must be 1-65535`);
     return { user, host, port };
+}
+/** A login name as `user` gives it (validated on its own so the error names `user`, not `hosts`). */
+function parseUser(name, text) {
+    if (!USER.test(text))
+        throw new InputError(name, `'${text}' is not a valid user name`);
+    return text;
 }
 /** How a host is named in outputs and reports: `host:port`, IPv6 in brackets, never the user. */
 function hostId(h) {
@@ -77088,7 +77095,7 @@ function knownHostsHint(hosts) {
 }
 /** Reads hosts, credentials and the host-side commands. Throws InputError naming the input at fault. */
 function readSshSettings(source, ctx) {
-    const user = (0,inputs/* optional */.lq)(source, 'user', 'deploy');
+    const user = (0,inputs/* parseUser */.tN)('user', (0,inputs/* optional */.lq)(source, 'user', 'deploy'));
     const port = (0,inputs/* parseInteger */.cG)('port', (0,inputs/* optional */.lq)(source, 'port', '22'), { min: 1, max: 65535 });
     const defaults = { user, port };
     // Commas are accepted in lists, but a host line never contains one, so both forms parse alike.
@@ -77297,7 +77304,9 @@ function report_summaryMarkdown(report) {
     for (const h of report.hosts) {
         const total = h.steps.length ? Math.max(...h.steps.map((s) => s.end)) - Math.min(...h.steps.map((s) => s.start)) : undefined;
         const upload = h.uploaded ? formatMs(stepMs(h, 'upload')) : h.steps.some((s) => s.name === 'unpack') ? 'cached' : '–';
-        const result = `${OUTCOME_ICON[h.outcome] ?? h.outcome}${h.reason ? `: ${report_cell(h.reason)}` : ''}`;
+        // A host that failed on its own is put back at once: say so beside the failure.
+        const putBack = h.outcome === 'failed' ? h.steps.find((s) => s.name === 'revert' && s.ok) : undefined;
+        const result = `${OUTCOME_ICON[h.outcome] ?? h.outcome}${h.reason ? `: ${report_cell(h.reason)}` : ''}${putBack ? ` (put back: ${report_cell(putBack.detail ?? '')})` : ''}`;
         out.push(`| ${h.host} | ${h.wave} | ${h.previous || '–'} | ${upload} | ${formatMs(stepMs(h, 'switch', 'reload'))} | ${formatMs(stepMs(h, 'health'))} | ${result} | ${formatMs(total)} |`);
     }
     if (!report.dryRun)

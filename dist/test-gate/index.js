@@ -31834,7 +31834,7 @@ if (g.__dirname === undefined)
 /* harmony export */   mw: () => (/* binding */ required),
 /* harmony export */   q6: () => (/* binding */ parseBool)
 /* harmony export */ });
-/* unused harmony exports objectInputs, parseDuration, parseCount, resolveCount, parseHostSpec, hostId */
+/* unused harmony exports objectInputs, parseDuration, parseCount, resolveCount, parseHostSpec, parseUser, hostId */
 // Pure parsers for action inputs. Every value GitHub passes is a string; errors name the input at fault.
 /** A bad input: the action stops before changing anything and prints this message. */
 class InputError extends Error {
@@ -31952,6 +31952,12 @@ function parseHostSpec(name, text, defaults) {
     if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new InputError(name, `'${text}': port must be 1-65535`);
     return { user, host, port };
+}
+/** A login name as `user` gives it (validated on its own so the error names `user`, not `hosts`). */
+function parseUser(name, text) {
+    if (!USER.test(text))
+        throw new InputError(name, `'${text}' is not a valid user name`);
+    return text;
 }
 /** How a host is named in outputs and reports: `host:port`, IPv6 in brackets, never the user. */
 function hostId(h) {

@@ -124,6 +124,12 @@ export function parseHostSpec(name: string, text: string, defaults: { user: stri
   return { user, host, port };
 }
 
+/** A login name as `user` gives it (validated on its own so the error names `user`, not `hosts`). */
+export function parseUser(name: string, text: string): string {
+  if (!USER.test(text)) throw new InputError(name, `'${text}' is not a valid user name`);
+  return text;
+}
+
 /** How a host is named in outputs and reports: `host:port`, IPv6 in brackets, never the user. */
 export function hostId(h: { host: string; port: number }): string {
   return h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;

@@ -9,6 +9,7 @@ import {
   parseHostSpec,
   parseInteger,
   parseList,
+  parseUser,
   required,
   type HostSpec,
   type InputSource,
@@ -48,7 +49,7 @@ export function knownHostsHint(hosts: HostSpec[]): string {
 
 /** Reads hosts, credentials and the host-side commands. Throws InputError naming the input at fault. */
 export function readSshSettings(source: InputSource, ctx: SshSettingsContext): SshSettings {
-  const user = optional(source, 'user', 'deploy');
+  const user = parseUser('user', optional(source, 'user', 'deploy'));
   const port = parseInteger('port', optional(source, 'port', '22'), { min: 1, max: 65535 });
   const defaults = { user, port };
   // Commas are accepted in lists, but a host line never contains one, so both forms parse alike.

@@ -14,7 +14,7 @@ import type { Connector } from '../ssh/types.js';
 import { prepareArtifact } from './artifact.js';
 import { rollout, type RolloutReport } from './rollout.js';
 import { readRolloutSettings } from './settings.js';
-import { rolloutOutputs, summaryMarkdown } from './report.js';
+import { rolloutOutputs, summaryMarkdown, type RolloutOutputs } from './report.js';
 
 export interface SshRolloutDeps {
   connector: Connector;
@@ -29,7 +29,10 @@ export interface SshRolloutDeps {
   createClient?: (token: string, apiUrl: string) => GitHubClient;
 }
 
-export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Promise<ActionResult> {
+/** ssh-rollout's outputs, typed for callers (tests, the demo); the runner receives them as strings. */
+export type SshRolloutResult = ActionResult & { outputs: RolloutOutputs & { report: string } };
+
+export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Promise<SshRolloutResult> {
   const env = deps.env ?? process.env;
   const { logger } = deps;
   const ctx = readContext(env);

@@ -88,7 +88,9 @@ export function summaryMarkdown(report: RolloutReport): string {
   for (const h of report.hosts) {
     const total = h.steps.length ? Math.max(...h.steps.map((s) => s.end)) - Math.min(...h.steps.map((s) => s.start)) : undefined;
     const upload = h.uploaded ? formatMs(stepMs(h, 'upload')) : h.steps.some((s) => s.name === 'unpack') ? 'cached' : '–';
-    const result = `${OUTCOME_ICON[h.outcome] ?? h.outcome}${h.reason ? `: ${cell(h.reason)}` : ''}`;
+    // A host that failed on its own is put back at once: say so beside the failure.
+    const putBack = h.outcome === 'failed' ? h.steps.find((s) => s.name === 'revert' && s.ok) : undefined;
+    const result = `${OUTCOME_ICON[h.outcome] ?? h.outcome}${h.reason ? `: ${cell(h.reason)}` : ''}${putBack ? ` (put back: ${cell(putBack.detail ?? '')})` : ''}`;
     out.push(
       `| ${h.host} | ${h.wave} | ${h.previous || '–'} | ${upload} | ${formatMs(stepMs(h, 'switch', 'reload'))} | ${formatMs(stepMs(h, 'health'))} | ${result} | ${formatMs(total)} |`,
     );

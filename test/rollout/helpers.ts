@@ -51,7 +51,7 @@ export async function runRollout(
     env: opts.env ?? { RUNNER_TEMP: process.env.RUNNER_TEMP ?? '/tmp' },
     signal: opts.signal,
   });
-  const outputs = result.outputs as RolloutRun['outputs'];
+  const outputs = result.outputs;
   return { outputs, failure: result.failure, report: JSON.parse(readFileSync(outputs.report, 'utf8')) as RolloutReport, log: logger.text() };
 }
 

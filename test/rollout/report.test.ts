@@ -103,6 +103,17 @@ describe('summaryMarkdown', () => {
     expect(md).toContain('**Warnings:**\n- web1:22: record/prune: exit 1');
   });
 
+  test('a host that failed on its own and was put back says both', () => {
+    const r = report({ result: 'reverted', stopReason: 'x' });
+    r.hosts[1] = {
+      ...r.hosts[1],
+      outcome: 'failed',
+      reason: 'health failed: exit 1',
+      steps: [...r.hosts[1].steps, { name: 'revert', start: 700, end: 750, ok: true, detail: 'back on v1' }],
+    };
+    expect(summaryMarkdown(r)).toContain('❌ failed: health failed: exit 1 (put back: back on v1) |');
+  });
+
   test('a dry run says so and has no gantt', () => {
     const r = report({ dryRun: true });
     for (const h of r.hosts) h.outcome = 'skipped';

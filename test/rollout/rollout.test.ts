@@ -390,10 +390,10 @@ describe('dry run, bad input and injection on 2 hosts', () => {
       );
       expect({ values, err: (err as Error)?.message }).toEqual({ values, err: expect.stringMatching(new RegExp(`^input '${input}': `)) });
     }
-    // A `user` with shell syntax is refused too (the message quotes the value).
+    // A `user` with shell syntax is refused too, naming `user` (it used to blame `hosts`).
     const userErr = await runRollout(fleet, { artifact, hosts: `127.0.0.1:${port}`, user: `x;touch ${markers}/user` }).catch((e: Error) => e);
     expect(userErr).toBeInstanceOf(InputError);
-    expect((userErr as Error).message).toContain(`'x;touch ${markers}/user' is not a valid user name`);
+    expect((userErr as Error).message).toBe(`input 'user': 'x;touch ${markers}/user' is not a valid user name`);
     expect(readdirSync(markers)).toEqual([]);
     expect(noDeployPath()).toEqual([false, false]);
   });

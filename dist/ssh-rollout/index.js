@@ -76865,6 +76865,9 @@ async function rollout(settings, artifact, deps) {
                 });
             });
             record.end = now();
+            // Runner log groups cannot nest: each host's steps get their own group after its wave's.
+            for (const run of ready)
+                await logHostSteps(run, i + 1);
             if (stop.stopped || i === waves.length - 1 || settings.waveWaitMs <= 0)
                 continue;
             await bake(record, wave);
@@ -76929,6 +76932,14 @@ async function rollout(settings, artifact, deps) {
                 logger.info(`${run.record.host}: waiting for the lock held by ${holder}`);
             await sleep(Math.min(1000, Math.max(50, deadline - now())));
         }
+    }
+    async function logHostSteps(run, wave) {
+        const r = run.record;
+        const total = r.steps.length ? Math.max(...r.steps.map((x) => x.end)) - Math.min(...r.steps.map((x) => x.start)) : 0;
+        await logger.group(`${r.host} · wave ${wave} · ${r.outcome} · ${total} ms`, async () => {
+            for (const x of r.steps)
+                logger.info(`${x.ok ? 'ok ' : 'ERR'} ${x.name.padEnd(7)} ${String(x.end - x.start).padStart(6)} ms${x.detail ? `  ${x.detail}` : ''}`);
+        });
     }
     async function switchHost(run) {
         try {

@@ -265,6 +265,8 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
         });
       });
       record.end = now();
+      // Runner log groups cannot nest: each host's steps get their own group after its wave's.
+      for (const run of ready) await logHostSteps(run, i + 1);
       if (stop.stopped || i === waves.length - 1 || settings.waveWaitMs <= 0) continue;
       await bake(record, wave);
     }
@@ -336,6 +338,14 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
       if (attempt === 0) logger.info(`${run.record.host}: waiting for the lock held by ${holder}`);
       await sleep(Math.min(1000, Math.max(50, deadline - now())));
     }
+  }
+
+  async function logHostSteps(run: HostRun, wave: number): Promise<void> {
+    const r = run.record;
+    const total = r.steps.length ? Math.max(...r.steps.map((x) => x.end)) - Math.min(...r.steps.map((x) => x.start)) : 0;
+    await logger.group(`${r.host} · wave ${wave} · ${r.outcome} · ${total} ms`, async () => {
+      for (const x of r.steps) logger.info(`${x.ok ? 'ok ' : 'ERR'} ${x.name.padEnd(7)} ${String(x.end - x.start).padStart(6)} ms${x.detail ? `  ${x.detail}` : ''}`);
+    });
   }
 
   async function switchHost(run: HostRun): Promise<void> {

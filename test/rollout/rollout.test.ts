@@ -105,6 +105,9 @@ describe('a clean rollout on 5 hosts', () => {
     expect(switchOf(3).start).toBeGreaterThan(switchOf(2).end);
     expect(report.hosts[0].steps.map((s) => s.name)).toEqual(['connect', 'lock', 'upload', 'unpack', 'unpack', 'setup', 'switch', 'switch', 'reload', 'health', 'prune', 'prune']);
     expect(second.log).toContain(`::group::Wave 2/3: ${ids[1]}, ${ids[2]}`);
+    // A group per host after its wave's group, listing each step with its time.
+    expect(second.log).toMatch(new RegExp(`::group::${ids[1].replace(/\./g, '\\.')} · wave 2 · updated · \\d+ ms\\nok  connect +\\d+ ms`));
+    expect(second.log.indexOf(`::group::${ids[1]} · wave 2`)).toBeGreaterThan(second.log.indexOf('::group::Wave 2/3'));
     expect(second.log).toContain(`Result: success. Report: ${second.outputs.report}`);
   });
 

@@ -52766,10 +52766,7 @@ await (0,_common_action_js__WEBPACK_IMPORTED_MODULE_2__/* .runAction */ .Cs)((in
     connector: (0,_ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__/* .createConnector */ .U$)({ logger }),
     logger,
     mask: (s) => _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(s),
-    writeSummary: async (md) => {
-        if (process.env.GITHUB_STEP_SUMMARY)
-            await _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .summary */ .z.addRaw(md).write();
-    },
+    writeSummary: _common_action_js__WEBPACK_IMPORTED_MODULE_2__/* .writeJobSummary */ .j7,
 }));
 
 __webpack_async_result__();
@@ -52783,7 +52780,8 @@ __webpack_async_result__();
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  Cs: () => (/* binding */ runAction)
+  Cs: () => (/* binding */ runAction),
+  j7: () => (/* binding */ writeJobSummary)
 });
 
 // UNUSED EXPORTS: runnerInputs, setOutputs
@@ -52828,6 +52826,11 @@ async function runAction(main) {
         else
             core/* setFailed */.C1(err instanceof Error ? (err.stack ?? err.message) : String(err));
     }
+}
+/** Appends Markdown to the job summary; outside the runner (no GITHUB_STEP_SUMMARY) it does nothing. */
+async function writeJobSummary(markdown) {
+    if (process.env.GITHUB_STEP_SUMMARY)
+        await core/* summary */.z.addRaw(markdown).write();
 }
 
 

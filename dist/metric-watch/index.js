@@ -28384,8 +28384,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 await (0,_common_action_js__WEBPACK_IMPORTED_MODULE_2__/* .runAction */ .Cs)(async (inputs, logger) => {
     const result = await (0,_metrics_action_js__WEBPACK_IMPORTED_MODULE_3__/* .metricWatchAction */ .a)(inputs, logger, { mask: (s) => _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(s) });
-    if (process.env.GITHUB_STEP_SUMMARY)
-        await _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .summary */ .z.addRaw(result.summary).write();
+    await (0,_common_action_js__WEBPACK_IMPORTED_MODULE_2__/* .writeJobSummary */ .j7)(result.summary);
     return result;
 });
 
@@ -28400,7 +28399,8 @@ __webpack_async_result__();
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  Cs: () => (/* binding */ runAction)
+  Cs: () => (/* binding */ runAction),
+  j7: () => (/* binding */ writeJobSummary)
 });
 
 // UNUSED EXPORTS: runnerInputs, setOutputs
@@ -28445,6 +28445,11 @@ async function runAction(main) {
         else
             core/* setFailed */.C1(err instanceof Error ? (err.stack ?? err.message) : String(err));
     }
+}
+/** Appends Markdown to the job summary; outside the runner (no GITHUB_STEP_SUMMARY) it does nothing. */
+async function writeJobSummary(markdown) {
+    if (process.env.GITHUB_STEP_SUMMARY)
+        await core/* summary */.z.addRaw(markdown).write();
 }
 
 

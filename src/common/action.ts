@@ -30,3 +30,8 @@ export async function runAction(main: (inputs: InputSource, logger: Logger) => P
     else core.setFailed(err instanceof Error ? (err.stack ?? err.message) : String(err));
   }
 }
+
+/** Appends Markdown to the job summary; outside the runner (no GITHUB_STEP_SUMMARY) it does nothing. */
+export async function writeJobSummary(markdown: string): Promise<void> {
+  if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(markdown).write();
+}

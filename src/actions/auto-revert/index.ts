@@ -1,7 +1,7 @@
 // auto-revert entry: the runner shell around src/revert/main.ts.
 import '../../common/esm-shim.js';
 import * as core from '@actions/core';
-import { runAction } from '../../common/action.js';
+import { runAction, writeJobSummary } from '../../common/action.js';
 import { autoRevert } from '../../revert/main.js';
 import { createConnector } from '../../ssh/connection.js';
 
@@ -10,8 +10,6 @@ await runAction((inputs, logger) =>
     connector: createConnector({ logger }),
     logger,
     mask: (s) => core.setSecret(s),
-    writeSummary: async (md) => {
-      if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(md).write();
-    },
+    writeSummary: writeJobSummary,
   }),
 );

@@ -1,7 +1,7 @@
 // ssh-rollout entry: the runner shell around src/rollout/main.ts.
 import '../../common/esm-shim.js';
 import * as core from '@actions/core';
-import { runAction } from '../../common/action.js';
+import { runAction, writeJobSummary } from '../../common/action.js';
 import { sshRollout } from '../../rollout/main.js';
 import { createConnector } from '../../ssh/connection.js';
 
@@ -20,8 +20,6 @@ await runAction((inputs, logger) =>
     logger,
     mask: (s) => core.setSecret(s),
     signal: cancel.signal,
-    writeSummary: async (md) => {
-      if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(md).write();
-    },
+    writeSummary: writeJobSummary,
   }),
 );

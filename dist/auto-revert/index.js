@@ -52754,7 +52754,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(332);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8890);
+/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4977);
 /* harmony import */ var _ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9829);
 // auto-revert entry: the runner shell around src/revert/main.ts.
 
@@ -53046,7 +53046,7 @@ function hostId(h) {
 
 /***/ }),
 
-/***/ 8890:
+/***/ 4977:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58103,8 +58103,95 @@ function readContext(env = process.env) {
     };
 }
 
-// EXTERNAL MODULE: ./src/common/concurrency.ts
-var concurrency = __nccwpck_require__(6858);
+;// CONCATENATED MODULE: ./src/github/deployments.ts
+async function startDeployment(client, ctx, opts) {
+    const { logger } = opts;
+    try {
+        const created = await client.rest.repos.createDeployment({
+            owner: ctx.owner,
+            repo: ctx.repo,
+            ref: ctx.sha || ctx.ref || 'HEAD',
+            environment: opts.environment,
+            description: `fivestep release ${opts.release}`,
+            // The test gate already ran; a Deployment here is a record, not a second gate.
+            required_contexts: [],
+            auto_merge: false,
+            payload: { release: opts.release, run: ctx.runUrl },
+        });
+        const id = created.data.id;
+        if (typeof id !== 'number')
+            throw new Error('GitHub did not return a deployment id');
+        const record = {
+            id,
+            async setState(state, description) {
+                try {
+                    await client.rest.repos.createDeploymentStatus({
+                        owner: ctx.owner,
+                        repo: ctx.repo,
+                        deployment_id: id,
+                        state,
+                        description: description.slice(0, 140),
+                        log_url: ctx.runUrl,
+                        environment: opts.environment,
+                    });
+                }
+                catch (err) {
+                    logger.warning(`could not set deployment ${id} to ${state}: ${err instanceof Error ? err.message : String(err)}`);
+                }
+            },
+        };
+        await record.setState('in_progress', `rolling out ${opts.release}`);
+        logger.info(`Recorded as GitHub deployment ${id} to environment '${opts.environment}'`);
+        return record;
+    }
+    catch (err) {
+        logger.warning(`could not record a GitHub deployment to '${opts.environment}': ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+    }
+}
+/**
+ * Marks the Deployments that ssh-rollout recorded for `releases` as failed, so the environments page
+ * stops showing a reverted release as what runs. Best effort, like recording them.
+ */
+async function failReleaseDeployments(client, ctx, opts) {
+    const marked = [];
+    if (opts.releases.length === 0)
+        return marked;
+    try {
+        const { data } = await client.rest.repos.listDeployments({ owner: ctx.owner, repo: ctx.repo, per_page: 50 });
+        for (const d of data) {
+            const payload = (typeof d.payload === 'string' ? safeJson(d.payload) : d.payload);
+            if (!payload || typeof payload.release !== 'string' || !opts.releases.includes(payload.release))
+                continue;
+            await client.rest.repos.createDeploymentStatus({
+                owner: ctx.owner,
+                repo: ctx.repo,
+                deployment_id: d.id,
+                state: 'failure',
+                description: opts.description.slice(0, 140),
+                log_url: ctx.runUrl,
+            });
+            marked.push(d.id);
+        }
+        if (marked.length)
+            opts.logger.info(`Marked GitHub deployment(s) ${marked.join(', ')} of ${opts.releases.join(', ')} as failed`);
+    }
+    catch (err) {
+        opts.logger.warning(`could not mark the deployments of ${opts.releases.join(', ')} as failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return marked;
+}
+function safeJson(text) {
+    try {
+        return JSON.parse(text);
+    }
+    catch {
+        return null;
+    }
+}
+
+// EXTERNAL MODULE: ./src/common/inputs.ts
+var inputs = __nccwpck_require__(9184);
 ;// CONCATENATED MODULE: ./src/common/shell.ts
 // Quoting for POSIX sh. Every value that reaches a remote shell goes through quote().
 /** Single-quotes a value so sh reads it literally. */
@@ -58130,8 +58217,618 @@ function envAssignments(env) {
         .join(' ');
 }
 
-// EXTERNAL MODULE: ./src/common/inputs.ts
-var inputs = __nccwpck_require__(9184);
+;// CONCATENATED MODULE: ./src/lb/types.ts
+// The load-balancer provider contract: ssh-rollout and auto-revert talk to a `LoadBalancer`; haproxy
+// (runtime API) and nginx (upstream file + reload) implement it. Everything pure lives here and in the
+// providers' builders/parsers; only `exec` (one SSH session to lb-host) touches the balancer.
+
+class LoadBalancerError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'LoadBalancerError';
+    }
+}
+/** Backend/upstream and server names: no whitespace, quotes, slashes or shell metacharacters. */
+const types_LB_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+function checkName(what, name) {
+    if (!types_LB_NAME.test(name))
+        throw new LoadBalancerError(`${what} '${name}' is not a valid name`);
+    return name;
+}
+/**
+ * Hosts → servers. A host's servers are those whose address (or server name) is the host's name as the
+ * `hosts` input gives it; a host may own several servers (several app processes), and a server belongs
+ * to at most one host. A host without a server is an error naming every such host.
+ */
+function matchServers(hosts, servers, backend) {
+    const out = new Map();
+    const missing = [];
+    for (const h of hosts) {
+        const mine = servers.filter((s) => s.address === h.host || s.name === h.host);
+        if (mine.length === 0)
+            missing.push((0,inputs/* hostId */.My)(h));
+        out.set((0,inputs/* hostId */.My)(h), mine);
+    }
+    if (missing.length > 0) {
+        const known = servers.map((s) => `${s.name} (${s.address}:${s.port})`).join(', ') || 'none';
+        throw new LoadBalancerError(`the balancer does not know ${missing.join(', ')} in '${backend}' (servers: ${known}); nothing was changed`);
+    }
+    return out;
+}
+/**
+ * Integer weights giving `canary` servers together `share` of requests: the others keep their relative
+ * weights, scaled so the largest is `max` (haproxy takes 0–256), each canary server gets an equal part.
+ */
+function canaryWeights(servers, canary, share, max = 256) {
+    if (!(share > 0 && share < 1))
+        throw new LoadBalancerError(`canary share must be between 0 and 1, got ${share}`);
+    const rest = servers.filter((s) => !canary.has(s.name));
+    const mine = servers.filter((s) => canary.has(s.name));
+    const out = new Map();
+    const biggest = Math.max(1, ...rest.map((s) => s.weight));
+    let restTotal = 0;
+    for (const s of rest) {
+        const w = s.weight === 0 ? 0 : Math.max(1, Math.round((s.weight / biggest) * max));
+        out.set(s.name, w);
+        restTotal += w;
+    }
+    const total = mine.length === 0 ? 0 : (share * restTotal) / (1 - share);
+    const each = mine.length === 0 ? 0 : Math.min(max, Math.max(1, Math.round(total / mine.length)));
+    for (const s of mine)
+        out.set(s.name, each);
+    return out;
+}
+/** Percent of requests per host from per-server weights (servers not `ready` get none). */
+function computeSplit(label, byHost, weight) {
+    let total = 0;
+    const perHost = new Map();
+    for (const [host, servers] of byHost) {
+        const w = servers.reduce((sum, s) => sum + (s.state === 'ready' ? weight(s) : 0), 0);
+        perHost.set(host, w);
+        total += w;
+    }
+    const share = {};
+    for (const [host, w] of perHost)
+        share[host] = total === 0 ? 0 : Math.round((w / total) * 1000) / 10;
+    return { label, share };
+}
+/** Serializes changes to the balancer (nginx rewrites one file; haproxy state is tracked in memory). */
+class Mutex {
+    tail = Promise.resolve();
+    run(fn) {
+        const next = this.tail.then(fn, fn);
+        this.tail = next.catch(() => undefined);
+        return next;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lb/haproxy.ts
+
+
+/** A socket path socat's address syntax and the shell both take literally. */
+const SOCKET_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
+function haproxy_checkSocket(path) {
+    if (!SOCKET_PATH.test(path))
+        throw new LoadBalancerError(`lb-socket '${path}' must be an absolute path of letters, digits and _ . / -`);
+    return path;
+}
+/** `set server <backend>/<server> state ready|drain|maint`. */
+function setStateLine(backend, server, state) {
+    return `set server ${checkName('backend', backend)}/${checkName('server', server)} state ${state}`;
+}
+/** `set server <backend>/<server> weight <0-256>`. */
+function setWeightLine(backend, server, weight) {
+    if (!Number.isInteger(weight) || weight < 0 || weight > 256)
+        throw new LoadBalancerError(`haproxy weight must be an integer 0-256, got ${weight}`);
+    return `set server ${checkName('backend', backend)}/${checkName('server', server)} weight ${weight}`;
+}
+function showServersStateLine(backend) {
+    return `show servers state ${checkName('backend', backend)}`;
+}
+/** `show stat <backend> 4 -1`: the backend's servers only (type 4), for their current sessions. */
+function showStatLine(backend) {
+    return `show stat ${checkName('backend', backend)} 4 -1`;
+}
+/**
+ * One runtime-API request: the lines joined by `;` (haproxy's CLI separator), sent through socat, or
+ * `nc -U` where socat is missing.
+ */
+function runtimeCommand(socket, lines) {
+    for (const l of lines)
+        if (/[;\n\r'\\]/.test(l))
+            throw new LoadBalancerError(`runtime API line '${l}' holds a separator or quote`);
+    const request = shell_quote(lines.join('; '));
+    const sock = shell_quote(haproxy_checkSocket(socket));
+    return [
+        'if command -v socat >/dev/null 2>&1; then',
+        `  printf '%s\\n' ${request} | socat -t 10 stdio UNIX-CONNECT:${sock}`,
+        'elif command -v nc >/dev/null 2>&1; then',
+        `  printf '%s\\n' ${request} | nc -U ${sock}`,
+        'else',
+        "  echo 'fivestep: neither socat nor nc is installed on the balancer host' >&2; exit 127",
+        'fi',
+    ].join('\n');
+}
+// srv_admin_state bits (haproxy include/haproxy/server-t.h): FMAINT 0x01, IMAINT 0x02, CMAINT 0x04,
+// FDRAIN 0x08, IDRAIN 0x10, RMAINT 0x20, HMAINT 0x40.
+const MAINT_BITS = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;
+const DRAIN_BITS = 0x08 | 0x10;
+/** Parses `show servers state <backend>` (version line, `# be_id be_name …` header, one line a server). */
+function parseServersState(text, backend) {
+    const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+    const header = lines.find((l) => l.startsWith('# '));
+    if (!header) {
+        const message = lines.join(' ') || 'no output';
+        throw new LoadBalancerError(`haproxy has no backend '${backend}' (or the socket refused the request): ${message}`);
+    }
+    const cols = header.slice(2).split(/\s+/);
+    const at = (name) => {
+        const i = cols.indexOf(name);
+        if (i < 0)
+            throw new LoadBalancerError(`unexpected 'show servers state' header: no ${name}`);
+        return i;
+    };
+    const [be, name, addr, admin, uweight, iweight, port] = ['be_name', 'srv_name', 'srv_addr', 'srv_admin_state', 'srv_uweight', 'srv_iweight', 'srv_port'].map(at);
+    const out = [];
+    for (const l of lines) {
+        if (l.startsWith('#') || /^\d+$/.test(l))
+            continue;
+        const f = l.split(/\s+/);
+        if (f[be] !== backend)
+            continue;
+        const a = Number(f[admin]);
+        out.push({
+            name: f[name],
+            address: f[addr],
+            port: Number(f[port]),
+            weight: Number(f[uweight]),
+            state: a & MAINT_BITS ? 'maint' : a & DRAIN_BITS ? 'drain' : 'ready',
+            configWeight: Number(f[iweight]),
+        });
+    }
+    return out;
+}
+/** Current sessions per server from `show stat` CSV (column `scur`). */
+function parseSessions(csv, backend) {
+    const lines = csv.split('\n').filter((l) => l.trim());
+    const header = lines.find((l) => l.startsWith('# '));
+    if (!header)
+        throw new LoadBalancerError(`unexpected 'show stat' output: ${csv.slice(0, 200)}`);
+    const cols = header.slice(2).split(',');
+    const [px, sv, scur] = ['pxname', 'svname', 'scur'].map((c) => cols.indexOf(c));
+    const out = new Map();
+    for (const l of lines) {
+        if (l.startsWith('#'))
+            continue;
+        const f = l.split(',');
+        if (f[px] !== backend || f[sv] === 'BACKEND' || f[sv] === 'FRONTEND')
+            continue;
+        out.set(f[sv], Number(f[scur]) || 0);
+    }
+    return out;
+}
+function createHaproxy(opts) {
+    const { backend, socket, exec } = opts;
+    checkName('lb-backend', backend);
+    haproxy_checkSocket(socket);
+    const sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    const now = opts.now ?? Date.now;
+    const mutex = new Mutex();
+    let byHost = new Map();
+    /** As captured before any change. */
+    let original = new Map();
+    /** What we set (weights and states), for the split and for putting a host back during a canary. */
+    const current = new Map();
+    let canary = null;
+    const send = async (lines) => {
+        const r = await exec(runtimeCommand(socket, lines));
+        if (r.code !== 0)
+            throw new LoadBalancerError(`haproxy runtime API (${socket}) failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
+        return r.stdout;
+    };
+    /** Setters print nothing on success; any text is haproxy's error. */
+    const apply = async (lines) => {
+        if (lines.length === 0)
+            return;
+        const out = (await send(lines)).trim();
+        if (out)
+            throw new LoadBalancerError(`haproxy refused '${lines.join('; ')}': ${out.replace(/\s+/g, ' ')}`);
+    };
+    const serversOf = (host) => {
+        const s = byHost.get(host);
+        if (!s)
+            throw new LoadBalancerError(`${host} is not matched to a server of '${backend}'`);
+        return s;
+    };
+    const weightNow = (s) => canary?.get(s.name) ?? original.get(s.name).weight;
+    return {
+        kind: 'haproxy',
+        async inspect(hosts) {
+            const servers = parseServersState(await send([showServersStateLine(backend)]), backend);
+            if (servers.length === 0)
+                throw new LoadBalancerError(`haproxy backend '${backend}' has no servers`);
+            byHost = matchServers(hosts, servers, backend);
+            original = new Map(servers.map((s) => [s.name, { ...s }]));
+            for (const s of servers)
+                current.set(s.name, { ...s });
+        },
+        drain: (host, timeoutMs) => mutex
+            .run(async () => {
+            const mine = serversOf(host);
+            await apply(mine.map((s) => setStateLine(backend, s.name, 'drain')));
+            for (const s of mine)
+                current.get(s.name).state = 'drain';
+            return mine;
+        })
+            .then(async (mine) => {
+            const deadline = now() + timeoutMs;
+            for (;;) {
+                const sessions = parseSessions(await send([showStatLine(backend)]), backend);
+                const left = mine.reduce((sum, s) => sum + (sessions.get(s.name) ?? 0), 0);
+                if (left === 0 || now() >= deadline)
+                    return { left };
+                await sleep(Math.min(opts.pollMs ?? 100, Math.max(1, deadline - now())));
+            }
+        }),
+        enable: (host) => mutex.run(async () => {
+            const mine = serversOf(host);
+            await apply(mine.flatMap((s) => [setWeightLine(backend, s.name, weightNow(s)), setStateLine(backend, s.name, 'ready')]));
+            for (const s of mine)
+                Object.assign(current.get(s.name), { state: 'ready', weight: weightNow(s) });
+        }),
+        setCanary: (hosts, share) => mutex.run(async () => {
+            const names = new Set(hosts.flatMap((h) => serversOf(h).map((s) => s.name)));
+            const matched = [...byHost.values()].flat().map((s) => original.get(s.name));
+            canary = canaryWeights(matched, names, share, 256);
+            await apply([...canary].map(([name, w]) => setWeightLine(backend, name, w)));
+            for (const [name, w] of canary)
+                current.get(name).weight = w;
+            return computeSplit(`canary ${Math.round(share * 1000) / 10}%`, byHost, (s) => current.get(s.name).weight);
+        }),
+        endCanary: () => mutex.run(async () => {
+            if (!canary)
+                return;
+            const names = [...canary.keys()];
+            canary = null;
+            await apply(names.map((name) => setWeightLine(backend, name, original.get(name).weight)));
+            for (const name of names)
+                current.get(name).weight = original.get(name).weight;
+        }),
+        restore: () => mutex.run(async () => {
+            canary = null;
+            const servers = [...byHost.values()].flat();
+            await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, original.get(s.name).weight), setStateLine(backend, s.name, original.get(s.name).state)]));
+            for (const s of servers)
+                Object.assign(current.get(s.name), original.get(s.name));
+        }),
+        reset: () => mutex.run(async () => {
+            const servers = [...byHost.values()].flat();
+            await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.configWeight ?? 1), setStateLine(backend, s.name, 'ready')]));
+        }),
+        split(label, out = []) {
+            const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) }))]));
+            return computeSplit(label, view, (s) => s.weight);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/lb/nginx.ts
+
+
+const FILE_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
+function nginx_checkUpstreamFile(path) {
+    if (!FILE_PATH.test(path))
+        throw new LoadBalancerError(`lb-upstream-file '${path}' must be an absolute path of letters, digits and _ . / -`);
+    return path;
+}
+const SERVER_LINE = /^(\s*)server\s+([^\s;]+)([^;]*);(.*)$/;
+/** The `upstream <name> { … }` block's line range, or the whole file when it holds no upstream block. */
+function upstreamRange(lines, upstream) {
+    const anyBlock = lines.some((l) => /^\s*upstream\s+\S+\s*\{/.test(l));
+    if (!anyBlock)
+        return [0, lines.length];
+    const start = lines.findIndex((l) => new RegExp(`^\\s*upstream\\s+${upstream.replace(/[.]/g, '\\.')}\\s*\\{`).test(l));
+    if (start < 0)
+        throw new LoadBalancerError(`the upstream file has no 'upstream ${upstream} {' block`);
+    let depth = 0;
+    for (let i = start; i < lines.length; i++) {
+        depth += (lines[i].match(/\{/g) ?? []).length - (lines[i].match(/\}/g) ?? []).length;
+        if (depth <= 0 && i > start)
+            return [start, i];
+    }
+    return [start, lines.length];
+}
+function splitAddress(address) {
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(address);
+    if (!m)
+        return { address, port: 0 };
+    return { address: m[1].replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : 80 };
+}
+/** The upstream's servers: name = the address as written (`10.0.0.1:8080`), weight (default 1), `down`. */
+function parseUpstream(text, upstream) {
+    const lines = text.split('\n');
+    const [from, to] = upstreamRange(lines, upstream);
+    const out = [];
+    for (let i = from; i < to; i++) {
+        const m = SERVER_LINE.exec(lines[i].replace(/#.*$/, ''));
+        if (!m)
+            continue;
+        const params = m[3].trim().split(/\s+/).filter(Boolean);
+        const weight = params.find((p) => p.startsWith('weight='));
+        out.push({
+            name: m[2],
+            ...splitAddress(m[2]),
+            weight: weight ? Number(weight.slice(7)) : 1,
+            state: params.includes('down') ? 'maint' : 'ready',
+        });
+    }
+    return out;
+}
+/**
+ * The file with the named servers' `weight=` and `down` set as given; every other parameter, line and
+ * comment stays as it was. `weight=1` is written as no weight (nginx's default).
+ */
+function rewriteUpstream(text, upstream, settings) {
+    const lines = text.split('\n');
+    const [from, to] = upstreamRange(lines, upstream);
+    for (let i = from; i < to; i++) {
+        const comment = /#.*$/.exec(lines[i])?.[0] ?? '';
+        const m = SERVER_LINE.exec(lines[i].replace(/#.*$/, ''));
+        if (!m)
+            continue;
+        const want = settings.get(m[2]);
+        if (!want)
+            continue;
+        if (!Number.isInteger(want.weight) || want.weight < 1)
+            throw new LoadBalancerError(`nginx weight must be a positive integer, got ${want.weight}`);
+        const params = m[3].trim().split(/\s+/).filter((p) => p && !p.startsWith('weight=') && p !== 'down');
+        const words = [`server ${m[2]}`, ...(want.weight !== 1 ? [`weight=${want.weight}`] : []), ...params, ...(want.down ? ['down'] : [])];
+        lines[i] = `${m[1]}${words.join(' ')};${m[4].replace(/#.*$/, '')}${comment}`;
+    }
+    return lines.join('\n');
+}
+/**
+ * Finds the nginx master whose configuration (as `nginx -T` lists it) includes the upstream file and
+ * prints `<pid> <config>`; nginx started without `-c` uses /etc/nginx/nginx.conf.
+ */
+function findMasterCommand(file) {
+    const f = shell_quote(nginx_checkUpstreamFile(file));
+    return [
+        // A login shell of a non-root user may not have /usr/sbin on its PATH.
+        'PATH="$PATH:/usr/sbin:/sbin"',
+        'ps -eo pid=,args= | while read -r pid args; do',
+        '  case "$args" in "nginx: master process"*) ;; *) continue ;; esac',
+        "  conf=$(printf '%s\\n' \"$args\" | sed -n 's/.* -c \\([^ ]*\\).*/\\1/p')",
+        '  [ -n "$conf" ] || conf=/etc/nginx/nginx.conf',
+        `  if nginx -T -c "$conf" 2>/dev/null | grep -qxF "# configuration file "${f}":"; then echo "$pid $conf"; fi`,
+        'done',
+    ].join('\n');
+}
+/**
+ * Writes the new file (base64 in the command: no stdin needed), checks the whole configuration with
+ * `nginx -t` and reloads; when the check fails the previous file is put back and the command fails.
+ */
+function applyCommand(file, conf, content) {
+    const f = shell_quote(nginx_checkUpstreamFile(file));
+    const c = shell_quote(nginx_checkUpstreamFile(conf));
+    const b64 = Buffer.from(content, 'utf8').toString('base64');
+    return [
+        'set -e',
+        'PATH="$PATH:/usr/sbin:/sbin"',
+        `f=${f}`,
+        'cp -p "$f" "$f.fivestep-prev"',
+        `printf '%s' '${b64}' | base64 -d > "$f"`,
+        `if ! nginx -t -q -c ${c} 2>"$f.fivestep-err"; then cat "$f.fivestep-prev" > "$f"; rm -f "$f.fivestep-prev"; cat "$f.fivestep-err" >&2; rm -f "$f.fivestep-err"; exit 1; fi`,
+        'rm -f "$f.fivestep-prev" "$f.fivestep-err"',
+        `nginx -q -c ${c} -s reload`,
+    ].join('\n');
+}
+/** The pids of the worker processes of master `pid`, one a line. */
+function workersCommand(pid) {
+    if (!Number.isInteger(pid) || pid < 1)
+        throw new LoadBalancerError(`bad nginx pid ${pid}`);
+    return `ps -eo pid=,ppid= | awk '$2 == ${pid} { print $1 }'`;
+}
+function createNginx(opts) {
+    const { upstream, file, exec } = opts;
+    checkName('lb-backend', upstream);
+    nginx_checkUpstreamFile(file);
+    const sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    const now = opts.now ?? Date.now;
+    const mutex = new Mutex();
+    let originalText = '';
+    let master = { pid: 0, conf: '' };
+    let byHost = new Map();
+    const original = new Map();
+    const current = new Map();
+    let canary = null;
+    const run = async (command, what) => {
+        const r = await exec(command);
+        if (r.code !== 0)
+            throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
+        return r.stdout;
+    };
+    const serversOf = (host) => {
+        const s = byHost.get(host);
+        if (!s)
+            throw new LoadBalancerError(`${host} is not matched to a server of upstream '${upstream}'`);
+        return s;
+    };
+    /** Writes `current` into the file (every other byte as captured), checks and reloads. */
+    const write = async (text) => {
+        const settings = new Map([...current].map(([name, s]) => [name, { weight: Math.max(1, s.weight), down: s.state !== 'ready' }]));
+        await run(applyCommand(file, master.conf, text ?? rewriteUpstream(originalText, upstream, settings)), `reload with ${file}`);
+    };
+    const weightNow = (s) => canary?.get(s.name) ?? original.get(s.name).weight;
+    const workers = async () => (await run(workersCommand(master.pid), 'worker list')).split('\n').map((l) => l.trim()).filter(Boolean);
+    return {
+        kind: 'nginx',
+        async inspect(hosts) {
+            originalText = await run(`cat ${shell_quote(file)}`, `read of ${file}`);
+            const servers = parseUpstream(originalText, upstream);
+            if (servers.length === 0)
+                throw new LoadBalancerError(`upstream '${upstream}' in ${file} has no server lines`);
+            byHost = matchServers(hosts, servers, upstream);
+            const found = (await run(findMasterCommand(file), 'master lookup')).trim().split('\n').filter(Boolean);
+            if (found.length !== 1)
+                throw new LoadBalancerError(`expected one running nginx master whose configuration includes ${file}, found ${found.length}`);
+            const [pid, conf] = found[0].split(' ');
+            master = { pid: Number(pid), conf };
+            for (const s of servers) {
+                original.set(s.name, { ...s });
+                current.set(s.name, { ...s });
+            }
+        },
+        drain: (host, timeoutMs) => mutex
+            .run(async () => {
+            // The reload is asynchronous: drained means every worker that ran before it has exited
+            // (old workers finish their in-flight requests first).
+            const before = await workers();
+            for (const s of serversOf(host))
+                current.get(s.name).state = 'drain';
+            await write();
+            return before;
+        })
+            .then(async (before) => {
+            const deadline = now() + timeoutMs;
+            for (;;) {
+                const alive = new Set(await workers());
+                const left = before.filter((p) => alive.has(p)).length;
+                if (left === 0 || now() >= deadline)
+                    return { left };
+                await sleep(Math.min(opts.pollMs ?? 100, Math.max(1, deadline - now())));
+            }
+        }),
+        enable: (host) => mutex.run(async () => {
+            for (const s of serversOf(host))
+                Object.assign(current.get(s.name), { state: 'ready', weight: weightNow(s) });
+            await write();
+        }),
+        setCanary: (hosts, share) => mutex.run(async () => {
+            const names = new Set(hosts.flatMap((h) => serversOf(h).map((s) => s.name)));
+            const matched = [...byHost.values()].flat().map((s) => original.get(s.name));
+            canary = canaryWeights(matched, names, share, 1000);
+            for (const [name, w] of canary)
+                current.get(name).weight = Math.max(1, w);
+            await write();
+            return computeSplit(`canary ${Math.round(share * 1000) / 10}%`, byHost, (s) => current.get(s.name).weight);
+        }),
+        endCanary: () => mutex.run(async () => {
+            if (!canary)
+                return;
+            for (const name of canary.keys())
+                current.get(name).weight = original.get(name).weight;
+            canary = null;
+            await write();
+        }),
+        restore: () => mutex.run(async () => {
+            canary = null;
+            for (const [name, s] of original)
+                Object.assign(current.get(name), s);
+            await write(originalText);
+        }),
+        reset: () => mutex.run(async () => {
+            for (const s of [...byHost.values()].flat())
+                Object.assign(current.get(s.name), { state: 'ready', weight: 1 });
+            await write();
+        }),
+        split(label, out = []) {
+            const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) }))]));
+            return computeSplit(label, view, (s) => s.weight);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/lb/index.ts
+// The balancer in front of the hosts: its inputs, and the provider the `load-balancer` input chooses,
+// driven over one SSH session to lb-host (same key and known-hosts as the hosts).
+
+
+
+
+
+/** The inputs both actions share; null when `load-balancer` is empty (then the other lb inputs must be too). */
+function readLoadBalancerInputs(source) {
+    const kind = optional(source, 'load-balancer');
+    if (kind === '') {
+        for (const name of ['lb-host', 'lb-backend', 'lb-upstream-file', 'canary-weight']) {
+            if (optional(source, name) !== '')
+                throw new InputError(name, 'is set but load-balancer is empty');
+        }
+        return null;
+    }
+    if (kind !== 'haproxy' && kind !== 'nginx')
+        throw new InputError('load-balancer', `must be haproxy or nginx, got '${kind}'`);
+    const hostText = optional(source, 'lb-host');
+    if (!hostText)
+        throw new InputError('lb-host', 'is required when load-balancer is set');
+    const defaults = { user: optional(source, 'user', 'deploy'), port: parseInteger('port', optional(source, 'port', '22'), { min: 1, max: 65535 }) };
+    const backend = optional(source, 'lb-backend');
+    if (!LB_NAME.test(backend))
+        throw new InputError('lb-backend', backend ? `'${backend}' is not a backend/upstream name` : 'is required when load-balancer is set');
+    const socket = optional(source, 'lb-socket', '/run/haproxy/admin.sock');
+    if (kind === 'haproxy')
+        wrap('lb-socket', () => checkSocket(socket));
+    const upstreamFile = optional(source, 'lb-upstream-file');
+    if (kind === 'nginx') {
+        if (!upstreamFile)
+            throw new InputError('lb-upstream-file', 'is required when load-balancer is nginx');
+        wrap('lb-upstream-file', () => checkUpstreamFile(upstreamFile));
+    }
+    return { kind, host: parseHostSpec('lb-host', hostText, defaults), backend, socket, upstreamFile };
+}
+/** `5%`, `5` or `0.05` → 0.05; must be above 0 and below 100%. */
+function parseShare(name, text) {
+    const t = text.trim();
+    const m = /^(\d+(?:\.\d+)?)\s*(%?)$/.exec(t);
+    if (!m)
+        throw new InputError(name, `'${text}' is not a percentage like 5%`);
+    const n = Number(m[1]);
+    const share = m[2] || n >= 1 ? n / 100 : n;
+    if (!(share > 0 && share < 1))
+        throw new InputError(name, `'${text}' must be above 0% and below 100%`);
+    return share;
+}
+/** ssh-rollout's balancer inputs, with canary-weight, drain and drain-timeout. */
+function readRolloutLbSettings(source) {
+    const base = readLoadBalancerInputs(source);
+    const drainText = optional(source, 'drain');
+    if (!base) {
+        if (drainText && parseBool('drain', drainText, false))
+            throw new InputError('drain', 'is true but load-balancer is empty');
+        return null;
+    }
+    const canary = optional(source, 'canary-weight');
+    return {
+        ...base,
+        canaryShare: canary ? parseShare('canary-weight', canary) : null,
+        drain: parseBool('drain', drainText, true),
+        drainTimeoutMs: parseDuration('drain-timeout', optional(source, 'drain-timeout', '30s')),
+    };
+}
+function wrap(name, fn) {
+    try {
+        fn();
+    }
+    catch (err) {
+        throw new InputError(name, err instanceof Error ? err.message : String(err));
+    }
+}
+/** Picks the provider for `settings.kind` over an open session to lb-host. */
+function createLoadBalancer(settings, session) {
+    const exec = (command) => session.exec(command, { timeoutMs: 60_000 });
+    return settings.kind === 'haproxy'
+        ? createHaproxy({ backend: settings.backend, socket: settings.socket, exec })
+        : createNginx({ upstream: settings.backend, file: settings.upstreamFile, exec });
+}
+/** Connects to lb-host and returns the provider with a close(). */
+async function connectLoadBalancer(settings, connector, credentials) {
+    const session = await connector(settings.host, credentials);
+    return { lb: createLoadBalancer(settings, session), close: () => session.close() };
+}
+
+// EXTERNAL MODULE: ./src/common/concurrency.ts
+var concurrency = __nccwpck_require__(6858);
 ;// CONCATENATED MODULE: ./src/release/layout.ts
 // The on-host layout (SPEC): releases/, current, shared/, .fivestep/ under the deploy path.
 
@@ -59568,6 +60265,8 @@ function summaryMarkdown(o) {
 
 
 
+
+
 async function autoRevert(source, deps) {
     const env = deps.env ?? process.env;
     const now = deps.now ?? Date.now;
@@ -59583,8 +60282,19 @@ async function autoRevert(source, deps) {
         const ssh = settings.ssh;
         for (const w of ssh.warnings)
             logger.warning(w);
+        // The balancer is reset after the hosts are back (see docs/load-balancer.md: every matched server
+        // ready with its configured weight); it never blocks the revert itself.
+        let balancer;
         if (settings.loadBalancer) {
-            logger.warning(`load-balancer ${settings.loadBalancer.kind} is set: this version of auto-revert does not drain hosts on the balancer; hosts stay in rotation while they switch back`);
+            try {
+                balancer = await connectLoadBalancer(settings.loadBalancer, deps.connector, ssh.credentials);
+                await balancer.lb.inspect(ssh.hosts);
+            }
+            catch (err) {
+                logger.warning(`load balancer ${settings.loadBalancer.kind}: ${err instanceof Error ? err.message : String(err)}; weights and states are not reset`);
+                await balancer?.close().catch(() => undefined);
+                balancer = undefined;
+            }
         }
         hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () => revertHosts(ssh, { badRelease: settings.badRelease, toRelease: settings.toRelease }, {
             connector: deps.connector,
@@ -59594,6 +60304,19 @@ async function autoRevert(source, deps) {
             reason: reason.text,
             now,
         }));
+        if (balancer) {
+            try {
+                await balancer.lb.reset();
+                logger.info(`Load balancer: every server of ${ssh.hosts.length} host(s) ready with its configured weight`);
+            }
+            catch (err) {
+                errors.push(`load balancer reset: ${err instanceof Error ? err.message : String(err)}`);
+                logger.error(errors[errors.length - 1]);
+            }
+            finally {
+                await balancer.close().catch(() => undefined);
+            }
+        }
     }
     else {
         logger.info('hosts is empty: no host is touched');
@@ -59631,6 +60354,10 @@ async function autoRevert(source, deps) {
     const outcome = { hosts, git, errors, rca: null, badReleases: badReleases(hosts, settings.badRelease) };
     const changed = (hosts?.hosts.some((h) => h.outcome === 'reverted' || h.markedBad) ?? false) || git?.status === 'pushed' || git?.status === 'pull-request';
     const problems = errors.length > 0 || (hosts?.hosts.some((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? false);
+    // The environments page must stop showing the reverted release as what runs.
+    if (client && hosts?.hosts.some((h) => h.outcome === 'reverted')) {
+        await failReleaseDeployments(client, ctx, { releases: outcome.badReleases, description: `reverted by auto-revert: ${reason.text}`, logger });
+    }
     // A second run that changes nothing must not add noise to the incident either.
     if (settings.rcaIssue && client && (changed || problems)) {
         const reports = readReports(settings.reports);

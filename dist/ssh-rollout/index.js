@@ -52754,7 +52754,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7548);
+/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3371);
 /* harmony import */ var _ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1377);
 // ssh-rollout entry: the runner shell around src/rollout/main.ts.
 
@@ -52849,10 +52849,10 @@ async function writeJobSummary(markdown) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   jf: () => (/* binding */ Semaphore),
 /* harmony export */   sf: () => (/* binding */ mapLimit),
 /* harmony export */   yy: () => (/* binding */ sleep)
 /* harmony export */ });
-/* unused harmony export Semaphore */
 // A counting semaphore: bounds handshakes and sessions at `max-parallel`.
 class Semaphore {
     limit;
@@ -53055,7 +53055,7 @@ function hostId(h) {
 
 /***/ }),
 
-/***/ 7548:
+/***/ 3371:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58162,6 +58162,46 @@ async function startDeployment(client, ctx, opts) {
     catch (err) {
         logger.warning(`could not record a GitHub deployment to '${opts.environment}': ${err instanceof Error ? err.message : String(err)}`);
         return undefined;
+    }
+}
+/**
+ * Marks the Deployments that ssh-rollout recorded for `releases` as failed, so the environments page
+ * stops showing a reverted release as what runs. Best effort, like recording them.
+ */
+async function failReleaseDeployments(client, ctx, opts) {
+    const marked = [];
+    if (opts.releases.length === 0)
+        return marked;
+    try {
+        const { data } = await client.rest.repos.listDeployments({ owner: ctx.owner, repo: ctx.repo, per_page: 50 });
+        for (const d of data) {
+            const payload = (typeof d.payload === 'string' ? safeJson(d.payload) : d.payload);
+            if (!payload || typeof payload.release !== 'string' || !opts.releases.includes(payload.release))
+                continue;
+            await client.rest.repos.createDeploymentStatus({
+                owner: ctx.owner,
+                repo: ctx.repo,
+                deployment_id: d.id,
+                state: 'failure',
+                description: opts.description.slice(0, 140),
+                log_url: ctx.runUrl,
+            });
+            marked.push(d.id);
+        }
+        if (marked.length)
+            opts.logger.info(`Marked GitHub deployment(s) ${marked.join(', ')} of ${opts.releases.join(', ')} as failed`);
+    }
+    catch (err) {
+        opts.logger.warning(`could not mark the deployments of ${opts.releases.join(', ')} as failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return marked;
+}
+function safeJson(text) {
+    try {
+        return JSON.parse(text);
+    }
+    catch {
+        return null;
     }
 }
 
@@ -76683,6 +76723,616 @@ async function prepareArtifact(input, path, workDir) {
     return { file, format, sha256, bytes: content.length, content };
 }
 
+;// CONCATENATED MODULE: ./src/lb/types.ts
+// The load-balancer provider contract: ssh-rollout and auto-revert talk to a `LoadBalancer`; haproxy
+// (runtime API) and nginx (upstream file + reload) implement it. Everything pure lives here and in the
+// providers' builders/parsers; only `exec` (one SSH session to lb-host) touches the balancer.
+
+class LoadBalancerError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'LoadBalancerError';
+    }
+}
+/** Backend/upstream and server names: no whitespace, quotes, slashes or shell metacharacters. */
+const LB_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+function checkName(what, name) {
+    if (!LB_NAME.test(name))
+        throw new LoadBalancerError(`${what} '${name}' is not a valid name`);
+    return name;
+}
+/**
+ * Hosts → servers. A host's servers are those whose address (or server name) is the host's name as the
+ * `hosts` input gives it; a host may own several servers (several app processes), and a server belongs
+ * to at most one host. A host without a server is an error naming every such host.
+ */
+function matchServers(hosts, servers, backend) {
+    const out = new Map();
+    const missing = [];
+    for (const h of hosts) {
+        const mine = servers.filter((s) => s.address === h.host || s.name === h.host);
+        if (mine.length === 0)
+            missing.push((0,inputs/* hostId */.My)(h));
+        out.set((0,inputs/* hostId */.My)(h), mine);
+    }
+    if (missing.length > 0) {
+        const known = servers.map((s) => `${s.name} (${s.address}:${s.port})`).join(', ') || 'none';
+        throw new LoadBalancerError(`the balancer does not know ${missing.join(', ')} in '${backend}' (servers: ${known}); nothing was changed`);
+    }
+    return out;
+}
+/**
+ * Integer weights giving `canary` servers together `share` of requests: the others keep their relative
+ * weights, scaled so the largest is `max` (haproxy takes 0–256), each canary server gets an equal part.
+ */
+function canaryWeights(servers, canary, share, max = 256) {
+    if (!(share > 0 && share < 1))
+        throw new LoadBalancerError(`canary share must be between 0 and 1, got ${share}`);
+    const rest = servers.filter((s) => !canary.has(s.name));
+    const mine = servers.filter((s) => canary.has(s.name));
+    const out = new Map();
+    const biggest = Math.max(1, ...rest.map((s) => s.weight));
+    let restTotal = 0;
+    for (const s of rest) {
+        const w = s.weight === 0 ? 0 : Math.max(1, Math.round((s.weight / biggest) * max));
+        out.set(s.name, w);
+        restTotal += w;
+    }
+    const total = mine.length === 0 ? 0 : (share * restTotal) / (1 - share);
+    const each = mine.length === 0 ? 0 : Math.min(max, Math.max(1, Math.round(total / mine.length)));
+    for (const s of mine)
+        out.set(s.name, each);
+    return out;
+}
+/** Percent of requests per host from per-server weights (servers not `ready` get none). */
+function computeSplit(label, byHost, weight) {
+    let total = 0;
+    const perHost = new Map();
+    for (const [host, servers] of byHost) {
+        const w = servers.reduce((sum, s) => sum + (s.state === 'ready' ? weight(s) : 0), 0);
+        perHost.set(host, w);
+        total += w;
+    }
+    const share = {};
+    for (const [host, w] of perHost)
+        share[host] = total === 0 ? 0 : Math.round((w / total) * 1000) / 10;
+    return { label, share };
+}
+/** Serializes changes to the balancer (nginx rewrites one file; haproxy state is tracked in memory). */
+class Mutex {
+    tail = Promise.resolve();
+    run(fn) {
+        const next = this.tail.then(fn, fn);
+        this.tail = next.catch(() => undefined);
+        return next;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lb/haproxy.ts
+
+
+/** A socket path socat's address syntax and the shell both take literally. */
+const SOCKET_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
+function checkSocket(path) {
+    if (!SOCKET_PATH.test(path))
+        throw new LoadBalancerError(`lb-socket '${path}' must be an absolute path of letters, digits and _ . / -`);
+    return path;
+}
+/** `set server <backend>/<server> state ready|drain|maint`. */
+function setStateLine(backend, server, state) {
+    return `set server ${checkName('backend', backend)}/${checkName('server', server)} state ${state}`;
+}
+/** `set server <backend>/<server> weight <0-256>`. */
+function setWeightLine(backend, server, weight) {
+    if (!Number.isInteger(weight) || weight < 0 || weight > 256)
+        throw new LoadBalancerError(`haproxy weight must be an integer 0-256, got ${weight}`);
+    return `set server ${checkName('backend', backend)}/${checkName('server', server)} weight ${weight}`;
+}
+function showServersStateLine(backend) {
+    return `show servers state ${checkName('backend', backend)}`;
+}
+/** `show stat <backend> 4 -1`: the backend's servers only (type 4), for their current sessions. */
+function showStatLine(backend) {
+    return `show stat ${checkName('backend', backend)} 4 -1`;
+}
+/**
+ * One runtime-API request: the lines joined by `;` (haproxy's CLI separator), sent through socat, or
+ * `nc -U` where socat is missing.
+ */
+function runtimeCommand(socket, lines) {
+    for (const l of lines)
+        if (/[;\n\r'\\]/.test(l))
+            throw new LoadBalancerError(`runtime API line '${l}' holds a separator or quote`);
+    const request = shell_quote(lines.join('; '));
+    const sock = shell_quote(checkSocket(socket));
+    return [
+        'if command -v socat >/dev/null 2>&1; then',
+        `  printf '%s\\n' ${request} | socat -t 10 stdio UNIX-CONNECT:${sock}`,
+        'elif command -v nc >/dev/null 2>&1; then',
+        `  printf '%s\\n' ${request} | nc -U ${sock}`,
+        'else',
+        "  echo 'fivestep: neither socat nor nc is installed on the balancer host' >&2; exit 127",
+        'fi',
+    ].join('\n');
+}
+// srv_admin_state bits (haproxy include/haproxy/server-t.h): FMAINT 0x01, IMAINT 0x02, CMAINT 0x04,
+// FDRAIN 0x08, IDRAIN 0x10, RMAINT 0x20, HMAINT 0x40.
+const MAINT_BITS = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;
+const DRAIN_BITS = 0x08 | 0x10;
+/** Parses `show servers state <backend>` (version line, `# be_id be_name …` header, one line a server). */
+function parseServersState(text, backend) {
+    const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+    const header = lines.find((l) => l.startsWith('# '));
+    if (!header) {
+        const message = lines.join(' ') || 'no output';
+        throw new LoadBalancerError(`haproxy has no backend '${backend}' (or the socket refused the request): ${message}`);
+    }
+    const cols = header.slice(2).split(/\s+/);
+    const at = (name) => {
+        const i = cols.indexOf(name);
+        if (i < 0)
+            throw new LoadBalancerError(`unexpected 'show servers state' header: no ${name}`);
+        return i;
+    };
+    const [be, name, addr, admin, uweight, iweight, port] = ['be_name', 'srv_name', 'srv_addr', 'srv_admin_state', 'srv_uweight', 'srv_iweight', 'srv_port'].map(at);
+    const out = [];
+    for (const l of lines) {
+        if (l.startsWith('#') || /^\d+$/.test(l))
+            continue;
+        const f = l.split(/\s+/);
+        if (f[be] !== backend)
+            continue;
+        const a = Number(f[admin]);
+        out.push({
+            name: f[name],
+            address: f[addr],
+            port: Number(f[port]),
+            weight: Number(f[uweight]),
+            state: a & MAINT_BITS ? 'maint' : a & DRAIN_BITS ? 'drain' : 'ready',
+            configWeight: Number(f[iweight]),
+        });
+    }
+    return out;
+}
+/** Current sessions per server from `show stat` CSV (column `scur`). */
+function parseSessions(csv, backend) {
+    const lines = csv.split('\n').filter((l) => l.trim());
+    const header = lines.find((l) => l.startsWith('# '));
+    if (!header)
+        throw new LoadBalancerError(`unexpected 'show stat' output: ${csv.slice(0, 200)}`);
+    const cols = header.slice(2).split(',');
+    const [px, sv, scur] = ['pxname', 'svname', 'scur'].map((c) => cols.indexOf(c));
+    const out = new Map();
+    for (const l of lines) {
+        if (l.startsWith('#'))
+            continue;
+        const f = l.split(',');
+        if (f[px] !== backend || f[sv] === 'BACKEND' || f[sv] === 'FRONTEND')
+            continue;
+        out.set(f[sv], Number(f[scur]) || 0);
+    }
+    return out;
+}
+function createHaproxy(opts) {
+    const { backend, socket, exec } = opts;
+    checkName('lb-backend', backend);
+    checkSocket(socket);
+    const sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    const now = opts.now ?? Date.now;
+    const mutex = new Mutex();
+    let byHost = new Map();
+    /** As captured before any change. */
+    let original = new Map();
+    /** What we set (weights and states), for the split and for putting a host back during a canary. */
+    const current = new Map();
+    let canary = null;
+    const send = async (lines) => {
+        const r = await exec(runtimeCommand(socket, lines));
+        if (r.code !== 0)
+            throw new LoadBalancerError(`haproxy runtime API (${socket}) failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
+        return r.stdout;
+    };
+    /** Setters print nothing on success; any text is haproxy's error. */
+    const apply = async (lines) => {
+        if (lines.length === 0)
+            return;
+        const out = (await send(lines)).trim();
+        if (out)
+            throw new LoadBalancerError(`haproxy refused '${lines.join('; ')}': ${out.replace(/\s+/g, ' ')}`);
+    };
+    const serversOf = (host) => {
+        const s = byHost.get(host);
+        if (!s)
+            throw new LoadBalancerError(`${host} is not matched to a server of '${backend}'`);
+        return s;
+    };
+    const weightNow = (s) => canary?.get(s.name) ?? original.get(s.name).weight;
+    return {
+        kind: 'haproxy',
+        async inspect(hosts) {
+            const servers = parseServersState(await send([showServersStateLine(backend)]), backend);
+            if (servers.length === 0)
+                throw new LoadBalancerError(`haproxy backend '${backend}' has no servers`);
+            byHost = matchServers(hosts, servers, backend);
+            original = new Map(servers.map((s) => [s.name, { ...s }]));
+            for (const s of servers)
+                current.set(s.name, { ...s });
+        },
+        drain: (host, timeoutMs) => mutex
+            .run(async () => {
+            const mine = serversOf(host);
+            await apply(mine.map((s) => setStateLine(backend, s.name, 'drain')));
+            for (const s of mine)
+                current.get(s.name).state = 'drain';
+            return mine;
+        })
+            .then(async (mine) => {
+            const deadline = now() + timeoutMs;
+            for (;;) {
+                const sessions = parseSessions(await send([showStatLine(backend)]), backend);
+                const left = mine.reduce((sum, s) => sum + (sessions.get(s.name) ?? 0), 0);
+                if (left === 0 || now() >= deadline)
+                    return { left };
+                await sleep(Math.min(opts.pollMs ?? 100, Math.max(1, deadline - now())));
+            }
+        }),
+        enable: (host) => mutex.run(async () => {
+            const mine = serversOf(host);
+            await apply(mine.flatMap((s) => [setWeightLine(backend, s.name, weightNow(s)), setStateLine(backend, s.name, 'ready')]));
+            for (const s of mine)
+                Object.assign(current.get(s.name), { state: 'ready', weight: weightNow(s) });
+        }),
+        setCanary: (hosts, share) => mutex.run(async () => {
+            const names = new Set(hosts.flatMap((h) => serversOf(h).map((s) => s.name)));
+            const matched = [...byHost.values()].flat().map((s) => original.get(s.name));
+            canary = canaryWeights(matched, names, share, 256);
+            await apply([...canary].map(([name, w]) => setWeightLine(backend, name, w)));
+            for (const [name, w] of canary)
+                current.get(name).weight = w;
+            return computeSplit(`canary ${Math.round(share * 1000) / 10}%`, byHost, (s) => current.get(s.name).weight);
+        }),
+        endCanary: () => mutex.run(async () => {
+            if (!canary)
+                return;
+            const names = [...canary.keys()];
+            canary = null;
+            await apply(names.map((name) => setWeightLine(backend, name, original.get(name).weight)));
+            for (const name of names)
+                current.get(name).weight = original.get(name).weight;
+        }),
+        restore: () => mutex.run(async () => {
+            canary = null;
+            const servers = [...byHost.values()].flat();
+            await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, original.get(s.name).weight), setStateLine(backend, s.name, original.get(s.name).state)]));
+            for (const s of servers)
+                Object.assign(current.get(s.name), original.get(s.name));
+        }),
+        reset: () => mutex.run(async () => {
+            const servers = [...byHost.values()].flat();
+            await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.configWeight ?? 1), setStateLine(backend, s.name, 'ready')]));
+        }),
+        split(label, out = []) {
+            const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) }))]));
+            return computeSplit(label, view, (s) => s.weight);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/lb/nginx.ts
+
+
+const FILE_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
+function checkUpstreamFile(path) {
+    if (!FILE_PATH.test(path))
+        throw new LoadBalancerError(`lb-upstream-file '${path}' must be an absolute path of letters, digits and _ . / -`);
+    return path;
+}
+const SERVER_LINE = /^(\s*)server\s+([^\s;]+)([^;]*);(.*)$/;
+/** The `upstream <name> { … }` block's line range, or the whole file when it holds no upstream block. */
+function upstreamRange(lines, upstream) {
+    const anyBlock = lines.some((l) => /^\s*upstream\s+\S+\s*\{/.test(l));
+    if (!anyBlock)
+        return [0, lines.length];
+    const start = lines.findIndex((l) => new RegExp(`^\\s*upstream\\s+${upstream.replace(/[.]/g, '\\.')}\\s*\\{`).test(l));
+    if (start < 0)
+        throw new LoadBalancerError(`the upstream file has no 'upstream ${upstream} {' block`);
+    let depth = 0;
+    for (let i = start; i < lines.length; i++) {
+        depth += (lines[i].match(/\{/g) ?? []).length - (lines[i].match(/\}/g) ?? []).length;
+        if (depth <= 0 && i > start)
+            return [start, i];
+    }
+    return [start, lines.length];
+}
+function splitAddress(address) {
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(address);
+    if (!m)
+        return { address, port: 0 };
+    return { address: m[1].replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : 80 };
+}
+/** The upstream's servers: name = the address as written (`10.0.0.1:8080`), weight (default 1), `down`. */
+function parseUpstream(text, upstream) {
+    const lines = text.split('\n');
+    const [from, to] = upstreamRange(lines, upstream);
+    const out = [];
+    for (let i = from; i < to; i++) {
+        const m = SERVER_LINE.exec(lines[i].replace(/#.*$/, ''));
+        if (!m)
+            continue;
+        const params = m[3].trim().split(/\s+/).filter(Boolean);
+        const weight = params.find((p) => p.startsWith('weight='));
+        out.push({
+            name: m[2],
+            ...splitAddress(m[2]),
+            weight: weight ? Number(weight.slice(7)) : 1,
+            state: params.includes('down') ? 'maint' : 'ready',
+        });
+    }
+    return out;
+}
+/**
+ * The file with the named servers' `weight=` and `down` set as given; every other parameter, line and
+ * comment stays as it was. `weight=1` is written as no weight (nginx's default).
+ */
+function rewriteUpstream(text, upstream, settings) {
+    const lines = text.split('\n');
+    const [from, to] = upstreamRange(lines, upstream);
+    for (let i = from; i < to; i++) {
+        const comment = /#.*$/.exec(lines[i])?.[0] ?? '';
+        const m = SERVER_LINE.exec(lines[i].replace(/#.*$/, ''));
+        if (!m)
+            continue;
+        const want = settings.get(m[2]);
+        if (!want)
+            continue;
+        if (!Number.isInteger(want.weight) || want.weight < 1)
+            throw new LoadBalancerError(`nginx weight must be a positive integer, got ${want.weight}`);
+        const params = m[3].trim().split(/\s+/).filter((p) => p && !p.startsWith('weight=') && p !== 'down');
+        const words = [`server ${m[2]}`, ...(want.weight !== 1 ? [`weight=${want.weight}`] : []), ...params, ...(want.down ? ['down'] : [])];
+        lines[i] = `${m[1]}${words.join(' ')};${m[4].replace(/#.*$/, '')}${comment}`;
+    }
+    return lines.join('\n');
+}
+/**
+ * Finds the nginx master whose configuration (as `nginx -T` lists it) includes the upstream file and
+ * prints `<pid> <config>`; nginx started without `-c` uses /etc/nginx/nginx.conf.
+ */
+function findMasterCommand(file) {
+    const f = shell_quote(checkUpstreamFile(file));
+    return [
+        // A login shell of a non-root user may not have /usr/sbin on its PATH.
+        'PATH="$PATH:/usr/sbin:/sbin"',
+        'ps -eo pid=,args= | while read -r pid args; do',
+        '  case "$args" in "nginx: master process"*) ;; *) continue ;; esac',
+        "  conf=$(printf '%s\\n' \"$args\" | sed -n 's/.* -c \\([^ ]*\\).*/\\1/p')",
+        '  [ -n "$conf" ] || conf=/etc/nginx/nginx.conf',
+        `  if nginx -T -c "$conf" 2>/dev/null | grep -qxF "# configuration file "${f}":"; then echo "$pid $conf"; fi`,
+        'done',
+    ].join('\n');
+}
+/**
+ * Writes the new file (base64 in the command: no stdin needed), checks the whole configuration with
+ * `nginx -t` and reloads; when the check fails the previous file is put back and the command fails.
+ */
+function applyCommand(file, conf, content) {
+    const f = shell_quote(checkUpstreamFile(file));
+    const c = shell_quote(checkUpstreamFile(conf));
+    const b64 = Buffer.from(content, 'utf8').toString('base64');
+    return [
+        'set -e',
+        'PATH="$PATH:/usr/sbin:/sbin"',
+        `f=${f}`,
+        'cp -p "$f" "$f.fivestep-prev"',
+        `printf '%s' '${b64}' | base64 -d > "$f"`,
+        `if ! nginx -t -q -c ${c} 2>"$f.fivestep-err"; then cat "$f.fivestep-prev" > "$f"; rm -f "$f.fivestep-prev"; cat "$f.fivestep-err" >&2; rm -f "$f.fivestep-err"; exit 1; fi`,
+        'rm -f "$f.fivestep-prev" "$f.fivestep-err"',
+        `nginx -q -c ${c} -s reload`,
+    ].join('\n');
+}
+/** The pids of the worker processes of master `pid`, one a line. */
+function workersCommand(pid) {
+    if (!Number.isInteger(pid) || pid < 1)
+        throw new LoadBalancerError(`bad nginx pid ${pid}`);
+    return `ps -eo pid=,ppid= | awk '$2 == ${pid} { print $1 }'`;
+}
+function createNginx(opts) {
+    const { upstream, file, exec } = opts;
+    checkName('lb-backend', upstream);
+    checkUpstreamFile(file);
+    const sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    const now = opts.now ?? Date.now;
+    const mutex = new Mutex();
+    let originalText = '';
+    let master = { pid: 0, conf: '' };
+    let byHost = new Map();
+    const original = new Map();
+    const current = new Map();
+    let canary = null;
+    const run = async (command, what) => {
+        const r = await exec(command);
+        if (r.code !== 0)
+            throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
+        return r.stdout;
+    };
+    const serversOf = (host) => {
+        const s = byHost.get(host);
+        if (!s)
+            throw new LoadBalancerError(`${host} is not matched to a server of upstream '${upstream}'`);
+        return s;
+    };
+    /** Writes `current` into the file (every other byte as captured), checks and reloads. */
+    const write = async (text) => {
+        const settings = new Map([...current].map(([name, s]) => [name, { weight: Math.max(1, s.weight), down: s.state !== 'ready' }]));
+        await run(applyCommand(file, master.conf, text ?? rewriteUpstream(originalText, upstream, settings)), `reload with ${file}`);
+    };
+    const weightNow = (s) => canary?.get(s.name) ?? original.get(s.name).weight;
+    const workers = async () => (await run(workersCommand(master.pid), 'worker list')).split('\n').map((l) => l.trim()).filter(Boolean);
+    return {
+        kind: 'nginx',
+        async inspect(hosts) {
+            originalText = await run(`cat ${shell_quote(file)}`, `read of ${file}`);
+            const servers = parseUpstream(originalText, upstream);
+            if (servers.length === 0)
+                throw new LoadBalancerError(`upstream '${upstream}' in ${file} has no server lines`);
+            byHost = matchServers(hosts, servers, upstream);
+            const found = (await run(findMasterCommand(file), 'master lookup')).trim().split('\n').filter(Boolean);
+            if (found.length !== 1)
+                throw new LoadBalancerError(`expected one running nginx master whose configuration includes ${file}, found ${found.length}`);
+            const [pid, conf] = found[0].split(' ');
+            master = { pid: Number(pid), conf };
+            for (const s of servers) {
+                original.set(s.name, { ...s });
+                current.set(s.name, { ...s });
+            }
+        },
+        drain: (host, timeoutMs) => mutex
+            .run(async () => {
+            // The reload is asynchronous: drained means every worker that ran before it has exited
+            // (old workers finish their in-flight requests first).
+            const before = await workers();
+            for (const s of serversOf(host))
+                current.get(s.name).state = 'drain';
+            await write();
+            return before;
+        })
+            .then(async (before) => {
+            const deadline = now() + timeoutMs;
+            for (;;) {
+                const alive = new Set(await workers());
+                const left = before.filter((p) => alive.has(p)).length;
+                if (left === 0 || now() >= deadline)
+                    return { left };
+                await sleep(Math.min(opts.pollMs ?? 100, Math.max(1, deadline - now())));
+            }
+        }),
+        enable: (host) => mutex.run(async () => {
+            for (const s of serversOf(host))
+                Object.assign(current.get(s.name), { state: 'ready', weight: weightNow(s) });
+            await write();
+        }),
+        setCanary: (hosts, share) => mutex.run(async () => {
+            const names = new Set(hosts.flatMap((h) => serversOf(h).map((s) => s.name)));
+            const matched = [...byHost.values()].flat().map((s) => original.get(s.name));
+            canary = canaryWeights(matched, names, share, 1000);
+            for (const [name, w] of canary)
+                current.get(name).weight = Math.max(1, w);
+            await write();
+            return computeSplit(`canary ${Math.round(share * 1000) / 10}%`, byHost, (s) => current.get(s.name).weight);
+        }),
+        endCanary: () => mutex.run(async () => {
+            if (!canary)
+                return;
+            for (const name of canary.keys())
+                current.get(name).weight = original.get(name).weight;
+            canary = null;
+            await write();
+        }),
+        restore: () => mutex.run(async () => {
+            canary = null;
+            for (const [name, s] of original)
+                Object.assign(current.get(name), s);
+            await write(originalText);
+        }),
+        reset: () => mutex.run(async () => {
+            for (const s of [...byHost.values()].flat())
+                Object.assign(current.get(s.name), { state: 'ready', weight: 1 });
+            await write();
+        }),
+        split(label, out = []) {
+            const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) }))]));
+            return computeSplit(label, view, (s) => s.weight);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/lb/index.ts
+// The balancer in front of the hosts: its inputs, and the provider the `load-balancer` input chooses,
+// driven over one SSH session to lb-host (same key and known-hosts as the hosts).
+
+
+
+
+
+/** The inputs both actions share; null when `load-balancer` is empty (then the other lb inputs must be too). */
+function readLoadBalancerInputs(source) {
+    const kind = (0,inputs/* optional */.lq)(source, 'load-balancer');
+    if (kind === '') {
+        for (const name of ['lb-host', 'lb-backend', 'lb-upstream-file', 'canary-weight']) {
+            if ((0,inputs/* optional */.lq)(source, name) !== '')
+                throw new inputs/* InputError */.dz(name, 'is set but load-balancer is empty');
+        }
+        return null;
+    }
+    if (kind !== 'haproxy' && kind !== 'nginx')
+        throw new inputs/* InputError */.dz('load-balancer', `must be haproxy or nginx, got '${kind}'`);
+    const hostText = (0,inputs/* optional */.lq)(source, 'lb-host');
+    if (!hostText)
+        throw new inputs/* InputError */.dz('lb-host', 'is required when load-balancer is set');
+    const defaults = { user: (0,inputs/* optional */.lq)(source, 'user', 'deploy'), port: (0,inputs/* parseInteger */.cG)('port', (0,inputs/* optional */.lq)(source, 'port', '22'), { min: 1, max: 65535 }) };
+    const backend = (0,inputs/* optional */.lq)(source, 'lb-backend');
+    if (!LB_NAME.test(backend))
+        throw new inputs/* InputError */.dz('lb-backend', backend ? `'${backend}' is not a backend/upstream name` : 'is required when load-balancer is set');
+    const socket = (0,inputs/* optional */.lq)(source, 'lb-socket', '/run/haproxy/admin.sock');
+    if (kind === 'haproxy')
+        lb_wrap('lb-socket', () => checkSocket(socket));
+    const upstreamFile = (0,inputs/* optional */.lq)(source, 'lb-upstream-file');
+    if (kind === 'nginx') {
+        if (!upstreamFile)
+            throw new inputs/* InputError */.dz('lb-upstream-file', 'is required when load-balancer is nginx');
+        lb_wrap('lb-upstream-file', () => checkUpstreamFile(upstreamFile));
+    }
+    return { kind, host: (0,inputs/* parseHostSpec */.nn)('lb-host', hostText, defaults), backend, socket, upstreamFile };
+}
+/** `5%`, `5` or `0.05` → 0.05; must be above 0 and below 100%. */
+function parseShare(name, text) {
+    const t = text.trim();
+    const m = /^(\d+(?:\.\d+)?)\s*(%?)$/.exec(t);
+    if (!m)
+        throw new inputs/* InputError */.dz(name, `'${text}' is not a percentage like 5%`);
+    const n = Number(m[1]);
+    const share = m[2] || n >= 1 ? n / 100 : n;
+    if (!(share > 0 && share < 1))
+        throw new inputs/* InputError */.dz(name, `'${text}' must be above 0% and below 100%`);
+    return share;
+}
+/** ssh-rollout's balancer inputs, with canary-weight, drain and drain-timeout. */
+function readRolloutLbSettings(source) {
+    const base = readLoadBalancerInputs(source);
+    const drainText = (0,inputs/* optional */.lq)(source, 'drain');
+    if (!base) {
+        if (drainText && (0,inputs/* parseBool */.q6)('drain', drainText, false))
+            throw new inputs/* InputError */.dz('drain', 'is true but load-balancer is empty');
+        return null;
+    }
+    const canary = (0,inputs/* optional */.lq)(source, 'canary-weight');
+    return {
+        ...base,
+        canaryShare: canary ? parseShare('canary-weight', canary) : null,
+        drain: (0,inputs/* parseBool */.q6)('drain', drainText, true),
+        drainTimeoutMs: (0,inputs/* parseDuration */.E9)('drain-timeout', (0,inputs/* optional */.lq)(source, 'drain-timeout', '30s')),
+    };
+}
+function lb_wrap(name, fn) {
+    try {
+        fn();
+    }
+    catch (err) {
+        throw new inputs/* InputError */.dz(name, err instanceof Error ? err.message : String(err));
+    }
+}
+/** Picks the provider for `settings.kind` over an open session to lb-host. */
+function createLoadBalancer(settings, session) {
+    const exec = (command) => session.exec(command, { timeoutMs: 60_000 });
+    return settings.kind === 'haproxy'
+        ? createHaproxy({ backend: settings.backend, socket: settings.socket, exec })
+        : createNginx({ upstream: settings.backend, file: settings.upstreamFile, exec });
+}
+/** Connects to lb-host and returns the provider with a close(). */
+async function connectLoadBalancer(settings, connector, credentials) {
+    const session = await connector(settings.host, credentials);
+    return { lb: createLoadBalancer(settings, session), close: () => session.close() };
+}
+
 ;// CONCATENATED MODULE: ./src/rollout/waves.ts
 // Wave planning with Ansible `serial` semantics: sizes in order, the last size repeats until every host is done.
 
@@ -76714,6 +77364,7 @@ function planWaves(hosts, sizes) {
 ;// CONCATENATED MODULE: ./src/rollout/rollout.ts
 // The rollout: preflight every host, stage the release everywhere, then switch wave by wave,
 // watching health (and metrics during each bake); on too many failures, put every switched host back.
+
 
 
 
@@ -76757,6 +77408,11 @@ async function rollout(settings, artifact, deps) {
     deps.signal?.addEventListener('abort', onAbort);
     if (deps.signal?.aborted)
         onAbort();
+    const lbSettings = settings.loadBalancer ?? null;
+    let lb;
+    let closeLb;
+    /** At most all-but-one in-rotation hosts drained at once, so the backend never empties. */
+    let drainSlots;
     const failures = () => runs.filter((r) => r.record.outcome === 'failed' || r.record.outcome === 'revert-failed').length;
     const fail = (run, reason) => {
         run.record.outcome = 'failed';
@@ -76816,6 +77472,9 @@ async function rollout(settings, artifact, deps) {
                     run.record.outcome = 'skipped';
             return finish(failures() > allowedFailures ? 'reverted' : 'success');
         }
+        // The balancer first: a host it does not know is an error before anything changes anywhere.
+        if (lbSettings)
+            await openBalancer();
         // Preflight: connect (verifying the host key), take the lock, read the state; nothing changes yet.
         await logger.group(`Preflight: ${runs.length} host(s)`, () => (0,concurrency/* mapLimit */.sf)(runs, ssh.maxParallel, async (run) => {
             if (stop.stopped)
@@ -76864,16 +77523,18 @@ async function rollout(settings, artifact, deps) {
                 await (0,concurrency/* mapLimit */.sf)(ready, ssh.maxParallel, async (run) => {
                     if (stop.stopped)
                         return;
-                    await switchHost(run);
+                    await (drainSlots ? drainSlots.run(() => switchHost(run)) : switchHost(run));
                 });
             });
             record.end = now();
+            if (lb)
+                record.traffic = [lb.split(`wave ${i + 1} switching (each host out while it switches)`, ready.map((r) => r.record.host))];
             // Runner log groups cannot nest: each host's steps get their own group after its wave's.
             for (const run of ready)
                 await logHostSteps(run, i + 1);
             if (stop.stopped || i === waves.length - 1 || settings.waveWaitMs <= 0)
                 continue;
-            await bake(record, wave);
+            await bakeWithCanary(i, record, wave);
         }
         if (stop.stopped) {
             logger.error(`Rollout stopped: ${stop.reason}`);
@@ -76903,6 +77564,7 @@ async function rollout(settings, artifact, deps) {
     }
     finally {
         deps.signal?.removeEventListener('abort', onAbort);
+        await closeBalancer();
         await (0,concurrency/* mapLimit */.sf)(runs, ssh.maxParallel, async (run) => {
             if (run.session && run.locked) {
                 await run.session.exec(releaseLockCommand(deployPath, token)).catch((err) => {
@@ -76946,6 +77608,8 @@ async function rollout(settings, artifact, deps) {
     }
     async function switchHost(run) {
         try {
+            if (lb && lbSettings?.drain)
+                await lbOut(run);
             await step(run, 'switch', switchCommand(deployPath, release));
             run.switched = true;
             // Logged at once so auto-revert finds this release even if the runner dies before the end.
@@ -76959,6 +77623,8 @@ async function rollout(settings, artifact, deps) {
                 if (!health.ok)
                     throw new StepError('health', -1, health.detail);
             }
+            if (run.outOfRotation)
+                await lbIn(run);
             run.record.outcome = 'updated';
             logger.info(`${run.record.host}: on ${release}${ssh.healthCommand || ssh.healthUrl ? ', healthy' : ''}`);
         }
@@ -77005,6 +77671,9 @@ async function rollout(settings, artifact, deps) {
         const start = now();
         const previous = run.record.previous;
         try {
+            // The balancer never blocks a revert: a drain that fails is a warning.
+            if (lb && lbSettings?.drain && !run.outOfRotation)
+                await lbOut(run).catch((e) => logger.warning(`${run.record.host}: ${errorMessage(e)}`));
             const command = previous ? switchCommand(deployPath, previous) : unsetCurrentCommand(deployPath);
             const result = await run.session.exec(command);
             if (result.code !== 0)
@@ -77017,6 +77686,9 @@ async function rollout(settings, artifact, deps) {
                     throw new Error(`reload after revert: ${reload.stderr.trim() || `exit ${reload.code}`}`);
             }
             await run.session.exec(appendLogCommand(deployPath, { ...logEntry(run, 'reverted'), reason }));
+            // Back in rotation on the release it served before (a host with no release left stays out).
+            if (run.outOfRotation && previous)
+                await lbIn(run).catch((e) => logger.warning(`${run.record.host}: ${errorMessage(e)}`));
             run.record.steps.push({ name: 'revert', start, end: now(), ok: true, detail: `back on ${previous || '(no release)'}` });
             // A host that failed stays 'failed' (with its reason) after being put back, so `failed-hosts` names
             // it; only hosts reverted because of another host's failure become 'reverted'.
@@ -77030,6 +77702,96 @@ async function rollout(settings, artifact, deps) {
             run.record.outcome = 'revert-failed';
             run.record.reason = `${run.record.reason ? run.record.reason + '; ' : ''}could not be put back on ${previous || '(no release)'}: ${message}`;
             logger.error(`${run.record.host}: COULD NOT BE REVERTED to ${previous || '(no release)'}: ${message}`);
+        }
+    }
+    async function openBalancer() {
+        const s = lbSettings;
+        if (deps.loadBalancer)
+            lb = deps.loadBalancer;
+        else {
+            const opened = await connectLoadBalancer(s, deps.connector, ssh.credentials);
+            lb = opened.lb;
+            closeLb = opened.close;
+        }
+        await lb.inspect(ssh.hosts);
+        const before = lb.split('before the rollout');
+        const inRotation = Object.values(before.share).filter((x) => x > 0).length;
+        if (s.drain)
+            drainSlots = new concurrency/* Semaphore */.jf(Math.max(1, inRotation - 1));
+        logger.info(`Load balancer ${s.kind} ${(0,inputs/* hostId */.My)(s.host)} '${s.backend}': ${Object.entries(before.share).map(([h, x]) => `${h} ${x}%`).join(', ')}` +
+            `${s.drain ? `; drain on (timeout ${s.drainTimeoutMs / 1000}s, at most ${Math.max(1, inRotation - 1)} host(s) out at once)` : '; drain off'}` +
+            `${s.canaryShare !== null ? `; canary weight ${Math.round(s.canaryShare * 1000) / 10}% during wave 1's bake` : ''}`);
+        if (s.canaryShare !== null && (waves.length < 2 || settings.waveWaitMs <= 0)) {
+            logger.warning('canary-weight is set but wave 1 has no bake (it needs wave-wait > 0 and a second wave): weights stay as they are');
+        }
+    }
+    /** Weights and states back as captured, whatever happened; then the session closes. */
+    async function closeBalancer() {
+        if (!lb)
+            return;
+        try {
+            await lb.restore();
+            logger.info('Load balancer: weights and states restored');
+        }
+        catch (err) {
+            errors.push(`load balancer: could not restore weights and states: ${errorMessage(err)}`);
+            logger.error(errors[errors.length - 1]);
+        }
+        await closeLb?.().catch(() => undefined);
+    }
+    async function lbOut(run) {
+        const start = now();
+        try {
+            run.outOfRotation = true;
+            const { left } = await lb.drain(run.record.host, lbSettings.drainTimeoutMs);
+            const detail = left > 0 ? `drain-timeout reached with ${left} request(s) in flight` : 'out of rotation, no request in flight';
+            run.record.steps.push({ name: 'drain', start, end: now(), ok: true, detail });
+            if (left > 0)
+                logger.warning(`${run.record.host}: ${detail}`);
+        }
+        catch (err) {
+            run.record.steps.push({ name: 'drain', start, end: now(), ok: false, detail: errorMessage(err) });
+            throw new StepError('drain', -1, errorMessage(err));
+        }
+    }
+    async function lbIn(run) {
+        const start = now();
+        try {
+            await lb.enable(run.record.host);
+            run.outOfRotation = false;
+            run.record.steps.push({ name: 'rotation', start, end: now(), ok: true, detail: 'back in rotation' });
+        }
+        catch (err) {
+            run.record.steps.push({ name: 'rotation', start, end: now(), ok: false, detail: errorMessage(err) });
+            throw new StepError('rotation', -1, errorMessage(err));
+        }
+    }
+    /** Wave 1 bakes with its canary weight on the balancer; weights go back before anything else happens. */
+    async function bakeWithCanary(index, record, wave) {
+        const share = lbSettings?.canaryShare ?? null;
+        const canary = wave.filter((r) => r.record.outcome === 'updated').map((r) => r.record.host);
+        if (!lb || index !== 0 || share === null || canary.length === 0)
+            return bake(record, wave);
+        try {
+            const split = await lb.setCanary(canary, share);
+            (record.traffic ??= []).push(split);
+            logger.info(`Canary: ${Object.entries(split.share).map(([h, x]) => `${h} ${x}%`).join(', ')}`);
+        }
+        catch (err) {
+            stop.stop(`load balancer: could not set the canary weight: ${errorMessage(err)}`);
+            return;
+        }
+        try {
+            await bake(record, wave);
+        }
+        finally {
+            try {
+                await lb.endCanary();
+                logger.info('Canary weights back to normal');
+            }
+            catch (err) {
+                stop.stop(`load balancer: could not end the canary weight: ${errorMessage(err)}`);
+            }
         }
     }
     function logEntry(run, result) {
@@ -77205,23 +77967,18 @@ function validateHealthUrl(template) {
 
 
 
+
 /** `<UTC yyyymmddHHMMSS>-<sha7>`, or without the suffix when no commit is known. */
 function defaultReleaseId(now, sha) {
     const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
     const sha7 = sha.slice(0, 7);
     return /^[0-9a-f]{7}$/i.test(sha7) ? `${stamp}-${sha7}` : stamp;
 }
-const LB_INPUTS = ['load-balancer', 'lb-host', 'lb-backend', 'lb-upstream-file', 'canary-weight'];
 function readRolloutSettings(source, ctx) {
     const ssh = readSshSettings(source, { mask: ctx.mask });
     const artifact = (0,inputs/* required */.mw)(source, 'artifact');
     artifactKind('artifact', artifact);
     const releaseId = validateReleaseId('release-id', (0,inputs/* optional */.lq)(source, 'release-id', defaultReleaseId(ctx.now, ctx.sha)));
-    for (const name of LB_INPUTS) {
-        if ((0,inputs/* optional */.lq)(source, name) !== '') {
-            throw new inputs/* InputError */.dz(name, 'load-balancer integration is not available in this version of ssh-rollout; remove the load-balancer inputs');
-        }
-    }
     return {
         ssh,
         artifact,
@@ -77237,6 +77994,7 @@ function readRolloutSettings(source, ctx) {
         dryRun: (0,inputs/* parseBool */.q6)('dry-run', source('dry-run'), false),
         environment: (0,inputs/* optional */.lq)(source, 'environment'),
         githubToken: (0,inputs/* optional */.lq)(source, 'github-token'),
+        loadBalancer: readRolloutLbSettings(source),
     };
 }
 
@@ -77323,11 +78081,25 @@ function report_summaryMarkdown(report) {
         const result = `${OUTCOME_ICON[h.outcome] ?? h.outcome}${h.reason ? `: ${report_cell(h.reason)}` : ''}${putBack ? ` (put back: ${report_cell(putBack.detail ?? '')})` : ''}`;
         out.push(`| ${h.host} | ${h.wave} | ${h.previous || '–'} | ${upload} | ${formatMs(stepMs(h, 'switch', 'reload'))} | ${formatMs(stepMs(h, 'health'))} | ${result} | ${formatMs(total)} |`);
     }
+    const traffic = trafficTable(report);
+    if (traffic)
+        out.push('', traffic);
     if (!report.dryRun)
         out.push('', ganttChart(report));
     if (report.errors.length)
         out.push('', '**Warnings:**', ...report.errors.map((e) => `- ${report_cell(e)}`));
     return out.join('\n') + '\n';
+}
+/** The load balancer's share of requests per host, per wave (only when a balancer was used). */
+function trafficTable(report) {
+    const rows = report.waves.flatMap((w) => (w.traffic ?? []).map((t) => ({ wave: w.index, ...t })));
+    if (rows.length === 0)
+        return '';
+    const hosts = report.hosts.map((h) => h.host);
+    const out = ['**Traffic split** (share of requests on the load balancer)', '', `| wave | when | ${hosts.join(' | ')} |`, `| --- | --- | ${hosts.map(() => '---').join(' | ')} |`];
+    for (const r of rows)
+        out.push(`| ${r.wave} | ${report_cell(r.label)} | ${hosts.map((h) => (h in r.share ? `${r.share[h]}%` : '–')).join(' | ')} |`);
+    return out.join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/rollout/main.ts
@@ -77376,7 +78148,7 @@ async function sshRollout(source, deps) {
             signal: deps.signal,
             now: deps.now,
             watch: watchSettings
-                ? createRolloutWatch(watchSettings, { logger, allHosts: settings.ssh.hosts.map(inputs/* hostId */.My) })
+                ? createRolloutWatch(watchSettings, { logger, allHosts: settings.ssh.hosts.map(inputs/* hostId */.My), onResult: deps.onWatchResult })
                 : undefined,
         });
     }

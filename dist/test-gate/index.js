@@ -50778,7 +50778,11 @@ function parseJUnit(xml, opts) {
     const locator = new Locator(opts);
     for (const root of roots) {
         const pytest = /pytest/.test(String(root['@_name'] ?? ''));
-        walkSuites(asNodes(root.testsuite), (suite, c) => cases.push(readCase(suite, c, locator, pytest || /^pytest$/.test(String(suite['@_name'] ?? '')))));
+        const visit = (suite, c) => cases.push(readCase(suite, c, locator, pytest || /^pytest$/.test(String(suite['@_name'] ?? ''))));
+        // Node's own junit reporter puts top-level tests straight under <testsuites>, with no <testsuite>.
+        for (const c of asNodes(root.testcase))
+            visit(root, c);
+        walkSuites(asNodes(root.testsuite), visit);
     }
     return summarize(cases);
 }
@@ -50927,7 +50931,8 @@ class Locator {
 function stackFrames(trace) {
     const frames = [];
     // `at fn (/abs/x.ts:12:5)`, `at /abs/x.ts:12:5`, `at com.X.m(X.java:27)`, `tests/x.py:11: Error`, `x_test.go:21: msg`.
-    const re = /(?:^|[\s(])((?:[A-Za-z]:)?[^\s():'"<>]*[A-Za-z0-9_-]\.[A-Za-z0-9]{1,10}):(\d+)(?::\d+)?(?=[\s):]|$)/gm;
+    // ESM stacks (Node's test runner, jest ESM) name files as `file:///abs/x.mjs:4:28`: the scheme is dropped.
+    const re = /(?:^|[\s(])(?:file:\/\/)?((?:[A-Za-z]:)?[^\s():'"<>]*[A-Za-z0-9_-]\.[A-Za-z0-9]{1,10}):(\d+)(?::\d+)?(?=[\s):]|$)/gm;
     // Python's own traceback format: File "x.py", line 12
     const py = /File "([^"]+)", line (\d+)/g;
     for (const m of trace.matchAll(re))

@@ -57,3 +57,44 @@ export async function startDeployment(
     return undefined;
   }
 }
+
+/**
+ * Marks the Deployments that ssh-rollout recorded for `releases` as failed, so the environments page
+ * stops showing a reverted release as what runs. Best effort, like recording them.
+ */
+export async function failReleaseDeployments(
+  client: GitHubClient,
+  ctx: RunContext,
+  opts: { releases: string[]; description: string; logger: Logger },
+): Promise<number[]> {
+  const marked: number[] = [];
+  if (opts.releases.length === 0) return marked;
+  try {
+    const { data } = await client.rest.repos.listDeployments({ owner: ctx.owner, repo: ctx.repo, per_page: 50 });
+    for (const d of data) {
+      const payload = (typeof d.payload === 'string' ? safeJson(d.payload) : d.payload) as { release?: unknown } | null;
+      if (!payload || typeof payload.release !== 'string' || !opts.releases.includes(payload.release)) continue;
+      await client.rest.repos.createDeploymentStatus({
+        owner: ctx.owner,
+        repo: ctx.repo,
+        deployment_id: d.id,
+        state: 'failure',
+        description: opts.description.slice(0, 140),
+        log_url: ctx.runUrl,
+      });
+      marked.push(d.id);
+    }
+    if (marked.length) opts.logger.info(`Marked GitHub deployment(s) ${marked.join(', ')} of ${opts.releases.join(', ')} as failed`);
+  } catch (err) {
+    opts.logger.warning(`could not mark the deployments of ${opts.releases.join(', ')} as failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return marked;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -4,6 +4,8 @@ import type { InputSource } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
 import { createClient as realCreateClient, type GitHubClient } from '../github/client.js';
 import { readContext } from '../github/context.js';
+import { failReleaseDeployments } from '../github/deployments.js';
+import { connectLoadBalancer, type LoadBalancer } from '../lb/index.js';
 import { createHealthCheck } from '../release/health.js';
 import type { Connector } from '../ssh/types.js';
 import { revertCommits, tokenWarning, type GitRevertResult } from './git.js';
@@ -41,8 +43,18 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
   if (settings.ssh) {
     const ssh = settings.ssh;
     for (const w of ssh.warnings) logger.warning(w);
+    // The balancer is reset after the hosts are back (see docs/load-balancer.md: every matched server
+    // ready with its configured weight); it never blocks the revert itself.
+    let balancer: { lb: LoadBalancer; close: () => Promise<void> } | undefined;
     if (settings.loadBalancer) {
-      logger.warning(`load-balancer ${settings.loadBalancer.kind} is set: this version of auto-revert does not drain hosts on the balancer; hosts stay in rotation while they switch back`);
+      try {
+        balancer = await connectLoadBalancer(settings.loadBalancer, deps.connector, ssh.credentials);
+        await balancer.lb.inspect(ssh.hosts);
+      } catch (err) {
+        logger.warning(`load balancer ${settings.loadBalancer.kind}: ${err instanceof Error ? err.message : String(err)}; weights and states are not reset`);
+        await balancer?.close().catch(() => undefined);
+        balancer = undefined;
+      }
     }
     hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () =>
       revertHosts(ssh, { badRelease: settings.badRelease, toRelease: settings.toRelease }, {
@@ -54,6 +66,17 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
         now,
       }),
     );
+    if (balancer) {
+      try {
+        await balancer.lb.reset();
+        logger.info(`Load balancer: every server of ${ssh.hosts.length} host(s) ready with its configured weight`);
+      } catch (err) {
+        errors.push(`load balancer reset: ${err instanceof Error ? err.message : String(err)}`);
+        logger.error(errors[errors.length - 1]);
+      } finally {
+        await balancer.close().catch(() => undefined);
+      }
+    }
   } else {
     logger.info('hosts is empty: no host is touched');
   }
@@ -93,6 +116,10 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
   const outcome: RevertOutcome = { hosts, git, errors, rca: null, badReleases: badReleases(hosts, settings.badRelease) };
   const changed = (hosts?.hosts.some((h) => h.outcome === 'reverted' || h.markedBad) ?? false) || git?.status === 'pushed' || git?.status === 'pull-request';
   const problems = errors.length > 0 || (hosts?.hosts.some((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? false);
+  // The environments page must stop showing the reverted release as what runs.
+  if (client && hosts?.hosts.some((h) => h.outcome === 'reverted')) {
+    await failReleaseDeployments(client, ctx, { releases: outcome.badReleases, description: `reverted by auto-revert: ${reason.text}`, logger });
+  }
   // A second run that changes nothing must not add noise to the incident either.
   if (settings.rcaIssue && client && (changed || problems)) {
     const reports = readReports(settings.reports);

@@ -9,7 +9,7 @@ import { createClient as realCreateClient, type GitHubClient } from '../github/c
 import { readContext } from '../github/context.js';
 import { startDeployment } from '../github/deployments.js';
 import { createHealthCheck } from '../release/health.js';
-import { createRolloutWatch, parseRolloutWatch } from '../metrics/index.js';
+import { createRolloutWatch, parseRolloutWatch, type WatchResult } from '../metrics/index.js';
 import type { Connector } from '../ssh/types.js';
 import { prepareArtifact } from './artifact.js';
 import { rollout, type RolloutReport } from './rollout.js';
@@ -27,6 +27,8 @@ export interface SshRolloutDeps {
   fetch?: typeof fetch;
   now?: () => number;
   createClient?: (token: string, apiUrl: string) => GitHubClient;
+  /** Receives every bake's metric-watch result (the demo writes it as a metric-watch report for the RCA). */
+  onWatchResult?: (result: WatchResult) => void;
 }
 
 /** ssh-rollout's outputs, typed for callers (tests, the demo); the runner receives them as strings. */
@@ -65,7 +67,7 @@ export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Pro
       signal: deps.signal,
       now: deps.now,
       watch: watchSettings
-        ? createRolloutWatch(watchSettings, { logger, allHosts: settings.ssh.hosts.map(hostId) })
+        ? createRolloutWatch(watchSettings, { logger, allHosts: settings.ssh.hosts.map(hostId), onResult: deps.onWatchResult })
         : undefined,
     });
   } catch (err) {

@@ -95,7 +95,19 @@ export function summaryMarkdown(report: RolloutReport): string {
       `| ${h.host} | ${h.wave} | ${h.previous || '–'} | ${upload} | ${formatMs(stepMs(h, 'switch', 'reload'))} | ${formatMs(stepMs(h, 'health'))} | ${result} | ${formatMs(total)} |`,
     );
   }
+  const traffic = trafficTable(report);
+  if (traffic) out.push('', traffic);
   if (!report.dryRun) out.push('', ganttChart(report));
   if (report.errors.length) out.push('', '**Warnings:**', ...report.errors.map((e) => `- ${cell(e)}`));
   return out.join('\n') + '\n';
+}
+
+/** The load balancer's share of requests per host, per wave (only when a balancer was used). */
+export function trafficTable(report: RolloutReport): string {
+  const rows = report.waves.flatMap((w) => (w.traffic ?? []).map((t) => ({ wave: w.index, ...t })));
+  if (rows.length === 0) return '';
+  const hosts = report.hosts.map((h) => h.host);
+  const out = ['**Traffic split** (share of requests on the load balancer)', '', `| wave | when | ${hosts.join(' | ')} |`, `| --- | --- | ${hosts.map(() => '---').join(' | ')} |`];
+  for (const r of rows) out.push(`| ${r.wave} | ${cell(r.label)} | ${hosts.map((h) => (h in r.share ? `${r.share[h]}%` : '–')).join(' | ')} |`);
+  return out.join('\n');
 }

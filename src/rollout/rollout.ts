@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostId, resolveCount, type HostSpec } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
-import { mapLimit, sleep as realSleep } from '../common/concurrency.js';
+import { Semaphore, mapLimit, sleep as realSleep } from '../common/concurrency.js';
+import { connectLoadBalancer, type LoadBalancer, type TrafficSplit } from '../lb/index.js';
 import {
   EXIT,
   acquireLockCommand,
@@ -29,7 +30,7 @@ import type { PreparedArtifact } from './artifact.js';
 import type { RolloutSettings } from './settings.js';
 import { planWaves } from './waves.js';
 
-export type StepName = 'connect' | 'lock' | 'upload' | 'unpack' | 'setup' | 'switch' | 'reload' | 'health' | 'bake' | 'revert' | 'prune';
+export type StepName = 'connect' | 'lock' | 'upload' | 'unpack' | 'setup' | 'drain' | 'switch' | 'reload' | 'health' | 'rotation' | 'bake' | 'revert' | 'prune';
 
 export interface StepRecord {
   name: StepName;
@@ -57,6 +58,8 @@ export interface WaveRecord {
   start?: number;
   end?: number;
   bake?: { start: number; end: number; verdict?: string; detail?: string };
+  /** Share of requests per host on the load balancer: while this wave switched, and during a canary bake. */
+  traffic?: TrafficSplit[];
 }
 
 export type RolloutResult = 'success' | 'reverted' | 'failed';
@@ -102,6 +105,8 @@ export interface RolloutDeps {
   signal?: AbortSignal;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** The balancer provider (default: connect to lb-host and pick by `load-balancer`). */
+  loadBalancer?: LoadBalancer;
 }
 
 /** Host locks outlive one step, not a dead runner: renewed at each wave. */
@@ -114,6 +119,8 @@ interface HostRun {
   state?: HostState;
   locked: boolean;
   switched: boolean;
+  /** Drained on the load balancer by this run and not yet put back. */
+  outOfRotation?: boolean;
 }
 
 class StopSignal {
@@ -151,6 +158,12 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
   const onAbort = () => stop.stop('cancelled (the runner sent a signal)');
   deps.signal?.addEventListener('abort', onAbort);
   if (deps.signal?.aborted) onAbort();
+
+  const lbSettings = settings.loadBalancer ?? null;
+  let lb: LoadBalancer | undefined;
+  let closeLb: (() => Promise<void>) | undefined;
+  /** At most all-but-one in-rotation hosts drained at once, so the backend never empties. */
+  let drainSlots: Semaphore | undefined;
 
   const failures = () => runs.filter((r) => r.record.outcome === 'failed' || r.record.outcome === 'revert-failed').length;
   const fail = (run: HostRun, reason: string) => {
@@ -211,6 +224,9 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
       return finish(failures() > allowedFailures ? 'reverted' : 'success');
     }
 
+    // The balancer first: a host it does not know is an error before anything changes anywhere.
+    if (lbSettings) await openBalancer();
+
     // Preflight: connect (verifying the host key), take the lock, read the state; nothing changes yet.
     await logger.group(`Preflight: ${runs.length} host(s)`, () =>
       mapLimit(runs, ssh.maxParallel, async (run) => {
@@ -261,14 +277,15 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
       await logger.group(`Wave ${i + 1}/${waves.length}: ${wave.map((r) => r.record.host).join(', ')}`, async () => {
         await mapLimit(ready, ssh.maxParallel, async (run) => {
           if (stop.stopped) return;
-          await switchHost(run);
+          await (drainSlots ? drainSlots.run(() => switchHost(run)) : switchHost(run));
         });
       });
       record.end = now();
+      if (lb) record.traffic = [lb.split(`wave ${i + 1} switching (each host out while it switches)`, ready.map((r) => r.record.host))];
       // Runner log groups cannot nest: each host's steps get their own group after its wave's.
       for (const run of ready) await logHostSteps(run, i + 1);
       if (stop.stopped || i === waves.length - 1 || settings.waveWaitMs <= 0) continue;
-      await bake(record, wave);
+      await bakeWithCanary(i, record, wave);
     }
 
     if (stop.stopped) {
@@ -308,6 +325,7 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
     return finish('success');
   } finally {
     deps.signal?.removeEventListener('abort', onAbort);
+    await closeBalancer();
     await mapLimit(runs, ssh.maxParallel, async (run) => {
       if (run.session && run.locked) {
         await run.session.exec(releaseLockCommand(deployPath, token)).catch((err) => {
@@ -350,6 +368,7 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
 
   async function switchHost(run: HostRun): Promise<void> {
     try {
+      if (lb && lbSettings?.drain) await lbOut(run);
       await step(run, 'switch', switchCommand(deployPath, release));
       run.switched = true;
       // Logged at once so auto-revert finds this release even if the runner dies before the end.
@@ -361,6 +380,7 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
         run.record.steps.push({ name: 'health', start, end: now(), ok: health.ok, detail: health.detail });
         if (!health.ok) throw new StepError('health', -1, health.detail);
       }
+      if (run.outOfRotation) await lbIn(run);
       run.record.outcome = 'updated';
       logger.info(`${run.record.host}: on ${release}${ssh.healthCommand || ssh.healthUrl ? ', healthy' : ''}`);
     } catch (err) {
@@ -405,6 +425,8 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
     const start = now();
     const previous = run.record.previous;
     try {
+      // The balancer never blocks a revert: a drain that fails is a warning.
+      if (lb && lbSettings?.drain && !run.outOfRotation) await lbOut(run).catch((e) => logger.warning(`${run.record.host}: ${errorMessage(e)}`));
       const command = previous ? switchCommand(deployPath, previous) : unsetCurrentCommand(deployPath);
       const result = await run.session!.exec(command);
       if (result.code !== 0) throw new Error(result.stderr.trim() || `exit ${result.code}`);
@@ -415,6 +437,8 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
         if (reload.code !== 0) throw new Error(`reload after revert: ${reload.stderr.trim() || `exit ${reload.code}`}`);
       }
       await run.session!.exec(appendLogCommand(deployPath, { ...logEntry(run, 'reverted'), reason }));
+      // Back in rotation on the release it served before (a host with no release left stays out).
+      if (run.outOfRotation && previous) await lbIn(run).catch((e) => logger.warning(`${run.record.host}: ${errorMessage(e)}`));
       run.record.steps.push({ name: 'revert', start, end: now(), ok: true, detail: `back on ${previous || '(no release)'}` });
       // A host that failed stays 'failed' (with its reason) after being put back, so `failed-hosts` names
       // it; only hosts reverted because of another host's failure become 'reverted'.
@@ -426,6 +450,92 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
       run.record.outcome = 'revert-failed';
       run.record.reason = `${run.record.reason ? run.record.reason + '; ' : ''}could not be put back on ${previous || '(no release)'}: ${message}`;
       logger.error(`${run.record.host}: COULD NOT BE REVERTED to ${previous || '(no release)'}: ${message}`);
+    }
+  }
+
+  async function openBalancer(): Promise<void> {
+    const s = lbSettings!;
+    if (deps.loadBalancer) lb = deps.loadBalancer;
+    else {
+      const opened = await connectLoadBalancer(s, deps.connector, ssh.credentials);
+      lb = opened.lb;
+      closeLb = opened.close;
+    }
+    await lb.inspect(ssh.hosts);
+    const before = lb.split('before the rollout');
+    const inRotation = Object.values(before.share).filter((x) => x > 0).length;
+    if (s.drain) drainSlots = new Semaphore(Math.max(1, inRotation - 1));
+    logger.info(
+      `Load balancer ${s.kind} ${hostId(s.host)} '${s.backend}': ${Object.entries(before.share).map(([h, x]) => `${h} ${x}%`).join(', ')}` +
+        `${s.drain ? `; drain on (timeout ${s.drainTimeoutMs / 1000}s, at most ${Math.max(1, inRotation - 1)} host(s) out at once)` : '; drain off'}` +
+        `${s.canaryShare !== null ? `; canary weight ${Math.round(s.canaryShare * 1000) / 10}% during wave 1's bake` : ''}`,
+    );
+    if (s.canaryShare !== null && (waves.length < 2 || settings.waveWaitMs <= 0)) {
+      logger.warning('canary-weight is set but wave 1 has no bake (it needs wave-wait > 0 and a second wave): weights stay as they are');
+    }
+  }
+
+  /** Weights and states back as captured, whatever happened; then the session closes. */
+  async function closeBalancer(): Promise<void> {
+    if (!lb) return;
+    try {
+      await lb.restore();
+      logger.info('Load balancer: weights and states restored');
+    } catch (err) {
+      errors.push(`load balancer: could not restore weights and states: ${errorMessage(err)}`);
+      logger.error(errors[errors.length - 1]);
+    }
+    await closeLb?.().catch(() => undefined);
+  }
+
+  async function lbOut(run: HostRun): Promise<void> {
+    const start = now();
+    try {
+      run.outOfRotation = true;
+      const { left } = await lb!.drain(run.record.host, lbSettings!.drainTimeoutMs);
+      const detail = left > 0 ? `drain-timeout reached with ${left} request(s) in flight` : 'out of rotation, no request in flight';
+      run.record.steps.push({ name: 'drain', start, end: now(), ok: true, detail });
+      if (left > 0) logger.warning(`${run.record.host}: ${detail}`);
+    } catch (err) {
+      run.record.steps.push({ name: 'drain', start, end: now(), ok: false, detail: errorMessage(err) });
+      throw new StepError('drain', -1, errorMessage(err));
+    }
+  }
+
+  async function lbIn(run: HostRun): Promise<void> {
+    const start = now();
+    try {
+      await lb!.enable(run.record.host);
+      run.outOfRotation = false;
+      run.record.steps.push({ name: 'rotation', start, end: now(), ok: true, detail: 'back in rotation' });
+    } catch (err) {
+      run.record.steps.push({ name: 'rotation', start, end: now(), ok: false, detail: errorMessage(err) });
+      throw new StepError('rotation', -1, errorMessage(err));
+    }
+  }
+
+  /** Wave 1 bakes with its canary weight on the balancer; weights go back before anything else happens. */
+  async function bakeWithCanary(index: number, record: WaveRecord, wave: HostRun[]): Promise<void> {
+    const share = lbSettings?.canaryShare ?? null;
+    const canary = wave.filter((r) => r.record.outcome === 'updated').map((r) => r.record.host);
+    if (!lb || index !== 0 || share === null || canary.length === 0) return bake(record, wave);
+    try {
+      const split = await lb.setCanary(canary, share);
+      (record.traffic ??= []).push(split);
+      logger.info(`Canary: ${Object.entries(split.share).map(([h, x]) => `${h} ${x}%`).join(', ')}`);
+    } catch (err) {
+      stop.stop(`load balancer: could not set the canary weight: ${errorMessage(err)}`);
+      return;
+    }
+    try {
+      await bake(record, wave);
+    } finally {
+      try {
+        await lb.endCanary();
+        logger.info('Canary weights back to normal');
+      } catch (err) {
+        stop.stop(`load balancer: could not end the canary weight: ${errorMessage(err)}`);
+      }
     }
   }
 

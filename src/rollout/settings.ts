@@ -1,7 +1,6 @@
 // The input-helper of ssh-rollout: every input read and validated once into typed settings.
 // Nothing changes on any host before this has succeeded.
 import {
-  InputError,
   optional,
   parseBool,
   parseCount,
@@ -12,6 +11,7 @@ import {
   type Count,
   type InputSource,
 } from '../common/inputs.js';
+import { readRolloutLbSettings, type RolloutLbSettings } from '../lb/index.js';
 import { validateReleaseId, validateSharedPath } from '../release/layout.js';
 import { readSshSettings, type SshSettings } from '../release/ssh-settings.js';
 import { artifactKind } from './artifact.js';
@@ -33,6 +33,8 @@ export interface RolloutSettings {
   dryRun: boolean;
   environment: string;
   githubToken: string;
+  /** The balancer in front of the hosts (null = none: no drain, no canary weight). */
+  loadBalancer?: RolloutLbSettings | null;
 }
 
 /** `<UTC yyyymmddHHMMSS>-<sha7>`, or without the suffix when no commit is known. */
@@ -49,18 +51,11 @@ export interface RolloutSettingsContext {
   mask: (secret: string) => void;
 }
 
-const LB_INPUTS = ['load-balancer', 'lb-host', 'lb-backend', 'lb-upstream-file', 'canary-weight'];
-
 export function readRolloutSettings(source: InputSource, ctx: RolloutSettingsContext): RolloutSettings {
   const ssh = readSshSettings(source, { mask: ctx.mask });
   const artifact = required(source, 'artifact');
   artifactKind('artifact', artifact);
   const releaseId = validateReleaseId('release-id', optional(source, 'release-id', defaultReleaseId(ctx.now, ctx.sha)));
-  for (const name of LB_INPUTS) {
-    if (optional(source, name) !== '') {
-      throw new InputError(name, 'load-balancer integration is not available in this version of ssh-rollout; remove the load-balancer inputs');
-    }
-  }
   return {
     ssh,
     artifact,
@@ -76,5 +71,6 @@ export function readRolloutSettings(source: InputSource, ctx: RolloutSettingsCon
     dryRun: parseBool('dry-run', source('dry-run'), false),
     environment: optional(source, 'environment'),
     githubToken: optional(source, 'github-token'),
+    loadBalancer: readRolloutLbSettings(source),
   };
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { objectInputs } from '../../src/common/inputs.js';
 import { MemoryLogger } from '../../src/common/logger.js';
 import { createClient } from '../../src/github/client.js';
+import { autoRevert } from '../../src/revert/main.js';
 import { sshRollout } from '../../src/rollout/main.js';
 import { connectSsh } from '../../src/ssh/connection.js';
 import { Fleet, freePort } from '../servers/fleet.js';
@@ -137,3 +138,28 @@ test('a watch with a bad rule is refused before any host is touched', async () =
   await expect(sshRollout(inputs('v4', { 'wave-wait': '1s', watch: 'source: openmetrics\nrules: nope' }), deps())).rejects.toThrow(/input 'watch'/);
   for (let i = 0; i < fleet.hosts.length; i++) expect(currentRelease(i)).toBe('v3');
 });
+
+test('auto-revert takes a recorded release off the hosts and marks its Deployment failed', async () => {
+  const good = await sshRollout(inputs('v5', { environment: 'production', 'github-token': 't' }), deps());
+  expect(good.outputs.result).toBe('success');
+  const deployment = gh.repo('acme/shop').deployments.at(-1)!;
+  expect(deployment.statuses.map((s: { state: string }) => s.state)).toEqual(['in_progress', 'success']);
+
+  const reverted = await autoRevert(
+    objectInputs({
+      hosts: fleet.hostsInput,
+      'private-key': fleet.clientKey,
+      'known-hosts': fleet.knownHosts(),
+      'deploy-path': '/srv/app',
+      reason: 'revenue dropped',
+      'rca-issue': 'false',
+      'github-token': 't',
+    }),
+    deps(),
+  );
+  expect(reverted.outputs.result).toBe('reverted');
+  for (let i = 0; i < fleet.hosts.length; i++) expect(currentRelease(i)).toBe('v3');
+  const states = deployment.statuses.map((s: { state: string }) => s.state);
+  expect(states).toEqual(['in_progress', 'success', 'failure']);
+  expect(deployment.statuses.at(-1)?.description).toBe('reverted by auto-revert: revenue dropped');
+}, 60_000);

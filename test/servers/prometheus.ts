@@ -38,6 +38,19 @@ async function firstSample(url: string, query: string, deadline: number): Promis
   return false;
 }
 
+// A crashed run (or a demo killed by a closed pipe) must not leave a Prometheus behind.
+const running = new Set<ChildProcess>();
+let exitHook = false;
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => {
+    for (const c of running) c.kill('SIGKILL');
+  });
+}
+
 /** Starts Prometheus scraping `targets` (host:port) each second; resolves once `readyQuery` has a sample. */
 export async function startPrometheus(targets: string[], readyQuery = 'up', timeoutMs = 30_000): Promise<PrometheusServer> {
   const dir = mkdtempSync(join(tmpdir(), 'fivestep-prom-'));
@@ -53,6 +66,7 @@ export async function startPrometheus(targets: string[], readyQuery = 'up', time
     );
     let stderr = '';
     child.stderr?.on('data', (d) => (stderr += String(d)));
+    track(child);
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const close = async () => {
       if (child.exitCode === null) child.kill('SIGTERM');

@@ -1,0 +1,229 @@
+// haproxy through its runtime API (the admin socket on lb-host, reached over SSH with socat or nc -U).
+// Pure builders and parsers first (exact-string tested), then the provider.
+import type { HostSpec } from '../common/inputs.js';
+import { quote } from '../common/shell.js';
+import {
+  LoadBalancerError,
+  Mutex,
+  canaryWeights,
+  checkName,
+  computeSplit,
+  matchServers,
+  type LbExec,
+  type LbServer,
+  type LoadBalancer,
+  type ServerState,
+  type TrafficSplit,
+} from './types.js';
+
+/** A socket path socat's address syntax and the shell both take literally. */
+const SOCKET_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
+
+export function checkSocket(path: string): string {
+  if (!SOCKET_PATH.test(path)) throw new LoadBalancerError(`lb-socket '${path}' must be an absolute path of letters, digits and _ . / -`);
+  return path;
+}
+
+/** `set server <backend>/<server> state ready|drain|maint`. */
+export function setStateLine(backend: string, server: string, state: ServerState): string {
+  return `set server ${checkName('backend', backend)}/${checkName('server', server)} state ${state}`;
+}
+
+/** `set server <backend>/<server> weight <0-256>`. */
+export function setWeightLine(backend: string, server: string, weight: number): string {
+  if (!Number.isInteger(weight) || weight < 0 || weight > 256) throw new LoadBalancerError(`haproxy weight must be an integer 0-256, got ${weight}`);
+  return `set server ${checkName('backend', backend)}/${checkName('server', server)} weight ${weight}`;
+}
+
+export function showServersStateLine(backend: string): string {
+  return `show servers state ${checkName('backend', backend)}`;
+}
+
+/** `show stat <backend> 4 -1`: the backend's servers only (type 4), for their current sessions. */
+export function showStatLine(backend: string): string {
+  return `show stat ${checkName('backend', backend)} 4 -1`;
+}
+
+/**
+ * One runtime-API request: the lines joined by `;` (haproxy's CLI separator), sent through socat, or
+ * `nc -U` where socat is missing.
+ */
+export function runtimeCommand(socket: string, lines: string[]): string {
+  for (const l of lines) if (/[;\n\r'\\]/.test(l)) throw new LoadBalancerError(`runtime API line '${l}' holds a separator or quote`);
+  const request = quote(lines.join('; '));
+  const sock = quote(checkSocket(socket));
+  return [
+    'if command -v socat >/dev/null 2>&1; then',
+    `  printf '%s\\n' ${request} | socat -t 10 stdio UNIX-CONNECT:${sock}`,
+    'elif command -v nc >/dev/null 2>&1; then',
+    `  printf '%s\\n' ${request} | nc -U ${sock}`,
+    'else',
+    "  echo 'fivestep: neither socat nor nc is installed on the balancer host' >&2; exit 127",
+    'fi',
+  ].join('\n');
+}
+
+// srv_admin_state bits (haproxy include/haproxy/server-t.h): FMAINT 0x01, IMAINT 0x02, CMAINT 0x04,
+// FDRAIN 0x08, IDRAIN 0x10, RMAINT 0x20, HMAINT 0x40.
+const MAINT_BITS = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;
+const DRAIN_BITS = 0x08 | 0x10;
+
+/** Parses `show servers state <backend>` (version line, `# be_id be_name …` header, one line a server). */
+export function parseServersState(text: string, backend: string): LbServer[] {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const header = lines.find((l) => l.startsWith('# '));
+  if (!header) {
+    const message = lines.join(' ') || 'no output';
+    throw new LoadBalancerError(`haproxy has no backend '${backend}' (or the socket refused the request): ${message}`);
+  }
+  const cols = header.slice(2).split(/\s+/);
+  const at = (name: string) => {
+    const i = cols.indexOf(name);
+    if (i < 0) throw new LoadBalancerError(`unexpected 'show servers state' header: no ${name}`);
+    return i;
+  };
+  const [be, name, addr, admin, uweight, iweight, port] = ['be_name', 'srv_name', 'srv_addr', 'srv_admin_state', 'srv_uweight', 'srv_iweight', 'srv_port'].map(at);
+  const out: LbServer[] = [];
+  for (const l of lines) {
+    if (l.startsWith('#') || /^\d+$/.test(l)) continue;
+    const f = l.split(/\s+/);
+    if (f[be] !== backend) continue;
+    const a = Number(f[admin]);
+    out.push({
+      name: f[name],
+      address: f[addr],
+      port: Number(f[port]),
+      weight: Number(f[uweight]),
+      state: a & MAINT_BITS ? 'maint' : a & DRAIN_BITS ? 'drain' : 'ready',
+      configWeight: Number(f[iweight]),
+    });
+  }
+  return out;
+}
+
+/** Current sessions per server from `show stat` CSV (column `scur`). */
+export function parseSessions(csv: string, backend: string): Map<string, number> {
+  const lines = csv.split('\n').filter((l) => l.trim());
+  const header = lines.find((l) => l.startsWith('# '));
+  if (!header) throw new LoadBalancerError(`unexpected 'show stat' output: ${csv.slice(0, 200)}`);
+  const cols = header.slice(2).split(',');
+  const [px, sv, scur] = ['pxname', 'svname', 'scur'].map((c) => cols.indexOf(c));
+  const out = new Map<string, number>();
+  for (const l of lines) {
+    if (l.startsWith('#')) continue;
+    const f = l.split(',');
+    if (f[px] !== backend || f[sv] === 'BACKEND' || f[sv] === 'FRONTEND') continue;
+    out.set(f[sv], Number(f[scur]) || 0);
+  }
+  return out;
+}
+
+export interface HaproxyOptions {
+  backend: string;
+  socket: string;
+  exec: LbExec;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  /** Poll interval while draining. */
+  pollMs?: number;
+}
+
+export function createHaproxy(opts: HaproxyOptions): LoadBalancer {
+  const { backend, socket, exec } = opts;
+  checkName('lb-backend', backend);
+  checkSocket(socket);
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const now = opts.now ?? Date.now;
+  const mutex = new Mutex();
+  let byHost = new Map<string, LbServer[]>();
+  /** As captured before any change. */
+  let original = new Map<string, LbServer>();
+  /** What we set (weights and states), for the split and for putting a host back during a canary. */
+  const current = new Map<string, LbServer>();
+  let canary: Map<string, number> | null = null;
+
+  const send = async (lines: string[]): Promise<string> => {
+    const r = await exec(runtimeCommand(socket, lines));
+    if (r.code !== 0) throw new LoadBalancerError(`haproxy runtime API (${socket}) failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
+    return r.stdout;
+  };
+  /** Setters print nothing on success; any text is haproxy's error. */
+  const apply = async (lines: string[]): Promise<void> => {
+    if (lines.length === 0) return;
+    const out = (await send(lines)).trim();
+    if (out) throw new LoadBalancerError(`haproxy refused '${lines.join('; ')}': ${out.replace(/\s+/g, ' ')}`);
+  };
+  const serversOf = (host: string): LbServer[] => {
+    const s = byHost.get(host);
+    if (!s) throw new LoadBalancerError(`${host} is not matched to a server of '${backend}'`);
+    return s;
+  };
+  const weightNow = (s: LbServer) => canary?.get(s.name) ?? original.get(s.name)!.weight;
+
+  return {
+    kind: 'haproxy',
+    async inspect(hosts: HostSpec[]) {
+      const servers = parseServersState(await send([showServersStateLine(backend)]), backend);
+      if (servers.length === 0) throw new LoadBalancerError(`haproxy backend '${backend}' has no servers`);
+      byHost = matchServers(hosts, servers, backend);
+      original = new Map(servers.map((s) => [s.name, { ...s }]));
+      for (const s of servers) current.set(s.name, { ...s });
+    },
+    drain: (host, timeoutMs) =>
+      mutex
+        .run(async () => {
+          const mine = serversOf(host);
+          await apply(mine.map((s) => setStateLine(backend, s.name, 'drain')));
+          for (const s of mine) current.get(s.name)!.state = 'drain';
+          return mine;
+        })
+        .then(async (mine) => {
+          const deadline = now() + timeoutMs;
+          for (;;) {
+            const sessions = parseSessions(await send([showStatLine(backend)]), backend);
+            const left = mine.reduce((sum, s) => sum + (sessions.get(s.name) ?? 0), 0);
+            if (left === 0 || now() >= deadline) return { left };
+            await sleep(Math.min(opts.pollMs ?? 100, Math.max(1, deadline - now())));
+          }
+        }),
+    enable: (host) =>
+      mutex.run(async () => {
+        const mine = serversOf(host);
+        await apply(mine.flatMap((s) => [setWeightLine(backend, s.name, weightNow(s)), setStateLine(backend, s.name, 'ready')]));
+        for (const s of mine) Object.assign(current.get(s.name)!, { state: 'ready', weight: weightNow(s) });
+      }),
+    setCanary: (hosts, share) =>
+      mutex.run(async () => {
+        const names = new Set(hosts.flatMap((h) => serversOf(h).map((s) => s.name)));
+        const matched = [...byHost.values()].flat().map((s) => original.get(s.name)!);
+        canary = canaryWeights(matched, names, share, 256);
+        await apply([...canary].map(([name, w]) => setWeightLine(backend, name, w)));
+        for (const [name, w] of canary) current.get(name)!.weight = w;
+        return computeSplit(`canary ${Math.round(share * 1000) / 10}%`, byHost, (s) => current.get(s.name)!.weight);
+      }),
+    endCanary: () =>
+      mutex.run(async () => {
+        if (!canary) return;
+        const names = [...canary.keys()];
+        canary = null;
+        await apply(names.map((name) => setWeightLine(backend, name, original.get(name)!.weight)));
+        for (const name of names) current.get(name)!.weight = original.get(name)!.weight;
+      }),
+    restore: () =>
+      mutex.run(async () => {
+        canary = null;
+        const servers = [...byHost.values()].flat();
+        await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, original.get(s.name)!.weight), setStateLine(backend, s.name, original.get(s.name)!.state)]));
+        for (const s of servers) Object.assign(current.get(s.name)!, original.get(s.name));
+      }),
+    reset: () =>
+      mutex.run(async () => {
+        const servers = [...byHost.values()].flat();
+        await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.configWeight ?? 1), setStateLine(backend, s.name, 'ready')]));
+      }),
+    split(label: string, out: string[] = []): TrafficSplit {
+      const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name)!, ...(out.includes(h) ? { state: 'drain' as const } : {}) }))]));
+      return computeSplit(label, view, (s) => s.weight);
+    },
+  };
+}

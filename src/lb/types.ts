@@ -1,0 +1,153 @@
+// The load-balancer provider contract: ssh-rollout and auto-revert talk to a `LoadBalancer`; haproxy
+// (runtime API) and nginx (upstream file + reload) implement it. Everything pure lives here and in the
+// providers' builders/parsers; only `exec` (one SSH session to lb-host) touches the balancer.
+import { hostId, type HostSpec } from '../common/inputs.js';
+
+export type LoadBalancerKind = 'haproxy' | 'nginx';
+
+export interface LoadBalancerSettings {
+  kind: LoadBalancerKind;
+  host: HostSpec;
+  backend: string;
+  socket: string;
+  upstreamFile: string;
+}
+
+/** ssh-rollout's extra knobs. */
+export interface RolloutLbSettings extends LoadBalancerSettings {
+  /** Share (0 < x < 1) of requests for the first wave while it bakes; null = leave weights alone. */
+  canaryShare: number | null;
+  drain: boolean;
+  drainTimeoutMs: number;
+}
+
+export type ServerState = 'ready' | 'drain' | 'maint';
+
+/** One server of the backend/upstream as the balancer knows it. */
+export interface LbServer {
+  /** haproxy server name; for nginx the `address:port` as written. */
+  name: string;
+  address: string;
+  port: number;
+  weight: number;
+  state: ServerState;
+  /** The weight the balancer's configuration gives (haproxy srv_iweight), when known. */
+  configWeight?: number;
+}
+
+/** A snapshot of the share of requests each host gets (percent of the backend's total weight in rotation). */
+export interface TrafficSplit {
+  label: string;
+  /** host id → percent (0–100, one decimal). */
+  share: Record<string, number>;
+}
+
+/** Runs one command on lb-host (`sh -c` semantics). */
+export type LbExec = (command: string) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+export interface LoadBalancer {
+  readonly kind: LoadBalancerKind;
+  /**
+   * Reads the backend, matches every host to its server(s) and captures the original weights and states.
+   * Throws LoadBalancerError when the backend or a host is unknown; changes nothing.
+   */
+  inspect(hosts: HostSpec[]): Promise<void>;
+  /** Out of rotation; resolves when the host's servers have no session left or after `timeoutMs` (with `left` > 0). */
+  drain(host: string, timeoutMs: number): Promise<{ left: number }>;
+  /** Back in rotation with its original weight (or the canary weight while a canary is set). */
+  enable(host: string): Promise<void>;
+  /** Weights so `hosts` together get `share` of requests; returns the split set. */
+  setCanary(hosts: string[], share: number): Promise<TrafficSplit>;
+  /** Original weights back (states untouched). */
+  endCanary(): Promise<void>;
+  /** Original weights and states of every matched server. */
+  restore(): Promise<void>;
+  /**
+   * No capture needed (auto-revert after a rollout that died): every matched server ready, with its
+   * configured weight (haproxy: the config file's weight) or, where unknown (nginx), the default weight 1.
+   */
+  reset(): Promise<void>;
+  /** The split the balancer's current weights give (servers out of rotation, and hosts in `out`, count 0). */
+  split(label: string, out?: string[]): TrafficSplit;
+}
+
+export class LoadBalancerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LoadBalancerError';
+  }
+}
+
+/** Backend/upstream and server names: no whitespace, quotes, slashes or shell metacharacters. */
+export const LB_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+export function checkName(what: string, name: string): string {
+  if (!LB_NAME.test(name)) throw new LoadBalancerError(`${what} '${name}' is not a valid name`);
+  return name;
+}
+
+/**
+ * Hosts → servers. A host's servers are those whose address (or server name) is the host's name as the
+ * `hosts` input gives it; a host may own several servers (several app processes), and a server belongs
+ * to at most one host. A host without a server is an error naming every such host.
+ */
+export function matchServers(hosts: HostSpec[], servers: LbServer[], backend: string): Map<string, LbServer[]> {
+  const out = new Map<string, LbServer[]>();
+  const missing: string[] = [];
+  for (const h of hosts) {
+    const mine = servers.filter((s) => s.address === h.host || s.name === h.host);
+    if (mine.length === 0) missing.push(hostId(h));
+    out.set(hostId(h), mine);
+  }
+  if (missing.length > 0) {
+    const known = servers.map((s) => `${s.name} (${s.address}:${s.port})`).join(', ') || 'none';
+    throw new LoadBalancerError(`the balancer does not know ${missing.join(', ')} in '${backend}' (servers: ${known}); nothing was changed`);
+  }
+  return out;
+}
+
+/**
+ * Integer weights giving `canary` servers together `share` of requests: the others keep their relative
+ * weights, scaled so the largest is `max` (haproxy takes 0–256), each canary server gets an equal part.
+ */
+export function canaryWeights(servers: LbServer[], canary: Set<string>, share: number, max = 256): Map<string, number> {
+  if (!(share > 0 && share < 1)) throw new LoadBalancerError(`canary share must be between 0 and 1, got ${share}`);
+  const rest = servers.filter((s) => !canary.has(s.name));
+  const mine = servers.filter((s) => canary.has(s.name));
+  const out = new Map<string, number>();
+  const biggest = Math.max(1, ...rest.map((s) => s.weight));
+  let restTotal = 0;
+  for (const s of rest) {
+    const w = s.weight === 0 ? 0 : Math.max(1, Math.round((s.weight / biggest) * max));
+    out.set(s.name, w);
+    restTotal += w;
+  }
+  const total = mine.length === 0 ? 0 : (share * restTotal) / (1 - share);
+  const each = mine.length === 0 ? 0 : Math.min(max, Math.max(1, Math.round(total / mine.length)));
+  for (const s of mine) out.set(s.name, each);
+  return out;
+}
+
+/** Percent of requests per host from per-server weights (servers not `ready` get none). */
+export function computeSplit(label: string, byHost: Map<string, LbServer[]>, weight: (s: LbServer) => number): TrafficSplit {
+  let total = 0;
+  const perHost = new Map<string, number>();
+  for (const [host, servers] of byHost) {
+    const w = servers.reduce((sum, s) => sum + (s.state === 'ready' ? weight(s) : 0), 0);
+    perHost.set(host, w);
+    total += w;
+  }
+  const share: Record<string, number> = {};
+  for (const [host, w] of perHost) share[host] = total === 0 ? 0 : Math.round((w / total) * 1000) / 10;
+  return { label, share };
+}
+
+/** Serializes changes to the balancer (nginx rewrites one file; haproxy state is tracked in memory). */
+export class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}

@@ -1,0 +1,110 @@
+// ssh-rollout through a REAL haproxy (runtime API over SSH on the bastion) in front of a real fleet,
+// under steady load: drain loses no request, the canary gets its share, a failing canary is out of
+// rotation while it is reverted, and weights and states always come back.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseServersState } from '../../src/lb/haproxy.js';
+import { Fleet } from '../servers/fleet.js';
+import { startHaproxy, type HaproxyServer } from '../servers/haproxy.js';
+import { currents, makeArtifact, runRollout } from '../rollout/helpers.js';
+import { startApps, startLoad, type Apps } from './helpers.js';
+
+let tmp: string;
+let fleet: Fleet;
+let apps: Apps;
+let haproxy: HaproxyServer;
+
+const state = (h: HaproxyServer = haproxy) =>
+  parseServersState(execFileSync('socat', ['stdio', `UNIX-CONNECT:${h.socket}`], { input: `show servers state ${h.backend}\n` }).toString(), h.backend).map(
+    ({ name, weight, state }) => ({ name, weight, state }),
+  );
+
+const restart = 'mkdir -p "$DEPLOY_PATH/shared"; touch "$DEPLOY_PATH/shared/restarting"; sleep 0.3; rm -f "$DEPLOY_PATH/shared/restarting"';
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'fivestep-lb-haproxy-'));
+  fleet = await Fleet.start(4, { distinctAddresses: true, bastion: true });
+  apps = await startApps(fleet);
+  haproxy = await startHaproxy(fleet.hosts.map((h, i) => ({ name: `s${i}`, address: h.host, port: apps.port, weight: 10 })));
+  const first = await runRollout(fleet, { artifact: makeArtifact(tmp, 'v1'), 'release-id': 'v1' });
+  expect(first.outputs.result).toBe('success');
+}, 40_000);
+afterAll(async () => {
+  await haproxy?.stop();
+  await apps?.stop();
+  await fleet?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const lbInputs = () => ({
+  'load-balancer': 'haproxy',
+  'lb-host': `${fleet.bastion().spec.user}@${fleet.bastion().host}:${fleet.bastion().port}`,
+  'lb-backend': 'app',
+  'lb-socket': haproxy.socket,
+  'drain-timeout': '5s',
+  'reload-command': restart,
+  'health-url': `http://{host}:${apps.port}/health`,
+  'health-timeout': '3s',
+});
+
+test('drain + canary 10%: no failed request under load, the canary gets 10% ± 3 during its bake, weights restored', async () => {
+  const before = state();
+  const load = startLoad(haproxy.url, 4);
+  const run = await runRollout(fleet, { ...lbInputs(), artifact: makeArtifact(tmp, 'v2'), 'release-id': 'v2', waves: '1, 100%', 'wave-wait': '4s', 'canary-weight': '10%' });
+  const samples = await load.stop();
+  expect(run.failure).toBeUndefined();
+  expect(run.outputs.result).toBe('success');
+  expect(currents(fleet)).toEqual(['v2', 'v2', 'v2', 'v2']);
+  expect(samples.filter((s) => !s.ok)).toEqual([]);
+  expect(samples.length).toBeGreaterThan(100);
+
+  const bake = run.report.waves[0].bake!;
+  const during = samples.filter((s) => s.t > bake.start + 300 && s.t < bake.end - 100);
+  const share = (100 * during.filter((s) => s.host === 0).length) / during.length;
+  expect(during.length).toBeGreaterThan(50);
+  expect(share).toBeGreaterThanOrEqual(7);
+  expect(share).toBeLessThanOrEqual(13);
+  expect(run.report.waves[0].traffic?.some((t) => t.label.startsWith('canary') && Math.abs(t.share[fleet.hosts[0].id] - 10) < 1)).toBe(true);
+  expect(run.report.hosts[1].steps.map((s) => s.name)).toEqual(expect.arrayContaining(['drain', 'switch', 'reload', 'health', 'rotation']));
+  expect(state()).toEqual(before);
+}, 60_000);
+
+test('a canary that fails health: out of rotation while it is reverted, no failed request, weights restored', async () => {
+  const before = state();
+  const record = `echo "show servers state app" | socat stdio UNIX-CONNECT:${haproxy.socket} > "$DEPLOY_PATH/shared/lb-during-$RELEASE_ID"; ${restart}`;
+  const load = startLoad(haproxy.url, 4);
+  const run = await runRollout(fleet, {
+    ...lbInputs(),
+    artifact: makeArtifact(tmp, 'v3', { healthy: 'no\n' }),
+    'release-id': 'v3',
+    waves: '1, 100%',
+    'wave-wait': '2s',
+    'canary-weight': '10%',
+    'reload-command': record,
+  });
+  const samples = await load.stop();
+  expect(run.outputs.result).toBe('reverted');
+  expect(currents(fleet)).toEqual(['v2', 'v2', 'v2', 'v2']);
+  expect(samples.filter((s) => !s.ok)).toEqual([]);
+  // The revert's reload (RELEASE_ID=v2) saw the canary's server drained (admin state bit 0x08).
+  const seen = parseServersState(readFileSync(fleet.path(0, '/srv/app/shared/lb-during-v2'), 'utf8'), 'app');
+  expect(seen.find((s) => s.name === 's0')?.state).toBe('drain');
+  expect(seen.filter((s) => s.name !== 's0').every((s) => s.state === 'ready' && s.weight === 10)).toBe(true);
+  expect(state()).toEqual(before);
+}, 60_000);
+
+test('a host the balancer does not know: an error before anything changes', async () => {
+  const partial = await startHaproxy(fleet.hosts.slice(0, 2).map((h, i) => ({ name: `s${i}`, address: h.host, port: apps.port })));
+  try {
+    const before = state(partial);
+    await expect(
+      runRollout(fleet, { ...lbInputs(), 'lb-socket': partial.socket, artifact: makeArtifact(tmp, 'v4'), 'release-id': 'v4' }),
+    ).rejects.toThrow(new RegExp(`does not know ${fleet.hosts[2].id.replace(/\./g, '\\.')}, ${fleet.hosts[3].id.replace(/\./g, '\\.')}`));
+    expect(currents(fleet)).toEqual(['v2', 'v2', 'v2', 'v2']);
+    expect(state(partial)).toEqual(before);
+  } finally {
+    await partial.stop();
+  }
+}, 30_000);

@@ -1,0 +1,87 @@
+// A per-host app for the balancer tests (the version `current` serves; down while a "restart" marker
+// exists, as a non-graceful reload would be) and a steady load generator through the balancer.
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { Fleet } from '../servers/fleet.js';
+
+export interface Apps {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** One HTTP server per fleet host on its own address and one shared port. */
+export async function startApps(fleet: Fleet): Promise<Apps> {
+  const servers: Server[] = [];
+  let port = 0;
+  for (const [i, h] of fleet.hosts.entries()) {
+    const read = (p: string) => {
+      try {
+        return readFileSync(fleet.path(i, p), 'utf8').trim();
+      } catch {
+        return '';
+      }
+    };
+    const srv = createServer((req, res) => {
+      if (existsSync(fleet.path(i, '/srv/app/shared/restarting'))) {
+        req.socket.destroy();
+        return;
+      }
+      if (req.url === '/health') {
+        res.writeHead(read('/srv/app/current/healthy') === 'no' ? 503 : 200).end('ok');
+        return;
+      }
+      res.writeHead(200, { 'x-host': String(i), connection: 'close' }).end(read('/srv/app/current/version') || 'none');
+    });
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, h.host, () => resolve());
+    });
+    port = (srv.address() as { port: number }).port;
+    servers.push(srv);
+  }
+  return { port, stop: () => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => undefined) };
+}
+
+export interface Sample {
+  t: number;
+  ok: boolean;
+  host: number;
+}
+
+export interface Load {
+  samples: Sample[];
+  stop(): Promise<Sample[]>;
+}
+
+function get(url: string): Promise<{ status: number; host: number }> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, host: Number(res.headers['x-host'] ?? -1) }));
+      res.on('error', () => resolve({ status: 0, host: -1 }));
+    });
+    req.on('error', () => resolve({ status: 0, host: -1 }));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+/** `workers` loops sending requests back to back, each on a new connection. */
+export function startLoad(url: string, workers = 4): Load {
+  const samples: Sample[] = [];
+  let running = true;
+  const loops = Array.from({ length: workers }, async () => {
+    while (running) {
+      const r = await get(url);
+      samples.push({ t: Date.now(), ok: r.status === 200, host: r.host });
+    }
+  });
+  return {
+    samples,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return samples;
+    },
+  };
+}

@@ -138,6 +138,8 @@ function segmentLogger(segments: { name: string; start: number; end: number }[])
       console.error(`  fivestep: ${m}`);
     },
     async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
+      // Per-host groups (`host · wave N · …`) only print steps already timed; they are not phases.
+      if (name.includes(' · wave ')) return fn();
       const short = name.startsWith('Stage') ? 'stage' : name.startsWith('Record') ? 'prune' : name.replace(/:.*$/, '').replace(/^Wave (\d+)\/\d+/, 'wave $1').toLowerCase();
       const seg = { name: short, start: performance.now(), end: 0 };
       try {

@@ -5,7 +5,9 @@
 // users), a load generator buying all the time, and a real Prometheus scraping the shops. Then:
 //   1. the tests gate the release (test-gate's runner on a tiny test suite);
 //   2. the tree is open (test-gate's tree status);
-//   3. v2 rolls out in waves over SSH, each host reloading by USR2 under load: 0 failed requests;
+//   3. v2 rolls out in waves over SSH, each host reloading by USR2 under load: 0 failed requests; where
+//      haproxy is installed (/usr/sbin/haproxy) the customers go through it, each host is drained before
+//      its switch and the canary gets 10% of the requests during its bake (measured and printed);
 //   4. v3 passes its health checks but loses revenue on the canary: the watch stops it and reverts;
 //   5. auto-revert marks v3 bad and writes the root-cause-analysis issue (to a file: no GitHub here).
 // Everything started is stopped again, also on error and Ctrl-C.
@@ -29,10 +31,13 @@ import { formatMs } from '../src/rollout/report.js';
 import type { RolloutReport } from '../src/rollout/rollout.js';
 import { connectSsh } from '../src/ssh/connection.js';
 import { Fleet } from '../test/servers/fleet.js';
+import { startHaproxy, type HaproxyServer } from '../test/servers/haproxy.js';
 import { startLoad, type Load } from '../test/servers/load.js';
 import { PROMETHEUS_BIN, startPrometheus, type PrometheusServer } from '../test/servers/prometheus.js';
 import { startShopApps, writeShopRelease, type ShopApps } from '../test/servers/shop-app.js';
 
+const HAPROXY_BIN = '/usr/sbin/haproxy';
+const CANARY_WEIGHT = 10;
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const say = (text: string) => console.log(`\n\x1b[1m▶ ${text}\x1b[0m`);
 const note = (text: string) => console.log(`    ${text}`);
@@ -125,7 +130,10 @@ async function main(): Promise<number> {
   say('Setting the stage: 5 servers, a shop on each, customers buying, Prometheus watching');
   // FIVESTEP_DEMO_PROMETHEUS=0 shows the fallback (the watch scrapes the shops itself) where Prometheus is installed.
   const havePrometheus = ensurePackages() && process.env.FIVESTEP_DEMO_PROMETHEUS !== '0';
-  const fleet = await Fleet.start(5, { distinctAddresses: true });
+  // FIVESTEP_DEMO_HAPROXY=0 shows the run without a balancer where haproxy is installed.
+  const wantHaproxy = existsSync(HAPROXY_BIN) && process.env.FIVESTEP_DEMO_HAPROXY !== '0';
+  // The bastion (a 6th sshd) is the balancer's host: ssh-rollout drives haproxy's runtime API over SSH there.
+  const fleet = await Fleet.start(5, { distinctAddresses: true, bastion: wantHaproxy });
   stops.push({ name: 'fleet (5 sshd)', stop: () => fleet.stop() });
   note(`5 real OpenSSH servers, each on its own loopback address with its own /srv (host keys checked against known_hosts):`);
   note(fleet.hosts.map((h) => h.id).join('  '));
@@ -148,9 +156,31 @@ async function main(): Promise<number> {
   const apps: ShopApps = await startShopApps(fleet);
   stops.push({ name: 'shop apps', stop: () => apps.stop() });
   note(`The shop v1 runs on every host (demo/shop/server.mjs, 2 workers under a master that keeps the socket): ${apps.urls[0]} …`);
-  const load: Load = startLoad({ targets: apps.urls, clients: 4, pauseMs: 20, maxDurationMs: 85_000 });
+  let haproxy: HaproxyServer | undefined;
+  if (wantHaproxy) {
+    try {
+      haproxy = await startHaproxy(fleet.hosts.map((h, i) => ({ name: `shop${i + 1}`, address: h.host, port: apps.port, weight: 100 })), 'shop');
+      const h = haproxy;
+      stops.push({ name: 'haproxy', stop: () => h.stop() });
+      note(`haproxy (${HAPROXY_BIN}) balances the 5 shops round-robin at ${haproxy.url}; its runtime API is reachable over SSH on ${fleet.bastion().id}.`);
+    } catch (err) {
+      note(`⚠ haproxy did not start (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): customers go to the hosts directly`);
+    }
+  } else note(`No haproxy here (${HAPROXY_BIN}${existsSync(HAPROXY_BIN) ? ', FIVESTEP_DEMO_HAPROXY=0' : ' not installed'}): customers go to the hosts directly.`);
+  const load: Load = haproxy
+    ? startLoad({ targets: [haproxy.url], clients: 20, pauseMs: 20, maxDurationMs: 85_000 })
+    : startLoad({ targets: apps.urls, clients: 4, pauseMs: 20, maxDurationMs: 85_000 });
   stops.push({ name: 'load generator', stop: () => load.stop() });
-  note(`A load generator plays 20 customers (4 per host, kept-alive connections) buying on /buy without pause.`);
+  note(
+    haproxy
+      ? 'A load generator plays 20 customers (kept-alive connections to haproxy) buying on /buy without pause.'
+      : 'A load generator plays 20 customers (4 per host, kept-alive connections) buying on /buy without pause.',
+  );
+  // What the customers got, sampled every 100 ms: the canary's share of answers during its bake comes from it.
+  const samples: { t: number; total: number; versions: Record<string, number> }[] = [];
+  const sampler = setInterval(() => samples.push({ t: Date.now(), total: load.stats.ok, versions: { ...load.stats.versions } }), 100);
+  sampler.unref();
+  void load.done.then(() => clearInterval(sampler));
 
   // Prometheus needs a few seconds for its first samples: it starts now, steps 1 and 2 run meanwhile.
   const prometheusReady: Promise<PrometheusServer | undefined> = havePrometheus
@@ -266,12 +296,35 @@ async function main(): Promise<number> {
     'health-timeout': '10s',
     watch,
   };
+  // With the canary at 10% of the traffic its revenue per minute is far below the other hosts' by design:
+  // the split rollout judges revenue per purchase instead (v3's bug records a tenth of each sale either way).
+  const splitWatch = prometheus
+    ? watch
+        .replace('  - name: revenue per minute', '  - name: revenue per purchase')
+        .replace(
+          `    query: sum(rate(shop_revenue_total{instance="{host}:${port}"}[5s])) * 60`,
+          `    query: sum(rate(shop_revenue_total{instance="{host}:${port}"}[5s])) / sum(rate(http_requests_total{path="/buy",code="200",instance="{host}:${port}"}[5s]))`,
+        )
+    : // The hosts' own /metrics give no ratio: only the users rule (every customer still reaches the canary).
+      watch.replace(/ {2}- name: revenue per minute\n(?: {4}.*\n){3}/, '');
+  const lbInputs: Record<string, string> = haproxy
+    ? {
+        'load-balancer': 'haproxy',
+        'lb-host': `${fleet.bastion().spec.user}@${fleet.bastion().host}:${fleet.bastion().port}`,
+        'lb-backend': haproxy.backend,
+        'lb-socket': haproxy.socket,
+        drain: 'true',
+        'drain-timeout': '5s',
+        'canary-weight': `${CANARY_WEIGHT}%`,
+        watch: splitWatch,
+      }
+    : {};
   const rows: Row[] = [];
   const watchReports = new Map<string, string>();
-  const roll = async (version: string, story: string, waveWait: string) => {
+  const roll = async (version: string, story: string, waveWait: string, extra: Record<string, string> = {}) => {
     const failedBefore = load.stats.failed;
     const okBefore = load.stats.ok;
-    const out = await sshRollout(objectInputs({ ...common, artifact: release(version, version === 'v3'), 'release-id': version, 'wave-wait': waveWait }), {
+    const out = await sshRollout(objectInputs({ ...common, artifact: release(version, version === 'v3'), 'release-id': version, 'wave-wait': waveWait, ...extra }), {
       connector: connectSsh,
       logger: quietLogger,
       mask: () => {},
@@ -302,7 +355,19 @@ async function main(): Promise<number> {
   note('Every host gets the release first; then, wave by wave, `current` switches atomically and the app reloads');
   note(`with \`${apps.reloadCommand}\`: its master starts workers on v2 and lets the v1 workers finish their requests.`);
   note(`Between waves the watch compares the wave's hosts with the others (${prometheus ? 'Prometheus' : 'the hosts\' /metrics'}): revenue per minute and users.`);
-  await roll('v2', 'good release', '3s');
+  if (haproxy) note(`Through haproxy: each host is drained before its switch, and the canary gets ${CANARY_WEIGHT}% of the requests while it bakes.`);
+  const v2 = await roll('v2', 'good release', haproxy ? '6s' : '3s', lbInputs);
+  const v2bake = v2.rep.waves[0]?.bake;
+  if (!haproxy) note('canary split skipped: no haproxy in front of the shops (every host gets an equal share)');
+  else if (v2bake) {
+    // Answers counted by the load generator between 0.3 s after the bake started and 0.1 s before it ended.
+    const from = samples.find((x) => x.t >= v2bake.start + 300);
+    const to = [...samples].reverse().find((x) => x.t <= v2bake.end - 100);
+    const total = from && to ? to.total - from.total : 0;
+    const canaryServed = from && to ? (to.versions.v2 ?? 0) - (from.versions.v2 ?? 0) : 0;
+    if (total > 0) note(`canary served ${((100 * canaryServed) / total).toFixed(1)}% of requests during its bake (target ${CANARY_WEIGHT}%): ${canaryServed} of ${total}`);
+    else note('canary split: no requests counted during the bake');
+  } else note('canary split: wave 1 did not bake');
   note(`the shops now serve: ${apps.served().join(', ')}`);
 
   // ── Step 4 ────────────────────────────────────────────────────────────────────────────────────────

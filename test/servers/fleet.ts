@@ -90,8 +90,27 @@ function installExitHook(): void {
   });
 }
 
-/** A free TCP port on 127.0.0.1, chosen by the kernel (never a fixed port: suites run in parallel). */
-export async function freePort(address = '127.0.0.1'): Promise<number> {
+/**
+ * A port picker that never hands out a port twice. The kernel may give a just-closed probe port again
+ * (the probe socket is closed before the server binds), so concurrent callers could otherwise share one.
+ */
+export function createPortPicker(probe: (address: string) => Promise<number>): (address?: string) => Promise<number> {
+  const handedOut = new Set<number>();
+  return async (address = '127.0.0.1') => {
+    for (;;) {
+      const port = await probe(address);
+      if (!handedOut.has(port)) {
+        handedOut.add(port);
+        return port;
+      }
+    }
+  };
+}
+
+/** A free TCP port chosen by the kernel (never a fixed port: suites run in parallel), unique in this process. */
+export const freePort = createPortPicker((address) => probePort(address));
+
+function probePort(address: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -330,7 +349,11 @@ export class Fleet {
         const logText = existsSync(log) ? readFileSync(log, 'utf8') : '';
         throw new Error(`sshd for ${h.id} exited at start: ${stderr}${logText}`.trim());
       }
-      if (await canConnect(h.port, h.host)) return;
+      if (await canConnect(h.port, h.host)) {
+        // A banner alone could come from another suite's sshd that got this port first: ours must still run.
+        await new Promise((r) => setTimeout(r, 30));
+        if (!exited) return;
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error(`sshd for ${h.id} did not accept connections within 10 s`);

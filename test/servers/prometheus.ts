@@ -2,9 +2,9 @@
 // every second. Ready when the first sample is queryable (~6 s after start, NOTES.md): poll, don't sleep.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './fleet.js';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 
@@ -13,16 +13,8 @@ export interface PrometheusServer {
   close(): Promise<void>;
 }
 
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** One free-port picker for every test server (it never hands out a port twice). */
+export { freePort };
 
 async function firstSample(url: string, query: string, deadline: number): Promise<boolean> {
   while (Date.now() < deadline) {

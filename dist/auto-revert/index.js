@@ -52840,10 +52840,10 @@ async function writeJobSummary(markdown) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   jf: () => (/* binding */ Semaphore),
 /* harmony export */   sf: () => (/* binding */ mapLimit),
 /* harmony export */   yy: () => (/* binding */ sleep)
 /* harmony export */ });
-/* unused harmony export Semaphore */
 // A counting semaphore: bounds handshakes and sessions at `max-parallel`.
 class Semaphore {
     limit;
@@ -58192,6 +58192,8 @@ function safeJson(text) {
 
 // EXTERNAL MODULE: ./src/common/inputs.ts
 var inputs = __nccwpck_require__(9184);
+// EXTERNAL MODULE: ./src/common/concurrency.ts
+var concurrency = __nccwpck_require__(6858);
 ;// CONCATENATED MODULE: ./src/common/shell.ts
 // Quoting for POSIX sh. Every value that reaches a remote shell goes through quote().
 /** Single-quotes a value so sh reads it literally. */
@@ -58292,17 +58294,24 @@ function computeSplit(label, byHost, weight) {
         share[host] = total === 0 ? 0 : Math.round((w / total) * 1000) / 10;
     return { label, share };
 }
-/** Serializes changes to the balancer (nginx rewrites one file; haproxy state is tracked in memory). */
-class Mutex {
-    tail = Promise.resolve();
-    run(fn) {
-        const next = this.tail.then(fn, fn);
-        this.tail = next.catch(() => undefined);
-        return next;
+/** Polls how much is still in flight on a drained host until none is, or the timeout passes. */
+async function waitDrained(inFlight, timeoutMs, clock) {
+    const deadline = clock.now() + timeoutMs;
+    for (;;) {
+        const left = await inFlight();
+        if (left === 0 || clock.now() >= deadline)
+            return { left };
+        await clock.sleep(Math.min(clock.pollMs, Math.max(1, deadline - clock.now())));
     }
+}
+/** The split as the balancer is now, counting the hosts in `out` as out of rotation. */
+function currentSplit(label, byHost, current, out) {
+    const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) }))]));
+    return computeSplit(label, view, (s) => s.weight);
 }
 
 ;// CONCATENATED MODULE: ./src/lb/haproxy.ts
+
 
 
 /** A socket path socat's address syntax and the shell both take literally. */
@@ -58411,9 +58420,9 @@ function createHaproxy(opts) {
     const { backend, socket, exec } = opts;
     checkName('lb-backend', backend);
     haproxy_checkSocket(socket);
-    const sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    const now = opts.now ?? Date.now;
-    const mutex = new Mutex();
+    const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? concurrency/* sleep */.yy, pollMs: opts.pollMs ?? 100 };
+    // One change at a time (nginx rewrites one file; haproxy's state is tracked in memory).
+    const mutex = new concurrency/* Semaphore */.jf(1);
     let byHost = new Map();
     /** As captured before any change. */
     let original = new Map();
@@ -58460,16 +58469,10 @@ function createHaproxy(opts) {
                 current.get(s.name).state = 'drain';
             return mine;
         })
-            .then(async (mine) => {
-            const deadline = now() + timeoutMs;
-            for (;;) {
-                const sessions = parseSessions(await send([showStatLine(backend)]), backend);
-                const left = mine.reduce((sum, s) => sum + (sessions.get(s.name) ?? 0), 0);
-                if (left === 0 || now() >= deadline)
-                    return { left };
-                await sleep(Math.min(opts.pollMs ?? 100, Math.max(1, deadline - now())));
-            }
-        }),
+            .then((mine) => waitDrained(async () => {
+            const sessions = parseSessions(await send([showStatLine(backend)]), backend);
+            return mine.reduce((sum, s) => sum + (sessions.get(s.name) ?? 0), 0);
+        }, timeoutMs, clock)),
         enable: (host) => mutex.run(async () => {
             const mine = serversOf(host);
             await apply(mine.flatMap((s) => [setWeightLine(backend, s.name, weightNow(s)), setStateLine(backend, s.name, 'ready')]));
@@ -58505,14 +58508,12 @@ function createHaproxy(opts) {
             const servers = [...byHost.values()].flat();
             await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.configWeight ?? 1), setStateLine(backend, s.name, 'ready')]));
         }),
-        split(label, out = []) {
-            const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) }))]));
-            return computeSplit(label, view, (s) => s.weight);
-        },
+        split: (label, out = []) => currentSplit(label, byHost, current, out),
     };
 }
 
 ;// CONCATENATED MODULE: ./src/lb/nginx.ts
+
 
 
 const FILE_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
@@ -58633,9 +58634,9 @@ function createNginx(opts) {
     const { upstream, file, exec } = opts;
     checkName('lb-backend', upstream);
     nginx_checkUpstreamFile(file);
-    const sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    const now = opts.now ?? Date.now;
-    const mutex = new Mutex();
+    const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? concurrency/* sleep */.yy, pollMs: opts.pollMs ?? 100 };
+    // One change at a time (nginx rewrites one file; haproxy's state is tracked in memory).
+    const mutex = new concurrency/* Semaphore */.jf(1);
     let originalText = '';
     let master = { pid: 0, conf: '' };
     let byHost = new Map();
@@ -58689,16 +58690,10 @@ function createNginx(opts) {
             await write();
             return before;
         })
-            .then(async (before) => {
-            const deadline = now() + timeoutMs;
-            for (;;) {
-                const alive = new Set(await workers());
-                const left = before.filter((p) => alive.has(p)).length;
-                if (left === 0 || now() >= deadline)
-                    return { left };
-                await sleep(Math.min(opts.pollMs ?? 100, Math.max(1, deadline - now())));
-            }
-        }),
+            .then((before) => waitDrained(async () => {
+            const alive = new Set(await workers());
+            return before.filter((p) => alive.has(p)).length;
+        }, timeoutMs, clock)),
         enable: (host) => mutex.run(async () => {
             for (const s of serversOf(host))
                 Object.assign(current.get(s.name), { state: 'ready', weight: weightNow(s) });
@@ -58732,10 +58727,7 @@ function createNginx(opts) {
                 Object.assign(current.get(s.name), { state: 'ready', weight: 1 });
             await write();
         }),
-        split(label, out = []) {
-            const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) }))]));
-            return computeSplit(label, view, (s) => s.weight);
-        },
+        split: (label, out = []) => currentSplit(label, byHost, current, out),
     };
 }
 
@@ -58827,8 +58819,6 @@ async function connectLoadBalancer(settings, connector, credentials) {
     return { lb: createLoadBalancer(settings, session), close: () => session.close() };
 }
 
-// EXTERNAL MODULE: ./src/common/concurrency.ts
-var concurrency = __nccwpck_require__(6858);
 ;// CONCATENATED MODULE: ./src/release/layout.ts
 // The on-host layout (SPEC): releases/, current, shared/, .fivestep/ under the deploy path.
 

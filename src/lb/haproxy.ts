@@ -1,10 +1,12 @@
 // haproxy through its runtime API (the admin socket on lb-host, reached over SSH with socat or nc -U).
 // Pure builders and parsers first (exact-string tested), then the provider.
 import type { HostSpec } from '../common/inputs.js';
+import { Semaphore, sleep as realSleep } from '../common/concurrency.js';
 import { quote } from '../common/shell.js';
 import {
   LoadBalancerError,
-  Mutex,
+  currentSplit,
+  waitDrained,
   canaryWeights,
   checkName,
   computeSplit,
@@ -132,9 +134,9 @@ export function createHaproxy(opts: HaproxyOptions): LoadBalancer {
   const { backend, socket, exec } = opts;
   checkName('lb-backend', backend);
   checkSocket(socket);
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const now = opts.now ?? Date.now;
-  const mutex = new Mutex();
+  const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? realSleep, pollMs: opts.pollMs ?? 100 };
+  // One change at a time (nginx rewrites one file; haproxy's state is tracked in memory).
+  const mutex = new Semaphore(1);
   let byHost = new Map<string, LbServer[]>();
   /** As captured before any change. */
   let original = new Map<string, LbServer>();
@@ -177,15 +179,16 @@ export function createHaproxy(opts: HaproxyOptions): LoadBalancer {
           for (const s of mine) current.get(s.name)!.state = 'drain';
           return mine;
         })
-        .then(async (mine) => {
-          const deadline = now() + timeoutMs;
-          for (;;) {
-            const sessions = parseSessions(await send([showStatLine(backend)]), backend);
-            const left = mine.reduce((sum, s) => sum + (sessions.get(s.name) ?? 0), 0);
-            if (left === 0 || now() >= deadline) return { left };
-            await sleep(Math.min(opts.pollMs ?? 100, Math.max(1, deadline - now())));
-          }
-        }),
+        .then((mine) =>
+          waitDrained(
+            async () => {
+              const sessions = parseSessions(await send([showStatLine(backend)]), backend);
+              return mine.reduce((sum, s) => sum + (sessions.get(s.name) ?? 0), 0);
+            },
+            timeoutMs,
+            clock,
+          ),
+        ),
     enable: (host) =>
       mutex.run(async () => {
         const mine = serversOf(host);
@@ -221,9 +224,6 @@ export function createHaproxy(opts: HaproxyOptions): LoadBalancer {
         const servers = [...byHost.values()].flat();
         await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.configWeight ?? 1), setStateLine(backend, s.name, 'ready')]));
       }),
-    split(label: string, out: string[] = []): TrafficSplit {
-      const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name)!, ...(out.includes(h) ? { state: 'drain' as const } : {}) }))]));
-      return computeSplit(label, view, (s) => s.weight);
-    },
+    split: (label: string, out: string[] = []): TrafficSplit => currentSplit(label, byHost, current, out),
   };
 }

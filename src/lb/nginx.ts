@@ -2,10 +2,12 @@
 // nginx has no per-server drain: a host goes out of rotation with `down` and a reload, and its in-flight
 // requests finish in the old worker processes, which exit when done; draining waits for them.
 import type { HostSpec } from '../common/inputs.js';
+import { Semaphore, sleep as realSleep } from '../common/concurrency.js';
 import { quote } from '../common/shell.js';
 import {
   LoadBalancerError,
-  Mutex,
+  currentSplit,
+  waitDrained,
   canaryWeights,
   checkName,
   computeSplit,
@@ -148,9 +150,9 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
   const { upstream, file, exec } = opts;
   checkName('lb-backend', upstream);
   checkUpstreamFile(file);
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const now = opts.now ?? Date.now;
-  const mutex = new Mutex();
+  const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? realSleep, pollMs: opts.pollMs ?? 100 };
+  // One change at a time (nginx rewrites one file; haproxy's state is tracked in memory).
+  const mutex = new Semaphore(1);
   let originalText = '';
   let master = { pid: 0, conf: '' };
   let byHost = new Map<string, LbServer[]>();
@@ -202,15 +204,16 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
           await write();
           return before;
         })
-        .then(async (before) => {
-          const deadline = now() + timeoutMs;
-          for (;;) {
-            const alive = new Set(await workers());
-            const left = before.filter((p) => alive.has(p)).length;
-            if (left === 0 || now() >= deadline) return { left };
-            await sleep(Math.min(opts.pollMs ?? 100, Math.max(1, deadline - now())));
-          }
-        }),
+        .then((before) =>
+          waitDrained(
+            async () => {
+              const alive = new Set(await workers());
+              return before.filter((p) => alive.has(p)).length;
+            },
+            timeoutMs,
+            clock,
+          ),
+        ),
     enable: (host) =>
       mutex.run(async () => {
         for (const s of serversOf(host)) Object.assign(current.get(s.name)!, { state: 'ready', weight: weightNow(s) });
@@ -243,9 +246,6 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
         for (const s of [...byHost.values()].flat()) Object.assign(current.get(s.name)!, { state: 'ready', weight: 1 });
         await write();
       }),
-    split(label: string, out: string[] = []): TrafficSplit {
-      const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name)!, ...(out.includes(h) ? { state: 'drain' as const } : {}) }))]));
-      return computeSplit(label, view, (s) => s.weight);
-    },
+    split: (label: string, out: string[] = []): TrafficSplit => currentSplit(label, byHost, current, out),
   };
 }

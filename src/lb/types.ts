@@ -142,12 +142,22 @@ export function computeSplit(label: string, byHost: Map<string, LbServer[]>, wei
   return { label, share };
 }
 
-/** Serializes changes to the balancer (nginx rewrites one file; haproxy state is tracked in memory). */
-export class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
+/** Polls how much is still in flight on a drained host until none is, or the timeout passes. */
+export async function waitDrained(
+  inFlight: () => Promise<number>,
+  timeoutMs: number,
+  clock: { now: () => number; sleep: (ms: number) => Promise<void>; pollMs: number },
+): Promise<{ left: number }> {
+  const deadline = clock.now() + timeoutMs;
+  for (;;) {
+    const left = await inFlight();
+    if (left === 0 || clock.now() >= deadline) return { left };
+    await clock.sleep(Math.min(clock.pollMs, Math.max(1, deadline - clock.now())));
   }
+}
+
+/** The split as the balancer is now, counting the hosts in `out` as out of rotation. */
+export function currentSplit(label: string, byHost: Map<string, LbServer[]>, current: Map<string, LbServer>, out: string[]): TrafficSplit {
+  const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name)!, ...(out.includes(h) ? { state: 'drain' as const } : {}) }))]));
+  return computeSplit(label, view, (s) => s.weight);
 }

@@ -1,6 +1,6 @@
 // ssh-rollout wired to its neighbours: a metric breach on the canary during the bake stops and reverts
 // the rollout (the same metric-watch code as the action), and `environment` records a GitHub Deployment.
-import { mkdirSync, mkdtempSync, readlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,13 +20,7 @@ const servers: Server[] = [];
 const artifacts = mkdtempSync(join(tmpdir(), 'fivestep-art-'));
 
 /** Each host's app reports revenue from the release its `current` points at: `*-bad` releases sell little. */
-function currentRelease(i: number): string {
-  try {
-    return readlinkSync(fleet.path(i, '/srv/app/current')).replace(/^releases\//, '');
-  } catch {
-    return '';
-  }
-}
+const currentRelease = (i: number): string => fleet.currentRelease(i);
 
 function artifact(name: string): string {
   const dir = join(artifacts, name);

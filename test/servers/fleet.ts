@@ -16,7 +16,7 @@
  * Needs root (useradd, unshare, mount).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -431,6 +431,15 @@ export class Fleet {
   /** Where the test process finds what host i sees at `remotePath` under /srv (e.g. `/srv/app/current`). */
   path(i: number, remotePath: string): string {
     return join(this.hosts[i].root, remotePath.replace(/^\/?srv\/?/, ''));
+  }
+
+  /** The release host i's `current` points at under `deployPath` ('' when there is none). */
+  currentRelease(i: number, deployPath = '/srv/app'): string {
+    try {
+      return readlinkSync(this.path(i, `${deployPath}/current`)).replace(/^releases\//, '');
+    } catch {
+      return '';
+    }
   }
 
   /** Stops every sshd (and their sessions) and removes the fleet's files. Safe to call twice. */

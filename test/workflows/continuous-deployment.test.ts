@@ -14,7 +14,7 @@
 // the file is what users run, with production defaults, and the test sets CANARY_BAKE, WATCH_INTERVAL and
 // FLEET_WATCH to seconds. REVERT_COMMIT=false keeps git out (auto-revert's git path has its own tests).
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -322,13 +322,7 @@ const apps: Server[] = [];
 const badReleases = new Set<string>();
 const GOOD_CENTS_PER_MINUTE = 60_000;
 
-function currentRelease(i: number): string {
-  try {
-    return readlinkSync(fleet.path(i, '/srv/app/current')).replace(/^releases\//, '');
-  } catch {
-    return '';
-  }
-}
+const currentRelease = (i: number): string => fleet.currentRelease(i);
 
 function artifact(name: string): string {
   const dir = join(work, 'artifacts', name);

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests, the demo and the benchmark need, only where missing.
-# Usage: scripts/ensure-packages.sh [package ...]   (default: the test set)
+# Installs Debian packages with apt, only those missing. The lists of what the tests, the demo and the
+# benchmark need live in test/servers/system-packages.ts, which calls this script.
+# Usage: scripts/ensure-packages.sh package [package ...]
 set -euo pipefail
-want=("$@")
-if [ ${#want[@]} -eq 0 ]; then want=(openssh-server openssh-client prometheus git); fi
+if [ $# -eq 0 ]; then echo "usage: $0 package [package ...]" >&2; exit 2; fi
 missing=()
-for p in "${want[@]}"; do
+for p in "$@"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
-echo "installing: ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "installing with apt: ${missing[*]}"
+# Wait for dpkg's lock rather than fail when another install (another test run, unattended-upgrades) holds it.
+apt=(-o DPkg::Lock::Timeout=300)
+$SUDO apt-get "${apt[@]}" update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian may start a package's service on install; the project starts its own instances on loopback.
 # Stop only those services, through their init scripts (never pkill: a user's ssh sessions or another
 # test's sshd fleet must survive).

@@ -19,17 +19,16 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { HostSpec } from '../../src/common/inputs.js';
 import { hostId } from '../../src/common/inputs.js';
 import { quote } from '../../src/common/shell.js';
+import { ensurePackages } from './system-packages.js';
 import type { SshCredentials } from '../../src/ssh/types.js';
 
 const run = promisify(execFile);
 const SSHD = '/usr/sbin/sshd';
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface FleetOptions {
   /** Login user, created if missing (default `fivestep`). */
@@ -173,7 +172,7 @@ function killTree(pid: number): void {
 }
 
 async function ensureUser(user: string): Promise<{ uid: number; gid: number }> {
-  if (!existsSync(SSHD)) await run(join(REPO, 'scripts', 'ensure-packages.sh'), ['openssh-server', 'openssh-client']);
+  ensurePackages(['openssh-server', 'openssh-client', 'util-linux']);
   const lookup = async () => {
     const { stdout } = await run('id', ['-u', user]).catch(() => ({ stdout: '' }));
     if (stdout.trim() === '') return undefined;

@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './fleet.js';
+import { ensurePackages } from './system-packages.js';
 
 export interface BalancedServer {
   name: string;
@@ -22,6 +23,7 @@ export interface HaproxyServer {
 }
 
 export async function startHaproxy(servers: BalancedServer[], backend = 'app'): Promise<HaproxyServer> {
+  ensurePackages(['haproxy', 'socat']);
   const dir = mkdtempSync(join(tmpdir(), 'fivestep-haproxy-'));
   chmodSync(dir, 0o755);
   const port = await freePort();

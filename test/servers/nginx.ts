@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './fleet.js';
 import type { BalancedServer } from './haproxy.js';
+import { ensurePackages } from './system-packages.js';
 
 export interface NginxServer {
   url: string;
@@ -16,6 +17,7 @@ export interface NginxServer {
 }
 
 export async function startNginx(servers: BalancedServer[], owner: { uid: number; gid: number }, upstream = 'app'): Promise<NginxServer> {
+  ensurePackages(['nginx']);
   const dir = mkdtempSync(join(tmpdir(), 'fivestep-nginx-'));
   mkdirSync(join(dir, 'tmp'));
   const port = await freePort();

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './fleet.js';
+import { ensurePackages } from './system-packages.js';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 
@@ -45,6 +46,7 @@ function track(child: ChildProcess): void {
 
 /** Starts Prometheus scraping `targets` (host:port) each second; resolves once `readyQuery` has a sample. */
 export async function startPrometheus(targets: string[], readyQuery = 'up', timeoutMs = 30_000): Promise<PrometheusServer> {
+  ensurePackages(['prometheus']);
   const dir = mkdtempSync(join(tmpdir(), 'fivestep-prom-'));
   const config = ['global:', '  scrape_interval: 1s', '  evaluation_interval: 1s', 'scrape_configs:', '  - job_name: app', '    static_configs:', `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), `${config}\n`);

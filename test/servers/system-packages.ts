@@ -1,0 +1,76 @@
+// The Debian packages that the tests, the demo and the benchmark start real servers from, in one list,
+// and one way to get them: whatever is missing is installed with apt by scripts/ensure-packages.sh.
+// Jest's global setup (test/global-setup.ts) installs the whole test set before any suite starts, so
+// `npm ci && npm test` passes on a fresh machine; each server starter also asks for its own package, so
+// the demo, the benchmark and a single test file run outside that setup install what they use.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface SystemPackage {
+  /** Debian package name. */
+  name: string;
+  /** Absolute paths of the programs it must provide; present = installed. */
+  provides: string[];
+  /** Who needs it (for messages). */
+  usedBy: string;
+}
+
+const PACKAGES = {
+  'openssh-server': { provides: ['/usr/sbin/sshd'], usedBy: 'the SSH fleet (a real sshd per host)' },
+  'openssh-client': { provides: ['/usr/bin/ssh-keygen', '/usr/bin/ssh-keyscan'], usedBy: 'host keys and @cert-authority certificates' },
+  prometheus: { provides: ['/usr/bin/prometheus'], usedBy: 'metric-watch against a real Prometheus, the demo' },
+  haproxy: { provides: ['/usr/sbin/haproxy'], usedBy: 'the load-balancer tests, the demo\'s canary at 10%, the under-load benchmark' },
+  nginx: { provides: ['/usr/sbin/nginx'], usedBy: 'the nginx load-balancer tests' },
+  socat: { provides: ['/usr/bin/socat'], usedBy: 'haproxy\'s runtime API over SSH' },
+  git: { provides: ['/usr/bin/git'], usedBy: 'auto-revert\'s git revert' },
+  iproute2: { provides: ['/usr/bin/ss'], usedBy: 'counting open connections in the SIGTERM and drain tests' },
+  procps: { provides: ['/usr/bin/pgrep'], usedBy: 'finding server processes' },
+  'util-linux': { provides: ['/usr/bin/unshare'], usedBy: 'a private /srv per host (mount namespaces)' },
+  ansible: { provides: ['/usr/bin/ansible-playbook'], usedBy: 'the benchmark\'s peer (Ansible serial)' },
+} as const satisfies Record<string, Omit<SystemPackage, 'name'>>;
+
+export type PackageName = keyof typeof PACKAGES;
+
+/** Every package some test needs: what `npm test` installs before the first suite. */
+export const TEST_PACKAGES: PackageName[] = ['openssh-server', 'openssh-client', 'prometheus', 'haproxy', 'nginx', 'socat', 'git', 'iproute2', 'procps', 'util-linux'];
+/** What `npm run demo` needs: the fleet, Prometheus, and haproxy in front of the shops (socat drives it). */
+export const DEMO_PACKAGES: PackageName[] = ['openssh-server', 'openssh-client', 'prometheus', 'haproxy', 'socat', 'iproute2', 'procps', 'util-linux'];
+
+export function systemPackage(name: PackageName): SystemPackage {
+  return { name, ...PACKAGES[name], provides: [...PACKAGES[name].provides] };
+}
+
+/** The packages of `names` whose programs are not all on this machine. */
+export function missingPackages(names: readonly PackageName[]): SystemPackage[] {
+  return names.map(systemPackage).filter((p) => !p.provides.every((bin) => existsSync(bin)));
+}
+
+/**
+ * Installs whatever of `names` is missing (apt, through scripts/ensure-packages.sh) and checks that
+ * every program is there afterwards. Throws naming each package still missing, what needs it and the
+ * installer's own error, so a machine without apt or without the registry says why in one message.
+ */
+export function ensurePackages(names: readonly PackageName[], options: { quiet?: boolean } = {}): void {
+  const missing = missingPackages(names);
+  if (missing.length === 0) return;
+  let installerError = '';
+  try {
+    execFileSync('bash', [join(REPO, 'scripts', 'ensure-packages.sh'), ...missing.map((p) => p.name)], {
+      stdio: ['ignore', options.quiet ? 'ignore' : 'inherit', 'pipe'],
+      encoding: 'utf8',
+    });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    installerError = (e.stderr || e.message).trim().split('\n').slice(-3).join(' / ');
+  }
+  const still = missingPackages(missing.map((p) => p.name as PackageName));
+  if (still.length === 0) return;
+  throw new Error(
+    `could not install ${still.map((p) => `${p.name} (for ${p.usedBy}; missing ${p.provides.filter((b) => !existsSync(b)).join(', ')})`).join('; ')}` +
+      `${installerError ? `: ${installerError}` : ''}. Install by hand: apt-get install -y ${still.map((p) => p.name).join(' ')}`,
+  );
+}

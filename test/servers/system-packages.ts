@@ -1,6 +1,6 @@
 // The Debian packages that the tests, the demo and the benchmark start real servers from, in one list,
 // and one way to get them: whatever is missing is installed with apt by scripts/ensure-packages.sh.
-// Jest's global setup (test/global-setup.ts) installs the whole test set before any suite starts, so
+// Jest's global setup (test/global-setup.mjs) installs the whole test set before any suite starts, so
 // `npm ci && npm test` passes on a fresh machine; each server starter also asks for its own package, so
 // the demo, the benchmark and a single test file run outside that setup install what they use.
 import { execFileSync } from 'node:child_process';

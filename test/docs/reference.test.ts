@@ -1,10 +1,16 @@
 // The README's reference is generated from action.yml: a changed input without `npm run docs` fails here.
 import { readFileSync } from 'node:fs';
-import { buildReference, referenceFor, REFERENCE_END, REFERENCE_START, updateReadme } from '../../src/docs/reference.js';
+import { permissionsStart, PERMISSIONS_END, referenceFor, regenerateReadme, REFERENCE_END, REFERENCE_START, updatePermissionLines, updateReadme } from '../../src/docs/reference.js';
 
-test('the README holds the reference generated from every action.yml', () => {
+test('the README holds the reference generated from every action.yml, and every Permissions line', () => {
   const readme = readFileSync('README.md', 'utf8');
-  expect(updateReadme(readme, buildReference('.'))).toBe(readme);
+  expect(regenerateReadme(readme, '.')).toBe(readme);
+});
+
+test('a Permissions line is rewritten between its markers; a missing marker is an error', () => {
+  const readme = `# x\n${permissionsStart('a')}\nold line\n${PERMISSIONS_END}\ntail`;
+  expect(updatePermissionLines(readme, ['a'], (n) => `new ${n}`)).toBe(`# x\n${permissionsStart('a')}\nnew a\n${PERMISSIONS_END}\ntail`);
+  expect(() => updatePermissionLines(readme, ['a', 'b'], () => '')).toThrow(/permissions markers of b/);
 });
 
 test('one action renders inputs with defaults, required ones and escaped descriptions', () => {

@@ -1,0 +1,103 @@
+// The GITHUB_TOKEN permissions each action needs, feature by feature: one table that the README's
+// "Permissions" lines are generated from and that test/workflows/ checks every sample job against, so
+// the docs, the sample workflows and the code's API calls cannot drift apart.
+
+export type Scope = 'actions' | 'checks' | 'contents' | 'deployments' | 'issues' | 'pull-requests' | 'statuses';
+export type Access = 'read' | 'write';
+export type Permissions = Partial<Record<Scope, Access>>;
+/** A step's `with:` values as written; an expression (`${{ … }}`) may take any value. */
+export type StepInputs = Record<string, string | undefined>;
+
+export interface PermissionRule {
+  /** What the action does with the permission. */
+  feature: string;
+  /** When it does it, for the docs ("always", "with `environment`"). */
+  when: string;
+  needs: Permissions;
+  /** Whether a step with these inputs can use the feature. */
+  applies(inputs: StepInputs): boolean;
+}
+
+const isExpression = (v: string | undefined) => v !== undefined && v.includes('${{');
+/** An input that may be non-empty (set, or an expression). */
+const maySet = (name: string) => (w: StepInputs) => (w[name] ?? '').trim() !== '';
+/** A boolean input that may be true: literally true, an expression, or unset with default `def`. */
+const mayBeTrue = (name: string, def: boolean) => (w: StepInputs) => {
+  const v = w[name];
+  if (v === undefined || v.trim() === '') return def;
+  return isExpression(v) || v.trim() === 'true';
+};
+const always = () => true;
+
+export const ACTION_PERMISSIONS: Record<string, PermissionRule[]> = {
+  'test-gate': [
+    { feature: 'posts the check run with its annotations', when: 'always', needs: { checks: 'write' }, applies: always },
+    { feature: 'sets the commit status and the `<check-name>/tree` status', when: 'always', needs: { statuses: 'write' }, applies: always },
+    { feature: 'reads the default branch\'s history to find its last gate result', when: 'always', needs: { contents: 'read' }, applies: always },
+    { feature: 'opens the red-main issue while the default branch is red, closes it when green', when: 'always (on the default branch)', needs: { issues: 'write' }, applies: always },
+    {
+      feature: 'reads a pull request\'s labels and changed files, and lists the open pull requests whose tree status turns green',
+      when: 'with `tree` or `require-test-for-bug` (both on by default)',
+      needs: { 'pull-requests': 'read' },
+      applies: (w) => mayBeTrue('tree', true)(w) || mayBeTrue('require-test-for-bug', true)(w),
+    },
+  ],
+  'ssh-rollout': [{ feature: 'records the rollout as a GitHub Deployment, with its statuses', when: 'with `environment`', needs: { deployments: 'write' }, applies: maySet('environment') }],
+  'metric-watch': [],
+  'auto-revert': [
+    { feature: 'marks the reverted release\'s GitHub Deployments failed', when: 'with `hosts`', needs: { deployments: 'write' }, applies: maySet('hosts') },
+    { feature: 'pushes the revert commit (to the branch, or to `fivestep/revert-<sha>`)', when: 'with `revert-commit`', needs: { contents: 'write' }, applies: mayBeTrue('revert-commit', false) },
+    {
+      feature: 'opens the revert pull request',
+      when: 'with `revert-commit` and `revert-mode: pull-request` (the default mode)',
+      needs: { 'pull-requests': 'write' },
+      applies: (w) => mayBeTrue('revert-commit', false)(w) && (isExpression(w['revert-mode']) || (w['revert-mode'] ?? 'pull-request').trim() !== 'push'),
+    },
+    { feature: 'opens or comments on the root-cause-analysis issue', when: 'with `rca-issue` (on by default)', needs: { issues: 'write' }, applies: mayBeTrue('rca-issue', true) },
+  ],
+};
+
+/** Actions other than ours that the sample workflows use, and what they need. */
+export const OTHER_ACTION_PERMISSIONS: Record<string, Permissions> = {
+  'actions/checkout': { contents: 'read' },
+  'actions/setup-node': {},
+};
+
+const rank = (a: Access | 'none' | undefined) => (a === 'write' ? 2 : a === 'read' ? 1 : 0);
+
+/** The union of two permission sets (write covers read). */
+export function mergePermissions(a: Permissions, b: Permissions): Permissions {
+  const out: Permissions = { ...a };
+  for (const [scope, access] of Object.entries(b) as [Scope, Access][]) if (rank(access) > rank(out[scope])) out[scope] = access;
+  return out;
+}
+
+/** What one of our actions needs with these inputs. */
+export function requiredPermissions(action: string, inputs: StepInputs): Permissions {
+  const rules = ACTION_PERMISSIONS[action];
+  if (!rules) throw new Error(`unknown action '${action}'`);
+  return rules.filter((r) => r.applies(inputs)).reduce<Permissions>((acc, r) => mergePermissions(acc, r.needs), {});
+}
+
+/** Where `granted` falls short of `needed`, and what it grants beyond it: both empty = least privilege. */
+export function comparePermissions(granted: Permissions, needed: Permissions): { missing: string[]; excess: string[] } {
+  const scopes = [...new Set([...Object.keys(granted), ...Object.keys(needed)])].sort() as Scope[];
+  const missing: string[] = [];
+  const excess: string[] = [];
+  for (const s of scopes) {
+    const g = rank(granted[s]);
+    const n = rank(needed[s]);
+    if (g < n) missing.push(`${s}: ${needed[s]}`);
+    else if (g > n) excess.push(`${s}: ${granted[s]}${n ? ` (needs only ${needed[s]})` : ''}`);
+  }
+  return { missing, excess };
+}
+
+/** The README's "Permissions" paragraph of one action: one bullet per feature, nothing else is used. */
+export function permissionsLine(action: string): string {
+  const rules = ACTION_PERMISSIONS[action];
+  if (!rules) throw new Error(`unknown action '${action}'`);
+  if (rules.length === 0) return '**Permissions:** none. It calls no GitHub API, so its job may grant `permissions: {}` (plus `contents: read` if it checks the repository out).';
+  const grant = (p: Permissions) => Object.entries(p).map(([s, a]) => `\`${s}: ${a}\``).join(', ');
+  return ['**Permissions** (the job\'s `permissions:`; the action uses nothing else):', ...rules.map((r) => `- ${grant(r.needs)} ${r.when}: ${r.feature}.`)].join('\n');
+}

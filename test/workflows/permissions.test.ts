@@ -1,0 +1,104 @@
+// Least privilege in the sample workflows: every job grants exactly what its `uses:` steps need for the
+// features their inputs turn on (src/docs/permissions.ts, the table the README's "Permissions" lines
+// come from), nothing less and nothing more.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import {
+  ACTION_PERMISSIONS,
+  OTHER_ACTION_PERMISSIONS,
+  comparePermissions,
+  mergePermissions,
+  permissionsLine,
+  requiredPermissions,
+  type Permissions,
+  type StepInputs,
+} from '../../src/docs/permissions.js';
+
+const SAMPLES = ['.github/workflows/continuous-deployment.yml', '.github/workflows/watch-production.yml'];
+/** The docs' copy-paste workflows: every fenced yaml block that is a whole workflow (it has `jobs:`). */
+const DOC_WORKFLOWS = readdirSync('docs')
+  .filter((f) => f.endsWith('.md'))
+  .flatMap((f) => [...readFileSync(join('docs', f), 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m, i) => ({ name: `docs/${f} (yaml block ${i + 1})`, text: m[1] })))
+  .filter((b) => /^jobs:/m.test(b.text));
+
+interface Step {
+  uses?: string;
+  with?: Record<string, unknown>;
+}
+interface Job {
+  permissions?: Permissions | string;
+  steps?: Step[];
+}
+interface Workflow {
+  permissions?: Permissions | string;
+  jobs: Record<string, Job>;
+}
+
+/** What one `uses:` step needs; an action nobody has described is an error, not "needs nothing". */
+function stepNeeds(step: Step): Permissions {
+  const uses = step.uses!;
+  const ours = /^(?:\.\/|[\w.-]+\/[\w.-]+\/)actions\/([\w-]+)(?:@.+)?$/.exec(uses);
+  const inputs: StepInputs = Object.fromEntries(Object.entries(step.with ?? {}).map(([k, v]) => [k, String(v)]));
+  if (ours) return requiredPermissions(ours[1], inputs);
+  const other = OTHER_ACTION_PERMISSIONS[uses.split('@')[0]];
+  if (!other) throw new Error(`${uses}: no permissions known for this action; add it to OTHER_ACTION_PERMISSIONS`);
+  return other;
+}
+
+/** For every job of a workflow: what it grants, what its steps need, and the difference. */
+function audit(file: string, text = readFileSync(file, 'utf8')) {
+  const wf = parse(text) as Workflow;
+  return Object.entries(wf.jobs).map(([name, job]) => {
+    const granted = job.permissions ?? wf.permissions;
+    if (granted === undefined || typeof granted === 'string') return { job: `${file}:${name}`, granted, missing: [], excess: [`permissions: ${granted ?? '(unset: the repository default)'}`] };
+    const needed = (job.steps ?? []).filter((s) => s.uses).reduce<Permissions>((acc, s) => mergePermissions(acc, stepNeeds(s)), {});
+    return { job: `${file}:${name}`, granted, ...comparePermissions(granted, needed) };
+  });
+}
+
+test.each(SAMPLES)('%s: every job grants what its steps need and nothing more', (file) => {
+  const jobs = audit(file);
+  expect(jobs.length).toBeGreaterThan(0);
+  for (const j of jobs) expect({ job: j.job, missing: j.missing, excess: j.excess }).toEqual({ job: j.job, missing: [], excess: [] });
+});
+
+test('the docs\' example workflows grant what their steps need and nothing more', () => {
+  expect(DOC_WORKFLOWS.length).toBeGreaterThanOrEqual(2);
+  for (const doc of DOC_WORKFLOWS) for (const j of audit(doc.name, doc.text)) expect({ job: j.job, missing: j.missing, excess: j.excess }).toEqual({ job: j.job, missing: [], excess: [] });
+});
+
+test('the sample workflows pin the node24 majors of actions/checkout and actions/setup-node', () => {
+  const uses = SAMPLES.flatMap((f) => Object.values((parse(readFileSync(f, 'utf8')) as Workflow).jobs).flatMap((j) => (j.steps ?? []).map((s) => s.uses ?? '')));
+  const external = uses.filter((u) => u.startsWith('actions/'));
+  expect(external.length).toBeGreaterThan(0);
+  for (const u of external) expect(u).toMatch(/^actions\/(checkout|setup-node)@v7$/);
+});
+
+test('a job missing a permission, or granting one no step uses, is caught', () => {
+  // The deploy job's auto-revert pushes a revert commit and opens a pull request and the RCA issue.
+  const needed = requiredPermissions('auto-revert', { hosts: 'web1', 'revert-commit': '${{ github.event_name == \'push\' }}' });
+  expect(needed).toEqual({ deployments: 'write', contents: 'write', 'pull-requests': 'write', issues: 'write' });
+  expect(comparePermissions({ contents: 'write', issues: 'write', deployments: 'write' }, needed).missing).toEqual(['pull-requests: write']);
+  expect(comparePermissions({ ...needed, checks: 'write' }, needed).excess).toEqual(['checks: write']);
+  expect(comparePermissions({ ...needed, issues: 'write', 'pull-requests': 'write', contents: 'write' }, { ...needed, contents: 'read' }).excess).toEqual([
+    'contents: write (needs only read)',
+  ]);
+});
+
+test('features switched off by their inputs need nothing', () => {
+  expect(requiredPermissions('auto-revert', { 'rca-issue': 'false' })).toEqual({});
+  expect(requiredPermissions('auto-revert', { 'revert-commit': 'true', 'revert-mode': 'push', 'rca-issue': 'false' })).toEqual({ contents: 'write' });
+  expect(requiredPermissions('ssh-rollout', { hosts: 'web1' })).toEqual({});
+  expect(requiredPermissions('ssh-rollout', { environment: 'production' })).toEqual({ deployments: 'write' });
+  expect(requiredPermissions('test-gate', { tree: 'false', 'require-test-for-bug': 'false' })).toEqual({ checks: 'write', statuses: 'write', contents: 'read', issues: 'write' });
+  expect(requiredPermissions('metric-watch', { url: 'http://x' })).toEqual({});
+});
+
+test('every action has a Permissions line in the README, generated from the same table', () => {
+  const readme = readFileSync('README.md', 'utf8');
+  for (const action of Object.keys(ACTION_PERMISSIONS)) expect(readme).toContain(permissionsLine(action));
+  expect(permissionsLine('ssh-rollout')).toBe(
+    ['**Permissions** (the job\'s `permissions:`; the action uses nothing else):', '- `deployments: write` with `environment`: records the rollout as a GitHub Deployment, with its statuses.'].join('\n'),
+  );
+});

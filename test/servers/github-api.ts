@@ -27,7 +27,7 @@
  * get, update, list with state/head/base, files); statuses (create, list for ref, combined); check runs
  * (create, update, get, annotations, list for ref); git refs (get, matching, create, update, delete);
  * branches (get); commits (list for branch or sha, get one, compare); deployments (create, get, list,
- * statuses create/list).
+ * statuses create/list); releases (create, list, get by tag, update).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -67,6 +67,19 @@ export interface IssueRecord {
   updated_at: string;
   closed_at: string | null;
   pull_request?: { url: string; html_url: string };
+}
+
+export interface ReleaseRecord {
+  id: number;
+  tag_name: string;
+  target_commitish: string;
+  name: string | null;
+  body: string | null;
+  draft: boolean;
+  prerelease: boolean;
+  make_latest: string;
+  html_url: string;
+  created_at: string;
 }
 
 export interface CommentRecord {
@@ -262,6 +275,7 @@ export class RepoState {
   readonly statuses: StatusRecord[] = [];
   readonly checkRuns: CheckRunRecord[] = [];
   readonly deployments: DeploymentRecord[] = [];
+  readonly releases: ReleaseRecord[] = [];
 
   constructor(readonly fullName: string) {}
 
@@ -726,6 +740,40 @@ export class GitHubApiStandIn {
         const d = this.mustDeployment(r, num(1));
         return { body: [...d.statuses].reverse().map((s) => this.deploymentStatusJson(r, d, s)) };
       }
+    }
+    // Releases (GitHub refuses a second release of one tag: 422 already_exists)
+    switch (route) {
+      case 'POST releases': {
+        if (!b.tag_name) throw validation('Release', 'tag_name', 'missing_field');
+        if (r.releases.some((x) => x.tag_name === b.tag_name)) throw validation('Release', 'tag_name', 'already_exists');
+        const rel: ReleaseRecord = {
+          id: this.nextId++,
+          tag_name: String(b.tag_name),
+          target_commitish: String(b.target_commitish ?? r.defaultBranch),
+          name: b.name ?? null,
+          body: b.body ?? null,
+          draft: Boolean(b.draft),
+          prerelease: Boolean(b.prerelease),
+          make_latest: String(b.make_latest ?? 'true'),
+          html_url: `https://github.com/${r.fullName}/releases/tag/${b.tag_name}`,
+          created_at: now(),
+        };
+        r.releases.push(rel);
+        return { body: rel };
+      }
+      case 'GET releases':
+        return { body: [...r.releases].reverse() };
+      case 'PATCH releases/:n': {
+        const rel = r.releases.find((x) => x.id === num(1));
+        if (!rel) throw notFound();
+        for (const k of ['name', 'body', 'draft', 'prerelease', 'make_latest'] as const) if (b[k] !== undefined) (rel as Json)[k] = b[k];
+        return { body: rel };
+      }
+    }
+    if (method === 'GET' && rest.length === 3 && at(0) === 'releases' && at(1) === 'tags') {
+      const rel = r.releases.find((x) => x.tag_name === at(2));
+      if (!rel) throw notFound();
+      return { body: rel };
     }
     throw notFound();
   }

@@ -27,6 +27,7 @@ import type { Connector, ExecOptions, RemoteSession, SshCredentials } from '../s
 import { sshRollout } from '../src/rollout/main.js';
 import type { RolloutReport, StepName } from '../src/rollout/rollout.js';
 import { Fleet } from '../test/servers/fleet.js';
+import { ensurePackages } from '../test/servers/system-packages.js';
 
 const run = promisify(execFile);
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -315,10 +316,14 @@ async function ensureAnsible(log: (l: string) => void): Promise<{ version?: stri
   };
   let v = version();
   if (!v) {
-    log('ansible-playbook not found: installing Debian\'s ansible (scripts/ensure-packages.sh ansible)…');
-    const r = spawnSync(join(REPO, 'scripts', 'ensure-packages.sh'), ['ansible'], { encoding: 'utf8', stdio: ['ignore', 'inherit', 'inherit'] });
+    log('ansible-playbook not found: installing Debian\'s ansible with apt…');
+    try {
+      ensurePackages(['ansible']);
+    } catch (err) {
+      return { note: `${err instanceof Error ? err.message : String(err)}; only fivestep was measured` };
+    }
     v = version();
-    if (!v) return { note: `Ansible could not be installed (ensure-packages.sh exit ${r.status ?? r.signal}); only fivestep was measured` };
+    if (!v) return { note: 'ansible-playbook --version fails after the install; only fivestep was measured' };
   }
   return { version: v };
 }

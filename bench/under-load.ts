@@ -8,7 +8,7 @@
 //   baseline  no load-balancer input: haproxy still balances the traffic, nothing drains a host
 // For each: requests answered, requests failed (with reasons) during the rollout, rollout wall time.
 // Everything (load, haproxy, apps, fleet) is stopped in `finally`, even on error.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { objectInputs } from '../src/common/inputs.js';
@@ -20,10 +20,10 @@ import { Fleet } from '../test/servers/fleet.js';
 import { startHaproxy, type HaproxyServer } from '../test/servers/haproxy.js';
 import { startLoad, type LoadStats } from '../test/servers/load.js';
 import { startShopApps, writeShopRelease, type ShopApps } from '../test/servers/shop-app.js';
+import { ensurePackages } from '../test/servers/system-packages.js';
 
 const HOSTS = 20;
 const WAVES = '1, 25%, 100%';
-const HAPROXY = '/usr/sbin/haproxy';
 const CLIENTS = 8;
 
 export interface UnderLoadRun {
@@ -121,8 +121,11 @@ async function underLoad(
 export async function benchUnderLoad(log: (line: string) => void = console.log): Promise<UnderLoadBench> {
   const started = performance.now();
   const base = { name: 'ssh-rollout-under-load' as const, hosts: HOSTS, waves: WAVES, clients: CLIENTS };
-  if (!existsSync(HAPROXY)) {
-    const note = `skipped: ${HAPROXY} is not installed (scripts/ensure-packages.sh haproxy)`;
+  try {
+    // Before the fleet starts: installing packages stops services by name.
+    ensurePackages(['haproxy', 'socat']);
+  } catch (err) {
+    const note = `not measured: ${err instanceof Error ? err.message : String(err)}`;
     log(note);
     return { ...base, available: false, note, totalMs: performance.now() - started, lines: [`rollout under load: ${note}`] };
   }

@@ -5,17 +5,17 @@
 // users), a load generator buying all the time, and a real Prometheus scraping the shops. Then:
 //   1. the tests gate the release (test-gate's runner on a tiny test suite);
 //   2. the tree is open (test-gate's tree status);
-//   3. v2 rolls out in waves over SSH, each host reloading by USR2 under load: 0 failed requests; where
-//      haproxy is installed (/usr/sbin/haproxy) the customers go through it, each host is drained before
-//      its switch and the canary gets 10% of the requests during its bake (measured and printed);
+//   3. v2 rolls out in waves over SSH, each host reloading by USR2 under load: 0 failed requests; the
+//      customers go through a real haproxy, each host is drained before its switch and the canary gets
+//      10% of the requests during its bake (measured and printed);
 //   4. v3 passes its health checks but loses revenue on the canary: the watch stops it and reverts;
 //   5. auto-revert marks v3 bad and writes the root-cause-analysis issue (to a file: no GitHub here).
+// What is missing (OpenSSH, Prometheus, haproxy, socat) is installed with apt first; where that is
+// impossible the demo says what and why, and exits non-zero: no part of it is skipped.
 // Everything started is stopped again, also on error and Ctrl-C.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { objectInputs } from '../src/common/inputs.js';
 import type { Logger } from '../src/common/logger.js';
 import { runTests } from '../src/gate/run.js';
@@ -31,22 +31,25 @@ import { formatMs } from '../src/rollout/report.js';
 import type { RolloutReport } from '../src/rollout/rollout.js';
 import { connectSsh } from '../src/ssh/connection.js';
 import { Fleet } from '../test/servers/fleet.js';
-import { startHaproxy, type HaproxyServer } from '../test/servers/haproxy.js';
+import { startHaproxy } from '../test/servers/haproxy.js';
 import { startLoad, type Load } from '../test/servers/load.js';
 import { PROMETHEUS_BIN, startPrometheus, type PrometheusServer } from '../test/servers/prometheus.js';
 import { startShopApps, writeShopRelease, type ShopApps } from '../test/servers/shop-app.js';
+import { DEMO_PACKAGES, ensurePackages, missingPackages } from '../test/servers/system-packages.js';
 
 const HAPROXY_BIN = '/usr/sbin/haproxy';
 const CANARY_WEIGHT = 10;
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const say = (text: string) => console.log(`\n\x1b[1m▶ ${text}\x1b[0m`);
 const note = (text: string) => console.log(`    ${text}`);
-// ssh-rollout's log, without the per-step timings of every host (they are in its report).
-const stepLine = /^\s*(ok|--)\s+\w+\s+\d+ ms/;
+// ssh-rollout's log, without the per-step timings of every host (they are in its report), but with the
+// balancer's drain and return around each switch.
+const stepLine = /^\s*(ok|--|ERR)\s+(\w+)\s+(\d+) ms(?:\s+(.*))?$/;
 const quietLogger: Logger = {
   debug() {},
   info(m) {
-    if (!stepLine.test(m)) console.log(`      ${m}`);
+    const step = stepLine.exec(m);
+    if (!step) console.log(`      ${m}`);
+    else if (step[2] === 'drain' || step[2] === 'rotation') console.log(`        ${step[2] === 'drain' ? 'drained' : 'restored'} in ${step[3]} ms: ${step[4] ?? ''}`);
   },
   warning(m) {
     console.log(`      ⚠ ${m}`);
@@ -86,17 +89,6 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-function ensurePackages(): boolean {
-  const want = ['openssh-server', 'openssh-client', 'prometheus'];
-  try {
-    execFileSync('bash', [join(REPO, 'scripts', 'ensure-packages.sh'), ...want], { stdio: 'inherit' });
-  } catch {
-    if (!existsSync('/usr/sbin/sshd')) throw new Error('openssh-server could not be installed (scripts/ensure-packages.sh openssh-server)');
-    note('⚠ prometheus could not be installed; the watch reads the hosts directly');
-  }
-  return existsSync(PROMETHEUS_BIN);
-}
-
 async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -127,13 +119,19 @@ async function main(): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), 'fivestep-demo-'));
   const env = { ...process.env, RUNNER_TEMP: work, GITHUB_REPOSITORY: 'acme/shop', GITHUB_SERVER_URL: 'https://github.com', GITHUB_RUN_ID: '1' };
 
-  say('Setting the stage: 5 servers, a shop on each, customers buying, Prometheus watching');
-  // FIVESTEP_DEMO_PROMETHEUS=0 shows the fallback (the watch scrapes the shops itself) where Prometheus is installed.
-  const havePrometheus = ensurePackages() && process.env.FIVESTEP_DEMO_PROMETHEUS !== '0';
-  // FIVESTEP_DEMO_HAPROXY=0 shows the run without a balancer where haproxy is installed.
-  const wantHaproxy = existsSync(HAPROXY_BIN) && process.env.FIVESTEP_DEMO_HAPROXY !== '0';
+  say('Setting the stage: 5 servers, a shop on each, customers buying through haproxy, Prometheus watching');
+  const missing = missingPackages(DEMO_PACKAGES);
+  if (missing.length) {
+    note(`Installing what this machine lacks, with apt: ${missing.map((p) => p.name).join(', ')} (once; a minute or so)`);
+    try {
+      ensurePackages(DEMO_PACKAGES, { quiet: true });
+    } catch (err) {
+      console.error(`\n✗ The demo cannot run here: ${err instanceof Error ? err.message : String(err)}`);
+      return 1;
+    }
+  }
   // The bastion (a 6th sshd) is the balancer's host: ssh-rollout drives haproxy's runtime API over SSH there.
-  const fleet = await Fleet.start(5, { distinctAddresses: true, bastion: wantHaproxy });
+  const fleet = await Fleet.start(5, { distinctAddresses: true, bastion: true });
   stops.push({ name: 'fleet (5 sshd)', stop: () => fleet.stop() });
   note(`5 real OpenSSH servers, each on its own loopback address with its own /srv (host keys checked against known_hosts):`);
   note(fleet.hosts.map((h) => h.id).join('  '));
@@ -156,26 +154,12 @@ async function main(): Promise<number> {
   const apps: ShopApps = await startShopApps(fleet);
   stops.push({ name: 'shop apps', stop: () => apps.stop() });
   note(`The shop v1 runs on every host (demo/shop/server.mjs, 2 workers under a master that keeps the socket): ${apps.urls[0]} …`);
-  let haproxy: HaproxyServer | undefined;
-  if (wantHaproxy) {
-    try {
-      haproxy = await startHaproxy(fleet.hosts.map((h, i) => ({ name: `shop${i + 1}`, address: h.host, port: apps.port, weight: 100 })), 'shop');
-      const h = haproxy;
-      stops.push({ name: 'haproxy', stop: () => h.stop() });
-      note(`haproxy (${HAPROXY_BIN}) balances the 5 shops round-robin at ${haproxy.url}; its runtime API is reachable over SSH on ${fleet.bastion().id}.`);
-    } catch (err) {
-      note(`⚠ haproxy did not start (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): customers go to the hosts directly`);
-    }
-  } else note(`No haproxy here (${HAPROXY_BIN}${existsSync(HAPROXY_BIN) ? ', FIVESTEP_DEMO_HAPROXY=0' : ' not installed'}): customers go to the hosts directly.`);
-  const load: Load = haproxy
-    ? startLoad({ targets: [haproxy.url], clients: 20, pauseMs: 20, maxDurationMs: 85_000 })
-    : startLoad({ targets: apps.urls, clients: 4, pauseMs: 20, maxDurationMs: 85_000 });
+  const haproxy = await startHaproxy(fleet.hosts.map((h, i) => ({ name: `shop${i + 1}`, address: h.host, port: apps.port, weight: 100 })), 'shop');
+  stops.push({ name: 'haproxy', stop: () => haproxy.stop() });
+  note(`haproxy (${HAPROXY_BIN}) balances the 5 shops round-robin at ${haproxy.url}; its runtime API is reachable over SSH on ${fleet.bastion().id}.`);
+  const load: Load = startLoad({ targets: [haproxy.url], clients: 20, pauseMs: 20, maxDurationMs: 85_000 });
   stops.push({ name: 'load generator', stop: () => load.stop() });
-  note(
-    haproxy
-      ? 'A load generator plays 20 customers (kept-alive connections to haproxy) buying on /buy without pause.'
-      : 'A load generator plays 20 customers (4 per host, kept-alive connections) buying on /buy without pause.',
-  );
+  note('A load generator plays 20 customers (kept-alive connections to haproxy) buying on /buy without pause.');
   // What the customers got, sampled every 100 ms: the canary's share of answers during its bake comes from it.
   const samples: { t: number; total: number; versions: Record<string, number> }[] = [];
   const sampler = setInterval(() => samples.push({ t: Date.now(), total: load.stats.ok, versions: { ...load.stats.versions } }), 100);
@@ -183,18 +167,12 @@ async function main(): Promise<number> {
   void load.done.then(() => clearInterval(sampler));
 
   // Prometheus needs a few seconds for its first samples: it starts now, steps 1 and 2 run meanwhile.
-  const prometheusReady: Promise<PrometheusServer | undefined> = havePrometheus
-    ? startPrometheus(apps.targets, 'shop_revenue_total', 20_000).then(
-        (p) => {
-          stops.push({ name: 'prometheus', stop: () => p.close() });
-          return p;
-        },
-        (err) => {
-          note(`⚠ Prometheus did not start (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); the watch reads the hosts directly`);
-          return undefined;
-        },
-      )
-    : Promise.resolve(undefined);
+  const prometheusReady: Promise<PrometheusServer> = startPrometheus(apps.targets, 'shop_revenue_total', 20_000).then((p) => {
+    stops.push({ name: 'prometheus', stop: () => p.close() });
+    return p;
+  });
+  // Awaited after steps 1 and 2; a start failure must not go unhandled meanwhile.
+  prometheusReady.catch(() => undefined);
 
   // ── Step 1 ────────────────────────────────────────────────────────────────────────────────────────
   say('Step 1, CI server: every commit runs every test before it may ship (test-gate)');
@@ -243,7 +221,7 @@ async function main(): Promise<number> {
   // ── Step 3 ────────────────────────────────────────────────────────────────────────────────────────
   const prometheus = await prometheusReady;
   const port = apps.port;
-  if (prometheus) {
+  {
     // The revenue rule is a rate over 5 s: wait until Prometheus has one for every shop (a second or two).
     const query = `count(rate(shop_revenue_total[5s]) > 0)`;
     const deadline = Date.now() + 15_000;
@@ -255,37 +233,21 @@ async function main(): Promise<number> {
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  const watch = prometheus
-    ? [
-        'source: prometheus',
-        `url: ${prometheus.url}`,
-        'interval: 1s',
-        'baseline: hosts',
-        'rules:',
-        '  - name: revenue per minute',
-        `    query: sum(rate(shop_revenue_total{instance="{host}:${port}"}[5s])) * 60`,
-        '    max-drop: 50%',
-        '    for: 2',
-        '  - name: concurrent users',
-        `    query: sum(shop_concurrent_users{instance="{host}:${port}"})`,
-        '    max-drop: 50%',
-        '    for: 2',
-      ].join('\n')
-    : [
-        'source: openmetrics',
-        `url: http://{host}:${port}/metrics`,
-        'interval: 1s',
-        'baseline: hosts',
-        'rules:',
-        '  - name: revenue per minute',
-        '    query: shop_revenue_total',
-        '    max-drop: 50%',
-        '    for: 2',
-        '  - name: concurrent users',
-        '    query: shop_concurrent_users',
-        '    max-drop: 50%',
-        '    for: 2',
-      ].join('\n');
+  const watch = [
+    'source: prometheus',
+    `url: ${prometheus.url}`,
+    'interval: 1s',
+    'baseline: hosts',
+    'rules:',
+    '  - name: revenue per minute',
+    `    query: sum(rate(shop_revenue_total{instance="{host}:${port}"}[5s])) * 60`,
+    '    max-drop: 50%',
+    '    for: 2',
+    '  - name: concurrent users',
+    `    query: sum(shop_concurrent_users{instance="{host}:${port}"})`,
+    '    max-drop: 50%',
+    '    for: 2',
+  ].join('\n');
   const common = {
     ...base,
     waves: '1, 25%, 100%',
@@ -298,27 +260,23 @@ async function main(): Promise<number> {
   };
   // With the canary at 10% of the traffic its revenue per minute is far below the other hosts' by design:
   // the split rollout judges revenue per purchase instead (v3's bug records a tenth of each sale either way).
-  const splitWatch = prometheus
-    ? watch
-        .replace('  - name: revenue per minute', '  - name: revenue per purchase')
-        .replace(
-          `    query: sum(rate(shop_revenue_total{instance="{host}:${port}"}[5s])) * 60`,
-          `    query: sum(rate(shop_revenue_total{instance="{host}:${port}"}[5s])) / sum(rate(http_requests_total{path="/buy",code="200",instance="{host}:${port}"}[5s]))`,
-        )
-    : // The hosts' own /metrics give no ratio: only the users rule (every customer still reaches the canary).
-      watch.replace(/ {2}- name: revenue per minute\n(?: {4}.*\n){3}/, '');
-  const lbInputs: Record<string, string> = haproxy
-    ? {
-        'load-balancer': 'haproxy',
-        'lb-host': `${fleet.bastion().spec.user}@${fleet.bastion().host}:${fleet.bastion().port}`,
-        'lb-backend': haproxy.backend,
-        'lb-socket': haproxy.socket,
-        drain: 'true',
-        'drain-timeout': '5s',
-        'canary-weight': `${CANARY_WEIGHT}%`,
-        watch: splitWatch,
-      }
-    : {};
+  const splitWatch = watch
+    .replace('  - name: revenue per minute', '  - name: revenue per purchase')
+    .replace(
+      `    query: sum(rate(shop_revenue_total{instance="{host}:${port}"}[5s])) * 60`,
+      `    query: sum(rate(shop_revenue_total{instance="{host}:${port}"}[5s])) / sum(rate(http_requests_total{path="/buy",code="200",instance="{host}:${port}"}[5s]))`,
+    );
+  // Every rollout goes through the balancer: each host drained before its switch and put back after health.
+  const drainInputs: Record<string, string> = {
+    'load-balancer': 'haproxy',
+    'lb-host': `${fleet.bastion().spec.user}@${fleet.bastion().host}:${fleet.bastion().port}`,
+    'lb-backend': haproxy.backend,
+    'lb-socket': haproxy.socket,
+    drain: 'true',
+    'drain-timeout': '5s',
+  };
+  // v2's canary also gets only a tenth of the requests while it bakes.
+  const canaryInputs: Record<string, string> = { ...drainInputs, 'canary-weight': `${CANARY_WEIGHT}%`, watch: splitWatch };
   const rows: Row[] = [];
   const watchReports = new Map<string, string>();
   const roll = async (version: string, story: string, waveWait: string, extra: Record<string, string> = {}) => {
@@ -348,18 +306,19 @@ async function main(): Promise<number> {
     rows.push(row);
     console.log(`  → result: ${row.result}${out.failure ? ` (${out.failure})` : ''}`);
     console.log(`  → customers during this rollout: ${row.served} purchases served, ${row.failed} failed requests`);
-    return { out, rep };
+    return { out, rep, row };
   };
 
   say('Step 3, deploy script: v2 rolls out in waves over SSH — 1 canary, 25%, the rest (ssh-rollout)');
   note('Every host gets the release first; then, wave by wave, `current` switches atomically and the app reloads');
   note(`with \`${apps.reloadCommand}\`: its master starts workers on v2 and lets the v1 workers finish their requests.`);
-  note(`Between waves the watch compares the wave's hosts with the others (${prometheus ? 'Prometheus' : 'the hosts\' /metrics'}): revenue per minute and users.`);
-  if (haproxy) note(`Through haproxy: each host is drained before its switch, and the canary gets ${CANARY_WEIGHT}% of the requests while it bakes.`);
-  const v2 = await roll('v2', 'good release', haproxy ? '6s' : '3s', lbInputs);
+  note("Between waves the watch compares the wave's hosts with the others (Prometheus): revenue per purchase and users.");
+  note(`Through haproxy: each host is drained before its switch, and the canary gets ${CANARY_WEIGHT}% of the requests while it bakes.`);
+  const v2 = await roll('v2', 'good release', '6s', canaryInputs);
   const v2bake = v2.rep.waves[0]?.bake;
-  if (!haproxy) note('canary split skipped: no haproxy in front of the shops (every host gets an equal share)');
-  else if (v2bake) {
+  const drained = v2.rep.hosts.filter((h) => h.steps.some((x) => x.name === 'drain' && x.ok)).length;
+  note(`drained before the switch and back in rotation after health: ${drained} of ${v2.rep.hosts.length} hosts, ${v2.row.failed} failed requests`);
+  if (v2bake) {
     // Answers counted by the load generator between 0.3 s after the bake started and 0.1 s before it ended.
     const from = samples.find((x) => x.t >= v2bake.start + 300);
     const to = [...samples].reverse().find((x) => x.t <= v2bake.end - 100);
@@ -372,12 +331,12 @@ async function main(): Promise<number> {
 
   // ── Step 4 ────────────────────────────────────────────────────────────────────────────────────────
   say('Step 4, real-time alerting: v3 passes every health check, but it loses money (metric-watch in the bake)');
-  if (prometheus) note(`Prometheus (${PROMETHEUS_BIN}, ${prometheus.url}) scrapes the 5 shops every second; the rules:`);
-  else note('⚠ No Prometheus here (not installed, failed to start, or FIVESTEP_DEMO_PROMETHEUS=0): the watch uses `source: openmetrics` and scrapes the 5 shops directly; the rules:');
-  note(`  revenue per minute: ${prometheus ? `sum(rate(shop_revenue_total{instance="{host}:${port}"}[5s])) * 60` : 'shop_revenue_total (a counter, as a per-minute rate)'}, at most 50% below the other hosts, 2 samples in a row`);
+  note(`Prometheus (${PROMETHEUS_BIN}, ${prometheus.url}) scrapes the 5 shops every second; the rules:`);
+  note(`  revenue per minute: sum(rate(shop_revenue_total{instance="{host}:${port}"}[5s])) * 60, at most 50% below the other hosts, 2 samples in a row`);
   note(`  concurrent users: shop_concurrent_users, at most 50% below the other hosts`);
   note('v3 has a bug that records a tenth of each sale; its /health is fine, its tests pass.');
-  const v3 = await roll('v3', 'revenue bug', '20s');
+  note('The canary is drained and switched as before, at its full share of the traffic this time.');
+  const v3 = await roll('v3', 'revenue bug', '20s', drainInputs);
   await waitFor(() => apps.served().every((v) => v === 'v2'), 10_000);
   const canary = v3.rep.waves[0];
   if (canary?.bake) note(`canary bake: ${canary.bake.verdict} after ${formatMs(canary.bake.end - canary.bake.start)} of the 20 s — ${canary.bake.detail ?? ''}`);

@@ -1,4 +1,4 @@
-// `npm run demo` end to end: the five steps on a real fleet, shop apps, load and Prometheus, in under 90 s.
+// `npm run demo` end to end: the five steps on a real fleet, shop apps behind haproxy, load and Prometheus, in under 90 s.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -37,16 +37,15 @@ test('npm run demo walks the five steps: v2 everywhere with 0 failed requests, v
   expect(body).toContain('Release **v3**');
   expect(body).toMatch(/\| revenue per minute \| 127\.\d+\.\d+\.1 \|/);
   expect(body).toContain('## Five whys');
-  if (existsSync('/usr/sbin/haproxy')) {
-    // haproxy in front of the shops: the load goes through it, and the v2 canary got its 10% while baking.
-    const share = /canary served (\d+(?:\.\d+)?)% of requests during its bake \(target 10%\)/.exec(out);
-    expect(share).not.toBeNull();
-    expect(Number(share![1])).toBeGreaterThanOrEqual(6);
-    expect(Number(share![1])).toBeLessThanOrEqual(14);
-    expect(out).toMatch(/stopped: .*load generator, haproxy, shop apps, fleet/);
-  } else {
-    expect(out).toContain('canary split skipped');
-    expect(out).toMatch(/stopped: .*load generator, shop apps, fleet/);
-  }
+  // Always behind a real haproxy: every host drained around its switch, the v2 canary at its 10% while baking.
+  expect(out).toMatch(/haproxy \(\/usr\/sbin\/haproxy\) balances the 5 shops/);
+  expect(out).toMatch(/drained before the switch and back in rotation after health: 5 of 5 hosts, 0 failed requests/);
+  expect(out.match(/^ +drained in \d+ ms: out of rotation/gm)?.length).toBeGreaterThanOrEqual(6);
+  const share = /canary served (\d+(?:\.\d+)?)% of requests during its bake \(target 10%\)/.exec(out);
+  expect(share).not.toBeNull();
+  expect(Number(share![1])).toBeGreaterThanOrEqual(6);
+  expect(Number(share![1])).toBeLessThanOrEqual(14);
+  expect(out).toMatch(/stopped: prometheus, load generator, haproxy, shop apps, fleet/);
+  expect(out).not.toMatch(/skipp|No haproxy|⚠/);
   expect(elapsed).toBeLessThan(90_000);
 }, 120_000);

@@ -46,8 +46,10 @@ export function systemPackage(name: PackageName): SystemPackage {
 
 /** The packages of `names` whose programs are not all on this machine. */
 export function missingPackages(names: readonly PackageName[]): SystemPackage[] {
-  return names.map(systemPackage).filter((p) => !p.provides.every((bin) => existsSync(bin)));
+  return missingOf(names.map(systemPackage));
 }
+
+const missingOf = (packages: SystemPackage[]) => packages.filter((p) => !p.provides.every((bin) => existsSync(bin)));
 
 /**
  * Installs whatever of `names` is missing (apt, through scripts/ensure-packages.sh) and checks that
@@ -55,7 +57,12 @@ export function missingPackages(names: readonly PackageName[]): SystemPackage[] 
  * installer's own error, so a machine without apt or without the registry says why in one message.
  */
 export function ensurePackages(names: readonly PackageName[], options: { quiet?: boolean } = {}): void {
-  const missing = missingPackages(names);
+  installPackages(names.map(systemPackage), options);
+}
+
+/** ensurePackages for packages given whole (the tests use one Debian does not have). */
+export function installPackages(packages: SystemPackage[], options: { quiet?: boolean } = {}): void {
+  const missing = missingOf(packages);
   if (missing.length === 0) return;
   let installerError = '';
   try {
@@ -67,7 +74,7 @@ export function ensurePackages(names: readonly PackageName[], options: { quiet?:
     const e = err as { stderr?: string; message: string };
     installerError = (e.stderr || e.message).trim().split('\n').slice(-3).join(' / ');
   }
-  const still = missingPackages(missing.map((p) => p.name as PackageName));
+  const still = missingOf(missing);
   if (still.length === 0) return;
   throw new Error(
     `could not install ${still.map((p) => `${p.name} (for ${p.usedBy}; missing ${p.provides.filter((b) => !existsSync(b)).join(', ')})`).join('; ')}` +

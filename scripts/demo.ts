@@ -98,6 +98,19 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean
   return true;
 }
 
+/** The revenue rule is a rate over 5 s: waits until Prometheus has one for every shop (a second or two). */
+async function revenueRatesReady(prometheusUrl: string, shops: number): Promise<void> {
+  const query = `count(rate(shop_revenue_total[5s]) > 0)`;
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const body = (await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`)
+      .then((r) => r.json())
+      .catch(() => ({}))) as { data?: { result?: { value: [number, string] }[] } };
+    if (Number(body.data?.result?.[0]?.value[1] ?? 0) >= shops) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 interface Row {
   version: string;
   story: string;
@@ -122,7 +135,7 @@ async function main(): Promise<number> {
   say('Setting the stage: 5 servers, a shop on each, customers buying through haproxy, Prometheus watching');
   const missing = missingPackages(DEMO_PACKAGES);
   if (missing.length) {
-    note(`Installing what this machine lacks, with apt: ${missing.map((p) => p.name).join(', ')} (once; a minute or so)`);
+    note(`Installing what this machine lacks, with apt: ${missing.map((p) => p.name).join(', ')} (once)`);
     try {
       ensurePackages(DEMO_PACKAGES, { quiet: true });
     } catch (err) {
@@ -221,18 +234,7 @@ async function main(): Promise<number> {
   // ── Step 3 ────────────────────────────────────────────────────────────────────────────────────────
   const prometheus = await prometheusReady;
   const port = apps.port;
-  {
-    // The revenue rule is a rate over 5 s: wait until Prometheus has one for every shop (a second or two).
-    const query = `count(rate(shop_revenue_total[5s]) > 0)`;
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      const body = (await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(query)}`)
-        .then((r) => r.json())
-        .catch(() => ({}))) as { data?: { result?: { value: [number, string] }[] } };
-      if (Number(body.data?.result?.[0]?.value[1] ?? 0) >= fleet.hosts.length) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+  await revenueRatesReady(prometheus.url, fleet.hosts.length);
   const watch = [
     'source: prometheus',
     `url: ${prometheus.url}`,

@@ -2,7 +2,7 @@
 // "Permissions" lines are generated from and that test/workflows/ checks every sample job against, so
 // the docs, the sample workflows and the code's API calls cannot drift apart.
 
-export type Scope = 'actions' | 'checks' | 'contents' | 'deployments' | 'issues' | 'pull-requests' | 'statuses';
+export type Scope = 'checks' | 'contents' | 'deployments' | 'issues' | 'pull-requests' | 'statuses';
 export type Access = 'read' | 'write';
 export type Permissions = Partial<Record<Scope, Access>>;
 /** A step's `with:` values as written; an expression (`${{ … }}`) may take any value. */

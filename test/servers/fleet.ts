@@ -24,8 +24,8 @@ import { promisify } from 'node:util';
 import type { HostSpec } from '../../src/common/inputs.js';
 import { hostId } from '../../src/common/inputs.js';
 import { quote } from '../../src/common/shell.js';
-import { ensurePackages } from './system-packages.js';
 import type { SshCredentials } from '../../src/ssh/types.js';
+import { ensurePackages } from './system-packages.js';
 
 const run = promisify(execFile);
 const SSHD = '/usr/sbin/sshd';

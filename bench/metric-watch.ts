@@ -28,7 +28,7 @@ async function once(kind: 'gauge' | 'counter', phaseMs: number): Promise<number>
         ? '- name: concurrent users\n  query: shop_concurrent_users\n  min: 10'
         : '- name: revenue per minute\n  query: shop_revenue_total\n  min: 1000';
     const settings = parseWatchSettings(objectInputs({ source: 'openmetrics', url: `${app.url}/metrics`, duration: '30s', interval: '1s', rules: rule }), { env: {} });
-    const watch = runWatch(settings, { logger: new MemoryLogger(), alerts: false, context: { repository: 'bench/bench', runUrl: '' } });
+    const watch = runWatch(settings, { logger: new MemoryLogger() });
     // Two healthy samples first, then the breach at the chosen phase of the interval.
     await sleep(2000 + phaseMs);
     const breachAt = performance.now();

@@ -11,9 +11,11 @@ import {
   checkName,
   computeSplit,
   matchServers,
+  sumByHost,
   type LbExec,
   type LbServer,
   type LoadBalancer,
+  type RequestCounts,
   type ServerState,
   type TrafficSplit,
 } from './types.js';
@@ -103,19 +105,42 @@ export function parseServersState(text: string, backend: string): LbServer[] {
   return out;
 }
 
-/** Current sessions per server from `show stat` CSV (column `scur`). */
-export function parseSessions(csv: string, backend: string): Map<string, number> {
+/** The server rows of `show stat` CSV for `backend` as column → value (BACKEND/FRONTEND summary rows left out). */
+function statServers(csv: string, backend: string): Map<string, Record<string, string>> {
   const lines = csv.split('\n').filter((l) => l.trim());
   const header = lines.find((l) => l.startsWith('# '));
   if (!header) throw new LoadBalancerError(`unexpected 'show stat' output: ${csv.slice(0, 200)}`);
   const cols = header.slice(2).split(',');
-  const [px, sv, scur] = ['pxname', 'svname', 'scur'].map((c) => cols.indexOf(c));
-  const out = new Map<string, number>();
+  const out = new Map<string, Record<string, string>>();
   for (const l of lines) {
     if (l.startsWith('#')) continue;
     const f = l.split(',');
-    if (f[px] !== backend || f[sv] === 'BACKEND' || f[sv] === 'FRONTEND') continue;
-    out.set(f[sv], Number(f[scur]) || 0);
+    const row = Object.fromEntries(cols.map((c, i) => [c, f[i] ?? '']));
+    if (row.pxname !== backend || row.svname === 'BACKEND' || row.svname === 'FRONTEND') continue;
+    out.set(row.svname, row);
+  }
+  return out;
+}
+
+/** Current sessions per server from `show stat` CSV (column `scur`). */
+export function parseSessions(csv: string, backend: string): Map<string, number> {
+  return new Map([...statServers(csv, backend)].map(([name, row]) => [name, Number(row.scur) || 0]));
+}
+
+/**
+ * HTTP requests sent so far per server, from `show stat` CSV column `req_tot`. Not `stot`: on haproxy
+ * 2.6 it counts every connection attempt (a request retried 3 times on a dead server is 4 there and 0 in
+ * req_tot), and in `mode tcp` connections, not the requests on them. In `mode tcp` req_tot is empty:
+ * haproxy does not see requests there, which is an error rather than a wrong share.
+ */
+export function parseRequests(csv: string, backend: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, row] of statServers(csv, backend)) {
+    const n = row.req_tot ? Number(row.req_tot) : NaN;
+    if (!Number.isInteger(n)) {
+      throw new LoadBalancerError(`haproxy counts no HTTP requests for server ${backend}/${name} (req_tot '${row.req_tot ?? ''}'): the backend must be in mode http`);
+    }
+    out.set(name, n);
   }
   return out;
 }
@@ -225,5 +250,16 @@ export function createHaproxy(opts: HaproxyOptions): LoadBalancer {
         await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.configWeight ?? 1), setStateLine(backend, s.name, 'ready')]));
       }),
     split: (label: string, out: string[] = []): TrafficSplit => currentSplit(label, byHost, current, out),
+    // A read: no mutex, so a judge can sample while a drain waits.
+    async requestCounts(): Promise<RequestCounts> {
+      const perServer = parseRequests(await send([showStatLine(backend)]), backend);
+      const count = (s: LbServer) => {
+        const n = perServer.get(s.name);
+        // A server removed at runtime since inspect(): its host's count would silently shrink.
+        if (n === undefined) throw new LoadBalancerError(`haproxy backend '${backend}' no longer has server ${s.name}`);
+        return n;
+      };
+      return { measured: true, byHost: sumByHost(byHost, count) };
+    },
   };
 }

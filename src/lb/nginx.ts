@@ -12,9 +12,11 @@ import {
   checkName,
   computeSplit,
   matchServers,
+  sumByHost,
   type LbExec,
   type LbServer,
   type LoadBalancer,
+  type RequestCounts,
   type TrafficSplit,
 } from './types.js';
 
@@ -247,5 +249,14 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
         await write();
       }),
     split: (label: string, out: string[] = []): TrafficSplit => currentSplit(label, byHost, current, out),
+    // nginx OSS exposes no per-server request counters (stub_status is server-wide; the per-upstream
+    // API is NGINX Plus only), so this is the configuration as written by us: weights, not traffic.
+    requestCounts: async (): Promise<RequestCounts> => ({
+      measured: false,
+      byHost: sumByHost(byHost, (s) => {
+        const now = current.get(s.name)!;
+        return now.state === 'ready' ? now.weight : 0;
+      }),
+    }),
   };
 }

@@ -42,6 +42,31 @@ export interface TrafficSplit {
   share: Record<string, number>;
 }
 
+/**
+ * One reading of the requests each matched host has been sent. Only the difference between two readings
+ * means anything (haproxy's counters start at 0 whenever haproxy starts): see sharesBetween.
+ */
+export interface RequestCounts {
+  /**
+   * true: measured, haproxy's cumulative per-server HTTP request counter (`req_tot`) summed per host.
+   * false: configured, NOT measured: nginx OSS keeps no per-server counters, so `byHost` holds the
+   * weights of the host's servers in rotation (0 when `down`), the split nginx is told to make.
+   */
+  measured: boolean;
+  /** host id (the keys of TrafficSplit.share) → requests so far, or its weight in rotation when not measured. */
+  byHost: Record<string, number>;
+}
+
+/** Each host's fraction of the requests between two readings. */
+export interface TrafficShares {
+  /** As the readings': false means the fractions are the configured weights' shares, not traffic. */
+  measured: boolean;
+  /** Requests between the two readings (measured), or the total weight in rotation (configured). */
+  total: number;
+  /** host id → fraction 0..1 of `total`; the fractions sum to 1. */
+  share: Record<string, number>;
+}
+
 /** Runs one command on lb-host (`sh -c` semantics). */
 export type LbExec = (command: string) => Promise<{ code: number; stdout: string; stderr: string }>;
 
@@ -69,6 +94,13 @@ export interface LoadBalancer {
   reset(): Promise<void>;
   /** The split the balancer's current weights give (servers out of rotation, and hosts in `out`, count 0). */
   split(label: string, out?: string[]): TrafficSplit;
+  /**
+   * Requests each matched host has been sent so far, for sharesBetween over a time window. haproxy:
+   * its per-server `req_tot` summed per host (measured: true; throws when the backend is not `mode http`,
+   * where haproxy counts connections only). nginx OSS has no counters: the weights of the servers in
+   * rotation (measured: false), configured, not measured.
+   */
+  requestCounts(): Promise<RequestCounts>;
 }
 
 export class LoadBalancerError extends Error {
@@ -160,4 +192,33 @@ export async function waitDrained(
 export function currentSplit(label: string, byHost: Map<string, LbServer[]>, current: Map<string, LbServer>, out: string[]): TrafficSplit {
   const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name)!, ...(out.includes(h) ? { state: 'drain' as const } : {}) }))]));
   return computeSplit(label, view, (s) => s.weight);
+}
+
+/** Per host, the sum of `value` over its servers (host ids as `split()` gives them). */
+export function sumByHost(byHost: Map<string, LbServer[]>, value: (s: LbServer) => number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [host, servers] of byHost) out[host] = servers.reduce((sum, s) => sum + value(s), 0);
+  return out;
+}
+
+/**
+ * Each host's share of the requests between two readings of requestCounts(): the counters' growth over
+ * the total growth. Configured readings (nginx) have no growth: the shares are `after`'s weights'.
+ * The hosts are `after`'s. Null when the window cannot be split: no request was counted in it (or every
+ * weight is 0), or a counter went backwards (haproxy restarted or reloaded in between, which zeroes it).
+ */
+export function sharesBetween(before: RequestCounts, after: RequestCounts): TrafficShares | null {
+  if (before.measured !== after.measured) throw new LoadBalancerError('cannot take shares between a measured and a configured reading');
+  const grown: Record<string, number> = {};
+  let total = 0;
+  for (const [host, n] of Object.entries(after.byHost)) {
+    const d = after.measured ? n - (before.byHost[host] ?? 0) : n;
+    if (d < 0) return null;
+    grown[host] = d;
+    total += d;
+  }
+  if (total === 0) return null;
+  const share: Record<string, number> = {};
+  for (const [host, d] of Object.entries(grown)) share[host] = d / total;
+  return { measured: after.measured, total, share };
 }

@@ -2,9 +2,12 @@
 import type { ActionResult } from '../common/action.js';
 import type { InputSource } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
+import { readContext } from '../github/context.js';
+import { sendAlerts } from './alerts/index.js';
 import { summaryMarkdown, writeReport } from './report.js';
 import { failsStep } from './rules.js';
 import { parseWatchSettings, SECRET_INPUTS } from './settings.js';
+import type { AlertContext } from './types.js';
 import { runWatch, type WatchOptions } from './watch.js';
 
 export interface MetricWatchDeps {
@@ -12,6 +15,8 @@ export interface MetricWatchDeps {
   mask?: (secret: string) => void;
   env?: NodeJS.ProcessEnv;
   watch?: Partial<WatchOptions>;
+  /** Repository and run link for alerts; default: read from the runner's environment. */
+  context?: AlertContext;
 }
 
 function maskSecrets(inputs: InputSource, mask: (s: string) => void): void {
@@ -41,6 +46,8 @@ export async function metricWatchAction(inputs: InputSource, logger: Logger, dep
   process.once('SIGTERM', stop);
   try {
     const result = await runWatch(settings, { logger, signal: controller.signal, ...deps.watch });
+    const ctx = deps.context ?? (({ repository, runUrl }) => ({ repository, runUrl }))(readContext(deps.env));
+    result.alertWarnings = await sendAlerts(result, settings, ctx, logger);
     const report = writeReport(result, deps.env);
     const failing = failsStep(result.verdict, settings.failOn);
     return {

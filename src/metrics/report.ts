@@ -2,9 +2,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { boundsAt, fmt } from './rules.js';
-import type { Rule } from './settings.js';
-import type { RuleReport, WatchResult } from './watch.js';
+import { boundsAt, describeComparison, fmt } from './rules.js';
+import type { Comparison, Rule, RuleReport, WatchResult } from './types.js';
 
 export const REPORT_VERSION = 1;
 
@@ -90,9 +89,17 @@ function boundText(rule: Rule): string {
   const rel = (b: { kind: string; value: number }) => `${b.value}${b.kind === 'percent' ? '%' : ''}`;
   if (rule.maxDrop) parts.push(`max-drop ${rel(rule.maxDrop)}`);
   if (rule.maxRise) parts.push(`max-rise ${rel(rule.maxRise)}`);
-  if (rule.compare) parts.push(`mann-whitney @${rule.confidence}`);
+  if (rule.compare) parts.push(`compare @${rule.confidence}`);
+  if (rule.volume) parts.push('volume');
   if (rule.for > 1) parts.push(`for ${rule.for}`);
   return parts.join(', ');
+}
+
+/** The judge's figures (deciding or not), then the pooled Mann-Whitney figures Kayenta users know. */
+function comparisonText(c: Comparison, decides: boolean): string {
+  const judged = c.insufficient ? `not compared: ${c.insufficient}` : `${decides ? '' : 'compared (not deciding): '}${describeComparison(c)}`;
+  const mw = c.mannWhitney ? `; pooled Mann-Whitney p=${c.mannWhitney.p.toPrecision(3)}, Hodges-Lehmann shift ${fmt(c.mannWhitney.shift)} (readings taken as independent: shown, not judged)` : '';
+  return judged + mw;
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -110,7 +117,7 @@ export function summaryTable(result: WatchResult): string {
           ? Object.values(r.baselineValues).map(fmt).join(', ')
           : '—';
     const gaps = r.samples.filter((s) => s.state === 'no-data').length;
-    const cmp = r.comparison ? `<br>mann-whitney p=${r.comparison.p.toPrecision(3)}, shift ${fmt(r.comparison.shift)}` : '';
+    const cmp = r.comparison ? `<br>${comparisonText(r.comparison, Boolean(r.rule.compare))}` : '';
     return `| ${cell(r.name)} | ${fmt(value)} | ${cell(boundText(r.rule))} | ${baseline} | ${r.samples.length}${gaps ? ` (${gaps} no data)` : ''} | ${ICON[r.verdict]} | ${cell(r.reason)}${cmp} |`;
   });
   return ['| rule | value | bound | baseline | samples | verdict | why |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');

@@ -2,8 +2,9 @@
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { InputError, objectInputs } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
-import { parseWatchSettings, type WatchSettings } from './settings.js';
-import { hostName, runWatch, type WatchOptions, type WatchResult } from './watch.js';
+import { parseWatchSettings } from './settings.js';
+import type { WatchResult, WatchSettings } from './types.js';
+import { hostName, runWatch, type PriorReadings, type WatchOptions } from './watch.js';
 
 /**
  * Parses the `watch` YAML mapping (the same keys as metric-watch's inputs). Lists and mappings
@@ -35,31 +36,87 @@ export interface RolloutWatchOptions {
   logger: Logger;
   /** Every host of the rollout (`host:port` or names); their names are the metric hosts when the YAML lists none. */
   allHosts: string[];
-  /** Alerts from a bake are off by default: the rollout reverts, auto-revert reports. */
-  alerts?: boolean;
   onResult?: (result: WatchResult) => void;
   extra?: Partial<WatchOptions>;
 }
 
+/** What the rollout knows during a bake beyond the wave's hosts. */
+export interface BakeContext {
+  /** Each host's share of requests at the balancer since the bake began (canary-weight). */
+  trafficShares?: WatchOptions['trafficShares'];
+}
+
 /**
  * The function ssh-rollout calls during each bake: the wave's hosts are the canaries, the bake time is
- * the duration. Its result has `verdict` and `detail`, the shape of the rollout's WatchOutcome.
+ * the duration. With `baseline: hosts` the baseline is the hosts still on the previous release, never
+ * hosts switched in an earlier wave; the last wave, which has none left, is compared with its own
+ * readings from the bake before it (or, with no earlier bake, the source's history over one bake time).
+ * Its result has `verdict` and `detail`, the shape of the rollout's WatchOutcome.
  */
 export function createRolloutWatch(settings: WatchSettings, options: RolloutWatchOptions) {
-  return async (waveHosts: readonly (string | { host: string; port?: number })[], durationMs: number, signal?: AbortSignal): Promise<WatchResult> => {
+  const hosts = [...new Set(options.allHosts.map(hostName))];
+  const switched = new Set<string>();
+  // rule → host → that host's readings from the latest bake in which it was a baseline host.
+  const earlier = new Map<string, PriorReadings>();
+  return async (
+    waveHosts: readonly (string | { host: string; port?: number })[],
+    durationMs: number,
+    signal?: AbortSignal,
+    bake: BakeContext = {},
+  ): Promise<WatchResult> => {
     // SSH ports mean nothing to a metrics endpoint: `{host}` gets the host name (`http://{host}:9100/metrics`).
     const canaryHosts = [...new Set(waveHosts.map((h) => hostName(typeof h === 'string' ? h : h.host)))];
-    const hosts = [...new Set(options.allHosts.map(hostName))];
-    const result = await runWatch(settings, {
+    const pool = settings.hosts.length > 0 ? settings.hosts : hosts;
+    const baselineHosts = pool.filter((h) => !switched.has(hostName(h)) && !canaryHosts.includes(hostName(h)));
+    const byHosts = settings.baseline.kind === 'hosts';
+    const prior = byHosts && baselineHosts.length === 0 ? priorFor(canaryHosts) : undefined;
+    const historyInstead = byHosts && baselineHosts.length === 0 && !prior && (settings.source === 'prometheus' || settings.source === 'graphite');
+    const effective: WatchSettings = historyInstead ? { ...settings, baseline: { kind: 'before', windowMs: Math.max(durationMs, settings.intervalMs * 10) } } : settings;
+    if (historyInstead) options.logger.info(`No host is left on the previous release: the wave is compared with its own readings over the ${effective.baseline.kind === 'before' ? effective.baseline.windowMs / 1000 : 0}s before`);
+    const result = await runWatch(effective, {
       logger: options.logger,
       canaryHosts,
       hosts,
+      ...(byHosts && !historyInstead ? { baselineHosts } : {}),
+      ...(prior ? { priorReadings: prior } : {}),
+      ...(bake.trafficShares ? { trafficShares: byHostName(bake.trafficShares) } : {}),
       durationMs: Math.max(durationMs, settings.intervalMs),
       signal,
-      alerts: options.alerts ?? false,
       ...options.extra,
     });
+    remember(result);
+    for (const h of canaryHosts) switched.add(h);
     options.onResult?.(result);
     return result;
   };
+
+  /** The balancer names hosts by SSH id (`host:port`); metrics by host name. */
+  function byHostName(shares: NonNullable<BakeContext['trafficShares']>): NonNullable<BakeContext['trafficShares']> {
+    return async () => {
+      const byId = await shares();
+      if (!byId) return null;
+      const out = new Map<string, number>();
+      for (const [id, share] of byId) out.set(hostName(id), (out.get(hostName(id)) ?? 0) + share);
+      return out;
+    };
+  }
+
+  function priorFor(canaryHosts: string[]): Map<string, PriorReadings> | undefined {
+    const out = new Map<string, PriorReadings>();
+    for (const [rule, perHost] of earlier) {
+      const mine: PriorReadings = new Map([...perHost].filter(([h]) => canaryHosts.includes(hostName(h))));
+      if (mine.size > 0) out.set(rule, mine);
+    }
+    return out.size > 0 ? out : undefined;
+  }
+
+  function remember(result: WatchResult): void {
+    for (const r of result.rules) {
+      const perHost = earlier.get(r.name) ?? new Map();
+      const fresh = new Map<string, { t: number; value: number }[]>();
+      for (const o of r.baselineSamples) if (o.value !== null && Number.isFinite(o.value)) fresh.set(o.host, [...(fresh.get(o.host) ?? []), { t: o.t, value: o.value }]);
+      for (const [h, xs] of fresh) perHost.set(h, xs);
+      earlier.set(r.name, perHost);
+    }
+  }
 }

@@ -1,47 +1,6 @@
 // The pure decision core: one sample against a rule's bounds, `for` debouncing (a Nagios-style hard
 // state), no-data policy, and the verdict. No I/O, no clock: the watch loop feeds it observations.
-import type { FailOn, Rule, Verdict } from './settings.js';
-import type { MannWhitneyResult } from './stats.js';
-
-export type SampleState = 'ok' | 'breach' | 'no-data';
-export type CheckKind = 'min' | 'max' | 'max-drop' | 'max-rise' | 'no-data' | 'mann-whitney' | 'error';
-
-export interface Check {
-  state: SampleState;
-  /** Which check breached (or 'no-data'). */
-  check?: CheckKind;
-  /** The bound's value at this sample (a relative bound resolved against the baseline). */
-  bound?: number;
-  reason?: string;
-}
-
-/** One reading of a rule's query: `host` is '' for a query that is not per host. */
-export interface Observation {
-  t: number;
-  host: string;
-  value: number | null;
-  /** undefined: there is no baseline to compare with; null: there is one but it had no value. */
-  baseline?: number | null;
-  /** Why value is null. */
-  reason?: string;
-}
-
-export interface RecordedSample extends Observation, Check {}
-
-export interface Breach {
-  rule: string;
-  check: CheckKind;
-  host?: string;
-  /** The last breaching value (the Hodges-Lehmann shift for mann-whitney). */
-  value: number | null;
-  bound: number | null;
-  baseline?: number | null;
-  /** When the rule entered its hard state (ISO 8601). */
-  when: string;
-  /** The first sample of the breaching streak (ISO 8601). */
-  since: string;
-  detail: string;
-}
+import type { Breach, Check, CheckKind, Comparison, FailOn, Observation, RecordedSample, Rule, Verdict } from './types.js';
 
 interface Streak {
   bad: number;
@@ -73,14 +32,14 @@ function resolvePercentOrAbsolute(baseline: number, b: { kind: 'percent' | 'abso
 
 /** One sample against the rule's bounds. Absolute bounds are checked even when the baseline is missing. */
 export function checkSample(rule: Rule, value: number | null, baseline?: number | null, reason?: string): Check {
-  if (value === null || Number.isNaN(value)) return { state: 'no-data', check: 'no-data', reason: reason ?? 'no value' };
+  if (value === null || !Number.isFinite(value)) return { state: 'no-data', check: 'no-data', reason: reason ?? 'no value' };
   if (rule.min !== undefined && value < rule.min) return { state: 'breach', check: 'min', bound: rule.min };
   if (rule.max !== undefined && value > rule.max) return { state: 'breach', check: 'max', bound: rule.max };
   const relative = rule.maxDrop !== undefined || rule.maxRise !== undefined;
   if (relative) {
     // undefined: no baseline exists at all (every host is a canary), so only absolute bounds apply.
     if (baseline === undefined) return { state: 'ok' };
-    if (baseline === null || Number.isNaN(baseline)) {
+    if (baseline === null || !Number.isFinite(baseline)) {
       return { state: 'no-data', check: 'no-data', reason: 'no baseline value to compare with' };
     }
     if (rule.maxDrop) {
@@ -120,8 +79,8 @@ export function describeCheck(check: CheckKind, rule: Rule): string {
       return `rose more than ${rule.maxRise!.value}${rule.maxRise!.kind === 'percent' ? '%' : ''} above the baseline`;
     case 'no-data':
       return 'no data';
-    case 'mann-whitney':
-      return 'differs significantly from the baseline';
+    case 'compare':
+      return 'worse than the baseline (significant)';
     case 'error':
       return 'query error';
   }
@@ -183,23 +142,37 @@ export interface RuleOutcome {
   verdict: Verdict;
   reason: string;
   breach?: Breach;
-  comparison?: MannWhitneyResult;
+  comparison?: Comparison;
 }
 
-/** Samples on each side below which a Mann-Whitney test says nothing useful. */
-export const MIN_COMPARE_SAMPLES = 3;
-
-/** Which way a change hurts: a rule with only max-drop cares about falls, only max-rise about rises. */
-export function harmfulDirection(rule: Rule): 'increase' | 'decrease' | 'either' {
-  if (rule.maxDrop && !rule.maxRise) return 'decrease';
-  if (rule.maxRise && !rule.maxDrop) return 'increase';
-  if (rule.min !== undefined && rule.max === undefined && !rule.maxRise) return 'decrease';
-  if (rule.max !== undefined && rule.min === undefined && !rule.maxDrop) return 'increase';
-  return 'either';
+/** How the comparison reads in one line: levels, the relative change, the test. */
+export function describeComparison(c: Comparison): string {
+  const units = c.method === 'series' ? `series, ~${c.units.canary} vs ~${c.units.baseline} effective readings` : `${c.method}, ${c.units.canary} vs ${c.units.baseline} host(s)`;
+  const rel = c.relative === null ? '' : ` (${c.relative >= 0 ? '+' : ''}${fmt(c.relative)}%)`;
+  const side = c.direction === 'either' ? 'two-sided' : `one-sided, ${c.direction} is worse`;
+  return `canary ${fmt(c.canary)} vs baseline ${fmt(c.baseline)}${rel}; t=${fmt(c.t)}, df=${fmt(c.df)}, p=${c.p.toPrecision(3)} ${side} [${units}]`;
 }
 
-/** The rule's verdict once the watch is over (or ended early). `comparison` is the canary test, if any. */
-export function ruleOutcome(rule: Rule, state: RuleState, comparison?: MannWhitneyResult, at = Date.now()): RuleOutcome {
+function compareOutcome(rule: Rule, state: RuleState, comparison: Comparison | undefined, at: number): Omit<RuleOutcome, 'rule'> | undefined {
+  if (!comparison) return { verdict: 'inconclusive', reason: 'nothing to compare with: no baseline readings' };
+  if (comparison.insufficient) return { verdict: 'inconclusive', reason: `too little to compare: ${comparison.insufficient}` };
+  if (!comparison.significant) return undefined;
+  const detail = `worse than the baseline: ${describeComparison(comparison)} < ${(1 - comparison.confidence).toPrecision(2)}`;
+  const breach: Breach = {
+    rule: rule.name,
+    check: 'compare',
+    value: comparison.canary,
+    bound: null,
+    baseline: comparison.baseline,
+    when: iso(at),
+    since: iso(state.samples[0]?.t ?? at),
+    detail,
+  };
+  return { verdict: 'fail', reason: detail, breach };
+}
+
+/** The rule's verdict once the watch is over (or ended early). `comparison` is the canary judge's, if any. */
+export function ruleOutcome(rule: Rule, state: RuleState, comparison?: Comparison, at = Date.now()): RuleOutcome {
   const base = { rule: rule.name, ...(comparison ? { comparison } : {}) };
   if (state.error) {
     const breach: Breach = { rule: rule.name, check: 'error', value: null, bound: null, when: iso(at), since: iso(at), detail: state.error };
@@ -211,25 +184,10 @@ export function ruleOutcome(rule: Rule, state: RuleState, comparison?: MannWhitn
     const value = b.value === null ? '' : ` (${fmt(b.value)}${b.bound !== null ? ` vs bound ${fmt(b.bound)}` : ''})`;
     return { ...base, verdict: 'fail', reason: `${b.detail}${value}${where} for ${rule.for} sample(s) since ${b.since}`, breach: b };
   }
-  if (rule.compare === 'mann-whitney') {
-    if (!comparison || comparison.n1 < MIN_COMPARE_SAMPLES || comparison.n2 < MIN_COMPARE_SAMPLES) {
-      return { ...base, verdict: 'inconclusive', reason: `too few samples for mann-whitney (need ${MIN_COMPARE_SAMPLES} on each side)` };
-    }
-    const direction = harmfulDirection(rule);
-    const harmful = direction === 'either' || (direction === 'increase' ? comparison.shift > 0 : comparison.shift < 0);
-    if (comparison.significant && harmful) {
-      const firstT = state.samples[0]?.t ?? at;
-      const breach: Breach = {
-        rule: rule.name,
-        check: 'mann-whitney',
-        value: comparison.shift,
-        bound: null,
-        when: iso(at),
-        since: iso(firstT),
-        detail: `canary differs from the baseline: shift ${fmt(comparison.shift)}, p=${comparison.p.toPrecision(3)} < ${(1 - comparison.confidence).toPrecision(2)}`,
-      };
-      return { ...base, verdict: 'fail', reason: breach.detail, breach };
-    }
+  if (rule.compare) {
+    const o = compareOutcome(rule, state, comparison, at);
+    if (o?.verdict === 'fail') return { ...base, ...o };
+    if (o && !state.hardNoData) return { ...base, ...o };
   }
   if (state.hardNoData) {
     const where = state.hardNoData.host ? ` on ${state.hardNoData.host}` : '';
@@ -242,7 +200,7 @@ export function ruleOutcome(rule: Rule, state: RuleState, comparison?: MannWhitn
   if (withData === 0 && rule.noData !== 'pass') {
     return { ...base, verdict: 'inconclusive', reason: 'no sample had data' };
   }
-  return { ...base, verdict: 'pass', reason: `${withData} sample(s) within bounds` };
+  return { ...base, verdict: 'pass', reason: `${withData} sample(s) within bounds${rule.compare && comparison ? `; ${describeComparison(comparison)}` : ''}` };
 }
 
 export function overallVerdict(outcomes: readonly { verdict: Verdict }[]): Verdict {

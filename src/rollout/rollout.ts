@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { hostId, resolveCount, type HostSpec } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
 import { Semaphore, mapLimit, sleep as realSleep } from '../common/concurrency.js';
-import { connectLoadBalancer, type LoadBalancer, type TrafficSplit } from '../lb/index.js';
+import { connectLoadBalancer, sharesBetween, type LoadBalancer, type TrafficSplit } from '../lb/index.js';
 import {
   EXIT,
   acquireLockCommand,
@@ -82,6 +82,11 @@ export interface RolloutReport {
   errors: string[];
 }
 
+/** During a canary bake: each host's share (0..1) of the requests the balancer sent since the bake began, by host id. */
+export interface BakeTraffic {
+  trafficShares: () => Promise<ReadonlyMap<string, number> | null>;
+}
+
 /** What a bake-time watch decided; `fail` stops the rollout and reverts it. */
 export interface WatchOutcome {
   verdict: 'pass' | 'fail' | 'inconclusive';
@@ -99,8 +104,8 @@ export interface RolloutDeps {
   health: HealthChecker;
   /** Link to the run, recorded as the lock owner and in the deploy log. */
   runUrl: string;
-  /** Runs the metric watch over a wave's hosts during its bake. */
-  watch?: (waveHosts: HostSpec[], durationMs: number, signal: AbortSignal) => Promise<WatchOutcome>;
+  /** Runs the metric watch over a wave's hosts during its bake; `bake` carries the canary's measured traffic. */
+  watch?: (waveHosts: HostSpec[], durationMs: number, signal: AbortSignal, bake?: BakeTraffic) => Promise<WatchOutcome>;
   /** Aborted on SIGINT/SIGTERM: no new step starts, switched hosts are put back. */
   signal?: AbortSignal;
   now?: () => number;
@@ -390,7 +395,7 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
     }
   }
 
-  async function bake(record: WaveRecord, wave: HostRun[]): Promise<void> {
+  async function bake(record: WaveRecord, wave: HostRun[], traffic?: BakeTraffic): Promise<void> {
     const start = now();
     const hosts = wave.filter((r) => r.record.outcome === 'updated').map((r) => r.spec);
     if (deps.watch && settings.watch && hosts.length > 0) {
@@ -399,7 +404,7 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
       deps.signal?.addEventListener('abort', relay);
       try {
         const outcome = await logger.group(`Bake ${settings.waveWaitMs / 1000}s, watching metrics of wave ${record.index}`, () =>
-          deps.watch!(hosts, settings.waveWaitMs, controller.signal),
+          deps.watch!(hosts, settings.waveWaitMs, controller.signal, traffic),
         );
         record.bake = { start, end: now(), verdict: outcome.verdict, detail: outcome.detail };
         if (outcome.verdict === 'fail') stop.stop(`metric watch failed during the bake of wave ${record.index}: ${outcome.detail}`);
@@ -527,8 +532,26 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
       stop.stop(`load balancer: could not set the canary weight: ${errorMessage(err)}`);
       return;
     }
+    // The balancer's request counters from here on give each host's measured share during the bake.
+    const counted = await lb.requestCounts().catch((err) => {
+      logger.warning(`load balancer: cannot count requests per host (${errorMessage(err)}): volume rules are compared unscaled`);
+      return null;
+    });
+    const measure = async () => (counted ? sharesBetween(counted, await lb!.requestCounts()) : null);
+    const traffic: BakeTraffic = {
+      trafficShares: async () => {
+        const measured = await measure().catch(() => null);
+        return measured ? new Map(Object.entries(measured.share)) : null;
+      },
+    };
     try {
-      await bake(record, wave);
+      await bake(record, wave, traffic);
+      const measured = await measure().catch(() => null);
+      if (measured) {
+        const split = { label: `${measured.measured ? 'measured' : 'configured'} during the bake (${measured.total} ${measured.measured ? 'requests' : 'weight'})`, share: Object.fromEntries(Object.entries(measured.share).map(([h, x]) => [h, Math.round(x * 1000) / 10])) };
+        record.traffic!.push(split);
+        logger.info(`Canary traffic ${split.label}: ${Object.entries(split.share).map(([h, x]) => `${h} ${x}%`).join(', ')}`);
+      }
     } finally {
       try {
         await lb.endCanary();

@@ -1,15 +1,18 @@
 // ssh-rollout through a REAL haproxy (runtime API over SSH on the bastion) in front of a real fleet,
 // under steady load: drain loses no request, the canary gets its share, a failing canary is out of
-// rotation while it is reverted, and weights and states always come back.
+// rotation while it is reverted, weights and states always come back, and the requests each host was
+// sent are measured (haproxy's req_tot) as the client saw them.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { objectInputs } from '../../src/common/inputs.js';
 import { parseServersState } from '../../src/lb/haproxy.js';
+import { connectLoadBalancer, readLoadBalancerInputs, sharesBetween, type LoadBalancer } from '../../src/lb/index.js';
 import { Fleet } from '../servers/fleet.js';
 import { startHaproxy, type HaproxyServer } from '../servers/haproxy.js';
-import { currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { startApps, startLoad, type Apps } from './helpers.js';
+import { connector, currents, makeArtifact, runRollout } from '../rollout/helpers.js';
+import { sendRequests, startApps, startLoad, type Apps } from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
@@ -107,4 +110,50 @@ test('a host the balancer does not know: an error before anything changes', asyn
   } finally {
     await partial.stop();
   }
+}, 30_000);
+
+/** The provider as ssh-rollout opens it: over SSH to the bastion, which runs socat on the admin socket. */
+async function openLb(): Promise<{ lb: LoadBalancer; close: () => Promise<void> }> {
+  const opened = await connectLoadBalancer(readLoadBalancerInputs(objectInputs(lbInputs()))!, connector, fleet.credentials());
+  await opened.lb.inspect(fleet.specs());
+  return opened;
+}
+
+test('requestCounts: keep-alive requests are counted one by one, per host, as the client saw them', async () => {
+  const { lb, close } = await openLb();
+  try {
+    const before = await lb.requestCounts();
+    expect(before.measured).toBe(true);
+    expect(Object.keys(before.byHost)).toEqual(fleet.hosts.map((h) => h.id));
+    const sent = await sendRequests(haproxy.url, 40, fleet.hosts.length, { keepAlive: true });
+    expect(sent).toEqual({ byHost: [10, 10, 10, 10], failed: 0, connections: 1 });
+    const after = await lb.requestCounts();
+    expect(fleet.hosts.map((h) => after.byHost[h.id] - before.byHost[h.id])).toEqual(sent.byHost);
+    expect(sharesBetween(before, after)).toEqual({ measured: true, total: 40, share: Object.fromEntries(fleet.hosts.map((h) => [h.id, 0.25])) });
+    expect(sharesBetween(after, await lb.requestCounts())).toBeNull();
+  } finally {
+    await close();
+  }
+}, 30_000);
+
+test('requestCounts: a canary at 10% is measured at about 10% of the requests between two readings', async () => {
+  const original = state();
+  const { lb, close } = await openLb();
+  try {
+    const split = await lb.setCanary([fleet.hosts[0].id], 0.1);
+    const before = await lb.requestCounts();
+    const sent = await sendRequests(haproxy.url, 400, fleet.hosts.length);
+    const shares = sharesBetween(before, await lb.requestCounts())!;
+    expect(sent.failed).toBe(0);
+    expect(shares.total).toBe(400);
+    expect(fleet.hosts.map((h) => shares.share[h.id] * 400)).toEqual(sent.byHost.map((n) => expect.closeTo(n, 6)));
+    expect(Object.values(shares.share).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    expect(shares.share[fleet.hosts[0].id]).toBeGreaterThanOrEqual(0.07);
+    expect(shares.share[fleet.hosts[0].id]).toBeLessThanOrEqual(0.13);
+    expect(Math.abs(100 * shares.share[fleet.hosts[0].id] - split.share[fleet.hosts[0].id])).toBeLessThan(2);
+    await lb.restore();
+  } finally {
+    await close();
+  }
+  expect(state()).toEqual(original);
 }, 30_000);

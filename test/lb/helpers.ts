@@ -1,7 +1,7 @@
 // A per-host app for the balancer tests (the version `current` serves; down while a "restart" marker
 // exists, as a non-graceful reload would be) and a steady load generator through the balancer.
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
+import { Agent, createServer, request, type Server } from 'node:http';
 import type { Fleet } from '../servers/fleet.js';
 
 export interface Apps {
@@ -84,4 +84,38 @@ export function startLoad(url: string, workers = 4): Load {
       return samples;
     },
   };
+}
+
+export interface Sent {
+  /** Responses per app host (fleet index, from x-host). */
+  byHost: number[];
+  failed: number;
+  /** Client connections the requests used. */
+  connections: number;
+}
+
+/**
+ * `n` requests one after another, counting who answered. `keepAlive`: all on one client connection
+ * (what a browser does; haproxy must count requests, not the connection).
+ */
+export async function sendRequests(url: string, n: number, hosts: number, opts: { keepAlive?: boolean } = {}): Promise<Sent> {
+  const agent = opts.keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
+  const sockets = new Set<unknown>();
+  const out: Sent = { byHost: Array.from({ length: hosts }, () => 0), failed: 0, connections: 0 };
+  for (let i = 0; i < n; i++) {
+    const r = await new Promise<{ status: number; host: number }>((resolve) => {
+      const req = request(url, { agent: agent ?? false, timeout: 5000 }, (res) => {
+        sockets.add(req.socket);
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, host: Number(res.headers['x-host'] ?? -1) }));
+      });
+      req.on('error', () => resolve({ status: 0, host: -1 }));
+      req.end();
+    });
+    if (r.status === 200 && r.host >= 0) out.byHost[r.host]++;
+    else out.failed++;
+  }
+  agent?.destroy();
+  out.connections = sockets.size;
+  return out;
 }

@@ -33,7 +33,7 @@ const run = (values: Record<string, string>) => {
       ...values,
     }),
     new MemoryLogger(),
-    { env: { RUNNER_TEMP: runnerTemp, GITHUB_REPOSITORY: 'shop/web', GITHUB_RUN_ID: '5' }, mask: (s) => masked.push(s), watch: { context: { repository: 'shop/web', runUrl: 'https://github.com/shop/web/actions/runs/5' } } },
+    { env: { RUNNER_TEMP: runnerTemp, GITHUB_REPOSITORY: 'shop/web', GITHUB_RUN_ID: '5' }, mask: (s) => masked.push(s), context: { repository: 'shop/web', runUrl: 'https://github.com/shop/web/actions/runs/5' } },
   ).then((r) => ({ ...r, masked }));
 };
 

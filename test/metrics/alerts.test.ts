@@ -3,6 +3,7 @@ import { MemoryLogger } from '../../src/common/logger.js';
 import { objectInputs } from '../../src/common/inputs.js';
 import { parseWatchSettings } from '../../src/metrics/settings.js';
 import { runWatch } from '../../src/metrics/watch.js';
+import { sendAlerts } from '../../src/metrics/alerts/index.js';
 import { dedupKey } from '../../src/metrics/alerts/pagerduty.js';
 import { recorder, scriptedSource, virtualClock } from './helpers.js';
 import { startSmtp, type SmtpTestServer } from '../servers/smtp.js';
@@ -23,7 +24,8 @@ afterAll(async () => {
 
 const RULES = '- name: revenue per minute\n  query: revenue\n  min: 100\n  for: 2\n- name: concurrent users\n  query: users\n  min: 10';
 
-function watch(values: (rule: string) => number, extra: Record<string, string> = {}) {
+/** The watch, then the alerts on its result, as the action sends them. */
+async function watch(values: (rule: string) => number, extra: Record<string, string> = {}) {
   const settings = parseWatchSettings(
     objectInputs({
       url: 'http://prom.invalid',
@@ -40,7 +42,9 @@ function watch(values: (rule: string) => number, extra: Record<string, string> =
     { env: { FIVESTEP_PAGERDUTY_URL: `${pagerduty.url}/v2/enqueue` } },
   );
   const logger = new MemoryLogger();
-  return runWatch(settings, { logger, source: scriptedSource((rule) => values(rule)), ...virtualClock(1_700_000_000_000), context: ctx }).then((r) => ({ r, logger }));
+  const r = await runWatch(settings, { logger, source: scriptedSource((rule) => values(rule)), ...virtualClock(1_700_000_000_000) });
+  r.alertWarnings = await sendAlerts(r, settings, ctx, logger);
+  return { r, logger };
 }
 
 describe('alerts', () => {

@@ -6,7 +6,6 @@ import { parseWatchSettings } from '../../src/metrics/settings.js';
 import { runWatch } from '../../src/metrics/watch.js';
 import { startMetricsApp, type MetricsApp } from '../servers/metrics-app.js';
 
-const ctx = { repository: 'shop/web', runUrl: 'https://github.com/shop/web/actions/runs/7' };
 let apps: MetricsApp[];
 
 beforeAll(async () => {
@@ -37,7 +36,7 @@ describe('openmetrics source', () => {
     });
     const breakAt = setTimeout(() => apps[0].setRate('shop_revenue_total', 0), 700);
     const started = Date.now();
-    const r = await runWatch(s, { logger: new MemoryLogger(), context: ctx, alerts: false });
+    const r = await runWatch(s, { logger: new MemoryLogger() });
     clearTimeout(breakAt);
     expect(r.verdict).toBe('fail');
     expect(Date.now() - started).toBeLessThan(1900); // ended early, before the 2 s duration
@@ -57,8 +56,6 @@ describe('openmetrics source', () => {
     apps[1].setGauge('queue_depth', 3);
     const r = await runWatch(settings({ hosts: apps[1].host, rules: '- name: queue\n  query: queue_depth\n  max: 10\n- name: queue total\n  query: sum(queue_depth)\n  max: 10' }), {
       logger: new MemoryLogger(),
-      context: ctx,
-      alerts: false,
     });
     expect(r.rules[0]).toMatchObject({ verdict: 'fail', reason: expect.stringMatching(/rule 'queue'.*matches 2 series.*shard="a"/) });
     expect(r.rules[1].samples[0].value).toBe(6);
@@ -70,8 +67,6 @@ describe('openmetrics source', () => {
     const before = apps[2].scrapes;
     const r = await runWatch(settings({ hosts: apps[2].host, duration: '1s', rules: '- name: users\n  query: shop_concurrent_users\n  min: 1\n  for: 2' }), {
       logger: new MemoryLogger(),
-      context: ctx,
-      alerts: false,
     });
     expect(r.verdict).toBe('fail');
     expect(r.breaches[0]).toMatchObject({ check: 'no-data', detail: expect.stringMatching(/HTTP 503/) });
@@ -96,7 +91,7 @@ describe('http-json source', () => {
       }),
       { env: {} },
     );
-    const r = await runWatch(s, { logger: new MemoryLogger(), context: ctx, alerts: false });
+    const r = await runWatch(s, { logger: new MemoryLogger() });
     const [users, first, missing] = r.rules;
     expect(users.verdict).toBe('pass');
     expect(users.samples.filter((x) => x.host === apps[0].host).map((x) => x.value)).toEqual([42, 42, 42]);
@@ -105,8 +100,6 @@ describe('http-json source', () => {
     // A path at an object can never be a number: the rule fails closed at once and ends the watch.
     const bad = await runWatch({ ...s, rules: parseWatchSettings(objectInputs({ url: s.url, hosts: apps[0].host, rules: '- name: object\n  query: shop.users\n  min: 1' }), { env: {} }).rules }, {
       logger: new MemoryLogger(),
-      context: ctx,
-      alerts: false,
     });
     expect(bad.rules[0]).toMatchObject({ verdict: 'fail', reason: expect.stringMatching(/rule 'object'.*points at an object/) });
     expect(bad.ticks).toBe(1);

@@ -7,7 +7,6 @@ import { runWatch } from '../../src/metrics/watch.js';
 import { startMetricsApp, type MetricsApp } from '../servers/metrics-app.js';
 import { startPrometheus, type PrometheusServer } from '../servers/prometheus.js';
 
-const ctx = { repository: 'shop/web', runUrl: 'https://github.com/shop/web/actions/runs/9' };
 let app: MetricsApp;
 let prom: PrometheusServer;
 
@@ -25,8 +24,6 @@ afterAll(async () => {
 const watch = (values: Record<string, string>) =>
   runWatch(parseWatchSettings(objectInputs({ source: 'prometheus', url: prom.url, duration: '1s', interval: '250ms', ...values }), { env: {} }), {
     logger: new MemoryLogger(),
-    context: ctx,
-    alerts: false,
   });
 
 describe('prometheus source (real Prometheus 2.x)', () => {

@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
-import { advanceRule, checkSample, failsStep, initialRuleState, overallVerdict, ruleOutcome, type Observation, type RuleState } from '../../src/metrics/rules.js';
-import { parseRules, type Rule } from '../../src/metrics/settings.js';
-import { mannWhitney } from '../../src/metrics/stats.js';
+import { harmfulDirection, judge } from '../../src/metrics/judge.js';
+import { advanceRule, checkSample, failsStep, initialRuleState, overallVerdict, ruleOutcome, type RuleState } from '../../src/metrics/rules.js';
+import { parseRules } from '../../src/metrics/settings.js';
+import type { Observation, Rule } from '../../src/metrics/types.js';
 
 const rule = (yaml: string): Rule => parseRules(`- name: r\n  query: q\n${yaml.replace(/^/gm, '  ')}`)[0];
 const feed = (r: Rule, values: (number | null)[], opts: { host?: string; baseline?: number | null } = {}): RuleState =>
@@ -76,24 +77,31 @@ describe('no-data', () => {
   });
 });
 
-describe('compare: mann-whitney', () => {
-  const canary = [1, 2, 3, 4, 5];
-  const base = [6, 7, 8, 9, 10];
-  test('a significant drop fails a rule that guards drops', () => {
-    const r = rule('compare: mann-whitney\nmax-drop: 90%');
-    const o = ruleOutcome(r, feed(r, canary, { baseline: 8 }), mannWhitney(canary, base));
+describe('compare: the judge decides, in the rule\'s harmful direction', () => {
+  // Four hosts' means a side: the canaries clearly lower than the baseline hosts.
+  const hostsOf = (level: number, n: number) =>
+    new Map(Array.from({ length: n }, (_, i) => (m => [`h${level}-${i}`, [m + 0.1, m - 0.1, m, m + 0.05, m - 0.05]] as const)(level + (i - (n - 1) / 2) * 0.3)));
+  const lower = (r: Rule) => judge({ direction: harmfulDirection(r), confidence: r.confidence, canary: hostsOf(5, 1), baseline: hostsOf(8, 4), design: 'hosts' });
+  const higher = (r: Rule) => judge({ direction: harmfulDirection(r), confidence: r.confidence, canary: hostsOf(8, 1), baseline: hostsOf(5, 4), design: 'hosts' });
+  test('a significant drop fails a rule that guards drops; the breach names the levels', () => {
+    const r = rule('compare: true\nmax-drop: 90%');
+    const o = ruleOutcome(r, feed(r, [5, 5, 5, 5, 5], { baseline: 8 }), lower(r));
     expect(o.verdict).toBe('fail');
-    expect(o.breach).toMatchObject({ check: 'mann-whitney', value: -5 });
+    expect(o.breach).toMatchObject({ check: 'compare', value: 5, baseline: 8 });
+    expect(o.reason).toMatch(/canary 5 vs baseline 8 \(-37\.5%\).*one-sided, decrease is worse \[host-means, 1 vs 4 host\(s\)\]/);
   });
-  test('a significant rise does not fail a drop-only rule', () => {
+  test('a significant rise does not fail a drop-only rule; the first spelling mann-whitney still works', () => {
     const r = rule('compare: mann-whitney\nmax-drop: 90%');
-    expect(ruleOutcome(r, feed(r, base, { baseline: 1 }), mannWhitney(base, canary)).verdict).toBe('pass');
+    expect(r.compare).toBe('baseline');
+    expect(ruleOutcome(r, feed(r, [8, 8, 8, 8, 8], { baseline: 5 }), higher(r)).verdict).toBe('pass');
   });
-  test('too few samples is inconclusive; confidence is per rule', () => {
-    const r = rule('compare: mann-whitney');
-    expect(ruleOutcome(r, feed(r, [1, 2]), mannWhitney([1, 2], [3, 4])).verdict).toBe('inconclusive');
-    const strict = rule('compare: mann-whitney\nconfidence: 0.999');
-    expect(ruleOutcome(strict, feed(strict, canary), mannWhitney(canary, base, 0.999)).verdict).toBe('pass');
+  test('too little to compare is inconclusive, never a pass; confidence is per rule', () => {
+    const r = rule('compare: true');
+    const few = judge({ direction: 'either', confidence: 0.98, canary: new Map([['c', [1, 2, 3, 4]]]), baseline: hostsOf(8, 4), design: 'hosts' });
+    expect(ruleOutcome(r, feed(r, [1, 2, 3, 4]), few)).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/too little to compare: the judge needs 5 readings/) });
+    expect(ruleOutcome(r, feed(r, [1, 2, 3, 4, 5])).verdict).toBe('inconclusive');
+    const strict = rule('compare: true\nconfidence: 0.999');
+    expect(ruleOutcome(strict, feed(strict, [5, 5, 5, 5, 5]), lower(strict)).verdict).toBe('pass');
   });
 });
 

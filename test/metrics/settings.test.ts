@@ -22,7 +22,7 @@ describe('parseWatchSettings', () => {
   test('defaults and every rule key', () => {
     const s = parse({});
     expect(s).toMatchObject({ source: 'prometheus', url: 'http://prom:9090', durationMs: 300_000, intervalMs: 30_000, failOn: 'fail', baseline: { kind: 'before', windowMs: 1_800_000 }, hosts: [], canaryHosts: [] });
-    expect(s.rules[0]).toEqual({ name: 'revenue per minute', query: 'sum(rate(shop_revenue_total[1m])) * 60', min: 100, maxDrop: { kind: 'percent', value: 20 }, for: 2, noData: 'fail', confidence: 0.98 });
+    expect(s.rules[0]).toEqual({ name: 'revenue per minute', query: 'sum(rate(shop_revenue_total[1m])) * 60', min: 100, maxDrop: { kind: 'percent', value: 20 }, for: 2, noData: 'fail', confidence: 0.98, volume: false });
     expect(s.rules[1]).toMatchObject({ max: 5, maxRise: { kind: 'absolute', value: 3 }, for: 1, noData: 'pass' });
     expect(s.alerts.pagerdutyUrl).toBe(DEFAULT_PAGERDUTY_URL);
   });
@@ -47,7 +47,8 @@ describe('parseWatchSettings', () => {
     [{ rules: '- name: a\n  query: up\n  max-drop: -5%' }, /'max-drop' must be a percentage/],
     [{ rules: '- name: a\n  query: up\n  min: 1\n  for: 0' }, /'for' must be a whole number/],
     [{ rules: '- name: a\n  query: up\n  min: 1\n  no-data: ignore' }, /input 'rules'.*not one of fail, pass, inconclusive/],
-    [{ rules: '- name: a\n  query: up\n  compare: t-test' }, /compare must be 'mann-whitney'/],
+    [{ rules: '- name: a\n  query: up\n  compare: t-test' }, /compare must be true \(or mann-whitney, its first spelling\) or false, got 't-test'/],
+    [{ rules: '- name: a\n  query: up\n  min: 1\n  volume: maybe' }, /rule 'a': volume must be true or false, got 'maybe'/],
     [{ rules: '- name: a\n  query: up\n  min: 1\n  threshold: 3' }, /unknown key 'threshold'/],
     [{ rules: '- name: a\n  query: up\n  min: 1\n- name: a\n  query: up\n  min: 2' }, /two rules are named 'a'/],
     [{ rules: '- name: a\n  query: up\n  max-drop: 5%', baseline: 'none' }, /rule 'a'.*relative to a baseline/],

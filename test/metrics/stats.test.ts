@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { hodgesLehmannShift, mannWhitney, median, normalSf } from '../../src/metrics/stats.js';
+import { hodgesLehmannShift, lag1Autocorrelation, mannWhitney, median, normalSf, studentTSf } from '../../src/metrics/stats.js';
 
 describe('Mann-Whitney U (two-sided, normal approximation, tie + continuity correction)', () => {
   test('fully separated samples: worked by hand', () => {
@@ -38,5 +38,30 @@ describe('Mann-Whitney U (two-sided, normal approximation, tie + continuity corr
     expect(median([3, 1, 2, 10])).toBe(2.5);
     expect(normalSf(1.959964)).toBeCloseTo(0.025, 6);
     expect(normalSf(0)).toBeCloseTo(0.5, 7);
+  });
+});
+
+describe("Student's t", () => {
+  // scipy.stats.t.sf(t, df), SciPy 1.17.1.
+  test.each([
+    [2.0, 2, 0.09175170953613698],
+    [4.85, 2, 0.019990164008441016],
+    [1.0, 1, 0.25000000000000006],
+    [2.6, 6, 0.020331137905760646],
+    [0.5, 30.5, 0.31033176195726286],
+    [-1.2, 7, 0.8654140315863967],
+    [3.3, 12.7, 0.0029564613778717192],
+    [10, 3, 0.0010641995292070751],
+    [2.05, 1000, 0.020312386555256252],
+  ])('P(T > %p) with %p degrees of freedom agrees with SciPy', (t, df, expected) => {
+    expect(Math.abs(studentTSf(t, df) - expected) / expected).toBeLessThan(1e-9);
+  });
+  test('the tails and the lag-1 autocorrelation', () => {
+    expect(studentTSf(Infinity, 3)).toBe(0);
+    expect(studentTSf(-Infinity, 3)).toBe(1);
+    expect(studentTSf(0, 5)).toBeCloseTo(0.5, 12);
+    expect(lag1Autocorrelation([[1, 2, 3, 4, 5, 6]])).toBeCloseTo(0.5, 12);
+    expect(lag1Autocorrelation([[1, -1, 1, -1, 1, -1]])).toBeCloseTo(-5 / 6, 12);
+    expect(lag1Autocorrelation([[3, 3, 3]])).toBe(0);
   });
 });

@@ -10,14 +10,13 @@ import { QueryError, scriptedSource, virtualClock } from './helpers.js';
 
 const settings = (values: Record<string, string>) =>
   parseWatchSettings(objectInputs({ source: 'prometheus', url: 'http://prom.invalid', duration: '10s', interval: '1s', ...values }), { env: {} });
-const ctx = { repository: 'shop/web', runUrl: 'https://github.com/shop/web/actions/runs/1' };
 
 describe('runWatch with a scripted source and a virtual clock', () => {
   test('a hard failure ends the watch early, with when and since', async () => {
     const clock = virtualClock();
     const src = scriptedSource((_r, _h, tick) => (tick >= 3 ? 40 : 120));
     const s = settings({ rules: '- name: revenue\n  query: revenue\n  min: 100\n  for: 2' });
-    const r = await runWatch(s, { logger: new MemoryLogger(), source: src, ...clock, context: ctx });
+    const r = await runWatch(s, { logger: new MemoryLogger(), source: src, ...clock });
     expect(r.verdict).toBe('fail');
     expect(src.ticks).toBe(4); // of 10
     expect(r.endedEarly).toMatch(/rule 'revenue' failed: below min 100/);
@@ -30,33 +29,47 @@ describe('runWatch with a scripted source and a virtual clock', () => {
   test('a full watch that stays within bounds passes with one sample per interval', async () => {
     const clock = virtualClock();
     const src = scriptedSource(() => 150);
-    const r = await runWatch(settings({ rules: '- name: revenue\n  query: revenue\n  min: 100' }), { logger: new MemoryLogger(), source: src, ...clock, context: ctx });
+    const r = await runWatch(settings({ rules: '- name: revenue\n  query: revenue\n  min: 100' }), { logger: new MemoryLogger(), source: src, ...clock });
     expect(r).toMatchObject({ verdict: 'pass', ticks: 10, endedEarly: '' });
     expect(r.rules[0].samples).toHaveLength(10);
   });
 
-  test('baseline hosts: canaries judged against the mean of the others; Mann-Whitney reported', async () => {
+  test('baseline hosts: canaries judged against the others; the judge decides compare rules, Mann-Whitney is shown', async () => {
     const clock = virtualClock();
-    // web1 is the canary and serves 30% fewer orders than web2/web3 from tick 1.
-    const src = scriptedSource((_r, host, tick) => (host === 'web1:9100' ? 70 + (tick % 3) : host === 'web2:9100' ? 100 + (tick % 2) : 99 + (tick % 3)));
+    // web1 is the canary and serves 30% fewer orders than web2..web4 from tick 1.
+    const level: Record<string, number> = { 'web1:9100': 70, 'web2:9100': 100, 'web3:9100': 99, 'web4:9100': 101 };
+    const src = scriptedSource((_r, host, tick) => level[host] + (tick % 3));
     const s = settings({
-      hosts: 'web1:9100\nweb2:9100\nweb3:9100',
+      hosts: 'web1:9100\nweb2:9100\nweb3:9100\nweb4:9100',
       'canary-hosts': 'web1',
       baseline: 'hosts',
-      rules: '- name: orders\n  query: sum(rate(orders_total{instance="{host}"}[1m]))\n  max-drop: 50%\n- name: orders-mw\n  query: orders{instance="{host}"}\n  compare: mann-whitney\n  max-drop: 50%',
+      rules: '- name: orders\n  query: sum(rate(orders_total{instance="{host}"}[1m]))\n  max-drop: 50%\n- name: orders-compared\n  query: orders{instance="{host}"}\n  compare: true\n  max-drop: 50%',
     });
-    const r = await runWatch(s, { logger: new MemoryLogger(), source: src, ...clock, context: ctx });
-    expect(r.hosts).toEqual({ canary: ['web1:9100'], baseline: ['web2:9100', 'web3:9100'], all: ['web1:9100', 'web2:9100', 'web3:9100'] });
+    const r = await runWatch(s, { logger: new MemoryLogger(), source: src, ...clock });
+    expect(r.hosts).toEqual({ canary: ['web1:9100'], baseline: ['web2:9100', 'web3:9100', 'web4:9100'], all: ['web1:9100', 'web2:9100', 'web3:9100', 'web4:9100'] });
     const orders = r.rules[0];
-    expect(orders.verdict).toBe('pass'); // a 30% drop is inside 50%
+    expect(orders.verdict).toBe('pass'); // a 30% drop is inside 50%, and this rule does not compare
     expect(orders.samples.every((x) => x.host === 'web1:9100' && typeof x.baseline === 'number')).toBe(true);
-    expect(orders.baselineSamples).toHaveLength(20);
-    expect(orders.comparison?.significant).toBe(true);
-    const mw = r.rules[1];
-    expect(mw.verdict).toBe('fail');
-    expect(mw.breach).toMatchObject({ check: 'mann-whitney' });
-    expect(mw.comparison!.shift).toBeLessThan(-25);
+    expect(orders.baselineSamples).toHaveLength(30);
+    expect(orders.comparison).toMatchObject({ method: 'host-means', significant: true, units: { canary: 1, baseline: 3 } });
+    const compared = r.rules[1];
+    expect(compared.verdict).toBe('fail');
+    expect(compared.breach).toMatchObject({ check: 'compare', value: 71 });
+    expect(compared.comparison!.relative).toBeLessThan(-25);
+    expect(compared.comparison!.mannWhitney!.shift).toBeLessThan(-25);
     expect(r.verdict).toBe('fail');
+  });
+
+  test('NaN and ±Inf readings are no data: they reach neither a bound nor the judge', async () => {
+    const clock = virtualClock();
+    const src = scriptedSource((_r, host, tick) => (host === 'web1' && tick % 2 ? [NaN, Infinity][tick % 4 === 1 ? 0 : 1] : 100 + (tick % 3) + (host === 'web1' ? 0 : Number(host.slice(3)))));
+    const s = settings({ hosts: 'web1\nweb2\nweb3\nweb4', 'canary-hosts': 'web1', baseline: 'hosts', rules: '- name: users\n  query: users{instance="{host}"}\n  max: 1000\n  compare: true\n  no-data: pass' });
+    const r = await runWatch(s, { logger: new MemoryLogger(), source: src, ...clock });
+    const gaps = r.rules[0].samples.filter((x) => x.value === null);
+    expect(gaps).toHaveLength(5);
+    expect(gaps.map((g) => g.reason)).toEqual(expect.arrayContaining(['the reading is NaN (not a number)', 'the reading is Infinity (not a number)']));
+    expect(r.rules[0].comparison!.readings.canary).toBe(5);
+    expect(r.verdict).toBe('pass');
   });
 
   test('baseline before: the median of the window before the watch', async () => {
@@ -66,7 +79,6 @@ describe('runWatch with a scripted source and a virtual clock', () => {
       logger: new MemoryLogger(),
       source: src,
       ...clock,
-      context: ctx,
     });
     expect(r.rules[0].baselineValues).toEqual({ '': 100 });
     expect(r.verdict).toBe('fail');
@@ -76,7 +88,7 @@ describe('runWatch with a scripted source and a virtual clock', () => {
   test('a query that cannot work fails its rule closed and names it; other rules are still judged', async () => {
     const clock = virtualClock();
     const src = scriptedSource((rule) => (rule === 'bad' ? new QueryError("rule 'bad': query 'x' returned 2 series") : 5));
-    const r = await runWatch(settings({ rules: '- name: good\n  query: y\n  max: 10\n- name: bad\n  query: x\n  max: 10' }), { logger: new MemoryLogger(), source: src, ...clock, context: ctx });
+    const r = await runWatch(settings({ rules: '- name: good\n  query: y\n  max: 10\n- name: bad\n  query: x\n  max: 10' }), { logger: new MemoryLogger(), source: src, ...clock });
     expect(r.verdict).toBe('fail');
     expect(r.rules.map((x) => x.verdict)).toEqual(['pass', 'fail']);
     expect(r.rules[1].reason).toMatch(/rule 'bad'.*2 series/);
@@ -87,7 +99,7 @@ describe('runWatch with a scripted source and a virtual clock', () => {
   test('an unreachable source is no-data for the rules that read it', async () => {
     const clock = virtualClock();
     const src = scriptedSource((_r, _h, tick) => (tick > 2 ? new Error('ECONNREFUSED') : 5));
-    const r = await runWatch(settings({ rules: '- name: up\n  query: up\n  min: 1\n  for: 3' }), { logger: new MemoryLogger(), source: src, ...clock, context: ctx });
+    const r = await runWatch(settings({ rules: '- name: up\n  query: up\n  min: 1\n  for: 3' }), { logger: new MemoryLogger(), source: src, ...clock });
     expect(r.verdict).toBe('fail');
     expect(r.breaches[0]).toMatchObject({ check: 'no-data', detail: expect.stringMatching(/ECONNREFUSED/) });
   });
@@ -99,7 +111,7 @@ describe('runWatch with a scripted source and a virtual clock', () => {
       if (tick === 2) controller.abort();
       return 5;
     });
-    const r = await runWatch(settings({ rules: '- name: up\n  query: up\n  min: 1\n  for: 3' }), { logger: new MemoryLogger(), source: src, ...clock, signal: controller.signal, context: ctx });
+    const r = await runWatch(settings({ rules: '- name: up\n  query: up\n  min: 1\n  for: 3' }), { logger: new MemoryLogger(), source: src, ...clock, signal: controller.signal });
     expect(r).toMatchObject({ endedEarly: 'aborted', ticks: 2, verdict: 'inconclusive' });
   });
 });
@@ -118,15 +130,18 @@ describe('hosts', () => {
     const sample = src.sample.bind(src);
     src.sample = (req) => (asked.push(req.hosts), sample(req));
     const s = parseRolloutWatch('url: http://{host}:9100/metrics\nsource: openmetrics\ninterval: 1s\nbaseline: hosts\nrules:\n  - name: latency\n    query: latency_ms\n    max-rise: 100%\n', {});
-    const watch = createRolloutWatch(s, { logger: new MemoryLogger(), allHosts: ['10.0.0.1:22', '10.0.0.2:22', '10.0.0.3:2222'], extra: { source: src, ...clock, context: ctx } });
+    const watch = createRolloutWatch(s, { logger: new MemoryLogger(), allHosts: ['10.0.0.1:22', '10.0.0.2:22', '10.0.0.3:2222'], extra: { source: src, ...clock } });
     const outcome = await watch([{ host: '10.0.0.1', port: 22 }], 5000);
     expect(asked[0].sort()).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
     expect(outcome.verdict).toBe('fail');
     expect(outcome.detail).toMatch(/latency: fail: rose more than 100% above the baseline \(500 vs bound 200\) on 10.0.0.1/);
     expect(outcome.hosts.canary).toEqual(['10.0.0.1']);
-    const last = await watch(['10.0.0.1:22', '10.0.0.2:22', '10.0.0.3:2222'], 3000);
-    // The last wave leaves no baseline hosts: only absolute bounds apply, so nothing fails.
+    // The last wave leaves no host on the previous release: its hosts are compared with their own readings
+    // from the bake before, when they were the baseline (100 then, 100 now).
+    const last = await watch(['10.0.0.2:22', '10.0.0.3:2222'], 3000);
     expect(last.verdict).toBe('pass');
+    expect(last.settings.baseline).toBe('before:wave');
+    expect(last.rules[0].baselineValues).toEqual({ '10.0.0.2': 100, '10.0.0.3': 100 });
   });
 });
 
@@ -138,7 +153,6 @@ describe('report and summary', () => {
       logger: new MemoryLogger(),
       source: src,
       ...clock,
-      context: ctx,
     });
     const chart = ruleChart(r.rules[0])!;
     expect(chart).toContain('xychart-beta');

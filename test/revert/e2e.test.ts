@@ -74,7 +74,7 @@ test('rollout v1, v2; metric-watch fails; auto-revert: hosts, pull request, RCA 
   let t = Date.now();
   const watch = await runWatch(
     parseWatchSettings(objectInputs({ source: 'prometheus', url: 'http://prom.invalid', duration: '10s', interval: '1s', rules: '- name: revenue per minute\n  query: revenue\n  min: 100\n  for: 2' }), { env: {} }),
-    { logger: new MemoryLogger(), source: scriptedSource((_r, _h, tick) => (tick >= 3 ? 40 : 120)), now: () => t, sleep: async (ms) => void (t += ms), alerts: false },
+    { logger: new MemoryLogger(), source: scriptedSource((_r, _h, tick) => (tick >= 3 ? 40 : 120)), now: () => t, sleep: async (ms) => void (t += ms) },
   );
   expect(watch.verdict).toBe('fail');
   const watchReport = writeReport(watch, { RUNNER_TEMP: tmp });

@@ -1,6 +1,9 @@
 // A graphite-web stand-in: GET /render?target=...&format=json&from=...&until=... answers exactly as the
 // render API documents: [{"target": name, "datapoints": [[value|null, unixSeconds], ...]}], one entry
 // per matching series (globs with *), [] when nothing matches. from/until: -Ns, -Nmin, -Nh, now, Unix seconds.
+// The behaviours are tested against the real graphite-web (test/servers/graphite-web.ts); this stand-in stays
+// for the answers a real one cannot be made to give on demand: a 5xx, a body that is not JSON, JSON that is
+// not a render result (see answerWith).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -9,6 +12,8 @@ export interface GraphiteServer {
   /** value(t) for a series at Unix second t; null leaves a gap. */
   setSeries(name: string, value: (t: number) => number | null): void;
   requests: URLSearchParams[];
+  /** Answer every /render with this status and body instead (a broken proxy, a failing backend); null: normal. */
+  answerWith(answer: { status: number; body: string } | null): void;
   close(): Promise<void>;
 }
 
@@ -25,10 +30,12 @@ function parseTime(text: string | null, now: number, fallback: number): number {
 export async function startGraphite(stepSec = 1): Promise<GraphiteServer> {
   const series = new Map<string, (t: number) => number | null>();
   const requests: URLSearchParams[] = [];
+  let forced: { status: number; body: string } | null = null;
   const server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
     if (u.pathname !== '/render' && u.pathname !== '/render/') return void res.writeHead(404).end();
     requests.push(u.searchParams);
+    if (forced) return void res.writeHead(forced.status, { 'content-type': 'application/json' }).end(forced.body);
     const now = Math.floor(Date.now() / 1000);
     let from: number;
     let until: number;
@@ -57,6 +64,7 @@ export async function startGraphite(stepSec = 1): Promise<GraphiteServer> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     setSeries: (name, fn) => series.set(name, fn),
     requests,
+    answerWith: (answer) => (forced = answer),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -31,12 +31,19 @@ const PACKAGES = {
   procps: { provides: ['/usr/bin/pgrep'], usedBy: 'finding server processes' },
   'util-linux': { provides: ['/usr/bin/unshare'], usedBy: 'a private /srv per host (mount namespaces)' },
   ansible: { provides: ['/usr/bin/ansible-playbook'], usedBy: 'the benchmark\'s peer (Ansible serial)' },
+  // graphite-web's render API (a Django app; python3-django comes with it) and carbon-cache, which stores
+  // what the tests write, for metric-watch's graphite source against the real thing.
+  'graphite-web': {
+    provides: ['/usr/bin/graphite-manage', '/usr/lib/python3/dist-packages/graphite/settings.py', '/usr/lib/python3/dist-packages/django/__init__.py'],
+    usedBy: 'metric-watch against a real graphite-web (render API)',
+  },
+  'graphite-carbon': { provides: ['/usr/bin/carbon-cache'], usedBy: 'metric-watch against a real graphite-web (carbon-cache stores the points)' },
 } as const satisfies Record<string, Omit<SystemPackage, 'name'>>;
 
 export type PackageName = keyof typeof PACKAGES;
 
 /** Every package some test needs: what `npm test` installs before the first suite. */
-export const TEST_PACKAGES: PackageName[] = ['openssh-server', 'openssh-client', 'prometheus', 'haproxy', 'nginx', 'socat', 'git', 'iproute2', 'procps', 'util-linux'];
+export const TEST_PACKAGES: PackageName[] = ['openssh-server', 'openssh-client', 'prometheus', 'haproxy', 'nginx', 'socat', 'git', 'iproute2', 'procps', 'util-linux', 'graphite-web', 'graphite-carbon'];
 /** What `npm run demo` needs: the fleet, Prometheus, and haproxy in front of the shops (socat drives it). */
 export const DEMO_PACKAGES: PackageName[] = ['openssh-server', 'openssh-client', 'prometheus', 'haproxy', 'socat', 'iproute2', 'procps', 'util-linux'];
 

@@ -1,7 +1,7 @@
 // E-mail to the high-priority mailing list over SMTP (smtp:// with STARTTLS when offered, or smtps://).
 import nodemailer from 'nodemailer';
-import type { WatchResult } from '../watch.js';
-import { alertSubject, alertText, type AlertContext } from './message.js';
+import type { AlertContext, WatchResult } from '../types.js';
+import { alertSubject, alertText } from './message.js';
 
 export async function sendEmail(smtpUrl: string, from: string, to: string[], result: WatchResult, ctx: AlertContext): Promise<void> {
   const transport = nodemailer.createTransport(smtpUrl, {});

@@ -1,13 +1,11 @@
 // Sends every configured alert channel; a channel that fails is a warning, never a lost verdict.
 import type { Logger } from '../../common/logger.js';
-import type { WatchSettings } from '../settings.js';
-import type { WatchResult } from '../watch.js';
+import type { AlertContext, WatchResult, WatchSettings } from '../types.js';
 import { sendEmail } from './email.js';
-import { shouldAlert, type AlertContext } from './message.js';
+import { shouldAlert } from './message.js';
 import { resolveEvent, sendPagerDuty, triggerEvent } from './pagerduty.js';
 import { postWebhook } from './webhook.js';
 
-export type { AlertContext } from './message.js';
 
 /** Returns the warnings of channels that failed. */
 export async function sendAlerts(result: WatchResult, settings: WatchSettings, ctx: AlertContext, logger: Logger): Promise<string[]> {

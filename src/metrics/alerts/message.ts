@@ -1,12 +1,6 @@
 // What an alert says: what breached, the value, the bound, since when, and the link to the run. Pure.
 import { fmt } from '../rules.js';
-import type { FailOn } from '../settings.js';
-import type { WatchResult } from '../watch.js';
-
-export interface AlertContext {
-  repository: string;
-  runUrl: string;
-}
+import type { AlertContext, FailOn, WatchResult } from '../types.js';
 
 /** Alert when the verdict is one the step fails on; `fail-on: never` still alerts on fail (report-only gate, live pager). */
 export function shouldAlert(result: Pick<WatchResult, 'verdict'>, failOn: FailOn): boolean {

@@ -2,8 +2,7 @@
 // through the same dedup_key.
 import { createHash } from 'node:crypto';
 import { fmt } from '../rules.js';
-import type { RuleReport, WatchResult } from '../watch.js';
-import type { AlertContext } from './message.js';
+import type { AlertContext, RuleReport, WatchResult } from '../types.js';
 
 /** Stable across runs, so a later watch resolves the incident an earlier one opened. PagerDuty caps it at 255. */
 export function dedupKey(repository: string, environment: string, rule: string): string {

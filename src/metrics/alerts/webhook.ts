@@ -1,7 +1,6 @@
 // Slack-compatible incoming webhook: a JSON body with `text` (Mattermost, Rocket.Chat and Teams workflows take it too).
-import type { AlertContext } from './message.js';
 import { alertSubject, ruleLines } from './message.js';
-import type { WatchResult } from '../watch.js';
+import type { AlertContext, WatchResult } from '../types.js';
 
 export async function postWebhook(url: string, result: WatchResult, ctx: AlertContext, timeoutMs = 10_000): Promise<void> {
   const icon = result.verdict === 'fail' ? ':rotating_light:' : ':warning:';

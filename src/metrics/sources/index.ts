@@ -1,9 +1,10 @@
 // Picks the source provider named by the `source` input.
-import type { WatchSettings } from '../settings.js';
+import type { WatchSettings } from '../types.js';
 import { GraphiteSource } from './graphite.js';
 import { HttpJsonSource } from './http-json.js';
 import { OpenMetricsSource } from './openmetrics.js';
 import { PrometheusSource } from './prometheus.js';
+import { ReplaySource } from './replay.js';
 import type { MetricSource } from './types.js';
 
 export function createSource(settings: WatchSettings, now: () => number = Date.now): MetricSource {
@@ -17,6 +18,9 @@ export function createSource(settings: WatchSettings, now: () => number = Date.n
       return new OpenMetricsSource(opts, now);
     case 'http-json':
       return new HttpJsonSource(opts);
+    case 'replay':
+      // settings.url is the path of the report or recording; its own clock replaces `now`.
+      return new ReplaySource(settings.url);
   }
 }
 

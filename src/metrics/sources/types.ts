@@ -1,5 +1,5 @@
 // One interface over every metric source, so the watch loop does not care where numbers come from.
-import type { Rule } from '../settings.js';
+import type { Rule } from '../types.js';
 
 /** A reading: a number, or why there is none (the rule's no-data policy decides what that means). */
 export type Reading = { value: number } | { value: null; reason: string };
@@ -29,6 +29,13 @@ export interface MetricSource {
   history?(req: HistoryRequest): Promise<Map<string, number[]>>;
   /** Takes a first reading that later ones are measured against (counter rates). */
   prime?(req: SampleRequest): Promise<void>;
+  /**
+   * A clock of the source's own (replay: the recording's, whose `sleep` only moves time on). The watch uses
+   * it unless its options give one.
+   */
+  clock?: { now(): number; sleep(ms: number): Promise<void> };
+  /** What a recording knows (replay): the watch takes these where the settings leave them unset. */
+  recorded?: { hosts: string[]; canaryHosts: string[]; durationMs: number; intervalMs: number };
 }
 
 /** A query that cannot work however often it is retried: bad syntax, several series, wrong shape. */

@@ -47,7 +47,9 @@ export async function metricWatchAction(inputs: InputSource, logger: Logger, dep
   try {
     const result = await runWatch(settings, { logger, signal: controller.signal, ...deps.watch });
     const ctx = deps.context ?? (({ repository, runUrl }) => ({ repository, runUrl }))(readContext(deps.env));
-    result.alertWarnings = await sendAlerts(result, settings, ctx, logger);
+    // A replay judges the past: it must never page anyone about it.
+    if (settings.source === 'replay') logger.info('source replay: no alerts are sent for a replayed watch');
+    else result.alertWarnings = await sendAlerts(result, settings, ctx, logger);
     const report = writeReport(result, deps.env);
     const failing = failsStep(result.verdict, settings.failOn);
     return {

@@ -89,16 +89,17 @@ function hostMeansTest(canary: number[][], baseline: number[][]): Test {
   const between = (ss(mc) + ss(mb)) / (nc + nb - 2);
   const all = [...canary, ...baseline];
   const readingsPerUnit = mean(all.map((g) => g.length));
-  // Independent readings bound a host mean's variance from below: counts that every baseline host has
-  // alike (0 errors each) must not make one canary error look infinitely significant.
-  const floor = pooledWithin(all) / readingsPerUnit;
-  const unitVariance = Math.max(between, floor);
+  // Independent readings bound a host mean's variance from below, per side: counts that every baseline
+  // host has alike (0 errors each) must not make one canary error look infinitely significant, and a
+  // canary at a tenth of the traffic is noisier than its peers (its own spread counts for it).
+  const floorC = pooledWithin(canary) / readingsPerUnit;
+  const floorB = pooledWithin(baseline) / readingsPerUnit;
   return {
     method: 'host-means',
     canary: mean(mc),
     baseline: mean(mb),
     difference: mean(mc) - mean(mb),
-    se: Math.sqrt(unitVariance * (1 / nc + 1 / nb)),
+    se: Math.sqrt(Math.max(between, floorC) / nc + Math.max(between, floorB) / nb),
     // The floor does not add degrees of freedom: when it is used because the hosts' means happen to agree,
     // the test must stay as cautious as the number of hosts makes it.
     df: nc + nb - 2,

@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { InputError, optional, parseDuration, parseList, required, type InputSource } from '../common/inputs.js';
-import type { Baseline, FailOn, RelativeBound, Rule, SourceKind, WatchSettings } from './types.js';
+import type { Baseline, RelativeBound, Rule, SourceKind, WatchSettings } from './types.js';
 
 export const SOURCE_KINDS = ['prometheus', 'graphite', 'openmetrics', 'http-json', 'replay'] as const satisfies readonly SourceKind[];
 

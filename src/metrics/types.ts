@@ -51,6 +51,7 @@ export interface WatchSettings {
   hosts: string[];
   canaryHosts: string[];
   rules: Rule[];
+  /** 0 with `source: replay` when not set: the recording's duration / interval. */
   durationMs: number;
   intervalMs: number;
   baseline: Baseline;

@@ -327,9 +327,10 @@ function normalise(readings: Readings, shares: ReadonlyMap<string, number> | nul
   for (const [host, r] of readings) {
     const f = finiteReading(r);
     const share = shares?.get(host) ?? shares?.get(hostName(host));
-    if (f.value !== null && share !== undefined && share > 0 && count > 0) {
-      out.set(host, { value: scaleByShare(f.value, share, count), raw: f.value, share } as Reading);
-    } else out.set(host, f);
+    if (f.value === null || !shares) out.set(host, f);
+    else if (share !== undefined && share > 0) out.set(host, { value: scaleByShare(f.value, share, count), raw: f.value, share } as Reading);
+    // A host the balancer sent nothing yet has no share to restate its volume at.
+    else out.set(host, { value: null, reason: `no request reached it at the load balancer yet (read ${fmt(f.value)})` });
   }
   return out;
 }

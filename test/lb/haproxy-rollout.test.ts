@@ -157,3 +157,46 @@ test('requestCounts: a canary at 10% is measured at about 10% of the requests be
   }
   expect(state()).toEqual(original);
 }, 30_000);
+
+/** Orders per minute on each host (openmetrics turns the counter into a rate), against the hosts not yet switched. */
+const ordersWatch = (volume: boolean) =>
+  [
+    'source: openmetrics',
+    `url: http://{host}:${apps.port}/metrics`,
+    'interval: 500ms',
+    'baseline: hosts',
+    'rules:',
+    '  - name: orders per minute',
+    '    query: orders_total',
+    '    max-drop: 50%',
+    '    for: 2',
+    ...(volume ? ['    volume: true'] : []),
+  ].join('\n');
+
+test('canary at 10% with a volume rule: judged at its measured share of requests, a healthy canary passes and one that books a tenth of each order is reverted', async () => {
+  const load = startLoad(haproxy.url, 4);
+  try {
+    const common = { ...lbInputs(), waves: '1, 100%', 'wave-wait': '5s', 'canary-weight': '10%' };
+    const good = await runRollout(fleet, { ...common, artifact: makeArtifact(tmp, 'v5'), 'release-id': 'v5', watch: ordersWatch(true) });
+    expect(good.failure).toBeUndefined();
+    expect(good.outputs.result).toBe('success');
+    expect(good.report.waves[0].bake).toMatchObject({ verdict: 'pass' });
+    // The share the judge scaled by is the one haproxy counted, about the 10% asked for.
+    const measured = good.report.waves[0].traffic?.find((t) => t.label.startsWith('measured during the bake'));
+    expect(measured?.share[fleet.hosts[0].id]).toBeGreaterThan(6);
+    expect(measured?.share[fleet.hosts[0].id]).toBeLessThan(14);
+    expect(good.log).toMatch(/orders per minute: 127\.\d+\.\d+\.\d+=\d[\d.]* \(\d[\d.]* at \d[\d.]*% of requests\) vs /);
+
+    // The same healthy canary without `volume`: a tenth of the traffic reads as a 90% drop.
+    const unscaled = await runRollout(fleet, { ...common, artifact: makeArtifact(tmp, 'v6'), 'release-id': 'v6', watch: ordersWatch(false) });
+    expect(unscaled.outputs.result).toBe('reverted');
+    expect(unscaled.failure).toMatch(/orders per minute: fail: dropped more than 50% below the baseline/);
+
+    const bad = await runRollout(fleet, { ...common, artifact: makeArtifact(tmp, 'v7', { 'order-value': '0.1' }), 'release-id': 'v7', watch: ordersWatch(true) });
+    expect(bad.outputs.result).toBe('reverted');
+    expect(bad.failure).toMatch(/metric watch failed during the bake of wave 1: orders per minute: fail: dropped more than 50% below the baseline/);
+    expect(currents(fleet)).toEqual(['v5', 'v5', 'v5', 'v5']);
+  } finally {
+    expect((await load.stop()).filter((s) => !s.ok)).toEqual([]);
+  }
+}, 90_000);

@@ -1,5 +1,6 @@
 // A per-host app for the balancer tests (the version `current` serves; down while a "restart" marker
-// exists, as a non-graceful reload would be) and a steady load generator through the balancer.
+// exists, as a non-graceful reload would be; every answer is an order worth the release's `order-value`,
+// default 1, counted on /metrics as `orders_total`) and a steady load generator through the balancer.
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent, createServer, request, type Server } from 'node:http';
 import type { Fleet } from '../servers/fleet.js';
@@ -14,6 +15,7 @@ export async function startApps(fleet: Fleet): Promise<Apps> {
   const servers: Server[] = [];
   let port = 0;
   for (const [i, h] of fleet.hosts.entries()) {
+    let orders = 0;
     const read = (p: string) => {
       try {
         return readFileSync(fleet.path(i, p), 'utf8').trim();
@@ -26,10 +28,15 @@ export async function startApps(fleet: Fleet): Promise<Apps> {
         req.socket.destroy();
         return;
       }
+      if (req.url === '/metrics') {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`# TYPE orders_total counter\norders_total ${orders}\n`);
+        return;
+      }
       if (req.url === '/health') {
         res.writeHead(read('/srv/app/current/healthy') === 'no' ? 503 : 200).end('ok');
         return;
       }
+      orders += Number(read('/srv/app/current/order-value') || 1);
       res.writeHead(200, { 'x-host': String(i), connection: 'close' }).end(read('/srv/app/current/version') || 'none');
     });
     await new Promise<void>((resolve, reject) => {

@@ -123,6 +123,26 @@ describe('hosts', () => {
     expect(matchHosts(['web1:9100', 'web2:9100', '127.0.0.2:9100'], ['web2:22', '127.0.0.2'])).toEqual(['web2:9100', '127.0.0.2:9100']);
   });
 
+  test('ssh-rollout: the baseline is the hosts still on the previous release, so a regression that spread is still caught', async () => {
+    const clock = virtualClock();
+    // The release halves the orders of every host it reaches; each watch reads the hosts switched so far.
+    const switched = new Set<string>();
+    const src = scriptedSource((_r, host, tick) => (switched.has(host) ? 50 : 100) + (tick % 3) + Number(host.slice(-1)));
+    const s = parseRolloutWatch('url: http://{host}:9100/metrics\nsource: openmetrics\ninterval: 1s\nbaseline: hosts\nrules:\n  - name: orders\n    query: orders\n    max-drop: 45%\n    for: 2\n', {});
+    const hosts = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5'];
+    const watch = createRolloutWatch(s, { logger: new MemoryLogger(), allHosts: hosts.map((h) => `${h}:22`), extra: { source: src, ...clock } });
+    // Wave 1 slipped through (pretend the bound was not crossed): the canary is switched anyway.
+    switched.add('10.0.0.1');
+    await watch(['10.0.0.1:22'], 5000);
+    switched.add('10.0.0.2');
+    const second = await watch(['10.0.0.2:22'], 5000);
+    expect(second.hosts.baseline).toEqual(['10.0.0.3', '10.0.0.4', '10.0.0.5']);
+    // 10.0.0.2 reads ~53 against a bound of ~58 (55% of ~105); were 10.0.0.1 (~52) in the baseline, its mean
+    // would be ~92 and the bound ~50.5: the regression would pass.
+    expect(second.verdict).toBe('fail');
+    expect(second.rules[0].breach).toMatchObject({ check: 'max-drop', host: '10.0.0.2' });
+  });
+
   test('ssh-rollout: the wave hosts are canaries, {host} is the host name, the bake time is the duration', async () => {
     const clock = virtualClock();
     const asked: string[][] = [];

@@ -2,7 +2,7 @@
 // "Permissions" lines are generated from and that test/workflows/ checks every sample job against, so
 // the docs, the sample workflows and the code's API calls cannot drift apart.
 
-export type Scope = 'checks' | 'contents' | 'deployments' | 'issues' | 'pull-requests' | 'statuses';
+export type Scope = 'actions' | 'checks' | 'contents' | 'deployments' | 'issues' | 'pull-requests' | 'statuses';
 export type Access = 'read' | 'write';
 export type Permissions = Partial<Record<Scope, Access>>;
 /** A step's `with:` values as written; an expression (`${{ … }}`) may take any value. */
@@ -57,11 +57,22 @@ export const ACTION_PERMISSIONS: Record<string, PermissionRule[]> = {
   ],
 };
 
-/** Actions other than ours that the sample workflows use, and what they need. */
-export const OTHER_ACTION_PERMISSIONS: Record<string, Permissions> = {
-  'actions/checkout': { contents: 'read' },
-  'actions/setup-node': {},
+/** Actions other than ours that the sample and docs workflows use, and what they need with these inputs. */
+export const OTHER_ACTION_PERMISSIONS: Record<string, (inputs: StepInputs) => Permissions> = {
+  'actions/checkout': () => ({ contents: 'read' }),
+  'actions/setup-node': () => ({}),
+  // Artifacts of the same run go through the runner's own token; another run's need the API.
+  'actions/upload-artifact': () => ({}),
+  'actions/download-artifact': (inputs) => (inputs['run-id'] ? { actions: 'read' } : {}),
 };
+
+/** `run:` steps that call the API with the job's token (`gh`), and what those calls need. */
+export const RUN_COMMAND_PERMISSIONS: { pattern: RegExp; needs: Permissions }[] = [{ pattern: /\bgh run (list|view|download)\b/, needs: { actions: 'read' } }];
+
+/** What a `run:` script needs, from the calls it makes that the table knows. */
+export function runPermissions(script: string): Permissions {
+  return RUN_COMMAND_PERMISSIONS.filter((c) => c.pattern.test(script)).reduce<Permissions>((acc, c) => mergePermissions(acc, c.needs), {});
+}
 
 const rank = (a: Access | 'none' | undefined) => (a === 'write' ? 2 : a === 'read' ? 1 : 0);
 

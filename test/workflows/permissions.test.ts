@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import {
   ACTION_PERMISSIONS,
   OTHER_ACTION_PERMISSIONS,
+  runPermissions,
   comparePermissions,
   mergePermissions,
   permissionsLine,
@@ -24,6 +25,7 @@ const DOC_WORKFLOWS = readdirSync('docs')
 
 interface Step {
   uses?: string;
+  run?: string;
   with?: Record<string, unknown>;
 }
 interface Job {
@@ -43,7 +45,7 @@ function stepNeeds(step: Step): Permissions {
   if (ours) return requiredPermissions(ours[1], inputs);
   const other = OTHER_ACTION_PERMISSIONS[uses.split('@')[0]];
   if (!other) throw new Error(`${uses}: no permissions known for this action; add it to OTHER_ACTION_PERMISSIONS`);
-  return other;
+  return other(inputs);
 }
 
 /** For every job of a workflow: what it grants, what its steps need, and the difference. */
@@ -52,7 +54,7 @@ function audit(file: string, text = readFileSync(file, 'utf8')) {
   return Object.entries(wf.jobs).map(([name, job]) => {
     const granted = job.permissions ?? wf.permissions;
     if (granted === undefined || typeof granted === 'string') return { job: `${file}:${name}`, granted, missing: [], excess: [`permissions: ${granted ?? '(unset: the repository default)'}`] };
-    const needed = (job.steps ?? []).filter((s) => s.uses).reduce<Permissions>((acc, s) => mergePermissions(acc, stepNeeds(s)), {});
+    const needed = (job.steps ?? []).reduce<Permissions>((acc, s) => mergePermissions(acc, s.uses ? stepNeeds(s) : runPermissions(String(s.run ?? ''))), {});
     return { job: `${file}:${name}`, granted, ...comparePermissions(granted, needed) };
   });
 }

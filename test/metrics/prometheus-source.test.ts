@@ -5,7 +5,7 @@ import { objectInputs } from '../../src/common/inputs.js';
 import { parseWatchSettings } from '../../src/metrics/settings.js';
 import { runWatch } from '../../src/metrics/watch.js';
 import { startMetricsApp, type MetricsApp } from '../servers/metrics-app.js';
-import { startPrometheus, type PrometheusServer } from '../servers/prometheus.js';
+import { startPrometheus, waitForHistory, type PrometheusServer } from '../servers/prometheus.js';
 
 let app: MetricsApp;
 let prom: PrometheusServer;
@@ -51,13 +51,7 @@ describe('prometheus source (real Prometheus 2.x)', () => {
 
   test('baseline before:<duration> from a range query; revenue per minute from rate()', async () => {
     // Let Prometheus hold a few seconds of healthy history, then drop concurrent users.
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent('count_over_time(shop_concurrent_users[1m])')}`);
-      const n = Number(((await res.json()) as { data: { result: { value: [number, string] }[] } }).data.result[0]?.value[1] ?? 0);
-      if (n >= 8 || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitForHistory(prom, 'shop_concurrent_users', 8);
     const revenue = await watch({ rules: '- name: revenue per minute\n  query: sum(rate(shop_revenue_total[10s])) * 60\n  min: 1000' });
     expect(revenue.verdict).toBe('pass');
     for (const s of revenue.rules[0].samples) expect(Math.abs(s.value! - 6000)).toBeLessThan(1500); // rate() extrapolates a little

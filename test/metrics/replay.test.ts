@@ -15,7 +15,7 @@ import type { Breach, WatchResult } from '../../src/metrics/types.js';
 import { runWatch } from '../../src/metrics/watch.js';
 import { startMetricsApp, type MetricsApp } from '../servers/metrics-app.js';
 import { recorder } from './helpers.js';
-import { startPrometheus, type PrometheusServer } from '../servers/prometheus.js';
+import { startPrometheus, waitForHistory, type PrometheusServer } from '../servers/prometheus.js';
 
 const RULES = [
   '- name: concurrent users',
@@ -48,13 +48,7 @@ beforeAll(async () => {
   app.setRate('shop_revenue_total', 6000);
   prom = await startPrometheus([app.host], 'shop_concurrent_users');
   // A few seconds of healthy history for before:1m, then a watch during which concurrent users drop.
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent('count_over_time(shop_concurrent_users[1m])')}`);
-    const n = Number(((await res.json()) as { data: { result: { value: [number, string] }[] } }).data.result[0]?.value[1] ?? 0);
-    if (n >= 8 || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await waitForHistory(prom, 'shop_concurrent_users', 8);
   const settings = parseWatchSettings(
     objectInputs({ source: 'prometheus', url: prom.url, hosts: app.host, duration: '10s', interval: '250ms', baseline: 'before:1m', rules: RULES }),
     { env: {} },

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './fleet.js';
 import { ensurePackages } from './system-packages.js';
+import { killOnExit } from './child-processes.js';
 
 export const CARBON_CACHE_BIN = '/usr/bin/carbon-cache';
 /** Debian's own Python: the one with django, graphite and whisper (not a pyenv shim on PATH). */
@@ -38,18 +39,6 @@ export interface RealGraphite {
   close(): Promise<void>;
 }
 
-// A crashed run must not leave a carbon-cache or graphite-web behind.
-const running = new Set<ChildProcess>();
-let exitHook = false;
-function track(child: ChildProcess): void {
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  if (exitHook) return;
-  exitHook = true;
-  process.on('exit', () => {
-    for (const c of running) c.kill('SIGKILL');
-  });
-}
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -62,7 +51,7 @@ interface Child {
 
 function start(args: string[], env: NodeJS.ProcessEnv, onLine?: (line: string) => void): Child {
   const proc = spawn(SYSTEM_PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-  track(proc);
+  killOnExit(proc);
   let out = '';
   let partial = '';
   const take = (d: Buffer) => {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './fleet.js';
 import { ensurePackages } from './system-packages.js';
+import { killOnExit } from './child-processes.js';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 
@@ -31,18 +32,6 @@ async function firstSample(url: string, query: string, deadline: number): Promis
   return false;
 }
 
-// A crashed run (or a demo killed by a closed pipe) must not leave a Prometheus behind.
-const running = new Set<ChildProcess>();
-let exitHook = false;
-function track(child: ChildProcess): void {
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  if (exitHook) return;
-  exitHook = true;
-  process.on('exit', () => {
-    for (const c of running) c.kill('SIGKILL');
-  });
-}
 
 /** Starts Prometheus scraping `targets` (host:port) each second; resolves once `readyQuery` has a sample. */
 export async function startPrometheus(targets: string[], readyQuery = 'up', timeoutMs = 30_000): Promise<PrometheusServer> {
@@ -60,7 +49,7 @@ export async function startPrometheus(targets: string[], readyQuery = 'up', time
     );
     let stderr = '';
     child.stderr?.on('data', (d) => (stderr += String(d)));
-    track(child);
+    killOnExit(child);
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const close = async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
@@ -77,4 +66,15 @@ export async function startPrometheus(targets: string[], readyQuery = 'up', time
     if (!/address already in use/.test(stderr)) throw new Error(`Prometheus exited: ${stderr.slice(-500)}`);
   }
   throw new Error('Prometheus could not bind a port');
+}
+
+/** Polls until `count_over_time(<series>[window])` holds at least `points` samples (history for before:), or `timeoutMs`. */
+export async function waitForHistory(prom: PrometheusServer, series: string, points: number, window = '1m', timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(`count_over_time(${series}[${window}])`)}`);
+    const n = Number(((await res.json()) as { data: { result: { value: [number, string] }[] } }).data.result[0]?.value[1] ?? 0);
+    if (n >= points || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

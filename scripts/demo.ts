@@ -242,9 +242,10 @@ async function main(): Promise<number> {
     'baseline: hosts',
     'rules:',
     '  - name: revenue per minute',
-    `    query: sum(rate(shop_revenue_total{instance="{host}:${port}"}[5s])) * 60`,
+    `    query: sum(rate(shop_revenue_total{instance="{host}:${port}"}[3s])) * 60`,
     '    max-drop: 50%',
-    // The 5 s rate still holds the drain before the bake (the wave's hosts out, the others busier): 3 in a row.
+    // The rate window still holds the drain before the bake (the wave's hosts out, the others busier): a short
+    // window and 3 bad samples in a row, so that transient never counts and a real loss does within 4 s.
     '    for: 3',
     // At 10% of the requests the canary earns a tenth of a peer: volume rules are judged at its measured share.
     '    volume: true',
@@ -330,7 +331,7 @@ async function main(): Promise<number> {
   // ── Step 4 ────────────────────────────────────────────────────────────────────────────────────────
   say('Step 4, real-time alerting: v3 passes every health check, but it loses money (metric-watch in the bake)');
   note(`Prometheus (${PROMETHEUS_BIN}, ${prometheus.url}) scrapes the 5 shops every second; the rules:`);
-  note(`  revenue per minute: sum(rate(shop_revenue_total{instance="{host}:${port}"}[5s])) * 60, at most 50% below the hosts on v2, 3 samples in a row`);
+  note(`  revenue per minute: sum(rate(shop_revenue_total{instance="{host}:${port}"}[3s])) * 60, at most 50% below the hosts on v2, 3 samples in a row`);
   note(`  concurrent users: shop_concurrent_users, at most 50% below the hosts on v2 (revenue at each host's measured share of requests)`);
   note('v3 has a bug that records a tenth of each sale; its /health is fine, its tests pass.');
   note(`The canary is drained and switched as before, and gets ${CANARY_WEIGHT}% of the requests again: scaled to its share it still earns a tenth.`);

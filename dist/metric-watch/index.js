@@ -28377,7 +28377,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3218);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _metrics_action_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8885);
+/* harmony import */ var _metrics_action_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1641);
 
 
 
@@ -28617,7 +28617,7 @@ function hostId(h) {
 
 /***/ }),
 
-/***/ 8885:
+/***/ 1641:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28628,580 +28628,6 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: ./src/metrics/rules.ts
-function initialRuleState() {
-    return { ticks: 0, streaks: {}, samples: [] };
-}
-function resolvePercentOrAbsolute(baseline, b, sign) {
-    const delta = b.kind === 'percent' ? (Math.abs(baseline) * b.value) / 100 : b.value;
-    return baseline + sign * delta;
-}
-/** One sample against the rule's bounds. Absolute bounds are checked even when the baseline is missing. */
-function checkSample(rule, value, baseline, reason) {
-    if (value === null || Number.isNaN(value))
-        return { state: 'no-data', check: 'no-data', reason: reason ?? 'no value' };
-    if (rule.min !== undefined && value < rule.min)
-        return { state: 'breach', check: 'min', bound: rule.min };
-    if (rule.max !== undefined && value > rule.max)
-        return { state: 'breach', check: 'max', bound: rule.max };
-    const relative = rule.maxDrop !== undefined || rule.maxRise !== undefined;
-    if (relative) {
-        // undefined: no baseline exists at all (every host is a canary), so only absolute bounds apply.
-        if (baseline === undefined)
-            return { state: 'ok' };
-        if (baseline === null || Number.isNaN(baseline)) {
-            return { state: 'no-data', check: 'no-data', reason: 'no baseline value to compare with' };
-        }
-        if (rule.maxDrop) {
-            const bound = resolvePercentOrAbsolute(baseline, rule.maxDrop, -1);
-            if (value < bound)
-                return { state: 'breach', check: 'max-drop', bound };
-        }
-        if (rule.maxRise) {
-            const bound = resolvePercentOrAbsolute(baseline, rule.maxRise, 1);
-            if (value > bound)
-                return { state: 'breach', check: 'max-rise', bound };
-        }
-    }
-    return { state: 'ok' };
-}
-/** The bound a chart draws for the rule (a relative one needs the sample's baseline). */
-function boundsAt(rule, baseline) {
-    let lower = rule.min;
-    let upper = rule.max;
-    if (baseline !== undefined && baseline !== null && !Number.isNaN(baseline)) {
-        if (rule.maxDrop)
-            lower = Math.max(lower ?? -Infinity, resolvePercentOrAbsolute(baseline, rule.maxDrop, -1));
-        if (rule.maxRise)
-            upper = Math.min(upper ?? Infinity, resolvePercentOrAbsolute(baseline, rule.maxRise, 1));
-    }
-    return { lower, upper };
-}
-const iso = (t) => new Date(t).toISOString();
-function describeCheck(check, rule) {
-    switch (check) {
-        case 'min':
-            return `below min ${rule.min}`;
-        case 'max':
-            return `above max ${rule.max}`;
-        case 'max-drop':
-            return `dropped more than ${rule.maxDrop.value}${rule.maxDrop.kind === 'percent' ? '%' : ''} below the baseline`;
-        case 'max-rise':
-            return `rose more than ${rule.maxRise.value}${rule.maxRise.kind === 'percent' ? '%' : ''} above the baseline`;
-        case 'no-data':
-            return 'no data';
-        case 'mann-whitney':
-            return 'differs significantly from the baseline';
-        case 'error':
-            return 'query error';
-    }
-}
-/**
- * Feeds one tick's observations (one per host) into the rule's state and returns the new state.
- * A no-data sample counts as breaching under no-data: fail, as healthy under pass, and under
- * inconclusive it breaks a breach streak and, `for` times in a row, makes the rule inconclusive.
- */
-function advanceRule(rule, state, observations) {
-    const next = { ...state, ticks: state.ticks + 1, streaks: { ...state.streaks }, samples: [...state.samples] };
-    for (const o of observations) {
-        const c = checkSample(rule, o.value, o.baseline, o.reason);
-        next.samples.push({ ...o, ...c });
-        const prev = next.streaks[o.host] ?? { bad: 0, badSince: o.t, noData: 0, noDataSince: o.t };
-        const s = { ...prev };
-        const bad = c.state === 'breach' || (c.state === 'no-data' && rule.noData === 'fail');
-        if (bad) {
-            if (s.bad === 0)
-                s.badSince = o.t;
-            s.bad++;
-        }
-        else {
-            s.bad = 0;
-        }
-        if (c.state === 'no-data') {
-            if (s.noData === 0)
-                s.noDataSince = o.t;
-            s.noData++;
-        }
-        else {
-            s.noData = 0;
-        }
-        next.streaks[o.host] = s;
-        if (!next.hardFail && s.bad >= rule.for) {
-            next.hardFail = {
-                rule: rule.name,
-                check: c.check ?? 'no-data',
-                ...(o.host ? { host: o.host } : {}),
-                value: o.value,
-                bound: c.bound ?? null,
-                ...(o.baseline !== undefined ? { baseline: o.baseline } : {}),
-                when: iso(o.t),
-                since: iso(s.badSince),
-                detail: c.state === 'no-data' ? `no data: ${c.reason}` : describeCheck(c.check, rule),
-            };
-        }
-        if (!next.hardNoData && rule.noData === 'inconclusive' && s.noData >= rule.for) {
-            next.hardNoData = { host: o.host, since: s.noDataSince, reason: c.reason ?? 'no value' };
-        }
-    }
-    return next;
-}
-/** Marks a rule whose query cannot work; it fails closed. */
-function failRule(state, message) {
-    return { ...state, error: message };
-}
-/** Samples on each side below which a Mann-Whitney test says nothing useful. */
-const MIN_COMPARE_SAMPLES = 3;
-/** Which way a change hurts: a rule with only max-drop cares about falls, only max-rise about rises. */
-function harmfulDirection(rule) {
-    if (rule.maxDrop && !rule.maxRise)
-        return 'decrease';
-    if (rule.maxRise && !rule.maxDrop)
-        return 'increase';
-    if (rule.min !== undefined && rule.max === undefined && !rule.maxRise)
-        return 'decrease';
-    if (rule.max !== undefined && rule.min === undefined && !rule.maxDrop)
-        return 'increase';
-    return 'either';
-}
-/** The rule's verdict once the watch is over (or ended early). `comparison` is the canary test, if any. */
-function ruleOutcome(rule, state, comparison, at = Date.now()) {
-    const base = { rule: rule.name, ...(comparison ? { comparison } : {}) };
-    if (state.error) {
-        const breach = { rule: rule.name, check: 'error', value: null, bound: null, when: iso(at), since: iso(at), detail: state.error };
-        return { ...base, verdict: 'fail', reason: state.error, breach };
-    }
-    if (state.hardFail) {
-        const b = state.hardFail;
-        const where = b.host ? ` on ${b.host}` : '';
-        const value = b.value === null ? '' : ` (${fmt(b.value)}${b.bound !== null ? ` vs bound ${fmt(b.bound)}` : ''})`;
-        return { ...base, verdict: 'fail', reason: `${b.detail}${value}${where} for ${rule.for} sample(s) since ${b.since}`, breach: b };
-    }
-    if (rule.compare === 'mann-whitney') {
-        if (!comparison || comparison.n1 < MIN_COMPARE_SAMPLES || comparison.n2 < MIN_COMPARE_SAMPLES) {
-            return { ...base, verdict: 'inconclusive', reason: `too few samples for mann-whitney (need ${MIN_COMPARE_SAMPLES} on each side)` };
-        }
-        const direction = harmfulDirection(rule);
-        const harmful = direction === 'either' || (direction === 'increase' ? comparison.shift > 0 : comparison.shift < 0);
-        if (comparison.significant && harmful) {
-            const firstT = state.samples[0]?.t ?? at;
-            const breach = {
-                rule: rule.name,
-                check: 'mann-whitney',
-                value: comparison.shift,
-                bound: null,
-                when: iso(at),
-                since: iso(firstT),
-                detail: `canary differs from the baseline: shift ${fmt(comparison.shift)}, p=${comparison.p.toPrecision(3)} < ${(1 - comparison.confidence).toPrecision(2)}`,
-            };
-            return { ...base, verdict: 'fail', reason: breach.detail, breach };
-        }
-    }
-    if (state.hardNoData) {
-        const where = state.hardNoData.host ? ` on ${state.hardNoData.host}` : '';
-        return { ...base, verdict: 'inconclusive', reason: `no data${where} since ${iso(state.hardNoData.since)}: ${state.hardNoData.reason}` };
-    }
-    if (state.ticks < rule.for) {
-        return { ...base, verdict: 'inconclusive', reason: `too few samples: ${state.ticks} of the ${rule.for} needed to decide` };
-    }
-    const withData = state.samples.filter((s) => s.state !== 'no-data').length;
-    if (withData === 0 && rule.noData !== 'pass') {
-        return { ...base, verdict: 'inconclusive', reason: 'no sample had data' };
-    }
-    return { ...base, verdict: 'pass', reason: `${withData} sample(s) within bounds` };
-}
-function overallVerdict(outcomes) {
-    if (outcomes.some((o) => o.verdict === 'fail'))
-        return 'fail';
-    if (outcomes.some((o) => o.verdict === 'inconclusive'))
-        return 'inconclusive';
-    return 'pass';
-}
-/** Whether the step fails for this verdict under `fail-on`. */
-function failsStep(verdict, failOn) {
-    if (failOn === 'never')
-        return false;
-    if (verdict === 'fail')
-        return true;
-    return failOn === 'inconclusive' && verdict === 'inconclusive';
-}
-function fmt(n) {
-    if (n === null || n === undefined)
-        return '—';
-    if (!Number.isFinite(n))
-        return String(n);
-    return Math.abs(n) >= 1000 || Number.isInteger(n) ? String(Math.round(n * 100) / 100) : n.toPrecision(4).replace(/\.?0+$/, '');
-}
-
-;// CONCATENATED MODULE: ./src/metrics/report.ts
-// The JSON report (every sample) and the job summary (per rule a Mermaid xychart with its bound, and a table).
-
-
-
-
-const REPORT_VERSION = 1;
-function buildReport(result) {
-    return { kind: 'fivestep/metric-watch', version: REPORT_VERSION, ...result };
-}
-/** Writes the report under RUNNER_TEMP (or the OS temp dir) and returns its path. */
-function writeReport(result, env = process.env, now = Date.now()) {
-    const dir = (0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), 'fivestep');
-    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
-    const path = (0,external_node_path_.join)(dir, `metric-watch-${now}-${process.pid}.json`);
-    (0,external_node_fs_namespaceObject.writeFileSync)(path, `${JSON.stringify(buildReport(result), null, 2)}\n`);
-    return path;
-}
-/** GitHub caps a step summary at 65,535 characters (NOTES.md); leave room for other steps' text. */
-const SUMMARY_LIMIT = 60_000;
-const MAX_POINTS = 60;
-function evenly(items, max) {
-    if (items.length <= max)
-        return [...items];
-    return Array.from({ length: max }, (_, i) => items[Math.round((i * (items.length - 1)) / (max - 1))]);
-}
-/** Mermaid lines need a number at every point: a gap repeats the previous value (the table counts the gaps). */
-function fillGaps(values) {
-    const first = values.find((v) => typeof v === 'number' && Number.isFinite(v));
-    if (first === undefined || first === null)
-        return undefined;
-    let last = first;
-    return values.map((v) => (typeof v === 'number' && Number.isFinite(v) ? (last = v) : last));
-}
-const num = (n) => String(Math.round(n * 1000) / 1000);
-const quote = (s) => `"${s.replace(/"/g, "'")}"`;
-/** A Mermaid `xychart-beta`: one line per host, then the lower and upper bounds (and the baseline). */
-function ruleChart(r) {
-    const times = [...new Set(r.samples.map((s) => s.t))].sort((a, b) => a - b);
-    if (times.length === 0)
-        return undefined;
-    const shown = evenly(times, MAX_POINTS);
-    const hosts = [...new Set(r.samples.map((s) => s.host))];
-    const at = (host, t) => r.samples.find((s) => s.host === host && s.t === t);
-    const lines = [];
-    for (const host of hosts) {
-        const values = fillGaps(shown.map((t) => at(host, t)?.value));
-        if (values)
-            lines.push({ label: host || 'value', values });
-    }
-    if (lines.length === 0)
-        return undefined;
-    const rule = r.rule;
-    const firstHost = hosts[0];
-    const bounds = shown.map((t) => boundsAt(rule, at(firstHost, t)?.baseline));
-    const lower = fillGaps(bounds.map((b) => b.lower));
-    const upper = fillGaps(bounds.map((b) => b.upper));
-    if (lower)
-        lines.push({ label: 'lower bound', values: lower });
-    if (upper)
-        lines.push({ label: 'upper bound', values: upper });
-    const baseline = fillGaps(shown.map((t) => at(firstHost, t)?.baseline));
-    if (baseline)
-        lines.push({ label: 'baseline', values: baseline });
-    const all = lines.flatMap((l) => l.values);
-    const lo = Math.min(...all);
-    const hi = Math.max(...all);
-    const pad = hi === lo ? Math.max(1, Math.abs(hi) * 0.1) : (hi - lo) * 0.1;
-    const t0 = shown[0];
-    // Sub-second intervals (tests, benchmarks) need a decimal to keep the labels apart.
-    const fine = shown.some((t, i) => i > 0 && t - shown[i - 1] < 1000);
-    const labels = shown.map((t) => quote(`+${((t - t0) / 1000).toFixed(fine ? 1 : 0)}s`));
-    return [
-        '```mermaid',
-        'xychart-beta',
-        `  title ${quote(r.name)}`,
-        `  x-axis [${labels.join(', ')}]`,
-        `  y-axis ${quote(r.query.slice(0, 60))} ${num(lo - pad)} --> ${num(hi + pad)}`,
-        ...lines.map((l) => `  line [${l.values.map(num).join(', ')}]`),
-        '```',
-        `<sub>Lines in order: ${lines.map((l) => l.label).join(', ')}.</sub>`,
-    ].join('\n');
-}
-function boundText(rule) {
-    const parts = [];
-    if (rule.min !== undefined)
-        parts.push(`min ${rule.min}`);
-    if (rule.max !== undefined)
-        parts.push(`max ${rule.max}`);
-    const rel = (b) => `${b.value}${b.kind === 'percent' ? '%' : ''}`;
-    if (rule.maxDrop)
-        parts.push(`max-drop ${rel(rule.maxDrop)}`);
-    if (rule.maxRise)
-        parts.push(`max-rise ${rel(rule.maxRise)}`);
-    if (rule.compare)
-        parts.push(`mann-whitney @${rule.confidence}`);
-    if (rule.for > 1)
-        parts.push(`for ${rule.for}`);
-    return parts.join(', ');
-}
-const cell = (s) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-const ICON = { pass: '✅ pass', fail: '❌ fail', inconclusive: '⚠️ inconclusive' };
-function summaryTable(result) {
-    const rows = result.rules.map((r) => {
-        const last = [...r.samples].reverse().find((s) => s.value !== null);
-        const value = r.breach?.value ?? last?.value ?? null;
-        const baselineValue = r.breach?.baseline ?? last?.baseline;
-        const baseline = baselineValue !== undefined
-            ? fmt(baselineValue)
-            : r.baselineValues
-                ? Object.values(r.baselineValues).map(fmt).join(', ')
-                : '—';
-        const gaps = r.samples.filter((s) => s.state === 'no-data').length;
-        const cmp = r.comparison ? `<br>mann-whitney p=${r.comparison.p.toPrecision(3)}, shift ${fmt(r.comparison.shift)}` : '';
-        return `| ${cell(r.name)} | ${fmt(value)} | ${cell(boundText(r.rule))} | ${baseline} | ${r.samples.length}${gaps ? ` (${gaps} no data)` : ''} | ${ICON[r.verdict]} | ${cell(r.reason)}${cmp} |`;
-    });
-    return ['| rule | value | bound | baseline | samples | verdict | why |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
-}
-function summaryMarkdown(result) {
-    const head = [
-        `## metric-watch: ${ICON[result.verdict]}`,
-        '',
-        `${result.settings.source} \`${result.settings.url}\`, ${result.ticks} sample(s) every ${result.settings.intervalMs / 1000}s, baseline ${result.settings.baseline}` +
-            (result.hosts.canary.length ? `, canaries ${result.hosts.canary.join(', ')}` : '') +
-            (result.endedEarly ? `. Ended early: ${result.endedEarly}.` : '.'),
-        '',
-        summaryTable(result),
-        '',
-    ];
-    if (result.alertWarnings.length)
-        head.push(...result.alertWarnings.map((w) => `> ⚠️ ${w}`), '');
-    const charts = result.rules.map((r) => {
-        const chart = ruleChart(r);
-        return chart ? `### ${r.name}\n\n${chart}\n` : `### ${r.name}\n\nNo samples with data.\n`;
-    });
-    let text = [...head, ...charts].join('\n');
-    if (text.length > SUMMARY_LIMIT)
-        text = [...head, '_Charts left out: the summary would exceed GitHub’s size limit. The JSON report has every sample._'].join('\n');
-    return text;
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-// EXTERNAL MODULE: ./src/common/inputs.ts
-var inputs = __nccwpck_require__(9184);
-;// CONCATENATED MODULE: ./src/metrics/settings.ts
-// The input-helper of metric-watch: every input read once, validated, typed. Logic never reads the runner.
-
-
-const SOURCE_KINDS = ['prometheus', 'graphite', 'openmetrics', 'http-json'];
-const DEFAULT_PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
-const DEFAULT_CONFIDENCE = 0.98;
-const RULE_KEYS = new Set(['name', 'query', 'min', 'max', 'max-drop', 'max-rise', 'for', 'no-data', 'compare', 'confidence']);
-function oneOf(name, text, allowed) {
-    if (!allowed.includes(text))
-        throw new inputs/* InputError */.dz(name, `'${text}' is not one of ${allowed.join(', ')}`);
-    return text;
-}
-function ruleNumber(where, key, raw) {
-    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-    if (!Number.isFinite(n))
-        throw new inputs/* InputError */.dz('rules', `${where}: '${key}' must be a number, got ${JSON.stringify(raw)}`);
-    return n;
-}
-function relativeBound(where, key, raw) {
-    const text = String(raw).trim();
-    const m = /^(\d+(?:\.\d+)?)\s*(%)?$/.exec(text);
-    if (!m)
-        throw new inputs/* InputError */.dz('rules', `${where}: '${key}' must be a percentage like 20% or a non-negative number, got ${JSON.stringify(raw)}`);
-    return { kind: m[2] ? 'percent' : 'absolute', value: Number(m[1]) };
-}
-/** Validates one rule of the `rules` YAML; errors name the rule (by name or position) and the key. */
-function parseRule(raw, index) {
-    const position = `rule ${index + 1}`;
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
-        throw new inputs/* InputError */.dz('rules', `${position} must be a mapping with name and query`);
-    const r = raw;
-    const name = typeof r.name === 'string' || typeof r.name === 'number' ? String(r.name).trim() : '';
-    if (name === '')
-        throw new inputs/* InputError */.dz('rules', `${position} has no name`);
-    const where = `rule '${name}'`;
-    for (const key of Object.keys(r)) {
-        if (!RULE_KEYS.has(key))
-            throw new inputs/* InputError */.dz('rules', `${where}: unknown key '${key}' (known: ${[...RULE_KEYS].join(', ')})`);
-    }
-    const query = typeof r.query === 'string' || typeof r.query === 'number' ? String(r.query).trim() : '';
-    if (query === '')
-        throw new inputs/* InputError */.dz('rules', `${where} has no query`);
-    const rule = { name, query, for: 1, noData: 'fail', confidence: DEFAULT_CONFIDENCE };
-    if (r.min !== undefined && r.min !== null)
-        rule.min = ruleNumber(where, 'min', r.min);
-    if (r.max !== undefined && r.max !== null)
-        rule.max = ruleNumber(where, 'max', r.max);
-    if (rule.min !== undefined && rule.max !== undefined && rule.min > rule.max) {
-        throw new inputs/* InputError */.dz('rules', `${where}: min (${rule.min}) is above max (${rule.max})`);
-    }
-    if (r['max-drop'] !== undefined && r['max-drop'] !== null)
-        rule.maxDrop = relativeBound(where, 'max-drop', r['max-drop']);
-    if (r['max-rise'] !== undefined && r['max-rise'] !== null)
-        rule.maxRise = relativeBound(where, 'max-rise', r['max-rise']);
-    if (r.for !== undefined && r.for !== null) {
-        const n = ruleNumber(where, 'for', r.for);
-        if (!Number.isInteger(n) || n < 1)
-            throw new inputs/* InputError */.dz('rules', `${where}: 'for' must be a whole number of samples, at least 1`);
-        rule.for = n;
-    }
-    if (r['no-data'] !== undefined && r['no-data'] !== null) {
-        rule.noData = oneOf('rules', String(r['no-data']).trim(), ['fail', 'pass', 'inconclusive']);
-    }
-    if (r.compare !== undefined && r.compare !== null) {
-        const c = String(r.compare).trim();
-        if (c !== 'mann-whitney')
-            throw new inputs/* InputError */.dz('rules', `${where}: compare must be 'mann-whitney', got '${c}'`);
-        rule.compare = 'mann-whitney';
-    }
-    if (r.confidence !== undefined && r.confidence !== null) {
-        const c = ruleNumber(where, 'confidence', r.confidence);
-        if (!(c > 0 && c < 1))
-            throw new inputs/* InputError */.dz('rules', `${where}: confidence must be between 0 and 1 (e.g. 0.98)`);
-        rule.confidence = c;
-    }
-    const checks = [rule.min, rule.max, rule.maxDrop, rule.maxRise, rule.compare].filter((x) => x !== undefined);
-    if (checks.length === 0)
-        throw new inputs/* InputError */.dz('rules', `${where} checks nothing: give min, max, max-drop, max-rise or compare`);
-    return rule;
-}
-function parseRules(text) {
-    let doc;
-    try {
-        doc = (0,dist/* parse */.qg)(text);
-    }
-    catch (err) {
-        throw new inputs/* InputError */.dz('rules', `is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
-    }
-    if (!Array.isArray(doc) || doc.length === 0)
-        throw new inputs/* InputError */.dz('rules', 'must be a YAML list of rules (- name: ..., query: ...)');
-    const rules = doc.map((raw, i) => parseRule(raw, i));
-    const seen = new Set();
-    for (const r of rules) {
-        if (seen.has(r.name))
-            throw new inputs/* InputError */.dz('rules', `two rules are named '${r.name}'; names must be unique`);
-        seen.add(r.name);
-    }
-    return rules;
-}
-function parseBaseline(text) {
-    const t = text.trim();
-    if (t === '' || t === 'none')
-        return { kind: 'none' };
-    if (t === 'hosts')
-        return { kind: 'hosts' };
-    const m = /^before:(.+)$/.exec(t);
-    if (m) {
-        const windowMs = (0,inputs/* parseDuration */.E9)('baseline', m[1]);
-        if (windowMs <= 0)
-            throw new inputs/* InputError */.dz('baseline', 'the before: window must be longer than 0');
-        return { kind: 'before', windowMs };
-    }
-    throw new inputs/* InputError */.dz('baseline', `'${text}' is not none, hosts or before:<duration> (e.g. before:30m)`);
-}
-/** `Name: value` lines (or a YAML mapping). */
-function parseHeaders(text) {
-    if (text.trim() === '')
-        return {};
-    const headers = {};
-    for (const line of text.split(/\r?\n/)) {
-        if (line.trim() === '' || line.trim().startsWith('#'))
-            continue;
-        const i = line.indexOf(':');
-        if (i <= 0)
-            throw new inputs/* InputError */.dz('headers', `'${line.trim()}' is not 'Name: value'`);
-        headers[line.slice(0, i).trim()] = line.slice(i + 1).trim();
-    }
-    return headers;
-}
-function checkUrl(name, text, protocols) {
-    let u;
-    try {
-        u = new URL(text.replaceAll('{host}', 'host.invalid'));
-    }
-    catch {
-        throw new inputs/* InputError */.dz(name, `'${text}' is not a URL`);
-    }
-    if (!protocols.includes(u.protocol))
-        throw new inputs/* InputError */.dz(name, `'${text}' must use ${protocols.join(' or ')}`);
-}
-function parseWatchSettings(source, options = {}) {
-    const env = options.env ?? process.env;
-    const kind = oneOf('source', (0,inputs/* optional */.lq)(source, 'source', 'prometheus'), SOURCE_KINDS);
-    const url = (0,inputs/* required */.mw)(source, 'url');
-    checkUrl('url', url, ['http:', 'https:']);
-    const hosts = (0,inputs/* parseList */.E1)(source('hosts'));
-    const canaryHosts = (0,inputs/* parseList */.E1)(source('canary-hosts'));
-    const rules = parseRules((0,inputs/* required */.mw)(source, 'rules'));
-    const durationMs = (0,inputs/* parseDuration */.E9)('duration', (0,inputs/* optional */.lq)(source, 'duration', '5m'));
-    const intervalMs = (0,inputs/* parseDuration */.E9)('interval', (0,inputs/* optional */.lq)(source, 'interval', '30s'));
-    if (intervalMs < 100)
-        throw new inputs/* InputError */.dz('interval', 'must be at least 100ms');
-    if (durationMs < intervalMs)
-        throw new inputs/* InputError */.dz('duration', `must be at least one interval (${intervalMs} ms)`);
-    const baseline = parseBaseline((0,inputs/* optional */.lq)(source, 'baseline', 'none'));
-    const failOn = oneOf('fail-on', (0,inputs/* optional */.lq)(source, 'fail-on', 'fail'), ['fail', 'inconclusive', 'never']);
-    if (baseline.kind === 'before' && (kind === 'openmetrics' || kind === 'http-json')) {
-        throw new inputs/* InputError */.dz('baseline', `before:<duration> needs a source that keeps history (prometheus or graphite); ${kind} only has the present value. Use baseline: hosts or none`);
-    }
-    const perHost = (r) => url.includes('{host}') || r.query.includes('{host}');
-    if (baseline.kind === 'hosts') {
-        const flat = rules.find((r) => !perHost(r));
-        if (flat)
-            throw new inputs/* InputError */.dz('baseline', `hosts compares hosts, but rule '${flat.name}' reads no {host} (put {host} in url or in the query)`);
-    }
-    for (const r of rules) {
-        if ((r.maxDrop || r.maxRise || r.compare) && baseline.kind === 'none') {
-            throw new inputs/* InputError */.dz('rules', `rule '${r.name}': max-drop, max-rise and compare are relative to a baseline; set baseline to before:<duration> or hosts`);
-        }
-    }
-    if (!options.hostsAtRunTime && hosts.length === 0 && (url.includes('{host}') || rules.some((r) => r.query.includes('{host}'))) && canaryHosts.length === 0) {
-        throw new inputs/* InputError */.dz('hosts', '{host} is used but no hosts (or canary-hosts) are given');
-    }
-    const webhookUrl = (0,inputs/* optional */.lq)(source, 'alert-webhook');
-    if (webhookUrl)
-        checkUrl('alert-webhook', webhookUrl, ['http:', 'https:']);
-    const smtpUrl = (0,inputs/* optional */.lq)(source, 'smtp-url');
-    if (smtpUrl)
-        checkUrl('smtp-url', smtpUrl, ['smtp:', 'smtps:']);
-    const emailTo = (0,inputs/* parseList */.E1)(source('email-to'));
-    if (smtpUrl && emailTo.length === 0)
-        throw new inputs/* InputError */.dz('email-to', 'is required when smtp-url is set');
-    if (emailTo.length > 0 && !smtpUrl)
-        throw new inputs/* InputError */.dz('smtp-url', 'is required when email-to is set');
-    for (const to of emailTo)
-        if (!/^[^@\s]+@[^@\s]+$/.test(to))
-            throw new inputs/* InputError */.dz('email-to', `'${to}' is not an e-mail address`);
-    const pagerdutyUrl = (env.FIVESTEP_PAGERDUTY_URL ?? '').trim() || DEFAULT_PAGERDUTY_URL;
-    return {
-        source: kind,
-        url: url.replace(/\/+$/, ''),
-        hosts,
-        canaryHosts,
-        rules,
-        durationMs,
-        intervalMs,
-        baseline,
-        failOn,
-        environment: (0,inputs/* optional */.lq)(source, 'environment'),
-        headers: parseHeaders(source('headers')),
-        alerts: {
-            webhookUrl,
-            pagerdutyRoutingKey: (0,inputs/* optional */.lq)(source, 'pagerduty-routing-key'),
-            pagerdutyUrl,
-            smtpUrl,
-            emailTo,
-            emailFrom: (0,inputs/* optional */.lq)(source, 'email-from', defaultFrom(smtpUrl)),
-        },
-    };
-}
-function defaultFrom(smtpUrl) {
-    if (!smtpUrl)
-        return '';
-    const u = new URL(smtpUrl);
-    const user = decodeURIComponent(u.username);
-    return user.includes('@') ? user : `fivestep@${u.hostname}`;
-}
-/** The secret inputs, masked by the entry as soon as they are read. */
-const SECRET_INPUTS = ['alert-webhook', 'pagerduty-routing-key', 'smtp-url', 'headers'];
-
 ;// CONCATENATED MODULE: ./src/github/context.ts
 // The workflow run's context, read from the environment the runner sets (pure: env in, object out).
 
@@ -30691,6 +30117,8 @@ nmfetch.DEFAULT_MAX_TIME = DEFAULT_MAX_TIME;
 
 // EXTERNAL MODULE: external "node:dns"
 var external_node_dns_ = __nccwpck_require__(610);
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 ;// CONCATENATED MODULE: ./node_modules/nodemailer/dist/esm/shared/index.js
 /* eslint no-console: 0 */
 
@@ -31490,6 +30918,8 @@ function normalizeDomain(domain, toUnicode) {
     return toUnicode ? punycode_toUnicode(domain) : toASCII(domain);
 }
 
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: ./node_modules/nodemailer/dist/esm/mime-funcs/mime-types.js
 /* eslint quote-props: 0 */
 
@@ -45624,6 +45054,210 @@ const nodemailer = {
 };
 /* harmony default export */ const esm_nodemailer = (nodemailer);
 
+;// CONCATENATED MODULE: ./src/metrics/rules.ts
+function initialRuleState() {
+    return { ticks: 0, streaks: {}, samples: [] };
+}
+function resolvePercentOrAbsolute(baseline, b, sign) {
+    const delta = b.kind === 'percent' ? (Math.abs(baseline) * b.value) / 100 : b.value;
+    return baseline + sign * delta;
+}
+/** One sample against the rule's bounds. Absolute bounds are checked even when the baseline is missing. */
+function checkSample(rule, value, baseline, reason) {
+    if (value === null || !Number.isFinite(value))
+        return { state: 'no-data', check: 'no-data', reason: reason ?? 'no value' };
+    if (rule.min !== undefined && value < rule.min)
+        return { state: 'breach', check: 'min', bound: rule.min };
+    if (rule.max !== undefined && value > rule.max)
+        return { state: 'breach', check: 'max', bound: rule.max };
+    const relative = rule.maxDrop !== undefined || rule.maxRise !== undefined;
+    if (relative) {
+        // undefined: no baseline exists at all (every host is a canary), so only absolute bounds apply.
+        if (baseline === undefined)
+            return { state: 'ok' };
+        if (baseline === null || !Number.isFinite(baseline)) {
+            return { state: 'no-data', check: 'no-data', reason: 'no baseline value to compare with' };
+        }
+        if (rule.maxDrop) {
+            const bound = resolvePercentOrAbsolute(baseline, rule.maxDrop, -1);
+            if (value < bound)
+                return { state: 'breach', check: 'max-drop', bound };
+        }
+        if (rule.maxRise) {
+            const bound = resolvePercentOrAbsolute(baseline, rule.maxRise, 1);
+            if (value > bound)
+                return { state: 'breach', check: 'max-rise', bound };
+        }
+    }
+    return { state: 'ok' };
+}
+/** The bound a chart draws for the rule (a relative one needs the sample's baseline). */
+function boundsAt(rule, baseline) {
+    let lower = rule.min;
+    let upper = rule.max;
+    if (baseline !== undefined && baseline !== null && !Number.isNaN(baseline)) {
+        if (rule.maxDrop)
+            lower = Math.max(lower ?? -Infinity, resolvePercentOrAbsolute(baseline, rule.maxDrop, -1));
+        if (rule.maxRise)
+            upper = Math.min(upper ?? Infinity, resolvePercentOrAbsolute(baseline, rule.maxRise, 1));
+    }
+    return { lower, upper };
+}
+const iso = (t) => new Date(t).toISOString();
+function describeCheck(check, rule) {
+    switch (check) {
+        case 'min':
+            return `below min ${rule.min}`;
+        case 'max':
+            return `above max ${rule.max}`;
+        case 'max-drop':
+            return `dropped more than ${rule.maxDrop.value}${rule.maxDrop.kind === 'percent' ? '%' : ''} below the baseline`;
+        case 'max-rise':
+            return `rose more than ${rule.maxRise.value}${rule.maxRise.kind === 'percent' ? '%' : ''} above the baseline`;
+        case 'no-data':
+            return 'no data';
+        case 'compare':
+            return 'worse than the baseline (significant)';
+        case 'error':
+            return 'query error';
+    }
+}
+/**
+ * Feeds one tick's observations (one per host) into the rule's state and returns the new state.
+ * A no-data sample counts as breaching under no-data: fail, as healthy under pass, and under
+ * inconclusive it breaks a breach streak and, `for` times in a row, makes the rule inconclusive.
+ */
+function advanceRule(rule, state, observations) {
+    const next = { ...state, ticks: state.ticks + 1, streaks: { ...state.streaks }, samples: [...state.samples] };
+    for (const o of observations) {
+        const c = checkSample(rule, o.value, o.baseline, o.reason);
+        next.samples.push({ ...o, ...c });
+        const prev = next.streaks[o.host] ?? { bad: 0, badSince: o.t, noData: 0, noDataSince: o.t };
+        const s = { ...prev };
+        const bad = c.state === 'breach' || (c.state === 'no-data' && rule.noData === 'fail');
+        if (bad) {
+            if (s.bad === 0)
+                s.badSince = o.t;
+            s.bad++;
+        }
+        else {
+            s.bad = 0;
+        }
+        if (c.state === 'no-data') {
+            if (s.noData === 0)
+                s.noDataSince = o.t;
+            s.noData++;
+        }
+        else {
+            s.noData = 0;
+        }
+        next.streaks[o.host] = s;
+        if (!next.hardFail && s.bad >= rule.for) {
+            next.hardFail = {
+                rule: rule.name,
+                check: c.check ?? 'no-data',
+                ...(o.host ? { host: o.host } : {}),
+                value: o.value,
+                bound: c.bound ?? null,
+                ...(o.baseline !== undefined ? { baseline: o.baseline } : {}),
+                when: iso(o.t),
+                since: iso(s.badSince),
+                detail: c.state === 'no-data' ? `no data: ${c.reason}` : describeCheck(c.check, rule),
+            };
+        }
+        if (!next.hardNoData && rule.noData === 'inconclusive' && s.noData >= rule.for) {
+            next.hardNoData = { host: o.host, since: s.noDataSince, reason: c.reason ?? 'no value' };
+        }
+    }
+    return next;
+}
+/** Marks a rule whose query cannot work; it fails closed. */
+function failRule(state, message) {
+    return { ...state, error: message };
+}
+/** How the comparison reads in one line: levels, the relative change, the test. */
+function describeComparison(c) {
+    const units = c.method === 'series' ? `series, ~${c.units.canary} vs ~${c.units.baseline} effective readings` : `${c.method}, ${c.units.canary} vs ${c.units.baseline} host(s)`;
+    const rel = c.relative === null ? '' : ` (${c.relative >= 0 ? '+' : ''}${fmt(c.relative)}%)`;
+    const side = c.direction === 'either' ? 'two-sided' : `one-sided, ${c.direction} is worse`;
+    return `canary ${fmt(c.canary)} vs baseline ${fmt(c.baseline)}${rel}; t=${fmt(c.t)}, df=${fmt(c.df)}, p=${c.p.toPrecision(3)} ${side} [${units}]`;
+}
+function compareOutcome(rule, state, comparison, at) {
+    if (!comparison)
+        return { verdict: 'inconclusive', reason: 'nothing to compare with: no baseline readings' };
+    if (comparison.insufficient)
+        return { verdict: 'inconclusive', reason: `too little to compare: ${comparison.insufficient}` };
+    if (!comparison.significant)
+        return undefined;
+    const detail = `worse than the baseline: ${describeComparison(comparison)} < ${(1 - comparison.confidence).toPrecision(2)}`;
+    const breach = {
+        rule: rule.name,
+        check: 'compare',
+        value: comparison.canary,
+        bound: null,
+        baseline: comparison.baseline,
+        when: iso(at),
+        since: iso(state.samples[0]?.t ?? at),
+        detail,
+    };
+    return { verdict: 'fail', reason: detail, breach };
+}
+/** The rule's verdict once the watch is over (or ended early). `comparison` is the canary judge's, if any. */
+function ruleOutcome(rule, state, comparison, at = Date.now()) {
+    const base = { rule: rule.name, ...(comparison ? { comparison } : {}) };
+    if (state.error) {
+        const breach = { rule: rule.name, check: 'error', value: null, bound: null, when: iso(at), since: iso(at), detail: state.error };
+        return { ...base, verdict: 'fail', reason: state.error, breach };
+    }
+    if (state.hardFail) {
+        const b = state.hardFail;
+        const where = b.host ? ` on ${b.host}` : '';
+        const value = b.value === null ? '' : ` (${fmt(b.value)}${b.bound !== null ? ` vs bound ${fmt(b.bound)}` : ''})`;
+        return { ...base, verdict: 'fail', reason: `${b.detail}${value}${where} for ${rule.for} sample(s) since ${b.since}`, breach: b };
+    }
+    if (rule.compare) {
+        const o = compareOutcome(rule, state, comparison, at);
+        if (o?.verdict === 'fail')
+            return { ...base, ...o };
+        if (o && !state.hardNoData)
+            return { ...base, ...o };
+    }
+    if (state.hardNoData) {
+        const where = state.hardNoData.host ? ` on ${state.hardNoData.host}` : '';
+        return { ...base, verdict: 'inconclusive', reason: `no data${where} since ${iso(state.hardNoData.since)}: ${state.hardNoData.reason}` };
+    }
+    if (state.ticks < rule.for) {
+        return { ...base, verdict: 'inconclusive', reason: `too few samples: ${state.ticks} of the ${rule.for} needed to decide` };
+    }
+    const withData = state.samples.filter((s) => s.state !== 'no-data').length;
+    if (withData === 0 && rule.noData !== 'pass') {
+        return { ...base, verdict: 'inconclusive', reason: 'no sample had data' };
+    }
+    return { ...base, verdict: 'pass', reason: `${withData} sample(s) within bounds${rule.compare && comparison ? `; ${describeComparison(comparison)}` : ''}` };
+}
+function overallVerdict(outcomes) {
+    if (outcomes.some((o) => o.verdict === 'fail'))
+        return 'fail';
+    if (outcomes.some((o) => o.verdict === 'inconclusive'))
+        return 'inconclusive';
+    return 'pass';
+}
+/** Whether the step fails for this verdict under `fail-on`. */
+function failsStep(verdict, failOn) {
+    if (failOn === 'never')
+        return false;
+    if (verdict === 'fail')
+        return true;
+    return failOn === 'inconclusive' && verdict === 'inconclusive';
+}
+function fmt(n) {
+    if (n === null || n === undefined)
+        return '—';
+    if (!Number.isFinite(n))
+        return String(n);
+    return Math.abs(n) >= 1000 || Number.isInteger(n) ? String(Math.round(n * 100) / 100) : n.toPrecision(4).replace(/\.?0+$/, '');
+}
+
 ;// CONCATENATED MODULE: ./src/metrics/alerts/message.ts
 // What an alert says: what breached, the value, the bound, since when, and the link to the run. Pure.
 
@@ -45735,6 +45369,7 @@ async function sendPagerDuty(url, event, timeoutMs = 10_000) {
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/alerts/webhook.ts
+// Slack-compatible incoming webhook: a JSON body with `text` (Mattermost, Rocket.Chat and Teams workflows take it too).
 
 async function postWebhook(url, result, ctx, timeoutMs = 10_000) {
     const icon = result.verdict === 'fail' ? ':rotating_light:' : ':warning:';
@@ -45789,6 +45424,784 @@ async function sendAlerts(result, settings, ctx, logger) {
         }
     }));
     return warnings;
+}
+
+;// CONCATENATED MODULE: ./src/metrics/report.ts
+// The JSON report (every sample) and the job summary (per rule a Mermaid xychart with its bound, and a table).
+
+
+
+
+const REPORT_VERSION = 1;
+function buildReport(result) {
+    return { kind: 'fivestep/metric-watch', version: REPORT_VERSION, ...result };
+}
+/** Writes the report under RUNNER_TEMP (or the OS temp dir) and returns its path. */
+function writeReport(result, env = process.env, now = Date.now()) {
+    const dir = (0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), 'fivestep');
+    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
+    const path = (0,external_node_path_.join)(dir, `metric-watch-${now}-${process.pid}.json`);
+    (0,external_node_fs_namespaceObject.writeFileSync)(path, `${JSON.stringify(buildReport(result), null, 2)}\n`);
+    return path;
+}
+/** GitHub caps a step summary at 65,535 characters (NOTES.md); leave room for other steps' text. */
+const SUMMARY_LIMIT = 60_000;
+const MAX_POINTS = 60;
+function evenly(items, max) {
+    if (items.length <= max)
+        return [...items];
+    return Array.from({ length: max }, (_, i) => items[Math.round((i * (items.length - 1)) / (max - 1))]);
+}
+/** Mermaid lines need a number at every point: a gap repeats the previous value (the table counts the gaps). */
+function fillGaps(values) {
+    const first = values.find((v) => typeof v === 'number' && Number.isFinite(v));
+    if (first === undefined || first === null)
+        return undefined;
+    let last = first;
+    return values.map((v) => (typeof v === 'number' && Number.isFinite(v) ? (last = v) : last));
+}
+const num = (n) => String(Math.round(n * 1000) / 1000);
+const quote = (s) => `"${s.replace(/"/g, "'")}"`;
+/** A Mermaid `xychart-beta`: one line per host, then the lower and upper bounds (and the baseline). */
+function ruleChart(r) {
+    const times = [...new Set(r.samples.map((s) => s.t))].sort((a, b) => a - b);
+    if (times.length === 0)
+        return undefined;
+    const shown = evenly(times, MAX_POINTS);
+    const hosts = [...new Set(r.samples.map((s) => s.host))];
+    const at = (host, t) => r.samples.find((s) => s.host === host && s.t === t);
+    const lines = [];
+    for (const host of hosts) {
+        const values = fillGaps(shown.map((t) => at(host, t)?.value));
+        if (values)
+            lines.push({ label: host || 'value', values });
+    }
+    if (lines.length === 0)
+        return undefined;
+    const rule = r.rule;
+    const firstHost = hosts[0];
+    const bounds = shown.map((t) => boundsAt(rule, at(firstHost, t)?.baseline));
+    const lower = fillGaps(bounds.map((b) => b.lower));
+    const upper = fillGaps(bounds.map((b) => b.upper));
+    if (lower)
+        lines.push({ label: 'lower bound', values: lower });
+    if (upper)
+        lines.push({ label: 'upper bound', values: upper });
+    const baseline = fillGaps(shown.map((t) => at(firstHost, t)?.baseline));
+    if (baseline)
+        lines.push({ label: 'baseline', values: baseline });
+    const all = lines.flatMap((l) => l.values);
+    const lo = Math.min(...all);
+    const hi = Math.max(...all);
+    const pad = hi === lo ? Math.max(1, Math.abs(hi) * 0.1) : (hi - lo) * 0.1;
+    const t0 = shown[0];
+    // Sub-second intervals (tests, benchmarks) need a decimal to keep the labels apart.
+    const fine = shown.some((t, i) => i > 0 && t - shown[i - 1] < 1000);
+    const labels = shown.map((t) => quote(`+${((t - t0) / 1000).toFixed(fine ? 1 : 0)}s`));
+    return [
+        '```mermaid',
+        'xychart-beta',
+        `  title ${quote(r.name)}`,
+        `  x-axis [${labels.join(', ')}]`,
+        `  y-axis ${quote(r.query.slice(0, 60))} ${num(lo - pad)} --> ${num(hi + pad)}`,
+        ...lines.map((l) => `  line [${l.values.map(num).join(', ')}]`),
+        '```',
+        `<sub>Lines in order: ${lines.map((l) => l.label).join(', ')}.</sub>`,
+    ].join('\n');
+}
+function boundText(rule) {
+    const parts = [];
+    if (rule.min !== undefined)
+        parts.push(`min ${rule.min}`);
+    if (rule.max !== undefined)
+        parts.push(`max ${rule.max}`);
+    const rel = (b) => `${b.value}${b.kind === 'percent' ? '%' : ''}`;
+    if (rule.maxDrop)
+        parts.push(`max-drop ${rel(rule.maxDrop)}`);
+    if (rule.maxRise)
+        parts.push(`max-rise ${rel(rule.maxRise)}`);
+    if (rule.compare)
+        parts.push(`compare @${rule.confidence}`);
+    if (rule.volume)
+        parts.push('volume');
+    if (rule.for > 1)
+        parts.push(`for ${rule.for}`);
+    return parts.join(', ');
+}
+/** The judge's figures (deciding or not), then the pooled Mann-Whitney figures Kayenta users know. */
+function comparisonText(c, decides) {
+    const judged = c.insufficient ? `not compared: ${c.insufficient}` : `${decides ? '' : 'compared (not deciding): '}${describeComparison(c)}`;
+    const mw = c.mannWhitney ? `; pooled Mann-Whitney p=${c.mannWhitney.p.toPrecision(3)}, Hodges-Lehmann shift ${fmt(c.mannWhitney.shift)} (readings taken as independent: shown, not judged)` : '';
+    return judged + mw;
+}
+const cell = (s) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const ICON = { pass: '✅ pass', fail: '❌ fail', inconclusive: '⚠️ inconclusive' };
+function summaryTable(result) {
+    const rows = result.rules.map((r) => {
+        const last = [...r.samples].reverse().find((s) => s.value !== null);
+        const value = r.breach?.value ?? last?.value ?? null;
+        const baselineValue = r.breach?.baseline ?? last?.baseline;
+        const baseline = baselineValue !== undefined
+            ? fmt(baselineValue)
+            : r.baselineValues
+                ? Object.values(r.baselineValues).map(fmt).join(', ')
+                : '—';
+        const gaps = r.samples.filter((s) => s.state === 'no-data').length;
+        const cmp = r.comparison ? `<br>${comparisonText(r.comparison, Boolean(r.rule.compare))}` : '';
+        return `| ${cell(r.name)} | ${fmt(value)} | ${cell(boundText(r.rule))} | ${baseline} | ${r.samples.length}${gaps ? ` (${gaps} no data)` : ''} | ${ICON[r.verdict]} | ${cell(r.reason)}${cmp} |`;
+    });
+    return ['| rule | value | bound | baseline | samples | verdict | why |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
+function summaryMarkdown(result) {
+    const head = [
+        `## metric-watch: ${ICON[result.verdict]}`,
+        '',
+        `${result.settings.source} \`${result.settings.url}\`, ${result.ticks} sample(s) every ${result.settings.intervalMs / 1000}s, baseline ${result.settings.baseline}` +
+            (result.hosts.canary.length ? `, canaries ${result.hosts.canary.join(', ')}` : '') +
+            (result.endedEarly ? `. Ended early: ${result.endedEarly}.` : '.'),
+        '',
+        summaryTable(result),
+        '',
+    ];
+    if (result.alertWarnings.length)
+        head.push(...result.alertWarnings.map((w) => `> ⚠️ ${w}`), '');
+    const charts = result.rules.map((r) => {
+        const chart = ruleChart(r);
+        return chart ? `### ${r.name}\n\n${chart}\n` : `### ${r.name}\n\nNo samples with data.\n`;
+    });
+    let text = [...head, ...charts].join('\n');
+    if (text.length > SUMMARY_LIMIT)
+        text = [...head, '_Charts left out: the summary would exceed GitHub’s size limit. The JSON report has every sample._'].join('\n');
+    return text;
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+// EXTERNAL MODULE: ./src/common/inputs.ts
+var inputs = __nccwpck_require__(9184);
+;// CONCATENATED MODULE: ./src/metrics/settings.ts
+// The input-helper of metric-watch: every input read once, validated, typed. Logic never reads the runner.
+
+
+
+const SOURCE_KINDS = ['prometheus', 'graphite', 'openmetrics', 'http-json', 'replay'];
+const DEFAULT_PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
+const DEFAULT_CONFIDENCE = 0.98;
+const RULE_KEYS = new Set(['name', 'query', 'min', 'max', 'max-drop', 'max-rise', 'for', 'no-data', 'compare', 'confidence', 'volume']);
+function oneOf(name, text, allowed) {
+    if (!allowed.includes(text))
+        throw new inputs/* InputError */.dz(name, `'${text}' is not one of ${allowed.join(', ')}`);
+    return text;
+}
+function ruleNumber(where, key, raw) {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+    if (!Number.isFinite(n))
+        throw new inputs/* InputError */.dz('rules', `${where}: '${key}' must be a number, got ${JSON.stringify(raw)}`);
+    return n;
+}
+function relativeBound(where, key, raw) {
+    const text = String(raw).trim();
+    const m = /^(\d+(?:\.\d+)?)\s*(%)?$/.exec(text);
+    if (!m)
+        throw new inputs/* InputError */.dz('rules', `${where}: '${key}' must be a percentage like 20% or a non-negative number, got ${JSON.stringify(raw)}`);
+    return { kind: m[2] ? 'percent' : 'absolute', value: Number(m[1]) };
+}
+/** Validates one rule of the `rules` YAML; errors name the rule (by name or position) and the key. */
+function parseRule(raw, index) {
+    const position = `rule ${index + 1}`;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+        throw new inputs/* InputError */.dz('rules', `${position} must be a mapping with name and query`);
+    const r = raw;
+    const name = typeof r.name === 'string' || typeof r.name === 'number' ? String(r.name).trim() : '';
+    if (name === '')
+        throw new inputs/* InputError */.dz('rules', `${position} has no name`);
+    const where = `rule '${name}'`;
+    for (const key of Object.keys(r)) {
+        if (!RULE_KEYS.has(key))
+            throw new inputs/* InputError */.dz('rules', `${where}: unknown key '${key}' (known: ${[...RULE_KEYS].join(', ')})`);
+    }
+    const query = typeof r.query === 'string' || typeof r.query === 'number' ? String(r.query).trim() : '';
+    if (query === '')
+        throw new inputs/* InputError */.dz('rules', `${where} has no query`);
+    const rule = { name, query, for: 1, noData: 'fail', confidence: DEFAULT_CONFIDENCE, volume: false };
+    if (r.min !== undefined && r.min !== null)
+        rule.min = ruleNumber(where, 'min', r.min);
+    if (r.max !== undefined && r.max !== null)
+        rule.max = ruleNumber(where, 'max', r.max);
+    if (rule.min !== undefined && rule.max !== undefined && rule.min > rule.max) {
+        throw new inputs/* InputError */.dz('rules', `${where}: min (${rule.min}) is above max (${rule.max})`);
+    }
+    if (r['max-drop'] !== undefined && r['max-drop'] !== null)
+        rule.maxDrop = relativeBound(where, 'max-drop', r['max-drop']);
+    if (r['max-rise'] !== undefined && r['max-rise'] !== null)
+        rule.maxRise = relativeBound(where, 'max-rise', r['max-rise']);
+    if (r.for !== undefined && r.for !== null) {
+        const n = ruleNumber(where, 'for', r.for);
+        if (!Number.isInteger(n) || n < 1)
+            throw new inputs/* InputError */.dz('rules', `${where}: 'for' must be a whole number of samples, at least 1`);
+        rule.for = n;
+    }
+    if (r['no-data'] !== undefined && r['no-data'] !== null) {
+        rule.noData = oneOf('rules', String(r['no-data']).trim(), ['fail', 'pass', 'inconclusive']);
+    }
+    if (r.compare !== undefined && r.compare !== null) {
+        // `mann-whitney` is the first spelling (Kayenta's test); the judge now decides on host means (docs).
+        const c = String(r.compare).trim().toLowerCase();
+        if (c === 'true' || c === 'mann-whitney')
+            rule.compare = 'baseline';
+        else if (c !== 'false')
+            throw new inputs/* InputError */.dz('rules', `${where}: compare must be true (or mann-whitney, its first spelling) or false, got '${c}'`);
+    }
+    if (r.volume !== undefined && r.volume !== null) {
+        const v = String(r.volume).trim().toLowerCase();
+        if (v !== 'true' && v !== 'false')
+            throw new inputs/* InputError */.dz('rules', `${where}: volume must be true or false, got '${v}'`);
+        rule.volume = v === 'true';
+    }
+    if (r.confidence !== undefined && r.confidence !== null) {
+        const c = ruleNumber(where, 'confidence', r.confidence);
+        if (!(c > 0 && c < 1))
+            throw new inputs/* InputError */.dz('rules', `${where}: confidence must be between 0 and 1 (e.g. 0.98)`);
+        rule.confidence = c;
+    }
+    const checks = [rule.min, rule.max, rule.maxDrop, rule.maxRise, rule.compare].filter((x) => x !== undefined);
+    if (checks.length === 0)
+        throw new inputs/* InputError */.dz('rules', `${where} checks nothing: give min, max, max-drop, max-rise or compare`);
+    return rule;
+}
+function parseRules(text) {
+    let doc;
+    try {
+        doc = (0,dist/* parse */.qg)(text);
+    }
+    catch (err) {
+        throw new inputs/* InputError */.dz('rules', `is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    }
+    if (!Array.isArray(doc) || doc.length === 0)
+        throw new inputs/* InputError */.dz('rules', 'must be a YAML list of rules (- name: ..., query: ...)');
+    const rules = doc.map((raw, i) => parseRule(raw, i));
+    const seen = new Set();
+    for (const r of rules) {
+        if (seen.has(r.name))
+            throw new inputs/* InputError */.dz('rules', `two rules are named '${r.name}'; names must be unique`);
+        seen.add(r.name);
+    }
+    return rules;
+}
+function parseBaseline(text) {
+    const t = text.trim();
+    if (t === '' || t === 'none')
+        return { kind: 'none' };
+    if (t === 'hosts')
+        return { kind: 'hosts' };
+    const m = /^before:(.+)$/.exec(t);
+    if (m) {
+        const windowMs = (0,inputs/* parseDuration */.E9)('baseline', m[1]);
+        if (windowMs <= 0)
+            throw new inputs/* InputError */.dz('baseline', 'the before: window must be longer than 0');
+        return { kind: 'before', windowMs };
+    }
+    throw new inputs/* InputError */.dz('baseline', `'${text}' is not none, hosts or before:<duration> (e.g. before:30m)`);
+}
+/** `Name: value` lines (or a YAML mapping). */
+function parseHeaders(text) {
+    if (text.trim() === '')
+        return {};
+    const headers = {};
+    for (const line of text.split(/\r?\n/)) {
+        if (line.trim() === '' || line.trim().startsWith('#'))
+            continue;
+        const i = line.indexOf(':');
+        if (i <= 0)
+            throw new inputs/* InputError */.dz('headers', `'${line.trim()}' is not 'Name: value'`);
+        headers[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+    }
+    return headers;
+}
+function checkUrl(name, text, protocols) {
+    let u;
+    try {
+        u = new URL(text.replaceAll('{host}', 'host.invalid'));
+    }
+    catch {
+        throw new inputs/* InputError */.dz(name, `'${text}' is not a URL`);
+    }
+    if (!protocols.includes(u.protocol))
+        throw new inputs/* InputError */.dz(name, `'${text}' must use ${protocols.join(' or ')}`);
+}
+/** source: replay reads a file (a watch report or a recording), not a server: it must be there. */
+function checkReplayFile(path, inRollout) {
+    if (inRollout)
+        throw new inputs/* InputError */.dz('source', "replay replays a recorded watch; a rollout's bake needs a live source");
+    let isFile = false;
+    try {
+        isFile = (0,external_node_fs_namespaceObject.statSync)(path).isFile();
+    }
+    catch {
+        throw new inputs/* InputError */.dz('url', `'${path}': no such file. With source replay, url is the path of a metric-watch report (the report output) or of a recording`);
+    }
+    if (!isFile)
+        throw new inputs/* InputError */.dz('url', `'${path}' is not a file. With source replay, url is the path of a metric-watch report (the report output) or of a recording`);
+}
+function parseWatchSettings(source, options = {}) {
+    const env = options.env ?? process.env;
+    const kind = oneOf('source', (0,inputs/* optional */.lq)(source, 'source', 'prometheus'), SOURCE_KINDS);
+    const url = (0,inputs/* required */.mw)(source, 'url');
+    const replay = kind === 'replay';
+    if (replay)
+        checkReplayFile(url, options.hostsAtRunTime);
+    else
+        checkUrl('url', url, ['http:', 'https:']);
+    const hosts = (0,inputs/* parseList */.E1)(source('hosts'));
+    const canaryHosts = (0,inputs/* parseList */.E1)(source('canary-hosts'));
+    const rules = parseRules((0,inputs/* required */.mw)(source, 'rules'));
+    // replay: a duration or interval not given is 0, "the recording's" (runWatch takes it from the source).
+    const durationMs = (0,inputs/* parseDuration */.E9)('duration', (0,inputs/* optional */.lq)(source, 'duration', replay ? '0' : '5m'));
+    const intervalMs = (0,inputs/* parseDuration */.E9)('interval', (0,inputs/* optional */.lq)(source, 'interval', replay ? '0' : '30s'));
+    const recordedDuration = replay && (0,inputs/* optional */.lq)(source, 'duration') === '';
+    if (intervalMs < 100 && !(replay && (0,inputs/* optional */.lq)(source, 'interval') === ''))
+        throw new inputs/* InputError */.dz('interval', 'must be at least 100ms');
+    if (durationMs < intervalMs && !recordedDuration)
+        throw new inputs/* InputError */.dz('duration', `must be at least one interval (${intervalMs} ms)`);
+    if (durationMs <= 0 && !recordedDuration)
+        throw new inputs/* InputError */.dz('duration', 'must be longer than 0');
+    const baseline = parseBaseline((0,inputs/* optional */.lq)(source, 'baseline', 'none'));
+    const failOn = oneOf('fail-on', (0,inputs/* optional */.lq)(source, 'fail-on', 'fail'), ['fail', 'inconclusive', 'never']);
+    if (baseline.kind === 'before' && (kind === 'openmetrics' || kind === 'http-json')) {
+        throw new inputs/* InputError */.dz('baseline', `before:<duration> needs a source that keeps history (prometheus, graphite or replay); ${kind} only has the present value. Use baseline: hosts or none`);
+    }
+    const perHost = (r) => url.includes('{host}') || r.query.includes('{host}');
+    if (baseline.kind === 'hosts') {
+        const flat = rules.find((r) => !perHost(r));
+        if (flat)
+            throw new inputs/* InputError */.dz('baseline', `hosts compares hosts, but rule '${flat.name}' reads no {host} (put {host} in url or in the query)`);
+    }
+    for (const r of rules) {
+        if ((r.maxDrop || r.maxRise || r.compare) && baseline.kind === 'none') {
+            throw new inputs/* InputError */.dz('rules', `rule '${r.name}': max-drop, max-rise and compare are relative to a baseline; set baseline to before:<duration> or hosts`);
+        }
+    }
+    if (!options.hostsAtRunTime && !replay && hosts.length === 0 && (url.includes('{host}') || rules.some((r) => r.query.includes('{host}'))) && canaryHosts.length === 0) {
+        throw new inputs/* InputError */.dz('hosts', '{host} is used but no hosts (or canary-hosts) are given');
+    }
+    const webhookUrl = (0,inputs/* optional */.lq)(source, 'alert-webhook');
+    if (webhookUrl)
+        checkUrl('alert-webhook', webhookUrl, ['http:', 'https:']);
+    const smtpUrl = (0,inputs/* optional */.lq)(source, 'smtp-url');
+    if (smtpUrl)
+        checkUrl('smtp-url', smtpUrl, ['smtp:', 'smtps:']);
+    const emailTo = (0,inputs/* parseList */.E1)(source('email-to'));
+    if (smtpUrl && emailTo.length === 0)
+        throw new inputs/* InputError */.dz('email-to', 'is required when smtp-url is set');
+    if (emailTo.length > 0 && !smtpUrl)
+        throw new inputs/* InputError */.dz('smtp-url', 'is required when email-to is set');
+    for (const to of emailTo)
+        if (!/^[^@\s]+@[^@\s]+$/.test(to))
+            throw new inputs/* InputError */.dz('email-to', `'${to}' is not an e-mail address`);
+    const pagerdutyUrl = (env.FIVESTEP_PAGERDUTY_URL ?? '').trim() || DEFAULT_PAGERDUTY_URL;
+    return {
+        source: kind,
+        url: url.replace(/\/+$/, ''),
+        hosts,
+        canaryHosts,
+        rules,
+        durationMs,
+        intervalMs,
+        baseline,
+        failOn,
+        environment: (0,inputs/* optional */.lq)(source, 'environment'),
+        headers: parseHeaders(source('headers')),
+        alerts: {
+            webhookUrl,
+            pagerdutyRoutingKey: (0,inputs/* optional */.lq)(source, 'pagerduty-routing-key'),
+            pagerdutyUrl,
+            smtpUrl,
+            emailTo,
+            emailFrom: (0,inputs/* optional */.lq)(source, 'email-from', defaultFrom(smtpUrl)),
+        },
+    };
+}
+function defaultFrom(smtpUrl) {
+    if (!smtpUrl)
+        return '';
+    const u = new URL(smtpUrl);
+    const user = decodeURIComponent(u.username);
+    return user.includes('@') ? user : `fivestep@${u.hostname}`;
+}
+/** The secret inputs, masked by the entry as soon as they are read. */
+const SECRET_INPUTS = ['alert-webhook', 'pagerduty-routing-key', 'smtp-url', 'headers'];
+
+;// CONCATENATED MODULE: ./src/metrics/stats.ts
+// Statistics for canary analysis: Student's t (the judge's test on independent units), the lag-1
+// autocorrelation of a series, and the pooled Mann-Whitney U and Hodges-Lehmann shift that Kayenta uses
+// (reported for a reader, never deciding on their own: they treat correlated readings as independent).
+function median(values) {
+    if (values.length === 0)
+        return NaN;
+    const s = [...values].sort((a, b) => a - b);
+    const mid = s.length >> 1;
+    return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+function mean(values) {
+    return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
+}
+/** Sample variance (n - 1); NaN below two values. */
+function variance(values) {
+    if (values.length < 2)
+        return NaN;
+    const m = mean(values);
+    return values.reduce((s, x) => s + (x - m) * (x - m), 0) / (values.length - 1);
+}
+/**
+ * Lag-1 autocorrelation of several series of one process, each centred on its own mean (the sums are
+ * pooled, so short windows share one estimate). 0 when the series are flat.
+ */
+function lag1Autocorrelation(series) {
+    let num = 0;
+    let den = 0;
+    for (const xs of series) {
+        const m = mean(xs);
+        for (let i = 0; i < xs.length; i++) {
+            den += (xs[i] - m) * (xs[i] - m);
+            if (i > 0)
+                num += (xs[i] - m) * (xs[i - 1] - m);
+        }
+    }
+    return den > 0 ? num / den : 0;
+}
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9): relative error below 1e-13. */
+function lnGamma(x) {
+    const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+    if (x < 0.5)
+        return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
+    x -= 1;
+    let a = c[0];
+    const t = x + 7.5;
+    for (let i = 1; i < 9; i++)
+        a += c[i] / (x + i);
+    return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
+}
+/** Continued fraction of the incomplete beta (modified Lentz, as Numerical Recipes' betacf). */
+function betaContinuedFraction(a, b, x) {
+    const tiny = 1e-300;
+    let c = 1;
+    let d = 1 - ((a + b) * x) / (a + 1);
+    d = 1 / (Math.abs(d) < tiny ? tiny : d);
+    let h = d;
+    for (let m = 1; m <= 300; m++) {
+        const m2 = 2 * m;
+        for (const aa of [(m * (b - m) * x) / ((a + m2 - 1) * (a + m2)), (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1))]) {
+            d = 1 + aa * d;
+            d = 1 / (Math.abs(d) < tiny ? tiny : d);
+            c = 1 + aa / c;
+            if (Math.abs(c) < tiny)
+                c = tiny;
+            h *= d * c;
+        }
+        if (Math.abs(d * c - 1) < 1e-15)
+            break;
+    }
+    return h;
+}
+/** The regularized incomplete beta I_x(a, b). */
+function incompleteBeta(x, a, b) {
+    if (x <= 0)
+        return 0;
+    if (x >= 1)
+        return 1;
+    const front = Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+    return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(a, b, x)) / a : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+}
+/** P(T > t) for Student's t with `df` degrees of freedom (df may be fractional, as Welch's is). */
+function studentTSf(t, df) {
+    if (Number.isNaN(t) || !(df > 0))
+        return NaN;
+    if (t === Infinity)
+        return 0;
+    if (t === -Infinity)
+        return 1;
+    const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
+    return t >= 0 ? tail : 1 - tail;
+}
+/** erfc by W. J. Cody's rational Chebyshev form (Numerical Recipes' erfcc): relative error below 1.2e-7. */
+function erfc(x) {
+    const z = Math.abs(x);
+    const t = 1 / (1 + 0.5 * z);
+    const r = t *
+        Math.exp(-z * z -
+            1.26551223 +
+            t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+    return x >= 0 ? r : 2 - r;
+}
+/** P(Z > z) for a standard normal Z. */
+function normalSf(z) {
+    return 0.5 * erfc(z / Math.SQRT2);
+}
+/** Average ranks (1-based), ties sharing the mean of their ranks; also Σ(t³ - t) over tie groups. */
+function rank(values) {
+    const order = values.map((v, i) => [v, i]).sort((a, b) => a[0] - b[0]);
+    const ranks = new Array(values.length);
+    let tieTerm = 0;
+    for (let i = 0; i < order.length;) {
+        let j = i;
+        while (j + 1 < order.length && order[j + 1][0] === order[i][0])
+            j++;
+        const avg = (i + j + 2) / 2;
+        for (let k = i; k <= j; k++)
+            ranks[order[k][1]] = avg;
+        const t = j - i + 1;
+        tieTerm += t * t * t - t;
+        i = j + 1;
+    }
+    return { ranks, tieTerm };
+}
+function hodgesLehmannShift(canary, baseline) {
+    const diffs = [];
+    for (const x of canary)
+        for (const y of baseline)
+            diffs.push(x - y);
+    return median(diffs);
+}
+/**
+ * Two-sided Mann-Whitney U test of canary against baseline, normal approximation with tie and
+ * continuity correction (the same numbers as scipy.stats.mannwhitneyu(method='asymptotic')).
+ */
+function mannWhitney(canary, baseline, confidence = 0.98) {
+    const { u, z, p } = mannWhitneyU(canary, baseline);
+    return { u, z, p, shift: hodgesLehmannShift(canary, baseline), confidence, significant: p < 1 - confidence, n1: canary.length, n2: baseline.length };
+}
+/** The U test alone (no shift): U of the canary, signed z, two-sided p. */
+function mannWhitneyU(canary, baseline) {
+    const n1 = canary.length;
+    const n2 = baseline.length;
+    if (n1 === 0 || n2 === 0)
+        throw new Error('mann-whitney needs at least one value on each side');
+    const { ranks, tieTerm } = rank([...canary, ...baseline]);
+    const r1 = ranks.slice(0, n1).reduce((a, b) => a + b, 0);
+    const u = r1 - (n1 * (n1 + 1)) / 2;
+    const n = n1 + n2;
+    const mu = (n1 * n2) / 2;
+    const variance = ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1)));
+    let z = 0;
+    let p = 1;
+    if (variance > 0) {
+        const uMax = Math.max(u, n1 * n2 - u);
+        z = (uMax - mu - 0.5) / Math.sqrt(variance);
+        p = Math.min(1, 2 * normalSf(z));
+        if (u < mu)
+            z = -z;
+    }
+    return { u, z, p };
+}
+
+;// CONCATENATED MODULE: ./src/metrics/judge.ts
+
+/** What the judge needs before it decides anything; below it the verdict is inconclusive. */
+const JUDGE_MINIMUM = {
+    /** Finite readings a host needs to count as a unit. */
+    readingsPerHost: 5,
+    /** Baseline hosts (with enough readings) against one or more canaries: 3 gives 2 degrees of freedom. */
+    baselineHosts: 3,
+    /** Hosts with readings both before and during, for a paired comparison; fewer are judged as series. */
+    pairedHosts: 3,
+    /** Readings of a series in each window (before and during). */
+    seriesReadings: 10,
+};
+/** Which way a change hurts: a rule with only max-drop cares about falls, only max-rise about rises. */
+function harmfulDirection(rule) {
+    if (rule.maxDrop && !rule.maxRise)
+        return 'decrease';
+    if (rule.maxRise && !rule.maxDrop)
+        return 'increase';
+    if (rule.min !== undefined && rule.max === undefined && !rule.maxRise)
+        return 'decrease';
+    if (rule.max !== undefined && rule.min === undefined && !rule.maxDrop)
+        return 'increase';
+    return 'either';
+}
+const finite = (xs) => xs.filter((x) => Number.isFinite(x));
+function finiteMap(m) {
+    return new Map([...m].map(([k, v]) => [k, finite(v)]));
+}
+const allIntegers = (groups) => groups.every((g) => g.every(Number.isInteger));
+/** Within-host variance pooled over units (each around its own mean): the floor of a unit mean's variance. */
+function pooledWithin(groups) {
+    let ss = 0;
+    let df = 0;
+    for (const g of groups) {
+        if (g.length < 2)
+            continue;
+        ss += variance(g) * (g.length - 1);
+        df += g.length - 1;
+    }
+    return df > 0 ? ss / df : 0;
+}
+/** Host means, canaries against baseline hosts (pooled-variance t). */
+function hostMeansTest(canary, baseline) {
+    const mc = canary.map(mean);
+    const mb = baseline.map(mean);
+    const nc = mc.length;
+    const nb = mb.length;
+    const ss = (xs) => (xs.length > 1 ? variance(xs) * (xs.length - 1) : 0);
+    const between = (ss(mc) + ss(mb)) / (nc + nb - 2);
+    const all = [...canary, ...baseline];
+    const readingsPerUnit = mean(all.map((g) => g.length));
+    // Independent readings bound a host mean's variance from below, per side: counts that every baseline
+    // host has alike (0 errors each) must not make one canary error look infinitely significant, and a
+    // canary at a tenth of the traffic is noisier than its peers (its own spread counts for it).
+    const floorC = pooledWithin(canary) / readingsPerUnit;
+    const floorB = pooledWithin(baseline) / readingsPerUnit;
+    return {
+        method: 'host-means',
+        canary: mean(mc),
+        baseline: mean(mb),
+        difference: mean(mc) - mean(mb),
+        se: Math.sqrt(Math.max(between, floorC) / nc + Math.max(between, floorB) / nb),
+        // The floor does not add degrees of freedom: when it is used because the hosts' means happen to agree,
+        // the test must stay as cautious as the number of hosts makes it.
+        df: nc + nb - 2,
+        continuity: allIntegers(all) ? 0.5 / readingsPerUnit : 0,
+        units: { canary: nc, baseline: nb },
+    };
+}
+/** Each host's change from its own readings before: one-sample t over hosts. */
+function pairedTest(pairs) {
+    const d = pairs.map((p) => mean(p.during) - mean(p.before));
+    const n = d.length;
+    const during = pairs.map((p) => p.during);
+    const before = pairs.map((p) => p.before);
+    const perHost = mean(during.map((g) => g.length));
+    const perHostBefore = mean(before.map((g) => g.length));
+    const between = variance(d);
+    const floor = pooledWithin([...during, ...before]) * (1 / perHost + 1 / perHostBefore);
+    return {
+        method: 'paired-hosts',
+        canary: mean(during.map(mean)),
+        baseline: mean(before.map(mean)),
+        difference: mean(d),
+        se: Math.sqrt(Math.max(between, floor) / n),
+        df: n - 1,
+        continuity: allIntegers([...during, ...before]) ? 0.5 / Math.min(perHost, perHostBefore) : 0,
+        units: { canary: n, baseline: n },
+    };
+}
+/**
+ * One series, before against during. Each mean's variance is s²/n · (1+φ)/(1-φ) for the series' lag-1
+ * autocorrelation φ, whose estimate from short, mean-centred windows is biased low by about (1+3φ)/n per
+ * window (Marriott & Pope), so it is corrected for that. Checked by simulation (bench): at φ = 0.8 with
+ * 20 readings a side a healthy series fails at most ~0.03 of the time at confidence 0.98.
+ */
+function seriesTest(during, before) {
+    const total = during.length + before.length;
+    const raw = lag1Autocorrelation([before, during]);
+    let phi = raw;
+    for (let i = 0; i < 3; i++)
+        phi = raw + (2 * (1 + 3 * phi)) / total;
+    phi = Math.min(0.95, Math.max(0, phi));
+    const inflation = (1 + phi) / (1 - phi);
+    const vd = (variance(during) / during.length) * inflation;
+    const vb = (variance(before) / before.length) * inflation;
+    const effD = during.length / inflation;
+    const effB = before.length / inflation;
+    const welch = vd + vb > 0 ? (vd + vb) ** 2 / (vd ** 2 / Math.max(1, effD - 1) + vb ** 2 / Math.max(1, effB - 1)) : total - 2;
+    return {
+        method: 'series',
+        canary: mean(during),
+        baseline: mean(before),
+        difference: mean(during) - mean(before),
+        se: Math.sqrt(vd + vb),
+        df: Math.max(1, welch),
+        continuity: allIntegers([during, before]) ? 0.5 / Math.min(during.length, before.length) : 0,
+        units: { canary: Math.round(effD * 10) / 10, baseline: Math.round(effB * 10) / 10 },
+    };
+}
+/** t and p in the harmful direction; a flat comparison (se 0) is certain either way. */
+function tail(test, direction) {
+    const { difference: d, se, continuity: cc, df } = test;
+    const shrink = (x) => Math.sign(x) * Math.max(0, Math.abs(x) - cc);
+    const t = se > 0 ? shrink(d) / se : shrink(d) === 0 ? 0 : Math.sign(d) * Infinity;
+    if (direction === 'increase')
+        return { t, p: studentTSf(t, df) };
+    if (direction === 'decrease')
+        return { t, p: studentTSf(-t, df) };
+    return { t, p: Math.min(1, 2 * studentTSf(Math.abs(t), df)) };
+}
+const enough = (xs, n) => xs.length >= n;
+/** The units the design has, or why there are too few. */
+function chooseTest(input, canary, baseline) {
+    const min = JUDGE_MINIMUM;
+    if (input.design === 'hosts') {
+        const c = [...canary.values()].filter((v) => enough(v, min.readingsPerHost));
+        const b = [...baseline.values()].filter((v) => enough(v, min.readingsPerHost));
+        if (c.length < 1 || b.length < min.baselineHosts) {
+            return `the judge needs ${min.readingsPerHost} readings from each of at least 1 canary and ${min.baselineHosts} baseline hosts; it had ${c.length} canary and ${b.length} baseline host(s) with enough`;
+        }
+        return hostMeansTest(c, b);
+    }
+    const pairs = [...canary]
+        .map(([host, during]) => ({ host, during, before: baseline.get(host) ?? [] }))
+        .filter((p) => enough(p.during, min.readingsPerHost) && enough(p.before, min.readingsPerHost));
+    if (pairs.length >= min.pairedHosts && !canary.has(''))
+        return pairedTest(pairs);
+    const series = [...canary]
+        .map(([host, during]) => ({ during, before: baseline.get(host) ?? [] }))
+        .filter((p) => enough(p.during, min.seriesReadings) && enough(p.before, min.seriesReadings));
+    if (series.length === 0) {
+        return `the judge needs ${min.readingsPerHost} readings before and during from ${min.pairedHosts} hosts, or ${min.seriesReadings} readings before and during from one series; it had ${pairs.length} host(s) with enough`;
+    }
+    return series.map((s) => seriesTest(s.during, s.before));
+}
+/** Compares canaries with their baseline for one rule. Too little data is `insufficient`, never a pass. */
+function judge(input) {
+    const canary = finiteMap(input.canary);
+    const baseline = finiteMap(input.baseline);
+    const pooledC = [...canary.values()].flat();
+    const pooledB = [...baseline.values()].flat();
+    const mw = input.mannWhitney !== false && pooledC.length > 0 && pooledB.length > 0 ? { mannWhitney: mannWhitney(pooledC, pooledB, input.confidence) } : {};
+    const chosen = chooseTest(input, canary, baseline);
+    const readings = { canary: pooledC.length, baseline: pooledB.length };
+    const alpha = 1 - input.confidence;
+    if (typeof chosen === 'string') {
+        return {
+            method: input.design === 'hosts' ? 'host-means' : 'paired-hosts',
+            direction: input.direction,
+            confidence: input.confidence,
+            canary: mean(pooledC),
+            baseline: mean(pooledB),
+            difference: mean(pooledC) - mean(pooledB),
+            relative: null,
+            t: NaN,
+            df: NaN,
+            p: NaN,
+            significant: false,
+            units: { canary: 0, baseline: 0 },
+            readings,
+            insufficient: chosen,
+            ...mw,
+        };
+    }
+    // Several series (one per host, too few hosts to pair): the worst one, Bonferroni-corrected.
+    const tests = Array.isArray(chosen) ? chosen : [chosen];
+    const scored = tests.map((test) => ({ test, ...tail(test, input.direction) }));
+    const worst = scored.reduce((a, b) => (b.p < a.p ? b : a));
+    const p = Math.min(1, worst.p * tests.length);
+    const { test } = worst;
+    return {
+        method: test.method,
+        direction: input.direction,
+        confidence: input.confidence,
+        canary: test.canary,
+        baseline: test.baseline,
+        difference: test.difference,
+        relative: test.baseline !== 0 ? (100 * test.difference) / Math.abs(test.baseline) : null,
+        t: worst.t,
+        df: test.df,
+        p,
+        significant: p < alpha,
+        units: test.units,
+        readings,
+        ...mw,
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/sources/types.ts
@@ -46353,7 +46766,299 @@ class PrometheusSource {
     }
 }
 
+;// CONCATENATED MODULE: ./src/metrics/sources/replay.ts
+// source: replay — a watch report (the `report` output), or a recording of the same shape, replayed on its
+// recorded clock as fast as it can: the verdict the (possibly changed) rules would have given that deploy.
+//
+// What is read (a report has all of it; a hand-made recording needs only what is marked required):
+//   {
+//     kind?: 'fivestep/metric-watch', version?: 1,      // a report; any other kind is refused
+//     rules: [{                                          // required, at least one reading in all
+//       name: string, query: string,                     // required: rules of the settings match by query, then name
+//       samples: [{t, host?, value, reason?}],           // required: the judged hosts' readings (t: ms since epoch,
+//                                                        //   host '' or absent for a query that is not per host,
+//                                                        //   value null = no data, `reason` why)
+//       baselineSamples?: [{t, host, value, reason?}],   // the baseline hosts' readings (baseline: hosts)
+//       baselineHistory?: {host: [{t, value}]},          // readings before the watch (baseline: before:)
+//     }],
+//     hosts?: {all?: string[], canary?: string[]},       // default: every host read; canaries: the hosts of
+//                                                        //   `samples` that are not in `baselineSamples`
+//     startedAt?: ISO 8601 | ms,                         // default: one interval before the first reading
+//     ticks?: number,                                    // a report's sample count: duration = ticks × interval
+//     settings?: {intervalMs?: number},                  // default: the readings' mean spacing; duration: their span
+//   }
+
+
+
+
+const REPORT_KIND = 'fivestep/metric-watch';
+const replay_iso = (t) => new Date(t).toISOString();
+const isObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
+function timeOf(raw) {
+    if (typeof raw === 'number' && Number.isFinite(raw))
+        return raw;
+    if (typeof raw === 'string' && raw.trim() !== '') {
+        const t = Date.parse(raw);
+        if (Number.isFinite(t))
+            return t;
+    }
+    return undefined;
+}
+function positive(raw) {
+    return typeof raw === 'number' && Number.isFinite(raw) && raw > 0 ? raw : undefined;
+}
+/** Reads and validates a report or recording; every error names the input `url` and what is wrong. */
+function loadRecording(path) {
+    const bad = (message) => new inputs/* InputError */.dz('url', `${path}: ${message}`);
+    let text;
+    try {
+        if (!(0,external_node_fs_namespaceObject.statSync)(path).isFile())
+            throw bad('is not a file (source replay reads a metric-watch report or a recording)');
+        text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+    }
+    catch (err) {
+        if (err instanceof inputs/* InputError */.dz)
+            throw err;
+        const code = err.code;
+        throw bad(code === 'ENOENT' ? 'no such file (source replay reads the JSON file the report output names, or a recording)' : `cannot be read: ${err.message}`);
+    }
+    let doc;
+    try {
+        doc = JSON.parse(text);
+    }
+    catch (err) {
+        throw bad(`is not JSON (${err.message}); source replay reads the JSON file the report output names, or a recording`);
+    }
+    const shape = `a metric-watch report ({"kind": "${REPORT_KIND}", "rules": [...]}) or a recording ({"rules": [{"name", "query", "samples": [{"t", "host", "value"}]}]})`;
+    if (!isObject(doc))
+        throw bad(`is not ${shape}: it holds a JSON ${Array.isArray(doc) ? 'list' : typeof doc}`);
+    if (doc.kind !== undefined && doc.kind !== REPORT_KIND)
+        throw bad(`is not ${shape}: its kind is ${JSON.stringify(doc.kind)}`);
+    if (doc.version !== undefined && !(typeof doc.version === 'number' && doc.version <= REPORT_VERSION)) {
+        throw bad(`is a report of version ${JSON.stringify(doc.version)}; this metric-watch reads version ${REPORT_VERSION} and older`);
+    }
+    if (!Array.isArray(doc.rules))
+        throw bad(`is not ${shape}: it has no 'rules' list`);
+    if (doc.rules.length === 0)
+        throw bad("its 'rules' list is empty: nothing to replay");
+    const instants = new Set();
+    let total = 0;
+    const rules = doc.rules.map((raw, i) => {
+        const where = `rule ${i + 1}`;
+        if (!isObject(raw))
+            throw bad(`${where} is not an object with name, query and samples`);
+        const name = typeof raw.name === 'string' ? raw.name : '';
+        const label = name ? `${where} ('${name}')` : where;
+        if (!name)
+            throw bad(`${where} has no 'name'`);
+        if (typeof raw.query !== 'string' || raw.query === '')
+            throw bad(`${label} has no 'query'`);
+        if (!Array.isArray(raw.samples))
+            throw bad(`${label} has no 'samples' list`);
+        const points = new Map();
+        const read = (list, key) => {
+            list.forEach((s, j) => {
+                const at = `${label} ${key}[${j}]`;
+                if (!isObject(s))
+                    throw bad(`${at} is not an object {t, host, value}`);
+                const t = timeOf(s.t);
+                if (t === undefined)
+                    throw bad(`${at}: 't' must be a time (ms since epoch or ISO 8601), got ${JSON.stringify(s.t)}`);
+                if (s.host !== undefined && typeof s.host !== 'string')
+                    throw bad(`${at}: 'host' must be a string`);
+                if (s.value !== null && !(typeof s.value === 'number' && Number.isFinite(s.value)))
+                    throw bad(`${at}: 'value' must be a number or null, got ${JSON.stringify(s.value)}`);
+                const host = s.host ?? '';
+                const reading = s.value === null ? { value: null, reason: typeof s.reason === 'string' && s.reason ? `${s.reason} (recorded)` : 'no data (recorded)' } : { value: s.value };
+                if (!points.has(host))
+                    points.set(host, []);
+                points.get(host).push({ t, reading });
+                instants.add(t);
+                total++;
+            });
+        };
+        read(raw.samples, 'samples');
+        if (raw.baselineSamples !== undefined) {
+            if (!Array.isArray(raw.baselineSamples))
+                throw bad(`${label}: 'baselineSamples' must be a list`);
+            read(raw.baselineSamples, 'baselineSamples');
+        }
+        let history;
+        if (raw.baselineHistory !== undefined) {
+            if (!isObject(raw.baselineHistory))
+                throw bad(`${label}: 'baselineHistory' must be an object {host: [{t, value}]}`);
+            history = new Map();
+            for (const [host, list] of Object.entries(raw.baselineHistory)) {
+                if (!Array.isArray(list))
+                    throw bad(`${label}: baselineHistory['${host}'] must be a list of {t, value}`);
+                history.set(host, list.map((p, j) => {
+                    const t = isObject(p) ? timeOf(p.t) : undefined;
+                    if (t === undefined || !isObject(p) || typeof p.value !== 'number' || !Number.isFinite(p.value)) {
+                        throw bad(`${label}: baselineHistory['${host}'][${j}] must be {t, value} with numbers`);
+                    }
+                    return { t, value: p.value };
+                }));
+            }
+        }
+        const series = new Map();
+        for (const [host, list] of points) {
+            // Stable sort: of two readings at one instant, the later in the file wins.
+            list.sort((a, b) => a.t - b.t);
+            const s = { t: [], readings: [] };
+            for (const p of list) {
+                if (s.t.length && s.t[s.t.length - 1] === p.t)
+                    s.readings[s.readings.length - 1] = p.reading;
+                else {
+                    s.t.push(p.t);
+                    s.readings.push(p.reading);
+                }
+            }
+            series.set(host, s);
+        }
+        return { name, query: raw.query, series, history, samples: list(raw.samples).length };
+    });
+    if (instants.size === 0)
+        throw bad('holds no samples: nothing to replay');
+    const sorted = [...instants].sort((a, b) => a - b);
+    const settings = isObject(doc.settings) ? doc.settings : {};
+    const startGiven = timeOf(doc.startedAt);
+    const intervalMs = positive(settings.intervalMs) ?? spacing(sorted) ?? (startGiven !== undefined && sorted[0] > startGiven ? sorted[0] - startGiven : 1000);
+    const startedAt = startGiven ?? sorted[0] - intervalMs;
+    const ticks = positive(doc.ticks);
+    const durationMs = ticks !== undefined ? ticks * intervalMs : Math.max(1, Math.round((sorted[sorted.length - 1] - startedAt) / intervalMs)) * intervalMs;
+    const hostsDoc = isObject(doc.hosts) ? doc.hosts : {};
+    const strings = (x) => (Array.isArray(x) ? x.filter((h) => typeof h === 'string' && h !== '') : undefined);
+    const judged = new Set();
+    const baseline = new Set();
+    for (const raw of doc.rules) {
+        for (const s of raw.samples)
+            if (s.host)
+                judged.add(s.host);
+        for (const s of list(raw.baselineSamples))
+            if (s.host)
+                baseline.add(s.host);
+    }
+    const all = strings(hostsDoc.all) ?? [...new Set([...judged, ...baseline])];
+    const canaryHosts = strings(hostsDoc.canary) ?? (baseline.size > 0 ? [...judged].filter((h) => !baseline.has(h)) : []);
+    return { path, rules, startedAt, intervalMs, durationMs, hosts: all, canaryHosts, instants: sorted, samples: total };
+}
+/**
+ * A recording without settings.intervalMs: the mean spacing of its instants. A live watch schedules tick k at
+ * start + k × interval and samples a few ms late, so the mean (not any single gap) is the interval; it is
+ * rounded to a whole 100 ms when that is within 2%, to whole ms otherwise. A drifting interval would slip the
+ * replayed ticks off the recorded ones.
+ */
+function spacing(sorted) {
+    if (sorted.length < 2)
+        return undefined;
+    const mean = (sorted[sorted.length - 1] - sorted[0]) / (sorted.length - 1);
+    const round = Math.round(mean / 100) * 100;
+    return round > 0 && Math.abs(round - mean) <= mean * 0.02 ? round : Math.max(1, Math.round(mean));
+}
+function list(x) {
+    return Array.isArray(x) ? x : [];
+}
+/** Index of the last element ≤ x in an ascending list, or -1. */
+function lastAtOrBefore(xs, x) {
+    let lo = 0;
+    let hi = xs.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (xs[mid] <= x) {
+            found = mid;
+            lo = mid + 1;
+        }
+        else
+            hi = mid - 1;
+    }
+    return found;
+}
+/**
+ * The recording as a metric source. Its clock starts at the recording's start and `sleep` only moves it:
+ * onto the recorded instant the live watch sampled at, when one lies within half an interval after the
+ * scheduled one (a live tick is a few ms late), so each replayed tick reads that tick's samples.
+ */
+class ReplaySource {
+    recording;
+    recorded;
+    clock;
+    matched = new Map();
+    /** A reading an interval old or older is stale (a gap in the recording): no data, not an old value held. */
+    staleMs;
+    constructor(pathOrRecording) {
+        const rec = typeof pathOrRecording === 'string' ? loadRecording(pathOrRecording) : pathOrRecording;
+        this.recording = rec;
+        this.recorded = { hosts: rec.hosts, canaryHosts: rec.canaryHosts, durationMs: rec.durationMs, intervalMs: rec.intervalMs };
+        this.staleMs = rec.intervalMs;
+        let t = rec.startedAt;
+        const snap = rec.intervalMs / 2;
+        this.clock = {
+            now: () => t,
+            sleep: async (ms) => {
+                const target = t + Math.max(0, ms);
+                const i = lastAtOrBefore(rec.instants, target);
+                const next = rec.instants[rec.instants[i] === target ? i : i + 1];
+                t = next !== undefined && next - target < snap ? next : target;
+            },
+        };
+    }
+    /** The recorded rule a rule of the settings replays: the same query first, then the same name. */
+    match(rule) {
+        const hit = this.matched.get(rule.name);
+        if (hit)
+            return hit;
+        const byQuery = this.recording.rules.filter((r) => r.query === rule.query);
+        const found = byQuery.find((r) => r.name === rule.name) ?? byQuery[0] ?? this.recording.rules.find((r) => r.name === rule.name);
+        if (!found) {
+            const recorded = this.recording.rules.map((r) => `'${r.name}' (query ${r.query})`).join(', ');
+            throw new QueryError(`rule '${rule.name}': the recording ${this.recording.path} has no rule with its query '${rule.query}' nor its name; recorded rules: ${recorded}`);
+        }
+        this.matched.set(rule.name, found);
+        return found;
+    }
+    async sample(req) {
+        const rec = this.match(req.rule);
+        const out = new Map();
+        for (const host of req.hosts.length > 0 ? req.hosts : [''])
+            out.set(host, this.readingAt(rec, host, req.at));
+        return out;
+    }
+    readingAt(rec, host, at) {
+        const s = rec.series.get(host);
+        if (!s) {
+            const keys = [...rec.series.keys()];
+            const held = keys.length === 0 ? 'no readings at all' : keys.includes('') ? 'one series that is not per host' : `readings of ${keys.join(', ')}`;
+            const what = host ? `host ${host}` : 'a series that is not per host';
+            return { value: null, reason: `the recording has no readings of ${what} for rule '${rec.name}' (it holds ${held})` };
+        }
+        const i = lastAtOrBefore(s.t, at);
+        const of = host ? ` of ${host}` : '';
+        if (i < 0)
+            return { value: null, reason: `no recorded reading${of} at or before ${replay_iso(at)}: the recording starts at ${replay_iso(s.t[0])}` };
+        const age = at - s.t[i];
+        // The last reading serves the tick it was taken at (a live tick samples a few ms late), not the ticks after.
+        if (i === s.t.length - 1 && age > this.recording.intervalMs / 2)
+            return { value: null, reason: `no recorded reading${of} at ${replay_iso(at)}: the recording ends at ${replay_iso(s.t[i])}` };
+        if (age >= this.staleMs)
+            return { value: null, reason: `no recorded reading${of} within ${this.staleMs / 1000}s before ${replay_iso(at)} (the one before is at ${replay_iso(s.t[i])})` };
+        return s.readings[i];
+    }
+    async history(req) {
+        const rec = this.match(req.rule);
+        if (!rec.history) {
+            throw new QueryError(`rule '${req.rule.name}': the recording holds no readings from before the watch (baselineHistory) for recorded rule '${rec.name}'; baseline before: needs a report recorded with baseline before:<duration> and a relative check`);
+        }
+        const out = new Map();
+        for (const host of req.hosts.length > 0 ? req.hosts : ['']) {
+            out.set(host, (rec.history.get(host) ?? []).filter((p) => p.t >= req.start && p.t <= req.end).map((p) => p.value));
+        }
+        return out;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/metrics/sources/index.ts
+
 
 
 
@@ -46369,90 +47074,14 @@ function createSource(settings, now = Date.now) {
             return new OpenMetricsSource(opts, now);
         case 'http-json':
             return new HttpJsonSource(opts);
+        case 'replay':
+            // settings.url is the path of the report or recording; its own clock replaces `now`.
+            return new ReplaySource(settings.url);
     }
 }
 
-
-;// CONCATENATED MODULE: ./src/metrics/stats.ts
-// Statistics for canary analysis: Mann-Whitney U (as Kayenta's judge uses) and the Hodges-Lehmann shift.
-function median(values) {
-    if (values.length === 0)
-        return NaN;
-    const s = [...values].sort((a, b) => a - b);
-    const mid = s.length >> 1;
-    return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-function mean(values) {
-    return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
-}
-/** erfc by W. J. Cody's rational Chebyshev form (Numerical Recipes' erfcc): relative error below 1.2e-7. */
-function erfc(x) {
-    const z = Math.abs(x);
-    const t = 1 / (1 + 0.5 * z);
-    const r = t *
-        Math.exp(-z * z -
-            1.26551223 +
-            t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-    return x >= 0 ? r : 2 - r;
-}
-/** P(Z > z) for a standard normal Z. */
-function normalSf(z) {
-    return 0.5 * erfc(z / Math.SQRT2);
-}
-/** Average ranks (1-based), ties sharing the mean of their ranks; also Σ(t³ - t) over tie groups. */
-function rank(values) {
-    const order = values.map((v, i) => [v, i]).sort((a, b) => a[0] - b[0]);
-    const ranks = new Array(values.length);
-    let tieTerm = 0;
-    for (let i = 0; i < order.length;) {
-        let j = i;
-        while (j + 1 < order.length && order[j + 1][0] === order[i][0])
-            j++;
-        const avg = (i + j + 2) / 2;
-        for (let k = i; k <= j; k++)
-            ranks[order[k][1]] = avg;
-        const t = j - i + 1;
-        tieTerm += t * t * t - t;
-        i = j + 1;
-    }
-    return { ranks, tieTerm };
-}
-function hodgesLehmannShift(canary, baseline) {
-    const diffs = [];
-    for (const x of canary)
-        for (const y of baseline)
-            diffs.push(x - y);
-    return median(diffs);
-}
-/**
- * Two-sided Mann-Whitney U test of canary against baseline, normal approximation with tie and
- * continuity correction (the same numbers as scipy.stats.mannwhitneyu(method='asymptotic')).
- */
-function mannWhitney(canary, baseline, confidence = 0.98) {
-    const n1 = canary.length;
-    const n2 = baseline.length;
-    if (n1 === 0 || n2 === 0)
-        throw new Error('mann-whitney needs at least one value on each side');
-    const { ranks, tieTerm } = rank([...canary, ...baseline]);
-    const r1 = ranks.slice(0, n1).reduce((a, b) => a + b, 0);
-    const u = r1 - (n1 * (n1 + 1)) / 2;
-    const n = n1 + n2;
-    const mu = (n1 * n2) / 2;
-    const variance = ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1)));
-    let z = 0;
-    let p = 1;
-    if (variance > 0) {
-        const uMax = Math.max(u, n1 * n2 - u);
-        z = (uMax - mu - 0.5) / Math.sqrt(variance);
-        p = Math.min(1, 2 * normalSf(z));
-        if (u < mu)
-            z = -z;
-    }
-    return { u, z, p, shift: hodgesLehmannShift(canary, baseline), confidence, significant: p < 1 - confidence, n1, n2 };
-}
 
 ;// CONCATENATED MODULE: ./src/metrics/watch.ts
-
 
 
 
@@ -46493,91 +47122,101 @@ function usesHost(settings, rule) {
 function errorText(err) {
     return err instanceof Error ? err.message : String(err);
 }
-async function runWatch(settings, options) {
-    const { logger, signal } = options;
-    const now = options.now ?? Date.now;
-    const sleep = options.sleep ?? defaultSleep;
-    const source = options.source ?? createSource(settings, now);
-    const durationMs = options.durationMs ?? settings.durationMs;
-    // Which hosts are read, judged and compared with.
+/** NaN and ±Inf are no data: they must never reach a bound or the judge. */
+function finiteReading(r) {
+    if (!r)
+        return { value: null, reason: 'not read' };
+    if (r.value === null || Number.isFinite(r.value))
+        return r;
+    return { value: null, reason: `the reading is ${r.value} (not a number)` };
+}
+/** A volume reading at the host's measured share of requests, restated at an equal share (value / (share × hosts)). */
+function scaleByShare(value, share, hosts) {
+    return value / (share * hosts);
+}
+function resolveHosts(settings, options, logger, comparesHosts) {
     const canaryWanted = options.canaryHosts ?? settings.canaryHosts;
     const all = [...(settings.hosts.length > 0 ? settings.hosts : (options.hosts ?? []))];
     for (const c of canaryWanted)
         if (matchHosts(all, [c]).length === 0)
             all.push(c);
     const canary = matchHosts(all, canaryWanted);
-    const baselineHosts = options.baselineHosts ? matchHosts(all, options.baselineHosts) : all.filter((h) => !canary.includes(h));
-    const judged = canary.length > 0 ? canary : all;
-    const hostsBaseline = settings.baseline.kind === 'hosts';
-    if (hostsBaseline && canary.length === 0)
+    const baseline = options.baselineHosts ? matchHosts(all, options.baselineHosts) : all.filter((h) => !canary.includes(h));
+    if (comparesHosts && canary.length === 0)
         throw new Error("baseline 'hosts' needs canary hosts (canary-hosts, or the wave's hosts in ssh-rollout)");
-    if (hostsBaseline && baselineHosts.length === 0) {
+    if (comparesHosts && baseline.length === 0) {
         logger.warning('baseline hosts: every host is a canary, so relative bounds are skipped and only absolute bounds apply');
     }
-    const readFor = (rule) => (usesHost(settings, rule) ? [...new Set([...judged, ...(hostsBaseline ? baselineHosts : [])])] : []);
+    return { all, canary, baseline: comparesHosts ? baseline : [], judged: canary.length > 0 ? canary : all };
+}
+function medians(history) {
+    return new Map([...history].map(([h, xs]) => [h, xs.length ? median(xs.map((x) => x.value)) : null]));
+}
+/**
+ * source: replay — what the settings leave unset comes from the recording: hosts and canary-hosts when
+ * neither the settings nor the options name any, duration and interval when they are 0 (not given).
+ */
+function withRecorded(settings, recorded, options) {
+    if (!recorded)
+        return settings;
+    return {
+        ...settings,
+        hosts: settings.hosts.length > 0 || (options.hosts?.length ?? 0) > 0 ? settings.hosts : recorded.hosts,
+        canaryHosts: settings.canaryHosts.length > 0 ? settings.canaryHosts : recorded.canaryHosts,
+        durationMs: settings.durationMs || recorded.durationMs,
+        intervalMs: settings.intervalMs || recorded.intervalMs,
+    };
+}
+async function runWatch(given, options) {
+    const { logger, signal } = options;
+    const source = options.source ?? createSource(given, options.now ?? Date.now);
+    // A source with a clock of its own (replay) runs on it: sleeping only moves that clock on.
+    const clock = source.clock;
+    const now = options.now ?? (clock ? () => clock.now() : Date.now);
+    const sleep = options.sleep ?? (clock ? (ms) => clock.sleep(ms) : defaultSleep);
+    const settings = withRecorded(given, source.recorded, options);
+    const durationMs = options.durationMs ?? settings.durationMs;
+    // A rollout's last wave has no host left on the previous release: its own readings before are the baseline.
+    const prior = options.priorReadings;
+    const kind = prior ? 'before' : settings.baseline.kind;
+    const hosts = resolveHosts(settings, options, logger, kind === 'hosts');
+    const readFor = (rule) => (usesHost(settings, rule) ? [...new Set([...hosts.judged, ...hosts.baseline])] : []);
     const states = new Map(settings.rules.map((r) => [r.name, initialRuleState()]));
-    const baselineValues = new Map();
-    const baselineHistory = new Map();
+    const baselines = new Map();
     const baselineSamples = new Map(settings.rules.map((r) => [r.name, []]));
     const fail = (rule, err) => {
-        const message = errorText(err);
-        logger.error(message);
-        states.set(rule.name, failRule(states.get(rule.name), message));
+        logger.error(errorText(err));
+        states.set(rule.name, failRule(states.get(rule.name), errorText(err)));
     };
-    const isQueryError = (err) => err instanceof QueryError;
     const t0 = now();
-    const startedAt = new Date(t0).toISOString();
     logger.info(`Watching ${settings.rules.length} rule(s) on ${settings.source} ${redact(settings.url)} for ${durationMs / 1000}s every ${settings.intervalMs / 1000}s` +
-        (canary.length ? `; canaries: ${canary.join(', ')}` : '') +
-        (hostsBaseline ? `; baseline hosts: ${baselineHosts.join(', ') || 'none'}` : ''));
-    // Counter rates need a first scrape to measure against.
-    if (source.prime) {
-        await Promise.all(settings.rules.map((rule) => source.prime({ rule, hosts: readFor(rule), at: t0, signal }).catch((err) => {
-            if (isQueryError(err))
-                fail(rule, err);
-            else
-                logger.warning(`rule '${rule.name}': first scrape failed: ${errorText(err)}`);
-        })));
-    }
-    if (settings.baseline.kind === 'before') {
-        const windowMs = settings.baseline.windowMs;
+        (hosts.canary.length ? `; canaries: ${hosts.canary.join(', ')}` : '') +
+        (kind === 'hosts' ? `; baseline hosts: ${hosts.baseline.join(', ') || 'none'}` : '') +
+        (prior ? '; baseline: the same hosts before this wave' : ''));
+    await primeSource(source, settings, readFor, t0, signal, fail, logger);
+    if (prior) {
         for (const rule of settings.rules) {
-            if (!(rule.maxDrop || rule.maxRise || rule.compare) || states.get(rule.name).error)
-                continue;
-            if (!source.history)
-                throw new Error(`source ${settings.source} keeps no history for baseline before:`);
-            try {
-                const history = await source.history({ rule, hosts: readFor(rule), at: t0, start: t0 - windowMs, end: t0, stepMs: settings.intervalMs, signal });
-                const perHost = new Map();
-                const pooled = [];
-                for (const [host, values] of history) {
-                    perHost.set(host, values.length ? median(values) : null);
-                    pooled.push(...values);
-                }
-                baselineValues.set(rule.name, perHost);
-                baselineHistory.set(rule.name, pooled);
-                logger.info(`rule '${rule.name}': baseline over the ${windowMs / 1000}s before: ${[...perHost].map(([h, v]) => `${h ? `${h} ` : ''}${fmt(v)}`).join(', ')} (median of ${pooled.length} points)`);
-            }
-            catch (err) {
-                if (isQueryError(err))
-                    fail(rule, err);
-                else {
-                    logger.warning(`rule '${rule.name}': baseline query failed: ${errorText(err)}`);
-                    baselineValues.set(rule.name, new Map());
-                }
-            }
+            const history = prior.get(rule.name);
+            if (history)
+                baselines.set(rule.name, { history, medians: medians(history) });
         }
+    }
+    else if (settings.baseline.kind === 'before') {
+        await loadHistory(source, settings, settings.baseline.windowMs, readFor, t0, signal, states, baselines, fail, logger);
     }
     const baselineFor = (rule, host, readings) => {
-        if (settings.baseline.kind === 'before') {
+        if (kind === 'before') {
             if (!(rule.maxDrop || rule.maxRise || rule.compare))
                 return undefined;
-            return baselineValues.get(rule.name)?.get(host) ?? null;
-        }
-        if (settings.baseline.kind === 'hosts') {
-            if (baselineHosts.length === 0)
+            // A rollout's host without readings from before is not compared (it has no baseline of its own).
+            if (prior && !baselines.get(rule.name)?.medians?.has(host))
                 return undefined;
-            const values = baselineHosts.map((h) => readings.get(h)?.value).filter((v) => typeof v === 'number');
+            return baselines.get(rule.name)?.medians?.get(host) ?? null;
+        }
+        if (kind === 'hosts') {
+            if (hosts.baseline.length === 0)
+                return undefined;
+            const values = hosts.baseline.map((h) => readings.get(h)?.value).filter((v) => typeof v === 'number');
             return values.length ? mean(values) : null;
         }
         return undefined;
@@ -46586,8 +47225,7 @@ async function runWatch(settings, options) {
     let endedEarly = '';
     let tick = 0;
     for (tick = 1; tick <= ticks; tick++) {
-        const target = t0 + tick * settings.intervalMs;
-        const wait = target - now();
+        const wait = t0 + tick * settings.intervalMs - now();
         if (wait > 0)
             await sleep(wait, signal);
         if (signal?.aborted) {
@@ -46596,6 +47234,7 @@ async function runWatch(settings, options) {
             break;
         }
         const at = now();
+        const shares = options.trafficShares && settings.rules.some((r) => r.volume) ? await options.trafficShares().catch(() => null) : null;
         const active = settings.rules.filter((r) => !states.get(r.name).error);
         await Promise.all(active.map(async (rule) => {
             let readings;
@@ -46603,29 +47242,20 @@ async function runWatch(settings, options) {
                 readings = await source.sample({ rule, hosts: readFor(rule), at, signal });
             }
             catch (err) {
-                if (isQueryError(err))
+                if (err instanceof QueryError)
                     return fail(rule, err);
                 readings = new Map((readFor(rule).length ? readFor(rule) : ['']).map((h) => [h, { value: null, reason: `source error: ${errorText(err)}` }]));
             }
-            const keys = usesHost(settings, rule) ? judged : [''];
-            const observations = keys.map((host) => {
-                const r = readings.get(host) ?? { value: null, reason: 'not read' };
-                const baseline = baselineFor(rule, host, readings);
-                return { t: at, host, value: r.value, ...(baseline !== undefined ? { baseline } : {}), ...(r.value === null ? { reason: r.reason } : {}) };
-            });
-            if (hostsBaseline && usesHost(settings, rule)) {
-                for (const h of baselineHosts) {
-                    const r = readings.get(h);
-                    baselineSamples.get(rule.name).push({ t: at, host: h, value: r?.value ?? null, ...(r && r.value === null ? { reason: r.reason } : {}) });
-                }
+            readings = normalise(readings, rule.volume ? shares : null);
+            const keys = usesHost(settings, rule) ? hosts.judged : [''];
+            const observations = keys.map((host) => observe(at, host, readings.get(host), baselineFor(rule, host, readings)));
+            if (kind === 'hosts' && usesHost(settings, rule)) {
+                for (const h of hosts.baseline)
+                    baselineSamples.get(rule.name).push(observe(at, h, readings.get(h), undefined));
             }
             const next = advanceRule(rule, states.get(rule.name), observations);
             states.set(rule.name, next);
-            const line = next.samples
-                .slice(-observations.length)
-                .map((s) => `${s.host ? `${s.host}=` : ''}${s.value === null ? `no data (${s.reason})` : fmt(s.value)}${s.baseline !== undefined ? ` vs ${fmt(s.baseline)}` : ''}${s.state === 'breach' ? ` BREACH ${s.check} ${fmt(s.bound)}` : ''}`)
-                .join(', ');
-            logger.info(`[${tick}/${ticks}] ${rule.name}: ${line}`);
+            logger.info(`[${tick}/${ticks}] ${rule.name}: ${tickLine(next.samples.slice(-observations.length))}`);
         }));
         const hard = settings.rules.find((r) => states.get(r.name).hardFail || states.get(r.name).error);
         if (hard) {
@@ -46636,70 +47266,152 @@ async function runWatch(settings, options) {
         }
     }
     const at = now();
-    const reports = settings.rules.map((rule) => {
-        const state = states.get(rule.name);
-        let comparison;
-        const canaryValues = state.samples.map((s) => s.value).filter((v) => v !== null);
-        const baseValues = settings.baseline.kind === 'hosts'
-            ? baselineSamples.get(rule.name).map((s) => s.value).filter((v) => v !== null)
-            : settings.baseline.kind === 'before' && rule.compare
-                ? (baselineHistory.get(rule.name) ?? [])
-                : [];
-        if (canaryValues.length > 0 && baseValues.length > 0)
-            comparison = mannWhitney(canaryValues, baseValues, rule.confidence);
-        const outcome = ruleOutcome(rule, state, comparison, at);
-        const bv = baselineValues.get(rule.name);
-        return {
-            name: rule.name,
-            query: rule.query,
-            verdict: outcome.verdict,
-            reason: outcome.reason,
-            rule,
-            ...(bv ? { baselineValues: Object.fromEntries(bv) } : {}),
-            ...(comparison ? { comparison } : {}),
-            ...(outcome.breach ? { breach: outcome.breach } : {}),
-            samples: state.samples,
-            baselineSamples: baselineSamples.get(rule.name),
-        };
-    });
+    const reports = settings.rules.map((rule) => reportRule(rule, states.get(rule.name), kind, baselines.get(rule.name), baselineSamples.get(rule.name), at));
     const verdict = overallVerdict(reports);
-    const breaches = reports.flatMap((r) => (r.breach ? [r.breach] : []));
     const notPassing = reports.filter((r) => r.verdict !== 'pass');
-    const detail = notPassing.length === 0 ? `all ${reports.length} rule(s) passed` : notPassing.map((r) => `${r.name}: ${r.verdict}: ${r.reason}`).join('; ');
     for (const r of reports) {
-        const cmp = r.comparison ? ` [mann-whitney p=${r.comparison.p.toPrecision(3)}, shift ${fmt(r.comparison.shift)}]` : '';
+        const cmp = r.comparison && !r.rule.compare && !r.comparison.insufficient ? ` [compared, not deciding: ${describeComparison(r.comparison)}]` : '';
         logger.info(`${r.verdict.toUpperCase()} ${r.name}: ${r.reason}${cmp}`);
     }
     logger.info(`Verdict: ${verdict}`);
-    const result = {
+    return {
         verdict,
-        detail,
-        breaches,
+        detail: notPassing.length === 0 ? `all ${reports.length} rule(s) passed` : notPassing.map((r) => `${r.name}: ${r.verdict}: ${r.reason}`).join('; '),
+        breaches: reports.flatMap((r) => (r.breach ? [r.breach] : [])),
         rules: reports,
         endedEarly,
-        startedAt,
+        startedAt: new Date(t0).toISOString(),
         endedAt: new Date(at).toISOString(),
         ticks: Math.min(tick, ticks),
-        hosts: { canary, baseline: hostsBaseline ? baselineHosts : [], all },
+        hosts: { canary: hosts.canary, baseline: hosts.baseline, all: hosts.all },
         alertWarnings: [],
         settings: {
             source: settings.source,
             url: redact(settings.url),
-            baseline: settings.baseline.kind === 'before' ? `before:${settings.baseline.windowMs / 1000}s` : settings.baseline.kind,
+            baseline: prior ? 'before:wave' : settings.baseline.kind === 'before' ? `before:${settings.baseline.windowMs / 1000}s` : settings.baseline.kind,
             durationMs,
             intervalMs: settings.intervalMs,
             failOn: settings.failOn,
             environment: settings.environment,
         },
     };
-    if (options.alerts !== false) {
-        const ctx = options.context ?? (({ repository, runUrl }) => ({ repository, runUrl }))(readContext());
-        result.alertWarnings = await sendAlerts(result, settings, ctx, logger);
+}
+/** Counter rates need a first scrape to measure against. */
+async function primeSource(source, settings, readFor, at, signal, fail, logger) {
+    if (!source.prime)
+        return;
+    await Promise.all(settings.rules.map((rule) => source.prime({ rule, hosts: readFor(rule), at, signal }).catch((err) => {
+        if (err instanceof QueryError)
+            fail(rule, err);
+        else
+            logger.warning(`rule '${rule.name}': first scrape failed: ${errorText(err)}`);
+    })));
+}
+/** baseline before:<window>: each host's readings over the window (finite ones), and their median. */
+async function loadHistory(source, settings, windowMs, readFor, t0, signal, states, baselines, fail, logger) {
+    for (const rule of settings.rules) {
+        if (!(rule.maxDrop || rule.maxRise || rule.compare) || states.get(rule.name).error)
+            continue;
+        if (!source.history)
+            throw new Error(`source ${settings.source} keeps no history for baseline before:`);
+        try {
+            const raw = await source.history({ rule, hosts: readFor(rule), at: t0, start: t0 - windowMs, end: t0, stepMs: settings.intervalMs, signal });
+            // The sources give values oldest first at the step; their instants are restated from the window's end.
+            const history = new Map([...raw].map(([host, values]) => {
+                const kept = values.filter(Number.isFinite);
+                return [host, kept.map((value, i) => ({ t: t0 - (kept.length - i) * settings.intervalMs, value }))];
+            }));
+            const m = medians(history);
+            baselines.set(rule.name, { history, medians: m });
+            const points = [...history.values()].reduce((n, xs) => n + xs.length, 0);
+            logger.info(`rule '${rule.name}': baseline over the ${windowMs / 1000}s before: ${[...m].map(([h, v]) => `${h ? `${h} ` : ''}${fmt(v)}`).join(', ')} (median of ${points} points)`);
+        }
+        catch (err) {
+            if (err instanceof QueryError)
+                fail(rule, err);
+            else {
+                logger.warning(`rule '${rule.name}': baseline query failed: ${errorText(err)}`);
+                baselines.set(rule.name, { history: new Map(), medians: new Map() });
+            }
+        }
     }
-    return result;
+}
+/** Non-finite readings become no data; volume readings are restated at an equal share of requests. */
+function normalise(readings, shares) {
+    const out = new Map();
+    const count = shares ? [...shares.values()].filter((s) => s > 0).length : 0;
+    for (const [host, r] of readings) {
+        const f = finiteReading(r);
+        const share = shares?.get(host) ?? shares?.get(hostName(host));
+        if (f.value === null || !shares)
+            out.set(host, f);
+        else if (share !== undefined && share > 0)
+            out.set(host, { value: scaleByShare(f.value, share, count), raw: f.value, share });
+        // A host the balancer sent nothing yet has no share to restate its volume at.
+        else
+            out.set(host, { value: null, reason: `no request reached it at the load balancer yet (read ${fmt(f.value)})` });
+    }
+    return out;
+}
+function observe(t, host, r, baseline) {
+    const f = r ?? { value: null, reason: 'not read' };
+    const scaled = f;
+    return {
+        t,
+        host,
+        value: f.value,
+        ...(baseline !== undefined ? { baseline } : {}),
+        ...(f.value === null ? { reason: f.reason } : {}),
+        ...(scaled.raw !== undefined ? { raw: scaled.raw, share: scaled.share } : {}),
+    };
+}
+function tickLine(samples) {
+    return samples
+        .map((s) => `${s.host ? `${s.host}=` : ''}${s.value === null ? `no data (${s.reason})` : fmt(s.value)}` +
+        `${s.raw !== undefined ? ` (${fmt(s.raw)} at ${fmt((s.share ?? 0) * 100)}% of requests)` : ''}` +
+        `${s.baseline !== undefined ? ` vs ${fmt(s.baseline)}` : ''}${s.state === 'breach' ? ` BREACH ${s.check} ${fmt(s.bound)}` : ''}`)
+        .join(', ');
+}
+const byHost = (obs) => {
+    const out = new Map();
+    for (const o of obs)
+        if (o.value !== null && Number.isFinite(o.value))
+            out.set(o.host, [...(out.get(o.host) ?? []), o.value]);
+    return out;
+};
+/** The judge's comparison for a rule, when it has a baseline to compare with. */
+function compareRule(rule, state, kind, baseline, baselineObs) {
+    const canary = byHost(state.samples);
+    const common = { direction: harmfulDirection(rule), confidence: rule.confidence, canary };
+    if (kind === 'hosts' && baselineObs.length > 0)
+        return judge({ ...common, baseline: byHost(baselineObs), design: 'hosts' });
+    if (kind === 'before' && baseline?.history) {
+        const before = new Map([...baseline.history].map(([h, xs]) => [h, xs.map((x) => x.value)]));
+        return judge({ ...common, baseline: before, design: 'before' });
+    }
+    return undefined;
+}
+function reportRule(rule, state, kind, baseline, baselineObs, at) {
+    const comparison = compareRule(rule, state, kind, baseline, baselineObs);
+    const outcome = ruleOutcome(rule, state, comparison, at);
+    return {
+        name: rule.name,
+        query: rule.query,
+        verdict: outcome.verdict,
+        reason: outcome.reason,
+        rule,
+        ...(baseline?.medians ? { baselineValues: Object.fromEntries(baseline.medians) } : {}),
+        ...(comparison ? { comparison } : {}),
+        ...(outcome.breach ? { breach: outcome.breach } : {}),
+        samples: state.samples,
+        baselineSamples: baselineObs,
+        ...(baseline?.history ? { baselineHistory: Object.fromEntries(baseline.history) } : {}),
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/action.ts
+
+
 
 
 
@@ -46737,6 +47449,12 @@ async function metricWatchAction(inputs, logger, deps = {}) {
     process.once('SIGTERM', stop);
     try {
         const result = await runWatch(settings, { logger, signal: controller.signal, ...deps.watch });
+        const ctx = deps.context ?? (({ repository, runUrl }) => ({ repository, runUrl }))(readContext(deps.env));
+        // A replay judges the past: it must never page anyone about it.
+        if (settings.source === 'replay')
+            logger.info('source replay: no alerts are sent for a replayed watch');
+        else
+            result.alertWarnings = await sendAlerts(result, settings, ctx, logger);
         const report = writeReport(result, deps.env);
         const failing = failsStep(result.verdict, settings.failOn);
         return {

@@ -60593,12 +60593,12 @@ async function runWatch(given, options) {
                     return fail(rule, err);
                 readings = new Map((readFor(rule).length ? readFor(rule) : ['']).map((h) => [h, { value: null, reason: `source error: ${errorText(err)}` }]));
             }
-            readings = normalise(readings, rule.volume ? shares : null);
+            const judged = normalise(readings, rule.volume ? shares : null);
             const keys = usesHost(settings, rule) ? hosts.judged : [''];
-            const observations = keys.map((host) => observe(at, host, readings.get(host), baselineFor(rule, host, readings)));
+            const observations = keys.map((host) => observe(at, host, judged.get(host), baselineFor(rule, host, judged)));
             if (kind === 'hosts' && usesHost(settings, rule)) {
                 for (const h of hosts.baseline)
-                    baselineSamples.get(rule.name).push(observe(at, h, readings.get(h), undefined));
+                    baselineSamples.get(rule.name).push(observe(at, h, judged.get(h), undefined));
             }
             const next = advanceRule(rule, states.get(rule.name), observations);
             states.set(rule.name, next);
@@ -60702,14 +60702,13 @@ function normalise(readings, shares) {
 }
 function observe(t, host, r, baseline) {
     const f = r ?? { value: null, reason: 'not read' };
-    const scaled = f;
     return {
         t,
         host,
         value: f.value,
         ...(baseline !== undefined ? { baseline } : {}),
         ...(f.value === null ? { reason: f.reason } : {}),
-        ...(scaled.raw !== undefined ? { raw: scaled.raw, share: scaled.share } : {}),
+        ...(f.raw !== undefined ? { raw: f.raw, share: f.share } : {}),
     };
 }
 function tickLine(samples) {

@@ -214,11 +214,11 @@ export async function runWatch(given: WatchSettings, options: WatchOptions): Pro
           if (err instanceof QueryError) return fail(rule, err);
           readings = new Map((readFor(rule).length ? readFor(rule) : ['']).map((h) => [h, { value: null, reason: `source error: ${errorText(err)}` }]));
         }
-        readings = normalise(readings, rule.volume ? shares : null);
+        const judged = normalise(readings, rule.volume ? shares : null);
         const keys = usesHost(settings, rule) ? hosts.judged : [''];
-        const observations: Observation[] = keys.map((host) => observe(at, host, readings.get(host), baselineFor(rule, host, readings)));
+        const observations: Observation[] = keys.map((host) => observe(at, host, judged.get(host), baselineFor(rule, host, judged)));
         if (kind === 'hosts' && usesHost(settings, rule)) {
-          for (const h of hosts.baseline) baselineSamples.get(rule.name)!.push(observe(at, h, readings.get(h), undefined));
+          for (const h of hosts.baseline) baselineSamples.get(rule.name)!.push(observe(at, h, judged.get(h), undefined));
         }
         const next = advanceRule(rule, states.get(rule.name)!, observations);
         states.set(rule.name, next);
@@ -321,30 +321,33 @@ async function loadHistory(
 }
 
 /** Non-finite readings become no data; volume readings are restated at an equal share of requests. */
-function normalise(readings: Readings, shares: ReadonlyMap<string, number> | null): Readings {
-  const out: Readings = new Map();
+/** A reading as the judge sees it: a volume reading restated at an equal share keeps what was read. */
+type JudgedReading = Reading & { raw?: number; share?: number };
+
+/** Non-finite readings become no data; volume readings are restated at an equal share of requests. */
+function normalise(readings: Readings, shares: ReadonlyMap<string, number> | null): Map<string, JudgedReading> {
+  const out = new Map<string, JudgedReading>();
   const count = shares ? [...shares.values()].filter((s) => s > 0).length : 0;
   for (const [host, r] of readings) {
     const f = finiteReading(r);
     const share = shares?.get(host) ?? shares?.get(hostName(host));
     if (f.value === null || !shares) out.set(host, f);
-    else if (share !== undefined && share > 0) out.set(host, { value: scaleByShare(f.value, share, count), raw: f.value, share } as Reading);
+    else if (share !== undefined && share > 0) out.set(host, { value: scaleByShare(f.value, share, count), raw: f.value, share });
     // A host the balancer sent nothing yet has no share to restate its volume at.
     else out.set(host, { value: null, reason: `no request reached it at the load balancer yet (read ${fmt(f.value)})` });
   }
   return out;
 }
 
-function observe(t: number, host: string, r: Reading | undefined, baseline: number | null | undefined): Observation {
+function observe(t: number, host: string, r: JudgedReading | undefined, baseline: number | null | undefined): Observation {
   const f = r ?? { value: null, reason: 'not read' };
-  const scaled = f as Reading & { raw?: number; share?: number };
   return {
     t,
     host,
     value: f.value,
     ...(baseline !== undefined ? { baseline } : {}),
     ...(f.value === null ? { reason: f.reason } : {}),
-    ...(scaled.raw !== undefined ? { raw: scaled.raw, share: scaled.share } : {}),
+    ...(f.raw !== undefined ? { raw: f.raw, share: f.share } : {}),
   };
 }
 

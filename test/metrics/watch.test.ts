@@ -60,6 +60,24 @@ describe('runWatch with a scripted source and a virtual clock', () => {
     expect(r.verdict).toBe('fail');
   });
 
+  test('volume rules are restated at each host\'s measured share of requests; a host sent nothing has no data', async () => {
+    // The canary gets 10% of the requests, each of 3 peers 30%: it earns a third of what a peer earns.
+    const src = scriptedSource((_r, host) => (host === 'web1' ? 100 : 300));
+    const s = (volume: boolean) =>
+      settings({ hosts: 'web1\nweb2\nweb3\nweb4', 'canary-hosts': 'web1', baseline: 'hosts', rules: `- name: orders\n  query: orders{instance="{host}"}\n  max-drop: 50%\n  for: 2\n  volume: ${volume}` });
+    let shares: Map<string, number> | null = new Map([['web1:22', 0.1], ['web2:22', 0.3], ['web3:22', 0.3], ['web4:22', 0.3]]);
+    const trafficShares = async () => shares && new Map([...shares].map(([k, v]) => [k.split(':')[0], v]));
+    const scaled = await runWatch(s(true), { logger: new MemoryLogger(), source: src, ...virtualClock(), trafficShares });
+    expect(scaled.verdict).toBe('pass');
+    // 100 / (0.1 × 4) = 250 against 300 / (0.3 × 4) = 250.
+    expect(scaled.rules[0].samples[0]).toMatchObject({ value: 250, raw: 100, share: 0.1, baseline: 250 });
+    const unscaled = await runWatch(s(false), { logger: new MemoryLogger(), source: src, ...virtualClock(), trafficShares });
+    expect(unscaled.rules[0]).toMatchObject({ verdict: 'fail', breach: { check: 'max-drop', value: 100 } });
+    shares = new Map([['web1:22', 0], ['web2:22', 0.4], ['web3:22', 0.3], ['web4:22', 0.3]]);
+    const unsent = await runWatch(s(true), { logger: new MemoryLogger(), source: src, ...virtualClock(), trafficShares });
+    expect(unsent.rules[0].samples[0]).toMatchObject({ value: null, reason: 'no request reached it at the load balancer yet (read 100)' });
+  });
+
   test('NaN and ±Inf readings are no data: they reach neither a bound nor the judge', async () => {
     const clock = virtualClock();
     const src = scriptedSource((_r, host, tick) => (host === 'web1' && tick % 2 ? [NaN, Infinity][tick % 4 === 1 ? 0 : 1] : 100 + (tick % 3) + (host === 'web1' ? 0 : Number(host.slice(3)))));

@@ -60997,16 +60997,14 @@ function canaryWeights(servers, canary, share, max = 256) {
 }
 /** Percent of requests per host from per-server weights (servers not `ready` get none). */
 function computeSplit(label, byHost, weight) {
-    let total = 0;
-    const perHost = new Map();
-    for (const [host, servers] of byHost) {
-        const w = servers.reduce((sum, s) => sum + (s.state === 'ready' ? weight(s) : 0), 0);
-        perHost.set(host, w);
-        total += w;
-    }
+    return splitOf(label, sumByHost(byHost, (s) => (s.state === 'ready' ? weight(s) : 0)));
+}
+/** A split from per-host amounts (weights, requests, fractions): each host's percent of their total, one decimal. */
+function splitOf(label, amounts) {
+    const total = Object.values(amounts).reduce((a, b) => a + b, 0);
     const share = {};
-    for (const [host, w] of perHost)
-        share[host] = total === 0 ? 0 : Math.round((w / total) * 1000) / 10;
+    for (const [host, n] of Object.entries(amounts))
+        share[host] = total === 0 ? 0 : Math.round((n / total) * 1000) / 10;
     return { label, share };
 }
 /** Polls how much is still in flight on a drained host until none is, or the timeout passes. */
@@ -62072,7 +62070,7 @@ async function rollout(settings, artifact, deps) {
             await bake(record, wave, traffic);
             const measured = await measure().catch(() => null);
             if (measured) {
-                const split = { label: `${measured.measured ? 'measured' : 'configured'} during the bake (${measured.total} ${measured.measured ? 'requests' : 'weight'})`, share: Object.fromEntries(Object.entries(measured.share).map(([h, x]) => [h, Math.round(x * 1000) / 10])) };
+                const split = splitOf(`${measured.measured ? 'measured' : 'configured'} during the bake (${measured.total} ${measured.measured ? 'requests' : 'weight'})`, measured.share);
                 record.traffic.push(split);
                 logger.info(`Canary traffic ${split.label}: ${Object.entries(split.share).map(([h, x]) => `${h} ${x}%`).join(', ')}`);
             }

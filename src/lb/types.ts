@@ -162,15 +162,14 @@ export function canaryWeights(servers: LbServer[], canary: Set<string>, share: n
 
 /** Percent of requests per host from per-server weights (servers not `ready` get none). */
 export function computeSplit(label: string, byHost: Map<string, LbServer[]>, weight: (s: LbServer) => number): TrafficSplit {
-  let total = 0;
-  const perHost = new Map<string, number>();
-  for (const [host, servers] of byHost) {
-    const w = servers.reduce((sum, s) => sum + (s.state === 'ready' ? weight(s) : 0), 0);
-    perHost.set(host, w);
-    total += w;
-  }
+  return splitOf(label, sumByHost(byHost, (s) => (s.state === 'ready' ? weight(s) : 0)));
+}
+
+/** A split from per-host amounts (weights, requests, fractions): each host's percent of their total, one decimal. */
+export function splitOf(label: string, amounts: Record<string, number>): TrafficSplit {
+  const total = Object.values(amounts).reduce((a, b) => a + b, 0);
   const share: Record<string, number> = {};
-  for (const [host, w] of perHost) share[host] = total === 0 ? 0 : Math.round((w / total) * 1000) / 10;
+  for (const [host, n] of Object.entries(amounts)) share[host] = total === 0 ? 0 : Math.round((n / total) * 1000) / 10;
   return { label, share };
 }
 

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { hostId, resolveCount, type HostSpec } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
 import { Semaphore, mapLimit, sleep as realSleep } from '../common/concurrency.js';
-import { connectLoadBalancer, sharesBetween, type LoadBalancer, type TrafficSplit } from '../lb/index.js';
+import { connectLoadBalancer, sharesBetween, splitOf, type LoadBalancer, type TrafficSplit } from '../lb/index.js';
 import {
   EXIT,
   acquireLockCommand,
@@ -548,7 +548,7 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
       await bake(record, wave, traffic);
       const measured = await measure().catch(() => null);
       if (measured) {
-        const split = { label: `${measured.measured ? 'measured' : 'configured'} during the bake (${measured.total} ${measured.measured ? 'requests' : 'weight'})`, share: Object.fromEntries(Object.entries(measured.share).map(([h, x]) => [h, Math.round(x * 1000) / 10])) };
+        const split = splitOf(`${measured.measured ? 'measured' : 'configured'} during the bake (${measured.total} ${measured.measured ? 'requests' : 'weight'})`, measured.share);
         record.traffic!.push(split);
         logger.info(`Canary traffic ${split.label}: ${Object.entries(split.share).map(([h, x]) => `${h} ${x}%`).join(', ')}`);
       }

@@ -42,7 +42,16 @@ export const ACTION_PERMISSIONS: Record<string, PermissionRule[]> = {
       applies: (w) => mayBeTrue('tree', true)(w) || mayBeTrue('require-test-for-bug', true)(w),
     },
   ],
-  'ssh-rollout': [{ feature: 'records the rollout as a GitHub Deployment, with its statuses', when: 'with `environment`', needs: { deployments: 'write' }, applies: maySet('environment') }],
+  'ssh-rollout': [
+    { feature: 'records the rollout as a GitHub Deployment, with its statuses', when: 'with `environment`', needs: { deployments: 'write' }, applies: maySet('environment') },
+    {
+      feature: 'reads the workflow run named in a held deploy lock, so a finished run\'s lock is taken over at once (without it, after 60 s)',
+      when: 'with `github-token` (the default)',
+      needs: { actions: 'read' },
+      // `github-token` defaults to `${{ github.token }}`: unset is set; only an explicit empty value turns it off.
+      applies: (w) => w['github-token'] === undefined || maySet('github-token')(w),
+    },
+  ],
   'metric-watch': [],
   'auto-revert': [
     { feature: 'marks the reverted release\'s GitHub Deployments failed', when: 'with `hosts`', needs: { deployments: 'write' }, applies: maySet('hosts') },

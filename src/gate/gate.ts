@@ -10,6 +10,7 @@ import { annotations, conclusion, failingCases, summary, title, type GateReport 
 import { runTests, type TestRun } from './run.js';
 import type { GateSettings } from './settings.js';
 import { greenComment, redMainIssue, stillRedComment, treeFromHistory, treeStatus, type CommitResult, type FailingTest, type IssueContext, type TreeState } from './tree.js';
+import { errorMessage } from '../common/errors.js';
 
 export interface GateDeps {
   settings: GateSettings;
@@ -132,7 +133,7 @@ export async function runGate(deps: GateDeps): Promise<ActionResult> {
     try {
       await deps.writeSummary(text);
     } catch (err) {
-      logger.warning(`could not write the job summary: ${err instanceof Error ? err.message : String(err)}`);
+      logger.warning(`could not write the job summary: ${errorMessage(err)}`);
     }
   }
 

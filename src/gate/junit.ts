@@ -2,6 +2,7 @@
 // surefire write. Each producer puts the failing file and line somewhere else, so locations are taken from
 // attributes when present, else from the failure text (stack trace), and made repository-relative.
 import { XMLParser } from 'fast-xml-parser';
+import { errorMessage } from '../common/errors.js';
 
 export type CaseStatus = 'passed' | 'failed' | 'error' | 'skipped';
 
@@ -63,7 +64,7 @@ export function parseJUnit(xml: string, opts: LocateOptions): JUnitReport {
   try {
     doc = parser.parse(xml) as Node;
   } catch (err) {
-    throw new Error(`not valid XML: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`not valid XML: ${errorMessage(err)}`);
   }
   const roots: Node[] = [];
   if (doc.testsuites) roots.push(...[].concat(doc.testsuites));

@@ -6,6 +6,7 @@ import { relative } from 'node:path';
 import { glob } from 'tinyglobby';
 import { caseId, mergeReports, parseJUnit, type JUnitReport } from './junit.js';
 import type { Logger } from '../common/logger.js';
+import { errorMessage } from '../common/errors.js';
 
 export interface CommandResult {
   exitCode: number;
@@ -128,7 +129,7 @@ async function readReports(opts: RunOptions, attemptStart: number, files: string
     try {
       reports.push(parseJUnit(readFileSync(f, 'utf8'), { repoRoot: opts.cwd, files: files.length > 0 ? files : undefined }));
     } catch (err) {
-      opts.logger.warning(`${relative(opts.cwd, f)}: ${err instanceof Error ? err.message : String(err)}`);
+      opts.logger.warning(`${relative(opts.cwd, f)}: ${errorMessage(err)}`);
     }
   }
   return { report: reports.length > 0 ? mergeReports(reports) : undefined, files: fresh.map((f) => relative(opts.cwd, f)) };

@@ -3,6 +3,7 @@
 import type { Logger } from '../common/logger.js';
 import type { GitHubClient } from './client.js';
 import type { RunContext } from './context.js';
+import { errorMessage } from '../common/errors.js';
 
 export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
 
@@ -45,7 +46,7 @@ export async function startDeployment(
             environment: opts.environment,
           });
         } catch (err) {
-          logger.warning(`could not set deployment ${id} to ${state}: ${err instanceof Error ? err.message : String(err)}`);
+          logger.warning(`could not set deployment ${id} to ${state}: ${errorMessage(err)}`);
         }
       },
     };
@@ -53,7 +54,7 @@ export async function startDeployment(
     logger.info(`Recorded as GitHub deployment ${id} to environment '${opts.environment}'`);
     return record;
   } catch (err) {
-    logger.warning(`could not record a GitHub deployment to '${opts.environment}': ${err instanceof Error ? err.message : String(err)}`);
+    logger.warning(`could not record a GitHub deployment to '${opts.environment}': ${errorMessage(err)}`);
     return undefined;
   }
 }
@@ -86,7 +87,7 @@ export async function failReleaseDeployments(
     }
     if (marked.length) opts.logger.info(`Marked GitHub deployment(s) ${marked.join(', ')} of ${opts.releases.join(', ')} as failed`);
   } catch (err) {
-    opts.logger.warning(`could not mark the deployments of ${opts.releases.join(', ')} as failed: ${err instanceof Error ? err.message : String(err)}`);
+    opts.logger.warning(`could not mark the deployments of ${opts.releases.join(', ')} as failed: ${errorMessage(err)}`);
   }
   return marked;
 }

@@ -5,6 +5,7 @@ import type { Connector, RemoteSession, SshCredentials } from '../ssh/types.js';
 import { checkSocket, createHaproxy } from './haproxy.js';
 import { checkUpstreamFile, createNginx } from './nginx.js';
 import { LB_NAME, type LoadBalancer, type LoadBalancerSettings, type RolloutLbSettings } from './types.js';
+import { errorMessage } from '../common/errors.js';
 
 export * from './types.js';
 
@@ -65,7 +66,7 @@ function wrap(name: string, fn: () => unknown): void {
   try {
     fn();
   } catch (err) {
-    throw new InputError(name, err instanceof Error ? err.message : String(err));
+    throw new InputError(name, errorMessage(err));
   }
 }
 

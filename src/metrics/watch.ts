@@ -9,6 +9,7 @@ import { redact } from './sources/http.js';
 import { QueryError, type MetricSource, type Reading, type Readings } from './sources/types.js';
 import { mean, median } from './stats.js';
 import type { Comparison, Observation, Rule, RuleReport, WatchResult, WatchSettings } from './types.js';
+import { errorMessage } from '../common/errors.js';
 
 /** A host's readings before the watch, oldest first. */
 export type PriorReadings = Map<string, { t: number; value: number }[]>;
@@ -73,10 +74,6 @@ export function matchHosts(all: readonly string[], wanted: readonly string[]): s
 
 function usesHost(settings: WatchSettings, rule: Rule): boolean {
   return settings.url.includes('{host}') || rule.query.includes('{host}');
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** NaN and ±Inf are no data: they must never reach a bound or the judge. */
@@ -156,8 +153,8 @@ export async function runWatch(given: WatchSettings, options: WatchOptions): Pro
   const baselines = new Map<string, RuleBaseline>();
   const baselineSamples = new Map<string, Observation[]>(settings.rules.map((r) => [r.name, []]));
   const fail = (rule: Rule, err: unknown) => {
-    logger.error(errorText(err));
-    states.set(rule.name, failRule(states.get(rule.name)!, errorText(err)));
+    logger.error(errorMessage(err));
+    states.set(rule.name, failRule(states.get(rule.name)!, errorMessage(err)));
   };
   const t0 = now();
   logger.info(
@@ -212,7 +209,7 @@ export async function runWatch(given: WatchSettings, options: WatchOptions): Pro
           readings = await source.sample({ rule, hosts: readFor(rule), at, signal });
         } catch (err) {
           if (err instanceof QueryError) return fail(rule, err);
-          readings = new Map((readFor(rule).length ? readFor(rule) : ['']).map((h) => [h, { value: null, reason: `source error: ${errorText(err)}` }]));
+          readings = new Map((readFor(rule).length ? readFor(rule) : ['']).map((h) => [h, { value: null, reason: `source error: ${errorMessage(err)}` }]));
         }
         const judged = normalise(readings, rule.volume ? shares : null);
         const keys = usesHost(settings, rule) ? hosts.judged : [''];
@@ -275,7 +272,7 @@ async function primeSource(source: MetricSource, settings: WatchSettings, readFo
     settings.rules.map((rule) =>
       source.prime!({ rule, hosts: readFor(rule), at, signal }).catch((err) => {
         if (err instanceof QueryError) fail(rule, err);
-        else logger.warning(`rule '${rule.name}': first scrape failed: ${errorText(err)}`);
+        else logger.warning(`rule '${rule.name}': first scrape failed: ${errorMessage(err)}`);
       }),
     ),
   );
@@ -313,7 +310,7 @@ async function loadHistory(
     } catch (err) {
       if (err instanceof QueryError) fail(rule, err);
       else {
-        logger.warning(`rule '${rule.name}': baseline query failed: ${errorText(err)}`);
+        logger.warning(`rule '${rule.name}': baseline query failed: ${errorMessage(err)}`);
         baselines.set(rule.name, { history: new Map(), medians: new Map() });
       }
     }

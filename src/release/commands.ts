@@ -22,9 +22,13 @@ function releaseEnv(e: ReleaseEnv): string {
   });
 }
 
+/** How much of the deploy log a state read brings back: far more than keep-releases ever needs. */
+export const LOG_LINES_READ = 2000;
+
 /**
  * Reads a host's release state as `key=value` lines: current, each release with its mtime,
- * bad markers, and the checksum recorded for `releaseId` (to skip a repeat upload).
+ * bad markers, the checksum recorded for `releaseId` (to skip a repeat upload) and the newest
+ * lines of the deploy log (the ledger), in one round trip.
  */
 export function readStateCommand(deployPath: string, releaseId = ''): string {
   const l = layout(deployPath);
@@ -34,6 +38,7 @@ export function readStateCommand(deployPath: string, releaseId = ''): string {
     `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; echo "release=$n $(stat -c %Y "$d")"; done`,
     `for b in ${quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
     releaseId ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ${quote(`${l.checksums}/${releaseId}`)})"; true` : 'true',
+    `tail -n ${LOG_LINES_READ} ${quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
   ].join('\n');
 }
 
@@ -45,10 +50,12 @@ export interface HostState {
   bad: string[];
   /** The checksum recorded for the release asked about, '' when none. */
   checksum: string;
+  /** The newest deploy log lines, oldest first (torn or foreign lines skipped). */
+  log: DeployLogEntry[];
 }
 
 export function parseState(stdout: string): HostState {
-  const state: HostState = { exists: true, current: '', releases: [], bad: [], checksum: '' };
+  const state: HostState = { exists: true, current: '', releases: [], bad: [], checksum: '', log: [] };
   for (const line of stdout.split('\n')) {
     const eq = line.indexOf('=');
     if (eq < 0) continue;
@@ -58,6 +65,7 @@ export function parseState(stdout: string): HostState {
     else if (key === 'current') state.current = value;
     else if (key === 'bad') state.bad.push(value);
     else if (key === 'checksum') state.checksum = value;
+    else if (key === 'log') state.log.push(...parseLog(line.slice(eq + 1)));
     else if (key === 'release') {
       const [id, mtime] = value.split(' ');
       state.releases.push({ id, mtime: Number(mtime) || 0 });
@@ -67,21 +75,51 @@ export function parseState(stdout: string): HostState {
   return state;
 }
 
+/** A lock whose heartbeat is older than this is stale: its holder is gone (SPEC). */
+export const LOCK_STALE_SEC = 60;
+
+/** Writes the owner file (token, owner, heartbeat on the host's clock) by rename, so no reader sees it half-written. */
+function writeOwner(lock: string, token: string, owner: string): string {
+  return `printf '%s\\n' ${quote(token)} ${quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ${lock}/owner.tmp ${lock}/owner`;
+}
+
 /**
- * Takes the host's lock by atomic mkdir. Prints `acquired`, `took-over <owner>` (the old lock had
- * expired) or exits EXIT.lockHeld printing `held <owner> <expires>`.
+ * One attempt at the host's lock (an atomic mkdir). Prints `acquired`, `took-over <age> <holder>`
+ * (the old lock was stale, or its holder is `forceOwner`, a run known to have completed) or exits
+ * EXIT.lockHeld printing `held <age> <holder>`, age being seconds since the holder's last heartbeat.
+ * Ages use the host's clock, so runners with skewed clocks agree. A takeover is guarded by a second
+ * mkdir, so two rollouts that both see a stale lock cannot both take it.
  */
-export function acquireLockCommand(deployPath: string, owner: string, token: string, nowSec: number, ttlSec: number): string {
+export function acquireLockCommand(deployPath: string, owner: string, token: string, forceOwner = ''): string {
   const l = layout(deployPath);
   const lock = quote(l.lock);
-  const write = `printf '%s\\n' ${quote(token)} ${quote(owner)} ${nowSec + ttlSec} > ${lock}/owner`;
+  const guard = quote(`${l.lock}.takeover`);
+  const write = writeOwner(lock, token, owner);
+  const read = `tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner 2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`;
   return [
     `mkdir -p ${quote(l.state)}`,
     `if mkdir ${lock} 2>/dev/null; then ${write}; echo acquired; exit 0; fi`,
-    `expires=$(sed -n 3p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner 2>/dev/null || true)`,
-    `if [ -n "$expires" ] && [ "$expires" -lt ${nowSec} ]; then rm -rf ${lock}; if mkdir ${lock} 2>/dev/null; then ${write}; echo "took-over $holder"; exit 0; fi; fi`,
-    `echo "held $holder $expires"; exit ${EXIT.lockHeld}`,
+    read,
+    `now=$(date +%s)`,
+    // No owner file yet: a rollout is between its mkdir and its write; the directory's age stands in.
+    `case "$beat" in ''|*[!0-9]*) beat=$(stat -c %Y ${lock} 2>/dev/null || echo "$now");; esac`,
+    // Locks written before the heartbeat held an expiry one hour ahead.
+    `[ "$beat" -gt $((now + 120)) ] && beat=$((beat - 3600))`,
+    `age=$((now - beat))`,
+    `if [ "$tok" = ${quote(token)} ]; then ${write}; echo acquired; exit 0; fi`,
+    `[ -d ${guard} ] && [ $((now - $(stat -c %Y ${guard} 2>/dev/null || echo "$now"))) -gt ${LOCK_STALE_SEC} ] && rmdir ${guard} 2>/dev/null`,
+    `if { [ "$age" -gt ${LOCK_STALE_SEC} ] || { [ -n ${quote(forceOwner)} ] && [ "$holder" = ${quote(forceOwner)} ]; }; } && mkdir ${guard} 2>/dev/null; then`,
+    `  if [ "$(sed -n 1p ${lock}/owner 2>/dev/null || true)" = "$tok" ]; then rm -rf ${lock}; if mkdir ${lock} 2>/dev/null; then ${write}; rmdir ${guard}; echo "took-over $age $holder"; exit 0; fi; fi`,
+    `  rmdir ${guard}; ${read}`,
+    `fi`,
+    `echo "held $age $holder"; exit ${EXIT.lockHeld}`,
   ].join('\n');
+}
+
+/** Renews this run's heartbeat; prints `lost` when another run holds the lock now. */
+export function renewLockCommand(deployPath: string, token: string, owner: string): string {
+  const lock = quote(layout(deployPath).lock);
+  return `if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ]; then ${writeOwner(lock, token, owner)} && echo renewed; else echo lost; fi`;
 }
 
 /** Releases the lock only if this run still holds it (its token is in the owner file). */
@@ -90,23 +128,24 @@ export function releaseLockCommand(deployPath: string, token: string): string {
   return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ] && rm -rf ${lock}; true`;
 }
 
-/** Receives the artifact on stdin into incoming/, verifying its sha256 before anything else. */
+/** Receives the artifact on stdin into incoming/, verifying its sha256; nothing is left behind when either fails. */
 export function receiveArtifactCommand(deployPath: string, releaseId: string, sha256: string): string {
   const l = layout(deployPath);
   const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
   return [
     'set -e',
     `mkdir -p ${quote(l.incoming)}`,
-    `cat > ${tmp}`,
+    `cat > ${tmp} || { rm -f ${tmp}; echo 'could not store the upload (is the disk full?)' >&2; exit 1; }`,
     `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
   ].join('\n');
 }
 
 /**
  * Unpacks the received artifact into releases/<id>/ via a `.partial` directory renamed into place,
- * so releases/<id>/ is complete or absent. An existing release with other content is refused.
+ * so releases/<id>/ is complete or absent: on any failure (a full disk) the partial directory and
+ * the upload are removed. An existing release with other content is refused. Records `staged`.
  */
-export function unpackCommand(deployPath: string, releaseId: string, sha256: string, format: 'tar' | 'tar.gz'): string {
+export function unpackCommand(deployPath: string, releaseId: string, sha256: string, format: 'tar' | 'tar.gz', staged?: DeployLogEntry): string {
   const l = layout(deployPath);
   const target = quote(releasePath(deployPath, releaseId));
   const partial = quote(`${l.releases}/.${releaseId}.partial`);
@@ -115,16 +154,31 @@ export function unpackCommand(deployPath: string, releaseId: string, sha256: str
   return [
     'set -e',
     `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)}`,
-    `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${tmp}; exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+    `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${tmp}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+    `cleanup() { rm -rf ${partial} ${tmp} ${sum}; }`,
+    'trap cleanup EXIT',
     `rm -rf ${partial}`,
     `mkdir ${partial}`,
     `tar -x${format === 'tar.gz' ? 'z' : ''}f ${tmp} -C ${partial}`,
     // tar restores the archive's mtime of `./` onto the directory (epoch 0 for a packed directory);
     // prune orders releases by this mtime, so it must be the unpack time.
     `touch ${partial}`,
-    `mv ${partial} ${target}`,
     `printf '%s\\n' ${quote(sha256)} > ${sum}`,
+    `mv ${partial} ${target}`,
+    `trap - EXIT`,
     `rm -f ${tmp}`,
+    ...(staged ? [appendLogCommand(deployPath, staged)] : []),
+  ].join('\n');
+}
+
+/** Removes a release this run staged but never switched to (its rollout stopped): nothing half-done stays. */
+export function discardReleaseCommand(deployPath: string, releaseId: string): string {
+  const l = layout(deployPath);
+  const target = `releases/${releaseId}`;
+  return [
+    `cd ${quote(deployPath)} 2>/dev/null || exit 0`,
+    `[ "$(readlink current 2>/dev/null)" = ${quote(target)} ] && { echo 'is current: kept' >&2; exit 1; }`,
+    `rm -rf -- ${quote(target)} ${quote(`${l.releases}/.${releaseId}.partial`)} ${quote(`${l.checksums}/${releaseId}`)} ${quote(`${l.incoming}/${releaseId}.artifact`)}`,
   ].join('\n');
 }
 
@@ -153,9 +207,10 @@ export function userCommand(dir: string, command: string, env: ReleaseEnv): stri
 
 /**
  * Points `current` at releases/<id> by renaming a fresh symlink over it (rename(2) is atomic),
- * never `ln -sfn` (which unlinks first). Refuses a release directory that does not exist.
+ * never `ln -sfn` (which unlinks first). Refuses a release directory that does not exist. The
+ * ledger line goes in the same command, so no run can die between the switch and its record.
  */
-export function switchCommand(deployPath: string, releaseId: string): string {
+export function switchCommand(deployPath: string, releaseId: string, entry?: DeployLogEntry): string {
   const tmp = `.current.${releaseId}.tmp`;
   return [
     'set -e',
@@ -164,10 +219,11 @@ export function switchCommand(deployPath: string, releaseId: string): string {
     `rm -f ${quote(tmp)}`,
     `ln -s ${quote(`releases/${releaseId}`)} ${quote(tmp)}`,
     `mv -T ${quote(tmp)} current`,
+    ...(entry ? [appendLogCommand(deployPath, entry)] : []),
   ].join('\n');
 }
 
-/** One line of the append-only deploy log. */
+/** One line of the append-only deploy log; `result` is a ledger event (see ledger.ts). */
 export interface DeployLogEntry {
   time: string;
   action: 'rollout' | 'revert';
@@ -176,6 +232,12 @@ export interface DeployLogEntry {
   run: string;
   result: string;
   reason?: string;
+}
+
+/** Several ledger lines in one append (one write, one round trip). */
+export function appendLogLinesCommand(deployPath: string, entries: readonly DeployLogEntry[]): string {
+  const l = layout(deployPath);
+  return `mkdir -p ${quote(l.state)} && printf '%s\\n' ${entries.map((e) => quote(JSON.stringify(e))).join(' ')} >> ${quote(l.log)}`;
 }
 
 export function appendLogCommand(deployPath: string, entry: DeployLogEntry): string {
@@ -210,23 +272,6 @@ export function removeReleasesCommand(deployPath: string, releaseIds: string[]):
   const l = layout(deployPath);
   const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`]);
   return `rm -rf -- ${paths.map(quote).join(' ')}`;
-}
-
-/** Which releases to prune: all but the newest `keep`, never current, the protected ones (previous) or bad ones. */
-export function planPrune(state: HostState, keep: number, protect: string[]): string[] {
-  const keepSet = new Set([state.current, ...protect, ...state.bad].filter(Boolean));
-  const newestFirst = [...state.releases].reverse();
-  return newestFirst
-    .slice(keep)
-    .filter((r) => !keepSet.has(r.id))
-    .map((r) => r.id)
-    .reverse();
-}
-
-/** Extends this run's lock (long rollouts outlive one TTL); a no-op when another run holds it. */
-export function refreshLockCommand(deployPath: string, token: string, owner: string, expiresSec: number): string {
-  const lock = quote(layout(deployPath).lock);
-  return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ] && printf '%s\\n' ${quote(token)} ${quote(owner)} ${expiresSec} > ${lock}/owner; true`;
 }
 
 /** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only. */

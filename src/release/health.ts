@@ -1,5 +1,7 @@
 // The health check shared by ssh-rollout and auto-revert: `health-command` on the host and/or
-// `health-url` from the runner, each retried until one deadline (`health-timeout`).
+// `health-url` from the runner, each retried until one deadline (`health-timeout`). With
+// `health-expect`, a 2xx counts only when its body contains the expected text, so a host still
+// serving the old release (a reload that did not take) is not healthy.
 import type { HostSpec } from '../common/inputs.js';
 import { sleep as realSleep } from '../common/concurrency.js';
 import type { RemoteSession } from '../ssh/types.js';
@@ -11,6 +13,11 @@ export interface HealthSettings {
   healthCommand: string;
   /** Polled from the runner; `{host}` is replaced; any 2xx is healthy. '' = none. */
   healthUrl: string;
+  /**
+   * Text a health-url 2xx body must contain to count as healthy; `{release}` is replaced by the
+   * release id being checked. '' (or absent) = any 2xx is healthy.
+   */
+  healthExpect?: string;
   healthTimeoutMs: number;
 }
 
@@ -42,6 +49,14 @@ export function healthUrlFor(template: string, host: HostSpec): string {
   return template.replace(/\{host\}/g, name);
 }
 
+/** The text a health-url body must contain: `{release}` → the release id being checked. */
+export function expectedText(template: string, releaseId: string): string {
+  return template.replace(/\{release\}/g, () => releaseId);
+}
+
+/** At most this much of a health-url body is read when looking for health-expect. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
 /** Whether there is anything to check at all. */
 export function hasHealthCheck(s: Pick<HealthSettings, 'healthCommand' | 'healthUrl'>): boolean {
   return s.healthCommand !== '' || s.healthUrl !== '';
@@ -62,6 +77,7 @@ export function createHealthCheck(settings: HealthSettings, options: HealthOptio
   return async (session, host, env) => {
     const start = now();
     const deadline = start + settings.healthTimeoutMs;
+    const lastWindow = Math.min(requestTimeout, Math.max(50, settings.healthTimeoutMs / 10));
     let attempts = 0;
 
     async function retry(what: string, attempt: (remainingMs: number) => Promise<string | null>): Promise<string | null> {
@@ -72,8 +88,11 @@ export function createHealthCheck(settings: HealthSettings, options: HealthOptio
         const remaining = Math.max(1, deadline - now());
         last = (await attempt(remaining)) ?? '';
         if (last === '') return null;
-        if (now() + interval >= deadline) return `${what} not healthy after ${formatSeconds(now() - start)}: ${last}`;
-        await sleep(interval);
+        // The last pause is cut short so one attempt still starts just before the deadline, with
+        // time left to answer (a 1 ms window would only ever time out).
+        const lastStart = deadline - lastWindow;
+        if (now() >= lastStart) return `${what} not healthy after ${formatSeconds(now() - start)}: ${last}`;
+        await sleep(Math.min(interval, lastStart - now()));
         interval = Math.min(maxInterval, interval * 2);
       }
     }
@@ -93,12 +112,19 @@ export function createHealthCheck(settings: HealthSettings, options: HealthOptio
 
     if (settings.healthUrl) {
       const url = healthUrlFor(settings.healthUrl, host);
+      const expected = settings.healthExpect ? expectedText(settings.healthExpect, env.releaseId) : '';
       const failure = await retry(`health-url ${url}`, async (remaining) => {
         try {
           const res = await doFetch(url, { signal: AbortSignal.timeout(Math.min(remaining, requestTimeout)), redirect: 'manual' });
-          // Drain the body so the socket is reused and nothing leaks between attempts.
-          await res.arrayBuffer().catch(() => undefined);
-          return res.status >= 200 && res.status < 300 ? null : `HTTP ${res.status}`;
+          const ok = res.status >= 200 && res.status < 300;
+          if (!ok || expected === '') {
+            // Drain the body so the socket is reused and nothing leaks between attempts.
+            await res.arrayBuffer().catch(() => undefined);
+            return ok ? null : `HTTP ${res.status}`;
+          }
+          const body = await readCapped(res, MAX_BODY_BYTES);
+          if (body.includes(expected)) return null;
+          return `HTTP ${res.status} but the body does not contain ${JSON.stringify(shorten(expected, 200))} (body: ${excerpt(body)})`;
         } catch (err) {
           return fetchFailure(err);
         }
@@ -109,6 +135,37 @@ export function createHealthCheck(settings: HealthSettings, options: HealthOptio
     const ms = now() - start;
     return { ok: true, detail: hasHealthCheck(settings) ? `healthy after ${attempts} attempt(s), ${ms} ms` : 'no health check configured', attempts, ms };
   };
+}
+
+/** The body as text, reading at most maxBytes (the rest is not fetched). */
+async function readCapped(res: Response, maxBytes: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const part = value.byteLength > maxBytes - size ? value.subarray(0, maxBytes - size) : value;
+      chunks.push(part);
+      size += part.byteLength;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A short single-line view of a body for a failure detail. */
+function excerpt(body: string): string {
+  // eslint-disable-next-line no-control-regex -- a body excerpt must be one printable line
+  const line = body.replace(/[\s\x00-\x1f\x7f]+/g, ' ').trim();
+  return line === '' ? 'empty' : JSON.stringify(shorten(line, 80));
+}
+
+function shorten(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 function tail(text: string): string {

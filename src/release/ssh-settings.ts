@@ -28,6 +28,8 @@ export interface SshSettings {
   healthCommand: string;
   /** '' when none; may contain `{host}`. */
   healthUrl: string;
+  /** '' when none; text a health-url 2xx body must contain; may contain `{release}`. */
+  healthExpect: string;
   healthTimeoutMs: number;
   /** Things to print as warnings on every run (e.g. host keys not checked). */
   warnings: string[];
@@ -88,6 +90,8 @@ export function readSshSettings(source: InputSource, ctx: SshSettingsContext): S
 
   const healthUrl = optional(source, 'health-url');
   if (healthUrl) validateHealthUrl(healthUrl);
+  const healthExpect = optional(source, 'health-expect');
+  if (healthExpect) validateHealthExpect(healthExpect, healthUrl);
 
   const credentials: SshCredentials = {
     privateKey,
@@ -104,6 +108,7 @@ export function readSshSettings(source: InputSource, ctx: SshSettingsContext): S
     reloadCommand: optional(source, 'reload-command'),
     healthCommand: optional(source, 'health-command'),
     healthUrl,
+    healthExpect,
     healthTimeoutMs: parseDuration('health-timeout', optional(source, 'health-timeout', '60s')),
     warnings,
   };
@@ -132,4 +137,14 @@ function validateHealthUrl(template: string): void {
     throw new InputError('health-url', `'${template}' is not a URL ({host} is replaced by each host's name)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InputError('health-url', `'${template}' must be http:// or https://`);
+}
+
+/** Longest health-expect accepted: it is matched against a body, not a document. */
+export const MAX_HEALTH_EXPECT = 1000;
+
+function validateHealthExpect(text: string, healthUrl: string): void {
+  if (healthUrl === '') throw new InputError('health-expect', 'needs health-url: it is the text the health-url response body must contain');
+  if (text.length > MAX_HEALTH_EXPECT) throw new InputError('health-expect', `is ${text.length} characters long, more than ${MAX_HEALTH_EXPECT}`);
+  // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+  if (/[\x00-\x1f\x7f]/.test(text)) throw new InputError('health-expect', 'must be one line without control characters');
 }

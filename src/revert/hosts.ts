@@ -1,25 +1,16 @@
-// The host side of auto-revert: one connection per host, up to max-parallel at once; per host
-// read state and log → plan (pure) → switch, mark bad, reload, health, log line.
+// The host side of auto-revert, on the release engine's verbs: one connection per host, up to
+// max-parallel at once; per host read state and ledger → plan (pure) → put back, mark bad, health, record.
 import { randomBytes } from 'node:crypto';
-import { hostId, type HostSpec } from '../common/inputs.js';
+import { errorMessage } from '../common/errors.js';
+import type { HostSpec } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
 import { mapLimit } from '../common/concurrency.js';
-import {
-  acquireLockCommand,
-  appendLogCommand,
-  markBadCommand,
-  parseLog,
-  parseState,
-  readLogCommand,
-  readStateCommand,
-  releaseLockCommand,
-  switchCommand,
-  userCommand,
-  type ReleaseEnv,
-} from '../release/commands.js';
+import { ReleaseHost } from '../engine/host.js';
+import type { StepRecord } from '../engine/steps.js';
+import type { DeployLogEntry, ReleaseEnv } from '../release/commands.js';
 import type { HealthCheck } from '../release/health.js';
 import type { SshSettings } from '../release/ssh-settings.js';
-import type { Connector, RemoteSession } from '../ssh/types.js';
+import type { Connector } from '../ssh/types.js';
 import { planHost, type HostPlan, type PlanOptions } from './plan.js';
 
 export type HostRevertOutcome = 'reverted' | 'nothing-to-do' | 'no-good-release' | 'failed';
@@ -39,7 +30,7 @@ export interface HostRevertRecord {
   reason: string;
   /** Milliseconds from the start of the revert until this host was healthy on `to`. */
   healthyAfterMs?: number;
-  steps: { name: string; ms: number; ok: boolean; detail?: string }[];
+  steps: StepRecord[];
 }
 
 export interface HostsRevertReport {
@@ -61,126 +52,93 @@ export interface HostsRevertDeps {
 
 type HostsSettings = Pick<SshSettings, 'hosts' | 'credentials' | 'deployPath' | 'maxParallel' | 'reloadCommand' | 'healthCommand' | 'healthUrl'>;
 
-/** A lock is taken so a concurrent rollout notices us, but only briefly: a dead run must not block a revert. */
-const LOCK_TTL_SEC = 300;
-
-class StepFailure extends Error {}
-
 export async function revertHosts(settings: HostsSettings, options: PlanOptions, deps: HostsRevertDeps): Promise<HostsRevertReport> {
   const now = deps.now ?? Date.now;
-  const { logger } = deps;
   const started = now();
-  const token = randomBytes(8).toString('hex');
-  const deployPath = settings.deployPath;
-
-  const hosts = await mapLimit(settings.hosts, settings.maxParallel, (spec) => revertOne(spec));
+  const token = randomBytes(12).toString('hex');
+  const hosts = await mapLimit(settings.hosts, settings.maxParallel, (spec) => revertHost(spec, { settings, options, deps, token, now, started }));
   const finished = now();
   const healthy = hosts.filter((h) => h.healthyAfterMs !== undefined).map((h) => h.healthyAfterMs!);
-  const report: HostsRevertReport = {
-    startedAt: new Date(started).toISOString(),
-    finishedAt: new Date(finished).toISOString(),
-    hosts,
-  };
+  const report: HostsRevertReport = { startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString(), hosts };
   if (healthy.length) {
     report.timeToHealthyMs = Math.max(...healthy);
-    logger.info(`Time from start to the last reverted host healthy: ${(report.timeToHealthyMs / 1000).toFixed(2)} s (${healthy.length} host(s))`);
+    deps.logger.info(`Time from start to the last reverted host healthy: ${(report.timeToHealthyMs / 1000).toFixed(2)} s (${healthy.length} host(s))`);
   }
   return report;
+}
 
-  async function revertOne(spec: HostSpec): Promise<HostRevertRecord> {
-    const rec: HostRevertRecord = { host: hostId(spec), outcome: 'failed', from: '', to: '', bad: '', markedBad: false, reason: '', steps: [] };
-    let session: RemoteSession | undefined;
-    let locked = false;
+interface RevertContext {
+  settings: HostsSettings;
+  options: PlanOptions;
+  deps: HostsRevertDeps;
+  token: string;
+  now: () => number;
+  started: number;
+}
 
-    async function step(name: string, command: string, timeoutMs?: number): Promise<string> {
-      const t0 = now();
-      const r = await session!.exec(command, timeoutMs ? { timeoutMs } : undefined);
-      const ok = r.code === 0;
-      rec.steps.push({ name, ms: now() - t0, ok, ...(ok ? {} : { detail: (r.stderr || r.stdout).trim() || `exit ${r.code}` }) });
-      if (!ok) throw new StepFailure(`${name} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim() || 'no output'}`);
-      return r.stdout;
-    }
-
-    try {
-      const t0 = now();
-      session = await deps.connector(spec, settings.credentials);
-      rec.steps.push({ name: 'connect', ms: now() - t0, ok: true });
-
-      const lock = await session.exec(acquireLockCommand(deployPath, deps.runUrl || 'fivestep auto-revert', token, Math.floor(now() / 1000), LOCK_TTL_SEC));
-      locked = lock.code === 0;
-      // Putting a host back must not wait for a rollout that may be dead: go on, but say so.
-      if (!locked) logger.warning(`${rec.host}: deploy lock held (${lock.stdout.trim() || lock.stderr.trim()}); reverting anyway`);
-
-      const state = parseState(await step('read-state', readStateCommand(deployPath)));
-      const log = parseLog(await step('read-log', readLogCommand(deployPath)));
-      const plan = planHost(state, log, options);
-      rec.from = plan.current;
-      rec.bad = plan.bad;
-      await act(plan);
-    } catch (err) {
-      rec.outcome = 'failed';
-      rec.reason = err instanceof Error ? err.message : String(err);
-      logger.error(`${rec.host}: ${rec.reason}`);
-    } finally {
-      if (session) {
-        if (locked) await session.exec(releaseLockCommand(deployPath, token)).catch(() => undefined);
-        await session.close().catch(() => undefined);
-      }
-    }
-    return rec;
-
-    async function act(plan: HostPlan): Promise<void> {
-      const markReason = `auto-revert ${new Date(now()).toISOString()} ${deps.runUrl}${deps.reason ? `: ${deps.reason}` : ''}`.slice(0, 2000);
-      if (plan.action !== 'switch') {
-        // The bad release is marked even where it is no longer current, so no later revert lands on it.
-        if (plan.markBad) {
-          await step('mark-bad', markBadCommand(deployPath, plan.bad, markReason));
-          rec.markedBad = true;
-        }
-        rec.outcome = plan.action;
-        rec.reason = plan.why;
-        const log = plan.action === 'no-good-release' ? logger.error.bind(logger) : logger.info.bind(logger);
-        log(`${rec.host}: ${plan.action === 'no-good-release' ? 'NOT reverted, left as it is: ' : 'nothing to do: '}${plan.why}${rec.markedBad ? `; marked ${plan.bad} bad` : ''}`);
-        return;
-      }
-      await step('switch', switchCommand(deployPath, plan.to));
-      rec.to = plan.to;
-      if (plan.markBad) {
-        await step('mark-bad', markBadCommand(deployPath, plan.bad, markReason));
-        rec.markedBad = true;
-      }
-      const env: ReleaseEnv = { deployPath, releaseId: plan.to, previousReleaseId: plan.bad };
-      let healthy = true;
-      let healthDetail = '';
-      try {
-        if (settings.reloadCommand) await step('reload', userCommand(`${deployPath}/current`, settings.reloadCommand, env));
-        const t0 = now();
-        const h = await deps.health(session!, spec, env);
-        if (settings.healthCommand || settings.healthUrl) rec.steps.push({ name: 'health', ms: now() - t0, ok: h.ok, detail: h.detail });
-        healthy = h.ok;
-        healthDetail = h.detail;
-      } catch (err) {
-        healthy = false;
-        healthDetail = err instanceof Error ? err.message : String(err);
-      }
-      if (healthy) rec.healthyAfterMs = now() - started;
-      // The log records the switch either way: it happened, and the next run must see it.
-      await step(
-        'log',
-        appendLogCommand(deployPath, {
-          time: new Date(now()).toISOString(),
-          action: 'revert',
-          release: plan.to,
-          previous: plan.bad,
-          run: deps.runUrl,
-          result: healthy ? 'reverted' : 'unhealthy',
-          ...(deps.reason ? { reason: deps.reason.slice(0, 1000) } : {}),
-        }),
-      );
-      if (!healthy) throw new StepFailure(`switched back to ${plan.to} but not healthy: ${healthDetail}`);
-      rec.outcome = 'reverted';
-      rec.reason = plan.why;
-      logger.info(`${rec.host}: ${plan.bad} → ${plan.to} (${plan.why})${settings.healthCommand || settings.healthUrl ? ', healthy' : ''}`);
-    }
+async function revertHost(spec: HostSpec, c: RevertContext): Promise<HostRevertRecord> {
+  const host = new ReleaseHost(spec, { connector: c.deps.connector, credentials: c.settings.credentials, deployPath: c.settings.deployPath, now: c.now });
+  const rec: HostRevertRecord = { host: host.id, outcome: 'failed', from: '', to: '', bad: '', markedBad: false, reason: '', steps: host.steps };
+  try {
+    await host.connect();
+    // The lock is taken so a concurrent rollout notices us, but never waited for: putting a host back
+    // must not wait on a rollout that may be dead.
+    const lock = await host.tryLock(c.deps.runUrl || 'fivestep auto-revert', c.token);
+    if (lock.kind === 'held') c.deps.logger.warning(`${host.id}: deploy lock held by ${lock.holder} (last heartbeat ${lock.ageSec}s ago); reverting anyway`);
+    const plan = planHost(await host.readState(), c.options);
+    rec.from = plan.current;
+    rec.bad = plan.bad;
+    await (plan.action === 'switch' ? switchBack(host, plan, rec, c) : leaveAlone(host, plan, rec, c));
+  } catch (err) {
+    rec.outcome = 'failed';
+    rec.reason = errorMessage(err);
+    c.deps.logger.error(`${host.id}: ${rec.reason}`);
+  } finally {
+    await host.unlock().catch(() => undefined);
+    await host.close();
   }
+  return rec;
+}
+
+function entry(c: RevertContext, release: string, previous: string, result: string, reason?: string): DeployLogEntry {
+  return { time: new Date(c.now()).toISOString(), action: 'revert', release, previous, run: c.deps.runUrl, result, ...(reason ? { reason: reason.slice(0, 1000) } : {}) };
+}
+
+async function markBad(host: ReleaseHost, bad: string, rec: HostRevertRecord, c: RevertContext): Promise<void> {
+  const marker = `auto-revert ${new Date(c.now()).toISOString()} ${c.deps.runUrl}${c.deps.reason ? `: ${c.deps.reason}` : ''}`.slice(0, 2000);
+  await host.markBad(bad, marker, entry(c, bad, '', 'bad', c.deps.reason));
+  rec.markedBad = true;
+}
+
+/** Not on the bad release (or nothing to go back to): the bad release is still marked, so no later revert lands on it. */
+async function leaveAlone(host: ReleaseHost, plan: HostPlan, rec: HostRevertRecord, c: RevertContext): Promise<void> {
+  if (plan.markBad) await markBad(host, plan.bad, rec, c);
+  rec.outcome = plan.action === 'no-good-release' ? 'no-good-release' : 'nothing-to-do';
+  rec.reason = plan.why;
+  const log = plan.action === 'no-good-release' ? c.deps.logger.error.bind(c.deps.logger) : c.deps.logger.info.bind(c.deps.logger);
+  log(`${host.id}: ${plan.action === 'no-good-release' ? 'NOT reverted, left as it is: ' : 'nothing to do: '}${plan.why}${rec.markedBad ? `; marked ${plan.bad} bad` : ''}`);
+}
+
+/** The same put-back as a failed rollout's (switch, reload), then the bad marker, health, and the ledger. */
+async function switchBack(host: ReleaseHost, plan: HostPlan & { action: 'switch' }, rec: HostRevertRecord, c: RevertContext): Promise<void> {
+  const { settings } = c;
+  const env: ReleaseEnv = { deployPath: settings.deployPath, releaseId: plan.to, previousReleaseId: plan.bad };
+  let healthy = '';
+  let unhealthy = '';
+  try {
+    await host.putBack(plan.to, entry(c, plan.to, plan.bad, 'switched'), settings.reloadCommand ? { command: settings.reloadCommand, env } : null, 0);
+    rec.to = plan.to;
+    if (plan.markBad) await markBad(host, plan.bad, rec, c);
+    healthy = await host.health(c.deps.health, env);
+    rec.healthyAfterMs = c.now() - c.started;
+  } catch (err) {
+    unhealthy = errorMessage(err);
+  }
+  if (!rec.to) throw new Error(unhealthy);
+  // The ledger records the switch either way: it happened, and the next run must see it.
+  await host.record([entry(c, plan.to, plan.bad, unhealthy ? 'failed' : 'healthy', unhealthy || c.deps.reason)]);
+  if (unhealthy) throw new Error(`switched back to ${plan.to} but not healthy: ${unhealthy}`);
+  rec.outcome = 'reverted';
+  rec.reason = plan.why;
+  c.deps.logger.info(`${host.id}: ${plan.bad} → ${plan.to} (${plan.why})${settings.healthCommand || settings.healthUrl ? `, ${healthy}` : ''}`);
 }

@@ -14,6 +14,7 @@ import { publishRca, type RcaResult } from './rca.js';
 import { parseReason, readReports } from './reports.js';
 import { readRevertSettings } from './settings.js';
 import { revertOutputs, summaryMarkdown, type RevertOutcome } from './summary.js';
+import { errorMessage } from '../common/errors.js';
 
 export interface AutoRevertDeps {
   connector: Connector;
@@ -51,7 +52,7 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
         balancer = await connectLoadBalancer(settings.loadBalancer, deps.connector, ssh.credentials);
         await balancer.lb.inspect(ssh.hosts);
       } catch (err) {
-        logger.warning(`load balancer ${settings.loadBalancer.kind}: ${err instanceof Error ? err.message : String(err)}; weights and states are not reset`);
+        logger.warning(`load balancer ${settings.loadBalancer.kind}: ${errorMessage(err)}; weights and states are not reset`);
         await balancer?.close().catch(() => undefined);
         balancer = undefined;
       }
@@ -71,7 +72,7 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
         await balancer.lb.reset();
         logger.info(`Load balancer: every server of ${ssh.hosts.length} host(s) ready with its configured weight`);
       } catch (err) {
-        errors.push(`load balancer reset: ${err instanceof Error ? err.message : String(err)}`);
+        errors.push(`load balancer reset: ${errorMessage(err)}`);
         logger.error(errors[errors.length - 1]);
       } finally {
         await balancer.close().catch(() => undefined);
@@ -108,7 +109,7 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
       if (git.status === 'refused' || git.status === 'rate-limited') logger.warning(git.message);
       else logger.info(git.message);
     } catch (err) {
-      errors.push(`git revert: ${err instanceof Error ? err.message : String(err)}`);
+      errors.push(`git revert: ${errorMessage(err)}`);
       logger.error(errors[errors.length - 1]);
     }
   }
@@ -146,7 +147,7 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
       logger.info(`${rca.commented ? 'Commented on' : 'Opened'} RCA issue #${rca.number}: ${rca.url}`);
     } catch (err) {
       // The fleet is already back: a failed issue is reported, it does not fail the revert.
-      logger.warning(`could not open the RCA issue: ${err instanceof Error ? err.message : String(err)}`);
+      logger.warning(`could not open the RCA issue: ${errorMessage(err)}`);
     }
   }
 

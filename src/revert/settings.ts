@@ -3,22 +3,13 @@ import {
   InputError,
   optional,
   parseBool,
-  parseHostSpec,
   parseInteger,
   parseList,
-  type HostSpec,
   type InputSource,
 } from '../common/inputs.js';
+import { readLoadBalancerInputs, type LoadBalancerSettings } from '../lb/index.js';
 import { validateReleaseId } from '../release/layout.js';
 import { readSshSettings, type SshSettings } from '../release/ssh-settings.js';
-
-export interface LoadBalancerSettings {
-  kind: 'haproxy' | 'nginx';
-  host: HostSpec;
-  backend: string;
-  socket: string;
-  upstreamFile: string;
-}
 
 export interface RevertSettings {
   /** null when `hosts` is empty: a git-only revert. */
@@ -90,24 +81,8 @@ export function readRevertSettings(source: InputSource, ctx: RevertSettingsConte
   return settings;
 }
 
+/** ssh-rollout's reader, plus auto-revert's own rule: the balancer is reset only alongside the hosts. */
 function readLoadBalancer(source: InputSource, ssh: SshSettings | null): LoadBalancerSettings | null {
-  const kind = optional(source, 'load-balancer');
-  if (kind === '') {
-    for (const name of ['lb-host', 'lb-backend', 'lb-upstream-file']) {
-      if (optional(source, name) !== '') throw new InputError(name, 'is set but load-balancer is empty');
-    }
-    return null;
-  }
-  if (kind !== 'haproxy' && kind !== 'nginx') throw new InputError('load-balancer', `must be haproxy or nginx, got '${kind}'`);
-  if (!ssh) throw new InputError('load-balancer', 'needs hosts');
-  const hostText = optional(source, 'lb-host');
-  if (!hostText) throw new InputError('lb-host', 'is required when load-balancer is set');
-  const defaults = { user: optional(source, 'user', 'deploy'), port: parseInteger('port', optional(source, 'port', '22'), { min: 1, max: 65535 }) };
-  const backend = optional(source, 'lb-backend');
-  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(backend)) throw new InputError('lb-backend', backend ? `'${backend}' is not a backend/upstream name` : 'is required when load-balancer is set');
-  const socket = optional(source, 'lb-socket', '/run/haproxy/admin.sock');
-  if (!socket.startsWith('/')) throw new InputError('lb-socket', 'must be an absolute path');
-  const upstreamFile = optional(source, 'lb-upstream-file');
-  if (kind === 'nginx' && !upstreamFile.startsWith('/')) throw new InputError('lb-upstream-file', 'must be an absolute path when load-balancer is nginx');
-  return { kind, host: parseHostSpec('lb-host', hostText, defaults), backend, socket, upstreamFile };
+  if (optional(source, 'load-balancer') !== '' && !ssh) throw new InputError('load-balancer', 'needs hosts');
+  return readLoadBalancerInputs(source);
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../common/logger.js';
 import { createClient as realCreateClient, type GitHubClient } from '../github/client.js';
 import { readContext } from '../github/context.js';
 import { startDeployment } from '../github/deployments.js';
+import { createRunStatusLookup } from '../github/runs.js';
 import { createHealthCheck } from '../release/health.js';
 import { createRolloutWatch, parseRolloutWatch, type WatchResult } from '../metrics/index.js';
 import type { Connector } from '../ssh/types.js';
@@ -15,6 +16,7 @@ import { prepareArtifact } from './artifact.js';
 import { rollout, type RolloutReport } from './rollout.js';
 import { readRolloutSettings } from './settings.js';
 import { rolloutOutputs, summaryMarkdown, type RolloutOutputs } from './report.js';
+import { errorMessage } from '../common/errors.js';
 
 export interface SshRolloutDeps {
   connector: Connector;
@@ -57,6 +59,8 @@ export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Pro
       : undefined;
   if (settings.environment && !settings.githubToken) logger.warning(`environment '${settings.environment}' is set but github-token is empty: no deployment is recorded`);
 
+  // With the API reachable, a lock held by a run that has completed is stale at once (SPEC).
+  const runStatus = settings.githubToken && !settings.dryRun ? createRunStatusLookup((deps.createClient ?? realCreateClient)(settings.githubToken, ctx.apiUrl), ctx.serverUrl, logger) : undefined;
   let report: RolloutReport;
   try {
     report = await rollout(settings, artifact, {
@@ -66,12 +70,13 @@ export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Pro
       runUrl: ctx.runUrl,
       signal: deps.signal,
       now: deps.now,
+      runStatus,
       watch: watchSettings
         ? createRolloutWatch(watchSettings, { logger, allHosts: settings.ssh.hosts.map(hostId), onResult: deps.onWatchResult })
         : undefined,
     });
   } catch (err) {
-    await deployment?.setState('error', `rollout crashed: ${err instanceof Error ? err.message : String(err)}`);
+    await deployment?.setState('error', `rollout crashed: ${errorMessage(err)}`);
     throw err;
   }
 

@@ -82,6 +82,10 @@ export function summaryMarkdown(report: RolloutReport): string {
     `${report.hosts.length} host(s) in ${report.waves.length} wave(s), ${formatMs(report.durationMs)}; artifact ${(report.artifact.bytes / 1024).toFixed(0)} KiB, sha256 \`${report.artifact.sha256.slice(0, 12)}…\`; deploy path \`${report.deployPath}\``,
   );
   if (report.stopReason) out.push('', `**Stopped:** ${cell(report.stopReason)}`);
+  if (report.unhealthyAtStart?.length) {
+    out.push('', `**Found on a release that never became healthy** (a rollout that died midway, or failed):`);
+    for (const u of report.unhealthyAtStart) out.push(`- ${u.host}: ${u.release} (last recorded: ${u.status}); on failure this rollout puts it back on ${u.revertTo || '(no release)'}`);
+  }
   out.push('');
   out.push('| host | wave | previous | upload | switch | health | result | total |');
   out.push('| --- | --- | --- | --- | --- | --- | --- | --- |');

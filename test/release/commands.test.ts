@@ -10,14 +10,13 @@ import {
   appendLogCommand,
   parseLog,
   parseState,
-  planPrune,
+  renewLockCommand,
   readStateCommand,
   releaseLockCommand,
   removeReleasesCommand,
   switchCommand,
   unpackCommand,
   userCommand,
-  type HostState,
 } from '../../src/release/commands.js';
 
 const env = { deployPath: '/srv/app', releaseId: 'v2', previousReleaseId: 'v1' };
@@ -71,15 +70,27 @@ describe('exact command strings', () => {
       'set -e',
       'mkdir -p /srv/app/releases /srv/app/.fivestep/checksums /srv/app/shared',
       `if [ -e /srv/app/releases/v2 ]; then if [ "$(cat /srv/app/.fivestep/checksums/v2 2>/dev/null)" = ab12 ]; then rm -f /srv/app/.fivestep/incoming/v2.artifact; exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit 65; fi`,
+      'cleanup() { rm -rf /srv/app/releases/.v2.partial /srv/app/.fivestep/incoming/v2.artifact /srv/app/.fivestep/checksums/v2; }',
+      'trap cleanup EXIT',
       'rm -rf /srv/app/releases/.v2.partial',
       'mkdir /srv/app/releases/.v2.partial',
       'tar -xzf /srv/app/.fivestep/incoming/v2.artifact -C /srv/app/releases/.v2.partial',
       'touch /srv/app/releases/.v2.partial',
-      'mv /srv/app/releases/.v2.partial /srv/app/releases/v2',
       "printf '%s\\n' ab12 > /srv/app/.fivestep/checksums/v2",
+      'mv /srv/app/releases/.v2.partial /srv/app/releases/v2',
+      'trap - EXIT',
       'rm -f /srv/app/.fivestep/incoming/v2.artifact',
     ]);
     expect(unpackCommand('/srv/app', 'v2', 'ab12', 'tar')).toContain('tar -xf /srv/app/.fivestep/incoming/v2.artifact');
+  });
+
+  test('switchCommand and unpackCommand record their ledger line in the same command', () => {
+    const staged = { time: 't', action: 'rollout' as const, release: 'v2', previous: 'v1', run: 'r', result: 'staged' };
+    const line = `mkdir -p /srv/app/.fivestep && printf '%s\\n' '${JSON.stringify(staged)}' >> /srv/app/.fivestep/deploy.log`;
+    expect(unpackCommand('/srv/app', 'v2', 'ab12', 'tar', staged).split('\n').at(-1)).toBe(line);
+    // Already unpacked with the same content: still staged by this rollout.
+    expect(unpackCommand('/srv/app', 'v2', 'ab12', 'tar', staged).split('\n')[2]).toContain(`rm -f /srv/app/.fivestep/incoming/v2.artifact; ${line}; exit 0`);
+    expect(switchCommand('/srv/app', 'v2', { ...staged, result: 'switched' }).split('\n').at(-1)).toBe(line.replace('staged', 'switched'));
   });
 });
 
@@ -90,6 +101,19 @@ describe('commands run in a local sh', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
   const sh = (command: string) => spawnSync('sh', ['-c', command], { encoding: 'utf8' });
+
+  test('unpack on a full disk leaves neither a partial release, nor the upload, nor a checksum', () => {
+    const app = join(dir, 'app');
+    mkdirSync(join(app, '.fivestep', 'incoming'), { recursive: true });
+    // A truncated archive fails tar half-way, as a full disk does.
+    writeFileSync(join(app, '.fivestep', 'incoming', 'v2.artifact'), Buffer.from('1f8b0800000000000003', 'hex'));
+    const r = sh(unpackCommand(app, 'v2', 'ab12', 'tar.gz'));
+    expect(r.status).not.toBe(0);
+    expect(existsSync(join(app, 'releases', 'v2'))).toBe(false);
+    expect(existsSync(join(app, 'releases', '.v2.partial'))).toBe(false);
+    expect(existsSync(join(app, '.fivestep', 'incoming', 'v2.artifact'))).toBe(false);
+    expect(existsSync(join(app, '.fivestep', 'checksums', 'v2'))).toBe(false);
+  });
 
   test('switch: current moves atomically; a missing release is refused and current stays', () => {
     const app = join(dir, 'my app');
@@ -106,24 +130,59 @@ describe('commands run in a local sh', () => {
     expect(existsSync(join(app, '.current.v2.tmp'))).toBe(false);
   });
 
-  test('lock: acquire, held (with holder and expiry), release by token, take over when expired', () => {
+  test('lock: acquire, held (holder and heartbeat age), re-entrant, renew, release by token', () => {
     const app = join(dir, 'app');
-    const first = sh(acquireLockCommand(app, 'https://ci/run/1', 'tok1', 1000, 60));
+    const owner = join(app, '.fivestep', 'lock', 'owner');
+    const first = sh(acquireLockCommand(app, 'https://ci/run/1', 'tok1'));
     expect([first.status, first.stdout]).toEqual([0, 'acquired\n']);
-    const second = sh(acquireLockCommand(app, 'https://ci/run/2', 'tok2', 1010, 60));
-    expect([second.status, second.stdout]).toEqual([EXIT.lockHeld, 'held https://ci/run/1 1060\n']);
+    const [token, holder, beat] = readFileSync(owner, 'utf8').split('\n');
+    expect([token, holder]).toEqual(['tok1', 'https://ci/run/1']);
+    expect(Math.abs(Number(beat) - Date.now() / 1000)).toBeLessThan(5);
+    const second = sh(acquireLockCommand(app, 'https://ci/run/2', 'tok2'));
+    expect(second.status).toBe(EXIT.lockHeld);
+    expect(second.stdout).toMatch(/^held [0-2] https:\/\/ci\/run\/1\n$/);
+    // The same run again (a retried step): still its lock.
+    expect(sh(acquireLockCommand(app, 'https://ci/run/1', 'tok1')).stdout).toBe('acquired\n');
+    // Renewal writes a fresh heartbeat; another run's token learns it has lost the lock.
+    writeFileSync(owner, `tok1\nhttps://ci/run/1\n${Math.floor(Date.now() / 1000) - 30}\n`);
+    expect(sh(renewLockCommand(app, 'tok1', 'https://ci/run/1')).stdout).toBe('renewed\n');
+    expect(Number(readFileSync(owner, 'utf8').split('\n')[2])).toBeGreaterThan(Date.now() / 1000 - 5);
+    expect(sh(renewLockCommand(app, 'tok2', 'https://ci/run/2')).stdout).toBe('lost\n');
     sh(releaseLockCommand(app, 'tok2'));
     expect(existsSync(join(app, '.fivestep', 'lock'))).toBe(true); // not ours: kept
-    const takeover = sh(acquireLockCommand(app, 'https://ci/run/3', 'tok3', 2000, 60));
-    expect([takeover.status, takeover.stdout]).toEqual([0, 'took-over https://ci/run/1\n']);
-    expect(readFileSync(join(app, '.fivestep', 'lock', 'owner'), 'utf8')).toBe('tok3\nhttps://ci/run/3\n2060\n');
-    expect(sh(releaseLockCommand(app, 'tok3')).status).toBe(0);
+    expect(sh(releaseLockCommand(app, 'tok1')).status).toBe(0);
     expect(existsSync(join(app, '.fivestep', 'lock'))).toBe(false);
+  });
+
+  test('lock: a heartbeat older than 60 s is taken over; a completed run (forceOwner) at once; an old expiry format', () => {
+    const app = join(dir, 'app');
+    const lockDir = join(app, '.fivestep', 'lock');
+    const owner = join(lockDir, 'owner');
+    const nowSec = () => Math.floor(Date.now() / 1000);
+    sh(acquireLockCommand(app, 'https://ci/run/1', 'tok1'));
+    writeFileSync(owner, `tok1\nhttps://ci/run/1\n${nowSec() - 61}\n`);
+    const stale = sh(acquireLockCommand(app, 'https://ci/run/2', 'tok2'));
+    expect(stale.status).toBe(0);
+    expect(stale.stdout).toMatch(/^took-over 6[12] https:\/\/ci\/run\/1\n$/);
+    expect(readFileSync(owner, 'utf8').split('\n').slice(0, 2)).toEqual(['tok2', 'https://ci/run/2']);
+    expect(existsSync(`${lockDir}.takeover`)).toBe(false);
+
+    // 59 s is live; naming its holder as completed takes it over; naming another run does not.
+    writeFileSync(owner, `tok2\nhttps://ci/run/2\n${nowSec() - 59}\n`);
+    expect(sh(acquireLockCommand(app, 'https://ci/run/3', 'tok3', 'https://ci/run/9')).status).toBe(EXIT.lockHeld);
+    expect(sh(acquireLockCommand(app, 'https://ci/run/3', 'tok3', 'https://ci/run/2')).stdout).toMatch(/^took-over 59 https:\/\/ci\/run\/2\n$/);
+
+    // Written before the heartbeat: line 3 was an expiry one hour ahead, so a lock 10 s old is live.
+    writeFileSync(owner, `https://ci/run/3 old\nhttps://ci/run/3\n${nowSec() + 3590}\n`);
+    expect(sh(acquireLockCommand(app, 'https://ci/run/4', 'tok4')).stdout).toMatch(/^held 1[0-2] https:\/\/ci\/run\/3\n$/);
+    // A lock directory whose owner file is not written yet is as old as the directory: live.
+    rmSync(owner);
+    expect(sh(acquireLockCommand(app, 'https://ci/run/4', 'tok4')).status).toBe(EXIT.lockHeld);
   });
 
   test('readStateCommand → parseState on a real tree; absent deploy path', () => {
     const app = join(dir, 'app');
-    expect(parseState(sh(readStateCommand(app, 'v2')).stdout)).toEqual({ exists: false, current: '', releases: [], bad: [], checksum: '' });
+    expect(parseState(sh(readStateCommand(app, 'v2')).stdout)).toEqual({ exists: false, current: '', releases: [], bad: [], checksum: '', log: [] });
     for (const [id, t] of [['v1', '200001010000'], ['v2', '200001020000'], ['v10', '200001030000']]) {
       mkdirSync(join(app, 'releases', id), { recursive: true });
       execFileSync('touch', ['-t', t, join(app, 'releases', id)]);
@@ -133,8 +192,10 @@ describe('commands run in a local sh', () => {
     writeFileSync(join(app, '.fivestep', 'bad', 'v1'), 'broken\n');
     writeFileSync(join(app, '.fivestep', 'checksums', 'v2'), 'ab12\n');
     execFileSync('ln', ['-s', 'releases/v2', join(app, 'current')]);
+    const entry = { time: 't', action: 'rollout', release: 'v2', previous: 'v1', run: "it's", result: 'healthy' };
+    writeFileSync(join(app, '.fivestep', 'deploy.log'), `${JSON.stringify(entry)}\n{"torn\n`);
     const state = parseState(sh(readStateCommand(app, 'v2')).stdout);
-    expect(state).toMatchObject({ exists: true, current: 'v2', bad: ['v1'], checksum: 'ab12' });
+    expect(state).toMatchObject({ exists: true, current: 'v2', bad: ['v1'], checksum: 'ab12', log: [entry] });
     // Oldest first by directory time, not by name (v10 is the newest).
     expect(state.releases.map((r) => r.id)).toEqual(['v1', 'v2', 'v10']);
     expect(lstatSync(join(app, 'current')).isSymbolicLink()).toBe(true);
@@ -154,31 +215,10 @@ describe('parseState', () => {
       ],
       bad: ['b'],
       checksum: 'ff00',
+      log: [],
     });
     expect(parseState('absent=1\n').exists).toBe(false);
     expect(parseState('current=\n').current).toBe('');
-  });
-});
-
-describe('planPrune', () => {
-  const state = (current: string, ids: string[], bad: string[] = []): HostState => ({
-    exists: true,
-    current,
-    releases: ids.map((id, i) => ({ id, mtime: i })),
-    bad,
-    checksum: '',
-  });
-
-  test('keeps the newest N, oldest pruned first', () => {
-    expect(planPrune(state('v5', ['v1', 'v2', 'v3', 'v4', 'v5']), 2, [])).toEqual(['v1', 'v2', 'v3']);
-    expect(planPrune(state('v5', ['v1', 'v2', 'v3', 'v4', 'v5']), 5, [])).toEqual([]);
-  });
-
-  test('never current, a protected (previous) release, or one marked bad', () => {
-    expect(planPrune(state('v5', ['v1', 'v2', 'v3', 'v4', 'v5'], ['v2']), 1, ['v3'])).toEqual(['v1', 'v4']);
-    // current is old (a rollback): still kept
-    expect(planPrune(state('v1', ['v1', 'v2', 'v3']), 1, [])).toEqual(['v2']);
-    expect(planPrune(state('', ['v1']), 1, [''])).toEqual([]);
   });
 });
 

@@ -25,7 +25,7 @@ describe('readSshSettings', () => {
       { user: 'ops', host: '10.0.0.1', port: 2222 },
       { user: 'deploy', host: 'web3.example.com', port: 22 },
     ]);
-    expect(s).toMatchObject({ deployPath: '/srv/app', maxParallel: 20, healthTimeoutMs: 60_000, reloadCommand: '', healthCommand: '', healthUrl: '', warnings: [] });
+    expect(s).toMatchObject({ deployPath: '/srv/app', maxParallel: 20, healthTimeoutMs: 60_000, reloadCommand: '', healthCommand: '', healthUrl: '', healthExpect: '', warnings: [] });
     expect(s.credentials.hostKeys).toEqual({ kind: 'known-hosts', knownHosts: known.trim() });
     expect(s.credentials.passphrase).toBeUndefined();
     expect(masked[0]).toBe(plainKey.trim());
@@ -41,6 +41,12 @@ describe('readSshSettings', () => {
     expect(s.hosts[0]).toEqual({ user: 'app', host: 'web1', port: 2200 });
     expect(s.credentials.jumpHost).toEqual({ user: 'app', host: 'bastion.example.com', port: 2200 });
     expect(s).toMatchObject({ maxParallel: 5, reloadCommand: 'kill -HUP 1', healthUrl: 'http://{host}:8080/health', healthTimeoutMs: 120_000 });
+  });
+
+  test('health-expect is read with health-url, {release} kept for the check', () => {
+    const s = readSshSettings(objectInputs({ ...base, 'health-url': 'http://{host}:8080/version', 'health-expect': '"version":"{release}"' }), { mask: () => {} });
+    expect(s).toMatchObject({ healthUrl: 'http://{host}:8080/version', healthExpect: '"version":"{release}"' });
+    expect(readSshSettings(objectInputs({ ...base, 'health-url': 'http://{host}/', 'health-expect': 'x'.repeat(1000) }), { mask: () => {} }).healthExpect).toHaveLength(1000);
   });
 
   test('known-hosts is required unless insecure-skip-host-key-check, with the ssh-keyscan hint', () => {
@@ -82,6 +88,10 @@ describe('readSshSettings', () => {
     [{ 'health-timeout': 'soon' }, /input 'health-timeout'/],
     [{ 'health-url': 'ftp://{host}/' }, /input 'health-url'/],
     [{ 'jump-host': 'a b' }, /input 'jump-host'/],
+    [{ 'health-expect': '{release}' }, /input 'health-expect': needs health-url/],
+    [{ 'health-url': 'http://{host}/v', 'health-expect': 'x'.repeat(1001) }, /input 'health-expect': is 1001 characters long/],
+    [{ 'health-url': 'http://{host}/v', 'health-expect': 'a\nb' }, /input 'health-expect': must be one line/],
+    [{ 'health-url': 'http://{host}/v', 'health-expect': 'a\tb' }, /input 'health-expect': must be one line/],
     [{ 'insecure-skip-host-key-check': 'maybe' }, /input 'insecure-skip-host-key-check'/],
   ])('%j is rejected naming the input', (over, error) => {
     expect(() => readSshSettings(objectInputs({ ...base, ...over }), { mask: () => {} })).toThrow(error);

@@ -159,7 +159,11 @@ test('an open incident issue for the same release gets a comment instead of a se
   const existing = gh.seedIssue('acme/ops', { title: 'Incident: release r9', body: `${rcaMarker(['r9'], [])}\nold`, labels: ['incident', 'sev2'] });
   // Hosts on r8 → r9, like a rollout leaves them.
   const s = await connector(fleet.hosts[0].spec, fleet.credentials());
-  await s.exec('rm -rf /srv/ops && mkdir -p /srv/ops/releases/r8 /srv/ops/releases/r9 && ln -s releases/r9 /srv/ops/current');
+  const ledger = [
+    { time: 't', action: 'rollout', release: 'r8', previous: '', run: 'r', result: 'healthy' },
+    { time: 't', action: 'rollout', release: 'r9', previous: 'r8', run: 'r', result: 'switched' },
+  ].map((e) => JSON.stringify(e)).join('\n');
+  await s.exec(`rm -rf /srv/ops && mkdir -p /srv/ops/releases/r8 /srv/ops/releases/r9 /srv/ops/.fivestep && ln -s releases/r9 /srv/ops/current && printf '%s\\n' '${ledger}' > /srv/ops/.fivestep/deploy.log`);
   await s.close();
   const inputs = objectInputs({
     hosts: `${fleet.user}@127.0.0.1:${fleet.hosts[0].port}`,

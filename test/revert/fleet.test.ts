@@ -97,7 +97,7 @@ test(`${N} hosts on v1 → v2: all back on v1, v2 marked bad, a second run chang
     expect(current(i)).toBe('releases/v1');
     expect(existsSync(fleet.path(i, `${DEPLOY}/.fivestep/bad/v2`))).toBe(true);
     expect(readFileSync(fleet.path(i, `${DEPLOY}/shared/reloads`), 'utf8')).toBe('v1 after v2\n');
-    expect(logOf(i).at(-1)).toMatchObject({ action: 'revert', release: 'v1', previous: 'v2', result: 'reverted', reason: 'error rate above 5%', run: 'https://github.com/acme/shop/actions/runs/42' });
+    expect(logOf(i).at(-1)).toMatchObject({ action: 'revert', release: 'v1', previous: 'v2', result: 'healthy', reason: 'error rate above 5%', run: 'https://github.com/acme/shop/actions/runs/42' });
   }
   const timing = /Time from start to the last reverted host healthy: ([\d.]+) s/.exec(first.logger.text());
   expect(timing).not.toBeNull();
@@ -126,7 +126,7 @@ test('to-release explicit', async () => {
   expect(existsSync(fleet.path(0, `${DEPLOY}/.fivestep/bad/v3`))).toBe(true);
 });
 
-test('previous release deleted: back to the latest earlier one that exists; a host with none is left as it is', async () => {
+test('newest healthy release deleted: back to the next healthy one that exists; a host with none is left as it is', async () => {
   await layout([0], ['v1', 'v2', 'v3'], { deleted: ['v2'] });
   await layout([1], ['v1', 'v2', 'v3'], { deleted: ['v2'], bad: ['v1'] });
   const { result, summary } = await run(inputs({}, [0, 1]));
@@ -136,7 +136,7 @@ test('previous release deleted: back to the latest earlier one that exists; a ho
   expect(result.outputs.result).toBe('failed');
   expect(result.outputs['reverted-hosts']).toEqual([fleet.hosts[0].id]);
   expect(result.failure).toContain(`${fleet.hosts[1].id}: no-good-release`);
-  expect(summary).toContain('v2 (deleted)');
+  expect(summary).toContain("no healthy release in this host's ledger to go back to: v1 (bad)");
 });
 
 test('explicit bad-release not current: nothing to do; an unhealthy target is reported as failed', async () => {
@@ -150,7 +150,7 @@ test('explicit bad-release not current: nothing to do; an unhealthy target is re
   expect(b.result.outputs.result).toBe('failed');
   expect(current(1)).toBe('releases/bad0');
   expect(b.result.failure).toMatch(/not healthy/);
-  expect(logOf(1).at(-1)).toMatchObject({ action: 'revert', result: 'unhealthy' });
+  expect(logOf(1).at(-1)).toMatchObject({ action: 'revert', result: 'failed' });
 });
 
 test('an unreachable host fails alone', async () => {

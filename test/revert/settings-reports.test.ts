@@ -52,6 +52,27 @@ describe('readRevertSettings', () => {
   });
 
   test.each([
+    [{ 'load-balancer': 'haproxy', 'lb-socket': 'run/haproxy/admin.sock' }, /input 'lb-socket': lb-socket 'run\/haproxy\/admin.sock' must be an absolute path/],
+    [{ 'load-balancer': 'haproxy', 'lb-socket': '/run/haproxy/admin.sock;reboot' }, /input 'lb-socket'/],
+    [{ 'load-balancer': 'haproxy', 'lb-backend': 'app server' }, /input 'lb-backend': 'app server' is not a backend\/upstream name/],
+    [{ 'load-balancer': 'nginx' }, /input 'lb-upstream-file': is required when load-balancer is nginx/],
+    [{ 'load-balancer': 'nginx', 'lb-upstream-file': 'conf.d/app.conf' }, /input 'lb-upstream-file': lb-upstream-file 'conf.d\/app.conf' must be an absolute path/],
+    [{ 'load-balancer': 'nginx', 'lb-upstream-file': '/etc/nginx/$(id).conf' }, /input 'lb-upstream-file'/],
+    [{ 'load-balancer': 'haproxy', 'lb-host': '' }, /input 'lb-host': is required when load-balancer is set/],
+    [{ 'load-balancer': 'haproxy', hosts: '' }, /input 'load-balancer': needs hosts/],
+    [{ 'load-balancer': '', 'lb-host': '', 'lb-backend': '', 'lb-upstream-file': '/etc/nginx/app.conf' }, /input 'lb-upstream-file': is set but load-balancer is empty/],
+  ])('load-balancer %j is refused naming the input', (over, error) => {
+    const base = { hosts: 'web1', 'private-key': privateKey, 'insecure-skip-host-key-check': 'true', 'deploy-path': '/srv/app', 'rca-issue': 'false', 'revert-commit': 'true', 'revert-mode': 'push', 'lb-host': 'lb1', 'lb-backend': 'app' };
+    expect(() => readRevertSettings(objectInputs({ ...base, ...over }), ctx)).toThrow(error);
+  });
+
+  test('nginx: the upstream file is kept; the socket is not checked', () => {
+    const ssh = { hosts: 'web1', 'private-key': privateKey, 'insecure-skip-host-key-check': 'true', 'deploy-path': '/srv/app', 'rca-issue': 'false' };
+    const s = readRevertSettings(objectInputs({ ...ssh, 'load-balancer': 'nginx', 'lb-host': 'lb1', 'lb-backend': 'app', 'lb-upstream-file': '/etc/nginx/conf.d/app-upstream.conf' }), ctx);
+    expect(s.loadBalancer).toEqual({ kind: 'nginx', host: { user: 'deploy', host: 'lb1', port: 22 }, backend: 'app', socket: '/run/haproxy/admin.sock', upstreamFile: '/etc/nginx/conf.d/app-upstream.conf' });
+  });
+
+  test.each([
     [{ 'bad-release': 'v 1' }, /input 'bad-release'/],
     [{ 'to-release': '../x' }, /input 'to-release'/],
     [{ 'bad-release': 'v1', 'to-release': 'v1' }, /input 'to-release': is the same as bad-release/],

@@ -21,7 +21,12 @@ function report(overrides: Partial<RolloutReport> = {}): RolloutReport {
     finishedAt: new Date(T + 2500).toISOString(),
     durationMs: 2500,
     artifact: { file: '/tmp/a.tar.gz', sha256: 'ab'.repeat(32), bytes: 2048 },
-    plan: { waves: [['web1:22'], ['web2:22', 'web3:22']], maxFailures: 0, maxParallel: 20 },
+    plan: {
+      waves: [['web1:22'], ['web2:22', 'web3:22']],
+      maxFailures: 0,
+      maxParallel: 20,
+      steps: { stage: { 'web1:22': ['upload', 'unpack'] }, switch: ['switch', 'reload', 'health'], finish: ['prune'], revert: ['revert'] },
+    },
     waves: [
       { index: 1, hosts: ['web1:22'], start: T + 300, end: T + 600, bake: { start: T + 600, end: T + 1600 } },
       { index: 2, hosts: ['web2:22', 'web3:22'], start: T + 1600, end: T + 2400 },
@@ -31,6 +36,7 @@ function report(overrides: Partial<RolloutReport> = {}): RolloutReport {
       host('web2:22', 2, 'updated', [step('connect', 0, 40), step('unpack', 150, 200), step('switch', 1600, 1620), step('health', 1620, 13_620)]),
       host('web3:22', 2, 'updated', [...staged, step('switch', 1600, 1630), step('health', 1630, 2400)], { previous: '' }),
     ],
+    unhealthyAtStart: [],
     stopReason: '',
     errors: [],
     ...overrides,
@@ -112,6 +118,14 @@ describe('summaryMarkdown', () => {
       steps: [...r.hosts[1].steps, { name: 'revert', start: 700, end: 750, ok: true, detail: 'back on v1' }],
     };
     expect(summaryMarkdown(r)).toContain('❌ failed: health failed: exit 1 (put back: back on v1) |');
+  });
+
+  test('hosts found on a release that never became healthy are named, with where a failure puts them back', () => {
+    const r = report({ unhealthyAtStart: [{ host: 'web1:22', release: 'v1b', status: 'switched', revertTo: 'v1' }] });
+    expect(summaryMarkdown(r)).toContain(
+      '**Found on a release that never became healthy** (a rollout that died midway, or failed):\n- web1:22: v1b (last recorded: switched); on failure this rollout puts it back on v1\n',
+    );
+    expect(summaryMarkdown(report())).not.toContain('never became healthy');
   });
 
   test('a dry run says so and has no gantt', () => {

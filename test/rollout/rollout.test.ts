@@ -85,10 +85,12 @@ describe('a clean rollout on 5 hosts', () => {
       expect(readlinkSync(fleet.path(i, '/srv/app/releases/v2/logs'))).toBe('/srv/app/shared/logs');
       expect(lockHeld(fleet, i)).toBe(false);
       expect(deployLog(fleet, i).map((e) => [e.action, e.release, e.previous, e.result, e.run])).toEqual([
+        ['rollout', 'v1', '', 'staged', runUrl('1')],
         ['rollout', 'v1', '', 'switched', runUrl('1')],
-        ['rollout', 'v1', '', 'success', runUrl('1')],
+        ['rollout', 'v1', '', 'healthy', runUrl('1')],
+        ['rollout', 'v2', 'v1', 'staged', runUrl('2')],
         ['rollout', 'v2', 'v1', 'switched', runUrl('2')],
-        ['rollout', 'v2', 'v1', 'success', runUrl('2')],
+        ['rollout', 'v2', 'v1', 'healthy', runUrl('2')],
       ]);
     }
     expect(fleet.hosts.map((_, i) => existsSync(fleet.path(i, '/srv/app/.fivestep/incoming/v2.artifact')))).toEqual([false, false, false, false, false]);
@@ -103,7 +105,7 @@ describe('a clean rollout on 5 hosts', () => {
     const switchOf = (i: number) => report.hosts[i].steps.find((s) => s.name === 'switch')!;
     expect(switchOf(1).start).toBeGreaterThan(switchOf(0).end);
     expect(switchOf(3).start).toBeGreaterThan(switchOf(2).end);
-    expect(report.hosts[0].steps.map((s) => s.name)).toEqual(['connect', 'lock', 'upload', 'unpack', 'unpack', 'setup', 'switch', 'switch', 'reload', 'health', 'prune', 'prune']);
+    expect(report.hosts[0].steps.map((s) => s.name)).toEqual(['connect', 'lock', 'state', 'upload', 'unpack', 'link', 'setup', 'switch', 'reload', 'health', 'record']);
     expect(second.log).toContain(`::group::Wave 2/3: ${ids[1]}, ${ids[2]}`);
     // A group per host after its wave's group, listing each step with its time.
     expect(second.log).toMatch(new RegExp(`::group::${ids[1].replace(/\./g, '\\.')} · wave 2 · updated · \\d+ ms\\nok  connect +\\d+ ms`));
@@ -130,17 +132,15 @@ describe('a clean rollout on 5 hosts', () => {
     expect(existsSync(fleet.path(0, '/srv/app/releases/v2/extra'))).toBe(false);
   });
 
-  test('keep-releases prunes older releases, never current, previous or one marked bad', async () => {
+  test('keep-releases counts healthy releases: never current or previous; a release marked bad is pruned', async () => {
     writeOnHost(fleet, 0, '/srv/app/.fivestep/bad/v1', 'broke checkout\n');
     const v3 = await runRollout(fleet, { artifact: makeArtifact(tmp, 'v3'), 'release-id': 'v3', 'keep-releases': '1' });
     expect(v3.outputs.result).toBe('success');
-    expect(releasesOf(fleet, 0)).toEqual(['v1', 'v2', 'v3']); // v1 is bad, v2 is previous
-    expect(releasesOf(fleet, 1)).toEqual(['v2', 'v3']);
+    for (let i = 0; i < 5; i++) expect(releasesOf(fleet, i)).toEqual(['v2', 'v3']); // v2 is previous
     expect(v3.log).toMatch(/127\.0\.0\.1:\d+: pruned v1/);
 
     const v4 = await runRollout(fleet, { artifact: makeArtifact(tmp, 'v4'), 'release-id': 'v4', 'keep-releases': '1' });
     expect(v4.outputs.result).toBe('success');
-    expect(releasesOf(fleet, 0)).toEqual(['v1', 'v3', 'v4']);
     for (let i = 1; i < 5; i++) expect(releasesOf(fleet, i)).toEqual(['v3', 'v4']);
     expect(existsSync(fleet.path(1, '/srv/app/.fivestep/checksums/v2'))).toBe(false);
     expect(currents(fleet)).toEqual(['v4', 'v4', 'v4', 'v4', 'v4']);
@@ -184,12 +184,13 @@ describe('failures on 5 hosts', () => {
       // Switched hosts were reloaded on the way back; wave 3 was staged but never switched nor reloaded.
       for (const i of [0, 1, 2]) {
         expect(readFileSync(fleet.path(i, '/srv/app/shared/reloads'), 'utf8')).toBe('v2\nv1\n');
-        expect(deployLog(fleet, i).slice(-2).map((e) => e.result)).toEqual(['switched', 'reverted']);
+        expect(deployLog(fleet, i).slice(-3).map((e) => e.result)).toEqual(['staged', 'switched', 'failed']);
       }
       for (const i of [3, 4]) {
         expect(existsSync(fleet.path(i, '/srv/app/shared/reloads'))).toBe(false);
         expect(existsSync(fleet.path(i, '/srv/app/releases/v2/version'))).toBe(true);
-        expect(deployLog(fleet, i).map((e) => e.release)).toEqual(['v1', 'v1']);
+        // Staged, never switched: the ledger says v2 failed there.
+        expect(deployLog(fleet, i).map((e) => [e.release, e.result])).toEqual([['v1', 'staged'], ['v1', 'switched'], ['v1', 'healthy'], ['v2', 'staged'], ['v2', 'failed']]);
         expect(run.report.hosts[i].outcome).toBe('skipped');
       }
       expect(run.report.hosts.map((h) => h.outcome)).toEqual(['reverted', 'reverted', 'failed', 'skipped', 'skipped']);
@@ -278,7 +279,7 @@ describe('locks on 3 hosts', () => {
     expect(second.outputs.result).toBe('reverted');
     expect(second.failure).toBeDefined();
     expect(second.outputs['failed-hosts']).toHaveLength(3);
-    for (const f of second.outputs['failed-hosts']) expect(f.reason).toMatch(new RegExp(`locked by another rollout: ${runUrl('111')} until \\d{4}-.*\\(lock-timeout 0s\\)`));
+    for (const f of second.outputs['failed-hosts']) expect(f.reason).toMatch(new RegExp(`locked by another rollout: ${runUrl('111')}, last heartbeat \\ds ago\\. .*set lock-timeout \\(now 0s\\).*goes stale 60s after its last heartbeat`));
     for (let i = 0; i < 3; i++) expect(releasesOf(fleet, i)).not.toContain('b1');
 
     const done = await first;
@@ -294,17 +295,17 @@ describe('locks on 3 hosts', () => {
     const done = await first;
     expect(done.outputs.result).toBe('success');
     expect(second.outputs.result).toBe('success');
-    expect(second.log).toContain(`waiting for the lock held by ${runUrl('333')}`);
+    expect(second.log).toContain(`waiting up to 30s for the lock held by ${runUrl('333')}`);
     expect(Object.values(second.outputs['previous-releases'])).toEqual(['a2', 'a2', 'a2']);
     expect(currents(fleet)).toEqual(['b2', 'b2', 'b2']);
     for (let i = 0; i < 3; i++) expect(lockHeld(fleet, i)).toBe(false);
   });
 
-  test('an expired lock is taken over with a warning naming its old holder', async () => {
-    writeOnHost(fleet, 1, '/srv/app/.fivestep/lock/owner', 'old-token\nhttps://ci.example/runs/7\n1000\n');
+  test('a stale lock (heartbeat over 60 s old) is taken over at once with a warning naming its old holder', async () => {
+    writeOnHost(fleet, 1, '/srv/app/.fivestep/lock/owner', `old-token\nhttps://ci.example/runs/7\n${Math.floor(Date.now() / 1000) - 300}\n`);
     const run = await runRollout(fleet, { artifact: makeArtifact(tmp, 'c1'), 'release-id': 'c1' });
     expect(run.outputs.result).toBe('success');
-    expect(run.log).toContain(`warning: ${fleet.hosts[1].id}: took over an expired lock held by https://ci.example/runs/7`);
+    expect(run.log).toMatch(new RegExp(`warning: ${fleet.hosts[1].id}: took over the stale lock of https://ci.example/runs/7 \\(last heartbeat 30\\ds ago\\)`));
     for (let i = 0; i < 3; i++) expect(lockHeld(fleet, i)).toBe(false);
   });
 });
@@ -344,7 +345,9 @@ describe('dry run, bad input and injection on 2 hosts', () => {
     expect(run.log).toContain(`${ids[0]}: host key verified`);
     expect(run.log).toContain(`  wave 1: ${ids[0]}`);
     expect(run.log).toContain(`  wave 2: ${ids[1]}`);
-    for (const part of ['# upload (artifact on stdin)', '# unpack', '# switch', 'mv -T .current.d1.tmp current', '# reload', "sh -ec 'systemctl reload app'", '# health', 'curl -fsS localhost:8080/health']) {
+    expect(run.log).toContain('  stage (every host): upload → unpack');
+    expect(run.log).toContain('  switch, wave by wave: switch → reload → health');
+    for (const part of ['# lock', '# upload', '(the artifact on stdin)', '# unpack', '# switch', 'mv -T .current.d1.tmp current', '"result":"switched"', '# reload', "sh -ec 'systemctl reload app'", '# health', 'curl -fsS localhost:8080/health', '# prune', '# unlock']) {
       expect(run.log).toContain(part);
     }
   });

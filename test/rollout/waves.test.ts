@@ -1,6 +1,7 @@
 // Wave planning: Ansible `serial` semantics (the last size repeats; a percent is of all hosts, rounded up, at least 1).
 import { InputError } from '../../src/common/inputs.js';
-import { parseWaves, planWaves } from '../../src/rollout/waves.js';
+import { planWaves } from '../../src/engine/plan.js';
+import { parseWaves } from '../../src/rollout/waves.js';
 
 const hosts = (n: number) => Array.from({ length: n }, (_, i) => `h${i}`);
 const sizes = (n: number, waves: string) => planWaves(hosts(n), parseWaves('waves', waves)).map((w) => w.length);

@@ -7,6 +7,7 @@
  *   fleet.credentials()          // SshCredentials with the client key and known hosts
  *   fleet.hosts[0].root + '/app' // what host 0 sees as /srv/app
  *   await fleet.killHost(1); await fleet.restartHost(1);
+ *   await fleet.mountTmpfs(2, '/srv/app', 1 << 20); // host 2's deploy path is a 1 MiB disk
  *   await fleet.stop();          // also runs on process exit
  *
  * Each host has its own sshd (config, ed25519 host key, log, port) and its own /srv: sshd runs in
@@ -15,7 +16,7 @@
  * Logins use a dedicated user (`fivestep`, shell /bin/sh) so no rc file slows commands down.
  * Needs root (useradd, unshare, mount).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -224,6 +225,8 @@ export class Fleet {
   private stopped = false;
   private logLevel = 'ERROR';
   private addressBase = '';
+  /** Mount points made by mountTmpfs (in the test's namespace), unmounted by stop(). */
+  private mounts: string[] = [];
 
   private constructor(user: string) {
     this.user = user;
@@ -334,7 +337,8 @@ export class Fleet {
   private async launch(h: FleetHost): Promise<void> {
     const cfg = this.writeConfig(h);
     const log = join(h.dir, 'sshd.log');
-    const script = `mount --bind ${quote(h.root)} /srv && exec ${SSHD} -D -f ${quote(cfg)} -E ${quote(log)}`;
+    // --rbind: a mount under HOSTDIR (mountTmpfs) is part of what the host sees as /srv.
+    const script = `mount --rbind ${quote(h.root)} /srv && exec ${SSHD} -D -f ${quote(cfg)} -E ${quote(log)}`;
     const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let stderr = '';
     child.stderr?.on('data', (d) => (stderr += d));
@@ -423,6 +427,31 @@ export class Fleet {
     await this.launch(this.hosts[i]);
   }
 
+  /**
+   * Gives host i a tmpfs of `bytes` at `remotePath` (under /srv, e.g. `/srv/app`), owned by the login
+   * user: a small disk that fills up. The mount is made at `path(i, remotePath)` in the test's namespace
+   * (so the test reads the same files) and host i's sshd is restarted so its namespace (bound with
+   * --rbind) sees it; sessions open on host i are cut. Unmounted by stop().
+   */
+  async mountTmpfs(i: number, remotePath: string, bytes: number): Promise<void> {
+    const target = this.path(i, remotePath);
+    mkdirSync(target, { recursive: true });
+    const opts = `size=${bytes},mode=0755,uid=${this.ids.uid},gid=${this.ids.gid}`;
+    await run('mount', ['-t', 'tmpfs', '-o', opts, `fivestep-host${i}`, target]);
+    this.mounts.push(target);
+    await this.restartHost(i);
+  }
+
+  private unmountAllSync(): void {
+    for (const m of this.mounts.splice(0).reverse()) {
+      try {
+        execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+      } catch {
+        // already unmounted
+      }
+    }
+  }
+
   isAlive(i: number): boolean {
     return this.hosts[i].pid !== undefined;
   }
@@ -448,12 +477,14 @@ export class Fleet {
     const all = [...this.procs.keys()];
     await Promise.all(all.map((h) => this.kill(h)));
     live.delete(this);
+    this.unmountAllSync();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** @internal for the process exit hook. */
   killAllSync(): void {
     for (const h of this.procs.keys()) if (h.pid !== undefined) killTree(h.pid);
+    this.unmountAllSync();
     try {
       rmSync(this.dir, { recursive: true, force: true });
     } catch {

@@ -133,3 +133,18 @@ test('failNext injects an error for matching requests', async () => {
   await expect(client.rest.issues.create({ ...R, title: 'x' })).resolves.toMatchObject({ status: 201 });
   expect(gh.requestsMatching(/^POST .*\/issues$/).map((q) => q.status)).toEqual([502, 201]);
 });
+
+test('workflow runs: seeded, updated, read back in GitHub\'s shape; unknown ids are 404', async () => {
+  const seeded = gh.seedWorkflowRun('acme/shop', { id: 77, status: 'queued' });
+  expect(seeded).toMatchObject({ id: 77, status: 'queued', conclusion: null, run_attempt: 1 });
+  const run = (await client.rest.actions.getWorkflowRun({ ...R, run_id: 77 })).data;
+  expect(run).toMatchObject({ id: 77, status: 'queued', conclusion: null, run_attempt: 1, html_url: 'https://github.com/acme/shop/actions/runs/77' });
+  expect(run.repository.full_name).toBe('acme/shop');
+  gh.seedWorkflowRun('acme/shop', { id: 77, status: 'in_progress' });
+  gh.seedWorkflowRun('acme/shop', { id: 77, conclusion: 'cancelled', run_attempt: 2 });
+  expect((await client.rest.actions.getWorkflowRun({ ...R, run_id: 77 })).data).toMatchObject({ status: 'completed', conclusion: 'cancelled', run_attempt: 2 });
+  expect(gh.repo('acme/shop').workflowRuns).toHaveLength(1);
+  expect(gh.seedWorkflowRun('acme/shop', { status: 'completed' })).toMatchObject({ status: 'completed', conclusion: 'success' });
+  await expect(client.rest.actions.getWorkflowRun({ ...R, run_id: 78 })).rejects.toMatchObject({ status: 404, response: { data: { message: 'Not Found' } } });
+  await expect(client.rest.actions.getWorkflowRun({ owner: 'acme', repo: 'other', run_id: 77 })).rejects.toMatchObject({ status: 404 });
+});

@@ -6,8 +6,9 @@
  *   gh.setDefaultBranch('o/r', 'main');
  *   const [a, b] = gh.seedCommits('o/r', 'main', [{ message: 'one' }, { message: 'two' }]); // oldest first
  *   gh.seedPull('o/r', { head: 'feature', labels: ['bug'], files: ['src/x.ts'] });
+ *   gh.seedWorkflowRun('o/r', { id: 42, status: 'in_progress' });  // again with the same id to update it
  *   ... run the code under test ...
- *   gh.repo('o/r').issues / .statuses / .checkRuns / .deployments  // read back everything created
+ *   gh.repo('o/r').issues / .statuses / .checkRuns / .deployments / .workflowRuns  // read back everything
  *   await gh.close();
  *
  * Behaviour kept close to GitHub's, because the code under test must survive the real thing:
@@ -20,14 +21,15 @@
  * - commit status descriptions longer than 140 characters are rejected with 422, as GitHub does.
  * - a `{ref}` in a path may be a sha, a branch name, `heads/<branch>` or `refs/heads/<branch>`.
  * - a success deployment status marks the environment's earlier successful deployments `inactive`.
- * - `failNext()` makes the next matching request(s) fail, to test error handling.
+ * - `failNext()` makes the next matching request(s) fail, to test error handling (`times: Infinity`: all of
+ *   them, e.g. a 403 for a route the token has no permission for).
  *
  * Served: repos (get), user (get); issues (create, get, update, list with state/labels/creator filters,
  * comments create/list/update, labels add/set/remove/list), repo labels (list, create, get); pulls (create,
  * get, update, list with state/head/base, files); statuses (create, list for ref, combined); check runs
  * (create, update, get, annotations, list for ref); git refs (get, matching, create, update, delete);
  * branches (get); commits (list for branch or sha, get one, compare); deployments (create, get, list,
- * statuses create/list); releases (create, list, get by tag, update).
+ * statuses create/list); releases (create, list, get by tag, update); workflow runs (get).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -158,6 +160,17 @@ export interface CheckRunRecord {
   annotationBatches: number[];
 }
 
+export interface WorkflowRunRecord {
+  id: number;
+  name: string;
+  status: 'queued' | 'in_progress' | 'completed' | 'waiting' | 'requested' | 'pending';
+  conclusion: string | null;
+  run_attempt: number;
+  head_sha: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface CommitRecord {
   sha: string;
   message: string;
@@ -238,7 +251,7 @@ export interface FailRule {
   path: string | RegExp;
   status: number;
   message?: string;
-  /** How many matching requests fail; default 1. */
+  /** How many matching requests fail; default 1, `Infinity` for all. */
   times?: number;
 }
 
@@ -276,6 +289,7 @@ export class RepoState {
   readonly checkRuns: CheckRunRecord[] = [];
   readonly deployments: DeploymentRecord[] = [];
   readonly releases: ReleaseRecord[] = [];
+  readonly workflowRuns: WorkflowRunRecord[] = [];
 
   constructor(readonly fullName: string) {}
 
@@ -413,6 +427,31 @@ export class GitHubApiStandIn {
 
   seedCheckRun(fullName: string, c: { name: string; head_sha: string; status?: CheckRunRecord['status']; conclusion?: string }): CheckRunRecord {
     return this.createCheckRun(this.repo(fullName), { status: c.conclusion ? 'completed' : 'in_progress', ...c });
+  }
+
+  /**
+   * Adds a workflow run, or updates the one with `id` (a run moving on: queued → in_progress → completed).
+   * A conclusion alone means completed; completed without one is a success; a run not completed has none.
+   */
+  seedWorkflowRun(fullName: string, w: Partial<Omit<WorkflowRunRecord, 'created_at' | 'updated_at'>>): WorkflowRunRecord {
+    const r = this.repo(fullName);
+    let run = w.id === undefined ? undefined : r.workflowRuns.find((x) => x.id === w.id);
+    if (!run) {
+      run = {
+        id: w.id ?? this.nextId++,
+        name: 'deploy',
+        status: 'in_progress',
+        conclusion: null,
+        run_attempt: 1,
+        head_sha: r.tip(r.defaultBranch) ?? fakeSha(`${fullName}:${r.defaultBranch}`),
+        created_at: now(),
+        updated_at: now(),
+      };
+      r.workflowRuns.push(run);
+    }
+    Object.assign(run, w, { status: w.status ?? (w.conclusion ? 'completed' : run.status), updated_at: now() });
+    run.conclusion = run.status === 'completed' ? (run.conclusion ?? 'success') : null;
+    return run;
   }
 
   /** Makes the next `times` requests matching method and path fail with `status`. */
@@ -769,6 +808,12 @@ export class GitHubApiStandIn {
         for (const k of ['name', 'body', 'draft', 'prerelease', 'make_latest'] as const) if (b[k] !== undefined) (rel as Json)[k] = b[k];
         return { body: rel };
       }
+    }
+    // Workflow runs
+    if (route === 'GET actions/runs/:n') {
+      const w = r.workflowRuns.find((x) => x.id === num(2));
+      if (!w) throw notFound();
+      return { body: this.workflowRunJson(r, w) };
     }
     if (method === 'GET' && rest.length === 3 && at(0) === 'releases' && at(1) === 'tags') {
       const rel = r.releases.find((x) => x.tag_name === at(2));
@@ -1142,6 +1187,26 @@ export class GitHubApiStandIn {
       url: `${this.url}/repos/${r.fullName}/deployments/${d.id}`,
       statuses_url: `${this.url}/repos/${r.fullName}/deployments/${d.id}/statuses`,
       repository_url: `${this.url}/repos/${r.fullName}`,
+    };
+  }
+
+  private workflowRunJson(r: RepoState, w: WorkflowRunRecord): Json {
+    const url = `${this.url}/repos/${r.fullName}/actions/runs/${w.id}`;
+    return {
+      ...w,
+      node_id: fakeSha(`run${w.id}`),
+      display_title: w.name,
+      run_number: w.id,
+      event: 'push',
+      head_branch: r.defaultBranch,
+      path: '.github/workflows/deploy.yml',
+      run_started_at: w.created_at,
+      url,
+      html_url: `${this.htmlUrl}/${r.fullName}/actions/runs/${w.id}`,
+      jobs_url: `${url}/jobs`,
+      logs_url: `${url}/logs`,
+      actor: this.user(),
+      repository: this.repoJson(r),
     };
   }
 

@@ -91,8 +91,10 @@ test('a job missing a permission, or granting one no step uses, is caught', () =
 test('features switched off by their inputs need nothing', () => {
   expect(requiredPermissions('auto-revert', { 'rca-issue': 'false' })).toEqual({});
   expect(requiredPermissions('auto-revert', { 'revert-commit': 'true', 'revert-mode': 'push', 'rca-issue': 'false' })).toEqual({ contents: 'write' });
-  expect(requiredPermissions('ssh-rollout', { hosts: 'web1' })).toEqual({});
-  expect(requiredPermissions('ssh-rollout', { environment: 'production' })).toEqual({ deployments: 'write' });
+  // `github-token` defaults to `${{ github.token }}`: unset, it reads the lock holder's run.
+  expect(requiredPermissions('ssh-rollout', { hosts: 'web1' })).toEqual({ actions: 'read' });
+  expect(requiredPermissions('ssh-rollout', { hosts: 'web1', 'github-token': '' })).toEqual({});
+  expect(requiredPermissions('ssh-rollout', { environment: 'production', 'github-token': '${{ secrets.DEPLOY_TOKEN }}' })).toEqual({ deployments: 'write', actions: 'read' });
   expect(requiredPermissions('test-gate', { tree: 'false', 'require-test-for-bug': 'false' })).toEqual({ checks: 'write', statuses: 'write', contents: 'read', issues: 'write' });
   expect(requiredPermissions('metric-watch', { url: 'http://x' })).toEqual({});
 });
@@ -101,6 +103,10 @@ test('every action has a Permissions line in the README, generated from the same
   const readme = readFileSync('README.md', 'utf8');
   for (const action of Object.keys(ACTION_PERMISSIONS)) expect(readme).toContain(permissionsLine(action));
   expect(permissionsLine('ssh-rollout')).toBe(
-    ['**Permissions** (the job\'s `permissions:`; the action uses nothing else):', '- `deployments: write` with `environment`: records the rollout as a GitHub Deployment, with its statuses.'].join('\n'),
+    [
+      '**Permissions** (the job\'s `permissions:`; the action uses nothing else):',
+      '- `deployments: write` with `environment`: records the rollout as a GitHub Deployment, with its statuses.',
+      '- `actions: read` with `github-token` (the default): reads the workflow run named in a held deploy lock, so a finished run\'s lock is taken over at once (without it, after 60 s).',
+    ].join('\n'),
   );
 });

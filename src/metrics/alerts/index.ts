@@ -5,6 +5,7 @@ import { sendEmail } from './email.js';
 import { shouldAlert } from './message.js';
 import { resolveEvent, sendPagerDuty, triggerEvent } from './pagerduty.js';
 import { postWebhook } from './webhook.js';
+import { errorMessage } from '../../common/errors.js';
 
 
 /** Returns the warnings of channels that failed. */
@@ -33,7 +34,7 @@ export async function sendAlerts(result: WatchResult, settings: WatchSettings, c
         await job.run();
         logger.info(`alert sent: ${job.channel}`);
       } catch (err) {
-        const message = `alert channel ${job.channel} failed: ${err instanceof Error ? err.message : String(err)}`;
+        const message = `alert channel ${job.channel} failed: ${errorMessage(err)}`;
         logger.warning(message);
         warnings.push(message);
       }

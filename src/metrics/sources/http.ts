@@ -1,6 +1,7 @@
 // HTTP for the sources: a timeout per request, retries for what may pass (network, 5xx, 429),
 // and QueryError for what will not (other 4xx).
 import { QueryError } from './types.js';
+import { errorMessage } from '../../common/errors.js';
 
 export interface HttpOptions {
   headers?: Record<string, string>;
@@ -26,10 +27,10 @@ async function once(url: string, opts: HttpOptions): Promise<{ status: number; b
     res = await fetch(url, { headers: { 'user-agent': 'fivestep-metric-watch', ...opts.headers }, signal: AbortSignal.any(signals) });
   } catch (err) {
     const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    throw new TransientError(`${err instanceof Error ? err.message : String(err)}${cause}`);
+    throw new TransientError(`${errorMessage(err)}${cause}`);
   }
   const body = await res.text().catch((err) => {
-    throw new TransientError(`reading the body: ${err instanceof Error ? err.message : String(err)}`);
+    throw new TransientError(`reading the body: ${errorMessage(err)}`);
   });
   if (res.ok || opts.acceptStatus?.includes(res.status)) return { status: res.status, body };
   const snippet = body.slice(0, 200).replace(/\s+/g, ' ');

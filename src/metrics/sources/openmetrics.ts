@@ -4,6 +4,7 @@ import { expand, QueryError, type MetricSource, type Reading, type SampleRequest
 import { httpGet } from './http.js';
 import { perHost, requestTimeout } from './common.js';
 import type { HttpSourceOptions } from './prometheus.js';
+import { errorMessage } from '../../common/errors.js';
 
 const ACCEPT = 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
@@ -28,7 +29,7 @@ export class OpenMetricsSource implements MetricSource {
       try {
         sel = parseSelector(query);
       } catch (err) {
-        throw new QueryError(err instanceof Error ? err.message : String(err));
+        throw new QueryError(errorMessage(err));
       }
       this.selectors.set(query, sel);
     }
@@ -40,7 +41,7 @@ export class OpenMetricsSource implements MetricSource {
     try {
       return { at: this.now(), exposition: parseExposition(body) };
     } catch (err) {
-      throw new QueryError(`${url} is not a text exposition: ${err instanceof Error ? err.message : String(err)}`);
+      throw new QueryError(`${url} is not a text exposition: ${errorMessage(err)}`);
     }
   }
 

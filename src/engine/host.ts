@@ -1,0 +1,273 @@
+// One host of a release, over one SSH session: every verb the rollout and the revert use. Each verb
+// records one step record and, on failure, throws one StepError naming the step. Commands come from
+// the pure builders in release/commands.ts; this is the thin executor (as Kamal's are).
+import { hostId, type HostSpec } from '../common/inputs.js';
+import { errorMessage } from '../common/errors.js';
+import { sleep as realSleep } from '../common/concurrency.js';
+import {
+  EXIT,
+  LOCK_STALE_SEC,
+  acquireLockCommand,
+  appendLogLinesCommand,
+  discardReleaseCommand,
+  linkSharedCommand,
+  markBadCommand,
+  parseState,
+  readStateCommand,
+  receiveArtifactCommand,
+  releaseLockCommand,
+  removeReleasesCommand,
+  renewLockCommand,
+  switchCommand,
+  unpackCommand,
+  unsetCurrentCommand,
+  userCommand,
+  type DeployLogEntry,
+  type HostState,
+  type ReleaseEnv,
+} from '../release/commands.js';
+import type { HealthCheck } from '../release/health.js';
+import { releasePath } from '../release/layout.js';
+import type { Connector, ExecOptions, RemoteSession, SshCredentials } from '../ssh/types.js';
+import { StepError, outputTail, type StepName, type StepRecord } from './steps.js';
+
+export interface HostContext {
+  connector: Connector;
+  credentials: SshCredentials;
+  deployPath: string;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** One attempt at the lock, as the host answered it. */
+export type LockReply =
+  | { kind: 'acquired' }
+  | { kind: 'took-over'; holder: string; ageSec: number }
+  | { kind: 'held'; holder: string; ageSec: number };
+
+export class ReleaseHost {
+  readonly id: string;
+  readonly steps: StepRecord[] = [];
+  /** This run's lock token while it holds the lock. */
+  private lockToken = '';
+  private lockOwner = '';
+  private session?: RemoteSession;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  readonly deployPath: string;
+
+  constructor(
+    readonly spec: HostSpec,
+    private readonly ctx: HostContext,
+  ) {
+    this.id = hostId(spec);
+    this.deployPath = ctx.deployPath;
+    this.now = ctx.now ?? Date.now;
+    this.sleep = ctx.sleep ?? realSleep;
+  }
+
+  get connected(): boolean {
+    return this.session !== undefined;
+  }
+
+  get locked(): boolean {
+    return this.lockToken !== '';
+  }
+
+  /** Connects, verifying the host key. */
+  async connect(): Promise<void> {
+    await this.timed('connect', async () => {
+      this.session = await this.ctx.connector(this.spec, this.ctx.credentials);
+      return undefined;
+    });
+  }
+
+  /**
+   * Connects again after the connection was lost (a restarted sshd), retrying until `withinMs`: a
+   * host must be put back once it is reachable again.
+   */
+  async reconnect(withinMs: number): Promise<void> {
+    await this.session?.close().catch(() => undefined);
+    this.session = undefined;
+    const deadline = this.now() + withinMs;
+    for (;;) {
+      try {
+        await this.connect();
+        return;
+      } catch (err) {
+        if (this.now() >= deadline) throw err;
+        await this.sleep(Math.min(1000, Math.max(1, deadline - this.now())));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.session?.close().catch(() => undefined);
+    this.session = undefined;
+  }
+
+  /** current, releases, bad markers, the checksum staged for `release`, and the ledger. */
+  async readState(release = ''): Promise<HostState> {
+    return parseState(await this.exec('state', readStateCommand(this.deployPath, release)));
+  }
+
+  /** One attempt at the lock; `forceOwner` takes over a lock held by that (completed) run. Not a step: the caller times the wait. */
+  async tryLock(owner: string, token: string, forceOwner = ''): Promise<LockReply> {
+    const result = await this.raw(acquireLockCommand(this.deployPath, owner, token, forceOwner));
+    const out = result.stdout.trim();
+    const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec(out);
+    if (result.code === 0) {
+      this.lockToken = token;
+      this.lockOwner = owner;
+      return m && m[1] === 'took-over' ? { kind: 'took-over', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' } : { kind: 'acquired' };
+    }
+    if (result.code === EXIT.lockHeld && m) return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
+    throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
+  }
+
+  /** Records the lock wait as one step (see lock.ts). */
+  recordStep(record: StepRecord): void {
+    this.steps.push(record);
+  }
+
+  /** Renews the heartbeat; false when another run has taken the lock over. */
+  async renewLock(): Promise<boolean> {
+    if (!this.lockToken || !this.session) return true;
+    const result = await this.raw(renewLockCommand(this.deployPath, this.lockToken, this.lockOwner));
+    return result.stdout.trim() !== 'lost';
+  }
+
+  async unlock(): Promise<void> {
+    if (!this.lockToken) return;
+    const token = this.lockToken;
+    this.lockToken = '';
+    if (!this.session) throw new Error(`the connection was lost: the lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat and is then taken over`);
+    await this.raw(releaseLockCommand(this.deployPath, token));
+  }
+
+  async upload(release: string, sha256: string, content: Buffer): Promise<void> {
+    await this.exec('upload', receiveArtifactCommand(this.deployPath, release, sha256), { stdin: content });
+  }
+
+  /** Unpacks into releases/<id>/ (complete or absent) and records `staged`. */
+  async unpack(release: string, sha256: string, format: 'tar' | 'tar.gz', staged: DeployLogEntry): Promise<void> {
+    await this.exec('unpack', unpackCommand(this.deployPath, release, sha256, format, staged));
+  }
+
+  async linkShared(release: string, paths: readonly string[]): Promise<void> {
+    await this.exec('link', linkSharedCommand(this.deployPath, release, [...paths]));
+  }
+
+  /** `setup-command` in the release directory. */
+  async setup(command: string, env: ReleaseEnv): Promise<void> {
+    await this.exec('setup', userCommand(releasePath(this.deployPath, env.releaseId), command, env));
+  }
+
+  /** Points `current` at `release` ('' = no release) and records `entry` in the same command. */
+  async switchTo(release: string, entry?: DeployLogEntry, step: StepName = 'switch'): Promise<void> {
+    const command = release ? switchCommand(this.deployPath, release, entry) : `${unsetCurrentCommand(this.deployPath)}${entry ? ` && ${appendLogLinesCommand(this.deployPath, [entry])}` : ''}`;
+    await this.exec(step, command);
+  }
+
+  /** `reload-command` in `current`. */
+  async reload(command: string, env: ReleaseEnv): Promise<void> {
+    await this.exec('reload', userCommand(`${this.deployPath}/current`, command, env));
+  }
+
+  async health(check: HealthCheck, env: ReleaseEnv): Promise<string> {
+    return this.timed('health', async () => {
+      const result = await check(this.sessionOrThrow(), this.spec, env);
+      if (!result.ok) throw new StepError('health', -1, result.detail);
+      return result.detail;
+    }, (detail) => detail);
+  }
+
+  /** Appends ledger lines, and removes releases in the same command (the record-and-prune of a success). */
+  async record(entries: readonly DeployLogEntry[], prune: readonly string[] = []): Promise<void> {
+    const lines = [appendLogLinesCommand(this.deployPath, entries)];
+    if (prune.length > 0) lines.push(removeReleasesCommand(this.deployPath, [...prune]));
+    await this.exec(prune.length > 0 ? 'prune' : 'record', lines.join(' && '));
+  }
+
+  /** The bad marker, and its ledger line. */
+  async markBad(release: string, reason: string, entry: DeployLogEntry): Promise<void> {
+    await this.exec('mark-bad', `${markBadCommand(this.deployPath, release, reason)} && ${appendLogLinesCommand(this.deployPath, [entry])}`);
+  }
+
+  /** Removes a release this run staged and never switched to. */
+  async discard(release: string): Promise<void> {
+    await this.exec('discard', discardReleaseCommand(this.deployPath, release));
+  }
+
+  /**
+   * Puts the host back on `target` (Kamal's rollback: the same switch and reload as a rollout),
+   * reconnecting first when the connection was lost. One `revert` record covers it.
+   */
+  async putBack(target: string, entry: DeployLogEntry, reload: { command: string; env: ReleaseEnv } | null, reconnectWithinMs: number): Promise<void> {
+    const back = target ? switchCommand(this.deployPath, target, entry) : `${unsetCurrentCommand(this.deployPath)} && ${appendLogLinesCommand(this.deployPath, [entry])}`;
+    await this.timed(
+      'revert',
+      async () => {
+        let result;
+        try {
+          if (!this.session) await this.reconnect(reconnectWithinMs);
+          result = await this.raw(back);
+        } catch {
+          // The connection died under us (a restarted sshd): the switch is idempotent, so once more on a new one.
+          await this.reconnect(reconnectWithinMs);
+          result = await this.raw(back);
+        }
+        if (result.code !== 0) throw new StepError('revert', result.code, outputTail(result.stderr, result.stdout, result.code));
+        if (target && reload) {
+          result = await this.raw(userCommand(`${this.deployPath}/current`, reload.command, reload.env));
+          if (result.code !== 0) throw new StepError('revert', result.code, `reload after revert: ${outputTail(result.stderr, result.stdout, result.code)}`);
+        }
+      },
+      () => `back on ${target || '(no release)'}`,
+    );
+  }
+
+  /** Runs a step that is not a remote command (a drain on the balancer) under this host's records. */
+  async timedStep<T>(name: StepName, fn: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> {
+    return this.timed(name, fn, detail);
+  }
+
+  private sessionOrThrow(): RemoteSession {
+    if (!this.session) throw new Error(`${this.id}: not connected`);
+    return this.session;
+  }
+
+  /** A command whose non-zero exit is an answer, not a failure; a lost connection drops the session. */
+  private async raw(command: string, options?: ExecOptions): Promise<{ code: number; stdout: string; stderr: string }> {
+    const session = this.sessionOrThrow();
+    try {
+      return await session.exec(command, options);
+    } catch (err) {
+      this.session = undefined;
+      await session.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async exec(name: StepName, command: string, options?: ExecOptions): Promise<string> {
+    return this.timed(name, async () => {
+      const result = await this.raw(command, options);
+      if (result.code !== 0) throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
+      return result.stdout;
+    });
+  }
+
+  private async timed<T>(name: StepName, fn: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> {
+    const start = this.now();
+    try {
+      const value = await fn();
+      const text = detail?.(value);
+      this.steps.push({ name, start, end: this.now(), ok: true, ...(text ? { detail: text } : {}) });
+      return value;
+    } catch (err) {
+      const message = err instanceof StepError ? err.message.replace(/^\S+ failed(?: \(exit \d+\))?: /, '') : errorMessage(err);
+      this.steps.push({ name, start, end: this.now(), ok: false, detail: message });
+      throw err instanceof StepError ? err : new StepError(name, -1, message);
+    }
+  }
+}

@@ -52754,7 +52754,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(332);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4977);
+/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2218);
 /* harmony import */ var _ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9829);
 // auto-revert entry: the runner shell around src/revert/main.ts.
 
@@ -53046,7 +53046,7 @@ function hostId(h) {
 
 /***/ }),
 
-/***/ 4977:
+/***/ 2218:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58103,7 +58103,14 @@ function readContext(env = process.env) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/common/errors.ts
+// One way to turn anything thrown into the text a log line or a report shows.
+function errors_errorMessage(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+
 ;// CONCATENATED MODULE: ./src/github/deployments.ts
+
 async function startDeployment(client, ctx, opts) {
     const { logger } = opts;
     try {
@@ -58136,7 +58143,7 @@ async function startDeployment(client, ctx, opts) {
                     });
                 }
                 catch (err) {
-                    logger.warning(`could not set deployment ${id} to ${state}: ${err instanceof Error ? err.message : String(err)}`);
+                    logger.warning(`could not set deployment ${id} to ${state}: ${errorMessage(err)}`);
                 }
             },
         };
@@ -58145,7 +58152,7 @@ async function startDeployment(client, ctx, opts) {
         return record;
     }
     catch (err) {
-        logger.warning(`could not record a GitHub deployment to '${opts.environment}': ${err instanceof Error ? err.message : String(err)}`);
+        logger.warning(`could not record a GitHub deployment to '${opts.environment}': ${errorMessage(err)}`);
         return undefined;
     }
 }
@@ -58177,7 +58184,7 @@ async function failReleaseDeployments(client, ctx, opts) {
             opts.logger.info(`Marked GitHub deployment(s) ${marked.join(', ')} of ${opts.releases.join(', ')} as failed`);
     }
     catch (err) {
-        opts.logger.warning(`could not mark the deployments of ${opts.releases.join(', ')} as failed: ${err instanceof Error ? err.message : String(err)}`);
+        opts.logger.warning(`could not mark the deployments of ${opts.releases.join(', ')} as failed: ${errors_errorMessage(err)}`);
     }
     return marked;
 }
@@ -58231,9 +58238,9 @@ class LoadBalancerError extends Error {
     }
 }
 /** Backend/upstream and server names: no whitespace, quotes, slashes or shell metacharacters. */
-const types_LB_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+const LB_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 function checkName(what, name) {
-    if (!types_LB_NAME.test(name))
+    if (!LB_NAME.test(name))
         throw new LoadBalancerError(`${what} '${name}' is not a valid name`);
     return name;
 }
@@ -58346,7 +58353,7 @@ function sharesBetween(before, after) {
 
 /** A socket path socat's address syntax and the shell both take literally. */
 const SOCKET_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
-function haproxy_checkSocket(path) {
+function checkSocket(path) {
     if (!SOCKET_PATH.test(path))
         throw new LoadBalancerError(`lb-socket '${path}' must be an absolute path of letters, digits and _ . / -`);
     return path;
@@ -58377,7 +58384,7 @@ function runtimeCommand(socket, lines) {
         if (/[;\n\r'\\]/.test(l))
             throw new LoadBalancerError(`runtime API line '${l}' holds a separator or quote`);
     const request = shell_quote(lines.join('; '));
-    const sock = shell_quote(haproxy_checkSocket(socket));
+    const sock = shell_quote(checkSocket(socket));
     return [
         'if command -v socat >/dev/null 2>&1; then',
         `  printf '%s\\n' ${request} | socat -t 10 stdio UNIX-CONNECT:${sock}`,
@@ -58470,7 +58477,7 @@ function parseRequests(csv, backend) {
 function createHaproxy(opts) {
     const { backend, socket, exec } = opts;
     checkName('lb-backend', backend);
-    haproxy_checkSocket(socket);
+    checkSocket(socket);
     const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? concurrency/* sleep */.yy, pollMs: opts.pollMs ?? 100 };
     // One change at a time (nginx rewrites one file; haproxy's state is tracked in memory).
     const mutex = new concurrency/* Semaphore */.jf(1);
@@ -58580,7 +58587,7 @@ function createHaproxy(opts) {
 
 
 const FILE_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
-function nginx_checkUpstreamFile(path) {
+function checkUpstreamFile(path) {
     if (!FILE_PATH.test(path))
         throw new LoadBalancerError(`lb-upstream-file '${path}' must be an absolute path of letters, digits and _ . / -`);
     return path;
@@ -58656,7 +58663,7 @@ function rewriteUpstream(text, upstream, settings) {
  * prints `<pid> <config>`; nginx started without `-c` uses /etc/nginx/nginx.conf.
  */
 function findMasterCommand(file) {
-    const f = shell_quote(nginx_checkUpstreamFile(file));
+    const f = shell_quote(checkUpstreamFile(file));
     return [
         // A login shell of a non-root user may not have /usr/sbin on its PATH.
         'PATH="$PATH:/usr/sbin:/sbin"',
@@ -58673,8 +58680,8 @@ function findMasterCommand(file) {
  * `nginx -t` and reloads; when the check fails the previous file is put back and the command fails.
  */
 function applyCommand(file, conf, content) {
-    const f = shell_quote(nginx_checkUpstreamFile(file));
-    const c = shell_quote(nginx_checkUpstreamFile(conf));
+    const f = shell_quote(checkUpstreamFile(file));
+    const c = shell_quote(checkUpstreamFile(conf));
     const b64 = Buffer.from(content, 'utf8').toString('base64');
     return [
         'set -e',
@@ -58696,7 +58703,7 @@ function workersCommand(pid) {
 function createNginx(opts) {
     const { upstream, file, exec } = opts;
     checkName('lb-backend', upstream);
-    nginx_checkUpstreamFile(file);
+    checkUpstreamFile(file);
     const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? concurrency/* sleep */.yy, pollMs: opts.pollMs ?? 100 };
     // One change at a time (nginx rewrites one file; haproxy's state is tracked in memory).
     const mutex = new concurrency/* Semaphore */.jf(1);
@@ -58811,35 +58818,36 @@ function createNginx(opts) {
 
 
 
+
 /** The inputs both actions share; null when `load-balancer` is empty (then the other lb inputs must be too). */
 function readLoadBalancerInputs(source) {
-    const kind = optional(source, 'load-balancer');
+    const kind = (0,inputs/* optional */.lq)(source, 'load-balancer');
     if (kind === '') {
         for (const name of ['lb-host', 'lb-backend', 'lb-upstream-file', 'canary-weight']) {
-            if (optional(source, name) !== '')
-                throw new InputError(name, 'is set but load-balancer is empty');
+            if ((0,inputs/* optional */.lq)(source, name) !== '')
+                throw new inputs/* InputError */.dz(name, 'is set but load-balancer is empty');
         }
         return null;
     }
     if (kind !== 'haproxy' && kind !== 'nginx')
-        throw new InputError('load-balancer', `must be haproxy or nginx, got '${kind}'`);
-    const hostText = optional(source, 'lb-host');
+        throw new inputs/* InputError */.dz('load-balancer', `must be haproxy or nginx, got '${kind}'`);
+    const hostText = (0,inputs/* optional */.lq)(source, 'lb-host');
     if (!hostText)
-        throw new InputError('lb-host', 'is required when load-balancer is set');
-    const defaults = { user: optional(source, 'user', 'deploy'), port: parseInteger('port', optional(source, 'port', '22'), { min: 1, max: 65535 }) };
-    const backend = optional(source, 'lb-backend');
+        throw new inputs/* InputError */.dz('lb-host', 'is required when load-balancer is set');
+    const defaults = { user: (0,inputs/* optional */.lq)(source, 'user', 'deploy'), port: (0,inputs/* parseInteger */.cG)('port', (0,inputs/* optional */.lq)(source, 'port', '22'), { min: 1, max: 65535 }) };
+    const backend = (0,inputs/* optional */.lq)(source, 'lb-backend');
     if (!LB_NAME.test(backend))
-        throw new InputError('lb-backend', backend ? `'${backend}' is not a backend/upstream name` : 'is required when load-balancer is set');
-    const socket = optional(source, 'lb-socket', '/run/haproxy/admin.sock');
+        throw new inputs/* InputError */.dz('lb-backend', backend ? `'${backend}' is not a backend/upstream name` : 'is required when load-balancer is set');
+    const socket = (0,inputs/* optional */.lq)(source, 'lb-socket', '/run/haproxy/admin.sock');
     if (kind === 'haproxy')
         wrap('lb-socket', () => checkSocket(socket));
-    const upstreamFile = optional(source, 'lb-upstream-file');
+    const upstreamFile = (0,inputs/* optional */.lq)(source, 'lb-upstream-file');
     if (kind === 'nginx') {
         if (!upstreamFile)
-            throw new InputError('lb-upstream-file', 'is required when load-balancer is nginx');
+            throw new inputs/* InputError */.dz('lb-upstream-file', 'is required when load-balancer is nginx');
         wrap('lb-upstream-file', () => checkUpstreamFile(upstreamFile));
     }
-    return { kind, host: parseHostSpec('lb-host', hostText, defaults), backend, socket, upstreamFile };
+    return { kind, host: (0,inputs/* parseHostSpec */.nn)('lb-host', hostText, defaults), backend, socket, upstreamFile };
 }
 /** `5%`, `5` or `0.05` → 0.05; must be above 0 and below 100%. */
 function parseShare(name, text) {
@@ -58875,7 +58883,7 @@ function wrap(name, fn) {
         fn();
     }
     catch (err) {
-        throw new InputError(name, err instanceof Error ? err.message : String(err));
+        throw new inputs/* InputError */.dz(name, errors_errorMessage(err));
     }
 }
 /** Picks the provider for `settings.kind` over an open session to lb-host. */
@@ -58939,7 +58947,7 @@ function layout_layout(deployPath) {
         incoming: `${state}/incoming`,
     };
 }
-const layout_releasePath = (deployPath, id) => `${deployPath}/releases/${id}`;
+const releasePath = (deployPath, id) => `${deployPath}/releases/${id}`;
 
 ;// CONCATENATED MODULE: ./src/release/commands.ts
 // Remote commands as pure functions returning one sh string each (tested by exact string, run by a thin executor).
@@ -58951,14 +58959,17 @@ const EXIT = { checksum: 64, exists: 65, missing: 66, lockHeld: 75 };
 function releaseEnv(e) {
     return envAssignments({
         RELEASE_ID: e.releaseId,
-        RELEASE_PATH: layout_releasePath(e.deployPath, e.releaseId),
+        RELEASE_PATH: releasePath(e.deployPath, e.releaseId),
         DEPLOY_PATH: e.deployPath,
         PREVIOUS_RELEASE_ID: e.previousReleaseId,
     });
 }
+/** How much of the deploy log a state read brings back: far more than keep-releases ever needs. */
+const LOG_LINES_READ = 2000;
 /**
  * Reads a host's release state as `key=value` lines: current, each release with its mtime,
- * bad markers, and the checksum recorded for `releaseId` (to skip a repeat upload).
+ * bad markers, the checksum recorded for `releaseId` (to skip a repeat upload) and the newest
+ * lines of the deploy log (the ledger), in one round trip.
  */
 function readStateCommand(deployPath, releaseId = '') {
     const l = layout_layout(deployPath);
@@ -58968,10 +58979,11 @@ function readStateCommand(deployPath, releaseId = '') {
         `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; echo "release=$n $(stat -c %Y "$d")"; done`,
         `for b in ${shell_quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
         releaseId ? `[ -f ${shell_quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ${shell_quote(`${l.checksums}/${releaseId}`)})"; true` : 'true',
+        `tail -n ${LOG_LINES_READ} ${shell_quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
     ].join('\n');
 }
 function parseState(stdout) {
-    const state = { exists: true, current: '', releases: [], bad: [], checksum: '' };
+    const state = { exists: true, current: '', releases: [], bad: [], checksum: '', log: [] };
     for (const line of stdout.split('\n')) {
         const eq = line.indexOf('=');
         if (eq < 0)
@@ -58986,6 +58998,8 @@ function parseState(stdout) {
             state.bad.push(value);
         else if (key === 'checksum')
             state.checksum = value;
+        else if (key === 'log')
+            state.log.push(...parseLog(line.slice(eq + 1)));
         else if (key === 'release') {
             const [id, mtime] = value.split(' ');
             state.releases.push({ id, mtime: Number(mtime) || 0 });
@@ -58994,71 +59008,113 @@ function parseState(stdout) {
     state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
     return state;
 }
+/** A lock whose heartbeat is older than this is stale: its holder is gone (SPEC). */
+const LOCK_STALE_SEC = 60;
+/** Writes the owner file (token, owner, heartbeat on the host's clock) by rename, so no reader sees it half-written. */
+function writeOwner(lock, token, owner) {
+    return `printf '%s\\n' ${shell_quote(token)} ${shell_quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ${lock}/owner.tmp ${lock}/owner`;
+}
 /**
- * Takes the host's lock by atomic mkdir. Prints `acquired`, `took-over <owner>` (the old lock had
- * expired) or exits EXIT.lockHeld printing `held <owner> <expires>`.
+ * One attempt at the host's lock (an atomic mkdir). Prints `acquired`, `took-over <age> <holder>`
+ * (the old lock was stale, or its holder is `forceOwner`, a run known to have completed) or exits
+ * EXIT.lockHeld printing `held <age> <holder>`, age being seconds since the holder's last heartbeat.
+ * Ages use the host's clock, so runners with skewed clocks agree. A takeover is guarded by a second
+ * mkdir, so two rollouts that both see a stale lock cannot both take it.
  */
-function acquireLockCommand(deployPath, owner, token, nowSec, ttlSec) {
+function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
     const l = layout_layout(deployPath);
     const lock = shell_quote(l.lock);
-    const write = `printf '%s\\n' ${shell_quote(token)} ${shell_quote(owner)} ${nowSec + ttlSec} > ${lock}/owner`;
+    const guard = shell_quote(`${l.lock}.takeover`);
+    const write = writeOwner(lock, token, owner);
+    const read = `tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner 2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`;
     return [
         `mkdir -p ${shell_quote(l.state)}`,
         `if mkdir ${lock} 2>/dev/null; then ${write}; echo acquired; exit 0; fi`,
-        `expires=$(sed -n 3p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner 2>/dev/null || true)`,
-        `if [ -n "$expires" ] && [ "$expires" -lt ${nowSec} ]; then rm -rf ${lock}; if mkdir ${lock} 2>/dev/null; then ${write}; echo "took-over $holder"; exit 0; fi; fi`,
-        `echo "held $holder $expires"; exit ${EXIT.lockHeld}`,
+        read,
+        `now=$(date +%s)`,
+        // No owner file yet: a rollout is between its mkdir and its write; the directory's age stands in.
+        `case "$beat" in ''|*[!0-9]*) beat=$(stat -c %Y ${lock} 2>/dev/null || echo "$now");; esac`,
+        // Locks written before the heartbeat held an expiry one hour ahead.
+        `[ "$beat" -gt $((now + 120)) ] && beat=$((beat - 3600))`,
+        `age=$((now - beat))`,
+        `if [ "$tok" = ${shell_quote(token)} ]; then ${write}; echo acquired; exit 0; fi`,
+        `[ -d ${guard} ] && [ $((now - $(stat -c %Y ${guard} 2>/dev/null || echo "$now"))) -gt ${LOCK_STALE_SEC} ] && rmdir ${guard} 2>/dev/null`,
+        `if { [ "$age" -gt ${LOCK_STALE_SEC} ] || { [ -n ${shell_quote(forceOwner)} ] && [ "$holder" = ${shell_quote(forceOwner)} ]; }; } && mkdir ${guard} 2>/dev/null; then`,
+        `  if [ "$(sed -n 1p ${lock}/owner 2>/dev/null || true)" = "$tok" ]; then rm -rf ${lock}; if mkdir ${lock} 2>/dev/null; then ${write}; rmdir ${guard}; echo "took-over $age $holder"; exit 0; fi; fi`,
+        `  rmdir ${guard}; ${read}`,
+        `fi`,
+        `echo "held $age $holder"; exit ${EXIT.lockHeld}`,
     ].join('\n');
+}
+/** Renews this run's heartbeat; prints `lost` when another run holds the lock now. */
+function renewLockCommand(deployPath, token, owner) {
+    const lock = shell_quote(layout_layout(deployPath).lock);
+    return `if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${shell_quote(token)} ]; then ${writeOwner(lock, token, owner)} && echo renewed; else echo lost; fi`;
 }
 /** Releases the lock only if this run still holds it (its token is in the owner file). */
 function releaseLockCommand(deployPath, token) {
     const lock = shell_quote(layout_layout(deployPath).lock);
     return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${shell_quote(token)} ] && rm -rf ${lock}; true`;
 }
-/** Receives the artifact on stdin into incoming/, verifying its sha256 before anything else. */
+/** Receives the artifact on stdin into incoming/, verifying its sha256; nothing is left behind when either fails. */
 function receiveArtifactCommand(deployPath, releaseId, sha256) {
-    const l = layout(deployPath);
-    const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
+    const l = layout_layout(deployPath);
+    const tmp = shell_quote(`${l.incoming}/${releaseId}.artifact`);
     return [
         'set -e',
-        `mkdir -p ${quote(l.incoming)}`,
-        `cat > ${tmp}`,
-        `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
+        `mkdir -p ${shell_quote(l.incoming)}`,
+        `cat > ${tmp} || { rm -f ${tmp}; echo 'could not store the upload (is the disk full?)' >&2; exit 1; }`,
+        `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${shell_quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
     ].join('\n');
 }
 /**
  * Unpacks the received artifact into releases/<id>/ via a `.partial` directory renamed into place,
- * so releases/<id>/ is complete or absent. An existing release with other content is refused.
+ * so releases/<id>/ is complete or absent: on any failure (a full disk) the partial directory and
+ * the upload are removed. An existing release with other content is refused. Records `staged`.
  */
-function unpackCommand(deployPath, releaseId, sha256, format) {
-    const l = layout(deployPath);
-    const target = quote(releasePath(deployPath, releaseId));
-    const partial = quote(`${l.releases}/.${releaseId}.partial`);
-    const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
-    const sum = quote(`${l.checksums}/${releaseId}`);
+function unpackCommand(deployPath, releaseId, sha256, format, staged) {
+    const l = layout_layout(deployPath);
+    const target = shell_quote(releasePath(deployPath, releaseId));
+    const partial = shell_quote(`${l.releases}/.${releaseId}.partial`);
+    const tmp = shell_quote(`${l.incoming}/${releaseId}.artifact`);
+    const sum = shell_quote(`${l.checksums}/${releaseId}`);
     return [
         'set -e',
-        `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)}`,
-        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${tmp}; exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `mkdir -p ${shell_quote(l.releases)} ${shell_quote(l.checksums)} ${shell_quote(l.shared)}`,
+        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${shell_quote(sha256)} ]; then rm -f ${tmp}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `cleanup() { rm -rf ${partial} ${tmp} ${sum}; }`,
+        'trap cleanup EXIT',
         `rm -rf ${partial}`,
         `mkdir ${partial}`,
         `tar -x${format === 'tar.gz' ? 'z' : ''}f ${tmp} -C ${partial}`,
         // tar restores the archive's mtime of `./` onto the directory (epoch 0 for a packed directory);
         // prune orders releases by this mtime, so it must be the unpack time.
         `touch ${partial}`,
+        `printf '%s\\n' ${shell_quote(sha256)} > ${sum}`,
         `mv ${partial} ${target}`,
-        `printf '%s\\n' ${quote(sha256)} > ${sum}`,
+        `trap - EXIT`,
         `rm -f ${tmp}`,
+        ...(staged ? [appendLogCommand(deployPath, staged)] : []),
+    ].join('\n');
+}
+/** Removes a release this run staged but never switched to (its rollout stopped): nothing half-done stays. */
+function discardReleaseCommand(deployPath, releaseId) {
+    const l = layout_layout(deployPath);
+    const target = `releases/${releaseId}`;
+    return [
+        `cd ${shell_quote(deployPath)} 2>/dev/null || exit 0`,
+        `[ "$(readlink current 2>/dev/null)" = ${shell_quote(target)} ] && { echo 'is current: kept' >&2; exit 1; }`,
+        `rm -rf -- ${shell_quote(target)} ${shell_quote(`${l.releases}/.${releaseId}.partial`)} ${shell_quote(`${l.checksums}/${releaseId}`)} ${shell_quote(`${l.incoming}/${releaseId}.artifact`)}`,
     ].join('\n');
 }
 /** Links each shared path from shared/ into the release; a missing shared entry is seeded from the release (or created as a directory). */
 function linkSharedCommand(deployPath, releaseId, sharedPaths) {
-    const l = layout(deployPath);
+    const l = layout_layout(deployPath);
     const rp = releasePath(deployPath, releaseId);
     const lines = ['set -e'];
     for (const p of sharedPaths) {
-        const shared = quote(`${l.shared}/${p}`);
-        const inRelease = quote(`${rp}/${p}`);
+        const shared = shell_quote(`${l.shared}/${p}`);
+        const inRelease = shell_quote(`${rp}/${p}`);
         lines.push(`mkdir -p "$(dirname ${shared})" "$(dirname ${inRelease})"`, `if [ ! -e ${shared} ]; then if [ -e ${inRelease} ]; then cp -a ${inRelease} ${shared}; else mkdir -p ${shared}; fi; fi`, `rm -rf ${inRelease}`, `ln -s ${shared} ${inRelease}`);
     }
     return lines.join('\n');
@@ -59069,9 +59125,10 @@ function userCommand(dir, command, env) {
 }
 /**
  * Points `current` at releases/<id> by renaming a fresh symlink over it (rename(2) is atomic),
- * never `ln -sfn` (which unlinks first). Refuses a release directory that does not exist.
+ * never `ln -sfn` (which unlinks first). Refuses a release directory that does not exist. The
+ * ledger line goes in the same command, so no run can die between the switch and its record.
  */
-function switchCommand(deployPath, releaseId) {
+function switchCommand(deployPath, releaseId, entry) {
     const tmp = `.current.${releaseId}.tmp`;
     return [
         'set -e',
@@ -59080,14 +59137,20 @@ function switchCommand(deployPath, releaseId) {
         `rm -f ${shell_quote(tmp)}`,
         `ln -s ${shell_quote(`releases/${releaseId}`)} ${shell_quote(tmp)}`,
         `mv -T ${shell_quote(tmp)} current`,
+        ...(entry ? [appendLogCommand(deployPath, entry)] : []),
     ].join('\n');
+}
+/** Several ledger lines in one append (one write, one round trip). */
+function appendLogLinesCommand(deployPath, entries) {
+    const l = layout_layout(deployPath);
+    return `mkdir -p ${shell_quote(l.state)} && printf '%s\\n' ${entries.map((e) => shell_quote(JSON.stringify(e))).join(' ')} >> ${shell_quote(l.log)}`;
 }
 function appendLogCommand(deployPath, entry) {
     const l = layout_layout(deployPath);
     return `mkdir -p ${shell_quote(l.state)} && printf '%s\\n' ${shell_quote(JSON.stringify(entry))} >> ${shell_quote(l.log)}`;
 }
 function readLogCommand(deployPath) {
-    return `cat ${shell_quote(layout_layout(deployPath).log)} 2>/dev/null; true`;
+    return `cat ${quote(layout(deployPath).log)} 2>/dev/null; true`;
 }
 function parseLog(stdout) {
     const entries = [];
@@ -59110,31 +59173,17 @@ function markBadCommand(deployPath, releaseId, reason) {
 function removeReleasesCommand(deployPath, releaseIds) {
     if (releaseIds.length === 0)
         return 'true';
-    const l = layout(deployPath);
+    const l = layout_layout(deployPath);
     const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`]);
-    return `rm -rf -- ${paths.map(quote).join(' ')}`;
-}
-/** Which releases to prune: all but the newest `keep`, never current, the protected ones (previous) or bad ones. */
-function planPrune(state, keep, protect) {
-    const keepSet = new Set([state.current, ...protect, ...state.bad].filter(Boolean));
-    const newestFirst = [...state.releases].reverse();
-    return newestFirst
-        .slice(keep)
-        .filter((r) => !keepSet.has(r.id))
-        .map((r) => r.id)
-        .reverse();
-}
-/** Extends this run's lock (long rollouts outlive one TTL); a no-op when another run holds it. */
-function refreshLockCommand(deployPath, token, owner, expiresSec) {
-    const lock = quote(layout(deployPath).lock);
-    return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ] && printf '%s\\n' ${quote(token)} ${quote(owner)} ${expiresSec} > ${lock}/owner; true`;
+    return `rm -rf -- ${paths.map(shell_quote).join(' ')}`;
 }
 /** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only. */
 function unsetCurrentCommand(deployPath) {
-    return `rm -f ${quote(`${deployPath}/current`)}`;
+    return `rm -f ${shell_quote(`${deployPath}/current`)}`;
 }
 
 ;// CONCATENATED MODULE: ./src/release/health.ts
+
 
 
 /** `{host}` → the host's name (IPv6 in brackets, as a URL needs). */
@@ -59142,6 +59191,12 @@ function healthUrlFor(template, host) {
     const name = host.host.includes(':') ? `[${host.host}]` : host.host;
     return template.replace(/\{host\}/g, name);
 }
+/** The text a health-url body must contain: `{release}` → the release id being checked. */
+function expectedText(template, releaseId) {
+    return template.replace(/\{release\}/g, () => releaseId);
+}
+/** At most this much of a health-url body is read when looking for health-expect. */
+const MAX_BODY_BYTES = 1024 * 1024;
 /** Whether there is anything to check at all. */
 function hasHealthCheck(s) {
     return s.healthCommand !== '' || s.healthUrl !== '';
@@ -59160,6 +59215,7 @@ function createHealthCheck(settings, options = {}) {
     return async (session, host, env) => {
         const start = now();
         const deadline = start + settings.healthTimeoutMs;
+        const lastWindow = Math.min(requestTimeout, Math.max(50, settings.healthTimeoutMs / 10));
         let attempts = 0;
         async function retry(what, attempt) {
             let interval = firstInterval;
@@ -59170,9 +59226,12 @@ function createHealthCheck(settings, options = {}) {
                 last = (await attempt(remaining)) ?? '';
                 if (last === '')
                     return null;
-                if (now() + interval >= deadline)
+                // The last pause is cut short so one attempt still starts just before the deadline, with
+                // time left to answer (a 1 ms window would only ever time out).
+                const lastStart = deadline - lastWindow;
+                if (now() >= lastStart)
                     return `${what} not healthy after ${formatSeconds(now() - start)}: ${last}`;
-                await sleep(interval);
+                await sleep(Math.min(interval, lastStart - now()));
                 interval = Math.min(maxInterval, interval * 2);
             }
         }
@@ -59185,7 +59244,7 @@ function createHealthCheck(settings, options = {}) {
                     return `exit ${r.code}${tail(r.stderr || r.stdout)}`;
                 }
                 catch (err) {
-                    return err instanceof Error ? err.message : String(err);
+                    return errors_errorMessage(err);
                 }
             });
             if (failure)
@@ -59193,12 +59252,20 @@ function createHealthCheck(settings, options = {}) {
         }
         if (settings.healthUrl) {
             const url = healthUrlFor(settings.healthUrl, host);
+            const expected = settings.healthExpect ? expectedText(settings.healthExpect, env.releaseId) : '';
             const failure = await retry(`health-url ${url}`, async (remaining) => {
                 try {
                     const res = await doFetch(url, { signal: AbortSignal.timeout(Math.min(remaining, requestTimeout)), redirect: 'manual' });
-                    // Drain the body so the socket is reused and nothing leaks between attempts.
-                    await res.arrayBuffer().catch(() => undefined);
-                    return res.status >= 200 && res.status < 300 ? null : `HTTP ${res.status}`;
+                    const ok = res.status >= 200 && res.status < 300;
+                    if (!ok || expected === '') {
+                        // Drain the body so the socket is reused and nothing leaks between attempts.
+                        await res.arrayBuffer().catch(() => undefined);
+                        return ok ? null : `HTTP ${res.status}`;
+                    }
+                    const body = await readCapped(res, MAX_BODY_BYTES);
+                    if (body.includes(expected))
+                        return null;
+                    return `HTTP ${res.status} but the body does not contain ${JSON.stringify(shorten(expected, 200))} (body: ${excerpt(body)})`;
                 }
                 catch (err) {
                     return fetchFailure(err);
@@ -59210,6 +59277,37 @@ function createHealthCheck(settings, options = {}) {
         const ms = now() - start;
         return { ok: true, detail: hasHealthCheck(settings) ? `healthy after ${attempts} attempt(s), ${ms} ms` : 'no health check configured', attempts, ms };
     };
+}
+/** The body as text, reading at most maxBytes (the rest is not fetched). */
+async function readCapped(res, maxBytes) {
+    if (!res.body)
+        return '';
+    const reader = res.body.getReader();
+    const chunks = [];
+    let size = 0;
+    try {
+        while (size < maxBytes) {
+            const { done, value } = await reader.read();
+            if (done)
+                break;
+            const part = value.byteLength > maxBytes - size ? value.subarray(0, maxBytes - size) : value;
+            chunks.push(part);
+            size += part.byteLength;
+        }
+    }
+    finally {
+        await reader.cancel().catch(() => undefined);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+}
+/** A short single-line view of a body for a failure detail. */
+function excerpt(body) {
+    // eslint-disable-next-line no-control-regex -- a body excerpt must be one printable line
+    const line = body.replace(/[\s\x00-\x1f\x7f]+/g, ' ').trim();
+    return line === '' ? 'empty' : JSON.stringify(shorten(line, 80));
+}
+function shorten(text, max) {
+    return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 function tail(text) {
     const t = text.trim();
@@ -59520,71 +59618,343 @@ async function revertCommits(o, deps) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/engine/steps.ts
+// What every verb of the release engine leaves behind: one timed step record, and on failure one
+// kind of error naming the step. Rollout and revert reports are built from these records.
+class StepError extends Error {
+    step;
+    code;
+    constructor(step, 
+    /** The remote exit code, or -1 when the step failed on the runner (connection, health-url). */
+    code, detail) {
+        super(`${step} failed${code >= 0 ? ` (exit ${code})` : ''}: ${detail}`);
+        this.step = step;
+        this.code = code;
+        this.name = 'StepError';
+    }
+}
+/** The last lines of a command's output: what a person needs to see in a one-line reason. */
+function outputTail(stderr, stdout, code) {
+    const text = stderr.trim() || stdout.trim() || `exit ${code}`;
+    return text.split('\n').slice(-3).join(' | ');
+}
+
+;// CONCATENATED MODULE: ./src/engine/host.ts
+// One host of a release, over one SSH session: every verb the rollout and the revert use. Each verb
+// records one step record and, on failure, throws one StepError naming the step. Commands come from
+// the pure builders in release/commands.ts; this is the thin executor (as Kamal's are).
+
+
+
+
+
+
+class ReleaseHost {
+    spec;
+    ctx;
+    id;
+    steps = [];
+    /** This run's lock token while it holds the lock. */
+    lockToken = '';
+    lockOwner = '';
+    session;
+    now;
+    sleep;
+    deployPath;
+    constructor(spec, ctx) {
+        this.spec = spec;
+        this.ctx = ctx;
+        this.id = (0,inputs/* hostId */.My)(spec);
+        this.deployPath = ctx.deployPath;
+        this.now = ctx.now ?? Date.now;
+        this.sleep = ctx.sleep ?? concurrency/* sleep */.yy;
+    }
+    get connected() {
+        return this.session !== undefined;
+    }
+    get locked() {
+        return this.lockToken !== '';
+    }
+    /** Connects, verifying the host key. */
+    async connect() {
+        await this.timed('connect', async () => {
+            this.session = await this.ctx.connector(this.spec, this.ctx.credentials);
+            return undefined;
+        });
+    }
+    /**
+     * Connects again after the connection was lost (a restarted sshd), retrying until `withinMs`: a
+     * host must be put back once it is reachable again.
+     */
+    async reconnect(withinMs) {
+        await this.session?.close().catch(() => undefined);
+        this.session = undefined;
+        const deadline = this.now() + withinMs;
+        for (;;) {
+            try {
+                await this.connect();
+                return;
+            }
+            catch (err) {
+                if (this.now() >= deadline)
+                    throw err;
+                await this.sleep(Math.min(1000, Math.max(1, deadline - this.now())));
+            }
+        }
+    }
+    async close() {
+        await this.session?.close().catch(() => undefined);
+        this.session = undefined;
+    }
+    /** current, releases, bad markers, the checksum staged for `release`, and the ledger. */
+    async readState(release = '') {
+        return parseState(await this.exec('state', readStateCommand(this.deployPath, release)));
+    }
+    /** One attempt at the lock; `forceOwner` takes over a lock held by that (completed) run. Not a step: the caller times the wait. */
+    async tryLock(owner, token, forceOwner = '') {
+        const result = await this.raw(acquireLockCommand(this.deployPath, owner, token, forceOwner));
+        const out = result.stdout.trim();
+        const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec(out);
+        if (result.code === 0) {
+            this.lockToken = token;
+            this.lockOwner = owner;
+            return m && m[1] === 'took-over' ? { kind: 'took-over', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' } : { kind: 'acquired' };
+        }
+        if (result.code === EXIT.lockHeld && m)
+            return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
+        throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
+    }
+    /** Records the lock wait as one step (see lock.ts). */
+    recordStep(record) {
+        this.steps.push(record);
+    }
+    /** Renews the heartbeat; false when another run has taken the lock over. */
+    async renewLock() {
+        if (!this.lockToken || !this.session)
+            return true;
+        const result = await this.raw(renewLockCommand(this.deployPath, this.lockToken, this.lockOwner));
+        return result.stdout.trim() !== 'lost';
+    }
+    async unlock() {
+        if (!this.lockToken)
+            return;
+        const token = this.lockToken;
+        this.lockToken = '';
+        if (!this.session)
+            throw new Error(`the connection was lost: the lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat and is then taken over`);
+        await this.raw(releaseLockCommand(this.deployPath, token));
+    }
+    async upload(release, sha256, content) {
+        await this.exec('upload', receiveArtifactCommand(this.deployPath, release, sha256), { stdin: content });
+    }
+    /** Unpacks into releases/<id>/ (complete or absent) and records `staged`. */
+    async unpack(release, sha256, format, staged) {
+        await this.exec('unpack', unpackCommand(this.deployPath, release, sha256, format, staged));
+    }
+    async linkShared(release, paths) {
+        await this.exec('link', linkSharedCommand(this.deployPath, release, [...paths]));
+    }
+    /** `setup-command` in the release directory. */
+    async setup(command, env) {
+        await this.exec('setup', userCommand(releasePath(this.deployPath, env.releaseId), command, env));
+    }
+    /** Points `current` at `release` ('' = no release) and records `entry` in the same command. */
+    async switchTo(release, entry, step = 'switch') {
+        const command = release ? switchCommand(this.deployPath, release, entry) : `${unsetCurrentCommand(this.deployPath)}${entry ? ` && ${appendLogLinesCommand(this.deployPath, [entry])}` : ''}`;
+        await this.exec(step, command);
+    }
+    /** `reload-command` in `current`. */
+    async reload(command, env) {
+        await this.exec('reload', userCommand(`${this.deployPath}/current`, command, env));
+    }
+    async health(check, env) {
+        return this.timed('health', async () => {
+            const result = await check(this.sessionOrThrow(), this.spec, env);
+            if (!result.ok)
+                throw new StepError('health', -1, result.detail);
+            return result.detail;
+        }, (detail) => detail);
+    }
+    /** Appends ledger lines, and removes releases in the same command (a success's record and prune: one round trip). */
+    async record(entries, prune = []) {
+        const lines = [appendLogLinesCommand(this.deployPath, entries)];
+        if (prune.length > 0)
+            lines.push(removeReleasesCommand(this.deployPath, [...prune]));
+        await this.exec('record', lines.join(' && '), undefined, prune.length > 0 ? `pruned ${prune.join(', ')}` : undefined);
+    }
+    /** The bad marker, and its ledger line. */
+    async markBad(release, reason, entry) {
+        await this.exec('mark-bad', `${markBadCommand(this.deployPath, release, reason)} && ${appendLogLinesCommand(this.deployPath, [entry])}`);
+    }
+    /** Removes a release this run staged and never switched to. */
+    async discard(release) {
+        await this.exec('discard', discardReleaseCommand(this.deployPath, release));
+    }
+    /**
+     * Puts the host back on `target` (Kamal's rollback: the same switch and reload as a rollout),
+     * reconnecting first when the connection was lost. One `revert` record covers it.
+     */
+    async putBack(target, entry, reload, reconnectWithinMs) {
+        const back = target ? switchCommand(this.deployPath, target, entry) : `${unsetCurrentCommand(this.deployPath)} && ${appendLogLinesCommand(this.deployPath, [entry])}`;
+        await this.timed('revert', async () => {
+            let result;
+            try {
+                if (!this.session)
+                    await this.reconnect(reconnectWithinMs);
+                result = await this.raw(back);
+            }
+            catch {
+                // The connection died under us (a restarted sshd): the switch is idempotent, so once more on a new one.
+                await this.reconnect(reconnectWithinMs);
+                result = await this.raw(back);
+            }
+            if (result.code !== 0)
+                throw new StepError('revert', result.code, outputTail(result.stderr, result.stdout, result.code));
+            if (target && reload) {
+                result = await this.raw(userCommand(`${this.deployPath}/current`, reload.command, reload.env));
+                if (result.code !== 0)
+                    throw new StepError('revert', result.code, `reload after revert: ${outputTail(result.stderr, result.stdout, result.code)}`);
+            }
+        }, () => `back on ${target || '(no release)'}`);
+    }
+    /** Runs a step that is not a remote command (a drain on the balancer) under this host's records. */
+    async timedStep(name, fn, detail) {
+        return this.timed(name, fn, detail);
+    }
+    sessionOrThrow() {
+        if (!this.session)
+            throw new Error(`${this.id}: not connected`);
+        return this.session;
+    }
+    /** A command whose non-zero exit is an answer, not a failure; a lost connection drops the session. */
+    async raw(command, options) {
+        const session = this.sessionOrThrow();
+        try {
+            return await session.exec(command, options);
+        }
+        catch (err) {
+            this.session = undefined;
+            await session.close().catch(() => undefined);
+            throw err;
+        }
+    }
+    async exec(name, command, options, detail) {
+        return this.timed(name, async () => {
+            const result = await this.raw(command, options);
+            if (result.code !== 0)
+                throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
+            return result.stdout;
+        }, () => detail);
+    }
+    async timed(name, fn, detail) {
+        const start = this.now();
+        try {
+            const value = await fn();
+            const text = detail?.(value);
+            this.steps.push({ name, start, end: this.now(), ok: true, ...(text ? { detail: text } : {}) });
+            return value;
+        }
+        catch (err) {
+            const message = err instanceof StepError ? err.message.replace(/^\S+ failed(?: \(exit \d+\))?: /, '') : errors_errorMessage(err);
+            this.steps.push({ name, start, end: this.now(), ok: false, detail: message });
+            throw err instanceof StepError ? err : new StepError(name, -1, message);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/release/ledger.ts
+const EVENTS = new Set(['staged', 'switched', 'healthy', 'failed', 'bad']);
+/**
+ * The ledger event one log line records, mapping the lines fivestep wrote before the ledger:
+ * a rollout's `success` meant healthy and `reverted` failed; a revert's `reverted` left its target healthy.
+ */
+function ledgerEvent(e) {
+    if (EVENTS.has(e.result))
+        return e.result;
+    if (e.action === 'rollout')
+        return e.result === 'success' ? 'healthy' : e.result === 'reverted' ? 'failed' : null;
+    return e.result === 'reverted' ? 'healthy' : e.result === 'unhealthy' ? 'failed' : null;
+}
+function readLedger(log, markedBad = []) {
+    const status = new Map();
+    const lastHealthy = new Map();
+    log.forEach((entry, i) => {
+        const event = ledgerEvent(entry);
+        if (!event || !entry.release || status.get(entry.release) === 'bad')
+            return;
+        status.set(entry.release, event);
+        if (event === 'healthy')
+            lastHealthy.set(entry.release, i);
+    });
+    for (const id of markedBad)
+        status.set(id, 'bad');
+    return {
+        status: (release) => status.get(release) ?? 'unknown',
+        healthy: () => [...lastHealthy.entries()]
+            .filter(([id]) => status.get(id) === 'healthy')
+            .sort((a, b) => b[1] - a[1])
+            .map(([id]) => id),
+    };
+}
+/** The newest healthy release still on disk and not excluded ('' when there is none). */
+function newestHealthy(state, ledger, exclude = []) {
+    const onDisk = new Set(state.releases.map((r) => r.id));
+    return ledger.healthy().find((id) => onDisk.has(id) && !exclude.includes(id)) ?? '';
+}
+/** A release a host runs but whose rollout never succeeded (it died midway, or failed). Unknown is not named. */
+function neverHealthy(status) {
+    return status === 'staged' || status === 'switched' || status === 'failed';
+}
+/**
+ * Where a host goes back to if this rollout fails: the release it runs now, when that one was
+ * healthy (or the log does not know it); otherwise (a run died midway, or it is marked bad) its
+ * newest healthy release; otherwise the one it runs, which is still better than none.
+ */
+function revertTarget(state, ledger, release) {
+    const current = state.current;
+    const status = ledger.status(current);
+    if (!current || status === 'healthy' || status === 'unknown')
+        return current;
+    return newestHealthy(state, ledger, [release]) || current;
+}
+/**
+ * Which releases to prune after a successful rollout. Kept: the newest `keep` healthy releases
+ * (releases the log does not know count as healthy, so nothing the old rule kept is lost), the
+ * current, the protected ones (the previous), and the newest healthy one besides the current (the
+ * revert target). Failed, bad and never-switched releases are pruned. Oldest first.
+ */
+function planPrune(state, ledger, keep, protect) {
+    const kept = new Set([state.current, ...protect].filter(Boolean));
+    const target = newestHealthy(state, ledger, [state.current]);
+    if (target)
+        kept.add(target);
+    const newestFirst = [...state.releases].reverse();
+    const counted = newestFirst.filter((r) => ['healthy', 'unknown'].includes(ledger.status(r.id)));
+    for (const r of counted.slice(0, keep))
+        kept.add(r.id);
+    return state.releases.filter((r) => !kept.has(r.id)).map((r) => r.id);
+}
+
 ;// CONCATENATED MODULE: ./src/revert/plan.ts
-/** The release the latest ssh-rollout put on this host ('' when the log records none). */
+
+/** The release the latest ssh-rollout put on this host ('' when the log records none), finished or not. */
 function latestRolledOut(log) {
     for (let i = log.length - 1; i >= 0; i--)
         if (log[i].action === 'rollout' && log[i].release)
             return log[i].release;
     return '';
 }
-/**
- * Candidates to go back to, best first: the releases that were current before the bad one
- * according to the log (replayed oldest to newest, newest first), then releases on disk older
- * than the bad one (newest first). A release a rollout put back itself (its last rollout line says
- * `reverted`) is never a candidate: it failed its own health checks.
- */
-function previousCandidates(state, log, bad) {
-    let last = -1;
-    for (let i = log.length - 1; i >= 0; i--) {
-        if (log[i].action === 'rollout' && log[i].release === bad) {
-            last = i;
-            break;
-        }
-    }
-    const failedRollout = new Set();
-    const lastRolloutResult = new Map();
-    for (const e of log)
-        if (e.action === 'rollout')
-            lastRolloutResult.set(e.release, e.result);
-    for (const [id, result] of lastRolloutResult)
-        if (result === 'reverted')
-            failedRollout.add(id);
-    const out = [];
-    const add = (id) => {
-        if (id && id !== bad && !failedRollout.has(id) && !out.includes(id))
-            out.push(id);
-    };
-    if (last >= 0) {
-        add(log[last].previous);
-        // Replay what `current` was after each line, up to the bad release's rollout.
-        const history = [];
-        for (let i = 0; i < last; i++) {
-            const e = log[i];
-            const now = e.action === 'rollout' && e.result === 'reverted' ? e.previous : e.release;
-            if (now && history[history.length - 1] !== now)
-                history.push(now);
-        }
-        for (const id of history.reverse())
-            add(id);
-    }
-    const badDir = state.releases.find((r) => r.id === bad);
-    const older = state.releases.filter((r) => !badDir || r.mtime < badDir.mtime || (r.mtime === badDir.mtime && r.id < bad));
-    for (const r of [...older].reverse())
-        add(r.id);
-    return out;
-}
-function planHost(state, log, options) {
+function planHost(state, options) {
     const current = state.current;
     const onDisk = new Set(state.releases.map((r) => r.id));
     const markedBad = new Set(state.bad);
-    const bad = options.badRelease || latestRolledOut(log);
+    const bad = options.badRelease || latestRolledOut(state.log);
     // Marking is idempotent but is still a change: only plan it where it is missing and the release is here.
     const markBad = bad !== '' && !markedBad.has(bad) && (onDisk.has(bad) || current === bad);
     if (!state.exists)
         return { action: 'nothing-to-do', current, bad, markBad: false, why: 'the deploy path does not exist on this host' };
     if (bad === '') {
-        return { action: 'nothing-to-do', current, bad, markBad: false, why: 'no rollout is recorded in this host\'s deploy log (set bad-release to name one)' };
+        return { action: 'nothing-to-do', current, bad, markBad: false, why: "no rollout is recorded in this host's deploy log (set bad-release to name one)" };
     }
     if (current !== bad) {
         return { action: 'nothing-to-do', current, bad, markBad, why: current ? `current is ${current}, not the bad release ${bad}` : `no current release (bad release ${bad})` };
@@ -59597,152 +59967,112 @@ function planHost(state, log, options) {
             return { action: 'no-good-release', current, bad, markBad, why: `to-release ${to} is marked bad on this host` };
         return { action: 'switch', current, bad, to, markBad, why: `to-release ${to}` };
     }
-    const candidates = previousCandidates(state, log, bad);
-    const to = candidates.find((id) => onDisk.has(id) && !markedBad.has(id));
+    const ledger = readLedger(state.log, state.bad);
+    const to = newestHealthy(state, ledger, [bad]);
     if (!to) {
-        const skipped = candidates.map((id) => `${id} (${onDisk.has(id) ? 'marked bad' : 'deleted'})`);
+        const others = state.releases.filter((r) => r.id !== bad).map((r) => `${r.id} (${ledger.status(r.id)})`);
         return {
             action: 'no-good-release',
             current,
             bad,
             markBad,
-            why: `no earlier release that exists and is not marked bad${skipped.length ? `: ${skipped.join(', ')}` : ''}`,
+            why: `no healthy release in this host's ledger to go back to${others.length ? `: ${others.join(', ')}` : ' (no other release on disk)'}; set to-release to choose one`,
         };
     }
-    const previous = candidates[0];
-    const why = to === previous ? `previous release ${to}` : `previous release ${previous} is ${onDisk.has(previous) ? 'marked bad' : 'deleted'}; latest good earlier release is ${to}`;
-    return { action: 'switch', current, bad, to, markBad, why };
+    return { action: 'switch', current, bad, to, markBad, why: `newest healthy release ${to}` };
 }
 
 ;// CONCATENATED MODULE: ./src/revert/hosts.ts
-// The host side of auto-revert: one connection per host, up to max-parallel at once; per host
-// read state and log → plan (pure) → switch, mark bad, reload, health, log line.
+// The host side of auto-revert, on the release engine's verbs: one connection per host, up to
+// max-parallel at once; per host read state and ledger → plan (pure) → put back, mark bad, health, record.
 
 
 
 
 
-/** A lock is taken so a concurrent rollout notices us, but only briefly: a dead run must not block a revert. */
-const LOCK_TTL_SEC = 300;
-class StepFailure extends Error {
-}
 async function revertHosts(settings, options, deps) {
     const now = deps.now ?? Date.now;
-    const { logger } = deps;
     const started = now();
-    const token = (0,external_node_crypto_.randomBytes)(8).toString('hex');
-    const deployPath = settings.deployPath;
-    const hosts = await (0,concurrency/* mapLimit */.sf)(settings.hosts, settings.maxParallel, (spec) => revertOne(spec));
+    const token = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+    const hosts = await (0,concurrency/* mapLimit */.sf)(settings.hosts, settings.maxParallel, (spec) => revertHost(spec, { settings, options, deps, token, now, started }));
     const finished = now();
     const healthy = hosts.filter((h) => h.healthyAfterMs !== undefined).map((h) => h.healthyAfterMs);
-    const report = {
-        startedAt: new Date(started).toISOString(),
-        finishedAt: new Date(finished).toISOString(),
-        hosts,
-    };
+    const report = { startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString(), hosts };
     if (healthy.length) {
         report.timeToHealthyMs = Math.max(...healthy);
-        logger.info(`Time from start to the last reverted host healthy: ${(report.timeToHealthyMs / 1000).toFixed(2)} s (${healthy.length} host(s))`);
+        deps.logger.info(`Time from start to the last reverted host healthy: ${(report.timeToHealthyMs / 1000).toFixed(2)} s (${healthy.length} host(s))`);
     }
     return report;
-    async function revertOne(spec) {
-        const rec = { host: (0,inputs/* hostId */.My)(spec), outcome: 'failed', from: '', to: '', bad: '', markedBad: false, reason: '', steps: [] };
-        let session;
-        let locked = false;
-        async function step(name, command, timeoutMs) {
-            const t0 = now();
-            const r = await session.exec(command, timeoutMs ? { timeoutMs } : undefined);
-            const ok = r.code === 0;
-            rec.steps.push({ name, ms: now() - t0, ok, ...(ok ? {} : { detail: (r.stderr || r.stdout).trim() || `exit ${r.code}` }) });
-            if (!ok)
-                throw new StepFailure(`${name} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim() || 'no output'}`);
-            return r.stdout;
-        }
-        try {
-            const t0 = now();
-            session = await deps.connector(spec, settings.credentials);
-            rec.steps.push({ name: 'connect', ms: now() - t0, ok: true });
-            const lock = await session.exec(acquireLockCommand(deployPath, deps.runUrl || 'fivestep auto-revert', token, Math.floor(now() / 1000), LOCK_TTL_SEC));
-            locked = lock.code === 0;
-            // Putting a host back must not wait for a rollout that may be dead: go on, but say so.
-            if (!locked)
-                logger.warning(`${rec.host}: deploy lock held (${lock.stdout.trim() || lock.stderr.trim()}); reverting anyway`);
-            const state = parseState(await step('read-state', readStateCommand(deployPath)));
-            const log = parseLog(await step('read-log', readLogCommand(deployPath)));
-            const plan = planHost(state, log, options);
-            rec.from = plan.current;
-            rec.bad = plan.bad;
-            await act(plan);
-        }
-        catch (err) {
-            rec.outcome = 'failed';
-            rec.reason = err instanceof Error ? err.message : String(err);
-            logger.error(`${rec.host}: ${rec.reason}`);
-        }
-        finally {
-            if (session) {
-                if (locked)
-                    await session.exec(releaseLockCommand(deployPath, token)).catch(() => undefined);
-                await session.close().catch(() => undefined);
-            }
-        }
-        return rec;
-        async function act(plan) {
-            const markReason = `auto-revert ${new Date(now()).toISOString()} ${deps.runUrl}${deps.reason ? `: ${deps.reason}` : ''}`.slice(0, 2000);
-            if (plan.action !== 'switch') {
-                // The bad release is marked even where it is no longer current, so no later revert lands on it.
-                if (plan.markBad) {
-                    await step('mark-bad', markBadCommand(deployPath, plan.bad, markReason));
-                    rec.markedBad = true;
-                }
-                rec.outcome = plan.action;
-                rec.reason = plan.why;
-                const log = plan.action === 'no-good-release' ? logger.error.bind(logger) : logger.info.bind(logger);
-                log(`${rec.host}: ${plan.action === 'no-good-release' ? 'NOT reverted, left as it is: ' : 'nothing to do: '}${plan.why}${rec.markedBad ? `; marked ${plan.bad} bad` : ''}`);
-                return;
-            }
-            await step('switch', switchCommand(deployPath, plan.to));
-            rec.to = plan.to;
-            if (plan.markBad) {
-                await step('mark-bad', markBadCommand(deployPath, plan.bad, markReason));
-                rec.markedBad = true;
-            }
-            const env = { deployPath, releaseId: plan.to, previousReleaseId: plan.bad };
-            let healthy = true;
-            let healthDetail = '';
-            try {
-                if (settings.reloadCommand)
-                    await step('reload', userCommand(`${deployPath}/current`, settings.reloadCommand, env));
-                const t0 = now();
-                const h = await deps.health(session, spec, env);
-                if (settings.healthCommand || settings.healthUrl)
-                    rec.steps.push({ name: 'health', ms: now() - t0, ok: h.ok, detail: h.detail });
-                healthy = h.ok;
-                healthDetail = h.detail;
-            }
-            catch (err) {
-                healthy = false;
-                healthDetail = err instanceof Error ? err.message : String(err);
-            }
-            if (healthy)
-                rec.healthyAfterMs = now() - started;
-            // The log records the switch either way: it happened, and the next run must see it.
-            await step('log', appendLogCommand(deployPath, {
-                time: new Date(now()).toISOString(),
-                action: 'revert',
-                release: plan.to,
-                previous: plan.bad,
-                run: deps.runUrl,
-                result: healthy ? 'reverted' : 'unhealthy',
-                ...(deps.reason ? { reason: deps.reason.slice(0, 1000) } : {}),
-            }));
-            if (!healthy)
-                throw new StepFailure(`switched back to ${plan.to} but not healthy: ${healthDetail}`);
-            rec.outcome = 'reverted';
-            rec.reason = plan.why;
-            logger.info(`${rec.host}: ${plan.bad} → ${plan.to} (${plan.why})${settings.healthCommand || settings.healthUrl ? ', healthy' : ''}`);
-        }
+}
+async function revertHost(spec, c) {
+    const host = new ReleaseHost(spec, { connector: c.deps.connector, credentials: c.settings.credentials, deployPath: c.settings.deployPath, now: c.now });
+    const rec = { host: host.id, outcome: 'failed', from: '', to: '', bad: '', markedBad: false, reason: '', steps: host.steps };
+    try {
+        await host.connect();
+        // The lock is taken so a concurrent rollout notices us, but never waited for: putting a host back
+        // must not wait on a rollout that may be dead.
+        const lock = await host.tryLock(c.deps.runUrl || 'fivestep auto-revert', c.token);
+        if (lock.kind === 'held')
+            c.deps.logger.warning(`${host.id}: deploy lock held by ${lock.holder} (last heartbeat ${lock.ageSec}s ago); reverting anyway`);
+        const plan = planHost(await host.readState(), c.options);
+        rec.from = plan.current;
+        rec.bad = plan.bad;
+        await (plan.action === 'switch' ? switchBack(host, plan, rec, c) : leaveAlone(host, plan, rec, c));
     }
+    catch (err) {
+        rec.outcome = 'failed';
+        rec.reason = errors_errorMessage(err);
+        c.deps.logger.error(`${host.id}: ${rec.reason}`);
+    }
+    finally {
+        await host.unlock().catch(() => undefined);
+        await host.close();
+    }
+    return rec;
+}
+function entry(c, release, previous, result, reason) {
+    return { time: new Date(c.now()).toISOString(), action: 'revert', release, previous, run: c.deps.runUrl, result, ...(reason ? { reason: reason.slice(0, 1000) } : {}) };
+}
+async function markBad(host, bad, rec, c) {
+    const marker = `auto-revert ${new Date(c.now()).toISOString()} ${c.deps.runUrl}${c.deps.reason ? `: ${c.deps.reason}` : ''}`.slice(0, 2000);
+    await host.markBad(bad, marker, entry(c, bad, '', 'bad', c.deps.reason));
+    rec.markedBad = true;
+}
+/** Not on the bad release (or nothing to go back to): the bad release is still marked, so no later revert lands on it. */
+async function leaveAlone(host, plan, rec, c) {
+    if (plan.markBad)
+        await markBad(host, plan.bad, rec, c);
+    rec.outcome = plan.action === 'no-good-release' ? 'no-good-release' : 'nothing-to-do';
+    rec.reason = plan.why;
+    const log = plan.action === 'no-good-release' ? c.deps.logger.error.bind(c.deps.logger) : c.deps.logger.info.bind(c.deps.logger);
+    log(`${host.id}: ${plan.action === 'no-good-release' ? 'NOT reverted, left as it is: ' : 'nothing to do: '}${plan.why}${rec.markedBad ? `; marked ${plan.bad} bad` : ''}`);
+}
+/** The same put-back as a failed rollout's (switch, reload), then the bad marker, health, and the ledger. */
+async function switchBack(host, plan, rec, c) {
+    const { settings } = c;
+    const env = { deployPath: settings.deployPath, releaseId: plan.to, previousReleaseId: plan.bad };
+    let healthy = '';
+    let unhealthy = '';
+    try {
+        await host.putBack(plan.to, entry(c, plan.to, plan.bad, 'switched'), settings.reloadCommand ? { command: settings.reloadCommand, env } : null, 0);
+        rec.to = plan.to;
+        if (plan.markBad)
+            await markBad(host, plan.bad, rec, c);
+        healthy = await host.health(c.deps.health, env);
+        rec.healthyAfterMs = c.now() - c.started;
+    }
+    catch (err) {
+        unhealthy = errors_errorMessage(err);
+    }
+    if (!rec.to)
+        throw new Error(unhealthy);
+    // The ledger records the switch either way: it happened, and the next run must see it.
+    await host.record([entry(c, plan.to, plan.bad, unhealthy ? 'failed' : 'healthy', unhealthy || c.deps.reason)]);
+    if (unhealthy)
+        throw new Error(`switched back to ${plan.to} but not healthy: ${unhealthy}`);
+    rec.outcome = 'reverted';
+    rec.reason = plan.why;
+    c.deps.logger.info(`${host.id}: ${plan.bad} → ${plan.to} (${plan.why})${settings.healthCommand || settings.healthUrl ? `, ${healthy}` : ''}`);
 }
 
 ;// CONCATENATED MODULE: ./src/revert/reports.ts
@@ -60146,6 +60476,9 @@ function readSshSettings(source, ctx) {
     const healthUrl = (0,inputs/* optional */.lq)(source, 'health-url');
     if (healthUrl)
         validateHealthUrl(healthUrl);
+    const healthExpect = (0,inputs/* optional */.lq)(source, 'health-expect');
+    if (healthExpect)
+        validateHealthExpect(healthExpect, healthUrl);
     const credentials = {
         privateKey,
         hostKeys: insecure ? { kind: 'insecure' } : { kind: 'known-hosts', knownHosts },
@@ -60162,6 +60495,7 @@ function readSshSettings(source, ctx) {
         reloadCommand: (0,inputs/* optional */.lq)(source, 'reload-command'),
         healthCommand: (0,inputs/* optional */.lq)(source, 'health-command'),
         healthUrl,
+        healthExpect,
         healthTimeoutMs: (0,inputs/* parseDuration */.E9)('health-timeout', (0,inputs/* optional */.lq)(source, 'health-timeout', '60s')),
         warnings,
     };
@@ -60191,9 +60525,21 @@ function validateHealthUrl(template) {
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
         throw new inputs/* InputError */.dz('health-url', `'${template}' must be http:// or https://`);
 }
+/** Longest health-expect accepted: it is matched against a body, not a document. */
+const MAX_HEALTH_EXPECT = 1000;
+function validateHealthExpect(text, healthUrl) {
+    if (healthUrl === '')
+        throw new inputs/* InputError */.dz('health-expect', 'needs health-url: it is the text the health-url response body must contain');
+    if (text.length > MAX_HEALTH_EXPECT)
+        throw new inputs/* InputError */.dz('health-expect', `is ${text.length} characters long, more than ${MAX_HEALTH_EXPECT}`);
+    // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+    if (/[\x00-\x1f\x7f]/.test(text))
+        throw new inputs/* InputError */.dz('health-expect', 'must be one line without control characters');
+}
 
 ;// CONCATENATED MODULE: ./src/revert/settings.ts
 // Every auto-revert input read and validated before anything changes anywhere.
+
 
 
 
@@ -60244,33 +60590,11 @@ function readRevertSettings(source, ctx) {
     }
     return settings;
 }
+/** ssh-rollout's reader, plus auto-revert's own rule: the balancer is reset only alongside the hosts. */
 function readLoadBalancer(source, ssh) {
-    const kind = (0,inputs/* optional */.lq)(source, 'load-balancer');
-    if (kind === '') {
-        for (const name of ['lb-host', 'lb-backend', 'lb-upstream-file']) {
-            if ((0,inputs/* optional */.lq)(source, name) !== '')
-                throw new inputs/* InputError */.dz(name, 'is set but load-balancer is empty');
-        }
-        return null;
-    }
-    if (kind !== 'haproxy' && kind !== 'nginx')
-        throw new inputs/* InputError */.dz('load-balancer', `must be haproxy or nginx, got '${kind}'`);
-    if (!ssh)
+    if ((0,inputs/* optional */.lq)(source, 'load-balancer') !== '' && !ssh)
         throw new inputs/* InputError */.dz('load-balancer', 'needs hosts');
-    const hostText = (0,inputs/* optional */.lq)(source, 'lb-host');
-    if (!hostText)
-        throw new inputs/* InputError */.dz('lb-host', 'is required when load-balancer is set');
-    const defaults = { user: (0,inputs/* optional */.lq)(source, 'user', 'deploy'), port: (0,inputs/* parseInteger */.cG)('port', (0,inputs/* optional */.lq)(source, 'port', '22'), { min: 1, max: 65535 }) };
-    const backend = (0,inputs/* optional */.lq)(source, 'lb-backend');
-    if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(backend))
-        throw new inputs/* InputError */.dz('lb-backend', backend ? `'${backend}' is not a backend/upstream name` : 'is required when load-balancer is set');
-    const socket = (0,inputs/* optional */.lq)(source, 'lb-socket', '/run/haproxy/admin.sock');
-    if (!socket.startsWith('/'))
-        throw new inputs/* InputError */.dz('lb-socket', 'must be an absolute path');
-    const upstreamFile = (0,inputs/* optional */.lq)(source, 'lb-upstream-file');
-    if (kind === 'nginx' && !upstreamFile.startsWith('/'))
-        throw new inputs/* InputError */.dz('lb-upstream-file', 'must be an absolute path when load-balancer is nginx');
-    return { kind, host: (0,inputs/* parseHostSpec */.nn)('lb-host', hostText, defaults), backend, socket, upstreamFile };
+    return readLoadBalancerInputs(source);
 }
 
 ;// CONCATENATED MODULE: ./src/revert/summary.ts
@@ -60329,6 +60653,7 @@ function summaryMarkdown(o) {
 
 
 
+
 async function autoRevert(source, deps) {
     const env = deps.env ?? process.env;
     const now = deps.now ?? Date.now;
@@ -60353,7 +60678,7 @@ async function autoRevert(source, deps) {
                 await balancer.lb.inspect(ssh.hosts);
             }
             catch (err) {
-                logger.warning(`load balancer ${settings.loadBalancer.kind}: ${err instanceof Error ? err.message : String(err)}; weights and states are not reset`);
+                logger.warning(`load balancer ${settings.loadBalancer.kind}: ${errors_errorMessage(err)}; weights and states are not reset`);
                 await balancer?.close().catch(() => undefined);
                 balancer = undefined;
             }
@@ -60372,7 +60697,7 @@ async function autoRevert(source, deps) {
                 logger.info(`Load balancer: every server of ${ssh.hosts.length} host(s) ready with its configured weight`);
             }
             catch (err) {
-                errors.push(`load balancer reset: ${err instanceof Error ? err.message : String(err)}`);
+                errors.push(`load balancer reset: ${errors_errorMessage(err)}`);
                 logger.error(errors[errors.length - 1]);
             }
             finally {
@@ -60409,7 +60734,7 @@ async function autoRevert(source, deps) {
                 logger.info(git.message);
         }
         catch (err) {
-            errors.push(`git revert: ${err instanceof Error ? err.message : String(err)}`);
+            errors.push(`git revert: ${errors_errorMessage(err)}`);
             logger.error(errors[errors.length - 1]);
         }
     }
@@ -60444,7 +60769,7 @@ async function autoRevert(source, deps) {
         }
         catch (err) {
             // The fleet is already back: a failed issue is reported, it does not fail the revert.
-            logger.warning(`could not open the RCA issue: ${err instanceof Error ? err.message : String(err)}`);
+            logger.warning(`could not open the RCA issue: ${errors_errorMessage(err)}`);
         }
     }
     const outputs = revertOutputs(outcome);

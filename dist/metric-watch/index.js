@@ -28377,7 +28377,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3218);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _metrics_action_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1641);
+/* harmony import */ var _metrics_action_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(324);
 
 
 
@@ -28617,7 +28617,7 @@ function hostId(h) {
 
 /***/ }),
 
-/***/ 1641:
+/***/ 324:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -45384,7 +45384,14 @@ async function postWebhook(url, result, ctx, timeoutMs = 10_000) {
         throw new Error(`webhook answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
 }
 
+;// CONCATENATED MODULE: ./src/common/errors.ts
+// One way to turn anything thrown into the text a log line or a report shows.
+function errorMessage(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+
 ;// CONCATENATED MODULE: ./src/metrics/alerts/index.ts
+
 
 
 
@@ -45418,7 +45425,7 @@ async function sendAlerts(result, settings, ctx, logger) {
             logger.info(`alert sent: ${job.channel}`);
         }
         catch (err) {
-            const message = `alert channel ${job.channel} failed: ${err instanceof Error ? err.message : String(err)}`;
+            const message = `alert channel ${job.channel} failed: ${errorMessage(err)}`;
             logger.warning(message);
             warnings.push(message);
         }
@@ -46220,6 +46227,7 @@ function expand(template, host) {
 // HTTP for the sources: a timeout per request, retries for what may pass (network, 5xx, 429),
 // and QueryError for what will not (other 4xx).
 
+
 class TransientError extends Error {
 }
 const pause = (ms, signal) => new Promise((resolve) => {
@@ -46234,10 +46242,10 @@ async function once(url, opts) {
     }
     catch (err) {
         const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-        throw new TransientError(`${err instanceof Error ? err.message : String(err)}${cause}`);
+        throw new TransientError(`${errorMessage(err)}${cause}`);
     }
     const body = await res.text().catch((err) => {
-        throw new TransientError(`reading the body: ${err instanceof Error ? err.message : String(err)}`);
+        throw new TransientError(`reading the body: ${errorMessage(err)}`);
     });
     if (res.ok || opts.acceptStatus?.includes(res.status))
         return { status: res.status, body };
@@ -46622,6 +46630,7 @@ function evaluateSelector(sel, current, previous) {
 
 
 
+
 const ACCEPT = 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 class OpenMetricsSource {
     opts;
@@ -46639,7 +46648,7 @@ class OpenMetricsSource {
                 sel = parseSelector(query);
             }
             catch (err) {
-                throw new QueryError(err instanceof Error ? err.message : String(err));
+                throw new QueryError(errorMessage(err));
             }
             this.selectors.set(query, sel);
         }
@@ -46651,7 +46660,7 @@ class OpenMetricsSource {
             return { at: this.now(), exposition: parseExposition(body) };
         }
         catch (err) {
-            throw new QueryError(`${url} is not a text exposition: ${err instanceof Error ? err.message : String(err)}`);
+            throw new QueryError(`${url} is not a text exposition: ${errorMessage(err)}`);
         }
     }
     /**
@@ -47088,6 +47097,7 @@ function createSource(settings, now = Date.now) {
 
 
 
+
 const defaultSleep = (ms, signal) => new Promise((resolve) => {
     if (signal?.aborted)
         return resolve();
@@ -47118,9 +47128,6 @@ function matchHosts(all, wanted) {
 }
 function usesHost(settings, rule) {
     return settings.url.includes('{host}') || rule.query.includes('{host}');
-}
-function errorText(err) {
-    return err instanceof Error ? err.message : String(err);
 }
 /** NaN and ±Inf are no data: they must never reach a bound or the judge. */
 function finiteReading(r) {
@@ -47185,8 +47192,8 @@ async function runWatch(given, options) {
     const baselines = new Map();
     const baselineSamples = new Map(settings.rules.map((r) => [r.name, []]));
     const fail = (rule, err) => {
-        logger.error(errorText(err));
-        states.set(rule.name, failRule(states.get(rule.name), errorText(err)));
+        logger.error(errorMessage(err));
+        states.set(rule.name, failRule(states.get(rule.name), errorMessage(err)));
     };
     const t0 = now();
     logger.info(`Watching ${settings.rules.length} rule(s) on ${settings.source} ${redact(settings.url)} for ${durationMs / 1000}s every ${settings.intervalMs / 1000}s` +
@@ -47244,7 +47251,7 @@ async function runWatch(given, options) {
             catch (err) {
                 if (err instanceof QueryError)
                     return fail(rule, err);
-                readings = new Map((readFor(rule).length ? readFor(rule) : ['']).map((h) => [h, { value: null, reason: `source error: ${errorText(err)}` }]));
+                readings = new Map((readFor(rule).length ? readFor(rule) : ['']).map((h) => [h, { value: null, reason: `source error: ${errorMessage(err)}` }]));
             }
             const judged = normalise(readings, rule.volume ? shares : null);
             const keys = usesHost(settings, rule) ? hosts.judged : [''];
@@ -47304,7 +47311,7 @@ async function primeSource(source, settings, readFor, at, signal, fail, logger) 
         if (err instanceof QueryError)
             fail(rule, err);
         else
-            logger.warning(`rule '${rule.name}': first scrape failed: ${errorText(err)}`);
+            logger.warning(`rule '${rule.name}': first scrape failed: ${errorMessage(err)}`);
     })));
 }
 /** baseline before:<window>: each host's readings over the window (finite ones), and their median. */
@@ -47330,7 +47337,7 @@ async function loadHistory(source, settings, windowMs, readFor, t0, signal, stat
             if (err instanceof QueryError)
                 fail(rule, err);
             else {
-                logger.warning(`rule '${rule.name}': baseline query failed: ${errorText(err)}`);
+                logger.warning(`rule '${rule.name}': baseline query failed: ${errorMessage(err)}`);
                 baselines.set(rule.name, { history: new Map(), medians: new Map() });
             }
         }

@@ -52754,8 +52754,8 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3066);
-/* harmony import */ var _ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1377);
+/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3747);
+/* harmony import */ var _ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3830);
 // ssh-rollout entry: the runner shell around src/rollout/main.ts.
 
 
@@ -53055,7 +53055,54 @@ function hostId(h) {
 
 /***/ }),
 
-/***/ 3066:
+/***/ 9353:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   q: () => (/* binding */ silentLogger)
+/* harmony export */ });
+/* unused harmony export MemoryLogger */
+/** Collects lines; for tests and for logic whose log is shown later (e.g. per-host groups). */
+class MemoryLogger {
+    lines = [];
+    debug(message) {
+        this.lines.push(`debug: ${message}`);
+    }
+    info(message) {
+        this.lines.push(message);
+    }
+    warning(message) {
+        this.lines.push(`warning: ${message}`);
+    }
+    error(message) {
+        this.lines.push(`error: ${message}`);
+    }
+    async group(name, fn) {
+        this.lines.push(`::group::${name}`);
+        try {
+            return await fn();
+        }
+        finally {
+            this.lines.push('::endgroup::');
+        }
+    }
+    text() {
+        return this.lines.join('\n');
+    }
+}
+/** Logs nothing. */
+const silentLogger = {
+    debug() { },
+    info() { },
+    warning() { },
+    error() { },
+    group: (_name, fn) => fn(),
+};
+
+
+/***/ }),
+
+/***/ 3747:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58118,7 +58165,14 @@ function readContext(env = process.env) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/common/errors.ts
+// One way to turn anything thrown into the text a log line or a report shows.
+function errors_errorMessage(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+
 ;// CONCATENATED MODULE: ./src/github/deployments.ts
+
 async function startDeployment(client, ctx, opts) {
     const { logger } = opts;
     try {
@@ -58151,7 +58205,7 @@ async function startDeployment(client, ctx, opts) {
                     });
                 }
                 catch (err) {
-                    logger.warning(`could not set deployment ${id} to ${state}: ${err instanceof Error ? err.message : String(err)}`);
+                    logger.warning(`could not set deployment ${id} to ${state}: ${errors_errorMessage(err)}`);
                 }
             },
         };
@@ -58160,7 +58214,7 @@ async function startDeployment(client, ctx, opts) {
         return record;
     }
     catch (err) {
-        logger.warning(`could not record a GitHub deployment to '${opts.environment}': ${err instanceof Error ? err.message : String(err)}`);
+        logger.warning(`could not record a GitHub deployment to '${opts.environment}': ${errors_errorMessage(err)}`);
         return undefined;
     }
 }
@@ -58192,7 +58246,7 @@ async function failReleaseDeployments(client, ctx, opts) {
             opts.logger.info(`Marked GitHub deployment(s) ${marked.join(', ')} of ${opts.releases.join(', ')} as failed`);
     }
     catch (err) {
-        opts.logger.warning(`could not mark the deployments of ${opts.releases.join(', ')} as failed: ${err instanceof Error ? err.message : String(err)}`);
+        opts.logger.warning(`could not mark the deployments of ${opts.releases.join(', ')} as failed: ${errorMessage(err)}`);
     }
     return marked;
 }
@@ -58203,6 +58257,92 @@ function safeJson(text) {
     catch {
         return null;
     }
+}
+
+// EXTERNAL MODULE: ./src/common/logger.ts
+var common_logger = __nccwpck_require__(9353);
+;// CONCATENATED MODULE: ./src/github/runs.ts
+// Whether the workflow run that holds a deploy lock has finished: a lock names its holder by the run URL
+// (src/github/context.ts), and a finished run's lock is stale at once (SPEC, "The lock survives a lost
+// runner"). The answer is advisory: anything but a clear "completed" leaves the heartbeat to decide.
+
+
+/** A lookup slower than this answers 'unknown', so a hung API never holds up taking a lock. */
+const LOOKUP_TIMEOUT_MS = 10_000;
+const OWNER = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?';
+const REPO = '[A-Za-z0-9._-]+';
+const RUN_PATH = new RegExp(`^/(${OWNER})/(${REPO})/actions/runs/(\\d+)(?:/attempts/\\d+|/job/[^/]+(?:/.*)?)?/?$`);
+/**
+ * The repository and run id of a run URL on `serverUrl` (this run's server):
+ * `SERVER/OWNER/REPO/actions/runs/ID`, optionally followed by `/attempts/N` or `/job/...`.
+ * A URL on another server, with a query, fragment or credentials, or of any other page is null.
+ */
+function parseRunUrl(url, serverUrl) {
+    let u;
+    let server;
+    try {
+        u = new URL(url);
+        server = new URL(serverUrl);
+    }
+    catch {
+        return null;
+    }
+    if (u.origin !== server.origin || u.username || u.password || u.search || u.hash)
+        return null;
+    // A server with a path prefix (GHES behind a proxy): the run's path must sit under it.
+    const prefix = server.pathname.replace(/\/+$/, '');
+    if (prefix && !u.pathname.startsWith(`${prefix}/`))
+        return null;
+    const m = RUN_PATH.exec(u.pathname.slice(prefix.length));
+    if (!m || m[2] === '.' || m[2] === '..')
+        return null;
+    const runId = Number(m[3]);
+    if (!Number.isSafeInteger(runId) || runId <= 0)
+        return null;
+    return { owner: m[1], repo: m[2], runId };
+}
+/**
+ * A lookup of a lock holder's run: GET /repos/{owner}/{repo}/actions/runs/{run_id} (needs `actions: read`).
+ * `status: completed` → 'completed'; any other status → 'running'; a URL not of a run on `serverUrl`,
+ * a refused or failed request (403 without `actions: read`, 404, network, timeout) → 'unknown', with one
+ * debug line. It never throws. 'completed' is final, so it is cached for the lookup's lifetime; nothing
+ * else is.
+ */
+function createRunStatusLookup(client, serverUrl, logger = common_logger/* silentLogger */.q) {
+    const completed = new Set();
+    return async (holderUrl) => {
+        if (completed.has(holderUrl))
+            return 'completed';
+        const ref = parseRunUrl(holderUrl, serverUrl);
+        if (!ref) {
+            logger.debug(`lock holder ${holderUrl} is not a workflow run on ${serverUrl}; its run status is unknown`);
+            return 'unknown';
+        }
+        try {
+            const { data } = await client.rest.actions.getWorkflowRun({
+                owner: ref.owner,
+                repo: ref.repo,
+                run_id: ref.runId,
+                request: { signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS) },
+            });
+            const status = data.status;
+            if (status === 'completed') {
+                completed.add(holderUrl);
+                return 'completed';
+            }
+            if (typeof status === 'string' && status !== '')
+                return 'running';
+            logger.debug(`run ${holderUrl}: the API gave no status; its run status is unknown`);
+            return 'unknown';
+        }
+        catch (err) {
+            // Octokit gives a network failure or a timeout status 500 too; only an HTTP answer has a response.
+            const code = err?.response?.status;
+            const message = errors_errorMessage(err);
+            logger.debug(`could not look up run ${holderUrl}: ${typeof code === 'number' ? `HTTP ${code}` : 'no response'} (${message.split('\n')[0]})`);
+            return 'unknown';
+        }
+    };
 }
 
 // EXTERNAL MODULE: ./src/common/concurrency.ts
@@ -58297,9 +58437,12 @@ function releaseEnv(e) {
         PREVIOUS_RELEASE_ID: e.previousReleaseId,
     });
 }
+/** How much of the deploy log a state read brings back: far more than keep-releases ever needs. */
+const LOG_LINES_READ = 2000;
 /**
  * Reads a host's release state as `key=value` lines: current, each release with its mtime,
- * bad markers, and the checksum recorded for `releaseId` (to skip a repeat upload).
+ * bad markers, the checksum recorded for `releaseId` (to skip a repeat upload) and the newest
+ * lines of the deploy log (the ledger), in one round trip.
  */
 function readStateCommand(deployPath, releaseId = '') {
     const l = layout_layout(deployPath);
@@ -58309,10 +58452,11 @@ function readStateCommand(deployPath, releaseId = '') {
         `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; echo "release=$n $(stat -c %Y "$d")"; done`,
         `for b in ${shell_quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
         releaseId ? `[ -f ${shell_quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ${shell_quote(`${l.checksums}/${releaseId}`)})"; true` : 'true',
+        `tail -n ${LOG_LINES_READ} ${shell_quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
     ].join('\n');
 }
 function parseState(stdout) {
-    const state = { exists: true, current: '', releases: [], bad: [], checksum: '' };
+    const state = { exists: true, current: '', releases: [], bad: [], checksum: '', log: [] };
     for (const line of stdout.split('\n')) {
         const eq = line.indexOf('=');
         if (eq < 0)
@@ -58327,6 +58471,8 @@ function parseState(stdout) {
             state.bad.push(value);
         else if (key === 'checksum')
             state.checksum = value;
+        else if (key === 'log')
+            state.log.push(...parseLog(line.slice(eq + 1)));
         else if (key === 'release') {
             const [id, mtime] = value.split(' ');
             state.releases.push({ id, mtime: Number(mtime) || 0 });
@@ -58335,43 +58481,71 @@ function parseState(stdout) {
     state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
     return state;
 }
+/** A lock whose heartbeat is older than this is stale: its holder is gone (SPEC). */
+const LOCK_STALE_SEC = 60;
+/** Writes the owner file (token, owner, heartbeat on the host's clock) by rename, so no reader sees it half-written. */
+function writeOwner(lock, token, owner) {
+    return `printf '%s\\n' ${shell_quote(token)} ${shell_quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ${lock}/owner.tmp ${lock}/owner`;
+}
 /**
- * Takes the host's lock by atomic mkdir. Prints `acquired`, `took-over <owner>` (the old lock had
- * expired) or exits EXIT.lockHeld printing `held <owner> <expires>`.
+ * One attempt at the host's lock (an atomic mkdir). Prints `acquired`, `took-over <age> <holder>`
+ * (the old lock was stale, or its holder is `forceOwner`, a run known to have completed) or exits
+ * EXIT.lockHeld printing `held <age> <holder>`, age being seconds since the holder's last heartbeat.
+ * Ages use the host's clock, so runners with skewed clocks agree. A takeover is guarded by a second
+ * mkdir, so two rollouts that both see a stale lock cannot both take it.
  */
-function acquireLockCommand(deployPath, owner, token, nowSec, ttlSec) {
+function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
     const l = layout_layout(deployPath);
     const lock = shell_quote(l.lock);
-    const write = `printf '%s\\n' ${shell_quote(token)} ${shell_quote(owner)} ${nowSec + ttlSec} > ${lock}/owner`;
+    const guard = shell_quote(`${l.lock}.takeover`);
+    const write = writeOwner(lock, token, owner);
+    const read = `tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner 2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`;
     return [
         `mkdir -p ${shell_quote(l.state)}`,
         `if mkdir ${lock} 2>/dev/null; then ${write}; echo acquired; exit 0; fi`,
-        `expires=$(sed -n 3p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner 2>/dev/null || true)`,
-        `if [ -n "$expires" ] && [ "$expires" -lt ${nowSec} ]; then rm -rf ${lock}; if mkdir ${lock} 2>/dev/null; then ${write}; echo "took-over $holder"; exit 0; fi; fi`,
-        `echo "held $holder $expires"; exit ${EXIT.lockHeld}`,
+        read,
+        `now=$(date +%s)`,
+        // No owner file yet: a rollout is between its mkdir and its write; the directory's age stands in.
+        `case "$beat" in ''|*[!0-9]*) beat=$(stat -c %Y ${lock} 2>/dev/null || echo "$now");; esac`,
+        // Locks written before the heartbeat held an expiry one hour ahead.
+        `[ "$beat" -gt $((now + 120)) ] && beat=$((beat - 3600))`,
+        `age=$((now - beat))`,
+        `if [ "$tok" = ${shell_quote(token)} ]; then ${write}; echo acquired; exit 0; fi`,
+        `[ -d ${guard} ] && [ $((now - $(stat -c %Y ${guard} 2>/dev/null || echo "$now"))) -gt ${LOCK_STALE_SEC} ] && rmdir ${guard} 2>/dev/null`,
+        `if { [ "$age" -gt ${LOCK_STALE_SEC} ] || { [ -n ${shell_quote(forceOwner)} ] && [ "$holder" = ${shell_quote(forceOwner)} ]; }; } && mkdir ${guard} 2>/dev/null; then`,
+        `  if [ "$(sed -n 1p ${lock}/owner 2>/dev/null || true)" = "$tok" ]; then rm -rf ${lock}; if mkdir ${lock} 2>/dev/null; then ${write}; rmdir ${guard}; echo "took-over $age $holder"; exit 0; fi; fi`,
+        `  rmdir ${guard}; ${read}`,
+        `fi`,
+        `echo "held $age $holder"; exit ${EXIT.lockHeld}`,
     ].join('\n');
+}
+/** Renews this run's heartbeat; prints `lost` when another run holds the lock now. */
+function renewLockCommand(deployPath, token, owner) {
+    const lock = shell_quote(layout_layout(deployPath).lock);
+    return `if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${shell_quote(token)} ]; then ${writeOwner(lock, token, owner)} && echo renewed; else echo lost; fi`;
 }
 /** Releases the lock only if this run still holds it (its token is in the owner file). */
 function releaseLockCommand(deployPath, token) {
     const lock = shell_quote(layout_layout(deployPath).lock);
     return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${shell_quote(token)} ] && rm -rf ${lock}; true`;
 }
-/** Receives the artifact on stdin into incoming/, verifying its sha256 before anything else. */
+/** Receives the artifact on stdin into incoming/, verifying its sha256; nothing is left behind when either fails. */
 function receiveArtifactCommand(deployPath, releaseId, sha256) {
     const l = layout_layout(deployPath);
     const tmp = shell_quote(`${l.incoming}/${releaseId}.artifact`);
     return [
         'set -e',
         `mkdir -p ${shell_quote(l.incoming)}`,
-        `cat > ${tmp}`,
+        `cat > ${tmp} || { rm -f ${tmp}; echo 'could not store the upload (is the disk full?)' >&2; exit 1; }`,
         `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${shell_quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
     ].join('\n');
 }
 /**
  * Unpacks the received artifact into releases/<id>/ via a `.partial` directory renamed into place,
- * so releases/<id>/ is complete or absent. An existing release with other content is refused.
+ * so releases/<id>/ is complete or absent: on any failure (a full disk) the partial directory and
+ * the upload are removed. An existing release with other content is refused. Records `staged`.
  */
-function unpackCommand(deployPath, releaseId, sha256, format) {
+function unpackCommand(deployPath, releaseId, sha256, format, staged) {
     const l = layout_layout(deployPath);
     const target = shell_quote(releasePath(deployPath, releaseId));
     const partial = shell_quote(`${l.releases}/.${releaseId}.partial`);
@@ -58380,16 +58554,30 @@ function unpackCommand(deployPath, releaseId, sha256, format) {
     return [
         'set -e',
         `mkdir -p ${shell_quote(l.releases)} ${shell_quote(l.checksums)} ${shell_quote(l.shared)}`,
-        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${shell_quote(sha256)} ]; then rm -f ${tmp}; exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${shell_quote(sha256)} ]; then rm -f ${tmp}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `cleanup() { rm -rf ${partial} ${tmp} ${sum}; }`,
+        'trap cleanup EXIT',
         `rm -rf ${partial}`,
         `mkdir ${partial}`,
         `tar -x${format === 'tar.gz' ? 'z' : ''}f ${tmp} -C ${partial}`,
         // tar restores the archive's mtime of `./` onto the directory (epoch 0 for a packed directory);
         // prune orders releases by this mtime, so it must be the unpack time.
         `touch ${partial}`,
-        `mv ${partial} ${target}`,
         `printf '%s\\n' ${shell_quote(sha256)} > ${sum}`,
+        `mv ${partial} ${target}`,
+        `trap - EXIT`,
         `rm -f ${tmp}`,
+        ...(staged ? [appendLogCommand(deployPath, staged)] : []),
+    ].join('\n');
+}
+/** Removes a release this run staged but never switched to (its rollout stopped): nothing half-done stays. */
+function discardReleaseCommand(deployPath, releaseId) {
+    const l = layout_layout(deployPath);
+    const target = `releases/${releaseId}`;
+    return [
+        `cd ${shell_quote(deployPath)} 2>/dev/null || exit 0`,
+        `[ "$(readlink current 2>/dev/null)" = ${shell_quote(target)} ] && { echo 'is current: kept' >&2; exit 1; }`,
+        `rm -rf -- ${shell_quote(target)} ${shell_quote(`${l.releases}/.${releaseId}.partial`)} ${shell_quote(`${l.checksums}/${releaseId}`)} ${shell_quote(`${l.incoming}/${releaseId}.artifact`)}`,
     ].join('\n');
 }
 /** Links each shared path from shared/ into the release; a missing shared entry is seeded from the release (or created as a directory). */
@@ -58410,9 +58598,10 @@ function userCommand(dir, command, env) {
 }
 /**
  * Points `current` at releases/<id> by renaming a fresh symlink over it (rename(2) is atomic),
- * never `ln -sfn` (which unlinks first). Refuses a release directory that does not exist.
+ * never `ln -sfn` (which unlinks first). Refuses a release directory that does not exist. The
+ * ledger line goes in the same command, so no run can die between the switch and its record.
  */
-function switchCommand(deployPath, releaseId) {
+function switchCommand(deployPath, releaseId, entry) {
     const tmp = `.current.${releaseId}.tmp`;
     return [
         'set -e',
@@ -58421,7 +58610,13 @@ function switchCommand(deployPath, releaseId) {
         `rm -f ${shell_quote(tmp)}`,
         `ln -s ${shell_quote(`releases/${releaseId}`)} ${shell_quote(tmp)}`,
         `mv -T ${shell_quote(tmp)} current`,
+        ...(entry ? [appendLogCommand(deployPath, entry)] : []),
     ].join('\n');
+}
+/** Several ledger lines in one append (one write, one round trip). */
+function appendLogLinesCommand(deployPath, entries) {
+    const l = layout_layout(deployPath);
+    return `mkdir -p ${shell_quote(l.state)} && printf '%s\\n' ${entries.map((e) => shell_quote(JSON.stringify(e))).join(' ')} >> ${shell_quote(l.log)}`;
 }
 function appendLogCommand(deployPath, entry) {
     const l = layout_layout(deployPath);
@@ -58445,8 +58640,8 @@ function parseLog(stdout) {
     return entries;
 }
 function markBadCommand(deployPath, releaseId, reason) {
-    const l = layout(deployPath);
-    return `mkdir -p ${quote(l.bad)} && printf '%s\\n' ${quote(reason)} > ${quote(`${l.bad}/${releaseId}`)}`;
+    const l = layout_layout(deployPath);
+    return `mkdir -p ${shell_quote(l.bad)} && printf '%s\\n' ${shell_quote(reason)} > ${shell_quote(`${l.bad}/${releaseId}`)}`;
 }
 function removeReleasesCommand(deployPath, releaseIds) {
     if (releaseIds.length === 0)
@@ -58454,21 +58649,6 @@ function removeReleasesCommand(deployPath, releaseIds) {
     const l = layout_layout(deployPath);
     const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`]);
     return `rm -rf -- ${paths.map(shell_quote).join(' ')}`;
-}
-/** Which releases to prune: all but the newest `keep`, never current, the protected ones (previous) or bad ones. */
-function planPrune(state, keep, protect) {
-    const keepSet = new Set([state.current, ...protect, ...state.bad].filter(Boolean));
-    const newestFirst = [...state.releases].reverse();
-    return newestFirst
-        .slice(keep)
-        .filter((r) => !keepSet.has(r.id))
-        .map((r) => r.id)
-        .reverse();
-}
-/** Extends this run's lock (long rollouts outlive one TTL); a no-op when another run holds it. */
-function refreshLockCommand(deployPath, token, owner, expiresSec) {
-    const lock = shell_quote(layout_layout(deployPath).lock);
-    return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${shell_quote(token)} ] && printf '%s\\n' ${shell_quote(token)} ${shell_quote(owner)} ${expiresSec} > ${lock}/owner; true`;
 }
 /** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only. */
 function unsetCurrentCommand(deployPath) {
@@ -58478,11 +58658,18 @@ function unsetCurrentCommand(deployPath) {
 ;// CONCATENATED MODULE: ./src/release/health.ts
 
 
+
 /** `{host}` → the host's name (IPv6 in brackets, as a URL needs). */
 function healthUrlFor(template, host) {
     const name = host.host.includes(':') ? `[${host.host}]` : host.host;
     return template.replace(/\{host\}/g, name);
 }
+/** The text a health-url body must contain: `{release}` → the release id being checked. */
+function expectedText(template, releaseId) {
+    return template.replace(/\{release\}/g, () => releaseId);
+}
+/** At most this much of a health-url body is read when looking for health-expect. */
+const MAX_BODY_BYTES = 1024 * 1024;
 /** Whether there is anything to check at all. */
 function hasHealthCheck(s) {
     return s.healthCommand !== '' || s.healthUrl !== '';
@@ -58501,6 +58688,7 @@ function createHealthCheck(settings, options = {}) {
     return async (session, host, env) => {
         const start = now();
         const deadline = start + settings.healthTimeoutMs;
+        const lastWindow = Math.min(requestTimeout, Math.max(50, settings.healthTimeoutMs / 10));
         let attempts = 0;
         async function retry(what, attempt) {
             let interval = firstInterval;
@@ -58511,9 +58699,12 @@ function createHealthCheck(settings, options = {}) {
                 last = (await attempt(remaining)) ?? '';
                 if (last === '')
                     return null;
-                if (now() + interval >= deadline)
+                // The last pause is cut short so one attempt still starts just before the deadline, with
+                // time left to answer (a 1 ms window would only ever time out).
+                const lastStart = deadline - lastWindow;
+                if (now() >= lastStart)
                     return `${what} not healthy after ${formatSeconds(now() - start)}: ${last}`;
-                await sleep(interval);
+                await sleep(Math.min(interval, lastStart - now()));
                 interval = Math.min(maxInterval, interval * 2);
             }
         }
@@ -58526,7 +58717,7 @@ function createHealthCheck(settings, options = {}) {
                     return `exit ${r.code}${tail(r.stderr || r.stdout)}`;
                 }
                 catch (err) {
-                    return err instanceof Error ? err.message : String(err);
+                    return errors_errorMessage(err);
                 }
             });
             if (failure)
@@ -58534,12 +58725,20 @@ function createHealthCheck(settings, options = {}) {
         }
         if (settings.healthUrl) {
             const url = healthUrlFor(settings.healthUrl, host);
+            const expected = settings.healthExpect ? expectedText(settings.healthExpect, env.releaseId) : '';
             const failure = await retry(`health-url ${url}`, async (remaining) => {
                 try {
                     const res = await doFetch(url, { signal: AbortSignal.timeout(Math.min(remaining, requestTimeout)), redirect: 'manual' });
-                    // Drain the body so the socket is reused and nothing leaks between attempts.
-                    await res.arrayBuffer().catch(() => undefined);
-                    return res.status >= 200 && res.status < 300 ? null : `HTTP ${res.status}`;
+                    const ok = res.status >= 200 && res.status < 300;
+                    if (!ok || expected === '') {
+                        // Drain the body so the socket is reused and nothing leaks between attempts.
+                        await res.arrayBuffer().catch(() => undefined);
+                        return ok ? null : `HTTP ${res.status}`;
+                    }
+                    const body = await readCapped(res, MAX_BODY_BYTES);
+                    if (body.includes(expected))
+                        return null;
+                    return `HTTP ${res.status} but the body does not contain ${JSON.stringify(shorten(expected, 200))} (body: ${excerpt(body)})`;
                 }
                 catch (err) {
                     return fetchFailure(err);
@@ -58551,6 +58750,37 @@ function createHealthCheck(settings, options = {}) {
         const ms = now() - start;
         return { ok: true, detail: hasHealthCheck(settings) ? `healthy after ${attempts} attempt(s), ${ms} ms` : 'no health check configured', attempts, ms };
     };
+}
+/** The body as text, reading at most maxBytes (the rest is not fetched). */
+async function readCapped(res, maxBytes) {
+    if (!res.body)
+        return '';
+    const reader = res.body.getReader();
+    const chunks = [];
+    let size = 0;
+    try {
+        while (size < maxBytes) {
+            const { done, value } = await reader.read();
+            if (done)
+                break;
+            const part = value.byteLength > maxBytes - size ? value.subarray(0, maxBytes - size) : value;
+            chunks.push(part);
+            size += part.byteLength;
+        }
+    }
+    finally {
+        await reader.cancel().catch(() => undefined);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+}
+/** A short single-line view of a body for a failure detail. */
+function excerpt(body) {
+    // eslint-disable-next-line no-control-regex -- a body excerpt must be one printable line
+    const line = body.replace(/[\s\x00-\x1f\x7f]+/g, ' ').trim();
+    return line === '' ? 'empty' : JSON.stringify(shorten(line, 80));
+}
+function shorten(text, max) {
+    return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 function tail(text) {
     const t = text.trim();
@@ -59418,6 +59648,7 @@ function types_expand(template, host) {
 // HTTP for the sources: a timeout per request, retries for what may pass (network, 5xx, 429),
 // and QueryError for what will not (other 4xx).
 
+
 class TransientError extends Error {
 }
 const pause = (ms, signal) => new Promise((resolve) => {
@@ -59432,10 +59663,10 @@ async function once(url, opts) {
     }
     catch (err) {
         const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-        throw new TransientError(`${err instanceof Error ? err.message : String(err)}${cause}`);
+        throw new TransientError(`${errors_errorMessage(err)}${cause}`);
     }
     const body = await res.text().catch((err) => {
-        throw new TransientError(`reading the body: ${err instanceof Error ? err.message : String(err)}`);
+        throw new TransientError(`reading the body: ${errors_errorMessage(err)}`);
     });
     if (res.ok || opts.acceptStatus?.includes(res.status))
         return { status: res.status, body };
@@ -59820,6 +60051,7 @@ function evaluateSelector(sel, current, previous) {
 
 
 
+
 const ACCEPT = 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 class OpenMetricsSource {
     opts;
@@ -59837,7 +60069,7 @@ class OpenMetricsSource {
                 sel = parseSelector(query);
             }
             catch (err) {
-                throw new QueryError(err instanceof Error ? err.message : String(err));
+                throw new QueryError(errors_errorMessage(err));
             }
             this.selectors.set(query, sel);
         }
@@ -59849,7 +60081,7 @@ class OpenMetricsSource {
             return { at: this.now(), exposition: parseExposition(body) };
         }
         catch (err) {
-            throw new QueryError(`${url} is not a text exposition: ${err instanceof Error ? err.message : String(err)}`);
+            throw new QueryError(`${url} is not a text exposition: ${errors_errorMessage(err)}`);
         }
     }
     /**
@@ -60435,6 +60667,7 @@ function createSource(settings, now = Date.now) {
 
 
 
+
 const defaultSleep = (ms, signal) => new Promise((resolve) => {
     if (signal?.aborted)
         return resolve();
@@ -60465,9 +60698,6 @@ function matchHosts(all, wanted) {
 }
 function usesHost(settings, rule) {
     return settings.url.includes('{host}') || rule.query.includes('{host}');
-}
-function errorText(err) {
-    return err instanceof Error ? err.message : String(err);
 }
 /** NaN and ±Inf are no data: they must never reach a bound or the judge. */
 function finiteReading(r) {
@@ -60532,8 +60762,8 @@ async function runWatch(given, options) {
     const baselines = new Map();
     const baselineSamples = new Map(settings.rules.map((r) => [r.name, []]));
     const fail = (rule, err) => {
-        logger.error(errorText(err));
-        states.set(rule.name, failRule(states.get(rule.name), errorText(err)));
+        logger.error(errors_errorMessage(err));
+        states.set(rule.name, failRule(states.get(rule.name), errors_errorMessage(err)));
     };
     const t0 = now();
     logger.info(`Watching ${settings.rules.length} rule(s) on ${settings.source} ${redact(settings.url)} for ${durationMs / 1000}s every ${settings.intervalMs / 1000}s` +
@@ -60591,7 +60821,7 @@ async function runWatch(given, options) {
             catch (err) {
                 if (err instanceof QueryError)
                     return fail(rule, err);
-                readings = new Map((readFor(rule).length ? readFor(rule) : ['']).map((h) => [h, { value: null, reason: `source error: ${errorText(err)}` }]));
+                readings = new Map((readFor(rule).length ? readFor(rule) : ['']).map((h) => [h, { value: null, reason: `source error: ${errors_errorMessage(err)}` }]));
             }
             const judged = normalise(readings, rule.volume ? shares : null);
             const keys = usesHost(settings, rule) ? hosts.judged : [''];
@@ -60651,7 +60881,7 @@ async function primeSource(source, settings, readFor, at, signal, fail, logger) 
         if (err instanceof QueryError)
             fail(rule, err);
         else
-            logger.warning(`rule '${rule.name}': first scrape failed: ${errorText(err)}`);
+            logger.warning(`rule '${rule.name}': first scrape failed: ${errors_errorMessage(err)}`);
     })));
 }
 /** baseline before:<window>: each host's readings over the window (finite ones), and their median. */
@@ -60677,7 +60907,7 @@ async function loadHistory(source, settings, windowMs, readFor, t0, signal, stat
             if (err instanceof QueryError)
                 fail(rule, err);
             else {
-                logger.warning(`rule '${rule.name}': baseline query failed: ${errorText(err)}`);
+                logger.warning(`rule '${rule.name}': baseline query failed: ${errors_errorMessage(err)}`);
                 baselines.set(rule.name, { history: new Map(), medians: new Map() });
             }
         }
@@ -60932,6 +61162,491 @@ async function prepareArtifact(input, path, workDir) {
     const content = (0,external_node_fs_namespaceObject.readFileSync)(file);
     const sha256 = (0,external_node_crypto_.createHash)('sha256').update(content).digest('hex');
     return { file, format, sha256, bytes: content.length, content };
+}
+
+;// CONCATENATED MODULE: ./src/engine/steps.ts
+// What every verb of the release engine leaves behind: one timed step record, and on failure one
+// kind of error naming the step. Rollout and revert reports are built from these records.
+class StepError extends Error {
+    step;
+    code;
+    constructor(step, 
+    /** The remote exit code, or -1 when the step failed on the runner (connection, health-url). */
+    code, detail) {
+        super(`${step} failed${code >= 0 ? ` (exit ${code})` : ''}: ${detail}`);
+        this.step = step;
+        this.code = code;
+        this.name = 'StepError';
+    }
+}
+/** The last lines of a command's output: what a person needs to see in a one-line reason. */
+function outputTail(stderr, stdout, code) {
+    const text = stderr.trim() || stdout.trim() || `exit ${code}`;
+    return text.split('\n').slice(-3).join(' | ');
+}
+
+;// CONCATENATED MODULE: ./src/engine/host.ts
+// One host of a release, over one SSH session: every verb the rollout and the revert use. Each verb
+// records one step record and, on failure, throws one StepError naming the step. Commands come from
+// the pure builders in release/commands.ts; this is the thin executor (as Kamal's are).
+
+
+
+
+
+
+class ReleaseHost {
+    spec;
+    ctx;
+    id;
+    steps = [];
+    /** This run's lock token while it holds the lock. */
+    lockToken = '';
+    lockOwner = '';
+    session;
+    now;
+    sleep;
+    deployPath;
+    constructor(spec, ctx) {
+        this.spec = spec;
+        this.ctx = ctx;
+        this.id = (0,inputs/* hostId */.My)(spec);
+        this.deployPath = ctx.deployPath;
+        this.now = ctx.now ?? Date.now;
+        this.sleep = ctx.sleep ?? concurrency/* sleep */.yy;
+    }
+    get connected() {
+        return this.session !== undefined;
+    }
+    get locked() {
+        return this.lockToken !== '';
+    }
+    /** Connects, verifying the host key. */
+    async connect() {
+        await this.timed('connect', async () => {
+            this.session = await this.ctx.connector(this.spec, this.ctx.credentials);
+            return undefined;
+        });
+    }
+    /**
+     * Connects again after the connection was lost (a restarted sshd), retrying until `withinMs`: a
+     * host must be put back once it is reachable again.
+     */
+    async reconnect(withinMs) {
+        await this.session?.close().catch(() => undefined);
+        this.session = undefined;
+        const deadline = this.now() + withinMs;
+        for (;;) {
+            try {
+                await this.connect();
+                return;
+            }
+            catch (err) {
+                if (this.now() >= deadline)
+                    throw err;
+                await this.sleep(Math.min(1000, Math.max(1, deadline - this.now())));
+            }
+        }
+    }
+    async close() {
+        await this.session?.close().catch(() => undefined);
+        this.session = undefined;
+    }
+    /** current, releases, bad markers, the checksum staged for `release`, and the ledger. */
+    async readState(release = '') {
+        return parseState(await this.exec('state', readStateCommand(this.deployPath, release)));
+    }
+    /** One attempt at the lock; `forceOwner` takes over a lock held by that (completed) run. Not a step: the caller times the wait. */
+    async tryLock(owner, token, forceOwner = '') {
+        const result = await this.raw(acquireLockCommand(this.deployPath, owner, token, forceOwner));
+        const out = result.stdout.trim();
+        const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec(out);
+        if (result.code === 0) {
+            this.lockToken = token;
+            this.lockOwner = owner;
+            return m && m[1] === 'took-over' ? { kind: 'took-over', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' } : { kind: 'acquired' };
+        }
+        if (result.code === EXIT.lockHeld && m)
+            return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
+        throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
+    }
+    /** Records the lock wait as one step (see lock.ts). */
+    recordStep(record) {
+        this.steps.push(record);
+    }
+    /** Renews the heartbeat; false when another run has taken the lock over. */
+    async renewLock() {
+        if (!this.lockToken || !this.session)
+            return true;
+        const result = await this.raw(renewLockCommand(this.deployPath, this.lockToken, this.lockOwner));
+        return result.stdout.trim() !== 'lost';
+    }
+    async unlock() {
+        if (!this.lockToken)
+            return;
+        const token = this.lockToken;
+        this.lockToken = '';
+        if (!this.session)
+            throw new Error(`the connection was lost: the lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat and is then taken over`);
+        await this.raw(releaseLockCommand(this.deployPath, token));
+    }
+    async upload(release, sha256, content) {
+        await this.exec('upload', receiveArtifactCommand(this.deployPath, release, sha256), { stdin: content });
+    }
+    /** Unpacks into releases/<id>/ (complete or absent) and records `staged`. */
+    async unpack(release, sha256, format, staged) {
+        await this.exec('unpack', unpackCommand(this.deployPath, release, sha256, format, staged));
+    }
+    async linkShared(release, paths) {
+        await this.exec('link', linkSharedCommand(this.deployPath, release, [...paths]));
+    }
+    /** `setup-command` in the release directory. */
+    async setup(command, env) {
+        await this.exec('setup', userCommand(releasePath(this.deployPath, env.releaseId), command, env));
+    }
+    /** Points `current` at `release` ('' = no release) and records `entry` in the same command. */
+    async switchTo(release, entry, step = 'switch') {
+        const command = release ? switchCommand(this.deployPath, release, entry) : `${unsetCurrentCommand(this.deployPath)}${entry ? ` && ${appendLogLinesCommand(this.deployPath, [entry])}` : ''}`;
+        await this.exec(step, command);
+    }
+    /** `reload-command` in `current`. */
+    async reload(command, env) {
+        await this.exec('reload', userCommand(`${this.deployPath}/current`, command, env));
+    }
+    async health(check, env) {
+        return this.timed('health', async () => {
+            const result = await check(this.sessionOrThrow(), this.spec, env);
+            if (!result.ok)
+                throw new StepError('health', -1, result.detail);
+            return result.detail;
+        }, (detail) => detail);
+    }
+    /** Appends ledger lines, and removes releases in the same command (a success's record and prune: one round trip). */
+    async record(entries, prune = []) {
+        const lines = [appendLogLinesCommand(this.deployPath, entries)];
+        if (prune.length > 0)
+            lines.push(removeReleasesCommand(this.deployPath, [...prune]));
+        await this.exec('record', lines.join(' && '), undefined, prune.length > 0 ? `pruned ${prune.join(', ')}` : undefined);
+    }
+    /** The bad marker, and its ledger line. */
+    async markBad(release, reason, entry) {
+        await this.exec('mark-bad', `${markBadCommand(this.deployPath, release, reason)} && ${appendLogLinesCommand(this.deployPath, [entry])}`);
+    }
+    /** Removes a release this run staged and never switched to. */
+    async discard(release) {
+        await this.exec('discard', discardReleaseCommand(this.deployPath, release));
+    }
+    /**
+     * Puts the host back on `target` (Kamal's rollback: the same switch and reload as a rollout),
+     * reconnecting first when the connection was lost. One `revert` record covers it.
+     */
+    async putBack(target, entry, reload, reconnectWithinMs) {
+        const back = target ? switchCommand(this.deployPath, target, entry) : `${unsetCurrentCommand(this.deployPath)} && ${appendLogLinesCommand(this.deployPath, [entry])}`;
+        await this.timed('revert', async () => {
+            let result;
+            try {
+                if (!this.session)
+                    await this.reconnect(reconnectWithinMs);
+                result = await this.raw(back);
+            }
+            catch {
+                // The connection died under us (a restarted sshd): the switch is idempotent, so once more on a new one.
+                await this.reconnect(reconnectWithinMs);
+                result = await this.raw(back);
+            }
+            if (result.code !== 0)
+                throw new StepError('revert', result.code, outputTail(result.stderr, result.stdout, result.code));
+            if (target && reload) {
+                result = await this.raw(userCommand(`${this.deployPath}/current`, reload.command, reload.env));
+                if (result.code !== 0)
+                    throw new StepError('revert', result.code, `reload after revert: ${outputTail(result.stderr, result.stdout, result.code)}`);
+            }
+        }, () => `back on ${target || '(no release)'}`);
+    }
+    /** Runs a step that is not a remote command (a drain on the balancer) under this host's records. */
+    async timedStep(name, fn, detail) {
+        return this.timed(name, fn, detail);
+    }
+    sessionOrThrow() {
+        if (!this.session)
+            throw new Error(`${this.id}: not connected`);
+        return this.session;
+    }
+    /** A command whose non-zero exit is an answer, not a failure; a lost connection drops the session. */
+    async raw(command, options) {
+        const session = this.sessionOrThrow();
+        try {
+            return await session.exec(command, options);
+        }
+        catch (err) {
+            this.session = undefined;
+            await session.close().catch(() => undefined);
+            throw err;
+        }
+    }
+    async exec(name, command, options, detail) {
+        return this.timed(name, async () => {
+            const result = await this.raw(command, options);
+            if (result.code !== 0)
+                throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
+            return result.stdout;
+        }, () => detail);
+    }
+    async timed(name, fn, detail) {
+        const start = this.now();
+        try {
+            const value = await fn();
+            const text = detail?.(value);
+            this.steps.push({ name, start, end: this.now(), ok: true, ...(text ? { detail: text } : {}) });
+            return value;
+        }
+        catch (err) {
+            const message = err instanceof StepError ? err.message.replace(/^\S+ failed(?: \(exit \d+\))?: /, '') : errors_errorMessage(err);
+            this.steps.push({ name, start, end: this.now(), ok: false, detail: message });
+            throw err instanceof StepError ? err : new StepError(name, -1, message);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/lock.ts
+// The deploy lock's policy (SPEC "The lock survives a lost runner"): take it, take over a stale one
+// with a warning, wait on a live one up to lock-timeout, and keep this run's heartbeat fresh.
+
+
+
+/** How often the live run renews its heartbeat: three renewals fit in one stale period. */
+const LOCK_RENEW_MS = 15_000;
+/** The message a held lock fails with: who holds it, how fresh it is, what the user can do. */
+function lockHeldMessage(holder, ageSec, timeoutMs) {
+    const staleIn = Math.max(0, LOCK_STALE_SEC - ageSec);
+    return (`locked by another rollout: ${holder}, last heartbeat ${ageSec}s ago. ` +
+        `Wait for that run to finish, or set lock-timeout (now ${Math.round(timeoutMs / 1000)}s) to wait for it; ` +
+        `if that run is gone, its lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat (in about ${staleIn}s) and is then taken over`);
+}
+/** Takes the host's lock, waiting up to `timeoutMs`; one `lock` step records the whole wait. */
+async function takeLock(host, request) {
+    const { logger, now } = request;
+    const start = now();
+    const deadline = start + request.timeoutMs;
+    const finished = new Set();
+    let waiting = false;
+    let detail = '';
+    try {
+        for (;;) {
+            const reply = await host.tryLock(request.owner, request.token, [...finished][0] ?? '');
+            if (reply.kind === 'acquired')
+                break;
+            if (reply.kind === 'took-over') {
+                detail = `took over the stale lock of ${reply.holder} (last heartbeat ${reply.ageSec}s ago${finished.has(reply.holder) ? ', and its run has completed' : ''})`;
+                logger.warning(`${host.id}: ${detail}`);
+                break;
+            }
+            if (request.runStatus && !finished.has(reply.holder) && (await request.runStatus(reply.holder)) === 'completed') {
+                finished.add(reply.holder);
+                continue;
+            }
+            if (now() >= deadline || request.cancelled())
+                throw new StepError('lock', 75, lockHeldMessage(reply.holder, reply.ageSec, request.timeoutMs));
+            if (!waiting)
+                logger.info(`${host.id}: waiting up to ${Math.round(request.timeoutMs / 1000)}s for the lock held by ${reply.holder} (last heartbeat ${reply.ageSec}s ago)`);
+            waiting = true;
+            await request.sleep(Math.min(request.pollMs ?? 2000, Math.max(1, deadline - now())));
+        }
+        host.recordStep({ name: 'lock', start, end: now(), ok: true, ...(detail ? { detail } : waiting ? { detail: 'waited for another rollout' } : {}) });
+    }
+    catch (err) {
+        host.recordStep({ name: 'lock', start, end: now(), ok: false, detail: errors_errorMessage(err).replace(/^lock failed(?: \(exit \d+\))?: /, '') });
+        throw err instanceof StepError ? err : new StepError('lock', -1, errors_errorMessage(err));
+    }
+}
+/**
+ * Renews the heartbeat of every lock this run holds, every LOCK_RENEW_MS, bakes included. A lock
+ * found taken over means another run judged this one dead: `onLost` stops the rollout.
+ */
+class Heartbeat {
+    hosts;
+    onLost;
+    logger;
+    intervalMs;
+    timer;
+    beating = false;
+    constructor(hosts, onLost, logger, intervalMs = LOCK_RENEW_MS) {
+        this.hosts = hosts;
+        this.onLost = onLost;
+        this.logger = logger;
+        this.intervalMs = intervalMs;
+    }
+    start() {
+        this.timer = setInterval(() => void this.beat(), this.intervalMs);
+        this.timer.unref?.();
+    }
+    stop() {
+        if (this.timer)
+            clearInterval(this.timer);
+        this.timer = undefined;
+    }
+    /** One round of renewals (a slow host never makes two rounds overlap). */
+    async beat() {
+        if (this.beating)
+            return;
+        this.beating = true;
+        try {
+            await Promise.all(this.hosts()
+                .filter((h) => h.locked && h.connected)
+                .map(async (h) => {
+                const ours = await h.renewLock().catch((err) => {
+                    this.logger.debug(`${h.id}: could not renew the lock's heartbeat: ${errors_errorMessage(err)}`);
+                    return true;
+                });
+                if (!ours)
+                    this.onLost(h);
+            }));
+        }
+        finally {
+            this.beating = false;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/plan.ts
+// The pure planner: settings and what preflight found → the plan a rollout executes (waves, each
+// host's steps, the failure budget). The dry run prints this same plan.
+
+/** Splits hosts (in the order given) into waves, Ansible `serial` semantics: the last size repeats until every host is done. A percent is of all hosts, rounded up, at least 1. */
+function planWaves(hosts, sizes) {
+    const waves = [];
+    let next = 0;
+    let i = 0;
+    while (next < hosts.length) {
+        const size = (0,inputs/* resolveCount */.el)(sizes[Math.min(i, sizes.length - 1)], hosts.length);
+        waves.push(hosts.slice(next, next + size));
+        next += size;
+        i++;
+    }
+    return waves;
+}
+/** The failure budget of `max-failures` over `hosts` hosts: `N`, or `N%` of them rounded up (0% is 0). */
+function failureBudget(maxFailures, hosts) {
+    return maxFailures.kind === 'count' ? maxFailures.value : (0,inputs/* resolveCount */.el)(maxFailures, hosts, 0);
+}
+function planRollout(hosts, options, found = new Map()) {
+    const waves = planWaves(hosts, options.waves);
+    const stageSteps = (host) => [
+        ...(found.get(host)?.uploaded ? [] : ['upload']),
+        'unpack',
+        ...(options.sharedPaths ? ['link'] : []),
+        ...(options.setup ? ['setup'] : []),
+    ];
+    return {
+        release: options.release,
+        waves: waves.map((w, i) => ({
+            index: i + 1,
+            hosts: [...w],
+            bake: i < waves.length - 1 && options.waveWaitMs > 0 ? { ms: options.waveWaitMs, watch: options.watch, canary: options.canary && i === 0 } : null,
+        })),
+        budget: failureBudget(options.maxFailures, hosts.length),
+        maxParallel: options.maxParallel,
+        stage: Object.fromEntries(hosts.map((h) => [h, stageSteps(h)])),
+        switch: [
+            ...(options.drain ? ['drain'] : []),
+            'switch',
+            ...(options.reload ? ['reload'] : []),
+            ...(options.health ? ['health'] : []),
+            ...(options.drain ? ['rotation'] : []),
+        ],
+        finish: ['record'],
+        revert: [...(options.drain ? ['drain'] : []), 'revert', ...(options.drain ? ['rotation'] : [])],
+    };
+}
+
+;// CONCATENATED MODULE: ./src/engine/verdict.ts
+// The pure judge of a rollout's progress: from each host's outcome and the failure budget, go on,
+// or stop, and which hosts go back to their previous release.
+const failuresOf = (hosts) => hosts.filter((h) => h.outcome === 'failed' || h.outcome === 'revert-failed').length;
+/** `stopReason` is a reason from outside the hosts: a failed metric watch, a signal, a lost lock. */
+function judgeProgress(hosts, budget, stopReason = '') {
+    const failures = failuresOf(hosts);
+    if (stopReason || failures > budget) {
+        return {
+            go: false,
+            reason: stopReason || `${failures} host(s) failed, more than max-failures (${budget})`,
+            revert: hosts.filter((h) => h.switched).map((h) => h.host),
+        };
+    }
+    return { go: true, revert: hosts.filter((h) => h.switched && h.outcome === 'failed').map((h) => h.host) };
+}
+
+;// CONCATENATED MODULE: ./src/release/ledger.ts
+const EVENTS = new Set(['staged', 'switched', 'healthy', 'failed', 'bad']);
+/**
+ * The ledger event one log line records, mapping the lines fivestep wrote before the ledger:
+ * a rollout's `success` meant healthy and `reverted` failed; a revert's `reverted` left its target healthy.
+ */
+function ledgerEvent(e) {
+    if (EVENTS.has(e.result))
+        return e.result;
+    if (e.action === 'rollout')
+        return e.result === 'success' ? 'healthy' : e.result === 'reverted' ? 'failed' : null;
+    return e.result === 'reverted' ? 'healthy' : e.result === 'unhealthy' ? 'failed' : null;
+}
+function readLedger(log, markedBad = []) {
+    const status = new Map();
+    const lastHealthy = new Map();
+    log.forEach((entry, i) => {
+        const event = ledgerEvent(entry);
+        if (!event || !entry.release || status.get(entry.release) === 'bad')
+            return;
+        status.set(entry.release, event);
+        if (event === 'healthy')
+            lastHealthy.set(entry.release, i);
+    });
+    for (const id of markedBad)
+        status.set(id, 'bad');
+    return {
+        status: (release) => status.get(release) ?? 'unknown',
+        healthy: () => [...lastHealthy.entries()]
+            .filter(([id]) => status.get(id) === 'healthy')
+            .sort((a, b) => b[1] - a[1])
+            .map(([id]) => id),
+    };
+}
+/** The newest healthy release still on disk and not excluded ('' when there is none). */
+function newestHealthy(state, ledger, exclude = []) {
+    const onDisk = new Set(state.releases.map((r) => r.id));
+    return ledger.healthy().find((id) => onDisk.has(id) && !exclude.includes(id)) ?? '';
+}
+/** A release a host runs but whose rollout never succeeded (it died midway, or failed). Unknown is not named. */
+function neverHealthy(status) {
+    return status === 'staged' || status === 'switched' || status === 'failed';
+}
+/**
+ * Where a host goes back to if this rollout fails: the release it runs now, when that one was
+ * healthy (or the log does not know it); otherwise (a run died midway, or it is marked bad) its
+ * newest healthy release; otherwise the one it runs, which is still better than none.
+ */
+function revertTarget(state, ledger, release) {
+    const current = state.current;
+    const status = ledger.status(current);
+    if (!current || status === 'healthy' || status === 'unknown')
+        return current;
+    return newestHealthy(state, ledger, [release]) || current;
+}
+/**
+ * Which releases to prune after a successful rollout. Kept: the newest `keep` healthy releases
+ * (releases the log does not know count as healthy, so nothing the old rule kept is lost), the
+ * current, the protected ones (the previous), and the newest healthy one besides the current (the
+ * revert target). Failed, bad and never-switched releases are pruned. Oldest first.
+ */
+function planPrune(state, ledger, keep, protect) {
+    const kept = new Set([state.current, ...protect].filter(Boolean));
+    const target = newestHealthy(state, ledger, [state.current]);
+    if (target)
+        kept.add(target);
+    const newestFirst = [...state.releases].reverse();
+    const counted = newestFirst.filter((r) => ['healthy', 'unknown'].includes(ledger.status(r.id)));
+    for (const r of counted.slice(0, keep))
+        kept.add(r.id);
+    return state.releases.filter((r) => !kept.has(r.id)).map((r) => r.id);
 }
 
 ;// CONCATENATED MODULE: ./src/lb/types.ts
@@ -61526,6 +62241,7 @@ function createNginx(opts) {
 
 
 
+
 /** The inputs both actions share; null when `load-balancer` is empty (then the other lb inputs must be too). */
 function readLoadBalancerInputs(source) {
     const kind = (0,inputs/* optional */.lq)(source, 'load-balancer');
@@ -61590,7 +62306,7 @@ function wrap(name, fn) {
         fn();
     }
     catch (err) {
-        throw new inputs/* InputError */.dz(name, err instanceof Error ? err.message : String(err));
+        throw new inputs/* InputError */.dz(name, errors_errorMessage(err));
     }
 }
 /** Picks the provider for `settings.kind` over an open session to lb-host. */
@@ -61606,37 +62322,195 @@ async function connectLoadBalancer(settings, connector, credentials) {
     return { lb: createLoadBalancer(settings, session), close: () => session.close() };
 }
 
-;// CONCATENATED MODULE: ./src/rollout/waves.ts
-// Wave planning with Ansible `serial` semantics: sizes in order, the last size repeats until every host is done.
+;// CONCATENATED MODULE: ./src/rollout/balancer.ts
+// The rollout's side of the load balancer: open and restore it, take a host out of rotation while
+// it switches (never emptying the backend), put it back, and hold wave 1's canary weight during its bake.
 
-function parseWaves(input, text) {
-    const items = (0,inputs/* parseList */.E1)(text);
-    if (items.length === 0)
-        throw new inputs/* InputError */.dz(input, 'needs at least one batch size, e.g. 1, 25%, 100%');
-    return items.map((item) => {
-        const count = (0,inputs/* parseCount */.zq)(input, item);
-        if (count.kind === 'count' && count.value < 1)
-            throw new inputs/* InputError */.dz(input, `batch size '${item}' must be at least 1`);
-        return count;
-    });
-}
-/** Splits hosts (in the order given) into waves. A percent is of all hosts, rounded up, at least 1. */
-function planWaves(hosts, sizes) {
-    const waves = [];
-    let next = 0;
-    let i = 0;
-    while (next < hosts.length) {
-        const size = (0,inputs/* resolveCount */.el)(sizes[Math.min(i, sizes.length - 1)], hosts.length);
-        waves.push(hosts.slice(next, next + size));
-        next += size;
-        i++;
+
+
+
+class Balancer {
+    settings;
+    lb;
+    closeSession;
+    logger;
+    /** At most all-but-one in-rotation hosts drained at once, so the backend never empties. */
+    drainSlots;
+    out = new Set();
+    constructor(settings, lb, closeSession, logger) {
+        this.settings = settings;
+        this.lb = lb;
+        this.closeSession = closeSession;
+        this.logger = logger;
     }
-    return waves;
+    /** Connects and matches every host; a host the balancer does not know fails here, before anything changes. */
+    static async open(settings, hosts, io) {
+        const opened = io.provider ? { lb: io.provider, close: async () => undefined } : await connectLoadBalancer(settings, io.connector, io.credentials);
+        const balancer = new Balancer(settings, opened.lb, opened.close, io.logger);
+        try {
+            await opened.lb.inspect(hosts);
+        }
+        catch (err) {
+            await opened.close().catch(() => undefined);
+            throw err;
+        }
+        const before = opened.lb.split('before the rollout');
+        const inRotation = Object.values(before.share).filter((x) => x > 0).length;
+        if (settings.drain)
+            balancer.drainSlots = new concurrency/* Semaphore */.jf(Math.max(1, inRotation - 1));
+        io.logger.info(`Load balancer ${settings.kind} ${(0,inputs/* hostId */.My)(settings.host)} '${settings.backend}': ${formatShares(before)}` +
+            `${settings.drain ? `; drain on (timeout ${settings.drainTimeoutMs / 1000}s, at most ${Math.max(1, inRotation - 1)} host(s) out at once)` : '; drain off'}` +
+            `${settings.canaryShare !== null ? `; canary weight ${Math.round(settings.canaryShare * 1000) / 10}% during wave 1's bake` : ''}`);
+        return balancer;
+    }
+    /** Runs a host's switch inside a drain slot. */
+    inSlot(fn) {
+        return this.drainSlots ? this.drainSlots.run(fn) : fn();
+    }
+    isOut(host) {
+        return this.out.has(host.id);
+    }
+    /** Out of rotation, waiting for in-flight requests up to drain-timeout. */
+    async drain(host) {
+        this.out.add(host.id);
+        const { left } = await host.timedStep('drain', () => this.lb.drain(host.id, this.settings.drainTimeoutMs), (r) => (r.left > 0 ? `drain-timeout reached with ${r.left} request(s) in flight` : 'out of rotation, no request in flight'));
+        if (left > 0)
+            this.logger.warning(`${host.id}: drain-timeout reached with ${left} request(s) in flight`);
+    }
+    async enable(host) {
+        await host.timedStep('rotation', () => this.lb.enable(host.id), () => 'back in rotation');
+        this.out.delete(host.id);
+    }
+    split(label, out) {
+        return this.lb.split(label, out);
+    }
+    /**
+     * Runs wave 1's bake with the canary weight set; weights go back before anything else happens.
+     * Returns the splits to record (set, and measured during the bake), or throws when the weight cannot be set.
+     */
+    async withCanary(canary, share, bake) {
+        const splits = [await this.lb.setCanary(canary, share)];
+        this.logger.info(`Canary: ${formatShares(splits[0])}`);
+        try {
+            // The balancer's request counters from here on give each host's measured share during the bake.
+            const counted = await this.lb.requestCounts().catch((err) => {
+                this.logger.warning(`load balancer: cannot count requests per host (${errors_errorMessage(err)}): volume rules are compared unscaled`);
+                return null;
+            });
+            const measure = async () => (counted ? sharesBetween(counted, await this.lb.requestCounts()) : null);
+            await bake({
+                trafficShares: async () => {
+                    const measured = await measure().catch(() => null);
+                    return measured ? new Map(Object.entries(measured.share)) : null;
+                },
+            });
+            const measured = await measure().catch(() => null);
+            if (measured) {
+                const split = splitOf(`${measured.measured ? 'measured' : 'configured'} during the bake (${measured.total} ${measured.measured ? 'requests' : 'weight'})`, measured.share);
+                splits.push(split);
+                this.logger.info(`Canary traffic ${split.label}: ${formatShares(split)}`);
+            }
+        }
+        finally {
+            await this.lb.endCanary();
+            this.logger.info('Canary weights back to normal');
+        }
+        return splits;
+    }
+    /** Weights and states back as captured, whatever happened; then the session closes. Returns an error text or ''. */
+    async close() {
+        let error = '';
+        try {
+            await this.lb.restore();
+            this.logger.info('Load balancer: weights and states restored');
+        }
+        catch (err) {
+            error = `load balancer: could not restore weights and states: ${errors_errorMessage(err)}`;
+            this.logger.error(error);
+        }
+        await this.closeSession().catch(() => undefined);
+        return error;
+    }
+}
+function formatShares(split) {
+    return Object.entries(split.share)
+        .map(([h, x]) => `${h} ${x}%`)
+        .join(', ');
+}
+
+;// CONCATENATED MODULE: ./src/rollout/dry-run.ts
+// The dry run prints the plan the run would execute (engine/plan.ts), step by step with the exact
+// remote command of each: the same builders the engine's verbs call.
+
+
+
+function printDryRun(logger, settings, artifact, plan, hosts) {
+    logger.info(`Dry run: nothing will change. Release ${plan.release}, artifact ${artifact.bytes} bytes, sha256 ${artifact.sha256}`);
+    logger.info(`Failure budget: ${plan.budget} host(s) (max-failures); ${plan.maxParallel} host(s) at once (max-parallel)`);
+    for (const w of plan.waves) {
+        const bake = w.bake ? `; then bake ${w.bake.ms / 1000}s${w.bake.watch ? ' watching metrics' : ''}${w.bake.canary ? ' at the canary weight' : ''}` : '';
+        logger.info(`  wave ${w.index}: ${w.hosts.map((h) => `${h} (now ${hosts.get(h)?.previous || 'none'}, back to ${hosts.get(h)?.revertTo || 'none'} on failure)`).join(', ')}${bake}`);
+    }
+    const stages = new Map();
+    for (const [host, steps] of Object.entries(plan.stage))
+        stages.set(steps.join(' → '), [...(stages.get(steps.join(' → ')) ?? []), host]);
+    logger.info('Steps per host, in order:');
+    logger.info(`  preflight: connect → lock → state`);
+    for (const [steps, list] of stages)
+        logger.info(`  stage (${list.length === Object.keys(plan.stage).length ? 'every host' : list.join(', ')}): ${steps}`);
+    logger.info(`  switch, wave by wave: ${plan.switch.join(' → ')}`);
+    logger.info(`  after the last wave: ${plan.finish.join(' → ')} → unlock`);
+    logger.info(`  on a stop, every switched host: ${plan.revert.join(' → ')}`);
+    logger.info('Commands (previous release shown as <current>):');
+    const steps = ['lock', 'state', ...new Set(Object.values(plan.stage).flat()), ...plan.switch, ...plan.finish];
+    for (const step of steps)
+        logger.info(`  # ${step}\n${commandOf(step, settings, artifact).replace(/^/gm, '    ')}`);
+    logger.info(`  # unlock\n    ${releaseLockCommand(settings.ssh.deployPath, '<token>')}`);
+}
+function commandOf(step, settings, artifact) {
+    const { ssh, releaseId } = settings;
+    const d = ssh.deployPath;
+    const env = { deployPath: d, releaseId, previousReleaseId: '<current>' };
+    const entry = (result) => ({ time: '<now>', action: 'rollout', release: releaseId, previous: '<current>', run: '<run url>', result });
+    const lb = settings.loadBalancer;
+    switch (step) {
+        case 'lock':
+            return acquireLockCommand(d, '<run url>', '<token>');
+        case 'state':
+            return readStateCommand(d, releaseId);
+        case 'upload':
+            return `${receiveArtifactCommand(d, releaseId, artifact.sha256)}\n# (the artifact on stdin)`;
+        case 'unpack':
+            return unpackCommand(d, releaseId, artifact.sha256, artifact.format, entry('staged'));
+        case 'link':
+            return linkSharedCommand(d, releaseId, settings.sharedPaths);
+        case 'setup':
+            return userCommand(releasePath(d, releaseId), settings.setupCommand, env);
+        case 'drain':
+            return `# on the balancer ${lb ? `${lb.kind} ${(0,inputs/* hostId */.My)(lb.host)} '${lb.backend}'` : ''}: out of rotation, wait up to ${(lb?.drainTimeoutMs ?? 0) / 1000}s for in-flight requests`;
+        case 'switch':
+            return switchCommand(d, releaseId, entry('switched'));
+        case 'reload':
+            return userCommand(`${d}/current`, ssh.reloadCommand, env);
+        case 'health':
+            return [
+                ...(ssh.healthCommand ? [userCommand(`${d}/current`, ssh.healthCommand, env)] : []),
+                ...(ssh.healthUrl ? [`# from the runner: GET ${ssh.healthUrl}${ssh.healthExpect ? `, the body must contain "${ssh.healthExpect}"` : ''}, until 2xx or ${ssh.healthTimeoutMs / 1000}s`] : []),
+            ].join('\n');
+        case 'rotation':
+            return '# on the balancer: back in rotation with its weight';
+        case 'record':
+            return `${appendLogLinesCommand(d, [entry('healthy')])} && rm -rf -- <releases beyond keep-releases ${settings.keepReleases}, never the current, previous or newest healthy one>`;
+        default:
+            return `# ${step}`;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/rollout/rollout.ts
 // The rollout: preflight every host, stage the release everywhere, then switch wave by wave,
 // watching health (and metrics during each bake); on too many failures, put every switched host back.
+// The per-host verbs are the release engine's (engine/host.ts), the plan and the go/stop decisions
+// are pure (engine/plan.ts, engine/verdict.ts); this file only sequences them.
 
 
 
@@ -61644,510 +62518,423 @@ function planWaves(hosts, sizes) {
 
 
 
-/** Host locks outlive one step, not a dead runner: renewed at each wave. */
-const LOCK_TTL_SEC = 3600;
-class StopSignal {
-    reason = '';
-    get stopped() {
-        return this.reason !== '';
-    }
-    stop(reason) {
-        if (!this.reason)
-            this.reason = reason;
-    }
-}
+
+
+
+/** How long a put-back waits for a host whose connection was lost (a restarted sshd) to answer again. */
+const RECONNECT_WITHIN_MS = 30_000;
 async function rollout(settings, artifact, deps) {
-    const { logger } = deps;
-    const now = deps.now ?? Date.now;
-    const sleep = deps.sleep ?? concurrency/* sleep */.yy;
-    const ssh = settings.ssh;
-    const deployPath = ssh.deployPath;
-    const release = settings.releaseId;
-    const started = now();
-    const token = `${deps.runUrl} ${(0,external_node_crypto_.randomBytes)(8).toString('hex')}`;
-    const runs = ssh.hosts.map((spec) => ({
-        spec,
-        record: { host: (0,inputs/* hostId */.My)(spec), wave: 0, previous: '', outcome: 'pending', uploaded: false, steps: [] },
-        locked: false,
-        switched: false,
-    }));
-    const waves = planWaves(runs, settings.waves);
-    waves.forEach((wave, i) => wave.forEach((r) => (r.record.wave = i + 1)));
-    const allowedFailures = settings.maxFailures.kind === 'count' ? settings.maxFailures.value : (0,inputs/* resolveCount */.el)(settings.maxFailures, runs.length, 0);
-    const stop = new StopSignal();
-    const errors = [];
-    const waveRecords = waves.map((w, i) => ({ index: i + 1, hosts: w.map((r) => r.record.host) }));
-    const onAbort = () => stop.stop('cancelled (the runner sent a signal)');
-    deps.signal?.addEventListener('abort', onAbort);
-    if (deps.signal?.aborted)
-        onAbort();
-    const lbSettings = settings.loadBalancer ?? null;
-    let lb;
-    let closeLb;
-    /** At most all-but-one in-rotation hosts drained at once, so the backend never empties. */
-    let drainSlots;
-    const failures = () => runs.filter((r) => r.record.outcome === 'failed' || r.record.outcome === 'revert-failed').length;
-    const fail = (run, reason) => {
-        run.record.outcome = 'failed';
-        run.record.reason = reason;
-        logger.error(`${run.record.host}: ${reason}`);
-        if (failures() > allowedFailures) {
-            stop.stop(`${failures()} host(s) failed, more than max-failures (${allowedFailures})`);
-        }
-    };
-    /** Runs one remote step, timing it; a non-zero exit throws with the step's stderr. */
-    const step = async (run, name, command, stdin) => {
-        const start = now();
-        const result = await run.session.exec(command, stdin ? { stdin } : {});
-        const ok = result.code === 0;
-        const detail = ok ? undefined : (result.stderr.trim() || result.stdout.trim() || `exit ${result.code}`).split('\n').slice(-3).join(' | ');
-        run.record.steps.push({ name, start, end: now(), ok, detail });
-        if (!ok)
-            throw new StepError(name, result.code, detail ?? '');
-        return result.stdout;
-    };
-    const env = (run) => ({ deployPath, releaseId: release, previousReleaseId: run.record.previous });
-    logger.info(`Release ${release} → ${runs.length} host(s) at ${deployPath}`);
-    logger.info(`Waves: ${waves.map((w, i) => `${i + 1}: ${w.map((r) => r.record.host).join(', ')}`).join(' · ')}`);
-    logger.info(`max-failures ${allowedFailures}, max-parallel ${ssh.maxParallel}, artifact ${artifact.bytes} bytes sha256 ${artifact.sha256}`);
-    const connect = async (run) => {
-        const start = now();
-        try {
-            run.session = await deps.connector(run.spec, ssh.credentials);
-            run.record.steps.push({ name: 'connect', start, end: now(), ok: true });
-        }
-        catch (err) {
-            const message = errorMessage(err);
-            run.record.steps.push({ name: 'connect', start, end: now(), ok: false, detail: message });
-            throw new StepError('connect', -1, message);
-        }
-    };
-    try {
-        if (settings.dryRun) {
-            await logger.group('Dry run: host-key checks only', async () => {
-                await (0,concurrency/* mapLimit */.sf)(runs, ssh.maxParallel, async (run) => {
-                    try {
-                        await connect(run);
-                        logger.info(`${run.record.host}: host key verified`);
-                    }
-                    catch (err) {
-                        fail(run, errorMessage(err));
-                    }
-                    finally {
-                        await run.session?.close();
-                        run.session = undefined;
-                    }
-                });
-            });
-            printDryRunPlan(logger, settings, artifact, waves.map((w) => w.map((r) => r.record.host)));
-            for (const run of runs)
-                if (run.record.outcome === 'pending')
-                    run.record.outcome = 'skipped';
-            return finish(failures() > allowedFailures ? 'reverted' : 'success');
-        }
-        // The balancer first: a host it does not know is an error before anything changes anywhere.
-        if (lbSettings)
-            await openBalancer();
-        // Preflight: connect (verifying the host key), take the lock, read the state; nothing changes yet.
-        await logger.group(`Preflight: ${runs.length} host(s)`, () => (0,concurrency/* mapLimit */.sf)(runs, ssh.maxParallel, async (run) => {
-            if (stop.stopped)
-                return;
-            try {
-                await connect(run);
-                await takeLock(run);
-                run.state = parseState(await step(run, 'lock', readStateCommand(deployPath, release)));
-                run.record.previous = run.state.current;
-                logger.info(`${run.record.host}: connected, locked, current release ${run.record.previous || '(none)'}`);
-            }
-            catch (err) {
-                fail(run, `preflight: ${errorMessage(err)}`);
-            }
-        }));
-        // Stage everywhere before any switch: a host whose release already holds the same content is not uploaded to again.
-        if (!stop.stopped) {
-            await logger.group(`Stage release ${release}`, () => (0,concurrency/* mapLimit */.sf)(runs.filter((r) => r.record.outcome === 'pending'), ssh.maxParallel, async (run) => {
-                if (stop.stopped)
-                    return;
-                try {
-                    const present = run.state.checksum === artifact.sha256 && run.state.releases.some((r) => r.id === release);
-                    if (!present) {
-                        await step(run, 'upload', receiveArtifactCommand(deployPath, release, artifact.sha256), artifact.content);
-                        run.record.uploaded = true;
-                    }
-                    await step(run, 'unpack', unpackCommand(deployPath, release, artifact.sha256, artifact.format));
-                    if (settings.sharedPaths.length > 0)
-                        await step(run, 'unpack', linkSharedCommand(deployPath, release, settings.sharedPaths));
-                    if (settings.setupCommand)
-                        await step(run, 'setup', userCommand(releasePath(deployPath, release), settings.setupCommand, env(run)));
-                    logger.info(`${run.record.host}: staged${present ? ' (already uploaded)' : ''}`);
-                }
-                catch (err) {
-                    fail(run, `stage: ${errorMessage(err)}`);
-                }
-            }));
-        }
-        for (const [i, wave] of waves.entries()) {
-            if (stop.stopped)
-                break;
-            const record = waveRecords[i];
-            record.start = now();
-            const ready = wave.filter((r) => r.record.outcome === 'pending');
-            await logger.group(`Wave ${i + 1}/${waves.length}: ${wave.map((r) => r.record.host).join(', ')}`, async () => {
-                await (0,concurrency/* mapLimit */.sf)(ready, ssh.maxParallel, async (run) => {
-                    if (stop.stopped)
-                        return;
-                    await (drainSlots ? drainSlots.run(() => switchHost(run)) : switchHost(run));
-                });
-            });
-            record.end = now();
-            if (lb)
-                record.traffic = [lb.split(`wave ${i + 1} switching (each host out while it switches)`, ready.map((r) => r.record.host))];
-            // Runner log groups cannot nest: each host's steps get their own group after its wave's.
-            for (const run of ready)
-                await logHostSteps(run, i + 1);
-            if (stop.stopped || i === waves.length - 1 || settings.waveWaitMs <= 0)
-                continue;
-            await bakeWithCanary(i, record, wave);
-        }
-        if (stop.stopped) {
-            logger.error(`Rollout stopped: ${stop.reason}`);
-            await logger.group('Revert switched hosts', () => (0,concurrency/* mapLimit */.sf)(runs.filter((r) => r.switched), ssh.maxParallel, (run) => revertHost(run, stop.reason)));
-            for (const run of runs)
-                if (run.record.outcome === 'pending')
-                    run.record.outcome = 'skipped';
-            const stuck = runs.filter((r) => r.record.outcome === 'revert-failed');
-            return finish(stuck.length > 0 ? 'failed' : 'reverted');
-        }
-        await logger.group('Record and prune', () => (0,concurrency/* mapLimit */.sf)(runs.filter((r) => r.record.outcome === 'updated'), ssh.maxParallel, async (run) => {
-            try {
-                await step(run, 'prune', appendLogCommand(deployPath, logEntry(run, 'success')));
-                const after = parseState(await step(run, 'prune', readStateCommand(deployPath)));
-                const prune = planPrune(after, settings.keepReleases, [release, run.record.previous]);
-                if (prune.length > 0) {
-                    await step(run, 'prune', removeReleasesCommand(deployPath, prune));
-                    logger.info(`${run.record.host}: pruned ${prune.join(', ')}`);
-                }
-            }
-            catch (err) {
-                errors.push(`${run.record.host}: record/prune: ${errorMessage(err)}`);
-                logger.warning(`${run.record.host}: could not record or prune: ${errorMessage(err)}`);
-            }
-        }));
-        return finish('success');
-    }
-    finally {
-        deps.signal?.removeEventListener('abort', onAbort);
-        await closeBalancer();
-        await (0,concurrency/* mapLimit */.sf)(runs, ssh.maxParallel, async (run) => {
-            if (run.session && run.locked) {
-                await run.session.exec(releaseLockCommand(deployPath, token)).catch((err) => {
-                    logger.warning(`${run.record.host}: could not release the lock: ${errorMessage(err)}`);
-                });
-            }
-            await run.session?.close().catch(() => undefined);
+    return new RolloutRun(settings, artifact, deps).execute();
+}
+class RolloutRun {
+    settings;
+    artifact;
+    deps;
+    runs;
+    plan;
+    waveRecords;
+    unhealthy = [];
+    errors = [];
+    stopReason = '';
+    balancer;
+    heartbeat;
+    token = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+    now;
+    sleep;
+    started;
+    log;
+    constructor(settings, artifact, deps) {
+        this.settings = settings;
+        this.artifact = artifact;
+        this.deps = deps;
+        this.now = deps.now ?? Date.now;
+        this.sleep = deps.sleep ?? concurrency/* sleep */.yy;
+        this.log = deps.logger;
+        this.started = this.now();
+        const ssh = settings.ssh;
+        const ctx = { connector: deps.connector, credentials: ssh.credentials, deployPath: ssh.deployPath, now: this.now, sleep: this.sleep };
+        this.runs = ssh.hosts.map((spec) => {
+            const host = new ReleaseHost(spec, ctx);
+            return { host, record: { host: host.id, wave: 0, previous: '', outcome: 'pending', uploaded: false, steps: host.steps }, revertTo: '', staged: false, switched: false, closed: false };
         });
+        this.plan = this.makePlan();
+        this.waveRecords = this.plan.waves.map((w) => ({ index: w.index, hosts: w.hosts }));
+        for (const w of this.plan.waves)
+            for (const id of w.hosts)
+                this.run(id).record.wave = w.index;
+        this.heartbeat = new Heartbeat(() => this.runs.map((r) => r.host), (host) => this.stop(`${host.id}: another run took this rollout's lock over (it judged this run dead): stopping`), this.log, deps.heartbeatMs);
     }
-    async function takeLock(run) {
-        const deadline = now() + settings.lockTimeoutMs;
-        for (let attempt = 0;; attempt++) {
-            const nowSec = Math.floor(now() / 1000);
-            const result = await run.session.exec(acquireLockCommand(deployPath, deps.runUrl, token, nowSec, LOCK_TTL_SEC));
-            const out = result.stdout.trim();
-            if (result.code === 0) {
-                run.locked = true;
-                if (out.startsWith('took-over'))
-                    logger.warning(`${run.record.host}: took over an expired lock held by ${out.slice(10) || 'an unknown run'}`);
-                return;
-            }
-            if (result.code !== EXIT.lockHeld)
-                throw new StepError('lock', result.code, result.stderr.trim() || out);
-            const [, holder = 'unknown', expires = ''] = /^held (\S*) ?(\S*)/.exec(out) ?? [];
-            if (now() >= deadline || stop.stopped) {
-                const until = Number(expires) ? ` until ${new Date(Number(expires) * 1000).toISOString()}` : '';
-                throw new StepError('lock', result.code, `locked by another rollout: ${holder}${until} (lock-timeout ${settings.lockTimeoutMs / 1000}s)`);
-            }
-            if (attempt === 0)
-                logger.info(`${run.record.host}: waiting for the lock held by ${holder}`);
-            await sleep(Math.min(1000, Math.max(50, deadline - now())));
-        }
-    }
-    async function logHostSteps(run, wave) {
-        const r = run.record;
-        const total = r.steps.length ? Math.max(...r.steps.map((x) => x.end)) - Math.min(...r.steps.map((x) => x.start)) : 0;
-        await logger.group(`${r.host} · wave ${wave} · ${r.outcome} · ${total} ms`, async () => {
-            for (const x of r.steps)
-                logger.info(`${x.ok ? 'ok ' : 'ERR'} ${x.name.padEnd(7)} ${String(x.end - x.start).padStart(6)} ms${x.detail ? `  ${x.detail}` : ''}`);
-        });
-    }
-    async function switchHost(run) {
+    async execute() {
+        const onAbort = () => this.stop('cancelled (the runner sent a signal)');
+        this.deps.signal?.addEventListener('abort', onAbort);
+        if (this.deps.signal?.aborted)
+            onAbort();
+        this.logIntro();
+        this.heartbeat.start();
         try {
-            if (lb && lbSettings?.drain)
-                await lbOut(run);
-            await step(run, 'switch', switchCommand(deployPath, release));
-            run.switched = true;
-            // Logged at once so auto-revert finds this release even if the runner dies before the end.
-            await step(run, 'switch', appendLogCommand(deployPath, logEntry(run, 'switched')));
-            if (ssh.reloadCommand)
-                await step(run, 'reload', userCommand(`${deployPath}/current`, ssh.reloadCommand, env(run)));
-            if (ssh.healthCommand || ssh.healthUrl) {
-                const start = now();
-                const health = await deps.health(run.session, run.spec, env(run));
-                run.record.steps.push({ name: 'health', start, end: now(), ok: health.ok, detail: health.detail });
-                if (!health.ok)
-                    throw new StepError('health', -1, health.detail);
+            if (this.settings.dryRun)
+                return await this.dryRun();
+            if (this.settings.loadBalancer)
+                await this.openBalancer();
+            await this.log.group(`Preflight: ${this.runs.length} host(s)`, () => this.eachHost(this.runs, 'preflight', (run) => this.preflightHost(run)));
+            this.plan = this.makePlan();
+            if (this.decide())
+                await this.log.group(`Stage release ${this.settings.releaseId}`, () => this.eachHost(this.pending(), 'stage', (run) => this.stageHost(run)));
+            for (const wave of this.plan.waves) {
+                if (!this.decide())
+                    break;
+                await this.runWave(wave.index);
             }
-            if (run.outOfRotation)
-                await lbIn(run);
-            run.record.outcome = 'updated';
-            logger.info(`${run.record.host}: on ${release}${ssh.healthCommand || ssh.healthUrl ? ', healthy' : ''}`);
-        }
-        catch (err) {
-            fail(run, errorMessage(err));
-            // Within max-failures the rollout goes on, but this host must not stay on a release that failed on it.
-            if (run.switched && !stop.stopped)
-                await revertHost(run, errorMessage(err), true);
-        }
-    }
-    async function bake(record, wave, traffic) {
-        const start = now();
-        const hosts = wave.filter((r) => r.record.outcome === 'updated').map((r) => r.spec);
-        if (deps.watch && settings.watch && hosts.length > 0) {
-            const controller = new AbortController();
-            const relay = () => controller.abort();
-            deps.signal?.addEventListener('abort', relay);
-            try {
-                const outcome = await logger.group(`Bake ${settings.waveWaitMs / 1000}s, watching metrics of wave ${record.index}`, () => deps.watch(hosts, settings.waveWaitMs, controller.signal, traffic));
-                record.bake = { start, end: now(), verdict: outcome.verdict, detail: outcome.detail };
-                if (outcome.verdict === 'fail')
-                    stop.stop(`metric watch failed during the bake of wave ${record.index}: ${outcome.detail}`);
-            }
-            catch (err) {
-                record.bake = { start, end: now(), verdict: 'error', detail: errorMessage(err) };
-                stop.stop(`metric watch could not run during the bake of wave ${record.index}: ${errorMessage(err)}`);
-            }
-            finally {
-                deps.signal?.removeEventListener('abort', relay);
-            }
-            return;
-        }
-        logger.info(`Bake: waiting ${settings.waveWaitMs / 1000}s before the next wave`);
-        const end = start + settings.waveWaitMs;
-        while (now() < end && !stop.stopped)
-            await sleep(Math.min(250, end - now()));
-        record.bake = { start, end: now() };
-        for (const run of runs.filter((r) => r.locked && r.session)) {
-            await run.session.exec(refreshLockCommand(deployPath, token, deps.runUrl, Math.floor(now() / 1000) + LOCK_TTL_SEC)).catch(() => undefined);
-        }
-    }
-    /** Puts a switched host back on its previous release and reloads it. */
-    async function revertHost(run, reason, keepOutcome = false) {
-        const start = now();
-        const previous = run.record.previous;
-        try {
-            // The balancer never blocks a revert: a drain that fails is a warning.
-            if (lb && lbSettings?.drain && !run.outOfRotation)
-                await lbOut(run).catch((e) => logger.warning(`${run.record.host}: ${errorMessage(e)}`));
-            const command = previous ? switchCommand(deployPath, previous) : unsetCurrentCommand(deployPath);
-            const result = await run.session.exec(command);
-            if (result.code !== 0)
-                throw new Error(result.stderr.trim() || `exit ${result.code}`);
-            run.switched = false;
-            if (previous && ssh.reloadCommand) {
-                const back = { deployPath, releaseId: previous, previousReleaseId: release };
-                const reload = await run.session.exec(userCommand(`${deployPath}/current`, ssh.reloadCommand, back));
-                if (reload.code !== 0)
-                    throw new Error(`reload after revert: ${reload.stderr.trim() || `exit ${reload.code}`}`);
-            }
-            await run.session.exec(appendLogCommand(deployPath, { ...logEntry(run, 'reverted'), reason }));
-            // Back in rotation on the release it served before (a host with no release left stays out).
-            if (run.outOfRotation && previous)
-                await lbIn(run).catch((e) => logger.warning(`${run.record.host}: ${errorMessage(e)}`));
-            run.record.steps.push({ name: 'revert', start, end: now(), ok: true, detail: `back on ${previous || '(no release)'}` });
-            // A host that failed stays 'failed' (with its reason) after being put back, so `failed-hosts` names
-            // it; only hosts reverted because of another host's failure become 'reverted'.
-            if (!keepOutcome && run.record.outcome !== 'failed')
-                run.record.outcome = 'reverted';
-            logger.info(`${run.record.host}: reverted to ${previous || '(no release)'}`);
-        }
-        catch (err) {
-            const message = errorMessage(err);
-            run.record.steps.push({ name: 'revert', start, end: now(), ok: false, detail: message });
-            run.record.outcome = 'revert-failed';
-            run.record.reason = `${run.record.reason ? run.record.reason + '; ' : ''}could not be put back on ${previous || '(no release)'}: ${message}`;
-            logger.error(`${run.record.host}: COULD NOT BE REVERTED to ${previous || '(no release)'}: ${message}`);
-        }
-    }
-    async function openBalancer() {
-        const s = lbSettings;
-        if (deps.loadBalancer)
-            lb = deps.loadBalancer;
-        else {
-            const opened = await connectLoadBalancer(s, deps.connector, ssh.credentials);
-            lb = opened.lb;
-            closeLb = opened.close;
-        }
-        await lb.inspect(ssh.hosts);
-        const before = lb.split('before the rollout');
-        const inRotation = Object.values(before.share).filter((x) => x > 0).length;
-        if (s.drain)
-            drainSlots = new concurrency/* Semaphore */.jf(Math.max(1, inRotation - 1));
-        logger.info(`Load balancer ${s.kind} ${(0,inputs/* hostId */.My)(s.host)} '${s.backend}': ${Object.entries(before.share).map(([h, x]) => `${h} ${x}%`).join(', ')}` +
-            `${s.drain ? `; drain on (timeout ${s.drainTimeoutMs / 1000}s, at most ${Math.max(1, inRotation - 1)} host(s) out at once)` : '; drain off'}` +
-            `${s.canaryShare !== null ? `; canary weight ${Math.round(s.canaryShare * 1000) / 10}% during wave 1's bake` : ''}`);
-        if (s.canaryShare !== null && (waves.length < 2 || settings.waveWaitMs <= 0)) {
-            logger.warning('canary-weight is set but wave 1 has no bake (it needs wave-wait > 0 and a second wave): weights stay as they are');
-        }
-    }
-    /** Weights and states back as captured, whatever happened; then the session closes. */
-    async function closeBalancer() {
-        if (!lb)
-            return;
-        try {
-            await lb.restore();
-            logger.info('Load balancer: weights and states restored');
-        }
-        catch (err) {
-            errors.push(`load balancer: could not restore weights and states: ${errorMessage(err)}`);
-            logger.error(errors[errors.length - 1]);
-        }
-        await closeLb?.().catch(() => undefined);
-    }
-    async function lbOut(run) {
-        const start = now();
-        try {
-            run.outOfRotation = true;
-            const { left } = await lb.drain(run.record.host, lbSettings.drainTimeoutMs);
-            const detail = left > 0 ? `drain-timeout reached with ${left} request(s) in flight` : 'out of rotation, no request in flight';
-            run.record.steps.push({ name: 'drain', start, end: now(), ok: true, detail });
-            if (left > 0)
-                logger.warning(`${run.record.host}: ${detail}`);
-        }
-        catch (err) {
-            run.record.steps.push({ name: 'drain', start, end: now(), ok: false, detail: errorMessage(err) });
-            throw new StepError('drain', -1, errorMessage(err));
-        }
-    }
-    async function lbIn(run) {
-        const start = now();
-        try {
-            await lb.enable(run.record.host);
-            run.outOfRotation = false;
-            run.record.steps.push({ name: 'rotation', start, end: now(), ok: true, detail: 'back in rotation' });
-        }
-        catch (err) {
-            run.record.steps.push({ name: 'rotation', start, end: now(), ok: false, detail: errorMessage(err) });
-            throw new StepError('rotation', -1, errorMessage(err));
-        }
-    }
-    /** Wave 1 bakes with its canary weight on the balancer; weights go back before anything else happens. */
-    async function bakeWithCanary(index, record, wave) {
-        const share = lbSettings?.canaryShare ?? null;
-        const canary = wave.filter((r) => r.record.outcome === 'updated').map((r) => r.record.host);
-        if (!lb || index !== 0 || share === null || canary.length === 0)
-            return bake(record, wave);
-        try {
-            const split = await lb.setCanary(canary, share);
-            (record.traffic ??= []).push(split);
-            logger.info(`Canary: ${Object.entries(split.share).map(([h, x]) => `${h} ${x}%`).join(', ')}`);
-        }
-        catch (err) {
-            stop.stop(`load balancer: could not set the canary weight: ${errorMessage(err)}`);
-            return;
-        }
-        // The balancer's request counters from here on give each host's measured share during the bake.
-        const counted = await lb.requestCounts().catch((err) => {
-            logger.warning(`load balancer: cannot count requests per host (${errorMessage(err)}): volume rules are compared unscaled`);
-            return null;
-        });
-        const measure = async () => (counted ? sharesBetween(counted, await lb.requestCounts()) : null);
-        const traffic = {
-            trafficShares: async () => {
-                const measured = await measure().catch(() => null);
-                return measured ? new Map(Object.entries(measured.share)) : null;
-            },
-        };
-        try {
-            await bake(record, wave, traffic);
-            const measured = await measure().catch(() => null);
-            if (measured) {
-                const split = splitOf(`${measured.measured ? 'measured' : 'configured'} during the bake (${measured.total} ${measured.measured ? 'requests' : 'weight'})`, measured.share);
-                record.traffic.push(split);
-                logger.info(`Canary traffic ${split.label}: ${Object.entries(split.share).map(([h, x]) => `${h} ${x}%`).join(', ')}`);
-            }
+            if (!this.decide())
+                return await this.stopAndRevert();
+            await this.log.group('Record and prune', () => this.eachHost(this.runs.filter((r) => r.record.outcome === 'updated'), 'record', (run) => this.recordHealthy(run)));
+            return this.finish('success');
         }
         finally {
-            try {
-                await lb.endCanary();
-                logger.info('Canary weights back to normal');
-            }
-            catch (err) {
-                stop.stop(`load balancer: could not end the canary weight: ${errorMessage(err)}`);
-            }
+            this.heartbeat.stop();
+            this.deps.signal?.removeEventListener('abort', onAbort);
+            const lbError = await this.balancer?.close();
+            if (lbError)
+                this.errors.push(lbError);
+            await (0,concurrency/* mapLimit */.sf)(this.runs, this.settings.ssh.maxParallel, async ({ host }) => {
+                await host.unlock().catch((err) => this.log.warning(`${host.id}: could not release the lock: ${errors_errorMessage(err)}`));
+                await host.close();
+            });
         }
     }
-    function logEntry(run, result) {
-        return { time: new Date(now()).toISOString(), action: 'rollout', release, previous: run.record.previous, run: deps.runUrl, result };
+    makePlan() {
+        const s = this.settings;
+        const found = new Map();
+        for (const r of this.runs)
+            if (r.state)
+                found.set(r.host.id, { uploaded: r.state.checksum === this.artifact.sha256 && r.state.releases.some((x) => x.id === s.releaseId) });
+        return planRollout(this.runs.map((r) => r.host.id), {
+            release: s.releaseId,
+            waves: s.waves,
+            maxFailures: s.maxFailures,
+            maxParallel: s.ssh.maxParallel,
+            sharedPaths: s.sharedPaths.length > 0,
+            setup: s.setupCommand !== '',
+            reload: s.ssh.reloadCommand !== '',
+            health: s.ssh.healthCommand !== '' || s.ssh.healthUrl !== '',
+            drain: s.loadBalancer?.drain ?? false,
+            canary: (s.loadBalancer?.canaryShare ?? null) !== null,
+            waveWaitMs: s.waveWaitMs,
+            watch: s.watch !== '' && this.deps.watch !== undefined,
+        }, found);
     }
-    function finish(result) {
-        const finished = now();
+    logIntro() {
+        const { ssh } = this.settings;
+        this.log.info(`Release ${this.settings.releaseId} → ${this.runs.length} host(s) at ${ssh.deployPath}`);
+        this.log.info(`Waves: ${this.plan.waves.map((w) => `${w.index}: ${w.hosts.join(', ')}`).join(' · ')}`);
+        this.log.info(`max-failures ${this.plan.budget}, max-parallel ${ssh.maxParallel}, artifact ${this.artifact.bytes} bytes sha256 ${this.artifact.sha256}`);
+    }
+    async dryRun() {
+        // Read-only: host keys verified and state read (no lock), so the plan shows what the run would do.
+        await this.log.group('Dry run: host-key checks and state, no lock, no change', () => this.eachHost(this.runs, 'dry run', async (run) => {
+            await run.host.connect();
+            this.found(run, await run.host.readState(this.settings.releaseId));
+            this.log.info(`${run.host.id}: host key verified, current release ${run.record.previous || '(none)'}`);
+        }));
+        this.plan = this.makePlan();
+        printDryRun(this.log, this.settings, this.artifact, this.plan, new Map(this.runs.map((r) => [r.host.id, { previous: r.record.previous, revertTo: r.revertTo }])));
+        for (const run of this.runs)
+            if (run.record.outcome === 'pending')
+                run.record.outcome = 'skipped';
+        return this.finish(this.decide() ? 'success' : 'reverted');
+    }
+    /** Connect (verifying the host key), take the lock, read the state and ledger; nothing changes yet. */
+    async preflightHost(run) {
+        await run.host.connect();
+        await takeLock(run.host, {
+            owner: this.deps.runUrl,
+            token: this.token,
+            timeoutMs: this.settings.lockTimeoutMs,
+            logger: this.log,
+            now: this.now,
+            sleep: this.sleep,
+            cancelled: () => this.stopReason !== '',
+            runStatus: this.deps.runStatus,
+        });
+        this.found(run, await run.host.readState(this.settings.releaseId));
+        this.log.info(`${run.host.id}: connected, locked, current release ${run.record.previous || '(none)'}`);
+    }
+    /** What preflight learnt about a host: its release, the ledger's word on it, where a revert goes. */
+    found(run, state) {
+        run.state = state;
+        run.ledger = readLedger(state.log, state.bad);
+        run.record.previous = state.current;
+        run.revertTo = revertTarget(state, run.ledger, this.settings.releaseId);
+        const status = run.ledger.status(state.current);
+        if (state.current && neverHealthy(status)) {
+            this.unhealthy.push({ host: run.host.id, release: state.current, status, revertTo: run.revertTo });
+            this.log.warning(`${run.host.id}: on ${state.current}, which never became healthy (last recorded: ${status}; a rollout that died midway or failed)` +
+                `; if this rollout fails it goes back to ${run.revertTo || '(no release)'}`);
+        }
+    }
+    async stageHost(run) {
+        const { host } = run;
+        const s = this.settings;
+        const steps = this.plan.stage[host.id];
+        if (steps.includes('upload')) {
+            await host.upload(s.releaseId, this.artifact.sha256, this.artifact.content);
+            run.record.uploaded = true;
+        }
+        await host.unpack(s.releaseId, this.artifact.sha256, this.artifact.format, this.entry(run, 'staged'));
+        run.staged = true;
+        if (steps.includes('link'))
+            await host.linkShared(s.releaseId, s.sharedPaths);
+        if (steps.includes('setup'))
+            await host.setup(s.setupCommand, this.env(run));
+        this.log.info(`${host.id}: staged${steps.includes('upload') ? '' : ' (already uploaded)'}`);
+    }
+    async runWave(index) {
+        const wave = this.plan.waves[index - 1];
+        const record = this.waveRecords[index - 1];
+        const ready = wave.hosts.map((id) => this.run(id)).filter((r) => r.record.outcome === 'pending');
+        record.start = this.now();
+        await this.log.group(`Wave ${index}/${this.plan.waves.length}: ${wave.hosts.join(', ')}`, () => (0,concurrency/* mapLimit */.sf)(ready, this.settings.ssh.maxParallel, async (run) => {
+            if (!this.decide())
+                return;
+            await (this.balancer ? this.balancer.inSlot(() => this.switchHost(run)) : this.switchHost(run));
+        }));
+        record.end = this.now();
+        if (this.balancer)
+            record.traffic = [this.balancer.split(`wave ${index} switching (each host out while it switches)`, ready.map((r) => r.host.id))];
+        // Runner log groups cannot nest: each host's steps get their own group after its wave's.
+        for (const run of ready)
+            await this.logHostSteps(run);
+        if (wave.bake && this.decide())
+            await this.bake(index, record);
+    }
+    /** The plan's switch steps for one host; a failure is judged at once (this host back, or the rollout stopped). */
+    async switchHost(run) {
+        const { host } = run;
+        const ssh = this.settings.ssh;
+        try {
+            for (const step of this.plan.switch) {
+                if (step === 'drain')
+                    await this.balancer.drain(host);
+                else if (step === 'switch') {
+                    await host.switchTo(this.settings.releaseId, this.entry(run, 'switched'));
+                    run.switched = true;
+                }
+                else if (step === 'reload')
+                    await host.reload(ssh.reloadCommand, this.env(run));
+                else if (step === 'health')
+                    await host.health(this.deps.health, this.env(run));
+                else if (step === 'rotation')
+                    await this.balancer.enable(host);
+            }
+            run.record.outcome = 'updated';
+            this.log.info(`${host.id}: on ${this.settings.releaseId}${this.plan.switch.includes('health') ? ', healthy' : ''}`);
+        }
+        catch (err) {
+            this.fail(run, errors_errorMessage(err));
+            const decision = this.judge();
+            // Within max-failures the rollout goes on, but this host must not stay on a release that failed on it.
+            if (decision.go && decision.revert.includes(host.id))
+                await this.putBack(run, errors_errorMessage(err));
+        }
+    }
+    async bake(index, record) {
+        const ms = this.settings.waveWaitMs;
+        const canary = this.plan.waves[index - 1].hosts.filter((id) => this.run(id).record.outcome === 'updated');
+        const share = this.settings.loadBalancer?.canaryShare ?? null;
+        if (!this.balancer || index !== 1 || share === null || canary.length === 0)
+            return this.bakeFor(ms, record, canary);
+        try {
+            const splits = await this.balancer.withCanary(canary, share, (traffic) => this.bakeFor(ms, record, canary, traffic));
+            (record.traffic ??= []).push(...splits);
+        }
+        catch (err) {
+            this.stop(`load balancer: canary weight: ${errors_errorMessage(err)}`);
+        }
+    }
+    /** Waits out the bake, or runs the metric watch over the wave's updated hosts; a fail verdict stops the rollout. */
+    async bakeFor(ms, record, hostIds, traffic) {
+        const start = this.now();
+        const hosts = hostIds.map((id) => this.run(id).host.spec);
+        if (!this.deps.watch || !this.settings.watch || hosts.length === 0) {
+            this.log.info(`Bake: waiting ${ms / 1000}s before the next wave`);
+            const end = start + ms;
+            while (this.now() < end && !this.stopReason)
+                await this.sleep(Math.min(250, end - this.now()));
+            record.bake = { start, end: this.now() };
+            return;
+        }
+        const controller = new AbortController();
+        const relay = () => controller.abort();
+        this.deps.signal?.addEventListener('abort', relay);
+        try {
+            const outcome = await this.log.group(`Bake ${ms / 1000}s, watching metrics of wave ${record.index}`, () => this.deps.watch(hosts, ms, controller.signal, traffic));
+            record.bake = { start, end: this.now(), verdict: outcome.verdict, detail: outcome.detail };
+            if (outcome.verdict === 'fail')
+                this.stop(`metric watch failed during the bake of wave ${record.index}: ${outcome.detail}`);
+        }
+        catch (err) {
+            record.bake = { start, end: this.now(), verdict: 'error', detail: errors_errorMessage(err) };
+            this.stop(`metric watch could not run during the bake of wave ${record.index}: ${errors_errorMessage(err)}`);
+        }
+        finally {
+            this.deps.signal?.removeEventListener('abort', relay);
+        }
+    }
+    async stopAndRevert() {
+        const decision = this.judge();
+        const reason = decision.go ? this.stopReason : decision.reason;
+        this.stopReason = reason;
+        this.log.error(`Rollout stopped: ${reason}`);
+        await this.log.group('Revert switched hosts', () => (0,concurrency/* mapLimit */.sf)(decision.revert.map((id) => this.run(id)), this.settings.ssh.maxParallel, (run) => this.putBack(run, reason)));
+        // Where the release was staged but never ran, the ledger still says how this rollout ended (best effort).
+        const unrecorded = this.runs.filter((r) => r.staged && !r.switched && !r.closed && r.host.connected);
+        await (0,concurrency/* mapLimit */.sf)(unrecorded, this.settings.ssh.maxParallel, (run) => run.host.record([this.entry(run, 'failed', `rollout stopped: ${reason}`)]).catch(() => undefined));
+        for (const run of this.runs)
+            if (run.record.outcome === 'pending')
+                run.record.outcome = 'skipped';
+        return this.finish(this.runs.some((r) => r.record.outcome === 'revert-failed') ? 'failed' : 'reverted');
+    }
+    /** Puts a switched host back on its revert target (and reloads it); the ledger records the release failed here. */
+    async putBack(run, reason) {
+        const { host } = run;
+        const target = run.revertTo;
+        const ssh = this.settings.ssh;
+        try {
+            // The balancer never blocks a revert: a drain that fails is a warning.
+            if (this.balancer?.settings.drain && !this.balancer.isOut(host))
+                await this.balancer.drain(host).catch((e) => this.log.warning(`${host.id}: ${errors_errorMessage(e)}`));
+            const back = { deployPath: ssh.deployPath, releaseId: target, previousReleaseId: this.settings.releaseId };
+            await host.putBack(target, this.entry(run, 'failed', reason), ssh.reloadCommand ? { command: ssh.reloadCommand, env: back } : null, RECONNECT_WITHIN_MS);
+            run.switched = false;
+            run.closed = true;
+            // Back in rotation on the release it served before (a host with no release left stays out).
+            if (this.balancer?.isOut(host) && target)
+                await this.balancer.enable(host).catch((e) => this.log.warning(`${host.id}: ${errors_errorMessage(e)}`));
+            // A host that failed stays 'failed' (with its reason), so `failed-hosts` names it; only hosts
+            // reverted because of another host's failure become 'reverted'.
+            if (run.record.outcome !== 'failed')
+                run.record.outcome = 'reverted';
+            this.log.info(`${host.id}: reverted to ${target || '(no release)'}`);
+        }
+        catch (err) {
+            run.record.outcome = 'revert-failed';
+            run.record.reason = `${run.record.reason ? `${run.record.reason}; ` : ''}could not be put back on ${target || '(no release)'}: ${errors_errorMessage(err)}`;
+            this.log.error(`${host.id}: COULD NOT BE REVERTED to ${target || '(no release)'}: ${errors_errorMessage(err)}`);
+        }
+    }
+    /** The rollout succeeded: `healthy` in the ledger and the prune, in one command. */
+    async recordHealthy(run) {
+        const s = this.settings;
+        const healthy = this.entry(run, 'healthy');
+        const state = {
+            ...run.state,
+            current: s.releaseId,
+            releases: run.state.releases.some((r) => r.id === s.releaseId) ? run.state.releases : [...run.state.releases, { id: s.releaseId, mtime: Number.MAX_SAFE_INTEGER }],
+        };
+        const prune = planPrune(state, readLedger([...state.log, healthy], state.bad), s.keepReleases, [run.record.previous]);
+        try {
+            await run.host.record([healthy], prune);
+            if (prune.length > 0)
+                this.log.info(`${run.host.id}: pruned ${prune.join(', ')}`);
+        }
+        catch (err) {
+            this.errors.push(`${run.host.id}: record/prune: ${errors_errorMessage(err)}`);
+            this.log.warning(`${run.host.id}: could not record or prune: ${errors_errorMessage(err)}`);
+        }
+    }
+    async openBalancer() {
+        const { ssh } = this.settings;
+        this.balancer = await Balancer.open(this.settings.loadBalancer, ssh.hosts, { connector: this.deps.connector, credentials: ssh.credentials, logger: this.log, provider: this.deps.loadBalancer });
+        if (this.settings.loadBalancer.canaryShare !== null && !this.plan.waves[0]?.bake) {
+            this.log.warning('canary-weight is set but wave 1 has no bake (it needs wave-wait > 0 and a second wave): weights stay as they are');
+        }
+    }
+    /** Runs fn for each host (up to max-parallel), unless the rollout has stopped; a throw fails that host. */
+    eachHost(runs, phase, fn) {
+        return (0,concurrency/* mapLimit */.sf)(runs, this.settings.ssh.maxParallel, async (run) => {
+            if (!this.decide())
+                return;
+            try {
+                await fn(run);
+            }
+            catch (err) {
+                this.fail(run, `${phase}: ${errors_errorMessage(err)}`);
+            }
+        });
+    }
+    async logHostSteps(run) {
+        const r = run.record;
+        const total = r.steps.length ? Math.max(...r.steps.map((x) => x.end)) - Math.min(...r.steps.map((x) => x.start)) : 0;
+        await this.log.group(`${r.host} · wave ${r.wave} · ${r.outcome} · ${total} ms`, async () => {
+            for (const x of r.steps)
+                this.log.info(`${x.ok ? 'ok ' : 'ERR'} ${x.name.padEnd(8)} ${String(x.end - x.start).padStart(6)} ms${x.detail ? `  ${x.detail}` : ''}`);
+        });
+    }
+    fail(run, reason) {
+        run.record.outcome = 'failed';
+        run.record.reason = reason;
+        this.log.error(`${run.host.id}: ${reason}`);
+    }
+    stop(reason) {
+        if (!this.stopReason)
+            this.stopReason = reason;
+    }
+    judge() {
+        return judgeProgress(this.runs.map((r) => ({ host: r.host.id, outcome: r.record.outcome, switched: r.switched })), this.plan.budget, this.stopReason);
+    }
+    /** Whether the rollout goes on. */
+    decide() {
+        return this.judge().go;
+    }
+    pending() {
+        return this.runs.filter((r) => r.record.outcome === 'pending');
+    }
+    run(id) {
+        return this.runs.find((r) => r.host.id === id);
+    }
+    env(run) {
+        return { deployPath: this.settings.ssh.deployPath, releaseId: this.settings.releaseId, previousReleaseId: run.record.previous };
+    }
+    entry(run, result, reason) {
+        return {
+            time: new Date(this.now()).toISOString(),
+            action: 'rollout',
+            release: this.settings.releaseId,
+            previous: run.record.previous,
+            run: this.deps.runUrl,
+            result,
+            ...(reason ? { reason: reason.slice(0, 1000) } : {}),
+        };
+    }
+    finish(result) {
+        const finished = this.now();
         return {
             tool: 'fivestep/ssh-rollout',
-            release,
-            deployPath,
-            dryRun: settings.dryRun,
+            release: this.settings.releaseId,
+            deployPath: this.settings.ssh.deployPath,
+            dryRun: this.settings.dryRun,
             result,
-            startedAt: new Date(started).toISOString(),
+            startedAt: new Date(this.started).toISOString(),
             finishedAt: new Date(finished).toISOString(),
-            durationMs: finished - started,
-            artifact: { file: artifact.file, sha256: artifact.sha256, bytes: artifact.bytes },
-            plan: { waves: waves.map((w) => w.map((r) => r.record.host)), maxFailures: allowedFailures, maxParallel: ssh.maxParallel },
-            waves: waveRecords,
-            hosts: runs.map((r) => r.record),
-            stopReason: stop.reason,
-            errors,
+            durationMs: finished - this.started,
+            artifact: { file: this.artifact.file, sha256: this.artifact.sha256, bytes: this.artifact.bytes },
+            plan: {
+                waves: this.plan.waves.map((w) => w.hosts),
+                maxFailures: this.plan.budget,
+                maxParallel: this.plan.maxParallel,
+                steps: { stage: this.plan.stage, switch: this.plan.switch, finish: this.plan.finish, revert: this.plan.revert },
+            },
+            waves: this.waveRecords,
+            hosts: this.runs.map((r) => r.record),
+            unhealthyAtStart: this.unhealthy,
+            stopReason: this.stopReason,
+            errors: this.errors,
         };
     }
 }
-class StepError extends Error {
-    step;
-    code;
-    constructor(step, code, detail) {
-        super(`${step} failed${code >= 0 ? ` (exit ${code})` : ''}: ${detail}`);
-        this.step = step;
-        this.code = code;
-        this.name = 'StepError';
-    }
-}
-function errorMessage(err) {
-    return err instanceof Error ? err.message : String(err);
-}
-function printDryRunPlan(logger, settings, artifact, waves) {
-    const ssh = settings.ssh;
-    const env = { deployPath: ssh.deployPath, releaseId: settings.releaseId, previousReleaseId: '<current>' };
-    logger.info(`Dry run: nothing will change. Release ${settings.releaseId}, artifact ${artifact.bytes} bytes, sha256 ${artifact.sha256}`);
-    waves.forEach((w, i) => logger.info(`  wave ${i + 1}: ${w.join(', ')}`));
-    logger.info('Commands each host would run, in order:');
-    const commands = [
-        ['upload (artifact on stdin)', receiveArtifactCommand(ssh.deployPath, settings.releaseId, artifact.sha256)],
-        ['unpack', unpackCommand(ssh.deployPath, settings.releaseId, artifact.sha256, artifact.format)],
-    ];
-    if (settings.sharedPaths.length)
-        commands.push(['link shared paths', linkSharedCommand(ssh.deployPath, settings.releaseId, settings.sharedPaths)]);
-    if (settings.setupCommand)
-        commands.push(['setup', userCommand(releasePath(ssh.deployPath, settings.releaseId), settings.setupCommand, env)]);
-    commands.push(['switch', switchCommand(ssh.deployPath, settings.releaseId)]);
-    if (ssh.reloadCommand)
-        commands.push(['reload', userCommand(`${ssh.deployPath}/current`, ssh.reloadCommand, env)]);
-    if (ssh.healthCommand)
-        commands.push(['health', userCommand(`${ssh.deployPath}/current`, ssh.healthCommand, env)]);
-    if (ssh.healthUrl)
-        commands.push(['health (from the runner)', `GET ${ssh.healthUrl}`]);
-    for (const [name, command] of commands)
-        logger.info(`  # ${name}\n${command.replace(/^/gm, '    ')}`);
-}
 
-// EXTERNAL MODULE: ./src/ssh/connection.ts + 4 modules
-var connection = __nccwpck_require__(1377);
+// EXTERNAL MODULE: ./src/ssh/connection.ts + 3 modules
+var connection = __nccwpck_require__(3830);
 ;// CONCATENATED MODULE: ./src/release/ssh-settings.ts
 // The SSH inputs shared by ssh-rollout and auto-revert, read and validated once by one reader
 // (so both actions accept exactly the same `hosts`, key and known-hosts text).
@@ -62204,6 +62991,9 @@ function readSshSettings(source, ctx) {
     const healthUrl = (0,inputs/* optional */.lq)(source, 'health-url');
     if (healthUrl)
         validateHealthUrl(healthUrl);
+    const healthExpect = (0,inputs/* optional */.lq)(source, 'health-expect');
+    if (healthExpect)
+        validateHealthExpect(healthExpect, healthUrl);
     const credentials = {
         privateKey,
         hostKeys: insecure ? { kind: 'insecure' } : { kind: 'known-hosts', knownHosts },
@@ -62220,6 +63010,7 @@ function readSshSettings(source, ctx) {
         reloadCommand: (0,inputs/* optional */.lq)(source, 'reload-command'),
         healthCommand: (0,inputs/* optional */.lq)(source, 'health-command'),
         healthUrl,
+        healthExpect,
         healthTimeoutMs: (0,inputs/* parseDuration */.E9)('health-timeout', (0,inputs/* optional */.lq)(source, 'health-timeout', '60s')),
         warnings,
     };
@@ -62248,6 +63039,32 @@ function validateHealthUrl(template) {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
         throw new inputs/* InputError */.dz('health-url', `'${template}' must be http:// or https://`);
+}
+/** Longest health-expect accepted: it is matched against a body, not a document. */
+const MAX_HEALTH_EXPECT = 1000;
+function validateHealthExpect(text, healthUrl) {
+    if (healthUrl === '')
+        throw new inputs/* InputError */.dz('health-expect', 'needs health-url: it is the text the health-url response body must contain');
+    if (text.length > MAX_HEALTH_EXPECT)
+        throw new inputs/* InputError */.dz('health-expect', `is ${text.length} characters long, more than ${MAX_HEALTH_EXPECT}`);
+    // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+    if (/[\x00-\x1f\x7f]/.test(text))
+        throw new inputs/* InputError */.dz('health-expect', 'must be one line without control characters');
+}
+
+;// CONCATENATED MODULE: ./src/rollout/waves.ts
+// The `waves` input: batch sizes in order (Ansible `serial`); engine/plan.ts splits the hosts by them.
+
+function parseWaves(input, text) {
+    const items = (0,inputs/* parseList */.E1)(text);
+    if (items.length === 0)
+        throw new inputs/* InputError */.dz(input, 'needs at least one batch size, e.g. 1, 25%, 100%');
+    return items.map((item) => {
+        const count = (0,inputs/* parseCount */.zq)(input, item);
+        if (count.kind === 'count' && count.value < 1)
+            throw new inputs/* InputError */.dz(input, `batch size '${item}' must be at least 1`);
+        return count;
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/rollout/settings.ts
@@ -62361,6 +63178,11 @@ function report_summaryMarkdown(report) {
     out.push(`${report.hosts.length} host(s) in ${report.waves.length} wave(s), ${formatMs(report.durationMs)}; artifact ${(report.artifact.bytes / 1024).toFixed(0)} KiB, sha256 \`${report.artifact.sha256.slice(0, 12)}…\`; deploy path \`${report.deployPath}\``);
     if (report.stopReason)
         out.push('', `**Stopped:** ${report_cell(report.stopReason)}`);
+    if (report.unhealthyAtStart?.length) {
+        out.push('', `**Found on a release that never became healthy** (a rollout that died midway, or failed):`);
+        for (const u of report.unhealthyAtStart)
+            out.push(`- ${u.host}: ${u.release} (last recorded: ${u.status}); on failure this rollout puts it back on ${u.revertTo || '(no release)'}`);
+    }
     out.push('');
     out.push('| host | wave | previous | upload | switch | health | result | total |');
     out.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
@@ -62408,6 +63230,8 @@ function trafficTable(report) {
 
 
 
+
+
 async function sshRollout(source, deps) {
     const env = deps.env ?? process.env;
     const { logger } = deps;
@@ -62429,6 +63253,8 @@ async function sshRollout(source, deps) {
         : undefined;
     if (settings.environment && !settings.githubToken)
         logger.warning(`environment '${settings.environment}' is set but github-token is empty: no deployment is recorded`);
+    // With the API reachable, a lock held by a run that has completed is stale at once (SPEC).
+    const runStatus = settings.githubToken && !settings.dryRun ? createRunStatusLookup((deps.createClient ?? createClient)(settings.githubToken, ctx.apiUrl), ctx.serverUrl, logger) : undefined;
     let report;
     try {
         report = await rollout(settings, artifact, {
@@ -62438,13 +63264,14 @@ async function sshRollout(source, deps) {
             runUrl: ctx.runUrl,
             signal: deps.signal,
             now: deps.now,
+            runStatus,
             watch: watchSettings
                 ? createRolloutWatch(watchSettings, { logger, allHosts: settings.ssh.hosts.map(inputs/* hostId */.My), onResult: deps.onWatchResult })
                 : undefined,
         });
     }
     catch (err) {
-        await deployment?.setState('error', `rollout crashed: ${err instanceof Error ? err.message : String(err)}`);
+        await deployment?.setState('error', `rollout crashed: ${errors_errorMessage(err)}`);
         throw err;
     }
     await deployment?.setState(report.result === 'success' ? 'success' : 'failure', report.result === 'success' ? `${report.release} on ${report.hosts.length} host(s)` : `${report.result}: ${report.stopReason}`);
@@ -62470,7 +63297,7 @@ async function sshRollout(source, deps) {
 
 /***/ }),
 
-/***/ 1377:
+/***/ 3830:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -62495,44 +63322,8 @@ var lib = __nccwpck_require__(5472);
 var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
 // EXTERNAL MODULE: ./src/common/inputs.ts
 var inputs = __nccwpck_require__(9184);
-;// CONCATENATED MODULE: ./src/common/logger.ts
-/** Collects lines; for tests and for logic whose log is shown later (e.g. per-host groups). */
-class MemoryLogger {
-    lines = [];
-    debug(message) {
-        this.lines.push(`debug: ${message}`);
-    }
-    info(message) {
-        this.lines.push(message);
-    }
-    warning(message) {
-        this.lines.push(`warning: ${message}`);
-    }
-    error(message) {
-        this.lines.push(`error: ${message}`);
-    }
-    async group(name, fn) {
-        this.lines.push(`::group::${name}`);
-        try {
-            return await fn();
-        }
-        finally {
-            this.lines.push('::endgroup::');
-        }
-    }
-    text() {
-        return this.lines.join('\n');
-    }
-}
-/** Logs nothing. */
-const silentLogger = {
-    debug() { },
-    info() { },
-    warning() { },
-    error() { },
-    group: (_name, fn) => fn(),
-};
-
+// EXTERNAL MODULE: ./src/common/logger.ts
+var common_logger = __nccwpck_require__(9353);
 // EXTERNAL MODULE: ./src/common/concurrency.ts
 var concurrency = __nccwpck_require__(6858);
 ;// CONCATENATED MODULE: ./src/ssh/known-hosts.ts
@@ -63041,7 +63832,7 @@ function keyscanHint(h) {
 }
 /** Creates a Connector. `connectSsh` is one with default options. */
 function createConnector(options = {}) {
-    const logger = options.logger ?? silentLogger;
+    const logger = options.logger ?? common_logger/* silentLogger */.q;
     const retryDelayMs = options.retryDelayMs ?? 500;
     const fetchCertificates = options.fetchCertificates ?? keyscanCertificates;
     const keepaliveInterval = (options.keepaliveSeconds ?? 5) * 1000;

@@ -31722,7 +31722,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(220);
 /* harmony import */ var _github_context_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9556);
-/* harmony import */ var _gate_gate_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4643);
+/* harmony import */ var _gate_gate_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6351);
 /* harmony import */ var _gate_settings_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5306);
 // test-gate entry: runner inputs and context in, outputs and job summary out; the logic is in src/gate.
 
@@ -34911,7 +34911,7 @@ function hostId(h) {
 
 /***/ }),
 
-/***/ 4643:
+/***/ 6351:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -50743,10 +50743,17 @@ class XMLParser {
         return XmlNode.getMetaDataSymbol();
     }
 }
+;// CONCATENATED MODULE: ./src/common/errors.ts
+// One way to turn anything thrown into the text a log line or a report shows.
+function errorMessage(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+
 ;// CONCATENATED MODULE: ./src/gate/junit.ts
 // Pure JUnit XML reading: the report formats jest-junit, pytest (--junitxml), go-junit-report and maven
 // surefire write. Each producer puts the failing file and line somewhere else, so locations are taken from
 // attributes when present, else from the failure text (stack trace), and made repository-relative.
+
 
 /** A short, stable id for a test case across attempts: used to see which tests flipped on retry. */
 const caseId = (c) => (c.classname && c.classname !== c.name ? `${c.classname} › ${c.name}` : c.name);
@@ -50765,7 +50772,7 @@ function parseJUnit(xml, opts) {
         doc = parser.parse(xml);
     }
     catch (err) {
-        throw new Error(`not valid XML: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(`not valid XML: ${errorMessage(err)}`);
     }
     const roots = [];
     if (doc.testsuites)
@@ -52257,6 +52264,7 @@ function globSync(globInput, options) {
 
 
 
+
 /** Runs a command the way a workflow `run:` step does: bash with -e and pipefail (sh where bash is missing). */
 function runCommand(command, opts) {
     const started = Date.now();
@@ -52344,7 +52352,7 @@ async function readReports(opts, attemptStart, files) {
             reports.push(parseJUnit((0,external_node_fs_.readFileSync)(f, 'utf8'), { repoRoot: opts.cwd, files: files.length > 0 ? files : undefined }));
         }
         catch (err) {
-            opts.logger.warning(`${(0,external_node_path_.relative)(opts.cwd, f)}: ${err instanceof Error ? err.message : String(err)}`);
+            opts.logger.warning(`${(0,external_node_path_.relative)(opts.cwd, f)}: ${errorMessage(err)}`);
         }
     }
     return { report: reports.length > 0 ? mergeReports(reports) : undefined, files: fresh.map((f) => (0,external_node_path_.relative)(opts.cwd, f)) };
@@ -52361,6 +52369,7 @@ async function repositoryFiles(cwd) {
 }
 
 ;// CONCATENATED MODULE: ./src/gate/gate.ts
+
 
 
 
@@ -52466,7 +52475,7 @@ async function runGate(deps) {
             await deps.writeSummary(text);
         }
         catch (err) {
-            logger.warning(`could not write the job summary: ${err instanceof Error ? err.message : String(err)}`);
+            logger.warning(`could not write the job summary: ${errorMessage(err)}`);
         }
     }
     const rep = run.final.report;

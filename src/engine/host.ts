@@ -182,11 +182,11 @@ export class ReleaseHost {
     }, (detail) => detail);
   }
 
-  /** Appends ledger lines, and removes releases in the same command (the record-and-prune of a success). */
+  /** Appends ledger lines, and removes releases in the same command (a success's record and prune: one round trip). */
   async record(entries: readonly DeployLogEntry[], prune: readonly string[] = []): Promise<void> {
     const lines = [appendLogLinesCommand(this.deployPath, entries)];
     if (prune.length > 0) lines.push(removeReleasesCommand(this.deployPath, [...prune]));
-    await this.exec(prune.length > 0 ? 'prune' : 'record', lines.join(' && '));
+    await this.exec('record', lines.join(' && '), undefined, prune.length > 0 ? `pruned ${prune.join(', ')}` : undefined);
   }
 
   /** The bad marker, and its ledger line. */
@@ -249,12 +249,16 @@ export class ReleaseHost {
     }
   }
 
-  private async exec(name: StepName, command: string, options?: ExecOptions): Promise<string> {
-    return this.timed(name, async () => {
-      const result = await this.raw(command, options);
-      if (result.code !== 0) throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
-      return result.stdout;
-    });
+  private async exec(name: StepName, command: string, options?: ExecOptions, detail?: string): Promise<string> {
+    return this.timed(
+      name,
+      async () => {
+        const result = await this.raw(command, options);
+        if (result.code !== 0) throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
+        return result.stdout;
+      },
+      () => detail,
+    );
   }
 
   private async timed<T>(name: StepName, fn: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> {

@@ -49,7 +49,7 @@ export interface RolloutPlan {
   stage: Record<string, StepName[]>;
   /** Per host of a wave, in order. */
   switch: StepName[];
-  /** Per updated host after the last wave. */
+  /** Per updated host after the last wave: `healthy` in the ledger, and the prune, in one command. */
   finish: StepName[];
   /** Per switched host when the rollout stops. */
   revert: StepName[];
@@ -99,7 +99,7 @@ export function planRollout(hosts: readonly string[], options: PlanOptions, foun
       ...(options.health ? ['health' as const] : []),
       ...(options.drain ? ['rotation' as const] : []),
     ],
-    finish: ['prune'],
+    finish: ['record'],
     revert: [...(options.drain ? ['drain' as const] : []), 'revert', ...(options.drain ? ['rotation' as const] : [])],
   };
 }

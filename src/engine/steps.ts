@@ -16,7 +16,6 @@ export type StepName =
   | 'rotation'
   | 'record'
   | 'mark-bad'
-  | 'prune'
   | 'revert'
   | 'discard';
 

@@ -1,6 +1,7 @@
 // Whether the workflow run that holds a deploy lock has finished: a lock names its holder by the run URL
 // (src/github/context.ts), and a finished run's lock is stale at once (SPEC, "The lock survives a lost
 // runner"). The answer is advisory: anything but a clear "completed" leaves the heartbeat to decide.
+import { errorMessage } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { GitHubClient } from './client.js';
 
@@ -78,7 +79,7 @@ export function createRunStatusLookup(client: GitHubClient, serverUrl: string, l
     } catch (err) {
       // Octokit gives a network failure or a timeout status 500 too; only an HTTP answer has a response.
       const code = (err as { response?: { status?: unknown } } | null)?.response?.status;
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       logger.debug(`could not look up run ${holderUrl}: ${typeof code === 'number' ? `HTTP ${code}` : 'no response'} (${message.split('\n')[0]})`);
       return 'unknown';
     }

@@ -3,6 +3,7 @@
 // `health-expect`, a 2xx counts only when its body contains the expected text, so a host still
 // serving the old release (a reload that did not take) is not healthy.
 import type { HostSpec } from '../common/inputs.js';
+import { errorMessage } from '../common/errors.js';
 import { sleep as realSleep } from '../common/concurrency.js';
 import type { RemoteSession } from '../ssh/types.js';
 import { userCommand, type ReleaseEnv } from './commands.js';
@@ -104,7 +105,7 @@ export function createHealthCheck(settings: HealthSettings, options: HealthOptio
           if (r.code === 0) return null;
           return `exit ${r.code}${tail(r.stderr || r.stdout)}`;
         } catch (err) {
-          return err instanceof Error ? err.message : String(err);
+          return errorMessage(err);
         }
       });
       if (failure) return { ok: false, detail: failure, attempts, ms: now() - start };

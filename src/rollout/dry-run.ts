@@ -79,7 +79,7 @@ function commandOf(step: StepName, settings: RolloutSettings, artifact: Prepared
       ].join('\n');
     case 'rotation':
       return '# on the balancer: back in rotation with its weight';
-    case 'prune':
+    case 'record':
       return `${appendLogLinesCommand(d, [entry('healthy')])} && rm -rf -- <releases beyond keep-releases ${settings.keepReleases}, never the current, previous or newest healthy one>`;
     default:
       return `# ${step}`;

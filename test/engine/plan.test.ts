@@ -63,7 +63,7 @@ describe('steps', () => {
   test('only what is configured, in order', () => {
     const bare = planRollout(hosts(2), options());
     expect(bare.stage).toEqual({ 'h1:22': ['upload', 'unpack'], 'h2:22': ['upload', 'unpack'] });
-    expect([bare.switch, bare.finish, bare.revert]).toEqual([['switch'], ['prune'], ['revert']]);
+    expect([bare.switch, bare.finish, bare.revert]).toEqual([['switch'], ['record'], ['revert']]);
     const full = planRollout(hosts(1), options({ sharedPaths: true, setup: true, reload: true, health: true, drain: true }));
     expect(full.stage['h1:22']).toEqual(['upload', 'unpack', 'link', 'setup']);
     expect(full.switch).toEqual(['drain', 'switch', 'reload', 'health', 'rotation']);

@@ -211,14 +211,14 @@ test('the dry run prints the plan the run executes, reads state, takes no lock a
   expect(report.plan.steps).toEqual({
     stage: Object.fromEntries(hosts.ids().map((id) => [id, ['upload', 'unpack', 'link', 'setup']])),
     switch: ['switch', 'reload', 'health'],
-    finish: ['prune'],
+    finish: ['record'],
     revert: ['revert'],
   });
   const text = logger.text();
   expect(text).toContain('  stage (every host): upload → unpack → link → setup');
   expect(text).toContain('  switch, wave by wave: switch → reload → health');
   expect(text).toContain(`  wave 1: ${hosts.ids()[0]} (now v1, back to v1 on failure)`);
-  for (const step of ['# lock', '# state', '# upload', '# unpack', '# link', '# setup', '# switch', '# reload', '# health', '# prune', '# unlock']) expect(text).toContain(step);
+  for (const step of ['# lock', '# state', '# upload', '# unpack', '# link', '# setup', '# switch', '# reload', '# health', '# record', 'keep-releases 5', '# unlock']) expect(text).toContain(step);
 });
 
 test('the heartbeat is renewed while a wave bakes', async () => {

@@ -25,7 +25,7 @@ function report(overrides: Partial<RolloutReport> = {}): RolloutReport {
       waves: [['web1:22'], ['web2:22', 'web3:22']],
       maxFailures: 0,
       maxParallel: 20,
-      steps: { stage: { 'web1:22': ['upload', 'unpack'] }, switch: ['switch', 'reload', 'health'], finish: ['prune'], revert: ['revert'] },
+      steps: { stage: { 'web1:22': ['upload', 'unpack'] }, switch: ['switch', 'reload', 'health'], finish: ['record'], revert: ['revert'] },
     },
     waves: [
       { index: 1, hosts: ['web1:22'], start: T + 300, end: T + 600, bake: { start: T + 600, end: T + 1600 } },

@@ -347,7 +347,7 @@ describe('dry run, bad input and injection on 2 hosts', () => {
     expect(run.log).toContain(`  wave 2: ${ids[1]}`);
     expect(run.log).toContain('  stage (every host): upload → unpack');
     expect(run.log).toContain('  switch, wave by wave: switch → reload → health');
-    for (const part of ['# lock', '# upload', '(the artifact on stdin)', '# unpack', '# switch', 'mv -T .current.d1.tmp current', '"result":"switched"', '# reload', "sh -ec 'systemctl reload app'", '# health', 'curl -fsS localhost:8080/health', '# prune', '# unlock']) {
+    for (const part of ['# lock', '# upload', '(the artifact on stdin)', '# unpack', '# switch', 'mv -T .current.d1.tmp current', '"result":"switched"', '# reload', "sh -ec 'systemctl reload app'", '# health', 'curl -fsS localhost:8080/health', '# record', '# unlock']) {
       expect(run.log).toContain(part);
     }
   });

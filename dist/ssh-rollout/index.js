@@ -62531,6 +62531,7 @@ class RolloutRun {
     artifact;
     deps;
     runs;
+    byId;
     plan;
     waveRecords;
     unhealthy = [];
@@ -62557,6 +62558,7 @@ class RolloutRun {
             const host = new ReleaseHost(spec, ctx);
             return { host, record: { host: host.id, wave: 0, previous: '', outcome: 'pending', uploaded: false, steps: host.steps }, revertTo: '', staged: false, switched: false, closed: false };
         });
+        this.byId = new Map(this.runs.map((r) => [r.host.id, r]));
         this.plan = this.makePlan();
         this.waveRecords = this.plan.waves.map((w) => ({ index: w.index, hosts: w.hosts }));
         for (const w of this.plan.waves)
@@ -62585,8 +62587,9 @@ class RolloutRun {
                     break;
                 await this.runWave(wave.index);
             }
-            if (!this.decide())
-                return await this.stopAndRevert();
+            const decision = this.judge();
+            if (!decision.go)
+                return await this.stopAndRevert(decision.reason, decision.revert);
             await this.log.group('Record and prune', () => this.eachHost(this.runs.filter((r) => r.record.outcome === 'updated'), 'record', (run) => this.recordHealthy(run)));
             return this.finish('success');
         }
@@ -62780,12 +62783,10 @@ class RolloutRun {
             this.deps.signal?.removeEventListener('abort', relay);
         }
     }
-    async stopAndRevert() {
-        const decision = this.judge();
-        const reason = decision.go ? this.stopReason : decision.reason;
+    async stopAndRevert(reason, revert) {
         this.stopReason = reason;
         this.log.error(`Rollout stopped: ${reason}`);
-        await this.log.group('Revert switched hosts', () => (0,concurrency/* mapLimit */.sf)(decision.revert.map((id) => this.run(id)), this.settings.ssh.maxParallel, (run) => this.putBack(run, reason)));
+        await this.log.group('Revert switched hosts', () => (0,concurrency/* mapLimit */.sf)(revert.map((id) => this.run(id)), this.settings.ssh.maxParallel, (run) => this.putBack(run, reason)));
         // Where the release was staged but never ran, the ledger still says how this rollout ended (best effort).
         const unrecorded = this.runs.filter((r) => r.staged && !r.switched && !r.closed && r.host.connected);
         await (0,concurrency/* mapLimit */.sf)(unrecorded, this.settings.ssh.maxParallel, (run) => run.host.record([this.entry(run, 'failed', `rollout stopped: ${reason}`)]).catch(() => undefined));
@@ -62890,7 +62891,7 @@ class RolloutRun {
         return this.runs.filter((r) => r.record.outcome === 'pending');
     }
     run(id) {
-        return this.runs.find((r) => r.host.id === id);
+        return this.byId.get(id);
     }
     env(run) {
         return { deployPath: this.settings.ssh.deployPath, releaseId: this.settings.releaseId, previousReleaseId: run.record.previous };

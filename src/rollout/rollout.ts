@@ -127,6 +127,7 @@ export async function rollout(settings: RolloutSettings, artifact: PreparedArtif
 
 class RolloutRun {
   private readonly runs: HostRun[];
+  private readonly byId: Map<string, HostRun>;
   private plan: RolloutPlan;
   private readonly waveRecords: WaveRecord[];
   private readonly unhealthy: UnhealthyAtStart[] = [];
@@ -155,6 +156,7 @@ class RolloutRun {
       const host = new ReleaseHost(spec, ctx);
       return { host, record: { host: host.id, wave: 0, previous: '', outcome: 'pending', uploaded: false, steps: host.steps }, revertTo: '', staged: false, switched: false, closed: false };
     });
+    this.byId = new Map(this.runs.map((r) => [r.host.id, r]));
     this.plan = this.makePlan();
     this.waveRecords = this.plan.waves.map((w) => ({ index: w.index, hosts: w.hosts }));
     for (const w of this.plan.waves) for (const id of w.hosts) this.run(id).record.wave = w.index;
@@ -182,7 +184,8 @@ class RolloutRun {
         if (!this.decide()) break;
         await this.runWave(wave.index);
       }
-      if (!this.decide()) return await this.stopAndRevert();
+      const decision = this.judge();
+      if (!decision.go) return await this.stopAndRevert(decision.reason, decision.revert);
       await this.log.group('Record and prune', () => this.eachHost(this.runs.filter((r) => r.record.outcome === 'updated'), 'record', (run) => this.recordHealthy(run)));
       return this.finish('success');
     } finally {
@@ -372,13 +375,11 @@ class RolloutRun {
     }
   }
 
-  private async stopAndRevert(): Promise<RolloutReport> {
-    const decision = this.judge();
-    const reason = decision.go ? this.stopReason : decision.reason;
+  private async stopAndRevert(reason: string, revert: string[]): Promise<RolloutReport> {
     this.stopReason = reason;
     this.log.error(`Rollout stopped: ${reason}`);
     await this.log.group('Revert switched hosts', () =>
-      mapLimit(decision.revert.map((id) => this.run(id)), this.settings.ssh.maxParallel, (run) => this.putBack(run, reason)),
+      mapLimit(revert.map((id) => this.run(id)), this.settings.ssh.maxParallel, (run) => this.putBack(run, reason)),
     );
     // Where the release was staged but never ran, the ledger still says how this rollout ended (best effort).
     const unrecorded = this.runs.filter((r) => r.staged && !r.switched && !r.closed && r.host.connected);
@@ -487,7 +488,7 @@ class RolloutRun {
   }
 
   private run(id: string): HostRun {
-    return this.runs.find((r) => r.host.id === id)!;
+    return this.byId.get(id)!;
   }
 
   private env(run: HostRun): ReleaseEnv {

@@ -58204,7 +58204,7 @@ var concurrency = __nccwpck_require__(6858);
 ;// CONCATENATED MODULE: ./src/common/shell.ts
 // Quoting for POSIX sh. Every value that reaches a remote shell goes through quote().
 /** Single-quotes a value so sh reads it literally. */
-function shell_quote(value) {
+function quote(value) {
     if (value === '')
         return "''";
     if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value))
@@ -58213,7 +58213,7 @@ function shell_quote(value) {
 }
 /** Joins argv into one shell word list. */
 function argv(...args) {
-    return args.map(shell_quote).join(' ');
+    return args.map(quote).join(' ');
 }
 /** `NAME=value` assignments for an `env` prefix; names must be shell identifiers. */
 function envAssignments(env) {
@@ -58221,7 +58221,7 @@ function envAssignments(env) {
         .map(([k, v]) => {
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
             throw new Error(`invalid environment name '${k}'`);
-        return `${k}=${shell_quote(v)}`;
+        return `${k}=${quote(v)}`;
     })
         .join(' ');
 }
@@ -58383,8 +58383,8 @@ function runtimeCommand(socket, lines) {
     for (const l of lines)
         if (/[;\n\r'\\]/.test(l))
             throw new LoadBalancerError(`runtime API line '${l}' holds a separator or quote`);
-    const request = shell_quote(lines.join('; '));
-    const sock = shell_quote(checkSocket(socket));
+    const request = quote(lines.join('; '));
+    const sock = quote(checkSocket(socket));
     return [
         'if command -v socat >/dev/null 2>&1; then',
         `  printf '%s\\n' ${request} | socat -t 10 stdio UNIX-CONNECT:${sock}`,
@@ -58663,7 +58663,7 @@ function rewriteUpstream(text, upstream, settings) {
  * prints `<pid> <config>`; nginx started without `-c` uses /etc/nginx/nginx.conf.
  */
 function findMasterCommand(file) {
-    const f = shell_quote(checkUpstreamFile(file));
+    const f = quote(checkUpstreamFile(file));
     return [
         // A login shell of a non-root user may not have /usr/sbin on its PATH.
         'PATH="$PATH:/usr/sbin:/sbin"',
@@ -58680,8 +58680,8 @@ function findMasterCommand(file) {
  * `nginx -t` and reloads; when the check fails the previous file is put back and the command fails.
  */
 function applyCommand(file, conf, content) {
-    const f = shell_quote(checkUpstreamFile(file));
-    const c = shell_quote(checkUpstreamFile(conf));
+    const f = quote(checkUpstreamFile(file));
+    const c = quote(checkUpstreamFile(conf));
     const b64 = Buffer.from(content, 'utf8').toString('base64');
     return [
         'set -e',
@@ -58735,7 +58735,7 @@ function createNginx(opts) {
     return {
         kind: 'nginx',
         async inspect(hosts) {
-            originalText = await run(`cat ${shell_quote(file)}`, `read of ${file}`);
+            originalText = await run(`cat ${quote(file)}`, `read of ${file}`);
             const servers = parseUpstream(originalText, upstream);
             if (servers.length === 0)
                 throw new LoadBalancerError(`upstream '${upstream}' in ${file} has no server lines`);
@@ -58932,7 +58932,7 @@ function validateSharedPath(input, path) {
     }
     return parts.join('/');
 }
-function layout_layout(deployPath) {
+function layout(deployPath) {
     const state = `${deployPath}/.fivestep`;
     return {
         deployPath,
@@ -58972,14 +58972,14 @@ const LOG_LINES_READ = 2000;
  * lines of the deploy log (the ledger), in one round trip.
  */
 function readStateCommand(deployPath, releaseId = '') {
-    const l = layout_layout(deployPath);
+    const l = layout(deployPath);
     return [
-        `cd ${shell_quote(deployPath)} 2>/dev/null || { echo absent=1; exit 0; }`,
+        `cd ${quote(deployPath)} 2>/dev/null || { echo absent=1; exit 0; }`,
         `cur=$(readlink current 2>/dev/null || true); echo "current=\${cur#releases/}"`,
         `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; echo "release=$n $(stat -c %Y "$d")"; done`,
-        `for b in ${shell_quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
-        releaseId ? `[ -f ${shell_quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ${shell_quote(`${l.checksums}/${releaseId}`)})"; true` : 'true',
-        `tail -n ${LOG_LINES_READ} ${shell_quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
+        `for b in ${quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
+        releaseId ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ${quote(`${l.checksums}/${releaseId}`)})"; true` : 'true',
+        `tail -n ${LOG_LINES_READ} ${quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
     ].join('\n');
 }
 function parseState(stdout) {
@@ -59012,7 +59012,7 @@ function parseState(stdout) {
 const LOCK_STALE_SEC = 60;
 /** Writes the owner file (token, owner, heartbeat on the host's clock) by rename, so no reader sees it half-written. */
 function writeOwner(lock, token, owner) {
-    return `printf '%s\\n' ${shell_quote(token)} ${shell_quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ${lock}/owner.tmp ${lock}/owner`;
+    return `printf '%s\\n' ${quote(token)} ${quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ${lock}/owner.tmp ${lock}/owner`;
 }
 /**
  * One attempt at the host's lock (an atomic mkdir). Prints `acquired`, `took-over <age> <holder>`
@@ -59022,13 +59022,13 @@ function writeOwner(lock, token, owner) {
  * mkdir, so two rollouts that both see a stale lock cannot both take it.
  */
 function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
-    const l = layout_layout(deployPath);
-    const lock = shell_quote(l.lock);
-    const guard = shell_quote(`${l.lock}.takeover`);
+    const l = layout(deployPath);
+    const lock = quote(l.lock);
+    const guard = quote(`${l.lock}.takeover`);
     const write = writeOwner(lock, token, owner);
     const read = `tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner 2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`;
     return [
-        `mkdir -p ${shell_quote(l.state)}`,
+        `mkdir -p ${quote(l.state)}`,
         `if mkdir ${lock} 2>/dev/null; then ${write}; echo acquired; exit 0; fi`,
         read,
         `now=$(date +%s)`,
@@ -59037,9 +59037,9 @@ function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
         // Locks written before the heartbeat held an expiry one hour ahead.
         `[ "$beat" -gt $((now + 120)) ] && beat=$((beat - 3600))`,
         `age=$((now - beat))`,
-        `if [ "$tok" = ${shell_quote(token)} ]; then ${write}; echo acquired; exit 0; fi`,
+        `if [ "$tok" = ${quote(token)} ]; then ${write}; echo acquired; exit 0; fi`,
         `[ -d ${guard} ] && [ $((now - $(stat -c %Y ${guard} 2>/dev/null || echo "$now"))) -gt ${LOCK_STALE_SEC} ] && rmdir ${guard} 2>/dev/null`,
-        `if { [ "$age" -gt ${LOCK_STALE_SEC} ] || { [ -n ${shell_quote(forceOwner)} ] && [ "$holder" = ${shell_quote(forceOwner)} ]; }; } && mkdir ${guard} 2>/dev/null; then`,
+        `if { [ "$age" -gt ${LOCK_STALE_SEC} ] || { [ -n ${quote(forceOwner)} ] && [ "$holder" = ${quote(forceOwner)} ]; }; } && mkdir ${guard} 2>/dev/null; then`,
         `  if [ "$(sed -n 1p ${lock}/owner 2>/dev/null || true)" = "$tok" ]; then rm -rf ${lock}; if mkdir ${lock} 2>/dev/null; then ${write}; rmdir ${guard}; echo "took-over $age $holder"; exit 0; fi; fi`,
         `  rmdir ${guard}; ${read}`,
         `fi`,
@@ -59048,23 +59048,23 @@ function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
 }
 /** Renews this run's heartbeat; prints `lost` when another run holds the lock now. */
 function renewLockCommand(deployPath, token, owner) {
-    const lock = shell_quote(layout_layout(deployPath).lock);
-    return `if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${shell_quote(token)} ]; then ${writeOwner(lock, token, owner)} && echo renewed; else echo lost; fi`;
+    const lock = quote(layout(deployPath).lock);
+    return `if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ]; then ${writeOwner(lock, token, owner)} && echo renewed; else echo lost; fi`;
 }
 /** Releases the lock only if this run still holds it (its token is in the owner file). */
 function releaseLockCommand(deployPath, token) {
-    const lock = shell_quote(layout_layout(deployPath).lock);
-    return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${shell_quote(token)} ] && rm -rf ${lock}; true`;
+    const lock = quote(layout(deployPath).lock);
+    return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ] && rm -rf ${lock}; true`;
 }
 /** Receives the artifact on stdin into incoming/, verifying its sha256; nothing is left behind when either fails. */
 function receiveArtifactCommand(deployPath, releaseId, sha256) {
-    const l = layout_layout(deployPath);
-    const tmp = shell_quote(`${l.incoming}/${releaseId}.artifact`);
+    const l = layout(deployPath);
+    const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
     return [
         'set -e',
-        `mkdir -p ${shell_quote(l.incoming)}`,
+        `mkdir -p ${quote(l.incoming)}`,
         `cat > ${tmp} || { rm -f ${tmp}; echo 'could not store the upload (is the disk full?)' >&2; exit 1; }`,
-        `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${shell_quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
+        `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
     ].join('\n');
 }
 /**
@@ -59073,15 +59073,15 @@ function receiveArtifactCommand(deployPath, releaseId, sha256) {
  * the upload are removed. An existing release with other content is refused. Records `staged`.
  */
 function unpackCommand(deployPath, releaseId, sha256, format, staged) {
-    const l = layout_layout(deployPath);
-    const target = shell_quote(releasePath(deployPath, releaseId));
-    const partial = shell_quote(`${l.releases}/.${releaseId}.partial`);
-    const tmp = shell_quote(`${l.incoming}/${releaseId}.artifact`);
-    const sum = shell_quote(`${l.checksums}/${releaseId}`);
+    const l = layout(deployPath);
+    const target = quote(releasePath(deployPath, releaseId));
+    const partial = quote(`${l.releases}/.${releaseId}.partial`);
+    const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
+    const sum = quote(`${l.checksums}/${releaseId}`);
     return [
         'set -e',
-        `mkdir -p ${shell_quote(l.releases)} ${shell_quote(l.checksums)} ${shell_quote(l.shared)}`,
-        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${shell_quote(sha256)} ]; then rm -f ${tmp}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)}`,
+        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${tmp}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
         `cleanup() { rm -rf ${partial} ${tmp} ${sum}; }`,
         'trap cleanup EXIT',
         `rm -rf ${partial}`,
@@ -59090,7 +59090,7 @@ function unpackCommand(deployPath, releaseId, sha256, format, staged) {
         // tar restores the archive's mtime of `./` onto the directory (epoch 0 for a packed directory);
         // prune orders releases by this mtime, so it must be the unpack time.
         `touch ${partial}`,
-        `printf '%s\\n' ${shell_quote(sha256)} > ${sum}`,
+        `printf '%s\\n' ${quote(sha256)} > ${sum}`,
         `mv ${partial} ${target}`,
         `trap - EXIT`,
         `rm -f ${tmp}`,
@@ -59099,29 +59099,29 @@ function unpackCommand(deployPath, releaseId, sha256, format, staged) {
 }
 /** Removes a release this run staged but never switched to (its rollout stopped): nothing half-done stays. */
 function discardReleaseCommand(deployPath, releaseId) {
-    const l = layout_layout(deployPath);
+    const l = layout(deployPath);
     const target = `releases/${releaseId}`;
     return [
-        `cd ${shell_quote(deployPath)} 2>/dev/null || exit 0`,
-        `[ "$(readlink current 2>/dev/null)" = ${shell_quote(target)} ] && { echo 'is current: kept' >&2; exit 1; }`,
-        `rm -rf -- ${shell_quote(target)} ${shell_quote(`${l.releases}/.${releaseId}.partial`)} ${shell_quote(`${l.checksums}/${releaseId}`)} ${shell_quote(`${l.incoming}/${releaseId}.artifact`)}`,
+        `cd ${quote(deployPath)} 2>/dev/null || exit 0`,
+        `[ "$(readlink current 2>/dev/null)" = ${quote(target)} ] && { echo 'is current: kept' >&2; exit 1; }`,
+        `rm -rf -- ${quote(target)} ${quote(`${l.releases}/.${releaseId}.partial`)} ${quote(`${l.checksums}/${releaseId}`)} ${quote(`${l.incoming}/${releaseId}.artifact`)}`,
     ].join('\n');
 }
 /** Links each shared path from shared/ into the release; a missing shared entry is seeded from the release (or created as a directory). */
 function linkSharedCommand(deployPath, releaseId, sharedPaths) {
-    const l = layout_layout(deployPath);
+    const l = layout(deployPath);
     const rp = releasePath(deployPath, releaseId);
     const lines = ['set -e'];
     for (const p of sharedPaths) {
-        const shared = shell_quote(`${l.shared}/${p}`);
-        const inRelease = shell_quote(`${rp}/${p}`);
+        const shared = quote(`${l.shared}/${p}`);
+        const inRelease = quote(`${rp}/${p}`);
         lines.push(`mkdir -p "$(dirname ${shared})" "$(dirname ${inRelease})"`, `if [ ! -e ${shared} ]; then if [ -e ${inRelease} ]; then cp -a ${inRelease} ${shared}; else mkdir -p ${shared}; fi; fi`, `rm -rf ${inRelease}`, `ln -s ${shared} ${inRelease}`);
     }
     return lines.join('\n');
 }
 /** Runs a user command with `set -e` semantics in `dir`, with the release environment. */
 function userCommand(dir, command, env) {
-    return `cd ${shell_quote(dir)} && env ${releaseEnv(env)} sh -ec ${shell_quote(command)}`;
+    return `cd ${quote(dir)} && env ${releaseEnv(env)} sh -ec ${quote(command)}`;
 }
 /**
  * Points `current` at releases/<id> by renaming a fresh symlink over it (rename(2) is atomic),
@@ -59132,25 +59132,18 @@ function switchCommand(deployPath, releaseId, entry) {
     const tmp = `.current.${releaseId}.tmp`;
     return [
         'set -e',
-        `cd ${shell_quote(deployPath)}`,
-        `[ -d ${shell_quote(`releases/${releaseId}`)} ] || { echo 'release directory missing' >&2; exit ${EXIT.missing}; }`,
-        `rm -f ${shell_quote(tmp)}`,
-        `ln -s ${shell_quote(`releases/${releaseId}`)} ${shell_quote(tmp)}`,
-        `mv -T ${shell_quote(tmp)} current`,
+        `cd ${quote(deployPath)}`,
+        `[ -d ${quote(`releases/${releaseId}`)} ] || { echo 'release directory missing' >&2; exit ${EXIT.missing}; }`,
+        `rm -f ${quote(tmp)}`,
+        `ln -s ${quote(`releases/${releaseId}`)} ${quote(tmp)}`,
+        `mv -T ${quote(tmp)} current`,
         ...(entry ? [appendLogCommand(deployPath, entry)] : []),
     ].join('\n');
 }
-/** Several ledger lines in one append (one write, one round trip). */
-function appendLogLinesCommand(deployPath, entries) {
-    const l = layout_layout(deployPath);
-    return `mkdir -p ${shell_quote(l.state)} && printf '%s\\n' ${entries.map((e) => shell_quote(JSON.stringify(e))).join(' ')} >> ${shell_quote(l.log)}`;
-}
-function appendLogCommand(deployPath, entry) {
-    const l = layout_layout(deployPath);
-    return `mkdir -p ${shell_quote(l.state)} && printf '%s\\n' ${shell_quote(JSON.stringify(entry))} >> ${shell_quote(l.log)}`;
-}
-function readLogCommand(deployPath) {
-    return `cat ${quote(layout(deployPath).log)} 2>/dev/null; true`;
+/** Appends ledger lines, one JSON line each, in one write (one round trip for several). */
+function appendLogCommand(deployPath, ...entries) {
+    const l = layout(deployPath);
+    return `mkdir -p ${quote(l.state)} && printf '%s\\n' ${entries.map((e) => quote(JSON.stringify(e))).join(' ')} >> ${quote(l.log)}`;
 }
 function parseLog(stdout) {
     const entries = [];
@@ -59167,19 +59160,19 @@ function parseLog(stdout) {
     return entries;
 }
 function markBadCommand(deployPath, releaseId, reason) {
-    const l = layout_layout(deployPath);
-    return `mkdir -p ${shell_quote(l.bad)} && printf '%s\\n' ${shell_quote(reason)} > ${shell_quote(`${l.bad}/${releaseId}`)}`;
+    const l = layout(deployPath);
+    return `mkdir -p ${quote(l.bad)} && printf '%s\\n' ${quote(reason)} > ${quote(`${l.bad}/${releaseId}`)}`;
 }
 function removeReleasesCommand(deployPath, releaseIds) {
     if (releaseIds.length === 0)
         return 'true';
-    const l = layout_layout(deployPath);
+    const l = layout(deployPath);
     const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`]);
-    return `rm -rf -- ${paths.map(shell_quote).join(' ')}`;
+    return `rm -rf -- ${paths.map(quote).join(' ')}`;
 }
-/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only. */
-function unsetCurrentCommand(deployPath) {
-    return `rm -f ${shell_quote(`${deployPath}/current`)}`;
+/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records `entry` as switchCommand does. */
+function unsetCurrentCommand(deployPath, entry) {
+    return `rm -f ${quote(`${deployPath}/current`)}${entry ? ` && ${appendLogCommand(deployPath, entry)}` : ''}`;
 }
 
 ;// CONCATENATED MODULE: ./src/release/health.ts
@@ -59724,10 +59717,6 @@ class ReleaseHost {
             return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
         throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
     }
-    /** Records the lock wait as one step (see lock.ts). */
-    recordStep(record) {
-        this.steps.push(record);
-    }
     /** Renews the heartbeat; false when another run has taken the lock over. */
     async renewLock() {
         if (!this.lockToken || !this.session)
@@ -59758,10 +59747,9 @@ class ReleaseHost {
     async setup(command, env) {
         await this.exec('setup', userCommand(releasePath(this.deployPath, env.releaseId), command, env));
     }
-    /** Points `current` at `release` ('' = no release) and records `entry` in the same command. */
-    async switchTo(release, entry, step = 'switch') {
-        const command = release ? switchCommand(this.deployPath, release, entry) : `${unsetCurrentCommand(this.deployPath)}${entry ? ` && ${appendLogLinesCommand(this.deployPath, [entry])}` : ''}`;
-        await this.exec(step, command);
+    /** Points `current` at `release` and records `entry` in the same command. */
+    async switchTo(release, entry) {
+        await this.exec('switch', this.pointAt(release, entry));
     }
     /** `reload-command` in `current`. */
     async reload(command, env) {
@@ -59777,14 +59765,14 @@ class ReleaseHost {
     }
     /** Appends ledger lines, and removes releases in the same command (a success's record and prune: one round trip). */
     async record(entries, prune = []) {
-        const lines = [appendLogLinesCommand(this.deployPath, entries)];
+        const lines = [appendLogCommand(this.deployPath, ...entries)];
         if (prune.length > 0)
             lines.push(removeReleasesCommand(this.deployPath, [...prune]));
         await this.exec('record', lines.join(' && '), undefined, prune.length > 0 ? `pruned ${prune.join(', ')}` : undefined);
     }
     /** The bad marker, and its ledger line. */
     async markBad(release, reason, entry) {
-        await this.exec('mark-bad', `${markBadCommand(this.deployPath, release, reason)} && ${appendLogLinesCommand(this.deployPath, [entry])}`);
+        await this.exec('mark-bad', `${markBadCommand(this.deployPath, release, reason)} && ${appendLogCommand(this.deployPath, entry)}`);
     }
     /** Removes a release this run staged and never switched to. */
     async discard(release) {
@@ -59795,7 +59783,7 @@ class ReleaseHost {
      * reconnecting first when the connection was lost. One `revert` record covers it.
      */
     async putBack(target, entry, reload, reconnectWithinMs) {
-        const back = target ? switchCommand(this.deployPath, target, entry) : `${unsetCurrentCommand(this.deployPath)} && ${appendLogLinesCommand(this.deployPath, [entry])}`;
+        const back = this.pointAt(target, entry);
         await this.timed('revert', async () => {
             let result;
             try {
@@ -59817,9 +59805,13 @@ class ReleaseHost {
             }
         }, () => `back on ${target || '(no release)'}`);
     }
-    /** Runs a step that is not a remote command (a drain on the balancer) under this host's records. */
+    /** Runs a step that is not one remote command (a drain on the balancer, the lock's wait) under this host's records. */
     async timedStep(name, fn, detail) {
         return this.timed(name, fn, detail);
+    }
+    /** `current` → releases/<release> ('' = no release), with its ledger line in the same command. */
+    pointAt(release, entry) {
+        return release ? switchCommand(this.deployPath, release, entry) : unsetCurrentCommand(this.deployPath, entry);
     }
     sessionOrThrow() {
         if (!this.session)

@@ -8,7 +8,7 @@ import {
   EXIT,
   LOCK_STALE_SEC,
   acquireLockCommand,
-  appendLogLinesCommand,
+  appendLogCommand,
   discardReleaseCommand,
   linkSharedCommand,
   markBadCommand,
@@ -125,11 +125,6 @@ export class ReleaseHost {
     throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
   }
 
-  /** Records the lock wait as one step (see lock.ts). */
-  recordStep(record: StepRecord): void {
-    this.steps.push(record);
-  }
-
   /** Renews the heartbeat; false when another run has taken the lock over. */
   async renewLock(): Promise<boolean> {
     if (!this.lockToken || !this.session) return true;
@@ -163,10 +158,9 @@ export class ReleaseHost {
     await this.exec('setup', userCommand(releasePath(this.deployPath, env.releaseId), command, env));
   }
 
-  /** Points `current` at `release` ('' = no release) and records `entry` in the same command. */
-  async switchTo(release: string, entry?: DeployLogEntry, step: StepName = 'switch'): Promise<void> {
-    const command = release ? switchCommand(this.deployPath, release, entry) : `${unsetCurrentCommand(this.deployPath)}${entry ? ` && ${appendLogLinesCommand(this.deployPath, [entry])}` : ''}`;
-    await this.exec(step, command);
+  /** Points `current` at `release` and records `entry` in the same command. */
+  async switchTo(release: string, entry: DeployLogEntry): Promise<void> {
+    await this.exec('switch', this.pointAt(release, entry));
   }
 
   /** `reload-command` in `current`. */
@@ -184,14 +178,14 @@ export class ReleaseHost {
 
   /** Appends ledger lines, and removes releases in the same command (a success's record and prune: one round trip). */
   async record(entries: readonly DeployLogEntry[], prune: readonly string[] = []): Promise<void> {
-    const lines = [appendLogLinesCommand(this.deployPath, entries)];
+    const lines = [appendLogCommand(this.deployPath, ...entries)];
     if (prune.length > 0) lines.push(removeReleasesCommand(this.deployPath, [...prune]));
     await this.exec('record', lines.join(' && '), undefined, prune.length > 0 ? `pruned ${prune.join(', ')}` : undefined);
   }
 
   /** The bad marker, and its ledger line. */
   async markBad(release: string, reason: string, entry: DeployLogEntry): Promise<void> {
-    await this.exec('mark-bad', `${markBadCommand(this.deployPath, release, reason)} && ${appendLogLinesCommand(this.deployPath, [entry])}`);
+    await this.exec('mark-bad', `${markBadCommand(this.deployPath, release, reason)} && ${appendLogCommand(this.deployPath, entry)}`);
   }
 
   /** Removes a release this run staged and never switched to. */
@@ -204,7 +198,7 @@ export class ReleaseHost {
    * reconnecting first when the connection was lost. One `revert` record covers it.
    */
   async putBack(target: string, entry: DeployLogEntry, reload: { command: string; env: ReleaseEnv } | null, reconnectWithinMs: number): Promise<void> {
-    const back = target ? switchCommand(this.deployPath, target, entry) : `${unsetCurrentCommand(this.deployPath)} && ${appendLogLinesCommand(this.deployPath, [entry])}`;
+    const back = this.pointAt(target, entry);
     await this.timed(
       'revert',
       async () => {
@@ -227,9 +221,14 @@ export class ReleaseHost {
     );
   }
 
-  /** Runs a step that is not a remote command (a drain on the balancer) under this host's records. */
+  /** Runs a step that is not one remote command (a drain on the balancer, the lock's wait) under this host's records. */
   async timedStep<T>(name: StepName, fn: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> {
     return this.timed(name, fn, detail);
+  }
+
+  /** `current` → releases/<release> ('' = no release), with its ledger line in the same command. */
+  private pointAt(release: string, entry: DeployLogEntry): string {
+    return release ? switchCommand(this.deployPath, release, entry) : unsetCurrentCommand(this.deployPath, entry);
   }
 
   private sessionOrThrow(): RemoteSession {

@@ -39,34 +39,31 @@ export function lockHeldMessage(holder: string, ageSec: number, timeoutMs: numbe
 
 /** Takes the host's lock, waiting up to `timeoutMs`; one `lock` step records the whole wait. */
 export async function takeLock(host: ReleaseHost, request: LockRequest): Promise<void> {
+  await host.timedStep('lock', () => waitForLock(host, request), (detail) => detail || undefined);
+}
+
+/** Tries until the lock is ours; resolves with what the step record should say ('' = nothing to say). */
+async function waitForLock(host: ReleaseHost, request: LockRequest): Promise<string> {
   const { logger, now } = request;
-  const start = now();
-  const deadline = start + request.timeoutMs;
+  const deadline = now() + request.timeoutMs;
   const finished = new Set<string>();
   let waiting = false;
-  let detail = '';
-  try {
-    for (;;) {
-      const reply = await host.tryLock(request.owner, request.token, [...finished][0] ?? '');
-      if (reply.kind === 'acquired') break;
-      if (reply.kind === 'took-over') {
-        detail = `took over the stale lock of ${reply.holder} (last heartbeat ${reply.ageSec}s ago${finished.has(reply.holder) ? ', and its run has completed' : ''})`;
-        logger.warning(`${host.id}: ${detail}`);
-        break;
-      }
-      if (request.runStatus && !finished.has(reply.holder) && (await request.runStatus(reply.holder)) === 'completed') {
-        finished.add(reply.holder);
-        continue;
-      }
-      if (now() >= deadline || request.cancelled()) throw new StepError('lock', 75, lockHeldMessage(reply.holder, reply.ageSec, request.timeoutMs));
-      if (!waiting) logger.info(`${host.id}: waiting up to ${Math.round(request.timeoutMs / 1000)}s for the lock held by ${reply.holder} (last heartbeat ${reply.ageSec}s ago)`);
-      waiting = true;
-      await request.sleep(Math.min(request.pollMs ?? 2000, Math.max(1, deadline - now())));
+  for (;;) {
+    const reply = await host.tryLock(request.owner, request.token, [...finished][0] ?? '');
+    if (reply.kind === 'acquired') return waiting ? 'waited for another rollout' : '';
+    if (reply.kind === 'took-over') {
+      const detail = `took over the stale lock of ${reply.holder} (last heartbeat ${reply.ageSec}s ago${finished.has(reply.holder) ? ', and its run has completed' : ''})`;
+      logger.warning(`${host.id}: ${detail}`);
+      return detail;
     }
-    host.recordStep({ name: 'lock', start, end: now(), ok: true, ...(detail ? { detail } : waiting ? { detail: 'waited for another rollout' } : {}) });
-  } catch (err) {
-    host.recordStep({ name: 'lock', start, end: now(), ok: false, detail: errorMessage(err).replace(/^lock failed(?: \(exit \d+\))?: /, '') });
-    throw err instanceof StepError ? err : new StepError('lock', -1, errorMessage(err));
+    if (request.runStatus && !finished.has(reply.holder) && (await request.runStatus(reply.holder)) === 'completed') {
+      finished.add(reply.holder);
+      continue;
+    }
+    if (now() >= deadline || request.cancelled()) throw new StepError('lock', 75, lockHeldMessage(reply.holder, reply.ageSec, request.timeoutMs));
+    if (!waiting) logger.info(`${host.id}: waiting up to ${Math.round(request.timeoutMs / 1000)}s for the lock held by ${reply.holder} (last heartbeat ${reply.ageSec}s ago)`);
+    waiting = true;
+    await request.sleep(Math.min(request.pollMs ?? 2000, Math.max(1, deadline - now())));
   }
 }
 

@@ -234,19 +234,10 @@ export interface DeployLogEntry {
   reason?: string;
 }
 
-/** Several ledger lines in one append (one write, one round trip). */
-export function appendLogLinesCommand(deployPath: string, entries: readonly DeployLogEntry[]): string {
+/** Appends ledger lines, one JSON line each, in one write (one round trip for several). */
+export function appendLogCommand(deployPath: string, ...entries: DeployLogEntry[]): string {
   const l = layout(deployPath);
   return `mkdir -p ${quote(l.state)} && printf '%s\\n' ${entries.map((e) => quote(JSON.stringify(e))).join(' ')} >> ${quote(l.log)}`;
-}
-
-export function appendLogCommand(deployPath: string, entry: DeployLogEntry): string {
-  const l = layout(deployPath);
-  return `mkdir -p ${quote(l.state)} && printf '%s\\n' ${quote(JSON.stringify(entry))} >> ${quote(l.log)}`;
-}
-
-export function readLogCommand(deployPath: string): string {
-  return `cat ${quote(layout(deployPath).log)} 2>/dev/null; true`;
 }
 
 export function parseLog(stdout: string): DeployLogEntry[] {
@@ -274,7 +265,7 @@ export function removeReleasesCommand(deployPath: string, releaseIds: string[]):
   return `rm -rf -- ${paths.map(quote).join(' ')}`;
 }
 
-/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only. */
-export function unsetCurrentCommand(deployPath: string): string {
-  return `rm -f ${quote(`${deployPath}/current`)}`;
+/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records `entry` as switchCommand does. */
+export function unsetCurrentCommand(deployPath: string, entry?: DeployLogEntry): string {
+  return `rm -f ${quote(`${deployPath}/current`)}${entry ? ` && ${appendLogCommand(deployPath, entry)}` : ''}`;
 }

@@ -6,7 +6,7 @@ import type { RolloutPlan } from '../engine/plan.js';
 import type { StepName } from '../engine/steps.js';
 import {
   acquireLockCommand,
-  appendLogLinesCommand,
+  appendLogCommand,
   linkSharedCommand,
   readStateCommand,
   receiveArtifactCommand,
@@ -80,7 +80,7 @@ function commandOf(step: StepName, settings: RolloutSettings, artifact: Prepared
     case 'rotation':
       return '# on the balancer: back in rotation with its weight';
     case 'record':
-      return `${appendLogLinesCommand(d, [entry('healthy')])} && rm -rf -- <releases beyond keep-releases ${settings.keepReleases}, never the current, previous or newest healthy one>`;
+      return `${appendLogCommand(d, entry('healthy'))} && rm -rf -- <releases beyond keep-releases ${settings.keepReleases}, never the current, previous or newest healthy one>`;
     default:
       return `# ${step}`;
   }

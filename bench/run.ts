@@ -1,11 +1,13 @@
 // `npm run bench`: the rollout benchmark (fivestep vs Ansible), then metric-watch's breach→verdict time,
 // then requests served/failed during a 20-host rollout under load through haproxy (drain vs no drain), then
-// the canary judge's false failures and detections over seeded simulated bakes (against pooled Mann-Whitney).
+// the canary judge's false failures and detections over seeded simulated bakes (against pooled Mann-Whitney),
+// then test-gate's JUnit reader on 1,000- and 10,000-test reports.
 // Prints plain-text figures for the README and writes them as JSON to .tmp/bench.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchCanaryJudge } from './canary-judge.js';
+import { benchJUnitReader } from './junit.js';
 import { benchMetricWatch } from './metric-watch.js';
 import { benchRollout } from './rollout.js';
 import { benchUnderLoad } from './under-load.js';
@@ -21,16 +23,18 @@ console.log('\n== rollout under load ==');
 const underLoad = await benchUnderLoad();
 console.log('\n== canary judge ==');
 const canaryJudge = await benchCanaryJudge(1000);
+console.log('\n== test-gate JUnit reader ==');
+const junitReader = await benchJUnitReader();
 
 const totalSeconds = (performance.now() - started) / 1000;
 console.log(`\nbench finished in ${totalSeconds.toFixed(0)} s`);
 console.log('\n---- figures (paste into the README) ----');
-for (const line of [...rollout.lines, ...metricWatch.lines, ...underLoad.lines, ...canaryJudge.lines]) console.log(line);
+for (const line of [...rollout.lines, ...metricWatch.lines, ...underLoad.lines, ...canaryJudge.lines, ...junitReader.lines]) console.log(line);
 
 mkdirSync(join(REPO, '.tmp'), { recursive: true });
 const out = join(REPO, '.tmp', 'bench.json');
 writeFileSync(
   out,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, metricWatch, underLoad, canaryJudge }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, metricWatch, underLoad, canaryJudge, junitReader }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
 );
 console.log(`\nJSON: ${out}`);

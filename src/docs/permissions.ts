@@ -27,20 +27,25 @@ const mayBeTrue = (name: string, def: boolean) => (w: StepInputs) => {
   if (v === undefined || v.trim() === '') return def;
   return isExpression(v) || v.trim() === 'true';
 };
-const always = () => true;
+/** test-gate's `mode` may be one of these (unset is `run`; an expression may be any). */
+const gateMode = (w: StepInputs, ...modes: string[]) => {
+  const v = (w.mode ?? '').trim();
+  return isExpression(v) || modes.includes(v === '' ? 'run' : v);
+};
 
 export const ACTION_PERMISSIONS: Record<string, PermissionRule[]> = {
   'test-gate': [
-    { feature: 'posts the check run with its annotations', when: 'always', needs: { checks: 'write' }, applies: always },
-    { feature: 'sets the commit status and the `<check-name>/tree` status', when: 'always', needs: { statuses: 'write' }, applies: always },
-    { feature: 'reads the default branch\'s history to find its last gate result', when: 'always', needs: { contents: 'read' }, applies: always },
-    { feature: 'opens the red-main issue while the default branch is red, closes it when green', when: 'always (on the default branch)', needs: { issues: 'write' }, applies: always },
+    { feature: 'posts the check run with its annotations', when: 'in mode run and publish', needs: { checks: 'write' }, applies: (w) => gateMode(w, 'run', 'publish') },
+    { feature: 'sets the commit status and the `<check-name>/tree` status', when: 'in mode run and publish', needs: { statuses: 'write' }, applies: (w) => gateMode(w, 'run', 'publish') },
+    { feature: 'reads the default branch\'s history to find its last gate result', when: 'in mode run and publish', needs: { contents: 'read' }, applies: (w) => gateMode(w, 'run', 'publish') },
+    { feature: 'opens the red-main issue while the default branch is red, closes it when green', when: 'in mode run (on the default branch)', needs: { issues: 'write' }, applies: (w) => gateMode(w, 'run') },
     {
       feature: 'reads a pull request\'s labels and changed files, and lists the open pull requests whose tree status turns green',
-      when: 'with `tree` or `require-test-for-bug` (both on by default)',
+      when: 'in mode run with `tree` or `require-test-for-bug` (both on by default); always in mode publish (it finds the pull request)',
       needs: { 'pull-requests': 'read' },
-      applies: (w) => mayBeTrue('tree', true)(w) || mayBeTrue('require-test-for-bug', true)(w),
+      applies: (w) => (gateMode(w, 'run') && (mayBeTrue('tree', true)(w) || mayBeTrue('require-test-for-bug', true)(w))) || gateMode(w, 'publish'),
     },
+    { feature: 'downloads the saved result, an artifact of the run that triggered the workflow_run', when: 'in mode publish', needs: { actions: 'read' }, applies: (w) => gateMode(w, 'publish') },
   ],
   'ssh-rollout': [
     { feature: 'records the rollout as a GitHub Deployment, with its statuses', when: 'with `environment`', needs: { deployments: 'write' }, applies: maySet('environment') },

@@ -1,16 +1,21 @@
 // test-gate's orchestration: run the tests, report them, and keep the tree (the default branch's state)
-// visible on every pull request. Logger, client and context are injected: no runner needed to test it.
+// visible on every pull request and merge-queue entry. Three modes share one reporter: `run` tests and
+// posts, `save` tests and writes the result (a fork's pull request, read-only token), `publish` posts a
+// saved result from a `workflow_run` workflow. Logger, client and context are injected: no runner needed.
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ActionResult } from '../common/action.js';
 import type { Logger } from '../common/logger.js';
+import { errorMessage } from '../common/errors.js';
 import { createClient, type GitHubClient } from '../github/client.js';
 import type { RunContext } from '../github/context.js';
 import * as gh from './github.js';
 import { caseId } from './junit.js';
 import { annotations, conclusion, failingCases, summary, title, type GateReport } from './report.js';
 import { runTests, type TestRun } from './run.js';
+import { RESULT_FILE, restoreRun, resultFromZip, savedResult, SavedResultError } from './saved.js';
 import type { GateSettings } from './settings.js';
 import { greenComment, redMainIssue, stillRedComment, treeFromHistory, treeStatus, type CommitResult, type FailingTest, type IssueContext, type TreeState } from './tree.js';
-import { errorMessage } from '../common/errors.js';
 
 export interface GateDeps {
   settings: GateSettings;
@@ -26,172 +31,373 @@ export interface GateDeps {
   historyDepth?: number;
 }
 
-export const SUPPORTED_EVENTS = ['push', 'pull_request', 'workflow_dispatch'];
+/** What a run is about: which commit gets the check run, and how the tree applies to it. */
+export interface GateTarget {
+  event: 'push' | 'pull_request' | 'merge_group' | 'workflow_dispatch';
+  headSha: string;
+  /** The branch tested (push, dispatch), or the merge queue's temporary branch. */
+  branch: string;
+  pr?: { number: number; baseRef: string; fork: boolean; labels?: string[] };
+  /** merge_group: the branch the queue merges into. */
+  queueBase?: string;
+  /** Where the check run and statuses link to: the run that ran the tests. */
+  detailsUrl: string;
+}
+
+/** Pure: the target of a push, pull_request, merge_group or workflow_dispatch run; undefined for others. */
+export function targetOf(ctx: RunContext): GateTarget | undefined {
+  const branch = ctx.ref.replace(/^refs\/heads\//, '');
+  const base = { branch, detailsUrl: ctx.runUrl };
+  switch (ctx.eventName) {
+    case 'pull_request': {
+      const pr = ctx.payload?.pull_request;
+      if (!pr) throw new Error('pull_request event without a pull_request payload (GITHUB_EVENT_PATH)');
+      const headRepo: string | undefined = pr.head?.repo?.full_name;
+      // On pull_request, GITHUB_SHA is a merge commit nobody sees; checks and statuses belong on the head.
+      return { ...base, event: 'pull_request', headSha: pr.head.sha, pr: { number: pr.number, baseRef: pr.base.ref, fork: !!headRepo && headRepo.toLowerCase() !== ctx.repository.toLowerCase() } };
+    }
+    case 'merge_group': {
+      const group = ctx.payload?.merge_group;
+      if (!group) throw new Error('merge_group event without a merge_group payload (GITHUB_EVENT_PATH)');
+      return { ...base, event: 'merge_group', headSha: group.head_sha, branch: String(group.head_ref).replace(/^refs\/heads\//, ''), queueBase: String(group.base_ref).replace(/^refs\/heads\//, '') };
+    }
+    case 'push':
+    case 'workflow_dispatch':
+      return { ...base, event: ctx.eventName, headSha: ctx.sha };
+    default:
+      return undefined;
+  }
+}
+
+const SKIPPED = { result: 'skipped', tests: 0, failures: 0, flaky: 0, duration: 0, tree: '', 'results-path': '' };
 
 export async function runGate(deps: GateDeps): Promise<ActionResult> {
   const { settings: s, context: ctx, logger } = deps;
-  if (!SUPPORTED_EVENTS.includes(ctx.eventName)) {
+  if (s.mode === 'publish') return publishSaved(deps);
+  const target = targetOf(ctx);
+  if (!target) {
     logger.warning(
-      `test-gate skipped: it runs on push, pull_request and workflow_dispatch, and this run is '${ctx.eventName || 'unknown'}'. ` +
-        'Not run: the test command, the check run, the commit status, the tree status and the red-main issue.',
+      `test-gate skipped: it runs on push, pull_request, merge_group and workflow_dispatch, and this run is '${ctx.eventName || 'unknown'}'. ` +
+        'Not run: the test command, the check run, the commit status, the tree status and the red-main issue.' +
+        (ctx.eventName === 'workflow_run' ? ' To post the saved result of a pull request\'s run here, set mode: publish.' : ''),
     );
-    return { outputs: { result: 'skipped', tests: 0, failures: 0, flaky: 0, duration: 0, tree: '' } };
+    return { outputs: SKIPPED };
   }
-  const client = deps.client === undefined ? (s.githubToken ? createClient(s.githubToken, ctx.apiUrl) : null) : deps.client;
+  const run = (): Promise<TestRun> =>
+    runTests({ command: s.command, retries: s.retries, cwd: deps.cwd ?? process.cwd(), junit: s.junit, logger, onOutput: deps.onOutput, onAttempt: s.mode === 'save' ? saveReports(deps) : undefined });
+  if (s.mode === 'save') return saveRun(deps, target, await run());
+
+  const client = clientOf(deps);
   if (!client) logger.warning('no github-token: the tests run, but no check run, status or tree status is posted');
-  const repo = { owner: ctx.owner, repo: ctx.repo };
-  const pr = ctx.eventName === 'pull_request' ? ctx.payload?.pull_request : undefined;
-  if (ctx.eventName === 'pull_request' && !pr) throw new Error('pull_request event without a pull_request payload (GITHUB_EVENT_PATH)');
-  // On pull_request, GITHUB_SHA is a merge commit nobody sees; checks and statuses belong on the head.
-  const headSha: string = pr ? pr.head.sha : ctx.sha;
-  const branch = ctx.ref.replace(/^refs\/heads\//, '');
-  const depth = deps.historyDepth ?? 30;
-  const warnings: string[] = [];
-  /** Writes must not hide the test result: a refused write is a warning, the gate goes on. */
-  const tryWrite = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
-    if (!client) return undefined;
-    try {
-      return await fn();
-    } catch (err) {
-      const msg = `could not ${what}: ${gh.describeApiError(err)}`;
-      warnings.push(msg);
-      logger.warning(msg);
-      return undefined;
+  if (target.pr?.fork) {
+    logger.info(`#${target.pr.number} comes from a fork: its token is read-only, so the check run and the tree status cannot be posted from here. Use mode save here and mode publish in a workflow_run workflow (README: pull requests from forks).`);
+  }
+  const reporter = new Reporter(deps, client, target);
+  const checkRunId = await reporter.start();
+  return reporter.finish(await run(), checkRunId);
+}
+
+function clientOf(deps: GateDeps): GitHubClient | null {
+  if (deps.client !== undefined) return deps.client;
+  return deps.settings.githubToken ? createClient(deps.settings.githubToken, deps.context.apiUrl) : null;
+}
+
+// ---- mode save: the pull request's half ------------------------------------------------------------------
+
+/** Copies each attempt's reports into the results directory before the next attempt overwrites them. */
+function saveReports(deps: GateDeps): (attempt: { attempt: number; reportFiles: string[] }) => void {
+  const dir = deps.settings.resultsPath;
+  rmSync(dir, { recursive: true, force: true });
+  return (a) => {
+    for (const f of a.reportFiles) {
+      const to = join(dir, 'reports', `attempt-${a.attempt}`, f);
+      mkdirSync(join(to, '..'), { recursive: true });
+      cpSync(join(deps.cwd ?? process.cwd(), f), to);
     }
   };
+}
 
-  const mainBranch = client ? await gh.defaultBranch(client, repo, ctx.payload ?? {}) : branch;
-  const onDefault = !pr && branch === mainBranch;
+function saveRun(deps: GateDeps, target: GateTarget, run: TestRun): ActionResult {
+  const { settings: s, logger } = deps;
+  mkdirSync(s.resultsPath, { recursive: true });
+  const saved = savedResult(run, { headSha: target.headSha, pullRequest: target.pr?.number, command: s.command });
+  writeFileSync(join(s.resultsPath, RESULT_FILE), `${JSON.stringify(saved)}\n`);
+  logger.info(`saved the result for mode publish in ${s.resultsPath}: upload it with actions/upload-artifact (if: always()) as '${s.artifactName}'`);
+  const outputs = { ...runOutputs(run, undefined), 'results-path': s.resultsPath };
+  return { outputs, failure: run.passed ? undefined : testFailureMessage(run) };
+}
 
-  // A test for every bug: decided before the tests run, reported with them.
-  let bug: gh.BugRuleResult | undefined;
-  let prLabels: string[] = [];
-  if (pr && client) {
-    prLabels = await gh.labelsOf(client, repo, pr.number);
-    if (s.requireTestForBug) {
-      const labelled = gh.bugRule(prLabels, [], s);
-      bug = labelled.applies ? gh.bugRule(prLabels, await gh.changedFiles(client, repo, pr.number), s) : labelled;
-      logger.info(`bug-needs-test: ${bug.message}`);
-    }
+// ---- mode publish: the workflow_run half -----------------------------------------------------------------
+
+/** The triggering run from a `workflow_run` payload; everything that says where to post comes from here. */
+function triggeringRun(payload: RunContext['payload']): gh.TriggeringRun {
+  const w = payload?.workflow_run;
+  if (!w) throw new Error("mode publish runs on the workflow_run event: the payload has no workflow_run (add 'on: workflow_run: workflows: [<the tests workflow>], types: [completed]')");
+  return {
+    id: Number(w.id),
+    event: String(w.event ?? ''),
+    conclusion: w.conclusion ?? null,
+    headSha: String(w.head_sha),
+    headBranch: String(w.head_branch ?? ''),
+    headRepository: String(w.head_repository?.full_name ?? payload.repository?.full_name ?? ''),
+    htmlUrl: w.html_url,
+    pullRequests: (w.pull_requests ?? []).map((p: { number: number; head: { sha: string }; base: { ref: string } }) => ({ number: p.number, headSha: p.head.sha, baseRef: p.base.ref })),
+  };
+}
+
+async function publishSaved(deps: GateDeps): Promise<ActionResult> {
+  const { settings: s, context: ctx, logger } = deps;
+  if (ctx.eventName !== 'workflow_run') {
+    throw new Error(`mode publish runs on the workflow_run event, and this run is '${ctx.eventName || 'unknown'}': use mode run (or save) in the workflow that runs the tests`);
+  }
+  const trigger = triggeringRun(ctx.payload);
+  if (trigger.event !== 'pull_request') {
+    logger.warning(`test-gate publish skipped: run ${trigger.id} ran on '${trigger.event}', not pull_request (a push posts its own result in mode run)`);
+    return { outputs: SKIPPED };
+  }
+  if (trigger.conclusion === 'cancelled' || trigger.conclusion === 'skipped') {
+    logger.warning(`test-gate publish skipped: run ${trigger.id} was ${trigger.conclusion}; a newer run of the pull request posts its result`);
+    return { outputs: SKIPPED };
+  }
+  const client = clientOf(deps);
+  if (!client) throw new Error("mode publish needs github-token (with checks: write, statuses: write, pull-requests: read, actions: read)");
+  const repo = { owner: ctx.owner, repo: ctx.repo };
+  const pr = await gh.findPullForRun(client, repo, trigger);
+  if (!pr) logger.warning(`no open pull request has ${trigger.headSha.slice(0, 7)} as its head: posting the check run and tree status on the commit only`);
+  const fork = trigger.headRepository.toLowerCase() !== ctx.repository.toLowerCase();
+  const target: GateTarget = {
+    event: 'pull_request',
+    headSha: trigger.headSha,
+    branch: trigger.headBranch,
+    pr: pr ? { number: pr.number, baseRef: pr.baseRef, fork, labels: pr.labels } : undefined,
+    detailsUrl: trigger.htmlUrl ?? ctx.runUrl,
+  };
+  // Publishing is this step's whole job: a write it cannot make fails it.
+  const reporter = new Reporter(deps, client, target, { writesMustSucceed: true });
+  logger.info(`publishing the saved result of run ${trigger.id} (${trigger.conclusion ?? 'unknown'}) on ${trigger.headSha.slice(0, 7)}${pr ? ` (#${pr.number})` : ''}`);
+  let run: TestRun;
+  try {
+    const download = await gh.downloadRunArtifact(client, repo, trigger.id, s.artifactName);
+    if ('missing' in download) throw new SavedResultError(`${download.missing}: the tests workflow must run test-gate with mode: save and upload its results-path with actions/upload-artifact (if: always()), named '${s.artifactName}'`);
+    const restored = restoreRun(resultFromZip(download.zip));
+    if (restored.saved.headSha !== trigger.headSha) throw new SavedResultError(`the saved result is for ${restored.saved.headSha.slice(0, 7)}, but run ${trigger.id} tested ${trigger.headSha.slice(0, 7)}`);
+    run = restored.run;
+  } catch (err) {
+    if (!(err instanceof SavedResultError)) throw err;
+    // No result is a red result: the required check must not stay missing, nor turn green.
+    await reporter.noResult(`no test result: ${err.message}`);
+    return { outputs: SKIPPED, failure: err.message };
+  }
+  return reporter.finish(run, undefined, { command: `(run ${trigger.id})` });
+}
+
+// ---- the reporter: check run, statuses, tree, red-main issue, summary --------------------------------------
+
+class Reporter {
+  private readonly repo: gh.Repo;
+  private readonly warnings: string[] = [];
+  private mainBranch?: string;
+
+  constructor(
+    private readonly deps: GateDeps,
+    private readonly client: GitHubClient | null,
+    private readonly target: GateTarget,
+    private readonly o: { writesMustSucceed?: boolean } = {},
+  ) {
+    this.repo = { owner: deps.context.owner, repo: deps.context.repo };
   }
 
-  const checkRunId = await tryWrite('create the check run', () => gh.startCheckRun(client!, repo, { name: s.checkName, headSha, detailsUrl: ctx.runUrl }));
-  if (!pr) await tryWrite('set the pending commit status', () => gh.setStatus(client!, repo, headSha, s.checkName, { state: 'pending', description: 'running tests', targetUrl: ctx.runUrl }));
-
-  const run = await runTests({ command: s.command, retries: s.retries, cwd: deps.cwd ?? process.cwd(), junit: s.junit, logger, onOutput: deps.onOutput });
-  if (run.flaky) {
-    logger.warning(
-      run.flakyTests.length > 0
-        ? `flaky: ${run.flakyTests.length} test(s) failed, then passed on a retry: ${run.flakyTests.join(', ')}`
-        : `flaky: the command failed, then passed on attempt ${run.attempts.length}`,
-    );
-  }
-  const result: GateConclusion = run.passed ? 'success' : 'failure';
-
-  // The tree: on the default branch this run's result is its new state; on a pull request, the base branch's.
-  let tree: TreeState | undefined;
-  let previous: TreeState | undefined;
-  let overridden = false;
-  let treeBranch = mainBranch;
-  if (client && onDefault) {
-    const history = await gh.branchHistory(client, repo, headSha, s.checkName, { depth, skipResultOf: headSha });
-    const parents = history.filter((c) => c.sha !== headSha);
-    const self: CommitResult = { ...(history.find((c) => c.sha === headSha) ?? { sha: headSha }), result, url: ctx.runUrl };
-    previous = treeFromHistory(parents);
-    tree = treeFromHistory([self, ...parents]);
-  } else if (client && pr && s.tree) {
-    treeBranch = pr.base.ref;
-    tree = treeFromHistory(await gh.branchHistory(client, repo, treeBranch, s.checkName, { depth }));
-    overridden = tree.state === 'closed' && prLabels.some((l) => l.toLowerCase() === s.treeOverrideLabel.toLowerCase());
-  }
-
-  const report: GateReport = { checkName: s.checkName, command: s.command, run, tree: tree ? { state: tree, branch: treeBranch, overridden } : undefined, bugRule: bug?.applies ? bug : undefined };
-  const text = summary(report);
-  const anns = annotations(run);
-  const unlocated = failingCases(run).filter((c) => !c.file).length;
-  if (unlocated > 0) logger.info(`${unlocated} failing test(s) have no file in their report: listed in the summary, not annotated`);
-  await tryWrite('complete the check run', () =>
-    gh.finishCheckRun(client!, repo, checkRunId, { name: s.checkName, headSha, detailsUrl: ctx.runUrl, conclusion: conclusion(report), title: title(report), summary: text, annotations: anns }),
-  );
-  if (!pr) {
-    await tryWrite('set the commit status', () =>
-      gh.setStatus(client!, repo, headSha, s.checkName, { state: result, description: title(report).slice(0, 140), targetUrl: ctx.runUrl }),
-    );
-  }
-
-  const commitUrl = (sha: string): string => `${ctx.serverUrl}/${ctx.repository}/commit/${sha}`;
-  const issueCtx: IssueContext = { checkName: s.checkName, branch: mainBranch, repository: ctx.repository, serverUrl: ctx.serverUrl, runUrl: ctx.runUrl, overrideLabel: s.treeOverrideLabel };
-  if (client && tree && onDefault && previous) {
-    await afterDefaultBranchRun({ client, repo, s, tree, previous, headSha, run, issueCtx, commitUrl, mainBranch, logger, tryWrite });
-  } else if (client && tree && pr) {
-    const status = treeStatus(tree, { branch: treeBranch, overridden, overrideLabel: s.treeOverrideLabel, commitUrl });
-    logger.info(`tree status on #${pr.number}: ${status.state}: ${status.description}`);
-    await tryWrite('set the tree status', () => gh.setStatus(client, repo, headSha, `${s.checkName}/tree`, status));
-  }
-
-  if (deps.writeSummary) {
+  /** Writes must not hide the test result: a refused write is a warning (in mode publish, a failure). */
+  private async tryWrite<T>(what: string, fn: (client: GitHubClient) => Promise<T>): Promise<T | undefined> {
+    if (!this.client) return undefined;
     try {
-      await deps.writeSummary(text);
+      return await fn(this.client);
     } catch (err) {
-      logger.warning(`could not write the job summary: ${errorMessage(err)}`);
+      const msg = `could not ${what}: ${gh.describeApiError(err)}`;
+      this.warnings.push(msg);
+      this.deps.logger.warning(msg);
+      return undefined;
     }
   }
 
+  private get settings(): GateSettings {
+    return this.deps.settings;
+  }
+
+  /** The in-progress check run (and pending status) while the tests run. */
+  async start(): Promise<number | undefined> {
+    const { headSha, detailsUrl } = this.target;
+    const id = await this.tryWrite('create the check run', (c) => gh.startCheckRun(c, this.repo, { name: this.settings.checkName, headSha, detailsUrl }));
+    if (this.hasCommitStatus()) await this.tryWrite('set the pending commit status', (c) => gh.setStatus(c, this.repo, headSha, this.settings.checkName, { state: 'pending', description: 'running tests', targetUrl: detailsUrl }));
+    return id;
+  }
+
+  /** Pushes, dispatches and merge-queue commits get a commit status too (a PR's head has its check run). */
+  private hasCommitStatus(): boolean {
+    return this.target.event !== 'pull_request';
+  }
+
+  /** A failing check run (and tree status) when there is no result to post: missing or unreadable. */
+  async noResult(reason: string): Promise<void> {
+    const s = this.settings;
+    const { headSha, detailsUrl } = this.target;
+    this.deps.logger.error(reason);
+    await this.tryWrite('complete the check run', (c) =>
+      gh.finishCheckRun(c, this.repo, undefined, { name: s.checkName, headSha, detailsUrl, conclusion: 'failure', title: 'no test result', summary: `## ❌ ${s.checkName}: no test result\n\n${reason}\n`, annotations: [] }),
+    );
+  }
+
+  async finish(run: TestRun, checkRunId: number | undefined, o: { command?: string } = {}): Promise<ActionResult> {
+    const { settings: s, logger } = this.deps;
+    const ctx = this.deps.context;
+    const { headSha, pr } = this.target;
+    const client = this.client;
+    if (run.flaky) {
+      logger.warning(
+        run.flakyTests.length > 0
+          ? `flaky: ${run.flakyTests.length} test(s) failed, then passed on a retry: ${run.flakyTests.join(', ')}`
+          : `flaky: the command failed, then passed on attempt ${run.attempts.length}`,
+      );
+    }
+    const result = run.passed ? 'success' : 'failure';
+    const mainBranch = (this.mainBranch = client ? await gh.defaultBranch(client, this.repo, ctx.payload ?? {}) : this.target.branch);
+    const onDefault = (this.target.event === 'push' || this.target.event === 'workflow_dispatch') && this.target.branch === mainBranch;
+    const depth = this.deps.historyDepth ?? 30;
+
+    // A test for every bug.
+    let bug: gh.BugRuleResult | undefined;
+    let prLabels: string[] = pr?.labels ?? [];
+    if (pr && client) {
+      if (!pr.labels) prLabels = await gh.labelsOf(client, this.repo, pr.number);
+      if (s.requireTestForBug) {
+        const labelled = gh.bugRule(prLabels, [], s);
+        bug = labelled.applies ? gh.bugRule(prLabels, await gh.changedFiles(client, this.repo, pr.number), s) : labelled;
+        logger.info(`bug-needs-test: ${bug.message}`);
+      }
+    }
+
+    // The tree: on the default branch this run's result is its new state; on a pull request or a queue
+    // entry, the state of the branch it merges into.
+    let tree: TreeState | undefined;
+    let previous: TreeState | undefined;
+    let overridden = false;
+    let treeBranch = mainBranch;
+    if (client && onDefault) {
+      const history = await gh.branchHistory(client, this.repo, headSha, s.checkName, { depth, skipResultOf: headSha });
+      const parents = history.filter((c) => c.sha !== headSha);
+      const self: CommitResult = { ...(history.find((c) => c.sha === headSha) ?? { sha: headSha }), result, url: this.target.detailsUrl };
+      previous = treeFromHistory(parents);
+      tree = treeFromHistory([self, ...parents]);
+    } else if (client && s.tree && (pr || this.target.event === 'pull_request' || this.target.queueBase)) {
+      treeBranch = pr?.baseRef ?? this.target.queueBase ?? mainBranch;
+      tree = treeFromHistory(await gh.branchHistory(client, this.repo, treeBranch, s.checkName, { depth }));
+      overridden = tree.state === 'closed' && prLabels.some((l) => l.toLowerCase() === s.treeOverrideLabel.toLowerCase());
+    }
+
+    const report: GateReport = {
+      checkName: s.checkName,
+      command: o.command ?? s.command,
+      run,
+      tree: tree ? { state: tree, branch: treeBranch, overridden, queueEntry: !!this.target.queueBase } : undefined,
+      bugRule: bug?.applies ? bug : undefined,
+    };
+    const text = summary(report);
+    const anns = annotations(run);
+    const unlocated = failingCases(run).filter((c) => !c.file).length;
+    if (unlocated > 0) logger.info(`${unlocated} failing test(s) have no file in their report: listed in the summary, not annotated`);
+    const { detailsUrl } = this.target;
+    await this.tryWrite('complete the check run', (c) =>
+      gh.finishCheckRun(c, this.repo, checkRunId, { name: s.checkName, headSha, detailsUrl, conclusion: conclusion(report), title: title(report), summary: text, annotations: anns }),
+    );
+    if (this.hasCommitStatus()) {
+      await this.tryWrite('set the commit status', (c) => gh.setStatus(c, this.repo, headSha, s.checkName, { state: result, description: title(report).slice(0, 140), targetUrl: detailsUrl }));
+    }
+
+    const commitUrl = (sha: string): string => `${ctx.serverUrl}/${ctx.repository}/commit/${sha}`;
+    if (client && tree && onDefault && previous) {
+      await this.afterDefaultBranchRun({ client, tree, previous, run, commitUrl, mainBranch });
+    } else if (client && tree && this.target.queueBase) {
+      // A queue entry is tested on top of the branch: its own result says whether merging it leaves the branch
+      // green, so a red tree must not hold back the entry that is the fix. The queue needs the status reported.
+      const status = queueTreeStatus(tree, { branch: treeBranch, passed: run.passed, commitUrl });
+      logger.info(`tree status on the merge queue entry: ${status.state}: ${status.description}`);
+      await this.tryWrite('set the tree status', (c) => gh.setStatus(c, this.repo, headSha, `${s.checkName}/tree`, status));
+    } else if (client && tree && this.target.event === 'pull_request') {
+      const status = treeStatus(tree, { branch: treeBranch, overridden, overrideLabel: s.treeOverrideLabel, commitUrl });
+      logger.info(`tree status on ${pr ? `#${pr.number}` : headSha.slice(0, 7)}: ${status.state}: ${status.description}`);
+      await this.tryWrite('set the tree status', (c) => gh.setStatus(c, this.repo, headSha, `${s.checkName}/tree`, status));
+    }
+
+    if (this.deps.writeSummary) {
+      try {
+        await this.deps.writeSummary(text);
+      } catch (err) {
+        logger.warning(`could not write the job summary: ${errorMessage(err)}`);
+      }
+    }
+
+    const failures: string[] = [];
+    if (this.o.writesMustSucceed) {
+      // The check run carries the tests' verdict; this step fails only when it could not publish it.
+      if (this.warnings.length > 0) failures.push(`could not publish everything: ${this.warnings.join('; ')}`);
+    } else {
+      if (!run.passed) failures.push(testFailureMessage(run));
+      if (bug && !bug.ok) failures.push(bug.message);
+    }
+    return { outputs: runOutputs(run, tree), failure: failures.length > 0 ? failures.join('\n') : undefined };
+  }
+
+  private async afterDefaultBranchRun(o: { client: GitHubClient; tree: TreeState; previous: TreeState; run: TestRun; commitUrl: (sha: string) => string; mainBranch: string }): Promise<void> {
+    const { client, tree, previous } = o;
+    const s = this.settings;
+    const { logger, context: ctx } = this.deps;
+    const issueCtx: IssueContext = { checkName: s.checkName, branch: o.mainBranch, repository: ctx.repository, serverUrl: ctx.serverUrl, runUrl: this.target.detailsUrl, overrideLabel: s.treeOverrideLabel };
+    const turned = tree.state !== previous.state;
+    logger.info(`tree: ${tree.state}${turned ? ` (was ${previous.state})` : ''}`);
+    const current: CommitResult = tree.at ?? { sha: this.target.headSha };
+    let pullsCache: gh.OpenPull[] | undefined;
+    const pulls = async (): Promise<gh.OpenPull[]> => (pullsCache ??= s.tree ? await gh.openPulls(client, this.repo, o.mainBranch) : []);
+    if (tree.state === 'closed') {
+      const failing: FailingTest[] = failingCases(o.run).map((c) => ({ id: caseId(c), file: c.file, line: c.line, message: c.message }));
+      const issue = redMainIssue(tree, current, failing, issueCtx);
+      await this.tryWrite('open or update the red-main issue', (c) => gh.openOrUpdateRedMainIssue(c, this.repo, s.checkName, issue, stillRedComment(current, failing, issueCtx), logger));
+    } else if (turned || !previous.known) {
+      // The pull requests are counted first so the closing comment can say how many were let through again.
+      await this.tryWrite('close the red-main issue', async (c) => gh.closeRedMainIssue(c, this.repo, s.checkName, greenComment(current, issueCtx, turned ? (await pulls()).length : 0), logger));
+    }
+    // Only a change of state touches the open pull requests: when the tree closes they turn red (unless they
+    // carry the override label), when it opens they turn green, without anyone re-running anything.
+    if (!s.tree || !turned) return;
+    const open = (await this.tryWrite('list open pull requests', pulls)) ?? [];
+    for (const p of open) {
+      const overridden = tree.state === 'closed' && p.labels.some((l) => l.toLowerCase() === s.treeOverrideLabel.toLowerCase());
+      const status = treeStatus(tree, { branch: o.mainBranch, overridden, overrideLabel: s.treeOverrideLabel, commitUrl: o.commitUrl });
+      await this.tryWrite(`set the tree status on #${p.number}`, (c) => gh.setStatus(c, this.repo, p.headSha, `${s.checkName}/tree`, status));
+    }
+    logger.info(`tree status set to ${tree.state === 'open' ? 'success' : 'failure'} on ${open.length} open pull request(s)`);
+  }
+}
+
+/** Pure: the `<check-name>/tree` status on a merge-queue entry: the entry's own result on top of the branch. */
+export function queueTreeStatus(tree: TreeState, o: { branch: string; passed: boolean; commitUrl: (sha: string) => string }): { state: 'success' | 'failure'; description: string; targetUrl?: string } {
+  const at = tree.since ?? tree.at;
+  const targetUrl = at ? (at.url ?? o.commitUrl(at.sha)) : undefined;
+  if (!o.passed) return { state: 'failure', description: `merge queue: red on top of ${o.branch}, so it leaves the queue`, targetUrl };
+  const description = tree.state === 'closed' ? `merge queue: green on top of ${o.branch}, which is red: this entry is the fix` : `merge queue: green on top of ${o.branch}`;
+  return { state: 'success', description, targetUrl };
+}
+
+function runOutputs(run: TestRun, tree: TreeState | undefined) {
   const rep = run.final.report;
-  const outputs = {
+  return {
     result: run.passed ? 'passed' : 'failed',
     tests: rep?.tests ?? 0,
     failures: rep ? rep.failures + rep.errors : run.passed ? 0 : 1,
     flaky: run.flaky ? Math.max(1, run.flakyTests.length) : 0,
     duration: Math.round(run.durationMs / 100) / 10,
     tree: tree?.state ?? '',
+    'results-path': '',
   };
-  const failures: string[] = [];
-  if (!run.passed) failures.push(testFailureMessage(run));
-  if (bug && !bug.ok) failures.push(bug.message);
-  return { outputs, failure: failures.length > 0 ? failures.join('\n') : undefined };
-}
-
-type GateConclusion = 'success' | 'failure';
-
-async function afterDefaultBranchRun(o: {
-  client: GitHubClient;
-  repo: gh.Repo;
-  s: GateSettings;
-  tree: TreeState;
-  previous: TreeState;
-  headSha: string;
-  run: TestRun;
-  issueCtx: IssueContext;
-  commitUrl: (sha: string) => string;
-  mainBranch: string;
-  logger: Logger;
-  tryWrite: <T>(what: string, fn: () => Promise<T>) => Promise<T | undefined>;
-}): Promise<void> {
-  const { client, repo, s, tree, previous, logger, tryWrite } = o;
-  const turned = tree.state !== previous.state;
-  logger.info(`tree: ${tree.state}${turned ? ` (was ${previous.state})` : ''}`);
-  const current: CommitResult = tree.at ?? { sha: o.headSha };
-  let pullsCache: gh.OpenPull[] | undefined;
-  const pulls = async (): Promise<gh.OpenPull[]> => (pullsCache ??= s.tree ? await gh.openPulls(client, repo, o.mainBranch) : []);
-  if (tree.state === 'closed') {
-    const failing: FailingTest[] = failingCases(o.run).map((c) => ({ id: caseId(c), file: c.file, line: c.line, message: c.message }));
-    const issue = redMainIssue(tree, current, failing, o.issueCtx);
-    await tryWrite('open or update the red-main issue', () => gh.openOrUpdateRedMainIssue(client, repo, s.checkName, issue, stillRedComment(current, failing, o.issueCtx), logger));
-  } else if (turned || !previous.known) {
-    // The pull requests are counted first so the closing comment can say how many were let through again.
-    await tryWrite('close the red-main issue', async () => gh.closeRedMainIssue(client, repo, s.checkName, greenComment(current, o.issueCtx, turned ? (await pulls()).length : 0), logger));
-  }
-  // Only a change of state touches the open pull requests: when the tree closes they turn red (unless they
-  // carry the override label), when it opens they turn green, without anyone re-running anything.
-  if (!s.tree || !turned) return;
-  const open = (await tryWrite('list open pull requests', pulls)) ?? [];
-  for (const p of open) {
-    const overridden = tree.state === 'closed' && p.labels.some((l) => l.toLowerCase() === s.treeOverrideLabel.toLowerCase());
-    const status = treeStatus(tree, { branch: o.mainBranch, overridden, overrideLabel: s.treeOverrideLabel, commitUrl: o.commitUrl });
-    await tryWrite(`set the tree status on #${p.number}`, () => gh.setStatus(client, repo, p.headSha, `${s.checkName}/tree`, status));
-  }
-  logger.info(`tree status set to ${tree.state === 'open' ? 'success' : 'failure'} on ${open.length} open pull request(s)`);
 }
 
 function testFailureMessage(run: TestRun): string {

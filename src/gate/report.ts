@@ -1,6 +1,6 @@
 // Pure rendering of a gate run: the check run's title and summary, its annotations (GitHub takes at most 50
 // per request), and the job summary with the slowest tests.
-import { caseId, type TestCase } from './junit.js';
+import { caseId, type Problem, type TestCase } from './junit.js';
 import type { TestRun } from './run.js';
 import { short, type TreeState } from './tree.js';
 
@@ -19,7 +19,7 @@ export interface GateReport {
   command: string;
   run: TestRun;
   /** Tree state where the gate determined one (push to or PR against the default branch). */
-  tree?: { state: TreeState; branch: string; overridden?: boolean };
+  tree?: { state: TreeState; branch: string; overridden?: boolean; queueEntry?: boolean };
   /** The bug-needs-test rule, when it applied. */
   bugRule?: { ok: boolean; message: string };
 }
@@ -27,6 +27,11 @@ export interface GateReport {
 /** GitHub caps a check run's summary and text, and a job summary, at 65,535 characters. */
 export const MAX_SUMMARY = 65_535;
 export const ANNOTATIONS_PER_REQUEST = 50;
+/**
+ * GitHub documents 50 annotations per request and no total per check run, but each request is one of the
+ * 1,000 an hour a GITHUB_TOKEN has: the gate posts at most 20 requests' worth and says so in the summary.
+ */
+export const MAX_ANNOTATIONS = 20 * ANNOTATIONS_PER_REQUEST;
 const MAX_MESSAGE = 64 * 1024 - 1;
 const SLOWEST = 10;
 
@@ -53,20 +58,33 @@ export function title(r: GateReport): string {
   return parts.join(', ');
 }
 
-/** One annotation per failing test with a file; flipped tests as warnings. */
+/** The annotations the check run gets: the first {@link MAX_ANNOTATIONS} of {@link allAnnotations}. */
 export function annotations(run: TestRun): Annotation[] {
+  return allAnnotations(run).slice(0, MAX_ANNOTATIONS);
+}
+
+/**
+ * One annotation per failure or error element with a file (a case with three `<failure>`s gets three, each
+ * at its own line, titled "(failure 2/3)" as mikepenz/action-junit-report titles them); then flipped tests
+ * as warnings.
+ */
+export function allAnnotations(run: TestRun): Annotation[] {
   const out: Annotation[] = [];
   for (const c of failingCases(run)) {
-    if (!c.file) continue;
-    const line = c.line ?? 1;
-    out.push({
-      path: c.file,
-      start_line: line,
-      end_line: line,
-      annotation_level: 'failure',
-      title: caseId(c).slice(0, 255),
-      message: (c.message ?? c.status).slice(0, MAX_MESSAGE),
-      ...(c.details ? { raw_details: c.details.slice(0, MAX_MESSAGE) } : {}),
+    // Cases made elsewhere (a saved result) may carry only the first problem's fields.
+    const problems: Problem[] = c.problems && c.problems.length > 0 ? c.problems : [{ kind: c.status === 'error' ? 'error' : 'failure', message: c.message ?? c.status, details: c.details, file: c.file, line: c.line }];
+    problems.forEach((p, i) => {
+      if (!p.file) return;
+      const line = p.line ?? 1;
+      out.push({
+        path: p.file,
+        start_line: line,
+        end_line: line,
+        annotation_level: 'failure',
+        title: `${caseId(c)}${problems.length > 1 ? ` (${p.kind} ${i + 1}/${problems.length})` : ''}`.slice(0, 255),
+        message: (p.message || c.status).slice(0, MAX_MESSAGE),
+        ...(p.details ? { raw_details: p.details.slice(0, MAX_MESSAGE) } : {}),
+      });
     });
   }
   if (run.flaky) {
@@ -109,13 +127,34 @@ export function summary(r: GateReport): string {
     lines.push(`| ${rep.tests} | ${rep.passed} | ${rep.failures} | ${rep.errors} | ${rep.skipped} | ${seconds(rep.time)} |`, '');
   }
   lines.push(`Command \`${r.command.split('\n')[0]}\`: exit code ${run.final.exitCode}, ${seconds(run.durationMs / 1000)} in ${run.attempts.length} attempt(s).`, '');
+  const anns = allAnnotations(run);
+  if (anns.length > MAX_ANNOTATIONS) {
+    const flaky = anns.some((a) => a.annotation_level === 'warning');
+    lines.push(
+      `⚠️ Annotated the first ${MAX_ANNOTATIONS.toLocaleString('en-US')} of ${anns.length.toLocaleString('en-US')} failures${flaky ? ' and flaky-test warnings' : ''}: GitHub takes 50 annotations a request, ` +
+        `and test-gate stops at ${MAX_ANNOTATIONS / ANNOTATIONS_PER_REQUEST} requests to stay within the 1,000 an hour a GITHUB_TOKEN has. The test output in the run log has every failure.`,
+      '',
+    );
+  }
+  const warnings = run.final.warnings ?? [];
+  if (warnings.length > 0) {
+    // Each names its report first ("reports/x.xml: not valid XML …").
+    lines.push('### Report warnings', '');
+    for (const w of warnings) {
+      const i = w.indexOf(': ');
+      lines.push(i > 0 ? `- \`${w.slice(0, i)}\`: ${escapeHtml(w.slice(i + 2))}` : `- ${escapeHtml(w)}`);
+    }
+    lines.push('');
+  }
   if (r.bugRule) lines.push(`${r.bugRule.ok ? '✅' : '❌'} ${r.bugRule.message}`, '');
   if (r.tree) {
     const t = r.tree.state;
     const text =
       t.state === 'open'
         ? `🟢 Tree open: \`${r.tree.branch}\` ${t.at ? `is green at \`${short(t.at.sha)}\`` : 'has no gate result yet'}.`
-        : `🔴 Tree closed: \`${r.tree.branch}\` is red since \`${short((t.since ?? t.at!).sha)}\`${r.tree.overridden ? ' (overridden by label on this pull request)' : ''}.`;
+        : `🔴 Tree closed: \`${r.tree.branch}\` is red since \`${short((t.since ?? t.at!).sha)}\`${r.tree.overridden ? ' (overridden by label on this pull request)' : ''}.` +
+          // A merge-queue entry is tested on top of the red branch: passing there makes it the fix.
+          (r.tree.queueEntry ? (r.run.passed ? ' This merge-queue entry passes on top of it: merging it turns the branch green.' : ' This merge-queue entry fails on top of it and leaves the queue.') : '');
     lines.push(text, '');
   }
   if (run.flaky) {

@@ -4,7 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { glob } from 'tinyglobby';
-import { caseId, mergeReports, parseJUnit, type JUnitReport } from './junit.js';
+import { caseId, decodeReport, mergeReports, parseJUnit, type JUnitReport } from './junit.js';
 import type { Logger } from '../common/logger.js';
 import { errorMessage } from '../common/errors.js';
 
@@ -20,6 +20,8 @@ export interface Attempt extends CommandResult {
   /** Merged JUnit reports this attempt wrote; undefined without `junit` or when none was found. */
   report?: JUnitReport;
   reportFiles: string[];
+  /** What made a report unreadable or suspect, each naming its file (repository-relative). */
+  warnings?: string[];
 }
 
 export interface TestRun {
@@ -42,6 +44,8 @@ export interface RunOptions {
   /** Receives the command's output as it arrives (stdout and stderr). */
   onOutput?: (chunk: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** Called after each attempt's reports are read, before the next attempt overwrites them. */
+  onAttempt?: (attempt: Attempt) => void;
 }
 
 /** Runs a command the way a workflow `run:` step does: bash with -e and pipefail (sh where bash is missing). */
@@ -77,6 +81,7 @@ export async function runTests(opts: RunOptions): Promise<TestRun> {
       const read = await readReports(opts, attemptStart, files);
       attempt.report = read.report;
       attempt.reportFiles = read.files;
+      if (read.warnings.length > 0) attempt.warnings = read.warnings;
     }
     const failing = attempt.report ? attempt.report.failures + attempt.report.errors : 0;
     // A zero exit with failing tests in the report still fails (`|| true` hides nothing), and so does a
@@ -84,8 +89,14 @@ export async function runTests(opts: RunOptions): Promise<TestRun> {
     attempt.passed = result.exitCode === 0 && failing === 0;
     opts.logger.info(`attempt ${n}: exit code ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}, ${(result.durationMs / 1000).toFixed(1)} s` + (attempt.report ? `, ${attempt.report.tests} tests, ${failing} failing` : ''));
     attempts.push(attempt);
+    opts.onAttempt?.(attempt);
     if (attempt.passed) break;
   }
+  return concludeRun(attempts, Date.now() - started);
+}
+
+/** What the attempts add up to: passed or not, and which tests were flaky (also used on a saved result). */
+export function concludeRun(attempts: Attempt[], durationMs: number): TestRun {
   const final = attempts[attempts.length - 1];
   const flakyTests = final.passed ? flippedTests(attempts) : [];
   const selfRerun = final.report?.cases.filter((c) => c.flaky).map(caseId) ?? [];
@@ -96,7 +107,7 @@ export async function runTests(opts: RunOptions): Promise<TestRun> {
     passed: final.passed,
     flaky: final.passed && (attempts.length > 1 || selfRerun.length > 0),
     flakyTests,
-    durationMs: Date.now() - started,
+    durationMs,
   };
 }
 
@@ -114,7 +125,7 @@ export function flippedTests(attempts: Attempt[]): string[] {
   return flipped;
 }
 
-async function readReports(opts: RunOptions, attemptStart: number, files: string[]): Promise<{ report?: JUnitReport; files: string[] }> {
+async function readReports(opts: RunOptions, attemptStart: number, files: string[]): Promise<{ report?: JUnitReport; files: string[]; warnings: string[] }> {
   const matched = (await glob(opts.junit, { cwd: opts.cwd, absolute: true, dot: true, ignore: ['**/node_modules/**', '**/.git/**'] })).sort();
   // Reports left from an earlier step or committed to the repository must not be read as this attempt's
   // results; 1 s of slack covers file systems with coarse timestamps.
@@ -122,17 +133,30 @@ async function readReports(opts: RunOptions, attemptStart: number, files: string
   if (matched.length > fresh.length) opts.logger.warning(`ignored ${matched.length - fresh.length} JUnit file(s) older than this run: ${matched.filter((f) => !fresh.includes(f)).map((f) => relative(opts.cwd, f)).join(', ')}`);
   if (fresh.length === 0) {
     opts.logger.warning(`no JUnit report matched ${opts.junit.join(', ')}; the exit code alone decides`);
-    return { files: [] };
+    return { files: [], warnings: [] };
   }
   const reports: JUnitReport[] = [];
+  const warnings: string[] = [];
+  const warn = (file: string, message: string): void => {
+    warnings.push(`${file}: ${message}`);
+    opts.logger.warning(`${file}: ${message}`);
+  };
   for (const f of fresh) {
+    const name = relative(opts.cwd, f);
+    let report: JUnitReport;
     try {
-      reports.push(parseJUnit(readFileSync(f, 'utf8'), { repoRoot: opts.cwd, files: files.length > 0 ? files : undefined }));
+      // Bytes, not UTF-8 text: a BOM or the XML declaration names the encoding.
+      report = parseJUnit(decodeReport(readFileSync(f)), { repoRoot: opts.cwd, files: files.length > 0 ? files : undefined });
     } catch (err) {
-      opts.logger.warning(`${relative(opts.cwd, f)}: ${errorMessage(err)}`);
+      // A file that is not whole XML (a runner that crashed mid-write) adds nothing: a partial count would
+      // pass for a smaller suite.
+      warn(name, errorMessage(err));
+      continue;
     }
+    for (const w of report.warnings) warn(name, w);
+    reports.push({ ...report, warnings: report.warnings.map((w) => `${name}: ${w}`) });
   }
-  return { report: reports.length > 0 ? mergeReports(reports) : undefined, files: fresh.map((f) => relative(opts.cwd, f)) };
+  return { report: reports.length > 0 ? mergeReports(reports) : undefined, files: fresh.map((f) => relative(opts.cwd, f)), warnings };
 }
 
 /** The repository's files (for locating failures): git's list when it is a checkout, else a walk. */

@@ -1,10 +1,12 @@
 // The committed bundles run as the runner runs them: `node dist/<name>/index.js`, inputs as INPUT_*,
 // outputs through GITHUB_OUTPUT. On Node 24 (what action.yml declares) when FIVESTEP_NODE points at it.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet } from '../servers/fleet.js';
+import { startGitHubApi } from '../servers/github-api.js';
+import { zipDirectory } from '../gate/harness.js';
 
 const node = process.env.FIVESTEP_NODE || process.execPath;
 const work = mkdtempSync(join(tmpdir(), 'fivestep-dist-'));
@@ -16,6 +18,18 @@ function runBundle(name: string, inputs: Record<string, string>) {
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   const r = spawnSync(node, [`dist/${name}/index.js`], { env, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, outputs: readFileSync(output, 'utf8') };
+}
+
+/** The bundle run without blocking this process, for bundles that call a server this process serves. */
+function runBundleAsync(name: string, o: { cwd?: string; inputs: Record<string, string>; env: NodeJS.ProcessEnv }): Promise<{ code: number | null; stdout: string; outputs: string }> {
+  const outputFile = join(work, `${name}-${Math.random().toString(36).slice(2)}.out`);
+  writeFileSync(outputFile, '');
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_OUTPUT: outputFile, RUNNER_TEMP: work, ...o.env };
+  for (const [k, v] of Object.entries(o.inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+  const child = spawn(node, [join(process.cwd(), `dist/${name}/index.js`)], { cwd: o.cwd ?? process.cwd(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, outputs: readFileSync(outputFile, 'utf8') })));
 }
 
 /** Reads one value from the GITHUB_OUTPUT file format (`name<<DELIM\nvalue\nDELIM`). */
@@ -57,5 +71,43 @@ test('the ssh-rollout bundle deploys to real hosts and writes its outputs', asyn
     for (let i = 0; i < 2; i++) expect(readlinkSync(fleet.path(i, '/srv/app/current'))).toBe('releases/from-bundle');
   } finally {
     await fleet.stop();
+  }
+});
+
+test('the test-gate bundle saves a pull request\'s result, and publishes it from a workflow_run event through the API', async () => {
+  const gh = await startGitHubApi({ readOnlyTokens: ['fork-token'] });
+  try {
+    const checkout = mkdtempSync(join(work, 'checkout-'));
+    const head = '4'.repeat(40);
+    const pr = gh.seedPull('acme/shop', { head: 'patch-1', headSha: head, fork: 'mallory/shop' });
+    const event = (payload: object) => {
+      const file = join(work, `event-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(file, JSON.stringify(payload));
+      return file;
+    };
+    const github = { GITHUB_REPOSITORY: 'acme/shop', GITHUB_API_URL: gh.url, GITHUB_SERVER_URL: 'https://github.com' };
+    const report = '<testsuite name="cart" tests="2"><testcase classname="cart" name="ok"/><testcase classname="cart" name="totals" file="cart.test.js"><failure message="expected 3">at t (cart.test.js:7:3)</failure></testcase></testsuite>';
+    const saved = await runBundleAsync('test-gate', {
+      cwd: checkout,
+      inputs: { mode: 'save', command: `echo '${report}' > r.xml; exit 1`, junit: 'r.xml', 'github-token': 'fork-token' },
+      env: { ...github, RUNNER_TEMP: mkdtempSync(join(work, 'temp-')), GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: event({ pull_request: { number: pr.number, head: { sha: head, repo: { full_name: 'mallory/shop' } }, base: { ref: 'main' } } }) },
+    });
+    expect(saved.code).toBe(1);
+    expect(saved.stdout).toContain('::error::1 of 2 tests failed: cart › totals');
+    const resultsPath = output(saved.outputs, 'results-path')!;
+    expect(gh.requests).toHaveLength(0);
+
+    gh.seedWorkflowRun('acme/shop', { id: 31, event: 'pull_request', head_sha: head, head_branch: 'patch-1', head_repository: 'mallory/shop', conclusion: 'failure' });
+    gh.seedArtifact('acme/shop', { runId: 31, name: 'test-gate-results', zip: await zipDirectory(resultsPath) });
+    const r = await runBundleAsync('test-gate', { inputs: { mode: 'publish', 'github-token': 'write-token' }, env: { ...github, GITHUB_EVENT_NAME: 'workflow_run', GITHUB_EVENT_PATH: event(gh.workflowRunEvent('acme/shop', 31)) } });
+    expect(r.stdout).not.toContain('::error::');
+    expect(r.code).toBe(0);
+    expect(output(r.outputs, 'result')).toBe('failed');
+    const run = gh.repo('acme/shop').checkRuns[0];
+    expect(run).toMatchObject({ head_sha: head, conclusion: 'failure' });
+    expect(run.annotations.map((a) => `${a.path}:${a.start_line}`)).toEqual(['cart.test.js:7']);
+    expect(gh.repo('acme/shop').latestStatus(head, 'test-gate/tree')?.state).toBe('success');
+  } finally {
+    await gh.close();
   }
 });

@@ -1,70 +1,23 @@
 // test-gate end to end: real shell commands, real JUnit files, the real Octokit client against the GitHub
 // API stand-in, which the tests read back.
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { objectInputs } from '../../src/common/inputs.js';
-import { MemoryLogger } from '../../src/common/logger.js';
-import { createClient, type GitHubClient } from '../../src/github/client.js';
-import type { RunContext } from '../../src/github/context.js';
-import { runGate } from '../../src/gate/gate.js';
-import { readSettings } from '../../src/gate/settings.js';
-import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
+import type { GitHubClient } from '../../src/github/client.js';
+import type { GitHubApiStandIn } from '../servers/github-api.js';
+import { FIXTURES, GateHarness, REPO, copyFixture, prPayload, type EventOptions } from './harness.js';
 
-const REPO = 'acme/shop';
-const FIXTURES = new URL('../fixtures/junit/', import.meta.url).pathname;
+const h = new GateHarness();
 let gh: GitHubApiStandIn;
 let client: GitHubClient;
 let dir: string;
 
 beforeEach(async () => {
-  gh = await startGitHubApi();
-  client = createClient('t0ken', gh.url);
-  dir = mkdtempSync(join(tmpdir(), 'gate-'));
-  mkdirSync(join(dir, 'reports'));
+  await h.setUp();
+  ({ gh, client, dir } = h);
 });
-afterEach(async () => {
-  await gh.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => h.tearDown());
 
-function context(eventName: string, o: { sha?: string; ref?: string; payload?: object } = {}): RunContext {
-  return {
-    repository: REPO,
-    owner: 'acme',
-    repo: 'shop',
-    sha: o.sha ?? 'f'.repeat(40),
-    ref: o.ref ?? 'refs/heads/main',
-    eventName,
-    serverUrl: 'https://github.com',
-    apiUrl: gh.url,
-    runId: '77',
-    runAttempt: '1',
-    workflow: 'ci',
-    actor: 'ann',
-    runUrl: 'https://github.com/acme/shop/actions/runs/77',
-    payload: o.payload ?? { repository: { default_branch: 'main' } },
-  };
-}
-
-async function gate(eventName: string, inputs: Record<string, string>, o: { sha?: string; ref?: string; payload?: object } = {}) {
-  const logger = new MemoryLogger();
-  let output = '';
-  let summaryText = '';
-  const result = await runGate({
-    settings: readSettings(objectInputs({ 'github-token': 't0ken', ...inputs })),
-    context: context(eventName, o),
-    logger,
-    client,
-    cwd: dir,
-    onOutput: (c) => (output += c),
-    writeSummary: async (md) => void (summaryText = md),
-  });
-  return { ...result, log: logger.text(), output, summary: summaryText };
-}
-
-const prPayload = (number: number, headSha: string) => ({ pull_request: { number, head: { sha: headSha, ref: `pr-${number}` }, base: { ref: 'main' } }, repository: { default_branch: 'main' } });
-const copyFixture = (name: string): string => `cp ${join(FIXTURES, name)} reports/${name}`;
+const gate = (eventName: string, inputs: Record<string, string>, o: EventOptions = {}) => h.gate(eventName, inputs, o);
 
 test('a passing command on a push to main: check run, commit status, tree open, output streamed', async () => {
   const [sha] = gh.seedCommits(REPO, 'main', [{ message: 'feat: cart' }]);
@@ -245,10 +198,10 @@ test('bug-needs-test: a bug-labelled PR without a test fails; with one it passes
   expect(c.failure).toBeUndefined();
 });
 
-test('events other than push, pull_request and workflow_dispatch are skipped with a clear message', async () => {
+test('events other than push, pull_request, merge_group and workflow_dispatch are skipped with a clear message', async () => {
   const r = await gate('schedule', { command: 'touch ran' });
   expect(r.outputs).toMatchObject({ result: 'skipped', tree: '' });
-  expect(r.log).toContain("test-gate skipped: it runs on push, pull_request and workflow_dispatch, and this run is 'schedule'");
+  expect(r.log).toContain("test-gate skipped: it runs on push, pull_request, merge_group and workflow_dispatch, and this run is 'schedule'");
   expect(gh.requests).toHaveLength(0);
   const { existsSync } = await import('node:fs');
   expect(existsSync(join(dir, 'ran'))).toBe(false);

@@ -1,7 +1,7 @@
 // The pure parts: settings, tree decisions and texts, report rendering, the bug rule.
 import { objectInputs } from '../../src/common/inputs.js';
 import { bugRule } from '../../src/gate/github.js';
-import { batches, summary, truncate } from '../../src/gate/report.js';
+import { ANNOTATIONS_PER_REQUEST, MAX_ANNOTATIONS, annotations, batches, summary, truncate } from '../../src/gate/report.js';
 import type { TestRun } from '../../src/gate/run.js';
 import { DEFAULT_TEST_PATHS, parseGlobs, readSettings } from '../../src/gate/settings.js';
 import { treeFromHistory, treeStatus } from '../../src/gate/tree.js';
@@ -60,13 +60,44 @@ describe('report', () => {
     expect(batches(Array.from({ length: 101 }, (_, i) => i)).map((b) => b.length)).toEqual([50, 50, 1]);
     expect(truncate('x'.repeat(70_000), 65_535)).toHaveLength(65_535);
     const cases = Array.from({ length: 2000 }, (_, i) => ({ classname: 'c', name: `t${i}`, time: i / 1000, status: 'failed' as const, message: 'm', details: 'd'.repeat(200), file: 'a.ts', line: i + 1 }));
-    const report = { tests: 2000, passed: 0, failures: 2000, errors: 0, skipped: 0, time: 1, cases };
+    const report = { tests: 2000, passed: 0, failures: 2000, errors: 0, skipped: 0, time: 1, cases, warnings: [] };
     const final = { attempt: 1, exitCode: 1, durationMs: 10, passed: false, report, reportFiles: ['r.xml'] };
     const run: TestRun = { attempts: [final], final, passed: false, flaky: false, flakyTests: [], durationMs: 10 };
     const md = summary({ checkName: 'test-gate', command: 'npm test', run });
     expect(md.length).toBeLessThanOrEqual(65_535);
     expect(md).toContain('2000 of 2000 tests failed');
     expect(md).toContain('truncated');
+  });
+
+  test('annotations stop at 1,000 (20 requests of 50), and the summary says so near its top', () => {
+    // GitHub documents 50 annotations per request and no total; each request is one of the 1,000 an hour a
+    // GITHUB_TOKEN has, so the gate stops at 1,000 and says how many failures were left out.
+    expect(MAX_ANNOTATIONS / ANNOTATIONS_PER_REQUEST).toBe(20);
+    const cases = Array.from({ length: 1200 }, (_, i) => ({ classname: 'c', name: `t${i}`, time: 0, status: 'failed' as const, message: 'm', file: 'a.ts', line: i + 1 }));
+    const report = { tests: 1200, passed: 0, failures: 1200, errors: 0, skipped: 0, time: 1, cases, warnings: [] };
+    const final = { attempt: 1, exitCode: 1, durationMs: 10, passed: false, report, reportFiles: ['r.xml'] };
+    const run: TestRun = { attempts: [final], final, passed: false, flaky: false, flakyTests: [], durationMs: 10 };
+    const anns = annotations(run);
+    expect(anns).toHaveLength(1000);
+    expect(anns[999]).toMatchObject({ path: 'a.ts', start_line: 1000 });
+    const md = summary({ checkName: 'test-gate', command: 'npm test', run });
+    expect(md.slice(0, 1500)).toContain('Annotated the first 1,000 of 1,200 failures');
+  });
+
+  test('unreadable or suspect reports are listed under "Report warnings"', () => {
+    const final = {
+      attempt: 1,
+      exitCode: 1,
+      durationMs: 10,
+      passed: false,
+      reportFiles: ['reports/a.xml', 'reports/b.xml'],
+      warnings: ['reports/b.xml: not valid XML: it ends before <testcase> is closed (cut off while being written?); its tests are not counted'],
+    };
+    const run: TestRun = { attempts: [final], final, passed: false, flaky: false, flakyTests: [], durationMs: 10 };
+    const md = summary({ checkName: 'test-gate', command: 'npm test', run });
+    expect(md).toContain('### Report warnings\n\n- `reports/b.xml`: not valid XML: it ends before &lt;testcase&gt; is closed');
+    const clean = summary({ checkName: 'test-gate', command: 'npm test', run: { ...run, final: { ...final, warnings: [] } } });
+    expect(clean).not.toContain('Report warnings');
   });
 });
 

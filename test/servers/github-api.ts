@@ -23,13 +23,25 @@
  * - a success deployment status marks the environment's earlier successful deployments `inactive`.
  * - `failNext()` makes the next matching request(s) fail, to test error handling (`times: Infinity`: all of
  *   them, e.g. a 403 for a route the token has no permission for).
+ * - `readOnlyTokens`: a token GitHub gives a pull request from a fork; every write with it is a 403
+ *   "Resource not accessible by integration".
+ * - a pull request seeded with `fork` has its head in that repository (`head.repo`, `head.label` owner:branch).
+ * - workflow runs carry `event`, `head_branch`, `head_repository` and `pull_requests`, and for a run of a
+ *   fork's pull request `pull_requests` is empty, as GitHub sends it; `workflowRunEvent()` builds the
+ *   `workflow_run` event payload. Artifacts of a run are listed, and their zip is a 302 to a signed blob URL
+ *   that needs no authorization (as GitHub's storage URLs); an expired artifact's zip is a 410.
+ * - the merge queue: `enqueue()` builds the entry's merge-group commit on top of the branch or of the entry
+ *   ahead (as GitHub does) and returns the `merge_group` event; `settleQueue(required)` merges the front
+ *   entries whose required checks (a commit status or a check run of that name) passed, by moving the branch
+ *   to the tested commit, drops the first that failed, and rebuilds the entries behind it.
  *
  * Served: repos (get), user (get); issues (create, get, update, list with state/labels/creator filters,
  * comments create/list/update, labels add/set/remove/list), repo labels (list, create, get); pulls (create,
  * get, update, list with state/head/base, files); statuses (create, list for ref, combined); check runs
  * (create, update, get, annotations, list for ref); git refs (get, matching, create, update, delete);
  * branches (get); commits (list for branch or sha, get one, compare); deployments (create, get, list,
- * statuses create/list); releases (create, list, get by tag, update); workflow runs (get).
+ * statuses create/list); releases (create, list, get by tag, update); workflow runs (get); artifacts (list
+ * for a run, get, download zip).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -113,6 +125,8 @@ export interface PullRecord {
   user: UserRef;
   head: { ref: string; sha: string; label: string };
   base: { ref: string; sha: string; label: string };
+  /** owner/name of the fork holding the head branch; undefined for a branch of this repository. */
+  fork?: string;
   html_url: string;
   created_at: string;
   updated_at: string;
@@ -167,8 +181,31 @@ export interface WorkflowRunRecord {
   conclusion: string | null;
   run_attempt: number;
   head_sha: string;
+  event: string;
+  head_branch: string;
+  /** owner/name of the repository the head commit is in: a fork for a fork's pull request. */
+  head_repository: string;
+  /** The pull requests of a same-repository head; GitHub sends none for a fork's. */
+  pull_requests: { number: number; head: { ref: string; sha: string }; base: { ref: string; sha: string } }[];
   created_at: string;
   updated_at: string;
+}
+
+export interface ArtifactRecord {
+  id: number;
+  name: string;
+  runId: number;
+  zip: Uint8Array;
+  expired: boolean;
+  created_at: string;
+}
+
+export interface QueueEntry {
+  pull: number;
+  /** The merge-group commit the entry is tested on: the branch (and the entries ahead) plus this pull request. */
+  sha: string;
+  baseSha: string;
+  headRef: string;
 }
 
 export interface CommitRecord {
@@ -227,6 +264,8 @@ export interface SeedPull {
   state?: 'open' | 'closed';
   draft?: boolean;
   user?: string;
+  /** owner/name of a fork the head branch lives in. */
+  fork?: string;
 }
 
 export interface SeedIssue {
@@ -290,6 +329,9 @@ export class RepoState {
   readonly deployments: DeploymentRecord[] = [];
   readonly releases: ReleaseRecord[] = [];
   readonly workflowRuns: WorkflowRunRecord[] = [];
+  readonly artifacts: ArtifactRecord[] = [];
+  /** Merge queue entries per branch, front first. */
+  readonly queues = new Map<string, QueueEntry[]>();
 
   constructor(readonly fullName: string) {}
 
@@ -336,7 +378,7 @@ export class GitHubApiStandIn {
   private server: Server;
 
   constructor(
-    private readonly options: { htmlUrl?: string; login?: string; tokens?: string[] } = {},
+    private readonly options: StandInOptions = {},
   ) {
     this.server = createServer((req, res) => void this.handle(req, res));
   }
@@ -404,6 +446,10 @@ export class GitHubApiStandIn {
       user: seed.user,
       number: seed.number,
     });
+    if (seed.fork) {
+      pull.fork = seed.fork;
+      pull.head.label = `${seed.fork.split('/')[0]}:${seed.head}`;
+    }
     pull.files = (seed.files ?? []).map((f) => {
       const e = typeof f === 'string' ? { filename: f } : f;
       return { status: 'modified', additions: 1, deletions: 0, changes: 1, ...e };
@@ -444,6 +490,10 @@ export class GitHubApiStandIn {
         conclusion: null,
         run_attempt: 1,
         head_sha: r.tip(r.defaultBranch) ?? fakeSha(`${fullName}:${r.defaultBranch}`),
+        event: 'push',
+        head_branch: r.defaultBranch,
+        head_repository: r.fullName,
+        pull_requests: [],
         created_at: now(),
         updated_at: now(),
       };
@@ -452,6 +502,121 @@ export class GitHubApiStandIn {
     Object.assign(run, w, { status: w.status ?? (w.conclusion ? 'completed' : run.status), updated_at: now() });
     run.conclusion = run.status === 'completed' ? (run.conclusion ?? 'success') : null;
     return run;
+  }
+
+  /** Stores an artifact (a zip, as actions/upload-artifact makes it) of a workflow run. */
+  seedArtifact(fullName: string, a: { runId: number; name: string; zip: Uint8Array; expired?: boolean }): ArtifactRecord {
+    const rec: ArtifactRecord = { id: this.nextId++, name: a.name, runId: a.runId, zip: a.zip, expired: a.expired ?? false, created_at: now() };
+    this.repo(fullName).artifacts.push(rec);
+    return rec;
+  }
+
+  /** The `workflow_run` event payload GitHub sends when run `id` completes. */
+  workflowRunEvent(fullName: string, id: number, workflow = 'test'): Json {
+    const r = this.repo(fullName);
+    const w = r.workflowRuns.find((x) => x.id === id);
+    if (!w) throw new Error(`no workflow run ${id}`);
+    return { action: 'completed', workflow_run: this.workflowRunJson(r, w), workflow: { name: workflow }, repository: this.repoJson(r) };
+  }
+
+  /**
+   * Puts a pull request in the merge queue of its base branch: its merge-group commit is built on top of
+   * the entry ahead (or the branch's tip). Returns the entry and the `merge_group` event for it.
+   */
+  enqueue(fullName: string, pullNumber: number): { entry: QueueEntry; payload: Json } {
+    const r = this.repo(fullName);
+    const pull = r.pull(pullNumber);
+    if (!pull || pull.state !== 'open') throw new Error(`#${pullNumber} is not an open pull request`);
+    const queue = r.queues.get(pull.base.ref) ?? [];
+    r.queues.set(pull.base.ref, queue);
+    const entry = this.buildGroup(r, pull, queue.length > 0 ? queue[queue.length - 1].sha : r.tip(pull.base.ref)!);
+    queue.push(entry);
+    return { entry, payload: this.mergeGroupEvent(r, pull.base.ref, entry) };
+  }
+
+  /** The queue of a branch, front first. */
+  queue(fullName: string, branch = this.repo(fullName).defaultBranch): QueueEntry[] {
+    return this.repo(fullName).queues.get(branch) ?? [];
+  }
+
+  /**
+   * Decides the front of the queue, as GitHub does once required checks report: an entry whose checks all
+   * passed merges (the branch moves to the commit that was tested), the first that failed drops out and the
+   * entries behind it are rebuilt on what is left (new commits, so their checks must run again: their
+   * `merge_group` events are returned), an entry still waiting stops the walk.
+   */
+  settleQueue(fullName: string, required: string[], branch = this.repo(fullName).defaultBranch): { merged: number[]; dropped: number[]; rebuilt: { entry: QueueEntry; payload: Json }[] } {
+    const r = this.repo(fullName);
+    const queue = r.queues.get(branch) ?? [];
+    const merged: number[] = [];
+    const dropped: number[] = [];
+    const rebuilt: { entry: QueueEntry; payload: Json }[] = [];
+    while (queue.length > 0) {
+      const front = queue[0];
+      const states = required.map((c) => this.requiredState(r, front.sha, c));
+      if (states.includes('failure')) {
+        queue.shift();
+        dropped.push(front.pull);
+        // Everything behind was built on the dropped entry: build it again on the branch's tip.
+        let base = r.tip(branch)!;
+        for (let i = 0; i < queue.length; i++) {
+          queue[i] = this.buildGroup(r, r.pull(queue[i].pull)!, base);
+          base = queue[i].sha;
+          rebuilt.push({ entry: queue[i], payload: this.mergeGroupEvent(r, branch, queue[i]) });
+        }
+        continue;
+      }
+      if (states.some((st) => st !== 'success')) break;
+      queue.shift();
+      r.branches.get(branch)!.push(front.sha);
+      const pull = r.pull(front.pull)!;
+      pull.merged = true;
+      this.setIssueState(r, pull.number, 'closed');
+      merged.push(front.pull);
+    }
+    return { merged, dropped, rebuilt: rebuilt.filter((x) => queue.includes(x.entry)) };
+  }
+
+  private buildGroup(r: RepoState, pull: PullRecord, baseSha: string): QueueEntry {
+    const sha = fakeSha(`group:${pull.number}:${baseSha}:${this.nextId++}`);
+    r.commits.set(sha, {
+      sha,
+      message: `Merge pull request #${pull.number} from ${pull.head.label}\n\n${pull.title}`,
+      author: { name: 'GitHub', email: 'noreply@github.com', date: now() },
+      login: 'web-flow',
+      parents: [baseSha, pull.head.sha],
+    });
+    const headRef = `gh-readonly-queue/${pull.base.ref}/pr-${pull.number}-${baseSha}`;
+    // The temporary branch: the base's history, then the group commit.
+    const baseHistory = this.history(r, baseSha) ?? [baseSha];
+    r.branches.set(headRef, [...baseHistory, sha]);
+    return { pull: pull.number, sha, baseSha, headRef };
+  }
+
+  private mergeGroupEvent(r: RepoState, branch: string, e: QueueEntry): Json {
+    const c = r.commits.get(e.sha)!;
+    return {
+      action: 'checks_requested',
+      merge_group: {
+        head_sha: e.sha,
+        head_ref: `refs/heads/${e.headRef}`,
+        base_sha: e.baseSha,
+        base_ref: `refs/heads/${branch}`,
+        head_commit: { id: e.sha, tree_id: fakeSha(`tree${e.sha}`), message: c.message, timestamp: c.author.date, author: { name: c.author.name, email: c.author.email }, committer: { name: c.author.name, email: c.author.email } },
+      },
+      repository: this.repoJson(r),
+    };
+  }
+
+  /** A required check on a commit: a commit status of that context, or a check run of that name. */
+  private requiredState(r: RepoState, sha: string, context: string): 'success' | 'failure' | 'pending' {
+    const status = r.latestStatus(sha, context);
+    const run = [...r.checkRuns].reverse().find((c) => c.head_sha === sha && c.name === context);
+    const states: ('success' | 'failure' | 'pending')[] = [];
+    if (status) states.push(status.state === 'success' ? 'success' : status.state === 'pending' ? 'pending' : 'failure');
+    if (run) states.push(run.status !== 'completed' ? 'pending' : ['success', 'neutral', 'skipped'].includes(run.conclusion ?? '') ? 'success' : 'failure');
+    if (states.length === 0) return 'pending';
+    return states.includes('failure') ? 'failure' : states.includes('pending') ? 'pending' : 'success';
   }
 
   /** Makes the next `times` requests matching method and path fail with `status`. */
@@ -472,6 +637,16 @@ export class GitHubApiStandIn {
     const query = Object.fromEntries(url.searchParams.entries());
     const record: RecordedRequest = { method, path: decodeURIComponent(url.pathname), query, body: undefined, status: 0 };
     this.requests.push(record);
+    // A signed storage URL, as an artifact's zip redirects to: no authorization, the signature is the key.
+    const blob = /^\/_blobs\/(\d+)$/.exec(url.pathname);
+    if (blob && method === 'GET') {
+      const a = [...this.repos.values()].flatMap((r) => r.artifacts).find((x) => x.id === Number(blob[1]));
+      const ok = a && query.sig === fakeSha(`blob${a.id}`);
+      record.status = ok ? 200 : 403;
+      res.writeHead(record.status, { 'content-type': ok ? 'application/zip' : 'application/xml' });
+      res.end(ok ? Buffer.from(a.zip) : '<Error><Code>AuthenticationFailed</Code></Error>');
+      return;
+    }
     let status = 200;
     let payload: unknown;
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
@@ -489,13 +664,15 @@ export class GitHubApiStandIn {
       const auth = req.headers.authorization;
       if (!auth) throw new HttpError(401, 'Requires authentication');
       const token = auth.replace(/^(token|bearer)\s+/i, '');
-      if (this.options.tokens && !this.options.tokens.includes(token)) throw new HttpError(401, 'Bad credentials');
+      if (this.options.tokens && !this.options.tokens.includes(token) && !this.options.readOnlyTokens?.includes(token)) throw new HttpError(401, 'Bad credentials');
+      if (method !== 'GET' && this.options.readOnlyTokens?.includes(token)) throw new HttpError(403, 'Resource not accessible by integration');
       const rule = this.failRules.find((f) => f.left > 0 && (!f.method || f.method.toUpperCase() === method) && (typeof f.path === 'string' ? f.path === record.path : f.path.test(record.path)));
       if (rule) {
         rule.left--;
         throw new HttpError(rule.status, rule.message ?? 'Injected failure');
       }
       const result = this.route(method, url.pathname, query, body);
+      if (result.location) headers.location = result.location;
       status = result.status ?? (method === 'POST' ? 201 : 200);
       payload = result.body;
       if (Array.isArray(payload) || result.listKey) {
@@ -517,7 +694,7 @@ export class GitHubApiStandIn {
     res.end(status === 204 ? undefined : JSON.stringify(payload));
   }
 
-  private route(method: string, path: string, q: Record<string, string>, b: Json): { status?: number; body?: unknown; listKey?: string } {
+  private route(method: string, path: string, q: Record<string, string>, b: Json): { status?: number; body?: unknown; listKey?: string; location?: string } {
     const seg = path.split('/').filter(Boolean).map(decodeURIComponent);
     if (method === 'GET' && path === '/user') return { body: this.user() };
     if (seg[0] !== 'repos' || seg.length < 3) throw notFound();
@@ -814,6 +991,19 @@ export class GitHubApiStandIn {
       const w = r.workflowRuns.find((x) => x.id === num(2));
       if (!w) throw notFound();
       return { body: this.workflowRunJson(r, w) };
+    }
+    // Artifacts
+    if (route === 'GET actions/runs/:n/artifacts') {
+      let list = r.artifacts.filter((a) => a.runId === num(2));
+      if (q.name) list = list.filter((a) => a.name === q.name);
+      return { body: { total_count: list.length, artifacts: list.map((a) => this.artifactJson(r, a)) }, listKey: 'artifacts' };
+    }
+    if (route === 'GET actions/artifacts/:n' || route === 'GET actions/artifacts/:n/zip') {
+      const a = r.artifacts.find((x) => x.id === num(2));
+      if (!a) throw notFound();
+      if (at(3) !== 'zip') return { body: this.artifactJson(r, a) };
+      if (a.expired) throw new HttpError(410, 'Artifact has expired');
+      return { status: 302, body: {}, location: `${this.url}/_blobs/${a.id}?sig=${fakeSha(`blob${a.id}`)}` };
     }
     if (method === 'GET' && rest.length === 3 && at(0) === 'releases' && at(1) === 'tags') {
       const rel = r.releases.find((x) => x.tag_name === at(2));
@@ -1137,7 +1327,7 @@ export class GitHubApiStandIn {
       ...rest,
       url: `${this.url}/repos/${r.fullName}/pulls/${p.number}`,
       labels: r.issue(p.number)?.labels ?? [],
-      head: { ...p.head, repo, user: repo.owner },
+      head: p.fork ? { ...p.head, repo: this.repoJson(this.repo(p.fork)), user: this.userRef(p.fork.split('/')[0]) } : { ...p.head, repo, user: repo.owner },
       base: { ...p.base, repo, user: repo.owner },
       merged_at: null,
       mergeable: null,
@@ -1197,8 +1387,6 @@ export class GitHubApiStandIn {
       node_id: fakeSha(`run${w.id}`),
       display_title: w.name,
       run_number: w.id,
-      event: 'push',
-      head_branch: r.defaultBranch,
       path: '.github/workflows/deploy.yml',
       run_started_at: w.created_at,
       url,
@@ -1207,6 +1395,27 @@ export class GitHubApiStandIn {
       logs_url: `${url}/logs`,
       actor: this.user(),
       repository: this.repoJson(r),
+      head_repository: this.repoJson(this.repo(w.head_repository)),
+      pull_requests: w.pull_requests.map((p) => ({ ...p, url: `${this.url}/repos/${r.fullName}/pulls/${p.number}` })),
+      artifacts_url: `${url}/artifacts`,
+    };
+  }
+
+  private artifactJson(r: RepoState, a: ArtifactRecord): Json {
+    const url = `${this.url}/repos/${r.fullName}/actions/artifacts/${a.id}`;
+    const run = r.workflowRuns.find((w) => w.id === a.runId);
+    return {
+      id: a.id,
+      node_id: fakeSha(`artifact${a.id}`),
+      name: a.name,
+      size_in_bytes: a.zip.length,
+      url,
+      archive_download_url: `${url}/zip`,
+      expired: a.expired,
+      created_at: a.created_at,
+      updated_at: a.created_at,
+      expires_at: a.created_at,
+      workflow_run: run ? { id: run.id, repository_id: 1, head_repository_id: 1, head_branch: run.head_branch, head_sha: run.head_sha } : null,
     };
   }
 
@@ -1249,8 +1458,16 @@ function paginate<T>(items: T[], q: Record<string, string>): { items: T[]; link?
   return { items: slice, link: links.join(', ') || undefined };
 }
 
+export interface StandInOptions {
+  htmlUrl?: string;
+  login?: string;
+  tokens?: string[];
+  /** Tokens that can read but not write (a fork's pull request). */
+  readOnlyTokens?: string[];
+}
+
 /** Starts a stand-in on a free loopback port. */
-export async function startGitHubApi(options: { htmlUrl?: string; login?: string; tokens?: string[] } = {}): Promise<GitHubApiStandIn> {
+export async function startGitHubApi(options: StandInOptions = {}): Promise<GitHubApiStandIn> {
   const api = new GitHubApiStandIn(options);
   await api.listen();
   return api;

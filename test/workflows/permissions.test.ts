@@ -17,10 +17,9 @@ import {
 } from '../../src/docs/permissions.js';
 
 const SAMPLES = ['.github/workflows/continuous-deployment.yml', '.github/workflows/watch-production.yml'];
-/** The docs' copy-paste workflows: every fenced yaml block that is a whole workflow (it has `jobs:`). */
-const DOC_WORKFLOWS = readdirSync('docs')
-  .filter((f) => f.endsWith('.md'))
-  .flatMap((f) => [...readFileSync(join('docs', f), 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m, i) => ({ name: `docs/${f} (yaml block ${i + 1})`, text: m[1] })))
+/** The copy-paste workflows of the docs and the README: every fenced yaml block that is a whole workflow (it has `jobs:`). */
+const DOC_WORKFLOWS = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => join('docs', f))]
+  .flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m, i) => ({ name: `${f} (yaml block ${i + 1})`, text: m[1] })))
   .filter((b) => /^jobs:/m.test(b.text));
 
 interface Step {
@@ -70,11 +69,16 @@ test('the docs\' example workflows grant what their steps need and nothing more'
   for (const doc of DOC_WORKFLOWS) for (const j of audit(doc.name, doc.text)) expect({ job: j.job, missing: j.missing, excess: j.excess }).toEqual({ job: j.job, missing: [], excess: [] });
 });
 
-test('the sample workflows pin the node24 majors of actions/checkout and actions/setup-node', () => {
-  const uses = SAMPLES.flatMap((f) => Object.values((parse(readFileSync(f, 'utf8')) as Workflow).jobs).flatMap((j) => (j.steps ?? []).map((s) => s.uses ?? '')));
+// Node 20 left the runners in September 2026: an action pinned to an older major no longer runs
+// (download-artifact v7, not v8: v8 stops unzipping, which the docs' steps rely on).
+const NODE24_MAJORS: Record<string, string> = { 'actions/checkout': 'v7', 'actions/setup-node': 'v7', 'actions/upload-artifact': 'v7', 'actions/download-artifact': 'v7' };
+
+test('the sample and docs workflows pin the node24 majors of GitHub\'s own actions', () => {
+  const texts = [...SAMPLES.map((f) => readFileSync(f, 'utf8')), ...DOC_WORKFLOWS.map((d) => d.text)];
+  const uses = texts.flatMap((t) => Object.values((parse(t) as Workflow).jobs).flatMap((j) => (j.steps ?? []).map((s) => s.uses ?? '')));
   const external = uses.filter((u) => u.startsWith('actions/'));
-  expect(external.length).toBeGreaterThan(0);
-  for (const u of external) expect(u).toMatch(/^actions\/(checkout|setup-node)@v7$/);
+  expect(external).toContain('actions/upload-artifact@v7');
+  for (const u of external) expect(u).toBe(`${u.split('@')[0]}@${NODE24_MAJORS[u.split('@')[0]]}`);
 });
 
 test('a job missing a permission, or granting one no step uses, is caught', () => {

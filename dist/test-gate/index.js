@@ -51731,14 +51731,16 @@ function bugRule(labels, files, o) {
         testFiles,
     };
 }
+/** Why a write is usually refused, per mode: what the job's token needs. */
+const PERMISSION_HINTS = {
+    run: "the token needs 'checks: write', 'statuses: write', 'issues: write' and 'pull-requests: read'; a pull request from a fork gets a read-only token: use mode save and publish, see the README",
+    publish: "the workflow_run job's token needs 'checks: write', 'statuses: write', 'pull-requests: read' and 'actions: read'",
+};
 /** Explains the usual reason a write is refused, so the log says what to change. */
-function describeApiError(err) {
+function describeApiError(err, hint = PERMISSION_HINTS.run) {
     const e = err;
     const base = e.status ? `${e.status} ${e.message ?? ''}`.trim() : String(e?.message ?? err);
-    if (e.status === 403 || e.status === 404) {
-        return `${base} (the token needs 'checks: write', 'statuses: write', 'issues: write' and 'pull-requests: read'; a pull request from a fork gets a read-only token: use mode save and publish, see the README)`;
-    }
-    return base;
+    return e.status === 403 || e.status === 404 ? `${base} (${hint})` : base;
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
@@ -55828,7 +55830,6 @@ class Reporter {
     o;
     repo;
     warnings = [];
-    mainBranch;
     constructor(deps, client, target, o = {}) {
         this.deps = deps;
         this.client = client;
@@ -55844,7 +55845,7 @@ class Reporter {
             return await fn(this.client);
         }
         catch (err) {
-            const msg = `could not ${what}: ${describeApiError(err)}`;
+            const msg = `could not ${what}: ${describeApiError(err, this.o.writesMustSucceed ? PERMISSION_HINTS.publish : PERMISSION_HINTS.run)}`;
             this.warnings.push(msg);
             this.deps.logger.warning(msg);
             return undefined;
@@ -55883,39 +55884,10 @@ class Reporter {
                 : `flaky: the command failed, then passed on attempt ${run.attempts.length}`);
         }
         const result = run.passed ? 'success' : 'failure';
-        const mainBranch = (this.mainBranch = client ? await defaultBranch(client, this.repo, ctx.payload ?? {}) : this.target.branch);
+        const mainBranch = client ? await defaultBranch(client, this.repo, ctx.payload ?? {}) : this.target.branch;
         const onDefault = (this.target.event === 'push' || this.target.event === 'workflow_dispatch') && this.target.branch === mainBranch;
-        const depth = this.deps.historyDepth ?? 30;
-        // A test for every bug.
-        let bug;
-        let prLabels = pr?.labels ?? [];
-        if (pr && client) {
-            if (!pr.labels)
-                prLabels = await labelsOf(client, this.repo, pr.number);
-            if (s.requireTestForBug) {
-                const labelled = bugRule(prLabels, [], s);
-                bug = labelled.applies ? bugRule(prLabels, await changedFiles(client, this.repo, pr.number), s) : labelled;
-                logger.info(`bug-needs-test: ${bug.message}`);
-            }
-        }
-        // The tree: on the default branch this run's result is its new state; on a pull request or a queue
-        // entry, the state of the branch it merges into.
-        let tree;
-        let previous;
-        let overridden = false;
-        let treeBranch = mainBranch;
-        if (client && onDefault) {
-            const history = await branchHistory(client, this.repo, headSha, s.checkName, { depth, skipResultOf: headSha });
-            const parents = history.filter((c) => c.sha !== headSha);
-            const self = { ...(history.find((c) => c.sha === headSha) ?? { sha: headSha }), result, url: this.target.detailsUrl };
-            previous = treeFromHistory(parents);
-            tree = treeFromHistory([self, ...parents]);
-        }
-        else if (client && s.tree && (pr || this.target.event === 'pull_request' || this.target.queueBase)) {
-            treeBranch = pr?.baseRef ?? this.target.queueBase ?? mainBranch;
-            tree = treeFromHistory(await branchHistory(client, this.repo, treeBranch, s.checkName, { depth }));
-            overridden = tree.state === 'closed' && prLabels.some((l) => l.toLowerCase() === s.treeOverrideLabel.toLowerCase());
-        }
+        const { bug, labels } = await this.bugRule();
+        const { tree, previous, overridden, treeBranch } = await this.tree({ result, mainBranch, onDefault, labels });
         const report = {
             checkName: s.checkName,
             command: o.command ?? s.command,
@@ -55970,6 +55942,42 @@ class Reporter {
                 failures.push(bug.message);
         }
         return { outputs: runOutputs(run, tree), failure: failures.length > 0 ? failures.join('\n') : undefined };
+    }
+    /** A test for every bug: the pull request's labels, and its changed files when it is labelled a bug fix. */
+    async bugRule() {
+        const { pr } = this.target;
+        if (!pr || !this.client)
+            return { labels: pr?.labels ?? [] };
+        const labels = pr.labels ?? (await labelsOf(this.client, this.repo, pr.number));
+        if (!this.settings.requireTestForBug)
+            return { labels };
+        const labelled = bugRule(labels, [], this.settings);
+        const bug = labelled.applies ? bugRule(labels, await changedFiles(this.client, this.repo, pr.number), this.settings) : labelled;
+        this.deps.logger.info(`bug-needs-test: ${bug.message}`);
+        return { bug, labels };
+    }
+    /**
+     * The tree: on the default branch this run's result is its new state (and `previous` the one before); on a
+     * pull request or a queue entry, the state of the branch it merges into.
+     */
+    async tree(o) {
+        const s = this.settings;
+        const { headSha, pr, queueBase } = this.target;
+        const depth = this.deps.historyDepth ?? 30;
+        if (!this.client)
+            return { overridden: false, treeBranch: o.mainBranch };
+        if (o.onDefault) {
+            const history = await branchHistory(this.client, this.repo, headSha, s.checkName, { depth, skipResultOf: headSha });
+            const parents = history.filter((c) => c.sha !== headSha);
+            const self = { ...(history.find((c) => c.sha === headSha) ?? { sha: headSha }), result: o.result, url: this.target.detailsUrl };
+            return { tree: treeFromHistory([self, ...parents]), previous: treeFromHistory(parents), overridden: false, treeBranch: o.mainBranch };
+        }
+        if (!s.tree || (this.target.event !== 'pull_request' && !queueBase))
+            return { overridden: false, treeBranch: o.mainBranch };
+        const treeBranch = pr?.baseRef ?? queueBase ?? o.mainBranch;
+        const tree = treeFromHistory(await branchHistory(this.client, this.repo, treeBranch, s.checkName, { depth }));
+        const overridden = tree.state === 'closed' && o.labels.some((l) => l.toLowerCase() === s.treeOverrideLabel.toLowerCase());
+        return { tree, overridden, treeBranch };
     }
     async afterDefaultBranchRun(o) {
         const { client, tree, previous } = o;

@@ -196,7 +196,6 @@ async function publishSaved(deps: GateDeps): Promise<ActionResult> {
 class Reporter {
   private readonly repo: gh.Repo;
   private readonly warnings: string[] = [];
-  private mainBranch?: string;
 
   constructor(
     private readonly deps: GateDeps,
@@ -213,7 +212,7 @@ class Reporter {
     try {
       return await fn(this.client);
     } catch (err) {
-      const msg = `could not ${what}: ${gh.describeApiError(err)}`;
+      const msg = `could not ${what}: ${gh.describeApiError(err, this.o.writesMustSucceed ? gh.PERMISSION_HINTS.publish : gh.PERMISSION_HINTS.run)}`;
       this.warnings.push(msg);
       this.deps.logger.warning(msg);
       return undefined;
@@ -260,39 +259,10 @@ class Reporter {
       );
     }
     const result = run.passed ? 'success' : 'failure';
-    const mainBranch = (this.mainBranch = client ? await gh.defaultBranch(client, this.repo, ctx.payload ?? {}) : this.target.branch);
+    const mainBranch = client ? await gh.defaultBranch(client, this.repo, ctx.payload ?? {}) : this.target.branch;
     const onDefault = (this.target.event === 'push' || this.target.event === 'workflow_dispatch') && this.target.branch === mainBranch;
-    const depth = this.deps.historyDepth ?? 30;
-
-    // A test for every bug.
-    let bug: gh.BugRuleResult | undefined;
-    let prLabels: string[] = pr?.labels ?? [];
-    if (pr && client) {
-      if (!pr.labels) prLabels = await gh.labelsOf(client, this.repo, pr.number);
-      if (s.requireTestForBug) {
-        const labelled = gh.bugRule(prLabels, [], s);
-        bug = labelled.applies ? gh.bugRule(prLabels, await gh.changedFiles(client, this.repo, pr.number), s) : labelled;
-        logger.info(`bug-needs-test: ${bug.message}`);
-      }
-    }
-
-    // The tree: on the default branch this run's result is its new state; on a pull request or a queue
-    // entry, the state of the branch it merges into.
-    let tree: TreeState | undefined;
-    let previous: TreeState | undefined;
-    let overridden = false;
-    let treeBranch = mainBranch;
-    if (client && onDefault) {
-      const history = await gh.branchHistory(client, this.repo, headSha, s.checkName, { depth, skipResultOf: headSha });
-      const parents = history.filter((c) => c.sha !== headSha);
-      const self: CommitResult = { ...(history.find((c) => c.sha === headSha) ?? { sha: headSha }), result, url: this.target.detailsUrl };
-      previous = treeFromHistory(parents);
-      tree = treeFromHistory([self, ...parents]);
-    } else if (client && s.tree && (pr || this.target.event === 'pull_request' || this.target.queueBase)) {
-      treeBranch = pr?.baseRef ?? this.target.queueBase ?? mainBranch;
-      tree = treeFromHistory(await gh.branchHistory(client, this.repo, treeBranch, s.checkName, { depth }));
-      overridden = tree.state === 'closed' && prLabels.some((l) => l.toLowerCase() === s.treeOverrideLabel.toLowerCase());
-    }
+    const { bug, labels } = await this.bugRule();
+    const { tree, previous, overridden, treeBranch } = await this.tree({ result, mainBranch, onDefault, labels });
 
     const report: GateReport = {
       checkName: s.checkName,
@@ -345,6 +315,40 @@ class Reporter {
       if (bug && !bug.ok) failures.push(bug.message);
     }
     return { outputs: runOutputs(run, tree), failure: failures.length > 0 ? failures.join('\n') : undefined };
+  }
+
+  /** A test for every bug: the pull request's labels, and its changed files when it is labelled a bug fix. */
+  private async bugRule(): Promise<{ bug?: gh.BugRuleResult; labels: string[] }> {
+    const { pr } = this.target;
+    if (!pr || !this.client) return { labels: pr?.labels ?? [] };
+    const labels = pr.labels ?? (await gh.labelsOf(this.client, this.repo, pr.number));
+    if (!this.settings.requireTestForBug) return { labels };
+    const labelled = gh.bugRule(labels, [], this.settings);
+    const bug = labelled.applies ? gh.bugRule(labels, await gh.changedFiles(this.client, this.repo, pr.number), this.settings) : labelled;
+    this.deps.logger.info(`bug-needs-test: ${bug.message}`);
+    return { bug, labels };
+  }
+
+  /**
+   * The tree: on the default branch this run's result is its new state (and `previous` the one before); on a
+   * pull request or a queue entry, the state of the branch it merges into.
+   */
+  private async tree(o: { result: 'success' | 'failure'; mainBranch: string; onDefault: boolean; labels: string[] }): Promise<{ tree?: TreeState; previous?: TreeState; overridden: boolean; treeBranch: string }> {
+    const s = this.settings;
+    const { headSha, pr, queueBase } = this.target;
+    const depth = this.deps.historyDepth ?? 30;
+    if (!this.client) return { overridden: false, treeBranch: o.mainBranch };
+    if (o.onDefault) {
+      const history = await gh.branchHistory(this.client, this.repo, headSha, s.checkName, { depth, skipResultOf: headSha });
+      const parents = history.filter((c) => c.sha !== headSha);
+      const self: CommitResult = { ...(history.find((c) => c.sha === headSha) ?? { sha: headSha }), result: o.result, url: this.target.detailsUrl };
+      return { tree: treeFromHistory([self, ...parents]), previous: treeFromHistory(parents), overridden: false, treeBranch: o.mainBranch };
+    }
+    if (!s.tree || (this.target.event !== 'pull_request' && !queueBase)) return { overridden: false, treeBranch: o.mainBranch };
+    const treeBranch = pr?.baseRef ?? queueBase ?? o.mainBranch;
+    const tree = treeFromHistory(await gh.branchHistory(this.client, this.repo, treeBranch, s.checkName, { depth }));
+    const overridden = tree.state === 'closed' && o.labels.some((l) => l.toLowerCase() === s.treeOverrideLabel.toLowerCase());
+    return { tree, overridden, treeBranch };
   }
 
   private async afterDefaultBranchRun(o: { client: GitHubClient; tree: TreeState; previous: TreeState; run: TestRun; commitUrl: (sha: string) => string; mainBranch: string }): Promise<void> {

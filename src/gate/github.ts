@@ -218,12 +218,15 @@ export function bugRule(labels: readonly string[], files: readonly string[], o: 
   };
 }
 
+/** Why a write is usually refused, per mode: what the job's token needs. */
+export const PERMISSION_HINTS = {
+  run: "the token needs 'checks: write', 'statuses: write', 'issues: write' and 'pull-requests: read'; a pull request from a fork gets a read-only token: use mode save and publish, see the README",
+  publish: "the workflow_run job's token needs 'checks: write', 'statuses: write', 'pull-requests: read' and 'actions: read'",
+} as const;
+
 /** Explains the usual reason a write is refused, so the log says what to change. */
-export function describeApiError(err: unknown): string {
+export function describeApiError(err: unknown, hint: string = PERMISSION_HINTS.run): string {
   const e = err as { status?: number; message?: string };
   const base = e.status ? `${e.status} ${e.message ?? ''}`.trim() : String(e?.message ?? err);
-  if (e.status === 403 || e.status === 404) {
-    return `${base} (the token needs 'checks: write', 'statuses: write', 'issues: write' and 'pull-requests: read'; a pull request from a fork gets a read-only token: use mode save and publish, see the README)`;
-  }
-  return base;
+  return e.status === 403 || e.status === 404 ? `${base} (${hint})` : base;
 }

@@ -89,6 +89,16 @@ test('publish reads the pull request\'s labels with the write token: the overrid
   expect(r.failure).toBeUndefined();
 });
 
+test('publish with a token that may not write checks: the step fails, naming the write and the permission', async () => {
+  await savedForkRun({ command: 'true' });
+  gh.seedArtifact(REPO, { runId: RUN_ID, name: 'test-gate-results', zip: await zipDirectory(h.resultsDir) });
+  gh.failNext({ method: 'POST', path: /\/check-runs$/, status: 403, message: 'Resource not accessible by integration' });
+  const r = await publish();
+  expect(r.failure).toMatch(/^could not publish everything: could not complete the check run: 403 Resource not accessible by integration.* \(the workflow_run job's token needs 'checks: write', 'statuses: write', 'pull-requests: read' and 'actions: read'\)$/);
+  // What could be written was: the tree status is on the head.
+  expect(gh.repo(REPO).latestStatus('9'.repeat(40), 'test-gate/tree')?.state).toBe('success');
+});
+
 test('retries in the save half: each attempt\'s reports are kept, and publish names the flaky test', async () => {
   const report = (failing: boolean) =>
     `<testsuite name="cart" tests="1"><testcase classname="cart" name="totals" file="src/cart.test.js" time="0.1">${failing ? '<failure message="timeout">at Object.x (src/cart.test.js:4:1)</failure>' : ''}</testcase></testsuite>`;

@@ -1,16 +1,10 @@
 // The release ledger, pure: statuses from the deploy log, the revert target, "never became healthy", prune.
-import type { DeployLogEntry, HostState } from '../../src/release/commands.js';
+import type { DeployLogEntry } from '../../src/release/commands.js';
+import { hostState } from './builders.js';
 import { ledgerEvent, neverHealthy, newestHealthy, planPrune, readLedger, revertTarget } from '../../src/release/ledger.js';
 
 const line = (release: string, result: string, action: 'rollout' | 'revert' = 'rollout'): DeployLogEntry => ({ time: 't', action, release, previous: '', run: 'r', result });
-const state = (current: string, releases: string[], log: DeployLogEntry[] = [], bad: string[] = []): HostState => ({
-  exists: true,
-  current,
-  releases: releases.map((id, i) => ({ id, mtime: 1000 + i })),
-  bad,
-  checksum: '',
-  log,
-});
+const state = hostState;
 // v1 healthy, v2 reverted, v3 never finished (its run died after the switch).
 const history = [line('v1', 'staged'), line('v1', 'switched'), line('v1', 'healthy'), line('v2', 'staged'), line('v2', 'switched'), line('v2', 'failed'), line('v3', 'staged'), line('v3', 'switched')];
 

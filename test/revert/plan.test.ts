@@ -1,14 +1,8 @@
 import { planHost, latestRolledOut } from '../../src/revert/plan.js';
-import type { DeployLogEntry, HostState } from '../../src/release/commands.js';
+import type { DeployLogEntry } from '../../src/release/commands.js';
+import { hostState } from '../release/builders.js';
 
-const state = (current: string, releases: string[], log: DeployLogEntry[], bad: string[] = []): HostState => ({
-  exists: true,
-  current,
-  releases: releases.map((id, i) => ({ id, mtime: 1000 + i })),
-  bad,
-  checksum: '',
-  log,
-});
+const state = hostState;
 const line = (release: string, previous: string, result: string, action: 'rollout' | 'revert' = 'rollout'): DeployLogEntry => ({ time: 't', action, release, previous, run: 'r', result });
 /** One whole rollout as the ledger records it. */
 const rolled = (release: string, previous: string, end: 'healthy' | 'failed' | '' = 'healthy'): DeployLogEntry[] => [

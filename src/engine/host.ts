@@ -3,7 +3,7 @@
 // the pure builders in release/commands.ts; this is the thin executor (as Kamal's are).
 import { hostId, type HostSpec } from '../common/inputs.js';
 import { errorMessage } from '../common/errors.js';
-import { sleep as realSleep } from '../common/concurrency.js';
+import { Semaphore, sleep as realSleep } from '../common/concurrency.js';
 import {
   EXIT,
   LOCK_STALE_SEC,
@@ -26,13 +26,26 @@ import {
   type HostState,
   type ReleaseEnv,
 } from '../release/commands.js';
+import { downloadArtifactCommand, downloadStdin } from '../release/download.js';
+import { deltaOfferCommand, deltaUnpackCommand, parseOffer, type DeltaOffer } from '../release/delta.js';
 import type { HealthCheck } from '../release/health.js';
 import { releasePath } from '../release/layout.js';
 import type { Connector, ExecOptions, RemoteSession, SshCredentials } from '../ssh/types.js';
 import { StepError, outputTail, type StepName, type StepRecord } from './steps.js';
 
+/**
+ * Connection starts (TCP, key exchange, authentication) in flight at once, separately from
+ * max-parallel: a burst of handshakes is what servers and middleboxes refuse first. 10 is where
+ * OpenSSH's default `MaxStartups 10:30:100` starts dropping unauthenticated connections, which a
+ * jump host (every handshake goes through it) would otherwise do to a large rollout.
+ */
+export const MAX_CONCURRENT_HANDSHAKES = 10;
+const handshakes = new Semaphore(MAX_CONCURRENT_HANDSHAKES);
+
 export interface HostContext {
   connector: Connector;
+  /** Bounds connection starts (default: one limit of MAX_CONCURRENT_HANDSHAKES shared by the process). */
+  handshakes?: Semaphore;
   credentials: SshCredentials;
   deployPath: string;
   now?: () => number;
@@ -77,7 +90,7 @@ export class ReleaseHost {
   /** Connects, verifying the host key. */
   async connect(): Promise<void> {
     await this.timed('connect', async () => {
-      this.session = await this.ctx.connector(this.spec, this.ctx.credentials);
+      this.session = await (this.ctx.handshakes ?? handshakes).run(() => this.ctx.connector(this.spec, this.ctx.credentials));
       return undefined;
     });
   }
@@ -142,6 +155,25 @@ export class ReleaseHost {
 
   async upload(release: string, sha256: string, content: Buffer): Promise<void> {
     await this.exec('upload', receiveArtifactCommand(this.deployPath, release, sha256), { stdin: content });
+  }
+
+  /** The host downloads the artifact itself (artifact-url) into where an upload lands, checking its sha256. */
+  async download(release: string, sha256: string, url: { href: string; redacted: string }): Promise<void> {
+    await this.exec('download', downloadArtifactCommand(this.deployPath, release, url.href, sha256, url.redacted, { urlOnStdin: true }), { stdin: downloadStdin(url.href) }, undefined, (out) => {
+      const bytes = /downloaded=(\d+)/.exec(out)?.[1];
+      return bytes ? `${bytes} bytes from ${url.redacted}` : `from ${url.redacted}`;
+    });
+  }
+
+  /** Offers the release's manifest; the host answers which contents its current release lacks. */
+  async offerDelta(release: string, manifest: Buffer, detail: (offer: DeltaOffer) => string): Promise<DeltaOffer> {
+    const stdout = await this.exec('compare', deltaOfferCommand(this.deployPath, release), { stdin: manifest }, undefined, (out) => detail(parseOffer(out)));
+    return parseOffer(stdout);
+  }
+
+  /** Builds releases/<id>/ from hard links and the tar of missing files (complete or absent) and records `staged`. */
+  async unpackDelta(release: string, sha256: string, tar: Buffer, staged: DeployLogEntry, detail: string): Promise<void> {
+    await this.exec('unpack', deltaUnpackCommand(this.deployPath, release, sha256, staged), { stdin: tar }, detail);
   }
 
   /** Unpacks into releases/<id>/ (complete or absent) and records `staged`. */
@@ -248,7 +280,7 @@ export class ReleaseHost {
     }
   }
 
-  private async exec(name: StepName, command: string, options?: ExecOptions, detail?: string): Promise<string> {
+  private async exec(name: StepName, command: string, options?: ExecOptions, detail?: string, describe?: (stdout: string) => string): Promise<string> {
     return this.timed(
       name,
       async () => {
@@ -256,7 +288,7 @@ export class ReleaseHost {
         if (result.code !== 0) throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
         return result.stdout;
       },
-      () => detail,
+      (stdout) => describe?.(stdout) ?? detail,
     );
   }
 

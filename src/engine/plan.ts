@@ -18,12 +18,16 @@ export interface PlanOptions {
   canary: boolean;
   waveWaitMs: number;
   watch: boolean;
+  /** How a host without this release gets it: the whole artifact, a delta against its current release, or its own download. */
+  staging: 'upload' | 'delta' | 'url';
 }
 
 /** What preflight found on one host. */
 export interface FoundHost {
   /** This release's artifact is already there with the same checksum: no upload. */
   uploaded: boolean;
+  /** It has a current release (delta staging builds from it). */
+  current: boolean;
 }
 
 export interface PlannedBake {
@@ -76,8 +80,15 @@ export function failureBudget(maxFailures: Count, hosts: number): number {
 
 export function planRollout(hosts: readonly string[], options: PlanOptions, found: ReadonlyMap<string, FoundHost> = new Map()): RolloutPlan {
   const waves = planWaves(hosts, options.waves);
+  const fetchSteps = (host: string): StepName[] => {
+    const f = found.get(host);
+    if (f?.uploaded) return [];
+    if (options.staging === 'url') return ['download'];
+    // Delta sends the missing files with the unpack command; a host with no release to build from gets the whole artifact.
+    return options.staging === 'delta' && (f?.current ?? true) ? ['compare'] : ['upload'];
+  };
   const stageSteps = (host: string): StepName[] => [
-    ...(found.get(host)?.uploaded ? [] : ['upload' as const]),
+    ...fetchSteps(host),
     'unpack',
     ...(options.sharedPaths ? ['link' as const] : []),
     ...(options.setup ? ['setup' as const] : []),

@@ -5,6 +5,8 @@ export type StepName =
   | 'connect'
   | 'lock'
   | 'state'
+  | 'compare'
+  | 'download'
   | 'upload'
   | 'unpack'
   | 'link'

@@ -4,7 +4,8 @@ import { quote, envAssignments } from '../common/shell.js';
 import { layout, releasePath } from './layout.js';
 
 /** Exit codes our commands use so the runner can tell failures apart. */
-export const EXIT = { checksum: 64, exists: 65, missing: 66, lockHeld: 75 } as const;
+/** deltaMismatch: a release built from hard links did not match its manifest (the runner then sends the whole artifact). */
+export const EXIT = { checksum: 64, exists: 65, missing: 66, deltaMismatch: 67, lockHeld: 75 } as const;
 
 /** Environment every user command sees (SPEC). */
 export interface ReleaseEnv {
@@ -151,22 +152,28 @@ export function unpackCommand(deployPath: string, releaseId: string, sha256: str
   const partial = quote(`${l.releases}/.${releaseId}.partial`);
   const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
   const sum = quote(`${l.checksums}/${releaseId}`);
+  const manifest = quote(`${l.incoming}/${releaseId}.manifest`);
+  // Everything received for this release (the upload, and a delta offer's manifest and index).
+  const received = `${quote(`${l.incoming}/${releaseId}`)}.*`;
   return [
     'set -e',
     `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)}`,
-    `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${tmp}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
-    `cleanup() { rm -rf ${partial} ${tmp} ${sum}; }`,
+    `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${received}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+    `cleanup() { rm -rf ${partial} ${received} ${sum}; }`,
     'trap cleanup EXIT',
     `rm -rf ${partial}`,
     `mkdir ${partial}`,
-    `tar -x${format === 'tar.gz' ? 'z' : ''}f ${tmp} -C ${partial}`,
+    // -p: modes exactly as the artifact has them (not masked by the login's umask), as delta staging builds them.
+    `tar -x${format === 'tar.gz' ? 'z' : ''}pf ${tmp} -C ${partial}`,
     // tar restores the archive's mtime of `./` onto the directory (epoch 0 for a packed directory);
     // prune orders releases by this mtime, so it must be the unpack time.
     `touch ${partial}`,
+    // The manifest the runner offered (delta staging), kept so the next release can be built from this one.
+    `if [ -f ${manifest} ]; then mkdir -p ${quote(l.manifests)}; mv ${manifest} ${quote(`${l.manifests}/${releaseId}`)}; fi`,
     `printf '%s\\n' ${quote(sha256)} > ${sum}`,
     `mv ${partial} ${target}`,
     `trap - EXIT`,
-    `rm -f ${tmp}`,
+    `rm -f ${received}`,
     ...(staged ? [appendLogCommand(deployPath, staged)] : []),
   ].join('\n');
 }
@@ -178,7 +185,7 @@ export function discardReleaseCommand(deployPath: string, releaseId: string): st
   return [
     `cd ${quote(deployPath)} 2>/dev/null || exit 0`,
     `[ "$(readlink current 2>/dev/null)" = ${quote(target)} ] && { echo 'is current: kept' >&2; exit 1; }`,
-    `rm -rf -- ${quote(target)} ${quote(`${l.releases}/.${releaseId}.partial`)} ${quote(`${l.checksums}/${releaseId}`)} ${quote(`${l.incoming}/${releaseId}.artifact`)}`,
+    `rm -rf -- ${quote(target)} ${quote(`${l.releases}/.${releaseId}.partial`)} ${quote(`${l.checksums}/${releaseId}`)} ${quote(`${l.manifests}/${releaseId}`)} ${quote(`${l.incoming}/${releaseId}`)}.*`,
   ].join('\n');
 }
 
@@ -261,7 +268,7 @@ export function markBadCommand(deployPath: string, releaseId: string, reason: st
 export function removeReleasesCommand(deployPath: string, releaseIds: string[]): string {
   if (releaseIds.length === 0) return 'true';
   const l = layout(deployPath);
-  const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`]);
+  const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`, `${l.manifests}/${id}`]);
   return `rm -rf -- ${paths.map(quote).join(' ')}`;
 }
 

@@ -41,6 +41,8 @@ export interface Layout {
   log: string;
   bad: string;
   checksums: string;
+  /** Each release's manifest (path, mode, size, sha256 of every file): what delta staging builds from. */
+  manifests: string;
   incoming: string;
 }
 
@@ -56,6 +58,7 @@ export function layout(deployPath: string): Layout {
     log: `${state}/deploy.log`,
     bad: `${state}/bad`,
     checksums: `${state}/checksums`,
+    manifests: `${state}/manifests`,
     incoming: `${state}/incoming`,
   };
 }

@@ -17,6 +17,8 @@ import {
   type DeployLogEntry,
   type ReleaseEnv,
 } from '../release/commands.js';
+import { deltaOfferCommand, deltaUnpackCommand } from '../release/delta.js';
+import { downloadArtifactCommand } from '../release/download.js';
 import { releasePath } from '../release/layout.js';
 import type { PreparedArtifact } from './artifact.js';
 import type { RolloutSettings } from './settings.js';
@@ -58,10 +60,18 @@ function commandOf(step: StepName, settings: RolloutSettings, artifact: Prepared
       return acquireLockCommand(d, '<run url>', '<token>');
     case 'state':
       return readStateCommand(d, releaseId);
+    case 'compare':
+      return `${deltaOfferCommand(d, releaseId)}\n# (the manifest on stdin: sha256, mode, size and path of ${artifact.delta?.entries.length ?? 0} files)`;
+    case 'download':
+      // The URL is shown redacted (its query string may carry a token); the host reads it from stdin.
+      return `${downloadArtifactCommand(d, releaseId, artifact.url!.href, artifact.sha256, artifact.url!.redacted, { urlOnStdin: true })}\n# (the URL on stdin: ${artifact.url!.redacted})`;
     case 'upload':
       return `${receiveArtifactCommand(d, releaseId, artifact.sha256)}\n# (the artifact on stdin)`;
     case 'unpack':
-      return unpackCommand(d, releaseId, artifact.sha256, artifact.format, entry('staged'));
+      return [
+        unpackCommand(d, releaseId, artifact.sha256, artifact.format, entry('staged')),
+        ...(artifact.delta ? ['# after a compare, instead (the tar of missing files, directories and symlinks on stdin):', deltaUnpackCommand(d, releaseId, artifact.sha256, entry('staged'))] : []),
+      ].join('\n');
     case 'link':
       return linkSharedCommand(d, releaseId, settings.sharedPaths);
     case 'setup':

@@ -12,7 +12,7 @@ import { createRunStatusLookup } from '../github/runs.js';
 import { createHealthCheck } from '../release/health.js';
 import { createRolloutWatch, parseRolloutWatch, type WatchResult } from '../metrics/index.js';
 import type { Connector } from '../ssh/types.js';
-import { prepareArtifact } from './artifact.js';
+import { deltaSource, prepareArtifact, urlArtifact, type PreparedArtifact } from './artifact.js';
 import { rollout, type RolloutReport } from './rollout.js';
 import { readRolloutSettings } from './settings.js';
 import { rolloutOutputs, summaryMarkdown, type RolloutOutputs } from './report.js';
@@ -47,7 +47,8 @@ export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Pro
 
   const workDir = join(env.RUNNER_TEMP || tmpdir(), `fivestep-${settings.releaseId}-${process.pid}`);
   mkdirSync(workDir, { recursive: true });
-  const artifact = await prepareArtifact('artifact', settings.artifact, workDir);
+  const artifact = await prepare(settings, workDir);
+  if (artifact.deltaOff) logger.warning(`delta: off for this artifact (${artifact.deltaOff}): every host gets the whole artifact`);
 
   const deployment =
     settings.environment && !settings.dryRun && settings.githubToken
@@ -101,4 +102,13 @@ export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Pro
     logger.warning(`${outputs['failed-hosts'].length} host(s) failed within max-failures: ${outputs['failed-hosts'].map((f) => f.host).join(', ')}`);
   }
   return { outputs, failure };
+}
+
+/** The artifact as the rollout stages it: a URL hosts download, or a file to upload with (delta) its manifest. */
+async function prepare(settings: ReturnType<typeof readRolloutSettings>, workDir: string): Promise<PreparedArtifact> {
+  if (settings.artifactUrl) return urlArtifact(settings.artifactUrl.href, settings.artifactUrl.redacted, settings.artifactUrl.sha256);
+  const artifact = await prepareArtifact('artifact', settings.artifact, workDir);
+  if (!settings.delta) return artifact;
+  const source = await deltaSource('artifact', settings.artifact, workDir);
+  return typeof source === 'string' ? { ...artifact, deltaOff: source } : { ...artifact, delta: source };
 }

@@ -7,19 +7,21 @@ import { errorMessage } from '../common/errors.js';
 import type { HostSpec } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
 import { mapLimit, sleep as realSleep } from '../common/concurrency.js';
-import { ReleaseHost } from '../engine/host.js';
+import { MAX_CONCURRENT_HANDSHAKES, ReleaseHost } from '../engine/host.js';
 import { Heartbeat, takeLock, type RunStatus } from '../engine/lock.js';
 import { planRollout, type FoundHost, type RolloutPlan } from '../engine/plan.js';
-import type { StepName, StepRecord } from '../engine/steps.js';
+import { StepError, type StepName, type StepRecord } from '../engine/steps.js';
 import { judgeProgress, type HostOutcome } from '../engine/verdict.js';
 import type { LoadBalancer, TrafficSplit } from '../lb/index.js';
-import type { DeployLogEntry, HostState, ReleaseEnv } from '../release/commands.js';
+import { EXIT, type DeployLogEntry, type HostState, type ReleaseEnv } from '../release/commands.js';
+import { filesToSend, type DeltaOffer, type ManifestEntry } from '../release/delta.js';
 import type { HealthCheck } from '../release/health.js';
 import { neverHealthy, planPrune, readLedger, revertTarget, type Ledger, type LedgerStatus } from '../release/ledger.js';
 import type { Connector } from '../ssh/types.js';
-import type { PreparedArtifact } from './artifact.js';
+import { deltaTar, type PreparedArtifact } from './artifact.js';
 import { Balancer, type BakeTraffic } from './balancer.js';
 import { printDryRun } from './dry-run.js';
+import { formatBytes, formatMs, waveCountLine, waveCounts } from './report.js';
 import type { RolloutSettings } from './settings.js';
 
 export type { StepName, StepRecord } from '../engine/steps.js';
@@ -34,8 +36,14 @@ export interface HostRecord {
   outcome: HostOutcome;
   reason?: string;
   uploaded: boolean;
+  /** How the release reached this host: the whole artifact, only the files it lacked, downloaded by the host itself, or already there. */
+  staging?: Staging;
+  /** Artifact bytes the runner sent this host (manifest and tar of missing files with delta; 0 with artifact-url). */
+  sentBytes?: number;
   steps: StepRecord[];
 }
+
+export type Staging = 'full' | 'delta' | 'url' | 'cached';
 
 export interface WaveRecord {
   index: number;
@@ -68,7 +76,10 @@ export interface RolloutReport {
   startedAt: string;
   finishedAt: string;
   durationMs: number;
-  artifact: { file: string; sha256: string; bytes: number };
+  /** `url` is artifact-url without its query string (it may carry a token); `files` counts the release's regular files. */
+  artifact: { file: string; sha256: string; bytes: number; url?: string; files?: number };
+  /** Artifact bytes the runner sent, all hosts together. */
+  sentBytes?: number;
   plan: { waves: string[][]; maxFailures: number; maxParallel: number; steps: { stage: Record<string, StepName[]>; switch: StepName[]; finish: StepName[]; revert: StepName[] } };
   waves: WaveRecord[];
   hosts: HostRecord[];
@@ -103,6 +114,11 @@ export interface RolloutDeps {
   /** Heartbeat period (default engine/lock.ts LOCK_RENEW_MS). */
   heartbeatMs?: number;
 }
+
+const STAGED_HOW: Record<Staging, string> = { full: 'whole artifact', delta: 'delta', url: 'downloaded by the host', cached: 'already there' };
+
+/** Up to this many hosts the log names each host's steps; above it, one line per wave with counts (failures still by name). */
+export const LOG_EACH_HOST_UP_TO = 50;
 
 /** How long a put-back waits for a host whose connection was lost (a restarted sshd) to answer again. */
 const RECONNECT_WITHIN_MS = 30_000;
@@ -140,6 +156,8 @@ class RolloutRun {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly started: number;
   private readonly log: Logger;
+  /** Delta tars by the set of files they carry: hosts on the same current release share one. */
+  private readonly deltaTars = new Map<string, Promise<Buffer>>();
 
   constructor(
     private readonly settings: RolloutSettings,
@@ -179,7 +197,7 @@ class RolloutRun {
       if (this.settings.loadBalancer) await this.openBalancer();
       await this.log.group(`Preflight: ${this.runs.length} host(s)`, () => this.eachHost(this.runs, 'preflight', (run) => this.preflightHost(run)));
       this.plan = this.makePlan();
-      if (this.decide()) await this.log.group(`Stage release ${this.settings.releaseId}`, () => this.eachHost(this.pending(), 'stage', (run) => this.stageHost(run)));
+      if (this.decide()) await this.stage();
       for (const wave of this.plan.waves) {
         if (!this.decide()) break;
         await this.runWave(wave.index);
@@ -203,7 +221,9 @@ class RolloutRun {
   private makePlan(): RolloutPlan {
     const s = this.settings;
     const found = new Map<string, FoundHost>();
-    for (const r of this.runs) if (r.state) found.set(r.host.id, { uploaded: r.state.checksum === this.artifact.sha256 && r.state.releases.some((x) => x.id === s.releaseId) });
+    for (const r of this.runs) {
+      if (r.state) found.set(r.host.id, { uploaded: r.state.checksum === this.artifact.sha256 && r.state.releases.some((x) => x.id === s.releaseId), current: r.state.current !== '' });
+    }
     return planRollout(
       this.runs.map((r) => r.host.id),
       {
@@ -219,6 +239,7 @@ class RolloutRun {
         canary: (s.loadBalancer?.canaryShare ?? null) !== null,
         waveWaitMs: s.waveWaitMs,
         watch: s.watch !== '' && this.deps.watch !== undefined,
+        staging: this.artifact.url ? 'url' : this.artifact.delta ? 'delta' : 'upload',
       },
       found,
     );
@@ -227,8 +248,10 @@ class RolloutRun {
   private logIntro(): void {
     const { ssh } = this.settings;
     this.log.info(`Release ${this.settings.releaseId} → ${this.runs.length} host(s) at ${ssh.deployPath}`);
-    this.log.info(`Waves: ${this.plan.waves.map((w) => `${w.index}: ${w.hosts.join(', ')}`).join(' · ')}`);
-    this.log.info(`max-failures ${this.plan.budget}, max-parallel ${ssh.maxParallel}, artifact ${this.artifact.bytes} bytes sha256 ${this.artifact.sha256}`);
+    this.log.info(`Waves: ${this.plan.waves.map((w) => `${w.index}: ${this.eachHostLogged ? w.hosts.join(', ') : `${w.hosts.length} host(s)`}`).join(' · ')}`);
+    const a = this.artifact;
+    const what = a.url ? `artifact downloaded by each host from ${a.url.redacted}` : `artifact ${a.bytes} bytes${a.delta ? `, ${a.delta.entries.length} files, delta staging` : ''}`;
+    this.log.info(`max-failures ${this.plan.budget}, max-parallel ${ssh.maxParallel}, ${MAX_CONCURRENT_HANDSHAKES} handshakes at once, ${what}, sha256 ${a.sha256}`);
   }
 
   private async dryRun(): Promise<RolloutReport> {
@@ -260,7 +283,7 @@ class RolloutRun {
       runStatus: this.deps.runStatus,
     });
     this.found(run, await run.host.readState(this.settings.releaseId));
-    this.log.info(`${run.host.id}: connected, locked, current release ${run.record.previous || '(none)'}`);
+    this.hostInfo(`${run.host.id}: connected, locked, current release ${run.record.previous || '(none)'}`);
   }
 
   /** What preflight learnt about a host: its release, the ledger's word on it, where a revert goes. */
@@ -280,18 +303,85 @@ class RolloutRun {
   }
 
   private async stageHost(run: HostRun): Promise<void> {
-    const { host } = run;
+    const { host, record } = run;
     const s = this.settings;
+    const a = this.artifact;
     const steps = this.plan.stage[host.id];
-    if (steps.includes('upload')) {
-      await host.upload(s.releaseId, this.artifact.sha256, this.artifact.content);
-      run.record.uploaded = true;
+    const staged = () => this.entry(run, 'staged');
+    record.sentBytes = 0;
+    if (steps.includes('download')) {
+      await host.download(s.releaseId, a.sha256, a.url!);
+      await host.unpack(s.releaseId, a.sha256, a.format, staged());
+      record.staging = 'url';
+    } else if (steps.includes('compare') && (await this.stageDelta(run))) {
+      record.staging = 'delta';
+    } else if (steps.includes('compare') || steps.includes('upload')) {
+      await host.upload(s.releaseId, a.sha256, a.content);
+      record.sentBytes += a.content.length;
+      await host.unpack(s.releaseId, a.sha256, a.format, staged());
+      record.staging = 'full';
+    } else {
+      await host.unpack(s.releaseId, a.sha256, a.format, staged());
+      record.staging = 'cached';
     }
-    await host.unpack(s.releaseId, this.artifact.sha256, this.artifact.format, this.entry(run, 'staged'));
+    record.uploaded = record.sentBytes > 0;
     run.staged = true;
     if (steps.includes('link')) await host.linkShared(s.releaseId, s.sharedPaths);
     if (steps.includes('setup')) await host.setup(s.setupCommand, this.env(run));
-    this.log.info(`${host.id}: staged${steps.includes('upload') ? '' : ' (already uploaded)'}`);
+    this.hostInfo(`${host.id}: staged (${STAGED_HOW[record.staging]}${record.sentBytes ? `, ${record.sentBytes} bytes sent` : ''})`);
+  }
+
+  private async stage(): Promise<void> {
+    const start = this.now();
+    const runs = this.pending();
+    await this.log.group(`Stage release ${this.settings.releaseId}`, () => this.eachHost(runs, 'stage', (run) => this.stageHost(run)));
+    const how = new Map<string, number>();
+    for (const r of runs) if (r.staged) how.set(STAGED_HOW[r.record.staging!], (how.get(STAGED_HOW[r.record.staging!]) ?? 0) + 1);
+    const sent = runs.reduce((sum, r) => sum + (r.record.sentBytes ?? 0), 0);
+    const failed = runs.filter((r) => r.record.outcome === 'failed').length;
+    this.log.info(
+      `Staged on ${runs.filter((r) => r.staged).length} of ${runs.length} host(s)${failed ? ` (${failed} failed)` : ''}: ${[...how].map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}; ` +
+        `the runner sent ${formatBytes(sent)} of artifact, in ${formatMs(this.now() - start)}`,
+    );
+  }
+
+  /**
+   * Offers the manifest and sends only what the host lacks. False when the host gets the whole
+   * artifact instead: nothing to build from, a delta no smaller than the artifact, or a build that
+   * failed (a hard link refused, a release edited in place): the host's error is logged.
+   */
+  private async stageDelta(run: HostRun): Promise<boolean> {
+    const { host, record } = run;
+    const source = this.artifact.delta!;
+    let files: ManifestEntry[] = [];
+    const offer = await host.offerDelta(this.settings.releaseId, source.manifest, (o: DeltaOffer) =>
+      o.usable ? `from ${o.from}: ${filesToSend(source.entries, o.missing).length} of ${source.entries.length} files to send` : `whole artifact: ${o.reason}`,
+    );
+    record.sentBytes = (record.sentBytes ?? 0) + source.manifest.length;
+    if (!offer.usable) return false;
+    files = filesToSend(source.entries, offer.missing);
+    const tar = await this.deltaTarOf(files);
+    if (tar.length >= this.artifact.content.length) return false;
+    try {
+      await host.unpackDelta(this.settings.releaseId, this.artifact.sha256, tar, this.entry(run, 'staged'), `delta from ${offer.from}: ${files.length} of ${source.entries.length} files, ${tar.length} bytes`);
+      record.sentBytes += tar.length;
+      return true;
+    } catch (err) {
+      record.sentBytes += tar.length;
+      if (err instanceof StepError && err.code === EXIT.exists) throw err;
+      this.log.warning(`${host.id}: delta staging failed, sending the whole artifact: ${errorMessage(err)}`);
+      return false;
+    }
+  }
+
+  private deltaTarOf(files: ManifestEntry[]): Promise<Buffer> {
+    const key = files.map((f) => f.path).join('\0');
+    let tar = this.deltaTars.get(key);
+    if (!tar) {
+      tar = deltaTar(this.artifact.delta!, files);
+      this.deltaTars.set(key, tar);
+    }
+    return tar;
   }
 
   private async runWave(index: number): Promise<void> {
@@ -299,7 +389,7 @@ class RolloutRun {
     const record = this.waveRecords[index - 1];
     const ready = wave.hosts.map((id) => this.run(id)).filter((r) => r.record.outcome === 'pending');
     record.start = this.now();
-    await this.log.group(`Wave ${index}/${this.plan.waves.length}: ${wave.hosts.join(', ')}`, () =>
+    await this.log.group(`Wave ${index}/${this.plan.waves.length}: ${this.eachHostLogged ? wave.hosts.join(', ') : `${wave.hosts.length} host(s)`}`, () =>
       mapLimit(ready, this.settings.ssh.maxParallel, async (run) => {
         if (!this.decide()) return;
         await (this.balancer ? this.balancer.inSlot(() => this.switchHost(run)) : this.switchHost(run));
@@ -307,8 +397,9 @@ class RolloutRun {
     );
     record.end = this.now();
     if (this.balancer) record.traffic = [this.balancer.split(`wave ${index} switching (each host out while it switches)`, ready.map((r) => r.host.id))];
-    // Runner log groups cannot nest: each host's steps get their own group after its wave's.
-    for (const run of ready) await this.logHostSteps(run);
+    this.log.info(`Wave ${index}/${this.plan.waves.length}: ${waveCountLine(waveCounts({ hosts: this.runs.map((r) => r.record) }, index))} in ${formatMs(record.end - record.start)}`);
+    // Runner log groups cannot nest: each host's steps get their own group after its wave's (at scale, only hosts that did not update).
+    for (const run of ready) if (this.eachHostLogged || run.record.outcome !== 'updated') await this.logHostSteps(run);
     if (wave.bake && this.decide()) await this.bake(index, record);
   }
 
@@ -327,7 +418,7 @@ class RolloutRun {
         else if (step === 'rotation') await this.balancer!.enable(host);
       }
       run.record.outcome = 'updated';
-      this.log.info(`${host.id}: on ${this.settings.releaseId}${this.plan.switch.includes('health') ? ', healthy' : ''}`);
+      this.hostInfo(`${host.id}: on ${this.settings.releaseId}${this.plan.switch.includes('health') ? ', healthy' : ''}`);
     } catch (err) {
       this.fail(run, errorMessage(err));
       const decision = this.judge();
@@ -458,6 +549,17 @@ class RolloutRun {
     await this.log.group(`${r.host} · wave ${r.wave} · ${r.outcome} · ${total} ms`, async () => {
       for (const x of r.steps) this.log.info(`${x.ok ? 'ok ' : 'ERR'} ${x.name.padEnd(8)} ${String(x.end - x.start).padStart(6)} ms${x.detail ? `  ${x.detail}` : ''}`);
     });
+  }
+
+  /** Small fleets: every host is named in the log. */
+  private get eachHostLogged(): boolean {
+    return this.runs.length <= LOG_EACH_HOST_UP_TO;
+  }
+
+  /** A host's progress: a log line on small fleets, a debug line at scale (the wave's count line says it). */
+  private hostInfo(message: string): void {
+    if (this.eachHostLogged) this.log.info(message);
+    else this.log.debug(message);
   }
 
   private fail(run: HostRun, reason: string): void {

@@ -18,6 +18,7 @@ const options = (o: Partial<PlanOptions> = {}): PlanOptions => ({
   canary: false,
   waveWaitMs: 0,
   watch: false,
+  staging: 'upload',
   ...o,
 });
 const sizes = (k: number, waves: Count[]) => planRollout(hosts(k), options({ waves })).waves.map((w) => w.hosts.length);
@@ -70,8 +71,20 @@ describe('steps', () => {
     expect(full.revert).toEqual(['drain', 'revert', 'rotation']);
   });
   test('a host that already holds this upload (same checksum) is not uploaded to again', () => {
-    const plan = planRollout(hosts(2), options(), new Map([['h2:22', { uploaded: true }]]));
+    const plan = planRollout(hosts(2), options(), new Map([['h2:22', { uploaded: true, current: true }]]));
     expect(plan.stage).toEqual({ 'h1:22': ['upload', 'unpack'], 'h2:22': ['unpack'] });
+  });
+  test('delta: hosts with a current release compare manifests (the missing files go with the unpack); a fresh host gets the whole artifact', () => {
+    const found = new Map([
+      ['h1:22', { uploaded: false, current: true }],
+      ['h2:22', { uploaded: false, current: false }],
+      ['h3:22', { uploaded: true, current: true }],
+    ]);
+    expect(planRollout(hosts(3), options({ staging: 'delta' }), found).stage).toEqual({ 'h1:22': ['compare', 'unpack'], 'h2:22': ['upload', 'unpack'], 'h3:22': ['unpack'] });
+  });
+  test('artifact-url: every host that lacks the release downloads it', () => {
+    const found = new Map([['h2:22', { uploaded: true, current: true }]]);
+    expect(planRollout(hosts(2), options({ staging: 'url' }), found).stage).toEqual({ 'h1:22': ['download', 'unpack'], 'h2:22': ['unpack'] });
   });
   test('bakes after every wave but the last, only with wave-wait; the canary weight on wave 1 only', () => {
     expect(planRollout(hosts(5), options()).waves.map((w) => w.bake)).toEqual([null, null, null]);

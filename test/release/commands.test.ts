@@ -57,9 +57,9 @@ describe('exact command strings', () => {
     );
   });
 
-  test('removeReleasesCommand removes release directories and their checksums', () => {
+  test('removeReleasesCommand removes release directories, their checksums and their manifests', () => {
     expect(removeReleasesCommand('/srv/app', ['v1', 'v2'])).toBe(
-      'rm -rf -- /srv/app/releases/v1 /srv/app/.fivestep/checksums/v1 /srv/app/releases/v2 /srv/app/.fivestep/checksums/v2',
+      'rm -rf -- /srv/app/releases/v1 /srv/app/.fivestep/checksums/v1 /srv/app/.fivestep/manifests/v1 /srv/app/releases/v2 /srv/app/.fivestep/checksums/v2 /srv/app/.fivestep/manifests/v2',
     );
     expect(removeReleasesCommand('/srv/app', [])).toBe('true');
   });
@@ -69,19 +69,20 @@ describe('exact command strings', () => {
     expect(cmd.split('\n')).toEqual([
       'set -e',
       'mkdir -p /srv/app/releases /srv/app/.fivestep/checksums /srv/app/shared',
-      `if [ -e /srv/app/releases/v2 ]; then if [ "$(cat /srv/app/.fivestep/checksums/v2 2>/dev/null)" = ab12 ]; then rm -f /srv/app/.fivestep/incoming/v2.artifact; exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit 65; fi`,
-      'cleanup() { rm -rf /srv/app/releases/.v2.partial /srv/app/.fivestep/incoming/v2.artifact /srv/app/.fivestep/checksums/v2; }',
+      `if [ -e /srv/app/releases/v2 ]; then if [ "$(cat /srv/app/.fivestep/checksums/v2 2>/dev/null)" = ab12 ]; then rm -f /srv/app/.fivestep/incoming/v2.*; exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit 65; fi`,
+      'cleanup() { rm -rf /srv/app/releases/.v2.partial /srv/app/.fivestep/incoming/v2.* /srv/app/.fivestep/checksums/v2; }',
       'trap cleanup EXIT',
       'rm -rf /srv/app/releases/.v2.partial',
       'mkdir /srv/app/releases/.v2.partial',
-      'tar -xzf /srv/app/.fivestep/incoming/v2.artifact -C /srv/app/releases/.v2.partial',
+      'tar -xzpf /srv/app/.fivestep/incoming/v2.artifact -C /srv/app/releases/.v2.partial',
       'touch /srv/app/releases/.v2.partial',
+      'if [ -f /srv/app/.fivestep/incoming/v2.manifest ]; then mkdir -p /srv/app/.fivestep/manifests; mv /srv/app/.fivestep/incoming/v2.manifest /srv/app/.fivestep/manifests/v2; fi',
       "printf '%s\\n' ab12 > /srv/app/.fivestep/checksums/v2",
       'mv /srv/app/releases/.v2.partial /srv/app/releases/v2',
       'trap - EXIT',
-      'rm -f /srv/app/.fivestep/incoming/v2.artifact',
+      'rm -f /srv/app/.fivestep/incoming/v2.*',
     ]);
-    expect(unpackCommand('/srv/app', 'v2', 'ab12', 'tar')).toContain('tar -xf /srv/app/.fivestep/incoming/v2.artifact');
+    expect(unpackCommand('/srv/app', 'v2', 'ab12', 'tar')).toContain('tar -xpf /srv/app/.fivestep/incoming/v2.artifact');
   });
 
   test('switchCommand and unpackCommand record their ledger line in the same command', () => {
@@ -89,7 +90,7 @@ describe('exact command strings', () => {
     const line = `mkdir -p /srv/app/.fivestep && printf '%s\\n' '${JSON.stringify(staged)}' >> /srv/app/.fivestep/deploy.log`;
     expect(unpackCommand('/srv/app', 'v2', 'ab12', 'tar', staged).split('\n').at(-1)).toBe(line);
     // Already unpacked with the same content: still staged by this rollout.
-    expect(unpackCommand('/srv/app', 'v2', 'ab12', 'tar', staged).split('\n')[2]).toContain(`rm -f /srv/app/.fivestep/incoming/v2.artifact; ${line}; exit 0`);
+    expect(unpackCommand('/srv/app', 'v2', 'ab12', 'tar', staged).split('\n')[2]).toContain(`rm -f /srv/app/.fivestep/incoming/v2.*; ${line}; exit 0`);
     expect(switchCommand('/srv/app', 'v2', { ...staged, result: 'switched' }).split('\n').at(-1)).toBe(line.replace('staged', 'switched'));
   });
 });

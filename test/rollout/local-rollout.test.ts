@@ -42,6 +42,9 @@ function settings(hosts: LocalHosts, release: string, extra: Partial<RolloutSett
       ...ssh,
     },
     artifact: 'unused',
+    artifactUrl: null,
+    // The artifacts here are prepared without a delta source: the whole artifact goes to each host.
+    delta: true,
     releaseId: release,
     waves: [{ kind: 'count', value: 1 }],
     maxFailures: { kind: 'count', value: 0 },
@@ -104,7 +107,7 @@ const PHASES: { phase: string; match?: RegExp; down?: boolean; sick?: boolean; r
   { phase: 'lock', match: /if mkdir .*\.fivestep\/lock 2>/, reason: /^preflight: lock failed \(exit 1\): lock dir unwritable/, switched: false },
   { phase: 'state', match: /echo absent=1/, reason: /^preflight: state failed \(exit 1\)/, switched: false },
   { phase: 'upload', match: /^set -e\nmkdir -p .*incoming/, reason: /^stage: upload failed \(exit 1\): No space left on device/, switched: false },
-  { phase: 'unpack', match: /tar -xzf/, reason: /^stage: unpack failed \(exit 2\)/, switched: false },
+  { phase: 'unpack', match: /tar -xzpf/, reason: /^stage: unpack failed \(exit 2\)/, switched: false },
   { phase: 'link', match: /ln -s .*shared\/logs/, reason: /^stage: link failed/, switched: false },
   { phase: 'setup', match: /setup-ran/, reason: /^stage: setup failed/, switched: false },
   { phase: 'switch', match: /mv -T .*current/, reason: /^switch failed \(exit 1\)/, switched: false },
@@ -150,7 +153,7 @@ describe.each(PHASES)('a failure in $phase on host 1', ({ phase, match, down, si
 test('max-failures as a percent of all hosts, rounded up: 20% of 3 allows one failure, 0% none', async () => {
   for (const [pct, budget, result] of [[20, 1, 'success'], [0, 0, 'reverted']] as const) {
     const hosts = await fleetOnV1(`pct-${pct}`);
-    hosts.fail(2, /tar -xzf/, fail('broken'));
+    hosts.fail(2, /tar -xzpf/, fail('broken'));
     const { report } = await deploy(hosts, 'v2', { maxFailures: { kind: 'percent', value: pct } });
     expect([report.plan.maxFailures, report.result]).toEqual([budget, result]);
   }

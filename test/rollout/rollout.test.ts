@@ -105,7 +105,9 @@ describe('a clean rollout on 5 hosts', () => {
     const switchOf = (i: number) => report.hosts[i].steps.find((s) => s.name === 'switch')!;
     expect(switchOf(1).start).toBeGreaterThan(switchOf(0).end);
     expect(switchOf(3).start).toBeGreaterThan(switchOf(2).end);
-    expect(report.hosts[0].steps.map((s) => s.name)).toEqual(['connect', 'lock', 'state', 'upload', 'unpack', 'link', 'setup', 'switch', 'reload', 'health', 'record']);
+    // Delta staging offers the manifest first; for a two-file artifact the delta is no smaller than the whole, which goes instead.
+    expect(report.hosts[0].steps.map((s) => s.name)).toEqual(['connect', 'lock', 'state', 'compare', 'upload', 'unpack', 'link', 'setup', 'switch', 'reload', 'health', 'record']);
+    expect(report.hosts[0].staging).toBe('full');
     expect(second.log).toContain(`::group::Wave 2/3: ${ids[1]}, ${ids[2]}`);
     // A group per host after its wave's group, listing each step with its time.
     expect(second.log).toMatch(new RegExp(`::group::${ids[1].replace(/\./g, '\\.')} · wave 2 · updated · \\d+ ms\\nok  connect +\\d+ ms`));
@@ -118,7 +120,8 @@ describe('a clean rollout on 5 hosts', () => {
     expect(again.outputs.result).toBe('success');
     expect(again.report.hosts.map((h) => h.uploaded)).toEqual([false, false, false, false, false]);
     expect(again.report.hosts.flatMap((h) => h.steps).some((s) => s.name === 'upload')).toBe(false);
-    expect(again.log).toContain('staged (already uploaded)');
+    expect(again.log).toContain('staged (already there)');
+    expect(again.report.hosts.map((h) => h.staging)).toEqual(Array(5).fill('cached'));
     expect(Object.values(again.outputs['previous-releases'])).toEqual(['v2', 'v2', 'v2', 'v2', 'v2']);
 
     // Same id, other content: refused on the host before any switch, nothing changes.

@@ -620,7 +620,14 @@ class RolloutRun {
       startedAt: new Date(this.started).toISOString(),
       finishedAt: new Date(finished).toISOString(),
       durationMs: finished - this.started,
-      artifact: { file: this.artifact.file, sha256: this.artifact.sha256, bytes: this.artifact.bytes },
+      artifact: {
+        file: this.artifact.file,
+        sha256: this.artifact.sha256,
+        bytes: this.artifact.bytes,
+        ...(this.artifact.url ? { url: this.artifact.url.redacted } : {}),
+        ...(this.artifact.delta ? { files: this.artifact.delta.entries.length } : {}),
+      },
+      sentBytes: this.runs.reduce((sum, r) => sum + (r.record.sentBytes ?? 0), 0),
       plan: {
         waves: this.plan.waves.map((w) => w.hosts),
         maxFailures: this.plan.budget,

@@ -140,3 +140,13 @@ test('delta: false sends the whole artifact to every host', async () => {
   expect(v5.report.hosts.map((h) => [h.staging, h.sentBytes])).toEqual(Array(3).fill(['full', v5.report.artifact.bytes]));
   expect(v5.report.plan.steps.stage[v5.report.hosts[0].host]).toEqual(['upload', 'unpack']);
 }, 60_000);
+
+test('the dry run shows the compare step and both unpack commands, and changes nothing', async () => {
+  const dry = await runRollout(fleet, { artifact: artifact('v6'), 'release-id': 'v6', 'dry-run': 'true' });
+  expect(dry.outputs.result).toBe('success');
+  expect(dry.log).toContain('  stage (every host): compare → unpack');
+  expect(dry.log).toContain('# (the manifest on stdin: sha256, mode, size and path of 100 files)');
+  expect(dry.log).toContain('# after a compare, instead (the tar of missing files, directories and symlinks on stdin):');
+  expect(currents(fleet)).toEqual(['v5', 'v5', 'v5']);
+  expect(readdirSync(fleet.path(0, '/srv/app/releases'))).not.toContain('v6');
+}, 60_000);

@@ -246,3 +246,22 @@ test('the heartbeat is renewed while a wave bakes', async () => {
   const during = hosts.commands.slice(marks[0], marks.at(-1)).filter((c) => c.command.includes('echo renewed'));
   for (const id of hosts.ids()) expect(during.filter((c) => c.host === id).length).toBeGreaterThanOrEqual(3);
 });
+
+test('at 60 hosts the log says each wave in one line of counts and names only the host that failed', async () => {
+  const hosts = await fleetOnV1('sixty', 60);
+  const sick = hosts.ids()[7];
+  const waves = [{ kind: 'count' as const, value: 1 }, { kind: 'percent' as const, value: 25 }, { kind: 'percent' as const, value: 100 }];
+  const { report, log } = await deploy(hosts, 'v2', { waves, maxFailures: { kind: 'count', value: 1 } }, healthOf(new Set([sick])));
+  expect(report.result).toBe('success');
+  expect(log).toContain('Waves: 1: 1 host(s) · 2: 15 host(s) · 3: 44 host(s)');
+  expect(log).toContain('::group::Wave 2/3: 15 host(s)\n');
+  expect(log).toMatch(/\nWave 1\/3: 1 host\(s\): 1 updated in \d+ ms\n/);
+  expect(log).toMatch(/\nWave 2\/3: 15 host\(s\): 14 updated, 1 failed in [\d.]+ m?s\n/);
+  expect(log).toMatch(/\nWave 3\/3: 44 host\(s\): 44 updated in [\d.]+ m?s\n/);
+  expect(log).toMatch(/\nStaged on 60 of 60 host\(s\): 60 whole artifact; the runner sent [\d.]+ KiB of artifact, in [\d.]+ m?s\n/);
+  // Every other host's name is in no line of the log (debug lines, hidden unless step debugging is on, aside); the sick one is in its error and its step group.
+  const named = log.split('\n').filter((l) => !l.startsWith('debug: ') && hosts.ids().some((id) => id !== sick && l.includes(id)));
+  expect(named).toEqual([]);
+  expect(log).toContain(`error: ${sick}: health failed: HTTP 503`);
+  expect(log).toMatch(new RegExp(`::group::${sick.replace(/\./g, '\\.')} · wave 2 · failed · \\d+ ms`));
+}, 60_000);

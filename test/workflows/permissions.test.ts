@@ -16,7 +16,7 @@ import {
   type StepInputs,
 } from '../../src/docs/permissions.js';
 
-const SAMPLES = ['.github/workflows/continuous-deployment.yml', '.github/workflows/watch-production.yml'];
+const SAMPLES = ['.github/workflows/continuous-deployment.yml', '.github/workflows/watch-production.yml', '.github/workflows/deploy-large-fleet.yml'];
 /** The copy-paste workflows of the docs and the README: every fenced yaml block that is a whole workflow (it has `jobs:`). */
 const DOC_WORKFLOWS = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => join('docs', f))]
   .flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m, i) => ({ name: `${f} (yaml block ${i + 1})`, text: m[1] })))

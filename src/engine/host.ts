@@ -1,6 +1,7 @@
 // One host of a release, over one SSH session: every verb the rollout and the revert use. Each verb
 // records one step record and, on failure, throws one StepError naming the step. Commands come from
 // the pure builders in release/commands.ts; this is the thin executor (as Kamal's are).
+import { PassThrough } from 'node:stream';
 import { hostId, type HostSpec } from '../common/inputs.js';
 import { errorMessage } from '../common/errors.js';
 import { Semaphore, sleep as realSleep } from '../common/concurrency.js';
@@ -8,6 +9,7 @@ import {
   EXIT,
   LOCK_STALE_SEC,
   acquireLockCommand,
+  heartbeatCommand,
   appendLogCommand,
   discardReleaseCommand,
   linkSharedCommand,
@@ -17,7 +19,6 @@ import {
   receiveArtifactCommand,
   releaseLockCommand,
   removeReleasesCommand,
-  renewLockCommand,
   switchCommand,
   unpackCommand,
   unsetCurrentCommand,
@@ -52,6 +53,30 @@ export interface HostContext {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** How long a renewal waits for the host's answer before the next beat tries again. */
+const HEARTBEAT_ANSWER_MS = 10_000;
+
+/** `promise`, or `fallback` after `ms` (a timer that never holds the process open). */
+function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(fallback), ms);
+    timer.unref?.();
+    void promise.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    });
+  });
+}
+
+/** The long-lived heartbeat command on one session, and the renewals waiting for its answers. */
+interface HeartbeatChannel {
+  session: RemoteSession;
+  input: PassThrough;
+  waiting: ((line: string) => void)[];
+  buffered: string;
+  done: Promise<void>;
+}
+
 /** One attempt at the lock, as the host answered it. */
 export type LockReply =
   | { kind: 'acquired' }
@@ -64,6 +89,9 @@ export class ReleaseHost {
   /** This run's lock token while it holds the lock. */
   private lockToken = '';
   private lockOwner = '';
+  /** Another run took the lock over (the heartbeat said so). */
+  private lockLost = false;
+  private heartbeat?: HeartbeatChannel;
   private session?: RemoteSession;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -115,6 +143,7 @@ export class ReleaseHost {
   }
 
   async close(): Promise<void> {
+    await this.closeHeartbeat();
     await this.session?.close().catch(() => undefined);
     this.session = undefined;
   }
@@ -132,21 +161,67 @@ export class ReleaseHost {
     if (result.code === 0) {
       this.lockToken = token;
       this.lockOwner = owner;
+      this.lockLost = false;
       return m && m[1] === 'took-over' ? { kind: 'took-over', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' } : { kind: 'acquired' };
     }
     if (result.code === EXIT.lockHeld && m) return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
     throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
   }
 
-  /** Renews the heartbeat; false when another run has taken the lock over. */
+  /**
+   * Renews the heartbeat; false when another run has taken the lock over. The renewals go over one
+   * long-lived channel (heartbeatCommand), opened on the first and again after a lost connection.
+   */
   async renewLock(): Promise<boolean> {
     if (!this.lockToken || !this.session) return true;
-    const result = await this.raw(renewLockCommand(this.deployPath, this.lockToken, this.lockOwner));
-    return result.stdout.trim() !== 'lost';
+    if (this.lockLost) return false;
+    const channel = this.heartbeat?.session === this.session ? this.heartbeat : this.openHeartbeat(this.session);
+    const answer = new Promise<string>((resolve) => channel.waiting.push(resolve));
+    channel.input.write('\n');
+    // A host too slow to answer within a renewal period says nothing about who holds the lock.
+    const reply = await within(answer, HEARTBEAT_ANSWER_MS, 'late');
+    if (reply === 'lost') this.lockLost = true;
+    return reply !== 'lost';
+  }
+
+  private openHeartbeat(session: RemoteSession): HeartbeatChannel {
+    const channel: HeartbeatChannel = { session, input: new PassThrough(), waiting: [], buffered: '', done: Promise.resolve() };
+    const answer = (line: string) => channel.waiting.shift()?.(line);
+    channel.done = session
+      .exec(heartbeatCommand(this.deployPath, this.lockToken, this.lockOwner), {
+        stdin: channel.input,
+        onStdout: (chunk) => {
+          channel.buffered += chunk;
+          for (let nl = channel.buffered.indexOf('\n'); nl >= 0; nl = channel.buffered.indexOf('\n')) {
+            answer(channel.buffered.slice(0, nl).trim());
+            channel.buffered = channel.buffered.slice(nl + 1);
+          }
+        },
+      })
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        // The loop ended (lost, or the channel closed): a waiting renewal learns nothing more from it.
+        while (channel.waiting.length) answer('closed');
+        if (this.heartbeat === channel) this.heartbeat = undefined;
+      });
+    this.heartbeat = channel;
+    return channel;
+  }
+
+  /** Ends the heartbeat channel (its loop exits on end of input), so no renewal races the release of the lock. */
+  private async closeHeartbeat(): Promise<void> {
+    const channel = this.heartbeat;
+    if (!channel) return;
+    channel.input.end();
+    await within(channel.done, HEARTBEAT_ANSWER_MS, undefined);
   }
 
   async unlock(): Promise<void> {
     if (!this.lockToken) return;
+    await this.closeHeartbeat();
     const token = this.lockToken;
     this.lockToken = '';
     if (!this.session) throw new Error(`the connection was lost: the lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat and is then taken over`);

@@ -422,7 +422,10 @@ export class SshSession implements RemoteSession {
             stream.close();
           }, options.timeoutMs);
         }
-        stream.on('data', (d: Buffer) => stdout.push(d));
+        stream.on('data', (d: Buffer) => {
+          stdout.push(d);
+          options.onStdout?.(d.toString('utf8'));
+        });
         stream.stderr.on('data', (d: Buffer) => stderr.push(d));
         stream.on('exit', (c: number | null, sig?: string) => {
           code = c;

@@ -13,6 +13,8 @@ export interface ExecOptions {
   stdin?: Buffer | Readable;
   /** Kills the remote command (closes the channel) after this long; the result then has code 124, as with `timeout`. */
   timeoutMs?: number;
+  /** Receives stdout as it arrives (a long-lived command's answers), besides the result's `stdout`. */
+  onStdout?: (chunk: string) => void;
 }
 
 /** One authenticated connection to one host, reused for every step of a run. */

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync, readdirSync } from '
 import { join } from 'node:path';
 import { hostId, type HostSpec } from '../../src/common/inputs.js';
 import type { DeployLogEntry } from '../../src/release/commands.js';
-import type { Connector, ExecResult, RemoteSession } from '../../src/ssh/types.js';
+import type { Connector, ExecOptions, ExecResult, RemoteSession } from '../../src/ssh/types.js';
 
 export const DEPLOY = '/srv/app';
 
@@ -93,7 +93,7 @@ export class LocalHosts {
   private session(i: number, spec: HostSpec): RemoteSession {
     const id = hostId(spec);
     let lost = false;
-    const exec = async (command: string, options: { stdin?: Buffer | NodeJS.ReadableStream } = {}): Promise<ExecResult> => {
+    const exec = async (command: string, options: ExecOptions = {}): Promise<ExecResult> => {
       if (lost) throw new Error(`${id}: connection lost`);
       this.commands.push({ host: id, command });
       const k = this.faults.findIndex((f) => f.host === id && f.match.test(command));
@@ -106,20 +106,25 @@ export class LocalHosts {
         }
         return fault;
       }
-      return runLocal(command.split(DEPLOY).join(join(this.dir(i), DEPLOY)), options.stdin as Buffer | undefined);
+      return runLocal(command.split(DEPLOY).join(join(this.dir(i), DEPLOY)), options);
     };
     return { id, spec, exec, close: async () => undefined };
   }
 }
 
-function runLocal(command: string, stdin?: Buffer): Promise<ExecResult> {
+function runLocal(command: string, options: ExecOptions): Promise<ExecResult> {
   return new Promise((resolve) => {
     const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+      options.onStdout?.(d.toString('utf8'));
+    });
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end(stdin ?? undefined);
+    const input = options.stdin;
+    if (input === undefined || Buffer.isBuffer(input)) child.stdin.end(input ?? undefined);
+    else input.pipe(child.stdin);
   });
 }

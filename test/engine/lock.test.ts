@@ -103,3 +103,20 @@ test('the heartbeat renews this run\'s locks, and reports a lock another run has
   await heartbeat.beat();
   expect(lost).toEqual(['10.0.0.1:22']);
 });
+
+test('renewals share one long-lived command per connection, and the lock is released only after it has ended', async () => {
+  const h = await host();
+  await takeLock(h, request(new MemoryLogger()));
+  const heartbeat = new Heartbeat(() => [h], () => undefined, new MemoryLogger(), 1_000_000);
+  const before = hosts.commands.length;
+  for (let i = 0; i < 3; i++) {
+    writeFileSync(ownerFile(), `tok2\nhttps://ci/runs/2\n${nowSec() - 40}\n`);
+    await heartbeat.beat();
+    expect(Number(readFileSync(ownerFile(), 'utf8').split('\n')[2])).toBeGreaterThanOrEqual(nowSec() - 2);
+  }
+  expect(hosts.commands.slice(before).filter((c) => c.command.startsWith('while IFS= read -r beat'))).toHaveLength(1);
+  expect(hosts.commands.length - before).toBe(1);
+  await h.unlock();
+  expect(hosts.locked(0)).toBe(false);
+});
+

@@ -10,7 +10,7 @@ import {
   appendLogCommand,
   parseLog,
   parseState,
-  renewLockCommand,
+  heartbeatCommand,
   readStateCommand,
   releaseLockCommand,
   removeReleasesCommand,
@@ -144,11 +144,15 @@ describe('commands run in a local sh', () => {
     expect(second.stdout).toMatch(/^held [0-2] https:\/\/ci\/run\/1\n$/);
     // The same run again (a retried step): still its lock.
     expect(sh(acquireLockCommand(app, 'https://ci/run/1', 'tok1')).stdout).toBe('acquired\n');
-    // Renewal writes a fresh heartbeat; another run's token learns it has lost the lock.
+    // The heartbeat loop renews once per line it reads, answering each; it ends at end of input.
     writeFileSync(owner, `tok1\nhttps://ci/run/1\n${Math.floor(Date.now() / 1000) - 30}\n`);
-    expect(sh(renewLockCommand(app, 'tok1', 'https://ci/run/1')).stdout).toBe('renewed\n');
+    const beats = spawnSync('sh', ['-c', heartbeatCommand(app, 'tok1', 'https://ci/run/1')], { encoding: 'utf8', input: '\n\n' });
+    expect([beats.status, beats.stdout]).toEqual([0, 'renewed\nrenewed\n']);
     expect(Number(readFileSync(owner, 'utf8').split('\n')[2])).toBeGreaterThan(Date.now() / 1000 - 5);
-    expect(sh(renewLockCommand(app, 'tok2', 'https://ci/run/2')).stdout).toBe('lost\n');
+    // Another run's token learns at its first beat that it has lost the lock, and the loop stops there.
+    const other = spawnSync('sh', ['-c', heartbeatCommand(app, 'tok2', 'https://ci/run/2')], { encoding: 'utf8', input: '\n\n\n' });
+    expect([other.status, other.stdout]).toEqual([0, 'lost\n']);
+    expect(readFileSync(owner, 'utf8').split('\n')[0]).toBe('tok1');
     sh(releaseLockCommand(app, 'tok2'));
     expect(existsSync(join(app, '.fivestep', 'lock'))).toBe(true); // not ours: kept
     expect(sh(releaseLockCommand(app, 'tok1')).status).toBe(0);

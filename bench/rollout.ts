@@ -32,9 +32,9 @@ import { ensurePackages } from '../test/servers/system-packages.js';
 const run = promisify(execFile);
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const HOSTS = 20;
-const WAVES = '1, 25%, 100%';
-const HEALTH = 'test -s VERSION';
-const RELOAD = 'touch "$DEPLOY_PATH/reloaded"';
+export const WAVES = '1, 25%, 100%';
+export const HEALTH = 'test -s VERSION';
+export const RELOAD = 'touch "$DEPLOY_PATH/reloaded"';
 
 const median = (xs: number[]) => {
   if (xs.length === 0) return NaN;
@@ -78,7 +78,7 @@ export interface RolloutBench {
 // ---------------------------------------------------------------------------------------------
 // The artifact: incompressible binaries plus text, ~2 MB packed.
 
-function buildArtifact(dir: string): { files: number } {
+export function buildArtifact(dir: string): { files: number } {
   mkdirSync(join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'assets'), { recursive: true });
   mkdirSync(join(dir, 'config'), { recursive: true });
@@ -166,6 +166,9 @@ async function runFivestep(fleet: Fleet, artifactDir: string, releaseId: string,
     waves: WAVES,
     'health-command': HEALTH,
     'reload-command': RELOAD,
+    // Every run ships the same content under a new id: with delta the later runs would send almost
+    // nothing, while Ansible's copy sends it all. Like for like: the whole artifact (delta has its own figures in bench/scale.ts).
+    delta: 'false',
   });
   const env = { RUNNER_TEMP: workDir, GITHUB_REPOSITORY: 'bench/bench' };
   const t0 = performance.now();

@@ -1,4 +1,6 @@
-// `npm run bench`: the rollout benchmark (fivestep vs Ansible), then metric-watch's breach→verdict time,
+// `npm run bench`: the rollout benchmark (fivestep vs Ansible), then ssh-rollout at scale (20 to 1,000 hosts
+// beside plain OpenSSH, delta and artifact-url bytes; a part that cannot be measured fails the run), then
+// metric-watch's breach→verdict time,
 // then requests served/failed during a 20-host rollout under load through haproxy (drain vs no drain), then
 // the canary judge's false failures and detections over seeded simulated bakes (against pooled Mann-Whitney),
 // then test-gate's JUnit reader on 1,000- and 10,000-test reports.
@@ -10,6 +12,7 @@ import { benchCanaryJudge } from './canary-judge.js';
 import { benchJUnitReader } from './junit.js';
 import { benchMetricWatch } from './metric-watch.js';
 import { benchRollout } from './rollout.js';
+import { benchScale, scaleSummary } from './scale.js';
 import { benchUnderLoad } from './under-load.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -17,6 +20,10 @@ const started = performance.now();
 
 console.log('== ssh-rollout vs Ansible ==');
 const rollout = await benchRollout(3);
+console.log('\n== ssh-rollout at scale ==');
+const scale = await benchScale({
+  ansibleAt20: rollout.ansible.medianWallMs !== undefined ? { wallMs: rollout.ansible.medianWallMs, version: rollout.ansible.version } : undefined,
+});
 console.log('\n== metric-watch ==');
 const metricWatch = await benchMetricWatch(3);
 console.log('\n== rollout under load ==');
@@ -29,12 +36,16 @@ const junitReader = await benchJUnitReader();
 const totalSeconds = (performance.now() - started) / 1000;
 console.log(`\nbench finished in ${totalSeconds.toFixed(0)} s`);
 console.log('\n---- figures (paste into the README) ----');
-for (const line of [...rollout.lines, ...metricWatch.lines, ...underLoad.lines, ...canaryJudge.lines, ...junitReader.lines]) console.log(line);
+for (const line of [...rollout.lines, ...scale.lines, ...metricWatch.lines, ...underLoad.lines, ...canaryJudge.lines, ...junitReader.lines]) console.log(line);
 
 mkdirSync(join(REPO, '.tmp'), { recursive: true });
 const out = join(REPO, '.tmp', 'bench.json');
 writeFileSync(
   out,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, metricWatch, underLoad, canaryJudge, junitReader }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, scale: scaleSummary(scale), metricWatch, underLoad, canaryJudge, junitReader }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
 );
 console.log(`\nJSON: ${out}`);
+if (scale.errors.length) {
+  console.error(`\nbench FAILED: ${scale.errors.length} scale figure(s) could not be measured:\n${scale.errors.map((e) => `  ${e}`).join('\n')}`);
+  process.exitCode = 1;
+}

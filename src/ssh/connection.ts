@@ -128,6 +128,22 @@ function keyscanHint(h: { host: string; port: number }): string {
   return `get the line with: ssh-keyscan -p ${h.port} ${h.host}`;
 }
 
+/**
+ * known-hosts parsed once per text: every session keeps the entries it was checked against, so a
+ * parse per connection made a thousand-host rollout hold a thousand copies of a thousand lines.
+ */
+const parsedKnownHosts = new Map<string, KnownHostEntry[]>();
+function knownHostsOf(text: string): KnownHostEntry[] {
+  let entries = parsedKnownHosts.get(text);
+  if (!entries) {
+    entries = parseKnownHosts(text).entries;
+    // One run has one known-hosts text (a jump host shares it); a bound keeps tests that make many from growing it.
+    if (parsedKnownHosts.size >= 8) parsedKnownHosts.clear();
+    parsedKnownHosts.set(text, entries);
+  }
+  return entries;
+}
+
 /** Creates a Connector. `connectSsh` is one with default options. */
 export function createConnector(options: ConnectorOptions = {}): Connector {
   const logger = options.logger ?? silentLogger;
@@ -137,7 +153,7 @@ export function createConnector(options: ConnectorOptions = {}): Connector {
 
   return async (host: HostSpec, credentials: SshCredentials): Promise<RemoteSession> => {
     const key = parsePrivateKey(credentials.privateKey, credentials.passphrase);
-    const known = credentials.hostKeys.kind === 'known-hosts' ? parseKnownHosts(credentials.hostKeys.knownHosts).entries : undefined;
+    const known = credentials.hostKeys.kind === 'known-hosts' ? knownHostsOf(credentials.hostKeys.knownHosts) : undefined;
     const attempts = Math.max(1, credentials.connectAttempts ?? 3);
     const id = hostId(host);
     let last: unknown;

@@ -52754,7 +52754,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(332);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2218);
+/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6280);
 /* harmony import */ var _ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9829);
 // auto-revert entry: the runner shell around src/revert/main.ts.
 
@@ -53046,7 +53046,7 @@ function hostId(h) {
 
 /***/ }),
 
-/***/ 2218:
+/***/ 6280:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58944,6 +58944,7 @@ function layout(deployPath) {
         log: `${state}/deploy.log`,
         bad: `${state}/bad`,
         checksums: `${state}/checksums`,
+        manifests: `${state}/manifests`,
         incoming: `${state}/incoming`,
     };
 }
@@ -58955,7 +58956,8 @@ const releasePath = (deployPath, id) => `${deployPath}/releases/${id}`;
 
 
 /** Exit codes our commands use so the runner can tell failures apart. */
-const EXIT = { checksum: 64, exists: 65, missing: 66, lockHeld: 75 };
+/** deltaMismatch: a release built from hard links did not match its manifest (the runner then sends the whole artifact). */
+const EXIT = { checksum: 64, exists: 65, missing: 66, deltaMismatch: 67, lockHeld: 75 };
 function releaseEnv(e) {
     return envAssignments({
         RELEASE_ID: e.releaseId,
@@ -59046,10 +59048,15 @@ function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
         `echo "held $age $holder"; exit ${EXIT.lockHeld}`,
     ].join('\n');
 }
-/** Renews this run's heartbeat; prints `lost` when another run holds the lock now. */
-function renewLockCommand(deployPath, token, owner) {
+/**
+ * The heartbeat as one long-lived command: each line the runner writes renews the heartbeat and is
+ * answered `renewed`, or `lost` (and the loop ends) when another run holds the lock now. A renewal then costs one packet on an open channel, not a new session: at a
+ * thousand hosts a renewal every 15 s for each would otherwise rival the rollout's own commands.
+ * When the runner vanishes no line comes, so the heartbeat goes stale as the lock's rules expect.
+ */
+function heartbeatCommand(deployPath, token, owner) {
     const lock = quote(layout(deployPath).lock);
-    return `if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ]; then ${writeOwner(lock, token, owner)} && echo renewed; else echo lost; fi`;
+    return `while IFS= read -r beat; do if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ]; then ${writeOwner(lock, token, owner)} 2>/dev/null; echo renewed; else echo lost; exit 0; fi; done`;
 }
 /** Releases the lock only if this run still holds it (its token is in the owner file). */
 function releaseLockCommand(deployPath, token) {
@@ -59078,22 +59085,28 @@ function unpackCommand(deployPath, releaseId, sha256, format, staged) {
     const partial = quote(`${l.releases}/.${releaseId}.partial`);
     const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
     const sum = quote(`${l.checksums}/${releaseId}`);
+    const manifest = quote(`${l.incoming}/${releaseId}.manifest`);
+    // Everything received for this release (the upload, and a delta offer's manifest and index).
+    const received = `${quote(`${l.incoming}/${releaseId}`)}.*`;
     return [
         'set -e',
         `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)}`,
-        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${tmp}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
-        `cleanup() { rm -rf ${partial} ${tmp} ${sum}; }`,
+        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${received}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `cleanup() { rm -rf ${partial} ${received} ${sum}; }`,
         'trap cleanup EXIT',
         `rm -rf ${partial}`,
         `mkdir ${partial}`,
-        `tar -x${format === 'tar.gz' ? 'z' : ''}f ${tmp} -C ${partial}`,
+        // -p: modes exactly as the artifact has them (not masked by the login's umask), as delta staging builds them.
+        `tar -x${format === 'tar.gz' ? 'z' : ''}pf ${tmp} -C ${partial}`,
         // tar restores the archive's mtime of `./` onto the directory (epoch 0 for a packed directory);
         // prune orders releases by this mtime, so it must be the unpack time.
         `touch ${partial}`,
+        // The manifest the runner offered (delta staging), kept so the next release can be built from this one.
+        `if [ -f ${manifest} ]; then mkdir -p ${quote(l.manifests)}; mv ${manifest} ${quote(`${l.manifests}/${releaseId}`)}; fi`,
         `printf '%s\\n' ${quote(sha256)} > ${sum}`,
         `mv ${partial} ${target}`,
         `trap - EXIT`,
-        `rm -f ${tmp}`,
+        `rm -f ${received}`,
         ...(staged ? [appendLogCommand(deployPath, staged)] : []),
     ].join('\n');
 }
@@ -59104,7 +59117,7 @@ function discardReleaseCommand(deployPath, releaseId) {
     return [
         `cd ${quote(deployPath)} 2>/dev/null || exit 0`,
         `[ "$(readlink current 2>/dev/null)" = ${quote(target)} ] && { echo 'is current: kept' >&2; exit 1; }`,
-        `rm -rf -- ${quote(target)} ${quote(`${l.releases}/.${releaseId}.partial`)} ${quote(`${l.checksums}/${releaseId}`)} ${quote(`${l.incoming}/${releaseId}.artifact`)}`,
+        `rm -rf -- ${quote(target)} ${quote(`${l.releases}/.${releaseId}.partial`)} ${quote(`${l.checksums}/${releaseId}`)} ${quote(`${l.manifests}/${releaseId}`)} ${quote(`${l.incoming}/${releaseId}`)}.*`,
     ].join('\n');
 }
 /** Links each shared path from shared/ into the release; a missing shared entry is seeded from the release (or created as a directory). */
@@ -59167,7 +59180,7 @@ function removeReleasesCommand(deployPath, releaseIds) {
     if (releaseIds.length === 0)
         return 'true';
     const l = layout(deployPath);
-    const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`]);
+    const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`, `${l.manifests}/${id}`]);
     return `rm -rf -- ${paths.map(quote).join(' ')}`;
 }
 /** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records `entry` as switchCommand does. */
@@ -59611,6 +59624,313 @@ async function revertCommits(o, deps) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/release/download.ts
+// The host side of `artifact-url`: each host fetches the artifact itself (curl, else wget) and checks
+// its sha256 before anything unpacks it. The URL may carry a secret (an S3 presigned query, a token):
+// it reaches the shell only quoted, never curl's or wget's argv, never an output; logs get redactUrl().
+
+
+
+
+// eslint-disable-next-line no-control-regex -- rejecting whitespace and control characters is the point
+const UNSAFE_CHARACTERS = /[\s\0-\x1f\x7f]/;
+/** 127.0.0.0/8, localhost and [::1], as the WHATWG URL parser normalises them (127.1 becomes 127.0.0.1). */
+function isLoopbackHost(hostname) {
+    return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+function download_parse(url) {
+    try {
+        return new URL(url);
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * What of a URL may appear in logs and reports: scheme://host[:port]/path, `?…` when it had a query,
+ * `***@` for credentials; the fragment is dropped. Both can hold secrets, the path is kept as the
+ * one part a reader needs to tell artifacts apart.
+ */
+function redactUrl(url) {
+    const u = download_parse(url);
+    if (!u)
+        return '(not a valid URL)';
+    const credentials = u.username !== '' || u.password !== '' ? '***@' : '';
+    return `${u.protocol}//${credentials}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+}
+/**
+ * An https:// URL, or http:// to a loopback host (a local mirror, the tests), normalised and
+ * without its fragment (never sent to a server anyway). Errors show the redacted URL only.
+ */
+function validateArtifactUrl(input, url) {
+    // The URL parser would silently drop tabs and newlines; a URL holding them is a pasting mistake.
+    if (UNSAFE_CHARACTERS.test(url))
+        throw new InputError(input, 'must not contain whitespace or control characters');
+    const u = download_parse(url);
+    if (!u)
+        throw new InputError(input, 'is not a valid absolute URL (expected https://host/path)');
+    const loopback = isLoopbackHost(u.hostname);
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
+        const why = u.protocol === 'http:' ? 'http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1])' : 'must be an https:// URL';
+        throw new InputError(input, `'${redactUrl(url)}': ${why}`);
+    }
+    u.hash = '';
+    return u.href;
+}
+/** A sha256 digest: 64 hexadecimal characters, returned lowercased. */
+function validateSha256(input, text) {
+    const digest = text.trim().toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(digest)) {
+        throw new InputError(input, `'${text.trim()}' is not a sha256 digest (64 hexadecimal characters)`);
+    }
+    return digest;
+}
+const DOWNLOAD_CONNECT_TIMEOUT_SEC = 10;
+const DOWNLOAD_MAX_TIME_SEC = 600;
+/** The stdin downloadArtifactCommand reads the URL from with `urlOnStdin`. */
+function downloadStdin(url) {
+    return Buffer.from(`${url}\n`);
+}
+/**
+ * The download's own files in incoming/: the partial download and wget's response headers (which
+ * hold any redirect's signed URL). The command removes them on every exit it sees; a command killed
+ * by SIGKILL (an exec timeout) cannot, so whoever discards a release should remove them too.
+ */
+function downloadTempPaths(deployPath, releaseId) {
+    const { incoming } = layout(deployPath);
+    return { download: `${incoming}/${releaseId}.artifact.download`, log: `${incoming}/${releaseId}.artifact.log` };
+}
+/** curl's exit codes a download can end with, in words (the rest say "curl failed"). */
+const CURL_FAILURES = [
+    [1, 'a redirect to a protocol that is not allowed (only https) was refused'],
+    [3, 'the URL is malformed'],
+    [5, 'could not resolve the proxy'],
+    [6, 'could not resolve the host'],
+    [7, 'could not connect'],
+    [18, 'the connection closed before the whole file arrived'],
+    [23, 'could not write the file (is the disk full?)'],
+    [28, 'timed out'],
+    [35, 'the TLS handshake failed'],
+    [47, 'too many redirects'],
+    [52, 'the server sent an empty reply'],
+    [55, 'the connection failed while sending'],
+    [56, 'the connection failed while receiving'],
+    [60, "the server's TLS certificate is not trusted"],
+    [77, 'could not read the CA certificates'],
+];
+/** GNU wget's exit codes (wget(1) EXIT STATUS), plus 124 from `timeout`. */
+const WGET_FAILURES = [
+    [2, 'wget rejected its options (GNU wget is needed)'],
+    [3, 'could not write the file (is the disk full?)'],
+    [4, 'network failure: could not connect, or the connection closed before the whole file arrived'],
+    [5, 'TLS verification failed'],
+    [6, 'the server refused the credentials'],
+    [7, 'protocol error'],
+    [124, 'timed out'],
+];
+/** Lines of a `case` that sets $why from the tool's exit code $rc. */
+function explainExit(failures, fallback) {
+    return ['  case $rc in', ...failures.map(([code, why]) => `    ${code}) why=${quote(why)};;`), `    *) why=${quote(fallback)};;`, '  esac'];
+}
+/**
+ * Downloads the artifact into incoming/<id>.artifact, where receiveArtifactCommand leaves an upload,
+ * so unpackCommand follows unchanged. The file appears there (by rename) only once its sha256 matched;
+ * on any failure nothing is left behind and stderr holds one line naming the redacted URL, the HTTP
+ * status and the bytes received, or the expected and found checksums (exit EXIT.checksum). Prints
+ * `downloaded=<bytes>` on success.
+ *
+ * The URL goes to curl as a config line on a pipe (`-K -`) and to wget as an input list (`-i -`),
+ * never in their argv; their own stderr is never shown (a Location header holds the signed URL).
+ * Redirects are followed, but with an https URL never to another scheme: curl refuses it before
+ * sending the request; wget cannot, so its download is refused afterwards (the request was made).
+ */
+function downloadArtifactCommand(deployPath, releaseId, url, sha256, redacted, options = {}) {
+    // Validated upstream; checked again because a space or newline would break the config line.
+    if (UNSAFE_CHARACTERS.test(url))
+        throw new Error('the artifact URL must not contain whitespace or control characters');
+    const maxTime = options.maxTimeSec ?? DOWNLOAD_MAX_TIME_SEC;
+    if (!Number.isInteger(maxTime) || maxTime <= 0)
+        throw new Error(`maxTimeSec must be a positive whole number, got ${maxTime}`);
+    const u = download_parse(url);
+    const protocols = u?.protocol === 'http:' && isLoopbackHost(u.hostname) ? '=http,https' : '=https';
+    const l = layout(deployPath);
+    const temp = downloadTempPaths(deployPath, releaseId);
+    const final = quote(`${l.incoming}/${releaseId}.artifact`);
+    const curl = [
+        `curl -fsL --retry 2 --retry-max-time ${maxTime}`,
+        `--connect-timeout ${DOWNLOAD_CONNECT_TIMEOUT_SEC} --max-time ${maxTime}`,
+        `--proto ${protocols} --proto-redir ${protocols}`,
+        `-K - -o "$tmp" -w '%{http_code}'`,
+    ].join(' ');
+    const wget = `wget -q -S --tries=3 --connect-timeout=${DOWNLOAD_CONNECT_TIMEOUT_SEC} --read-timeout=60 -i - -O "$tmp"`;
+    return [
+        'set -e',
+        `mkdir -p ${quote(l.incoming)}`,
+        // After the mkdir (the deploy path keeps the usual modes): the log may hold a signed URL.
+        'umask 077',
+        `tmp=${quote(temp.download)}`,
+        `log=${quote(temp.log)}`,
+        // A stale file from an earlier attempt must not be unpacked should this download fail.
+        `rm -f ${final}`,
+        `trap 'rm -f "$tmp" "$log"' EXIT`,
+        options.urlOnStdin
+            ? `url=; IFS= read -r url || true; [ -n "$url" ] || { echo 'no artifact URL on stdin' >&2; exit 1; }`
+            : `url=${quote(url)}`,
+        'rc=0; code=000',
+        'if command -v curl >/dev/null 2>&1; then',
+        `  tool=curl; code=$(printf 'url = %s\\n' "$url" | ${curl} 2>/dev/null) || rc=$?`,
+        ...explainExit(CURL_FAILURES, 'curl failed'),
+        'elif command -v wget >/dev/null 2>&1; then',
+        `  tool=wget; to=; command -v timeout >/dev/null 2>&1 && to='timeout ${maxTime}'`,
+        `  printf '%s\\n' "$url" | $to ${wget} 2>"$log" || rc=$?`,
+        // The last status line is the final response's, after any redirects.
+        `  code=$(sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' "$log" | tail -n 1); [ -n "$code" ] || code=000`,
+        ...explainExit(WGET_FAILURES, 'wget failed'),
+        ...(protocols === '=https'
+            ? [`  if grep -qi '^ *location: *http:' "$log"; then printf '%s\\n' ${quote(`download of ${redacted} refused: it was redirected to a non-https URL`)} >&2; exit 1; fi`]
+            : []),
+        'else',
+        `  echo 'neither curl nor wget is installed on the host' >&2; exit 1`,
+        'fi',
+        `bytes=0; [ -f "$tmp" ] && bytes=$(wc -c < "$tmp" | tr -d ' ')`,
+        'if [ "$rc" != 0 ]; then',
+        `  if [ "$code" -ge 400 ] 2>/dev/null; then why="HTTP $code"; else why="$why ($tool exit $rc)"; [ "$code" = 000 ] || why="$why, HTTP $code"; fi`,
+        `  printf '%s\\n' ${quote(`download of ${redacted} failed: `)}"$why after $bytes bytes" >&2; exit 1`,
+        'fi',
+        `found=$(sha256sum "$tmp" | cut -d' ' -f1)`,
+        `if [ "$found" != ${quote(sha256)} ]; then`,
+        `  printf '%s\\n' ${quote(`checksum mismatch: expected ${sha256} but the download of ${redacted} (`)}"$bytes bytes) has $found" >&2; exit ${EXIT.checksum}`,
+        'fi',
+        `mv -f "$tmp" ${final}`,
+        'echo "downloaded=$bytes"',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/release/delta.ts
+// Delta staging: the host builds the new release from hard links into its current one plus only the
+// files the runner sends, then checks every file against the release's manifest before the rename.
+// Pure: the manifest format, the runner's choice of files, and the two remote commands (tested by exact string).
+
+
+
+/**
+ * Names the manifest cannot carry: it is tab-separated and line-based, and sha256sum escapes a
+ * backslash. Such an artifact is staged whole (a warning says which file).
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what cannot be carried
+const UNSUPPORTED_NAME = /[\0-\x1f\x7f\\]/;
+/** `sha256 TAB mode TAB size TAB path`, one file a line, sorted by path (the host's stored copy has the same form). */
+function manifestText(entries) {
+    return [...entries]
+        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+        .map((e) => `${e.sha256}\t${e.mode}\t${e.size}\t${e.path}\n`)
+        .join('');
+}
+function parseOffer(stdout) {
+    const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+    const none = lines.find((l) => l.startsWith('none '));
+    if (none)
+        return { usable: false, reason: none.slice(5).trim() };
+    const from = lines.find((l) => l.startsWith('from '));
+    if (!from)
+        return { usable: false, reason: `unexpected answer: ${lines.slice(0, 2).join(' | ') || '(nothing)'}` };
+    return { usable: true, from: from.slice(5).trim(), missing: new Set(lines.filter((l) => l.startsWith('missing ')).map((l) => l.slice(8).trim())) };
+}
+/** The files the runner sends: every file whose content the host does not hold. */
+function filesToSend(entries, missing) {
+    return entries.filter((e) => missing.has(e.sha256));
+}
+function deltaFiles(deployPath, releaseId) {
+    const l = layout(deployPath);
+    const base = `${l.incoming}/${releaseId}`;
+    return {
+        manifest: `${base}.manifest`,
+        index: `${base}.index`,
+        /** Files at the same path with the same mode and content: linked in one batch. */
+        same: `${base}.same`,
+        /** Held content at another path or with another mode: `source TAB source-mode TAB mode TAB path`. */
+        moved: `${base}.moved`,
+        from: `${base}.from`,
+        delta: `${base}.delta`,
+        stored: `${l.manifests}/${releaseId}`,
+    };
+}
+/**
+ * The offer. Stdin is the release's manifest, gzipped; the host keeps it, indexes the content of its current
+ * release (its stored manifest, else sha256sum of every file: a release staged before delta existed)
+ * and prints `from <release>` and one `missing <sha256>` per content it does not hold, or
+ * `none <why>` when there is nothing to build from. Nothing under releases/ changes.
+ */
+function deltaOfferCommand(deployPath, releaseId) {
+    const l = layout(deployPath);
+    const f = deltaFiles(deployPath, releaseId);
+    const m = quote(f.manifest);
+    const idx = quote(f.index);
+    return [
+        'set -e',
+        `mkdir -p ${quote(l.incoming)}`,
+        `gzip -dc > ${m}`,
+        `cd ${quote(deployPath)}`,
+        `cur=$(readlink current 2>/dev/null || true); cur=\${cur#releases/}`,
+        `if [ -z "$cur" ] || [ ! -d "releases/$cur" ]; then echo 'none no current release to build from'; exit 0; fi`,
+        // The index: sha256 TAB mode TAB path of every regular file of the current release.
+        `if [ -f ${quote(l.manifests)}/"$cur" ]; then cut -f1,2,4 ${quote(l.manifests)}/"$cur" > ${idx}`,
+        `else (cd "releases/$cur" && LC_ALL=C find . -type f -printf '%m\\t%P\\n' > ${idx}.modes && LC_ALL=C find . -type f -print0 | xargs -0 -r sha256sum -- | grep -v '^\\\\' | sed 's|^\\([0-9a-f]*\\)  \\./|\\1\\t|' > ${idx}.sums) && awk -F'\\t' 'NR==FNR { mode[$2] = $1; next } ($2 in mode) { print $1 "\\t" mode[$2] "\\t" $2 }' ${idx}.modes ${idx}.sums > ${idx}; rm -f ${idx}.modes ${idx}.sums`,
+        'fi',
+        `printf '%s\\n' "$cur" > ${quote(f.from)}`,
+        `echo "from $cur"`,
+        // Same path, mode and content → the batch link; held elsewhere or with another mode → one by one; else missing.
+        `: > ${quote(f.same)}; : > ${quote(f.moved)}`,
+        `awk -F'\\t' -v same=${quote(f.same)} -v moved=${quote(f.moved)} 'NR==FNR { if (!($1 in src)) { src[$1] = $3; smode[$1] = $2 } exact[$1 "\\t" $2 "\\t" $3] = 1; next } { if (($1 "\\t" $2 "\\t" $4) in exact) print $4 > same; else if ($1 in src) print src[$1] "\\t" smode[$1] "\\t" $2 "\\t" $4 > moved; else if (!($1 in told)) { told[$1] = 1; print "missing " $1 } }' ${idx} ${m}`,
+    ].join('\n');
+}
+/**
+ * Builds releases/<id> from the offer's links and the tar on stdin (the missing files, every
+ * directory and symlink), in a `.partial` directory renamed into place once every file matches the
+ * manifest (content, mode, and no file more or less). A mismatch (a release edited in place) exits
+ * EXIT.deltaMismatch and leaves nothing: the runner then sends the whole artifact. Where the
+ * filesystem refuses a hard link the file is copied. Records `staged` like unpackCommand.
+ */
+function deltaUnpackCommand(deployPath, releaseId, sha256, staged) {
+    const l = layout(deployPath);
+    const f = deltaFiles(deployPath, releaseId);
+    const target = quote(releasePath(deployPath, releaseId));
+    const partial = quote(`${l.releases}/.${releaseId}.partial`);
+    const sum = quote(`${l.checksums}/${releaseId}`);
+    const incoming = [f.manifest, f.index, f.same, f.moved, f.from, f.delta].map(quote).join(' ');
+    const log = staged ? appendLogCommand(deployPath, staged) : '';
+    return [
+        'set -e',
+        `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)} ${quote(l.manifests)}`,
+        `cat > ${quote(f.delta)}`,
+        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${incoming}; ${log ? `${log}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `cleanup() { rm -rf ${partial} ${incoming} ${sum} ${quote(f.stored)}; }`,
+        'trap cleanup EXIT',
+        `rm -rf ${partial}`,
+        `mkdir ${partial}`,
+        `tar -xzpf ${quote(f.delta)} -C ${partial}`,
+        `from=${quote(l.releases)}/"$(cat ${quote(f.from)})"`,
+        // The batch: `cp -l` links; refused links (another filesystem, protected_hardlinks) are copied instead,
+        // replacing (never writing through) whatever the first pass linked.
+        `if [ -s ${quote(f.same)} ]; then (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp -l --parents -t ${partial} -- 2>/dev/null) || (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp --remove-destination --preserve=mode --parents -t ${partial} --); fi`,
+        `tab=$(printf '\\t')`,
+        `while IFS="$tab" read -r src smode mode path; do mkdir -p "$(dirname ${partial}/"$path")"; if [ "$smode" = "$mode" ] && ln -- "$from/$src" ${partial}/"$path" 2>/dev/null; then :; else cp -- "$from/$src" ${partial}/"$path"; chmod "$mode" ${partial}/"$path"; fi; done < ${quote(f.moved)}`,
+        // Every file against the manifest: content, then the exact set of files with their modes.
+        `if ! (cd ${partial} && awk -F'\\t' '{ print $1 "  " $4 }' ${quote(f.manifest)} | sha256sum --quiet --strict -c - > ${quote(f.index)}.check 2>&1); then echo "delta: files differ from the manifest (a release edited in place?): $(head -c 300 ${quote(f.index)}.check | tr '\\n' ' ')" >&2; rm -f ${quote(f.index)}.check; exit ${EXIT.deltaMismatch}; fi`,
+        `rm -f ${quote(f.index)}.check`,
+        `if [ "$(cd ${partial} && LC_ALL=C find . -type f -printf '%m\\t%P\\n' | LC_ALL=C sort)" != "$(awk -F'\\t' '{ print $2 "\\t" $4 }' ${quote(f.manifest)} | LC_ALL=C sort)" ]; then echo 'delta: the files or their modes differ from the manifest' >&2; exit ${EXIT.deltaMismatch}; fi`,
+        `touch ${partial}`,
+        `mv ${quote(f.manifest)} ${quote(f.stored)}`,
+        `printf '%s\\n' ${quote(sha256)} > ${sum}`,
+        `mv ${partial} ${target}`,
+        'trap - EXIT',
+        `rm -f ${incoming}`,
+        ...(log ? [log] : []),
+    ].join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/engine/steps.ts
 // What every verb of the release engine leaves behind: one timed step record, and on failure one
 // kind of error naming the step. Rollout and revert reports are built from these records.
@@ -59642,6 +59962,30 @@ function outputTail(stderr, stdout, code) {
 
 
 
+
+
+
+/**
+ * Connection starts (TCP, key exchange, authentication) in flight at once, separately from
+ * max-parallel: a burst of handshakes is what servers and middleboxes refuse first. 10 is where
+ * OpenSSH's default `MaxStartups 10:30:100` starts dropping unauthenticated connections, which a
+ * jump host (every handshake goes through it) would otherwise do to a large rollout.
+ */
+const MAX_CONCURRENT_HANDSHAKES = 10;
+const handshakes = new concurrency/* Semaphore */.jf(MAX_CONCURRENT_HANDSHAKES);
+/** How long a renewal waits for the host's answer before the next beat tries again. */
+const HEARTBEAT_ANSWER_MS = 10_000;
+/** `promise`, or `fallback` after `ms` (a timer that never holds the process open). */
+function within(promise, ms, fallback) {
+    return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(fallback), ms);
+        timer.unref?.();
+        void promise.then((value) => {
+            clearTimeout(timer);
+            resolve(value);
+        });
+    });
+}
 class ReleaseHost {
     spec;
     ctx;
@@ -59650,6 +59994,9 @@ class ReleaseHost {
     /** This run's lock token while it holds the lock. */
     lockToken = '';
     lockOwner = '';
+    /** Another run took the lock over (the heartbeat said so). */
+    lockLost = false;
+    heartbeat;
     session;
     now;
     sleep;
@@ -59671,7 +60018,7 @@ class ReleaseHost {
     /** Connects, verifying the host key. */
     async connect() {
         await this.timed('connect', async () => {
-            this.session = await this.ctx.connector(this.spec, this.ctx.credentials);
+            this.session = await (this.ctx.handshakes ?? handshakes).run(() => this.ctx.connector(this.spec, this.ctx.credentials));
             return undefined;
         });
     }
@@ -59696,6 +60043,7 @@ class ReleaseHost {
         }
     }
     async close() {
+        await this.closeHeartbeat();
         await this.session?.close().catch(() => undefined);
         this.session = undefined;
     }
@@ -59711,22 +60059,68 @@ class ReleaseHost {
         if (result.code === 0) {
             this.lockToken = token;
             this.lockOwner = owner;
+            this.lockLost = false;
             return m && m[1] === 'took-over' ? { kind: 'took-over', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' } : { kind: 'acquired' };
         }
         if (result.code === EXIT.lockHeld && m)
             return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
         throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
     }
-    /** Renews the heartbeat; false when another run has taken the lock over. */
+    /**
+     * Renews the heartbeat; false when another run has taken the lock over. The renewals go over one
+     * long-lived channel (heartbeatCommand), opened on the first and again after a lost connection.
+     */
     async renewLock() {
         if (!this.lockToken || !this.session)
             return true;
-        const result = await this.raw(renewLockCommand(this.deployPath, this.lockToken, this.lockOwner));
-        return result.stdout.trim() !== 'lost';
+        if (this.lockLost)
+            return false;
+        const channel = this.heartbeat?.session === this.session ? this.heartbeat : this.openHeartbeat(this.session);
+        const answer = new Promise((resolve) => channel.waiting.push(resolve));
+        channel.input.write('\n');
+        // A host too slow to answer within a renewal period says nothing about who holds the lock.
+        const reply = await within(answer, HEARTBEAT_ANSWER_MS, 'late');
+        if (reply === 'lost')
+            this.lockLost = true;
+        return reply !== 'lost';
+    }
+    openHeartbeat(session) {
+        const channel = { session, input: new external_node_stream_.PassThrough(), waiting: [], buffered: '', done: Promise.resolve() };
+        const answer = (line) => channel.waiting.shift()?.(line);
+        channel.done = session
+            .exec(heartbeatCommand(this.deployPath, this.lockToken, this.lockOwner), {
+            stdin: channel.input,
+            onStdout: (chunk) => {
+                channel.buffered += chunk;
+                for (let nl = channel.buffered.indexOf('\n'); nl >= 0; nl = channel.buffered.indexOf('\n')) {
+                    answer(channel.buffered.slice(0, nl).trim());
+                    channel.buffered = channel.buffered.slice(nl + 1);
+                }
+            },
+        })
+            .then(() => undefined, () => undefined)
+            .finally(() => {
+            // The loop ended (lost, or the channel closed): a waiting renewal learns nothing more from it.
+            while (channel.waiting.length)
+                answer('closed');
+            if (this.heartbeat === channel)
+                this.heartbeat = undefined;
+        });
+        this.heartbeat = channel;
+        return channel;
+    }
+    /** Ends the heartbeat channel (its loop exits on end of input), so no renewal races the release of the lock. */
+    async closeHeartbeat() {
+        const channel = this.heartbeat;
+        if (!channel)
+            return;
+        channel.input.end();
+        await within(channel.done, HEARTBEAT_ANSWER_MS, undefined);
     }
     async unlock() {
         if (!this.lockToken)
             return;
+        await this.closeHeartbeat();
         const token = this.lockToken;
         this.lockToken = '';
         if (!this.session)
@@ -59735,6 +60129,22 @@ class ReleaseHost {
     }
     async upload(release, sha256, content) {
         await this.exec('upload', receiveArtifactCommand(this.deployPath, release, sha256), { stdin: content });
+    }
+    /** The host downloads the artifact itself (artifact-url) into where an upload lands, checking its sha256. */
+    async download(release, sha256, url) {
+        await this.exec('download', downloadArtifactCommand(this.deployPath, release, url.href, sha256, url.redacted, { urlOnStdin: true }), { stdin: downloadStdin(url.href) }, undefined, (out) => {
+            const bytes = /downloaded=(\d+)/.exec(out)?.[1];
+            return bytes ? `${bytes} bytes from ${url.redacted}` : `from ${url.redacted}`;
+        });
+    }
+    /** Offers the release's manifest; the host answers which contents its current release lacks. */
+    async offerDelta(release, manifest, detail) {
+        const stdout = await this.exec('compare', deltaOfferCommand(this.deployPath, release), { stdin: manifest }, undefined, (out) => detail(parseOffer(out)));
+        return parseOffer(stdout);
+    }
+    /** Builds releases/<id>/ from hard links and the tar of missing files (complete or absent) and records `staged`. */
+    async unpackDelta(release, sha256, tar, staged, detail) {
+        await this.exec('unpack', deltaUnpackCommand(this.deployPath, release, sha256, staged), { stdin: tar }, detail);
     }
     /** Unpacks into releases/<id>/ (complete or absent) and records `staged`. */
     async unpack(release, sha256, format, staged) {
@@ -59830,13 +60240,13 @@ class ReleaseHost {
             throw err;
         }
     }
-    async exec(name, command, options, detail) {
+    async exec(name, command, options, detail, describe) {
         return this.timed(name, async () => {
             const result = await this.raw(command, options);
             if (result.code !== 0)
                 throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
             return result.stdout;
-        }, () => detail);
+        }, (stdout) => describe?.(stdout) ?? detail);
     }
     async timed(name, fn, detail) {
         const start = this.now();
@@ -61353,6 +61763,22 @@ function isRetryable(err) {
 function keyscanHint(h) {
     return `get the line with: ssh-keyscan -p ${h.port} ${h.host}`;
 }
+/**
+ * known-hosts parsed once per text: every session keeps the entries it was checked against, so a
+ * parse per connection made a thousand-host rollout hold a thousand copies of a thousand lines.
+ */
+const parsedKnownHosts = new Map();
+function knownHostsOf(text) {
+    let entries = parsedKnownHosts.get(text);
+    if (!entries) {
+        entries = parseKnownHosts(text).entries;
+        // One run has one known-hosts text (a jump host shares it); a bound keeps tests that make many from growing it.
+        if (parsedKnownHosts.size >= 8)
+            parsedKnownHosts.clear();
+        parsedKnownHosts.set(text, entries);
+    }
+    return entries;
+}
 /** Creates a Connector. `connectSsh` is one with default options. */
 function createConnector(options = {}) {
     const logger = options.logger ?? silentLogger;
@@ -61361,7 +61787,7 @@ function createConnector(options = {}) {
     const keepaliveInterval = (options.keepaliveSeconds ?? 5) * 1000;
     return async (host, credentials) => {
         const key = parsePrivateKey(credentials.privateKey, credentials.passphrase);
-        const known = credentials.hostKeys.kind === 'known-hosts' ? parseKnownHosts(credentials.hostKeys.knownHosts).entries : undefined;
+        const known = credentials.hostKeys.kind === 'known-hosts' ? knownHostsOf(credentials.hostKeys.knownHosts) : undefined;
         const attempts = Math.max(1, credentials.connectAttempts ?? 3);
         const id = (0,inputs/* hostId */.My)(host);
         let last;
@@ -61651,7 +62077,10 @@ class SshSession {
                         stream.close();
                     }, options.timeoutMs);
                 }
-                stream.on('data', (d) => stdout.push(d));
+                stream.on('data', (d) => {
+                    stdout.push(d);
+                    options.onStdout?.(d.toString('utf8'));
+                });
                 stream.stderr.on('data', (d) => stderr.push(d));
                 stream.on('exit', (c, sig) => {
                     code = c;

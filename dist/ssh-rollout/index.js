@@ -52754,7 +52754,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3747);
+/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(468);
 /* harmony import */ var _ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3830);
 // ssh-rollout entry: the runner shell around src/rollout/main.ts.
 
@@ -53102,7 +53102,7 @@ const silentLogger = {
 
 /***/ }),
 
-/***/ 3747:
+/***/ 468:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58417,6 +58417,7 @@ function layout(deployPath) {
         log: `${state}/deploy.log`,
         bad: `${state}/bad`,
         checksums: `${state}/checksums`,
+        manifests: `${state}/manifests`,
         incoming: `${state}/incoming`,
     };
 }
@@ -58428,7 +58429,8 @@ const releasePath = (deployPath, id) => `${deployPath}/releases/${id}`;
 
 
 /** Exit codes our commands use so the runner can tell failures apart. */
-const EXIT = { checksum: 64, exists: 65, missing: 66, lockHeld: 75 };
+/** deltaMismatch: a release built from hard links did not match its manifest (the runner then sends the whole artifact). */
+const EXIT = { checksum: 64, exists: 65, missing: 66, deltaMismatch: 67, lockHeld: 75 };
 function releaseEnv(e) {
     return envAssignments({
         RELEASE_ID: e.releaseId,
@@ -58519,10 +58521,15 @@ function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
         `echo "held $age $holder"; exit ${EXIT.lockHeld}`,
     ].join('\n');
 }
-/** Renews this run's heartbeat; prints `lost` when another run holds the lock now. */
-function renewLockCommand(deployPath, token, owner) {
+/**
+ * The heartbeat as one long-lived command: each line the runner writes renews the heartbeat and is
+ * answered `renewed`, or `lost` (and the loop ends) when another run holds the lock now. A renewal then costs one packet on an open channel, not a new session: at a
+ * thousand hosts a renewal every 15 s for each would otherwise rival the rollout's own commands.
+ * When the runner vanishes no line comes, so the heartbeat goes stale as the lock's rules expect.
+ */
+function heartbeatCommand(deployPath, token, owner) {
     const lock = quote(layout(deployPath).lock);
-    return `if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ]; then ${writeOwner(lock, token, owner)} && echo renewed; else echo lost; fi`;
+    return `while IFS= read -r beat; do if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ]; then ${writeOwner(lock, token, owner)} 2>/dev/null; echo renewed; else echo lost; exit 0; fi; done`;
 }
 /** Releases the lock only if this run still holds it (its token is in the owner file). */
 function releaseLockCommand(deployPath, token) {
@@ -58551,22 +58558,28 @@ function unpackCommand(deployPath, releaseId, sha256, format, staged) {
     const partial = quote(`${l.releases}/.${releaseId}.partial`);
     const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
     const sum = quote(`${l.checksums}/${releaseId}`);
+    const manifest = quote(`${l.incoming}/${releaseId}.manifest`);
+    // Everything received for this release (the upload, and a delta offer's manifest and index).
+    const received = `${quote(`${l.incoming}/${releaseId}`)}.*`;
     return [
         'set -e',
         `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)}`,
-        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${tmp}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
-        `cleanup() { rm -rf ${partial} ${tmp} ${sum}; }`,
+        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${received}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `cleanup() { rm -rf ${partial} ${received} ${sum}; }`,
         'trap cleanup EXIT',
         `rm -rf ${partial}`,
         `mkdir ${partial}`,
-        `tar -x${format === 'tar.gz' ? 'z' : ''}f ${tmp} -C ${partial}`,
+        // -p: modes exactly as the artifact has them (not masked by the login's umask), as delta staging builds them.
+        `tar -x${format === 'tar.gz' ? 'z' : ''}pf ${tmp} -C ${partial}`,
         // tar restores the archive's mtime of `./` onto the directory (epoch 0 for a packed directory);
         // prune orders releases by this mtime, so it must be the unpack time.
         `touch ${partial}`,
+        // The manifest the runner offered (delta staging), kept so the next release can be built from this one.
+        `if [ -f ${manifest} ]; then mkdir -p ${quote(l.manifests)}; mv ${manifest} ${quote(`${l.manifests}/${releaseId}`)}; fi`,
         `printf '%s\\n' ${quote(sha256)} > ${sum}`,
         `mv ${partial} ${target}`,
         `trap - EXIT`,
-        `rm -f ${tmp}`,
+        `rm -f ${received}`,
         ...(staged ? [appendLogCommand(deployPath, staged)] : []),
     ].join('\n');
 }
@@ -58577,7 +58590,7 @@ function discardReleaseCommand(deployPath, releaseId) {
     return [
         `cd ${quote(deployPath)} 2>/dev/null || exit 0`,
         `[ "$(readlink current 2>/dev/null)" = ${quote(target)} ] && { echo 'is current: kept' >&2; exit 1; }`,
-        `rm -rf -- ${quote(target)} ${quote(`${l.releases}/.${releaseId}.partial`)} ${quote(`${l.checksums}/${releaseId}`)} ${quote(`${l.incoming}/${releaseId}.artifact`)}`,
+        `rm -rf -- ${quote(target)} ${quote(`${l.releases}/.${releaseId}.partial`)} ${quote(`${l.checksums}/${releaseId}`)} ${quote(`${l.manifests}/${releaseId}`)} ${quote(`${l.incoming}/${releaseId}`)}.*`,
     ].join('\n');
 }
 /** Links each shared path from shared/ into the release; a missing shared entry is seeded from the release (or created as a directory). */
@@ -58640,7 +58653,7 @@ function removeReleasesCommand(deployPath, releaseIds) {
     if (releaseIds.length === 0)
         return 'true';
     const l = layout(deployPath);
-    const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`]);
+    const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`, `${l.manifests}/${id}`]);
     return `rm -rf -- ${paths.map(quote).join(' ')}`;
 }
 /** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records `entry` as switchCommand does. */
@@ -61100,14 +61113,141 @@ function createRolloutWatch(settings, options) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(1421);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
+;// CONCATENATED MODULE: ./src/release/delta.ts
+// Delta staging: the host builds the new release from hard links into its current one plus only the
+// files the runner sends, then checks every file against the release's manifest before the rename.
+// Pure: the manifest format, the runner's choice of files, and the two remote commands (tested by exact string).
+
+
+
+/**
+ * Names the manifest cannot carry: it is tab-separated and line-based, and sha256sum escapes a
+ * backslash. Such an artifact is staged whole (a warning says which file).
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what cannot be carried
+const UNSUPPORTED_NAME = /[\0-\x1f\x7f\\]/;
+/** `sha256 TAB mode TAB size TAB path`, one file a line, sorted by path (the host's stored copy has the same form). */
+function manifestText(entries) {
+    return [...entries]
+        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+        .map((e) => `${e.sha256}\t${e.mode}\t${e.size}\t${e.path}\n`)
+        .join('');
+}
+function parseOffer(stdout) {
+    const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+    const none = lines.find((l) => l.startsWith('none '));
+    if (none)
+        return { usable: false, reason: none.slice(5).trim() };
+    const from = lines.find((l) => l.startsWith('from '));
+    if (!from)
+        return { usable: false, reason: `unexpected answer: ${lines.slice(0, 2).join(' | ') || '(nothing)'}` };
+    return { usable: true, from: from.slice(5).trim(), missing: new Set(lines.filter((l) => l.startsWith('missing ')).map((l) => l.slice(8).trim())) };
+}
+/** The files the runner sends: every file whose content the host does not hold. */
+function filesToSend(entries, missing) {
+    return entries.filter((e) => missing.has(e.sha256));
+}
+function deltaFiles(deployPath, releaseId) {
+    const l = layout(deployPath);
+    const base = `${l.incoming}/${releaseId}`;
+    return {
+        manifest: `${base}.manifest`,
+        index: `${base}.index`,
+        /** Files at the same path with the same mode and content: linked in one batch. */
+        same: `${base}.same`,
+        /** Held content at another path or with another mode: `source TAB source-mode TAB mode TAB path`. */
+        moved: `${base}.moved`,
+        from: `${base}.from`,
+        delta: `${base}.delta`,
+        stored: `${l.manifests}/${releaseId}`,
+    };
+}
+/**
+ * The offer. Stdin is the release's manifest, gzipped; the host keeps it, indexes the content of its current
+ * release (its stored manifest, else sha256sum of every file: a release staged before delta existed)
+ * and prints `from <release>` and one `missing <sha256>` per content it does not hold, or
+ * `none <why>` when there is nothing to build from. Nothing under releases/ changes.
+ */
+function deltaOfferCommand(deployPath, releaseId) {
+    const l = layout(deployPath);
+    const f = deltaFiles(deployPath, releaseId);
+    const m = quote(f.manifest);
+    const idx = quote(f.index);
+    return [
+        'set -e',
+        `mkdir -p ${quote(l.incoming)}`,
+        `gzip -dc > ${m}`,
+        `cd ${quote(deployPath)}`,
+        `cur=$(readlink current 2>/dev/null || true); cur=\${cur#releases/}`,
+        `if [ -z "$cur" ] || [ ! -d "releases/$cur" ]; then echo 'none no current release to build from'; exit 0; fi`,
+        // The index: sha256 TAB mode TAB path of every regular file of the current release.
+        `if [ -f ${quote(l.manifests)}/"$cur" ]; then cut -f1,2,4 ${quote(l.manifests)}/"$cur" > ${idx}`,
+        `else (cd "releases/$cur" && LC_ALL=C find . -type f -printf '%m\\t%P\\n' > ${idx}.modes && LC_ALL=C find . -type f -print0 | xargs -0 -r sha256sum -- | grep -v '^\\\\' | sed 's|^\\([0-9a-f]*\\)  \\./|\\1\\t|' > ${idx}.sums) && awk -F'\\t' 'NR==FNR { mode[$2] = $1; next } ($2 in mode) { print $1 "\\t" mode[$2] "\\t" $2 }' ${idx}.modes ${idx}.sums > ${idx}; rm -f ${idx}.modes ${idx}.sums`,
+        'fi',
+        `printf '%s\\n' "$cur" > ${quote(f.from)}`,
+        `echo "from $cur"`,
+        // Same path, mode and content → the batch link; held elsewhere or with another mode → one by one; else missing.
+        `: > ${quote(f.same)}; : > ${quote(f.moved)}`,
+        `awk -F'\\t' -v same=${quote(f.same)} -v moved=${quote(f.moved)} 'NR==FNR { if (!($1 in src)) { src[$1] = $3; smode[$1] = $2 } exact[$1 "\\t" $2 "\\t" $3] = 1; next } { if (($1 "\\t" $2 "\\t" $4) in exact) print $4 > same; else if ($1 in src) print src[$1] "\\t" smode[$1] "\\t" $2 "\\t" $4 > moved; else if (!($1 in told)) { told[$1] = 1; print "missing " $1 } }' ${idx} ${m}`,
+    ].join('\n');
+}
+/**
+ * Builds releases/<id> from the offer's links and the tar on stdin (the missing files, every
+ * directory and symlink), in a `.partial` directory renamed into place once every file matches the
+ * manifest (content, mode, and no file more or less). A mismatch (a release edited in place) exits
+ * EXIT.deltaMismatch and leaves nothing: the runner then sends the whole artifact. Where the
+ * filesystem refuses a hard link the file is copied. Records `staged` like unpackCommand.
+ */
+function deltaUnpackCommand(deployPath, releaseId, sha256, staged) {
+    const l = layout(deployPath);
+    const f = deltaFiles(deployPath, releaseId);
+    const target = quote(releasePath(deployPath, releaseId));
+    const partial = quote(`${l.releases}/.${releaseId}.partial`);
+    const sum = quote(`${l.checksums}/${releaseId}`);
+    const incoming = [f.manifest, f.index, f.same, f.moved, f.from, f.delta].map(quote).join(' ');
+    const log = staged ? appendLogCommand(deployPath, staged) : '';
+    return [
+        'set -e',
+        `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)} ${quote(l.manifests)}`,
+        `cat > ${quote(f.delta)}`,
+        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${incoming}; ${log ? `${log}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `cleanup() { rm -rf ${partial} ${incoming} ${sum} ${quote(f.stored)}; }`,
+        'trap cleanup EXIT',
+        `rm -rf ${partial}`,
+        `mkdir ${partial}`,
+        `tar -xzpf ${quote(f.delta)} -C ${partial}`,
+        `from=${quote(l.releases)}/"$(cat ${quote(f.from)})"`,
+        // The batch: `cp -l` links; refused links (another filesystem, protected_hardlinks) are copied instead,
+        // replacing (never writing through) whatever the first pass linked.
+        `if [ -s ${quote(f.same)} ]; then (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp -l --parents -t ${partial} -- 2>/dev/null) || (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp --remove-destination --preserve=mode --parents -t ${partial} --); fi`,
+        `tab=$(printf '\\t')`,
+        `while IFS="$tab" read -r src smode mode path; do mkdir -p "$(dirname ${partial}/"$path")"; if [ "$smode" = "$mode" ] && ln -- "$from/$src" ${partial}/"$path" 2>/dev/null; then :; else cp -- "$from/$src" ${partial}/"$path"; chmod "$mode" ${partial}/"$path"; fi; done < ${quote(f.moved)}`,
+        // Every file against the manifest: content, then the exact set of files with their modes.
+        `if ! (cd ${partial} && awk -F'\\t' '{ print $1 "  " $4 }' ${quote(f.manifest)} | sha256sum --quiet --strict -c - > ${quote(f.index)}.check 2>&1); then echo "delta: files differ from the manifest (a release edited in place?): $(head -c 300 ${quote(f.index)}.check | tr '\\n' ' ')" >&2; rm -f ${quote(f.index)}.check; exit ${EXIT.deltaMismatch}; fi`,
+        `rm -f ${quote(f.index)}.check`,
+        `if [ "$(cd ${partial} && LC_ALL=C find . -type f -printf '%m\\t%P\\n' | LC_ALL=C sort)" != "$(awk -F'\\t' '{ print $2 "\\t" $4 }' ${quote(f.manifest)} | LC_ALL=C sort)" ]; then echo 'delta: the files or their modes differ from the manifest' >&2; exit ${EXIT.deltaMismatch}; fi`,
+        `touch ${partial}`,
+        `mv ${quote(f.manifest)} ${quote(f.stored)}`,
+        `printf '%s\\n' ${quote(sha256)} > ${sum}`,
+        `mv ${partial} ${target}`,
+        'trap - EXIT',
+        `rm -f ${incoming}`,
+        ...(log ? [log] : []),
+    ].join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/rollout/artifact.ts
 // The artifact on the runner: a directory is packed to tar.gz once; its sha256 is what every host verifies.
+
+
 
 
 
@@ -61134,8 +61274,8 @@ function artifactKind(input, path) {
     throw new inputs/* InputError */.dz(input, `'${path}' must be a directory, a .tar.gz/.tgz or a .tar file`);
 }
 async function sha256File(path) {
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(path))
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path))
         hash.update(chunk);
     return hash.digest('hex');
 }
@@ -61155,6 +61295,252 @@ async function prepareArtifact(input, path, workDir) {
     const content = (0,external_node_fs_namespaceObject.readFileSync)(file);
     const sha256 = (0,external_node_crypto_.createHash)('sha256').update(content).digest('hex');
     return { file, format, sha256, bytes: content.length, content };
+}
+/** An artifact every host downloads itself (artifact-url): the runner holds none of its bytes. */
+function urlArtifact(href, redacted, sha256) {
+    // GNU tar detects gzip by itself when it reads a file, so 'tar' serves .tar and .tar.gz alike.
+    return { file: redacted, format: 'tar', sha256, bytes: 0, content: Buffer.alloc(0), url: { href, redacted } };
+}
+/**
+ * Walks the release (the artifact directory, or a tar unpacked into workDir) into a manifest. Regular
+ * files only are offered; a name the manifest cannot carry, or a device or fifo, turns delta off.
+ */
+async function deltaSource(input, path, workDir) {
+    const kind = artifactKind(input, path);
+    let root = path;
+    if (kind !== 'dir') {
+        root = (0,external_node_path_.join)(workDir, 'release-tree');
+        await (0,promises_namespaceObject.mkdir)(root, { recursive: true });
+        await execFileAsync('tar', ['-xpf', path, '-C', root]);
+    }
+    const entries = [];
+    const structure = ['.'];
+    const walk = async (rel) => {
+        for (const d of await (0,promises_namespaceObject.readdir)((0,external_node_path_.join)(root, rel), { withFileTypes: true })) {
+            const relPath = rel ? `${rel}/${d.name}` : d.name;
+            if (UNSUPPORTED_NAME.test(relPath))
+                return `the file name ${JSON.stringify(relPath)} holds a control character or a backslash`;
+            const st = await (0,promises_namespaceObject.lstat)((0,external_node_path_.join)(root, relPath));
+            if (st.isDirectory()) {
+                structure.push(`./${relPath}`);
+                const why = await walk(relPath);
+                if (why)
+                    return why;
+            }
+            else if (st.isSymbolicLink())
+                structure.push(`./${relPath}`);
+            else if (st.isFile())
+                entries.push({ path: relPath, mode: (st.mode & 0o7777).toString(8), size: st.size, sha256: await sha256File((0,external_node_path_.join)(root, relPath)) });
+            else
+                return `${JSON.stringify(relPath)} is not a file, directory or symlink`;
+        }
+        return '';
+    };
+    const why = await walk('');
+    if (why)
+        return why;
+    return { root, entries, manifest: (0,external_node_zlib_.gzipSync)(manifestText(entries)), structure };
+}
+/** A tar.gz of `files` plus every directory and symlink of the release, packed as prepareArtifact packs (owner-neutral, sorted). */
+function deltaTar(source, files) {
+    const names = [...source.structure, ...files.map((f) => `./${f.path}`)].sort();
+    return new Promise((resolve, reject) => {
+        const tar = (0,external_node_child_process_.spawn)('tar', ['-C', source.root, '--no-recursion', '--null', '-T', '-', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-czf', '-'], {
+            env: { ...process.env, GZIP: '-n' },
+            stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        const out = [];
+        let err = '';
+        tar.stdout.on('data', (d) => out.push(d));
+        tar.stderr.on('data', (d) => (err += String(d)));
+        tar.once('error', reject);
+        tar.once('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`tar of the delta failed (exit ${code}): ${err.trim()}`))));
+        tar.stdin.end(names.map((n) => `${n}\0`).join(''));
+    });
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/release/download.ts
+// The host side of `artifact-url`: each host fetches the artifact itself (curl, else wget) and checks
+// its sha256 before anything unpacks it. The URL may carry a secret (an S3 presigned query, a token):
+// it reaches the shell only quoted, never curl's or wget's argv, never an output; logs get redactUrl().
+
+
+
+
+// eslint-disable-next-line no-control-regex -- rejecting whitespace and control characters is the point
+const UNSAFE_CHARACTERS = /[\s\0-\x1f\x7f]/;
+/** 127.0.0.0/8, localhost and [::1], as the WHATWG URL parser normalises them (127.1 becomes 127.0.0.1). */
+function isLoopbackHost(hostname) {
+    return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+function download_parse(url) {
+    try {
+        return new URL(url);
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * What of a URL may appear in logs and reports: scheme://host[:port]/path, `?…` when it had a query,
+ * `***@` for credentials; the fragment is dropped. Both can hold secrets, the path is kept as the
+ * one part a reader needs to tell artifacts apart.
+ */
+function redactUrl(url) {
+    const u = download_parse(url);
+    if (!u)
+        return '(not a valid URL)';
+    const credentials = u.username !== '' || u.password !== '' ? '***@' : '';
+    return `${u.protocol}//${credentials}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+}
+/**
+ * An https:// URL, or http:// to a loopback host (a local mirror, the tests), normalised and
+ * without its fragment (never sent to a server anyway). Errors show the redacted URL only.
+ */
+function validateArtifactUrl(input, url) {
+    // The URL parser would silently drop tabs and newlines; a URL holding them is a pasting mistake.
+    if (UNSAFE_CHARACTERS.test(url))
+        throw new inputs/* InputError */.dz(input, 'must not contain whitespace or control characters');
+    const u = download_parse(url);
+    if (!u)
+        throw new inputs/* InputError */.dz(input, 'is not a valid absolute URL (expected https://host/path)');
+    const loopback = isLoopbackHost(u.hostname);
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
+        const why = u.protocol === 'http:' ? 'http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1])' : 'must be an https:// URL';
+        throw new inputs/* InputError */.dz(input, `'${redactUrl(url)}': ${why}`);
+    }
+    u.hash = '';
+    return u.href;
+}
+/** A sha256 digest: 64 hexadecimal characters, returned lowercased. */
+function validateSha256(input, text) {
+    const digest = text.trim().toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(digest)) {
+        throw new inputs/* InputError */.dz(input, `'${text.trim()}' is not a sha256 digest (64 hexadecimal characters)`);
+    }
+    return digest;
+}
+const DOWNLOAD_CONNECT_TIMEOUT_SEC = 10;
+const DOWNLOAD_MAX_TIME_SEC = 600;
+/** The stdin downloadArtifactCommand reads the URL from with `urlOnStdin`. */
+function downloadStdin(url) {
+    return Buffer.from(`${url}\n`);
+}
+/**
+ * The download's own files in incoming/: the partial download and wget's response headers (which
+ * hold any redirect's signed URL). The command removes them on every exit it sees; a command killed
+ * by SIGKILL (an exec timeout) cannot, so whoever discards a release should remove them too.
+ */
+function downloadTempPaths(deployPath, releaseId) {
+    const { incoming } = layout(deployPath);
+    return { download: `${incoming}/${releaseId}.artifact.download`, log: `${incoming}/${releaseId}.artifact.log` };
+}
+/** curl's exit codes a download can end with, in words (the rest say "curl failed"). */
+const CURL_FAILURES = [
+    [1, 'a redirect to a protocol that is not allowed (only https) was refused'],
+    [3, 'the URL is malformed'],
+    [5, 'could not resolve the proxy'],
+    [6, 'could not resolve the host'],
+    [7, 'could not connect'],
+    [18, 'the connection closed before the whole file arrived'],
+    [23, 'could not write the file (is the disk full?)'],
+    [28, 'timed out'],
+    [35, 'the TLS handshake failed'],
+    [47, 'too many redirects'],
+    [52, 'the server sent an empty reply'],
+    [55, 'the connection failed while sending'],
+    [56, 'the connection failed while receiving'],
+    [60, "the server's TLS certificate is not trusted"],
+    [77, 'could not read the CA certificates'],
+];
+/** GNU wget's exit codes (wget(1) EXIT STATUS), plus 124 from `timeout`. */
+const WGET_FAILURES = [
+    [2, 'wget rejected its options (GNU wget is needed)'],
+    [3, 'could not write the file (is the disk full?)'],
+    [4, 'network failure: could not connect, or the connection closed before the whole file arrived'],
+    [5, 'TLS verification failed'],
+    [6, 'the server refused the credentials'],
+    [7, 'protocol error'],
+    [124, 'timed out'],
+];
+/** Lines of a `case` that sets $why from the tool's exit code $rc. */
+function explainExit(failures, fallback) {
+    return ['  case $rc in', ...failures.map(([code, why]) => `    ${code}) why=${quote(why)};;`), `    *) why=${quote(fallback)};;`, '  esac'];
+}
+/**
+ * Downloads the artifact into incoming/<id>.artifact, where receiveArtifactCommand leaves an upload,
+ * so unpackCommand follows unchanged. The file appears there (by rename) only once its sha256 matched;
+ * on any failure nothing is left behind and stderr holds one line naming the redacted URL, the HTTP
+ * status and the bytes received, or the expected and found checksums (exit EXIT.checksum). Prints
+ * `downloaded=<bytes>` on success.
+ *
+ * The URL goes to curl as a config line on a pipe (`-K -`) and to wget as an input list (`-i -`),
+ * never in their argv; their own stderr is never shown (a Location header holds the signed URL).
+ * Redirects are followed, but with an https URL never to another scheme: curl refuses it before
+ * sending the request; wget cannot, so its download is refused afterwards (the request was made).
+ */
+function downloadArtifactCommand(deployPath, releaseId, url, sha256, redacted, options = {}) {
+    // Validated upstream; checked again because a space or newline would break the config line.
+    if (UNSAFE_CHARACTERS.test(url))
+        throw new Error('the artifact URL must not contain whitespace or control characters');
+    const maxTime = options.maxTimeSec ?? DOWNLOAD_MAX_TIME_SEC;
+    if (!Number.isInteger(maxTime) || maxTime <= 0)
+        throw new Error(`maxTimeSec must be a positive whole number, got ${maxTime}`);
+    const u = download_parse(url);
+    const protocols = u?.protocol === 'http:' && isLoopbackHost(u.hostname) ? '=http,https' : '=https';
+    const l = layout(deployPath);
+    const temp = downloadTempPaths(deployPath, releaseId);
+    const final = quote(`${l.incoming}/${releaseId}.artifact`);
+    const curl = [
+        `curl -fsL --retry 2 --retry-max-time ${maxTime}`,
+        `--connect-timeout ${DOWNLOAD_CONNECT_TIMEOUT_SEC} --max-time ${maxTime}`,
+        `--proto ${protocols} --proto-redir ${protocols}`,
+        `-K - -o "$tmp" -w '%{http_code}'`,
+    ].join(' ');
+    const wget = `wget -q -S --tries=3 --connect-timeout=${DOWNLOAD_CONNECT_TIMEOUT_SEC} --read-timeout=60 -i - -O "$tmp"`;
+    return [
+        'set -e',
+        `mkdir -p ${quote(l.incoming)}`,
+        // After the mkdir (the deploy path keeps the usual modes): the log may hold a signed URL.
+        'umask 077',
+        `tmp=${quote(temp.download)}`,
+        `log=${quote(temp.log)}`,
+        // A stale file from an earlier attempt must not be unpacked should this download fail.
+        `rm -f ${final}`,
+        `trap 'rm -f "$tmp" "$log"' EXIT`,
+        options.urlOnStdin
+            ? `url=; IFS= read -r url || true; [ -n "$url" ] || { echo 'no artifact URL on stdin' >&2; exit 1; }`
+            : `url=${quote(url)}`,
+        'rc=0; code=000',
+        'if command -v curl >/dev/null 2>&1; then',
+        `  tool=curl; code=$(printf 'url = %s\\n' "$url" | ${curl} 2>/dev/null) || rc=$?`,
+        ...explainExit(CURL_FAILURES, 'curl failed'),
+        'elif command -v wget >/dev/null 2>&1; then',
+        `  tool=wget; to=; command -v timeout >/dev/null 2>&1 && to='timeout ${maxTime}'`,
+        `  printf '%s\\n' "$url" | $to ${wget} 2>"$log" || rc=$?`,
+        // The last status line is the final response's, after any redirects.
+        `  code=$(sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' "$log" | tail -n 1); [ -n "$code" ] || code=000`,
+        ...explainExit(WGET_FAILURES, 'wget failed'),
+        ...(protocols === '=https'
+            ? [`  if grep -qi '^ *location: *http:' "$log"; then printf '%s\\n' ${quote(`download of ${redacted} refused: it was redirected to a non-https URL`)} >&2; exit 1; fi`]
+            : []),
+        'else',
+        `  echo 'neither curl nor wget is installed on the host' >&2; exit 1`,
+        'fi',
+        `bytes=0; [ -f "$tmp" ] && bytes=$(wc -c < "$tmp" | tr -d ' ')`,
+        'if [ "$rc" != 0 ]; then',
+        `  if [ "$code" -ge 400 ] 2>/dev/null; then why="HTTP $code"; else why="$why ($tool exit $rc)"; [ "$code" = 000 ] || why="$why, HTTP $code"; fi`,
+        `  printf '%s\\n' ${quote(`download of ${redacted} failed: `)}"$why after $bytes bytes" >&2; exit 1`,
+        'fi',
+        `found=$(sha256sum "$tmp" | cut -d' ' -f1)`,
+        `if [ "$found" != ${quote(sha256)} ]; then`,
+        `  printf '%s\\n' ${quote(`checksum mismatch: expected ${sha256} but the download of ${redacted} (`)}"$bytes bytes) has $found" >&2; exit ${EXIT.checksum}`,
+        'fi',
+        `mv -f "$tmp" ${final}`,
+        'echo "downloaded=$bytes"',
+    ].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/engine/steps.ts
@@ -61188,6 +61574,30 @@ function outputTail(stderr, stdout, code) {
 
 
 
+
+
+
+/**
+ * Connection starts (TCP, key exchange, authentication) in flight at once, separately from
+ * max-parallel: a burst of handshakes is what servers and middleboxes refuse first. 10 is where
+ * OpenSSH's default `MaxStartups 10:30:100` starts dropping unauthenticated connections, which a
+ * jump host (every handshake goes through it) would otherwise do to a large rollout.
+ */
+const MAX_CONCURRENT_HANDSHAKES = 10;
+const handshakes = new concurrency/* Semaphore */.jf(MAX_CONCURRENT_HANDSHAKES);
+/** How long a renewal waits for the host's answer before the next beat tries again. */
+const HEARTBEAT_ANSWER_MS = 10_000;
+/** `promise`, or `fallback` after `ms` (a timer that never holds the process open). */
+function within(promise, ms, fallback) {
+    return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(fallback), ms);
+        timer.unref?.();
+        void promise.then((value) => {
+            clearTimeout(timer);
+            resolve(value);
+        });
+    });
+}
 class ReleaseHost {
     spec;
     ctx;
@@ -61196,6 +61606,9 @@ class ReleaseHost {
     /** This run's lock token while it holds the lock. */
     lockToken = '';
     lockOwner = '';
+    /** Another run took the lock over (the heartbeat said so). */
+    lockLost = false;
+    heartbeat;
     session;
     now;
     sleep;
@@ -61217,7 +61630,7 @@ class ReleaseHost {
     /** Connects, verifying the host key. */
     async connect() {
         await this.timed('connect', async () => {
-            this.session = await this.ctx.connector(this.spec, this.ctx.credentials);
+            this.session = await (this.ctx.handshakes ?? handshakes).run(() => this.ctx.connector(this.spec, this.ctx.credentials));
             return undefined;
         });
     }
@@ -61242,6 +61655,7 @@ class ReleaseHost {
         }
     }
     async close() {
+        await this.closeHeartbeat();
         await this.session?.close().catch(() => undefined);
         this.session = undefined;
     }
@@ -61257,22 +61671,68 @@ class ReleaseHost {
         if (result.code === 0) {
             this.lockToken = token;
             this.lockOwner = owner;
+            this.lockLost = false;
             return m && m[1] === 'took-over' ? { kind: 'took-over', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' } : { kind: 'acquired' };
         }
         if (result.code === EXIT.lockHeld && m)
             return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
         throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
     }
-    /** Renews the heartbeat; false when another run has taken the lock over. */
+    /**
+     * Renews the heartbeat; false when another run has taken the lock over. The renewals go over one
+     * long-lived channel (heartbeatCommand), opened on the first and again after a lost connection.
+     */
     async renewLock() {
         if (!this.lockToken || !this.session)
             return true;
-        const result = await this.raw(renewLockCommand(this.deployPath, this.lockToken, this.lockOwner));
-        return result.stdout.trim() !== 'lost';
+        if (this.lockLost)
+            return false;
+        const channel = this.heartbeat?.session === this.session ? this.heartbeat : this.openHeartbeat(this.session);
+        const answer = new Promise((resolve) => channel.waiting.push(resolve));
+        channel.input.write('\n');
+        // A host too slow to answer within a renewal period says nothing about who holds the lock.
+        const reply = await within(answer, HEARTBEAT_ANSWER_MS, 'late');
+        if (reply === 'lost')
+            this.lockLost = true;
+        return reply !== 'lost';
+    }
+    openHeartbeat(session) {
+        const channel = { session, input: new external_node_stream_.PassThrough(), waiting: [], buffered: '', done: Promise.resolve() };
+        const answer = (line) => channel.waiting.shift()?.(line);
+        channel.done = session
+            .exec(heartbeatCommand(this.deployPath, this.lockToken, this.lockOwner), {
+            stdin: channel.input,
+            onStdout: (chunk) => {
+                channel.buffered += chunk;
+                for (let nl = channel.buffered.indexOf('\n'); nl >= 0; nl = channel.buffered.indexOf('\n')) {
+                    answer(channel.buffered.slice(0, nl).trim());
+                    channel.buffered = channel.buffered.slice(nl + 1);
+                }
+            },
+        })
+            .then(() => undefined, () => undefined)
+            .finally(() => {
+            // The loop ended (lost, or the channel closed): a waiting renewal learns nothing more from it.
+            while (channel.waiting.length)
+                answer('closed');
+            if (this.heartbeat === channel)
+                this.heartbeat = undefined;
+        });
+        this.heartbeat = channel;
+        return channel;
+    }
+    /** Ends the heartbeat channel (its loop exits on end of input), so no renewal races the release of the lock. */
+    async closeHeartbeat() {
+        const channel = this.heartbeat;
+        if (!channel)
+            return;
+        channel.input.end();
+        await within(channel.done, HEARTBEAT_ANSWER_MS, undefined);
     }
     async unlock() {
         if (!this.lockToken)
             return;
+        await this.closeHeartbeat();
         const token = this.lockToken;
         this.lockToken = '';
         if (!this.session)
@@ -61281,6 +61741,22 @@ class ReleaseHost {
     }
     async upload(release, sha256, content) {
         await this.exec('upload', receiveArtifactCommand(this.deployPath, release, sha256), { stdin: content });
+    }
+    /** The host downloads the artifact itself (artifact-url) into where an upload lands, checking its sha256. */
+    async download(release, sha256, url) {
+        await this.exec('download', downloadArtifactCommand(this.deployPath, release, url.href, sha256, url.redacted, { urlOnStdin: true }), { stdin: downloadStdin(url.href) }, undefined, (out) => {
+            const bytes = /downloaded=(\d+)/.exec(out)?.[1];
+            return bytes ? `${bytes} bytes from ${url.redacted}` : `from ${url.redacted}`;
+        });
+    }
+    /** Offers the release's manifest; the host answers which contents its current release lacks. */
+    async offerDelta(release, manifest, detail) {
+        const stdout = await this.exec('compare', deltaOfferCommand(this.deployPath, release), { stdin: manifest }, undefined, (out) => detail(parseOffer(out)));
+        return parseOffer(stdout);
+    }
+    /** Builds releases/<id>/ from hard links and the tar of missing files (complete or absent) and records `staged`. */
+    async unpackDelta(release, sha256, tar, staged, detail) {
+        await this.exec('unpack', deltaUnpackCommand(this.deployPath, release, sha256, staged), { stdin: tar }, detail);
     }
     /** Unpacks into releases/<id>/ (complete or absent) and records `staged`. */
     async unpack(release, sha256, format, staged) {
@@ -61376,13 +61852,13 @@ class ReleaseHost {
             throw err;
         }
     }
-    async exec(name, command, options, detail) {
+    async exec(name, command, options, detail, describe) {
         return this.timed(name, async () => {
             const result = await this.raw(command, options);
             if (result.code !== 0)
                 throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
             return result.stdout;
-        }, () => detail);
+        }, (stdout) => describe?.(stdout) ?? detail);
     }
     async timed(name, fn, detail) {
         const start = this.now();
@@ -61518,8 +61994,17 @@ function failureBudget(maxFailures, hosts) {
 }
 function planRollout(hosts, options, found = new Map()) {
     const waves = planWaves(hosts, options.waves);
+    const fetchSteps = (host) => {
+        const f = found.get(host);
+        if (f?.uploaded)
+            return [];
+        if (options.staging === 'url')
+            return ['download'];
+        // Delta sends the missing files with the unpack command; a host with no release to build from gets the whole artifact.
+        return options.staging === 'delta' && (f?.current ?? true) ? ['compare'] : ['upload'];
+    };
     const stageSteps = (host) => [
-        ...(found.get(host)?.uploaded ? [] : ['upload']),
+        ...fetchSteps(host),
         'unpack',
         ...(options.sharedPaths ? ['link'] : []),
         ...(options.setup ? ['setup'] : []),
@@ -62431,6 +62916,8 @@ function formatShares(split) {
 
 
 
+
+
 function printDryRun(logger, settings, artifact, plan, hosts) {
     logger.info(`Dry run: nothing will change. Release ${plan.release}, artifact ${artifact.bytes} bytes, sha256 ${artifact.sha256}`);
     logger.info(`Failure budget: ${plan.budget} host(s) (max-failures); ${plan.maxParallel} host(s) at once (max-parallel)`);
@@ -62465,10 +62952,18 @@ function commandOf(step, settings, artifact) {
             return acquireLockCommand(d, '<run url>', '<token>');
         case 'state':
             return readStateCommand(d, releaseId);
+        case 'compare':
+            return `${deltaOfferCommand(d, releaseId)}\n# (the manifest on stdin: sha256, mode, size and path of ${artifact.delta?.entries.length ?? 0} files)`;
+        case 'download':
+            // The URL is shown redacted (its query string may carry a token); the host reads it from stdin.
+            return `${downloadArtifactCommand(d, releaseId, artifact.url.href, artifact.sha256, artifact.url.redacted, { urlOnStdin: true })}\n# (the URL on stdin: ${artifact.url.redacted})`;
         case 'upload':
             return `${receiveArtifactCommand(d, releaseId, artifact.sha256)}\n# (the artifact on stdin)`;
         case 'unpack':
-            return unpackCommand(d, releaseId, artifact.sha256, artifact.format, entry('staged'));
+            return [
+                unpackCommand(d, releaseId, artifact.sha256, artifact.format, entry('staged')),
+                ...(artifact.delta ? ['# after a compare, instead (the tar of missing files, directories and symlinks on stdin):', deltaUnpackCommand(d, releaseId, artifact.sha256, entry('staged'))] : []),
+            ].join('\n');
         case 'link':
             return linkSharedCommand(d, releaseId, settings.sharedPaths);
         case 'setup':
@@ -62493,6 +62988,443 @@ function commandOf(step, settings, artifact) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/rollout/report.ts
+/** Up to this many hosts the summary has a row, and the gantt a bar, per host. */
+const SMALL_FLEET = 50;
+/** GitHub drops a step summary over 1 MiB ("upload aborted"): stay well under it, in UTF-8 bytes. */
+const SUMMARY_BUDGET_BYTES = 900 * 1024;
+/** A failure reason in the summary is cut to this many characters (the JSON report keeps it whole). */
+const REASON_MAX = 300;
+/** At most this many rows in the wave table and bars in the wave chart (`waves: 1` makes a wave per host). */
+const WAVE_ROWS_MAX = 100;
+/** At most this many rows of the traffic table above SMALL_FLEET hosts. */
+const TRAFFIC_ROWS_MAX = 50;
+function rolloutOutputs(report) {
+    const previous = {};
+    for (const h of report.hosts)
+        if (h.previous)
+            previous[h.host] = h.previous;
+    return {
+        result: report.result,
+        'release-id': report.release,
+        'previous-releases': previous,
+        'updated-hosts': report.result === 'success' ? report.hosts.filter((h) => h.outcome === 'updated').map((h) => h.host) : [],
+        'failed-hosts': report.hosts
+            .filter((h) => h.outcome === 'failed' || h.outcome === 'revert-failed')
+            .map((h) => ({ host: h.host, reason: h.reason ?? h.outcome })),
+    };
+}
+const emptyCounts = (wave) => ({ wave, hosts: 0, updated: 0, failed: 0, revertFailed: 0, reverted: 0, notStarted: 0 });
+const COUNT_OF = {
+    updated: 'updated',
+    failed: 'failed',
+    'revert-failed': 'revertFailed',
+    reverted: 'reverted',
+    skipped: 'notStarted',
+    pending: 'notStarted',
+};
+function addHost(counts, host) {
+    counts.hosts++;
+    counts[COUNT_OF[host.outcome]]++;
+}
+/** Per-outcome counts of the hosts of wave `index` (1-based, as HostRecord.wave); takes only the host records, so a running rollout can pass its own. */
+function waveCounts(report, index) {
+    const counts = emptyCounts(index);
+    for (const h of report.hosts)
+        if (h.wave === index)
+            addHost(counts, h);
+    return counts;
+}
+/** The log's one line for a wave: `250 host(s): 249 updated, 1 failed` (outcomes with no host left out). */
+function waveCountLine(c) {
+    const parts = [
+        [c.updated, 'updated'],
+        [c.failed, 'failed'],
+        [c.revertFailed, 'NOT put back'],
+        [c.reverted, 'put back'],
+        [c.notStarted, 'not started'],
+    ];
+    return `${c.hosts} host(s): ${parts.filter(([n]) => n > 0).map(([n, w]) => `${n} ${w}`).join(', ') || 'none'}`;
+}
+function stepMs(host, ...names) {
+    const steps = host.steps.filter((s) => names.includes(s.name));
+    if (steps.length === 0)
+        return undefined;
+    return steps.reduce((sum, s) => sum + (s.end - s.start), 0);
+}
+function formatMs(ms) {
+    if (ms === undefined)
+        return '–';
+    return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+function formatBytes(bytes) {
+    const units = ['KiB', 'MiB', 'GiB'];
+    if (bytes < 1024)
+        return `${Math.round(bytes)} B`;
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return `${value.toFixed(1)} ${units[unit]}`;
+}
+const OUTCOME_ICON = {
+    updated: '✅ updated',
+    failed: '❌ failed',
+    reverted: '↩️ reverted',
+    'revert-failed': '🔥 NOT reverted',
+    skipped: '⏭️ not started',
+    pending: '⏭️ not started',
+};
+const RESULT_HEADLINE = {
+    success: '✅ success',
+    reverted: '↩️ reverted: a failure was caught and every switched host was put back',
+    failed: '🔥 failed: some hosts could not be put back (see below)',
+};
+/** Escapes text for a Markdown table cell. */
+function report_cell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+/** Cuts text to `max` characters (an ellipsis included), never inside a surrogate pair. */
+function clip(text, max) {
+    if (text.length <= max)
+        return text;
+    let cut = max - 1;
+    const code = text.charCodeAt(cut - 1);
+    if (code >= 0xd800 && code <= 0xdbff)
+        cut--;
+    return `${text.slice(0, cut)}…`;
+}
+const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
+const reasonText = (reason) => report_cell(clip(reason, REASON_MAX));
+/** Mermaid task names may not hold `#:();` or a newline. */
+const taskName = (text) => text.replace(/[#:;()\r\n]/g, '_');
+function report_median(values) {
+    if (values.length === 0)
+        return undefined;
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+function hostsByWave(report) {
+    const byWave = new Map();
+    for (const h of report.hosts) {
+        const list = byWave.get(h.wave);
+        if (list)
+            list.push(h);
+        else
+            byWave.set(h.wave, [h]);
+    }
+    return byWave;
+}
+function mergeGroups(groups) {
+    const counts = emptyCounts(groups[0].counts.wave);
+    for (const g of groups)
+        for (const k of ['hosts', 'updated', 'failed', 'revertFailed', 'reverted', 'notStarted'])
+            counts[k] += g.counts[k];
+    return { waves: groups.flatMap((g) => g.waves), counts, hosts: groups.flatMap((g) => g.hosts) };
+}
+/**
+ * A group per wave; past WAVE_ROWS_MAX waves, runs of waves that ended alike are merged (so `waves: 1` over
+ * thousands of hosts reads as "waves 2–2500 updated"), then, if still too many, fixed-size runs.
+ */
+function waveGroups(report) {
+    const byWave = hostsByWave(report);
+    const single = report.waves.map((w) => {
+        const hosts = byWave.get(w.index) ?? [];
+        const counts = emptyCounts(w.index);
+        for (const h of hosts)
+            addHost(counts, h);
+        return { waves: [w], counts, hosts };
+    });
+    if (single.length <= WAVE_ROWS_MAX)
+        return single;
+    const kind = (g) => {
+        const c = g.counts;
+        const verdict = g.waves[0].bake?.verdict;
+        return [c.failed + c.revertFailed > 0, c.revertFailed > 0, c.updated === c.hosts, c.reverted === c.hosts, c.notStarted === c.hosts, verdict && verdict !== 'pass' ? verdict : ''].join();
+    };
+    const runs = [];
+    for (const g of single) {
+        const last = runs[runs.length - 1];
+        if (last && kind(last[0]) === kind(g))
+            last.push(g);
+        else
+            runs.push([g]);
+    }
+    if (runs.length <= WAVE_ROWS_MAX)
+        return runs.map(mergeGroups);
+    const size = Math.ceil(single.length / WAVE_ROWS_MAX);
+    const chunks = [];
+    for (let i = 0; i < single.length; i += size)
+        chunks.push(mergeGroups(single.slice(i, i + size)));
+    return chunks;
+}
+function groupLabel(g) {
+    const first = g.waves[0].index;
+    const last = g.waves[g.waves.length - 1].index;
+    return first === last ? String(first) : `${first}–${last}`;
+}
+function bakeCell(g) {
+    const bakes = g.waves.flatMap((w) => (w.bake ? [w.bake] : []));
+    if (bakes.length === 0)
+        return '–';
+    if (g.waves.length === 1)
+        return `${formatMs(bakes[0].end - bakes[0].start)}${bakes[0].verdict ? `, ${report_cell(bakes[0].verdict)}` : ''}`;
+    const verdicts = new Map();
+    for (const b of bakes)
+        if (b.verdict)
+            verdicts.set(b.verdict, (verdicts.get(b.verdict) ?? 0) + 1);
+    return `${bakes.length} bakes${verdicts.size ? `: ${[...verdicts].map(([v, n]) => `${n} ${report_cell(v)}`).join(', ')}` : ''}`;
+}
+function waveTable(groups) {
+    const withBake = groups.some((g) => g.waves.some((w) => w.bake));
+    const out = [
+        `| wave | hosts | updated | failed | reverted | not started | switch (median) | health (median / slowest) | wave time |${withBake ? ' bake |' : ''}`,
+        `| --- | --- | --- | --- | --- | --- | --- | --- | --- |${withBake ? ' --- |' : ''}`,
+    ];
+    for (const g of groups) {
+        const c = g.counts;
+        const switchMs = g.hosts.flatMap((h) => stepMs(h, 'switch', 'reload') ?? []);
+        const healthMs = g.hosts.flatMap((h) => stepMs(h, 'health') ?? []);
+        const health = healthMs.length ? `${formatMs(report_median(healthMs))} / ${formatMs(healthMs.reduce((a, b) => Math.max(a, b)))}` : '–';
+        const times = g.waves.flatMap((w) => (w.start !== undefined && w.end !== undefined ? [w.end - w.start] : []));
+        const time = times.length ? formatMs(times.reduce((a, b) => a + b, 0)) : '–';
+        const failed = `${c.failed + c.revertFailed}${c.revertFailed ? ` (🔥 ${c.revertFailed} NOT put back)` : ''}`;
+        out.push(`| ${groupLabel(g)} | ${c.hosts} | ${c.updated} | ${failed} | ${c.reverted} | ${c.notStarted} | ${formatMs(report_median(switchMs))} | ${health} | ${time} |${withBake ? ` ${bakeCell(g)} |` : ''}`);
+    }
+    return out;
+}
+/** Where a failed host was left: put back, never switched, or (a stopped run) still on the new release. */
+function whereLeft(h, release) {
+    const revert = h.steps.find((s) => s.name === 'revert');
+    if (revert?.ok)
+        return `put back: ${report_cell(revert.detail ?? '')}`;
+    if (!h.steps.some((s) => s.name === 'switch' && s.ok))
+        return `not switched: still on ${report_cell(h.previous || '(no release)')}`;
+    return `not put back: still on ${report_cell(release)}`;
+}
+function failedItems(report) {
+    const line = (h) => h.outcome === 'revert-failed'
+        ? `- 🔥 **${report_cell(h.host)}** · wave ${h.wave} · **NOT put back**: ${reasonText(h.reason ?? h.outcome)}`
+        : `- ❌ ${report_cell(h.host)} · wave ${h.wave}: ${reasonText(h.reason ?? h.outcome)} (${whereLeft(h, report.release)})`;
+    return [...report.hosts.filter((h) => h.outcome === 'revert-failed'), ...report.hosts.filter((h) => h.outcome === 'failed')].map(line);
+}
+/** How the artifact reached the hosts, from the staging fields (absent fields: nothing). */
+function stagingInfo(report) {
+    const parts = [];
+    if (report.artifact.url)
+        parts.push(`hosts downloaded the artifact from \`${report.artifact.url.replace(/`/g, '%60')}\``);
+    const LABEL = { delta: 'delta', full: 'full', url: 'downloaded', cached: 'cached' };
+    const staged = new Map();
+    for (const h of report.hosts)
+        if (h.staging)
+            staged.set(h.staging, (staged.get(h.staging) ?? 0) + 1);
+    if (staged.size)
+        parts.push(`staged: ${[...staged].sort((a, b) => b[1] - a[1]).map(([s, n]) => `${n} ${LABEL[s] ?? s}`).join(', ')}`);
+    const withSent = report.hosts.filter((h) => h.sentBytes !== undefined);
+    const sent = report.sentBytes ?? (withSent.length ? withSent.reduce((sum, h) => sum + h.sentBytes, 0) : undefined);
+    if (sent !== undefined) {
+        // Per host of those the runner staged (or, without per-host figures, those with a staging record).
+        const per = withSent.length || report.hosts.filter((h) => h.staging).length;
+        parts.push(`runner sent ${formatBytes(sent)}${sent > 0 && per > 0 ? ` (${formatBytes(sent / per)}/host)` : ''}`);
+    }
+    return parts.map((p) => `; ${p}`).join('');
+}
+function unhealthyLines(report) {
+    const found = report.unhealthyAtStart ?? [];
+    if (found.length === 0)
+        return [];
+    const out = ['', `**Found on a release that never became healthy** (a rollout that died midway, or failed):`];
+    if (found.length <= SMALL_FLEET) {
+        for (const u of found)
+            out.push(`- ${u.host}: ${u.release} (last recorded: ${u.status}); on failure this rollout puts it back on ${u.revertTo || '(no release)'}`);
+        return out;
+    }
+    const groups = new Map();
+    for (const u of found) {
+        const key = JSON.stringify([u.release, u.status, u.revertTo]);
+        const g = groups.get(key) ?? { release: u.release, status: u.status, revertTo: u.revertTo, hosts: 0 };
+        g.hosts++;
+        groups.set(key, g);
+    }
+    const shown = [...groups.values()].slice(0, SMALL_FLEET);
+    for (const g of shown)
+        out.push(`- ${plural(g.hosts, 'host')} on ${g.release} (last recorded: ${g.status}); on failure this rollout puts them back on ${g.revertTo || '(no release)'}`);
+    if (groups.size > shown.length)
+        out.push(`- … and ${groups.size - shown.length} more releases`);
+    out.push('', 'Their names are in the JSON report (`unhealthyAtStart`).');
+    return out;
+}
+function hostTable(report) {
+    const out = ['| host | wave | previous | upload | switch | health | result | total |', '| --- | --- | --- | --- | --- | --- | --- | --- |'];
+    for (const h of report.hosts) {
+        const total = h.steps.length ? Math.max(...h.steps.map((s) => s.end)) - Math.min(...h.steps.map((s) => s.start)) : undefined;
+        const upload = h.uploaded ? formatMs(stepMs(h, 'upload')) : h.steps.some((s) => s.name === 'unpack') ? 'cached' : '–';
+        // A host that failed on its own is put back at once: say so beside the failure.
+        const putBack = h.outcome === 'failed' ? h.steps.find((s) => s.name === 'revert' && s.ok) : undefined;
+        const result = `${OUTCOME_ICON[h.outcome] ?? h.outcome}${h.reason ? `: ${reasonText(h.reason)}` : ''}${putBack ? ` (put back: ${report_cell(putBack.detail ?? '')})` : ''}`;
+        out.push(`| ${h.host} | ${h.wave} | ${h.previous || '–'} | ${upload} | ${formatMs(stepMs(h, 'switch', 'reload'))} | ${formatMs(stepMs(h, 'health'))} | ${result} | ${formatMs(total)} |`);
+    }
+    return out;
+}
+/** Mermaid gantt: up to SMALL_FLEET hosts a bar per host from its switch to its last step; above, a bar per wave (its switch span). Bakes in both. */
+function ganttChart(report) {
+    const lines = ['```mermaid', 'gantt', `  title Release ${report.release}`, '  dateFormat x', '  axisFormat %M:%S'];
+    if (report.hosts.length <= SMALL_FLEET)
+        lines.push(...hostBars(report));
+    else
+        lines.push(...waveBars(report));
+    lines.push('```');
+    return lines.join('\n');
+}
+function hostBars(report) {
+    const lines = [];
+    const byId = new Map(report.hosts.map((h) => [h.host, h]));
+    for (const wave of report.waves) {
+        lines.push(`  section Wave ${wave.index}`);
+        for (const id of wave.hosts) {
+            const host = byId.get(id);
+            const steps = (host?.steps ?? []).filter((s) => ['switch', 'reload', 'health', 'revert'].includes(s.name));
+            if (!host || steps.length === 0)
+                continue;
+            const start = Math.min(...steps.map((s) => s.start));
+            const end = Math.max(...steps.map((s) => s.end), start + 1);
+            const tag = host.outcome === 'updated' ? '' : host.outcome === 'reverted' ? 'done, ' : 'crit, ';
+            lines.push(`  ${taskName(id)} : ${tag}${start}, ${end}`);
+        }
+        if (wave.bake)
+            lines.push(`  bake ${wave.bake.verdict ?? ''} : active, ${wave.bake.start}, ${Math.max(wave.bake.end, wave.bake.start + 1)}`);
+    }
+    return lines;
+}
+function waveBars(report) {
+    const lines = [];
+    for (const g of waveGroups(report)) {
+        const spans = g.waves.filter((w) => w.start !== undefined && w.end !== undefined);
+        const bake = g.waves.length === 1 ? g.waves[0].bake : undefined;
+        if (spans.length === 0 && !bake)
+            continue;
+        lines.push(`  section ${g.waves.length === 1 ? 'Wave' : 'Waves'} ${groupLabel(g)}`);
+        if (spans.length) {
+            const c = g.counts;
+            const failed = c.failed + c.revertFailed;
+            const start = spans[0].start;
+            const end = Math.max(spans[spans.length - 1].end, start + 1);
+            const tag = failed ? 'crit, ' : c.reverted ? 'done, ' : '';
+            const label = [plural(c.hosts, 'host'), ...(failed ? [`${failed} failed`] : []), ...(c.reverted ? [`${c.reverted} put back`] : [])].join(', ');
+            lines.push(`  ${label} : ${tag}${start}, ${end}`);
+        }
+        if (bake) {
+            const tag = bake.verdict === 'fail' || bake.verdict === 'error' ? 'crit' : 'active';
+            lines.push(`  ${taskName(`bake${bake.verdict ? ` ${bake.verdict}` : ''}`)} : ${tag}, ${bake.start}, ${Math.max(bake.end, bake.start + 1)}`);
+        }
+    }
+    return lines;
+}
+function report_summaryMarkdown(report) {
+    const before = [];
+    before.push(`## ssh-rollout ${report.dryRun ? '(dry run) ' : ''}${report.release}: ${RESULT_HEADLINE[report.result]}`);
+    before.push('');
+    before.push(`${report.hosts.length} host(s) in ${report.waves.length} wave(s), ${formatMs(report.durationMs)}; artifact ${(report.artifact.bytes / 1024).toFixed(0)} KiB, sha256 \`${report.artifact.sha256.slice(0, 12)}…\`; deploy path \`${report.deployPath}\`${stagingInfo(report)}`);
+    if (report.stopReason)
+        before.push('', `**Stopped:** ${report_cell(clip(report.stopReason, 4 * REASON_MAX))}`);
+    before.push(...unhealthyLines(report));
+    before.push('', ...waveTable(waveGroups(report)));
+    const items = failedItems(report);
+    const stuck = report.hosts.filter((h) => h.outcome === 'revert-failed').length;
+    if (items.length) {
+        before.push('', `### Failed hosts (${items.length})`);
+        if (stuck)
+            before.push('', `**🔥 ${stuck} host(s) could NOT be put back** (listed first): they may still run ${report.release}; check them by hand.`);
+        before.push('');
+    }
+    const after = [];
+    const reverted = report.hosts.filter((h) => h.outcome === 'reverted');
+    if (reverted.length) {
+        after.push('', reverted.length <= SMALL_FLEET
+            ? `**Put back when the rollout stopped** (${reverted.length}): ${reverted.map((h) => report_cell(h.host)).join(', ')}`
+            : `**Put back when the rollout stopped:** ${reverted.length} hosts (per wave in the table above; names in the JSON report, the \`report\` output).`);
+    }
+    if (report.hosts.length <= SMALL_FLEET)
+        after.push('', ...hostTable(report));
+    else
+        after.push('', `Per-host detail (previous release, each step and its time, full reasons) of all ${report.hosts.length} hosts is in the JSON report (the \`report\` output).`);
+    const traffic = trafficTable(report);
+    if (traffic)
+        after.push('', traffic);
+    if (!report.dryRun)
+        after.push('', ganttChart(report));
+    if (report.errors.length) {
+        const shown = report.errors.slice(0, SMALL_FLEET);
+        after.push('', '**Warnings:**', ...shown.map((e) => `- ${reasonText(e)}`));
+        if (report.errors.length > shown.length)
+            after.push(`- … and ${report.errors.length - shown.length} more warnings: see the JSON report (\`errors\`)`);
+    }
+    return withinBudget(before, items, after);
+}
+/** Joins the summary, cutting the failed-host list (never the rest) so the whole stays within SUMMARY_BUDGET_BYTES. */
+function withinBudget(before, items, after) {
+    const join = (lines) => lines.join('\n') + '\n';
+    const whole = join([...before, ...items, ...after]);
+    if (Buffer.byteLength(whole) <= SUMMARY_BUDGET_BYTES)
+        return whole;
+    const more = (n) => ['', `… and ${n} more failed hosts: see the JSON report (the \`report\` output)`];
+    // The longest "more" line bounds what the cut costs; each kept item costs its bytes and a newline.
+    let used = Buffer.byteLength(join([...before, ...more(items.length), ...after]));
+    let kept = 0;
+    while (kept < items.length) {
+        const cost = Buffer.byteLength(items[kept]) + 1;
+        if (used + cost > SUMMARY_BUDGET_BYTES)
+            break;
+        used += cost;
+        kept++;
+    }
+    return join([...before, ...items.slice(0, kept), ...more(items.length - kept), ...after]);
+}
+/** The load balancer's share of requests, per wave (only when a balancer was used): per host up to SMALL_FLEET hosts, above that per wave's hosts against the rest. */
+function trafficTable(report) {
+    const rows = report.waves.flatMap((w) => (w.traffic ?? []).map((t) => ({ wave: w.index, waveHosts: w.hosts, ...t })));
+    if (rows.length === 0)
+        return '';
+    const hosts = report.hosts.map((h) => h.host);
+    if (hosts.length <= SMALL_FLEET) {
+        const out = ['**Traffic split** (share of requests on the load balancer)', '', `| wave | when | ${hosts.join(' | ')} |`, `| --- | --- | ${hosts.map(() => '---').join(' | ')} |`];
+        for (const r of rows)
+            out.push(`| ${r.wave} | ${report_cell(r.label)} | ${hosts.map((h) => (h in r.share ? `${r.share[h]}%` : '–')).join(' | ')} |`);
+        return out.join('\n');
+    }
+    const fleet = new Set(hosts);
+    const pct = (n) => `${Math.round(n * 10) / 10}%`;
+    const out = [
+        `**Traffic split** (share of requests on the load balancer; ${hosts.length} hosts, so per wave: the wave's hosts against the rest)`,
+        '',
+        '| wave | when | this wave\'s hosts | other hosts | hosts out (0%) |',
+        '| --- | --- | --- | --- | --- |',
+    ];
+    for (const r of rows.slice(0, TRAFFIC_ROWS_MAX)) {
+        const inWave = new Set(r.waveHosts);
+        let mine = 0;
+        let rest = 0;
+        let out0 = 0;
+        for (const [h, share] of Object.entries(r.share)) {
+            if (!fleet.has(h))
+                continue;
+            if (inWave.has(h))
+                mine += share;
+            else
+                rest += share;
+            if (share === 0)
+                out0++;
+        }
+        out.push(`| ${r.wave} | ${report_cell(r.label)} | ${pct(mine)} of ${r.waveHosts.length} | ${pct(rest)} of ${hosts.length - r.waveHosts.length} | ${out0} |`);
+    }
+    if (rows.length > TRAFFIC_ROWS_MAX)
+        out.push('', `… and ${rows.length - TRAFFIC_ROWS_MAX} more rows: see the JSON report (\`waves[].traffic\`).`);
+    return out.join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/rollout/rollout.ts
 // The rollout: preflight every host, stage the release everywhere, then switch wave by wave,
 // watching health (and metrics during each bake); on too many failures, put every switched host back.
@@ -62508,6 +63440,14 @@ function commandOf(step, settings, artifact) {
 
 
 
+
+
+
+
+
+const STAGED_HOW = { full: 'whole artifact', delta: 'delta', url: 'downloaded by the host', cached: 'already there' };
+/** Up to this many hosts the log names each host's steps; above it, one line per wave with counts (failures still by name). */
+const LOG_EACH_HOST_UP_TO = 50;
 /** How long a put-back waits for a host whose connection was lost (a restarted sshd) to answer again. */
 const RECONNECT_WITHIN_MS = 30_000;
 async function rollout(settings, artifact, deps) {
@@ -62531,6 +63471,8 @@ class RolloutRun {
     sleep;
     started;
     log;
+    /** Delta tars by the set of files they carry: hosts on the same current release share one. */
+    deltaTars = new Map();
     constructor(settings, artifact, deps) {
         this.settings = settings;
         this.artifact = artifact;
@@ -62568,7 +63510,7 @@ class RolloutRun {
             await this.log.group(`Preflight: ${this.runs.length} host(s)`, () => this.eachHost(this.runs, 'preflight', (run) => this.preflightHost(run)));
             this.plan = this.makePlan();
             if (this.decide())
-                await this.log.group(`Stage release ${this.settings.releaseId}`, () => this.eachHost(this.pending(), 'stage', (run) => this.stageHost(run)));
+                await this.stage();
             for (const wave of this.plan.waves) {
                 if (!this.decide())
                     break;
@@ -62595,9 +63537,10 @@ class RolloutRun {
     makePlan() {
         const s = this.settings;
         const found = new Map();
-        for (const r of this.runs)
+        for (const r of this.runs) {
             if (r.state)
-                found.set(r.host.id, { uploaded: r.state.checksum === this.artifact.sha256 && r.state.releases.some((x) => x.id === s.releaseId) });
+                found.set(r.host.id, { uploaded: r.state.checksum === this.artifact.sha256 && r.state.releases.some((x) => x.id === s.releaseId), current: r.state.current !== '' });
+        }
         return planRollout(this.runs.map((r) => r.host.id), {
             release: s.releaseId,
             waves: s.waves,
@@ -62611,13 +63554,16 @@ class RolloutRun {
             canary: (s.loadBalancer?.canaryShare ?? null) !== null,
             waveWaitMs: s.waveWaitMs,
             watch: s.watch !== '' && this.deps.watch !== undefined,
+            staging: this.artifact.url ? 'url' : this.artifact.delta ? 'delta' : 'upload',
         }, found);
     }
     logIntro() {
         const { ssh } = this.settings;
         this.log.info(`Release ${this.settings.releaseId} → ${this.runs.length} host(s) at ${ssh.deployPath}`);
-        this.log.info(`Waves: ${this.plan.waves.map((w) => `${w.index}: ${w.hosts.join(', ')}`).join(' · ')}`);
-        this.log.info(`max-failures ${this.plan.budget}, max-parallel ${ssh.maxParallel}, artifact ${this.artifact.bytes} bytes sha256 ${this.artifact.sha256}`);
+        this.log.info(`Waves: ${this.plan.waves.map((w) => `${w.index}: ${this.eachHostLogged ? w.hosts.join(', ') : `${w.hosts.length} host(s)`}`).join(' · ')}`);
+        const a = this.artifact;
+        const what = a.url ? `artifact downloaded by each host from ${a.url.redacted}` : `artifact ${a.bytes} bytes${a.delta ? `, ${a.delta.entries.length} files, delta staging` : ''}`;
+        this.log.info(`max-failures ${this.plan.budget}, max-parallel ${ssh.maxParallel}, ${MAX_CONCURRENT_HANDSHAKES} handshakes at once, ${what}, sha256 ${a.sha256}`);
     }
     async dryRun() {
         // Read-only: host keys verified and state read (no lock), so the plan shows what the run would do.
@@ -62647,7 +63593,7 @@ class RolloutRun {
             runStatus: this.deps.runStatus,
         });
         this.found(run, await run.host.readState(this.settings.releaseId));
-        this.log.info(`${run.host.id}: connected, locked, current release ${run.record.previous || '(none)'}`);
+        this.hostInfo(`${run.host.id}: connected, locked, current release ${run.record.previous || '(none)'}`);
     }
     /** What preflight learnt about a host: its release, the ledger's word on it, where a revert goes. */
     found(run, state) {
@@ -62663,27 +63609,96 @@ class RolloutRun {
         }
     }
     async stageHost(run) {
-        const { host } = run;
+        const { host, record } = run;
         const s = this.settings;
+        const a = this.artifact;
         const steps = this.plan.stage[host.id];
-        if (steps.includes('upload')) {
-            await host.upload(s.releaseId, this.artifact.sha256, this.artifact.content);
-            run.record.uploaded = true;
+        const staged = () => this.entry(run, 'staged');
+        record.sentBytes = 0;
+        if (steps.includes('download')) {
+            await host.download(s.releaseId, a.sha256, a.url);
+            await host.unpack(s.releaseId, a.sha256, a.format, staged());
+            record.staging = 'url';
         }
-        await host.unpack(s.releaseId, this.artifact.sha256, this.artifact.format, this.entry(run, 'staged'));
+        else if (steps.includes('compare') && (await this.stageDelta(run))) {
+            record.staging = 'delta';
+        }
+        else if (steps.includes('compare') || steps.includes('upload')) {
+            await host.upload(s.releaseId, a.sha256, a.content);
+            record.sentBytes += a.content.length;
+            await host.unpack(s.releaseId, a.sha256, a.format, staged());
+            record.staging = 'full';
+        }
+        else {
+            await host.unpack(s.releaseId, a.sha256, a.format, staged());
+            record.staging = 'cached';
+        }
+        record.uploaded = record.sentBytes > 0;
         run.staged = true;
         if (steps.includes('link'))
             await host.linkShared(s.releaseId, s.sharedPaths);
         if (steps.includes('setup'))
             await host.setup(s.setupCommand, this.env(run));
-        this.log.info(`${host.id}: staged${steps.includes('upload') ? '' : ' (already uploaded)'}`);
+        this.hostInfo(`${host.id}: staged (${STAGED_HOW[record.staging]}${record.sentBytes ? `, ${record.sentBytes} bytes sent` : ''})`);
+    }
+    async stage() {
+        const start = this.now();
+        const runs = this.pending();
+        await this.log.group(`Stage release ${this.settings.releaseId}`, () => this.eachHost(runs, 'stage', (run) => this.stageHost(run)));
+        const how = new Map();
+        for (const r of runs)
+            if (r.staged)
+                how.set(STAGED_HOW[r.record.staging], (how.get(STAGED_HOW[r.record.staging]) ?? 0) + 1);
+        const sent = runs.reduce((sum, r) => sum + (r.record.sentBytes ?? 0), 0);
+        const failed = runs.filter((r) => r.record.outcome === 'failed').length;
+        this.log.info(`Staged on ${runs.filter((r) => r.staged).length} of ${runs.length} host(s)${failed ? ` (${failed} failed)` : ''}: ${[...how].map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}; ` +
+            `the runner sent ${formatBytes(sent)} of artifact, in ${formatMs(this.now() - start)}`);
+    }
+    /**
+     * Offers the manifest and sends only what the host lacks. False when the host gets the whole
+     * artifact instead: nothing to build from, a delta no smaller than the artifact, or a build that
+     * failed (a hard link refused, a release edited in place): the host's error is logged.
+     */
+    async stageDelta(run) {
+        const { host, record } = run;
+        const source = this.artifact.delta;
+        let files = [];
+        const offer = await host.offerDelta(this.settings.releaseId, source.manifest, (o) => o.usable ? `from ${o.from}: ${filesToSend(source.entries, o.missing).length} of ${source.entries.length} files to send` : `whole artifact: ${o.reason}`);
+        record.sentBytes = (record.sentBytes ?? 0) + source.manifest.length;
+        if (!offer.usable)
+            return false;
+        files = filesToSend(source.entries, offer.missing);
+        const tar = await this.deltaTarOf(files);
+        if (tar.length >= this.artifact.content.length)
+            return false;
+        try {
+            await host.unpackDelta(this.settings.releaseId, this.artifact.sha256, tar, this.entry(run, 'staged'), `delta from ${offer.from}: ${files.length} of ${source.entries.length} files, ${tar.length} bytes`);
+            record.sentBytes += tar.length;
+            return true;
+        }
+        catch (err) {
+            record.sentBytes += tar.length;
+            if (err instanceof StepError && err.code === EXIT.exists)
+                throw err;
+            this.log.warning(`${host.id}: delta staging failed, sending the whole artifact: ${errors_errorMessage(err)}`);
+            return false;
+        }
+    }
+    deltaTarOf(files) {
+        const key = files.map((f) => f.path).join('\0');
+        let tar = this.deltaTars.get(key);
+        if (!tar) {
+            tar = deltaTar(this.artifact.delta, files);
+            this.deltaTars.set(key, tar);
+        }
+        return tar;
     }
     async runWave(index) {
         const wave = this.plan.waves[index - 1];
         const record = this.waveRecords[index - 1];
         const ready = wave.hosts.map((id) => this.run(id)).filter((r) => r.record.outcome === 'pending');
         record.start = this.now();
-        await this.log.group(`Wave ${index}/${this.plan.waves.length}: ${wave.hosts.join(', ')}`, () => (0,concurrency/* mapLimit */.sf)(ready, this.settings.ssh.maxParallel, async (run) => {
+        await this.log.group(`Wave ${index}/${this.plan.waves.length}: ${this.eachHostLogged ? wave.hosts.join(', ') : `${wave.hosts.length} host(s)`}`, () => (0,concurrency/* mapLimit */.sf)(ready, this.settings.ssh.maxParallel, async (run) => {
             if (!this.decide())
                 return;
             await (this.balancer ? this.balancer.inSlot(() => this.switchHost(run)) : this.switchHost(run));
@@ -62691,9 +63706,11 @@ class RolloutRun {
         record.end = this.now();
         if (this.balancer)
             record.traffic = [this.balancer.split(`wave ${index} switching (each host out while it switches)`, ready.map((r) => r.host.id))];
-        // Runner log groups cannot nest: each host's steps get their own group after its wave's.
+        this.log.info(`Wave ${index}/${this.plan.waves.length}: ${waveCountLine(waveCounts({ hosts: this.runs.map((r) => r.record) }, index))} in ${formatMs(record.end - record.start)}`);
+        // Runner log groups cannot nest: each host's steps get their own group after its wave's (at scale, only hosts that did not update).
         for (const run of ready)
-            await this.logHostSteps(run);
+            if (this.eachHostLogged || run.record.outcome !== 'updated')
+                await this.logHostSteps(run);
         if (wave.bake && this.decide())
             await this.bake(index, record);
     }
@@ -62717,7 +63734,7 @@ class RolloutRun {
                     await this.balancer.enable(host);
             }
             run.record.outcome = 'updated';
-            this.log.info(`${host.id}: on ${this.settings.releaseId}${this.plan.switch.includes('health') ? ', healthy' : ''}`);
+            this.hostInfo(`${host.id}: on ${this.settings.releaseId}${this.plan.switch.includes('health') ? ', healthy' : ''}`);
         }
         catch (err) {
             this.fail(run, errors_errorMessage(err));
@@ -62858,6 +63875,17 @@ class RolloutRun {
                 this.log.info(`${x.ok ? 'ok ' : 'ERR'} ${x.name.padEnd(8)} ${String(x.end - x.start).padStart(6)} ms${x.detail ? `  ${x.detail}` : ''}`);
         });
     }
+    /** Small fleets: every host is named in the log. */
+    get eachHostLogged() {
+        return this.runs.length <= LOG_EACH_HOST_UP_TO;
+    }
+    /** A host's progress: a log line on small fleets, a debug line at scale (the wave's count line says it). */
+    hostInfo(message) {
+        if (this.eachHostLogged)
+            this.log.info(message);
+        else
+            this.log.debug(message);
+    }
     fail(run, reason) {
         run.record.outcome = 'failed';
         run.record.reason = reason;
@@ -62905,7 +63933,14 @@ class RolloutRun {
             startedAt: new Date(this.started).toISOString(),
             finishedAt: new Date(finished).toISOString(),
             durationMs: finished - this.started,
-            artifact: { file: this.artifact.file, sha256: this.artifact.sha256, bytes: this.artifact.bytes },
+            artifact: {
+                file: this.artifact.file,
+                sha256: this.artifact.sha256,
+                bytes: this.artifact.bytes,
+                ...(this.artifact.url ? { url: this.artifact.url.redacted } : {}),
+                ...(this.artifact.delta ? { files: this.artifact.delta.entries.length } : {}),
+            },
+            sentBytes: this.runs.reduce((sum, r) => sum + (r.record.sentBytes ?? 0), 0),
             plan: {
                 waves: this.plan.waves.map((w) => w.hosts),
                 maxFailures: this.plan.budget,
@@ -63064,6 +64099,7 @@ function parseWaves(input, text) {
 
 
 
+
 /** `<UTC yyyymmddHHMMSS>-<sha7>`, or without the suffix when no commit is known. */
 function defaultReleaseId(now, sha) {
     const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
@@ -63072,12 +64108,18 @@ function defaultReleaseId(now, sha) {
 }
 function readRolloutSettings(source, ctx) {
     const ssh = readSshSettings(source, { mask: ctx.mask });
-    const artifact = (0,inputs/* required */.mw)(source, 'artifact');
-    artifactKind('artifact', artifact);
+    const artifactUrl = readArtifactUrl(source, ctx.mask);
+    const artifact = artifactUrl ? (0,inputs/* optional */.lq)(source, 'artifact') : (0,inputs/* required */.mw)(source, 'artifact');
+    if (artifactUrl && artifact)
+        throw new inputs/* InputError */.dz('artifact', 'and artifact-url are both set: set one (artifact uploads from the runner, artifact-url lets every host download)');
+    if (artifact)
+        artifactKind('artifact', artifact);
     const releaseId = validateReleaseId('release-id', (0,inputs/* optional */.lq)(source, 'release-id', defaultReleaseId(ctx.now, ctx.sha)));
     return {
         ssh,
         artifact,
+        artifactUrl,
+        delta: (0,inputs/* parseBool */.q6)('delta', source('delta'), true),
         releaseId,
         waves: parseWaves('waves', (0,inputs/* optional */.lq)(source, 'waves', '1, 25%, 100%')),
         maxFailures: (0,inputs/* parseCount */.zq)('max-failures', (0,inputs/* optional */.lq)(source, 'max-failures', '0')),
@@ -63093,114 +64135,24 @@ function readRolloutSettings(source, ctx) {
         loadBalancer: readRolloutLbSettings(source),
     };
 }
-
-;// CONCATENATED MODULE: ./src/rollout/report.ts
-function rolloutOutputs(report) {
-    const previous = {};
-    for (const h of report.hosts)
-        if (h.previous)
-            previous[h.host] = h.previous;
-    return {
-        result: report.result,
-        'release-id': report.release,
-        'previous-releases': previous,
-        'updated-hosts': report.result === 'success' ? report.hosts.filter((h) => h.outcome === 'updated').map((h) => h.host) : [],
-        'failed-hosts': report.hosts
-            .filter((h) => h.outcome === 'failed' || h.outcome === 'revert-failed')
-            .map((h) => ({ host: h.host, reason: h.reason ?? h.outcome })),
-    };
-}
-function stepMs(host, ...names) {
-    const steps = host.steps.filter((s) => names.includes(s.name));
-    if (steps.length === 0)
-        return undefined;
-    return steps.reduce((sum, s) => sum + (s.end - s.start), 0);
-}
-function formatMs(ms) {
-    if (ms === undefined)
-        return '–';
-    return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-}
-const OUTCOME_ICON = {
-    updated: '✅ updated',
-    failed: '❌ failed',
-    reverted: '↩️ reverted',
-    'revert-failed': '🔥 NOT reverted',
-    skipped: '⏭️ not started',
-    pending: '⏭️ not started',
-};
-const RESULT_HEADLINE = {
-    success: '✅ success',
-    reverted: '↩️ reverted: a failure was caught and every switched host was put back',
-    failed: '🔥 failed: some hosts could not be put back (see below)',
-};
-/** Escapes text for a Markdown table cell. */
-function report_cell(text) {
-    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-/** Mermaid gantt: one section per wave, one bar per host from its switch to its last step. */
-function ganttChart(report) {
-    const lines = ['```mermaid', 'gantt', `  title Release ${report.release}`, '  dateFormat x', '  axisFormat %M:%S'];
-    for (const wave of report.waves) {
-        lines.push(`  section Wave ${wave.index}`);
-        for (const id of wave.hosts) {
-            const host = report.hosts.find((h) => h.host === id);
-            const steps = (host?.steps ?? []).filter((s) => ['switch', 'reload', 'health', 'revert'].includes(s.name));
-            if (!host || steps.length === 0)
-                continue;
-            const start = Math.min(...steps.map((s) => s.start));
-            const end = Math.max(...steps.map((s) => s.end), start + 1);
-            const tag = host.outcome === 'updated' ? '' : host.outcome === 'reverted' ? 'done, ' : 'crit, ';
-            lines.push(`  ${id.replace(/:/g, '_')} : ${tag}${start}, ${end}`);
-        }
-        if (wave.bake)
-            lines.push(`  bake ${wave.bake.verdict ?? ''} : active, ${wave.bake.start}, ${Math.max(wave.bake.end, wave.bake.start + 1)}`);
+/** artifact-url with its required artifact-sha256; the URL's query string (a token, a signature) is masked. */
+function readArtifactUrl(source, mask) {
+    const raw = (0,inputs/* optional */.lq)(source, 'artifact-url');
+    const sha = (0,inputs/* optional */.lq)(source, 'artifact-sha256');
+    if (!raw) {
+        if (sha)
+            throw new inputs/* InputError */.dz('artifact-sha256', 'is set but artifact-url is empty (the checksum is of the file hosts download)');
+        return null;
     }
-    lines.push('```');
-    return lines.join('\n');
-}
-function report_summaryMarkdown(report) {
-    const out = [];
-    out.push(`## ssh-rollout ${report.dryRun ? '(dry run) ' : ''}${report.release}: ${RESULT_HEADLINE[report.result]}`);
-    out.push('');
-    out.push(`${report.hosts.length} host(s) in ${report.waves.length} wave(s), ${formatMs(report.durationMs)}; artifact ${(report.artifact.bytes / 1024).toFixed(0)} KiB, sha256 \`${report.artifact.sha256.slice(0, 12)}…\`; deploy path \`${report.deployPath}\``);
-    if (report.stopReason)
-        out.push('', `**Stopped:** ${report_cell(report.stopReason)}`);
-    if (report.unhealthyAtStart?.length) {
-        out.push('', `**Found on a release that never became healthy** (a rollout that died midway, or failed):`);
-        for (const u of report.unhealthyAtStart)
-            out.push(`- ${u.host}: ${u.release} (last recorded: ${u.status}); on failure this rollout puts it back on ${u.revertTo || '(no release)'}`);
-    }
-    out.push('');
-    out.push('| host | wave | previous | upload | switch | health | result | total |');
-    out.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
-    for (const h of report.hosts) {
-        const total = h.steps.length ? Math.max(...h.steps.map((s) => s.end)) - Math.min(...h.steps.map((s) => s.start)) : undefined;
-        const upload = h.uploaded ? formatMs(stepMs(h, 'upload')) : h.steps.some((s) => s.name === 'unpack') ? 'cached' : '–';
-        // A host that failed on its own is put back at once: say so beside the failure.
-        const putBack = h.outcome === 'failed' ? h.steps.find((s) => s.name === 'revert' && s.ok) : undefined;
-        const result = `${OUTCOME_ICON[h.outcome] ?? h.outcome}${h.reason ? `: ${report_cell(h.reason)}` : ''}${putBack ? ` (put back: ${report_cell(putBack.detail ?? '')})` : ''}`;
-        out.push(`| ${h.host} | ${h.wave} | ${h.previous || '–'} | ${upload} | ${formatMs(stepMs(h, 'switch', 'reload'))} | ${formatMs(stepMs(h, 'health'))} | ${result} | ${formatMs(total)} |`);
-    }
-    const traffic = trafficTable(report);
-    if (traffic)
-        out.push('', traffic);
-    if (!report.dryRun)
-        out.push('', ganttChart(report));
-    if (report.errors.length)
-        out.push('', '**Warnings:**', ...report.errors.map((e) => `- ${report_cell(e)}`));
-    return out.join('\n') + '\n';
-}
-/** The load balancer's share of requests per host, per wave (only when a balancer was used). */
-function trafficTable(report) {
-    const rows = report.waves.flatMap((w) => (w.traffic ?? []).map((t) => ({ wave: w.index, ...t })));
-    if (rows.length === 0)
-        return '';
-    const hosts = report.hosts.map((h) => h.host);
-    const out = ['**Traffic split** (share of requests on the load balancer)', '', `| wave | when | ${hosts.join(' | ')} |`, `| --- | --- | ${hosts.map(() => '---').join(' | ')} |`];
-    for (const r of rows)
-        out.push(`| ${r.wave} | ${report_cell(r.label)} | ${hosts.map((h) => (h in r.share ? `${r.share[h]}%` : '–')).join(' | ')} |`);
-    return out.join('\n');
+    const href = validateArtifactUrl('artifact-url', raw);
+    if (!sha)
+        throw new inputs/* InputError */.dz('artifact-sha256', 'is required with artifact-url: every host checks the download against it before unpacking');
+    const url = new URL(href);
+    if (url.search.length > 1)
+        mask(url.search.slice(1));
+    if (url.password)
+        mask(decodeURIComponent(url.password));
+    return { href, redacted: redactUrl(href), sha256: validateSha256('artifact-sha256', sha) };
 }
 
 ;// CONCATENATED MODULE: ./src/rollout/main.ts
@@ -63231,7 +64183,9 @@ async function sshRollout(source, deps) {
         logger.warning(w);
     const workDir = (0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `fivestep-${settings.releaseId}-${process.pid}`);
     (0,external_node_fs_namespaceObject.mkdirSync)(workDir, { recursive: true });
-    const artifact = await prepareArtifact('artifact', settings.artifact, workDir);
+    const artifact = await prepare(settings, workDir);
+    if (artifact.deltaOff)
+        logger.warning(`delta: off for this artifact (${artifact.deltaOff}): every host gets the whole artifact`);
     const deployment = settings.environment && !settings.dryRun && settings.githubToken
         ? await startDeployment((deps.createClient ?? createClient)(settings.githubToken, ctx.apiUrl), ctx, {
             environment: settings.environment,
@@ -63280,6 +64234,16 @@ async function sshRollout(source, deps) {
         logger.warning(`${outputs['failed-hosts'].length} host(s) failed within max-failures: ${outputs['failed-hosts'].map((f) => f.host).join(', ')}`);
     }
     return { outputs, failure };
+}
+/** The artifact as the rollout stages it: a URL hosts download, or a file to upload with (delta) its manifest. */
+async function prepare(settings, workDir) {
+    if (settings.artifactUrl)
+        return urlArtifact(settings.artifactUrl.href, settings.artifactUrl.redacted, settings.artifactUrl.sha256);
+    const artifact = await prepareArtifact('artifact', settings.artifact, workDir);
+    if (!settings.delta)
+        return artifact;
+    const source = await deltaSource('artifact', settings.artifact, workDir);
+    return typeof source === 'string' ? { ...artifact, deltaOff: source } : { ...artifact, delta: source };
 }
 
 
@@ -63818,6 +64782,22 @@ function isRetryable(err) {
 function keyscanHint(h) {
     return `get the line with: ssh-keyscan -p ${h.port} ${h.host}`;
 }
+/**
+ * known-hosts parsed once per text: every session keeps the entries it was checked against, so a
+ * parse per connection made a thousand-host rollout hold a thousand copies of a thousand lines.
+ */
+const parsedKnownHosts = new Map();
+function knownHostsOf(text) {
+    let entries = parsedKnownHosts.get(text);
+    if (!entries) {
+        entries = parseKnownHosts(text).entries;
+        // One run has one known-hosts text (a jump host shares it); a bound keeps tests that make many from growing it.
+        if (parsedKnownHosts.size >= 8)
+            parsedKnownHosts.clear();
+        parsedKnownHosts.set(text, entries);
+    }
+    return entries;
+}
 /** Creates a Connector. `connectSsh` is one with default options. */
 function createConnector(options = {}) {
     const logger = options.logger ?? common_logger/* silentLogger */.q;
@@ -63826,7 +64806,7 @@ function createConnector(options = {}) {
     const keepaliveInterval = (options.keepaliveSeconds ?? 5) * 1000;
     return async (host, credentials) => {
         const key = parsePrivateKey(credentials.privateKey, credentials.passphrase);
-        const known = credentials.hostKeys.kind === 'known-hosts' ? parseKnownHosts(credentials.hostKeys.knownHosts).entries : undefined;
+        const known = credentials.hostKeys.kind === 'known-hosts' ? knownHostsOf(credentials.hostKeys.knownHosts) : undefined;
         const attempts = Math.max(1, credentials.connectAttempts ?? 3);
         const id = (0,inputs/* hostId */.My)(host);
         let last;
@@ -64116,7 +65096,10 @@ class SshSession {
                         stream.close();
                     }, options.timeoutMs);
                 }
-                stream.on('data', (d) => stdout.push(d));
+                stream.on('data', (d) => {
+                    stdout.push(d);
+                    options.onStdout?.(d.toString('utf8'));
+                });
                 stream.stderr.on('data', (d) => stderr.push(d));
                 stream.on('exit', (c, sig) => {
                     code = c;

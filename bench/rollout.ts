@@ -130,11 +130,13 @@ function timingConnector(inner: Connector, log: Interval[]): Connector {
 }
 
 /** A quiet logger that records when each group (preflight, stage, wave i, prune) starts and ends. */
-function segmentLogger(segments: { name: string; start: number; end: number }[]): Logger {
+export function segmentLogger(segments: { name: string; start: number; end: number }[], warnings: string[] = []): Logger {
   return {
     debug() {},
     info() {},
-    warning() {},
+    warning(m: string) {
+      warnings.push(m);
+    },
     error(m: string) {
       console.error(`  fivestep: ${m}`);
     },

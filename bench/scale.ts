@@ -31,14 +31,13 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mapLimit } from '../src/common/concurrency.js';
 import { objectInputs } from '../src/common/inputs.js';
-import type { Logger } from '../src/common/logger.js';
 import { sshRollout } from '../src/rollout/main.js';
 import type { RolloutReport, StepName } from '../src/rollout/rollout.js';
 import { connectSsh } from '../src/ssh/connection.js';
 import type { Connector, ExecOptions } from '../src/ssh/types.js';
 import { Fleet } from '../test/servers/fleet.js';
 import { PEER_PHASES, runOpensshPeer, type PeerRun } from './openssh-peer.js';
-import { HEALTH, RELOAD, WAVES, buildArtifact } from './rollout.js';
+import { HEALTH, RELOAD, WAVES, buildArtifact, segmentLogger } from './rollout.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const REPO = join(dirname(SELF), '..');
@@ -192,31 +191,6 @@ export interface FivestepScaleRun {
 function vmHwmKb(): number {
   const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
   return m ? Number(m[1]) : NaN;
-}
-
-/** Quiet, but records when each group (preflight, stage, wave i, record) starts and ends. */
-function segmentLogger(segments: { name: string; start: number; end: number }[], warnings: string[]): Logger {
-  return {
-    debug() {},
-    info() {},
-    warning(m: string) {
-      warnings.push(m);
-    },
-    error(m: string) {
-      console.error(`  fivestep: ${m}`);
-    },
-    async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
-      if (name.includes(' · wave ')) return fn(); // a host's step listing, not a phase
-      const short = name.startsWith('Stage') ? 'stage' : name.startsWith('Record') ? 'record' : name.replace(/:.*$/, '').replace(/^Wave (\d+)\/\d+/, 'wave $1').toLowerCase();
-      const seg = { name: short, start: performance.now(), end: 0 };
-      try {
-        return await fn();
-      } finally {
-        seg.end = performance.now();
-        segments.push(seg);
-      }
-    },
-  };
 }
 
 async function childMain(jobFile: string): Promise<void> {

@@ -63662,12 +63662,11 @@ class RolloutRun {
     async stageDelta(run) {
         const { host, record } = run;
         const source = this.artifact.delta;
-        let files = [];
         const offer = await host.offerDelta(this.settings.releaseId, source.manifest, (o) => o.usable ? `from ${o.from}: ${filesToSend(source.entries, o.missing).length} of ${source.entries.length} files to send` : `whole artifact: ${o.reason}`);
         record.sentBytes = (record.sentBytes ?? 0) + source.manifest.length;
         if (!offer.usable)
             return false;
-        files = filesToSend(source.entries, offer.missing);
+        const files = filesToSend(source.entries, offer.missing);
         const tar = await this.deltaTarOf(files);
         if (tar.length >= this.artifact.content.length)
             return false;

@@ -12,13 +12,13 @@
 // the file is what users run, with production defaults, and the test sets CANARY_BAKE, WATCH_INTERVAL and
 // FLEET_WATCH to seconds. REVERT_COMMIT=false keeps git out (auto-revert's git path has its own tests).
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet, freePort } from '../servers/fleet.js';
 import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
 import { startPrometheus, type PrometheusServer } from '../servers/prometheus.js';
-import { actionInputs, evaluate, mapping, parse, rawSteps, runJob, truthy, type JobRun } from './harness.js';
+import { actionInputs, evaluate, mapping, parse, rawSteps, runJob, startShopEndpoints, truthy, type JobRun } from './harness.js';
 
 const WORKFLOW = '.github/workflows/continuous-deployment.yml';
 const work = mkdtempSync(join(tmpdir(), 'fivestep-wf-'));
@@ -47,25 +47,13 @@ function artifact(name: string): string {
 beforeAll(async () => {
   fleet = await Fleet.start(5, { distinctAddresses: true });
   appPort = await freePort(fleet.hosts[0].host);
-  for (const [i, h] of fleet.hosts.entries()) {
-    // Revenue is a counter growing at the rate of the release the host runs now (a bad one sells a tenth).
-    let cents = 0;
-    let last = Date.now();
-    const server = createServer((req, res) => {
-      const now = Date.now();
-      cents += ((badReleases.has(currentRelease(i)) ? GOOD_CENTS_PER_MINUTE / 10 : GOOD_CENTS_PER_MINUTE) * (now - last)) / 60_000;
-      last = now;
-      if (req.url?.startsWith('/health')) {
-        res.writeHead(200).end('ok'); // every release is healthy: only the business metric tells
-        return;
-      }
-      res
-        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-        .end(`# TYPE shop_revenue_cents_total counter\nshop_revenue_cents_total ${cents}\n# TYPE shop_sessions_active gauge\nshop_sessions_active 40\n`);
-    });
-    await new Promise<void>((resolve) => server.listen(appPort, h.host, resolve));
-    apps.push(server);
-  }
+  apps.push(
+    ...(await startShopEndpoints(fleet.hosts, appPort, {
+      // Revenue grows at the rate of the release the host runs now (a bad one sells a tenth).
+      centsPerMinute: (i) => (badReleases.has(currentRelease(i)) ? GOOD_CENTS_PER_MINUTE / 10 : GOOD_CENTS_PER_MINUTE),
+      health: () => ({ status: 200, body: 'ok' }), // every release is healthy: only the business metric tells
+    })),
+  );
   [prometheus, gh] = await Promise.all([startPrometheus(fleet.hosts.map((h) => `${h.host}:${appPort}`), 'shop_revenue_cents_total'), startGitHubApi()]);
 }, 60_000);
 

@@ -24,6 +24,7 @@
 // Not emulated: services, containers, reusable workflows, concurrency groups, `timeout-minutes`,
 // GITHUB_PATH, masking.
 import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
@@ -702,3 +703,43 @@ export async function runWorkflow(wf: Parsed, opts: WorkflowOptions): Promise<Re
   const results = await Promise.all(jobs.map(start));
   return Object.fromEntries(jobs.map((j, i) => [j.id.value, results[i]]));
 }
+
+// ---------------------------------------------------------------------------------------------------
+// The shop the sample workflows watch.
+
+export interface ShopEndpointOptions {
+  /** Revenue rate of host i now, in cents a minute (it may depend on the release the host runs). */
+  centsPerMinute: (i: number) => number;
+  /** What /health answers on host i now. */
+  health: (i: number) => { status: number; body: string };
+}
+
+/**
+ * One shop endpoint per host, on the host's own address and `port`: /health as `health` says, anything
+ * else Prometheus text with a revenue counter growing at `centsPerMinute` (exact at each scrape) and 40
+ * active sessions.
+ */
+export async function startShopEndpoints(hosts: readonly { host: string }[], port: number, opts: ShopEndpointOptions): Promise<Server[]> {
+  return Promise.all(
+    hosts.map(async (h, i) => {
+      let cents = 0;
+      let last = Date.now();
+      const server = createServer((req, res) => {
+        const now = Date.now();
+        cents += (opts.centsPerMinute(i) * (now - last)) / 60_000;
+        last = now;
+        if (req.url?.startsWith('/health')) {
+          const { status, body } = opts.health(i);
+          res.writeHead(status).end(body);
+          return;
+        }
+        res
+          .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+          .end(`# TYPE shop_revenue_cents_total counter\nshop_revenue_cents_total ${cents}\n# TYPE shop_sessions_active gauge\nshop_sessions_active 40\n`);
+      });
+      await new Promise<void>((resolve) => server.listen(port, h.host, resolve));
+      return server;
+    }),
+  );
+}
+

@@ -8,7 +8,7 @@
 // path the script writes, and its `release-id`. Short timings come through the workflow's own variables.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet, freePort } from '../servers/fleet.js';
@@ -25,6 +25,7 @@ import {
   rawSteps,
   runProcess,
   runWorkflow,
+  startShopEndpoints,
   templateJob,
   truthy,
   type JobResult,
@@ -48,25 +49,12 @@ const brokenOn = new Map<number, string>();
 beforeAll(async () => {
   fleet = await Fleet.start(HOSTS, { distinctAddresses: true });
   appPort = await freePort(fleet.hosts[0].host);
-  for (const [i, h] of fleet.hosts.entries()) {
-    let cents = 0;
-    let last = Date.now();
-    const server = createServer((req, res) => {
-      const now = Date.now();
-      cents += (60_000 * (now - last)) / 60_000;
-      last = now;
-      if (req.url?.startsWith('/health')) {
-        const broken = brokenOn.get(i) === fleet.currentRelease(i);
-        res.writeHead(broken ? 503 : 200).end(broken ? 'cannot reach the database' : 'ok');
-        return;
-      }
-      res
-        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-        .end(`# TYPE shop_revenue_cents_total counter\nshop_revenue_cents_total ${cents}\n# TYPE shop_sessions_active gauge\nshop_sessions_active 40\n`);
-    });
-    await new Promise<void>((resolve) => server.listen(appPort, h.host, resolve));
-    apps.push(server);
-  }
+  apps.push(
+    ...(await startShopEndpoints(fleet.hosts, appPort, {
+      centsPerMinute: () => 60_000,
+      health: (i) => (brokenOn.get(i) === fleet.currentRelease(i) ? { status: 503, body: 'cannot reach the database' } : { status: 200, body: 'ok' }),
+    })),
+  );
   [prometheus, gh] = await Promise.all([startPrometheus(fleet.hosts.map((h) => `${h.host}:${appPort}`), 'shop_revenue_cents_total'), startGitHubApi()]);
   // The bakes compare rates: every host needs a few samples before the first one.
   await waitForHistory(prometheus, 'shop_revenue_cents_total', 3);

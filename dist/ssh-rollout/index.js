@@ -63663,20 +63663,20 @@ class RolloutRun {
         const { host, record } = run;
         const source = this.artifact.delta;
         const offer = await host.offerDelta(this.settings.releaseId, source.manifest, (o) => o.usable ? `from ${o.from}: ${filesToSend(source.entries, o.missing).length} of ${source.entries.length} files to send` : `whole artifact: ${o.reason}`);
-        record.sentBytes = (record.sentBytes ?? 0) + source.manifest.length;
+        record.sentBytes = source.manifest.length;
         if (!offer.usable)
             return false;
         const files = filesToSend(source.entries, offer.missing);
         const tar = await this.deltaTarOf(files);
         if (tar.length >= this.artifact.content.length)
             return false;
+        // Sent whether or not the build then passes its check.
+        record.sentBytes += tar.length;
         try {
             await host.unpackDelta(this.settings.releaseId, this.artifact.sha256, tar, this.entry(run, 'staged'), `delta from ${offer.from}: ${files.length} of ${source.entries.length} files, ${tar.length} bytes`);
-            record.sentBytes += tar.length;
             return true;
         }
         catch (err) {
-            record.sentBytes += tar.length;
             if (err instanceof StepError && err.code === EXIT.exists)
                 throw err;
             this.log.warning(`${host.id}: delta staging failed, sending the whole artifact: ${errors_errorMessage(err)}`);

@@ -155,7 +155,7 @@ async function main(): Promise<number> {
     'private-key': fleet.clientKey,
     'known-hosts': fleet.knownHosts(),
     'deploy-path': '/srv/app',
-    'shared-paths': 'log',
+    'shared-paths': 'log/',
   };
   const v1 = await sshRollout(objectInputs({ ...base, artifact: release('v1'), 'release-id': 'v1', waves: '100%' }), {
     connector: connectSsh,
@@ -353,11 +353,11 @@ async function main(): Promise<number> {
     'health-timeout': '10s',
     reason: String(v3.rep.stopReason ?? 'metric watch failed'),
   });
-  const revertSettings = readRevertSettings(revertSource, { sha, mask: () => {} });
+  const revertSettings = readRevertSettings(revertSource, { sha, runId: '1', mask: () => {} });
   const startedRevert = Date.now();
   const hostsReport: HostsRevertReport = await revertHosts(
     revertSettings.ssh!,
-    { badRelease: 'v3', toRelease: '' },
+    { badRelease: 'v3', toRelease: '', run: 'https://github.com/acme/shop/actions/runs/1' },
     { connector: connectSsh, health: createHealthCheck(revertSettings.ssh!), logger: silentLogger, runUrl: 'https://github.com/acme/shop/actions/runs/1', reason: revertSettings.reason },
   );
   const outcomes = new Map<string, number>();

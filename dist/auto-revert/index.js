@@ -52754,7 +52754,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(332);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6280);
+/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7658);
 /* harmony import */ var _ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9829);
 // auto-revert entry: the runner shell around src/revert/main.ts.
 
@@ -53046,7 +53046,7 @@ function hostId(h) {
 
 /***/ }),
 
-/***/ 6280:
+/***/ 7658:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58899,6 +58899,29 @@ async function connectLoadBalancer(settings, connector, credentials) {
     return { lb: createLoadBalancer(settings, session), close: () => session.close() };
 }
 
+;// CONCATENATED MODULE: ./src/common/text.ts
+// Untrusted text (a host's stderr, a health body, a name read from a host) made safe for a log line:
+// one line, printable. Without line breaks nothing in it can start a line the runner reads as a
+// workflow command (`::error …`); escape sequences cannot move or recolour the terminal.
+/** Line and paragraph separators, and bidirectional overrides that reorder what a reader sees. */
+const INVISIBLE = /[\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex -- escaping control characters is the point
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+/**
+ * `text` as one printable line: line breaks (\n, \r, \r\n) become ` | `, a tab a space, other control
+ * characters `\xNN` and invisible reordering characters `\u{NNNN}`; the old `##[command]` form is
+ * broken up too. Cut to `max` characters with `…`.
+ */
+function oneLine(text, max = 2000) {
+    const line = text
+        .replace(/\r\n|\r|\n/g, ' | ')
+        .replace(/\t/g, ' ')
+        .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
+        .replace(/##\[/g, '## [');
+    return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
 ;// CONCATENATED MODULE: ./src/release/layout.ts
 // The on-host layout (SPEC): releases/, current, shared/, .fivestep/ under the deploy path.
 
@@ -58909,13 +58932,18 @@ function validateReleaseId(input, id) {
     }
     return id;
 }
-/** An absolute, normalised path without `..`, quotes or control characters. */
+/**
+ * An absolute, normalised path without `..`, control characters or backslashes: sha256sum and tar
+ * escape a backslash in the names they print, so checks against such a path would never match.
+ */
 function validateDeployPath(input, path) {
     if (!path.startsWith('/'))
         throw new inputs/* InputError */.dz(input, `'${path}' must be an absolute path`);
     // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
     if (/[\0-\x1f\x7f]/.test(path))
         throw new inputs/* InputError */.dz(input, 'must not contain control characters');
+    if (path.includes('\\'))
+        throw new inputs/* InputError */.dz(input, `'${path}' must not contain a backslash (sha256sum and tar escape it in the names they print, so the upload's checks could never pass)`);
     const parts = path.split('/').filter((p) => p !== '' && p !== '.');
     if (parts.includes('..'))
         throw new inputs/* InputError */.dz(input, `'${path}' must not contain '..'`);
@@ -58923,14 +58951,19 @@ function validateDeployPath(input, path) {
         throw new inputs/* InputError */.dz(input, 'must not be /');
     return '/' + parts.join('/');
 }
-/** A shared path: relative, inside the release, no `..`. */
+/** A shared path: relative, inside the release, no `..`; a trailing `/` declares a directory. */
 function validateSharedPath(input, path) {
     const parts = path.split('/').filter((p) => p !== '' && p !== '.');
     // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
     if (path.startsWith('/') || parts.length === 0 || parts.includes('..') || /[\0-\x1f\x7f]/.test(path)) {
         throw new InputError(input, `'${path}' must be a relative path inside the release without '..'`);
     }
-    return parts.join('/');
+    return { path: parts.join('/'), dir: path.endsWith('/') };
+}
+/** The proper prefixes of a relative path: `a/b/c` → `a`, `a/b` (each checked for a symlink before anything goes through it). */
+function layout_parentPaths(path) {
+    const parts = path.split('/');
+    return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
 }
 function layout(deployPath) {
     const state = `${deployPath}/.fivestep`;
@@ -58955,9 +58988,14 @@ const releasePath = (deployPath, id) => `${deployPath}/releases/${id}`;
 // Every value is validated upstream and still passes through quote(): nothing reaches the shell unquoted.
 
 
-/** Exit codes our commands use so the runner can tell failures apart. */
-/** deltaMismatch: a release built from hard links did not match its manifest (the runner then sends the whole artifact). */
-const EXIT = { checksum: 64, exists: 65, missing: 66, deltaMismatch: 67, lockHeld: 75 };
+/**
+ * Exit codes our commands use so the runner can tell failures apart. deltaMismatch: a release built
+ * from hard links did not match its manifest (the runner then sends the whole artifact); unwritable:
+ * the login user cannot write the deploy path; noSpace: the release does not fit; refused: the
+ * artifact or the host holds something fivestep will not use (a device, a symlink where a directory
+ * must be).
+ */
+const EXIT = { checksum: 64, exists: 65, missing: 66, deltaMismatch: 67, unwritable: 68, noSpace: 69, refused: 70, lockHeld: 75 };
 function releaseEnv(e) {
     return envAssignments({
         RELEASE_ID: e.releaseId,
@@ -58969,46 +59007,151 @@ function releaseEnv(e) {
 /** How much of the deploy log a state read brings back: far more than keep-releases ever needs. */
 const LOG_LINES_READ = 2000;
 /**
+ * Sets `$unwritable` to the first of the deploy path, releases/, .fivestep/ and shared/ that exists
+ * and that the login user cannot write, or, when the deploy path does not exist yet, to its nearest
+ * existing parent if that one is not writable ('' when all is well). `[ -w ]` asks the kernel
+ * (access(2)), so a read-only mount counts as unwritable too.
+ */
+function findUnwritable(deployPath) {
+    const l = layout(deployPath);
+    const dp = quote(deployPath);
+    return [
+        `unwritable=; for d in ${[deployPath, l.releases, l.state, l.shared].map(quote).join(' ')}; do if [ -e "$d" ] && [ ! -w "$d" ]; then unwritable=$d; break; fi; done`,
+        `if [ ! -e ${dp} ]; then d=${dp}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -w "$d" ] || unwritable=$d; fi`,
+    ];
+}
+/**
  * Reads a host's release state as `key=value` lines: current, each release with its mtime,
  * bad markers, the checksum recorded for `releaseId` (to skip a repeat upload) and the newest
- * lines of the deploy log (the ledger), in one round trip.
+ * lines of the deploy log (the ledger), in one round trip. With `checks`, also what preflight needs:
+ * whether the deploy path can be written, the free space there, the commands missing, and how each
+ * shared path is present. Changes nothing.
  */
-function readStateCommand(deployPath, releaseId = '') {
+function readStateCommand(deployPath, releaseId = '', checks) {
     const l = layout(deployPath);
-    return [
-        `cd ${quote(deployPath)} 2>/dev/null || { echo absent=1; exit 0; }`,
-        `cur=$(readlink current 2>/dev/null || true); echo "current=\${cur#releases/}"`,
-        `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; echo "release=$n $(stat -c %Y "$d")"; done`,
+    const nearest = `d=${quote(deployPath)}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done`;
+    const free = (dir) => `df -Pk ${dir} 2>/dev/null | awk 'NR==2 { print "free-kb=" $4 }'`;
+    const lines = [
+        ...(checks
+            ? [
+                ...findUnwritable(deployPath),
+                `[ -z "$unwritable" ] || printf 'unwritable=%s\\n' "$unwritable"`,
+                `for c in ${checks.commands.map(quote).join(' ')}; do command -v "$c" >/dev/null 2>&1 || echo "missing-command=$c"; done; true`,
+            ]
+            : []),
+        `cd ${quote(deployPath)} 2>/dev/null || { echo absent=1; ${checks ? `${nearest}; ${free('"$d"')}; ` : ''}exit 0; }`,
+        // A layout directory that is a symlink would lead fivestep's writes out of the deploy path.
+        `for n in releases shared .fivestep; do [ -L "$n" ] && printf 'layout-link=%s\\n' "$n"; done; true`,
+        `if [ -L current ]; then printf 'current-link=%s\\n' "$(readlink current)"; elif [ -d current ]; then echo current-kind=dir; elif [ -e current ]; then echo current-kind=file; fi`,
+        `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; if [ -L "releases/$n" ]; then echo "release-link=$n"; continue; fi; echo "release=$n $(stat -c %Y "releases/$n")"; done`,
         `for b in ${quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
         releaseId ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ${quote(`${l.checksums}/${releaseId}`)})"; true` : 'true',
         `tail -n ${LOG_LINES_READ} ${quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
-    ].join('\n');
+    ];
+    if (checks) {
+        lines.push(free('.'));
+        for (const { path } of checks.shared) {
+            const inShared = quote(`shared/${path}`);
+            for (const p of ['', ...layout_parentPaths(path)]) {
+                const dir = quote(p ? `shared/${p}` : 'shared');
+                lines.push(`[ -L ${dir} ] && printf 'shared-through-link=%s\\t%s\\n' ${quote(path)} ${quote(p || '.')}; true`);
+            }
+            lines.push(`if [ -L ${inShared} ]; then k=link; elif [ -d ${inShared} ]; then k=dir; elif [ -e ${inShared} ]; then k=file; else k=absent; fi; printf 'shared=%s\\t%s\\n' "$k" ${quote(path)}`);
+        }
+    }
+    return lines.join('\n');
 }
+function emptyState() {
+    return {
+        exists: true,
+        current: '',
+        currentProblem: '',
+        currentIsDirectory: false,
+        releases: [],
+        releaseLinks: [],
+        layoutLinks: [],
+        bad: [],
+        checksum: '',
+        log: [],
+        unwritable: '',
+        missingCommands: [],
+        freeKb: null,
+        shared: new Map(),
+        sharedThroughLink: new Map(),
+    };
+}
+const validId = (id) => RELEASE_ID_PATTERN.test(id) && id !== '.' && id !== '..';
 function parseState(stdout) {
-    const state = { exists: true, current: '', releases: [], bad: [], checksum: '', log: [] };
+    const state = emptyState();
+    let link;
     for (const line of stdout.split('\n')) {
         const eq = line.indexOf('=');
         if (eq < 0)
             continue;
         const key = line.slice(0, eq);
-        const value = line.slice(eq + 1).trim();
+        const raw = line.slice(eq + 1);
+        const value = raw.trim();
         if (key === 'absent')
             state.exists = false;
+        else if (key === 'current-link')
+            link = raw;
+        // The lines a state read wrote before links were checked.
         else if (key === 'current')
-            state.current = value;
+            link = value ? `releases/${value}` : undefined;
+        else if (key === 'current-kind') {
+            state.currentIsDirectory = value === 'dir';
+            state.currentProblem = value === 'dir' ? 'is a directory, not a symlink (an app deployed by hand?)' : 'is a file, not a symlink';
+        }
         else if (key === 'bad')
             state.bad.push(value);
         else if (key === 'checksum')
             state.checksum = value;
         else if (key === 'log')
-            state.log.push(...parseLog(line.slice(eq + 1)));
+            state.log.push(...parseLog(raw));
         else if (key === 'release') {
             const [id, mtime] = value.split(' ');
-            state.releases.push({ id, mtime: Number(mtime) || 0 });
+            if (validId(id))
+                state.releases.push({ id, mtime: Number(mtime) || 0 });
         }
+        else if (key === 'release-link')
+            state.releaseLinks.push(value);
+        else if (key === 'layout-link')
+            state.layoutLinks.push(value);
+        else if (key === 'unwritable')
+            state.unwritable = value;
+        else if (key === 'missing-command')
+            state.missingCommands.push(value);
+        else if (key === 'free-kb')
+            state.freeKb = Number.isFinite(Number(value)) && value !== '' ? Number(value) : null;
+        else if (key === 'shared') {
+            const tab = raw.indexOf('\t');
+            const kind = raw.slice(0, tab);
+            if (tab > 0 && ['link', 'dir', 'file', 'absent'].includes(kind))
+                state.shared.set(raw.slice(tab + 1), kind);
+        }
+        else if (key === 'shared-through-link') {
+            const tab = raw.indexOf('\t');
+            if (tab > 0)
+                state.sharedThroughLink.set(raw.slice(0, tab), raw.slice(tab + 1));
+        }
+    }
+    if (link !== undefined) {
+        // Only `releases/<id>` is a release: anything else would lead fivestep out of releases/.
+        const m = /^releases\/([^/]+)\/?$/.exec(link);
+        if (m && validId(m[1]) && !state.releaseLinks.includes(m[1]))
+            state.current = m[1];
+        else if (m && state.releaseLinks.includes(m[1]))
+            state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
+        else
+            state.currentProblem = `is a symlink to '${printable(link)}', outside releases/`;
     }
     state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
     return state;
+}
+/** A host-controlled name in a message: control characters shown escaped. */
+function printable(text) {
+    // eslint-disable-next-line no-control-regex -- escaping control characters is the point
+    return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`).slice(0, 300);
 }
 /** A lock whose heartbeat is older than this is stale: its holder is gone (SPEC). */
 const LOCK_STALE_SEC = 60;
@@ -59017,7 +59160,8 @@ function writeOwner(lock, token, owner) {
     return `printf '%s\\n' ${quote(token)} ${quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ${lock}/owner.tmp ${lock}/owner`;
 }
 /**
- * One attempt at the host's lock (an atomic mkdir). Prints `acquired`, `took-over <age> <holder>`
+ * One attempt at the host's lock (an atomic mkdir). Exits EXIT.unwritable printing `unwritable <path>`
+ * when the login user cannot write the deploy path. Prints `acquired`, `took-over <age> <holder>`
  * (the old lock was stale, or its holder is `forceOwner`, a run known to have completed) or exits
  * EXIT.lockHeld printing `held <age> <holder>`, age being seconds since the holder's last heartbeat.
  * Ages use the host's clock, so runners with skewed clocks agree. A takeover is guarded by a second
@@ -59030,7 +59174,9 @@ function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
     const write = writeOwner(lock, token, owner);
     const read = `tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner 2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`;
     return [
-        `mkdir -p ${quote(l.state)}`,
+        // A deploy path the login user cannot write is said as such, never taken for someone else's lock.
+        ...findUnwritable(deployPath),
+        `[ -z "$unwritable" ] && mkdir -p ${quote(l.state)} 2>/dev/null || { [ -n "$unwritable" ] || unwritable=${quote(l.state)}; printf 'unwritable %s\\n' "$unwritable"; exit ${EXIT.unwritable}; }`,
         `if mkdir ${lock} 2>/dev/null; then ${write}; echo acquired; exit 0; fi`,
         read,
         `now=$(date +%s)`,
@@ -59075,35 +59221,78 @@ function receiveArtifactCommand(deployPath, releaseId, sha256) {
     ].join('\n');
 }
 /**
+ * Checks that `$need` bytes fit in the deploy path's file system with room to spare (10% of the free
+ * space), else exits EXIT.noSpace saying how much is needed and free, before anything is written.
+ */
+function spaceCheck(deployPath, needBytes) {
+    const l = layout(deployPath);
+    const human = 'function h(b) { if (b >= 1073741824) return sprintf("%.1f GiB", b / 1073741824); if (b >= 1048576) return sprintf("%.1f MiB", b / 1048576); if (b >= 1024) return sprintf("%.1f KiB", b / 1024); return b " B" }';
+    const say = `BEGIN { printf "not enough space in %s: the release needs %s unpacked, plus %s to spare (10%% of the free space); %s is free\\n", dp, h(need), h(free * 102.4), h(free * 1024) }`;
+    return [
+        `need=${needBytes}; free=$(df -Pk ${quote(l.releases)} 2>/dev/null | awk 'NR==2 { print $4 }')`,
+        `if [ -n "$free" ] && [ $(( (need + 1023) / 1024 + free / 10 )) -gt "$free" ]; then awk -v need="$need" -v free="$free" -v dp=${quote(deployPath)} '${human} ${say}' >&2; exit ${EXIT.noSpace}; fi`,
+    ];
+}
+/**
+ * Lists an archive that no runner has checked (artifact-url) and prints the bytes its files take;
+ * refuses (EXIT.refused, naming the members) devices, FIFOs, sockets and setuid or setgid files, before
+ * anything is unpacked. `tar -tv` escapes unprintable names, so each member is one line.
+ */
+function listCheckedCommand(archive, z, out) {
+    const awk = [
+        '{ t = substr($1, 1, 1) }',
+        't != "-" && t != "d" && t != "l" && t != "h" { if (nbad < 10) bad = bad "\\n  " $0; nbad++; next }',
+        't == "-" && (substr($1, 4, 1) ~ /[sS]/ || substr($1, 7, 1) ~ /[sS]/) { if (nsuid < 10) suid = suid "\\n  " $0; nsuid++ }',
+        't == "-" { size += $3 }',
+        'END {',
+        `  if (nbad) { printf "the artifact holds %d member(s) that are not regular files, directories or symlinks (refused):%s\\n", nbad, bad > "/dev/stderr"; exit ${EXIT.refused} }`,
+        `  if (nsuid) { printf "the artifact holds %d setuid or setgid file(s) (refused):%s\\n", nsuid, suid > "/dev/stderr"; exit ${EXIT.refused} }`,
+        '  printf "%.0f\\n", size',
+        '}',
+    ].join(' ');
+    return [
+        `tar -t${z}v --numeric-owner -f ${archive} > ${out}.list 2> ${out}.err || { echo "the artifact cannot be read as a tar archive: $(tail -n 2 ${out}.err | tr '\\n' ' ')" >&2; exit 1; }`,
+        `listed=$(awk '${awk}' ${out}.list)`,
+    ].join('\n');
+}
+/**
  * Unpacks the received artifact into releases/<id>/ via a `.partial` directory renamed into place,
  * so releases/<id>/ is complete or absent: on any failure (a full disk) the partial directory and
- * the upload are removed. An existing release with other content is refused. Records `staged`.
+ * the upload are removed. The release must fit first (spaceCheck); group- and world-write bits are
+ * removed; file owners are never taken from the archive. An existing release with other content, or a
+ * releases/<id> that is a symlink, is refused. Records `staged`.
  */
-function unpackCommand(deployPath, releaseId, sha256, format, staged) {
+function unpackCommand(deployPath, releaseId, options) {
+    const { identity, format, staged, unpackedBytes } = options;
     const l = layout(deployPath);
     const target = quote(releasePath(deployPath, releaseId));
     const partial = quote(`${l.releases}/.${releaseId}.partial`);
     const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
     const sum = quote(`${l.checksums}/${releaseId}`);
     const manifest = quote(`${l.incoming}/${releaseId}.manifest`);
-    // Everything received for this release (the upload, and a delta offer's manifest and index).
+    // Everything received for this release (the upload, its listing, and a delta offer's manifest and index).
     const received = `${quote(`${l.incoming}/${releaseId}`)}.*`;
+    const z = format === 'tar.gz' ? 'z' : '';
     return [
         'set -e',
         `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)}`,
-        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${received}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `if [ -L ${target} ]; then echo ${quote(`releases/${releaseId} is a symlink: fivestep never writes through one; remove it on the host`)} >&2; exit ${EXIT.refused}; fi`,
+        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(identity)} ]; then rm -f ${received}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
         `cleanup() { rm -rf ${partial} ${received} ${sum}; }`,
         'trap cleanup EXIT',
+        ...(unpackedBytes === undefined ? [listCheckedCommand(tmp, z, tmp), ...spaceCheck(deployPath, '"$listed"')] : spaceCheck(deployPath, String(unpackedBytes))),
         `rm -rf ${partial}`,
         `mkdir ${partial}`,
         // -p: modes exactly as the artifact has them (not masked by the login's umask), as delta staging builds them.
-        `tar -x${format === 'tar.gz' ? 'z' : ''}pf ${tmp} -C ${partial}`,
+        `tar -x${z}p --no-same-owner -f ${tmp} -C ${partial}`,
+        // Releases are read-only trees (chmod -R does not follow the symlinks it meets).
+        `chmod -R go-w ${partial}`,
         // tar restores the archive's mtime of `./` onto the directory (epoch 0 for a packed directory);
         // prune orders releases by this mtime, so it must be the unpack time.
         `touch ${partial}`,
         // The manifest the runner offered (delta staging), kept so the next release can be built from this one.
         `if [ -f ${manifest} ]; then mkdir -p ${quote(l.manifests)}; mv ${manifest} ${quote(`${l.manifests}/${releaseId}`)}; fi`,
-        `printf '%s\\n' ${quote(sha256)} > ${sum}`,
+        `printf '%s\\n' ${quote(identity)} > ${sum}`,
         `mv ${partial} ${target}`,
         `trap - EXIT`,
         `rm -f ${received}`,
@@ -59120,15 +59309,30 @@ function discardReleaseCommand(deployPath, releaseId) {
         `rm -rf -- ${quote(target)} ${quote(`${l.releases}/.${releaseId}.partial`)} ${quote(`${l.checksums}/${releaseId}`)} ${quote(`${l.manifests}/${releaseId}`)} ${quote(`${l.incoming}/${releaseId}`)}.*`,
     ].join('\n');
 }
-/** Links each shared path from shared/ into the release; a missing shared entry is seeded from the release (or created as a directory). */
-function linkSharedCommand(deployPath, releaseId, sharedPaths) {
-    const l = layout(deployPath);
-    const rp = releasePath(deployPath, releaseId);
-    const lines = ['set -e'];
-    for (const p of sharedPaths) {
-        const shared = quote(`${l.shared}/${p}`);
-        const inRelease = quote(`${rp}/${p}`);
-        lines.push(`mkdir -p "$(dirname ${shared})" "$(dirname ${inRelease})"`, `if [ ! -e ${shared} ]; then if [ -e ${inRelease} ]; then cp -a ${inRelease} ${shared}; else mkdir -p ${shared}; fi; fi`, `rm -rf ${inRelease}`, `ln -s ${shared} ${inRelease}`);
+/**
+ * Links each shared path from shared/ into the release. A shared entry missing from shared/ is seeded
+ * from the release, or created empty when declared a directory (`log/`); missing from both, the step
+ * fails naming it: a file is never turned into a directory. No path is followed through a symlink:
+ * a parent directory of a shared path that is a symlink, in the release or in shared/, fails the
+ * step (EXIT.refused) before anything is removed or created.
+ */
+function linkSharedCommand(deployPath, releaseId, shared) {
+    const rel = `releases/${releaseId}`;
+    const lines = ['set -e', `cd ${quote(deployPath)}`, `fail() { printf '%s\\n' "$1" >&2; exit ${EXIT.refused}; }`];
+    lines.push(`[ -L shared ] && fail ${quote(`${deployPath}/shared is a symlink: shared paths would be written outside the deploy path`)}; mkdir -p shared`);
+    for (const { path, dir } of shared) {
+        const name = `shared path '${path}${dir ? '/' : ''}'`;
+        for (const q of layout_parentPaths(path)) {
+            lines.push(`[ -L ${quote(`${rel}/${q}`)} ] && fail ${quote(`${name}: '${q}' is a symlink in the release: a shared path cannot go through a symlink`)}`, `[ -e ${quote(`${rel}/${q}`)} ] && [ ! -d ${quote(`${rel}/${q}`)} ] && fail ${quote(`${name}: '${q}' is not a directory in the release`)}`, `[ -L ${quote(`shared/${q}`)} ] && fail ${quote(`${name}: shared/${q} is a symlink: a shared path cannot go through a symlink`)}`, `[ -e ${quote(`shared/${q}`)} ] && [ ! -d ${quote(`shared/${q}`)} ] && fail ${quote(`${name}: shared/${q} is not a directory`)}`);
+        }
+        const inShared = quote(`shared/${path}`);
+        const inRelease = quote(`${rel}/${path}`);
+        const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+        if (dir) {
+            lines.push(`[ -e ${inShared} ] && [ ! -L ${inShared} ] && [ ! -d ${inShared} ] && fail ${quote(`${name} declares a directory, but ${deployPath}/shared/${path} is a file`)}`, `[ -L ${inRelease} ] || { [ -e ${inRelease} ] && [ ! -d ${inRelease} ]; } && fail ${quote(`${name} declares a directory, but the release holds '${path}' as a file or symlink`)}`);
+        }
+        const missing = `${name} is in neither ${deployPath}/shared/ nor the release: create ${deployPath}/shared/${path} on each host first${dir ? '' : `, or write '${path}/' in shared-paths to declare a directory that starts empty`}`;
+        lines.push(`if [ ! -e ${inShared} ] && [ ! -L ${inShared} ]; then`, `  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then ${parent ? `mkdir -p ${quote(`shared/${parent}`)}; ` : ''}cp -a ${inRelease} ${inShared}`, dir ? `  else mkdir -p ${inShared}` : `  else fail ${quote(missing)}`, '  fi', 'fi', ...(parent ? [`mkdir -p ${quote(`${rel}/${parent}`)}`] : []), `rm -rf ${inRelease}`, `ln -s ${quote(`${deployPath}/shared/${path}`)} ${inRelease}`);
     }
     return lines.join('\n');
 }
@@ -59146,7 +59350,7 @@ function switchCommand(deployPath, releaseId, entry) {
     return [
         'set -e',
         `cd ${quote(deployPath)}`,
-        `[ -d ${quote(`releases/${releaseId}`)} ] || { echo 'release directory missing' >&2; exit ${EXIT.missing}; }`,
+        `[ -d ${quote(`releases/${releaseId}`)} ] && [ ! -L ${quote(`releases/${releaseId}`)} ] || { echo 'release directory missing' >&2; exit ${EXIT.missing}; }`,
         `rm -f ${quote(tmp)}`,
         `ln -s ${quote(`releases/${releaseId}`)} ${quote(tmp)}`,
         `mv -T ${quote(tmp)} current`,
@@ -59187,8 +59391,31 @@ function removeReleasesCommand(deployPath, releaseIds) {
 function unsetCurrentCommand(deployPath, entry) {
     return `rm -f ${quote(`${deployPath}/current`)}${entry ? ` && ${appendLogCommand(deployPath, entry)}` : ''}`;
 }
+/**
+ * adopt-current: moves a `current` that is a real directory (an app deployed by hand) to
+ * releases/<adoptId> and points a `current` symlink at it, recording it `healthy` (the release a
+ * revert goes back to). A directory cannot be swapped for a symlink in one rename: between the two
+ * renames `current` is missing for an instant.
+ */
+function adoptCommand(deployPath, adoptId, entry) {
+    const target = `releases/${adoptId}`;
+    const tmp = `.current.${adoptId}.tmp`;
+    return [
+        'set -e',
+        `cd ${quote(deployPath)}`,
+        `[ -d current ] && [ ! -L current ] || { echo 'current is no longer a directory' >&2; exit ${EXIT.missing}; }`,
+        `[ -L releases ] && { echo 'releases is a symlink' >&2; exit ${EXIT.refused}; }; mkdir -p releases`,
+        `if [ -e ${quote(target)} ] || [ -L ${quote(target)} ]; then echo ${quote(`${target} already exists`)} >&2; exit ${EXIT.exists}; fi`,
+        `rm -f ${quote(tmp)}`,
+        `ln -s ${quote(target)} ${quote(tmp)}`,
+        `mv -T current ${quote(target)}`,
+        `mv -T ${quote(tmp)} current`,
+        appendLogCommand(deployPath, entry),
+    ].join('\n');
+}
 
 ;// CONCATENATED MODULE: ./src/release/health.ts
+
 
 
 
@@ -59315,11 +59542,12 @@ function excerpt(body) {
 function shorten(text, max) {
     return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
+/** The last lines of a health command's output (untrusted text: one printable line). */
 function tail(text) {
     const t = text.trim();
     if (!t)
         return '';
-    const last = t.split('\n').slice(-3).join(' | ');
+    const last = oneLine(t.split(/\r\n|\n|\r/).slice(-3).join('\n'), 10_000);
     return `: ${last.length > 300 ? `…${last.slice(-300)}` : last}`;
 }
 function formatSeconds(ms) {
@@ -59812,6 +60040,10 @@ function downloadArtifactCommand(deployPath, releaseId, url, sha256, redacted, o
 // Delta staging: the host builds the new release from hard links into its current one plus only the
 // files the runner sends, then checks every file against the release's manifest before the rename.
 // Pure: the manifest format, the runner's choice of files, and the two remote commands (tested by exact string).
+//
+// Every file keeps the artifact's modification time (caches key on mtime and size), so a file is a
+// hard link only when its content, mode AND time are the release's: an unchanged file with a new time
+// (a fresh checkout) is copied on the host and given its time, and costs no bytes on the network.
 
 
 
@@ -59821,11 +60053,15 @@ function downloadArtifactCommand(deployPath, releaseId, url, sha256, redacted, o
  */
 // eslint-disable-next-line no-control-regex -- control characters are what cannot be carried
 const UNSUPPORTED_NAME = /[\0-\x1f\x7f\\]/;
-/** `sha256 TAB mode TAB size TAB path`, one file a line, sorted by path (the host's stored copy has the same form). */
+/**
+ * `sha256 TAB mode TAB size TAB mtime TAB path`, one file a line, sorted by path (the host's stored
+ * copy has the same form; copies stored before mtimes were kept lack the mtime, and only their first
+ * and last fields are ever read).
+ */
 function manifestText(entries) {
     return [...entries]
         .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-        .map((e) => `${e.sha256}\t${e.mode}\t${e.size}\t${e.path}\n`)
+        .map((e) => `${e.sha256}\t${e.mode}\t${e.size}\t${e.mtime}\t${e.path}\n`)
         .join('');
 }
 function parseOffer(stdout) {
@@ -59848,9 +60084,11 @@ function deltaFiles(deployPath, releaseId) {
     return {
         manifest: `${base}.manifest`,
         index: `${base}.index`,
-        /** Files at the same path with the same mode and content: linked in one batch. */
+        /** Files at the same path with the same content, mode and time: linked in one batch. */
         same: `${base}.same`,
-        /** Held content at another path or with another mode: `source TAB source-mode TAB mode TAB path`. */
+        /** The same but for the time (`mtime TAB path`): copied in one batch, then given their times. */
+        retime: `${base}.retime`,
+        /** Held content at another path or with another mode: `source TAB source-mode TAB source-mtime TAB mode TAB mtime TAB path`. */
         moved: `${base}.moved`,
         from: `${base}.from`,
         delta: `${base}.delta`,
@@ -59858,72 +60096,86 @@ function deltaFiles(deployPath, releaseId) {
     };
 }
 /**
- * The offer. Stdin is the release's manifest, gzipped; the host keeps it, indexes the content of its current
- * release (its stored manifest, else sha256sum of every file: a release staged before delta existed)
- * and prints `from <release>` and one `missing <sha256>` per content it does not hold, or
- * `none <why>` when there is nothing to build from. Nothing under releases/ changes.
+ * The offer, to build from `from` (the host's current release, as preflight read it). Stdin is the
+ * release's manifest, gzipped; the host keeps it and indexes `releases/<from>` as it is on disk: only
+ * files `find` reaches without following a symlink, so nothing is ever linked from outside the
+ * release, whatever it holds; a name with a control character or a backslash is not indexed. Contents
+ * come from the stored manifest of `from` (else sha256sum of every file: a release staged before
+ * delta existed). Prints `from <release>` and one `missing <sha256>` per content it does not hold,
+ * or `none <why>`. Nothing under releases/ changes.
  */
-function deltaOfferCommand(deployPath, releaseId) {
+function deltaOfferCommand(deployPath, releaseId, from) {
     const l = layout(deployPath);
     const f = deltaFiles(deployPath, releaseId);
     const m = quote(f.manifest);
     const idx = quote(f.index);
+    const base = quote(`releases/${from}`);
+    const stored = quote(`${l.manifests}/${from}`);
     return [
         'set -e',
         `mkdir -p ${quote(l.incoming)}`,
         `gzip -dc > ${m}`,
         `cd ${quote(deployPath)}`,
-        `cur=$(readlink current 2>/dev/null || true); cur=\${cur#releases/}`,
-        `if [ -z "$cur" ] || [ ! -d "releases/$cur" ]; then echo 'none no current release to build from'; exit 0; fi`,
-        // The index: sha256 TAB mode TAB path of every regular file of the current release.
-        `if [ -f ${quote(l.manifests)}/"$cur" ]; then cut -f1,2,4 ${quote(l.manifests)}/"$cur" > ${idx}`,
-        `else (cd "releases/$cur" && LC_ALL=C find . -type f -printf '%m\\t%P\\n' > ${idx}.modes && LC_ALL=C find . -type f -print0 | xargs -0 -r sha256sum -- | grep -v '^\\\\' | sed 's|^\\([0-9a-f]*\\)  \\./|\\1\\t|' > ${idx}.sums) && awk -F'\\t' 'NR==FNR { mode[$2] = $1; next } ($2 in mode) { print $1 "\\t" mode[$2] "\\t" $2 }' ${idx}.modes ${idx}.sums > ${idx}; rm -f ${idx}.modes ${idx}.sums`,
+        `if [ -z ${quote(from)} ] || [ -L ${base} ] || [ ! -d ${base} ]; then echo ${quote(`none no current release to build from`)}; exit 0; fi`,
+        // mode TAB mtime TAB path of every regular file reached without following a symlink.
+        `(cd ${base} && LC_ALL=C find . \\( -path '*[[:cntrl:]]*' -o -path '*\\\\*' \\) -prune -o -type f -printf '%m\\t%Ts\\t%P\\n') > ${idx}.files`,
+        `if [ -f ${stored} ]; then awk -F'\\t' '{ print $1 "\\t" $NF }' ${stored} > ${idx}.sums`,
+        `else (cd ${base} && cut -f3 ${idx}.files | tr '\\n' '\\0' | xargs -0 -r sha256sum -- | sed 's|^\\([0-9a-f]*\\)  |\\1\\t|') > ${idx}.sums`,
         'fi',
-        `printf '%s\\n' "$cur" > ${quote(f.from)}`,
-        `echo "from $cur"`,
-        // Same path, mode and content → the batch link; held elsewhere or with another mode → one by one; else missing.
-        `: > ${quote(f.same)}; : > ${quote(f.moved)}`,
-        `awk -F'\\t' -v same=${quote(f.same)} -v moved=${quote(f.moved)} 'NR==FNR { if (!($1 in src)) { src[$1] = $3; smode[$1] = $2 } exact[$1 "\\t" $2 "\\t" $3] = 1; next } { if (($1 "\\t" $2 "\\t" $4) in exact) print $4 > same; else if ($1 in src) print src[$1] "\\t" smode[$1] "\\t" $2 "\\t" $4 > moved; else if (!($1 in told)) { told[$1] = 1; print "missing " $1 } }' ${idx} ${m}`,
+        // The index: sha256 TAB mode TAB mtime TAB path of every file found (a stale stored sum is caught by the check).
+        `awk -F'\\t' 'NR==FNR { sha[$2] = $1; next } ($3 in sha) { print sha[$3] "\\t" $1 "\\t" $2 "\\t" $3 }' ${idx}.sums ${idx}.files > ${idx}`,
+        `rm -f ${idx}.files ${idx}.sums`,
+        `printf '%s\\n' ${quote(from)} > ${quote(f.from)}`,
+        `echo ${quote(`from ${from}`)}`,
+        // Same path, content, mode and time → the batch link; only the time differs → the batch copy;
+        // held elsewhere or with another mode → one by one; else missing.
+        `: > ${quote(f.same)}; : > ${quote(f.retime)}; : > ${quote(f.moved)}`,
+        `awk -F'\\t' -v same=${quote(f.same)} -v retime=${quote(f.retime)} -v moved=${quote(f.moved)} 'NR==FNR { if (!($1 in src)) { src[$1] = $4; smode[$1] = $2; smtime[$1] = $3 } at[$4] = $1 "\\t" $2; atime[$4] = $3; next } { if (at[$5] == $1 "\\t" $2 && atime[$5] == $4) print $5 > same; else if (at[$5] == $1 "\\t" $2) print $4 "\\t" $5 > retime; else if ($1 in src) print src[$1] "\\t" smode[$1] "\\t" smtime[$1] "\\t" $2 "\\t" $4 "\\t" $5 > moved; else if (!($1 in told)) { told[$1] = 1; print "missing " $1 } }' ${idx} ${m}`,
     ].join('\n');
 }
 /**
  * Builds releases/<id> from the offer's links and the tar on stdin (the missing files, every
  * directory and symlink), in a `.partial` directory renamed into place once every file matches the
- * manifest (content, mode, and no file more or less). A mismatch (a release edited in place) exits
- * EXIT.deltaMismatch and leaves nothing: the runner then sends the whole artifact. Where the
- * filesystem refuses a hard link the file is copied. Records `staged` like unpackCommand.
+ * manifest (content, mode, time, and no file more or less). A mismatch (a release edited in place)
+ * exits EXIT.deltaMismatch and leaves nothing: the runner then sends the whole artifact. Where the
+ * filesystem refuses a hard link the file is copied. `needBytes` (the files sent) must fit with room
+ * to spare. Records `staged` like unpackCommand.
  */
-function deltaUnpackCommand(deployPath, releaseId, sha256, staged) {
+function deltaUnpackCommand(deployPath, releaseId, identity, needBytes, staged) {
     const l = layout(deployPath);
     const f = deltaFiles(deployPath, releaseId);
     const target = quote(releasePath(deployPath, releaseId));
     const partial = quote(`${l.releases}/.${releaseId}.partial`);
     const sum = quote(`${l.checksums}/${releaseId}`);
-    const incoming = [f.manifest, f.index, f.same, f.moved, f.from, f.delta].map(quote).join(' ');
+    const incoming = [f.manifest, f.index, f.same, f.retime, f.moved, f.from, f.delta].map(quote).join(' ');
     const log = staged ? appendLogCommand(deployPath, staged) : '';
     return [
         'set -e',
         `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)} ${quote(l.manifests)}`,
         `cat > ${quote(f.delta)}`,
-        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(sha256)} ]; then rm -f ${incoming}; ${log ? `${log}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `if [ -L ${target} ]; then echo ${quote(`releases/${releaseId} is a symlink: fivestep never writes through one; remove it on the host`)} >&2; exit ${EXIT.refused}; fi`,
+        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(identity)} ]; then rm -f ${incoming}; ${log ? `${log}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        ...spaceCheck(deployPath, String(needBytes)),
         `cleanup() { rm -rf ${partial} ${incoming} ${sum} ${quote(f.stored)}; }`,
         'trap cleanup EXIT',
         `rm -rf ${partial}`,
         `mkdir ${partial}`,
-        `tar -xzpf ${quote(f.delta)} -C ${partial}`,
+        `tar -xzp --no-same-owner -f ${quote(f.delta)} -C ${partial}`,
         `from=${quote(l.releases)}/"$(cat ${quote(f.from)})"`,
-        // The batch: `cp -l` links; refused links (another filesystem, protected_hardlinks) are copied instead,
-        // replacing (never writing through) whatever the first pass linked.
-        `if [ -s ${quote(f.same)} ]; then (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp -l --parents -t ${partial} -- 2>/dev/null) || (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp --remove-destination --preserve=mode --parents -t ${partial} --); fi`,
         `tab=$(printf '\\t')`,
-        `while IFS="$tab" read -r src smode mode path; do mkdir -p "$(dirname ${partial}/"$path")"; if [ "$smode" = "$mode" ] && ln -- "$from/$src" ${partial}/"$path" 2>/dev/null; then :; else cp -- "$from/$src" ${partial}/"$path"; chmod "$mode" ${partial}/"$path"; fi; done < ${quote(f.moved)}`,
-        // Every file against the manifest: content, then the exact set of files with their modes.
-        `if ! (cd ${partial} && awk -F'\\t' '{ print $1 "  " $4 }' ${quote(f.manifest)} | sha256sum --quiet --strict -c - > ${quote(f.index)}.check 2>&1); then echo "delta: files differ from the manifest (a release edited in place?): $(head -c 300 ${quote(f.index)}.check | tr '\\n' ' ')" >&2; rm -f ${quote(f.index)}.check; exit ${EXIT.deltaMismatch}; fi`,
+        // The batch: `cp -l` links; refused links (another filesystem, protected_hardlinks) are copied instead,
+        // replacing (never writing through) whatever the first pass linked, with the source's mode and time (the release's).
+        `if [ -s ${quote(f.same)} ]; then (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp -l --parents -t ${partial} -- 2>/dev/null) || (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp --remove-destination --preserve=mode,timestamps --parents -t ${partial} --); fi`,
+        // Unchanged but for the time: copied in one batch, then each group of files with one time touched at once.
+        `if [ -s ${quote(f.retime)} ]; then (cd "$from" && cut -f2 ${quote(f.retime)} | tr '\\n' '\\0' | xargs -0 cp --remove-destination --preserve=mode --parents -t ${partial} --); (cd ${partial} && LC_ALL=C sort -t "$tab" -k1,1n ${quote(f.retime)} | awk -F'\\t' '$1 !~ /^[0-9]+$/ { next } $1 != t { if (cmd) close(cmd); t = $1; cmd = "xargs -d \\"\\\\n\\" touch -h -d @" t " --" } { print $2 | cmd } END { if (cmd) close(cmd) }'); fi`,
+        `while IFS="$tab" read -r src smode smtime mode mtime path; do mkdir -p "$(dirname ${partial}/"$path")"; if [ "$smode" = "$mode" ] && [ "$smtime" = "$mtime" ] && ln -- "$from/$src" ${partial}/"$path" 2>/dev/null; then :; else cp -- "$from/$src" ${partial}/"$path"; chmod "$mode" ${partial}/"$path"; touch -h -d "@$mtime" ${partial}/"$path"; fi; done < ${quote(f.moved)}`,
+        // Every file against the manifest: content, then the exact set of files with their modes and times.
+        `if ! (cd ${partial} && awk -F'\\t' '{ print $1 "  " $5 }' ${quote(f.manifest)} | sha256sum --quiet --strict -c - > ${quote(f.index)}.check 2>&1); then echo "delta: files differ from the manifest (a release edited in place?): $(head -c 300 ${quote(f.index)}.check | tr '\\n' ' ')" >&2; rm -f ${quote(f.index)}.check; exit ${EXIT.deltaMismatch}; fi`,
         `rm -f ${quote(f.index)}.check`,
-        `if [ "$(cd ${partial} && LC_ALL=C find . -type f -printf '%m\\t%P\\n' | LC_ALL=C sort)" != "$(awk -F'\\t' '{ print $2 "\\t" $4 }' ${quote(f.manifest)} | LC_ALL=C sort)" ]; then echo 'delta: the files or their modes differ from the manifest' >&2; exit ${EXIT.deltaMismatch}; fi`,
+        `if [ "$(cd ${partial} && LC_ALL=C find . -type f -printf '%m\\t%Ts\\t%P\\n' | LC_ALL=C sort)" != "$(awk -F'\\t' '{ print $2 "\\t" $4 "\\t" $5 }' ${quote(f.manifest)} | LC_ALL=C sort)" ]; then echo 'delta: the files, their modes or their times differ from the manifest' >&2; exit ${EXIT.deltaMismatch}; fi`,
         `touch ${partial}`,
         `mv ${quote(f.manifest)} ${quote(f.stored)}`,
-        `printf '%s\\n' ${quote(sha256)} > ${sum}`,
+        `printf '%s\\n' ${quote(identity)} > ${sum}`,
         `mv ${partial} ${target}`,
         'trap - EXIT',
         `rm -f ${incoming}`,
@@ -59931,9 +60183,120 @@ function deltaUnpackCommand(deployPath, releaseId, sha256, staged) {
     ].join('\n');
 }
 
+;// CONCATENATED MODULE: ./src/engine/preflight.ts
+// The preflight's judgement, like Capistrano's `deploy:check` (SPEC "Preflight checks"): from what one
+// host's state read found, what stops the rollout there before anything is staged, each problem said
+// with what fixes it. Pure; the dry run prints the same findings.
+
+
+
+
+/** Commands every rollout's steps run on a host. */
+const BASE_COMMANDS = (/* unused pure expression or super */ null && (['tar', 'gzip', 'sha256sum', 'mv', 'ln', 'cp', 'chmod', 'touch', 'df', 'awk', 'sed']));
+/** Delta staging's besides (`cp -l` is cp's). */
+const DELTA_COMMANDS = (/* unused pure expression or super */ null && (['find', 'xargs', 'sort', 'cut']));
+/** artifact-url: one of the two. */
+const DOWNLOAD_COMMANDS = (/* unused pure expression or super */ null && (['curl', 'wget']));
+/** The commands a rollout needs on every host; with `eitherOf`, at least one of those. */
+function commandsNeeded(staging) {
+    return { commands: [...BASE_COMMANDS, ...(staging.delta ? DELTA_COMMANDS : [])], ...(staging.url ? { eitherOf: DOWNLOAD_COMMANDS } : {}) };
+}
+/** What preflight asks a host besides its state (read in the same command). */
+function stateChecks(shared, staging) {
+    const { commands, eitherOf } = commandsNeeded(staging);
+    return { shared, commands: [...commands, ...(eitherOf ?? [])] };
+}
+/** A release that fits leaves this share of the free space free. */
+const SPARE_SHARE = 0.1;
+/** `need` bytes fit in `free` bytes with SPARE_SHARE of them to spare. */
+function fits(need, free) {
+    return need + free * SPARE_SHARE <= free;
+}
+function noSpaceMessage(deployPath, host, need, free, what) {
+    return `not enough space in ${deployPath} on ${host}: the release needs ${formatBytes(need)} (${what}), plus ${formatBytes(free * SPARE_SHARE)} to spare (10% of the free space); ${formatBytes(free)} is free`;
+}
+/** The message for a deploy path the login user cannot write, with the command that fixes it. */
+function unwritableMessage(path, host, deployPath) {
+    const inside = path !== deployPath && path.startsWith(`${deployPath}/`);
+    const fix = inside ? `sudo chown -R ${quote(host.user)} ${quote(deployPath)}` : `sudo install -d -o ${quote(host.user)} ${quote(deployPath)}`;
+    return `cannot write ${path} on ${(0,inputs/* hostId */.My)(host)}: permission denied for '${host.user}'. Fix it on the host: ${fix}`;
+}
+const KIND_WORDS = { file: 'a file', symlink: 'a symlink', hardlink: 'a file' };
+function preflightFindings(state, req) {
+    const id = hostId(req.host);
+    const dp = req.deployPath;
+    const problems = [];
+    const warnings = [];
+    let adopt = false;
+    if (state.unwritable)
+        problems.push(unwritableMessage(state.unwritable, req.host, dp));
+    for (const n of state.layoutLinks) {
+        problems.push(`${dp}/${n} on ${id} is a symlink: fivestep writes nothing outside the deploy path, so ${n}/ must be a directory there (mount another disk at it rather than link it)`);
+    }
+    if (state.currentIsDirectory && req.adoptCurrent)
+        adopt = true;
+    else if (state.currentIsDirectory) {
+        problems.push(`${dp}/current on ${id} is a directory, not a symlink (an app deployed by hand?): set adopt-current: true to move it to ${dp}/releases/pre-fivestep-<time> as the first healthy release (the one a revert goes back to), or move it away yourself`);
+    }
+    else if (state.currentProblem) {
+        problems.push(`${dp}/current on ${id} ${state.currentProblem}: fivestep switches current only between the entries of releases/; remove it, or point it at one of them, by hand`);
+    }
+    for (const n of state.releaseLinks)
+        warnings.push(`${id}: ${dp}/releases/${n} is a symlink: fivestep never builds from it, switches to it or prunes through it`);
+    const missing = req.commands.filter((c) => state.missingCommands.includes(c));
+    if (missing.length > 0)
+        problems.push(`${id} lacks ${missing.join(', ')}: the steps run them on the host (install them, e.g. with the coreutils, tar, gzip and gawk or mawk packages)`);
+    if (req.eitherOf && req.eitherOf.every((c) => state.missingCommands.includes(c))) {
+        problems.push(`${id} has neither ${req.eitherOf.join(' nor ')}: artifact-url needs one of them to download the artifact`);
+    }
+    for (const sp of req.shared) {
+        const name = `shared path '${sp.path}${sp.dir ? '/' : ''}'`;
+        const through = state.sharedThroughLink.get(sp.path);
+        if (through !== undefined && through !== '.') {
+            problems.push(`${name}: ${dp}/shared/${through} on ${id} is a symlink: a shared path cannot go through one (it would be written outside the deploy path)`);
+            continue;
+        }
+        // A deploy path not made yet has nothing in shared/.
+        const inShared = state.exists ? state.shared.get(sp.path) : 'absent';
+        const inRelease = req.tree?.get(sp.path);
+        if (sp.dir && inShared === 'file')
+            problems.push(`${name} declares a directory, but ${dp}/shared/${sp.path} on ${id} is a file`);
+        else if (sp.dir && inRelease !== undefined && inRelease !== 'dir')
+            problems.push(`${name} declares a directory, but the artifact holds '${sp.path}' as ${KIND_WORDS[inRelease] ?? inRelease}`);
+        else if (inShared === 'absent' && req.tree && inRelease === undefined && !sp.dir) {
+            problems.push(`${name} is in neither ${dp}/shared/ on ${id} nor the artifact: create ${dp}/shared/${sp.path} on each host first, or write '${sp.path}/' in shared-paths to declare a directory that starts empty`);
+        }
+    }
+    if (req.needBytes !== undefined && state.freeKb !== null && !fits(req.needBytes, state.freeKb * 1024)) {
+        problems.push(noSpaceMessage(dp, id, req.needBytes, state.freeKb * 1024, 'the upload and its files unpacked'));
+    }
+    return { problems, adopt, warnings };
+}
+/**
+ * shared-paths against the artifact, before anything connects: a shared path whose parent is a
+ * symlink (or a file) in the artifact would be linked through it, out of the release. InputError.
+ */
+function checkSharedPathsInArtifact(shared, tree) {
+    for (const sp of shared) {
+        for (const p of parentPaths(sp.path)) {
+            const kind = tree.get(p);
+            if (kind === 'symlink') {
+                throw new InputError('shared-paths', `'${sp.path}': '${p}' is a symlink in the artifact; a shared path cannot go through a symlink (it could lead outside the deploy path). Share '${p}' itself, or make it a directory`);
+            }
+            if (kind !== undefined && kind !== 'dir')
+                throw new InputError('shared-paths', `'${sp.path}': '${p}' is a file in the artifact, not a directory`);
+        }
+    }
+}
+/** `pre-fivestep-<UTC yyyymmddHHMMSS>`: the release id a hand-deployed `current` is moved in as. */
+function adoptId(now) {
+    return `pre-fivestep-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+}
+
 ;// CONCATENATED MODULE: ./src/engine/steps.ts
 // What every verb of the release engine leaves behind: one timed step record, and on failure one
 // kind of error naming the step. Rollout and revert reports are built from these records.
+
 class StepError extends Error {
     step;
     code;
@@ -59946,16 +60309,30 @@ class StepError extends Error {
         this.name = 'StepError';
     }
 }
-/** The last lines of a command's output: what a person needs to see in a one-line reason. */
+/**
+ * A put-back that did switch `current` back, but whose reload then failed: the host is on the
+ * release it went back to, not known to serve it.
+ */
+class ReloadFailedError extends StepError {
+    constructor(code, detail) {
+        super('revert', code, detail);
+        // Says what happened on its own ("switched back to …, but …"): no "revert failed" before it.
+        this.message = detail;
+        this.name = 'ReloadFailedError';
+    }
+}
+/** The last lines of a command's output (untrusted: one printable line), what a person needs to see in a one-line reason. */
 function outputTail(stderr, stdout, code) {
     const text = stderr.trim() || stdout.trim() || `exit ${code}`;
-    return text.split('\n').slice(-3).join(' | ');
+    return oneLine(text.split(/\r\n|\n|\r/).filter((l) => l.trim() !== '').slice(-3).join('\n'), 1000);
 }
 
 ;// CONCATENATED MODULE: ./src/engine/host.ts
 // One host of a release, over one SSH session: every verb the rollout and the revert use. Each verb
 // records one step record and, on failure, throws one StepError naming the step. Commands come from
 // the pure builders in release/commands.ts; this is the thin executor (as Kamal's are).
+
+
 
 
 
@@ -60047,15 +60424,23 @@ class ReleaseHost {
         await this.session?.close().catch(() => undefined);
         this.session = undefined;
     }
-    /** current, releases, bad markers, the checksum staged for `release`, and the ledger. */
-    async readState(release = '') {
-        return parseState(await this.exec('state', readStateCommand(this.deployPath, release)));
+    /** current, releases, bad markers, the checksum staged for `release`, and the ledger; with `checks`, what preflight needs. */
+    async readState(release = '', checks) {
+        return parseState(await this.exec('state', readStateCommand(this.deployPath, release, checks)));
+    }
+    /** adopt-current: moves a hand-deployed `current` directory to releases/<id> as a healthy release. */
+    async adopt(release, entry) {
+        await this.exec('adopt', adoptCommand(this.deployPath, release, entry), undefined, `moved current to releases/${release}`);
     }
     /** One attempt at the lock; `forceOwner` takes over a lock held by that (completed) run. Not a step: the caller times the wait. */
     async tryLock(owner, token, forceOwner = '') {
         const result = await this.raw(acquireLockCommand(this.deployPath, owner, token, forceOwner));
         const out = result.stdout.trim();
-        const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec(out);
+        if (result.code === EXIT.unwritable) {
+            throw new StepError('lock', result.code, unwritableMessage(oneLine(out.replace(/^unwritable /, '')), this.spec, this.deployPath));
+        }
+        // The holder is what the owner file says: host-controlled text, shown as one printable line.
+        const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec(oneLine(out));
         if (result.code === 0) {
             this.lockToken = token;
             this.lockOwner = owner;
@@ -60137,21 +60522,21 @@ class ReleaseHost {
             return bytes ? `${bytes} bytes from ${url.redacted}` : `from ${url.redacted}`;
         });
     }
-    /** Offers the release's manifest; the host answers which contents its current release lacks. */
-    async offerDelta(release, manifest, detail) {
-        const stdout = await this.exec('compare', deltaOfferCommand(this.deployPath, release), { stdin: manifest }, undefined, (out) => detail(parseOffer(out)));
+    /** Offers the release's manifest; the host answers which contents `from` (its current release) lacks. */
+    async offerDelta(release, from, manifest, detail) {
+        const stdout = await this.exec('compare', deltaOfferCommand(this.deployPath, release, from), { stdin: manifest }, undefined, (out) => detail(parseOffer(out)));
         return parseOffer(stdout);
     }
-    /** Builds releases/<id>/ from hard links and the tar of missing files (complete or absent) and records `staged`. */
-    async unpackDelta(release, sha256, tar, staged, detail) {
-        await this.exec('unpack', deltaUnpackCommand(this.deployPath, release, sha256, staged), { stdin: tar }, detail);
+    /** Builds releases/<id>/ from hard links and the tar of missing files (complete or absent; `needBytes` must fit) and records `staged`. */
+    async unpackDelta(release, identity, needBytes, tar, staged, detail) {
+        await this.exec('unpack', deltaUnpackCommand(this.deployPath, release, identity, needBytes, staged), { stdin: tar }, detail);
     }
     /** Unpacks into releases/<id>/ (complete or absent) and records `staged`. */
-    async unpack(release, sha256, format, staged) {
-        await this.exec('unpack', unpackCommand(this.deployPath, release, sha256, format, staged));
+    async unpack(release, options) {
+        await this.exec('unpack', unpackCommand(this.deployPath, release, options));
     }
     async linkShared(release, paths) {
-        await this.exec('link', linkSharedCommand(this.deployPath, release, [...paths]));
+        await this.exec('link', linkSharedCommand(this.deployPath, release, paths));
     }
     /** `setup-command` in the release directory. */
     async setup(command, env) {
@@ -60211,7 +60596,7 @@ class ReleaseHost {
             if (target && reload) {
                 result = await this.raw(userCommand(`${this.deployPath}/current`, reload.command, reload.env));
                 if (result.code !== 0)
-                    throw new StepError('revert', result.code, `reload after revert: ${outputTail(result.stderr, result.stdout, result.code)}`);
+                    throw new ReloadFailedError(result.code, `switched back to ${target}, but its reload failed: ${outputTail(result.stderr, result.stdout, result.code)}`);
             }
         }, () => `back on ${target || '(no release)'}`);
     }
@@ -60339,35 +60724,51 @@ function planPrune(state, ledger, keep, protect) {
 
 ;// CONCATENATED MODULE: ./src/revert/plan.ts
 
-/** The release the latest ssh-rollout put on this host ('' when the log records none), finished or not. */
-function latestRolledOut(log) {
-    for (let i = log.length - 1; i >= 0; i--)
-        if (log[i].action === 'rollout' && log[i].release)
-            return log[i].release;
+/**
+ * The release the latest ssh-rollout of workflow run `run` put on this host, finished or not ('' when
+ * the log records none, or `run` is ''). Entries of other runs are never looked at.
+ */
+function latestRolledOut(log, run) {
+    if (!run)
+        return '';
+    for (let i = log.length - 1; i >= 0; i--) {
+        const e = log[i];
+        if (e.action === 'rollout' && e.release && e.run === run)
+            return e.release;
+    }
     return '';
+}
+/** Why a host has no bad release when bad-release is empty. */
+function noRolloutOfThisRun(run) {
+    return run
+        ? `no ssh-rollout of this workflow run (${run}) reached this host; set bad-release to name a release`
+        : 'bad-release is empty outside a workflow run; set bad-release to name a release';
 }
 function planHost(state, options) {
     const current = state.current;
     const onDisk = new Set(state.releases.map((r) => r.id));
     const markedBad = new Set(state.bad);
-    const bad = options.badRelease || latestRolledOut(state.log);
+    const bad = options.badRelease || latestRolledOut(state.log, options.run);
+    const reached = state.exists && bad !== '' && (current === bad || onDisk.has(bad) || markedBad.has(bad) || state.log.some((e) => e.release === bad));
     // Marking is idempotent but is still a change: only plan it where it is missing and the release is here.
     const markBad = bad !== '' && !markedBad.has(bad) && (onDisk.has(bad) || current === bad);
     if (!state.exists)
-        return { action: 'nothing-to-do', current, bad, markBad: false, why: 'the deploy path does not exist on this host' };
-    if (bad === '') {
-        return { action: 'nothing-to-do', current, bad, markBad: false, why: "no rollout is recorded in this host's deploy log (set bad-release to name one)" };
-    }
+        return { action: 'nothing-to-do', current, bad, markBad: false, reached: false, why: 'the deploy path does not exist on this host' };
+    // A `current` that is not a link into releases/ is left as it is: switching it would mean following it.
+    if (state.currentProblem)
+        return { action: 'nothing-to-do', current, bad, markBad: false, reached, why: `current ${state.currentProblem}: left as it is` };
+    if (bad === '')
+        return { action: 'nothing-to-do', current, bad, markBad: false, reached: false, why: noRolloutOfThisRun(options.run) };
     if (current !== bad) {
-        return { action: 'nothing-to-do', current, bad, markBad, why: current ? `current is ${current}, not the bad release ${bad}` : `no current release (bad release ${bad})` };
+        return { action: 'nothing-to-do', current, bad, markBad, reached, why: current ? `current is ${current}, not the bad release ${bad}` : `no current release (bad release ${bad})` };
     }
     if (options.toRelease) {
         const to = options.toRelease;
         if (!onDisk.has(to))
-            return { action: 'no-good-release', current, bad, markBad, why: `to-release ${to} does not exist on this host` };
+            return { action: 'no-good-release', current, bad, markBad, reached, why: `to-release ${to} does not exist on this host` };
         if (markedBad.has(to))
-            return { action: 'no-good-release', current, bad, markBad, why: `to-release ${to} is marked bad on this host` };
-        return { action: 'switch', current, bad, to, markBad, why: `to-release ${to}` };
+            return { action: 'no-good-release', current, bad, markBad, reached, why: `to-release ${to} is marked bad on this host` };
+        return { action: 'switch', current, bad, to, markBad, reached, why: `to-release ${to}` };
     }
     const ledger = readLedger(state.log, state.bad);
     const to = newestHealthy(state, ledger, [bad]);
@@ -60378,15 +60779,17 @@ function planHost(state, options) {
             current,
             bad,
             markBad,
+            reached,
             why: `no healthy release in this host's ledger to go back to${others.length ? `: ${others.join(', ')}` : ' (no other release on disk)'}; set to-release to choose one`,
         };
     }
-    return { action: 'switch', current, bad, to, markBad, why: `newest healthy release ${to}` };
+    return { action: 'switch', current, bad, to, markBad, reached, why: `newest healthy release ${to}` };
 }
 
 ;// CONCATENATED MODULE: ./src/revert/hosts.ts
 // The host side of auto-revert, on the release engine's verbs: one connection per host, up to
 // max-parallel at once; per host read state and ledger → plan (pure) → put back, mark bad, health, record.
+
 
 
 
@@ -60419,6 +60822,7 @@ async function revertHost(spec, c) {
         const plan = planHost(await host.readState(), c.options);
         rec.from = plan.current;
         rec.bad = plan.bad;
+        rec.reached = plan.reached;
         await (plan.action === 'switch' ? switchBack(host, plan, rec, c) : leaveAlone(host, plan, rec, c));
     }
     catch (err) {
@@ -60465,13 +60869,19 @@ async function switchBack(host, plan, rec, c) {
     }
     catch (err) {
         unhealthy = errors_errorMessage(err);
+        // The switch back happened and only the reload after it failed: say exactly that, and still mark the bad release.
+        if (err instanceof ReloadFailedError) {
+            rec.to = plan.to;
+            if (plan.markBad)
+                await markBad(host, plan.bad, rec, c).catch(() => undefined);
+        }
     }
     if (!rec.to)
         throw new Error(unhealthy);
     // The ledger records the switch either way: it happened, and the next run must see it.
     await host.record([entry(c, plan.to, plan.bad, unhealthy ? 'failed' : 'healthy', unhealthy || c.deps.reason)]);
     if (unhealthy)
-        throw new Error(`switched back to ${plan.to} but not healthy: ${unhealthy}`);
+        throw new Error(unhealthy.startsWith('switched back') ? unhealthy : `switched back to ${plan.to} but not healthy: ${unhealthy}`);
     rec.outcome = 'reverted';
     rec.reason = plan.why;
     c.deps.logger.info(`${host.id}: ${plan.bad} → ${plan.to} (${plan.why})${settings.healthCommand || settings.healthUrl ? `, ${healthy}` : ''}`);
@@ -60957,6 +61367,12 @@ function readRevertSettings(source, ctx) {
         validateReleaseId('to-release', toRelease);
     if (badRelease && badRelease === toRelease)
         throw new inputs/* InputError */.dz('to-release', 'is the same as bad-release');
+    // Empty means "what an ssh-rollout of this workflow run put there": outside a run there is no such
+    // rollout, and guessing (the latest rollout of any run) would take a healthy release off. to-release
+    // does not change that: it says where to go, not what to take off.
+    if (ssh && !badRelease && !ctx.runId) {
+        throw new inputs/* InputError */.dz('bad-release', 'is empty outside a workflow run (no GITHUB_RUN_ID): name the release to take off the hosts (empty means the release an ssh-rollout of this workflow run put there)');
+    }
     const revertCommit = (0,inputs/* parseBool */.q6)('revert-commit', source('revert-commit'), false);
     const commits = (0,inputs/* parseList */.E1)((0,inputs/* optional */.lq)(source, 'commits', ctx.sha));
     for (const c of commits)
@@ -61023,6 +61439,8 @@ const ICON = { reverted: '↩️ reverted', 'nothing-to-do': '✔️ nothing to 
 function summaryMarkdown(o) {
     const out = revertOutputs(o);
     const lines = [`## auto-revert: ${out.result}${o.badReleases.length ? ` (bad release ${o.badReleases.join(', ')})` : ''}`, ''];
+    for (const n of o.notes ?? [])
+        lines.push(summary_cell(n), '');
     const h = o.hosts;
     if (h) {
         if (h.timeToHealthyMs !== undefined)
@@ -61062,15 +61480,22 @@ async function autoRevert(source, deps) {
     const { logger } = deps;
     const started = now();
     const ctx = readContext(env);
-    const settings = readRevertSettings(source, { sha: ctx.sha, mask: deps.mask });
+    const settings = readRevertSettings(source, { sha: ctx.sha, runId: ctx.runId, mask: deps.mask });
+    // The ledger's `run` of this workflow run (every attempt shares it); outside a run there is none.
+    const run = ctx.runId ? ctx.runUrl : '';
     const reason = parseReason(settings.reason);
     const client = settings.githubToken ? (deps.createClient ?? createClient)(settings.githubToken, ctx.apiUrl) : undefined;
     const errors = [];
     let hosts = null;
+    /** Set when the bad release reached none of the hosts: nothing is done anywhere, and this says why. */
+    let unreached = '';
     if (settings.ssh) {
         const ssh = settings.ssh;
         for (const w of ssh.warnings)
             logger.warning(w);
+        logger.info(settings.badRelease
+            ? `Bad release: ${settings.badRelease} (bad-release)`
+            : `Bad release: on each host, the release an ssh-rollout of this workflow run (${run}) put there (bad-release is empty)`);
         // The balancer is reset after the hosts are back (see docs/load-balancer.md: every matched server
         // ready with its configured weight); it never blocks the revert itself.
         let balancer;
@@ -61085,7 +61510,7 @@ async function autoRevert(source, deps) {
                 balancer = undefined;
             }
         }
-        hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () => revertHosts(ssh, { badRelease: settings.badRelease, toRelease: settings.toRelease }, {
+        hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () => revertHosts(ssh, { badRelease: settings.badRelease, toRelease: settings.toRelease, run }, {
             connector: deps.connector,
             health: createHealthCheck(ssh, deps.fetch ? { fetch: deps.fetch } : {}),
             logger,
@@ -61093,7 +61518,22 @@ async function autoRevert(source, deps) {
             reason: reason.text,
             now,
         }));
-        if (balancer) {
+        const reach = reachOf(hosts);
+        if (reach === 'none') {
+            unreached = settings.badRelease
+                ? `release ${settings.badRelease} is on none of the ${ssh.hosts.length} host(s) (not current, not on disk, not marked bad, in no deploy log): no host was touched`
+                : `no ssh-rollout of this workflow run (${run}) reached any of the ${ssh.hosts.length} host(s): no host was touched (a release an earlier run put there is only taken off when bad-release names it)`;
+            logger.info(`Nothing to do: ${unreached}`);
+        }
+        else if (reach === 'unknown' && settings.revertCommit) {
+            const unread = hosts.hosts.filter((h) => h.reached === undefined).length;
+            logger.warning(`${unread} of ${ssh.hosts.length} host(s) could not be read and the bad release is on none of the others: it is not known whether it reached a host, so the commit is reverted as asked`);
+        }
+        if (balancer && reach === 'none') {
+            logger.info('Load balancer: left as it is (the release reached no host, so no rollout of it drained one)');
+            await balancer.close().catch(() => undefined);
+        }
+        else if (balancer) {
             try {
                 await balancer.lb.reset();
                 logger.info(`Load balancer: every server of ${ssh.hosts.length} host(s) ready with its configured weight`);
@@ -61111,7 +61551,11 @@ async function autoRevert(source, deps) {
         logger.info('hosts is empty: no host is touched');
     }
     let git = null;
-    if (settings.revertCommit) {
+    if (settings.revertCommit && unreached) {
+        // The commits never ran anywhere: reverting them would undo work that broke nothing.
+        logger.info(`Git: ${settings.commits.join(', ')} not reverted: the release reached no host, so these commits did not break production`);
+    }
+    else if (settings.revertCommit) {
         const warning = tokenWarning(settings.githubToken, settings.revertMode);
         if (warning)
             logger.warning(warning);
@@ -61140,7 +61584,8 @@ async function autoRevert(source, deps) {
             logger.error(errors[errors.length - 1]);
         }
     }
-    const outcome = { hosts, git, errors, rca: null, badReleases: badReleases(hosts, settings.badRelease) };
+    const notes = unreached ? [`Nothing done: ${unreached}.${settings.revertCommit ? ' The commit is not reverted: it never ran on a host.' : ''}`] : [];
+    const outcome = { hosts, git, errors, rca: null, badReleases: badReleases(hosts, settings.badRelease), notes };
     const changed = (hosts?.hosts.some((h) => h.outcome === 'reverted' || h.markedBad) ?? false) || git?.status === 'pushed' || git?.status === 'pull-request';
     const problems = errors.length > 0 || (hosts?.hosts.some((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? false);
     // The environments page must stop showing the reverted release as what runs.
@@ -61183,6 +61628,12 @@ async function autoRevert(source, deps) {
         result.failure = [...failed.map((h) => `${h.host}: ${h.outcome}: ${h.reason}`), ...errors].join('\n') || 'auto-revert failed';
     }
     return result;
+}
+/** some: the bad release reached a host; none: every host was read and it reached none; unknown: the rest. */
+function reachOf(report) {
+    if (report.hosts.some((h) => h.reached === true))
+        return 'some';
+    return report.hosts.every((h) => h.reached === false) ? 'none' : 'unknown';
 }
 function badReleases(hosts, explicit) {
     if (explicit)
@@ -61372,29 +61823,81 @@ function entryMatches(entry, host, port) {
     // OpenSSH compares host names case-insensitively (it lowercases the name it looks up).
     return matchPatternList(name.toLowerCase(), entry.hosts);
 }
-/** Decides whether the plain key `key` presented by host:port is trusted (certificates are handled by the caller). */
+/** Plain (marker-less) lines whose host field covers host:port. */
+function plainEntriesFor(entries, host, port) {
+    return entries.filter((e) => e.marker === undefined && entryMatches(e, host, port));
+}
+/** An @revoked line for host:port holding key. */
+function revokedEntryFor(entries, host, port, key) {
+    return entries.find((e) => e.marker === 'revoked' && e.key.equals(key) && entryMatches(e, host, port));
+}
+const listLines = (entries) => entries.map((e) => `${describeKey(e.key)} (line ${e.line})`).join(', ');
+/**
+ * Decides whether the plain key `key` presented by host:port is trusted (certificates are handled by the caller).
+ * Only lines of the presented key's type can contradict it: a host that has no key of a listed type (or was
+ * asked for another type) is not known by that key, which is `unknown`, not the re-keying that `mismatch` signals.
+ */
 function checkHostKey(known, host, port, key) {
     const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
     const name = knownHostsName(host, port);
     const presented = describeKey(key);
-    const revoked = entries.find((e) => e.marker === 'revoked' && e.key.equals(key) && entryMatches(e, host, port));
+    const revoked = revokedEntryFor(entries, host, port, key);
     if (revoked) {
         return { ok: false, reason: 'revoked', message: `the ${presented} key is marked @revoked (known-hosts line ${revoked.line})`, expected: [] };
     }
-    const forHost = entries.filter((e) => e.marker === undefined && entryMatches(e, host, port));
+    const forHost = plainEntriesFor(entries, host, port);
     const exact = forHost.find((e) => e.key.equals(key));
     if (exact)
         return { ok: true, entry: exact };
     if (forHost.length === 0) {
         return { ok: false, reason: 'unknown', message: `${name} is not in known-hosts; it presented the ${presented} key`, expected: [] };
     }
-    const listed = forHost.map((e) => `${describeKey(e.key)} (line ${e.line})`).join(', ');
+    const type = keyTypeOfSafe(key);
+    const sameType = forHost.filter((e) => e.keyType === type);
+    if (sameType.length === 0) {
+        const types = [...new Set(forHost.map((e) => e.keyType))].join(', ');
+        return {
+            ok: false,
+            reason: 'unknown',
+            message: `${name} presented the ${presented} key, but known-hosts lists only ${types} keys for it (${listLines(forHost)})`,
+            expected: forHost,
+        };
+    }
     return {
         ok: false,
         reason: 'mismatch',
-        message: `the ${presented} key presented by ${name} does not match known-hosts, which lists ${listed} — the host was re-keyed or someone is in the middle`,
-        expected: forHost,
+        message: `the ${presented} key presented by ${name} does not match known-hosts, which lists ${listLines(sameType)} — the host was re-keyed or someone is in the middle`,
+        expected: sameType,
     };
+}
+/**
+ * The server host key algorithms ssh2 can negotiate, in OpenSSH's (and ssh2's default) order of preference.
+ * ssh-dss is left out: ssh2 supports it, but neither ssh2 nor OpenSSH (7.0+) offers it by default.
+ */
+const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+/** The key type a host key algorithm is proved with: one RSA key signs with three algorithms. */
+function keyTypeOfAlgorithm(algorithm) {
+    return algorithm === 'rsa-sha2-512' || algorithm === 'rsa-sha2-256' ? 'ssh-rsa' : algorithm;
+}
+/**
+ * The host key algorithms to ask host:port for (ssh2's `algorithms.serverHostKey`), as OpenSSH's
+ * order_hostkeyalgs (sshconnect2.c) orders them: the server picks the first algorithm of this list it has a
+ * key for, so asking for a type known-hosts lists first is what makes an RSA-only (or ECDSA-only) line work
+ * for a host that also has an ed25519 key. Like OpenSSH, the list is kept as is when the first-preference
+ * type (ed25519) is known; otherwise the algorithms of the known types come first, the rest after, each
+ * part in preference order. Only plain lines count, and not one whose key is @revoked for the host.
+ * undefined (ssh2's defaults) when no plain line names the host.
+ */
+function hostKeyAlgorithmsFor(known, host, port) {
+    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
+    const forHost = plainEntriesFor(entries, host, port);
+    if (forHost.length === 0)
+        return undefined;
+    const types = new Set(forHost.filter((e) => !revokedEntryFor(entries, host, port, e.key)).map((e) => e.keyType));
+    const isKnown = (algorithm) => types.has(keyTypeOfAlgorithm(algorithm));
+    if (isKnown(HOST_KEY_ALGORITHMS[0]))
+        return [...HOST_KEY_ALGORITHMS];
+    return [...HOST_KEY_ALGORITHMS.filter(isKnown), ...HOST_KEY_ALGORITHMS.filter((a) => !isKnown(a))];
 }
 /** `@cert-authority` lines whose host patterns cover host:port. */
 function certAuthoritiesFor(known, host, port) {
@@ -61419,16 +61922,18 @@ function keyTypeOf(blob) {
         throw new Error('key blob has no valid type name');
     return blob.subarray(4, 4 + len).toString('latin1');
 }
-/** `ssh-ed25519 SHA256:…`, the form every message uses. */
-function describeKey(key) {
-    let type;
+/** keyTypeOf, or `unknown-type` for a blob without a type name (messages must not throw). */
+function keyTypeOfSafe(blob) {
     try {
-        type = keyTypeOf(key);
+        return keyTypeOf(blob);
     }
     catch {
-        type = 'unknown-type';
+        return 'unknown-type';
     }
-    return `${type} ${fingerprint(key)}`;
+}
+/** `ssh-ed25519 SHA256:…`, the form every message uses. */
+function describeKey(key) {
+    return `${keyTypeOfSafe(key)} ${fingerprint(key)}`;
 }
 
 ;// CONCATENATED MODULE: ./src/ssh/certificate.ts
@@ -61760,8 +62265,9 @@ function isRetryable(err) {
         return true;
     return /Connection lost before handshake|Timed out while waiting for handshake|socket hang up|Channel open failure/i.test(String(e.message));
 }
-function keyscanHint(h) {
-    return `get the line with: ssh-keyscan -p ${h.port} ${h.host}`;
+/** `type` narrows the scan to the one key type the line is missing for (ssh-keyscan -t takes the full name). */
+function keyscanHint(h, type) {
+    return `get the line with: ssh-keyscan ${type ? `-t ${type} ` : ''}-p ${h.port} ${h.host}`;
 }
 /**
  * known-hosts parsed once per text: every session keeps the entries it was checked against, so a
@@ -61903,6 +62409,11 @@ function createConnector(options = {}) {
             let authTried = false;
             if (sock)
                 config.sock = sock;
+            // Ask for a key type known-hosts lists for this host first, as OpenSSH does; otherwise ssh2 asks for
+            // ed25519 first and a host known by its RSA or ECDSA line fails as a mismatch. (Insecure: no known-hosts.)
+            const hostKeyAlgorithms = known ? hostKeyAlgorithmsFor(known, host.host, host.port) : undefined;
+            if (hostKeyAlgorithms)
+                config.algorithms = { serverHostKey: hostKeyAlgorithms };
             client.connect(config);
             // Nagle's algorithm holds back each small SSH packet (~40 ms a round trip on loopback); commands are small.
             const raw = client._sock;
@@ -61916,12 +62427,18 @@ function createConnector(options = {}) {
             return undefined;
         }
         const decision = checkHostKey(known, host.host, host.port, presented);
-        if (decision.ok)
+        if (decision.ok) {
+            logger.debug(`${(0,inputs/* hostId */.My)(host)}: host key ${describeKey(presented)} matches known-hosts line ${decision.entry.line}`);
             return undefined;
+        }
         if (decision.reason === 'revoked')
             return `${decision.message}. Remove it from the host, or the @revoked line if that was a mistake.`;
         const cas = certAuthoritiesFor(known, host.host, host.port).filter((ca) => !isRevoked(known, ca.key));
-        const hint = decision.reason === 'unknown' ? `Add its line to known-hosts (check the fingerprint out of band); ${keyscanHint(host)}` : `If the host was re-keyed on purpose, replace its line; ${keyscanHint(host)}`;
+        const hint = decision.reason === 'mismatch'
+            ? `If the host was re-keyed on purpose, replace its line; ${keyscanHint(host)}`
+            : decision.expected.length > 0
+                ? `Add its ${keyTypeOf(presented)} line to known-hosts (check the fingerprint out of band); ${keyscanHint(host, keyTypeOf(presented))}`
+                : `Add its line to known-hosts (check the fingerprint out of band); ${keyscanHint(host)}`;
         if (cas.length === 0)
             return `${decision.message}. ${hint}`;
         const certs = via ? await withLocalForward(via, host, (port) => fetchCertificates('127.0.0.1', port)) : await fetchCertificates(host.host, host.port);

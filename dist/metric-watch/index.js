@@ -45592,6 +45592,25 @@ var inputs = __nccwpck_require__(9184);
 
 
 const SOURCE_KINDS = ['prometheus', 'graphite', 'openmetrics', 'http-json', 'replay'];
+/** metric-watch's inputs (actions/metric-watch/action.yml): the keys ssh-rollout's `watch` YAML may hold. */
+const WATCH_INPUTS = (/* unused pure expression or super */ null && ([
+    'source',
+    'url',
+    'hosts',
+    'canary-hosts',
+    'rules',
+    'duration',
+    'interval',
+    'baseline',
+    'fail-on',
+    'environment',
+    'headers',
+    'alert-webhook',
+    'pagerduty-routing-key',
+    'smtp-url',
+    'email-to',
+    'email-from',
+]));
 const DEFAULT_PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
 const DEFAULT_CONFIDENCE = 0.98;
 const RULE_KEYS = new Set(['name', 'query', 'min', 'max', 'max-drop', 'max-rise', 'for', 'no-data', 'compare', 'confidence', 'volume']);

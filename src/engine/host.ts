@@ -9,6 +9,7 @@ import {
   EXIT,
   LOCK_STALE_SEC,
   acquireLockCommand,
+  adoptCommand,
   heartbeatCommand,
   appendLogCommand,
   discardReleaseCommand,
@@ -26,13 +27,17 @@ import {
   type DeployLogEntry,
   type HostState,
   type ReleaseEnv,
+  type StateChecks,
+  type UnpackOptions,
 } from '../release/commands.js';
 import { downloadArtifactCommand, downloadStdin } from '../release/download.js';
 import { deltaOfferCommand, deltaUnpackCommand, parseOffer, type DeltaOffer } from '../release/delta.js';
 import type { HealthCheck } from '../release/health.js';
-import { releasePath } from '../release/layout.js';
+import { releasePath, type SharedPath } from '../release/layout.js';
+import { oneLine } from '../common/text.js';
+import { unwritableMessage } from './preflight.js';
 import type { Connector, ExecOptions, RemoteSession, SshCredentials } from '../ssh/types.js';
-import { StepError, outputTail, type StepName, type StepRecord } from './steps.js';
+import { ReloadFailedError, StepError, outputTail, type StepName, type StepRecord } from './steps.js';
 
 /**
  * Connection starts (TCP, key exchange, authentication) in flight at once, separately from
@@ -148,16 +153,25 @@ export class ReleaseHost {
     this.session = undefined;
   }
 
-  /** current, releases, bad markers, the checksum staged for `release`, and the ledger. */
-  async readState(release = ''): Promise<HostState> {
-    return parseState(await this.exec('state', readStateCommand(this.deployPath, release)));
+  /** current, releases, bad markers, the checksum staged for `release`, and the ledger; with `checks`, what preflight needs. */
+  async readState(release = '', checks?: StateChecks): Promise<HostState> {
+    return parseState(await this.exec('state', readStateCommand(this.deployPath, release, checks)));
+  }
+
+  /** adopt-current: moves a hand-deployed `current` directory to releases/<id> as a healthy release. */
+  async adopt(release: string, entry: DeployLogEntry): Promise<void> {
+    await this.exec('adopt', adoptCommand(this.deployPath, release, entry), undefined, `moved current to releases/${release}`);
   }
 
   /** One attempt at the lock; `forceOwner` takes over a lock held by that (completed) run. Not a step: the caller times the wait. */
   async tryLock(owner: string, token: string, forceOwner = ''): Promise<LockReply> {
     const result = await this.raw(acquireLockCommand(this.deployPath, owner, token, forceOwner));
     const out = result.stdout.trim();
-    const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec(out);
+    if (result.code === EXIT.unwritable) {
+      throw new StepError('lock', result.code, unwritableMessage(oneLine(out.replace(/^unwritable /, '')), this.spec, this.deployPath));
+    }
+    // The holder is what the owner file says: host-controlled text, shown as one printable line.
+    const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec(oneLine(out));
     if (result.code === 0) {
       this.lockToken = token;
       this.lockOwner = owner;
@@ -240,24 +254,24 @@ export class ReleaseHost {
     });
   }
 
-  /** Offers the release's manifest; the host answers which contents its current release lacks. */
-  async offerDelta(release: string, manifest: Buffer, detail: (offer: DeltaOffer) => string): Promise<DeltaOffer> {
-    const stdout = await this.exec('compare', deltaOfferCommand(this.deployPath, release), { stdin: manifest }, undefined, (out) => detail(parseOffer(out)));
+  /** Offers the release's manifest; the host answers which contents `from` (its current release) lacks. */
+  async offerDelta(release: string, from: string, manifest: Buffer, detail: (offer: DeltaOffer) => string): Promise<DeltaOffer> {
+    const stdout = await this.exec('compare', deltaOfferCommand(this.deployPath, release, from), { stdin: manifest }, undefined, (out) => detail(parseOffer(out)));
     return parseOffer(stdout);
   }
 
-  /** Builds releases/<id>/ from hard links and the tar of missing files (complete or absent) and records `staged`. */
-  async unpackDelta(release: string, sha256: string, tar: Buffer, staged: DeployLogEntry, detail: string): Promise<void> {
-    await this.exec('unpack', deltaUnpackCommand(this.deployPath, release, sha256, staged), { stdin: tar }, detail);
+  /** Builds releases/<id>/ from hard links and the tar of missing files (complete or absent; `needBytes` must fit) and records `staged`. */
+  async unpackDelta(release: string, identity: string, needBytes: number, tar: Buffer, staged: DeployLogEntry, detail: string): Promise<void> {
+    await this.exec('unpack', deltaUnpackCommand(this.deployPath, release, identity, needBytes, staged), { stdin: tar }, detail);
   }
 
   /** Unpacks into releases/<id>/ (complete or absent) and records `staged`. */
-  async unpack(release: string, sha256: string, format: 'tar' | 'tar.gz', staged: DeployLogEntry): Promise<void> {
-    await this.exec('unpack', unpackCommand(this.deployPath, release, sha256, format, staged));
+  async unpack(release: string, options: UnpackOptions): Promise<void> {
+    await this.exec('unpack', unpackCommand(this.deployPath, release, options));
   }
 
-  async linkShared(release: string, paths: readonly string[]): Promise<void> {
-    await this.exec('link', linkSharedCommand(this.deployPath, release, [...paths]));
+  async linkShared(release: string, paths: readonly SharedPath[]): Promise<void> {
+    await this.exec('link', linkSharedCommand(this.deployPath, release, paths));
   }
 
   /** `setup-command` in the release directory. */
@@ -321,7 +335,7 @@ export class ReleaseHost {
         if (result.code !== 0) throw new StepError('revert', result.code, outputTail(result.stderr, result.stdout, result.code));
         if (target && reload) {
           result = await this.raw(userCommand(`${this.deployPath}/current`, reload.command, reload.env));
-          if (result.code !== 0) throw new StepError('revert', result.code, `reload after revert: ${outputTail(result.stderr, result.stdout, result.code)}`);
+          if (result.code !== 0) throw new ReloadFailedError(result.code, `switched back to ${target}, but its reload failed: ${outputTail(result.stderr, result.stdout, result.code)}`);
         }
       },
       () => `back on ${target || '(no release)'}`,

@@ -1,5 +1,6 @@
 // What every verb of the release engine leaves behind: one timed step record, and on failure one
 // kind of error naming the step. Rollout and revert reports are built from these records.
+import { oneLine } from '../common/text.js';
 
 export type StepName =
   | 'connect'
@@ -19,7 +20,8 @@ export type StepName =
   | 'record'
   | 'mark-bad'
   | 'revert'
-  | 'discard';
+  | 'discard'
+  | 'adopt';
 
 export interface StepRecord {
   name: StepName;
@@ -41,8 +43,21 @@ export class StepError extends Error {
   }
 }
 
-/** The last lines of a command's output: what a person needs to see in a one-line reason. */
+/**
+ * A put-back that did switch `current` back, but whose reload then failed: the host is on the
+ * release it went back to, not known to serve it.
+ */
+export class ReloadFailedError extends StepError {
+  constructor(code: number, detail: string) {
+    super('revert', code, detail);
+    // Says what happened on its own ("switched back to …, but …"): no "revert failed" before it.
+    this.message = detail;
+    this.name = 'ReloadFailedError';
+  }
+}
+
+/** The last lines of a command's output (untrusted: one printable line), what a person needs to see in a one-line reason. */
 export function outputTail(stderr: string, stdout: string, code: number): string {
   const text = stderr.trim() || stdout.trim() || `exit ${code}`;
-  return text.split('\n').slice(-3).join(' | ');
+  return oneLine(text.split(/\r\n|\n|\r/).filter((l) => l.trim() !== '').slice(-3).join('\n'), 1000);
 }

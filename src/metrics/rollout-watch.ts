@@ -2,7 +2,7 @@
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { InputError, objectInputs } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
-import { parseWatchSettings } from './settings.js';
+import { WATCH_INPUTS, parseWatchSettings } from './settings.js';
 import type { WatchResult, WatchSettings } from './types.js';
 import { hostName, runWatch, type PriorReadings, type WatchOptions } from './watch.js';
 
@@ -19,6 +19,13 @@ export function parseRolloutWatch(yamlText: string, env: NodeJS.ProcessEnv = pro
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new InputError('watch', 'must be a YAML mapping with the keys of metric-watch (url, rules, ...)');
   const values: Record<string, string> = {};
+  for (const key of Object.keys(doc as Record<string, unknown>)) {
+    // A misspelt key would otherwise be a gate that silently checks less than it says.
+    if (!(WATCH_INPUTS as readonly string[]).includes(key)) {
+      const near = closest(key, WATCH_INPUTS);
+      throw new InputError('watch', `unknown key '${key}'${near ? ` (did you mean '${near}'?)` : ''}; the keys are metric-watch's inputs: ${WATCH_INPUTS.join(', ')}`);
+    }
+  }
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     if (value === null || value === undefined) continue;
     if (Array.isArray(value) && key !== 'rules') values[key] = value.map(String).join('\n');
@@ -30,6 +37,26 @@ export function parseRolloutWatch(yamlText: string, env: NodeJS.ProcessEnv = pro
     if (err instanceof InputError) throw new InputError('watch', `${err.input}: ${err.message.replace(/^input '[^']*': /, '')}`);
     throw err;
   }
+}
+
+/** The known word within two edits of `word`, if any (a typo's likely intent). */
+export function closest(word: string, known: readonly string[]): string | undefined {
+  let best: { w: string; d: number } | undefined;
+  for (const w of known) {
+    const d = editDistance(word.toLowerCase(), w);
+    if (d <= 2 && (!best || d < best.d)) best = { w, d };
+  }
+  return best?.w;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
 }
 
 export interface RolloutWatchOptions {

@@ -6,6 +6,26 @@ import type { Baseline, RelativeBound, Rule, SourceKind, WatchSettings } from '.
 
 export const SOURCE_KINDS = ['prometheus', 'graphite', 'openmetrics', 'http-json', 'replay'] as const satisfies readonly SourceKind[];
 
+/** metric-watch's inputs (actions/metric-watch/action.yml): the keys ssh-rollout's `watch` YAML may hold. */
+export const WATCH_INPUTS = [
+  'source',
+  'url',
+  'hosts',
+  'canary-hosts',
+  'rules',
+  'duration',
+  'interval',
+  'baseline',
+  'fail-on',
+  'environment',
+  'headers',
+  'alert-webhook',
+  'pagerduty-routing-key',
+  'smtp-url',
+  'email-to',
+  'email-from',
+] as const;
+
 export const DEFAULT_PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
 export const DEFAULT_CONFIDENCE = 0.98;
 

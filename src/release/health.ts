@@ -4,6 +4,7 @@
 // serving the old release (a reload that did not take) is not healthy.
 import type { HostSpec } from '../common/inputs.js';
 import { errorMessage } from '../common/errors.js';
+import { oneLine } from '../common/text.js';
 import { sleep as realSleep } from '../common/concurrency.js';
 import type { RemoteSession } from '../ssh/types.js';
 import { userCommand, type ReleaseEnv } from './commands.js';
@@ -169,10 +170,11 @@ function shorten(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+/** The last lines of a health command's output (untrusted text: one printable line). */
 function tail(text: string): string {
   const t = text.trim();
   if (!t) return '';
-  const last = t.split('\n').slice(-3).join(' | ');
+  const last = oneLine(t.split(/\r\n|\n|\r/).slice(-3).join('\n'), 10_000);
   return `: ${last.length > 300 ? `…${last.slice(-300)}` : last}`;
 }
 

@@ -6,7 +6,7 @@ import type { HostSpec } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
 import { mapLimit } from '../common/concurrency.js';
 import { ReleaseHost } from '../engine/host.js';
-import type { StepRecord } from '../engine/steps.js';
+import { ReloadFailedError, type StepRecord } from '../engine/steps.js';
 import type { DeployLogEntry, ReleaseEnv } from '../release/commands.js';
 import type { HealthCheck } from '../release/health.js';
 import type { SshSettings } from '../release/ssh-settings.js';
@@ -27,6 +27,11 @@ export interface HostRevertRecord {
   bad: string;
   /** Whether this run wrote the bad marker. */
   markedBad: boolean;
+  /**
+   * Whether the bad release ever reached this host (see HostPlan.reached); undefined when its state
+   * could not be read, so nobody can tell.
+   */
+  reached?: boolean;
   reason: string;
   /** Milliseconds from the start of the revert until this host was healthy on `to`. */
   healthyAfterMs?: number;
@@ -88,6 +93,7 @@ async function revertHost(spec: HostSpec, c: RevertContext): Promise<HostRevertR
     const plan = planHost(await host.readState(), c.options);
     rec.from = plan.current;
     rec.bad = plan.bad;
+    rec.reached = plan.reached;
     await (plan.action === 'switch' ? switchBack(host, plan, rec, c) : leaveAlone(host, plan, rec, c));
   } catch (err) {
     rec.outcome = 'failed';
@@ -133,11 +139,16 @@ async function switchBack(host: ReleaseHost, plan: HostPlan & { action: 'switch'
     rec.healthyAfterMs = c.now() - c.started;
   } catch (err) {
     unhealthy = errorMessage(err);
+    // The switch back happened and only the reload after it failed: say exactly that, and still mark the bad release.
+    if (err instanceof ReloadFailedError) {
+      rec.to = plan.to;
+      if (plan.markBad) await markBad(host, plan.bad, rec, c).catch(() => undefined);
+    }
   }
   if (!rec.to) throw new Error(unhealthy);
   // The ledger records the switch either way: it happened, and the next run must see it.
   await host.record([entry(c, plan.to, plan.bad, unhealthy ? 'failed' : 'healthy', unhealthy || c.deps.reason)]);
-  if (unhealthy) throw new Error(`switched back to ${plan.to} but not healthy: ${unhealthy}`);
+  if (unhealthy) throw new Error(unhealthy.startsWith('switched back') ? unhealthy : `switched back to ${plan.to} but not healthy: ${unhealthy}`);
   rec.outcome = 'reverted';
   rec.reason = plan.why;
   c.deps.logger.info(`${host.id}: ${plan.bad} → ${plan.to} (${plan.why})${settings.healthCommand || settings.healthUrl ? `, ${healthy}` : ''}`);

@@ -35,15 +35,24 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
   const { logger } = deps;
   const started = now();
   const ctx = readContext(env);
-  const settings = readRevertSettings(source, { sha: ctx.sha, mask: deps.mask });
+  const settings = readRevertSettings(source, { sha: ctx.sha, runId: ctx.runId, mask: deps.mask });
+  // The ledger's `run` of this workflow run (every attempt shares it); outside a run there is none.
+  const run = ctx.runId ? ctx.runUrl : '';
   const reason = parseReason(settings.reason);
   const client = settings.githubToken ? (deps.createClient ?? realCreateClient)(settings.githubToken, ctx.apiUrl) : undefined;
   const errors: string[] = [];
 
   let hosts: HostsRevertReport | null = null;
+  /** Set when the bad release reached none of the hosts: nothing is done anywhere, and this says why. */
+  let unreached = '';
   if (settings.ssh) {
     const ssh = settings.ssh;
     for (const w of ssh.warnings) logger.warning(w);
+    logger.info(
+      settings.badRelease
+        ? `Bad release: ${settings.badRelease} (bad-release)`
+        : `Bad release: on each host, the release an ssh-rollout of this workflow run (${run}) put there (bad-release is empty)`,
+    );
     // The balancer is reset after the hosts are back (see docs/load-balancer.md: every matched server
     // ready with its configured weight); it never blocks the revert itself.
     let balancer: { lb: LoadBalancer; close: () => Promise<void> } | undefined;
@@ -58,7 +67,7 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
       }
     }
     hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () =>
-      revertHosts(ssh, { badRelease: settings.badRelease, toRelease: settings.toRelease }, {
+      revertHosts(ssh, { badRelease: settings.badRelease, toRelease: settings.toRelease, run }, {
         connector: deps.connector,
         health: createHealthCheck(ssh, deps.fetch ? { fetch: deps.fetch } : {}),
         logger,
@@ -67,7 +76,20 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
         now,
       }),
     );
-    if (balancer) {
+    const reach = reachOf(hosts);
+    if (reach === 'none') {
+      unreached = settings.badRelease
+        ? `release ${settings.badRelease} is on none of the ${ssh.hosts.length} host(s) (not current, not on disk, not marked bad, in no deploy log): no host was touched`
+        : `no ssh-rollout of this workflow run (${run}) reached any of the ${ssh.hosts.length} host(s): no host was touched (a release an earlier run put there is only taken off when bad-release names it)`;
+      logger.info(`Nothing to do: ${unreached}`);
+    } else if (reach === 'unknown' && settings.revertCommit) {
+      const unread = hosts.hosts.filter((h) => h.reached === undefined).length;
+      logger.warning(`${unread} of ${ssh.hosts.length} host(s) could not be read and the bad release is on none of the others: it is not known whether it reached a host, so the commit is reverted as asked`);
+    }
+    if (balancer && reach === 'none') {
+      logger.info('Load balancer: left as it is (the release reached no host, so no rollout of it drained one)');
+      await balancer.close().catch(() => undefined);
+    } else if (balancer) {
       try {
         await balancer.lb.reset();
         logger.info(`Load balancer: every server of ${ssh.hosts.length} host(s) ready with its configured weight`);
@@ -83,7 +105,10 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
   }
 
   let git: GitRevertResult | null = null;
-  if (settings.revertCommit) {
+  if (settings.revertCommit && unreached) {
+    // The commits never ran anywhere: reverting them would undo work that broke nothing.
+    logger.info(`Git: ${settings.commits.join(', ')} not reverted: the release reached no host, so these commits did not break production`);
+  } else if (settings.revertCommit) {
     const warning = tokenWarning(settings.githubToken, settings.revertMode);
     if (warning) logger.warning(warning);
     try {
@@ -114,7 +139,8 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
     }
   }
 
-  const outcome: RevertOutcome = { hosts, git, errors, rca: null, badReleases: badReleases(hosts, settings.badRelease) };
+  const notes = unreached ? [`Nothing done: ${unreached}.${settings.revertCommit ? ' The commit is not reverted: it never ran on a host.' : ''}`] : [];
+  const outcome: RevertOutcome = { hosts, git, errors, rca: null, badReleases: badReleases(hosts, settings.badRelease), notes };
   const changed = (hosts?.hosts.some((h) => h.outcome === 'reverted' || h.markedBad) ?? false) || git?.status === 'pushed' || git?.status === 'pull-request';
   const problems = errors.length > 0 || (hosts?.hosts.some((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? false);
   // The environments page must stop showing the reverted release as what runs.
@@ -159,6 +185,12 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
     result.failure = [...failed.map((h) => `${h.host}: ${h.outcome}: ${h.reason}`), ...errors].join('\n') || 'auto-revert failed';
   }
   return result;
+}
+
+/** some: the bad release reached a host; none: every host was read and it reached none; unknown: the rest. */
+function reachOf(report: HostsRevertReport): 'some' | 'none' | 'unknown' {
+  if (report.hosts.some((h) => h.reached === true)) return 'some';
+  return report.hosts.every((h) => h.reached === false) ? 'none' : 'unknown';
 }
 
 function badReleases(hosts: HostsRevertReport | null, explicit: string): string[] {

@@ -1,48 +1,81 @@
 // The pure core of the host revert: from one host's state and ledger, decide what to do.
 // Invariants: never plan a switch onto a release marked bad or never healthy; a host not on the bad
-// release is left alone.
+// release is left alone; with bad-release empty, only a release an ssh-rollout of THIS workflow run
+// put on the host is ever taken off (a release an earlier run put there must be named).
 import type { DeployLogEntry, HostState } from '../release/commands.js';
 import { newestHealthy, readLedger } from '../release/ledger.js';
 
 export interface PlanOptions {
-  /** `bad-release`; '' = the release the latest rollout put on this host (from its log). */
+  /** `bad-release`; '' = the release the latest ssh-rollout of this workflow run (`run`) put on this host (from its log). */
   badRelease: string;
   /** `to-release`; '' = this host's newest healthy release (from its ledger) that is not marked bad. */
   toRelease: string;
+  /**
+   * This workflow run's URL as ssh-rollout writes it into the deploy log (`run`, shared by every
+   * attempt); '' outside a workflow run, where an empty badRelease finds nothing.
+   */
+  run: string;
+}
+
+interface PlanBase {
+  current: string;
+  bad: string;
+  markBad: boolean;
+  /**
+   * Whether the bad release ever reached this host: with badRelease empty, whether a rollout of this
+   * run did; named, whether it is current, on disk, marked bad or in the ledger here.
+   */
+  reached: boolean;
+  why: string;
 }
 
 export type HostPlan =
-  | { action: 'switch'; current: string; bad: string; to: string; markBad: boolean; why: string }
-  | { action: 'nothing-to-do'; current: string; bad: string; markBad: boolean; why: string }
-  | { action: 'no-good-release'; current: string; bad: string; markBad: boolean; why: string };
+  | (PlanBase & { action: 'switch'; to: string })
+  | (PlanBase & { action: 'nothing-to-do' })
+  | (PlanBase & { action: 'no-good-release' });
 
-/** The release the latest ssh-rollout put on this host ('' when the log records none), finished or not. */
-export function latestRolledOut(log: readonly DeployLogEntry[]): string {
-  for (let i = log.length - 1; i >= 0; i--) if (log[i].action === 'rollout' && log[i].release) return log[i].release;
+/**
+ * The release the latest ssh-rollout of workflow run `run` put on this host, finished or not ('' when
+ * the log records none, or `run` is ''). Entries of other runs are never looked at.
+ */
+export function latestRolledOut(log: readonly DeployLogEntry[], run: string): string {
+  if (!run) return '';
+  for (let i = log.length - 1; i >= 0; i--) {
+    const e = log[i];
+    if (e.action === 'rollout' && e.release && e.run === run) return e.release;
+  }
   return '';
+}
+
+/** Why a host has no bad release when bad-release is empty. */
+export function noRolloutOfThisRun(run: string): string {
+  return run
+    ? `no ssh-rollout of this workflow run (${run}) reached this host; set bad-release to name a release`
+    : 'bad-release is empty outside a workflow run; set bad-release to name a release';
 }
 
 export function planHost(state: HostState, options: PlanOptions): HostPlan {
   const current = state.current;
   const onDisk = new Set(state.releases.map((r) => r.id));
   const markedBad = new Set(state.bad);
-  const bad = options.badRelease || latestRolledOut(state.log);
+  const bad = options.badRelease || latestRolledOut(state.log, options.run);
+  const reached = state.exists && bad !== '' && (current === bad || onDisk.has(bad) || markedBad.has(bad) || state.log.some((e) => e.release === bad));
   // Marking is idempotent but is still a change: only plan it where it is missing and the release is here.
   const markBad = bad !== '' && !markedBad.has(bad) && (onDisk.has(bad) || current === bad);
 
-  if (!state.exists) return { action: 'nothing-to-do', current, bad, markBad: false, why: 'the deploy path does not exist on this host' };
-  if (bad === '') {
-    return { action: 'nothing-to-do', current, bad, markBad: false, why: "no rollout is recorded in this host's deploy log (set bad-release to name one)" };
-  }
+  if (!state.exists) return { action: 'nothing-to-do', current, bad, markBad: false, reached: false, why: 'the deploy path does not exist on this host' };
+  // A `current` that is not a link into releases/ is left as it is: switching it would mean following it.
+  if (state.currentProblem) return { action: 'nothing-to-do', current, bad, markBad: false, reached, why: `current ${state.currentProblem}: left as it is` };
+  if (bad === '') return { action: 'nothing-to-do', current, bad, markBad: false, reached: false, why: noRolloutOfThisRun(options.run) };
   if (current !== bad) {
-    return { action: 'nothing-to-do', current, bad, markBad, why: current ? `current is ${current}, not the bad release ${bad}` : `no current release (bad release ${bad})` };
+    return { action: 'nothing-to-do', current, bad, markBad, reached, why: current ? `current is ${current}, not the bad release ${bad}` : `no current release (bad release ${bad})` };
   }
 
   if (options.toRelease) {
     const to = options.toRelease;
-    if (!onDisk.has(to)) return { action: 'no-good-release', current, bad, markBad, why: `to-release ${to} does not exist on this host` };
-    if (markedBad.has(to)) return { action: 'no-good-release', current, bad, markBad, why: `to-release ${to} is marked bad on this host` };
-    return { action: 'switch', current, bad, to, markBad, why: `to-release ${to}` };
+    if (!onDisk.has(to)) return { action: 'no-good-release', current, bad, markBad, reached, why: `to-release ${to} does not exist on this host` };
+    if (markedBad.has(to)) return { action: 'no-good-release', current, bad, markBad, reached, why: `to-release ${to} is marked bad on this host` };
+    return { action: 'switch', current, bad, to, markBad, reached, why: `to-release ${to}` };
   }
 
   const ledger = readLedger(state.log, state.bad);
@@ -54,8 +87,9 @@ export function planHost(state: HostState, options: PlanOptions): HostPlan {
       current,
       bad,
       markBad,
+      reached,
       why: `no healthy release in this host's ledger to go back to${others.length ? `: ${others.join(', ')}` : ' (no other release on disk)'}; set to-release to choose one`,
     };
   }
-  return { action: 'switch', current, bad, to, markBad, why: `newest healthy release ${to}` };
+  return { action: 'switch', current, bad, to, markBad, reached, why: `newest healthy release ${to}` };
 }

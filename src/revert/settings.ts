@@ -34,6 +34,8 @@ export interface RevertSettings {
 export interface RevertSettingsContext {
   /** `${{ github.sha }}`: the default of `commits`. */
   sha: string;
+  /** GITHUB_RUN_ID ('' outside a workflow run, where an empty bad-release means nothing). */
+  runId: string;
   mask: (secret: string) => void;
 }
 
@@ -47,6 +49,12 @@ export function readRevertSettings(source: InputSource, ctx: RevertSettingsConte
   if (badRelease) validateReleaseId('bad-release', badRelease);
   if (toRelease) validateReleaseId('to-release', toRelease);
   if (badRelease && badRelease === toRelease) throw new InputError('to-release', 'is the same as bad-release');
+  // Empty means "what an ssh-rollout of this workflow run put there": outside a run there is no such
+  // rollout, and guessing (the latest rollout of any run) would take a healthy release off. to-release
+  // does not change that: it says where to go, not what to take off.
+  if (ssh && !badRelease && !ctx.runId) {
+    throw new InputError('bad-release', 'is empty outside a workflow run (no GITHUB_RUN_ID): name the release to take off the hosts (empty means the release an ssh-rollout of this workflow run put there)');
+  }
 
   const revertCommit = parseBool('revert-commit', source('revert-commit'), false);
   const commits = parseList(optional(source, 'commits', ctx.sha));

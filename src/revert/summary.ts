@@ -10,6 +10,8 @@ export interface RevertOutcome {
   /** Errors that fail the step (git). */
   errors: string[];
   badReleases: string[];
+  /** Why nothing was done (e.g. the release reached no host), shown in the summary. */
+  notes?: string[];
 }
 
 export interface RevertOutputs {
@@ -45,6 +47,7 @@ const ICON: Record<string, string> = { reverted: '↩️ reverted', 'nothing-to-
 export function summaryMarkdown(o: RevertOutcome): string {
   const out = revertOutputs(o);
   const lines: string[] = [`## auto-revert: ${out.result}${o.badReleases.length ? ` (bad release ${o.badReleases.join(', ')})` : ''}`, ''];
+  for (const n of o.notes ?? []) lines.push(cell(n), '');
   const h = o.hosts;
   if (h) {
     if (h.timeToHealthyMs !== undefined) lines.push(`Last reverted host healthy **${(h.timeToHealthyMs / 1000).toFixed(2)} s** after the start.`, '');

@@ -20,7 +20,8 @@ import {
 import { deltaOfferCommand, deltaUnpackCommand } from '../release/delta.js';
 import { downloadArtifactCommand } from '../release/download.js';
 import { releasePath } from '../release/layout.js';
-import type { PreparedArtifact } from './artifact.js';
+import type { PreparedArtifact } from '../artifact/prepare.js';
+import { stateChecks } from '../engine/preflight.js';
 import type { RolloutSettings } from './settings.js';
 
 export interface DryRunHost {
@@ -59,9 +60,9 @@ function commandOf(step: StepName, settings: RolloutSettings, artifact: Prepared
     case 'lock':
       return acquireLockCommand(d, '<run url>', '<token>');
     case 'state':
-      return readStateCommand(d, releaseId);
+      return readStateCommand(d, releaseId, stateChecks(settings.sharedPaths, { delta: artifact.delta !== undefined, url: artifact.url !== undefined }));
     case 'compare':
-      return `${deltaOfferCommand(d, releaseId)}\n# (the manifest on stdin: sha256, mode, size and path of ${artifact.delta?.entries.length ?? 0} files)`;
+      return `${deltaOfferCommand(d, releaseId, '<current>')}\n# (the manifest on stdin: sha256, mode, size, mtime and path of ${artifact.delta?.entries.length ?? 0} files)`;
     case 'download':
       // The URL is shown redacted (its query string may carry a token); the host reads it from stdin.
       return `${downloadArtifactCommand(d, releaseId, artifact.url!.href, artifact.sha256, artifact.url!.redacted, { urlOnStdin: true })}\n# (the URL on stdin: ${artifact.url!.redacted})`;
@@ -69,8 +70,13 @@ function commandOf(step: StepName, settings: RolloutSettings, artifact: Prepared
       return `${receiveArtifactCommand(d, releaseId, artifact.sha256)}\n# (the artifact on stdin)`;
     case 'unpack':
       return [
-        unpackCommand(d, releaseId, artifact.sha256, artifact.format, entry('staged')),
-        ...(artifact.delta ? ['# after a compare, instead (the tar of missing files, directories and symlinks on stdin):', deltaUnpackCommand(d, releaseId, artifact.sha256, entry('staged'))] : []),
+        unpackCommand(d, releaseId, { identity: artifact.identity, format: artifact.format, staged: entry('staged'), unpackedBytes: artifact.unpacked?.bytes }),
+        ...(artifact.delta
+          ? [
+              '# after a compare, instead (the tar of missing files, directories and symlinks on stdin; the space needed is what it holds, here at most the whole release):',
+              deltaUnpackCommand(d, releaseId, artifact.identity, artifact.unpacked?.bytes ?? 0, entry('staged')),
+            ]
+          : []),
       ].join('\n');
     case 'link':
       return linkSharedCommand(d, releaseId, settings.sharedPaths);

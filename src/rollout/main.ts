@@ -1,5 +1,5 @@
 // ssh-rollout's logic, runner-free: settings → artifact → rollout → report file, outputs and summary.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ActionResult } from '../common/action.js';
@@ -10,9 +10,10 @@ import { readContext } from '../github/context.js';
 import { startDeployment } from '../github/deployments.js';
 import { createRunStatusLookup } from '../github/runs.js';
 import { createHealthCheck } from '../release/health.js';
-import { createRolloutWatch, parseRolloutWatch, type WatchResult } from '../metrics/index.js';
+import { createRolloutWatch, type WatchResult } from '../metrics/index.js';
 import type { Connector } from '../ssh/types.js';
-import { deltaSource, prepareArtifact, urlArtifact, type PreparedArtifact } from './artifact.js';
+import { prepareArtifact, urlArtifact, type PreparedArtifact } from '../artifact/prepare.js';
+import { checkSharedPathsInArtifact } from '../engine/preflight.js';
 import { rollout, type RolloutReport } from './rollout.js';
 import { readRolloutSettings } from './settings.js';
 import { rolloutOutputs, summaryMarkdown, type RolloutOutputs } from './report.js';
@@ -40,15 +41,35 @@ export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Pro
   const env = deps.env ?? process.env;
   const { logger } = deps;
   const ctx = readContext(env);
-  const settings = readRolloutSettings(source, { now: new Date(deps.now?.() ?? Date.now()), sha: ctx.sha, mask: deps.mask });
-  // Parse the watch now so a bad `watch` fails before any host is touched.
-  const watchSettings = settings.watch ? parseRolloutWatch(settings.watch, env) : undefined;
+  // Every input, the watch included, is read and checked before any host is touched.
+  const settings = readRolloutSettings(source, { now: new Date(deps.now?.() ?? Date.now()), sha: ctx.sha, mask: deps.mask, env });
+  const watchSettings = settings.watch ?? undefined;
   for (const w of settings.ssh.warnings) logger.warning(w);
 
-  const workDir = join(env.RUNNER_TEMP || tmpdir(), `fivestep-${settings.releaseId}-${process.pid}`);
-  mkdirSync(workDir, { recursive: true });
+  const outDir = join(env.RUNNER_TEMP || tmpdir(), `fivestep-${settings.releaseId}-${process.pid}`);
+  mkdirSync(outDir, { recursive: true });
+  // The artifact's work (a packed directory, an archive unpacked for delta) is removed when the step ends; the report stays.
+  const workDir = join(outDir, 'work');
+  try {
+    return await rolloutWith(settings, workDir, outDir, watchSettings, deps, ctx);
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+async function rolloutWith(
+  settings: ReturnType<typeof readRolloutSettings>,
+  workDir: string,
+  outDir: string,
+  watchSettings: ReturnType<typeof readRolloutSettings>['watch'] | undefined,
+  deps: SshRolloutDeps,
+  ctx: ReturnType<typeof readContext>,
+): Promise<SshRolloutResult> {
+  const { logger } = deps;
   const artifact = await prepare(settings, workDir);
+  for (const w of artifact.warnings) logger.warning(w);
   if (artifact.deltaOff) logger.warning(`delta: off for this artifact (${artifact.deltaOff}): every host gets the whole artifact`);
+  if (artifact.tree) checkSharedPathsInArtifact(settings.sharedPaths, artifact.tree);
 
   const deployment =
     settings.environment && !settings.dryRun && settings.githubToken
@@ -86,7 +107,7 @@ export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Pro
     report.result === 'success' ? `${report.release} on ${report.hosts.length} host(s)` : `${report.result}: ${report.stopReason}`,
   );
 
-  const reportPath = join(workDir, 'ssh-rollout-report.json');
+  const reportPath = join(outDir, 'ssh-rollout-report.json');
   writeFileSync(reportPath, JSON.stringify(report, null, 2));
   const summary = summaryMarkdown(report);
   await deps.writeSummary?.(summary);
@@ -94,7 +115,8 @@ export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Pro
   logger.info(`Result: ${report.result}. Report: ${reportPath}`);
 
   let failure: string | undefined;
-  if (report.result === 'reverted') failure = `rollout of ${report.release} stopped and reverted: ${report.stopReason}`;
+  if (report.dryRun && report.result !== 'success') failure = `dry run of ${report.release}: ${report.stopReason}; nothing was changed`;
+  else if (report.result === 'reverted') failure = `rollout of ${report.release} stopped and reverted: ${report.stopReason}`;
   else if (report.result === 'failed') {
     const stuck = report.hosts.filter((h) => h.outcome === 'revert-failed').map((h) => h.host);
     failure = `rollout of ${report.release} failed and could not put back: ${stuck.join(', ')} (${report.stopReason})`;
@@ -107,8 +129,5 @@ export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Pro
 /** The artifact as the rollout stages it: a URL hosts download, or a file to upload with (delta) its manifest. */
 async function prepare(settings: ReturnType<typeof readRolloutSettings>, workDir: string): Promise<PreparedArtifact> {
   if (settings.artifactUrl) return urlArtifact(settings.artifactUrl.href, settings.artifactUrl.redacted, settings.artifactUrl.sha256);
-  const artifact = await prepareArtifact('artifact', settings.artifact, workDir);
-  if (!settings.delta) return artifact;
-  const source = await deltaSource('artifact', settings.artifact, workDir);
-  return typeof source === 'string' ? { ...artifact, deltaOff: source } : { ...artifact, delta: source };
+  return prepareArtifact({ input: 'artifact', path: settings.artifact, exclude: settings.exclude, delta: settings.delta, workDir });
 }

@@ -2,6 +2,7 @@
 // The summary stays readable and under GitHub's limits at thousands of hosts: hosts are grouped by wave
 // and outcome, every failed host is listed, per-host detail is kept for small fleets (the JSON report
 // keeps every host).
+import { formatBytes } from '../common/format.js';
 import type { HostOutcome, HostRecord, RolloutReport, Staging, StepName, WaveRecord } from './rollout.js';
 
 /** Up to this many hosts the summary has a row, and the gantt a bar, per host. */
@@ -94,18 +95,6 @@ function stepMs(host: HostRecord, ...names: StepName[]): number | undefined {
 export function formatMs(ms: number | undefined): string {
   if (ms === undefined) return '–';
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['KiB', 'MiB', 'GiB'];
-  if (bytes < 1024) return `${Math.round(bytes)} B`;
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 const OUTCOME_ICON: Record<string, string> = {

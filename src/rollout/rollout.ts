@@ -10,18 +10,20 @@ import { mapLimit, sleep as realSleep } from '../common/concurrency.js';
 import { MAX_CONCURRENT_HANDSHAKES, ReleaseHost } from '../engine/host.js';
 import { Heartbeat, takeLock, type RunStatus } from '../engine/lock.js';
 import { planRollout, type FoundHost, type RolloutPlan } from '../engine/plan.js';
-import { StepError, type StepName, type StepRecord } from '../engine/steps.js';
+import { adoptId, commandsNeeded, preflightFindings, stateChecks } from '../engine/preflight.js';
+import { ReloadFailedError, StepError, type StepName, type StepRecord } from '../engine/steps.js';
 import { judgeProgress, type HostOutcome } from '../engine/verdict.js';
 import type { LoadBalancer, TrafficSplit } from '../lb/index.js';
-import { EXIT, type DeployLogEntry, type HostState, type ReleaseEnv } from '../release/commands.js';
+import { EXIT, type DeployLogEntry, type HostState, type ReleaseEnv, type StateChecks } from '../release/commands.js';
 import { filesToSend, type DeltaOffer, type ManifestEntry } from '../release/delta.js';
 import type { HealthCheck } from '../release/health.js';
 import { neverHealthy, planPrune, readLedger, revertTarget, type Ledger, type LedgerStatus } from '../release/ledger.js';
 import type { Connector } from '../ssh/types.js';
-import { deltaTar, type PreparedArtifact } from './artifact.js';
+import { deltaTar, type PreparedArtifact } from '../artifact/prepare.js';
 import { Balancer, type BakeTraffic } from './balancer.js';
 import { printDryRun } from './dry-run.js';
-import { formatBytes, formatMs, waveCountLine, waveCounts } from './report.js';
+import { formatBytes } from '../common/format.js';
+import { formatMs, waveCountLine, waveCounts } from './report.js';
 import type { RolloutSettings } from './settings.js';
 
 export type { StepName, StepRecord } from '../engine/steps.js';
@@ -77,7 +79,7 @@ export interface RolloutReport {
   finishedAt: string;
   durationMs: number;
   /** `url` is artifact-url without its query string (it may carry a token); `files` counts the release's regular files. */
-  artifact: { file: string; sha256: string; bytes: number; url?: string; files?: number };
+  artifact: { file: string; sha256: string; identity?: string; bytes: number; url?: string; files?: number };
   /** Artifact bytes the runner sent, all hosts together. */
   sentBytes?: number;
   plan: { waves: string[][]; maxFailures: number; maxParallel: number; steps: { stage: Record<string, StepName[]>; switch: StepName[]; finish: StepName[]; revert: StepName[] } };
@@ -222,7 +224,7 @@ class RolloutRun {
     const s = this.settings;
     const found = new Map<string, FoundHost>();
     for (const r of this.runs) {
-      if (r.state) found.set(r.host.id, { uploaded: r.state.checksum === this.artifact.sha256 && r.state.releases.some((x) => x.id === s.releaseId), current: r.state.current !== '' });
+      if (r.state) found.set(r.host.id, { uploaded: this.alreadyStaged(r.state), current: r.state.current !== '' });
     }
     return planRollout(
       this.runs.map((r) => r.host.id),
@@ -238,7 +240,7 @@ class RolloutRun {
         drain: s.loadBalancer?.drain ?? false,
         canary: (s.loadBalancer?.canaryShare ?? null) !== null,
         waveWaitMs: s.waveWaitMs,
-        watch: s.watch !== '' && this.deps.watch !== undefined,
+        watch: s.watch !== null && this.deps.watch !== undefined,
         staging: this.artifact.url ? 'url' : this.artifact.delta ? 'delta' : 'upload',
       },
       found,
@@ -259,17 +261,25 @@ class RolloutRun {
     await this.log.group('Dry run: host-key checks and state, no lock, no change', () =>
       this.eachHost(this.runs, 'dry run', async (run) => {
         await run.host.connect();
-        this.found(run, await run.host.readState(this.settings.releaseId));
-        this.log.info(`${run.host.id}: host key verified, current release ${run.record.previous || '(none)'}`);
+        const state = await run.host.readState(this.settings.releaseId, this.checks());
+        const findings = this.check(run, state);
+        this.found(run, state);
+        const adopt = findings.adopt ? `; current is a directory: adopt-current would move it to releases/${adoptId(new Date(this.now()))}` : '';
+        this.log.info(`${run.host.id}: host key verified, checks passed, current release ${run.record.previous || '(none)'}${adopt}`);
       }),
     );
     this.plan = this.makePlan();
     printDryRun(this.log, this.settings, this.artifact, this.plan, new Map(this.runs.map((r) => [r.host.id, { previous: r.record.previous, revertTo: r.revertTo }])));
     for (const run of this.runs) if (run.record.outcome === 'pending') run.record.outcome = 'skipped';
-    return this.finish(this.decide() ? 'success' : 'reverted');
+    const decision = this.judge();
+    if (!decision.go) this.stopReason = decision.reason;
+    return this.finish(decision.go ? 'success' : 'reverted');
   }
 
-  /** Connect (verifying the host key), take the lock, read the state and ledger; nothing changes yet. */
+  /**
+   * Connect (verifying the host key), take the lock, read the state and ledger and check the host
+   * (deploy:check); nothing changes yet, but for adopt-current moving a hand-deployed `current` in.
+   */
   private async preflightHost(run: HostRun): Promise<void> {
     await run.host.connect();
     await takeLock(run.host, {
@@ -282,8 +292,49 @@ class RolloutRun {
       cancelled: () => this.stopReason !== '',
       runStatus: this.deps.runStatus,
     });
-    this.found(run, await run.host.readState(this.settings.releaseId));
-    this.hostInfo(`${run.host.id}: connected, locked, current release ${run.record.previous || '(none)'}`);
+    let state = await run.host.readState(this.settings.releaseId, this.checks());
+    if (this.check(run, state).adopt) {
+      const id = adoptId(new Date(this.now()));
+      await run.host.adopt(id, { time: new Date(this.now()).toISOString(), action: 'adopt', release: id, previous: '', run: this.deps.runUrl, result: 'healthy', reason: 'adopt-current: the directory current was' });
+      this.log.warning(`${run.host.id}: current was a directory: moved to releases/${id} and recorded healthy (adopt-current); a failed rollout goes back to it`);
+      state = await run.host.readState(this.settings.releaseId, this.checks());
+    }
+    this.found(run, state);
+    this.hostInfo(`${run.host.id}: connected, locked, checked, current release ${run.record.previous || '(none)'}`);
+  }
+
+  /** What preflight asks every host besides its state. */
+  private checks(): StateChecks {
+    return stateChecks(this.settings.sharedPaths, this.staging());
+  }
+
+  private staging(): { delta: boolean; url: boolean } {
+    return { delta: this.artifact.delta !== undefined, url: this.artifact.url !== undefined };
+  }
+
+  /** The host's preflight findings: warnings logged, problems thrown (the host fails its preflight). */
+  private check(run: HostRun, state: HostState) {
+    const a = this.artifact;
+    const s = this.settings;
+    // A host that gets the whole artifact needs room for it and its files; a delta is checked when its size is known.
+    const whole = !a.url && !this.alreadyStaged(state) && !(a.delta && state.current);
+    const findings = preflightFindings(state, {
+      host: run.host.spec,
+      deployPath: s.ssh.deployPath,
+      shared: s.sharedPaths,
+      tree: a.tree,
+      adoptCurrent: s.adoptCurrent,
+      needBytes: whole && a.unpacked ? a.bytes + a.unpacked.bytes : undefined,
+      ...commandsNeeded(this.staging()),
+    });
+    for (const w of findings.warnings) this.log.warning(w);
+    if (findings.problems.length > 0) throw new Error(findings.problems.join('; '));
+    return findings;
+  }
+
+  /** This release is on the host already, with the same content. */
+  private alreadyStaged(state: HostState): boolean {
+    return state.checksum === this.artifact.identity && state.releases.some((x) => x.id === this.settings.releaseId);
   }
 
   /** What preflight learnt about a host: its release, the ledger's word on it, where a revert goes. */
@@ -309,19 +360,20 @@ class RolloutRun {
     const steps = this.plan.stage[host.id];
     const staged = () => this.entry(run, 'staged');
     record.sentBytes = 0;
+    const unpack = () => host.unpack(s.releaseId, { identity: a.identity, format: a.format, staged: staged(), unpackedBytes: a.unpacked?.bytes });
     if (steps.includes('download')) {
       await host.download(s.releaseId, a.sha256, a.url!);
-      await host.unpack(s.releaseId, a.sha256, a.format, staged());
+      await unpack();
       record.staging = 'url';
     } else if (steps.includes('compare') && (await this.stageDelta(run))) {
       record.staging = 'delta';
     } else if (steps.includes('compare') || steps.includes('upload')) {
       await host.upload(s.releaseId, a.sha256, a.content);
       record.sentBytes += a.content.length;
-      await host.unpack(s.releaseId, a.sha256, a.format, staged());
+      await unpack();
       record.staging = 'full';
     } else {
-      await host.unpack(s.releaseId, a.sha256, a.format, staged());
+      await unpack();
       record.staging = 'cached';
     }
     record.uploaded = record.sentBytes > 0;
@@ -353,7 +405,8 @@ class RolloutRun {
   private async stageDelta(run: HostRun): Promise<boolean> {
     const { host, record } = run;
     const source = this.artifact.delta!;
-    const offer = await host.offerDelta(this.settings.releaseId, source.manifest, (o: DeltaOffer) =>
+    // Built from the release preflight found current (a link into releases/, never anything else).
+    const offer = await host.offerDelta(this.settings.releaseId, run.state?.current ?? '', source.manifest, (o: DeltaOffer) =>
       o.usable ? `from ${o.from}: ${filesToSend(source.entries, o.missing).length} of ${source.entries.length} files to send` : `whole artifact: ${o.reason}`,
     );
     record.sentBytes = source.manifest.length;
@@ -364,10 +417,12 @@ class RolloutRun {
     // Sent whether or not the build then passes its check.
     record.sentBytes += tar.length;
     try {
-      await host.unpackDelta(this.settings.releaseId, this.artifact.sha256, tar, this.entry(run, 'staged'), `delta from ${offer.from}: ${files.length} of ${source.entries.length} files, ${tar.length} bytes`);
+      const needBytes = files.reduce((sum, f) => sum + f.size, 0) + tar.length;
+      await host.unpackDelta(this.settings.releaseId, this.artifact.identity, needBytes, tar, this.entry(run, 'staged'), `delta from ${offer.from}: ${files.length} of ${source.entries.length} files, ${tar.length} bytes`);
       return true;
     } catch (err) {
-      if (err instanceof StepError && err.code === EXIT.exists) throw err;
+      // Not a reason to send the whole artifact: a release-id taken, no room, something refused.
+      if (err instanceof StepError && [EXIT.exists, EXIT.noSpace, EXIT.refused].includes(err.code as 65)) throw err;
       this.log.warning(`${host.id}: delta staging failed, sending the whole artifact: ${errorMessage(err)}`);
       return false;
     }
@@ -498,6 +553,14 @@ class RolloutRun {
       this.log.info(`${host.id}: reverted to ${target || '(no release)'}`);
     } catch (err) {
       run.record.outcome = 'revert-failed';
+      if (err instanceof ReloadFailedError) {
+        // `current` is back on the target (its ledger line says so); the app may not serve it.
+        run.switched = false;
+        run.closed = true;
+        run.record.reason = `${run.record.reason ? `${run.record.reason}; ` : ''}${errorMessage(err)}`;
+        this.log.error(`${host.id}: ${errorMessage(err)}`);
+        return;
+      }
       run.record.reason = `${run.record.reason ? `${run.record.reason}; ` : ''}could not be put back on ${target || '(no release)'}: ${errorMessage(err)}`;
       this.log.error(`${host.id}: COULD NOT BE REVERTED to ${target || '(no release)'}: ${errorMessage(err)}`);
     }
@@ -622,6 +685,7 @@ class RolloutRun {
       artifact: {
         file: this.artifact.file,
         sha256: this.artifact.sha256,
+        identity: this.artifact.identity,
         bytes: this.artifact.bytes,
         ...(this.artifact.url ? { url: this.artifact.url.redacted } : {}),
         ...(this.artifact.delta ? { files: this.artifact.delta.entries.length } : {}),

@@ -13,10 +13,12 @@ import {
   type InputSource,
 } from '../common/inputs.js';
 import { readRolloutLbSettings, type RolloutLbSettings } from '../lb/index.js';
+import { parseRolloutWatch, type WatchSettings } from '../metrics/index.js';
+import { planWaves } from '../engine/plan.js';
 import { redactUrl, validateArtifactUrl, validateSha256 } from '../release/download.js';
-import { validateReleaseId, validateSharedPath } from '../release/layout.js';
+import { validateReleaseId, validateSharedPath, type SharedPath } from '../release/layout.js';
 import { readSshSettings, type SshSettings } from '../release/ssh-settings.js';
-import { artifactKind } from './artifact.js';
+import { artifactKind } from '../artifact/prepare.js';
 import { parseWaves } from './waves.js';
 
 export interface RolloutSettings {
@@ -32,10 +34,15 @@ export interface RolloutSettings {
   maxFailures: Count;
   setupCommand: string;
   waveWaitMs: number;
-  /** Raw YAML of metric-watch settings evaluated during each bake ('' = none). */
-  watch: string;
+  /** metric-watch settings evaluated during each bake (null = none), validated with the other inputs. */
+  watch: WatchSettings | null;
   keepReleases: number;
-  sharedPaths: string[];
+  /** shared-paths, each with whether it was declared a directory (`log/`). */
+  sharedPaths: SharedPath[];
+  /** Globs left out of a directory artifact (default `.git`). */
+  exclude: string[];
+  /** Move a `current` that is a real directory into releases/ as the first healthy release. */
+  adoptCurrent: boolean;
   lockTimeoutMs: number;
   dryRun: boolean;
   environment: string;
@@ -56,6 +63,8 @@ export interface RolloutSettingsContext {
   sha: string;
   /** Registers a secret so the runner masks it in logs. */
   mask: (secret: string) => void;
+  /** For the watch's FIVESTEP_PAGERDUTY_URL. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export function readRolloutSettings(source: InputSource, ctx: RolloutSettingsContext): RolloutSettings {
@@ -65,25 +74,54 @@ export function readRolloutSettings(source: InputSource, ctx: RolloutSettingsCon
   if (artifactUrl && artifact) throw new InputError('artifact', 'and artifact-url are both set: set one (artifact uploads from the runner, artifact-url lets every host download)');
   if (artifact) artifactKind('artifact', artifact);
   const releaseId = validateReleaseId('release-id', optional(source, 'release-id', defaultReleaseId(ctx.now, ctx.sha)));
+  const waves = parseWaves('waves', optional(source, 'waves', '1, 25%, 100%'));
+  const waveWaitMs = parseDuration('wave-wait', optional(source, 'wave-wait', '0'));
+  const watchText = source('watch').trim();
+  const watch = watchText ? parseRolloutWatch(watchText, ctx.env ?? process.env) : null;
+  if (watch) checkWatchHasBake(waveWaitMs, planWaves(ssh.hosts, waves).length, ssh.hosts.length);
   return {
     ssh,
     artifact,
     artifactUrl,
     delta: parseBool('delta', source('delta'), true),
     releaseId,
-    waves: parseWaves('waves', optional(source, 'waves', '1, 25%, 100%')),
+    waves,
     maxFailures: parseCount('max-failures', optional(source, 'max-failures', '0')),
     setupCommand: optional(source, 'setup-command'),
-    waveWaitMs: parseDuration('wave-wait', optional(source, 'wave-wait', '0')),
-    watch: source('watch').trim(),
+    waveWaitMs,
+    watch,
     keepReleases: parseInteger('keep-releases', optional(source, 'keep-releases', '5'), { min: 1 }),
-    sharedPaths: parseList(optional(source, 'shared-paths')).map((p) => validateSharedPath('shared-paths', p)),
+    sharedPaths: readSharedPaths(source),
+    exclude: parseList(optional(source, 'exclude', '.git'), { commas: false }),
+    adoptCurrent: parseBool('adopt-current', source('adopt-current'), false),
     lockTimeoutMs: parseDuration('lock-timeout', optional(source, 'lock-timeout', '0')),
     dryRun: parseBool('dry-run', source('dry-run'), false),
     environment: optional(source, 'environment'),
     githubToken: optional(source, 'github-token'),
     loadBalancer: readRolloutLbSettings(source),
   };
+}
+
+/** A watch runs during the bakes between waves: with none, it would gate nothing, silently (SPEC). */
+function checkWatchHasBake(waveWaitMs: number, waveCount: number, hostCount: number): void {
+  if (waveWaitMs === 0) {
+    throw new InputError('wave-wait', 'is 0, so the watch never runs: it is evaluated during the bake after each wave but the last. Set wave-wait (e.g. 5m)');
+  }
+  if (waveCount < 2) {
+    throw new InputError('wave-wait', `has no bake to run in: ${hostCount} host(s) make a single wave, and the watch runs during the bake after each wave but the last. Use more waves (e.g. waves: 1, 100%)`);
+  }
+}
+
+/** shared-paths: one a line; none inside another (the outer link would lead the inner one through a symlink). */
+function readSharedPaths(source: InputSource): SharedPath[] {
+  const paths = parseList(optional(source, 'shared-paths')).map((p) => validateSharedPath('shared-paths', p));
+  for (const a of paths) {
+    for (const b of paths) {
+      if (a !== b && a.path === b.path) throw new InputError('shared-paths', `'${a.path}' is listed twice`);
+      if (a !== b && b.path.startsWith(`${a.path}/`)) throw new InputError('shared-paths', `'${b.path}' lies inside '${a.path}', which is itself shared: list only '${a.path}'`);
+    }
+  }
+  return paths;
 }
 
 /** artifact-url with its required artifact-sha256; the URL's query string (a token, a signature) is masked. */

@@ -6,12 +6,12 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
 import ssh2 from 'ssh2';
-import type { ClientChannel, ConnectConfig, ParsedKey } from 'ssh2';
+import type { ClientChannel, ConnectConfig, ParsedKey, ServerHostKeyAlgorithm } from 'ssh2';
 import { hostId, InputError, type HostSpec } from '../common/inputs.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { sleep } from '../common/concurrency.js';
 import { checkHostCertificate, isCertificateType, parseCertificate } from './certificate.js';
-import { certAuthoritiesFor, checkHostKey, describeKey, isRevoked, parseKnownHosts, type KnownHostEntry } from './known-hosts.js';
+import { certAuthoritiesFor, checkHostKey, describeKey, hostKeyAlgorithmsFor, isRevoked, keyTypeOf, parseKnownHosts, type KnownHostEntry } from './known-hosts.js';
 import { PermanentConnectError, type Connector, type ExecOptions, type ExecResult, type RemoteSession, type SshCredentials } from './types.js';
 
 const { Client, utils } = ssh2;
@@ -124,8 +124,9 @@ interface HostKeySeen {
   rejection?: string;
 }
 
-function keyscanHint(h: { host: string; port: number }): string {
-  return `get the line with: ssh-keyscan -p ${h.port} ${h.host}`;
+/** `type` narrows the scan to the one key type the line is missing for (ssh-keyscan -t takes the full name). */
+function keyscanHint(h: { host: string; port: number }, type?: string): string {
+  return `get the line with: ssh-keyscan ${type ? `-t ${type} ` : ''}-p ${h.port} ${h.host}`;
 }
 
 /**
@@ -268,6 +269,10 @@ export function createConnector(options: ConnectorOptions = {}): Connector {
       };
       let authTried = false;
       if (sock) config.sock = sock;
+      // Ask for a key type known-hosts lists for this host first, as OpenSSH does; otherwise ssh2 asks for
+      // ed25519 first and a host known by its RSA or ECDSA line fails as a mismatch. (Insecure: no known-hosts.)
+      const hostKeyAlgorithms = known ? hostKeyAlgorithmsFor(known, host.host, host.port) : undefined;
+      if (hostKeyAlgorithms) config.algorithms = { serverHostKey: hostKeyAlgorithms as ServerHostKeyAlgorithm[] };
       client.connect(config);
       // Nagle's algorithm holds back each small SSH packet (~40 ms a round trip on loopback); commands are small.
       const raw = (client as unknown as { _sock?: { setNoDelay?: (on: boolean) => void } })._sock;
@@ -282,10 +287,18 @@ export function createConnector(options: ConnectorOptions = {}): Connector {
       return undefined;
     }
     const decision = checkHostKey(known, host.host, host.port, presented);
-    if (decision.ok) return undefined;
+    if (decision.ok) {
+      logger.debug(`${hostId(host)}: host key ${describeKey(presented)} matches known-hosts line ${decision.entry.line}`);
+      return undefined;
+    }
     if (decision.reason === 'revoked') return `${decision.message}. Remove it from the host, or the @revoked line if that was a mistake.`;
     const cas = certAuthoritiesFor(known, host.host, host.port).filter((ca) => !isRevoked(known, ca.key));
-    const hint = decision.reason === 'unknown' ? `Add its line to known-hosts (check the fingerprint out of band); ${keyscanHint(host)}` : `If the host was re-keyed on purpose, replace its line; ${keyscanHint(host)}`;
+    const hint =
+      decision.reason === 'mismatch'
+        ? `If the host was re-keyed on purpose, replace its line; ${keyscanHint(host)}`
+        : decision.expected.length > 0
+          ? `Add its ${keyTypeOf(presented)} line to known-hosts (check the fingerprint out of band); ${keyscanHint(host, keyTypeOf(presented))}`
+          : `Add its line to known-hosts (check the fingerprint out of band); ${keyscanHint(host)}`;
     if (cas.length === 0) return `${decision.message}. ${hint}`;
 
     const certs = via ? await withLocalForward(via, host, (port) => fetchCertificates('127.0.0.1', port)) : await fetchCertificates(host.host, host.port);

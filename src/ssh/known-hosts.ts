@@ -136,35 +136,95 @@ export type HostKeyDecision =
   | { ok: true; entry: KnownHostEntry }
   | {
       ok: false;
-      /** unknown: no plain line for this host; mismatch: lines exist but none holds this key; revoked: listed under @revoked. */
+      /**
+       * unknown: no plain line for this host, or none of the presented key's type;
+       * mismatch: lines of the presented key's type exist but none holds this key;
+       * revoked: listed under @revoked.
+       */
       reason: 'unknown' | 'mismatch' | 'revoked';
       message: string;
-      /** The keys known-hosts does list for this host (for `mismatch`). */
+      /** The plain lines for this host the key was compared with: those of its type (mismatch) or of other types (unknown). */
       expected: KnownHostEntry[];
     };
 
-/** Decides whether the plain key `key` presented by host:port is trusted (certificates are handled by the caller). */
+/** Plain (marker-less) lines whose host field covers host:port. */
+function plainEntriesFor(entries: KnownHostEntry[], host: string, port: number): KnownHostEntry[] {
+  return entries.filter((e) => e.marker === undefined && entryMatches(e, host, port));
+}
+
+/** An @revoked line for host:port holding key. */
+function revokedEntryFor(entries: KnownHostEntry[], host: string, port: number, key: Buffer): KnownHostEntry | undefined {
+  return entries.find((e) => e.marker === 'revoked' && e.key.equals(key) && entryMatches(e, host, port));
+}
+
+const listLines = (entries: KnownHostEntry[]) => entries.map((e) => `${describeKey(e.key)} (line ${e.line})`).join(', ');
+
+/**
+ * Decides whether the plain key `key` presented by host:port is trusted (certificates are handled by the caller).
+ * Only lines of the presented key's type can contradict it: a host that has no key of a listed type (or was
+ * asked for another type) is not known by that key, which is `unknown`, not the re-keying that `mismatch` signals.
+ */
 export function checkHostKey(known: string | KnownHostEntry[], host: string, port: number, key: Buffer): HostKeyDecision {
   const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
   const name = knownHostsName(host, port);
   const presented = describeKey(key);
-  const revoked = entries.find((e) => e.marker === 'revoked' && e.key.equals(key) && entryMatches(e, host, port));
+  const revoked = revokedEntryFor(entries, host, port, key);
   if (revoked) {
     return { ok: false, reason: 'revoked', message: `the ${presented} key is marked @revoked (known-hosts line ${revoked.line})`, expected: [] };
   }
-  const forHost = entries.filter((e) => e.marker === undefined && entryMatches(e, host, port));
+  const forHost = plainEntriesFor(entries, host, port);
   const exact = forHost.find((e) => e.key.equals(key));
   if (exact) return { ok: true, entry: exact };
   if (forHost.length === 0) {
     return { ok: false, reason: 'unknown', message: `${name} is not in known-hosts; it presented the ${presented} key`, expected: [] };
   }
-  const listed = forHost.map((e) => `${describeKey(e.key)} (line ${e.line})`).join(', ');
+  const type = keyTypeOfSafe(key);
+  const sameType = forHost.filter((e) => e.keyType === type);
+  if (sameType.length === 0) {
+    const types = [...new Set(forHost.map((e) => e.keyType))].join(', ');
+    return {
+      ok: false,
+      reason: 'unknown',
+      message: `${name} presented the ${presented} key, but known-hosts lists only ${types} keys for it (${listLines(forHost)})`,
+      expected: forHost,
+    };
+  }
   return {
     ok: false,
     reason: 'mismatch',
-    message: `the ${presented} key presented by ${name} does not match known-hosts, which lists ${listed} — the host was re-keyed or someone is in the middle`,
-    expected: forHost,
+    message: `the ${presented} key presented by ${name} does not match known-hosts, which lists ${listLines(sameType)} — the host was re-keyed or someone is in the middle`,
+    expected: sameType,
   };
+}
+
+/**
+ * The server host key algorithms ssh2 can negotiate, in OpenSSH's (and ssh2's default) order of preference.
+ * ssh-dss is left out: ssh2 supports it, but neither ssh2 nor OpenSSH (7.0+) offers it by default.
+ */
+export const HOST_KEY_ALGORITHMS: readonly string[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+
+/** The key type a host key algorithm is proved with: one RSA key signs with three algorithms. */
+export function keyTypeOfAlgorithm(algorithm: string): string {
+  return algorithm === 'rsa-sha2-512' || algorithm === 'rsa-sha2-256' ? 'ssh-rsa' : algorithm;
+}
+
+/**
+ * The host key algorithms to ask host:port for (ssh2's `algorithms.serverHostKey`), as OpenSSH's
+ * order_hostkeyalgs (sshconnect2.c) orders them: the server picks the first algorithm of this list it has a
+ * key for, so asking for a type known-hosts lists first is what makes an RSA-only (or ECDSA-only) line work
+ * for a host that also has an ed25519 key. Like OpenSSH, the list is kept as is when the first-preference
+ * type (ed25519) is known; otherwise the algorithms of the known types come first, the rest after, each
+ * part in preference order. Only plain lines count, and not one whose key is @revoked for the host.
+ * undefined (ssh2's defaults) when no plain line names the host.
+ */
+export function hostKeyAlgorithmsFor(known: string | KnownHostEntry[], host: string, port: number): string[] | undefined {
+  const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
+  const forHost = plainEntriesFor(entries, host, port);
+  if (forHost.length === 0) return undefined;
+  const types = new Set(forHost.filter((e) => !revokedEntryFor(entries, host, port, e.key)).map((e) => e.keyType));
+  const isKnown = (algorithm: string) => types.has(keyTypeOfAlgorithm(algorithm));
+  if (isKnown(HOST_KEY_ALGORITHMS[0])) return [...HOST_KEY_ALGORITHMS];
+  return [...HOST_KEY_ALGORITHMS.filter(isKnown), ...HOST_KEY_ALGORITHMS.filter((a) => !isKnown(a))];
 }
 
 /** `@cert-authority` lines whose host patterns cover host:port. */
@@ -192,13 +252,16 @@ export function keyTypeOf(blob: Buffer): string {
   return blob.subarray(4, 4 + len).toString('latin1');
 }
 
+/** keyTypeOf, or `unknown-type` for a blob without a type name (messages must not throw). */
+function keyTypeOfSafe(blob: Buffer): string {
+  try {
+    return keyTypeOf(blob);
+  } catch {
+    return 'unknown-type';
+  }
+}
+
 /** `ssh-ed25519 SHA256:…`, the form every message uses. */
 export function describeKey(key: Buffer): string {
-  let type: string;
-  try {
-    type = keyTypeOf(key);
-  } catch {
-    type = 'unknown-type';
-  }
-  return `${type} ${fingerprint(key)}`;
+  return `${keyTypeOfSafe(key)} ${fingerprint(key)}`;
 }

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from '@jest/globals';
+import { parse as parseYaml } from 'yaml';
 import { objectInputs } from '../../src/common/inputs.js';
-import { DEFAULT_PAGERDUTY_URL, parseWatchSettings } from '../../src/metrics/settings.js';
-import { parseRolloutWatch } from '../../src/metrics/rollout-watch.js';
+import { DEFAULT_PAGERDUTY_URL, WATCH_INPUTS, parseWatchSettings } from '../../src/metrics/settings.js';
+import { closest, parseRolloutWatch } from '../../src/metrics/rollout-watch.js';
 
 const RULES = `
 - name: revenue per minute
@@ -89,5 +91,16 @@ rules:
   test('errors name the watch input and the key', () => {
     expect(() => parseRolloutWatch('url: http://x\nrules: []')).toThrow(/input 'watch': rules: must be a YAML list/);
     expect(() => parseRolloutWatch('- a')).toThrow(/input 'watch': must be a YAML mapping/);
+  });
+});
+
+describe("ssh-rollout's watch YAML", () => {
+  test('an unknown key is an input error naming it and the nearest known one; every key is an input of metric-watch', () => {
+    const yaml = 'url: http://127.0.0.1:9090\nbasline: hosts\nrules:\n  - name: r\n    query: up\n    min: 1\n';
+    expect(() => parseRolloutWatch(yaml, {})).toThrow(/^input 'watch': unknown key 'basline' \(did you mean 'baseline'\?\)/);
+    expect(() => parseRolloutWatch(yaml.replace('basline', 'colour'), {})).toThrow(/^input 'watch': unknown key 'colour'; the keys are/);
+    expect([closest('interwal', WATCH_INPUTS), closest('Rules', WATCH_INPUTS), closest('zzz', WATCH_INPUTS)]).toEqual(['interval', 'rules', undefined]);
+    const action = parseYaml(readFileSync('actions/metric-watch/action.yml', 'utf8')) as { inputs: Record<string, unknown> };
+    expect([...WATCH_INPUTS].sort()).toEqual(Object.keys(action.inputs).sort());
   });
 });

@@ -1,9 +1,9 @@
 // Host states as preflight reads them, for the pure ledger and revert-plan tests.
-import type { DeployLogEntry, HostState } from '../../src/release/commands.js';
+import { emptyState, type DeployLogEntry, type HostState } from '../../src/release/commands.js';
 
 /** A host on `current`, with these releases on disk (oldest first), this deploy log and these marked bad. */
 export const hostState = (current: string, releases: string[], log: DeployLogEntry[] = [], bad: string[] = []): HostState => ({
-  exists: true,
+  ...emptyState(),
   current,
   releases: releases.map((id, i) => ({ id, mtime: 1000 + i })),
   bad,

@@ -194,7 +194,7 @@ describe.each<Tool>(['curl', 'wget'])('with %s on the host', (tool) => {
     for (const [i, { release, result }] of downloads.entries()) {
       expect(result).toEqual({ code: 0, stdout: `downloaded=${artifact.length}\n`, stderr: '' });
       expect(incoming(i)).toEqual([`${release}.artifact`]);
-      const unpack = await sessions[i].exec(unpackCommand(DEPLOY, release, sha, 'tar.gz'));
+      const unpack = await sessions[i].exec(unpackCommand(DEPLOY, release, { identity: sha, format: 'tar.gz' }));
       expect(unpack).toEqual({ code: 0, stdout: '', stderr: '' });
       expect(released(i, release, 'index.html')).toBe('<h1>release from a URL</h1>\n');
       expect(released(i, release, 'bin/start.sh')).toContain('exec echo started');
@@ -237,7 +237,7 @@ describe.each<Tool>(['curl', 'wget'])('with %s on the host', (tool) => {
     const { release, result } = await download(0, url, { tool });
     expect(result).toEqual({ code: 0, stdout: `downloaded=${artifact.length}\n`, stderr: '' });
     expect(server.requests.map((r) => `${r.url} ${r.status}`)).toEqual([`/releases/download/r1/app.tgz?token=${TOKEN} 302`, `/signed/app.tgz?token=${SIGNED} 200`]);
-    const unpack = await sessions[0].exec(unpackCommand(DEPLOY, release, sha, 'tar.gz'));
+    const unpack = await sessions[0].exec(unpackCommand(DEPLOY, release, { identity: sha, format: 'tar.gz' }));
     expect(unpack.code).toBe(0);
     expect(released(0, release, 'index.html')).toBe('<h1>release from a URL</h1>\n');
     expect(incoming(0)).toEqual([]);

@@ -7,10 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { objectInputs } from '../../src/common/inputs.js';
 import { MemoryLogger } from '../../src/common/logger.js';
-import { createHealthCheck } from '../../src/release/health.js';
-import { prepareArtifact } from '../../src/rollout/artifact.js';
-import { rollout } from '../../src/rollout/rollout.js';
-import { readRolloutSettings } from '../../src/rollout/settings.js';
 import { parseWatchSettings } from '../../src/metrics/settings.js';
 import { runWatch } from '../../src/metrics/watch.js';
 import { writeReport } from '../../src/metrics/report.js';
@@ -21,6 +17,8 @@ import { createConnector } from '../../src/ssh/connection.js';
 import { Fleet } from '../servers/fleet.js';
 import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
 import { scriptedSource } from '../metrics/helpers.js';
+import { runEnv } from '../rollout/child-rollout.js';
+import { runRollout } from '../rollout/helpers.js';
 
 let fleet: Fleet;
 let gh: GitHubApiStandIn;
@@ -38,37 +36,28 @@ afterAll(async () => {
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
 
-async function deploy(release: string): Promise<string> {
+/**
+ * ssh-rollout of `release` through its public entry, as workflow run `runId` (its URL is what each
+ * host's deploy log records); returns the path of its report.
+ */
+async function deploy(release: string, runId: number): Promise<string> {
   const dir = join(tmp, `artifact-${release}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'version'), `${release}\n`);
   writeFileSync(join(dir, 'healthy'), '');
-  const source = objectInputs({
-    hosts: fleet.hostsInput,
-    'private-key': fleet.clientKey,
-    'known-hosts': fleet.knownHosts(),
-    'deploy-path': '/srv/app',
-    artifact: dir,
-    'release-id': release,
-    waves: '1, 100%',
-    'health-command': 'test -f healthy',
-  });
-  const settings = readRolloutSettings(source, { now: new Date(), sha: 'a'.repeat(40), mask: () => {} });
-  const report = await rollout(settings, await prepareArtifact('artifact', dir), {
-    connector,
-    logger: new MemoryLogger(),
-    health: createHealthCheck(settings.ssh),
-    runUrl: 'https://github.com/acme/shop/actions/runs/1',
-  });
-  expect(report.result).toBe('success');
-  const path = join(tmp, `rollout-${release}.json`);
-  writeFileSync(path, JSON.stringify(report, null, 2));
-  return path;
+  const run = await runRollout(
+    fleet,
+    { artifact: dir, 'release-id': release, waves: '1, 100%', 'health-command': 'test -f healthy' },
+    { env: { RUNNER_TEMP: tmp, ...runEnv(runId, { GITHUB_SHA: 'a'.repeat(40) }) } },
+  );
+  expect({ result: run.outputs.result, failure: run.failure }).toEqual({ result: 'success', failure: undefined });
+  return run.outputs.report;
 }
 
 test('rollout v1, v2; metric-watch fails; auto-revert: hosts, pull request, RCA issue; second run is a no-op', async () => {
-  await deploy('v1');
-  const rolloutReport = await deploy('v2');
+  await deploy('v1', 1);
+  // Run 99 rolls v2 out; its auto-revert step (bad-release empty) takes off what run 99 put there.
+  const rolloutReport = await deploy('v2', 99);
 
   // A watch that sees revenue fall below its bound from the third sample on (real clock, virtual sleep).
   let t = Date.now();

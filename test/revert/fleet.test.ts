@@ -19,17 +19,24 @@ afterAll(async () => {
   await fleet?.stop();
 });
 
-const entry = (release: string, previous: string, result: string): DeployLogEntry => ({
+/** The workflow run auto-revert runs in here (`env` below), and an earlier one. */
+const THIS_RUN = 'https://github.com/acme/shop/actions/runs/42';
+const EARLIER_RUN = 'https://github.com/acme/shop/actions/runs/41';
+
+const entry = (release: string, previous: string, result: string, run: string): DeployLogEntry => ({
   time: new Date().toISOString(),
   action: 'rollout',
   release,
   previous,
-  run: 'https://example.invalid/run/1',
+  run,
   result,
 });
 
-/** Lays out releases the way ssh-rollout leaves them (over SSH, as the login user): oldest first, current last. */
-async function layout(indexes: number[], releases: string[], opts: { current?: string; deleted?: string[]; bad?: string[] } = {}): Promise<void> {
+/**
+ * Lays out releases the way ssh-rollout leaves them (over SSH, as the login user): oldest first, current
+ * last. The last release was rolled out by `lastBy` (default: this run), the others by an earlier run.
+ */
+async function layout(indexes: number[], releases: string[], opts: { current?: string; deleted?: string[]; bad?: string[]; lastBy?: string } = {}): Promise<void> {
   const current = opts.current ?? releases[releases.length - 1];
   await Promise.all(
     indexes.map(async (i) => {
@@ -43,8 +50,9 @@ async function layout(indexes: number[], releases: string[], opts: { current?: s
       });
       lines.push(`ln -s releases/${current} ${DEPLOY}/current`);
       let previous = '';
-      for (const r of releases) {
-        lines.push(appendLogCommand(DEPLOY, entry(r, previous, 'switched')), appendLogCommand(DEPLOY, entry(r, previous, 'success')));
+      for (const [k, r] of releases.entries()) {
+        const run = k === releases.length - 1 ? (opts.lastBy ?? THIS_RUN) : EARLIER_RUN;
+        lines.push(appendLogCommand(DEPLOY, entry(r, previous, 'switched', run)), appendLogCommand(DEPLOY, entry(r, previous, 'success', run)));
         previous = r;
       }
       for (const d of opts.deleted ?? []) lines.push(`rm -rf ${DEPLOY}/releases/${d}`);
@@ -76,10 +84,10 @@ const env = { GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: '42', GITHUB_SHA: '
 const current = (i: number) => readlinkSync(fleet.path(i, `${DEPLOY}/current`));
 const logOf = (i: number) => readFileSync(fleet.path(i, `${DEPLOY}/.fivestep/deploy.log`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
-async function run(source: ReturnType<typeof inputs>) {
+async function run(source: ReturnType<typeof inputs>, runEnv: Record<string, string> = env) {
   const logger = new MemoryLogger();
   let summary = '';
-  const result = await autoRevert(source, { connector, logger, mask: () => {}, env, writeSummary: async (md) => void (summary = md) });
+  const result = await autoRevert(source, { connector, logger, mask: () => {}, env: runEnv, writeSummary: async (md) => void (summary = md) });
   return { result, logger, summary };
 }
 
@@ -165,3 +173,36 @@ test('an unreachable host fails alone', async () => {
     await fleet.restartHost(3);
   }
 }, 60_000);
+
+describe('bad-release empty: only what a rollout of this workflow run put there', () => {
+  test(`${N} hosts on a healthy v1 that an earlier run put there: auto-revert of this run leaves every host on v1, marks nothing, and says why`, async () => {
+    const all = fleet.hosts.map((h) => h.index);
+    await layout(all, ['v0', 'v1'], { lastBy: EARLIER_RUN });
+    const before = all.map((i) => logOf(i).length);
+    const { result, logger, summary } = await run(inputs());
+    expect({ result: result.outputs.result, failure: result.failure, reverted: result.outputs['reverted-hosts'] }).toEqual({ result: 'nothing-to-do', failure: undefined, reverted: [] });
+    for (const i of all) {
+      expect(current(i)).toBe('releases/v1');
+      expect(existsSync(fleet.path(i, `${DEPLOY}/.fivestep/bad/v1`))).toBe(false);
+      expect(existsSync(fleet.path(i, `${DEPLOY}/shared/reloads`))).toBe(false);
+      expect(logOf(i).length).toBe(before[i]);
+    }
+    expect(logger.text()).toContain(`no ssh-rollout of this workflow run (${THIS_RUN}) reached any of the ${N} host(s)`);
+    expect(logger.text()).toContain(`${fleet.hosts[0].id}: nothing to do: no ssh-rollout of this workflow run (${THIS_RUN}) reached this host; set bad-release to name a release`);
+    expect(summary).toContain('## auto-revert: nothing-to-do');
+    expect(summary).toContain(`Nothing done: no ssh-rollout of this workflow run (${THIS_RUN}) reached any of the ${N} host(s)`);
+
+    // Named, the earlier run's release does go.
+    const named = await run(inputs({ 'bad-release': 'v1' }, [0]));
+    expect(named.result.outputs.result).toBe('reverted');
+    expect(current(0)).toBe('releases/v0');
+    expect(existsSync(fleet.path(0, `${DEPLOY}/.fivestep/bad/v1`))).toBe(true);
+  }, 60_000);
+
+  test('outside a workflow run an empty bad-release is an input error naming bad-release; no host is touched', async () => {
+    await layout([0], ['v0', 'v1']);
+    await expect(run(inputs({}, [0]), { GITHUB_REPOSITORY: 'acme/shop' })).rejects.toThrow(/input 'bad-release': is empty outside a workflow run/);
+    await expect(run(inputs({ 'to-release': 'v0' }, [0]), { GITHUB_REPOSITORY: 'acme/shop' })).rejects.toThrow(/input 'bad-release'/);
+    expect(current(0)).toBe('releases/v1');
+  });
+});

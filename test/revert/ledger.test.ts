@@ -3,7 +3,8 @@
 // pruning decide from it. The history built here, in order:
 //   v1 rolled out (healthy) · v2 rolled out and reverted (its health check fails) · v3 rolled out by the
 //   real entry as a child process, SIGKILLed after wave 1 (host 0) switched: it never finished
-// then auto-revert with empty bad-release and to-release must take v3 off host 0 and land on v1, the
+// then auto-revert in a later run with empty bad-release must leave v3 alone (an earlier run put it
+// there), and with bad-release v3 and empty to-release must take v3 off host 0 and land on v1, the
 // newest HEALTHY release (not v2, which is newer but failed), and a v4 rollout with keep-releases 1
 // prunes the failed and bad releases but keeps what SPEC protects.
 // Only public surfaces are read: outputs, log text, files on the hosts.
@@ -66,7 +67,8 @@ async function killAfterWave1(fleet: Fleet, release: string, runId: number, inpu
   await killHard(child);
 }
 
-async function revert(fleet: Fleet, extra: Record<string, string> = {}) {
+/** auto-revert in workflow run `env` (default: run 444, a later run that rolled nothing out). */
+async function revert(fleet: Fleet, extra: Record<string, string> = {}, env: NodeJS.ProcessEnv = runEnv(444)) {
   const logger = new MemoryLogger();
   let summary = '';
   const result = await autoRevert(
@@ -81,7 +83,7 @@ async function revert(fleet: Fleet, extra: Record<string, string> = {}) {
       reason: 'error rate above 5%',
       ...extra,
     }),
-    { connector, logger, mask: () => {}, env: runEnv(444), writeSummary: async (md) => void (summary += md) },
+    { connector, logger, mask: () => {}, env, writeSummary: async (md) => void (summary += md) },
   );
   return { result, log: logger.text(), summary };
 }
@@ -93,7 +95,7 @@ describe('a history of healthy, reverted and killed rollouts on 3 hosts', () => 
     fleets.push(fleet);
   });
 
-  test('auto-revert (empty bad-release, empty to-release) takes the killed v3 off host 0 and lands on v1, the newest healthy release, not the failed v2', async () => {
+  test('auto-revert of a later run leaves the dead run\'s v3 alone unless named; named (empty to-release) it takes v3 off host 0 and lands on v1, the newest healthy release, not the failed v2', async () => {
     const env = { RUNNER_TEMP: tmp, ...runEnv(111) };
     const v1 = await runRollout(fleet, { artifact: artifact('v1', true), 'release-id': 'v1', waves: '1, 100%', ...HEALTH }, { env });
     expect({ result: v1.outputs.result, failure: v1.failure }).toEqual({ result: 'success', failure: undefined });
@@ -105,10 +107,22 @@ describe('a history of healthy, reverted and killed rollouts on 3 hosts', () => 
     expect(currents(fleet)).toEqual(['v3', 'v1', 'v1']);
     // A killed rollout leaves `switched` without `healthy`/`failed` for its release.
     expect(deployLog(fleet, 0).filter((e) => e.release === 'v3' && e.action === 'rollout' && (e.result === 'healthy' || e.result === 'failed'))).toEqual([]);
+    // A later run's auto-revert with bad-release empty: v3 was put there by run 333, not by run 444.
+    const ledgers = [0, 1, 2].map((i) => deployLog(fleet, i));
+    const later = await revert(fleet);
+    expect({ result: later.result.outputs.result, failure: later.result.failure, currents: currents(fleet), ledgers: [0, 1, 2].map((i) => deployLog(fleet, i)) }).toEqual({
+      result: 'nothing-to-do',
+      failure: undefined,
+      currents: ['v3', 'v1', 'v1'],
+      ledgers,
+    });
+    expect(later.log).toContain('no ssh-rollout of this workflow run (https://github.com/acme/shop/actions/runs/444) reached any of the 3 host(s)');
+
     const before = [1, 2].map((i) => deployLog(fleet, i).length);
     const addedSince = (i: number, k: number) => deployLog(fleet, i).slice(before[k]).map((e) => `${e.action} ${e.release} ${e.result}`);
 
-    const r = await revert(fleet);
+    // As the preflight warning says: name the dead run's release.
+    const r = await revert(fleet, { 'bad-release': 'v3' });
     console.log(`auto-revert after the killed v3: ${r.result.outputs.result} ${JSON.stringify(r.result.outputs['reverted-to'])}`);
     const h0 = fleet.hosts[0].id;
     expect({
@@ -176,14 +190,15 @@ describe('a history of healthy, reverted and killed rollouts on 3 hosts', () => 
   }, 150_000);
 });
 
-test('a fresh host whose only rollout was killed after its switch has no healthy release: auto-revert reports it and leaves it as it is', async () => {
+test('a fresh host whose only rollout was killed after its switch has no healthy release: auto-revert of that run (attempt 2, bad-release empty) reports it and leaves it as it is', async () => {
   const fleet = await Fleet.start(2);
   fleets.push(fleet);
   await killAfterWave1(fleet, 'f1', 666);
   expect(currents(fleet)).toEqual(['f1', '']);
   const logsBefore = [0, 1].map((i) => deployLog(fleet, i).filter((e) => e.result !== 'bad'));
 
-  const r = await revert(fleet);
+  // A re-run of the killed run: every attempt shares the run URL the ledger records.
+  const r = await revert(fleet, {}, runEnv(666, { GITHUB_RUN_ATTEMPT: '2' }));
   const h0 = fleet.hosts[0].id;
   const told = `${r.result.failure ?? ''}\n${r.log}`;
   console.log(`auto-revert on a host with no healthy release: ${r.result.outputs.result}; ${r.result.failure}`);

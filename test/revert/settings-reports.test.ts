@@ -13,7 +13,7 @@ execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 
 const privateKey = readFileSync(join(keyDir, 'k'), 'utf8');
 afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
 
-const ctx = { sha: 'c'.repeat(40), mask: () => {} };
+const ctx = { sha: 'c'.repeat(40), runId: '42', mask: () => {} };
 
 describe('readRevertSettings', () => {
   test('defaults (git-only, no hosts)', () => {
@@ -86,6 +86,16 @@ describe('readRevertSettings', () => {
   ])('%j is rejected naming the input', (over, error) => {
     expect(() => readRevertSettings(objectInputs({ 'github-token': 't', ...over }), ctx)).toThrow(error);
   });
+
+  test('bad-release empty outside a workflow run (no GITHUB_RUN_ID) is refused naming bad-release, to-release or not; git-only needs none', () => {
+    const ssh = { hosts: 'web1', 'private-key': privateKey, 'insecure-skip-host-key-check': 'true', 'deploy-path': '/srv/app', 'rca-issue': 'false' };
+    const outside = { ...ctx, runId: '' };
+    expect(() => readRevertSettings(objectInputs(ssh), outside)).toThrow(/input 'bad-release': is empty outside a workflow run/);
+    expect(() => readRevertSettings(objectInputs({ ...ssh, 'to-release': 'v1' }), outside)).toThrow(/input 'bad-release'/);
+    expect(readRevertSettings(objectInputs({ ...ssh, 'bad-release': 'v2' }), outside).badRelease).toBe('v2');
+    expect(readRevertSettings(objectInputs(ssh), ctx).badRelease).toBe('');
+    expect(readRevertSettings(objectInputs({ 'github-token': 't' }), outside).ssh).toBeNull();
+  });
 });
 
 describe('reports', () => {
@@ -143,5 +153,10 @@ describe('outputs', () => {
     expect(md).toContain('| a:22 | v2 | v1 | v2 | yes | ↩️ reverted: r |');
     expect(md).toContain('| b:22 | v2 | v2 | v2 | – | 🔥 no good release: left as it is: r |');
     expect(md).toContain('[#9](https://gh/issues/9) (commented: it was already open)');
+  });
+
+  test('summary says why nothing was done', () => {
+    const md = summaryMarkdown({ git: null, rca: null, errors: [], badReleases: [], notes: ['Nothing done: no ssh-rollout of this workflow run (u) reached any of the 2 host(s).'], hosts: hosts([]) });
+    expect(md).toContain('## auto-revert: nothing-to-do\n\nNothing done: no ssh-rollout of this workflow run (u) reached any of the 2 host(s).');
   });
 });

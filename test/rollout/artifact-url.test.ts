@@ -37,6 +37,7 @@ afterAll(async () => {
 test('every host downloads the artifact (through a redirect to a signed URL); the runner sends none of it; the token is in no log or report', async () => {
   const before = server.bytesServed;
   const run = await runRollout(fleet, { 'artifact-url': `${server.url('/releases/v1.tgz')}?token=${TOKEN}`, 'artifact-sha256': sha(tgz), 'release-id': 'v1' });
+  expect(run.outputs['failed-hosts']).toEqual([]);
   expect(run.failure).toBeUndefined();
   expect(currents(fleet)).toEqual(['v1', 'v1', 'v1']);
   for (let i = 0; i < 3; i++) expect(readFileSync(fleet.path(i, '/srv/app/current/index.html'), 'utf8')).toBe('<h1>v1</h1>\n');

@@ -2,7 +2,7 @@
 // lacks, and the release it builds from hard links is the same tree a full upload gives (files,
 // contents, modes, symlinks, directories); where it cannot be (a release edited in place, a refused
 // hard link, no release to build from) the host still ends up with the right release.
-import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,8 +22,15 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** 100 files of ~8 KB (incompressible, as built code mostly is) in subdirectories, an executable, a private file, a symlink and an empty directory. */
-function baseTree(dir: string, release: string): void {
+/** When the unchanged files of every release were last changed: a build that keeps file times (see `freshCheckout`). */
+const BUILT = new Date('2026-11-01T12:00:00Z');
+
+/**
+ * 100 files of ~8 KB (incompressible, as built code mostly is) in subdirectories, an executable, a
+ * private file, a symlink and an empty directory; all but `version` dated BUILT unless `freshCheckout`
+ * (then every file has the time it was written, as after a `git clone`).
+ */
+function baseTree(dir: string, release: string, freshCheckout = false): void {
   mkdirSync(join(dir, 'lib', 'deep'), { recursive: true });
   mkdirSync(join(dir, 'empty'));
   for (let i = 0; i < 96; i++) writeFileSync(join(dir, i % 2 ? 'lib' : 'lib/deep', `module-${i}.js`), `// module ${i}\n${moduleBody[i]}\n`);
@@ -32,15 +39,28 @@ function baseTree(dir: string, release: string): void {
   writeFileSync(join(dir, 'secret.conf'), 'token=abc\n');
   chmodSync(join(dir, 'secret.conf'), 0o600);
   writeFileSync(join(dir, 'notes.txt'), 'notes\n');
+  if (!freshCheckout) for (const f of filesUnder(dir)) utimesSync(join(dir, f), BUILT, BUILT);
   writeFileSync(join(dir, 'version'), `${release}\n`);
   symlinkSync('lib/module-1.js', join(dir, 'main.js'));
 }
 
-function artifact(release: string, change: (dir: string) => void = () => {}): string {
+function filesUnder(root: string, rel = ''): string[] {
+  return readdirSync(join(root, rel), { withFileTypes: true }).flatMap((d) => {
+    const path = rel ? `${rel}/${d.name}` : d.name;
+    return d.isDirectory() ? filesUnder(root, path) : d.isFile() ? [path] : [];
+  });
+}
+
+function artifact(release: string, change: (dir: string) => void = () => {}, freshCheckout = false): string {
   const dir = join(tmp, release);
-  baseTree(dir, release);
+  baseTree(dir, release, freshCheckout);
   change(dir);
   return dir;
+}
+
+/** Each file's modification time in whole seconds, by path. */
+function mtimesOf(root: string): Record<string, number> {
+  return Object.fromEntries(filesUnder(root).map((f) => [f, Math.floor(statSync(join(root, f)).mtimeMs / 1000)]));
 }
 
 /** Every entry under root: type, mode, and content or link target, by relative path. */
@@ -67,7 +87,7 @@ const inode = (path: string) => statSync(path).ino;
 
 test('v1 goes whole to hosts without a release; v2 (1 of 100 files changed) goes as a delta, the same tree as a full upload, in far fewer bytes', async () => {
   const hosts01 = fleet.hosts.slice(0, 2).map((h) => `${fleet.user}@${h.host}:${h.port}`).join('\n');
-  const v1 = await runRollout(fleet, { hosts: hosts01, artifact: artifact('v1'), 'release-id': 'v1', 'shared-paths': 'logs' });
+  const v1 = await runRollout(fleet, { hosts: hosts01, artifact: artifact('v1'), 'release-id': 'v1', 'shared-paths': 'logs/' });
   expect(v1.outputs.result).toBe('success');
   expect(v1.report.hosts.map((h) => h.staging)).toEqual(['full', 'full']);
 
@@ -80,7 +100,7 @@ test('v1 goes whole to hosts without a release; v2 (1 of 100 files changed) goes
       cpSync(join(dir, 'lib', 'module-7.js'), join(dir, 'moved.js')); // held content at a new path
     }),
     'release-id': 'v2',
-    'shared-paths': 'logs',
+    'shared-paths': 'logs/',
   });
   expect(v2.report.hosts.map((h) => h.reason)).toEqual([undefined, undefined, undefined]);
   expect(currents(fleet)).toEqual(['v2', 'v2', 'v2']);
@@ -91,8 +111,10 @@ test('v1 goes whole to hosts without a release; v2 (1 of 100 files changed) goes
   expect(h0.sentBytes! * 20).toBeLessThan(h2.sentBytes!);
   expect(h0.steps.find((s) => s.name === 'compare')?.detail).toBe('from v1: 3 of 101 files to send');
 
-  // The same release, file for file, as the full upload built on host 2.
+  // The same release, file for file, as the full upload built on host 2, each file with the artifact's time.
   expect(treeOf(release(0, 'v2'))).toEqual(treeOf(release(2, 'v2')));
+  expect(mtimesOf(release(0, 'v2'))).toEqual(mtimesOf(join(tmp, 'v2')));
+  expect(mtimesOf(release(2, 'v2'))).toEqual(mtimesOf(join(tmp, 'v2')));
   expect(treeOf(release(0, 'v2'))['notes.txt']).toBeUndefined();
   expect(treeOf(release(0, 'v2'))['lib/module-5.js']).toMatch(/^file 755 /);
   expect(readlinkSync(join(release(0, 'v2'), 'logs'))).toBe('/srv/app/shared/logs'); // shared paths as before
@@ -145,8 +167,23 @@ test('the dry run shows the compare step and both unpack commands, and changes n
   const dry = await runRollout(fleet, { artifact: artifact('v6'), 'release-id': 'v6', 'dry-run': 'true' });
   expect(dry.outputs.result).toBe('success');
   expect(dry.log).toContain('  stage (every host): compare → unpack');
-  expect(dry.log).toContain('# (the manifest on stdin: sha256, mode, size and path of 100 files)');
-  expect(dry.log).toContain('# after a compare, instead (the tar of missing files, directories and symlinks on stdin):');
+  expect(dry.log).toContain('# (the manifest on stdin: sha256, mode, size, mtime and path of 100 files)');
+  expect(dry.log).toContain('# after a compare, instead (the tar of missing files, directories and symlinks on stdin;');
   expect(currents(fleet)).toEqual(['v5', 'v5', 'v5']);
   expect(readdirSync(fleet.path(0, '/srv/app/releases'))).not.toContain('v6');
+}, 60_000);
+
+test('a fresh checkout (every file with a new time, one changed): only the changed file is sent, and every file gets the artifact\'s time', async () => {
+  const v7 = await runRollout(fleet, { artifact: artifact('v7', (dir) => writeFileSync(join(dir, 'lib', 'module-13.js'), '// module 13, fixed\n'), true), 'release-id': 'v7' });
+  expect(v7.failure).toBeUndefined();
+  expect(v7.report.hosts.map((h) => h.staging)).toEqual(['delta', 'delta', 'delta']);
+  expect(v7.report.hosts[0].steps.find((s) => s.name === 'compare')?.detail).toBe('from v5: 2 of 100 files to send');
+  for (const i of [0, 1, 2]) {
+    expect(treeOf(release(i, 'v7'))).toEqual(treeOf(join(tmp, 'v7')));
+    // Caches keyed on time and size (nginx ETags, .pyc) see every file as the artifact dates it.
+    expect(mtimesOf(release(i, 'v7'))).toEqual(mtimesOf(join(tmp, 'v7')));
+  }
+  // Same content with another time cannot share v5's inode (one inode has one time): a copy, and v5 keeps its time.
+  expect(inode(join(release(0, 'v7'), 'lib/module-1.js'))).not.toBe(inode(join(release(0, 'v5'), 'lib/module-1.js')));
+  expect(statSync(join(release(0, 'v5'), 'lib/module-1.js')).mtime).toEqual(BUILT);
 }, 60_000);

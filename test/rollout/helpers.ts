@@ -94,3 +94,13 @@ export async function waitFor(what: string, predicate: () => boolean, timeoutMs 
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** The message of the InputError a rollout with these inputs stops with, before any host is touched (fails the test if it runs). */
+export async function rolloutInputError(fleet: Fleet, inputs: Record<string, string>): Promise<string> {
+  const err = await runRollout(fleet, inputs).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  if (err?.name !== 'InputError') throw new Error(`expected an input error, got ${err ? err.message : 'a rollout that ran'}`);
+  return err.message;
+}

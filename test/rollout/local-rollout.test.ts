@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLogger } from '../../src/common/logger.js';
 import type { HealthCheck } from '../../src/release/health.js';
-import { prepareArtifact, type PreparedArtifact } from '../../src/rollout/artifact.js';
+import { prepareArtifact, type PreparedArtifact } from '../../src/artifact/prepare.js';
 import { rollout, type RolloutReport } from '../../src/rollout/rollout.js';
 import type { RolloutSettings } from '../../src/rollout/settings.js';
 import { DEPLOY, LocalHosts, type Fault } from '../engine/local-hosts.js';
@@ -20,7 +20,7 @@ beforeAll(async () => {
     mkdirSync(dir);
     writeFileSync(join(dir, 'version'), `${v}\n`);
     mkdirSync(join(tmp, `work-${v}`));
-    artifacts.set(v, await prepareArtifact('artifact', dir, join(tmp, `work-${v}`)));
+    artifacts.set(v, await prepareArtifact({ input: 'artifact', path: dir, exclude: ['.git'], delta: false, workDir: join(tmp, `work-${v}`) }));
   }
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -50,9 +50,11 @@ function settings(hosts: LocalHosts, release: string, extra: Partial<RolloutSett
     maxFailures: { kind: 'count', value: 0 },
     setupCommand: 'echo set up > setup-ran',
     waveWaitMs: 0,
-    watch: '',
+    watch: null,
     keepReleases: 5,
-    sharedPaths: ['logs'],
+    sharedPaths: [{ path: 'logs', dir: true }],
+    exclude: ['.git'],
+    adoptCurrent: false,
     lockTimeoutMs: 0,
     dryRun: false,
     environment: '',
@@ -107,7 +109,7 @@ const PHASES: { phase: string; match?: RegExp; down?: boolean; sick?: boolean; r
   { phase: 'lock', match: /if mkdir .*\.fivestep\/lock 2>/, reason: /^preflight: lock failed \(exit 1\): lock dir unwritable/, switched: false },
   { phase: 'state', match: /echo absent=1/, reason: /^preflight: state failed \(exit 1\)/, switched: false },
   { phase: 'upload', match: /^set -e\nmkdir -p .*incoming/, reason: /^stage: upload failed \(exit 1\): No space left on device/, switched: false },
-  { phase: 'unpack', match: /tar -xzpf/, reason: /^stage: unpack failed \(exit 2\)/, switched: false },
+  { phase: 'unpack', match: /tar -xzp --no-same-owner/, reason: /^stage: unpack failed \(exit 2\)/, switched: false },
   { phase: 'link', match: /ln -s .*shared\/logs/, reason: /^stage: link failed/, switched: false },
   { phase: 'setup', match: /setup-ran/, reason: /^stage: setup failed/, switched: false },
   { phase: 'switch', match: /mv -T .*current/, reason: /^switch failed \(exit 1\)/, switched: false },
@@ -117,7 +119,7 @@ const PHASES: { phase: string; match?: RegExp; down?: boolean; sick?: boolean; r
 
 describe.each(PHASES)('a failure in $phase on host 1', ({ phase, match, down, sick, reason, switched }) => {
   test('max-failures 0: reverted; nothing left on v2, host 1 named', async () => {
-    const hosts = await fleetOnV1(`f0-${match?.source.length ?? 0}-${down}-${sick}`);
+    const hosts = await fleetOnV1(`f0-${phase}`);
     const id = hosts.ids()[1];
     if (down) hosts.down.add(id);
     if (match) hosts.fail(1, match, fail(/upload/.test(reason.source) ? 'No space left on device' : 'lock dir unwritable', /unpack/.test(reason.source) ? 2 : 1));
@@ -138,7 +140,7 @@ describe.each(PHASES)('a failure in $phase on host 1', ({ phase, match, down, si
   });
 
   test('max-failures 1: success for the others, host 1 on v1', async () => {
-    const hosts = await fleetOnV1(`f1-${match?.source.length ?? 0}-${down}-${sick}`);
+    const hosts = await fleetOnV1(`f1-${phase}`);
     const id = hosts.ids()[1];
     if (down) hosts.down.add(id);
     if (match) hosts.fail(1, match, fail('No space left on device', /unpack/.test(reason.source) ? 2 : 1));
@@ -153,7 +155,7 @@ describe.each(PHASES)('a failure in $phase on host 1', ({ phase, match, down, si
 test('max-failures as a percent of all hosts, rounded up: 20% of 3 allows one failure, 0% none', async () => {
   for (const [pct, budget, result] of [[20, 1, 'success'], [0, 0, 'reverted']] as const) {
     const hosts = await fleetOnV1(`pct-${pct}`);
-    hosts.fail(2, /tar -xzpf/, fail('broken'));
+    hosts.fail(2, /tar -xzp --no-same-owner/, fail('broken'));
     const { report } = await deploy(hosts, 'v2', { maxFailures: { kind: 'percent', value: pct } });
     expect([report.plan.maxFailures, report.result]).toEqual([budget, result]);
   }
@@ -227,8 +229,9 @@ test('the dry run prints the plan the run executes, reads state, takes no lock a
 test('the heartbeat is renewed while a wave bakes', async () => {
   const hosts = await fleetOnV1('heartbeat');
   const logger = new MemoryLogger();
-  // Each renewal writes the owner file anew (by rename): a new inode each time.
-  const owners = new Map<string, Set<number>>(hosts.ids().map((id) => [id, new Set()]));
+  // Each renewal writes the owner file anew (by rename), so its modification time (in ns) changes each
+  // time; inode numbers would not tell, as the file system reuses the one just freed.
+  const owners = new Map<string, Set<bigint>>(hosts.ids().map((id) => [id, new Set()]));
   const report = await rollout(settings(hosts, 'v2', { waveWaitMs: 1200, waves: [{ kind: 'count', value: 1 }, { kind: 'percent', value: 100 }] }), artifacts.get('v2')!, {
     connector: hosts.connector(),
     logger,
@@ -236,7 +239,7 @@ test('the heartbeat is renewed while a wave bakes', async () => {
     runUrl: 'r',
     heartbeatMs: 200,
     sleep: async (ms) => {
-      hosts.ids().forEach((id, i) => owners.get(id)!.add(statSync(hosts.path(i, `${DEPLOY}/.fivestep/lock/owner`)).ino));
+      hosts.ids().forEach((id, i) => owners.get(id)!.add(statSync(hosts.path(i, `${DEPLOY}/.fivestep/lock/owner`), { bigint: true }).mtimeNs));
       await new Promise((r) => setTimeout(r, ms));
     },
   });

@@ -48,7 +48,7 @@ describe('a clean rollout on 5 hosts', () => {
   test('v1 then v2: every host on v2, previous releases, waves 1/25%/100%, deploy log, release env', async () => {
     const first = await runRollout(
       fleet,
-      { artifact: makeArtifact(tmp, 'v1'), 'release-id': 'v1', 'reload-command': reload, 'shared-paths': 'logs' },
+      { artifact: makeArtifact(tmp, 'v1'), 'release-id': 'v1', 'reload-command': reload, 'shared-paths': 'logs/' },
       { env: runEnv('1') },
     );
     expect(first.failure).toBeUndefined();
@@ -68,7 +68,7 @@ describe('a clean rollout on 5 hosts', () => {
         'reload-command': reload,
         'setup-command': 'echo "setup of $RELEASE_ID in $(pwd)" > setup-ran',
         'health-command': 'test -f index.html',
-        'shared-paths': 'logs',
+        'shared-paths': 'logs/',
       },
       { env: runEnv('2') },
     );
@@ -416,12 +416,14 @@ describe('dry run, bad input and injection on 2 hosts', () => {
         artifact,
         'release-id': 'i1',
         'deploy-path': deployPath,
-        'shared-paths': shared.join('\n'),
+        // Declared directories (a trailing /), created empty on the hosts.
+        'shared-paths': shared.map((p) => `${p}/`).join('\n'),
         'reload-command': 'printf "%s|%s" "$DEPLOY_PATH" "$RELEASE_PATH" > "$DEPLOY_PATH/shared/env-seen"',
       },
       { env: { RUNNER_TEMP: tmp, GITHUB_REPOSITORY: `acme/shop';touch ${markers}/repo;'`, GITHUB_RUN_ID: `1$(touch ${markers}/run-id)` } },
     );
     expect(readdirSync(markers)).toEqual([]);
+    expect(run.outputs['failed-hosts']).toEqual([]);
     expect(run.outputs.result).toBe('success');
     for (let i = 0; i < 2; i++) {
       expect(readlinkSync(fleet.path(i, `${deployPath}/current`))).toBe('releases/i1');

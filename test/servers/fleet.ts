@@ -10,12 +10,15 @@
  *   await fleet.mountTmpfs(2, '/srv/app', 1 << 20); // host 2's deploy path is a 1 MiB disk
  *   await fleet.stop();          // also runs on process exit
  *
+ * Hosts have one ed25519 host key; `{ hostKeyTypes: ['ed25519', 'ecdsa', 'rsa'] }` gives each host (and the
+ * bastion) one sshd HostKey per type, with `hosts[i].knownHostsLines.rsa` etc. for known-hosts.
+ *
  * At scale (the 1,000-host bench): hosts are made and launched at most `startConcurrency` (32) at a
  * time, so start never forks a thousand ssh-keygen/sshd processes at once (1,000 hosts start in
  * 15–25 s here); a host is ready when its sshd's PidFile holds its pid (written once it listens), so
  * readiness costs no connection; stop() reads the process table once for all hosts, not once per host.
  *
- * Each host has its own sshd (config, ed25519 host key, log, port) and its own /srv: sshd runs in
+ * Each host has its own sshd (config, host keys, log, port) and its own /srv: sshd runs in
  * a private mount namespace where HOSTDIR is bind-mounted on /srv, so every host can use the same
  * deploy path while the test process reads each host's files under `hosts[i].root`.
  * Logins use a dedicated user (`fivestep`, shell /bin/sh) so no rc file slows commands down.
@@ -53,7 +56,14 @@ export interface FleetOptions {
   distinctAddresses?: boolean;
   /** Hosts made and launched at once (default 32): a bound on concurrent ssh-keygen and sshd start-ups. */
   startConcurrency?: number;
+  /**
+   * The host key types every host (and the bastion) has, one sshd `HostKey` each (default ['ed25519']).
+   * `hostKey`/`knownHostsLine` are the ed25519 key's (the first type's when ed25519 is not among them).
+   */
+  hostKeyTypes?: HostKeyType[];
 }
+
+export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa';
 
 export interface FleetHost {
   index: number;
@@ -68,11 +78,15 @@ export interface FleetHost {
   root: string;
   /** This host's sshd files (config, keys, log). */
   dir: string;
-  /** The ed25519 host public key line (`ssh-ed25519 AAAA… comment`). */
+  /** The ed25519 host public key line (`ssh-ed25519 AAAA… comment`); the primary key, see FleetOptions.hostKeyTypes. */
   hostKey: string;
-  /** `[127.0.0.1]:PORT ssh-ed25519 AAAA…`. */
+  /** `[127.0.0.1]:PORT ssh-ed25519 AAAA…`, for the primary key. */
   knownHostsLine: string;
-  /** Whether sshd presents a CA-signed certificate for its host key. */
+  /** Every host public key line, by type (only the fleet's `hostKeyTypes` are present). */
+  hostKeys: Partial<Record<HostKeyType, string>>;
+  /** `[127.0.0.1]:PORT <key-type> AAAA…` per host key type. */
+  knownHostsLines: Partial<Record<HostKeyType, string>>;
+  /** Whether sshd presents a CA-signed certificate for its (primary) host key. */
   certSigned: boolean;
   /** sshd's pid, undefined while stopped. */
   pid?: number;
@@ -213,9 +227,14 @@ async function ensureUser(user: string): Promise<{ uid: number; gid: number }> {
   return ids;
 }
 
-async function keygen(file: string, type: 'ed25519' | 'rsa', passphrase = '', comment = 'fivestep-fleet'): Promise<void> {
-  await run('ssh-keygen', ['-q', '-t', type, ...(type === 'rsa' ? ['-b', '2048'] : []), '-N', passphrase, '-C', comment, '-f', file]);
+const KEY_BITS: Record<HostKeyType, string[]> = { ed25519: [], ecdsa: ['-b', '256'], rsa: ['-b', '2048'] };
+
+async function keygen(file: string, type: HostKeyType, passphrase = '', comment = 'fivestep-fleet'): Promise<void> {
+  await run('ssh-keygen', ['-q', '-t', type, ...KEY_BITS[type], '-N', passphrase, '-C', comment, '-f', file]);
 }
+
+/** A host key file of a host directory (sshd's own naming). */
+const hostKeyFile = (dir: string, type: HostKeyType) => join(dir, `ssh_host_${type}_key`);
 
 export class Fleet {
   readonly hosts: FleetHost[] = [];
@@ -233,6 +252,7 @@ export class Fleet {
   private stopped = false;
   private logLevel = 'ERROR';
   private addressBase = '';
+  private hostKeyTypes: HostKeyType[] = ['ed25519'];
   /** Mount points made by mountTmpfs (in the test's namespace), unmounted by stop(). */
   private mounts: string[] = [];
 
@@ -257,6 +277,10 @@ export class Fleet {
 
   private async init(n: number, opts: FleetOptions): Promise<void> {
     this.logLevel = opts.logLevel ?? 'ERROR';
+    if (opts.hostKeyTypes) {
+      if (opts.hostKeyTypes.length === 0 || new Set(opts.hostKeyTypes).size !== opts.hostKeyTypes.length) throw new Error('hostKeyTypes: give each key type once, at least one');
+      this.hostKeyTypes = [...opts.hostKeyTypes];
+    }
     if (opts.distinctAddresses) this.addressBase = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.`;
     this.ids = await ensureUser(this.user);
     mkdirSync('/run/sshd', { recursive: true });
@@ -306,16 +330,35 @@ export class Fleet {
     mkdirSync(root, { recursive: true });
     chmodSync(dir, 0o755);
     chownSync(root, this.ids.uid, this.ids.gid);
-    const keyFile = join(dir, 'ssh_host_ed25519_key');
-    await keygen(keyFile, 'ed25519', '', `fivestep-${name}`);
+    await Promise.all(this.hostKeyTypes.map((type) => keygen(hostKeyFile(dir, type), type, '', `fivestep-${name}`)));
+    const keyFile = hostKeyFile(dir, this.primaryKeyType);
     if (certSigned) {
       // Principal 127.0.0.1: the name clients connect to.
       await run('ssh-keygen', ['-q', '-s', this.ca.keyFile, '-I', `fivestep-${name}`, '-h', '-n', '127.0.0.1', `${keyFile}.pub`]);
     }
-    const hostKey = readFileSync(`${keyFile}.pub`, 'utf8').trim();
+    const hostKeys: Partial<Record<HostKeyType, string>> = {};
+    for (const type of this.hostKeyTypes) hostKeys[type] = readFileSync(`${hostKeyFile(dir, type)}.pub`, 'utf8').trim();
     const address = this.addressBase && index >= 0 ? `${this.addressBase}${index + 1}` : '127.0.0.1';
-    const h: FleetHost = { index, host: address, port: 0, spec: { user: this.user, host: address, port: 0 }, id: '', root, dir, hostKey, knownHostsLine: '', certSigned };
+    const h: FleetHost = {
+      index,
+      host: address,
+      port: 0,
+      spec: { user: this.user, host: address, port: 0 },
+      id: '',
+      root,
+      dir,
+      hostKey: hostKeys[this.primaryKeyType]!,
+      knownHostsLine: '',
+      hostKeys,
+      knownHostsLines: {},
+      certSigned,
+    };
     return withPort(h, 0);
+  }
+
+  /** The key `hostKey`, `knownHostsLine` and certificates are about: ed25519 when the hosts have it. */
+  private get primaryKeyType(): HostKeyType {
+    return this.hostKeyTypes.includes('ed25519') ? 'ed25519' : this.hostKeyTypes[0];
   }
 
   /**
@@ -338,11 +381,11 @@ export class Fleet {
   }
 
   private writeConfig(h: FleetHost): string {
-    const keyFile = join(h.dir, 'ssh_host_ed25519_key');
+    const keyFile = hostKeyFile(h.dir, this.primaryKeyType);
     const cfg = join(h.dir, 'sshd_config');
     const lines = [
       `ListenAddress ${h.host}:${h.port}`,
-      `HostKey ${keyFile}`,
+      ...this.hostKeyTypes.map((type) => `HostKey ${hostKeyFile(h.dir, type)}`),
       ...(h.certSigned ? [`HostCertificate ${keyFile}-cert.pub`] : []),
       `PidFile ${join(h.dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${this.authorizedKeysFile}`,
@@ -537,7 +580,9 @@ function withPort(h: FleetHost, port: number): FleetHost {
   h.port = port;
   h.spec = { user: h.spec.user, host: h.host, port };
   h.id = hostId({ host: h.host, port });
-  h.knownHostsLine = `[${h.host}]:${port} ${h.hostKey.split(/\s+/).slice(0, 2).join(' ')}`;
+  const line = (publicKey: string) => `[${h.host}]:${port} ${publicKey.split(/\s+/).slice(0, 2).join(' ')}`;
+  h.knownHostsLine = line(h.hostKey);
+  h.knownHostsLines = Object.fromEntries(Object.entries(h.hostKeys).map(([type, publicKey]) => [type, line(publicKey)]));
   return h;
 }
 

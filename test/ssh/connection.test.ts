@@ -12,6 +12,7 @@ import { ConnectError, createConnector, parsePrivateKey, TIMEOUT_EXIT_CODE } fro
 import { fingerprint } from '../../src/ssh/known-hosts.js';
 import { PermanentConnectError, type RemoteSession } from '../../src/ssh/types.js';
 import { Fleet, freePort } from '../servers/fleet.js';
+import { rejection } from './helpers.js';
 
 let fleet: Fleet;
 let work: string;
@@ -30,15 +31,6 @@ async function open(i: number, overrides: Parameters<Fleet['credentials']>[0] = 
   return s;
 }
 
-/** Resolves to the rejection of p (fails the test if p resolves). */
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 beforeAll(async () => {
   fleet = await Fleet.start(20, { certHosts: [2], bastion: true });

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -9,8 +10,11 @@ import {
   entryMatches,
   fingerprint,
   hashHostName,
+  HOST_KEY_ALGORITHMS,
+  hostKeyAlgorithmsFor,
   isRevoked,
   keyTypeOf,
+  keyTypeOfAlgorithm,
   knownHostsName,
   matchPatternList,
   parseKnownHosts,
@@ -27,11 +31,13 @@ let dir: string;
 let ed: Key;
 let ed2: Key;
 let ecdsa: Key;
+let ecdsa384: Key;
 let rsa: Key;
+let rsa2: Key;
 
-function makeKey(name: string, type: string): Key {
+function makeKey(name: string, type: string, bits?: number): Key {
   const file = join(dir, name);
-  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-f', file]);
+  execFileSync('ssh-keygen', ['-q', '-t', type, ...(bits ? ['-b', String(bits)] : []), '-N', '', '-f', file]);
   const [t, b64] = readFileSync(`${file}.pub`, 'utf8').trim().split(/\s+/);
   return { type: t, b64, blob: Buffer.from(b64, 'base64'), file };
 }
@@ -41,7 +47,9 @@ beforeAll(() => {
   ed = makeKey('ed', 'ed25519');
   ed2 = makeKey('ed2', 'ed25519');
   ecdsa = makeKey('ecdsa', 'ecdsa');
+  ecdsa384 = makeKey('ecdsa384', 'ecdsa', 384);
   rsa = makeKey('rsa', 'rsa');
+  rsa2 = makeKey('rsa2', 'rsa', 2048);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -128,8 +136,32 @@ describe('checkHostKey', () => {
     expect(decision.message).toContain('[127.0.0.1]:2201');
   });
 
-  test('a host known only by another key type is still a mismatch (StrictHostKeyChecking=yes behaviour)', () => {
-    expect(checkHostKey(line('web1', rsa), 'web1', 22, ed.blob)).toMatchObject({ ok: false, reason: 'mismatch' });
+  test('a key of a type known-hosts does not list for the host is unknown, naming the listed types, not a mismatch', () => {
+    const known = [line('[127.0.0.1]:2201', ed), line('[127.0.0.1]:2201', ecdsa), line('[127.0.0.1]:2202', rsa2)].join('\n');
+    const d = checkHostKey(known, '127.0.0.1', 2201, rsa.blob);
+    expect(d).toMatchObject({ ok: false, reason: 'unknown' });
+    if (d.ok) return;
+    expect(d.message).toBe(
+      `[127.0.0.1]:2201 presented the ssh-rsa ${fingerprint(rsa.blob)} key, but known-hosts lists only ssh-ed25519, ecdsa-sha2-nistp256 keys for it ` +
+        `(ssh-ed25519 ${fingerprint(ed.blob)} (line 1), ecdsa-sha2-nistp256 ${fingerprint(ecdsa.blob)} (line 2))`,
+    );
+    expect(d.message).not.toMatch(/middle/);
+    expect(d.expected.map((e) => e.line)).toEqual([1, 2]);
+    // Each ECDSA curve is a type of its own, as in the algorithm names.
+    expect(checkHostKey(known, '127.0.0.1', 2201, ecdsa384.blob)).toMatchObject({ ok: false, reason: 'unknown' });
+  });
+
+  test('a mismatch is only a listed key of the same type that differs, and names the listed and the presented key', () => {
+    const known = [line('web1', ed), line('web1', rsa2)].join('\n');
+    const d = checkHostKey(known, 'web1', 22, rsa.blob);
+    expect(d).toMatchObject({ ok: false, reason: 'mismatch' });
+    if (d.ok) return;
+    expect(d.message).toBe(
+      `the ssh-rsa ${fingerprint(rsa.blob)} key presented by web1 does not match known-hosts, which lists ssh-rsa ${fingerprint(rsa2.blob)} (line 2) — the host was re-keyed or someone is in the middle`,
+    );
+    expect(d.expected.map((e) => e.line)).toEqual([2]);
+    // The other-type line neither vouches for nor contradicts it; the same key on another line still matches.
+    expect(checkHostKey(`${known}\n${line('web1', rsa)}`, 'web1', 22, rsa.blob)).toMatchObject({ ok: true });
   });
 
   test('an unlisted host is unknown; negated patterns exclude hosts', () => {
@@ -153,6 +185,74 @@ describe('checkHostKey', () => {
     expect(certAuthoritiesFor(known, 'web1.prod.example.com', 22).map((e) => e.line)).toEqual([1]);
     expect(certAuthoritiesFor(known, '127.0.0.1', 2201).map((e) => e.line)).toEqual([2]);
     expect(certAuthoritiesFor(known, '127.0.0.1', 22)).toEqual([]);
+  });
+});
+
+describe('hostKeyAlgorithmsFor', () => {
+  const rsaAlgorithms = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+
+  test('lists exactly the host key algorithms ssh2 offers by default, in its order', () => {
+    expect(HOST_KEY_ALGORITHMS).toEqual(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', ...rsaAlgorithms]);
+    // ssh2 refuses a name it does not support, so an upgrade that changes its list must show here.
+    const ssh2Constants = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as { DEFAULT_SERVER_HOST_KEY: string[] };
+    expect(HOST_KEY_ALGORITHMS).toEqual(ssh2Constants.DEFAULT_SERVER_HOST_KEY);
+    expect(keyTypeOfAlgorithm('rsa-sha2-512')).toBe('ssh-rsa');
+    expect(keyTypeOfAlgorithm('ecdsa-sha2-nistp384')).toBe('ecdsa-sha2-nistp384');
+  });
+
+  test('an RSA-only line asks for the RSA algorithms first, then the rest in preference order', () => {
+    expect(hostKeyAlgorithmsFor(line('web1', rsa), 'web1', 22)).toEqual([...rsaAlgorithms, 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521']);
+  });
+
+  test('an ECDSA-only line asks for its curve first', () => {
+    expect(hostKeyAlgorithmsFor(line('web1', ecdsa), 'web1', 22)).toEqual(['ecdsa-sha2-nistp256', 'ssh-ed25519', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', ...rsaAlgorithms]);
+    expect(hostKeyAlgorithmsFor(line('web1', ecdsa384), 'web1', 22)!.slice(0, 2)).toEqual(['ecdsa-sha2-nistp384', 'ssh-ed25519']);
+  });
+
+  test('ECDSA and RSA lines: both first, in preference order, whatever the line order', () => {
+    const list = hostKeyAlgorithmsFor([line('web1', rsa), line('web1', ecdsa)].join('\n'), 'web1', 22);
+    expect(list).toEqual(['ecdsa-sha2-nistp256', ...rsaAlgorithms, 'ssh-ed25519', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521']);
+  });
+
+  test('a known ed25519 key keeps the whole list as is (OpenSSH: the first-preference type is known)', () => {
+    expect(hostKeyAlgorithmsFor(line('web1', ed), 'web1', 22)).toEqual([...HOST_KEY_ALGORITHMS]);
+    expect(hostKeyAlgorithmsFor([line('web1', rsa), line('web1', ed)].join('\n'), 'web1', 22)).toEqual([...HOST_KEY_ALGORITHMS]);
+  });
+
+  test('only lines for host:port count: [host]:port entries, patterns and other hosts', () => {
+    const known = [line('[127.0.0.1]:2201', rsa), line('[127.0.0.1]:2202', ecdsa), line('127.0.0.1', ed), line('*.example.com', ecdsa)].join('\n');
+    expect(hostKeyAlgorithmsFor(known, '127.0.0.1', 2201)!.slice(0, 3)).toEqual(rsaAlgorithms);
+    expect(hostKeyAlgorithmsFor(known, '127.0.0.1', 2202)![0]).toBe('ecdsa-sha2-nistp256');
+    expect(hostKeyAlgorithmsFor(known, '127.0.0.1', 22)).toEqual([...HOST_KEY_ALGORITHMS]);
+    expect(hostKeyAlgorithmsFor(known, 'web1.example.com', 22)![0]).toBe('ecdsa-sha2-nistp256');
+    expect(hostKeyAlgorithmsFor(known, '127.0.0.1', 2203)).toBeUndefined();
+    expect(hostKeyAlgorithmsFor(known, 'db.internal', 22)).toBeUndefined();
+  });
+
+  test('hashed host names (ssh-keygen -H) are matched', () => {
+    const file = join(dir, 'known_hosts_algs');
+    writeFileSync(file, `${line('[127.0.0.1]:2201', rsa)}\n${line('web1.example.com', ecdsa)}\n`);
+    execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'ignore' });
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain('127.0.0.1');
+    expect(hostKeyAlgorithmsFor(text, '127.0.0.1', 2201)!.slice(0, 3)).toEqual(rsaAlgorithms);
+    expect(hostKeyAlgorithmsFor(text, 'web1.example.com', 22)![0]).toBe('ecdsa-sha2-nistp256');
+    expect(hostKeyAlgorithmsFor(text, '127.0.0.1', 2202)).toBeUndefined();
+  });
+
+  test('@cert-authority lines alone leave ssh2 its defaults; @revoked lines and revoked keys do not count', () => {
+    expect(hostKeyAlgorithmsFor(line('*', rsa, '@cert-authority'), 'web1', 22)).toBeUndefined();
+    expect(hostKeyAlgorithmsFor(line('web1', rsa, '@revoked'), 'web1', 22)).toBeUndefined();
+    // web1's RSA line is for a revoked key: only its ECDSA line orders the list.
+    const known = [line('web1', rsa), line('web1', ecdsa), line('*', rsa, '@revoked')].join('\n');
+    expect(hostKeyAlgorithmsFor(known, 'web1', 22)).toEqual(['ecdsa-sha2-nistp256', 'ssh-ed25519', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', ...rsaAlgorithms]);
+    // A line naming the host with nothing usable (a revoked key) still gives an explicit list, in default order.
+    expect(hostKeyAlgorithmsFor([line('web1', rsa), line('*', rsa, '@revoked')].join('\n'), 'web1', 22)).toEqual([...HOST_KEY_ALGORITHMS]);
+  });
+
+  test('accepts parsed entries as well as text', () => {
+    const { entries } = parseKnownHosts(line('web1', rsa));
+    expect(hostKeyAlgorithmsFor(entries, 'web1', 22)).toEqual(hostKeyAlgorithmsFor(line('web1', rsa), 'web1', 22));
   });
 });
 

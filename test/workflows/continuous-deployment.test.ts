@@ -105,7 +105,7 @@ test('both workflows parse with GitHub\'s parser, and every ./actions step passe
   }
   const cd = await parse(WORKFLOW);
   expect(Object.keys(cd.template.events).sort()).toEqual(['merge_group', 'pull_request', 'push', 'workflow_dispatch']);
-  expect(Object.keys(cd.template.events.workflow_dispatch?.inputs ?? {}).sort()).toEqual(['ref', 'rollback-to']);
+  expect(Object.keys(cd.template.events.workflow_dispatch?.inputs ?? {}).sort()).toEqual(['ref', 'rollback-from', 'rollback-to']);
   // A merge-queue entry is tested, never deployed (its commit reaches main, and is deployed, by the push).
   const runsOn = (event: string) =>
     cd.template.jobs.filter((j) => j.type === 'job' && truthy(evaluate(j.if.expression, { github: { event_name: event }, inputs: { ref: '', 'rollback-to': '' } }))).map((j) => j.id.value);

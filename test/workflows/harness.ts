@@ -424,6 +424,8 @@ export interface RunOptions {
   cancel?: AbortSignal;
   /** This run's artifact store (a fresh one per runJob call unless given). */
   artifacts?: string;
+  /** github.run_id (default 4242): jobs of one workflow run share it, another run has its own. */
+  runId?: string;
 }
 
 /** The workflow's `name:` (github.workflow). */
@@ -442,7 +444,7 @@ function githubContext(opts: RunOptions, eventPath: string, workflow: string): R
     repository_owner: 'acme',
     actor: 'octocat',
     token: 'ghs_workflow_test_token',
-    run_id: '4242',
+    run_id: opts.runId ?? '4242',
     run_attempt: '1',
     server_url: 'https://github.example',
     api_url: opts.githubApiUrl,

@@ -1,0 +1,20 @@
+// Untrusted text made one printable log line (SPEC "Untrusted text stays text").
+import { oneLine } from '../../src/common/text.js';
+
+test('line breaks of every kind become " | ": nothing can start a line the runner reads as a workflow command', () => {
+  const text = oneLine('ok\r::error file=x::pwned\n::add-mask::secret\r\n::stop-commands::t');
+  expect(text).toBe('ok | ::error file=x::pwned | ::add-mask::secret | ::stop-commands::t');
+  expect(text).not.toMatch(/[\r\n]/);
+});
+
+test('escape sequences, other control characters and invisible reordering characters are shown, not obeyed', () => {
+  expect(oneLine('\u001b[2J\u001b]8;;http://x\u0007link\u0000\u009b1m')).toBe('\\x1b[2J\\x1b]8;;http://x\\x07link\\x00\\x9b1m');
+  expect(oneLine('abc\u202edcba\u2028x')).toBe('abc\\u{202e}dcba\\u{2028}x');
+  expect(oneLine('a\tb')).toBe('a b');
+  expect(oneLine('x ##[error]y')).toBe('x ## [error]y');
+});
+
+test('cut to a length with an ellipsis', () => {
+  expect(oneLine('abcdef', 4)).toBe('abc…');
+  expect(oneLine('plain text ünïcode')).toBe('plain text ünïcode');
+});

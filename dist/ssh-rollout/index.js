@@ -60808,8 +60808,10 @@ function lastAtOrBefore(xs, x) {
 }
 /**
  * The recording as a metric source. Its clock starts at the recording's start and `sleep` only moves it:
- * onto the recorded instant the live watch sampled at, when one lies within half an interval after the
- * scheduled one (a live tick is a few ms late), so each replayed tick reads that tick's samples.
+ * onto the recorded instant the live watch sampled at, when one lies within half an interval of the
+ * scheduled one, so each replayed tick reads that tick's samples. A live tick is mostly a few ms late, but
+ * a timer may also fire a millisecond early by the wall clock (timers run on a monotonic clock), so the
+ * nearest recorded instant on either side counts, as long as it is after the clock's present.
  */
 class ReplaySource {
     recording;
@@ -60830,8 +60832,10 @@ class ReplaySource {
             sleep: async (ms) => {
                 const target = t + Math.max(0, ms);
                 const i = lastAtOrBefore(rec.instants, target);
-                const next = rec.instants[rec.instants[i] === target ? i : i + 1];
-                t = next !== undefined && next - target < snap ? next : target;
+                const near = [rec.instants[i], rec.instants[i + 1]]
+                    .filter((x) => x !== undefined && x > t && Math.abs(x - target) < snap)
+                    .sort((a, b) => Math.abs(a - target) - Math.abs(b - target));
+                t = near[0] ?? target;
             },
         };
     }

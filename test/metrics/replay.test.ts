@@ -189,6 +189,16 @@ describe('a recording of 10,000 samples', () => {
   });
 });
 
+test('a live tick whose timer fired a millisecond early (by the wall clock) replays at its recorded instant, not 1 ms later', async () => {
+  // Ticks scheduled at start + k × 250 ms; the second was sampled 1 ms before its schedule, the others late.
+  const start = 1_796_622_523_000;
+  const times = [start + 251, start + 499, start + 752, start + 1000];
+  const path = join(dir, 'early-tick.json');
+  writeFileSync(path, JSON.stringify({ startedAt: new Date(start).toISOString(), settings: { intervalMs: 250 }, ticks: 4, rules: [{ name: 'users', query: 'users', samples: times.map((t) => ({ t, value: 50 })) }] }));
+  const r = await runWatch(parseWatchSettings(objectInputs({ source: 'replay', url: path, rules: '- name: users\n  query: users\n  min: 10' }), { env: {} }), { logger: new MemoryLogger() });
+  expect(r.rules[0].samples.map((x) => [x.t, x.value])).toEqual(times.map((t) => [t, 50]));
+});
+
 describe('replay errors', () => {
   const file = (name: string, content: unknown) => {
     const path = join(dir, name);

@@ -58988,6 +58988,7 @@ const releasePath = (deployPath, id) => `${deployPath}/releases/${id}`;
 // Every value is validated upstream and still passes through quote(): nothing reaches the shell unquoted.
 
 
+
 /**
  * Exit codes our commands use so the runner can tell failures apart. deltaMismatch: a release built
  * from hard links did not match its manifest (the runner then sends the whole artifact); unwritable:
@@ -59143,15 +59144,10 @@ function parseState(stdout) {
         else if (m && state.releaseLinks.includes(m[1]))
             state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
         else
-            state.currentProblem = `is a symlink to '${printable(link)}', outside releases/`;
+            state.currentProblem = `is a symlink to '${oneLine(link, 300)}', outside releases/`;
     }
     state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
     return state;
-}
-/** A host-controlled name in a message: control characters shown escaped. */
-function printable(text) {
-    // eslint-disable-next-line no-control-regex -- escaping control characters is the point
-    return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`).slice(0, 300);
 }
 /** A lock whose heartbeat is older than this is stale: its holder is gone (SPEC). */
 const LOCK_STALE_SEC = 60;
@@ -59220,9 +59216,15 @@ function receiveArtifactCommand(deployPath, releaseId, sha256) {
         `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
     ].join('\n');
 }
+/** A release that fits leaves this share of the free space free (on a host, and on the runner). */
+const commands_SPARE_SHARE = 0.1;
+/** `need` bytes fit in `free` bytes with SPARE_SHARE of them to spare. */
+function commands_fits(need, free) {
+    return need + free * commands_SPARE_SHARE <= free;
+}
 /**
- * Checks that `$need` bytes fit in the deploy path's file system with room to spare (10% of the free
- * space), else exits EXIT.noSpace saying how much is needed and free, before anything is written.
+ * fits(), on the host: checks that `$need` bytes fit in the deploy path's file system with room to spare,
+ * else exits EXIT.noSpace saying how much is needed and free, before anything is written.
  */
 function spaceCheck(deployPath, needBytes) {
     const l = layout(deployPath);
@@ -59230,7 +59232,7 @@ function spaceCheck(deployPath, needBytes) {
     const say = `BEGIN { printf "not enough space in %s: the release needs %s unpacked, plus %s to spare (10%% of the free space); %s is free\\n", dp, h(need), h(free * 102.4), h(free * 1024) }`;
     return [
         `need=${needBytes}; free=$(df -Pk ${quote(l.releases)} 2>/dev/null | awk 'NR==2 { print $4 }')`,
-        `if [ -n "$free" ] && [ $(( (need + 1023) / 1024 + free / 10 )) -gt "$free" ]; then awk -v need="$need" -v free="$free" -v dp=${quote(deployPath)} '${human} ${say}' >&2; exit ${EXIT.noSpace}; fi`,
+        `if [ -n "$free" ] && [ $(( (need + 1023) / 1024 + free / ${Math.round(1 / commands_SPARE_SHARE)} )) -gt "$free" ]; then awk -v need="$need" -v free="$free" -v dp=${quote(deployPath)} '${human} ${say}' >&2; exit ${EXIT.noSpace}; fi`,
     ];
 }
 /**
@@ -60191,6 +60193,7 @@ function deltaUnpackCommand(deployPath, releaseId, identity, needBytes, staged) 
 
 
 
+
 /** Commands every rollout's steps run on a host. */
 const BASE_COMMANDS = (/* unused pure expression or super */ null && (['tar', 'gzip', 'sha256sum', 'mv', 'ln', 'cp', 'chmod', 'touch', 'df', 'awk', 'sed']));
 /** Delta staging's besides (`cp -l` is cp's). */
@@ -60205,12 +60208,6 @@ function commandsNeeded(staging) {
 function stateChecks(shared, staging) {
     const { commands, eitherOf } = commandsNeeded(staging);
     return { shared, commands: [...commands, ...(eitherOf ?? [])] };
-}
-/** A release that fits leaves this share of the free space free. */
-const SPARE_SHARE = 0.1;
-/** `need` bytes fit in `free` bytes with SPARE_SHARE of them to spare. */
-function fits(need, free) {
-    return need + free * SPARE_SHARE <= free;
 }
 function noSpaceMessage(deployPath, host, need, free, what) {
     return `not enough space in ${deployPath} on ${host}: the release needs ${formatBytes(need)} (${what}), plus ${formatBytes(free * SPARE_SHARE)} to spare (10% of the free space); ${formatBytes(free)} is free`;
@@ -60859,6 +60856,8 @@ async function switchBack(host, plan, rec, c) {
     const env = { deployPath: settings.deployPath, releaseId: plan.to, previousReleaseId: plan.bad };
     let healthy = '';
     let unhealthy = '';
+    /** The switch back happened and only its reload failed (the error says so itself). */
+    let reloadFailed = false;
     try {
         await host.putBack(plan.to, entry(c, plan.to, plan.bad, 'switched'), settings.reloadCommand ? { command: settings.reloadCommand, env } : null, 0);
         rec.to = plan.to;
@@ -60871,6 +60870,7 @@ async function switchBack(host, plan, rec, c) {
         unhealthy = errors_errorMessage(err);
         // The switch back happened and only the reload after it failed: say exactly that, and still mark the bad release.
         if (err instanceof ReloadFailedError) {
+            reloadFailed = true;
             rec.to = plan.to;
             if (plan.markBad)
                 await markBad(host, plan.bad, rec, c).catch(() => undefined);
@@ -60881,7 +60881,7 @@ async function switchBack(host, plan, rec, c) {
     // The ledger records the switch either way: it happened, and the next run must see it.
     await host.record([entry(c, plan.to, plan.bad, unhealthy ? 'failed' : 'healthy', unhealthy || c.deps.reason)]);
     if (unhealthy)
-        throw new Error(unhealthy.startsWith('switched back') ? unhealthy : `switched back to ${plan.to} but not healthy: ${unhealthy}`);
+        throw new Error(reloadFailed ? unhealthy : `switched back to ${plan.to} but not healthy: ${unhealthy}`);
     rec.outcome = 'reverted';
     rec.reason = plan.why;
     c.deps.logger.info(`${host.id}: ${plan.bad} → ${plan.to} (${plan.why})${settings.healthCommand || settings.healthUrl ? `, ${healthy}` : ''}`);

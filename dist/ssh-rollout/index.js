@@ -58461,6 +58461,7 @@ const releasePath = (deployPath, id) => `${deployPath}/releases/${id}`;
 // Every value is validated upstream and still passes through quote(): nothing reaches the shell unquoted.
 
 
+
 /**
  * Exit codes our commands use so the runner can tell failures apart. deltaMismatch: a release built
  * from hard links did not match its manifest (the runner then sends the whole artifact); unwritable:
@@ -58616,15 +58617,10 @@ function parseState(stdout) {
         else if (m && state.releaseLinks.includes(m[1]))
             state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
         else
-            state.currentProblem = `is a symlink to '${printable(link)}', outside releases/`;
+            state.currentProblem = `is a symlink to '${oneLine(link, 300)}', outside releases/`;
     }
     state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
     return state;
-}
-/** A host-controlled name in a message: control characters shown escaped. */
-function printable(text) {
-    // eslint-disable-next-line no-control-regex -- escaping control characters is the point
-    return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`).slice(0, 300);
 }
 /** A lock whose heartbeat is older than this is stale: its holder is gone (SPEC). */
 const LOCK_STALE_SEC = 60;
@@ -58693,9 +58689,15 @@ function receiveArtifactCommand(deployPath, releaseId, sha256) {
         `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
     ].join('\n');
 }
+/** A release that fits leaves this share of the free space free (on a host, and on the runner). */
+const SPARE_SHARE = 0.1;
+/** `need` bytes fit in `free` bytes with SPARE_SHARE of them to spare. */
+function fits(need, free) {
+    return need + free * SPARE_SHARE <= free;
+}
 /**
- * Checks that `$need` bytes fit in the deploy path's file system with room to spare (10% of the free
- * space), else exits EXIT.noSpace saying how much is needed and free, before anything is written.
+ * fits(), on the host: checks that `$need` bytes fit in the deploy path's file system with room to spare,
+ * else exits EXIT.noSpace saying how much is needed and free, before anything is written.
  */
 function spaceCheck(deployPath, needBytes) {
     const l = layout(deployPath);
@@ -58703,7 +58705,7 @@ function spaceCheck(deployPath, needBytes) {
     const say = `BEGIN { printf "not enough space in %s: the release needs %s unpacked, plus %s to spare (10%% of the free space); %s is free\\n", dp, h(need), h(free * 102.4), h(free * 1024) }`;
     return [
         `need=${needBytes}; free=$(df -Pk ${quote(l.releases)} 2>/dev/null | awk 'NR==2 { print $4 }')`,
-        `if [ -n "$free" ] && [ $(( (need + 1023) / 1024 + free / 10 )) -gt "$free" ]; then awk -v need="$need" -v free="$free" -v dp=${quote(deployPath)} '${human} ${say}' >&2; exit ${EXIT.noSpace}; fi`,
+        `if [ -n "$free" ] && [ $(( (need + 1023) / 1024 + free / ${Math.round(1 / SPARE_SHARE)} )) -gt "$free" ]; then awk -v need="$need" -v free="$free" -v dp=${quote(deployPath)} '${human} ${say}' >&2; exit ${EXIT.noSpace}; fi`,
     ];
 }
 /**
@@ -61263,14 +61265,12 @@ function parseRolloutWatch(yamlText, env = process.env) {
     if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
         throw new inputs/* InputError */.dz('watch', 'must be a YAML mapping with the keys of metric-watch (url, rules, ...)');
     const values = {};
-    for (const key of Object.keys(doc)) {
+    for (const [key, value] of Object.entries(doc)) {
         // A misspelt key would otherwise be a gate that silently checks less than it says.
         if (!WATCH_INPUTS.includes(key)) {
             const near = closest(key, WATCH_INPUTS);
             throw new inputs/* InputError */.dz('watch', `unknown key '${key}'${near ? ` (did you mean '${near}'?)` : ''}; the keys are metric-watch's inputs: ${WATCH_INPUTS.join(', ')}`);
         }
-    }
-    for (const [key, value] of Object.entries(doc)) {
         if (value === null || value === undefined)
             continue;
         if (Array.isArray(value) && key !== 'rules')
@@ -65544,6 +65544,7 @@ async function walkDirectory(root, exclude) {
 
 
 
+
 const execFileAsync = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 function artifactKind(input, path) {
     let st;
@@ -65610,6 +65611,10 @@ async function prepareArtifact(req) {
     const source = await deltaSource(req, kind, members, summary.bytes);
     return typeof source === 'string' ? { ...prepared, deltaOff: source } : { ...prepared, delta: source };
 }
+/** How the artifact reaches hosts, as preflight needs to know it (which commands the hosts need). */
+function stagingOf(a) {
+    return { delta: a.delta !== undefined, url: a.url !== undefined };
+}
 /** An artifact every host downloads itself (artifact-url): the runner holds none of its bytes. */
 function urlArtifact(href, redacted, sha256) {
     // GNU tar detects gzip by itself when it reads a file, so 'tar' serves .tar and .tar.gz alike.
@@ -65629,7 +65634,7 @@ async function deltaSource(req, kind, members, bytes) {
         root = (0,external_node_path_.join)(req.workDir, 'release-tree');
         await (0,promises_namespaceObject.mkdir)(root, { recursive: true });
         const free = await freeBytes(root);
-        if (bytes + free / 10 > free)
+        if (!fits(bytes, free))
             return `the runner has ${formatBytes(free)} free in its temporary directory, not enough to unpack ${formatBytes(bytes)} with room to spare`;
         // The members were checked: no device, no setuid file, nothing outside root. Owners are the runner's.
         await execFileAsync('tar', ['-x', '-p', '--no-same-owner', '-f', req.path, '-C', root]);
@@ -65654,6 +65659,7 @@ function deltaTar(source, files) {
 
 
 
+
 /** Commands every rollout's steps run on a host. */
 const BASE_COMMANDS = ['tar', 'gzip', 'sha256sum', 'mv', 'ln', 'cp', 'chmod', 'touch', 'df', 'awk', 'sed'];
 /** Delta staging's besides (`cp -l` is cp's). */
@@ -65668,12 +65674,6 @@ function commandsNeeded(staging) {
 function stateChecks(shared, staging) {
     const { commands, eitherOf } = commandsNeeded(staging);
     return { shared, commands: [...commands, ...(eitherOf ?? [])] };
-}
-/** A release that fits leaves this share of the free space free. */
-const SPARE_SHARE = 0.1;
-/** `need` bytes fit in `free` bytes with SPARE_SHARE of them to spare. */
-function fits(need, free) {
-    return need + free * SPARE_SHARE <= free;
 }
 function noSpaceMessage(deployPath, host, need, free, what) {
     return `not enough space in ${deployPath} on ${host}: the release needs ${formatBytes(need)} (${what}), plus ${formatBytes(free * SPARE_SHARE)} to spare (10% of the free space); ${formatBytes(free)} is free`;
@@ -67339,6 +67339,7 @@ function formatShares(split) {
 
 
 
+
 function printDryRun(logger, settings, artifact, plan, hosts) {
     logger.info(`Dry run: nothing will change. Release ${plan.release}, artifact ${artifact.bytes} bytes, sha256 ${artifact.sha256}`);
     logger.info(`Failure budget: ${plan.budget} host(s) (max-failures); ${plan.maxParallel} host(s) at once (max-parallel)`);
@@ -67372,7 +67373,7 @@ function commandOf(step, settings, artifact) {
         case 'lock':
             return acquireLockCommand(d, '<run url>', '<token>');
         case 'state':
-            return readStateCommand(d, releaseId, stateChecks(settings.sharedPaths, { delta: artifact.delta !== undefined, url: artifact.url !== undefined }));
+            return readStateCommand(d, releaseId, stateChecks(settings.sharedPaths, stagingOf(artifact)));
         case 'compare':
             return `${deltaOfferCommand(d, releaseId, '<current>')}\n# (the manifest on stdin: sha256, mode, size, mtime and path of ${artifact.delta?.entries.length ?? 0} files)`;
         case 'download':
@@ -67869,6 +67870,8 @@ function trafficTable(report) {
 const STAGED_HOW = { full: 'whole artifact', delta: 'delta', url: 'downloaded by the host', cached: 'already there' };
 /** Up to this many hosts the log names each host's steps; above it, one line per wave with counts (failures still by name). */
 const LOG_EACH_HOST_UP_TO = 50;
+/** Delta staging failures that sending the whole artifact would not mend: a release-id taken, no room, something refused. */
+const NOT_FOR_A_WHOLE_ARTIFACT = new Set([EXIT.exists, EXIT.noSpace, EXIT.refused]);
 /** How long a put-back waits for a host whose connection was lost (a restarted sshd) to answer again. */
 const RECONNECT_WITHIN_MS = 30_000;
 async function rollout(settings, artifact, deps) {
@@ -68034,10 +68037,7 @@ class RolloutRun {
     }
     /** What preflight asks every host besides its state. */
     checks() {
-        return stateChecks(this.settings.sharedPaths, this.staging());
-    }
-    staging() {
-        return { delta: this.artifact.delta !== undefined, url: this.artifact.url !== undefined };
+        return stateChecks(this.settings.sharedPaths, stagingOf(this.artifact));
     }
     /** The host's preflight findings: warnings logged, problems thrown (the host fails its preflight). */
     check(run, state) {
@@ -68052,7 +68052,7 @@ class RolloutRun {
             tree: a.tree,
             adoptCurrent: s.adoptCurrent,
             needBytes: whole && a.unpacked ? a.bytes + a.unpacked.bytes : undefined,
-            ...commandsNeeded(this.staging()),
+            ...commandsNeeded(stagingOf(this.artifact)),
         });
         for (const w of findings.warnings)
             this.log.warning(w);
@@ -68149,8 +68149,7 @@ class RolloutRun {
             return true;
         }
         catch (err) {
-            // Not a reason to send the whole artifact: a release-id taken, no room, something refused.
-            if (err instanceof StepError && [EXIT.exists, EXIT.noSpace, EXIT.refused].includes(err.code))
+            if (err instanceof StepError && NOT_FOR_A_WHOLE_ARTIFACT.has(err.code))
                 throw err;
             this.log.warning(`${host.id}: delta staging failed, sending the whole artifact: ${errors_errorMessage(err)}`);
             return false;
@@ -68692,7 +68691,6 @@ async function sshRollout(source, deps) {
     const ctx = readContext(env);
     // Every input, the watch included, is read and checked before any host is touched.
     const settings = readRolloutSettings(source, { now: new Date(deps.now?.() ?? Date.now()), sha: ctx.sha, mask: deps.mask, env });
-    const watchSettings = settings.watch ?? undefined;
     for (const w of settings.ssh.warnings)
         logger.warning(w);
     const outDir = (0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `fivestep-${settings.releaseId}-${process.pid}`);
@@ -68700,13 +68698,13 @@ async function sshRollout(source, deps) {
     // The artifact's work (a packed directory, an archive unpacked for delta) is removed when the step ends; the report stays.
     const workDir = (0,external_node_path_.join)(outDir, 'work');
     try {
-        return await rolloutWith(settings, workDir, outDir, watchSettings, deps, ctx);
+        return await rolloutWith(settings, workDir, outDir, deps, ctx);
     }
     finally {
         (0,external_node_fs_namespaceObject.rmSync)(workDir, { recursive: true, force: true });
     }
 }
-async function rolloutWith(settings, workDir, outDir, watchSettings, deps, ctx) {
+async function rolloutWith(settings, workDir, outDir, deps, ctx) {
     const { logger } = deps;
     const artifact = await prepare(settings, workDir);
     for (const w of artifact.warnings)
@@ -68736,8 +68734,8 @@ async function rolloutWith(settings, workDir, outDir, watchSettings, deps, ctx) 
             signal: deps.signal,
             now: deps.now,
             runStatus,
-            watch: watchSettings
-                ? createRolloutWatch(watchSettings, { logger, allHosts: settings.ssh.hosts.map(inputs/* hostId */.My), onResult: deps.onWatchResult })
+            watch: settings.watch
+                ? createRolloutWatch(settings.watch, { logger, allHosts: settings.ssh.hosts.map(inputs/* hostId */.My), onResult: deps.onWatchResult })
                 : undefined,
         });
     }

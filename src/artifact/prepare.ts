@@ -12,6 +12,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { formatBytes } from '../common/format.js';
 import { InputError } from '../common/inputs.js';
+import { fits } from '../release/commands.js';
 import { UNSUPPORTED_NAME, manifestText, type ManifestEntry } from '../release/delta.js';
 import { checkMembers, contentDigest, releaseMode, writableWarning, type Member, type MemberKind } from './members.js';
 import { readTarMembers } from './tar-reader.js';
@@ -133,6 +134,11 @@ export async function prepareArtifact(req: ArtifactRequest): Promise<PreparedArt
   return typeof source === 'string' ? { ...prepared, deltaOff: source } : { ...prepared, delta: source };
 }
 
+/** How the artifact reaches hosts, as preflight needs to know it (which commands the hosts need). */
+export function stagingOf(a: PreparedArtifact): { delta: boolean; url: boolean } {
+  return { delta: a.delta !== undefined, url: a.url !== undefined };
+}
+
 /** An artifact every host downloads itself (artifact-url): the runner holds none of its bytes. */
 export function urlArtifact(href: string, redacted: string, sha256: string): PreparedArtifact {
   // GNU tar detects gzip by itself when it reads a file, so 'tar' serves .tar and .tar.gz alike.
@@ -152,7 +158,7 @@ async function deltaSource(req: ArtifactRequest, kind: 'dir' | 'tar' | 'tar.gz',
     root = join(req.workDir, 'release-tree');
     await mkdir(root, { recursive: true });
     const free = await freeBytes(root);
-    if (bytes + free / 10 > free) return `the runner has ${formatBytes(free)} free in its temporary directory, not enough to unpack ${formatBytes(bytes)} with room to spare`;
+    if (!fits(bytes, free)) return `the runner has ${formatBytes(free)} free in its temporary directory, not enough to unpack ${formatBytes(bytes)} with room to spare`;
     // The members were checked: no device, no setuid file, nothing outside root. Owners are the runner's.
     await execFileAsync('tar', ['-x', '-p', '--no-same-owner', '-f', req.path, '-C', root]);
   }

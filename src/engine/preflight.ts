@@ -5,7 +5,7 @@ import { formatBytes } from '../common/format.js';
 import { hostId, InputError, type HostSpec } from '../common/inputs.js';
 import { quote } from '../common/shell.js';
 import type { MemberKind } from '../artifact/members.js';
-import type { HostState, StateChecks } from '../release/commands.js';
+import { SPARE_SHARE, fits, type HostState, type StateChecks } from '../release/commands.js';
 import { parentPaths, type SharedPath } from '../release/layout.js';
 
 /** Commands every rollout's steps run on a host. */
@@ -24,14 +24,6 @@ export function commandsNeeded(staging: { delta: boolean; url: boolean }): { com
 export function stateChecks(shared: readonly SharedPath[], staging: { delta: boolean; url: boolean }): StateChecks {
   const { commands, eitherOf } = commandsNeeded(staging);
   return { shared, commands: [...commands, ...(eitherOf ?? [])] };
-}
-
-/** A release that fits leaves this share of the free space free. */
-export const SPARE_SHARE = 0.1;
-
-/** `need` bytes fit in `free` bytes with SPARE_SHARE of them to spare. */
-export function fits(need: number, free: number): boolean {
-  return need + free * SPARE_SHARE <= free;
 }
 
 export function noSpaceMessage(deployPath: string, host: string, need: number, free: number, what: string): string {

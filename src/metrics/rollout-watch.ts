@@ -19,14 +19,12 @@ export function parseRolloutWatch(yamlText: string, env: NodeJS.ProcessEnv = pro
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new InputError('watch', 'must be a YAML mapping with the keys of metric-watch (url, rules, ...)');
   const values: Record<string, string> = {};
-  for (const key of Object.keys(doc as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     // A misspelt key would otherwise be a gate that silently checks less than it says.
     if (!(WATCH_INPUTS as readonly string[]).includes(key)) {
       const near = closest(key, WATCH_INPUTS);
       throw new InputError('watch', `unknown key '${key}'${near ? ` (did you mean '${near}'?)` : ''}; the keys are metric-watch's inputs: ${WATCH_INPUTS.join(', ')}`);
     }
-  }
-  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     if (value === null || value === undefined) continue;
     if (Array.isArray(value) && key !== 'rules') values[key] = value.map(String).join('\n');
     else values[key] = typeof value === 'object' ? stringifyYaml(value) : String(value);

@@ -1,6 +1,7 @@
 // Remote commands as pure functions returning one sh string each (tested by exact string, run by a thin executor).
 // Every value is validated upstream and still passes through quote(): nothing reaches the shell unquoted.
 import { quote, envAssignments } from '../common/shell.js';
+import { oneLine } from '../common/text.js';
 import { layout, parentPaths, releasePath, RELEASE_ID_PATTERN, type SharedPath } from './layout.js';
 
 /**
@@ -192,17 +193,12 @@ export function parseState(stdout: string): HostState {
     const m = /^releases\/([^/]+)\/?$/.exec(link);
     if (m && validId(m[1]) && !state.releaseLinks.includes(m[1])) state.current = m[1];
     else if (m && state.releaseLinks.includes(m[1])) state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
-    else state.currentProblem = `is a symlink to '${printable(link)}', outside releases/`;
+    else state.currentProblem = `is a symlink to '${oneLine(link, 300)}', outside releases/`;
   }
   state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
   return state;
 }
 
-/** A host-controlled name in a message: control characters shown escaped. */
-function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- escaping control characters is the point
-  return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`).slice(0, 300);
-}
 
 /** A lock whose heartbeat is older than this is stale: its holder is gone (SPEC). */
 export const LOCK_STALE_SEC = 60;
@@ -277,9 +273,17 @@ export function receiveArtifactCommand(deployPath: string, releaseId: string, sh
   ].join('\n');
 }
 
+/** A release that fits leaves this share of the free space free (on a host, and on the runner). */
+export const SPARE_SHARE = 0.1;
+
+/** `need` bytes fit in `free` bytes with SPARE_SHARE of them to spare. */
+export function fits(need: number, free: number): boolean {
+  return need + free * SPARE_SHARE <= free;
+}
+
 /**
- * Checks that `$need` bytes fit in the deploy path's file system with room to spare (10% of the free
- * space), else exits EXIT.noSpace saying how much is needed and free, before anything is written.
+ * fits(), on the host: checks that `$need` bytes fit in the deploy path's file system with room to spare,
+ * else exits EXIT.noSpace saying how much is needed and free, before anything is written.
  */
 export function spaceCheck(deployPath: string, needBytes: string): string[] {
   const l = layout(deployPath);
@@ -287,7 +291,7 @@ export function spaceCheck(deployPath: string, needBytes: string): string[] {
   const say = `BEGIN { printf "not enough space in %s: the release needs %s unpacked, plus %s to spare (10%% of the free space); %s is free\\n", dp, h(need), h(free * 102.4), h(free * 1024) }`;
   return [
     `need=${needBytes}; free=$(df -Pk ${quote(l.releases)} 2>/dev/null | awk 'NR==2 { print $4 }')`,
-    `if [ -n "$free" ] && [ $(( (need + 1023) / 1024 + free / 10 )) -gt "$free" ]; then awk -v need="$need" -v free="$free" -v dp=${quote(deployPath)} '${human} ${say}' >&2; exit ${EXIT.noSpace}; fi`,
+    `if [ -n "$free" ] && [ $(( (need + 1023) / 1024 + free / ${Math.round(1 / SPARE_SHARE)} )) -gt "$free" ]; then awk -v need="$need" -v free="$free" -v dp=${quote(deployPath)} '${human} ${say}' >&2; exit ${EXIT.noSpace}; fi`,
   ];
 }
 

@@ -131,6 +131,8 @@ async function switchBack(host: ReleaseHost, plan: HostPlan & { action: 'switch'
   const env: ReleaseEnv = { deployPath: settings.deployPath, releaseId: plan.to, previousReleaseId: plan.bad };
   let healthy = '';
   let unhealthy = '';
+  /** The switch back happened and only its reload failed (the error says so itself). */
+  let reloadFailed = false;
   try {
     await host.putBack(plan.to, entry(c, plan.to, plan.bad, 'switched'), settings.reloadCommand ? { command: settings.reloadCommand, env } : null, 0);
     rec.to = plan.to;
@@ -141,6 +143,7 @@ async function switchBack(host: ReleaseHost, plan: HostPlan & { action: 'switch'
     unhealthy = errorMessage(err);
     // The switch back happened and only the reload after it failed: say exactly that, and still mark the bad release.
     if (err instanceof ReloadFailedError) {
+      reloadFailed = true;
       rec.to = plan.to;
       if (plan.markBad) await markBad(host, plan.bad, rec, c).catch(() => undefined);
     }
@@ -148,7 +151,7 @@ async function switchBack(host: ReleaseHost, plan: HostPlan & { action: 'switch'
   if (!rec.to) throw new Error(unhealthy);
   // The ledger records the switch either way: it happened, and the next run must see it.
   await host.record([entry(c, plan.to, plan.bad, unhealthy ? 'failed' : 'healthy', unhealthy || c.deps.reason)]);
-  if (unhealthy) throw new Error(unhealthy.startsWith('switched back') ? unhealthy : `switched back to ${plan.to} but not healthy: ${unhealthy}`);
+  if (unhealthy) throw new Error(reloadFailed ? unhealthy : `switched back to ${plan.to} but not healthy: ${unhealthy}`);
   rec.outcome = 'reverted';
   rec.reason = plan.why;
   c.deps.logger.info(`${host.id}: ${plan.bad} → ${plan.to} (${plan.why})${settings.healthCommand || settings.healthUrl ? `, ${healthy}` : ''}`);

@@ -20,7 +20,7 @@ import {
 import { deltaOfferCommand, deltaUnpackCommand } from '../release/delta.js';
 import { downloadArtifactCommand } from '../release/download.js';
 import { releasePath } from '../release/layout.js';
-import type { PreparedArtifact } from '../artifact/prepare.js';
+import { stagingOf, type PreparedArtifact } from '../artifact/prepare.js';
 import { stateChecks } from '../engine/preflight.js';
 import type { RolloutSettings } from './settings.js';
 
@@ -60,7 +60,7 @@ function commandOf(step: StepName, settings: RolloutSettings, artifact: Prepared
     case 'lock':
       return acquireLockCommand(d, '<run url>', '<token>');
     case 'state':
-      return readStateCommand(d, releaseId, stateChecks(settings.sharedPaths, { delta: artifact.delta !== undefined, url: artifact.url !== undefined }));
+      return readStateCommand(d, releaseId, stateChecks(settings.sharedPaths, stagingOf(artifact)));
     case 'compare':
       return `${deltaOfferCommand(d, releaseId, '<current>')}\n# (the manifest on stdin: sha256, mode, size, mtime and path of ${artifact.delta?.entries.length ?? 0} files)`;
     case 'download':

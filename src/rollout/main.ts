@@ -6,7 +6,7 @@ import type { ActionResult } from '../common/action.js';
 import { hostId, type InputSource } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
 import { createClient as realCreateClient, type GitHubClient } from '../github/client.js';
-import { readContext } from '../github/context.js';
+import { readContext, type RunContext } from '../github/context.js';
 import { startDeployment } from '../github/deployments.js';
 import { createRunStatusLookup } from '../github/runs.js';
 import { createHealthCheck } from '../release/health.js';
@@ -15,7 +15,7 @@ import type { Connector } from '../ssh/types.js';
 import { prepareArtifact, urlArtifact, type PreparedArtifact } from '../artifact/prepare.js';
 import { checkSharedPathsInArtifact } from '../engine/preflight.js';
 import { rollout, type RolloutReport } from './rollout.js';
-import { readRolloutSettings } from './settings.js';
+import { readRolloutSettings, type RolloutSettings } from './settings.js';
 import { rolloutOutputs, summaryMarkdown, type RolloutOutputs } from './report.js';
 import { errorMessage } from '../common/errors.js';
 
@@ -43,7 +43,6 @@ export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Pro
   const ctx = readContext(env);
   // Every input, the watch included, is read and checked before any host is touched.
   const settings = readRolloutSettings(source, { now: new Date(deps.now?.() ?? Date.now()), sha: ctx.sha, mask: deps.mask, env });
-  const watchSettings = settings.watch ?? undefined;
   for (const w of settings.ssh.warnings) logger.warning(w);
 
   const outDir = join(env.RUNNER_TEMP || tmpdir(), `fivestep-${settings.releaseId}-${process.pid}`);
@@ -51,20 +50,13 @@ export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Pro
   // The artifact's work (a packed directory, an archive unpacked for delta) is removed when the step ends; the report stays.
   const workDir = join(outDir, 'work');
   try {
-    return await rolloutWith(settings, workDir, outDir, watchSettings, deps, ctx);
+    return await rolloutWith(settings, workDir, outDir, deps, ctx);
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }
 }
 
-async function rolloutWith(
-  settings: ReturnType<typeof readRolloutSettings>,
-  workDir: string,
-  outDir: string,
-  watchSettings: ReturnType<typeof readRolloutSettings>['watch'] | undefined,
-  deps: SshRolloutDeps,
-  ctx: ReturnType<typeof readContext>,
-): Promise<SshRolloutResult> {
+async function rolloutWith(settings: RolloutSettings, workDir: string, outDir: string, deps: SshRolloutDeps, ctx: RunContext): Promise<SshRolloutResult> {
   const { logger } = deps;
   const artifact = await prepare(settings, workDir);
   for (const w of artifact.warnings) logger.warning(w);
@@ -93,8 +85,8 @@ async function rolloutWith(
       signal: deps.signal,
       now: deps.now,
       runStatus,
-      watch: watchSettings
-        ? createRolloutWatch(watchSettings, { logger, allHosts: settings.ssh.hosts.map(hostId), onResult: deps.onWatchResult })
+      watch: settings.watch
+        ? createRolloutWatch(settings.watch, { logger, allHosts: settings.ssh.hosts.map(hostId), onResult: deps.onWatchResult })
         : undefined,
     });
   } catch (err) {
@@ -127,7 +119,7 @@ async function rolloutWith(
 }
 
 /** The artifact as the rollout stages it: a URL hosts download, or a file to upload with (delta) its manifest. */
-async function prepare(settings: ReturnType<typeof readRolloutSettings>, workDir: string): Promise<PreparedArtifact> {
+async function prepare(settings: RolloutSettings, workDir: string): Promise<PreparedArtifact> {
   if (settings.artifactUrl) return urlArtifact(settings.artifactUrl.href, settings.artifactUrl.redacted, settings.artifactUrl.sha256);
   return prepareArtifact({ input: 'artifact', path: settings.artifact, exclude: settings.exclude, delta: settings.delta, workDir });
 }

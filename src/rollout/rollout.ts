@@ -19,7 +19,7 @@ import { filesToSend, type DeltaOffer, type ManifestEntry } from '../release/del
 import type { HealthCheck } from '../release/health.js';
 import { neverHealthy, planPrune, readLedger, revertTarget, type Ledger, type LedgerStatus } from '../release/ledger.js';
 import type { Connector } from '../ssh/types.js';
-import { deltaTar, type PreparedArtifact } from '../artifact/prepare.js';
+import { deltaTar, stagingOf, type PreparedArtifact } from '../artifact/prepare.js';
 import { Balancer, type BakeTraffic } from './balancer.js';
 import { printDryRun } from './dry-run.js';
 import { formatBytes } from '../common/format.js';
@@ -121,6 +121,9 @@ const STAGED_HOW: Record<Staging, string> = { full: 'whole artifact', delta: 'de
 
 /** Up to this many hosts the log names each host's steps; above it, one line per wave with counts (failures still by name). */
 export const LOG_EACH_HOST_UP_TO = 50;
+
+/** Delta staging failures that sending the whole artifact would not mend: a release-id taken, no room, something refused. */
+const NOT_FOR_A_WHOLE_ARTIFACT: ReadonlySet<number> = new Set([EXIT.exists, EXIT.noSpace, EXIT.refused]);
 
 /** How long a put-back waits for a host whose connection was lost (a restarted sshd) to answer again. */
 const RECONNECT_WITHIN_MS = 30_000;
@@ -305,11 +308,7 @@ class RolloutRun {
 
   /** What preflight asks every host besides its state. */
   private checks(): StateChecks {
-    return stateChecks(this.settings.sharedPaths, this.staging());
-  }
-
-  private staging(): { delta: boolean; url: boolean } {
-    return { delta: this.artifact.delta !== undefined, url: this.artifact.url !== undefined };
+    return stateChecks(this.settings.sharedPaths, stagingOf(this.artifact));
   }
 
   /** The host's preflight findings: warnings logged, problems thrown (the host fails its preflight). */
@@ -325,7 +324,7 @@ class RolloutRun {
       tree: a.tree,
       adoptCurrent: s.adoptCurrent,
       needBytes: whole && a.unpacked ? a.bytes + a.unpacked.bytes : undefined,
-      ...commandsNeeded(this.staging()),
+      ...commandsNeeded(stagingOf(this.artifact)),
     });
     for (const w of findings.warnings) this.log.warning(w);
     if (findings.problems.length > 0) throw new Error(findings.problems.join('; '));
@@ -421,8 +420,7 @@ class RolloutRun {
       await host.unpackDelta(this.settings.releaseId, this.artifact.identity, needBytes, tar, this.entry(run, 'staged'), `delta from ${offer.from}: ${files.length} of ${source.entries.length} files, ${tar.length} bytes`);
       return true;
     } catch (err) {
-      // Not a reason to send the whole artifact: a release-id taken, no room, something refused.
-      if (err instanceof StepError && [EXIT.exists, EXIT.noSpace, EXIT.refused].includes(err.code as 65)) throw err;
+      if (err instanceof StepError && NOT_FOR_A_WHOLE_ARTIFACT.has(err.code)) throw err;
       this.log.warning(`${host.id}: delta staging failed, sending the whole artifact: ${errorMessage(err)}`);
       return false;
     }

@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkSharedPathsInArtifact, fits, preflightFindings, stateChecks, unwritableMessage, type PreflightRequest } from '../../src/engine/preflight.js';
-import { emptyState, parseState, readStateCommand, type HostState } from '../../src/release/commands.js';
+import { checkSharedPathsInArtifact, preflightFindings, stateChecks, unwritableMessage, type PreflightRequest } from '../../src/engine/preflight.js';
+import { emptyState, fits, parseState, readStateCommand, type HostState } from '../../src/release/commands.js';
 
 const host = { user: 'deploy', host: 'web1', port: 22 };
 const request = (extra: Partial<PreflightRequest> = {}): PreflightRequest => ({ host, deployPath: '/srv/app', shared: [], adoptCurrent: false, commands: ['tar', 'sha256sum'], ...extra });

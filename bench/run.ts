@@ -2,6 +2,7 @@
 // beside plain OpenSSH, delta and artifact-url bytes; a part that cannot be measured fails the run), then
 // metric-watch's breach→verdict time,
 // then requests served/failed during a 20-host rollout under load through haproxy (drain vs no drain), then
+// what 40 nginx reloads cost keep-alive clients and `Connection: close` clients, then
 // the canary judge's false failures and detections over seeded simulated bakes (against pooled Mann-Whitney),
 // then test-gate's JUnit reader on 1,000- and 10,000-test reports.
 // Prints plain-text figures for the README and writes them as JSON to .tmp/bench.json.
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { benchCanaryJudge } from './canary-judge.js';
 import { benchJUnitReader } from './junit.js';
 import { benchMetricWatch } from './metric-watch.js';
+import { benchNginxReload } from './nginx-reload.js';
 import { benchRollout } from './rollout.js';
 import { benchScale, scaleSummary } from './scale.js';
 import { benchUnderLoad } from './under-load.js';
@@ -28,6 +30,8 @@ console.log('\n== metric-watch ==');
 const metricWatch = await benchMetricWatch(3);
 console.log('\n== rollout under load ==');
 const underLoad = await benchUnderLoad();
+console.log('\n== what an nginx reload costs clients ==');
+const nginxReload = await benchNginxReload(40);
 console.log('\n== canary judge ==');
 const canaryJudge = await benchCanaryJudge(1000);
 console.log('\n== test-gate JUnit reader ==');
@@ -36,13 +40,13 @@ const junitReader = await benchJUnitReader();
 const totalSeconds = (performance.now() - started) / 1000;
 console.log(`\nbench finished in ${totalSeconds.toFixed(0)} s`);
 console.log('\n---- figures (paste into the README) ----');
-for (const line of [...rollout.lines, ...scale.lines, ...metricWatch.lines, ...underLoad.lines, ...canaryJudge.lines, ...junitReader.lines]) console.log(line);
+for (const line of [...rollout.lines, ...scale.lines, ...metricWatch.lines, ...underLoad.lines, ...nginxReload.lines, ...canaryJudge.lines, ...junitReader.lines]) console.log(line);
 
 mkdirSync(join(REPO, '.tmp'), { recursive: true });
 const out = join(REPO, '.tmp', 'bench.json');
 writeFileSync(
   out,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, scale: scaleSummary(scale), metricWatch, underLoad, canaryJudge, junitReader }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, scale: scaleSummary(scale), metricWatch, underLoad, nginxReload, canaryJudge, junitReader }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
 );
 console.log(`\nJSON: ${out}`);
 if (scale.errors.length) {

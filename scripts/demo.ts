@@ -1,11 +1,11 @@
 // `npm run demo`: the five steps of fivestep on this machine, in under 90 seconds.
 //
 // A fleet of 5 real OpenSSH servers on loopback (each its own address and /srv), a small shop app on each
-// (demo/shop/server.mjs: reloads on `kill -USR2` without dropping a request, metrics for revenue and
+// (demo/shop/server.mjs: reloads on `kill -HUP` without dropping a request, as Starman does; metrics for revenue and
 // users), a load generator buying all the time, and a real Prometheus scraping the shops. Then:
 //   1. the tests gate the release (test-gate's runner on a tiny test suite);
 //   2. the tree is open (test-gate's tree status);
-//   3. v2 rolls out in waves over SSH, each host reloading by USR2 under load: 0 failed requests; the
+//   3. v2 rolls out in waves over SSH, each host reloading by HUP under load: 0 failed requests; the
 //      customers go through a real haproxy, each host is drained before its switch and the canary gets
 //      10% of the requests during its bake (measured and printed);
 //   4. v3 passes its health checks but loses revenue on the canary: the watch stops it and reverts;

@@ -1,10 +1,11 @@
-// The demo shop: a tiny HTTP app that reloads on `kill -USR2` without dropping a request, as Starman does.
+// The demo shop: a tiny HTTP app that reloads on `kill -HUP` (or USR2) without dropping a request: like
+// Starman on HUP, new workers load the release `current` points to and the old ones finish and exit.
 //
 //   node server.mjs --deploy-path /srv/app --host 127.0.0.1 --port 8080 [--workers 2]
 //
 // The master (cluster primary) owns the listening socket and never serves a request itself. It writes its
 // pid to <deploy-path>/shared/app.pid and starts workers from the release `<deploy-path>/current` points
-// to (this same file, shipped inside every release). On USR2 it resolves `current` again, forks new
+// to (this same file, shipped inside every release). On HUP (or USR2) it resolves `current` again, forks new
 // workers from that release, waits until they listen, then asks the old ones to drain: they stop taking
 // connections, answer each request still coming on a kept-alive connection with `Connection: close`, and
 // exit once their last connection is gone. No request is refused or reset along the way.
@@ -70,7 +71,7 @@ async function master() {
         const [path, code] = k.split(' ');
         return `http_requests_total{path="${path}",code="${code}"} ${v}`;
       }),
-      '# HELP shop_reloads_total USR2 reloads done.',
+      '# HELP shop_reloads_total Reloads done (HUP or USR2).',
       '# TYPE shop_reloads_total counter',
       `shop_reloads_total ${reloads}`,
       '# TYPE shop_release_info gauge',
@@ -192,6 +193,7 @@ async function master() {
     generation = generation.filter((x) => x !== w);
     void reload();
   });
+  process.on('SIGHUP', () => void reload());
   process.on('SIGUSR2', () => void reload());
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

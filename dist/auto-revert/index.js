@@ -53055,6 +53055,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   k: () => (/* binding */ autoRevert)
 });
 
+// UNUSED EXPORTS: settleOf
+
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 // EXTERNAL MODULE: external "os"
@@ -58244,25 +58246,78 @@ function checkName(what, name) {
         throw new LoadBalancerError(`${what} '${name}' is not a valid name`);
     return name;
 }
+const describe = (s) => (s.port ? `${s.name} (${s.address}:${s.port})` : s.name === s.address ? s.name : `${s.name} (${s.address})`);
 /**
- * Hosts → servers. A host's servers are those whose address (or server name) is the host's name as the
- * `hosts` input gives it; a host may own several servers (several app processes), and a server belongs
- * to at most one host. A host without a server is an error naming every such host.
+ * Hosts → servers, one server per host and one host per server (SPEC "The balancer sends users only to
+ * healthy hosts"). A host lb-servers names a server for gets that server. Any other host gets the server
+ * whose address (or haproxy name) is the host's name; where several share that address (several apps on
+ * one machine, one per port), the one whose port is the host line's port. A host with no server, with
+ * several, or sharing one with another host is an input error naming every such host, before anything changes.
  */
-function matchServers(hosts, servers, backend) {
+function matchServers(hosts, servers, backend, named = new Map()) {
     const out = new Map();
-    const missing = [];
+    const problems = [];
+    const ids = new Set(hosts.map(inputs/* hostId */.My));
+    for (const id of named.keys())
+        if (!ids.has(id))
+            problems.push(`${id} is named in lb-servers but is not one of the hosts`);
     for (const h of hosts) {
-        const mine = servers.filter((s) => s.address === h.host || s.name === h.host);
-        if (mine.length === 0)
-            missing.push((0,inputs/* hostId */.My)(h));
-        out.set((0,inputs/* hostId */.My)(h), mine);
+        const id = (0,inputs/* hostId */.My)(h);
+        const wanted = named.get(id);
+        if (wanted !== undefined) {
+            const s = servers.find((x) => x.name === wanted);
+            if (s)
+                out.set(id, s);
+            else
+                problems.push(`${id}: '${backend}' has no server ${wanted}`);
+            continue;
+        }
+        const byAddress = servers.filter((s) => s.address === h.host || s.name === h.host);
+        const mine = byAddress.length > 1 ? byAddress.filter((s) => s.port === h.port) : byAddress;
+        if (mine.length === 1)
+            out.set(id, mine[0]);
+        else if (byAddress.length === 0)
+            problems.push(`${id}: no server of '${backend}' has the address ${h.host}`);
+        else
+            problems.push(`${id}: ${byAddress.length} servers of '${backend}' have the address ${h.host} (${byAddress.map(describe).join(', ')}) and ${mine.length === 0 ? 'none has' : 'several have'} port ${h.port}`);
     }
-    if (missing.length > 0) {
-        const known = servers.map((s) => `${s.name} (${s.address}:${s.port})`).join(', ') || 'none';
-        throw new LoadBalancerError(`the balancer does not know ${missing.join(', ')} in '${backend}' (servers: ${known}); nothing was changed`);
+    const owners = new Map();
+    for (const [id, s] of out)
+        owners.set(s.name, [...(owners.get(s.name) ?? []), id]);
+    for (const [name, hs] of owners)
+        if (hs.length > 1)
+            problems.push(`${hs.join(' and ')} are all matched to server ${name}: one host per server`);
+    if (problems.length > 0) {
+        const known = servers.map(describe).join(', ') || 'none';
+        throw new inputs/* InputError */.dz('lb-servers', `cannot match the hosts to the servers of '${backend}' one to one: ${problems.join('; ')}. Servers: ${known}. Name each host's server in lb-servers (\`host[:port]=server\`, one a line); nothing was changed`);
     }
     return out;
+}
+/**
+ * Each host's app port for `{port}` in health-url: its server's port. A Unix-socket server has none: an
+ * input error naming the hosts, before anything changes.
+ */
+function appPorts(lb, hosts) {
+    const out = new Map();
+    const none = [];
+    for (const h of hosts) {
+        const s = lb.serverOf((0,inputs/* hostId */.My)(h));
+        if (s.port > 0)
+            out.set((0,inputs/* hostId */.My)(h), s.port);
+        else
+            none.push(`${(0,inputs/* hostId */.My)(h)} (${s.name})`);
+    }
+    if (none.length > 0)
+        throw new inputs/* InputError */.dz('health-url', `uses {port}, but the balancer server of ${none.join(', ')} has no port (a Unix socket): check those hosts with health-command`);
+    return out;
+}
+/** Servers in rotation (ready, weight above 0), leaving out those in `except`. */
+function countInRotation(servers, except) {
+    let n = 0;
+    for (const s of servers)
+        if (s.state === 'ready' && s.weight > 0 && !except.has(s.name))
+            n++;
+    return n;
 }
 /**
  * Integer weights giving `canary` servers together `share` of requests: the others keep their relative
@@ -58289,7 +58344,7 @@ function canaryWeights(servers, canary, share, max = 256) {
 }
 /** Percent of requests per host from per-server weights (servers not `ready` get none). */
 function computeSplit(label, byHost, weight) {
-    return splitOf(label, sumByHost(byHost, (s) => (s.state === 'ready' ? weight(s) : 0)));
+    return splitOf(label, perHost(byHost, (s) => (s.state === 'ready' ? weight(s) : 0)));
 }
 /** A split from per-host amounts (weights, requests, fractions): each host's percent of their total, one decimal. */
 function splitOf(label, amounts) {
@@ -58311,14 +58366,14 @@ async function waitDrained(inFlight, timeoutMs, clock) {
 }
 /** The split as the balancer is now, counting the hosts in `out` as out of rotation. */
 function currentSplit(label, byHost, current, out) {
-    const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) }))]));
+    const view = new Map([...byHost].map(([h, s]) => [h, { ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) }]));
     return computeSplit(label, view, (s) => s.weight);
 }
-/** Per host, the sum of `value` over its servers (host ids as `split()` gives them). */
-function sumByHost(byHost, value) {
+/** Per host, `value` of its server (host ids as `split()` gives them). */
+function perHost(byHost, value) {
     const out = {};
-    for (const [host, servers] of byHost)
-        out[host] = servers.reduce((sum, s) => sum + value(s), 0);
+    for (const [host, server] of byHost)
+        out[host] = value(server);
     return out;
 }
 /**
@@ -58348,6 +58403,8 @@ function sharesBetween(before, after) {
 }
 
 ;// CONCATENATED MODULE: ./src/lb/haproxy.ts
+// haproxy through its runtime API (the admin socket on lb-host, reached over SSH with socat or nc -U).
+// Pure builders and parsers first (exact-string tested), then the provider.
 
 
 
@@ -58501,45 +58558,47 @@ function createHaproxy(opts) {
         if (out)
             throw new LoadBalancerError(`haproxy refused '${lines.join('; ')}': ${out.replace(/\s+/g, ' ')}`);
     };
-    const serversOf = (host) => {
+    const serverOf = (host) => {
         const s = byHost.get(host);
         if (!s)
             throw new LoadBalancerError(`${host} is not matched to a server of '${backend}'`);
         return s;
     };
     const weightNow = (s) => canary?.get(s.name) ?? original.get(s.name).weight;
+    /** Sets a server's weight and state, and remembers them. */
+    const set = async (servers) => {
+        await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.weight), setStateLine(backend, s.name, s.state)]));
+        for (const s of servers)
+            Object.assign(current.get(s.name), { weight: s.weight, state: s.state });
+    };
     return {
         kind: 'haproxy',
-        async inspect(hosts) {
+        async inspect(hosts, named) {
             const servers = parseServersState(await send([showServersStateLine(backend)]), backend);
             if (servers.length === 0)
                 throw new LoadBalancerError(`haproxy backend '${backend}' has no servers`);
-            byHost = matchServers(hosts, servers, backend);
+            byHost = matchServers(hosts, servers, backend, named);
             original = new Map(servers.map((s) => [s.name, { ...s }]));
             for (const s of servers)
                 current.set(s.name, { ...s });
         },
+        serverOf: (host) => ({ ...serverOf(host) }),
+        inRotation: (hosts = []) => countInRotation(current.values(), new Set(hosts.map((h) => serverOf(h).name))),
         drain: (host, timeoutMs) => mutex
             .run(async () => {
-            const mine = serversOf(host);
-            await apply(mine.map((s) => setStateLine(backend, s.name, 'drain')));
-            for (const s of mine)
-                current.get(s.name).state = 'drain';
+            const mine = serverOf(host);
+            await apply([setStateLine(backend, mine.name, 'drain')]);
+            current.get(mine.name).state = 'drain';
             return mine;
         })
-            .then((mine) => waitDrained(async () => {
-            const sessions = parseSessions(await send([showStatLine(backend)]), backend);
-            return mine.reduce((sum, s) => sum + (sessions.get(s.name) ?? 0), 0);
-        }, timeoutMs, clock)),
+            .then((mine) => waitDrained(async () => parseSessions(await send([showStatLine(backend)]), backend).get(mine.name) ?? 0, timeoutMs, clock)),
         enable: (host) => mutex.run(async () => {
-            const mine = serversOf(host);
-            await apply(mine.flatMap((s) => [setWeightLine(backend, s.name, weightNow(s)), setStateLine(backend, s.name, 'ready')]));
-            for (const s of mine)
-                Object.assign(current.get(s.name), { state: 'ready', weight: weightNow(s) });
+            const mine = serverOf(host);
+            await set([{ name: mine.name, weight: weightNow(mine), state: 'ready' }]);
         }),
         setCanary: (hosts, share) => mutex.run(async () => {
-            const names = new Set(hosts.flatMap((h) => serversOf(h).map((s) => s.name)));
-            const matched = [...byHost.values()].flat().map((s) => original.get(s.name));
+            const names = new Set(hosts.map((h) => serverOf(h).name));
+            const matched = [...byHost.values()].map((s) => original.get(s.name));
             canary = canaryWeights(matched, names, share, 256);
             await apply([...canary].map(([name, w]) => setWeightLine(backend, name, w)));
             for (const [name, w] of canary)
@@ -58555,16 +58614,19 @@ function createHaproxy(opts) {
             for (const name of names)
                 current.get(name).weight = original.get(name).weight;
         }),
-        restore: () => mutex.run(async () => {
+        restore: (keepOut = []) => mutex.run(async () => {
             canary = null;
-            const servers = [...byHost.values()].flat();
-            await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, original.get(s.name).weight), setStateLine(backend, s.name, original.get(s.name).state)]));
-            for (const s of servers)
-                Object.assign(current.get(s.name), original.get(s.name));
+            const out = new Set(keepOut.map((h) => serverOf(h).name));
+            await set([...byHost.values()].map((s) => {
+                const was = original.get(s.name);
+                return { name: s.name, weight: was.weight, state: out.has(s.name) && was.state === 'ready' ? 'maint' : was.state };
+            }));
         }),
-        reset: () => mutex.run(async () => {
-            const servers = [...byHost.values()].flat();
-            await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.configWeight ?? 1), setStateLine(backend, s.name, 'ready')]));
+        settle: (ready, out) => mutex.run(async () => {
+            await set([
+                ...ready.map((h) => serverOf(h)).map((s) => ({ name: s.name, weight: s.configWeight ?? 1, state: 'ready' })),
+                ...out.map((h) => serverOf(h)).map((s) => ({ name: s.name, weight: current.get(s.name).weight, state: 'maint' })),
+            ]);
         }),
         split: (label, out = []) => currentSplit(label, byHost, current, out),
         // A read: no mutex, so a judge can sample while a drain waits.
@@ -58577,12 +58639,15 @@ function createHaproxy(opts) {
                     throw new LoadBalancerError(`haproxy backend '${backend}' no longer has server ${s.name}`);
                 return n;
             };
-            return { measured: true, byHost: sumByHost(byHost, count) };
+            return { measured: true, byHost: perHost(byHost, count) };
         },
     };
 }
 
 ;// CONCATENATED MODULE: ./src/lb/nginx.ts
+// nginx: rewrite the `server` lines of lb-upstream-file (weight=, down), check with `nginx -t`, reload.
+// nginx has no per-server drain: a host goes out of rotation with `down` and a reload, and its in-flight
+// requests finish in the old worker processes, which exit when done; draining waits for them.
 
 
 
@@ -58719,7 +58784,7 @@ function createNginx(opts) {
             throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
         return r.stdout;
     };
-    const serversOf = (host) => {
+    const serverOf = (host) => {
         const s = byHost.get(host);
         if (!s)
             throw new LoadBalancerError(`${host} is not matched to a server of upstream '${upstream}'`);
@@ -58734,12 +58799,12 @@ function createNginx(opts) {
     const workers = async () => (await run(workersCommand(master.pid), 'worker list')).split('\n').map((l) => l.trim()).filter(Boolean);
     return {
         kind: 'nginx',
-        async inspect(hosts) {
+        async inspect(hosts, named) {
             originalText = await run(`cat ${quote(file)}`, `read of ${file}`);
             const servers = parseUpstream(originalText, upstream);
             if (servers.length === 0)
                 throw new LoadBalancerError(`upstream '${upstream}' in ${file} has no server lines`);
-            byHost = matchServers(hosts, servers, upstream);
+            byHost = matchServers(hosts, servers, upstream, named);
             const found = (await run(findMasterCommand(file), 'master lookup')).trim().split('\n').filter(Boolean);
             if (found.length !== 1)
                 throw new LoadBalancerError(`expected one running nginx master whose configuration includes ${file}, found ${found.length}`);
@@ -58750,13 +58815,14 @@ function createNginx(opts) {
                 current.set(s.name, { ...s });
             }
         },
+        serverOf: (host) => ({ ...serverOf(host) }),
+        inRotation: (hosts = []) => countInRotation(current.values(), new Set(hosts.map((h) => serverOf(h).name))),
         drain: (host, timeoutMs) => mutex
             .run(async () => {
             // The reload is asynchronous: drained means every worker that ran before it has exited
             // (old workers finish their in-flight requests first).
             const before = await workers();
-            for (const s of serversOf(host))
-                current.get(s.name).state = 'drain';
+            current.get(serverOf(host).name).state = 'drain';
             await write();
             return before;
         })
@@ -58765,13 +58831,13 @@ function createNginx(opts) {
             return before.filter((p) => alive.has(p)).length;
         }, timeoutMs, clock)),
         enable: (host) => mutex.run(async () => {
-            for (const s of serversOf(host))
-                Object.assign(current.get(s.name), { state: 'ready', weight: weightNow(s) });
+            const s = serverOf(host);
+            Object.assign(current.get(s.name), { state: 'ready', weight: weightNow(s) });
             await write();
         }),
         setCanary: (hosts, share) => mutex.run(async () => {
-            const names = new Set(hosts.flatMap((h) => serversOf(h).map((s) => s.name)));
-            const matched = [...byHost.values()].flat().map((s) => original.get(s.name));
+            const names = new Set(hosts.map((h) => serverOf(h).name));
+            const matched = [...byHost.values()].map((s) => original.get(s.name));
             canary = canaryWeights(matched, names, share, 1000);
             for (const [name, w] of canary)
                 current.get(name).weight = Math.max(1, w);
@@ -58786,15 +58852,22 @@ function createNginx(opts) {
             canary = null;
             await write();
         }),
-        restore: () => mutex.run(async () => {
+        restore: (keepOut = []) => mutex.run(async () => {
             canary = null;
             for (const [name, s] of original)
                 Object.assign(current.get(name), s);
-            await write(originalText);
+            // Byte for byte as captured, unless a host stays out of rotation.
+            if (keepOut.length === 0)
+                return write(originalText);
+            for (const h of keepOut)
+                current.get(serverOf(h).name).state = 'maint';
+            await write();
         }),
-        reset: () => mutex.run(async () => {
-            for (const s of [...byHost.values()].flat())
-                Object.assign(current.get(s.name), { state: 'ready', weight: 1 });
+        settle: (ready, out) => mutex.run(async () => {
+            for (const h of ready)
+                Object.assign(current.get(serverOf(h).name), { state: 'ready', weight: 1 });
+            for (const h of out)
+                current.get(serverOf(h).name).state = 'maint';
             await write();
         }),
         split: (label, out = []) => currentSplit(label, byHost, current, out),
@@ -58802,7 +58875,7 @@ function createNginx(opts) {
         // API is NGINX Plus only), so this is the configuration as written by us: weights, not traffic.
         requestCounts: async () => ({
             measured: false,
-            byHost: sumByHost(byHost, (s) => {
+            byHost: perHost(byHost, (s) => {
                 const now = current.get(s.name);
                 return now.state === 'ready' ? now.weight : 0;
             }),
@@ -58823,9 +58896,12 @@ function createNginx(opts) {
 function readLoadBalancerInputs(source) {
     const kind = (0,inputs/* optional */.lq)(source, 'load-balancer');
     if (kind === '') {
-        for (const name of ['lb-host', 'lb-backend', 'lb-upstream-file', 'canary-weight']) {
+        for (const name of ['lb-host', 'lb-backend', 'lb-upstream-file', 'lb-servers', 'canary-weight']) {
             if ((0,inputs/* optional */.lq)(source, name) !== '')
                 throw new inputs/* InputError */.dz(name, 'is set but load-balancer is empty');
+        }
+        if ((0,inputs/* optional */.lq)(source, 'health-url').includes('{port}')) {
+            throw new inputs/* InputError */.dz('health-url', "uses {port}, the port of each host's balancer server, but load-balancer is empty: write the app's port in the URL");
         }
         return null;
     }
@@ -58847,7 +58923,31 @@ function readLoadBalancerInputs(source) {
             throw new inputs/* InputError */.dz('lb-upstream-file', 'is required when load-balancer is nginx');
         wrap('lb-upstream-file', () => checkUpstreamFile(upstreamFile));
     }
-    return { kind, host: (0,inputs/* parseHostSpec */.nn)('lb-host', hostText, defaults), backend, socket, upstreamFile };
+    const servers = parseLbServers((0,inputs/* optional */.lq)(source, 'lb-servers'), kind, defaults);
+    return { kind, host: (0,inputs/* parseHostSpec */.nn)('lb-host', hostText, defaults), backend, socket, upstreamFile, servers };
+}
+/** A server as nginx writes it (`10.0.0.1:8080`, `[::1]:80`, `unix:/run/app.sock`): no space, quote or `;`. */
+const NGINX_SERVER = /^[A-Za-z0-9_.:/[\]@-]{1,255}$/;
+/**
+ * `lb-servers`: one `host[:port]=server` a line, the host as a `hosts` line names it (its port defaults
+ * to `port`), the server as the balancer names it (haproxy: its name; nginx: its address as written).
+ */
+function parseLbServers(text, kind, defaults) {
+    const out = new Map();
+    for (const line of text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+        const eq = line.lastIndexOf('=');
+        if (eq < 0)
+            throw new inputs/* InputError */.dz('lb-servers', `'${line}' is not host[:port]=server`);
+        const host = (0,inputs/* hostId */.My)((0,inputs/* parseHostSpec */.nn)('lb-servers', line.slice(0, eq), defaults));
+        const server = line.slice(eq + 1).trim();
+        const valid = kind === 'haproxy' ? LB_NAME.test(server) : NGINX_SERVER.test(server);
+        if (!valid)
+            throw new inputs/* InputError */.dz('lb-servers', `'${server}' is not ${kind === 'haproxy' ? 'a haproxy server name' : 'an nginx server address (host:port or unix:/path)'}`);
+        if (out.has(host))
+            throw new inputs/* InputError */.dz('lb-servers', `${host} is named twice`);
+        out.set(host, server);
+    }
+    return out;
 }
 /** `5%`, `5` or `0.05` → 0.05; must be above 0 and below 100%. */
 function parseShare(name, text) {
@@ -59421,10 +59521,15 @@ function adoptCommand(deployPath, adoptId, entry) {
 
 
 
-/** `{host}` → the host's name (IPv6 in brackets, as a URL needs). */
-function healthUrlFor(template, host) {
+/** `{host}` → the host's name (IPv6 in brackets, as a URL needs); `{port}` → its app's port (checked when the balancer opened). */
+function healthUrlFor(template, host, appPort) {
     const name = host.host.includes(':') ? `[${host.host}]` : host.host;
-    return template.replace(/\{host\}/g, name);
+    const url = template.replace(/\{host\}/g, name);
+    if (!url.includes('{port}'))
+        return url;
+    if (appPort === undefined)
+        throw new Error(`health-url uses {port} but no balancer server gives ${host.host} a port`);
+    return url.replace(/\{port\}/g, String(appPort));
 }
 /** The text a health-url body must contain: `{release}` → the release id being checked. */
 function expectedText(template, releaseId) {
@@ -59447,12 +59552,15 @@ function createHealthCheck(settings, options = {}) {
     const firstInterval = options.intervalMs ?? 200;
     const maxInterval = options.maxIntervalMs ?? 2000;
     const requestTimeout = options.requestTimeoutMs ?? 10_000;
-    return async (session, host, env) => {
+    const samples = settings.healthSamples ?? 1;
+    return async (session, host, env, appPort) => {
         const start = now();
         const deadline = start + settings.healthTimeoutMs;
-        const lastWindow = Math.min(requestTimeout, Math.max(50, settings.healthTimeoutMs / 10));
+        /** Time one answer is given on the last attempt; an attempt of several answers gets that each (up to half the timeout). */
+        const answerWindow = Math.min(requestTimeout, Math.max(50, settings.healthTimeoutMs / 10));
         let attempts = 0;
-        async function retry(what, attempt) {
+        async function retry(what, attempt, answers = 1) {
+            const lastWindow = Math.max(answerWindow, Math.min(answerWindow * answers, settings.healthTimeoutMs / 2));
             let interval = firstInterval;
             let last = '';
             for (;;) {
@@ -59486,31 +59594,48 @@ function createHealthCheck(settings, options = {}) {
                 return { ok: false, detail: failure, attempts, ms: now() - start };
         }
         if (settings.healthUrl) {
-            const url = healthUrlFor(settings.healthUrl, host);
+            let url;
+            try {
+                url = healthUrlFor(settings.healthUrl, host, appPort);
+            }
+            catch (err) {
+                return { ok: false, detail: errors_errorMessage(err), attempts, ms: now() - start };
+            }
             const expected = settings.healthExpect ? expectedText(settings.healthExpect, env.releaseId) : '';
-            const failure = await retry(`health-url ${url}`, async (remaining) => {
+            /** One answer, on a new connection: '' when healthy, else why not. */
+            const answer = async (remaining) => {
                 try {
-                    const res = await doFetch(url, { signal: AbortSignal.timeout(Math.min(remaining, requestTimeout)), redirect: 'manual' });
+                    const res = await doFetch(url, { signal: AbortSignal.timeout(Math.min(remaining, requestTimeout)), redirect: 'manual', headers: { connection: 'close' } });
                     const ok = res.status >= 200 && res.status < 300;
                     if (!ok || expected === '') {
-                        // Drain the body so the socket is reused and nothing leaks between attempts.
+                        // Drain the body so nothing leaks between attempts.
                         await res.arrayBuffer().catch(() => undefined);
-                        return ok ? null : `HTTP ${res.status}`;
+                        return ok ? '' : `HTTP ${res.status}`;
                     }
                     const body = await readCapped(res, MAX_BODY_BYTES);
                     if (body.includes(expected))
-                        return null;
+                        return '';
                     return `HTTP ${res.status} but the body does not contain ${JSON.stringify(shorten(expected, 200))} (body: ${excerpt(body)})`;
                 }
                 catch (err) {
                     return fetchFailure(err);
                 }
-            });
+            };
+            const failure = await retry(`health-url ${url}`, async (remaining) => {
+                // Every one of `samples` answers in a row, so a host whose old workers still answer does not pass.
+                for (let i = 1; i <= samples; i++) {
+                    const why = await answer(i === 1 ? remaining : Math.max(1, deadline - now()));
+                    if (why)
+                        return samples > 1 && i > 1 ? `answer ${i} of ${samples} in a row: ${why}` : why;
+                }
+                return null;
+            }, samples);
             if (failure)
                 return { ok: false, detail: failure, attempts, ms: now() - start };
         }
         const ms = now() - start;
-        return { ok: true, detail: hasHealthCheck(settings) ? `healthy after ${attempts} attempt(s), ${ms} ms` : 'no health check configured', attempts, ms };
+        const inARow = settings.healthUrl && samples > 1 ? ` (${samples} health-url answers in a row)` : '';
+        return { ok: true, detail: hasHealthCheck(settings) ? `healthy after ${attempts} attempt(s)${inARow}, ${ms} ms` : 'no health check configured', attempts, ms };
     };
 }
 /** The body as text, reading at most maxBytes (the rest is not fetched). */
@@ -60547,9 +60672,10 @@ class ReleaseHost {
     async reload(command, env) {
         await this.exec('reload', userCommand(`${this.deployPath}/current`, command, env));
     }
-    async health(check, env) {
+    /** `appPort`: `{port}` in health-url (the port of the host's balancer server). */
+    async health(check, env, appPort) {
         return this.timed('health', async () => {
-            const result = await check(this.sessionOrThrow(), this.spec, env);
+            const result = await check(this.sessionOrThrow(), this.spec, env, appPort);
             if (!result.ok)
                 throw new StepError('health', -1, result.detail);
             return result.detail;
@@ -60847,6 +60973,13 @@ async function leaveAlone(host, plan, rec, c) {
         await markBad(host, plan.bad, rec, c);
     rec.outcome = plan.action === 'no-good-release' ? 'no-good-release' : 'nothing-to-do';
     rec.reason = plan.why;
+    if (rec.outcome === 'nothing-to-do' && plan.current && c.deps.checkHealthOf?.(host.id)) {
+        const env = { deployPath: c.settings.deployPath, releaseId: plan.current, previousReleaseId: '' };
+        rec.healthy = await host.health(c.deps.health, env, c.deps.appPort?.(host.id)).then(() => true, (err) => {
+            c.deps.logger.warning(`${host.id}: out of rotation and not healthy on ${plan.current}: ${errors_errorMessage(err)}`);
+            return false;
+        });
+    }
     const log = plan.action === 'no-good-release' ? c.deps.logger.error.bind(c.deps.logger) : c.deps.logger.info.bind(c.deps.logger);
     log(`${host.id}: ${plan.action === 'no-good-release' ? 'NOT reverted, left as it is: ' : 'nothing to do: '}${plan.why}${rec.markedBad ? `; marked ${plan.bad} bad` : ''}`);
 }
@@ -60863,7 +60996,7 @@ async function switchBack(host, plan, rec, c) {
         rec.to = plan.to;
         if (plan.markBad)
             await markBad(host, plan.bad, rec, c);
-        healthy = await host.health(c.deps.health, env);
+        healthy = await host.health(c.deps.health, env, c.deps.appPort?.(host.id));
         rec.healthyAfterMs = c.now() - c.started;
     }
     catch (err) {
@@ -61308,6 +61441,7 @@ function readSshSettings(source, ctx) {
         healthCommand: (0,inputs/* optional */.lq)(source, 'health-command'),
         healthUrl,
         healthExpect,
+        healthSamples: (0,inputs/* parseInteger */.cG)('health-samples', (0,inputs/* optional */.lq)(source, 'health-samples', '3'), { min: 1, max: 100 }),
         healthTimeoutMs: (0,inputs/* parseDuration */.E9)('health-timeout', (0,inputs/* optional */.lq)(source, 'health-timeout', '60s')),
         warnings,
     };
@@ -61329,10 +61463,10 @@ function maskMultiline(secret, mask) {
 function validateHealthUrl(template) {
     let url;
     try {
-        url = new URL(template.replace(/\{host\}/g, 'example.com'));
+        url = new URL(template.replace(/\{host\}/g, 'example.com').replace(/\{port\}/g, '8080'));
     }
     catch {
-        throw new inputs/* InputError */.dz('health-url', `'${template}' is not a URL ({host} is replaced by each host's name)`);
+        throw new inputs/* InputError */.dz('health-url', `'${template}' is not a URL ({host} is replaced by each host's name, {port} by the port of its balancer server)`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
         throw new inputs/* InputError */.dz('health-url', `'${template}' must be http:// or https://`);
@@ -61496,13 +61630,15 @@ async function autoRevert(source, deps) {
         logger.info(settings.badRelease
             ? `Bad release: ${settings.badRelease} (bad-release)`
             : `Bad release: on each host, the release an ssh-rollout of this workflow run (${run}) put there (bad-release is empty)`);
-        // The balancer is reset after the hosts are back (see docs/load-balancer.md: every matched server
-        // ready with its configured weight); it never blocks the revert itself.
+        // The balancer is settled after the hosts are back (see docs/load-balancer.md: a host in rotation
+        // only once healthy); it never blocks the revert itself.
         let balancer;
         if (settings.loadBalancer) {
             try {
                 balancer = await connectLoadBalancer(settings.loadBalancer, deps.connector, ssh.credentials);
-                await balancer.lb.inspect(ssh.hosts);
+                await balancer.lb.inspect(ssh.hosts, settings.loadBalancer.servers);
+                if (ssh.healthUrl.includes('{port}'))
+                    appPorts(balancer.lb, ssh.hosts);
             }
             catch (err) {
                 logger.warning(`load balancer ${settings.loadBalancer.kind}: ${errors_errorMessage(err)}; weights and states are not reset`);
@@ -61510,6 +61646,7 @@ async function autoRevert(source, deps) {
                 balancer = undefined;
             }
         }
+        const lb = balancer?.lb;
         hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () => revertHosts(ssh, { badRelease: settings.badRelease, toRelease: settings.toRelease, run }, {
             connector: deps.connector,
             health: createHealthCheck(ssh, deps.fetch ? { fetch: deps.fetch } : {}),
@@ -61517,6 +61654,8 @@ async function autoRevert(source, deps) {
             runUrl: ctx.runUrl,
             reason: reason.text,
             now,
+            appPort: lb ? (id) => lb.serverOf(id).port || undefined : undefined,
+            checkHealthOf: lb ? (id) => lb.serverOf(id).state !== 'ready' : undefined,
         }));
         const reach = reachOf(hosts);
         if (reach === 'none') {
@@ -61535,11 +61674,14 @@ async function autoRevert(source, deps) {
         }
         else if (balancer) {
             try {
-                await balancer.lb.reset();
-                logger.info(`Load balancer: every server of ${ssh.hosts.length} host(s) ready with its configured weight`);
+                const { ready, out, kept } = settleOf(hosts, balancer.lb);
+                await balancer.lb.settle(ready, out);
+                logger.info(`Load balancer: ${ready.length} host(s) in rotation with their configured weight${out.length ? `; out of rotation (not healthy): ${out.join(', ')}` : ''}`);
+                if (kept.length)
+                    logger.error(`Load balancer: ${kept.join(', ')} not healthy but left as they are: taking them out would leave no server of '${settings.loadBalancer.backend}' in rotation`);
             }
             catch (err) {
-                errors.push(`load balancer reset: ${errors_errorMessage(err)}`);
+                errors.push(`load balancer: ${errors_errorMessage(err)}`);
                 logger.error(errors[errors.length - 1]);
             }
             finally {
@@ -61640,6 +61782,25 @@ function badReleases(hosts, explicit) {
         return [explicit];
     const set = new Set((hosts?.hosts ?? []).filter((h) => h.bad && (h.outcome !== 'nothing-to-do' || h.markedBad)).map((h) => h.bad));
     return [...set].sort();
+}
+/**
+ * After the revert, who is in rotation: hosts healthy on their release (reverted, or left alone and
+ * in rotation or checked healthy), and who is out: hosts not healthy. Never the last server in rotation:
+ * those are `kept` as they are (SPEC: at least one healthy server stays in rotation).
+ */
+function settleOf(report, lb) {
+    const ready = [];
+    const out = [];
+    for (const h of report.hosts) {
+        const inRotation = lb.serverOf(h.host).state === 'ready';
+        if (h.outcome === 'reverted' || (h.outcome === 'nothing-to-do' && (h.healthy ?? inRotation)))
+            ready.push(h.host);
+        else if (h.outcome !== 'nothing-to-do' || h.healthy === false)
+            out.push(h.host);
+    }
+    if (ready.length === 0 && lb.inRotation(out) === 0)
+        return { ready, out: [], kept: out };
+    return { ready, out, kept: [] };
 }
 
 

@@ -58894,10 +58894,15 @@ function adoptCommand(deployPath, adoptId, entry) {
 
 
 
-/** `{host}` → the host's name (IPv6 in brackets, as a URL needs). */
-function healthUrlFor(template, host) {
+/** `{host}` → the host's name (IPv6 in brackets, as a URL needs); `{port}` → its app's port (checked when the balancer opened). */
+function healthUrlFor(template, host, appPort) {
     const name = host.host.includes(':') ? `[${host.host}]` : host.host;
-    return template.replace(/\{host\}/g, name);
+    const url = template.replace(/\{host\}/g, name);
+    if (!url.includes('{port}'))
+        return url;
+    if (appPort === undefined)
+        throw new Error(`health-url uses {port} but no balancer server gives ${host.host} a port`);
+    return url.replace(/\{port\}/g, String(appPort));
 }
 /** The text a health-url body must contain: `{release}` → the release id being checked. */
 function expectedText(template, releaseId) {
@@ -58920,12 +58925,15 @@ function createHealthCheck(settings, options = {}) {
     const firstInterval = options.intervalMs ?? 200;
     const maxInterval = options.maxIntervalMs ?? 2000;
     const requestTimeout = options.requestTimeoutMs ?? 10_000;
-    return async (session, host, env) => {
+    const samples = settings.healthSamples ?? 1;
+    return async (session, host, env, appPort) => {
         const start = now();
         const deadline = start + settings.healthTimeoutMs;
-        const lastWindow = Math.min(requestTimeout, Math.max(50, settings.healthTimeoutMs / 10));
+        /** Time one answer is given on the last attempt; an attempt of several answers gets that each (up to half the timeout). */
+        const answerWindow = Math.min(requestTimeout, Math.max(50, settings.healthTimeoutMs / 10));
         let attempts = 0;
-        async function retry(what, attempt) {
+        async function retry(what, attempt, answers = 1) {
+            const lastWindow = Math.max(answerWindow, Math.min(answerWindow * answers, settings.healthTimeoutMs / 2));
             let interval = firstInterval;
             let last = '';
             for (;;) {
@@ -58959,31 +58967,48 @@ function createHealthCheck(settings, options = {}) {
                 return { ok: false, detail: failure, attempts, ms: now() - start };
         }
         if (settings.healthUrl) {
-            const url = healthUrlFor(settings.healthUrl, host);
+            let url;
+            try {
+                url = healthUrlFor(settings.healthUrl, host, appPort);
+            }
+            catch (err) {
+                return { ok: false, detail: errors_errorMessage(err), attempts, ms: now() - start };
+            }
             const expected = settings.healthExpect ? expectedText(settings.healthExpect, env.releaseId) : '';
-            const failure = await retry(`health-url ${url}`, async (remaining) => {
+            /** One answer, on a new connection: '' when healthy, else why not. */
+            const answer = async (remaining) => {
                 try {
-                    const res = await doFetch(url, { signal: AbortSignal.timeout(Math.min(remaining, requestTimeout)), redirect: 'manual' });
+                    const res = await doFetch(url, { signal: AbortSignal.timeout(Math.min(remaining, requestTimeout)), redirect: 'manual', headers: { connection: 'close' } });
                     const ok = res.status >= 200 && res.status < 300;
                     if (!ok || expected === '') {
-                        // Drain the body so the socket is reused and nothing leaks between attempts.
+                        // Drain the body so nothing leaks between attempts.
                         await res.arrayBuffer().catch(() => undefined);
-                        return ok ? null : `HTTP ${res.status}`;
+                        return ok ? '' : `HTTP ${res.status}`;
                     }
                     const body = await readCapped(res, MAX_BODY_BYTES);
                     if (body.includes(expected))
-                        return null;
+                        return '';
                     return `HTTP ${res.status} but the body does not contain ${JSON.stringify(shorten(expected, 200))} (body: ${excerpt(body)})`;
                 }
                 catch (err) {
                     return fetchFailure(err);
                 }
-            });
+            };
+            const failure = await retry(`health-url ${url}`, async (remaining) => {
+                // Every one of `samples` answers in a row, so a host whose old workers still answer does not pass.
+                for (let i = 1; i <= samples; i++) {
+                    const why = await answer(i === 1 ? remaining : Math.max(1, deadline - now()));
+                    if (why)
+                        return samples > 1 && i > 1 ? `answer ${i} of ${samples} in a row: ${why}` : why;
+                }
+                return null;
+            }, samples);
             if (failure)
                 return { ok: false, detail: failure, attempts, ms: now() - start };
         }
         const ms = now() - start;
-        return { ok: true, detail: hasHealthCheck(settings) ? `healthy after ${attempts} attempt(s), ${ms} ms` : 'no health check configured', attempts, ms };
+        const inARow = settings.healthUrl && samples > 1 ? ` (${samples} health-url answers in a row)` : '';
+        return { ok: true, detail: hasHealthCheck(settings) ? `healthy after ${attempts} attempt(s)${inARow}, ${ms} ms` : 'no health check configured', attempts, ms };
     };
 }
 /** The body as text, reading at most maxBytes (the rest is not fetched). */
@@ -66197,9 +66222,10 @@ class ReleaseHost {
     async reload(command, env) {
         await this.exec('reload', userCommand(`${this.deployPath}/current`, command, env));
     }
-    async health(check, env) {
+    /** `appPort`: `{port}` in health-url (the port of the host's balancer server). */
+    async health(check, env, appPort) {
         return this.timed('health', async () => {
-            const result = await check(this.sessionOrThrow(), this.spec, env);
+            const result = await check(this.sessionOrThrow(), this.spec, env, appPort);
             if (!result.ok)
                 throw new StepError('health', -1, result.detail);
             return result.detail;
@@ -66447,7 +66473,8 @@ function planRollout(hosts, options, found = new Map()) {
             ...(options.drain ? ['rotation'] : []),
         ],
         finish: ['record'],
-        revert: [...(options.drain ? ['drain'] : []), 'revert', ...(options.drain ? ['rotation'] : [])],
+        // Behind a balancer a reverted host is back in rotation only once healthy on the release it went back to.
+        revert: [...(options.drain ? ['drain'] : []), 'revert', ...(options.drain && options.health ? ['health'] : []), ...(options.drain ? ['rotation'] : [])],
     };
 }
 
@@ -66559,25 +66586,78 @@ function checkName(what, name) {
         throw new LoadBalancerError(`${what} '${name}' is not a valid name`);
     return name;
 }
+const describe = (s) => (s.port ? `${s.name} (${s.address}:${s.port})` : s.name === s.address ? s.name : `${s.name} (${s.address})`);
 /**
- * Hosts → servers. A host's servers are those whose address (or server name) is the host's name as the
- * `hosts` input gives it; a host may own several servers (several app processes), and a server belongs
- * to at most one host. A host without a server is an error naming every such host.
+ * Hosts → servers, one server per host and one host per server (SPEC "The balancer sends users only to
+ * healthy hosts"). A host lb-servers names a server for gets that server. Any other host gets the server
+ * whose address (or haproxy name) is the host's name; where several share that address (several apps on
+ * one machine, one per port), the one whose port is the host line's port. A host with no server, with
+ * several, or sharing one with another host is an input error naming every such host, before anything changes.
  */
-function matchServers(hosts, servers, backend) {
+function matchServers(hosts, servers, backend, named = new Map()) {
     const out = new Map();
-    const missing = [];
+    const problems = [];
+    const ids = new Set(hosts.map(inputs/* hostId */.My));
+    for (const id of named.keys())
+        if (!ids.has(id))
+            problems.push(`${id} is named in lb-servers but is not one of the hosts`);
     for (const h of hosts) {
-        const mine = servers.filter((s) => s.address === h.host || s.name === h.host);
-        if (mine.length === 0)
-            missing.push((0,inputs/* hostId */.My)(h));
-        out.set((0,inputs/* hostId */.My)(h), mine);
+        const id = (0,inputs/* hostId */.My)(h);
+        const wanted = named.get(id);
+        if (wanted !== undefined) {
+            const s = servers.find((x) => x.name === wanted);
+            if (s)
+                out.set(id, s);
+            else
+                problems.push(`${id}: '${backend}' has no server ${wanted}`);
+            continue;
+        }
+        const byAddress = servers.filter((s) => s.address === h.host || s.name === h.host);
+        const mine = byAddress.length > 1 ? byAddress.filter((s) => s.port === h.port) : byAddress;
+        if (mine.length === 1)
+            out.set(id, mine[0]);
+        else if (byAddress.length === 0)
+            problems.push(`${id}: no server of '${backend}' has the address ${h.host}`);
+        else
+            problems.push(`${id}: ${byAddress.length} servers of '${backend}' have the address ${h.host} (${byAddress.map(describe).join(', ')}) and ${mine.length === 0 ? 'none has' : 'several have'} port ${h.port}`);
     }
-    if (missing.length > 0) {
-        const known = servers.map((s) => `${s.name} (${s.address}:${s.port})`).join(', ') || 'none';
-        throw new LoadBalancerError(`the balancer does not know ${missing.join(', ')} in '${backend}' (servers: ${known}); nothing was changed`);
+    const owners = new Map();
+    for (const [id, s] of out)
+        owners.set(s.name, [...(owners.get(s.name) ?? []), id]);
+    for (const [name, hs] of owners)
+        if (hs.length > 1)
+            problems.push(`${hs.join(' and ')} are all matched to server ${name}: one host per server`);
+    if (problems.length > 0) {
+        const known = servers.map(describe).join(', ') || 'none';
+        throw new inputs/* InputError */.dz('lb-servers', `cannot match the hosts to the servers of '${backend}' one to one: ${problems.join('; ')}. Servers: ${known}. Name each host's server in lb-servers (\`host[:port]=server\`, one a line); nothing was changed`);
     }
     return out;
+}
+/**
+ * Each host's app port for `{port}` in health-url: its server's port. A Unix-socket server has none: an
+ * input error naming the hosts, before anything changes.
+ */
+function appPorts(lb, hosts) {
+    const out = new Map();
+    const none = [];
+    for (const h of hosts) {
+        const s = lb.serverOf((0,inputs/* hostId */.My)(h));
+        if (s.port > 0)
+            out.set((0,inputs/* hostId */.My)(h), s.port);
+        else
+            none.push(`${(0,inputs/* hostId */.My)(h)} (${s.name})`);
+    }
+    if (none.length > 0)
+        throw new inputs/* InputError */.dz('health-url', `uses {port}, but the balancer server of ${none.join(', ')} has no port (a Unix socket): check those hosts with health-command`);
+    return out;
+}
+/** Servers in rotation (ready, weight above 0), leaving out those in `except`. */
+function countInRotation(servers, except) {
+    let n = 0;
+    for (const s of servers)
+        if (s.state === 'ready' && s.weight > 0 && !except.has(s.name))
+            n++;
+    return n;
 }
 /**
  * Integer weights giving `canary` servers together `share` of requests: the others keep their relative
@@ -66604,7 +66684,7 @@ function canaryWeights(servers, canary, share, max = 256) {
 }
 /** Percent of requests per host from per-server weights (servers not `ready` get none). */
 function computeSplit(label, byHost, weight) {
-    return splitOf(label, sumByHost(byHost, (s) => (s.state === 'ready' ? weight(s) : 0)));
+    return splitOf(label, types_perHost(byHost, (s) => (s.state === 'ready' ? weight(s) : 0)));
 }
 /** A split from per-host amounts (weights, requests, fractions): each host's percent of their total, one decimal. */
 function splitOf(label, amounts) {
@@ -66626,14 +66706,14 @@ async function waitDrained(inFlight, timeoutMs, clock) {
 }
 /** The split as the balancer is now, counting the hosts in `out` as out of rotation. */
 function currentSplit(label, byHost, current, out) {
-    const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) }))]));
+    const view = new Map([...byHost].map(([h, s]) => [h, { ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) }]));
     return computeSplit(label, view, (s) => s.weight);
 }
-/** Per host, the sum of `value` over its servers (host ids as `split()` gives them). */
-function sumByHost(byHost, value) {
+/** Per host, `value` of its server (host ids as `split()` gives them). */
+function types_perHost(byHost, value) {
     const out = {};
-    for (const [host, servers] of byHost)
-        out[host] = servers.reduce((sum, s) => sum + value(s), 0);
+    for (const [host, server] of byHost)
+        out[host] = value(server);
     return out;
 }
 /**
@@ -66663,6 +66743,8 @@ function sharesBetween(before, after) {
 }
 
 ;// CONCATENATED MODULE: ./src/lb/haproxy.ts
+// haproxy through its runtime API (the admin socket on lb-host, reached over SSH with socat or nc -U).
+// Pure builders and parsers first (exact-string tested), then the provider.
 
 
 
@@ -66816,45 +66898,47 @@ function createHaproxy(opts) {
         if (out)
             throw new LoadBalancerError(`haproxy refused '${lines.join('; ')}': ${out.replace(/\s+/g, ' ')}`);
     };
-    const serversOf = (host) => {
+    const serverOf = (host) => {
         const s = byHost.get(host);
         if (!s)
             throw new LoadBalancerError(`${host} is not matched to a server of '${backend}'`);
         return s;
     };
     const weightNow = (s) => canary?.get(s.name) ?? original.get(s.name).weight;
+    /** Sets a server's weight and state, and remembers them. */
+    const set = async (servers) => {
+        await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.weight), setStateLine(backend, s.name, s.state)]));
+        for (const s of servers)
+            Object.assign(current.get(s.name), { weight: s.weight, state: s.state });
+    };
     return {
         kind: 'haproxy',
-        async inspect(hosts) {
+        async inspect(hosts, named) {
             const servers = parseServersState(await send([showServersStateLine(backend)]), backend);
             if (servers.length === 0)
                 throw new LoadBalancerError(`haproxy backend '${backend}' has no servers`);
-            byHost = matchServers(hosts, servers, backend);
+            byHost = matchServers(hosts, servers, backend, named);
             original = new Map(servers.map((s) => [s.name, { ...s }]));
             for (const s of servers)
                 current.set(s.name, { ...s });
         },
+        serverOf: (host) => ({ ...serverOf(host) }),
+        inRotation: (hosts = []) => countInRotation(current.values(), new Set(hosts.map((h) => serverOf(h).name))),
         drain: (host, timeoutMs) => mutex
             .run(async () => {
-            const mine = serversOf(host);
-            await apply(mine.map((s) => setStateLine(backend, s.name, 'drain')));
-            for (const s of mine)
-                current.get(s.name).state = 'drain';
+            const mine = serverOf(host);
+            await apply([setStateLine(backend, mine.name, 'drain')]);
+            current.get(mine.name).state = 'drain';
             return mine;
         })
-            .then((mine) => waitDrained(async () => {
-            const sessions = parseSessions(await send([showStatLine(backend)]), backend);
-            return mine.reduce((sum, s) => sum + (sessions.get(s.name) ?? 0), 0);
-        }, timeoutMs, clock)),
+            .then((mine) => waitDrained(async () => parseSessions(await send([showStatLine(backend)]), backend).get(mine.name) ?? 0, timeoutMs, clock)),
         enable: (host) => mutex.run(async () => {
-            const mine = serversOf(host);
-            await apply(mine.flatMap((s) => [setWeightLine(backend, s.name, weightNow(s)), setStateLine(backend, s.name, 'ready')]));
-            for (const s of mine)
-                Object.assign(current.get(s.name), { state: 'ready', weight: weightNow(s) });
+            const mine = serverOf(host);
+            await set([{ name: mine.name, weight: weightNow(mine), state: 'ready' }]);
         }),
         setCanary: (hosts, share) => mutex.run(async () => {
-            const names = new Set(hosts.flatMap((h) => serversOf(h).map((s) => s.name)));
-            const matched = [...byHost.values()].flat().map((s) => original.get(s.name));
+            const names = new Set(hosts.map((h) => serverOf(h).name));
+            const matched = [...byHost.values()].map((s) => original.get(s.name));
             canary = canaryWeights(matched, names, share, 256);
             await apply([...canary].map(([name, w]) => setWeightLine(backend, name, w)));
             for (const [name, w] of canary)
@@ -66870,16 +66954,19 @@ function createHaproxy(opts) {
             for (const name of names)
                 current.get(name).weight = original.get(name).weight;
         }),
-        restore: () => mutex.run(async () => {
+        restore: (keepOut = []) => mutex.run(async () => {
             canary = null;
-            const servers = [...byHost.values()].flat();
-            await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, original.get(s.name).weight), setStateLine(backend, s.name, original.get(s.name).state)]));
-            for (const s of servers)
-                Object.assign(current.get(s.name), original.get(s.name));
+            const out = new Set(keepOut.map((h) => serverOf(h).name));
+            await set([...byHost.values()].map((s) => {
+                const was = original.get(s.name);
+                return { name: s.name, weight: was.weight, state: out.has(s.name) && was.state === 'ready' ? 'maint' : was.state };
+            }));
         }),
-        reset: () => mutex.run(async () => {
-            const servers = [...byHost.values()].flat();
-            await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.configWeight ?? 1), setStateLine(backend, s.name, 'ready')]));
+        settle: (ready, out) => mutex.run(async () => {
+            await set([
+                ...ready.map((h) => serverOf(h)).map((s) => ({ name: s.name, weight: s.configWeight ?? 1, state: 'ready' })),
+                ...out.map((h) => serverOf(h)).map((s) => ({ name: s.name, weight: current.get(s.name).weight, state: 'maint' })),
+            ]);
         }),
         split: (label, out = []) => currentSplit(label, byHost, current, out),
         // A read: no mutex, so a judge can sample while a drain waits.
@@ -66892,12 +66979,15 @@ function createHaproxy(opts) {
                     throw new LoadBalancerError(`haproxy backend '${backend}' no longer has server ${s.name}`);
                 return n;
             };
-            return { measured: true, byHost: sumByHost(byHost, count) };
+            return { measured: true, byHost: types_perHost(byHost, count) };
         },
     };
 }
 
 ;// CONCATENATED MODULE: ./src/lb/nginx.ts
+// nginx: rewrite the `server` lines of lb-upstream-file (weight=, down), check with `nginx -t`, reload.
+// nginx has no per-server drain: a host goes out of rotation with `down` and a reload, and its in-flight
+// requests finish in the old worker processes, which exit when done; draining waits for them.
 
 
 
@@ -67034,7 +67124,7 @@ function createNginx(opts) {
             throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
         return r.stdout;
     };
-    const serversOf = (host) => {
+    const serverOf = (host) => {
         const s = byHost.get(host);
         if (!s)
             throw new LoadBalancerError(`${host} is not matched to a server of upstream '${upstream}'`);
@@ -67049,12 +67139,12 @@ function createNginx(opts) {
     const workers = async () => (await run(workersCommand(master.pid), 'worker list')).split('\n').map((l) => l.trim()).filter(Boolean);
     return {
         kind: 'nginx',
-        async inspect(hosts) {
+        async inspect(hosts, named) {
             originalText = await run(`cat ${quote(file)}`, `read of ${file}`);
             const servers = parseUpstream(originalText, upstream);
             if (servers.length === 0)
                 throw new LoadBalancerError(`upstream '${upstream}' in ${file} has no server lines`);
-            byHost = matchServers(hosts, servers, upstream);
+            byHost = matchServers(hosts, servers, upstream, named);
             const found = (await run(findMasterCommand(file), 'master lookup')).trim().split('\n').filter(Boolean);
             if (found.length !== 1)
                 throw new LoadBalancerError(`expected one running nginx master whose configuration includes ${file}, found ${found.length}`);
@@ -67065,13 +67155,14 @@ function createNginx(opts) {
                 current.set(s.name, { ...s });
             }
         },
+        serverOf: (host) => ({ ...serverOf(host) }),
+        inRotation: (hosts = []) => countInRotation(current.values(), new Set(hosts.map((h) => serverOf(h).name))),
         drain: (host, timeoutMs) => mutex
             .run(async () => {
             // The reload is asynchronous: drained means every worker that ran before it has exited
             // (old workers finish their in-flight requests first).
             const before = await workers();
-            for (const s of serversOf(host))
-                current.get(s.name).state = 'drain';
+            current.get(serverOf(host).name).state = 'drain';
             await write();
             return before;
         })
@@ -67080,13 +67171,13 @@ function createNginx(opts) {
             return before.filter((p) => alive.has(p)).length;
         }, timeoutMs, clock)),
         enable: (host) => mutex.run(async () => {
-            for (const s of serversOf(host))
-                Object.assign(current.get(s.name), { state: 'ready', weight: weightNow(s) });
+            const s = serverOf(host);
+            Object.assign(current.get(s.name), { state: 'ready', weight: weightNow(s) });
             await write();
         }),
         setCanary: (hosts, share) => mutex.run(async () => {
-            const names = new Set(hosts.flatMap((h) => serversOf(h).map((s) => s.name)));
-            const matched = [...byHost.values()].flat().map((s) => original.get(s.name));
+            const names = new Set(hosts.map((h) => serverOf(h).name));
+            const matched = [...byHost.values()].map((s) => original.get(s.name));
             canary = canaryWeights(matched, names, share, 1000);
             for (const [name, w] of canary)
                 current.get(name).weight = Math.max(1, w);
@@ -67101,15 +67192,22 @@ function createNginx(opts) {
             canary = null;
             await write();
         }),
-        restore: () => mutex.run(async () => {
+        restore: (keepOut = []) => mutex.run(async () => {
             canary = null;
             for (const [name, s] of original)
                 Object.assign(current.get(name), s);
-            await write(originalText);
+            // Byte for byte as captured, unless a host stays out of rotation.
+            if (keepOut.length === 0)
+                return write(originalText);
+            for (const h of keepOut)
+                current.get(serverOf(h).name).state = 'maint';
+            await write();
         }),
-        reset: () => mutex.run(async () => {
-            for (const s of [...byHost.values()].flat())
-                Object.assign(current.get(s.name), { state: 'ready', weight: 1 });
+        settle: (ready, out) => mutex.run(async () => {
+            for (const h of ready)
+                Object.assign(current.get(serverOf(h).name), { state: 'ready', weight: 1 });
+            for (const h of out)
+                current.get(serverOf(h).name).state = 'maint';
             await write();
         }),
         split: (label, out = []) => currentSplit(label, byHost, current, out),
@@ -67117,7 +67215,7 @@ function createNginx(opts) {
         // API is NGINX Plus only), so this is the configuration as written by us: weights, not traffic.
         requestCounts: async () => ({
             measured: false,
-            byHost: sumByHost(byHost, (s) => {
+            byHost: types_perHost(byHost, (s) => {
                 const now = current.get(s.name);
                 return now.state === 'ready' ? now.weight : 0;
             }),
@@ -67138,9 +67236,12 @@ function createNginx(opts) {
 function readLoadBalancerInputs(source) {
     const kind = (0,inputs/* optional */.lq)(source, 'load-balancer');
     if (kind === '') {
-        for (const name of ['lb-host', 'lb-backend', 'lb-upstream-file', 'canary-weight']) {
+        for (const name of ['lb-host', 'lb-backend', 'lb-upstream-file', 'lb-servers', 'canary-weight']) {
             if ((0,inputs/* optional */.lq)(source, name) !== '')
                 throw new inputs/* InputError */.dz(name, 'is set but load-balancer is empty');
+        }
+        if ((0,inputs/* optional */.lq)(source, 'health-url').includes('{port}')) {
+            throw new inputs/* InputError */.dz('health-url', "uses {port}, the port of each host's balancer server, but load-balancer is empty: write the app's port in the URL");
         }
         return null;
     }
@@ -67162,7 +67263,31 @@ function readLoadBalancerInputs(source) {
             throw new inputs/* InputError */.dz('lb-upstream-file', 'is required when load-balancer is nginx');
         wrap('lb-upstream-file', () => checkUpstreamFile(upstreamFile));
     }
-    return { kind, host: (0,inputs/* parseHostSpec */.nn)('lb-host', hostText, defaults), backend, socket, upstreamFile };
+    const servers = parseLbServers((0,inputs/* optional */.lq)(source, 'lb-servers'), kind, defaults);
+    return { kind, host: (0,inputs/* parseHostSpec */.nn)('lb-host', hostText, defaults), backend, socket, upstreamFile, servers };
+}
+/** A server as nginx writes it (`10.0.0.1:8080`, `[::1]:80`, `unix:/run/app.sock`): no space, quote or `;`. */
+const NGINX_SERVER = /^[A-Za-z0-9_.:/[\]@-]{1,255}$/;
+/**
+ * `lb-servers`: one `host[:port]=server` a line, the host as a `hosts` line names it (its port defaults
+ * to `port`), the server as the balancer names it (haproxy: its name; nginx: its address as written).
+ */
+function parseLbServers(text, kind, defaults) {
+    const out = new Map();
+    for (const line of text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+        const eq = line.lastIndexOf('=');
+        if (eq < 0)
+            throw new inputs/* InputError */.dz('lb-servers', `'${line}' is not host[:port]=server`);
+        const host = (0,inputs/* hostId */.My)((0,inputs/* parseHostSpec */.nn)('lb-servers', line.slice(0, eq), defaults));
+        const server = line.slice(eq + 1).trim();
+        const valid = kind === 'haproxy' ? LB_NAME.test(server) : NGINX_SERVER.test(server);
+        if (!valid)
+            throw new inputs/* InputError */.dz('lb-servers', `'${server}' is not ${kind === 'haproxy' ? 'a haproxy server name' : 'an nginx server address (host:port or unix:/path)'}`);
+        if (out.has(host))
+            throw new inputs/* InputError */.dz('lb-servers', `${host} is named twice`);
+        out.set(host, server);
+    }
+    return out;
 }
 /** `5%`, `5` or `0.05` → 0.05; must be above 0 and below 100%. */
 function parseShare(name, text) {
@@ -67216,8 +67341,8 @@ async function connectLoadBalancer(settings, connector, credentials) {
 
 ;// CONCATENATED MODULE: ./src/rollout/balancer.ts
 // The rollout's side of the load balancer: open and restore it, take a host out of rotation while
-// it switches (never emptying the backend), put it back, and hold wave 1's canary weight during its bake.
-
+// it switches (never the last server in rotation), put it back once healthy (an unhealthy host stays
+// out, also after the run), and hold wave 1's canary weight during its bake.
 
 
 
@@ -67226,52 +67351,89 @@ class Balancer {
     lb;
     closeSession;
     logger;
-    /** At most all-but-one in-rotation hosts drained at once, so the backend never empties. */
-    drainSlots;
-    out = new Set();
+    out = new Map();
+    /** Drains waiting for another server to come back (see drain). */
+    waiting = [];
     constructor(settings, lb, closeSession, logger) {
         this.settings = settings;
         this.lb = lb;
         this.closeSession = closeSession;
         this.logger = logger;
     }
-    /** Connects and matches every host; a host the balancer does not know fails here, before anything changes. */
+    /**
+     * Connects and matches every host to its server; a host the balancer does not know, or a mapping that is
+     * not one server per host and one host per server, fails here, before anything changes.
+     */
     static async open(settings, hosts, io) {
         const opened = io.provider ? { lb: io.provider, close: async () => undefined } : await connectLoadBalancer(settings, io.connector, io.credentials);
         const balancer = new Balancer(settings, opened.lb, opened.close, io.logger);
         try {
-            await opened.lb.inspect(hosts);
+            await opened.lb.inspect(hosts, settings.servers);
+            if (io.needPorts)
+                appPorts(opened.lb, hosts);
         }
         catch (err) {
             await opened.close().catch(() => undefined);
             throw err;
         }
         const before = opened.lb.split('before the rollout');
-        const inRotation = Object.values(before.share).filter((x) => x > 0).length;
-        if (settings.drain)
-            balancer.drainSlots = new concurrency/* Semaphore */.jf(Math.max(1, inRotation - 1));
         io.logger.info(`Load balancer ${settings.kind} ${(0,inputs/* hostId */.My)(settings.host)} '${settings.backend}': ${formatShares(before)}` +
-            `${settings.drain ? `; drain on (timeout ${settings.drainTimeoutMs / 1000}s, at most ${Math.max(1, inRotation - 1)} host(s) out at once)` : '; drain off'}` +
+            `${settings.drain ? `; drain on (timeout ${settings.drainTimeoutMs / 1000}s; a host is drained only while another server stays in rotation)` : '; drain off'}` +
             `${settings.canaryShare !== null ? `; canary weight ${Math.round(settings.canaryShare * 1000) / 10}% during wave 1's bake` : ''}`);
         return balancer;
     }
-    /** Runs a host's switch inside a drain slot. */
-    inSlot(fn) {
-        return this.drainSlots ? this.drainSlots.run(fn) : fn();
+    /** The port of the host's server (`{port}` in health-url); undefined for a Unix-socket server. */
+    appPort(host) {
+        return this.lb.serverOf(host).port || undefined;
     }
     isOut(host) {
         return this.out.has(host.id);
     }
-    /** Out of rotation, waiting for in-flight requests up to drain-timeout. */
-    async drain(host) {
-        this.out.add(host.id);
+    /**
+     * Out of rotation, waiting for in-flight requests up to drain-timeout; but never the last server in
+     * rotation (SPEC: at least one healthy server stays in rotation at every moment). While the others are
+     * out switching, this waits for one to come back; when none will (the others are out for good), the
+     * host switches in rotation, undrained, and the log says so. `stopped` (checked while waiting, and
+     * on wake()): the rollout has stopped, so the host is left as it is and nothing is drained.
+     */
+    async drain(host, stopped = () => false) {
+        for (;;) {
+            const others = this.lb.inRotation([...this.out.keys(), host.id]);
+            if (others > 0)
+                break;
+            if (stopped())
+                return 'stopped';
+            const comingBack = [...this.out].some(([id, why]) => id !== host.id && why === 'switching');
+            if (!comingBack) {
+                this.logger.warning(`${host.id}: not drained: it is the last server of '${this.settings.backend}' in rotation, so it switches while serving`);
+                return 'in-rotation';
+            }
+            await new Promise((resolve) => this.waiting.push(resolve));
+        }
+        this.out.set(host.id, 'switching');
         const { left } = await host.timedStep('drain', () => this.lb.drain(host.id, this.settings.drainTimeoutMs), (r) => (r.left > 0 ? `drain-timeout reached with ${r.left} request(s) in flight` : 'out of rotation, no request in flight'));
         if (left > 0)
             this.logger.warning(`${host.id}: drain-timeout reached with ${left} request(s) in flight`);
+        return 'drained';
     }
+    /** Back in rotation: only ever called once the host's health check has passed. */
     async enable(host) {
         await host.timedStep('rotation', () => this.lb.enable(host.id), () => 'back in rotation');
         this.out.delete(host.id);
+        this.wake();
+    }
+    /** Not healthy: stays out of rotation, now and after the run. */
+    keepOut(host, why) {
+        this.out.set(host.id, 'unhealthy');
+        this.logger.error(`${host.id}: stays out of rotation: ${why}`);
+        this.wake();
+    }
+    /** Drains waiting for a server to come back look again (a host failed, or the rollout stopped). */
+    wake() {
+        const waiting = this.waiting;
+        this.waiting = [];
+        for (const resolve of waiting)
+            resolve();
     }
     split(label, out) {
         return this.lb.split(label, out);
@@ -67309,19 +67471,23 @@ class Balancer {
         }
         return splits;
     }
-    /** Weights and states back as captured, whatever happened; then the session closes. Returns an error text or ''. */
+    /**
+     * Weights and states back as captured, whatever happened, but a host still out of rotation (not healthy,
+     * or never back) stays out; then the session closes. Returns an error text or '', and who stays out.
+     */
     async close() {
         let error = '';
+        const keepOut = [...this.out.keys()];
         try {
-            await this.lb.restore();
-            this.logger.info('Load balancer: weights and states restored');
+            await this.lb.restore(keepOut);
+            this.logger.info(`Load balancer: weights and states restored${keepOut.length ? `; ${keepOut.join(', ')} left out of rotation (not healthy)` : ''}`);
         }
         catch (err) {
             error = `load balancer: could not restore weights and states: ${errors_errorMessage(err)}`;
             this.logger.error(error);
         }
         await this.closeSession().catch(() => undefined);
-        return error;
+        return { error, out: keepOut };
     }
 }
 function formatShares(split) {
@@ -67750,6 +67916,11 @@ function report_summaryMarkdown(report) {
     before.push(`${report.hosts.length} host(s) in ${report.waves.length} wave(s), ${formatMs(report.durationMs)}; artifact ${(report.artifact.bytes / 1024).toFixed(0)} KiB, sha256 \`${report.artifact.sha256.slice(0, 12)}…\`; deploy path \`${report.deployPath}\`${stagingInfo(report)}`);
     if (report.stopReason)
         before.push('', `**Stopped:** ${report_cell(clip(report.stopReason, 4 * REASON_MAX))}`);
+    const out = report.outOfRotation ?? [];
+    if (out.length) {
+        const named = out.length <= SMALL_FLEET ? out.map(report_cell).join(', ') : `${out.length} hosts (named in the JSON report, \`outOfRotation\`)`;
+        before.push('', `**Left out of rotation** on the load balancer, not being healthy (it sends them no users until you put them back): ${named}`);
+    }
     before.push(...unhealthyLines(report));
     before.push('', ...waveTable(waveGroups(report)));
     const items = failedItems(report);
@@ -67926,37 +68097,44 @@ class RolloutRun {
             onAbort();
         this.logIntro();
         this.heartbeat.start();
+        let report;
         try {
-            if (this.settings.dryRun)
-                return await this.dryRun();
-            if (this.settings.loadBalancer)
-                await this.openBalancer();
-            await this.log.group(`Preflight: ${this.runs.length} host(s)`, () => this.eachHost(this.runs, 'preflight', (run) => this.preflightHost(run)));
-            this.plan = this.makePlan();
-            if (this.decide())
-                await this.stage();
-            for (const wave of this.plan.waves) {
-                if (!this.decide())
-                    break;
-                await this.runWave(wave.index);
-            }
-            const decision = this.judge();
-            if (!decision.go)
-                return await this.stopAndRevert(decision.reason, decision.revert);
-            await this.log.group('Record and prune', () => this.eachHost(this.runs.filter((r) => r.record.outcome === 'updated'), 'record', (run) => this.recordHealthy(run)));
-            return this.finish('success');
+            report = await this.runAll();
+            return report;
         }
         finally {
             this.heartbeat.stop();
             this.deps.signal?.removeEventListener('abort', onAbort);
-            const lbError = await this.balancer?.close();
-            if (lbError)
-                this.errors.push(lbError);
+            const lb = await this.balancer?.close();
+            if (lb?.error)
+                (report?.errors ?? this.errors).push(lb.error);
+            if (report && lb?.out.length)
+                report.outOfRotation = lb.out;
             await (0,concurrency/* mapLimit */.sf)(this.runs, this.settings.ssh.maxParallel, async ({ host }) => {
                 await host.unlock().catch((err) => this.log.warning(`${host.id}: could not release the lock: ${errors_errorMessage(err)}`));
                 await host.close();
             });
         }
+    }
+    async runAll() {
+        if (this.settings.dryRun)
+            return await this.dryRun();
+        if (this.settings.loadBalancer)
+            await this.openBalancer();
+        await this.log.group(`Preflight: ${this.runs.length} host(s)`, () => this.eachHost(this.runs, 'preflight', (run) => this.preflightHost(run)));
+        this.plan = this.makePlan();
+        if (this.decide())
+            await this.stage();
+        for (const wave of this.plan.waves) {
+            if (!this.decide())
+                break;
+            await this.runWave(wave.index);
+        }
+        const decision = this.judge();
+        if (!decision.go)
+            return await this.stopAndRevert(decision.reason, decision.revert);
+        await this.log.group('Record and prune', () => this.eachHost(this.runs.filter((r) => r.record.outcome === 'updated'), 'record', (run) => this.recordHealthy(run)));
+        return this.finish('success');
     }
     makePlan() {
         const s = this.settings;
@@ -68172,7 +68350,7 @@ class RolloutRun {
         await this.log.group(`Wave ${index}/${this.plan.waves.length}: ${this.eachHostLogged ? wave.hosts.join(', ') : `${wave.hosts.length} host(s)`}`, () => (0,concurrency/* mapLimit */.sf)(ready, this.settings.ssh.maxParallel, async (run) => {
             if (!this.decide())
                 return;
-            await (this.balancer ? this.balancer.inSlot(() => this.switchHost(run)) : this.switchHost(run));
+            await this.switchHost(run);
         }));
         record.end = this.now();
         if (this.balancer)
@@ -68191,8 +68369,9 @@ class RolloutRun {
         const ssh = this.settings.ssh;
         try {
             for (const step of this.plan.switch) {
-                if (step === 'drain')
-                    await this.balancer.drain(host);
+                // A rollout that stopped while this host waited for another server to come back leaves it untouched.
+                if (step === 'drain' && (await this.balancer.drain(host, () => !this.decide())) === 'stopped')
+                    return;
                 else if (step === 'switch') {
                     await host.switchTo(this.settings.releaseId, this.entry(run, 'switched'));
                     run.switched = true;
@@ -68200,8 +68379,9 @@ class RolloutRun {
                 else if (step === 'reload')
                     await host.reload(ssh.reloadCommand, this.env(run));
                 else if (step === 'health')
-                    await host.health(this.deps.health, this.env(run));
-                else if (step === 'rotation')
+                    await this.checkHealth(run, this.env(run));
+                // Drained only while another server stayed in rotation (Balancer.drain); in rotation only once healthy.
+                else if (step === 'rotation' && this.balancer.isOut(host))
                     await this.balancer.enable(host);
             }
             run.record.outcome = 'updated';
@@ -68213,6 +68393,9 @@ class RolloutRun {
             // Within max-failures the rollout goes on, but this host must not stay on a release that failed on it.
             if (decision.go && decision.revert.includes(host.id))
                 await this.putBack(run, errors_errorMessage(err));
+            // Never switched (its switch failed): still on its release, back in rotation once healthy there.
+            else if (!run.switched && this.balancer?.isOut(host))
+                await this.backUnswitched(run);
         }
     }
     async bake(index, record) {
@@ -68270,41 +68453,78 @@ class RolloutRun {
                 run.record.outcome = 'skipped';
         return this.finish(this.runs.some((r) => r.record.outcome === 'revert-failed') ? 'failed' : 'reverted');
     }
-    /** Puts a switched host back on its revert target (and reloads it); the ledger records the release failed here. */
+    /**
+     * Puts a switched host back on its revert target (and reloads it); the ledger records the release
+     * failed here. Behind a balancer it is out of rotation meanwhile and back only once its health check
+     * passes on the target; a host that is not healthy there stays out (revert-failed, named in failed-hosts).
+     */
     async putBack(run, reason) {
         const { host } = run;
         const target = run.revertTo;
         const ssh = this.settings.ssh;
+        const back = { deployPath: ssh.deployPath, releaseId: target, previousReleaseId: this.settings.releaseId };
         try {
             // The balancer never blocks a revert: a drain that fails is a warning.
             if (this.balancer?.settings.drain && !this.balancer.isOut(host))
                 await this.balancer.drain(host).catch((e) => this.log.warning(`${host.id}: ${errors_errorMessage(e)}`));
-            const back = { deployPath: ssh.deployPath, releaseId: target, previousReleaseId: this.settings.releaseId };
             await host.putBack(target, this.entry(run, 'failed', reason), ssh.reloadCommand ? { command: ssh.reloadCommand, env: back } : null, RECONNECT_WITHIN_MS);
             run.switched = false;
             run.closed = true;
-            // Back in rotation on the release it served before (a host with no release left stays out).
-            if (this.balancer?.isOut(host) && target)
-                await this.balancer.enable(host).catch((e) => this.log.warning(`${host.id}: ${errors_errorMessage(e)}`));
-            // A host that failed stays 'failed' (with its reason), so `failed-hosts` names it; only hosts
-            // reverted because of another host's failure become 'reverted'.
-            if (run.record.outcome !== 'failed')
-                run.record.outcome = 'reverted';
-            this.log.info(`${host.id}: reverted to ${target || '(no release)'}`);
         }
         catch (err) {
-            run.record.outcome = 'revert-failed';
             if (err instanceof ReloadFailedError) {
                 // `current` is back on the target (its ledger line says so); the app may not serve it.
                 run.switched = false;
                 run.closed = true;
-                run.record.reason = `${run.record.reason ? `${run.record.reason}; ` : ''}${errors_errorMessage(err)}`;
-                this.log.error(`${host.id}: ${errors_errorMessage(err)}`);
+                this.revertFailed(run, errors_errorMessage(err));
                 return;
             }
-            run.record.reason = `${run.record.reason ? `${run.record.reason}; ` : ''}could not be put back on ${target || '(no release)'}: ${errors_errorMessage(err)}`;
-            this.log.error(`${host.id}: COULD NOT BE REVERTED to ${target || '(no release)'}: ${errors_errorMessage(err)}`);
+            this.revertFailed(run, `could not be put back on ${target || '(no release)'}: ${errors_errorMessage(err)}`, `COULD NOT BE REVERTED to ${target || '(no release)'}: ${errors_errorMessage(err)}`);
+            return;
         }
+        if (this.balancer?.isOut(host)) {
+            if (!target) {
+                this.balancer.keepOut(host, 'no release left to serve');
+            }
+            else {
+                const unhealthy = this.plan.revert.includes('health') ? await this.checkHealth(run, back).then(() => '', (e) => errors_errorMessage(e)) : '';
+                if (unhealthy) {
+                    this.revertFailed(run, `back on ${target} but not healthy: ${unhealthy}`);
+                    return;
+                }
+                await this.balancer.enable(host).catch((e) => this.log.warning(`${host.id}: ${errors_errorMessage(e)}`));
+            }
+        }
+        // A host that failed stays 'failed' (with its reason), so `failed-hosts` names it; only hosts
+        // reverted because of another host's failure become 'reverted'.
+        if (run.record.outcome !== 'failed')
+            run.record.outcome = 'reverted';
+        this.log.info(`${host.id}: reverted to ${target || '(no release)'}`);
+    }
+    /** A host drained for a switch that did not happen: in rotation again once healthy on the release it kept. */
+    async backUnswitched(run) {
+        const kept = { deployPath: this.settings.ssh.deployPath, releaseId: run.record.previous, previousReleaseId: '' };
+        const unhealthy = !run.record.previous
+            ? 'no release to serve'
+            : this.plan.switch.includes('health')
+                ? await this.checkHealth(run, kept).then(() => '', (e) => errors_errorMessage(e))
+                : '';
+        if (unhealthy)
+            this.balancer.keepOut(run.host, `not switched, and not healthy on ${run.record.previous || '(no release)'}: ${unhealthy}`);
+        else
+            await this.balancer.enable(run.host).catch((e) => this.log.warning(`${run.host.id}: ${errors_errorMessage(e)}`));
+    }
+    /** A put-back that did not leave the host healthy: the reason recorded, the host out of rotation. */
+    revertFailed(run, why, logged = why) {
+        run.record.outcome = 'revert-failed';
+        run.record.reason = `${run.record.reason ? `${run.record.reason}; ` : ''}${why}`;
+        this.log.error(`${run.host.id}: ${logged}`);
+        if (this.balancer?.isOut(run.host))
+            this.balancer.keepOut(run.host, why);
+    }
+    /** The health check, with `{port}` the port of the host's balancer server. */
+    checkHealth(run, env) {
+        return run.host.health(this.deps.health, env, this.balancer?.appPort(run.host.id));
     }
     /** The rollout succeeded: `healthy` in the ledger and the prune, in one command. */
     async recordHealthy(run) {
@@ -68328,7 +68548,13 @@ class RolloutRun {
     }
     async openBalancer() {
         const { ssh } = this.settings;
-        this.balancer = await Balancer.open(this.settings.loadBalancer, ssh.hosts, { connector: this.deps.connector, credentials: ssh.credentials, logger: this.log, provider: this.deps.loadBalancer });
+        this.balancer = await Balancer.open(this.settings.loadBalancer, ssh.hosts, {
+            connector: this.deps.connector,
+            credentials: ssh.credentials,
+            logger: this.log,
+            provider: this.deps.loadBalancer,
+            needPorts: ssh.healthUrl.includes('{port}'),
+        });
         if (this.settings.loadBalancer.canaryShare !== null && !this.plan.waves[0]?.bake) {
             this.log.warning('canary-weight is set but wave 1 has no bake (it needs wave-wait > 0 and a second wave): weights stay as they are');
         }
@@ -68369,10 +68595,13 @@ class RolloutRun {
         run.record.outcome = 'failed';
         run.record.reason = reason;
         this.log.error(`${run.host.id}: ${reason}`);
+        // A drain waiting for this host to come back may now have to give up (the rollout stops).
+        this.balancer?.wake();
     }
     stop(reason) {
         if (!this.stopReason)
             this.stopReason = reason;
+        this.balancer?.wake();
     }
     judge() {
         return judgeProgress(this.runs.map((r) => ({ host: r.host.id, outcome: r.record.outcome, switched: r.switched })), this.plan.budget, this.stopReason);
@@ -68514,6 +68743,7 @@ function readSshSettings(source, ctx) {
         healthCommand: (0,inputs/* optional */.lq)(source, 'health-command'),
         healthUrl,
         healthExpect,
+        healthSamples: (0,inputs/* parseInteger */.cG)('health-samples', (0,inputs/* optional */.lq)(source, 'health-samples', '3'), { min: 1, max: 100 }),
         healthTimeoutMs: (0,inputs/* parseDuration */.E9)('health-timeout', (0,inputs/* optional */.lq)(source, 'health-timeout', '60s')),
         warnings,
     };
@@ -68535,10 +68765,10 @@ function maskMultiline(secret, mask) {
 function validateHealthUrl(template) {
     let url;
     try {
-        url = new URL(template.replace(/\{host\}/g, 'example.com'));
+        url = new URL(template.replace(/\{host\}/g, 'example.com').replace(/\{port\}/g, '8080'));
     }
     catch {
-        throw new inputs/* InputError */.dz('health-url', `'${template}' is not a URL ({host} is replaced by each host's name)`);
+        throw new inputs/* InputError */.dz('health-url', `'${template}' is not a URL ({host} is replaced by each host's name, {port} by the port of its balancer server)`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
         throw new inputs/* InputError */.dz('health-url', `'${template}' must be http:// or https://`);

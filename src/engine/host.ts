@@ -289,9 +289,10 @@ export class ReleaseHost {
     await this.exec('reload', userCommand(`${this.deployPath}/current`, command, env));
   }
 
-  async health(check: HealthCheck, env: ReleaseEnv): Promise<string> {
+  /** `appPort`: `{port}` in health-url (the port of the host's balancer server). */
+  async health(check: HealthCheck, env: ReleaseEnv, appPort?: number): Promise<string> {
     return this.timed('health', async () => {
-      const result = await check(this.sessionOrThrow(), this.spec, env);
+      const result = await check(this.sessionOrThrow(), this.spec, env, appPort);
       if (!result.ok) throw new StepError('health', -1, result.detail);
       return result.detail;
     }, (detail) => detail);

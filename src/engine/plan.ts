@@ -111,6 +111,7 @@ export function planRollout(hosts: readonly string[], options: PlanOptions, foun
       ...(options.drain ? ['rotation' as const] : []),
     ],
     finish: ['record'],
-    revert: [...(options.drain ? ['drain' as const] : []), 'revert', ...(options.drain ? ['rotation' as const] : [])],
+    // Behind a balancer a reverted host is back in rotation only once healthy on the release it went back to.
+    revert: [...(options.drain ? ['drain' as const] : []), 'revert', ...(options.drain && options.health ? ['health' as const] : []), ...(options.drain ? ['rotation' as const] : [])],
   };
 }

@@ -1,6 +1,5 @@
 // haproxy through its runtime API (the admin socket on lb-host, reached over SSH with socat or nc -U).
 // Pure builders and parsers first (exact-string tested), then the provider.
-import type { HostSpec } from '../common/inputs.js';
 import { Semaphore, sleep as realSleep } from '../common/concurrency.js';
 import { quote } from '../common/shell.js';
 import {
@@ -10,8 +9,9 @@ import {
   canaryWeights,
   checkName,
   computeSplit,
+  countInRotation,
   matchServers,
-  sumByHost,
+  perHost,
   type LbExec,
   type LbServer,
   type LoadBalancer,
@@ -162,7 +162,7 @@ export function createHaproxy(opts: HaproxyOptions): LoadBalancer {
   const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? realSleep, pollMs: opts.pollMs ?? 100 };
   // One change at a time (nginx rewrites one file; haproxy's state is tracked in memory).
   const mutex = new Semaphore(1);
-  let byHost = new Map<string, LbServer[]>();
+  let byHost = new Map<string, LbServer>();
   /** As captured before any change. */
   let original = new Map<string, LbServer>();
   /** What we set (weights and states), for the split and for putting a host back during a canary. */
@@ -180,50 +180,53 @@ export function createHaproxy(opts: HaproxyOptions): LoadBalancer {
     const out = (await send(lines)).trim();
     if (out) throw new LoadBalancerError(`haproxy refused '${lines.join('; ')}': ${out.replace(/\s+/g, ' ')}`);
   };
-  const serversOf = (host: string): LbServer[] => {
+  const serverOf = (host: string): LbServer => {
     const s = byHost.get(host);
     if (!s) throw new LoadBalancerError(`${host} is not matched to a server of '${backend}'`);
     return s;
   };
   const weightNow = (s: LbServer) => canary?.get(s.name) ?? original.get(s.name)!.weight;
+  /** Sets a server's weight and state, and remembers them. */
+  const set = async (servers: { name: string; weight: number; state: ServerState }[]) => {
+    await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.weight), setStateLine(backend, s.name, s.state)]));
+    for (const s of servers) Object.assign(current.get(s.name)!, { weight: s.weight, state: s.state });
+  };
 
   return {
     kind: 'haproxy',
-    async inspect(hosts: HostSpec[]) {
+    async inspect(hosts, named) {
       const servers = parseServersState(await send([showServersStateLine(backend)]), backend);
       if (servers.length === 0) throw new LoadBalancerError(`haproxy backend '${backend}' has no servers`);
-      byHost = matchServers(hosts, servers, backend);
+      byHost = matchServers(hosts, servers, backend, named);
       original = new Map(servers.map((s) => [s.name, { ...s }]));
       for (const s of servers) current.set(s.name, { ...s });
     },
+    serverOf: (host) => ({ ...serverOf(host) }),
+    inRotation: (hosts = []) => countInRotation(current.values(), new Set(hosts.map((h) => serverOf(h).name))),
     drain: (host, timeoutMs) =>
       mutex
         .run(async () => {
-          const mine = serversOf(host);
-          await apply(mine.map((s) => setStateLine(backend, s.name, 'drain')));
-          for (const s of mine) current.get(s.name)!.state = 'drain';
+          const mine = serverOf(host);
+          await apply([setStateLine(backend, mine.name, 'drain')]);
+          current.get(mine.name)!.state = 'drain';
           return mine;
         })
         .then((mine) =>
           waitDrained(
-            async () => {
-              const sessions = parseSessions(await send([showStatLine(backend)]), backend);
-              return mine.reduce((sum, s) => sum + (sessions.get(s.name) ?? 0), 0);
-            },
+            async () => parseSessions(await send([showStatLine(backend)]), backend).get(mine.name) ?? 0,
             timeoutMs,
             clock,
           ),
         ),
     enable: (host) =>
       mutex.run(async () => {
-        const mine = serversOf(host);
-        await apply(mine.flatMap((s) => [setWeightLine(backend, s.name, weightNow(s)), setStateLine(backend, s.name, 'ready')]));
-        for (const s of mine) Object.assign(current.get(s.name)!, { state: 'ready', weight: weightNow(s) });
+        const mine = serverOf(host);
+        await set([{ name: mine.name, weight: weightNow(mine), state: 'ready' }]);
       }),
     setCanary: (hosts, share) =>
       mutex.run(async () => {
-        const names = new Set(hosts.flatMap((h) => serversOf(h).map((s) => s.name)));
-        const matched = [...byHost.values()].flat().map((s) => original.get(s.name)!);
+        const names = new Set(hosts.map((h) => serverOf(h).name));
+        const matched = [...byHost.values()].map((s) => original.get(s.name)!);
         canary = canaryWeights(matched, names, share, 256);
         await apply([...canary].map(([name, w]) => setWeightLine(backend, name, w)));
         for (const [name, w] of canary) current.get(name)!.weight = w;
@@ -237,17 +240,21 @@ export function createHaproxy(opts: HaproxyOptions): LoadBalancer {
         await apply(names.map((name) => setWeightLine(backend, name, original.get(name)!.weight)));
         for (const name of names) current.get(name)!.weight = original.get(name)!.weight;
       }),
-    restore: () =>
+    restore: (keepOut = []) =>
       mutex.run(async () => {
         canary = null;
-        const servers = [...byHost.values()].flat();
-        await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, original.get(s.name)!.weight), setStateLine(backend, s.name, original.get(s.name)!.state)]));
-        for (const s of servers) Object.assign(current.get(s.name)!, original.get(s.name));
+        const out = new Set(keepOut.map((h) => serverOf(h).name));
+        await set([...byHost.values()].map((s) => {
+          const was = original.get(s.name)!;
+          return { name: s.name, weight: was.weight, state: out.has(s.name) && was.state === 'ready' ? 'maint' : was.state };
+        }));
       }),
-    reset: () =>
+    settle: (ready, out) =>
       mutex.run(async () => {
-        const servers = [...byHost.values()].flat();
-        await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.configWeight ?? 1), setStateLine(backend, s.name, 'ready')]));
+        await set([
+          ...ready.map((h) => serverOf(h)).map((s) => ({ name: s.name, weight: s.configWeight ?? 1, state: 'ready' as const })),
+          ...out.map((h) => serverOf(h)).map((s) => ({ name: s.name, weight: current.get(s.name)!.weight, state: 'maint' as const })),
+        ]);
       }),
     split: (label: string, out: string[] = []): TrafficSplit => currentSplit(label, byHost, current, out),
     // A read: no mutex, so a judge can sample while a drain waits.
@@ -259,7 +266,7 @@ export function createHaproxy(opts: HaproxyOptions): LoadBalancer {
         if (n === undefined) throw new LoadBalancerError(`haproxy backend '${backend}' no longer has server ${s.name}`);
         return n;
       };
-      return { measured: true, byHost: sumByHost(byHost, count) };
+      return { measured: true, byHost: perHost(byHost, count) };
     },
   };
 }

@@ -1,10 +1,10 @@
 // The balancer in front of the hosts: its inputs, and the provider the `load-balancer` input chooses,
 // driven over one SSH session to lb-host (same key and known-hosts as the hosts).
-import { InputError, optional, parseBool, parseDuration, parseHostSpec, parseInteger, type InputSource } from '../common/inputs.js';
+import { InputError, hostId, optional, parseBool, parseDuration, parseHostSpec, parseInteger, type InputSource } from '../common/inputs.js';
 import type { Connector, RemoteSession, SshCredentials } from '../ssh/types.js';
 import { checkSocket, createHaproxy } from './haproxy.js';
 import { checkUpstreamFile, createNginx } from './nginx.js';
-import { LB_NAME, type LoadBalancer, type LoadBalancerSettings, type RolloutLbSettings } from './types.js';
+import { LB_NAME, type LoadBalancer, type LoadBalancerKind, type LoadBalancerSettings, type NamedServers, type RolloutLbSettings } from './types.js';
 import { errorMessage } from '../common/errors.js';
 
 export * from './types.js';
@@ -13,8 +13,11 @@ export * from './types.js';
 export function readLoadBalancerInputs(source: InputSource): LoadBalancerSettings | null {
   const kind = optional(source, 'load-balancer');
   if (kind === '') {
-    for (const name of ['lb-host', 'lb-backend', 'lb-upstream-file', 'canary-weight']) {
+    for (const name of ['lb-host', 'lb-backend', 'lb-upstream-file', 'lb-servers', 'canary-weight']) {
       if (optional(source, name) !== '') throw new InputError(name, 'is set but load-balancer is empty');
+    }
+    if (optional(source, 'health-url').includes('{port}')) {
+      throw new InputError('health-url', "uses {port}, the port of each host's balancer server, but load-balancer is empty: write the app's port in the URL");
     }
     return null;
   }
@@ -31,7 +34,30 @@ export function readLoadBalancerInputs(source: InputSource): LoadBalancerSetting
     if (!upstreamFile) throw new InputError('lb-upstream-file', 'is required when load-balancer is nginx');
     wrap('lb-upstream-file', () => checkUpstreamFile(upstreamFile));
   }
-  return { kind, host: parseHostSpec('lb-host', hostText, defaults), backend, socket, upstreamFile };
+  const servers = parseLbServers(optional(source, 'lb-servers'), kind, defaults);
+  return { kind, host: parseHostSpec('lb-host', hostText, defaults), backend, socket, upstreamFile, servers };
+}
+
+/** A server as nginx writes it (`10.0.0.1:8080`, `[::1]:80`, `unix:/run/app.sock`): no space, quote or `;`. */
+const NGINX_SERVER = /^[A-Za-z0-9_.:/[\]@-]{1,255}$/;
+
+/**
+ * `lb-servers`: one `host[:port]=server` a line, the host as a `hosts` line names it (its port defaults
+ * to `port`), the server as the balancer names it (haproxy: its name; nginx: its address as written).
+ */
+export function parseLbServers(text: string, kind: LoadBalancerKind, defaults: { user: string; port: number }): NamedServers {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+    const eq = line.lastIndexOf('=');
+    if (eq < 0) throw new InputError('lb-servers', `'${line}' is not host[:port]=server`);
+    const host = hostId(parseHostSpec('lb-servers', line.slice(0, eq), defaults));
+    const server = line.slice(eq + 1).trim();
+    const valid = kind === 'haproxy' ? LB_NAME.test(server) : NGINX_SERVER.test(server);
+    if (!valid) throw new InputError('lb-servers', `'${server}' is not ${kind === 'haproxy' ? 'a haproxy server name' : 'an nginx server address (host:port or unix:/path)'}`);
+    if (out.has(host)) throw new InputError('lb-servers', `${host} is named twice`);
+    out.set(host, server);
+  }
+  return out;
 }
 
 /** `5%`, `5` or `0.05` → 0.05; must be above 0 and below 100%. */

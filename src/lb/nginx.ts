@@ -1,7 +1,6 @@
 // nginx: rewrite the `server` lines of lb-upstream-file (weight=, down), check with `nginx -t`, reload.
 // nginx has no per-server drain: a host goes out of rotation with `down` and a reload, and its in-flight
 // requests finish in the old worker processes, which exit when done; draining waits for them.
-import type { HostSpec } from '../common/inputs.js';
 import { Semaphore, sleep as realSleep } from '../common/concurrency.js';
 import { quote } from '../common/shell.js';
 import {
@@ -11,8 +10,9 @@ import {
   canaryWeights,
   checkName,
   computeSplit,
+  countInRotation,
   matchServers,
-  sumByHost,
+  perHost,
   type LbExec,
   type LbServer,
   type LoadBalancer,
@@ -157,7 +157,7 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
   const mutex = new Semaphore(1);
   let originalText = '';
   let master = { pid: 0, conf: '' };
-  let byHost = new Map<string, LbServer[]>();
+  let byHost = new Map<string, LbServer>();
   const original = new Map<string, LbServer>();
   const current = new Map<string, LbServer>();
   let canary: Map<string, number> | null = null;
@@ -167,7 +167,7 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
     if (r.code !== 0) throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
     return r.stdout;
   };
-  const serversOf = (host: string): LbServer[] => {
+  const serverOf = (host: string): LbServer => {
     const s = byHost.get(host);
     if (!s) throw new LoadBalancerError(`${host} is not matched to a server of upstream '${upstream}'`);
     return s;
@@ -182,11 +182,11 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
 
   return {
     kind: 'nginx',
-    async inspect(hosts: HostSpec[]) {
+    async inspect(hosts, named) {
       originalText = await run(`cat ${quote(file)}`, `read of ${file}`);
       const servers = parseUpstream(originalText, upstream);
       if (servers.length === 0) throw new LoadBalancerError(`upstream '${upstream}' in ${file} has no server lines`);
-      byHost = matchServers(hosts, servers, upstream);
+      byHost = matchServers(hosts, servers, upstream, named);
       const found = (await run(findMasterCommand(file), 'master lookup')).trim().split('\n').filter(Boolean);
       if (found.length !== 1) throw new LoadBalancerError(`expected one running nginx master whose configuration includes ${file}, found ${found.length}`);
       const [pid, conf] = found[0].split(' ');
@@ -196,13 +196,15 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
         current.set(s.name, { ...s });
       }
     },
+    serverOf: (host) => ({ ...serverOf(host) }),
+    inRotation: (hosts = []) => countInRotation(current.values(), new Set(hosts.map((h) => serverOf(h).name))),
     drain: (host, timeoutMs) =>
       mutex
         .run(async () => {
           // The reload is asynchronous: drained means every worker that ran before it has exited
           // (old workers finish their in-flight requests first).
           const before = await workers();
-          for (const s of serversOf(host)) current.get(s.name)!.state = 'drain';
+          current.get(serverOf(host).name)!.state = 'drain';
           await write();
           return before;
         })
@@ -218,13 +220,14 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
         ),
     enable: (host) =>
       mutex.run(async () => {
-        for (const s of serversOf(host)) Object.assign(current.get(s.name)!, { state: 'ready', weight: weightNow(s) });
+        const s = serverOf(host);
+        Object.assign(current.get(s.name)!, { state: 'ready', weight: weightNow(s) });
         await write();
       }),
     setCanary: (hosts, share) =>
       mutex.run(async () => {
-        const names = new Set(hosts.flatMap((h) => serversOf(h).map((s) => s.name)));
-        const matched = [...byHost.values()].flat().map((s) => original.get(s.name)!);
+        const names = new Set(hosts.map((h) => serverOf(h).name));
+        const matched = [...byHost.values()].map((s) => original.get(s.name)!);
         canary = canaryWeights(matched, names, share, 1000);
         for (const [name, w] of canary) current.get(name)!.weight = Math.max(1, w);
         await write();
@@ -237,15 +240,19 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
         canary = null;
         await write();
       }),
-    restore: () =>
+    restore: (keepOut = []) =>
       mutex.run(async () => {
         canary = null;
         for (const [name, s] of original) Object.assign(current.get(name)!, s);
-        await write(originalText);
+        // Byte for byte as captured, unless a host stays out of rotation.
+        if (keepOut.length === 0) return write(originalText);
+        for (const h of keepOut) current.get(serverOf(h).name)!.state = 'maint';
+        await write();
       }),
-    reset: () =>
+    settle: (ready, out) =>
       mutex.run(async () => {
-        for (const s of [...byHost.values()].flat()) Object.assign(current.get(s.name)!, { state: 'ready', weight: 1 });
+        for (const h of ready) Object.assign(current.get(serverOf(h).name)!, { state: 'ready', weight: 1 });
+        for (const h of out) current.get(serverOf(h).name)!.state = 'maint';
         await write();
       }),
     split: (label: string, out: string[] = []): TrafficSplit => currentSplit(label, byHost, current, out),
@@ -253,7 +260,7 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
     // API is NGINX Plus only), so this is the configuration as written by us: weights, not traffic.
     requestCounts: async (): Promise<RequestCounts> => ({
       measured: false,
-      byHost: sumByHost(byHost, (s) => {
+      byHost: perHost(byHost, (s) => {
         const now = current.get(s.name)!;
         return now.state === 'ready' ? now.weight : 0;
       }),

@@ -1,7 +1,7 @@
 // The load-balancer provider contract: ssh-rollout and auto-revert talk to a `LoadBalancer`; haproxy
 // (runtime API) and nginx (upstream file + reload) implement it. Everything pure lives here and in the
 // providers' builders/parsers; only `exec` (one SSH session to lb-host) touches the balancer.
-import { hostId, type HostSpec } from '../common/inputs.js';
+import { InputError, hostId, type HostSpec } from '../common/inputs.js';
 
 export type LoadBalancerKind = 'haproxy' | 'nginx';
 
@@ -11,6 +11,8 @@ export interface LoadBalancerSettings {
   backend: string;
   socket: string;
   upstreamFile: string;
+  /** lb-servers: host id → the server named for it (other hosts are matched by address and port). */
+  servers: NamedServers;
 }
 
 /** ssh-rollout's extra knobs. */
@@ -25,8 +27,9 @@ export type ServerState = 'ready' | 'drain' | 'maint';
 
 /** One server of the backend/upstream as the balancer knows it. */
 export interface LbServer {
-  /** haproxy server name; for nginx the `address:port` as written. */
+  /** haproxy server name; for nginx the address as written (`10.0.0.1:8080`, `unix:/run/app.sock`). */
   name: string;
+  /** Host name or IP; `unix:/path` for a Unix-socket server (then `port` is 0). */
   address: string;
   port: number;
   weight: number;
@@ -73,10 +76,15 @@ export type LbExec = (command: string) => Promise<{ code: number; stdout: string
 export interface LoadBalancer {
   readonly kind: LoadBalancerKind;
   /**
-   * Reads the backend, matches every host to its server(s) and captures the original weights and states.
-   * Throws LoadBalancerError when the backend or a host is unknown; changes nothing.
+   * Reads the backend, matches every host to its one server (matchServers) and captures the original
+   * weights and states. Throws when the backend is unknown or the mapping is not one server per host
+   * and one host per server; changes nothing.
    */
-  inspect(hosts: HostSpec[]): Promise<void>;
+  inspect(hosts: HostSpec[], named?: ReadonlyMap<string, string>): Promise<void>;
+  /** The server matched to a host (after inspect). */
+  serverOf(host: string): LbServer;
+  /** Servers of the backend in rotation now (as captured, with our changes), leaving out the servers of `hosts`. */
+  inRotation(hosts?: readonly string[]): number;
   /** Out of rotation; resolves when the host's servers have no session left or after `timeoutMs` (with `left` > 0). */
   drain(host: string, timeoutMs: number): Promise<{ left: number }>;
   /** Back in rotation with its original weight (or the canary weight while a canary is set). */
@@ -85,13 +93,14 @@ export interface LoadBalancer {
   setCanary(hosts: string[], share: number): Promise<TrafficSplit>;
   /** Original weights back (states untouched). */
   endCanary(): Promise<void>;
-  /** Original weights and states of every matched server. */
-  restore(): Promise<void>;
+  /** Original weights and states of every matched server, but the servers of `keepOut` stay out of rotation. */
+  restore(keepOut?: readonly string[]): Promise<void>;
   /**
-   * No capture needed (auto-revert after a rollout that died): every matched server ready, with its
-   * configured weight (haproxy: the config file's weight) or, where unknown (nginx), the default weight 1.
+   * No capture needed (auto-revert after a rollout that died): the servers of `ready` in rotation with
+   * their configured weight (haproxy: the config file's weight; nginx, where it is unknown, the default
+   * weight 1), the servers of `out` out of rotation; the others as they are.
    */
-  reset(): Promise<void>;
+  settle(ready: readonly string[], out: readonly string[]): Promise<void>;
   /** The split the balancer's current weights give (servers out of rotation, and hosts in `out`, count 0). */
   split(label: string, out?: string[]): TrafficSplit;
   /**
@@ -118,24 +127,72 @@ export function checkName(what: string, name: string): string {
   return name;
 }
 
+/** A host (as hostId names it) → the server lb-servers names for it. */
+export type NamedServers = ReadonlyMap<string, string>;
+
+const describe = (s: LbServer) => (s.port ? `${s.name} (${s.address}:${s.port})` : s.name === s.address ? s.name : `${s.name} (${s.address})`);
+
 /**
- * Hosts → servers. A host's servers are those whose address (or server name) is the host's name as the
- * `hosts` input gives it; a host may own several servers (several app processes), and a server belongs
- * to at most one host. A host without a server is an error naming every such host.
+ * Hosts → servers, one server per host and one host per server (SPEC "The balancer sends users only to
+ * healthy hosts"). A host lb-servers names a server for gets that server. Any other host gets the server
+ * whose address (or haproxy name) is the host's name; where several share that address (several apps on
+ * one machine, one per port), the one whose port is the host line's port. A host with no server, with
+ * several, or sharing one with another host is an input error naming every such host, before anything changes.
  */
-export function matchServers(hosts: HostSpec[], servers: LbServer[], backend: string): Map<string, LbServer[]> {
-  const out = new Map<string, LbServer[]>();
-  const missing: string[] = [];
+export function matchServers(hosts: HostSpec[], servers: LbServer[], backend: string, named: NamedServers = new Map()): Map<string, LbServer> {
+  const out = new Map<string, LbServer>();
+  const problems: string[] = [];
+  const ids = new Set(hosts.map(hostId));
+  for (const id of named.keys()) if (!ids.has(id)) problems.push(`${id} is named in lb-servers but is not one of the hosts`);
   for (const h of hosts) {
-    const mine = servers.filter((s) => s.address === h.host || s.name === h.host);
-    if (mine.length === 0) missing.push(hostId(h));
-    out.set(hostId(h), mine);
+    const id = hostId(h);
+    const wanted = named.get(id);
+    if (wanted !== undefined) {
+      const s = servers.find((x) => x.name === wanted);
+      if (s) out.set(id, s);
+      else problems.push(`${id}: '${backend}' has no server ${wanted}`);
+      continue;
+    }
+    const byAddress = servers.filter((s) => s.address === h.host || s.name === h.host);
+    const mine = byAddress.length > 1 ? byAddress.filter((s) => s.port === h.port) : byAddress;
+    if (mine.length === 1) out.set(id, mine[0]);
+    else if (byAddress.length === 0) problems.push(`${id}: no server of '${backend}' has the address ${h.host}`);
+    else problems.push(`${id}: ${byAddress.length} servers of '${backend}' have the address ${h.host} (${byAddress.map(describe).join(', ')}) and ${mine.length === 0 ? 'none has' : 'several have'} port ${h.port}`);
   }
-  if (missing.length > 0) {
-    const known = servers.map((s) => `${s.name} (${s.address}:${s.port})`).join(', ') || 'none';
-    throw new LoadBalancerError(`the balancer does not know ${missing.join(', ')} in '${backend}' (servers: ${known}); nothing was changed`);
+  const owners = new Map<string, string[]>();
+  for (const [id, s] of out) owners.set(s.name, [...(owners.get(s.name) ?? []), id]);
+  for (const [name, hs] of owners) if (hs.length > 1) problems.push(`${hs.join(' and ')} are all matched to server ${name}: one host per server`);
+  if (problems.length > 0) {
+    const known = servers.map(describe).join(', ') || 'none';
+    throw new InputError(
+      'lb-servers',
+      `cannot match the hosts to the servers of '${backend}' one to one: ${problems.join('; ')}. Servers: ${known}. Name each host's server in lb-servers (\`host[:port]=server\`, one a line); nothing was changed`,
+    );
   }
   return out;
+}
+
+/**
+ * Each host's app port for `{port}` in health-url: its server's port. A Unix-socket server has none: an
+ * input error naming the hosts, before anything changes.
+ */
+export function appPorts(lb: Pick<LoadBalancer, 'serverOf'>, hosts: HostSpec[]): Map<string, number> {
+  const out = new Map<string, number>();
+  const none: string[] = [];
+  for (const h of hosts) {
+    const s = lb.serverOf(hostId(h));
+    if (s.port > 0) out.set(hostId(h), s.port);
+    else none.push(`${hostId(h)} (${s.name})`);
+  }
+  if (none.length > 0) throw new InputError('health-url', `uses {port}, but the balancer server of ${none.join(', ')} has no port (a Unix socket): check those hosts with health-command`);
+  return out;
+}
+
+/** Servers in rotation (ready, weight above 0), leaving out those in `except`. */
+export function countInRotation(servers: Iterable<LbServer>, except: ReadonlySet<string>): number {
+  let n = 0;
+  for (const s of servers) if (s.state === 'ready' && s.weight > 0 && !except.has(s.name)) n++;
+  return n;
 }
 
 /**
@@ -161,8 +218,8 @@ export function canaryWeights(servers: LbServer[], canary: Set<string>, share: n
 }
 
 /** Percent of requests per host from per-server weights (servers not `ready` get none). */
-export function computeSplit(label: string, byHost: Map<string, LbServer[]>, weight: (s: LbServer) => number): TrafficSplit {
-  return splitOf(label, sumByHost(byHost, (s) => (s.state === 'ready' ? weight(s) : 0)));
+export function computeSplit(label: string, byHost: ReadonlyMap<string, LbServer>, weight: (s: LbServer) => number): TrafficSplit {
+  return splitOf(label, perHost(byHost, (s) => (s.state === 'ready' ? weight(s) : 0)));
 }
 
 /** A split from per-host amounts (weights, requests, fractions): each host's percent of their total, one decimal. */
@@ -188,15 +245,15 @@ export async function waitDrained(
 }
 
 /** The split as the balancer is now, counting the hosts in `out` as out of rotation. */
-export function currentSplit(label: string, byHost: Map<string, LbServer[]>, current: Map<string, LbServer>, out: string[]): TrafficSplit {
-  const view = new Map([...byHost].map(([h, ss]) => [h, ss.map((s) => ({ ...current.get(s.name)!, ...(out.includes(h) ? { state: 'drain' as const } : {}) }))]));
+export function currentSplit(label: string, byHost: ReadonlyMap<string, LbServer>, current: ReadonlyMap<string, LbServer>, out: readonly string[]): TrafficSplit {
+  const view = new Map([...byHost].map(([h, s]) => [h, { ...current.get(s.name)!, ...(out.includes(h) ? { state: 'drain' as const } : {}) }]));
   return computeSplit(label, view, (s) => s.weight);
 }
 
-/** Per host, the sum of `value` over its servers (host ids as `split()` gives them). */
-export function sumByHost(byHost: Map<string, LbServer[]>, value: (s: LbServer) => number): Record<string, number> {
+/** Per host, `value` of its server (host ids as `split()` gives them). */
+export function perHost(byHost: ReadonlyMap<string, LbServer>, value: (s: LbServer) => number): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [host, servers] of byHost) out[host] = servers.reduce((sum, s) => sum + value(s), 0);
+  for (const [host, server] of byHost) out[host] = value(server);
   return out;
 }
 

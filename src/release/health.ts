@@ -13,13 +13,18 @@ export interface HealthSettings {
   deployPath: string;
   /** Runs in `<deploy-path>/current` with the release env; exit 0 is healthy. '' = none. */
   healthCommand: string;
-  /** Polled from the runner; `{host}` is replaced; any 2xx is healthy. '' = none. */
+  /** Polled from the runner; `{host}` (and `{port}`, the host's balancer server's port) replaced; any 2xx is healthy. '' = none. */
   healthUrl: string;
   /**
    * Text a health-url 2xx body must contain to count as healthy; `{release}` is replaced by the
    * release id being checked. '' (or absent) = any 2xx is healthy.
    */
   healthExpect?: string;
+  /**
+   * Consecutive health-url answers, each on a new connection, that must all be healthy (default 1): a
+   * prefork server gives each connection to one worker, so one answer proves one worker switched.
+   */
+  healthSamples?: number;
   healthTimeoutMs: number;
 }
 
@@ -31,8 +36,8 @@ export interface HealthResult {
   ms: number;
 }
 
-/** Same shape as rollout's HealthChecker: one call per host, never rejects. */
-export type HealthCheck = (session: RemoteSession, host: HostSpec, env: ReleaseEnv) => Promise<HealthResult>;
+/** One call per host, never rejects; `appPort` is `{port}` in health-url (the host's balancer server's port). */
+export type HealthCheck = (session: RemoteSession, host: HostSpec, env: ReleaseEnv, appPort?: number) => Promise<HealthResult>;
 
 export interface HealthOptions {
   fetch?: typeof fetch;
@@ -45,10 +50,13 @@ export interface HealthOptions {
   requestTimeoutMs?: number;
 }
 
-/** `{host}` → the host's name (IPv6 in brackets, as a URL needs). */
-export function healthUrlFor(template: string, host: HostSpec): string {
+/** `{host}` → the host's name (IPv6 in brackets, as a URL needs); `{port}` → its app's port (checked when the balancer opened). */
+export function healthUrlFor(template: string, host: HostSpec, appPort?: number): string {
   const name = host.host.includes(':') ? `[${host.host}]` : host.host;
-  return template.replace(/\{host\}/g, name);
+  const url = template.replace(/\{host\}/g, name);
+  if (!url.includes('{port}')) return url;
+  if (appPort === undefined) throw new Error(`health-url uses {port} but no balancer server gives ${host.host} a port`);
+  return url.replace(/\{port\}/g, String(appPort));
 }
 
 /** The text a health-url body must contain: `{release}` → the release id being checked. */
@@ -76,13 +84,17 @@ export function createHealthCheck(settings: HealthSettings, options: HealthOptio
   const maxInterval = options.maxIntervalMs ?? 2000;
   const requestTimeout = options.requestTimeoutMs ?? 10_000;
 
-  return async (session, host, env) => {
+  const samples = settings.healthSamples ?? 1;
+
+  return async (session, host, env, appPort) => {
     const start = now();
     const deadline = start + settings.healthTimeoutMs;
-    const lastWindow = Math.min(requestTimeout, Math.max(50, settings.healthTimeoutMs / 10));
+    /** Time one answer is given on the last attempt; an attempt of several answers gets that each (up to half the timeout). */
+    const answerWindow = Math.min(requestTimeout, Math.max(50, settings.healthTimeoutMs / 10));
     let attempts = 0;
 
-    async function retry(what: string, attempt: (remainingMs: number) => Promise<string | null>): Promise<string | null> {
+    async function retry(what: string, attempt: (remainingMs: number) => Promise<string | null>, answers = 1): Promise<string | null> {
+      const lastWindow = Math.max(answerWindow, Math.min(answerWindow * answers, settings.healthTimeoutMs / 2));
       let interval = firstInterval;
       let last = '';
       for (;;) {
@@ -113,29 +125,44 @@ export function createHealthCheck(settings: HealthSettings, options: HealthOptio
     }
 
     if (settings.healthUrl) {
-      const url = healthUrlFor(settings.healthUrl, host);
+      let url: string;
+      try {
+        url = healthUrlFor(settings.healthUrl, host, appPort);
+      } catch (err) {
+        return { ok: false, detail: errorMessage(err), attempts, ms: now() - start };
+      }
       const expected = settings.healthExpect ? expectedText(settings.healthExpect, env.releaseId) : '';
-      const failure = await retry(`health-url ${url}`, async (remaining) => {
+      /** One answer, on a new connection: '' when healthy, else why not. */
+      const answer = async (remaining: number): Promise<string> => {
         try {
-          const res = await doFetch(url, { signal: AbortSignal.timeout(Math.min(remaining, requestTimeout)), redirect: 'manual' });
+          const res = await doFetch(url, { signal: AbortSignal.timeout(Math.min(remaining, requestTimeout)), redirect: 'manual', headers: { connection: 'close' } });
           const ok = res.status >= 200 && res.status < 300;
           if (!ok || expected === '') {
-            // Drain the body so the socket is reused and nothing leaks between attempts.
+            // Drain the body so nothing leaks between attempts.
             await res.arrayBuffer().catch(() => undefined);
-            return ok ? null : `HTTP ${res.status}`;
+            return ok ? '' : `HTTP ${res.status}`;
           }
           const body = await readCapped(res, MAX_BODY_BYTES);
-          if (body.includes(expected)) return null;
+          if (body.includes(expected)) return '';
           return `HTTP ${res.status} but the body does not contain ${JSON.stringify(shorten(expected, 200))} (body: ${excerpt(body)})`;
         } catch (err) {
           return fetchFailure(err);
         }
-      });
+      };
+      const failure = await retry(`health-url ${url}`, async (remaining) => {
+        // Every one of `samples` answers in a row, so a host whose old workers still answer does not pass.
+        for (let i = 1; i <= samples; i++) {
+          const why = await answer(i === 1 ? remaining : Math.max(1, deadline - now()));
+          if (why) return samples > 1 && i > 1 ? `answer ${i} of ${samples} in a row: ${why}` : why;
+        }
+        return null;
+      }, samples);
       if (failure) return { ok: false, detail: failure, attempts, ms: now() - start };
     }
 
     const ms = now() - start;
-    return { ok: true, detail: hasHealthCheck(settings) ? `healthy after ${attempts} attempt(s), ${ms} ms` : 'no health check configured', attempts, ms };
+    const inARow = settings.healthUrl && samples > 1 ? ` (${samples} health-url answers in a row)` : '';
+    return { ok: true, detail: hasHealthCheck(settings) ? `healthy after ${attempts} attempt(s)${inARow}, ${ms} ms` : 'no health check configured', attempts, ms };
   };
 }
 

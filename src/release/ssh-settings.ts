@@ -30,6 +30,8 @@ export interface SshSettings {
   healthUrl: string;
   /** '' when none; text a health-url 2xx body must contain; may contain `{release}`. */
   healthExpect: string;
+  /** health-samples: consecutive health-url answers (each on a new connection) that must all be healthy. */
+  healthSamples: number;
   healthTimeoutMs: number;
   /** Things to print as warnings on every run (e.g. host keys not checked). */
   warnings: string[];
@@ -109,6 +111,7 @@ export function readSshSettings(source: InputSource, ctx: SshSettingsContext): S
     healthCommand: optional(source, 'health-command'),
     healthUrl,
     healthExpect,
+    healthSamples: parseInteger('health-samples', optional(source, 'health-samples', '3'), { min: 1, max: 100 }),
     healthTimeoutMs: parseDuration('health-timeout', optional(source, 'health-timeout', '60s')),
     warnings,
   };
@@ -132,9 +135,9 @@ function maskMultiline(secret: string, mask: (s: string) => void): void {
 function validateHealthUrl(template: string): void {
   let url: URL;
   try {
-    url = new URL(template.replace(/\{host\}/g, 'example.com'));
+    url = new URL(template.replace(/\{host\}/g, 'example.com').replace(/\{port\}/g, '8080'));
   } catch {
-    throw new InputError('health-url', `'${template}' is not a URL ({host} is replaced by each host's name)`);
+    throw new InputError('health-url', `'${template}' is not a URL ({host} is replaced by each host's name, {port} by the port of its balancer server)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InputError('health-url', `'${template}' must be http:// or https://`);
 }

@@ -35,6 +35,11 @@ export interface HostRevertRecord {
   reason: string;
   /** Milliseconds from the start of the revert until this host was healthy on `to`. */
   healthyAfterMs?: number;
+  /**
+   * A host left alone that was out of rotation on the balancer: whether its health check passed (it goes
+   * back in rotation only then). Undefined when not checked.
+   */
+  healthy?: boolean;
   steps: StepRecord[];
 }
 
@@ -53,6 +58,10 @@ export interface HostsRevertDeps {
   runUrl: string;
   reason: string;
   now?: () => number;
+  /** `{port}` in health-url: the port of the host's balancer server. */
+  appPort?: (host: string) => number | undefined;
+  /** Hosts the revert leaves alone whose health is checked all the same (out of rotation: back only if healthy). */
+  checkHealthOf?: (host: string) => boolean;
 }
 
 type HostsSettings = Pick<SshSettings, 'hosts' | 'credentials' | 'deployPath' | 'maxParallel' | 'reloadCommand' | 'healthCommand' | 'healthUrl'>;
@@ -121,6 +130,16 @@ async function leaveAlone(host: ReleaseHost, plan: HostPlan, rec: HostRevertReco
   if (plan.markBad) await markBad(host, plan.bad, rec, c);
   rec.outcome = plan.action === 'no-good-release' ? 'no-good-release' : 'nothing-to-do';
   rec.reason = plan.why;
+  if (rec.outcome === 'nothing-to-do' && plan.current && c.deps.checkHealthOf?.(host.id)) {
+    const env: ReleaseEnv = { deployPath: c.settings.deployPath, releaseId: plan.current, previousReleaseId: '' };
+    rec.healthy = await host.health(c.deps.health, env, c.deps.appPort?.(host.id)).then(
+      () => true,
+      (err: unknown) => {
+        c.deps.logger.warning(`${host.id}: out of rotation and not healthy on ${plan.current}: ${errorMessage(err)}`);
+        return false;
+      },
+    );
+  }
   const log = plan.action === 'no-good-release' ? c.deps.logger.error.bind(c.deps.logger) : c.deps.logger.info.bind(c.deps.logger);
   log(`${host.id}: ${plan.action === 'no-good-release' ? 'NOT reverted, left as it is: ' : 'nothing to do: '}${plan.why}${rec.markedBad ? `; marked ${plan.bad} bad` : ''}`);
 }
@@ -137,7 +156,7 @@ async function switchBack(host: ReleaseHost, plan: HostPlan & { action: 'switch'
     await host.putBack(plan.to, entry(c, plan.to, plan.bad, 'switched'), settings.reloadCommand ? { command: settings.reloadCommand, env } : null, 0);
     rec.to = plan.to;
     if (plan.markBad) await markBad(host, plan.bad, rec, c);
-    healthy = await host.health(c.deps.health, env);
+    healthy = await host.health(c.deps.health, env, c.deps.appPort?.(host.id));
     rec.healthyAfterMs = c.now() - c.started;
   } catch (err) {
     unhealthy = errorMessage(err);

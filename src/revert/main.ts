@@ -5,7 +5,7 @@ import type { Logger } from '../common/logger.js';
 import { createClient as realCreateClient, type GitHubClient } from '../github/client.js';
 import { readContext } from '../github/context.js';
 import { failReleaseDeployments } from '../github/deployments.js';
-import { connectLoadBalancer, type LoadBalancer } from '../lb/index.js';
+import { appPorts, connectLoadBalancer, type LoadBalancer } from '../lb/index.js';
 import { createHealthCheck } from '../release/health.js';
 import type { Connector } from '../ssh/types.js';
 import { revertCommits, tokenWarning, type GitRevertResult } from './git.js';
@@ -53,19 +53,21 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
         ? `Bad release: ${settings.badRelease} (bad-release)`
         : `Bad release: on each host, the release an ssh-rollout of this workflow run (${run}) put there (bad-release is empty)`,
     );
-    // The balancer is reset after the hosts are back (see docs/load-balancer.md: every matched server
-    // ready with its configured weight); it never blocks the revert itself.
+    // The balancer is settled after the hosts are back (see docs/load-balancer.md: a host in rotation
+    // only once healthy); it never blocks the revert itself.
     let balancer: { lb: LoadBalancer; close: () => Promise<void> } | undefined;
     if (settings.loadBalancer) {
       try {
         balancer = await connectLoadBalancer(settings.loadBalancer, deps.connector, ssh.credentials);
-        await balancer.lb.inspect(ssh.hosts);
+        await balancer.lb.inspect(ssh.hosts, settings.loadBalancer.servers);
+        if (ssh.healthUrl.includes('{port}')) appPorts(balancer.lb, ssh.hosts);
       } catch (err) {
         logger.warning(`load balancer ${settings.loadBalancer.kind}: ${errorMessage(err)}; weights and states are not reset`);
         await balancer?.close().catch(() => undefined);
         balancer = undefined;
       }
     }
+    const lb = balancer?.lb;
     hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () =>
       revertHosts(ssh, { badRelease: settings.badRelease, toRelease: settings.toRelease, run }, {
         connector: deps.connector,
@@ -74,6 +76,8 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
         runUrl: ctx.runUrl,
         reason: reason.text,
         now,
+        appPort: lb ? (id) => lb.serverOf(id).port || undefined : undefined,
+        checkHealthOf: lb ? (id) => lb.serverOf(id).state !== 'ready' : undefined,
       }),
     );
     const reach = reachOf(hosts);
@@ -91,10 +95,12 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
       await balancer.close().catch(() => undefined);
     } else if (balancer) {
       try {
-        await balancer.lb.reset();
-        logger.info(`Load balancer: every server of ${ssh.hosts.length} host(s) ready with its configured weight`);
+        const { ready, out, kept } = settleOf(hosts, balancer.lb);
+        await balancer.lb.settle(ready, out);
+        logger.info(`Load balancer: ${ready.length} host(s) in rotation with their configured weight${out.length ? `; out of rotation (not healthy): ${out.join(', ')}` : ''}`);
+        if (kept.length) logger.error(`Load balancer: ${kept.join(', ')} not healthy but left as they are: taking them out would leave no server of '${settings.loadBalancer!.backend}' in rotation`);
       } catch (err) {
-        errors.push(`load balancer reset: ${errorMessage(err)}`);
+        errors.push(`load balancer: ${errorMessage(err)}`);
         logger.error(errors[errors.length - 1]);
       } finally {
         await balancer.close().catch(() => undefined);
@@ -197,4 +203,21 @@ function badReleases(hosts: HostsRevertReport | null, explicit: string): string[
   if (explicit) return [explicit];
   const set = new Set((hosts?.hosts ?? []).filter((h) => h.bad && (h.outcome !== 'nothing-to-do' || h.markedBad)).map((h) => h.bad));
   return [...set].sort();
+}
+
+/**
+ * After the revert, who is in rotation: hosts healthy on their release (reverted, or left alone and
+ * in rotation or checked healthy), and who is out: hosts not healthy. Never the last server in rotation:
+ * those are `kept` as they are (SPEC: at least one healthy server stays in rotation).
+ */
+export function settleOf(report: HostsRevertReport, lb: Pick<LoadBalancer, 'serverOf' | 'inRotation'>): { ready: string[]; out: string[]; kept: string[] } {
+  const ready: string[] = [];
+  const out: string[] = [];
+  for (const h of report.hosts) {
+    const inRotation = lb.serverOf(h.host).state === 'ready';
+    if (h.outcome === 'reverted' || (h.outcome === 'nothing-to-do' && (h.healthy ?? inRotation))) ready.push(h.host);
+    else if (h.outcome !== 'nothing-to-do' || h.healthy === false) out.push(h.host);
+  }
+  if (ready.length === 0 && lb.inRotation(out) === 0) return { ready, out: [], kept: out };
+  return { ready, out, kept: [] };
 }

@@ -1,11 +1,11 @@
 // The rollout's side of the load balancer: open and restore it, take a host out of rotation while
-// it switches (never emptying the backend), put it back, and hold wave 1's canary weight during its bake.
+// it switches (never the last server in rotation), put it back once healthy (an unhealthy host stays
+// out, also after the run), and hold wave 1's canary weight during its bake.
 import { errorMessage } from '../common/errors.js';
 import { hostId, type HostSpec } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
-import { Semaphore } from '../common/concurrency.js';
 import type { ReleaseHost } from '../engine/host.js';
-import { connectLoadBalancer, sharesBetween, splitOf, type LoadBalancer, type RolloutLbSettings, type TrafficSplit } from '../lb/index.js';
+import { appPorts, connectLoadBalancer, sharesBetween, splitOf, type LoadBalancer, type RolloutLbSettings, type TrafficSplit } from '../lb/index.js';
 import type { Connector, SshCredentials } from '../ssh/types.js';
 
 /** During a canary bake: each host's share (0..1) of the requests the balancer sent since the bake began, by host id. */
@@ -13,10 +13,16 @@ export interface BakeTraffic {
   trafficShares: () => Promise<ReadonlyMap<string, number> | null>;
 }
 
+/**
+ * Why a host is out of rotation: `switching` (drained for its switch or its revert; it comes back once
+ * healthy) or `unhealthy` (not healthy after its revert: it stays out, also after the run).
+ */
+type OutOfRotation = 'switching' | 'unhealthy';
+
 export class Balancer {
-  /** At most all-but-one in-rotation hosts drained at once, so the backend never empties. */
-  private drainSlots?: Semaphore;
-  private readonly out = new Set<string>();
+  private readonly out = new Map<string, OutOfRotation>();
+  /** Drains waiting for another server to come back (see drain). */
+  private waiting: (() => void)[] = [];
 
   private constructor(
     readonly settings: RolloutLbSettings,
@@ -25,50 +31,86 @@ export class Balancer {
     private readonly logger: Logger,
   ) {}
 
-  /** Connects and matches every host; a host the balancer does not know fails here, before anything changes. */
-  static async open(settings: RolloutLbSettings, hosts: HostSpec[], io: { connector: Connector; credentials: SshCredentials; logger: Logger; provider?: LoadBalancer }): Promise<Balancer> {
+  /**
+   * Connects and matches every host to its server; a host the balancer does not know, or a mapping that is
+   * not one server per host and one host per server, fails here, before anything changes.
+   */
+  static async open(settings: RolloutLbSettings, hosts: HostSpec[], io: { connector: Connector; credentials: SshCredentials; logger: Logger; provider?: LoadBalancer; needPorts?: boolean }): Promise<Balancer> {
     const opened = io.provider ? { lb: io.provider, close: async () => undefined } : await connectLoadBalancer(settings, io.connector, io.credentials);
     const balancer = new Balancer(settings, opened.lb, opened.close, io.logger);
     try {
-      await opened.lb.inspect(hosts);
+      await opened.lb.inspect(hosts, settings.servers);
+      if (io.needPorts) appPorts(opened.lb, hosts);
     } catch (err) {
       await opened.close().catch(() => undefined);
       throw err;
     }
     const before = opened.lb.split('before the rollout');
-    const inRotation = Object.values(before.share).filter((x) => x > 0).length;
-    if (settings.drain) balancer.drainSlots = new Semaphore(Math.max(1, inRotation - 1));
     io.logger.info(
       `Load balancer ${settings.kind} ${hostId(settings.host)} '${settings.backend}': ${formatShares(before)}` +
-        `${settings.drain ? `; drain on (timeout ${settings.drainTimeoutMs / 1000}s, at most ${Math.max(1, inRotation - 1)} host(s) out at once)` : '; drain off'}` +
+        `${settings.drain ? `; drain on (timeout ${settings.drainTimeoutMs / 1000}s; a host is drained only while another server stays in rotation)` : '; drain off'}` +
         `${settings.canaryShare !== null ? `; canary weight ${Math.round(settings.canaryShare * 1000) / 10}% during wave 1's bake` : ''}`,
     );
     return balancer;
   }
 
-  /** Runs a host's switch inside a drain slot. */
-  inSlot<T>(fn: () => Promise<T>): Promise<T> {
-    return this.drainSlots ? this.drainSlots.run(fn) : fn();
+  /** The port of the host's server (`{port}` in health-url); undefined for a Unix-socket server. */
+  appPort(host: string): number | undefined {
+    return this.lb.serverOf(host).port || undefined;
   }
 
   isOut(host: ReleaseHost): boolean {
     return this.out.has(host.id);
   }
 
-  /** Out of rotation, waiting for in-flight requests up to drain-timeout. */
-  async drain(host: ReleaseHost): Promise<void> {
-    this.out.add(host.id);
+  /**
+   * Out of rotation, waiting for in-flight requests up to drain-timeout; but never the last server in
+   * rotation (SPEC: at least one healthy server stays in rotation at every moment). While the others are
+   * out switching, this waits for one to come back; when none will (the others are out for good), the
+   * host switches in rotation, undrained, and the log says so. `stopped` (checked while waiting, and
+   * on wake()): the rollout has stopped, so the host is left as it is and nothing is drained.
+   */
+  async drain(host: ReleaseHost, stopped: () => boolean = () => false): Promise<'drained' | 'in-rotation' | 'stopped'> {
+    for (;;) {
+      const others = this.lb.inRotation([...this.out.keys(), host.id]);
+      if (others > 0) break;
+      if (stopped()) return 'stopped';
+      const comingBack = [...this.out].some(([id, why]) => id !== host.id && why === 'switching');
+      if (!comingBack) {
+        this.logger.warning(`${host.id}: not drained: it is the last server of '${this.settings.backend}' in rotation, so it switches while serving`);
+        return 'in-rotation';
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.out.set(host.id, 'switching');
     const { left } = await host.timedStep(
       'drain',
       () => this.lb.drain(host.id, this.settings.drainTimeoutMs),
       (r) => (r.left > 0 ? `drain-timeout reached with ${r.left} request(s) in flight` : 'out of rotation, no request in flight'),
     );
     if (left > 0) this.logger.warning(`${host.id}: drain-timeout reached with ${left} request(s) in flight`);
+    return 'drained';
   }
 
+  /** Back in rotation: only ever called once the host's health check has passed. */
   async enable(host: ReleaseHost): Promise<void> {
     await host.timedStep('rotation', () => this.lb.enable(host.id), () => 'back in rotation');
     this.out.delete(host.id);
+    this.wake();
+  }
+
+  /** Not healthy: stays out of rotation, now and after the run. */
+  keepOut(host: ReleaseHost, why: string): void {
+    this.out.set(host.id, 'unhealthy');
+    this.logger.error(`${host.id}: stays out of rotation: ${why}`);
+    this.wake();
+  }
+
+  /** Drains waiting for a server to come back look again (a host failed, or the rollout stopped). */
+  wake(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resolve of waiting) resolve();
   }
 
   split(label: string, out: string[]): TrafficSplit {
@@ -108,18 +150,22 @@ export class Balancer {
     return splits;
   }
 
-  /** Weights and states back as captured, whatever happened; then the session closes. Returns an error text or ''. */
-  async close(): Promise<string> {
+  /**
+   * Weights and states back as captured, whatever happened, but a host still out of rotation (not healthy,
+   * or never back) stays out; then the session closes. Returns an error text or '', and who stays out.
+   */
+  async close(): Promise<{ error: string; out: string[] }> {
     let error = '';
+    const keepOut = [...this.out.keys()];
     try {
-      await this.lb.restore();
-      this.logger.info('Load balancer: weights and states restored');
+      await this.lb.restore(keepOut);
+      this.logger.info(`Load balancer: weights and states restored${keepOut.length ? `; ${keepOut.join(', ')} left out of rotation (not healthy)` : ''}`);
     } catch (err) {
       error = `load balancer: could not restore weights and states: ${errorMessage(err)}`;
       this.logger.error(error);
     }
     await this.closeSession().catch(() => undefined);
-    return error;
+    return { error, out: keepOut };
   }
 }
 

@@ -359,6 +359,11 @@ export function summaryMarkdown(report: RolloutReport): string {
     `${report.hosts.length} host(s) in ${report.waves.length} wave(s), ${formatMs(report.durationMs)}; artifact ${(report.artifact.bytes / 1024).toFixed(0)} KiB, sha256 \`${report.artifact.sha256.slice(0, 12)}…\`; deploy path \`${report.deployPath}\`${stagingInfo(report)}`,
   );
   if (report.stopReason) before.push('', `**Stopped:** ${cell(clip(report.stopReason, 4 * REASON_MAX))}`);
+  const out = report.outOfRotation ?? [];
+  if (out.length) {
+    const named = out.length <= SMALL_FLEET ? out.map(cell).join(', ') : `${out.length} hosts (named in the JSON report, \`outOfRotation\`)`;
+    before.push('', `**Left out of rotation** on the load balancer, not being healthy (it sends them no users until you put them back): ${named}`);
+  }
   before.push(...unhealthyLines(report));
   before.push('', ...waveTable(waveGroups(report)));
 

@@ -88,6 +88,8 @@ export interface RolloutReport {
   unhealthyAtStart: UnhealthyAtStart[];
   /** Why the rollout stopped early ('' when it did not). */
   stopReason: string;
+  /** Behind a balancer: hosts left out of rotation after the run, not being healthy. */
+  outOfRotation?: string[];
   errors: string[];
 }
 
@@ -197,30 +199,37 @@ class RolloutRun {
     if (this.deps.signal?.aborted) onAbort();
     this.logIntro();
     this.heartbeat.start();
+    let report: RolloutReport | undefined;
     try {
-      if (this.settings.dryRun) return await this.dryRun();
-      if (this.settings.loadBalancer) await this.openBalancer();
-      await this.log.group(`Preflight: ${this.runs.length} host(s)`, () => this.eachHost(this.runs, 'preflight', (run) => this.preflightHost(run)));
-      this.plan = this.makePlan();
-      if (this.decide()) await this.stage();
-      for (const wave of this.plan.waves) {
-        if (!this.decide()) break;
-        await this.runWave(wave.index);
-      }
-      const decision = this.judge();
-      if (!decision.go) return await this.stopAndRevert(decision.reason, decision.revert);
-      await this.log.group('Record and prune', () => this.eachHost(this.runs.filter((r) => r.record.outcome === 'updated'), 'record', (run) => this.recordHealthy(run)));
-      return this.finish('success');
+      report = await this.runAll();
+      return report;
     } finally {
       this.heartbeat.stop();
       this.deps.signal?.removeEventListener('abort', onAbort);
-      const lbError = await this.balancer?.close();
-      if (lbError) this.errors.push(lbError);
+      const lb = await this.balancer?.close();
+      if (lb?.error) (report?.errors ?? this.errors).push(lb.error);
+      if (report && lb?.out.length) report.outOfRotation = lb.out;
       await mapLimit(this.runs, this.settings.ssh.maxParallel, async ({ host }) => {
         await host.unlock().catch((err) => this.log.warning(`${host.id}: could not release the lock: ${errorMessage(err)}`));
         await host.close();
       });
     }
+  }
+
+  private async runAll(): Promise<RolloutReport> {
+    if (this.settings.dryRun) return await this.dryRun();
+    if (this.settings.loadBalancer) await this.openBalancer();
+    await this.log.group(`Preflight: ${this.runs.length} host(s)`, () => this.eachHost(this.runs, 'preflight', (run) => this.preflightHost(run)));
+    this.plan = this.makePlan();
+    if (this.decide()) await this.stage();
+    for (const wave of this.plan.waves) {
+      if (!this.decide()) break;
+      await this.runWave(wave.index);
+    }
+    const decision = this.judge();
+    if (!decision.go) return await this.stopAndRevert(decision.reason, decision.revert);
+    await this.log.group('Record and prune', () => this.eachHost(this.runs.filter((r) => r.record.outcome === 'updated'), 'record', (run) => this.recordHealthy(run)));
+    return this.finish('success');
   }
 
   private makePlan(): RolloutPlan {
@@ -444,7 +453,7 @@ class RolloutRun {
     await this.log.group(`Wave ${index}/${this.plan.waves.length}: ${this.eachHostLogged ? wave.hosts.join(', ') : `${wave.hosts.length} host(s)`}`, () =>
       mapLimit(ready, this.settings.ssh.maxParallel, async (run) => {
         if (!this.decide()) return;
-        await (this.balancer ? this.balancer.inSlot(() => this.switchHost(run)) : this.switchHost(run));
+        await this.switchHost(run);
       }),
     );
     record.end = this.now();
@@ -461,13 +470,15 @@ class RolloutRun {
     const ssh = this.settings.ssh;
     try {
       for (const step of this.plan.switch) {
-        if (step === 'drain') await this.balancer!.drain(host);
+        // A rollout that stopped while this host waited for another server to come back leaves it untouched.
+        if (step === 'drain' && (await this.balancer!.drain(host, () => !this.decide())) === 'stopped') return;
         else if (step === 'switch') {
           await host.switchTo(this.settings.releaseId, this.entry(run, 'switched'));
           run.switched = true;
         } else if (step === 'reload') await host.reload(ssh.reloadCommand, this.env(run));
-        else if (step === 'health') await host.health(this.deps.health, this.env(run));
-        else if (step === 'rotation') await this.balancer!.enable(host);
+        else if (step === 'health') await this.checkHealth(run, this.env(run));
+        // Drained only while another server stayed in rotation (Balancer.drain); in rotation only once healthy.
+        else if (step === 'rotation' && this.balancer!.isOut(host)) await this.balancer!.enable(host);
       }
       run.record.outcome = 'updated';
       this.hostInfo(`${host.id}: on ${this.settings.releaseId}${this.plan.switch.includes('health') ? ', healthy' : ''}`);
@@ -476,6 +487,8 @@ class RolloutRun {
       const decision = this.judge();
       // Within max-failures the rollout goes on, but this host must not stay on a release that failed on it.
       if (decision.go && decision.revert.includes(host.id)) await this.putBack(run, errorMessage(err));
+      // Never switched (its switch failed): still on its release, back in rotation once healthy there.
+      else if (!run.switched && this.balancer?.isOut(host)) await this.backUnswitched(run);
     }
   }
 
@@ -531,37 +544,74 @@ class RolloutRun {
     return this.finish(this.runs.some((r) => r.record.outcome === 'revert-failed') ? 'failed' : 'reverted');
   }
 
-  /** Puts a switched host back on its revert target (and reloads it); the ledger records the release failed here. */
+  /**
+   * Puts a switched host back on its revert target (and reloads it); the ledger records the release
+   * failed here. Behind a balancer it is out of rotation meanwhile and back only once its health check
+   * passes on the target; a host that is not healthy there stays out (revert-failed, named in failed-hosts).
+   */
   private async putBack(run: HostRun, reason: string): Promise<void> {
     const { host } = run;
     const target = run.revertTo;
     const ssh = this.settings.ssh;
+    const back: ReleaseEnv = { deployPath: ssh.deployPath, releaseId: target, previousReleaseId: this.settings.releaseId };
     try {
       // The balancer never blocks a revert: a drain that fails is a warning.
       if (this.balancer?.settings.drain && !this.balancer.isOut(host)) await this.balancer.drain(host).catch((e) => this.log.warning(`${host.id}: ${errorMessage(e)}`));
-      const back: ReleaseEnv = { deployPath: ssh.deployPath, releaseId: target, previousReleaseId: this.settings.releaseId };
       await host.putBack(target, this.entry(run, 'failed', reason), ssh.reloadCommand ? { command: ssh.reloadCommand, env: back } : null, RECONNECT_WITHIN_MS);
       run.switched = false;
       run.closed = true;
-      // Back in rotation on the release it served before (a host with no release left stays out).
-      if (this.balancer?.isOut(host) && target) await this.balancer.enable(host).catch((e) => this.log.warning(`${host.id}: ${errorMessage(e)}`));
-      // A host that failed stays 'failed' (with its reason), so `failed-hosts` names it; only hosts
-      // reverted because of another host's failure become 'reverted'.
-      if (run.record.outcome !== 'failed') run.record.outcome = 'reverted';
-      this.log.info(`${host.id}: reverted to ${target || '(no release)'}`);
     } catch (err) {
-      run.record.outcome = 'revert-failed';
       if (err instanceof ReloadFailedError) {
         // `current` is back on the target (its ledger line says so); the app may not serve it.
         run.switched = false;
         run.closed = true;
-        run.record.reason = `${run.record.reason ? `${run.record.reason}; ` : ''}${errorMessage(err)}`;
-        this.log.error(`${host.id}: ${errorMessage(err)}`);
+        this.revertFailed(run, errorMessage(err));
         return;
       }
-      run.record.reason = `${run.record.reason ? `${run.record.reason}; ` : ''}could not be put back on ${target || '(no release)'}: ${errorMessage(err)}`;
-      this.log.error(`${host.id}: COULD NOT BE REVERTED to ${target || '(no release)'}: ${errorMessage(err)}`);
+      this.revertFailed(run, `could not be put back on ${target || '(no release)'}: ${errorMessage(err)}`, `COULD NOT BE REVERTED to ${target || '(no release)'}: ${errorMessage(err)}`);
+      return;
     }
+    if (this.balancer?.isOut(host)) {
+      if (!target) {
+        this.balancer.keepOut(host, 'no release left to serve');
+      } else {
+        const unhealthy = this.plan.revert.includes('health') ? await this.checkHealth(run, back).then(() => '', (e: unknown) => errorMessage(e)) : '';
+        if (unhealthy) {
+          this.revertFailed(run, `back on ${target} but not healthy: ${unhealthy}`);
+          return;
+        }
+        await this.balancer.enable(host).catch((e) => this.log.warning(`${host.id}: ${errorMessage(e)}`));
+      }
+    }
+    // A host that failed stays 'failed' (with its reason), so `failed-hosts` names it; only hosts
+    // reverted because of another host's failure become 'reverted'.
+    if (run.record.outcome !== 'failed') run.record.outcome = 'reverted';
+    this.log.info(`${host.id}: reverted to ${target || '(no release)'}`);
+  }
+
+  /** A host drained for a switch that did not happen: in rotation again once healthy on the release it kept. */
+  private async backUnswitched(run: HostRun): Promise<void> {
+    const kept: ReleaseEnv = { deployPath: this.settings.ssh.deployPath, releaseId: run.record.previous, previousReleaseId: '' };
+    const unhealthy = !run.record.previous
+      ? 'no release to serve'
+      : this.plan.switch.includes('health')
+        ? await this.checkHealth(run, kept).then(() => '', (e: unknown) => errorMessage(e))
+        : '';
+    if (unhealthy) this.balancer!.keepOut(run.host, `not switched, and not healthy on ${run.record.previous || '(no release)'}: ${unhealthy}`);
+    else await this.balancer!.enable(run.host).catch((e) => this.log.warning(`${run.host.id}: ${errorMessage(e)}`));
+  }
+
+  /** A put-back that did not leave the host healthy: the reason recorded, the host out of rotation. */
+  private revertFailed(run: HostRun, why: string, logged = why): void {
+    run.record.outcome = 'revert-failed';
+    run.record.reason = `${run.record.reason ? `${run.record.reason}; ` : ''}${why}`;
+    this.log.error(`${run.host.id}: ${logged}`);
+    if (this.balancer?.isOut(run.host)) this.balancer.keepOut(run.host, why);
+  }
+
+  /** The health check, with `{port}` the port of the host's balancer server. */
+  private checkHealth(run: HostRun, env: ReleaseEnv): Promise<string> {
+    return run.host.health(this.deps.health, env, this.balancer?.appPort(run.host.id));
   }
 
   /** The rollout succeeded: `healthy` in the ledger and the prune, in one command. */
@@ -585,7 +635,13 @@ class RolloutRun {
 
   private async openBalancer(): Promise<void> {
     const { ssh } = this.settings;
-    this.balancer = await Balancer.open(this.settings.loadBalancer!, ssh.hosts, { connector: this.deps.connector, credentials: ssh.credentials, logger: this.log, provider: this.deps.loadBalancer });
+    this.balancer = await Balancer.open(this.settings.loadBalancer!, ssh.hosts, {
+      connector: this.deps.connector,
+      credentials: ssh.credentials,
+      logger: this.log,
+      provider: this.deps.loadBalancer,
+      needPorts: ssh.healthUrl.includes('{port}'),
+    });
     if (this.settings.loadBalancer!.canaryShare !== null && !this.plan.waves[0]?.bake) {
       this.log.warning('canary-weight is set but wave 1 has no bake (it needs wave-wait > 0 and a second wave): weights stay as they are');
     }
@@ -626,10 +682,13 @@ class RolloutRun {
     run.record.outcome = 'failed';
     run.record.reason = reason;
     this.log.error(`${run.host.id}: ${reason}`);
+    // A drain waiting for this host to come back may now have to give up (the rollout stops).
+    this.balancer?.wake();
   }
 
   private stop(reason: string): void {
     if (!this.stopReason) this.stopReason = reason;
+    this.balancer?.wake();
   }
 
   private judge() {

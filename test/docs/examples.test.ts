@@ -17,6 +17,8 @@ import { Fleet, freePort } from '../servers/fleet.js';
 import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
 import { startPrometheus, waitForHistory, type PrometheusServer } from '../servers/prometheus.js';
 import { REPO, actionInputs, parse, runJob, startShopEndpoints } from '../workflows/harness.js';
+import { currentOf } from '../rollout/helpers.js';
+import { docBlock } from '../recipes/helpers.js';
 
 type Step = { name?: string; id?: string; if?: string; uses?: string; with?: Record<string, unknown> };
 
@@ -89,6 +91,13 @@ function newKey(): string {
   return readFileSync(file, 'utf8');
 }
 
+test("the README's reload-command is docs/app-servers.md's gunicorn recipe, the one test/recipes/gunicorn.test.ts runs under load", () => {
+  const readme = readmeStep('ssh-rollout').step.with as Record<string, string>;
+  const recipe = parseYaml(docBlock('gunicorn rollout')) as Record<string, string>;
+  expect(readme['reload-command']).toBe(recipe['reload-command']);
+  expect(readme['health-expect']).toBe(recipe['health-expect']);
+});
+
 describe("the README's ssh-rollout and auto-revert steps, in one job, on a real fleet", () => {
   let fleet: Fleet;
   let prometheus: PrometheusServer;
@@ -101,7 +110,8 @@ describe("the README's ssh-rollout and auto-revert steps, in one job, on a real 
     work = mkdtempSync(join(tmpdir(), 'fivestep-readme-'));
     fleet = await Fleet.start(3, { distinctAddresses: true });
     appPort = await freePort(fleet.hosts[0].host);
-    apps.push(...(await startShopEndpoints(fleet.hosts, appPort, { centsPerMinute: () => 60_000, health: () => ({ status: 200, body: 'ok' }) })));
+    // /health names the release the host runs, as the README's health-expect: '{release}' asks.
+    apps.push(...(await startShopEndpoints(fleet.hosts, appPort, { centsPerMinute: () => 60_000, health: (i) => ({ status: 200, body: `release ${currentOf(fleet, i)}` }) })));
     [prometheus, gh] = await Promise.all([startPrometheus(fleet.hosts.map((h) => `${h.host}:${appPort}`), 'shop_revenue_cents_total'), startGitHubApi()]);
     // The watch's rule is a rate over 1m: it needs a few samples of every host first.
     await waitForHistory(prometheus, 'shop_revenue_cents_total', 3);
@@ -133,8 +143,8 @@ describe("the README's ssh-rollout and auto-revert steps, in one job, on a real 
     Object.assign(w, {
       hosts: '${{ vars.WEB_HOSTS }}', // the README lists web1.example.com …
       artifact: '${{ vars.ARTIFACT }}',
-      'setup-command': 'test -f index.html', // the README's `npm ci --omit=dev`: this artifact has no package.json
-      'reload-command': 'true', // the README's reload signals the user's app server, which is not here
+      'setup-command': 'test -f index.html', // the README's pip install: this artifact has no requirements.txt
+      'reload-command': 'true', // the README's reload signals the user's gunicorn (test/recipes/ runs that recipe), which is not here
       'health-url': `http://{host}:${appPort}/health`,
       'wave-wait': '2s',
       watch: stringifyYaml({ ...watch, url: prometheus.url, interval: '1s' }),

@@ -68,7 +68,8 @@ describe('steps', () => {
     const full = planRollout(hosts(1), options({ sharedPaths: true, setup: true, reload: true, health: true, drain: true }));
     expect(full.stage['h1:22']).toEqual(['upload', 'unpack', 'link', 'setup']);
     expect(full.switch).toEqual(['drain', 'switch', 'reload', 'health', 'rotation']);
-    expect(full.revert).toEqual(['drain', 'revert', 'rotation']);
+    // Behind a balancer a reverted host is back in rotation only once healthy on the release it went back to.
+    expect(full.revert).toEqual(['drain', 'revert', 'health', 'rotation']);
   });
   test('a host that already holds this upload (same checksum) is not uploaded to again', () => {
     const plan = planRollout(hosts(2), options(), new Map([['h2:22', { uploaded: true, current: true }]]));

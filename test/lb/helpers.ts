@@ -1,18 +1,30 @@
 // A per-host app for the balancer tests (the version `current` serves; down while a "restart" marker
 // exists, as a non-graceful reload would be; every answer is an order worth the release's `order-value`,
 // default 1, counted on /metrics as `orders_total`) and a steady load generator through the balancer.
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { Agent, createServer, request, type Server } from 'node:http';
 import type { Fleet } from '../servers/fleet.js';
 
 export interface Apps {
+  /** The shared port (`listen: 'shared-port'`, the default). */
   port: number;
+  /** Each host's app port (`own-port`), or 0 (`unix`). */
+  ports: number[];
+  /** Each host's app socket (`unix`). */
+  sockets: string[];
   stop(): Promise<void>;
 }
 
-/** One HTTP server per fleet host on its own address and one shared port. */
-export async function startApps(fleet: Fleet): Promise<Apps> {
+/**
+ * One HTTP server per fleet host: on the host's own address and one shared port (the default, for a
+ * fleet with distinct addresses); on one address with a port each (`own-port`: several apps on one
+ * machine); or on a Unix socket each at `socketPath(i)` (`unix`: nginx → app over a socket).
+ */
+export async function startApps(fleet: Fleet, opts: { listen?: 'shared-port' | 'own-port' | 'unix'; socketPath?: (i: number) => string } = {}): Promise<Apps> {
+  const listen = opts.listen ?? 'shared-port';
   const servers: Server[] = [];
+  const ports: number[] = [];
+  const sockets: string[] = [];
   let port = 0;
   for (const [i, h] of fleet.hosts.entries()) {
     let orders = 0;
@@ -39,14 +51,24 @@ export async function startApps(fleet: Fleet): Promise<Apps> {
       orders += Number(read('/srv/app/current/order-value') || 1);
       res.writeHead(200, { 'x-host': String(i), connection: 'close' }).end(read('/srv/app/current/version') || 'none');
     });
+    const socket = listen === 'unix' ? opts.socketPath!(i) : '';
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
-      srv.listen(port, h.host, () => resolve());
+      if (socket) srv.listen(socket, () => resolve());
+      else srv.listen(listen === 'own-port' ? 0 : port, h.host, () => resolve());
     });
-    port = (srv.address() as { port: number }).port;
+    if (socket) {
+      // nginx runs as the fleet's login user: it must be able to connect.
+      chmodSync(socket, 0o777);
+      sockets.push(socket);
+      ports.push(0);
+    } else {
+      ports.push((srv.address() as { port: number }).port);
+      if (listen === 'shared-port') port = ports[i];
+    }
     servers.push(srv);
   }
-  return { port, stop: () => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => undefined) };
+  return { port, ports, sockets, stop: () => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => undefined) };
 }
 
 export interface Sample {
@@ -81,6 +103,8 @@ export function startLoad(url: string, workers = 4): Load {
     while (running) {
       const r = await get(url);
       samples.push({ t: Date.now(), ok: r.status === 200, host: r.host });
+      // A balancer with no server answers 503 at once: without a pause the loop would starve the event loop.
+      if (r.status !== 200) await new Promise((resolve) => setTimeout(resolve, 5));
     }
   });
   return {

@@ -5,7 +5,7 @@
 // - tcp: `mode tcp`, 50 keep-alive requests on one connection: stot 1, req_tot empty.
 import { readFileSync } from 'node:fs';
 import { parseRequests, parseSessions } from '../../src/lb/haproxy.js';
-import { LoadBalancerError, sharesBetween, sumByHost, type LbServer, type RequestCounts } from '../../src/lb/index.js';
+import { LoadBalancerError, sharesBetween, perHost, type LbServer, type RequestCounts } from '../../src/lb/index.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -24,14 +24,14 @@ test('mode tcp has no req_tot: an error naming the server, not a share of connec
   expect(() => parseRequests("Unknown command: 'show stat'\n", 'app')).toThrow(/unexpected 'show stat' output/);
 });
 
-test('counts are summed per host over its servers', () => {
+test("counts are taken per host from its server", () => {
   const s = (name: string): LbServer => ({ name, address: '10.0.0.1', port: 8080, weight: 1, state: 'ready' });
   const byHost = new Map([
-    ['10.0.0.1:22', [s('a'), s('b')]],
-    ['10.0.0.2:22', [s('c')]],
+    ['10.0.0.1:22', s('a')],
+    ['10.0.0.2:22', s('c')],
   ]);
   const n: Record<string, number> = { a: 3, b: 4, c: 10 };
-  expect(sumByHost(byHost, (x) => n[x.name])).toEqual({ '10.0.0.1:22': 7, '10.0.0.2:22': 10 });
+  expect(perHost(byHost, (x) => n[x.name])).toEqual({ '10.0.0.1:22': 3, '10.0.0.2:22': 10 });
 });
 
 test('shares between two measured readings: the growth of each host over the total growth', () => {

@@ -180,3 +180,46 @@ describe('health-expect against a real HTTP server', () => {
     expect(early.ok).toBe(true);
   });
 });
+
+describe('health-samples: every answer of several in a row, each on its own connection', () => {
+  // Two "workers" answering turn about, per connection, as a prefork server whose reload half took.
+  let server: Server;
+  let port = 0;
+  let workers: string[] = [];
+  let connections = 0;
+  beforeAll(async () => {
+    server = createServer((req, res) => res.end(workers[(connections - 1) % workers.length]));
+    server.on('connection', () => connections++);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  const v2 = { ...env, releaseId: 'v2', previousReleaseId: 'v1' };
+  const check = (samples: number | undefined, timeoutMs = 300) =>
+    createHealthCheck({ ...settings, healthUrl: `http://{host}:${port}/`, healthExpect: '{release}', healthSamples: samples, healthTimeoutMs: timeoutMs }, { intervalMs: 10 })(session([0]), spec, v2);
+
+  test('one old worker among new ones: one answer passes, three in a row do not', async () => {
+    workers = ['v2', 'v1'];
+    connections = 0;
+    expect((await check(1)).ok).toBe(true);
+    connections = 0;
+    const r = await check(3);
+    expect(r.ok).toBe(false);
+    expect(r.detail).toMatch(/^health-url http:\/\/127\.0\.0\.1:\d+\/ not healthy after .*: answer 2 of 3 in a row: HTTP 200 but the body does not contain "v2" \(body: "v1"\)$/);
+  });
+
+  test('every worker switched: healthy at the first attempt, each answer on a new connection', async () => {
+    workers = ['v2', 'v2'];
+    connections = 0;
+    const r = await check(3);
+    expect(r).toMatchObject({ ok: true, attempts: 1 });
+    expect(r.detail).toMatch(/^healthy after 1 attempt\(s\) \(3 health-url answers in a row\), \d+ ms$/);
+    expect(connections).toBe(3);
+  });
+
+  test('{port} is the port the host\'s balancer server gives; without one the check fails saying so', async () => {
+    expect(healthUrlFor('http://{host}:{port}/h', spec, 8081)).toBe('http://127.0.0.1:8081/h');
+    const r = await createHealthCheck({ ...settings, healthUrl: 'http://{host}:{port}/' })(session([0]), spec, env);
+    expect(r).toMatchObject({ ok: false, detail: 'health-url uses {port} but no balancer server gives 127.0.0.1 a port' });
+  });
+});

@@ -46,7 +46,7 @@ describe('readRevertSettings', () => {
     expect(() => readRevertSettings(objectInputs({ ...ssh, 'load-balancer': 'haproxy', 'lb-host': 'lb1' }), ctx)).toThrow(/input 'lb-backend': is required/);
     expect(() => readRevertSettings(objectInputs({ ...ssh, 'load-balancer': 'nginx', 'lb-host': 'lb1', 'lb-backend': 'app' }), ctx)).toThrow(/input 'lb-upstream-file'/);
     const s = readRevertSettings(objectInputs({ ...ssh, 'load-balancer': 'haproxy', 'lb-host': 'ops@lb1:2222', 'lb-backend': 'app' }), ctx);
-    expect(s.loadBalancer).toEqual({ kind: 'haproxy', host: { user: 'ops', host: 'lb1', port: 2222 }, backend: 'app', socket: '/run/haproxy/admin.sock', upstreamFile: '' });
+    expect(s.loadBalancer).toEqual({ kind: 'haproxy', host: { user: 'ops', host: 'lb1', port: 2222 }, backend: 'app', socket: '/run/haproxy/admin.sock', upstreamFile: '', servers: new Map() });
     expect(s.ssh?.warnings).toHaveLength(1);
     expect(() => readRevertSettings(objectInputs({ 'lb-host': 'lb1', 'rca-issue': 'false', 'revert-commit': 'true', 'revert-mode': 'push' }), ctx)).toThrow(/input 'lb-host': is set but load-balancer is empty/);
   });
@@ -69,7 +69,7 @@ describe('readRevertSettings', () => {
   test('nginx: the upstream file is kept; the socket is not checked', () => {
     const ssh = { hosts: 'web1', 'private-key': privateKey, 'insecure-skip-host-key-check': 'true', 'deploy-path': '/srv/app', 'rca-issue': 'false' };
     const s = readRevertSettings(objectInputs({ ...ssh, 'load-balancer': 'nginx', 'lb-host': 'lb1', 'lb-backend': 'app', 'lb-upstream-file': '/etc/nginx/conf.d/app-upstream.conf' }), ctx);
-    expect(s.loadBalancer).toEqual({ kind: 'nginx', host: { user: 'deploy', host: 'lb1', port: 22 }, backend: 'app', socket: '/run/haproxy/admin.sock', upstreamFile: '/etc/nginx/conf.d/app-upstream.conf' });
+    expect(s.loadBalancer).toEqual({ kind: 'nginx', host: { user: 'deploy', host: 'lb1', port: 22 }, backend: 'app', socket: '/run/haproxy/admin.sock', upstreamFile: '/etc/nginx/conf.d/app-upstream.conf', servers: new Map() });
   });
 
   test.each([

@@ -37,6 +37,7 @@ function settings(hosts: LocalHosts, release: string, extra: Partial<RolloutSett
       healthCommand: 'true',
       healthUrl: '',
       healthExpect: '',
+      healthSamples: 1,
       healthTimeoutMs: 1000,
       warnings: [],
       ...ssh,

@@ -122,6 +122,14 @@ describe('summaryMarkdown', () => {
     expect(md).toContain('**Warnings:**\n- web1:22: record/prune: exit 1');
   });
 
+  test('hosts the balancer keeps out of rotation are named at the top', () => {
+    const r = report({ result: 'failed', outOfRotation: ['web1:22', 'web2:22'] });
+    r.hosts[0] = { ...r.hosts[0], outcome: 'revert-failed', reason: 'back on v1 but not healthy: HTTP 503' };
+    const md = summaryMarkdown(r);
+    expect(md).toContain('**Left out of rotation** on the load balancer, not being healthy (it sends them no users until you put them back): web1:22, web2:22');
+    expect(summaryMarkdown(report())).not.toContain('out of rotation');
+  });
+
   test('a host that failed on its own and was put back says both', () => {
     const r = report({ result: 'reverted', stopReason: 'x' });
     r.hosts[1] = {

@@ -23,7 +23,7 @@ export async function startNginx(servers: BalancedServer[], owner: { uid: number
   const port = await freePort();
   const config = join(dir, 'nginx.conf');
   const upstreamFile = join(dir, 'upstream.conf');
-  writeFileSync(upstreamFile, [`upstream ${upstream} {`, ...servers.map((s) => `    server ${s.address}:${s.port}${s.weight ? ` weight=${s.weight}` : ''};`), '}', ''].join('\n'));
+  writeFileSync(upstreamFile, [`upstream ${upstream} {`, ...servers.map((s) => `    server ${s.address.startsWith('unix:') ? s.address : `${s.address}:${s.port}`}${s.weight ? ` weight=${s.weight}` : ''};`), '}', ''].join('\n'));
   writeFileSync(
     config,
     [

@@ -1,4 +1,4 @@
-// The shop app reloads on USR2 without dropping a request: steady keep-alive load on two hosts, two
+// The shop app reloads on HUP (and USR2) without dropping a request: steady keep-alive load on two hosts, two
 // reloads onto new releases, zero failed requests, and the answers come from the new release.
 import { chownSync, mkdirSync, renameSync, symlinkSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -41,7 +41,7 @@ afterAll(async () => {
   await fleet?.stop();
 });
 
-test('two USR2 reloads under steady keep-alive load: 0 failed requests, answers switch to the new release', async () => {
+test('a HUP and a USR2 reload under steady keep-alive load: 0 failed requests, answers switch to the new release', async () => {
   deploy('v1');
   apps = await startShopApps(fleet);
   expect(apps.served()).toEqual(['v1', 'v1']);
@@ -51,7 +51,7 @@ test('two USR2 reloads under steady keep-alive load: 0 failed requests, answers 
   for (const version of ['v2', 'v3']) {
     deploy(version, { brokenRevenue: version === 'v3' });
     const before = load.stats.ok;
-    for (const pid of apps.pids()) process.kill(pid, 'SIGUSR2');
+    for (const pid of apps.pids()) process.kill(pid, version === 'v2' ? 'SIGHUP' : 'SIGUSR2');
     await until(`${version} served`, () => apps!.served().every((v) => v === version));
     await until(`answers from ${version}`, () => load.lastVersions().every((v) => v === version));
     // Keep the load going while the old workers drain.

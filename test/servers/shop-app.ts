@@ -1,11 +1,12 @@
 // The demo shop app (demo/shop/server.mjs) running on every fleet host as a long-lived process, as a
 // real app server would: bound to the host's own loopback address, one port shared by all hosts, serving
-// the release `<deploy-path>/current` points to and reloading on `kill -USR2` without dropping a request.
+// the release `<deploy-path>/current` points to and reloading on `kill -HUP` (as Starman does: new workers from `current`, the old ones finish and exit)
+// without dropping a request.
 //
 //   writeShopRelease(dir, 'v3', { brokenRevenue: true })   // an artifact for ssh-rollout
 //   const apps = await startShopApps(fleet);               // after a first release is on every host
 //   apps.urls[i]                                           // http://127.X.Y.N:PORT
-//   apps.reloadCommand                                     // kill -USR2 "$(cat /srv/app/shared/app.pid)"
+//   apps.reloadCommand                                     // kill -HUP "$(cat /srv/app/shared/app.pid)"
 //   await apps.stop();                                     // also runs on process exit
 //
 // Each host's /srv exists only inside its sshd's mount namespace, so the app is given the host's REAL
@@ -122,7 +123,7 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, 
 
 /**
  * Starts the shop on every host, serving `<deploy-path>/current` (which must exist). The login user runs
- * it (unless asRoot), so `kill -USR2` over SSH works.
+ * it (unless asRoot), so `kill -HUP` over SSH works.
  */
 export async function startShopApps(fleet: { hosts: ShopHost[]; user: string }, opts: ShopAppsOptions = {}): Promise<ShopApps> {
   const deployPath = opts.deployPath ?? '/srv/app';
@@ -147,7 +148,7 @@ export async function startShopApps(fleet: { hosts: ShopHost[]; user: string }, 
     urls,
     targets: fleet.hosts.map((h) => `${h.host}:${port}`),
     deployPaths: realPaths,
-    reloadCommand: `kill -USR2 "$(cat ${deployPath}/shared/app.pid)"`,
+    reloadCommand: `kill -HUP "$(cat ${deployPath}/shared/app.pid)"`,
     pids: () => realPaths.map((p) => Number(readFileSync(join(p, 'shared', 'app.pid'), 'utf8').trim())),
     served: () => realPaths.map((p) => (existsSync(join(p, 'shared', 'app.served')) ? readFileSync(join(p, 'shared', 'app.served'), 'utf8').trim() : '')),
     logs: () => logs.map((l) => (existsSync(l) ? readFileSync(l, 'utf8') : '')),

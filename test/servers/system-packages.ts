@@ -38,12 +38,18 @@ const PACKAGES = {
     usedBy: 'metric-watch against a real graphite-web (render API)',
   },
   'graphite-carbon': { provides: ['/usr/bin/carbon-cache'], usedBy: 'metric-watch against a real graphite-web (carbon-cache stores the points)' },
+  // The app servers of docs/app-servers.md, each reloaded by its recipe under load (test/recipes/).
+  starman: { provides: ['/usr/bin/starman'], usedBy: 'the Starman recipe (test/recipes/starman.test.ts)' },
+  gunicorn: { provides: ['/usr/bin/gunicorn'], usedBy: 'the gunicorn and systemd recipes (test/recipes/gunicorn.test.ts, systemd.test.ts)' },
+  puma: { provides: ['/usr/bin/puma'], usedBy: 'the Puma recipe (test/recipes/puma.test.ts)' },
+  unicorn: { provides: ['/usr/bin/unicorn'], usedBy: 'the unicorn recipe (test/recipes/unicorn.test.ts)' },
+  'php8.2-fpm': { provides: ['/usr/sbin/php-fpm8.2'], usedBy: 'the PHP-FPM recipe (test/recipes/php-fpm.test.ts)' },
 } as const satisfies Record<string, Omit<SystemPackage, 'name'>>;
 
 export type PackageName = keyof typeof PACKAGES;
 
 /** Every package some test needs: what `npm test` installs before the first suite. */
-export const TEST_PACKAGES: PackageName[] = ['openssh-server', 'openssh-client', 'prometheus', 'haproxy', 'nginx', 'socat', 'git', 'iproute2', 'procps', 'util-linux', 'graphite-web', 'graphite-carbon'];
+export const TEST_PACKAGES: PackageName[] = ['openssh-server', 'openssh-client', 'prometheus', 'haproxy', 'nginx', 'socat', 'git', 'iproute2', 'procps', 'util-linux', 'graphite-web', 'graphite-carbon', 'starman', 'gunicorn', 'puma', 'unicorn', 'php8.2-fpm'];
 /** What `npm run demo` needs: the fleet, Prometheus, and haproxy in front of the shops (socat drives it). */
 export const DEMO_PACKAGES: PackageName[] = ['openssh-server', 'openssh-client', 'prometheus', 'haproxy', 'socat', 'iproute2', 'procps', 'util-linux'];
 

@@ -53055,8 +53055,6 @@ __nccwpck_require__.d(__webpack_exports__, {
   k: () => (/* binding */ autoRevert)
 });
 
-// UNUSED EXPORTS: settleOf
-
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 // EXTERNAL MODULE: external "os"
@@ -60908,6 +60906,25 @@ function planHost(state, options) {
     }
     return { action: 'switch', current, bad, to, markBad, reached, why: `newest healthy release ${to}` };
 }
+/**
+ * After the revert, who is in rotation: hosts healthy on their release (reverted, or left alone and
+ * in rotation or checked healthy), and who is out: hosts not healthy. Never the last server in rotation:
+ * those are `kept` as they are (SPEC: at least one healthy server stays in rotation).
+ */
+function settleOf(report, lb) {
+    const ready = [];
+    const out = [];
+    for (const h of report.hosts) {
+        const inRotation = lb.serverOf(h.host).state === 'ready';
+        if (h.outcome === 'reverted' || (h.outcome === 'nothing-to-do' && (h.healthy ?? inRotation)))
+            ready.push(h.host);
+        else if (h.outcome !== 'nothing-to-do' || h.healthy === false)
+            out.push(h.host);
+    }
+    if (ready.length === 0 && lb.inRotation(out) === 0)
+        return { ready, out: [], kept: out };
+    return { ready, out, kept: [] };
+}
 
 ;// CONCATENATED MODULE: ./src/revert/hosts.ts
 // The host side of auto-revert, on the release engine's verbs: one connection per host, up to
@@ -61608,6 +61625,7 @@ function summaryMarkdown(o) {
 
 
 
+
 async function autoRevert(source, deps) {
     const env = deps.env ?? process.env;
     const now = deps.now ?? Date.now;
@@ -61782,25 +61800,6 @@ function badReleases(hosts, explicit) {
         return [explicit];
     const set = new Set((hosts?.hosts ?? []).filter((h) => h.bad && (h.outcome !== 'nothing-to-do' || h.markedBad)).map((h) => h.bad));
     return [...set].sort();
-}
-/**
- * After the revert, who is in rotation: hosts healthy on their release (reverted, or left alone and
- * in rotation or checked healthy), and who is out: hosts not healthy. Never the last server in rotation:
- * those are `kept` as they are (SPEC: at least one healthy server stays in rotation).
- */
-function settleOf(report, lb) {
-    const ready = [];
-    const out = [];
-    for (const h of report.hosts) {
-        const inRotation = lb.serverOf(h.host).state === 'ready';
-        if (h.outcome === 'reverted' || (h.outcome === 'nothing-to-do' && (h.healthy ?? inRotation)))
-            ready.push(h.host);
-        else if (h.outcome !== 'nothing-to-do' || h.healthy === false)
-            out.push(h.host);
-    }
-    if (ready.length === 0 && lb.inRotation(out) === 0)
-        return { ready, out: [], kept: out };
-    return { ready, out, kept: [] };
 }
 
 

@@ -68487,7 +68487,7 @@ class RolloutRun {
                 this.balancer.keepOut(host, 'no release left to serve');
             }
             else {
-                const unhealthy = this.plan.revert.includes('health') ? await this.checkHealth(run, back).then(() => '', (e) => errors_errorMessage(e)) : '';
+                const unhealthy = await this.healthProblem(run, back);
                 if (unhealthy) {
                     this.revertFailed(run, `back on ${target} but not healthy: ${unhealthy}`);
                     return;
@@ -68504,11 +68504,7 @@ class RolloutRun {
     /** A host drained for a switch that did not happen: in rotation again once healthy on the release it kept. */
     async backUnswitched(run) {
         const kept = { deployPath: this.settings.ssh.deployPath, releaseId: run.record.previous, previousReleaseId: '' };
-        const unhealthy = !run.record.previous
-            ? 'no release to serve'
-            : this.plan.switch.includes('health')
-                ? await this.checkHealth(run, kept).then(() => '', (e) => errors_errorMessage(e))
-                : '';
+        const unhealthy = run.record.previous ? await this.healthProblem(run, kept) : 'no release to serve';
         if (unhealthy)
             this.balancer.keepOut(run.host, `not switched, and not healthy on ${run.record.previous || '(no release)'}: ${unhealthy}`);
         else
@@ -68521,6 +68517,12 @@ class RolloutRun {
         this.log.error(`${run.host.id}: ${logged}`);
         if (this.balancer?.isOut(run.host))
             this.balancer.keepOut(run.host, why);
+    }
+    /** Why the host is not healthy on `env`'s release ('' when it is, or when no health check is configured). */
+    healthProblem(run, env) {
+        if (!this.plan.switch.includes('health'))
+            return Promise.resolve('');
+        return this.checkHealth(run, env).then(() => '', (e) => errors_errorMessage(e));
     }
     /** The health check, with `{port}` the port of the host's balancer server. */
     checkHealth(run, env) {

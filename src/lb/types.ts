@@ -80,8 +80,8 @@ export interface LoadBalancer {
    * weights and states. Throws when the backend is unknown or the mapping is not one server per host
    * and one host per server; changes nothing.
    */
-  inspect(hosts: HostSpec[], named?: ReadonlyMap<string, string>): Promise<void>;
-  /** The server matched to a host (after inspect). */
+  inspect(hosts: HostSpec[], named?: NamedServers): Promise<void>;
+  /** The server matched to a host, as inspect captured it (its state before this run changed anything). */
   serverOf(host: string): LbServer;
   /** Servers of the backend in rotation now (as captured, with our changes), leaving out the servers of `hosts`. */
   inRotation(hosts?: readonly string[]): number;

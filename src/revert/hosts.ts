@@ -11,9 +11,9 @@ import type { DeployLogEntry, ReleaseEnv } from '../release/commands.js';
 import type { HealthCheck } from '../release/health.js';
 import type { SshSettings } from '../release/ssh-settings.js';
 import type { Connector } from '../ssh/types.js';
-import { planHost, type HostPlan, type PlanOptions } from './plan.js';
+import { planHost, type HostPlan, type HostRevertOutcome, type PlanOptions } from './plan.js';
 
-export type HostRevertOutcome = 'reverted' | 'nothing-to-do' | 'no-good-release' | 'failed';
+export type { HostRevertOutcome } from './plan.js';
 
 export interface HostRevertRecord {
   /** `host:port`. */

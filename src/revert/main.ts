@@ -10,6 +10,7 @@ import { createHealthCheck } from '../release/health.js';
 import type { Connector } from '../ssh/types.js';
 import { revertCommits, tokenWarning, type GitRevertResult } from './git.js';
 import { revertHosts, type HostsRevertReport } from './hosts.js';
+import { settleOf } from './plan.js';
 import { publishRca, type RcaResult } from './rca.js';
 import { parseReason, readReports } from './reports.js';
 import { readRevertSettings } from './settings.js';
@@ -203,21 +204,4 @@ function badReleases(hosts: HostsRevertReport | null, explicit: string): string[
   if (explicit) return [explicit];
   const set = new Set((hosts?.hosts ?? []).filter((h) => h.bad && (h.outcome !== 'nothing-to-do' || h.markedBad)).map((h) => h.bad));
   return [...set].sort();
-}
-
-/**
- * After the revert, who is in rotation: hosts healthy on their release (reverted, or left alone and
- * in rotation or checked healthy), and who is out: hosts not healthy. Never the last server in rotation:
- * those are `kept` as they are (SPEC: at least one healthy server stays in rotation).
- */
-export function settleOf(report: HostsRevertReport, lb: Pick<LoadBalancer, 'serverOf' | 'inRotation'>): { ready: string[]; out: string[]; kept: string[] } {
-  const ready: string[] = [];
-  const out: string[] = [];
-  for (const h of report.hosts) {
-    const inRotation = lb.serverOf(h.host).state === 'ready';
-    if (h.outcome === 'reverted' || (h.outcome === 'nothing-to-do' && (h.healthy ?? inRotation))) ready.push(h.host);
-    else if (h.outcome !== 'nothing-to-do' || h.healthy === false) out.push(h.host);
-  }
-  if (ready.length === 0 && lb.inRotation(out) === 0) return { ready, out: [], kept: out };
-  return { ready, out, kept: [] };
 }

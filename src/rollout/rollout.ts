@@ -575,7 +575,7 @@ class RolloutRun {
       if (!target) {
         this.balancer.keepOut(host, 'no release left to serve');
       } else {
-        const unhealthy = this.plan.revert.includes('health') ? await this.checkHealth(run, back).then(() => '', (e: unknown) => errorMessage(e)) : '';
+        const unhealthy = await this.healthProblem(run, back);
         if (unhealthy) {
           this.revertFailed(run, `back on ${target} but not healthy: ${unhealthy}`);
           return;
@@ -592,11 +592,7 @@ class RolloutRun {
   /** A host drained for a switch that did not happen: in rotation again once healthy on the release it kept. */
   private async backUnswitched(run: HostRun): Promise<void> {
     const kept: ReleaseEnv = { deployPath: this.settings.ssh.deployPath, releaseId: run.record.previous, previousReleaseId: '' };
-    const unhealthy = !run.record.previous
-      ? 'no release to serve'
-      : this.plan.switch.includes('health')
-        ? await this.checkHealth(run, kept).then(() => '', (e: unknown) => errorMessage(e))
-        : '';
+    const unhealthy = run.record.previous ? await this.healthProblem(run, kept) : 'no release to serve';
     if (unhealthy) this.balancer!.keepOut(run.host, `not switched, and not healthy on ${run.record.previous || '(no release)'}: ${unhealthy}`);
     else await this.balancer!.enable(run.host).catch((e) => this.log.warning(`${run.host.id}: ${errorMessage(e)}`));
   }
@@ -607,6 +603,15 @@ class RolloutRun {
     run.record.reason = `${run.record.reason ? `${run.record.reason}; ` : ''}${why}`;
     this.log.error(`${run.host.id}: ${logged}`);
     if (this.balancer?.isOut(run.host)) this.balancer.keepOut(run.host, why);
+  }
+
+  /** Why the host is not healthy on `env`'s release ('' when it is, or when no health check is configured). */
+  private healthProblem(run: HostRun, env: ReleaseEnv): Promise<string> {
+    if (!this.plan.switch.includes('health')) return Promise.resolve('');
+    return this.checkHealth(run, env).then(
+      () => '',
+      (e: unknown) => errorMessage(e),
+    );
   }
 
   /** The health check, with `{port}` the port of the host's balancer server. */

@@ -16,7 +16,7 @@ import { readRolloutSettings } from '../../src/rollout/settings.js';
 import { Fleet, freePort } from '../servers/fleet.js';
 import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
 import { startPrometheus, waitForHistory, type PrometheusServer } from '../servers/prometheus.js';
-import { REPO, actionInputs, parse, runJob, startShopEndpoints } from '../workflows/harness.js';
+import { REPO, actionInputs, parse, runJob, startShopEndpoints, stopShopWorld } from '../workflows/harness.js';
 import { currentOf } from '../rollout/helpers.js';
 import { docBlock } from '../recipes/helpers.js';
 
@@ -127,12 +127,7 @@ describe("the README's ssh-rollout and auto-revert steps, in one job, on a real 
     }
   }, 60_000);
 
-  afterAll(async () => {
-    await Promise.all(apps.map((s) => new Promise((r) => s.close(r))));
-    await prometheus?.close();
-    await gh?.close();
-    await fleet?.stop();
-  });
+  afterAll(() => stopShopWorld({ apps, prometheus, gh, fleet }));
 
   /** The README's two steps as one job, each changed only where a user puts their own values. */
   function workflow(rolloutOverrides: Record<string, string> = {}): string {

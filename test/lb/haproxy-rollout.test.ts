@@ -2,7 +2,6 @@
 // under steady load: drain loses no request, the canary gets its share, a failing canary is out of
 // rotation while it is reverted, weights and states always come back, and the requests each host was
 // sent are measured (haproxy's req_tot) as the client saw them.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,19 +11,14 @@ import { connectLoadBalancer, readLoadBalancerInputs, sharesBetween, type LoadBa
 import { Fleet } from '../servers/fleet.js';
 import { startHaproxy, type HaproxyServer } from '../servers/haproxy.js';
 import { connector, currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { sendRequests, startApps, startLoad, type Apps } from './helpers.js';
+import { RESTART, haproxyInputs, haproxyServers, sendRequests, startApps, startLoad, type Apps } from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
 let apps: Apps;
 let haproxy: HaproxyServer;
 
-const state = (h: HaproxyServer = haproxy) =>
-  parseServersState(execFileSync('socat', ['stdio', `UNIX-CONNECT:${h.socket}`], { input: `show servers state ${h.backend}\n` }).toString(), h.backend).map(
-    ({ name, weight, state }) => ({ name, weight, state }),
-  );
-
-const restart = 'mkdir -p "$DEPLOY_PATH/shared"; touch "$DEPLOY_PATH/shared/restarting"; sleep 0.3; rm -f "$DEPLOY_PATH/shared/restarting"';
+const state = (h: HaproxyServer = haproxy) => haproxyServers(h).map(({ name, weight, state }) => ({ name, weight, state }));
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'fivestep-lb-haproxy-'));
@@ -42,12 +36,8 @@ afterAll(async () => {
 });
 
 const lbInputs = () => ({
-  'load-balancer': 'haproxy',
-  'lb-host': `${fleet.bastion().spec.user}@${fleet.bastion().host}:${fleet.bastion().port}`,
-  'lb-backend': 'app',
-  'lb-socket': haproxy.socket,
-  'drain-timeout': '5s',
-  'reload-command': restart,
+  ...haproxyInputs(fleet, haproxy),
+  'reload-command': RESTART,
   'health-url': `http://{host}:${apps.port}/health`,
   'health-timeout': '3s',
 });
@@ -76,7 +66,7 @@ test('drain + canary 10%: no failed request under load, the canary gets 10% ± 3
 
 test('a canary that fails health: out of rotation while it is reverted, no failed request, weights restored', async () => {
   const before = state();
-  const record = `echo "show servers state app" | socat stdio UNIX-CONNECT:${haproxy.socket} > "$DEPLOY_PATH/shared/lb-during-$RELEASE_ID"; ${restart}`;
+  const record = `echo "show servers state app" | socat stdio UNIX-CONNECT:${haproxy.socket} > "$DEPLOY_PATH/shared/lb-during-$RELEASE_ID"; ${RESTART}`;
   const load = startLoad(haproxy.url, 4);
   const run = await runRollout(fleet, {
     ...lbInputs(),

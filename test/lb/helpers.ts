@@ -3,7 +3,42 @@
 // default 1, counted on /metrics as `orders_total`) and a steady load generator through the balancer.
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { Agent, createServer, request, type Server } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { parseServersState } from '../../src/lb/haproxy.js';
+import type { LbServer } from '../../src/lb/index.js';
 import type { Fleet } from '../servers/fleet.js';
+import type { HaproxyServer } from '../servers/haproxy.js';
+import type { NginxServer } from '../servers/nginx.js';
+
+/** A reload that is a restart: the app answers nothing for 0.3 s, and the command returns once it is back. */
+export const RESTART = 'mkdir -p "$DEPLOY_PATH/shared"; touch "$DEPLOY_PATH/shared/restarting"; sleep 0.3; rm -f "$DEPLOY_PATH/shared/restarting"';
+
+/** lb-host: the fleet's bastion, which reaches the test's balancer (its socket, its upstream file). */
+const lbHost = (fleet: Fleet) => `${fleet.bastion().spec.user}@${fleet.bastion().host}:${fleet.bastion().port}`;
+
+/** The balancer inputs for the test's haproxy, driven over SSH on the bastion. */
+export const haproxyInputs = (fleet: Fleet, haproxy: HaproxyServer) => ({
+  'load-balancer': 'haproxy',
+  'lb-host': lbHost(fleet),
+  'lb-backend': haproxy.backend,
+  'lb-socket': haproxy.socket,
+  'drain-timeout': '5s',
+});
+
+/** The balancer inputs for the test's nginx, driven over SSH on the bastion. */
+export const nginxInputs = (fleet: Fleet, nginx: NginxServer) => ({
+  'load-balancer': 'nginx',
+  'lb-host': lbHost(fleet),
+  'lb-backend': nginx.upstream,
+  'lb-upstream-file': nginx.upstreamFile,
+  'drain-timeout': '5s',
+});
+
+/** What haproxy says of its backend's servers now, read on the runner through its admin socket. */
+export function haproxyServers(haproxy: HaproxyServer): LbServer[] {
+  const text = execFileSync('socat', ['stdio', `UNIX-CONNECT:${haproxy.socket}`], { input: `show servers state ${haproxy.backend}\n` }).toString();
+  return parseServersState(text, haproxy.backend);
+}
 
 export interface Apps {
   /** The shared port (`listen: 'shared-port'`, the default). */

@@ -9,7 +9,7 @@ import { connectLoadBalancer, readLoadBalancerInputs, sharesBetween } from '../.
 import { Fleet } from '../servers/fleet.js';
 import { startNginx, type NginxServer } from '../servers/nginx.js';
 import { connector, currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { startApps, startLoad, type Apps } from './helpers.js';
+import { RESTART, nginxInputs, startApps, startLoad, type Apps } from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
@@ -37,12 +37,8 @@ test('drain through nginx: no failed request under load, the upstream file resto
     artifact: makeArtifact(tmp, 'v1'),
     'release-id': 'v1',
     waves: '1, 100%',
-    'load-balancer': 'nginx',
-    'lb-host': `${fleet.bastion().spec.user}@${fleet.bastion().host}:${fleet.bastion().port}`,
-    'lb-backend': nginx.upstream,
-    'lb-upstream-file': nginx.upstreamFile,
-    'drain-timeout': '5s',
-    'reload-command': 'mkdir -p "$DEPLOY_PATH/shared"; touch "$DEPLOY_PATH/shared/restarting"; sleep 0.3; rm -f "$DEPLOY_PATH/shared/restarting"',
+    ...nginxInputs(fleet, nginx),
+    'reload-command': RESTART,
     'health-url': `http://{host}:${apps.port}/health`,
   });
   const samples = await load.stop();
@@ -58,12 +54,7 @@ test('drain through nginx: no failed request under load, the upstream file resto
 test('requestCounts through nginx: the configured weights in rotation, not measured; a down host gets 0', async () => {
   const original = readFileSync(nginx.upstreamFile, 'utf8');
   const settings = readLoadBalancerInputs(
-    objectInputs({
-      'load-balancer': 'nginx',
-      'lb-host': `${fleet.bastion().spec.user}@${fleet.bastion().host}:${fleet.bastion().port}`,
-      'lb-backend': nginx.upstream,
-      'lb-upstream-file': nginx.upstreamFile,
-    }),
+    objectInputs(nginxInputs(fleet, nginx)),
   )!;
   const { lb, close } = await connectLoadBalancer(settings, connector, fleet.credentials());
   const [a, b, c] = fleet.hosts.map((h) => h.id);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Fleet } from '../servers/fleet.js';
 import { startNginx, type NginxServer } from '../servers/nginx.js';
 import { currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { startApps, startLoad, type Apps } from './helpers.js';
+import { RESTART, nginxInputs, startApps, startLoad, type Apps } from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
@@ -35,13 +35,9 @@ afterAll(async () => {
 });
 
 const lbInputs = () => ({
-  'load-balancer': 'nginx',
-  'lb-host': `${fleet.bastion().spec.user}@${fleet.bastion().host}:${fleet.bastion().port}`,
-  'lb-backend': nginx.upstream,
-  'lb-upstream-file': nginx.upstreamFile,
+  ...nginxInputs(fleet, nginx),
   'lb-servers': fleet.hosts.map((h, i) => `${h.id}=unix:${apps.sockets[i]}`).join('\n'),
-  'drain-timeout': '5s',
-  'reload-command': 'mkdir -p "$DEPLOY_PATH/shared"; touch "$DEPLOY_PATH/shared/restarting"; sleep 0.3; rm -f "$DEPLOY_PATH/shared/restarting"',
+  'reload-command': RESTART,
   // The runner cannot reach a socket on a host: the host checks itself, through the socket, three answers in a row.
   'health-command': 'for i in 1 2 3; do curl -fsS --unix-socket "$DEPLOY_PATH/shared/app.sock" http://app/health >/dev/null || exit 1; done',
   'health-timeout': '4s',

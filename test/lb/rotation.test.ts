@@ -10,7 +10,7 @@ import { parseServersState } from '../../src/lb/haproxy.js';
 import { Fleet } from '../servers/fleet.js';
 import { startHaproxy, type HaproxyServer } from '../servers/haproxy.js';
 import { currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { sendRequests, startApps, startLoad, type Apps } from './helpers.js';
+import { RESTART, haproxyInputs, haproxyServers, sendRequests, startApps, startLoad, type Apps } from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
@@ -18,11 +18,9 @@ let apps: Apps;
 let haproxy: HaproxyServer;
 
 const runtime = (line: string) => execFileSync('socat', ['stdio', `UNIX-CONNECT:${haproxy.socket}`], { input: `${line}\n` }).toString();
-const state = () => parseServersState(runtime('show servers state app'), 'app').map(({ name, weight, state }) => ({ name, weight, state }));
+const state = () => haproxyServers(haproxy).map(({ name, weight, state }) => ({ name, weight, state }));
 const ready = () => fleet.hosts.map((_, i) => ({ name: `s${i}`, weight: 10, state: 'ready' }));
 
-/** A reload that is a restart: the app answers nothing for 0.3 s, and the command returns once it is back. */
-const restart = 'mkdir -p "$DEPLOY_PATH/shared"; touch "$DEPLOY_PATH/shared/restarting"; sleep 0.3; rm -f "$DEPLOY_PATH/shared/restarting"';
 /** A reload that returns at once while the app restarts for 0.6 s (a plain HUP to a server that reloads slowly). */
 const hup = 'mkdir -p "$DEPLOY_PATH/shared"; touch "$DEPLOY_PATH/shared/restarting"; (sleep 0.6; rm -f "$DEPLOY_PATH/shared/restarting") </dev/null >/dev/null 2>&1 &';
 /** Every reload also writes what haproxy shows at that moment, one file a reload. */
@@ -51,11 +49,7 @@ afterEach(() => {
 });
 
 const lbInputs = () => ({
-  'load-balancer': 'haproxy',
-  'lb-host': `${fleet.bastion().spec.user}@${fleet.bastion().host}:${fleet.bastion().port}`,
-  'lb-backend': 'app',
-  'lb-socket': haproxy.socket,
-  'drain-timeout': '5s',
+  ...haproxyInputs(fleet, haproxy),
   'health-url': `http://{host}:${apps.port}/health`,
   'health-timeout': '4s',
 });
@@ -83,7 +77,7 @@ test('a reverted host is back in rotation only once healthy: a reload that retur
 test('a host not healthy after its revert stays out of rotation after the run, named in failed-hosts', async () => {
   // Host 0's app dies when it is put back (its old release no longer starts).
   writeFileSync(fleet.path(0, '/srv/app/shared/dies-on-revert'), '');
-  const dies = `${restart}; if [ "$RELEASE_ID" != r2 ] && [ -e "$DEPLOY_PATH/shared/dies-on-revert" ]; then touch "$DEPLOY_PATH/shared/restarting"; fi`;
+  const dies = `${RESTART}; if [ "$RELEASE_ID" != r2 ] && [ -e "$DEPLOY_PATH/shared/dies-on-revert" ]; then touch "$DEPLOY_PATH/shared/restarting"; fi`;
   const run = await runRollout(fleet, {
     ...lbInputs(),
     artifact: makeArtifact(tmp, 'r2', { healthy: 'no\n' }),
@@ -107,7 +101,7 @@ test('a host not healthy after its revert stays out of rotation after the run, n
 test('a revert never takes the last server out of rotation: 4 hosts put back at once, one always serving', async () => {
   // Wave 2's only host fails its reload: the rollout stops and puts all four back in parallel.
   writeFileSync(fleet.path(3, '/srv/app/shared/fail-reload'), '');
-  const reload = `${snapshot.replace('{socket}', haproxy.socket)}; if [ "$RELEASE_ID" = r3 ] && [ -e "$DEPLOY_PATH/shared/fail-reload" ]; then exit 1; fi; ${restart}`;
+  const reload = `${snapshot.replace('{socket}', haproxy.socket)}; if [ "$RELEASE_ID" = r3 ] && [ -e "$DEPLOY_PATH/shared/fail-reload" ]; then exit 1; fi; ${RESTART}`;
   const load = startLoad(haproxy.url, 4);
   const run = await runRollout(fleet, { ...lbInputs(), artifact: makeArtifact(tmp, 'r3'), 'release-id': 'r3', waves: '3, 1', 'max-parallel': '4', 'reload-command': reload });
   const samples = await load.stop();
@@ -134,7 +128,7 @@ test('every host of a wave fails while the last waits to drain: that one is left
     waves: '100%',
     'max-parallel': '4',
     'health-timeout': '1s',
-    'reload-command': restart,
+    'reload-command': RESTART,
   });
   expect(run.outputs.result).toBe('reverted');
   expect(currents(fleet)).toEqual([release, release, release, release]);

@@ -2,7 +2,6 @@
 // here) behind a REAL haproxy whose servers share that address: each host is matched to its own server
 // (lb-servers, or address and port), so draining one drains one. Before, matching by address alone gave
 // every host all four servers: one drain emptied the backend while the rollout reported success.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,15 +9,14 @@ import { parseServersState } from '../../src/lb/haproxy.js';
 import { Fleet } from '../servers/fleet.js';
 import { startHaproxy, type HaproxyServer } from '../servers/haproxy.js';
 import { currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { startApps, startLoad, type Apps } from './helpers.js';
+import { RESTART, haproxyInputs, haproxyServers, startApps, startLoad, type Apps } from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
 let apps: Apps;
 let haproxy: HaproxyServer;
 
-const state = () =>
-  parseServersState(execFileSync('socat', ['stdio', `UNIX-CONNECT:${haproxy.socket}`], { input: 'show servers state app\n' }).toString(), 'app').map(({ name, state }) => ({ name, state }));
+const state = () => haproxyServers(haproxy).map(({ name, state }) => ({ name, state }));
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'fivestep-lb-same-address-'));
@@ -37,15 +35,11 @@ afterAll(async () => {
 });
 
 const lbInputs = () => ({
-  'load-balancer': 'haproxy',
-  'lb-host': `${fleet.bastion().spec.user}@${fleet.bastion().host}:${fleet.bastion().port}`,
-  'lb-backend': 'app',
-  'lb-socket': haproxy.socket,
-  'drain-timeout': '5s',
+  ...haproxyInputs(fleet, haproxy),
   'health-timeout': '4s',
   // The app's port is the host's server's: {port}.
   'health-url': 'http://{host}:{port}/health',
-  'reload-command': `echo "show servers state app" | socat stdio UNIX-CONNECT:${haproxy.socket} > "$DEPLOY_PATH/shared/lb-$RELEASE_ID"; mkdir -p "$DEPLOY_PATH/shared"; touch "$DEPLOY_PATH/shared/restarting"; sleep 0.3; rm -f "$DEPLOY_PATH/shared/restarting"`,
+  'reload-command': `echo "show servers state app" | socat stdio UNIX-CONNECT:${haproxy.socket} > "$DEPLOY_PATH/shared/lb-$RELEASE_ID"; ${RESTART}`,
 });
 
 test('without lb-servers: an input error naming lb-servers and each host, before anything changes', async () => {

@@ -2,18 +2,15 @@
 // itself, real servers started on fleet hosts over SSH (so they run in the host's namespace and see its
 // /srv), a load of new connections that counts every failed request, and samples of what each host's
 // workers answer ("release <id> pid <pid>", as every app in examples/apps/ does).
-import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { quote } from '../../src/common/shell.js';
 import type { ExecResult } from '../../src/ssh/types.js';
-import { killOnExit } from '../servers/child-processes.js';
 import { freePort, type Fleet } from '../servers/fleet.js';
-import { ensurePackages } from '../servers/system-packages.js';
+import { startHaproxy } from '../servers/haproxy.js';
 import { connector, makeArtifact, runRollout, type RolloutRun } from '../rollout/helpers.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -415,55 +412,21 @@ export function expectTrapCaught(run: RolloutRun, fleet: Fleet, from: string, to
 
 /**
  * Debian's haproxy on the runner in front of the hosts, with a recipe's `backend` block: its `server`
- * lines are replaced by one per host URL. Foreground, killed by stop() or at exit.
+ * lines are replaced by one per host URL.
  */
 export async function startBalancer(backend: string, urls: string[]): Promise<{ url: string; stop(): Promise<void> }> {
-  ensurePackages(['haproxy']);
-  const dir = mkdtempSync(join(tmpdir(), 'fivestep-recipe-haproxy-'));
-  const port = await freePort();
   const lines = backend.trimEnd().split('\n');
   const name = /^backend (\S+)$/.exec(lines[0])?.[1];
   if (!name) throw new Error(`not a backend block: ${backend}`);
-  const servers = urls.map((u, i) => `    server web${i + 1} ${new URL(u).host}`);
-  const config = join(dir, 'haproxy.cfg');
-  writeFileSync(
-    config,
-    [
-      'global',
-      `  pidfile ${join(dir, 'haproxy.pid')}`,
-      'defaults',
-      '  mode http',
-      '  timeout connect 5s',
-      '  timeout client 30s',
-      '  timeout server 30s',
-      'frontend fe',
-      `  bind 127.0.0.1:${port}`,
-      `  default_backend ${name}`,
-      ...lines.filter((l) => !/^\s*server /.test(l)),
-      ...servers,
-      '',
-    ].join('\n'),
-  );
-  const child = spawn('/usr/sbin/haproxy', ['-db', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  killOnExit(child);
-  let stderr = '';
-  child.stderr?.on('data', (d) => (stderr += String(d)));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = `http://127.0.0.1:${port}`;
+  const servers = urls.map((u, i) => ({ name: `web${i + 1}`, address: new URL(u).hostname, port: Number(new URL(u).port) }));
+  const haproxy = await startHaproxy(servers, name, { backendLines: lines.slice(1).filter((l) => !/^\s*server /.test(l)) });
   const deadline = Date.now() + 10_000;
-  while (!(await answers(`${url}/`))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`haproxy did not come up: ${stderr.slice(-500)}`);
+  while (!(await answers(`${haproxy.url}/`))) {
+    if (Date.now() > deadline) {
+      await haproxy.stop();
+      throw new Error(`haproxy did not answer on ${haproxy.url}`);
     }
     await sleep(50);
   }
-  return {
-    url,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return haproxy;
 }

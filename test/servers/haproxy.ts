@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killOnExit } from './child-processes.js';
 import { freePort } from './fleet.js';
 import { ensurePackages } from './system-packages.js';
 
@@ -22,7 +23,11 @@ export interface HaproxyServer {
   stop(): Promise<void>;
 }
 
-export async function startHaproxy(servers: BalancedServer[], backend = 'app'): Promise<HaproxyServer> {
+/**
+ * `backendLines`: the backend's own lines in place of `balance roundrobin` (a recipe's retries, say);
+ * the `server` lines are always those of `servers`.
+ */
+export async function startHaproxy(servers: BalancedServer[], backend = 'app', opts: { backendLines?: string[] } = {}): Promise<HaproxyServer> {
   ensurePackages(['haproxy', 'socat']);
   const dir = mkdtempSync(join(tmpdir(), 'fivestep-haproxy-'));
   chmodSync(dir, 0o755);
@@ -44,12 +49,13 @@ export async function startHaproxy(servers: BalancedServer[], backend = 'app'): 
       `  bind 127.0.0.1:${port}`,
       `  default_backend ${backend}`,
       `backend ${backend}`,
-      '  balance roundrobin',
+      ...(opts.backendLines ?? ['  balance roundrobin']),
       ...servers.map((s) => `  server ${s.name} ${s.address}:${s.port} weight ${s.weight ?? 1}`),
       '',
     ].join('\n'),
   );
   const child: ChildProcess = spawn('/usr/sbin/haproxy', ['-db', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  killOnExit(child);
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += String(d)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { Fleet, freePort } from '../servers/fleet.js';
 import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
 import { startPrometheus, type PrometheusServer } from '../servers/prometheus.js';
-import { actionInputs, evaluate, mapping, parse, rawSteps, runJob, startShopEndpoints, truthy, type JobRun } from './harness.js';
+import { actionInputs, evaluate, mapping, parse, rawSteps, runJob, startShopEndpoints, stopShopWorld, truthy, type JobRun } from './harness.js';
 
 const WORKFLOW = '.github/workflows/continuous-deployment.yml';
 const work = mkdtempSync(join(tmpdir(), 'fivestep-wf-'));
@@ -57,12 +57,7 @@ beforeAll(async () => {
   [prometheus, gh] = await Promise.all([startPrometheus(fleet.hosts.map((h) => `${h.host}:${appPort}`), 'shop_revenue_cents_total'), startGitHubApi()]);
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all(apps.map((s) => new Promise((r) => s.close(r))));
-  await prometheus?.close();
-  await gh?.close();
-  await fleet?.stop();
-});
+afterAll(() => stopShopWorld({ apps, prometheus, gh, fleet }));
 
 const vars = (extra: Record<string, string> = {}) => ({
   WEB_HOSTS: fleet.hostsInput,

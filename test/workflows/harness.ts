@@ -709,6 +709,19 @@ export async function runWorkflow(wf: Parsed, opts: WorkflowOptions): Promise<Re
 // ---------------------------------------------------------------------------------------------------
 // The shop the sample workflows watch.
 
+/** Stops what a workflow test started around its fleet: the shop endpoints, Prometheus, the GitHub stand-in, the fleet. */
+export async function stopShopWorld(world: {
+  apps: Server[];
+  prometheus?: { close(): Promise<unknown> };
+  gh?: { close(): Promise<unknown> };
+  fleet?: { stop(): Promise<unknown> };
+}): Promise<void> {
+  await Promise.all(world.apps.map((s) => new Promise((r) => s.close(r))));
+  await world.prometheus?.close();
+  await world.gh?.close();
+  await world.fleet?.stop();
+}
+
 export interface ShopEndpointOptions {
   /** Revenue rate of host i now, in cents a minute (it may depend on the release the host runs). */
   centsPerMinute: (i: number) => number;

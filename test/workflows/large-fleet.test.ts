@@ -26,6 +26,7 @@ import {
   runProcess,
   runWorkflow,
   startShopEndpoints,
+  stopShopWorld,
   templateJob,
   truthy,
   type JobResult,
@@ -60,12 +61,7 @@ beforeAll(async () => {
   await waitForHistory(prometheus, 'shop_revenue_cents_total', 3);
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all(apps.map((s) => new Promise((r) => s.close(r))));
-  await prometheus?.close();
-  await gh?.close();
-  await fleet?.stop();
-});
+afterAll(() => stopShopWorld({ apps, prometheus, gh, fleet }));
 
 const vars = (extra: Record<string, string> = {}) => ({
   // As users keep it: a comment and a blank line among the hosts.

@@ -4,12 +4,14 @@
 // then requests served/failed during a 20-host rollout under load through haproxy (drain vs no drain), then
 // what 40 nginx reloads cost keep-alive clients and `Connection: close` clients, then
 // the canary judge's false failures and detections over seeded simulated bakes (against pooled Mann-Whitney),
-// then test-gate's JUnit reader on 1,000- and 10,000-test reports.
+// then test-gate's JUnit reader on 1,000- and 10,000-test reports, then test-gate's flaky matching and
+// publish step at 1,000 to 200,000 tests (beside the quadratic matching they replaced).
 // Prints plain-text figures for the README and writes them as JSON to .tmp/bench.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchCanaryJudge } from './canary-judge.js';
+import { benchGatePublish } from './gate-publish.js';
 import { benchJUnitReader } from './junit.js';
 import { benchMetricWatch } from './metric-watch.js';
 import { benchNginxReload } from './nginx-reload.js';
@@ -36,17 +38,19 @@ console.log('\n== canary judge ==');
 const canaryJudge = await benchCanaryJudge(1000);
 console.log('\n== test-gate JUnit reader ==');
 const junitReader = await benchJUnitReader();
+console.log('\n== test-gate flaky matching and publish step ==');
+const gatePublish = await benchGatePublish();
 
 const totalSeconds = (performance.now() - started) / 1000;
 console.log(`\nbench finished in ${totalSeconds.toFixed(0)} s`);
 console.log('\n---- figures (paste into the README) ----');
-for (const line of [...rollout.lines, ...scale.lines, ...metricWatch.lines, ...underLoad.lines, ...nginxReload.lines, ...canaryJudge.lines, ...junitReader.lines]) console.log(line);
+for (const line of [...rollout.lines, ...scale.lines, ...metricWatch.lines, ...underLoad.lines, ...nginxReload.lines, ...canaryJudge.lines, ...junitReader.lines, ...gatePublish.lines]) console.log(line);
 
 mkdirSync(join(REPO, '.tmp'), { recursive: true });
 const out = join(REPO, '.tmp', 'bench.json');
 writeFileSync(
   out,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, scale: scaleSummary(scale), metricWatch, underLoad, nginxReload, canaryJudge, junitReader }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, scale: scaleSummary(scale), metricWatch, underLoad, nginxReload, canaryJudge, junitReader, gatePublish }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
 );
 console.log(`\nJSON: ${out}`);
 if (scale.errors.length) {

@@ -52754,7 +52754,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(332);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7658);
+/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(419);
 /* harmony import */ var _ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9829);
 // auto-revert entry: the runner shell around src/revert/main.ts.
 
@@ -52790,19 +52790,24 @@ __nccwpck_require__.d(__webpack_exports__, {
 var core = __nccwpck_require__(4116);
 // EXTERNAL MODULE: ./src/common/inputs.ts
 var inputs = __nccwpck_require__(9184);
+// EXTERNAL MODULE: ./src/common/text.ts
+var common_text = __nccwpck_require__(2450);
 ;// CONCATENATED MODULE: ./src/common/core-logger.ts
-// The runner-backed Logger: @actions/core workflow commands.
+// The runner-backed Logger: @actions/core workflow commands. Every message is made inert first (logText):
+// messages quote test names, file names from pull requests and hosts' output.
+
 
 const coreLogger = {
-    debug: (m) => core/* debug */.Yz(m),
-    info: (m) => core/* info */.pq(m),
-    warning: (m) => core/* warning */.$e(m),
-    error: (m) => core/* error */.z3(m),
-    group: (name, fn) => core/* group */.Os(name, fn),
+    debug: (m) => core/* debug */.Yz((0,common_text/* logText */.k)(m)),
+    info: (m) => core/* info */.pq((0,common_text/* logText */.k)(m)),
+    warning: (m) => core/* warning */.$e((0,common_text/* logText */.k)(m)),
+    error: (m) => core/* error */.z3((0,common_text/* logText */.k)(m)),
+    group: (name, fn) => core/* group */.Os((0,common_text/* logText */.k)(name), fn),
 };
 
 ;// CONCATENATED MODULE: ./src/common/action.ts
 // The thin runner shell shared by every entry: inputs from the runner, outputs and failure back to it.
+
 
 
 
@@ -52817,14 +52822,15 @@ async function runAction(main) {
     try {
         const result = await main(runnerInputs, coreLogger);
         setOutputs(result.outputs);
+        // A failure may quote a host's output or a test name: made inert as every log line is.
         if (result.failure)
-            core/* setFailed */.C1(result.failure);
+            core/* setFailed */.C1((0,common_text/* logText */.k)(result.failure));
     }
     catch (err) {
         if (err instanceof inputs/* InputError */.dz)
-            core/* setFailed */.C1(err.message);
+            core/* setFailed */.C1((0,common_text/* logText */.k)(err.message));
         else
-            core/* setFailed */.C1(err instanceof Error ? (err.stack ?? err.message) : String(err));
+            core/* setFailed */.C1((0,common_text/* logText */.k)(err instanceof Error ? (err.stack ?? err.message) : String(err)));
     }
 }
 /** Appends Markdown to the job summary; outside the runner (no GITHUB_STEP_SUMMARY) it does nothing. */
@@ -53046,7 +53052,55 @@ function hostId(h) {
 
 /***/ }),
 
-/***/ 7658:
+/***/ 2450:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   T: () => (/* binding */ oneLine),
+/* harmony export */   k: () => (/* binding */ logText)
+/* harmony export */ });
+// Untrusted text (a host's stderr, a health body, a name read from a host) made safe for a log line:
+// one line, printable. Without line breaks nothing in it can start a line the runner reads as a
+// workflow command (`::error …`); escape sequences cannot move or recolour the terminal.
+/** Line and paragraph separators, and bidirectional overrides that reorder what a reader sees. */
+const INVISIBLE = /[\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex -- escaping control characters is the point
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+/**
+ * `text` as one printable line: line breaks (\n, \r, \r\n) become ` | `, a tab a space, other control
+ * characters `\xNN` and invisible reordering characters `\u{NNNN}`; the old `##[command]` form is
+ * broken up too. Cut to `max` characters with `…`.
+ */
+function oneLine(text, max = 2000) {
+    const line = text
+        .replace(/\r\n|\r|\n/g, ' | ')
+        .replace(/\t/g, ' ')
+        .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
+        .replace(/##\[/g, '## [');
+    return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+/**
+ * `text` as log lines the runner only prints: line breaks kept (\r and \r\n become \n), control and
+ * invisible characters escaped as in {@link oneLine}, and a line that would start a workflow command
+ * (`::` after any indent) or hold the old `##[` form broken up (`: :`, `## [`). The runner-backed logger
+ * passes everything through this, so no message can act on the runner, whatever it quotes.
+ */
+function logText(text) {
+    return text
+        .split(/\r\n|\r|\n/)
+        .map((line) => line
+        .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
+        .replace(/##\[/g, '## [')
+        .replace(/^(\s*):(?=:)/, '$1: '))
+        .join('\n');
+}
+
+
+/***/ }),
+
+/***/ 419:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58109,7 +58163,96 @@ function errors_errorMessage(err) {
     return err instanceof Error ? err.message : String(err);
 }
 
+;// CONCATENATED MODULE: ./src/github/limits.ts
+// What GitHub accepts, in one place, and the one way every report builder fits its text into it. Over a
+// limit GitHub refuses the request (an issue body), drops the text (a step summary over 1 MiB: "upload
+// aborted") or cuts it where it likes; fivestep cuts first, at a line, and says what was left out and
+// where the whole is.
+const limits_GITHUB_LIMITS = {
+    /** Check run `output.summary` and `output.text`: 65,535 characters; kept in bytes too (SPEC: 64 KB). */
+    checkRunSummary: { what: 'a check run summary', chars: 65_535, bytes: 65_535 },
+    /** Annotation `message` and `raw_details`: 64 KB. */
+    annotationMessage: { what: 'an annotation message', bytes: 65_535 },
+    /** Annotation `title`: 255 characters. */
+    annotationTitle: { what: 'an annotation title', chars: 255 },
+    /** Issue and comment bodies: 65,536 characters. */
+    issueBody: { what: 'an issue body', chars: 65_536 },
+    commentBody: { what: 'a comment body', chars: 65_536 },
+    /** A job's step summary: 1 MiB, in bytes; over it the upload is aborted and nothing shows. */
+    stepSummary: { what: 'a step summary', bytes: 1024 * 1024 },
+    /** Commit status and deployment status `description`: 140 characters. */
+    statusDescription: { what: 'a status description', chars: 140 },
+};
+/** Annotations GitHub takes in one check-run request. */
+const ANNOTATIONS_PER_REQUEST = 50;
+const encoder = new TextEncoder();
+function size(text, limit) {
+    return { chars: text.length, bytes: limit.bytes === undefined ? 0 : encoder.encode(text).length };
+}
+function limits_fits(text, limit) {
+    const s = size(text, limit);
+    return (limit.chars === undefined || s.chars <= limit.chars) && (limit.bytes === undefined || s.bytes <= limit.bytes);
+}
+/** The longest prefix of `text` within `limit`, never splitting a character (a surrogate pair or its UTF-8 bytes). */
+function limits_clip(text, limit, ellipsis = '…') {
+    if (limits_fits(text, limit))
+        return text;
+    const room = { chars: (limit.chars ?? Infinity) - ellipsis.length, bytes: (limit.bytes ?? Infinity) - encoder.encode(ellipsis).length };
+    let chars = 0;
+    let bytes = 0;
+    let end = 0;
+    for (const ch of text) {
+        const b = ch.length === 2 ? 4 : ch.charCodeAt(0) < 0x80 ? 1 : ch.charCodeAt(0) < 0x800 ? 2 : 3;
+        if (chars + ch.length > room.chars || bytes + b > room.bytes)
+            break;
+        chars += ch.length;
+        bytes += b;
+        end += ch.length;
+    }
+    return text.slice(0, end) + ellipsis;
+}
+const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+/**
+ * `markdown` within `limit`: whole lines up to the last that leaves room for `cut` (a line saying what
+ * was left out and where the whole is), a code block or `<details>` left open closed first. Linear in the
+ * text's length.
+ */
+function fitMarkdown(markdown, limit, cut) {
+    if (limits_fits(markdown, limit))
+        return markdown;
+    const lines = markdown.split('\n');
+    const tail = (fence, details) => [...(fence ? [fence] : []), ...Array(details).fill('</details>'), '', cut].join('\n');
+    // The largest tail (an open fence, however long, a few open <details>) is reserved up front.
+    const reserve = size(`${tail('`'.repeat(64), 4)}\n`, limit);
+    const room = { chars: (limit.chars ?? Infinity) - reserve.chars, bytes: (limit.bytes ?? Infinity) - reserve.bytes };
+    const kept = [];
+    let chars = 0;
+    let bytes = 0;
+    let fence;
+    let details = 0;
+    for (const line of lines) {
+        const s = { chars: line.length + 1, bytes: limit.bytes === undefined ? 0 : encoder.encode(line).length + 1 };
+        if (chars + s.chars > room.chars || bytes + s.bytes > room.bytes) {
+            if (kept.length === 0)
+                kept.push(limits_clip(line, { what: limit.what, chars: room.chars, bytes: limit.bytes === undefined ? undefined : room.bytes }));
+            break;
+        }
+        kept.push(line);
+        chars += s.chars;
+        bytes += s.bytes;
+        const f = FENCE.exec(line);
+        if (f && fence === undefined)
+            fence = f[1];
+        else if (f && fence !== undefined && f[1][0] === fence[0] && f[1].length >= fence.length && line.trim() === f[1])
+            fence = undefined;
+        else if (fence === undefined)
+            details += (line.match(/<details\b/g)?.length ?? 0) - (line.match(/<\/details>/g)?.length ?? 0);
+    }
+    return `${kept.join('\n')}\n${tail(fence, Math.min(4, Math.max(0, details)))}`;
+}
+
 ;// CONCATENATED MODULE: ./src/github/deployments.ts
+
 
 async function startDeployment(client, ctx, opts) {
     const { logger } = opts;
@@ -58137,7 +58280,7 @@ async function startDeployment(client, ctx, opts) {
                         repo: ctx.repo,
                         deployment_id: id,
                         state,
-                        description: description.slice(0, 140),
+                        description: clip(description, GITHUB_LIMITS.statusDescription),
                         log_url: ctx.runUrl,
                         environment: opts.environment,
                     });
@@ -58175,7 +58318,7 @@ async function failReleaseDeployments(client, ctx, opts) {
                 repo: ctx.repo,
                 deployment_id: d.id,
                 state: 'failure',
-                description: opts.description.slice(0, 140),
+                description: limits_clip(opts.description, limits_GITHUB_LIMITS.statusDescription),
                 log_url: ctx.runUrl,
             });
             marked.push(d.id);
@@ -58997,29 +59140,8 @@ async function connectLoadBalancer(settings, connector, credentials) {
     return { lb: createLoadBalancer(settings, session), close: () => session.close() };
 }
 
-;// CONCATENATED MODULE: ./src/common/text.ts
-// Untrusted text (a host's stderr, a health body, a name read from a host) made safe for a log line:
-// one line, printable. Without line breaks nothing in it can start a line the runner reads as a
-// workflow command (`::error …`); escape sequences cannot move or recolour the terminal.
-/** Line and paragraph separators, and bidirectional overrides that reorder what a reader sees. */
-const INVISIBLE = /[\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-// eslint-disable-next-line no-control-regex -- escaping control characters is the point
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
-/**
- * `text` as one printable line: line breaks (\n, \r, \r\n) become ` | `, a tab a space, other control
- * characters `\xNN` and invisible reordering characters `\u{NNNN}`; the old `##[command]` form is
- * broken up too. Cut to `max` characters with `…`.
- */
-function oneLine(text, max = 2000) {
-    const line = text
-        .replace(/\r\n|\r|\n/g, ' | ')
-        .replace(/\t/g, ' ')
-        .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
-        .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
-        .replace(/##\[/g, '## [');
-    return line.length > max ? `${line.slice(0, max - 1)}…` : line;
-}
-
+// EXTERNAL MODULE: ./src/common/text.ts
+var common_text = __nccwpck_require__(2450);
 ;// CONCATENATED MODULE: ./src/release/layout.ts
 // The on-host layout (SPEC): releases/, current, shared/, .fivestep/ under the deploy path.
 
@@ -59242,7 +59364,7 @@ function parseState(stdout) {
         else if (m && state.releaseLinks.includes(m[1]))
             state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
         else
-            state.currentProblem = `is a symlink to '${oneLine(link, 300)}', outside releases/`;
+            state.currentProblem = `is a symlink to '${(0,common_text/* oneLine */.T)(link, 300)}', outside releases/`;
     }
     state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
     return state;
@@ -59672,7 +59794,7 @@ function tail(text) {
     const t = text.trim();
     if (!t)
         return '';
-    const last = oneLine(t.split(/\r\n|\n|\r/).slice(-3).join('\n'), 10_000);
+    const last = (0,common_text/* oneLine */.T)(t.split(/\r\n|\n|\r/).slice(-3).join('\n'), 10_000);
     return `: ${last.length > 300 ? `…${last.slice(-300)}` : last}`;
 }
 function formatSeconds(ms) {
@@ -60444,7 +60566,7 @@ class ReloadFailedError extends StepError {
 /** The last lines of a command's output (untrusted: one printable line), what a person needs to see in a one-line reason. */
 function outputTail(stderr, stdout, code) {
     const text = stderr.trim() || stdout.trim() || `exit ${code}`;
-    return oneLine(text.split(/\r\n|\n|\r/).filter((l) => l.trim() !== '').slice(-3).join('\n'), 1000);
+    return (0,common_text/* oneLine */.T)(text.split(/\r\n|\n|\r/).filter((l) => l.trim() !== '').slice(-3).join('\n'), 1000);
 }
 
 ;// CONCATENATED MODULE: ./src/engine/host.ts
@@ -60557,10 +60679,10 @@ class ReleaseHost {
         const result = await this.raw(acquireLockCommand(this.deployPath, owner, token, forceOwner));
         const out = result.stdout.trim();
         if (result.code === EXIT.unwritable) {
-            throw new StepError('lock', result.code, unwritableMessage(oneLine(out.replace(/^unwritable /, '')), this.spec, this.deployPath));
+            throw new StepError('lock', result.code, unwritableMessage((0,common_text/* oneLine */.T)(out.replace(/^unwritable /, '')), this.spec, this.deployPath));
         }
         // The holder is what the owner file says: host-controlled text, shown as one printable line.
-        const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec(oneLine(out));
+        const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec((0,common_text/* oneLine */.T)(out));
         if (result.code === 0) {
             this.lockToken = token;
             this.lockOwner = owner;
@@ -61037,6 +61159,118 @@ async function switchBack(host, plan, rec, c) {
     c.deps.logger.info(`${host.id}: ${plan.bad} → ${plan.to} (${plan.why})${settings.healthCommand || settings.healthUrl ? `, ${healthy}` : ''}`);
 }
 
+;// CONCATENATED MODULE: ./src/common/format.ts
+// Figures as people read them, in one place for logs, summaries and error messages.
+/** `512 B`, `1.5 MiB`, `2.0 GiB`. */
+function format_formatBytes(bytes) {
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    if (bytes < 1024)
+        return `${Math.round(bytes)} B`;
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return `${value.toFixed(1)} ${units[unit]}`;
+}
+/** Up to this many hosts a summary or an issue names each host; above it, hosts are grouped and counted. */
+const SMALL_FLEET = 50;
+/** Host names for a sentence: all of them up to `max`, else the first few and how many more (`where` the rest are). */
+function hostList(hosts, where, max = SMALL_FLEET) {
+    if (hosts.length <= max)
+        return hosts.join(', ');
+    return `${hosts.slice(0, 5).join(', ')} and ${hosts.length - 5} more (${where})`;
+}
+
+;// CONCATENATED MODULE: ./src/common/markdown.ts
+// Untrusted text (test names, commit messages, file names from a pull request, host output, endpoint
+// answers) placed in the Markdown GitHub renders: job summaries, check runs, issues and comments. Each
+// function returns text that renders as exactly what it was given, and as nothing more: no link, image,
+// HTML, emphasis, heading or list; no `@mention` or `#123` reference (those notify people and other
+// issues); no way out of the code span, table cell or code block it is put in.
+//
+// GitHub links mentions, issue references and bare URLs in text nodes after Markdown is rendered, so a
+// backslash does not stop them (`\@ann` still notifies): a zero-width space after `@`, `#` and in `://`
+// and `www.` does, and reads the same.
+
+const ZWSP = '\u200b';
+/** Breaks what GitHub turns into a link or a notification in rendered text. */
+function defang(text) {
+    return text
+        .replace(/@/g, `@${ZWSP}`)
+        .replace(/#(?=\d)/g, `#${ZWSP}`)
+        .replace(/\b(gh-)(?=\d)/gi, `$1${ZWSP}`)
+        .replace(/:\/\//g, `:${ZWSP}//`)
+        .replace(/\b(www)\./gi, `$1${ZWSP}.`);
+}
+// Every ASCII punctuation character may be backslash-escaped in CommonMark. These can open markup
+// anywhere in a line (`(`, `)` and `!` only after a `]`, so escaping `[` and `]` is enough for links and
+// images); `$` opens math.
+const MARKUP = /[\\`*_[\]<>|~&$]/g;
+/** What opens a block when it starts one (a list item's text is the start of a block): quote, heading, list. */
+const BLOCK_START = /^(?:>|[#+-](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))/;
+/** Inline text on one line (a list item, a table cell, a sentence): it reads as itself. */
+function mdText(text, max = 2000) {
+    const escaped = defang((0,common_text/* oneLine */.T)(text, max)).replace(MARKUP, '\\$&');
+    return escaped.replace(BLOCK_START, (m) => (/\d/.test(m) ? `${m}\\` : `\\${m}`));
+}
+/**
+ * Inline code: a backtick fence longer than any run of backticks in the text, so none closes it. In a
+ * table cell (`cell`), `|` is escaped as GFM tables require, also inside code.
+ */
+function mdCode(text, o = {}) {
+    let body = (0,common_text/* oneLine */.T)(text, o.max ?? 2000);
+    if (o.cell)
+        body = body.replace(/\|/g, '\\|');
+    const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
+    const fence = '`'.repeat(longest + 1);
+    // A space is stripped from each side when both are there; pad when the text starts or ends with a backtick.
+    const pad = body.startsWith('`') || body.endsWith('`') || (body.startsWith(' ') && body.endsWith(' ') && body.trim() !== '') ? ' ' : '';
+    return `${fence}${pad}${body || ' '}${pad}${fence}`;
+}
+/** A fenced code block: kept line for line, with a fence no line of the text can close. */
+function mdBlock(text, o = {}) {
+    const max = o.max ?? 4000;
+    const lines = (text.length > max ? `${text.slice(0, max - 1)}…` : text)
+        .split(/\r\n|\r|\n/)
+        .map((line) => oneLine(line.replace(/\t/g, '    '), Infinity));
+    const longest = Math.max(2, ...lines.flatMap((l) => (l.match(/`+/g) ?? []).map((run) => run.length)));
+    const fence = '`'.repeat(longest + 1);
+    return [fence, ...lines, fence].join('\n');
+}
+/** Text inside an HTML element (`<summary>`): entities for HTML, and no mention or link. */
+function mdHtml(text, max = 2000) {
+    return defang(oneLine(text, max)).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+/** fivestep's own Markdown (a description from action.yml) in a table cell: its markup kept, `|` escaped, one line. */
+function mdCell(markdown) {
+    return markdown.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').trim();
+}
+
+;// CONCATENATED MODULE: ./src/github/identity.ts
+/** The author of what the workflow's GITHUB_TOKEN creates. That token may not read `/user` (403). */
+const ACTIONS_BOT = 'github-actions[bot]';
+const logins = new WeakMap();
+/** The login issues created with this client's token carry: the token's user, or github-actions[bot]. */
+function tokenLogin(client) {
+    let login = logins.get(client);
+    if (!login) {
+        login = client.rest.users.getAuthenticated().then((res) => res.data.login, (err) => {
+            // An installation token (the workflow's GITHUB_TOKEN) is refused here: "Resource not accessible by integration".
+            if (err.status === 401 || err.status === 403 || err.status === 404)
+                return ACTIONS_BOT;
+            throw err;
+        });
+        logins.set(client, login);
+    }
+    return login;
+}
+/** Whether fivestep opened this issue with this token (its author is the token's login). */
+function openedBy(issue, login) {
+    return issue.user?.login === login;
+}
+
 ;// CONCATENATED MODULE: ./src/revert/reports.ts
 // A tolerant reader of ssh-rollout and metric-watch report files, for the RCA timeline.
 // Reports come from other actions (maybe other versions): every field is checked, none is trusted,
@@ -61194,6 +61428,12 @@ function fmtValue(v) {
 }
 
 ;// CONCATENATED MODULE: ./src/revert/rca.ts
+// The root-cause-analysis issue: a pure builder (what happened, from reports and this run) and a
+// thin GitHub side (open it, or comment on the open one for the same release).
+
+
+
+
 
 /** The hidden marker that identifies the issue of one release, so a second run comments instead. */
 function rcaMarker(badReleases, commits) {
@@ -61201,7 +61441,10 @@ function rcaMarker(badReleases, commits) {
     return `<!-- fivestep-rca ${key} -->`;
 }
 const iso = (t) => new Date(t).toISOString().replace('.000Z', 'Z');
-const cell = (s) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+/** Text from reports, hosts and commit messages in the issue: one line, no markup, no mention. */
+const cell = (s) => mdText(s, 500);
+/** At most this many breaches, and failed hosts, are listed; the reports have all. */
+const LISTED = SMALL_FLEET;
 /** Every event with a time, oldest first: deploy start, waves, bakes, breaches, the revert. */
 function buildTimeline(input) {
     const t = [];
@@ -61210,7 +61453,7 @@ function buildTimeline(input) {
             t.push({ time: r.startedAt, event: `ssh-rollout of ${r.release || 'a release'} started` });
         for (const w of r.waves) {
             if (w.start !== undefined)
-                t.push({ time: w.start, event: `wave ${w.index} started: ${w.hosts.join(', ') || 'no hosts'}` });
+                t.push({ time: w.start, event: `wave ${w.index} started: ${w.hosts.length ? hostList(w.hosts, 'the rollout report names all', 10) : 'no hosts'}` });
             if (w.end !== undefined)
                 t.push({ time: w.end, event: `wave ${w.index} switched` });
             if (w.bake?.end !== undefined && w.bake.verdict)
@@ -61281,15 +61524,21 @@ function whatHappened(input) {
         const reverted = h.hosts.filter((x) => x.outcome === 'reverted');
         const bad = h.hosts.filter((x) => x.outcome === 'failed' || x.outcome === 'no-good-release');
         out.push(`- **Hosts:** ${countOutcomes(h) || 'none'}${h.timeToHealthyMs !== undefined ? `; the last reverted host was healthy ${duration(h.timeToHealthyMs)} after the revert started` : ''}.`);
+        // Grouped by what changed (at 2,000 hosts a line each would not fit an issue); every host is in the job summary.
+        const moves = new Map();
         for (const x of reverted)
-            out.push(`  - \`${x.host}\`: ${x.from} → ${x.to}`);
-        for (const x of bad)
-            out.push(`  - \`${x.host}\`: **${x.outcome}**: ${x.reason}`);
+            moves.set(`${x.from} → ${x.to}`, [...(moves.get(`${x.from} → ${x.to}`) ?? []), x.host]);
+        for (const [move, names] of moves)
+            out.push(`  - ${mdText(move, 300)}: ${names.length > 1 ? `${names.length} hosts, ` : ''}${mdText(hostList(names, 'all in the job summary'))}`);
+        for (const x of bad.slice(0, LISTED))
+            out.push(`  - ${mdCode(x.host)}: **${x.outcome}**: ${cell(x.reason ?? '')}`);
+        if (bad.length > LISTED)
+            out.push(`  - … and ${bad.length - LISTED} more hosts not put back: the job summary lists them.`);
     }
     const g = input.git;
     if (g) {
         const pr = g.pullRequest;
-        const text = pr ? g.message.replace(`#${pr.number}`, `[#${pr.number}](${pr.url})`) : g.message;
+        const text = pr ? cell(g.message).replace(`#\u200b${pr.number}`, `[#${pr.number}](${pr.url})`) : cell(g.message);
         out.push(`- **Git:** ${text}${!pr && g.revertSha ? ` (${commitLink(input, g.revertSha)})` : ''}.`);
     }
     return out;
@@ -61302,7 +61551,7 @@ function buildRcaBody(input) {
     const out = [rcaMarker(input.badReleases, input.commits), ''];
     out.push('## Summary', '');
     out.push(`${input.badReleases.length ? `Release **${input.badReleases.join(', ')}**` : 'A deployment'} of ${input.commits.map((c) => commitLink(input, c)).join(', ') || 'unknown commits'} was reverted automatically by fivestep auto-revert.`);
-    out.push('', `**Reason:** ${input.reasonText || '(none given)'}`, '', ...whatHappened(input), '');
+    out.push('', `**Reason:** ${cell(input.reasonText) || '(none given)'}`, '', ...whatHappened(input), '');
     out.push('## Impact window', '');
     if (start !== undefined && end !== undefined)
         out.push(`From ${iso(start)} to ${iso(end)} (${duration(Math.max(0, end - start))}).`);
@@ -61319,19 +61568,27 @@ function buildRcaBody(input) {
     if (breaches.length) {
         out.push('## Metrics that breached', '', '| rule | host | value | bound | baseline | when |', '| --- | --- | --- | --- | --- | --- |');
         const seen = new Set();
+        let listed = 0;
         for (const b of breaches) {
             const key = `${b.rule}|${b.host ?? ''}|${b.when ?? ''}`;
             if (seen.has(key))
                 continue;
             seen.add(key);
+            if (++listed > LISTED)
+                continue;
             const v = (x) => (x === undefined || x === null ? '–' : cell(String(x)));
             out.push(`| ${cell(b.rule)} | ${v(b.host)} | ${v(b.value)} | ${v(b.bound)} | ${v(b.baseline)} | ${b.when !== undefined ? iso(b.when) : '–'} |`);
         }
+        if (listed > LISTED)
+            out.push('', `… and ${listed - LISTED} more breaches: the metric-watch reports have them all.`);
         out.push('');
     }
     const failed = input.reports.rollouts.flatMap((r) => r.failedHosts);
     if (failed.length) {
-        out.push('## Hosts that failed during the rollout', '', ...failed.map((f) => `- \`${f.host}\`: ${f.reason}`), '');
+        out.push('## Hosts that failed during the rollout', '', ...failed.slice(0, LISTED).map((f) => `- ${mdCode(f.host)}: ${cell(f.reason)}`));
+        if (failed.length > LISTED)
+            out.push(`- … and ${failed.length - LISTED} more: the ssh-rollout report lists them all.`);
+        out.push('');
     }
     out.push('## Links', '', `- Run: ${input.runUrl}`);
     if (input.commits.length)
@@ -61349,23 +61606,28 @@ function buildRcaBody(input) {
     out.push('## Action items', '', 'One fix per why, so each layer gets better:', '');
     out.push('- [ ] Add a test that would have caught this (step 1: every bug fixed gets a new test)', '- [ ] Add or tighten a metric-watch rule that catches it sooner', '- [ ] Fix the root cause and redeploy (the bad release stays marked bad on the hosts)', '- [ ] _owner, date_', '');
     out.push('_Opened by fivestep auto-revert. The bad release is marked bad on its hosts: no automatic rollback lands on it again._');
-    return out.join('\n');
+    return fitMarkdown(out.join('\n'), limits_GITHUB_LIMITS.issueBody, cutLine(input, limits_GITHUB_LIMITS.issueBody.what));
 }
+const cutLine = (input, what) => `… cut here to fit ${what}: [the auto-revert run](${input.runUrl}) has the rest in its job summary and reports.`;
 /** The follow-up comment when an open issue for the same release already exists. */
 function buildRcaComment(input) {
-    return [`auto-revert ran again at ${iso(input.startedAt)} (${input.runUrl}).`, '', `**Reason:** ${input.reasonText || '(none given)'}`, '', ...whatHappened(input)].join('\n');
+    const text = [`auto-revert ran again at ${iso(input.startedAt)} (${input.runUrl}).`, '', `**Reason:** ${cell(input.reasonText) || '(none given)'}`, '', ...whatHappened(input)].join('\n');
+    return fitMarkdown(text, limits_GITHUB_LIMITS.commentBody, cutLine(input, limits_GITHUB_LIMITS.commentBody.what));
 }
 /** Opens the issue, or comments on the open one with the same marker (the same release). */
 async function publishRca(client, target, input) {
     const marker = rcaMarker(input.badReleases, input.commits);
+    // Only an issue this token opened is commented on: a stranger's issue with the marker is not ours.
+    const login = await tokenLogin(client);
     const open = await client.paginate(client.rest.issues.listForRepo, {
         owner: target.owner,
         repo: target.repo,
         state: 'open',
+        creator: login,
         ...(target.labels.length ? { labels: target.labels.join(',') } : {}),
         per_page: 100,
     });
-    const existing = open.find((i) => !i.pull_request && (i.body ?? '').includes(marker));
+    const existing = open.find((i) => !i.pull_request && openedBy(i, login) && (i.body ?? '').includes(marker));
     if (existing) {
         await client.rest.issues.createComment({ owner: target.owner, repo: target.repo, issue_number: existing.number, body: buildRcaComment(input) });
         return { number: existing.number, url: existing.html_url, commented: true };
@@ -61567,6 +61829,10 @@ function readLoadBalancer(source, ssh) {
 }
 
 ;// CONCATENATED MODULE: ./src/revert/summary.ts
+// Pure: the action's outputs (SPEC names) and the job summary from what the run did.
+
+
+
 /** failed: a host is still on the bad release or broken, or git failed; reverted: something was put back. */
 function revertOutputs(o) {
     const hosts = o.hosts?.hosts ?? [];
@@ -61585,20 +61851,47 @@ function revertOutputs(o) {
         issue: o.rca?.url ?? '',
     };
 }
-const summary_cell = (s) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+/** A reason, a host's output, a git message: one line, no markup. */
+const summary_cell = (s) => mdText(s, 500);
 const ICON = { reverted: '↩️ reverted', 'nothing-to-do': '✔️ nothing to do', 'no-good-release': '🔥 no good release: left as it is', failed: '❌ failed' };
 function summaryMarkdown(o) {
     const out = revertOutputs(o);
     const lines = [`## auto-revert: ${out.result}${o.badReleases.length ? ` (bad release ${o.badReleases.join(', ')})` : ''}`, ''];
     for (const n of o.notes ?? [])
-        lines.push(summary_cell(n), '');
+        lines.push(n, '');
     const h = o.hosts;
     if (h) {
         if (h.timeToHealthyMs !== undefined)
             lines.push(`Last reverted host healthy **${(h.timeToHealthyMs / 1000).toFixed(2)} s** after the start.`, '');
-        lines.push('| host | was on | now on | bad release | marked bad | result |', '| --- | --- | --- | --- | --- | --- |');
-        for (const x of h.hosts) {
-            lines.push(`| ${x.host} | ${x.from || '–'} | ${x.outcome === 'reverted' ? x.to : x.from || '–'} | ${x.bad || '–'} | ${x.markedBad ? 'yes' : '–'} | ${ICON[x.outcome]}${x.reason ? `: ${summary_cell(x.reason)}` : ''} |`);
+        if (h.hosts.length <= SMALL_FLEET) {
+            lines.push('| host | was on | now on | bad release | marked bad | result |', '| --- | --- | --- | --- | --- | --- |');
+            for (const x of h.hosts) {
+                lines.push(`| ${summary_cell(x.host)} | ${summary_cell(x.from || '–')} | ${summary_cell(x.outcome === 'reverted' ? x.to : x.from || '–')} | ${summary_cell(x.bad || '–')} | ${x.markedBad ? 'yes' : '–'} | ${ICON[x.outcome]}${x.reason ? `: ${summary_cell(x.reason)}` : ''} |`);
+            }
+        }
+        else {
+            // A row per host does not scale (about 180 bytes a host); grouped as the rollout summary groups, and
+            // every host that is not back named (those need a person).
+            const groups = new Map();
+            for (const x of h.hosts) {
+                const to = x.outcome === 'reverted' ? x.to : x.from || '–';
+                const key = `${x.from}\u0000${to}\u0000${x.outcome}`;
+                const g = groups.get(key) ?? { from: x.from || '–', to, outcome: x.outcome, hosts: 0 };
+                g.hosts++;
+                groups.set(key, g);
+            }
+            lines.push(`${h.hosts.length} hosts, grouped (the \`reverted-to\` output names each reverted host):`, '');
+            lines.push('| hosts | was on | now on | result |', '| ---: | --- | --- | --- |');
+            for (const g of [...groups.values()].sort((a, b) => b.hosts - a.hosts))
+                lines.push(`| ${g.hosts} | ${summary_cell(g.from)} | ${summary_cell(g.to)} | ${ICON[g.outcome]} |`);
+            const stuck = h.hosts.filter((x) => x.outcome === 'failed' || x.outcome === 'no-good-release');
+            if (stuck.length) {
+                lines.push('', `**Not put back** (${stuck.length}):`, '');
+                for (const x of stuck.slice(0, SMALL_FLEET))
+                    lines.push(`- ${mdCode(x.host)}: ${ICON[x.outcome]}${x.reason ? `: ${summary_cell(x.reason)}` : ''}`);
+                if (stuck.length > SMALL_FLEET)
+                    lines.push(`- … and ${stuck.length - SMALL_FLEET} more: the run log names each host and why.`);
+            }
         }
         lines.push('');
     }
@@ -61609,7 +61902,7 @@ function summaryMarkdown(o) {
         lines.push(`**Error:** ${summary_cell(e)}`, '');
     if (o.rca)
         lines.push(`**RCA issue:** [#${o.rca.number}](${o.rca.url})${o.rca.commented ? ' (commented: it was already open)' : ''}`, '');
-    return lines.join('\n');
+    return fitMarkdown(lines.join('\n'), limits_GITHUB_LIMITS.stepSummary, '… cut here to fit a step summary: the run log has every host.');
 }
 
 ;// CONCATENATED MODULE: ./src/revert/main.ts

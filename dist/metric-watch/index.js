@@ -28377,7 +28377,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3218);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _metrics_action_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(324);
+/* harmony import */ var _metrics_action_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7771);
 
 
 
@@ -28409,19 +28409,24 @@ __nccwpck_require__.d(__webpack_exports__, {
 var core = __nccwpck_require__(3218);
 // EXTERNAL MODULE: ./src/common/inputs.ts
 var inputs = __nccwpck_require__(9184);
+// EXTERNAL MODULE: ./src/common/text.ts
+var common_text = __nccwpck_require__(2450);
 ;// CONCATENATED MODULE: ./src/common/core-logger.ts
-// The runner-backed Logger: @actions/core workflow commands.
+// The runner-backed Logger: @actions/core workflow commands. Every message is made inert first (logText):
+// messages quote test names, file names from pull requests and hosts' output.
+
 
 const coreLogger = {
-    debug: (m) => core/* debug */.Yz(m),
-    info: (m) => core/* info */.pq(m),
-    warning: (m) => core/* warning */.$e(m),
-    error: (m) => core/* error */.z3(m),
-    group: (name, fn) => core/* group */.Os(name, fn),
+    debug: (m) => core/* debug */.Yz((0,common_text/* logText */.k)(m)),
+    info: (m) => core/* info */.pq((0,common_text/* logText */.k)(m)),
+    warning: (m) => core/* warning */.$e((0,common_text/* logText */.k)(m)),
+    error: (m) => core/* error */.z3((0,common_text/* logText */.k)(m)),
+    group: (name, fn) => core/* group */.Os((0,common_text/* logText */.k)(name), fn),
 };
 
 ;// CONCATENATED MODULE: ./src/common/action.ts
 // The thin runner shell shared by every entry: inputs from the runner, outputs and failure back to it.
+
 
 
 
@@ -28436,14 +28441,15 @@ async function runAction(main) {
     try {
         const result = await main(runnerInputs, coreLogger);
         setOutputs(result.outputs);
+        // A failure may quote a host's output or a test name: made inert as every log line is.
         if (result.failure)
-            core/* setFailed */.C1(result.failure);
+            core/* setFailed */.C1((0,common_text/* logText */.k)(result.failure));
     }
     catch (err) {
         if (err instanceof inputs/* InputError */.dz)
-            core/* setFailed */.C1(err.message);
+            core/* setFailed */.C1((0,common_text/* logText */.k)(err.message));
         else
-            core/* setFailed */.C1(err instanceof Error ? (err.stack ?? err.message) : String(err));
+            core/* setFailed */.C1((0,common_text/* logText */.k)(err instanceof Error ? (err.stack ?? err.message) : String(err)));
     }
 }
 /** Appends Markdown to the job summary; outside the runner (no GITHUB_STEP_SUMMARY) it does nothing. */
@@ -28482,9 +28488,10 @@ if (g.__dirname === undefined)
 /* harmony export */   E9: () => (/* binding */ parseDuration),
 /* harmony export */   dz: () => (/* binding */ InputError),
 /* harmony export */   lq: () => (/* binding */ optional),
-/* harmony export */   mw: () => (/* binding */ required)
+/* harmony export */   mw: () => (/* binding */ required),
+/* harmony export */   nn: () => (/* binding */ parseHostSpec)
 /* harmony export */ });
-/* unused harmony exports objectInputs, parseBool, parseInteger, parseCount, resolveCount, parseHostSpec, parseUser, hostId */
+/* unused harmony exports objectInputs, parseBool, parseInteger, parseCount, resolveCount, parseUser, hostId */
 // Pure parsers for action inputs. Every value GitHub passes is a string; errors name the input at fault.
 /** A bad input: the action stops before changing anything and prints this message. */
 class InputError extends Error {
@@ -28617,7 +28624,55 @@ function hostId(h) {
 
 /***/ }),
 
-/***/ 324:
+/***/ 2450:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   T: () => (/* binding */ oneLine),
+/* harmony export */   k: () => (/* binding */ logText)
+/* harmony export */ });
+// Untrusted text (a host's stderr, a health body, a name read from a host) made safe for a log line:
+// one line, printable. Without line breaks nothing in it can start a line the runner reads as a
+// workflow command (`::error …`); escape sequences cannot move or recolour the terminal.
+/** Line and paragraph separators, and bidirectional overrides that reorder what a reader sees. */
+const INVISIBLE = /[\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex -- escaping control characters is the point
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+/**
+ * `text` as one printable line: line breaks (\n, \r, \r\n) become ` | `, a tab a space, other control
+ * characters `\xNN` and invisible reordering characters `\u{NNNN}`; the old `##[command]` form is
+ * broken up too. Cut to `max` characters with `…`.
+ */
+function oneLine(text, max = 2000) {
+    const line = text
+        .replace(/\r\n|\r|\n/g, ' | ')
+        .replace(/\t/g, ' ')
+        .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
+        .replace(/##\[/g, '## [');
+    return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+/**
+ * `text` as log lines the runner only prints: line breaks kept (\r and \r\n become \n), control and
+ * invisible characters escaped as in {@link oneLine}, and a line that would start a workflow command
+ * (`::` after any indent) or hold the old `##[` form broken up (`: :`, `## [`). The runner-backed logger
+ * passes everything through this, so no message can act on the runner, whatever it quotes.
+ */
+function logText(text) {
+    return text
+        .split(/\r\n|\r|\n/)
+        .map((line) => line
+        .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
+        .replace(/##\[/g, '## [')
+        .replace(/^(\s*):(?=:)/, '$1: '))
+        .join('\n');
+}
+
+
+/***/ }),
+
+/***/ 7771:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -45308,9 +45363,156 @@ async function sendEmail(smtpUrl, from, to, result, ctx) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/common/http-body.ts
+// Reading an HTTP answer without trusting its size: at most `maxBytes` are read, the rest is not waited for.
+async function readCapped(res, maxBytes) {
+    if (!res.body)
+        return { text: '', truncated: false };
+    const reader = res.body.getReader();
+    const chunks = [];
+    let size = 0;
+    let truncated = false;
+    try {
+        for (;;) {
+            const { done, value } = await reader.read();
+            if (done)
+                break;
+            chunks.push(value);
+            size += value.length;
+            if (size > maxBytes) {
+                truncated = true;
+                break;
+            }
+        }
+    }
+    finally {
+        await reader.cancel().catch(() => undefined);
+    }
+    return { text: Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8'), truncated };
+}
+
+;// CONCATENATED MODULE: ./src/metrics/redact.ts
+const REDACTED = '***';
+/** The forms a secret may come back in: as sent, inside a JSON string (also with `\/`), percent-encoded. */
+function redact_forms(secret) {
+    const json = JSON.stringify(secret).slice(1, -1);
+    return [secret, json, json.replaceAll('/', '\\/'), encodeURIComponent(secret)];
+}
+function decoded(text) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        return text;
+    }
+}
+/** `text` with every occurrence of each secret (in any of its forms) replaced by `***`. */
+function redact(text, secrets) {
+    const all = [...new Set(secrets.filter((s) => s.trim() !== '').flatMap(redact_forms))].sort((a, b) => b.length - a.length);
+    let out = text;
+    for (const s of all)
+        if (out.includes(s))
+            out = out.replaceAll(s, REDACTED);
+    return out;
+}
+/** At most `max` characters of one line of text (whitespace runs become one space), marked when cut. */
+function cut(text, max) {
+    const line = text.replace(/\s+/g, ' ').trim();
+    return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
+}
+/** The secret parts of a URL: all of it, its password, its path and query, each query value, long path segments. */
+function urlSecrets(url) {
+    if (!url)
+        return [];
+    const out = [url];
+    try {
+        const u = new URL(url);
+        if (u.password)
+            out.push(u.password, decoded(u.password));
+        // An incoming webhook's path is its token (hooks.slack.com/services/T…/B…/XXXX): an echo of the request
+        // line, or of one segment, must not show it.
+        if (u.pathname.length > 1 || u.search)
+            out.push(`${u.pathname}${u.search}`);
+        for (const segment of u.pathname.split('/'))
+            if (segment.length >= 16)
+                out.push(segment, decoded(segment));
+        for (const value of u.searchParams.values())
+            if (value)
+                out.push(value);
+    }
+    catch {
+        /* not a URL: the whole text is the secret */
+    }
+    return out;
+}
+/** An SMTP URL's password, also as AUTH PLAIN and AUTH LOGIN send it (base64), which a server may echo. */
+function smtpSecrets(url) {
+    if (!url)
+        return [];
+    const out = [url];
+    try {
+        const u = new URL(url);
+        const user = decoded(u.username);
+        const pass = decoded(u.password);
+        if (pass) {
+            const b64 = (s) => Buffer.from(s, 'utf8').toString('base64');
+            out.push(u.password, pass, b64(pass), b64(`\u0000${user}\u0000${pass}`), b64(`${user}\u0000${user}\u0000${pass}`));
+        }
+    }
+    catch {
+        /* reported by the settings parser */
+    }
+    return out;
+}
+/** What the alert channels send that is secret: the routing key, the webhook URL's token, the SMTP password. */
+function alertSecrets(alerts) {
+    return [alerts.pagerdutyRoutingKey, ...urlSecrets(alerts.webhookUrl), ...smtpSecrets(alerts.smtpUrl)].filter((s) => s !== '');
+}
+/** What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's password. */
+function sourceSecrets(settings) {
+    const out = [];
+    for (const value of Object.values(settings.headers)) {
+        if (!value)
+            continue;
+        out.push(value);
+        const token = /^\S+\s+(\S{8,})$/.exec(value)?.[1];
+        if (token)
+            out.push(token);
+    }
+    try {
+        const u = new URL(settings.url.replaceAll('{host}', 'host.invalid'));
+        if (u.password)
+            out.push(u.password, decoded(u.password));
+    }
+    catch {
+        /* replay: a path */
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/metrics/alerts/answer.ts
+// What an alert endpoint answered, as kept in a warning (and so in the report and the job summary): read up
+// to a cap, secrets redacted (the endpoint may echo the request), one line of bounded length.
+
+
+/** At most this much of an answer is read; the rest is not waited for. */
+const ANSWER_READ_BYTES = 64 * 1024;
+/** At most this many characters of an answer are kept. */
+const ANSWER_KEEP_CHARS = 200;
+/** The answer's text, redacted of `secrets` and cut to ANSWER_KEEP_CHARS. */
+async function answerText(res, secrets) {
+    const read = await readCapped(res, ANSWER_READ_BYTES).catch(() => ({ text: '', truncated: false }));
+    let text = read.text;
+    // A secret cut in half at the cap would not be recognised: drop what could be the start of one.
+    if (read.truncated)
+        text = text.slice(0, Math.max(0, text.length - Math.max(0, ...secrets.map((s) => s.length * 6))));
+    return cut(redact(text, secrets), ANSWER_KEEP_CHARS);
+}
+
 ;// CONCATENATED MODULE: ./src/metrics/alerts/pagerduty.ts
 // PagerDuty Events API v2: one incident per rule, triggered on fail and resolved by a later passing watch
 // through the same dedup_key.
+
 
 
 /** Stable across runs, so a later watch resolves the incident an earlier one opened. PagerDuty caps it at 255. */
@@ -45364,12 +45566,16 @@ async function sendPagerDuty(url, event, timeoutMs = 10_000) {
         signal: AbortSignal.timeout(timeoutMs),
     });
     // The Events API answers 202 Accepted; anything else (400 invalid, 429 throttled) did not page anyone.
+    // The answer may echo the event, routing key and all (some proxies do).
     if (!res.ok)
-        throw new Error(`PagerDuty answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
+        throw new Error(`PagerDuty answered HTTP ${res.status}: ${await answerText(res, [event.routing_key])}`);
+    await res.body?.cancel().catch(() => undefined);
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/alerts/webhook.ts
 // Slack-compatible incoming webhook: a JSON body with `text` (Mattermost, Rocket.Chat and Teams workflows take it too).
+
+
 
 async function postWebhook(url, result, ctx, timeoutMs = 10_000) {
     const icon = result.verdict === 'fail' ? ':rotating_light:' : ':warning:';
@@ -45380,8 +45586,10 @@ async function postWebhook(url, result, ctx, timeoutMs = 10_000) {
         body: JSON.stringify({ text }),
         signal: AbortSignal.timeout(timeoutMs),
     });
+    // The URL is the webhook's secret; the answer may echo the request line.
     if (!res.ok)
-        throw new Error(`webhook answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
+        throw new Error(`webhook answered HTTP ${res.status}: ${await answerText(res, urlSecrets(url))}`);
+    await res.body?.cancel().catch(() => undefined);
 }
 
 ;// CONCATENATED MODULE: ./src/common/errors.ts
@@ -45396,6 +45604,9 @@ function errorMessage(err) {
 
 
 
+
+/** At most this many characters of a failed channel's warning are kept (it goes into the report and summary). */
+const ALERT_WARNING_CHARS = 500;
 /** Returns the warnings of channels that failed. */
 async function sendAlerts(result, settings, ctx, logger) {
     const a = settings.alerts;
@@ -45419,13 +45630,15 @@ async function sendAlerts(result, settings, ctx, logger) {
         }
     }
     const warnings = [];
+    const secrets = alertSecrets(a);
     await Promise.all(jobs.map(async (job) => {
         try {
             await job.run();
             logger.info(`alert sent: ${job.channel}`);
         }
         catch (err) {
-            const message = `alert channel ${job.channel} failed: ${errorMessage(err)}`;
+            // Whatever came back (an endpoint's answer, an SMTP server's reply) may echo a secret.
+            const message = cut(redact(`alert channel ${job.channel} failed: ${errorMessage(err)}`, secrets), ALERT_WARNING_CHARS);
             logger.warning(message);
             warnings.push(message);
         }
@@ -45433,8 +45646,165 @@ async function sendAlerts(result, settings, ctx, logger) {
     return warnings;
 }
 
+// EXTERNAL MODULE: ./src/common/text.ts
+var common_text = __nccwpck_require__(2450);
+;// CONCATENATED MODULE: ./src/common/markdown.ts
+// Untrusted text (test names, commit messages, file names from a pull request, host output, endpoint
+// answers) placed in the Markdown GitHub renders: job summaries, check runs, issues and comments. Each
+// function returns text that renders as exactly what it was given, and as nothing more: no link, image,
+// HTML, emphasis, heading or list; no `@mention` or `#123` reference (those notify people and other
+// issues); no way out of the code span, table cell or code block it is put in.
+//
+// GitHub links mentions, issue references and bare URLs in text nodes after Markdown is rendered, so a
+// backslash does not stop them (`\@ann` still notifies): a zero-width space after `@`, `#` and in `://`
+// and `www.` does, and reads the same.
+
+const ZWSP = '\u200b';
+/** Breaks what GitHub turns into a link or a notification in rendered text. */
+function defang(text) {
+    return text
+        .replace(/@/g, `@${ZWSP}`)
+        .replace(/#(?=\d)/g, `#${ZWSP}`)
+        .replace(/\b(gh-)(?=\d)/gi, `$1${ZWSP}`)
+        .replace(/:\/\//g, `:${ZWSP}//`)
+        .replace(/\b(www)\./gi, `$1${ZWSP}.`);
+}
+// Every ASCII punctuation character may be backslash-escaped in CommonMark. These can open markup
+// anywhere in a line (`(`, `)` and `!` only after a `]`, so escaping `[` and `]` is enough for links and
+// images); `$` opens math.
+const MARKUP = /[\\`*_[\]<>|~&$]/g;
+/** What opens a block when it starts one (a list item's text is the start of a block): quote, heading, list. */
+const BLOCK_START = /^(?:>|[#+-](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))/;
+/** Inline text on one line (a list item, a table cell, a sentence): it reads as itself. */
+function mdText(text, max = 2000) {
+    const escaped = defang((0,common_text/* oneLine */.T)(text, max)).replace(MARKUP, '\\$&');
+    return escaped.replace(BLOCK_START, (m) => (/\d/.test(m) ? `${m}\\` : `\\${m}`));
+}
+/**
+ * Inline code: a backtick fence longer than any run of backticks in the text, so none closes it. In a
+ * table cell (`cell`), `|` is escaped as GFM tables require, also inside code.
+ */
+function mdCode(text, o = {}) {
+    let body = (0,common_text/* oneLine */.T)(text, o.max ?? 2000);
+    if (o.cell)
+        body = body.replace(/\|/g, '\\|');
+    const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
+    const fence = '`'.repeat(longest + 1);
+    // A space is stripped from each side when both are there; pad when the text starts or ends with a backtick.
+    const pad = body.startsWith('`') || body.endsWith('`') || (body.startsWith(' ') && body.endsWith(' ') && body.trim() !== '') ? ' ' : '';
+    return `${fence}${pad}${body || ' '}${pad}${fence}`;
+}
+/** A fenced code block: kept line for line, with a fence no line of the text can close. */
+function mdBlock(text, o = {}) {
+    const max = o.max ?? 4000;
+    const lines = (text.length > max ? `${text.slice(0, max - 1)}…` : text)
+        .split(/\r\n|\r|\n/)
+        .map((line) => oneLine(line.replace(/\t/g, '    '), Infinity));
+    const longest = Math.max(2, ...lines.flatMap((l) => (l.match(/`+/g) ?? []).map((run) => run.length)));
+    const fence = '`'.repeat(longest + 1);
+    return [fence, ...lines, fence].join('\n');
+}
+/** Text inside an HTML element (`<summary>`): entities for HTML, and no mention or link. */
+function mdHtml(text, max = 2000) {
+    return defang(oneLine(text, max)).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+/** fivestep's own Markdown (a description from action.yml) in a table cell: its markup kept, `|` escaped, one line. */
+function mdCell(markdown) {
+    return markdown.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').trim();
+}
+
+;// CONCATENATED MODULE: ./src/github/limits.ts
+// What GitHub accepts, in one place, and the one way every report builder fits its text into it. Over a
+// limit GitHub refuses the request (an issue body), drops the text (a step summary over 1 MiB: "upload
+// aborted") or cuts it where it likes; fivestep cuts first, at a line, and says what was left out and
+// where the whole is.
+const GITHUB_LIMITS = {
+    /** Check run `output.summary` and `output.text`: 65,535 characters; kept in bytes too (SPEC: 64 KB). */
+    checkRunSummary: { what: 'a check run summary', chars: 65_535, bytes: 65_535 },
+    /** Annotation `message` and `raw_details`: 64 KB. */
+    annotationMessage: { what: 'an annotation message', bytes: 65_535 },
+    /** Annotation `title`: 255 characters. */
+    annotationTitle: { what: 'an annotation title', chars: 255 },
+    /** Issue and comment bodies: 65,536 characters. */
+    issueBody: { what: 'an issue body', chars: 65_536 },
+    commentBody: { what: 'a comment body', chars: 65_536 },
+    /** A job's step summary: 1 MiB, in bytes; over it the upload is aborted and nothing shows. */
+    stepSummary: { what: 'a step summary', bytes: 1024 * 1024 },
+    /** Commit status and deployment status `description`: 140 characters. */
+    statusDescription: { what: 'a status description', chars: 140 },
+};
+/** Annotations GitHub takes in one check-run request. */
+const ANNOTATIONS_PER_REQUEST = 50;
+const encoder = new TextEncoder();
+function size(text, limit) {
+    return { chars: text.length, bytes: limit.bytes === undefined ? 0 : encoder.encode(text).length };
+}
+function fits(text, limit) {
+    const s = size(text, limit);
+    return (limit.chars === undefined || s.chars <= limit.chars) && (limit.bytes === undefined || s.bytes <= limit.bytes);
+}
+/** The longest prefix of `text` within `limit`, never splitting a character (a surrogate pair or its UTF-8 bytes). */
+function clip(text, limit, ellipsis = '…') {
+    if (fits(text, limit))
+        return text;
+    const room = { chars: (limit.chars ?? Infinity) - ellipsis.length, bytes: (limit.bytes ?? Infinity) - encoder.encode(ellipsis).length };
+    let chars = 0;
+    let bytes = 0;
+    let end = 0;
+    for (const ch of text) {
+        const b = ch.length === 2 ? 4 : ch.charCodeAt(0) < 0x80 ? 1 : ch.charCodeAt(0) < 0x800 ? 2 : 3;
+        if (chars + ch.length > room.chars || bytes + b > room.bytes)
+            break;
+        chars += ch.length;
+        bytes += b;
+        end += ch.length;
+    }
+    return text.slice(0, end) + ellipsis;
+}
+const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+/**
+ * `markdown` within `limit`: whole lines up to the last that leaves room for `cut` (a line saying what
+ * was left out and where the whole is), a code block or `<details>` left open closed first. Linear in the
+ * text's length.
+ */
+function fitMarkdown(markdown, limit, cut) {
+    if (fits(markdown, limit))
+        return markdown;
+    const lines = markdown.split('\n');
+    const tail = (fence, details) => [...(fence ? [fence] : []), ...Array(details).fill('</details>'), '', cut].join('\n');
+    // The largest tail (an open fence, however long, a few open <details>) is reserved up front.
+    const reserve = size(`${tail('`'.repeat(64), 4)}\n`, limit);
+    const room = { chars: (limit.chars ?? Infinity) - reserve.chars, bytes: (limit.bytes ?? Infinity) - reserve.bytes };
+    const kept = [];
+    let chars = 0;
+    let bytes = 0;
+    let fence;
+    let details = 0;
+    for (const line of lines) {
+        const s = { chars: line.length + 1, bytes: limit.bytes === undefined ? 0 : encoder.encode(line).length + 1 };
+        if (chars + s.chars > room.chars || bytes + s.bytes > room.bytes) {
+            if (kept.length === 0)
+                kept.push(clip(line, { what: limit.what, chars: room.chars, bytes: limit.bytes === undefined ? undefined : room.bytes }));
+            break;
+        }
+        kept.push(line);
+        chars += s.chars;
+        bytes += s.bytes;
+        const f = FENCE.exec(line);
+        if (f && fence === undefined)
+            fence = f[1];
+        else if (f && fence !== undefined && f[1][0] === fence[0] && f[1].length >= fence.length && line.trim() === f[1])
+            fence = undefined;
+        else if (fence === undefined)
+            details += (line.match(/<details\b/g)?.length ?? 0) - (line.match(/<\/details>/g)?.length ?? 0);
+    }
+    return `${kept.join('\n')}\n${tail(fence, Math.min(4, Math.max(0, details)))}`;
+}
+
 ;// CONCATENATED MODULE: ./src/metrics/report.ts
 // The JSON report (every sample) and the job summary (per rule a Mermaid xychart with its bound, and a table).
+
+
 
 
 
@@ -45451,8 +45821,8 @@ function writeReport(result, env = process.env, now = Date.now()) {
     (0,external_node_fs_namespaceObject.writeFileSync)(path, `${JSON.stringify(buildReport(result), null, 2)}\n`);
     return path;
 }
-/** GitHub caps a step summary at 65,535 characters (NOTES.md); leave room for other steps' text. */
-const SUMMARY_LIMIT = 60_000;
+/** Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary holds the watch's. */
+const CHARTS_UP_TO_BYTES = 60_000;
 const MAX_POINTS = 60;
 function evenly(items, max) {
     if (items.length <= max)
@@ -45538,10 +45908,11 @@ function boundText(rule) {
 /** The judge's figures (deciding or not), then the pooled Mann-Whitney figures Kayenta users know. */
 function comparisonText(c, decides) {
     const judged = c.insufficient ? `not compared: ${c.insufficient}` : `${decides ? '' : 'compared (not deciding): '}${describeComparison(c)}`;
-    const mw = c.mannWhitney ? `; pooled Mann-Whitney p=${c.mannWhitney.p.toPrecision(3)}, Hodges-Lehmann shift ${fmt(c.mannWhitney.shift)} (readings taken as independent: shown, not judged)` : '';
+    const mw = c.mannWhitney ? `; pooled Mann-Whitney p=${c.mannWhitney.p.toPrecision(3)}, Hodges-Lehmann shift ${fmt(c.mannWhitney.shift)}${c.mannWhitney.shiftSample ? ` (from ${c.mannWhitney.shiftSample.pairs.toLocaleString('en-US')} of ${c.mannWhitney.shiftSample.of.toLocaleString('en-US')} pairs)` : ''} (readings taken as independent: shown, not judged)` : '';
     return judged + mw;
 }
-const cell = (s) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** A reason or a name (a reason may hold what an endpoint answered): one line, no markup. */
+const cell = (s) => mdText(s, 1000);
 const ICON = { pass: '✅ pass', fail: '❌ fail', inconclusive: '⚠️ inconclusive' };
 function summaryTable(result) {
     const rows = result.rules.map((r) => {
@@ -45563,31 +45934,160 @@ function summaryMarkdown(result) {
     const head = [
         `## metric-watch: ${ICON[result.verdict]}`,
         '',
-        `${result.settings.source} \`${result.settings.url}\`, ${result.ticks} sample(s) every ${result.settings.intervalMs / 1000}s, baseline ${result.settings.baseline}` +
-            (result.hosts.canary.length ? `, canaries ${result.hosts.canary.join(', ')}` : '') +
-            (result.endedEarly ? `. Ended early: ${result.endedEarly}.` : '.'),
+        `${result.settings.source} ${mdCode(result.settings.url)}, ${result.ticks} sample(s) every ${result.settings.intervalMs / 1000}s, baseline ${result.settings.baseline}` +
+            (result.hosts.canary.length ? `, canaries ${mdText(result.hosts.canary.join(', '))}` : '') +
+            (result.endedEarly ? `. Ended early: ${mdText(result.endedEarly)}.` : '.'),
         '',
         summaryTable(result),
         '',
     ];
     if (result.alertWarnings.length)
-        head.push(...result.alertWarnings.map((w) => `> ⚠️ ${w}`), '');
+        head.push(...result.alertWarnings.map((w) => `> ⚠️ ${mdText(w, 1000)}`), '');
     const charts = result.rules.map((r) => {
         const chart = ruleChart(r);
         return chart ? `### ${r.name}\n\n${chart}\n` : `### ${r.name}\n\nNo samples with data.\n`;
     });
     let text = [...head, ...charts].join('\n');
-    if (text.length > SUMMARY_LIMIT)
+    if (Buffer.byteLength(text) > CHARTS_UP_TO_BYTES)
         text = [...head, '_Charts left out: the summary would exceed GitHub’s size limit. The JSON report has every sample._'].join('\n');
-    return text;
+    return fitMarkdown(text, GITHUB_LIMITS.stepSummary, '… cut here to fit a step summary: the JSON report (the `report` output) has every rule and sample.');
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 // EXTERNAL MODULE: ./src/common/inputs.ts
 var inputs = __nccwpck_require__(9184);
+;// CONCATENATED MODULE: ./src/metrics/sources/types.ts
+/** A query that cannot work however often it is retried: bad syntax, several series, wrong shape. */
+class QueryError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'QueryError';
+    }
+}
+function expand(template, host) {
+    return template.replaceAll('{host}', host);
+}
+
+;// CONCATENATED MODULE: ./src/metrics/sources/expand.ts
+// `{host}` into a URL or a PromQL query as data, never as syntax. Hosts are validated when read (settings.ts,
+// as ssh-rollout's are); what lands in a query is escaped for where it lands all the same, since hosts also
+// arrive at run time (ssh-rollout's waves).
+
+/** A bare IPv6 address (`::1`, as ssh-rollout names a host) needs brackets in a URL's authority. */
+const bareIpv6 = (host) => !host.startsWith('[') && (host.match(/:/g)?.length ?? 0) >= 2;
+/** Percent-encoded for a path, query or fragment; `:` and `@` stay (valid there, and common in `host:port`). */
+function urlPart(host) {
+    return encodeURIComponent(host).replace(/%3A/gi, ':').replace(/%40/gi, '@');
+}
+/**
+ * `{host}` in a URL template: as written in the authority (`http://{host}:9100/metrics`; a bare IPv6 address
+ * in brackets), percent-encoded in the path, query and fragment (`http://agg/hosts/{host}?h={host}`).
+ */
+function expandUrl(template, host) {
+    if (!template.includes('{host}'))
+        return template;
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(template);
+    const start = scheme ? scheme[0].length : 0;
+    const rest = template.slice(start).search(/[/?#]/);
+    const authorityEnd = rest < 0 ? template.length : start + rest;
+    const inAuthority = bareIpv6(host) ? `[${host}]` : host;
+    return template.replace(/\{host\}/g, (_, at) => (scheme && at < authorityEnd ? inAuthority : urlPart(host)));
+}
+/** The content of a PromQL string literal quoted with `quote`: `\`, the quote and line breaks escaped (Go's rules). */
+function promqlString(text, quote = '"') {
+    let out = '';
+    for (const ch of text) {
+        if (ch === '\\')
+            out += '\\\\';
+        else if (ch === quote)
+            out += `\\${quote}`;
+        else if (ch === '\n')
+            out += '\\n';
+        else if (ch === '\r')
+            out += '\\r';
+        else
+            out += ch;
+    }
+    return out;
+}
+/** A regular expression (RE2 as Prometheus uses it, and JavaScript's) matching `text` literally. */
+function regexLiteral(text) {
+    return text.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+}
+/**
+ * Where each `{host}` of a PromQL query (or an openmetrics selector) stands: in code, in a `#` comment, or in
+ * a string literal (and whether that string is the value of a `=~` / `!~` regex matcher).
+ */
+function hostSlots(query) {
+    const slots = [];
+    let state = { kind: 'code' };
+    for (let i = 0; i < query.length; i++) {
+        const ch = query[i];
+        if (query.startsWith('{host}', i)) {
+            slots.push({ at: i, slot: state });
+            i += '{host}'.length - 1;
+            continue;
+        }
+        if (state.kind === 'comment') {
+            if (ch === '\n')
+                state = { kind: 'code' };
+        }
+        else if (state.kind === 'string') {
+            if (ch === '\\' && state.quote !== '`')
+                i++;
+            else if (ch === state.quote)
+                state = { kind: 'code' };
+        }
+        else if (ch === '#') {
+            state = { kind: 'comment' };
+        }
+        else if (ch === '"' || ch === "'" || ch === '`') {
+            state = { kind: 'string', quote: ch, regex: /[=!]~\s*$/.test(query.slice(Math.max(0, i - 16), i)) };
+        }
+    }
+    return slots;
+}
+/** True when a `{host}` of the query stands outside a string literal (where no escaping can keep it data). */
+function hostOutsideString(query) {
+    return hostSlots(query).some((s) => s.slot.kind === 'code');
+}
+/**
+ * `{host}` in a PromQL query or an openmetrics selector: inside a string literal escaped for it (in a `=~` /
+ * `!~` matcher also matched literally: `web1.example.com` does not match `web1xexample.com`), in a comment
+ * on one line; outside a string it is refused (QueryError), since there a host would be PromQL syntax.
+ */
+function expandPromQL(query, host) {
+    const slots = hostSlots(query);
+    if (slots.length === 0)
+        return query;
+    let out = '';
+    let from = 0;
+    for (const { at, slot } of slots) {
+        out += query.slice(from, at);
+        from = at + '{host}'.length;
+        if (slot.kind === 'code') {
+            throw new QueryError(`{host} stands outside a quoted string in '${query}': put it in a label value, e.g. up{instance="{host}"}, where the host is escaped`);
+        }
+        if (slot.kind === 'comment')
+            out += host.replace(/[\r\n]/g, ' ');
+        else {
+            const text = slot.regex ? regexLiteral(host) : host;
+            if (slot.quote === '`') {
+                if (text.includes('`'))
+                    throw new QueryError(`host '${host}' cannot go into a \`raw\` string of '${query}'; use a "quoted" one`);
+                out += text;
+            }
+            else
+                out += promqlString(text, slot.quote);
+        }
+    }
+    return out + query.slice(from);
+}
+
 ;// CONCATENATED MODULE: ./src/metrics/settings.ts
 // The input-helper of metric-watch: every input read once, validated, typed. Logic never reads the runner.
+
 
 
 
@@ -45755,6 +46255,19 @@ function checkUrl(name, text, protocols) {
     if (!protocols.includes(u.protocol))
         throw new inputs/* InputError */.dz(name, `'${text}' must use ${protocols.join(' or ')}`);
 }
+/**
+ * A `hosts` or `canary-hosts` list, each line validated as ssh-rollout validates its hosts (`[user@]host[:port]`,
+ * IPv6 as `[::1]:9100`), or a bare IPv6 address as a rollout names its hosts (`::1`): a host lands in URLs and
+ * queries through `{host}`, so it must be a host and nothing more.
+ */
+function parseMetricHosts(name, text) {
+    const hosts = (0,inputs/* parseList */.E1)(text);
+    for (const line of hosts) {
+        const bareIpv6 = !line.includes('[') && (line.match(/:/g)?.length ?? 0) >= 2;
+        (0,inputs/* parseHostSpec */.nn)(name, bareIpv6 ? `[${line}]` : line, { user: 'metrics', port: 1 });
+    }
+    return hosts;
+}
 /** source: replay reads a file (a watch report or a recording), not a server: it must be there. */
 function checkReplayFile(path, inRollout) {
     if (inRollout)
@@ -45778,9 +46291,15 @@ function parseWatchSettings(source, options = {}) {
         checkReplayFile(url, options.hostsAtRunTime);
     else
         checkUrl('url', url, ['http:', 'https:']);
-    const hosts = (0,inputs/* parseList */.E1)(source('hosts'));
-    const canaryHosts = (0,inputs/* parseList */.E1)(source('canary-hosts'));
+    const hosts = parseMetricHosts('hosts', source('hosts'));
+    const canaryHosts = parseMetricHosts('canary-hosts', source('canary-hosts'));
     const rules = parseRules((0,inputs/* required */.mw)(source, 'rules'));
+    if (kind === 'prometheus' || kind === 'openmetrics') {
+        // In a quoted label value a host is escaped; anywhere else it would be query syntax.
+        const bare = rules.find((r) => hostOutsideString(r.query));
+        if (bare)
+            throw new inputs/* InputError */.dz('rules', `rule '${bare.name}': {host} must stand inside a quoted label value, e.g. up{instance="{host}"}, where it is escaped; it stands outside one in '${bare.query}'`);
+    }
     // replay: a duration or interval not given is 0, "the recording's" (runWatch takes it from the source).
     const durationMs = (0,inputs/* parseDuration */.E9)('duration', (0,inputs/* optional */.lq)(source, 'duration', replay ? '0' : '5m'));
     const intervalMs = (0,inputs/* parseDuration */.E9)('interval', (0,inputs/* optional */.lq)(source, 'interval', replay ? '0' : '30s'));
@@ -45963,47 +46482,142 @@ function erfc(x) {
 function normalSf(z) {
     return 0.5 * erfc(z / Math.SQRT2);
 }
-/** Average ranks (1-based), ties sharing the mean of their ranks; also Σ(t³ - t) over tie groups. */
-function rank(values) {
-    const order = values.map((v, i) => [v, i]).sort((a, b) => a[0] - b[0]);
-    const ranks = new Array(values.length);
-    let tieTerm = 0;
-    for (let i = 0; i < order.length;) {
-        let j = i;
-        while (j + 1 < order.length && order[j + 1][0] === order[i][0])
-            j++;
-        const avg = (i + j + 2) / 2;
-        for (let k = i; k <= j; k++)
-            ranks[order[k][1]] = avg;
-        const t = j - i + 1;
-        tieTerm += t * t * t - t;
-        i = j + 1;
+/** Values (or groups of values, pooled) as a sorted typed array, NaN left out: 8 bytes a value, no comparator calls. */
+function sortedCopy(values) {
+    let a;
+    if (Array.isArray(values) && (values.length === 0 || typeof values[0] === 'number'))
+        a = Float64Array.from(values);
+    else {
+        const groups = [...values];
+        a = new Float64Array(groups.reduce((n, g) => n + g.length, 0));
+        let k = 0;
+        for (const g of groups)
+            for (let i = 0; i < g.length; i++)
+                a[k++] = g[i];
     }
-    return { ranks, tieTerm };
+    a.sort();
+    let end = a.length;
+    while (end > 0 && Number.isNaN(a[end - 1]))
+        end--;
+    return end === a.length ? a : a.subarray(0, end);
 }
-function hodgesLehmannShift(canary, baseline) {
-    const diffs = [];
-    for (const x of canary)
-        for (const y of baseline)
-            diffs.push(x - y);
-    return median(diffs);
+/**
+ * The canary's rank sum (average ranks for ties) and Σ(t³ - t) over tie groups, by merging the two sorted
+ * sides: O(n log n) for the sorts, O(n) for the merge, 8 bytes a reading. The same numbers as ranking the
+ * pooled values one by one (ranks are whole or half numbers, so their sums are exact).
+ */
+function rankSum(c, b) {
+    let i = 0;
+    let j = 0;
+    let below = 0;
+    let r1 = 0;
+    let tieTerm = 0;
+    while (i < c.length || j < b.length) {
+        const v = j >= b.length || (i < c.length && c[i] <= b[j]) ? c[i] : b[j];
+        let inC = 0;
+        let inB = 0;
+        while (i < c.length && c[i] === v) {
+            i++;
+            inC++;
+        }
+        while (j < b.length && b[j] === v) {
+            j++;
+            inB++;
+        }
+        const t = inC + inB;
+        r1 += inC * (below + (t + 1) / 2);
+        tieTerm += t * t * t - t;
+        below += t;
+    }
+    return { r1, tieTerm };
+}
+/**
+ * At most this many pairwise differences go into the Hodges-Lehmann shift (8 bytes each). Above it, the
+ * shift is the median of differences between evenly spaced order statistics of each side (a deterministic
+ * quantile sample: the same readings give the same figure), which tracks the exact shift to within about
+ * one quantile step. The figure is for a reader only; it never decides.
+ */
+const HODGES_LEHMANN_MAX_PAIRS = 250_000;
+/** `k` evenly spaced order statistics of a sorted array (the middle of each of k equal slices). */
+function quantileSample(sorted, k) {
+    if (k >= sorted.length)
+        return sorted;
+    const out = new Float64Array(k);
+    for (let i = 0; i < k; i++)
+        out[i] = sorted[Math.floor(((i + 0.5) * sorted.length) / k)];
+    return out;
+}
+function hodgesLehmannSorted(c, b, maxPairs) {
+    const n1 = c.length;
+    const n2 = b.length;
+    if (n1 === 0 || n2 === 0)
+        return { shift: NaN, pairs: 0, sampled: false };
+    let x = c;
+    let y = b;
+    const sampled = n1 * n2 > maxPairs;
+    if (sampled) {
+        // The smaller side keeps up to √maxPairs values, the larger side what the cap leaves.
+        const small = Math.min(n1, n2);
+        const kSmall = Math.max(1, Math.min(small, Math.floor(Math.sqrt(maxPairs))));
+        const kLarge = Math.max(1, Math.floor(maxPairs / kSmall));
+        x = quantileSample(c, n1 <= n2 ? kSmall : Math.min(n1, kLarge));
+        y = quantileSample(b, n1 <= n2 ? Math.min(n2, kLarge) : kSmall);
+    }
+    const diffs = new Float64Array(x.length * y.length);
+    let k = 0;
+    for (let i = 0; i < x.length; i++)
+        for (let j = 0; j < y.length; j++)
+            diffs[k++] = x[i] - y[j];
+    diffs.sort();
+    const mid = diffs.length >> 1;
+    const shift = diffs.length % 2 ? diffs[mid] : (diffs[mid - 1] + diffs[mid]) / 2;
+    return { shift, pairs: diffs.length, sampled };
+}
+/**
+ * Hodges-Lehmann estimate of canary minus baseline: the median of every pairwise difference while there
+ * are at most `maxPairs` of them, else of a deterministic quantile sample of each side (`sampled`).
+ * Bounded either way: O(n log n) time and at most `maxPairs` differences in memory.
+ */
+function hodgesLehmann(canary, baseline, maxPairs = HODGES_LEHMANN_MAX_PAIRS) {
+    return hodgesLehmannSorted(sortedCopy(canary), sortedCopy(baseline), maxPairs);
+}
+function hodgesLehmannShift(canary, baseline, maxPairs = HODGES_LEHMANN_MAX_PAIRS) {
+    return hodgesLehmann(canary, baseline, maxPairs).shift;
 }
 /**
  * Two-sided Mann-Whitney U test of canary against baseline, normal approximation with tie and
- * continuity correction (the same numbers as scipy.stats.mannwhitneyu(method='asymptotic')).
+ * continuity correction (the same numbers as scipy.stats.mannwhitneyu(method='asymptotic')), with the
+ * Hodges-Lehmann shift (from a quantile sample above HODGES_LEHMANN_MAX_PAIRS pairs: `shiftSample`).
+ * Both sides are sorted once; U comes from ranks, never from pairs. Each side is a list of values, or
+ * groups of values (one per host) pooled without building the pooled list.
  */
 function mannWhitney(canary, baseline, confidence = 0.98) {
-    const { u, z, p } = mannWhitneyU(canary, baseline);
-    return { u, z, p, shift: hodgesLehmannShift(canary, baseline), confidence, significant: p < 1 - confidence, n1: canary.length, n2: baseline.length };
+    const c = sortedCopy(canary);
+    const b = sortedCopy(baseline);
+    const { u, z, p } = uTest(c, b);
+    const hl = hodgesLehmannSorted(c, b, HODGES_LEHMANN_MAX_PAIRS);
+    return {
+        u,
+        z,
+        p,
+        shift: hl.shift,
+        ...(hl.sampled ? { shiftSample: { pairs: hl.pairs, of: c.length * b.length } } : {}),
+        confidence,
+        significant: p < 1 - confidence,
+        n1: c.length,
+        n2: b.length,
+    };
 }
-/** The U test alone (no shift): U of the canary, signed z, two-sided p. */
+/** The U test alone (no shift): U of the canary, signed z, two-sided p. Finite values only. */
 function mannWhitneyU(canary, baseline) {
-    const n1 = canary.length;
-    const n2 = baseline.length;
+    return uTest(sortedCopy(canary), sortedCopy(baseline));
+}
+function uTest(c, b) {
+    const n1 = c.length;
+    const n2 = b.length;
     if (n1 === 0 || n2 === 0)
         throw new Error('mann-whitney needs at least one value on each side');
-    const { ranks, tieTerm } = rank([...canary, ...baseline]);
-    const r1 = ranks.slice(0, n1).reduce((a, b) => a + b, 0);
+    const { r1, tieTerm } = rankSum(c, b);
     const u = r1 - (n1 * (n1 + 1)) / 2;
     const n = n1 + n2;
     const mu = (n1 * n2) / 2;
@@ -46045,7 +46659,8 @@ function harmfulDirection(rule) {
         return 'increase';
     return 'either';
 }
-const finite = (xs) => xs.filter((x) => Number.isFinite(x));
+/** The finite readings; the list itself (not a copy) when all are, as they nearly always are. */
+const finite = (xs) => (xs.every((x) => Number.isFinite(x)) ? xs : xs.filter((x) => Number.isFinite(x)));
 function finiteMap(m) {
     return new Map([...m].map(([k, v]) => [k, finite(v)]));
 }
@@ -46177,24 +46792,36 @@ function chooseTest(input, canary, baseline) {
     }
     return series.map((s) => seriesTest(s.during, s.before));
 }
+/** Count and mean of every reading of every host, summed in the order a pooled list would be (no list built). */
+function pooled(groups) {
+    let count = 0;
+    let sum = 0;
+    for (const g of groups.values()) {
+        for (let i = 0; i < g.length; i++)
+            sum += g[i];
+        count += g.length;
+    }
+    return { count, mean: count === 0 ? NaN : sum / count };
+}
 /** Compares canaries with their baseline for one rule. Too little data is `insufficient`, never a pass. */
 function judge(input) {
     const canary = finiteMap(input.canary);
     const baseline = finiteMap(input.baseline);
-    const pooledC = [...canary.values()].flat();
-    const pooledB = [...baseline.values()].flat();
-    const mw = input.mannWhitney !== false && pooledC.length > 0 && pooledB.length > 0 ? { mannWhitney: mannWhitney(pooledC, pooledB, input.confidence) } : {};
+    const pooledC = pooled(canary);
+    const pooledB = pooled(baseline);
+    // For a reader only: U from ranks, the shift from a bounded sample at scale (stats.ts), never the decision.
+    const mw = input.mannWhitney !== false && pooledC.count > 0 && pooledB.count > 0 ? { mannWhitney: mannWhitney(canary.values(), baseline.values(), input.confidence) } : {};
     const chosen = chooseTest(input, canary, baseline);
-    const readings = { canary: pooledC.length, baseline: pooledB.length };
+    const readings = { canary: pooledC.count, baseline: pooledB.count };
     const alpha = 1 - input.confidence;
     if (typeof chosen === 'string') {
         return {
             method: input.design === 'hosts' ? 'host-means' : 'paired-hosts',
             direction: input.direction,
             confidence: input.confidence,
-            canary: mean(pooledC),
-            baseline: mean(pooledB),
-            difference: mean(pooledC) - mean(pooledB),
+            canary: pooledC.mean,
+            baseline: pooledB.mean,
+            difference: pooledC.mean - pooledB.mean,
             relative: null,
             t: NaN,
             df: NaN,
@@ -46230,16 +46857,28 @@ function judge(input) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/metrics/sources/types.ts
-/** A query that cannot work however often it is retried: bad syntax, several series, wrong shape. */
-class QueryError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'QueryError';
+;// CONCATENATED MODULE: ./src/common/format.ts
+// Figures as people read them, in one place for logs, summaries and error messages.
+/** `512 B`, `1.5 MiB`, `2.0 GiB`. */
+function formatBytes(bytes) {
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    if (bytes < 1024)
+        return `${Math.round(bytes)} B`;
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
     }
+    return `${value.toFixed(1)} ${units[unit]}`;
 }
-function expand(template, host) {
-    return template.replaceAll('{host}', host);
+/** Up to this many hosts a summary or an issue names each host; above it, hosts are grouped and counted. */
+const SMALL_FLEET = 50;
+/** Host names for a sentence: all of them up to `max`, else the first few and how many more (`where` the rest are). */
+function hostList(hosts, where, max = SMALL_FLEET) {
+    if (hosts.length <= max)
+        return hosts.join(', ');
+    return `${hosts.slice(0, 5).join(', ')} and ${hosts.length - 5} more (${where})`;
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/sources/http.ts
@@ -46247,8 +46886,13 @@ function expand(template, host) {
 // and QueryError for what will not (other 4xx).
 
 
+
+
+
 class TransientError extends Error {
 }
+/** An answer is read up to this size; a larger one is refused, not read into memory. */
+const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 const pause = (ms, signal) => new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
     signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
@@ -46263,15 +46907,19 @@ async function once(url, opts) {
         const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
         throw new TransientError(`${errorMessage(err)}${cause}`);
     }
-    const body = await res.text().catch((err) => {
+    const read = await readCapped(res, MAX_ANSWER_BYTES).catch((err) => {
         throw new TransientError(`reading the body: ${errorMessage(err)}`);
     });
+    if (read.truncated)
+        throw new QueryError(`${redactUrl(url)} answered with more than ${formatBytes(MAX_ANSWER_BYTES)}: narrow the query (a rule reads one series, or one per host)`);
+    const body = read.text;
     if (res.ok || opts.acceptStatus?.includes(res.status))
         return { status: res.status, body };
-    const snippet = body.slice(0, 200).replace(/\s+/g, ' ');
+    // A server may echo the request (its Authorization header) in an error: redacted before it is kept.
+    const snippet = redact(body, opts.secrets ?? []).slice(0, 200).replace(/\s+/g, ' ');
     if (res.status >= 500 || res.status === 429 || res.status === 408)
         throw new TransientError(`HTTP ${res.status}: ${snippet}`);
-    throw new QueryError(`HTTP ${res.status} from ${redact(url)}: ${snippet}`);
+    throw new QueryError(`HTTP ${res.status} from ${redactUrl(url)}: ${snippet}`);
 }
 /** GET with retries; throws TransientError after the last attempt, QueryError at once. */
 async function httpGet(url, opts) {
@@ -46293,7 +46941,7 @@ async function httpGet(url, opts) {
     throw last instanceof Error ? last : new TransientError('aborted');
 }
 /** URLs may carry credentials; logs and reports get them without. */
-function redact(url) {
+function redactUrl(url) {
     try {
         const u = new URL(url);
         if (u.password)
@@ -46304,12 +46952,12 @@ function redact(url) {
         return url;
     }
 }
-function parseJson(body, what) {
+function parseJson(body, what, secrets = []) {
     try {
         return JSON.parse(body);
     }
     catch {
-        throw new TransientError(`${what} answered with something that is not JSON: ${body.slice(0, 120)}`);
+        throw new TransientError(`${what} answered with something that is not JSON: ${redact(body, secrets).slice(0, 120)}`);
     }
 }
 
@@ -46353,6 +47001,7 @@ function toNumber(raw) {
 
 
 
+
 class GraphiteSource {
     opts;
     constructor(opts) {
@@ -46360,13 +47009,14 @@ class GraphiteSource {
     }
     async render(target, host, from, until, signal) {
         const q = new URLSearchParams({ target, format: 'json', from, until });
-        const { body } = await httpGet(`${expand(this.opts.url, host)}/render?${q}`, {
+        const { body } = await httpGet(`${expandUrl(this.opts.url, host)}/render?${q}`, {
             headers: this.opts.headers,
             timeoutMs: requestTimeout(this.opts.intervalMs),
             retries: this.opts.retries ?? 2,
             signal,
+            secrets: this.opts.secrets,
         });
-        const doc = parseJson(body, 'Graphite');
+        const doc = parseJson(body, 'Graphite', this.opts.secrets);
         if (!Array.isArray(doc) || doc.some((s) => !s || !Array.isArray(s.datapoints))) {
             throw new QueryError('Graphite answered with JSON that is not a render result (a list of {target, datapoints})');
         }
@@ -46407,6 +47057,7 @@ class GraphiteSource {
 
 
 
+
 function parsePath(path) {
     const parts = path
         .trim()
@@ -46443,14 +47094,14 @@ class HttpJsonSource {
             for (const k of this.cache.keys())
                 if (!k.startsWith(`${at} `))
                     this.cache.delete(k);
-            doc = httpGet(url, { headers: { accept: 'application/json', ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal }).then(({ body }) => parseJson(body, url));
+            doc = httpGet(url, { headers: { accept: 'application/json', ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal, secrets: this.opts.secrets }).then(({ body }) => parseJson(body, url, this.opts.secrets));
             this.cache.set(key, doc);
         }
         return doc;
     }
     async sample(req) {
         return perHost(req, async (host) => {
-            const doc = await this.fetchDoc(expand(this.opts.url, host), req.at, req.signal);
+            const doc = await this.fetchDoc(expandUrl(this.opts.url, host), req.at, req.signal);
             const path = expand(req.rule.query, host);
             const hit = lookup(doc, path);
             if (!hit.found)
@@ -46650,6 +47301,8 @@ function evaluateSelector(sel, current, previous) {
 
 
 
+
+
 const ACCEPT = 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 class OpenMetricsSource {
     opts;
@@ -46674,12 +47327,12 @@ class OpenMetricsSource {
         return sel;
     }
     async fetch(url, signal) {
-        const { body } = await httpGet(url, { headers: { accept: ACCEPT, ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal });
+        const { body } = await httpGet(url, { headers: { accept: ACCEPT, ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal, secrets: this.opts.secrets });
         try {
             return { at: this.now(), exposition: parseExposition(body) };
         }
         catch (err) {
-            throw new QueryError(`${url} is not a text exposition: ${errorMessage(err)}`);
+            throw new QueryError(`${redactUrl(url)} is not a text exposition: ${redact(errorMessage(err), this.opts.secrets ?? [])}`);
         }
     }
     /**
@@ -46702,14 +47355,14 @@ class OpenMetricsSource {
     async prime(req) {
         this.selector(req.rule.query);
         await perHost(req, async (host) => {
-            await this.scrape(expand(this.opts.url, host), req.at, req.signal);
+            await this.scrape(expandUrl(this.opts.url, host), req.at, req.signal);
             return { value: null, reason: 'priming' };
         });
     }
     async sample(req) {
         return perHost(req, async (host) => {
-            const sel = this.selector(expand(req.rule.query, host));
-            const { current, previous } = await this.scrape(expand(this.opts.url, host), req.at, req.signal);
+            const sel = this.selector(expandPromQL(req.rule.query, host));
+            const { current, previous } = await this.scrape(expandUrl(this.opts.url, host), req.at, req.signal);
             const result = evaluateSelector(sel, current, previous);
             if (result.kind === 'value')
                 return { value: result.value };
@@ -46725,6 +47378,8 @@ class OpenMetricsSource {
 
 
 
+
+
 function labels(metric) {
     return `{${Object.entries(metric)
         .map(([k, v]) => `${k}="${v}"`)
@@ -46736,7 +47391,7 @@ class PrometheusSource {
         this.opts = opts;
     }
     async api(path, params, signal) {
-        const base = expand(this.opts.url, params.host ?? '');
+        const base = expandUrl(this.opts.url, params.host ?? '');
         const q = new URLSearchParams(params);
         q.delete('host');
         const { body } = await httpGet(`${base}${path}?${q}`, {
@@ -46744,12 +47399,16 @@ class PrometheusSource {
             timeoutMs: requestTimeout(this.opts.intervalMs),
             retries: this.opts.retries ?? 2,
             signal,
+            secrets: this.opts.secrets,
             // Prometheus answers a bad query with 400 (bad_data) or 422 (execution) and explains it in JSON.
             acceptStatus: [400, 422],
         });
-        const answer = parseJson(body, 'Prometheus');
+        const secrets = this.opts.secrets ?? [];
+        const answer = parseJson(body, 'Prometheus', secrets);
         if (answer.status !== 'success') {
-            const message = `Prometheus: ${answer.errorType ?? 'error'}: ${answer.error ?? body.slice(0, 200)}`;
+            // What the server says may quote the request: redacted before it is kept.
+            const said = typeof answer.error === 'string' ? redact(answer.error, secrets) : redact(body, secrets).slice(0, 200);
+            const message = `Prometheus: ${answer.errorType ?? 'error'}: ${said}`;
             if (answer.errorType === 'timeout' || answer.errorType === 'unavailable' || answer.errorType === 'canceled')
                 throw new TransientError(message);
             throw new QueryError(message);
@@ -46758,7 +47417,7 @@ class PrometheusSource {
     }
     async sample(req) {
         return perHost(req, async (host) => {
-            const query = expand(req.rule.query, host);
+            const query = expandPromQL(req.rule.query, host);
             const data = await this.api('/api/v1/query', { query, time: (req.at / 1000).toFixed(3), host }, req.signal);
             if (!data)
                 throw new QueryError('Prometheus answered without data');
@@ -46783,7 +47442,7 @@ class PrometheusSource {
         // Prometheus refuses more than 11,000 points per series.
         const stepSec = Math.max(req.stepMs / 1000, (req.end - req.start) / 1000 / 10_000, 1);
         for (const host of req.hosts.length > 0 ? req.hosts : ['']) {
-            const query = expand(req.rule.query, host);
+            const query = expandPromQL(req.rule.query, host);
             const data = await this.api('/api/v1/query_range', { query, start: (req.start / 1000).toFixed(3), end: (req.end / 1000).toFixed(3), step: `${stepSec}`, host }, req.signal);
             const matrix = (data?.result ?? []);
             if (matrix.length > 1)
@@ -47095,8 +47754,9 @@ class ReplaySource {
 
 
 
+
 function createSource(settings, now = Date.now) {
-    const opts = { url: settings.url, headers: settings.headers, intervalMs: settings.intervalMs };
+    const opts = { url: settings.url, headers: settings.headers, intervalMs: settings.intervalMs, secrets: sourceSecrets(settings) };
     switch (settings.source) {
         case 'prometheus':
             return new PrometheusSource(opts);
@@ -47219,7 +47879,7 @@ async function runWatch(given, options) {
         states.set(rule.name, failRule(states.get(rule.name), errorMessage(err)));
     };
     const t0 = now();
-    logger.info(`Watching ${settings.rules.length} rule(s) on ${settings.source} ${redact(settings.url)} for ${durationMs / 1000}s every ${settings.intervalMs / 1000}s` +
+    logger.info(`Watching ${settings.rules.length} rule(s) on ${settings.source} ${redactUrl(settings.url)} for ${durationMs / 1000}s every ${settings.intervalMs / 1000}s` +
         (hosts.canary.length ? `; canaries: ${hosts.canary.join(', ')}` : '') +
         (kind === 'hosts' ? `; baseline hosts: ${hosts.baseline.join(', ') || 'none'}` : '') +
         (prior ? '; baseline: the same hosts before this wave' : ''));
@@ -47317,7 +47977,7 @@ async function runWatch(given, options) {
         alertWarnings: [],
         settings: {
             source: settings.source,
-            url: redact(settings.url),
+            url: redactUrl(settings.url),
             baseline: prior ? 'before:wave' : settings.baseline.kind === 'before' ? `before:${settings.baseline.windowMs / 1000}s` : settings.baseline.kind,
             durationMs,
             intervalMs: settings.intervalMs,
@@ -47401,11 +48061,18 @@ function tickLine(samples) {
         `${s.baseline !== undefined ? ` vs ${fmt(s.baseline)}` : ''}${s.state === 'breach' ? ` BREACH ${s.check} ${fmt(s.bound)}` : ''}`)
         .join(', ');
 }
+/** Finite readings per host, in time order (appended, not copied per reading: linear in the readings). */
 const byHost = (obs) => {
     const out = new Map();
-    for (const o of obs)
-        if (o.value !== null && Number.isFinite(o.value))
-            out.set(o.host, [...(out.get(o.host) ?? []), o.value]);
+    for (const o of obs) {
+        if (o.value === null || !Number.isFinite(o.value))
+            continue;
+        const xs = out.get(o.host);
+        if (xs)
+            xs.push(o.value);
+        else
+            out.set(o.host, [o.value]);
+    }
     return out;
 };
 /** The judge's comparison for a rule, when it has a baseline to compare with. */

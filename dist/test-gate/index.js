@@ -31722,7 +31722,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(220);
 /* harmony import */ var _github_context_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9556);
-/* harmony import */ var _gate_gate_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2484);
+/* harmony import */ var _gate_gate_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5231);
 /* harmony import */ var _gate_settings_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6616);
 // test-gate entry: runner inputs and context in, outputs and job summary out; the logic is in src/gate.
 
@@ -34702,19 +34702,24 @@ function getIDToken(aud) {
 //# sourceMappingURL=core.js.map
 // EXTERNAL MODULE: ./src/common/inputs.ts
 var inputs = __nccwpck_require__(9184);
+// EXTERNAL MODULE: ./src/common/text.ts
+var common_text = __nccwpck_require__(2450);
 ;// CONCATENATED MODULE: ./src/common/core-logger.ts
-// The runner-backed Logger: @actions/core workflow commands.
+// The runner-backed Logger: @actions/core workflow commands. Every message is made inert first (logText):
+// messages quote test names, file names from pull requests and hosts' output.
+
 
 const coreLogger = {
-    debug: (m) => core_debug(m),
-    info: (m) => info(m),
-    warning: (m) => warning(m),
-    error: (m) => error(m),
-    group: (name, fn) => group(name, fn),
+    debug: (m) => core_debug((0,common_text/* logText */.k)(m)),
+    info: (m) => info((0,common_text/* logText */.k)(m)),
+    warning: (m) => warning((0,common_text/* logText */.k)(m)),
+    error: (m) => error((0,common_text/* logText */.k)(m)),
+    group: (name, fn) => group((0,common_text/* logText */.k)(name), fn),
 };
 
 ;// CONCATENATED MODULE: ./src/common/action.ts
 // The thin runner shell shared by every entry: inputs from the runner, outputs and failure back to it.
+
 
 
 
@@ -34729,14 +34734,15 @@ async function runAction(main) {
     try {
         const result = await main(runnerInputs, coreLogger);
         setOutputs(result.outputs);
+        // A failure may quote a host's output or a test name: made inert as every log line is.
         if (result.failure)
-            setFailed(result.failure);
+            setFailed((0,common_text/* logText */.k)(result.failure));
     }
     catch (err) {
         if (err instanceof inputs/* InputError */.dz)
-            setFailed(err.message);
+            setFailed((0,common_text/* logText */.k)(err.message));
         else
-            setFailed(err instanceof Error ? (err.stack ?? err.message) : String(err));
+            setFailed((0,common_text/* logText */.k)(err instanceof Error ? (err.stack ?? err.message) : String(err)));
     }
 }
 /** Appends Markdown to the job summary; outside the runner (no GITHUB_STEP_SUMMARY) it does nothing. */
@@ -34911,7 +34917,55 @@ function hostId(h) {
 
 /***/ }),
 
-/***/ 2484:
+/***/ 2450:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   T: () => (/* binding */ oneLine),
+/* harmony export */   k: () => (/* binding */ logText)
+/* harmony export */ });
+// Untrusted text (a host's stderr, a health body, a name read from a host) made safe for a log line:
+// one line, printable. Without line breaks nothing in it can start a line the runner reads as a
+// workflow command (`::error …`); escape sequences cannot move or recolour the terminal.
+/** Line and paragraph separators, and bidirectional overrides that reorder what a reader sees. */
+const INVISIBLE = /[\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex -- escaping control characters is the point
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+/**
+ * `text` as one printable line: line breaks (\n, \r, \r\n) become ` | `, a tab a space, other control
+ * characters `\xNN` and invisible reordering characters `\u{NNNN}`; the old `##[command]` form is
+ * broken up too. Cut to `max` characters with `…`.
+ */
+function oneLine(text, max = 2000) {
+    const line = text
+        .replace(/\r\n|\r|\n/g, ' | ')
+        .replace(/\t/g, ' ')
+        .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
+        .replace(/##\[/g, '## [');
+    return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+/**
+ * `text` as log lines the runner only prints: line breaks kept (\r and \r\n become \n), control and
+ * invisible characters escaped as in {@link oneLine}, and a line that would start a workflow command
+ * (`::` after any indent) or hold the old `##[` form broken up (`: :`, `## [`). The runner-backed logger
+ * passes everything through this, so no message can act on the runner, whatever it quotes.
+ */
+function logText(text) {
+    return text
+        .split(/\r\n|\r|\n/)
+        .map((line) => line
+        .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
+        .replace(/##\[/g, '## [')
+        .replace(/^(\s*):(?=:)/, '$1: '))
+        .join('\n');
+}
+
+
+/***/ }),
+
+/***/ 5231:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34930,6 +34984,73 @@ var external_node_path_ = __nccwpck_require__(6760);
 // One way to turn anything thrown into the text a log line or a report shows.
 function errorMessage(err) {
     return err instanceof Error ? err.message : String(err);
+}
+
+// EXTERNAL MODULE: ./src/common/text.ts
+var common_text = __nccwpck_require__(2450);
+;// CONCATENATED MODULE: ./src/common/markdown.ts
+// Untrusted text (test names, commit messages, file names from a pull request, host output, endpoint
+// answers) placed in the Markdown GitHub renders: job summaries, check runs, issues and comments. Each
+// function returns text that renders as exactly what it was given, and as nothing more: no link, image,
+// HTML, emphasis, heading or list; no `@mention` or `#123` reference (those notify people and other
+// issues); no way out of the code span, table cell or code block it is put in.
+//
+// GitHub links mentions, issue references and bare URLs in text nodes after Markdown is rendered, so a
+// backslash does not stop them (`\@ann` still notifies): a zero-width space after `@`, `#` and in `://`
+// and `www.` does, and reads the same.
+
+const ZWSP = '\u200b';
+/** Breaks what GitHub turns into a link or a notification in rendered text. */
+function defang(text) {
+    return text
+        .replace(/@/g, `@${ZWSP}`)
+        .replace(/#(?=\d)/g, `#${ZWSP}`)
+        .replace(/\b(gh-)(?=\d)/gi, `$1${ZWSP}`)
+        .replace(/:\/\//g, `:${ZWSP}//`)
+        .replace(/\b(www)\./gi, `$1${ZWSP}.`);
+}
+// Every ASCII punctuation character may be backslash-escaped in CommonMark. These can open markup
+// anywhere in a line (`(`, `)` and `!` only after a `]`, so escaping `[` and `]` is enough for links and
+// images); `$` opens math.
+const MARKUP = /[\\`*_[\]<>|~&$]/g;
+/** What opens a block when it starts one (a list item's text is the start of a block): quote, heading, list. */
+const BLOCK_START = /^(?:>|[#+-](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))/;
+/** Inline text on one line (a list item, a table cell, a sentence): it reads as itself. */
+function mdText(text, max = 2000) {
+    const escaped = defang((0,common_text/* oneLine */.T)(text, max)).replace(MARKUP, '\\$&');
+    return escaped.replace(BLOCK_START, (m) => (/\d/.test(m) ? `${m}\\` : `\\${m}`));
+}
+/**
+ * Inline code: a backtick fence longer than any run of backticks in the text, so none closes it. In a
+ * table cell (`cell`), `|` is escaped as GFM tables require, also inside code.
+ */
+function mdCode(text, o = {}) {
+    let body = (0,common_text/* oneLine */.T)(text, o.max ?? 2000);
+    if (o.cell)
+        body = body.replace(/\|/g, '\\|');
+    const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
+    const fence = '`'.repeat(longest + 1);
+    // A space is stripped from each side when both are there; pad when the text starts or ends with a backtick.
+    const pad = body.startsWith('`') || body.endsWith('`') || (body.startsWith(' ') && body.endsWith(' ') && body.trim() !== '') ? ' ' : '';
+    return `${fence}${pad}${body || ' '}${pad}${fence}`;
+}
+/** A fenced code block: kept line for line, with a fence no line of the text can close. */
+function mdBlock(text, o = {}) {
+    const max = o.max ?? 4000;
+    const lines = (text.length > max ? `${text.slice(0, max - 1)}…` : text)
+        .split(/\r\n|\r|\n/)
+        .map((line) => (0,common_text/* oneLine */.T)(line.replace(/\t/g, '    '), Infinity));
+    const longest = Math.max(2, ...lines.flatMap((l) => (l.match(/`+/g) ?? []).map((run) => run.length)));
+    const fence = '`'.repeat(longest + 1);
+    return [fence, ...lines, fence].join('\n');
+}
+/** Text inside an HTML element (`<summary>`): entities for HTML, and no mention or link. */
+function mdHtml(text, max = 2000) {
+    return defang((0,common_text/* oneLine */.T)(text, max)).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+/** fivestep's own Markdown (a description from action.yml) in a table cell: its markup kept, `|` escaped, one line. */
+function mdCell(markdown) {
+    return markdown.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').trim();
 }
 
 // EXTERNAL MODULE: external "fs"
@@ -39944,6 +40065,94 @@ function createClient(token, apiUrl) {
     return getOctokit(token, { baseUrl: apiUrl });
 }
 
+;// CONCATENATED MODULE: ./src/github/limits.ts
+// What GitHub accepts, in one place, and the one way every report builder fits its text into it. Over a
+// limit GitHub refuses the request (an issue body), drops the text (a step summary over 1 MiB: "upload
+// aborted") or cuts it where it likes; fivestep cuts first, at a line, and says what was left out and
+// where the whole is.
+const GITHUB_LIMITS = {
+    /** Check run `output.summary` and `output.text`: 65,535 characters; kept in bytes too (SPEC: 64 KB). */
+    checkRunSummary: { what: 'a check run summary', chars: 65_535, bytes: 65_535 },
+    /** Annotation `message` and `raw_details`: 64 KB. */
+    annotationMessage: { what: 'an annotation message', bytes: 65_535 },
+    /** Annotation `title`: 255 characters. */
+    annotationTitle: { what: 'an annotation title', chars: 255 },
+    /** Issue and comment bodies: 65,536 characters. */
+    issueBody: { what: 'an issue body', chars: 65_536 },
+    commentBody: { what: 'a comment body', chars: 65_536 },
+    /** A job's step summary: 1 MiB, in bytes; over it the upload is aborted and nothing shows. */
+    stepSummary: { what: 'a step summary', bytes: 1024 * 1024 },
+    /** Commit status and deployment status `description`: 140 characters. */
+    statusDescription: { what: 'a status description', chars: 140 },
+};
+/** Annotations GitHub takes in one check-run request. */
+const ANNOTATIONS_PER_REQUEST = 50;
+const encoder = new TextEncoder();
+function size(text, limit) {
+    return { chars: text.length, bytes: limit.bytes === undefined ? 0 : encoder.encode(text).length };
+}
+function fits(text, limit) {
+    const s = size(text, limit);
+    return (limit.chars === undefined || s.chars <= limit.chars) && (limit.bytes === undefined || s.bytes <= limit.bytes);
+}
+/** The longest prefix of `text` within `limit`, never splitting a character (a surrogate pair or its UTF-8 bytes). */
+function clip(text, limit, ellipsis = '…') {
+    if (fits(text, limit))
+        return text;
+    const room = { chars: (limit.chars ?? Infinity) - ellipsis.length, bytes: (limit.bytes ?? Infinity) - encoder.encode(ellipsis).length };
+    let chars = 0;
+    let bytes = 0;
+    let end = 0;
+    for (const ch of text) {
+        const b = ch.length === 2 ? 4 : ch.charCodeAt(0) < 0x80 ? 1 : ch.charCodeAt(0) < 0x800 ? 2 : 3;
+        if (chars + ch.length > room.chars || bytes + b > room.bytes)
+            break;
+        chars += ch.length;
+        bytes += b;
+        end += ch.length;
+    }
+    return text.slice(0, end) + ellipsis;
+}
+const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+/**
+ * `markdown` within `limit`: whole lines up to the last that leaves room for `cut` (a line saying what
+ * was left out and where the whole is), a code block or `<details>` left open closed first. Linear in the
+ * text's length.
+ */
+function fitMarkdown(markdown, limit, cut) {
+    if (fits(markdown, limit))
+        return markdown;
+    const lines = markdown.split('\n');
+    const tail = (fence, details) => [...(fence ? [fence] : []), ...Array(details).fill('</details>'), '', cut].join('\n');
+    // The largest tail (an open fence, however long, a few open <details>) is reserved up front.
+    const reserve = size(`${tail('`'.repeat(64), 4)}\n`, limit);
+    const room = { chars: (limit.chars ?? Infinity) - reserve.chars, bytes: (limit.bytes ?? Infinity) - reserve.bytes };
+    const kept = [];
+    let chars = 0;
+    let bytes = 0;
+    let fence;
+    let details = 0;
+    for (const line of lines) {
+        const s = { chars: line.length + 1, bytes: limit.bytes === undefined ? 0 : encoder.encode(line).length + 1 };
+        if (chars + s.chars > room.chars || bytes + s.bytes > room.bytes) {
+            if (kept.length === 0)
+                kept.push(clip(line, { what: limit.what, chars: room.chars, bytes: limit.bytes === undefined ? undefined : room.bytes }));
+            break;
+        }
+        kept.push(line);
+        chars += s.chars;
+        bytes += s.bytes;
+        const f = FENCE.exec(line);
+        if (f && fence === undefined)
+            fence = f[1];
+        else if (f && fence !== undefined && f[1][0] === fence[0] && f[1].length >= fence.length && line.trim() === f[1])
+            fence = undefined;
+        else if (fence === undefined)
+            details += (line.match(/<details\b/g)?.length ?? 0) - (line.match(/<\/details>/g)?.length ?? 0);
+    }
+    return `${kept.join('\n')}\n${tail(fence, Math.min(4, Math.max(0, details)))}`;
+}
+
 ;// CONCATENATED MODULE: ./node_modules/balanced-match/dist/esm/index.js
 const balanced = (a, b, str) => {
     const ma = a instanceof RegExp ? maybeMatch(a, str) : a;
@@ -43468,6 +43677,29 @@ minimatch.Minimatch = Minimatch;
 minimatch.escape = escape_escape;
 minimatch.unescape = unescape_unescape;
 //# sourceMappingURL=index.js.map
+;// CONCATENATED MODULE: ./src/github/identity.ts
+/** The author of what the workflow's GITHUB_TOKEN creates. That token may not read `/user` (403). */
+const ACTIONS_BOT = 'github-actions[bot]';
+const logins = new WeakMap();
+/** The login issues created with this client's token carry: the token's user, or github-actions[bot]. */
+function tokenLogin(client) {
+    let login = logins.get(client);
+    if (!login) {
+        login = client.rest.users.getAuthenticated().then((res) => res.data.login, (err) => {
+            // An installation token (the workflow's GITHUB_TOKEN) is refused here: "Resource not accessible by integration".
+            if (err.status === 401 || err.status === 403 || err.status === 404)
+                return ACTIONS_BOT;
+            throw err;
+        });
+        logins.set(client, login);
+    }
+    return login;
+}
+/** Whether fivestep opened this issue with this token (its author is the token's login). */
+function openedBy(issue, login) {
+    return issue.user?.login === login;
+}
+
 ;// CONCATENATED MODULE: ./node_modules/fast-xml-parser/src/util.js
 
 
@@ -50774,6 +51006,31 @@ const XMLValidator = {
 
 /** A short, stable id for a test case across attempts: used to see which tests flipped on retry. */
 const caseId = (c) => (c.classname && c.classname !== c.name ? `${c.classname} › ${c.name}` : c.name);
+/**
+ * What one report may cost. A report is read whole; fast-xml-parser holds ~200 bytes for each element and
+ * attribute and, while it reads one, ~36 bytes for each character of a tag or a text. Within these limits
+ * the costliest report we could build (64 MiB of small elements, long tags or long values) took at most
+ * ~6 s and ~850 MB, where one 100 MB attribute used to exhaust the heap.
+ */
+const REPORT_LIMITS = {
+    /**
+     * Bytes per report file: past it the file is not read (a warning names it). 200,000 tests (the most a
+     * saved result holds) in one jest-junit file are 25–50 MB; reading 64 MiB takes ~800 MB of memory.
+     */
+    bytes: 64 * 1024 * 1024,
+    /** Characters kept of an attribute value or a text, the rest cut with `…`: the gate shows at most 64 KiB of any. */
+    text: 64 * 1024,
+    /** Elements and attributes together: a 200,000-test report has about a million, 64 MiB of one about 3.5 million. */
+    nodes: 4_000_000,
+    /** Element nesting (a JUnit report nests about 5 deep). */
+    depth: 100,
+    attributes: 64,
+    /** Characters of a tag once its attribute values are cut, and of a name. */
+    tag: 1024 * 1024,
+    name: 1024,
+    /** A DOCTYPE (without declarations) or a processing instruction like `<?xml …?>`. */
+    declaration: 4096,
+};
 const ARRAYS = new Set(['testsuites', 'testsuite', 'testcase', 'failure', 'error', 'skipped', 'flakyFailure', 'flakyError', 'rerunFailure', 'rerunError', 'stackTrace']);
 const parser = new XMLParser({
     ignoreAttributes: false,
@@ -50785,13 +51042,18 @@ const parser = new XMLParser({
     // Numeric character references (`&#10;`, `&#x0A;` in pytest and googletest messages) are text.
     htmlEntities: true,
     isArray: (name) => ARRAYS.has(name),
+    // boundedXml refuses entity declarations and deep nesting first; these hold should it ever let one by.
+    maxNestedTags: REPORT_LIMITS.depth,
+    processEntities: { enabled: true, maxEntitySize: 10_000, maxEntityCount: 100, maxExpandedLength: 100_000 },
 });
 /**
  * Reads one report. Throws when the file is not a whole XML document (a runner that crashed mid-write
  * leaves one: its tests are not counted at all, never in part) or not a JUnit report.
  */
 function parseJUnit(xml, opts) {
-    const text = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
+    if (xml.length > REPORT_LIMITS.bytes)
+        throw new Error(`${xml.length} characters, over the ${mib(REPORT_LIMITS.bytes)} a report may be: not read; its tests are not counted`);
+    const text = boundedXml(xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml);
     // The parser reads a truncated file as far as it goes, so validity is checked first.
     const valid = XMLValidator.validate(text);
     if (valid !== true)
@@ -50863,6 +51125,171 @@ function decodeReport(bytes) {
         }
     }
     return new TextDecoder('utf-8').decode(b);
+}
+const mib = (n) => `${(n / 1024 / 1024).toFixed(n % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
+/**
+ * The report as the XML validator and parser may read it, in one linear pass: attribute values and texts
+ * (CDATA too) longer than {@link REPORT_LIMITS}.text are cut (never inside an entity reference), and a
+ * report that would still cost more than the limits allow is refused (throws, naming the line). A report
+ * that ends inside markup keeps only a little of it: it is invalid either way, and the validator says so.
+ * Markup is found as both the validator and the parser find it (a tag ends at the first `>` outside
+ * quotes), so what they read is what was bounded here.
+ */
+function boundedXml(xml) {
+    const L = REPORT_LIMITS;
+    const n = xml.length;
+    const out = [];
+    let from = 0; // xml[from, …) is still to be copied to out
+    let nodes = 0;
+    let depth = 0;
+    let run = 0; // characters of text since the last markup (comments do not end a text for the parser)
+    const refuse = (at, what) => {
+        throw new Error(`${what} at line ${lineAt(xml, at)}: past what a report may hold (the README's test-gate limits), so it is not read; its tests are not counted`);
+    };
+    /** Keeps `keep` characters from `start` (fewer, not to split an entity or a surrogate pair), then `…`, and skips to `end`. */
+    const cut = (start, end, keep) => {
+        let stop = start + keep;
+        // An entity reference is at most a few dozen characters: look back no further.
+        const tail = xml.slice(Math.max(start, stop - 40), stop);
+        const amp = tail.lastIndexOf('&');
+        if (amp >= 0 && !tail.slice(amp).includes(';'))
+            stop -= tail.length - amp;
+        const c = xml.charCodeAt(stop - 1);
+        if (stop > start && c >= 0xd800 && c <= 0xdbff)
+            stop--;
+        out.push(xml.slice(from, stop), '…');
+        from = end;
+    };
+    /** The file ends inside markup starting at `at`: keep a little of it, so the validator reports it cheaply. */
+    const unclosed = (at) => {
+        const stop = Math.max(from, Math.min(n, at + 1024));
+        out.push(xml.slice(from, stop));
+        return out.join('');
+    };
+    let i = 0;
+    while (i < n) {
+        const lt = xml.indexOf('<', i);
+        const textEnd = lt < 0 ? n : lt;
+        if (textEnd > i) {
+            const length = textEnd - i;
+            if (run >= L.text) {
+                out.push(xml.slice(from, i));
+                from = textEnd;
+            }
+            else if (run + length > L.text)
+                cut(i, textEnd, L.text - run);
+            run += length;
+        }
+        if (lt < 0)
+            break;
+        i = lt;
+        if (xml.startsWith('<!--', i)) {
+            const end = xml.indexOf('-->', i + 4);
+            if (end < 0)
+                return unclosed(i);
+            i = end + 3;
+            continue;
+        }
+        run = 0;
+        if (xml.startsWith('<![CDATA[', i)) {
+            const end = xml.indexOf(']]>', i + 9);
+            if (end < 0)
+                return unclosed(i);
+            if (end - (i + 9) > L.text)
+                cut(i + 9, end, L.text);
+            i = end + 3;
+            continue;
+        }
+        if (xml.startsWith('<!DOCTYPE', i)) {
+            // Only a DOCTYPE that names a DTD: the validator and the parser end it at the same `>`, and it
+            // declares no entities (entity expansion is how an XML bomb works).
+            const end = xml.indexOf('>', i);
+            if (end < 0)
+                return unclosed(i);
+            const body = xml.slice(i, end);
+            if (end - i > L.declaration || /[[<]/.test(body.slice(1)) || !quotesClosed(body))
+                refuse(i, 'a DOCTYPE with declarations');
+            i = end + 1;
+            continue;
+        }
+        if (xml.startsWith('<?', i)) {
+            const end = xml.indexOf('?>', i + 2);
+            if (end < 0)
+                return unclosed(i);
+            // The parser reads a processing instruction's content as attributes, skipping quoted `?>`.
+            if (end - i > L.declaration || !quotesClosed(xml.slice(i, end)))
+                refuse(i, `a processing instruction over ${L.declaration} characters or with an open quote`);
+            i = end + 2;
+            continue;
+        }
+        if (xml.startsWith('<!', i))
+            refuse(i, 'markup that is not a comment, CDATA or DOCTYPE');
+        // A start or end tag: to the first `>` outside quotes.
+        const closing = xml.charCodeAt(i + 1) === 47; // '/'
+        let attributes = 0;
+        let kept = 0;
+        let j = i + 1;
+        let end = -1;
+        while (j < n) {
+            TAG_STOP.lastIndex = j;
+            const stop = TAG_STOP.exec(xml);
+            if (!stop)
+                break;
+            kept += stop.index - j;
+            if (stop[0] === '>') {
+                end = stop.index;
+                break;
+            }
+            const close = xml.indexOf(stop[0], stop.index + 1);
+            if (close < 0)
+                break;
+            attributes++;
+            const length = close - stop.index - 1;
+            if (length > L.text)
+                cut(stop.index + 1, close, L.text);
+            kept += Math.min(length, L.text) + 2;
+            j = close + 1;
+        }
+        if (end < 0)
+            return unclosed(i);
+        const name = /^<\/?([^\s/>]*)/.exec(xml.slice(i, Math.min(end, i + L.name + 3)))[1];
+        if (name.length > L.name)
+            refuse(i, `an element name over ${L.name} characters`);
+        if (attributes > L.attributes)
+            refuse(i, `an element with over ${L.attributes} attributes`);
+        if (kept > L.tag)
+            refuse(i, `a tag over ${mib(L.tag)}`);
+        if (!closing) {
+            nodes += 1 + attributes;
+            if (nodes > L.nodes)
+                refuse(i, `over ${L.nodes.toLocaleString('en-US')} elements and attributes`);
+            if (xml.charCodeAt(end - 1) !== 47 && ++depth > L.depth)
+                refuse(i, `elements nested over ${L.depth} deep`);
+        }
+        else
+            depth--;
+        i = end + 1;
+    }
+    if (from === 0)
+        return xml;
+    out.push(xml.slice(from));
+    return out.join('');
+}
+const TAG_STOP = /["'>]/g;
+/** The quotes in `s` are closed as the parser reads them: one kind opens, the same kind closes. */
+function quotesClosed(s) {
+    let open = '';
+    for (const c of s) {
+        if (c === '"' || c === "'")
+            open = open === '' ? c : open === c ? '' : open;
+    }
+    return open === '';
+}
+function lineAt(s, at) {
+    let line = 1;
+    for (let i = s.indexOf('\n'); i >= 0 && i < at; i = s.indexOf('\n', i + 1))
+        line++;
+    return line;
 }
 function invalidXml(err) {
     // The validator reports a file that stops inside elements as "Invalid '[ "testsuites", … ]' found.".
@@ -51010,7 +51437,8 @@ function setProblems(tc, problems, winner) {
 function resultText(node, kind) {
     // Surefire's rerun and flaky elements hold their trace in a <stackTrace> child.
     const raw = text0(node['#text']) || text0(asNodes(node.stackTrace)[0]?.['#text']);
-    const body = raw.replace(/^\s*\n/, '').replace(/\s+$/, '');
+    // trimEnd, not /\s+$/: that regex is quadratic on a long run of spaces inside the text.
+    const body = raw.replace(/^\s*\n/, '').trimEnd();
     const message = text0(node['@_message']).trim() || firstLine(body) || text0(node['@_type']).trim() || kind;
     return body ? { message, details: body } : { message };
 }
@@ -51086,8 +51514,11 @@ class Locator {
     }
     /** A path from a report → repository-relative, or undefined when it is outside the repository. */
     resolve(raw, packageHint = '', strict = false) {
-        if (!raw)
+        // No path is longer (PATH_MAX); matching a longer one by its suffixes would cost its length squared.
+        if (!raw || raw.length > MAX_PATH)
             return undefined;
+        if (packageHint.length > MAX_PATH)
+            packageHint = '';
         const key = `${strict ? 1 : 0}\u0000${packageHint}\u0000${raw}`;
         if (this.cache.has(key))
             return this.cache.get(key);
@@ -51128,7 +51559,7 @@ class Locator {
         return strict || absolute ? undefined : p;
     }
     fromClassname(classname) {
-        if (!this.files || !/^[\w$]+(\.[\w$]+)+$/.test(classname))
+        if (!this.files || classname.length > MAX_PATH || !/^[\w$]+(\.[\w$]+)+$/.test(classname))
             return undefined;
         if (this.classCache.has(classname))
             return this.classCache.get(classname);
@@ -51164,7 +51595,9 @@ function javaPackageDir(fn) {
 }
 /** The test's function name as stack traces print it: JUnit 5 `m()`/`m(int)[1]`, pytest `t[param]`, go `T/sub`. */
 function testFunction(name) {
-    const base = name.split('/')[0].replace(/[([][\s\S]*$/, '').trim();
+    const first = name.split('/')[0];
+    const bracket = first.search(/[([]/);
+    const base = (bracket < 0 ? first : first.slice(0, bracket)).trim();
     return base.length >= 3 && /^[\w$][\w$ ]*$/.test(base) ? base : undefined;
 }
 /** `com.acme.CartTest.testX`, `Ns.CartTests.TestX`, `pkg.TestX.func1` (a go subtest), bare `test_x` (Python). */
@@ -51186,16 +51619,18 @@ function isTestFrame(fn, testFn, classname) {
         return true;
     return owner === classname || owner.startsWith(`${classname}$`) || classname.startsWith(`${owner}$`);
 }
-// `at fn (/abs/x.ts:12:5)`, `at com.X.m(X.java:27)`; .NET `at Ns.C.M() in /abs/C.cs:line 24`.
+// `at fn (/abs/x.ts:12:5)`, `at com.X.m(X.java:27)`; .NET `at Ns.C.M() in /abs/C.cs:line 24`. The .NET form
+// is tried only on a line that ends as one (DOTNET_END), and written so that then it backtracks at most
+// once: `(\S.*?)\(.*\)\s+in\s+(.+?)` took seconds on a 10,000-character line of `) in `.
 const AT_CALL = /^\s*at\s+(?:async\s+)?(\S.*?)\s?\(((?:file:\/\/)?[^()]+?):(\d+)(?::\d+)?\)\s*$/;
-const DOTNET = /^\s*at\s+(\S.*?)\(.*\)\s+in\s+(.+?):line\s+(\d+)\s*$/;
+const DOTNET = /^\s*at\s+(\S[^(]*)\(.*\)\s+in\s+(.+):line\s+(\d+)\s*$/;
+const DOTNET_END = /:line\s+\d+\s*$/;
 // Python's own traceback: File "x.py", line 12, in f
 const PY_FILE = /File "([^"]+)", line (\d+)(?:, in ([\w$<>.]+))?/;
 // pytest: `tests/x.py:12: AssertionError` (long, after the function's source), `tests/x.py:12: in test_x` (short).
 const PYTEST = /^(\S+\.py):(\d+):(?: in ([\w$<>]+))?/;
 const PY_DEF = /^[\s>]*(?:async\s+)?def\s+(\w+)\s*\(/;
-// go's goroutine trace: `pkg.Func(args)` then `\t/abs/file.go:12 +0x3e`.
-const GO_FN = /^([\w./-]*\.[\w$.()*]+)\(.*\)$/;
+// go's goroutine trace: `pkg.Func(args)` (goFunction) then `\t/abs/file.go:12 +0x3e`.
 const GO_AT = /^\t(\S+\.go):(\d+)(?: \+0x[0-9a-f]+)?$/;
 // go test's own messages: `    cart_test.go:21: want 170`.
 const GO_MESSAGE = /^\s*([\w./-]+\.go):(\d+): /;
@@ -51218,11 +51653,12 @@ function stackFrames(trace) {
     const goroutines = trace.includes('goroutine ');
     for (const line of trace.split(/\r?\n/)) {
         let m;
+        let g;
         const fn = goFn;
         goFn = undefined;
         if (fn && (m = GO_AT.exec(line)))
             push(m[1], m[2], fn);
-        else if ((m = DOTNET.exec(line)))
+        else if (DOTNET_END.test(line) && (m = DOTNET.exec(line)))
             push(m[2], m[3], m[1]);
         else if ((m = AT_CALL.exec(line)))
             push(m[2], m[3], m[1]);
@@ -51234,8 +51670,8 @@ function stackFrames(trace) {
         }
         else if ((m = PY_DEF.exec(line)))
             def = m[1];
-        else if ((m = GO_FN.exec(line)))
-            goFn = m[1];
+        else if ((g = goFunction(line)))
+            goFn = g;
         else if (!goroutines && (m = GO_MESSAGE.exec(line)))
             push(m[1], m[2], undefined, true);
         else if ((m = CUNIT_FILE.exec(line)))
@@ -51250,6 +51686,27 @@ function stackFrames(trace) {
     }
     return frames;
 }
+/**
+ * The function of a go trace line, `pkg.Func(args)` or `main.(*T).M(0x1)`: what
+ * `/^([\w./-]*\.[\w$.()*]+)\(.*\)$/` captures, found in one pass (that regex is quadratic on `a.a.a.…`).
+ * The name is a package path (`[\w./-]`), a dot, then `[\w$.()*]` up to the last `(` those reach.
+ */
+function goFunction(line) {
+    if (!line.endsWith(')'))
+        return undefined;
+    const path = /^[\w./-]*/.exec(line)[0].length;
+    // The dot that ends the package path: after its last `/` or `-`, which the rest may not hold.
+    const sep = Math.max(line.lastIndexOf('/', path - 1), line.lastIndexOf('-', path - 1));
+    const dot = line.indexOf('.', sep + 1);
+    if (dot < 0 || dot >= path)
+        return undefined;
+    REST.lastIndex = dot + 1;
+    const rest = REST.exec(line)[0].length;
+    const paren = line.lastIndexOf('(', dot + rest);
+    return paren >= dot + 2 && paren <= line.length - 2 ? line.slice(0, paren) : undefined;
+}
+const REST = /[\w$.()*]*/y;
+const MAX_PATH = 4096;
 function validLine(n) {
     return n !== undefined && Number.isFinite(n) && n > 0;
 }
@@ -51288,6 +51745,8 @@ const round = (n) => Math.round(n * 1000) / 1000;
 ;// CONCATENATED MODULE: ./src/gate/tree.ts
 // Pure decisions about the tree: is the default branch red, since when, which commits broke it, and the
 // texts the gate posts (tree status, red-main issue, the all-clear comment).
+
+
 /**
  * The tree from the default branch's history, newest first: the newest finished result decides; commits
  * without one (skipped runs, runs still going) are passed over.
@@ -51317,7 +51776,6 @@ function treeFromHistory(history) {
     return { state: 'closed', known: true, at, since, lastGreen: greenIndex === -1 ? undefined : history[greenIndex], suspects };
 }
 const tree_short = (sha) => sha.slice(0, 7);
-const MAX_STATUS_DESCRIPTION = 140;
 /** The `<check-name>/tree` commit status on a pull request's head. */
 function treeStatus(tree, o) {
     if (tree.state === 'open') {
@@ -51331,11 +51789,11 @@ function treeStatus(tree, o) {
     }
     const full = `tree closed: ${o.branch} is red since ${tree_short(since.sha)}, ${link}`;
     // GitHub rejects descriptions over 140 characters; the link stays reachable as the status's target URL.
-    const description = full.length <= MAX_STATUS_DESCRIPTION ? full : fit(`tree closed: ${o.branch} is red since ${tree_short(since.sha)}`);
+    const description = fits(full, GITHUB_LIMITS.statusDescription) ? full : fit(`tree closed: ${o.branch} is red since ${tree_short(since.sha)}`);
     return { state: 'failure', description, targetUrl: link };
 }
 function fit(s) {
-    return s.length <= MAX_STATUS_DESCRIPTION ? s : `${s.slice(0, MAX_STATUS_DESCRIPTION - 1)}…`;
+    return clip(s, GITHUB_LIMITS.statusDescription);
 }
 /** Hidden in the issue body, so the gate finds its own issue again without labels or search. */
 const redMainMarker = (checkName) => `<!-- fivestep:test-gate:red-main:${checkName} -->`;
@@ -51344,7 +51802,7 @@ function redMainIssue(tree, current, failing, ctx) {
     const since = tree.since ?? current;
     const commitLink = (sha) => `[\`${tree_short(sha)}\`](${ctx.serverUrl}/${ctx.repository}/commit/${sha})`;
     const lines = [redMainMarker(ctx.checkName)];
-    lines.push(`\`${ctx.branch}\` is red since ${commitLink(since.sha)}: \`${ctx.checkName}\` fails ([latest run](${ctx.runUrl}), at ${commitLink(current.sha)}).`, '', `The tree is closed: pull requests cannot merge until \`${ctx.branch}\` is green again, except the fix, which carries the \`${ctx.overrideLabel}\` label. This issue closes itself when the gate passes on \`${ctx.branch}\`.`, '', '## Breaking commit range', '');
+    lines.push(`${mdCode(ctx.branch)} is red since ${commitLink(since.sha)}: \`${ctx.checkName}\` fails ([latest run](${ctx.runUrl}), at ${commitLink(current.sha)}).`, '', `The tree is closed: pull requests cannot merge until \`${ctx.branch}\` is green again, except the fix, which carries the \`${ctx.overrideLabel}\` label. This issue closes itself when the gate passes on \`${ctx.branch}\`.`, '', '## Breaking commit range', '');
     if (tree.lastGreen) {
         lines.push(`Last green: ${commitLink(tree.lastGreen.sha)}. [Compare](${ctx.serverUrl}/${ctx.repository}/compare/${tree.lastGreen.sha}...${since.sha}).`, '');
     }
@@ -51354,21 +51812,21 @@ function redMainIssue(tree, current, failing, ctx) {
     const suspects = tree.suspects.length > 0 ? tree.suspects : [since];
     lines.push('| commit | author | message |', '| --- | --- | --- |');
     for (const c of suspects.slice(-MAX_LISTED)) {
-        lines.push(`| ${commitLink(c.sha)} | ${c.login ? `@${c.login}` : (c.author ?? '')} | ${cell(tree_firstLine(c.message ?? ''))} |`);
+        lines.push(`| ${commitLink(c.sha)} | ${authorOf(c) ?? ''} | ${mdText(tree_firstLine(c.message ?? ''), 120)} |`);
     }
     lines.push('', `## Failing tests (at ${tree_short(current.sha)})`, '');
     if (failing.length === 0)
         lines.push('The command failed without a JUnit report naming tests; see the run log.');
     for (const t of failing.slice(0, MAX_LISTED)) {
-        const where = t.file ? ` — \`${t.file}${t.line ? `:${t.line}` : ''}\`` : '';
-        lines.push(`- \`${t.id}\`${where}${t.message ? `: ${tree_firstLine(t.message).slice(0, 200)}` : ''}`);
+        const where = t.file ? ` — ${mdCode(`${t.file}${t.line ? `:${t.line}` : ''}`)}` : '';
+        lines.push(`- ${mdCode(t.id)}${where}${t.message ? `: ${mdText(tree_firstLine(t.message), 200)}` : ''}`);
     }
     if (failing.length > MAX_LISTED)
         lines.push(`- … and ${failing.length - MAX_LISTED} more (see the check run)`);
-    const authors = [...new Set(suspects.map((c) => (c.login ? `@${c.login}` : c.author)).filter((a) => !!a))];
+    const authors = [...new Set(suspects.map(authorOf).filter((a) => !!a))];
     lines.push('', '## Authors', '', authors.length > 0 ? `${authors.join(', ')}: please take a look.` : 'Unknown.');
     lines.push('', '## Five whys', '', 'Fill these in once the tree is open again; each answer is the next question.', '', '1. Why did the tests fail on the default branch?', '2. Why?', '3. Why?', '4. Why?', '5. Why?', '', '**Root cause:**', '', '**Action items** (each bug fixed gets a test):', '', '- [ ] ');
-    return { title: `${ctx.branch} is red: ${ctx.checkName} failing since ${tree_short(since.sha)}`, body: lines.join('\n') };
+    return { title: `${ctx.branch} is red: ${ctx.checkName} failing since ${tree_short(since.sha)}`, body: fitMarkdown(lines.join('\n'), GITHUB_LIMITS.issueBody, `… cut here to fit ${GITHUB_LIMITS.issueBody.what}: the check run of [the latest run](${ctx.runUrl}) has every failing test.`) };
 }
 function stillRedComment(current, failing, ctx) {
     return `Still red at [\`${tree_short(current.sha)}\`](${ctx.serverUrl}/${ctx.repository}/commit/${current.sha}): ${failing.length} failing test(s). [Run](${ctx.runUrl}).`;
@@ -51384,24 +51842,27 @@ function greenComment(current, ctx, reopenedPulls) {
 function tree_firstLine(s) {
     return s.split('\n')[0].trim();
 }
-function cell(s) {
-    return s.replace(/\|/g, '\\|').slice(0, 120);
+/** GitHub's login of a suspect commit's author is mentioned (asked to look); a name from git is only text. */
+function authorOf(c) {
+    if (c.login && LOGIN.test(c.login))
+        return `@${c.login}`;
+    return c.author ? mdText(c.author, 100) : undefined;
 }
+const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
 
 ;// CONCATENATED MODULE: ./src/gate/report.ts
 // Pure rendering of a gate run: the check run's title and summary, its annotations (GitHub takes at most 50
 // per request), and the job summary with the slowest tests.
 
 
-/** GitHub caps a check run's summary and text, and a job summary, at 65,535 characters. */
-const MAX_SUMMARY = 65_535;
-const ANNOTATIONS_PER_REQUEST = 50;
+
+
+
 /**
  * GitHub documents 50 annotations per request and no total per check run, but each request is one of the
  * 1,000 an hour a GITHUB_TOKEN has: the gate posts at most 20 requests' worth and says so in the summary.
  */
 const MAX_ANNOTATIONS = 20 * ANNOTATIONS_PER_REQUEST;
-const MAX_MESSAGE = 64 * 1024 - 1;
 const SLOWEST = 10;
 function failingCases(run) {
     return run.final.report?.cases.filter((c) => c.status === 'failed' || c.status === 'error') ?? [];
@@ -51427,18 +51888,20 @@ function title(r) {
         parts.push('bug fix without a test');
     return parts.join(', ');
 }
-/** The annotations the check run gets: the first {@link MAX_ANNOTATIONS} of {@link allAnnotations}. */
+/** The annotations the check run gets: the first {@link MAX_ANNOTATIONS} of {@link allAnnotations}, and no more built. */
 function annotations(run) {
-    return allAnnotations(run).slice(0, MAX_ANNOTATIONS);
+    return allAnnotations(run, MAX_ANNOTATIONS);
 }
 /**
  * One annotation per failure or error element with a file (a case with three `<failure>`s gets three, each
  * at its own line, titled "(failure 2/3)" as mikepenz/action-junit-report titles them); then flipped tests
- * as warnings.
+ * as warnings. With `limit`, the first `limit` of them, and none built after.
  */
-function allAnnotations(run) {
+function allAnnotations(run, limit = Infinity) {
     const out = [];
     for (const c of failingCases(run)) {
+        if (out.length >= limit)
+            break;
         // Cases made elsewhere (a saved result) may carry only the first problem's fields.
         const problems = c.problems && c.problems.length > 0 ? c.problems : [{ kind: c.status === 'error' ? 'error' : 'failure', message: c.message ?? c.status, details: c.details, file: c.file, line: c.line }];
         problems.forEach((p, i) => {
@@ -51450,16 +51913,19 @@ function allAnnotations(run) {
                 start_line: line,
                 end_line: line,
                 annotation_level: 'failure',
-                title: `${caseId(c)}${problems.length > 1 ? ` (${p.kind} ${i + 1}/${problems.length})` : ''}`.slice(0, 255),
-                message: (p.message || c.status).slice(0, MAX_MESSAGE),
-                ...(p.details ? { raw_details: p.details.slice(0, MAX_MESSAGE) } : {}),
+                title: clip(`${caseId(c)}${problems.length > 1 ? ` (${p.kind} ${i + 1}/${problems.length})` : ''}`, GITHUB_LIMITS.annotationTitle),
+                message: clip(p.message || c.status, GITHUB_LIMITS.annotationMessage),
+                ...(p.details ? { raw_details: clip(p.details, GITHUB_LIMITS.annotationMessage) } : {}),
             });
         });
     }
-    if (run.flaky) {
+    if (run.flaky && run.flakyTests.length > 0 && out.length < limit) {
         // Where a flipped test failed, from the attempt in which it failed.
+        const failedAt = whereFailed(run);
         for (const id of run.flakyTests) {
-            const failed = run.attempts.flatMap((a) => a.report?.cases ?? []).find((c) => caseId(c) === id && c.file && c.status !== 'passed');
+            if (out.length >= limit)
+                break;
+            const failed = failedAt.get(id);
             if (!failed?.file)
                 continue;
             out.push({
@@ -51467,12 +51933,30 @@ function allAnnotations(run) {
                 start_line: failed.line ?? 1,
                 end_line: failed.line ?? 1,
                 annotation_level: 'warning',
-                title: `flaky: ${id}`.slice(0, 255),
+                title: clip(`flaky: ${id}`, GITHUB_LIMITS.annotationTitle),
                 message: `Failed, then passed on retry: ${(failed.message ?? '').slice(0, 1000)}`,
             });
         }
     }
-    return out;
+    return out.length > limit ? out.slice(0, limit) : out;
+}
+/**
+ * Each flaky test's first case with a file that did not pass, attempts and cases in order: one pass over
+ * the attempts for all of them (30,000 flaky tests each searching every attempt took minutes).
+ */
+function whereFailed(run) {
+    const flaky = new Set(run.flakyTests);
+    const first = new Map();
+    for (const a of run.attempts) {
+        for (const c of a.report?.cases ?? []) {
+            if (!c.file || c.status === 'passed')
+                continue;
+            const id = caseId(c);
+            if (flaky.has(id) && !first.has(id))
+                first.set(id, c);
+        }
+    }
+    return first;
 }
 function batches(items, size = ANNOTATIONS_PER_REQUEST) {
     const out = [];
@@ -51494,7 +51978,7 @@ function summary(r) {
         lines.push('| tests | passed | failed | errors | skipped | time |', '| ---: | ---: | ---: | ---: | ---: | ---: |');
         lines.push(`| ${rep.tests} | ${rep.passed} | ${rep.failures} | ${rep.errors} | ${rep.skipped} | ${seconds(rep.time)} |`, '');
     }
-    lines.push(`Command \`${r.command.split('\n')[0]}\`: exit code ${run.final.exitCode}, ${seconds(run.durationMs / 1000)} in ${run.attempts.length} attempt(s).`, '');
+    lines.push(`Command ${mdCode(r.command.split('\n')[0])}: exit code ${run.final.exitCode}, ${seconds(run.durationMs / 1000)} in ${run.attempts.length} attempt(s).`, '');
     const anns = allAnnotations(run);
     if (anns.length > MAX_ANNOTATIONS) {
         const flaky = anns.some((a) => a.annotation_level === 'warning');
@@ -51507,17 +51991,17 @@ function summary(r) {
         lines.push('### Report warnings', '');
         for (const w of warnings) {
             const i = w.indexOf(': ');
-            lines.push(i > 0 ? `- \`${w.slice(0, i)}\`: ${escapeHtml(w.slice(i + 2))}` : `- ${escapeHtml(w)}`);
+            lines.push(i > 0 ? `- ${mdCode(w.slice(0, i))}: ${mdText(w.slice(i + 2))}` : `- ${mdText(w)}`);
         }
         lines.push('');
     }
     if (r.bugRule)
-        lines.push(`${r.bugRule.ok ? '✅' : '❌'} ${r.bugRule.message}`, '');
+        lines.push(`${r.bugRule.ok ? '✅' : '❌'} ${mdText(r.bugRule.message)}`, '');
     if (r.tree) {
         const t = r.tree.state;
         const text = t.state === 'open'
-            ? `🟢 Tree open: \`${r.tree.branch}\` ${t.at ? `is green at \`${tree_short(t.at.sha)}\`` : 'has no gate result yet'}.`
-            : `🔴 Tree closed: \`${r.tree.branch}\` is red since \`${tree_short((t.since ?? t.at).sha)}\`${r.tree.overridden ? ' (overridden by label on this pull request)' : ''}.` +
+            ? `🟢 Tree open: ${mdCode(r.tree.branch)} ${t.at ? `is green at \`${tree_short(t.at.sha)}\`` : 'has no gate result yet'}.`
+            : `🔴 Tree closed: ${mdCode(r.tree.branch)} is red since \`${tree_short((t.since ?? t.at).sha)}\`${r.tree.overridden ? ' (overridden by label on this pull request)' : ''}.` +
                 // A merge-queue entry is tested on top of the red branch: passing there makes it the fix.
                 (r.tree.queueEntry ? (r.run.passed ? ' This merge-queue entry passes on top of it: merging it turns the branch green.' : ' This merge-queue entry fails on top of it and leaves the queue.') : '');
         lines.push(text, '');
@@ -51526,17 +52010,17 @@ function summary(r) {
         lines.push('### ⚠️ Flaky', '');
         lines.push(run.flakyTests.length > 0 ? 'These tests failed, then passed on a retry:' : `The command failed, then passed on attempt ${run.attempts.length} (no JUnit report names the tests).`);
         for (const t of run.flakyTests)
-            lines.push(`- \`${t}\``);
+            lines.push(`- ${mdCode(t)}`);
         lines.push('');
     }
     const failing = failingCases(run);
     if (failing.length > 0) {
         lines.push('### Failing tests', '');
         for (const c of failing) {
-            const where = c.file ? ` (\`${c.file}${c.line ? `:${c.line}` : ''}\`)` : '';
-            lines.push(`<details><summary><code>${escapeHtml(caseId(c))}</code>${where}: ${escapeHtml(report_firstLine(c.message ?? ''))}</summary>`, '');
+            const where = c.file ? ` (<code>${mdHtml(`${c.file}${c.line ? `:${c.line}` : ''}`)}</code>)` : '';
+            lines.push(`<details><summary><code>${mdHtml(caseId(c))}</code>${where}: ${mdHtml(report_firstLine(c.message ?? ''))}</summary>`, '');
             if (c.details)
-                lines.push('```', c.details.slice(0, 4000).replace(/```/g, "'''"), '```');
+                lines.push(mdBlock(c.details, { max: 4000 }));
             lines.push('</details>', '');
         }
     }
@@ -51544,30 +52028,26 @@ function summary(r) {
     if (slow.length > 0) {
         lines.push(`### Slowest tests`, '', '| test | time |', '| --- | ---: |');
         for (const c of slow)
-            lines.push(`| \`${caseId(c).replace(/\|/g, '\\|')}\` | ${seconds(c.time)} |`);
+            lines.push(`| ${mdCode(caseId(c), { cell: true })} | ${seconds(c.time)} |`);
         lines.push('');
     }
-    return truncate(lines.join('\n'), MAX_SUMMARY);
+    // The same text is the check run's summary and the job summary: the smaller limit is the check run's.
+    return fitMarkdown(lines.join('\n'), GITHUB_LIMITS.checkRunSummary, SUMMARY_CUT);
 }
-function truncate(s, max) {
-    if (s.length <= max)
-        return s;
-    const note = '\n\n… (truncated: GitHub keeps at most 65,535 characters; the run log has everything)\n';
-    return s.slice(0, max - note.length) + note;
-}
+const SUMMARY_CUT = `… cut here to fit ${GITHUB_LIMITS.checkRunSummary.what} (${GITHUB_LIMITS.checkRunSummary.chars.toLocaleString('en-US')} characters): the run log and the JUnit reports have every test.`;
 function seconds(s) {
     return s >= 60 ? `${Math.floor(s / 60)}m ${Math.round(s % 60)}s` : `${s.toFixed(s < 10 ? 2 : 1)} s`;
 }
 function report_firstLine(s) {
     return s.split('\n')[0].trim().slice(0, 200);
 }
-function escapeHtml(s) {
-    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
 
 ;// CONCATENATED MODULE: ./src/gate/github.ts
 // The GitHub side of the gate: check runs, commit statuses, the tree state read from the default branch,
 // tree statuses on open pull requests, the red-main issue, and the bug-needs-test rule.
+
+
+
 
 
 
@@ -51596,9 +52076,25 @@ async function finishCheckRun(client, repo, id, o) {
     else {
         await client.rest.checks.update({ ...repo, check_run_id: checkRunId, ...completed });
     }
+    // Completed: a later batch of annotations that fails leaves the conclusion posted.
+    o.onCompleted?.();
     for (const batch of rest)
         await client.rest.checks.update({ ...repo, check_run_id: checkRunId, output: { ...output, annotations: batch } });
     return checkRunId;
+}
+/**
+ * The gate failed after it created its check run (or, with no `id`, before it could post one in mode
+ * publish): the check run is completed as a failure whose summary says so, and why in one line. Left
+ * `in_progress`, it would hold the pull request with no reason given.
+ */
+async function failCheckRun(client, repo, id, o) {
+    // A code block: nothing in the error (a test name, a path) is read as Markdown, a link or a mention.
+    const summary = `## ❌ ${o.name}: the gate failed\n\nIt stopped before it could report the tests, with this error (the run log has the rest):\n\n${mdBlock((0,common_text/* oneLine */.T)(o.reason, 1000))}\n`;
+    const completed = { status: 'completed', conclusion: 'failure', completed_at: new Date().toISOString(), output: { title: 'the gate failed', summary } };
+    if (id === undefined)
+        await client.rest.checks.create({ ...repo, name: o.name, head_sha: o.headSha, details_url: o.detailsUrl, ...completed });
+    else
+        await client.rest.checks.update({ ...repo, check_run_id: id, ...completed });
 }
 async function setStatus(client, repo, sha, context, s) {
     await client.rest.repos.createCommitStatus({ ...repo, sha, context, state: s.state, description: s.description, target_url: s.targetUrl });
@@ -51683,11 +52179,15 @@ async function downloadRunArtifact(client, repo, runId, name) {
     const res = await client.rest.actions.downloadArtifact({ ...repo, artifact_id: artifact.id, archive_format: 'zip' });
     return { zip: new Uint8Array(res.data), id: artifact.id };
 }
-/** The gate's own open red-main issue, found by the marker in its body. */
+/**
+ * The gate's own open red-main issue: opened with this token (its author is the token's login) and
+ * holding the marker. An issue a stranger wrote with the marker is never taken for it.
+ */
 async function findRedMainIssue(client, repo, checkName) {
     const marker = redMainMarker(checkName);
-    for await (const page of client.paginate.iterator(client.rest.issues.listForRepo, { ...repo, state: 'open', per_page: 100 })) {
-        const hit = page.data.find((i) => !i.pull_request && (i.body ?? '').includes(marker));
+    const login = await tokenLogin(client);
+    for await (const page of client.paginate.iterator(client.rest.issues.listForRepo, { ...repo, state: 'open', creator: login, per_page: 100 })) {
+        const hit = page.data.find((i) => !i.pull_request && openedBy(i, login) && (i.body ?? '').includes(marker));
         if (hit)
             return { number: hit.number, html_url: hit.html_url };
     }
@@ -52693,9 +53193,14 @@ function concludeRun(attempts, durationMs) {
     const final = attempts[attempts.length - 1];
     const flakyTests = final.passed ? flippedTests(attempts) : [];
     const selfRerun = final.report?.cases.filter((c) => c.flaky).map(caseId) ?? [];
-    for (const t of selfRerun)
-        if (!flakyTests.includes(t))
-            flakyTests.push(t);
+    // A set beside the list: 30,000 flaky tests must not cost 30,000 scans of the list.
+    const named = new Set(flakyTests);
+    for (const t of selfRerun) {
+        if (named.has(t))
+            continue;
+        named.add(t);
+        flakyTests.push(t);
+    }
     return {
         attempts,
         final,
@@ -52705,25 +53210,29 @@ function concludeRun(attempts, durationMs) {
         durationMs,
     };
 }
-/** Tests failing in any earlier attempt and passing in the last one. */
+/** Tests failing in any earlier attempt and passing in the last one, in the order they first failed. */
 function flippedTests(attempts) {
     const final = attempts[attempts.length - 1];
     const passedNow = new Set(final.report?.cases.filter((c) => c.status === 'passed').map(caseId) ?? []);
-    const flipped = [];
+    // A Set keeps insertion order: one pass over the cases, however many flipped.
+    const flipped = new Set();
     for (const a of attempts.slice(0, -1)) {
         for (const c of a.report?.cases ?? []) {
+            if (c.status !== 'failed' && c.status !== 'error')
+                continue;
             const id = caseId(c);
-            if ((c.status === 'failed' || c.status === 'error') && passedNow.has(id) && !flipped.includes(id))
-                flipped.push(id);
+            if (passedNow.has(id))
+                flipped.add(id);
         }
     }
-    return flipped;
+    return [...flipped];
 }
 async function readReports(opts, attemptStart, files) {
     const matched = (await glob(opts.junit, { cwd: opts.cwd, absolute: true, dot: true, ignore: ['**/node_modules/**', '**/.git/**'] })).sort();
     // Reports left from an earlier step or committed to the repository must not be read as this attempt's
     // results; 1 s of slack covers file systems with coarse timestamps.
-    const fresh = matched.filter((f) => (0,external_node_fs_.statSync)(f).mtimeMs >= attemptStart - 1000);
+    // A file that cannot be looked at (a dangling link) is kept, to be warned about by name when it is read.
+    const fresh = matched.filter((f) => (modified(f) ?? Infinity) >= attemptStart - 1000);
     if (matched.length > fresh.length)
         opts.logger.warning(`ignored ${matched.length - fresh.length} JUnit file(s) older than this run: ${matched.filter((f) => !fresh.includes(f)).map((f) => (0,external_node_path_.relative)(opts.cwd, f)).join(', ')}`);
     if (fresh.length === 0) {
@@ -52741,7 +53250,7 @@ async function readReports(opts, attemptStart, files) {
         let report;
         try {
             // Bytes, not UTF-8 text: a BOM or the XML declaration names the encoding.
-            report = parseJUnit(decodeReport((0,external_node_fs_.readFileSync)(f)), { repoRoot: opts.cwd, files: files.length > 0 ? files : undefined });
+            report = parseJUnit(decodeReport(readReport(f)), { repoRoot: opts.cwd, files: files.length > 0 ? files : undefined });
         }
         catch (err) {
             // A file that is not whole XML (a runner that crashed mid-write) adds nothing: a partial count would
@@ -52754,6 +53263,37 @@ async function readReports(opts, attemptStart, files) {
         reports.push({ ...report, warnings: report.warnings.map((w) => `${name}: ${w}`) });
     }
     return { report: reports.length > 0 ? mergeReports(reports) : undefined, files: fresh.map((f) => (0,external_node_path_.relative)(opts.cwd, f)), warnings };
+}
+function modified(path) {
+    try {
+        return (0,external_node_fs_.statSync)(path).mtimeMs;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** A report's bytes, none read when it is over {@link REPORT_LIMITS}.bytes (it throws, saying so). */
+function readReport(path) {
+    const fd = (0,external_node_fs_.openSync)(path, 'r');
+    try {
+        const size = (0,external_node_fs_.fstatSync)(fd).size;
+        const max = REPORT_LIMITS.bytes;
+        if (size > max)
+            throw new Error(`${(size / 1024 / 1024).toFixed(1)} MiB, over the ${max / 1024 / 1024} MiB a report may be: not read; its tests are not counted`);
+        // Read to the size it had: a file still growing is cut, and its XML is then found incomplete.
+        const bytes = Buffer.alloc(size);
+        let read = 0;
+        while (read < size) {
+            const got = (0,external_node_fs_.readSync)(fd, bytes, read, size - read, read);
+            if (got === 0)
+                break;
+            read += got;
+        }
+        return read < size ? bytes.subarray(0, read) : bytes;
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
+    }
 }
 /** The repository's files (for locating failures): git's list when it is a checkout, else a walk. */
 async function repositoryFiles(cwd) {
@@ -53936,7 +54476,7 @@ function deflateSync(data, opts) {
 /**
  * Streaming DEFLATE decompression
  */
-var Inflate = /*#__PURE__*/ ((/* unused pure expression or super */ null && (function () {
+var Inflate = /*#__PURE__*/ (function () {
     function Inflate(opts, cb) {
         // no StrmOpt here to avoid adding to workerizer
         if (typeof opts == 'function')
@@ -53978,7 +54518,7 @@ var Inflate = /*#__PURE__*/ ((/* unused pure expression or super */ null && (fun
         this.e(chunk), this.c(final);
     };
     return Inflate;
-}())));
+}());
 
 /**
  * Asynchronous streaming DEFLATE decompression
@@ -55640,25 +56180,145 @@ function saved_int(x, where, min, max) {
     return x;
 }
 /**
- * `result.json` out of an artifact's zip (actions/upload-artifact zips the directory's contents). Other
- * entries (the reports, kept for people) are not even inflated; the result itself is bounded.
+ * `result.json` out of an artifact's zip (actions/upload-artifact zips the directory's contents). The zip's
+ * central directory names the entries; the one used is chosen by name before anything is inflated, and only
+ * it is inflated, a piece at a time and no further than {@link LIMITS}.resultBytes, whatever its header
+ * claims. Other entries (the reports, kept for people, or twenty more result.json) are never inflated.
  */
 function resultFromZip(zip) {
-    let files;
+    let entries;
     try {
-        files = unzipSync(zip, { filter: (f) => (f.name === RESULT_FILE || f.name.endsWith(`/${RESULT_FILE}`)) && f.originalSize <= LIMITS.resultBytes });
+        entries = zipEntries(zip);
     }
     catch (err) {
         throw new SavedResultError(`the artifact is not a readable zip: ${err.message}`);
     }
-    // Uploaded as a directory the result is at the root; uploaded with its parent, one level down.
-    const name = Object.keys(files).sort((a, b) => a.split('/').length - b.split('/').length)[0];
-    if (!name)
+    const results = entries.filter((e) => e.name === RESULT_FILE || e.name.endsWith(`/${RESULT_FILE}`));
+    // Uploaded as a directory the result is at the root; uploaded with its parent, one level down. The
+    // shallowest name wins, the first listed among equals; of two entries with that name, the later one.
+    const depth = (name) => name.split('/').length;
+    const name = [...new Set(results.map((e) => e.name))].sort((a, b) => depth(a) - depth(b))[0];
+    if (name === undefined)
         throw new SavedResultError(`the artifact holds no ${RESULT_FILE}: upload the results-path of the mode save step`);
-    const data = files[name];
-    if (data.length > LIMITS.resultBytes)
-        throw new SavedResultError(`${RESULT_FILE} is ${data.length} bytes, over the ${LIMITS.resultBytes} allowed`);
-    return new TextDecoder().decode(data);
+    const entry = results.filter((e) => e.name === name).pop();
+    if (entry.originalSize > LIMITS.resultBytes)
+        throw new SavedResultError(`${entry.name} is ${entry.originalSize} bytes, over the ${LIMITS.resultBytes} allowed`);
+    return inflateEntry(zip, entry, LIMITS.resultBytes);
+}
+/** Compressed input pushed to the inflater at a time: at most ~1,032 times as much comes out of it. */
+const INFLATE_CHUNK = 16 * 1024;
+/** Little-endian reads that refuse to read past the end. */
+function littleEndian(d) {
+    const u16 = (at) => {
+        if (at < 0 || at + 2 > d.length)
+            throw new Error('it ends inside a header');
+        return d[at] | (d[at + 1] << 8);
+    };
+    const u32 = (at) => u16(at) + u16(at + 2) * 0x10000;
+    const u64 = (at) => u32(at) + u32(at + 4) * 0x1_0000_0000;
+    return { u16, u32, u64 };
+}
+/** The central directory's entries (ZIP64 too), every offset checked against the zip's length. */
+function zipEntries(d) {
+    const { u16, u32, u64 } = littleEndian(d);
+    // The end-of-central-directory record: last in the file, followed by a comment of at most 65,535 bytes.
+    let end = d.length - 22;
+    while (end >= 0 && u32(end) !== 0x06054b50) {
+        if (d.length - end > 22 + 0xffff || end === 0)
+            throw new Error('no end of central directory');
+        end--;
+    }
+    if (end < 0)
+        throw new Error('no end of central directory');
+    let count = u16(end + 10);
+    let at = u32(end + 16);
+    if (end >= 20 && u32(end - 20) === 0x07064b50) {
+        const z64 = u64(end - 12);
+        if (u32(z64) === 0x06064b50) {
+            count = u64(z64 + 32);
+            at = u64(z64 + 48);
+        }
+    }
+    const entries = [];
+    for (let i = 0; i < count; i++) {
+        if (u32(at) !== 0x02014b50)
+            throw new Error(`central directory entry ${i + 1} is not one`);
+        const flags = u16(at + 8);
+        const nameLength = u16(at + 28);
+        const extraLength = u16(at + 30);
+        const nameStart = at + 46;
+        if (nameStart + nameLength > d.length)
+            throw new Error('it ends inside a header');
+        const name = new TextDecoder(flags & 0x800 ? 'utf-8' : 'latin1').decode(d.subarray(nameStart, nameStart + nameLength));
+        let size = u32(at + 20);
+        let originalSize = u32(at + 24);
+        let offset = u32(at + 42);
+        if (size === 0xffffffff || originalSize === 0xffffffff || offset === 0xffffffff) {
+            // ZIP64: the real values in extra field 1, in this order, for those that overflowed.
+            const extraEnd = nameStart + nameLength + extraLength;
+            let x = nameStart + nameLength;
+            while (x + 4 <= extraEnd && u16(x) !== 1)
+                x += 4 + u16(x + 2);
+            if (x + 4 > extraEnd)
+                throw new Error(`${name}: ZIP64 sizes missing`);
+            let field = x + 4;
+            const next = () => {
+                const v = u64(field);
+                field += 8;
+                return v;
+            };
+            if (originalSize === 0xffffffff)
+                originalSize = next();
+            if (size === 0xffffffff)
+                size = next();
+            if (offset === 0xffffffff)
+                offset = next();
+        }
+        entries.push({ name, method: u16(at + 10), size, originalSize, offset });
+        at = nameStart + nameLength + extraLength + u16(at + 32);
+    }
+    return entries;
+}
+/** An entry's bytes as text, inflated a chunk at a time; past `max` bytes it stops with a SavedResultError. */
+function inflateEntry(d, e, max) {
+    const readable = (what) => new SavedResultError(`the artifact is not a readable zip: ${e.name}: ${what}`);
+    const over = () => new SavedResultError(`${e.name} is over the ${max} bytes allowed`);
+    const { u16, u32 } = littleEndian(d);
+    if (e.offset + 30 > d.length || u32(e.offset) !== 0x04034b50)
+        throw readable('no local header');
+    const start = e.offset + 30 + u16(e.offset + 26) + u16(e.offset + 28);
+    if (start + e.size > d.length)
+        throw readable('its data runs past the end of the zip');
+    const data = d.subarray(start, start + e.size);
+    const decoder = new TextDecoder();
+    if (e.method === 0) {
+        if (data.length > max)
+            throw over();
+        return decoder.decode(data);
+    }
+    if (e.method !== 8)
+        throw readable(`compression method ${e.method} (deflate or none expected)`);
+    const parts = [];
+    let total = 0;
+    const inflater = new Inflate((chunk) => {
+        total += chunk.length;
+        if (total > max)
+            throw over();
+        parts.push(decoder.decode(chunk, { stream: true }));
+    });
+    try {
+        if (data.length === 0)
+            inflater.push(data, true);
+        for (let i = 0; i < data.length; i += INFLATE_CHUNK)
+            inflater.push(data.subarray(i, i + INFLATE_CHUNK), i + INFLATE_CHUNK >= data.length);
+    }
+    catch (err) {
+        if (err instanceof SavedResultError)
+            throw err;
+        throw readable(err.message);
+    }
+    parts.push(decoder.decode());
+    return parts.join('');
 }
 
 ;// CONCATENATED MODULE: ./src/gate/gate.ts
@@ -55666,6 +56326,9 @@ function resultFromZip(zip) {
 // visible on every pull request and merge-queue entry. Three modes share one reporter: `run` tests and
 // posts, `save` tests and writes the result (a fork's pull request, read-only token), `publish` posts a
 // saved result from a `workflow_run` workflow. Logger, client and context are injected: no runner needed.
+
+
+
 
 
 
@@ -55725,7 +56388,7 @@ async function runGate(deps) {
     }
     const reporter = new Reporter(deps, client, target);
     const checkRunId = await reporter.start();
-    return reporter.finish(await run(), checkRunId);
+    return reporter.completing(async () => reporter.finish(await run(), checkRunId));
 }
 function clientOf(deps) {
     if (deps.client !== undefined)
@@ -55772,7 +56435,7 @@ function triggeringRun(payload) {
     };
 }
 async function publishSaved(deps) {
-    const { settings: s, context: ctx, logger } = deps;
+    const { context: ctx, logger } = deps;
     if (ctx.eventName !== 'workflow_run') {
         throw new Error(`mode publish runs on the workflow_run event, and this run is '${ctx.eventName || 'unknown'}': use mode run (or save) in the workflow that runs the tests`);
     }
@@ -55802,6 +56465,12 @@ async function publishSaved(deps) {
     };
     // Publishing is this step's whole job: a write it cannot make fails it.
     const reporter = new Reporter(deps, client, target, { writesMustSucceed: true });
+    return reporter.completing(() => publishResult(deps, { client, repo, reporter, trigger, pr }));
+}
+/** The artifact's result posted by the reporter (inside {@link Reporter.completing}: a throw fails the check run). */
+async function publishResult(deps, o) {
+    const { settings: s, logger } = deps;
+    const { client, repo, reporter, trigger, pr } = o;
     logger.info(`publishing the saved result of run ${trigger.id} (${trigger.conclusion ?? 'unknown'}) on ${trigger.headSha.slice(0, 7)}${pr ? ` (#${pr.number})` : ''}`);
     let run;
     try {
@@ -55830,6 +56499,12 @@ class Reporter {
     o;
     repo;
     warnings = [];
+    /** The check run created in_progress, and whether it (or the one posted complete) is completed. */
+    checkRunId;
+    completed = false;
+    /** The pending commit status was set, and not yet replaced by the result. */
+    pendingStatus = false;
+    onCompleted = () => void (this.completed = true);
     constructor(deps, client, target, o = {}) {
         this.deps = deps;
         this.client = client;
@@ -55858,8 +56533,11 @@ class Reporter {
     async start() {
         const { headSha, detailsUrl } = this.target;
         const id = await this.tryWrite('create the check run', (c) => startCheckRun(c, this.repo, { name: this.settings.checkName, headSha, detailsUrl }));
-        if (this.hasCommitStatus())
+        this.checkRunId = id;
+        if (this.hasCommitStatus()) {
+            this.pendingStatus = true;
             await this.tryWrite('set the pending commit status', (c) => setStatus(c, this.repo, headSha, this.settings.checkName, { state: 'pending', description: 'running tests', targetUrl: detailsUrl }));
+        }
         return id;
     }
     /** Pushes, dispatches and merge-queue commits get a commit status too (a PR's head has its check run). */
@@ -55871,7 +56549,44 @@ class Reporter {
         const s = this.settings;
         const { headSha, detailsUrl } = this.target;
         this.deps.logger.error(reason);
-        await this.tryWrite('complete the check run', (c) => finishCheckRun(c, this.repo, undefined, { name: s.checkName, headSha, detailsUrl, conclusion: 'failure', title: 'no test result', summary: `## ❌ ${s.checkName}: no test result\n\n${reason}\n`, annotations: [] }));
+        await this.tryWrite('complete the check run', (c) => finishCheckRun(c, this.repo, undefined, { name: s.checkName, headSha, detailsUrl, conclusion: 'failure', title: 'no test result', summary: `## ❌ ${s.checkName}: no test result\n\n${mdText(reason, 4000)}\n`, annotations: [], onCompleted: this.onCompleted }));
+    }
+    /**
+     * Runs the rest of the gate; whatever throws, the check run it created in_progress (in mode publish, the
+     * one it has not posted yet) is completed as failed, saying why, before the error goes on.
+     */
+    async completing(rest) {
+        try {
+            return await rest();
+        }
+        catch (err) {
+            await this.failed(errorMessage(err));
+            throw err;
+        }
+    }
+    /** Completes the check run (and a pending commit status) as failed with `reason`, unless it was completed; never throws. */
+    async failed(reason) {
+        if (!this.client)
+            return;
+        if (this.pendingStatus) {
+            this.pendingStatus = false;
+            const { headSha, detailsUrl } = this.target;
+            await this.tryWrite('set the commit status', (c) => setStatus(c, this.repo, headSha, this.settings.checkName, { state: 'failure', description: `the gate failed: ${(0,common_text/* oneLine */.T)(reason, 120)}`, targetUrl: detailsUrl }));
+        }
+        if (this.completed)
+            return;
+        // In mode run a check run that could not even be created is not posted now either.
+        if (this.checkRunId === undefined && !this.o.writesMustSucceed)
+            return;
+        this.completed = true;
+        const { headSha, detailsUrl } = this.target;
+        try {
+            await failCheckRun(this.client, this.repo, this.checkRunId, { name: this.settings.checkName, headSha, detailsUrl, reason });
+            this.deps.logger.info(`completed the check run as failed: ${reason}`);
+        }
+        catch (err) {
+            this.deps.logger.warning(`could not complete the check run as failed: ${describeApiError(err, this.o.writesMustSucceed ? PERMISSION_HINTS.publish : PERMISSION_HINTS.run)}`);
+        }
     }
     async finish(run, checkRunId, o = {}) {
         const { settings: s, logger } = this.deps;
@@ -55901,10 +56616,16 @@ class Reporter {
         if (unlocated > 0)
             logger.info(`${unlocated} failing test(s) have no file in their report: listed in the summary, not annotated`);
         const { detailsUrl } = this.target;
-        await this.tryWrite('complete the check run', (c) => finishCheckRun(c, this.repo, checkRunId, { name: s.checkName, headSha, detailsUrl, conclusion: conclusion(report), title: title(report), summary: text, annotations: anns }));
+        const warned = this.warnings.length;
+        await this.tryWrite('complete the check run', (c) => finishCheckRun(c, this.repo, checkRunId, { name: s.checkName, headSha, detailsUrl, conclusion: conclusion(report), title: title(report), summary: text, annotations: anns, onCompleted: this.onCompleted }));
         if (this.hasCommitStatus()) {
-            await this.tryWrite('set the commit status', (c) => setStatus(c, this.repo, headSha, s.checkName, { state: result, description: title(report).slice(0, 140), targetUrl: detailsUrl }));
+            this.pendingStatus = false;
+            await this.tryWrite('set the commit status', (c) => setStatus(c, this.repo, headSha, s.checkName, { state: result, description: clip(title(report), GITHUB_LIMITS.statusDescription), targetUrl: detailsUrl }));
         }
+        // The completing request was refused (annotations GitHub would not take, a server error): the check
+        // run must not stay in_progress.
+        if (!this.completed)
+            await this.failed(this.warnings[warned] ?? 'could not complete the check run');
         const commitUrl = (sha) => `${ctx.serverUrl}/${ctx.repository}/commit/${sha}`;
         if (client && tree && onDefault && previous) {
             await this.afterDefaultBranchRun({ client, tree, previous, run, commitUrl, mainBranch });

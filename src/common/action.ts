@@ -3,6 +3,7 @@ import * as core from '@actions/core';
 import { InputError, type InputSource } from './inputs.js';
 import { coreLogger } from './core-logger.js';
 import type { Logger } from './logger.js';
+import { logText } from './text.js';
 
 export type Outputs = Record<string, string | number | boolean | object>;
 
@@ -24,10 +25,11 @@ export async function runAction(main: (inputs: InputSource, logger: Logger) => P
   try {
     const result = await main(runnerInputs, coreLogger);
     setOutputs(result.outputs);
-    if (result.failure) core.setFailed(result.failure);
+    // A failure may quote a host's output or a test name: made inert as every log line is.
+    if (result.failure) core.setFailed(logText(result.failure));
   } catch (err) {
-    if (err instanceof InputError) core.setFailed(err.message);
-    else core.setFailed(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    if (err instanceof InputError) core.setFailed(logText(err.message));
+    else core.setFailed(logText(err instanceof Error ? (err.stack ?? err.message) : String(err)));
   }
 }
 

@@ -12,3 +12,12 @@ export function formatBytes(bytes: number): string {
   }
   return `${value.toFixed(1)} ${units[unit]}`;
 }
+
+/** Up to this many hosts a summary or an issue names each host; above it, hosts are grouped and counted. */
+export const SMALL_FLEET = 50;
+
+/** Host names for a sentence: all of them up to `max`, else the first few and how many more (`where` the rest are). */
+export function hostList(hosts: readonly string[], where: string, max = SMALL_FLEET): string {
+  if (hosts.length <= max) return hosts.join(', ');
+  return `${hosts.slice(0, 5).join(', ')} and ${hosts.length - 5} more (${where})`;
+}

@@ -21,3 +21,22 @@ export function oneLine(text: string, max = 2000): string {
     .replace(/##\[/g, '## [');
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
+
+/**
+ * `text` as log lines the runner only prints: line breaks kept (\r and \r\n become \n), control and
+ * invisible characters escaped as in {@link oneLine}, and a line that would start a workflow command
+ * (`::` after any indent) or hold the old `##[` form broken up (`: :`, `## [`). The runner-backed logger
+ * passes everything through this, so no message can act on the runner, whatever it quotes.
+ */
+export function logText(text: string): string {
+  return text
+    .split(/\r\n|\r|\n/)
+    .map((line) =>
+      line
+        .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
+        .replace(/##\[/g, '## [')
+        .replace(/^(\s*):(?=:)/, '$1: '),
+    )
+    .join('\n');
+}

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import type { ActionResult } from '../common/action.js';
 import type { Logger } from '../common/logger.js';
 import { errorMessage } from '../common/errors.js';
+import { mdText } from '../common/markdown.js';
+import { oneLine } from '../common/text.js';
 import { createClient, type GitHubClient } from '../github/client.js';
+import { GITHUB_LIMITS, clip } from '../github/limits.js';
 import type { RunContext } from '../github/context.js';
 import * as gh from './github.js';
 import { caseId } from './junit.js';
@@ -94,7 +97,7 @@ export async function runGate(deps: GateDeps): Promise<ActionResult> {
   }
   const reporter = new Reporter(deps, client, target);
   const checkRunId = await reporter.start();
-  return reporter.finish(await run(), checkRunId);
+  return reporter.completing(async () => reporter.finish(await run(), checkRunId));
 }
 
 function clientOf(deps: GateDeps): GitHubClient | null {
@@ -146,7 +149,7 @@ function triggeringRun(payload: RunContext['payload']): gh.TriggeringRun {
 }
 
 async function publishSaved(deps: GateDeps): Promise<ActionResult> {
-  const { settings: s, context: ctx, logger } = deps;
+  const { context: ctx, logger } = deps;
   if (ctx.eventName !== 'workflow_run') {
     throw new Error(`mode publish runs on the workflow_run event, and this run is '${ctx.eventName || 'unknown'}': use mode run (or save) in the workflow that runs the tests`);
   }
@@ -174,6 +177,13 @@ async function publishSaved(deps: GateDeps): Promise<ActionResult> {
   };
   // Publishing is this step's whole job: a write it cannot make fails it.
   const reporter = new Reporter(deps, client, target, { writesMustSucceed: true });
+  return reporter.completing(() => publishResult(deps, { client, repo, reporter, trigger, pr }));
+}
+
+/** The artifact's result posted by the reporter (inside {@link Reporter.completing}: a throw fails the check run). */
+async function publishResult(deps: GateDeps, o: { client: GitHubClient; repo: gh.Repo; reporter: Reporter; trigger: gh.TriggeringRun; pr?: gh.PullRef }): Promise<ActionResult> {
+  const { settings: s, logger } = deps;
+  const { client, repo, reporter, trigger, pr } = o;
   logger.info(`publishing the saved result of run ${trigger.id} (${trigger.conclusion ?? 'unknown'}) on ${trigger.headSha.slice(0, 7)}${pr ? ` (#${pr.number})` : ''}`);
   let run: TestRun;
   try {
@@ -196,6 +206,12 @@ async function publishSaved(deps: GateDeps): Promise<ActionResult> {
 class Reporter {
   private readonly repo: gh.Repo;
   private readonly warnings: string[] = [];
+  /** The check run created in_progress, and whether it (or the one posted complete) is completed. */
+  private checkRunId?: number;
+  private completed = false;
+  /** The pending commit status was set, and not yet replaced by the result. */
+  private pendingStatus = false;
+  private readonly onCompleted = (): void => void (this.completed = true);
 
   constructor(
     private readonly deps: GateDeps,
@@ -227,7 +243,11 @@ class Reporter {
   async start(): Promise<number | undefined> {
     const { headSha, detailsUrl } = this.target;
     const id = await this.tryWrite('create the check run', (c) => gh.startCheckRun(c, this.repo, { name: this.settings.checkName, headSha, detailsUrl }));
-    if (this.hasCommitStatus()) await this.tryWrite('set the pending commit status', (c) => gh.setStatus(c, this.repo, headSha, this.settings.checkName, { state: 'pending', description: 'running tests', targetUrl: detailsUrl }));
+    this.checkRunId = id;
+    if (this.hasCommitStatus()) {
+      this.pendingStatus = true;
+      await this.tryWrite('set the pending commit status', (c) => gh.setStatus(c, this.repo, headSha, this.settings.checkName, { state: 'pending', description: 'running tests', targetUrl: detailsUrl }));
+    }
     return id;
   }
 
@@ -242,8 +262,42 @@ class Reporter {
     const { headSha, detailsUrl } = this.target;
     this.deps.logger.error(reason);
     await this.tryWrite('complete the check run', (c) =>
-      gh.finishCheckRun(c, this.repo, undefined, { name: s.checkName, headSha, detailsUrl, conclusion: 'failure', title: 'no test result', summary: `## ❌ ${s.checkName}: no test result\n\n${reason}\n`, annotations: [] }),
+      gh.finishCheckRun(c, this.repo, undefined, { name: s.checkName, headSha, detailsUrl, conclusion: 'failure', title: 'no test result', summary: `## ❌ ${s.checkName}: no test result\n\n${mdText(reason, 4000)}\n`, annotations: [], onCompleted: this.onCompleted }),
     );
+  }
+
+  /**
+   * Runs the rest of the gate; whatever throws, the check run it created in_progress (in mode publish, the
+   * one it has not posted yet) is completed as failed, saying why, before the error goes on.
+   */
+  async completing(rest: () => Promise<ActionResult>): Promise<ActionResult> {
+    try {
+      return await rest();
+    } catch (err) {
+      await this.failed(errorMessage(err));
+      throw err;
+    }
+  }
+
+  /** Completes the check run (and a pending commit status) as failed with `reason`, unless it was completed; never throws. */
+  private async failed(reason: string): Promise<void> {
+    if (!this.client) return;
+    if (this.pendingStatus) {
+      this.pendingStatus = false;
+      const { headSha, detailsUrl } = this.target;
+      await this.tryWrite('set the commit status', (c) => gh.setStatus(c, this.repo, headSha, this.settings.checkName, { state: 'failure', description: `the gate failed: ${oneLine(reason, 120)}`, targetUrl: detailsUrl }));
+    }
+    if (this.completed) return;
+    // In mode run a check run that could not even be created is not posted now either.
+    if (this.checkRunId === undefined && !this.o.writesMustSucceed) return;
+    this.completed = true;
+    const { headSha, detailsUrl } = this.target;
+    try {
+      await gh.failCheckRun(this.client, this.repo, this.checkRunId, { name: this.settings.checkName, headSha, detailsUrl, reason });
+      this.deps.logger.info(`completed the check run as failed: ${reason}`);
+    } catch (err) {
+      this.deps.logger.warning(`could not complete the check run as failed: ${gh.describeApiError(err, this.o.writesMustSucceed ? gh.PERMISSION_HINTS.publish : gh.PERMISSION_HINTS.run)}`);
+    }
   }
 
   async finish(run: TestRun, checkRunId: number | undefined, o: { command?: string } = {}): Promise<ActionResult> {
@@ -276,12 +330,17 @@ class Reporter {
     const unlocated = failingCases(run).filter((c) => !c.file).length;
     if (unlocated > 0) logger.info(`${unlocated} failing test(s) have no file in their report: listed in the summary, not annotated`);
     const { detailsUrl } = this.target;
+    const warned = this.warnings.length;
     await this.tryWrite('complete the check run', (c) =>
-      gh.finishCheckRun(c, this.repo, checkRunId, { name: s.checkName, headSha, detailsUrl, conclusion: conclusion(report), title: title(report), summary: text, annotations: anns }),
+      gh.finishCheckRun(c, this.repo, checkRunId, { name: s.checkName, headSha, detailsUrl, conclusion: conclusion(report), title: title(report), summary: text, annotations: anns, onCompleted: this.onCompleted }),
     );
     if (this.hasCommitStatus()) {
-      await this.tryWrite('set the commit status', (c) => gh.setStatus(c, this.repo, headSha, s.checkName, { state: result, description: title(report).slice(0, 140), targetUrl: detailsUrl }));
+      this.pendingStatus = false;
+      await this.tryWrite('set the commit status', (c) => gh.setStatus(c, this.repo, headSha, s.checkName, { state: result, description: clip(title(report), GITHUB_LIMITS.statusDescription), targetUrl: detailsUrl }));
     }
+    // The completing request was refused (annotations GitHub would not take, a server error): the check
+    // run must not stay in_progress.
+    if (!this.completed) await this.failed(this.warnings[warned] ?? 'could not complete the check run');
 
     const commitUrl = (sha: string): string => `${ctx.serverUrl}/${ctx.repository}/commit/${sha}`;
     if (client && tree && onDefault && previous) {

@@ -1,8 +1,11 @@
 // The GitHub side of the gate: check runs, commit statuses, the tree state read from the default branch,
 // tree statuses on open pull requests, the red-main issue, and the bug-needs-test rule.
 import { minimatch } from 'minimatch';
+import { mdBlock } from '../common/markdown.js';
+import { openedBy, tokenLogin } from '../github/identity.js';
 import type { GitHubClient } from '../github/client.js';
 import type { Logger } from '../common/logger.js';
+import { oneLine } from '../common/text.js';
 import { batches, type Annotation } from './report.js';
 import { redMainMarker, type CommitResult, type GateConclusion, type StatusText } from './tree.js';
 
@@ -30,7 +33,7 @@ export async function finishCheckRun(
   client: GitHubClient,
   repo: Repo,
   id: number | undefined,
-  o: { name: string; headSha: string; detailsUrl?: string; conclusion: GateConclusion; title: string; summary: string; annotations: Annotation[] },
+  o: { name: string; headSha: string; detailsUrl?: string; conclusion: GateConclusion; title: string; summary: string; annotations: Annotation[]; onCompleted?: () => void },
 ): Promise<number> {
   const [first = [], ...rest] = batches(o.annotations);
   const output = { title: o.title, summary: o.summary };
@@ -41,8 +44,23 @@ export async function finishCheckRun(
   } else {
     await client.rest.checks.update({ ...repo, check_run_id: checkRunId, ...completed });
   }
+  // Completed: a later batch of annotations that fails leaves the conclusion posted.
+  o.onCompleted?.();
   for (const batch of rest) await client.rest.checks.update({ ...repo, check_run_id: checkRunId, output: { ...output, annotations: batch } });
   return checkRunId;
+}
+
+/**
+ * The gate failed after it created its check run (or, with no `id`, before it could post one in mode
+ * publish): the check run is completed as a failure whose summary says so, and why in one line. Left
+ * `in_progress`, it would hold the pull request with no reason given.
+ */
+export async function failCheckRun(client: GitHubClient, repo: Repo, id: number | undefined, o: { name: string; headSha: string; detailsUrl?: string; reason: string }): Promise<void> {
+  // A code block: nothing in the error (a test name, a path) is read as Markdown, a link or a mention.
+  const summary = `## ❌ ${o.name}: the gate failed\n\nIt stopped before it could report the tests, with this error (the run log has the rest):\n\n${mdBlock(oneLine(o.reason, 1000))}\n`;
+  const completed = { status: 'completed' as const, conclusion: 'failure' as const, completed_at: new Date().toISOString(), output: { title: 'the gate failed', summary } };
+  if (id === undefined) await client.rest.checks.create({ ...repo, name: o.name, head_sha: o.headSha, details_url: o.detailsUrl, ...completed });
+  else await client.rest.checks.update({ ...repo, check_run_id: id, ...completed });
 }
 
 export async function setStatus(client: GitHubClient, repo: Repo, sha: string, context: string, s: StatusText | { state: 'pending'; description: string; targetUrl?: string }): Promise<void> {
@@ -161,11 +179,15 @@ export interface IssueRef {
   html_url: string;
 }
 
-/** The gate's own open red-main issue, found by the marker in its body. */
+/**
+ * The gate's own open red-main issue: opened with this token (its author is the token's login) and
+ * holding the marker. An issue a stranger wrote with the marker is never taken for it.
+ */
 export async function findRedMainIssue(client: GitHubClient, repo: Repo, checkName: string): Promise<IssueRef | undefined> {
   const marker = redMainMarker(checkName);
-  for await (const page of client.paginate.iterator(client.rest.issues.listForRepo, { ...repo, state: 'open', per_page: 100 })) {
-    const hit = page.data.find((i) => !i.pull_request && (i.body ?? '').includes(marker));
+  const login = await tokenLogin(client);
+  for await (const page of client.paginate.iterator(client.rest.issues.listForRepo, { ...repo, state: 'open', creator: login, per_page: 100 })) {
+    const hit = page.data.find((i) => !i.pull_request && openedBy(i, login) && (i.body ?? '').includes(marker));
     if (hit) return { number: hit.number, html_url: hit.html_url };
   }
   return undefined;

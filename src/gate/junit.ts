@@ -66,6 +66,32 @@ export const caseId = (c: Pick<TestCase, 'classname' | 'name'>): string => (c.cl
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed XML is free-form
 type Node = Record<string, any>;
 
+/**
+ * What one report may cost. A report is read whole; fast-xml-parser holds ~200 bytes for each element and
+ * attribute and, while it reads one, ~36 bytes for each character of a tag or a text. Within these limits
+ * the costliest report we could build (64 MiB of small elements, long tags or long values) took at most
+ * ~6 s and ~850 MB, where one 100 MB attribute used to exhaust the heap.
+ */
+export const REPORT_LIMITS = {
+  /**
+   * Bytes per report file: past it the file is not read (a warning names it). 200,000 tests (the most a
+   * saved result holds) in one jest-junit file are 25–50 MB; reading 64 MiB takes ~800 MB of memory.
+   */
+  bytes: 64 * 1024 * 1024,
+  /** Characters kept of an attribute value or a text, the rest cut with `…`: the gate shows at most 64 KiB of any. */
+  text: 64 * 1024,
+  /** Elements and attributes together: a 200,000-test report has about a million, 64 MiB of one about 3.5 million. */
+  nodes: 4_000_000,
+  /** Element nesting (a JUnit report nests about 5 deep). */
+  depth: 100,
+  attributes: 64,
+  /** Characters of a tag once its attribute values are cut, and of a name. */
+  tag: 1024 * 1024,
+  name: 1024,
+  /** A DOCTYPE (without declarations) or a processing instruction like `<?xml …?>`. */
+  declaration: 4096,
+};
+
 const ARRAYS = new Set(['testsuites', 'testsuite', 'testcase', 'failure', 'error', 'skipped', 'flakyFailure', 'flakyError', 'rerunFailure', 'rerunError', 'stackTrace']);
 const parser = new XMLParser({
   ignoreAttributes: false,
@@ -77,6 +103,9 @@ const parser = new XMLParser({
   // Numeric character references (`&#10;`, `&#x0A;` in pytest and googletest messages) are text.
   htmlEntities: true,
   isArray: (name) => ARRAYS.has(name),
+  // boundedXml refuses entity declarations and deep nesting first; these hold should it ever let one by.
+  maxNestedTags: REPORT_LIMITS.depth,
+  processEntities: { enabled: true, maxEntitySize: 10_000, maxEntityCount: 100, maxExpandedLength: 100_000 },
 });
 
 /**
@@ -84,7 +113,8 @@ const parser = new XMLParser({
  * leaves one: its tests are not counted at all, never in part) or not a JUnit report.
  */
 export function parseJUnit(xml: string, opts: LocateOptions): JUnitReport {
-  const text = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
+  if (xml.length > REPORT_LIMITS.bytes) throw new Error(`${xml.length} characters, over the ${mib(REPORT_LIMITS.bytes)} a report may be: not read; its tests are not counted`);
+  const text = boundedXml(xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml);
   // The parser reads a truncated file as far as it goes, so validity is checked first.
   const valid = XMLValidator.validate(text);
   if (valid !== true) throw new Error(invalidXml(valid.err));
@@ -154,6 +184,149 @@ export function decodeReport(bytes: Uint8Array): string {
     }
   }
   return new TextDecoder('utf-8').decode(b);
+}
+
+const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(n % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
+
+/**
+ * The report as the XML validator and parser may read it, in one linear pass: attribute values and texts
+ * (CDATA too) longer than {@link REPORT_LIMITS}.text are cut (never inside an entity reference), and a
+ * report that would still cost more than the limits allow is refused (throws, naming the line). A report
+ * that ends inside markup keeps only a little of it: it is invalid either way, and the validator says so.
+ * Markup is found as both the validator and the parser find it (a tag ends at the first `>` outside
+ * quotes), so what they read is what was bounded here.
+ */
+export function boundedXml(xml: string): string {
+  const L = REPORT_LIMITS;
+  const n = xml.length;
+  const out: string[] = [];
+  let from = 0; // xml[from, …) is still to be copied to out
+  let nodes = 0;
+  let depth = 0;
+  let run = 0; // characters of text since the last markup (comments do not end a text for the parser)
+  const refuse = (at: number, what: string): never => {
+    throw new Error(`${what} at line ${lineAt(xml, at)}: past what a report may hold (the README's test-gate limits), so it is not read; its tests are not counted`);
+  };
+  /** Keeps `keep` characters from `start` (fewer, not to split an entity or a surrogate pair), then `…`, and skips to `end`. */
+  const cut = (start: number, end: number, keep: number): void => {
+    let stop = start + keep;
+    // An entity reference is at most a few dozen characters: look back no further.
+    const tail = xml.slice(Math.max(start, stop - 40), stop);
+    const amp = tail.lastIndexOf('&');
+    if (amp >= 0 && !tail.slice(amp).includes(';')) stop -= tail.length - amp;
+    const c = xml.charCodeAt(stop - 1);
+    if (stop > start && c >= 0xd800 && c <= 0xdbff) stop--;
+    out.push(xml.slice(from, stop), '…');
+    from = end;
+  };
+  /** The file ends inside markup starting at `at`: keep a little of it, so the validator reports it cheaply. */
+  const unclosed = (at: number): string => {
+    const stop = Math.max(from, Math.min(n, at + 1024));
+    out.push(xml.slice(from, stop));
+    return out.join('');
+  };
+  let i = 0;
+  while (i < n) {
+    const lt = xml.indexOf('<', i);
+    const textEnd = lt < 0 ? n : lt;
+    if (textEnd > i) {
+      const length = textEnd - i;
+      if (run >= L.text) {
+        out.push(xml.slice(from, i));
+        from = textEnd;
+      } else if (run + length > L.text) cut(i, textEnd, L.text - run);
+      run += length;
+    }
+    if (lt < 0) break;
+    i = lt;
+    if (xml.startsWith('<!--', i)) {
+      const end = xml.indexOf('-->', i + 4);
+      if (end < 0) return unclosed(i);
+      i = end + 3;
+      continue;
+    }
+    run = 0;
+    if (xml.startsWith('<![CDATA[', i)) {
+      const end = xml.indexOf(']]>', i + 9);
+      if (end < 0) return unclosed(i);
+      if (end - (i + 9) > L.text) cut(i + 9, end, L.text);
+      i = end + 3;
+      continue;
+    }
+    if (xml.startsWith('<!DOCTYPE', i)) {
+      // Only a DOCTYPE that names a DTD: the validator and the parser end it at the same `>`, and it
+      // declares no entities (entity expansion is how an XML bomb works).
+      const end = xml.indexOf('>', i);
+      if (end < 0) return unclosed(i);
+      const body = xml.slice(i, end);
+      if (end - i > L.declaration || /[[<]/.test(body.slice(1)) || !quotesClosed(body)) refuse(i, 'a DOCTYPE with declarations');
+      i = end + 1;
+      continue;
+    }
+    if (xml.startsWith('<?', i)) {
+      const end = xml.indexOf('?>', i + 2);
+      if (end < 0) return unclosed(i);
+      // The parser reads a processing instruction's content as attributes, skipping quoted `?>`.
+      if (end - i > L.declaration || !quotesClosed(xml.slice(i, end))) refuse(i, `a processing instruction over ${L.declaration} characters or with an open quote`);
+      i = end + 2;
+      continue;
+    }
+    if (xml.startsWith('<!', i)) refuse(i, 'markup that is not a comment, CDATA or DOCTYPE');
+    // A start or end tag: to the first `>` outside quotes.
+    const closing = xml.charCodeAt(i + 1) === 47; // '/'
+    let attributes = 0;
+    let kept = 0;
+    let j = i + 1;
+    let end = -1;
+    while (j < n) {
+      TAG_STOP.lastIndex = j;
+      const stop = TAG_STOP.exec(xml);
+      if (!stop) break;
+      kept += stop.index - j;
+      if (stop[0] === '>') {
+        end = stop.index;
+        break;
+      }
+      const close = xml.indexOf(stop[0], stop.index + 1);
+      if (close < 0) break;
+      attributes++;
+      const length = close - stop.index - 1;
+      if (length > L.text) cut(stop.index + 1, close, L.text);
+      kept += Math.min(length, L.text) + 2;
+      j = close + 1;
+    }
+    if (end < 0) return unclosed(i);
+    const name = /^<\/?([^\s/>]*)/.exec(xml.slice(i, Math.min(end, i + L.name + 3)))![1];
+    if (name.length > L.name) refuse(i, `an element name over ${L.name} characters`);
+    if (attributes > L.attributes) refuse(i, `an element with over ${L.attributes} attributes`);
+    if (kept > L.tag) refuse(i, `a tag over ${mib(L.tag)}`);
+    if (!closing) {
+      nodes += 1 + attributes;
+      if (nodes > L.nodes) refuse(i, `over ${L.nodes.toLocaleString('en-US')} elements and attributes`);
+      if (xml.charCodeAt(end - 1) !== 47 && ++depth > L.depth) refuse(i, `elements nested over ${L.depth} deep`);
+    } else depth--;
+    i = end + 1;
+  }
+  if (from === 0) return xml;
+  out.push(xml.slice(from));
+  return out.join('');
+}
+
+const TAG_STOP = /["'>]/g;
+
+/** The quotes in `s` are closed as the parser reads them: one kind opens, the same kind closes. */
+function quotesClosed(s: string): boolean {
+  let open = '';
+  for (const c of s) {
+    if (c === '"' || c === "'") open = open === '' ? c : open === c ? '' : open;
+  }
+  return open === '';
+}
+
+function lineAt(s: string, at: number): number {
+  let line = 1;
+  for (let i = s.indexOf('\n'); i >= 0 && i < at; i = s.indexOf('\n', i + 1)) line++;
+  return line;
 }
 
 function invalidXml(err: { code: string; msg: string; line: number; col?: number }): string {
@@ -311,7 +484,8 @@ function setProblems(tc: TestCase, problems: Problem[], winner: Problem['kind'])
 function resultText(node: Node, kind: string): { message: string; details?: string } {
   // Surefire's rerun and flaky elements hold their trace in a <stackTrace> child.
   const raw = text0(node['#text']) || text0(asNodes(node.stackTrace)[0]?.['#text']);
-  const body = raw.replace(/^\s*\n/, '').replace(/\s+$/, '');
+  // trimEnd, not /\s+$/: that regex is quadratic on a long run of spaces inside the text.
+  const body = raw.replace(/^\s*\n/, '').trimEnd();
   const message = text0(node['@_message']).trim() || firstLine(body) || text0(node['@_type']).trim() || kind;
   return body ? { message, details: body } : { message };
 }
@@ -400,7 +574,9 @@ class Locator {
 
   /** A path from a report → repository-relative, or undefined when it is outside the repository. */
   resolve(raw: string, packageHint = '', strict = false): string | undefined {
-    if (!raw) return undefined;
+    // No path is longer (PATH_MAX); matching a longer one by its suffixes would cost its length squared.
+    if (!raw || raw.length > MAX_PATH) return undefined;
+    if (packageHint.length > MAX_PATH) packageHint = '';
     const key = `${strict ? 1 : 0}\u0000${packageHint}\u0000${raw}`;
     if (this.cache.has(key)) return this.cache.get(key);
     const found = this.resolveUncached(raw, packageHint, strict);
@@ -435,7 +611,7 @@ class Locator {
   }
 
   private fromClassname(classname: string): string | undefined {
-    if (!this.files || !/^[\w$]+(\.[\w$]+)+$/.test(classname)) return undefined;
+    if (!this.files || classname.length > MAX_PATH || !/^[\w$]+(\.[\w$]+)+$/.test(classname)) return undefined;
     if (this.classCache.has(classname)) return this.classCache.get(classname);
     const found = this.fromClassnameUncached(classname);
     this.classCache.set(classname, found);
@@ -470,7 +646,9 @@ function javaPackageDir(fn: string): string | undefined {
 
 /** The test's function name as stack traces print it: JUnit 5 `m()`/`m(int)[1]`, pytest `t[param]`, go `T/sub`. */
 function testFunction(name: string): string | undefined {
-  const base = name.split('/')[0].replace(/[([][\s\S]*$/, '').trim();
+  const first = name.split('/')[0];
+  const bracket = first.search(/[([]/);
+  const base = (bracket < 0 ? first : first.slice(0, bracket)).trim();
   return base.length >= 3 && /^[\w$][\w$ ]*$/.test(base) ? base : undefined;
 }
 
@@ -489,16 +667,18 @@ function isTestFrame(fn: string, testFn: string, classname: string): boolean {
   return owner === classname || owner.startsWith(`${classname}$`) || classname.startsWith(`${owner}$`);
 }
 
-// `at fn (/abs/x.ts:12:5)`, `at com.X.m(X.java:27)`; .NET `at Ns.C.M() in /abs/C.cs:line 24`.
+// `at fn (/abs/x.ts:12:5)`, `at com.X.m(X.java:27)`; .NET `at Ns.C.M() in /abs/C.cs:line 24`. The .NET form
+// is tried only on a line that ends as one (DOTNET_END), and written so that then it backtracks at most
+// once: `(\S.*?)\(.*\)\s+in\s+(.+?)` took seconds on a 10,000-character line of `) in `.
 const AT_CALL = /^\s*at\s+(?:async\s+)?(\S.*?)\s?\(((?:file:\/\/)?[^()]+?):(\d+)(?::\d+)?\)\s*$/;
-const DOTNET = /^\s*at\s+(\S.*?)\(.*\)\s+in\s+(.+?):line\s+(\d+)\s*$/;
+const DOTNET = /^\s*at\s+(\S[^(]*)\(.*\)\s+in\s+(.+):line\s+(\d+)\s*$/;
+const DOTNET_END = /:line\s+\d+\s*$/;
 // Python's own traceback: File "x.py", line 12, in f
 const PY_FILE = /File "([^"]+)", line (\d+)(?:, in ([\w$<>.]+))?/;
 // pytest: `tests/x.py:12: AssertionError` (long, after the function's source), `tests/x.py:12: in test_x` (short).
 const PYTEST = /^(\S+\.py):(\d+):(?: in ([\w$<>]+))?/;
 const PY_DEF = /^[\s>]*(?:async\s+)?def\s+(\w+)\s*\(/;
-// go's goroutine trace: `pkg.Func(args)` then `\t/abs/file.go:12 +0x3e`.
-const GO_FN = /^([\w./-]*\.[\w$.()*]+)\(.*\)$/;
+// go's goroutine trace: `pkg.Func(args)` (goFunction) then `\t/abs/file.go:12 +0x3e`.
 const GO_AT = /^\t(\S+\.go):(\d+)(?: \+0x[0-9a-f]+)?$/;
 // go test's own messages: `    cart_test.go:21: want 170`.
 const GO_MESSAGE = /^\s*([\w./-]+\.go):(\d+): /;
@@ -521,17 +701,18 @@ export function stackFrames(trace: string): Frame[] {
   const goroutines = trace.includes('goroutine ');
   for (const line of trace.split(/\r?\n/)) {
     let m: RegExpExecArray | null;
+    let g: string | undefined;
     const fn = goFn;
     goFn = undefined;
     if (fn && (m = GO_AT.exec(line))) push(m[1], m[2], fn);
-    else if ((m = DOTNET.exec(line))) push(m[2], m[3], m[1]);
+    else if (DOTNET_END.test(line) && (m = DOTNET.exec(line))) push(m[2], m[3], m[1]);
     else if ((m = AT_CALL.exec(line))) push(m[2], m[3], m[1]);
     else if ((m = PY_FILE.exec(line))) push(m[1], m[2], m[3], true);
     else if ((m = PYTEST.exec(line))) {
       push(m[1], m[2], m[3] ?? def, true);
       def = undefined;
     } else if ((m = PY_DEF.exec(line))) def = m[1];
-    else if ((m = GO_FN.exec(line))) goFn = m[1];
+    else if ((g = goFunction(line))) goFn = g;
     else if (!goroutines && (m = GO_MESSAGE.exec(line))) push(m[1], m[2], undefined, true);
     else if ((m = CUNIT_FILE.exec(line))) cunitFile = m[1];
     else if (cunitFile && (m = CUNIT_LINE.exec(line))) {
@@ -541,6 +722,27 @@ export function stackFrames(trace: string): Frame[] {
   }
   return frames;
 }
+
+/**
+ * The function of a go trace line, `pkg.Func(args)` or `main.(*T).M(0x1)`: what
+ * `/^([\w./-]*\.[\w$.()*]+)\(.*\)$/` captures, found in one pass (that regex is quadratic on `a.a.a.…`).
+ * The name is a package path (`[\w./-]`), a dot, then `[\w$.()*]` up to the last `(` those reach.
+ */
+export function goFunction(line: string): string | undefined {
+  if (!line.endsWith(')')) return undefined;
+  const path = /^[\w./-]*/.exec(line)![0].length;
+  // The dot that ends the package path: after its last `/` or `-`, which the rest may not hold.
+  const sep = Math.max(line.lastIndexOf('/', path - 1), line.lastIndexOf('-', path - 1));
+  const dot = line.indexOf('.', sep + 1);
+  if (dot < 0 || dot >= path) return undefined;
+  REST.lastIndex = dot + 1;
+  const rest = REST.exec(line)![0].length;
+  const paren = line.lastIndexOf('(', dot + rest);
+  return paren >= dot + 2 && paren <= line.length - 2 ? line.slice(0, paren) : undefined;
+}
+
+const REST = /[\w$.()*]*/y;
+const MAX_PATH = 4096;
 
 function validLine(n: number | undefined): n is number {
   return n !== undefined && Number.isFinite(n) && n > 0;

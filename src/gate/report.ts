@@ -3,6 +3,8 @@
 import { caseId, type Problem, type TestCase } from './junit.js';
 import type { TestRun } from './run.js';
 import { short, type TreeState } from './tree.js';
+import { mdBlock, mdCode, mdHtml, mdText } from '../common/markdown.js';
+import { ANNOTATIONS_PER_REQUEST, GITHUB_LIMITS, clip, fitMarkdown } from '../github/limits.js';
 
 export interface Annotation {
   path: string;
@@ -24,15 +26,12 @@ export interface GateReport {
   bugRule?: { ok: boolean; message: string };
 }
 
-/** GitHub caps a check run's summary and text, and a job summary, at 65,535 characters. */
-export const MAX_SUMMARY = 65_535;
-export const ANNOTATIONS_PER_REQUEST = 50;
+export { ANNOTATIONS_PER_REQUEST };
 /**
  * GitHub documents 50 annotations per request and no total per check run, but each request is one of the
  * 1,000 an hour a GITHUB_TOKEN has: the gate posts at most 20 requests' worth and says so in the summary.
  */
 export const MAX_ANNOTATIONS = 20 * ANNOTATIONS_PER_REQUEST;
-const MAX_MESSAGE = 64 * 1024 - 1;
 const SLOWEST = 10;
 
 export function failingCases(run: TestRun): TestCase[] {
@@ -58,19 +57,20 @@ export function title(r: GateReport): string {
   return parts.join(', ');
 }
 
-/** The annotations the check run gets: the first {@link MAX_ANNOTATIONS} of {@link allAnnotations}. */
+/** The annotations the check run gets: the first {@link MAX_ANNOTATIONS} of {@link allAnnotations}, and no more built. */
 export function annotations(run: TestRun): Annotation[] {
-  return allAnnotations(run).slice(0, MAX_ANNOTATIONS);
+  return allAnnotations(run, MAX_ANNOTATIONS);
 }
 
 /**
  * One annotation per failure or error element with a file (a case with three `<failure>`s gets three, each
  * at its own line, titled "(failure 2/3)" as mikepenz/action-junit-report titles them); then flipped tests
- * as warnings.
+ * as warnings. With `limit`, the first `limit` of them, and none built after.
  */
-export function allAnnotations(run: TestRun): Annotation[] {
+export function allAnnotations(run: TestRun, limit = Infinity): Annotation[] {
   const out: Annotation[] = [];
   for (const c of failingCases(run)) {
+    if (out.length >= limit) break;
     // Cases made elsewhere (a saved result) may carry only the first problem's fields.
     const problems: Problem[] = c.problems && c.problems.length > 0 ? c.problems : [{ kind: c.status === 'error' ? 'error' : 'failure', message: c.message ?? c.status, details: c.details, file: c.file, line: c.line }];
     problems.forEach((p, i) => {
@@ -81,28 +81,47 @@ export function allAnnotations(run: TestRun): Annotation[] {
         start_line: line,
         end_line: line,
         annotation_level: 'failure',
-        title: `${caseId(c)}${problems.length > 1 ? ` (${p.kind} ${i + 1}/${problems.length})` : ''}`.slice(0, 255),
-        message: (p.message || c.status).slice(0, MAX_MESSAGE),
-        ...(p.details ? { raw_details: p.details.slice(0, MAX_MESSAGE) } : {}),
+        title: clip(`${caseId(c)}${problems.length > 1 ? ` (${p.kind} ${i + 1}/${problems.length})` : ''}`, GITHUB_LIMITS.annotationTitle),
+        message: clip(p.message || c.status, GITHUB_LIMITS.annotationMessage),
+        ...(p.details ? { raw_details: clip(p.details, GITHUB_LIMITS.annotationMessage) } : {}),
       });
     });
   }
-  if (run.flaky) {
+  if (run.flaky && run.flakyTests.length > 0 && out.length < limit) {
     // Where a flipped test failed, from the attempt in which it failed.
+    const failedAt = whereFailed(run);
     for (const id of run.flakyTests) {
-      const failed = run.attempts.flatMap((a) => a.report?.cases ?? []).find((c) => caseId(c) === id && c.file && c.status !== 'passed');
+      if (out.length >= limit) break;
+      const failed = failedAt.get(id);
       if (!failed?.file) continue;
       out.push({
         path: failed.file,
         start_line: failed.line ?? 1,
         end_line: failed.line ?? 1,
         annotation_level: 'warning',
-        title: `flaky: ${id}`.slice(0, 255),
+        title: clip(`flaky: ${id}`, GITHUB_LIMITS.annotationTitle),
         message: `Failed, then passed on retry: ${(failed.message ?? '').slice(0, 1000)}`,
       });
     }
   }
-  return out;
+  return out.length > limit ? out.slice(0, limit) : out;
+}
+
+/**
+ * Each flaky test's first case with a file that did not pass, attempts and cases in order: one pass over
+ * the attempts for all of them (30,000 flaky tests each searching every attempt took minutes).
+ */
+function whereFailed(run: TestRun): Map<string, TestCase> {
+  const flaky = new Set(run.flakyTests);
+  const first = new Map<string, TestCase>();
+  for (const a of run.attempts) {
+    for (const c of a.report?.cases ?? []) {
+      if (!c.file || c.status === 'passed') continue;
+      const id = caseId(c);
+      if (flaky.has(id) && !first.has(id)) first.set(id, c);
+    }
+  }
+  return first;
 }
 
 export function batches<T>(items: readonly T[], size = ANNOTATIONS_PER_REQUEST): T[][] {
@@ -126,7 +145,7 @@ export function summary(r: GateReport): string {
     lines.push('| tests | passed | failed | errors | skipped | time |', '| ---: | ---: | ---: | ---: | ---: | ---: |');
     lines.push(`| ${rep.tests} | ${rep.passed} | ${rep.failures} | ${rep.errors} | ${rep.skipped} | ${seconds(rep.time)} |`, '');
   }
-  lines.push(`Command \`${r.command.split('\n')[0]}\`: exit code ${run.final.exitCode}, ${seconds(run.durationMs / 1000)} in ${run.attempts.length} attempt(s).`, '');
+  lines.push(`Command ${mdCode(r.command.split('\n')[0])}: exit code ${run.final.exitCode}, ${seconds(run.durationMs / 1000)} in ${run.attempts.length} attempt(s).`, '');
   const anns = allAnnotations(run);
   if (anns.length > MAX_ANNOTATIONS) {
     const flaky = anns.some((a) => a.annotation_level === 'warning');
@@ -142,17 +161,17 @@ export function summary(r: GateReport): string {
     lines.push('### Report warnings', '');
     for (const w of warnings) {
       const i = w.indexOf(': ');
-      lines.push(i > 0 ? `- \`${w.slice(0, i)}\`: ${escapeHtml(w.slice(i + 2))}` : `- ${escapeHtml(w)}`);
+      lines.push(i > 0 ? `- ${mdCode(w.slice(0, i))}: ${mdText(w.slice(i + 2))}` : `- ${mdText(w)}`);
     }
     lines.push('');
   }
-  if (r.bugRule) lines.push(`${r.bugRule.ok ? '✅' : '❌'} ${r.bugRule.message}`, '');
+  if (r.bugRule) lines.push(`${r.bugRule.ok ? '✅' : '❌'} ${mdText(r.bugRule.message)}`, '');
   if (r.tree) {
     const t = r.tree.state;
     const text =
       t.state === 'open'
-        ? `🟢 Tree open: \`${r.tree.branch}\` ${t.at ? `is green at \`${short(t.at.sha)}\`` : 'has no gate result yet'}.`
-        : `🔴 Tree closed: \`${r.tree.branch}\` is red since \`${short((t.since ?? t.at!).sha)}\`${r.tree.overridden ? ' (overridden by label on this pull request)' : ''}.` +
+        ? `🟢 Tree open: ${mdCode(r.tree.branch)} ${t.at ? `is green at \`${short(t.at.sha)}\`` : 'has no gate result yet'}.`
+        : `🔴 Tree closed: ${mdCode(r.tree.branch)} is red since \`${short((t.since ?? t.at!).sha)}\`${r.tree.overridden ? ' (overridden by label on this pull request)' : ''}.` +
           // A merge-queue entry is tested on top of the red branch: passing there makes it the fix.
           (r.tree.queueEntry ? (r.run.passed ? ' This merge-queue entry passes on top of it: merging it turns the branch green.' : ' This merge-queue entry fails on top of it and leaves the queue.') : '');
     lines.push(text, '');
@@ -160,33 +179,30 @@ export function summary(r: GateReport): string {
   if (run.flaky) {
     lines.push('### ⚠️ Flaky', '');
     lines.push(run.flakyTests.length > 0 ? 'These tests failed, then passed on a retry:' : `The command failed, then passed on attempt ${run.attempts.length} (no JUnit report names the tests).`);
-    for (const t of run.flakyTests) lines.push(`- \`${t}\``);
+    for (const t of run.flakyTests) lines.push(`- ${mdCode(t)}`);
     lines.push('');
   }
   const failing = failingCases(run);
   if (failing.length > 0) {
     lines.push('### Failing tests', '');
     for (const c of failing) {
-      const where = c.file ? ` (\`${c.file}${c.line ? `:${c.line}` : ''}\`)` : '';
-      lines.push(`<details><summary><code>${escapeHtml(caseId(c))}</code>${where}: ${escapeHtml(firstLine(c.message ?? ''))}</summary>`, '');
-      if (c.details) lines.push('```', c.details.slice(0, 4000).replace(/```/g, "'''"), '```');
+      const where = c.file ? ` (<code>${mdHtml(`${c.file}${c.line ? `:${c.line}` : ''}`)}</code>)` : '';
+      lines.push(`<details><summary><code>${mdHtml(caseId(c))}</code>${where}: ${mdHtml(firstLine(c.message ?? ''))}</summary>`, '');
+      if (c.details) lines.push(mdBlock(c.details, { max: 4000 }));
       lines.push('</details>', '');
     }
   }
   const slow = slowest(run);
   if (slow.length > 0) {
     lines.push(`### Slowest tests`, '', '| test | time |', '| --- | ---: |');
-    for (const c of slow) lines.push(`| \`${caseId(c).replace(/\|/g, '\\|')}\` | ${seconds(c.time)} |`);
+    for (const c of slow) lines.push(`| ${mdCode(caseId(c), { cell: true })} | ${seconds(c.time)} |`);
     lines.push('');
   }
-  return truncate(lines.join('\n'), MAX_SUMMARY);
+  // The same text is the check run's summary and the job summary: the smaller limit is the check run's.
+  return fitMarkdown(lines.join('\n'), GITHUB_LIMITS.checkRunSummary, SUMMARY_CUT);
 }
 
-export function truncate(s: string, max: number): string {
-  if (s.length <= max) return s;
-  const note = '\n\n… (truncated: GitHub keeps at most 65,535 characters; the run log has everything)\n';
-  return s.slice(0, max - note.length) + note;
-}
+const SUMMARY_CUT = `… cut here to fit ${GITHUB_LIMITS.checkRunSummary.what} (${GITHUB_LIMITS.checkRunSummary.chars.toLocaleString('en-US')} characters): the run log and the JUnit reports have every test.`;
 
 function seconds(s: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m ${Math.round(s % 60)}s` : `${s.toFixed(s < 10 ? 2 : 1)} s`;
@@ -196,6 +212,3 @@ function firstLine(s: string): string {
   return s.split('\n')[0].trim().slice(0, 200);
 }
 
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}

@@ -1,10 +1,10 @@
 // Runs the test command (output streamed as it comes), reads its JUnit reports, retries a failure, and names
 // the tests that flipped from failing to passing: those are flaky, not fixed.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { glob } from 'tinyglobby';
-import { caseId, decodeReport, mergeReports, parseJUnit, type JUnitReport } from './junit.js';
+import { caseId, decodeReport, mergeReports, parseJUnit, REPORT_LIMITS, type JUnitReport } from './junit.js';
 import type { Logger } from '../common/logger.js';
 import { errorMessage } from '../common/errors.js';
 
@@ -100,7 +100,13 @@ export function concludeRun(attempts: Attempt[], durationMs: number): TestRun {
   const final = attempts[attempts.length - 1];
   const flakyTests = final.passed ? flippedTests(attempts) : [];
   const selfRerun = final.report?.cases.filter((c) => c.flaky).map(caseId) ?? [];
-  for (const t of selfRerun) if (!flakyTests.includes(t)) flakyTests.push(t);
+  // A set beside the list: 30,000 flaky tests must not cost 30,000 scans of the list.
+  const named = new Set(flakyTests);
+  for (const t of selfRerun) {
+    if (named.has(t)) continue;
+    named.add(t);
+    flakyTests.push(t);
+  }
   return {
     attempts,
     final,
@@ -111,25 +117,28 @@ export function concludeRun(attempts: Attempt[], durationMs: number): TestRun {
   };
 }
 
-/** Tests failing in any earlier attempt and passing in the last one. */
+/** Tests failing in any earlier attempt and passing in the last one, in the order they first failed. */
 export function flippedTests(attempts: Attempt[]): string[] {
   const final = attempts[attempts.length - 1];
   const passedNow = new Set(final.report?.cases.filter((c) => c.status === 'passed').map(caseId) ?? []);
-  const flipped: string[] = [];
+  // A Set keeps insertion order: one pass over the cases, however many flipped.
+  const flipped = new Set<string>();
   for (const a of attempts.slice(0, -1)) {
     for (const c of a.report?.cases ?? []) {
+      if (c.status !== 'failed' && c.status !== 'error') continue;
       const id = caseId(c);
-      if ((c.status === 'failed' || c.status === 'error') && passedNow.has(id) && !flipped.includes(id)) flipped.push(id);
+      if (passedNow.has(id)) flipped.add(id);
     }
   }
-  return flipped;
+  return [...flipped];
 }
 
 async function readReports(opts: RunOptions, attemptStart: number, files: string[]): Promise<{ report?: JUnitReport; files: string[]; warnings: string[] }> {
   const matched = (await glob(opts.junit, { cwd: opts.cwd, absolute: true, dot: true, ignore: ['**/node_modules/**', '**/.git/**'] })).sort();
   // Reports left from an earlier step or committed to the repository must not be read as this attempt's
   // results; 1 s of slack covers file systems with coarse timestamps.
-  const fresh = matched.filter((f) => statSync(f).mtimeMs >= attemptStart - 1000);
+  // A file that cannot be looked at (a dangling link) is kept, to be warned about by name when it is read.
+  const fresh = matched.filter((f) => (modified(f) ?? Infinity) >= attemptStart - 1000);
   if (matched.length > fresh.length) opts.logger.warning(`ignored ${matched.length - fresh.length} JUnit file(s) older than this run: ${matched.filter((f) => !fresh.includes(f)).map((f) => relative(opts.cwd, f)).join(', ')}`);
   if (fresh.length === 0) {
     opts.logger.warning(`no JUnit report matched ${opts.junit.join(', ')}; the exit code alone decides`);
@@ -146,7 +155,7 @@ async function readReports(opts: RunOptions, attemptStart: number, files: string
     let report: JUnitReport;
     try {
       // Bytes, not UTF-8 text: a BOM or the XML declaration names the encoding.
-      report = parseJUnit(decodeReport(readFileSync(f)), { repoRoot: opts.cwd, files: files.length > 0 ? files : undefined });
+      report = parseJUnit(decodeReport(readReport(f)), { repoRoot: opts.cwd, files: files.length > 0 ? files : undefined });
     } catch (err) {
       // A file that is not whole XML (a runner that crashed mid-write) adds nothing: a partial count would
       // pass for a smaller suite.
@@ -157,6 +166,35 @@ async function readReports(opts: RunOptions, attemptStart: number, files: string
     reports.push({ ...report, warnings: report.warnings.map((w) => `${name}: ${w}`) });
   }
   return { report: reports.length > 0 ? mergeReports(reports) : undefined, files: fresh.map((f) => relative(opts.cwd, f)), warnings };
+}
+
+function modified(path: string): number | undefined {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A report's bytes, none read when it is over {@link REPORT_LIMITS}.bytes (it throws, saying so). */
+export function readReport(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const max = REPORT_LIMITS.bytes;
+    if (size > max) throw new Error(`${(size / 1024 / 1024).toFixed(1)} MiB, over the ${max / 1024 / 1024} MiB a report may be: not read; its tests are not counted`);
+    // Read to the size it had: a file still growing is cut, and its XML is then found incomplete.
+    const bytes = Buffer.alloc(size);
+    let read = 0;
+    while (read < size) {
+      const got = readSync(fd, bytes, read, size - read, read);
+      if (got === 0) break;
+      read += got;
+    }
+    return read < size ? bytes.subarray(0, read) : bytes;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The repository's files (for locating failures): git's list when it is a checkout, else a walk. */

@@ -2,7 +2,7 @@
 // Pure: a run becomes JSON, JSON becomes a run again. What comes back was written by pull-request code, so
 // only raw facts are taken from it (exit codes, durations, test cases, each field checked and bounded) and
 // everything derived (counts, passed, flaky) is computed again here; nothing from it names where to post.
-import { unzipSync } from 'fflate';
+import { Inflate } from 'fflate';
 import { summarize, type Problem, type TestCase } from './junit.js';
 import { concludeRun, type Attempt, type TestRun } from './run.js';
 
@@ -166,20 +166,135 @@ function int(x: unknown, where: string, min: number, max: number): number {
 }
 
 /**
- * `result.json` out of an artifact's zip (actions/upload-artifact zips the directory's contents). Other
- * entries (the reports, kept for people) are not even inflated; the result itself is bounded.
+ * `result.json` out of an artifact's zip (actions/upload-artifact zips the directory's contents). The zip's
+ * central directory names the entries; the one used is chosen by name before anything is inflated, and only
+ * it is inflated, a piece at a time and no further than {@link LIMITS}.resultBytes, whatever its header
+ * claims. Other entries (the reports, kept for people, or twenty more result.json) are never inflated.
  */
 export function resultFromZip(zip: Uint8Array): string {
-  let files: Record<string, Uint8Array>;
+  let entries: ZipEntry[];
   try {
-    files = unzipSync(zip, { filter: (f) => (f.name === RESULT_FILE || f.name.endsWith(`/${RESULT_FILE}`)) && f.originalSize <= LIMITS.resultBytes });
+    entries = zipEntries(zip);
   } catch (err) {
     throw new SavedResultError(`the artifact is not a readable zip: ${(err as Error).message}`);
   }
-  // Uploaded as a directory the result is at the root; uploaded with its parent, one level down.
-  const name = Object.keys(files).sort((a, b) => a.split('/').length - b.split('/').length)[0];
-  if (!name) throw new SavedResultError(`the artifact holds no ${RESULT_FILE}: upload the results-path of the mode save step`);
-  const data = files[name];
-  if (data.length > LIMITS.resultBytes) throw new SavedResultError(`${RESULT_FILE} is ${data.length} bytes, over the ${LIMITS.resultBytes} allowed`);
-  return new TextDecoder().decode(data);
+  const results = entries.filter((e) => e.name === RESULT_FILE || e.name.endsWith(`/${RESULT_FILE}`));
+  // Uploaded as a directory the result is at the root; uploaded with its parent, one level down. The
+  // shallowest name wins, the first listed among equals; of two entries with that name, the later one.
+  const depth = (name: string): number => name.split('/').length;
+  const name = [...new Set(results.map((e) => e.name))].sort((a, b) => depth(a) - depth(b))[0];
+  if (name === undefined) throw new SavedResultError(`the artifact holds no ${RESULT_FILE}: upload the results-path of the mode save step`);
+  const entry = results.filter((e) => e.name === name).pop()!;
+  if (entry.originalSize > LIMITS.resultBytes) throw new SavedResultError(`${entry.name} is ${entry.originalSize} bytes, over the ${LIMITS.resultBytes} allowed`);
+  return inflateEntry(zip, entry, LIMITS.resultBytes);
+}
+
+interface ZipEntry {
+  name: string;
+  method: number;
+  /** Compressed and uncompressed sizes as the central directory states them. */
+  size: number;
+  originalSize: number;
+  /** Where the entry's local header starts. */
+  offset: number;
+}
+
+/** Compressed input pushed to the inflater at a time: at most ~1,032 times as much comes out of it. */
+const INFLATE_CHUNK = 16 * 1024;
+
+/** Little-endian reads that refuse to read past the end. */
+function littleEndian(d: Uint8Array) {
+  const u16 = (at: number): number => {
+    if (at < 0 || at + 2 > d.length) throw new Error('it ends inside a header');
+    return d[at] | (d[at + 1] << 8);
+  };
+  const u32 = (at: number): number => u16(at) + u16(at + 2) * 0x10000;
+  const u64 = (at: number): number => u32(at) + u32(at + 4) * 0x1_0000_0000;
+  return { u16, u32, u64 };
+}
+
+/** The central directory's entries (ZIP64 too), every offset checked against the zip's length. */
+function zipEntries(d: Uint8Array): ZipEntry[] {
+  const { u16, u32, u64 } = littleEndian(d);
+  // The end-of-central-directory record: last in the file, followed by a comment of at most 65,535 bytes.
+  let end = d.length - 22;
+  while (end >= 0 && u32(end) !== 0x06054b50) {
+    if (d.length - end > 22 + 0xffff || end === 0) throw new Error('no end of central directory');
+    end--;
+  }
+  if (end < 0) throw new Error('no end of central directory');
+  let count = u16(end + 10);
+  let at = u32(end + 16);
+  if (end >= 20 && u32(end - 20) === 0x07064b50) {
+    const z64 = u64(end - 12);
+    if (u32(z64) === 0x06064b50) {
+      count = u64(z64 + 32);
+      at = u64(z64 + 48);
+    }
+  }
+  const entries: ZipEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    if (u32(at) !== 0x02014b50) throw new Error(`central directory entry ${i + 1} is not one`);
+    const flags = u16(at + 8);
+    const nameLength = u16(at + 28);
+    const extraLength = u16(at + 30);
+    const nameStart = at + 46;
+    if (nameStart + nameLength > d.length) throw new Error('it ends inside a header');
+    const name = new TextDecoder(flags & 0x800 ? 'utf-8' : 'latin1').decode(d.subarray(nameStart, nameStart + nameLength));
+    let size = u32(at + 20);
+    let originalSize = u32(at + 24);
+    let offset = u32(at + 42);
+    if (size === 0xffffffff || originalSize === 0xffffffff || offset === 0xffffffff) {
+      // ZIP64: the real values in extra field 1, in this order, for those that overflowed.
+      const extraEnd = nameStart + nameLength + extraLength;
+      let x = nameStart + nameLength;
+      while (x + 4 <= extraEnd && u16(x) !== 1) x += 4 + u16(x + 2);
+      if (x + 4 > extraEnd) throw new Error(`${name}: ZIP64 sizes missing`);
+      let field = x + 4;
+      const next = (): number => {
+        const v = u64(field);
+        field += 8;
+        return v;
+      };
+      if (originalSize === 0xffffffff) originalSize = next();
+      if (size === 0xffffffff) size = next();
+      if (offset === 0xffffffff) offset = next();
+    }
+    entries.push({ name, method: u16(at + 10), size, originalSize, offset });
+    at = nameStart + nameLength + extraLength + u16(at + 32);
+  }
+  return entries;
+}
+
+/** An entry's bytes as text, inflated a chunk at a time; past `max` bytes it stops with a SavedResultError. */
+function inflateEntry(d: Uint8Array, e: ZipEntry, max: number): string {
+  const readable = (what: string): SavedResultError => new SavedResultError(`the artifact is not a readable zip: ${e.name}: ${what}`);
+  const over = (): SavedResultError => new SavedResultError(`${e.name} is over the ${max} bytes allowed`);
+  const { u16, u32 } = littleEndian(d);
+  if (e.offset + 30 > d.length || u32(e.offset) !== 0x04034b50) throw readable('no local header');
+  const start = e.offset + 30 + u16(e.offset + 26) + u16(e.offset + 28);
+  if (start + e.size > d.length) throw readable('its data runs past the end of the zip');
+  const data = d.subarray(start, start + e.size);
+  const decoder = new TextDecoder();
+  if (e.method === 0) {
+    if (data.length > max) throw over();
+    return decoder.decode(data);
+  }
+  if (e.method !== 8) throw readable(`compression method ${e.method} (deflate or none expected)`);
+  const parts: string[] = [];
+  let total = 0;
+  const inflater = new Inflate((chunk) => {
+    total += chunk.length;
+    if (total > max) throw over();
+    parts.push(decoder.decode(chunk, { stream: true }));
+  });
+  try {
+    if (data.length === 0) inflater.push(data, true);
+    for (let i = 0; i < data.length; i += INFLATE_CHUNK) inflater.push(data.subarray(i, i + INFLATE_CHUNK), i + INFLATE_CHUNK >= data.length);
+  } catch (err) {
+    if (err instanceof SavedResultError) throw err;
+    throw readable((err as Error).message);
+  }
+  parts.push(decoder.decode());
+  return parts.join('');
 }

@@ -1,6 +1,9 @@
 // Pure decisions about the tree: is the default branch red, since when, which commits broke it, and the
 // texts the gate posts (tree status, red-main issue, the all-clear comment).
 
+import { mdCode, mdText } from '../common/markdown.js';
+import { GITHUB_LIMITS, clip, fitMarkdown, fits } from '../github/limits.js';
+
 export type GateConclusion = 'success' | 'failure';
 
 export interface CommitResult {
@@ -62,7 +65,6 @@ export interface StatusText {
   targetUrl?: string;
 }
 
-const MAX_STATUS_DESCRIPTION = 140;
 
 /** The `<check-name>/tree` commit status on a pull request's head. */
 export function treeStatus(tree: TreeState, o: { branch: string; overridden: boolean; overrideLabel: string; commitUrl: (sha: string) => string }): StatusText {
@@ -77,12 +79,12 @@ export function treeStatus(tree: TreeState, o: { branch: string; overridden: boo
   }
   const full = `tree closed: ${o.branch} is red since ${short(since.sha)}, ${link}`;
   // GitHub rejects descriptions over 140 characters; the link stays reachable as the status's target URL.
-  const description = full.length <= MAX_STATUS_DESCRIPTION ? full : fit(`tree closed: ${o.branch} is red since ${short(since.sha)}`);
+  const description = fits(full, GITHUB_LIMITS.statusDescription) ? full : fit(`tree closed: ${o.branch} is red since ${short(since.sha)}`);
   return { state: 'failure', description, targetUrl: link };
 }
 
 function fit(s: string): string {
-  return s.length <= MAX_STATUS_DESCRIPTION ? s : `${s.slice(0, MAX_STATUS_DESCRIPTION - 1)}…`;
+  return clip(s, GITHUB_LIMITS.statusDescription);
 }
 
 export interface FailingTest {
@@ -111,7 +113,7 @@ export function redMainIssue(tree: TreeState, current: CommitResult, failing: re
   const commitLink = (sha: string): string => `[\`${short(sha)}\`](${ctx.serverUrl}/${ctx.repository}/commit/${sha})`;
   const lines: string[] = [redMainMarker(ctx.checkName)];
   lines.push(
-    `\`${ctx.branch}\` is red since ${commitLink(since.sha)}: \`${ctx.checkName}\` fails ([latest run](${ctx.runUrl}), at ${commitLink(current.sha)}).`,
+    `${mdCode(ctx.branch)} is red since ${commitLink(since.sha)}: \`${ctx.checkName}\` fails ([latest run](${ctx.runUrl}), at ${commitLink(current.sha)}).`,
     '',
     `The tree is closed: pull requests cannot merge until \`${ctx.branch}\` is green again, except the fix, which carries the \`${ctx.overrideLabel}\` label. This issue closes itself when the gate passes on \`${ctx.branch}\`.`,
     '',
@@ -126,16 +128,16 @@ export function redMainIssue(tree: TreeState, current: CommitResult, failing: re
   const suspects = tree.suspects.length > 0 ? tree.suspects : [since];
   lines.push('| commit | author | message |', '| --- | --- | --- |');
   for (const c of suspects.slice(-MAX_LISTED)) {
-    lines.push(`| ${commitLink(c.sha)} | ${c.login ? `@${c.login}` : (c.author ?? '')} | ${cell(firstLine(c.message ?? ''))} |`);
+    lines.push(`| ${commitLink(c.sha)} | ${authorOf(c) ?? ''} | ${mdText(firstLine(c.message ?? ''), 120)} |`);
   }
   lines.push('', `## Failing tests (at ${short(current.sha)})`, '');
   if (failing.length === 0) lines.push('The command failed without a JUnit report naming tests; see the run log.');
   for (const t of failing.slice(0, MAX_LISTED)) {
-    const where = t.file ? ` — \`${t.file}${t.line ? `:${t.line}` : ''}\`` : '';
-    lines.push(`- \`${t.id}\`${where}${t.message ? `: ${firstLine(t.message).slice(0, 200)}` : ''}`);
+    const where = t.file ? ` — ${mdCode(`${t.file}${t.line ? `:${t.line}` : ''}`)}` : '';
+    lines.push(`- ${mdCode(t.id)}${where}${t.message ? `: ${mdText(firstLine(t.message), 200)}` : ''}`);
   }
   if (failing.length > MAX_LISTED) lines.push(`- … and ${failing.length - MAX_LISTED} more (see the check run)`);
-  const authors = [...new Set(suspects.map((c) => (c.login ? `@${c.login}` : c.author)).filter((a): a is string => !!a))];
+  const authors = [...new Set(suspects.map(authorOf).filter((a): a is string => !!a))];
   lines.push('', '## Authors', '', authors.length > 0 ? `${authors.join(', ')}: please take a look.` : 'Unknown.');
   lines.push(
     '',
@@ -155,7 +157,7 @@ export function redMainIssue(tree: TreeState, current: CommitResult, failing: re
     '',
     '- [ ] ',
   );
-  return { title: `${ctx.branch} is red: ${ctx.checkName} failing since ${short(since.sha)}`, body: lines.join('\n') };
+  return { title: `${ctx.branch} is red: ${ctx.checkName} failing since ${short(since.sha)}`, body: fitMarkdown(lines.join('\n'), GITHUB_LIMITS.issueBody, `… cut here to fit ${GITHUB_LIMITS.issueBody.what}: the check run of [the latest run](${ctx.runUrl}) has every failing test.`) };
 }
 
 export function stillRedComment(current: CommitResult, failing: readonly FailingTest[], ctx: IssueContext): string {
@@ -175,6 +177,9 @@ function firstLine(s: string): string {
   return s.split('\n')[0].trim();
 }
 
-function cell(s: string): string {
-  return s.replace(/\|/g, '\\|').slice(0, 120);
+/** GitHub's login of a suspect commit's author is mentioned (asked to look); a name from git is only text. */
+function authorOf(c: CommitResult): string | undefined {
+  if (c.login && LOGIN.test(c.login)) return `@${c.login}`;
+  return c.author ? mdText(c.author, 100) : undefined;
 }
+const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;

@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.js';
 import type { GitHubClient } from './client.js';
 import type { RunContext } from './context.js';
 import { errorMessage } from '../common/errors.js';
+import { GITHUB_LIMITS, clip } from './limits.js';
 
 export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
 
@@ -41,7 +42,7 @@ export async function startDeployment(
             repo: ctx.repo,
             deployment_id: id,
             state,
-            description: description.slice(0, 140),
+            description: clip(description, GITHUB_LIMITS.statusDescription),
             log_url: ctx.runUrl,
             environment: opts.environment,
           });
@@ -80,7 +81,7 @@ export async function failReleaseDeployments(
         repo: ctx.repo,
         deployment_id: d.id,
         state: 'failure',
-        description: opts.description.slice(0, 140),
+        description: clip(opts.description, GITHUB_LIMITS.statusDescription),
         log_url: ctx.runUrl,
       });
       marked.push(d.id);

@@ -59,7 +59,8 @@ interface Test {
   units: { canary: number; baseline: number };
 }
 
-const finite = (xs: readonly number[]) => xs.filter((x) => Number.isFinite(x));
+/** The finite readings; the list itself (not a copy) when all are, as they nearly always are. */
+const finite = (xs: readonly number[]): number[] => (xs.every((x) => Number.isFinite(x)) ? (xs as number[]) : xs.filter((x) => Number.isFinite(x)));
 
 function finiteMap(m: ReadonlyMap<string, readonly number[]>): Map<string, number[]> {
   return new Map([...m].map(([k, v]) => [k, finite(v)]));
@@ -196,24 +197,36 @@ function chooseTest(input: JudgeInput, canary: Map<string, number[]>, baseline: 
   return series.map((s) => seriesTest(s.during, s.before));
 }
 
+/** Count and mean of every reading of every host, summed in the order a pooled list would be (no list built). */
+function pooled(groups: ReadonlyMap<string, readonly number[]>): { count: number; mean: number } {
+  let count = 0;
+  let sum = 0;
+  for (const g of groups.values()) {
+    for (let i = 0; i < g.length; i++) sum += g[i];
+    count += g.length;
+  }
+  return { count, mean: count === 0 ? NaN : sum / count };
+}
+
 /** Compares canaries with their baseline for one rule. Too little data is `insufficient`, never a pass. */
 export function judge(input: JudgeInput): Comparison {
   const canary = finiteMap(input.canary);
   const baseline = finiteMap(input.baseline);
-  const pooledC = [...canary.values()].flat();
-  const pooledB = [...baseline.values()].flat();
-  const mw = input.mannWhitney !== false && pooledC.length > 0 && pooledB.length > 0 ? { mannWhitney: mannWhitney(pooledC, pooledB, input.confidence) } : {};
+  const pooledC = pooled(canary);
+  const pooledB = pooled(baseline);
+  // For a reader only: U from ranks, the shift from a bounded sample at scale (stats.ts), never the decision.
+  const mw = input.mannWhitney !== false && pooledC.count > 0 && pooledB.count > 0 ? { mannWhitney: mannWhitney(canary.values(), baseline.values(), input.confidence) } : {};
   const chosen = chooseTest(input, canary, baseline);
-  const readings = { canary: pooledC.length, baseline: pooledB.length };
+  const readings = { canary: pooledC.count, baseline: pooledB.count };
   const alpha = 1 - input.confidence;
   if (typeof chosen === 'string') {
     return {
       method: input.design === 'hosts' ? 'host-means' : 'paired-hosts',
       direction: input.direction,
       confidence: input.confidence,
-      canary: mean(pooledC),
-      baseline: mean(pooledB),
-      difference: mean(pooledC) - mean(pooledB),
+      canary: pooledC.mean,
+      baseline: pooledB.mean,
+      difference: pooledC.mean - pooledB.mean,
       relative: null,
       t: NaN,
       df: NaN,

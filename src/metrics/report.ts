@@ -2,6 +2,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mdCode, mdText } from '../common/markdown.js';
+import { GITHUB_LIMITS, fitMarkdown } from '../github/limits.js';
 import { boundsAt, describeComparison, fmt } from './rules.js';
 import type { Comparison, Rule, RuleReport, WatchResult } from './types.js';
 
@@ -20,8 +22,8 @@ export function writeReport(result: WatchResult, env: NodeJS.ProcessEnv = proces
   return path;
 }
 
-/** GitHub caps a step summary at 65,535 characters (NOTES.md); leave room for other steps' text. */
-const SUMMARY_LIMIT = 60_000;
+/** Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary holds the watch's. */
+const CHARTS_UP_TO_BYTES = 60_000;
 const MAX_POINTS = 60;
 
 function evenly<T>(items: readonly T[], max: number): T[] {
@@ -98,11 +100,12 @@ function boundText(rule: Rule): string {
 /** The judge's figures (deciding or not), then the pooled Mann-Whitney figures Kayenta users know. */
 function comparisonText(c: Comparison, decides: boolean): string {
   const judged = c.insufficient ? `not compared: ${c.insufficient}` : `${decides ? '' : 'compared (not deciding): '}${describeComparison(c)}`;
-  const mw = c.mannWhitney ? `; pooled Mann-Whitney p=${c.mannWhitney.p.toPrecision(3)}, Hodges-Lehmann shift ${fmt(c.mannWhitney.shift)} (readings taken as independent: shown, not judged)` : '';
+  const mw = c.mannWhitney ? `; pooled Mann-Whitney p=${c.mannWhitney.p.toPrecision(3)}, Hodges-Lehmann shift ${fmt(c.mannWhitney.shift)}${c.mannWhitney.shiftSample ? ` (from ${c.mannWhitney.shiftSample.pairs.toLocaleString('en-US')} of ${c.mannWhitney.shiftSample.of.toLocaleString('en-US')} pairs)` : ''} (readings taken as independent: shown, not judged)` : '';
   return judged + mw;
 }
 
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** A reason or a name (a reason may hold what an endpoint answered): one line, no markup. */
+const cell = (s: string) => mdText(s, 1000);
 const ICON: Record<string, string> = { pass: '✅ pass', fail: '❌ fail', inconclusive: '⚠️ inconclusive' };
 
 export function summaryTable(result: WatchResult): string {
@@ -127,19 +130,19 @@ export function summaryMarkdown(result: WatchResult): string {
   const head = [
     `## metric-watch: ${ICON[result.verdict]}`,
     '',
-    `${result.settings.source} \`${result.settings.url}\`, ${result.ticks} sample(s) every ${result.settings.intervalMs / 1000}s, baseline ${result.settings.baseline}` +
-      (result.hosts.canary.length ? `, canaries ${result.hosts.canary.join(', ')}` : '') +
-      (result.endedEarly ? `. Ended early: ${result.endedEarly}.` : '.'),
+    `${result.settings.source} ${mdCode(result.settings.url)}, ${result.ticks} sample(s) every ${result.settings.intervalMs / 1000}s, baseline ${result.settings.baseline}` +
+      (result.hosts.canary.length ? `, canaries ${mdText(result.hosts.canary.join(', '))}` : '') +
+      (result.endedEarly ? `. Ended early: ${mdText(result.endedEarly)}.` : '.'),
     '',
     summaryTable(result),
     '',
   ];
-  if (result.alertWarnings.length) head.push(...result.alertWarnings.map((w) => `> ⚠️ ${w}`), '');
+  if (result.alertWarnings.length) head.push(...result.alertWarnings.map((w) => `> ⚠️ ${mdText(w, 1000)}`), '');
   const charts = result.rules.map((r) => {
     const chart = ruleChart(r);
     return chart ? `### ${r.name}\n\n${chart}\n` : `### ${r.name}\n\nNo samples with data.\n`;
   });
   let text = [...head, ...charts].join('\n');
-  if (text.length > SUMMARY_LIMIT) text = [...head, '_Charts left out: the summary would exceed GitHub’s size limit. The JSON report has every sample._'].join('\n');
-  return text;
+  if (Buffer.byteLength(text) > CHARTS_UP_TO_BYTES) text = [...head, '_Charts left out: the summary would exceed GitHub’s size limit. The JSON report has every sample._'].join('\n');
+  return fitMarkdown(text, GITHUB_LIMITS.stepSummary, '… cut here to fit a step summary: the JSON report (the `report` output) has every rule and sample.');
 }

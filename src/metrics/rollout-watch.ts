@@ -139,7 +139,12 @@ export function createRolloutWatch(settings: WatchSettings, options: RolloutWatc
     for (const r of result.rules) {
       const perHost = earlier.get(r.name) ?? new Map();
       const fresh = new Map<string, { t: number; value: number }[]>();
-      for (const o of r.baselineSamples) if (o.value !== null && Number.isFinite(o.value)) fresh.set(o.host, [...(fresh.get(o.host) ?? []), { t: o.t, value: o.value }]);
+      for (const o of r.baselineSamples) {
+        if (o.value === null || !Number.isFinite(o.value)) continue;
+        const xs = fresh.get(o.host);
+        if (xs) xs.push({ t: o.t, value: o.value });
+        else fresh.set(o.host, [{ t: o.t, value: o.value }]);
+      }
       for (const [h, xs] of fresh) perHost.set(h, xs);
       earlier.set(r.name, perHost);
     }

@@ -1,7 +1,8 @@
 // The input-helper of metric-watch: every input read once, validated, typed. Logic never reads the runner.
 import { statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { InputError, optional, parseDuration, parseList, required, type InputSource } from '../common/inputs.js';
+import { InputError, optional, parseDuration, parseHostSpec, parseList, required, type InputSource } from '../common/inputs.js';
+import { hostOutsideString } from './sources/expand.js';
 import type { Baseline, RelativeBound, Rule, SourceKind, WatchSettings } from './types.js';
 
 export const SOURCE_KINDS = ['prometheus', 'graphite', 'openmetrics', 'http-json', 'replay'] as const satisfies readonly SourceKind[];
@@ -152,6 +153,20 @@ function checkUrl(name: string, text: string, protocols: string[]): void {
   if (!protocols.includes(u.protocol)) throw new InputError(name, `'${text}' must use ${protocols.join(' or ')}`);
 }
 
+/**
+ * A `hosts` or `canary-hosts` list, each line validated as ssh-rollout validates its hosts (`[user@]host[:port]`,
+ * IPv6 as `[::1]:9100`), or a bare IPv6 address as a rollout names its hosts (`::1`): a host lands in URLs and
+ * queries through `{host}`, so it must be a host and nothing more.
+ */
+export function parseMetricHosts(name: 'hosts' | 'canary-hosts', text: string): string[] {
+  const hosts = parseList(text);
+  for (const line of hosts) {
+    const bareIpv6 = !line.includes('[') && (line.match(/:/g)?.length ?? 0) >= 2;
+    parseHostSpec(name, bareIpv6 ? `[${line}]` : line, { user: 'metrics', port: 1 });
+  }
+  return hosts;
+}
+
 /** source: replay reads a file (a watch report or a recording), not a server: it must be there. */
 function checkReplayFile(path: string, inRollout: boolean | undefined): void {
   if (inRollout) throw new InputError('source', "replay replays a recorded watch; a rollout's bake needs a live source");
@@ -181,9 +196,14 @@ export function parseWatchSettings(source: InputSource, options: ParseOptions = 
   const replay = kind === 'replay';
   if (replay) checkReplayFile(url, options.hostsAtRunTime);
   else checkUrl('url', url, ['http:', 'https:']);
-  const hosts = parseList(source('hosts'));
-  const canaryHosts = parseList(source('canary-hosts'));
+  const hosts = parseMetricHosts('hosts', source('hosts'));
+  const canaryHosts = parseMetricHosts('canary-hosts', source('canary-hosts'));
   const rules = parseRules(required(source, 'rules'));
+  if (kind === 'prometheus' || kind === 'openmetrics') {
+    // In a quoted label value a host is escaped; anywhere else it would be query syntax.
+    const bare = rules.find((r) => hostOutsideString(r.query));
+    if (bare) throw new InputError('rules', `rule '${bare.name}': {host} must stand inside a quoted label value, e.g. up{instance="{host}"}, where it is escaped; it stands outside one in '${bare.query}'`);
+  }
   // replay: a duration or interval not given is 0, "the recording's" (runWatch takes it from the source).
   const durationMs = parseDuration('duration', optional(source, 'duration', replay ? '0' : '5m'));
   const intervalMs = parseDuration('interval', optional(source, 'interval', replay ? '0' : '30s'));

@@ -11,6 +11,11 @@ export interface MannWhitneyResult {
   p: number;
   /** Hodges-Lehmann estimate of canary minus baseline: the median of all pairwise differences. */
   shift: number;
+  /**
+   * Set when `shift` is the median over a deterministic quantile sample of each side rather than over every
+   * pair (more than HODGES_LEHMANN_MAX_PAIRS pairs): how many pairs it used, of how many.
+   */
+  shiftSample?: { pairs: number; of: number };
   confidence: number;
   /** p < 1 - confidence. */
   significant: boolean;
@@ -121,45 +126,153 @@ export function normalSf(z: number): number {
   return 0.5 * erfc(z / Math.SQRT2);
 }
 
-/** Average ranks (1-based), ties sharing the mean of their ranks; also Σ(t³ - t) over tie groups. */
-function rank(values: readonly number[]): { ranks: number[]; tieTerm: number } {
-  const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
-  const ranks = new Array<number>(values.length);
-  let tieTerm = 0;
-  for (let i = 0; i < order.length; ) {
-    let j = i;
-    while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
-    const avg = (i + j + 2) / 2;
-    for (let k = i; k <= j; k++) ranks[order[k][1]] = avg;
-    const t = j - i + 1;
-    tieTerm += t * t * t - t;
-    i = j + 1;
+/** Values (or groups of values, pooled) as a sorted typed array, NaN left out: 8 bytes a value, no comparator calls. */
+function sortedCopy(values: readonly number[] | Iterable<readonly number[]>): Float64Array {
+  let a: Float64Array;
+  if (Array.isArray(values) && (values.length === 0 || typeof values[0] === 'number')) a = Float64Array.from(values as readonly number[]);
+  else {
+    const groups = [...(values as Iterable<readonly number[]>)];
+    a = new Float64Array(groups.reduce((n, g) => n + g.length, 0));
+    let k = 0;
+    for (const g of groups) for (let i = 0; i < g.length; i++) a[k++] = g[i];
   }
-  return { ranks, tieTerm };
+  a.sort();
+  let end = a.length;
+  while (end > 0 && Number.isNaN(a[end - 1])) end--;
+  return end === a.length ? a : a.subarray(0, end);
 }
 
-export function hodgesLehmannShift(canary: readonly number[], baseline: readonly number[]): number {
-  const diffs: number[] = [];
-  for (const x of canary) for (const y of baseline) diffs.push(x - y);
-  return median(diffs);
+/**
+ * The canary's rank sum (average ranks for ties) and Σ(t³ - t) over tie groups, by merging the two sorted
+ * sides: O(n log n) for the sorts, O(n) for the merge, 8 bytes a reading. The same numbers as ranking the
+ * pooled values one by one (ranks are whole or half numbers, so their sums are exact).
+ */
+function rankSum(c: Float64Array, b: Float64Array): { r1: number; tieTerm: number } {
+  let i = 0;
+  let j = 0;
+  let below = 0;
+  let r1 = 0;
+  let tieTerm = 0;
+  while (i < c.length || j < b.length) {
+    const v = j >= b.length || (i < c.length && c[i] <= b[j]) ? c[i] : b[j];
+    let inC = 0;
+    let inB = 0;
+    while (i < c.length && c[i] === v) {
+      i++;
+      inC++;
+    }
+    while (j < b.length && b[j] === v) {
+      j++;
+      inB++;
+    }
+    const t = inC + inB;
+    r1 += inC * (below + (t + 1) / 2);
+    tieTerm += t * t * t - t;
+    below += t;
+  }
+  return { r1, tieTerm };
+}
+
+/**
+ * At most this many pairwise differences go into the Hodges-Lehmann shift (8 bytes each). Above it, the
+ * shift is the median of differences between evenly spaced order statistics of each side (a deterministic
+ * quantile sample: the same readings give the same figure), which tracks the exact shift to within about
+ * one quantile step. The figure is for a reader only; it never decides.
+ */
+export const HODGES_LEHMANN_MAX_PAIRS = 250_000;
+
+export interface HodgesLehmann {
+  /** Median of canary − baseline over the pairs used. */
+  shift: number;
+  /** Pairs the median was taken over; `sampled` when fewer than every pair (n1 × n2). */
+  pairs: number;
+  sampled: boolean;
+}
+
+/** `k` evenly spaced order statistics of a sorted array (the middle of each of k equal slices). */
+function quantileSample(sorted: Float64Array, k: number): Float64Array {
+  if (k >= sorted.length) return sorted;
+  const out = new Float64Array(k);
+  for (let i = 0; i < k; i++) out[i] = sorted[Math.floor(((i + 0.5) * sorted.length) / k)];
+  return out;
+}
+
+function hodgesLehmannSorted(c: Float64Array, b: Float64Array, maxPairs: number): HodgesLehmann {
+  const n1 = c.length;
+  const n2 = b.length;
+  if (n1 === 0 || n2 === 0) return { shift: NaN, pairs: 0, sampled: false };
+  let x = c;
+  let y = b;
+  const sampled = n1 * n2 > maxPairs;
+  if (sampled) {
+    // The smaller side keeps up to √maxPairs values, the larger side what the cap leaves.
+    const small = Math.min(n1, n2);
+    const kSmall = Math.max(1, Math.min(small, Math.floor(Math.sqrt(maxPairs))));
+    const kLarge = Math.max(1, Math.floor(maxPairs / kSmall));
+    x = quantileSample(c, n1 <= n2 ? kSmall : Math.min(n1, kLarge));
+    y = quantileSample(b, n1 <= n2 ? Math.min(n2, kLarge) : kSmall);
+  }
+  const diffs = new Float64Array(x.length * y.length);
+  let k = 0;
+  for (let i = 0; i < x.length; i++) for (let j = 0; j < y.length; j++) diffs[k++] = x[i] - y[j];
+  diffs.sort();
+  const mid = diffs.length >> 1;
+  const shift = diffs.length % 2 ? diffs[mid] : (diffs[mid - 1] + diffs[mid]) / 2;
+  return { shift, pairs: diffs.length, sampled };
+}
+
+/**
+ * Hodges-Lehmann estimate of canary minus baseline: the median of every pairwise difference while there
+ * are at most `maxPairs` of them, else of a deterministic quantile sample of each side (`sampled`).
+ * Bounded either way: O(n log n) time and at most `maxPairs` differences in memory.
+ */
+export function hodgesLehmann(canary: readonly number[], baseline: readonly number[], maxPairs = HODGES_LEHMANN_MAX_PAIRS): HodgesLehmann {
+  return hodgesLehmannSorted(sortedCopy(canary), sortedCopy(baseline), maxPairs);
+}
+
+export function hodgesLehmannShift(canary: readonly number[], baseline: readonly number[], maxPairs = HODGES_LEHMANN_MAX_PAIRS): number {
+  return hodgesLehmann(canary, baseline, maxPairs).shift;
 }
 
 /**
  * Two-sided Mann-Whitney U test of canary against baseline, normal approximation with tie and
- * continuity correction (the same numbers as scipy.stats.mannwhitneyu(method='asymptotic')).
+ * continuity correction (the same numbers as scipy.stats.mannwhitneyu(method='asymptotic')), with the
+ * Hodges-Lehmann shift (from a quantile sample above HODGES_LEHMANN_MAX_PAIRS pairs: `shiftSample`).
+ * Both sides are sorted once; U comes from ranks, never from pairs. Each side is a list of values, or
+ * groups of values (one per host) pooled without building the pooled list.
  */
-export function mannWhitney(canary: readonly number[], baseline: readonly number[], confidence = 0.98): MannWhitneyResult {
-  const { u, z, p } = mannWhitneyU(canary, baseline);
-  return { u, z, p, shift: hodgesLehmannShift(canary, baseline), confidence, significant: p < 1 - confidence, n1: canary.length, n2: baseline.length };
+export function mannWhitney(
+  canary: readonly number[] | Iterable<readonly number[]>,
+  baseline: readonly number[] | Iterable<readonly number[]>,
+  confidence = 0.98,
+): MannWhitneyResult {
+  const c = sortedCopy(canary);
+  const b = sortedCopy(baseline);
+  const { u, z, p } = uTest(c, b);
+  const hl = hodgesLehmannSorted(c, b, HODGES_LEHMANN_MAX_PAIRS);
+  return {
+    u,
+    z,
+    p,
+    shift: hl.shift,
+    ...(hl.sampled ? { shiftSample: { pairs: hl.pairs, of: c.length * b.length } } : {}),
+    confidence,
+    significant: p < 1 - confidence,
+    n1: c.length,
+    n2: b.length,
+  };
 }
 
-/** The U test alone (no shift): U of the canary, signed z, two-sided p. */
+/** The U test alone (no shift): U of the canary, signed z, two-sided p. Finite values only. */
 export function mannWhitneyU(canary: readonly number[], baseline: readonly number[]): { u: number; z: number; p: number } {
-  const n1 = canary.length;
-  const n2 = baseline.length;
+  return uTest(sortedCopy(canary), sortedCopy(baseline));
+}
+
+function uTest(c: Float64Array, b: Float64Array): { u: number; z: number; p: number } {
+  const n1 = c.length;
+  const n2 = b.length;
   if (n1 === 0 || n2 === 0) throw new Error('mann-whitney needs at least one value on each side');
-  const { ranks, tieTerm } = rank([...canary, ...baseline]);
-  const r1 = ranks.slice(0, n1).reduce((a, b) => a + b, 0);
+  const { r1, tieTerm } = rankSum(c, b);
   const u = r1 - (n1 * (n1 + 1)) / 2;
   const n = n1 + n2;
   const mu = (n1 * n2) / 2;

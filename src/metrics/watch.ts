@@ -5,7 +5,7 @@ import type { Logger } from '../common/logger.js';
 import { harmfulDirection, judge } from './judge.js';
 import { advanceRule, describeComparison, failRule, fmt, initialRuleState, overallVerdict, ruleOutcome, type RuleState } from './rules.js';
 import { createSource } from './sources/index.js';
-import { redact } from './sources/http.js';
+import { redactUrl } from './sources/http.js';
 import { QueryError, type MetricSource, type Reading, type Readings } from './sources/types.js';
 import { mean, median } from './stats.js';
 import type { Comparison, Observation, Rule, RuleReport, WatchResult, WatchSettings } from './types.js';
@@ -158,7 +158,7 @@ export async function runWatch(given: WatchSettings, options: WatchOptions): Pro
   };
   const t0 = now();
   logger.info(
-    `Watching ${settings.rules.length} rule(s) on ${settings.source} ${redact(settings.url)} for ${durationMs / 1000}s every ${settings.intervalMs / 1000}s` +
+    `Watching ${settings.rules.length} rule(s) on ${settings.source} ${redactUrl(settings.url)} for ${durationMs / 1000}s every ${settings.intervalMs / 1000}s` +
       (hosts.canary.length ? `; canaries: ${hosts.canary.join(', ')}` : '') +
       (kind === 'hosts' ? `; baseline hosts: ${hosts.baseline.join(', ') || 'none'}` : '') +
       (prior ? '; baseline: the same hosts before this wave' : ''),
@@ -253,7 +253,7 @@ export async function runWatch(given: WatchSettings, options: WatchOptions): Pro
     alertWarnings: [],
     settings: {
       source: settings.source,
-      url: redact(settings.url),
+      url: redactUrl(settings.url),
       baseline: prior ? 'before:wave' : settings.baseline.kind === 'before' ? `before:${settings.baseline.windowMs / 1000}s` : settings.baseline.kind,
       durationMs,
       intervalMs: settings.intervalMs,
@@ -359,9 +359,15 @@ function tickLine(samples: readonly (Observation & { state: string; check?: stri
     .join(', ');
 }
 
+/** Finite readings per host, in time order (appended, not copied per reading: linear in the readings). */
 const byHost = (obs: readonly Observation[]) => {
   const out = new Map<string, number[]>();
-  for (const o of obs) if (o.value !== null && Number.isFinite(o.value)) out.set(o.host, [...(out.get(o.host) ?? []), o.value]);
+  for (const o of obs) {
+    if (o.value === null || !Number.isFinite(o.value)) continue;
+    const xs = out.get(o.host);
+    if (xs) xs.push(o.value);
+    else out.set(o.host, [o.value]);
+  }
   return out;
 };
 

@@ -1,6 +1,10 @@
 // The root-cause-analysis issue: a pure builder (what happened, from reports and this run) and a
 // thin GitHub side (open it, or comment on the open one for the same release).
+import { SMALL_FLEET, hostList } from '../common/format.js';
+import { mdCode, mdText } from '../common/markdown.js';
 import type { GitHubClient } from '../github/client.js';
+import { openedBy, tokenLogin } from '../github/identity.js';
+import { GITHUB_LIMITS, fitMarkdown } from '../github/limits.js';
 import type { HostsRevertReport } from './hosts.js';
 import type { GitRevertResult } from './git.js';
 import { describeBreach, type BreachSummary, type ReportSet } from './reports.js';
@@ -34,7 +38,10 @@ export function rcaMarker(badReleases: readonly string[], commits: readonly stri
 }
 
 const iso = (t: number): string => new Date(t).toISOString().replace('.000Z', 'Z');
-const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+/** Text from reports, hosts and commit messages in the issue: one line, no markup, no mention. */
+const cell = (s: string): string => mdText(s, 500);
+/** At most this many breaches, and failed hosts, are listed; the reports have all. */
+const LISTED = SMALL_FLEET;
 
 /** Every event with a time, oldest first: deploy start, waves, bakes, breaches, the revert. */
 export function buildTimeline(input: RcaInput): TimelineEntry[] {
@@ -42,7 +49,7 @@ export function buildTimeline(input: RcaInput): TimelineEntry[] {
   for (const r of input.reports.rollouts) {
     if (r.startedAt !== undefined) t.push({ time: r.startedAt, event: `ssh-rollout of ${r.release || 'a release'} started` });
     for (const w of r.waves) {
-      if (w.start !== undefined) t.push({ time: w.start, event: `wave ${w.index} started: ${w.hosts.join(', ') || 'no hosts'}` });
+      if (w.start !== undefined) t.push({ time: w.start, event: `wave ${w.index} started: ${w.hosts.length ? hostList(w.hosts, 'the rollout report names all', 10) : 'no hosts'}` });
       if (w.end !== undefined) t.push({ time: w.end, event: `wave ${w.index} switched` });
       if (w.bake?.end !== undefined && w.bake.verdict) t.push({ time: w.bake.end, event: `bake after wave ${w.index}: ${w.bake.verdict}${w.bake.detail ? ` (${w.bake.detail})` : ''}` });
     }
@@ -106,13 +113,17 @@ function whatHappened(input: RcaInput): string[] {
     const reverted = h.hosts.filter((x) => x.outcome === 'reverted');
     const bad = h.hosts.filter((x) => x.outcome === 'failed' || x.outcome === 'no-good-release');
     out.push(`- **Hosts:** ${countOutcomes(h) || 'none'}${h.timeToHealthyMs !== undefined ? `; the last reverted host was healthy ${duration(h.timeToHealthyMs)} after the revert started` : ''}.`);
-    for (const x of reverted) out.push(`  - \`${x.host}\`: ${x.from} → ${x.to}`);
-    for (const x of bad) out.push(`  - \`${x.host}\`: **${x.outcome}**: ${x.reason}`);
+    // Grouped by what changed (at 2,000 hosts a line each would not fit an issue); every host is in the job summary.
+    const moves = new Map<string, string[]>();
+    for (const x of reverted) moves.set(`${x.from} → ${x.to}`, [...(moves.get(`${x.from} → ${x.to}`) ?? []), x.host]);
+    for (const [move, names] of moves) out.push(`  - ${mdText(move, 300)}: ${names.length > 1 ? `${names.length} hosts, ` : ''}${mdText(hostList(names, 'all in the job summary'))}`);
+    for (const x of bad.slice(0, LISTED)) out.push(`  - ${mdCode(x.host)}: **${x.outcome}**: ${cell(x.reason ?? '')}`);
+    if (bad.length > LISTED) out.push(`  - … and ${bad.length - LISTED} more hosts not put back: the job summary lists them.`);
   }
   const g = input.git;
   if (g) {
     const pr = g.pullRequest;
-    const text = pr ? g.message.replace(`#${pr.number}`, `[#${pr.number}](${pr.url})`) : g.message;
+    const text = pr ? cell(g.message).replace(`#\u200b${pr.number}`, `[#${pr.number}](${pr.url})`) : cell(g.message);
     out.push(`- **Git:** ${text}${!pr && g.revertSha ? ` (${commitLink(input, g.revertSha)})` : ''}.`);
   }
   return out;
@@ -129,7 +140,7 @@ export function buildRcaBody(input: RcaInput): string {
   out.push(
     `${input.badReleases.length ? `Release **${input.badReleases.join(', ')}**` : 'A deployment'} of ${input.commits.map((c) => commitLink(input, c)).join(', ') || 'unknown commits'} was reverted automatically by fivestep auto-revert.`,
   );
-  out.push('', `**Reason:** ${input.reasonText || '(none given)'}`, '', ...whatHappened(input), '');
+  out.push('', `**Reason:** ${cell(input.reasonText) || '(none given)'}`, '', ...whatHappened(input), '');
   out.push('## Impact window', '');
   if (start !== undefined && end !== undefined) out.push(`From ${iso(start)} to ${iso(end)} (${duration(Math.max(0, end - start))}).`);
   else if (end !== undefined) out.push(`Until ${iso(end)}; the start is unknown (pass the ssh-rollout and metric-watch reports in \`reports\`).`);
@@ -144,18 +155,23 @@ export function buildRcaBody(input: RcaInput): string {
   if (breaches.length) {
     out.push('## Metrics that breached', '', '| rule | host | value | bound | baseline | when |', '| --- | --- | --- | --- | --- | --- |');
     const seen = new Set<string>();
+    let listed = 0;
     for (const b of breaches) {
       const key = `${b.rule}|${b.host ?? ''}|${b.when ?? ''}`;
       if (seen.has(key)) continue;
       seen.add(key);
+      if (++listed > LISTED) continue;
       const v = (x: unknown) => (x === undefined || x === null ? '–' : cell(String(x)));
       out.push(`| ${cell(b.rule)} | ${v(b.host)} | ${v(b.value)} | ${v(b.bound)} | ${v(b.baseline)} | ${b.when !== undefined ? iso(b.when) : '–'} |`);
     }
+    if (listed > LISTED) out.push('', `… and ${listed - LISTED} more breaches: the metric-watch reports have them all.`);
     out.push('');
   }
   const failed = input.reports.rollouts.flatMap((r) => r.failedHosts);
   if (failed.length) {
-    out.push('## Hosts that failed during the rollout', '', ...failed.map((f) => `- \`${f.host}\`: ${f.reason}`), '');
+    out.push('## Hosts that failed during the rollout', '', ...failed.slice(0, LISTED).map((f) => `- ${mdCode(f.host)}: ${cell(f.reason)}`));
+    if (failed.length > LISTED) out.push(`- … and ${failed.length - LISTED} more: the ssh-rollout report lists them all.`);
+    out.push('');
   }
 
   out.push('## Links', '', `- Run: ${input.runUrl}`);
@@ -177,12 +193,15 @@ export function buildRcaBody(input: RcaInput): string {
     '',
   );
   out.push('_Opened by fivestep auto-revert. The bad release is marked bad on its hosts: no automatic rollback lands on it again._');
-  return out.join('\n');
+  return fitMarkdown(out.join('\n'), GITHUB_LIMITS.issueBody, cutLine(input, GITHUB_LIMITS.issueBody.what));
 }
+
+const cutLine = (input: RcaInput, what: string): string => `… cut here to fit ${what}: [the auto-revert run](${input.runUrl}) has the rest in its job summary and reports.`;
 
 /** The follow-up comment when an open issue for the same release already exists. */
 export function buildRcaComment(input: RcaInput): string {
-  return [`auto-revert ran again at ${iso(input.startedAt)} (${input.runUrl}).`, '', `**Reason:** ${input.reasonText || '(none given)'}`, '', ...whatHappened(input)].join('\n');
+  const text = [`auto-revert ran again at ${iso(input.startedAt)} (${input.runUrl}).`, '', `**Reason:** ${cell(input.reasonText) || '(none given)'}`, '', ...whatHappened(input)].join('\n');
+  return fitMarkdown(text, GITHUB_LIMITS.commentBody, cutLine(input, GITHUB_LIMITS.commentBody.what));
 }
 
 export interface RcaTarget {
@@ -201,14 +220,17 @@ export interface RcaResult {
 /** Opens the issue, or comments on the open one with the same marker (the same release). */
 export async function publishRca(client: GitHubClient, target: RcaTarget, input: RcaInput): Promise<RcaResult> {
   const marker = rcaMarker(input.badReleases, input.commits);
+  // Only an issue this token opened is commented on: a stranger's issue with the marker is not ours.
+  const login = await tokenLogin(client);
   const open = await client.paginate(client.rest.issues.listForRepo, {
     owner: target.owner,
     repo: target.repo,
     state: 'open',
+    creator: login,
     ...(target.labels.length ? { labels: target.labels.join(',') } : {}),
     per_page: 100,
   });
-  const existing = open.find((i) => !i.pull_request && (i.body ?? '').includes(marker));
+  const existing = open.find((i) => !i.pull_request && openedBy(i, login) && (i.body ?? '').includes(marker));
   if (existing) {
     await client.rest.issues.createComment({ owner: target.owner, repo: target.repo, issue_number: existing.number, body: buildRcaComment(input) });
     return { number: existing.number, url: existing.html_url, commented: true };

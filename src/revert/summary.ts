@@ -1,4 +1,7 @@
 // Pure: the action's outputs (SPEC names) and the job summary from what the run did.
+import { SMALL_FLEET } from '../common/format.js';
+import { mdCode, mdText } from '../common/markdown.js';
+import { GITHUB_LIMITS, fitMarkdown } from '../github/limits.js';
 import type { GitRevertResult } from './git.js';
 import type { HostsRevertReport } from './hosts.js';
 import type { RcaResult } from './rca.js';
@@ -10,7 +13,7 @@ export interface RevertOutcome {
   /** Errors that fail the step (git). */
   errors: string[];
   badReleases: string[];
-  /** Why nothing was done (e.g. the release reached no host), shown in the summary. */
+  /** Why nothing was done (e.g. the release reached no host), shown in the summary: fivestep's own sentences, from inputs and the run. */
   notes?: string[];
 }
 
@@ -41,19 +44,42 @@ export function revertOutputs(o: RevertOutcome): RevertOutputs {
   };
 }
 
-const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+/** A reason, a host's output, a git message: one line, no markup. */
+const cell = (s: string): string => mdText(s, 500);
 const ICON: Record<string, string> = { reverted: '↩️ reverted', 'nothing-to-do': '✔️ nothing to do', 'no-good-release': '🔥 no good release: left as it is', failed: '❌ failed' };
 
 export function summaryMarkdown(o: RevertOutcome): string {
   const out = revertOutputs(o);
   const lines: string[] = [`## auto-revert: ${out.result}${o.badReleases.length ? ` (bad release ${o.badReleases.join(', ')})` : ''}`, ''];
-  for (const n of o.notes ?? []) lines.push(cell(n), '');
+  for (const n of o.notes ?? []) lines.push(n, '');
   const h = o.hosts;
   if (h) {
     if (h.timeToHealthyMs !== undefined) lines.push(`Last reverted host healthy **${(h.timeToHealthyMs / 1000).toFixed(2)} s** after the start.`, '');
-    lines.push('| host | was on | now on | bad release | marked bad | result |', '| --- | --- | --- | --- | --- | --- |');
-    for (const x of h.hosts) {
-      lines.push(`| ${x.host} | ${x.from || '–'} | ${x.outcome === 'reverted' ? x.to : x.from || '–'} | ${x.bad || '–'} | ${x.markedBad ? 'yes' : '–'} | ${ICON[x.outcome]}${x.reason ? `: ${cell(x.reason)}` : ''} |`);
+    if (h.hosts.length <= SMALL_FLEET) {
+      lines.push('| host | was on | now on | bad release | marked bad | result |', '| --- | --- | --- | --- | --- | --- |');
+      for (const x of h.hosts) {
+        lines.push(`| ${cell(x.host)} | ${cell(x.from || '–')} | ${cell(x.outcome === 'reverted' ? x.to : x.from || '–')} | ${cell(x.bad || '–')} | ${x.markedBad ? 'yes' : '–'} | ${ICON[x.outcome]}${x.reason ? `: ${cell(x.reason)}` : ''} |`);
+      }
+    } else {
+      // A row per host does not scale (about 180 bytes a host); grouped as the rollout summary groups, and
+      // every host that is not back named (those need a person).
+      const groups = new Map<string, { from: string; to: string; outcome: string; hosts: number }>();
+      for (const x of h.hosts) {
+        const to = x.outcome === 'reverted' ? x.to : x.from || '–';
+        const key = `${x.from}\u0000${to}\u0000${x.outcome}`;
+        const g = groups.get(key) ?? { from: x.from || '–', to, outcome: x.outcome, hosts: 0 };
+        g.hosts++;
+        groups.set(key, g);
+      }
+      lines.push(`${h.hosts.length} hosts, grouped (the \`reverted-to\` output names each reverted host):`, '');
+      lines.push('| hosts | was on | now on | result |', '| ---: | --- | --- | --- |');
+      for (const g of [...groups.values()].sort((a, b) => b.hosts - a.hosts)) lines.push(`| ${g.hosts} | ${cell(g.from)} | ${cell(g.to)} | ${ICON[g.outcome]} |`);
+      const stuck = h.hosts.filter((x) => x.outcome === 'failed' || x.outcome === 'no-good-release');
+      if (stuck.length) {
+        lines.push('', `**Not put back** (${stuck.length}):`, '');
+        for (const x of stuck.slice(0, SMALL_FLEET)) lines.push(`- ${mdCode(x.host)}: ${ICON[x.outcome]}${x.reason ? `: ${cell(x.reason)}` : ''}`);
+        if (stuck.length > SMALL_FLEET) lines.push(`- … and ${stuck.length - SMALL_FLEET} more: the run log names each host and why.`);
+      }
     }
     lines.push('');
   }
@@ -62,5 +88,5 @@ export function summaryMarkdown(o: RevertOutcome): string {
   }
   for (const e of o.errors) lines.push(`**Error:** ${cell(e)}`, '');
   if (o.rca) lines.push(`**RCA issue:** [#${o.rca.number}](${o.rca.url})${o.rca.commented ? ' (commented: it was already open)' : ''}`, '');
-  return lines.join('\n');
+  return fitMarkdown(lines.join('\n'), GITHUB_LIMITS.stepSummary, '… cut here to fit a step summary: the run log has every host.');
 }

@@ -2,13 +2,15 @@
 // The summary stays readable and under GitHub's limits at thousands of hosts: hosts are grouped by wave
 // and outcome, every failed host is listed, per-host detail is kept for small fleets (the JSON report
 // keeps every host).
-import { formatBytes } from '../common/format.js';
+import { SMALL_FLEET, formatBytes } from '../common/format.js';
+import { mdCode, mdText } from '../common/markdown.js';
+import { GITHUB_LIMITS } from '../github/limits.js';
 import type { HostOutcome, HostRecord, RolloutReport, Staging, StepName, WaveRecord } from './rollout.js';
 
 /** Up to this many hosts the summary has a row, and the gantt a bar, per host. */
-export const SMALL_FLEET = 50;
+export { SMALL_FLEET };
 /** GitHub drops a step summary over 1 MiB ("upload aborted"): stay well under it, in UTF-8 bytes. */
-export const SUMMARY_BUDGET_BYTES = 900 * 1024;
+export const SUMMARY_BUDGET_BYTES = Math.floor(GITHUB_LIMITS.stepSummary.bytes * 0.875);
 /** A failure reason in the summary is cut to this many characters (the JSON report keeps it whole). */
 export const REASON_MAX = 300;
 /** At most this many rows in the wave table and bars in the wave chart (`waves: 1` makes a wave per host). */
@@ -112,23 +114,12 @@ const RESULT_HEADLINE: Record<string, string> = {
   failed: '🔥 failed: some hosts could not be put back (see below)',
 };
 
-/** Escapes text for a Markdown table cell. */
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-
-/** Cuts text to `max` characters (an ellipsis included), never inside a surrogate pair. */
-function clip(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let cut = max - 1;
-  const code = text.charCodeAt(cut - 1);
-  if (code >= 0xd800 && code <= 0xdbff) cut--;
-  return `${text.slice(0, cut)}…`;
-}
+/** Untrusted text (a host's output, a verdict, a name) in the summary: one line, no markup. */
+const cell = (text: string): string => mdText(text, Infinity);
 
 const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
 
-const reasonText = (reason: string): string => cell(clip(reason, REASON_MAX));
+const reasonText = (reason: string): string => mdText(reason, REASON_MAX);
 
 /** Mermaid task names may not hold `#:();` or a newline. */
 const taskName = (text: string): string => text.replace(/[#:;()\r\n]/g, '_');
@@ -249,7 +240,7 @@ function failedItems(report: RolloutReport): string[] {
 /** How the artifact reached the hosts, from the staging fields (absent fields: nothing). */
 function stagingInfo(report: RolloutReport): string {
   const parts: string[] = [];
-  if (report.artifact.url) parts.push(`hosts downloaded the artifact from \`${report.artifact.url.replace(/`/g, '%60')}\``);
+  if (report.artifact.url) parts.push(`hosts downloaded the artifact from ${mdCode(report.artifact.url)}`);
   const LABEL: Record<Staging, string> = { delta: 'delta', full: 'full', url: 'downloaded', cached: 'cached' };
   const staged = new Map<Staging, number>();
   for (const h of report.hosts) if (h.staging) staged.set(h.staging, (staged.get(h.staging) ?? 0) + 1);
@@ -356,9 +347,9 @@ export function summaryMarkdown(report: RolloutReport): string {
   before.push(`## ssh-rollout ${report.dryRun ? '(dry run) ' : ''}${report.release}: ${RESULT_HEADLINE[report.result]}`);
   before.push('');
   before.push(
-    `${report.hosts.length} host(s) in ${report.waves.length} wave(s), ${formatMs(report.durationMs)}; artifact ${(report.artifact.bytes / 1024).toFixed(0)} KiB, sha256 \`${report.artifact.sha256.slice(0, 12)}…\`; deploy path \`${report.deployPath}\`${stagingInfo(report)}`,
+    `${report.hosts.length} host(s) in ${report.waves.length} wave(s), ${formatMs(report.durationMs)}; artifact ${(report.artifact.bytes / 1024).toFixed(0)} KiB, sha256 \`${report.artifact.sha256.slice(0, 12)}…\`; deploy path ${mdCode(report.deployPath)}${stagingInfo(report)}`,
   );
-  if (report.stopReason) before.push('', `**Stopped:** ${cell(clip(report.stopReason, 4 * REASON_MAX))}`);
+  if (report.stopReason) before.push('', `**Stopped:** ${mdText(report.stopReason, 4 * REASON_MAX)}`);
   const out = report.outOfRotation ?? [];
   if (out.length) {
     const named = out.length <= SMALL_FLEET ? out.map(cell).join(', ') : `${out.length} hosts (named in the JSON report, \`outOfRotation\`)`;

@@ -1,5 +1,5 @@
 // Untrusted text made one printable log line (SPEC "Untrusted text stays text").
-import { oneLine } from '../../src/common/text.js';
+import { logText, oneLine } from '../../src/common/text.js';
 
 test('line breaks of every kind become " | ": nothing can start a line the runner reads as a workflow command', () => {
   const text = oneLine('ok\r::error file=x::pwned\n::add-mask::secret\r\n::stop-commands::t');
@@ -17,4 +17,20 @@ test('escape sequences, other control characters and invisible reordering charac
 test('cut to a length with an ellipsis', () => {
   expect(oneLine('abcdef', 4)).toBe('abc…');
   expect(oneLine('plain text ünïcode')).toBe('plain text ünïcode');
+});
+
+describe('logText: what the runner-backed logger prints', () => {
+  test.each([
+    ['a\r::error file=.github/workflows/ci.yml::pwned', 'a\n: :error file=.github/workflows/ci.yml::pwned'],
+    ['x\n::add-mask::secret', 'x\n: :add-mask::secret'],
+    ['y\r\n  ::stop-commands::tok', 'y\n  : :stop-commands::tok'],
+    ['::group::fake', ': :group::fake'],
+    ['##[error]old form', '## [error]old form'],
+    ['\u001b[31mred\u001b]8;;https://evil.example\u0007', '\\x1b[31mred\\x1b]8;;https://evil.example\\x07'],
+    ['tab\tkept, lines\nkept', 'tab\tkept, lines\nkept'],
+    ['a \u202eevil', 'a \\u{202e}evil'],
+  ])('%j', (input, printed) => {
+    expect(logText(input)).toBe(printed);
+    for (const line of logText(input).split('\n')) expect(line.trimStart().startsWith('::')).toBe(false);
+  });
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Fleet } from '../servers/fleet.js';
 import { startGitHubApi } from '../servers/github-api.js';
 import { zipDirectory } from '../gate/harness.js';
+import { renderGitHub } from '../github/render.js';
 
 const node = process.env.FIVESTEP_NODE || process.execPath;
 const work = mkdtempSync(join(tmpdir(), 'fivestep-dist-'));
@@ -107,6 +108,65 @@ test('the test-gate bundle saves a pull request\'s result, and publishes it from
     expect(run).toMatchObject({ head_sha: head, conclusion: 'failure' });
     expect(run.annotations.map((a) => `${a.path}:${a.start_line}`)).toEqual(['cart.test.js:7']);
     expect(gh.repo('acme/shop').latestStatus(head, 'test-gate/tree')?.state).toBe('success');
+  } finally {
+    await gh.close();
+  }
+});
+
+/** Lines of a step's log the runner would read as a workflow command (`::name …::`), with their names. */
+function workflowCommands(stdout: string): string[] {
+  return stdout.split(/\r\n|\r|\n/).filter((l) => l.trimStart().startsWith('::') || l.includes('##['));
+}
+
+test('publish on a hostile fork\'s artifact: nothing it wrote acts on the runner or renders as markup', async () => {
+  const gh = await startGitHubApi();
+  try {
+    const head = '5'.repeat(40);
+    // The fork names its files and tests; the bug rule and the flaky warning quote them in the log.
+    const files = ['test/a\r::error file=.github/workflows/ci.yml,line=1::pwned', 'test/b\n::add-mask::ghs_', 'test/c\r\n::stop-commands::tok', 'test/d\u001b]8;;https://evil.example\u0007x'];
+    const pr = gh.seedPull('acme/shop', { head: 'patch-2', headSha: head, fork: 'mallory/shop', labels: ['bug'], files });
+    const evil = '\u001b[2J\u001b]0;owned\u0007 @octocat `x` [a](https://evil.example) <img src=x>\n::error::injected';
+    const tc = (status: string, extra: object = {}) => ({ classname: 'cart', name: evil, time: 0.1, status, file: 'cart.test.js', line: 3, ...extra });
+    const result = {
+      format: 'fivestep/test-gate-result@1',
+      headSha: head,
+      pullRequest: pr.number,
+      command: 'npm test',
+      durationMs: 10,
+      attempts: [
+        { attempt: 1, exitCode: 1, durationMs: 5, reportFiles: ['r.xml'], cases: [tc('failed', { message: `boom ${evil}` })] },
+        { attempt: 2, exitCode: 0, durationMs: 5, reportFiles: ['r.xml'], cases: [tc('passed')] },
+      ],
+    };
+    const dir = mkdtempSync(join(work, 'hostile-'));
+    writeFileSync(join(dir, 'result.json'), JSON.stringify(result));
+    gh.seedWorkflowRun('acme/shop', { id: 32, event: 'pull_request', head_sha: head, head_branch: 'patch-2', head_repository: 'mallory/shop', conclusion: 'success' });
+    gh.seedArtifact('acme/shop', { runId: 32, name: 'test-gate-results', zip: await zipDirectory(dir) });
+    const eventFile = join(work, 'event-hostile.json');
+    writeFileSync(eventFile, JSON.stringify(gh.workflowRunEvent('acme/shop', 32)));
+    const summaryFile = join(work, 'summary-hostile.md');
+    writeFileSync(summaryFile, '');
+    const r = await runBundleAsync('test-gate', {
+      inputs: { mode: 'publish', 'github-token': 'write-token' },
+      env: { GITHUB_REPOSITORY: 'acme/shop', GITHUB_API_URL: gh.url, GITHUB_SERVER_URL: 'https://github.com', GITHUB_EVENT_NAME: 'workflow_run', GITHUB_EVENT_PATH: eventFile, GITHUB_STEP_SUMMARY: summaryFile },
+    });
+    // The run happened: the bug rule quotes the test files, the flaky test is reported.
+    expect(output(r.outputs, 'flaky')).toBe('1');
+    expect(r.stdout).toContain('bug fix with a test: test/a');
+    // Only fivestep's own commands, each on one line; none from the fork.
+    const commands = workflowCommands(r.stdout);
+    expect(commands.length).toBeGreaterThan(0);
+    for (const c of commands) expect(c).toMatch(/^::(group|endgroup|error|warning|notice|debug)::/);
+    expect(commands.join('\n')).not.toMatch(/::(add-mask|stop-commands)::|file=\.github/);
+    expect(r.stdout).not.toContain('\u001b');
+    expect(r.stdout).not.toContain('\u0007');
+    // The check run and the job summary render the names as text.
+    const run = gh.repo('acme/shop').checkRuns[0];
+    for (const md of [run.output.summary as string, readFileSync(summaryFile, 'utf8')]) {
+      const page = renderGitHub(md);
+      expect(page.live).toEqual([]);
+      expect(page.tags).not.toContain('img');
+    }
   } finally {
     await gh.close();
   }

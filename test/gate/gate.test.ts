@@ -1,5 +1,6 @@
 // test-gate end to end: real shell commands, real JUnit files, the real Octokit client against the GitHub
 // API stand-in, which the tests read back.
+import { renderGitHub } from '../github/render.js';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GitHubClient } from '../../src/github/client.js';
@@ -130,6 +131,42 @@ test('the red-main issue is opened once, updated while main stays red, closed wh
   expect(repo.commentsOn(repo.issues[0].number)).toHaveLength(2);
 });
 
+test('an issue a stranger opened with the red-main marker is never taken over: the gate opens and closes its own', async () => {
+  const stranger = gh.seedIssue(REPO, { title: 'please read', body: '<!-- fivestep:test-gate:red-main:test-gate -->\n[click](https://evil.example)', user: 'mallory' });
+  const [a, b] = gh.seedCommits(REPO, 'main', [{ message: 'a' }, { message: 'b' }]);
+  gh.seedStatus(REPO, a, { state: 'success', context: 'test-gate' });
+  await gate('push', { command: 'exit 3' }, { sha: b });
+  const repo = gh.repo(REPO);
+  const own = repo.issues.filter((i) => i.number !== stranger.number);
+  expect(own).toHaveLength(1);
+  expect(own[0].user.login).toBe('github-actions[bot]');
+  expect(own[0].title).toContain('main is red');
+  const [c] = gh.seedCommits(REPO, 'main', [{ message: 'c' }]);
+  await gate('push', { command: 'true' }, { sha: c });
+  expect(own[0].state).toBe('closed');
+  // The stranger's issue: as it was written, never commented on or closed.
+  expect(stranger).toMatchObject({ title: 'please read', body: '<!-- fivestep:test-gate:red-main:test-gate -->\n[click](https://evil.example)', state: 'open' });
+  expect(repo.commentsOn(stranger.number)).toHaveLength(0);
+});
+
+test('the red-main issue quotes commit messages and test names as text: no mention, link or markup from them', async () => {
+  const hostile = '@octocat [click](https://evil.example) <img src=x> fixes #1 `x` | y';
+  const [a, b] = gh.seedCommits(REPO, 'main', [{ message: 'a' }, { message: `${hostile}\n\nbody @someone` }]);
+  gh.seedStatus(REPO, a, { state: 'success', context: 'test-gate' });
+  const xml = `<testsuite name="s"><testcase classname="s" name="${hostile.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;')}" file="src/x.test.ts"><failure message="${hostile.replace(/</g, '&lt;').replace(/"/g, '&quot;')}">at x (src/x.test.ts:2:1)</failure></testcase></testsuite>`;
+  writeFileSync(join(dir, 'r.xml'), xml);
+  await gate('push', { command: 'cp r.xml reports/r.xml; exit 1' }, { sha: b });
+  const issue = gh.repo(REPO).issues[0];
+  const page = renderGitHub(issue.body ?? '');
+  // fivestep's own links (commits, compare, the run) and nothing else.
+  // The one mention is the suspect commit's author, by GitHub login (asked to look, as intended).
+  expect(page.live.filter((l) => !/^<a href="https:\/\/github\.com\/acme\/shop\//.test(l))).toEqual(['@developer', '@developer']);
+  expect(page.tags).not.toContain('img');
+  expect(page.text).toContain(hostile);
+  const check = gh.repo(REPO).checkRuns[0];
+  expect(renderGitHub(check.output.summary ?? '').live).toEqual([]);
+});
+
 test('pytest report on a failing workflow_dispatch run: annotations at the test lines', async () => {
   mkdirSync(join(dir, 'tests'));
   writeFileSync(join(dir, 'tests/test_pricing.py'), '');
@@ -191,7 +228,7 @@ test('bug-needs-test: a bug-labelled PR without a test fails; with one it passes
   const withTest = gh.seedPull(REPO, { head: 'fix-b', headSha: '2'.repeat(40), labels: ['Bug'], files: ['src/cart.ts', 'src/__tests__/cart.ts'] });
   const ok = await gate('pull_request', { command: 'true' }, { payload: prPayload(withTest.number, withTest.head.sha) });
   expect(ok.failure).toBeUndefined();
-  expect(ok.summary).toContain('bug fix with a test: src/__tests__/cart.ts');
+  expect(ok.summary).toContain('bug fix with a test: src/\\_\\_tests\\_\\_/cart.ts');
 
   const custom = gh.seedPull(REPO, { head: 'fix-c', headSha: '3'.repeat(40), labels: ['regression'], files: ['lib/cart.rb', 'checks/cart_check.rb'] });
   const c = await gate('pull_request', { command: 'true', 'bug-labels': 'bug\nregression', 'test-paths': 'checks/**, **/*.{spec,check}.rb' }, { payload: prPayload(custom.number, custom.head.sha) });

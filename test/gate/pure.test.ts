@@ -1,7 +1,7 @@
 // The pure parts: settings, tree decisions and texts, report rendering, the bug rule.
 import { objectInputs } from '../../src/common/inputs.js';
 import { bugRule } from '../../src/gate/github.js';
-import { ANNOTATIONS_PER_REQUEST, MAX_ANNOTATIONS, annotations, batches, summary, truncate } from '../../src/gate/report.js';
+import { ANNOTATIONS_PER_REQUEST, MAX_ANNOTATIONS, annotations, batches, summary } from '../../src/gate/report.js';
 import type { TestRun } from '../../src/gate/run.js';
 import { DEFAULT_TEST_PATHS, parseGlobs, readSettings } from '../../src/gate/settings.js';
 import { treeFromHistory, treeStatus } from '../../src/gate/tree.js';
@@ -58,15 +58,17 @@ describe('tree', () => {
 describe('report', () => {
   test('batches of 50 and a summary capped at 65,535 characters', () => {
     expect(batches(Array.from({ length: 101 }, (_, i) => i)).map((b) => b.length)).toEqual([50, 50, 1]);
-    expect(truncate('x'.repeat(70_000), 65_535)).toHaveLength(65_535);
     const cases = Array.from({ length: 2000 }, (_, i) => ({ classname: 'c', name: `t${i}`, time: i / 1000, status: 'failed' as const, message: 'm', details: 'd'.repeat(200), file: 'a.ts', line: i + 1 }));
     const report = { tests: 2000, passed: 0, failures: 2000, errors: 0, skipped: 0, time: 1, cases, warnings: [] };
     const final = { attempt: 1, exitCode: 1, durationMs: 10, passed: false, report, reportFiles: ['r.xml'] };
     const run: TestRun = { attempts: [final], final, passed: false, flaky: false, flakyTests: [], durationMs: 10 };
     const md = summary({ checkName: 'test-gate', command: 'npm test', run });
     expect(md.length).toBeLessThanOrEqual(65_535);
+    expect(Buffer.byteLength(md)).toBeLessThanOrEqual(65_535);
     expect(md).toContain('2000 of 2000 tests failed');
-    expect(md).toContain('truncated');
+    expect(md).toMatch(/… cut here to fit a check run summary \(65,535 characters\): the run log and the JUnit reports have every test\.\n?$/);
+    // Cut between whole tests: the last <details> is closed.
+    expect(md.split('<details>').length).toBe(md.split('</details>').length);
   });
 
   test('annotations stop at 1,000 (20 requests of 50), and the summary says so near its top', () => {
@@ -95,7 +97,7 @@ describe('report', () => {
     };
     const run: TestRun = { attempts: [final], final, passed: false, flaky: false, flakyTests: [], durationMs: 10 };
     const md = summary({ checkName: 'test-gate', command: 'npm test', run });
-    expect(md).toContain('### Report warnings\n\n- `reports/b.xml`: not valid XML: it ends before &lt;testcase&gt; is closed');
+    expect(md).toContain('### Report warnings\n\n- `reports/b.xml`: not valid XML: it ends before \\<testcase\\> is closed');
     const clean = summary({ checkName: 'test-gate', command: 'npm test', run: { ...run, final: { ...final, warnings: [] } } });
     expect(clean).not.toContain('Report warnings');
   });
@@ -115,5 +117,19 @@ describe('bug rule', () => {
     const r = bugRule(['BUG'], ['src/a.ts', 'docs/test-plan.md'], o);
     expect(r.ok).toBe(false);
     expect(r.message).toContain("labelled 'BUG' but changes no test");
+  });
+});
+
+describe('annotations fit GitHub in bytes', () => {
+  test('a message of 40,000 é (80,000 bytes: under 65,535 characters, over 64 KB) is cut to 64 KB, whole characters', () => {
+    const message = 'é'.repeat(40_000);
+    const c = { classname: 'c', name: 't', time: 0, status: 'failed' as const, message, details: '😀'.repeat(20_000), file: 'a.ts', line: 1 };
+    const report = { tests: 1, passed: 0, failures: 1, errors: 0, skipped: 0, time: 0, cases: [c], warnings: [] };
+    const final = { attempt: 1, exitCode: 1, durationMs: 1, passed: false, report, reportFiles: ['r.xml'] };
+    const [a] = annotations({ attempts: [final], final, passed: false, flaky: false, flakyTests: [], durationMs: 1 });
+    expect(Buffer.byteLength(a.message)).toBeLessThanOrEqual(65_535);
+    expect(Buffer.byteLength(a.raw_details!)).toBeLessThanOrEqual(65_535);
+    expect(a.message.endsWith('é…')).toBe(true);
+    expect(a.raw_details!.endsWith('😀…')).toBe(true);
   });
 });

@@ -83,3 +83,39 @@ export async function recorder(status = 200, answer = 'ok') {
       }),
   };
 }
+
+/**
+ * A loopback HTTP server that answers every request with `status` and echoes the request back in the body
+ * (request line, body, headers), as some proxies do in an error. `endless` streams an answer that never
+ * ends after the echo (a hostile or broken endpoint).
+ */
+export async function echoServer(status = 400, opts: { endless?: boolean } = {}) {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const headers = Object.entries(req.headers)
+        .map(([k, v]) => `${k}: ${String(v)}`)
+        .join('\n');
+      const echo = `invalid request: ${req.method} ${req.url} ${Buffer.concat(chunks).toString('utf8')}\n${headers}\n`;
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      if (!opts.endless) return void res.end(echo);
+      res.write(echo);
+      const filler = 'x'.repeat(16 * 1024);
+      const more = () => {
+        while (!res.destroyed && res.write(filler));
+        if (!res.destroyed) res.once('drain', more);
+      };
+      more();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -72,6 +72,35 @@ describe('parseWatchSettings', () => {
   });
 });
 
+describe('metric hosts are validated as ssh-rollout validates its hosts', () => {
+  const HOSTILE = 'web1"} or vector(0) or up{job="x';
+  const perHost = '- name: users\n  query: shop_users{instance="{host}"}\n  min: 1';
+
+  test('a host that is query text is an input error naming the input and the line', () => {
+    expect(() => parse({ hosts: `web2:9100\n${HOSTILE}`, rules: perHost })).toThrow(`input 'hosts': '${HOSTILE}' is not [user@]host[:port]`);
+    expect(() => parse({ hosts: 'web2:9100', 'canary-hosts': HOSTILE, rules: perHost })).toThrow(`input 'canary-hosts': '${HOSTILE}' is not [user@]host[:port]`);
+    expect(() => parse({ hosts: 'web1/metrics?x=1', rules: perHost })).toThrow(/input 'hosts'/);
+    expect(() => parse({ hosts: 'web1:99999', rules: perHost })).toThrow(/input 'hosts': 'web1:99999': port must be 1-65535/);
+    expect(() => parse({ hosts: '2001:db8::zz', rules: perHost })).toThrow(/input 'hosts': '\[2001:db8::zz\]': '2001:db8::zz' is not an IPv6 address/);
+    expect(() => parseRolloutWatch(`url: http://prom:9090\nhosts: ['${HOSTILE}']\nrules:\n  - name: users\n    query: shop_users{instance="{host}"}\n    min: 1\n`, {})).toThrow(
+      `input 'watch': hosts: '${HOSTILE}' is not [user@]host[:port]`,
+    );
+  });
+
+  test('what ssh-rollout accepts is accepted: names, addresses, :port, IPv6 in brackets, user@', () => {
+    const hosts = ['web1', 'web1.example.com:9100', '10.0.0.1:9100', '[::1]:9100', '[2001:db8::7]', 'deploy@web3:22', '2001:db8::8'];
+    expect(parse({ hosts: hosts.join('\n'), rules: perHost }).hosts).toEqual(hosts);
+  });
+
+  test('{host} outside a quoted label value of a PromQL or openmetrics query is an input error naming the rule', () => {
+    const bare = '- name: users\n  query: shop_users_{host}\n  min: 1';
+    expect(() => parse({ hosts: 'web1', rules: bare })).toThrow(/input 'rules': rule 'users': \{host\} must stand inside a quoted label value/);
+    expect(() => parse({ source: 'openmetrics', baseline: 'none', url: 'http://{host}:9100/metrics', hosts: 'web1', rules: bare })).toThrow(/input 'rules': rule 'users'/);
+    // A Graphite target or a JSON path has no string literal: the validated host goes in as written.
+    expect(parse({ source: 'graphite', hosts: 'web1', rules: '- name: users\n  query: shop.users.{host}\n  min: 1' }).rules[0].query).toBe('shop.users.{host}');
+  });
+});
+
 describe('parseRolloutWatch (ssh-rollout watch YAML)', () => {
   test('structured YAML, hosts at run time', () => {
     const s = parseRolloutWatch(`

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { hodgesLehmannShift, lag1Autocorrelation, mannWhitney, median, normalSf, studentTSf } from '../../src/metrics/stats.js';
+import { HODGES_LEHMANN_MAX_PAIRS, hodgesLehmann, hodgesLehmannShift, lag1Autocorrelation, mannWhitney, mannWhitneyU, median, normalSf, studentTSf } from '../../src/metrics/stats.js';
 
 describe('Mann-Whitney U (two-sided, normal approximation, tie + continuity correction)', () => {
   test('fully separated samples: worked by hand', () => {
@@ -65,3 +65,80 @@ describe("Student's t", () => {
     expect(lag1Autocorrelation([[3, 3, 3]])).toBe(0);
   });
 });
+
+/** The pooled figures as first written (every value ranked one by one; every pair's difference): the reference. */
+const reference = {
+  u(canary: number[], baseline: number[]) {
+    const values = [...canary, ...baseline];
+    const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
+    const ranks = new Array<number>(values.length);
+    let tieTerm = 0;
+    for (let i = 0; i < order.length; ) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
+      for (let k = i; k <= j; k++) ranks[order[k][1]] = (i + j + 2) / 2;
+      tieTerm += (j - i + 1) ** 3 - (j - i + 1);
+      i = j + 1;
+    }
+    const n1 = canary.length;
+    const u = ranks.slice(0, n1).reduce((a, b) => a + b, 0) - (n1 * (n1 + 1)) / 2;
+    const n = values.length;
+    const variance = ((n1 * baseline.length) / 12) * (n + 1 - tieTerm / (n * (n - 1)));
+    return { u, variance };
+  },
+  shift(canary: number[], baseline: number[]) {
+    const diffs: number[] = [];
+    for (const x of canary) for (const y of baseline) diffs.push(x - y);
+    return median(diffs);
+  },
+};
+
+/** Seeded values on a coarse grid (many ties), as counts and rounded gauges are. */
+function seeded(seed: number, n: number, grid: number, offset = 0): number[] {
+  let s = seed;
+  return Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return Math.floor((s / 2147483648) * grid) + offset;
+  });
+}
+
+describe('the pooled figures at scale: U from ranks, the shift bounded', () => {
+  test('U, z and p equal the one-by-one ranking exactly on small inputs, ties and all', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const c = seeded(seed, 1 + (seed % 17), 2 + (seed % 9), seed % 3);
+      const b = seeded(seed * 7 + 1, 1 + (seed % 23), 2 + (seed % 7));
+      const { u, variance } = reference.u(c, b);
+      const got = mannWhitneyU(c, b);
+      expect(got.u).toBe(u);
+      if (variance > 0) {
+        const mu = (c.length * b.length) / 2;
+        expect(got.z).toBe((u < mu ? -1 : 1) * ((Math.max(u, c.length * b.length - u) - mu - 0.5) / Math.sqrt(variance)));
+      } else expect(got).toEqual({ u, z: 0, p: 1 });
+    }
+  });
+
+  test('the shift is every pair\'s median while the pairs are within the cap: exactly the first figure', () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const c = seeded(seed, 1 + (seed % 40), 50).map((x) => x / 10);
+      const b = seeded(seed * 3 + 2, 1 + (seed % 31), 50).map((x) => x / 10);
+      expect(hodgesLehmannShift(c, b)).toBe(reference.shift(c, b));
+      expect(mannWhitney(c, b).shiftSample).toBeUndefined();
+    }
+  });
+
+  test('over the cap: a deterministic quantile sample of each side, flagged, close to the exact shift', () => {
+    const c = seeded(11, 1000, 1000).map((x) => x / 10 + 3);
+    const b = seeded(12, 3000, 1000).map((x) => x / 10);
+    const exact = reference.shift(c, b);
+    const hl = hodgesLehmann(c, b);
+    expect(hl).toMatchObject({ sampled: true });
+    expect(hl.pairs).toBeLessThanOrEqual(HODGES_LEHMANN_MAX_PAIRS);
+    expect(Math.abs(hl.shift - exact)).toBeLessThan(0.2); // on a spread of 100: within a quantile step
+    expect(hodgesLehmann([...c].reverse(), b)).toEqual(hl); // the same readings, the same figure
+    const mw = mannWhitney(c, b);
+    expect(mw.shift).toBe(hl.shift);
+    expect(mw.shiftSample).toEqual({ pairs: hl.pairs, of: 3_000_000 });
+    expect(mw.u).toBe(reference.u(c, b).u);
+  });
+});
+

@@ -174,5 +174,5 @@ test('an open incident issue for the same release gets a comment instead of a se
   const comments = repo.commentsOn(existing.number);
   expect(comments).toHaveLength(1);
   expect(comments[0].body).toContain('**Reason:** p99 latency 2.3 s');
-  expect(comments[0].body).toContain(`${fleet.hosts[0].id}\`: r9 → r8`);
+  expect(comments[0].body).toContain(`r9 → r8: ${fleet.hosts[0].id}`);
 }, 60_000);

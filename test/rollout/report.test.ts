@@ -1,5 +1,6 @@
 // What a person reads after a rollout: outputs, the job summary table and the Mermaid gantt,
 // for a few hosts (a row and a bar per host) and for thousands (grouped by wave, bounded in size).
+import { mdText } from '../../src/common/markdown.js';
 import {
   REASON_MAX,
   SMALL_FLEET,
@@ -117,7 +118,7 @@ describe('summaryMarkdown', () => {
     expect(md.split('\n')[0]).toBe('## ssh-rollout v2: ↩️ reverted: a failure was caught and every switched host was put back');
     expect(md).toContain('**Stopped:** 1 host(s) failed, more than max-failures (0)');
     expect(md).toContain('| web1:22 | 1 | v1 | 100 ms | 100 ms | 200 ms | ↩️ reverted | 750 ms |');
-    expect(md).toContain('❌ failed: health failed: a \\| b c |');
+    expect(md).toContain('❌ failed: health failed: a \\| b \\| c |');
     expect(md).toContain('| web3:22 | 2 | – | 100 ms | – | – | ⏭️ not started | 200 ms |');
     expect(md).toContain('**Warnings:**\n- web1:22: record/prune: exit 1');
   });
@@ -213,7 +214,7 @@ describe('small fleets', () => {
   test('hosts that downloaded the artifact themselves: the URL, nothing sent per host', () => {
     const r = report({ artifact: { file: '/tmp/a.tar.gz', sha256: 'ab'.repeat(32), bytes: 2048, url: 'https://dl.example/app`x.tgz' }, sentBytes: 0 });
     r.hosts = r.hosts.map((h) => ({ ...h, staging: 'url', sentBytes: 0 }));
-    expect(summaryMarkdown(r).split('\n')[2]).toMatch(/; deploy path `\/srv\/app`; hosts downloaded the artifact from `https:\/\/dl\.example\/app%60x\.tgz`; staged: 3 downloaded; runner sent 0 B$/);
+    expect(summaryMarkdown(r).split('\n')[2]).toMatch(/; deploy path `\/srv\/app`; hosts downloaded the artifact from ``https:\/\/dl\.example\/app`x\.tgz``; staged: 3 downloaded; runner sent 0 B$/);
   });
 
   test('no staging fields: the info line is as before', () => {
@@ -374,9 +375,9 @@ describe('large fleets', () => {
     expect(items.length).toBeGreaterThan(100);
     expect(items.slice(0, 3).map((l) => l.split(' · ')[0])).toEqual(['- 🔥 **h9997:22**', '- 🔥 **h9998:22**', '- 🔥 **h9999:22**']);
     expect(md).toContain(`\n… and ${10_000 - items.length} more failed hosts: see the JSON report (the \`report\` output)\n`);
-    // A reason is cut to REASON_MAX characters, then escaped (which at most doubles it).
+    // A reason is cut to REASON_MAX characters on one line, then escaped (which at most doubles it).
     const reason = `health failed on h0: ${'é|\n'.repeat(400)}`;
-    expect(lineOf(md, '- ❌ h0:22')).toBe(`- ❌ h0:22 · wave 1: ${`${reason.slice(0, REASON_MAX - 1)}…`.replace(/\|/g, '\\|').replace(/\n/g, ' ')} (put back: back on v1)`);
+    expect(lineOf(md, '- ❌ h0:22')).toBe(`- ❌ h0:22 · wave 1: ${mdText(reason, REASON_MAX)} (put back: back on v1)`);
     for (const l of items) expect(l.length).toBeLessThan(2 * REASON_MAX + 100);
     // What comes after the list is still there.
     expect(md).toContain('of all 10000 hosts is in the JSON report');

@@ -35,7 +35,7 @@
  *   entries whose required checks (a commit status or a check run of that name) passed, by moving the branch
  *   to the tested commit, drops the first that failed, and rebuilds the entries behind it.
  *
- * Served: repos (get), user (get); issues (create, get, update, list with state/labels/creator filters,
+ * Served: repos (get), user (get: 403 for a bot's token, as GitHub answers an installation token); issues (create, get, update, list with state/labels/creator filters,
  * comments create/list/update, labels add/set/remove/list), repo labels (list, create, get); pulls (create,
  * get, update, list with state/head/base, files); statuses (create, list for ref, combined); check runs
  * (create, update, get, annotations, list for ref); git refs (get, matching, create, update, delete);
@@ -696,7 +696,11 @@ export class GitHubApiStandIn {
 
   private route(method: string, path: string, q: Record<string, string>, b: Json): { status?: number; body?: unknown; listKey?: string; location?: string } {
     const seg = path.split('/').filter(Boolean).map(decodeURIComponent);
-    if (method === 'GET' && path === '/user') return { body: this.user() };
+    if (method === 'GET' && path === '/user') {
+      // An installation token (the workflow's GITHUB_TOKEN, a bot) may not read /user, as on GitHub.
+      if (this.user().type === 'Bot') throw new HttpError(403, 'Resource not accessible by integration');
+      return { body: this.user() };
+    }
     if (seg[0] !== 'repos' || seg.length < 3) throw notFound();
     const r = this.repo(`${seg[1]}/${seg[2]}`);
     const rest = seg.slice(3);

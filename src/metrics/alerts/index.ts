@@ -6,7 +6,10 @@ import { shouldAlert } from './message.js';
 import { resolveEvent, sendPagerDuty, triggerEvent } from './pagerduty.js';
 import { postWebhook } from './webhook.js';
 import { errorMessage } from '../../common/errors.js';
+import { alertSecrets, cut, redact } from '../redact.js';
 
+/** At most this many characters of a failed channel's warning are kept (it goes into the report and summary). */
+export const ALERT_WARNING_CHARS = 500;
 
 /** Returns the warnings of channels that failed. */
 export async function sendAlerts(result: WatchResult, settings: WatchSettings, ctx: AlertContext, logger: Logger): Promise<string[]> {
@@ -28,13 +31,15 @@ export async function sendAlerts(result: WatchResult, settings: WatchSettings, c
     }
   }
   const warnings: string[] = [];
+  const secrets = alertSecrets(a);
   await Promise.all(
     jobs.map(async (job) => {
       try {
         await job.run();
         logger.info(`alert sent: ${job.channel}`);
       } catch (err) {
-        const message = `alert channel ${job.channel} failed: ${errorMessage(err)}`;
+        // Whatever came back (an endpoint's answer, an SMTP server's reply) may echo a secret.
+        const message = cut(redact(`alert channel ${job.channel} failed: ${errorMessage(err)}`, secrets), ALERT_WARNING_CHARS);
         logger.warning(message);
         warnings.push(message);
       }

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { fmt } from '../rules.js';
 import type { AlertContext, RuleReport, WatchResult } from '../types.js';
+import { answerText } from './answer.js';
 
 /** Stable across runs, so a later watch resolves the incident an earlier one opened. PagerDuty caps it at 255. */
 export function dedupKey(repository: string, environment: string, rule: string): string {
@@ -76,5 +77,7 @@ export async function sendPagerDuty(url: string, event: PagerDutyEvent, timeoutM
     signal: AbortSignal.timeout(timeoutMs),
   });
   // The Events API answers 202 Accepted; anything else (400 invalid, 429 throttled) did not page anyone.
-  if (!res.ok) throw new Error(`PagerDuty answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  // The answer may echo the event, routing key and all (some proxies do).
+  if (!res.ok) throw new Error(`PagerDuty answered HTTP ${res.status}: ${await answerText(res, [event.routing_key])}`);
+  await res.body?.cancel().catch(() => undefined);
 }

@@ -1,6 +1,8 @@
 // Slack-compatible incoming webhook: a JSON body with `text` (Mattermost, Rocket.Chat and Teams workflows take it too).
 import { alertSubject, ruleLines } from './message.js';
 import type { AlertContext, WatchResult } from '../types.js';
+import { urlSecrets } from '../redact.js';
+import { answerText } from './answer.js';
 
 export async function postWebhook(url: string, result: WatchResult, ctx: AlertContext, timeoutMs = 10_000): Promise<void> {
   const icon = result.verdict === 'fail' ? ':rotating_light:' : ':warning:';
@@ -11,5 +13,7 @@ export async function postWebhook(url: string, result: WatchResult, ctx: AlertCo
     body: JSON.stringify({ text }),
     signal: AbortSignal.timeout(timeoutMs),
   });
-  if (!res.ok) throw new Error(`webhook answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  // The URL is the webhook's secret; the answer may echo the request line.
+  if (!res.ok) throw new Error(`webhook answered HTTP ${res.status}: ${await answerText(res, urlSecrets(url))}`);
+  await res.body?.cancel().catch(() => undefined);
 }

@@ -2,6 +2,7 @@
 import { expand, QueryError, type HistoryRequest, type MetricSource, type Reading, type SampleRequest } from './types.js';
 import { httpGet, parseJson } from './http.js';
 import { perHost, requestTimeout, toNumber } from './common.js';
+import { expandUrl } from './expand.js';
 import type { HttpSourceOptions } from './prometheus.js';
 
 type RenderSeries = { target: string; datapoints: [number | null, number][] };
@@ -11,13 +12,14 @@ export class GraphiteSource implements MetricSource {
 
   private async render(target: string, host: string, from: string, until: string, signal?: AbortSignal): Promise<RenderSeries[]> {
     const q = new URLSearchParams({ target, format: 'json', from, until });
-    const { body } = await httpGet(`${expand(this.opts.url, host)}/render?${q}`, {
+    const { body } = await httpGet(`${expandUrl(this.opts.url, host)}/render?${q}`, {
       headers: this.opts.headers,
       timeoutMs: requestTimeout(this.opts.intervalMs),
       retries: this.opts.retries ?? 2,
       signal,
+      secrets: this.opts.secrets,
     });
-    const doc = parseJson(body, 'Graphite');
+    const doc = parseJson(body, 'Graphite', this.opts.secrets);
     if (!Array.isArray(doc) || doc.some((s) => !s || !Array.isArray((s as RenderSeries).datapoints))) {
       throw new QueryError('Graphite answered with JSON that is not a render result (a list of {target, datapoints})');
     }

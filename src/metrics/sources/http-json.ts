@@ -2,6 +2,7 @@
 import { expand, QueryError, type MetricSource, type Reading, type SampleRequest } from './types.js';
 import { httpGet, parseJson } from './http.js';
 import { perHost, requestTimeout, toNumber } from './common.js';
+import { expandUrl } from './expand.js';
 import type { HttpSourceOptions } from './prometheus.js';
 
 export function parsePath(path: string): string[] {
@@ -36,8 +37,8 @@ export class HttpJsonSource implements MetricSource {
     let doc = this.cache.get(key);
     if (!doc) {
       for (const k of this.cache.keys()) if (!k.startsWith(`${at} `)) this.cache.delete(k);
-      doc = httpGet(url, { headers: { accept: 'application/json', ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal }).then(
-        ({ body }) => parseJson(body, url),
+      doc = httpGet(url, { headers: { accept: 'application/json', ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal, secrets: this.opts.secrets }).then(
+        ({ body }) => parseJson(body, url, this.opts.secrets),
       );
       this.cache.set(key, doc);
     }
@@ -46,7 +47,7 @@ export class HttpJsonSource implements MetricSource {
 
   async sample(req: SampleRequest) {
     return perHost(req, async (host): Promise<Reading> => {
-      const doc = await this.fetchDoc(expand(this.opts.url, host), req.at, req.signal);
+      const doc = await this.fetchDoc(expandUrl(this.opts.url, host), req.at, req.signal);
       const path = expand(req.rule.query, host);
       const hit = lookup(doc, path);
       if (!hit.found) return { value: null, reason: `no '${hit.missing}' in the document` };

@@ -2,6 +2,9 @@
 // and QueryError for what will not (other 4xx).
 import { QueryError } from './types.js';
 import { errorMessage } from '../../common/errors.js';
+import { formatBytes } from '../../common/format.js';
+import { readCapped } from '../../common/http-body.js';
+import { redact } from '../redact.js';
 
 export interface HttpOptions {
   headers?: Record<string, string>;
@@ -10,9 +13,14 @@ export interface HttpOptions {
   signal?: AbortSignal;
   /** Treat these statuses as answers (Prometheus explains a bad query in a 400/422 JSON body). */
   acceptStatus?: number[];
+  /** What the request carries that is secret (header values): redacted from an error's answer before it is kept. */
+  secrets?: readonly string[];
 }
 
 export class TransientError extends Error {}
+
+/** An answer is read up to this size; a larger one is refused, not read into memory. */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 
 const pause = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -29,13 +37,16 @@ async function once(url: string, opts: HttpOptions): Promise<{ status: number; b
     const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
     throw new TransientError(`${errorMessage(err)}${cause}`);
   }
-  const body = await res.text().catch((err) => {
+  const read = await readCapped(res, MAX_ANSWER_BYTES).catch((err) => {
     throw new TransientError(`reading the body: ${errorMessage(err)}`);
   });
+  if (read.truncated) throw new QueryError(`${redactUrl(url)} answered with more than ${formatBytes(MAX_ANSWER_BYTES)}: narrow the query (a rule reads one series, or one per host)`);
+  const body = read.text;
   if (res.ok || opts.acceptStatus?.includes(res.status)) return { status: res.status, body };
-  const snippet = body.slice(0, 200).replace(/\s+/g, ' ');
+  // A server may echo the request (its Authorization header) in an error: redacted before it is kept.
+  const snippet = redact(body, opts.secrets ?? []).slice(0, 200).replace(/\s+/g, ' ');
   if (res.status >= 500 || res.status === 429 || res.status === 408) throw new TransientError(`HTTP ${res.status}: ${snippet}`);
-  throw new QueryError(`HTTP ${res.status} from ${redact(url)}: ${snippet}`);
+  throw new QueryError(`HTTP ${res.status} from ${redactUrl(url)}: ${snippet}`);
 }
 
 /** GET with retries; throws TransientError after the last attempt, QueryError at once. */
@@ -55,7 +66,7 @@ export async function httpGet(url: string, opts: HttpOptions): Promise<{ status:
 }
 
 /** URLs may carry credentials; logs and reports get them without. */
-export function redact(url: string): string {
+export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
@@ -65,10 +76,10 @@ export function redact(url: string): string {
   }
 }
 
-export function parseJson(body: string, what: string): unknown {
+export function parseJson(body: string, what: string, secrets: readonly string[] = []): unknown {
   try {
     return JSON.parse(body);
   } catch {
-    throw new TransientError(`${what} answered with something that is not JSON: ${body.slice(0, 120)}`);
+    throw new TransientError(`${what} answered with something that is not JSON: ${redact(body, secrets).slice(0, 120)}`);
   }
 }

@@ -6,9 +6,10 @@ import { OpenMetricsSource } from './openmetrics.js';
 import { PrometheusSource } from './prometheus.js';
 import { ReplaySource } from './replay.js';
 import type { MetricSource } from './types.js';
+import { sourceSecrets } from '../redact.js';
 
 export function createSource(settings: WatchSettings, now: () => number = Date.now): MetricSource {
-  const opts = { url: settings.url, headers: settings.headers, intervalMs: settings.intervalMs };
+  const opts = { url: settings.url, headers: settings.headers, intervalMs: settings.intervalMs, secrets: sourceSecrets(settings) };
   switch (settings.source) {
     case 'prometheus':
       return new PrometheusSource(opts);

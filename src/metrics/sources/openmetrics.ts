@@ -1,8 +1,10 @@
 // Scrapes a text exposition endpoint per host directly (no monitoring server); counters become per-minute rates.
 import { evaluateSelector, parseExposition, parseSelector, type Scrape, type Selector } from '../exposition.js';
-import { expand, QueryError, type MetricSource, type Reading, type SampleRequest } from './types.js';
-import { httpGet } from './http.js';
+import { QueryError, type MetricSource, type Reading, type SampleRequest } from './types.js';
+import { httpGet, redactUrl } from './http.js';
 import { perHost, requestTimeout } from './common.js';
+import { expandPromQL, expandUrl } from './expand.js';
+import { redact } from '../redact.js';
 import type { HttpSourceOptions } from './prometheus.js';
 import { errorMessage } from '../../common/errors.js';
 
@@ -37,11 +39,11 @@ export class OpenMetricsSource implements MetricSource {
   }
 
   private async fetch(url: string, signal?: AbortSignal): Promise<Scrape> {
-    const { body } = await httpGet(url, { headers: { accept: ACCEPT, ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal });
+    const { body } = await httpGet(url, { headers: { accept: ACCEPT, ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal, secrets: this.opts.secrets });
     try {
       return { at: this.now(), exposition: parseExposition(body) };
     } catch (err) {
-      throw new QueryError(`${url} is not a text exposition: ${errorMessage(err)}`);
+      throw new QueryError(`${redactUrl(url)} is not a text exposition: ${redact(errorMessage(err), this.opts.secrets ?? [])}`);
     }
   }
 
@@ -65,15 +67,15 @@ export class OpenMetricsSource implements MetricSource {
   async prime(req: SampleRequest): Promise<void> {
     this.selector(req.rule.query);
     await perHost(req, async (host) => {
-      await this.scrape(expand(this.opts.url, host), req.at, req.signal);
+      await this.scrape(expandUrl(this.opts.url, host), req.at, req.signal);
       return { value: null, reason: 'priming' };
     });
   }
 
   async sample(req: SampleRequest) {
     return perHost(req, async (host): Promise<Reading> => {
-      const sel = this.selector(expand(req.rule.query, host));
-      const { current, previous } = await this.scrape(expand(this.opts.url, host), req.at, req.signal);
+      const sel = this.selector(expandPromQL(req.rule.query, host));
+      const { current, previous } = await this.scrape(expandUrl(this.opts.url, host), req.at, req.signal);
       const result = evaluateSelector(sel, current, previous);
       if (result.kind === 'value') return { value: result.value };
       if (result.kind === 'no-data') return { value: null, reason: result.reason };

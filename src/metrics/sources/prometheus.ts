@@ -1,13 +1,17 @@
 // Prometheus HTTP API: /api/v1/query at each tick, /api/v1/query_range for a before:<duration> baseline.
-import { expand, QueryError, type HistoryRequest, type MetricSource, type Reading, type SampleRequest } from './types.js';
+import { QueryError, type HistoryRequest, type MetricSource, type Reading, type SampleRequest } from './types.js';
 import { httpGet, parseJson, TransientError } from './http.js';
 import { perHost, requestTimeout, toNumber } from './common.js';
+import { expandPromQL, expandUrl } from './expand.js';
+import { redact } from '../redact.js';
 
 export interface HttpSourceOptions {
   url: string;
   headers: Record<string, string>;
   intervalMs: number;
   retries?: number;
+  /** Header values and the URL's password: redacted from every answer (sourceSecrets). */
+  secrets?: readonly string[];
 }
 
 interface ApiAnswer {
@@ -30,7 +34,7 @@ export class PrometheusSource implements MetricSource {
   constructor(private readonly opts: HttpSourceOptions) {}
 
   private async api(path: string, params: Record<string, string>, signal?: AbortSignal): Promise<ApiAnswer['data']> {
-    const base = expand(this.opts.url, params.host ?? '');
+    const base = expandUrl(this.opts.url, params.host ?? '');
     const q = new URLSearchParams(params);
     q.delete('host');
     const { body } = await httpGet(`${base}${path}?${q}`, {
@@ -38,12 +42,16 @@ export class PrometheusSource implements MetricSource {
       timeoutMs: requestTimeout(this.opts.intervalMs),
       retries: this.opts.retries ?? 2,
       signal,
+      secrets: this.opts.secrets,
       // Prometheus answers a bad query with 400 (bad_data) or 422 (execution) and explains it in JSON.
       acceptStatus: [400, 422],
     });
-    const answer = parseJson(body, 'Prometheus') as ApiAnswer;
+    const secrets = this.opts.secrets ?? [];
+    const answer = parseJson(body, 'Prometheus', secrets) as ApiAnswer;
     if (answer.status !== 'success') {
-      const message = `Prometheus: ${answer.errorType ?? 'error'}: ${answer.error ?? body.slice(0, 200)}`;
+      // What the server says may quote the request: redacted before it is kept.
+      const said = typeof answer.error === 'string' ? redact(answer.error, secrets) : redact(body, secrets).slice(0, 200);
+      const message = `Prometheus: ${answer.errorType ?? 'error'}: ${said}`;
       if (answer.errorType === 'timeout' || answer.errorType === 'unavailable' || answer.errorType === 'canceled') throw new TransientError(message);
       throw new QueryError(message);
     }
@@ -52,7 +60,7 @@ export class PrometheusSource implements MetricSource {
 
   async sample(req: SampleRequest) {
     return perHost(req, async (host): Promise<Reading> => {
-      const query = expand(req.rule.query, host);
+      const query = expandPromQL(req.rule.query, host);
       const data = await this.api('/api/v1/query', { query, time: (req.at / 1000).toFixed(3), host }, req.signal);
       if (!data) throw new QueryError('Prometheus answered without data');
       if (data.resultType === 'scalar') {
@@ -75,7 +83,7 @@ export class PrometheusSource implements MetricSource {
     // Prometheus refuses more than 11,000 points per series.
     const stepSec = Math.max(req.stepMs / 1000, (req.end - req.start) / 1000 / 10_000, 1);
     for (const host of req.hosts.length > 0 ? req.hosts : ['']) {
-      const query = expand(req.rule.query, host);
+      const query = expandPromQL(req.rule.query, host);
       const data = await this.api(
         '/api/v1/query_range',
         { query, start: (req.start / 1000).toFixed(3), end: (req.end / 1000).toFixed(3), step: `${stepSec}`, host },

@@ -2,16 +2,14 @@
 // under steady load: drain loses no request, the canary gets its share, a failing canary is out of
 // rotation while it is reverted, weights and states always come back, and the requests each host was
 // sent are measured (haproxy's req_tot) as the client saw them.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { objectInputs } from '../../src/common/inputs.js';
 import { parseServersState } from '../../src/lb/haproxy.js';
 import { connectLoadBalancer, readLoadBalancerInputs, sharesBetween, type LoadBalancer } from '../../src/lb/index.js';
 import { Fleet } from '../servers/fleet.js';
 import { startHaproxy, type HaproxyServer } from '../servers/haproxy.js';
 import { connector, currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { RESTART, haproxyInputs, haproxyServers, sendRequests, startApps, startLoad, type Apps } from './helpers.js';
+import { RESTART, startHaproxyWorld, stopLbWorld, haproxyInputs, haproxyServers, sendRequests, startLoad, type Apps } from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
@@ -21,19 +19,9 @@ let haproxy: HaproxyServer;
 const state = (h: HaproxyServer = haproxy) => haproxyServers(h).map(({ name, weight, state }) => ({ name, weight, state }));
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'fivestep-lb-haproxy-'));
-  fleet = await Fleet.start(4, { distinctAddresses: true, bastion: true });
-  apps = await startApps(fleet);
-  haproxy = await startHaproxy(fleet.hosts.map((h, i) => ({ name: `s${i}`, address: h.host, port: apps.port, weight: 10 })));
-  const first = await runRollout(fleet, { artifact: makeArtifact(tmp, 'v1'), 'release-id': 'v1' });
-  expect(first.outputs.result).toBe('success');
+  ({ tmp, fleet, apps, lb: haproxy } = await startHaproxyWorld('haproxy'));
 }, 40_000);
-afterAll(async () => {
-  await haproxy?.stop();
-  await apps?.stop();
-  await fleet?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => stopLbWorld({ tmp, fleet, apps, lb: haproxy }));
 
 const lbInputs = () => ({
   ...haproxyInputs(fleet, haproxy),

@@ -1,14 +1,17 @@
 // A per-host app for the balancer tests (the version `current` serves; down while a "restart" marker
 // exists, as a non-graceful reload would be; every answer is an order worth the release's `order-value`,
 // default 1, counted on /metrics as `orders_total`) and a steady load generator through the balancer.
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, createServer, request, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseServersState } from '../../src/lb/haproxy.js';
 import type { LbServer } from '../../src/lb/index.js';
-import type { Fleet } from '../servers/fleet.js';
-import type { HaproxyServer } from '../servers/haproxy.js';
+import { Fleet } from '../servers/fleet.js';
+import { startHaproxy, type HaproxyServer } from '../servers/haproxy.js';
 import type { NginxServer } from '../servers/nginx.js';
+import { makeArtifact, runRollout } from '../rollout/helpers.js';
 
 /** A reload that is a restart: the app answers nothing for 0.3 s, and the command returns once it is back. */
 export const RESTART = 'mkdir -p "$DEPLOY_PATH/shared"; touch "$DEPLOY_PATH/shared/restarting"; sleep 0.3; rm -f "$DEPLOY_PATH/shared/restarting"';
@@ -33,6 +36,43 @@ export const nginxInputs = (fleet: Fleet, nginx: NginxServer) => ({
   'lb-upstream-file': nginx.upstreamFile,
   'drain-timeout': '5s',
 });
+
+/** What a balancer test runs: a scratch directory, a fleet, its apps and the balancer in front of them. */
+export interface LbWorld<B extends { stop(): Promise<void> }> {
+  tmp: string;
+  fleet: Fleet;
+  apps: Apps;
+  lb: B;
+}
+
+/** Stops a balancer test's servers, the balancer first, and removes its scratch directory; what never started is passed over. */
+export async function stopLbWorld(w: Partial<LbWorld<{ stop(): Promise<void> }>>): Promise<void> {
+  await w.lb?.stop();
+  await w.apps?.stop();
+  await w.fleet?.stop();
+  if (w.tmp) rmSync(w.tmp, { recursive: true, force: true });
+}
+
+/**
+ * Four hosts behind a real haproxy (servers `s0`…`s3`, weight 10), v1 deployed. Each host on an address of
+ * its own with one app port; or (`sameAddress`) all at 127.0.0.1, each app on a port of its own.
+ */
+export async function startHaproxyWorld(name: string, o: { sameAddress?: boolean } = {}): Promise<LbWorld<HaproxyServer>> {
+  const w: Partial<LbWorld<HaproxyServer>> = { tmp: mkdtempSync(join(tmpdir(), `fivestep-lb-${name}-`)) };
+  try {
+    const fleet = (w.fleet = await Fleet.start(4, o.sameAddress ? { bastion: true } : { distinctAddresses: true, bastion: true }));
+    const apps = (w.apps = await startApps(fleet, o.sameAddress ? { listen: 'own-port' } : {}));
+    w.lb = await startHaproxy(
+      fleet.hosts.map((h, i) => (o.sameAddress ? { name: `s${i}`, address: '127.0.0.1', port: apps.ports[i], weight: 10 } : { name: `s${i}`, address: h.host, port: apps.port, weight: 10 })),
+    );
+    const first = await runRollout(fleet, { artifact: makeArtifact(w.tmp!, 'v1'), 'release-id': 'v1' });
+    expect(first.outputs.result).toBe('success');
+    return w as LbWorld<HaproxyServer>;
+  } catch (err) {
+    await stopLbWorld(w);
+    throw err;
+  }
+}
 
 /** What haproxy says of its backend's servers now, read on the runner through its admin socket. */
 export function haproxyServers(haproxy: HaproxyServer): LbServer[] {

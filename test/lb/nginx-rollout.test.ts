@@ -1,7 +1,7 @@
 // ssh-rollout through a REAL nginx (upstream file rewritten, `nginx -t`, reload, over SSH on the bastion):
 // drain loses no request under load and the upstream file is restored byte for byte; requestCounts gives
 // the weights in rotation (nginx OSS counts nothing per server), marked as not measured.
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { objectInputs } from '../../src/common/inputs.js';
@@ -9,7 +9,7 @@ import { connectLoadBalancer, readLoadBalancerInputs, sharesBetween } from '../.
 import { Fleet } from '../servers/fleet.js';
 import { startNginx, type NginxServer } from '../servers/nginx.js';
 import { connector, currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { RESTART, nginxInputs, startApps, startLoad, type Apps } from './helpers.js';
+import { RESTART, stopLbWorld, nginxInputs, startApps, startLoad, type Apps } from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
@@ -23,12 +23,7 @@ beforeAll(async () => {
   const { uid, gid } = statSync(fleet.hosts[0].root);
   nginx = await startNginx(fleet.hosts.map((h) => ({ name: h.host, address: h.host, port: apps.port })), { uid, gid });
 }, 40_000);
-afterAll(async () => {
-  await nginx?.stop();
-  await apps?.stop();
-  await fleet?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => stopLbWorld({ tmp, fleet, apps, lb: nginx }));
 
 test('drain through nginx: no failed request under load, the upstream file restored', async () => {
   const original = readFileSync(nginx.upstreamFile, 'utf8');

@@ -3,13 +3,13 @@
 // shared/), driven over SSH: drain and a 10% canary under steady load, named through lb-servers,
 // health checked on the host over the socket. Before, the provider could not address a unix: server
 // and the rollout was refused.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet } from '../servers/fleet.js';
 import { startNginx, type NginxServer } from '../servers/nginx.js';
 import { currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { RESTART, nginxInputs, startApps, startLoad, type Apps } from './helpers.js';
+import { RESTART, stopLbWorld, nginxInputs, startApps, startLoad, type Apps } from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
@@ -27,12 +27,7 @@ beforeAll(async () => {
   const { uid, gid } = statSync(fleet.hosts[0].root);
   nginx = await startNginx(apps.sockets.map((s, i) => ({ name: `s${i}`, address: `unix:${s}`, port: 0 })), { uid, gid });
 }, 40_000);
-afterAll(async () => {
-  await nginx?.stop();
-  await apps?.stop();
-  await fleet?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => stopLbWorld({ tmp, fleet, apps, lb: nginx }));
 
 const lbInputs = () => ({
   ...nginxInputs(fleet, nginx),

@@ -3,14 +3,12 @@
 // whose revert left it unhealthy stays out after the run (and failed-hosts names it), and a revert never
 // takes the last server out of rotation. Each of these lost requests before the rule was kept.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { parseServersState } from '../../src/lb/haproxy.js';
 import { Fleet } from '../servers/fleet.js';
-import { startHaproxy, type HaproxyServer } from '../servers/haproxy.js';
+import { type HaproxyServer } from '../servers/haproxy.js';
 import { currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { RESTART, haproxyInputs, haproxyServers, sendRequests, startApps, startLoad, type Apps } from './helpers.js';
+import { RESTART, startHaproxyWorld, stopLbWorld, haproxyInputs, haproxyServers, sendRequests, startLoad, type Apps } from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
@@ -28,19 +26,9 @@ const snapshot = `echo "show servers state app" | socat stdio UNIX-CONNECT:{sock
 
 let release = 'v1';
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'fivestep-lb-rotation-'));
-  fleet = await Fleet.start(4, { distinctAddresses: true, bastion: true });
-  apps = await startApps(fleet);
-  haproxy = await startHaproxy(fleet.hosts.map((h, i) => ({ name: `s${i}`, address: h.host, port: apps.port, weight: 10 })));
-  const first = await runRollout(fleet, { artifact: makeArtifact(tmp, 'v1'), 'release-id': 'v1' });
-  expect(first.outputs.result).toBe('success');
+  ({ tmp, fleet, apps, lb: haproxy } = await startHaproxyWorld('rotation'));
 }, 40_000);
-afterAll(async () => {
-  await haproxy?.stop();
-  await apps?.stop();
-  await fleet?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => stopLbWorld({ tmp, fleet, apps, lb: haproxy }));
 afterEach(() => {
   // Each test starts from a healthy fleet, every server ready.
   for (const [i] of fleet.hosts.entries()) for (const f of ['restarting', 'dies-on-revert', 'fail-reload']) rmSync(fleet.path(i, `/srv/app/shared/${f}`), { force: true });

@@ -2,14 +2,12 @@
 // here) behind a REAL haproxy whose servers share that address: each host is matched to its own server
 // (lb-servers, or address and port), so draining one drains one. Before, matching by address alone gave
 // every host all four servers: one drain emptied the backend while the rollout reported success.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
 import { parseServersState } from '../../src/lb/haproxy.js';
 import { Fleet } from '../servers/fleet.js';
-import { startHaproxy, type HaproxyServer } from '../servers/haproxy.js';
+import { type HaproxyServer } from '../servers/haproxy.js';
 import { currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { RESTART, haproxyInputs, haproxyServers, startApps, startLoad, type Apps } from './helpers.js';
+import { RESTART, startHaproxyWorld, stopLbWorld, haproxyInputs, haproxyServers, startLoad, type Apps } from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
@@ -19,20 +17,10 @@ let haproxy: HaproxyServer;
 const state = () => haproxyServers(haproxy).map(({ name, state }) => ({ name, state }));
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'fivestep-lb-same-address-'));
   // Every host at 127.0.0.1 (SSH ports differ); every app at 127.0.0.1 on a port of its own.
-  fleet = await Fleet.start(4, { bastion: true });
-  apps = await startApps(fleet, { listen: 'own-port' });
-  haproxy = await startHaproxy(fleet.hosts.map((h, i) => ({ name: `s${i}`, address: '127.0.0.1', port: apps.ports[i], weight: 10 })));
-  const first = await runRollout(fleet, { artifact: makeArtifact(tmp, 'v1'), 'release-id': 'v1' });
-  expect(first.outputs.result).toBe('success');
+  ({ tmp, fleet, apps, lb: haproxy } = await startHaproxyWorld('same-address', { sameAddress: true }));
 }, 40_000);
-afterAll(async () => {
-  await haproxy?.stop();
-  await apps?.stop();
-  await fleet?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => stopLbWorld({ tmp, fleet, apps, lb: haproxy }));
 
 const lbInputs = () => ({
   ...haproxyInputs(fleet, haproxy),

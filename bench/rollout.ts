@@ -25,7 +25,7 @@ import type { Logger } from '../src/common/logger.js';
 import { connectSsh } from '../src/ssh/connection.js';
 import type { Connector, ExecOptions, RemoteSession, SshCredentials } from '../src/ssh/types.js';
 import { sshRollout } from '../src/rollout/main.js';
-import type { RolloutReport, StepName } from '../src/rollout/rollout.js';
+import type { RolloutReport, StepName } from '../src/rollout/record.js';
 import { Fleet } from '../test/servers/fleet.js';
 import { ensurePackages } from '../test/servers/system-packages.js';
 

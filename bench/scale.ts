@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { mapLimit } from '../src/common/concurrency.js';
 import { objectInputs } from '../src/common/inputs.js';
 import { sshRollout } from '../src/rollout/main.js';
-import type { RolloutReport, StepName } from '../src/rollout/rollout.js';
+import type { RolloutReport, StepName } from '../src/rollout/record.js';
 import { connectSsh } from '../src/ssh/connection.js';
 import type { Connector, ExecOptions } from '../src/ssh/types.js';
 import { Fleet } from '../test/servers/fleet.js';

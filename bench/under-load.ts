@@ -15,7 +15,7 @@ import { objectInputs } from '../src/common/inputs.js';
 import { MemoryLogger } from '../src/common/logger.js';
 import { sshRollout } from '../src/rollout/main.js';
 import { connectSsh } from '../src/ssh/connection.js';
-import type { RolloutReport } from '../src/rollout/rollout.js';
+import type { RolloutReport } from '../src/rollout/record.js';
 import { Fleet } from '../test/servers/fleet.js';
 import { startHaproxy, type HaproxyServer } from '../test/servers/haproxy.js';
 import { startLoad, type LoadStats } from '../test/servers/load.js';

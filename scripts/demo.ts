@@ -28,7 +28,7 @@ import { readReports } from '../src/revert/reports.js';
 import { readRevertSettings } from '../src/revert/settings.js';
 import { sshRollout } from '../src/rollout/main.js';
 import { formatMs } from '../src/rollout/report.js';
-import type { RolloutReport } from '../src/rollout/rollout.js';
+import type { RolloutReport } from '../src/rollout/record.js';
 import { connectSsh } from '../src/ssh/connection.js';
 import { Fleet } from '../test/servers/fleet.js';
 import { startHaproxy } from '../test/servers/haproxy.js';

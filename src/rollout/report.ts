@@ -5,7 +5,7 @@
 import { SMALL_FLEET, formatBytes } from '../common/format.js';
 import { mdCode, mdText } from '../common/markdown.js';
 import { GITHUB_LIMITS } from '../github/limits.js';
-import type { HostOutcome, HostRecord, RolloutReport, Staging, StepName, WaveRecord } from './rollout.js';
+import type { HostOutcome, HostRecord, RolloutReport, Staging, StepName, WaveRecord } from './record.js';
 
 /** Up to this many hosts the summary has a row, and the gantt a bar, per host. */
 export { SMALL_FLEET };

@@ -11,13 +11,13 @@ import { MAX_CONCURRENT_HANDSHAKES, ReleaseHost } from '../engine/host.js';
 import { Heartbeat, takeLock, type RunStatus } from '../engine/lock.js';
 import { planRollout, type FoundHost, type RolloutPlan } from '../engine/plan.js';
 import { adoptId, commandsNeeded, preflightFindings, stateChecks } from '../engine/preflight.js';
-import { ReloadFailedError, StepError, type StepName, type StepRecord } from '../engine/steps.js';
-import { judgeProgress, type HostOutcome } from '../engine/verdict.js';
-import type { LoadBalancer, TrafficSplit } from '../lb/index.js';
+import { ReloadFailedError, StepError } from '../engine/steps.js';
+import { judgeProgress } from '../engine/verdict.js';
+import type { LoadBalancer } from '../lb/index.js';
 import { EXIT, type DeployLogEntry, type HostState, type ReleaseEnv, type StateChecks } from '../release/commands.js';
 import { filesToSend, type DeltaOffer, type ManifestEntry } from '../release/delta.js';
 import type { HealthCheck } from '../release/health.js';
-import { neverHealthy, planPrune, readLedger, revertTarget, type Ledger, type LedgerStatus } from '../release/ledger.js';
+import { neverHealthy, planPrune, readLedger, revertTarget, type Ledger } from '../release/ledger.js';
 import type { Connector } from '../ssh/types.js';
 import { deltaTar, stagingOf, type PreparedArtifact } from '../artifact/prepare.js';
 import { Balancer, type BakeTraffic } from './balancer.js';
@@ -25,73 +25,9 @@ import { printDryRun } from './dry-run.js';
 import { formatBytes } from '../common/format.js';
 import { formatMs, waveCountLine, waveCounts } from './report.js';
 import type { RolloutSettings } from './settings.js';
+import { STAGED_HOW, type HostRecord, type RolloutReport, type RolloutResult, type UnhealthyAtStart, type WaveRecord } from './record.js';
 
-export type { StepName, StepRecord } from '../engine/steps.js';
-export type { HostOutcome } from '../engine/verdict.js';
 export type { BakeTraffic } from './balancer.js';
-
-export interface HostRecord {
-  host: string;
-  wave: number;
-  /** `current` before this rollout. */
-  previous: string;
-  outcome: HostOutcome;
-  reason?: string;
-  uploaded: boolean;
-  /** How the release reached this host: the whole artifact, only the files it lacked, downloaded by the host itself, or already there. */
-  staging?: Staging;
-  /** Artifact bytes the runner sent this host (manifest and tar of missing files with delta; 0 with artifact-url). */
-  sentBytes?: number;
-  steps: StepRecord[];
-}
-
-export type Staging = 'full' | 'delta' | 'url' | 'cached';
-
-export interface WaveRecord {
-  index: number;
-  hosts: string[];
-  start?: number;
-  end?: number;
-  bake?: { start: number; end: number; verdict?: string; detail?: string };
-  /** Share of requests per host on the load balancer: while this wave switched, and during a canary bake. */
-  traffic?: TrafficSplit[];
-}
-
-/** A host found on a release whose rollout never succeeded (a run that died midway, or failed). */
-export interface UnhealthyAtStart {
-  host: string;
-  release: string;
-  /** Its last ledger event. */
-  status: LedgerStatus;
-  /** Where this rollout puts it back if it fails. */
-  revertTo: string;
-}
-
-export type RolloutResult = 'success' | 'reverted' | 'failed';
-
-export interface RolloutReport {
-  tool: 'fivestep/ssh-rollout';
-  release: string;
-  deployPath: string;
-  dryRun: boolean;
-  result: RolloutResult;
-  startedAt: string;
-  finishedAt: string;
-  durationMs: number;
-  /** `url` is artifact-url without its query string (it may carry a token); `files` counts the release's regular files. */
-  artifact: { file: string; sha256: string; identity?: string; bytes: number; url?: string; files?: number };
-  /** Artifact bytes the runner sent, all hosts together. */
-  sentBytes?: number;
-  plan: { waves: string[][]; maxFailures: number; maxParallel: number; steps: { stage: Record<string, StepName[]>; switch: StepName[]; finish: StepName[]; revert: StepName[] } };
-  waves: WaveRecord[];
-  hosts: HostRecord[];
-  unhealthyAtStart: UnhealthyAtStart[];
-  /** Why the rollout stopped early ('' when it did not). */
-  stopReason: string;
-  /** Behind a balancer: hosts left out of rotation after the run, not being healthy. */
-  outOfRotation?: string[];
-  errors: string[];
-}
 
 /** What a bake-time watch decided; `fail` stops the rollout and reverts it. */
 export interface WatchOutcome {
@@ -118,8 +54,6 @@ export interface RolloutDeps {
   /** Heartbeat period (default engine/lock.ts LOCK_RENEW_MS). */
   heartbeatMs?: number;
 }
-
-const STAGED_HOW: Record<Staging, string> = { full: 'whole artifact', delta: 'delta', url: 'downloaded by the host', cached: 'already there' };
 
 /** Up to this many hosts the log names each host's steps; above it, one line per wave with counts (failures still by name). */
 export const LOG_EACH_HOST_UP_TO = 50;

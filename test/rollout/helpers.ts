@@ -7,7 +7,7 @@ import { MemoryLogger } from '../../src/common/logger.js';
 import type { DeployLogEntry } from '../../src/release/commands.js';
 import { sshRollout } from '../../src/rollout/main.js';
 import type { RolloutOutputs } from '../../src/rollout/report.js';
-import type { RolloutReport } from '../../src/rollout/rollout.js';
+import type { RolloutReport } from '../../src/rollout/record.js';
 import { createConnector } from '../../src/ssh/connection.js';
 import type { Fleet } from '../servers/fleet.js';
 

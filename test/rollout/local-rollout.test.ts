@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { MemoryLogger } from '../../src/common/logger.js';
 import type { HealthCheck } from '../../src/release/health.js';
 import { prepareArtifact, type PreparedArtifact } from '../../src/artifact/prepare.js';
-import { rollout, type RolloutReport } from '../../src/rollout/rollout.js';
+import { rollout } from '../../src/rollout/rollout.js';
+import type { RolloutReport } from '../../src/rollout/record.js';
 import type { RolloutSettings } from '../../src/rollout/settings.js';
 import { DEPLOY, LocalHosts, type Fault } from '../engine/local-hosts.js';
 

@@ -14,7 +14,7 @@ import {
   trafficTable,
   waveCounts,
 } from '../../src/rollout/report.js';
-import type { HostRecord, RolloutReport, StepRecord, WaveRecord } from '../../src/rollout/rollout.js';
+import type { HostRecord, RolloutReport, StepRecord, WaveRecord } from '../../src/rollout/record.js';
 
 const T = 1_700_000_000_000;
 const step = (name: StepRecord['name'], start: number, end: number, ok = true, detail?: string): StepRecord => ({ name, start: T + start, end: T + end, ok, ...(detail ? { detail } : {}) });

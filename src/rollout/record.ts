@@ -1,0 +1,75 @@
+// The rollout's record: what the sequencer (rollout.ts) fills in and every reader builds from
+// (the job summary, outputs, the JSON report file, auto-revert's RCA timeline).
+import type { StepName, StepRecord } from '../engine/steps.js';
+import type { HostOutcome } from '../engine/verdict.js';
+import type { TrafficSplit } from '../lb/index.js';
+import type { LedgerStatus } from '../release/ledger.js';
+
+export type { StepName, StepRecord } from '../engine/steps.js';
+export type { HostOutcome } from '../engine/verdict.js';
+
+export interface HostRecord {
+  host: string;
+  wave: number;
+  /** `current` before this rollout. */
+  previous: string;
+  outcome: HostOutcome;
+  reason?: string;
+  uploaded: boolean;
+  /** How the release reached this host: the whole artifact, only the files it lacked, downloaded by the host itself, or already there. */
+  staging?: Staging;
+  /** Artifact bytes the runner sent this host (manifest and tar of missing files with delta; 0 with artifact-url). */
+  sentBytes?: number;
+  steps: StepRecord[];
+}
+
+export type Staging = 'full' | 'delta' | 'url' | 'cached';
+
+/** How the release reached a host, as the log says it. */
+export const STAGED_HOW: Record<Staging, string> = { full: 'whole artifact', delta: 'delta', url: 'downloaded by the host', cached: 'already there' };
+
+export interface WaveRecord {
+  index: number;
+  hosts: string[];
+  start?: number;
+  end?: number;
+  bake?: { start: number; end: number; verdict?: string; detail?: string };
+  /** Share of requests per host on the load balancer: while this wave switched, and during a canary bake. */
+  traffic?: TrafficSplit[];
+}
+
+/** A host found on a release whose rollout never succeeded (a run that died midway, or failed). */
+export interface UnhealthyAtStart {
+  host: string;
+  release: string;
+  /** Its last ledger event. */
+  status: LedgerStatus;
+  /** Where this rollout puts it back if it fails. */
+  revertTo: string;
+}
+
+export type RolloutResult = 'success' | 'reverted' | 'failed';
+
+export interface RolloutReport {
+  tool: 'fivestep/ssh-rollout';
+  release: string;
+  deployPath: string;
+  dryRun: boolean;
+  result: RolloutResult;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** `url` is artifact-url without its query string (it may carry a token); `files` counts the release's regular files. */
+  artifact: { file: string; sha256: string; identity?: string; bytes: number; url?: string; files?: number };
+  /** Artifact bytes the runner sent, all hosts together. */
+  sentBytes?: number;
+  plan: { waves: string[][]; maxFailures: number; maxParallel: number; steps: { stage: Record<string, StepName[]>; switch: StepName[]; finish: StepName[]; revert: StepName[] } };
+  waves: WaveRecord[];
+  hosts: HostRecord[];
+  unhealthyAtStart: UnhealthyAtStart[];
+  /** Why the rollout stopped early ('' when it did not). */
+  stopReason: string;
+  /** Behind a balancer: hosts left out of rotation after the run, not being healthy. */
+  outOfRotation?: string[];
+  errors: string[];
+}

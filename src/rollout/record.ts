@@ -50,8 +50,12 @@ export interface UnhealthyAtStart {
 
 export type RolloutResult = 'success' | 'reverted' | 'failed';
 
+/** Bumped when a key of the report file changes meaning; readers accept what they can read of any version. */
+export const ROLLOUT_REPORT_VERSION = 1;
+
 export interface RolloutReport {
   tool: 'fivestep/ssh-rollout';
+  version: number;
   release: string;
   deployPath: string;
   dryRun: boolean;

@@ -25,7 +25,7 @@ import { printDryRun } from './dry-run.js';
 import { formatBytes } from '../common/format.js';
 import { formatMs, waveCountLine, waveCounts } from './report.js';
 import type { RolloutSettings } from './settings.js';
-import { STAGED_HOW, type HostRecord, type RolloutReport, type RolloutResult, type UnhealthyAtStart, type WaveRecord } from './record.js';
+import { ROLLOUT_REPORT_VERSION, STAGED_HOW, type HostRecord, type RolloutReport, type RolloutResult, type UnhealthyAtStart, type WaveRecord } from './record.js';
 
 export type { BakeTraffic } from './balancer.js';
 
@@ -671,6 +671,7 @@ class RolloutRun {
     const finished = this.now();
     return {
       tool: 'fivestep/ssh-rollout',
+      version: ROLLOUT_REPORT_VERSION,
       release: this.settings.releaseId,
       deployPath: this.settings.ssh.deployPath,
       dryRun: this.settings.dryRun,

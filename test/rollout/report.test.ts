@@ -27,6 +27,7 @@ function report(overrides: Partial<RolloutReport> = {}): RolloutReport {
   const staged = [step('connect', 0, 40), step('lock', 40, 50), step('upload', 50, 150), step('unpack', 150, 200)];
   return {
     tool: 'fivestep/ssh-rollout',
+    version: 1,
     release: 'v2',
     deployPath: '/srv/app',
     dryRun: false,

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { objectInputs, hostId, type HostSpec } from '../src/common/inputs.js';
 import type { Logger } from '../src/common/logger.js';
-import { connectSsh } from '../src/ssh/connection.js';
+import { connectSsh } from '../src/ssh/connector.js';
 import type { Connector, ExecOptions, RemoteSession, SshCredentials } from '../src/ssh/types.js';
 import { sshRollout } from '../src/rollout/main.js';
 import type { RolloutReport, StepName } from '../src/rollout/record.js';

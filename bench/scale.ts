@@ -2,7 +2,7 @@
 // the largest size; each size uses its first N hosts and deploy paths of its own, so every run is cold).
 //
 // Per size, on the same hosts in the same run:
-//   fivestep  ssh-rollout (src/rollout/main.ts sshRollout, connector src/ssh/connection.ts) in a CHILD
+//   fivestep  ssh-rollout (src/rollout/main.ts sshRollout, connector src/ssh/connector.ts) in a CHILD
 //             process, so its peak RSS is the rollout's alone (the fleet's bookkeeping stays in this
 //             process): the child's VmHWM from /proc/self/status after the rollout (node + tsx + the
 //             rollout; the line also gives the child's VmHWM before the rollout started);
@@ -33,7 +33,7 @@ import { mapLimit } from '../src/common/concurrency.js';
 import { objectInputs } from '../src/common/inputs.js';
 import { sshRollout } from '../src/rollout/main.js';
 import type { RolloutReport, StepName } from '../src/rollout/record.js';
-import { connectSsh } from '../src/ssh/connection.js';
+import { connectSsh } from '../src/ssh/connector.js';
 import type { Connector, ExecOptions } from '../src/ssh/types.js';
 import { Fleet } from '../test/servers/fleet.js';
 import { PEER_PHASES, runOpensshPeer, type PeerRun } from './openssh-peer.js';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { objectInputs } from '../src/common/inputs.js';
 import { MemoryLogger } from '../src/common/logger.js';
 import { sshRollout } from '../src/rollout/main.js';
-import { connectSsh } from '../src/ssh/connection.js';
+import { connectSsh } from '../src/ssh/connector.js';
 import type { RolloutReport } from '../src/rollout/record.js';
 import { Fleet } from '../test/servers/fleet.js';
 import { startHaproxy, type HaproxyServer } from '../test/servers/haproxy.js';

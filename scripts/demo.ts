@@ -27,9 +27,9 @@ import { buildRcaBody, rcaTitle } from '../src/revert/rca.js';
 import { readReports } from '../src/revert/reports.js';
 import { readRevertSettings } from '../src/revert/settings.js';
 import { sshRollout } from '../src/rollout/main.js';
-import { formatMs } from '../src/rollout/report.js';
+import { formatDuration } from '../src/common/format.js';
 import type { RolloutReport } from '../src/rollout/record.js';
-import { connectSsh } from '../src/ssh/connection.js';
+import { connectSsh } from '../src/ssh/connector.js';
 import { Fleet } from '../test/servers/fleet.js';
 import { startHaproxy } from '../test/servers/haproxy.js';
 import { startLoad, type Load } from '../test/servers/load.js';
@@ -216,7 +216,7 @@ async function main(): Promise<number> {
     logger: silentLogger,
   });
   const report = gate.final.report;
-  note(`test-gate ran \`node --test\` on the shop: ${report ? `${report.tests} tests, ${report.failures + report.errors} failing` : 'no JUnit report'}, exit ${gate.final.exitCode}, ${formatMs(gate.durationMs)}`);
+  note(`test-gate ran \`node --test\` on the shop: ${report ? `${report.tests} tests, ${report.failures + report.errors} failing` : 'no JUnit report'}, exit ${gate.final.exitCode}, ${formatDuration(gate.durationMs)}`);
   note(`${gate.passed ? '✓ check run "test-gate": success' : '✗ check run "test-gate": failure'} — the release may go on`);
   if (!gate.passed) throw new Error('the test gate failed: nothing ships');
 
@@ -299,7 +299,7 @@ async function main(): Promise<number> {
       bake: bakes.join(', ') || '–',
       failed: load.stats.failed - failedBefore,
       served: load.stats.ok - okBefore,
-      duration: formatMs(rep.durationMs),
+      duration: formatDuration(rep.durationMs),
     };
     rows.push(row);
     console.log(`  → result: ${row.result}${out.failure ? ` (${out.failure})` : ''}`);
@@ -338,7 +338,7 @@ async function main(): Promise<number> {
   const v3 = await roll('v3', 'revenue bug', '20s', canaryInputs);
   await waitFor(() => apps.served().every((v) => v === 'v2'), 10_000);
   const canary = v3.rep.waves[0];
-  if (canary?.bake) note(`canary bake: ${canary.bake.verdict} after ${formatMs(canary.bake.end - canary.bake.start)} of the 20 s — ${canary.bake.detail ?? ''}`);
+  if (canary?.bake) note(`canary bake: ${canary.bake.verdict} after ${formatDuration(canary.bake.end - canary.bake.start)} of the 20 s — ${canary.bake.detail ?? ''}`);
   note(`v3 never got past the canary; the shops serve: ${apps.served().join(', ')}`);
   const loadStats = await load.stop();
 
@@ -394,7 +394,7 @@ async function main(): Promise<number> {
   say('Summary');
   const line = (cells: string[]) => console.log(`    ${cells.map((c, i) => c.padEnd([5, 29, 12, 11, 6, 11, 10, 7, 9][i])).join(' ')}`);
   line(['step', 'what', 'result', 'hosts', 'waves', 'bakes', 'purchases', 'failed', 'duration']);
-  line(['1', 'tests of v2', gate.passed ? 'tests pass' : 'tests fail', '', '', '', '', '', formatMs(gate.durationMs)]);
+  line(['1', 'tests of v2', gate.passed ? 'tests pass' : 'tests fail', '', '', '', '', '', formatDuration(gate.durationMs)]);
   line(['2', 'main', `tree ${tree.state}`, '', '', '', '', '', '']);
   for (const r of rows) line([r.version === 'v2' ? '3' : '4', `rollout of ${r.version} (${r.story})`, r.result, r.hosts, String(r.waves), r.bake, String(r.served), String(r.failed), r.duration]);
   line(['5', 'auto-revert of v3', 'RCA written', `${hostsReport.hosts.filter((h) => h.markedBad).length} marked`, '', '', '', '', '']);
@@ -409,7 +409,7 @@ async function main(): Promise<number> {
     onV2 === fleet.hosts.length &&
     failed === 0 &&
     existsSync(rcaFile);
-  console.log(`\n${ok ? '✓' : '✗'} demo finished in ${formatMs(Date.now() - started)}: the fleet is on v2, v3 never got past the canary, the RCA is at ${rcaFile}`);
+  console.log(`\n${ok ? '✓' : '✗'} demo finished in ${formatDuration(Date.now() - started)}: the fleet is on v2, v3 never got past the canary, the RCA is at ${rcaFile}`);
   return ok ? 0 : 1;
 }
 

@@ -1,4 +1,4 @@
-// What an artifact may hold (SPEC "Safety on real hosts"), decided on its member list before any host
+// What an artifact may hold so that unpacking it cannot harm a host, decided on its member list before any host
 // is touched: regular files, directories and symlinks only; no setuid or setgid file; no member that
 // leaves the release (an absolute path, `..`, or a path through a symlink member); group- and
 // world-write bits removed with a warning. Pure: the tar reader and the directory walk build the list.

@@ -13,6 +13,28 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/**
+ * A time something took: `850 ms` below a second, then seconds with three significant figures up to
+ * 10 s (`1.23 s`), one decimal above (`12.3 s`, `125.0 s`).
+ */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
+/**
+ * A configured duration (an interval, a window, a timeout) as the inputs take it, exact: `30s`, `0.25s`,
+ * so a reader can copy it back into a workflow.
+ */
+export function formatDurationInput(ms: number): string {
+  return `${ms / 1000}s`;
+}
+
+/** `1 host`, `3 hosts`: a count and a noun that takes an `s` in the plural. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 /** Up to this many hosts a summary or an issue names each host; above it, hosts are grouped and counted. */
 export const SMALL_FLEET = 50;
 

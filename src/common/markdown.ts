@@ -7,7 +7,7 @@
 // GitHub links mentions, issue references and bare URLs in text nodes after Markdown is rendered, so a
 // backslash does not stop them (`\@ann` still notifies): a zero-width space after `@`, `#` and in `://`
 // and `www.` does, and reads the same.
-import { oneLine } from './text.js';
+import { clip, oneLine } from './text.js';
 
 const ZWSP = '\u200b';
 
@@ -51,7 +51,7 @@ export function mdCode(text: string, o: { max?: number; cell?: boolean } = {}): 
 /** A fenced code block: kept line for line, with a fence no line of the text can close. */
 export function mdBlock(text: string, o: { max?: number } = {}): string {
   const max = o.max ?? 4000;
-  const lines = (text.length > max ? `${text.slice(0, max - 1)}…` : text)
+  const lines = clip(text, max)
     .split(/\r\n|\r|\n/)
     .map((line) => oneLine(line.replace(/\t/g, '    '), Infinity));
   const longest = Math.max(2, ...lines.flatMap((l) => (l.match(/`+/g) ?? []).map((run) => run.length)));

@@ -19,7 +19,38 @@ export function oneLine(text: string, max = 2000): string {
     .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
     .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
     .replace(/##\[/g, '## [');
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+  return clip(line, max);
+}
+
+/**
+ * `text` cut to at most `max` characters, `…` the last when cut; a surrogate pair is never split. (To
+ * fit a GitHub limit, in UTF-8 bytes too, github/limits.ts has its own clip.)
+ */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = Math.max(0, max - 1);
+  // A high surrogate left last would render as a replacement character.
+  if (end > 0 && isSurrogate(text.charCodeAt(end - 1), 'high')) end--;
+  return `${text.slice(0, end)}…`;
+}
+
+function isSurrogate(code: number, half: 'high' | 'low'): boolean {
+  return half === 'high' ? code >= 0xd800 && code <= 0xdbff : code >= 0xdc00 && code <= 0xdfff;
+}
+
+/**
+ * The last `lines` non-blank lines of a command's output as one printable line ({@link oneLine}), what a
+ * one-line reason needs; over `max` characters the end is kept, after a `…`. '' for blank output.
+ */
+export function lastLines(output: string, o: { lines?: number; max?: number } = {}): string {
+  const max = o.max ?? 1000;
+  const kept = output.split(/\r\n|\n|\r/).filter((l) => l.trim() !== '').slice(-(o.lines ?? 3));
+  const line = oneLine(kept.join('\n').trim(), Infinity);
+  if (line.length <= max) return line;
+  let start = line.length - Math.max(0, max - 1);
+  // A low surrogate left first would render as a replacement character.
+  if (isSurrogate(line.charCodeAt(start), 'low')) start++;
+  return `…${line.slice(start)}`;
 }
 
 /**

@@ -1,10 +1,15 @@
-// The deploy lock's policy (SPEC "The lock survives a lost runner"): take it, take over a stale one
-// with a warning, wait on a live one up to lock-timeout, and keep this run's heartbeat fresh.
+// The deploy lock, which survives a lost runner: take it, take over a stale one with a warning, wait
+// on a live one up to lock-timeout, and keep this run's heartbeat fresh over one long-lived channel.
+import { PassThrough } from 'node:stream';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { LOCK_STALE_SEC } from '../release/commands.js';
+import { oneLine } from '../common/text.js';
+import { EXIT } from '../release/commands.js';
+import { LOCK_STALE_SEC, acquireLockCommand, heartbeatCommand, releaseLockCommand } from '../release/lock-commands.js';
+import type { RemoteSession } from '../ssh/types.js';
 import type { ReleaseHost } from './host.js';
-import { StepError } from './steps.js';
+import { unwritableMessage } from './preflight.js';
+import { StepError, outputTail } from './step-record.js';
 
 /** How often the live run renews its heartbeat: three renewals fit in one stale period. */
 export const LOCK_RENEW_MS = 15_000;
@@ -37,19 +42,153 @@ export function lockHeldMessage(holder: string, ageSec: number, timeoutMs: numbe
   );
 }
 
+/** One attempt at the lock, as the host answered it. */
+export type LockReply =
+  | { kind: 'acquired' }
+  | { kind: 'took-over'; holder: string; ageSec: number }
+  | { kind: 'held'; holder: string; ageSec: number };
+
+/** How long a renewal waits for the host's answer before the next beat tries again. */
+const HEARTBEAT_ANSWER_MS = 10_000;
+
+/** The long-lived heartbeat command on one session, and the renewals waiting for its answers. */
+interface HeartbeatChannel {
+  session: RemoteSession;
+  input: PassThrough;
+  waiting: ((line: string) => void)[];
+  buffered: string;
+  done: Promise<void>;
+}
+
+/** The deploy lock of one host: taken, renewed over its heartbeat channel, released. */
+export class HostLock {
+  /** This run's lock token while it holds the lock. */
+  private token = '';
+  private owner = '';
+  /** Another run took the lock over (the heartbeat said so). */
+  private lost = false;
+  private heartbeat?: HeartbeatChannel;
+
+  constructor(readonly host: ReleaseHost) {}
+
+  get id(): string {
+    return this.host.id;
+  }
+
+  get held(): boolean {
+    return this.token !== '';
+  }
+
+  /** One attempt; `forceOwner` takes over a lock held by that (completed) run. Not a step: takeLock times the wait. */
+  async tryLock(owner: string, token: string, forceOwner = ''): Promise<LockReply> {
+    const result = await this.host.run(acquireLockCommand(this.host.deployPath, owner, token, forceOwner));
+    const out = result.stdout.trim();
+    if (result.code === EXIT.unwritable) {
+      const why = oneLine(out.replace(/^unwritable /, ''));
+      throw new StepError('lock', result.code, unwritableMessage(why, this.host.spec, this.host.deployPath));
+    }
+    // The holder is what the owner file says: host-controlled text, shown as one printable line.
+    const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec(oneLine(out));
+    if (result.code === 0) {
+      this.token = token;
+      this.owner = owner;
+      this.lost = false;
+      if (m && m[1] === 'took-over') return { kind: 'took-over', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
+      return { kind: 'acquired' };
+    }
+    if (result.code === EXIT.lockHeld && m) return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
+    throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
+  }
+
+  /**
+   * Renews the heartbeat; false when another run has taken the lock over. The renewals go over one
+   * long-lived channel (heartbeatCommand), opened on the first and again after a lost connection.
+   */
+  async renew(): Promise<boolean> {
+    const session = this.host.session;
+    if (!this.token || !session) return true;
+    if (this.lost) return false;
+    const channel = this.heartbeat?.session === session ? this.heartbeat : this.openHeartbeat(session);
+    const answer = new Promise<string>((resolve) => channel.waiting.push(resolve));
+    channel.input.write('\n');
+    // A host too slow to answer within a renewal period says nothing about who holds the lock.
+    const reply = await within(answer, HEARTBEAT_ANSWER_MS, 'late');
+    if (reply === 'lost') this.lost = true;
+    return reply !== 'lost';
+  }
+
+  /** Ends the heartbeat, then removes the lock if it is still this run's. */
+  async release(): Promise<void> {
+    if (!this.token) return;
+    await this.closeHeartbeat();
+    const token = this.token;
+    this.token = '';
+    if (!this.host.connected) {
+      throw new Error(`the connection was lost: the lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat and is then taken over`);
+    }
+    await this.host.run(releaseLockCommand(this.host.deployPath, token));
+  }
+
+  /** Ends the heartbeat channel (its loop exits on end of input), so no renewal races the release of the lock. */
+  async closeHeartbeat(): Promise<void> {
+    const channel = this.heartbeat;
+    if (!channel) return;
+    channel.input.end();
+    await within(channel.done, HEARTBEAT_ANSWER_MS, undefined);
+  }
+
+  private openHeartbeat(session: RemoteSession): HeartbeatChannel {
+    const channel: HeartbeatChannel = { session, input: new PassThrough(), waiting: [], buffered: '', done: Promise.resolve() };
+    const answer = (line: string) => channel.waiting.shift()?.(line);
+    const onStdout = (chunk: string) => {
+      channel.buffered += chunk;
+      for (let nl = channel.buffered.indexOf('\n'); nl >= 0; nl = channel.buffered.indexOf('\n')) {
+        answer(channel.buffered.slice(0, nl).trim());
+        channel.buffered = channel.buffered.slice(nl + 1);
+      }
+    };
+    channel.done = session
+      .exec(heartbeatCommand(this.host.deployPath, this.token, this.owner), { stdin: channel.input, onStdout })
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        // The loop ended (lost, or the channel closed): a waiting renewal learns nothing more from it.
+        while (channel.waiting.length) answer('closed');
+        if (this.heartbeat === channel) this.heartbeat = undefined;
+      });
+    this.heartbeat = channel;
+    return channel;
+  }
+}
+
+/** `promise`, or `fallback` after `ms` (a timer that never holds the process open). */
+function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(fallback), ms);
+    timer.unref?.();
+    void promise.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    });
+  });
+}
+
 /** Takes the host's lock, waiting up to `timeoutMs`; one `lock` step records the whole wait. */
-export async function takeLock(host: ReleaseHost, request: LockRequest): Promise<void> {
-  await host.timedStep('lock', () => waitForLock(host, request), (detail) => detail || undefined);
+export async function takeLock(lock: HostLock, request: LockRequest): Promise<void> {
+  await lock.host.timed('lock', () => waitForLock(lock, request), (detail) => detail || undefined);
 }
 
 /** Tries until the lock is ours; resolves with what the step record should say ('' = nothing to say). */
-async function waitForLock(host: ReleaseHost, request: LockRequest): Promise<string> {
+async function waitForLock(lock: HostLock, request: LockRequest): Promise<string> {
   const { logger, now } = request;
+  const host = lock.host;
   const deadline = now() + request.timeoutMs;
   const finished = new Set<string>();
   let waiting = false;
   for (;;) {
-    const reply = await host.tryLock(request.owner, request.token, [...finished][0] ?? '');
+    const reply = await lock.tryLock(request.owner, request.token, [...finished][0] ?? '');
     if (reply.kind === 'acquired') return waiting ? 'waited for another rollout' : '';
     if (reply.kind === 'took-over') {
       const detail = `took over the stale lock of ${reply.holder} (last heartbeat ${reply.ageSec}s ago${finished.has(reply.holder) ? ', and its run has completed' : ''})`;
@@ -76,8 +215,8 @@ export class Heartbeat {
   private beating = false;
 
   constructor(
-    private readonly hosts: () => readonly ReleaseHost[],
-    private readonly onLost: (host: ReleaseHost) => void,
+    private readonly locks: () => readonly HostLock[],
+    private readonly onLost: (lock: HostLock) => void,
     private readonly logger: Logger,
     private readonly intervalMs = LOCK_RENEW_MS,
   ) {}
@@ -98,14 +237,14 @@ export class Heartbeat {
     this.beating = true;
     try {
       await Promise.all(
-        this.hosts()
-          .filter((h) => h.locked && h.connected)
-          .map(async (h) => {
-            const ours = await h.renewLock().catch((err) => {
-              this.logger.debug(`${h.id}: could not renew the lock's heartbeat: ${errorMessage(err)}`);
+        this.locks()
+          .filter((l) => l.held && l.host.connected)
+          .map(async (l) => {
+            const ours = await l.renew().catch((err) => {
+              this.logger.debug(`${l.id}: could not renew the lock's heartbeat: ${errorMessage(err)}`);
               return true;
             });
-            if (!ours) this.onLost(h);
+            if (!ours) this.onLost(l);
           }),
       );
     } finally {

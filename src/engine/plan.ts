@@ -1,7 +1,8 @@
 // The pure planner: settings and what preflight found → the plan a rollout executes (waves, each
 // host's steps, the failure budget). The dry run prints this same plan.
 import { resolveCount, type Count } from '../common/inputs.js';
-import type { StepName } from './steps.js';
+import type { StepName } from './step-record.js';
+import type { Staging } from './step-input.js';
 
 export interface PlanOptions {
   release: string;
@@ -19,7 +20,7 @@ export interface PlanOptions {
   waveWaitMs: number;
   watch: boolean;
   /** How a host without this release gets it: the whole artifact, a delta against its current release, or its own download. */
-  staging: 'upload' | 'delta' | 'url';
+  staging: Exclude<Staging, 'cached'>;
 }
 
 /** What preflight found on one host. */
@@ -112,6 +113,20 @@ export function planRollout(hosts: readonly string[], options: PlanOptions, foun
     ],
     finish: ['record'],
     // Behind a balancer a reverted host is back in rotation only once healthy on the release it went back to.
-    revert: [...(options.drain ? ['drain' as const] : []), 'revert', ...(options.drain && options.health ? ['health' as const] : []), ...(options.drain ? ['rotation' as const] : [])],
+    revert: revertSteps({ drain: options.drain, health: options.drain && options.health }),
   };
+}
+
+/**
+ * The revert plan, a failed rollout's put-back and auto-revert's alike (Kamal's rollback reuses its
+ * boot): out of rotation, switch back and reload, mark the release bad, health, back in rotation.
+ */
+export function revertSteps(o: { drain?: boolean; markBad?: boolean; health: boolean }): StepName[] {
+  return [
+    ...(o.drain ? ['drain' as const] : []),
+    'revert',
+    ...(o.markBad ? ['mark-bad' as const] : []),
+    ...(o.health ? ['health' as const] : []),
+    ...(o.drain ? ['rotation' as const] : []),
+  ];
 }

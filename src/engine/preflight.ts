@@ -1,11 +1,12 @@
-// The preflight's judgement, like Capistrano's `deploy:check` (SPEC "Preflight checks"): from what one
+// The preflight's judgement, like Capistrano's `deploy:check`: from what one
 // host's state read found, what stops the rollout there before anything is staged, each problem said
 // with what fixes it. Pure; the dry run prints the same findings.
 import { formatBytes } from '../common/format.js';
 import { hostId, InputError, type HostSpec } from '../common/inputs.js';
 import { quote } from '../common/shell.js';
 import type { MemberKind } from '../artifact/members.js';
-import { SPARE_SHARE, fits, type HostState, type StateChecks } from '../release/commands.js';
+import { SPARE_SHARE, fits } from '../release/commands.js';
+import { type HostState, type StateChecks } from '../release/state-command.js';
 import { parentPaths, type SharedPath } from '../release/layout.js';
 
 /** Commands every rollout's steps run on a host. */

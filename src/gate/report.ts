@@ -3,6 +3,7 @@
 import { caseId, type Problem, type TestCase } from './junit.js';
 import type { TestRun } from './run.js';
 import { short, type TreeState } from './tree.js';
+import { formatDuration } from '../common/format.js';
 import { mdBlock, mdCode, mdHtml, mdText } from '../common/markdown.js';
 import { ANNOTATIONS_PER_REQUEST, GITHUB_LIMITS, clip, fitMarkdown } from '../github/limits.js';
 
@@ -143,9 +144,12 @@ export function summary(r: GateReport): string {
   lines.push(`## ${icon} ${r.checkName}: ${title(r)}`, '');
   if (rep) {
     lines.push('| tests | passed | failed | errors | skipped | time |', '| ---: | ---: | ---: | ---: | ---: | ---: |');
-    lines.push(`| ${rep.tests} | ${rep.passed} | ${rep.failures} | ${rep.errors} | ${rep.skipped} | ${seconds(rep.time)} |`, '');
+    const counts = `${rep.tests} | ${rep.passed} | ${rep.failures} | ${rep.errors} | ${rep.skipped}`;
+    lines.push(`| ${counts} | ${formatDuration(rep.time * 1000)} |`, '');
   }
-  lines.push(`Command ${mdCode(r.command.split('\n')[0])}: exit code ${run.final.exitCode}, ${seconds(run.durationMs / 1000)} in ${run.attempts.length} attempt(s).`, '');
+  const command = mdCode(r.command.split('\n')[0]);
+  const took = `${formatDuration(run.durationMs)} in ${run.attempts.length} attempt(s)`;
+  lines.push(`Command ${command}: exit code ${run.final.exitCode}, ${took}.`, '');
   const anns = allAnnotations(run);
   if (anns.length > MAX_ANNOTATIONS) {
     const flaky = anns.some((a) => a.annotation_level === 'warning');
@@ -195,7 +199,7 @@ export function summary(r: GateReport): string {
   const slow = slowest(run);
   if (slow.length > 0) {
     lines.push(`### Slowest tests`, '', '| test | time |', '| --- | ---: |');
-    for (const c of slow) lines.push(`| ${mdCode(caseId(c), { cell: true })} | ${seconds(c.time)} |`);
+    for (const c of slow) lines.push(`| ${mdCode(caseId(c), { cell: true })} | ${formatDuration(c.time * 1000)} |`);
     lines.push('');
   }
   // The same text is the check run's summary and the job summary: the smaller limit is the check run's.
@@ -203,10 +207,6 @@ export function summary(r: GateReport): string {
 }
 
 const SUMMARY_CUT = `… cut here to fit ${GITHUB_LIMITS.checkRunSummary.what} (${GITHUB_LIMITS.checkRunSummary.chars.toLocaleString('en-US')} characters): the run log and the JUnit reports have every test.`;
-
-function seconds(s: number): string {
-  return s >= 60 ? `${Math.floor(s / 60)}m ${Math.round(s % 60)}s` : `${s.toFixed(s < 10 ? 2 : 1)} s`;
-}
 
 function firstLine(s: string): string {
   return s.split('\n')[0].trim().slice(0, 200);

@@ -7,6 +7,7 @@ import { glob } from 'tinyglobby';
 import { caseId, decodeReport, mergeReports, parseJUnit, REPORT_LIMITS, type JUnitReport } from './junit.js';
 import type { Logger } from '../common/logger.js';
 import { errorMessage } from '../common/errors.js';
+import { formatBytes, formatDuration } from '../common/format.js';
 
 export interface CommandResult {
   exitCode: number;
@@ -87,7 +88,9 @@ export async function runTests(opts: RunOptions): Promise<TestRun> {
     // A zero exit with failing tests in the report still fails (`|| true` hides nothing), and so does a
     // non-zero exit with a clean report (a crash before the reporter, a coverage threshold).
     attempt.passed = result.exitCode === 0 && failing === 0;
-    opts.logger.info(`attempt ${n}: exit code ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}, ${(result.durationMs / 1000).toFixed(1)} s` + (attempt.report ? `, ${attempt.report.tests} tests, ${failing} failing` : ''));
+    const exit = `exit code ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}`;
+    const tests = attempt.report ? `, ${attempt.report.tests} tests, ${failing} failing` : '';
+    opts.logger.info(`attempt ${n}: ${exit}, ${formatDuration(result.durationMs)}${tests}`);
     attempts.push(attempt);
     opts.onAttempt?.(attempt);
     if (attempt.passed) break;
@@ -182,7 +185,10 @@ export function readReport(path: string): Buffer {
   try {
     const size = fstatSync(fd).size;
     const max = REPORT_LIMITS.bytes;
-    if (size > max) throw new Error(`${(size / 1024 / 1024).toFixed(1)} MiB, over the ${max / 1024 / 1024} MiB a report may be: not read; its tests are not counted`);
+    if (size > max) {
+      const over = `${formatBytes(size)}, over the ${formatBytes(max)} a report may be`;
+      throw new Error(`${over}: not read; its tests are not counted`);
+    }
     // Read to the size it had: a file still growing is cut, and its XML is then found incomplete.
     const bytes = Buffer.alloc(size);
     let read = 0;

@@ -5,6 +5,7 @@
 import { Inflate } from 'fflate';
 import { summarize, type Problem, type TestCase } from './junit.js';
 import { concludeRun, type Attempt, type TestRun } from './run.js';
+import { clip } from '../common/text.js';
 
 export const SAVED_FORMAT = 'fivestep/test-gate-result@1';
 export const RESULT_FILE = 'result.json';
@@ -152,7 +153,7 @@ function list(x: unknown, where: string, max: number): unknown[] {
 
 function str(x: unknown, where: string, max: number): string {
   if (typeof x !== 'string') throw new SavedResultError(`${RESULT_FILE}: ${where} is not a string`);
-  return x.length > max ? `${x.slice(0, max - 1)}…` : x;
+  return clip(x, max);
 }
 
 function num(x: unknown, where: string): number {

@@ -1,6 +1,6 @@
 // Who the workflow's token is, so fivestep updates only the issues it opened itself. A marker in an issue
 // body is not enough: anyone may open an issue with the same marker, and its author could keep editing
-// what fivestep then rewrites (SPEC, "Untrusted text stays text").
+// what fivestep then rewrites: text someone else wrote stays untrusted text, never fivestep's own.
 import type { GitHubClient } from './client.js';
 
 /** The author of what the workflow's GITHUB_TOKEN creates. That token may not read `/user` (403). */

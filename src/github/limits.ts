@@ -13,7 +13,7 @@ export interface Limit {
 }
 
 export const GITHUB_LIMITS = {
-  /** Check run `output.summary` and `output.text`: 65,535 characters; kept in bytes too (SPEC: 64 KB). */
+  /** Check run `output.summary` and `output.text`: 65,535 characters; GitHub also says 64 KB, so kept in bytes too. */
   checkRunSummary: { what: 'a check run summary', chars: 65_535, bytes: 65_535 },
   /** Annotation `message` and `raw_details`: 64 KB. */
   annotationMessage: { what: 'an annotation message', bytes: 65_535 },

@@ -1,6 +1,7 @@
 // Whether the workflow run that holds a deploy lock has finished: a lock names its holder by the run URL
-// (src/github/context.ts), and a finished run's lock is stale at once (SPEC, "The lock survives a lost
-// runner"). The answer is advisory: anything but a clear "completed" leaves the heartbeat to decide.
+// (src/github/context.ts), and a finished run's lock is stale at once: a lost runner's lock is taken over
+// without waiting for its heartbeat to age. The answer is advisory: anything but a clear "completed"
+// leaves the heartbeat to decide.
 import { errorMessage } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { GitHubClient } from './client.js';

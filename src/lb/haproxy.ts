@@ -1,24 +1,17 @@
 // haproxy through its runtime API (the admin socket on lb-host, reached over SSH with socat or nc -U).
 // Pure builders and parsers first (exact-string tested), then the provider.
-import { Semaphore, sleep as realSleep } from '../common/concurrency.js';
 import { quote } from '../common/shell.js';
 import {
   LoadBalancerError,
-  currentSplit,
-  waitDrained,
-  canaryWeights,
   checkName,
-  computeSplit,
-  countInRotation,
-  matchServers,
   perHost,
   type LbExec,
   type LbServer,
   type LoadBalancer,
   type RequestCounts,
   type ServerState,
-  type TrafficSplit,
 } from './types.js';
+import { createTrackedBalancer, type BalancerClock } from './weights.js';
 
 /** A socket path socat's address syntax and the shell both take literally. */
 const SOCKET_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
@@ -145,29 +138,16 @@ export function parseRequests(csv: string, backend: string): Map<string, number>
   return out;
 }
 
-export interface HaproxyOptions {
+export interface HaproxyOptions extends BalancerClock {
   backend: string;
   socket: string;
   exec: LbExec;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
-  /** Poll interval while draining. */
-  pollMs?: number;
 }
 
 export function createHaproxy(opts: HaproxyOptions): LoadBalancer {
   const { backend, socket, exec } = opts;
   checkName('lb-backend', backend);
   checkSocket(socket);
-  const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? realSleep, pollMs: opts.pollMs ?? 100 };
-  // One change at a time (nginx rewrites one file; haproxy's state is tracked in memory).
-  const mutex = new Semaphore(1);
-  let byHost = new Map<string, LbServer>();
-  /** As captured before any change. */
-  let original = new Map<string, LbServer>();
-  /** What we set (weights and states), for the split and for putting a host back during a canary. */
-  const current = new Map<string, LbServer>();
-  let canary: Map<string, number> | null = null;
 
   const send = async (lines: string[]): Promise<string> => {
     const r = await exec(runtimeCommand(socket, lines));
@@ -180,93 +160,43 @@ export function createHaproxy(opts: HaproxyOptions): LoadBalancer {
     const out = (await send(lines)).trim();
     if (out) throw new LoadBalancerError(`haproxy refused '${lines.join('; ')}': ${out.replace(/\s+/g, ' ')}`);
   };
-  const serverOf = (host: string): LbServer => {
-    const s = byHost.get(host);
-    if (!s) throw new LoadBalancerError(`${host} is not matched to a server of '${backend}'`);
-    return s;
-  };
-  const weightNow = (s: LbServer) => canary?.get(s.name) ?? original.get(s.name)!.weight;
-  /** Sets a server's weight and state, and remembers them. */
-  const set = async (servers: { name: string; weight: number; state: ServerState }[]) => {
-    await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.weight), setStateLine(backend, s.name, s.state)]));
-    for (const s of servers) Object.assign(current.get(s.name)!, { weight: s.weight, state: s.state });
-  };
 
-  return {
-    kind: 'haproxy',
-    async inspect(hosts, named) {
-      const servers = parseServersState(await send([showServersStateLine(backend)]), backend);
-      if (servers.length === 0) throw new LoadBalancerError(`haproxy backend '${backend}' has no servers`);
-      byHost = matchServers(hosts, servers, backend, named);
-      original = new Map(servers.map((s) => [s.name, { ...s }]));
-      for (const s of servers) current.set(s.name, { ...s });
-    },
-    serverOf: (host) => ({ ...serverOf(host) }),
-    inRotation: (hosts = []) => countInRotation(current.values(), new Set(hosts.map((h) => serverOf(h).name))),
-    drain: (host, timeoutMs) =>
-      mutex
-        .run(async () => {
-          const mine = serverOf(host);
-          await apply([setStateLine(backend, mine.name, 'drain')]);
-          current.get(mine.name)!.state = 'drain';
-          return mine;
-        })
-        .then((mine) =>
-          waitDrained(
-            async () => parseSessions(await send([showStatLine(backend)]), backend).get(mine.name) ?? 0,
-            timeoutMs,
-            clock,
-          ),
+  return createTrackedBalancer(
+    {
+      kind: 'haproxy',
+      backend,
+      backendLabel: `'${backend}'`,
+      maxWeight: 256,
+      async readServers() {
+        const servers = parseServersState(await send([showServersStateLine(backend)]), backend);
+        if (servers.length === 0) throw new LoadBalancerError(`haproxy backend '${backend}' has no servers`);
+        return servers;
+      },
+      // haproxy's state is in memory: each change is a runtime-API line, weight before state.
+      apply: (changes) =>
+        apply(
+          changes.flatMap((c) => [
+            ...(c.weight !== undefined ? [setWeightLine(backend, c.name, c.weight)] : []),
+            ...(c.state !== undefined ? [setStateLine(backend, c.name, c.state)] : []),
+          ]),
         ),
-    enable: (host) =>
-      mutex.run(async () => {
-        const mine = serverOf(host);
-        await set([{ name: mine.name, weight: weightNow(mine), state: 'ready' }]);
-      }),
-    setCanary: (hosts, share) =>
-      mutex.run(async () => {
-        const names = new Set(hosts.map((h) => serverOf(h).name));
-        const matched = [...byHost.values()].map((s) => original.get(s.name)!);
-        canary = canaryWeights(matched, names, share, 256);
-        await apply([...canary].map(([name, w]) => setWeightLine(backend, name, w)));
-        for (const [name, w] of canary) current.get(name)!.weight = w;
-        return computeSplit(`canary ${Math.round(share * 1000) / 10}%`, byHost, (s) => current.get(s.name)!.weight);
-      }),
-    endCanary: () =>
-      mutex.run(async () => {
-        if (!canary) return;
-        const names = [...canary.keys()];
-        canary = null;
-        await apply(names.map((name) => setWeightLine(backend, name, original.get(name)!.weight)));
-        for (const name of names) current.get(name)!.weight = original.get(name)!.weight;
-      }),
-    restore: (keepOut = []) =>
-      mutex.run(async () => {
-        canary = null;
-        const out = new Set(keepOut.map((h) => serverOf(h).name));
-        await set([...byHost.values()].map((s) => {
-          const was = original.get(s.name)!;
-          return { name: s.name, weight: was.weight, state: out.has(s.name) && was.state === 'ready' ? 'maint' : was.state };
-        }));
-      }),
-    settle: (ready, out) =>
-      mutex.run(async () => {
-        await set([
-          ...ready.map((h) => serverOf(h)).map((s) => ({ name: s.name, weight: s.configWeight ?? 1, state: 'ready' as const })),
-          ...out.map((h) => serverOf(h)).map((s) => ({ name: s.name, weight: current.get(s.name)!.weight, state: 'maint' as const })),
-        ]);
-      }),
-    split: (label: string, out: string[] = []): TrafficSplit => currentSplit(label, byHost, current, out),
-    // A read: no mutex, so a judge can sample while a drain waits.
-    async requestCounts(): Promise<RequestCounts> {
-      const perServer = parseRequests(await send([showStatLine(backend)]), backend);
-      const count = (s: LbServer) => {
-        const n = perServer.get(s.name);
-        // A server removed at runtime since inspect(): its host's count would silently shrink.
-        if (n === undefined) throw new LoadBalancerError(`haproxy backend '${backend}' no longer has server ${s.name}`);
-        return n;
-      };
-      return { measured: true, byHost: perHost(byHost, count) };
+      inFlight: async (server) => async () => {
+        const sessions = parseSessions(await send([showStatLine(backend)]), backend);
+        return sessions.get(server.name) ?? 0;
+      },
+      async requestCounts(byHost): Promise<RequestCounts> {
+        const perServer = parseRequests(await send([showStatLine(backend)]), backend);
+        const count = (s: LbServer) => {
+          const n = perServer.get(s.name);
+          // A server removed at runtime since inspect(): its host's count would silently shrink.
+          if (n === undefined) {
+            throw new LoadBalancerError(`haproxy backend '${backend}' no longer has server ${s.name}`);
+          }
+          return n;
+        };
+        return { measured: true, byHost: perHost(byHost, count) };
+      },
     },
-  };
+    opts,
+  );
 }

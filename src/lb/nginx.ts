@@ -1,24 +1,17 @@
 // nginx: rewrite the `server` lines of lb-upstream-file (weight=, down), check with `nginx -t`, reload.
 // nginx has no per-server drain: a host goes out of rotation with `down` and a reload, and its in-flight
 // requests finish in the old worker processes, which exit when done; draining waits for them.
-import { Semaphore, sleep as realSleep } from '../common/concurrency.js';
 import { quote } from '../common/shell.js';
 import {
   LoadBalancerError,
-  currentSplit,
-  waitDrained,
-  canaryWeights,
   checkName,
-  computeSplit,
-  countInRotation,
-  matchServers,
   perHost,
   type LbExec,
   type LbServer,
   type LoadBalancer,
   type RequestCounts,
-  type TrafficSplit,
 } from './types.js';
+import { createTrackedBalancer, type BalancerClock } from './weights.js';
 
 const FILE_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
 
@@ -139,131 +132,91 @@ export function workersCommand(pid: number): string {
   return `ps -eo pid=,ppid= | awk '$2 == ${pid} { print $1 }'`;
 }
 
-export interface NginxOptions {
+/** nginx has no weight 0 and no drain: a server out of rotation is `down`. */
+function serverSetting(s: LbServer): ServerSetting {
+  return { weight: Math.max(1, s.weight), down: s.state !== 'ready' };
+}
+
+/**
+ * The upstream file that gives every server its setting in `next`: the file as captured, byte for byte,
+ * when each server's setting is as captured; else rewritten from it (rewriteUpstream).
+ */
+export function upstreamFor(
+  captured: string,
+  upstream: string,
+  capturedServers: LbServer[],
+  next: ReadonlyMap<string, LbServer>,
+): string {
+  const same = (a: ServerSetting, b: ServerSetting) => a.weight === b.weight && a.down === b.down;
+  if (capturedServers.every((s) => same(serverSetting(s), serverSetting(next.get(s.name)!)))) return captured;
+  return rewriteUpstream(captured, upstream, new Map([...next].map(([name, s]) => [name, serverSetting(s)])));
+}
+
+export interface NginxOptions extends BalancerClock {
   upstream: string;
   file: string;
   exec: LbExec;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
-  pollMs?: number;
 }
 
 export function createNginx(opts: NginxOptions): LoadBalancer {
   const { upstream, file, exec } = opts;
   checkName('lb-backend', upstream);
   checkUpstreamFile(file);
-  const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? realSleep, pollMs: opts.pollMs ?? 100 };
-  // One change at a time (nginx rewrites one file; haproxy's state is tracked in memory).
-  const mutex = new Semaphore(1);
   let originalText = '';
+  let originalServers: LbServer[] = [];
   let master = { pid: 0, conf: '' };
-  let byHost = new Map<string, LbServer>();
-  const original = new Map<string, LbServer>();
-  const current = new Map<string, LbServer>();
-  let canary: Map<string, number> | null = null;
 
   const run = async (command: string, what: string): Promise<string> => {
     const r = await exec(command);
     if (r.code !== 0) throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
     return r.stdout;
   };
-  const serverOf = (host: string): LbServer => {
-    const s = byHost.get(host);
-    if (!s) throw new LoadBalancerError(`${host} is not matched to a server of upstream '${upstream}'`);
-    return s;
-  };
-  /** Writes `current` into the file (every other byte as captured), checks and reloads. */
-  const write = async (text?: string) => {
-    const settings = new Map([...current].map(([name, s]) => [name, { weight: Math.max(1, s.weight), down: s.state !== 'ready' }]));
-    await run(applyCommand(file, master.conf, text ?? rewriteUpstream(originalText, upstream, settings)), `reload with ${file}`);
-  };
-  const weightNow = (s: LbServer) => canary?.get(s.name) ?? original.get(s.name)!.weight;
   const workers = async () => (await run(workersCommand(master.pid), 'worker list')).split('\n').map((l) => l.trim()).filter(Boolean);
 
-  return {
-    kind: 'nginx',
-    async inspect(hosts, named) {
-      originalText = await run(`cat ${quote(file)}`, `read of ${file}`);
-      const servers = parseUpstream(originalText, upstream);
-      if (servers.length === 0) throw new LoadBalancerError(`upstream '${upstream}' in ${file} has no server lines`);
-      byHost = matchServers(hosts, servers, upstream, named);
-      const found = (await run(findMasterCommand(file), 'master lookup')).trim().split('\n').filter(Boolean);
-      if (found.length !== 1) throw new LoadBalancerError(`expected one running nginx master whose configuration includes ${file}, found ${found.length}`);
-      const [pid, conf] = found[0].split(' ');
-      master = { pid: Number(pid), conf };
-      for (const s of servers) {
-        original.set(s.name, { ...s });
-        current.set(s.name, { ...s });
-      }
+  return createTrackedBalancer(
+    {
+      kind: 'nginx',
+      backend: upstream,
+      backendLabel: `upstream '${upstream}'`,
+      // Any positive weight goes; 1000 keeps a small canary share close to the one asked for.
+      maxWeight: 1000,
+      async readServers() {
+        originalText = await run(`cat ${quote(file)}`, `read of ${file}`);
+        originalServers = parseUpstream(originalText, upstream);
+        if (originalServers.length === 0) {
+          throw new LoadBalancerError(`upstream '${upstream}' in ${file} has no server lines`);
+        }
+        return originalServers;
+      },
+      async afterMatch() {
+        const found = (await run(findMasterCommand(file), 'master lookup')).trim().split('\n').filter(Boolean);
+        if (found.length !== 1) {
+          const why = `expected one running nginx master whose configuration includes ${file}, found ${found.length}`;
+          throw new LoadBalancerError(why);
+        }
+        const [pid, conf] = found[0].split(' ');
+        master = { pid: Number(pid), conf };
+      },
+      async apply(_changes, next) {
+        const text = upstreamFor(originalText, upstream, originalServers, next);
+        await run(applyCommand(file, master.conf, text), `reload with ${file}`);
+      },
+      // The reload is asynchronous: drained means every worker that ran before it has exited (old workers
+      // finish their in-flight requests first).
+      async inFlight() {
+        const before = await workers();
+        return async () => {
+          const alive = new Set(await workers());
+          return before.filter((p) => alive.has(p)).length;
+        };
+      },
+      // nginx OSS exposes no per-server request counters (stub_status is server-wide; the per-upstream
+      // API is NGINX Plus only), so this is the configuration as written by us: weights, not traffic.
+      requestCounts: async (byHost, current): Promise<RequestCounts> => ({
+        measured: false,
+        byHost: perHost(byHost, (s) => (current.get(s.name)!.state === 'ready' ? current.get(s.name)!.weight : 0)),
+      }),
     },
-    serverOf: (host) => ({ ...serverOf(host) }),
-    inRotation: (hosts = []) => countInRotation(current.values(), new Set(hosts.map((h) => serverOf(h).name))),
-    drain: (host, timeoutMs) =>
-      mutex
-        .run(async () => {
-          // The reload is asynchronous: drained means every worker that ran before it has exited
-          // (old workers finish their in-flight requests first).
-          const before = await workers();
-          current.get(serverOf(host).name)!.state = 'drain';
-          await write();
-          return before;
-        })
-        .then((before) =>
-          waitDrained(
-            async () => {
-              const alive = new Set(await workers());
-              return before.filter((p) => alive.has(p)).length;
-            },
-            timeoutMs,
-            clock,
-          ),
-        ),
-    enable: (host) =>
-      mutex.run(async () => {
-        const s = serverOf(host);
-        Object.assign(current.get(s.name)!, { state: 'ready', weight: weightNow(s) });
-        await write();
-      }),
-    setCanary: (hosts, share) =>
-      mutex.run(async () => {
-        const names = new Set(hosts.map((h) => serverOf(h).name));
-        const matched = [...byHost.values()].map((s) => original.get(s.name)!);
-        canary = canaryWeights(matched, names, share, 1000);
-        for (const [name, w] of canary) current.get(name)!.weight = Math.max(1, w);
-        await write();
-        return computeSplit(`canary ${Math.round(share * 1000) / 10}%`, byHost, (s) => current.get(s.name)!.weight);
-      }),
-    endCanary: () =>
-      mutex.run(async () => {
-        if (!canary) return;
-        for (const name of canary.keys()) current.get(name)!.weight = original.get(name)!.weight;
-        canary = null;
-        await write();
-      }),
-    restore: (keepOut = []) =>
-      mutex.run(async () => {
-        canary = null;
-        for (const [name, s] of original) Object.assign(current.get(name)!, s);
-        // Byte for byte as captured, unless a host stays out of rotation.
-        if (keepOut.length === 0) return write(originalText);
-        for (const h of keepOut) current.get(serverOf(h).name)!.state = 'maint';
-        await write();
-      }),
-    settle: (ready, out) =>
-      mutex.run(async () => {
-        for (const h of ready) Object.assign(current.get(serverOf(h).name)!, { state: 'ready', weight: 1 });
-        for (const h of out) current.get(serverOf(h).name)!.state = 'maint';
-        await write();
-      }),
-    split: (label: string, out: string[] = []): TrafficSplit => currentSplit(label, byHost, current, out),
-    // nginx OSS exposes no per-server request counters (stub_status is server-wide; the per-upstream
-    // API is NGINX Plus only), so this is the configuration as written by us: weights, not traffic.
-    requestCounts: async (): Promise<RequestCounts> => ({
-      measured: false,
-      byHost: perHost(byHost, (s) => {
-        const now = current.get(s.name)!;
-        return now.state === 'ready' ? now.weight : 0;
-      }),
-    }),
-  };
+    opts,
+  );
 }

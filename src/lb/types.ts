@@ -133,11 +133,12 @@ export type NamedServers = ReadonlyMap<string, string>;
 const describe = (s: LbServer) => (s.port ? `${s.name} (${s.address}:${s.port})` : s.name === s.address ? s.name : `${s.name} (${s.address})`);
 
 /**
- * Hosts → servers, one server per host and one host per server (SPEC "The balancer sends users only to
- * healthy hosts"). A host lb-servers names a server for gets that server. Any other host gets the server
- * whose address (or haproxy name) is the host's name; where several share that address (several apps on
- * one machine, one per port), the one whose port is the host line's port. A host with no server, with
- * several, or sharing one with another host is an input error naming every such host, before anything changes.
+ * Hosts → servers, one server per host and one host per server, so that taking a host out of rotation
+ * takes out exactly its own server: users reach only healthy hosts. A host lb-servers names a server for
+ * gets that server. Any other host gets the server whose address (or haproxy name) is the host's name;
+ * where several share that address (several apps on one machine, one per port), the one whose port is the
+ * host line's port. A host with no server, with several, or sharing one with another host is an input
+ * error naming every such host, before anything changes.
  */
 export function matchServers(hosts: HostSpec[], servers: LbServer[], backend: string, named: NamedServers = new Map()): Map<string, LbServer> {
   const out = new Map<string, LbServer>();

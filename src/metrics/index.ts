@@ -3,5 +3,6 @@ export type { WatchSettings, Rule, Verdict, Breach, WatchResult, RuleReport, Com
 export { parseWatchSettings, parseRules, type ParseOptions } from './settings.js';
 export { runWatch, matchHosts, hostName, type WatchOptions } from './watch.js';
 export { failsStep } from './rules.js';
-export { summaryMarkdown, writeReport, buildReport } from './report.js';
+export { summaryMarkdown, writeReport } from './report.js';
+export { buildWatchReport } from './record.js';
 export { parseRolloutWatch, createRolloutWatch, type RolloutWatchOptions } from './rollout-watch.js';

@@ -27,12 +27,6 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-/** At most `max` characters of one line of text (whitespace runs become one space), marked when cut. */
-export function cut(text: string, max: number): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
-}
-
 /** The secret parts of a URL: all of it, its password, its path and query, each query value, long path segments. */
 export function urlSecrets(url: string): string[] {
   if (!url) return [];

@@ -1,24 +1,21 @@
-// The JSON report (every sample) and the job summary (per rule a Mermaid xychart with its bound, and a table).
+// The JSON report (every sample; its shape and reader are in record.ts) and the job summary (per rule a
+// Mermaid xychart with its bound, and a table).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mdCode, mdText } from '../common/markdown.js';
 import { GITHUB_LIMITS, fitMarkdown } from '../github/limits.js';
+import { buildWatchReport } from './record.js';
 import { boundsAt, describeComparison, fmt } from './rules.js';
 import type { Comparison, Rule, RuleReport, WatchResult } from './types.js';
-
-export const REPORT_VERSION = 1;
-
-export function buildReport(result: WatchResult): object {
-  return { kind: 'fivestep/metric-watch', version: REPORT_VERSION, ...result };
-}
+import { formatDurationInput } from '../common/format.js';
 
 /** Writes the report under RUNNER_TEMP (or the OS temp dir) and returns its path. */
 export function writeReport(result: WatchResult, env: NodeJS.ProcessEnv = process.env, now = Date.now()): string {
   const dir = join(env.RUNNER_TEMP || tmpdir(), 'fivestep');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `metric-watch-${now}-${process.pid}.json`);
-  writeFileSync(path, `${JSON.stringify(buildReport(result), null, 2)}\n`);
+  writeFileSync(path, `${JSON.stringify(buildWatchReport(result), null, 2)}\n`);
   return path;
 }
 
@@ -130,7 +127,7 @@ export function summaryMarkdown(result: WatchResult): string {
   const head = [
     `## metric-watch: ${ICON[result.verdict]}`,
     '',
-    `${result.settings.source} ${mdCode(result.settings.url)}, ${result.ticks} sample(s) every ${result.settings.intervalMs / 1000}s, baseline ${result.settings.baseline}` +
+    `${result.settings.source} ${mdCode(result.settings.url)}, ${result.ticks} sample(s) every ${formatDurationInput(result.settings.intervalMs)}, baseline ${result.settings.baseline}` +
       (result.hosts.canary.length ? `, canaries ${mdText(result.hosts.canary.join(', '))}` : '') +
       (result.endedEarly ? `. Ended early: ${mdText(result.endedEarly)}.` : '.'),
     '',

@@ -1,5 +1,6 @@
 // ssh-rollout's `watch` input: the same settings parser and watch loop, with each wave's hosts as canaries.
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { formatDurationInput } from '../common/format.js';
 import { InputError, objectInputs } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
 import { WATCH_INPUTS, parseWatchSettings } from './settings.js';
@@ -97,7 +98,11 @@ export function createRolloutWatch(settings: WatchSettings, options: RolloutWatc
     const prior = byHosts && baselineHosts.length === 0 ? priorFor(canaryHosts) : undefined;
     const historyInstead = byHosts && baselineHosts.length === 0 && !prior && (settings.source === 'prometheus' || settings.source === 'graphite');
     const effective: WatchSettings = historyInstead ? { ...settings, baseline: { kind: 'before', windowMs: Math.max(durationMs, settings.intervalMs * 10) } } : settings;
-    if (historyInstead) options.logger.info(`No host is left on the previous release: the wave is compared with its own readings over the ${effective.baseline.kind === 'before' ? effective.baseline.windowMs / 1000 : 0}s before`);
+    if (historyInstead) {
+      const windowMs = effective.baseline.kind === 'before' ? effective.baseline.windowMs : 0;
+      const readings = `its own readings over the ${formatDurationInput(windowMs)} before`;
+      options.logger.info(`No host is left on the previous release: the wave is compared with ${readings}`);
+    }
     const result = await runWatch(effective, {
       logger: options.logger,
       canaryHosts,

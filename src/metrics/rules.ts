@@ -171,8 +171,11 @@ function compareOutcome(rule: Rule, state: RuleState, comparison: Comparison | u
   return { verdict: 'fail', reason: detail, breach };
 }
 
-/** The rule's verdict once the watch is over (or ended early). `comparison` is the canary judge's, if any. */
-export function ruleOutcome(rule: Rule, state: RuleState, comparison?: Comparison, at = Date.now()): RuleOutcome {
+/**
+ * The rule's verdict once the watch is over (or ended early) at `at` (epoch ms: the watch loop's clock).
+ * `comparison` is the canary judge's, if any.
+ */
+export function ruleOutcome(rule: Rule, state: RuleState, comparison: Comparison | undefined, at: number): RuleOutcome {
   const base = { rule: rule.name, ...(comparison ? { comparison } : {}) };
   if (state.error) {
     const breach: Breach = { rule: rule.name, check: 'error', value: null, bound: null, when: iso(at), since: iso(at), detail: state.error };

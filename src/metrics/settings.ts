@@ -1,6 +1,7 @@
 // The input-helper of metric-watch: every input read once, validated, typed. Logic never reads the runner.
 import { statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { formatDurationInput } from '../common/format.js';
 import { InputError, optional, parseDuration, parseHostSpec, parseList, required, type InputSource } from '../common/inputs.js';
 import { hostOutsideString } from './sources/expand.js';
 import type { Baseline, RelativeBound, Rule, SourceKind, WatchSettings } from './types.js';
@@ -209,7 +210,9 @@ export function parseWatchSettings(source: InputSource, options: ParseOptions = 
   const intervalMs = parseDuration('interval', optional(source, 'interval', replay ? '0' : '30s'));
   const recordedDuration = replay && optional(source, 'duration') === '';
   if (intervalMs < 100 && !(replay && optional(source, 'interval') === '')) throw new InputError('interval', 'must be at least 100ms');
-  if (durationMs < intervalMs && !recordedDuration) throw new InputError('duration', `must be at least one interval (${intervalMs} ms)`);
+  if (durationMs < intervalMs && !recordedDuration) {
+    throw new InputError('duration', `must be at least one interval (${formatDurationInput(intervalMs)})`);
+  }
   if (durationMs <= 0 && !recordedDuration) throw new InputError('duration', 'must be longer than 0');
   const baseline = parseBaseline(optional(source, 'baseline', 'none'));
   const failOn = oneOf('fail-on', optional(source, 'fail-on', 'fail'), ['fail', 'inconclusive', 'never'] as const);

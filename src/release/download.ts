@@ -1,8 +1,9 @@
 // The host side of `artifact-url`: each host fetches the artifact itself (curl, else wget) and checks
 // its sha256 before anything unpacks it. The URL may carry a secret (an S3 presigned query, a token):
-// it reaches the shell only quoted, never curl's or wget's argv, never an output; logs get redactUrl().
+// it reaches the shell only quoted, never curl's or wget's argv, never an output; logs get redactUrl() (common/url.ts).
 import { InputError } from '../common/inputs.js';
 import { quote } from '../common/shell.js';
+import { redactUrl } from '../common/url.js';
 import { EXIT } from './commands.js';
 import { layout } from './layout.js';
 
@@ -20,18 +21,6 @@ function parse(url: string): URL | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * What of a URL may appear in logs and reports: scheme://host[:port]/path, `?…` when it had a query,
- * `***@` for credentials; the fragment is dropped. Both can hold secrets, the path is kept as the
- * one part a reader needs to tell artifacts apart.
- */
-export function redactUrl(url: string): string {
-  const u = parse(url);
-  if (!u) return '(not a valid URL)';
-  const credentials = u.username !== '' || u.password !== '' ? '***@' : '';
-  return `${u.protocol}//${credentials}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
 }
 
 /**

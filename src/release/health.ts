@@ -4,7 +4,8 @@
 // serving the old release (a reload that did not take) is not healthy.
 import type { HostSpec } from '../common/inputs.js';
 import { errorMessage } from '../common/errors.js';
-import { oneLine } from '../common/text.js';
+import { formatDuration } from '../common/format.js';
+import { clip, lastLines } from '../common/text.js';
 import { sleep as realSleep } from '../common/concurrency.js';
 import type { RemoteSession } from '../ssh/types.js';
 import { userCommand, type ReleaseEnv } from './commands.js';
@@ -13,7 +14,10 @@ export interface HealthSettings {
   deployPath: string;
   /** Runs in `<deploy-path>/current` with the release env; exit 0 is healthy. '' = none. */
   healthCommand: string;
-  /** Polled from the runner; `{host}` (and `{port}`, the host's balancer server's port) replaced; any 2xx is healthy. '' = none. */
+  /**
+   * Polled from the runner; `{host}` (and `{port}`, the host's balancer server's port) replaced; any 2xx is
+   * healthy. '' = none.
+   */
   healthUrl: string;
   /**
    * Text a health-url 2xx body must contain to count as healthy; `{release}` is replaced by the
@@ -37,7 +41,12 @@ export interface HealthResult {
 }
 
 /** One call per host, never rejects; `appPort` is `{port}` in health-url (the host's balancer server's port). */
-export type HealthCheck = (session: RemoteSession, host: HostSpec, env: ReleaseEnv, appPort?: number) => Promise<HealthResult>;
+export type HealthCheck = (
+  session: RemoteSession,
+  host: HostSpec,
+  env: ReleaseEnv,
+  appPort?: number,
+) => Promise<HealthResult>;
 
 export interface HealthOptions {
   fetch?: typeof fetch;
@@ -50,7 +59,10 @@ export interface HealthOptions {
   requestTimeoutMs?: number;
 }
 
-/** `{host}` → the host's name (IPv6 in brackets, as a URL needs); `{port}` → its app's port (checked when the balancer opened). */
+/**
+ * `{host}` → the host's name (IPv6 in brackets, as a URL needs); `{port}` → its app's port (checked when the
+ * balancer opened).
+ */
 export function healthUrlFor(template: string, host: HostSpec, appPort?: number): string {
   const name = host.host.includes(':') ? `[${host.host}]` : host.host;
   const url = template.replace(/\{host\}/g, name);
@@ -77,93 +89,162 @@ export function hasHealthCheck(s: Pick<HealthSettings, 'healthCommand' | 'health
  * deadline. With neither configured every host is healthy at once.
  */
 export function createHealthCheck(settings: HealthSettings, options: HealthOptions = {}): HealthCheck {
-  const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? realSleep;
-  const doFetch = options.fetch ?? fetch;
-  const firstInterval = options.intervalMs ?? 200;
-  const maxInterval = options.maxIntervalMs ?? 2000;
-  const requestTimeout = options.requestTimeoutMs ?? 10_000;
-
-  const samples = settings.healthSamples ?? 1;
-
+  const checker: Checker = {
+    settings,
+    now: options.now ?? Date.now,
+    sleep: options.sleep ?? realSleep,
+    fetch: options.fetch ?? fetch,
+    firstInterval: options.intervalMs ?? 200,
+    maxInterval: options.maxIntervalMs ?? 2000,
+    requestTimeout: options.requestTimeoutMs ?? 10_000,
+    samples: settings.healthSamples ?? 1,
+  };
   return async (session, host, env, appPort) => {
-    const start = now();
-    const deadline = start + settings.healthTimeoutMs;
-    /** Time one answer is given on the last attempt; an attempt of several answers gets that each (up to half the timeout). */
-    const answerWindow = Math.min(requestTimeout, Math.max(50, settings.healthTimeoutMs / 10));
-    let attempts = 0;
-
-    async function retry(what: string, attempt: (remainingMs: number) => Promise<string | null>, answers = 1): Promise<string | null> {
-      const lastWindow = Math.max(answerWindow, Math.min(answerWindow * answers, settings.healthTimeoutMs / 2));
-      let interval = firstInterval;
-      let last = '';
-      for (;;) {
-        attempts++;
-        const remaining = Math.max(1, deadline - now());
-        last = (await attempt(remaining)) ?? '';
-        if (last === '') return null;
-        // The last pause is cut short so one attempt still starts just before the deadline, with
-        // time left to answer (a 1 ms window would only ever time out).
-        const lastStart = deadline - lastWindow;
-        if (now() >= lastStart) return `${what} not healthy after ${formatSeconds(now() - start)}: ${last}`;
-        await sleep(Math.min(interval, lastStart - now()));
-        interval = Math.min(maxInterval, interval * 2);
-      }
-    }
-
+    const check = new HostCheck(checker);
     if (settings.healthCommand) {
-      const failure = await retry('health-command', async (remaining) => {
-        try {
-          const r = await session.exec(userCommand(`${settings.deployPath}/current`, settings.healthCommand, env), { timeoutMs: remaining });
-          if (r.code === 0) return null;
-          return `exit ${r.code}${tail(r.stderr || r.stdout)}`;
-        } catch (err) {
-          return errorMessage(err);
-        }
-      });
-      if (failure) return { ok: false, detail: failure, attempts, ms: now() - start };
+      const failure = await checkCommand(check, session, env);
+      if (failure) return check.failed(failure);
     }
-
     if (settings.healthUrl) {
       let url: string;
       try {
         url = healthUrlFor(settings.healthUrl, host, appPort);
       } catch (err) {
-        return { ok: false, detail: errorMessage(err), attempts, ms: now() - start };
+        return check.failed(errorMessage(err));
       }
-      const expected = settings.healthExpect ? expectedText(settings.healthExpect, env.releaseId) : '';
-      /** One answer, on a new connection: '' when healthy, else why not. */
-      const answer = async (remaining: number): Promise<string> => {
-        try {
-          const res = await doFetch(url, { signal: AbortSignal.timeout(Math.min(remaining, requestTimeout)), redirect: 'manual', headers: { connection: 'close' } });
-          const ok = res.status >= 200 && res.status < 300;
-          if (!ok || expected === '') {
-            // Drain the body so nothing leaks between attempts.
-            await res.arrayBuffer().catch(() => undefined);
-            return ok ? '' : `HTTP ${res.status}`;
-          }
-          const body = await readCapped(res, MAX_BODY_BYTES);
-          if (body.includes(expected)) return '';
-          return `HTTP ${res.status} but the body does not contain ${JSON.stringify(shorten(expected, 200))} (body: ${excerpt(body)})`;
-        } catch (err) {
-          return fetchFailure(err);
-        }
-      };
-      const failure = await retry(`health-url ${url}`, async (remaining) => {
-        // Every one of `samples` answers in a row, so a host whose old workers still answer does not pass.
-        for (let i = 1; i <= samples; i++) {
-          const why = await answer(i === 1 ? remaining : Math.max(1, deadline - now()));
-          if (why) return samples > 1 && i > 1 ? `answer ${i} of ${samples} in a row: ${why}` : why;
-        }
-        return null;
-      }, samples);
-      if (failure) return { ok: false, detail: failure, attempts, ms: now() - start };
+      const failure = await checkUrl(check, url, env);
+      if (failure) return check.failed(failure);
     }
-
-    const ms = now() - start;
-    const inARow = settings.healthUrl && samples > 1 ? ` (${samples} health-url answers in a row)` : '';
-    return { ok: true, detail: hasHealthCheck(settings) ? `healthy after ${attempts} attempt(s)${inARow}, ${ms} ms` : 'no health check configured', attempts, ms };
+    return check.healthy();
   };
+}
+
+/** The settings and the options, defaults filled in: what every host's check shares. */
+interface Checker {
+  settings: HealthSettings;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  fetch: typeof fetch;
+  /** First pause between attempts; doubles up to maxInterval. */
+  firstInterval: number;
+  maxInterval: number;
+  /** Per-request cap for health-url. */
+  requestTimeout: number;
+  /** health-url answers in a row that must be healthy. */
+  samples: number;
+}
+
+/** One host's check: its start, its deadline, and the attempts the command and the URL made together. */
+class HostCheck {
+  readonly start: number;
+  readonly deadline: number;
+  /**
+   * Time one answer is given on the last attempt; an attempt of several answers gets that each (up to half
+   * the timeout).
+   */
+  private readonly answerWindow: number;
+  private attempts = 0;
+
+  constructor(readonly checker: Checker) {
+    const timeoutMs = checker.settings.healthTimeoutMs;
+    this.start = checker.now();
+    this.deadline = this.start + timeoutMs;
+    this.answerWindow = Math.min(checker.requestTimeout, Math.max(50, timeoutMs / 10));
+  }
+
+  /** Milliseconds to the deadline, at least 1. */
+  remaining(): number {
+    return Math.max(1, this.deadline - this.checker.now());
+  }
+
+  /** Runs `attempt` (null: healthy, else why not) until healthy or the deadline: null, or why not at the end. */
+  async retry(
+    what: string,
+    attempt: (remainingMs: number) => Promise<string | null>,
+    answers = 1,
+  ): Promise<string | null> {
+    const { now, sleep, settings } = this.checker;
+    const lastWindow = Math.max(this.answerWindow, Math.min(this.answerWindow * answers, settings.healthTimeoutMs / 2));
+    let interval = this.checker.firstInterval;
+    let last = '';
+    for (;;) {
+      this.attempts++;
+      const remaining = this.remaining();
+      last = (await attempt(remaining)) ?? '';
+      if (last === '') return null;
+      // The last pause is cut short so one attempt still starts just before the deadline, with
+      // time left to answer (a 1 ms window would only ever time out).
+      const lastStart = this.deadline - lastWindow;
+      if (now() >= lastStart) return `${what} not healthy after ${formatDuration(now() - this.start)}: ${last}`;
+      await sleep(Math.min(interval, lastStart - now()));
+      interval = Math.min(this.checker.maxInterval, interval * 2);
+    }
+  }
+
+  failed(detail: string): HealthResult {
+    return { ok: false, detail, attempts: this.attempts, ms: this.checker.now() - this.start };
+  }
+
+  healthy(): HealthResult {
+    const { settings, samples } = this.checker;
+    const ms = this.checker.now() - this.start;
+    const inARow = settings.healthUrl && samples > 1 ? ` (${samples} health-url answers in a row)` : '';
+    const detail = hasHealthCheck(settings)
+      ? `healthy after ${this.attempts} attempt(s)${inARow}, ${formatDuration(ms)}`
+      : 'no health check configured';
+    return { ok: true, detail, attempts: this.attempts, ms };
+  }
+}
+
+/** health-command, retried: null once it exits 0, else why not. */
+function checkCommand(check: HostCheck, session: RemoteSession, env: ReleaseEnv): Promise<string | null> {
+  const { settings } = check.checker;
+  return check.retry('health-command', async (remaining) => {
+    try {
+      const command = userCommand(`${settings.deployPath}/current`, settings.healthCommand, env);
+      const r = await session.exec(command, { timeoutMs: remaining });
+      if (r.code === 0) return null;
+      return `exit ${r.code}${tail(r.stderr || r.stdout)}`;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  });
+}
+
+/** health-url, retried: null once `samples` answers in a row are healthy, else why not. */
+function checkUrl(check: HostCheck, url: string, env: ReleaseEnv): Promise<string | null> {
+  const { settings, samples } = check.checker;
+  const expected = settings.healthExpect ? expectedText(settings.healthExpect, env.releaseId) : '';
+  const attempt = async (remaining: number): Promise<string | null> => {
+    // Every one of `samples` answers in a row, so a host whose old workers still answer does not pass.
+    for (let i = 1; i <= samples; i++) {
+      const why = await answer(check.checker, url, expected, i === 1 ? remaining : check.remaining());
+      if (why) return samples > 1 && i > 1 ? `answer ${i} of ${samples} in a row: ${why}` : why;
+    }
+    return null;
+  };
+  return check.retry(`health-url ${url}`, attempt, samples);
+}
+
+/** One answer, on a new connection: '' when healthy, else why not. */
+async function answer(checker: Checker, url: string, expected: string, remaining: number): Promise<string> {
+  const { fetch: doFetch, requestTimeout } = checker;
+  try {
+    const signal = AbortSignal.timeout(Math.min(remaining, requestTimeout));
+    const res = await doFetch(url, { signal, redirect: 'manual', headers: { connection: 'close' } });
+    const ok = res.status >= 200 && res.status < 300;
+    if (!ok || expected === '') {
+      // Drain the body so nothing leaks between attempts.
+      await res.arrayBuffer().catch(() => undefined);
+      return ok ? '' : `HTTP ${res.status}`;
+    }
+    const body = await readCapped(res, MAX_BODY_BYTES);
+    if (body.includes(expected)) return '';
+    const wanted = JSON.stringify(clip(expected, 200));
+    return `HTTP ${res.status} but the body does not contain ${wanted} (body: ${excerpt(body)})`;
+  } catch (err) {
+    return fetchFailure(err);
+  }
 }
 
 /** The body as text, reading at most maxBytes (the rest is not fetched). */
@@ -190,28 +271,23 @@ async function readCapped(res: Response, maxBytes: number): Promise<string> {
 function excerpt(body: string): string {
   // eslint-disable-next-line no-control-regex -- a body excerpt must be one printable line
   const line = body.replace(/[\s\x00-\x1f\x7f]+/g, ' ').trim();
-  return line === '' ? 'empty' : JSON.stringify(shorten(line, 80));
+  return line === '' ? 'empty' : JSON.stringify(clip(line, 80));
 }
 
-function shorten(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
 
 /** The last lines of a health command's output (untrusted text: one printable line). */
 function tail(text: string): string {
-  const t = text.trim();
-  if (!t) return '';
-  const last = oneLine(t.split(/\r\n|\n|\r/).slice(-3).join('\n'), 10_000);
-  return `: ${last.length > 300 ? `…${last.slice(-300)}` : last}`;
-}
-
-function formatSeconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)}s`;
+  const last = lastLines(text, { max: 300 });
+  return last ? `: ${last}` : '';
 }
 
 /** fetch() says only "fetch failed"; the useful part (ECONNREFUSED, a timeout) is in its cause. */
 function fetchFailure(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string; errors?: { code?: string }[] } };
+  const e = err as {
+    name?: string;
+    message?: string;
+    cause?: { code?: string; message?: string; errors?: { code?: string }[] };
+  };
   if (e?.name === 'TimeoutError') return 'timed out';
   const cause = e?.cause;
   return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? e?.message ?? String(err);

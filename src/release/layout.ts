@@ -1,4 +1,4 @@
-// The on-host layout (SPEC): releases/, current, shared/, .fivestep/ under the deploy path.
+// The on-host layout every host keeps: releases/, current, shared/, .fivestep/ under the deploy path.
 import { InputError } from '../common/inputs.js';
 
 export const RELEASE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

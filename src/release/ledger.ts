@@ -1,6 +1,7 @@
-// The release ledger (SPEC): what happened to every release on one host, read from its append-only
+// The release ledger: what happened to every release on one host, read from its append-only
 // deploy log. Pure: the revert target, "never became healthy" and the prune plan are decided here.
-import type { DeployLogEntry, HostState } from './commands.js';
+import type { DeployLogEntry } from './commands.js';
+import type { HostState } from './state-command.js';
 
 export type LedgerEvent = 'staged' | 'switched' | 'healthy' | 'failed' | 'bad';
 /** `unknown`: the log says nothing about the release (deployed by hand, or before the ledger). */

@@ -14,7 +14,7 @@ import {
   type HostSpec,
   type InputSource,
 } from '../common/inputs.js';
-import { parsePrivateKey } from '../ssh/connection.js';
+import { parsePrivateKey } from '../ssh/keys.js';
 import type { SshCredentials } from '../ssh/types.js';
 import { validateDeployPath } from './layout.js';
 

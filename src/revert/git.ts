@@ -1,131 +1,37 @@
 // The commit side of auto-revert: one revert commit for the deployed commits, pushed to the branch
-// or to a new branch with a pull request. git runs through execFile with argv arrays only: no
-// input ever reaches a shell. Pure parts (trailers, guard rails, message) are exported for tests.
-import { execFile } from 'node:child_process';
+// or to a new branch with a pull request. revertCommits reads the facts through GitRepo's verbs
+// (git-repo.ts: git runs through execFile with argv arrays only, no input ever reaches a shell),
+// decides with the pure guard rails (guard-rails.ts), then acts through the verbs.
 import type { Logger } from '../common/logger.js';
 import type { GitHubClient } from '../github/client.js';
+import { revertBranch, revertMessage, revertPullRequestText, subjectOf } from './git-message.js';
+import { GitError, GitRepo, type CommitInfo } from './git-repo.js';
+import {
+  DAY_MS,
+  decideGuardRails,
+  parseAutoReverts,
+  refusals,
+  type EarlierReverts,
+  type OpenRevertPullRequest,
+} from './guard-rails.js';
 
-/** Put on every revert commit we make: the daily limit counts these, and we never revert them. */
-export const AUTO_REVERT_TRAILER = 'Auto-Revert: fivestep';
-const DAY_MS = 24 * 3600 * 1000;
-
-// ---------------------------------------------------------------------------------------------
-// Pure
-
-/** Trailers of a commit message (the last paragraph's `Key: value` lines), keys lower-cased. */
-export function parseTrailers(message: string): Map<string, string[]> {
-  const paragraphs = message.replace(/\r\n/g, '\n').trim().split(/\n\s*\n/);
-  const trailers = new Map<string, string[]>();
-  if (paragraphs.length < 2) return trailers;
-  const lines = paragraphs[paragraphs.length - 1].split('\n');
-  const parsed = lines.map((l) => /^([A-Za-z0-9][A-Za-z0-9-]*)\s*:\s*(.*)$/.exec(l));
-  // git accepts a trailer block only when (nearly) every line is a trailer; continuation lines start with space.
-  if (!parsed.every((m, i) => m || /^\s/.test(lines[i]))) return trailers;
-  for (const m of parsed) {
-    if (!m) continue;
-    const key = m[1].toLowerCase();
-    trailers.set(key, [...(trailers.get(key) ?? []), m[2].trim()]);
-  }
-  return trailers;
-}
-
-export interface CommitInfo {
-  sha: string;
-  parents: string[];
-  message: string;
-}
-
-const subjectOf = (message: string): string => message.split('\n', 1)[0].trim();
-
-/** Why this commit must not be reverted automatically, or null. */
-export function refusal(commit: CommitInfo): string | null {
-  const trailers = parseTrailers(commit.message);
-  const short = commit.sha.slice(0, 7);
-  const noAuto = trailers.get('no-auto-revert') ?? [];
-  if (noAuto.some((v) => /^(true|yes|1)$/i.test(v))) return `${short} carries a 'No-Auto-Revert: true' trailer`;
-  if ((trailers.get('auto-revert') ?? []).length > 0) return `${short} is itself an automatic revert (Auto-Revert trailer): never revert a revert`;
-  if (/^Revert "/.test(subjectOf(commit.message)) || /^This reverts commit [0-9a-f]{7,40}/m.test(commit.message)) {
-    return `${short} is a revert ("${subjectOf(commit.message)}"): never revert a revert`;
-  }
-  return null;
-}
-
-/** An automatic revert found in history: when it was committed and what it reverted. */
-export interface AutoRevertRecord {
-  sha: string;
-  time: number;
-  reverts: string[];
-}
-
-/** Parses `git log --format=%H%x1f%ct%x1f%B%x1e` output, keeping our own revert commits only. */
-export function parseAutoReverts(logOutput: string): AutoRevertRecord[] {
-  const out: AutoRevertRecord[] = [];
-  for (const rec of logOutput.split('\x1e')) {
-    const [sha, ct, body] = rec.replace(/^\n+/, '').split('\x1f');
-    if (!sha || body === undefined) continue;
-    const trailers = parseTrailers(body);
-    if (!(trailers.get('auto-revert') ?? []).some((v) => v.toLowerCase() === 'fivestep')) continue;
-    out.push({ sha: sha.trim(), time: Number(ct) * 1000, reverts: (trailers.get('reverts') ?? []).map((s) => s.split(/\s/)[0]) });
-  }
-  return out;
-}
-
-/** Automatic reverts in the 24 hours before `now`. */
-export function revertsInLastDay(records: readonly AutoRevertRecord[], now: number): number {
-  return records.filter((r) => r.time > now - DAY_MS && r.time <= now + 60_000).length;
-}
-
-/** An earlier automatic revert that already covers every commit (so this run changes nothing). */
-export function findExistingRevert(records: readonly AutoRevertRecord[], shas: readonly string[]): AutoRevertRecord | undefined {
-  return records.find((r) => shas.every((s) => r.reverts.includes(s)));
-}
-
-export interface RevertMessageInput {
-  commits: { sha: string; subject: string }[];
-  reason: string;
-  runUrl: string;
-}
-
-/** The one revert commit's message: names every SHA, the reason and the run; trailers last. */
-export function revertMessage(input: RevertMessageInput): string {
-  const { commits } = input;
-  const newest = commits[commits.length - 1];
-  const title =
-    commits.length === 1
-      ? `Revert "${newest.subject.slice(0, 60)}"${newest.subject.length > 60 ? '…' : ''} (auto-revert)`
-      : `Revert ${commits.length} commits ${commits[0].sha.slice(0, 7)}..${newest.sha.slice(0, 7)} (auto-revert)`;
-  const reason = input.reason.trim() || 'the deployment was reverted by fivestep auto-revert';
-  const lines = [
-    title,
-    '',
-    'Automatic revert after a failed deployment.',
-    '',
-    ...[...commits].reverse().map((c) => `This reverts commit ${c.sha} (${c.subject}).`),
-    '',
-    `Reason: ${reason.replace(/\r?\n/g, ' ').slice(0, 1500)}`,
-    `Run: ${input.runUrl}`,
-    '',
-    AUTO_REVERT_TRAILER,
-    ...commits.map((c) => `Reverts: ${c.sha}`),
-  ];
-  return `${lines.join('\n')}\n`;
-}
-
-/** The branch of a pull-request revert: stable per commit set, so a second run finds its PR. */
-export function revertBranch(shas: readonly string[]): string {
-  const last = shas[shas.length - 1].slice(0, 12);
-  return shas.length === 1 ? `fivestep/revert-${last}` : `fivestep/revert-${shas[0].slice(0, 7)}-${last}`;
-}
+// The pure parts, where callers and tests have always found them.
+export { AUTO_REVERT_TRAILER, parseTrailers, revertBranch, revertMessage } from './git-message.js';
+export type { RevertMessageInput } from './git-message.js';
+export { GitError, type CommitInfo } from './git-repo.js';
+export { findExistingRevert, parseAutoReverts, refusal, revertsInLastDay } from './guard-rails.js';
+export type { AutoRevertRecord } from './guard-rails.js';
 
 /** User tokens start a workflow run on push; the workflow's own GITHUB_TOKEN does not (and looks like an App token). */
 export function tokenWarning(token: string, mode: 'push' | 'pull-request'): string | null {
   if (/^(ghp_|github_pat_|gho_|ghu_)/.test(token)) return null;
   const what = mode === 'push' ? 'the pushed revert commit' : 'the revert pull request';
-  return `if github-token is the workflow's default GITHUB_TOKEN, ${what} starts no workflow run (GitHub does not trigger workflows from it), so the revert is not tested or deployed automatically; pass a GitHub App installation token (actions/create-github-app-token) or a personal access token to have it run`;
+  return (
+    `if github-token is the workflow's default GITHUB_TOKEN, ${what} starts no workflow run ` +
+    '(GitHub does not trigger workflows from it), so the revert is not tested or deployed automatically; ' +
+    'pass a GitHub App installation token (actions/create-github-app-token) or a personal access token to have it run'
+  );
 }
-
-// ---------------------------------------------------------------------------------------------
-// Shell
 
 export interface GitRevertOptions {
   /** The checked-out repository. */
@@ -167,195 +73,188 @@ export interface GitDeps {
   now?: () => number;
 }
 
-export class GitError extends Error {
-  constructor(
-    readonly args: string[],
-    readonly code: number,
-    readonly stderr: string,
-  ) {
-    super(`git ${args[0]} failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
-    this.name = 'GitError';
-  }
+/** What one run works with: the options, resolved, and its collaborators. */
+interface RevertRun {
+  repo: GitRepo;
+  options: GitRevertOptions;
+  remote: string;
+  /** The branch the commits are on: the push target, the PR base. */
+  target: string;
+  deps: GitDeps;
+  now: () => number;
 }
 
-interface GitRun {
-  (args: string[], opts?: { input?: string; allowFail?: boolean }): Promise<{ code: number; stdout: string; stderr: string }>;
-}
-
-/** `config` is [key, value] pairs passed as GIT_CONFIG_* environment, so a token never shows in argv (ps). */
-function gitRunner(cwd: string, config: [string, string][]): GitRun {
-  const configEnv: Record<string, string> = { GIT_CONFIG_COUNT: String(config.length) };
-  config.forEach(([k, v], i) => {
-    configEnv[`GIT_CONFIG_KEY_${i}`] = k;
-    configEnv[`GIT_CONFIG_VALUE_${i}`] = v;
-  });
-  return (args, opts = {}) =>
-    new Promise((resolve, reject) => {
-      const child = execFile(
-        'git',
-        args,
-        { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...configEnv, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } },
-        (err, stdout, stderr) => {
-          const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-          if (code !== 0 && !opts.allowFail) reject(new GitError(args, code, String(stderr)));
-          else resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-        },
-      );
-      if (opts.input !== undefined) child.stdin?.end(opts.input);
-    });
-}
-
-export async function revertCommits(o: GitRevertOptions, deps: GitDeps): Promise<GitRevertResult> {
-  const { logger } = deps;
+export async function revertCommits(options: GitRevertOptions, deps: GitDeps): Promise<GitRevertResult> {
   const now = deps.now ?? Date.now;
-  const remote = o.remote ?? 'origin';
-  let git = gitRunner(o.cwd, []);
-
-  // Authenticate https remotes with the given token (an App token can trigger workflows; the
-  // persisted checkout token cannot). The empty value first resets checkout's header for that URL.
-  const config: [string, string][] = [];
-  const remoteUrl = (await git(['remote', 'get-url', remote], { allowFail: true })).stdout.trim();
-  if (o.token && /^https:\/\//.test(remoteUrl)) {
-    const base = `${new URL(remoteUrl).origin}/`;
-    const basic = Buffer.from(`x-access-token:${o.token}`).toString('base64');
-    config.push([`http.${base}.extraheader`, ''], [`http.${base}.extraheader`, `AUTHORIZATION: basic ${basic}`]);
-  }
-  // A runner has no git identity; commit and rebase need one.
-  if (!(await git(['config', 'user.email'], { allowFail: true })).stdout.trim()) {
-    config.push(['user.name', 'github-actions[bot]'], ['user.email', '41898282+github-actions[bot]@users.noreply.github.com']);
-  }
-  git = gitRunner(o.cwd, config);
-
-  if (!o.branch) {
-    o = { ...o, branch: (await git(['symbolic-ref', '--quiet', '--short', 'HEAD'], { allowFail: true })).stdout.trim() };
-    if (!o.branch) throw new Error('cannot tell which branch to revert on: HEAD is detached and the run is not on a branch push');
-  }
-
-  if ((await git(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true') {
+  const remote = options.remote ?? 'origin';
+  const repo = await GitRepo.open(options.cwd, { remote, token: options.token });
+  const target = options.branch || (await checkedOutBranch(repo));
+  const run: RevertRun = { repo, options, remote, target, deps, now };
+  if (await repo.isShallow()) {
     // actions/checkout fetches one commit by default: a revert needs parents, the limit needs a day of history.
-    logger.info('Shallow clone: fetching more history (set fetch-depth: 0 on actions/checkout to skip this)');
-    await git(['fetch', '--no-tags', `--shallow-since=${new Date(now() - 2 * DAY_MS).toISOString()}`, remote, o.branch], { allowFail: true });
-    await git(['fetch', '--no-tags', '--deepen=50', remote, o.branch], { allowFail: true });
+    deps.logger.info('Shallow clone: fetching more history (set fetch-depth: 0 on actions/checkout to skip this)');
+    await repo.deepen(remote, target, new Date(now() - 2 * DAY_MS));
   }
+  // Read the facts before changing anything. A refusal needs only the commits: then neither the
+  // history nor GitHub is read.
+  const commits = await readCommits(repo, options.commits);
+  const shas = commits.map((c) => c.sha);
+  const earlier = refusals(commits).length ? undefined : await readEarlierReverts(run, revertBranch(shas));
+  const decision = decideGuardRails({ commits, earlier });
+  if (decision.status !== 'go') return { ...decision, commits: shas };
+  return makeRevert(run, commits);
+}
 
-  // Resolve and read every commit before changing anything.
-  const infos: CommitInfo[] = [];
-  for (const c of o.commits) {
-    const r = await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${c}^{commit}`], { allowFail: true });
-    if (r.code !== 0) throw new Error(`commit ${c} is not in the checked-out repository (is actions/checkout run before, with enough fetch-depth?)`);
-    const sha = r.stdout.trim();
-    const show = await git(['show', '-s', '--format=%P%x1f%B', sha]);
-    const [parents, message] = show.stdout.split('\x1f');
-    infos.push({ sha, parents: parents.trim().split(/\s+/).filter(Boolean), message: message ?? '' });
+/** Commits the revert, then pushes it (push mode) or opens its pull request. */
+async function makeRevert(run: RevertRun, commits: readonly CommitInfo[]): Promise<GitRevertResult> {
+  const { repo, options } = run;
+  const shas = commits.map((c) => c.sha);
+  await checkRevertable(repo, commits);
+  const original = (await repo.currentBranch()) || (await repo.headSha());
+  const restore = async (): Promise<void> => {
+    if (options.mode === 'pull-request') await repo.forceCheckout(original);
+  };
+  // In pull-request mode the commit is made on its own branch: the job's checkout stays as it was.
+  if (options.mode === 'pull-request') await repo.checkoutNewBranch(revertBranch(shas));
+  if (!(await commitRevert(run, commits, restore))) {
+    await restore();
+    const message = 'the changes of these commits are already undone on the branch: nothing to commit';
+    return { status: 'already-reverted', commits: shas, message };
   }
-  const shas = infos.map((i) => i.sha);
+  const revertSha = await repo.headSha();
+  if (options.mode === 'pull-request') return openRevertPullRequest(run, commits, revertSha, restore);
+  await pushWithOneRebase(run, revertSha);
+  const sha = await repo.headSha();
+  const message = `pushed revert ${sha.slice(0, 7)} to ${run.target}`;
+  return { status: 'pushed', commits: shas, revertSha: sha, branch: run.target, message };
+}
 
-  const refusals = infos.map(refusal).filter((r): r is string => r !== null);
-  if (refusals.length) return { status: 'refused', commits: shas, message: `not reverting in git: ${refusals.join('; ')}` };
+async function checkedOutBranch(repo: GitRepo): Promise<string> {
+  const branch = await repo.currentBranch();
+  if (branch) return branch;
+  throw new Error('cannot tell which branch to revert on: HEAD is detached and the run is not on a branch push');
+}
 
-  const history = parseAutoReverts((await git(['log', '--all', `--since=${Math.floor((now() - 30 * DAY_MS) / 1000)}`, '--format=%H%x1f%ct%x1f%B%x1e'])).stdout);
-  const branch = revertBranch(shas);
-  // An open PR from an earlier run is the answer (checked first: its commit is also in history).
-  if (o.mode === 'pull-request') {
-    if (!deps.github) throw new Error('pull-request mode needs a GitHub client');
-    const open = await deps.github.rest.pulls.list({ owner: o.owner, repo: o.repo, state: 'open', head: `${o.owner}:${branch}`, per_page: 10 });
-    const pr = open.data.find((p) => p.head.ref === branch);
-    if (pr) {
-      return { status: 'already-reverted', commits: shas, revertSha: pr.head.sha, branch, pullRequest: { number: pr.number, url: pr.html_url }, message: `a revert pull request is already open: #${pr.number}` };
+/** Resolves and reads every commit before anything changes. */
+async function readCommits(repo: GitRepo, revs: readonly string[]): Promise<CommitInfo[]> {
+  const commits: CommitInfo[] = [];
+  for (const rev of revs) {
+    const sha = await repo.resolveCommit(rev);
+    if (sha === null) {
+      const hint = 'is actions/checkout run before, with enough fetch-depth?';
+      throw new Error(`commit ${rev} is not in the checked-out repository (${hint})`);
+    }
+    commits.push(await repo.readCommit(sha));
+  }
+  return commits;
+}
+
+/** Our reverts of the last 30 days and, in pull-request mode, the open PR of an earlier run. */
+async function readEarlierReverts(run: RevertRun, branch: string): Promise<EarlierReverts> {
+  const autoReverts = parseAutoReverts(await run.repo.logSince(run.now() - 30 * DAY_MS));
+  const openPullRequest = run.options.mode === 'pull-request' ? await findOpenPullRequest(run, branch) : null;
+  return { openPullRequest, autoReverts, now: run.now(), maxRevertsPerDay: run.options.maxRevertsPerDay };
+}
+
+function gitHubOf(deps: GitDeps): GitHubClient {
+  if (!deps.github) throw new Error('pull-request mode needs a GitHub client');
+  return deps.github;
+}
+
+async function findOpenPullRequest(run: RevertRun, branch: string): Promise<OpenRevertPullRequest | null> {
+  const { owner, repo } = run.options;
+  const open = await gitHubOf(run.deps).rest.pulls.list({
+    owner,
+    repo,
+    state: 'open',
+    head: `${owner}:${branch}`,
+    per_page: 10,
+  });
+  const pr = open.data.find((p) => p.head.ref === branch);
+  return pr ? { number: pr.number, url: pr.html_url, headSha: pr.head.sha, branch } : null;
+}
+
+/** Every commit is in HEAD's history and the tree is clean: the revert can start. */
+async function checkRevertable(repo: GitRepo, commits: readonly CommitInfo[]): Promise<void> {
+  for (const c of commits) {
+    if (!(await repo.isAncestor(c.sha, 'HEAD'))) {
+      throw new Error(`commit ${c.sha.slice(0, 7)} is not in the history of the checked-out HEAD`);
     }
   }
-  const existing = findExistingRevert(history, shas);
-  if (existing) {
-    return { status: 'already-reverted', commits: shas, revertSha: existing.sha, message: `already reverted by ${existing.sha.slice(0, 7)}` };
-  }
-  const recent = revertsInLastDay(history, now());
-  if (recent >= o.maxRevertsPerDay) {
-    return {
-      status: 'rate-limited',
-      commits: shas,
-      message: `not reverting in git: ${recent} automatic revert(s) in the last 24 h, max-reverts-per-day is ${o.maxRevertsPerDay}`,
-    };
-  }
-
-  for (const i of infos) {
-    const anc = await git(['merge-base', '--is-ancestor', i.sha, 'HEAD'], { allowFail: true });
-    if (anc.code !== 0) throw new Error(`commit ${i.sha.slice(0, 7)} is not in the history of the checked-out HEAD`);
-  }
-  const dirty = (await git(['status', '--porcelain', '--untracked-files=no'])).stdout.trim();
+  const dirty = await repo.trackedChanges();
   if (dirty) throw new Error(`the working tree has uncommitted changes; auto-revert needs a clean checkout:\n${dirty}`);
+}
 
-  const original = (await git(['symbolic-ref', '--quiet', '--short', 'HEAD'], { allowFail: true })).stdout.trim() || (await git(['rev-parse', 'HEAD'])).stdout.trim();
-  // In pull-request mode the commit is made on its own branch: the job's checkout stays as it was.
-  if (o.mode === 'pull-request') await git(['checkout', '--quiet', '-B', branch]);
+const messageInput = (run: RevertRun, commits: readonly CommitInfo[]) => ({
+  commits: commits.map((c) => ({ sha: c.sha, subject: subjectOf(c.message) })),
+  reason: run.options.reason,
+  runUrl: run.options.runUrl,
+});
+
+/** Reverts the commits into one commit on HEAD; false when they change nothing any more. */
+async function commitRevert(
+  run: RevertRun,
+  commits: readonly CommitInfo[],
+  restore: () => Promise<void>,
+): Promise<boolean> {
   try {
     // Newest first, so each revert applies to the tree the later commits left.
-    for (const i of [...infos].reverse()) {
-      const args = ['revert', '--no-commit', ...(i.parents.length > 1 ? ['-m', '1'] : []), i.sha];
-      const r = await git(args, { allowFail: true });
-      if (r.code !== 0) {
-        const conflicts = (await git(['diff', '--name-only', '--diff-filter=U'], { allowFail: true })).stdout.trim().split('\n').filter(Boolean);
-        await git(['revert', '--abort'], { allowFail: true });
-        throw new Error(`git revert of ${i.sha.slice(0, 7)} does not apply cleanly${conflicts.length ? `: conflicts in ${conflicts.join(', ')}` : `: ${r.stderr.trim()}`}`);
-      }
-    }
-    const staged = await git(['diff', '--cached', '--quiet'], { allowFail: true });
-    if (staged.code === 0) {
-      await restore();
-      return { status: 'already-reverted', commits: shas, message: 'the changes of these commits are already undone on the branch: nothing to commit' };
-    }
-    const subjects = infos.map((i) => ({ sha: i.sha, subject: subjectOf(i.message) }));
-    await git(['commit', '--quiet', '--no-verify', '-F', '-'], { input: revertMessage({ commits: subjects, reason: o.reason, runUrl: o.runUrl }) });
+    for (const c of [...commits].reverse()) await revertOne(run.repo, c);
+    if (!(await run.repo.hasStagedChanges())) return false;
+    await run.repo.commit(revertMessage(messageInput(run, commits)));
+    return true;
   } catch (err) {
-    await git(['reset', '--quiet', '--merge'], { allowFail: true });
+    await run.repo.resetMerge();
     await restore();
     throw err;
   }
-  const revertSha = (await git(['rev-parse', 'HEAD'])).stdout.trim();
+}
 
-  if (o.mode === 'push') {
-    await pushWithOneRebase(revertSha);
-    const sha = (await git(['rev-parse', 'HEAD'])).stdout.trim();
-    return { status: 'pushed', commits: shas, revertSha: sha, branch: o.branch, message: `pushed revert ${sha.slice(0, 7)} to ${o.branch}` };
+async function revertOne(repo: GitRepo, commit: CommitInfo): Promise<void> {
+  const r = await repo.revertNoCommit(commit.sha, commit.parents.length > 1 ? 1 : undefined);
+  if (r.code === 0) return;
+  const conflicts = await repo.conflictedFiles();
+  await repo.abortRevert();
+  const detail = conflicts.length ? `conflicts in ${conflicts.join(', ')}` : r.stderr.trim();
+  throw new Error(`git revert of ${commit.sha.slice(0, 7)} does not apply cleanly: ${detail}`);
+}
+
+async function pushWithOneRebase(run: RevertRun, sha: string): Promise<void> {
+  const { repo, remote, target } = run;
+  const first = await repo.tryPush(remote, target);
+  if (first.code === 0) return;
+  const rejected = /rejected|non-fast-forward|fetch first/i.test(first.stderr);
+  if (!rejected) throw new GitError(['push'], first.code, first.stderr);
+  // Someone pushed meanwhile: replay the revert on top once, then give up loudly.
+  run.deps.logger.info(`push of ${sha.slice(0, 7)} rejected (the branch moved); rebasing once`);
+  await repo.fetch(remote, target);
+  const rebase = await repo.rebase('FETCH_HEAD');
+  if (rebase.code !== 0) {
+    await repo.abortRebase();
+    throw new Error(`the revert does not apply on top of the new ${target}: ${rebase.stderr.trim()}`);
   }
+  await repo.push(remote, target);
+}
 
+async function openRevertPullRequest(
+  run: RevertRun,
+  commits: readonly CommitInfo[],
+  revertSha: string,
+  restore: () => Promise<void>,
+): Promise<GitRevertResult> {
+  const branch = revertBranch(commits.map((c) => c.sha));
   // A branch left by a closed PR of an earlier run is replaced: it holds the same revert.
-  await git(['push', '--quiet', '--force', remote, `HEAD:refs/heads/${branch}`]);
+  await run.repo.push(run.remote, branch, { force: true });
   await restore();
-  const title = subjectOf(revertMessage({ commits: infos.map((i) => ({ sha: i.sha, subject: subjectOf(i.message) })), reason: o.reason, runUrl: o.runUrl }));
-  const body = [
-    `Automatic revert of ${shas.map((s) => `${s.slice(0, 7)}`).join(', ')} after a failed deployment.`,
-    '',
-    `**Reason:** ${o.reason.trim() || '(none given)'}`,
-    `**Run:** ${o.runUrl}`,
-    '',
-    'The servers were already put back on the previous release; merging this makes the branch match them.',
-  ].join('\n');
-  const pr = await deps.github!.rest.pulls.create({ owner: o.owner, repo: o.repo, head: branch, base: o.branch, title, body });
+  const { title, body } = revertPullRequestText(messageInput(run, commits));
+  const { owner, repo } = run.options;
+  const pr = await gitHubOf(run.deps).rest.pulls.create({ owner, repo, head: branch, base: run.target, title, body });
   return {
     status: 'pull-request',
-    commits: shas,
+    commits: commits.map((c) => c.sha),
     revertSha,
     branch,
     pullRequest: { number: pr.data.number, url: pr.data.html_url },
     message: `opened pull request #${pr.data.number} from ${branch}`,
   };
-
-  async function restore(): Promise<void> {
-    if (o.mode === 'pull-request') await git(['checkout', '--quiet', '--force', original], { allowFail: true });
-  }
-
-  async function pushWithOneRebase(sha: string): Promise<void> {
-    const first = await git(['push', '--quiet', remote, `HEAD:refs/heads/${o.branch}`], { allowFail: true });
-    if (first.code === 0) return;
-    if (!/rejected|non-fast-forward|fetch first/i.test(first.stderr)) throw new GitError(['push'], first.code, first.stderr);
-    // Someone pushed meanwhile: replay the revert on top once, then give up loudly.
-    logger.info(`push of ${sha.slice(0, 7)} rejected (the branch moved); rebasing once`);
-    await git(['fetch', '--quiet', '--no-tags', remote, o.branch]);
-    const rebase = await git(['rebase', '--quiet', 'FETCH_HEAD'], { allowFail: true });
-    if (rebase.code !== 0) {
-      await git(['rebase', '--abort'], { allowFail: true });
-      throw new Error(`the revert does not apply on top of the new ${o.branch}: ${rebase.stderr.trim()}`);
-    }
-    await git(['push', '--quiet', remote, `HEAD:refs/heads/${o.branch}`]);
-  }
 }

@@ -5,13 +5,20 @@ import { errorMessage } from '../common/errors.js';
 import type { HostSpec } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
 import { mapLimit } from '../common/concurrency.js';
+import type { Balancer } from '../engine/balancer.js';
 import { ReleaseHost } from '../engine/host.js';
-import { ReloadFailedError, type StepRecord } from '../engine/steps.js';
+import { HostLock } from '../engine/lock.js';
+import { revertSteps } from '../engine/plan.js';
+import { putBack } from '../engine/put-back.js';
+import type { StepRecord } from '../engine/step-record.js';
+import type { LedgerLine, StepRun } from '../engine/step-input.js';
+import { healthProblem, runSteps } from '../engine/steps.js';
 import type { DeployLogEntry, ReleaseEnv } from '../release/commands.js';
 import type { HealthCheck } from '../release/health.js';
 import type { SshSettings } from '../release/ssh-settings.js';
 import type { Connector } from '../ssh/types.js';
 import { planHost, type HostPlan, type HostRevertOutcome, type PlanOptions } from './plan.js';
+import { formatDuration } from '../common/format.js';
 
 export type { HostRevertOutcome } from './plan.js';
 
@@ -58,8 +65,8 @@ export interface HostsRevertDeps {
   runUrl: string;
   reason: string;
   now?: () => number;
-  /** `{port}` in health-url: the port of the host's balancer server. */
-  appPort?: (host: string) => number | undefined;
+  /** The balancer, for `{port}` in health-url (the port of the host's balancer server). */
+  balancer?: Balancer;
   /** Hosts the revert leaves alone whose health is checked all the same (out of rotation: back only if healthy). */
   checkHealthOf?: (host: string) => boolean;
 }
@@ -76,7 +83,7 @@ export async function revertHosts(settings: HostsSettings, options: PlanOptions,
   const report: HostsRevertReport = { startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString(), hosts };
   if (healthy.length) {
     report.timeToHealthyMs = Math.max(...healthy);
-    deps.logger.info(`Time from start to the last reverted host healthy: ${(report.timeToHealthyMs / 1000).toFixed(2)} s (${healthy.length} host(s))`);
+    deps.logger.info(`Time from start to the last reverted host healthy: ${formatDuration(report.timeToHealthyMs)} (${healthy.length} host(s))`);
   }
   return report;
 }
@@ -93,85 +100,125 @@ interface RevertContext {
 async function revertHost(spec: HostSpec, c: RevertContext): Promise<HostRevertRecord> {
   const host = new ReleaseHost(spec, { connector: c.deps.connector, credentials: c.settings.credentials, deployPath: c.settings.deployPath, now: c.now });
   const rec: HostRevertRecord = { host: host.id, outcome: 'failed', from: '', to: '', bad: '', markedBad: false, reason: '', steps: host.steps };
+  const lock = new HostLock(host);
+  const r = stepRun(host, c);
   try {
-    await host.connect();
+    await runSteps(['connect'], r);
     // The lock is taken so a concurrent rollout notices us, but never waited for: putting a host back
     // must not wait on a rollout that may be dead.
-    const lock = await host.tryLock(c.deps.runUrl || 'fivestep auto-revert', c.token);
-    if (lock.kind === 'held') c.deps.logger.warning(`${host.id}: deploy lock held by ${lock.holder} (last heartbeat ${lock.ageSec}s ago); reverting anyway`);
-    const plan = planHost(await host.readState(), c.options);
+    const held = await lock.tryLock(c.deps.runUrl || 'fivestep auto-revert', c.token);
+    if (held.kind === 'held') c.deps.logger.warning(`${host.id}: deploy lock held by ${held.holder} (last heartbeat ${held.ageSec}s ago); reverting anyway`);
+    await runSteps(['state'], r);
+    const plan = planHost(r.state!, c.options);
     rec.from = plan.current;
     rec.bad = plan.bad;
     rec.reached = plan.reached;
-    await (plan.action === 'switch' ? switchBack(host, plan, rec, c) : leaveAlone(host, plan, rec, c));
+    r.input = { ...r.input, release: plan.bad, previous: plan.current, target: plan.action === 'switch' ? plan.to : '', badMarker: badMarker(c) };
+    await (plan.action === 'switch' ? switchBack(r, plan, rec, c) : leaveAlone(r, plan, rec, c));
   } catch (err) {
     rec.outcome = 'failed';
     rec.reason = errorMessage(err);
     c.deps.logger.error(`${host.id}: ${rec.reason}`);
   } finally {
-    await host.unlock().catch(() => undefined);
+    await lock.release().catch(() => undefined);
     await host.close();
   }
   return rec;
+}
+
+/** One host's step run for a revert: the same table as a rollout's, with a revert's ledger lines. */
+function stepRun(host: ReleaseHost, c: RevertContext): StepRun {
+  const s = c.settings;
+  const r: StepRun = {
+    host,
+    log: c.deps.logger,
+    health: s.healthCommand || s.healthUrl ? c.deps.health : undefined,
+    balancer: c.deps.balancer,
+    stopped: () => false,
+    reconnectWithinMs: 0,
+    deltaTars: new Map(),
+    sentBytes: 0,
+    switched: false,
+    input: {
+      settings: {
+        deployPath: s.deployPath,
+        sharedPaths: [],
+        setupCommand: '',
+        reloadCommand: s.reloadCommand,
+        healthCommand: s.healthCommand,
+        healthUrl: s.healthUrl,
+        healthExpect: '',
+        healthTimeoutMs: 0,
+        keepReleases: 0,
+        loadBalancer: null,
+      },
+      artifact: null,
+      release: '',
+      previous: '',
+      target: '',
+      ledger: (line) => ledgerLines(r, line, c),
+      prune: [],
+      badMarker: '',
+      runUrl: c.deps.runUrl,
+      token: c.token,
+      adoptId: '',
+      delta: null,
+    },
+  };
+  return r;
 }
 
 function entry(c: RevertContext, release: string, previous: string, result: string, reason?: string): DeployLogEntry {
   return { time: new Date(c.now()).toISOString(), action: 'revert', release, previous, run: c.deps.runUrl, result, ...(reason ? { reason: reason.slice(0, 1000) } : {}) };
 }
 
-async function markBad(host: ReleaseHost, bad: string, rec: HostRevertRecord, c: RevertContext): Promise<void> {
-  const marker = `auto-revert ${new Date(c.now()).toISOString()} ${c.deps.runUrl}${c.deps.reason ? `: ${c.deps.reason}` : ''}`.slice(0, 2000);
-  await host.markBad(bad, marker, entry(c, bad, '', 'bad', c.deps.reason));
+/** A revert's ledger lines: the switch back, the bad marker, and how it ended (`record`: healthy, or failed with why). */
+function ledgerLines(r: StepRun, line: LedgerLine, c: RevertContext): DeployLogEntry[] {
+  const { release: bad, target: to } = r.input;
+  if (line === 'back') return [entry(c, to, bad, 'switched')];
+  if (line === 'bad') return [entry(c, bad, '', 'bad', c.deps.reason)];
+  if (line === 'record') return [r.problem ? entry(c, to, bad, 'failed', r.problem) : entry(c, to, bad, 'healthy', c.deps.reason)];
+  return [];
+}
+
+function badMarker(c: RevertContext): string {
+  return `auto-revert ${new Date(c.now()).toISOString()} ${c.deps.runUrl}${c.deps.reason ? `: ${c.deps.reason}` : ''}`.slice(0, 2000);
+}
+
+async function markBad(r: StepRun, rec: HostRevertRecord): Promise<void> {
+  await runSteps(['mark-bad'], r);
   rec.markedBad = true;
 }
 
 /** Not on the bad release (or nothing to go back to): the bad release is still marked, so no later revert lands on it. */
-async function leaveAlone(host: ReleaseHost, plan: HostPlan, rec: HostRevertRecord, c: RevertContext): Promise<void> {
-  if (plan.markBad) await markBad(host, plan.bad, rec, c);
+async function leaveAlone(r: StepRun, plan: HostPlan, rec: HostRevertRecord, c: RevertContext): Promise<void> {
+  const { host } = r;
+  if (plan.markBad) await markBad(r, rec);
   rec.outcome = plan.action === 'no-good-release' ? 'no-good-release' : 'nothing-to-do';
   rec.reason = plan.why;
   if (rec.outcome === 'nothing-to-do' && plan.current && c.deps.checkHealthOf?.(host.id)) {
-    const env: ReleaseEnv = { deployPath: c.settings.deployPath, releaseId: plan.current, previousReleaseId: '' };
-    rec.healthy = await host.health(c.deps.health, env, c.deps.appPort?.(host.id)).then(
-      () => true,
-      (err: unknown) => {
-        c.deps.logger.warning(`${host.id}: out of rotation and not healthy on ${plan.current}: ${errorMessage(err)}`);
-        return false;
-      },
-    );
+    const on: ReleaseEnv = { deployPath: c.settings.deployPath, releaseId: plan.current, previousReleaseId: '' };
+    const problem = await healthProblem({ ...r, health: c.deps.health }, on);
+    if (problem) c.deps.logger.warning(`${host.id}: out of rotation and not healthy on ${plan.current}: ${problem}`);
+    rec.healthy = !problem;
   }
   const log = plan.action === 'no-good-release' ? c.deps.logger.error.bind(c.deps.logger) : c.deps.logger.info.bind(c.deps.logger);
   log(`${host.id}: ${plan.action === 'no-good-release' ? 'NOT reverted, left as it is: ' : 'nothing to do: '}${plan.why}${rec.markedBad ? `; marked ${plan.bad} bad` : ''}`);
 }
 
-/** The same put-back as a failed rollout's (switch, reload), then the bad marker, health, and the ledger. */
-async function switchBack(host: ReleaseHost, plan: HostPlan & { action: 'switch' }, rec: HostRevertRecord, c: RevertContext): Promise<void> {
-  const { settings } = c;
-  const env: ReleaseEnv = { deployPath: settings.deployPath, releaseId: plan.to, previousReleaseId: plan.bad };
-  let healthy = '';
-  let unhealthy = '';
-  /** The switch back happened and only its reload failed (the error says so itself). */
-  let reloadFailed = false;
-  try {
-    await host.putBack(plan.to, entry(c, plan.to, plan.bad, 'switched'), settings.reloadCommand ? { command: settings.reloadCommand, env } : null, 0);
-    rec.to = plan.to;
-    if (plan.markBad) await markBad(host, plan.bad, rec, c);
-    healthy = await host.health(c.deps.health, env, c.deps.appPort?.(host.id));
-    rec.healthyAfterMs = c.now() - c.started;
-  } catch (err) {
-    unhealthy = errorMessage(err);
-    // The switch back happened and only the reload after it failed: say exactly that, and still mark the bad release.
-    if (err instanceof ReloadFailedError) {
-      reloadFailed = true;
-      rec.to = plan.to;
-      if (plan.markBad) await markBad(host, plan.bad, rec, c).catch(() => undefined);
-    }
-  }
-  if (!rec.to) throw new Error(unhealthy);
+/** The revert plan a failed rollout runs too (switch back and reload, health), with the bad marker; then the ledger. */
+async function switchBack(r: StepRun, plan: HostPlan & { action: 'switch' }, rec: HostRevertRecord, c: RevertContext): Promise<void> {
+  const result = await putBack(r, [...revertSteps({ markBad: plan.markBad, health: r.health !== undefined })]);
+  if (result.kind === 'not-back') throw new Error(result.message);
+  rec.to = plan.to;
+  rec.markedBad = plan.markBad && r.host.steps.some((s) => s.name === 'mark-bad' && s.ok);
+  if (result.kind === 'back') rec.healthyAfterMs = c.now() - c.started;
+  r.problem = result.kind === 'back' ? '' : result.message;
   // The ledger records the switch either way: it happened, and the next run must see it.
-  await host.record([entry(c, plan.to, plan.bad, unhealthy ? 'failed' : 'healthy', unhealthy || c.deps.reason)]);
-  if (unhealthy) throw new Error(reloadFailed ? unhealthy : `switched back to ${plan.to} but not healthy: ${unhealthy}`);
+  await runSteps(['record'], r);
+  if (result.kind === 'reload-failed') throw new Error(result.message);
+  if (result.kind === 'unhealthy') throw new Error(`switched back to ${plan.to} but not healthy: ${result.message}`);
   rec.outcome = 'reverted';
   rec.reason = plan.why;
-  c.deps.logger.info(`${host.id}: ${plan.bad} → ${plan.to} (${plan.why})${settings.healthCommand || settings.healthUrl ? `, ${healthy}` : ''}`);
+  c.deps.logger.info(`${r.host.id}: ${plan.bad} → ${plan.to} (${plan.why})${r.health ? `, ${r.healthDetail}` : ''}`);
 }

@@ -1,10 +1,9 @@
 // The pure core of the host revert: from one host's state and ledger, decide what to do.
 // Invariants: never plan a switch onto a release marked bad or never healthy; a host not on the bad
 // release is left alone; with bad-release empty, only a release an ssh-rollout of THIS workflow run
-// put on the host is ever taken off (a release an earlier run put there must be named). Then, behind a
-// balancer, who goes in or out of rotation (settleOf).
-import type { LoadBalancer } from '../lb/index.js';
-import type { DeployLogEntry, HostState } from '../release/commands.js';
+// put on the host is ever taken off (a release an earlier run put there must be named).
+import type { DeployLogEntry } from '../release/commands.js';
+import type { HostState } from '../release/state-command.js';
 import { newestHealthy, readLedger } from '../release/ledger.js';
 
 export interface PlanOptions {
@@ -96,28 +95,4 @@ export function planHost(state: HostState, options: PlanOptions): HostPlan {
   return { action: 'switch', current, bad, to, markBad, reached, why: `newest healthy release ${to}` };
 }
 
-export type HostRevertOutcome = 'reverted' | 'nothing-to-do' | 'no-good-release' | 'failed';
-
-/** What settling the balancer needs of one host's revert (a HostRevertRecord). */
-export interface SettledHost {
-  host: string;
-  outcome: HostRevertOutcome;
-  healthy?: boolean;
-}
-
-/**
- * After the revert, who is in rotation: hosts healthy on their release (reverted, or left alone and
- * in rotation or checked healthy), and who is out: hosts not healthy. Never the last server in rotation:
- * those are `kept` as they are (SPEC: at least one healthy server stays in rotation).
- */
-export function settleOf(report: { hosts: readonly SettledHost[] }, lb: Pick<LoadBalancer, 'serverOf' | 'inRotation'>): { ready: string[]; out: string[]; kept: string[] } {
-  const ready: string[] = [];
-  const out: string[] = [];
-  for (const h of report.hosts) {
-    const inRotation = lb.serverOf(h.host).state === 'ready';
-    if (h.outcome === 'reverted' || (h.outcome === 'nothing-to-do' && (h.healthy ?? inRotation))) ready.push(h.host);
-    else if (h.outcome !== 'nothing-to-do' || h.healthy === false) out.push(h.host);
-  }
-  if (ready.length === 0 && lb.inRotation(out) === 0) return { ready, out: [], kept: out };
-  return { ready, out, kept: [] };
-}
+export type { HostRevertOutcome } from '../engine/settle.js';

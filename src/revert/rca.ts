@@ -1,6 +1,6 @@
 // The root-cause-analysis issue: a pure builder (what happened, from reports and this run) and a
 // thin GitHub side (open it, or comment on the open one for the same release).
-import { SMALL_FLEET, hostList } from '../common/format.js';
+import { SMALL_FLEET, formatDuration, hostList } from '../common/format.js';
 import { mdCode, mdText } from '../common/markdown.js';
 import type { GitHubClient } from '../github/client.js';
 import { openedBy, tokenLogin } from '../github/identity.js';
@@ -72,8 +72,13 @@ export function buildTimeline(input: RcaInput): TimelineEntry[] {
   const h = input.hosts;
   if (h) {
     const reverted = h.hosts.filter((x) => x.outcome === 'reverted');
-    if (h.timeToHealthyMs !== undefined) t.push({ time: Date.parse(h.startedAt) + h.timeToHealthyMs, event: `last of ${reverted.length} reverted host(s) healthy (${(h.timeToHealthyMs / 1000).toFixed(2)} s after the revert started)` });
-    else t.push({ time: Date.parse(h.finishedAt), event: `hosts: ${countOutcomes(h)}` });
+    if (h.timeToHealthyMs !== undefined) {
+      const after = `${formatDuration(h.timeToHealthyMs)} after the revert started`;
+      const event = `last of ${reverted.length} reverted host(s) healthy (${after})`;
+      t.push({ time: Date.parse(h.startedAt) + h.timeToHealthyMs, event });
+    } else {
+      t.push({ time: Date.parse(h.finishedAt), event: `hosts: ${countOutcomes(h)}` });
+    }
   }
   return t.sort((a, b) => a.time - b.time);
 }
@@ -94,12 +99,6 @@ export function impactWindow(input: RcaInput): { start?: number; end?: number } 
   return { start, end };
 }
 
-function duration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  const s = Math.round(ms / 1000);
-  return s < 120 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
-}
-
 export function rcaTitle(input: RcaInput): string {
   const what = input.badReleases.length ? `release ${input.badReleases.join(', ')}` : `commit ${input.commits.map((c) => c.slice(0, 7)).join(', ')}`;
   return `Incident: ${what} reverted (${iso(input.startedAt).slice(0, 10)})`;
@@ -112,7 +111,9 @@ function whatHappened(input: RcaInput): string[] {
   if (h) {
     const reverted = h.hosts.filter((x) => x.outcome === 'reverted');
     const bad = h.hosts.filter((x) => x.outcome === 'failed' || x.outcome === 'no-good-release');
-    out.push(`- **Hosts:** ${countOutcomes(h) || 'none'}${h.timeToHealthyMs !== undefined ? `; the last reverted host was healthy ${duration(h.timeToHealthyMs)} after the revert started` : ''}.`);
+    const took = h.timeToHealthyMs !== undefined ? formatDuration(h.timeToHealthyMs) : '';
+    const healthy = took ? `; the last reverted host was healthy ${took} after the revert started` : '';
+    out.push(`- **Hosts:** ${countOutcomes(h) || 'none'}${healthy}.`);
     // Grouped by what changed (at 2,000 hosts a line each would not fit an issue); every host is in the job summary.
     const moves = new Map<string, string[]>();
     for (const x of reverted) moves.set(`${x.from} → ${x.to}`, [...(moves.get(`${x.from} → ${x.to}`) ?? []), x.host]);
@@ -142,7 +143,9 @@ export function buildRcaBody(input: RcaInput): string {
   );
   out.push('', `**Reason:** ${cell(input.reasonText) || '(none given)'}`, '', ...whatHappened(input), '');
   out.push('## Impact window', '');
-  if (start !== undefined && end !== undefined) out.push(`From ${iso(start)} to ${iso(end)} (${duration(Math.max(0, end - start))}).`);
+  if (start !== undefined && end !== undefined) {
+    out.push(`From ${iso(start)} to ${iso(end)} (${formatDuration(Math.max(0, end - start))}).`);
+  }
   else if (end !== undefined) out.push(`Until ${iso(end)}; the start is unknown (pass the ssh-rollout and metric-watch reports in \`reports\`).`);
   else out.push('Unknown: no host was reverted and no report gives times.');
   out.push('', 'Customer impact: _to fill in_ (users affected, revenue, errors).', '');

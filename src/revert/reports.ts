@@ -1,50 +1,32 @@
-// A tolerant reader of ssh-rollout and metric-watch report files, for the RCA timeline.
-// Reports come from other actions (maybe other versions): every field is checked, none is trusted,
-// and what cannot be read is skipped with a note instead of failing the revert.
+// The ssh-rollout and metric-watch reports as the RCA timeline needs them. Each kind's own module reads
+// its file tolerantly (rollout/record-reader.ts, metrics/record.ts); here a file that is neither is
+// skipped with a note instead of failing the revert.
 import { readFileSync } from 'node:fs';
+import { isJsonObject } from '../common/json-fields.js';
+import {
+  looksLikeWatchReport,
+  readBreach,
+  readWatchReport,
+  type BreachRead,
+  type WatchReportRead,
+} from '../metrics/record.js';
+import { looksLikeRolloutReport, readRolloutReport, type RolloutReportRead } from '../rollout/record-reader.js';
 
-export interface RolloutWave {
-  index: number;
-  hosts: string[];
-  /** Epoch ms. */
-  start?: number;
-  end?: number;
-  bake?: { start?: number; end?: number; verdict?: string; detail?: string };
-}
-
-export interface RolloutSummary {
+export interface RolloutSummary
+  extends Pick<RolloutReportRead, 'release' | 'result' | 'startedAt' | 'finishedAt' | 'waves' | 'stopReason'> {
   kind: 'rollout';
   path: string;
-  release: string;
-  result: string;
-  startedAt?: number;
-  finishedAt?: number;
-  waves: RolloutWave[];
+  /** Hosts the rollout failed on, with why (their outcome when the report gives no reason). */
   failedHosts: { host: string; reason: string }[];
-  stopReason: string;
 }
 
-export interface BreachSummary {
-  rule: string;
-  host?: string;
-  value?: number | string | null;
-  bound?: number | string | null;
-  baseline?: number | string | null;
-  /** Epoch ms of the hard state (when the rule counted as breached). */
-  when?: number;
-  /** Epoch ms of the first breaching sample. */
-  since?: number;
-  detail?: string;
-}
+/** A breach from a watch report or from the `reason` input (metric-watch's `breaches` output). */
+export type BreachSummary = BreachRead;
 
-export interface WatchSummary {
+export interface WatchSummary
+  extends Pick<WatchReportRead, 'verdict' | 'detail' | 'startedAt' | 'endedAt' | 'breaches'> {
   kind: 'watch';
   path: string;
-  verdict: string;
-  detail: string;
-  startedAt?: number;
-  endedAt?: number;
-  breaches: BreachSummary[];
 }
 
 export type ReportSummary = RolloutSummary | WatchSummary;
@@ -56,103 +38,38 @@ export interface ReportSet {
   skipped: string[];
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- foreign JSON, checked field by field */
-type Json = Record<string, any>;
+const FAILED_OUTCOMES = new Set(['failed', 'revert-failed']);
 
-const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** ISO string or epoch ms → epoch ms (undefined when neither). */
-export function toTime(v: unknown): number | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return v > 1e11 ? v : v * 1000; // seconds or ms
-  if (typeof v === 'string' && v.trim()) {
-    const t = Date.parse(v);
-    return Number.isNaN(t) ? undefined : t;
-  }
-  return undefined;
+function rolloutSummary(path: string, r: RolloutReportRead): RolloutSummary {
+  const failedHosts = r.hosts
+    .filter((h) => FAILED_OUTCOMES.has(h.outcome))
+    .map((h) => ({ host: h.host, reason: h.reason || h.outcome }));
+  const { release, result, startedAt, finishedAt, waves, stopReason } = r;
+  return { kind: 'rollout', path, release, result, startedAt, finishedAt, waves, failedHosts, stopReason };
 }
 
-const valueOf = (v: unknown): number | string | null | undefined =>
-  typeof v === 'number' || typeof v === 'string' ? v : v === null ? null : undefined;
-
-/** Reads one metric-watch breach, also the `breaches` output (same objects). */
-export function parseBreach(b: unknown): BreachSummary | null {
-  if (!isObj(b)) return null;
-  const rule = str(b.rule) || str(b.name);
-  if (!rule) return null;
-  const out: BreachSummary = { rule };
-  if (str(b.host)) out.host = str(b.host);
-  for (const k of ['value', 'bound', 'baseline'] as const) {
-    const v = valueOf(b[k]);
-    if (v !== undefined) out[k] = v;
-  }
-  const when = toTime(b.when);
-  const since = toTime(b.since);
-  if (when !== undefined) out.when = when;
-  if (since !== undefined) out.since = since;
-  if (str(b.detail)) out.detail = str(b.detail);
-  return out;
-}
-
-function parseRollout(path: string, j: Json): RolloutSummary {
-  const waves: RolloutWave[] = (Array.isArray(j.waves) ? j.waves : []).filter(isObj).map((w: Json, i: number) => {
-    const wave: RolloutWave = { index: typeof w.index === 'number' ? w.index : i + 1, hosts: Array.isArray(w.hosts) ? w.hosts.map(str).filter(Boolean) : [] };
-    const start = toTime(w.start);
-    const end = toTime(w.end);
-    if (start !== undefined) wave.start = start;
-    if (end !== undefined) wave.end = end;
-    if (isObj(w.bake)) wave.bake = { start: toTime(w.bake.start), end: toTime(w.bake.end), verdict: str(w.bake.verdict) || undefined, detail: str(w.bake.detail) || undefined };
-    return wave;
-  });
-  const failedHosts = (Array.isArray(j.hosts) ? j.hosts : [])
-    .filter((h: unknown) => isObj(h) && ['failed', 'revert-failed'].includes(str(h.outcome)))
-    .map((h: Json) => ({ host: str(h.host), reason: str(h.reason) || str(h.outcome) }));
-  return {
-    kind: 'rollout',
-    path,
-    release: str(j.release),
-    result: str(j.result),
-    startedAt: toTime(j.startedAt),
-    finishedAt: toTime(j.finishedAt),
-    waves,
-    failedHosts,
-    stopReason: str(j.stopReason),
-  };
-}
-
-function parseWatch(path: string, j: Json): WatchSummary {
-  let breaches = (Array.isArray(j.breaches) ? j.breaches : []).map(parseBreach).filter((b: BreachSummary | null): b is BreachSummary => b !== null);
-  // Older/other shapes keep the breach only per rule.
-  if (breaches.length === 0 && Array.isArray(j.rules)) {
-    breaches = j.rules.map((r: unknown) => (isObj(r) ? parseBreach(r.breach) : null)).filter((b: BreachSummary | null): b is BreachSummary => b !== null);
-  }
-  return {
-    kind: 'watch',
-    path,
-    verdict: str(j.verdict),
-    detail: str(j.detail),
-    startedAt: toTime(j.startedAt),
-    endedAt: toTime(j.endedAt ?? j.finishedAt),
-    breaches,
-  };
+function watchSummary(path: string, w: WatchReportRead): WatchSummary {
+  const { verdict, detail, startedAt, endedAt, breaches } = w;
+  return { kind: 'watch', path, verdict, detail, startedAt, endedAt, breaches };
 }
 
 /** Recognises a report by its `tool`/`kind` tag, else by shape. Returns null for anything else. */
 export function parseReport(path: string, text: string): ReportSummary | null {
-  let j: unknown;
+  let doc: unknown;
   try {
-    j = JSON.parse(text);
+    doc = JSON.parse(text);
   } catch {
     return null;
   }
-  if (!isObj(j)) return null;
-  const tag = str(j.tool) || str(j.kind);
-  if (tag.endsWith('ssh-rollout') || (!tag && Array.isArray(j.waves) && Array.isArray(j.hosts))) return parseRollout(path, j);
-  if (tag.endsWith('metric-watch') || (!tag && typeof j.verdict === 'string' && (Array.isArray(j.breaches) || Array.isArray(j.rules)))) return parseWatch(path, j);
+  if (!isJsonObject(doc)) return null;
+  if (looksLikeRolloutReport(doc)) return rolloutSummary(path, readRolloutReport(doc)!);
+  if (looksLikeWatchReport(doc)) return watchSummary(path, readWatchReport(doc)!);
   return null;
 }
 
-export function readReports(paths: readonly string[], read: (path: string) => string = (p) => readFileSync(p, 'utf8')): ReportSet {
+const readText = (path: string): string => readFileSync(path, 'utf8');
+
+export function readReports(paths: readonly string[], read: (path: string) => string = readText): ReportSet {
   const set: ReportSet = { rollouts: [], watches: [], skipped: [] };
   for (const path of paths) {
     let text: string;
@@ -176,7 +93,7 @@ export function parseReason(reason: string): { text: string; breaches: BreachSum
   if (t.startsWith('[') || t.startsWith('{')) {
     try {
       const j = JSON.parse(t);
-      const list = (Array.isArray(j) ? j : [j]).map(parseBreach).filter((b): b is BreachSummary => b !== null);
+      const list = (Array.isArray(j) ? j : [j]).map(readBreach).filter((b): b is BreachSummary => b !== undefined);
       if (list.length) return { text: list.map(describeBreach).join('; '), breaches: list };
     } catch {
       // not JSON after all: free text

@@ -1,5 +1,6 @@
-// Pure: the action's outputs (SPEC names) and the job summary from what the run did.
-import { SMALL_FLEET } from '../common/format.js';
+// Pure: the action's outputs (named as actions/auto-revert/action.yml declares them) and the job summary from
+// what the run did.
+import { SMALL_FLEET, formatDuration } from '../common/format.js';
 import { mdCode, mdText } from '../common/markdown.js';
 import { GITHUB_LIMITS, fitMarkdown } from '../github/limits.js';
 import type { GitRevertResult } from './git.js';
@@ -54,7 +55,9 @@ export function summaryMarkdown(o: RevertOutcome): string {
   for (const n of o.notes ?? []) lines.push(n, '');
   const h = o.hosts;
   if (h) {
-    if (h.timeToHealthyMs !== undefined) lines.push(`Last reverted host healthy **${(h.timeToHealthyMs / 1000).toFixed(2)} s** after the start.`, '');
+    if (h.timeToHealthyMs !== undefined) {
+      lines.push(`Last reverted host healthy **${formatDuration(h.timeToHealthyMs)}** after the start.`, '');
+    }
     if (h.hosts.length <= SMALL_FLEET) {
       lines.push('| host | was on | now on | bad release | marked bad | result |', '| --- | --- | --- | --- | --- | --- |');
       for (const x of h.hosts) {

@@ -1,28 +1,17 @@
 // The dry run prints the plan the run would execute (engine/plan.ts), step by step with the exact
 // remote command of each: the same builders the engine's verbs call.
-import { hostId } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
 import type { RolloutPlan } from '../engine/plan.js';
-import type { StepName } from '../engine/steps.js';
-import {
-  acquireLockCommand,
-  appendLogCommand,
-  linkSharedCommand,
-  readStateCommand,
-  receiveArtifactCommand,
-  releaseLockCommand,
-  switchCommand,
-  unpackCommand,
-  userCommand,
-  type DeployLogEntry,
-  type ReleaseEnv,
-} from '../release/commands.js';
-import { deltaOfferCommand, deltaUnpackCommand } from '../release/delta.js';
-import { downloadArtifactCommand } from '../release/download.js';
-import { releasePath } from '../release/layout.js';
+import type { StepName } from '../engine/step-record.js';
+import type { LedgerLine, StepInput } from '../engine/step-input.js';
+import { STEPS } from '../engine/steps.js';
+import { type DeployLogEntry } from '../release/commands.js';
+import { releaseLockCommand } from '../release/lock-commands.js';
 import { stagingOf, type PreparedArtifact } from '../artifact/prepare.js';
 import { stateChecks } from '../engine/preflight.js';
+import { stepSettingsOf } from './host-run.js';
 import type { RolloutSettings } from './settings.js';
+import { formatDurationInput } from '../common/format.js';
 
 export interface DryRunHost {
   previous: string;
@@ -33,7 +22,7 @@ export function printDryRun(logger: Logger, settings: RolloutSettings, artifact:
   logger.info(`Dry run: nothing will change. Release ${plan.release}, artifact ${artifact.bytes} bytes, sha256 ${artifact.sha256}`);
   logger.info(`Failure budget: ${plan.budget} host(s) (max-failures); ${plan.maxParallel} host(s) at once (max-parallel)`);
   for (const w of plan.waves) {
-    const bake = w.bake ? `; then bake ${w.bake.ms / 1000}s${w.bake.watch ? ' watching metrics' : ''}${w.bake.canary ? ' at the canary weight' : ''}` : '';
+    const bake = w.bake ? `; then bake ${formatDurationInput(w.bake.ms)}${w.bake.watch ? ' watching metrics' : ''}${w.bake.canary ? ' at the canary weight' : ''}` : '';
     logger.info(`  wave ${w.index}: ${w.hosts.map((h) => `${h} (now ${hosts.get(h)?.previous || 'none'}, back to ${hosts.get(h)?.revertTo || 'none'} on failure)`).join(', ')}${bake}`);
   }
   const stages = new Map<string, string[]>();
@@ -45,59 +34,50 @@ export function printDryRun(logger: Logger, settings: RolloutSettings, artifact:
   logger.info(`  after the last wave: ${plan.finish.join(' → ')} → unlock`);
   logger.info(`  on a stop, every switched host: ${plan.revert.join(' → ')}`);
   logger.info('Commands (previous release shown as <current>):');
-  const steps: StepName[] = ['lock', 'state', ...new Set(Object.values(plan.stage).flat()), ...plan.switch, ...plan.finish];
-  for (const step of steps) logger.info(`  # ${step}\n${commandOf(step, settings, artifact).replace(/^/gm, '    ')}`);
+  const input = placeholderInput(settings, artifact);
+  const steps: StepName[] = ['lock', 'state', ...new Set(Object.values(plan.stage).flat()), ...plan.switch, ...plan.finish, ...plan.revert];
+  for (const step of new Set(steps)) logger.info(`  # ${step}\n${describeStep(step, input).replace(/^/gm, '    ')}`);
   logger.info(`  # unlock\n    ${releaseLockCommand(settings.ssh.deployPath, '<token>')}`);
 }
 
-function commandOf(step: StepName, settings: RolloutSettings, artifact: PreparedArtifact): string {
-  const { ssh, releaseId } = settings;
-  const d = ssh.deployPath;
-  const env: ReleaseEnv = { deployPath: d, releaseId, previousReleaseId: '<current>' };
-  const entry = (result: string): DeployLogEntry => ({ time: '<now>', action: 'rollout', release: releaseId, previous: '<current>', run: '<run url>', result });
-  const lb = settings.loadBalancer;
-  switch (step) {
-    case 'lock':
-      return acquireLockCommand(d, '<run url>', '<token>');
-    case 'state':
-      return readStateCommand(d, releaseId, stateChecks(settings.sharedPaths, stagingOf(artifact)));
-    case 'compare':
-      return `${deltaOfferCommand(d, releaseId, '<current>')}\n# (the manifest on stdin: sha256, mode, size, mtime and path of ${artifact.delta?.entries.length ?? 0} files)`;
-    case 'download':
-      // The URL is shown redacted (its query string may carry a token); the host reads it from stdin.
-      return `${downloadArtifactCommand(d, releaseId, artifact.url!.href, artifact.sha256, artifact.url!.redacted, { urlOnStdin: true })}\n# (the URL on stdin: ${artifact.url!.redacted})`;
-    case 'upload':
-      return `${receiveArtifactCommand(d, releaseId, artifact.sha256)}\n# (the artifact on stdin)`;
-    case 'unpack':
-      return [
-        unpackCommand(d, releaseId, { identity: artifact.identity, format: artifact.format, staged: entry('staged'), unpackedBytes: artifact.unpacked?.bytes }),
-        ...(artifact.delta
-          ? [
-              '# after a compare, instead (the tar of missing files, directories and symlinks on stdin; the space needed is what it holds, here at most the whole release):',
-              deltaUnpackCommand(d, releaseId, artifact.identity, artifact.unpacked?.bytes ?? 0, entry('staged')),
-            ]
-          : []),
-      ].join('\n');
-    case 'link':
-      return linkSharedCommand(d, releaseId, settings.sharedPaths);
-    case 'setup':
-      return userCommand(releasePath(d, releaseId), settings.setupCommand, env);
-    case 'drain':
-      return `# on the balancer ${lb ? `${lb.kind} ${hostId(lb.host)} '${lb.backend}'` : ''}: out of rotation, wait up to ${(lb?.drainTimeoutMs ?? 0) / 1000}s for in-flight requests`;
-    case 'switch':
-      return switchCommand(d, releaseId, entry('switched'));
-    case 'reload':
-      return userCommand(`${d}/current`, ssh.reloadCommand, env);
-    case 'health':
-      return [
-        ...(ssh.healthCommand ? [userCommand(`${d}/current`, ssh.healthCommand, env)] : []),
-        ...(ssh.healthUrl ? [`# from the runner: GET ${ssh.healthUrl}${ssh.healthExpect ? `, the body must contain "${ssh.healthExpect}"` : ''}, until 2xx or ${ssh.healthTimeoutMs / 1000}s`] : []),
-      ].join('\n');
-    case 'rotation':
-      return '# on the balancer: back in rotation with its weight';
-    case 'record':
-      return `${appendLogCommand(d, entry('healthy'))} && rm -rf -- <releases beyond keep-releases ${settings.keepReleases}, never the current, previous or newest healthy one>`;
-    default:
-      return `# ${step}`;
-  }
+/** A step as the dry run shows it: the table's command and note, from placeholder input. */
+export function describeStep(step: StepName, input: StepInput): string {
+  const def = STEPS[step];
+  return [def.command(input), def.note?.(input) ?? ''].filter((line) => line !== '').join('\n') || `# ${step}`;
+}
+
+/** The steps' input with placeholders where the run knows more: the host's current release, the time, the token. */
+export function placeholderInput(settings: RolloutSettings, artifact: PreparedArtifact): StepInput {
+  const { releaseId } = settings;
+  const entry = (result: string, reason?: string): DeployLogEntry => ({
+    time: '<now>',
+    action: 'rollout',
+    release: releaseId,
+    previous: '<current>',
+    run: '<run url>',
+    result,
+    ...(reason ? { reason } : {}),
+  });
+  const lines: Record<LedgerLine, DeployLogEntry[]> = {
+    staged: [entry('staged')],
+    switched: [entry('switched')],
+    back: [entry('failed', '<why>')],
+    record: [entry('healthy')],
+    bad: [],
+    adopt: [],
+  };
+  return {
+    settings: { ...stepSettingsOf(settings), checks: stateChecks(settings.sharedPaths, stagingOf(artifact)) },
+    artifact,
+    release: releaseId,
+    previous: '<current>',
+    target: '<previous healthy release>',
+    ledger: (line) => lines[line],
+    prune: null,
+    badMarker: '',
+    runUrl: '<run url>',
+    token: '<token>',
+    adoptId: '',
+    delta: null,
+  };
 }

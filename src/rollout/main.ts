@@ -74,7 +74,7 @@ async function rolloutWith(settings: RolloutSettings, workDir: string, outDir: s
       : undefined;
   if (settings.environment && !settings.githubToken) logger.warning(`environment '${settings.environment}' is set but github-token is empty: no deployment is recorded`);
 
-  // With the API reachable, a lock held by a run that has completed is stale at once (SPEC).
+  // With the API reachable, a lock held by a run that has completed is stale at once: no run is left to release it.
   const runStatus = settings.githubToken && !settings.dryRun ? createRunStatusLookup((deps.createClient ?? realCreateClient)(settings.githubToken, ctx.apiUrl), ctx.serverUrl, logger) : undefined;
   let report: RolloutReport;
   try {

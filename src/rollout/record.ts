@@ -1,12 +1,16 @@
 // The rollout's record: what the sequencer (rollout.ts) fills in and every reader builds from
 // (the job summary, outputs, the JSON report file, auto-revert's RCA timeline).
-import type { StepName, StepRecord } from '../engine/steps.js';
+import type { StepName, StepRecord } from '../engine/step-record.js';
 import type { HostOutcome } from '../engine/verdict.js';
 import type { TrafficSplit } from '../lb/index.js';
 import type { LedgerStatus } from '../release/ledger.js';
+import type { PreparedArtifact } from '../artifact/prepare.js';
+import type { RolloutPlan } from '../engine/plan.js';
+import type { Staging } from '../engine/step-input.js';
 
-export type { StepName, StepRecord } from '../engine/steps.js';
+export type { StepName, StepRecord } from '../engine/step-record.js';
 export type { HostOutcome } from '../engine/verdict.js';
+export type { Staging } from '../engine/step-input.js';
 
 export interface HostRecord {
   host: string;
@@ -22,11 +26,6 @@ export interface HostRecord {
   sentBytes?: number;
   steps: StepRecord[];
 }
-
-export type Staging = 'full' | 'delta' | 'url' | 'cached';
-
-/** How the release reached a host, as the log says it. */
-export const STAGED_HOW: Record<Staging, string> = { full: 'whole artifact', delta: 'delta', url: 'downloaded by the host', cached: 'already there' };
 
 export interface WaveRecord {
   index: number;
@@ -77,3 +76,55 @@ export interface RolloutReport {
   outOfRotation?: string[];
   errors: string[];
 }
+
+/** What the report is built from, at the end of a run. */
+export interface RolloutFacts {
+  settings: { releaseId: string; dryRun: boolean; ssh: { deployPath: string } };
+  artifact: PreparedArtifact;
+  plan: RolloutPlan;
+  result: RolloutResult;
+  started: number;
+  finished: number;
+  waves: WaveRecord[];
+  hosts: HostRecord[];
+  unhealthyAtStart: UnhealthyAtStart[];
+  stopReason: string;
+  errors: string[];
+}
+
+export function rolloutReport(f: RolloutFacts): RolloutReport {
+  const a = f.artifact;
+  const { plan } = f;
+  return {
+    tool: 'fivestep/ssh-rollout',
+    version: ROLLOUT_REPORT_VERSION,
+    release: f.settings.releaseId,
+    deployPath: f.settings.ssh.deployPath,
+    dryRun: f.settings.dryRun,
+    result: f.result,
+    startedAt: new Date(f.started).toISOString(),
+    finishedAt: new Date(f.finished).toISOString(),
+    durationMs: f.finished - f.started,
+    artifact: {
+      file: a.file,
+      sha256: a.sha256,
+      identity: a.identity,
+      bytes: a.bytes,
+      ...(a.url ? { url: a.url.redacted } : {}),
+      ...(a.delta ? { files: a.delta.entries.length } : {}),
+    },
+    sentBytes: f.hosts.reduce((sum, h) => sum + (h.sentBytes ?? 0), 0),
+    plan: {
+      waves: plan.waves.map((w) => w.hosts),
+      maxFailures: plan.budget,
+      maxParallel: plan.maxParallel,
+      steps: { stage: plan.stage, switch: plan.switch, finish: plan.finish, revert: plan.revert },
+    },
+    waves: f.waves,
+    hosts: f.hosts,
+    unhealthyAtStart: f.unhealthyAtStart,
+    stopReason: f.stopReason,
+    errors: f.errors,
+  };
+}
+

@@ -2,8 +2,9 @@
 // The summary stays readable and under GitHub's limits at thousands of hosts: hosts are grouped by wave
 // and outcome, every failed host is listed, per-host detail is kept for small fleets (the JSON report
 // keeps every host).
-import { SMALL_FLEET, formatBytes } from '../common/format.js';
+import { SMALL_FLEET, formatBytes, formatDuration, plural } from '../common/format.js';
 import { mdCode, mdText } from '../common/markdown.js';
+import { median } from '../common/stats.js';
 import { GITHUB_LIMITS } from '../github/limits.js';
 import type { HostOutcome, HostRecord, RolloutReport, Staging, StepName, WaveRecord } from './record.js';
 
@@ -94,10 +95,10 @@ function stepMs(host: HostRecord, ...names: StepName[]): number | undefined {
   return steps.reduce((sum, s) => sum + (s.end - s.start), 0);
 }
 
-export function formatMs(ms: number | undefined): string {
-  if (ms === undefined) return '–';
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-}
+/** rollout.ts's name for formatDuration (common/format.ts), until it imports that (then this line goes). */
+
+/** A time in a table cell: '–' where none was measured. */
+const timeCell = (ms: number | undefined): string => (ms === undefined ? '–' : formatDuration(ms));
 
 const OUTCOME_ICON: Record<string, string> = {
   updated: '✅ updated',
@@ -117,19 +118,10 @@ const RESULT_HEADLINE: Record<string, string> = {
 /** Untrusted text (a host's output, a verdict, a name) in the summary: one line, no markup. */
 const cell = (text: string): string => mdText(text, Infinity);
 
-const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
-
 const reasonText = (reason: string): string => mdText(reason, REASON_MAX);
 
 /** Mermaid task names may not hold `#:();` or a newline. */
 const taskName = (text: string): string => text.replace(/[#:;()\r\n]/g, '_');
-
-function median(values: number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** Consecutive waves shown as one row of the wave table and one bar of the wave chart. */
 interface WaveGroup {
@@ -194,7 +186,10 @@ function groupLabel(g: WaveGroup): string {
 function bakeCell(g: WaveGroup): string {
   const bakes = g.waves.flatMap((w) => (w.bake ? [w.bake] : []));
   if (bakes.length === 0) return '–';
-  if (g.waves.length === 1) return `${formatMs(bakes[0].end - bakes[0].start)}${bakes[0].verdict ? `, ${cell(bakes[0].verdict)}` : ''}`;
+  if (g.waves.length === 1) {
+    const [bake] = bakes;
+    return `${formatDuration(bake.end - bake.start)}${bake.verdict ? `, ${cell(bake.verdict)}` : ''}`;
+  }
   const verdicts = new Map<string, number>();
   for (const b of bakes) if (b.verdict) verdicts.set(b.verdict, (verdicts.get(b.verdict) ?? 0) + 1);
   return `${bakes.length} bakes${verdicts.size ? `: ${[...verdicts].map(([v, n]) => `${n} ${cell(v)}`).join(', ')}` : ''}`;
@@ -210,12 +205,15 @@ function waveTable(groups: WaveGroup[]): string[] {
     const c = g.counts;
     const switchMs = g.hosts.flatMap((h) => stepMs(h, 'switch', 'reload') ?? []);
     const healthMs = g.hosts.flatMap((h) => stepMs(h, 'health') ?? []);
-    const health = healthMs.length ? `${formatMs(median(healthMs))} / ${formatMs(healthMs.reduce((a, b) => Math.max(a, b)))}` : '–';
+    const slowest = healthMs.reduce((a, b) => Math.max(a, b), 0);
+    const health = healthMs.length ? `${formatDuration(median(healthMs))} / ${formatDuration(slowest)}` : '–';
     const times = g.waves.flatMap((w) => (w.start !== undefined && w.end !== undefined ? [w.end - w.start] : []));
-    const time = times.length ? formatMs(times.reduce((a, b) => a + b, 0)) : '–';
+    const time = times.length ? formatDuration(times.reduce((a, b) => a + b, 0)) : '–';
     const failed = `${c.failed + c.revertFailed}${c.revertFailed ? ` (🔥 ${c.revertFailed} NOT put back)` : ''}`;
+    const switchCell = timeCell(switchMs.length ? median(switchMs) : undefined);
     out.push(
-      `| ${groupLabel(g)} | ${c.hosts} | ${c.updated} | ${failed} | ${c.reverted} | ${c.notStarted} | ${formatMs(median(switchMs))} | ${health} | ${time} |${withBake ? ` ${bakeCell(g)} |` : ''}`,
+      `| ${groupLabel(g)} | ${c.hosts} | ${c.updated} | ${failed} | ${c.reverted} | ${c.notStarted} | ` +
+        `${switchCell} | ${health} | ${time} |${withBake ? ` ${bakeCell(g)} |` : ''}`,
     );
   }
   return out;
@@ -281,11 +279,13 @@ function hostTable(report: RolloutReport): string[] {
   const out = ['| host | wave | previous | upload | switch | health | result | total |', '| --- | --- | --- | --- | --- | --- | --- | --- |'];
   for (const h of report.hosts) {
     const total = h.steps.length ? Math.max(...h.steps.map((s) => s.end)) - Math.min(...h.steps.map((s) => s.start)) : undefined;
-    const upload = h.uploaded ? formatMs(stepMs(h, 'upload')) : h.steps.some((s) => s.name === 'unpack') ? 'cached' : '–';
+    const cached = h.steps.some((s) => s.name === 'unpack') ? 'cached' : '–';
+    const upload = h.uploaded ? timeCell(stepMs(h, 'upload')) : cached;
     // A host that failed on its own is put back at once: say so beside the failure.
     const putBack = h.outcome === 'failed' ? h.steps.find((s) => s.name === 'revert' && s.ok) : undefined;
     const result = `${OUTCOME_ICON[h.outcome] ?? h.outcome}${h.reason ? `: ${reasonText(h.reason)}` : ''}${putBack ? ` (put back: ${cell(putBack.detail ?? '')})` : ''}`;
-    out.push(`| ${h.host} | ${h.wave} | ${h.previous || '–'} | ${upload} | ${formatMs(stepMs(h, 'switch', 'reload'))} | ${formatMs(stepMs(h, 'health'))} | ${result} | ${formatMs(total)} |`);
+    const times = `${upload} | ${timeCell(stepMs(h, 'switch', 'reload'))} | ${timeCell(stepMs(h, 'health'))}`;
+    out.push(`| ${h.host} | ${h.wave} | ${h.previous || '–'} | ${times} | ${result} | ${timeCell(total)} |`);
   }
   return out;
 }
@@ -347,7 +347,9 @@ export function summaryMarkdown(report: RolloutReport): string {
   before.push(`## ssh-rollout ${report.dryRun ? '(dry run) ' : ''}${report.release}: ${RESULT_HEADLINE[report.result]}`);
   before.push('');
   before.push(
-    `${report.hosts.length} host(s) in ${report.waves.length} wave(s), ${formatMs(report.durationMs)}; artifact ${(report.artifact.bytes / 1024).toFixed(0)} KiB, sha256 \`${report.artifact.sha256.slice(0, 12)}…\`; deploy path ${mdCode(report.deployPath)}${stagingInfo(report)}`,
+    `${report.hosts.length} host(s) in ${report.waves.length} wave(s), ${formatDuration(report.durationMs)}; ` +
+      `artifact ${formatBytes(report.artifact.bytes)}, sha256 \`${report.artifact.sha256.slice(0, 12)}…\`; ` +
+      `deploy path ${mdCode(report.deployPath)}${stagingInfo(report)}`,
   );
   if (report.stopReason) before.push('', `**Stopped:** ${mdText(report.stopReason, 4 * REASON_MAX)}`);
   const out = report.outOfRotation ?? [];

@@ -15,10 +15,11 @@ import {
 import { readRolloutLbSettings, type RolloutLbSettings } from '../lb/index.js';
 import { parseRolloutWatch, type WatchSettings } from '../metrics/index.js';
 import { planWaves } from '../engine/plan.js';
-import { redactUrl, validateArtifactUrl, validateSha256 } from '../release/download.js';
+import { validateArtifactUrl, validateSha256 } from '../release/download.js';
 import { validateReleaseId, validateSharedPath, type SharedPath } from '../release/layout.js';
 import { readSshSettings, type SshSettings } from '../release/ssh-settings.js';
 import { artifactKind } from '../artifact/prepare.js';
+import { redactUrl } from '../common/url.js';
 import { parseWaves } from './waves.js';
 
 export interface RolloutSettings {
@@ -102,7 +103,7 @@ export function readRolloutSettings(source: InputSource, ctx: RolloutSettingsCon
   };
 }
 
-/** A watch runs during the bakes between waves: with none, it would gate nothing, silently (SPEC). */
+/** A watch runs during the bakes between waves; a watch with no bake to run in would gate nothing: an input error. */
 function checkWatchHasBake(waveWaitMs: number, waveCount: number, hostCount: number): void {
   if (waveWaitMs === 0) {
     throw new InputError('wave-wait', 'is 0, so the watch never runs: it is evaluated during the bake after each wave but the last. Set wave-wait (e.g. 5m)');

@@ -1,6 +1,7 @@
 // OpenSSH certificates (PROTOCOL.certkeys), parsed and verified in pure TypeScript with node:crypto.
 // ssh2 cannot negotiate the *-cert-v01@openssh.com host key algorithms, so fivestep checks host
-// certificates itself: see connection.ts for how the certificate is obtained.
+// certificates itself, fetching them with the system ssh-keyscan (keyscanCertificates, at the end).
+import { execFile } from 'node:child_process';
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { describeKey, matchPatternList } from './known-hosts.js';
 
@@ -236,4 +237,43 @@ export function checkHostCertificate(cert: OpenSshCertificate, opts: { hostname:
 function formatTime(t: bigint): string {
   if (t >= 0xffffffffffffffffn) return 'forever';
   return new Date(Number(t) * 1000).toISOString();
+}
+
+/** Fetches the certificate blobs a host offers (`*-cert-v01@openssh.com`). */
+export type CertificateFetcher = (host: string, port: number) => Promise<Buffer[]>;
+
+/**
+ * ssh2 cannot negotiate certificate host key algorithms, so the certificate comes from a second,
+ * unauthenticated handshake by the system ssh-keyscan. It is only trusted because its embedded key
+ * must equal the key ssh2's own handshake proved the server holds.
+ */
+export const keyscanCertificates: CertificateFetcher = (host, port) =>
+  new Promise((resolve, reject) => {
+    const args = ['-c', '-T', '5', '-p', String(port), '--', host];
+    execFile('ssh-keyscan', args, { timeout: 15_000 }, (err, stdout) => {
+      // ssh-keyscan exits 1 when the host offers no certificate: that is an answer, not a failure.
+      const e = err as (Error & { code?: unknown; killed?: boolean }) | null;
+      if (e && (typeof e.code !== 'number' || e.killed)) {
+        reject(new Error(`cannot fetch the host certificate for @cert-authority: ${keyscanFailure(e)}`));
+        return;
+      }
+      resolve(certificatesInKeyscanOutput(stdout));
+    });
+  });
+
+function keyscanFailure(e: Error & { code?: unknown; killed?: boolean }): string {
+  if (e.code === 'ENOENT') return 'ssh-keyscan is not installed (it comes with openssh-client)';
+  return e.killed ? 'ssh-keyscan timed out' : e.message;
+}
+
+function certificatesInKeyscanOutput(stdout: string): Buffer[] {
+  const certs: Buffer[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('#')) continue;
+    // With -c, ssh-keyscan 9.2 prints `type base64` without the host field; accept both forms.
+    const f = line.trim().split(/\s+/);
+    const at = f.findIndex(isCertificateType);
+    if (at >= 0 && f[at + 1]) certs.push(Buffer.from(f[at + 1], 'base64'));
+  }
+  return certs;
 }

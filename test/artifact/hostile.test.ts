@@ -1,4 +1,4 @@
-// Odd and hostile artifacts against a REAL OpenSSH fleet (SPEC "Safety on real hosts"): every artifact
+// Odd and hostile artifacts against a REAL OpenSSH fleet (none may harm a host): every artifact
 // here is built by the test itself, as a careless build or an attacker would make it. What is checked is
 // what a user would see: the input error naming `artifact` (before anything connects), the files on the
 // hosts (and outside the deploy path), the runner's own temporary directory, and file times.

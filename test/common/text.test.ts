@@ -1,5 +1,5 @@
-// Untrusted text made one printable log line (SPEC "Untrusted text stays text").
-import { logText, oneLine } from '../../src/common/text.js';
+// Untrusted text made one printable log line: it stays text, never a workflow command or an escape sequence.
+import { clip, lastLines, logText, oneLine } from '../../src/common/text.js';
 
 test('line breaks of every kind become " | ": nothing can start a line the runner reads as a workflow command', () => {
   const text = oneLine('ok\r::error file=x::pwned\n::add-mask::secret\r\n::stop-commands::t');
@@ -32,5 +32,39 @@ describe('logText: what the runner-backed logger prints', () => {
   ])('%j', (input, printed) => {
     expect(logText(input)).toBe(printed);
     for (const line of logText(input).split('\n')) expect(line.trimStart().startsWith('::')).toBe(false);
+  });
+});
+
+describe('clip: at most max characters', () => {
+  test('text within max as it is; longer text cut with … as the last character', () => {
+    expect(clip('abcdef', 6)).toBe('abcdef');
+    expect(clip('abcdef', 4)).toBe('abc…');
+    expect(clip('abcdef', 1)).toBe('…');
+  });
+
+  test('never half a surrogate pair', () => {
+    expect(clip('ab😀cd', 4)).toBe('ab…');
+    expect(clip('ab😀cd', 5)).toBe('ab😀…');
+  });
+});
+
+describe("lastLines: the end of a command's output as one printable line", () => {
+  test('the last three non-blank lines, whatever the line breaks', () => {
+    expect(lastLines('one\r\ntwo\n\n  \nthree\rfour\n\n')).toBe('two | three | four');
+    expect(lastLines('a\nb\nc', { lines: 1 })).toBe('c');
+  });
+
+  test('blank output is empty', () => {
+    expect(lastLines(' \n\t\n')).toBe('');
+  });
+
+  test('over max, the end is kept: that is where the error is', () => {
+    const tail = lastLines(`${'x'.repeat(50)}\nfatal: the error`, { max: 20 });
+    expect(tail).toBe('… | fatal: the error');
+    expect(tail).toHaveLength(20);
+  });
+
+  test('untrusted: control characters escaped, no workflow command', () => {
+    expect(lastLines('ok\n::error::pwned\u001b[2J')).toBe('ok | ::error::pwned\\x1b[2J');
   });
 });

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLogger } from '../../src/common/logger.js';
 import { ReleaseHost } from '../../src/engine/host.js';
-import { Heartbeat, takeLock, type LockRequest } from '../../src/engine/lock.js';
-import { StepError } from '../../src/engine/steps.js';
+import { Heartbeat, HostLock, takeLock, type LockRequest } from '../../src/engine/lock.js';
+import { StepError } from '../../src/engine/step-record.js';
 import { DEPLOY, LocalHosts } from './local-hosts.js';
 
 let root: string;
@@ -20,10 +20,10 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 const ownerFile = () => hosts.path(0, `${DEPLOY}/.fivestep/lock/owner`);
 const nowSec = () => Math.floor(Date.now() / 1000);
 
-async function host(): Promise<ReleaseHost> {
+async function host(): Promise<HostLock> {
   const h = new ReleaseHost(hosts.specs[0], { connector: hosts.connector(), credentials: { privateKey: '', hostKeys: { kind: 'insecure' } }, deployPath: DEPLOY });
   await h.connect();
-  return h;
+  return new HostLock(h);
 }
 
 function request(logger: MemoryLogger, o: Partial<LockRequest> = {}): LockRequest {
@@ -41,8 +41,8 @@ test('a free lock is taken; one lock step is recorded', async () => {
   const h = await host();
   const logger = new MemoryLogger();
   await takeLock(h, request(logger));
-  expect(h.locked).toBe(true);
-  expect(h.steps.map((s) => [s.name, s.ok, s.detail])).toEqual([['connect', true, undefined], ['lock', true, undefined]]);
+  expect(h.held).toBe(true);
+  expect(h.host.steps.map((s) => [s.name, s.ok, s.detail])).toEqual([['connect', true, undefined], ['lock', true, undefined]]);
   expect(readFileSync(ownerFile(), 'utf8').split('\n').slice(0, 2)).toEqual(['tok2', 'https://ci/runs/2']);
 });
 
@@ -52,7 +52,7 @@ test('a stale lock is taken over at once, with a warning naming the dead holder 
   const logger = new MemoryLogger();
   await takeLock(h, request(logger));
   expect(logger.text()).toMatch(/^warning: 10\.0\.0\.1:22: took over the stale lock of https:\/\/ci\/runs\/1 \(last heartbeat 7[56]s ago\)$/m);
-  expect(h.steps.at(-1)).toMatchObject({ name: 'lock', ok: true, detail: expect.stringContaining('took over the stale lock') });
+  expect(h.host.steps.at(-1)).toMatchObject({ name: 'lock', ok: true, detail: expect.stringContaining('took over the stale lock') });
 });
 
 test('a live lock fails at once with lock-timeout 0, naming the holder, its heartbeat and the way out', async () => {
@@ -61,8 +61,8 @@ test('a live lock fails at once with lock-timeout 0, naming the holder, its hear
   const err = await takeLock(h, request(new MemoryLogger())).catch((e) => e);
   expect(err).toBeInstanceOf(StepError);
   expect(err.message).toMatch(/^lock failed \(exit 75\): locked by another rollout: https:\/\/ci\/runs\/1, last heartbeat [56]s ago\. Wait for that run to finish, or set lock-timeout \(now 0s\) to wait for it; if that run is gone, its lock goes stale 60s after its last heartbeat \(in about 5[45]s\) and is then taken over$/);
-  expect(h.steps.at(-1)).toMatchObject({ name: 'lock', ok: false, detail: expect.stringMatching(/^locked by another rollout/) });
-  expect(h.locked).toBe(false);
+  expect(h.host.steps.at(-1)).toMatchObject({ name: 'lock', ok: false, detail: expect.stringMatching(/^locked by another rollout/) });
+  expect(h.held).toBe(false);
 });
 
 test('a live lock is waited on until its holder lets go', async () => {
@@ -74,7 +74,7 @@ test('a live lock is waited on until its holder lets go', async () => {
   await takeLock(h, request(logger, { timeoutMs: 10_000 }));
   expect(Date.now() - start).toBeGreaterThanOrEqual(250);
   expect(logger.text()).toMatch(/^10\.0\.0\.1:22: waiting up to 10s for the lock held by https:\/\/ci\/runs\/1 \(last heartbeat [01]s ago\)$/m);
-  expect(h.steps.at(-1)).toMatchObject({ name: 'lock', ok: true, detail: 'waited for another rollout' });
+  expect(h.host.steps.at(-1)).toMatchObject({ name: 'lock', ok: true, detail: 'waited for another rollout' });
 });
 
 test('a holder whose run has completed (per the API) is stale at once; a running one is waited on', async () => {
@@ -116,7 +116,7 @@ test('renewals share one long-lived command per connection, and the lock is rele
   }
   expect(hosts.commands.slice(before).filter((c) => c.command.startsWith('while IFS= read -r beat'))).toHaveLength(1);
   expect(hosts.commands.length - before).toBe(1);
-  await h.unlock();
+  await h.release();
   expect(hosts.locked(0)).toBe(false);
 });
 

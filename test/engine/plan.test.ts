@@ -18,7 +18,7 @@ const options = (o: Partial<PlanOptions> = {}): PlanOptions => ({
   canary: false,
   waveWaitMs: 0,
   watch: false,
-  staging: 'upload',
+  staging: 'full',
   ...o,
 });
 const sizes = (k: number, waves: Count[]) => planRollout(hosts(k), options({ waves })).waves.map((w) => w.hosts.length);

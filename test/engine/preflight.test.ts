@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkSharedPathsInArtifact, preflightFindings, stateChecks, unwritableMessage, type PreflightRequest } from '../../src/engine/preflight.js';
-import { emptyState, fits, parseState, readStateCommand, type HostState } from '../../src/release/commands.js';
+import { fits } from '../../src/release/commands.js';
+import { emptyState, parseState, readStateCommand, type HostState } from '../../src/release/state-command.js';
 
 const host = { user: 'deploy', host: 'web1', port: 22 };
 const request = (extra: Partial<PreflightRequest> = {}): PreflightRequest => ({ host, deployPath: '/srv/app', shared: [], adoptCurrent: false, commands: ['tar', 'sha256sum'], ...extra });

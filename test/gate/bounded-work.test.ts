@@ -175,7 +175,9 @@ describe('JUnit reports', () => {
         failures: 1,
         // small.xml's case, then under.xml's: its message cut to the 64 KiB the gate ever shows, with an ellipsis.
         messages: [0, REPORT_LIMITS.text + 1, 0],
-        warnings: ['reports/over.xml: 95.4 MiB, over the 64 MiB a report may be: not read; its tests are not counted'],
+        warnings: [
+          'reports/over.xml: 95.4 MiB, over the 64.0 MiB a report may be: not read; its tests are not counted',
+        ],
       },
     });
   });

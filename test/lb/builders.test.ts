@@ -10,7 +10,7 @@ import {
   showStatLine,
 } from '../../src/lb/haproxy.js';
 import { appPorts, canaryWeights, computeSplit, matchServers, parseLbServers, parseShare, readRolloutLbSettings, LoadBalancerError, type LbServer } from '../../src/lb/index.js';
-import { parseUpstream, rewriteUpstream, workersCommand } from '../../src/lb/nginx.js';
+import { parseUpstream, rewriteUpstream, upstreamFor, workersCommand } from '../../src/lb/nginx.js';
 
 const STATE = `1
 # be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port
@@ -173,6 +173,20 @@ test('nginx upstream: parse and rewrite weight= and down, everything else untouc
   expect(parseUpstream('server 10.0.0.1:8080;\nserver web2;\n', 'app').map((s) => `${s.address}:${s.port}`)).toEqual(['10.0.0.1:8080', 'web2:80']);
   expect(() => parseUpstream(text, 'missing')).toThrow(/no 'upstream missing \{' block/);
   expect(workersCommand(42)).toBe("ps -eo pid=,ppid= | awk '$2 == 42 { print $1 }'");
+});
+
+test('nginx upstream file for a change: as captured byte for byte when every server is as captured', () => {
+  const file = (first: string) => `upstream app {\n  server ${first};\n  server 10.0.0.2:8080;\n}\n`;
+  const text = file('10.0.0.1:8080   weight=1');
+  const captured = parseUpstream(text, 'app');
+  /** The captured servers, the first one changed as given. */
+  const next = (changed: Partial<LbServer>) =>
+    new Map(captured.map((s, i) => [s.name, { ...s, ...(i === 0 ? changed : {}) }]));
+  expect(upstreamFor(text, 'app', captured, next({}))).toBe(text);
+  // nginx has no weight below 1: weight 0 in rotation is weight 1, as captured.
+  expect(upstreamFor(text, 'app', captured, next({ state: 'ready', weight: 0 }))).toBe(text);
+  expect(upstreamFor(text, 'app', captured, next({ state: 'drain' }))).toBe(file('10.0.0.1:8080 down'));
+  expect(upstreamFor(text, 'app', captured, next({ weight: 7 }))).toBe(file('10.0.0.1:8080 weight=7'));
 });
 
 test('inputs: load-balancer settings, canary-weight, drain defaults', () => {

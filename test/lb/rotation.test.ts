@@ -1,4 +1,4 @@
-// The balancer sends users only to healthy hosts (SPEC), through a REAL haproxy in front of a real fleet
+// The balancer sends users only to healthy hosts, through a REAL haproxy in front of a real fleet
 // under steady load: a reverted host comes back in rotation only once its health check passes, a host
 // whose revert left it unhealthy stays out after the run (and failed-hosts names it), and a revert never
 // takes the last server out of rotation. Each of these lost requests before the rule was kept.

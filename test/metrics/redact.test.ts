@@ -1,6 +1,6 @@
 // Secrets out of what servers say: every form a secret comes back in, and which inputs hold secrets.
 import { describe, expect, test } from '@jest/globals';
-import { alertSecrets, cut, redact, sourceSecrets } from '../../src/metrics/redact.js';
+import { alertSecrets, redact, sourceSecrets } from '../../src/metrics/redact.js';
 
 describe('redact', () => {
   test('as sent, inside a JSON string, with \\/ and percent-encoded', () => {
@@ -11,11 +11,6 @@ describe('redact', () => {
   test('the longer secret first, empty secrets ignored, text without secrets unchanged', () => {
     expect(redact('token abcdef and abc', ['abc', 'abcdef', '', '  '])).toBe('token *** and ***');
     expect(redact('nothing here', [])).toBe('nothing here');
-  });
-
-  test('cut keeps one line of at most max characters', () => {
-    expect(cut('a\n  b\tc', 10)).toBe('a b c');
-    expect(cut('x'.repeat(50), 10)).toBe(`${'x'.repeat(9)}…`);
   });
 });
 

@@ -1,8 +1,17 @@
 import { describe, expect, test } from '@jest/globals';
 import { harmfulDirection, judge } from '../../src/metrics/judge.js';
-import { advanceRule, checkSample, failsStep, initialRuleState, overallVerdict, ruleOutcome, type RuleState } from '../../src/metrics/rules.js';
+import {
+  advanceRule,
+  checkSample,
+  failRule,
+  failsStep,
+  initialRuleState,
+  overallVerdict,
+  ruleOutcome,
+  type RuleState,
+} from '../../src/metrics/rules.js';
 import { parseRules } from '../../src/metrics/settings.js';
-import type { Observation, Rule } from '../../src/metrics/types.js';
+import type { Comparison, Observation, Rule } from '../../src/metrics/types.js';
 
 const rule = (yaml: string): Rule => parseRules(`- name: r\n  query: q\n${yaml.replace(/^/gm, '  ')}`)[0];
 const feed = (r: Rule, values: (number | null)[], opts: { host?: string; baseline?: number | null } = {}): RuleState =>
@@ -11,6 +20,9 @@ const feed = (r: Rule, values: (number | null)[], opts: { host?: string; baselin
       advanceRule(r, st, [{ t: 1_700_000_000_000 + i * 1000, host: opts.host ?? '', value, ...(opts.baseline !== undefined ? { baseline: opts.baseline } : {}), ...(value === null ? { reason: 'down' } : {}) } as Observation]),
     initialRuleState(),
   );
+/** When the watch ends: a minute after the first sample. */
+const END = 1_700_000_060_000;
+const outcome = (r: Rule, st: RuleState, comparison?: Comparison) => ruleOutcome(r, st, comparison, END);
 
 describe('checkSample: each rule kind', () => {
   test('min and max', () => {
@@ -41,7 +53,7 @@ describe('for: debouncing into a hard state', () => {
     expect(feed(r, [5, 12, 5, 12, 5]).hardFail).toBeUndefined();
     const st = feed(r, [12, 5, 5, 12]);
     expect(st.hardFail).toMatchObject({ rule: 'r', check: 'min', value: 5, bound: 10, since: '2023-11-14T22:13:21.000Z', when: '2023-11-14T22:13:22.000Z' });
-    expect(ruleOutcome(r, st).verdict).toBe('fail');
+    expect(outcome(r, st).verdict).toBe('fail');
   });
   test('streaks are per host', () => {
     const r = rule('max: 1\nfor: 2');
@@ -58,22 +70,22 @@ describe('no-data', () => {
   test('fail (default): no data counts as breaching', () => {
     const st = feed(rule('min: 1\nfor: 2'), [5, null, null]);
     expect(st.hardFail).toMatchObject({ check: 'no-data', detail: 'no data: down' });
-    expect(ruleOutcome(rule('min: 1\nfor: 2'), st).verdict).toBe('fail');
+    expect(outcome(rule('min: 1\nfor: 2'), st).verdict).toBe('fail');
   });
   test('pass: no data is healthy', () => {
     const r = rule('min: 1\nno-data: pass');
-    expect(ruleOutcome(r, feed(r, [null, null, null])).verdict).toBe('pass');
+    expect(outcome(r, feed(r, [null, null, null])).verdict).toBe('pass');
   });
   test('inconclusive: `for` empty samples in a row make the rule inconclusive, fewer do not', () => {
     const r = rule('min: 1\nfor: 2\nno-data: inconclusive');
-    expect(ruleOutcome(r, feed(r, [5, null, 5, null, 5])).verdict).toBe('pass');
-    const o = ruleOutcome(r, feed(r, [5, null, null, 5]));
+    expect(outcome(r, feed(r, [5, null, 5, null, 5])).verdict).toBe('pass');
+    const o = outcome(r, feed(r, [5, null, null, 5]));
     expect(o.verdict).toBe('inconclusive');
     expect(o.reason).toMatch(/no data since/);
   });
   test('too few samples is inconclusive', () => {
     const r = rule('min: 1\nfor: 3');
-    expect(ruleOutcome(r, feed(r, [5, 5])).reason).toMatch(/too few samples: 2 of the 3/);
+    expect(outcome(r, feed(r, [5, 5])).reason).toMatch(/too few samples: 2 of the 3/);
   });
 });
 
@@ -85,7 +97,7 @@ describe('compare: the judge decides, in the rule\'s harmful direction', () => {
   const higher = (r: Rule) => judge({ direction: harmfulDirection(r), confidence: r.confidence, canary: hostsOf(8, 1), baseline: hostsOf(5, 4), design: 'hosts' });
   test('a significant drop fails a rule that guards drops; the breach names the levels', () => {
     const r = rule('compare: true\nmax-drop: 90%');
-    const o = ruleOutcome(r, feed(r, [5, 5, 5, 5, 5], { baseline: 8 }), lower(r));
+    const o = outcome(r, feed(r, [5, 5, 5, 5, 5], { baseline: 8 }), lower(r));
     expect(o.verdict).toBe('fail');
     expect(o.breach).toMatchObject({ check: 'compare', value: 5, baseline: 8 });
     expect(o.reason).toMatch(/canary 5 vs baseline 8 \(-37\.5%\).*one-sided, decrease is worse \[host-means, 1 vs 4 host\(s\)\]/);
@@ -93,15 +105,27 @@ describe('compare: the judge decides, in the rule\'s harmful direction', () => {
   test('a significant rise does not fail a drop-only rule; the first spelling mann-whitney still works', () => {
     const r = rule('compare: mann-whitney\nmax-drop: 90%');
     expect(r.compare).toBe('baseline');
-    expect(ruleOutcome(r, feed(r, [8, 8, 8, 8, 8], { baseline: 5 }), higher(r)).verdict).toBe('pass');
+    expect(outcome(r, feed(r, [8, 8, 8, 8, 8], { baseline: 5 }), higher(r)).verdict).toBe('pass');
   });
   test('too little to compare is inconclusive, never a pass; confidence is per rule', () => {
     const r = rule('compare: true');
     const few = judge({ direction: 'either', confidence: 0.98, canary: new Map([['c', [1, 2, 3, 4]]]), baseline: hostsOf(8, 4), design: 'hosts' });
-    expect(ruleOutcome(r, feed(r, [1, 2, 3, 4]), few)).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/too little to compare: the judge needs 5 readings/) });
-    expect(ruleOutcome(r, feed(r, [1, 2, 3, 4, 5])).verdict).toBe('inconclusive');
+    expect(outcome(r, feed(r, [1, 2, 3, 4]), few)).toMatchObject({
+      verdict: 'inconclusive',
+      reason: expect.stringMatching(/too little to compare: the judge needs 5 readings/),
+    });
+    expect(outcome(r, feed(r, [1, 2, 3, 4, 5])).verdict).toBe('inconclusive');
     const strict = rule('compare: true\nconfidence: 0.999');
-    expect(ruleOutcome(strict, feed(strict, [5, 5, 5, 5, 5]), lower(strict)).verdict).toBe('pass');
+    expect(outcome(strict, feed(strict, [5, 5, 5, 5, 5]), lower(strict)).verdict).toBe('pass');
+  });
+});
+
+describe('the clock is the caller\'s', () => {
+  test('a query error fails the rule with a breach dated when the watch ended, as given', () => {
+    const st = failRule(feed(rule('min: 1'), [5]), 'bad query');
+    const end = '2023-11-14T22:14:20.000Z';
+    const { breach } = ruleOutcome(rule('min: 1'), st, undefined, END);
+    expect(breach).toMatchObject({ check: 'error', when: end, since: end });
   });
 });
 

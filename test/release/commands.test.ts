@@ -4,23 +4,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  EXIT,
-  acquireLockCommand,
-  adoptCommand,
-  emptyState,
-  linkSharedCommand,
-  appendLogCommand,
-  parseLog,
-  parseState,
-  heartbeatCommand,
-  readStateCommand,
-  releaseLockCommand,
-  removeReleasesCommand,
-  switchCommand,
-  unpackCommand,
-  userCommand,
-} from '../../src/release/commands.js';
+import { EXIT, adoptCommand, linkSharedCommand, appendLogCommand, parseLog, removeReleasesCommand, switchCommand, unpackCommand, userCommand } from '../../src/release/commands.js';
+import { emptyState, parseState, readStateCommand } from '../../src/release/state-command.js';
+import { acquireLockCommand, heartbeatCommand, releaseLockCommand } from '../../src/release/lock-commands.js';
 
 const env = { deployPath: '/srv/app', releaseId: 'v2', previousReleaseId: 'v1' };
 

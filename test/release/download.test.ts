@@ -1,7 +1,14 @@
-// artifact-url on the host: input validation, the redacted form logs show, and the download command
-// by exact string (test/release/download-fleet.test.ts runs it on real hosts).
+// artifact-url on the host: input validation, and the download command by exact string
+// (test/release/download-fleet.test.ts runs it on real hosts; the redacted URL: test/common/url.test.ts).
 import { InputError } from '../../src/common/inputs.js';
-import { downloadArtifactCommand, downloadStdin, downloadTempPaths, isLoopbackHost, redactUrl, validateArtifactUrl, validateSha256 } from '../../src/release/download.js';
+import {
+  downloadArtifactCommand,
+  downloadStdin,
+  downloadTempPaths,
+  isLoopbackHost,
+  validateArtifactUrl,
+  validateSha256,
+} from '../../src/release/download.js';
 
 const SHA = 'ab'.repeat(32);
 
@@ -66,21 +73,6 @@ describe('validateSha256', () => {
       expect(e.input).toBe('artifact-sha256');
       expect(e.message).toBe(`input 'artifact-sha256': '${text}' is not a sha256 digest (64 hexadecimal characters)`);
     }
-  });
-});
-
-describe('redactUrl', () => {
-  test('keeps scheme, host, port and path; the query becomes ?…; credentials ***@; no fragment', () => {
-    expect(redactUrl('https://objects.example/releases/app.tgz')).toBe('https://objects.example/releases/app.tgz');
-    expect(redactUrl('https://bucket.s3.amazonaws.com/app.tgz?X-Amz-Credential=AKIA&X-Amz-Signature=abc')).toBe('https://bucket.s3.amazonaws.com/app.tgz?…');
-    expect(redactUrl('https://ci:s3cret@objects.example:8443/app.tgz?token=t#frag')).toBe('https://***@objects.example:8443/app.tgz?…');
-    expect(redactUrl('https://token@objects.example/app.tgz')).toBe('https://***@objects.example/app.tgz');
-    expect(redactUrl('https://objects.example/app.tgz#sha')).toBe('https://objects.example/app.tgz');
-    expect(redactUrl('http://127.0.0.1:8080/app.tgz?')).toBe('http://127.0.0.1:8080/app.tgz');
-  });
-
-  test('a string that is no URL is not echoed', () => {
-    expect(redactUrl('token=t0ken not a url')).toBe('(not a valid URL)');
   });
 });
 

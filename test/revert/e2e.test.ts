@@ -13,7 +13,7 @@ import { writeReport } from '../../src/metrics/report.js';
 import { autoRevert } from '../../src/revert/main.js';
 import { rcaMarker } from '../../src/revert/rca.js';
 import { createClient } from '../../src/github/client.js';
-import { createConnector } from '../../src/ssh/connection.js';
+import { createConnector } from '../../src/ssh/connector.js';
 import { Fleet } from '../servers/fleet.js';
 import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
 import { scriptedSource } from '../metrics/helpers.js';

@@ -1,4 +1,4 @@
-// SPEC "The release ledger", end to end on a real sshd fleet: each host's append-only deploy log says
+// The release ledger, end to end on a real sshd fleet: each host's append-only deploy log says
 // what happened to every release there (staged, switched, healthy, failed, bad), and auto-revert and
 // pruning decide from it. The history built here, in order:
 //   v1 rolled out (healthy) · v2 rolled out and reverted (its health check fails) · v3 rolled out by the
@@ -6,7 +6,7 @@
 // then auto-revert in a later run with empty bad-release must leave v3 alone (an earlier run put it
 // there), and with bad-release v3 and empty to-release must take v3 off host 0 and land on v1, the
 // newest HEALTHY release (not v2, which is newer but failed), and a v4 rollout with keep-releases 1
-// prunes the failed and bad releases but keeps what SPEC protects.
+// prunes the failed and bad releases but keeps the newest healthy release besides the current one.
 // Only public surfaces are read: outputs, log text, files on the hosts.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -132,7 +132,7 @@ describe('a history of healthy, reverted and killed rollouts on 3 hosts', () => 
       revertedTo: r.result.outputs['reverted-to'],
       currents: currents(fleet),
       // Hosts 1 and 2 never ran v3 (only staged it): nothing to do there. Marking v3 bad where it is
-      // staged is allowed (SPEC: the bad release is marked bad on its hosts); any other line is not.
+      // staged is allowed (the bad release is marked bad on every host that has it); any other line is not.
       ledgerLinesAddedOnHosts1And2BesidesV3Bad: [1, 2].map((i, k) => addedSince(i, k).filter((l) => l !== 'revert v3 bad')),
     }).toEqual({
       result: 'reverted',

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { objectInputs } from '../../src/common/inputs.js';
 import { readRevertSettings } from '../../src/revert/settings.js';
-import { parseReason, parseReport, readReports, toTime } from '../../src/revert/reports.js';
+import { readTime as toTime } from '../../src/common/json-fields.js';
+import { parseReason, parseReport, readReports } from '../../src/revert/reports.js';
 import { revertOutputs, summaryMarkdown } from '../../src/revert/summary.js';
 import type { HostRevertRecord } from '../../src/revert/hosts.js';
 
@@ -149,7 +150,7 @@ describe('outputs', () => {
   test('summary names every host and what happened', () => {
     const md = summaryMarkdown({ git: null, rca: { number: 9, url: 'https://gh/issues/9', commented: true }, errors: [], badReleases: ['v2'], hosts: { ...hosts([rec('a:22', 'reverted', 'v1'), rec('b:22', 'no-good-release')]), timeToHealthyMs: 812 } });
     expect(md).toContain('## auto-revert: failed (bad release v2)');
-    expect(md).toContain('Last reverted host healthy **0.81 s**');
+    expect(md).toContain('Last reverted host healthy **812 ms**');
     expect(md).toContain('| a:22 | v2 | v1 | v2 | yes | ↩️ reverted: r |');
     expect(md).toContain('| b:22 | v2 | v2 | v2 | – | 🔥 no good release: left as it is: r |');
     expect(md).toContain('[#9](https://gh/issues/9) (commented: it was already open)');

@@ -8,7 +8,7 @@ import type { DeployLogEntry } from '../../src/release/commands.js';
 import { sshRollout } from '../../src/rollout/main.js';
 import type { RolloutOutputs } from '../../src/rollout/report.js';
 import type { RolloutReport } from '../../src/rollout/record.js';
-import { createConnector } from '../../src/ssh/connection.js';
+import { createConnector } from '../../src/ssh/connector.js';
 import type { Fleet } from '../servers/fleet.js';
 
 /** A short retry delay so a dead host is given up on quickly. */

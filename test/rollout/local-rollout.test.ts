@@ -228,6 +228,34 @@ test('the dry run prints the plan the run executes, reads state, takes no lock a
   for (const step of ['# lock', '# state', '# upload', '# unpack', '# link', '# setup', '# switch', '# reload', '# health', '# record', 'keep-releases 5', '# unlock']) expect(text).toContain(step);
 });
 
+test('the dry run prints each command exactly as the run then sends it (one step table for both)', async () => {
+  const hosts = await fleetOnV1('dry-vs-run');
+  const runUrl = 'https://ci/runs/v2';
+  const dry = new MemoryLogger();
+  await rollout(settings(hosts, 'v2', { dryRun: true }), artifacts.get('v2')!, { connector: hosts.connector(), logger: dry, health: healthOf(), runUrl });
+  // A placeholder is quoted where the real value needs no quotes: compare them unquoted.
+  const unquoted = (text: string) => text.replace(/'(<[a-z ]+>)'/g, '$1');
+  const printed = unquoted(dry.text());
+  const before = hosts.commands.length;
+  const { report } = await deploy(hosts, 'v2');
+  expect(report.result).toBe('success');
+  const id = hosts.ids()[0];
+  const sent = hosts.commands.slice(before).filter((c) => c.host === id).map((c) => c.command);
+  // What the dry run cannot know is shown as a placeholder: the time, this run's lock token, the release now current.
+  const token = /\b[0-9a-f]{24}\b/.exec(sent.join('\n'))?.[0] ?? 'no token';
+  const asPrinted = (command: string) =>
+    command
+      .replace(/"time":"[^"]+"/g, '"time":"<now>"')
+      .replaceAll(runUrl, '<run url>')
+      .replaceAll(token, '<token>')
+      .replace(/\bv1\b/g, '<current>')
+      .replace(/^/gm, '    ');
+  // Every step of the plan, from the lock to the record, in the order the run sent them (the heartbeat aside).
+  const steps = sent.filter((c) => !c.includes('heartbeat'));
+  expect(steps.length).toBeGreaterThanOrEqual(9);
+  for (const command of steps) expect(printed).toContain(unquoted(asPrinted(command)));
+});
+
 test('the heartbeat is renewed while a wave bakes', async () => {
   const hosts = await fleetOnV1('heartbeat');
   const logger = new MemoryLogger();

@@ -1,4 +1,4 @@
-// SPEC "The lock survives a lost runner", end to end on a real sshd fleet: the real ssh-rollout entry
+// A lock outlives a lost runner and is then taken over, end to end on a real sshd fleet: the real ssh-rollout entry
 // runs as a child process (as the runner runs it) and is killed with SIGKILL mid-bake, so nothing of
 // it cleans up: its locks stay on every host and host 0 stays on a release that never became healthy.
 // The next rollout must take the stale lock over (after 60 s without a heartbeat, or at once when the

@@ -1,6 +1,6 @@
 // The first hour on someone else's hosts, against a REAL OpenSSH fleet: the checks before anything
 // changes (like Capistrano's deploy:check), the mistakes people make in their inputs, and messages that
-// say what is wrong instead of crying wolf. SPEC "Safety on real hosts" and "A gate is never silently absent".
+// say what is wrong instead of crying wolf. Nothing unsafe reaches a host, and no gate is silently absent.
 import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -7,7 +7,6 @@ import {
   SUMMARY_BUDGET_BYTES,
   TRAFFIC_ROWS_MAX,
   WAVE_ROWS_MAX,
-  formatMs,
   ganttChart,
   rolloutOutputs,
   summaryMarkdown,
@@ -83,24 +82,14 @@ describe('rolloutOutputs', () => {
   });
 });
 
-test('formatMs', () => {
-  expect([formatMs(undefined), formatMs(0), formatMs(999.4), formatMs(1000), formatMs(1234), formatMs(12_345), formatMs(125_000)]).toEqual([
-    '–',
-    '0 ms',
-    '999 ms',
-    '1.00 s',
-    '1.23 s',
-    '12.3 s',
-    '125.0 s',
-  ]);
-});
-
 describe('summaryMarkdown', () => {
   test('headline, plan line, one table row per host, the gantt', () => {
     const md = summaryMarkdown(report());
     const lines = md.split('\n');
     expect(lines[0]).toBe('## ssh-rollout v2: ✅ success');
-    expect(lines[2]).toBe("3 host(s) in 2 wave(s), 2.50 s; artifact 2 KiB, sha256 `abababababab…`; deploy path `/srv/app`");
+    expect(lines[2]).toBe(
+      '3 host(s) in 2 wave(s), 2.50 s; artifact 2.0 KiB, sha256 `abababababab…`; deploy path `/srv/app`',
+    );
     expect(lines).toContain('| host | wave | previous | upload | switch | health | result | total |');
     expect(lines).toContain('| web1:22 | 1 | v1 | 100 ms | 100 ms | 200 ms | ✅ updated | 600 ms |');
     expect(lines).toContain('| web2:22 | 2 | v1 | cached | 20 ms | 12.0 s | ✅ updated | 13.6 s |');
@@ -185,7 +174,8 @@ describe('small fleets', () => {
     const at = lines.indexOf('| wave | hosts | updated | failed | reverted | not started | switch (median) | health (median / slowest) | wave time | bake |');
     expect(lines.slice(at + 2, at + 4)).toEqual([
       '| 1 | 1 | 1 | 0 | 0 | 0 | 100 ms | 200 ms / 200 ms | 300 ms | 1.00 s |',
-      // switch 20 and 30 ms, health 12 s and 770 ms: medians are the means of the two (6.385 s, as formatMs rounds it).
+      // switch 20 and 30 ms, health 12 s and 770 ms: medians are the means of the two
+      // (6.385 s, as formatDuration rounds it).
       '| 2 | 2 | 2 | 0 | 0 | 0 | 25 ms | 6.38 s / 12.0 s | 800 ms | – |',
     ]);
   });
@@ -202,7 +192,8 @@ describe('small fleets', () => {
     r.hosts[1] = { ...r.hosts[1], staging: 'cached', sentBytes: 0 };
     r.hosts[2] = { ...r.hosts[2], staging: 'delta', sentBytes: 512 * 1024 };
     expect(summaryMarkdown(r).split('\n')[2]).toBe(
-      "3 host(s) in 2 wave(s), 2.50 s; artifact 2 KiB, sha256 `abababababab…`; deploy path `/srv/app`; staged: 1 full, 1 cached, 1 delta; runner sent 3.5 MiB (1.2 MiB/host)",
+      '3 host(s) in 2 wave(s), 2.50 s; artifact 2.0 KiB, sha256 `abababababab…`; deploy path `/srv/app`; ' +
+        'staged: 1 full, 1 cached, 1 delta; runner sent 3.5 MiB (1.2 MiB/host)',
     );
   });
 

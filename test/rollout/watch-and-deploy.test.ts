@@ -9,7 +9,7 @@ import { MemoryLogger } from '../../src/common/logger.js';
 import { createClient } from '../../src/github/client.js';
 import { autoRevert } from '../../src/revert/main.js';
 import { sshRollout } from '../../src/rollout/main.js';
-import { connectSsh } from '../../src/ssh/connection.js';
+import { connectSsh } from '../../src/ssh/connector.js';
 import { Fleet, freePort } from '../servers/fleet.js';
 import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
 

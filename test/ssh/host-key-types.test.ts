@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MemoryLogger } from '../../src/common/logger.js';
-import { createConnector } from '../../src/ssh/connection.js';
+import { createConnector } from '../../src/ssh/connector.js';
 import { fingerprint } from '../../src/ssh/known-hosts.js';
 import { PermanentConnectError, type RemoteSession } from '../../src/ssh/types.js';
 import { Fleet, type FleetHost, type HostKeyType } from '../servers/fleet.js';

@@ -3,7 +3,7 @@ import '../../common/esm-shim.js';
 import * as core from '@actions/core';
 import { runAction, writeJobSummary } from '../../common/action.js';
 import { autoRevert } from '../../revert/main.js';
-import { createConnector } from '../../ssh/connection.js';
+import { createConnector } from '../../ssh/connector.js';
 
 await runAction((inputs, logger) =>
   autoRevert(inputs, {

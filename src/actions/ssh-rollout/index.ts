@@ -3,7 +3,7 @@ import '../../common/esm-shim.js';
 import * as core from '@actions/core';
 import { runAction, writeJobSummary } from '../../common/action.js';
 import { sshRollout } from '../../rollout/main.js';
-import { createConnector } from '../../ssh/connection.js';
+import { createConnector } from '../../ssh/connector.js';
 
 // A cancelled job gets SIGINT, then SIGTERM: stop starting steps, put switched hosts back, release the locks.
 const cancel = new AbortController();

@@ -1,7 +1,8 @@
 // What an alert endpoint answered, as kept in a warning (and so in the report and the job summary): read up
 // to a cap, secrets redacted (the endpoint may echo the request), one line of bounded length.
 import { readCapped } from '../../common/http-body.js';
-import { cut, redact } from '../redact.js';
+import { oneLine } from '../../common/text.js';
+import { redact } from '../redact.js';
 
 /** At most this much of an answer is read; the rest is not waited for. */
 export const ANSWER_READ_BYTES = 64 * 1024;
@@ -14,5 +15,5 @@ export async function answerText(res: Response, secrets: readonly string[]): Pro
   let text = read.text;
   // A secret cut in half at the cap would not be recognised: drop what could be the start of one.
   if (read.truncated) text = text.slice(0, Math.max(0, text.length - Math.max(0, ...secrets.map((s) => s.length * 6))));
-  return cut(redact(text, secrets), ANSWER_KEEP_CHARS);
+  return oneLine(redact(text, secrets), ANSWER_KEEP_CHARS);
 }

@@ -6,7 +6,8 @@ import { shouldAlert } from './message.js';
 import { resolveEvent, sendPagerDuty, triggerEvent } from './pagerduty.js';
 import { postWebhook } from './webhook.js';
 import { errorMessage } from '../../common/errors.js';
-import { alertSecrets, cut, redact } from '../redact.js';
+import { oneLine } from '../../common/text.js';
+import { alertSecrets, redact } from '../redact.js';
 
 /** At most this many characters of a failed channel's warning are kept (it goes into the report and summary). */
 export const ALERT_WARNING_CHARS = 500;
@@ -39,7 +40,8 @@ export async function sendAlerts(result: WatchResult, settings: WatchSettings, c
         logger.info(`alert sent: ${job.channel}`);
       } catch (err) {
         // Whatever came back (an endpoint's answer, an SMTP server's reply) may echo a secret.
-        const message = cut(redact(`alert channel ${job.channel} failed: ${errorMessage(err)}`, secrets), ALERT_WARNING_CHARS);
+        const said = redact(`alert channel ${job.channel} failed: ${errorMessage(err)}`, secrets);
+        const message = oneLine(said, ALERT_WARNING_CHARS);
         logger.warning(message);
         warnings.push(message);
       }

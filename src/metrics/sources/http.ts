@@ -4,6 +4,7 @@ import { QueryError } from './types.js';
 import { errorMessage } from '../../common/errors.js';
 import { formatBytes } from '../../common/format.js';
 import { readCapped } from '../../common/http-body.js';
+import { redactUrl } from '../../common/url.js';
 import { redact } from '../redact.js';
 
 export interface HttpOptions {
@@ -65,15 +66,12 @@ export async function httpGet(url: string, opts: HttpOptions): Promise<{ status:
   throw last instanceof Error ? last : new TransientError('aborted');
 }
 
-/** URLs may carry credentials; logs and reports get them without. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
+/**
+ * A source's url as logs and the watch report show it: a server's URL redacted (common/url.ts), replay's
+ * file path as it is (a path holds no secret, and redacted it would read `(not a valid URL)`).
+ */
+export function sourceUrlShown(url: string): string {
+  return URL.canParse(url) ? redactUrl(url) : url;
 }
 
 export function parseJson(body: string, what: string, secrets: readonly string[] = []): unknown {

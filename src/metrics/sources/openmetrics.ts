@@ -1,7 +1,8 @@
 // Scrapes a text exposition endpoint per host directly (no monitoring server); counters become per-minute rates.
 import { evaluateSelector, parseExposition, parseSelector, type Scrape, type Selector } from '../exposition.js';
 import { QueryError, type MetricSource, type Reading, type SampleRequest } from './types.js';
-import { httpGet, redactUrl } from './http.js';
+import { httpGet } from './http.js';
+import { redactUrl } from '../../common/url.js';
 import { perHost, requestTimeout } from './common.js';
 import { expandPromQL, expandUrl } from './expand.js';
 import { redact } from '../redact.js';

@@ -3,10 +3,11 @@
 //
 // What is read (a report has all of it; a hand-made recording needs only what is marked required):
 //   {
-//     kind?: 'fivestep/metric-watch', version?: 1,      // a report; any other kind is refused
+//     kind?: 'fivestep/metric-watch', version?: 1,      // a report; any other kind, or a newer version, is refused
 //     rules: [{                                          // required, at least one reading in all
 //       name: string, query: string,                     // required: rules of the settings match by query, then name
-//       samples: [{t, host?, value, reason?}],           // required: the judged hosts' readings (t: ms since epoch,
+//       samples: [{t, host?, value, reason?}],           // required: the judged hosts' readings (t: a time as
+//                                                        //   readTime reads it: epoch ms or seconds, or ISO 8601;
 //                                                        //   host '' or absent for a query that is not per host,
 //                                                        //   value null = no data, `reason` why)
 //       baselineSamples?: [{t, host, value, reason?}],   // the baseline hosts' readings (baseline: hosts)
@@ -14,16 +15,31 @@
 //     }],
 //     hosts?: {all?: string[], canary?: string[]},       // default: every host read; canaries: the hosts of
 //                                                        //   `samples` that are not in `baselineSamples`
-//     startedAt?: ISO 8601 | ms,                         // default: one interval before the first reading
+//     startedAt?: a time,                                // default: one interval before the first reading
 //     ticks?: number,                                    // a report's sample count: duration = ticks × interval
 //     settings?: {intervalMs?: number},                  // default: the readings' mean spacing; duration: their span
 //   }
+// metrics/record.ts reads the file; a replay refuses it when that reader had to skip a rule or a reading:
+// a verdict replayed on part of the readings would be one no deploy had.
 import { readFileSync, statSync } from 'node:fs';
 import { InputError } from '../../common/inputs.js';
-import { REPORT_VERSION } from '../report.js';
-import { QueryError, type HistoryRequest, type MetricSource, type Reading, type Readings, type SampleRequest } from './types.js';
-
-export const REPORT_KIND = 'fivestep/metric-watch';
+import {
+  WATCH_REPORT_KIND,
+  WATCH_REPORT_VERSION,
+  readWatchReport,
+  type RuleRead,
+  type SampleRead,
+  type WatchReportRead,
+} from '../record.js';
+import {
+  QueryError,
+  type HistoryRequest,
+  type MetricSource,
+  type Reading,
+  type Readings,
+  type SampleRequest,
+} from './types.js';
+import { formatDurationInput } from '../../common/format.js';
 
 interface Series {
   /** Instants, ascending. */
@@ -53,25 +69,26 @@ export interface Recording {
   samples: number;
 }
 
+type Refusal = (message: string) => InputError;
+
 const iso = (t: number) => new Date(t).toISOString();
-const isObject = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
-
-function timeOf(raw: unknown): number | undefined {
-  if (typeof raw === 'number' && Number.isFinite(raw)) return raw;
-  if (typeof raw === 'string' && raw.trim() !== '') {
-    const t = Date.parse(raw);
-    if (Number.isFinite(t)) return t;
-  }
-  return undefined;
-}
-
-function positive(raw: unknown): number | undefined {
-  return typeof raw === 'number' && Number.isFinite(raw) && raw > 0 ? raw : undefined;
-}
+const SHAPE =
+  `a metric-watch report ({"kind": "${WATCH_REPORT_KIND}", "rules": [...]}) or a recording ` +
+  '({"rules": [{"name", "query", "samples": [{"t", "host", "value"}]}]})';
 
 /** Reads and validates a report or recording; every error names the input `url` and what is wrong. */
 export function loadRecording(path: string): Recording {
-  const bad = (message: string) => new InputError('url', `${path}: ${message}`);
+  const bad: Refusal = (message) => new InputError('url', `${path}: ${message}`);
+  const { read, rules } = readReplayable(parseFile(path, bad), bad);
+  const recorded = rules.map(recordedRule);
+  const instants = [...new Set(recorded.flatMap((r) => [...r.series.values()].flatMap((s) => s.t)))];
+  instants.sort((a, b) => a - b);
+  if (instants.length === 0) throw bad('holds no samples: nothing to replay');
+  const samples = rules.reduce((n, r) => n + r.samples.length + r.baselineSamples.length, 0);
+  return { path, rules: recorded, ...timing(read, instants), ...hostsOf(read, rules), instants, samples };
+}
+
+function parseFile(path: string, bad: Refusal): unknown {
   let text: string;
   try {
     if (!statSync(path).isFile()) throw bad('is not a file (source replay reads a metric-watch report or a recording)');
@@ -79,111 +96,88 @@ export function loadRecording(path: string): Recording {
   } catch (err) {
     if (err instanceof InputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw bad(code === 'ENOENT' ? 'no such file (source replay reads the JSON file the report output names, or a recording)' : `cannot be read: ${(err as Error).message}`);
+    throw bad(
+      code === 'ENOENT'
+        ? 'no such file (source replay reads the JSON file the report output names, or a recording)'
+        : `cannot be read: ${(err as Error).message}`,
+    );
   }
-  let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
-    throw bad(`is not JSON (${(err as Error).message}); source replay reads the JSON file the report output names, or a recording`);
+    const why = (err as Error).message;
+    throw bad(`is not JSON (${why}); source replay reads the JSON file the report output names, or a recording`);
   }
-  const shape = `a metric-watch report ({"kind": "${REPORT_KIND}", "rules": [...]}) or a recording ({"rules": [{"name", "query", "samples": [{"t", "host", "value"}]}]})`;
-  if (!isObject(doc)) throw bad(`is not ${shape}: it holds a JSON ${Array.isArray(doc) ? 'list' : typeof doc}`);
-  if (doc.kind !== undefined && doc.kind !== REPORT_KIND) throw bad(`is not ${shape}: its kind is ${JSON.stringify(doc.kind)}`);
-  if (doc.version !== undefined && !(typeof doc.version === 'number' && doc.version <= REPORT_VERSION)) {
-    throw bad(`is a report of version ${JSON.stringify(doc.version)}; this metric-watch reads version ${REPORT_VERSION} and older`);
-  }
-  if (!Array.isArray(doc.rules)) throw bad(`is not ${shape}: it has no 'rules' list`);
-  if (doc.rules.length === 0) throw bad("its 'rules' list is empty: nothing to replay");
+}
 
-  const instants = new Set<number>();
-  let total = 0;
-  const rules = doc.rules.map((raw: unknown, i: number): RecordedRule => {
-    const where = `rule ${i + 1}`;
-    if (!isObject(raw)) throw bad(`${where} is not an object with name, query and samples`);
-    const name = typeof raw.name === 'string' ? raw.name : '';
-    const label = name ? `${where} ('${name}')` : where;
-    if (!name) throw bad(`${where} has no 'name'`);
-    if (typeof raw.query !== 'string' || raw.query === '') throw bad(`${label} has no 'query'`);
-    if (!Array.isArray(raw.samples)) throw bad(`${label} has no 'samples' list`);
-    const points = new Map<string, { t: number; reading: Reading }[]>();
-    const read = (list: unknown[], key: string) => {
-      list.forEach((s, j) => {
-        const at = `${label} ${key}[${j}]`;
-        if (!isObject(s)) throw bad(`${at} is not an object {t, host, value}`);
-        const t = timeOf(s.t);
-        if (t === undefined) throw bad(`${at}: 't' must be a time (ms since epoch or ISO 8601), got ${JSON.stringify(s.t)}`);
-        if (s.host !== undefined && typeof s.host !== 'string') throw bad(`${at}: 'host' must be a string`);
-        if (s.value !== null && !(typeof s.value === 'number' && Number.isFinite(s.value))) throw bad(`${at}: 'value' must be a number or null, got ${JSON.stringify(s.value)}`);
-        const host = (s.host as string | undefined) ?? '';
-        const reading: Reading = s.value === null ? { value: null, reason: typeof s.reason === 'string' && s.reason ? `${s.reason} (recorded)` : 'no data (recorded)' } : { value: s.value as number };
-        if (!points.has(host)) points.set(host, []);
-        points.get(host)!.push({ t, reading });
-        instants.add(t);
-        total++;
-      });
-    };
-    read(raw.samples, 'samples');
-    if (raw.baselineSamples !== undefined) {
-      if (!Array.isArray(raw.baselineSamples)) throw bad(`${label}: 'baselineSamples' must be a list`);
-      read(raw.baselineSamples, 'baselineSamples');
-    }
-    let history: RecordedRule['history'];
-    if (raw.baselineHistory !== undefined) {
-      if (!isObject(raw.baselineHistory)) throw bad(`${label}: 'baselineHistory' must be an object {host: [{t, value}]}`);
-      history = new Map();
-      for (const [host, list] of Object.entries(raw.baselineHistory)) {
-        if (!Array.isArray(list)) throw bad(`${label}: baselineHistory['${host}'] must be a list of {t, value}`);
-        history.set(
-          host,
-          list.map((p, j) => {
-            const t = isObject(p) ? timeOf(p.t) : undefined;
-            if (t === undefined || !isObject(p) || typeof p.value !== 'number' || !Number.isFinite(p.value)) {
-              throw bad(`${label}: baselineHistory['${host}'][${j}] must be {t, value} with numbers`);
-            }
-            return { t, value: p.value };
-          }),
-        );
+/** The report as read, refused unless every rule and reading in it could be read. */
+function readReplayable(doc: unknown, bad: Refusal): { read: WatchReportRead; rules: RuleRead[] } {
+  const read = readWatchReport(doc);
+  if (!read) throw bad(`is not ${SHAPE}: it holds a JSON ${Array.isArray(doc) ? 'list' : typeof doc}`);
+  if (read.otherKind) throw bad(`is not ${SHAPE}: its kind is ${read.otherKind}`);
+  if (read.unknownVersion) {
+    const known = `this metric-watch reads version ${WATCH_REPORT_VERSION} and older`;
+    throw bad(`is a report of version ${read.unknownVersion}; ${known}`);
+  }
+  const rules = read.rules;
+  if (!rules) throw bad(`is not ${SHAPE}: it has no 'rules' list`);
+  if (rules.length === 0) throw bad("its 'rules' list is empty: nothing to replay");
+  for (const rule of rules) if (rule.notes.length > 0) throw bad(rule.notes[0]);
+  return { read, rules };
+}
+
+function recordedRule(rule: RuleRead): RecordedRule {
+  const series = seriesOf([...rule.samples, ...rule.baselineSamples]);
+  return { name: rule.name, query: rule.query, series, history: rule.baselineHistory, samples: rule.samples.length };
+}
+
+/** One series a host; of two readings at one instant, the later in the file wins. */
+function seriesOf(samples: readonly SampleRead[]): Map<string, Series> {
+  const points = new Map<string, { t: number; reading: Reading }[]>();
+  for (const s of samples) {
+    const noData = s.reason ? `${s.reason} (recorded)` : 'no data (recorded)';
+    const reading: Reading = s.value === null ? { value: null, reason: noData } : { value: s.value };
+    if (!points.has(s.host)) points.set(s.host, []);
+    points.get(s.host)!.push({ t: s.t, reading });
+  }
+  const series = new Map<string, Series>();
+  for (const [host, list] of points) {
+    list.sort((a, b) => a.t - b.t); // stable: equal instants keep their file order
+    const s: Series = { t: [], readings: [] };
+    for (const p of list) {
+      if (s.t.length && s.t[s.t.length - 1] === p.t) s.readings[s.readings.length - 1] = p.reading;
+      else {
+        s.t.push(p.t);
+        s.readings.push(p.reading);
       }
     }
-    const series = new Map<string, Series>();
-    for (const [host, list] of points) {
-      // Stable sort: of two readings at one instant, the later in the file wins.
-      list.sort((a, b) => a.t - b.t);
-      const s: Series = { t: [], readings: [] };
-      for (const p of list) {
-        if (s.t.length && s.t[s.t.length - 1] === p.t) s.readings[s.readings.length - 1] = p.reading;
-        else {
-          s.t.push(p.t);
-          s.readings.push(p.reading);
-        }
-      }
-      series.set(host, s);
-    }
-    return { name, query: raw.query, series, history, samples: list(raw.samples).length };
-  });
-  if (instants.size === 0) throw bad('holds no samples: nothing to replay');
+    series.set(host, s);
+  }
+  return series;
+}
 
-  const sorted = [...instants].sort((a, b) => a - b);
-  const settings = isObject(doc.settings) ? doc.settings : {};
-  const startGiven = timeOf(doc.startedAt);
-  const intervalMs =
-    positive(settings.intervalMs) ?? spacing(sorted) ?? (startGiven !== undefined && sorted[0] > startGiven ? sorted[0] - startGiven : 1000);
+type Timing = Pick<Recording, 'startedAt' | 'intervalMs' | 'durationMs'>;
+
+/** Start, interval and duration: as recorded where the file says, else from the readings' instants. */
+function timing(read: WatchReportRead, sorted: readonly number[]): Timing {
+  const startGiven = read.startedAt;
+  const fromStart = startGiven !== undefined && sorted[0] > startGiven ? sorted[0] - startGiven : undefined;
+  const intervalMs = read.intervalMs ?? spacing(sorted) ?? fromStart ?? 1000;
   const startedAt = startGiven ?? sorted[0] - intervalMs;
-  const ticks = positive(doc.ticks);
-  const durationMs = ticks !== undefined ? ticks * intervalMs : Math.max(1, Math.round((sorted[sorted.length - 1] - startedAt) / intervalMs)) * intervalMs;
+  const durationMs =
+    read.ticks !== undefined
+      ? read.ticks * intervalMs
+      : Math.max(1, Math.round((sorted[sorted.length - 1] - startedAt) / intervalMs)) * intervalMs;
+  return { startedAt, intervalMs, durationMs };
+}
 
-  const hostsDoc = isObject(doc.hosts) ? doc.hosts : {};
-  const strings = (x: unknown) => (Array.isArray(x) ? x.filter((h): h is string => typeof h === 'string' && h !== '') : undefined);
-  const judged = new Set<string>();
-  const baseline = new Set<string>();
-  for (const raw of doc.rules as Record<string, unknown>[]) {
-    for (const s of raw.samples as { host?: string }[]) if (s.host) judged.add(s.host);
-    for (const s of list(raw.baselineSamples) as { host?: string }[]) if (s.host) baseline.add(s.host);
-  }
-  const all = strings(hostsDoc.all) ?? [...new Set([...judged, ...baseline])];
-  const canaryHosts = strings(hostsDoc.canary) ?? (baseline.size > 0 ? [...judged].filter((h) => !baseline.has(h)) : []);
-  return { path, rules, startedAt, intervalMs, durationMs, hosts: all, canaryHosts, instants: sorted, samples: total };
+/** As recorded; else every host read, the canaries being the judged hosts that are not baseline hosts. */
+function hostsOf(read: WatchReportRead, rules: readonly RuleRead[]): Pick<Recording, 'hosts' | 'canaryHosts'> {
+  const judged = new Set(rules.flatMap((r) => r.samples.map((s) => s.host)).filter(Boolean));
+  const baseline = new Set(rules.flatMap((r) => r.baselineSamples.map((s) => s.host)).filter(Boolean));
+  const hosts = read.hosts.all ?? [...new Set([...judged, ...baseline])];
+  const canaryHosts = read.hosts.canary ?? (baseline.size > 0 ? [...judged].filter((h) => !baseline.has(h)) : []);
+  return { hosts, canaryHosts };
 }
 
 /**
@@ -197,10 +191,6 @@ function spacing(sorted: readonly number[]): number | undefined {
   const mean = (sorted[sorted.length - 1] - sorted[0]) / (sorted.length - 1);
   const round = Math.round(mean / 100) * 100;
   return round > 0 && Math.abs(round - mean) <= mean * 0.02 ? round : Math.max(1, Math.round(mean));
-}
-
-function list(x: unknown): unknown[] {
-  return Array.isArray(x) ? x : [];
 }
 
 /** Index of the last element ≤ x in an ascending list, or -1. */
@@ -288,7 +278,7 @@ export class ReplaySource implements MetricSource {
     const age = at - s.t[i];
     // The last reading serves the tick it was taken at (a live tick samples a few ms late), not the ticks after.
     if (i === s.t.length - 1 && age > this.recording.intervalMs / 2) return { value: null, reason: `no recorded reading${of} at ${iso(at)}: the recording ends at ${iso(s.t[i])}` };
-    if (age >= this.staleMs) return { value: null, reason: `no recorded reading${of} within ${this.staleMs / 1000}s before ${iso(at)} (the one before is at ${iso(s.t[i])})` };
+    if (age >= this.staleMs) return { value: null, reason: `no recorded reading${of} within ${formatDurationInput(this.staleMs)} before ${iso(at)} (the one before is at ${iso(s.t[i])})` };
     return s.readings[i];
   }
 

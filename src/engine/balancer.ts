@@ -1,12 +1,15 @@
-// The rollout's side of the load balancer: open and restore it, take a host out of rotation while
-// it switches (never the last server in rotation), put it back once healthy (an unhealthy host stays
-// out, also after the run), and hold wave 1's canary weight during its bake.
+// The release engine's side of the load balancer, for a rollout and a revert alike: open it, take a
+// host out of rotation while it switches (never the last server in rotation), put it back once healthy
+// (an unhealthy host stays out, also after the run), hold wave 1's canary weight during its bake, and
+// at the end restore it (a rollout) or settle it on who is healthy (a revert).
 import { errorMessage } from '../common/errors.js';
 import { hostId, type HostSpec } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
-import type { ReleaseHost } from '../engine/host.js';
+import type { ReleaseHost } from './host.js';
 import { appPorts, connectLoadBalancer, sharesBetween, splitOf, type LoadBalancer, type RolloutLbSettings, type TrafficSplit } from '../lb/index.js';
 import type { Connector, SshCredentials } from '../ssh/types.js';
+import { settleOf, type SettledHost } from './settle.js';
+import { formatDurationInput } from '../common/format.js';
 
 /** During a canary bake: each host's share (0..1) of the requests the balancer sent since the bake began, by host id. */
 export interface BakeTraffic {
@@ -48,7 +51,7 @@ export class Balancer {
     const before = opened.lb.split('before the rollout');
     io.logger.info(
       `Load balancer ${settings.kind} ${hostId(settings.host)} '${settings.backend}': ${formatShares(before)}` +
-        `${settings.drain ? `; drain on (timeout ${settings.drainTimeoutMs / 1000}s; a host is drained only while another server stays in rotation)` : '; drain off'}` +
+        `${settings.drain ? `; drain on (timeout ${formatDurationInput(settings.drainTimeoutMs)}; a host is drained only while another server stays in rotation)` : '; drain off'}` +
         `${settings.canaryShare !== null ? `; canary weight ${Math.round(settings.canaryShare * 1000) / 10}% during wave 1's bake` : ''}`,
     );
     return balancer;
@@ -59,13 +62,18 @@ export class Balancer {
     return this.lb.serverOf(host).port || undefined;
   }
 
+  /** The balancer has the host's server in rotation. */
+  inRotation(host: string): boolean {
+    return this.lb.serverOf(host).state === 'ready';
+  }
+
   isOut(host: ReleaseHost): boolean {
     return this.out.has(host.id);
   }
 
   /**
    * Out of rotation, waiting for in-flight requests up to drain-timeout; but never the last server in
-   * rotation (SPEC: at least one healthy server stays in rotation at every moment). While the others are
+   * rotation (at least one healthy server stays in rotation at every moment). While the others are
    * out switching, this waits for one to come back; when none will (the others are out for good), the
    * host switches in rotation, undrained, and the log says so. `stopped` (checked while waiting, and
    * on wake()): the rollout has stopped, so the host is left as it is and nothing is drained.
@@ -83,7 +91,7 @@ export class Balancer {
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
     this.out.set(host.id, 'switching');
-    const { left } = await host.timedStep(
+    const { left } = await host.timed(
       'drain',
       () => this.lb.drain(host.id, this.settings.drainTimeoutMs),
       (r) => (r.left > 0 ? `drain-timeout reached with ${r.left} request(s) in flight` : 'out of rotation, no request in flight'),
@@ -94,7 +102,7 @@ export class Balancer {
 
   /** Back in rotation: only ever called once the host's health check has passed. */
   async enable(host: ReleaseHost): Promise<void> {
-    await host.timedStep('rotation', () => this.lb.enable(host.id), () => 'back in rotation');
+    await host.timed('rotation', () => this.lb.enable(host.id), () => 'back in rotation');
     this.out.delete(host.id);
     this.wake();
   }
@@ -148,6 +156,37 @@ export class Balancer {
       this.logger.info('Canary weights back to normal');
     }
     return splits;
+  }
+
+  /**
+   * After a revert: hosts healthy on their release in rotation with their configured weight, the others
+   * out, but never the last server in rotation (settleOf); then the session closes. Returns an error text or ''.
+   */
+  async settle(report: { hosts: readonly SettledHost[] }): Promise<string> {
+    try {
+      const { ready, out, kept } = settleOf(report, this.lb);
+      await this.lb.settle(ready, out);
+      const outText = out.length ? `; out of rotation (not healthy): ${out.join(', ')}` : '';
+      this.logger.info(`Load balancer: ${ready.length} host(s) in rotation with their configured weight${outText}`);
+      if (kept.length) {
+        this.logger.error(
+          `Load balancer: ${kept.join(', ')} not healthy but left as they are: ` +
+            `taking them out would leave no server of '${this.settings.backend}' in rotation`,
+        );
+      }
+      return '';
+    } catch (err) {
+      const error = `load balancer: ${errorMessage(err)}`;
+      this.logger.error(error);
+      return error;
+    } finally {
+      await this.closeSession().catch(() => undefined);
+    }
+  }
+
+  /** Closes the session and changes nothing. */
+  async leave(): Promise<void> {
+    await this.closeSession().catch(() => undefined);
   }
 
   /**

@@ -2,7 +2,7 @@
 // a host not healthy out, and never the last server in rotation taken out.
 import type { LbServer } from '../../src/lb/index.js';
 import type { HostRevertRecord, HostsRevertReport } from '../../src/revert/hosts.js';
-import { settleOf } from '../../src/revert/plan.js';
+import { settleOf } from '../../src/engine/settle.js';
 
 const rec = (host: string, outcome: HostRevertRecord['outcome'], healthy?: boolean): HostRevertRecord => ({
   host,

@@ -1,14 +1,12 @@
 // Integration tests of the ssh2 Connector against real OpenSSH servers (test/servers/fleet.ts).
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { InputError } from '../../src/common/inputs.js';
 import { MemoryLogger } from '../../src/common/logger.js';
-import { ConnectError, createConnector, parsePrivateKey, TIMEOUT_EXIT_CODE } from '../../src/ssh/connection.js';
+import { ConnectError, createConnector } from '../../src/ssh/connector.js';
 import { fingerprint } from '../../src/ssh/known-hosts.js';
 import { PermanentConnectError, type RemoteSession } from '../../src/ssh/types.js';
 import { Fleet, freePort } from '../servers/fleet.js';
@@ -44,67 +42,6 @@ afterEach(async () => {
 afterAll(async () => {
   await fleet?.stop();
   rmSync(work, { recursive: true, force: true });
-});
-
-describe('exec', () => {
-  test('returns stdout, stderr and the exit code, without rejecting on failure', async () => {
-    const s = await open(0);
-    expect(s.id).toBe(fleet.hosts[0].id);
-    expect(await s.exec('echo out; echo err >&2; exit 3')).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
-    // The login shell is /bin/sh (dash) for the fleet user, and commands see this host's own /srv.
-    const r = await s.exec('id -un; mkdir -p /srv/app && echo host0 > /srv/app/marker');
-    expect(r).toEqual({ code: 0, stdout: `${fleet.user}\n`, stderr: '' });
-    expect(readFileSync(fleet.path(0, '/srv/app/marker'), 'utf8')).toBe('host0\n');
-  });
-
-  test('runs several commands at once on one connection', async () => {
-    const s = await open(0);
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.exec(`sleep 0.2; echo ${i}`)));
-    expect(results.map((r) => r.stdout.trim())).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
-  });
-
-  test('uploads a 2 MB buffer through stdin, verified by sha256sum on the host', async () => {
-    const s = await open(1);
-    const data = randomBytes(2 * 1024 * 1024);
-    const want = createHash('sha256').update(data).digest('hex');
-    const r = await s.exec('cat > /srv/upload.bin && sha256sum /srv/upload.bin', { stdin: data });
-    expect(r.code).toBe(0);
-    expect(r.stdout.split(' ')[0]).toBe(want);
-    expect(readFileSync(fleet.path(1, '/srv/upload.bin')).equals(data)).toBe(true);
-  });
-
-  test('pipes a stream into stdin', async () => {
-    const s = await open(1);
-    const chunks = Array.from({ length: 50 }, (_, i) => Buffer.from(`line ${i}\n`));
-    const r = await s.exec('wc -l', { stdin: Readable.from(chunks) });
-    expect(r).toMatchObject({ code: 0, stdout: '50\n' });
-  });
-
-  test('a timeout kills the remote command and reports exit code 124', async () => {
-    const s = await open(0);
-    const started = Date.now();
-    const r = await s.exec('echo started; sleep 31.7', { timeoutMs: 400 });
-    expect(Date.now() - started).toBeLessThan(5000);
-    expect(r.code).toBe(TIMEOUT_EXIT_CODE);
-    expect(r.stdout).toBe('started\n');
-    expect(r.stderr).toMatch(/timed out after 400 ms/);
-    // The session still works afterwards, and the remote sleep is gone.
-    expect((await s.exec('echo again')).stdout).toBe('again\n');
-    await new Promise((r) => setTimeout(r, 200));
-    expect(() => execFileSync('pgrep', ['-f', 'sleep 31.7'])).toThrow();
-  });
-
-  test('a host that dies mid-command rejects the exec; after a restart it connects again', async () => {
-    const s = await open(3);
-    const running = s.exec('sleep 20');
-    await new Promise((r) => setTimeout(r, 300));
-    await fleet.killHost(3);
-    expect((await rejection(running)).message).toMatch(/connection lost/);
-    expect((await rejection(s.exec('true'))).message).toMatch(/connection lost/);
-    await fleet.restartHost(3);
-    const again = await open(3);
-    expect((await again.exec('echo back')).stdout).toBe('back\n');
-  });
 });
 
 describe('host keys', () => {
@@ -193,26 +130,11 @@ describe('authentication and keys', () => {
     }
   });
 
-  test('a missing or wrong passphrase, or a bad key, is an error naming the input', async () => {
+  test('a wrong passphrase fails before any connection, naming the input', async () => {
     const { privateKey } = await fleet.rsaKeyWithPassphrase('right');
-    const missing = await rejection((async () => parsePrivateKey(privateKey))());
-    expect(missing).toBeInstanceOf(InputError);
-    expect(missing.message).toBe("input 'passphrase': is required: the private key is encrypted");
-    const wrong = await rejection((async () => parsePrivateKey(privateKey, 'wrong'))());
-    expect(wrong.message).toBe("input 'passphrase': does not decrypt the private key (wrong passphrase?)");
-    // The connector validates the same way, before any connection.
+    // The connector validates the key as parsePrivateKey does (test/ssh/keys.test.ts), before any connection.
     const viaConnect = await rejection(connector().connect(fleet.hosts[0].spec, fleet.credentials({ privateKey, passphrase: 'wrong' })));
     expect((viaConnect as InputError).input).toBe('passphrase');
-
-    for (const bad of ['', 'not a key', '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----']) {
-      const e = await rejection((async () => parsePrivateKey(bad))());
-      expect((e as InputError).input).toBe('private-key');
-      expect(e.message).not.toContain('AAAA');
-    }
-    const pub = await rejection((async () => parsePrivateKey(fleet.clientPublicKey))());
-    expect(pub.message).toBe("input 'private-key': holds a public key; pass the private key");
-    // Windows line endings and surrounding blank lines are tolerated.
-    expect(parsePrivateKey(`\n${fleet.clientKey.replace(/\n/g, '\r\n')}\n`).type).toBe('ssh-ed25519');
   });
 });
 

@@ -1,0 +1,147 @@
+// What a watch compares the canaries with: their own readings before (baseline before:<window>, or a
+// rollout's last wave), or the baseline hosts read at the same ticks (baseline hosts).
+import type { Logger } from '../common/logger.js';
+import { errorMessage } from '../common/errors.js';
+import { harmfulDirection, judge } from './judge.js';
+import { fmt, type RuleState } from './rules.js';
+import { QueryError, type MetricSource, type Readings } from './sources/types.js';
+import { median } from '../common/stats.js';
+import { mean } from './stats.js';
+import type { Comparison, Observation, Rule, WatchSettings } from './types.js';
+import { formatDurationInput } from '../common/format.js';
+
+/** A host's readings before the watch, oldest first. */
+export type PriorReadings = Map<string, { t: number; value: number }[]>;
+
+/** Per rule: what the canaries are compared with. */
+export interface RuleBaseline {
+  /** before-style: each host's readings before the watch, and their median (the per-sample bound's base). */
+  history?: PriorReadings;
+  medians?: Map<string, number | null>;
+}
+
+export type Fail = (rule: Rule, err: unknown) => void;
+
+function medians(history: PriorReadings): Map<string, number | null> {
+  return new Map([...history].map(([h, xs]) => [h, xs.length ? median(xs.map((x) => x.value)) : null]));
+}
+
+/** A rollout's last wave: the canaries' own readings from before, per rule that has them. */
+export function priorBaselines(
+  rules: readonly Rule[],
+  prior: Map<string, PriorReadings>,
+  baselines: Map<string, RuleBaseline>,
+): void {
+  for (const rule of rules) {
+    const history = prior.get(rule.name);
+    if (history) baselines.set(rule.name, { history, medians: medians(history) });
+  }
+}
+
+/** baseline before:<window>: each host's readings over the window (finite ones), and their median. */
+export async function loadHistory(
+  source: MetricSource,
+  settings: WatchSettings,
+  windowMs: number,
+  readFor: (r: Rule) => string[],
+  t0: number,
+  signal: AbortSignal | undefined,
+  states: Map<string, RuleState>,
+  baselines: Map<string, RuleBaseline>,
+  fail: Fail,
+  logger: Logger,
+) {
+  for (const rule of settings.rules) {
+    if (!(rule.maxDrop || rule.maxRise || rule.compare) || states.get(rule.name)!.error) continue;
+    if (!source.history) throw new Error(`source ${settings.source} keeps no history for baseline before:`);
+    try {
+      const window = { start: t0 - windowMs, end: t0, stepMs: settings.intervalMs };
+      const raw = await source.history({ rule, hosts: readFor(rule), at: t0, ...window, signal });
+      // The sources give values oldest first at the step; their instants are restated from the window's end.
+      const history: PriorReadings = new Map(
+        [...raw].map(([host, values]) => {
+          const kept = values.filter(Number.isFinite);
+          return [host, kept.map((value, i) => ({ t: t0 - (kept.length - i) * settings.intervalMs, value }))];
+        }),
+      );
+      const m = medians(history);
+      baselines.set(rule.name, { history, medians: m });
+      const points = [...history.values()].reduce((n, xs) => n + xs.length, 0);
+      const values = [...m].map(([h, v]) => `${h ? `${h} ` : ''}${fmt(v)}`).join(', ');
+      logger.info(
+        `rule '${rule.name}': baseline over the ${formatDurationInput(windowMs)} before: ${values} (median of ${points} points)`,
+      );
+    } catch (err) {
+      if (err instanceof QueryError) fail(rule, err);
+      else {
+        logger.warning(`rule '${rule.name}': baseline query failed: ${errorMessage(err)}`);
+        baselines.set(rule.name, { history: new Map(), medians: new Map() });
+      }
+    }
+  }
+}
+
+/** How a watch's samples get their baseline value. */
+export interface SampleBaseline {
+  kind: WatchSettings['baseline']['kind'];
+  /** The baseline is the canaries' own readings from before the wave (a rollout's last wave). */
+  fromPrior: boolean;
+  baselines: Map<string, RuleBaseline>;
+  baselineHosts: readonly string[];
+}
+
+/**
+ * The baseline of one host's sample of a rule: undefined when the sample is compared with none, null when
+ * there is one but it has no value.
+ */
+export function sampleBaseline(
+  b: SampleBaseline,
+  rule: Rule,
+  host: string,
+  readings: Readings,
+): number | null | undefined {
+  if (b.kind === 'before') {
+    if (!(rule.maxDrop || rule.maxRise || rule.compare)) return undefined;
+    // A rollout's host without readings from before is not compared (it has no baseline of its own).
+    if (b.fromPrior && !b.baselines.get(rule.name)?.medians?.has(host)) return undefined;
+    return b.baselines.get(rule.name)?.medians?.get(host) ?? null;
+  }
+  if (b.kind === 'hosts') {
+    if (b.baselineHosts.length === 0) return undefined;
+    const values = b.baselineHosts.map((h) => readings.get(h)?.value).filter((v): v is number => typeof v === 'number');
+    return values.length ? mean(values) : null;
+  }
+  return undefined;
+}
+
+/** Finite readings per host, in time order (appended, not copied per reading: linear in the readings). */
+const byHost = (obs: readonly Observation[]) => {
+  const out = new Map<string, number[]>();
+  for (const o of obs) {
+    if (o.value === null || !Number.isFinite(o.value)) continue;
+    const xs = out.get(o.host);
+    if (xs) xs.push(o.value);
+    else out.set(o.host, [o.value]);
+  }
+  return out;
+};
+
+/** The judge's comparison for a rule, when it has a baseline to compare with. */
+export function compareRule(
+  rule: Rule,
+  state: RuleState,
+  kind: string,
+  baseline: RuleBaseline | undefined,
+  baselineObs: readonly Observation[],
+): Comparison | undefined {
+  const canary = byHost(state.samples);
+  const common = { direction: harmfulDirection(rule), confidence: rule.confidence, canary };
+  if (kind === 'hosts' && baselineObs.length > 0) {
+    return judge({ ...common, baseline: byHost(baselineObs), design: 'hosts' });
+  }
+  if (kind === 'before' && baseline?.history) {
+    const before = new Map([...baseline.history].map(([h, xs]) => [h, xs.map((x) => x.value)]));
+    return judge({ ...common, baseline: before, design: 'before' });
+  }
+  return undefined;
+}

@@ -6,7 +6,16 @@ import { MemoryLogger } from '../src/common/logger.js';
 import { createRolloutWatch, parseRolloutWatch } from '../src/metrics/rollout-watch.js';
 import type { Readings, SampleRequest } from '../src/metrics/sources/types.js';
 import type { Direction } from '../src/metrics/types.js';
-import { hostReadings, NOISE_MODELS, pooledMannWhitneyFails, RULE_KINDS, directionOf, seededRandom, simulate, type NoiseModel } from '../test/metrics/simulated-bakes.js';
+import {
+  hostReadings,
+  NOISE_MODELS,
+  pooledMannWhitneyFails,
+  RULE_KINDS,
+  directionOf,
+  seededRandom,
+  simulate,
+  type NoiseModel,
+} from '../test/metrics/simulated-bakes.js';
 
 export interface CanaryJudgeBench {
   trials: number;
@@ -23,7 +32,11 @@ function healthyFigures(trials: number) {
   for (const model of NOISE_MODELS) {
     for (const baselines of [3, 7]) {
       for (const { kind, rule } of RULE_KINDS) {
-        const r = simulate({ model, canaries: 1, baselines, readings: 20, effect: 1, direction: directionOf(rule), confidence: 0.98 }, trials, 1000 + baselines);
+        const r = simulate(
+          { model, canaries: 1, baselines, readings: 20, effect: 1, direction: directionOf(rule), confidence: 0.98 },
+          trials,
+          1000 + baselines,
+        );
         rows.push({ model, fleet: `1+${baselines}`, kind, judge: r.judge, pooled: r.pooled });
       }
     }
@@ -34,11 +47,19 @@ function healthyFigures(trials: number) {
 function regressionFigures(trials: number) {
   const rows: CanaryJudgeBench['regressions'] = [];
   for (const model of ['independent', 'ar1', 'offsets', 'ar1+offsets'] as const) {
-    const r = simulate({ model, canaries: 1, baselines: 7, readings: 20, effect: 0.7, direction: 'decrease', confidence: 0.98 }, trials, 2000);
+    const r = simulate(
+      { model, canaries: 1, baselines: 7, readings: 20, effect: 0.7, direction: 'decrease', confidence: 0.98 },
+      trials,
+      2000,
+    );
     rows.push({ what: '30% drop', model, judge: r.judge, pooled: r.pooled });
   }
   for (const model of ['counts', 'rare'] as const) {
-    const r = simulate({ model, canaries: 1, baselines: 7, readings: 20, effect: 2, direction: 'increase', confidence: 0.98 }, trials, 3000);
+    const r = simulate(
+      { model, canaries: 1, baselines: 7, readings: 20, effect: 2, direction: 'increase', confidence: 0.98 },
+      trials,
+      3000,
+    );
     rows.push({ what: 'doubled error count', model, judge: r.judge, pooled: r.pooled });
   }
   return rows;
@@ -47,8 +68,12 @@ function regressionFigures(trials: number) {
 const HOSTS = Array.from({ length: 8 }, (_, i) => `10.0.0.${i + 1}`);
 const WAVES = [[0], [1, 2], [3, 4, 5, 6, 7]];
 const TICKS = 20;
-const RULES = 'rules:\n  - name: revenue\n    query: revenue{host="{host}"}\n    max-drop: 50%\n    for: 2\n    compare: true\n  - name: errors\n    query: errors{host="{host}"}\n    max-rise: 5\n    compare: true\n';
-const settings = parseRolloutWatch(`url: http://{host}:9100/metrics\nsource: openmetrics\ninterval: 1s\nbaseline: hosts\n${RULES}`, {});
+const RULES =
+  'rules:\n  - name: revenue\n    query: revenue{host="{host}"}\n    max-drop: 50%\n    for: 2\n    compare: true\n  - name: errors\n    query: errors{host="{host}"}\n    max-rise: 5\n    compare: true\n';
+const settings = parseRolloutWatch(
+  `url: http://{host}:9100/metrics\nsource: openmetrics\ninterval: 1s\nbaseline: hosts\n${RULES}`,
+  {},
+);
 
 /** One rollout's readings: per host, the whole rollout's series (AR(1) + offsets revenue, 0..3 error counts). */
 function rolloutSeries(random: () => number, revenueEffect: number) {
@@ -71,14 +96,26 @@ async function judgeRollout(series: ReturnType<typeof rolloutSeries>): Promise<s
   const source = {
     async sample(req: SampleRequest): Promise<Readings> {
       const tick = Math.round((req.at - t0) / 1000) - 1;
-      return new Map(req.hosts.map((host) => [host, { value: series[HOSTS.indexOf(host)][req.rule.name === 'revenue' ? 'revenue' : 'errors'][tick] }]));
+      return new Map(
+        req.hosts.map((host) => [
+          host,
+          { value: series[HOSTS.indexOf(host)][req.rule.name === 'revenue' ? 'revenue' : 'errors'][tick] },
+        ]),
+      );
     },
   };
   const clock = { now: () => t0 + t, sleep: async (ms: number) => void (t += ms) };
-  const watch = createRolloutWatch(settings, { logger: new MemoryLogger(), allHosts: HOSTS, extra: { source, ...clock } });
+  const watch = createRolloutWatch(settings, {
+    logger: new MemoryLogger(),
+    allHosts: HOSTS,
+    extra: { source, ...clock },
+  });
   for (const [i, wave] of WAVES.entries()) {
     t = i * TICKS * 1000;
-    const result = await watch(wave.map((h) => HOSTS[h]), TICKS * 1000);
+    const result = await watch(
+      wave.map((h) => HOSTS[h]),
+      TICKS * 1000,
+    );
     if (result.verdict === 'fail') return `wave ${i + 1}`;
   }
   return 'pass';
@@ -94,7 +131,15 @@ function pooledRollout(series: ReturnType<typeof rolloutSeries>): string {
     const window = (h: number, name: 'revenue' | 'errors') => series[h][name].slice(i * TICKS, (i + 1) * TICKS);
     const others = HOSTS.map((_, h) => h).filter((h) => !wave.includes(h));
     for (const r of rules) {
-      if (pooledMannWhitneyFails(wave.map((h) => window(h, r.name)), others.map((h) => window(h, r.name)), r.direction, 0.98)) return `wave ${i + 1}`;
+      if (
+        pooledMannWhitneyFails(
+          wave.map((h) => window(h, r.name)),
+          others.map((h) => window(h, r.name)),
+          r.direction,
+          0.98,
+        )
+      )
+        return `wave ${i + 1}`;
     }
   }
   return 'pass';
@@ -124,7 +169,10 @@ async function rolloutFigures(trials: number) {
   return rows;
 }
 
-export async function benchCanaryJudge(trials = 1000, log: (line: string) => void = console.log): Promise<CanaryJudgeBench> {
+export async function benchCanaryJudge(
+  trials = 1000,
+  log: (line: string) => void = console.log,
+): Promise<CanaryJudgeBench> {
   const healthy = healthyFigures(trials);
   const regressions = regressionFigures(trials);
   const rollouts = await rolloutFigures(trials);
@@ -134,19 +182,32 @@ export async function benchCanaryJudge(trials = 1000, log: (line: string) => voi
   ];
   for (const model of NOISE_MODELS) {
     for (const fleet of ['1+3', '1+7']) {
-      const cells = RULE_KINDS.map((k) => healthy.find((r) => r.model === model && r.fleet === fleet && r.kind === k.kind)!).map((r) => `${pct(r.judge)} |${pct(r.pooled)}  `);
+      const cells = RULE_KINDS.map((k) =>
+        healthy.find((r) => r.model === model && r.fleet === fleet && r.kind === k.kind)!,
+      ).map((r) => `${pct(r.judge)} |${pct(r.pooled)}  `);
       lines.push(`  ${model.padEnd(22)}${fleet.padEnd(7)}${cells.join('')}`);
     }
   }
   const worst = Math.max(...healthy.map((r) => r.judge));
   const worstPooled = Math.max(...healthy.map((r) => r.pooled));
-  lines.push(`  worst healthy false-failure rate: judge ${pct(worst).trim()} (target at most 3%), pooled Mann-Whitney ${pct(worstPooled).trim()}`);
+  lines.push(
+    `  worst healthy false-failure rate: judge ${pct(worst).trim()} (target at most 3%), pooled Mann-Whitney ${pct(worstPooled).trim()}`,
+  );
   lines.push('  regressed canary, 1+7 hosts (share caught):');
-  for (const r of regressions) lines.push(`  ${`${r.what}, ${r.model}`.padEnd(34)}judge ${pct(r.judge)} | pooled ${pct(r.pooled)}`);
-  lines.push(`whole rollouts, waves 1, 25%, 100% over 8 hosts, rules revenue (AR(1)+offsets, max-drop 50% + compare) and errors (0..3, max-rise 5 + compare), ${trials} each:`);
+  for (const r of regressions)
+    lines.push(`  ${`${r.what}, ${r.model}`.padEnd(34)}judge ${pct(r.judge)} | pooled ${pct(r.pooled)}`);
+  lines.push(
+    `whole rollouts, waves 1, 25%, 100% over 8 hosts, rules revenue (AR(1)+offsets, max-drop 50% + compare) and errors (0..3, max-rise 5 + compare), ${trials} each:`,
+  );
   for (const r of rollouts) {
-    const where = Object.entries(r.stoppedAt).sort().map(([w, n]) => `${w} ${n}`).join(', ') || 'none';
-    lines.push(`  ${r.what.padEnd(28)}stopped: judge ${pct(r.judge)} (at ${where}) | pooled Mann-Whitney ${pct(r.pooled)}`);
+    const where =
+      Object.entries(r.stoppedAt)
+        .sort()
+        .map(([w, n]) => `${w} ${n}`)
+        .join(', ') || 'none';
+    lines.push(
+      `  ${r.what.padEnd(28)}stopped: judge ${pct(r.judge)} (at ${where}) | pooled Mann-Whitney ${pct(r.pooled)}`,
+    );
   }
   lines.forEach((l) => log(l));
   return { trials, healthy, regressions, rollouts, lines };

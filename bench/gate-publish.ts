@@ -32,12 +32,27 @@ function attemptsOf(n: number): Attempt[] {
   for (let i = 0; i < n; i++) {
     // Short names: 200,000 tests in two attempts must fit the 64 MiB a saved result may be (~47 MB here).
     const file = `src/mod${i % 60}/f${i % 12}.test.ts`;
-    failed.push({ classname: file, name: `case ${i}`, time: 0.004, status: 'failed', message: `expected ${i} to be ${i + 1}`, file, line: 20 + (i % 300) });
+    failed.push({
+      classname: file,
+      name: `case ${i}`,
+      time: 0.004,
+      status: 'failed',
+      message: `expected ${i} to be ${i + 1}`,
+      file,
+      line: 20 + (i % 300),
+    });
     passed.push({ classname: file, name: `case ${i}`, time: 0.002, status: 'passed' });
   }
   const attempt = (k: number, exitCode: number, cases: TestCase[]): Attempt => {
     const report = summarize(cases);
-    return { attempt: k, exitCode, durationMs: 1000, reportFiles: ['reports/junit.xml'], report, passed: exitCode === 0 && report.failures === 0 };
+    return {
+      attempt: k,
+      exitCode,
+      durationMs: 1000,
+      reportFiles: ['reports/junit.xml'],
+      report,
+      passed: exitCode === 0 && report.failures === 0,
+    };
   };
   return [attempt(1, 1, failed), attempt(2, 0, passed)];
 }
@@ -50,12 +65,15 @@ function quadraticFlaky(attempts: Attempt[]): number {
   for (const a of attempts.slice(0, -1)) {
     for (const c of a.report?.cases ?? []) {
       const id = caseId(c);
-      if ((c.status === 'failed' || c.status === 'error') && passedNow.has(id) && !flipped.includes(id)) flipped.push(id);
+      if ((c.status === 'failed' || c.status === 'error') && passedNow.has(id) && !flipped.includes(id))
+        flipped.push(id);
     }
   }
   let located = 0;
   for (const id of flipped) {
-    const failed = attempts.flatMap((a) => a.report?.cases ?? []).find((c) => caseId(c) === id && c.file && c.status !== 'passed');
+    const failed = attempts
+      .flatMap((a) => a.report?.cases ?? [])
+      .find((c) => caseId(c) === id && c.file && c.status !== 'passed');
     if (failed?.file) located++;
   }
   return located;
@@ -87,16 +105,20 @@ export async function benchGatePublish(runs = 3, log: (line: string) => void = c
     let run: TestRun | undefined;
     flakyMs[n] = best(runs, () => {
       run = concludeRun(attempts, 2000);
-      if (run.flakyTests.length !== n || allAnnotations(run).length !== n) throw new Error(`bench: ${run.flakyTests.length} flaky tests of ${n}`);
+      if (run.flakyTests.length !== n || allAnnotations(run).length !== n)
+        throw new Error(`bench: ${run.flakyTests.length} flaky tests of ${n}`);
     });
     // The artifact mode save leaves for mode publish: result.json, zipped as upload-artifact zips it.
-    const zip = zipSync({ 'result.json': strToU8(JSON.stringify(savedResult(run!, { headSha: sha, pullRequest: 7, command: 'npm test' }))) });
+    const zip = zipSync({
+      'result.json': strToU8(JSON.stringify(savedResult(run!, { headSha: sha, pullRequest: 7, command: 'npm test' }))),
+    });
     zipBytes[n] = zip.length;
     publishMs[n] = best(runs, () => {
       const { run: back } = restoreRun(resultFromZip(zip));
       const anns = annotations(back);
       const text = summary({ checkName: 'test-gate', command: '(run 501)', run: back });
-      if (back.flakyTests.length !== n || anns.length !== Math.min(n, 1000) || text.length === 0) throw new Error(`bench: publish read ${back.flakyTests.length} flaky tests of ${n}`);
+      if (back.flakyTests.length !== n || anns.length !== Math.min(n, 1000) || text.length === 0)
+        throw new Error(`bench: publish read ${back.flakyTests.length} flaky tests of ${n}`);
     });
   }
   for (const n of BEFORE_SIZES) {
@@ -105,7 +127,8 @@ export async function benchGatePublish(runs = 3, log: (line: string) => void = c
       if (quadraticFlaky(attempts) !== n) throw new Error('bench: the quadratic peer located too few');
     });
   }
-  const series = (ms: Record<string, number>, sizes: number[]): string => sizes.map((n) => `${count(n)} ${time(ms[n])} (${perTest(ms[n], n)})`).join(', ');
+  const series = (ms: Record<string, number>, sizes: number[]): string =>
+    sizes.map((n) => `${count(n)} ${time(ms[n])} (${perTest(ms[n], n)})`).join(', ');
   const spread = (ms: Record<string, number>): string => {
     const us = SIZES.map((n) => ms[n] / n);
     return `${(Math.max(...us) / Math.min(...us)).toFixed(1)}x`;

@@ -24,11 +24,23 @@ function repositoryFiles(): string[] {
   const files = ['package.json', 'pom.xml', 'pyproject.toml', 'README.md'];
   for (let m = 0; m < 60; m++) {
     for (let f = 0; f < 12; f++) {
-      files.push(`packages/mod${m}/src/file${f}.ts`, `packages/mod${m}/src/file${f}.test.ts`, `packages/mod${m}/docs/file${f}.md`);
-      files.push(`service/src/main/java/com/acme/mod${m}/Thing${f}.java`, `service/src/test/java/com/acme/mod${m}/Thing${f}Test.java`);
+      files.push(
+        `packages/mod${m}/src/file${f}.ts`,
+        `packages/mod${m}/src/file${f}.test.ts`,
+        `packages/mod${m}/docs/file${f}.md`,
+      );
+      files.push(
+        `service/src/main/java/com/acme/mod${m}/Thing${f}.java`,
+        `service/src/test/java/com/acme/mod${m}/Thing${f}Test.java`,
+      );
       files.push(`py/shop/mod${m}/file${f}.py`, `py/tests/mod${m}/test_file${f}.py`);
     }
-    files.push(`packages/mod${m}/test/helpers.ts`, `service/src/test/java/com/acme/mod${m}/support/Asserts.java`, `py/tests/mod${m}/helpers.py`, `py/tests/mod${m}/__init__.py`);
+    files.push(
+      `packages/mod${m}/test/helpers.ts`,
+      `service/src/test/java/com/acme/mod${m}/support/Asserts.java`,
+      `py/tests/mod${m}/helpers.py`,
+      `py/tests/mod${m}/__init__.py`,
+    );
   }
   return files;
 }
@@ -66,7 +78,8 @@ const JAVA_FRAMES = [
   'org.apache.maven.surefire.booter.ForkedBooter.main(ForkedBooter.java:507)',
 ].map((f) => `\tat ${f}`);
 
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** One report of `tests` cases (a third each jest-, surefire- and pytest-shaped); every 20th fails. */
 function buildReport(tests: number): { xml: string; failing: number } {
@@ -78,7 +91,8 @@ function buildReport(tests: number): { xml: string; failing: number } {
     const f = Math.floor(s / 60) % 12;
     const kind = s % 3;
     const n = Math.min(perSuite, tests - s * perSuite);
-    const suite = kind === 0 ? `packages/mod${m}/src/file${f}.test.ts` : kind === 1 ? `com.acme.mod${m}.Thing${f}Test` : 'pytest';
+    const suite =
+      kind === 0 ? `packages/mod${m}/src/file${f}.test.ts` : kind === 1 ? `com.acme.mod${m}.Thing${f}Test` : 'pytest';
     parts.push(`  <testsuite name="${suite}" tests="${n}" time="1.5">`);
     for (let i = 0; i < n; i++) {
       const k = s * perSuite + i;
@@ -141,7 +155,9 @@ function buildReport(tests: number): { xml: string; failing: number } {
           : kind === 1
             ? `name="test${i}" classname="com.acme.mod${m}.Thing${f}Test"`
             : `classname="tests.mod${m}.test_file${f}" name="test_${i}"`;
-      parts.push(body ? `    <testcase ${attrs} time="0.004">${body}</testcase>` : `    <testcase ${attrs} time="0.002"/>`);
+      parts.push(
+        body ? `    <testcase ${attrs} time="0.004">${body}</testcase>` : `    <testcase ${attrs} time="0.002"/>`,
+      );
     }
     parts.push('  </testsuite>');
   }
@@ -173,7 +189,8 @@ export async function benchJUnitReader(runs = 7, log: (line: string) => void = c
       if (report.tests !== tests) throw new Error(`bench: read ${report.tests} tests, built ${tests}`);
     }
     // Every failure annotated, each at its test's own line (the helpers are at lines 4, 8, 9, 12, 14 and 19).
-    if (anns.length !== failing || anns.some((a) => a.start_line < 20)) throw new Error(`bench: ${anns.length} annotations for ${failing} failures, or one at a helper`);
+    if (anns.length !== failing || anns.some((a) => a.start_line < 20))
+      throw new Error(`bench: ${anns.length} annotations for ${failing} failures, or one at a helper`);
     seconds[tests] = best;
     bytes[tests] = xml.length;
     counts[tests] = anns.length;
@@ -184,7 +201,13 @@ export async function benchJUnitReader(runs = 7, log: (line: string) => void = c
       ` (${(bytes[10_000] / 1e6).toFixed(1)} MB, ${counts[10_000]} failures annotated, ${files.length.toLocaleString('en-US')} repository files, best of ${runs})`,
   ];
   lines.forEach((l) => log(l));
-  return { ms: Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, v * 1000])), bytes, annotations: counts, ratio, lines };
+  return {
+    ms: Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, v * 1000])),
+    bytes,
+    annotations: counts,
+    ratio,
+    lines,
+  };
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, ''))) {

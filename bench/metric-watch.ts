@@ -32,7 +32,10 @@ async function once(kind: 'gauge' | 'counter', phaseMs: number): Promise<number>
       kind === 'gauge'
         ? '- name: concurrent users\n  query: shop_concurrent_users\n  min: 10'
         : '- name: revenue per minute\n  query: shop_revenue_total\n  min: 1000';
-    const settings = parseWatchSettings(objectInputs({ source: 'openmetrics', url: `${app.url}/metrics`, duration: '30s', interval: '1s', rules: rule }), { env: {} });
+    const settings = parseWatchSettings(
+      objectInputs({ source: 'openmetrics', url: `${app.url}/metrics`, duration: '30s', interval: '1s', rules: rule }),
+      { env: {} },
+    );
     const watch = runWatch(settings, { logger: new MemoryLogger() });
     // Two healthy samples first, then the breach at the chosen phase of the interval.
     await sleep(2000 + phaseMs);
@@ -54,18 +57,33 @@ export async function benchReplay(runs = 3): Promise<number[]> {
     const start = Date.parse('2025-03-01T12:00:00Z');
     const samples = [];
     for (let k = 1; k <= 5000; k++) {
-      for (const host of ['a', 'b']) samples.push({ t: start + k * 1000 + ((k * 7) % 13), host, value: 50 + 10 * Math.sin(k / 50) });
+      for (const host of ['a', 'b'])
+        samples.push({ t: start + k * 1000 + ((k * 7) % 13), host, value: 50 + 10 * Math.sin(k / 50) });
     }
     const path = join(dir, 'recording.json');
-    writeFileSync(path, JSON.stringify({ startedAt: new Date(start).toISOString(), rules: [{ name: 'latency', query: 'latency_ms{host="{host}"}', samples }] }));
+    writeFileSync(
+      path,
+      JSON.stringify({
+        startedAt: new Date(start).toISOString(),
+        rules: [{ name: 'latency', query: 'latency_ms{host="{host}"}', samples }],
+      }),
+    );
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
       const began = performance.now();
-      const settings = parseWatchSettings(objectInputs({ source: 'replay', url: path, rules: '- name: latency\n  query: latency_ms{host="{host}"}\n  max: 100' }), { env: {} });
+      const settings = parseWatchSettings(
+        objectInputs({
+          source: 'replay',
+          url: path,
+          rules: '- name: latency\n  query: latency_ms{host="{host}"}\n  max: 100',
+        }),
+        { env: {} },
+      );
       const result = await runWatch(settings, { logger: new MemoryLogger() });
       times.push(performance.now() - began);
       const n = result.rules[0].samples.length;
-      if (result.verdict !== 'pass' || n !== 10_000) throw new Error(`bench: replay gave ${result.verdict} with ${n} samples, expected pass with 10000`);
+      if (result.verdict !== 'pass' || n !== 10_000)
+        throw new Error(`bench: replay gave ${result.verdict} with ${n} samples, expected pass with 10000`);
     }
     return times;
   } finally {
@@ -80,7 +98,8 @@ export async function benchMetricWatch(runs = 3, log: (line: string) => void = c
   for (const p of phases) gauge.push(await once('gauge', p));
   for (const p of phases) counter.push(await once('counter', p));
   const replay = await benchReplay(runs);
-  const fmt = (xs: number[]) => `median ${(median(xs) / 1000).toFixed(2)} s, max ${(Math.max(...xs) / 1000).toFixed(2)} s (n=${xs.length})`;
+  const fmt = (xs: number[]) =>
+    `median ${(median(xs) / 1000).toFixed(2)} s, max ${(Math.max(...xs) / 1000).toFixed(2)} s (n=${xs.length})`;
   const lines = [
     `metric-watch breach→verdict, openmetrics, interval 1s, gauge below min:         ${fmt(gauge)}`,
     `metric-watch breach→verdict, openmetrics, interval 1s, counter rate below min:  ${fmt(counter)}`,

@@ -60,7 +60,10 @@ export interface PeerRun {
 }
 
 /** The remote command of one phase for one host (pure: what the script sends). */
-export function peerCommand(phase: PeerPhase, o: { deployPath: string; releaseId: string; reloadCommand: string; healthCommand: string }): string {
+export function peerCommand(
+  phase: PeerPhase,
+  o: { deployPath: string; releaseId: string; reloadCommand: string; healthCommand: string },
+): string {
   const d = o.deployPath;
   const id = o.releaseId;
   const env = `export DEPLOY_PATH=${quote(d)} RELEASE_ID=${quote(id)} RELEASE_PATH=${quote(`${d}/releases/${id}`)}; cd ${quote(`${d}/current`)}`;
@@ -81,16 +84,26 @@ export function peerCommand(phase: PeerPhase, o: { deployPath: string; releaseId
 /** ssh's arguments for one host: fresh connection, key auth, strict host-key check against knownHostsFile. */
 export function sshArgs(host: HostSpec, keyFile: string, knownHostsFile: string, command: string): string[] {
   return [
-    '-F', '/dev/null',
-    '-i', keyFile,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${knownHostsFile}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'ControlMaster=no',
-    '-o', 'LogLevel=ERROR',
-    '-p', String(host.port),
+    '-F',
+    '/dev/null',
+    '-i',
+    keyFile,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${knownHostsFile}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'ControlMaster=no',
+    '-o',
+    'LogLevel=ERROR',
+    '-p',
+    String(host.port),
     `${host.user}@${host.host}`,
     command,
   ];
@@ -122,13 +135,34 @@ export async function runOpensshPeer(o: PeerOptions): Promise<PeerRun> {
   const knownHostsFile = join(o.workDir, 'known_hosts');
   writeFileSync(knownHostsFile, o.knownHosts);
   const tarball = join(o.workDir, `${o.releaseId}.tar.gz`);
-  const waves = planWaves(o.hosts.map((_, i) => i), parseWaves('waves', o.waves));
-  const phaseMs = Object.fromEntries(PEER_PHASES.map((p) => [p, new Array<number>(o.hosts.length).fill(0)])) as Record<PeerPhase, number[]>;
+  const waves = planWaves(
+    o.hosts.map((_, i) => i),
+    parseWaves('waves', o.waves),
+  );
+  const phaseMs = Object.fromEntries(PEER_PHASES.map((p) => [p, new Array<number>(o.hosts.length).fill(0)])) as Record<
+    PeerPhase,
+    number[]
+  >;
   const wavesMs: number[] = [];
   let sshProcesses = 0;
 
   const t0 = performance.now();
-  await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-czf', tarball, '-C', o.artifactDir, '.'], { env: { ...process.env, GZIP: '-n' } });
+  await run(
+    'tar',
+    [
+      '--sort=name',
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      '--mtime=@0',
+      '-czf',
+      tarball,
+      '-C',
+      o.artifactDir,
+      '.',
+    ],
+    { env: { ...process.env, GZIP: '-n' } },
+  );
   const packMs = performance.now() - t0;
   for (const wave of waves) {
     const w0 = performance.now();
@@ -139,9 +173,14 @@ export async function runOpensshPeer(o: PeerOptions): Promise<PeerRun> {
         const s0 = performance.now();
         sshProcesses++;
         try {
-          await sshOnce(sshArgs(o.hosts[i], keyFile, knownHostsFile, peerCommand(phase, o)), phase === 'upload' ? tarball : undefined);
+          await sshOnce(
+            sshArgs(o.hosts[i], keyFile, knownHostsFile, peerCommand(phase, o)),
+            phase === 'upload' ? tarball : undefined,
+          );
         } catch (e) {
-          failure ??= new Error(`OpenSSH peer: host ${o.hosts[i].host}:${o.hosts[i].port}: ${phase}: ${(e as Error).message}`);
+          failure ??= new Error(
+            `OpenSSH peer: host ${o.hosts[i].host}:${o.hosts[i].port}: ${phase}: ${(e as Error).message}`,
+          );
           return;
         }
         phaseMs[phase][i] = performance.now() - s0;

@@ -69,7 +69,12 @@ export interface RolloutBench {
   artifactBytes: number;
   artifactFiles: number;
   runs: number;
-  fivestep: { runs: FivestepRun[]; medianWallMs: number; medianOverheadPerHostMs: number; phasesMedianMs: Record<string, number> };
+  fivestep: {
+    runs: FivestepRun[];
+    medianWallMs: number;
+    medianOverheadPerHostMs: number;
+    phasesMedianMs: Record<string, number>;
+  };
   ansible: { available: boolean; version?: string; note?: string; runs: AnsibleRun[]; medianWallMs?: number };
   ratio?: number;
   lines: string[];
@@ -84,7 +89,8 @@ export function buildArtifact(dir: string): { files: number } {
   mkdirSync(join(dir, 'config'), { recursive: true });
   writeFileSync(join(dir, 'bin', 'app.bin'), randomBytes(1_200_000));
   for (let i = 0; i < 6; i++) writeFileSync(join(dir, 'assets', `chunk-${i}.bin`), randomBytes(100_000));
-  const words = 'deploy release wave host health reload switch symlink artifact checksum rollout revert lock prune'.split(' ');
+  const words =
+    'deploy release wave host health reload switch symlink artifact checksum rollout revert lock prune'.split(' ');
   for (let i = 0; i < 60; i++) {
     const lines: string[] = [];
     for (let l = 0; l < 120; l++) {
@@ -130,7 +136,10 @@ function timingConnector(inner: Connector, log: Interval[]): Connector {
 }
 
 /** A quiet logger that records when each group (preflight, stage, wave i, prune) starts and ends. */
-export function segmentLogger(segments: { name: string; start: number; end: number }[], warnings: string[] = []): Logger {
+export function segmentLogger(
+  segments: { name: string; start: number; end: number }[],
+  warnings: string[] = [],
+): Logger {
   return {
     debug() {},
     info() {},
@@ -143,7 +152,14 @@ export function segmentLogger(segments: { name: string; start: number; end: numb
     async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
       // Per-host groups (`host · wave N · …`) only print steps already timed; they are not phases.
       if (name.includes(' · wave ')) return fn();
-      const short = name.startsWith('Stage') ? 'stage' : name.startsWith('Record') ? 'record' : name.replace(/:.*$/, '').replace(/^Wave (\d+)\/\d+/, 'wave $1').toLowerCase();
+      const short = name.startsWith('Stage')
+        ? 'stage'
+        : name.startsWith('Record')
+          ? 'record'
+          : name
+              .replace(/:.*$/, '')
+              .replace(/^Wave (\d+)\/\d+/, 'wave $1')
+              .toLowerCase();
       const seg = { name: short, start: performance.now(), end: 0 };
       try {
         return await fn();
@@ -155,7 +171,12 @@ export function segmentLogger(segments: { name: string; start: number; end: numb
   };
 }
 
-async function runFivestep(fleet: Fleet, artifactDir: string, releaseId: string, workDir: string): Promise<FivestepRun> {
+async function runFivestep(
+  fleet: Fleet,
+  artifactDir: string,
+  releaseId: string,
+  workDir: string,
+): Promise<FivestepRun> {
   const intervals: Interval[] = [];
   const groups: { name: string; start: number; end: number }[] = [];
   const inputs = objectInputs({
@@ -174,18 +195,26 @@ async function runFivestep(fleet: Fleet, artifactDir: string, releaseId: string,
   });
   const env = { RUNNER_TEMP: workDir, GITHUB_REPOSITORY: 'bench/bench' };
   const t0 = performance.now();
-  const result = await sshRollout(inputs, { connector: timingConnector(connectSsh, intervals), logger: segmentLogger(groups), mask: () => {}, env });
+  const result = await sshRollout(inputs, {
+    connector: timingConnector(connectSsh, intervals),
+    logger: segmentLogger(groups),
+    mask: () => {},
+    env,
+  });
   const t1 = performance.now();
   if (result.failure) throw new Error(`fivestep rollout failed: ${result.failure}`);
   const report = JSON.parse(readFileSync(String(result.outputs.report), 'utf8')) as RolloutReport;
-  if (report.result !== 'success' || report.hosts.some((h) => h.outcome !== 'updated')) throw new Error(`fivestep rollout did not update every host: ${report.result}`);
+  if (report.result !== 'success' || report.hosts.some((h) => h.outcome !== 'updated'))
+    throw new Error(`fivestep rollout did not update every host: ${report.result}`);
 
   // Segments: each logged group, then the teardown after the last one.
   const segs = [...groups].sort((a, b) => a.start - b.start);
   segs.push({ name: 'teardown', start: segs.length ? segs[segs.length - 1].end : t0, end: t1 });
   const segments = segs.map((s) => {
     const perHost = new Map<string, number>();
-    for (const iv of intervals) if (iv.start >= s.start && iv.start < s.end) perHost.set(iv.host, (perHost.get(iv.host) ?? 0) + (iv.end - iv.start));
+    for (const iv of intervals)
+      if (iv.start >= s.start && iv.start < s.end)
+        perHost.set(iv.host, (perHost.get(iv.host) ?? 0) + (iv.end - iv.start));
     return { name: s.name, ms: s.end - s.start, criticalMs: Math.max(0, ...perHost.values()) };
   });
   const sshCriticalMs = segments.reduce((a, s) => a + s.criticalMs, 0);
@@ -195,7 +224,14 @@ async function runFivestep(fleet: Fleet, artifactDir: string, releaseId: string,
     for (const s of h.steps) sums[s.name] = (sums[s.name] ?? 0) + (s.end - s.start);
     return sums;
   });
-  return { wallMs, rolloutMs: report.durationMs, sshCriticalMs, overheadPerHostMs: (wallMs - sshCriticalMs) / fleet.hosts.length, segments, hostSteps };
+  return {
+    wallMs,
+    rolloutMs: report.durationMs,
+    sshCriticalMs,
+    overheadPerHostMs: (wallMs - sshCriticalMs) / fleet.hosts.length,
+    segments,
+    hostSteps,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,7 +264,8 @@ const PLAYBOOK = `# Same work as ssh-rollout: upload, unpack into releases/<id>,
 `;
 
 /** The settings a fair Ansible user would turn on; printed with the figures. */
-export const ANSIBLE_SPEEDUPS = 'pipelining=True, forks=20, gather_facts: false, ControlMaster/ControlPersist (default), no ssh -C';
+export const ANSIBLE_SPEEDUPS =
+  'pipelining=True, forks=20, gather_facts: false, ControlMaster/ControlPersist (default), no ssh -C';
 
 interface AnsibleSetup {
   dir: string;
@@ -286,7 +323,11 @@ async function closeControlMasters(controlDir: string): Promise<void> {
   } catch {
     return;
   }
-  await Promise.all(socks.map((s) => run('ssh', ['-o', `ControlPath=${join(controlDir, s)}`, '-O', 'exit', 'bench']).catch(() => undefined)));
+  await Promise.all(
+    socks.map((s) =>
+      run('ssh', ['-o', `ControlPath=${join(controlDir, s)}`, '-O', 'exit', 'bench']).catch(() => undefined),
+    ),
+  );
 }
 
 async function runAnsible(setup: AnsibleSetup, artifactDir: string, releaseId: string): Promise<AnsibleRun> {
@@ -294,14 +335,22 @@ async function runAnsible(setup: AnsibleSetup, artifactDir: string, releaseId: s
   const controlDir = mkdtempSync(join(setup.dir, 'cp-'));
   const t0 = performance.now();
   // Ansible gets the same directory fivestep gets, so it packs it the same way (timed with it).
-  await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-czf', tarball, '-C', artifactDir, '.'], { env: { ...process.env, GZIP: '-n' } });
+  await run(
+    'tar',
+    ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-czf', tarball, '-C', artifactDir, '.'],
+    { env: { ...process.env, GZIP: '-n' } },
+  );
   const t1 = performance.now();
   try {
-    await run('ansible-playbook', ['-i', setup.inventory, setup.playbook, '-e', `release_id=${releaseId}`, '-e', `artifact=${tarball}`], {
-      env: { ...setup.env, ANSIBLE_SSH_CONTROL_PATH_DIR: controlDir },
-      maxBuffer: 64 * 1024 * 1024,
-      cwd: setup.dir,
-    });
+    await run(
+      'ansible-playbook',
+      ['-i', setup.inventory, setup.playbook, '-e', `release_id=${releaseId}`, '-e', `artifact=${tarball}`],
+      {
+        env: { ...setup.env, ANSIBLE_SSH_CONTROL_PATH_DIR: controlDir },
+        maxBuffer: 64 * 1024 * 1024,
+        cwd: setup.dir,
+      },
+    );
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
     const tail = `${err.stdout ?? ''}\n${err.stderr ?? ''}`.trim().split('\n').slice(-25).join('\n');
@@ -321,7 +370,7 @@ async function ensureAnsible(log: (l: string) => void): Promise<{ version?: stri
   };
   let v = version();
   if (!v) {
-    log('ansible-playbook not found: installing Debian\'s ansible with apt…');
+    log("ansible-playbook not found: installing Debian's ansible with apt…");
     try {
       ensurePackages(['ansible']);
     } catch (err) {
@@ -370,8 +419,10 @@ export async function benchRollout(runs = 3, log: (line: string) => void = conso
     }
     // Both tools really deployed: every host's current release holds the artifact.
     for (let i = 0; i < fleet.hosts.length; i++) {
-      if (readFileSync(fleet.path(i, '/srv/app/current/VERSION'), 'utf8') !== 'bench\n') throw new Error(`host ${i}: fivestep's current release is wrong`);
-      if (ansible.length && readFileSync(fleet.path(i, '/srv/ansible/current/VERSION'), 'utf8') !== 'bench\n') throw new Error(`host ${i}: Ansible's current release is wrong`);
+      if (readFileSync(fleet.path(i, '/srv/app/current/VERSION'), 'utf8') !== 'bench\n')
+        throw new Error(`host ${i}: fivestep's current release is wrong`);
+      if (ansible.length && readFileSync(fleet.path(i, '/srv/ansible/current/VERSION'), 'utf8') !== 'bench\n')
+        throw new Error(`host ${i}: Ansible's current release is wrong`);
     }
   } finally {
     await fleet.stop();
@@ -395,12 +446,17 @@ export async function benchRollout(runs = 3, log: (line: string) => void = conso
       ? `  ${ans.version!.padEnd(40)}  ${sec(aWall).padStart(11)}   ${ansible.map((r) => sec(r.wallMs)).join(', ')}`
       : `  Ansible: not measured (${ansibleNote})`,
     ratio !== undefined ? `  ratio: fivestep is ${ratio.toFixed(1)}x faster (target ≥ 10x)` : '  ratio: n/a',
-    ...(aWall !== undefined ? [`  Ansible settings: ${ANSIBLE_SPEEDUPS}; host keys checked against the fleet's known_hosts; copy + unarchive, file state=link, command reload/health`] : []),
+    ...(aWall !== undefined
+      ? [
+          `  Ansible settings: ${ANSIBLE_SPEEDUPS}; host keys checked against the fleet's known_hosts; copy + unarchive, file state=link, command reload/health`,
+        ]
+      : []),
     `  both: pack the same directory (tar.gz) inside the timed span; fivestep also takes the host lock, verifies sha256 and records a deploy log`,
     `  fivestep per-phase time per host (median over ${HOSTS} hosts × ${runs} runs):`,
     `    ${phases.map((p) => p.padStart(8)).join('')}`,
     `    ${phases.map((p) => ms(phasesMedianMs[p]).padStart(8)).join('')}`,
-    `  fivestep segments of the median run (wall / slowest host's SSH time): ` + mid.segments.map((s) => `${s.name} ${ms(s.ms)}/${ms(s.criticalMs)}`).join(', '),
+    `  fivestep segments of the median run (wall / slowest host's SSH time): ` +
+      mid.segments.map((s) => `${s.name} ${ms(s.ms)}/${ms(s.criticalMs)}`).join(', '),
     `  our overhead per host: median ${fOverhead.toFixed(1)} ms (target < 50 ms)  (runs: ${fivestep.map((r) => r.overheadPerHostMs.toFixed(1)).join(', ')})`,
     `    = (fivestep wall time − Σ over segments [preflight, stage, wave 1..3, prune, teardown] of the slowest host's SSH time) / ${HOSTS} hosts;`,
     `      SSH time = handshake + every remote command (health included), from exec start to exit status.`,
@@ -415,7 +471,13 @@ export async function benchRollout(runs = 3, log: (line: string) => void = conso
     artifactFiles: files,
     runs,
     fivestep: { runs: fivestep, medianWallMs: fWall, medianOverheadPerHostMs: fOverhead, phasesMedianMs },
-    ansible: { available: aWall !== undefined, version: ans.version, note: ansibleNote, runs: ansible, medianWallMs: aWall },
+    ansible: {
+      available: aWall !== undefined,
+      version: ans.version,
+      note: ansibleNote,
+      runs: ansible,
+      medianWallMs: aWall,
+    },
     ratio,
     lines,
   };

@@ -23,7 +23,16 @@
 //   npx tsx bench/scale.ts [--hosts 20,100,200,1000] [--delta-hosts 100] [--runs 1] [--skip peer,delta,url]
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, createReadStream, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  createReadStream,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
@@ -68,13 +77,20 @@ export const percentile = (xs: readonly number[], p: number): number => {
 /** `--hosts 20,100` → [20, 100] (sorted, unique, each ≥ 1). */
 export function parseHostCounts(text: string): number[] {
   const counts = text.split(',').map((t) => Number(t.trim()));
-  if (counts.length === 0 || counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--hosts wants whole numbers ≥ 1 separated by commas, got '${text}'`);
+  if (counts.length === 0 || counts.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`--hosts wants whole numbers ≥ 1 separated by commas, got '${text}'`);
   return [...new Set(counts)].sort((a, b) => a - b);
 }
 
 /** Per-host artifact bytes from a report, or why the report cannot say (the delta contract has not landed). */
-export function sentBytesOf(report: Pick<RolloutReport, 'sentBytes' | 'hosts'>): { total: number; perHost: number[]; staging: Record<string, number> } {
-  const missing = report.hosts.filter((h) => typeof h.sentBytes !== 'number' || h.staging === undefined).map((h) => h.host);
+export function sentBytesOf(report: Pick<RolloutReport, 'sentBytes' | 'hosts'>): {
+  total: number;
+  perHost: number[];
+  staging: Record<string, number>;
+} {
+  const missing = report.hosts
+    .filter((h) => typeof h.sentBytes !== 'number' || h.staging === undefined)
+    .map((h) => h.host);
   if (typeof report.sentBytes !== 'number' || missing.length > 0) {
     throw new Error(
       `the rollout report has no ${typeof report.sentBytes !== 'number' ? 'report-level sentBytes' : `per-host sentBytes/staging (${missing.length} host(s), e.g. ${missing[0]})`}: ` +
@@ -106,7 +122,8 @@ export const stagingText = (staging: Record<string, number>): string =>
 const sec = (x: number) => (Number.isFinite(x) ? `${(x / 1000).toFixed(2)} s` : '—');
 const ms = (x: number) => (Number.isFinite(x) ? `${Math.round(x)} ms` : '—');
 const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
-const bytes = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : b >= 1e3 ? `${(b / 1e3).toFixed(1)} kB` : `${Math.round(b)} B`);
+const bytes = (b: number) =>
+  b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : b >= 1e3 ? `${(b / 1e3).toFixed(1)} kB` : `${Math.round(b)} B`;
 
 // ---------------------------------------------------------------------------------------------
 // Artifacts
@@ -132,7 +149,11 @@ function changeOneFile(from: string, to: string, i: number): Buffer {
 
 async function packTarGz(dir: string, file: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const c = spawn('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-czf', file, '-C', dir, '.'], { env: { ...process.env, GZIP: '-n' }, stdio: 'ignore' });
+    const c = spawn(
+      'tar',
+      ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-czf', file, '-C', dir, '.'],
+      { env: { ...process.env, GZIP: '-n' }, stdio: 'ignore' },
+    );
     c.once('error', reject);
     c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tar exited ${code}`))));
   });
@@ -256,7 +277,11 @@ async function runFivestepChild(inputs: Record<string, string>, workDir: string)
   writeFileSync(jobFile, JSON.stringify({ inputs, workDir, resultFile } satisfies ChildJob), { mode: 0o600 });
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--child', jobFile], { cwd: REPO, env, stdio: ['ignore', 'inherit', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--child', jobFile], {
+    cwd: REPO,
+    env,
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
@@ -292,7 +317,14 @@ export interface ScaleBench {
   rows: ScaleRow[];
   perHostRatio?: number;
   delta?: { hosts: number; rows: DeltaRow[]; ratio: number };
-  artifactUrl?: { hosts: number; servedBytes: number; requests: number; sentBytes: number; staging: Record<string, number>; wallMs: number };
+  artifactUrl?: {
+    hosts: number;
+    servedBytes: number;
+    requests: number;
+    sentBytes: number;
+    staging: Record<string, number>;
+    wallMs: number;
+  };
   /** What could not be measured (printed as FAILED lines; a non-empty list is a failed bench). */
   errors: string[];
   lines: string[];
@@ -335,7 +367,10 @@ export async function benchScale(opts: ScaleOptions = {}): Promise<ScaleBench> {
   log(`  fleet: ${largest} sshd started in ${sec(fleetInfo.startMs)}`);
   const stamp = Date.now().toString(36);
   const inputsFor = (n: number, extra: Record<string, string>): Record<string, string> => ({
-    hosts: fleet.hosts.slice(0, n).map((h) => `${fleet.user}@${h.host}:${h.port}`).join('\n'),
+    hosts: fleet.hosts
+      .slice(0, n)
+      .map((h) => `${fleet.user}@${h.host}:${h.port}`)
+      .join('\n'),
     'private-key': fleet.clientKey,
     'known-hosts': fleet.knownHosts(fleet.hosts.slice(0, n).map((h) => h.index)),
     waves: WAVES,
@@ -345,14 +380,26 @@ export async function benchScale(opts: ScaleOptions = {}): Promise<ScaleBench> {
     ...extra,
   });
   /** Every one of the first n hosts has `current` → releases/<release> holding `file` with `content`. */
-  const verify = (n: number, deployPath: string, release: string, file: string, content: Buffer | string, tool: string) => {
+  const verify = (
+    n: number,
+    deployPath: string,
+    release: string,
+    file: string,
+    content: Buffer | string,
+    tool: string,
+  ) => {
     for (let i = 0; i < n; i++) {
       const link = readlinkSync(fleet.path(i, `${deployPath}/current`));
-      if (link !== `releases/${release}`) throw new Error(`${tool}: host ${i}: current → ${link}, not releases/${release}`);
-      if (!readFileSync(fleet.path(i, `${deployPath}/current/${file}`)).equals(Buffer.from(content))) throw new Error(`${tool}: host ${i}: ${file} is not the release's`);
+      if (link !== `releases/${release}`)
+        throw new Error(`${tool}: host ${i}: current → ${link}, not releases/${release}`);
+      if (!readFileSync(fleet.path(i, `${deployPath}/current/${file}`)).equals(Buffer.from(content)))
+        throw new Error(`${tool}: host ${i}: ${file} is not the release's`);
     }
   };
-  const cleanup = (n: number, deployPath: string) => mapLimit(fleet.hosts.slice(0, n), 16, async (h) => rmSync(fleet.path(h.index, deployPath), { recursive: true, force: true }));
+  const cleanup = (n: number, deployPath: string) =>
+    mapLimit(fleet.hosts.slice(0, n), 16, async (h) =>
+      rmSync(fleet.path(h.index, deployPath), { recursive: true, force: true }),
+    );
   /** A part that cannot be measured is an error line, never a zero. */
   const measure = async <T>(part: string, fn: () => Promise<T>): Promise<T | undefined> => {
     try {
@@ -373,7 +420,10 @@ export async function benchScale(opts: ScaleOptions = {}): Promise<ScaleBench> {
     const c = join(base, 'delta-c');
     const changed = changeOneFile(b, c, 17);
     const deltaRun = async (dir: string, release: string, delta: 'true' | 'false') => {
-      const run = await runFivestepChild(inputsFor(deltaHosts, { 'deploy-path': dPath, artifact: dir, 'release-id': release, delta }), join(base, 'runner'));
+      const run = await runFivestepChild(
+        inputsFor(deltaHosts, { 'deploy-path': dPath, artifact: dir, 'release-id': release, delta }),
+        join(base, 'runner'),
+      );
       return { run, sent: sentBytesOf(run.report) };
     };
     await deltaRun(a, `delta-${stamp}-a`, 'true');
@@ -413,19 +463,38 @@ export async function benchScale(opts: ScaleOptions = {}): Promise<ScaleBench> {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/artifact.tar.gz`;
     try {
       const release = `url-${stamp}`;
-      const run = await runFivestepChild(inputsFor(deltaHosts, { 'deploy-path': uPath, 'artifact-url': url, 'artifact-sha256': sha256, 'release-id': release }), join(base, 'runner'));
+      const run = await runFivestepChild(
+        inputsFor(deltaHosts, {
+          'deploy-path': uPath,
+          'artifact-url': url,
+          'artifact-sha256': sha256,
+          'release-id': release,
+        }),
+        join(base, 'runner'),
+      );
       verify(deltaHosts, uPath, release, 'VERSION', 'bench\n', 'fivestep artifact-url');
       let sent: ReturnType<typeof sentBytesOf>;
       try {
         sent = sentBytesOf(run.report);
       } catch (e) {
-        throw new Error(`${(e as Error).message} (the bench's server served ${bytes(servedBytes)} in ${requests} request(s))`);
+        throw new Error(
+          `${(e as Error).message} (the bench's server served ${bytes(servedBytes)} in ${requests} request(s))`,
+        );
       }
       if (servedBytes === 0 || (sent.staging.url ?? 0) !== deltaHosts) {
-        throw new Error(`the hosts did not download the artifact (server served ${servedBytes} bytes in ${requests} request(s); staging ${stagingText(sent.staging)}): artifact-url is not supported by this build`);
+        throw new Error(
+          `the hosts did not download the artifact (server served ${servedBytes} bytes in ${requests} request(s); staging ${stagingText(sent.staging)}): artifact-url is not supported by this build`,
+        );
       }
       await cleanup(deltaHosts, uPath);
-      return { hosts: deltaHosts, servedBytes, requests, sentBytes: sent.total, staging: sent.staging, wallMs: run.wallMs };
+      return {
+        hosts: deltaHosts,
+        servedBytes,
+        requests,
+        sentBytes: sent.total,
+        staging: sent.staging,
+        wallMs: run.wallMs,
+      };
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
@@ -438,10 +507,15 @@ export async function benchScale(opts: ScaleOptions = {}): Promise<ScaleBench> {
         const fPath = `/srv/scale-${n}-${r}`;
         const pPath = `/srv/peer-${n}-${r}`;
         const release = `scale-${stamp}-${n}-${r}`;
-        const f = await runFivestepChild(inputsFor(n, { 'deploy-path': fPath, artifact: artifactDir, 'release-id': release }), join(base, 'runner'));
+        const f = await runFivestepChild(
+          inputsFor(n, { 'deploy-path': fPath, artifact: artifactDir, 'release-id': release }),
+          join(base, 'runner'),
+        );
         verify(n, fPath, release, 'VERSION', 'bench\n', 'fivestep');
         row.fivestep.push(f);
-        log(`  ${n} hosts  fivestep ${sec(f.wallMs)}  segments: ${f.segments.map((s) => `${s.name} ${ms(s.ms)}`).join(', ')}${f.warnings.length ? `  (${f.warnings.length} warnings, e.g. ${f.warnings[0]})` : ''}`);
+        log(
+          `  ${n} hosts  fivestep ${sec(f.wallMs)}  segments: ${f.segments.map((s) => `${s.name} ${ms(s.ms)}`).join(', ')}${f.warnings.length ? `  (${f.warnings.length} warnings, e.g. ${f.warnings[0]})` : ''}`,
+        );
         if (opts.skip?.includes('peer')) continue;
         const p = await runOpensshPeer({
           hosts: fleet.specs().slice(0, n),
@@ -458,7 +532,9 @@ export async function benchScale(opts: ScaleOptions = {}): Promise<ScaleBench> {
         });
         verify(n, pPath, release, 'VERSION', 'bench\n', 'OpenSSH peer');
         row.peer.push(p);
-        log(`  ${n} hosts  OpenSSH  ${sec(p.wallMs)}  waves: ${p.wavesMs.map(ms).join(', ')}  (${p.sshProcesses} ssh processes)`);
+        log(
+          `  ${n} hosts  OpenSSH  ${sec(p.wallMs)}  waves: ${p.wavesMs.map(ms).join(', ')}  (${p.sshProcesses} ssh processes)`,
+        );
         await cleanup(n, fPath);
         await cleanup(n, pPath);
       }
@@ -501,21 +577,32 @@ export async function benchScale(opts: ScaleOptions = {}): Promise<ScaleBench> {
       : '  time per host at 1,000 / at 100: not measured (needs 100 and 1000 in --hosts)',
     `  fivestep per-phase time per host (median / p95 over hosts) and segment wall times, by size:`,
     `    ${'hosts'.padStart(5)} ${PHASES.map((p) => p.padStart(11)).join('')}`,
-    ...rows.map((r) => `    ${String(r.hosts).padStart(5)} ${PHASES.map((p) => `${Math.round(r.fivestep[0].phases[p].median)}/${Math.round(r.fivestep[0].phases[p].p95)}`.padStart(11)).join('')}`),
-    ...rows.map((r) => `    ${String(r.hosts).padStart(5)} segments: ${r.fivestep[0].segments.map((s) => `${s.name} ${ms(s.ms)}`).join(', ')}`),
+    ...rows.map(
+      (r) =>
+        `    ${String(r.hosts).padStart(5)} ${PHASES.map((p) => `${Math.round(r.fivestep[0].phases[p].median)}/${Math.round(r.fivestep[0].phases[p].p95)}`.padStart(11)).join('')}`,
+    ),
+    ...rows.map(
+      (r) =>
+        `    ${String(r.hosts).padStart(5)} segments: ${r.fivestep[0].segments.map((s) => `${s.name} ${ms(s.ms)}`).join(', ')}`,
+    ),
     `  fivestep runner process by size: CPU (user + sys) per host, remote commands per host, peak JS heap / Buffers, how the release reached the hosts:`,
     ...rows.map((r) => {
       const f = r.fivestep[0];
       return `    ${String(r.hosts).padStart(5)}: ${ms(f.cpuMs / r.hosts)} CPU per host, ${(f.counts.commands / r.hosts).toFixed(1)} commands per host, heap ${mb(f.peakHeapKb)} / Buffers ${mb(f.peakBuffersKb)}, ${stagingOf(f.report)}`;
     }),
-    `  OpenSSH peer median ssh time per host by phase: ` + rows.filter((r) => r.peer.length).map((r) => `${r.hosts}: ${PEER_PHASES.map((p) => `${p} ${ms(median(r.peer[0].phaseMs[p]))}`).join(' ')}`).join('; '),
+    `  OpenSSH peer median ssh time per host by phase: ` +
+      rows
+        .filter((r) => r.peer.length)
+        .map((r) => `${r.hosts}: ${PEER_PHASES.map((p) => `${p} ${ms(median(r.peer[0].phaseMs[p]))}`).join(' ')}`)
+        .join('; '),
   ];
   if (deltaResult) {
     lines.push(
       `  delta: a release where 1 file of ${DELTA_FILES} changed (~2 MB, incompressible), ${deltaResult.hosts} hosts`,
       `    mode          | staging              | sent per host | sent in all | rollout time`,
       ...deltaResult.rows.map(
-        (r) => `    ${r.mode.padEnd(13)} | ${stagingText(r.staging).padEnd(20)} | ${bytes(r.sentPerHostMedian).padStart(13)} | ${bytes(r.sentTotal).padStart(11)} | ${sec(r.wallMs).padStart(12)}`,
+        (r) =>
+          `    ${r.mode.padEnd(13)} | ${stagingText(r.staging).padEnd(20)} | ${bytes(r.sentPerHostMedian).padStart(13)} | ${bytes(r.sentTotal).padStart(11)} | ${sec(r.wallMs).padStart(12)}`,
       ),
       `    ${deltaResult.ratio.toFixed(1)}x fewer bytes per host with delta (target ≥ ${DELTA_RATIO_TARGET}x: ${deltaResult.ratio >= DELTA_RATIO_TARGET ? 'met' : 'MISSED'})`,
     );
@@ -528,7 +615,17 @@ export async function benchScale(opts: ScaleOptions = {}): Promise<ScaleBench> {
   }
   for (const e of errors) lines.push(`  FAILED ${e}`);
   lines.forEach((l) => log(l));
-  return { name: 'ssh-rollout-scale', hostCounts: counts, fleet: fleetInfo, rows, perHostRatio, delta: deltaResult, artifactUrl: urlResult, errors, lines };
+  return {
+    name: 'ssh-rollout-scale',
+    hostCounts: counts,
+    fleet: fleetInfo,
+    rows,
+    perHostRatio,
+    delta: deltaResult,
+    artifactUrl: urlResult,
+    errors,
+    lines,
+  };
 }
 
 /** The figures without the per-run reports (for bench.json): per size, the first run's segments and phases. */
@@ -540,7 +637,9 @@ export function scaleSummary(b: ScaleBench) {
       fivestepSegments: fivestep[0].segments,
       fivestepPhases: fivestep[0].phases,
       peerWavesMs: peer[0]?.wavesMs,
-      peerPhaseMedianMs: peer[0] ? Object.fromEntries(PEER_PHASES.map((p) => [p, median(peer[0].phaseMs[p])])) : undefined,
+      peerPhaseMedianMs: peer[0]
+        ? Object.fromEntries(PEER_PHASES.map((p) => [p, median(peer[0].phaseMs[p])]))
+        : undefined,
     })),
   };
 }

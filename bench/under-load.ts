@@ -54,7 +54,11 @@ export interface UnderLoadBench {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function rollout(fleet: Fleet, workDir: string, inputs: Record<string, string>): Promise<{ result: string; wallMs: number; drainedHosts: number }> {
+async function rollout(
+  fleet: Fleet,
+  workDir: string,
+  inputs: Record<string, string>,
+): Promise<{ result: string; wallMs: number; drainedHosts: number }> {
   const source = objectInputs({
     hosts: fleet.hostsInput,
     'private-key': fleet.clientKey,
@@ -64,7 +68,12 @@ async function rollout(fleet: Fleet, workDir: string, inputs: Record<string, str
     ...inputs,
   });
   const t0 = performance.now();
-  const result = await sshRollout(source, { connector: connectSsh, logger: new MemoryLogger(), mask: () => {}, env: { RUNNER_TEMP: workDir, GITHUB_REPOSITORY: 'bench/bench' } });
+  const result = await sshRollout(source, {
+    connector: connectSsh,
+    logger: new MemoryLogger(),
+    mask: () => {},
+    env: { RUNNER_TEMP: workDir, GITHUB_REPOSITORY: 'bench/bench' },
+  });
   const wallMs = performance.now() - t0;
   if (result.failure) throw new Error(`under-load rollout ${inputs['release-id']} failed: ${result.failure}`);
   const report = JSON.parse(readFileSync(String(result.outputs.report), 'utf8')) as RolloutReport;
@@ -84,12 +93,23 @@ async function underLoad(
   const release = `${mode}-${Date.now()}`;
   const artifact = writeShopRelease(join(workDir, `artifact-${release}`), release);
   // Steady traffic through haproxy, bounded in time and loopback only (startLoad refuses anything else).
-  const load = startLoad({ targets: [haproxy.url], clients: CLIENTS, pauseMs: 5, maxDurationMs: 45_000, timeoutMs: 5000 });
+  const load = startLoad({
+    targets: [haproxy.url],
+    clients: CLIENTS,
+    pauseMs: 5,
+    maxDurationMs: 45_000,
+    timeoutMs: 5000,
+  });
   let stats: LoadStats | undefined;
   try {
     const warm = Date.now() + 5000;
     while (load.stats.ok < 50 && Date.now() < warm) await sleep(20);
-    const before = { ok: load.stats.ok, failed: load.stats.failed, errors: { ...load.stats.errors }, versions: { ...load.stats.versions } };
+    const before = {
+      ok: load.stats.ok,
+      failed: load.stats.failed,
+      errors: { ...load.stats.errors },
+      versions: { ...load.stats.versions },
+    };
     const run = await rollout(fleet, workDir, {
       artifact,
       'release-id': release,
@@ -102,7 +122,11 @@ async function underLoad(
     await sleep(500);
     stats = await load.stop();
     const diff = (a: Record<string, number>, b: Record<string, number>) =>
-      Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)] as const).filter(([, v]) => v > 0));
+      Object.fromEntries(
+        Object.entries(a)
+          .map(([k, v]) => [k, v - (b[k] ?? 0)] as const)
+          .filter(([, v]) => v > 0),
+      );
     return {
       mode,
       result: run.result,
@@ -127,7 +151,13 @@ export async function benchUnderLoad(log: (line: string) => void = console.log):
   } catch (err) {
     const note = `not measured: ${err instanceof Error ? err.message : String(err)}`;
     log(note);
-    return { ...base, available: false, note, totalMs: performance.now() - started, lines: [`rollout under load: ${note}`] };
+    return {
+      ...base,
+      available: false,
+      note,
+      totalMs: performance.now() - started,
+      lines: [`rollout under load: ${note}`],
+    };
   }
   const workDir = mkdtempSync(join(tmpdir(), 'fivestep-bench-load-'));
   let fleet: Fleet | undefined;
@@ -136,9 +166,15 @@ export async function benchUnderLoad(log: (line: string) => void = console.log):
   try {
     fleet = await Fleet.start(HOSTS, { distinctAddresses: true, bastion: true });
     // A first release on every host so the shop has a `current` to serve.
-    await rollout(fleet, workDir, { artifact: writeShopRelease(join(workDir, 'artifact-v1'), 'v1'), 'release-id': 'v1', waves: '100%' });
+    await rollout(fleet, workDir, {
+      artifact: writeShopRelease(join(workDir, 'artifact-v1'), 'v1'),
+      'release-id': 'v1',
+      waves: '100%',
+    });
     apps = await startShopApps(fleet, { workers: 1, timeoutMs: 20_000 });
-    haproxy = await startHaproxy(fleet.hosts.map((h, i) => ({ name: `s${i}`, address: h.host, port: apps!.port, weight: 10 })));
+    haproxy = await startHaproxy(
+      fleet.hosts.map((h, i) => ({ name: `s${i}`, address: h.host, port: apps!.port, weight: 10 })),
+    );
     const bastion = fleet.bastion();
 
     const drain = await underLoad('drain', fleet, haproxy, apps, workDir, {
@@ -149,12 +185,17 @@ export async function benchUnderLoad(log: (line: string) => void = console.log):
       drain: 'true',
       'drain-timeout': '5s',
     });
-    if (drain.drainedHosts !== HOSTS) throw new Error(`under-load: only ${drain.drainedHosts} of ${HOSTS} hosts were drained`);
+    if (drain.drainedHosts !== HOSTS)
+      throw new Error(`under-load: only ${drain.drainedHosts} of ${HOSTS} hosts were drained`);
     const baseline = await underLoad('baseline', fleet, haproxy, apps, workDir, {});
 
     const row = (r: UnderLoadRun) =>
       `${String(r.served).padStart(8)} served  ${String(r.failed).padStart(5)} failed  ${(r.wallMs / 1000).toFixed(2).padStart(6)} s` +
-      (Object.keys(r.errors).length ? `  (${Object.entries(r.errors).map(([k, v]) => `${k} ×${v}`).join(', ')})` : '');
+      (Object.keys(r.errors).length
+        ? `  (${Object.entries(r.errors)
+            .map(([k, v]) => `${k} ×${v}`)
+            .join(', ')})`
+        : '');
     const lines = [
       `rollout under load, ${HOSTS} hosts, waves ${WAVES}, shop app (USR2 reload) behind haproxy, ${CLIENTS} keep-alive clients:`,
       `  with haproxy drain (load-balancer: haproxy, drain: true): ${row(drain)}`,

@@ -8,7 +8,17 @@ for (const name of actions) {
   rmSync(`dist/${name}`, { recursive: true, force: true });
   execFileSync(
     'npx',
-    ['ncc', 'build', `src/actions/${name}/index.ts`, '-o', `dist/${name}`, '--source-map', '--license', 'licenses.txt', '--quiet'],
+    [
+      'ncc',
+      'build',
+      `src/actions/${name}/index.ts`,
+      '-o',
+      `dist/${name}`,
+      '--source-map',
+      '--license',
+      'licenses.txt',
+      '--quiet',
+    ],
     { stdio: 'inherit' },
   );
   // ncc copies ssh2's Windows Pageant helper; we never use an agent, and dist holds only portable JS.

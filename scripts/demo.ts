@@ -49,7 +49,8 @@ const quietLogger: Logger = {
   info(m) {
     const step = stepLine.exec(m);
     if (!step) console.log(`      ${m}`);
-    else if (step[2] === 'drain' || step[2] === 'rotation') console.log(`        ${step[2] === 'drain' ? 'drained' : 'restored'} in ${step[3]} ms: ${step[4] ?? ''}`);
+    else if (step[2] === 'drain' || step[2] === 'rotation')
+      console.log(`        ${step[2] === 'drain' ? 'drained' : 'restored'} in ${step[3]} ms: ${step[4] ?? ''}`);
   },
   warning(m) {
     console.log(`      ⚠ ${m}`);
@@ -62,7 +63,13 @@ const quietLogger: Logger = {
     return fn();
   },
 };
-const silentLogger: Logger = { debug() {}, info() {}, warning: (m) => console.log(`      ⚠ ${m}`), error: (m) => console.log(`      ✗ ${m}`), group: async (_n, fn) => fn() };
+const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warning: (m) => console.log(`      ⚠ ${m}`),
+  error: (m) => console.log(`      ✗ ${m}`),
+  group: async (_n, fn) => fn(),
+};
 
 /** Everything started, stopped in reverse order by cleanup() (also on Ctrl-C). */
 const stops: { name: string; stop: () => Promise<unknown> }[] = [];
@@ -130,7 +137,13 @@ async function main(): Promise<number> {
     return 1;
   }
   const work = mkdtempSync(join(tmpdir(), 'fivestep-demo-'));
-  const env = { ...process.env, RUNNER_TEMP: work, GITHUB_REPOSITORY: 'acme/shop', GITHUB_SERVER_URL: 'https://github.com', GITHUB_RUN_ID: '1' };
+  const env = {
+    ...process.env,
+    RUNNER_TEMP: work,
+    GITHUB_REPOSITORY: 'acme/shop',
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_RUN_ID: '1',
+  };
 
   say('Setting the stage: 5 servers, a shop on each, customers buying through haproxy, Prometheus watching');
   const missing = missingPackages(DEMO_PACKAGES);
@@ -146,10 +159,13 @@ async function main(): Promise<number> {
   // The bastion (a 6th sshd) is the balancer's host: ssh-rollout drives haproxy's runtime API over SSH there.
   const fleet = await Fleet.start(5, { distinctAddresses: true, bastion: true });
   stops.push({ name: 'fleet (5 sshd)', stop: () => fleet.stop() });
-  note(`5 real OpenSSH servers, each on its own loopback address with its own /srv (host keys checked against known_hosts):`);
+  note(
+    `5 real OpenSSH servers, each on its own loopback address with its own /srv (host keys checked against known_hosts):`,
+  );
   note(fleet.hosts.map((h) => h.id).join('  '));
 
-  const release = (version: string, broken = false) => writeShopRelease(join(work, 'artifacts', version), version, { brokenRevenue: broken });
+  const release = (version: string, broken = false) =>
+    writeShopRelease(join(work, 'artifacts', version), version, { brokenRevenue: broken });
   const base = {
     hosts: fleet.hostsInput,
     'private-key': fleet.clientKey,
@@ -166,24 +182,36 @@ async function main(): Promise<number> {
   if (v1.outputs.result !== 'success') throw new Error(`could not put v1 on the fleet: ${v1.failure}`);
   const apps: ShopApps = await startShopApps(fleet);
   stops.push({ name: 'shop apps', stop: () => apps.stop() });
-  note(`The shop v1 runs on every host (demo/shop/server.mjs, 2 workers under a master that keeps the socket): ${apps.urls[0]} …`);
-  const haproxy = await startHaproxy(fleet.hosts.map((h, i) => ({ name: `shop${i + 1}`, address: h.host, port: apps.port, weight: 100 })), 'shop');
+  note(
+    `The shop v1 runs on every host (demo/shop/server.mjs, 2 workers under a master that keeps the socket): ${apps.urls[0]} …`,
+  );
+  const haproxy = await startHaproxy(
+    fleet.hosts.map((h, i) => ({ name: `shop${i + 1}`, address: h.host, port: apps.port, weight: 100 })),
+    'shop',
+  );
   stops.push({ name: 'haproxy', stop: () => haproxy.stop() });
-  note(`haproxy (${HAPROXY_BIN}) balances the 5 shops round-robin at ${haproxy.url}; its runtime API is reachable over SSH on ${fleet.bastion().id}.`);
+  note(
+    `haproxy (${HAPROXY_BIN}) balances the 5 shops round-robin at ${haproxy.url}; its runtime API is reachable over SSH on ${fleet.bastion().id}.`,
+  );
   const load: Load = startLoad({ targets: [haproxy.url], clients: 20, pauseMs: 20, maxDurationMs: 85_000 });
   stops.push({ name: 'load generator', stop: () => load.stop() });
   note('A load generator plays 20 customers (kept-alive connections to haproxy) buying on /buy without pause.');
   // What the customers got, sampled every 100 ms: the canary's share of answers during its bake comes from it.
   const samples: { t: number; total: number; versions: Record<string, number> }[] = [];
-  const sampler = setInterval(() => samples.push({ t: Date.now(), total: load.stats.ok, versions: { ...load.stats.versions } }), 100);
+  const sampler = setInterval(
+    () => samples.push({ t: Date.now(), total: load.stats.ok, versions: { ...load.stats.versions } }),
+    100,
+  );
   sampler.unref();
   void load.done.then(() => clearInterval(sampler));
 
   // Prometheus needs a few seconds for its first samples: it starts now, steps 1 and 2 run meanwhile.
-  const prometheusReady: Promise<PrometheusServer> = startPrometheus(apps.targets, 'shop_revenue_total', 20_000).then((p) => {
-    stops.push({ name: 'prometheus', stop: () => p.close() });
-    return p;
-  });
+  const prometheusReady: Promise<PrometheusServer> = startPrometheus(apps.targets, 'shop_revenue_total', 20_000).then(
+    (p) => {
+      stops.push({ name: 'prometheus', stop: () => p.close() });
+      return p;
+    },
+  );
   // Awaited after steps 1 and 2; a start failure must not go unhandled meanwhile.
   prometheusReady.catch(() => undefined);
 
@@ -216,8 +244,12 @@ async function main(): Promise<number> {
     logger: silentLogger,
   });
   const report = gate.final.report;
-  note(`test-gate ran \`node --test\` on the shop: ${report ? `${report.tests} tests, ${report.failures + report.errors} failing` : 'no JUnit report'}, exit ${gate.final.exitCode}, ${formatDuration(gate.durationMs)}`);
-  note(`${gate.passed ? '✓ check run "test-gate": success' : '✗ check run "test-gate": failure'} — the release may go on`);
+  note(
+    `test-gate ran \`node --test\` on the shop: ${report ? `${report.tests} tests, ${report.failures + report.errors} failing` : 'no JUnit report'}, exit ${gate.final.exitCode}, ${formatDuration(gate.durationMs)}`,
+  );
+  note(
+    `${gate.passed ? '✓ check run "test-gate": success' : '✗ check run "test-gate": failure'} — the release may go on`,
+  );
   if (!gate.passed) throw new Error('the test gate failed: nothing ships');
 
   // ── Step 2 ────────────────────────────────────────────────────────────────────────────────────────
@@ -227,7 +259,12 @@ async function main(): Promise<number> {
     { sha, result: gate.passed ? 'success' : 'failure' },
     { sha: 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00', result: 'success' },
   ]);
-  const status = treeStatus(tree, { branch: 'main', overridden: false, overrideLabel: 'tree-override', commitUrl: (s) => `https://github.com/acme/shop/commit/${s}` });
+  const status = treeStatus(tree, {
+    branch: 'main',
+    overridden: false,
+    overrideLabel: 'tree-override',
+    commitUrl: (s) => `https://github.com/acme/shop/commit/${s}`,
+  });
   note(`status test-gate/tree = ${status.state}: "${status.description}"`);
   note('(had main been red, every pull request but the fix would be blocked until it is green again)');
 
@@ -280,13 +317,22 @@ async function main(): Promise<number> {
   const roll = async (version: string, story: string, waveWait: string, extra: Record<string, string> = {}) => {
     const failedBefore = load.stats.failed;
     const okBefore = load.stats.ok;
-    const out = await sshRollout(objectInputs({ ...common, artifact: release(version, version === 'v3'), 'release-id': version, 'wave-wait': waveWait, ...extra }), {
-      connector: connectSsh,
-      logger: quietLogger,
-      mask: () => {},
-      env,
-      onWatchResult: (r: WatchResult) => watchReports.set(version, writeReport(r, env)),
-    });
+    const out = await sshRollout(
+      objectInputs({
+        ...common,
+        artifact: release(version, version === 'v3'),
+        'release-id': version,
+        'wave-wait': waveWait,
+        ...extra,
+      }),
+      {
+        connector: connectSsh,
+        logger: quietLogger,
+        mask: () => {},
+        env,
+        onWatchResult: (r: WatchResult) => watchReports.set(version, writeReport(r, env)),
+      },
+    );
     const rep = JSON.parse(readFileSync(out.outputs.report, 'utf8')) as RolloutReport;
     const switched = rep.hosts.filter((h) => h.outcome === 'updated').length;
     const bakes = rep.waves.map((w) => w.bake?.verdict).filter(Boolean);
@@ -294,7 +340,10 @@ async function main(): Promise<number> {
       version,
       story,
       result: String(out.outputs.result),
-      hosts: out.outputs.result === 'success' ? `${switched}/${rep.hosts.length}` : `${rep.hosts.filter((h) => h.outcome === 'reverted').length} reverted`,
+      hosts:
+        out.outputs.result === 'success'
+          ? `${switched}/${rep.hosts.length}`
+          : `${rep.hosts.filter((h) => h.outcome === 'reverted').length} reverted`,
       waves: rep.waves.length,
       bake: bakes.join(', ') || '–',
       failed: load.stats.failed - failedBefore,
@@ -309,21 +358,34 @@ async function main(): Promise<number> {
 
   say('Step 3, deploy script: v2 rolls out in waves over SSH — 1 canary, 25%, the rest (ssh-rollout)');
   note('Every host gets the release first; then, wave by wave, `current` switches atomically and the app reloads');
-  note(`with \`${apps.reloadCommand}\`: its master starts workers on v2 and lets the v1 workers finish their requests.`);
-  note("Between waves the watch compares the wave's hosts with the hosts still on v1 (Prometheus): revenue per minute, each");
-  note("host's restated at an equal share of the requests haproxy counted for it (`volume: true`), and concurrent users.");
-  note(`Through haproxy: each host is drained before its switch, and the canary gets ${CANARY_WEIGHT}% of the requests while it bakes.`);
+  note(
+    `with \`${apps.reloadCommand}\`: its master starts workers on v2 and lets the v1 workers finish their requests.`,
+  );
+  note(
+    "Between waves the watch compares the wave's hosts with the hosts still on v1 (Prometheus): revenue per minute, each",
+  );
+  note(
+    "host's restated at an equal share of the requests haproxy counted for it (`volume: true`), and concurrent users.",
+  );
+  note(
+    `Through haproxy: each host is drained before its switch, and the canary gets ${CANARY_WEIGHT}% of the requests while it bakes.`,
+  );
   const v2 = await roll('v2', 'good release', '6s', canaryInputs);
   const v2bake = v2.rep.waves[0]?.bake;
   const drained = v2.rep.hosts.filter((h) => h.steps.some((x) => x.name === 'drain' && x.ok)).length;
-  note(`drained before the switch and back in rotation after health: ${drained} of ${v2.rep.hosts.length} hosts, ${v2.row.failed} failed requests`);
+  note(
+    `drained before the switch and back in rotation after health: ${drained} of ${v2.rep.hosts.length} hosts, ${v2.row.failed} failed requests`,
+  );
   if (v2bake) {
     // Answers counted by the load generator between 0.3 s after the bake started and 0.1 s before it ended.
     const from = samples.find((x) => x.t >= v2bake.start + 300);
     const to = [...samples].reverse().find((x) => x.t <= v2bake.end - 100);
     const total = from && to ? to.total - from.total : 0;
     const canaryServed = from && to ? (to.versions.v2 ?? 0) - (from.versions.v2 ?? 0) : 0;
-    if (total > 0) note(`canary served ${((100 * canaryServed) / total).toFixed(1)}% of requests during its bake (target ${CANARY_WEIGHT}%): ${canaryServed} of ${total}`);
+    if (total > 0)
+      note(
+        `canary served ${((100 * canaryServed) / total).toFixed(1)}% of requests during its bake (target ${CANARY_WEIGHT}%): ${canaryServed} of ${total}`,
+      );
     else note('canary split: no requests counted during the bake');
   } else note('canary split: wave 1 did not bake');
   note(`the shops now serve: ${apps.served().join(', ')}`);
@@ -331,14 +393,23 @@ async function main(): Promise<number> {
   // ── Step 4 ────────────────────────────────────────────────────────────────────────────────────────
   say('Step 4, real-time alerting: v3 passes every health check, but it loses money (metric-watch in the bake)');
   note(`Prometheus (${PROMETHEUS_BIN}, ${prometheus.url}) scrapes the 5 shops every second; the rules:`);
-  note(`  revenue per minute: sum(rate(shop_revenue_total{instance="{host}:${port}"}[3s])) * 60, at most 50% below the hosts on v2, 3 samples in a row`);
-  note(`  concurrent users: shop_concurrent_users, at most 50% below the hosts on v2 (revenue at each host's measured share of requests)`);
+  note(
+    `  revenue per minute: sum(rate(shop_revenue_total{instance="{host}:${port}"}[3s])) * 60, at most 50% below the hosts on v2, 3 samples in a row`,
+  );
+  note(
+    `  concurrent users: shop_concurrent_users, at most 50% below the hosts on v2 (revenue at each host's measured share of requests)`,
+  );
   note('v3 has a bug that records a tenth of each sale; its /health is fine, its tests pass.');
-  note(`The canary is drained and switched as before, and gets ${CANARY_WEIGHT}% of the requests again: scaled to its share it still earns a tenth.`);
+  note(
+    `The canary is drained and switched as before, and gets ${CANARY_WEIGHT}% of the requests again: scaled to its share it still earns a tenth.`,
+  );
   const v3 = await roll('v3', 'revenue bug', '20s', canaryInputs);
   await waitFor(() => apps.served().every((v) => v === 'v2'), 10_000);
   const canary = v3.rep.waves[0];
-  if (canary?.bake) note(`canary bake: ${canary.bake.verdict} after ${formatDuration(canary.bake.end - canary.bake.start)} of the 20 s — ${canary.bake.detail ?? ''}`);
+  if (canary?.bake)
+    note(
+      `canary bake: ${canary.bake.verdict} after ${formatDuration(canary.bake.end - canary.bake.start)} of the 20 s — ${canary.bake.detail ?? ''}`,
+    );
   note(`v3 never got past the canary; the shops serve: ${apps.served().join(', ')}`);
   const loadStats = await load.stop();
 
@@ -358,10 +429,20 @@ async function main(): Promise<number> {
   const hostsReport: HostsRevertReport = await revertHosts(
     revertSettings.ssh!,
     { badRelease: 'v3', toRelease: '', run: 'https://github.com/acme/shop/actions/runs/1' },
-    { connector: connectSsh, health: createHealthCheck(revertSettings.ssh!), logger: silentLogger, runUrl: 'https://github.com/acme/shop/actions/runs/1', reason: revertSettings.reason },
+    {
+      connector: connectSsh,
+      health: createHealthCheck(revertSettings.ssh!),
+      logger: silentLogger,
+      runUrl: 'https://github.com/acme/shop/actions/runs/1',
+      reason: revertSettings.reason,
+    },
   );
   const outcomes = new Map<string, number>();
-  for (const h of hostsReport.hosts) outcomes.set(`${h.outcome}${h.markedBad ? ' (v3 marked bad)' : ''}`, (outcomes.get(`${h.outcome}${h.markedBad ? ' (v3 marked bad)' : ''}`) ?? 0) + 1);
+  for (const h of hostsReport.hosts)
+    outcomes.set(
+      `${h.outcome}${h.markedBad ? ' (v3 marked bad)' : ''}`,
+      (outcomes.get(`${h.outcome}${h.markedBad ? ' (v3 marked bad)' : ''}`) ?? 0) + 1,
+    );
   note(`hosts: ${[...outcomes].map(([k, v]) => `${v} ${k}`).join(', ')} — no later rollback can land on v3`);
   const reportFiles = [v3.out.outputs.report, ...(watchReports.has('v3') ? [watchReports.get('v3')!] : [])];
   const rcaInput = {
@@ -385,19 +466,54 @@ async function main(): Promise<number> {
 
   // ── Where things stand ────────────────────────────────────────────────────────────────────────────
   say('Where every host stands now');
-  const currents = fleet.hosts.map((_, i) => readlinkSync(fleet.path(i, '/srv/app/current')).replace(/^releases\//, ''));
+  const currents = fleet.hosts.map((_, i) =>
+    readlinkSync(fleet.path(i, '/srv/app/current')).replace(/^releases\//, ''),
+  );
   const served = apps.served();
-  for (const [i, h] of fleet.hosts.entries()) note(`${h.id.padEnd(24)} current → ${currents[i].padEnd(4)} app serves ${served[i]}`);
+  for (const [i, h] of fleet.hosts.entries())
+    note(`${h.id.padEnd(24)} current → ${currents[i].padEnd(4)} app serves ${served[i]}`);
   const onV2 = currents.filter((c, i) => c === 'v2' && served[i] === 'v2').length;
   console.log(`    fleet: ${onV2} of ${fleet.hosts.length} hosts on v2`);
 
   say('Summary');
-  const line = (cells: string[]) => console.log(`    ${cells.map((c, i) => c.padEnd([5, 29, 12, 11, 6, 11, 10, 7, 9][i])).join(' ')}`);
+  const line = (cells: string[]) =>
+    console.log(`    ${cells.map((c, i) => c.padEnd([5, 29, 12, 11, 6, 11, 10, 7, 9][i])).join(' ')}`);
   line(['step', 'what', 'result', 'hosts', 'waves', 'bakes', 'purchases', 'failed', 'duration']);
-  line(['1', 'tests of v2', gate.passed ? 'tests pass' : 'tests fail', '', '', '', '', '', formatDuration(gate.durationMs)]);
+  line([
+    '1',
+    'tests of v2',
+    gate.passed ? 'tests pass' : 'tests fail',
+    '',
+    '',
+    '',
+    '',
+    '',
+    formatDuration(gate.durationMs),
+  ]);
   line(['2', 'main', `tree ${tree.state}`, '', '', '', '', '', '']);
-  for (const r of rows) line([r.version === 'v2' ? '3' : '4', `rollout of ${r.version} (${r.story})`, r.result, r.hosts, String(r.waves), r.bake, String(r.served), String(r.failed), r.duration]);
-  line(['5', 'auto-revert of v3', 'RCA written', `${hostsReport.hosts.filter((h) => h.markedBad).length} marked`, '', '', '', '', '']);
+  for (const r of rows)
+    line([
+      r.version === 'v2' ? '3' : '4',
+      `rollout of ${r.version} (${r.story})`,
+      r.result,
+      r.hosts,
+      String(r.waves),
+      r.bake,
+      String(r.served),
+      String(r.failed),
+      r.duration,
+    ]);
+  line([
+    '5',
+    'auto-revert of v3',
+    'RCA written',
+    `${hostsReport.hosts.filter((h) => h.markedBad).length} marked`,
+    '',
+    '',
+    '',
+    '',
+    '',
+  ]);
   const failed = loadStats.failed;
   console.log(
     `\n    Customers: ${loadStats.ok} purchases served while the demo ran, ${failed} failed requests during the rollouts (goal: 0)${failed ? ` — ${JSON.stringify(loadStats.errors)}` : ''}`,
@@ -409,7 +525,9 @@ async function main(): Promise<number> {
     onV2 === fleet.hosts.length &&
     failed === 0 &&
     existsSync(rcaFile);
-  console.log(`\n${ok ? '✓' : '✗'} demo finished in ${formatDuration(Date.now() - started)}: the fleet is on v2, v3 never got past the canary, the RCA is at ${rcaFile}`);
+  console.log(
+    `\n${ok ? '✓' : '✗'} demo finished in ${formatDuration(Date.now() - started)}: the fleet is on v2, v3 never got past the canary, the RCA is at ${rcaFile}`,
+  );
   return ok ? 0 : 1;
 }
 

@@ -27,7 +27,8 @@ export function releaseNotes(changelog: string, version: string): string {
   const lines = changelog.split('\n');
   const heading = new RegExp(`^## \\[?v?${version.replace(/\./g, '\\.')}\\]?(\\s|$)`);
   const start = lines.findIndex((l) => heading.test(l));
-  if (start < 0) throw new Error(`CHANGELOG.md has no section '## [${version}]': add one (move the Unreleased entries under it)`);
+  if (start < 0)
+    throw new Error(`CHANGELOG.md has no section '## [${version}]': add one (move the Unreleased entries under it)`);
   const end = lines.findIndex((l, i) => i > start && /^## /.test(l));
   const body = lines
     .slice(start + 1, end < 0 ? undefined : end)
@@ -49,7 +50,10 @@ export function releaseProblems(tag: string, packageJson: string, changelog: str
   }
   const problems: string[] = [];
   const version = (JSON.parse(packageJson) as { version?: string }).version;
-  if (version !== parsed.version) problems.push(`package.json says version ${version ?? '(none)'}, the tag says ${parsed.version}: bump package.json before tagging`);
+  if (version !== parsed.version)
+    problems.push(
+      `package.json says version ${version ?? '(none)'}, the tag says ${parsed.version}: bump package.json before tagging`,
+    );
   try {
     releaseNotes(changelog, parsed.version);
   } catch (err) {
@@ -72,10 +76,22 @@ export async function publishRelease(
     },
   );
   if (existing) {
-    const updated = await client.rest.repos.updateRelease({ ...repo, release_id: existing.id, name: o.tag, body: o.notes });
+    const updated = await client.rest.repos.updateRelease({
+      ...repo,
+      release_id: existing.id,
+      name: o.tag,
+      body: o.notes,
+    });
     return { url: updated.data.html_url, created: false };
   }
-  const created = await client.rest.repos.createRelease({ ...repo, tag_name: o.tag, target_commitish: o.sha, name: o.tag, body: o.notes, make_latest: 'true' });
+  const created = await client.rest.repos.createRelease({
+    ...repo,
+    tag_name: o.tag,
+    target_commitish: o.sha,
+    name: o.tag,
+    body: o.notes,
+    make_latest: 'true',
+  });
   return { url: created.data.html_url, created: true };
 }
 
@@ -101,7 +117,11 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const client = createClient(env.GITHUB_TOKEN, env.GITHUB_API_URL || 'https://api.github.com');
-  const r = await publishRelease(client, { owner, repo }, { tag, sha: env.GITHUB_SHA, notes: releaseNotes(changelog, version) });
+  const r = await publishRelease(
+    client,
+    { owner, repo },
+    { tag, sha: env.GITHUB_SHA, notes: releaseNotes(changelog, version) },
+  );
   console.log(`${r.created ? 'published' : 'updated'} release ${tag}: ${r.url}`);
   return 0;
 }

@@ -10,7 +10,10 @@ test('npm run demo walks the five steps: v2 everywhere with 0 failed requests, v
   const started = Date.now();
   const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve) => {
     // tsx directly (what `npm run demo` runs), so a timeout can stop the demo itself, which then cleans up.
-    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), ['scripts/demo.ts'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), ['scripts/demo.ts'], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let text = '';
     child.stdout.on('data', (d) => (text += d));
     child.stderr.on('data', (d) => (text += d));
@@ -28,7 +31,9 @@ test('npm run demo walks the five steps: v2 everywhere with 0 failed requests, v
   expect(out).toMatch(/test-gate ran `node --test` on the shop: 3 tests, 0 failing/);
   expect(out).toContain('check run "test-gate": success');
   expect(out).toMatch(/status test-gate\/tree = success/);
-  expect(out).toMatch(/result: reverted \(rollout of v3 stopped and reverted: metric watch failed during the bake of wave 1: revenue per minute/);
+  expect(out).toMatch(
+    /result: reverted \(rollout of v3 stopped and reverted: metric watch failed during the bake of wave 1: revenue per minute/,
+  );
   const rca = /RCA: (\S+)/.exec(out)?.[1];
   expect(rca).toBeDefined();
   expect(existsSync(rca!)).toBe(true);

@@ -98,7 +98,9 @@ async function master() {
   /** Forks `workers` workers from the release `current` points to; resolves once all listen. */
   async function startGeneration() {
     const release = realpathSync(join(deployPath, 'current'));
-    const version = existsSync(join(release, 'VERSION')) ? readFileSync(join(release, 'VERSION'), 'utf8').trim() : release.split('/').pop();
+    const version = existsSync(join(release, 'VERSION'))
+      ? readFileSync(join(release, 'VERSION'), 'utf8').trim()
+      : release.split('/').pop();
     cluster.setupPrimary({ exec: join(release, 'server.mjs'), args: [], silent: false });
     const started = [];
     try {
@@ -208,7 +210,9 @@ async function master() {
 
 function worker() {
   const release = process.env.SHOP_RELEASE || dirname(fileURLToPath(import.meta.url));
-  const version = existsSync(join(release, 'VERSION')) ? readFileSync(join(release, 'VERSION'), 'utf8').trim() : 'unknown';
+  const version = existsSync(join(release, 'VERSION'))
+    ? readFileSync(join(release, 'VERSION'), 'utf8').trim()
+    : 'unknown';
   const brokenRevenue = existsSync(join(release, 'BROKEN_REVENUE'));
   const price = brokenRevenue ? PRICE / 10 : PRICE;
   let draining = false;
@@ -234,7 +238,13 @@ function worker() {
     const url = new URL(req.url ?? '/', 'http://shop');
     const send = (code, type, body, extra) => {
       res.writeHead(code, { 'content-type': type }).end(body);
-      hit(url.pathname === '/buy' || url.pathname === '/health' || url.pathname === '/metrics' || url.pathname === '/' ? url.pathname : 'other', code, extra);
+      hit(
+        url.pathname === '/buy' || url.pathname === '/health' || url.pathname === '/metrics' || url.pathname === '/'
+          ? url.pathname
+          : 'other',
+        code,
+        extra,
+      );
     };
     switch (url.pathname) {
       case '/':
@@ -243,7 +253,10 @@ function worker() {
         return send(200, 'application/json', `${JSON.stringify({ status: 'ok', version, pid: process.pid })}\n`);
       case '/buy': {
         const user = url.searchParams.get('user') || req.socket.remoteAddress || 'anonymous';
-        return send(200, 'application/json', `${JSON.stringify({ ok: true, version, amount: price })}\n`, { revenue: price, user });
+        return send(200, 'application/json', `${JSON.stringify({ ok: true, version, amount: price })}\n`, {
+          revenue: price,
+          user,
+        });
       }
       case '/metrics': {
         const id = ++nextId;

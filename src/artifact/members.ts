@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { InputError } from '../common/inputs.js';
 import { parentPaths } from '../release/layout.js';
 
-export type MemberKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char-device' | 'block-device' | 'fifo' | 'socket' | 'unknown';
+export type MemberKind =
+  'file' | 'dir' | 'symlink' | 'hardlink' | 'char-device' | 'block-device' | 'fifo' | 'socket' | 'unknown';
 
 export interface Member {
   /** Relative to the release root, `/`-separated, without `./` or a trailing `/`; '' is the root itself. */
@@ -44,7 +45,10 @@ export interface ArtifactSummary {
 const LISTED = 10;
 
 export function listNames(names: readonly string[], max = LISTED): string {
-  const shown = names.slice(0, max).map((n) => `'${n}'`).join(', ');
+  const shown = names
+    .slice(0, max)
+    .map((n) => `'${n}'`)
+    .join(', ');
   return names.length > max ? `${shown} and ${names.length - max} more` : shown;
 }
 
@@ -78,11 +82,17 @@ export function checkMembers(input: string, what: string, members: readonly Memb
   const special = members.filter((m) => KIND_WORDS[m.kind]);
   if (special.length > 0) {
     const m = special[0];
-    refuse(`holds ${KIND_WORDS[m.kind]}${m.raw ? ` (${m.raw})` : ''}: ${listNames(special.map((s) => s.path).sort())}. An artifact may hold only regular files, directories and symlinks`);
+    refuse(
+      `holds ${KIND_WORDS[m.kind]}${m.raw ? ` (${m.raw})` : ''}: ${listNames(special.map((s) => s.path).sort())}. ` +
+        `An artifact may hold only regular files, directories and symlinks`,
+    );
   }
   const privileged = members.filter((m) => (m.kind === 'file' || m.kind === 'hardlink') && (m.mode & 0o6000) !== 0);
   if (privileged.length > 0) {
-    refuse(`holds setuid or setgid files: ${listNames(privileged.map((m) => m.path).sort())}. Remove those bits (chmod u-s,g-s) before deploying: a release must not grant privileges`);
+    refuse(
+      `holds setuid or setgid files: ${listNames(privileged.map((m) => m.path).sort())}. Remove those bits ` +
+        `(chmod u-s,g-s) before deploying: a release must not grant privileges`,
+    );
   }
 
   const tree = new Map<string, MemberKind>();
@@ -91,7 +101,11 @@ export function checkMembers(input: string, what: string, members: readonly Memb
   let bytes = 0;
   for (const m of members) {
     for (const p of parentPaths(m.path)) {
-      if (links.has(p)) refuse(`holds '${m.path}' under the symlink '${p}' (→ ${links.get(p)}): a member cannot go through a symlink, it could land outside the release`);
+      if (links.has(p))
+        refuse(
+          `holds '${m.path}' under the symlink '${p}' (→ ${links.get(p)}): a member cannot go through a ` +
+            `symlink, it could land outside the release`,
+        );
       const kind = tree.get(p);
       if (kind !== undefined && kind !== 'dir') refuse(`holds '${m.path}' under '${p}', which is not a directory`);
     }
@@ -99,7 +113,8 @@ export function checkMembers(input: string, what: string, members: readonly Memb
     // A path given twice could turn a directory into a symlink between two members that use it.
     if (before !== undefined && !(before === 'dir' && m.kind === 'dir')) refuse(`holds '${m.path || '.'}' twice`);
     if (m.kind === 'hardlink') {
-      if (tree.get(m.link ?? '') !== 'file') refuse(`holds the hard link '${m.path}' to '${m.link}', which is not a regular file earlier in the archive`);
+      if (tree.get(m.link ?? '') !== 'file')
+        refuse(`holds the hard link '${m.path}' to '${m.link}', which is not a regular file earlier in the archive`);
       tree.set(m.path, 'file');
     } else tree.set(m.path, m.kind);
     if (m.kind === 'symlink') links.set(m.path, m.link ?? '');
@@ -117,7 +132,10 @@ export function checkMembers(input: string, what: string, members: readonly Memb
 
 /** The warning for the write bits removed. */
 export function writableWarning(what: string, writable: readonly string[]): string {
-  return `artifact '${what}': group- and world-write removed from ${writable.length} member(s) (releases are read-only trees): ${listNames(writable)}`;
+  return (
+    `artifact '${what}': group- and world-write removed from ${writable.length} member(s) (releases ` +
+    `are read-only trees): ${listNames(writable)}`
+  );
 }
 
 /**

@@ -84,17 +84,33 @@ export interface ArtifactRequest {
 /** Names on the tar command line: `./path`, the root as `.`. */
 const tarName = (m: Member) => (m.path ? `./${m.path}` : '.');
 
-/** Packs members of `root`, listed explicitly (excluded paths never enter), owner-neutral, write bits for group and others off, file times kept. */
+/** Packs members of `root`, listed explicitly (excluded paths never enter), owner-neutral, write bits for group and
+ * others off, file times kept. */
 function packTar(root: string, names: readonly string[], out: string | null): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const args = ['-C', root, '--no-recursion', '--null', '-T', '-', '--owner=0', '--group=0', '--numeric-owner', '--mode=go-w', '-czf', out ?? '-'];
+    const args = [
+      '-C',
+      root,
+      '--no-recursion',
+      '--null',
+      '-T',
+      '-',
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      '--mode=go-w',
+      '-czf',
+      out ?? '-',
+    ];
     const tar = spawn('tar', args, { env: { ...process.env, GZIP: '-n' }, stdio: ['pipe', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let err = '';
     tar.stdout.on('data', (d: Buffer) => chunks.push(d));
     tar.stderr.on('data', (d: Buffer) => (err += String(d)));
     tar.once('error', reject);
-    tar.once('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`tar failed (exit ${code}): ${err.trim()}`))));
+    tar.once('close', (code) =>
+      code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`tar failed (exit ${code}): ${err.trim()}`)),
+    );
     tar.stdin.end(names.map((n) => `${n}\0`).join(''));
   });
 }
@@ -107,7 +123,10 @@ async function freeBytes(dir: string): Promise<number> {
 
 export async function prepareArtifact(req: ArtifactRequest): Promise<PreparedArtifact> {
   const kind = artifactKind(req.input, req.path);
-  const members = kind === 'dir' ? await walkDirectory(req.path, req.exclude) : await readTarMembers(req.input, req.path, kind === 'tar.gz');
+  const members =
+    kind === 'dir'
+      ? await walkDirectory(req.path, req.exclude)
+      : await readTarMembers(req.input, req.path, kind === 'tar.gz');
   const summary = checkMembers(req.input, req.path, members);
   const warnings = summary.writable.length > 0 ? [writableWarning(req.path, summary.writable)] : [];
   await mkdir(req.workDir, { recursive: true });
@@ -115,7 +134,11 @@ export async function prepareArtifact(req: ArtifactRequest): Promise<PreparedArt
   let file = req.path;
   if (kind === 'dir') {
     file = join(req.workDir, 'artifact.tar.gz');
-    await packTar(req.path, [...members].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map(tarName), file);
+    await packTar(
+      req.path,
+      [...members].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map(tarName),
+      file,
+    );
   }
   const content = readFileSync(file);
   const prepared: PreparedArtifact = {
@@ -142,7 +165,16 @@ export function stagingOf(a: PreparedArtifact): { delta: boolean; url: boolean }
 /** An artifact every host downloads itself (artifact-url): the runner holds none of its bytes. */
 export function urlArtifact(href: string, redacted: string, sha256: string): PreparedArtifact {
   // GNU tar detects gzip by itself when it reads a file, so 'tar' serves .tar and .tar.gz alike.
-  return { file: redacted, format: 'tar', sha256, identity: sha256, bytes: 0, content: Buffer.alloc(0), url: { href, redacted }, warnings: [] };
+  return {
+    file: redacted,
+    format: 'tar',
+    sha256,
+    identity: sha256,
+    bytes: 0,
+    content: Buffer.alloc(0),
+    url: { href, redacted },
+    warnings: [],
+  };
 }
 
 /**
@@ -150,7 +182,12 @@ export function urlArtifact(href: string, redacted: string, sha256: string): Pre
  * into the work directory if it fits there with room to spare. Why not ('' never) turns delta off
  * for this artifact with a warning; the rollout still runs, with the whole artifact.
  */
-async function deltaSource(req: ArtifactRequest, kind: 'dir' | 'tar' | 'tar.gz', members: readonly Member[], bytes: number): Promise<DeltaSource | string> {
+async function deltaSource(
+  req: ArtifactRequest,
+  kind: 'dir' | 'tar' | 'tar.gz',
+  members: readonly Member[],
+  bytes: number,
+): Promise<DeltaSource | string> {
   const odd = members.find((m) => UNSUPPORTED_NAME.test(m.path));
   if (odd) return `the file name ${JSON.stringify(odd.path)} holds a control character or a backslash`;
   let root = req.path;
@@ -158,18 +195,29 @@ async function deltaSource(req: ArtifactRequest, kind: 'dir' | 'tar' | 'tar.gz',
     root = join(req.workDir, 'release-tree');
     await mkdir(root, { recursive: true });
     const free = await freeBytes(root);
-    if (!fits(bytes, free)) return `the runner has ${formatBytes(free)} free in its temporary directory, not enough to unpack ${formatBytes(bytes)} with room to spare`;
+    if (!fits(bytes, free))
+      return (
+        `the runner has ${formatBytes(free)} free in its temporary directory, not enough to unpack ` +
+        `${formatBytes(bytes)} with room to spare`
+      );
     // The members were checked: no device, no setuid file, nothing outside root. Owners are the runner's.
     await execFileAsync('tar', ['-x', '-p', '--no-same-owner', '-f', req.path, '-C', root]);
   }
   const entries: ManifestEntry[] = members
     .filter((m) => m.kind === 'file' || m.kind === 'hardlink')
-    .map((m) => ({ path: m.path, mode: releaseMode(m.mode).toString(8), size: m.size, mtime: m.mtime, sha256: m.sha256 ?? '' }));
+    .map((m) => ({
+      path: m.path,
+      mode: releaseMode(m.mode).toString(8),
+      size: m.size,
+      mtime: m.mtime,
+      sha256: m.sha256 ?? '',
+    }));
   const structure = ['.', ...members.filter((m) => m.path && (m.kind === 'dir' || m.kind === 'symlink')).map(tarName)];
   return { root, entries, manifest: gzipSync(manifestText(entries)), structure };
 }
 
-/** A tar.gz of `files` plus every directory and symlink of the release, packed as the whole artifact is (owner-neutral, file times kept). */
+/** A tar.gz of `files` plus every directory and symlink of the release, packed as the whole artifact is
+ * (owner-neutral, file times kept). */
 export function deltaTar(source: DeltaSource, files: readonly ManifestEntry[]): Promise<Buffer> {
   const names = [...new Set([...source.structure, ...files.map((f) => `./${f.path}`)])].sort();
   return packTar(source.root, names, null);

@@ -127,16 +127,23 @@ export class TarParser {
   /** The input ended: an archive cut off inside a member (or before any) is an error. */
   end(): Member[] {
     if (this.dataLeft > 0 || this.entry) throw new Error('the archive ends inside a member (a truncated file?)');
-    if (!this.ended && this.members.length === 0 && this.zeroBlocks === 0) throw new Error('it is empty or not a tar archive');
+    if (!this.ended && this.members.length === 0 && this.zeroBlocks === 0)
+      throw new Error('it is empty or not a tar archive');
     return this.members;
   }
 
   private header(block: Buffer): void {
-    if (!checksumOk(block)) throw new Error(this.members.length === 0 ? 'it is not a tar archive (header checksum mismatch)' : 'a header is corrupt (checksum mismatch)');
+    if (!checksumOk(block))
+      throw new Error(
+        this.members.length === 0
+          ? 'it is not a tar archive (header checksum mismatch)'
+          : 'a header is corrupt (checksum mismatch)',
+      );
     const flag = String.fromCharCode(block[156]);
     const size = this.pending.size ?? numberField(block.subarray(124, 136));
     // POSIX ustar keeps a name prefix at 345; GNU's format ('ustar  ') keeps other fields there.
-    const prefix = block.toString('latin1', 257, 263) === 'ustar\0' && block[345] !== 0 ? stringField(block, 345, 155) : '';
+    const prefix =
+      block.toString('latin1', 257, 263) === 'ustar\0' && block[345] !== 0 ? stringField(block, 345, 155) : '';
     const name = this.pending.path ?? (prefix ? `${prefix}/${stringField(block, 0, 100)}` : stringField(block, 0, 100));
     const link = this.pending.link ?? stringField(block, 157, 100);
     const mtime = this.pending.mtime ?? numberField(block.subarray(136, 148));
@@ -145,7 +152,10 @@ export class TarParser {
     this.padLeft = (BLOCK - (size % BLOCK)) % BLOCK;
     if (flag === 'L' || flag === 'K' || flag === 'x' || flag === 'g') {
       this.entry = { meta: flag, chunks: [] };
-      if (size > 1 << 20) throw new Error(`a ${flag === 'x' || flag === 'g' ? 'pax' : 'long-name'} header of ${size} bytes is not credible`);
+      if (size > 1 << 20)
+        throw new Error(
+          `a ${flag === 'x' || flag === 'g' ? 'pax' : 'long-name'} header of ${size} bytes is not credible`,
+        );
       if (size === 0) this.finishEntry();
       return;
     }
@@ -234,7 +244,9 @@ export async function readTarMembers(input: string, file: string, gzip: boolean)
 
 function readError(err: unknown, gzip: boolean): string {
   const e = err as { code?: string; message?: string };
-  if (e.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(String(e.message))) return 'the gzip stream ends early (a truncated file?)';
-  if (gzip && (e.code === 'Z_DATA_ERROR' || /incorrect header check|invalid/i.test(String(e.message)))) return 'it is not gzip-compressed data, or it is corrupt';
+  if (e.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(String(e.message)))
+    return 'the gzip stream ends early (a truncated file?)';
+  if (gzip && (e.code === 'Z_DATA_ERROR' || /incorrect header check|invalid/i.test(String(e.message))))
+    return 'it is not gzip-compressed data, or it is corrupt';
   return String(e.message ?? err);
 }

@@ -45,7 +45,13 @@ export async function walkDirectory(root: string, exclude: readonly string[]): P
     const full = rel ? join(root, rel) : root;
     const st = await lstat(full);
     const kind = kindOf(st);
-    const member: Member = { path: rel, kind, mode: st.mode & 0o7777, size: kind === 'file' ? st.size : 0, mtime: Math.floor(st.mtimeMs / 1000) };
+    const member: Member = {
+      path: rel,
+      kind,
+      mode: st.mode & 0o7777,
+      size: kind === 'file' ? st.size : 0,
+      mtime: Math.floor(st.mtimeMs / 1000),
+    };
     if (kind === 'symlink') member.link = await readlink(full);
     if (kind === 'file') member.sha256 = await sha256File(full);
     members.push(member);

@@ -18,7 +18,11 @@ export class Semaphore {
 }
 
 /** Maps items with at most `limit` in flight, keeping order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const sem = new Semaphore(Math.max(1, limit));
   return Promise.all(items.map((item, i) => sem.run(() => fn(item, i))));
 }

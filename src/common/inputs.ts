@@ -81,7 +81,8 @@ export function parseCount(name: string, text: string): Count {
   if (!m) throw new InputError(name, `'${text}' is not a count (use N or N%)`);
   const value = Number(m[1]);
   if (m[2]) {
-    if (value <= 0 || value > 100) throw new InputError(name, `'${text}': a percentage must be above 0% and at most 100%`);
+    if (value <= 0 || value > 100)
+      throw new InputError(name, `'${text}': a percentage must be above 0% and at most 100%`);
     return { kind: 'percent', value };
   }
   if (!Number.isInteger(value)) throw new InputError(name, `'${text}' is not a whole number`);
@@ -100,7 +101,8 @@ export interface HostSpec {
   port: number;
 }
 
-const HOSTNAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const HOSTNAME =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 const IPV4 = /^(?:\d{1,3}\.){3}\d{1,3}$/;
 const IPV6 = /^[0-9A-Fa-f:.]+$/;
 const USER = /^[A-Za-z_][A-Za-z0-9._-]{0,31}$/;
@@ -120,7 +122,8 @@ export function parseHostSpec(name: string, text: string, defaults: { user: stri
   }
   if (!USER.test(user)) throw new InputError(name, `'${text}': '${user}' is not a valid user name`);
   const port = m[3] === undefined ? defaults.port : Number(m[3]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputError(name, `'${text}': port must be 1-65535`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new InputError(name, `'${text}': port must be 1-65535`);
   return { user, host, port };
 }
 

@@ -44,7 +44,10 @@ export function mdCode(text: string, o: { max?: number; cell?: boolean } = {}): 
   const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
   const fence = '`'.repeat(longest + 1);
   // A space is stripped from each side when both are there; pad when the text starts or ends with a backtick.
-  const pad = body.startsWith('`') || body.endsWith('`') || (body.startsWith(' ') && body.endsWith(' ') && body.trim() !== '') ? ' ' : '';
+  const pad =
+    body.startsWith('`') || body.endsWith('`') || (body.startsWith(' ') && body.endsWith(' ') && body.trim() !== '')
+      ? ' '
+      : '';
   return `${fence}${pad}${body || ' '}${pad}${fence}`;
 }
 
@@ -61,10 +64,17 @@ export function mdBlock(text: string, o: { max?: number } = {}): string {
 
 /** Text inside an HTML element (`<summary>`): entities for HTML, and no mention or link. */
 export function mdHtml(text: string, max = 2000): string {
-  return defang(oneLine(text, max)).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return defang(oneLine(text, max))
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
 }
 
 /** fivestep's own Markdown (a description from action.yml) in a table cell: its markup kept, `|` escaped, one line. */
 export function mdCell(markdown: string): string {
-  return markdown.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').trim();
+  return markdown
+    .replace(/\|/g, '\\|')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
 }

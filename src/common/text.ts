@@ -44,7 +44,10 @@ function isSurrogate(code: number, half: 'high' | 'low'): boolean {
  */
 export function lastLines(output: string, o: { lines?: number; max?: number } = {}): string {
   const max = o.max ?? 1000;
-  const kept = output.split(/\r\n|\n|\r/).filter((l) => l.trim() !== '').slice(-(o.lines ?? 3));
+  const kept = output
+    .split(/\r\n|\n|\r/)
+    .filter((l) => l.trim() !== '')
+    .slice(-(o.lines ?? 3));
   const line = oneLine(kept.join('\n').trim(), Infinity);
   if (line.length <= max) return line;
   let start = line.length - Math.max(0, max - 1);

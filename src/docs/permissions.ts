@@ -35,22 +35,60 @@ const gateMode = (w: StepInputs, ...modes: string[]) => {
 
 export const ACTION_PERMISSIONS: Record<string, PermissionRule[]> = {
   'test-gate': [
-    { feature: 'posts the check run with its annotations', when: 'in mode run and publish', needs: { checks: 'write' }, applies: (w) => gateMode(w, 'run', 'publish') },
-    { feature: 'sets the commit status and the `<check-name>/tree` status', when: 'in mode run and publish', needs: { statuses: 'write' }, applies: (w) => gateMode(w, 'run', 'publish') },
-    { feature: 'reads the default branch\'s history to find its last gate result', when: 'in mode run and publish', needs: { contents: 'read' }, applies: (w) => gateMode(w, 'run', 'publish') },
-    { feature: 'opens the red-main issue while the default branch is red, closes it when green', when: 'in mode run (on the default branch)', needs: { issues: 'write' }, applies: (w) => gateMode(w, 'run') },
     {
-      feature: 'reads a pull request\'s labels and changed files, and lists the open pull requests whose tree status turns green',
-      when: 'in mode run with `tree` or `require-test-for-bug` (both on by default); always in mode publish (it finds the pull request)',
-      needs: { 'pull-requests': 'read' },
-      applies: (w) => (gateMode(w, 'run') && (mayBeTrue('tree', true)(w) || mayBeTrue('require-test-for-bug', true)(w))) || gateMode(w, 'publish'),
+      feature: 'posts the check run with its annotations',
+      when: 'in mode run and publish',
+      needs: { checks: 'write' },
+      applies: (w) => gateMode(w, 'run', 'publish'),
     },
-    { feature: 'downloads the saved result, an artifact of the run that triggered the workflow_run', when: 'in mode publish', needs: { actions: 'read' }, applies: (w) => gateMode(w, 'publish') },
+    {
+      feature: 'sets the commit status and the `<check-name>/tree` status',
+      when: 'in mode run and publish',
+      needs: { statuses: 'write' },
+      applies: (w) => gateMode(w, 'run', 'publish'),
+    },
+    {
+      feature: "reads the default branch's history to find its last gate result",
+      when: 'in mode run and publish',
+      needs: { contents: 'read' },
+      applies: (w) => gateMode(w, 'run', 'publish'),
+    },
+    {
+      feature: 'opens the red-main issue while the default branch is red, closes it when green',
+      when: 'in mode run (on the default branch)',
+      needs: { issues: 'write' },
+      applies: (w) => gateMode(w, 'run'),
+    },
+    {
+      feature:
+        "reads a pull request's labels and changed files, and lists the open pull requests whose tree status " +
+        'turns green',
+      when:
+        'in mode run with `tree` or `require-test-for-bug` (both on by default); always in mode publish ' +
+        '(it finds the pull request)',
+      needs: { 'pull-requests': 'read' },
+      applies: (w) =>
+        (gateMode(w, 'run') && (mayBeTrue('tree', true)(w) || mayBeTrue('require-test-for-bug', true)(w))) ||
+        gateMode(w, 'publish'),
+    },
+    {
+      feature: 'downloads the saved result, an artifact of the run that triggered the workflow_run',
+      when: 'in mode publish',
+      needs: { actions: 'read' },
+      applies: (w) => gateMode(w, 'publish'),
+    },
   ],
   'ssh-rollout': [
-    { feature: 'records the rollout as a GitHub Deployment, with its statuses', when: 'with `environment`', needs: { deployments: 'write' }, applies: maySet('environment') },
     {
-      feature: 'reads the workflow run named in a held deploy lock, so a finished run\'s lock is taken over at once (without it, after 60 s)',
+      feature: 'records the rollout as a GitHub Deployment, with its statuses',
+      when: 'with `environment`',
+      needs: { deployments: 'write' },
+      applies: maySet('environment'),
+    },
+    {
+      feature:
+        "reads the workflow run named in a held deploy lock, so a finished run's lock is taken over at once " +
+        '(without it, after 60 s)',
       when: 'with `github-token` (the default)',
       needs: { actions: 'read' },
       // `github-token` defaults to `${{ github.token }}`: unset is set; only an explicit empty value turns it off.
@@ -59,15 +97,32 @@ export const ACTION_PERMISSIONS: Record<string, PermissionRule[]> = {
   ],
   'metric-watch': [],
   'auto-revert': [
-    { feature: 'marks the reverted release\'s GitHub Deployments failed', when: 'with `hosts`', needs: { deployments: 'write' }, applies: maySet('hosts') },
-    { feature: 'pushes the revert commit (to the branch, or to `fivestep/revert-<sha>`)', when: 'with `revert-commit`', needs: { contents: 'write' }, applies: mayBeTrue('revert-commit', false) },
+    {
+      feature: "marks the reverted release's GitHub Deployments failed",
+      when: 'with `hosts`',
+      needs: { deployments: 'write' },
+      applies: maySet('hosts'),
+    },
+    {
+      feature: 'pushes the revert commit (to the branch, or to `fivestep/revert-<sha>`)',
+      when: 'with `revert-commit`',
+      needs: { contents: 'write' },
+      applies: mayBeTrue('revert-commit', false),
+    },
     {
       feature: 'opens the revert pull request',
       when: 'with `revert-commit` and `revert-mode: pull-request` (the default mode)',
       needs: { 'pull-requests': 'write' },
-      applies: (w) => mayBeTrue('revert-commit', false)(w) && (isExpression(w['revert-mode']) || (w['revert-mode'] ?? 'pull-request').trim() !== 'push'),
+      applies: (w) =>
+        mayBeTrue('revert-commit', false)(w) &&
+        (isExpression(w['revert-mode']) || (w['revert-mode'] ?? 'pull-request').trim() !== 'push'),
     },
-    { feature: 'opens or comments on the root-cause-analysis issue', when: 'with `rca-issue` (on by default)', needs: { issues: 'write' }, applies: mayBeTrue('rca-issue', true) },
+    {
+      feature: 'opens or comments on the root-cause-analysis issue',
+      when: 'with `rca-issue` (on by default)',
+      needs: { issues: 'write' },
+      applies: mayBeTrue('rca-issue', true),
+    },
   ],
 };
 
@@ -81,11 +136,16 @@ export const OTHER_ACTION_PERMISSIONS: Record<string, (inputs: StepInputs) => Pe
 };
 
 /** `run:` steps that call the API with the job's token (`gh`), and what those calls need. */
-export const RUN_COMMAND_PERMISSIONS: { pattern: RegExp; needs: Permissions }[] = [{ pattern: /\bgh run (list|view|download)\b/, needs: { actions: 'read' } }];
+export const RUN_COMMAND_PERMISSIONS: { pattern: RegExp; needs: Permissions }[] = [
+  { pattern: /\bgh run (list|view|download)\b/, needs: { actions: 'read' } },
+];
 
 /** What a `run:` script needs, from the calls it makes that the table knows. */
 export function runPermissions(script: string): Permissions {
-  return RUN_COMMAND_PERMISSIONS.filter((c) => c.pattern.test(script)).reduce<Permissions>((acc, c) => mergePermissions(acc, c.needs), {});
+  return RUN_COMMAND_PERMISSIONS.filter((c) => c.pattern.test(script)).reduce<Permissions>(
+    (acc, c) => mergePermissions(acc, c.needs),
+    {},
+  );
 }
 
 const rank = (a: Access | 'none' | undefined) => (a === 'write' ? 2 : a === 'read' ? 1 : 0);
@@ -93,7 +153,8 @@ const rank = (a: Access | 'none' | undefined) => (a === 'write' ? 2 : a === 'rea
 /** The union of two permission sets (write covers read). */
 export function mergePermissions(a: Permissions, b: Permissions): Permissions {
   const out: Permissions = { ...a };
-  for (const [scope, access] of Object.entries(b) as [Scope, Access][]) if (rank(access) > rank(out[scope])) out[scope] = access;
+  for (const [scope, access] of Object.entries(b) as [Scope, Access][])
+    if (rank(access) > rank(out[scope])) out[scope] = access;
   return out;
 }
 
@@ -122,7 +183,17 @@ export function comparePermissions(granted: Permissions, needed: Permissions): {
 export function permissionsLine(action: string): string {
   const rules = ACTION_PERMISSIONS[action];
   if (!rules) throw new Error(`unknown action '${action}'`);
-  if (rules.length === 0) return '**Permissions:** none. It calls no GitHub API, so its job may grant `permissions: {}` (plus `contents: read` if it checks the repository out).';
-  const grant = (p: Permissions) => Object.entries(p).map(([s, a]) => `\`${s}: ${a}\``).join(', ');
-  return ['**Permissions** (the job\'s `permissions:`; the action uses nothing else):', ...rules.map((r) => `- ${grant(r.needs)} ${r.when}: ${r.feature}.`)].join('\n');
+  if (rules.length === 0)
+    return (
+      '**Permissions:** none. It calls no GitHub API, so its job may grant `permissions: {}` (plus ' +
+      '`contents: read` if it checks the repository out).'
+    );
+  const grant = (p: Permissions) =>
+    Object.entries(p)
+      .map(([s, a]) => `\`${s}: ${a}\``)
+      .join(', ');
+  return [
+    "**Permissions** (the job's `permissions:`; the action uses nothing else):",
+    ...rules.map((r) => `- ${grant(r.needs)} ${r.when}: ${r.feature}.`),
+  ].join('\n');
 }

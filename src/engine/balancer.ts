@@ -6,12 +6,21 @@ import { errorMessage } from '../common/errors.js';
 import { hostId, type HostSpec } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
 import type { ReleaseHost } from './host.js';
-import { appPorts, connectLoadBalancer, sharesBetween, splitOf, type LoadBalancer, type RolloutLbSettings, type TrafficSplit } from '../lb/index.js';
+import {
+  appPorts,
+  connectLoadBalancer,
+  sharesBetween,
+  splitOf,
+  type LoadBalancer,
+  type RolloutLbSettings,
+  type TrafficSplit,
+} from '../lb/index.js';
 import type { Connector, SshCredentials } from '../ssh/types.js';
 import { settleOf, type SettledHost } from './settle.js';
 import { formatDurationInput } from '../common/format.js';
 
-/** During a canary bake: each host's share (0..1) of the requests the balancer sent since the bake began, by host id. */
+/** During a canary bake: each host's share (0..1) of the requests the balancer sent since the bake began, by host id.
+ * */
 export interface BakeTraffic {
   trafficShares: () => Promise<ReadonlyMap<string, number> | null>;
 }
@@ -38,8 +47,20 @@ export class Balancer {
    * Connects and matches every host to its server; a host the balancer does not know, or a mapping that is
    * not one server per host and one host per server, fails here, before anything changes.
    */
-  static async open(settings: RolloutLbSettings, hosts: HostSpec[], io: { connector: Connector; credentials: SshCredentials; logger: Logger; provider?: LoadBalancer; needPorts?: boolean }): Promise<Balancer> {
-    const opened = io.provider ? { lb: io.provider, close: async () => undefined } : await connectLoadBalancer(settings, io.connector, io.credentials);
+  static async open(
+    settings: RolloutLbSettings,
+    hosts: HostSpec[],
+    io: {
+      connector: Connector;
+      credentials: SshCredentials;
+      logger: Logger;
+      provider?: LoadBalancer;
+      needPorts?: boolean;
+    },
+  ): Promise<Balancer> {
+    const opened = io.provider
+      ? { lb: io.provider, close: async () => undefined }
+      : await connectLoadBalancer(settings, io.connector, io.credentials);
     const balancer = new Balancer(settings, opened.lb, opened.close, io.logger);
     try {
       await opened.lb.inspect(hosts, settings.servers);
@@ -49,11 +70,16 @@ export class Balancer {
       throw err;
     }
     const before = opened.lb.split('before the rollout');
-    io.logger.info(
-      `Load balancer ${settings.kind} ${hostId(settings.host)} '${settings.backend}': ${formatShares(before)}` +
-        `${settings.drain ? `; drain on (timeout ${formatDurationInput(settings.drainTimeoutMs)}; a host is drained only while another server stays in rotation)` : '; drain off'}` +
-        `${settings.canaryShare !== null ? `; canary weight ${Math.round(settings.canaryShare * 1000) / 10}% during wave 1's bake` : ''}`,
-    );
+    const drain = settings.drain
+      ? `; drain on (timeout ${formatDurationInput(settings.drainTimeoutMs)}; ` +
+        'a host is drained only while another server stays in rotation)'
+      : '; drain off';
+    const canary =
+      settings.canaryShare !== null
+        ? `; canary weight ${Math.round(settings.canaryShare * 1000) / 10}% during wave 1's bake`
+        : '';
+    const where = `${settings.kind} ${hostId(settings.host)} '${settings.backend}'`;
+    io.logger.info(`Load balancer ${where}: ${formatShares(before)}${drain}${canary}`);
     return balancer;
   }
 
@@ -85,7 +111,10 @@ export class Balancer {
       if (stopped()) return 'stopped';
       const comingBack = [...this.out].some(([id, why]) => id !== host.id && why === 'switching');
       if (!comingBack) {
-        this.logger.warning(`${host.id}: not drained: it is the last server of '${this.settings.backend}' in rotation, so it switches while serving`);
+        this.logger.warning(
+          `${host.id}: not drained: it is the last server of '${this.settings.backend}' in rotation, so it ` +
+            `switches while serving`,
+        );
         return 'in-rotation';
       }
       await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -94,7 +123,10 @@ export class Balancer {
     const { left } = await host.timed(
       'drain',
       () => this.lb.drain(host.id, this.settings.drainTimeoutMs),
-      (r) => (r.left > 0 ? `drain-timeout reached with ${r.left} request(s) in flight` : 'out of rotation, no request in flight'),
+      (r) =>
+        r.left > 0
+          ? `drain-timeout reached with ${r.left} request(s) in flight`
+          : 'out of rotation, no request in flight',
     );
     if (left > 0) this.logger.warning(`${host.id}: drain-timeout reached with ${left} request(s) in flight`);
     return 'drained';
@@ -102,7 +134,11 @@ export class Balancer {
 
   /** Back in rotation: only ever called once the host's health check has passed. */
   async enable(host: ReleaseHost): Promise<void> {
-    await host.timed('rotation', () => this.lb.enable(host.id), () => 'back in rotation');
+    await host.timed(
+      'rotation',
+      () => this.lb.enable(host.id),
+      () => 'back in rotation',
+    );
     this.out.delete(host.id);
     this.wake();
   }
@@ -129,13 +165,19 @@ export class Balancer {
    * Runs wave 1's bake with the canary weight set; weights go back before anything else happens.
    * Returns the splits to record (set, and measured during the bake), or throws when the weight cannot be set.
    */
-  async withCanary(canary: string[], share: number, bake: (traffic: BakeTraffic) => Promise<void>): Promise<TrafficSplit[]> {
+  async withCanary(
+    canary: string[],
+    share: number,
+    bake: (traffic: BakeTraffic) => Promise<void>,
+  ): Promise<TrafficSplit[]> {
     const splits = [await this.lb.setCanary(canary, share)];
     this.logger.info(`Canary: ${formatShares(splits[0])}`);
     try {
       // The balancer's request counters from here on give each host's measured share during the bake.
       const counted = await this.lb.requestCounts().catch((err) => {
-        this.logger.warning(`load balancer: cannot count requests per host (${errorMessage(err)}): volume rules are compared unscaled`);
+        this.logger.warning(
+          `load balancer: cannot count requests per host (${errorMessage(err)}): volume rules are compared unscaled`,
+        );
         return null;
       });
       const measure = async () => (counted ? sharesBetween(counted, await this.lb.requestCounts()) : null);
@@ -147,7 +189,11 @@ export class Balancer {
       });
       const measured = await measure().catch(() => null);
       if (measured) {
-        const split = splitOf(`${measured.measured ? 'measured' : 'configured'} during the bake (${measured.total} ${measured.measured ? 'requests' : 'weight'})`, measured.share);
+        const split = splitOf(
+          `${measured.measured ? 'measured' : 'configured'} during the bake (${measured.total} ` +
+            `${measured.measured ? 'requests' : 'weight'})`,
+          measured.share,
+        );
         splits.push(split);
         this.logger.info(`Canary traffic ${split.label}: ${formatShares(split)}`);
       }
@@ -198,7 +244,10 @@ export class Balancer {
     const keepOut = [...this.out.keys()];
     try {
       await this.lb.restore(keepOut);
-      this.logger.info(`Load balancer: weights and states restored${keepOut.length ? `; ${keepOut.join(', ')} left out of rotation (not healthy)` : ''}`);
+      this.logger.info(
+        `Load balancer: weights and states ` +
+          `restored${keepOut.length ? `; ${keepOut.join(', ')} left out of rotation (not healthy)` : ''}`,
+      );
     } catch (err) {
       error = `load balancer: could not restore weights and states: ${errorMessage(err)}`;
       this.logger.error(error);

@@ -56,7 +56,9 @@ export class ReleaseHost {
   /** Connects, verifying the host key. */
   async connect(): Promise<void> {
     await this.timed('connect', async () => {
-      this.current = await (this.ctx.handshakes ?? handshakes).run(() => this.ctx.connector(this.spec, this.ctx.credentials));
+      this.current = await (this.ctx.handshakes ?? handshakes).run(() =>
+        this.ctx.connector(this.spec, this.ctx.credentials),
+      );
       return undefined;
     });
   }
@@ -103,20 +105,28 @@ export class ReleaseHost {
     }
   }
 
-  /** One step's remote command: exit 0 or a StepError with the last lines of its output; `describe` words the record. */
-  async exec(name: StepName, command: string, options?: ExecOptions, describe?: (stdout: string) => string | undefined): Promise<string> {
+  /** One step's remote command: exit 0 or a StepError with the last lines of its output; `describe` words the record.
+   * */
+  async exec(
+    name: StepName,
+    command: string,
+    options?: ExecOptions,
+    describe?: (stdout: string) => string | undefined,
+  ): Promise<string> {
     return this.timed(
       name,
       async () => {
         const result = await this.run(command, options);
-        if (result.code !== 0) throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
+        if (result.code !== 0)
+          throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
         return result.stdout;
       },
       describe,
     );
   }
 
-  /** Runs a step that is not one remote command (a drain on the balancer, the lock's wait, a health check) under this host's records. */
+  /** Runs a step that is not one remote command (a drain on the balancer, the lock's wait, a health check) under this
+   * host's records. */
   async timed<T>(name: StepName, fn: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> {
     const start = this.now();
     try {
@@ -125,7 +135,8 @@ export class ReleaseHost {
       this.steps.push({ name, start, end: this.now(), ok: true, ...(text ? { detail: text } : {}) });
       return value;
     } catch (err) {
-      const message = err instanceof StepError ? err.message.replace(/^\S+ failed(?: \(exit \d+\))?: /, '') : errorMessage(err);
+      const message =
+        err instanceof StepError ? err.message.replace(/^\S+ failed(?: \(exit \d+\))?: /, '') : errorMessage(err);
       this.steps.push({ name, start, end: this.now(), ok: false, detail: message });
       throw err instanceof StepError ? err : new StepError(name, -1, message);
     }

@@ -38,7 +38,8 @@ export function lockHeldMessage(holder: string, ageSec: number, timeoutMs: numbe
   return (
     `locked by another rollout: ${holder}, last heartbeat ${ageSec}s ago. ` +
     `Wait for that run to finish, or set lock-timeout (now ${Math.round(timeoutMs / 1000)}s) to wait for it; ` +
-    `if that run is gone, its lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat (in about ${staleIn}s) and is then taken over`
+    `if that run is gone, its lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat (in about ` +
+    `${staleIn}s) and is then taken over`
   );
 }
 
@@ -93,10 +94,12 @@ export class HostLock {
       this.token = token;
       this.owner = owner;
       this.lost = false;
-      if (m && m[1] === 'took-over') return { kind: 'took-over', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
+      if (m && m[1] === 'took-over')
+        return { kind: 'took-over', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
       return { kind: 'acquired' };
     }
-    if (result.code === EXIT.lockHeld && m) return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
+    if (result.code === EXIT.lockHeld && m)
+      return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
     throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
   }
 
@@ -124,7 +127,10 @@ export class HostLock {
     const token = this.token;
     this.token = '';
     if (!this.host.connected) {
-      throw new Error(`the connection was lost: the lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat and is then taken over`);
+      throw new Error(
+        `the connection was lost: the lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat and is ` +
+          `then taken over`,
+      );
     }
     await this.host.run(releaseLockCommand(this.host.deployPath, token));
   }
@@ -138,7 +144,13 @@ export class HostLock {
   }
 
   private openHeartbeat(session: RemoteSession): HeartbeatChannel {
-    const channel: HeartbeatChannel = { session, input: new PassThrough(), waiting: [], buffered: '', done: Promise.resolve() };
+    const channel: HeartbeatChannel = {
+      session,
+      input: new PassThrough(),
+      waiting: [],
+      buffered: '',
+      done: Promise.resolve(),
+    };
     const answer = (line: string) => channel.waiting.shift()?.(line);
     const onStdout = (chunk: string) => {
       channel.buffered += chunk;
@@ -177,7 +189,11 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
 
 /** Takes the host's lock, waiting up to `timeoutMs`; one `lock` step records the whole wait. */
 export async function takeLock(lock: HostLock, request: LockRequest): Promise<void> {
-  await lock.host.timed('lock', () => waitForLock(lock, request), (detail) => detail || undefined);
+  await lock.host.timed(
+    'lock',
+    () => waitForLock(lock, request),
+    (detail) => detail || undefined,
+  );
 }
 
 /** Tries until the lock is ours; resolves with what the step record should say ('' = nothing to say). */
@@ -191,7 +207,9 @@ async function waitForLock(lock: HostLock, request: LockRequest): Promise<string
     const reply = await lock.tryLock(request.owner, request.token, [...finished][0] ?? '');
     if (reply.kind === 'acquired') return waiting ? 'waited for another rollout' : '';
     if (reply.kind === 'took-over') {
-      const detail = `took over the stale lock of ${reply.holder} (last heartbeat ${reply.ageSec}s ago${finished.has(reply.holder) ? ', and its run has completed' : ''})`;
+      const detail =
+        `took over the stale lock of ${reply.holder} (last heartbeat ${reply.ageSec}s ` +
+        `ago${finished.has(reply.holder) ? ', and its run has completed' : ''})`;
       logger.warning(`${host.id}: ${detail}`);
       return detail;
     }
@@ -199,8 +217,13 @@ async function waitForLock(lock: HostLock, request: LockRequest): Promise<string
       finished.add(reply.holder);
       continue;
     }
-    if (now() >= deadline || request.cancelled()) throw new StepError('lock', 75, lockHeldMessage(reply.holder, reply.ageSec, request.timeoutMs));
-    if (!waiting) logger.info(`${host.id}: waiting up to ${Math.round(request.timeoutMs / 1000)}s for the lock held by ${reply.holder} (last heartbeat ${reply.ageSec}s ago)`);
+    if (now() >= deadline || request.cancelled())
+      throw new StepError('lock', 75, lockHeldMessage(reply.holder, reply.ageSec, request.timeoutMs));
+    if (!waiting)
+      logger.info(
+        `${host.id}: waiting up to ${Math.round(request.timeoutMs / 1000)}s for the lock held by ${reply.holder} ` +
+          `(last heartbeat ${reply.ageSec}s ago)`,
+      );
     waiting = true;
     await request.sleep(Math.min(request.pollMs ?? 2000, Math.max(1, deadline - now())));
   }

@@ -19,7 +19,8 @@ export interface PlanOptions {
   canary: boolean;
   waveWaitMs: number;
   watch: boolean;
-  /** How a host without this release gets it: the whole artifact, a delta against its current release, or its own download. */
+  /** How a host without this release gets it: the whole artifact, a delta against its current release, or its own
+   * download. */
   staging: Exclude<Staging, 'cached'>;
 }
 
@@ -60,7 +61,8 @@ export interface RolloutPlan {
   revert: StepName[];
 }
 
-/** Splits hosts (in the order given) into waves, Ansible `serial` semantics: the last size repeats until every host is done. A percent is of all hosts, rounded up, at least 1. */
+/** Splits hosts (in the order given) into waves, Ansible `serial` semantics: the last size repeats until every host
+ * is done. A percent is of all hosts, rounded up, at least 1. */
 export function planWaves<T>(hosts: readonly T[], sizes: readonly Count[]): T[][] {
   const waves: T[][] = [];
   let next = 0;
@@ -79,13 +81,18 @@ export function failureBudget(maxFailures: Count, hosts: number): number {
   return maxFailures.kind === 'count' ? maxFailures.value : resolveCount(maxFailures, hosts, 0);
 }
 
-export function planRollout(hosts: readonly string[], options: PlanOptions, found: ReadonlyMap<string, FoundHost> = new Map()): RolloutPlan {
+export function planRollout(
+  hosts: readonly string[],
+  options: PlanOptions,
+  found: ReadonlyMap<string, FoundHost> = new Map(),
+): RolloutPlan {
   const waves = planWaves(hosts, options.waves);
   const fetchSteps = (host: string): StepName[] => {
     const f = found.get(host);
     if (f?.uploaded) return [];
     if (options.staging === 'url') return ['download'];
-    // Delta sends the missing files with the unpack command; a host with no release to build from gets the whole artifact.
+    // Delta sends the missing files with the unpack command; a host with no release to build from gets the whole
+    // artifact.
     return options.staging === 'delta' && (f?.current ?? true) ? ['compare'] : ['upload'];
   };
   const stageSteps = (host: string): StepName[] => [
@@ -99,7 +106,10 @@ export function planRollout(hosts: readonly string[], options: PlanOptions, foun
     waves: waves.map((w, i) => ({
       index: i + 1,
       hosts: [...w],
-      bake: i < waves.length - 1 && options.waveWaitMs > 0 ? { ms: options.waveWaitMs, watch: options.watch, canary: options.canary && i === 0 } : null,
+      bake:
+        i < waves.length - 1 && options.waveWaitMs > 0
+          ? { ms: options.waveWaitMs, watch: options.watch, canary: options.canary && i === 0 }
+          : null,
     })),
     budget: failureBudget(options.maxFailures, hosts.length),
     maxParallel: options.maxParallel,

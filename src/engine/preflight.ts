@@ -10,15 +10,33 @@ import { type HostState, type StateChecks } from '../release/state-command.js';
 import { parentPaths, type SharedPath } from '../release/layout.js';
 
 /** Commands every rollout's steps run on a host. */
-export const BASE_COMMANDS = ['tar', 'gzip', 'sha256sum', 'mv', 'ln', 'cp', 'chmod', 'touch', 'df', 'awk', 'sed'] as const;
+export const BASE_COMMANDS = [
+  'tar',
+  'gzip',
+  'sha256sum',
+  'mv',
+  'ln',
+  'cp',
+  'chmod',
+  'touch',
+  'df',
+  'awk',
+  'sed',
+] as const;
 /** Delta staging's besides (`cp -l` is cp's). */
 export const DELTA_COMMANDS = ['find', 'xargs', 'sort', 'cut'] as const;
 /** artifact-url: one of the two. */
 export const DOWNLOAD_COMMANDS = ['curl', 'wget'] as const;
 
 /** The commands a rollout needs on every host; with `eitherOf`, at least one of those. */
-export function commandsNeeded(staging: { delta: boolean; url: boolean }): { commands: string[]; eitherOf?: readonly string[] } {
-  return { commands: [...BASE_COMMANDS, ...(staging.delta ? DELTA_COMMANDS : [])], ...(staging.url ? { eitherOf: DOWNLOAD_COMMANDS } : {}) };
+export function commandsNeeded(staging: { delta: boolean; url: boolean }): {
+  commands: string[];
+  eitherOf?: readonly string[];
+} {
+  return {
+    commands: [...BASE_COMMANDS, ...(staging.delta ? DELTA_COMMANDS : [])],
+    ...(staging.url ? { eitherOf: DOWNLOAD_COMMANDS } : {}),
+  };
 }
 
 /** What preflight asks a host besides its state (read in the same command). */
@@ -28,13 +46,18 @@ export function stateChecks(shared: readonly SharedPath[], staging: { delta: boo
 }
 
 export function noSpaceMessage(deployPath: string, host: string, need: number, free: number, what: string): string {
-  return `not enough space in ${deployPath} on ${host}: the release needs ${formatBytes(need)} (${what}), plus ${formatBytes(free * SPARE_SHARE)} to spare (10% of the free space); ${formatBytes(free)} is free`;
+  return (
+    `not enough space in ${deployPath} on ${host}: the release needs ${formatBytes(need)} (${what}), ` +
+    `plus ${formatBytes(free * SPARE_SHARE)} to spare (10% of the free space); ${formatBytes(free)} is free`
+  );
 }
 
 /** The message for a deploy path the login user cannot write, with the command that fixes it. */
 export function unwritableMessage(path: string, host: HostSpec, deployPath: string): string {
   const inside = path !== deployPath && path.startsWith(`${deployPath}/`);
-  const fix = inside ? `sudo chown -R ${quote(host.user)} ${quote(deployPath)}` : `sudo install -d -o ${quote(host.user)} ${quote(deployPath)}`;
+  const fix = inside
+    ? `sudo chown -R ${quote(host.user)} ${quote(deployPath)}`
+    : `sudo install -d -o ${quote(host.user)} ${quote(deployPath)}`;
   return `cannot write ${path} on ${hostId(host)}: permission denied for '${host.user}'. Fix it on the host: ${fix}`;
 }
 
@@ -45,7 +68,8 @@ export interface PreflightRequest {
   /** The release's paths and their kinds; undefined with artifact-url (checked on the host while linking). */
   tree?: ReadonlyMap<string, MemberKind>;
   adoptCurrent: boolean;
-  /** Bytes the host needs free before staging (the upload and the files unpacked); undefined = checked while staging. */
+  /** Bytes the host needs free before staging (the upload and the files unpacked); undefined = checked while staging.
+   * */
   needBytes?: number;
   /** Commands the steps need; with `eitherOf`, at least one of those. */
   commands: readonly string[];
@@ -71,39 +95,64 @@ export function preflightFindings(state: HostState, req: PreflightRequest): Pref
 
   if (state.unwritable) problems.push(unwritableMessage(state.unwritable, req.host, dp));
   for (const n of state.layoutLinks) {
-    problems.push(`${dp}/${n} on ${id} is a symlink: fivestep writes nothing outside the deploy path, so ${n}/ must be a directory there (mount another disk at it rather than link it)`);
+    problems.push(
+      `${dp}/${n} on ${id} is a symlink: fivestep writes nothing outside the deploy path, so ${n}/ must be ` +
+        `a directory there (mount another disk at it rather than link it)`,
+    );
   }
   if (state.currentIsDirectory && req.adoptCurrent) adopt = true;
   else if (state.currentIsDirectory) {
     problems.push(
-      `${dp}/current on ${id} is a directory, not a symlink (an app deployed by hand?): set adopt-current: true to move it to ${dp}/releases/pre-fivestep-<time> as the first healthy release (the one a revert goes back to), or move it away yourself`,
+      `${dp}/current on ${id} is a directory, not a symlink (an app deployed by hand?): set adopt-current: ` +
+        `true to move it to ${dp}/releases/pre-fivestep-<time> as the first healthy release (the one a ` +
+        `revert goes back to), or move it away yourself`,
     );
   } else if (state.currentProblem) {
-    problems.push(`${dp}/current on ${id} ${state.currentProblem}: fivestep switches current only between the entries of releases/; remove it, or point it at one of them, by hand`);
+    problems.push(
+      `${dp}/current on ${id} ${state.currentProblem}: fivestep switches current only between the entries ` +
+        `of releases/; remove it, or point it at one of them, by hand`,
+    );
   }
-  for (const n of state.releaseLinks) warnings.push(`${id}: ${dp}/releases/${n} is a symlink: fivestep never builds from it, switches to it or prunes through it`);
+  for (const n of state.releaseLinks)
+    warnings.push(
+      `${id}: ${dp}/releases/${n} is a symlink: fivestep never builds from it, switches to it or prunes through it`,
+    );
 
   const missing = req.commands.filter((c) => state.missingCommands.includes(c));
-  if (missing.length > 0) problems.push(`${id} lacks ${missing.join(', ')}: the steps run them on the host (install them, e.g. with the coreutils, tar, gzip and gawk or mawk packages)`);
+  if (missing.length > 0)
+    problems.push(
+      `${id} lacks ${missing.join(', ')}: the steps run them on the host (install them, e.g. with the ` +
+        `coreutils, tar, gzip and gawk or mawk packages)`,
+    );
   if (req.eitherOf && req.eitherOf.every((c) => state.missingCommands.includes(c))) {
-    problems.push(`${id} has neither ${req.eitherOf.join(' nor ')}: artifact-url needs one of them to download the artifact`);
+    problems.push(
+      `${id} has neither ${req.eitherOf.join(' nor ')}: artifact-url needs one of them to download the artifact`,
+    );
   }
 
   for (const sp of req.shared) {
     const name = `shared path '${sp.path}${sp.dir ? '/' : ''}'`;
     const through = state.sharedThroughLink.get(sp.path);
     if (through !== undefined && through !== '.') {
-      problems.push(`${name}: ${dp}/shared/${through} on ${id} is a symlink: a shared path cannot go through one (it would be written outside the deploy path)`);
+      problems.push(
+        `${name}: ${dp}/shared/${through} on ${id} is a symlink: a shared path cannot go through one (it ` +
+          `would be written outside the deploy path)`,
+      );
       continue;
     }
     // A deploy path not made yet has nothing in shared/.
     const inShared = state.exists ? state.shared.get(sp.path) : 'absent';
     const inRelease = req.tree?.get(sp.path);
-    if (sp.dir && inShared === 'file') problems.push(`${name} declares a directory, but ${dp}/shared/${sp.path} on ${id} is a file`);
-    else if (sp.dir && inRelease !== undefined && inRelease !== 'dir') problems.push(`${name} declares a directory, but the artifact holds '${sp.path}' as ${KIND_WORDS[inRelease] ?? inRelease}`);
+    if (sp.dir && inShared === 'file')
+      problems.push(`${name} declares a directory, but ${dp}/shared/${sp.path} on ${id} is a file`);
+    else if (sp.dir && inRelease !== undefined && inRelease !== 'dir')
+      problems.push(
+        `${name} declares a directory, but the artifact holds '${sp.path}' as ${KIND_WORDS[inRelease] ?? inRelease}`,
+      );
     else if (inShared === 'absent' && req.tree && inRelease === undefined && !sp.dir) {
       problems.push(
-        `${name} is in neither ${dp}/shared/ on ${id} nor the artifact: create ${dp}/shared/${sp.path} on each host first, or write '${sp.path}/' in shared-paths to declare a directory that starts empty`,
+        `${name} is in neither ${dp}/shared/ on ${id} nor the artifact: create ${dp}/shared/${sp.path} on ` +
+          `each host first, or write '${sp.path}/' in shared-paths to declare a directory that starts empty`,
       );
     }
   }
@@ -123,9 +172,14 @@ export function checkSharedPathsInArtifact(shared: readonly SharedPath[], tree: 
     for (const p of parentPaths(sp.path)) {
       const kind = tree.get(p);
       if (kind === 'symlink') {
-        throw new InputError('shared-paths', `'${sp.path}': '${p}' is a symlink in the artifact; a shared path cannot go through a symlink (it could lead outside the deploy path). Share '${p}' itself, or make it a directory`);
+        throw new InputError(
+          'shared-paths',
+          `'${sp.path}': '${p}' is a symlink in the artifact; a shared path cannot go through a symlink ` +
+            `(it could lead outside the deploy path). Share '${p}' itself, or make it a directory`,
+        );
       }
-      if (kind !== undefined && kind !== 'dir') throw new InputError('shared-paths', `'${sp.path}': '${p}' is a file in the artifact, not a directory`);
+      if (kind !== undefined && kind !== 'dir')
+        throw new InputError('shared-paths', `'${sp.path}': '${p}' is a file in the artifact, not a directory`);
     }
   }
 }

@@ -25,7 +25,8 @@ export async function putBack(r: StepRun, steps: readonly StepName[]): Promise<P
     if (name === 'drain') {
       // A put-back runs when the run has stopped, so its drain waits for another server all the same.
       const waiting = { ...r, stopped: () => false };
-      if (lb && !lb.isOut(r.host)) await STEPS.drain.run(waiting).catch((e) => r.log.warning(`${r.host.id}: ${errorMessage(e)}`));
+      if (lb && !lb.isOut(r.host))
+        await STEPS.drain.run(waiting).catch((e) => r.log.warning(`${r.host.id}: ${errorMessage(e)}`));
     } else if (name === 'revert') {
       try {
         await STEPS.revert.run(r);
@@ -55,7 +56,11 @@ async function afterSwitchBack(r: StepRun, name: StepName): Promise<PutBackResul
     return { kind: 'back' };
   }
   if (name === 'health') {
-    const on = { deployPath: r.input.settings.deployPath, releaseId: r.input.target, previousReleaseId: r.input.release };
+    const on = {
+      deployPath: r.input.settings.deployPath,
+      releaseId: r.input.target,
+      previousReleaseId: r.input.release,
+    };
     const problem = await healthProblem(r, on);
     return problem ? { kind: 'unhealthy', message: problem } : { kind: 'back' };
   }

@@ -15,7 +15,10 @@ export interface SettledHost {
  * in rotation or checked healthy), and who is out: hosts not healthy. Never the last server in rotation:
  * those are `kept` as they are (at least one healthy server stays in rotation).
  */
-export function settleOf(report: { hosts: readonly SettledHost[] }, lb: Pick<LoadBalancer, 'serverOf' | 'inRotation'>): { ready: string[]; out: string[]; kept: string[] } {
+export function settleOf(
+  report: { hosts: readonly SettledHost[] },
+  lb: Pick<LoadBalancer, 'serverOf' | 'inRotation'>,
+): { ready: string[]; out: string[]; kept: string[] } {
   const ready: string[] = [];
   const out: string[] = [];
   for (const h of report.hosts) {

@@ -4,10 +4,30 @@
 import { errorMessage } from '../common/errors.js';
 import { hostId } from '../common/inputs.js';
 import { deltaTar } from '../artifact/prepare.js';
-import { EXIT, adoptCommand, appendLogCommand, linkSharedCommand, markBadCommand, receiveArtifactCommand, removeReleasesCommand, switchCommand, unpackCommand, unsetCurrentCommand, userCommand, type DeployLogEntry, type ReleaseEnv } from '../release/commands.js';
+import {
+  EXIT,
+  adoptCommand,
+  appendLogCommand,
+  linkSharedCommand,
+  markBadCommand,
+  receiveArtifactCommand,
+  removeReleasesCommand,
+  switchCommand,
+  unpackCommand,
+  unsetCurrentCommand,
+  userCommand,
+  type DeployLogEntry,
+  type ReleaseEnv,
+} from '../release/commands.js';
 import { parseState, readStateCommand } from '../release/state-command.js';
 import { acquireLockCommand } from '../release/lock-commands.js';
-import { deltaOfferCommand, deltaUnpackCommand, filesToSend, parseOffer, type ManifestEntry } from '../release/delta.js';
+import {
+  deltaOfferCommand,
+  deltaUnpackCommand,
+  filesToSend,
+  parseOffer,
+  type ManifestEntry,
+} from '../release/delta.js';
 import { downloadArtifactCommand, downloadStdin } from '../release/download.js';
 import { releasePath } from '../release/layout.js';
 import { takeLock } from './lock.js';
@@ -15,7 +35,8 @@ import type { StepDef, StepInput, StepOutcome, StepRun } from './step-input.js';
 import { ReloadFailedError, StepError, outputTail, type StepName } from './step-record.js';
 import { formatDurationInput } from '../common/format.js';
 
-/** Delta staging failures that sending the whole artifact would not mend: a release-id taken, no room, something refused. */
+/** Delta staging failures that sending the whole artifact would not mend: a release-id taken, no room, something
+ * refused. */
 const NOT_FOR_A_WHOLE_ARTIFACT: ReadonlySet<number> = new Set([EXIT.exists, EXIT.noSpace, EXIT.refused]);
 
 const env = (i: StepInput, release = i.release, previous = i.previous): ReleaseEnv => ({
@@ -32,7 +53,12 @@ function pointAt(i: StepInput, release: string, entry: DeployLogEntry): string {
 
 function unpackPlain(i: StepInput): string {
   const a = i.artifact!;
-  const options = { identity: a.identity, format: a.format, staged: i.ledger('staged')[0], unpackedBytes: a.unpacked?.bytes };
+  const options = {
+    identity: a.identity,
+    format: a.format,
+    staged: i.ledger('staged')[0],
+    unpackedBytes: a.unpacked?.bytes,
+  };
   return unpackCommand(i.settings.deployPath, i.release, options);
 }
 
@@ -44,7 +70,10 @@ function unpackDelta(i: StepInput): string {
 function recordCommand(i: StepInput): string {
   const d = i.settings.deployPath;
   const prune = i.prune ?? [];
-  return [appendLogCommand(d, ...i.ledger('record')), ...(prune.length ? [removeReleasesCommand(d, [...prune])] : [])].join(' && ');
+  return [
+    appendLogCommand(d, ...i.ledger('record')),
+    ...(prune.length ? [removeReleasesCommand(d, [...prune])] : []),
+  ].join(' && ');
 }
 
 /** The health check, with `{port}` the port of the host's balancer server. */
@@ -80,7 +109,8 @@ function deltaTarOf(r: StepRun, files: ManifestEntry[]): Promise<Buffer> {
   return tar;
 }
 
-/** Offers the manifest; the host answers what its current release lacks. `fallback` when the whole artifact is better. */
+/** Offers the manifest; the host answers what its current release lacks. `fallback` when the whole artifact is
+ * better. */
 async function compare(r: StepRun): Promise<StepOutcome> {
   const i = r.input;
   const source = i.artifact!.delta!;
@@ -88,7 +118,9 @@ async function compare(r: StepRun): Promise<StepOutcome> {
   // Built from the release preflight found current (a link into releases/, never anything else).
   const stdout = await r.host.exec('compare', STEPS.compare.command(i), { stdin: source.manifest }, (out) => {
     const o = parseOffer(out);
-    return o.usable ? `from ${o.from}: ${filesToSend(source.entries, o.missing).length} of ${n} files to send` : `whole artifact: ${o.reason}`;
+    return o.usable
+      ? `from ${o.from}: ${filesToSend(source.entries, o.missing).length} of ${n} files to send`
+      : `whole artifact: ${o.reason}`;
   });
   const offer = parseOffer(stdout);
   r.sentBytes += source.manifest.length;
@@ -144,12 +176,16 @@ async function switchBack(r: StepRun): Promise<StepOutcome> {
         await r.host.reconnect(r.reconnectWithinMs);
         result = await r.host.run(STEPS.revert.command(i));
       }
-      if (result.code !== 0) throw new StepError('revert', result.code, outputTail(result.stderr, result.stdout, result.code));
+      if (result.code !== 0)
+        throw new StepError('revert', result.code, outputTail(result.stderr, result.stdout, result.code));
       r.switched = false;
       if (target && i.settings.reloadCommand) {
-        result = await r.host.run(userCommand(`${i.settings.deployPath}/current`, i.settings.reloadCommand, env(i, target, i.release)));
+        result = await r.host.run(
+          userCommand(`${i.settings.deployPath}/current`, i.settings.reloadCommand, env(i, target, i.release)),
+        );
         const tail = outputTail(result.stderr, result.stdout, result.code);
-        if (result.code !== 0) throw new ReloadFailedError(result.code, `switched back to ${target}, but its reload failed: ${tail}`);
+        if (result.code !== 0)
+          throw new ReloadFailedError(result.code, `switched back to ${target}, but its reload failed: ${tail}`);
       }
     },
     () => `back on ${target || '(no release)'}`,
@@ -181,14 +217,21 @@ export const STEPS: Record<StepName, StepDef> = {
   adopt: {
     command: (i) => adoptCommand(i.settings.deployPath, i.adoptId, i.ledger('adopt')[0]),
     run: async (r) => {
-      await r.host.exec('adopt', STEPS.adopt.command(r.input), undefined, () => `moved current to releases/${r.input.adoptId}`);
+      await r.host.exec(
+        'adopt',
+        STEPS.adopt.command(r.input),
+        undefined,
+        () => `moved current to releases/${r.input.adoptId}`,
+      );
       return 'done';
     },
   },
   download: {
     command: (i) => {
       const { href, redacted } = i.artifact!.url!;
-      return downloadArtifactCommand(i.settings.deployPath, i.release, href, i.artifact!.sha256, redacted, { urlOnStdin: true });
+      return downloadArtifactCommand(i.settings.deployPath, i.release, href, i.artifact!.sha256, redacted, {
+        urlOnStdin: true,
+      });
     },
     // The URL is shown redacted (its query string may carry a token); the host reads it from stdin.
     note: (i) => onStdin('the URL', i.artifact!.url!.redacted),
@@ -204,7 +247,8 @@ export const STEPS: Record<StepName, StepDef> = {
   },
   compare: {
     command: (i) => deltaOfferCommand(i.settings.deployPath, i.release, i.previous),
-    note: (i) => onStdin('the manifest', `sha256, mode, size, mtime and path of ${i.artifact?.delta?.entries.length ?? 0} files`),
+    note: (i) =>
+      onStdin('the manifest', `sha256, mode, size, mtime and path of ${i.artifact?.delta?.entries.length ?? 0} files`),
     run: compare,
     fallback: ['upload'],
   },
@@ -243,7 +287,10 @@ export const STEPS: Record<StepName, StepDef> = {
     note: (i) => {
       const lb = i.settings.loadBalancer;
       const where = lb ? `${lb.kind} ${hostId(lb.host)} '${lb.backend}'` : '';
-      return `# on the balancer ${where}: out of rotation, wait up to ${formatDurationInput(lb?.drainTimeoutMs ?? 0)} for in-flight requests`;
+      return (
+        `# on the balancer ${where}: out of rotation, wait up to ${formatDurationInput(lb?.drainTimeoutMs ?? 0)} ` +
+        `for in-flight requests`
+      );
     },
     // A run that stopped while this host waited for another server to come back leaves it untouched.
     run: async (r) => ((await r.balancer!.drain(r.host, r.stopped)) === 'stopped' ? 'stopped' : 'done'),
@@ -261,7 +308,8 @@ export const STEPS: Record<StepName, StepDef> = {
     run: async (r) => (await r.host.exec('reload', STEPS.reload.command(r.input)), 'done'),
   },
   health: {
-    command: (i) => (i.settings.healthCommand ? userCommand(`${i.settings.deployPath}/current`, i.settings.healthCommand, env(i)) : ''),
+    command: (i) =>
+      i.settings.healthCommand ? userCommand(`${i.settings.deployPath}/current`, i.settings.healthCommand, env(i)) : '',
     note: (i) => {
       const s = i.settings;
       if (!s.healthUrl) return '';
@@ -291,17 +339,26 @@ export const STEPS: Record<StepName, StepDef> = {
         : '',
     run: async (r) => {
       const prune = r.input.prune ?? [];
-      await r.host.exec('record', STEPS.record.command(r.input), undefined, () => (prune.length ? `pruned ${prune.join(', ')}` : undefined));
+      await r.host.exec('record', STEPS.record.command(r.input), undefined, () =>
+        prune.length ? `pruned ${prune.join(', ')}` : undefined,
+      );
       return 'done';
     },
   },
   'mark-bad': {
-    command: (i) => `${markBadCommand(i.settings.deployPath, i.release, i.badMarker)} && ${appendLogCommand(i.settings.deployPath, ...i.ledger('bad'))}`,
+    command: (i) =>
+      `${markBadCommand(i.settings.deployPath, i.release, i.badMarker)} && ` +
+      `${appendLogCommand(i.settings.deployPath, ...i.ledger('bad'))}`,
     run: async (r) => (await r.host.exec('mark-bad', STEPS['mark-bad'].command(r.input)), 'done'),
   },
   revert: {
     command: (i) => pointAt(i, i.target, i.ledger('back')[0]),
-    note: (i) => (i.settings.reloadCommand ? `# then, on a release to go back to, the reload:\n${userCommand(`${i.settings.deployPath}/current`, i.settings.reloadCommand, env(i, i.target, i.release))}` : ''),
+    note: (i) => {
+      const s = i.settings;
+      if (!s.reloadCommand) return '';
+      const reload = userCommand(`${s.deployPath}/current`, s.reloadCommand, env(i, i.target, i.release));
+      return `# then, on a release to go back to, the reload:\n${reload}`;
+    },
     run: switchBack,
   },
 };

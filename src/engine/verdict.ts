@@ -16,7 +16,8 @@ export type Decision =
   /** Stop: no new step starts, every switched host goes back. */
   | { go: false; reason: string; revert: string[] };
 
-export const failuresOf = (hosts: readonly HostProgress[]): number => hosts.filter((h) => h.outcome === 'failed' || h.outcome === 'revert-failed').length;
+export const failuresOf = (hosts: readonly HostProgress[]): number =>
+  hosts.filter((h) => h.outcome === 'failed' || h.outcome === 'revert-failed').length;
 
 /** `stopReason` is a reason from outside the hosts: a failed metric watch, a signal, a lost lock. */
 export function judgeProgress(hosts: readonly HostProgress[], budget: number, stopReason = ''): Decision {

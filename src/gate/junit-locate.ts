@@ -114,7 +114,10 @@ export class Locator {
   }
 
   private resolveUncached(raw: string, packageHint: string, strict: boolean): string | undefined {
-    let p = raw.trim().replace(/\\/g, '/').replace(/^file:\/\//, '');
+    let p = raw
+      .trim()
+      .replace(/\\/g, '/')
+      .replace(/^file:\/\//, '');
     const vendored = /(^|\/)(node_modules|site-packages|dist-packages)\//.test(p);
     if (vendored || p.startsWith('node:') || p.startsWith('internal/')) return undefined;
     if (p.startsWith(`${this.root}/`)) p = p.slice(this.root.length + 1);
@@ -199,7 +202,6 @@ function isTestFrame(fn: string, testFn: string, classname: string): boolean {
   if (!/^[\w$./-]+$/.test(classname)) return true;
   return owner === classname || owner.startsWith(`${classname}$`) || classname.startsWith(`${owner}$`);
 }
-
 
 const MAX_PATH = 4096;
 

@@ -58,7 +58,8 @@ export function title(r: GateReport): string {
   return parts.join(', ');
 }
 
-/** The annotations the check run gets: the first {@link MAX_ANNOTATIONS} of {@link allAnnotations}, and no more built. */
+/** The annotations the check run gets: the first {@link MAX_ANNOTATIONS} of {@link allAnnotations}, and no more
+ * built. */
 export function annotations(run: TestRun): Annotation[] {
   return allAnnotations(run, MAX_ANNOTATIONS);
 }
@@ -73,7 +74,18 @@ export function allAnnotations(run: TestRun, limit = Infinity): Annotation[] {
   for (const c of failingCases(run)) {
     if (out.length >= limit) break;
     // Cases made elsewhere (a saved result) may carry only the first problem's fields.
-    const problems: Problem[] = c.problems && c.problems.length > 0 ? c.problems : [{ kind: c.status === 'error' ? 'error' : 'failure', message: c.message ?? c.status, details: c.details, file: c.file, line: c.line }];
+    const problems: Problem[] =
+      c.problems && c.problems.length > 0
+        ? c.problems
+        : [
+            {
+              kind: c.status === 'error' ? 'error' : 'failure',
+              message: c.message ?? c.status,
+              details: c.details,
+              file: c.file,
+              line: c.line,
+            },
+          ];
     problems.forEach((p, i) => {
       if (!p.file) return;
       const line = p.line ?? 1;
@@ -82,7 +94,10 @@ export function allAnnotations(run: TestRun, limit = Infinity): Annotation[] {
         start_line: line,
         end_line: line,
         annotation_level: 'failure',
-        title: clip(`${caseId(c)}${problems.length > 1 ? ` (${p.kind} ${i + 1}/${problems.length})` : ''}`, GITHUB_LIMITS.annotationTitle),
+        title: clip(
+          `${caseId(c)}${problems.length > 1 ? ` (${p.kind} ${i + 1}/${problems.length})` : ''}`,
+          GITHUB_LIMITS.annotationTitle,
+        ),
         message: clip(p.message || c.status, GITHUB_LIMITS.annotationMessage),
         ...(p.details ? { raw_details: clip(p.details, GITHUB_LIMITS.annotationMessage) } : {}),
       });
@@ -132,7 +147,10 @@ export function batches<T>(items: readonly T[], size = ANNOTATIONS_PER_REQUEST):
 }
 
 export function slowest(run: TestRun, n = SLOWEST): TestCase[] {
-  return [...(run.final.report?.cases ?? [])].filter((c) => c.status !== 'skipped').sort((a, b) => b.time - a.time).slice(0, n);
+  return [...(run.final.report?.cases ?? [])]
+    .filter((c) => c.status !== 'skipped')
+    .sort((a, b) => b.time - a.time)
+    .slice(0, n);
 }
 
 /** The check run's summary and the job summary (the same Markdown). */
@@ -153,9 +171,12 @@ export function summary(r: GateReport): string {
   const anns = allAnnotations(run);
   if (anns.length > MAX_ANNOTATIONS) {
     const flaky = anns.some((a) => a.annotation_level === 'warning');
+    const first = MAX_ANNOTATIONS.toLocaleString('en-US');
     lines.push(
-      `⚠️ Annotated the first ${MAX_ANNOTATIONS.toLocaleString('en-US')} of ${anns.length.toLocaleString('en-US')} failures${flaky ? ' and flaky-test warnings' : ''}: GitHub takes 50 annotations a request, ` +
-        `and test-gate stops at ${MAX_ANNOTATIONS / ANNOTATIONS_PER_REQUEST} requests to stay within the 1,000 an hour a GITHUB_TOKEN has. The test output in the run log has every failure.`,
+      `⚠️ Annotated the first ${first} of ${anns.length.toLocaleString('en-US')} ` +
+        `failures${flaky ? ' and flaky-test warnings' : ''}: GitHub takes 50 annotations a request, ` +
+        `and test-gate stops at ${MAX_ANNOTATIONS / ANNOTATIONS_PER_REQUEST} requests to stay within the ` +
+        `1,000 an hour a GITHUB_TOKEN has. The test output in the run log has every failure.`,
       '',
     );
   }
@@ -174,15 +195,26 @@ export function summary(r: GateReport): string {
     const t = r.tree.state;
     const text =
       t.state === 'open'
-        ? `🟢 Tree open: ${mdCode(r.tree.branch)} ${t.at ? `is green at \`${short(t.at.sha)}\`` : 'has no gate result yet'}.`
-        : `🔴 Tree closed: ${mdCode(r.tree.branch)} is red since \`${short((t.since ?? t.at!).sha)}\`${r.tree.overridden ? ' (overridden by label on this pull request)' : ''}.` +
+        ? `🟢 Tree open: ${mdCode(r.tree.branch)} ` +
+          `${t.at ? `is green at \`${short(t.at.sha)}\`` : 'has no gate result yet'}.`
+        : `🔴 Tree closed: ${mdCode(r.tree.branch)} is red since ` +
+          `\`${short((t.since ?? t.at!).sha)}\`` +
+          `${r.tree.overridden ? ' (overridden by label on this pull request)' : ''}.` +
           // A merge-queue entry is tested on top of the red branch: passing there makes it the fix.
-          (r.tree.queueEntry ? (r.run.passed ? ' This merge-queue entry passes on top of it: merging it turns the branch green.' : ' This merge-queue entry fails on top of it and leaves the queue.') : '');
+          (r.tree.queueEntry
+            ? r.run.passed
+              ? ' This merge-queue entry passes on top of it: merging it turns the branch green.'
+              : ' This merge-queue entry fails on top of it and leaves the queue.'
+            : '');
     lines.push(text, '');
   }
   if (run.flaky) {
     lines.push('### ⚠️ Flaky', '');
-    lines.push(run.flakyTests.length > 0 ? 'These tests failed, then passed on a retry:' : `The command failed, then passed on attempt ${run.attempts.length} (no JUnit report names the tests).`);
+    lines.push(
+      run.flakyTests.length > 0
+        ? 'These tests failed, then passed on a retry:'
+        : `The command failed, then passed on attempt ${run.attempts.length} (no JUnit report names the tests).`,
+    );
     for (const t of run.flakyTests) lines.push(`- ${mdCode(t)}`);
     lines.push('');
   }
@@ -191,7 +223,10 @@ export function summary(r: GateReport): string {
     lines.push('### Failing tests', '');
     for (const c of failing) {
       const where = c.file ? ` (<code>${mdHtml(`${c.file}${c.line ? `:${c.line}` : ''}`)}</code>)` : '';
-      lines.push(`<details><summary><code>${mdHtml(caseId(c))}</code>${where}: ${mdHtml(firstLine(c.message ?? ''))}</summary>`, '');
+      lines.push(
+        `<details><summary><code>${mdHtml(caseId(c))}</code>${where}: ${mdHtml(firstLine(c.message ?? ''))}</summary>`,
+        '',
+      );
       if (c.details) lines.push(mdBlock(c.details, { max: 4000 }));
       lines.push('</details>', '');
     }
@@ -206,9 +241,11 @@ export function summary(r: GateReport): string {
   return fitMarkdown(lines.join('\n'), GITHUB_LIMITS.checkRunSummary, SUMMARY_CUT);
 }
 
-const SUMMARY_CUT = `… cut here to fit ${GITHUB_LIMITS.checkRunSummary.what} (${GITHUB_LIMITS.checkRunSummary.chars.toLocaleString('en-US')} characters): the run log and the JUnit reports have every test.`;
+const SUMMARY_CUT =
+  `… cut here to fit ${GITHUB_LIMITS.checkRunSummary.what} ` +
+  `(${GITHUB_LIMITS.checkRunSummary.chars.toLocaleString('en-US')} characters): the run log and the JUnit ` +
+  `reports have every test.`;
 
 function firstLine(s: string): string {
   return s.split('\n')[0].trim().slice(0, 200);
 }
-

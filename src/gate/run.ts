@@ -50,11 +50,20 @@ export interface RunOptions {
 }
 
 /** Runs a command the way a workflow `run:` step does: bash with -e and pipefail (sh where bash is missing). */
-export function runCommand(command: string, opts: { cwd: string; env?: NodeJS.ProcessEnv; onOutput?: (chunk: string) => void }): Promise<CommandResult> {
+export function runCommand(
+  command: string,
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; onOutput?: (chunk: string) => void },
+): Promise<CommandResult> {
   const started = Date.now();
-  const [shell, args] = existsSync('/bin/bash') ? ['/bin/bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', command]] : ['/bin/sh', ['-ec', command]];
+  const [shell, args] = existsSync('/bin/bash')
+    ? ['/bin/bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', command]]
+    : ['/bin/sh', ['-ec', command]];
   return new Promise((resolve) => {
-    const child = spawn(shell, args as string[], { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(shell, args as string[], {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out = (b: Buffer): void => opts.onOutput?.(b.toString('utf8'));
     child.stdout.on('data', out);
     child.stderr.on('data', out);
@@ -62,7 +71,9 @@ export function runCommand(command: string, opts: { cwd: string; env?: NodeJS.Pr
       opts.onOutput?.(`failed to start ${shell}: ${err.message}\n`);
       resolve({ exitCode: 127, durationMs: Date.now() - started });
     });
-    child.on('close', (code, signal) => resolve({ exitCode: code ?? 128, signal: signal ?? undefined, durationMs: Date.now() - started }));
+    child.on('close', (code, signal) =>
+      resolve({ exitCode: code ?? 128, signal: signal ?? undefined, durationMs: Date.now() - started }),
+    );
   });
 }
 
@@ -73,8 +84,14 @@ export async function runTests(opts: RunOptions): Promise<TestRun> {
   for (let n = 1; n <= opts.retries + 1; n++) {
     if (n > 1) opts.logger.warning(`test command failed; retry ${n - 1} of ${opts.retries}`);
     const attemptStart = Date.now();
-    const result = await opts.logger.group(n === 1 ? `run: ${opts.command}` : `run (attempt ${n}): ${opts.command}`, () =>
-      runCommand(opts.command, { cwd: opts.cwd, env: { ...(opts.env ?? process.env), TEST_GATE_ATTEMPT: String(n) }, onOutput: opts.onOutput }),
+    const result = await opts.logger.group(
+      n === 1 ? `run: ${opts.command}` : `run (attempt ${n}): ${opts.command}`,
+      () =>
+        runCommand(opts.command, {
+          cwd: opts.cwd,
+          env: { ...(opts.env ?? process.env), TEST_GATE_ATTEMPT: String(n) },
+          onOutput: opts.onOutput,
+        }),
     );
     const attempt: Attempt = { ...result, attempt: n, passed: false, reportFiles: [] };
     if (opts.junit.length > 0) {
@@ -136,13 +153,25 @@ export function flippedTests(attempts: Attempt[]): string[] {
   return [...flipped];
 }
 
-async function readReports(opts: RunOptions, attemptStart: number, files: string[]): Promise<{ report?: JUnitReport; files: string[]; warnings: string[] }> {
-  const matched = (await glob(opts.junit, { cwd: opts.cwd, absolute: true, dot: true, ignore: ['**/node_modules/**', '**/.git/**'] })).sort();
+async function readReports(
+  opts: RunOptions,
+  attemptStart: number,
+  files: string[],
+): Promise<{ report?: JUnitReport; files: string[]; warnings: string[] }> {
+  const matched = (
+    await glob(opts.junit, { cwd: opts.cwd, absolute: true, dot: true, ignore: ['**/node_modules/**', '**/.git/**'] })
+  ).sort();
   // Reports left from an earlier step or committed to the repository must not be read as this attempt's
   // results; 1 s of slack covers file systems with coarse timestamps.
   // A file that cannot be looked at (a dangling link) is kept, to be warned about by name when it is read.
   const fresh = matched.filter((f) => (modified(f) ?? Infinity) >= attemptStart - 1000);
-  if (matched.length > fresh.length) opts.logger.warning(`ignored ${matched.length - fresh.length} JUnit file(s) older than this run: ${matched.filter((f) => !fresh.includes(f)).map((f) => relative(opts.cwd, f)).join(', ')}`);
+  if (matched.length > fresh.length)
+    opts.logger.warning(
+      `ignored ${matched.length - fresh.length} JUnit file(s) older than this run: ${matched
+        .filter((f) => !fresh.includes(f))
+        .map((f) => relative(opts.cwd, f))
+        .join(', ')}`,
+    );
   if (fresh.length === 0) {
     opts.logger.warning(`no JUnit report matched ${opts.junit.join(', ')}; the exit code alone decides`);
     return { files: [], warnings: [] };
@@ -158,7 +187,10 @@ async function readReports(opts: RunOptions, attemptStart: number, files: string
     let report: JUnitReport;
     try {
       // Bytes, not UTF-8 text: a BOM or the XML declaration names the encoding.
-      report = parseJUnit(decodeReport(readReport(f)), { repoRoot: opts.cwd, files: files.length > 0 ? files : undefined });
+      report = parseJUnit(decodeReport(readReport(f)), {
+        repoRoot: opts.cwd,
+        files: files.length > 0 ? files : undefined,
+      });
     } catch (err) {
       // A file that is not whole XML (a runner that crashed mid-write) adds nothing: a partial count would
       // pass for a smaller suite.
@@ -168,7 +200,11 @@ async function readReports(opts: RunOptions, attemptStart: number, files: string
     for (const w of report.warnings) warn(name, w);
     reports.push({ ...report, warnings: report.warnings.map((w) => `${name}: ${w}`) });
   }
-  return { report: reports.length > 0 ? mergeReports(reports) : undefined, files: fresh.map((f) => relative(opts.cwd, f)), warnings };
+  return {
+    report: reports.length > 0 ? mergeReports(reports) : undefined,
+    files: fresh.map((f) => relative(opts.cwd, f)),
+    warnings,
+  };
 }
 
 function modified(path: string): number | undefined {
@@ -206,7 +242,12 @@ export function readReport(path: string): Buffer {
 /** The repository's files (for locating failures): git's list when it is a checkout, else a walk. */
 export async function repositoryFiles(cwd: string): Promise<string[]> {
   try {
-    const out = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], {
+      cwd,
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return out.split('\n').filter(Boolean);
   } catch {
     return glob('**', { cwd, dot: false, ignore: ['**/node_modules/**', '**/.git/**'] });

@@ -51,13 +51,22 @@ export function savedResult(run: TestRun, o: { headSha: string; pullRequest?: nu
 }
 
 /** Bounds on what an artifact may hold: a run of a large suite fits with room, a hostile one does not. */
-export const LIMITS = { resultBytes: 64 * 1024 * 1024, attempts: 11, cases: 200_000, text: 64 * 1024, name: 1024, files: 1000, problems: 100 };
+export const LIMITS = {
+  resultBytes: 64 * 1024 * 1024,
+  attempts: 11,
+  cases: 200_000,
+  text: 64 * 1024,
+  name: 1024,
+  files: 1000,
+  problems: 100,
+};
 
 export class SavedResultError extends Error {}
 
 /** The run a saved result describes, with every derived figure recomputed. Throws SavedResultError. */
 export function restoreRun(json: string): { run: TestRun; saved: SavedResult } {
-  if (json.length > LIMITS.resultBytes) throw new SavedResultError(`${RESULT_FILE} is ${json.length} bytes, over the ${LIMITS.resultBytes} allowed`);
+  if (json.length > LIMITS.resultBytes)
+    throw new SavedResultError(`${RESULT_FILE} is ${json.length} bytes, over the ${LIMITS.resultBytes} allowed`);
   let raw: unknown;
   try {
     raw = JSON.parse(json);
@@ -65,11 +74,16 @@ export function restoreRun(json: string): { run: TestRun; saved: SavedResult } {
     throw new SavedResultError(`${RESULT_FILE} is not JSON: ${(err as Error).message}`);
   }
   const r = object(raw, RESULT_FILE);
-  if (r.format !== SAVED_FORMAT) throw new SavedResultError(`${RESULT_FILE}: format is ${JSON.stringify(r.format)}, expected "${SAVED_FORMAT}" (save and publish with the same test-gate version)`);
+  if (r.format !== SAVED_FORMAT)
+    throw new SavedResultError(
+      `${RESULT_FILE}: format is ${JSON.stringify(r.format)}, expected "${SAVED_FORMAT}" (save and publish ` +
+        `with the same test-gate version)`,
+    );
   const headSha = str(r.headSha, 'headSha', 40);
   if (!/^[0-9a-f]{40}$/.test(headSha)) throw new SavedResultError(`${RESULT_FILE}: headSha is not a commit sha`);
   const attemptsRaw = r.attempts;
-  if (!Array.isArray(attemptsRaw) || attemptsRaw.length === 0 || attemptsRaw.length > LIMITS.attempts) throw new SavedResultError(`${RESULT_FILE}: attempts must be a list of 1 to ${LIMITS.attempts}`);
+  if (!Array.isArray(attemptsRaw) || attemptsRaw.length === 0 || attemptsRaw.length > LIMITS.attempts)
+    throw new SavedResultError(`${RESULT_FILE}: attempts must be a list of 1 to ${LIMITS.attempts}`);
   let total = 0;
   const attempts: Attempt[] = attemptsRaw.map((x, i) => {
     const a = object(x, `attempts[${i}]`);
@@ -78,22 +92,34 @@ export function restoreRun(json: string): { run: TestRun; saved: SavedResult } {
       exitCode: int(a.exitCode, `attempts[${i}].exitCode`, 0, 255),
       durationMs: num(a.durationMs, `attempts[${i}].durationMs`),
       passed: false,
-      reportFiles: list(a.reportFiles ?? [], `attempts[${i}].reportFiles`, LIMITS.files).map((f, j) => str(f, `attempts[${i}].reportFiles[${j}]`, LIMITS.name)),
+      reportFiles: list(a.reportFiles ?? [], `attempts[${i}].reportFiles`, LIMITS.files).map((f, j) =>
+        str(f, `attempts[${i}].reportFiles[${j}]`, LIMITS.name),
+      ),
     };
     if (a.signal !== undefined) attempt.signal = str(a.signal, `attempts[${i}].signal`, 32);
-    if (a.warnings !== undefined) attempt.warnings = list(a.warnings, `attempts[${i}].warnings`, LIMITS.files).map((w, j) => str(w, `attempts[${i}].warnings[${j}]`, LIMITS.text));
+    if (a.warnings !== undefined)
+      attempt.warnings = list(a.warnings, `attempts[${i}].warnings`, LIMITS.files).map((w, j) =>
+        str(w, `attempts[${i}].warnings[${j}]`, LIMITS.text),
+      );
     if (a.cases !== undefined) {
-      const cases = list(a.cases, `attempts[${i}].cases`, LIMITS.cases).map((c, j) => testCase(c, `attempts[${i}].cases[${j}]`));
+      const cases = list(a.cases, `attempts[${i}].cases`, LIMITS.cases).map((c, j) =>
+        testCase(c, `attempts[${i}].cases[${j}]`),
+      );
       total += cases.length;
-      if (total > LIMITS.cases * 2) throw new SavedResultError(`${RESULT_FILE}: more than ${LIMITS.cases * 2} test cases over all attempts`);
+      if (total > LIMITS.cases * 2)
+        throw new SavedResultError(`${RESULT_FILE}: more than ${LIMITS.cases * 2} test cases over all attempts`);
       attempt.report = summarize(cases);
     }
     // The same rule as a live run: a zero exit with failing tests fails, and so does a non-zero exit.
-    attempt.passed = attempt.exitCode === 0 && !attempt.signal && (attempt.report ? attempt.report.failures + attempt.report.errors : 0) === 0;
+    attempt.passed =
+      attempt.exitCode === 0 &&
+      !attempt.signal &&
+      (attempt.report ? attempt.report.failures + attempt.report.errors : 0) === 0;
     return attempt;
   });
   // Attempts after a passing one never happen in a live run: a result claiming them is not one.
-  if (attempts.slice(0, -1).some((a) => a.passed)) throw new SavedResultError(`${RESULT_FILE}: an attempt before the last one passed`);
+  if (attempts.slice(0, -1).some((a) => a.passed))
+    throw new SavedResultError(`${RESULT_FILE}: an attempt before the last one passed`);
   const saved: SavedResult = {
     format: SAVED_FORMAT,
     headSha,
@@ -110,21 +136,31 @@ const STATUSES = ['passed', 'failed', 'error', 'skipped'] as const;
 function testCase(x: unknown, where: string): TestCase {
   const c = object(x, where);
   const status = c.status as TestCase['status'];
-  if (!STATUSES.includes(status)) throw new SavedResultError(`${RESULT_FILE}: ${where}.status is not one of ${STATUSES.join(', ')}`);
-  const tc: TestCase = { classname: str(c.classname ?? '', `${where}.classname`, LIMITS.name), name: str(c.name ?? '', `${where}.name`, LIMITS.name), time: num(c.time ?? 0, `${where}.time`), status };
+  if (!STATUSES.includes(status))
+    throw new SavedResultError(`${RESULT_FILE}: ${where}.status is not one of ${STATUSES.join(', ')}`);
+  const tc: TestCase = {
+    classname: str(c.classname ?? '', `${where}.classname`, LIMITS.name),
+    name: str(c.name ?? '', `${where}.name`, LIMITS.name),
+    time: num(c.time ?? 0, `${where}.time`),
+    status,
+  };
   if (c.message !== undefined) tc.message = str(c.message, `${where}.message`, LIMITS.text);
   if (c.details !== undefined) tc.details = str(c.details, `${where}.details`, LIMITS.text);
   if (c.file !== undefined) tc.file = path(c.file, `${where}.file`);
   if (c.line !== undefined) tc.line = int(c.line, `${where}.line`, 1, 10_000_000);
   if (c.flaky !== undefined) tc.flaky = c.flaky === true;
   // Each <failure> and <error> of the case, so publish annotates every one as a live run does.
-  if (c.problems !== undefined) tc.problems = list(c.problems, `${where}.problems`, LIMITS.problems).map((p, i) => problem(p, `${where}.problems[${i}]`));
+  if (c.problems !== undefined)
+    tc.problems = list(c.problems, `${where}.problems`, LIMITS.problems).map((p, i) =>
+      problem(p, `${where}.problems[${i}]`),
+    );
   return tc;
 }
 
 function problem(x: unknown, where: string): Problem {
   const p = object(x, where);
-  if (p.kind !== 'failure' && p.kind !== 'error') throw new SavedResultError(`${RESULT_FILE}: ${where}.kind is not failure or error`);
+  if (p.kind !== 'failure' && p.kind !== 'error')
+    throw new SavedResultError(`${RESULT_FILE}: ${where}.kind is not failure or error`);
   const out: Problem = { kind: p.kind, message: str(p.message ?? '', `${where}.message`, LIMITS.text) };
   if (p.details !== undefined) out.details = str(p.details, `${where}.details`, LIMITS.text);
   if (p.file !== undefined) out.file = path(p.file, `${where}.file`);
@@ -135,19 +171,22 @@ function problem(x: unknown, where: string): Problem {
 /** A repository-relative path, as the reader makes them: never absolute, never climbing out. */
 function path(x: unknown, where: string): string {
   const p = str(x, where, LIMITS.name);
-  if (p === '' || p.startsWith('/') || /^[A-Za-z]:/.test(p) || p.split('/').includes('..')) throw new SavedResultError(`${RESULT_FILE}: ${where} is not a repository-relative path`);
+  if (p === '' || p.startsWith('/') || /^[A-Za-z]:/.test(p) || p.split('/').includes('..'))
+    throw new SavedResultError(`${RESULT_FILE}: ${where} is not a repository-relative path`);
   return p;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- checked field by field below
 function object(x: unknown, where: string): Record<string, any> {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new SavedResultError(`${RESULT_FILE}: ${where} is not an object`);
+  if (typeof x !== 'object' || x === null || Array.isArray(x))
+    throw new SavedResultError(`${RESULT_FILE}: ${where} is not an object`);
   return x as Record<string, unknown>;
 }
 
 function list(x: unknown, where: string, max: number): unknown[] {
   if (!Array.isArray(x)) throw new SavedResultError(`${RESULT_FILE}: ${where} is not a list`);
-  if (x.length > max) throw new SavedResultError(`${RESULT_FILE}: ${where} has ${x.length} items, over the ${max} allowed`);
+  if (x.length > max)
+    throw new SavedResultError(`${RESULT_FILE}: ${where} has ${x.length} items, over the ${max} allowed`);
   return x;
 }
 
@@ -157,12 +196,14 @@ function str(x: unknown, where: string, max: number): string {
 }
 
 function num(x: unknown, where: string): number {
-  if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) throw new SavedResultError(`${RESULT_FILE}: ${where} is not a non-negative number`);
+  if (typeof x !== 'number' || !Number.isFinite(x) || x < 0)
+    throw new SavedResultError(`${RESULT_FILE}: ${where} is not a non-negative number`);
   return x;
 }
 
 function int(x: unknown, where: string, min: number, max: number): number {
-  if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) throw new SavedResultError(`${RESULT_FILE}: ${where} is not a whole number from ${min} to ${max}`);
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max)
+    throw new SavedResultError(`${RESULT_FILE}: ${where} is not a whole number from ${min} to ${max}`);
   return x;
 }
 
@@ -184,9 +225,11 @@ export function resultFromZip(zip: Uint8Array): string {
   // shallowest name wins, the first listed among equals; of two entries with that name, the later one.
   const depth = (name: string): number => name.split('/').length;
   const name = [...new Set(results.map((e) => e.name))].sort((a, b) => depth(a) - depth(b))[0];
-  if (name === undefined) throw new SavedResultError(`the artifact holds no ${RESULT_FILE}: upload the results-path of the mode save step`);
+  if (name === undefined)
+    throw new SavedResultError(`the artifact holds no ${RESULT_FILE}: upload the results-path of the mode save step`);
   const entry = results.filter((e) => e.name === name).pop()!;
-  if (entry.originalSize > LIMITS.resultBytes) throw new SavedResultError(`${entry.name} is ${entry.originalSize} bytes, over the ${LIMITS.resultBytes} allowed`);
+  if (entry.originalSize > LIMITS.resultBytes)
+    throw new SavedResultError(`${entry.name} is ${entry.originalSize} bytes, over the ${LIMITS.resultBytes} allowed`);
   return inflateEntry(zip, entry, LIMITS.resultBytes);
 }
 
@@ -241,7 +284,9 @@ function zipEntries(d: Uint8Array): ZipEntry[] {
     const extraLength = u16(at + 30);
     const nameStart = at + 46;
     if (nameStart + nameLength > d.length) throw new Error('it ends inside a header');
-    const name = new TextDecoder(flags & 0x800 ? 'utf-8' : 'latin1').decode(d.subarray(nameStart, nameStart + nameLength));
+    const name = new TextDecoder(flags & 0x800 ? 'utf-8' : 'latin1').decode(
+      d.subarray(nameStart, nameStart + nameLength),
+    );
     let size = u32(at + 20);
     let originalSize = u32(at + 24);
     let offset = u32(at + 42);
@@ -269,7 +314,8 @@ function zipEntries(d: Uint8Array): ZipEntry[] {
 
 /** An entry's bytes as text, inflated a chunk at a time; past `max` bytes it stops with a SavedResultError. */
 function inflateEntry(d: Uint8Array, e: ZipEntry, max: number): string {
-  const readable = (what: string): SavedResultError => new SavedResultError(`the artifact is not a readable zip: ${e.name}: ${what}`);
+  const readable = (what: string): SavedResultError =>
+    new SavedResultError(`the artifact is not a readable zip: ${e.name}: ${what}`);
   const over = (): SavedResultError => new SavedResultError(`${e.name} is over the ${max} bytes allowed`);
   const { u16, u32 } = littleEndian(d);
   if (e.offset + 30 > d.length || u32(e.offset) !== 0x04034b50) throw readable('no local header');
@@ -291,7 +337,8 @@ function inflateEntry(d: Uint8Array, e: ZipEntry, max: number): string {
   });
   try {
     if (data.length === 0) inflater.push(data, true);
-    for (let i = 0; i < data.length; i += INFLATE_CHUNK) inflater.push(data.subarray(i, i + INFLATE_CHUNK), i + INFLATE_CHUNK >= data.length);
+    for (let i = 0; i < data.length; i += INFLATE_CHUNK)
+      inflater.push(data.subarray(i, i + INFLATE_CHUNK), i + INFLATE_CHUNK >= data.length);
   } catch (err) {
     if (err instanceof SavedResultError) throw err;
     throw readable((err as Error).message);

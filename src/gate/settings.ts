@@ -1,7 +1,15 @@
 // test-gate's inputs → typed settings (the input-helper of actions/checkout). Logic never reads inputs itself.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError, optional, parseBool, parseInteger, parseList, required, type InputSource } from '../common/inputs.js';
+import {
+  InputError,
+  optional,
+  parseBool,
+  parseInteger,
+  parseList,
+  required,
+  type InputSource,
+} from '../common/inputs.js';
 
 /**
  * `run`: run the tests and post everything (the token can write).
@@ -52,7 +60,8 @@ const MAX_RETRIES = 10;
 
 export function readSettings(inputs: InputSource, env: NodeJS.ProcessEnv = process.env): GateSettings {
   const mode = optional(inputs, 'mode', 'run') as GateMode;
-  if (!GATE_MODES.includes(mode)) throw new InputError('mode', `expected run, save or publish, got '${inputs('mode')}'`);
+  if (!GATE_MODES.includes(mode))
+    throw new InputError('mode', `expected run, save or publish, got '${inputs('mode')}'`);
   const checkName = optional(inputs, 'check-name', 'test-gate');
   // The tree status is `<check-name>/tree`; a slash-free, short name keeps both readable in branch protection.
   if (checkName.length > 100) throw new InputError('check-name', 'must be at most 100 characters');
@@ -75,13 +84,23 @@ export function readSettings(inputs: InputSource, env: NodeJS.ProcessEnv = proce
   };
   // The publishing half holds a write token and must run no pull-request code: a command there is a mistake.
   if (mode === 'publish' && inputs('command').trim() !== '') {
-    throw new InputError('command', 'is not run in mode publish: the workflow_run half posts the saved result of the pull request\'s run and runs no code; remove it');
+    throw new InputError(
+      'command',
+      "is not run in mode publish: the workflow_run half posts the saved result of the pull request's run " +
+        'and runs no code; remove it',
+    );
   }
   if (mode === 'publish' && inputs('junit').trim() !== '') {
-    throw new InputError('junit', 'is not read in mode publish: the reports come from the saved result; set junit on the mode save step');
+    throw new InputError(
+      'junit',
+      'is not read in mode publish: the reports come from the saved result; set junit on the mode save step',
+    );
   }
   if (settings.requireTestForBug && settings.bugLabels.length === 0) {
-    throw new InputError('bug-labels', 'is empty while require-test-for-bug is true; name at least one label or turn the rule off');
+    throw new InputError(
+      'bug-labels',
+      'is empty while require-test-for-bug is true; name at least one label or turn the rule off',
+    );
   }
   return settings;
 }

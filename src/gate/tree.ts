@@ -52,9 +52,17 @@ export function treeFromHistory(history: readonly CommitResult[]): TreeState {
   }
   const sinceIndex = history.indexOf(since);
   const end = greenIndex === -1 ? history.length : greenIndex;
-  // Commits between the last green and the first red one (inclusive) had no result of their own: any of them may be the cause.
+  // Commits between the last green and the first red one (inclusive) had no result of their own: any of them may be
+  // the cause.
   const suspects = history.slice(sinceIndex, end).reverse();
-  return { state: 'closed', known: true, at, since, lastGreen: greenIndex === -1 ? undefined : history[greenIndex], suspects };
+  return {
+    state: 'closed',
+    known: true,
+    at,
+    since,
+    lastGreen: greenIndex === -1 ? undefined : history[greenIndex],
+    suspects,
+  };
 }
 
 export const short = (sha: string): string => sha.slice(0, 7);
@@ -65,21 +73,37 @@ export interface StatusText {
   targetUrl?: string;
 }
 
-
 /** The `<check-name>/tree` commit status on a pull request's head. */
-export function treeStatus(tree: TreeState, o: { branch: string; overridden: boolean; overrideLabel: string; commitUrl: (sha: string) => string }): StatusText {
+export function treeStatus(
+  tree: TreeState,
+  o: { branch: string; overridden: boolean; overrideLabel: string; commitUrl: (sha: string) => string },
+): StatusText {
   if (tree.state === 'open') {
-    const description = tree.at ? `tree open: ${o.branch} is green at ${short(tree.at.sha)}` : `tree open: no gate result on ${o.branch} yet`;
-    return { state: 'success', description, targetUrl: tree.at ? (tree.at.url ?? o.commitUrl(tree.at.sha)) : undefined };
+    const description = tree.at
+      ? `tree open: ${o.branch} is green at ${short(tree.at.sha)}`
+      : `tree open: no gate result on ${o.branch} yet`;
+    return {
+      state: 'success',
+      description,
+      targetUrl: tree.at ? (tree.at.url ?? o.commitUrl(tree.at.sha)) : undefined,
+    };
   }
   const since = tree.since ?? tree.at!;
   const link = since.url ?? o.commitUrl(since.sha);
   if (o.overridden) {
-    return { state: 'success', description: fit(`tree closed (${o.branch} red since ${short(since.sha)}), overridden by label '${o.overrideLabel}'`), targetUrl: link };
+    return {
+      state: 'success',
+      description: fit(
+        `tree closed (${o.branch} red since ${short(since.sha)}), overridden by label '${o.overrideLabel}'`,
+      ),
+      targetUrl: link,
+    };
   }
   const full = `tree closed: ${o.branch} is red since ${short(since.sha)}, ${link}`;
   // GitHub rejects descriptions over 140 characters; the link stays reachable as the status's target URL.
-  const description = fits(full, GITHUB_LIMITS.statusDescription) ? full : fit(`tree closed: ${o.branch} is red since ${short(since.sha)}`);
+  const description = fits(full, GITHUB_LIMITS.statusDescription)
+    ? full
+    : fit(`tree closed: ${o.branch} is red since ${short(since.sha)}`);
   return { state: 'failure', description, targetUrl: link };
 }
 
@@ -108,20 +132,32 @@ export const redMainMarker = (checkName: string): string => `<!-- fivestep:test-
 
 const MAX_LISTED = 50;
 
-export function redMainIssue(tree: TreeState, current: CommitResult, failing: readonly FailingTest[], ctx: IssueContext): { title: string; body: string } {
+export function redMainIssue(
+  tree: TreeState,
+  current: CommitResult,
+  failing: readonly FailingTest[],
+  ctx: IssueContext,
+): { title: string; body: string } {
   const since = tree.since ?? current;
   const commitLink = (sha: string): string => `[\`${short(sha)}\`](${ctx.serverUrl}/${ctx.repository}/commit/${sha})`;
   const lines: string[] = [redMainMarker(ctx.checkName)];
   lines.push(
-    `${mdCode(ctx.branch)} is red since ${commitLink(since.sha)}: \`${ctx.checkName}\` fails ([latest run](${ctx.runUrl}), at ${commitLink(current.sha)}).`,
+    `${mdCode(ctx.branch)} is red since ${commitLink(since.sha)}: \`${ctx.checkName}\` fails ([latest ` +
+      `run](${ctx.runUrl}), at ${commitLink(current.sha)}).`,
     '',
-    `The tree is closed: pull requests cannot merge until \`${ctx.branch}\` is green again, except the fix, which carries the \`${ctx.overrideLabel}\` label. This issue closes itself when the gate passes on \`${ctx.branch}\`.`,
+    `The tree is closed: pull requests cannot merge until \`${ctx.branch}\` is green again, except the fix, ` +
+      `which carries the \`${ctx.overrideLabel}\` label. This issue closes itself when the gate passes on ` +
+      `\`${ctx.branch}\`.`,
     '',
     '## Breaking commit range',
     '',
   );
   if (tree.lastGreen) {
-    lines.push(`Last green: ${commitLink(tree.lastGreen.sha)}. [Compare](${ctx.serverUrl}/${ctx.repository}/compare/${tree.lastGreen.sha}...${since.sha}).`, '');
+    lines.push(
+      `Last green: ${commitLink(tree.lastGreen.sha)}. ` +
+        `[Compare](${ctx.serverUrl}/${ctx.repository}/compare/${tree.lastGreen.sha}...${since.sha}).`,
+      '',
+    );
   } else {
     lines.push('No green commit in the window the gate looked at.', '');
   }
@@ -157,16 +193,29 @@ export function redMainIssue(tree: TreeState, current: CommitResult, failing: re
     '',
     '- [ ] ',
   );
-  return { title: `${ctx.branch} is red: ${ctx.checkName} failing since ${short(since.sha)}`, body: fitMarkdown(lines.join('\n'), GITHUB_LIMITS.issueBody, `… cut here to fit ${GITHUB_LIMITS.issueBody.what}: the check run of [the latest run](${ctx.runUrl}) has every failing test.`) };
+  return {
+    title: `${ctx.branch} is red: ${ctx.checkName} failing since ${short(since.sha)}`,
+    body: fitMarkdown(
+      lines.join('\n'),
+      GITHUB_LIMITS.issueBody,
+      `… cut here to fit ${GITHUB_LIMITS.issueBody.what}: the check run of [the latest run](${ctx.runUrl}) ` +
+        `has every failing test.`,
+    ),
+  };
 }
 
 export function stillRedComment(current: CommitResult, failing: readonly FailingTest[], ctx: IssueContext): string {
-  return `Still red at [\`${short(current.sha)}\`](${ctx.serverUrl}/${ctx.repository}/commit/${current.sha}): ${failing.length} failing test(s). [Run](${ctx.runUrl}).`;
+  return (
+    `Still red at [\`${short(current.sha)}\`](${ctx.serverUrl}/${ctx.repository}/commit/${current.sha}): ` +
+    `${failing.length} failing test(s). [Run](${ctx.runUrl}).`
+  );
 }
 
 export function greenComment(current: CommitResult, ctx: IssueContext, reopenedPulls: number): string {
   return [
-    `\`${ctx.branch}\` is green again at [\`${short(current.sha)}\`](${ctx.serverUrl}/${ctx.repository}/commit/${current.sha}) ([run](${ctx.runUrl})). The tree is open` +
+    `\`${ctx.branch}\` is green again at ` +
+      `[\`${short(current.sha)}\`](${ctx.serverUrl}/${ctx.repository}/commit/${current.sha}) ` +
+      `([run](${ctx.runUrl})). The tree is open` +
       (reopenedPulls > 0 ? `; the tree status of ${reopenedPulls} open pull request(s) is green again.` : '.'),
     '',
     'Closing. Please finish the five whys above and link the test that now guards against this failure.',

@@ -86,9 +86,12 @@ export async function failReleaseDeployments(
       });
       marked.push(d.id);
     }
-    if (marked.length) opts.logger.info(`Marked GitHub deployment(s) ${marked.join(', ')} of ${opts.releases.join(', ')} as failed`);
+    if (marked.length)
+      opts.logger.info(`Marked GitHub deployment(s) ${marked.join(', ')} of ${opts.releases.join(', ')} as failed`);
   } catch (err) {
-    opts.logger.warning(`could not mark the deployments of ${opts.releases.join(', ')} as failed: ${errorMessage(err)}`);
+    opts.logger.warning(
+      `could not mark the deployments of ${opts.releases.join(', ')} as failed: ${errorMessage(err)}`,
+    );
   }
   return marked;
 }

@@ -15,7 +15,8 @@ export function tokenLogin(client: GitHubClient): Promise<string> {
     login = client.rest.users.getAuthenticated().then(
       (res) => res.data.login,
       (err: { status?: number }) => {
-        // An installation token (the workflow's GITHUB_TOKEN) is refused here: "Resource not accessible by integration".
+        // An installation token (the workflow's GITHUB_TOKEN) is refused here: "Resource not accessible by
+        // integration".
         if (err.status === 401 || err.status === 403 || err.status === 404) return ACTIONS_BOT;
         throw err;
       },

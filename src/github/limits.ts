@@ -45,7 +45,10 @@ export function fits(text: string, limit: Limit): boolean {
 /** The longest prefix of `text` within `limit`, never splitting a character (a surrogate pair or its UTF-8 bytes). */
 export function clip(text: string, limit: Limit, ellipsis = '…'): string {
   if (fits(text, limit)) return text;
-  const room = { chars: (limit.chars ?? Infinity) - ellipsis.length, bytes: (limit.bytes ?? Infinity) - encoder.encode(ellipsis).length };
+  const room = {
+    chars: (limit.chars ?? Infinity) - ellipsis.length,
+    bytes: (limit.bytes ?? Infinity) - encoder.encode(ellipsis).length,
+  };
   let chars = 0;
   let bytes = 0;
   let end = 0;
@@ -69,7 +72,8 @@ const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 export function fitMarkdown(markdown: string, limit: Limit, cut: string): string {
   if (fits(markdown, limit)) return markdown;
   const lines = markdown.split('\n');
-  const tail = (fence: string | undefined, details: number) => [...(fence ? [fence] : []), ...Array(details).fill('</details>'), '', cut].join('\n');
+  const tail = (fence: string | undefined, details: number) =>
+    [...(fence ? [fence] : []), ...Array(details).fill('</details>'), '', cut].join('\n');
   // The largest tail (an open fence, however long, a few open <details>) is reserved up front.
   const reserve = size(`${tail('`'.repeat(64), 4)}\n`, limit);
   const room = { chars: (limit.chars ?? Infinity) - reserve.chars, bytes: (limit.bytes ?? Infinity) - reserve.bytes };
@@ -81,7 +85,14 @@ export function fitMarkdown(markdown: string, limit: Limit, cut: string): string
   for (const line of lines) {
     const s = { chars: line.length + 1, bytes: limit.bytes === undefined ? 0 : encoder.encode(line).length + 1 };
     if (chars + s.chars > room.chars || bytes + s.bytes > room.bytes) {
-      if (kept.length === 0) kept.push(clip(line, { what: limit.what, chars: room.chars, bytes: limit.bytes === undefined ? undefined : room.bytes }));
+      if (kept.length === 0)
+        kept.push(
+          clip(line, {
+            what: limit.what,
+            chars: room.chars,
+            bytes: limit.bytes === undefined ? undefined : room.bytes,
+          }),
+        );
       break;
     }
     kept.push(line);
@@ -89,8 +100,10 @@ export function fitMarkdown(markdown: string, limit: Limit, cut: string): string
     bytes += s.bytes;
     const f = FENCE.exec(line);
     if (f && fence === undefined) fence = f[1];
-    else if (f && fence !== undefined && f[1][0] === fence[0] && f[1].length >= fence.length && line.trim() === f[1]) fence = undefined;
-    else if (fence === undefined) details += (line.match(/<details\b/g)?.length ?? 0) - (line.match(/<\/details>/g)?.length ?? 0);
+    else if (f && fence !== undefined && f[1][0] === fence[0] && f[1].length >= fence.length && line.trim() === f[1])
+      fence = undefined;
+    else if (fence === undefined)
+      details += (line.match(/<details\b/g)?.length ?? 0) - (line.match(/<\/details>/g)?.length ?? 0);
   }
   return `${kept.join('\n')}\n${tail(fence, Math.min(4, Math.max(0, details)))}`;
 }

@@ -53,7 +53,11 @@ export function parseRunUrl(url: string, serverUrl: string): RunRef | null {
  * debug line. It never throws. 'completed' is final, so it is cached for the lookup's lifetime; nothing
  * else is.
  */
-export function createRunStatusLookup(client: GitHubClient, serverUrl: string, logger: Logger = silentLogger): (holderUrl: string) => Promise<RunStatus> {
+export function createRunStatusLookup(
+  client: GitHubClient,
+  serverUrl: string,
+  logger: Logger = silentLogger,
+): (holderUrl: string) => Promise<RunStatus> {
   const completed = new Set<string>();
   return async (holderUrl) => {
     if (completed.has(holderUrl)) return 'completed';
@@ -81,7 +85,10 @@ export function createRunStatusLookup(client: GitHubClient, serverUrl: string, l
       // Octokit gives a network failure or a timeout status 500 too; only an HTTP answer has a response.
       const code = (err as { response?: { status?: unknown } } | null)?.response?.status;
       const message = errorMessage(err);
-      logger.debug(`could not look up run ${holderUrl}: ${typeof code === 'number' ? `HTTP ${code}` : 'no response'} (${message.split('\n')[0]})`);
+      logger.debug(
+        `could not look up run ${holderUrl}: ${typeof code === 'number' ? `HTTP ${code}` : 'no response'} ` +
+          `(${message.split('\n')[0]})`,
+      );
       return 'unknown';
     }
   };

@@ -17,7 +17,8 @@ import { createTrackedBalancer, type BalancerClock } from './weights.js';
 const SOCKET_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
 
 export function checkSocket(path: string): string {
-  if (!SOCKET_PATH.test(path)) throw new LoadBalancerError(`lb-socket '${path}' must be an absolute path of letters, digits and _ . / -`);
+  if (!SOCKET_PATH.test(path))
+    throw new LoadBalancerError(`lb-socket '${path}' must be an absolute path of letters, digits and _ . / -`);
   return path;
 }
 
@@ -28,7 +29,8 @@ export function setStateLine(backend: string, server: string, state: ServerState
 
 /** `set server <backend>/<server> weight <0-256>`. */
 export function setWeightLine(backend: string, server: string, weight: number): string {
-  if (!Number.isInteger(weight) || weight < 0 || weight > 256) throw new LoadBalancerError(`haproxy weight must be an integer 0-256, got ${weight}`);
+  if (!Number.isInteger(weight) || weight < 0 || weight > 256)
+    throw new LoadBalancerError(`haproxy weight must be an integer 0-256, got ${weight}`);
   return `set server ${checkName('backend', backend)}/${checkName('server', server)} weight ${weight}`;
 }
 
@@ -46,7 +48,8 @@ export function showStatLine(backend: string): string {
  * `nc -U` where socat is missing.
  */
 export function runtimeCommand(socket: string, lines: string[]): string {
-  for (const l of lines) if (/[;\n\r'\\]/.test(l)) throw new LoadBalancerError(`runtime API line '${l}' holds a separator or quote`);
+  for (const l of lines)
+    if (/[;\n\r'\\]/.test(l)) throw new LoadBalancerError(`runtime API line '${l}' holds a separator or quote`);
   const request = quote(lines.join('; '));
   const sock = quote(checkSocket(socket));
   return [
@@ -67,7 +70,10 @@ const DRAIN_BITS = 0x08 | 0x10;
 
 /** Parses `show servers state <backend>` (version line, `# be_id be_name …` header, one line a server). */
 export function parseServersState(text: string, backend: string): LbServer[] {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const header = lines.find((l) => l.startsWith('# '));
   if (!header) {
     const message = lines.join(' ') || 'no output';
@@ -79,7 +85,15 @@ export function parseServersState(text: string, backend: string): LbServer[] {
     if (i < 0) throw new LoadBalancerError(`unexpected 'show servers state' header: no ${name}`);
     return i;
   };
-  const [be, name, addr, admin, uweight, iweight, port] = ['be_name', 'srv_name', 'srv_addr', 'srv_admin_state', 'srv_uweight', 'srv_iweight', 'srv_port'].map(at);
+  const [be, name, addr, admin, uweight, iweight, port] = [
+    'be_name',
+    'srv_name',
+    'srv_addr',
+    'srv_admin_state',
+    'srv_uweight',
+    'srv_iweight',
+    'srv_port',
+  ].map(at);
   const out: LbServer[] = [];
   for (const l of lines) {
     if (l.startsWith('#') || /^\d+$/.test(l)) continue;
@@ -131,7 +145,10 @@ export function parseRequests(csv: string, backend: string): Map<string, number>
   for (const [name, row] of statServers(csv, backend)) {
     const n = row.req_tot ? Number(row.req_tot) : NaN;
     if (!Number.isInteger(n)) {
-      throw new LoadBalancerError(`haproxy counts no HTTP requests for server ${backend}/${name} (req_tot '${row.req_tot ?? ''}'): the backend must be in mode http`);
+      throw new LoadBalancerError(
+        `haproxy counts no HTTP requests for server ${backend}/${name} (req_tot '${row.req_tot ?? ''}'): ` +
+          `the backend must be in mode http`,
+      );
     }
     out.set(name, n);
   }
@@ -151,7 +168,10 @@ export function createHaproxy(opts: HaproxyOptions): LoadBalancer {
 
   const send = async (lines: string[]): Promise<string> => {
     const r = await exec(runtimeCommand(socket, lines));
-    if (r.code !== 0) throw new LoadBalancerError(`haproxy runtime API (${socket}) failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
+    if (r.code !== 0)
+      throw new LoadBalancerError(
+        `haproxy runtime API (${socket}) failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`,
+      );
     return r.stdout;
   };
   /** Setters print nothing on success; any text is haproxy's error. */

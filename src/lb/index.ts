@@ -1,10 +1,26 @@
 // The balancer in front of the hosts: its inputs, and the provider the `load-balancer` input chooses,
 // driven over one SSH session to lb-host (same key and known-hosts as the hosts).
-import { InputError, hostId, optional, parseBool, parseDuration, parseHostSpec, parseInteger, type InputSource } from '../common/inputs.js';
+import {
+  InputError,
+  hostId,
+  optional,
+  parseBool,
+  parseDuration,
+  parseHostSpec,
+  parseInteger,
+  type InputSource,
+} from '../common/inputs.js';
 import type { Connector, RemoteSession, SshCredentials } from '../ssh/types.js';
 import { checkSocket, createHaproxy } from './haproxy.js';
 import { checkUpstreamFile, createNginx } from './nginx.js';
-import { LB_NAME, type LoadBalancer, type LoadBalancerKind, type LoadBalancerSettings, type NamedServers, type RolloutLbSettings } from './types.js';
+import {
+  LB_NAME,
+  type LoadBalancer,
+  type LoadBalancerKind,
+  type LoadBalancerSettings,
+  type NamedServers,
+  type RolloutLbSettings,
+} from './types.js';
 import { errorMessage } from '../common/errors.js';
 
 export * from './types.js';
@@ -17,16 +33,28 @@ export function readLoadBalancerInputs(source: InputSource): LoadBalancerSetting
       if (optional(source, name) !== '') throw new InputError(name, 'is set but load-balancer is empty');
     }
     if (optional(source, 'health-url').includes('{port}')) {
-      throw new InputError('health-url', "uses {port}, the port of each host's balancer server, but load-balancer is empty: write the app's port in the URL");
+      throw new InputError(
+        'health-url',
+        "uses {port}, the port of each host's balancer server, but load-balancer is empty: write the app's " +
+          'port in the URL',
+      );
     }
     return null;
   }
-  if (kind !== 'haproxy' && kind !== 'nginx') throw new InputError('load-balancer', `must be haproxy or nginx, got '${kind}'`);
+  if (kind !== 'haproxy' && kind !== 'nginx')
+    throw new InputError('load-balancer', `must be haproxy or nginx, got '${kind}'`);
   const hostText = optional(source, 'lb-host');
   if (!hostText) throw new InputError('lb-host', 'is required when load-balancer is set');
-  const defaults = { user: optional(source, 'user', 'deploy'), port: parseInteger('port', optional(source, 'port', '22'), { min: 1, max: 65535 }) };
+  const defaults = {
+    user: optional(source, 'user', 'deploy'),
+    port: parseInteger('port', optional(source, 'port', '22'), { min: 1, max: 65535 }),
+  };
   const backend = optional(source, 'lb-backend');
-  if (!LB_NAME.test(backend)) throw new InputError('lb-backend', backend ? `'${backend}' is not a backend/upstream name` : 'is required when load-balancer is set');
+  if (!LB_NAME.test(backend))
+    throw new InputError(
+      'lb-backend',
+      backend ? `'${backend}' is not a backend/upstream name` : 'is required when load-balancer is set',
+    );
   const socket = optional(source, 'lb-socket', '/run/haproxy/admin.sock');
   if (kind === 'haproxy') wrap('lb-socket', () => checkSocket(socket));
   const upstreamFile = optional(source, 'lb-upstream-file');
@@ -45,15 +73,27 @@ const NGINX_SERVER = /^[A-Za-z0-9_.:/[\]@-]{1,255}$/;
  * `lb-servers`: one `host[:port]=server` a line, the host as a `hosts` line names it (its port defaults
  * to `port`), the server as the balancer names it (haproxy: its name; nginx: its address as written).
  */
-export function parseLbServers(text: string, kind: LoadBalancerKind, defaults: { user: string; port: number }): NamedServers {
+export function parseLbServers(
+  text: string,
+  kind: LoadBalancerKind,
+  defaults: { user: string; port: number },
+): NamedServers {
   const out = new Map<string, string>();
-  for (const line of text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+  for (const line of text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))) {
     const eq = line.lastIndexOf('=');
     if (eq < 0) throw new InputError('lb-servers', `'${line}' is not host[:port]=server`);
     const host = hostId(parseHostSpec('lb-servers', line.slice(0, eq), defaults));
     const server = line.slice(eq + 1).trim();
     const valid = kind === 'haproxy' ? LB_NAME.test(server) : NGINX_SERVER.test(server);
-    if (!valid) throw new InputError('lb-servers', `'${server}' is not ${kind === 'haproxy' ? 'a haproxy server name' : 'an nginx server address (host:port or unix:/path)'}`);
+    if (!valid)
+      throw new InputError(
+        'lb-servers',
+        `'${server}' is not ` +
+          `${kind === 'haproxy' ? 'a haproxy server name' : 'an nginx server address (host:port or unix:/path)'}`,
+      );
     if (out.has(host)) throw new InputError('lb-servers', `${host} is named twice`);
     out.set(host, server);
   }
@@ -76,7 +116,8 @@ export function readRolloutLbSettings(source: InputSource): RolloutLbSettings | 
   const base = readLoadBalancerInputs(source);
   const drainText = optional(source, 'drain');
   if (!base) {
-    if (drainText && parseBool('drain', drainText, false)) throw new InputError('drain', 'is true but load-balancer is empty');
+    if (drainText && parseBool('drain', drainText, false))
+      throw new InputError('drain', 'is true but load-balancer is empty');
     return null;
   }
   const canary = optional(source, 'canary-weight');

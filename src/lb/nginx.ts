@@ -16,7 +16,8 @@ import { createTrackedBalancer, type BalancerClock } from './weights.js';
 const FILE_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
 
 export function checkUpstreamFile(path: string): string {
-  if (!FILE_PATH.test(path)) throw new LoadBalancerError(`lb-upstream-file '${path}' must be an absolute path of letters, digits and _ . / -`);
+  if (!FILE_PATH.test(path))
+    throw new LoadBalancerError(`lb-upstream-file '${path}' must be an absolute path of letters, digits and _ . / -`);
   return path;
 }
 
@@ -26,7 +27,9 @@ const SERVER_LINE = /^(\s*)server\s+([^\s;]+)([^;]*);(.*)$/;
 function upstreamRange(lines: string[], upstream: string): [number, number] {
   const anyBlock = lines.some((l) => /^\s*upstream\s+\S+\s*\{/.test(l));
   if (!anyBlock) return [0, lines.length];
-  const start = lines.findIndex((l) => new RegExp(`^\\s*upstream\\s+${upstream.replace(/[.]/g, '\\.')}\\s*\\{`).test(l));
+  const start = lines.findIndex((l) =>
+    new RegExp(`^\\s*upstream\\s+${upstream.replace(/[.]/g, '\\.')}\\s*\\{`).test(l),
+  );
   if (start < 0) throw new LoadBalancerError(`the upstream file has no 'upstream ${upstream} {' block`);
   let depth = 0;
   for (let i = start; i < lines.length; i++) {
@@ -80,9 +83,18 @@ export function rewriteUpstream(text: string, upstream: string, settings: Map<st
     if (!m) continue;
     const want = settings.get(m[2]);
     if (!want) continue;
-    if (!Number.isInteger(want.weight) || want.weight < 1) throw new LoadBalancerError(`nginx weight must be a positive integer, got ${want.weight}`);
-    const params = m[3].trim().split(/\s+/).filter((p) => p && !p.startsWith('weight=') && p !== 'down');
-    const words = [`server ${m[2]}`, ...(want.weight !== 1 ? [`weight=${want.weight}`] : []), ...params, ...(want.down ? ['down'] : [])];
+    if (!Number.isInteger(want.weight) || want.weight < 1)
+      throw new LoadBalancerError(`nginx weight must be a positive integer, got ${want.weight}`);
+    const params = m[3]
+      .trim()
+      .split(/\s+/)
+      .filter((p) => p && !p.startsWith('weight=') && p !== 'down');
+    const words = [
+      `server ${m[2]}`,
+      ...(want.weight !== 1 ? [`weight=${want.weight}`] : []),
+      ...params,
+      ...(want.down ? ['down'] : []),
+    ];
     lines[i] = `${m[1]}${words.join(' ')};${m[4].replace(/#.*$/, '')}${comment}`;
   }
   return lines.join('\n');
@@ -120,7 +132,8 @@ export function applyCommand(file: string, conf: string, content: string): strin
     `f=${f}`,
     'cp -p "$f" "$f.fivestep-prev"',
     `printf '%s' '${b64}' | base64 -d > "$f"`,
-    `if ! nginx -t -q -c ${c} 2>"$f.fivestep-err"; then cat "$f.fivestep-prev" > "$f"; rm -f "$f.fivestep-prev"; cat "$f.fivestep-err" >&2; rm -f "$f.fivestep-err"; exit 1; fi`,
+    `if ! nginx -t -q -c ${c} 2>"$f.fivestep-err"; then cat "$f.fivestep-prev" > "$f"; rm -f "$f.fivestep-prev"; ` +
+      `cat "$f.fivestep-err" >&2; rm -f "$f.fivestep-err"; exit 1; fi`,
     'rm -f "$f.fivestep-prev" "$f.fivestep-err"',
     `nginx -q -c ${c} -s reload`,
   ].join('\n');
@@ -168,10 +181,15 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
 
   const run = async (command: string, what: string): Promise<string> => {
     const r = await exec(command);
-    if (r.code !== 0) throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
+    if (r.code !== 0)
+      throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
     return r.stdout;
   };
-  const workers = async () => (await run(workersCommand(master.pid), 'worker list')).split('\n').map((l) => l.trim()).filter(Boolean);
+  const workers = async () =>
+    (await run(workersCommand(master.pid), 'worker list'))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
 
   return createTrackedBalancer(
     {

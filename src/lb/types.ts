@@ -130,7 +130,8 @@ export function checkName(what: string, name: string): string {
 /** A host (as hostId names it) → the server lb-servers names for it. */
 export type NamedServers = ReadonlyMap<string, string>;
 
-const describe = (s: LbServer) => (s.port ? `${s.name} (${s.address}:${s.port})` : s.name === s.address ? s.name : `${s.name} (${s.address})`);
+const describe = (s: LbServer) =>
+  s.port ? `${s.name} (${s.address}:${s.port})` : s.name === s.address ? s.name : `${s.name} (${s.address})`;
 
 /**
  * Hosts → servers, one server per host and one host per server, so that taking a host out of rotation
@@ -140,11 +141,17 @@ const describe = (s: LbServer) => (s.port ? `${s.name} (${s.address}:${s.port})`
  * host line's port. A host with no server, with several, or sharing one with another host is an input
  * error naming every such host, before anything changes.
  */
-export function matchServers(hosts: HostSpec[], servers: LbServer[], backend: string, named: NamedServers = new Map()): Map<string, LbServer> {
+export function matchServers(
+  hosts: HostSpec[],
+  servers: LbServer[],
+  backend: string,
+  named: NamedServers = new Map(),
+): Map<string, LbServer> {
   const out = new Map<string, LbServer>();
   const problems: string[] = [];
   const ids = new Set(hosts.map(hostId));
-  for (const id of named.keys()) if (!ids.has(id)) problems.push(`${id} is named in lb-servers but is not one of the hosts`);
+  for (const id of named.keys())
+    if (!ids.has(id)) problems.push(`${id} is named in lb-servers but is not one of the hosts`);
   for (const h of hosts) {
     const id = hostId(h);
     const wanted = named.get(id);
@@ -158,16 +165,23 @@ export function matchServers(hosts: HostSpec[], servers: LbServer[], backend: st
     const mine = byAddress.length > 1 ? byAddress.filter((s) => s.port === h.port) : byAddress;
     if (mine.length === 1) out.set(id, mine[0]);
     else if (byAddress.length === 0) problems.push(`${id}: no server of '${backend}' has the address ${h.host}`);
-    else problems.push(`${id}: ${byAddress.length} servers of '${backend}' have the address ${h.host} (${byAddress.map(describe).join(', ')}) and ${mine.length === 0 ? 'none has' : 'several have'} port ${h.port}`);
+    else
+      problems.push(
+        `${id}: ${byAddress.length} servers of '${backend}' have the address ${h.host} ` +
+          `(${byAddress.map(describe).join(', ')}) and ${mine.length === 0 ? 'none has' : 'several have'} ` +
+          `port ${h.port}`,
+      );
   }
   const owners = new Map<string, string[]>();
   for (const [id, s] of out) owners.set(s.name, [...(owners.get(s.name) ?? []), id]);
-  for (const [name, hs] of owners) if (hs.length > 1) problems.push(`${hs.join(' and ')} are all matched to server ${name}: one host per server`);
+  for (const [name, hs] of owners)
+    if (hs.length > 1) problems.push(`${hs.join(' and ')} are all matched to server ${name}: one host per server`);
   if (problems.length > 0) {
     const known = servers.map(describe).join(', ') || 'none';
     throw new InputError(
       'lb-servers',
-      `cannot match the hosts to the servers of '${backend}' one to one: ${problems.join('; ')}. Servers: ${known}. Name each host's server in lb-servers (\`host[:port]=server\`, one a line); nothing was changed`,
+      `cannot match the hosts to the servers of '${backend}' one to one: ${problems.join('; ')}. Servers: ` +
+        `${known}. Name each host's server in lb-servers (\`host[:port]=server\`, one a line); nothing was changed`,
     );
   }
   return out;
@@ -185,7 +199,12 @@ export function appPorts(lb: Pick<LoadBalancer, 'serverOf'>, hosts: HostSpec[]):
     if (s.port > 0) out.set(hostId(h), s.port);
     else none.push(`${hostId(h)} (${s.name})`);
   }
-  if (none.length > 0) throw new InputError('health-url', `uses {port}, but the balancer server of ${none.join(', ')} has no port (a Unix socket): check those hosts with health-command`);
+  if (none.length > 0)
+    throw new InputError(
+      'health-url',
+      `uses {port}, but the balancer server of ${none.join(', ')} has no port (a Unix socket): check those ` +
+        `hosts with health-command`,
+    );
   return out;
 }
 
@@ -219,8 +238,15 @@ export function canaryWeights(servers: LbServer[], canary: Set<string>, share: n
 }
 
 /** Percent of requests per host from per-server weights (servers not `ready` get none). */
-export function computeSplit(label: string, byHost: ReadonlyMap<string, LbServer>, weight: (s: LbServer) => number): TrafficSplit {
-  return splitOf(label, perHost(byHost, (s) => (s.state === 'ready' ? weight(s) : 0)));
+export function computeSplit(
+  label: string,
+  byHost: ReadonlyMap<string, LbServer>,
+  weight: (s: LbServer) => number,
+): TrafficSplit {
+  return splitOf(
+    label,
+    perHost(byHost, (s) => (s.state === 'ready' ? weight(s) : 0)),
+  );
 }
 
 /** A split from per-host amounts (weights, requests, fractions): each host's percent of their total, one decimal. */
@@ -246,8 +272,18 @@ export async function waitDrained(
 }
 
 /** The split as the balancer is now, counting the hosts in `out` as out of rotation. */
-export function currentSplit(label: string, byHost: ReadonlyMap<string, LbServer>, current: ReadonlyMap<string, LbServer>, out: readonly string[]): TrafficSplit {
-  const view = new Map([...byHost].map(([h, s]) => [h, { ...current.get(s.name)!, ...(out.includes(h) ? { state: 'drain' as const } : {}) }]));
+export function currentSplit(
+  label: string,
+  byHost: ReadonlyMap<string, LbServer>,
+  current: ReadonlyMap<string, LbServer>,
+  out: readonly string[],
+): TrafficSplit {
+  const view = new Map(
+    [...byHost].map(([h, s]) => [
+      h,
+      { ...current.get(s.name)!, ...(out.includes(h) ? { state: 'drain' as const } : {}) },
+    ]),
+  );
   return computeSplit(label, view, (s) => s.weight);
 }
 
@@ -265,7 +301,8 @@ export function perHost(byHost: ReadonlyMap<string, LbServer>, value: (s: LbServ
  * weight is 0), or a counter went backwards (haproxy restarted or reloaded in between, which zeroes it).
  */
 export function sharesBetween(before: RequestCounts, after: RequestCounts): TrafficShares | null {
-  if (before.measured !== after.measured) throw new LoadBalancerError('cannot take shares between a measured and a configured reading');
+  if (before.measured !== after.measured)
+    throw new LoadBalancerError('cannot take shares between a measured and a configured reading');
   const grown: Record<string, number> = {};
   let total = 0;
   for (const [host, n] of Object.entries(after.byHost)) {

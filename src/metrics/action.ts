@@ -32,11 +32,16 @@ function maskSecrets(inputs: InputSource, mask: (s: string) => void): void {
         /* invalid URLs are reported by the settings parser */
       }
     }
-    if (name === 'headers') for (const line of value.split('\n')) if (line.includes(':')) mask(line.slice(line.indexOf(':') + 1).trim());
+    if (name === 'headers')
+      for (const line of value.split('\n')) if (line.includes(':')) mask(line.slice(line.indexOf(':') + 1).trim());
   }
 }
 
-export async function metricWatchAction(inputs: InputSource, logger: Logger, deps: MetricWatchDeps = {}): Promise<ActionResult & { summary: string }> {
+export async function metricWatchAction(
+  inputs: InputSource,
+  logger: Logger,
+  deps: MetricWatchDeps = {},
+): Promise<ActionResult & { summary: string }> {
   if (deps.mask) maskSecrets(inputs, deps.mask);
   const settings = parseWatchSettings(inputs, { env: deps.env });
   // A cancelled job ends the watch at once, still with a verdict and a report.

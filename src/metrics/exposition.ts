@@ -1,7 +1,8 @@
 // Prometheus / OpenMetrics text exposition: parse, select series, turn counters into per-minute rates.
 // Pure, so the openmetrics source is a thin HTTP shell around it.
 
-export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped' | 'unknown' | 'info' | 'stateset' | 'gaugehistogram';
+export type MetricType =
+  'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped' | 'unknown' | 'info' | 'stateset' | 'gaugehistogram';
 
 export interface ExpositionSample {
   name: string;
@@ -87,7 +88,8 @@ export function isCumulative(name: string, types: Map<string, MetricType>): bool
   const t = sampleType(name, types);
   if (name.endsWith('_created')) return false;
   if (t === 'counter') return true;
-  if (t === 'histogram' || t === 'summary') return name.endsWith('_count') || name.endsWith('_sum') || name.endsWith('_bucket');
+  if (t === 'histogram' || t === 'summary')
+    return name.endsWith('_count') || name.endsWith('_sum') || name.endsWith('_bucket');
   // Untyped `_total` series are counters by convention.
   return t === 'untyped' && name.endsWith('_total');
 }
@@ -116,7 +118,8 @@ export function parseSelector(query: string): Selector {
     q = agg[2].trim();
   }
   const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?$/s.exec(q);
-  if (!m) throw new Error(`'${query}' is not a metric selector (name{label="value"}, optionally inside sum/avg/min/max)`);
+  if (!m)
+    throw new Error(`'${query}' is not a metric selector (name{label="value"}, optionally inside sum/avg/min/max)`);
   const matchers: Matcher[] = [];
   const body = (m[2] ?? '').trim();
   const re = /\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|$)/y;
@@ -162,9 +165,7 @@ export interface Scrape {
 }
 
 export type Evaluation =
-  | { kind: 'value'; value: number }
-  | { kind: 'no-data'; reason: string }
-  | { kind: 'many-series'; series: string[] };
+  { kind: 'value'; value: number } | { kind: 'no-data'; reason: string } | { kind: 'many-series'; series: string[] };
 
 /**
  * The selector's value in `current`; cumulative series become a per-minute rate against `previous`

@@ -60,7 +60,8 @@ interface Test {
 }
 
 /** The finite readings; the list itself (not a copy) when all are, as they nearly always are. */
-const finite = (xs: readonly number[]): number[] => (xs.every((x) => Number.isFinite(x)) ? (xs as number[]) : xs.filter((x) => Number.isFinite(x)));
+const finite = (xs: readonly number[]): number[] =>
+  xs.every((x) => Number.isFinite(x)) ? (xs as number[]) : xs.filter((x) => Number.isFinite(x));
 
 function finiteMap(m: ReadonlyMap<string, readonly number[]>): Map<string, number[]> {
   return new Map([...m].map(([k, v]) => [k, finite(v)]));
@@ -148,7 +149,8 @@ function seriesTest(during: number[], before: number[]): Test {
   const vb = (variance(before) / before.length) * inflation;
   const effD = during.length / inflation;
   const effB = before.length / inflation;
-  const welch = vd + vb > 0 ? (vd + vb) ** 2 / (vd ** 2 / Math.max(1, effD - 1) + vb ** 2 / Math.max(1, effB - 1)) : total - 2;
+  const welch =
+    vd + vb > 0 ? (vd + vb) ** 2 / (vd ** 2 / Math.max(1, effD - 1) + vb ** 2 / Math.max(1, effB - 1)) : total - 2;
   return {
     method: 'series',
     canary: mean(during),
@@ -174,13 +176,20 @@ function tail(test: Test, direction: Direction): { t: number; p: number } {
 const enough = (xs: readonly number[], n: number) => xs.length >= n;
 
 /** The units the design has, or why there are too few. */
-function chooseTest(input: JudgeInput, canary: Map<string, number[]>, baseline: Map<string, number[]>): Test | Test[] | string {
+function chooseTest(
+  input: JudgeInput,
+  canary: Map<string, number[]>,
+  baseline: Map<string, number[]>,
+): Test | Test[] | string {
   const min = JUDGE_MINIMUM;
   if (input.design === 'hosts') {
     const c = [...canary.values()].filter((v) => enough(v, min.readingsPerHost));
     const b = [...baseline.values()].filter((v) => enough(v, min.readingsPerHost));
     if (c.length < 1 || b.length < min.baselineHosts) {
-      return `the judge needs ${min.readingsPerHost} readings from each of at least 1 canary and ${min.baselineHosts} baseline hosts; it had ${c.length} canary and ${b.length} baseline host(s) with enough`;
+      return (
+        `the judge needs ${min.readingsPerHost} readings from each of at least 1 canary and ` +
+        `${min.baselineHosts} baseline hosts; it had ${c.length} canary and ${b.length} baseline host(s) with enough`
+      );
     }
     return hostMeansTest(c, b);
   }
@@ -192,7 +201,10 @@ function chooseTest(input: JudgeInput, canary: Map<string, number[]>, baseline: 
     .map(([host, during]) => ({ during, before: baseline.get(host) ?? [] }))
     .filter((p) => enough(p.during, min.seriesReadings) && enough(p.before, min.seriesReadings));
   if (series.length === 0) {
-    return `the judge needs ${min.readingsPerHost} readings before and during from ${min.pairedHosts} hosts, or ${min.seriesReadings} readings before and during from one series; it had ${pairs.length} host(s) with enough`;
+    return (
+      `the judge needs ${min.readingsPerHost} readings before and during from ${min.pairedHosts} hosts, ` +
+      `or ${min.seriesReadings} readings before and during from one series; it had ${pairs.length} host(s) with enough`
+    );
   }
   return series.map((s) => seriesTest(s.during, s.before));
 }
@@ -215,7 +227,10 @@ export function judge(input: JudgeInput): Comparison {
   const pooledC = pooled(canary);
   const pooledB = pooled(baseline);
   // For a reader only: U from ranks, the shift from a bounded sample at scale (stats.ts), never the decision.
-  const mw = input.mannWhitney !== false && pooledC.count > 0 && pooledB.count > 0 ? { mannWhitney: mannWhitney(canary.values(), baseline.values(), input.confidence) } : {};
+  const mw =
+    input.mannWhitney !== false && pooledC.count > 0 && pooledB.count > 0
+      ? { mannWhitney: mannWhitney(canary.values(), baseline.values(), input.confidence) }
+      : {};
   const chosen = chooseTest(input, canary, baseline);
   const readings = { canary: pooledC.count, baseline: pooledB.count };
   const alpha = 1 - input.confidence;

@@ -55,7 +55,13 @@ function smtpSecrets(url: string): string[] {
     const pass = decoded(u.password);
     if (pass) {
       const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-      out.push(u.password, pass, b64(pass), b64(`\u0000${user}\u0000${pass}`), b64(`${user}\u0000${user}\u0000${pass}`));
+      out.push(
+        u.password,
+        pass,
+        b64(pass),
+        b64(`\u0000${user}\u0000${pass}`),
+        b64(`${user}\u0000${user}\u0000${pass}`),
+      );
     }
   } catch {
     /* reported by the settings parser */
@@ -64,11 +70,16 @@ function smtpSecrets(url: string): string[] {
 }
 
 /** What the alert channels send that is secret: the routing key, the webhook URL's token, the SMTP password. */
-export function alertSecrets(alerts: Pick<WatchSettings['alerts'], 'pagerdutyRoutingKey' | 'webhookUrl' | 'smtpUrl'>): string[] {
-  return [alerts.pagerdutyRoutingKey, ...urlSecrets(alerts.webhookUrl), ...smtpSecrets(alerts.smtpUrl)].filter((s) => s !== '');
+export function alertSecrets(
+  alerts: Pick<WatchSettings['alerts'], 'pagerdutyRoutingKey' | 'webhookUrl' | 'smtpUrl'>,
+): string[] {
+  return [alerts.pagerdutyRoutingKey, ...urlSecrets(alerts.webhookUrl), ...smtpSecrets(alerts.smtpUrl)].filter(
+    (s) => s !== '',
+  );
 }
 
-/** What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's password. */
+/** What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's
+ * password. */
 export function sourceSecrets(settings: Pick<WatchSettings, 'url' | 'headers'>): string[] {
   const out: string[] = [];
   for (const value of Object.values(settings.headers)) {

@@ -19,7 +19,8 @@ export function writeReport(result: WatchResult, env: NodeJS.ProcessEnv = proces
   return path;
 }
 
-/** Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary holds the watch's. */
+/** Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary
+ * holds the watch's. */
 const CHARTS_UP_TO_BYTES = 60_000;
 const MAX_POINTS = 60;
 
@@ -96,8 +97,17 @@ function boundText(rule: Rule): string {
 
 /** The judge's figures (deciding or not), then the pooled Mann-Whitney figures Kayenta users know. */
 function comparisonText(c: Comparison, decides: boolean): string {
-  const judged = c.insufficient ? `not compared: ${c.insufficient}` : `${decides ? '' : 'compared (not deciding): '}${describeComparison(c)}`;
-  const mw = c.mannWhitney ? `; pooled Mann-Whitney p=${c.mannWhitney.p.toPrecision(3)}, Hodges-Lehmann shift ${fmt(c.mannWhitney.shift)}${c.mannWhitney.shiftSample ? ` (from ${c.mannWhitney.shiftSample.pairs.toLocaleString('en-US')} of ${c.mannWhitney.shiftSample.of.toLocaleString('en-US')} pairs)` : ''} (readings taken as independent: shown, not judged)` : '';
+  const judged = c.insufficient
+    ? `not compared: ${c.insufficient}`
+    : `${decides ? '' : 'compared (not deciding): '}${describeComparison(c)}`;
+  const sample = c.mannWhitney?.shiftSample;
+  const sampled = sample
+    ? ` (from ${sample.pairs.toLocaleString('en-US')} of ${sample.of.toLocaleString('en-US')} pairs)`
+    : '';
+  const mw = c.mannWhitney
+    ? `; pooled Mann-Whitney p=${c.mannWhitney.p.toPrecision(3)}, Hodges-Lehmann shift ` +
+      `${fmt(c.mannWhitney.shift)}${sampled} (readings taken as independent: shown, not judged)`
+    : '';
   return judged + mw;
 }
 
@@ -118,16 +128,24 @@ export function summaryTable(result: WatchResult): string {
           : '—';
     const gaps = r.samples.filter((s) => s.state === 'no-data').length;
     const cmp = r.comparison ? `<br>${comparisonText(r.comparison, Boolean(r.rule.compare))}` : '';
-    return `| ${cell(r.name)} | ${fmt(value)} | ${cell(boundText(r.rule))} | ${baseline} | ${r.samples.length}${gaps ? ` (${gaps} no data)` : ''} | ${ICON[r.verdict]} | ${cell(r.reason)}${cmp} |`;
+    return (
+      `| ${cell(r.name)} | ${fmt(value)} | ${cell(boundText(r.rule))} | ${baseline} | ` +
+      `${r.samples.length}${gaps ? ` (${gaps} no data)` : ''} | ${ICON[r.verdict]} | ${cell(r.reason)}${cmp} |`
+    );
   });
-  return ['| rule | value | bound | baseline | samples | verdict | why |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+  return [
+    '| rule | value | bound | baseline | samples | verdict | why |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
 }
 
 export function summaryMarkdown(result: WatchResult): string {
   const head = [
     `## metric-watch: ${ICON[result.verdict]}`,
     '',
-    `${result.settings.source} ${mdCode(result.settings.url)}, ${result.ticks} sample(s) every ${formatDurationInput(result.settings.intervalMs)}, baseline ${result.settings.baseline}` +
+    `${result.settings.source} ${mdCode(result.settings.url)}, ${result.ticks} sample(s) every ` +
+      `${formatDurationInput(result.settings.intervalMs)}, baseline ${result.settings.baseline}` +
       (result.hosts.canary.length ? `, canaries ${mdText(result.hosts.canary.join(', '))}` : '') +
       (result.endedEarly ? `. Ended early: ${mdText(result.endedEarly)}.` : '.'),
     '',
@@ -140,6 +158,14 @@ export function summaryMarkdown(result: WatchResult): string {
     return chart ? `### ${r.name}\n\n${chart}\n` : `### ${r.name}\n\nNo samples with data.\n`;
   });
   let text = [...head, ...charts].join('\n');
-  if (Buffer.byteLength(text) > CHARTS_UP_TO_BYTES) text = [...head, '_Charts left out: the summary would exceed GitHub’s size limit. The JSON report has every sample._'].join('\n');
-  return fitMarkdown(text, GITHUB_LIMITS.stepSummary, '… cut here to fit a step summary: the JSON report (the `report` output) has every rule and sample.');
+  if (Buffer.byteLength(text) > CHARTS_UP_TO_BYTES)
+    text = [
+      ...head,
+      '_Charts left out: the summary would exceed GitHub’s size limit. The JSON report has every sample._',
+    ].join('\n');
+  return fitMarkdown(
+    text,
+    GITHUB_LIMITS.stepSummary,
+    '… cut here to fit a step summary: the JSON report (the `report` output) has every rule and sample.',
+  );
 }

@@ -16,15 +16,23 @@ export function parseRolloutWatch(yamlText: string, env: NodeJS.ProcessEnv = pro
   try {
     doc = parseYaml(yamlText);
   } catch (err) {
-    throw new InputError('watch', `is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    throw new InputError(
+      'watch',
+      `is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+    );
   }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new InputError('watch', 'must be a YAML mapping with the keys of metric-watch (url, rules, ...)');
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw new InputError('watch', 'must be a YAML mapping with the keys of metric-watch (url, rules, ...)');
   const values: Record<string, string> = {};
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     // A misspelt key would otherwise be a gate that silently checks less than it says.
     if (!(WATCH_INPUTS as readonly string[]).includes(key)) {
       const near = closest(key, WATCH_INPUTS);
-      throw new InputError('watch', `unknown key '${key}'${near ? ` (did you mean '${near}'?)` : ''}; the keys are metric-watch's inputs: ${WATCH_INPUTS.join(', ')}`);
+      throw new InputError(
+        'watch',
+        `unknown key '${key}'${near ? ` (did you mean '${near}'?)` : ''}; the keys are metric-watch's ` +
+          `inputs: ${WATCH_INPUTS.join(', ')}`,
+      );
     }
     if (value === null || value === undefined) continue;
     if (Array.isArray(value) && key !== 'rules') values[key] = value.map(String).join('\n');
@@ -33,7 +41,8 @@ export function parseRolloutWatch(yamlText: string, env: NodeJS.ProcessEnv = pro
   try {
     return parseWatchSettings(objectInputs(values), { env, hostsAtRunTime: true });
   } catch (err) {
-    if (err instanceof InputError) throw new InputError('watch', `${err.input}: ${err.message.replace(/^input '[^']*': /, '')}`);
+    if (err instanceof InputError)
+      throw new InputError('watch', `${err.input}: ${err.message.replace(/^input '[^']*': /, '')}`);
     throw err;
   }
 }
@@ -52,7 +61,8 @@ function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = row;
   }
   return prev[b.length];
@@ -96,8 +106,14 @@ export function createRolloutWatch(settings: WatchSettings, options: RolloutWatc
     const baselineHosts = pool.filter((h) => !switched.has(hostName(h)) && !canaryHosts.includes(hostName(h)));
     const byHosts = settings.baseline.kind === 'hosts';
     const prior = byHosts && baselineHosts.length === 0 ? priorFor(canaryHosts) : undefined;
-    const historyInstead = byHosts && baselineHosts.length === 0 && !prior && (settings.source === 'prometheus' || settings.source === 'graphite');
-    const effective: WatchSettings = historyInstead ? { ...settings, baseline: { kind: 'before', windowMs: Math.max(durationMs, settings.intervalMs * 10) } } : settings;
+    const historyInstead =
+      byHosts &&
+      baselineHosts.length === 0 &&
+      !prior &&
+      (settings.source === 'prometheus' || settings.source === 'graphite');
+    const effective: WatchSettings = historyInstead
+      ? { ...settings, baseline: { kind: 'before', windowMs: Math.max(durationMs, settings.intervalMs * 10) } }
+      : settings;
     if (historyInstead) {
       const windowMs = effective.baseline.kind === 'before' ? effective.baseline.windowMs : 0;
       const readings = `its own readings over the ${formatDurationInput(windowMs)} before`;

@@ -1,6 +1,16 @@
 // The pure decision core: one sample against a rule's bounds, `for` debouncing (a Nagios-style hard
 // state), no-data policy, and the verdict. No I/O, no clock: the watch loop feeds it observations.
-import type { Breach, Check, CheckKind, Comparison, FailOn, Observation, RecordedSample, Rule, Verdict } from './types.js';
+import type {
+  Breach,
+  Check,
+  CheckKind,
+  Comparison,
+  FailOn,
+  Observation,
+  RecordedSample,
+  Rule,
+  Verdict,
+} from './types.js';
 
 interface Streak {
   bad: number;
@@ -25,14 +35,19 @@ export function initialRuleState(): RuleState {
   return { ticks: 0, streaks: {}, samples: [] };
 }
 
-function resolvePercentOrAbsolute(baseline: number, b: { kind: 'percent' | 'absolute'; value: number }, sign: 1 | -1): number {
+function resolvePercentOrAbsolute(
+  baseline: number,
+  b: { kind: 'percent' | 'absolute'; value: number },
+  sign: 1 | -1,
+): number {
   const delta = b.kind === 'percent' ? (Math.abs(baseline) * b.value) / 100 : b.value;
   return baseline + sign * delta;
 }
 
 /** One sample against the rule's bounds. Absolute bounds are checked even when the baseline is missing. */
 export function checkSample(rule: Rule, value: number | null, baseline?: number | null, reason?: string): Check {
-  if (value === null || !Number.isFinite(value)) return { state: 'no-data', check: 'no-data', reason: reason ?? 'no value' };
+  if (value === null || !Number.isFinite(value))
+    return { state: 'no-data', check: 'no-data', reason: reason ?? 'no value' };
   if (rule.min !== undefined && value < rule.min) return { state: 'breach', check: 'min', bound: rule.min };
   if (rule.max !== undefined && value > rule.max) return { state: 'breach', check: 'max', bound: rule.max };
   const relative = rule.maxDrop !== undefined || rule.maxRise !== undefined;
@@ -74,9 +89,9 @@ export function describeCheck(check: CheckKind, rule: Rule): string {
     case 'max':
       return `above max ${rule.max}`;
     case 'max-drop':
-      return `dropped more than ${rule.maxDrop!.value}${rule.maxDrop!.kind === 'percent' ? '%' : ''} below the baseline`;
+      return `dropped more than ${amount(rule.maxDrop!)} below the baseline`;
     case 'max-rise':
-      return `rose more than ${rule.maxRise!.value}${rule.maxRise!.kind === 'percent' ? '%' : ''} above the baseline`;
+      return `rose more than ${amount(rule.maxRise!)} above the baseline`;
     case 'no-data':
       return 'no data';
     case 'compare':
@@ -92,7 +107,12 @@ export function describeCheck(check: CheckKind, rule: Rule): string {
  * inconclusive it breaks a breach streak and, `for` times in a row, makes the rule inconclusive.
  */
 export function advanceRule(rule: Rule, state: RuleState, observations: readonly Observation[]): RuleState {
-  const next: RuleState = { ...state, ticks: state.ticks + 1, streaks: { ...state.streaks }, samples: [...state.samples] };
+  const next: RuleState = {
+    ...state,
+    ticks: state.ticks + 1,
+    streaks: { ...state.streaks },
+    samples: [...state.samples],
+  };
   for (const o of observations) {
     const c = checkSample(rule, o.value, o.baseline, o.reason);
     next.samples.push({ ...o, ...c });
@@ -147,17 +167,30 @@ export interface RuleOutcome {
 
 /** How the comparison reads in one line: levels, the relative change, the test. */
 export function describeComparison(c: Comparison): string {
-  const units = c.method === 'series' ? `series, ~${c.units.canary} vs ~${c.units.baseline} effective readings` : `${c.method}, ${c.units.canary} vs ${c.units.baseline} host(s)`;
+  const units =
+    c.method === 'series'
+      ? `series, ~${c.units.canary} vs ~${c.units.baseline} effective readings`
+      : `${c.method}, ${c.units.canary} vs ${c.units.baseline} host(s)`;
   const rel = c.relative === null ? '' : ` (${c.relative >= 0 ? '+' : ''}${fmt(c.relative)}%)`;
   const side = c.direction === 'either' ? 'two-sided' : `one-sided, ${c.direction} is worse`;
-  return `canary ${fmt(c.canary)} vs baseline ${fmt(c.baseline)}${rel}; t=${fmt(c.t)}, df=${fmt(c.df)}, p=${c.p.toPrecision(3)} ${side} [${units}]`;
+  return (
+    `canary ${fmt(c.canary)} vs baseline ${fmt(c.baseline)}${rel}; t=${fmt(c.t)}, df=${fmt(c.df)}, ` +
+    `p=${c.p.toPrecision(3)} ${side} [${units}]`
+  );
 }
 
-function compareOutcome(rule: Rule, state: RuleState, comparison: Comparison | undefined, at: number): Omit<RuleOutcome, 'rule'> | undefined {
+function compareOutcome(
+  rule: Rule,
+  state: RuleState,
+  comparison: Comparison | undefined,
+  at: number,
+): Omit<RuleOutcome, 'rule'> | undefined {
   if (!comparison) return { verdict: 'inconclusive', reason: 'nothing to compare with: no baseline readings' };
-  if (comparison.insufficient) return { verdict: 'inconclusive', reason: `too little to compare: ${comparison.insufficient}` };
+  if (comparison.insufficient)
+    return { verdict: 'inconclusive', reason: `too little to compare: ${comparison.insufficient}` };
   if (!comparison.significant) return undefined;
-  const detail = `worse than the baseline: ${describeComparison(comparison)} < ${(1 - comparison.confidence).toPrecision(2)}`;
+  const alpha = (1 - comparison.confidence).toPrecision(2);
+  const detail = `worse than the baseline: ${describeComparison(comparison)} < ${alpha}`;
   const breach: Breach = {
     rule: rule.name,
     check: 'compare',
@@ -178,14 +211,27 @@ function compareOutcome(rule: Rule, state: RuleState, comparison: Comparison | u
 export function ruleOutcome(rule: Rule, state: RuleState, comparison: Comparison | undefined, at: number): RuleOutcome {
   const base = { rule: rule.name, ...(comparison ? { comparison } : {}) };
   if (state.error) {
-    const breach: Breach = { rule: rule.name, check: 'error', value: null, bound: null, when: iso(at), since: iso(at), detail: state.error };
+    const breach: Breach = {
+      rule: rule.name,
+      check: 'error',
+      value: null,
+      bound: null,
+      when: iso(at),
+      since: iso(at),
+      detail: state.error,
+    };
     return { ...base, verdict: 'fail', reason: state.error, breach };
   }
   if (state.hardFail) {
     const b = state.hardFail;
     const where = b.host ? ` on ${b.host}` : '';
     const value = b.value === null ? '' : ` (${fmt(b.value)}${b.bound !== null ? ` vs bound ${fmt(b.bound)}` : ''})`;
-    return { ...base, verdict: 'fail', reason: `${b.detail}${value}${where} for ${rule.for} sample(s) since ${b.since}`, breach: b };
+    return {
+      ...base,
+      verdict: 'fail',
+      reason: `${b.detail}${value}${where} for ${rule.for} sample(s) since ${b.since}`,
+      breach: b,
+    };
   }
   if (rule.compare) {
     const o = compareOutcome(rule, state, comparison, at);
@@ -194,16 +240,30 @@ export function ruleOutcome(rule: Rule, state: RuleState, comparison: Comparison
   }
   if (state.hardNoData) {
     const where = state.hardNoData.host ? ` on ${state.hardNoData.host}` : '';
-    return { ...base, verdict: 'inconclusive', reason: `no data${where} since ${iso(state.hardNoData.since)}: ${state.hardNoData.reason}` };
+    return {
+      ...base,
+      verdict: 'inconclusive',
+      reason: `no data${where} since ${iso(state.hardNoData.since)}: ${state.hardNoData.reason}`,
+    };
   }
   if (state.ticks < rule.for) {
-    return { ...base, verdict: 'inconclusive', reason: `too few samples: ${state.ticks} of the ${rule.for} needed to decide` };
+    return {
+      ...base,
+      verdict: 'inconclusive',
+      reason: `too few samples: ${state.ticks} of the ${rule.for} needed to decide`,
+    };
   }
   const withData = state.samples.filter((s) => s.state !== 'no-data').length;
   if (withData === 0 && rule.noData !== 'pass') {
     return { ...base, verdict: 'inconclusive', reason: 'no sample had data' };
   }
-  return { ...base, verdict: 'pass', reason: `${withData} sample(s) within bounds${rule.compare && comparison ? `; ${describeComparison(comparison)}` : ''}` };
+  return {
+    ...base,
+    verdict: 'pass',
+    reason:
+      `${withData} sample(s) within ` +
+      `bounds${rule.compare && comparison ? `; ${describeComparison(comparison)}` : ''}`,
+  };
 }
 
 export function overallVerdict(outcomes: readonly { verdict: Verdict }[]): Verdict {
@@ -222,5 +282,12 @@ export function failsStep(verdict: Verdict, failOn: FailOn): boolean {
 export function fmt(n: number | null | undefined): string {
   if (n === null || n === undefined) return '—';
   if (!Number.isFinite(n)) return String(n);
-  return Math.abs(n) >= 1000 || Number.isInteger(n) ? String(Math.round(n * 100) / 100) : n.toPrecision(4).replace(/\.?0+$/, '');
+  return Math.abs(n) >= 1000 || Number.isInteger(n)
+    ? String(Math.round(n * 100) / 100)
+    : n.toPrecision(4).replace(/\.?0+$/, '');
+}
+
+/** A max-drop or max-rise as written: `5` or `5%`. */
+function amount(limit: { value: number; kind: string }): string {
+  return `${limit.value}${limit.kind === 'percent' ? '%' : ''}`;
 }

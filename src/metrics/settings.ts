@@ -2,11 +2,25 @@
 import { statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { formatDurationInput } from '../common/format.js';
-import { InputError, optional, parseDuration, parseHostSpec, parseList, required, type InputSource } from '../common/inputs.js';
+import {
+  InputError,
+  optional,
+  parseDuration,
+  parseHostSpec,
+  parseList,
+  required,
+  type InputSource,
+} from '../common/inputs.js';
 import { hostOutsideString } from './sources/expand.js';
 import type { Baseline, RelativeBound, Rule, SourceKind, WatchSettings } from './types.js';
 
-export const SOURCE_KINDS = ['prometheus', 'graphite', 'openmetrics', 'http-json', 'replay'] as const satisfies readonly SourceKind[];
+export const SOURCE_KINDS = [
+  'prometheus',
+  'graphite',
+  'openmetrics',
+  'http-json',
+  'replay',
+] as const satisfies readonly SourceKind[];
 
 /** metric-watch's inputs (actions/metric-watch/action.yml): the keys ssh-rollout's `watch` YAML may hold. */
 export const WATCH_INPUTS = [
@@ -31,36 +45,56 @@ export const WATCH_INPUTS = [
 export const DEFAULT_PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
 export const DEFAULT_CONFIDENCE = 0.98;
 
-const RULE_KEYS = new Set(['name', 'query', 'min', 'max', 'max-drop', 'max-rise', 'for', 'no-data', 'compare', 'confidence', 'volume']);
+const RULE_KEYS = new Set([
+  'name',
+  'query',
+  'min',
+  'max',
+  'max-drop',
+  'max-rise',
+  'for',
+  'no-data',
+  'compare',
+  'confidence',
+  'volume',
+]);
 
 function oneOf<T extends string>(name: string, text: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(text)) throw new InputError(name, `'${text}' is not one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(text))
+    throw new InputError(name, `'${text}' is not one of ${allowed.join(', ')}`);
   return text as T;
 }
 
 function ruleNumber(where: string, key: string, raw: unknown): number {
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-  if (!Number.isFinite(n)) throw new InputError('rules', `${where}: '${key}' must be a number, got ${JSON.stringify(raw)}`);
+  if (!Number.isFinite(n))
+    throw new InputError('rules', `${where}: '${key}' must be a number, got ${JSON.stringify(raw)}`);
   return n;
 }
 
 function relativeBound(where: string, key: string, raw: unknown): RelativeBound {
   const text = String(raw).trim();
   const m = /^(\d+(?:\.\d+)?)\s*(%)?$/.exec(text);
-  if (!m) throw new InputError('rules', `${where}: '${key}' must be a percentage like 20% or a non-negative number, got ${JSON.stringify(raw)}`);
+  if (!m)
+    throw new InputError(
+      'rules',
+      `${where}: '${key}' must be a percentage like 20% or a non-negative number, got ${JSON.stringify(raw)}`,
+    );
   return { kind: m[2] ? 'percent' : 'absolute', value: Number(m[1]) };
 }
 
 /** Validates one rule of the `rules` YAML; errors name the rule (by name or position) and the key. */
 export function parseRule(raw: unknown, index: number): Rule {
   const position = `rule ${index + 1}`;
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError('rules', `${position} must be a mapping with name and query`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new InputError('rules', `${position} must be a mapping with name and query`);
   const r = raw as Record<string, unknown>;
   const name = typeof r.name === 'string' || typeof r.name === 'number' ? String(r.name).trim() : '';
   if (name === '') throw new InputError('rules', `${position} has no name`);
   const where = `rule '${name}'`;
   for (const key of Object.keys(r)) {
-    if (!RULE_KEYS.has(key)) throw new InputError('rules', `${where}: unknown key '${key}' (known: ${[...RULE_KEYS].join(', ')})`);
+    if (!RULE_KEYS.has(key))
+      throw new InputError('rules', `${where}: unknown key '${key}' (known: ${[...RULE_KEYS].join(', ')})`);
   }
   const query = typeof r.query === 'string' || typeof r.query === 'number' ? String(r.query).trim() : '';
   if (query === '') throw new InputError('rules', `${where} has no query`);
@@ -70,11 +104,14 @@ export function parseRule(raw: unknown, index: number): Rule {
   if (rule.min !== undefined && rule.max !== undefined && rule.min > rule.max) {
     throw new InputError('rules', `${where}: min (${rule.min}) is above max (${rule.max})`);
   }
-  if (r['max-drop'] !== undefined && r['max-drop'] !== null) rule.maxDrop = relativeBound(where, 'max-drop', r['max-drop']);
-  if (r['max-rise'] !== undefined && r['max-rise'] !== null) rule.maxRise = relativeBound(where, 'max-rise', r['max-rise']);
+  if (r['max-drop'] !== undefined && r['max-drop'] !== null)
+    rule.maxDrop = relativeBound(where, 'max-drop', r['max-drop']);
+  if (r['max-rise'] !== undefined && r['max-rise'] !== null)
+    rule.maxRise = relativeBound(where, 'max-rise', r['max-rise']);
   if (r.for !== undefined && r.for !== null) {
     const n = ruleNumber(where, 'for', r.for);
-    if (!Number.isInteger(n) || n < 1) throw new InputError('rules', `${where}: 'for' must be a whole number of samples, at least 1`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InputError('rules', `${where}: 'for' must be a whole number of samples, at least 1`);
     rule.for = n;
   }
   if (r['no-data'] !== undefined && r['no-data'] !== null) {
@@ -84,11 +121,16 @@ export function parseRule(raw: unknown, index: number): Rule {
     // `mann-whitney` is the first spelling (Kayenta's test); the judge now decides on host means (docs).
     const c = String(r.compare).trim().toLowerCase();
     if (c === 'true' || c === 'mann-whitney') rule.compare = 'baseline';
-    else if (c !== 'false') throw new InputError('rules', `${where}: compare must be true (or mann-whitney, its first spelling) or false, got '${c}'`);
+    else if (c !== 'false')
+      throw new InputError(
+        'rules',
+        `${where}: compare must be true (or mann-whitney, its first spelling) or false, got '${c}'`,
+      );
   }
   if (r.volume !== undefined && r.volume !== null) {
     const v = String(r.volume).trim().toLowerCase();
-    if (v !== 'true' && v !== 'false') throw new InputError('rules', `${where}: volume must be true or false, got '${v}'`);
+    if (v !== 'true' && v !== 'false')
+      throw new InputError('rules', `${where}: volume must be true or false, got '${v}'`);
     rule.volume = v === 'true';
   }
   if (r.confidence !== undefined && r.confidence !== null) {
@@ -97,7 +139,8 @@ export function parseRule(raw: unknown, index: number): Rule {
     rule.confidence = c;
   }
   const checks = [rule.min, rule.max, rule.maxDrop, rule.maxRise, rule.compare].filter((x) => x !== undefined);
-  if (checks.length === 0) throw new InputError('rules', `${where} checks nothing: give min, max, max-drop, max-rise or compare`);
+  if (checks.length === 0)
+    throw new InputError('rules', `${where} checks nothing: give min, max, max-drop, max-rise or compare`);
   return rule;
 }
 
@@ -106,9 +149,13 @@ export function parseRules(text: string): Rule[] {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new InputError('rules', `is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    throw new InputError(
+      'rules',
+      `is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+    );
   }
-  if (!Array.isArray(doc) || doc.length === 0) throw new InputError('rules', 'must be a YAML list of rules (- name: ..., query: ...)');
+  if (!Array.isArray(doc) || doc.length === 0)
+    throw new InputError('rules', 'must be a YAML list of rules (- name: ..., query: ...)');
   const rules = doc.map((raw, i) => parseRule(raw, i));
   const seen = new Set<string>();
   for (const r of rules) {
@@ -170,14 +217,24 @@ export function parseMetricHosts(name: 'hosts' | 'canary-hosts', text: string): 
 
 /** source: replay reads a file (a watch report or a recording), not a server: it must be there. */
 function checkReplayFile(path: string, inRollout: boolean | undefined): void {
-  if (inRollout) throw new InputError('source', "replay replays a recorded watch; a rollout's bake needs a live source");
+  if (inRollout)
+    throw new InputError('source', "replay replays a recorded watch; a rollout's bake needs a live source");
   let isFile = false;
   try {
     isFile = statSync(path).isFile();
   } catch {
-    throw new InputError('url', `'${path}': no such file. With source replay, url is the path of a metric-watch report (the report output) or of a recording`);
+    throw new InputError(
+      'url',
+      `'${path}': no such file. With source replay, url is the path of a metric-watch report (the report ` +
+        `output) or of a recording`,
+    );
   }
-  if (!isFile) throw new InputError('url', `'${path}' is not a file. With source replay, url is the path of a metric-watch report (the report output) or of a recording`);
+  if (!isFile)
+    throw new InputError(
+      'url',
+      `'${path}' is not a file. With source replay, url is the path of a metric-watch report (the report ` +
+        `output) or of a recording`,
+    );
 }
 
 /**
@@ -203,13 +260,19 @@ export function parseWatchSettings(source: InputSource, options: ParseOptions = 
   if (kind === 'prometheus' || kind === 'openmetrics') {
     // In a quoted label value a host is escaped; anywhere else it would be query syntax.
     const bare = rules.find((r) => hostOutsideString(r.query));
-    if (bare) throw new InputError('rules', `rule '${bare.name}': {host} must stand inside a quoted label value, e.g. up{instance="{host}"}, where it is escaped; it stands outside one in '${bare.query}'`);
+    if (bare)
+      throw new InputError(
+        'rules',
+        `rule '${bare.name}': {host} must stand inside a quoted label value, e.g. up{instance="{host}"}, ` +
+          `where it is escaped; it stands outside one in '${bare.query}'`,
+      );
   }
   // replay: a duration or interval not given is 0, "the recording's" (runWatch takes it from the source).
   const durationMs = parseDuration('duration', optional(source, 'duration', replay ? '0' : '5m'));
   const intervalMs = parseDuration('interval', optional(source, 'interval', replay ? '0' : '30s'));
   const recordedDuration = replay && optional(source, 'duration') === '';
-  if (intervalMs < 100 && !(replay && optional(source, 'interval') === '')) throw new InputError('interval', 'must be at least 100ms');
+  if (intervalMs < 100 && !(replay && optional(source, 'interval') === ''))
+    throw new InputError('interval', 'must be at least 100ms');
   if (durationMs < intervalMs && !recordedDuration) {
     throw new InputError('duration', `must be at least one interval (${formatDurationInput(intervalMs)})`);
   }
@@ -218,19 +281,37 @@ export function parseWatchSettings(source: InputSource, options: ParseOptions = 
   const failOn = oneOf('fail-on', optional(source, 'fail-on', 'fail'), ['fail', 'inconclusive', 'never'] as const);
 
   if (baseline.kind === 'before' && (kind === 'openmetrics' || kind === 'http-json')) {
-    throw new InputError('baseline', `before:<duration> needs a source that keeps history (prometheus, graphite or replay); ${kind} only has the present value. Use baseline: hosts or none`);
+    throw new InputError(
+      'baseline',
+      `before:<duration> needs a source that keeps history (prometheus, graphite or replay); ${kind} only ` +
+        `has the present value. Use baseline: hosts or none`,
+    );
   }
   const perHost = (r: Rule) => url.includes('{host}') || r.query.includes('{host}');
   if (baseline.kind === 'hosts') {
     const flat = rules.find((r) => !perHost(r));
-    if (flat) throw new InputError('baseline', `hosts compares hosts, but rule '${flat.name}' reads no {host} (put {host} in url or in the query)`);
+    if (flat)
+      throw new InputError(
+        'baseline',
+        `hosts compares hosts, but rule '${flat.name}' reads no {host} (put {host} in url or in the query)`,
+      );
   }
   for (const r of rules) {
     if ((r.maxDrop || r.maxRise || r.compare) && baseline.kind === 'none') {
-      throw new InputError('rules', `rule '${r.name}': max-drop, max-rise and compare are relative to a baseline; set baseline to before:<duration> or hosts`);
+      throw new InputError(
+        'rules',
+        `rule '${r.name}': max-drop, max-rise and compare are relative to a baseline; set baseline to ` +
+          `before:<duration> or hosts`,
+      );
     }
   }
-  if (!options.hostsAtRunTime && !replay && hosts.length === 0 && (url.includes('{host}') || rules.some((r) => r.query.includes('{host}'))) && canaryHosts.length === 0) {
+  if (
+    !options.hostsAtRunTime &&
+    !replay &&
+    hosts.length === 0 &&
+    (url.includes('{host}') || rules.some((r) => r.query.includes('{host}'))) &&
+    canaryHosts.length === 0
+  ) {
     throw new InputError('hosts', '{host} is used but no hosts (or canary-hosts) are given');
   }
 
@@ -241,7 +322,8 @@ export function parseWatchSettings(source: InputSource, options: ParseOptions = 
   const emailTo = parseList(source('email-to'));
   if (smtpUrl && emailTo.length === 0) throw new InputError('email-to', 'is required when smtp-url is set');
   if (emailTo.length > 0 && !smtpUrl) throw new InputError('smtp-url', 'is required when email-to is set');
-  for (const to of emailTo) if (!/^[^@\s]+@[^@\s]+$/.test(to)) throw new InputError('email-to', `'${to}' is not an e-mail address`);
+  for (const to of emailTo)
+    if (!/^[^@\s]+@[^@\s]+$/.test(to)) throw new InputError('email-to', `'${to}' is not an e-mail address`);
   const pagerdutyUrl = (env.FIVESTEP_PAGERDUTY_URL ?? '').trim() || DEFAULT_PAGERDUTY_URL;
 
   return {

@@ -23,7 +23,6 @@ export interface MannWhitneyResult {
   n2: number;
 }
 
-
 export function mean(values: readonly number[]): number {
   return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
 }
@@ -54,7 +53,10 @@ export function lag1Autocorrelation(series: readonly (readonly number[])[]): num
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9): relative error below 1e-13. */
 function lnGamma(x: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
   x -= 1;
   let a = c[0];
@@ -72,7 +74,10 @@ function betaContinuedFraction(a: number, b: number, x: number): number {
   let h = d;
   for (let m = 1; m <= 300; m++) {
     const m2 = 2 * m;
-    for (const aa of [(m * (b - m) * x) / ((a + m2 - 1) * (a + m2)), (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1))]) {
+    for (const aa of [
+      (m * (b - m) * x) / ((a + m2 - 1) * (a + m2)),
+      (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1)),
+    ]) {
       d = 1 + aa * d;
       d = 1 / (Math.abs(d) < tiny ? tiny : d);
       c = 1 + aa / c;
@@ -89,7 +94,9 @@ export function incompleteBeta(x: number, a: number, b: number): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
   const front = Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
-  return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(a, b, x)) / a : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+  return x < (a + 1) / (a + b + 2)
+    ? (front * betaContinuedFraction(a, b, x)) / a
+    : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
 }
 
 /** P(T > t) for Student's t with `df` degrees of freedom (df may be fractional, as Welch's is). */
@@ -110,7 +117,16 @@ function erfc(x: number): number {
     Math.exp(
       -z * z -
         1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? r : 2 - r;
 }
@@ -123,7 +139,8 @@ export function normalSf(z: number): number {
 /** Values (or groups of values, pooled) as a sorted typed array, NaN left out: 8 bytes a value, no comparator calls. */
 function sortedCopy(values: readonly number[] | Iterable<readonly number[]>): Float64Array {
   let a: Float64Array;
-  if (Array.isArray(values) && (values.length === 0 || typeof values[0] === 'number')) a = Float64Array.from(values as readonly number[]);
+  if (Array.isArray(values) && (values.length === 0 || typeof values[0] === 'number'))
+    a = Float64Array.from(values as readonly number[]);
   else {
     const groups = [...(values as Iterable<readonly number[]>)];
     a = new Float64Array(groups.reduce((n, g) => n + g.length, 0));
@@ -220,11 +237,19 @@ function hodgesLehmannSorted(c: Float64Array, b: Float64Array, maxPairs: number)
  * are at most `maxPairs` of them, else of a deterministic quantile sample of each side (`sampled`).
  * Bounded either way: O(n log n) time and at most `maxPairs` differences in memory.
  */
-export function hodgesLehmann(canary: readonly number[], baseline: readonly number[], maxPairs = HODGES_LEHMANN_MAX_PAIRS): HodgesLehmann {
+export function hodgesLehmann(
+  canary: readonly number[],
+  baseline: readonly number[],
+  maxPairs = HODGES_LEHMANN_MAX_PAIRS,
+): HodgesLehmann {
   return hodgesLehmannSorted(sortedCopy(canary), sortedCopy(baseline), maxPairs);
 }
 
-export function hodgesLehmannShift(canary: readonly number[], baseline: readonly number[], maxPairs = HODGES_LEHMANN_MAX_PAIRS): number {
+export function hodgesLehmannShift(
+  canary: readonly number[],
+  baseline: readonly number[],
+  maxPairs = HODGES_LEHMANN_MAX_PAIRS,
+): number {
   return hodgesLehmann(canary, baseline, maxPairs).shift;
 }
 
@@ -258,7 +283,10 @@ export function mannWhitney(
 }
 
 /** The U test alone (no shift): U of the canary, signed z, two-sided p. Finite values only. */
-export function mannWhitneyU(canary: readonly number[], baseline: readonly number[]): { u: number; z: number; p: number } {
+export function mannWhitneyU(
+  canary: readonly number[],
+  baseline: readonly number[],
+): { u: number; z: number; p: number } {
   return uTest(sortedCopy(canary), sortedCopy(baseline));
 }
 

@@ -69,7 +69,8 @@ export async function loadHistory(
       const points = [...history.values()].reduce((n, xs) => n + xs.length, 0);
       const values = [...m].map(([h, v]) => `${h ? `${h} ` : ''}${fmt(v)}`).join(', ');
       logger.info(
-        `rule '${rule.name}': baseline over the ${formatDurationInput(windowMs)} before: ${values} (median of ${points} points)`,
+        `rule '${rule.name}': baseline over the ${formatDurationInput(windowMs)} before: ${values} (median ` +
+          `of ${points} points)`,
       );
     } catch (err) {
       if (err instanceof QueryError) fail(rule, err);

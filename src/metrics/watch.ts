@@ -309,7 +309,9 @@ function conclude(w: Watch, ticks: number, endedEarly: string): WatchResult {
 /** The baseline as the result names it: `before:wave`, `before:300s`, `hosts` or `none`. */
 function baselineName({ prior, settings }: Watch): string {
   if (prior) return 'before:wave';
-  return settings.baseline.kind === 'before' ? `before:${formatDurationInput(settings.baseline.windowMs)}` : settings.baseline.kind;
+  return settings.baseline.kind === 'before'
+    ? `before:${formatDurationInput(settings.baseline.windowMs)}`
+    : settings.baseline.kind;
 }
 
 function reportRule(

@@ -10,7 +10,16 @@ import { layout, parentPaths, releasePath, type SharedPath } from './layout.js';
  * artifact or the host holds something fivestep will not use (a device, a symlink where a directory
  * must be).
  */
-export const EXIT = { checksum: 64, exists: 65, missing: 66, deltaMismatch: 67, unwritable: 68, noSpace: 69, refused: 70, lockHeld: 75 } as const;
+export const EXIT = {
+  checksum: 64,
+  exists: 65,
+  missing: 66,
+  deltaMismatch: 67,
+  unwritable: 68,
+  noSpace: 69,
+  refused: 70,
+  lockHeld: 75,
+} as const;
 
 /** Environment every user command sees: the same names in setup, reload and health commands. */
 export interface ReleaseEnv {
@@ -36,7 +45,8 @@ export function receiveArtifactCommand(deployPath: string, releaseId: string, sh
     'set -e',
     `mkdir -p ${quote(l.incoming)}`,
     `cat > ${tmp} || { rm -f ${tmp}; echo 'could not store the upload (is the disk full?)' >&2; exit 1; }`,
-    `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
+    `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum ` +
+      `mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
   ].join('\n');
 }
 
@@ -54,11 +64,17 @@ export function fits(need: number, free: number): boolean {
  */
 export function spaceCheck(deployPath: string, needBytes: string): string[] {
   const l = layout(deployPath);
-  const human = 'function h(b) { if (b >= 1073741824) return sprintf("%.1f GiB", b / 1073741824); if (b >= 1048576) return sprintf("%.1f MiB", b / 1048576); if (b >= 1024) return sprintf("%.1f KiB", b / 1024); return b " B" }';
-  const say = `BEGIN { printf "not enough space in %s: the release needs %s unpacked, plus %s to spare (10%% of the free space); %s is free\\n", dp, h(need), h(free * 102.4), h(free * 1024) }`;
+  const human =
+    'function h(b) { if (b >= 1073741824) return sprintf("%.1f GiB", b / 1073741824); if (b >= 1048576) ' +
+    'return sprintf("%.1f MiB", b / 1048576); if (b >= 1024) return sprintf("%.1f KiB", b / 1024); return b " B" }';
+  const say =
+    `BEGIN { printf "not enough space in %s: the release needs %s unpacked, plus %s to spare ` +
+    `(10%% of the free space); %s is free\\n", dp, h(need), h(free * 102.4), h(free * 1024) }`;
   return [
     `need=${needBytes}; free=$(df -Pk ${quote(l.releases)} 2>/dev/null | awk 'NR==2 { print $4 }')`,
-    `if [ -n "$free" ] && [ $(( (need + 1023) / 1024 + free / ${Math.round(1 / SPARE_SHARE)} )) -gt "$free" ]; then awk -v need="$need" -v free="$free" -v dp=${quote(deployPath)} '${human} ${say}' >&2; exit ${EXIT.noSpace}; fi`,
+    `if [ -n "$free" ] && [ $(( (need + 1023) / 1024 + free / ${Math.round(1 / SPARE_SHARE)} )) -gt "$free" ` +
+      `]; then awk -v need="$need" -v free="$free" -v dp=${quote(deployPath)} '${human} ${say}' >&2; exit ` +
+      `${EXIT.noSpace}; fi`,
   ];
 }
 
@@ -71,22 +87,27 @@ function listCheckedCommand(archive: string, z: string, out: string): string {
   const awk = [
     '{ t = substr($1, 1, 1) }',
     't != "-" && t != "d" && t != "l" && t != "h" { if (nbad < 10) bad = bad "\\n  " $0; nbad++; next }',
-    't == "-" && (substr($1, 4, 1) ~ /[sS]/ || substr($1, 7, 1) ~ /[sS]/) { if (nsuid < 10) suid = suid "\\n  " $0; nsuid++ }',
+    't == "-" && (substr($1, 4, 1) ~ /[sS]/ || substr($1, 7, 1) ~ /[sS]/) { if (nsuid < 10) suid = suid ' +
+      '"\\n  " $0; nsuid++ }',
     't == "-" { size += $3 }',
     'END {',
-    `  if (nbad) { printf "the artifact holds %d member(s) that are not regular files, directories or symlinks (refused):%s\\n", nbad, bad > "/dev/stderr"; exit ${EXIT.refused} }`,
-    `  if (nsuid) { printf "the artifact holds %d setuid or setgid file(s) (refused):%s\\n", nsuid, suid > "/dev/stderr"; exit ${EXIT.refused} }`,
+    `  if (nbad) { printf "the artifact holds %d member(s) that are not regular files, directories or ` +
+      `symlinks (refused):%s\\n", nbad, bad > "/dev/stderr"; exit ${EXIT.refused} }`,
+    `  if (nsuid) { printf "the artifact holds %d setuid or setgid file(s) (refused):%s\\n", nsuid, suid ` +
+      `> "/dev/stderr"; exit ${EXIT.refused} }`,
     '  printf "%.0f\\n", size',
     '}',
   ].join(' ');
   return [
-    `tar -t${z}v --numeric-owner -f ${archive} > ${out}.list 2> ${out}.err || { echo "the artifact cannot be read as a tar archive: $(tail -n 2 ${out}.err | tr '\\n' ' ')" >&2; exit 1; }`,
+    `tar -t${z}v --numeric-owner -f ${archive} > ${out}.list 2> ${out}.err || { echo "the artifact cannot ` +
+      `be read as a tar archive: $(tail -n 2 ${out}.err | tr '\\n' ' ')" >&2; exit 1; }`,
     `listed=$(awk '${awk}' ${out}.list)`,
   ].join('\n');
 }
 
 export interface UnpackOptions {
-  /** What "the same release" is (a content digest, or artifact-sha256): an existing release with it is kept as it is. */
+  /** What "the same release" is (a content digest, or artifact-sha256): an existing release with it is kept as it is.
+   * */
   identity: string;
   format: 'tar' | 'tar.gz';
   /** The ledger line, written in the same command. */
@@ -119,11 +140,17 @@ export function unpackCommand(deployPath: string, releaseId: string, options: Un
   return [
     'set -e',
     `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)}`,
-    `if [ -L ${target} ]; then echo ${quote(`releases/${releaseId} is a symlink: fivestep never writes through one; remove it on the host`)} >&2; exit ${EXIT.refused}; fi`,
-    `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(identity)} ]; then rm -f ${received}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+    `if [ -L ${target} ]; then echo ` +
+      `${quote(`releases/${releaseId} is a symlink: fivestep never writes through one; remove it on the host`)} ` +
+      `>&2; exit ${EXIT.refused}; fi`,
+    `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(identity)} ]; then rm -f ${received}; ` +
+      `${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory ` +
+      `already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
     `cleanup() { rm -rf ${partial} ${received} ${sum}; }`,
     'trap cleanup EXIT',
-    ...(unpackedBytes === undefined ? [listCheckedCommand(tmp, z, tmp), ...spaceCheck(deployPath, '"$listed"')] : spaceCheck(deployPath, String(unpackedBytes))),
+    ...(unpackedBytes === undefined
+      ? [listCheckedCommand(tmp, z, tmp), ...spaceCheck(deployPath, '"$listed"')]
+      : spaceCheck(deployPath, String(unpackedBytes))),
     `rm -rf ${partial}`,
     `mkdir ${partial}`,
     // -p: modes exactly as the artifact has them (not masked by the login's umask), as delta staging builds them.
@@ -134,7 +161,8 @@ export function unpackCommand(deployPath: string, releaseId: string, options: Un
     // prune orders releases by this mtime, so it must be the unpack time.
     `touch ${partial}`,
     // The manifest the runner offered (delta staging), kept so the next release can be built from this one.
-    `if [ -f ${manifest} ]; then mkdir -p ${quote(l.manifests)}; mv ${manifest} ${quote(`${l.manifests}/${releaseId}`)}; fi`,
+    `if [ -f ${manifest} ]; then mkdir -p ${quote(l.manifests)}; mv ${manifest} ` +
+      `${quote(`${l.manifests}/${releaseId}`)}; fi`,
     `printf '%s\\n' ${quote(identity)} > ${sum}`,
     `mv ${partial} ${target}`,
     `trap - EXIT`,
@@ -153,15 +181,23 @@ export function unpackCommand(deployPath: string, releaseId: string, options: Un
 export function linkSharedCommand(deployPath: string, releaseId: string, shared: readonly SharedPath[]): string {
   const rel = `releases/${releaseId}`;
   const lines = ['set -e', `cd ${quote(deployPath)}`, `fail() { printf '%s\\n' "$1" >&2; exit ${EXIT.refused}; }`];
-  lines.push(`[ -L shared ] && fail ${quote(`${deployPath}/shared is a symlink: shared paths would be written outside the deploy path`)}; mkdir -p shared`);
+  lines.push(
+    `[ -L shared ] && fail ` +
+      `${quote(`${deployPath}/shared is a symlink: shared paths would be written outside the deploy path`)}; ` +
+      `mkdir -p shared`,
+  );
   for (const { path, dir } of shared) {
     const name = `shared path '${path}${dir ? '/' : ''}'`;
     for (const q of parentPaths(path)) {
       lines.push(
-        `[ -L ${quote(`${rel}/${q}`)} ] && fail ${quote(`${name}: '${q}' is a symlink in the release: a shared path cannot go through a symlink`)}`,
-        `[ -e ${quote(`${rel}/${q}`)} ] && [ ! -d ${quote(`${rel}/${q}`)} ] && fail ${quote(`${name}: '${q}' is not a directory in the release`)}`,
-        `[ -L ${quote(`shared/${q}`)} ] && fail ${quote(`${name}: shared/${q} is a symlink: a shared path cannot go through a symlink`)}`,
-        `[ -e ${quote(`shared/${q}`)} ] && [ ! -d ${quote(`shared/${q}`)} ] && fail ${quote(`${name}: shared/${q} is not a directory`)}`,
+        `[ -L ${quote(`${rel}/${q}`)} ] && fail ` +
+          `${quote(`${name}: '${q}' is a symlink in the release: a shared path cannot go through a symlink`)}`,
+        `[ -e ${quote(`${rel}/${q}`)} ] && [ ! -d ${quote(`${rel}/${q}`)} ] && fail ` +
+          `${quote(`${name}: '${q}' is not a directory in the release`)}`,
+        `[ -L ${quote(`shared/${q}`)} ] && fail ` +
+          `${quote(`${name}: shared/${q} is a symlink: a shared path cannot go through a symlink`)}`,
+        `[ -e ${quote(`shared/${q}`)} ] && [ ! -d ${quote(`shared/${q}`)} ] && fail ` +
+          `${quote(`${name}: shared/${q} is not a directory`)}`,
       );
     }
     const inShared = quote(`shared/${path}`);
@@ -169,14 +205,21 @@ export function linkSharedCommand(deployPath: string, releaseId: string, shared:
     const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
     if (dir) {
       lines.push(
-        `[ -e ${inShared} ] && [ ! -L ${inShared} ] && [ ! -d ${inShared} ] && fail ${quote(`${name} declares a directory, but ${deployPath}/shared/${path} is a file`)}`,
-        `[ -L ${inRelease} ] || { [ -e ${inRelease} ] && [ ! -d ${inRelease} ]; } && fail ${quote(`${name} declares a directory, but the release holds '${path}' as a file or symlink`)}`,
+        `[ -e ${inShared} ] && [ ! -L ${inShared} ] && [ ! -d ${inShared} ] && fail ` +
+          `${quote(`${name} declares a directory, but ${deployPath}/shared/${path} is a file`)}`,
+        `[ -L ${inRelease} ] || { [ -e ${inRelease} ] && [ ! -d ${inRelease} ]; } && fail ` +
+          `${quote(`${name} declares a directory, but the release holds '${path}' as a file or symlink`)}`,
       );
     }
-    const missing = `${name} is in neither ${deployPath}/shared/ nor the release: create ${deployPath}/shared/${path} on each host first${dir ? '' : `, or write '${path}/' in shared-paths to declare a directory that starts empty`}`;
+    const missing =
+      `${name} is in neither ${deployPath}/shared/ nor the release: create ${deployPath}/shared/${path} ` +
+      `on each host ` +
+      `first${dir ? '' : `, or write '${path}/' in shared-paths to declare a directory that starts empty`}`;
     lines.push(
       `if [ ! -e ${inShared} ] && [ ! -L ${inShared} ]; then`,
-      `  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then ${parent ? `mkdir -p ${quote(`shared/${parent}`)}; ` : ''}cp -a ${inRelease} ${inShared}`,
+      `  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then ` +
+        `${parent ? `mkdir -p ${quote(`shared/${parent}`)}; ` : ''}cp ` +
+        `-a ${inRelease} ${inShared}`,
       dir ? `  else mkdir -p ${inShared}` : `  else fail ${quote(missing)}`,
       '  fi',
       'fi',
@@ -203,7 +246,8 @@ export function switchCommand(deployPath: string, releaseId: string, entry?: Dep
   return [
     'set -e',
     `cd ${quote(deployPath)}`,
-    `[ -d ${quote(`releases/${releaseId}`)} ] && [ ! -L ${quote(`releases/${releaseId}`)} ] || { echo 'release directory missing' >&2; exit ${EXIT.missing}; }`,
+    `[ -d ${quote(`releases/${releaseId}`)} ] && [ ! -L ${quote(`releases/${releaseId}`)} ] || { echo ` +
+      `'release directory missing' >&2; exit ${EXIT.missing}; }`,
     `rm -f ${quote(tmp)}`,
     `ln -s ${quote(`releases/${releaseId}`)} ${quote(tmp)}`,
     `mv -T ${quote(tmp)} current`,
@@ -226,7 +270,10 @@ export interface DeployLogEntry {
 /** Appends ledger lines, one JSON line each, in one write (one round trip for several). */
 export function appendLogCommand(deployPath: string, ...entries: DeployLogEntry[]): string {
   const l = layout(deployPath);
-  return `mkdir -p ${quote(l.state)} && printf '%s\\n' ${entries.map((e) => quote(JSON.stringify(e))).join(' ')} >> ${quote(l.log)}`;
+  return (
+    `mkdir -p ${quote(l.state)} && printf '%s\\n' ${entries.map((e) => quote(JSON.stringify(e))).join(' ')} ` +
+    `>> ${quote(l.log)}`
+  );
 }
 
 export function parseLog(stdout: string): DeployLogEntry[] {
@@ -250,11 +297,16 @@ export function markBadCommand(deployPath: string, releaseId: string, reason: st
 export function removeReleasesCommand(deployPath: string, releaseIds: string[]): string {
   if (releaseIds.length === 0) return 'true';
   const l = layout(deployPath);
-  const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`, `${l.manifests}/${id}`]);
+  const paths = releaseIds.flatMap((id) => [
+    releasePath(deployPath, id),
+    `${l.checksums}/${id}`,
+    `${l.manifests}/${id}`,
+  ]);
   return `rm -rf -- ${paths.map(quote).join(' ')}`;
 }
 
-/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records `entry` as switchCommand does. */
+/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records
+ * `entry` as switchCommand does. */
 export function unsetCurrentCommand(deployPath: string, entry?: DeployLogEntry): string {
   return `rm -f ${quote(`${deployPath}/current`)}${entry ? ` && ${appendLogCommand(deployPath, entry)}` : ''}`;
 }
@@ -273,7 +325,8 @@ export function adoptCommand(deployPath: string, adoptId: string, entry: DeployL
     `cd ${quote(deployPath)}`,
     `[ -d current ] && [ ! -L current ] || { echo 'current is no longer a directory' >&2; exit ${EXIT.missing}; }`,
     `[ -L releases ] && { echo 'releases is a symlink' >&2; exit ${EXIT.refused}; }; mkdir -p releases`,
-    `if [ -e ${quote(target)} ] || [ -L ${quote(target)} ]; then echo ${quote(`${target} already exists`)} >&2; exit ${EXIT.exists}; fi`,
+    `if [ -e ${quote(target)} ] || [ -L ${quote(target)} ]; then echo ${quote(`${target} already exists`)} ` +
+      `>&2; exit ${EXIT.exists}; fi`,
     `rm -f ${quote(tmp)}`,
     `ln -s ${quote(target)} ${quote(tmp)}`,
     `mv -T current ${quote(target)}`,

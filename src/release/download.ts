@@ -34,7 +34,10 @@ export function validateArtifactUrl(input: string, url: string): string {
   if (!u) throw new InputError(input, 'is not a valid absolute URL (expected https://host/path)');
   const loopback = isLoopbackHost(u.hostname);
   if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
-    const why = u.protocol === 'http:' ? 'http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1])' : 'must be an https:// URL';
+    const why =
+      u.protocol === 'http:'
+        ? 'http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1])'
+        : 'must be an https:// URL';
     throw new InputError(input, `'${redactUrl(url)}': ${why}`);
   }
   u.hash = '';
@@ -111,7 +114,12 @@ const WGET_FAILURES: [number, string][] = [
 
 /** Lines of a `case` that sets $why from the tool's exit code $rc. */
 function explainExit(failures: [number, string][], fallback: string): string[] {
-  return ['  case $rc in', ...failures.map(([code, why]) => `    ${code}) why=${quote(why)};;`), `    *) why=${quote(fallback)};;`, '  esac'];
+  return [
+    '  case $rc in',
+    ...failures.map(([code, why]) => `    ${code}) why=${quote(why)};;`),
+    `    *) why=${quote(fallback)};;`,
+    '  esac',
+  ];
 }
 
 /**
@@ -126,11 +134,20 @@ function explainExit(failures: [number, string][], fallback: string): string[] {
  * Redirects are followed, but with an https URL never to another scheme: curl refuses it before
  * sending the request; wget cannot, so its download is refused afterwards (the request was made).
  */
-export function downloadArtifactCommand(deployPath: string, releaseId: string, url: string, sha256: string, redacted: string, options: DownloadOptions = {}): string {
+export function downloadArtifactCommand(
+  deployPath: string,
+  releaseId: string,
+  url: string,
+  sha256: string,
+  redacted: string,
+  options: DownloadOptions = {},
+): string {
   // Validated upstream; checked again because a space or newline would break the config line.
-  if (UNSAFE_CHARACTERS.test(url)) throw new Error('the artifact URL must not contain whitespace or control characters');
+  if (UNSAFE_CHARACTERS.test(url))
+    throw new Error('the artifact URL must not contain whitespace or control characters');
   const maxTime = options.maxTimeSec ?? DOWNLOAD_MAX_TIME_SEC;
-  if (!Number.isInteger(maxTime) || maxTime <= 0) throw new Error(`maxTimeSec must be a positive whole number, got ${maxTime}`);
+  if (!Number.isInteger(maxTime) || maxTime <= 0)
+    throw new Error(`maxTimeSec must be a positive whole number, got ${maxTime}`);
   const u = parse(url);
   const protocols = u?.protocol === 'http:' && isLoopbackHost(u.hostname) ? '=http,https' : '=https';
   const l = layout(deployPath);
@@ -142,7 +159,8 @@ export function downloadArtifactCommand(deployPath: string, releaseId: string, u
     `--proto ${protocols} --proto-redir ${protocols}`,
     `-K - -o "$tmp" -w '%{http_code}'`,
   ].join(' ');
-  const wget = `wget -q -S --tries=3 --connect-timeout=${DOWNLOAD_CONNECT_TIMEOUT_SEC} --read-timeout=60 -i - -O "$tmp"`;
+  const timeouts = `--connect-timeout=${DOWNLOAD_CONNECT_TIMEOUT_SEC} --read-timeout=60`;
+  const wget = `wget -q -S --tries=3 ${timeouts} -i - -O "$tmp"`;
   return [
     'set -e',
     `mkdir -p ${quote(l.incoming)}`,
@@ -164,22 +182,28 @@ export function downloadArtifactCommand(deployPath: string, releaseId: string, u
     `  tool=wget; to=; command -v timeout >/dev/null 2>&1 && to='timeout ${maxTime}'`,
     `  printf '%s\\n' "$url" | $to ${wget} 2>"$log" || rc=$?`,
     // The last status line is the final response's, after any redirects.
-    `  code=$(sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' "$log" | tail -n 1); [ -n "$code" ] || code=000`,
+    `  code=$(sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' "$log" | tail -n 1); [ -n "$code" ` +
+      `] || code=000`,
     ...explainExit(WGET_FAILURES, 'wget failed'),
     ...(protocols === '=https'
-      ? [`  if grep -qi '^ *location: *http:' "$log"; then printf '%s\\n' ${quote(`download of ${redacted} refused: it was redirected to a non-https URL`)} >&2; exit 1; fi`]
+      ? [
+          `  if grep -qi '^ *location: *http:' "$log"; then printf '%s\\n' ` +
+            `${quote(`download of ${redacted} refused: it was redirected to a non-https URL`)} >&2; exit 1; fi`,
+        ]
       : []),
     'else',
     `  echo 'neither curl nor wget is installed on the host' >&2; exit 1`,
     'fi',
     `bytes=0; [ -f "$tmp" ] && bytes=$(wc -c < "$tmp" | tr -d ' ')`,
     'if [ "$rc" != 0 ]; then',
-    `  if [ "$code" -ge 400 ] 2>/dev/null; then why="HTTP $code"; else why="$why ($tool exit $rc)"; [ "$code" = 000 ] || why="$why, HTTP $code"; fi`,
+    `  if [ "$code" -ge 400 ] 2>/dev/null; then why="HTTP $code"; else why="$why ($tool exit $rc)"; [ ` +
+      `"$code" = 000 ] || why="$why, HTTP $code"; fi`,
     `  printf '%s\\n' ${quote(`download of ${redacted} failed: `)}"$why after $bytes bytes" >&2; exit 1`,
     'fi',
     `found=$(sha256sum "$tmp" | cut -d' ' -f1)`,
     `if [ "$found" != ${quote(sha256)} ]; then`,
-    `  printf '%s\\n' ${quote(`checksum mismatch: expected ${sha256} but the download of ${redacted} (`)}"$bytes bytes) has $found" >&2; exit ${EXIT.checksum}`,
+    `  printf '%s\\n' ${quote(`checksum mismatch: expected ${sha256} but the download of ${redacted} (`)}"$bytes ` +
+      `bytes) has $found" >&2; exit ${EXIT.checksum}`,
     'fi',
     `mv -f "$tmp" ${final}`,
     'echo "downloaded=$bytes"',

@@ -274,7 +274,6 @@ function excerpt(body: string): string {
   return line === '' ? 'empty' : JSON.stringify(clip(line, 80));
 }
 
-
 /** The last lines of a health command's output (untrusted text: one printable line). */
 function tail(text: string): string {
   const last = lastLines(text, { max: 300 });

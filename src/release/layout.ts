@@ -18,14 +18,20 @@ export function validateDeployPath(input: string, path: string): string {
   if (!path.startsWith('/')) throw new InputError(input, `'${path}' must be an absolute path`);
   // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
   if (/[\0-\x1f\x7f]/.test(path)) throw new InputError(input, 'must not contain control characters');
-  if (path.includes('\\')) throw new InputError(input, `'${path}' must not contain a backslash (sha256sum and tar escape it in the names they print, so the upload's checks could never pass)`);
+  if (path.includes('\\'))
+    throw new InputError(
+      input,
+      `'${path}' must not contain a backslash (sha256sum and tar escape it in the names they print, so the ` +
+        `upload's checks could never pass)`,
+    );
   const parts = path.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) throw new InputError(input, `'${path}' must not contain '..'`);
   if (parts.length === 0) throw new InputError(input, 'must not be /');
   return '/' + parts.join('/');
 }
 
-/** A shared-paths entry: a path inside the release; `dir` when written with a trailing `/` (created empty when missing). */
+/** A shared-paths entry: a path inside the release; `dir` when written with a trailing `/` (created empty when
+ * missing). */
 export interface SharedPath {
   path: string;
   dir: boolean;
@@ -41,7 +47,8 @@ export function validateSharedPath(input: string, path: string): SharedPath {
   return { path: parts.join('/'), dir: path.endsWith('/') };
 }
 
-/** The proper prefixes of a relative path: `a/b/c` → `a`, `a/b` (each checked for a symlink before anything goes through it). */
+/** The proper prefixes of a relative path: `a/b/c` → `a`, `a/b` (each checked for a symlink before anything goes
+ * through it). */
 export function parentPaths(path: string): string[] {
   const parts = path.split('/');
   return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));

@@ -10,7 +10,10 @@ export const LOCK_STALE_SEC = 60;
 
 /** Writes the owner file (token, owner, heartbeat on the host's clock) by rename, so no reader sees it half-written. */
 function writeOwner(lock: string, token: string, owner: string): string {
-  return `printf '%s\\n' ${quote(token)} ${quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ${lock}/owner.tmp ${lock}/owner`;
+  return (
+    `printf '%s\\n' ${quote(token)} ${quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ` +
+    `${lock}/owner.tmp ${lock}/owner`
+  );
 }
 
 /**
@@ -26,11 +29,14 @@ export function acquireLockCommand(deployPath: string, owner: string, token: str
   const lock = quote(l.lock);
   const guard = quote(`${l.lock}.takeover`);
   const write = writeOwner(lock, token, owner);
-  const read = `tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner 2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`;
+  const read =
+    `tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner ` +
+    `2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`;
   return [
     // A deploy path the login user cannot write is said as such, never taken for someone else's lock.
     ...findUnwritable(deployPath),
-    `[ -z "$unwritable" ] && mkdir -p ${quote(l.state)} 2>/dev/null || { [ -n "$unwritable" ] || unwritable=${quote(l.state)}; printf 'unwritable %s\\n' "$unwritable"; exit ${EXIT.unwritable}; }`,
+    `[ -z "$unwritable" ] && mkdir -p ${quote(l.state)} 2>/dev/null || { [ -n "$unwritable" ] || ` +
+      `unwritable=${quote(l.state)}; printf 'unwritable %s\\n' "$unwritable"; exit ${EXIT.unwritable}; }`,
     `if mkdir ${lock} 2>/dev/null; then ${write}; echo acquired; exit 0; fi`,
     read,
     `now=$(date +%s)`,
@@ -40,9 +46,12 @@ export function acquireLockCommand(deployPath: string, owner: string, token: str
     `[ "$beat" -gt $((now + 120)) ] && beat=$((beat - 3600))`,
     `age=$((now - beat))`,
     `if [ "$tok" = ${quote(token)} ]; then ${write}; echo acquired; exit 0; fi`,
-    `[ -d ${guard} ] && [ $((now - $(stat -c %Y ${guard} 2>/dev/null || echo "$now"))) -gt ${LOCK_STALE_SEC} ] && rmdir ${guard} 2>/dev/null`,
-    `if { [ "$age" -gt ${LOCK_STALE_SEC} ] || { [ -n ${quote(forceOwner)} ] && [ "$holder" = ${quote(forceOwner)} ]; }; } && mkdir ${guard} 2>/dev/null; then`,
-    `  if [ "$(sed -n 1p ${lock}/owner 2>/dev/null || true)" = "$tok" ]; then rm -rf ${lock}; if mkdir ${lock} 2>/dev/null; then ${write}; rmdir ${guard}; echo "took-over $age $holder"; exit 0; fi; fi`,
+    `[ -d ${guard} ] && [ $((now - $(stat -c %Y ${guard} 2>/dev/null || echo "$now"))) -gt ${LOCK_STALE_SEC} ` +
+      `] && rmdir ${guard} 2>/dev/null`,
+    `if { [ "$age" -gt ${LOCK_STALE_SEC} ] || { [ -n ${quote(forceOwner)} ] && [ "$holder" = ${quote(forceOwner)} ` +
+      `]; }; } && mkdir ${guard} 2>/dev/null; then`,
+    `  if [ "$(sed -n 1p ${lock}/owner 2>/dev/null || true)" = "$tok" ]; then rm -rf ${lock}; if mkdir ` +
+      `${lock} 2>/dev/null; then ${write}; rmdir ${guard}; echo "took-over $age $holder"; exit 0; fi; fi`,
     `  rmdir ${guard}; ${read}`,
     `fi`,
     `echo "held $age $holder"; exit ${EXIT.lockHeld}`,
@@ -51,13 +60,17 @@ export function acquireLockCommand(deployPath: string, owner: string, token: str
 
 /**
  * The heartbeat as one long-lived command: each line the runner writes renews the heartbeat and is
- * answered `renewed`, or `lost` (and the loop ends) when another run holds the lock now. A renewal then costs one packet on an open channel, not a new session: at a
+ * answered `renewed`, or `lost` (and the loop ends) when another run holds the lock now. A renewal then costs one
+ * packet on an open channel, not a new session: at a
  * thousand hosts a renewal every 15 s for each would otherwise rival the rollout's own commands.
  * When the runner vanishes no line comes, so the heartbeat goes stale as the lock's rules expect.
  */
 export function heartbeatCommand(deployPath: string, token: string, owner: string): string {
   const lock = quote(layout(deployPath).lock);
-  return `while IFS= read -r beat; do if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ]; then ${writeOwner(lock, token, owner)} 2>/dev/null; echo renewed; else echo lost; exit 0; fi; done`;
+  return (
+    `while IFS= read -r beat; do if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ]; ` +
+    `then ${writeOwner(lock, token, owner)} 2>/dev/null; echo renewed; else echo lost; exit 0; fi; done`
+  );
 }
 
 /** Releases the lock only if this run still holds it (its token is in the owner file). */

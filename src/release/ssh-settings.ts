@@ -43,12 +43,16 @@ export interface SshSettingsContext {
 }
 
 export const INSECURE_HOST_KEY_WARNING =
-  'insecure-skip-host-key-check is true: host keys are NOT verified, so anyone who can intercept the connection can impersonate the hosts. Use known-hosts instead.';
+  'insecure-skip-host-key-check is true: host keys are NOT verified, so anyone who can intercept the ' +
+  'connection can impersonate the hosts. Use known-hosts instead.';
 
 /** The hint every known-hosts error carries: where the lines come from. */
 export function knownHostsHint(hosts: HostSpec[]): string {
   const h = hosts[0] ?? { host: 'HOST', port: 22 };
-  return `get the lines with \`ssh-keyscan -p ${h.port} ${h.host}\` (one call per host) from a machine you trust, check the fingerprints, and store them in a secret or variable`;
+  return (
+    `get the lines with \`ssh-keyscan -p ${h.port} ${h.host}\` (one call per host) from a machine you ` +
+    `trust, check the fingerprints, and store them in a secret or variable`
+  );
 }
 
 /** Reads hosts, credentials and the host-side commands. Throws InputError naming the input at fault. */
@@ -82,7 +86,10 @@ export function readSshSettings(source: InputSource, ctx: SshSettingsContext): S
   if (insecure) {
     warnings.push(INSECURE_HOST_KEY_WARNING);
   } else if (knownHosts === '') {
-    throw new InputError('known-hosts', `is required unless insecure-skip-host-key-check is true: ${knownHostsHint(hosts)}`);
+    throw new InputError(
+      'known-hosts',
+      `is required unless insecure-skip-host-key-check is true: ${knownHostsHint(hosts)}`,
+    );
   } else if (!knownHosts.split(/\r?\n/).some((l) => /^\s*(@\S+\s+)?\S+\s+\S+\s+\S+/.test(l) && !/^\s*#/.test(l))) {
     throw new InputError('known-hosts', `has no known_hosts line ('host keytype key'): ${knownHostsHint(hosts)}`);
   }
@@ -137,17 +144,24 @@ function validateHealthUrl(template: string): void {
   try {
     url = new URL(template.replace(/\{host\}/g, 'example.com').replace(/\{port\}/g, '8080'));
   } catch {
-    throw new InputError('health-url', `'${template}' is not a URL ({host} is replaced by each host's name, {port} by the port of its balancer server)`);
+    throw new InputError(
+      'health-url',
+      `'${template}' is not a URL ({host} is replaced by each host's name, {port} by the port of its balancer server)`,
+    );
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InputError('health-url', `'${template}' must be http:// or https://`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InputError('health-url', `'${template}' must be http:// or https://`);
 }
 
 /** Longest health-expect accepted: it is matched against a body, not a document. */
 export const MAX_HEALTH_EXPECT = 1000;
 
 function validateHealthExpect(text: string, healthUrl: string): void {
-  if (healthUrl === '') throw new InputError('health-expect', 'needs health-url: it is the text the health-url response body must contain');
-  if (text.length > MAX_HEALTH_EXPECT) throw new InputError('health-expect', `is ${text.length} characters long, more than ${MAX_HEALTH_EXPECT}`);
+  if (healthUrl === '')
+    throw new InputError('health-expect', 'needs health-url: it is the text the health-url response body must contain');
+  if (text.length > MAX_HEALTH_EXPECT)
+    throw new InputError('health-expect', `is ${text.length} characters long, more than ${MAX_HEALTH_EXPECT}`);
   // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
-  if (/[\x00-\x1f\x7f]/.test(text)) throw new InputError('health-expect', 'must be one line without control characters');
+  if (/[\x00-\x1f\x7f]/.test(text))
+    throw new InputError('health-expect', 'must be one line without control characters');
 }

@@ -18,8 +18,10 @@ export function findUnwritable(deployPath: string): string[] {
   const l = layout(deployPath);
   const dp = quote(deployPath);
   return [
-    `unwritable=; for d in ${[deployPath, l.releases, l.state, l.shared].map(quote).join(' ')}; do if [ -e "$d" ] && [ ! -w "$d" ]; then unwritable=$d; break; fi; done`,
-    `if [ ! -e ${dp} ]; then d=${dp}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -w "$d" ] || unwritable=$d; fi`,
+    `unwritable=; for d in ${[deployPath, l.releases, l.state, l.shared].map(quote).join(' ')}; do if [ -e ` +
+      `"$d" ] && [ ! -w "$d" ]; then unwritable=$d; break; fi; done`,
+    `if [ ! -e ${dp} ]; then d=${dp}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -w "$d" ] || ` +
+      `unwritable=$d; fi`,
   ];
 }
 
@@ -47,16 +49,22 @@ export function readStateCommand(deployPath: string, releaseId = '', checks?: St
       ? [
           ...findUnwritable(deployPath),
           `[ -z "$unwritable" ] || printf 'unwritable=%s\\n' "$unwritable"`,
-          `for c in ${checks.commands.map(quote).join(' ')}; do command -v "$c" >/dev/null 2>&1 || echo "missing-command=$c"; done; true`,
+          `for c in ${checks.commands.map(quote).join(' ')}; do command -v "$c" >/dev/null 2>&1 || echo ` +
+            `"missing-command=$c"; done; true`,
         ]
       : []),
     `cd ${quote(deployPath)} 2>/dev/null || { echo absent=1; ${checks ? `${nearest}; ${free('"$d"')}; ` : ''}exit 0; }`,
     // A layout directory that is a symlink would lead fivestep's writes out of the deploy path.
     `for n in releases shared .fivestep; do [ -L "$n" ] && printf 'layout-link=%s\\n' "$n"; done; true`,
-    `if [ -L current ]; then printf 'current-link=%s\\n' "$(readlink current)"; elif [ -d current ]; then echo current-kind=dir; elif [ -e current ]; then echo current-kind=file; fi`,
-    `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; if [ -L "releases/$n" ]; then echo "release-link=$n"; continue; fi; echo "release=$n $(stat -c %Y "releases/$n")"; done`,
+    `if [ -L current ]; then printf 'current-link=%s\\n' "$(readlink current)"; elif [ -d current ]; then ` +
+      `echo current-kind=dir; elif [ -e current ]; then echo current-kind=file; fi`,
+    `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; if [ -L "releases/$n" ` +
+      `]; then echo "release-link=$n"; continue; fi; echo "release=$n $(stat -c %Y "releases/$n")"; done`,
     `for b in ${quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
-    releaseId ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ${quote(`${l.checksums}/${releaseId}`)})"; true` : 'true',
+    releaseId
+      ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ` +
+        `${quote(`${l.checksums}/${releaseId}`)})"; true`
+      : 'true',
     `tail -n ${LOG_LINES_READ} ${quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
   ];
   if (checks) {
@@ -67,7 +75,10 @@ export function readStateCommand(deployPath: string, releaseId = '', checks?: St
         const dir = quote(p ? `shared/${p}` : 'shared');
         lines.push(`[ -L ${dir} ] && printf 'shared-through-link=%s\\t%s\\n' ${quote(path)} ${quote(p || '.')}; true`);
       }
-      lines.push(`if [ -L ${inShared} ]; then k=link; elif [ -d ${inShared} ]; then k=dir; elif [ -e ${inShared} ]; then k=file; else k=absent; fi; printf 'shared=%s\\t%s\\n' "$k" ${quote(path)}`);
+      lines.push(
+        `if [ -L ${inShared} ]; then k=link; elif [ -d ${inShared} ]; then k=dir; elif [ -e ${inShared} ]; ` +
+          `then k=file; else k=absent; fi; printf 'shared=%s\\t%s\\n' "$k" ${quote(path)}`,
+      );
     }
   }
   return lines.join('\n');
@@ -79,7 +90,8 @@ export interface HostState {
   exists: boolean;
   /** The release `current` points at ('' when there is none, or when it cannot be used: see currentProblem). */
   current: string;
-  /** Why `current` is not a release fivestep can use ('' when it is one, or absent): a real directory, a link outside releases/. */
+  /** Why `current` is not a release fivestep can use ('' when it is one, or absent): a real directory, a link outside
+   * releases/. */
   currentProblem: string;
   /** `current` is a real directory (an app deployed by hand): adopt-current can move it in. */
   currentIsDirectory: boolean;
@@ -143,7 +155,8 @@ export function parseState(stdout: string): HostState {
     else if (key === 'current') link = value ? `releases/${value}` : undefined;
     else if (key === 'current-kind') {
       state.currentIsDirectory = value === 'dir';
-      state.currentProblem = value === 'dir' ? 'is a directory, not a symlink (an app deployed by hand?)' : 'is a file, not a symlink';
+      state.currentProblem =
+        value === 'dir' ? 'is a directory, not a symlink (an app deployed by hand?)' : 'is a file, not a symlink';
     } else if (key === 'bad') state.bad.push(value);
     else if (key === 'checksum') state.checksum = value;
     else if (key === 'log') state.log.push(...parseLog(raw));
@@ -168,7 +181,8 @@ export function parseState(stdout: string): HostState {
     // Only `releases/<id>` is a release: anything else would lead fivestep out of releases/.
     const m = /^releases\/([^/]+)\/?$/.exec(link);
     if (m && validId(m[1]) && !state.releaseLinks.includes(m[1])) state.current = m[1];
-    else if (m && state.releaseLinks.includes(m[1])) state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
+    else if (m && state.releaseLinks.includes(m[1]))
+      state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
     else state.currentProblem = `is a symlink to '${oneLine(link, 300)}', outside releases/`;
   }
   state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));

@@ -6,7 +6,10 @@ export const AUTO_REVERT_TRAILER = 'Auto-Revert: fivestep';
 
 /** Trailers of a commit message (the last paragraph's `Key: value` lines), keys lower-cased. */
 export function parseTrailers(message: string): Map<string, string[]> {
-  const paragraphs = message.replace(/\r\n/g, '\n').trim().split(/\n\s*\n/);
+  const paragraphs = message
+    .replace(/\r\n/g, '\n')
+    .trim()
+    .split(/\n\s*\n/);
   const trailers = new Map<string, string[]>();
   if (paragraphs.length < 2) return trailers;
   const lines = paragraphs[paragraphs.length - 1].split('\n');

@@ -116,7 +116,10 @@ export function decideGuardRails(facts: GuardRailFacts): GuardRailDecision {
       message: `a revert pull request is already open: #${pr.number}`,
     };
   }
-  const existing = findExistingRevert(earlier.autoReverts, facts.commits.map((c) => c.sha));
+  const existing = findExistingRevert(
+    earlier.autoReverts,
+    facts.commits.map((c) => c.sha),
+  );
   if (existing) {
     const message = `already reverted by ${existing.sha.slice(0, 7)}`;
     return { status: 'already-reverted', revertSha: existing.sha, message };

@@ -71,19 +71,35 @@ export interface HostsRevertDeps {
   checkHealthOf?: (host: string) => boolean;
 }
 
-type HostsSettings = Pick<SshSettings, 'hosts' | 'credentials' | 'deployPath' | 'maxParallel' | 'reloadCommand' | 'healthCommand' | 'healthUrl'>;
+type HostsSettings = Pick<
+  SshSettings,
+  'hosts' | 'credentials' | 'deployPath' | 'maxParallel' | 'reloadCommand' | 'healthCommand' | 'healthUrl'
+>;
 
-export async function revertHosts(settings: HostsSettings, options: PlanOptions, deps: HostsRevertDeps): Promise<HostsRevertReport> {
+export async function revertHosts(
+  settings: HostsSettings,
+  options: PlanOptions,
+  deps: HostsRevertDeps,
+): Promise<HostsRevertReport> {
   const now = deps.now ?? Date.now;
   const started = now();
   const token = randomBytes(12).toString('hex');
-  const hosts = await mapLimit(settings.hosts, settings.maxParallel, (spec) => revertHost(spec, { settings, options, deps, token, now, started }));
+  const hosts = await mapLimit(settings.hosts, settings.maxParallel, (spec) =>
+    revertHost(spec, { settings, options, deps, token, now, started }),
+  );
   const finished = now();
   const healthy = hosts.filter((h) => h.healthyAfterMs !== undefined).map((h) => h.healthyAfterMs!);
-  const report: HostsRevertReport = { startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString(), hosts };
+  const report: HostsRevertReport = {
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date(finished).toISOString(),
+    hosts,
+  };
   if (healthy.length) {
     report.timeToHealthyMs = Math.max(...healthy);
-    deps.logger.info(`Time from start to the last reverted host healthy: ${formatDuration(report.timeToHealthyMs)} (${healthy.length} host(s))`);
+    deps.logger.info(
+      `Time from start to the last reverted host healthy: ${formatDuration(report.timeToHealthyMs)} ` +
+        `(${healthy.length} host(s))`,
+    );
   }
   return report;
 }
@@ -98,8 +114,22 @@ interface RevertContext {
 }
 
 async function revertHost(spec: HostSpec, c: RevertContext): Promise<HostRevertRecord> {
-  const host = new ReleaseHost(spec, { connector: c.deps.connector, credentials: c.settings.credentials, deployPath: c.settings.deployPath, now: c.now });
-  const rec: HostRevertRecord = { host: host.id, outcome: 'failed', from: '', to: '', bad: '', markedBad: false, reason: '', steps: host.steps };
+  const host = new ReleaseHost(spec, {
+    connector: c.deps.connector,
+    credentials: c.settings.credentials,
+    deployPath: c.settings.deployPath,
+    now: c.now,
+  });
+  const rec: HostRevertRecord = {
+    host: host.id,
+    outcome: 'failed',
+    from: '',
+    to: '',
+    bad: '',
+    markedBad: false,
+    reason: '',
+    steps: host.steps,
+  };
   const lock = new HostLock(host);
   const r = stepRun(host, c);
   try {
@@ -107,13 +137,22 @@ async function revertHost(spec: HostSpec, c: RevertContext): Promise<HostRevertR
     // The lock is taken so a concurrent rollout notices us, but never waited for: putting a host back
     // must not wait on a rollout that may be dead.
     const held = await lock.tryLock(c.deps.runUrl || 'fivestep auto-revert', c.token);
-    if (held.kind === 'held') c.deps.logger.warning(`${host.id}: deploy lock held by ${held.holder} (last heartbeat ${held.ageSec}s ago); reverting anyway`);
+    if (held.kind === 'held')
+      c.deps.logger.warning(
+        `${host.id}: deploy lock held by ${held.holder} (last heartbeat ${held.ageSec}s ago); reverting anyway`,
+      );
     await runSteps(['state'], r);
     const plan = planHost(r.state!, c.options);
     rec.from = plan.current;
     rec.bad = plan.bad;
     rec.reached = plan.reached;
-    r.input = { ...r.input, release: plan.bad, previous: plan.current, target: plan.action === 'switch' ? plan.to : '', badMarker: badMarker(c) };
+    r.input = {
+      ...r.input,
+      release: plan.bad,
+      previous: plan.current,
+      target: plan.action === 'switch' ? plan.to : '',
+      badMarker: badMarker(c),
+    };
     await (plan.action === 'switch' ? switchBack(r, plan, rec, c) : leaveAlone(r, plan, rec, c));
   } catch (err) {
     rec.outcome = 'failed';
@@ -169,20 +208,31 @@ function stepRun(host: ReleaseHost, c: RevertContext): StepRun {
 }
 
 function entry(c: RevertContext, release: string, previous: string, result: string, reason?: string): DeployLogEntry {
-  return { time: new Date(c.now()).toISOString(), action: 'revert', release, previous, run: c.deps.runUrl, result, ...(reason ? { reason: reason.slice(0, 1000) } : {}) };
+  return {
+    time: new Date(c.now()).toISOString(),
+    action: 'revert',
+    release,
+    previous,
+    run: c.deps.runUrl,
+    result,
+    ...(reason ? { reason: reason.slice(0, 1000) } : {}),
+  };
 }
 
-/** A revert's ledger lines: the switch back, the bad marker, and how it ended (`record`: healthy, or failed with why). */
+/** A revert's ledger lines: the switch back, the bad marker, and how it ended (`record`: healthy, or failed with
+ * why). */
 function ledgerLines(r: StepRun, line: LedgerLine, c: RevertContext): DeployLogEntry[] {
   const { release: bad, target: to } = r.input;
   if (line === 'back') return [entry(c, to, bad, 'switched')];
   if (line === 'bad') return [entry(c, bad, '', 'bad', c.deps.reason)];
-  if (line === 'record') return [r.problem ? entry(c, to, bad, 'failed', r.problem) : entry(c, to, bad, 'healthy', c.deps.reason)];
+  if (line === 'record')
+    return [r.problem ? entry(c, to, bad, 'failed', r.problem) : entry(c, to, bad, 'healthy', c.deps.reason)];
   return [];
 }
 
 function badMarker(c: RevertContext): string {
-  return `auto-revert ${new Date(c.now()).toISOString()} ${c.deps.runUrl}${c.deps.reason ? `: ${c.deps.reason}` : ''}`.slice(0, 2000);
+  const why = c.deps.reason ? `: ${c.deps.reason}` : '';
+  return `auto-revert ${new Date(c.now()).toISOString()} ${c.deps.runUrl}${why}`.slice(0, 2000);
 }
 
 async function markBad(r: StepRun, rec: HostRevertRecord): Promise<void> {
@@ -190,7 +240,8 @@ async function markBad(r: StepRun, rec: HostRevertRecord): Promise<void> {
   rec.markedBad = true;
 }
 
-/** Not on the bad release (or nothing to go back to): the bad release is still marked, so no later revert lands on it. */
+/** Not on the bad release (or nothing to go back to): the bad release is still marked, so no later revert lands on
+ * it. */
 async function leaveAlone(r: StepRun, plan: HostPlan, rec: HostRevertRecord, c: RevertContext): Promise<void> {
   const { host } = r;
   if (plan.markBad) await markBad(r, rec);
@@ -202,12 +253,21 @@ async function leaveAlone(r: StepRun, plan: HostPlan, rec: HostRevertRecord, c: 
     if (problem) c.deps.logger.warning(`${host.id}: out of rotation and not healthy on ${plan.current}: ${problem}`);
     rec.healthy = !problem;
   }
-  const log = plan.action === 'no-good-release' ? c.deps.logger.error.bind(c.deps.logger) : c.deps.logger.info.bind(c.deps.logger);
-  log(`${host.id}: ${plan.action === 'no-good-release' ? 'NOT reverted, left as it is: ' : 'nothing to do: '}${plan.why}${rec.markedBad ? `; marked ${plan.bad} bad` : ''}`);
+  const log =
+    plan.action === 'no-good-release'
+      ? c.deps.logger.error.bind(c.deps.logger)
+      : c.deps.logger.info.bind(c.deps.logger);
+  const what = plan.action === 'no-good-release' ? 'NOT reverted, left as it is: ' : 'nothing to do: ';
+  log(`${host.id}: ${what}${plan.why}${rec.markedBad ? `; marked ${plan.bad} bad` : ''}`);
 }
 
 /** The revert plan a failed rollout runs too (switch back and reload, health), with the bad marker; then the ledger. */
-async function switchBack(r: StepRun, plan: HostPlan & { action: 'switch' }, rec: HostRevertRecord, c: RevertContext): Promise<void> {
+async function switchBack(
+  r: StepRun,
+  plan: HostPlan & { action: 'switch' },
+  rec: HostRevertRecord,
+  c: RevertContext,
+): Promise<void> {
   const result = await putBack(r, [...revertSteps({ markBad: plan.markBad, health: r.health !== undefined })]);
   if (result.kind === 'not-back') throw new Error(result.message);
   rec.to = plan.to;

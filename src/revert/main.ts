@@ -51,22 +51,44 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
   const started = now();
   const ctx = readContext(env);
   const settings = readRevertSettings(source, { sha: ctx.sha, runId: ctx.runId, mask: deps.mask });
-  const client = settings.githubToken ? (deps.createClient ?? realCreateClient)(settings.githubToken, ctx.apiUrl) : undefined;
-  const r: Revert = { settings, ctx, deps, logger: deps.logger, now, run: ctx.runId ? ctx.runUrl : '', reason: parseReason(settings.reason), client, errors: [] };
+  const client = settings.githubToken
+    ? (deps.createClient ?? realCreateClient)(settings.githubToken, ctx.apiUrl)
+    : undefined;
+  const r: Revert = {
+    settings,
+    ctx,
+    deps,
+    logger: deps.logger,
+    now,
+    run: ctx.runId ? ctx.runUrl : '',
+    reason: parseReason(settings.reason),
+    client,
+    errors: [],
+  };
 
   const { hosts, unreached } = settings.ssh ? await revertFleet(r, settings.ssh) : { hosts: null, unreached: '' };
   if (!settings.ssh) r.logger.info('hosts is empty: no host is touched');
   let git: GitRevertResult | null = null;
   if (settings.revertCommit && unreached) {
     // The commits never ran anywhere: reverting them would undo work that broke nothing.
-    r.logger.info(`Git: ${settings.commits.join(', ')} not reverted: the release reached no host, so these commits did not break production`);
+    r.logger.info(
+      `Git: ${settings.commits.join(', ')} not reverted: the release reached no host, so these commits did ` +
+        `not break production`,
+    );
   } else if (settings.revertCommit) {
     git = await revertGit(r, env);
   }
 
   const notReverted = settings.revertCommit ? ' The commit is not reverted: it never ran on a host.' : '';
   const notes = unreached ? [`Nothing done: ${unreached}.${notReverted}`] : [];
-  const outcome: RevertOutcome = { hosts, git, errors: r.errors, rca: null, badReleases: badReleases(hosts, settings.badRelease), notes };
+  const outcome: RevertOutcome = {
+    hosts,
+    git,
+    errors: r.errors,
+    rca: null,
+    badReleases: badReleases(hosts, settings.badRelease),
+    notes,
+  };
   await reportIncident(r, outcome, started);
   return finish(r, outcome);
 }
@@ -78,29 +100,36 @@ async function revertFleet(r: Revert, ssh: SshSettings): Promise<{ hosts: HostsR
   logger.info(
     settings.badRelease
       ? `Bad release: ${settings.badRelease} (bad-release)`
-      : `Bad release: on each host, the release an ssh-rollout of this workflow run (${run}) put there (bad-release is empty)`,
+      : `Bad release: on each host, the release an ssh-rollout of this workflow run (${run}) put there ` +
+          `(bad-release is empty)`,
   );
   // The balancer is settled after the hosts are back (see docs/load-balancer.md: a host in rotation
   // only once healthy); it never blocks the revert itself.
   const balancer = settings.loadBalancer ? await openBalancer(settings.loadBalancer, ssh, r.deps) : undefined;
   const hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () =>
-    revertHosts(ssh, { badRelease: settings.badRelease, toRelease: settings.toRelease, run }, {
-      connector: r.deps.connector,
-      health: createHealthCheck(ssh, r.deps.fetch ? { fetch: r.deps.fetch } : {}),
-      logger,
-      runUrl: r.ctx.runUrl,
-      reason: r.reason.text,
-      now: r.now,
-      balancer,
-      checkHealthOf: balancer ? (id) => !balancer.inRotation(id) : undefined,
-    }),
+    revertHosts(
+      ssh,
+      { badRelease: settings.badRelease, toRelease: settings.toRelease, run },
+      {
+        connector: r.deps.connector,
+        health: createHealthCheck(ssh, r.deps.fetch ? { fetch: r.deps.fetch } : {}),
+        logger,
+        runUrl: r.ctx.runUrl,
+        reason: r.reason.text,
+        now: r.now,
+        balancer,
+        checkHealthOf: balancer ? (id) => !balancer.inRotation(id) : undefined,
+      },
+    ),
   );
   const reach = reachOf(hosts);
   let unreached = '';
   if (reach === 'none') {
     unreached = settings.badRelease
-      ? `release ${settings.badRelease} is on none of the ${ssh.hosts.length} host(s) (not current, not on disk, not marked bad, in no deploy log): no host was touched`
-      : `no ssh-rollout of this workflow run (${run}) reached any of the ${ssh.hosts.length} host(s): no host was touched (a release an earlier run put there is only taken off when bad-release names it)`;
+      ? `release ${settings.badRelease} is on none of the ${ssh.hosts.length} host(s) (not current, not on ` +
+        `disk, not marked bad, in no deploy log): no host was touched`
+      : `no ssh-rollout of this workflow run (${run}) reached any of the ${ssh.hosts.length} host(s): no ` +
+        `host was touched (a release an earlier run put there is only taken off when bad-release names it)`;
     logger.info(`Nothing to do: ${unreached}`);
   } else if (reach === 'unknown' && settings.revertCommit) {
     const unread = hosts.hosts.filter((h) => h.reached === undefined).length;
@@ -157,10 +186,19 @@ async function revertGit(r: Revert, env: NodeJS.ProcessEnv): Promise<GitRevertRe
 async function reportIncident(r: Revert, outcome: RevertOutcome, started: number): Promise<void> {
   const { settings, ctx, logger, client } = r;
   const { hosts, git } = outcome;
-  const changed = (hosts?.hosts.some((h) => h.outcome === 'reverted' || h.markedBad) ?? false) || git?.status === 'pushed' || git?.status === 'pull-request';
-  const problems = r.errors.length > 0 || (hosts?.hosts.some((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? false);
+  const changed =
+    (hosts?.hosts.some((h) => h.outcome === 'reverted' || h.markedBad) ?? false) ||
+    git?.status === 'pushed' ||
+    git?.status === 'pull-request';
+  const problems =
+    r.errors.length > 0 ||
+    (hosts?.hosts.some((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? false);
   if (client && hosts?.hosts.some((h) => h.outcome === 'reverted')) {
-    await failReleaseDeployments(client, ctx, { releases: outcome.badReleases, description: `reverted by auto-revert: ${r.reason.text}`, logger });
+    await failReleaseDeployments(client, ctx, {
+      releases: outcome.badReleases,
+      description: `reverted by auto-revert: ${r.reason.text}`,
+      logger,
+    });
   }
   // A second run that changes nothing must not add noise to the incident either.
   if (!settings.rcaIssue || !client || !(changed || problems)) return;
@@ -194,11 +232,13 @@ async function reportIncident(r: Revert, outcome: RevertOutcome, started: number
 
 async function finish(r: Revert, outcome: RevertOutcome): Promise<ActionResult> {
   const outputs = revertOutputs(outcome);
-  if (r.deps.writeSummary) await r.deps.writeSummary(summaryMarkdown(outcome)).catch((e) => r.logger.warning(`job summary: ${String(e)}`));
+  if (r.deps.writeSummary)
+    await r.deps.writeSummary(summaryMarkdown(outcome)).catch((e) => r.logger.warning(`job summary: ${String(e)}`));
   const result: ActionResult = { outputs: { ...outputs } };
   if (outputs.result === 'failed') {
     const failed = outcome.hosts?.hosts.filter((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? [];
-    result.failure = [...failed.map((h) => `${h.host}: ${h.outcome}: ${h.reason}`), ...r.errors].join('\n') || 'auto-revert failed';
+    result.failure =
+      [...failed.map((h) => `${h.host}: ${h.outcome}: ${h.reason}`), ...r.errors].join('\n') || 'auto-revert failed';
   }
   return result;
 }
@@ -211,12 +251,18 @@ function reachOf(report: HostsRevertReport): 'some' | 'none' | 'unknown' {
 
 function badReleases(hosts: HostsRevertReport | null, explicit: string): string[] {
   if (explicit) return [explicit];
-  const set = new Set((hosts?.hosts ?? []).filter((h) => h.bad && (h.outcome !== 'nothing-to-do' || h.markedBad)).map((h) => h.bad));
+  const set = new Set(
+    (hosts?.hosts ?? []).filter((h) => h.bad && (h.outcome !== 'nothing-to-do' || h.markedBad)).map((h) => h.bad),
+  );
   return [...set].sort();
 }
 
 /** The one Balancer, without drain or canary (a revert takes no host out; it settles the balancer after). */
-async function openBalancer(lb: LoadBalancerSettings, ssh: SshSettings, deps: AutoRevertDeps): Promise<Balancer | undefined> {
+async function openBalancer(
+  lb: LoadBalancerSettings,
+  ssh: SshSettings,
+  deps: AutoRevertDeps,
+): Promise<Balancer | undefined> {
   try {
     return await Balancer.open({ ...lb, drain: false, drainTimeoutMs: 0, canaryShare: null }, ssh.hosts, {
       connector: deps.connector,
@@ -229,4 +275,3 @@ async function openBalancer(lb: LoadBalancerSettings, ssh: SshSettings, deps: Au
     return undefined;
   }
 }
-

@@ -7,7 +7,8 @@ import type { HostState } from '../release/state-command.js';
 import { newestHealthy, readLedger } from '../release/ledger.js';
 
 export interface PlanOptions {
-  /** `bad-release`; '' = the release the latest ssh-rollout of this workflow run (`run`) put on this host (from its log). */
+  /** `bad-release`; '' = the release the latest ssh-rollout of this workflow run (`run`) put on this host (from its
+   * log). */
   badRelease: string;
   /** `to-release`; '' = this host's newest healthy release (from its ledger) that is not marked bad. */
   toRelease: string;
@@ -60,22 +61,72 @@ export function planHost(state: HostState, options: PlanOptions): HostPlan {
   const onDisk = new Set(state.releases.map((r) => r.id));
   const markedBad = new Set(state.bad);
   const bad = options.badRelease || latestRolledOut(state.log, options.run);
-  const reached = state.exists && bad !== '' && (current === bad || onDisk.has(bad) || markedBad.has(bad) || state.log.some((e) => e.release === bad));
+  const reached =
+    state.exists &&
+    bad !== '' &&
+    (current === bad || onDisk.has(bad) || markedBad.has(bad) || state.log.some((e) => e.release === bad));
   // Marking is idempotent but is still a change: only plan it where it is missing and the release is here.
   const markBad = bad !== '' && !markedBad.has(bad) && (onDisk.has(bad) || current === bad);
 
-  if (!state.exists) return { action: 'nothing-to-do', current, bad, markBad: false, reached: false, why: 'the deploy path does not exist on this host' };
+  if (!state.exists)
+    return {
+      action: 'nothing-to-do',
+      current,
+      bad,
+      markBad: false,
+      reached: false,
+      why: 'the deploy path does not exist on this host',
+    };
   // A `current` that is not a link into releases/ is left as it is: switching it would mean following it.
-  if (state.currentProblem) return { action: 'nothing-to-do', current, bad, markBad: false, reached, why: `current ${state.currentProblem}: left as it is` };
-  if (bad === '') return { action: 'nothing-to-do', current, bad, markBad: false, reached: false, why: noRolloutOfThisRun(options.run) };
+  if (state.currentProblem)
+    return {
+      action: 'nothing-to-do',
+      current,
+      bad,
+      markBad: false,
+      reached,
+      why: `current ${state.currentProblem}: left as it is`,
+    };
+  if (bad === '')
+    return {
+      action: 'nothing-to-do',
+      current,
+      bad,
+      markBad: false,
+      reached: false,
+      why: noRolloutOfThisRun(options.run),
+    };
   if (current !== bad) {
-    return { action: 'nothing-to-do', current, bad, markBad, reached, why: current ? `current is ${current}, not the bad release ${bad}` : `no current release (bad release ${bad})` };
+    return {
+      action: 'nothing-to-do',
+      current,
+      bad,
+      markBad,
+      reached,
+      why: current ? `current is ${current}, not the bad release ${bad}` : `no current release (bad release ${bad})`,
+    };
   }
 
   if (options.toRelease) {
     const to = options.toRelease;
-    if (!onDisk.has(to)) return { action: 'no-good-release', current, bad, markBad, reached, why: `to-release ${to} does not exist on this host` };
-    if (markedBad.has(to)) return { action: 'no-good-release', current, bad, markBad, reached, why: `to-release ${to} is marked bad on this host` };
+    if (!onDisk.has(to))
+      return {
+        action: 'no-good-release',
+        current,
+        bad,
+        markBad,
+        reached,
+        why: `to-release ${to} does not exist on this host`,
+      };
+    if (markedBad.has(to))
+      return {
+        action: 'no-good-release',
+        current,
+        bad,
+        markBad,
+        reached,
+        why: `to-release ${to} is marked bad on this host`,
+      };
     return { action: 'switch', current, bad, to, markBad, reached, why: `to-release ${to}` };
   }
 
@@ -89,7 +140,10 @@ export function planHost(state: HostState, options: PlanOptions): HostPlan {
       bad,
       markBad,
       reached,
-      why: `no healthy release in this host's ledger to go back to${others.length ? `: ${others.join(', ')}` : ' (no other release on disk)'}; set to-release to choose one`,
+      why:
+        `no healthy release in this host's ledger to go back ` +
+        `to${others.length ? `: ${others.join(', ')}` : ' (no other release on disk)'}; ` +
+        `set to-release to choose one`,
     };
   }
   return { action: 'switch', current, bad, to, markBad, reached, why: `newest healthy release ${to}` };

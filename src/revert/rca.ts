@@ -33,7 +33,9 @@ export interface TimelineEntry {
 
 /** The hidden marker that identifies the issue of one release, so a second run comments instead. */
 export function rcaMarker(badReleases: readonly string[], commits: readonly string[]): string {
-  const key = badReleases.length ? `release=${badReleases.join(',')}` : `commits=${commits.map((c) => c.slice(0, 12)).join(',')}`;
+  const key = badReleases.length
+    ? `release=${badReleases.join(',')}`
+    : `commits=${commits.map((c) => c.slice(0, 12)).join(',')}`;
   return `<!-- fivestep-rca ${key} -->`;
 }
 
@@ -47,25 +49,45 @@ const LISTED = SMALL_FLEET;
 export function buildTimeline(input: RcaInput): TimelineEntry[] {
   const t: TimelineEntry[] = [];
   for (const r of input.reports.rollouts) {
-    if (r.startedAt !== undefined) t.push({ time: r.startedAt, event: `ssh-rollout of ${r.release || 'a release'} started` });
+    if (r.startedAt !== undefined)
+      t.push({ time: r.startedAt, event: `ssh-rollout of ${r.release || 'a release'} started` });
     for (const w of r.waves) {
-      if (w.start !== undefined) t.push({ time: w.start, event: `wave ${w.index} started: ${w.hosts.length ? hostList(w.hosts, 'the rollout report names all', 10) : 'no hosts'}` });
+      if (w.start !== undefined)
+        t.push({
+          time: w.start,
+          event:
+            `wave ${w.index} started: ` +
+            `${w.hosts.length ? hostList(w.hosts, 'the rollout report names all', 10) : 'no hosts'}`,
+        });
       if (w.end !== undefined) t.push({ time: w.end, event: `wave ${w.index} switched` });
-      if (w.bake?.end !== undefined && w.bake.verdict) t.push({ time: w.bake.end, event: `bake after wave ${w.index}: ${w.bake.verdict}${w.bake.detail ? ` (${w.bake.detail})` : ''}` });
+      if (w.bake?.end !== undefined && w.bake.verdict)
+        t.push({
+          time: w.bake.end,
+          event: `bake after wave ${w.index}: ${w.bake.verdict}${w.bake.detail ? ` (${w.bake.detail})` : ''}`,
+        });
     }
-    if (r.finishedAt !== undefined) t.push({ time: r.finishedAt, event: `ssh-rollout finished: ${r.result || 'unknown'}${r.stopReason ? ` (${r.stopReason})` : ''}` });
+    if (r.finishedAt !== undefined)
+      t.push({
+        time: r.finishedAt,
+        event: `ssh-rollout finished: ${r.result || 'unknown'}${r.stopReason ? ` (${r.stopReason})` : ''}`,
+      });
   }
   const breaches = [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches];
   const seen = new Set<string>();
   for (const w of input.reports.watches) {
     if (w.startedAt !== undefined) t.push({ time: w.startedAt, event: 'metric-watch started' });
-    if (w.endedAt !== undefined) t.push({ time: w.endedAt, event: `metric-watch verdict: ${w.verdict || 'unknown'}${w.detail ? ` (${w.detail})` : ''}` });
+    if (w.endedAt !== undefined)
+      t.push({
+        time: w.endedAt,
+        event: `metric-watch verdict: ${w.verdict || 'unknown'}${w.detail ? ` (${w.detail})` : ''}`,
+      });
   }
   for (const b of breaches) {
     const key = `${b.rule}|${b.host ?? ''}|${b.when ?? ''}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    if (b.since !== undefined && b.since !== b.when) t.push({ time: b.since, event: `first breaching sample: ${b.rule}${b.host ? ` on ${b.host}` : ''}` });
+    if (b.since !== undefined && b.since !== b.when)
+      t.push({ time: b.since, event: `first breaching sample: ${b.rule}${b.host ? ` on ${b.host}` : ''}` });
     if (b.when !== undefined) t.push({ time: b.when, event: `breach: ${describeBreach(b)}` });
   }
   t.push({ time: input.startedAt, event: 'auto-revert started' });
@@ -91,16 +113,27 @@ function countOutcomes(h: HostsRevertReport): string {
 
 /** Impact: from the first switch to the bad release (or the deploy start) to the last host healthy again. */
 export function impactWindow(input: RcaInput): { start?: number; end?: number } {
-  const starts = input.reports.rollouts.flatMap((r) => [r.waves[0]?.start ?? r.startedAt]).filter((x): x is number => x !== undefined);
-  const breachStarts = [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches].map((b) => b.since ?? b.when).filter((x): x is number => x !== undefined);
+  const starts = input.reports.rollouts
+    .flatMap((r) => [r.waves[0]?.start ?? r.startedAt])
+    .filter((x): x is number => x !== undefined);
+  const breachStarts = [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches]
+    .map((b) => b.since ?? b.when)
+    .filter((x): x is number => x !== undefined);
   const start = starts.length ? Math.min(...starts) : breachStarts.length ? Math.min(...breachStarts) : undefined;
   const h = input.hosts;
-  const end = h?.timeToHealthyMs !== undefined ? Date.parse(h.startedAt) + h.timeToHealthyMs : h ? Date.parse(h.finishedAt) : undefined;
+  const end =
+    h?.timeToHealthyMs !== undefined
+      ? Date.parse(h.startedAt) + h.timeToHealthyMs
+      : h
+        ? Date.parse(h.finishedAt)
+        : undefined;
   return { start, end };
 }
 
 export function rcaTitle(input: RcaInput): string {
-  const what = input.badReleases.length ? `release ${input.badReleases.join(', ')}` : `commit ${input.commits.map((c) => c.slice(0, 7)).join(', ')}`;
+  const what = input.badReleases.length
+    ? `release ${input.badReleases.join(', ')}`
+    : `commit ${input.commits.map((c) => c.slice(0, 7)).join(', ')}`;
   return `Incident: ${what} reverted (${iso(input.startedAt).slice(0, 10)})`;
 }
 
@@ -116,10 +149,18 @@ function whatHappened(input: RcaInput): string[] {
     out.push(`- **Hosts:** ${countOutcomes(h) || 'none'}${healthy}.`);
     // Grouped by what changed (at 2,000 hosts a line each would not fit an issue); every host is in the job summary.
     const moves = new Map<string, string[]>();
-    for (const x of reverted) moves.set(`${x.from} → ${x.to}`, [...(moves.get(`${x.from} → ${x.to}`) ?? []), x.host]);
-    for (const [move, names] of moves) out.push(`  - ${mdText(move, 300)}: ${names.length > 1 ? `${names.length} hosts, ` : ''}${mdText(hostList(names, 'all in the job summary'))}`);
+    for (const x of reverted) {
+      const move = `${x.from} → ${x.to}`;
+      moves.set(move, [...(moves.get(move) ?? []), x.host]);
+    }
+    for (const [move, names] of moves)
+      out.push(
+        `  - ${mdText(move, 300)}: ` +
+          `${names.length > 1 ? `${names.length} hosts, ` : ''}${mdText(hostList(names, 'all in the job summary'))}`,
+      );
     for (const x of bad.slice(0, LISTED)) out.push(`  - ${mdCode(x.host)}: **${x.outcome}**: ${cell(x.reason ?? '')}`);
-    if (bad.length > LISTED) out.push(`  - … and ${bad.length - LISTED} more hosts not put back: the job summary lists them.`);
+    if (bad.length > LISTED)
+      out.push(`  - … and ${bad.length - LISTED} more hosts not put back: the job summary lists them.`);
   }
   const g = input.git;
   if (g) {
@@ -139,14 +180,16 @@ export function buildRcaBody(input: RcaInput): string {
   const out: string[] = [rcaMarker(input.badReleases, input.commits), ''];
   out.push('## Summary', '');
   out.push(
-    `${input.badReleases.length ? `Release **${input.badReleases.join(', ')}**` : 'A deployment'} of ${input.commits.map((c) => commitLink(input, c)).join(', ') || 'unknown commits'} was reverted automatically by fivestep auto-revert.`,
+    `${input.badReleases.length ? `Release **${input.badReleases.join(', ')}**` : 'A deployment'} of ` +
+      `${input.commits.map((c) => commitLink(input, c)).join(', ') || 'unknown commits'} was reverted ` +
+      `automatically by fivestep auto-revert.`,
   );
   out.push('', `**Reason:** ${cell(input.reasonText) || '(none given)'}`, '', ...whatHappened(input), '');
   out.push('## Impact window', '');
   if (start !== undefined && end !== undefined) {
     out.push(`From ${iso(start)} to ${iso(end)} (${formatDuration(Math.max(0, end - start))}).`);
-  }
-  else if (end !== undefined) out.push(`Until ${iso(end)}; the start is unknown (pass the ssh-rollout and metric-watch reports in \`reports\`).`);
+  } else if (end !== undefined)
+    out.push(`Until ${iso(end)}; the start is unknown (pass the ssh-rollout and metric-watch reports in \`reports\`).`);
   else out.push('Unknown: no host was reverted and no report gives times.');
   out.push('', 'Customer impact: _to fill in_ (users affected, revenue, errors).', '');
 
@@ -156,7 +199,12 @@ export function buildRcaBody(input: RcaInput): string {
 
   const breaches = [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches];
   if (breaches.length) {
-    out.push('## Metrics that breached', '', '| rule | host | value | bound | baseline | when |', '| --- | --- | --- | --- | --- | --- |');
+    out.push(
+      '## Metrics that breached',
+      '',
+      '| rule | host | value | bound | baseline | when |',
+      '| --- | --- | --- | --- | --- | --- |',
+    );
     const seen = new Set<string>();
     let listed = 0;
     for (const b of breaches) {
@@ -165,27 +213,49 @@ export function buildRcaBody(input: RcaInput): string {
       seen.add(key);
       if (++listed > LISTED) continue;
       const v = (x: unknown) => (x === undefined || x === null ? '–' : cell(String(x)));
-      out.push(`| ${cell(b.rule)} | ${v(b.host)} | ${v(b.value)} | ${v(b.bound)} | ${v(b.baseline)} | ${b.when !== undefined ? iso(b.when) : '–'} |`);
+      out.push(
+        `| ${cell(b.rule)} | ${v(b.host)} | ${v(b.value)} | ${v(b.bound)} | ${v(b.baseline)} | ` +
+          `${b.when !== undefined ? iso(b.when) : '–'} |`,
+      );
     }
-    if (listed > LISTED) out.push('', `… and ${listed - LISTED} more breaches: the metric-watch reports have them all.`);
+    if (listed > LISTED)
+      out.push('', `… and ${listed - LISTED} more breaches: the metric-watch reports have them all.`);
     out.push('');
   }
   const failed = input.reports.rollouts.flatMap((r) => r.failedHosts);
   if (failed.length) {
-    out.push('## Hosts that failed during the rollout', '', ...failed.slice(0, LISTED).map((f) => `- ${mdCode(f.host)}: ${cell(f.reason)}`));
-    if (failed.length > LISTED) out.push(`- … and ${failed.length - LISTED} more: the ssh-rollout report lists them all.`);
+    out.push(
+      '## Hosts that failed during the rollout',
+      '',
+      ...failed.slice(0, LISTED).map((f) => `- ${mdCode(f.host)}: ${cell(f.reason)}`),
+    );
+    if (failed.length > LISTED)
+      out.push(`- … and ${failed.length - LISTED} more: the ssh-rollout report lists them all.`);
     out.push('');
   }
 
   out.push('## Links', '', `- Run: ${input.runUrl}`);
-  if (input.commits.length) out.push(`- Deployed commit(s): ${input.commits.map((c) => commitLink(input, c)).join(', ')}`);
+  if (input.commits.length)
+    out.push(`- Deployed commit(s): ${input.commits.map((c) => commitLink(input, c)).join(', ')}`);
   if (input.git?.revertSha) out.push(`- Revert commit: ${commitLink(input, input.git.revertSha)}`);
   if (input.git?.pullRequest) out.push(`- Revert pull request: #${input.git.pullRequest.number}`);
   if (input.reports.skipped.length) out.push(...input.reports.skipped.map((s) => `- Report not used: ${cell(s)}`));
   out.push('');
 
-  out.push('## Five whys', '', 'Ask "why?" until the answer is a process, not a person. Each answer is the next question.', '');
-  out.push('1. Why did users see a problem? _…_', '2. Why did that happen? _…_', '3. Why? _…_', '4. Why? _…_', '5. Why? _…_', '');
+  out.push(
+    '## Five whys',
+    '',
+    'Ask "why?" until the answer is a process, not a person. Each answer is the next question.',
+    '',
+  );
+  out.push(
+    '1. Why did users see a problem? _…_',
+    '2. Why did that happen? _…_',
+    '3. Why? _…_',
+    '4. Why? _…_',
+    '5. Why? _…_',
+    '',
+  );
   out.push('**Root cause:** _…_', '');
   out.push('## Action items', '', 'One fix per why, so each layer gets better:', '');
   out.push(
@@ -195,15 +265,25 @@ export function buildRcaBody(input: RcaInput): string {
     '- [ ] _owner, date_',
     '',
   );
-  out.push('_Opened by fivestep auto-revert. The bad release is marked bad on its hosts: no automatic rollback lands on it again._');
+  out.push(
+    '_Opened by fivestep auto-revert. The bad release is marked bad on its hosts: no automatic rollback ' +
+      'lands on it again._',
+  );
   return fitMarkdown(out.join('\n'), GITHUB_LIMITS.issueBody, cutLine(input, GITHUB_LIMITS.issueBody.what));
 }
 
-const cutLine = (input: RcaInput, what: string): string => `… cut here to fit ${what}: [the auto-revert run](${input.runUrl}) has the rest in its job summary and reports.`;
+const cutLine = (input: RcaInput, what: string): string =>
+  `… cut here to fit ${what}: [the auto-revert run](${input.runUrl}) has the rest in its job summary and reports.`;
 
 /** The follow-up comment when an open issue for the same release already exists. */
 export function buildRcaComment(input: RcaInput): string {
-  const text = [`auto-revert ran again at ${iso(input.startedAt)} (${input.runUrl}).`, '', `**Reason:** ${cell(input.reasonText) || '(none given)'}`, '', ...whatHappened(input)].join('\n');
+  const text = [
+    `auto-revert ran again at ${iso(input.startedAt)} (${input.runUrl}).`,
+    '',
+    `**Reason:** ${cell(input.reasonText) || '(none given)'}`,
+    '',
+    ...whatHappened(input),
+  ].join('\n');
   return fitMarkdown(text, GITHUB_LIMITS.commentBody, cutLine(input, GITHUB_LIMITS.commentBody.what));
 }
 
@@ -235,7 +315,12 @@ export async function publishRca(client: GitHubClient, target: RcaTarget, input:
   });
   const existing = open.find((i) => !i.pull_request && openedBy(i, login) && (i.body ?? '').includes(marker));
   if (existing) {
-    await client.rest.issues.createComment({ owner: target.owner, repo: target.repo, issue_number: existing.number, body: buildRcaComment(input) });
+    await client.rest.issues.createComment({
+      owner: target.owner,
+      repo: target.repo,
+      issue_number: existing.number,
+      body: buildRcaComment(input),
+    });
     return { number: existing.number, url: existing.html_url, commented: true };
   }
   const created = await client.rest.issues.create({

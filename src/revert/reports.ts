@@ -12,8 +12,10 @@ import {
 } from '../metrics/record.js';
 import { looksLikeRolloutReport, readRolloutReport, type RolloutReportRead } from '../rollout/record-reader.js';
 
-export interface RolloutSummary
-  extends Pick<RolloutReportRead, 'release' | 'result' | 'startedAt' | 'finishedAt' | 'waves' | 'stopReason'> {
+export interface RolloutSummary extends Pick<
+  RolloutReportRead,
+  'release' | 'result' | 'startedAt' | 'finishedAt' | 'waves' | 'stopReason'
+> {
   kind: 'rollout';
   path: string;
   /** Hosts the rollout failed on, with why (their outcome when the report gives no reason). */
@@ -23,8 +25,10 @@ export interface RolloutSummary
 /** A breach from a watch report or from the `reason` input (metric-watch's `breaches` output). */
 export type BreachSummary = BreachRead;
 
-export interface WatchSummary
-  extends Pick<WatchReportRead, 'verdict' | 'detail' | 'startedAt' | 'endedAt' | 'breaches'> {
+export interface WatchSummary extends Pick<
+  WatchReportRead,
+  'verdict' | 'detail' | 'startedAt' | 'endedAt' | 'breaches'
+> {
   kind: 'watch';
   path: string;
 }

@@ -1,12 +1,5 @@
 // Every auto-revert input read and validated before anything changes anywhere.
-import {
-  InputError,
-  optional,
-  parseBool,
-  parseInteger,
-  parseList,
-  type InputSource,
-} from '../common/inputs.js';
+import { InputError, optional, parseBool, parseInteger, parseList, type InputSource } from '../common/inputs.js';
 import { readLoadBalancerInputs, type LoadBalancerSettings } from '../lb/index.js';
 import { validateReleaseId } from '../release/layout.js';
 import { readSshSettings, type SshSettings } from '../release/ssh-settings.js';
@@ -53,16 +46,22 @@ export function readRevertSettings(source: InputSource, ctx: RevertSettingsConte
   // rollout, and guessing (the latest rollout of any run) would take a healthy release off. to-release
   // does not change that: it says where to go, not what to take off.
   if (ssh && !badRelease && !ctx.runId) {
-    throw new InputError('bad-release', 'is empty outside a workflow run (no GITHUB_RUN_ID): name the release to take off the hosts (empty means the release an ssh-rollout of this workflow run put there)');
+    throw new InputError(
+      'bad-release',
+      'is empty outside a workflow run (no GITHUB_RUN_ID): name the release to take off the hosts (empty ' +
+        'means the release an ssh-rollout of this workflow run put there)',
+    );
   }
 
   const revertCommit = parseBool('revert-commit', source('revert-commit'), false);
   const commits = parseList(optional(source, 'commits', ctx.sha));
   for (const c of commits) if (!REVISION.test(c)) throw new InputError('commits', `'${c}' is not a commit SHA`);
-  if (revertCommit && commits.length === 0) throw new InputError('commits', 'is empty (and no github.sha is known) but revert-commit is true');
+  if (revertCommit && commits.length === 0)
+    throw new InputError('commits', 'is empty (and no github.sha is known) but revert-commit is true');
 
   const mode = optional(source, 'revert-mode', 'pull-request');
-  if (mode !== 'push' && mode !== 'pull-request') throw new InputError('revert-mode', `must be push or pull-request, got '${mode}'`);
+  if (mode !== 'push' && mode !== 'pull-request')
+    throw new InputError('revert-mode', `must be push or pull-request, got '${mode}'`);
 
   const githubToken = source('github-token').trim();
   if (githubToken) ctx.mask(githubToken);
@@ -82,7 +81,8 @@ export function readRevertSettings(source: InputSource, ctx: RevertSettingsConte
     rcaLabels: parseList(optional(source, 'rca-labels', 'incident')),
     reports: parseList(source('reports'), { commas: false }),
   };
-  if (!ssh && !revertCommit && !settings.rcaIssue) throw new InputError('hosts', 'is empty and revert-commit and rca-issue are false: there is nothing to do');
+  if (!ssh && !revertCommit && !settings.rcaIssue)
+    throw new InputError('hosts', 'is empty and revert-commit and rca-issue are false: there is nothing to do');
   if (!githubToken && (settings.rcaIssue || (revertCommit && mode === 'pull-request'))) {
     throw new InputError('github-token', 'is required to open the pull request or the RCA issue');
   }

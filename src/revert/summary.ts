@@ -14,7 +14,8 @@ export interface RevertOutcome {
   /** Errors that fail the step (git). */
   errors: string[];
   badReleases: string[];
-  /** Why nothing was done (e.g. the release reached no host), shown in the summary: fivestep's own sentences, from inputs and the run. */
+  /** Why nothing was done (e.g. the release reached no host), shown in the summary: fivestep's own sentences, from
+   * inputs and the run. */
   notes?: string[];
 }
 
@@ -47,11 +48,19 @@ export function revertOutputs(o: RevertOutcome): RevertOutputs {
 
 /** A reason, a host's output, a git message: one line, no markup. */
 const cell = (s: string): string => mdText(s, 500);
-const ICON: Record<string, string> = { reverted: '↩️ reverted', 'nothing-to-do': '✔️ nothing to do', 'no-good-release': '🔥 no good release: left as it is', failed: '❌ failed' };
+const ICON: Record<string, string> = {
+  reverted: '↩️ reverted',
+  'nothing-to-do': '✔️ nothing to do',
+  'no-good-release': '🔥 no good release: left as it is',
+  failed: '❌ failed',
+};
 
 export function summaryMarkdown(o: RevertOutcome): string {
   const out = revertOutputs(o);
-  const lines: string[] = [`## auto-revert: ${out.result}${o.badReleases.length ? ` (bad release ${o.badReleases.join(', ')})` : ''}`, ''];
+  const lines: string[] = [
+    `## auto-revert: ${out.result}${o.badReleases.length ? ` (bad release ${o.badReleases.join(', ')})` : ''}`,
+    '',
+  ];
   for (const n of o.notes ?? []) lines.push(n, '');
   const h = o.hosts;
   if (h) {
@@ -59,9 +68,16 @@ export function summaryMarkdown(o: RevertOutcome): string {
       lines.push(`Last reverted host healthy **${formatDuration(h.timeToHealthyMs)}** after the start.`, '');
     }
     if (h.hosts.length <= SMALL_FLEET) {
-      lines.push('| host | was on | now on | bad release | marked bad | result |', '| --- | --- | --- | --- | --- | --- |');
+      lines.push(
+        '| host | was on | now on | bad release | marked bad | result |',
+        '| --- | --- | --- | --- | --- | --- |',
+      );
       for (const x of h.hosts) {
-        lines.push(`| ${cell(x.host)} | ${cell(x.from || '–')} | ${cell(x.outcome === 'reverted' ? x.to : x.from || '–')} | ${cell(x.bad || '–')} | ${x.markedBad ? 'yes' : '–'} | ${ICON[x.outcome]}${x.reason ? `: ${cell(x.reason)}` : ''} |`);
+        lines.push(
+          `| ${cell(x.host)} | ${cell(x.from || '–')} | ${cell(x.outcome === 'reverted' ? x.to : x.from || '–')} ` +
+            `| ${cell(x.bad || '–')} | ${x.markedBad ? 'yes' : '–'} | ` +
+            `${ICON[x.outcome]}${x.reason ? `: ${cell(x.reason)}` : ''} |`,
+        );
       }
     } else {
       // A row per host does not scale (about 180 bytes a host); grouped as the rollout summary groups, and
@@ -76,20 +92,32 @@ export function summaryMarkdown(o: RevertOutcome): string {
       }
       lines.push(`${h.hosts.length} hosts, grouped (the \`reverted-to\` output names each reverted host):`, '');
       lines.push('| hosts | was on | now on | result |', '| ---: | --- | --- | --- |');
-      for (const g of [...groups.values()].sort((a, b) => b.hosts - a.hosts)) lines.push(`| ${g.hosts} | ${cell(g.from)} | ${cell(g.to)} | ${ICON[g.outcome]} |`);
+      for (const g of [...groups.values()].sort((a, b) => b.hosts - a.hosts))
+        lines.push(`| ${g.hosts} | ${cell(g.from)} | ${cell(g.to)} | ${ICON[g.outcome]} |`);
       const stuck = h.hosts.filter((x) => x.outcome === 'failed' || x.outcome === 'no-good-release');
       if (stuck.length) {
         lines.push('', `**Not put back** (${stuck.length}):`, '');
-        for (const x of stuck.slice(0, SMALL_FLEET)) lines.push(`- ${mdCode(x.host)}: ${ICON[x.outcome]}${x.reason ? `: ${cell(x.reason)}` : ''}`);
-        if (stuck.length > SMALL_FLEET) lines.push(`- … and ${stuck.length - SMALL_FLEET} more: the run log names each host and why.`);
+        for (const x of stuck.slice(0, SMALL_FLEET))
+          lines.push(`- ${mdCode(x.host)}: ${ICON[x.outcome]}${x.reason ? `: ${cell(x.reason)}` : ''}`);
+        if (stuck.length > SMALL_FLEET)
+          lines.push(`- … and ${stuck.length - SMALL_FLEET} more: the run log names each host and why.`);
       }
     }
     lines.push('');
   }
   if (o.git) {
-    lines.push(`**Git:** ${cell(o.git.message)}${o.git.pullRequest ? ` — [#${o.git.pullRequest.number}](${o.git.pullRequest.url})` : ''}`, '');
+    const pr = o.git.pullRequest;
+    lines.push(`**Git:** ${cell(o.git.message)}${pr ? ` — [#${pr.number}](${pr.url})` : ''}`, '');
   }
   for (const e of o.errors) lines.push(`**Error:** ${cell(e)}`, '');
-  if (o.rca) lines.push(`**RCA issue:** [#${o.rca.number}](${o.rca.url})${o.rca.commented ? ' (commented: it was already open)' : ''}`, '');
-  return fitMarkdown(lines.join('\n'), GITHUB_LIMITS.stepSummary, '… cut here to fit a step summary: the run log has every host.');
+  if (o.rca)
+    lines.push(
+      `**RCA issue:** [#${o.rca.number}](${o.rca.url})${o.rca.commented ? ' (commented: it was already open)' : ''}`,
+      '',
+    );
+  return fitMarkdown(
+    lines.join('\n'),
+    GITHUB_LIMITS.stepSummary,
+    '… cut here to fit a step summary: the run log has every host.',
+  );
 }

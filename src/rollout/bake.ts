@@ -14,7 +14,12 @@ export interface WatchOutcome {
 }
 
 /** Runs the metric watch over a wave's hosts during its bake; `bake` carries the canary's measured traffic. */
-export type BakeWatch = (waveHosts: HostSpec[], durationMs: number, signal: AbortSignal, bake?: BakeTraffic) => Promise<WatchOutcome>;
+export type BakeWatch = (
+  waveHosts: HostSpec[],
+  durationMs: number,
+  signal: AbortSignal,
+  bake?: BakeTraffic,
+) => Promise<WatchOutcome>;
 
 export interface Bake {
   ms: number;
@@ -64,7 +69,8 @@ async function bakeFor(b: Bake, traffic?: BakeTraffic): Promise<void> {
       watch(b.hosts, ms, controller.signal, traffic),
     );
     record.bake = { start, end: b.now(), verdict: outcome.verdict, detail: outcome.detail };
-    if (outcome.verdict === 'fail') b.stop(`metric watch failed during the bake of wave ${record.index}: ${outcome.detail}`);
+    if (outcome.verdict === 'fail')
+      b.stop(`metric watch failed during the bake of wave ${record.index}: ${outcome.detail}`);
   } catch (err) {
     record.bake = { start, end: b.now(), verdict: 'error', detail: errorMessage(err) };
     b.stop(`metric watch could not run during the bake of wave ${record.index}: ${errorMessage(err)}`);

@@ -18,24 +18,52 @@ export interface DryRunHost {
   revertTo: string;
 }
 
-export function printDryRun(logger: Logger, settings: RolloutSettings, artifact: PreparedArtifact, plan: RolloutPlan, hosts: ReadonlyMap<string, DryRunHost>): void {
-  logger.info(`Dry run: nothing will change. Release ${plan.release}, artifact ${artifact.bytes} bytes, sha256 ${artifact.sha256}`);
-  logger.info(`Failure budget: ${plan.budget} host(s) (max-failures); ${plan.maxParallel} host(s) at once (max-parallel)`);
+export function printDryRun(
+  logger: Logger,
+  settings: RolloutSettings,
+  artifact: PreparedArtifact,
+  plan: RolloutPlan,
+  hosts: ReadonlyMap<string, DryRunHost>,
+): void {
+  logger.info(
+    `Dry run: nothing will change. Release ${plan.release}, artifact ${artifact.bytes} bytes, sha256 ` +
+      `${artifact.sha256}`,
+  );
+  logger.info(
+    `Failure budget: ${plan.budget} host(s) (max-failures); ${plan.maxParallel} host(s) at once (max-parallel)`,
+  );
   for (const w of plan.waves) {
-    const bake = w.bake ? `; then bake ${formatDurationInput(w.bake.ms)}${w.bake.watch ? ' watching metrics' : ''}${w.bake.canary ? ' at the canary weight' : ''}` : '';
-    logger.info(`  wave ${w.index}: ${w.hosts.map((h) => `${h} (now ${hosts.get(h)?.previous || 'none'}, back to ${hosts.get(h)?.revertTo || 'none'} on failure)`).join(', ')}${bake}`);
+    const watching = w.bake?.watch ? ' watching metrics' : '';
+    const weighted = w.bake?.canary ? ' at the canary weight' : '';
+    const bake = w.bake ? `; then bake ${formatDurationInput(w.bake.ms)}${watching}${weighted}` : '';
+    const each = w.hosts.map((h) => {
+      const now = hosts.get(h)?.previous || 'none';
+      return `${h} (now ${now}, back to ${hosts.get(h)?.revertTo || 'none'} on failure)`;
+    });
+    logger.info(`  wave ${w.index}: ${each.join(', ')}${bake}`);
   }
   const stages = new Map<string, string[]>();
-  for (const [host, steps] of Object.entries(plan.stage)) stages.set(steps.join(' → '), [...(stages.get(steps.join(' → ')) ?? []), host]);
+  for (const [host, steps] of Object.entries(plan.stage))
+    stages.set(steps.join(' → '), [...(stages.get(steps.join(' → ')) ?? []), host]);
   logger.info('Steps per host, in order:');
   logger.info(`  preflight: connect → lock → state`);
-  for (const [steps, list] of stages) logger.info(`  stage (${list.length === Object.keys(plan.stage).length ? 'every host' : list.join(', ')}): ${steps}`);
+  for (const [steps, list] of stages)
+    logger.info(
+      `  stage (${list.length === Object.keys(plan.stage).length ? 'every host' : list.join(', ')}): ${steps}`,
+    );
   logger.info(`  switch, wave by wave: ${plan.switch.join(' → ')}`);
   logger.info(`  after the last wave: ${plan.finish.join(' → ')} → unlock`);
   logger.info(`  on a stop, every switched host: ${plan.revert.join(' → ')}`);
   logger.info('Commands (previous release shown as <current>):');
   const input = placeholderInput(settings, artifact);
-  const steps: StepName[] = ['lock', 'state', ...new Set(Object.values(plan.stage).flat()), ...plan.switch, ...plan.finish, ...plan.revert];
+  const steps: StepName[] = [
+    'lock',
+    'state',
+    ...new Set(Object.values(plan.stage).flat()),
+    ...plan.switch,
+    ...plan.finish,
+    ...plan.revert,
+  ];
   for (const step of new Set(steps)) logger.info(`  # ${step}\n${describeStep(step, input).replace(/^/gm, '    ')}`);
   logger.info(`  # unlock\n    ${releaseLockCommand(settings.ssh.deployPath, '<token>')}`);
 }

@@ -175,7 +175,8 @@ export function learn(run: HostRun, state: HostState, shared: RunShared): Unheal
   const status = run.ledgerState.status(state.current);
   if (!state.current || !neverHealthy(status)) return null;
   shared.log.warning(
-    `${run.host.id}: on ${state.current}, which never became healthy (last recorded: ${status}; a rollout that died midway or failed)` +
+    `${run.host.id}: on ${state.current}, which never became healthy (last recorded: ${status}; a rollout ` +
+      `that died midway or failed)` +
       `; if this rollout fails it goes back to ${run.revertTo || '(no release)'}`,
   );
   return { host: run.host.id, release: state.current, status, revertTo: run.revertTo };
@@ -215,7 +216,12 @@ export function planOf(runs: readonly HostRun[], shared: RunShared, canWatch: bo
  * ledger and check the host (deploy:check); nothing changes yet, but for adopt-current moving a
  * hand-deployed `current` in. Returns the host when it is on a release that never became healthy.
  */
-export async function preflight(run: HostRun, shared: RunShared, lock: LockRequest | null, progress: Progress): Promise<UnhealthyAtStart | null> {
+export async function preflight(
+  run: HostRun,
+  shared: RunShared,
+  lock: LockRequest | null,
+  progress: Progress,
+): Promise<UnhealthyAtStart | null> {
   const { host } = run;
   run.lockRequest = lock ?? undefined;
   await runSteps(lock ? ['connect', 'lock', 'state'] : ['connect', 'state'], run);
@@ -239,4 +245,3 @@ export async function preflight(run: HostRun, shared: RunShared, lock: LockReque
   }
   return unhealthy;
 }
-

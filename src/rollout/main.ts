@@ -43,12 +43,18 @@ export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Pro
   const { logger } = deps;
   const ctx = readContext(env);
   // Every input, the watch included, is read and checked before any host is touched.
-  const settings = readRolloutSettings(source, { now: new Date(deps.now?.() ?? Date.now()), sha: ctx.sha, mask: deps.mask, env });
+  const settings = readRolloutSettings(source, {
+    now: new Date(deps.now?.() ?? Date.now()),
+    sha: ctx.sha,
+    mask: deps.mask,
+    env,
+  });
   for (const w of settings.ssh.warnings) logger.warning(w);
 
   const outDir = join(env.RUNNER_TEMP || tmpdir(), `fivestep-${settings.releaseId}-${process.pid}`);
   mkdirSync(outDir, { recursive: true });
-  // The artifact's work (a packed directory, an archive unpacked for delta) is removed when the step ends; the report stays.
+  // The artifact's work (a packed directory, an archive unpacked for delta) is removed when the step ends; the report
+  // stays.
   const workDir = join(outDir, 'work');
   try {
     return await rolloutWith(settings, workDir, outDir, deps, ctx);
@@ -57,11 +63,18 @@ export async function sshRollout(source: InputSource, deps: SshRolloutDeps): Pro
   }
 }
 
-async function rolloutWith(settings: RolloutSettings, workDir: string, outDir: string, deps: SshRolloutDeps, ctx: RunContext): Promise<SshRolloutResult> {
+async function rolloutWith(
+  settings: RolloutSettings,
+  workDir: string,
+  outDir: string,
+  deps: SshRolloutDeps,
+  ctx: RunContext,
+): Promise<SshRolloutResult> {
   const { logger } = deps;
   const artifact = await prepare(settings, workDir);
   for (const w of artifact.warnings) logger.warning(w);
-  if (artifact.deltaOff) logger.warning(`delta: off for this artifact (${artifact.deltaOff}): every host gets the whole artifact`);
+  if (artifact.deltaOff)
+    logger.warning(`delta: off for this artifact (${artifact.deltaOff}): every host gets the whole artifact`);
   if (artifact.tree) checkSharedPathsInArtifact(settings.sharedPaths, artifact.tree);
 
   const deployment =
@@ -72,10 +85,18 @@ async function rolloutWith(settings: RolloutSettings, workDir: string, outDir: s
           logger,
         })
       : undefined;
-  if (settings.environment && !settings.githubToken) logger.warning(`environment '${settings.environment}' is set but github-token is empty: no deployment is recorded`);
+  if (settings.environment && !settings.githubToken)
+    logger.warning(`environment '${settings.environment}' is set but github-token is empty: no deployment is recorded`);
 
   // With the API reachable, a lock held by a run that has completed is stale at once: no run is left to release it.
-  const runStatus = settings.githubToken && !settings.dryRun ? createRunStatusLookup((deps.createClient ?? realCreateClient)(settings.githubToken, ctx.apiUrl), ctx.serverUrl, logger) : undefined;
+  const runStatus =
+    settings.githubToken && !settings.dryRun
+      ? createRunStatusLookup(
+          (deps.createClient ?? realCreateClient)(settings.githubToken, ctx.apiUrl),
+          ctx.serverUrl,
+          logger,
+        )
+      : undefined;
   let report: RolloutReport;
   try {
     report = await rollout(settings, artifact, {
@@ -87,7 +108,11 @@ async function rolloutWith(settings: RolloutSettings, workDir: string, outDir: s
       now: deps.now,
       runStatus,
       watch: settings.watch
-        ? createRolloutWatch(settings.watch, { logger, allHosts: settings.ssh.hosts.map(hostId), onResult: deps.onWatchResult })
+        ? createRolloutWatch(settings.watch, {
+            logger,
+            allHosts: settings.ssh.hosts.map(hostId),
+            onResult: deps.onWatchResult,
+          })
         : undefined,
     });
   } catch (err) {
@@ -97,7 +122,9 @@ async function rolloutWith(settings: RolloutSettings, workDir: string, outDir: s
 
   await deployment?.setState(
     report.result === 'success' ? 'success' : 'failure',
-    report.result === 'success' ? `${report.release} on ${report.hosts.length} host(s)` : `${report.result}: ${report.stopReason}`,
+    report.result === 'success'
+      ? `${report.release} on ${report.hosts.length} host(s)`
+      : `${report.result}: ${report.stopReason}`,
   );
 
   const reportPath = join(outDir, 'ssh-rollout-report.json');
@@ -108,19 +135,31 @@ async function rolloutWith(settings: RolloutSettings, workDir: string, outDir: s
   logger.info(`Result: ${report.result}. Report: ${reportPath}`);
 
   let failure: string | undefined;
-  if (report.dryRun && report.result !== 'success') failure = `dry run of ${report.release}: ${report.stopReason}; nothing was changed`;
-  else if (report.result === 'reverted') failure = `rollout of ${report.release} stopped and reverted: ${report.stopReason}`;
+  if (report.dryRun && report.result !== 'success')
+    failure = `dry run of ${report.release}: ${report.stopReason}; nothing was changed`;
+  else if (report.result === 'reverted')
+    failure = `rollout of ${report.release} stopped and reverted: ${report.stopReason}`;
   else if (report.result === 'failed') {
     const stuck = report.hosts.filter((h) => h.outcome === 'revert-failed').map((h) => h.host);
     failure = `rollout of ${report.release} failed and could not put back: ${stuck.join(', ')} (${report.stopReason})`;
   } else if (outputs['failed-hosts'].length > 0) {
-    logger.warning(`${outputs['failed-hosts'].length} host(s) failed within max-failures: ${outputs['failed-hosts'].map((f) => f.host).join(', ')}`);
+    logger.warning(
+      `${outputs['failed-hosts'].length} host(s) failed within max-failures: ` +
+        `${outputs['failed-hosts'].map((f) => f.host).join(', ')}`,
+    );
   }
   return { outputs, failure };
 }
 
 /** The artifact as the rollout stages it: a URL hosts download, or a file to upload with (delta) its manifest. */
 async function prepare(settings: RolloutSettings, workDir: string): Promise<PreparedArtifact> {
-  if (settings.artifactUrl) return urlArtifact(settings.artifactUrl.href, settings.artifactUrl.redacted, settings.artifactUrl.sha256);
-  return prepareArtifact({ input: 'artifact', path: settings.artifact, exclude: settings.exclude, delta: settings.delta, workDir });
+  if (settings.artifactUrl)
+    return urlArtifact(settings.artifactUrl.href, settings.artifactUrl.redacted, settings.artifactUrl.sha256);
+  return prepareArtifact({
+    input: 'artifact',
+    path: settings.artifact,
+    exclude: settings.exclude,
+    delta: settings.delta,
+    workDir,
+  });
 }

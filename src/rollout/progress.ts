@@ -28,13 +28,16 @@ export class Progress {
 
   intro(release: string, deployPath: string, plan: RolloutPlan, a: PreparedArtifact): void {
     this.log.info(`Release ${release} → ${this.hosts} host(s) at ${deployPath}`);
-    const waves = plan.waves.map((w) => `${w.index}: ${this.eachHost ? w.hosts.join(', ') : `${w.hosts.length} host(s)`}`);
+    const waves = plan.waves.map(
+      (w) => `${w.index}: ${this.eachHost ? w.hosts.join(', ') : `${w.hosts.length} host(s)`}`,
+    );
     this.log.info(`Waves: ${waves.join(' · ')}`);
     const what = a.url
       ? `artifact downloaded by each host from ${a.url.redacted}`
       : `artifact ${a.bytes} bytes${a.delta ? `, ${a.delta.entries.length} files, delta staging` : ''}`;
     this.log.info(
-      `max-failures ${plan.budget}, max-parallel ${plan.maxParallel}, ${MAX_CONCURRENT_HANDSHAKES} handshakes at once, ` +
+      `max-failures ${plan.budget}, max-parallel ${plan.maxParallel}, ${MAX_CONCURRENT_HANDSHAKES} handshakes ` +
+        `at once, ` +
         `${what}, sha256 ${a.sha256}`,
     );
   }
@@ -54,12 +57,16 @@ export class Progress {
   }
 
   wave(index: number, waves: number, records: HostRecord[], ms: number): void {
-    this.log.info(`Wave ${index}/${waves}: ${waveCountLine(waveCounts({ hosts: records }, index))} in ${formatDuration(ms)}`);
+    this.log.info(
+      `Wave ${index}/${waves}: ${waveCountLine(waveCounts({ hosts: records }, index))} in ${formatDuration(ms)}`,
+    );
   }
 
   /** One group per host with its steps and their times. */
   async steps(r: HostRecord): Promise<void> {
-    const total = r.steps.length ? Math.max(...r.steps.map((x) => x.end)) - Math.min(...r.steps.map((x) => x.start)) : 0;
+    const total = r.steps.length
+      ? Math.max(...r.steps.map((x) => x.end)) - Math.min(...r.steps.map((x) => x.start))
+      : 0;
     await this.log.group(`${r.host} · wave ${r.wave} · ${r.outcome} · ${total} ms`, async () => {
       for (const x of r.steps) {
         const took = String(x.end - x.start).padStart(6);

@@ -34,7 +34,8 @@ export function rolloutOutputs(report: RolloutReport): RolloutOutputs {
     result: report.result,
     'release-id': report.release,
     'previous-releases': previous,
-    'updated-hosts': report.result === 'success' ? report.hosts.filter((h) => h.outcome === 'updated').map((h) => h.host) : [],
+    'updated-hosts':
+      report.result === 'success' ? report.hosts.filter((h) => h.outcome === 'updated').map((h) => h.host) : [],
     'failed-hosts': report.hosts
       .filter((h) => h.outcome === 'failed' || h.outcome === 'revert-failed')
       .map((h) => ({ host: h.host, reason: h.reason ?? h.outcome })),
@@ -54,7 +55,15 @@ export interface WaveCounts {
   notStarted: number;
 }
 
-const emptyCounts = (wave: number): WaveCounts => ({ wave, hosts: 0, updated: 0, failed: 0, revertFailed: 0, reverted: 0, notStarted: 0 });
+const emptyCounts = (wave: number): WaveCounts => ({
+  wave,
+  hosts: 0,
+  updated: 0,
+  failed: 0,
+  revertFailed: 0,
+  reverted: 0,
+  notStarted: 0,
+});
 
 const COUNT_OF: Record<HostOutcome, Exclude<keyof WaveCounts, 'wave' | 'hosts'>> = {
   updated: 'updated',
@@ -70,7 +79,8 @@ function addHost(counts: WaveCounts, host: HostRecord): void {
   counts[COUNT_OF[host.outcome]]++;
 }
 
-/** Per-outcome counts of the hosts of wave `index` (1-based, as HostRecord.wave); takes only the host records, so a running rollout can pass its own. */
+/** Per-outcome counts of the hosts of wave `index` (1-based, as HostRecord.wave); takes only the host records, so a
+ * running rollout can pass its own. */
 export function waveCounts(report: Pick<RolloutReport, 'hosts'>, index: number): WaveCounts {
   const counts = emptyCounts(index);
   for (const h of report.hosts) if (h.wave === index) addHost(counts, h);
@@ -86,7 +96,12 @@ export function waveCountLine(c: WaveCounts): string {
     [c.reverted, 'put back'],
     [c.notStarted, 'not started'],
   ];
-  return `${c.hosts} host(s): ${parts.filter(([n]) => n > 0).map(([n, w]) => `${n} ${w}`).join(', ') || 'none'}`;
+  return `${c.hosts} host(s): ${
+    parts
+      .filter(([n]) => n > 0)
+      .map(([n, w]) => `${n} ${w}`)
+      .join(', ') || 'none'
+  }`;
 }
 
 function stepMs(host: HostRecord, ...names: StepName[]): number | undefined {
@@ -142,7 +157,9 @@ function hostsByWave(report: RolloutReport): Map<number, HostRecord[]> {
 
 function mergeGroups(groups: WaveGroup[]): WaveGroup {
   const counts = emptyCounts(groups[0].counts.wave);
-  for (const g of groups) for (const k of ['hosts', 'updated', 'failed', 'revertFailed', 'reverted', 'notStarted'] as const) counts[k] += g.counts[k];
+  for (const g of groups)
+    for (const k of ['hosts', 'updated', 'failed', 'revertFailed', 'reverted', 'notStarted'] as const)
+      counts[k] += g.counts[k];
   return { waves: groups.flatMap((g) => g.waves), counts, hosts: groups.flatMap((g) => g.hosts) };
 }
 
@@ -162,7 +179,14 @@ function waveGroups(report: RolloutReport): WaveGroup[] {
   const kind = (g: WaveGroup): string => {
     const c = g.counts;
     const verdict = g.waves[0].bake?.verdict;
-    return [c.failed + c.revertFailed > 0, c.revertFailed > 0, c.updated === c.hosts, c.reverted === c.hosts, c.notStarted === c.hosts, verdict && verdict !== 'pass' ? verdict : ''].join();
+    return [
+      c.failed + c.revertFailed > 0,
+      c.revertFailed > 0,
+      c.updated === c.hosts,
+      c.reverted === c.hosts,
+      c.notStarted === c.hosts,
+      verdict && verdict !== 'pass' ? verdict : '',
+    ].join();
   };
   const runs: WaveGroup[][] = [];
   for (const g of single) {
@@ -192,13 +216,17 @@ function bakeCell(g: WaveGroup): string {
   }
   const verdicts = new Map<string, number>();
   for (const b of bakes) if (b.verdict) verdicts.set(b.verdict, (verdicts.get(b.verdict) ?? 0) + 1);
-  return `${bakes.length} bakes${verdicts.size ? `: ${[...verdicts].map(([v, n]) => `${n} ${cell(v)}`).join(', ')}` : ''}`;
+  return (
+    `${bakes.length} ` +
+    `bakes${verdicts.size ? `: ${[...verdicts].map(([v, n]) => `${n} ${cell(v)}`).join(', ')}` : ''}`
+  );
 }
 
 function waveTable(groups: WaveGroup[]): string[] {
   const withBake = groups.some((g) => g.waves.some((w) => w.bake));
   const out = [
-    `| wave | hosts | updated | failed | reverted | not started | switch (median) | health (median / slowest) | wave time |${withBake ? ' bake |' : ''}`,
+    `| wave | hosts | updated | failed | reverted | not started | switch (median) | health (median / slowest) ` +
+      `| wave time |${withBake ? ' bake |' : ''}`,
     `| --- | --- | --- | --- | --- | --- | --- | --- | --- |${withBake ? ' --- |' : ''}`,
   ];
   for (const g of groups) {
@@ -223,7 +251,8 @@ function waveTable(groups: WaveGroup[]): string[] {
 function whereLeft(h: HostRecord, release: string): string {
   const revert = h.steps.find((s) => s.name === 'revert');
   if (revert?.ok) return `put back: ${cell(revert.detail ?? '')}`;
-  if (!h.steps.some((s) => s.name === 'switch' && s.ok)) return `not switched: still on ${cell(h.previous || '(no release)')}`;
+  if (!h.steps.some((s) => s.name === 'switch' && s.ok))
+    return `not switched: still on ${cell(h.previous || '(no release)')}`;
   return `not put back: still on ${cell(release)}`;
 }
 
@@ -231,8 +260,12 @@ function failedItems(report: RolloutReport): string[] {
   const line = (h: HostRecord): string =>
     h.outcome === 'revert-failed'
       ? `- 🔥 **${cell(h.host)}** · wave ${h.wave} · **NOT put back**: ${reasonText(h.reason ?? h.outcome)}`
-      : `- ❌ ${cell(h.host)} · wave ${h.wave}: ${reasonText(h.reason ?? h.outcome)} (${whereLeft(h, report.release)})`;
-  return [...report.hosts.filter((h) => h.outcome === 'revert-failed'), ...report.hosts.filter((h) => h.outcome === 'failed')].map(line);
+      : `- ❌ ${cell(h.host)} · wave ${h.wave}: ${reasonText(h.reason ?? h.outcome)} ` +
+        `(${whereLeft(h, report.release)})`;
+  return [
+    ...report.hosts.filter((h) => h.outcome === 'revert-failed'),
+    ...report.hosts.filter((h) => h.outcome === 'failed'),
+  ].map(line);
 }
 
 /** How the artifact reached the hosts, from the staging fields (absent fields: nothing). */
@@ -242,7 +275,13 @@ function stagingInfo(report: RolloutReport): string {
   const LABEL: Record<Staging, string> = { delta: 'delta', full: 'full', url: 'downloaded', cached: 'cached' };
   const staged = new Map<Staging, number>();
   for (const h of report.hosts) if (h.staging) staged.set(h.staging, (staged.get(h.staging) ?? 0) + 1);
-  if (staged.size) parts.push(`staged: ${[...staged].sort((a, b) => b[1] - a[1]).map(([s, n]) => `${n} ${LABEL[s] ?? s}`).join(', ')}`);
+  if (staged.size)
+    parts.push(
+      `staged: ${[...staged]
+        .sort((a, b) => b[1] - a[1])
+        .map(([s, n]) => `${n} ${LABEL[s] ?? s}`)
+        .join(', ')}`,
+    );
   const withSent = report.hosts.filter((h) => h.sentBytes !== undefined);
   const sent = report.sentBytes ?? (withSent.length ? withSent.reduce((sum, h) => sum + h.sentBytes!, 0) : undefined);
   if (sent !== undefined) {
@@ -258,7 +297,11 @@ function unhealthyLines(report: RolloutReport): string[] {
   if (found.length === 0) return [];
   const out = ['', `**Found on a release that never became healthy** (a rollout that died midway, or failed):`];
   if (found.length <= SMALL_FLEET) {
-    for (const u of found) out.push(`- ${u.host}: ${u.release} (last recorded: ${u.status}); on failure this rollout puts it back on ${u.revertTo || '(no release)'}`);
+    for (const u of found)
+      out.push(
+        `- ${u.host}: ${u.release} (last recorded: ${u.status}); on failure this rollout puts it back on ` +
+          `${u.revertTo || '(no release)'}`,
+      );
     return out;
   }
   const groups = new Map<string, { release: string; status: string; revertTo: string; hosts: number }>();
@@ -269,28 +312,40 @@ function unhealthyLines(report: RolloutReport): string[] {
     groups.set(key, g);
   }
   const shown = [...groups.values()].slice(0, SMALL_FLEET);
-  for (const g of shown) out.push(`- ${plural(g.hosts, 'host')} on ${g.release} (last recorded: ${g.status}); on failure this rollout puts them back on ${g.revertTo || '(no release)'}`);
+  for (const g of shown)
+    out.push(
+      `- ${plural(g.hosts, 'host')} on ${g.release} (last recorded: ${g.status}); on failure this rollout ` +
+        `puts them back on ${g.revertTo || '(no release)'}`,
+    );
   if (groups.size > shown.length) out.push(`- … and ${groups.size - shown.length} more releases`);
   out.push('', 'Their names are in the JSON report (`unhealthyAtStart`).');
   return out;
 }
 
 function hostTable(report: RolloutReport): string[] {
-  const out = ['| host | wave | previous | upload | switch | health | result | total |', '| --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const out = [
+    '| host | wave | previous | upload | switch | health | result | total |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
   for (const h of report.hosts) {
-    const total = h.steps.length ? Math.max(...h.steps.map((s) => s.end)) - Math.min(...h.steps.map((s) => s.start)) : undefined;
+    const total = h.steps.length
+      ? Math.max(...h.steps.map((s) => s.end)) - Math.min(...h.steps.map((s) => s.start))
+      : undefined;
     const cached = h.steps.some((s) => s.name === 'unpack') ? 'cached' : '–';
     const upload = h.uploaded ? timeCell(stepMs(h, 'upload')) : cached;
     // A host that failed on its own is put back at once: say so beside the failure.
     const putBack = h.outcome === 'failed' ? h.steps.find((s) => s.name === 'revert' && s.ok) : undefined;
-    const result = `${OUTCOME_ICON[h.outcome] ?? h.outcome}${h.reason ? `: ${reasonText(h.reason)}` : ''}${putBack ? ` (put back: ${cell(putBack.detail ?? '')})` : ''}`;
+    const why = h.reason ? `: ${reasonText(h.reason)}` : '';
+    const back = putBack ? ` (put back: ${cell(putBack.detail ?? '')})` : '';
+    const result = `${OUTCOME_ICON[h.outcome] ?? h.outcome}${why}${back}`;
     const times = `${upload} | ${timeCell(stepMs(h, 'switch', 'reload'))} | ${timeCell(stepMs(h, 'health'))}`;
     out.push(`| ${h.host} | ${h.wave} | ${h.previous || '–'} | ${times} | ${result} | ${timeCell(total)} |`);
   }
   return out;
 }
 
-/** Mermaid gantt: up to SMALL_FLEET hosts a bar per host from its switch to its last step; above, a bar per wave (its switch span). Bakes in both. */
+/** Mermaid gantt: up to SMALL_FLEET hosts a bar per host from its switch to its last step; above, a bar per wave (its
+ * switch span). Bakes in both. */
 export function ganttChart(report: RolloutReport): string {
   const lines = ['```mermaid', 'gantt', `  title Release ${report.release}`, '  dateFormat x', '  axisFormat %M:%S'];
   if (report.hosts.length <= SMALL_FLEET) lines.push(...hostBars(report));
@@ -313,7 +368,11 @@ function hostBars(report: RolloutReport): string[] {
       const tag = host.outcome === 'updated' ? '' : host.outcome === 'reverted' ? 'done, ' : 'crit, ';
       lines.push(`  ${taskName(id)} : ${tag}${start}, ${end}`);
     }
-    if (wave.bake) lines.push(`  bake ${wave.bake.verdict ?? ''} : active, ${wave.bake.start}, ${Math.max(wave.bake.end, wave.bake.start + 1)}`);
+    if (wave.bake)
+      lines.push(
+        `  bake ${wave.bake.verdict ?? ''} : active, ${wave.bake.start}, ` +
+          `${Math.max(wave.bake.end, wave.bake.start + 1)}`,
+      );
   }
   return lines;
 }
@@ -331,12 +390,19 @@ function waveBars(report: RolloutReport): string[] {
       const start = spans[0].start!;
       const end = Math.max(spans[spans.length - 1].end!, start + 1);
       const tag = failed ? 'crit, ' : c.reverted ? 'done, ' : '';
-      const label = [plural(c.hosts, 'host'), ...(failed ? [`${failed} failed`] : []), ...(c.reverted ? [`${c.reverted} put back`] : [])].join(', ');
+      const label = [
+        plural(c.hosts, 'host'),
+        ...(failed ? [`${failed} failed`] : []),
+        ...(c.reverted ? [`${c.reverted} put back`] : []),
+      ].join(', ');
       lines.push(`  ${label} : ${tag}${start}, ${end}`);
     }
     if (bake) {
       const tag = bake.verdict === 'fail' || bake.verdict === 'error' ? 'crit' : 'active';
-      lines.push(`  ${taskName(`bake${bake.verdict ? ` ${bake.verdict}` : ''}`)} : ${tag}, ${bake.start}, ${Math.max(bake.end, bake.start + 1)}`);
+      lines.push(
+        `  ${taskName(`bake${bake.verdict ? ` ${bake.verdict}` : ''}`)} : ${tag}, ${bake.start}, ` +
+          `${Math.max(bake.end, bake.start + 1)}`,
+      );
     }
   }
   return lines;
@@ -344,7 +410,9 @@ function waveBars(report: RolloutReport): string[] {
 
 export function summaryMarkdown(report: RolloutReport): string {
   const before: string[] = [];
-  before.push(`## ssh-rollout ${report.dryRun ? '(dry run) ' : ''}${report.release}: ${RESULT_HEADLINE[report.result]}`);
+  before.push(
+    `## ssh-rollout ${report.dryRun ? '(dry run) ' : ''}${report.release}: ${RESULT_HEADLINE[report.result]}`,
+  );
   before.push('');
   before.push(
     `${report.hosts.length} host(s) in ${report.waves.length} wave(s), ${formatDuration(report.durationMs)}; ` +
@@ -354,8 +422,15 @@ export function summaryMarkdown(report: RolloutReport): string {
   if (report.stopReason) before.push('', `**Stopped:** ${mdText(report.stopReason, 4 * REASON_MAX)}`);
   const out = report.outOfRotation ?? [];
   if (out.length) {
-    const named = out.length <= SMALL_FLEET ? out.map(cell).join(', ') : `${out.length} hosts (named in the JSON report, \`outOfRotation\`)`;
-    before.push('', `**Left out of rotation** on the load balancer, not being healthy (it sends them no users until you put them back): ${named}`);
+    const named =
+      out.length <= SMALL_FLEET
+        ? out.map(cell).join(', ')
+        : `${out.length} hosts (named in the JSON report, \`outOfRotation\`)`;
+    before.push(
+      '',
+      `**Left out of rotation** on the load balancer, not being healthy (it sends them no users until you ` +
+        `put them back): ${named}`,
+    );
   }
   before.push(...unhealthyLines(report));
   before.push('', ...waveTable(waveGroups(report)));
@@ -364,7 +439,12 @@ export function summaryMarkdown(report: RolloutReport): string {
   const stuck = report.hosts.filter((h) => h.outcome === 'revert-failed').length;
   if (items.length) {
     before.push('', `### Failed hosts (${items.length})`);
-    if (stuck) before.push('', `**🔥 ${stuck} host(s) could NOT be put back** (listed first): they may still run ${report.release}; check them by hand.`);
+    if (stuck)
+      before.push(
+        '',
+        `**🔥 ${stuck} host(s) could NOT be put back** (listed first): they may still run ${report.release}; ` +
+          `check them by hand.`,
+      );
     before.push('');
   }
 
@@ -375,18 +455,25 @@ export function summaryMarkdown(report: RolloutReport): string {
       '',
       reverted.length <= SMALL_FLEET
         ? `**Put back when the rollout stopped** (${reverted.length}): ${reverted.map((h) => cell(h.host)).join(', ')}`
-        : `**Put back when the rollout stopped:** ${reverted.length} hosts (per wave in the table above; names in the JSON report, the \`report\` output).`,
+        : `**Put back when the rollout stopped:** ${reverted.length} hosts (per wave in the table above; ` +
+            `names in the JSON report, the \`report\` output).`,
     );
   }
   if (report.hosts.length <= SMALL_FLEET) after.push('', ...hostTable(report));
-  else after.push('', `Per-host detail (previous release, each step and its time, full reasons) of all ${report.hosts.length} hosts is in the JSON report (the \`report\` output).`);
+  else
+    after.push(
+      '',
+      `Per-host detail (previous release, each step and its time, full reasons) of all ${report.hosts.length} ` +
+        `hosts is in the JSON report (the \`report\` output).`,
+    );
   const traffic = trafficTable(report);
   if (traffic) after.push('', traffic);
   if (!report.dryRun) after.push('', ganttChart(report));
   if (report.errors.length) {
     const shown = report.errors.slice(0, SMALL_FLEET);
     after.push('', '**Warnings:**', ...shown.map((e) => `- ${reasonText(e)}`));
-    if (report.errors.length > shown.length) after.push(`- … and ${report.errors.length - shown.length} more warnings: see the JSON report (\`errors\`)`);
+    if (report.errors.length > shown.length)
+      after.push(`- … and ${report.errors.length - shown.length} more warnings: see the JSON report (\`errors\`)`);
   }
   return withinBudget(before, items, after);
 }
@@ -409,22 +496,32 @@ function withinBudget(before: string[], items: string[], after: string[]): strin
   return join([...before, ...items.slice(0, kept), ...more(items.length - kept), ...after]);
 }
 
-/** The load balancer's share of requests, per wave (only when a balancer was used): per host up to SMALL_FLEET hosts, above that per wave's hosts against the rest. */
+/** The load balancer's share of requests, per wave (only when a balancer was used): per host up to SMALL_FLEET hosts,
+ * above that per wave's hosts against the rest. */
 export function trafficTable(report: RolloutReport): string {
   const rows = report.waves.flatMap((w) => (w.traffic ?? []).map((t) => ({ wave: w.index, waveHosts: w.hosts, ...t })));
   if (rows.length === 0) return '';
   const hosts = report.hosts.map((h) => h.host);
   if (hosts.length <= SMALL_FLEET) {
-    const out = ['**Traffic split** (share of requests on the load balancer)', '', `| wave | when | ${hosts.join(' | ')} |`, `| --- | --- | ${hosts.map(() => '---').join(' | ')} |`];
-    for (const r of rows) out.push(`| ${r.wave} | ${cell(r.label)} | ${hosts.map((h) => (h in r.share ? `${r.share[h]}%` : '–')).join(' | ')} |`);
+    const out = [
+      '**Traffic split** (share of requests on the load balancer)',
+      '',
+      `| wave | when | ${hosts.join(' | ')} |`,
+      `| --- | --- | ${hosts.map(() => '---').join(' | ')} |`,
+    ];
+    for (const r of rows)
+      out.push(
+        `| ${r.wave} | ${cell(r.label)} | ${hosts.map((h) => (h in r.share ? `${r.share[h]}%` : '–')).join(' | ')} |`,
+      );
     return out.join('\n');
   }
   const fleet = new Set(hosts);
   const pct = (n: number) => `${Math.round(n * 10) / 10}%`;
   const out = [
-    `**Traffic split** (share of requests on the load balancer; ${hosts.length} hosts, so per wave: the wave's hosts against the rest)`,
+    `**Traffic split** (share of requests on the load balancer; ${hosts.length} hosts, so per wave: the ` +
+      `wave's hosts against the rest)`,
     '',
-    '| wave | when | this wave\'s hosts | other hosts | hosts out (0%) |',
+    "| wave | when | this wave's hosts | other hosts | hosts out (0%) |",
     '| --- | --- | --- | --- | --- |',
   ];
   for (const r of rows.slice(0, TRAFFIC_ROWS_MAX)) {
@@ -438,8 +535,12 @@ export function trafficTable(report: RolloutReport): string {
       else rest += share;
       if (share === 0) out0++;
     }
-    out.push(`| ${r.wave} | ${cell(r.label)} | ${pct(mine)} of ${r.waveHosts.length} | ${pct(rest)} of ${hosts.length - r.waveHosts.length} | ${out0} |`);
+    out.push(
+      `| ${r.wave} | ${cell(r.label)} | ${pct(mine)} of ${r.waveHosts.length} | ${pct(rest)} of ` +
+        `${hosts.length - r.waveHosts.length} | ${out0} |`,
+    );
   }
-  if (rows.length > TRAFFIC_ROWS_MAX) out.push('', `… and ${rows.length - TRAFFIC_ROWS_MAX} more rows: see the JSON report (\`waves[].traffic\`).`);
+  if (rows.length > TRAFFIC_ROWS_MAX)
+    out.push('', `… and ${rows.length - TRAFFIC_ROWS_MAX} more rows: see the JSON report (\`waves[].traffic\`).`);
   return out.join('\n');
 }

@@ -22,9 +22,23 @@ import type { Connector } from '../ssh/types.js';
 import { stagingOf, type PreparedArtifact } from '../artifact/prepare.js';
 import { bakeWave, type BakeWatch } from './bake.js';
 import { printDryRun } from './dry-run.js';
-import { newHostRun, planOf, preflight, rolloutEntry, stepSettingsOf, type HostRun, type RunShared } from './host-run.js';
+import {
+  newHostRun,
+  planOf,
+  preflight,
+  rolloutEntry,
+  stepSettingsOf,
+  type HostRun,
+  type RunShared,
+} from './host-run.js';
 import { Progress } from './progress.js';
-import { rolloutReport, type RolloutReport, type RolloutResult, type UnhealthyAtStart, type WaveRecord } from './record.js';
+import {
+  rolloutReport,
+  type RolloutReport,
+  type RolloutResult,
+  type UnhealthyAtStart,
+  type WaveRecord,
+} from './record.js';
 import type { RolloutSettings } from './settings.js';
 
 export type { WatchOutcome } from './bake.js';
@@ -52,7 +66,11 @@ export interface RolloutDeps {
 /** How long a put-back waits for a host whose connection was lost (a restarted sshd) to answer again. */
 const RECONNECT_WITHIN_MS = 30_000;
 
-export async function rollout(settings: RolloutSettings, artifact: PreparedArtifact, deps: RolloutDeps): Promise<RolloutReport> {
+export async function rollout(
+  settings: RolloutSettings,
+  artifact: PreparedArtifact,
+  deps: RolloutDeps,
+): Promise<RolloutReport> {
   return new RolloutRun(settings, artifact, deps).execute();
 }
 
@@ -97,7 +115,13 @@ class RolloutRun {
       reconnectWithinMs: RECONNECT_WITHIN_MS,
       balancer: () => this.balancer,
     };
-    const ctx = { connector: deps.connector, credentials: ssh.credentials, deployPath: ssh.deployPath, now: this.now, sleep: this.sleep };
+    const ctx = {
+      connector: deps.connector,
+      credentials: ssh.credentials,
+      deployPath: ssh.deployPath,
+      now: this.now,
+      sleep: this.sleep,
+    };
     this.runs = ssh.hosts.map((spec) => newHostRun(new ReleaseHost(spec, ctx), this.shared));
     this.byId = new Map(this.runs.map((r) => [r.host.id, r]));
     this.progress = new Progress(this.log, this.runs.length);
@@ -129,7 +153,9 @@ class RolloutRun {
       if (lb?.error) (report?.errors ?? this.errors).push(lb.error);
       if (report && lb?.out.length) report.outOfRotation = lb.out;
       await mapLimit(this.runs, this.settings.ssh.maxParallel, async ({ host, lock }) => {
-        await lock.release().catch((err) => this.log.warning(`${host.id}: could not release the lock: ${errorMessage(err)}`));
+        await lock
+          .release()
+          .catch((err) => this.log.warning(`${host.id}: could not release the lock: ${errorMessage(err)}`));
         await host.close();
       });
     }
@@ -191,7 +217,9 @@ class RolloutRun {
   private async stage(): Promise<void> {
     const start = this.now();
     const runs = this.pending();
-    await this.log.group(`Stage release ${this.settings.releaseId}`, () => this.eachHost(runs, 'stage', (run) => this.stageHost(run)));
+    await this.log.group(`Stage release ${this.settings.releaseId}`, () =>
+      this.eachHost(runs, 'stage', (run) => this.stageHost(run)),
+    );
     this.progress.staged(
       runs.map((r) => r.record),
       this.now() - start,
@@ -233,9 +261,16 @@ class RolloutRun {
       const out = ready.map((r) => r.host.id);
       record.traffic = [this.balancer.split(`wave ${index} switching (each host out while it switches)`, out)];
     }
-    this.progress.wave(index, this.plan.waves.length, this.runs.map((r) => r.record), record.end - record.start);
-    // Runner log groups cannot nest: each host's steps get their own group after its wave's (at scale, only hosts that did not update).
-    for (const run of ready) if (this.progress.eachHost || run.record.outcome !== 'updated') await this.progress.steps(run.record);
+    this.progress.wave(
+      index,
+      this.plan.waves.length,
+      this.runs.map((r) => r.record),
+      record.end - record.start,
+    );
+    // Runner log groups cannot nest: each host's steps get their own group after its wave's (at scale, only hosts
+    // that did not update).
+    for (const run of ready)
+      if (this.progress.eachHost || run.record.outcome !== 'updated') await this.progress.steps(run.record);
     if (wave.bake && this.decide()) await this.bake(index, record);
   }
 
@@ -245,7 +280,9 @@ class RolloutRun {
     try {
       if ((await runSteps(this.plan.switch, run)) === 'stopped') return;
       run.record.outcome = 'updated';
-      this.progress.host(`${host.id}: on ${this.settings.releaseId}${this.plan.switch.includes('health') ? ', healthy' : ''}`);
+      this.progress.host(
+        `${host.id}: on ${this.settings.releaseId}${this.plan.switch.includes('health') ? ', healthy' : ''}`,
+      );
     } catch (err) {
       this.fail(run, errorMessage(err));
       const decision = this.judge();
@@ -279,7 +316,9 @@ class RolloutRun {
     this.stopReason = reason;
     this.log.error(`Rollout stopped: ${reason}`);
     const switched = revert.map((id) => this.run(id));
-    await this.log.group('Revert switched hosts', () => mapLimit(switched, this.settings.ssh.maxParallel, (run) => this.putBack(run, reason)));
+    await this.log.group('Revert switched hosts', () =>
+      mapLimit(switched, this.settings.ssh.maxParallel, (run) => this.putBack(run, reason)),
+    );
     // Where the release was staged but never ran, the ledger still says how this rollout ended (best effort).
     const unrecorded = this.runs.filter((r) => r.staged && !r.switched && !r.closed && r.host.connected);
     await mapLimit(unrecorded, this.settings.ssh.maxParallel, (run) => {
@@ -307,7 +346,8 @@ class RolloutRun {
     }
     // `current` is back on the target (its ledger line says so); the app may not serve it.
     if (result.kind === 'reload-failed') return this.revertFailed(run, result.message);
-    if (result.kind === 'unhealthy') return this.revertFailed(run, `back on ${target} but not healthy: ${result.message}`);
+    if (result.kind === 'unhealthy')
+      return this.revertFailed(run, `back on ${target} but not healthy: ${result.message}`);
     // A host that failed stays 'failed' (with its reason), so `failed-hosts` names it; only hosts
     // reverted because of another host's failure become 'reverted'.
     if (run.record.outcome !== 'failed') run.record.outcome = 'reverted';
@@ -319,7 +359,11 @@ class RolloutRun {
     const kept = { deployPath: this.settings.ssh.deployPath, releaseId: run.record.previous, previousReleaseId: '' };
     const health = this.plan.switch.includes('health') ? run : { ...run, health: undefined };
     const unhealthy = run.record.previous ? await healthProblem(health, kept) : 'no release to serve';
-    if (unhealthy) this.balancer!.keepOut(run.host, `not switched, and not healthy on ${run.record.previous || '(no release)'}: ${unhealthy}`);
+    if (unhealthy)
+      this.balancer!.keepOut(
+        run.host,
+        `not switched, and not healthy on ${run.record.previous || '(no release)'}: ${unhealthy}`,
+      );
     else await this.balancer!.enable(run.host).catch((e) => this.log.warning(`${run.host.id}: ${errorMessage(e)}`));
   }
 
@@ -335,9 +379,12 @@ class RolloutRun {
   private async finishHost(run: HostRun): Promise<void> {
     const s = this.settings;
     const state = { ...run.state!, current: s.releaseId };
-    if (!state.releases.some((r) => r.id === s.releaseId)) state.releases = [...state.releases, { id: s.releaseId, mtime: Number.MAX_SAFE_INTEGER }];
+    if (!state.releases.some((r) => r.id === s.releaseId))
+      state.releases = [...state.releases, { id: s.releaseId, mtime: Number.MAX_SAFE_INTEGER }];
     const healthy = run.input.ledger('record');
-    const prune = planPrune(state, readLedger([...state.log, ...healthy], state.bad), s.keepReleases, [run.record.previous]);
+    const prune = planPrune(state, readLedger([...state.log, ...healthy], state.bad), s.keepReleases, [
+      run.record.previous,
+    ]);
     run.input = { ...run.input, prune };
     try {
       await runSteps(this.plan.finish, run);
@@ -358,7 +405,10 @@ class RolloutRun {
       needPorts: ssh.healthUrl.includes('{port}'),
     });
     if (this.settings.loadBalancer!.canaryShare !== null && !this.plan.waves[0]?.bake) {
-      this.log.warning('canary-weight is set but wave 1 has no bake (it needs wave-wait > 0 and a second wave): weights stay as they are');
+      this.log.warning(
+        'canary-weight is set but wave 1 has no bake (it needs wave-wait > 0 and a second wave): weights ' +
+          'stay as they are',
+      );
     }
   }
 

@@ -72,7 +72,12 @@ export function readRolloutSettings(source: InputSource, ctx: RolloutSettingsCon
   const ssh = readSshSettings(source, { mask: ctx.mask });
   const artifactUrl = readArtifactUrl(source, ctx.mask);
   const artifact = artifactUrl ? optional(source, 'artifact') : required(source, 'artifact');
-  if (artifactUrl && artifact) throw new InputError('artifact', 'and artifact-url are both set: set one (artifact uploads from the runner, artifact-url lets every host download)');
+  if (artifactUrl && artifact)
+    throw new InputError(
+      'artifact',
+      'and artifact-url are both set: set one (artifact uploads from the runner, artifact-url lets every ' +
+        'host download)',
+    );
   if (artifact) artifactKind('artifact', artifact);
   const releaseId = validateReleaseId('release-id', optional(source, 'release-id', defaultReleaseId(ctx.now, ctx.sha)));
   const waves = parseWaves('waves', optional(source, 'waves', '1, 25%, 100%'));
@@ -106,10 +111,18 @@ export function readRolloutSettings(source: InputSource, ctx: RolloutSettingsCon
 /** A watch runs during the bakes between waves; a watch with no bake to run in would gate nothing: an input error. */
 function checkWatchHasBake(waveWaitMs: number, waveCount: number, hostCount: number): void {
   if (waveWaitMs === 0) {
-    throw new InputError('wave-wait', 'is 0, so the watch never runs: it is evaluated during the bake after each wave but the last. Set wave-wait (e.g. 5m)');
+    throw new InputError(
+      'wave-wait',
+      'is 0, so the watch never runs: it is evaluated during the bake after each wave but the last. Set ' +
+        'wave-wait (e.g. 5m)',
+    );
   }
   if (waveCount < 2) {
-    throw new InputError('wave-wait', `has no bake to run in: ${hostCount} host(s) make a single wave, and the watch runs during the bake after each wave but the last. Use more waves (e.g. waves: 1, 100%)`);
+    throw new InputError(
+      'wave-wait',
+      `has no bake to run in: ${hostCount} host(s) make a single wave, and the watch runs during the bake ` +
+        `after each wave but the last. Use more waves (e.g. waves: 1, 100%)`,
+    );
   }
 }
 
@@ -119,7 +132,11 @@ function readSharedPaths(source: InputSource): SharedPath[] {
   for (const a of paths) {
     for (const b of paths) {
       if (a !== b && a.path === b.path) throw new InputError('shared-paths', `'${a.path}' is listed twice`);
-      if (a !== b && b.path.startsWith(`${a.path}/`)) throw new InputError('shared-paths', `'${b.path}' lies inside '${a.path}', which is itself shared: list only '${a.path}'`);
+      if (a !== b && b.path.startsWith(`${a.path}/`))
+        throw new InputError(
+          'shared-paths',
+          `'${b.path}' lies inside '${a.path}', which is itself shared: list only '${a.path}'`,
+        );
     }
   }
   return paths;
@@ -130,11 +147,19 @@ function readArtifactUrl(source: InputSource, mask: (secret: string) => void): R
   const raw = optional(source, 'artifact-url');
   const sha = optional(source, 'artifact-sha256');
   if (!raw) {
-    if (sha) throw new InputError('artifact-sha256', 'is set but artifact-url is empty (the checksum is of the file hosts download)');
+    if (sha)
+      throw new InputError(
+        'artifact-sha256',
+        'is set but artifact-url is empty (the checksum is of the file hosts download)',
+      );
     return null;
   }
   const href = validateArtifactUrl('artifact-url', raw);
-  if (!sha) throw new InputError('artifact-sha256', 'is required with artifact-url: every host checks the download against it before unpacking');
+  if (!sha)
+    throw new InputError(
+      'artifact-sha256',
+      'is required with artifact-url: every host checks the download against it before unpacking',
+    );
   const url = new URL(href);
   if (url.search.length > 1) mask(url.search.slice(1));
   if (url.password) mask(decodeURIComponent(url.password));

@@ -6,7 +6,8 @@ export function parseWaves(input: string, text: string): Count[] {
   if (items.length === 0) throw new InputError(input, 'needs at least one batch size, e.g. 1, 25%, 100%');
   return items.map((item) => {
     const count = parseCount(input, item);
-    if (count.kind === 'count' && count.value < 1) throw new InputError(input, `batch size '${item}' must be at least 1`);
+    if (count.kind === 'count' && count.value < 1)
+      throw new InputError(input, `batch size '${item}' must be at least 1`);
     return count;
   });
 }

@@ -114,7 +114,8 @@ export function parseCertificate(blob: Buffer): OpenSshCertificate {
   const r = new Reader(blob);
   const certType = r.string();
   const m = /^(.+)-cert-v01@openssh\.com$/.exec(certType);
-  if (!m || KEY_FIELDS[m[1]] === undefined) throw new Error(`'${certType}' is not a supported OpenSSH certificate type`);
+  if (!m || KEY_FIELDS[m[1]] === undefined)
+    throw new Error(`'${certType}' is not a supported OpenSSH certificate type`);
   const keyType = m[1];
   r.bytes(); // nonce
   const fields: Buffer[] = [];
@@ -133,7 +134,22 @@ export function parseCertificate(blob: Buffer): OpenSshCertificate {
   const signedData = r.slice(0, r.offset);
   const signature = r.bytes();
   if (!r.done) throw new Error('certificate has trailing data');
-  return { certType, keyType, publicKey, serial, type, keyId, principals, validAfter, validBefore, criticalOptions, extensions, signatureKey, signature, signedData };
+  return {
+    certType,
+    keyType,
+    publicKey,
+    serial,
+    type,
+    keyId,
+    principals,
+    validAfter,
+    validBefore,
+    criticalOptions,
+    extensions,
+    signatureKey,
+    signature,
+    signedData,
+  };
 }
 
 const b64url = (b: Buffer): string => b.toString('base64url');
@@ -154,7 +170,8 @@ const CURVES: Record<string, { crv: string; size: number; hash: string }> = {
 export function publicKeyObject(blob: Buffer): KeyObject {
   const r = new Reader(blob);
   const type = r.string();
-  if (type === 'ssh-ed25519') return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(r.bytes()) }, format: 'jwk' });
+  if (type === 'ssh-ed25519')
+    return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(r.bytes()) }, format: 'jwk' });
   if (type === 'ssh-rsa') {
     const e = unsigned(r.bytes());
     const n = unsigned(r.bytes());
@@ -173,7 +190,8 @@ export function publicKeyObject(blob: Buffer): KeyObject {
   throw new Error(`unsupported CA key type '${type}'`);
 }
 
-/** Verifies an SSH signature blob (`string alg, string sig`) over data with the key blob. Throws on unsupported algorithms. */
+/** Verifies an SSH signature blob (`string alg, string sig`) over data with the key blob. Throws on unsupported
+ * algorithms. */
 export function verifySshSignature(keyBlob: Buffer, data: Buffer, signatureBlob: Buffer): boolean {
   const key = publicKeyObject(keyBlob);
   const r = new Reader(signatureBlob);
@@ -211,26 +229,51 @@ export type CertCheck = { ok: true; ca: Buffer } | { ok: false; reason: string }
  * trusted CA keys, naming `hostname` among its principals (or none), valid at `now`, no unknown
  * critical options, and a signature that verifies.
  */
-export function checkHostCertificate(cert: OpenSshCertificate, opts: { hostname: string; authorities: Buffer[]; now?: Date }): CertCheck {
-  if (cert.type !== HOST_CERT) return { ok: false, reason: `certificate '${cert.keyId}' is a user certificate, not a host certificate` };
+export function checkHostCertificate(
+  cert: OpenSshCertificate,
+  opts: { hostname: string; authorities: Buffer[]; now?: Date },
+): CertCheck {
+  if (cert.type !== HOST_CERT)
+    return { ok: false, reason: `certificate '${cert.keyId}' is a user certificate, not a host certificate` };
   const ca = opts.authorities.find((a) => a.equals(cert.signatureKey));
-  if (!ca) return { ok: false, reason: `certificate '${cert.keyId}' is signed by ${describeKey(cert.signatureKey)}, which no matching @cert-authority line trusts` };
+  if (!ca)
+    return {
+      ok: false,
+      reason:
+        `certificate '${cert.keyId}' is signed by ${describeKey(cert.signatureKey)}, which no matching ` +
+        `@cert-authority line trusts`,
+    };
   const now = BigInt(Math.floor((opts.now ?? new Date()).getTime() / 1000));
-  if (now < cert.validAfter) return { ok: false, reason: `certificate '${cert.keyId}' is not valid yet (from ${formatTime(cert.validAfter)})` };
-  if (now >= cert.validBefore) return { ok: false, reason: `certificate '${cert.keyId}' expired at ${formatTime(cert.validBefore)}` };
+  if (now < cert.validAfter)
+    return { ok: false, reason: `certificate '${cert.keyId}' is not valid yet (from ${formatTime(cert.validAfter)})` };
+  if (now >= cert.validBefore)
+    return { ok: false, reason: `certificate '${cert.keyId}' expired at ${formatTime(cert.validBefore)}` };
   const host = opts.hostname.toLowerCase();
   // OpenSSH 8.x+ accepts wildcard principals in host certificates; an empty list means any host.
-  if (cert.principals.length > 0 && !cert.principals.some((p) => matchPatternList(host, p.toLowerCase().replace(/,/g, '')))) {
-    return { ok: false, reason: `certificate '${cert.keyId}' is for ${cert.principals.join(', ')}, not ${opts.hostname}` };
+  if (
+    cert.principals.length > 0 &&
+    !cert.principals.some((p) => matchPatternList(host, p.toLowerCase().replace(/,/g, '')))
+  ) {
+    return {
+      ok: false,
+      reason: `certificate '${cert.keyId}' is for ${cert.principals.join(', ')}, not ${opts.hostname}`,
+    };
   }
-  if (cert.criticalOptions.length > 0) return { ok: false, reason: `certificate '${cert.keyId}' has critical options this client does not know: ${cert.criticalOptions.join(', ')}` };
+  if (cert.criticalOptions.length > 0)
+    return {
+      ok: false,
+      reason:
+        `certificate '${cert.keyId}' has critical options this client does not know: ` +
+        `${cert.criticalOptions.join(', ')}`,
+    };
   let valid: boolean;
   try {
     valid = verifySshSignature(cert.signatureKey, cert.signedData, cert.signature);
   } catch (e) {
     return { ok: false, reason: `certificate '${cert.keyId}': ${(e as Error).message}` };
   }
-  if (!valid) return { ok: false, reason: `certificate '${cert.keyId}' has a signature that does not verify with its CA key` };
+  if (!valid)
+    return { ok: false, reason: `certificate '${cert.keyId}' has a signature that does not verify with its CA key` };
   return { ok: true, ca };
 }
 

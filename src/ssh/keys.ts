@@ -21,7 +21,11 @@ export function parsePrivateKey(text: string, passphrase?: string): ParsedKey {
   if (normalized === '') {
     throw new InputError('private-key', 'is empty; pass the private key text (e.g. ${{ secrets.DEPLOY_KEY }})');
   }
-  const cacheKey = createHash('sha256').update(normalized).update('\0').update(passphrase ?? '').digest('hex');
+  const cacheKey = createHash('sha256')
+    .update(normalized)
+    .update('\0')
+    .update(passphrase ?? '')
+    .digest('hex');
   const cached = keyCache.get(cacheKey);
   if (cached) return cached;
   const parsed = utils.parseKey(normalized, passphrase === '' ? undefined : passphrase);

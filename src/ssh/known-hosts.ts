@@ -23,7 +23,10 @@ export interface KnownHostsParseResult {
   errors: { line: number; message: string }[];
 }
 
-const KEY_TYPE = /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
+const KEY_TYPE = new RegExp(
+  '^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|' +
+    'sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com)$',
+);
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 export function parseKnownHosts(text: string): KnownHostsParseResult {
@@ -101,7 +104,10 @@ export function hashHostName(name: string, salt: Buffer): string {
 }
 
 function globToRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 'i');
 }
 
@@ -143,7 +149,8 @@ export type HostKeyDecision =
        */
       reason: 'unknown' | 'mismatch' | 'revoked';
       message: string;
-      /** The plain lines for this host the key was compared with: those of its type (mismatch) or of other types (unknown). */
+      /** The plain lines for this host the key was compared with: those of its type (mismatch) or of other types
+       * (unknown). */
       expected: KnownHostEntry[];
     };
 
@@ -153,30 +160,51 @@ function plainEntriesFor(entries: KnownHostEntry[], host: string, port: number):
 }
 
 /** An @revoked line for host:port holding key. */
-function revokedEntryFor(entries: KnownHostEntry[], host: string, port: number, key: Buffer): KnownHostEntry | undefined {
+function revokedEntryFor(
+  entries: KnownHostEntry[],
+  host: string,
+  port: number,
+  key: Buffer,
+): KnownHostEntry | undefined {
   return entries.find((e) => e.marker === 'revoked' && e.key.equals(key) && entryMatches(e, host, port));
 }
 
-const listLines = (entries: KnownHostEntry[]) => entries.map((e) => `${describeKey(e.key)} (line ${e.line})`).join(', ');
+const listLines = (entries: KnownHostEntry[]) =>
+  entries.map((e) => `${describeKey(e.key)} (line ${e.line})`).join(', ');
 
 /**
  * Decides whether the plain key `key` presented by host:port is trusted (certificates are handled by the caller).
  * Only lines of the presented key's type can contradict it: a host that has no key of a listed type (or was
  * asked for another type) is not known by that key, which is `unknown`, not the re-keying that `mismatch` signals.
  */
-export function checkHostKey(known: string | KnownHostEntry[], host: string, port: number, key: Buffer): HostKeyDecision {
+export function checkHostKey(
+  known: string | KnownHostEntry[],
+  host: string,
+  port: number,
+  key: Buffer,
+): HostKeyDecision {
   const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
   const name = knownHostsName(host, port);
   const presented = describeKey(key);
   const revoked = revokedEntryFor(entries, host, port, key);
   if (revoked) {
-    return { ok: false, reason: 'revoked', message: `the ${presented} key is marked @revoked (known-hosts line ${revoked.line})`, expected: [] };
+    return {
+      ok: false,
+      reason: 'revoked',
+      message: `the ${presented} key is marked @revoked (known-hosts line ${revoked.line})`,
+      expected: [],
+    };
   }
   const forHost = plainEntriesFor(entries, host, port);
   const exact = forHost.find((e) => e.key.equals(key));
   if (exact) return { ok: true, entry: exact };
   if (forHost.length === 0) {
-    return { ok: false, reason: 'unknown', message: `${name} is not in known-hosts; it presented the ${presented} key`, expected: [] };
+    return {
+      ok: false,
+      reason: 'unknown',
+      message: `${name} is not in known-hosts; it presented the ${presented} key`,
+      expected: [],
+    };
   }
   const type = keyTypeOfSafe(key);
   const sameType = forHost.filter((e) => e.keyType === type);
@@ -185,14 +213,18 @@ export function checkHostKey(known: string | KnownHostEntry[], host: string, por
     return {
       ok: false,
       reason: 'unknown',
-      message: `${name} presented the ${presented} key, but known-hosts lists only ${types} keys for it (${listLines(forHost)})`,
+      message:
+        `${name} presented the ${presented} key, but known-hosts lists only ${types} keys for it ` +
+        `(${listLines(forHost)})`,
       expected: forHost,
     };
   }
   return {
     ok: false,
     reason: 'mismatch',
-    message: `the ${presented} key presented by ${name} does not match known-hosts, which lists ${listLines(sameType)} — the host was re-keyed or someone is in the middle`,
+    message:
+      `the ${presented} key presented by ${name} does not match known-hosts, which lists ` +
+      `${listLines(sameType)} — the host was re-keyed or someone is in the middle`,
     expected: sameType,
   };
 }
@@ -201,7 +233,15 @@ export function checkHostKey(known: string | KnownHostEntry[], host: string, por
  * The server host key algorithms ssh2 can negotiate, in OpenSSH's (and ssh2's default) order of preference.
  * ssh-dss is left out: ssh2 supports it, but neither ssh2 nor OpenSSH (7.0+) offers it by default.
  */
-export const HOST_KEY_ALGORITHMS: readonly string[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+export const HOST_KEY_ALGORITHMS: readonly string[] = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
 
 /** The key type a host key algorithm is proved with: one RSA key signs with three algorithms. */
 export function keyTypeOfAlgorithm(algorithm: string): string {
@@ -217,7 +257,11 @@ export function keyTypeOfAlgorithm(algorithm: string): string {
  * part in preference order. Only plain lines count, and not one whose key is @revoked for the host.
  * undefined (ssh2's defaults) when no plain line names the host.
  */
-export function hostKeyAlgorithmsFor(known: string | KnownHostEntry[], host: string, port: number): string[] | undefined {
+export function hostKeyAlgorithmsFor(
+  known: string | KnownHostEntry[],
+  host: string,
+  port: number,
+): string[] | undefined {
   const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
   const forHost = plainEntriesFor(entries, host, port);
   if (forHost.length === 0) return undefined;

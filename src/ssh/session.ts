@@ -93,13 +93,14 @@ export class SshSession implements RemoteSession {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const ended = (c: SshClient) => new Promise<void>((resolve) => {
-      if (this.ended.has(c)) return resolve();
-      c.once('close', () => resolve());
-      c.end();
-      // A dead peer never answers the disconnect; do not wait for it.
-      setTimeout(resolve, 1000).unref();
-    });
+    const ended = (c: SshClient) =>
+      new Promise<void>((resolve) => {
+        if (this.ended.has(c)) return resolve();
+        c.once('close', () => resolve());
+        c.end();
+        // A dead peer never answers the disconnect; do not wait for it.
+        setTimeout(resolve, 1000).unref();
+      });
     await ended(this.client);
     if (this.bastion) await ended(this.bastion);
   }

@@ -28,9 +28,7 @@ export interface RemoteSession {
 }
 
 /** How host keys are checked. */
-export type HostKeyPolicy =
-  | { kind: 'known-hosts'; knownHosts: string }
-  | { kind: 'insecure' };
+export type HostKeyPolicy = { kind: 'known-hosts'; knownHosts: string } | { kind: 'insecure' };
 
 export interface SshCredentials {
   privateKey: string;

@@ -60,7 +60,7 @@ function victimIntact(): void {
 const inputError = (inputs: Record<string, string>) => rolloutInputError(fleet, inputs);
 
 describe('nothing outside the deploy path', () => {
-  test("a symlink in the artifact under shared-paths (public -> /srv/victim, shared-paths: public/uploads/) is refused before anything connects", async () => {
+  test('a symlink in the artifact under shared-paths (public -> /srv/victim, shared-paths: public/uploads/) is refused before anything connects', async () => {
     victimOnHosts();
     const dir = makeArtifact(tmp, 'sym1');
     symlinkSync('/srv/victim', join(dir, 'public'));
@@ -78,9 +78,16 @@ describe('nothing outside the deploy path', () => {
     symlinkSync('/srv/victim', join(dir, 'public'));
     const tgz = tgzOf(dir);
     server.set('/sym2.tgz', { body: tgz });
-    const run = await runRollout(fleet, { 'artifact-url': server.url('/sym2.tgz'), 'artifact-sha256': sha(tgz), 'release-id': 'sym2', 'shared-paths': 'public/uploads/' });
+    const run = await runRollout(fleet, {
+      'artifact-url': server.url('/sym2.tgz'),
+      'artifact-sha256': sha(tgz),
+      'release-id': 'sym2',
+      'shared-paths': 'public/uploads/',
+    });
     expect(run.outputs.result).toBe('reverted');
-    expect(run.outputs['failed-hosts'][0].reason).toContain("stage: link failed (exit 70): shared path 'public/uploads/': 'public' is a symlink in the release: a shared path cannot go through a symlink");
+    expect(run.outputs['failed-hosts'][0].reason).toContain(
+      "stage: link failed (exit 70): shared path 'public/uploads/': 'public' is a symlink in the release: a shared path cannot go through a symlink",
+    );
     victimIntact();
     expect(currents(fleet)).toEqual(['', '']);
   });
@@ -90,17 +97,24 @@ describe('nothing outside the deploy path', () => {
     expect(v1.outputs.result).toBe('success');
     mkdirSync(fleet.path(0, '/srv/elsewhere'), { recursive: true });
     symlinkSync('/srv/elsewhere', fleet.path(0, '/srv/app/releases/v2'));
-    const run = await runRollout(fleet, { artifact: makeArtifact(tmp, 'v2', { 'index.html': 'v2\n' }), 'release-id': 'v2' });
+    const run = await runRollout(fleet, {
+      artifact: makeArtifact(tmp, 'v2', { 'index.html': 'v2\n' }),
+      'release-id': 'v2',
+    });
     expect(run.outputs.result).toBe('reverted');
-    expect(run.outputs['failed-hosts'][0].reason).toMatch(/releases\/v2 is a symlink: fivestep never writes through one; remove it on the host/);
+    expect(run.outputs['failed-hosts'][0].reason).toMatch(
+      /releases\/v2 is a symlink: fivestep never writes through one; remove it on the host/,
+    );
     expect(readdirSync(fleet.path(0, '/srv/elsewhere'))).toEqual([]);
     expect(currents(fleet)).toEqual(['v1', 'v1']);
     // The preflight names it, and nothing fivestep does goes through it.
-    expect(run.log).toMatch(/warning: 127\.0\.0\.1:\d+: \/srv\/app\/releases\/v2 is a symlink: fivestep never builds from it, switches to it or prunes through it/);
+    expect(run.log).toMatch(
+      /warning: 127\.0\.0\.1:\d+: \/srv\/app\/releases\/v2 is a symlink: fivestep never builds from it, switches to it or prunes through it/,
+    );
     rmSync(fleet.path(0, '/srv/app/releases/v2'));
   });
 
-  test("a host whose current points at releases/../../elsewhere: preflight refuses it, and delta staging never links a file from there", async () => {
+  test('a host whose current points at releases/../../elsewhere: preflight refuses it, and delta staging never links a file from there', async () => {
     // Host 0's current leads out of the deploy path, to a tree holding the very files of the new release.
     const outside = fleet.path(0, '/srv/outside');
     mkdirSync(join(outside, 'lib'), { recursive: true });
@@ -126,7 +140,9 @@ describe('what an artifact may hold', () => {
   test('a FIFO, a device or a socket refuses the artifact, naming the member; so does a setuid or setgid file', async () => {
     const fifo = makeArtifact(tmp, 'fifo');
     execFileSync('mkfifo', [join(fifo, 'pipe')]);
-    expect(await inputError({ artifact: fifo })).toBe(`input 'artifact': '${fifo}' holds a FIFO: 'pipe'. An artifact may hold only regular files, directories and symlinks`);
+    expect(await inputError({ artifact: fifo })).toBe(
+      `input 'artifact': '${fifo}' holds a FIFO: 'pipe'. An artifact may hold only regular files, directories and symlinks`,
+    );
 
     const dev = makeArtifact(tmp, 'dev');
     mkdirSync(join(dev, 'dev'));
@@ -134,7 +150,9 @@ describe('what an artifact may hold', () => {
     const devTgz = join(tmp, 'dev.tgz');
     writeFileSync(devTgz, tgzOf(dev));
     expect(await inputError({ artifact: dev })).toMatch(/holds a character device: 'dev\/null'/);
-    expect(await inputError({ artifact: devTgz })).toBe(`input 'artifact': '${devTgz}' holds a character device: 'dev/null'. An artifact may hold only regular files, directories and symlinks`);
+    expect(await inputError({ artifact: devTgz })).toBe(
+      `input 'artifact': '${devTgz}' holds a character device: 'dev/null'. An artifact may hold only regular files, directories and symlinks`,
+    );
 
     const suid = makeArtifact(tmp, 'suid');
     writeFileSync(join(suid, 'run-as-root'), '#!/bin/sh\n');
@@ -157,7 +175,9 @@ describe('what an artifact may hold', () => {
     execFileSync('mknod', [join(dev, 'zero'), 'c', '1', '5']);
     const devTgz = join(tmp, 'dev2.tgz');
     writeFileSync(devTgz, tgzOf(dev));
-    const err = await runRollout(fleet, { artifact: devTgz }, { env: { RUNNER_TEMP: runnerTemp } }).catch((e: Error) => e);
+    const err = await runRollout(fleet, { artifact: devTgz }, { env: { RUNNER_TEMP: runnerTemp } }).catch(
+      (e: Error) => e,
+    );
     expect(String(err)).toMatch(/holds a character device/);
     // Nothing was created on the runner: no device node, and the work directory is gone.
     const found = execFileSync('find', [runnerTemp, '-not', '-type', 'd', '-not', '-type', 'f'], { encoding: 'utf8' });
@@ -179,7 +199,9 @@ describe('what an artifact may hold', () => {
     ]) {
       const run = await runRollout(fleet, { artifact, 'release-id': release }, { env: { RUNNER_TEMP: runnerTemp } });
       expect(run.outputs.result).toBe('success');
-      expect(run.log).toContain(`warning: artifact '${artifact}': group- and world-write removed from 2 member(s) (releases are read-only trees): 'open.txt', 'upload'`);
+      expect(run.log).toContain(
+        `warning: artifact '${artifact}': group- and world-write removed from 2 member(s) (releases are read-only trees): 'open.txt', 'upload'`,
+      );
       for (let i = 0; i < 2; i++) {
         expect(statSync(fleet.path(i, `/srv/app/releases/${release}/open.txt`)).mode & 0o777).toBe(0o644);
         expect(statSync(fleet.path(i, `/srv/app/releases/${release}/upload`)).mode & 0o777).toBe(0o755);
@@ -194,7 +216,9 @@ describe('what an artifact may hold', () => {
     const before = currents(fleet);
     const empty = join(tmp, 'empty');
     mkdirSync(join(empty, 'sub'), { recursive: true });
-    expect(await inputError({ artifact: empty })).toBe(`input 'artifact': '${empty}' holds no file: an empty release would replace the running one everywhere`);
+    expect(await inputError({ artifact: empty })).toBe(
+      `input 'artifact': '${empty}' holds no file: an empty release would replace the running one everywhere`,
+    );
     const gitOnly = join(tmp, 'git-only');
     mkdirSync(join(gitOnly, '.git'), { recursive: true });
     writeFileSync(join(gitOnly, '.git', 'HEAD'), 'ref: refs/heads/main\n');
@@ -203,10 +227,14 @@ describe('what an artifact may hold', () => {
     const whole = tgzOf(makeArtifact(tmp, 'cut', { 'big.bin': Buffer.alloc(200_000, 7).toString('base64') }));
     const cut = join(tmp, 'cut.tar.gz');
     writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
-    expect(await inputError({ artifact: cut })).toBe(`input 'artifact': '${cut}' cannot be read as a .tar.gz: the gzip stream ends early (a truncated file?)`);
+    expect(await inputError({ artifact: cut })).toBe(
+      `input 'artifact': '${cut}' cannot be read as a .tar.gz: the gzip stream ends early (a truncated file?)`,
+    );
     const notGzip = join(tmp, 'not.tgz');
     writeFileSync(notGzip, 'this is no archive\n');
-    expect(await inputError({ artifact: notGzip })).toBe(`input 'artifact': '${notGzip}' cannot be read as a .tar.gz: it is not gzip-compressed data, or it is corrupt`);
+    expect(await inputError({ artifact: notGzip })).toBe(
+      `input 'artifact': '${notGzip}' cannot be read as a .tar.gz: it is not gzip-compressed data, or it is corrupt`,
+    );
     expect(currents(fleet)).toEqual(before);
   });
 
@@ -225,7 +253,11 @@ describe('what an artifact may hold', () => {
     expect(existsSync(join(x1, '.git'))).toBe(false);
     expect(readdirSync(x1).sort()).toEqual(['app.js', 'debug.log', 'docs', 'lib', 'version']);
 
-    const excluded = await runRollout(fleet, { artifact: dir, 'release-id': 'x2', exclude: '.git\n*.log\ndocs/drafts' });
+    const excluded = await runRollout(fleet, {
+      artifact: dir,
+      'release-id': 'x2',
+      exclude: '.git\n*.log\ndocs/drafts',
+    });
     expect(excluded.outputs.result).toBe('success');
     const x2 = fleet.path(0, '/srv/app/releases/x2');
     expect(readdirSync(x2).sort()).toEqual(['app.js', 'docs', 'lib', 'version']);
@@ -250,12 +282,19 @@ describe('room on the disk', () => {
 
   test('preflight: a release that unpacks beyond the free space fails on that host with the figures, before anything is staged anywhere', async () => {
     expect(bombTgz.length).toBeLessThan(2 << 20);
-    const run = await runRollout(fleet, { artifact: bomb, 'release-id': 'b1', 'deploy-path': '/srv/small', delta: 'false' });
+    const run = await runRollout(fleet, {
+      artifact: bomb,
+      'release-id': 'b1',
+      'deploy-path': '/srv/small',
+      delta: 'false',
+    });
     expect(run.outputs.result).toBe('reverted');
     const failed = run.outputs['failed-hosts'];
     expect(failed.map((f) => f.host)).toEqual([fleet.hosts[1].id]);
     expect(failed[0].reason).toMatch(
-      new RegExp(`^preflight: not enough space in /srv/small on ${fleet.hosts[1].id.replace(/\./g, '\\.')}: the release needs 256\\.\\d MiB \\(the upload and its files unpacked\\), plus 3\\.\\d MiB to spare \\(10% of the free space\\); 3\\d\\.\\d MiB is free$`),
+      new RegExp(
+        `^preflight: not enough space in /srv/small on ${fleet.hosts[1].id.replace(/\./g, '\\.')}: the release needs 256\\.\\d MiB \\(the upload and its files unpacked\\), plus 3\\.\\d MiB to spare \\(10% of the free space\\); 3\\d\\.\\d MiB is free$`,
+      ),
     );
     // Nothing staged on either host (preflight stops the rollout before staging).
     expect(existsSync(fleet.path(0, '/srv/small/releases/b1'))).toBe(false);
@@ -264,10 +303,17 @@ describe('room on the disk', () => {
 
   test('artifact-url: the host sums the archive before unpacking it and stops with the figures; nothing is left on its disk', async () => {
     server.set('/bomb.tgz', { body: bombTgz });
-    const run = await runRollout(fleet, { 'artifact-url': server.url('/bomb.tgz'), 'artifact-sha256': sha(bombTgz), 'release-id': 'b2', 'deploy-path': '/srv/small' });
+    const run = await runRollout(fleet, {
+      'artifact-url': server.url('/bomb.tgz'),
+      'artifact-sha256': sha(bombTgz),
+      'release-id': 'b2',
+      'deploy-path': '/srv/small',
+    });
     expect(run.outputs.result).toBe('reverted');
     const reason = run.outputs['failed-hosts'].find((f) => f.host === fleet.hosts[1].id)?.reason ?? '';
-    expect(reason).toMatch(/^stage: unpack failed \(exit 69\): not enough space in \/srv\/small: the release needs 256\.\d MiB unpacked, plus 3\.\d MiB to spare \(10% of the free space\); 3\d\.\d MiB is free$/);
+    expect(reason).toMatch(
+      /^stage: unpack failed \(exit 69\): not enough space in \/srv\/small: the release needs 256\.\d MiB unpacked, plus 3\.\d MiB to spare \(10% of the free space\); 3\d\.\d MiB is free$/,
+    );
     expect(readdirSync(fleet.path(1, '/srv/small/releases'))).toEqual([]);
     expect(readdirSync(fleet.path(1, '/srv/small/.fivestep/incoming'))).toEqual([]);
   }, 60_000);

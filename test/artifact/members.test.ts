@@ -14,9 +14,24 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const file = (path: string, extra: Partial<Member> = {}): Member => ({ path, kind: 'file', mode: 0o644, size: 3, mtime: 1, sha256: 'a'.repeat(64), ...extra });
+const file = (path: string, extra: Partial<Member> = {}): Member => ({
+  path,
+  kind: 'file',
+  mode: 0o644,
+  size: 3,
+  mtime: 1,
+  sha256: 'a'.repeat(64),
+  ...extra,
+});
 const dir = (path: string): Member => ({ path, kind: 'dir', mode: 0o755, size: 0, mtime: 1 });
-const link = (path: string, to: string): Member => ({ path, kind: 'symlink', mode: 0o777, size: 0, mtime: 1, link: to });
+const link = (path: string, to: string): Member => ({
+  path,
+  kind: 'symlink',
+  mode: 0o777,
+  size: 0,
+  mtime: 1,
+  link: to,
+});
 const refused = (members: Member[]) => {
   try {
     checkMembers('artifact', 'a.tgz', members);
@@ -37,17 +52,27 @@ describe('member rules', () => {
       "input 'artifact': 'a.tgz' holds 'public/uploads/x' under the symlink 'public' (→ /srv/victim): a member cannot go through a symlink, it could land outside the release",
     );
     // The same path twice could turn a directory into a symlink between two members.
-    expect(refused([dir('public'), file('public/a'), link('public', '/srv/victim')])).toBe("input 'artifact': 'a.tgz' holds 'public' twice");
+    expect(refused([dir('public'), file('public/a'), link('public', '/srv/victim')])).toBe(
+      "input 'artifact': 'a.tgz' holds 'public' twice",
+    );
     expect(refused([dir('d'), dir('d'), file('d/f')])).toBe('');
   });
 
   test('a hard link must point at a regular file earlier in the archive', () => {
     expect(refused([file('a'), { ...file('b'), kind: 'hardlink', link: 'a', size: 0 }])).toBe('');
-    expect(refused([file('a'), { ...file('b'), kind: 'hardlink', link: '/etc/shadow', size: 0 }])).toMatch(/the hard link 'b' to '\/etc\/shadow', which is not a regular file earlier in the archive/);
+    expect(refused([file('a'), { ...file('b'), kind: 'hardlink', link: '/etc/shadow', size: 0 }])).toMatch(
+      /the hard link 'b' to '\/etc\/shadow', which is not a regular file earlier in the archive/,
+    );
   });
 
   test('the summary: files (hard links counted, their bytes not), bytes, write bits to strip, the tree', () => {
-    const s = checkMembers('artifact', 'x', [dir(''), file('a', { size: 10, mode: 0o666 }), { ...file('b'), kind: 'hardlink', link: 'a', size: 10 }, dir('d'), link('l', 'a')]);
+    const s = checkMembers('artifact', 'x', [
+      dir(''),
+      file('a', { size: 10, mode: 0o666 }),
+      { ...file('b'), kind: 'hardlink', link: 'a', size: 10 },
+      dir('d'),
+      link('l', 'a'),
+    ]);
     expect([s.files, s.bytes, s.writable]).toEqual([2, 10, ['a']]);
     expect([...s.tree]).toEqual([
       ['', 'dir'],
@@ -76,7 +101,12 @@ describe('member rules', () => {
 });
 
 /** A 512-byte ustar header, with its checksum. */
-function header(name: string, flag: string, size = 0, extra: { prefix?: string; link?: string; mode?: number } = {}): Buffer {
+function header(
+  name: string,
+  flag: string,
+  size = 0,
+  extra: { prefix?: string; link?: string; mode?: number } = {},
+): Buffer {
   const b = Buffer.alloc(512);
   b.write(name, 0, 100, 'utf8');
   b.write(`${(extra.mode ?? 0o644).toString(8).padStart(7, '0')}\0`, 100, 'latin1');
@@ -121,7 +151,12 @@ describe('the tar reader', () => {
     execFileSync('tar', ['-czf', tgz, '-C', src, '.']);
     const members = await readTarMembers('artifact', tgz, true);
     const f = members.find((m) => m.path === `${deep}/f.txt`) ?? members.find((m) => m.path === 'hard');
-    expect(f).toMatchObject({ mode: 0o644, size: 6, mtime: 1600000000, sha256: '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03' });
+    expect(f).toMatchObject({
+      mode: 0o644,
+      size: 6,
+      mtime: 1600000000,
+      sha256: '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03',
+    });
     const other = members.find((m) => m.kind === 'hardlink')!;
     // The hard link has its target's content, mode and time.
     expect(other).toMatchObject({ size: 6, mtime: 1600000000, sha256: f!.sha256 });
@@ -152,7 +187,9 @@ describe('the tar reader', () => {
       ['from/pax/name.txt', 'file'],
       ['../../etc/cron.d/x', 'unknown'],
     ]);
-    expect(refused(members)).toMatch(/holds a member of an unsupported type \(its name leaves the release: absolute or with \.\.\): '\.\.\/\.\.\/etc\/cron\.d\/x'/);
+    expect(refused(members)).toMatch(
+      /holds a member of an unsupported type \(its name leaves the release: absolute or with \.\.\): '\.\.\/\.\.\/etc\/cron\.d\/x'/,
+    );
   });
 
   test('devices and FIFOs come out as such; a corrupt header or an archive cut inside a member is an error', () => {
@@ -184,7 +221,13 @@ describe('the directory walk', () => {
     writeFileSync(join(root, 'docs', 'i.md'), '');
     symlinkSync('/etc', join(root, 'etc-link'));
     const members = await walkDirectory(root, ['.git', '*.log', 'docs/drafts']);
-    expect(members.map((m) => `${m.kind} ${m.path}`)).toEqual(['dir ', 'dir docs', 'file docs/i.md', 'symlink etc-link', 'dir lib']);
+    expect(members.map((m) => `${m.kind} ${m.path}`)).toEqual([
+      'dir ',
+      'dir docs',
+      'file docs/i.md',
+      'symlink etc-link',
+      'dir lib',
+    ]);
     expect(isExcluded('a/b/.git', ['.git'])).toBe(true);
     expect(isExcluded('docs/drafts/x', ['docs/drafts/**'])).toBe(true);
     expect(isExcluded('other/docs/drafts', ['docs/drafts'])).toBe(false);

@@ -84,7 +84,8 @@ describe('parseCount and resolveCount', () => {
     expect(parseCount('max-failures', '0')).toEqual({ kind: 'count', value: 0 });
     expect(parseCount('max-failures', ' 3 ')).toEqual({ kind: 'count', value: 3 });
     expect(parseCount('max-failures', '12.5%')).toEqual({ kind: 'percent', value: 12.5 });
-    for (const bad of ['', 'x', '-1', '1.5', '0%', '101%', '%', '5 %%']) expect(() => parseCount('max-failures', bad)).toThrow(/^input 'max-failures': /);
+    for (const bad of ['', 'x', '-1', '1.5', '0%', '101%', '%', '5 %%'])
+      expect(() => parseCount('max-failures', bad)).toThrow(/^input 'max-failures': /);
   });
 
   test('a percent is of the total, rounded up, at least the minimum', () => {
@@ -116,8 +117,12 @@ describe('other parsers', () => {
 
   test('parseInteger with bounds', () => {
     expect(parseInteger('keep-releases', ' 5 ', { min: 1 })).toBe(5);
-    expect(() => parseInteger('keep-releases', '0', { min: 1 })).toThrow("input 'keep-releases': must be at least 1, got 0");
-    expect(() => parseInteger('port', '70000', { max: 65535 })).toThrow("input 'port': must be at most 65535, got 70000");
+    expect(() => parseInteger('keep-releases', '0', { min: 1 })).toThrow(
+      "input 'keep-releases': must be at least 1, got 0",
+    );
+    expect(() => parseInteger('port', '70000', { max: 65535 })).toThrow(
+      "input 'port': must be at most 65535, got 70000",
+    );
     expect(() => parseInteger('port', '22x')).toThrow("input 'port': '22x' is not a whole number");
   });
 

@@ -61,24 +61,32 @@ describe('untrusted text in Markdown reads as itself and does nothing else', () 
     expect(textOf(cells[0])).toBe(seen(s).trim());
   });
 
-  test.each(HOSTILE.map((s) => [JSON.stringify(s), s]))('mdCode %s: one code span, in text and in a cell', (_name, s) => {
-    const r = renderGitHub(`x ${mdCode(s)} y`);
-    expect(r.tags).toEqual(['p', 'code', 'code', 'p']);
-    expect(r.live).toEqual([]);
-    expect(r.text).toBe(`x ${seen(s) || ' '} y`);
-    const table = renderGitHub(`| a | b |\n| --- | --- |\n| ${mdCode(s, { cell: true })} | x |\n`);
-    const cells = [...table.html.matchAll(/<td>([\s\S]*?)<\/td>/g)].map((m) => m[1]);
-    expect(cells).toHaveLength(2);
-    expect(cells[1]).toBe('x');
-    expect(table.tags.filter((t) => t === 'code')).toHaveLength(2);
-  });
+  test.each(HOSTILE.map((s) => [JSON.stringify(s), s]))(
+    'mdCode %s: one code span, in text and in a cell',
+    (_name, s) => {
+      const r = renderGitHub(`x ${mdCode(s)} y`);
+      expect(r.tags).toEqual(['p', 'code', 'code', 'p']);
+      expect(r.live).toEqual([]);
+      expect(r.text).toBe(`x ${seen(s) || ' '} y`);
+      const table = renderGitHub(`| a | b |\n| --- | --- |\n| ${mdCode(s, { cell: true })} | x |\n`);
+      const cells = [...table.html.matchAll(/<td>([\s\S]*?)<\/td>/g)].map((m) => m[1]);
+      expect(cells).toHaveLength(2);
+      expect(cells[1]).toBe('x');
+      expect(table.tags.filter((t) => t === 'code')).toHaveLength(2);
+    },
+  );
 
   test('mdBlock: the lines kept, in one code block no line can close', () => {
     const text = HOSTILE.join('\n');
     const r = renderGitHub(`${mdBlock(text, { max: 100_000 })}\n\nafter`);
     expect(r.tags).toEqual(['pre', 'code', 'code', 'pre', 'p', 'p']);
     expect(r.live).toEqual([]);
-    expect(r.text).toBe(`${text.split(/\r\n|\r|\n/).map((l) => oneLine(l.replace(/\t/g, '    '), Infinity)).join('\n')}\n\nafter`);
+    expect(r.text).toBe(
+      `${text
+        .split(/\r\n|\r|\n/)
+        .map((l) => oneLine(l.replace(/\t/g, '    '), Infinity))
+        .join('\n')}\n\nafter`,
+    );
   });
 
   test.each(HOSTILE.map((s) => [JSON.stringify(s), s]))('mdHtml %s: inside <summary>', (_name, s) => {
@@ -89,7 +97,9 @@ describe('untrusted text in Markdown reads as itself and does nothing else', () 
   });
 
   test('exact forms', () => {
-    expect(mdText('@ann fixes #12, see https://x.example')).toBe('@\u200bann fixes #\u200b12, see https:\u200b//x.example');
+    expect(mdText('@ann fixes #12, see https://x.example')).toBe(
+      '@\u200bann fixes #\u200b12, see https:\u200b//x.example',
+    );
     expect(mdText('[a](b) <i> `c` | d')).toBe('\\[a\\](b) \\<i\\> \\`c\\` \\| d');
     expect(mdText('# h')).toBe('\\# h');
     expect(mdText('127.0.0.1:22 #x')).toBe('127.0.0.1:22 #x');

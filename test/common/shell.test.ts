@@ -48,7 +48,9 @@ describe('quote', () => {
 describe('envAssignments', () => {
   test('values round-trip through env; bad names are refused', () => {
     const values = { A: "x'; touch /tmp/no", B_2: '$(id)', C: '' };
-    const out = execFileSync('sh', ['-c', `env ${envAssignments(values)} sh -c 'printf "<%s>" "$A" "$B_2" "$C"'`], { encoding: 'utf8' });
+    const out = execFileSync('sh', ['-c', `env ${envAssignments(values)} sh -c 'printf "<%s>" "$A" "$B_2" "$C"'`], {
+      encoding: 'utf8',
+    });
     expect(out).toBe(`<${values.A}><${values.B_2}><>`);
     expect(() => envAssignments({ 'A;B': 'x' })).toThrow("invalid environment name 'A;B'");
     expect(() => envAssignments({ '1A': 'x' })).toThrow();

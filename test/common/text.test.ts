@@ -8,7 +8,9 @@ test('line breaks of every kind become " | ": nothing can start a line the runne
 });
 
 test('escape sequences, other control characters and invisible reordering characters are shown, not obeyed', () => {
-  expect(oneLine('\u001b[2J\u001b]8;;http://x\u0007link\u0000\u009b1m')).toBe('\\x1b[2J\\x1b]8;;http://x\\x07link\\x00\\x9b1m');
+  expect(oneLine('\u001b[2J\u001b]8;;http://x\u0007link\u0000\u009b1m')).toBe(
+    '\\x1b[2J\\x1b]8;;http://x\\x07link\\x00\\x9b1m',
+  );
   expect(oneLine('abc\u202edcba\u2028x')).toBe('abc\\u{202e}dcba\\u{2028}x');
   expect(oneLine('a\tb')).toBe('a b');
   expect(oneLine('x ##[error]y')).toBe('x ## [error]y');

@@ -5,7 +5,17 @@
 // parser and expression engine, the committed bundles) against a real OpenSSH fleet, a shop on each host and
 // a real Prometheus, with only what a user must put in their own values changed: the hosts, the artifact's
 // path, the URLs and ports of their services, and timings short enough for a test.
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -24,14 +34,26 @@ type Step = { name?: string; id?: string; if?: string; uses?: string; with?: Rec
 
 /** Every fenced yaml block of the README and the docs, with where it is. */
 function yamlBlocks(): { file: string; text: string }[] {
-  const files = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
-  return files.flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => ({ file, text: m[1] })));
+  const files = [
+    'README.md',
+    ...readdirSync('docs')
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => join('docs', f)),
+  ];
+  return files.flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => ({ file, text: m[1] })),
+  );
 }
 
 /** The action steps of a block: a whole workflow's, or a fragment of steps (indented as in a job). */
 function stepsOf(text: string): Step[] {
   // A fragment of steps is indented as in a job: take its common indentation off.
-  const indent = Math.min(...text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#')).map((l) => /^ */.exec(l)![0].length));
+  const indent = Math.min(
+    ...text
+      .split('\n')
+      .filter((l) => l.trim() && !l.trim().startsWith('#'))
+      .map((l) => /^ */.exec(l)![0].length),
+  );
   const doc = parseYaml(text.replace(new RegExp(`^ {${indent}}`, 'gm'), '')) as unknown;
   if (Array.isArray(doc)) return doc as Step[];
   const jobs = (doc as { jobs?: Record<string, { steps?: Step[] }> })?.jobs;
@@ -39,7 +61,12 @@ function stepsOf(text: string): Step[] {
 }
 
 const actionOf = (step: Step) => /^OWNER\/REPO\/actions\/([a-z-]+)@v1$/.exec(step.uses ?? '')?.[1];
-const examples = () => yamlBlocks().flatMap((b) => stepsOf(b.text).filter(actionOf).map((step) => ({ ...b, step, action: actionOf(step)! })));
+const examples = () =>
+  yamlBlocks().flatMap((b) =>
+    stepsOf(b.text)
+      .filter(actionOf)
+      .map((step) => ({ ...b, step, action: actionOf(step)! })),
+  );
 /** The README's first example of an action (its main one). */
 const readmeStep = (action: string) => examples().find((e) => e.file === 'README.md' && e.action === action)!;
 
@@ -48,7 +75,8 @@ test('every action step in the README and the docs passes only inputs its action
   expect(found.length).toBeGreaterThan(10);
   for (const { file, step, action } of found) {
     const declared = Object.keys(actionInputs(action));
-    for (const key of Object.keys(step.with ?? {})) expect(`${file}: ${action}: ${key} ${declared.includes(key)}`).toBe(`${file}: ${action}: ${key} true`);
+    for (const key of Object.keys(step.with ?? {}))
+      expect(`${file}: ${action}: ${key} ${declared.includes(key)}`).toBe(`${file}: ${action}: ${key} true`);
   }
 });
 
@@ -60,18 +88,30 @@ test("every ssh-rollout step in the docs passes ssh-rollout's own input checks (
   expect(rollouts.length).toBeGreaterThan(2);
   for (const { file, step } of rollouts) {
     const values = Object.fromEntries(
-      Object.entries(step.with ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v.replace(/\$\{\{[^}]*\}\}/g, 'x') : String(v)]),
+      Object.entries(step.with ?? {}).map(([k, v]) => [
+        k,
+        typeof v === 'string' ? v.replace(/\$\{\{[^}]*\}\}/g, 'x') : String(v),
+      ]),
     );
     // What an expression or the user's site supplies: three hosts, a key, their host keys, a build.
     const inputs = {
       ...values,
       hosts: 'web1.example.com\nweb2.example.com\nweb3.example.com',
       'private-key': key,
-      'known-hosts': 'web1.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl',
-      ...(values['artifact-url'] ? { 'artifact-url': 'https://artifacts.example.com/app.tgz', 'artifact-sha256': 'a'.repeat(64) } : { artifact }),
+      'known-hosts':
+        'web1.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl',
+      ...(values['artifact-url']
+        ? { 'artifact-url': 'https://artifacts.example.com/app.tgz', 'artifact-sha256': 'a'.repeat(64) }
+        : { artifact }),
       ...(values['release-id'] ? { 'release-id': 'r1' } : {}),
     };
-    expect({ file, step: step.name, error: errorOf(() => readRolloutSettings(objectInputs(inputs), { now: new Date(), sha: '', mask: () => {}, env: {} })) }).toEqual({ file, step: step.name, error: '' });
+    expect({
+      file,
+      step: step.name,
+      error: errorOf(() =>
+        readRolloutSettings(objectInputs(inputs), { now: new Date(), sha: '', mask: () => {}, env: {} }),
+      ),
+    }).toEqual({ file, step: step.name, error: '' });
   }
 });
 
@@ -111,8 +151,19 @@ describe("the README's ssh-rollout and auto-revert steps, in one job, on a real 
     fleet = await Fleet.start(3, { distinctAddresses: true });
     appPort = await freePort(fleet.hosts[0].host);
     // /health names the release the host runs, as the README's health-expect: '{release}' asks.
-    apps.push(...(await startShopEndpoints(fleet.hosts, appPort, { centsPerMinute: () => 60_000, health: (i) => ({ status: 200, body: `release ${currentOf(fleet, i)}` }) })));
-    [prometheus, gh] = await Promise.all([startPrometheus(fleet.hosts.map((h) => `${h.host}:${appPort}`), 'shop_revenue_cents_total'), startGitHubApi()]);
+    apps.push(
+      ...(await startShopEndpoints(fleet.hosts, appPort, {
+        centsPerMinute: () => 60_000,
+        health: (i) => ({ status: 200, body: `release ${currentOf(fleet, i)}` }),
+      })),
+    );
+    [prometheus, gh] = await Promise.all([
+      startPrometheus(
+        fleet.hosts.map((h) => `${h.host}:${appPort}`),
+        'shop_revenue_cents_total',
+      ),
+      startGitHubApi(),
+    ]);
     // The watch's rule is a rate over 1m: it needs a few samples of every host first.
     await waitForHistory(prometheus, 'shop_revenue_cents_total', 3);
     // README "Preparing hosts": the deploy path owned by the login user, shared/.env made before the first rollout.
@@ -149,8 +200,17 @@ describe("the README's ssh-rollout and auto-revert steps, in one job, on a real 
     revert.uses = './actions/auto-revert';
     const r = revert.with as Record<string, string>;
     // The README's revert reloads and checks health the same way as its rollout.
-    Object.assign(r, { 'reload-command': 'true', 'health-url': `http://{host}:${appPort}/health`, 'revert-commit': 'false' });
-    const doc = { name: 'readme', on: { push: {} }, permissions: {}, jobs: { deploy: { 'runs-on': 'ubuntu-latest', steps: [rollout, revert] } } };
+    Object.assign(r, {
+      'reload-command': 'true',
+      'health-url': `http://{host}:${appPort}/health`,
+      'revert-commit': 'false',
+    });
+    const doc = {
+      name: 'readme',
+      on: { push: {} },
+      permissions: {},
+      jobs: { deploy: { 'runs-on': 'ubuntu-latest', steps: [rollout, revert] } },
+    };
     const file = join(work, `readme-${Math.random().toString(36).slice(2, 8)}.yml`);
     writeFileSync(file, stringifyYaml(doc, { lineWidth: 0 }));
     return file;
@@ -160,7 +220,12 @@ describe("the README's ssh-rollout and auto-revert steps, in one job, on a real 
     const dir = join(work, `build-${release}`);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'index.html'), `${release}\n`);
-    return { WEB_HOSTS: fleet.hostsInput, WEB_KNOWN_HOSTS: fleet.knownHosts(), DEPLOY_KNOWN_HOSTS: fleet.knownHosts(), ARTIFACT: dir };
+    return {
+      WEB_HOSTS: fleet.hostsInput,
+      WEB_KNOWN_HOSTS: fleet.knownHosts(),
+      DEPLOY_KNOWN_HOSTS: fleet.knownHosts(),
+      ARTIFACT: dir,
+    };
   };
   let runs = 0;
   /** One workflow run (each its own run id, as every push is) of the README's two steps. */
@@ -178,7 +243,12 @@ describe("the README's ssh-rollout and auto-revert steps, in one job, on a real 
   test('as written: every host on the release, shared .env linked as a file, log/ created, the canary watched during its bake', async () => {
     for (const release of ['v0', 'v1']) {
       const job = await run(release);
-      expect({ release, result: job.result, rollout: job.steps.rollout.outcome, log: job.result === 'success' ? '' : job.steps.rollout.stdout.slice(-3000) }).toEqual({ release, result: 'success', rollout: 'success', log: '' });
+      expect({
+        release,
+        result: job.result,
+        rollout: job.steps.rollout.outcome,
+        log: job.result === 'success' ? '' : job.steps.rollout.stdout.slice(-3000),
+      }).toEqual({ release, result: 'success', rollout: 'success', log: '' });
       expect(job.steps[Object.keys(job.steps)[1]].outcome).toBe('skipped'); // the revert runs only on failure()
     }
     expect(currents()).toEqual(['v1', 'v1', 'v1']);

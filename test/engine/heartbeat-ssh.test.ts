@@ -18,16 +18,31 @@ test('three renewals, one remote command; a takeover is seen at the next beat', 
   const commands: string[] = [];
   const counting: Connector = async (spec, credentials) => {
     const session = await connectSsh(spec, credentials);
-    return { ...session, id: session.id, spec: session.spec, close: () => session.close(), exec: (command, options) => (commands.push(command), session.exec(command, options)) };
+    return {
+      ...session,
+      id: session.id,
+      spec: session.spec,
+      close: () => session.close(),
+      exec: (command, options) => (commands.push(command), session.exec(command, options)),
+    };
   };
-  const host = new ReleaseHost(fleet.hosts[0].spec, { connector: counting, credentials: fleet.credentials(), deployPath: '/srv/app' });
+  const host = new ReleaseHost(fleet.hosts[0].spec, {
+    connector: counting,
+    credentials: fleet.credentials(),
+    deployPath: '/srv/app',
+  });
   await host.connect();
   const lock = new HostLock(host);
   expect((await lock.tryLock('https://ci/runs/1', 'tok1')).kind).toBe('acquired');
   const owner = fleet.path(0, '/srv/app/.fivestep/lock/owner');
   const beatOf = () => Number(readFileSync(owner, 'utf8').split('\n')[2]);
   const lost: string[] = [];
-  const heartbeat = new Heartbeat(() => [lock], (h) => lost.push(h.id), new MemoryLogger(), 1_000_000);
+  const heartbeat = new Heartbeat(
+    () => [lock],
+    (h) => lost.push(h.id),
+    new MemoryLogger(),
+    1_000_000,
+  );
   const before = commands.length;
   for (let i = 0; i < 3; i++) {
     writeFileSync(owner, `tok1\nhttps://ci/runs/1\n${Math.floor(Date.now() / 1000) - 45}\n`);

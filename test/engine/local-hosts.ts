@@ -63,7 +63,11 @@ export class LocalHosts {
 
   releases(i: number): string[] {
     const d = this.path(i, `${DEPLOY}/releases`);
-    return existsSync(d) ? readdirSync(d).filter((n) => !n.startsWith('.')).sort() : [];
+    return existsSync(d)
+      ? readdirSync(d)
+          .filter((n) => !n.startsWith('.'))
+          .sort()
+      : [];
   }
 
   ledger(i: number): [string, string][] {

@@ -65,7 +65,10 @@ describe('steps', () => {
     const bare = planRollout(hosts(2), options());
     expect(bare.stage).toEqual({ 'h1:22': ['upload', 'unpack'], 'h2:22': ['upload', 'unpack'] });
     expect([bare.switch, bare.finish, bare.revert]).toEqual([['switch'], ['record'], ['revert']]);
-    const full = planRollout(hosts(1), options({ sharedPaths: true, setup: true, reload: true, health: true, drain: true }));
+    const full = planRollout(
+      hosts(1),
+      options({ sharedPaths: true, setup: true, reload: true, health: true, drain: true }),
+    );
     expect(full.stage['h1:22']).toEqual(['upload', 'unpack', 'link', 'setup']);
     expect(full.switch).toEqual(['drain', 'switch', 'reload', 'health', 'rotation']);
     // Behind a balancer a reverted host is back in rotation only once healthy on the release it went back to.
@@ -81,15 +84,26 @@ describe('steps', () => {
       ['h2:22', { uploaded: false, current: false }],
       ['h3:22', { uploaded: true, current: true }],
     ]);
-    expect(planRollout(hosts(3), options({ staging: 'delta' }), found).stage).toEqual({ 'h1:22': ['compare', 'unpack'], 'h2:22': ['upload', 'unpack'], 'h3:22': ['unpack'] });
+    expect(planRollout(hosts(3), options({ staging: 'delta' }), found).stage).toEqual({
+      'h1:22': ['compare', 'unpack'],
+      'h2:22': ['upload', 'unpack'],
+      'h3:22': ['unpack'],
+    });
   });
   test('artifact-url: every host that lacks the release downloads it', () => {
     const found = new Map([['h2:22', { uploaded: true, current: true }]]);
-    expect(planRollout(hosts(2), options({ staging: 'url' }), found).stage).toEqual({ 'h1:22': ['download', 'unpack'], 'h2:22': ['unpack'] });
+    expect(planRollout(hosts(2), options({ staging: 'url' }), found).stage).toEqual({
+      'h1:22': ['download', 'unpack'],
+      'h2:22': ['unpack'],
+    });
   });
   test('bakes after every wave but the last, only with wave-wait; the canary weight on wave 1 only', () => {
     expect(planRollout(hosts(5), options()).waves.map((w) => w.bake)).toEqual([null, null, null]);
     const baked = planRollout(hosts(5), options({ waveWaitMs: 30_000, watch: true, canary: true }));
-    expect(baked.waves.map((w) => w.bake)).toEqual([{ ms: 30_000, watch: true, canary: true }, { ms: 30_000, watch: true, canary: false }, null]);
+    expect(baked.waves.map((w) => w.bake)).toEqual([
+      { ms: 30_000, watch: true, canary: true },
+      { ms: 30_000, watch: true, canary: false },
+      null,
+    ]);
   });
 });

@@ -22,23 +22,42 @@ function balancer(states: Record<string, LbServer['state']>) {
   const server = (h: string): LbServer => ({ name: h, address: h, port: 80, weight: 1, state: states[h] });
   return {
     serverOf: server,
-    inRotation: (hosts: readonly string[] = []) => Object.keys(states).filter((h) => states[h] === 'ready' && !hosts.includes(h)).length,
+    inRotation: (hosts: readonly string[] = []) =>
+      Object.keys(states).filter((h) => states[h] === 'ready' && !hosts.includes(h)).length,
   };
 }
 
 test('reverted hosts in rotation; a failed or no-good-release host out; a host left alone as it was unless checked', () => {
   const lb = balancer({ a: 'drain', b: 'ready', c: 'ready', d: 'drain', e: 'drain', f: 'ready' });
-  const settled = settleOf(report(rec('a', 'reverted'), rec('b', 'failed'), rec('c', 'no-good-release'), rec('d', 'nothing-to-do', true), rec('e', 'nothing-to-do', false), rec('f', 'nothing-to-do')), lb);
+  const settled = settleOf(
+    report(
+      rec('a', 'reverted'),
+      rec('b', 'failed'),
+      rec('c', 'no-good-release'),
+      rec('d', 'nothing-to-do', true),
+      rec('e', 'nothing-to-do', false),
+      rec('f', 'nothing-to-do'),
+    ),
+    lb,
+  );
   expect(settled).toEqual({ ready: ['a', 'd', 'f'], out: ['b', 'c', 'e'], kept: [] });
 });
 
 test('a host left alone, out of rotation and never checked (no release to check): left as it is', () => {
-  expect(settleOf(report(rec('a', 'nothing-to-do'), rec('b', 'reverted')), balancer({ a: 'maint', b: 'drain' }))).toEqual({ ready: ['b'], out: [], kept: [] });
+  expect(
+    settleOf(report(rec('a', 'nothing-to-do'), rec('b', 'reverted')), balancer({ a: 'maint', b: 'drain' })),
+  ).toEqual({ ready: ['b'], out: [], kept: [] });
 });
 
 test('every host unhealthy: none is taken out, since that would leave no server in rotation', () => {
   const lb = balancer({ a: 'ready', b: 'ready' });
-  expect(settleOf(report(rec('a', 'failed'), rec('b', 'failed')), lb)).toEqual({ ready: [], out: [], kept: ['a', 'b'] });
+  expect(settleOf(report(rec('a', 'failed'), rec('b', 'failed')), lb)).toEqual({
+    ready: [],
+    out: [],
+    kept: ['a', 'b'],
+  });
   // A server the revert does not know keeps serving: then the unhealthy hosts can go.
-  expect(settleOf(report(rec('a', 'failed'), rec('b', 'failed')), balancer({ a: 'ready', b: 'ready', other: 'ready' }))).toEqual({ ready: [], out: ['a', 'b'], kept: [] });
+  expect(
+    settleOf(report(rec('a', 'failed'), rec('b', 'failed')), balancer({ a: 'ready', b: 'ready', other: 'ready' })),
+  ).toEqual({ ready: [], out: ['a', 'b'], kept: [] });
 });

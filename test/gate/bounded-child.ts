@@ -20,9 +20,20 @@ if (what === 'zip') {
 } else if (what === 'reports') {
   const logger = new MemoryLogger();
   // The reports were written before the attempt started: touching them makes them this attempt's.
-  const run = await runTests({ command: 'touch reports/*.xml', retries: 0, cwd: path, junit: ['reports/*.xml'], logger });
+  const run = await runTests({
+    command: 'touch reports/*.xml',
+    retries: 0,
+    cwd: path,
+    junit: ['reports/*.xml'],
+    logger,
+  });
   const report = run.final.report;
-  result = { tests: report?.tests ?? 0, failures: report?.failures ?? 0, messages: report?.cases.map((c) => c.message?.length ?? 0), warnings: run.final.warnings ?? [] };
+  result = {
+    tests: report?.tests ?? 0,
+    failures: report?.failures ?? 0,
+    messages: report?.cases.map((c) => c.message?.length ?? 0),
+    warnings: run.final.warnings ?? [],
+  };
 } else {
   throw new Error(`usage: bounded-child.ts zip <file> | reports <dir>`);
 }

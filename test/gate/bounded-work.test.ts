@@ -25,7 +25,10 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs bounded-child.ts with a heap of `heapMiB`; its JSON line, or the exit code and stderr when it crashed. */
-function child(args: string[], heapMiB: number): { exit: number | null; out?: Record<string, unknown>; stderr: string } {
+function child(
+  args: string[],
+  heapMiB: number,
+): { exit: number | null; out?: Record<string, unknown>; stderr: string } {
   const r = spawnSync(process.execPath, [`--max-old-space-size=${heapMiB}`, '--import', 'tsx', CHILD, ...args], {
     cwd: REPO,
     encoding: 'utf8',
@@ -33,19 +36,38 @@ function child(args: string[], heapMiB: number): { exit: number | null; out?: Re
     timeout: 120_000,
   });
   const last = r.stdout.trim().split('\n').pop() ?? '';
-  return { exit: r.status, out: last.startsWith('{') ? (JSON.parse(last) as Record<string, unknown>) : undefined, stderr: r.stderr.slice(-2000) };
+  return {
+    exit: r.status,
+    out: last.startsWith('{') ? (JSON.parse(last) as Record<string, unknown>) : undefined,
+    stderr: r.stderr.slice(-2000),
+  };
 }
 
 function attempt(n: number, exitCode: number, cases: TestCase[]): Attempt {
   const report = summarize(cases);
-  return { attempt: n, exitCode, durationMs: 1, reportFiles: ['reports/r.xml'], report, passed: exitCode === 0 && report.failures + report.errors === 0 };
+  return {
+    attempt: n,
+    exitCode,
+    durationMs: 1,
+    reportFiles: ['reports/r.xml'],
+    report,
+    passed: exitCode === 0 && report.failures + report.errors === 0,
+  };
 }
 
 describe('flaky matching', () => {
   test('30,000 tests that fail, then pass on retry: flagged, located and annotated in linear time', () => {
     const n = 30_000;
     const name = (i: number): string => `test ${i} of the cart`;
-    const failed = Array.from({ length: n }, (_, i): TestCase => ({ classname: 'cart', name: name(i), time: 0, status: 'failed', message: `boom ${i}`, file: `src/cart${i % 50}.test.ts`, line: i + 1 }));
+    const failed = Array.from({ length: n }, (_, i): TestCase => ({
+      classname: 'cart',
+      name: name(i),
+      time: 0,
+      status: 'failed',
+      message: `boom ${i}`,
+      file: `src/cart${i % 50}.test.ts`,
+      line: i + 1,
+    }));
     const passed = failed.map((c): TestCase => ({ classname: c.classname, name: c.name, time: 0, status: 'passed' }));
     const started = performance.now();
     const run = concludeRun([attempt(1, 1, failed), attempt(2, 0, passed)], 10);
@@ -57,17 +79,39 @@ describe('flaky matching', () => {
     expect(run.flakyTests[n - 1]).toBe(`cart › ${name(n - 1)}`);
     expect(anns).toHaveLength(1000);
     expect(all).toHaveLength(n);
-    expect(all[n - 1]).toMatchObject({ path: 'src/cart49.test.ts', start_line: n, annotation_level: 'warning', title: `flaky: cart › ${name(n - 1)}`, message: `Failed, then passed on retry: boom ${n - 1}` });
+    expect(all[n - 1]).toMatchObject({
+      path: 'src/cart49.test.ts',
+      start_line: n,
+      annotation_level: 'warning',
+      title: `flaky: cart › ${name(n - 1)}`,
+      message: `Failed, then passed on retry: boom ${n - 1}`,
+    });
     // It was minutes, quadratic in the flaky tests: 3,000 took 1.44 s and 30,000 did not end in 30 s.
     expect(seconds).toBeLessThan(2);
   });
 
   test('order and meaning kept: first failure order, self re-runs once, the first failing case with a file locates it', () => {
-    const c = (name: string, status: TestCase['status'], more: Partial<TestCase> = {}): TestCase => ({ classname: 'k', name, time: 0, status, ...more });
+    const c = (name: string, status: TestCase['status'], more: Partial<TestCase> = {}): TestCase => ({
+      classname: 'k',
+      name,
+      time: 0,
+      status,
+      ...more,
+    });
     const attempts = [
       attempt(1, 1, [c('b', 'failed'), c('a', 'error', { file: 'a.ts', line: 3, message: 'first' }), c('x', 'failed')]),
-      attempt(2, 1, [c('b', 'failed', { file: 'b.ts', line: 7, message: 'second' }), c('a', 'failed', { file: 'a.ts', line: 9 }), c('x', 'failed')]),
-      attempt(3, 0, [c('a', 'passed'), c('b', 'passed'), c('x', 'skipped'), c('s', 'passed', { flaky: true }), c('s2', 'passed', { flaky: true })]),
+      attempt(2, 1, [
+        c('b', 'failed', { file: 'b.ts', line: 7, message: 'second' }),
+        c('a', 'failed', { file: 'a.ts', line: 9 }),
+        c('x', 'failed'),
+      ]),
+      attempt(3, 0, [
+        c('a', 'passed'),
+        c('b', 'passed'),
+        c('x', 'skipped'),
+        c('s', 'passed', { flaky: true }),
+        c('s2', 'passed', { flaky: true }),
+      ]),
     ];
     expect(flippedTests(attempts)).toEqual(['k › b', 'k › a']);
     const run = concludeRun(attempts, 1);
@@ -128,7 +172,11 @@ describe('the artifact of mode publish', () => {
 
   test('twenty 64 MiB result.json in a 1.3 MB zip: one is inflated, with bounded memory (it took a 1.45 GB peak)', () => {
     const { deflated, crc } = zeros(LIMITS.resultBytes);
-    const zip = zipOf(Array.from({ length: 20 }, (_, i) => ({ name: `results-${i}/result.json`, size: LIMITS.resultBytes })), deflated, crc);
+    const zip = zipOf(
+      Array.from({ length: 20 }, (_, i) => ({ name: `results-${i}/result.json`, size: LIMITS.resultBytes })),
+      deflated,
+      crc,
+    );
     expect(zip.length).toBeLessThan(2 * MiB);
     writeFileSync(join(dir, 'artifact.zip'), zip);
     const r = child(['zip', join(dir, 'artifact.zip')], 256);
@@ -140,7 +188,9 @@ describe('the artifact of mode publish', () => {
   test('an entry over the cap is refused by name without inflating it, and one whose header lies stops at the cap', () => {
     const { deflated, crc } = zeros(LIMITS.resultBytes + 1);
     const big = zipOf([{ name: 'out/result.json', size: LIMITS.resultBytes + 1 }], deflated, crc);
-    expect(() => resultFromZip(big)).toThrow(`out/result.json is ${LIMITS.resultBytes + 1} bytes, over the ${LIMITS.resultBytes} allowed`);
+    expect(() => resultFromZip(big)).toThrow(
+      `out/result.json is ${LIMITS.resultBytes + 1} bytes, over the ${LIMITS.resultBytes} allowed`,
+    );
     // Its central directory claims 100 bytes: the inflater, not the header, decides where to stop.
     const lying = zipOf([{ name: 'result.json', size: 100 }], deflated, crc);
     expect(() => resultFromZip(lying)).toThrow(`result.json is over the ${LIMITS.resultBytes} bytes allowed`);
@@ -165,7 +215,10 @@ describe('JUnit reports', () => {
     const tail = '"/></testcase><testcase classname="c" name="fine"/></testsuite></testsuites>';
     writeReport('over.xml', head, 100 * 1000 * 1000, tail);
     writeReport('under.xml', head, REPORT_LIMITS.bytes - head.length - tail.length, tail);
-    writeFileSync(join(dir, 'reports/small.xml'), '<testsuite name="t"><testcase classname="t" name="one"/></testsuite>');
+    writeFileSync(
+      join(dir, 'reports/small.xml'),
+      '<testsuite name="t"><testcase classname="t" name="one"/></testsuite>',
+    );
     const r = child(['reports', dir], 256);
     expect(r.stderr).not.toMatch(/heap out of memory/);
     expect(r).toMatchObject({
@@ -186,10 +239,26 @@ describe('JUnit reports', () => {
   const wrap = (inner: string): string => `<testsuites><testsuite name="s">${inner}</testsuite></testsuites>`;
 
   test.each([
-    ['nesting 50,000 deep', `<testsuites>${'<testsuite>'.repeat(50_000)}${'</testsuite>'.repeat(50_000)}</testsuites>`, /elements nested over 100 deep at line 1/],
-    ['an element with 200,000 attributes', wrap(`<testcase name="t" ${Array.from({ length: 200_000 }, (_, i) => `a${i}=""`).join(' ')}/>`), /an element with over 64 attributes at line 1/],
-    ['2,100,000 test cases (4,200,000 elements and attributes)', wrap('<testcase name="t"/>'.repeat(2_100_000)), /over 4,000,000 elements and attributes at line 1/],
-    ['entity declarations (an XML bomb)', `<!DOCTYPE t [<!ENTITY a "${'x'.repeat(9000)}"><!ENTITY b "&a;&a;&a;&a;">]>${wrap(`<testcase name="&a;">${'&a;'.repeat(100_000)}</testcase>`)}`, /a DOCTYPE with declarations at line 1/],
+    [
+      'nesting 50,000 deep',
+      `<testsuites>${'<testsuite>'.repeat(50_000)}${'</testsuite>'.repeat(50_000)}</testsuites>`,
+      /elements nested over 100 deep at line 1/,
+    ],
+    [
+      'an element with 200,000 attributes',
+      wrap(`<testcase name="t" ${Array.from({ length: 200_000 }, (_, i) => `a${i}=""`).join(' ')}/>`),
+      /an element with over 64 attributes at line 1/,
+    ],
+    [
+      '2,100,000 test cases (4,200,000 elements and attributes)',
+      wrap('<testcase name="t"/>'.repeat(2_100_000)),
+      /over 4,000,000 elements and attributes at line 1/,
+    ],
+    [
+      'entity declarations (an XML bomb)',
+      `<!DOCTYPE t [<!ENTITY a "${'x'.repeat(9000)}"><!ENTITY b "&a;&a;&a;&a;">]>${wrap(`<testcase name="&a;">${'&a;'.repeat(100_000)}</testcase>`)}`,
+      /a DOCTYPE with declarations at line 1/,
+    ],
     ['a 2 MiB element name', wrap(`<t${'x'.repeat(2 * MiB)}/>`), /an element name over 1024 characters/],
     ['a tag of 2 MiB of spaces', wrap(`<testcase${' '.repeat(2 * MiB)}name="t"/>`), /a tag over 1 MiB at line 1/],
   ])('refused, quickly, naming what: %s', (_what, xml, message) => {
@@ -200,7 +269,9 @@ describe('JUnit reports', () => {
 
   test('texts and values are cut at 64 KiB, never inside an entity reference; a DOCTYPE naming a DTD is read', () => {
     const body = `${'y'.repeat(REPORT_LIMITS.text - 3)}&lt;${'z'.repeat(100_000)}`;
-    const r = parse(`<!DOCTYPE testsuites SYSTEM "junit.dtd">${wrap(`<testcase name="t"><failure message="${'m'.repeat(100_000)}">${body}</failure></testcase>`)}`);
+    const r = parse(
+      `<!DOCTYPE testsuites SYSTEM "junit.dtd">${wrap(`<testcase name="t"><failure message="${'m'.repeat(100_000)}">${body}</failure></testcase>`)}`,
+    );
     expect(r.tests).toBe(1);
     const { message, details } = r.cases[0];
     // Lengths and ends, not the strings: a failing comparison would print 100,000 characters.
@@ -211,8 +282,16 @@ describe('JUnit reports', () => {
   test('failure texts built to make the stack-trace patterns backtrack are read in linear time', () => {
     // Each was seconds or minutes: trailing spaces (/\s+$/), `) in ` lines (.NET frames), `a.a.a.` lines (go
     // frames), a test name of brackets, and paths of thousands of segments matched by suffix.
-    const lines = [`x${' '.repeat(60_000)}y`, `  at x${'() in '.repeat(2_500)}:line 1`, `${'a.'.repeat(25_000)}(`, ` ${'a/'.repeat(25_000)}x.ts:1`];
-    const cases = lines.map((l, i) => `<testcase classname="${'c.'.repeat(20_000)}C" name="${'('.repeat(60_000)}${i}" file="${'s/'.repeat(25_000)}a.test.ts"><failure>${l}</failure></testcase>`);
+    const lines = [
+      `x${' '.repeat(60_000)}y`,
+      `  at x${'() in '.repeat(2_500)}:line 1`,
+      `${'a.'.repeat(25_000)}(`,
+      ` ${'a/'.repeat(25_000)}x.ts:1`,
+    ];
+    const cases = lines.map(
+      (l, i) =>
+        `<testcase classname="${'c.'.repeat(20_000)}C" name="${'('.repeat(60_000)}${i}" file="${'s/'.repeat(25_000)}a.test.ts"><failure>${l}</failure></testcase>`,
+    );
     const started = performance.now();
     const r = parse(wrap(cases.join('')));
     const ms = performance.now() - started;

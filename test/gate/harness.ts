@@ -73,12 +73,19 @@ export class GateHarness {
   }
 
   /** Runs the gate with these inputs on this event; `client: null` posts nothing (no token). */
-  async gate(eventName: string, inputs: Record<string, string>, o: EventOptions & { client?: GitHubClient | null; env?: NodeJS.ProcessEnv } = {}) {
+  async gate(
+    eventName: string,
+    inputs: Record<string, string>,
+    o: EventOptions & { client?: GitHubClient | null; env?: NodeJS.ProcessEnv } = {},
+  ) {
     const logger = new MemoryLogger();
     let output = '';
     let summaryText = '';
     const result = await runGate({
-      settings: readSettings(objectInputs({ 'github-token': 't0ken', ...inputs }), o.env ?? { RUNNER_TEMP: this.runnerTemp }),
+      settings: readSettings(
+        objectInputs({ 'github-token': 't0ken', ...inputs }),
+        o.env ?? { RUNNER_TEMP: this.runnerTemp },
+      ),
       context: context(this.gh.url, eventName, o),
       logger,
       client: o.client === undefined ? this.client : o.client,
@@ -91,7 +98,11 @@ export class GateHarness {
 }
 
 export const prPayload = (number: number, headSha: string, o: { fork?: string } = {}) => ({
-  pull_request: { number, head: { sha: headSha, ref: `pr-${number}`, repo: { full_name: o.fork ?? REPO } }, base: { ref: 'main' } },
+  pull_request: {
+    number,
+    head: { sha: headSha, ref: `pr-${number}`, repo: { full_name: o.fork ?? REPO } },
+    base: { ref: 'main' },
+  },
   repository: { default_branch: 'main', full_name: REPO },
 });
 export const copyFixture = (name: string): string => `cp ${join(FIXTURES, name)} reports/${name}`;
@@ -122,4 +133,3 @@ export async function zipDirectory(dir: string): Promise<Uint8Array> {
   await done;
   return Buffer.concat(chunks);
 }
-

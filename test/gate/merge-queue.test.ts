@@ -17,7 +17,15 @@ const REQUIRED = ['test-gate', 'test-gate/tree'];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the event payload is free-form JSON
 const runEntry = (payload: Record<string, any>, command: string) =>
-  h.gate('merge_group', { command }, { payload: { ...payload, repository: { default_branch: 'main', full_name: REPO } }, sha: payload.merge_group.head_sha, ref: payload.merge_group.head_ref });
+  h.gate(
+    'merge_group',
+    { command },
+    {
+      payload: { ...payload, repository: { default_branch: 'main', full_name: REPO } },
+      sha: payload.merge_group.head_sha,
+      ref: payload.merge_group.head_ref,
+    },
+  );
 
 test('main is red: the fix goes through the queue (its tree status is green on top of red main), merges, and the push run opens the tree', async () => {
   const [green, red] = gh.seedCommits(REPO, 'main', [{ message: 'green' }, { message: 'broke checkout' }]);
@@ -36,7 +44,10 @@ test('main is red: the fix goes through the queue (its tree status is green on t
   // Gated like a push: check run and commit status on the queue's merge commit, not on the PR's head.
   expect(repo.checkRuns.map((c) => [c.head_sha, c.conclusion])).toEqual([[entry.sha, 'success']]);
   expect(repo.latestStatus(entry.sha, 'test-gate')?.state).toBe('success');
-  expect(repo.latestStatus(entry.sha, 'test-gate/tree')).toMatchObject({ state: 'success', description: 'merge queue: green on top of main, which is red: this entry is the fix' });
+  expect(repo.latestStatus(entry.sha, 'test-gate/tree')).toMatchObject({
+    state: 'success',
+    description: 'merge queue: green on top of main, which is red: this entry is the fix',
+  });
   expect(r.summary).toContain('This merge-queue entry passes on top of it: merging it turns the branch green.');
   // A queue run is not a run on main: no red-main issue, no tree statuses re-posted on open pull requests.
   expect(repo.issues.filter((i) => !i.pull_request)).toHaveLength(0);
@@ -63,7 +74,10 @@ test('an entry whose tests fail on top of main drops out of the queue; the entry
 
   const red = await runEntry(first.payload, 'echo "cart.test.js: 1 failing"; exit 1');
   expect(red.failure).toBe('the test command failed with exit code 1');
-  expect(gh.repo(REPO).latestStatus(first.entry.sha, 'test-gate/tree')).toMatchObject({ state: 'failure', description: 'merge queue: red on top of main, so it leaves the queue' });
+  expect(gh.repo(REPO).latestStatus(first.entry.sha, 'test-gate/tree')).toMatchObject({
+    state: 'failure',
+    description: 'merge queue: red on top of main, so it leaves the queue',
+  });
   const builtOnRed = await runEntry(second.payload, 'exit 1'); // it contains the breaking change too
   expect(builtOnRed.outputs).toMatchObject({ result: 'failed' });
 
@@ -76,7 +90,10 @@ test('an entry whose tests fail on top of main drops out of the queue; the entry
   expect(rebuilt.entry.baseSha).toBe(tip);
   const green = await runEntry(rebuilt.payload, 'true');
   expect(green.outputs).toMatchObject({ result: 'passed', tree: 'open' });
-  expect(gh.repo(REPO).latestStatus(rebuilt.entry.sha, 'test-gate/tree')).toMatchObject({ state: 'success', description: 'merge queue: green on top of main' });
+  expect(gh.repo(REPO).latestStatus(rebuilt.entry.sha, 'test-gate/tree')).toMatchObject({
+    state: 'success',
+    description: 'merge queue: green on top of main',
+  });
   expect(gh.settleQueue(REPO, REQUIRED)).toMatchObject({ merged: [good.number], dropped: [] });
   expect(gh.repo(REPO).tip('main')).toBe(rebuilt.entry.sha);
   expect(gh.repo(REPO).pull(breaking.number)).toMatchObject({ state: 'open', merged: false });
@@ -88,11 +105,19 @@ test('with tree: false no tree status is posted on queue entries either, while t
   const [red] = gh.seedCommits(REPO, 'main', [{ message: 'broke it' }]);
   gh.seedStatus(REPO, red, { state: 'failure', context: 'test-gate' });
   const pr = gh.seedPull(REPO, { head: 'feature', headSha: 'e'.repeat(40) });
-  await h.gate('pull_request', { command: 'true' }, { payload: prPayload(pr.number, pr.head.sha), ref: `refs/pull/${pr.number}/merge` });
+  await h.gate(
+    'pull_request',
+    { command: 'true' },
+    { payload: prPayload(pr.number, pr.head.sha), ref: `refs/pull/${pr.number}/merge` },
+  );
   expect(gh.repo(REPO).latestStatus(pr.head.sha, 'test-gate/tree')?.state).toBe('failure');
   // tree: false turns the tree status off on pull requests, and on queue entries too (nothing to require).
   const { entry, payload } = gh.enqueue(REPO, pr.number);
-  await h.gate('merge_group', { command: 'true', tree: 'false' }, { payload, sha: entry.sha, ref: payload.merge_group.head_ref });
+  await h.gate(
+    'merge_group',
+    { command: 'true', tree: 'false' },
+    { payload, sha: entry.sha, ref: payload.merge_group.head_ref },
+  );
   expect(gh.repo(REPO).latestStatus(entry.sha, 'test-gate/tree')).toBeUndefined();
   expect(gh.repo(REPO).latestStatus(entry.sha, 'test-gate')?.state).toBe('success');
 });

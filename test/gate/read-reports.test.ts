@@ -17,12 +17,21 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 async function run(copies: Record<string, string>, exit = 1) {
   const cp = Object.entries(copies).map(([to, from]) => `cp '${FIXTURES}${from}' reports/${to}`);
   const logger = new MemoryLogger();
-  const r = await runTests({ command: `mkdir -p reports && ${cp.join(' && ')} && exit ${exit}`, retries: 0, cwd: dir, junit: ['reports/*.xml'], logger });
+  const r = await runTests({
+    command: `mkdir -p reports && ${cp.join(' && ')} && exit ${exit}`,
+    retries: 0,
+    cwd: dir,
+    junit: ['reports/*.xml'],
+    logger,
+  });
   return { attempt: r.final, log: logger.text() };
 }
 
 test('a report cut off mid-write is a warning naming it, and only the readable report is counted', async () => {
-  const { attempt, log } = await run({ 'jest.xml': 'jest-junit-file-attribute.xml', 'zz-crashed.xml': 'truncated.xml' });
+  const { attempt, log } = await run({
+    'jest.xml': 'jest-junit-file-attribute.xml',
+    'zz-crashed.xml': 'truncated.xml',
+  });
   // truncated.xml is the same jest report cut inside its last case: counting it would add 3 or 4 tests.
   expect(attempt.report).toMatchObject({ tests: 4, failures: 2, passed: 1, skipped: 1 });
   expect(log).toMatch(/warning: reports\/zz-crashed\.xml: not valid XML.*its tests are not counted/);
@@ -31,7 +40,10 @@ test('a report cut off mid-write is a warning naming it, and only the readable r
 });
 
 test('when every report is unreadable there is no report (the exit code decides), and the warnings say why', async () => {
-  const { attempt, log } = await run({ 'a.xml': 'third-party/mikepenz/TEST-test.CorruptTest.xml', 'b.xml': 'third-party/enricomi/corrupt-xml.xml' }, 0);
+  const { attempt, log } = await run(
+    { 'a.xml': 'third-party/mikepenz/TEST-test.CorruptTest.xml', 'b.xml': 'third-party/enricomi/corrupt-xml.xml' },
+    0,
+  );
   expect(attempt.report).toBeUndefined();
   expect(attempt.passed).toBe(true);
   expect(attempt.warnings?.map((w) => w.split(':')[0])).toEqual(['reports/a.xml', 'reports/b.xml']);
@@ -41,8 +53,12 @@ test('when every report is unreadable there is no report (the exit code decides)
 test("a suite that lists none of its declared tests is warned about with the report's name; its cases are still read", async () => {
   const { attempt, log } = await run({ 'merged.xml': 'declared-but-no-cases.xml' });
   expect(attempt.report).toMatchObject({ tests: 2, failures: 1 });
-  expect(log).toContain("warning: reports/merged.xml: suite 'src/checkout.test.js' declares 5 tests but lists none: they are not counted");
-  expect(attempt.warnings).toEqual(["reports/merged.xml: suite 'src/checkout.test.js' declares 5 tests but lists none: they are not counted"]);
+  expect(log).toContain(
+    "warning: reports/merged.xml: suite 'src/checkout.test.js' declares 5 tests but lists none: they are not counted",
+  );
+  expect(attempt.warnings).toEqual([
+    "reports/merged.xml: suite 'src/checkout.test.js' declares 5 tests but lists none: they are not counted",
+  ]);
 });
 
 test('an empty <testsuites/> is zero tests, without a warning; a file in another encoding is decoded as it declares', async () => {

@@ -30,7 +30,16 @@ describe("GitHub's limits, one module", () => {
   });
 
   test('fitMarkdown cuts at a line, closes an open code block and <details>, and ends with the line saying where the rest is', () => {
-    const md = ['# t', '<details><summary>x</summary>', '', '````', ...Array.from({ length: 5000 }, (_, i) => `line ${i} ${'é'.repeat(20)}`), '````', '</details>', 'after'].join('\n');
+    const md = [
+      '# t',
+      '<details><summary>x</summary>',
+      '',
+      '````',
+      ...Array.from({ length: 5000 }, (_, i) => `line ${i} ${'é'.repeat(20)}`),
+      '````',
+      '</details>',
+      'after',
+    ].join('\n');
     const out = fitMarkdown(md, GITHUB_LIMITS.checkRunSummary, '… cut: the log has the rest.');
     expect(bytes(out)).toBeLessThanOrEqual(65_535);
     expect(out.endsWith('\n… cut: the log has the rest.')).toBe(true);

@@ -16,7 +16,17 @@ export interface Rendered {
 }
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'" };
-const decode = (s: string): string => s.replace(/&(#?\w+);/g, (m, e: string) => ENTITIES[e] ?? (e.startsWith('#x') ? String.fromCodePoint(parseInt(e.slice(2), 16)) : e.startsWith('#') ? String.fromCodePoint(Number(e.slice(1))) : m));
+const decode = (s: string): string =>
+  s.replace(
+    /&(#?\w+);/g,
+    (m, e: string) =>
+      ENTITIES[e] ??
+      (e.startsWith('#x')
+        ? String.fromCodePoint(parseInt(e.slice(2), 16))
+        : e.startsWith('#')
+          ? String.fromCodePoint(Number(e.slice(1)))
+          : m),
+  );
 
 // GitHub's mention and issue-reference filters (html-pipeline's patterns, simplified).
 const MENTION = /(?:^|[^\w`])@[a-z0-9][a-z0-9-]*/gi;
@@ -25,7 +35,10 @@ const REFERENCE = /(?:^|[^\w/])(?:#|gh-)\d+/gi;
 export function renderGitHub(markdown: string): Rendered {
   const html = micromark(markdown, { allowDangerousHtml: true, extensions: [gfm()], htmlExtensions: [gfmHtml()] });
   const tags = [...html.matchAll(/<\/?([a-zA-Z][\w-]*)/g)].map((m) => m[1].toLowerCase());
-  const outsideCode = html.replace(/<code[^>]*>[\s\S]*?<\/code>/g, ' ').replace(/<pre[^>]*>[\s\S]*?<\/pre>/g, ' ').replace(/<a\b[^>]*>[\s\S]*?<\/a>/g, ' ');
+  const outsideCode = html
+    .replace(/<code[^>]*>[\s\S]*?<\/code>/g, ' ')
+    .replace(/<pre[^>]*>[\s\S]*?<\/pre>/g, ' ')
+    .replace(/<a\b[^>]*>[\s\S]*?<\/a>/g, ' ');
   const plain = decode(outsideCode.replace(/<[^>]*>/g, ' '));
   const live = [
     ...[...html.matchAll(/<(a|img)\b[^>]*>/g)].map((m) => m[0]),

@@ -26,8 +26,16 @@ describe('parseRunUrl', () => {
   });
 
   test('a GitHub Enterprise server, with and without a path prefix', () => {
-    expect(parseRunUrl('https://ghe.example.com/ops/web/actions/runs/5', 'https://ghe.example.com/')).toEqual({ owner: 'ops', repo: 'web', runId: 5 });
-    expect(parseRunUrl('https://ghe.example.com/git/ops/web/actions/runs/5', 'https://ghe.example.com/git')).toEqual({ owner: 'ops', repo: 'web', runId: 5 });
+    expect(parseRunUrl('https://ghe.example.com/ops/web/actions/runs/5', 'https://ghe.example.com/')).toEqual({
+      owner: 'ops',
+      repo: 'web',
+      runId: 5,
+    });
+    expect(parseRunUrl('https://ghe.example.com/git/ops/web/actions/runs/5', 'https://ghe.example.com/git')).toEqual({
+      owner: 'ops',
+      repo: 'web',
+      runId: 5,
+    });
     expect(parseRunUrl('https://ghe.example.com/ops/web/actions/runs/5', 'https://ghe.example.com/git')).toBeNull();
     expect(parseRunUrl('https://github.com/ops/web/actions/runs/5', 'https://ghe.example.com')).toBeNull();
   });
@@ -83,7 +91,9 @@ describe('createRunStatusLookup', () => {
     const lookup = createRunStatusLookup(client, SERVER, logger);
     await expect(lookup(runUrl(42))).resolves.toBe('completed');
     await expect(lookup(runUrl(42))).resolves.toBe('completed');
-    expect(runRequests().map((q) => `${q.method} ${q.path} ${q.status}`)).toEqual(['GET /repos/acme/shop/actions/runs/42 200']);
+    expect(runRequests().map((q) => `${q.method} ${q.path} ${q.status}`)).toEqual([
+      'GET /repos/acme/shop/actions/runs/42 200',
+    ]);
     // The cache belongs to one lookup.
     await expect(createRunStatusLookup(client, SERVER)(runUrl(42))).resolves.toBe('completed');
     expect(runRequests()).toHaveLength(2);
@@ -107,19 +117,32 @@ describe('createRunStatusLookup', () => {
     const lookup = createRunStatusLookup(client, SERVER);
     await expect(lookup(`${runUrl(42)}/attempts/1`)).resolves.toBe('completed');
     await expect(lookup(`${runUrl(42)}/job/777`)).resolves.toBe('completed');
-    expect(runRequests().map((q) => q.path)).toEqual(['/repos/acme/shop/actions/runs/42', '/repos/acme/shop/actions/runs/42']);
+    expect(runRequests().map((q) => q.path)).toEqual([
+      '/repos/acme/shop/actions/runs/42',
+      '/repos/acme/shop/actions/runs/42',
+    ]);
   });
 
   test('a run the API does not know (404) → unknown, one debug line with the status, not cached', async () => {
     const lookup = createRunStatusLookup(client, SERVER, logger);
     await expect(lookup(runUrl(404))).resolves.toBe('unknown');
-    expect(logger.lines).toEqual([expect.stringMatching(/^debug: could not look up run https:\/\/github\.com\/acme\/shop\/actions\/runs\/404: HTTP 404 /)]);
+    expect(logger.lines).toEqual([
+      expect.stringMatching(
+        /^debug: could not look up run https:\/\/github\.com\/acme\/shop\/actions\/runs\/404: HTTP 404 /,
+      ),
+    ]);
     gh.seedWorkflowRun('acme/shop', { id: 404, status: 'completed' });
     await expect(lookup(runUrl(404))).resolves.toBe('completed');
   });
 
   test('a token without `actions: read` (403) → unknown, one debug line with the status', async () => {
-    gh.failNext({ method: 'GET', path: /^\/repos\/acme\/shop\/actions\/runs\//, status: 403, message: 'Resource not accessible by integration', times: Infinity });
+    gh.failNext({
+      method: 'GET',
+      path: /^\/repos\/acme\/shop\/actions\/runs\//,
+      status: 403,
+      message: 'Resource not accessible by integration',
+      times: Infinity,
+    });
     gh.seedWorkflowRun('acme/shop', { id: 42, status: 'completed' });
     gh.seedWorkflowRun('acme/other', { id: 43, status: 'completed' });
     const lookup = createRunStatusLookup(client, SERVER, logger);
@@ -152,7 +175,7 @@ describe('createRunStatusLookup', () => {
     expect(logger.lines.every((l) => l.startsWith('debug: '))).toBe(true);
   });
 
-  test('the stand-in\'s html_url is a run URL the lookup understands', async () => {
+  test("the stand-in's html_url is a run URL the lookup understands", async () => {
     gh.seedWorkflowRun('acme/shop', { id: 42, status: 'completed' });
     const { data } = await client.rest.actions.getWorkflowRun({ owner: 'acme', repo: 'shop', run_id: 42 });
     await expect(createRunStatusLookup(client, SERVER)(data.html_url)).resolves.toBe('completed');

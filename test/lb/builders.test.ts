@@ -9,7 +9,17 @@ import {
   showServersStateLine,
   showStatLine,
 } from '../../src/lb/haproxy.js';
-import { appPorts, canaryWeights, computeSplit, matchServers, parseLbServers, parseShare, readRolloutLbSettings, LoadBalancerError, type LbServer } from '../../src/lb/index.js';
+import {
+  appPorts,
+  canaryWeights,
+  computeSplit,
+  matchServers,
+  parseLbServers,
+  parseShare,
+  readRolloutLbSettings,
+  LoadBalancerError,
+  type LbServer,
+} from '../../src/lb/index.js';
 import { parseUpstream, rewriteUpstream, upstreamFor, workersCommand } from '../../src/lb/nginx.js';
 
 const STATE = `1
@@ -56,18 +66,38 @@ test('parse show servers state: weights, ready/drain/maint, config weight', () =
 
 test('parse show stat: current sessions per server', () => {
   const csv = '# pxname,svname,qcur,qmax,scur,smax\napp,s1,0,0,3,9\napp,s2,0,0,0,1\napp,BACKEND,0,0,3,9\n';
-  expect(parseSessions(csv, 'app')).toEqual(new Map([['s1', 3], ['s2', 0]]));
+  expect(parseSessions(csv, 'app')).toEqual(
+    new Map([
+      ['s1', 3],
+      ['s2', 0],
+    ]),
+  );
 });
 
-const server = (name: string, address: string, weight = 1): LbServer => ({ name, address, port: 8080, weight, state: 'ready' });
+const server = (name: string, address: string, weight = 1): LbServer => ({
+  name,
+  address,
+  port: 8080,
+  weight,
+  state: 'ready',
+});
 
 const d = (host: string, port = 22) => ({ user: 'd', host, port });
-const at = (name: string, address: string, port: number): LbServer => ({ name, address, port, weight: 1, state: 'ready' });
+const at = (name: string, address: string, port: number): LbServer => ({
+  name,
+  address,
+  port,
+  weight: 1,
+  state: 'ready',
+});
 const matched = (m: Map<string, LbServer>) => Object.fromEntries([...m].map(([h, s]) => [h, s.name]));
 
 test('hosts are matched to servers by address (or haproxy name), one server each', () => {
   const servers = [server('a', '10.0.0.1'), server('web3', '10.0.0.3')];
-  expect(matched(matchServers([d('10.0.0.1'), d('web3')], servers, 'app'))).toEqual({ '10.0.0.1:22': 'a', 'web3:22': 'web3' });
+  expect(matched(matchServers([d('10.0.0.1'), d('web3')], servers, 'app'))).toEqual({
+    '10.0.0.1:22': 'a',
+    'web3:22': 'web3',
+  });
   expect(() => matchServers([d('10.0.0.9'), d('10.0.0.8', 2222)], servers, 'app')).toThrow(
     /no server of 'app' has the address 10\.0\.0\.9; 10\.0\.0\.8:2222: no server of 'app' has the address 10\.0\.0\.8\..*nothing was changed/,
   );
@@ -77,7 +107,15 @@ test('hosts on one address: matched by address and port, never all four to every
   // The fault: hosts named by one address and distinct ports, every server on that address: matching by
   // address alone gave each host all four servers, so draining one drained them all.
   const servers = [8001, 8002, 8003, 8004].map((p, i) => at(`s${i}`, '127.0.0.1', p));
-  expect(matched(matchServers([8001, 8002, 8003, 8004].map((p) => d('127.0.0.1', p)), servers, 'app'))).toEqual({
+  expect(
+    matched(
+      matchServers(
+        [8001, 8002, 8003, 8004].map((p) => d('127.0.0.1', p)),
+        servers,
+        'app',
+      ),
+    ),
+  ).toEqual({
     '127.0.0.1:8001': 's0',
     '127.0.0.1:8002': 's1',
     '127.0.0.1:8003': 's2',
@@ -93,46 +131,88 @@ test('hosts on one address: matched by address and port, never all four to every
   })();
   expect(err).toBeInstanceOf(InputError);
   expect(err!.input).toBe('lb-servers');
-  expect(err!.message).toContain("127.0.0.1:2201: 4 servers of 'app' have the address 127.0.0.1 (s0 (127.0.0.1:8001), s1 (127.0.0.1:8002), s2 (127.0.0.1:8003), s3 (127.0.0.1:8004)) and none has port 2201");
-  expect(err!.message).toContain('Name each host\'s server in lb-servers (`host[:port]=server`, one a line); nothing was changed');
+  expect(err!.message).toContain(
+    "127.0.0.1:2201: 4 servers of 'app' have the address 127.0.0.1 (s0 (127.0.0.1:8001), s1 (127.0.0.1:8002), s2 (127.0.0.1:8003), s3 (127.0.0.1:8004)) and none has port 2201",
+  );
+  expect(err!.message).toContain(
+    "Name each host's server in lb-servers (`host[:port]=server`, one a line); nothing was changed",
+  );
 });
 
 test('lb-servers names each host its server, Unix sockets included; one host per server', () => {
-  const servers = [at('unix:/run/web1.sock', 'unix:/run/web1.sock', 0), at('unix:/run/web2.sock', 'unix:/run/web2.sock', 0)];
+  const servers = [
+    at('unix:/run/web1.sock', 'unix:/run/web1.sock', 0),
+    at('unix:/run/web2.sock', 'unix:/run/web2.sock', 0),
+  ];
   const named = new Map([
     ['127.0.0.1:2201', 'unix:/run/web1.sock'],
     ['127.0.0.1:2202', 'unix:/run/web2.sock'],
   ]);
-  expect(matched(matchServers([d('127.0.0.1', 2201), d('127.0.0.1', 2202)], servers, 'app', named))).toEqual({ '127.0.0.1:2201': 'unix:/run/web1.sock', '127.0.0.1:2202': 'unix:/run/web2.sock' });
+  expect(matched(matchServers([d('127.0.0.1', 2201), d('127.0.0.1', 2202)], servers, 'app', named))).toEqual({
+    '127.0.0.1:2201': 'unix:/run/web1.sock',
+    '127.0.0.1:2202': 'unix:/run/web2.sock',
+  });
   // Two hosts, one server: refused.
-  expect(() => matchServers([d('127.0.0.1', 2201), d('127.0.0.1', 2202)], servers, 'app', new Map([...named, ['127.0.0.1:2202', 'unix:/run/web1.sock']]))).toThrow(
+  expect(() =>
+    matchServers(
+      [d('127.0.0.1', 2201), d('127.0.0.1', 2202)],
+      servers,
+      'app',
+      new Map([...named, ['127.0.0.1:2202', 'unix:/run/web1.sock']]),
+    ),
+  ).toThrow(
     /127\.0\.0\.1:2201 and 127\.0\.0\.1:2202 are all matched to server unix:\/run\/web1\.sock: one host per server/,
   );
   // A server the balancer does not have, and a host that is not in hosts.
-  expect(() => matchServers([d('127.0.0.1', 2201)], servers, 'app', new Map([['127.0.0.1:2201', 'unix:/run/nope.sock'], ['10.9.9.9:22', 'x']]))).toThrow(
+  expect(() =>
+    matchServers(
+      [d('127.0.0.1', 2201)],
+      servers,
+      'app',
+      new Map([
+        ['127.0.0.1:2201', 'unix:/run/nope.sock'],
+        ['10.9.9.9:22', 'x'],
+      ]),
+    ),
+  ).toThrow(
     /10\.9\.9\.9:22 is named in lb-servers but is not one of the hosts; 127\.0\.0\.1:2201: 'app' has no server unix:\/run\/nope\.sock/,
   );
 });
 
 test('lb-servers input: host[:port]=server lines, the port defaulting to `port`; bad names refused', () => {
   const defaults = { user: 'deploy', port: 22 };
-  expect([...parseLbServers('web1=unix:/run/web1.sock\n127.0.0.1:2202 = 127.0.0.1:8002\n# note\n', 'nginx', defaults)]).toEqual([
+  expect([
+    ...parseLbServers('web1=unix:/run/web1.sock\n127.0.0.1:2202 = 127.0.0.1:8002\n# note\n', 'nginx', defaults),
+  ]).toEqual([
     ['web1:22', 'unix:/run/web1.sock'],
     ['127.0.0.1:2202', '127.0.0.1:8002'],
   ]);
   expect([...parseLbServers('web1=s1', 'haproxy', defaults)]).toEqual([['web1:22', 's1']]);
-  expect(() => parseLbServers('web1=unix:/run/a.sock', 'haproxy', defaults)).toThrow("input 'lb-servers': 'unix:/run/a.sock' is not a haproxy server name");
+  expect(() => parseLbServers('web1=unix:/run/a.sock', 'haproxy', defaults)).toThrow(
+    "input 'lb-servers': 'unix:/run/a.sock' is not a haproxy server name",
+  );
   expect(() => parseLbServers("web1=a'; reboot", 'nginx', defaults)).toThrow(/is not an nginx server address/);
-  expect(() => parseLbServers('web1', 'nginx', defaults)).toThrow("input 'lb-servers': 'web1' is not host[:port]=server");
+  expect(() => parseLbServers('web1', 'nginx', defaults)).toThrow(
+    "input 'lb-servers': 'web1' is not host[:port]=server",
+  );
   expect(() => parseLbServers('web1=a:1\nweb1:22=b:1', 'nginx', defaults)).toThrow('web1:22 is named twice');
-  expect(() => readRolloutLbSettings(objectInputs({ 'lb-servers': 'web1=s1' }))).toThrow("input 'lb-servers': is set but load-balancer is empty");
-  expect(() => readRolloutLbSettings(objectInputs({ 'health-url': 'http://{host}:{port}/' }))).toThrow(/input 'health-url': uses \{port\}.*load-balancer is empty/);
+  expect(() => readRolloutLbSettings(objectInputs({ 'lb-servers': 'web1=s1' }))).toThrow(
+    "input 'lb-servers': is set but load-balancer is empty",
+  );
+  expect(() => readRolloutLbSettings(objectInputs({ 'health-url': 'http://{host}:{port}/' }))).toThrow(
+    /input 'health-url': uses \{port\}.*load-balancer is empty/,
+  );
 });
 
 test('{port} needs a balancer server with a port: a Unix-socket server is an input error naming the host', () => {
-  const lb = { serverOf: (h: string) => (h === 'a:22' ? at('s1', '10.0.0.1', 8080) : at('unix:/run/b.sock', 'unix:/run/b.sock', 0)) };
+  const lb = {
+    serverOf: (h: string) =>
+      h === 'a:22' ? at('s1', '10.0.0.1', 8080) : at('unix:/run/b.sock', 'unix:/run/b.sock', 0),
+  };
   expect(appPorts(lb, [d('a')])).toEqual(new Map([['a:22', 8080]]));
-  expect(() => appPorts(lb, [d('a'), d('b')])).toThrow("input 'health-url': uses {port}, but the balancer server of b:22 (unix:/run/b.sock) has no port (a Unix socket): check those hosts with health-command");
+  expect(() => appPorts(lb, [d('a'), d('b')])).toThrow(
+    "input 'health-url': uses {port}, but the balancer server of b:22 (unix:/run/b.sock) has no port (a Unix socket): check those hosts with health-command",
+  );
 });
 
 test('nginx upstreams of Unix sockets parse, rewrite and keep their other parameters', () => {
@@ -156,7 +236,18 @@ test('canary weights give the canary its share; the rest keep their ratios', () 
 });
 
 test('nginx upstream: parse and rewrite weight= and down, everything else untouched', () => {
-  const text = ['# managed', 'upstream other {', '  server 10.0.0.9:80;', '}', 'upstream app {', '    server 10.0.0.1:8080 max_fails=3; # web1', '    server 10.0.0.2:8080 weight=5 down;', '    keepalive 8;', '}', ''].join('\n');
+  const text = [
+    '# managed',
+    'upstream other {',
+    '  server 10.0.0.9:80;',
+    '}',
+    'upstream app {',
+    '    server 10.0.0.1:8080 max_fails=3; # web1',
+    '    server 10.0.0.2:8080 weight=5 down;',
+    '    keepalive 8;',
+    '}',
+    '',
+  ].join('\n');
   expect(parseUpstream(text, 'app')).toEqual([
     { name: '10.0.0.1:8080', address: '10.0.0.1', port: 8080, weight: 1, state: 'ready' },
     { name: '10.0.0.2:8080', address: '10.0.0.2', port: 8080, weight: 5, state: 'maint' },
@@ -169,8 +260,24 @@ test('nginx upstream: parse and rewrite weight= and down, everything else untouc
       ['10.0.0.2:8080', { weight: 1, down: false }],
     ]),
   );
-  expect(out).toBe(['# managed', 'upstream other {', '  server 10.0.0.9:80;', '}', 'upstream app {', '    server 10.0.0.1:8080 weight=9 max_fails=3 down; # web1', '    server 10.0.0.2:8080;', '    keepalive 8;', '}', ''].join('\n'));
-  expect(parseUpstream('server 10.0.0.1:8080;\nserver web2;\n', 'app').map((s) => `${s.address}:${s.port}`)).toEqual(['10.0.0.1:8080', 'web2:80']);
+  expect(out).toBe(
+    [
+      '# managed',
+      'upstream other {',
+      '  server 10.0.0.9:80;',
+      '}',
+      'upstream app {',
+      '    server 10.0.0.1:8080 weight=9 max_fails=3 down; # web1',
+      '    server 10.0.0.2:8080;',
+      '    keepalive 8;',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  expect(parseUpstream('server 10.0.0.1:8080;\nserver web2;\n', 'app').map((s) => `${s.address}:${s.port}`)).toEqual([
+    '10.0.0.1:8080',
+    'web2:80',
+  ]);
   expect(() => parseUpstream(text, 'missing')).toThrow(/no 'upstream missing \{' block/);
   expect(workersCommand(42)).toBe("ps -eo pid=,ppid= | awk '$2 == 42 { print $1 }'");
 });
@@ -203,7 +310,9 @@ test('inputs: load-balancer settings, canary-weight, drain defaults', () => {
     drainTimeoutMs: 30_000,
   });
   expect(readRolloutLbSettings(objectInputs({}))).toBeNull();
-  expect(readRolloutLbSettings(objectInputs({ ...base, 'canary-weight': '5%', drain: 'false', 'drain-timeout': '5s' }))).toMatchObject({ canaryShare: 0.05, drain: false, drainTimeoutMs: 5000 });
+  expect(
+    readRolloutLbSettings(objectInputs({ ...base, 'canary-weight': '5%', drain: 'false', 'drain-timeout': '5s' })),
+  ).toMatchObject({ canaryShare: 0.05, drain: false, drainTimeoutMs: 5000 });
   expect(parseShare('canary-weight', '10')).toBe(0.1);
   expect(() => parseShare('canary-weight', '100%')).toThrow(InputError);
   expect(() => readRolloutLbSettings(objectInputs({ 'lb-host': 'x' }))).toThrow(/lb-host.*load-balancer is empty/);

@@ -9,14 +9,24 @@ import { connectLoadBalancer, readLoadBalancerInputs, sharesBetween, type LoadBa
 import { Fleet } from '../servers/fleet.js';
 import { startHaproxy, type HaproxyServer } from '../servers/haproxy.js';
 import { connector, currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { RESTART, startHaproxyWorld, stopLbWorld, haproxyInputs, haproxyServers, sendRequests, startLoad, type Apps } from './helpers.js';
+import {
+  RESTART,
+  startHaproxyWorld,
+  stopLbWorld,
+  haproxyInputs,
+  haproxyServers,
+  sendRequests,
+  startLoad,
+  type Apps,
+} from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
 let apps: Apps;
 let haproxy: HaproxyServer;
 
-const state = (h: HaproxyServer = haproxy) => haproxyServers(h).map(({ name, weight, state }) => ({ name, weight, state }));
+const state = (h: HaproxyServer = haproxy) =>
+  haproxyServers(h).map(({ name, weight, state }) => ({ name, weight, state }));
 
 beforeAll(async () => {
   ({ tmp, fleet, apps, lb: haproxy } = await startHaproxyWorld('haproxy'));
@@ -33,7 +43,14 @@ const lbInputs = () => ({
 test('drain + canary 10%: no failed request under load, the canary gets 10% ± 3 during its bake, weights restored', async () => {
   const before = state();
   const load = startLoad(haproxy.url, 4);
-  const run = await runRollout(fleet, { ...lbInputs(), artifact: makeArtifact(tmp, 'v2'), 'release-id': 'v2', waves: '1, 100%', 'wave-wait': '4s', 'canary-weight': '10%' });
+  const run = await runRollout(fleet, {
+    ...lbInputs(),
+    artifact: makeArtifact(tmp, 'v2'),
+    'release-id': 'v2',
+    waves: '1, 100%',
+    'wave-wait': '4s',
+    'canary-weight': '10%',
+  });
   const samples = await load.stop();
   expect(run.failure).toBeUndefined();
   expect(run.outputs.result).toBe('success');
@@ -47,8 +64,14 @@ test('drain + canary 10%: no failed request under load, the canary gets 10% ± 3
   expect(during.length).toBeGreaterThan(50);
   expect(share).toBeGreaterThanOrEqual(7);
   expect(share).toBeLessThanOrEqual(13);
-  expect(run.report.waves[0].traffic?.some((t) => t.label.startsWith('canary') && Math.abs(t.share[fleet.hosts[0].id] - 10) < 1)).toBe(true);
-  expect(run.report.hosts[1].steps.map((s) => s.name)).toEqual(expect.arrayContaining(['drain', 'switch', 'reload', 'health', 'rotation']));
+  expect(
+    run.report.waves[0].traffic?.some(
+      (t) => t.label.startsWith('canary') && Math.abs(t.share[fleet.hosts[0].id] - 10) < 1,
+    ),
+  ).toBe(true);
+  expect(run.report.hosts[1].steps.map((s) => s.name)).toEqual(
+    expect.arrayContaining(['drain', 'switch', 'reload', 'health', 'rotation']),
+  );
   expect(state()).toEqual(before);
 }, 60_000);
 
@@ -77,12 +100,21 @@ test('a canary that fails health: out of rotation while it is reverted, no faile
 }, 60_000);
 
 test('a host the balancer does not know: an error before anything changes', async () => {
-  const partial = await startHaproxy(fleet.hosts.slice(0, 2).map((h, i) => ({ name: `s${i}`, address: h.host, port: apps.port })));
+  const partial = await startHaproxy(
+    fleet.hosts.slice(0, 2).map((h, i) => ({ name: `s${i}`, address: h.host, port: apps.port })),
+  );
   try {
     const before = state(partial);
     await expect(
-      runRollout(fleet, { ...lbInputs(), 'lb-socket': partial.socket, artifact: makeArtifact(tmp, 'v4'), 'release-id': 'v4' }),
-    ).rejects.toThrow(`${fleet.hosts[2].id}: no server of 'app' has the address ${fleet.hosts[2].host}; ${fleet.hosts[3].id}: no server of 'app' has the address ${fleet.hosts[3].host}`);
+      runRollout(fleet, {
+        ...lbInputs(),
+        'lb-socket': partial.socket,
+        artifact: makeArtifact(tmp, 'v4'),
+        'release-id': 'v4',
+      }),
+    ).rejects.toThrow(
+      `${fleet.hosts[2].id}: no server of 'app' has the address ${fleet.hosts[2].host}; ${fleet.hosts[3].id}: no server of 'app' has the address ${fleet.hosts[3].host}`,
+    );
     expect(currents(fleet)).toEqual(['v2', 'v2', 'v2', 'v2']);
     expect(state(partial)).toEqual(before);
   } finally {
@@ -92,7 +124,11 @@ test('a host the balancer does not know: an error before anything changes', asyn
 
 /** The provider as ssh-rollout opens it: over SSH to the bastion, which runs socat on the admin socket. */
 async function openLb(): Promise<{ lb: LoadBalancer; close: () => Promise<void> }> {
-  const opened = await connectLoadBalancer(readLoadBalancerInputs(objectInputs(lbInputs()))!, connector, fleet.credentials());
+  const opened = await connectLoadBalancer(
+    readLoadBalancerInputs(objectInputs(lbInputs()))!,
+    connector,
+    fleet.credentials(),
+  );
   await opened.lb.inspect(fleet.specs());
   return opened;
 }
@@ -107,7 +143,11 @@ test('requestCounts: keep-alive requests are counted one by one, per host, as th
     expect(sent).toEqual({ byHost: [10, 10, 10, 10], failed: 0, connections: 1 });
     const after = await lb.requestCounts();
     expect(fleet.hosts.map((h) => after.byHost[h.id] - before.byHost[h.id])).toEqual(sent.byHost);
-    expect(sharesBetween(before, after)).toEqual({ measured: true, total: 40, share: Object.fromEntries(fleet.hosts.map((h) => [h.id, 0.25])) });
+    expect(sharesBetween(before, after)).toEqual({
+      measured: true,
+      total: 40,
+      share: Object.fromEntries(fleet.hosts.map((h) => [h.id, 0.25])),
+    });
     expect(sharesBetween(after, await lb.requestCounts())).toBeNull();
   } finally {
     await close();
@@ -155,7 +195,12 @@ test('canary at 10% with a volume rule: judged at its measured share of requests
   const load = startLoad(haproxy.url, 4);
   try {
     const common = { ...lbInputs(), waves: '1, 100%', 'wave-wait': '5s', 'canary-weight': '10%' };
-    const good = await runRollout(fleet, { ...common, artifact: makeArtifact(tmp, 'v5'), 'release-id': 'v5', watch: ordersWatch(true) });
+    const good = await runRollout(fleet, {
+      ...common,
+      artifact: makeArtifact(tmp, 'v5'),
+      'release-id': 'v5',
+      watch: ordersWatch(true),
+    });
     expect(good.failure).toBeUndefined();
     expect(good.outputs.result).toBe('success');
     expect(good.report.waves[0].bake).toMatchObject({ verdict: 'pass' });
@@ -163,16 +208,30 @@ test('canary at 10% with a volume rule: judged at its measured share of requests
     const measured = good.report.waves[0].traffic?.find((t) => t.label.startsWith('measured during the bake'));
     expect(measured?.share[fleet.hosts[0].id]).toBeGreaterThan(6);
     expect(measured?.share[fleet.hosts[0].id]).toBeLessThan(14);
-    expect(good.log).toMatch(/orders per minute: 127\.\d+\.\d+\.\d+=\d[\d.]* \(\d[\d.]* at \d[\d.]*% of requests\) vs /);
+    expect(good.log).toMatch(
+      /orders per minute: 127\.\d+\.\d+\.\d+=\d[\d.]* \(\d[\d.]* at \d[\d.]*% of requests\) vs /,
+    );
 
     // The same healthy canary without `volume`: a tenth of the traffic reads as a 90% drop.
-    const unscaled = await runRollout(fleet, { ...common, artifact: makeArtifact(tmp, 'v6'), 'release-id': 'v6', watch: ordersWatch(false) });
+    const unscaled = await runRollout(fleet, {
+      ...common,
+      artifact: makeArtifact(tmp, 'v6'),
+      'release-id': 'v6',
+      watch: ordersWatch(false),
+    });
     expect(unscaled.outputs.result).toBe('reverted');
     expect(unscaled.failure).toMatch(/orders per minute: fail: dropped more than 50% below the baseline/);
 
-    const bad = await runRollout(fleet, { ...common, artifact: makeArtifact(tmp, 'v7', { 'order-value': '0.1' }), 'release-id': 'v7', watch: ordersWatch(true) });
+    const bad = await runRollout(fleet, {
+      ...common,
+      artifact: makeArtifact(tmp, 'v7', { 'order-value': '0.1' }),
+      'release-id': 'v7',
+      watch: ordersWatch(true),
+    });
     expect(bad.outputs.result).toBe('reverted');
-    expect(bad.failure).toMatch(/metric watch failed during the bake of wave 1: orders per minute: fail: dropped more than 50% below the baseline/);
+    expect(bad.failure).toMatch(
+      /metric watch failed during the bake of wave 1: orders per minute: fail: dropped more than 50% below the baseline/,
+    );
     expect(currents(fleet)).toEqual(['v5', 'v5', 'v5', 'v5']);
   } finally {
     expect((await load.stop()).filter((s) => !s.ok)).toEqual([]);

@@ -14,7 +14,8 @@ import type { NginxServer } from '../servers/nginx.js';
 import { makeArtifact, runRollout } from '../rollout/helpers.js';
 
 /** A reload that is a restart: the app answers nothing for 0.3 s, and the command returns once it is back. */
-export const RESTART = 'mkdir -p "$DEPLOY_PATH/shared"; touch "$DEPLOY_PATH/shared/restarting"; sleep 0.3; rm -f "$DEPLOY_PATH/shared/restarting"';
+export const RESTART =
+  'mkdir -p "$DEPLOY_PATH/shared"; touch "$DEPLOY_PATH/shared/restarting"; sleep 0.3; rm -f "$DEPLOY_PATH/shared/restarting"';
 
 /** lb-host: the fleet's bastion, which reaches the test's balancer (its socket, its upstream file). */
 const lbHost = (fleet: Fleet) => `${fleet.bastion().spec.user}@${fleet.bastion().host}:${fleet.bastion().port}`;
@@ -57,13 +58,23 @@ export async function stopLbWorld(w: Partial<LbWorld<{ stop(): Promise<void> }>>
  * Four hosts behind a real haproxy (servers `s0`…`s3`, weight 10), v1 deployed. Each host on an address of
  * its own with one app port; or (`sameAddress`) all at 127.0.0.1, each app on a port of its own.
  */
-export async function startHaproxyWorld(name: string, o: { sameAddress?: boolean } = {}): Promise<LbWorld<HaproxyServer>> {
+export async function startHaproxyWorld(
+  name: string,
+  o: { sameAddress?: boolean } = {},
+): Promise<LbWorld<HaproxyServer>> {
   const w: Partial<LbWorld<HaproxyServer>> = { tmp: mkdtempSync(join(tmpdir(), `fivestep-lb-${name}-`)) };
   try {
-    const fleet = (w.fleet = await Fleet.start(4, o.sameAddress ? { bastion: true } : { distinctAddresses: true, bastion: true }));
+    const fleet = (w.fleet = await Fleet.start(
+      4,
+      o.sameAddress ? { bastion: true } : { distinctAddresses: true, bastion: true },
+    ));
     const apps = (w.apps = await startApps(fleet, o.sameAddress ? { listen: 'own-port' } : {}));
     w.lb = await startHaproxy(
-      fleet.hosts.map((h, i) => (o.sameAddress ? { name: `s${i}`, address: '127.0.0.1', port: apps.ports[i], weight: 10 } : { name: `s${i}`, address: h.host, port: apps.port, weight: 10 })),
+      fleet.hosts.map((h, i) =>
+        o.sameAddress
+          ? { name: `s${i}`, address: '127.0.0.1', port: apps.ports[i], weight: 10 }
+          : { name: `s${i}`, address: h.host, port: apps.port, weight: 10 },
+      ),
     );
     const first = await runRollout(fleet, { artifact: makeArtifact(w.tmp!, 'v1'), 'release-id': 'v1' });
     expect(first.outputs.result).toBe('success');
@@ -76,7 +87,9 @@ export async function startHaproxyWorld(name: string, o: { sameAddress?: boolean
 
 /** What haproxy says of its backend's servers now, read on the runner through its admin socket. */
 export function haproxyServers(haproxy: HaproxyServer): LbServer[] {
-  const text = execFileSync('socat', ['stdio', `UNIX-CONNECT:${haproxy.socket}`], { input: `show servers state ${haproxy.backend}\n` }).toString();
+  const text = execFileSync('socat', ['stdio', `UNIX-CONNECT:${haproxy.socket}`], {
+    input: `show servers state ${haproxy.backend}\n`,
+  }).toString();
   return parseServersState(text, haproxy.backend);
 }
 
@@ -95,7 +108,10 @@ export interface Apps {
  * fleet with distinct addresses); on one address with a port each (`own-port`: several apps on one
  * machine); or on a Unix socket each at `socketPath(i)` (`unix`: nginx → app over a socket).
  */
-export async function startApps(fleet: Fleet, opts: { listen?: 'shared-port' | 'own-port' | 'unix'; socketPath?: (i: number) => string } = {}): Promise<Apps> {
+export async function startApps(
+  fleet: Fleet,
+  opts: { listen?: 'shared-port' | 'own-port' | 'unix'; socketPath?: (i: number) => string } = {},
+): Promise<Apps> {
   const listen = opts.listen ?? 'shared-port';
   const servers: Server[] = [];
   const ports: number[] = [];
@@ -116,7 +132,9 @@ export async function startApps(fleet: Fleet, opts: { listen?: 'shared-port' | '
         return;
       }
       if (req.url === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`# TYPE orders_total counter\norders_total ${orders}\n`);
+        res
+          .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+          .end(`# TYPE orders_total counter\norders_total ${orders}\n`);
         return;
       }
       if (req.url === '/health') {
@@ -143,7 +161,12 @@ export async function startApps(fleet: Fleet, opts: { listen?: 'shared-port' | '
     }
     servers.push(srv);
   }
-  return { port, ports, sockets, stop: () => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => undefined) };
+  return {
+    port,
+    ports,
+    sockets,
+    stop: () => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => undefined),
+  };
 }
 
 export interface Sample {
@@ -204,7 +227,12 @@ export interface Sent {
  * `n` requests one after another, counting who answered. `keepAlive`: all on one client connection
  * (what a browser does; haproxy must count requests, not the connection).
  */
-export async function sendRequests(url: string, n: number, hosts: number, opts: { keepAlive?: boolean } = {}): Promise<Sent> {
+export async function sendRequests(
+  url: string,
+  n: number,
+  hosts: number,
+  opts: { keepAlive?: boolean } = {},
+): Promise<Sent> {
   const agent = opts.keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
   const sockets = new Set<unknown>();
   const out: Sent = { byHost: Array.from({ length: hosts }, () => 0), failed: 0, connections: 0 };

@@ -21,7 +21,10 @@ beforeAll(async () => {
   fleet = await Fleet.start(3, { distinctAddresses: true, bastion: true });
   apps = await startApps(fleet);
   const { uid, gid } = statSync(fleet.hosts[0].root);
-  nginx = await startNginx(fleet.hosts.map((h) => ({ name: h.host, address: h.host, port: apps.port })), { uid, gid });
+  nginx = await startNginx(
+    fleet.hosts.map((h) => ({ name: h.host, address: h.host, port: apps.port })),
+    { uid, gid },
+  );
 }, 40_000);
 afterAll(() => stopLbWorld({ tmp, fleet, apps, lb: nginx }));
 
@@ -48,9 +51,7 @@ test('drain through nginx: no failed request under load, the upstream file resto
 
 test('requestCounts through nginx: the configured weights in rotation, not measured; a down host gets 0', async () => {
   const original = readFileSync(nginx.upstreamFile, 'utf8');
-  const settings = readLoadBalancerInputs(
-    objectInputs(nginxInputs(fleet, nginx)),
-  )!;
+  const settings = readLoadBalancerInputs(objectInputs(nginxInputs(fleet, nginx)))!;
   const { lb, close } = await connectLoadBalancer(settings, connector, fleet.credentials());
   const [a, b, c] = fleet.hosts.map((h) => h.id);
   try {
@@ -63,8 +64,14 @@ test('requestCounts through nginx: the configured weights in rotation, not measu
     // canaryWeights with max 1000: the others 1000 each, the canary 0.1 × 2000 / 0.9 ≈ 222.
     const canary = await lb.requestCounts();
     expect(canary).toEqual({ measured: false, byHost: { [a]: 222, [b]: 1000, [c]: 1000 } });
-    expect(sharesBetween(canary, canary)).toEqual({ measured: false, total: 2222, share: { [a]: 222 / 2222, [b]: 1000 / 2222, [c]: 1000 / 2222 } });
-    expect(readFileSync(nginx.upstreamFile, 'utf8')).toContain(`server ${fleet.hosts[0].host}:${apps.port} weight=222;`);
+    expect(sharesBetween(canary, canary)).toEqual({
+      measured: false,
+      total: 2222,
+      share: { [a]: 222 / 2222, [b]: 1000 / 2222, [c]: 1000 / 2222 },
+    });
+    expect(readFileSync(nginx.upstreamFile, 'utf8')).toContain(
+      `server ${fleet.hosts[0].host}:${apps.port} weight=222;`,
+    );
 
     await lb.drain(c, 5000);
     expect((await lb.requestCounts()).byHost).toEqual({ [a]: 222, [b]: 1000, [c]: 0 });

@@ -25,7 +25,10 @@ beforeAll(async () => {
   for (const [i] of fleet.hosts.entries()) mkdirSync(fleet.path(i, '/srv/app/shared'), { recursive: true });
   apps = await startApps(fleet, { listen: 'unix', socketPath: (i) => fleet.path(i, '/srv/app/shared/app.sock') });
   const { uid, gid } = statSync(fleet.hosts[0].root);
-  nginx = await startNginx(apps.sockets.map((s, i) => ({ name: `s${i}`, address: `unix:${s}`, port: 0 })), { uid, gid });
+  nginx = await startNginx(
+    apps.sockets.map((s, i) => ({ name: `s${i}`, address: `unix:${s}`, port: 0 })),
+    { uid, gid },
+  );
 }, 40_000);
 afterAll(() => stopLbWorld({ tmp, fleet, apps, lb: nginx }));
 
@@ -34,7 +37,8 @@ const lbInputs = () => ({
   'lb-servers': fleet.hosts.map((h, i) => `${h.id}=unix:${apps.sockets[i]}`).join('\n'),
   'reload-command': RESTART,
   // The runner cannot reach a socket on a host: the host checks itself, through the socket, three answers in a row.
-  'health-command': 'for i in 1 2 3; do curl -fsS --unix-socket "$DEPLOY_PATH/shared/app.sock" http://app/health >/dev/null || exit 1; done',
+  'health-command':
+    'for i in 1 2 3; do curl -fsS --unix-socket "$DEPLOY_PATH/shared/app.sock" http://app/health >/dev/null || exit 1; done',
   'health-timeout': '4s',
 });
 
@@ -42,7 +46,14 @@ test('drain and a 10% canary through nginx to Unix-socket upstreams: no request 
   const original = readFileSync(nginx.upstreamFile, 'utf8');
   expect(original).toContain(`server unix:${apps.sockets[0]};`);
   const load = startLoad(nginx.url, 4);
-  const run = await runRollout(fleet, { ...lbInputs(), artifact: makeArtifact(tmp, 'v2'), 'release-id': 'v2', waves: '1, 100%', 'wave-wait': '4s', 'canary-weight': '10%' });
+  const run = await runRollout(fleet, {
+    ...lbInputs(),
+    artifact: makeArtifact(tmp, 'v2'),
+    'release-id': 'v2',
+    waves: '1, 100%',
+    'wave-wait': '4s',
+    'canary-weight': '10%',
+  });
   const samples = await load.stop();
   expect(run.failure).toBeUndefined();
   expect(run.outputs.result).toBe('success');
@@ -55,6 +66,9 @@ test('drain and a 10% canary through nginx to Unix-socket upstreams: no request 
   expect(during.length).toBeGreaterThan(50);
   expect(share).toBeGreaterThanOrEqual(7);
   expect(share).toBeLessThanOrEqual(13);
-  for (const h of run.report.hosts) expect(h.steps.map((s) => s.name)).toEqual(expect.arrayContaining(['drain', 'switch', 'reload', 'health', 'rotation']));
+  for (const h of run.report.hosts)
+    expect(h.steps.map((s) => s.name)).toEqual(
+      expect.arrayContaining(['drain', 'switch', 'reload', 'health', 'rotation']),
+    );
   expect(readFileSync(nginx.upstreamFile, 'utf8')).toBe(original);
 }, 60_000);

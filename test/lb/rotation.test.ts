@@ -8,19 +8,30 @@ import { parseServersState } from '../../src/lb/haproxy.js';
 import { Fleet } from '../servers/fleet.js';
 import { type HaproxyServer } from '../servers/haproxy.js';
 import { currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { RESTART, startHaproxyWorld, stopLbWorld, haproxyInputs, haproxyServers, sendRequests, startLoad, type Apps } from './helpers.js';
+import {
+  RESTART,
+  startHaproxyWorld,
+  stopLbWorld,
+  haproxyInputs,
+  haproxyServers,
+  sendRequests,
+  startLoad,
+  type Apps,
+} from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
 let apps: Apps;
 let haproxy: HaproxyServer;
 
-const runtime = (line: string) => execFileSync('socat', ['stdio', `UNIX-CONNECT:${haproxy.socket}`], { input: `${line}\n` }).toString();
+const runtime = (line: string) =>
+  execFileSync('socat', ['stdio', `UNIX-CONNECT:${haproxy.socket}`], { input: `${line}\n` }).toString();
 const state = () => haproxyServers(haproxy).map(({ name, weight, state }) => ({ name, weight, state }));
 const ready = () => fleet.hosts.map((_, i) => ({ name: `s${i}`, weight: 10, state: 'ready' }));
 
 /** A reload that returns at once while the app restarts for 0.6 s (a plain HUP to a server that reloads slowly). */
-const hup = 'mkdir -p "$DEPLOY_PATH/shared"; touch "$DEPLOY_PATH/shared/restarting"; (sleep 0.6; rm -f "$DEPLOY_PATH/shared/restarting") </dev/null >/dev/null 2>&1 &';
+const hup =
+  'mkdir -p "$DEPLOY_PATH/shared"; touch "$DEPLOY_PATH/shared/restarting"; (sleep 0.6; rm -f "$DEPLOY_PATH/shared/restarting") </dev/null >/dev/null 2>&1 &';
 /** Every reload also writes what haproxy shows at that moment, one file a reload. */
 const snapshot = `echo "show servers state app" | socat stdio UNIX-CONNECT:{socket} > "$DEPLOY_PATH/shared/lb-$RELEASE_ID-$(date +%s%N)"`;
 
@@ -31,7 +42,9 @@ beforeAll(async () => {
 afterAll(() => stopLbWorld({ tmp, fleet, apps, lb: haproxy }));
 afterEach(() => {
   // Each test starts from a healthy fleet, every server ready.
-  for (const [i] of fleet.hosts.entries()) for (const f of ['restarting', 'dies-on-revert', 'fail-reload']) rmSync(fleet.path(i, `/srv/app/shared/${f}`), { force: true });
+  for (const [i] of fleet.hosts.entries())
+    for (const f of ['restarting', 'dies-on-revert', 'fail-reload'])
+      rmSync(fleet.path(i, `/srv/app/shared/${f}`), { force: true });
   for (const [i] of fleet.hosts.entries()) runtime(`set server app/s${i} state ready`);
   release = currents(fleet)[0];
 });
@@ -91,7 +104,14 @@ test('a revert never takes the last server out of rotation: 4 hosts put back at 
   writeFileSync(fleet.path(3, '/srv/app/shared/fail-reload'), '');
   const reload = `${snapshot.replace('{socket}', haproxy.socket)}; if [ "$RELEASE_ID" = r3 ] && [ -e "$DEPLOY_PATH/shared/fail-reload" ]; then exit 1; fi; ${RESTART}`;
   const load = startLoad(haproxy.url, 4);
-  const run = await runRollout(fleet, { ...lbInputs(), artifact: makeArtifact(tmp, 'r3'), 'release-id': 'r3', waves: '3, 1', 'max-parallel': '4', 'reload-command': reload });
+  const run = await runRollout(fleet, {
+    ...lbInputs(),
+    artifact: makeArtifact(tmp, 'r3'),
+    'release-id': 'r3',
+    waves: '3, 1',
+    'max-parallel': '4',
+    'reload-command': reload,
+  });
   const samples = await load.stop();
   expect(run.outputs.result).toBe('reverted');
   expect(currents(fleet)).toEqual([release, release, release, release]);
@@ -131,10 +151,23 @@ test('the last server in rotation is not drained: it switches while serving, wit
   // An operator has three servers in maintenance: only s0 serves.
   for (const i of [1, 2, 3]) runtime(`set server app/s${i} state maint`);
   const load = startLoad(haproxy.url, 2);
-  const run = await runRollout(fleet, { ...lbInputs(), hosts: fleet.hostsInput.split('\n')[0], artifact: makeArtifact(tmp, 'r5'), 'release-id': 'r5', 'reload-command': 'true' });
+  const run = await runRollout(fleet, {
+    ...lbInputs(),
+    hosts: fleet.hostsInput.split('\n')[0],
+    artifact: makeArtifact(tmp, 'r5'),
+    'release-id': 'r5',
+    'reload-command': 'true',
+  });
   const samples = await load.stop();
   expect(run.outputs.result).toBe('success');
-  expect(run.log).toContain(`${fleet.hosts[0].id}: not drained: it is the last server of 'app' in rotation, so it switches while serving`);
+  expect(run.log).toContain(
+    `${fleet.hosts[0].id}: not drained: it is the last server of 'app' in rotation, so it switches while serving`,
+  );
   expect(samples.filter((s) => !s.ok)).toEqual([]);
-  expect(state()).toEqual([ready()[0], ...ready().slice(1).map((s) => ({ ...s, state: 'maint' }))]);
+  expect(state()).toEqual([
+    ready()[0],
+    ...ready()
+      .slice(1)
+      .map((s) => ({ ...s, state: 'maint' })),
+  ]);
 }, 60_000);

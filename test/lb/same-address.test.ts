@@ -7,7 +7,15 @@ import { parseServersState } from '../../src/lb/haproxy.js';
 import { Fleet } from '../servers/fleet.js';
 import { type HaproxyServer } from '../servers/haproxy.js';
 import { currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { RESTART, startHaproxyWorld, stopLbWorld, haproxyInputs, haproxyServers, startLoad, type Apps } from './helpers.js';
+import {
+  RESTART,
+  startHaproxyWorld,
+  stopLbWorld,
+  haproxyInputs,
+  haproxyServers,
+  startLoad,
+  type Apps,
+} from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
@@ -32,8 +40,12 @@ const lbInputs = () => ({
 
 test('without lb-servers: an input error naming lb-servers and each host, before anything changes', async () => {
   const before = state();
-  await expect(runRollout(fleet, { ...lbInputs(), artifact: makeArtifact(tmp, 'v2'), 'release-id': 'v2' })).rejects.toThrow(
-    new RegExp(`^input 'lb-servers': cannot match the hosts to the servers of 'app' one to one: ${fleet.hosts[0].id}: 4 servers of 'app' have the address 127\\.0\\.0\\.1 .* and none has port ${fleet.hosts[0].port}`),
+  await expect(
+    runRollout(fleet, { ...lbInputs(), artifact: makeArtifact(tmp, 'v2'), 'release-id': 'v2' }),
+  ).rejects.toThrow(
+    new RegExp(
+      `^input 'lb-servers': cannot match the hosts to the servers of 'app' one to one: ${fleet.hosts[0].id}: 4 servers of 'app' have the address 127\\.0\\.0\\.1 .* and none has port ${fleet.hosts[0].port}`,
+    ),
   );
   expect(currents(fleet)).toEqual(['v1', 'v1', 'v1', 'v1']);
   expect(state()).toEqual(before);
@@ -59,7 +71,9 @@ test('with lb-servers: each host drains its own server only, no request lost und
     const file = readdirSync(fleet.path(i, '/srv/app/shared')).find((f) => f === 'lb-v3')!;
     const seen = parseServersState(readFileSync(fleet.path(i, `/srv/app/shared/${file}`), 'utf8'), 'app');
     // While host i reloaded: its own server out, the three others serving.
-    expect(seen.map((s) => [s.name, s.state])).toEqual(fleet.hosts.map((_, j) => [`s${j}`, j === i ? 'drain' : 'ready']));
+    expect(seen.map((s) => [s.name, s.state])).toEqual(
+      fleet.hosts.map((_, j) => [`s${j}`, j === i ? 'drain' : 'ready']),
+    );
   }
   expect(state().every((s) => s.state === 'ready')).toBe(true);
 }, 60_000);

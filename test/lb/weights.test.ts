@@ -6,7 +6,13 @@ import { createTrackedBalancer, type BalancerDriver, type ServerChange } from '.
 
 const host = (name: string): HostSpec => ({ user: 'deploy', host: name, port: 22 });
 const HOSTS = ['web1', 'web2', 'web3'].map(host);
-function server(name: string, address: string, weight: number, state: ServerState = 'ready', configWeight?: number): LbServer {
+function server(
+  name: string,
+  address: string,
+  weight: number,
+  state: ServerState = 'ready',
+  configWeight?: number,
+): LbServer {
   return { name, address, port: 8080, weight, state, ...(configWeight !== undefined ? { configWeight } : {}) };
 }
 const FLEET = [server('s1', 'web1', 10), server('s2', 'web2', 10), server('s3', 'web3', 20)];

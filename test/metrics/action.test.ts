@@ -32,19 +32,30 @@ const run = (values: Record<string, string>, env: NodeJS.ProcessEnv = {}) => {
       url: `${app.url}/metrics`,
       duration: '400ms',
       interval: '200ms',
-      rules: '- name: revenue per minute\n  query: shop_revenue_total\n  min: 100\n- name: concurrent users\n  query: shop_concurrent_users\n  min: 10\n  no-data: inconclusive',
+      rules:
+        '- name: revenue per minute\n  query: shop_revenue_total\n  min: 100\n- name: concurrent users\n  query: shop_concurrent_users\n  min: 10\n  no-data: inconclusive',
       ...values,
     }),
     new MemoryLogger(),
-    { env: { RUNNER_TEMP: runnerTemp, GITHUB_REPOSITORY: 'shop/web', GITHUB_RUN_ID: '5', ...env }, mask: (s) => masked.push(s), context: { repository: 'shop/web', runUrl: 'https://github.com/shop/web/actions/runs/5' } },
+    {
+      env: { RUNNER_TEMP: runnerTemp, GITHUB_REPOSITORY: 'shop/web', GITHUB_RUN_ID: '5', ...env },
+      mask: (s) => masked.push(s),
+      context: { repository: 'shop/web', runUrl: 'https://github.com/shop/web/actions/runs/5' },
+    },
   ).then((r) => ({ ...r, masked }));
 };
 
 describe('metric-watch action logic', () => {
   test('outputs verdict, breaches and the report path; the step fails on fail by default', async () => {
-    const r = await run({ 'pagerduty-routing-key': 'KEY123', 'smtp-url': 'smtp://u:pa55@127.0.0.1:1', 'email-to': 'a@b.c' });
+    const r = await run({
+      'pagerduty-routing-key': 'KEY123',
+      'smtp-url': 'smtp://u:pa55@127.0.0.1:1',
+      'email-to': 'a@b.c',
+    });
     expect(r.outputs.verdict).toBe('fail');
-    expect(r.outputs.breaches).toEqual([expect.objectContaining({ rule: 'concurrent users', check: 'min', value: 5, bound: 10 })]);
+    expect(r.outputs.breaches).toEqual([
+      expect.objectContaining({ rule: 'concurrent users', check: 'min', value: 5, bound: 10 }),
+    ]);
     expect(r.failure).toMatch(/metric-watch verdict fail: concurrent users: fail: below min 10/);
     expect(String(r.outputs.report).startsWith(join(runnerTemp, 'fivestep'))).toBe(true);
     const report = JSON.parse(readFileSync(String(r.outputs.report), 'utf8'));
@@ -86,15 +97,23 @@ describe('secrets an endpoint echoes back', () => {
       allowInsecureAuth: true,
       logger: false,
       onAuth(auth, _session, cb) {
-        cb(new Error(`no user ${auth.username} with password ${auth.password} (${Buffer.from(`\u0000${auth.username}\u0000${auth.password}`).toString('base64')})`));
+        cb(
+          new Error(
+            `no user ${auth.username} with password ${auth.password} (${Buffer.from(`\u0000${auth.username}\u0000${auth.password}`).toString('base64')})`,
+          ),
+        );
       },
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return { port: (server.server.address() as AddressInfo).port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+    return {
+      port: (server.server.address() as AddressInfo).port,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
   }
 
   /** Everything metric-watch wrote: the JSON report file and the job summary. */
-  const written = (r: Awaited<ReturnType<typeof run>>) => `${readFileSync(String(r.outputs.report), 'utf8')}\n${r.summary}`;
+  const written = (r: Awaited<ReturnType<typeof run>>) =>
+    `${readFileSync(String(r.outputs.report), 'utf8')}\n${r.summary}`;
 
   test('an alert endpoint that echoes the request in a 400: no routing key, webhook token or SMTP password in the report or the summary', async () => {
     app.setGauge('shop_concurrent_users', 5);
@@ -113,12 +132,22 @@ describe('secrets an endpoint echoes back', () => {
       expect(r.outputs.verdict).toBe('fail');
       const report = JSON.parse(readFileSync(String(r.outputs.report), 'utf8')) as { alertWarnings: string[] };
       // The answers are kept (what went wrong is worth reading), with the secrets redacted.
-      expect(report.alertWarnings.join('\n')).toMatch(/PagerDuty answered HTTP 400: invalid request: POST \/v2\/enqueue \{"routing_key":"\*\*\*","event_action":"trigger"/);
+      expect(report.alertWarnings.join('\n')).toMatch(
+        /PagerDuty answered HTTP 400: invalid request: POST \/v2\/enqueue \{"routing_key":"\*\*\*","event_action":"trigger"/,
+      );
       expect(report.alertWarnings.join('\n')).toMatch(/webhook answered HTTP 400: invalid request: POST \*\*\*/);
-      expect(report.alertWarnings.join('\n')).toMatch(/e-mail failed: .*no user alerts with password \*\*\* \(\*\*\*\)/);
+      expect(report.alertWarnings.join('\n')).toMatch(
+        /e-mail failed: .*no user alerts with password \*\*\* \(\*\*\*\)/,
+      );
       const all = written(r);
       expect(all).toContain('PagerDuty answered HTTP 400');
-      for (const secret of [ROUTING_KEY, HOOK_TOKEN, SMTP_PASSWORD, Buffer.from(`\u0000alerts\u0000${SMTP_PASSWORD}`).toString('base64')]) expect(all).not.toContain(secret);
+      for (const secret of [
+        ROUTING_KEY,
+        HOOK_TOKEN,
+        SMTP_PASSWORD,
+        Buffer.from(`\u0000alerts\u0000${SMTP_PASSWORD}`).toString('base64'),
+      ])
+        expect(all).not.toContain(secret);
     } finally {
       await echo.close();
       await smtp.close();
@@ -136,7 +165,9 @@ describe('secrets an endpoint echoes back', () => {
       });
       expect(r.outputs.verdict).toBe('fail');
       const report = JSON.parse(readFileSync(String(r.outputs.report), 'utf8')) as { rules: { reason: string }[] };
-      expect(report.rules[0].reason).toMatch(/HTTP 400 from .*invalid request: GET \/status.json .*authorization: \*\*\*/);
+      expect(report.rules[0].reason).toMatch(
+        /HTTP 400 from .*invalid request: GET \/status.json .*authorization: \*\*\*/,
+      );
       expect(written(r)).not.toContain(BEARER);
     } finally {
       await echo.close();
@@ -148,13 +179,18 @@ describe('secrets an endpoint echoes back', () => {
     const echo = await echoServer(400, { endless: true });
     try {
       const started = Date.now();
-      const r = await run({ 'pagerduty-routing-key': ROUTING_KEY }, { FIVESTEP_PAGERDUTY_URL: `${echo.url}/v2/enqueue` });
+      const r = await run(
+        { 'pagerduty-routing-key': ROUTING_KEY },
+        { FIVESTEP_PAGERDUTY_URL: `${echo.url}/v2/enqueue` },
+      );
       // Not the 10 s request timeout: the answer is read to 64 KiB and dropped.
       expect(Date.now() - started).toBeLessThan(5000);
       const report = JSON.parse(readFileSync(String(r.outputs.report), 'utf8')) as { alertWarnings: string[] };
       expect(report.alertWarnings).toHaveLength(1); // the failing rule's trigger
       for (const w of report.alertWarnings) {
-        expect(w).toMatch(/^alert channel PagerDuty trigger '.*' failed: PagerDuty answered HTTP 400: invalid request: POST/);
+        expect(w).toMatch(
+          /^alert channel PagerDuty trigger '.*' failed: PagerDuty answered HTTP 400: invalid request: POST/,
+        );
         expect(w.length).toBeLessThanOrEqual(500);
       }
       expect(written(r)).not.toContain(ROUTING_KEY);

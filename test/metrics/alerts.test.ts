@@ -22,7 +22,8 @@ afterAll(async () => {
   await Promise.all([smtp.close(), hooks.close(), pagerduty.close()]);
 });
 
-const RULES = '- name: revenue per minute\n  query: revenue\n  min: 100\n  for: 2\n- name: concurrent users\n  query: users\n  min: 10';
+const RULES =
+  '- name: revenue per minute\n  query: revenue\n  min: 100\n  for: 2\n- name: concurrent users\n  query: users\n  min: 10';
 
 /** The watch, then the alerts on its result, as the action sends them. */
 async function watch(values: (rule: string) => number, extra: Record<string, string> = {}) {
@@ -42,7 +43,11 @@ async function watch(values: (rule: string) => number, extra: Record<string, str
     { env: { FIVESTEP_PAGERDUTY_URL: `${pagerduty.url}/v2/enqueue` } },
   );
   const logger = new MemoryLogger();
-  const r = await runWatch(settings, { logger, source: scriptedSource((rule) => values(rule)), ...virtualClock(1_700_000_000_000) });
+  const r = await runWatch(settings, {
+    logger,
+    source: scriptedSource((rule) => values(rule)),
+    ...virtualClock(1_700_000_000_000),
+  });
   r.alertWarnings = await sendAlerts(r, settings, ctx, logger);
   return { r, logger };
 }
@@ -70,7 +75,12 @@ describe('alerts', () => {
       routing_key: 'R0UT1NGKEY',
       event_action: 'trigger',
       dedup_key: 'fivestep/shop/web/production/revenue per minute',
-      payload: { severity: 'critical', source: 'shop/web/production', component: 'revenue per minute', custom_details: { value: 40, bound: 100, since: '2023-11-14T22:13:21.000Z' } },
+      payload: {
+        severity: 'critical',
+        source: 'shop/web/production',
+        component: 'revenue per minute',
+        custom_details: { value: 40, bound: 100, since: '2023-11-14T22:13:21.000Z' },
+      },
       links: [{ href: ctx.runUrl, text: 'Workflow run' }],
     });
     expect(event.payload.summary).toContain('below min 100: value 40, bound 100');
@@ -92,9 +102,19 @@ describe('alerts', () => {
     smtp.mails.length = 0;
     const { r } = await watch(() => 500);
     expect(r.verdict).toBe('pass');
-    expect(pagerduty.requests.map((q) => q.json).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([
-      { routing_key: 'R0UT1NGKEY', event_action: 'resolve', dedup_key: 'fivestep/shop/web/production/concurrent users' },
-      { routing_key: 'R0UT1NGKEY', event_action: 'resolve', dedup_key: 'fivestep/shop/web/production/revenue per minute' },
+    expect(
+      pagerduty.requests.map((q) => q.json).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    ).toEqual([
+      {
+        routing_key: 'R0UT1NGKEY',
+        event_action: 'resolve',
+        dedup_key: 'fivestep/shop/web/production/concurrent users',
+      },
+      {
+        routing_key: 'R0UT1NGKEY',
+        event_action: 'resolve',
+        dedup_key: 'fivestep/shop/web/production/revenue per minute',
+      },
     ]);
     expect(hooks.requests).toHaveLength(0);
     expect(smtp.mails).toHaveLength(0);

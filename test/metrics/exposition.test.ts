@@ -54,7 +54,10 @@ describe('text exposition', () => {
 
   test('counters become per-minute rates; a reset counts from zero', () => {
     const prev = { at: 0, exposition: parseExposition('# TYPE r counter\nr_total{c="a"} 100\nr_total{c="b"} 50\n') };
-    const cur = { at: 30_000, exposition: parseExposition('# TYPE r counter\nr_total{c="a"} 160\nr_total{c="b"} 10\n') };
+    const cur = {
+      at: 30_000,
+      exposition: parseExposition('# TYPE r counter\nr_total{c="a"} 160\nr_total{c="b"} 10\n'),
+    };
     expect(evaluateSelector(parseSelector('r_total{c="a"}'), cur, prev)).toEqual({ kind: 'value', value: 120 }); // 60 in 30 s
     expect(evaluateSelector(parseSelector('r_total{c="b"}'), cur, prev)).toEqual({ kind: 'value', value: 20 }); // reset: 10 in 30 s
     expect(evaluateSelector(parseSelector('sum(r_total)'), cur, prev)).toEqual({ kind: 'value', value: 140 });

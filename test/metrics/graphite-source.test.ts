@@ -12,13 +12,19 @@ import { startGraphite, type GraphiteServer } from '../servers/graphite.js';
 import { startRealGraphite, type CarbonPoint, type RealGraphite, type RenderSeries } from '../servers/graphite-web.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
-const range = (from: number, to: number, step = 1) => Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
+const range = (from: number, to: number, step = 1) =>
+  Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
 const valueAt = (s: RenderSeries | undefined, t: number) => s?.datapoints.find(([, at]) => at === t)?.[0];
 
 const watchAt = (url: string, values: Record<string, string>) =>
-  runWatch(parseWatchSettings(objectInputs({ source: 'graphite', url, duration: '600ms', interval: '200ms', ...values }), { env: {} }), {
-    logger: new MemoryLogger(),
-  });
+  runWatch(
+    parseWatchSettings(objectInputs({ source: 'graphite', url, duration: '600ms', interval: '200ms', ...values }), {
+      env: {},
+    }),
+    {
+      logger: new MemoryLogger(),
+    },
+  );
 
 describe('graphite source (real graphite-web 1.1.8 + carbon-cache)', () => {
   let graphite: RealGraphite;
@@ -67,9 +73,16 @@ describe('graphite source (real graphite-web 1.1.8 + carbon-cache)', () => {
       ...range(now - 400, now - 10).map((t): CarbonPoint => ['shop.revenue.per_minute', 600, t]),
       ...range(now - 9, now).map((t): CarbonPoint => ['shop.revenue.per_minute', 300, t]),
     ]);
-    await graphite.waitFor('shop.revenue.per_minute', (s) => valueAt(s[0], now - 400) === 600 && valueAt(s[0], now) === 300, { from: `${now - 401}`, until: `${now}` });
+    await graphite.waitFor(
+      'shop.revenue.per_minute',
+      (s) => valueAt(s[0], now - 400) === 600 && valueAt(s[0], now) === 300,
+      { from: `${now - 401}`, until: `${now}` },
+    );
 
-    const r = await watch({ baseline: 'before:5m', rules: '- name: revenue per minute\n  query: shop.revenue.per_minute\n  max-drop: 20%' });
+    const r = await watch({
+      baseline: 'before:5m',
+      rules: '- name: revenue per minute\n  query: shop.revenue.per_minute\n  max-drop: 20%',
+    });
     expect(r.rules[0].baselineValues).toEqual({ '': 600 });
     expect(r.verdict).toBe('fail');
     expect(r.breaches[0]).toMatchObject({ check: 'max-drop', value: 300, bound: 480 });
@@ -82,13 +95,28 @@ describe('graphite source (real graphite-web 1.1.8 + carbon-cache)', () => {
 
   test('a glob matching several series is an error naming the rule; an aggregate of it works', async () => {
     const now = nowSec();
-    await graphite.sendMany(range(now - 5, now).flatMap((t): CarbonPoint[] => [['shop.sessions.web1', 5, t], ['shop.sessions.web2', 7, t]]));
-    await graphite.waitFor('shop.sessions.*', (s) => s.length === 2 && s.every((x) => valueAt(x, now) !== undefined && valueAt(x, now) !== null), { from: '-60s' });
+    await graphite.sendMany(
+      range(now - 5, now).flatMap((t): CarbonPoint[] => [
+        ['shop.sessions.web1', 5, t],
+        ['shop.sessions.web2', 7, t],
+      ]),
+    );
+    await graphite.waitFor(
+      'shop.sessions.*',
+      (s) => s.length === 2 && s.every((x) => valueAt(x, now) !== undefined && valueAt(x, now) !== null),
+      { from: '-60s' },
+    );
 
     const r = await watch({ rules: '- name: all sessions\n  query: shop.sessions.*\n  min: 1' });
-    expect(r.rules[0]).toMatchObject({ verdict: 'fail', reason: expect.stringMatching(/rule 'all sessions'.*returned 2 series.*sumSeries/) });
+    expect(r.rules[0]).toMatchObject({
+      verdict: 'fail',
+      reason: expect.stringMatching(/rule 'all sessions'.*returned 2 series.*sumSeries/),
+    });
     // What the error suggests, and a target with a comma, quotes and a space: graphite-web must get it verbatim.
-    const fixed = await watch({ rules: "- name: sessions\n  query: sumSeries(shop.sessions.*)\n  min: 10\n- name: web one\n  query: \"alias(shop.sessions.web1, 'web one')\"\n  max: 6" });
+    const fixed = await watch({
+      rules:
+        '- name: sessions\n  query: sumSeries(shop.sessions.*)\n  min: 10\n- name: web one\n  query: "alias(shop.sessions.web1, \'web one\')"\n  max: 6',
+    });
     expect(fixed.verdict).toBe('pass');
     expect(fixed.rules[0].samples.every((s) => s.value === 12)).toBe(true);
     expect(fixed.rules[1].samples.every((s) => s.value === 5)).toBe(true);
@@ -99,24 +127,37 @@ describe('graphite source (real graphite-web 1.1.8 + carbon-cache)', () => {
     const now = nowSec();
     // An old series: its whisper file exists, so graphite-web answers it, but with nulls in the last 60 s.
     await graphite.sendMany(range(now - 300, now - 200, 10).map((t): CarbonPoint => ['shop.stale', 1, t]));
-    await graphite.waitFor('shop.stale', (s) => valueAt(s[0], now - 200) === 1, { from: `${now - 301}`, until: `${now}` });
-    expect(await graphite.render('shop.stale', '-60s', 'now')).toEqual([{ target: 'shop.stale', tags: { name: 'shop.stale' }, datapoints: expect.any(Array) }]);
+    await graphite.waitFor('shop.stale', (s) => valueAt(s[0], now - 200) === 1, {
+      from: `${now - 301}`,
+      until: `${now}`,
+    });
+    expect(await graphite.render('shop.stale', '-60s', 'now')).toEqual([
+      { target: 'shop.stale', tags: { name: 'shop.stale' }, datapoints: expect.any(Array) },
+    ]);
     expect(await graphite.render('shop.ghost', '-60s', 'now')).toEqual([]);
 
-    const r = await watch({ rules: '- name: ghost\n  query: shop.ghost\n  min: 1\n  no-data: pass\n- name: stale\n  query: shop.stale\n  min: 1\n  no-data: pass' });
+    const r = await watch({
+      rules:
+        '- name: ghost\n  query: shop.ghost\n  min: 1\n  no-data: pass\n- name: stale\n  query: shop.stale\n  min: 1\n  no-data: pass',
+    });
     expect(r.rules[0]).toMatchObject({ verdict: 'pass' });
     expect(r.rules[0].samples[0].reason).toMatch(/target 'shop.ghost' has no points in the last 60s/);
     expect(r.rules[1]).toMatchObject({ verdict: 'pass' });
     expect(r.rules[1].samples[0].reason).toMatch(/target 'shop.stale' has no points in the last 60s/);
   });
 
-  test('a target graphite-web rejects (HTTP 400) fails the rule at once, with graphite\'s words', async () => {
+  test("a target graphite-web rejects (HTTP 400) fails the rule at once, with graphite's words", async () => {
     const before = graphite.requests.length;
     const r = await watch({ rules: '- name: typo\n  query: sumSerie(shop.sessions.*)\n  max: 1' });
-    expect(r.rules[0]).toMatchObject({ verdict: 'fail', reason: expect.stringMatching(/rule 'typo'.*HTTP 400.*unknown function: sumSerie/) });
+    expect(r.rules[0]).toMatchObject({
+      verdict: 'fail',
+      reason: expect.stringMatching(/rule 'typo'.*HTTP 400.*unknown function: sumSerie/),
+    });
     // Not retried: one request (runserver logs it just after answering).
-    const typos = () => graphite.requests.slice(before).filter((q) => q.params.get('target') === 'sumSerie(shop.sessions.*)');
-    for (const t0 = Date.now(); typos().length === 0 && Date.now() - t0 < 2000; ) await new Promise((r) => setTimeout(r, 20));
+    const typos = () =>
+      graphite.requests.slice(before).filter((q) => q.params.get('target') === 'sumSerie(shop.sessions.*)');
+    for (const t0 = Date.now(); typos().length === 0 && Date.now() - t0 < 2000;)
+      await new Promise((r) => setTimeout(r, 20));
     expect(typos().map((q) => q.status)).toEqual([400]);
   });
 });
@@ -139,7 +180,10 @@ describe('graphite source (stand-in: broken answers)', () => {
     const r = await watch({ rules: '- name: users\n  query: shop.users\n  min: 1\n  no-data: inconclusive' });
     standIn.answerWith(null);
     expect(r.rules[0].verdict).toBe('inconclusive');
-    expect(r.rules[0].samples[0]).toMatchObject({ value: null, reason: expect.stringMatching(/unreachable: HTTP 500/) });
+    expect(r.rules[0].samples[0]).toMatchObject({
+      value: null,
+      reason: expect.stringMatching(/unreachable: HTTP 500/),
+    });
     expect(standIn.requests.length).toBeGreaterThanOrEqual(3); // 1 + 2 retries for the first sample
   });
 
@@ -150,6 +194,9 @@ describe('graphite source (stand-in: broken answers)', () => {
     const object = await watch({ rules: '- name: users\n  query: shop.users\n  min: 1' });
     standIn.answerWith(null);
     expect(html.rules[0].samples[0].reason).toMatch(/not JSON: <html>502 Bad Gateway/);
-    expect(object.rules[0]).toMatchObject({ verdict: 'fail', reason: expect.stringMatching(/rule 'users'.*not a render result/) });
+    expect(object.rules[0]).toMatchObject({
+      verdict: 'fail',
+      reason: expect.stringMatching(/rule 'users'.*not a render result/),
+    });
   });
 });

@@ -15,7 +15,10 @@ export function virtualClock(start = 1_700_000_000_000) {
 }
 
 /** Values per rule and host at tick n (1-based); a thrown QueryError or Error passes through. */
-export function scriptedSource(values: (rule: string, host: string, tick: number) => number | null | Error, history?: Record<string, number[]>): MetricSource & { ticks: number } {
+export function scriptedSource(
+  values: (rule: string, host: string, tick: number) => number | null | Error,
+  history?: Record<string, number[]>,
+): MetricSource & { ticks: number } {
   const seen = new Map<number, number>();
   const src = {
     ticks: 0,

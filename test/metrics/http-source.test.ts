@@ -29,7 +29,9 @@ test('an endless answer is refused at the cap, naming it, without holding more t
   const t0 = Date.now();
   const err = await httpGet(`${url}/endless`, { timeoutMs: 30_000, retries: 0 }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(QueryError);
-  expect((err as Error).message).toBe(`${url}/endless answered with more than 32.0 MiB: narrow the query (a rule reads one series, or one per host)`);
+  expect((err as Error).message).toBe(
+    `${url}/endless answered with more than 32.0 MiB: narrow the query (a rule reads one series, or one per host)`,
+  );
   expect(Date.now() - t0).toBeLessThan(10_000);
   expect(process.memoryUsage().rss - before).toBeLessThan(4 * MAX_ANSWER_BYTES);
 });

@@ -21,7 +21,11 @@ interface Cost {
 /** Judges one rule of `canaries` + `baselines` hosts with `readings` each; rejects after `limitMs`. */
 function judgeInChild(canaries: number, baselines: number, readings: number, limitMs = 20_000): Promise<Cost> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'judge-scale.ts'), String(canaries), String(baselines), String(readings)], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(HERE, 'judge-scale.ts'), String(canaries), String(baselines), String(readings)],
+      { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     killOnExit(child);
     let out = '';
     let err = '';
@@ -31,7 +35,12 @@ function judgeInChild(canaries: number, baselines: number, readings: number, lim
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve(JSON.parse(out) as Cost);
-      else reject(new Error(`the judge did not finish (${signal ? `killed after ${limitMs} ms` : `exit ${code}`}): ${err.slice(-500)}`));
+      else
+        reject(
+          new Error(
+            `the judge did not finish (${signal ? `killed after ${limitMs} ms` : `exit ${code}`}): ${err.slice(-500)}`,
+          ),
+        );
     });
   });
 }

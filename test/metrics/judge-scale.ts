@@ -15,4 +15,6 @@ const t0 = performance.now();
 const c = judge({ direction: 'decrease', confidence: 0.98, canary, baseline, design: 'hosts' });
 const ms = performance.now() - t0;
 const grewMb = (process.resourceUsage().maxRSS - before) / 1024;
-process.stdout.write(`${JSON.stringify({ ms, grewMb, significant: c.significant, readings: c.readings, mannWhitney: c.mannWhitney })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ ms, grewMb, significant: c.significant, readings: c.readings, mannWhitney: c.mannWhitney })}\n`,
+);

@@ -24,7 +24,17 @@ function healthy() {
 }
 
 const settings = (values: Record<string, string>) =>
-  parseWatchSettings(objectInputs({ source: 'openmetrics', url: 'http://{host}/metrics', hosts: apps.map((a) => a.host).join('\n'), duration: '2s', interval: '200ms', ...values }), { env: {} });
+  parseWatchSettings(
+    objectInputs({
+      source: 'openmetrics',
+      url: 'http://{host}/metrics',
+      hosts: apps.map((a) => a.host).join('\n'),
+      duration: '2s',
+      interval: '200ms',
+      ...values,
+    }),
+    { env: {} },
+  );
 
 describe('openmetrics source', () => {
   test('counters become per-minute rates; a revenue drop on the canary fails against baseline hosts, early', async () => {
@@ -32,7 +42,8 @@ describe('openmetrics source', () => {
     const s = settings({
       'canary-hosts': apps[0].host,
       baseline: 'hosts',
-      rules: '- name: revenue per minute\n  query: shop_revenue_total\n  min: 1000\n  max-drop: 30%\n  for: 2\n- name: concurrent users\n  query: shop_concurrent_users\n  min: 10',
+      rules:
+        '- name: revenue per minute\n  query: shop_revenue_total\n  min: 1000\n  max-drop: 30%\n  for: 2\n- name: concurrent users\n  query: shop_concurrent_users\n  min: 10',
     });
     const breakAt = setTimeout(() => apps[0].setRate('shop_revenue_total', 0), 700);
     const started = Date.now();
@@ -54,10 +65,20 @@ describe('openmetrics source', () => {
     healthy();
     apps[1].addShards('queue_depth');
     apps[1].setGauge('queue_depth', 3);
-    const r = await runWatch(settings({ hosts: apps[1].host, rules: '- name: queue\n  query: queue_depth\n  max: 10\n- name: queue total\n  query: sum(queue_depth)\n  max: 10' }), {
-      logger: new MemoryLogger(),
+    const r = await runWatch(
+      settings({
+        hosts: apps[1].host,
+        rules:
+          '- name: queue\n  query: queue_depth\n  max: 10\n- name: queue total\n  query: sum(queue_depth)\n  max: 10',
+      }),
+      {
+        logger: new MemoryLogger(),
+      },
+    );
+    expect(r.rules[0]).toMatchObject({
+      verdict: 'fail',
+      reason: expect.stringMatching(/rule 'queue'.*matches 2 series.*shard="a"/),
     });
-    expect(r.rules[0]).toMatchObject({ verdict: 'fail', reason: expect.stringMatching(/rule 'queue'.*matches 2 series.*shard="a"/) });
     expect(r.rules[1].samples[0].value).toBe(6);
   });
 
@@ -65,9 +86,16 @@ describe('openmetrics source', () => {
     healthy();
     apps[2].failWith(503);
     const before = apps[2].scrapes;
-    const r = await runWatch(settings({ hosts: apps[2].host, duration: '1s', rules: '- name: users\n  query: shop_concurrent_users\n  min: 1\n  for: 2' }), {
-      logger: new MemoryLogger(),
-    });
+    const r = await runWatch(
+      settings({
+        hosts: apps[2].host,
+        duration: '1s',
+        rules: '- name: users\n  query: shop_concurrent_users\n  min: 1\n  for: 2',
+      }),
+      {
+        logger: new MemoryLogger(),
+      },
+    );
     expect(r.verdict).toBe('fail');
     expect(r.breaches[0]).toMatchObject({ check: 'no-data', detail: expect.stringMatching(/HTTP 503/) });
     expect(apps[2].scrapes - before).toBeGreaterThanOrEqual(6); // 3 attempts for each of at least 2 samples
@@ -98,10 +126,22 @@ describe('http-json source', () => {
     expect(first.samples[0].value).toBe(42);
     expect(missing).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/no 'shop.orders'/) });
     // A path at an object can never be a number: the rule fails closed at once and ends the watch.
-    const bad = await runWatch({ ...s, rules: parseWatchSettings(objectInputs({ url: s.url, hosts: apps[0].host, rules: '- name: object\n  query: shop.users\n  min: 1' }), { env: {} }).rules }, {
-      logger: new MemoryLogger(),
+    const bad = await runWatch(
+      {
+        ...s,
+        rules: parseWatchSettings(
+          objectInputs({ url: s.url, hosts: apps[0].host, rules: '- name: object\n  query: shop.users\n  min: 1' }),
+          { env: {} },
+        ).rules,
+      },
+      {
+        logger: new MemoryLogger(),
+      },
+    );
+    expect(bad.rules[0]).toMatchObject({
+      verdict: 'fail',
+      reason: expect.stringMatching(/rule 'object'.*points at an object/),
     });
-    expect(bad.rules[0]).toMatchObject({ verdict: 'fail', reason: expect.stringMatching(/rule 'object'.*points at an object/) });
     expect(bad.ticks).toBe(1);
   });
 });

@@ -30,9 +30,15 @@ afterAll(async () => {
 });
 
 const watch = (values: Record<string, string>) =>
-  runWatch(parseWatchSettings(objectInputs({ source: 'prometheus', url: prom.url, duration: '1s', interval: '250ms', ...values }), { env: {} }), {
-    logger: new MemoryLogger(),
-  });
+  runWatch(
+    parseWatchSettings(
+      objectInputs({ source: 'prometheus', url: prom.url, duration: '1s', interval: '250ms', ...values }),
+      { env: {} },
+    ),
+    {
+      logger: new MemoryLogger(),
+    },
+  );
 
 describe('prometheus source (real Prometheus 2.x)', () => {
   test('instant queries, also per host with {host} in the query', async () => {
@@ -47,7 +53,10 @@ describe('prometheus source (real Prometheus 2.x)', () => {
 
   test('several series where one is needed, and a PromQL syntax error, fail the rule naming it', async () => {
     const several = await watch({ rules: '- name: everything\n  query: \'{__name__=~"shop_.*"}\'\n  max: 1' });
-    expect(several.rules[0]).toMatchObject({ verdict: 'fail', reason: expect.stringMatching(/rule 'everything'.*returned 2 series.*aggregate it/) });
+    expect(several.rules[0]).toMatchObject({
+      verdict: 'fail',
+      reason: expect.stringMatching(/rule 'everything'.*returned 2 series.*aggregate it/),
+    });
     const syntax = await watch({ rules: '- name: typo\n  query: sum(rate(shop_revenue_total[1m]\n  max: 1' });
     expect(syntax.rules[0]).toMatchObject({ verdict: 'fail', reason: expect.stringMatching(/rule 'typo'.*bad_data/) });
   });
@@ -60,12 +69,18 @@ describe('prometheus source (real Prometheus 2.x)', () => {
   test('baseline before:<duration> from a range query; revenue per minute from rate()', async () => {
     // Let Prometheus hold a few seconds of healthy history, then drop concurrent users.
     await waitForHistory(prom, 'shop_concurrent_users', 8);
-    const revenue = await watch({ rules: '- name: revenue per minute\n  query: sum(rate(shop_revenue_total[10s])) * 60\n  min: 1000' });
+    const revenue = await watch({
+      rules: '- name: revenue per minute\n  query: sum(rate(shop_revenue_total[10s])) * 60\n  min: 1000',
+    });
     expect(revenue.verdict).toBe('pass');
     for (const s of revenue.rules[0].samples) expect(Math.abs(s.value! - 6000)).toBeLessThan(1500); // rate() extrapolates a little
     app.setGauge('shop_concurrent_users', 20);
     // Prometheus scrapes each second: the drop shows within ~1 s, so watch 3 s.
-    const r = await watch({ baseline: 'before:1m', duration: '3s', rules: '- name: concurrent users\n  query: shop_concurrent_users\n  max-drop: 30%\n  for: 2' });
+    const r = await watch({
+      baseline: 'before:1m',
+      duration: '3s',
+      rules: '- name: concurrent users\n  query: shop_concurrent_users\n  max-drop: 30%\n  for: 2',
+    });
     app.setGauge('shop_concurrent_users', 50);
     expect(r.rules[0].baselineValues).toEqual({ '': 50 });
     expect(r.verdict).toBe('fail');
@@ -86,9 +101,12 @@ describe('{host} in PromQL is data, never query (real Prometheus 2.x)', () => {
   }, 15_000);
 
   test('a hosts line that is PromQL is refused before any query, naming hosts and the line', () => {
-    expect(() => watch({ hosts: `${app.host}\n${HOSTILE}`, rules: '- name: users\n  query: shop_concurrent_users{instance="{host}"}\n  min: 10' })).toThrow(
-      `input 'hosts': '${HOSTILE}' is not [user@]host[:port]`,
-    );
+    expect(() =>
+      watch({
+        hosts: `${app.host}\n${HOSTILE}`,
+        rules: '- name: users\n  query: shop_concurrent_users{instance="{host}"}\n  min: 10',
+      }),
+    ).toThrow(`input 'hosts': '${HOSTILE}' is not [user@]host[:port]`);
   });
 
   test('host:port and IPv6 hosts as ssh-rollout writes them read their series, in = and =~ matchers', async () => {

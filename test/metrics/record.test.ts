@@ -149,7 +149,13 @@ describe('readWatchReport', () => {
             { t: T, value: 2, reason: 9 },
           ],
           baselineSamples: {},
-          baselineHistory: { web1: 'x', web2: [{ t: T, value: '1' }, { t: T, value: 3 }] },
+          baselineHistory: {
+            web1: 'x',
+            web2: [
+              { t: T, value: '1' },
+              { t: T, value: 3 },
+            ],
+          },
         },
       ],
     })!;

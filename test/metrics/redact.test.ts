@@ -5,7 +5,9 @@ import { alertSecrets, redact, sourceSecrets } from '../../src/metrics/redact.js
 describe('redact', () => {
   test('as sent, inside a JSON string, with \\/ and percent-encoded', () => {
     const key = 'k3y/with"quote';
-    expect(redact(`raw ${key}; json "k3y/with\\"quote"; php "k3y\\/with\\"quote"; url k3y%2Fwith%22quote.`, [key])).toBe('raw ***; json "***"; php "***"; url ***.');
+    expect(
+      redact(`raw ${key}; json "k3y/with\\"quote"; php "k3y\\/with\\"quote"; url k3y%2Fwith%22quote.`, [key]),
+    ).toBe('raw ***; json "***"; php "***"; url ***.');
   });
 
   test('the longer secret first, empty secrets ignored, text without secrets unchanged', () => {
@@ -37,12 +39,11 @@ describe('which texts are secret', () => {
   });
 
   test("a metric source's header values (and a bearer token alone) and its URL's password", () => {
-    expect(sourceSecrets({ url: 'https://user:pw%21@prom.example', headers: { Authorization: 'Bearer t0ken-0123456789', 'X-Scope-OrgID': 'shop' } })).toEqual([
-      'Bearer t0ken-0123456789',
-      't0ken-0123456789',
-      'shop',
-      'pw%21',
-      'pw!',
-    ]);
+    expect(
+      sourceSecrets({
+        url: 'https://user:pw%21@prom.example',
+        headers: { Authorization: 'Bearer t0ken-0123456789', 'X-Scope-OrgID': 'shop' },
+      }),
+    ).toEqual(['Bearer t0ken-0123456789', 't0ken-0123456789', 'shop', 'pw%21', 'pw!']);
   });
 });

@@ -37,9 +37,22 @@ let live: WatchResult;
 let reportPath: string;
 
 const replay = (values: Record<string, string>, options: ParseOptions = {}) =>
-  runWatch(parseWatchSettings(objectInputs({ source: 'replay', url: reportPath, ...values }), { env: {}, ...options }), { logger: new MemoryLogger() });
+  runWatch(
+    parseWatchSettings(objectInputs({ source: 'replay', url: reportPath, ...values }), { env: {}, ...options }),
+    { logger: new MemoryLogger() },
+  );
 
-const breachKeys = (b: Breach[]) => b.map(({ rule, check, value, bound, host, when, since, baseline }) => ({ rule, check, value, bound, host, when, since, baseline }));
+const breachKeys = (b: Breach[]) =>
+  b.map(({ rule, check, value, bound, host, when, since, baseline }) => ({
+    rule,
+    check,
+    value,
+    bound,
+    host,
+    when,
+    since,
+    baseline,
+  }));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fivestep-replay-'));
@@ -50,7 +63,15 @@ beforeAll(async () => {
   // A few seconds of healthy history for before:1m, then a watch during which concurrent users drop.
   await waitForHistory(prom, 'shop_concurrent_users', 8);
   const settings = parseWatchSettings(
-    objectInputs({ source: 'prometheus', url: prom.url, hosts: app.host, duration: '10s', interval: '250ms', baseline: 'before:1m', rules: RULES }),
+    objectInputs({
+      source: 'prometheus',
+      url: prom.url,
+      hosts: app.host,
+      duration: '10s',
+      interval: '250ms',
+      baseline: 'before:1m',
+      rules: RULES,
+    }),
     { env: {} },
   );
   const watching = runWatch(settings, { logger: new MemoryLogger() });
@@ -70,7 +91,9 @@ afterAll(async () => {
 describe('replay of a report recorded from a real Prometheus watch', () => {
   test('the live watch failed on the drop (the recording under test)', () => {
     expect(live.verdict).toBe('fail');
-    expect(live.breaches).toEqual([expect.objectContaining({ rule: 'concurrent users', check: 'max-drop', value: 20, bound: 35, baseline: 50 })]);
+    expect(live.breaches).toEqual([
+      expect.objectContaining({ rule: 'concurrent users', check: 'max-drop', value: 20, bound: 35, baseline: 50 }),
+    ]);
     expect(live.endedEarly).toMatch(/concurrent users/);
     expect(live.rules[1].samples.every((s) => s.host === app.host)).toBe(true);
   });
@@ -89,7 +112,15 @@ describe('replay of a report recorded from a real Prometheus watch', () => {
     expect(r.hosts).toEqual(live.hosts);
     expect(r.rules[0].baselineValues).toEqual(live.rules[0].baselineValues);
     for (let i = 0; i < live.rules.length; i++) {
-      const keys = (x: WatchResult) => x.rules[i].samples.map((s) => ({ t: s.t, host: s.host, value: s.value, state: s.state, check: s.check, bound: s.bound }));
+      const keys = (x: WatchResult) =>
+        x.rules[i].samples.map((s) => ({
+          t: s.t,
+          host: s.host,
+          value: s.value,
+          state: s.state,
+          check: s.check,
+          bound: s.bound,
+        }));
       expect(keys(r)).toEqual(keys(live));
     }
     expect(r.settings).toMatchObject({ source: 'replay', durationMs: live.ticks * 250, intervalMs: 250 });
@@ -112,7 +143,15 @@ describe('replay of a report recorded from a real Prometheus watch', () => {
     const r = await replay({ rules: '- name: concurrent users\n  query: shop_concurrent_users\n  min: 45' });
     const first = live.rules[0].samples.find((s) => s.value !== null && s.value < 45)!;
     expect(r.verdict).toBe('fail');
-    expect(r.breaches).toEqual([expect.objectContaining({ rule: 'concurrent users', check: 'min', value: 20, bound: 45, when: new Date(first.t).toISOString() })]);
+    expect(r.breaches).toEqual([
+      expect.objectContaining({
+        rule: 'concurrent users',
+        check: 'min',
+        value: 20,
+        bound: 45,
+        when: new Date(first.t).toISOString(),
+      }),
+    ]);
     expect(new Date(r.breaches[0].when).getTime()).toBeLessThanOrEqual(new Date(live.breaches[0].when).getTime());
   });
 
@@ -123,9 +162,19 @@ describe('replay of a report recorded from a real Prometheus watch', () => {
     const hook = await recorder(200, 'ok');
     const logger = new MemoryLogger();
     const out = await metricWatchAction(
-      objectInputs({ source: 'replay', url: reportPath, baseline: 'before:1m', rules: RULES, 'fail-on': 'never', 'alert-webhook': `${hook.url}/hooks/T0/B0/X` }),
+      objectInputs({
+        source: 'replay',
+        url: reportPath,
+        baseline: 'before:1m',
+        rules: RULES,
+        'fail-on': 'never',
+        'alert-webhook': `${hook.url}/hooks/T0/B0/X`,
+      }),
       logger,
-      { env: { RUNNER_TEMP: runnerTemp }, context: { repository: 'shop/web', runUrl: 'https://github.com/shop/web/actions/runs/5' } },
+      {
+        env: { RUNNER_TEMP: runnerTemp },
+        context: { repository: 'shop/web', runUrl: 'https://github.com/shop/web/actions/runs/5' },
+      },
     );
     await hook.close();
     expect(hook.requests).toEqual([]);
@@ -141,7 +190,12 @@ describe('replay of a report recorded from a real Prometheus watch', () => {
     expect(report.rules[0].samples.length).toBe(live.rules[0].samples.length);
     expect(out.summary).toContain('replay');
     // The replay's own report replays to the same breaches.
-    const again = await runWatch(parseWatchSettings(objectInputs({ source: 'replay', url: path, baseline: 'before:1m', rules: RULES }), { env: {} }), { logger: new MemoryLogger() });
+    const again = await runWatch(
+      parseWatchSettings(objectInputs({ source: 'replay', url: path, baseline: 'before:1m', rules: RULES }), {
+        env: {},
+      }),
+      { logger: new MemoryLogger() },
+    );
     expect(breachKeys(again.breaches)).toEqual(breachKeys(live.breaches));
   });
 });
@@ -153,20 +207,37 @@ function bigRecording(spike?: { tick: number; value: number }) {
   const samples = [];
   for (let k = 1; k <= 5000; k++) {
     for (const host of ['a', 'b']) {
-      const value = spike && host === 'b' && k === spike.tick ? spike.value : 50 + 10 * Math.sin(k / 50) + (host === 'a' ? 1 : -1);
+      const value =
+        spike && host === 'b' && k === spike.tick ? spike.value : 50 + 10 * Math.sin(k / 50) + (host === 'a' ? 1 : -1);
       samples.push({ t: at(k), host, value });
     }
   }
-  return { doc: { startedAt: new Date(start).toISOString(), rules: [{ name: 'latency', query: 'latency_ms{host="{host}"}', samples }] }, at };
+  return {
+    doc: {
+      startedAt: new Date(start).toISOString(),
+      rules: [{ name: 'latency', query: 'latency_ms{host="{host}"}', samples }],
+    },
+    at,
+  };
 }
 
 describe('a recording of 10,000 samples', () => {
   test('replays every sample, with hosts, interval and duration from the recording', async () => {
     const path = join(dir, 'big.json');
     writeFileSync(path, JSON.stringify(bigRecording().doc));
-    const r = await runWatch(parseWatchSettings(objectInputs({ source: 'replay', url: path, rules: '- name: latency\n  query: latency_ms{host="{host}"}\n  max: 100' }), { env: {} }), {
-      logger: new MemoryLogger(),
-    });
+    const r = await runWatch(
+      parseWatchSettings(
+        objectInputs({
+          source: 'replay',
+          url: path,
+          rules: '- name: latency\n  query: latency_ms{host="{host}"}\n  max: 100',
+        }),
+        { env: {} },
+      ),
+      {
+        logger: new MemoryLogger(),
+      },
+    );
     expect(r.verdict).toBe('pass');
     expect(r.ticks).toBe(5000);
     expect(r.rules[0].samples).toHaveLength(10_000);
@@ -179,11 +250,30 @@ describe('a recording of 10,000 samples', () => {
     const { doc, at } = bigRecording({ tick: 4321, value: 99.5 });
     const path = join(dir, 'big-spike.json');
     writeFileSync(path, JSON.stringify(doc));
-    const r = await runWatch(parseWatchSettings(objectInputs({ source: 'replay', url: path, rules: '- name: latency\n  query: latency_ms{host="{host}"}\n  max: 99' }), { env: {} }), {
-      logger: new MemoryLogger(),
-    });
+    const r = await runWatch(
+      parseWatchSettings(
+        objectInputs({
+          source: 'replay',
+          url: path,
+          rules: '- name: latency\n  query: latency_ms{host="{host}"}\n  max: 99',
+        }),
+        { env: {} },
+      ),
+      {
+        logger: new MemoryLogger(),
+      },
+    );
     expect(r.verdict).toBe('fail');
-    expect(r.breaches).toEqual([expect.objectContaining({ rule: 'latency', check: 'max', host: 'b', value: 99.5, bound: 99, when: new Date(at(4321)).toISOString() })]);
+    expect(r.breaches).toEqual([
+      expect.objectContaining({
+        rule: 'latency',
+        check: 'max',
+        host: 'b',
+        value: 99.5,
+        bound: 99,
+        when: new Date(at(4321)).toISOString(),
+      }),
+    ]);
     expect(r.ticks).toBe(4321);
     expect(r.rules[0].samples).toHaveLength(2 * 4321);
   });
@@ -194,8 +284,22 @@ test('a live tick whose timer fired a millisecond early (by the wall clock) repl
   const start = 1_796_622_523_000;
   const times = [start + 251, start + 499, start + 752, start + 1000];
   const path = join(dir, 'early-tick.json');
-  writeFileSync(path, JSON.stringify({ startedAt: new Date(start).toISOString(), settings: { intervalMs: 250 }, ticks: 4, rules: [{ name: 'users', query: 'users', samples: times.map((t) => ({ t, value: 50 })) }] }));
-  const r = await runWatch(parseWatchSettings(objectInputs({ source: 'replay', url: path, rules: '- name: users\n  query: users\n  min: 10' }), { env: {} }), { logger: new MemoryLogger() });
+  writeFileSync(
+    path,
+    JSON.stringify({
+      startedAt: new Date(start).toISOString(),
+      settings: { intervalMs: 250 },
+      ticks: 4,
+      rules: [{ name: 'users', query: 'users', samples: times.map((t) => ({ t, value: 50 })) }],
+    }),
+  );
+  const r = await runWatch(
+    parseWatchSettings(
+      objectInputs({ source: 'replay', url: path, rules: '- name: users\n  query: users\n  min: 10' }),
+      { env: {} },
+    ),
+    { logger: new MemoryLogger() },
+  );
   expect(r.rules[0].samples.map((x) => [x.t, x.value])).toEqual(times.map((t) => [t, 50]));
 });
 
@@ -206,8 +310,19 @@ describe('replay errors', () => {
     return path;
   };
   const settingsFor = (url: string, values: Record<string, string> = {}) =>
-    parseWatchSettings(objectInputs({ source: 'replay', url, rules: '- name: latency\n  query: latency_ms\n  max: 100', ...values }), { env: {} });
-  const minimal = { rules: [{ name: 'latency', query: 'latency_ms', samples: [1, 2, 3].map((k) => ({ t: 1_700_000_000_000 + k * 1000, value: 10 })) }] };
+    parseWatchSettings(
+      objectInputs({ source: 'replay', url, rules: '- name: latency\n  query: latency_ms\n  max: 100', ...values }),
+      { env: {} },
+    );
+  const minimal = {
+    rules: [
+      {
+        name: 'latency',
+        query: 'latency_ms',
+        samples: [1, 2, 3].map((k) => ({ t: 1_700_000_000_000 + k * 1000, value: 10 })),
+      },
+    ],
+  };
 
   test('a missing file, a directory or an http URL is refused at the input, naming url', () => {
     expect(() => settingsFor(join(dir, 'nope.json'))).toThrow(/input 'url'.*no such file.*report/);
@@ -223,14 +338,38 @@ describe('replay errors', () => {
   test.each([
     ['not JSON', 'not json {', /input 'url'.*is not JSON/],
     ['a JSON list', [1, 2], /input 'url'.*is not a metric-watch report .* or a recording .*: it holds a JSON list/],
-    ['another report kind', { kind: 'fivestep/ssh-rollout', rules: [] }, /input 'url'.*its kind is "fivestep\/ssh-rollout"/],
-    ['a newer report version', { kind: 'fivestep/metric-watch', version: 99, rules: [] }, /input 'url'.*version 99; this metric-watch reads version 1/],
+    [
+      'another report kind',
+      { kind: 'fivestep/ssh-rollout', rules: [] },
+      /input 'url'.*its kind is "fivestep\/ssh-rollout"/,
+    ],
+    [
+      'a newer report version',
+      { kind: 'fivestep/metric-watch', version: 99, rules: [] },
+      /input 'url'.*version 99; this metric-watch reads version 1/,
+    ],
     ['no rules list', { verdict: 'pass' }, /input 'url'.*has no 'rules' list/],
-    ['a rule without samples', { rules: [{ name: 'latency', query: 'latency_ms' }] }, /input 'url'.*rule 1 \('latency'\) has no 'samples' list/],
-    ['a rule without query', { rules: [{ name: 'latency', samples: [] }] }, /input 'url'.*rule 1 \('latency'\) has no 'query'/],
+    [
+      'a rule without samples',
+      { rules: [{ name: 'latency', query: 'latency_ms' }] },
+      /input 'url'.*rule 1 \('latency'\) has no 'samples' list/,
+    ],
+    [
+      'a rule without query',
+      { rules: [{ name: 'latency', samples: [] }] },
+      /input 'url'.*rule 1 \('latency'\) has no 'query'/,
+    ],
     ['a rule without name', { rules: [{ query: 'latency_ms', samples: [] }] }, /input 'url'.*rule 1 has no 'name'/],
-    ['a bad instant', { rules: [{ name: 'latency', query: 'q', samples: [{ t: 'yesterday', value: 1 }] }] }, /rule 1 \('latency'\) samples\[0\]: 't' must be a time/],
-    ['a bad value', { rules: [{ name: 'latency', query: 'q', samples: [{ t: 1, value: 'high' }] }] }, /samples\[0\]: 'value' must be a number or null/],
+    [
+      'a bad instant',
+      { rules: [{ name: 'latency', query: 'q', samples: [{ t: 'yesterday', value: 1 }] }] },
+      /rule 1 \('latency'\) samples\[0\]: 't' must be a time/,
+    ],
+    [
+      'a bad value',
+      { rules: [{ name: 'latency', query: 'q', samples: [{ t: 1, value: 'high' }] }] },
+      /samples\[0\]: 'value' must be a number or null/,
+    ],
     ['no samples at all', { rules: [{ name: 'latency', query: 'q', samples: [] }] }, /input 'url'.*holds no samples/],
   ])('%s', async (name, content, message) => {
     const path = file(`${name.replace(/\W+/g, '-')}.json`, content);
@@ -238,40 +377,99 @@ describe('replay errors', () => {
   });
 
   test('a rule in neither query nor name in the recording fails, naming it and listing the recorded rules', async () => {
-    const r = await runWatch(settingsFor(file('minimal.json', minimal), { rules: '- name: errors\n  query: error_rate\n  max: 0.01\n- name: latency\n  query: latency_ms\n  max: 100' }), {
-      logger: new MemoryLogger(),
-    });
+    const r = await runWatch(
+      settingsFor(file('minimal.json', minimal), {
+        rules: '- name: errors\n  query: error_rate\n  max: 0.01\n- name: latency\n  query: latency_ms\n  max: 100',
+      }),
+      {
+        logger: new MemoryLogger(),
+      },
+    );
     expect(r.verdict).toBe('fail');
-    expect(r.rules[0]).toMatchObject({ verdict: 'fail', reason: expect.stringMatching(/rule 'errors'.*no rule with its query 'error_rate' nor its name; recorded rules: 'latency' \(query latency_ms\)/) });
+    expect(r.rules[0]).toMatchObject({
+      verdict: 'fail',
+      reason: expect.stringMatching(
+        /rule 'errors'.*no rule with its query 'error_rate' nor its name; recorded rules: 'latency' \(query latency_ms\)/,
+      ),
+    });
     expect(r.breaches[0]).toMatchObject({ rule: 'errors', check: 'error' });
   });
 
   test('baseline before: on a recording without readings from before fails the rule, saying so', async () => {
-    const r = await runWatch(settingsFor(file('minimal.json', minimal), { baseline: 'before:10m', rules: '- name: latency\n  query: latency_ms\n  max-rise: 20%' }), { logger: new MemoryLogger() });
-    expect(r.rules[0]).toMatchObject({ verdict: 'fail', reason: expect.stringMatching(/no readings from before the watch \(baselineHistory\)/) });
+    const r = await runWatch(
+      settingsFor(file('minimal.json', minimal), {
+        baseline: 'before:10m',
+        rules: '- name: latency\n  query: latency_ms\n  max-rise: 20%',
+      }),
+      { logger: new MemoryLogger() },
+    );
+    expect(r.rules[0]).toMatchObject({
+      verdict: 'fail',
+      reason: expect.stringMatching(/no readings from before the watch \(baselineHistory\)/),
+    });
   });
 
   test('past the end of the recording there is no data, with a reason, not the last value forever', async () => {
-    const r = await runWatch(settingsFor(file('minimal.json', minimal), { duration: '6s', rules: '- name: latency\n  query: latency_ms\n  max: 100\n  no-data: inconclusive' }), {
-      logger: new MemoryLogger(),
-    });
+    const r = await runWatch(
+      settingsFor(file('minimal.json', minimal), {
+        duration: '6s',
+        rules: '- name: latency\n  query: latency_ms\n  max: 100\n  no-data: inconclusive',
+      }),
+      {
+        logger: new MemoryLogger(),
+      },
+    );
     expect(r.rules[0].samples.map((s) => s.value)).toEqual([10, 10, 10, null, null, null]);
-    expect(r.rules[0]).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/no recorded reading at .*: the recording ends at 2023-11-14T22:13:23\.000Z/) });
+    expect(r.rules[0]).toMatchObject({
+      verdict: 'inconclusive',
+      reason: expect.stringMatching(/no recorded reading at .*: the recording ends at 2023-11-14T22:13:23\.000Z/),
+    });
     // A gap inside the recording is no data too (a reading an interval old is not held).
-    const gap = { rules: [{ name: 'latency', query: 'latency_ms', samples: [1, 2, 3, 6, 7].map((k) => ({ t: 1_700_000_000_000 + k * 1000, value: k })) }], settings: { intervalMs: 1000 } };
-    const g = await runWatch(settingsFor(file('gap.json', gap), { rules: '- name: latency\n  query: latency_ms\n  max: 100\n  no-data: pass' }), { logger: new MemoryLogger() });
+    const gap = {
+      rules: [
+        {
+          name: 'latency',
+          query: 'latency_ms',
+          samples: [1, 2, 3, 6, 7].map((k) => ({ t: 1_700_000_000_000 + k * 1000, value: k })),
+        },
+      ],
+      settings: { intervalMs: 1000 },
+    };
+    const g = await runWatch(
+      settingsFor(file('gap.json', gap), {
+        rules: '- name: latency\n  query: latency_ms\n  max: 100\n  no-data: pass',
+      }),
+      { logger: new MemoryLogger() },
+    );
     expect(g.rules[0].samples.map((s) => s.value)).toEqual([1, 2, 3, null, null, 6, 7]);
-    expect(g.rules[0].samples[3].reason).toMatch(/no recorded reading within 1s before .* \(the one before is at 2023-11-14T22:13:23\.000Z\)/);
+    expect(g.rules[0].samples[3].reason).toMatch(
+      /no recorded reading within 1s before .* \(the one before is at 2023-11-14T22:13:23\.000Z\)/,
+    );
   });
 
   test('a per-host rule on a recording that is not per host, and a too short interval, are explained', async () => {
-    const r = await runWatch(settingsFor(file('minimal.json', minimal), { hosts: 'web1', rules: '- name: latency\n  query: latency_ms{host="{host}"}\n  max: 100\n  no-data: inconclusive' }), {
-      logger: new MemoryLogger(),
-    });
-    expect(r.rules[0].reason).toMatch(/no readings of host web1 for rule 'latency' \(it holds one series that is not per host\)/);
-    expect(() => settingsFor(file('minimal.json', minimal), { interval: '10ms' })).toThrow(/input 'interval'/);
-    expect(() => parseWatchSettings(objectInputs({ source: 'replay', url: file('minimal.json', minimal), rules: '- name: x\n  query: q\n  max: 1' }), { env: {}, hostsAtRunTime: true })).toThrow(
-      /input 'source'.*rollout/,
+    const r = await runWatch(
+      settingsFor(file('minimal.json', minimal), {
+        hosts: 'web1',
+        rules: '- name: latency\n  query: latency_ms{host="{host}"}\n  max: 100\n  no-data: inconclusive',
+      }),
+      {
+        logger: new MemoryLogger(),
+      },
     );
+    expect(r.rules[0].reason).toMatch(
+      /no readings of host web1 for rule 'latency' \(it holds one series that is not per host\)/,
+    );
+    expect(() => settingsFor(file('minimal.json', minimal), { interval: '10ms' })).toThrow(/input 'interval'/);
+    expect(() =>
+      parseWatchSettings(
+        objectInputs({
+          source: 'replay',
+          url: file('minimal.json', minimal),
+          rules: '- name: x\n  query: q\n  max: 1',
+        }),
+        { env: {}, hostsAtRunTime: true },
+      ),
+    ).toThrow(/input 'source'.*rollout/);
   });
 });

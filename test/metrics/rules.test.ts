@@ -17,7 +17,15 @@ const rule = (yaml: string): Rule => parseRules(`- name: r\n  query: q\n${yaml.r
 const feed = (r: Rule, values: (number | null)[], opts: { host?: string; baseline?: number | null } = {}): RuleState =>
   values.reduce<RuleState>(
     (st, value, i) =>
-      advanceRule(r, st, [{ t: 1_700_000_000_000 + i * 1000, host: opts.host ?? '', value, ...(opts.baseline !== undefined ? { baseline: opts.baseline } : {}), ...(value === null ? { reason: 'down' } : {}) } as Observation]),
+      advanceRule(r, st, [
+        {
+          t: 1_700_000_000_000 + i * 1000,
+          host: opts.host ?? '',
+          value,
+          ...(opts.baseline !== undefined ? { baseline: opts.baseline } : {}),
+          ...(value === null ? { reason: 'down' } : {}),
+        } as Observation,
+      ]),
     initialRuleState(),
   );
 /** When the watch ends: a minute after the first sample. */
@@ -40,7 +48,11 @@ describe('checkSample: each rule kind', () => {
     expect(checkSample(rule('max-rise: 2'), 3.5, 1)).toEqual({ state: 'breach', check: 'max-rise', bound: 3 });
   });
   test('no value, and a relative bound without a baseline value, are no-data', () => {
-    expect(checkSample(rule('min: 1'), null, undefined, 'down')).toEqual({ state: 'no-data', check: 'no-data', reason: 'down' });
+    expect(checkSample(rule('min: 1'), null, undefined, 'down')).toEqual({
+      state: 'no-data',
+      check: 'no-data',
+      reason: 'down',
+    });
     expect(checkSample(rule('max-drop: 10%'), 5, null).state).toBe('no-data');
     // No baseline at all (every host a canary): only absolute bounds apply.
     expect(checkSample(rule('min: 1\nmax-drop: 10%'), 5, undefined).state).toBe('ok');
@@ -52,16 +64,32 @@ describe('for: debouncing into a hard state', () => {
     const r = rule('min: 10\nfor: 2');
     expect(feed(r, [5, 12, 5, 12, 5]).hardFail).toBeUndefined();
     const st = feed(r, [12, 5, 5, 12]);
-    expect(st.hardFail).toMatchObject({ rule: 'r', check: 'min', value: 5, bound: 10, since: '2023-11-14T22:13:21.000Z', when: '2023-11-14T22:13:22.000Z' });
+    expect(st.hardFail).toMatchObject({
+      rule: 'r',
+      check: 'min',
+      value: 5,
+      bound: 10,
+      since: '2023-11-14T22:13:21.000Z',
+      when: '2023-11-14T22:13:22.000Z',
+    });
     expect(outcome(r, st).verdict).toBe('fail');
   });
   test('streaks are per host', () => {
     const r = rule('max: 1\nfor: 2');
     let st = initialRuleState();
-    st = advanceRule(r, st, [{ t: 0, host: 'a', value: 2 }, { t: 0, host: 'b', value: 0 }]);
-    st = advanceRule(r, st, [{ t: 1, host: 'a', value: 0 }, { t: 1, host: 'b', value: 2 }]);
+    st = advanceRule(r, st, [
+      { t: 0, host: 'a', value: 2 },
+      { t: 0, host: 'b', value: 0 },
+    ]);
+    st = advanceRule(r, st, [
+      { t: 1, host: 'a', value: 0 },
+      { t: 1, host: 'b', value: 2 },
+    ]);
     expect(st.hardFail).toBeUndefined();
-    st = advanceRule(r, st, [{ t: 2, host: 'a', value: 0 }, { t: 2, host: 'b', value: 2 }]);
+    st = advanceRule(r, st, [
+      { t: 2, host: 'a', value: 0 },
+      { t: 2, host: 'b', value: 2 },
+    ]);
     expect(st.hardFail).toMatchObject({ host: 'b' });
   });
 });
@@ -89,18 +117,40 @@ describe('no-data', () => {
   });
 });
 
-describe('compare: the judge decides, in the rule\'s harmful direction', () => {
+describe("compare: the judge decides, in the rule's harmful direction", () => {
   // Four hosts' means a side: the canaries clearly lower than the baseline hosts.
   const hostsOf = (level: number, n: number) =>
-    new Map(Array.from({ length: n }, (_, i) => (m => [`h${level}-${i}`, [m + 0.1, m - 0.1, m, m + 0.05, m - 0.05]] as const)(level + (i - (n - 1) / 2) * 0.3)));
-  const lower = (r: Rule) => judge({ direction: harmfulDirection(r), confidence: r.confidence, canary: hostsOf(5, 1), baseline: hostsOf(8, 4), design: 'hosts' });
-  const higher = (r: Rule) => judge({ direction: harmfulDirection(r), confidence: r.confidence, canary: hostsOf(8, 1), baseline: hostsOf(5, 4), design: 'hosts' });
+    new Map(
+      Array.from({ length: n }, (_, i) =>
+        ((m) => [`h${level}-${i}`, [m + 0.1, m - 0.1, m, m + 0.05, m - 0.05]] as const)(
+          level + (i - (n - 1) / 2) * 0.3,
+        ),
+      ),
+    );
+  const lower = (r: Rule) =>
+    judge({
+      direction: harmfulDirection(r),
+      confidence: r.confidence,
+      canary: hostsOf(5, 1),
+      baseline: hostsOf(8, 4),
+      design: 'hosts',
+    });
+  const higher = (r: Rule) =>
+    judge({
+      direction: harmfulDirection(r),
+      confidence: r.confidence,
+      canary: hostsOf(8, 1),
+      baseline: hostsOf(5, 4),
+      design: 'hosts',
+    });
   test('a significant drop fails a rule that guards drops; the breach names the levels', () => {
     const r = rule('compare: true\nmax-drop: 90%');
     const o = outcome(r, feed(r, [5, 5, 5, 5, 5], { baseline: 8 }), lower(r));
     expect(o.verdict).toBe('fail');
     expect(o.breach).toMatchObject({ check: 'compare', value: 5, baseline: 8 });
-    expect(o.reason).toMatch(/canary 5 vs baseline 8 \(-37\.5%\).*one-sided, decrease is worse \[host-means, 1 vs 4 host\(s\)\]/);
+    expect(o.reason).toMatch(
+      /canary 5 vs baseline 8 \(-37\.5%\).*one-sided, decrease is worse \[host-means, 1 vs 4 host\(s\)\]/,
+    );
   });
   test('a significant rise does not fail a drop-only rule; the first spelling mann-whitney still works', () => {
     const r = rule('compare: mann-whitney\nmax-drop: 90%');
@@ -109,7 +159,13 @@ describe('compare: the judge decides, in the rule\'s harmful direction', () => {
   });
   test('too little to compare is inconclusive, never a pass; confidence is per rule', () => {
     const r = rule('compare: true');
-    const few = judge({ direction: 'either', confidence: 0.98, canary: new Map([['c', [1, 2, 3, 4]]]), baseline: hostsOf(8, 4), design: 'hosts' });
+    const few = judge({
+      direction: 'either',
+      confidence: 0.98,
+      canary: new Map([['c', [1, 2, 3, 4]]]),
+      baseline: hostsOf(8, 4),
+      design: 'hosts',
+    });
     expect(outcome(r, feed(r, [1, 2, 3, 4]), few)).toMatchObject({
       verdict: 'inconclusive',
       reason: expect.stringMatching(/too little to compare: the judge needs 5 readings/),
@@ -120,7 +176,7 @@ describe('compare: the judge decides, in the rule\'s harmful direction', () => {
   });
 });
 
-describe('the clock is the caller\'s', () => {
+describe("the clock is the caller's", () => {
   test('a query error fails the rule with a breach dated when the watch ended, as given', () => {
     const st = failRule(feed(rule('min: 1'), [5]), 'bad query');
     const end = '2023-11-14T22:14:20.000Z';

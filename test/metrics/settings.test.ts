@@ -18,20 +18,51 @@ const RULES = `
   no-data: pass
 `;
 
-const parse = (values: Record<string, string>, env: NodeJS.ProcessEnv = {}) => parseWatchSettings(objectInputs({ url: 'http://prom:9090/', rules: RULES, baseline: 'before:30m', ...values }), { env });
+const parse = (values: Record<string, string>, env: NodeJS.ProcessEnv = {}) =>
+  parseWatchSettings(objectInputs({ url: 'http://prom:9090/', rules: RULES, baseline: 'before:30m', ...values }), {
+    env,
+  });
 
 describe('parseWatchSettings', () => {
   test('defaults and every rule key', () => {
     const s = parse({});
-    expect(s).toMatchObject({ source: 'prometheus', url: 'http://prom:9090', durationMs: 300_000, intervalMs: 30_000, failOn: 'fail', baseline: { kind: 'before', windowMs: 1_800_000 }, hosts: [], canaryHosts: [] });
-    expect(s.rules[0]).toEqual({ name: 'revenue per minute', query: 'sum(rate(shop_revenue_total[1m])) * 60', min: 100, maxDrop: { kind: 'percent', value: 20 }, for: 2, noData: 'fail', confidence: 0.98, volume: false });
+    expect(s).toMatchObject({
+      source: 'prometheus',
+      url: 'http://prom:9090',
+      durationMs: 300_000,
+      intervalMs: 30_000,
+      failOn: 'fail',
+      baseline: { kind: 'before', windowMs: 1_800_000 },
+      hosts: [],
+      canaryHosts: [],
+    });
+    expect(s.rules[0]).toEqual({
+      name: 'revenue per minute',
+      query: 'sum(rate(shop_revenue_total[1m])) * 60',
+      min: 100,
+      maxDrop: { kind: 'percent', value: 20 },
+      for: 2,
+      noData: 'fail',
+      confidence: 0.98,
+      volume: false,
+    });
     expect(s.rules[1]).toMatchObject({ max: 5, maxRise: { kind: 'absolute', value: 3 }, for: 1, noData: 'pass' });
     expect(s.alerts.pagerdutyUrl).toBe(DEFAULT_PAGERDUTY_URL);
   });
 
   test('FIVESTEP_PAGERDUTY_URL overrides the events URL; e-mail sender defaults from smtp-url', () => {
-    const s = parse({ 'smtp-url': 'smtps://alerts%40shop.example:pw@mail.example:465', 'email-to': 'oncall@shop.example, cto@shop.example' }, { FIVESTEP_PAGERDUTY_URL: 'http://127.0.0.1:1/enqueue' });
-    expect(s.alerts).toMatchObject({ pagerdutyUrl: 'http://127.0.0.1:1/enqueue', emailTo: ['oncall@shop.example', 'cto@shop.example'], emailFrom: 'alerts@shop.example' });
+    const s = parse(
+      {
+        'smtp-url': 'smtps://alerts%40shop.example:pw@mail.example:465',
+        'email-to': 'oncall@shop.example, cto@shop.example',
+      },
+      { FIVESTEP_PAGERDUTY_URL: 'http://127.0.0.1:1/enqueue' },
+    );
+    expect(s.alerts).toMatchObject({
+      pagerdutyUrl: 'http://127.0.0.1:1/enqueue',
+      emailTo: ['oncall@shop.example', 'cto@shop.example'],
+      emailFrom: 'alerts@shop.example',
+    });
   });
 
   test.each([
@@ -48,9 +79,18 @@ describe('parseWatchSettings', () => {
     [{ rules: '- name: a\n  query: up\n  min: 5\n  max: 1' }, /min \(5\) is above max/],
     [{ rules: '- name: a\n  query: up\n  max-drop: -5%' }, /'max-drop' must be a percentage/],
     [{ rules: '- name: a\n  query: up\n  min: 1\n  for: 0' }, /'for' must be a whole number/],
-    [{ rules: '- name: a\n  query: up\n  min: 1\n  no-data: ignore' }, /input 'rules'.*not one of fail, pass, inconclusive/],
-    [{ rules: '- name: a\n  query: up\n  compare: t-test' }, /compare must be true \(or mann-whitney, its first spelling\) or false, got 't-test'/],
-    [{ rules: '- name: a\n  query: up\n  min: 1\n  volume: maybe' }, /rule 'a': volume must be true or false, got 'maybe'/],
+    [
+      { rules: '- name: a\n  query: up\n  min: 1\n  no-data: ignore' },
+      /input 'rules'.*not one of fail, pass, inconclusive/,
+    ],
+    [
+      { rules: '- name: a\n  query: up\n  compare: t-test' },
+      /compare must be true \(or mann-whitney, its first spelling\) or false, got 't-test'/,
+    ],
+    [
+      { rules: '- name: a\n  query: up\n  min: 1\n  volume: maybe' },
+      /rule 'a': volume must be true or false, got 'maybe'/,
+    ],
     [{ rules: '- name: a\n  query: up\n  min: 1\n  threshold: 3' }, /unknown key 'threshold'/],
     [{ rules: '- name: a\n  query: up\n  min: 1\n- name: a\n  query: up\n  min: 2' }, /two rules are named 'a'/],
     [{ rules: '- name: a\n  query: up\n  max-drop: 5%', baseline: 'none' }, /rule 'a'.*relative to a baseline/],
@@ -58,7 +98,10 @@ describe('parseWatchSettings', () => {
     [{ baseline: 'before:soon' }, /input 'baseline'.*not a duration/],
     [{ source: 'openmetrics' }, /input 'baseline': before:<duration> needs a source that keeps history/],
     [{ baseline: 'hosts' }, /input 'baseline': hosts compares hosts, but rule 'revenue per minute' reads no \{host\}/],
-    [{ url: 'http://{host}:9100/metrics', baseline: 'none', rules: '- name: a\n  query: up\n  min: 1' }, /input 'hosts'/],
+    [
+      { url: 'http://{host}:9100/metrics', baseline: 'none', rules: '- name: a\n  query: up\n  min: 1' },
+      /input 'hosts'/,
+    ],
     [{ duration: '10s', interval: '30s' }, /input 'duration': must be at least one interval/],
     [{ interval: '5ms' }, /input 'interval'/],
     [{ 'fail-on': 'sometimes' }, /input 'fail-on'/],
@@ -77,27 +120,53 @@ describe('metric hosts are validated as ssh-rollout validates its hosts', () => 
   const perHost = '- name: users\n  query: shop_users{instance="{host}"}\n  min: 1';
 
   test('a host that is query text is an input error naming the input and the line', () => {
-    expect(() => parse({ hosts: `web2:9100\n${HOSTILE}`, rules: perHost })).toThrow(`input 'hosts': '${HOSTILE}' is not [user@]host[:port]`);
-    expect(() => parse({ hosts: 'web2:9100', 'canary-hosts': HOSTILE, rules: perHost })).toThrow(`input 'canary-hosts': '${HOSTILE}' is not [user@]host[:port]`);
-    expect(() => parse({ hosts: 'web1/metrics?x=1', rules: perHost })).toThrow(/input 'hosts'/);
-    expect(() => parse({ hosts: 'web1:99999', rules: perHost })).toThrow(/input 'hosts': 'web1:99999': port must be 1-65535/);
-    expect(() => parse({ hosts: '2001:db8::zz', rules: perHost })).toThrow(/input 'hosts': '\[2001:db8::zz\]': '2001:db8::zz' is not an IPv6 address/);
-    expect(() => parseRolloutWatch(`url: http://prom:9090\nhosts: ['${HOSTILE}']\nrules:\n  - name: users\n    query: shop_users{instance="{host}"}\n    min: 1\n`, {})).toThrow(
-      `input 'watch': hosts: '${HOSTILE}' is not [user@]host[:port]`,
+    expect(() => parse({ hosts: `web2:9100\n${HOSTILE}`, rules: perHost })).toThrow(
+      `input 'hosts': '${HOSTILE}' is not [user@]host[:port]`,
     );
+    expect(() => parse({ hosts: 'web2:9100', 'canary-hosts': HOSTILE, rules: perHost })).toThrow(
+      `input 'canary-hosts': '${HOSTILE}' is not [user@]host[:port]`,
+    );
+    expect(() => parse({ hosts: 'web1/metrics?x=1', rules: perHost })).toThrow(/input 'hosts'/);
+    expect(() => parse({ hosts: 'web1:99999', rules: perHost })).toThrow(
+      /input 'hosts': 'web1:99999': port must be 1-65535/,
+    );
+    expect(() => parse({ hosts: '2001:db8::zz', rules: perHost })).toThrow(
+      /input 'hosts': '\[2001:db8::zz\]': '2001:db8::zz' is not an IPv6 address/,
+    );
+    expect(() =>
+      parseRolloutWatch(
+        `url: http://prom:9090\nhosts: ['${HOSTILE}']\nrules:\n  - name: users\n    query: shop_users{instance="{host}"}\n    min: 1\n`,
+        {},
+      ),
+    ).toThrow(`input 'watch': hosts: '${HOSTILE}' is not [user@]host[:port]`);
   });
 
   test('what ssh-rollout accepts is accepted: names, addresses, :port, IPv6 in brackets, user@', () => {
-    const hosts = ['web1', 'web1.example.com:9100', '10.0.0.1:9100', '[::1]:9100', '[2001:db8::7]', 'deploy@web3:22', '2001:db8::8'];
+    const hosts = [
+      'web1',
+      'web1.example.com:9100',
+      '10.0.0.1:9100',
+      '[::1]:9100',
+      '[2001:db8::7]',
+      'deploy@web3:22',
+      '2001:db8::8',
+    ];
     expect(parse({ hosts: hosts.join('\n'), rules: perHost }).hosts).toEqual(hosts);
   });
 
   test('{host} outside a quoted label value of a PromQL or openmetrics query is an input error naming the rule', () => {
     const bare = '- name: users\n  query: shop_users_{host}\n  min: 1';
-    expect(() => parse({ hosts: 'web1', rules: bare })).toThrow(/input 'rules': rule 'users': \{host\} must stand inside a quoted label value/);
-    expect(() => parse({ source: 'openmetrics', baseline: 'none', url: 'http://{host}:9100/metrics', hosts: 'web1', rules: bare })).toThrow(/input 'rules': rule 'users'/);
+    expect(() => parse({ hosts: 'web1', rules: bare })).toThrow(
+      /input 'rules': rule 'users': \{host\} must stand inside a quoted label value/,
+    );
+    expect(() =>
+      parse({ source: 'openmetrics', baseline: 'none', url: 'http://{host}:9100/metrics', hosts: 'web1', rules: bare }),
+    ).toThrow(/input 'rules': rule 'users'/);
     // A Graphite target or a JSON path has no string literal: the validated host goes in as written.
-    expect(parse({ source: 'graphite', hosts: 'web1', rules: '- name: users\n  query: shop.users.{host}\n  min: 1' }).rules[0].query).toBe('shop.users.{host}');
+    expect(
+      parse({ source: 'graphite', hosts: 'web1', rules: '- name: users\n  query: shop.users.{host}\n  min: 1' })
+        .rules[0].query,
+    ).toBe('shop.users.{host}');
   });
 });
 
@@ -126,10 +195,20 @@ rules:
 describe("ssh-rollout's watch YAML", () => {
   test('an unknown key is an input error naming it and the nearest known one; every key is an input of metric-watch', () => {
     const yaml = 'url: http://127.0.0.1:9090\nbasline: hosts\nrules:\n  - name: r\n    query: up\n    min: 1\n';
-    expect(() => parseRolloutWatch(yaml, {})).toThrow(/^input 'watch': unknown key 'basline' \(did you mean 'baseline'\?\)/);
-    expect(() => parseRolloutWatch(yaml.replace('basline', 'colour'), {})).toThrow(/^input 'watch': unknown key 'colour'; the keys are/);
-    expect([closest('interwal', WATCH_INPUTS), closest('Rules', WATCH_INPUTS), closest('zzz', WATCH_INPUTS)]).toEqual(['interval', 'rules', undefined]);
-    const action = parseYaml(readFileSync('actions/metric-watch/action.yml', 'utf8')) as { inputs: Record<string, unknown> };
+    expect(() => parseRolloutWatch(yaml, {})).toThrow(
+      /^input 'watch': unknown key 'basline' \(did you mean 'baseline'\?\)/,
+    );
+    expect(() => parseRolloutWatch(yaml.replace('basline', 'colour'), {})).toThrow(
+      /^input 'watch': unknown key 'colour'; the keys are/,
+    );
+    expect([closest('interwal', WATCH_INPUTS), closest('Rules', WATCH_INPUTS), closest('zzz', WATCH_INPUTS)]).toEqual([
+      'interval',
+      'rules',
+      undefined,
+    ]);
+    const action = parseYaml(readFileSync('actions/metric-watch/action.yml', 'utf8')) as {
+      inputs: Record<string, unknown>;
+    };
     expect([...WATCH_INPUTS].sort()).toEqual(Object.keys(action.inputs).sort());
   });
 });

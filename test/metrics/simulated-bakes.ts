@@ -78,7 +78,12 @@ export function ruleOf(partial: Partial<Rule>, confidence = 0.98): Rule {
 }
 
 /** The method the judge replaces: pooled readings, two-sided Mann-Whitney, direction from the HL shift. */
-export function pooledMannWhitneyFails(canary: number[][], baseline: number[][], direction: Direction, confidence: number): boolean {
+export function pooledMannWhitneyFails(
+  canary: number[][],
+  baseline: number[][],
+  direction: Direction,
+  confidence: number,
+): boolean {
   const c = canary.flat();
   const b = baseline.flat();
   if (!(mannWhitneyU(c, b).p < 1 - confidence)) return false;

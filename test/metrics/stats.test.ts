@@ -82,7 +82,7 @@ const reference = {
     const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
     const ranks = new Array<number>(values.length);
     let tieTerm = 0;
-    for (let i = 0; i < order.length; ) {
+    for (let i = 0; i < order.length;) {
       let j = i;
       while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
       for (let k = i; k <= j; k++) ranks[order[k][1]] = (i + j + 2) / 2;
@@ -121,12 +121,14 @@ describe('the pooled figures at scale: U from ranks, the shift bounded', () => {
       expect(got.u).toBe(u);
       if (variance > 0) {
         const mu = (c.length * b.length) / 2;
-        expect(got.z).toBe((u < mu ? -1 : 1) * ((Math.max(u, c.length * b.length - u) - mu - 0.5) / Math.sqrt(variance)));
+        expect(got.z).toBe(
+          (u < mu ? -1 : 1) * ((Math.max(u, c.length * b.length - u) - mu - 0.5) / Math.sqrt(variance)),
+        );
       } else expect(got).toEqual({ u, z: 0, p: 1 });
     }
   });
 
-  test('the shift is every pair\'s median while the pairs are within the cap: exactly the first figure', () => {
+  test("the shift is every pair's median while the pairs are within the cap: exactly the first figure", () => {
     for (let seed = 1; seed <= 100; seed++) {
       const c = seeded(seed, 1 + (seed % 40), 50).map((x) => x / 10);
       const b = seeded(seed * 3 + 2, 1 + (seed % 31), 50).map((x) => x / 10);
@@ -150,4 +152,3 @@ describe('the pooled figures at scale: U from ranks, the shift bounded', () => {
     expect(mw.u).toBe(reference.u(c, b).u);
   });
 });
-

@@ -7,7 +7,20 @@ import { join } from 'node:path';
 import { Fleet } from '../servers/fleet.js';
 import { ensurePackages } from '../servers/system-packages.js';
 import { runRollout } from '../rollout/helpers.js';
-import { appArtifact, deployQuietly, docBlock, docInputs, expectRecipeWorked, expectTrapCaught, loadLine, onAddress, rolloutUnderLoad, sharedPort, startOnHosts, type Started } from './helpers.js';
+import {
+  appArtifact,
+  deployQuietly,
+  docBlock,
+  docInputs,
+  expectRecipeWorked,
+  expectTrapCaught,
+  loadLine,
+  onAddress,
+  rolloutUnderLoad,
+  sharedPort,
+  startOnHosts,
+  type Started,
+} from './helpers.js';
 
 const PID_FILE = '/srv/app/shared/gunicorn.pid';
 
@@ -31,7 +44,12 @@ describe('gunicorn: HUP, then wait for the old workers', () => {
 
   async function start(change = (command: string) => command): Promise<{ server: Started; port: number }> {
     const port = await sharedPort(fleet);
-    const server = await startOnHosts(fleet, { name: 'gunicorn', port, pidFile: PID_FILE, command: (address) => change(onAddress(docBlock('gunicorn start'), address, port)) });
+    const server = await startOnHosts(fleet, {
+      name: 'gunicorn',
+      port,
+      pidFile: PID_FILE,
+      command: (address) => change(onAddress(docBlock('gunicorn start'), address, port)),
+    });
     running.push(server);
     return { server, port };
   }
@@ -39,7 +57,12 @@ describe('gunicorn: HUP, then wait for the old workers', () => {
   test('v1 → v2 under load: success, no failed request, same master, every worker answers v2', async () => {
     const { server, port } = await start();
     try {
-      const run = await rolloutUnderLoad(fleet, server, { base, app: 'gunicorn', release: 'v2', inputs: { ...docInputs('gunicorn rollout', port) } });
+      const run = await rolloutUnderLoad(fleet, server, {
+        base,
+        app: 'gunicorn',
+        release: 'v2',
+        inputs: { ...docInputs('gunicorn rollout', port) },
+      });
       console.log(loadLine('gunicorn', run));
       expectRecipeWorked(run, 'v1', 'v2', { sameMaster: true });
     } finally {
@@ -51,7 +74,12 @@ describe('gunicorn: HUP, then wait for the old workers', () => {
     const from = fleet.currentRelease(0);
     const { server, port } = await start((command) => command.replace(/^gunicorn /, 'gunicorn --preload '));
     try {
-      const run = await runRollout(fleet, { artifact: appArtifact(base, 'gunicorn', 'v3'), 'release-id': 'v3', ...docInputs('gunicorn rollout', port), 'health-timeout': '2s' });
+      const run = await runRollout(fleet, {
+        artifact: appArtifact(base, 'gunicorn', 'v3'),
+        'release-id': 'v3',
+        ...docInputs('gunicorn rollout', port),
+        'health-timeout': '2s',
+      });
       expectTrapCaught(run, fleet, from, 'v3');
     } finally {
       await server.stop();

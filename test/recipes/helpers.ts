@@ -35,7 +35,8 @@ export interface RecipeInputs {
 /** The ssh-rollout inputs of a recipe's yaml block, with the doc's port 8080 (or none: 80) changed to `port`. */
 export function docInputs(name: string, port: number): RecipeInputs {
   const y = parseYaml(docBlock(name)) as Record<string, string>;
-  for (const key of ['reload-command', 'health-url', 'health-expect']) if (typeof y[key] !== 'string') throw new Error(`recipe ${name}: no ${key}`);
+  for (const key of ['reload-command', 'health-url', 'health-expect'])
+    if (typeof y[key] !== 'string') throw new Error(`recipe ${name}: no ${key}`);
   return {
     'reload-command': y['reload-command'],
     'health-url': y['health-url'].replace(/^http:\/\/\{host\}(:8080)?\//, `http://{host}:${port}/`),
@@ -82,7 +83,8 @@ export function appArtifact(base: string, app: string, release: string): string 
 /** Rolls `release` of `app` out with no reload and no health check (nothing runs yet). */
 export async function deployQuietly(fleet: Fleet, base: string, app: string, release: string): Promise<void> {
   const r = await runRollout(fleet, { artifact: appArtifact(base, app, release), 'release-id': release });
-  if (r.outputs.result !== 'success') throw new Error(`deploying ${release}: ${r.outputs.result} ${r.failure ?? ''}\n${r.log.slice(-2000)}`);
+  if (r.outputs.result !== 'success')
+    throw new Error(`deploying ${release}: ${r.outputs.result} ${r.failure ?? ''}\n${r.log.slice(-2000)}`);
 }
 
 // What the servers started here are known by: their first process's group, and the masters their pid
@@ -118,8 +120,10 @@ function processes(): Proc[] {
 function serverProcesses(ids: number[]): number[] {
   const wanted = new Set(ids.filter((id) => id > 1));
   const procs = processes().filter((p) => !p.zombie);
-  const hit = new Set(procs.filter((p) => wanted.has(p.pid) || wanted.has(p.pgid) || wanted.has(p.sid)).map((p) => p.pid));
-  for (let grew = true; grew; ) {
+  const hit = new Set(
+    procs.filter((p) => wanted.has(p.pid) || wanted.has(p.pgid) || wanted.has(p.sid)).map((p) => p.pid),
+  );
+  for (let grew = true; grew;) {
     grew = false;
     for (const p of procs) {
       if (!hit.has(p.pid) && hit.has(p.ppid)) {
@@ -176,7 +180,10 @@ export async function startOnHosts(fleet: Fleet, opts: StartOptions): Promise<St
   const pgidFile = `/srv/app/shared/${opts.name}.pgid`;
   const mine: number[] = [];
   const pidFiles = fleet.hosts.map((_, i) => fleet.path(i, opts.pidFile));
-  const ids = () => [...mine, ...pidFiles.map((f) => (existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) || 0 : 0))];
+  const ids = () => [
+    ...mine,
+    ...pidFiles.map((f) => (existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) || 0 : 0)),
+  ];
   liveServers.add(ids);
   if (!exitHook) {
     exitHook = true;
@@ -187,7 +194,8 @@ export async function startOnHosts(fleet: Fleet, opts: StartOptions): Promise<St
   const server: Started = {
     urls: fleet.hosts.map((h) => `http://${h.host}:${opts.port}`),
     masters: () => pidFiles.map((f) => Number(readFileSync(f, 'utf8').trim())),
-    logs: () => fleet.hosts.map((_, i) => (existsSync(fleet.path(i, log)) ? readFileSync(fleet.path(i, log), 'utf8') : '')),
+    logs: () =>
+      fleet.hosts.map((_, i) => (existsSync(fleet.path(i, log)) ? readFileSync(fleet.path(i, log), 'utf8') : '')),
     async stop() {
       const deadline = Date.now() + 5000;
       while (killServers(ids()) > 0 && Date.now() < deadline) await sleep(20);
@@ -197,7 +205,11 @@ export async function startOnHosts(fleet: Fleet, opts: StartOptions): Promise<St
   try {
     for (const [i, h] of fleet.hosts.entries()) {
       const script = `echo $$ > ${pgidFile}\n${opts.command(h.host)}`;
-      await mustOnHost(fleet, i, `mkdir -p /srv/app/shared && rm -f ${quote(opts.pidFile)} ${pgidFile} && cd /srv/app && (setsid sh -c ${quote(script)} > ${log} 2>&1 < /dev/null &)`);
+      await mustOnHost(
+        fleet,
+        i,
+        `mkdir -p /srv/app/shared && rm -f ${quote(opts.pidFile)} ${pgidFile} && cd /srv/app && (setsid sh -c ${quote(script)} > ${log} 2>&1 < /dev/null &)`,
+      );
     }
     const deadline = Date.now() + 20_000;
     for (const [i] of fleet.hosts.entries()) {
@@ -206,11 +218,19 @@ export async function startOnHosts(fleet: Fleet, opts: StartOptions): Promise<St
           const g = Number(readFileSync(fleet.path(i, pgidFile), 'utf8').trim());
           if (g > 0) mine.push(g);
         }
-        const pid = existsSync(fleet.path(i, opts.pidFile)) ? Number(readFileSync(fleet.path(i, opts.pidFile), 'utf8').trim()) : 0;
-        const up = pid > 0 && alive(pid) && (opts.readyPath === '' || (await answers(`${server.urls[i]}${opts.readyPath ?? '/'}`)));
+        const pid = existsSync(fleet.path(i, opts.pidFile))
+          ? Number(readFileSync(fleet.path(i, opts.pidFile), 'utf8').trim())
+          : 0;
+        const up =
+          pid > 0 &&
+          alive(pid) &&
+          (opts.readyPath === '' || (await answers(`${server.urls[i]}${opts.readyPath ?? '/'}`)));
         if (up) break;
         const exited = mine.length > i && serverProcesses([mine[i], pid]).length === 0;
-        if (exited || Date.now() > deadline) throw new Error(`${opts.name} ${exited ? 'exited' : 'did not come up'} on host ${i}:\n${server.logs()[i].slice(-2000)}`);
+        if (exited || Date.now() > deadline)
+          throw new Error(
+            `${opts.name} ${exited ? 'exited' : 'did not come up'} on host ${i}:\n${server.logs()[i].slice(-2000)}`,
+          );
         await sleep(50);
       }
     }
@@ -315,7 +335,10 @@ export function startLoad(urls: string[], opts: { clients?: number; pauseMs?: nu
       if (pause > 0) await sleep(pause);
     }
   };
-  const loops = urls.flatMap((u) => [...Array.from({ length: opts.clients ?? 3 }, () => loop(`${u}/`, pauseMs)), loop(`${u}/slow`, 0)]);
+  const loops = urls.flatMap((u) => [
+    ...Array.from({ length: opts.clients ?? 3 }, () => loop(`${u}/`, pauseMs)),
+    loop(`${u}/slow`, 0),
+  ]);
   return {
     async stop() {
       going = false;
@@ -391,7 +414,11 @@ export function loadLine(name: string, r: RecipeRun): string {
 /** Checks what every recipe promises (see docs/app-servers.md, "What the tests check"). */
 export function expectRecipeWorked(r: RecipeRun, from: string, to: string, opts: { sameMaster: boolean }): void {
   const { result } = r.rollout.outputs;
-  expect({ result, failedHosts: r.rollout.outputs['failed-hosts'], log: result === 'success' ? '' : r.rollout.log.slice(-3000) }).toEqual({ result: 'success', failedHosts: [], log: '' });
+  expect({
+    result,
+    failedHosts: r.rollout.outputs['failed-hosts'],
+    log: result === 'success' ? '' : r.rollout.log.slice(-3000),
+  }).toEqual({ result: 'success', failedHosts: [], log: '' });
   expect({ failed: r.load.failed, errors: r.load.errors }).toEqual({ failed: 0, errors: {} });
   // The load ran across the reloads: it saw the old release, then the new one.
   expect(Object.keys(r.load.releases).sort()).toEqual([from, to].sort());
@@ -405,7 +432,9 @@ export function expectRecipeWorked(r: RecipeRun, from: string, to: string, opts:
 /** Checks a trap: the health check saw the old release on the first host, which was put back; nothing else moved. */
 export function expectTrapCaught(run: RolloutRun, fleet: Fleet, from: string, to: string): void {
   expect(run.outputs.result).toBe('reverted');
-  expect(run.outputs['failed-hosts']).toEqual([{ host: fleet.hosts[0].id, reason: expect.stringContaining(`does not contain "${to}"`) }]);
+  expect(run.outputs['failed-hosts']).toEqual([
+    { host: fleet.hosts[0].id, reason: expect.stringContaining(`does not contain "${to}"`) },
+  ]);
   expect(run.outputs['failed-hosts'][0].reason).toContain(`release ${from} pid`);
   expect(fleet.hosts.map((_, i) => fleet.currentRelease(i))).toEqual(fleet.hosts.map(() => from));
 }
@@ -418,8 +447,14 @@ export async function startBalancer(backend: string, urls: string[]): Promise<{ 
   const lines = backend.trimEnd().split('\n');
   const name = /^backend (\S+)$/.exec(lines[0])?.[1];
   if (!name) throw new Error(`not a backend block: ${backend}`);
-  const servers = urls.map((u, i) => ({ name: `web${i + 1}`, address: new URL(u).hostname, port: Number(new URL(u).port) }));
-  const haproxy = await startHaproxy(servers, name, { backendLines: lines.slice(1).filter((l) => !/^\s*server /.test(l)) });
+  const servers = urls.map((u, i) => ({
+    name: `web${i + 1}`,
+    address: new URL(u).hostname,
+    port: Number(new URL(u).port),
+  }));
+  const haproxy = await startHaproxy(servers, name, {
+    backendLines: lines.slice(1).filter((l) => !/^\s*server /.test(l)),
+  });
   const deadline = Date.now() + 10_000;
   while (!(await answers(`${haproxy.url}/`))) {
     if (Date.now() > deadline) {

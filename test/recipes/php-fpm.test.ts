@@ -9,7 +9,21 @@ import { join } from 'node:path';
 import { Fleet } from '../servers/fleet.js';
 import { ensurePackages } from '../servers/system-packages.js';
 import { runRollout } from '../rollout/helpers.js';
-import { appArtifact, deployQuietly, docBlock, docInputs, expectRecipeWorked, expectTrapCaught, loadLine, mustOnHost, rolloutUnderLoad, sample, sharedPort, startOnHosts, type Started } from './helpers.js';
+import {
+  appArtifact,
+  deployQuietly,
+  docBlock,
+  docInputs,
+  expectRecipeWorked,
+  expectTrapCaught,
+  loadLine,
+  mustOnHost,
+  rolloutUnderLoad,
+  sample,
+  sharedPort,
+  startOnHosts,
+  type Started,
+} from './helpers.js';
 
 const SHARED = '/srv/app/shared';
 
@@ -41,8 +55,11 @@ describe('PHP-FPM behind nginx: $realpath_root, USR2, then wait for the old work
     for (const [i, h] of fleet.hosts.entries()) {
       await mustOnHost(fleet, i, `mkdir -p ${SHARED}/nginx-tmp`);
       writeFileSync(fleet.path(i, `${SHARED}/php-fpm.conf`), docBlock('php-fpm config'));
-      const block = server.replace(/^( *)listen 80;$/m, `$1listen ${h.host}:${port};`).replace('include fastcgi_params;', 'include /etc/nginx/fastcgi_params;');
-      if (!block.includes(`listen ${h.host}:${port};`)) throw new Error(`no "listen 80;" in the doc's server block: ${server}`);
+      const block = server
+        .replace(/^( *)listen 80;$/m, `$1listen ${h.host}:${port};`)
+        .replace('include fastcgi_params;', 'include /etc/nginx/fastcgi_params;');
+      if (!block.includes(`listen ${h.host}:${port};`))
+        throw new Error(`no "listen 80;" in the doc's server block: ${server}`);
       const tmp = `${SHARED}/nginx-tmp`;
       writeFileSync(
         fleet.path(i, `${SHARED}/nginx.conf`),
@@ -60,7 +77,13 @@ describe('PHP-FPM behind nginx: $realpath_root, USR2, then wait for the old work
         ].join('\n'),
       );
     }
-    const fpm = await startOnHosts(fleet, { name: 'php-fpm', port, pidFile: `${SHARED}/php-fpm.pid`, readyPath: '', command: () => docBlock('php-fpm start').trim() });
+    const fpm = await startOnHosts(fleet, {
+      name: 'php-fpm',
+      port,
+      pidFile: `${SHARED}/php-fpm.pid`,
+      readyPath: '',
+      command: () => docBlock('php-fpm start').trim(),
+    });
     running.push(fpm);
     const nginx = await startOnHosts(fleet, {
       name: 'nginx',
@@ -79,7 +102,12 @@ describe('PHP-FPM behind nginx: $realpath_root, USR2, then wait for the old work
   test('v1 → v2 under load: success, no failed request, same master, every worker answers v2', async () => {
     const { fpm, port } = await start();
     try {
-      const run = await rolloutUnderLoad(fleet, fpm, { base, app: 'php-fpm', release: 'v2', inputs: { ...docInputs('php-fpm rollout', port) } });
+      const run = await rolloutUnderLoad(fleet, fpm, {
+        base,
+        app: 'php-fpm',
+        release: 'v2',
+        inputs: { ...docInputs('php-fpm rollout', port) },
+      });
       console.log(loadLine('php-fpm', run));
       expectRecipeWorked(run, 'v1', 'v2', { sameMaster: true });
     } finally {
@@ -91,7 +119,13 @@ describe('PHP-FPM behind nginx: $realpath_root, USR2, then wait for the old work
     const { fpm, port } = await start();
     try {
       const { 'health-url': healthUrl, 'health-expect': healthExpect } = docInputs('php-fpm rollout', port);
-      const run = await runRollout(fleet, { artifact: appArtifact(base, 'php-fpm', 'v3'), 'release-id': 'v3', 'health-url': healthUrl, 'health-expect': healthExpect, 'health-timeout': '2s' });
+      const run = await runRollout(fleet, {
+        artifact: appArtifact(base, 'php-fpm', 'v3'),
+        'release-id': 'v3',
+        'health-url': healthUrl,
+        'health-expect': healthExpect,
+        'health-timeout': '2s',
+      });
       expect(run.outputs.result).toBe('success');
       for (const url of fpm.urls) expect((await sample(url)).releases).toEqual({ v3: 60 });
     } finally {
@@ -102,7 +136,8 @@ describe('PHP-FPM behind nginx: $realpath_root, USR2, then wait for the old work
   test('trap $document_root and no PHP-FPM reload: the workers keep running the old release; the host is put back', async () => {
     const from = fleet.currentRelease(0);
     const { fpm, port } = await start((block) => {
-      if (!block.includes('$realpath_root$fastcgi_script_name') || !block.includes('DOCUMENT_ROOT $realpath_root')) throw new Error(`unexpected server block: ${block}`);
+      if (!block.includes('$realpath_root$fastcgi_script_name') || !block.includes('DOCUMENT_ROOT $realpath_root'))
+        throw new Error(`unexpected server block: ${block}`);
       return block.replaceAll('$realpath_root', '$document_root');
     });
     try {
@@ -117,7 +152,13 @@ describe('PHP-FPM behind nginx: $realpath_root, USR2, then wait for the old work
         expect(seen.size).toBe(4); // pm.max_children
       }
       const { 'health-url': healthUrl, 'health-expect': healthExpect } = docInputs('php-fpm rollout', port);
-      const run = await runRollout(fleet, { artifact: appArtifact(base, 'php-fpm', 'v4'), 'release-id': 'v4', 'health-url': healthUrl, 'health-expect': healthExpect, 'health-timeout': '2s' });
+      const run = await runRollout(fleet, {
+        artifact: appArtifact(base, 'php-fpm', 'v4'),
+        'release-id': 'v4',
+        'health-url': healthUrl,
+        'health-expect': healthExpect,
+        'health-timeout': '2s',
+      });
       expectTrapCaught(run, fleet, from, 'v4');
     } finally {
       await stopAll();

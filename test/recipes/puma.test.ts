@@ -6,7 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet } from '../servers/fleet.js';
 import { ensurePackages } from '../servers/system-packages.js';
-import { deployQuietly, docBlock, docInputs, expectRecipeWorked, loadLine, onAddress, rolloutUnderLoad, sharedPort, startOnHosts, type Started } from './helpers.js';
+import {
+  deployQuietly,
+  docBlock,
+  docInputs,
+  expectRecipeWorked,
+  loadLine,
+  onAddress,
+  rolloutUnderLoad,
+  sharedPort,
+  startOnHosts,
+  type Started,
+} from './helpers.js';
 
 describe('Puma: USR1 (phased restart), then wait for the old workers', () => {
   let fleet: Fleet;
@@ -28,8 +39,18 @@ describe('Puma: USR1 (phased restart), then wait for the old workers', () => {
 
   test('v1 → v2 under load: success, no failed request, same master, every worker answers v2', async () => {
     const port = await sharedPort(fleet);
-    server = await startOnHosts(fleet, { name: 'puma', port, pidFile: '/srv/app/shared/puma.pid', command: (address) => onAddress(docBlock('puma start'), address, port) });
-    const run = await rolloutUnderLoad(fleet, server, { base, app: 'puma', release: 'v2', inputs: { ...docInputs('puma rollout', port) } });
+    server = await startOnHosts(fleet, {
+      name: 'puma',
+      port,
+      pidFile: '/srv/app/shared/puma.pid',
+      command: (address) => onAddress(docBlock('puma start'), address, port),
+    });
+    const run = await rolloutUnderLoad(fleet, server, {
+      base,
+      app: 'puma',
+      release: 'v2',
+      inputs: { ...docInputs('puma rollout', port) },
+    });
     console.log(loadLine('puma', run));
     expectRecipeWorked(run, 'v1', 'v2', { sameMaster: true });
   }, 60_000);

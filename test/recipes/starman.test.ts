@@ -45,9 +45,16 @@ describe('Starman: HUP, then wait for the old workers', () => {
   });
 
   /** Starman on every host with `command` (the doc's start command unless changed), on a fresh port. */
-  async function start(command = (address: string, port: number) => onAddress(docBlock('starman start'), address, port)): Promise<{ server: Started; port: number }> {
+  async function start(
+    command = (address: string, port: number) => onAddress(docBlock('starman start'), address, port),
+  ): Promise<{ server: Started; port: number }> {
     const port = await sharedPort(fleet);
-    const server = await startOnHosts(fleet, { name: 'starman', port, pidFile: PID_FILE, command: (address) => command(address, port) });
+    const server = await startOnHosts(fleet, {
+      name: 'starman',
+      port,
+      pidFile: PID_FILE,
+      command: (address) => command(address, port),
+    });
     running.push(server);
     return { server, port };
   }
@@ -56,7 +63,13 @@ describe('Starman: HUP, then wait for the old workers', () => {
     const { server, port } = await start();
     const balancer = await startBalancer(docBlock('starman haproxy'), server.urls);
     try {
-      const run = await rolloutUnderLoad(fleet, server, { base, app: 'starman', release: 'v2', inputs: { ...docInputs('starman rollout', port) }, loadUrls: [balancer.url] });
+      const run = await rolloutUnderLoad(fleet, server, {
+        base,
+        app: 'starman',
+        release: 'v2',
+        inputs: { ...docInputs('starman rollout', port) },
+        loadUrls: [balancer.url],
+      });
       console.log(loadLine('starman behind haproxy', run));
       expectRecipeWorked(run, 'v1', 'v2', { sameMaster: true });
     } finally {
@@ -67,9 +80,16 @@ describe('Starman: HUP, then wait for the old workers', () => {
 
   test('trap --preload-app: HUP forks workers from the master, which still holds the old app; the host is put back', async () => {
     const from = fleet.currentRelease(0);
-    const { server, port } = await start((address, p) => onAddress(docBlock('starman start'), address, p).replace(/^starman /, 'starman --preload-app '));
+    const { server, port } = await start((address, p) =>
+      onAddress(docBlock('starman start'), address, p).replace(/^starman /, 'starman --preload-app '),
+    );
     try {
-      const run = await runRollout(fleet, { artifact: appArtifact(base, 'starman', 'v3'), 'release-id': 'v3', ...docInputs('starman rollout', port), 'health-timeout': '2s' });
+      const run = await runRollout(fleet, {
+        artifact: appArtifact(base, 'starman', 'v3'),
+        'release-id': 'v3',
+        ...docInputs('starman rollout', port),
+        'health-timeout': '2s',
+      });
       expectTrapCaught(run, fleet, from, 'v3');
     } finally {
       await server.stop();
@@ -84,7 +104,12 @@ describe('Starman: HUP, then wait for the old workers', () => {
       return `cd /srv/app/current && ${command.replace(' /srv/app/current/app.psgi', ' app.psgi')}`;
     });
     try {
-      const run = await runRollout(fleet, { artifact: appArtifact(base, 'starman', 'v4'), 'release-id': 'v4', ...docInputs('starman rollout', port), 'health-timeout': '2s' });
+      const run = await runRollout(fleet, {
+        artifact: appArtifact(base, 'starman', 'v4'),
+        'release-id': 'v4',
+        ...docInputs('starman rollout', port),
+        'health-timeout': '2s',
+      });
       expectTrapCaught(run, fleet, from, 'v4');
     } finally {
       await server.stop();

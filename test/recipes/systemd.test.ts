@@ -9,7 +9,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet } from '../servers/fleet.js';
 import { ensurePackages } from '../servers/system-packages.js';
-import { REPO, deployQuietly, docBlock, docInputs, expectRecipeWorked, loadLine, mustOnHost, onAddress, rolloutUnderLoad, sharedPort, startOnHosts, type Started } from './helpers.js';
+import {
+  REPO,
+  deployQuietly,
+  docBlock,
+  docInputs,
+  expectRecipeWorked,
+  loadLine,
+  mustOnHost,
+  onAddress,
+  rolloutUnderLoad,
+  sharedPort,
+  startOnHosts,
+  type Started,
+} from './helpers.js';
 
 const SCRIPT = '/usr/local/bin/reload-workers';
 const SCRIPT_HERE = '/srv/app/shared/bin/reload-workers';
@@ -54,10 +67,24 @@ describe('systemd: ExecReload= signals the master and waits (reload-workers)', (
   test("v1 → v2 under load, reloading with the unit's ExecReload=: success, no failed request, same MAINPID, every worker answers v2", async () => {
     const port = await sharedPort(fleet);
     // systemd starts ExecStart= itself: the process is the unit's main process (exec keeps the pid written).
-    server = await startOnHosts(fleet, { name: 'app', port, pidFile: MAINPID_FILE, command: (address) => `echo $$ > ${MAINPID_FILE}\nexec ${onAddress(unitLine('ExecStart'), address, port)}` });
-    const reload = [`MAINPID=$(cat ${MAINPID_FILE})`, 'export MAINPID', unitLine('ExecReload').replace(SCRIPT, SCRIPT_HERE)].join('\n');
+    server = await startOnHosts(fleet, {
+      name: 'app',
+      port,
+      pidFile: MAINPID_FILE,
+      command: (address) => `echo $$ > ${MAINPID_FILE}\nexec ${onAddress(unitLine('ExecStart'), address, port)}`,
+    });
+    const reload = [
+      `MAINPID=$(cat ${MAINPID_FILE})`,
+      'export MAINPID',
+      unitLine('ExecReload').replace(SCRIPT, SCRIPT_HERE),
+    ].join('\n');
     const { 'health-url': healthUrl, 'health-expect': healthExpect } = docInputs('systemd rollout', port);
-    const run = await rolloutUnderLoad(fleet, server, { base, app: 'gunicorn', release: 'v2', inputs: { 'reload-command': reload, 'health-url': healthUrl, 'health-expect': healthExpect } });
+    const run = await rolloutUnderLoad(fleet, server, {
+      base,
+      app: 'gunicorn',
+      release: 'v2',
+      inputs: { 'reload-command': reload, 'health-url': healthUrl, 'health-expect': healthExpect },
+    });
     console.log(loadLine('systemd (gunicorn, ExecReload=reload-workers)', run));
     expectRecipeWorked(run, 'v1', 'v2', { sameMaster: true });
   }, 60_000);

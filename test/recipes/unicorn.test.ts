@@ -6,7 +6,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet } from '../servers/fleet.js';
 import { ensurePackages } from '../servers/system-packages.js';
-import { alive, deployQuietly, docBlock, docInputs, expectRecipeWorked, loadLine, onAddress, rolloutUnderLoad, sharedPort, startOnHosts, type Started } from './helpers.js';
+import {
+  alive,
+  deployQuietly,
+  docBlock,
+  docInputs,
+  expectRecipeWorked,
+  loadLine,
+  onAddress,
+  rolloutUnderLoad,
+  sharedPort,
+  startOnHosts,
+  type Started,
+} from './helpers.js';
 
 const PID_FILE = '/srv/app/shared/unicorn.pid';
 
@@ -30,8 +42,18 @@ describe('unicorn: USR2, wait for the new master, QUIT the old one', () => {
 
   test('v1 → v2 under load: success, no failed request, one new master (the old one gone), every worker answers v2', async () => {
     const port = await sharedPort(fleet);
-    server = await startOnHosts(fleet, { name: 'unicorn', port, pidFile: PID_FILE, command: (address) => onAddress(docBlock('unicorn start'), address, port) });
-    const run = await rolloutUnderLoad(fleet, server, { base, app: 'unicorn', release: 'v2', inputs: { ...docInputs('unicorn rollout', port) } });
+    server = await startOnHosts(fleet, {
+      name: 'unicorn',
+      port,
+      pidFile: PID_FILE,
+      command: (address) => onAddress(docBlock('unicorn start'), address, port),
+    });
+    const run = await rolloutUnderLoad(fleet, server, {
+      base,
+      app: 'unicorn',
+      release: 'v2',
+      inputs: { ...docInputs('unicorn rollout', port) },
+    });
     console.log(loadLine('unicorn', run));
     expectRecipeWorked(run, 'v1', 'v2', { sameMaster: false });
     for (const [i, before] of run.mastersBefore.entries()) {

@@ -1,10 +1,30 @@
 // Remote command builders by exact string, and a few of them run for real in a local sh
 // (the same POSIX sh the hosts use), plus the pure state parser and prune planner.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXIT, adoptCommand, linkSharedCommand, appendLogCommand, parseLog, removeReleasesCommand, switchCommand, unpackCommand, userCommand } from '../../src/release/commands.js';
+import {
+  EXIT,
+  adoptCommand,
+  linkSharedCommand,
+  appendLogCommand,
+  parseLog,
+  removeReleasesCommand,
+  switchCommand,
+  unpackCommand,
+  userCommand,
+} from '../../src/release/commands.js';
 import { emptyState, parseState, readStateCommand } from '../../src/release/state-command.js';
 import { acquireLockCommand, heartbeatCommand, releaseLockCommand } from '../../src/release/lock-commands.js';
 
@@ -28,7 +48,13 @@ describe('exact command strings', () => {
     expect(userCommand('/srv/app/current', 'systemctl reload app && echo "$RELEASE_ID"', env)).toBe(
       `cd /srv/app/current && env RELEASE_ID=v2 RELEASE_PATH=/srv/app/releases/v2 DEPLOY_PATH=/srv/app PREVIOUS_RELEASE_ID=v1 sh -ec 'systemctl reload app && echo "$RELEASE_ID"'`,
     );
-    expect(userCommand("/srv/my app's/current", 'true', { deployPath: "/srv/my app's", releaseId: 'v2', previousReleaseId: '' })).toBe(
+    expect(
+      userCommand("/srv/my app's/current", 'true', {
+        deployPath: "/srv/my app's",
+        releaseId: 'v2',
+        previousReleaseId: '',
+      }),
+    ).toBe(
       `cd '/srv/my app'\\''s/current' && env RELEASE_ID=v2 RELEASE_PATH='/srv/my app'\\''s/releases/v2' DEPLOY_PATH='/srv/my app'\\''s' PREVIOUS_RELEASE_ID='' sh -ec true`,
     );
   });
@@ -40,7 +66,14 @@ describe('exact command strings', () => {
   });
 
   test('appendLogCommand writes one JSON line, quoted', () => {
-    const entry = { time: '2025-01-01T00:00:00.000Z', action: 'rollout' as const, release: 'v2', previous: 'v1', run: "it's", result: 'success' };
+    const entry = {
+      time: '2025-01-01T00:00:00.000Z',
+      action: 'rollout' as const,
+      release: 'v2',
+      previous: 'v1',
+      run: "it's",
+      result: 'success',
+    };
     expect(appendLogCommand('/srv/app', entry)).toBe(
       `mkdir -p /srv/app/.fivestep && printf '%s\\n' '{"time":"2025-01-01T00:00:00.000Z","action":"rollout","release":"v2","previous":"v1","run":"it'\\''s","result":"success"}' >> /srv/app/.fivestep/deploy.log`,
     );
@@ -63,7 +96,9 @@ describe('exact command strings', () => {
       'cleanup() { rm -rf /srv/app/releases/.v2.partial /srv/app/.fivestep/incoming/v2.* /srv/app/.fivestep/checksums/v2; }',
       'trap cleanup EXIT',
       `need=5000; free=$(df -Pk /srv/app/releases 2>/dev/null | awk 'NR==2 { print $4 }')`,
-      expect.stringMatching(/^if \[ -n "\$free" \] && \[ \$\(\( \(need \+ 1023\) \/ 1024 \+ free \/ 10 \)\) -gt "\$free" \]; then awk .*not enough space in %s.* >&2; exit 69; fi$/),
+      expect.stringMatching(
+        /^if \[ -n "\$free" \] && \[ \$\(\( \(need \+ 1023\) \/ 1024 \+ free \/ 10 \)\) -gt "\$free" \]; then awk .*not enough space in %s.* >&2; exit 69; fi$/,
+      ),
       'rm -rf /srv/app/releases/.v2.partial',
       'mkdir /srv/app/releases/.v2.partial',
       'tar -xzp --no-same-owner -f /srv/app/.fivestep/incoming/v2.artifact -C /srv/app/releases/.v2.partial',
@@ -75,18 +110,30 @@ describe('exact command strings', () => {
       'trap - EXIT',
       'rm -f /srv/app/.fivestep/incoming/v2.*',
     ]);
-    expect(unpackCommand('/srv/app', 'v2', { identity: 'ab12', format: 'tar', unpackedBytes: 1 })).toContain('tar -xp --no-same-owner -f /srv/app/.fivestep/incoming/v2.artifact');
+    expect(unpackCommand('/srv/app', 'v2', { identity: 'ab12', format: 'tar', unpackedBytes: 1 })).toContain(
+      'tar -xp --no-same-owner -f /srv/app/.fivestep/incoming/v2.artifact',
+    );
     // An archive no runner checked (artifact-url) is listed and checked on the host first.
-    expect(unpackCommand('/srv/app', 'v2', { identity: 'ab12', format: 'tar' })).toContain('tar -tv --numeric-owner -f /srv/app/.fivestep/incoming/v2.artifact >');
+    expect(unpackCommand('/srv/app', 'v2', { identity: 'ab12', format: 'tar' })).toContain(
+      'tar -tv --numeric-owner -f /srv/app/.fivestep/incoming/v2.artifact >',
+    );
   });
 
   test('switchCommand and unpackCommand record their ledger line in the same command', () => {
     const staged = { time: 't', action: 'rollout' as const, release: 'v2', previous: 'v1', run: 'r', result: 'staged' };
     const line = `mkdir -p /srv/app/.fivestep && printf '%s\\n' '${JSON.stringify(staged)}' >> /srv/app/.fivestep/deploy.log`;
-    expect(unpackCommand('/srv/app', 'v2', { identity: 'ab12', format: 'tar', staged, unpackedBytes: 1 }).split('\n').at(-1)).toBe(line);
+    expect(
+      unpackCommand('/srv/app', 'v2', { identity: 'ab12', format: 'tar', staged, unpackedBytes: 1 }).split('\n').at(-1),
+    ).toBe(line);
     // Already unpacked with the same content: still staged by this rollout.
-    expect(unpackCommand('/srv/app', 'v2', { identity: 'ab12', format: 'tar', staged, unpackedBytes: 1 }).split('\n')[3]).toContain(`rm -f /srv/app/.fivestep/incoming/v2.*; ${line}; exit 0`);
-    expect(switchCommand('/srv/app', 'v2', { ...staged, result: 'switched' }).split('\n').at(-1)).toBe(line.replace('staged', 'switched'));
+    expect(
+      unpackCommand('/srv/app', 'v2', { identity: 'ab12', format: 'tar', staged, unpackedBytes: 1 }).split('\n')[3],
+    ).toContain(`rm -f /srv/app/.fivestep/incoming/v2.*; ${line}; exit 0`);
+    expect(
+      switchCommand('/srv/app', 'v2', { ...staged, result: 'switched' })
+        .split('\n')
+        .at(-1),
+    ).toBe(line.replace('staged', 'switched'));
   });
 });
 
@@ -141,11 +188,17 @@ describe('commands run in a local sh', () => {
     expect(sh(acquireLockCommand(app, 'https://ci/run/1', 'tok1')).stdout).toBe('acquired\n');
     // The heartbeat loop renews once per line it reads, answering each; it ends at end of input.
     writeFileSync(owner, `tok1\nhttps://ci/run/1\n${Math.floor(Date.now() / 1000) - 30}\n`);
-    const beats = spawnSync('sh', ['-c', heartbeatCommand(app, 'tok1', 'https://ci/run/1')], { encoding: 'utf8', input: '\n\n' });
+    const beats = spawnSync('sh', ['-c', heartbeatCommand(app, 'tok1', 'https://ci/run/1')], {
+      encoding: 'utf8',
+      input: '\n\n',
+    });
     expect([beats.status, beats.stdout]).toEqual([0, 'renewed\nrenewed\n']);
     expect(Number(readFileSync(owner, 'utf8').split('\n')[2])).toBeGreaterThan(Date.now() / 1000 - 5);
     // Another run's token learns at its first beat that it has lost the lock, and the loop stops there.
-    const other = spawnSync('sh', ['-c', heartbeatCommand(app, 'tok2', 'https://ci/run/2')], { encoding: 'utf8', input: '\n\n\n' });
+    const other = spawnSync('sh', ['-c', heartbeatCommand(app, 'tok2', 'https://ci/run/2')], {
+      encoding: 'utf8',
+      input: '\n\n\n',
+    });
     expect([other.status, other.stdout]).toEqual([0, 'lost\n']);
     expect(readFileSync(owner, 'utf8').split('\n')[0]).toBe('tok1');
     sh(releaseLockCommand(app, 'tok2'));
@@ -177,7 +230,11 @@ describe('commands run in a local sh', () => {
     sh(acquireLockCommand(app, 'https://ci/run/1', 'tok1'));
     let beat = nowSec() - 61;
     writeFileSync(owner, `tok1\nhttps://ci/run/1\n${beat}\n`);
-    const stale = reportsAge(acquireLockCommand(app, 'https://ci/run/2', 'tok2'), beat, /^took-over (\d+) https:\/\/ci\/run\/1\n$/);
+    const stale = reportsAge(
+      acquireLockCommand(app, 'https://ci/run/2', 'tok2'),
+      beat,
+      /^took-over (\d+) https:\/\/ci\/run\/1\n$/,
+    );
     expect(stale.status).toBe(0);
     expect(readFileSync(owner, 'utf8').split('\n').slice(0, 2)).toEqual(['tok2', 'https://ci/run/2']);
     expect(existsSync(`${lockDir}.takeover`)).toBe(false);
@@ -186,7 +243,11 @@ describe('commands run in a local sh', () => {
     beat = nowSec() - 59;
     writeFileSync(owner, `tok2\nhttps://ci/run/2\n${beat}\n`);
     expect(sh(acquireLockCommand(app, 'https://ci/run/3', 'tok3', 'https://ci/run/9')).status).toBe(EXIT.lockHeld);
-    reportsAge(acquireLockCommand(app, 'https://ci/run/3', 'tok3', 'https://ci/run/2'), beat, /^took-over (\d+) https:\/\/ci\/run\/2\n$/);
+    reportsAge(
+      acquireLockCommand(app, 'https://ci/run/3', 'tok3', 'https://ci/run/2'),
+      beat,
+      /^took-over (\d+) https:\/\/ci\/run\/2\n$/,
+    );
 
     // Written before the heartbeat: line 3 was an expiry one hour ahead, so a lock 10 s old is live.
     beat = nowSec() - 10;
@@ -200,7 +261,11 @@ describe('commands run in a local sh', () => {
   test('readStateCommand → parseState on a real tree; absent deploy path', () => {
     const app = join(dir, 'app');
     expect(parseState(sh(readStateCommand(app, 'v2')).stdout)).toEqual({ ...emptyState(), exists: false });
-    for (const [id, t] of [['v1', '200001010000'], ['v2', '200001020000'], ['v10', '200001030000']]) {
+    for (const [id, t] of [
+      ['v1', '200001010000'],
+      ['v2', '200001020000'],
+      ['v10', '200001030000'],
+    ]) {
       mkdirSync(join(app, 'releases', id), { recursive: true });
       execFileSync('touch', ['-t', t, join(app, 'releases', id)]);
     }
@@ -235,7 +300,10 @@ describe('shared paths and adoption in a local sh: nothing followed out of the d
     mkdirSync(join(app, 'releases', 'v1'), { recursive: true });
     execFileSync('ln', ['-s', outside, join(app, 'releases', 'v1', 'public')]);
     const r = sh(linkSharedCommand(app, 'v1', [{ path: 'public/uploads', dir: true }]));
-    expect([r.status, r.stderr]).toEqual([EXIT.refused, "shared path 'public/uploads/': 'public' is a symlink in the release: a shared path cannot go through a symlink\n"]);
+    expect([r.status, r.stderr]).toEqual([
+      EXIT.refused,
+      "shared path 'public/uploads/': 'public' is a symlink in the release: a shared path cannot go through a symlink\n",
+    ]);
     expect(readFileSync(join(outside, 'uploads', 'keep.txt'), 'utf8')).toBe('precious');
     expect(lstatSync(join(outside, 'uploads')).isDirectory()).toBe(true);
     expect(existsSync(join(app, 'shared', 'public'))).toBe(false);
@@ -246,11 +314,15 @@ describe('shared paths and adoption in a local sh: nothing followed out of the d
     mkdirSync(join(app, 'releases', 'v1'), { recursive: true });
     mkdirSync(join(dir, 'disk'));
     execFileSync('ln', ['-s', join(dir, 'disk'), join(app, 'shared')]);
-    expect(sh(linkSharedCommand(app, 'v1', [{ path: 'log', dir: true }])).stderr).toBe(`${app}/shared is a symlink: shared paths would be written outside the deploy path\n`);
+    expect(sh(linkSharedCommand(app, 'v1', [{ path: 'log', dir: true }])).stderr).toBe(
+      `${app}/shared is a symlink: shared paths would be written outside the deploy path\n`,
+    );
     rmSync(join(app, 'shared'));
     mkdirSync(join(app, 'shared'));
     execFileSync('ln', ['-s', join(dir, 'disk'), join(app, 'shared', 'data')]);
-    expect(sh(linkSharedCommand(app, 'v1', [{ path: 'data/uploads', dir: true }])).stderr).toBe("shared path 'data/uploads/': shared/data is a symlink: a shared path cannot go through a symlink\n");
+    expect(sh(linkSharedCommand(app, 'v1', [{ path: 'data/uploads', dir: true }])).stderr).toBe(
+      "shared path 'data/uploads/': shared/data is a symlink: a shared path cannot go through a symlink\n",
+    );
     expect(readdirSync(join(dir, 'disk'))).toEqual([]);
   });
 
@@ -258,7 +330,12 @@ describe('shared paths and adoption in a local sh: nothing followed out of the d
     const app = join(dir, 'app');
     mkdirSync(join(app, 'releases', 'v1', 'config'), { recursive: true });
     writeFileSync(join(app, 'releases', 'v1', 'config', 'db.yml'), 'from the release');
-    const ok = sh(linkSharedCommand(app, 'v1', [{ path: 'log', dir: true }, { path: 'config/db.yml', dir: false }]));
+    const ok = sh(
+      linkSharedCommand(app, 'v1', [
+        { path: 'log', dir: true },
+        { path: 'config/db.yml', dir: false },
+      ]),
+    );
     expect(ok.status).toBe(0);
     expect(readdirSync(join(app, 'shared', 'log'))).toEqual([]);
     expect(readFileSync(join(app, 'shared', 'config', 'db.yml'), 'utf8')).toBe('from the release');
@@ -275,7 +352,14 @@ describe('shared paths and adoption in a local sh: nothing followed out of the d
     const app = join(dir, 'app');
     mkdirSync(join(app, 'current'), { recursive: true });
     writeFileSync(join(app, 'current', 'index.html'), 'by hand');
-    const entry = { time: 't', action: 'adopt' as const, release: 'pre-fivestep-20261207000000', previous: '', run: 'r', result: 'healthy' };
+    const entry = {
+      time: 't',
+      action: 'adopt' as const,
+      release: 'pre-fivestep-20261207000000',
+      previous: '',
+      run: 'r',
+      result: 'healthy',
+    };
     expect(sh(adoptCommand(app, 'pre-fivestep-20261207000000', entry)).status).toBe(0);
     expect(readlinkSync(join(app, 'current'))).toBe('releases/pre-fivestep-20261207000000');
     expect(readFileSync(join(app, 'releases', 'pre-fivestep-20261207000000', 'index.html'), 'utf8')).toBe('by hand');
@@ -297,7 +381,19 @@ describe('shared paths and adoption in a local sh: nothing followed out of the d
 
 describe('parseState', () => {
   test('keys, unknown lines ignored, releases sorted by mtime then id', () => {
-    const state = parseState(['current=v3', 'release=v3 300', 'release=b 100', 'release=a 100', 'bad=b', 'checksum=ff00', 'noise', 'other=1', ''].join('\n'));
+    const state = parseState(
+      [
+        'current=v3',
+        'release=v3 300',
+        'release=b 100',
+        'release=a 100',
+        'bad=b',
+        'checksum=ff00',
+        'noise',
+        'other=1',
+        '',
+      ].join('\n'),
+    );
     expect(state).toEqual({
       ...emptyState(),
       current: 'v3',
@@ -316,6 +412,13 @@ describe('parseState', () => {
 });
 
 test('parseLog skips torn lines', () => {
-  const line = JSON.stringify({ time: 't', action: 'rollout', release: 'v2', previous: 'v1', run: 'r', result: 'success' });
+  const line = JSON.stringify({
+    time: 't',
+    action: 'rollout',
+    release: 'v2',
+    previous: 'v1',
+    run: 'r',
+    result: 'success',
+  });
   expect(parseLog(`${line}\n{"torn":\n\n${line}\n`)).toHaveLength(2);
 });

@@ -6,7 +6,18 @@
 // the command happens to use, and the host's real binaries stay untouched for parallel suites).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +80,11 @@ beforeAll(async () => {
   installPackages([
     { name: 'curl', provides: ['/usr/bin/curl'], usedBy: 'artifact-url downloads on the hosts' },
     { name: 'wget', provides: ['/usr/bin/wget'], usedBy: 'artifact-url downloads on hosts without curl' },
-    { name: 'openssl', provides: ['/usr/bin/openssl'], usedBy: 'a self-signed certificate for the https artifact server' },
+    {
+      name: 'openssl',
+      provides: ['/usr/bin/openssl'],
+      usedBy: 'a self-signed certificate for the https artifact server',
+    },
   ]);
   work = mkdtempSync(join(tmpdir(), 'fivestep-download-'));
   chmodSync(work, 0o755);
@@ -125,9 +140,15 @@ interface Download {
 }
 
 /** Runs the download command on host i; `tool: 'wget'` hides curl from it, `trust` adds the test CA. */
-async function download(i: number, url: string, opts: { tool?: Tool | 'none'; sha256?: string; trust?: boolean; urlOnStdin?: boolean } = {}): Promise<Download> {
+async function download(
+  i: number,
+  url: string,
+  opts: { tool?: Tool | 'none'; sha256?: string; trust?: boolean; urlOnStdin?: boolean } = {},
+): Promise<Download> {
   const release = `r${++releaseCounter}`;
-  const command = downloadArtifactCommand(DEPLOY, release, url, opts.sha256 ?? sha, redactUrl(url), { urlOnStdin: opts.urlOnStdin });
+  const command = downloadArtifactCommand(DEPLOY, release, url, opts.sha256 ?? sha, redactUrl(url), {
+    urlOnStdin: opts.urlOnStdin,
+  });
   const env: Record<string, string> = {};
   if (opts.tool === 'wget') env.PATH = without.curl;
   if (opts.tool === 'none') env.PATH = without['curl and wget'];
@@ -143,7 +164,8 @@ const incoming = (i: number): string[] => {
   return existsSync(dir) ? readdirSync(dir) : [];
 };
 
-const released = (i: number, release: string, file: string): string => readFileSync(fleet.path(i, `${DEPLOY}/releases/${release}/${file}`), 'utf8');
+const released = (i: number, release: string, file: string): string =>
+  readFileSync(fleet.path(i, `${DEPLOY}/releases/${release}/${file}`), 'utf8');
 
 /**
  * Every process's argv on this machine (the hosts share its pid namespace), as `ps` shows them. Read
@@ -156,7 +178,11 @@ async function commandLines(): Promise<string[][]> {
 }
 
 /** Runs p while sampling every process's argv; returns p's value and the argvs that held `secret`. */
-async function whileWatchingProcesses<T>(p: Promise<T>, secret: string, tool: string): Promise<{ value: T; holding: string[][]; sawTool: boolean }> {
+async function whileWatchingProcesses<T>(
+  p: Promise<T>,
+  secret: string,
+  tool: string,
+): Promise<{ value: T; holding: string[][]; sawTool: boolean }> {
   let done = false;
   const holding: string[][] = [];
   let sawTool = false;
@@ -184,7 +210,8 @@ const FAILURES: Record<Tool, { cut: string; untrusted: string; noConnection: str
   wget: {
     cut: 'network failure: could not connect, or the connection closed before the whole file arrived (wget exit 4), HTTP 200 after 100 bytes',
     untrusted: 'TLS verification failed (wget exit 5) after 0 bytes',
-    noConnection: 'network failure: could not connect, or the connection closed before the whole file arrived (wget exit 4) after 0 bytes',
+    noConnection:
+      'network failure: could not connect, or the connection closed before the whole file arrived (wget exit 4) after 0 bytes',
   },
 };
 
@@ -202,7 +229,10 @@ describe.each<Tool>(['curl', 'wget'])('with %s on the host', (tool) => {
       expect(incoming(i)).toEqual([]);
     }
     // The bytes came from the artifact server, once per host (the runner sent none).
-    expect(server.requests.map((r) => `${r.method} ${r.url} ${r.status}`)).toEqual(['GET /app.tgz 200', 'GET /app.tgz 200']);
+    expect(server.requests.map((r) => `${r.method} ${r.url} ${r.status}`)).toEqual([
+      'GET /app.tgz 200',
+      'GET /app.tgz 200',
+    ]);
     expect(server.bytesServed).toBe(2 * artifact.length);
   });
 
@@ -237,7 +267,10 @@ describe.each<Tool>(['curl', 'wget'])('with %s on the host', (tool) => {
     const url = server.url(`/releases/download/r1/app.tgz?token=${TOKEN}`);
     const { release, result } = await download(0, url, { tool });
     expect(result).toEqual({ code: 0, stdout: `downloaded=${artifact.length}\n`, stderr: '' });
-    expect(server.requests.map((r) => `${r.url} ${r.status}`)).toEqual([`/releases/download/r1/app.tgz?token=${TOKEN} 302`, `/signed/app.tgz?token=${SIGNED} 200`]);
+    expect(server.requests.map((r) => `${r.url} ${r.status}`)).toEqual([
+      `/releases/download/r1/app.tgz?token=${TOKEN} 302`,
+      `/signed/app.tgz?token=${SIGNED} 200`,
+    ]);
     const unpack = await sessions[0].exec(unpackCommand(DEPLOY, release, { identity: sha, format: 'tar.gz' }));
     expect(unpack.code).toBe(0);
     expect(released(0, release, 'index.html')).toBe('<h1>release from a URL</h1>\n');
@@ -248,7 +281,11 @@ describe.each<Tool>(['curl', 'wget'])('with %s on the host', (tool) => {
     const url = server.url('/signed/app.tgz?token=expired');
     const { result } = await download(0, url, { tool });
     expect(server.requests.map((r) => r.url)).toEqual(['/signed/app.tgz?token=expired']);
-    expect(result).toEqual({ code: 1, stdout: '', stderr: `download of ${server.url('/signed/app.tgz')}?… failed: HTTP 403 after 0 bytes\n` });
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `download of ${server.url('/signed/app.tgz')}?… failed: HTTP 403 after 0 bytes\n`,
+    });
     expect(incoming(0)).toEqual([]);
   });
 
@@ -257,7 +294,11 @@ describe.each<Tool>(['curl', 'wget'])('with %s on the host', (tool) => {
     expect(good.result).toEqual({ code: 0, stdout: `downloaded=${artifact.length}\n`, stderr: '' });
     const url = server.url('/private.tgz').replace('//', '//ci:wrong@');
     const { result } = await download(0, url, { tool });
-    expect(result).toEqual({ code: 1, stdout: '', stderr: `download of ${server.url('/private.tgz').replace('//', '//***@')} failed: HTTP 401 after 0 bytes\n` });
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `download of ${server.url('/private.tgz').replace('//', '//***@')} failed: HTTP 401 after 0 bytes\n`,
+    });
     expect(incoming(0)).toEqual([`${good.release}.artifact`]);
   });
 
@@ -287,7 +328,11 @@ describe.each<Tool>(['curl', 'wget'])('with %s on the host', (tool) => {
       expect(server.requests).toEqual([]);
     } else {
       // wget has no switch for this: it fetches, then the download is refused.
-      expect(result).toEqual({ code: 1, stdout: '', stderr: `download of ${url} refused: it was redirected to a non-https URL\n` });
+      expect(result).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `download of ${url} refused: it was redirected to a non-https URL\n`,
+      });
     }
     expect(incoming(0)).toEqual([]);
   });
@@ -295,7 +340,11 @@ describe.each<Tool>(['curl', 'wget'])('with %s on the host', (tool) => {
   test('nothing listening: the tool’s reason in words', async () => {
     const url = `http://127.0.0.1:${await freePort()}/app.tgz`;
     const { result } = await download(0, url, { tool });
-    expect(result).toEqual({ code: 1, stdout: '', stderr: `download of ${url} failed: ${FAILURES[tool].noConnection}\n` });
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `download of ${url} failed: ${FAILURES[tool].noConnection}\n`,
+    });
   });
 
   test('with urlOnStdin no process on the host shows the URL while it downloads; embedded, only the shell does', async () => {

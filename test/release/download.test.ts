@@ -25,9 +25,15 @@ function inputError(fn: () => unknown): InputError {
 
 describe('validateArtifactUrl', () => {
   test('accepts https anywhere and returns the normalised URL without its fragment', () => {
-    expect(validateArtifactUrl('artifact-url', 'https://objects.example/app.tgz')).toBe('https://objects.example/app.tgz');
-    expect(validateArtifactUrl('artifact-url', 'HTTPS://Objects.Example:443/a/../app.tgz?X-Amz-Signature=abc#part')).toBe('https://objects.example/app.tgz?X-Amz-Signature=abc');
-    expect(validateArtifactUrl('artifact-url', 'https://objects.example:8443/app.tgz')).toBe('https://objects.example:8443/app.tgz');
+    expect(validateArtifactUrl('artifact-url', 'https://objects.example/app.tgz')).toBe(
+      'https://objects.example/app.tgz',
+    );
+    expect(
+      validateArtifactUrl('artifact-url', 'HTTPS://Objects.Example:443/a/../app.tgz?X-Amz-Signature=abc#part'),
+    ).toBe('https://objects.example/app.tgz?X-Amz-Signature=abc');
+    expect(validateArtifactUrl('artifact-url', 'https://objects.example:8443/app.tgz')).toBe(
+      'https://objects.example:8443/app.tgz',
+    );
   });
 
   test('accepts http only on loopback: 127.0.0.0/8, localhost, [::1]', () => {
@@ -37,8 +43,15 @@ describe('validateArtifactUrl', () => {
     expect(validateArtifactUrl('artifact-url', 'http://[::1]:9000/app.tgz')).toBe('http://[::1]:9000/app.tgz');
     // Shorthand IPv4 is normalised by the URL parser before the check, so it cannot dodge it.
     expect(validateArtifactUrl('artifact-url', 'http://127.1/app.tgz')).toBe('http://127.0.0.1/app.tgz');
-    for (const url of ['http://objects.example/app.tgz', 'http://128.0.0.1/app.tgz', 'http://localhost.evil.example/app.tgz', 'http://[::2]/app.tgz']) {
-      expect(inputError(() => validateArtifactUrl('artifact-url', url)).message).toContain('http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1])');
+    for (const url of [
+      'http://objects.example/app.tgz',
+      'http://128.0.0.1/app.tgz',
+      'http://localhost.evil.example/app.tgz',
+      'http://[::2]/app.tgz',
+    ]) {
+      expect(inputError(() => validateArtifactUrl('artifact-url', url)).message).toContain(
+        'http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1])',
+      );
     }
   });
 
@@ -46,19 +59,34 @@ describe('validateArtifactUrl', () => {
     const ftp = inputError(() => validateArtifactUrl('artifact-url', 'ftp://files.example/app.tgz'));
     expect(ftp.input).toBe('artifact-url');
     expect(ftp.message).toBe("input 'artifact-url': 'ftp://files.example/app.tgz': must be an https:// URL");
-    expect(inputError(() => validateArtifactUrl('artifact-url', 'file:///tmp/app.tgz')).message).toContain('must be an https:// URL');
+    expect(inputError(() => validateArtifactUrl('artifact-url', 'file:///tmp/app.tgz')).message).toContain(
+      'must be an https:// URL',
+    );
     expect(inputError(() => validateArtifactUrl('artifact-url', 'objects.example/app.tgz')).message).toBe(
       "input 'artifact-url': is not a valid absolute URL (expected https://host/path)",
     );
-    for (const url of ['https://objects.example/app .tgz', 'https://objects.example/app.tgz\n', 'https://objects.example/\tapp.tgz', 'https://objects.example/a\x7f']) {
-      expect(inputError(() => validateArtifactUrl('artifact-url', url)).message).toBe("input 'artifact-url': must not contain whitespace or control characters");
+    for (const url of [
+      'https://objects.example/app .tgz',
+      'https://objects.example/app.tgz\n',
+      'https://objects.example/\tapp.tgz',
+      'https://objects.example/a\x7f',
+    ]) {
+      expect(inputError(() => validateArtifactUrl('artifact-url', url)).message).toBe(
+        "input 'artifact-url': must not contain whitespace or control characters",
+      );
     }
   });
 
   test('credentials are allowed but never echoed, nor is the query', () => {
-    expect(validateArtifactUrl('artifact-url', 'https://ci:s3cret@objects.example/app.tgz')).toBe('https://ci:s3cret@objects.example/app.tgz');
-    const e = inputError(() => validateArtifactUrl('artifact-url', 'http://ci:s3cret@objects.example/app.tgz?token=t0ken'));
-    expect(e.message).toBe("input 'artifact-url': 'http://***@objects.example/app.tgz?…': http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1])");
+    expect(validateArtifactUrl('artifact-url', 'https://ci:s3cret@objects.example/app.tgz')).toBe(
+      'https://ci:s3cret@objects.example/app.tgz',
+    );
+    const e = inputError(() =>
+      validateArtifactUrl('artifact-url', 'http://ci:s3cret@objects.example/app.tgz?token=t0ken'),
+    );
+    expect(e.message).toBe(
+      "input 'artifact-url': 'http://***@objects.example/app.tgz?…': http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1])",
+    );
   });
 });
 
@@ -78,7 +106,13 @@ describe('validateSha256', () => {
 
 test('isLoopbackHost takes hostnames as the URL parser normalises them', () => {
   expect(['localhost', '127.0.0.1', '127.255.0.9', '[::1]'].map(isLoopbackHost)).toEqual([true, true, true, true]);
-  expect(['localhost.', 'example.com', '10.0.0.1', '[::ffff:7f00:1]', '1270.0.0.1'].map(isLoopbackHost)).toEqual([false, false, false, false, false]);
+  expect(['localhost.', 'example.com', '10.0.0.1', '[::ffff:7f00:1]', '1270.0.0.1'].map(isLoopbackHost)).toEqual([
+    false,
+    false,
+    false,
+    false,
+    false,
+  ]);
 });
 
 describe('downloadArtifactCommand by exact string', () => {
@@ -157,19 +191,31 @@ describe('downloadArtifactCommand by exact string', () => {
   test('the URL appears once, quoted; everything said about it uses the redacted form', () => {
     const cmd = downloadArtifactCommand('/srv/app', 'v2', url, SHA, redacted);
     expect(cmd.split('t0ken')).toHaveLength(2);
-    expect(cmd.split('\n').filter((line) => line.includes('t0ken'))).toEqual(["url='https://objects.example/app.tgz?token=t0ken'"]);
+    expect(cmd.split('\n').filter((line) => line.includes('t0ken'))).toEqual([
+      "url='https://objects.example/app.tgz?token=t0ken'",
+    ]);
   });
 
   test('loopback http allows http redirects too and needs no wget redirect check', () => {
-    const lines = downloadArtifactCommand('/srv/app', 'v2', 'http://127.0.0.1:8080/app.tgz', SHA, 'http://127.0.0.1:8080/app.tgz').split('\n');
-    expect(lines.find((line) => line.includes('| curl'))).toContain('--proto =http,https --proto-redir =http,https -K -');
+    const lines = downloadArtifactCommand(
+      '/srv/app',
+      'v2',
+      'http://127.0.0.1:8080/app.tgz',
+      SHA,
+      'http://127.0.0.1:8080/app.tgz',
+    ).split('\n');
+    expect(lines.find((line) => line.includes('| curl'))).toContain(
+      '--proto =http,https --proto-redir =http,https -K -',
+    );
     expect(lines.filter((line) => line.includes('location'))).toEqual([]);
   });
 
   test('urlOnStdin reads the URL from stdin, so the command holds none of it', () => {
     const cmd = downloadArtifactCommand('/srv/app', 'v2', url, SHA, redacted, { urlOnStdin: true });
     expect(cmd).not.toContain('t0ken');
-    expect(cmd.split('\n')[7]).toBe(`url=; IFS= read -r url || true; [ -n "$url" ] || { echo 'no artifact URL on stdin' >&2; exit 1; }`);
+    expect(cmd.split('\n')[7]).toBe(
+      `url=; IFS= read -r url || true; [ -n "$url" ] || { echo 'no artifact URL on stdin' >&2; exit 1; }`,
+    );
     expect(downloadStdin(url).toString()).toBe(`${url}\n`);
   });
 
@@ -177,11 +223,19 @@ describe('downloadArtifactCommand by exact string', () => {
     const cmd = downloadArtifactCommand('/srv/app', 'v2', url, SHA, redacted, { maxTimeSec: 90 });
     expect(cmd).toContain('--retry-max-time 90 --connect-timeout 10 --max-time 90 ');
     expect(cmd).toContain("to='timeout 90'");
-    expect(() => downloadArtifactCommand('/srv/app', 'v2', url, SHA, redacted, { maxTimeSec: 0 })).toThrow('maxTimeSec must be a positive whole number, got 0');
+    expect(() => downloadArtifactCommand('/srv/app', 'v2', url, SHA, redacted, { maxTimeSec: 0 })).toThrow(
+      'maxTimeSec must be a positive whole number, got 0',
+    );
   });
 
   test('every value is quoted: a deploy path with spaces and quotes, a URL with a quote', () => {
-    const lines = downloadArtifactCommand("/srv/my app's", 'v2', "https://objects.example/it's.tgz", SHA, "https://objects.example/it's.tgz").split('\n');
+    const lines = downloadArtifactCommand(
+      "/srv/my app's",
+      'v2',
+      "https://objects.example/it's.tgz",
+      SHA,
+      "https://objects.example/it's.tgz",
+    ).split('\n');
     expect(lines[1]).toBe(`mkdir -p '/srv/my app'\\''s/.fivestep/incoming'`);
     expect(lines[3]).toBe(`tmp='/srv/my app'\\''s/.fivestep/incoming/v2.artifact.download'`);
     expect(lines[7]).toBe(`url='https://objects.example/it'\\''s.tgz'`);
@@ -189,12 +243,15 @@ describe('downloadArtifactCommand by exact string', () => {
   });
 
   test('its temporary files, for whoever discards a release after a killed download', () => {
-    expect(downloadTempPaths('/srv/app', 'v2')).toEqual({ download: '/srv/app/.fivestep/incoming/v2.artifact.download', log: '/srv/app/.fivestep/incoming/v2.artifact.log' });
+    expect(downloadTempPaths('/srv/app', 'v2')).toEqual({
+      download: '/srv/app/.fivestep/incoming/v2.artifact.download',
+      log: '/srv/app/.fivestep/incoming/v2.artifact.log',
+    });
   });
 
   test('a URL with whitespace never reaches the config line', () => {
-    expect(() => downloadArtifactCommand('/srv/app', 'v2', 'https://objects.example/a\nurl = file:///etc/shadow', SHA, redacted)).toThrow(
-      'the artifact URL must not contain whitespace or control characters',
-    );
+    expect(() =>
+      downloadArtifactCommand('/srv/app', 'v2', 'https://objects.example/a\nurl = file:///etc/shadow', SHA, redacted),
+    ).toThrow('the artifact URL must not contain whitespace or control characters');
   });
 });

@@ -1,12 +1,35 @@
 // The release ledger, pure: statuses from the deploy log, the revert target, "never became healthy", prune.
 import type { DeployLogEntry } from '../../src/release/commands.js';
 import { hostState } from './builders.js';
-import { ledgerEvent, neverHealthy, newestHealthy, planPrune, readLedger, revertTarget } from '../../src/release/ledger.js';
+import {
+  ledgerEvent,
+  neverHealthy,
+  newestHealthy,
+  planPrune,
+  readLedger,
+  revertTarget,
+} from '../../src/release/ledger.js';
 
-const line = (release: string, result: string, action: 'rollout' | 'revert' = 'rollout'): DeployLogEntry => ({ time: 't', action, release, previous: '', run: 'r', result });
+const line = (release: string, result: string, action: 'rollout' | 'revert' = 'rollout'): DeployLogEntry => ({
+  time: 't',
+  action,
+  release,
+  previous: '',
+  run: 'r',
+  result,
+});
 const state = hostState;
 // v1 healthy, v2 reverted, v3 never finished (its run died after the switch).
-const history = [line('v1', 'staged'), line('v1', 'switched'), line('v1', 'healthy'), line('v2', 'staged'), line('v2', 'switched'), line('v2', 'failed'), line('v3', 'staged'), line('v3', 'switched')];
+const history = [
+  line('v1', 'staged'),
+  line('v1', 'switched'),
+  line('v1', 'healthy'),
+  line('v2', 'staged'),
+  line('v2', 'switched'),
+  line('v2', 'failed'),
+  line('v3', 'staged'),
+  line('v3', 'switched'),
+];
 
 describe('readLedger', () => {
   test('each release has its latest event; healthy ones newest first', () => {
@@ -31,7 +54,14 @@ describe('readLedger', () => {
   });
 
   test('never became healthy: staged, switched or failed; unknown is not named', () => {
-    expect((['staged', 'switched', 'failed', 'healthy', 'bad', 'unknown'] as const).map(neverHealthy)).toEqual([true, true, true, false, false, false]);
+    expect((['staged', 'switched', 'failed', 'healthy', 'bad', 'unknown'] as const).map(neverHealthy)).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
   });
 });
 
@@ -55,19 +85,41 @@ describe('newestHealthy and revertTarget', () => {
     // The same release again (a re-run): it never became healthy, so not back onto it either.
     expect(revertTarget(s, readLedger(history), 'v3')).toBe('v1');
     // No healthy release at all: the one it ran is still better than none.
-    expect(revertTarget(state('v3', ['v3'], [line('v3', 'switched')]), readLedger([line('v3', 'switched')]), 'v4')).toBe('v3');
+    expect(
+      revertTarget(state('v3', ['v3'], [line('v3', 'switched')]), readLedger([line('v3', 'switched')]), 'v4'),
+    ).toBe('v3');
     // Marked bad but still current (auto-revert found nothing to go to): not back onto it if anything healthy is there.
-    expect(revertTarget(state('v1', ['v0', 'v1'], [line('v0', 'healthy')], ['v1']), readLedger([line('v0', 'healthy')], ['v1']), 'v2')).toBe('v0');
+    expect(
+      revertTarget(
+        state('v1', ['v0', 'v1'], [line('v0', 'healthy')], ['v1']),
+        readLedger([line('v0', 'healthy')], ['v1']),
+        'v2',
+      ),
+    ).toBe('v0');
   });
 });
 
 describe('planPrune: keep-releases counts healthy releases', () => {
   test('keeps the newest N healthy (unknown counts as healthy); failed and bad ones go', () => {
-    const log = [line('v1', 'healthy'), line('v2', 'failed'), line('v3', 'healthy'), line('v4', 'healthy'), line('v5', 'healthy')];
-    expect(planPrune(state('v5', ['v1', 'v2', 'v3', 'v4', 'v5']), readLedger(log), 2, ['v4'])).toEqual(['v1', 'v2', 'v3']);
+    const log = [
+      line('v1', 'healthy'),
+      line('v2', 'failed'),
+      line('v3', 'healthy'),
+      line('v4', 'healthy'),
+      line('v5', 'healthy'),
+    ];
+    expect(planPrune(state('v5', ['v1', 'v2', 'v3', 'v4', 'v5']), readLedger(log), 2, ['v4'])).toEqual([
+      'v1',
+      'v2',
+      'v3',
+    ]);
     expect(planPrune(state('v5', ['v1', 'v2', 'v3', 'v4', 'v5']), readLedger(log), 3, ['v4'])).toEqual(['v1', 'v2']);
     expect(planPrune(state('v5', ['v0', 'v1', 'v2', 'v3', 'v4', 'v5']), readLedger(log), 5, [])).toEqual(['v2']);
-    expect(planPrune(state('v5', ['v1', 'v2', 'v3', 'v4', 'v5']), readLedger(log, ['v3']), 1, ['v4'])).toEqual(['v1', 'v2', 'v3']);
+    expect(planPrune(state('v5', ['v1', 'v2', 'v3', 'v4', 'v5']), readLedger(log, ['v3']), 1, ['v4'])).toEqual([
+      'v1',
+      'v2',
+      'v3',
+    ]);
   });
 
   test('never the newest healthy one besides current, nor current or previous', () => {

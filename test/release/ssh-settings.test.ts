@@ -14,7 +14,12 @@ function key(passphrase: string): string {
 }
 const plainKey = key('');
 const known = '[10.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n';
-const base = { hosts: 'web1\n# comment\n\nops@10.0.0.1:2222, web3.example.com', 'private-key': plainKey, 'known-hosts': known, 'deploy-path': '/srv/app/' };
+const base = {
+  hosts: 'web1\n# comment\n\nops@10.0.0.1:2222, web3.example.com',
+  'private-key': plainKey,
+  'known-hosts': known,
+  'deploy-path': '/srv/app/',
+};
 
 describe('readSshSettings', () => {
   test('defaults, host lines, masking, credentials', () => {
@@ -25,7 +30,16 @@ describe('readSshSettings', () => {
       { user: 'ops', host: '10.0.0.1', port: 2222 },
       { user: 'deploy', host: 'web3.example.com', port: 22 },
     ]);
-    expect(s).toMatchObject({ deployPath: '/srv/app', maxParallel: 20, healthTimeoutMs: 60_000, reloadCommand: '', healthCommand: '', healthUrl: '', healthExpect: '', warnings: [] });
+    expect(s).toMatchObject({
+      deployPath: '/srv/app',
+      maxParallel: 20,
+      healthTimeoutMs: 60_000,
+      reloadCommand: '',
+      healthCommand: '',
+      healthUrl: '',
+      healthExpect: '',
+      warnings: [],
+    });
     expect(s.credentials.hostKeys).toEqual({ kind: 'known-hosts', knownHosts: known.trim() });
     expect(s.credentials.passphrase).toBeUndefined();
     expect(masked[0]).toBe(plainKey.trim());
@@ -35,35 +49,64 @@ describe('readSshSettings', () => {
 
   test('user/port defaults, jump host, commands, durations', () => {
     const s = readSshSettings(
-      objectInputs({ ...base, user: 'app', port: '2200', 'jump-host': 'bastion.example.com', 'max-parallel': '5', 'reload-command': 'kill -HUP 1', 'health-url': 'http://{host}:8080/health', 'health-timeout': '2m' }),
+      objectInputs({
+        ...base,
+        user: 'app',
+        port: '2200',
+        'jump-host': 'bastion.example.com',
+        'max-parallel': '5',
+        'reload-command': 'kill -HUP 1',
+        'health-url': 'http://{host}:8080/health',
+        'health-timeout': '2m',
+      }),
       { mask: () => {} },
     );
     expect(s.hosts[0]).toEqual({ user: 'app', host: 'web1', port: 2200 });
     expect(s.credentials.jumpHost).toEqual({ user: 'app', host: 'bastion.example.com', port: 2200 });
-    expect(s).toMatchObject({ maxParallel: 5, reloadCommand: 'kill -HUP 1', healthUrl: 'http://{host}:8080/health', healthTimeoutMs: 120_000 });
+    expect(s).toMatchObject({
+      maxParallel: 5,
+      reloadCommand: 'kill -HUP 1',
+      healthUrl: 'http://{host}:8080/health',
+      healthTimeoutMs: 120_000,
+    });
   });
 
   test('health-expect is read with health-url, {release} kept for the check', () => {
-    const s = readSshSettings(objectInputs({ ...base, 'health-url': 'http://{host}:8080/version', 'health-expect': '"version":"{release}"' }), { mask: () => {} });
+    const s = readSshSettings(
+      objectInputs({ ...base, 'health-url': 'http://{host}:8080/version', 'health-expect': '"version":"{release}"' }),
+      { mask: () => {} },
+    );
     expect(s).toMatchObject({ healthUrl: 'http://{host}:8080/version', healthExpect: '"version":"{release}"' });
-    expect(readSshSettings(objectInputs({ ...base, 'health-url': 'http://{host}/', 'health-expect': 'x'.repeat(1000) }), { mask: () => {} }).healthExpect).toHaveLength(1000);
+    expect(
+      readSshSettings(objectInputs({ ...base, 'health-url': 'http://{host}/', 'health-expect': 'x'.repeat(1000) }), {
+        mask: () => {},
+      }).healthExpect,
+    ).toHaveLength(1000);
   });
 
   test('known-hosts is required unless insecure-skip-host-key-check, with the ssh-keyscan hint', () => {
     expect(() => readSshSettings(objectInputs({ ...base, 'known-hosts': '' }), { mask: () => {} })).toThrow(
       /input 'known-hosts': is required unless insecure-skip-host-key-check is true: get the lines with `ssh-keyscan -p 22 web1`/,
     );
-    expect(() => readSshSettings(objectInputs({ ...base, 'known-hosts': 'garbage' }), { mask: () => {} })).toThrow(/input 'known-hosts'.*ssh-keyscan/);
-    const s = readSshSettings(objectInputs({ ...base, 'known-hosts': '', 'insecure-skip-host-key-check': 'true' }), { mask: () => {} });
+    expect(() => readSshSettings(objectInputs({ ...base, 'known-hosts': 'garbage' }), { mask: () => {} })).toThrow(
+      /input 'known-hosts'.*ssh-keyscan/,
+    );
+    const s = readSshSettings(objectInputs({ ...base, 'known-hosts': '', 'insecure-skip-host-key-check': 'true' }), {
+      mask: () => {},
+    });
     expect(s.credentials.hostKeys).toEqual({ kind: 'insecure' });
     expect(s.warnings).toEqual([INSECURE_HOST_KEY_WARNING]);
   });
 
   test('an encrypted key needs its passphrase; both are masked; errors never echo the key', () => {
     const enc = key('s3cret');
-    expect(() => readSshSettings(objectInputs({ ...base, 'private-key': enc }), { mask: () => {} })).toThrow(/input 'passphrase'/);
+    expect(() => readSshSettings(objectInputs({ ...base, 'private-key': enc }), { mask: () => {} })).toThrow(
+      /input 'passphrase'/,
+    );
     const masked: string[] = [];
-    const s = readSshSettings(objectInputs({ ...base, 'private-key': enc, passphrase: 's3cret' }), { mask: (x) => masked.push(x) });
+    const s = readSshSettings(objectInputs({ ...base, 'private-key': enc, passphrase: 's3cret' }), {
+      mask: (x) => masked.push(x),
+    });
     expect(s.credentials.passphrase).toBe('s3cret');
     expect(masked).toContain('s3cret');
     let message = '';
@@ -89,7 +132,10 @@ describe('readSshSettings', () => {
     [{ 'health-url': 'ftp://{host}/' }, /input 'health-url'/],
     [{ 'jump-host': 'a b' }, /input 'jump-host'/],
     [{ 'health-expect': '{release}' }, /input 'health-expect': needs health-url/],
-    [{ 'health-url': 'http://{host}/v', 'health-expect': 'x'.repeat(1001) }, /input 'health-expect': is 1001 characters long/],
+    [
+      { 'health-url': 'http://{host}/v', 'health-expect': 'x'.repeat(1001) },
+      /input 'health-expect': is 1001 characters long/,
+    ],
     [{ 'health-url': 'http://{host}/v', 'health-expect': 'a\nb' }, /input 'health-expect': must be one line/],
     [{ 'health-url': 'http://{host}/v', 'health-expect': 'a\tb' }, /input 'health-expect': must be one line/],
     [{ 'insecure-skip-host-key-check': 'maybe' }, /input 'insecure-skip-host-key-check'/],

@@ -62,8 +62,22 @@ test('rollout v1, v2; metric-watch fails; auto-revert: hosts, pull request, RCA 
   // A watch that sees revenue fall below its bound from the third sample on (real clock, virtual sleep).
   let t = Date.now();
   const watch = await runWatch(
-    parseWatchSettings(objectInputs({ source: 'prometheus', url: 'http://prom.invalid', duration: '10s', interval: '1s', rules: '- name: revenue per minute\n  query: revenue\n  min: 100\n  for: 2' }), { env: {} }),
-    { logger: new MemoryLogger(), source: scriptedSource((_r, _h, tick) => (tick >= 3 ? 40 : 120)), now: () => t, sleep: async (ms) => void (t += ms) },
+    parseWatchSettings(
+      objectInputs({
+        source: 'prometheus',
+        url: 'http://prom.invalid',
+        duration: '10s',
+        interval: '1s',
+        rules: '- name: revenue per minute\n  query: revenue\n  min: 100\n  for: 2',
+      }),
+      { env: {} },
+    ),
+    {
+      logger: new MemoryLogger(),
+      source: scriptedSource((_r, _h, tick) => (tick >= 3 ? 40 : 120)),
+      now: () => t,
+      sleep: async (ms) => void (t += ms),
+    },
   );
   expect(watch.verdict).toBe('fail');
   const watchReport = writeReport(watch, { RUNNER_TEMP: tmp });
@@ -81,7 +95,13 @@ test('rollout v1, v2; metric-watch fails; auto-revert: hosts, pull request, RCA 
   const sha = git(work, 'rev-parse', 'HEAD');
   git(work, 'push', '--quiet', 'origin', 'main');
 
-  const env = { GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: '99', GITHUB_SHA: sha, GITHUB_REF: 'refs/heads/main', GITHUB_API_URL: gh.url };
+  const env = {
+    GITHUB_REPOSITORY: 'acme/shop',
+    GITHUB_RUN_ID: '99',
+    GITHUB_SHA: sha,
+    GITHUB_REF: 'refs/heads/main',
+    GITHUB_API_URL: gh.url,
+  };
   const inputs = objectInputs({
     hosts: fleet.hostsInput,
     'private-key': fleet.clientKey,
@@ -104,13 +124,17 @@ test('rollout v1, v2; metric-watch fails; auto-revert: hosts, pull request, RCA 
     expect(readlinkSync(fleet.path(i, '/srv/app/current'))).toBe('releases/v1');
     expect(existsSync(fleet.path(i, '/srv/app/.fivestep/bad/v2'))).toBe(true);
   }
-  expect(logger.text()).toMatch(/warning: if github-token is the workflow's default GITHUB_TOKEN, the revert pull request starts no workflow run/);
+  expect(logger.text()).toMatch(
+    /warning: if github-token is the workflow's default GITHUB_TOKEN, the revert pull request starts no workflow run/,
+  );
 
   const repo = gh.repo('acme/shop');
   expect(repo.pulls).toHaveLength(1);
   expect(out['pull-request']).toBe(repo.pulls[0].html_url);
   expect(out['revert-sha']).toBe(git(remote, 'rev-parse', `fivestep/revert-${sha.slice(0, 12)}`));
-  expect(git(remote, 'log', '-1', '--format=%B', `fivestep/revert-${sha.slice(0, 12)}`)).toContain('Reason: revenue per minute, value 40, bound 100');
+  expect(git(remote, 'log', '-1', '--format=%B', `fivestep/revert-${sha.slice(0, 12)}`)).toContain(
+    'Reason: revenue per minute, value 40, bound 100',
+  );
 
   const issues = repo.issues.filter((i) => !('pull_request' in i) || !i.pull_request);
   const rca = issues.find((i) => i.title.startsWith('Incident'))!;
@@ -119,7 +143,16 @@ test('rollout v1, v2; metric-watch fails; auto-revert: hosts, pull request, RCA 
   expect(rca.labels.map((l) => l.name)).toEqual(['incident']);
   const body = rca.body!;
   expect(body).toContain(rcaMarker(['v2'], [sha]));
-  for (const part of ['## Summary', '## Impact window', '## Timeline (UTC)', '## Metrics that breached', '## Links', '## Five whys', '## Action items']) expect(body).toContain(part);
+  for (const part of [
+    '## Summary',
+    '## Impact window',
+    '## Timeline (UTC)',
+    '## Metrics that breached',
+    '## Links',
+    '## Five whys',
+    '## Action items',
+  ])
+    expect(body).toContain(part);
   expect(body).toContain('ssh-rollout of v2 started');
   expect(body).toMatch(/wave 1 started: 127\.0\.0\.1:\d+ \|/);
   expect(body).toMatch(/wave 2 started: 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+ \|/);
@@ -137,7 +170,14 @@ test('rollout v1, v2; metric-watch fails; auto-revert: hosts, pull request, RCA 
 
   // Second run: nothing changes anywhere.
   const requestsBefore = gh.requestsMatching(/^(POST|PATCH|PUT)/).length;
-  const second = await autoRevert(inputs, { connector, logger: new MemoryLogger(), mask: () => {}, env, cwd: work, createClient });
+  const second = await autoRevert(inputs, {
+    connector,
+    logger: new MemoryLogger(),
+    mask: () => {},
+    env,
+    cwd: work,
+    createClient,
+  });
   expect(second.outputs.result).toBe('nothing-to-do');
   expect(second.outputs['pull-request']).toBe(repo.pulls[0].html_url);
   expect(gh.requestsMatching(/^(POST|PATCH|PUT)/).length).toBe(requestsBefore);
@@ -145,14 +185,22 @@ test('rollout v1, v2; metric-watch fails; auto-revert: hosts, pull request, RCA 
 }, 90_000);
 
 test('an open incident issue for the same release gets a comment instead of a second issue', async () => {
-  const existing = gh.seedIssue('acme/ops', { title: 'Incident: release r9', body: `${rcaMarker(['r9'], [])}\nold`, labels: ['incident', 'sev2'] });
+  const existing = gh.seedIssue('acme/ops', {
+    title: 'Incident: release r9',
+    body: `${rcaMarker(['r9'], [])}\nold`,
+    labels: ['incident', 'sev2'],
+  });
   // Hosts on r8 → r9, like a rollout leaves them.
   const s = await connector(fleet.hosts[0].spec, fleet.credentials());
   const ledger = [
     { time: 't', action: 'rollout', release: 'r8', previous: '', run: 'r', result: 'healthy' },
     { time: 't', action: 'rollout', release: 'r9', previous: 'r8', run: 'r', result: 'switched' },
-  ].map((e) => JSON.stringify(e)).join('\n');
-  await s.exec(`rm -rf /srv/ops && mkdir -p /srv/ops/releases/r8 /srv/ops/releases/r9 /srv/ops/.fivestep && ln -s releases/r9 /srv/ops/current && printf '%s\\n' '${ledger}' > /srv/ops/.fivestep/deploy.log`);
+  ]
+    .map((e) => JSON.stringify(e))
+    .join('\n');
+  await s.exec(
+    `rm -rf /srv/ops && mkdir -p /srv/ops/releases/r8 /srv/ops/releases/r9 /srv/ops/.fivestep && ln -s releases/r9 /srv/ops/current && printf '%s\\n' '${ledger}' > /srv/ops/.fivestep/deploy.log`,
+  );
   await s.close();
   const inputs = objectInputs({
     hosts: `${fleet.user}@127.0.0.1:${fleet.hosts[0].port}`,

@@ -36,7 +36,11 @@ const entry = (release: string, previous: string, result: string, run: string): 
  * Lays out releases the way ssh-rollout leaves them (over SSH, as the login user): oldest first, current
  * last. The last release was rolled out by `lastBy` (default: this run), the others by an earlier run.
  */
-async function layout(indexes: number[], releases: string[], opts: { current?: string; deleted?: string[]; bad?: string[]; lastBy?: string } = {}): Promise<void> {
+async function layout(
+  indexes: number[],
+  releases: string[],
+  opts: { current?: string; deleted?: string[]; bad?: string[]; lastBy?: string } = {},
+): Promise<void> {
   const current = opts.current ?? releases[releases.length - 1];
   await Promise.all(
     indexes.map(async (i) => {
@@ -52,7 +56,10 @@ async function layout(indexes: number[], releases: string[], opts: { current?: s
       let previous = '';
       for (const [k, r] of releases.entries()) {
         const run = k === releases.length - 1 ? (opts.lastBy ?? THIS_RUN) : EARLIER_RUN;
-        lines.push(appendLogCommand(DEPLOY, entry(r, previous, 'switched', run)), appendLogCommand(DEPLOY, entry(r, previous, 'success', run)));
+        lines.push(
+          appendLogCommand(DEPLOY, entry(r, previous, 'switched', run)),
+          appendLogCommand(DEPLOY, entry(r, previous, 'success', run)),
+        );
         previous = r;
       }
       for (const d of opts.deleted ?? []) lines.push(`rm -rf ${DEPLOY}/releases/${d}`);
@@ -65,7 +72,9 @@ async function layout(indexes: number[], releases: string[], opts: { current?: s
 }
 
 function inputs(overrides: Record<string, string> = {}, indexes?: number[]) {
-  const hosts = indexes ? indexes.map((i) => `${fleet.user}@127.0.0.1:${fleet.hosts[i].port}`).join('\n') : fleet.hostsInput;
+  const hosts = indexes
+    ? indexes.map((i) => `${fleet.user}@127.0.0.1:${fleet.hosts[i].port}`).join('\n')
+    : fleet.hostsInput;
   return objectInputs({
     hosts,
     'private-key': fleet.clientKey,
@@ -82,12 +91,22 @@ function inputs(overrides: Record<string, string> = {}, indexes?: number[]) {
 
 const env = { GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: '42', GITHUB_SHA: 'a'.repeat(40) };
 const current = (i: number) => readlinkSync(fleet.path(i, `${DEPLOY}/current`));
-const logOf = (i: number) => readFileSync(fleet.path(i, `${DEPLOY}/.fivestep/deploy.log`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const logOf = (i: number) =>
+  readFileSync(fleet.path(i, `${DEPLOY}/.fivestep/deploy.log`), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 async function run(source: ReturnType<typeof inputs>, runEnv: Record<string, string> = env) {
   const logger = new MemoryLogger();
   let summary = '';
-  const result = await autoRevert(source, { connector, logger, mask: () => {}, env: runEnv, writeSummary: async (md) => void (summary = md) });
+  const result = await autoRevert(source, {
+    connector,
+    logger,
+    mask: () => {},
+    env: runEnv,
+    writeSummary: async (md) => void (summary = md),
+  });
   return { result, logger, summary };
 }
 
@@ -105,7 +124,14 @@ test(`${N} hosts on v1 → v2: all back on v1, v2 marked bad, a second run chang
     expect(current(i)).toBe('releases/v1');
     expect(existsSync(fleet.path(i, `${DEPLOY}/.fivestep/bad/v2`))).toBe(true);
     expect(readFileSync(fleet.path(i, `${DEPLOY}/shared/reloads`), 'utf8')).toBe('v1 after v2\n');
-    expect(logOf(i).at(-1)).toMatchObject({ action: 'revert', release: 'v1', previous: 'v2', result: 'healthy', reason: 'error rate above 5%', run: 'https://github.com/acme/shop/actions/runs/42' });
+    expect(logOf(i).at(-1)).toMatchObject({
+      action: 'revert',
+      release: 'v1',
+      previous: 'v2',
+      result: 'healthy',
+      reason: 'error rate above 5%',
+      run: 'https://github.com/acme/shop/actions/runs/42',
+    });
   }
   const timing = /Time from start to the last reverted host healthy: ([\d.]+) (ms|s) /.exec(first.logger.text());
   expect(timing).not.toBeNull();
@@ -181,17 +207,27 @@ describe('bad-release empty: only what a rollout of this workflow run put there'
     await layout(all, ['v0', 'v1'], { lastBy: EARLIER_RUN });
     const before = all.map((i) => logOf(i).length);
     const { result, logger, summary } = await run(inputs());
-    expect({ result: result.outputs.result, failure: result.failure, reverted: result.outputs['reverted-hosts'] }).toEqual({ result: 'nothing-to-do', failure: undefined, reverted: [] });
+    expect({
+      result: result.outputs.result,
+      failure: result.failure,
+      reverted: result.outputs['reverted-hosts'],
+    }).toEqual({ result: 'nothing-to-do', failure: undefined, reverted: [] });
     for (const i of all) {
       expect(current(i)).toBe('releases/v1');
       expect(existsSync(fleet.path(i, `${DEPLOY}/.fivestep/bad/v1`))).toBe(false);
       expect(existsSync(fleet.path(i, `${DEPLOY}/shared/reloads`))).toBe(false);
       expect(logOf(i).length).toBe(before[i]);
     }
-    expect(logger.text()).toContain(`no ssh-rollout of this workflow run (${THIS_RUN}) reached any of the ${N} host(s)`);
-    expect(logger.text()).toContain(`${fleet.hosts[0].id}: nothing to do: no ssh-rollout of this workflow run (${THIS_RUN}) reached this host; set bad-release to name a release`);
+    expect(logger.text()).toContain(
+      `no ssh-rollout of this workflow run (${THIS_RUN}) reached any of the ${N} host(s)`,
+    );
+    expect(logger.text()).toContain(
+      `${fleet.hosts[0].id}: nothing to do: no ssh-rollout of this workflow run (${THIS_RUN}) reached this host; set bad-release to name a release`,
+    );
     expect(summary).toContain('## auto-revert: nothing-to-do');
-    expect(summary).toContain(`Nothing done: no ssh-rollout of this workflow run (${THIS_RUN}) reached any of the ${N} host(s)`);
+    expect(summary).toContain(
+      `Nothing done: no ssh-rollout of this workflow run (${THIS_RUN}) reached any of the ${N} host(s)`,
+    );
 
     // Named, the earlier run's release does go.
     const named = await run(inputs({ 'bad-release': 'v1' }, [0]));
@@ -202,8 +238,12 @@ describe('bad-release empty: only what a rollout of this workflow run put there'
 
   test('outside a workflow run an empty bad-release is an input error naming bad-release; no host is touched', async () => {
     await layout([0], ['v0', 'v1']);
-    await expect(run(inputs({}, [0]), { GITHUB_REPOSITORY: 'acme/shop' })).rejects.toThrow(/input 'bad-release': is empty outside a workflow run/);
-    await expect(run(inputs({ 'to-release': 'v0' }, [0]), { GITHUB_REPOSITORY: 'acme/shop' })).rejects.toThrow(/input 'bad-release'/);
+    await expect(run(inputs({}, [0]), { GITHUB_REPOSITORY: 'acme/shop' })).rejects.toThrow(
+      /input 'bad-release': is empty outside a workflow run/,
+    );
+    await expect(run(inputs({ 'to-release': 'v0' }, [0]), { GITHUB_REPOSITORY: 'acme/shop' })).rejects.toThrow(
+      /input 'bad-release'/,
+    );
     expect(current(0)).toBe('releases/v1');
   });
 });

@@ -23,7 +23,8 @@ import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js'
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } }).trim();
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } }).trim();
 
 /** A bare remote and a clone of it with three commits on main; returns their SHAs. */
 function repo() {
@@ -65,7 +66,9 @@ const options = (work: string, over: Partial<GitRevertOptions> = {}): GitRevertO
 
 describe('pure parts', () => {
   test('trailers: last paragraph only, keys case-insensitive', () => {
-    const t = parseTrailers('subject\n\nbody text: not a trailer here\nmore\n\nNo-Auto-Revert: true\nSigned-off-by: A <a@x>\n');
+    const t = parseTrailers(
+      'subject\n\nbody text: not a trailer here\nmore\n\nNo-Auto-Revert: true\nSigned-off-by: A <a@x>\n',
+    );
     expect(t.get('no-auto-revert')).toEqual(['true']);
     expect(t.get('signed-off-by')).toEqual(['A <a@x>']);
     expect(parseTrailers('subject only: yes').size).toBe(0);
@@ -76,13 +79,22 @@ describe('pure parts', () => {
     const c = (message: string) => ({ sha: 'abcdef1234567', parents: ['p'], message });
     expect(refusal(c('fix\n\nNo-Auto-Revert: true'))).toMatch(/No-Auto-Revert/);
     expect(refusal(c('fix\n\nno-auto-revert: false'))).toBeNull();
-    expect(refusal(c('Revert "fix"\n\nThis reverts commit 0123456789abcdef0123456789abcdef01234567.'))).toMatch(/never revert a revert/);
+    expect(refusal(c('Revert "fix"\n\nThis reverts commit 0123456789abcdef0123456789abcdef01234567.'))).toMatch(
+      /never revert a revert/,
+    );
     expect(refusal(c('x\n\nAuto-Revert: fivestep\nReverts: 0123456'))).toMatch(/never revert a revert/);
     expect(refusal(c('feature'))).toBeNull();
   });
 
   test('message names every SHA, the reason and the run, with our trailers last', () => {
-    const m = revertMessage({ commits: [{ sha: 'a'.repeat(40), subject: 'one' }, { sha: 'b'.repeat(40), subject: 'two' }], reason: 'error rate 9%', runUrl: 'https://run/1' });
+    const m = revertMessage({
+      commits: [
+        { sha: 'a'.repeat(40), subject: 'one' },
+        { sha: 'b'.repeat(40), subject: 'two' },
+      ],
+      reason: 'error rate 9%',
+      runUrl: 'https://run/1',
+    });
     expect(m.split('\n')[0]).toBe(`Revert 2 commits aaaaaaa..bbbbbbb (auto-revert)`);
     expect(m).toContain(`This reverts commit ${'b'.repeat(40)} (two).`);
     expect(m).toContain(`This reverts commit ${'a'.repeat(40)} (one).`);
@@ -97,7 +109,12 @@ describe('pure parts', () => {
     const now = 1_700_000_000_000;
     const rec = (sha: string, ageH: number, reverts: string[]) =>
       `${sha}\x1f${Math.floor((now - ageH * 3600_000) / 1000)}\x1fRevert x\n\nAuto-Revert: fivestep\n${reverts.map((r) => `Reverts: ${r}`).join('\n')}\n\x1e\n`;
-    const out = parseAutoReverts(rec('s1', 1, ['c1']) + rec('s2', 23, ['c2', 'c3']) + rec('s3', 25, ['c4']) + `s4\x1f${now / 1000}\x1fordinary commit\n\x1e`);
+    const out = parseAutoReverts(
+      rec('s1', 1, ['c1']) +
+        rec('s2', 23, ['c2', 'c3']) +
+        rec('s3', 25, ['c4']) +
+        `s4\x1f${now / 1000}\x1fordinary commit\n\x1e`,
+    );
     expect(out.map((r) => r.sha)).toEqual(['s1', 's2', 's3']);
     expect(revertsInLastDay(out, now)).toBe(2);
     expect(findExistingRevert(out, ['c2', 'c3'])?.sha).toBe('s2');
@@ -165,7 +182,9 @@ describe('push mode against a bare remote', () => {
     git(r.work, 'revert', '--no-edit', r.c2);
     const manual = git(r.work, 'rev-parse', 'HEAD');
     git(r.work, 'push', '--quiet', 'origin', 'main');
-    expect((await revertCommits(options(r.work, { commits: [manual] }), { logger: new MemoryLogger() })).status).toBe('refused');
+    expect((await revertCommits(options(r.work, { commits: [manual] }), { logger: new MemoryLogger() })).status).toBe(
+      'refused',
+    );
 
     const r2 = repo();
     const ours = await revertCommits(options(r2.work, { commits: [r2.c2] }), { logger: new MemoryLogger() });
@@ -176,21 +195,33 @@ describe('push mode against a bare remote', () => {
 
   test('guard rail: max-reverts-per-day counted from the repository history', async () => {
     const r = repo();
-    const a = await revertCommits(options(r.work, { commits: [r.c2], maxRevertsPerDay: 2 }), { logger: new MemoryLogger() });
+    const a = await revertCommits(options(r.work, { commits: [r.c2], maxRevertsPerDay: 2 }), {
+      logger: new MemoryLogger(),
+    });
     expect(a.status).toBe('pushed');
     const c3 = r.commit('c.txt', '3\n', 'three');
-    const b = await revertCommits(options(r.work, { commits: [c3], maxRevertsPerDay: 2 }), { logger: new MemoryLogger() });
+    const b = await revertCommits(options(r.work, { commits: [c3], maxRevertsPerDay: 2 }), {
+      logger: new MemoryLogger(),
+    });
     expect(b.status).toBe('pushed');
     const c4 = r.commit('d.txt', '4\n', 'four');
-    const c = await revertCommits(options(r.work, { commits: [c4], maxRevertsPerDay: 2 }), { logger: new MemoryLogger() });
+    const c = await revertCommits(options(r.work, { commits: [c4], maxRevertsPerDay: 2 }), {
+      logger: new MemoryLogger(),
+    });
     expect(c.status).toBe('rate-limited');
     expect(c.message).toMatch(/2 automatic revert\(s\) in the last 24 h, max-reverts-per-day is 2/);
     // A day later the limit has room again (the count is from commit times, not local state).
-    const later = await revertCommits(options(r.work, { commits: [c4], maxRevertsPerDay: 2 }), { logger: new MemoryLogger(), now: () => Date.now() + 25 * 3600_000 });
+    const later = await revertCommits(options(r.work, { commits: [c4], maxRevertsPerDay: 2 }), {
+      logger: new MemoryLogger(),
+      now: () => Date.now() + 25 * 3600_000,
+    });
     expect(later.status).toBe('pushed');
     // 0 disables automatic git reverts.
     const c5 = r.commit('e.txt', '5\n', 'five');
-    expect((await revertCommits(options(r.work, { commits: [c5], maxRevertsPerDay: 0 }), { logger: new MemoryLogger() })).status).toBe('rate-limited');
+    expect(
+      (await revertCommits(options(r.work, { commits: [c5], maxRevertsPerDay: 0 }), { logger: new MemoryLogger() }))
+        .status,
+    ).toBe('rate-limited');
   });
 
   test('a runner without a git identity commits as github-actions[bot]', async () => {
@@ -203,7 +234,9 @@ describe('push mode against a bare remote', () => {
     try {
       const res = await revertCommits(options(r.work, { commits: [r.c2] }), { logger: new MemoryLogger() });
       expect(res.status).toBe('pushed');
-      expect(git(r.remote, 'log', '-1', '--format=%an <%ae>', 'main')).toBe('github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>');
+      expect(git(r.remote, 'log', '-1', '--format=%an <%ae>', 'main')).toBe(
+        'github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>',
+      );
     } finally {
       if (saved.global === undefined) delete process.env.GIT_CONFIG_GLOBAL;
       else process.env.GIT_CONFIG_GLOBAL = saved.global;
@@ -229,7 +262,9 @@ describe('push mode against a bare remote', () => {
     r.commit('app.txt', 'v2\n', 'change app again');
     git(r.work, 'push', '--quiet', 'origin', 'main');
     const head = git(r.work, 'rev-parse', 'HEAD');
-    await expect(revertCommits(options(r.work, { commits: [r.c1] }), { logger: new MemoryLogger() })).rejects.toThrow(/conflicts in app.txt/);
+    await expect(revertCommits(options(r.work, { commits: [r.c1] }), { logger: new MemoryLogger() })).rejects.toThrow(
+      /conflicts in app.txt/,
+    );
     expect(git(r.work, 'rev-parse', 'HEAD')).toBe(head);
     expect(git(r.work, 'status', '--porcelain')).toBe('');
     expect(readFileSync(join(r.work, 'app.txt'), 'utf8')).toBe('v2\n');
@@ -237,7 +272,11 @@ describe('push mode against a bare remote', () => {
 
   test('an unknown commit is an error before anything changes', async () => {
     const r = repo();
-    await expect(revertCommits(options(r.work, { commits: ['0123456789abcdef0123456789abcdef01234567'] }), { logger: new MemoryLogger() })).rejects.toThrow(/not in the checked-out repository/);
+    await expect(
+      revertCommits(options(r.work, { commits: ['0123456789abcdef0123456789abcdef01234567'] }), {
+        logger: new MemoryLogger(),
+      }),
+    ).rejects.toThrow(/not in the checked-out repository/);
   });
 });
 
@@ -251,7 +290,10 @@ describe('pull-request mode against the GitHub API stand-in', () => {
   test('pushes a revert branch, opens the PR, leaves the checkout alone; a second run finds the PR', async () => {
     const r = repo();
     const github = createClient('token', gh.url);
-    const res = await revertCommits(options(r.work, { commits: [r.c2], mode: 'pull-request' }), { logger: new MemoryLogger(), github });
+    const res = await revertCommits(options(r.work, { commits: [r.c2], mode: 'pull-request' }), {
+      logger: new MemoryLogger(),
+      github,
+    });
     expect(res.status).toBe('pull-request');
     const branch = revertBranch([r.c2]);
     expect(res.branch).toBe(branch);
@@ -261,11 +303,18 @@ describe('pull-request mode against the GitHub API stand-in', () => {
     expect(git(r.work, 'rev-parse', 'HEAD')).toBe(r.c2);
     const pulls = gh.repo('acme/shop').pulls;
     expect(pulls).toHaveLength(1);
-    expect(pulls[0]).toMatchObject({ number: res.pullRequest!.number, head: expect.objectContaining({ ref: branch }), base: expect.objectContaining({ ref: 'main' }) });
+    expect(pulls[0]).toMatchObject({
+      number: res.pullRequest!.number,
+      head: expect.objectContaining({ ref: branch }),
+      base: expect.objectContaining({ ref: 'main' }),
+    });
     expect(pulls[0].body).toContain(r.c2.slice(0, 7));
     expect(pulls[0].body).toContain('https://github.com/acme/shop/actions/runs/7');
 
-    const again = await revertCommits(options(r.work, { commits: [r.c2], mode: 'pull-request' }), { logger: new MemoryLogger(), github });
+    const again = await revertCommits(options(r.work, { commits: [r.c2], mode: 'pull-request' }), {
+      logger: new MemoryLogger(),
+      github,
+    });
     expect(again).toMatchObject({ status: 'already-reverted', pullRequest: { number: res.pullRequest!.number } });
     expect(gh.repo('acme/shop').pulls).toHaveLength(1);
   });

@@ -16,8 +16,23 @@ import { MemoryLogger } from '../../src/common/logger.js';
 import type { DeployLogEntry } from '../../src/release/commands.js';
 import { autoRevert } from '../../src/revert/main.js';
 import { Fleet } from '../servers/fleet.js';
-import { killHard, runEnv, runRolloutWithSummary, startChildRollout, type ChildRollout } from '../rollout/child-rollout.js';
-import { connector, currentOf, currents, deployLog, makeArtifact, releasesOf, runRollout, waitFor } from '../rollout/helpers.js';
+import {
+  killHard,
+  runEnv,
+  runRolloutWithSummary,
+  startChildRollout,
+  type ChildRollout,
+} from '../rollout/child-rollout.js';
+import {
+  connector,
+  currentOf,
+  currents,
+  deployLog,
+  makeArtifact,
+  releasesOf,
+  runRollout,
+  waitFor,
+} from '../rollout/helpers.js';
 
 let tmp: string;
 const fleets: Fleet[] = [];
@@ -45,7 +60,9 @@ function artifact(release: string, healthy: boolean): string {
 function missingInOrder(log: DeployLogEntry[], expected: Partial<DeployLogEntry>[]): Partial<DeployLogEntry>[] {
   let at = 0;
   for (const [k, want] of expected.entries()) {
-    const found = log.findIndex((e, i) => i >= at && Object.entries(want).every(([f, v]) => (e as unknown as Record<string, unknown>)[f] === v));
+    const found = log.findIndex(
+      (e, i) => i >= at && Object.entries(want).every(([f, v]) => (e as unknown as Record<string, unknown>)[f] === v),
+    );
     if (found < 0) return expected.slice(k);
     at = found + 1;
   }
@@ -53,17 +70,37 @@ function missingInOrder(log: DeployLogEntry[], expected: Partial<DeployLogEntry>
 }
 
 /** Starts the real entry with `release` (waves `1, 100%`, 60 s bake) and SIGKILLs it once host 0 has switched. */
-async function killAfterWave1(fleet: Fleet, release: string, runId: number, inputs: Record<string, string> = {}): Promise<void> {
+async function killAfterWave1(
+  fleet: Fleet,
+  release: string,
+  runId: number,
+  inputs: Record<string, string> = {},
+): Promise<void> {
   const child = startChildRollout(
     fleet,
     tmp,
-    { artifact: artifact(release, true), 'release-id': release, waves: '1, 100%', 'wave-wait': '60s', ...HEALTH, ...inputs },
+    {
+      artifact: artifact(release, true),
+      'release-id': release,
+      waves: '1, 100%',
+      'wave-wait': '60s',
+      ...HEALTH,
+      ...inputs,
+    },
     runEnv(runId),
   );
   children.push(child);
-  await waitFor(`host 0 to switch to ${release} (child rollout)`, () => currentOf(fleet, 0) === release || !child.running(), 30_000);
+  await waitFor(
+    `host 0 to switch to ${release} (child rollout)`,
+    () => currentOf(fleet, 0) === release || !child.running(),
+    30_000,
+  );
   expect({ running: child.running(), stderr: child.stderr() }).toEqual({ running: true, stderr: expect.any(String) });
-  await waitFor(`host 0's deploy log to record ${release} switched`, () => deployLog(fleet, 0).some((e) => e.release === release && e.result === 'switched'), 5_000);
+  await waitFor(
+    `host 0's deploy log to record ${release} switched`,
+    () => deployLog(fleet, 0).some((e) => e.release === release && e.result === 'switched'),
+    5_000,
+  );
   await killHard(child);
 }
 
@@ -95,35 +132,62 @@ describe('a history of healthy, reverted and killed rollouts on 3 hosts', () => 
     fleets.push(fleet);
   });
 
-  test('auto-revert of a later run leaves the dead run\'s v3 alone unless named; named (empty to-release) it takes v3 off host 0 and lands on v1, the newest healthy release, not the failed v2', async () => {
+  test("auto-revert of a later run leaves the dead run's v3 alone unless named; named (empty to-release) it takes v3 off host 0 and lands on v1, the newest healthy release, not the failed v2", async () => {
     const env = { RUNNER_TEMP: tmp, ...runEnv(111) };
-    const v1 = await runRollout(fleet, { artifact: artifact('v1', true), 'release-id': 'v1', waves: '1, 100%', ...HEALTH }, { env });
+    const v1 = await runRollout(
+      fleet,
+      { artifact: artifact('v1', true), 'release-id': 'v1', waves: '1, 100%', ...HEALTH },
+      { env },
+    );
     expect({ result: v1.outputs.result, failure: v1.failure }).toEqual({ result: 'success', failure: undefined });
 
-    const v2 = await runRollout(fleet, { artifact: artifact('v2', false), 'release-id': 'v2', waves: '1, 100%', ...HEALTH }, { env: { ...env, GITHUB_RUN_ID: '222' } });
-    expect({ result: v2.outputs.result, currents: currents(fleet) }).toEqual({ result: 'reverted', currents: ['v1', 'v1', 'v1'] });
+    const v2 = await runRollout(
+      fleet,
+      { artifact: artifact('v2', false), 'release-id': 'v2', waves: '1, 100%', ...HEALTH },
+      { env: { ...env, GITHUB_RUN_ID: '222' } },
+    );
+    expect({ result: v2.outputs.result, currents: currents(fleet) }).toEqual({
+      result: 'reverted',
+      currents: ['v1', 'v1', 'v1'],
+    });
 
     await killAfterWave1(fleet, 'v3', 333);
     expect(currents(fleet)).toEqual(['v3', 'v1', 'v1']);
     // A killed rollout leaves `switched` without `healthy`/`failed` for its release.
-    expect(deployLog(fleet, 0).filter((e) => e.release === 'v3' && e.action === 'rollout' && (e.result === 'healthy' || e.result === 'failed'))).toEqual([]);
+    expect(
+      deployLog(fleet, 0).filter(
+        (e) => e.release === 'v3' && e.action === 'rollout' && (e.result === 'healthy' || e.result === 'failed'),
+      ),
+    ).toEqual([]);
     // A later run's auto-revert with bad-release empty: v3 was put there by run 333, not by run 444.
     const ledgers = [0, 1, 2].map((i) => deployLog(fleet, i));
     const later = await revert(fleet);
-    expect({ result: later.result.outputs.result, failure: later.result.failure, currents: currents(fleet), ledgers: [0, 1, 2].map((i) => deployLog(fleet, i)) }).toEqual({
+    expect({
+      result: later.result.outputs.result,
+      failure: later.result.failure,
+      currents: currents(fleet),
+      ledgers: [0, 1, 2].map((i) => deployLog(fleet, i)),
+    }).toEqual({
       result: 'nothing-to-do',
       failure: undefined,
       currents: ['v3', 'v1', 'v1'],
       ledgers,
     });
-    expect(later.log).toContain('no ssh-rollout of this workflow run (https://github.com/acme/shop/actions/runs/444) reached any of the 3 host(s)');
+    expect(later.log).toContain(
+      'no ssh-rollout of this workflow run (https://github.com/acme/shop/actions/runs/444) reached any of the 3 host(s)',
+    );
 
     const before = [1, 2].map((i) => deployLog(fleet, i).length);
-    const addedSince = (i: number, k: number) => deployLog(fleet, i).slice(before[k]).map((e) => `${e.action} ${e.release} ${e.result}`);
+    const addedSince = (i: number, k: number) =>
+      deployLog(fleet, i)
+        .slice(before[k])
+        .map((e) => `${e.action} ${e.release} ${e.result}`);
 
     // As the preflight warning says: name the dead run's release.
     const r = await revert(fleet, { 'bad-release': 'v3' });
-    console.log(`auto-revert after the killed v3: ${r.result.outputs.result} ${JSON.stringify(r.result.outputs['reverted-to'])}`);
+    console.log(
+      `auto-revert after the killed v3: ${r.result.outputs.result} ${JSON.stringify(r.result.outputs['reverted-to'])}`,
+    );
     const h0 = fleet.hosts[0].id;
     expect({
       result: r.result.outputs.result,
@@ -133,7 +197,9 @@ describe('a history of healthy, reverted and killed rollouts on 3 hosts', () => 
       currents: currents(fleet),
       // Hosts 1 and 2 never ran v3 (only staged it): nothing to do there. Marking v3 bad where it is
       // staged is allowed (the bad release is marked bad on every host that has it); any other line is not.
-      ledgerLinesAddedOnHosts1And2BesidesV3Bad: [1, 2].map((i, k) => addedSince(i, k).filter((l) => l !== 'revert v3 bad')),
+      ledgerLinesAddedOnHosts1And2BesidesV3Bad: [1, 2].map((i, k) =>
+        addedSince(i, k).filter((l) => l !== 'revert v3 bad'),
+      ),
     }).toEqual({
       result: 'reverted',
       failure: undefined,
@@ -159,8 +225,15 @@ describe('a history of healthy, reverted and killed rollouts on 3 hosts', () => 
     ).toEqual([]);
     // Hosts 1 and 2 staged v2 (staging is everywhere before any switch) but were never switched to it.
     for (const i of [1, 2]) {
-      const v2Events = deployLog(fleet, i).filter((e) => e.release === 'v2').map((e) => e.result);
-      expect({ host: i, staged: v2Events.includes('staged'), switched: v2Events.includes('switched'), healthy: v2Events.includes('healthy') }).toEqual({
+      const v2Events = deployLog(fleet, i)
+        .filter((e) => e.release === 'v2')
+        .map((e) => e.result);
+      expect({
+        host: i,
+        staged: v2Events.includes('staged'),
+        switched: v2Events.includes('switched'),
+        healthy: v2Events.includes('healthy'),
+      }).toEqual({
         host: i,
         staged: true,
         switched: false,
@@ -176,17 +249,33 @@ describe('a history of healthy, reverted and killed rollouts on 3 hosts', () => 
     const timer = setTimeout(() => bound.abort(), 120_000);
     const v4 = await runRolloutWithSummary(
       fleet,
-      { artifact: artifact('v4', true), 'release-id': 'v4', waves: '1, 100%', ...HEALTH, 'keep-releases': '1', 'lock-timeout': '3m' },
+      {
+        artifact: artifact('v4', true),
+        'release-id': 'v4',
+        waves: '1, 100%',
+        ...HEALTH,
+        'keep-releases': '1',
+        'lock-timeout': '3m',
+      },
       { env: { RUNNER_TEMP: tmp, ...runEnv(555) }, signal: bound.signal },
     ).finally(() => clearTimeout(timer));
     console.log(`v4 after the dead v3 run: ${v4.outputs.result} in ${Math.round((Date.now() - t0) / 1000)} s`);
-    expect({ result: v4.outputs.result, failure: v4.failure, currents: currents(fleet) }).toEqual({ result: 'success', failure: undefined, currents: ['v4', 'v4', 'v4'] });
+    expect({ result: v4.outputs.result, failure: v4.failure, currents: currents(fleet) }).toEqual({
+      result: 'success',
+      failure: undefined,
+      currents: ['v4', 'v4', 'v4'],
+    });
     expect(fleet.hosts.map((_, i) => releasesOf(fleet, i))).toEqual([
       ['v1', 'v4'],
       ['v1', 'v4'],
       ['v1', 'v4'],
     ]);
-    for (const i of [0, 1, 2]) expect(deployLog(fleet, i).filter((e) => e.release === 'v4').map((e) => e.result)).toEqual(['staged', 'switched', 'healthy']);
+    for (const i of [0, 1, 2])
+      expect(
+        deployLog(fleet, i)
+          .filter((e) => e.release === 'v4')
+          .map((e) => e.result),
+      ).toEqual(['staged', 'switched', 'healthy']);
   }, 150_000);
 });
 

@@ -13,10 +13,24 @@ function incident(n: number, o: { failed?: number; output?: string; commitMessag
   const names = Array.from({ length: n }, (_, i) => `web${String(i).padStart(4, '0')}.prod.example.com:22`);
   const hosts: HostRevertRecord[] = names.map((host, i) =>
     i < failed
-      ? { host, outcome: 'failed', from: 'v2', to: '', bad: 'v2', markedBad: false, reason: `setup failed: ${o.output ?? 'exit 1'}`, steps: [] }
+      ? {
+          host,
+          outcome: 'failed',
+          from: 'v2',
+          to: '',
+          bad: 'v2',
+          markedBad: false,
+          reason: `setup failed: ${o.output ?? 'exit 1'}`,
+          steps: [],
+        }
       : { host, outcome: 'reverted', from: 'v2', to: 'v1', bad: 'v2', markedBad: true, reason: '', steps: [] },
   );
-  const waves = [names.slice(0, 1), names.slice(1, Math.ceil(n / 4)), names.slice(Math.ceil(n / 4))].map((h, i) => ({ index: i + 1, hosts: h, start: T0 + i * 60_000, end: T0 + i * 60_000 + 5000 }));
+  const waves = [names.slice(0, 1), names.slice(1, Math.ceil(n / 4)), names.slice(Math.ceil(n / 4))].map((h, i) => ({
+    index: i + 1,
+    hosts: h,
+    start: T0 + i * 60_000,
+    end: T0 + i * 60_000 + 5000,
+  }));
   return {
     repository: 'acme/shop',
     serverUrl: 'https://github.com',
@@ -25,10 +39,29 @@ function incident(n: number, o: { failed?: number; output?: string; commitMessag
     reasonText: o.commitMessage ?? 'revenue dropped',
     reasonBreaches: [],
     commits: ['a'.repeat(40)],
-    hosts: { startedAt: new Date(T0 + 200_000).toISOString(), finishedAt: new Date(T0 + 260_000).toISOString(), timeToHealthyMs: 30_000, hosts },
+    hosts: {
+      startedAt: new Date(T0 + 200_000).toISOString(),
+      finishedAt: new Date(T0 + 260_000).toISOString(),
+      timeToHealthyMs: 30_000,
+      hosts,
+    },
     git: null,
     reports: {
-      rollouts: [{ kind: 'rollout', path: 'r.json', release: 'v2', result: 'reverted', startedAt: T0, finishedAt: T0 + 190_000, waves, failedHosts: names.slice(0, failed).map((host) => ({ host, reason: `setup failed: ${o.output ?? 'exit 1'}` })), stopReason: '' }],
+      rollouts: [
+        {
+          kind: 'rollout',
+          path: 'r.json',
+          release: 'v2',
+          result: 'reverted',
+          startedAt: T0,
+          finishedAt: T0 + 190_000,
+          waves,
+          failedHosts: names
+            .slice(0, failed)
+            .map((host) => ({ host, reason: `setup failed: ${o.output ?? 'exit 1'}` })),
+          stopReason: '',
+        },
+      ],
       watches: [],
       skipped: [],
     },
@@ -37,19 +70,23 @@ function incident(n: number, o: { failed?: number; output?: string; commitMessag
 }
 
 describe('the RCA issue at any fleet size', () => {
-  test.each([50, 500, 2000, 10_000])('%i reverted hosts: the body fits an issue (65,536 characters) and says what was left out', (n) => {
-    const input = incident(n, { failed: Math.floor(n / 10), output: 'x'.repeat(400) });
-    const body = buildRcaBody(input);
-    expect(body.length).toBeLessThanOrEqual(65_536);
-    // Grouped: one line for the 'v2 → v1' hosts, not one a host.
-    expect(body).toMatch(new RegExp(`v2 → v1: ${n - Math.floor(n / 10)} hosts, `));
-    // The five whys are there whatever the size: they are the point of the issue.
-    expect(body).toContain('## Five whys');
-    expect(body).toContain('## Action items');
-    if (n / 10 > 50) expect(body).toContain(`… and ${Math.floor(n / 10) - 50} more hosts not put back: the job summary lists them.`);
-    const comment = buildRcaComment(input);
-    expect(comment.length).toBeLessThanOrEqual(65_536);
-  });
+  test.each([50, 500, 2000, 10_000])(
+    '%i reverted hosts: the body fits an issue (65,536 characters) and says what was left out',
+    (n) => {
+      const input = incident(n, { failed: Math.floor(n / 10), output: 'x'.repeat(400) });
+      const body = buildRcaBody(input);
+      expect(body.length).toBeLessThanOrEqual(65_536);
+      // Grouped: one line for the 'v2 → v1' hosts, not one a host.
+      expect(body).toMatch(new RegExp(`v2 → v1: ${n - Math.floor(n / 10)} hosts, `));
+      // The five whys are there whatever the size: they are the point of the issue.
+      expect(body).toContain('## Five whys');
+      expect(body).toContain('## Action items');
+      if (n / 10 > 50)
+        expect(body).toContain(`… and ${Math.floor(n / 10) - 50} more hosts not put back: the job summary lists them.`);
+      const comment = buildRcaComment(input);
+      expect(comment.length).toBeLessThanOrEqual(65_536);
+    },
+  );
 
   test('what a host printed or a commit said opens no link, mention or markup', () => {
     const hostile = '@octocat [click](https://evil.example) <img src=x> fixes #1 `x` | y\n## heading';
@@ -59,7 +96,9 @@ describe('the RCA issue at any fleet size', () => {
     expect(r.live.filter((l) => !l.startsWith('<a href="https://github.com/acme/shop/'))).toEqual([]);
     expect(r.tags).not.toContain('img');
     expect(r.tags.filter((t) => t === 'h2')).toHaveLength(2 * 7);
-    expect(r.text).toContain('setup failed: @octocat [click](https://evil.example) <img src=x> fixes #1 `x` | y | ## heading');
+    expect(r.text).toContain(
+      'setup failed: @octocat [click](https://evil.example) <img src=x> fixes #1 `x` | y | ## heading',
+    );
   });
 });
 
@@ -74,7 +113,9 @@ describe('the auto-revert job summary', () => {
 
   test('hostile host output is text', () => {
     const input = incident(3, { failed: 1, output: '@octocat <img src=x> [a](https://evil.example) | x' });
-    const r = renderGitHub(summaryMarkdown({ hosts: input.hosts, git: null, rca: null, errors: ['@octocat err'], badReleases: ['v2'] }));
+    const r = renderGitHub(
+      summaryMarkdown({ hosts: input.hosts, git: null, rca: null, errors: ['@octocat err'], badReleases: ['v2'] }),
+    );
     expect(r.live).toEqual([]);
     expect(r.html.match(/<tr>/g)).toHaveLength(4);
   });
@@ -84,22 +125,29 @@ describe('the RCA issue fivestep comments on is one it opened', () => {
   test.each([
     ['the workflow token (github-actions[bot], which may not read /user)', undefined],
     ['a personal token', 'deploy-bot'],
-  ])('%s: a stranger\'s issue with the same marker gets nothing; fivestep opens its own, then comments on that', async (_what, login) => {
-    const gh = await startGitHubApi(login ? { login } : {});
-    try {
-      const client = createClient('t0ken', gh.url);
-      const input = incident(3);
-      const stranger = gh.seedIssue('acme/shop', { title: 'Incident', body: `${rcaMarker(input.badReleases, input.commits)}\n[login here](https://evil.example)`, user: 'mallory' });
-      const first = await publishRca(client, { owner: 'acme', repo: 'shop', labels: [] }, input);
-      expect(first.commented).toBe(false);
-      expect(first.number).not.toBe(stranger.number);
-      const second = await publishRca(client, { owner: 'acme', repo: 'shop', labels: [] }, input);
-      expect(second).toMatchObject({ number: first.number, commented: true });
-      const repo = gh.repo('acme/shop');
-      expect(repo.commentsOn(stranger.number)).toHaveLength(0);
-      expect(repo.issue(first.number)!.user.login).toBe(login ?? 'github-actions[bot]');
-    } finally {
-      await gh.close();
-    }
-  });
+  ])(
+    "%s: a stranger's issue with the same marker gets nothing; fivestep opens its own, then comments on that",
+    async (_what, login) => {
+      const gh = await startGitHubApi(login ? { login } : {});
+      try {
+        const client = createClient('t0ken', gh.url);
+        const input = incident(3);
+        const stranger = gh.seedIssue('acme/shop', {
+          title: 'Incident',
+          body: `${rcaMarker(input.badReleases, input.commits)}\n[login here](https://evil.example)`,
+          user: 'mallory',
+        });
+        const first = await publishRca(client, { owner: 'acme', repo: 'shop', labels: [] }, input);
+        expect(first.commented).toBe(false);
+        expect(first.number).not.toBe(stranger.number);
+        const second = await publishRca(client, { owner: 'acme', repo: 'shop', labels: [] }, input);
+        expect(second).toMatchObject({ number: first.number, commented: true });
+        const repo = gh.repo('acme/shop');
+        expect(repo.commentsOn(stranger.number)).toHaveLength(0);
+        expect(repo.issue(first.number)!.user.login).toBe(login ?? 'github-actions[bot]');
+      } finally {
+        await gh.close();
+      }
+    },
+  );
 });

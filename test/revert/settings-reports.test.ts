@@ -36,41 +36,118 @@ describe('readRevertSettings', () => {
 
   test('the token is masked; reports one a line', () => {
     const masked: string[] = [];
-    const s = readRevertSettings(objectInputs({ 'github-token': 'ghs_abc', reports: '/tmp/a b.json\n/tmp/c.json' }), { ...ctx, mask: (x) => masked.push(x) });
+    const s = readRevertSettings(objectInputs({ 'github-token': 'ghs_abc', reports: '/tmp/a b.json\n/tmp/c.json' }), {
+      ...ctx,
+      mask: (x) => masked.push(x),
+    });
     expect(masked).toEqual(['ghs_abc']);
     expect(s.reports).toEqual(['/tmp/a b.json', '/tmp/c.json']);
   });
 
   test('load-balancer inputs are validated', () => {
-    const ssh = { hosts: 'web1', 'private-key': privateKey, 'insecure-skip-host-key-check': 'true', 'deploy-path': '/srv/app', 'rca-issue': 'false' };
-    expect(() => readRevertSettings(objectInputs({ ...ssh, 'load-balancer': 'f5' }), ctx)).toThrow(/input 'load-balancer'/);
-    expect(() => readRevertSettings(objectInputs({ ...ssh, 'load-balancer': 'haproxy', 'lb-host': 'lb1' }), ctx)).toThrow(/input 'lb-backend': is required/);
-    expect(() => readRevertSettings(objectInputs({ ...ssh, 'load-balancer': 'nginx', 'lb-host': 'lb1', 'lb-backend': 'app' }), ctx)).toThrow(/input 'lb-upstream-file'/);
-    const s = readRevertSettings(objectInputs({ ...ssh, 'load-balancer': 'haproxy', 'lb-host': 'ops@lb1:2222', 'lb-backend': 'app' }), ctx);
-    expect(s.loadBalancer).toEqual({ kind: 'haproxy', host: { user: 'ops', host: 'lb1', port: 2222 }, backend: 'app', socket: '/run/haproxy/admin.sock', upstreamFile: '', servers: new Map() });
+    const ssh = {
+      hosts: 'web1',
+      'private-key': privateKey,
+      'insecure-skip-host-key-check': 'true',
+      'deploy-path': '/srv/app',
+      'rca-issue': 'false',
+    };
+    expect(() => readRevertSettings(objectInputs({ ...ssh, 'load-balancer': 'f5' }), ctx)).toThrow(
+      /input 'load-balancer'/,
+    );
+    expect(() =>
+      readRevertSettings(objectInputs({ ...ssh, 'load-balancer': 'haproxy', 'lb-host': 'lb1' }), ctx),
+    ).toThrow(/input 'lb-backend': is required/);
+    expect(() =>
+      readRevertSettings(
+        objectInputs({ ...ssh, 'load-balancer': 'nginx', 'lb-host': 'lb1', 'lb-backend': 'app' }),
+        ctx,
+      ),
+    ).toThrow(/input 'lb-upstream-file'/);
+    const s = readRevertSettings(
+      objectInputs({ ...ssh, 'load-balancer': 'haproxy', 'lb-host': 'ops@lb1:2222', 'lb-backend': 'app' }),
+      ctx,
+    );
+    expect(s.loadBalancer).toEqual({
+      kind: 'haproxy',
+      host: { user: 'ops', host: 'lb1', port: 2222 },
+      backend: 'app',
+      socket: '/run/haproxy/admin.sock',
+      upstreamFile: '',
+      servers: new Map(),
+    });
     expect(s.ssh?.warnings).toHaveLength(1);
-    expect(() => readRevertSettings(objectInputs({ 'lb-host': 'lb1', 'rca-issue': 'false', 'revert-commit': 'true', 'revert-mode': 'push' }), ctx)).toThrow(/input 'lb-host': is set but load-balancer is empty/);
+    expect(() =>
+      readRevertSettings(
+        objectInputs({ 'lb-host': 'lb1', 'rca-issue': 'false', 'revert-commit': 'true', 'revert-mode': 'push' }),
+        ctx,
+      ),
+    ).toThrow(/input 'lb-host': is set but load-balancer is empty/);
   });
 
   test.each([
-    [{ 'load-balancer': 'haproxy', 'lb-socket': 'run/haproxy/admin.sock' }, /input 'lb-socket': lb-socket 'run\/haproxy\/admin.sock' must be an absolute path/],
+    [
+      { 'load-balancer': 'haproxy', 'lb-socket': 'run/haproxy/admin.sock' },
+      /input 'lb-socket': lb-socket 'run\/haproxy\/admin.sock' must be an absolute path/,
+    ],
     [{ 'load-balancer': 'haproxy', 'lb-socket': '/run/haproxy/admin.sock;reboot' }, /input 'lb-socket'/],
-    [{ 'load-balancer': 'haproxy', 'lb-backend': 'app server' }, /input 'lb-backend': 'app server' is not a backend\/upstream name/],
+    [
+      { 'load-balancer': 'haproxy', 'lb-backend': 'app server' },
+      /input 'lb-backend': 'app server' is not a backend\/upstream name/,
+    ],
     [{ 'load-balancer': 'nginx' }, /input 'lb-upstream-file': is required when load-balancer is nginx/],
-    [{ 'load-balancer': 'nginx', 'lb-upstream-file': 'conf.d/app.conf' }, /input 'lb-upstream-file': lb-upstream-file 'conf.d\/app.conf' must be an absolute path/],
+    [
+      { 'load-balancer': 'nginx', 'lb-upstream-file': 'conf.d/app.conf' },
+      /input 'lb-upstream-file': lb-upstream-file 'conf.d\/app.conf' must be an absolute path/,
+    ],
     [{ 'load-balancer': 'nginx', 'lb-upstream-file': '/etc/nginx/$(id).conf' }, /input 'lb-upstream-file'/],
     [{ 'load-balancer': 'haproxy', 'lb-host': '' }, /input 'lb-host': is required when load-balancer is set/],
     [{ 'load-balancer': 'haproxy', hosts: '' }, /input 'load-balancer': needs hosts/],
-    [{ 'load-balancer': '', 'lb-host': '', 'lb-backend': '', 'lb-upstream-file': '/etc/nginx/app.conf' }, /input 'lb-upstream-file': is set but load-balancer is empty/],
+    [
+      { 'load-balancer': '', 'lb-host': '', 'lb-backend': '', 'lb-upstream-file': '/etc/nginx/app.conf' },
+      /input 'lb-upstream-file': is set but load-balancer is empty/,
+    ],
   ])('load-balancer %j is refused naming the input', (over, error) => {
-    const base = { hosts: 'web1', 'private-key': privateKey, 'insecure-skip-host-key-check': 'true', 'deploy-path': '/srv/app', 'rca-issue': 'false', 'revert-commit': 'true', 'revert-mode': 'push', 'lb-host': 'lb1', 'lb-backend': 'app' };
+    const base = {
+      hosts: 'web1',
+      'private-key': privateKey,
+      'insecure-skip-host-key-check': 'true',
+      'deploy-path': '/srv/app',
+      'rca-issue': 'false',
+      'revert-commit': 'true',
+      'revert-mode': 'push',
+      'lb-host': 'lb1',
+      'lb-backend': 'app',
+    };
     expect(() => readRevertSettings(objectInputs({ ...base, ...over }), ctx)).toThrow(error);
   });
 
   test('nginx: the upstream file is kept; the socket is not checked', () => {
-    const ssh = { hosts: 'web1', 'private-key': privateKey, 'insecure-skip-host-key-check': 'true', 'deploy-path': '/srv/app', 'rca-issue': 'false' };
-    const s = readRevertSettings(objectInputs({ ...ssh, 'load-balancer': 'nginx', 'lb-host': 'lb1', 'lb-backend': 'app', 'lb-upstream-file': '/etc/nginx/conf.d/app-upstream.conf' }), ctx);
-    expect(s.loadBalancer).toEqual({ kind: 'nginx', host: { user: 'deploy', host: 'lb1', port: 22 }, backend: 'app', socket: '/run/haproxy/admin.sock', upstreamFile: '/etc/nginx/conf.d/app-upstream.conf', servers: new Map() });
+    const ssh = {
+      hosts: 'web1',
+      'private-key': privateKey,
+      'insecure-skip-host-key-check': 'true',
+      'deploy-path': '/srv/app',
+      'rca-issue': 'false',
+    };
+    const s = readRevertSettings(
+      objectInputs({
+        ...ssh,
+        'load-balancer': 'nginx',
+        'lb-host': 'lb1',
+        'lb-backend': 'app',
+        'lb-upstream-file': '/etc/nginx/conf.d/app-upstream.conf',
+      }),
+      ctx,
+    );
+    expect(s.loadBalancer).toEqual({
+      kind: 'nginx',
+      host: { user: 'deploy', host: 'lb1', port: 22 },
+      backend: 'app',
+      socket: '/run/haproxy/admin.sock',
+      upstreamFile: '/etc/nginx/conf.d/app-upstream.conf',
+      servers: new Map(),
+    });
   });
 
   test.each([
@@ -89,10 +166,20 @@ describe('readRevertSettings', () => {
   });
 
   test('bad-release empty outside a workflow run (no GITHUB_RUN_ID) is refused naming bad-release, to-release or not; git-only needs none', () => {
-    const ssh = { hosts: 'web1', 'private-key': privateKey, 'insecure-skip-host-key-check': 'true', 'deploy-path': '/srv/app', 'rca-issue': 'false' };
+    const ssh = {
+      hosts: 'web1',
+      'private-key': privateKey,
+      'insecure-skip-host-key-check': 'true',
+      'deploy-path': '/srv/app',
+      'rca-issue': 'false',
+    };
     const outside = { ...ctx, runId: '' };
-    expect(() => readRevertSettings(objectInputs(ssh), outside)).toThrow(/input 'bad-release': is empty outside a workflow run/);
-    expect(() => readRevertSettings(objectInputs({ ...ssh, 'to-release': 'v1' }), outside)).toThrow(/input 'bad-release'/);
+    expect(() => readRevertSettings(objectInputs(ssh), outside)).toThrow(
+      /input 'bad-release': is empty outside a workflow run/,
+    );
+    expect(() => readRevertSettings(objectInputs({ ...ssh, 'to-release': 'v1' }), outside)).toThrow(
+      /input 'bad-release'/,
+    );
     expect(readRevertSettings(objectInputs({ ...ssh, 'bad-release': 'v2' }), outside).badRelease).toBe('v2');
     expect(readRevertSettings(objectInputs(ssh), ctx).badRelease).toBe('');
     expect(readRevertSettings(objectInputs({ 'github-token': 't' }), outside).ssh).toBeNull();
@@ -107,19 +194,45 @@ describe('reports', () => {
       return files[p];
     });
     expect(set.rollouts).toEqual([]);
-    expect(set.skipped).toEqual(['/a.json: not an ssh-rollout or metric-watch report', '/b.json: not an ssh-rollout or metric-watch report', '/missing.json: ENOENT']);
+    expect(set.skipped).toEqual([
+      '/a.json: not an ssh-rollout or metric-watch report',
+      '/b.json: not an ssh-rollout or metric-watch report',
+      '/missing.json: ENOENT',
+    ]);
   });
 
   test('tolerant: wrong types are dropped, not trusted', () => {
-    const r = parseReport('/r.json', JSON.stringify({ tool: 'fivestep/ssh-rollout', release: 7, waves: [{ hosts: 'x', start: 'garbage' }, null], hosts: [{ host: 'h:22', outcome: 'failed' }] }));
-    expect(r).toMatchObject({ kind: 'rollout', release: '7', waves: [{ index: 1, hosts: [] }], failedHosts: [{ host: 'h:22', reason: 'failed' }] });
-    const w = parseReport('/w.json', JSON.stringify({ kind: 'fivestep/metric-watch', verdict: 'fail', breaches: [{ rule: 'r', value: { x: 1 }, when: '2024-01-01T00:00:00Z' }, 'junk'] }));
+    const r = parseReport(
+      '/r.json',
+      JSON.stringify({
+        tool: 'fivestep/ssh-rollout',
+        release: 7,
+        waves: [{ hosts: 'x', start: 'garbage' }, null],
+        hosts: [{ host: 'h:22', outcome: 'failed' }],
+      }),
+    );
+    expect(r).toMatchObject({
+      kind: 'rollout',
+      release: '7',
+      waves: [{ index: 1, hosts: [] }],
+      failedHosts: [{ host: 'h:22', reason: 'failed' }],
+    });
+    const w = parseReport(
+      '/w.json',
+      JSON.stringify({
+        kind: 'fivestep/metric-watch',
+        verdict: 'fail',
+        breaches: [{ rule: 'r', value: { x: 1 }, when: '2024-01-01T00:00:00Z' }, 'junk'],
+      }),
+    );
     expect(w).toMatchObject({ kind: 'watch', breaches: [{ rule: 'r', when: Date.parse('2024-01-01T00:00:00Z') }] });
     expect(toTime(1_700_000_000)).toBe(1_700_000_000_000);
   });
 
   test('reason: breaches JSON becomes text and breaches; anything else stays text', () => {
-    const r = parseReason(JSON.stringify([{ rule: 'errors', host: 'web1:9100', value: 0.09, bound: 0.05, when: '2024-01-01T00:00:00Z' }]));
+    const r = parseReason(
+      JSON.stringify([{ rule: 'errors', host: 'web1:9100', value: 0.09, bound: 0.05, when: '2024-01-01T00:00:00Z' }]),
+    );
     expect(r.text).toBe('errors on web1:9100, value 0.09, bound 0.05');
     expect(r.breaches).toHaveLength(1);
     expect(parseReason('[manual] bad deploy')).toEqual({ text: '[manual] bad deploy', breaches: [] });
@@ -127,12 +240,23 @@ describe('reports', () => {
 });
 
 describe('outputs', () => {
-  const rec = (host: string, outcome: HostRevertRecord['outcome'], to = ''): HostRevertRecord => ({ host, outcome, from: 'v2', to, bad: 'v2', markedBad: outcome === 'reverted', reason: 'r', steps: [] });
+  const rec = (host: string, outcome: HostRevertRecord['outcome'], to = ''): HostRevertRecord => ({
+    host,
+    outcome,
+    from: 'v2',
+    to,
+    bad: 'v2',
+    markedBad: outcome === 'reverted',
+    reason: 'r',
+    steps: [],
+  });
   const hosts = (list: HostRevertRecord[]) => ({ startedAt: '', finishedAt: '', hosts: list });
 
   test('reverted / nothing-to-do / failed', () => {
     const base = { git: null, rca: null, errors: [], badReleases: ['v2'] };
-    expect(revertOutputs({ ...base, hosts: hosts([rec('a:22', 'reverted', 'v1'), rec('b:22', 'nothing-to-do')]) })).toEqual({
+    expect(
+      revertOutputs({ ...base, hosts: hosts([rec('a:22', 'reverted', 'v1'), rec('b:22', 'nothing-to-do')]) }),
+    ).toEqual({
       result: 'reverted',
       'reverted-hosts': ['a:22'],
       'reverted-to': { 'a:22': 'v1' },
@@ -141,14 +265,32 @@ describe('outputs', () => {
       issue: '',
     });
     expect(revertOutputs({ ...base, hosts: hosts([rec('b:22', 'nothing-to-do')]) }).result).toBe('nothing-to-do');
-    expect(revertOutputs({ ...base, hosts: hosts([rec('a:22', 'reverted', 'v1'), rec('b:22', 'no-good-release')]) }).result).toBe('failed');
+    expect(
+      revertOutputs({ ...base, hosts: hosts([rec('a:22', 'reverted', 'v1'), rec('b:22', 'no-good-release')]) }).result,
+    ).toBe('failed');
     expect(revertOutputs({ ...base, hosts: null, errors: ['git revert: conflict'] }).result).toBe('failed');
-    const git = { status: 'pull-request' as const, commits: ['x'], revertSha: 'abc', pullRequest: { number: 4, url: 'https://gh/pull/4' }, message: 'opened' };
-    expect(revertOutputs({ ...base, hosts: null, git })).toMatchObject({ result: 'reverted', 'revert-sha': 'abc', 'pull-request': 'https://gh/pull/4' });
+    const git = {
+      status: 'pull-request' as const,
+      commits: ['x'],
+      revertSha: 'abc',
+      pullRequest: { number: 4, url: 'https://gh/pull/4' },
+      message: 'opened',
+    };
+    expect(revertOutputs({ ...base, hosts: null, git })).toMatchObject({
+      result: 'reverted',
+      'revert-sha': 'abc',
+      'pull-request': 'https://gh/pull/4',
+    });
   });
 
   test('summary names every host and what happened', () => {
-    const md = summaryMarkdown({ git: null, rca: { number: 9, url: 'https://gh/issues/9', commented: true }, errors: [], badReleases: ['v2'], hosts: { ...hosts([rec('a:22', 'reverted', 'v1'), rec('b:22', 'no-good-release')]), timeToHealthyMs: 812 } });
+    const md = summaryMarkdown({
+      git: null,
+      rca: { number: 9, url: 'https://gh/issues/9', commented: true },
+      errors: [],
+      badReleases: ['v2'],
+      hosts: { ...hosts([rec('a:22', 'reverted', 'v1'), rec('b:22', 'no-good-release')]), timeToHealthyMs: 812 },
+    });
     expect(md).toContain('## auto-revert: failed (bad release v2)');
     expect(md).toContain('Last reverted host healthy **812 ms**');
     expect(md).toContain('| a:22 | v2 | v1 | v2 | yes | ↩️ reverted: r |');
@@ -157,7 +299,16 @@ describe('outputs', () => {
   });
 
   test('summary says why nothing was done', () => {
-    const md = summaryMarkdown({ git: null, rca: null, errors: [], badReleases: [], notes: ['Nothing done: no ssh-rollout of this workflow run (u) reached any of the 2 host(s).'], hosts: hosts([]) });
-    expect(md).toContain('## auto-revert: nothing-to-do\n\nNothing done: no ssh-rollout of this workflow run (u) reached any of the 2 host(s).');
+    const md = summaryMarkdown({
+      git: null,
+      rca: null,
+      errors: [],
+      badReleases: [],
+      notes: ['Nothing done: no ssh-rollout of this workflow run (u) reached any of the 2 host(s).'],
+      hosts: hosts([]),
+    });
+    expect(md).toContain(
+      '## auto-revert: nothing-to-do\n\nNothing done: no ssh-rollout of this workflow run (u) reached any of the 2 host(s).',
+    );
   });
 });

@@ -50,23 +50,43 @@ function repository(name: string): { remote: string; work: string; sha: string }
   return { remote, work, sha: git(work, 'rev-parse', 'HEAD') };
 }
 
-const branches = (remote: string) => git(remote, 'for-each-ref', '--format=%(refname:short)', 'refs/heads').split('\n').filter(Boolean);
+const branches = (remote: string) =>
+  git(remote, 'for-each-ref', '--format=%(refname:short)', 'refs/heads').split('\n').filter(Boolean);
 const badMarks = (i: number) => {
   const dir = fleet.path(i, '/srv/app/.fivestep/bad');
   return existsSync(dir) ? readdirSync(dir).sort() : [];
 };
 const writes = () => gh.requestsMatching(/^(POST|PATCH|PUT|DELETE)/).length;
 
-async function rollOut(release: string, runId: number, extra: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}) {
+async function rollOut(
+  release: string,
+  runId: number,
+  extra: Record<string, string> = {},
+  env: NodeJS.ProcessEnv = {},
+) {
   const artifact = makeArtifact(tmp, release, { healthy: '' });
-  return runRollout(fleet, { artifact, 'release-id': release, waves: '1, 100%', ...HEALTH, ...extra }, { env: { RUNNER_TEMP: tmp, ...runEnv(runId), ...env } });
+  return runRollout(
+    fleet,
+    { artifact, 'release-id': release, waves: '1, 100%', ...HEALTH, ...extra },
+    { env: { RUNNER_TEMP: tmp, ...runEnv(runId), ...env } },
+  );
 }
 
 /** auto-revert as the README wires it (no bad-release), in workflow run `runId`, attempt `attempt`. */
-async function revert(runId: number, attempt: string, repo: { work: string; sha: string }, extra: Record<string, string> = {}) {
+async function revert(
+  runId: number,
+  attempt: string,
+  repo: { work: string; sha: string },
+  extra: Record<string, string> = {},
+) {
   const logger = new MemoryLogger();
   let summary = '';
-  const env = runEnv(runId, { GITHUB_RUN_ATTEMPT: attempt, GITHUB_SHA: repo.sha, GITHUB_REF: 'refs/heads/main', GITHUB_API_URL: gh.url });
+  const env = runEnv(runId, {
+    GITHUB_RUN_ATTEMPT: attempt,
+    GITHUB_SHA: repo.sha,
+    GITHUB_REF: 'refs/heads/main',
+    GITHUB_API_URL: gh.url,
+  });
   const result = await autoRevert(
     objectInputs({
       hosts: fleet.hostsInput,
@@ -79,7 +99,15 @@ async function revert(runId: number, attempt: string, repo: { work: string; sha:
       'github-token': 'ghs_app_token',
       ...extra,
     }),
-    { connector, logger, mask: () => {}, env, cwd: repo.work, createClient, writeSummary: async (md) => void (summary += md) },
+    {
+      connector,
+      logger,
+      mask: () => {},
+      env,
+      cwd: repo.work,
+      createClient,
+      writeSummary: async (md) => void (summary += md),
+    },
   );
   return { result, log: logger.text(), summary };
 }
@@ -126,8 +154,12 @@ test('run 2 fails on an input typo before touching any host: its auto-revert lea
     branches: ['main'],
     remoteMain: repo.sha,
   });
-  expect(r.log).toContain(`Nothing to do: no ssh-rollout of this workflow run (${runUrl(2)}) reached any of the 3 host(s)`);
-  expect(r.log).toContain(`${fleet.hosts[0].id}: nothing to do: no ssh-rollout of this workflow run (${runUrl(2)}) reached this host; set bad-release to name a release`);
+  expect(r.log).toContain(
+    `Nothing to do: no ssh-rollout of this workflow run (${runUrl(2)}) reached any of the 3 host(s)`,
+  );
+  expect(r.log).toContain(
+    `${fleet.hosts[0].id}: nothing to do: no ssh-rollout of this workflow run (${runUrl(2)}) reached this host; set bad-release to name a release`,
+  );
   expect(r.log).toMatch(/Git: [0-9a-f]{40} not reverted: the release reached no host/);
   expect(r.summary).toContain('## auto-revert: nothing-to-do');
   expect(r.summary).toContain('The commit is not reverted: it never ran on a host.');
@@ -139,7 +171,12 @@ test('run 3 puts v2 on the hosts; its auto-revert (attempt 2) takes v2 off and r
 
   const repo = repository('v2');
   const r = await revert(3, '2', repo);
-  expect({ result: r.result.outputs.result, failure: r.result.failure, currents: currents(fleet), badMarks: [0, 1, 2].map(badMarks) }).toEqual({
+  expect({
+    result: r.result.outputs.result,
+    failure: r.result.failure,
+    currents: currents(fleet),
+    badMarks: [0, 1, 2].map(badMarks),
+  }).toEqual({
     result: 'reverted',
     failure: undefined,
     currents: ['v1', 'v1', 'v1'],
@@ -175,11 +212,16 @@ test('bad-release named but on no host at all: nothing done, the commit is not r
     logs: [0, 1, 2].map((i) => deployLog(fleet, i)),
     remoteMain: git(repo.remote, 'rev-parse', 'main'),
   }).toEqual({ result: 'nothing-to-do', failure: undefined, currents: ['v1', 'v1', 'v1'], logs, remoteMain: repo.sha });
-  expect(r.log).toContain('Nothing to do: release v9 is on none of the 3 host(s) (not current, not on disk, not marked bad, in no deploy log)');
+  expect(r.log).toContain(
+    'Nothing to do: release v9 is on none of the 3 host(s) (not current, not on disk, not marked bad, in no deploy log)',
+  );
   expect(r.log).toContain('not reverted: the release reached no host');
 
   // Named and on the hosts (an earlier run's v2, marked bad): the git revert goes ahead as asked.
   const named = await revert(5, '1', repo, { 'bad-release': 'v2', 'revert-mode': 'push', 'rca-issue': 'false' });
-  expect({ result: named.result.outputs.result, failure: named.result.failure }).toEqual({ result: 'reverted', failure: undefined });
+  expect({ result: named.result.outputs.result, failure: named.result.failure }).toEqual({
+    result: 'reverted',
+    failure: undefined,
+  });
   expect(git(repo.remote, 'log', '-1', '--format=%s', 'main')).toMatch(/^Revert/);
 }, 60_000);

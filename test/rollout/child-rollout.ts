@@ -16,7 +16,8 @@ const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ROLLOUT_ENTRY = join(REPO, 'src', 'actions', 'ssh-rollout', 'index.ts');
 
 /** The run URL readContext builds for a run id in acme/shop (what the lock and the deploy log name). */
-export const runUrl = (runId: number | string, repository = 'acme/shop'): string => `https://github.com/${repository}/actions/runs/${runId}`;
+export const runUrl = (runId: number | string, repository = 'acme/shop'): string =>
+  `https://github.com/${repository}/actions/runs/${runId}`;
 
 /** The GitHub context of a run of acme/shop, as the runner sets it. */
 export function runEnv(runId: number | string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -52,7 +53,12 @@ export function parseGithubOutput(text: string): Record<string, string> {
  * Starts `src/actions/ssh-rollout/index.ts` under `node --import tsx` with the fleet's usual inputs
  * (hosts, key, known hosts, deploy path /srv/app) plus `inputs`, and `env` added to the environment.
  */
-export function startChildRollout(fleet: Fleet, tmp: string, inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}): ChildRollout {
+export function startChildRollout(
+  fleet: Fleet,
+  tmp: string,
+  inputs: Record<string, string>,
+  env: NodeJS.ProcessEnv = {},
+): ChildRollout {
   const outputFile = join(tmp, `github_output_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`);
   writeFileSync(outputFile, '');
   const all: Record<string, string> = {
@@ -68,7 +74,11 @@ export function startChildRollout(fleet: Fleet, tmp: string, inputs: Record<stri
   delete childEnv.GITHUB_STEP_SUMMARY;
   if (!env.GITHUB_API_URL) delete childEnv.GITHUB_API_URL;
   for (const [name, value] of Object.entries(all)) childEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
-  const child = spawn(process.execPath, ['--import', 'tsx', ROLLOUT_ENTRY], { cwd: REPO, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', ROLLOUT_ENTRY], {
+    cwd: REPO,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   killOnExit(child);
   let stdout = '';
   let stderr = '';
@@ -102,7 +112,13 @@ export async function runRolloutWithSummary(
   const logger = new MemoryLogger();
   let summary = '';
   const result = await sshRollout(
-    objectInputs({ hosts: fleet.hostsInput, 'private-key': fleet.clientKey, 'known-hosts': fleet.knownHosts(), 'deploy-path': '/srv/app', ...inputs }),
+    objectInputs({
+      hosts: fleet.hostsInput,
+      'private-key': fleet.clientKey,
+      'known-hosts': fleet.knownHosts(),
+      'deploy-path': '/srv/app',
+      ...inputs,
+    }),
     {
       connector,
       logger,
@@ -112,5 +128,11 @@ export async function runRolloutWithSummary(
       writeSummary: async (md) => void (summary += md),
     },
   );
-  return { outputs: result.outputs, failure: result.failure, report: JSON.parse(readFileSync(result.outputs.report, 'utf8')), log: logger.text(), summary };
+  return {
+    outputs: result.outputs,
+    failure: result.failure,
+    report: JSON.parse(readFileSync(result.outputs.report, 'utf8')),
+    log: logger.text(),
+    summary,
+  };
 }

@@ -2,7 +2,22 @@
 // lacks, and the release it builds from hard links is the same tree a full upload gives (files,
 // contents, modes, symlinks, directories); where it cannot be (a release edited in place, a refused
 // hard link, no release to build from) the host still ends up with the right release.
-import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +48,8 @@ const BUILT = new Date('2026-11-01T12:00:00Z');
 function baseTree(dir: string, release: string, freshCheckout = false): void {
   mkdirSync(join(dir, 'lib', 'deep'), { recursive: true });
   mkdirSync(join(dir, 'empty'));
-  for (let i = 0; i < 96; i++) writeFileSync(join(dir, i % 2 ? 'lib' : 'lib/deep', `module-${i}.js`), `// module ${i}\n${moduleBody[i]}\n`);
+  for (let i = 0; i < 96; i++)
+    writeFileSync(join(dir, i % 2 ? 'lib' : 'lib/deep', `module-${i}.js`), `// module ${i}\n${moduleBody[i]}\n`);
   writeFileSync(join(dir, 'server'), '#!/bin/sh\necho serving\n');
   chmodSync(join(dir, 'server'), 0o755);
   writeFileSync(join(dir, 'secret.conf'), 'token=abc\n');
@@ -86,8 +102,16 @@ const release = (i: number, id: string) => fleet.path(i, `/srv/app/releases/${id
 const inode = (path: string) => statSync(path).ino;
 
 test('v1 goes whole to hosts without a release; v2 (1 of 100 files changed) goes as a delta, the same tree as a full upload, in far fewer bytes', async () => {
-  const hosts01 = fleet.hosts.slice(0, 2).map((h) => `${fleet.user}@${h.host}:${h.port}`).join('\n');
-  const v1 = await runRollout(fleet, { hosts: hosts01, artifact: artifact('v1'), 'release-id': 'v1', 'shared-paths': 'logs/' });
+  const hosts01 = fleet.hosts
+    .slice(0, 2)
+    .map((h) => `${fleet.user}@${h.host}:${h.port}`)
+    .join('\n');
+  const v1 = await runRollout(fleet, {
+    hosts: hosts01,
+    artifact: artifact('v1'),
+    'release-id': 'v1',
+    'shared-paths': 'logs/',
+  });
   expect(v1.outputs.result).toBe('success');
   expect(v1.report.hosts.map((h) => h.staging)).toEqual(['full', 'full']);
 
@@ -124,7 +148,9 @@ test('v1 goes whole to hosts without a release; v2 (1 of 100 files changed) goes
   expect((statSync(join(release(0, 'v1'), 'lib/module-5.js')).mode & 0o777).toString(8)).toBe('644');
   expect(readFileSync(join(release(0, 'v1'), 'lib/module-3.js'), 'utf8')).toMatch(/^\/\/ module 3\n/);
   // The summary line of staging counts hosts, not names.
-  expect(v2.log).toMatch(/Staged on 3 of 3 host\(s\): 2 delta, 1 whole artifact; the runner sent [\d.]+ KiB of artifact/);
+  expect(v2.log).toMatch(
+    /Staged on 3 of 3 host\(s\): 2 delta, 1 whole artifact; the runner sent [\d.]+ KiB of artifact/,
+  );
 }, 60_000);
 
 test('a release edited in place (against the rules) fails the check against the manifest: that host gets the whole artifact, and the right files', async () => {
@@ -134,7 +160,9 @@ test('a release edited in place (against the rules) fails the check against the 
   const v3 = await runRollout(fleet, { artifact: artifact('v3'), 'release-id': 'v3' });
   expect(v3.failure).toBeUndefined();
   expect(v3.report.hosts.map((h) => h.staging)).toEqual(['delta', 'full', 'delta']);
-  expect(v3.log).toMatch(/warning: 127\.0\.0\.1:\d+: delta staging failed, sending the whole artifact: .*delta: files differ from the manifest/);
+  expect(v3.log).toMatch(
+    /warning: 127\.0\.0\.1:\d+: delta staging failed, sending the whole artifact: .*delta: files differ from the manifest/,
+  );
   expect(readFileSync(join(release(1, 'v3'), 'lib', 'module-9.js'), 'utf8')).toMatch(/^\/\/ module 9\n/);
   expect(treeOf(release(1, 'v3'))).toEqual(treeOf(release(0, 'v3')));
   // Nothing of the failed attempt is left behind.
@@ -159,7 +187,9 @@ test('a hard link the kernel refuses is a copy; a release staged before delta ex
 test('delta: false sends the whole artifact to every host', async () => {
   const v5 = await runRollout(fleet, { artifact: artifact('v5'), 'release-id': 'v5', delta: 'false' });
   expect(v5.failure).toBeUndefined();
-  expect(v5.report.hosts.map((h) => [h.staging, h.sentBytes])).toEqual(Array(3).fill(['full', v5.report.artifact.bytes]));
+  expect(v5.report.hosts.map((h) => [h.staging, h.sentBytes])).toEqual(
+    Array(3).fill(['full', v5.report.artifact.bytes]),
+  );
   expect(v5.report.plan.steps.stage[v5.report.hosts[0].host]).toEqual(['upload', 'unpack']);
 }, 60_000);
 
@@ -173,8 +203,11 @@ test('the dry run shows the compare step and both unpack commands, and changes n
   expect(readdirSync(fleet.path(0, '/srv/app/releases'))).not.toContain('v6');
 }, 60_000);
 
-test('a fresh checkout (every file with a new time, one changed): only the changed file is sent, and every file gets the artifact\'s time', async () => {
-  const v7 = await runRollout(fleet, { artifact: artifact('v7', (dir) => writeFileSync(join(dir, 'lib', 'module-13.js'), '// module 13, fixed\n'), true), 'release-id': 'v7' });
+test("a fresh checkout (every file with a new time, one changed): only the changed file is sent, and every file gets the artifact's time", async () => {
+  const v7 = await runRollout(fleet, {
+    artifact: artifact('v7', (dir) => writeFileSync(join(dir, 'lib', 'module-13.js'), '// module 13, fixed\n'), true),
+    'release-id': 'v7',
+  });
   expect(v7.failure).toBeUndefined();
   expect(v7.report.hosts.map((h) => h.staging)).toEqual(['delta', 'delta', 'delta']);
   expect(v7.report.hosts[0].steps.find((s) => s.name === 'compare')?.detail).toBe('from v5: 2 of 100 files to send');

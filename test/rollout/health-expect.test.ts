@@ -86,7 +86,11 @@ describe('health-expect "{release}" on 3 hosts', () => {
   // A reload "takes" unless the host has /srv/reload-broken (then old workers go on serving).
   const reload = 'if [ ! -e /srv/reload-broken ]; then echo "$RELEASE_ID" >> "$DEPLOY_PATH/shared/served"; fi';
   const broken = (i: number) => join(fleet.hosts[i].root, 'reload-broken');
-  const inputs = () => ({ 'reload-command': reload, 'health-url': `http://{host}:${apps.port}/version`, 'health-expect': '{release}' });
+  const inputs = () => ({
+    'reload-command': reload,
+    'health-url': `http://{host}:${apps.port}/version`,
+    'health-expect': '{release}',
+  });
 
   beforeAll(async () => {
     fleet = await Fleet.start(3, { distinctAddresses: true });
@@ -100,7 +104,9 @@ describe('health-expect "{release}" on 3 hosts', () => {
 
   /** What each host's app answers right now, over HTTP as the health check sees it. */
   async function answers(): Promise<string[]> {
-    return Promise.all(fleet.hosts.map(async (h) => (await (await fetch(`http://${h.host}:${apps.port}/version`)).text()).trim()));
+    return Promise.all(
+      fleet.hosts.map(async (h) => (await (await fetch(`http://${h.host}:${apps.port}/version`)).text()).trim()),
+    );
   }
 
   test('v1: healthy everywhere once each host serves v1', async () => {
@@ -115,10 +121,17 @@ describe('health-expect "{release}" on 3 hosts', () => {
   test('v2 where host 1 reload does not take: host 1 fails health, every host is put back on v1', async () => {
     writeFileSync(broken(1), '');
     try {
-      const run = await runRollout(fleet, { artifact: v2Artifact, 'release-id': 'v2', ...inputs(), 'health-timeout': '1s' });
+      const run = await runRollout(fleet, {
+        artifact: v2Artifact,
+        'release-id': 'v2',
+        ...inputs(),
+        'health-timeout': '1s',
+      });
       const ids = fleet.hosts.map((h) => h.id);
       expect(run.outputs.result).toBe('reverted');
-      expect(run.outputs['failed-hosts']).toEqual([{ host: ids[1], reason: expect.stringContaining('does not contain "v2"') }]);
+      expect(run.outputs['failed-hosts']).toEqual([
+        { host: ids[1], reason: expect.stringContaining('does not contain "v2"') },
+      ]);
       // The reason shows what the host answered instead.
       expect(run.outputs['failed-hosts'][0].reason).toContain('(body: "v1")');
       expect(currents(fleet)).toEqual(['v1', 'v1', 'v1']);

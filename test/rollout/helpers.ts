@@ -52,7 +52,12 @@ export async function runRollout(
     signal: opts.signal,
   });
   const outputs = result.outputs;
-  return { outputs, failure: result.failure, report: JSON.parse(readFileSync(outputs.report, 'utf8')) as RolloutReport, log: logger.text() };
+  return {
+    outputs,
+    failure: result.failure,
+    report: JSON.parse(readFileSync(outputs.report, 'utf8')) as RolloutReport,
+    log: logger.text(),
+  };
 }
 
 /** The release host i's `current` points at ('' when there is no `current`). */
@@ -71,7 +76,11 @@ export function currents(fleet: Fleet): string[] {
 
 export function releasesOf(fleet: Fleet, i: number): string[] {
   const dir = fleet.path(i, '/srv/app/releases');
-  return existsSync(dir) ? readdirSync(dir).filter((n) => !n.startsWith('.')).sort() : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((n) => !n.startsWith('.'))
+        .sort()
+    : [];
 }
 
 export function deployLog(fleet: Fleet, i: number): DeployLogEntry[] {
@@ -101,6 +110,7 @@ export async function rolloutInputError(fleet: Fleet, inputs: Record<string, str
     () => undefined,
     (e: Error) => e,
   );
-  if (err?.name !== 'InputError') throw new Error(`expected an input error, got ${err ? err.message : 'a rollout that ran'}`);
+  if (err?.name !== 'InputError')
+    throw new Error(`expected an input error, got ${err ? err.message : 'a rollout that ran'}`);
   return err.message;
 }

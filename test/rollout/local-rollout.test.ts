@@ -21,12 +21,26 @@ beforeAll(async () => {
     mkdirSync(dir);
     writeFileSync(join(dir, 'version'), `${v}\n`);
     mkdirSync(join(tmp, `work-${v}`));
-    artifacts.set(v, await prepareArtifact({ input: 'artifact', path: dir, exclude: ['.git'], delta: false, workDir: join(tmp, `work-${v}`) }));
+    artifacts.set(
+      v,
+      await prepareArtifact({
+        input: 'artifact',
+        path: dir,
+        exclude: ['.git'],
+        delta: false,
+        workDir: join(tmp, `work-${v}`),
+      }),
+    );
   }
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function settings(hosts: LocalHosts, release: string, extra: Partial<RolloutSettings> = {}, ssh: Partial<RolloutSettings['ssh']> = {}): RolloutSettings {
+function settings(
+  hosts: LocalHosts,
+  release: string,
+  extra: Partial<RolloutSettings> = {},
+  ssh: Partial<RolloutSettings['ssh']> = {},
+): RolloutSettings {
   return {
     ssh: {
       hosts: hosts.specs,
@@ -71,12 +85,24 @@ const healthOf =
   (sick: Set<string> = new Set()): HealthCheck =>
   async (_session, host) => {
     const id = `${host.host}:${host.port}`;
-    return sick.has(id) ? { ok: false, detail: 'HTTP 503', attempts: 1, ms: 1 } : { ok: true, detail: 'healthy after 1 attempt(s), 1 ms', attempts: 1, ms: 1 };
+    return sick.has(id)
+      ? { ok: false, detail: 'HTTP 503', attempts: 1, ms: 1 }
+      : { ok: true, detail: 'healthy after 1 attempt(s), 1 ms', attempts: 1, ms: 1 };
   };
 
-async function deploy(hosts: LocalHosts, release: string, extra: Partial<RolloutSettings> = {}, health = healthOf()): Promise<{ report: RolloutReport; log: string }> {
+async function deploy(
+  hosts: LocalHosts,
+  release: string,
+  extra: Partial<RolloutSettings> = {},
+  health = healthOf(),
+): Promise<{ report: RolloutReport; log: string }> {
   const logger = new MemoryLogger();
-  const report = await rollout(settings(hosts, release, extra), artifacts.get(release)!, { connector: hosts.connector(), logger, health, runUrl: `https://ci/runs/${release}` });
+  const report = await rollout(settings(hosts, release, extra), artifacts.get(release)!, {
+    connector: hosts.connector(),
+    logger,
+    health,
+    runUrl: `https://ci/runs/${release}`,
+  });
   return { report, log: logger.text() };
 }
 
@@ -95,11 +121,27 @@ test('success: every host staged, switched and healthy in the ledger, in wave or
   expect(report.result).toBe('success');
   expect(hosts.currents()).toEqual(['v2', 'v2', 'v2']);
   for (let i = 0; i < 3; i++) {
-    expect(hosts.ledger(i).slice(-3)).toEqual([['v2', 'staged'], ['v2', 'switched'], ['v2', 'healthy']]);
+    expect(hosts.ledger(i).slice(-3)).toEqual([
+      ['v2', 'staged'],
+      ['v2', 'switched'],
+      ['v2', 'healthy'],
+    ]);
     expect(hosts.locked(i)).toBe(false);
   }
   expect(report.plan.steps.switch).toEqual(['switch', 'reload', 'health']);
-  expect(report.hosts[0].steps.map((s) => s.name)).toEqual(['connect', 'lock', 'state', 'upload', 'unpack', 'link', 'setup', 'switch', 'reload', 'health', 'record']);
+  expect(report.hosts[0].steps.map((s) => s.name)).toEqual([
+    'connect',
+    'lock',
+    'state',
+    'upload',
+    'unpack',
+    'link',
+    'setup',
+    'switch',
+    'reload',
+    'health',
+    'record',
+  ]);
   const switchAt = report.hosts.map((h) => h.steps.find((s) => s.name === 'switch')!.start);
   expect(switchAt[1]).toBeGreaterThanOrEqual(report.hosts[0].steps.find((s) => s.name === 'health')!.end);
 });
@@ -108,9 +150,19 @@ test('success: every host staged, switched and healthy in the ledger, in wave or
 // anywhere; from the switch on, every switched host goes back and host 1's ledger says `failed`.
 const PHASES: { phase: string; match?: RegExp; down?: boolean; sick?: boolean; reason: RegExp; switched: boolean }[] = [
   { phase: 'connect', down: true, reason: /^preflight: connect failed: .*ECONNREFUSED/, switched: false },
-  { phase: 'lock', match: /if mkdir .*\.fivestep\/lock 2>/, reason: /^preflight: lock failed \(exit 1\): lock dir unwritable/, switched: false },
+  {
+    phase: 'lock',
+    match: /if mkdir .*\.fivestep\/lock 2>/,
+    reason: /^preflight: lock failed \(exit 1\): lock dir unwritable/,
+    switched: false,
+  },
   { phase: 'state', match: /echo absent=1/, reason: /^preflight: state failed \(exit 1\)/, switched: false },
-  { phase: 'upload', match: /^set -e\nmkdir -p .*incoming/, reason: /^stage: upload failed \(exit 1\): No space left on device/, switched: false },
+  {
+    phase: 'upload',
+    match: /^set -e\nmkdir -p .*incoming/,
+    reason: /^stage: upload failed \(exit 1\): No space left on device/,
+    switched: false,
+  },
   { phase: 'unpack', match: /tar -xzp --no-same-owner/, reason: /^stage: unpack failed \(exit 2\)/, switched: false },
   { phase: 'link', match: /ln -s .*shared\/logs/, reason: /^stage: link failed/, switched: false },
   { phase: 'setup', match: /setup-ran/, reason: /^stage: setup failed/, switched: false },
@@ -124,7 +176,15 @@ describe.each(PHASES)('a failure in $phase on host 1', ({ phase, match, down, si
     const hosts = await fleetOnV1(`f0-${phase}`);
     const id = hosts.ids()[1];
     if (down) hosts.down.add(id);
-    if (match) hosts.fail(1, match, fail(/upload/.test(reason.source) ? 'No space left on device' : 'lock dir unwritable', /unpack/.test(reason.source) ? 2 : 1));
+    if (match)
+      hosts.fail(
+        1,
+        match,
+        fail(
+          /upload/.test(reason.source) ? 'No space left on device' : 'lock dir unwritable',
+          /unpack/.test(reason.source) ? 2 : 1,
+        ),
+      );
     const { report } = await deploy(hosts, 'v2', {}, healthOf(sick ? new Set([id]) : new Set()));
     expect(report.result).toBe('reverted');
     expect(report.hosts[1]).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(reason) });
@@ -136,7 +196,12 @@ describe.each(PHASES)('a failure in $phase on host 1', ({ phase, match, down, si
     expect(report.hosts[2].outcome).toBe('skipped');
     // Host 1's ledger: nothing about v2 unless it got as far as unpacking it; then v2 failed there.
     const unpacked = ['link', 'setup', 'switch', 'reload', 'health'].includes(phase);
-    expect(hosts.ledger(1).filter(([r]) => r === 'v2').at(-1)).toEqual(unpacked ? ['v2', 'failed'] : undefined);
+    expect(
+      hosts
+        .ledger(1)
+        .filter(([r]) => r === 'v2')
+        .at(-1),
+    ).toEqual(unpacked ? ['v2', 'failed'] : undefined);
     expect(hosts.releases(1)).toEqual(['upload', 'unpack'].includes(phase) ? ['v1'] : expect.arrayContaining(['v1']));
     for (let i = 0; i < 3; i++) expect(hosts.locked(i)).toBe(false);
   });
@@ -146,16 +211,25 @@ describe.each(PHASES)('a failure in $phase on host 1', ({ phase, match, down, si
     const id = hosts.ids()[1];
     if (down) hosts.down.add(id);
     if (match) hosts.fail(1, match, fail('No space left on device', /unpack/.test(reason.source) ? 2 : 1));
-    const { report } = await deploy(hosts, 'v2', { maxFailures: { kind: 'count', value: 1 } }, healthOf(sick ? new Set([id]) : new Set()));
+    const { report } = await deploy(
+      hosts,
+      'v2',
+      { maxFailures: { kind: 'count', value: 1 } },
+      healthOf(sick ? new Set([id]) : new Set()),
+    );
     expect(report.result).toBe('success');
     expect(hosts.currents()).toEqual(['v2', 'v1', 'v2']);
     expect(report.hosts.map((h) => h.outcome)).toEqual(['updated', 'failed', 'updated']);
-    if (switched) expect(report.hosts[1].steps.find((s) => s.name === 'revert')).toMatchObject({ ok: true, detail: 'back on v1' });
+    if (switched)
+      expect(report.hosts[1].steps.find((s) => s.name === 'revert')).toMatchObject({ ok: true, detail: 'back on v1' });
   });
 });
 
 test('max-failures as a percent of all hosts, rounded up: 20% of 3 allows one failure, 0% none', async () => {
-  for (const [pct, budget, result] of [[20, 1, 'success'], [0, 0, 'reverted']] as const) {
+  for (const [pct, budget, result] of [
+    [20, 1, 'success'],
+    [0, 0, 'reverted'],
+  ] as const) {
     const hosts = await fleetOnV1(`pct-${pct}`);
     hosts.fail(2, /tar -xzp --no-same-owner/, fail('broken'));
     const { report } = await deploy(hosts, 'v2', { maxFailures: { kind: 'percent', value: pct } });
@@ -181,7 +255,11 @@ test('a record that fails after success: result success, the failure is a warnin
   hosts.fail(2, /"result":"healthy"/, fail('read-only file system'));
   const { report } = await deploy(hosts, 'v2');
   expect(report.result).toBe('success');
-  expect(report.errors).toEqual([expect.stringMatching(new RegExp(`^${hosts.ids()[2]}: record/prune: record failed \\(exit 1\\): read-only file system`))]);
+  expect(report.errors).toEqual([
+    expect.stringMatching(
+      new RegExp(`^${hosts.ids()[2]}: record/prune: record failed \\(exit 1\\): read-only file system`),
+    ),
+  ]);
 });
 
 test('a host found on a release that never became healthy is named; a failure puts it back on its newest healthy release', async () => {
@@ -189,12 +267,20 @@ test('a host found on a release that never became healthy is named; a failure pu
   await deploy(hosts, 'v2');
   // What a run of v2 killed after switching host 0 leaves: host 0 on v2 with no healthy line, the others on v1.
   const ledger = hosts.path(0, `${DEPLOY}/.fivestep/deploy.log`);
-  writeFileSync(ledger, readFileSync(ledger, 'utf8').split('\n').filter((l) => !l.includes('"release":"v2","previous":"v1","run":"https://ci/runs/v2","result":"healthy"')).join('\n'));
+  writeFileSync(
+    ledger,
+    readFileSync(ledger, 'utf8')
+      .split('\n')
+      .filter((l) => !l.includes('"release":"v2","previous":"v1","run":"https://ci/runs/v2","result":"healthy"'))
+      .join('\n'),
+  );
   for (const i of [1, 2]) symlinkOver(hosts.path(i, `${DEPLOY}/current`), 'releases/v1');
 
   hosts.fail(2, /reloads/, fail('reload broke'));
   const { report, log } = await deploy(hosts, 'v3');
-  expect(report.unhealthyAtStart).toEqual([{ host: hosts.ids()[0], release: 'v2', status: 'switched', revertTo: 'v1' }]);
+  expect(report.unhealthyAtStart).toEqual([
+    { host: hosts.ids()[0], release: 'v2', status: 'switched', revertTo: 'v1' },
+  ]);
   expect(log).toContain(`warning: ${hosts.ids()[0]}: on v2, which never became healthy (last recorded: switched;`);
   expect(report.result).toBe('reverted');
   // Host 0 goes back to v1, its newest healthy release, not to v2 where it was.
@@ -211,7 +297,12 @@ test('the dry run prints the plan the run executes, reads state, takes no lock a
   const hosts = await fleetOnV1('dry');
   const before = hosts.commands.length;
   const logger = new MemoryLogger();
-  const report = await rollout(settings(hosts, 'v2', { dryRun: true }), artifacts.get('v2')!, { connector: hosts.connector(), logger, health: healthOf(), runUrl: 'r' });
+  const report = await rollout(settings(hosts, 'v2', { dryRun: true }), artifacts.get('v2')!, {
+    connector: hosts.connector(),
+    logger,
+    health: healthOf(),
+    runUrl: 'r',
+  });
   const sent = hosts.commands.slice(before).map((c) => c.command);
   expect(sent.every((c) => c.includes('echo absent=1'))).toBe(true);
   expect(hosts.currents()).toEqual(['v1', 'v1', 'v1']);
@@ -225,14 +316,33 @@ test('the dry run prints the plan the run executes, reads state, takes no lock a
   expect(text).toContain('  stage (every host): upload → unpack → link → setup');
   expect(text).toContain('  switch, wave by wave: switch → reload → health');
   expect(text).toContain(`  wave 1: ${hosts.ids()[0]} (now v1, back to v1 on failure)`);
-  for (const step of ['# lock', '# state', '# upload', '# unpack', '# link', '# setup', '# switch', '# reload', '# health', '# record', 'keep-releases 5', '# unlock']) expect(text).toContain(step);
+  for (const step of [
+    '# lock',
+    '# state',
+    '# upload',
+    '# unpack',
+    '# link',
+    '# setup',
+    '# switch',
+    '# reload',
+    '# health',
+    '# record',
+    'keep-releases 5',
+    '# unlock',
+  ])
+    expect(text).toContain(step);
 });
 
 test('the dry run prints each command exactly as the run then sends it (one step table for both)', async () => {
   const hosts = await fleetOnV1('dry-vs-run');
   const runUrl = 'https://ci/runs/v2';
   const dry = new MemoryLogger();
-  await rollout(settings(hosts, 'v2', { dryRun: true }), artifacts.get('v2')!, { connector: hosts.connector(), logger: dry, health: healthOf(), runUrl });
+  await rollout(settings(hosts, 'v2', { dryRun: true }), artifacts.get('v2')!, {
+    connector: hosts.connector(),
+    logger: dry,
+    health: healthOf(),
+    runUrl,
+  });
   // A placeholder is quoted where the real value needs no quotes: compare them unquoted.
   const unquoted = (text: string) => text.replace(/'(<[a-z ]+>)'/g, '$1');
   const printed = unquoted(dry.text());
@@ -240,7 +350,10 @@ test('the dry run prints each command exactly as the run then sends it (one step
   const { report } = await deploy(hosts, 'v2');
   expect(report.result).toBe('success');
   const id = hosts.ids()[0];
-  const sent = hosts.commands.slice(before).filter((c) => c.host === id).map((c) => c.command);
+  const sent = hosts.commands
+    .slice(before)
+    .filter((c) => c.host === id)
+    .map((c) => c.command);
   // What the dry run cannot know is shown as a placeholder: the time, this run's lock token, the release now current.
   const token = /\b[0-9a-f]{24}\b/.exec(sent.join('\n'))?.[0] ?? 'no token';
   const asPrinted = (command: string) =>
@@ -262,39 +375,69 @@ test('the heartbeat is renewed while a wave bakes', async () => {
   // Each renewal writes the owner file anew (by rename), so its modification time (in ns) changes each
   // time; inode numbers would not tell, as the file system reuses the one just freed.
   const owners = new Map<string, Set<bigint>>(hosts.ids().map((id) => [id, new Set()]));
-  const report = await rollout(settings(hosts, 'v2', { waveWaitMs: 1200, waves: [{ kind: 'count', value: 1 }, { kind: 'percent', value: 100 }] }), artifacts.get('v2')!, {
-    connector: hosts.connector(),
-    logger,
-    health: healthOf(),
-    runUrl: 'r',
-    heartbeatMs: 200,
-    sleep: async (ms) => {
-      hosts.ids().forEach((id, i) => owners.get(id)!.add(statSync(hosts.path(i, `${DEPLOY}/.fivestep/lock/owner`), { bigint: true }).mtimeNs));
-      await new Promise((r) => setTimeout(r, ms));
+  const report = await rollout(
+    settings(hosts, 'v2', {
+      waveWaitMs: 1200,
+      waves: [
+        { kind: 'count', value: 1 },
+        { kind: 'percent', value: 100 },
+      ],
+    }),
+    artifacts.get('v2')!,
+    {
+      connector: hosts.connector(),
+      logger,
+      health: healthOf(),
+      runUrl: 'r',
+      heartbeatMs: 200,
+      sleep: async (ms) => {
+        hosts
+          .ids()
+          .forEach((id, i) =>
+            owners.get(id)!.add(statSync(hosts.path(i, `${DEPLOY}/.fivestep/lock/owner`), { bigint: true }).mtimeNs),
+          );
+        await new Promise((r) => setTimeout(r, ms));
+      },
     },
-  });
+  );
   expect(report.result).toBe('success');
   const bake = report.waves[0].bake!;
   expect(bake.end - bake.start).toBeGreaterThanOrEqual(1200);
   // Renewals reach every locked host during the bake, several times, over one heartbeat command each.
   for (const id of hosts.ids()) expect(owners.get(id)!.size).toBeGreaterThanOrEqual(3);
-  for (const id of hosts.ids()) expect(hosts.commands.filter((c) => c.host === id && c.command.startsWith('while IFS= read -r beat')).length).toBe(1);
+  for (const id of hosts.ids())
+    expect(hosts.commands.filter((c) => c.host === id && c.command.startsWith('while IFS= read -r beat')).length).toBe(
+      1,
+    );
 });
 
 test('at 60 hosts the log says each wave in one line of counts and names only the host that failed', async () => {
   const hosts = await fleetOnV1('sixty', 60);
   const sick = hosts.ids()[7];
-  const waves = [{ kind: 'count' as const, value: 1 }, { kind: 'percent' as const, value: 25 }, { kind: 'percent' as const, value: 100 }];
-  const { report, log } = await deploy(hosts, 'v2', { waves, maxFailures: { kind: 'count', value: 1 } }, healthOf(new Set([sick])));
+  const waves = [
+    { kind: 'count' as const, value: 1 },
+    { kind: 'percent' as const, value: 25 },
+    { kind: 'percent' as const, value: 100 },
+  ];
+  const { report, log } = await deploy(
+    hosts,
+    'v2',
+    { waves, maxFailures: { kind: 'count', value: 1 } },
+    healthOf(new Set([sick])),
+  );
   expect(report.result).toBe('success');
   expect(log).toContain('Waves: 1: 1 host(s) · 2: 15 host(s) · 3: 44 host(s)');
   expect(log).toContain('::group::Wave 2/3: 15 host(s)\n');
   expect(log).toMatch(/\nWave 1\/3: 1 host\(s\): 1 updated in \d+ ms\n/);
   expect(log).toMatch(/\nWave 2\/3: 15 host\(s\): 14 updated, 1 failed in [\d.]+ m?s\n/);
   expect(log).toMatch(/\nWave 3\/3: 44 host\(s\): 44 updated in [\d.]+ m?s\n/);
-  expect(log).toMatch(/\nStaged on 60 of 60 host\(s\): 60 whole artifact; the runner sent [\d.]+ KiB of artifact, in [\d.]+ m?s\n/);
+  expect(log).toMatch(
+    /\nStaged on 60 of 60 host\(s\): 60 whole artifact; the runner sent [\d.]+ KiB of artifact, in [\d.]+ m?s\n/,
+  );
   // Every other host's name is in no line of the log (debug lines, hidden unless step debugging is on, aside); the sick one is in its error and its step group.
-  const named = log.split('\n').filter((l) => !l.startsWith('debug: ') && hosts.ids().some((id) => id !== sick && l.includes(id)));
+  const named = log
+    .split('\n')
+    .filter((l) => !l.startsWith('debug: ') && hosts.ids().some((id) => id !== sick && l.includes(id)));
   expect(named).toEqual([]);
   expect(log).toContain(`error: ${sick}: health failed: HTTP 503`);
   expect(log).toMatch(new RegExp(`::group::${sick.replace(/\./g, '\\.')} · wave 2 · failed · \\d+ ms`));

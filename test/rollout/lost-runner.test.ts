@@ -10,7 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet } from '../servers/fleet.js';
 import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
-import { killHard, runEnv, runRolloutWithSummary, runUrl, startChildRollout, type ChildRollout } from './child-rollout.js';
+import {
+  killHard,
+  runEnv,
+  runRolloutWithSummary,
+  runUrl,
+  startChildRollout,
+  type ChildRollout,
+} from './child-rollout.js';
 import { currentOf, currents, deployLog, lockHeld, makeArtifact, releasesOf, runRollout, waitFor } from './helpers.js';
 
 let tmp: string;
@@ -38,7 +45,11 @@ async function newFleet(n = 3): Promise<Fleet> {
 
 /** `release` on every host, in-process, by run `runId`. */
 async function deployEverywhere(fleet: Fleet, release: string, runId: number): Promise<void> {
-  const r = await runRollout(fleet, { artifact: makeArtifact(tmp, release), 'release-id': release }, { env: { RUNNER_TEMP: tmp, ...runEnv(runId) } });
+  const r = await runRollout(
+    fleet,
+    { artifact: makeArtifact(tmp, release), 'release-id': release },
+    { env: { RUNNER_TEMP: tmp, ...runEnv(runId) } },
+  );
   expect({ result: r.outputs.result, failure: r.failure }).toEqual({ result: 'success', failure: undefined });
 }
 
@@ -46,13 +57,31 @@ async function deployEverywhere(fleet: Fleet, release: string, runId: number): P
  * Starts the entry with `release` in waves `1, 100%` and a 60 s bake, waits until wave 1 (host 0) is
  * on it, then SIGKILLs it. Returns when the process is gone.
  */
-async function killMidBake(fleet: Fleet, release: string, runId: number, before: string): Promise<{ killedAt: number; child: ChildRollout }> {
-  const child = startChildRollout(fleet, tmp, { artifact: makeArtifact(tmp, release), 'release-id': release, waves: '1, 100%', 'wave-wait': '60s' }, runEnv(runId));
+async function killMidBake(
+  fleet: Fleet,
+  release: string,
+  runId: number,
+  before: string,
+): Promise<{ killedAt: number; child: ChildRollout }> {
+  const child = startChildRollout(
+    fleet,
+    tmp,
+    { artifact: makeArtifact(tmp, release), 'release-id': release, waves: '1, 100%', 'wave-wait': '60s' },
+    runEnv(runId),
+  );
   children.push(child);
-  await waitFor(`host 0 to switch to ${release} (child rollout)`, () => currentOf(fleet, 0) === release || !child.running(), 30_000);
+  await waitFor(
+    `host 0 to switch to ${release} (child rollout)`,
+    () => currentOf(fleet, 0) === release || !child.running(),
+    30_000,
+  );
   expect({ running: child.running(), stderr: child.stderr() }).toEqual({ running: true, stderr: expect.any(String) });
   // Wave 1's `switched` line is what tells the next run that host 0 is mid-rollout.
-  await waitFor(`host 0's deploy log to record ${release} switched`, () => deployLog(fleet, 0).some((e) => e.release === release && e.result === 'switched'), 5_000);
+  await waitFor(
+    `host 0's deploy log to record ${release} switched`,
+    () => deployLog(fleet, 0).some((e) => e.release === release && e.result === 'switched'),
+    5_000,
+  );
   expect(currents(fleet)).toEqual([release, before, before]);
   await killHard(child);
   const killedAt = Date.now();
@@ -62,7 +91,8 @@ async function killMidBake(fleet: Fleet, release: string, runId: number, before:
 }
 
 /** Log lines that contain every needle. */
-const linesWith = (log: string, ...needles: string[]): string[] => log.split('\n').filter((l) => needles.every((n) => l.includes(n)));
+const linesWith = (log: string, ...needles: string[]): string[] =>
+  log.split('\n').filter((l) => needles.every((n) => l.includes(n)));
 
 test('SIGKILLed mid-bake: the next rollout (lock-timeout 3m) takes the stale lock over ~60 s after the last heartbeat, names the dead run and host 0 as never healthy, and finishes', async () => {
   const fleet = await newFleet();
@@ -78,7 +108,9 @@ test('SIGKILLed mid-bake: the next rollout (lock-timeout 3m) takes the stale loc
     { env: { RUNNER_TEMP: tmp, ...runEnv(222) }, signal: bound.signal },
   ).finally(() => clearTimeout(timer));
   const afterKillS = Math.round((Date.now() - killedAt) / 100) / 10;
-  console.log(`lost runner: the next rollout finished ${afterKillS} s after the SIGKILL (result ${next.outputs.result}${bound.signal.aborted ? ', stopped by the test after 125 s' : ''})`);
+  console.log(
+    `lost runner: the next rollout finished ${afterKillS} s after the SIGKILL (result ${next.outputs.result}${bound.signal.aborted ? ', stopped by the test after 125 s' : ''})`,
+  );
 
   const h0 = fleet.hosts[0].id;
   const neverHealthy = linesWith(next.log, 'never became healthy');
@@ -122,7 +154,9 @@ test('SIGKILLed mid-bake, and the GitHub API says its run completed: the lock is
     { env: { RUNNER_TEMP: tmp, ...runEnv(223, { GITHUB_API_URL: gh.url }) }, signal: bound.signal },
   ).finally(() => clearTimeout(timer));
   const afterKillS = Math.round((Date.now() - killedAt) / 100) / 10;
-  console.log(`lost runner, run completed per the API: the next rollout finished ${afterKillS} s after the SIGKILL (result ${next.outputs.result})`);
+  console.log(
+    `lost runner, run completed per the API: the next rollout finished ${afterKillS} s after the SIGKILL (result ${next.outputs.result})`,
+  );
 
   expect({
     result: next.outputs.result,
@@ -155,7 +189,11 @@ test('a live lock (its holder baking) is waited on for lock-timeout, then refuse
   await waitFor('host 0 to switch to c-v2 (the first rollout)', () => currentOf(fleet, 0) === 'c-v2', 30_000);
 
   const t0 = Date.now();
-  const second = await runRollout(fleet, { artifact: makeArtifact(tmp, 'c-v3'), 'release-id': 'c-v3', 'lock-timeout': '2s' }, { env: { RUNNER_TEMP: tmp, ...runEnv(302) } });
+  const second = await runRollout(
+    fleet,
+    { artifact: makeArtifact(tmp, 'c-v3'), 'release-id': 'c-v3', 'lock-timeout': '2s' },
+    { env: { RUNNER_TEMP: tmp, ...runEnv(302) } },
+  );
   const waitedMs = Date.now() - t0;
   // Still baking when refused: the refusal is the lock's doing, not the first run having finished.
   const duringTheBake = currents(fleet);
@@ -180,7 +218,12 @@ test('a live lock (its holder baking) is waited on for lock-timeout, then refuse
     saysHowOldItsHeartbeatIs: true,
     c3StagedOrLoggedAnywhere: false,
   });
-  expect({ result: firstRun.outputs.result, failure: firstRun.failure, currents: currents(fleet), locksLeft: fleet.hosts.map((_, i) => lockHeld(fleet, i)) }).toEqual({
+  expect({
+    result: firstRun.outputs.result,
+    failure: firstRun.failure,
+    currents: currents(fleet),
+    locksLeft: fleet.hosts.map((_, i) => lockHeld(fleet, i)),
+  }).toEqual({
     result: 'success',
     failure: undefined,
     currents: ['c-v2', 'c-v2', 'c-v2'],

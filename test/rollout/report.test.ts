@@ -16,9 +16,21 @@ import {
 import type { HostRecord, RolloutReport, StepRecord, WaveRecord } from '../../src/rollout/record.js';
 
 const T = 1_700_000_000_000;
-const step = (name: StepRecord['name'], start: number, end: number, ok = true, detail?: string): StepRecord => ({ name, start: T + start, end: T + end, ok, ...(detail ? { detail } : {}) });
+const step = (name: StepRecord['name'], start: number, end: number, ok = true, detail?: string): StepRecord => ({
+  name,
+  start: T + start,
+  end: T + end,
+  ok,
+  ...(detail ? { detail } : {}),
+});
 
-function host(id: string, wave: number, outcome: HostRecord['outcome'], steps: StepRecord[], extra: Partial<HostRecord> = {}): HostRecord {
+function host(
+  id: string,
+  wave: number,
+  outcome: HostRecord['outcome'],
+  steps: StepRecord[],
+  extra: Partial<HostRecord> = {},
+): HostRecord {
   return { host: id, wave, previous: 'v1', outcome, uploaded: steps.some((s) => s.name === 'upload'), steps, ...extra };
 }
 
@@ -39,16 +51,33 @@ function report(overrides: Partial<RolloutReport> = {}): RolloutReport {
       waves: [['web1:22'], ['web2:22', 'web3:22']],
       maxFailures: 0,
       maxParallel: 20,
-      steps: { stage: { 'web1:22': ['upload', 'unpack'] }, switch: ['switch', 'reload', 'health'], finish: ['record'], revert: ['revert'] },
+      steps: {
+        stage: { 'web1:22': ['upload', 'unpack'] },
+        switch: ['switch', 'reload', 'health'],
+        finish: ['record'],
+        revert: ['revert'],
+      },
     },
     waves: [
       { index: 1, hosts: ['web1:22'], start: T + 300, end: T + 600, bake: { start: T + 600, end: T + 1600 } },
       { index: 2, hosts: ['web2:22', 'web3:22'], start: T + 1600, end: T + 2400 },
     ],
     hosts: [
-      host('web1:22', 1, 'updated', [...staged, step('switch', 300, 320), step('reload', 320, 400), step('health', 400, 600)]),
-      host('web2:22', 2, 'updated', [step('connect', 0, 40), step('unpack', 150, 200), step('switch', 1600, 1620), step('health', 1620, 13_620)]),
-      host('web3:22', 2, 'updated', [...staged, step('switch', 1600, 1630), step('health', 1630, 2400)], { previous: '' }),
+      host('web1:22', 1, 'updated', [
+        ...staged,
+        step('switch', 300, 320),
+        step('reload', 320, 400),
+        step('health', 400, 600),
+      ]),
+      host('web2:22', 2, 'updated', [
+        step('connect', 0, 40),
+        step('unpack', 150, 200),
+        step('switch', 1600, 1620),
+        step('health', 1620, 13_620),
+      ]),
+      host('web3:22', 2, 'updated', [...staged, step('switch', 1600, 1630), step('health', 1630, 2400)], {
+        previous: '',
+      }),
     ],
     unhealthyAtStart: [],
     stopReason: '',
@@ -100,12 +129,18 @@ describe('summaryMarkdown', () => {
   });
 
   test('a revert: headline, stop reason, outcomes with escaped reasons, warnings', () => {
-    const r = report({ result: 'reverted', stopReason: '1 host(s) failed, more than max-failures (0)', errors: ['web1:22: record/prune: exit 1'] });
+    const r = report({
+      result: 'reverted',
+      stopReason: '1 host(s) failed, more than max-failures (0)',
+      errors: ['web1:22: record/prune: exit 1'],
+    });
     r.hosts[0] = { ...r.hosts[0], outcome: 'reverted', steps: [...r.hosts[0].steps, step('revert', 700, 750)] };
     r.hosts[1] = { ...r.hosts[1], outcome: 'failed', reason: 'health failed: a | b\nc' };
     r.hosts[2] = { ...r.hosts[2], outcome: 'skipped', steps: r.hosts[2].steps.slice(0, 4) };
     const md = summaryMarkdown(r);
-    expect(md.split('\n')[0]).toBe('## ssh-rollout v2: ↩️ reverted: a failure was caught and every switched host was put back');
+    expect(md.split('\n')[0]).toBe(
+      '## ssh-rollout v2: ↩️ reverted: a failure was caught and every switched host was put back',
+    );
     expect(md).toContain('**Stopped:** 1 host(s) failed, more than max-failures (0)');
     expect(md).toContain('| web1:22 | 1 | v1 | 100 ms | 100 ms | 200 ms | ↩️ reverted | 750 ms |');
     expect(md).toContain('❌ failed: health failed: a \\| b \\| c |');
@@ -117,7 +152,9 @@ describe('summaryMarkdown', () => {
     const r = report({ result: 'failed', outOfRotation: ['web1:22', 'web2:22'] });
     r.hosts[0] = { ...r.hosts[0], outcome: 'revert-failed', reason: 'back on v1 but not healthy: HTTP 503' };
     const md = summaryMarkdown(r);
-    expect(md).toContain('**Left out of rotation** on the load balancer, not being healthy (it sends them no users until you put them back): web1:22, web2:22');
+    expect(md).toContain(
+      '**Left out of rotation** on the load balancer, not being healthy (it sends them no users until you put them back): web1:22, web2:22',
+    );
     expect(summaryMarkdown(report())).not.toContain('out of rotation');
   });
 
@@ -171,7 +208,9 @@ test('ganttChart: a section per wave, a bar per host from switch to its last ste
 describe('small fleets', () => {
   test('a wave table: counts, median switch, median and slowest health, wave time, bake', () => {
     const lines = summaryMarkdown(report()).split('\n');
-    const at = lines.indexOf('| wave | hosts | updated | failed | reverted | not started | switch (median) | health (median / slowest) | wave time | bake |');
+    const at = lines.indexOf(
+      '| wave | hosts | updated | failed | reverted | not started | switch (median) | health (median / slowest) | wave time | bake |',
+    );
     expect(lines.slice(at + 2, at + 4)).toEqual([
       '| 1 | 1 | 1 | 0 | 0 | 0 | 100 ms | 200 ms / 200 ms | 300 ms | 1.00 s |',
       // switch 20 and 30 ms, health 12 s and 770 ms: medians are the means of the two
@@ -183,7 +222,9 @@ describe('small fleets', () => {
   test('without any bake the wave table has no bake column', () => {
     const r = report();
     delete r.waves[0].bake;
-    expect(summaryMarkdown(r)).toContain('| wave | hosts | updated | failed | reverted | not started | switch (median) | health (median / slowest) | wave time |\n');
+    expect(summaryMarkdown(r)).toContain(
+      '| wave | hosts | updated | failed | reverted | not started | switch (median) | health (median / slowest) | wave time |\n',
+    );
   });
 
   test('the info line says how the artifact reached the hosts', () => {
@@ -200,13 +241,20 @@ describe('small fleets', () => {
   test('staging: the busiest way first; sent bytes summed from the hosts when the report has no total', () => {
     const r = report();
     r.hosts = r.hosts.map((h, i) => ({ ...h, staging: i === 0 ? 'full' : 'delta', sentBytes: i === 0 ? 2048 : 1024 }));
-    expect(summaryMarkdown(r).split('\n')[2]).toMatch(/; staged: 2 delta, 1 full; runner sent 4\.0 KiB \(1\.3 KiB\/host\)$/);
+    expect(summaryMarkdown(r).split('\n')[2]).toMatch(
+      /; staged: 2 delta, 1 full; runner sent 4\.0 KiB \(1\.3 KiB\/host\)$/,
+    );
   });
 
   test('hosts that downloaded the artifact themselves: the URL, nothing sent per host', () => {
-    const r = report({ artifact: { file: '/tmp/a.tar.gz', sha256: 'ab'.repeat(32), bytes: 2048, url: 'https://dl.example/app`x.tgz' }, sentBytes: 0 });
+    const r = report({
+      artifact: { file: '/tmp/a.tar.gz', sha256: 'ab'.repeat(32), bytes: 2048, url: 'https://dl.example/app`x.tgz' },
+      sentBytes: 0,
+    });
     r.hosts = r.hosts.map((h) => ({ ...h, staging: 'url', sentBytes: 0 }));
-    expect(summaryMarkdown(r).split('\n')[2]).toMatch(/; deploy path `\/srv\/app`; hosts downloaded the artifact from ``https:\/\/dl\.example\/app`x\.tgz``; staged: 3 downloaded; runner sent 0 B$/);
+    expect(summaryMarkdown(r).split('\n')[2]).toMatch(
+      /; deploy path `\/srv\/app`; hosts downloaded the artifact from ``https:\/\/dl\.example\/app`x\.tgz``; staged: 3 downloaded; runner sent 0 B$/,
+    );
   });
 
   test('no staging fields: the info line is as before', () => {
@@ -215,9 +263,23 @@ describe('small fleets', () => {
 
   test('failed hosts: revert-failed first and loud, each with its wave, reason and where it was left; reverted ones by name', () => {
     const r = report({ result: 'failed', stopReason: '2 host(s) failed, more than max-failures (0)' });
-    r.hosts[0] = { ...r.hosts[0], outcome: 'failed', reason: 'health failed: exit 1', steps: [...r.hosts[0].steps, step('revert', 700, 750, true, 'back on v1')] };
-    r.hosts[1] = { ...r.hosts[1], outcome: 'reverted', steps: [...r.hosts[1].steps, step('revert', 700, 750, true, 'back on v1')] };
-    r.hosts[2] = { ...r.hosts[2], outcome: 'revert-failed', reason: 'could not be put back on (no release): gone', steps: [...r.hosts[2].steps, step('revert', 700, 750, false)] };
+    r.hosts[0] = {
+      ...r.hosts[0],
+      outcome: 'failed',
+      reason: 'health failed: exit 1',
+      steps: [...r.hosts[0].steps, step('revert', 700, 750, true, 'back on v1')],
+    };
+    r.hosts[1] = {
+      ...r.hosts[1],
+      outcome: 'reverted',
+      steps: [...r.hosts[1].steps, step('revert', 700, 750, true, 'back on v1')],
+    };
+    r.hosts[2] = {
+      ...r.hosts[2],
+      outcome: 'revert-failed',
+      reason: 'could not be put back on (no release): gone',
+      steps: [...r.hosts[2].steps, step('revert', 700, 750, false)],
+    };
     const md = summaryMarkdown(r);
     expect(md).toContain(
       [
@@ -233,13 +295,22 @@ describe('small fleets', () => {
     );
     expect(md).toContain('| 2 | 2 | 0 | 1 (🔥 1 NOT put back) | 1 | 0 |');
     // Small fleet: the per-host rows stay.
-    expect(md).toContain('| web3:22 | 2 | – | 100 ms | 30 ms | 770 ms | 🔥 NOT reverted: could not be put back on (no release): gone | 2.40 s |');
+    expect(md).toContain(
+      '| web3:22 | 2 | – | 100 ms | 30 ms | 770 ms | 🔥 NOT reverted: could not be put back on (no release): gone | 2.40 s |',
+    );
   });
 
   test('a host that failed before switching is said to be still on its previous release', () => {
     const r = report({ result: 'success' });
-    r.hosts[1] = { ...r.hosts[1], outcome: 'failed', reason: 'preflight: connect failed', steps: [step('connect', 0, 40, false)] };
-    expect(summaryMarkdown(r)).toContain('- ❌ web2:22 · wave 2: preflight: connect failed (not switched: still on v1)');
+    r.hosts[1] = {
+      ...r.hosts[1],
+      outcome: 'failed',
+      reason: 'preflight: connect failed',
+      steps: [step('connect', 0, 40, false)],
+    };
+    expect(summaryMarkdown(r)).toContain(
+      '- ❌ web2:22 · wave 2: preflight: connect failed (not switched: still on v1)',
+    );
   });
 
   test('a long reason is cut in the summary (the outputs keep it whole)', () => {
@@ -271,13 +342,35 @@ describe('small fleets', () => {
 });
 
 test('waveCounts: one wave of hosts by outcome (pending and skipped are not started)', () => {
-  const hosts = (['updated', 'failed', 'revert-failed', 'reverted', 'skipped', 'pending'] as const).map((o, i) => host(`h${i}`, 2, o, []));
-  expect(waveCounts({ hosts: [...hosts, host('other', 1, 'failed', [])] }, 2)).toEqual({ wave: 2, hosts: 6, updated: 1, failed: 1, revertFailed: 1, reverted: 1, notStarted: 2 });
-  expect(waveCounts({ hosts }, 3)).toEqual({ wave: 3, hosts: 0, updated: 0, failed: 0, revertFailed: 0, reverted: 0, notStarted: 0 });
+  const hosts = (['updated', 'failed', 'revert-failed', 'reverted', 'skipped', 'pending'] as const).map((o, i) =>
+    host(`h${i}`, 2, o, []),
+  );
+  expect(waveCounts({ hosts: [...hosts, host('other', 1, 'failed', [])] }, 2)).toEqual({
+    wave: 2,
+    hosts: 6,
+    updated: 1,
+    failed: 1,
+    revertFailed: 1,
+    reverted: 1,
+    notStarted: 2,
+  });
+  expect(waveCounts({ hosts }, 3)).toEqual({
+    wave: 3,
+    hosts: 0,
+    updated: 0,
+    failed: 0,
+    revertFailed: 0,
+    reverted: 0,
+    notStarted: 0,
+  });
 });
 
 /** A synthetic fleet: `h<i>:22`, hosts split into waves by `sizes`; wave w (0-based) switches from T + 10 s + w·2 s for 1 s, its hosts 20 ms switch and `healthMs(i)` health. */
-function fleet(sizes: number[], outcome: (i: number, wave: number) => HostRecord['outcome'], options: { reason?: (i: number) => string; healthMs?: (i: number) => number } = {}): RolloutReport {
+function fleet(
+  sizes: number[],
+  outcome: (i: number, wave: number) => HostRecord['outcome'],
+  options: { reason?: (i: number) => string; healthMs?: (i: number) => number } = {},
+): RolloutReport {
   const hosts: HostRecord[] = [];
   const waves: WaveRecord[] = [];
   let next = 0;
@@ -290,14 +383,35 @@ function fleet(sizes: number[], outcome: (i: number, wave: number) => HostRecord
       const i = next + k;
       const o = outcome(i, w + 1);
       const health = options.healthMs?.(i) ?? 100;
-      const steps = ['skipped', 'pending'].includes(o) ? [step('unpack', 0, 50)] : [step('unpack', 0, 50), step('switch', start - T, start - T + 20), step('health', start - T + 20, start - T + 20 + health, o !== 'failed')];
+      const steps = ['skipped', 'pending'].includes(o)
+        ? [step('unpack', 0, 50)]
+        : [
+            step('unpack', 0, 50),
+            step('switch', start - T, start - T + 20),
+            step('health', start - T + 20, start - T + 20 + health, o !== 'failed'),
+          ];
       // A failed host is put back (within max-failures at once, else with the rest when the rollout stops).
-      if (o !== 'updated' && !['skipped', 'pending'].includes(o)) steps.push(step('revert', start - T + 5000, start - T + 5050, o !== 'revert-failed', 'back on v1'));
-      hosts.push(host(id, w + 1, o, steps, o === 'failed' || o === 'revert-failed' ? { reason: options.reason?.(i) ?? `health failed on ${id}` } : {}));
+      if (o !== 'updated' && !['skipped', 'pending'].includes(o))
+        steps.push(step('revert', start - T + 5000, start - T + 5050, o !== 'revert-failed', 'back on v1'));
+      hosts.push(
+        host(
+          id,
+          w + 1,
+          o,
+          steps,
+          o === 'failed' || o === 'revert-failed' ? { reason: options.reason?.(i) ?? `health failed on ${id}` } : {},
+        ),
+      );
     });
     next += size;
   });
-  return report({ result: 'reverted', stopReason: 'too many failures', plan: { ...report().plan, waves: waves.map((w) => w.hosts) }, waves, hosts });
+  return report({
+    result: 'reverted',
+    stopReason: 'too many failures',
+    plan: { ...report().plan, waves: waves.map((w) => w.hosts) },
+    waves,
+    hosts,
+  });
 }
 
 const lineOf = (md: string, prefix: string): string | undefined => md.split('\n').find((l) => l.startsWith(prefix));
@@ -308,7 +422,13 @@ describe('large fleets', () => {
   const failedInWave3 = new Set(Array.from({ length: 24 }, (_, k) => 251 + k * 25));
   const stuck = 999 - 49;
   const outcome = (i: number): HostRecord['outcome'] =>
-    failedInWave2.has(i) || failedInWave3.has(i) ? 'failed' : i === stuck ? 'revert-failed' : i > stuck ? 'skipped' : 'reverted';
+    failedInWave2.has(i) || failedInWave3.has(i)
+      ? 'failed'
+      : i === stuck
+        ? 'revert-failed'
+        : i > stuck
+          ? 'skipped'
+          : 'reverted';
   const big = () => {
     const r = fleet([1, 250, 749], outcome, { healthMs: (i) => (i === 7 ? 5000 : 100) });
     r.waves[0].bake = { start: T + 11_000, end: T + 12_000, verdict: 'pass' };
@@ -328,11 +448,15 @@ describe('large fleets', () => {
     expect(lineOf(md, '- 🔥')).toBe(`- 🔥 **h${stuck}:22** · wave 3 · **NOT put back**: health failed on h${stuck}:22`);
     expect(lineOf(md, '| 1 |')).toBe('| 1 | 1 | 0 | 0 | 1 | 0 | 20 ms | 100 ms / 100 ms | 1.00 s | 1.00 s, pass |');
     expect(lineOf(md, '| 2 |')).toBe('| 2 | 250 | 0 | 12 | 238 | 0 | 20 ms | 100 ms / 5.00 s | 1.00 s | – |');
-    expect(lineOf(md, '| 3 |')).toBe('| 3 | 749 | 0 | 25 (🔥 1 NOT put back) | 675 | 49 | 20 ms | 100 ms / 100 ms | 1.00 s | – |');
+    expect(lineOf(md, '| 3 |')).toBe(
+      '| 3 | 749 | 0 | 25 (🔥 1 NOT put back) | 675 | 49 | 20 ms | 100 ms / 100 ms | 1.00 s | – |',
+    );
     expect(md).toContain('**Put back when the rollout stopped:** 914 hosts');
     expect(md).not.toContain('h5:22'); // a reverted host: counted, not named
     expect(md).not.toContain('| host | wave | previous |');
-    expect(md).toContain('Per-host detail (previous release, each step and its time, full reasons) of all 1000 hosts is in the JSON report (the `report` output).');
+    expect(md).toContain(
+      'Per-host detail (previous release, each step and its time, full reasons) of all 1000 hosts is in the JSON report (the `report` output).',
+    );
     expect(rolloutOutputs(r)['failed-hosts']).toHaveLength(37);
   });
 
@@ -359,14 +483,22 @@ describe('large fleets', () => {
 
   test('10,000 hosts, all failed with long reasons: the failed list is cut to the budget, hosts that could not be put back kept', () => {
     const sizes = [1, 2500, 7499];
-    const r = fleet(sizes, (i) => (i >= 9997 ? 'revert-failed' : 'failed'), { reason: (i) => `health failed on h${i}: ${'é|\n'.repeat(400)}` });
+    const r = fleet(sizes, (i) => (i >= 9997 ? 'revert-failed' : 'failed'), {
+      reason: (i) => `health failed on h${i}: ${'é|\n'.repeat(400)}`,
+    });
     r.result = 'failed';
     const md = summaryMarkdown(r);
     expect(Buffer.byteLength(md)).toBeLessThanOrEqual(SUMMARY_BUDGET_BYTES);
     const items = md.split('\n').filter((l) => l.startsWith('- ❌') || l.startsWith('- 🔥'));
     expect(items.length).toBeGreaterThan(100);
-    expect(items.slice(0, 3).map((l) => l.split(' · ')[0])).toEqual(['- 🔥 **h9997:22**', '- 🔥 **h9998:22**', '- 🔥 **h9999:22**']);
-    expect(md).toContain(`\n… and ${10_000 - items.length} more failed hosts: see the JSON report (the \`report\` output)\n`);
+    expect(items.slice(0, 3).map((l) => l.split(' · ')[0])).toEqual([
+      '- 🔥 **h9997:22**',
+      '- 🔥 **h9998:22**',
+      '- 🔥 **h9999:22**',
+    ]);
+    expect(md).toContain(
+      `\n… and ${10_000 - items.length} more failed hosts: see the JSON report (the \`report\` output)\n`,
+    );
     // A reason is cut to REASON_MAX characters on one line, then escaped (which at most doubles it).
     const reason = `health failed on h0: ${'é|\n'.repeat(400)}`;
     expect(lineOf(md, '- ❌ h0:22')).toBe(`- ❌ h0:22 · wave 1: ${mdText(reason, REASON_MAX)} (put back: back on v1)`);
@@ -389,7 +521,9 @@ describe('large fleets', () => {
     const chart = ganttChart(r);
     expect(chart.length).toBeLessThan(50_000);
     // Waves that never started have no bar.
-    expect(chart).toContain(`  section Waves 1–2500\n  2500 hosts, 2500 put back : done, ${T + 10_000}, ${T + 5_009_000}\n  section Wave 2501\n  1 host, 1 failed : crit, ${T + 5_010_000}, ${T + 5_011_000}\n\`\`\``);
+    expect(chart).toContain(
+      `  section Waves 1–2500\n  2500 hosts, 2500 put back : done, ${T + 10_000}, ${T + 5_009_000}\n  section Wave 2501\n  1 host, 1 failed : crit, ${T + 5_010_000}, ${T + 5_011_000}\n\`\`\``,
+    );
   });
 
   test('10,000 waves that end differently are cut into at most WAVE_ROWS_MAX runs, counts kept', () => {
@@ -407,8 +541,12 @@ describe('large fleets', () => {
   test('the traffic table is per wave: the share on the wave’s hosts against the rest', () => {
     const r = fleet([5, 95], () => 'updated');
     const every = (ids: string[], share: number) => Object.fromEntries(ids.map((id) => [id, share]));
-    r.waves[0].traffic = [{ label: 'canary bake', share: { ...every(r.waves[0].hosts, 1), ...every(r.waves[1].hosts, 1) } }];
-    r.waves[1].traffic = [{ label: 'wave 2 switching', share: { ...every(r.waves[0].hosts, 20), ...every(r.waves[1].hosts, 0) } }];
+    r.waves[0].traffic = [
+      { label: 'canary bake', share: { ...every(r.waves[0].hosts, 1), ...every(r.waves[1].hosts, 1) } },
+    ];
+    r.waves[1].traffic = [
+      { label: 'wave 2 switching', share: { ...every(r.waves[0].hosts, 20), ...every(r.waves[1].hosts, 0) } },
+    ];
     expect(trafficTable(r).split('\n')).toEqual([
       "**Traffic split** (share of requests on the load balancer; 100 hosts, so per wave: the wave's hosts against the rest)",
       '',
@@ -424,12 +562,18 @@ describe('large fleets', () => {
     for (const w of r.waves) w.traffic = [{ label: `wave ${w.index} switching`, share: { [w.hosts[0]]: 0 } }];
     const lines = trafficTable(r).split('\n');
     expect(lines.filter((l) => l.startsWith('| ') && /^\| \d/.test(l))).toHaveLength(TRAFFIC_ROWS_MAX);
-    expect(lines[lines.length - 1]).toBe(`… and ${200 - TRAFFIC_ROWS_MAX} more rows: see the JSON report (\`waves[].traffic\`).`);
+    expect(lines[lines.length - 1]).toBe(
+      `… and ${200 - TRAFFIC_ROWS_MAX} more rows: see the JSON report (\`waves[].traffic\`).`,
+    );
   });
 
   test(`up to ${SMALL_FLEET} hosts the per-host table and bars stay; one more and they go`, () => {
     const at = fleet([SMALL_FLEET], () => 'updated');
-    expect(summaryMarkdown(at).split('\n').filter((l) => /^\| h\d+:22 \|/.test(l))).toHaveLength(SMALL_FLEET);
+    expect(
+      summaryMarkdown(at)
+        .split('\n')
+        .filter((l) => /^\| h\d+:22 \|/.test(l)),
+    ).toHaveLength(SMALL_FLEET);
     expect(ganttChart(at)).toContain(`  h0_22 : ${T + 10_000}, ${T + 10_120}`);
     const over = fleet([SMALL_FLEET + 1], () => 'updated');
     expect(summaryMarkdown(over)).not.toMatch(/^\| h\d+:22 \|/m);
@@ -438,7 +582,12 @@ describe('large fleets', () => {
 
   test('many hosts found on a never-healthy release are counted by release, not named', () => {
     const r = fleet([1, 99], () => 'updated');
-    r.unhealthyAtStart = r.hosts.map((h, i) => ({ host: h.host, release: i < 60 ? 'v1b' : 'v1c', status: 'switched', revertTo: 'v1' }));
+    r.unhealthyAtStart = r.hosts.map((h, i) => ({
+      host: h.host,
+      release: i < 60 ? 'v1b' : 'v1c',
+      status: 'switched',
+      revertTo: 'v1',
+    }));
     const md = summaryMarkdown(r);
     expect(md).toContain(
       [

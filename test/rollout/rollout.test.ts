@@ -1,7 +1,20 @@
 // ssh-rollout against a real OpenSSH fleet on loopback: what a user sees on the hosts (the
 // `current` links, the deploy log, locks) and in the outputs and the JSON report.
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/common/inputs.js';
@@ -74,14 +87,21 @@ describe('a clean rollout on 5 hosts', () => {
     );
     const ids = fleet.hosts.map((h) => h.id);
     expect(second.failure).toBeUndefined();
-    expect(second.outputs).toMatchObject({ result: 'success', 'release-id': 'v2', 'updated-hosts': ids, 'failed-hosts': [] });
+    expect(second.outputs).toMatchObject({
+      result: 'success',
+      'release-id': 'v2',
+      'updated-hosts': ids,
+      'failed-hosts': [],
+    });
     expect(second.outputs['previous-releases']).toEqual(Object.fromEntries(ids.map((id) => [id, 'v1'])));
 
     for (let i = 0; i < 5; i++) {
       expect(readlinkSync(fleet.path(i, '/srv/app/current'))).toBe('releases/v2');
       // The reload command saw the release environment; the setup command ran in the release directory.
       expect(readFileSync(fleet.path(i, '/srv/app/shared/reloaded'), 'utf8')).toBe('v2 v1 /srv/app/releases/v2\n');
-      expect(readFileSync(fleet.path(i, '/srv/app/releases/v2/setup-ran'), 'utf8')).toBe('setup of v2 in /srv/app/releases/v2\n');
+      expect(readFileSync(fleet.path(i, '/srv/app/releases/v2/setup-ran'), 'utf8')).toBe(
+        'setup of v2 in /srv/app/releases/v2\n',
+      );
       expect(readlinkSync(fleet.path(i, '/srv/app/releases/v2/logs'))).toBe('/srv/app/shared/logs');
       expect(lockHeld(fleet, i)).toBe(false);
       expect(deployLog(fleet, i).map((e) => [e.action, e.release, e.previous, e.result, e.run])).toEqual([
@@ -93,11 +113,19 @@ describe('a clean rollout on 5 hosts', () => {
         ['rollout', 'v2', 'v1', 'healthy', runUrl('2')],
       ]);
     }
-    expect(fleet.hosts.map((_, i) => existsSync(fleet.path(i, '/srv/app/.fivestep/incoming/v2.artifact')))).toEqual([false, false, false, false, false]);
+    expect(fleet.hosts.map((_, i) => existsSync(fleet.path(i, '/srv/app/.fivestep/incoming/v2.artifact')))).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
 
     const report = second.report;
     expect(report.plan.waves).toEqual([[ids[0]], [ids[1], ids[2]], [ids[3], ids[4]]]);
-    expect(report.hosts.map((h) => [h.host, h.wave, h.outcome, h.uploaded, h.previous])).toEqual(ids.map((id, i) => [id, [1, 2, 2, 3, 3][i], 'updated', true, 'v1']));
+    expect(report.hosts.map((h) => [h.host, h.wave, h.outcome, h.uploaded, h.previous])).toEqual(
+      ids.map((id, i) => [id, [1, 2, 2, 3, 3][i], 'updated', true, 'v1']),
+    );
     // Waves in order, each after the previous one's bake.
     expect(report.waves[0].bake!.end - report.waves[0].bake!.start).toBeGreaterThanOrEqual(240);
     expect(report.waves[1].start!).toBeGreaterThanOrEqual(report.waves[0].bake!.end);
@@ -106,11 +134,26 @@ describe('a clean rollout on 5 hosts', () => {
     expect(switchOf(1).start).toBeGreaterThan(switchOf(0).end);
     expect(switchOf(3).start).toBeGreaterThan(switchOf(2).end);
     // Delta staging offers the manifest first; for a two-file artifact the delta is no smaller than the whole, which goes instead.
-    expect(report.hosts[0].steps.map((s) => s.name)).toEqual(['connect', 'lock', 'state', 'compare', 'upload', 'unpack', 'link', 'setup', 'switch', 'reload', 'health', 'record']);
+    expect(report.hosts[0].steps.map((s) => s.name)).toEqual([
+      'connect',
+      'lock',
+      'state',
+      'compare',
+      'upload',
+      'unpack',
+      'link',
+      'setup',
+      'switch',
+      'reload',
+      'health',
+      'record',
+    ]);
     expect(report.hosts[0].staging).toBe('full');
     expect(second.log).toContain(`::group::Wave 2/3: ${ids[1]}, ${ids[2]}`);
     // A group per host after its wave's group, listing each step with its time.
-    expect(second.log).toMatch(new RegExp(`::group::${ids[1].replace(/\./g, '\\.')} · wave 2 · updated · \\d+ ms\\nok  connect +\\d+ ms`));
+    expect(second.log).toMatch(
+      new RegExp(`::group::${ids[1].replace(/\./g, '\\.')} · wave 2 · updated · \\d+ ms\\nok  connect +\\d+ ms`),
+    );
     expect(second.log.indexOf(`::group::${ids[1]} · wave 2`)).toBeGreaterThan(second.log.indexOf('::group::Wave 2/3'));
     expect(second.log).toContain(`Result: success. Report: ${second.outputs.report}`);
   });
@@ -128,7 +171,9 @@ describe('a clean rollout on 5 hosts', () => {
     const other = await runRollout(fleet, { artifact: makeArtifact(tmp, 'v2', { extra: 'x' }), 'release-id': 'v2' });
     expect(other.outputs.result).toBe('reverted');
     expect(other.failure).toMatch(/^rollout of v2 stopped and reverted: /);
-    expect(other.outputs['failed-hosts'][0].reason).toContain('release directory already exists with other content: use a new release-id');
+    expect(other.outputs['failed-hosts'][0].reason).toContain(
+      'release directory already exists with other content: use a new release-id',
+    );
     expect(other.report.hosts.flatMap((h) => h.steps).some((s) => s.name === 'switch')).toBe(false);
     expect(currents(fleet)).toEqual(['v2', 'v2', 'v2', 'v2', 'v2']);
     expect(readFileSync(fleet.path(0, '/srv/app/releases/v2/index.html'), 'utf8')).toBe('<h1>v2</h1>\n');
@@ -181,19 +226,31 @@ describe('failures on 5 hosts', () => {
       const ids = fleet.hosts.map((h) => h.id);
       expect(run.outputs.result).toBe('reverted');
       expect(run.outputs['updated-hosts']).toEqual([]);
-      expect(run.outputs['failed-hosts']).toEqual([{ host: ids[2], reason: expect.stringContaining('app not answering on v2') }]);
+      expect(run.outputs['failed-hosts']).toEqual([
+        { host: ids[2], reason: expect.stringContaining('app not answering on v2') },
+      ]);
       expect(run.failure).toBe(`rollout of v2 stopped and reverted: 1 host(s) failed, more than max-failures (0)`);
       expect(currents(fleet)).toEqual(['v1', 'v1', 'v1', 'v1', 'v1']);
       // Switched hosts were reloaded on the way back; wave 3 was staged but never switched nor reloaded.
       for (const i of [0, 1, 2]) {
         expect(readFileSync(fleet.path(i, '/srv/app/shared/reloads'), 'utf8')).toBe('v2\nv1\n');
-        expect(deployLog(fleet, i).slice(-3).map((e) => e.result)).toEqual(['staged', 'switched', 'failed']);
+        expect(
+          deployLog(fleet, i)
+            .slice(-3)
+            .map((e) => e.result),
+        ).toEqual(['staged', 'switched', 'failed']);
       }
       for (const i of [3, 4]) {
         expect(existsSync(fleet.path(i, '/srv/app/shared/reloads'))).toBe(false);
         expect(existsSync(fleet.path(i, '/srv/app/releases/v2/version'))).toBe(true);
         // Staged, never switched: the ledger says v2 failed there.
-        expect(deployLog(fleet, i).map((e) => [e.release, e.result])).toEqual([['v1', 'staged'], ['v1', 'switched'], ['v1', 'healthy'], ['v2', 'staged'], ['v2', 'failed']]);
+        expect(deployLog(fleet, i).map((e) => [e.release, e.result])).toEqual([
+          ['v1', 'staged'],
+          ['v1', 'switched'],
+          ['v1', 'healthy'],
+          ['v2', 'staged'],
+          ['v2', 'failed'],
+        ]);
         expect(run.report.hosts[i].outcome).toBe('skipped');
       }
       expect(run.report.hosts.map((h) => h.outcome)).toEqual(['reverted', 'reverted', 'failed', 'skipped', 'skipped']);
@@ -209,8 +266,15 @@ describe('failures on 5 hosts', () => {
     const otherKey = fleet.hosts[0].hostKey.split(/\s+/).slice(0, 2).join(' ');
     const knownHosts = fleet.knownHosts().replace(bad.knownHostsLine, `[${bad.host}]:${bad.port} ${otherKey}`);
     const logLengths = fleet.hosts.map((_, i) => deployLog(fleet, i).length);
-    const run = await runRollout(fleet, { artifact: makeArtifact(tmp, 'v2'), 'release-id': 'v2', 'known-hosts': knownHosts });
-    const presented = `SHA256:${createHash('sha256').update(Buffer.from(bad.hostKey.split(/\s+/)[1], 'base64')).digest('base64').replace(/=+$/, '')}`;
+    const run = await runRollout(fleet, {
+      artifact: makeArtifact(tmp, 'v2'),
+      'release-id': 'v2',
+      'known-hosts': knownHosts,
+    });
+    const presented = `SHA256:${createHash('sha256')
+      .update(Buffer.from(bad.hostKey.split(/\s+/)[1], 'base64'))
+      .digest('base64')
+      .replace(/=+$/, '')}`;
     expect(run.outputs.result).toBe('reverted');
     expect(run.outputs['failed-hosts']).toHaveLength(1);
     expect(run.outputs['failed-hosts'][0].host).toBe(bad.id);
@@ -218,7 +282,9 @@ describe('failures on 5 hosts', () => {
     expect(run.outputs['failed-hosts'][0].reason).toContain(`ssh-ed25519 ${presented}`);
     expect(run.outputs['failed-hosts'][0].reason).toContain(`ssh-keyscan -p ${bad.port} ${bad.host}`);
     expect(currents(fleet)).toEqual(['v1', 'v1', 'v1', 'v1', 'v1']);
-    expect(run.report.hosts.flatMap((h) => h.steps).some((s) => s.name === 'switch' || s.name === 'upload')).toBe(false);
+    expect(run.report.hosts.flatMap((h) => h.steps).some((s) => s.name === 'switch' || s.name === 'upload')).toBe(
+      false,
+    );
     for (let i = 0; i < 5; i++) {
       expect(lockHeld(fleet, i)).toBe(false);
     }
@@ -233,13 +299,21 @@ describe('failures on 5 hosts', () => {
 
   test('host 3 dies mid-rollout with max-failures 0: reverted, every other host back on v1', async () => {
     const killer = killHost3WhenWave1Switched('v2');
-    const run = await runRollout(fleet, { artifact: makeArtifact(tmp, 'v2'), 'release-id': 'v2', waves: '1, 25%, 100%', 'wave-wait': '1s', 'max-failures': '0' });
+    const run = await runRollout(fleet, {
+      artifact: makeArtifact(tmp, 'v2'),
+      'release-id': 'v2',
+      waves: '1, 25%, 100%',
+      'wave-wait': '1s',
+      'max-failures': '0',
+    });
     await killer;
     const dead = fleet.hosts[3].id;
     expect(run.outputs.result).toBe('reverted');
     expect(run.outputs['failed-hosts']).toEqual([{ host: dead, reason: expect.stringMatching(/connection lost/) }]);
     expect(currents(fleet)).toEqual(['v1', 'v1', 'v1', 'v1', 'v1']);
-    expect(run.report.hosts.filter((h) => h.outcome === 'reverted').map((h) => h.host)).toEqual(expect.arrayContaining(fleet.hosts.slice(0, 3).map((h) => h.id)));
+    expect(run.report.hosts.filter((h) => h.outcome === 'reverted').map((h) => h.host)).toEqual(
+      expect.arrayContaining(fleet.hosts.slice(0, 3).map((h) => h.id)),
+    );
     // The dead host keeps its lock: the log says so, and the operator removes it after bringing the host back.
     expect(run.log).toContain(`warning: ${dead}: could not release the lock`);
     for (const i of [0, 1, 2, 4]) expect(lockHeld(fleet, i)).toBe(false);
@@ -249,7 +323,13 @@ describe('failures on 5 hosts', () => {
 
   test('host 3 dies mid-rollout with max-failures 1: success for the rest, failed-hosts names it', async () => {
     const killer = killHost3WhenWave1Switched('v2');
-    const run = await runRollout(fleet, { artifact: makeArtifact(tmp, 'v2'), 'release-id': 'v2', waves: '1, 25%, 100%', 'wave-wait': '1s', 'max-failures': '1' });
+    const run = await runRollout(fleet, {
+      artifact: makeArtifact(tmp, 'v2'),
+      'release-id': 'v2',
+      waves: '1, 25%, 100%',
+      'wave-wait': '1s',
+      'max-failures': '1',
+    });
     await killer;
     const ids = fleet.hosts.map((h) => h.id);
     try {
@@ -276,13 +356,26 @@ describe('locks on 3 hosts', () => {
   const allLocked = () => fleet.hosts.every((_, i) => lockHeld(fleet, i));
 
   test('a second rollout with lock-timeout 0 fails naming the holder and changes nothing', async () => {
-    const first = runRollout(fleet, { artifact: makeArtifact(tmp, 'a1'), 'release-id': 'a1', 'setup-command': 'sleep 1.5' }, { env: runEnv('111') });
+    const first = runRollout(
+      fleet,
+      { artifact: makeArtifact(tmp, 'a1'), 'release-id': 'a1', 'setup-command': 'sleep 1.5' },
+      { env: runEnv('111') },
+    );
     await waitFor('the first rollout to hold every lock', allLocked);
-    const second = await runRollout(fleet, { artifact: makeArtifact(tmp, 'b1'), 'release-id': 'b1', 'lock-timeout': '0' }, { env: runEnv('222') });
+    const second = await runRollout(
+      fleet,
+      { artifact: makeArtifact(tmp, 'b1'), 'release-id': 'b1', 'lock-timeout': '0' },
+      { env: runEnv('222') },
+    );
     expect(second.outputs.result).toBe('reverted');
     expect(second.failure).toBeDefined();
     expect(second.outputs['failed-hosts']).toHaveLength(3);
-    for (const f of second.outputs['failed-hosts']) expect(f.reason).toMatch(new RegExp(`locked by another rollout: ${runUrl('111')}, last heartbeat \\ds ago\\. .*set lock-timeout \\(now 0s\\).*goes stale 60s after its last heartbeat`));
+    for (const f of second.outputs['failed-hosts'])
+      expect(f.reason).toMatch(
+        new RegExp(
+          `locked by another rollout: ${runUrl('111')}, last heartbeat \\ds ago\\. .*set lock-timeout \\(now 0s\\).*goes stale 60s after its last heartbeat`,
+        ),
+      );
     for (let i = 0; i < 3; i++) expect(releasesOf(fleet, i)).not.toContain('b1');
 
     const done = await first;
@@ -292,9 +385,17 @@ describe('locks on 3 hosts', () => {
   });
 
   test('a second rollout with a long enough lock-timeout waits, then succeeds', async () => {
-    const first = runRollout(fleet, { artifact: makeArtifact(tmp, 'a2'), 'release-id': 'a2', 'setup-command': 'sleep 1' }, { env: runEnv('333') });
+    const first = runRollout(
+      fleet,
+      { artifact: makeArtifact(tmp, 'a2'), 'release-id': 'a2', 'setup-command': 'sleep 1' },
+      { env: runEnv('333') },
+    );
     await waitFor('the first rollout to hold every lock', allLocked);
-    const second = await runRollout(fleet, { artifact: makeArtifact(tmp, 'b2'), 'release-id': 'b2', 'lock-timeout': '30s' }, { env: runEnv('444') });
+    const second = await runRollout(
+      fleet,
+      { artifact: makeArtifact(tmp, 'b2'), 'release-id': 'b2', 'lock-timeout': '30s' },
+      { env: runEnv('444') },
+    );
     const done = await first;
     expect(done.outputs.result).toBe('success');
     expect(second.outputs.result).toBe('success');
@@ -305,10 +406,19 @@ describe('locks on 3 hosts', () => {
   });
 
   test('a stale lock (heartbeat over 60 s old) is taken over at once with a warning naming its old holder', async () => {
-    writeOnHost(fleet, 1, '/srv/app/.fivestep/lock/owner', `old-token\nhttps://ci.example/runs/7\n${Math.floor(Date.now() / 1000) - 300}\n`);
+    writeOnHost(
+      fleet,
+      1,
+      '/srv/app/.fivestep/lock/owner',
+      `old-token\nhttps://ci.example/runs/7\n${Math.floor(Date.now() / 1000) - 300}\n`,
+    );
     const run = await runRollout(fleet, { artifact: makeArtifact(tmp, 'c1'), 'release-id': 'c1' });
     expect(run.outputs.result).toBe('success');
-    expect(run.log).toMatch(new RegExp(`warning: ${fleet.hosts[1].id}: took over the stale lock of https://ci.example/runs/7 \\(last heartbeat 30\\ds ago\\)`));
+    expect(run.log).toMatch(
+      new RegExp(
+        `warning: ${fleet.hosts[1].id}: took over the stale lock of https://ci.example/runs/7 \\(last heartbeat 30\\ds ago\\)`,
+      ),
+    );
     for (let i = 0; i < 3; i++) expect(lockHeld(fleet, i)).toBe(false);
   });
 });
@@ -350,7 +460,21 @@ describe('dry run, bad input and injection on 2 hosts', () => {
     expect(run.log).toContain(`  wave 2: ${ids[1]}`);
     expect(run.log).toContain('  stage (every host): upload → unpack');
     expect(run.log).toContain('  switch, wave by wave: switch → reload → health');
-    for (const part of ['# lock', '# upload', '(the artifact on stdin)', '# unpack', '# switch', 'mv -T .current.d1.tmp current', '"result":"switched"', '# reload', "sh -ec 'systemctl reload app'", '# health', 'curl -fsS localhost:8080/health', '# record', '# unlock']) {
+    for (const part of [
+      '# lock',
+      '# upload',
+      '(the artifact on stdin)',
+      '# unpack',
+      '# switch',
+      'mv -T .current.d1.tmp current',
+      '"result":"switched"',
+      '# reload',
+      "sh -ec 'systemctl reload app'",
+      '# health',
+      'curl -fsS localhost:8080/health',
+      '# record',
+      '# unlock',
+    ]) {
       expect(run.log).toContain(part);
     }
   });
@@ -365,7 +489,10 @@ describe('dry run, bad input and injection on 2 hosts', () => {
     ['deploy-path', { 'deploy-path': 'srv/app' }],
     ['deploy-path', { 'deploy-path': '/srv/../etc' }],
     ['artifact', { artifact: '/nonexistent/build' }],
-    ['private-key', { 'private-key': '-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----' }],
+    [
+      'private-key',
+      { 'private-key': '-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----' },
+    ],
     ['known-hosts', { 'known-hosts': '' }],
     ['max-failures', { 'max-failures': 'some' }],
     ['keep-releases', { 'keep-releases': '0' }],
@@ -397,10 +524,17 @@ describe('dry run, bad input and injection on 2 hosts', () => {
         () => undefined,
         (e: unknown) => e,
       );
-      expect({ values, err: (err as Error)?.message }).toEqual({ values, err: expect.stringMatching(new RegExp(`^input '${input}': `)) });
+      expect({ values, err: (err as Error)?.message }).toEqual({
+        values,
+        err: expect.stringMatching(new RegExp(`^input '${input}': `)),
+      });
     }
     // A `user` with shell syntax is refused too, naming `user` (it used to blame `hosts`).
-    const userErr = await runRollout(fleet, { artifact, hosts: `127.0.0.1:${port}`, user: `x;touch ${markers}/user` }).catch((e: Error) => e);
+    const userErr = await runRollout(fleet, {
+      artifact,
+      hosts: `127.0.0.1:${port}`,
+      user: `x;touch ${markers}/user`,
+    }).catch((e: Error) => e);
     expect(userErr).toBeInstanceOf(InputError);
     expect((userErr as Error).message).toBe(`input 'user': 'x;touch ${markers}/user' is not a valid user name`);
     expect(readdirSync(markers)).toEqual([]);
@@ -409,7 +543,13 @@ describe('dry run, bad input and injection on 2 hosts', () => {
 
   test('shell syntax in deploy-path, shared-paths and the run URL reaches the hosts only quoted', async () => {
     const deployPath = `/srv/app;touch ${markers}/deploy-path;$(touch ${markers}/deploy-path2)'"`;
-    const shared = [`$(touch ${markers}/shared1)`, `\`touch ${markers}/shared2\``, `x';touch ${markers}/shared3;'`, `"; touch ${markers}/shared4; "`, 'a b/c*'];
+    const shared = [
+      `$(touch ${markers}/shared1)`,
+      `\`touch ${markers}/shared2\``,
+      `x';touch ${markers}/shared3;'`,
+      `"; touch ${markers}/shared4; "`,
+      'a b/c*',
+    ];
     const run = await runRollout(
       fleet,
       {
@@ -420,7 +560,13 @@ describe('dry run, bad input and injection on 2 hosts', () => {
         'shared-paths': shared.map((p) => `${p}/`).join('\n'),
         'reload-command': 'printf "%s|%s" "$DEPLOY_PATH" "$RELEASE_PATH" > "$DEPLOY_PATH/shared/env-seen"',
       },
-      { env: { RUNNER_TEMP: tmp, GITHUB_REPOSITORY: `acme/shop';touch ${markers}/repo;'`, GITHUB_RUN_ID: `1$(touch ${markers}/run-id)` } },
+      {
+        env: {
+          RUNNER_TEMP: tmp,
+          GITHUB_REPOSITORY: `acme/shop';touch ${markers}/repo;'`,
+          GITHUB_RUN_ID: `1$(touch ${markers}/run-id)`,
+        },
+      },
     );
     expect(readdirSync(markers)).toEqual([]);
     expect(run.outputs['failed-hosts']).toEqual([]);
@@ -432,9 +578,13 @@ describe('dry run, bad input and injection on 2 hosts', () => {
         expect(lstatSync(fleet.path(i, `${deployPath}/releases/i1/${p}`)).isSymbolicLink()).toBe(true);
         expect(readlinkSync(fleet.path(i, `${deployPath}/releases/i1/${p}`))).toBe(`${deployPath}/shared/${p}`);
       }
-      expect(readFileSync(fleet.path(i, `${deployPath}/shared/env-seen`), 'utf8')).toBe(`${deployPath}|${deployPath}/releases/i1`);
+      expect(readFileSync(fleet.path(i, `${deployPath}/shared/env-seen`), 'utf8')).toBe(
+        `${deployPath}|${deployPath}/releases/i1`,
+      );
       const log = readFileSync(fleet.path(i, `${deployPath}/.fivestep/deploy.log`), 'utf8');
-      expect(JSON.parse(log.split('\n')[0]).run).toBe(`https://github.com/acme/shop';touch ${markers}/repo;'/actions/runs/1$(touch ${markers}/run-id)`);
+      expect(JSON.parse(log.split('\n')[0]).run).toBe(
+        `https://github.com/acme/shop';touch ${markers}/repo;'/actions/runs/1$(touch ${markers}/run-id)`,
+      );
       expect(existsSync(fleet.path(i, `${deployPath}/.fivestep/lock`))).toBe(false);
     }
   });

@@ -17,7 +17,11 @@ let tmp: string;
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'fivestep-signal-test-'));
   fleet = await Fleet.start(3);
-  const v1 = await runRollout(fleet, { artifact: makeArtifact(tmp, 'v1'), 'release-id': 'v1' }, { env: { RUNNER_TEMP: tmp } });
+  const v1 = await runRollout(
+    fleet,
+    { artifact: makeArtifact(tmp, 'v1'), 'release-id': 'v1' },
+    { env: { RUNNER_TEMP: tmp } },
+  );
   expect(v1.outputs.result).toBe('success');
 }, 30_000);
 afterAll(async () => {
@@ -53,21 +57,32 @@ test('SIGTERM during the bake after wave 1: the switched host goes back, locks a
   // @actions/core reads INPUT_<NAME upper-cased, spaces as _> (hyphens kept).
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
 
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY], {
+    cwd: REPO,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    await waitFor('wave 1 (host 0) to switch to v2', () => currentOf(fleet, 0) === 'v2' || child.exitCode !== null, 30_000);
+    await waitFor(
+      'wave 1 (host 0) to switch to v2',
+      () => currentOf(fleet, 0) === 'v2' || child.exitCode !== null,
+      30_000,
+    );
     expect({ exitCode: child.exitCode, stderr }).toEqual({ exitCode: null, stderr: expect.any(String) });
     // Wave 1 is baking; wave 2 has not started.
     expect(currents(fleet)).toEqual(['v2', 'v1', 'v1']);
     const sentAt = Date.now();
     child.kill('SIGTERM');
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const code = await Promise.race([exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 10_000)))]);
+    const code = await Promise.race([
+      exited,
+      new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 10_000))),
+    ]);
     clearTimeout(timer);
     expect(code).not.toBe('timeout');
     expect(Date.now() - sentAt).toBeLessThan(5000);

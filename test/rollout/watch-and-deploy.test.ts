@@ -35,7 +35,9 @@ beforeAll(async () => {
   for (const [i, h] of fleet.hosts.entries()) {
     const server = createServer((_req, res) => {
       const revenue = currentRelease(i).endsWith('-bad') ? 10 : 100;
-      res.writeHead(200, { 'content-type': 'text/plain' }).end(`# TYPE shop_revenue_per_minute gauge\nshop_revenue_per_minute ${revenue}\n`);
+      res
+        .writeHead(200, { 'content-type': 'text/plain' })
+        .end(`# TYPE shop_revenue_per_minute gauge\nshop_revenue_per_minute ${revenue}\n`);
     });
     await new Promise<void>((resolve) => server.listen(metricsPort, h.host, resolve));
     servers.push(server);
@@ -107,7 +109,12 @@ test('a release that drops revenue on the canary is stopped at the canary and re
   expect(Date.now() - started).toBeLessThan(10_000);
   for (let i = 0; i < fleet.hosts.length; i++) expect(currentRelease(i)).toBe('v1');
   const report = JSON.parse(readFileSync(bad.outputs.report as string, 'utf8'));
-  expect(report.hosts.map((h: { outcome: string }) => h.outcome)).toEqual(['reverted', 'skipped', 'skipped', 'skipped']);
+  expect(report.hosts.map((h: { outcome: string }) => h.outcome)).toEqual([
+    'reverted',
+    'skipped',
+    'skipped',
+    'skipped',
+  ]);
   expect(report.waves[0].bake.verdict).toBe('fail');
   expect(bad.outputs['updated-hosts']).toEqual([]);
 
@@ -129,7 +136,9 @@ test('a release that keeps revenue passes the watch and reaches every host', asy
 }, 60_000);
 
 test('a watch with a bad rule is refused before any host is touched', async () => {
-  await expect(sshRollout(inputs('v4', { 'wave-wait': '1s', watch: 'source: openmetrics\nrules: nope' }), deps())).rejects.toThrow(/input 'watch'/);
+  await expect(
+    sshRollout(inputs('v4', { 'wave-wait': '1s', watch: 'source: openmetrics\nrules: nope' }), deps()),
+  ).rejects.toThrow(/input 'watch'/);
   for (let i = 0; i < fleet.hosts.length; i++) expect(currentRelease(i)).toBe('v3');
 });
 

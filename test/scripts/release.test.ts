@@ -22,14 +22,19 @@ const step = (name: string) => {
 // Asynchronous: the GitHub stand-in answers from this very process, so it must not be blocked.
 const bash = (script: string, cwd: string, env: Record<string, string>) =>
   new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn('bash', ['-e', '-c', script], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-e', '-c', script], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
 const CHANGELOG = [
   '# Changelog',
@@ -51,7 +56,8 @@ const CHANGELOG = [
 test('a release tag is vMAJOR.MINOR.PATCH, and its major tag is vMAJOR', () => {
   expect(parseReleaseTag('v1.2.3')).toEqual({ tag: 'v1.2.3', version: '1.2.3', major: 'v1' });
   expect(parseReleaseTag('v10.0.0').major).toBe('v10');
-  for (const bad of ['v1', 'v1.2', '1.2.3', 'v1.2.3-rc1', 'v01.2.3', 'v1.2.3 ']) expect(() => parseReleaseTag(bad)).toThrow(/not a release tag/);
+  for (const bad of ['v1', 'v1.2', '1.2.3', 'v1.2.3-rc1', 'v01.2.3', 'v1.2.3 '])
+    expect(() => parseReleaseTag(bad)).toThrow(/not a release tag/);
   // The workflow runs on exactly these tags, so `v1` itself (moved by the workflow) never starts it.
   expect(workflow.on.push.tags).toEqual(['v[0-9]+.[0-9]+.[0-9]+']);
 });
@@ -73,14 +79,18 @@ test('a tag that disagrees with package.json or has no CHANGELOG section is refu
     'package.json says version 1.2.0, the tag says 1.3.0: bump package.json before tagging',
     "CHANGELOG.md has no section '## [1.3.0]': add one (move the Unreleased entries under it)",
   ]);
-  expect(releaseProblems('v1.2', pkg, CHANGELOG)).toEqual(["'v1.2' is not a release tag: expected vMAJOR.MINOR.PATCH, e.g. v1.2.3"]);
+  expect(releaseProblems('v1.2', pkg, CHANGELOG)).toEqual([
+    "'v1.2' is not a release tag: expected vMAJOR.MINOR.PATCH, e.g. v1.2.3",
+  ]);
 });
 
 test('the workflow grants only contents: write and tests before it moves or publishes anything', () => {
   expect(workflow.jobs.release.permissions).toEqual({ contents: 'write' });
   const names = workflow.jobs.release.steps.map((s) => s.name ?? s.uses);
   expect(names.indexOf('Test, and check dist/ matches the sources')).toBeLessThan(names.indexOf('Move the major tag'));
-  expect(names.indexOf('Check the tag, package.json and CHANGELOG.md agree')).toBeLessThan(names.indexOf('Move the major tag'));
+  expect(names.indexOf('Check the tag, package.json and CHANGELOG.md agree')).toBeLessThan(
+    names.indexOf('Move the major tag'),
+  );
   expect(names.indexOf('Move the major tag')).toBeLessThan(names.indexOf('Publish the release notes'));
   expect(step('Test, and check dist/ matches the sources')).toContain('.ci/run');
 });
@@ -127,29 +137,56 @@ describe('publishing against the GitHub API stand-in', () => {
   test('publishRelease creates the release of the tag, and a re-run updates its notes instead of failing', async () => {
     const client = createClient('t', gh.url);
     const sha = 'a'.repeat(40);
-    const first = await publishRelease(client, { owner: 'o', repo: 'lib' }, { tag: 'v1.2.0', sha, notes: 'first notes' });
+    const first = await publishRelease(
+      client,
+      { owner: 'o', repo: 'lib' },
+      { tag: 'v1.2.0', sha, notes: 'first notes' },
+    );
     expect(first).toEqual({ url: 'https://github.com/o/lib/releases/tag/v1.2.0', created: true });
-    const again = await publishRelease(client, { owner: 'o', repo: 'lib' }, { tag: 'v1.2.0', sha, notes: 'fixed notes' });
+    const again = await publishRelease(
+      client,
+      { owner: 'o', repo: 'lib' },
+      { tag: 'v1.2.0', sha, notes: 'fixed notes' },
+    );
     expect(again.created).toBe(false);
     const releases = gh.repo('o/lib').releases;
     expect(releases).toHaveLength(1);
-    expect(releases[0]).toMatchObject({ tag_name: 'v1.2.0', target_commitish: sha, name: 'v1.2.0', body: 'fixed notes' });
+    expect(releases[0]).toMatchObject({
+      tag_name: 'v1.2.0',
+      target_commitish: sha,
+      name: 'v1.2.0',
+      body: 'fixed notes',
+    });
   });
 
   test("the workflow's publish step publishes this repository's CHANGELOG section for the tag", async () => {
     const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
     const sha = 'b'.repeat(40);
-    const r = await bash(step('Publish the release notes'), REPO, { TAG: `v${version}`, GITHUB_TOKEN: 't', GITHUB_REPOSITORY: 'acme/fivestep', GITHUB_SHA: sha, GITHUB_API_URL: gh.url });
+    const r = await bash(step('Publish the release notes'), REPO, {
+      TAG: `v${version}`,
+      GITHUB_TOKEN: 't',
+      GITHUB_REPOSITORY: 'acme/fivestep',
+      GITHUB_SHA: sha,
+      GITHUB_API_URL: gh.url,
+    });
     expect(r.stderr).not.toContain('::error::');
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain(`published release v${version}: https://github.com/acme/fivestep/releases/tag/v${version}`);
+    expect(r.stdout).toContain(
+      `published release v${version}: https://github.com/acme/fivestep/releases/tag/v${version}`,
+    );
     const [rel] = gh.repo('acme/fivestep').releases;
     expect(rel).toMatchObject({ tag_name: `v${version}`, target_commitish: sha });
     expect(rel.body).toBe(releaseNotes(readFileSync('CHANGELOG.md', 'utf8'), version));
   }, 30_000);
 
   test('the publish step refuses a tag package.json does not name, and publishes nothing', async () => {
-    const r = await bash(step('Publish the release notes'), REPO, { TAG: 'v9.9.9', GITHUB_TOKEN: 't', GITHUB_REPOSITORY: 'acme/other', GITHUB_SHA: 'c'.repeat(40), GITHUB_API_URL: gh.url });
+    const r = await bash(step('Publish the release notes'), REPO, {
+      TAG: 'v9.9.9',
+      GITHUB_TOKEN: 't',
+      GITHUB_REPOSITORY: 'acme/other',
+      GITHUB_SHA: 'c'.repeat(40),
+      GITHUB_API_URL: gh.url,
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('::error::package.json says version');
     expect(gh.repo('acme/other').releases).toHaveLength(0);

@@ -64,11 +64,38 @@ export function selfSignedCertificate(): TlsFiles {
   const dir = mkdtempSync(join(tmpdir(), 'fivestep-tls-'));
   const keyFile = join(dir, 'key.pem');
   const certFile = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: 'ignore' },
+  );
   // The hosts' login user must read the certificate to trust it (the key stays private).
   chmodSync(dir, 0o755);
   chmodSync(certFile, 0o644);
-  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), certFile, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    cert: readFileSync(certFile, 'utf8'),
+    key: readFileSync(keyFile, 'utf8'),
+    certFile,
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 export class ArtifactServer {
@@ -82,9 +109,14 @@ export class ArtifactServer {
     private readonly scheme: 'http' | 'https',
   ) {}
 
-  static async start(routes: Record<string, ArtifactRoute> = {}, options: { tls?: { cert: string; key: string } } = {}): Promise<ArtifactServer> {
+  static async start(
+    routes: Record<string, ArtifactRoute> = {},
+    options: { tls?: { cert: string; key: string } } = {},
+  ): Promise<ArtifactServer> {
     const routing = (req: IncomingMessage, res: ServerResponse) => self.handle(req, res);
-    const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, routing) : createHttpServer(routing);
+    const server = options.tls
+      ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, routing)
+      : createHttpServer(routing);
     const self = new ArtifactServer(server, options.tls ? 'https' : 'http');
     for (const [path, route] of Object.entries(routes)) self.set(path, route);
     await new Promise<void>((resolve, reject) => {
@@ -113,7 +145,8 @@ export class ArtifactServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const target = new URL(req.url ?? '/', 'http://x');
     const route = this.routes.get(target.pathname);
-    const record = (status: number) => this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, status });
+    const record = (status: number) =>
+      this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, status });
     const send = (status: number, body: Buffer, headers: Record<string, string | number> = {}) => {
       record(status);
       res.writeHead(status, { 'content-length': body.length, ...headers });
@@ -121,10 +154,14 @@ export class ArtifactServer {
       res.end(body);
     };
     if (!route) return send(404, Buffer.from('no such artifact\n'));
-    if (route.basicAuth !== undefined && req.headers.authorization !== `Basic ${Buffer.from(route.basicAuth).toString('base64')}`) {
+    if (
+      route.basicAuth !== undefined &&
+      req.headers.authorization !== `Basic ${Buffer.from(route.basicAuth).toString('base64')}`
+    ) {
       return send(401, Buffer.from('credentials needed\n'), { 'www-authenticate': 'Basic realm="artifacts"' });
     }
-    if (route.token !== undefined && target.searchParams.get('token') !== route.token) return send(403, Buffer.from('bad or missing token\n'));
+    if (route.token !== undefined && target.searchParams.get('token') !== route.token)
+      return send(403, Buffer.from('bad or missing token\n'));
     if (route.redirect !== undefined) return send(302, Buffer.from('moved\n'), { location: route.redirect });
     if (route.status !== undefined) return send(route.status, Buffer.from(`status ${route.status} on purpose\n`));
     const body = Buffer.from(route.body ?? '');

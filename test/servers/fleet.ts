@@ -25,7 +25,18 @@
  * Needs root (useradd, unshare, mount).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,7 +223,9 @@ async function ensureUser(user: string): Promise<{ uid: number; gid: number }> {
     if (!ids) throw new Error(`could not create the login user '${user}'`);
   }
   // Without PAM, sshd refuses accounts whose password field starts with '!' (locked), as useradd leaves them.
-  const shadow = readFileSync('/etc/shadow', 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
+  const shadow = readFileSync('/etc/shadow', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${user}:`));
   if (shadow && shadow.split(':')[1].startsWith('!')) {
     for (let i = 0; ; i++) {
       try {
@@ -278,10 +291,12 @@ export class Fleet {
   private async init(n: number, opts: FleetOptions): Promise<void> {
     this.logLevel = opts.logLevel ?? 'ERROR';
     if (opts.hostKeyTypes) {
-      if (opts.hostKeyTypes.length === 0 || new Set(opts.hostKeyTypes).size !== opts.hostKeyTypes.length) throw new Error('hostKeyTypes: give each key type once, at least one');
+      if (opts.hostKeyTypes.length === 0 || new Set(opts.hostKeyTypes).size !== opts.hostKeyTypes.length)
+        throw new Error('hostKeyTypes: give each key type once, at least one');
       this.hostKeyTypes = [...opts.hostKeyTypes];
     }
-    if (opts.distinctAddresses) this.addressBase = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.`;
+    if (opts.distinctAddresses)
+      this.addressBase = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.`;
     this.ids = await ensureUser(this.user);
     mkdirSync('/run/sshd', { recursive: true });
     // sshd needs /srv to exist as a mount point; the bind mount itself lives only in each sshd's namespace.
@@ -297,21 +312,26 @@ export class Fleet {
     this.ca = { keyFile: caFile, publicKey: caPub, knownHostsLine: `@cert-authority [127.0.0.1]:* ${caPub}` };
     writeFileSync(this.authorizedKeysFile, `${this.clientPublicKey}\n`, { mode: 0o644 });
 
-    const certFor = (i: number) => opts.certHosts === true || (Array.isArray(opts.certHosts) && opts.certHosts.includes(i));
+    const certFor = (i: number) =>
+      opts.certHosts === true || (Array.isArray(opts.certHosts) && opts.certHosts.includes(i));
     // Bounded: at 1,000 hosts, all at once would fork a thousand ssh-keygen and sshd processes together.
     // Each host takes its port just before its sshd binds it, so the window for another process to grab it is short.
     let failed = false;
-    const made = await mapLimit(Array.from({ length: n }, (_, i) => i), opts.startConcurrency ?? 32, async (i) => {
-      if (failed) return undefined;
-      try {
-        const h = await this.makeHost(`host${i}`, i, certFor(i));
-        await this.launchFresh(h);
-        return h;
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-    });
+    const made = await mapLimit(
+      Array.from({ length: n }, (_, i) => i),
+      opts.startConcurrency ?? 32,
+      async (i) => {
+        if (failed) return undefined;
+        try {
+          const h = await this.makeHost(`host${i}`, i, certFor(i));
+          await this.launchFresh(h);
+          return h;
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+      },
+    );
     this.hosts.push(...made.filter((h): h is FleetHost => h !== undefined));
     if (opts.bastion) {
       this.bastionHost = await this.makeHost('bastion', -1, false);
@@ -334,7 +354,17 @@ export class Fleet {
     const keyFile = hostKeyFile(dir, this.primaryKeyType);
     if (certSigned) {
       // Principal 127.0.0.1: the name clients connect to.
-      await run('ssh-keygen', ['-q', '-s', this.ca.keyFile, '-I', `fivestep-${name}`, '-h', '-n', '127.0.0.1', `${keyFile}.pub`]);
+      await run('ssh-keygen', [
+        '-q',
+        '-s',
+        this.ca.keyFile,
+        '-I',
+        `fivestep-${name}`,
+        '-h',
+        '-n',
+        '127.0.0.1',
+        `${keyFile}.pub`,
+      ]);
     }
     const hostKeys: Partial<Record<HostKeyType, string>> = {};
     for (const type of this.hostKeyTypes) hostKeys[type] = readFileSync(`${hostKeyFile(dir, type)}.pub`, 'utf8').trim();
@@ -416,7 +446,10 @@ export class Fleet {
     rmSync(pidFile, { force: true }); // a SIGKILLed sshd leaves its pid file behind
     // --rbind: a mount under HOSTDIR (mountTmpfs) is part of what the host sees as /srv.
     const script = `mount --rbind ${quote(h.root)} /srv && exec ${SSHD} -D -f ${quote(cfg)} -E ${quote(log)}`;
-    const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    });
     if (this.stopped) {
       // stop() ran while this host was starting (another host failed): it must not outlive the fleet.
       if (child.pid !== undefined) killTree(child.pid);
@@ -461,7 +494,11 @@ export class Fleet {
 
   /** Credentials that work for every host: the client key and knownHosts() (overridable). */
   credentials(overrides: Partial<SshCredentials> = {}): SshCredentials {
-    return { privateKey: this.clientKey, hostKeys: { kind: 'known-hosts', knownHosts: this.knownHosts() }, ...overrides };
+    return {
+      privateKey: this.clientKey,
+      hostKeys: { kind: 'known-hosts', knownHosts: this.knownHosts() },
+      ...overrides,
+    };
   }
 
   /** The bastion (jump host); start the fleet with `{ bastion: true }`. */
@@ -471,9 +508,25 @@ export class Fleet {
   }
 
   /** A new RSA key encrypted with passphrase, authorized on every host. `pem` writes the legacy PEM format. */
-  async rsaKeyWithPassphrase(passphrase: string, opts: { pem?: boolean } = {}): Promise<{ privateKey: string; publicKey: string }> {
+  async rsaKeyWithPassphrase(
+    passphrase: string,
+    opts: { pem?: boolean } = {},
+  ): Promise<{ privateKey: string; publicKey: string }> {
     const file = join(this.dir, `client_rsa_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`);
-    await run('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', passphrase, '-C', 'fivestep-rsa', ...(opts.pem ? ['-m', 'PEM'] : []), '-f', file]);
+    await run('ssh-keygen', [
+      '-q',
+      '-t',
+      'rsa',
+      '-b',
+      '2048',
+      '-N',
+      passphrase,
+      '-C',
+      'fivestep-rsa',
+      ...(opts.pem ? ['-m', 'PEM'] : []),
+      '-f',
+      file,
+    ]);
     const publicKey = readFileSync(`${file}.pub`, 'utf8').trim();
     writeFileSync(this.authorizedKeysFile, `${readFileSync(this.authorizedKeysFile, 'utf8')}${publicKey}\n`);
     return { privateKey: readFileSync(file, 'utf8'), publicKey };
@@ -494,7 +547,10 @@ export class Fleet {
   private async kill(h: FleetHost, tree?: Map<number, number[]>): Promise<void> {
     const child = this.procs.get(h);
     if (!child || h.pid === undefined) return;
-    const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+    const exited =
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve()
+        : new Promise((r) => child.once('exit', r));
     killTree(h.pid, tree);
     await exited;
     this.procs.delete(h);
@@ -582,7 +638,9 @@ function withPort(h: FleetHost, port: number): FleetHost {
   h.id = hostId({ host: h.host, port });
   const line = (publicKey: string) => `[${h.host}]:${port} ${publicKey.split(/\s+/).slice(0, 2).join(' ')}`;
   h.knownHostsLine = line(h.hostKey);
-  h.knownHostsLines = Object.fromEntries(Object.entries(h.hostKeys).map(([type, publicKey]) => [type, line(publicKey)]));
+  h.knownHostsLines = Object.fromEntries(
+    Object.entries(h.hostKeys).map(([type, publicKey]) => [type, line(publicKey)]),
+  );
   return h;
 }
 

@@ -26,7 +26,11 @@ test('requires an authorization header, and only known tokens when given', async
 
 test('repository default branch, commits of a branch, refs, compare', async () => {
   gh.setDefaultBranch('acme/shop', 'trunk');
-  const shas = gh.seedCommits('acme/shop', 'trunk', [{ message: 'one' }, { message: 'two', author: { name: 'Ann', login: 'ann' } }, { message: 'three' }]);
+  const shas = gh.seedCommits('acme/shop', 'trunk', [
+    { message: 'one' },
+    { message: 'two', author: { name: 'Ann', login: 'ann' } },
+    { message: 'three' },
+  ]);
   expect((await client.rest.repos.get(R)).data.default_branch).toBe('trunk');
   const commits = (await client.rest.repos.listCommits({ ...R, sha: 'trunk', per_page: 2 })).data;
   expect(commits.map((c) => c.sha)).toEqual([shas[2], shas[1]]);
@@ -58,24 +62,43 @@ test('issues: create, get, update, close, list with filters, comments, labels', 
   await client.rest.issues.createComment({ ...R, issue_number: 1, body: 'green again' });
   await client.rest.issues.update({ ...R, issue_number: 1, state: 'closed' });
   expect((await client.rest.issues.listForRepo({ ...R })).data.map((i) => i.number)).toEqual([2]);
-  expect((await client.rest.issues.listForRepo({ ...R, state: 'closed' })).data[0]).toMatchObject({ number: 1, state_reason: 'completed', comments: 1 });
-  expect((await client.rest.issues.listComments({ ...R, issue_number: 1 })).data.map((c) => c.body)).toEqual(['green again']);
+  expect((await client.rest.issues.listForRepo({ ...R, state: 'closed' })).data[0]).toMatchObject({
+    number: 1,
+    state_reason: 'completed',
+    comments: 1,
+  });
+  expect((await client.rest.issues.listComments({ ...R, issue_number: 1 })).data.map((c) => c.body)).toEqual([
+    'green again',
+  ]);
   await client.rest.issues.addLabels({ ...R, issue_number: 2, labels: ['incident', 'p1'] });
   await client.rest.issues.removeLabel({ ...R, issue_number: 2, name: 'p1' });
-  expect((await client.rest.issues.listLabelsOnIssue({ ...R, issue_number: 2 })).data.map((l) => l.name)).toEqual(['incident']);
+  expect((await client.rest.issues.listLabelsOnIssue({ ...R, issue_number: 2 })).data.map((l) => l.name)).toEqual([
+    'incident',
+  ]);
   await expect(client.rest.issues.get({ ...R, issue_number: 99 })).rejects.toMatchObject({ status: 404 });
   expect(gh.repo('acme/shop').commentsOn(1)).toHaveLength(1);
 });
 
 test('pulls: seeded with labels and files, created, listed, duplicates refused', async () => {
-  const seeded = gh.seedPull('acme/shop', { head: 'fix', headSha: 'b'.repeat(40), labels: ['bug'], files: ['src/a.ts', 'test/a.test.ts'] });
+  const seeded = gh.seedPull('acme/shop', {
+    head: 'fix',
+    headSha: 'b'.repeat(40),
+    labels: ['bug'],
+    files: ['src/a.ts', 'test/a.test.ts'],
+  });
   const pr = (await client.rest.pulls.get({ ...R, pull_number: seeded.number })).data;
-  expect(pr).toMatchObject({ head: { ref: 'fix', sha: 'b'.repeat(40) }, base: { ref: 'main' }, labels: [{ name: 'bug' }] });
+  expect(pr).toMatchObject({
+    head: { ref: 'fix', sha: 'b'.repeat(40) },
+    base: { ref: 'main' },
+    labels: [{ name: 'bug' }],
+  });
   const files = await client.paginate(client.rest.pulls.listFiles, { ...R, pull_number: pr.number });
   expect(files.map((f) => f.filename)).toEqual(['src/a.ts', 'test/a.test.ts']);
   const created = (await client.rest.pulls.create({ ...R, head: 'revert-x', base: 'main', title: 'Revert' })).data;
   expect(created.number).toBe(2);
-  await expect(client.rest.pulls.create({ ...R, head: 'revert-x', base: 'main', title: 'again' })).rejects.toMatchObject({ status: 422 });
+  await expect(
+    client.rest.pulls.create({ ...R, head: 'revert-x', base: 'main', title: 'again' }),
+  ).rejects.toMatchObject({ status: 422 });
   expect((await client.rest.pulls.list({ ...R, state: 'open' })).data.map((p) => p.number)).toEqual([2, 1]);
   expect((await client.rest.issues.listForRepo(R)).data[0].pull_request).toBeDefined();
 });
@@ -90,18 +113,50 @@ test('commit statuses: create, list, combined; long descriptions rejected', asyn
   const combined = (await client.rest.repos.getCombinedStatusForRef({ ...R, ref: sha })).data;
   expect(combined.state).toBe('failure');
   expect(combined.statuses.map((s) => s.context).sort()).toEqual(['gate', 'lint']);
-  await expect(client.rest.repos.createCommitStatus({ ...R, sha, state: 'success', description: 'x'.repeat(141) })).rejects.toMatchObject({ status: 422 });
+  await expect(
+    client.rest.repos.createCommitStatus({ ...R, sha, state: 'success', description: 'x'.repeat(141) }),
+  ).rejects.toMatchObject({ status: 422 });
   expect(gh.repo('acme/shop').latestStatus(sha, 'gate')?.state).toBe('failure');
 });
 
 test('check runs: 50 annotations per request, appended on update, listed for a ref', async () => {
   const [sha] = gh.seedCommits('acme/shop', 'main', [{}]);
-  const ann = (n: number) => Array.from({ length: n }, (_, i) => ({ path: 'a.ts', start_line: i + 1, end_line: i + 1, annotation_level: 'failure' as const, message: `m${i}` }));
+  const ann = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      path: 'a.ts',
+      start_line: i + 1,
+      end_line: i + 1,
+      annotation_level: 'failure' as const,
+      message: `m${i}`,
+    }));
   await expect(
-    client.rest.checks.create({ ...R, name: 'gate', head_sha: sha, status: 'completed', conclusion: 'failure', output: { title: 't', summary: 's', annotations: ann(51) } }),
-  ).rejects.toMatchObject({ status: 422, message: expect.stringContaining('No more than 50 items are allowed; 51 were supplied.') });
-  const run = (await client.rest.checks.create({ ...R, name: 'gate', head_sha: sha, status: 'in_progress', output: { title: 't', summary: 's', annotations: ann(50) } })).data;
-  await client.rest.checks.update({ ...R, check_run_id: run.id, conclusion: 'failure', output: { title: 't', summary: 's2', annotations: ann(10) } });
+    client.rest.checks.create({
+      ...R,
+      name: 'gate',
+      head_sha: sha,
+      status: 'completed',
+      conclusion: 'failure',
+      output: { title: 't', summary: 's', annotations: ann(51) },
+    }),
+  ).rejects.toMatchObject({
+    status: 422,
+    message: expect.stringContaining('No more than 50 items are allowed; 51 were supplied.'),
+  });
+  const run = (
+    await client.rest.checks.create({
+      ...R,
+      name: 'gate',
+      head_sha: sha,
+      status: 'in_progress',
+      output: { title: 't', summary: 's', annotations: ann(50) },
+    })
+  ).data;
+  await client.rest.checks.update({
+    ...R,
+    check_run_id: run.id,
+    conclusion: 'failure',
+    output: { title: 't', summary: 's2', annotations: ann(10) },
+  });
   const stored = gh.repo('acme/shop').checkRuns[0];
   expect(stored.annotationBatches).toEqual([50, 10]);
   expect(stored).toMatchObject({ status: 'completed', conclusion: 'failure', output: { summary: 's2' } });
@@ -114,16 +169,34 @@ test('check runs: 50 annotations per request, appended on update, listed for a r
 
 test('deployments: create, statuses, auto-inactive of the previous success', async () => {
   gh.seedCommits('acme/shop', 'main', [{}]);
-  const d1 = (await client.rest.repos.createDeployment({ ...R, ref: 'main', environment: 'production', auto_merge: false, required_contexts: [] })).data;
+  const d1 = (
+    await client.rest.repos.createDeployment({
+      ...R,
+      ref: 'main',
+      environment: 'production',
+      auto_merge: false,
+      required_contexts: [],
+    })
+  ).data;
   if (!('id' in d1)) throw new Error('expected a deployment');
   await client.rest.repos.createDeploymentStatus({ ...R, deployment_id: d1.id, state: 'success' });
-  const d2 = (await client.rest.repos.createDeployment({ ...R, ref: 'main', environment: 'production', required_contexts: [] })).data;
+  const d2 = (
+    await client.rest.repos.createDeployment({ ...R, ref: 'main', environment: 'production', required_contexts: [] })
+  ).data;
   if (!('id' in d2)) throw new Error('expected a deployment');
   await client.rest.repos.createDeploymentStatus({ ...R, deployment_id: d2.id, state: 'in_progress' });
-  await client.rest.repos.createDeploymentStatus({ ...R, deployment_id: d2.id, state: 'success', log_url: 'http://log' });
+  await client.rest.repos.createDeploymentStatus({
+    ...R,
+    deployment_id: d2.id,
+    state: 'success',
+    log_url: 'http://log',
+  });
   const s1 = (await client.rest.repos.listDeploymentStatuses({ ...R, deployment_id: d1.id })).data;
   expect(s1.map((s) => s.state)).toEqual(['inactive', 'success']);
-  expect((await client.rest.repos.listDeployments({ ...R, environment: 'production' })).data.map((d) => d.id)).toEqual([d2.id, d1.id]);
+  expect((await client.rest.repos.listDeployments({ ...R, environment: 'production' })).data.map((d) => d.id)).toEqual([
+    d2.id,
+    d1.id,
+  ]);
   expect(gh.repo('acme/shop').deployments[1].statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
 });
 
@@ -134,17 +207,35 @@ test('failNext injects an error for matching requests', async () => {
   expect(gh.requestsMatching(/^POST .*\/issues$/).map((q) => q.status)).toEqual([502, 201]);
 });
 
-test('workflow runs: seeded, updated, read back in GitHub\'s shape; unknown ids are 404', async () => {
+test("workflow runs: seeded, updated, read back in GitHub's shape; unknown ids are 404", async () => {
   const seeded = gh.seedWorkflowRun('acme/shop', { id: 77, status: 'queued' });
   expect(seeded).toMatchObject({ id: 77, status: 'queued', conclusion: null, run_attempt: 1 });
   const run = (await client.rest.actions.getWorkflowRun({ ...R, run_id: 77 })).data;
-  expect(run).toMatchObject({ id: 77, status: 'queued', conclusion: null, run_attempt: 1, html_url: 'https://github.com/acme/shop/actions/runs/77' });
+  expect(run).toMatchObject({
+    id: 77,
+    status: 'queued',
+    conclusion: null,
+    run_attempt: 1,
+    html_url: 'https://github.com/acme/shop/actions/runs/77',
+  });
   expect(run.repository.full_name).toBe('acme/shop');
   gh.seedWorkflowRun('acme/shop', { id: 77, status: 'in_progress' });
   gh.seedWorkflowRun('acme/shop', { id: 77, conclusion: 'cancelled', run_attempt: 2 });
-  expect((await client.rest.actions.getWorkflowRun({ ...R, run_id: 77 })).data).toMatchObject({ status: 'completed', conclusion: 'cancelled', run_attempt: 2 });
+  expect((await client.rest.actions.getWorkflowRun({ ...R, run_id: 77 })).data).toMatchObject({
+    status: 'completed',
+    conclusion: 'cancelled',
+    run_attempt: 2,
+  });
   expect(gh.repo('acme/shop').workflowRuns).toHaveLength(1);
-  expect(gh.seedWorkflowRun('acme/shop', { status: 'completed' })).toMatchObject({ status: 'completed', conclusion: 'success' });
-  await expect(client.rest.actions.getWorkflowRun({ ...R, run_id: 78 })).rejects.toMatchObject({ status: 404, response: { data: { message: 'Not Found' } } });
-  await expect(client.rest.actions.getWorkflowRun({ owner: 'acme', repo: 'other', run_id: 77 })).rejects.toMatchObject({ status: 404 });
+  expect(gh.seedWorkflowRun('acme/shop', { status: 'completed' })).toMatchObject({
+    status: 'completed',
+    conclusion: 'success',
+  });
+  await expect(client.rest.actions.getWorkflowRun({ ...R, run_id: 78 })).rejects.toMatchObject({
+    status: 404,
+    response: { data: { message: 'Not Found' } },
+  });
+  await expect(client.rest.actions.getWorkflowRun({ owner: 'acme', repo: 'other', run_id: 77 })).rejects.toMatchObject({
+    status: 404,
+  });
 });

@@ -260,7 +260,7 @@ export interface SeedPull {
   base?: string;
   labels?: string[];
   /** Changed files: names (status `modified`) or full entries. */
-  files?: (string | Partial<PullFile> & { filename: string })[];
+  files?: (string | (Partial<PullFile> & { filename: string }))[];
   state?: 'open' | 'closed';
   draft?: boolean;
   user?: string;
@@ -377,9 +377,7 @@ export class GitHubApiStandIn {
   private nextId = 1000;
   private server: Server;
 
-  constructor(
-    private readonly options: StandInOptions = {},
-  ) {
+  constructor(private readonly options: StandInOptions = {}) {
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
@@ -425,7 +423,11 @@ export class GitHubApiStandIn {
       r.commits.set(sha, {
         sha,
         message: c.message ?? `commit ${list.length + 1}`,
-        author: { name: c.author?.name ?? 'Dev Eloper', email: c.author?.email ?? 'dev@example.com', date: c.date ?? now() },
+        author: {
+          name: c.author?.name ?? 'Dev Eloper',
+          email: c.author?.email ?? 'dev@example.com',
+          date: c.date ?? now(),
+        },
         login: c.author?.login === undefined ? 'developer' : c.author.login,
         parents: parent ? [parent] : [],
       });
@@ -467,11 +469,18 @@ export class GitHubApiStandIn {
     return issue;
   }
 
-  seedStatus(fullName: string, sha: string, s: { state: StatusRecord['state']; context: string; description?: string; target_url?: string }): StatusRecord {
+  seedStatus(
+    fullName: string,
+    sha: string,
+    s: { state: StatusRecord['state']; context: string; description?: string; target_url?: string },
+  ): StatusRecord {
     return this.createStatus(this.repo(fullName), sha, s);
   }
 
-  seedCheckRun(fullName: string, c: { name: string; head_sha: string; status?: CheckRunRecord['status']; conclusion?: string }): CheckRunRecord {
+  seedCheckRun(
+    fullName: string,
+    c: { name: string; head_sha: string; status?: CheckRunRecord['status']; conclusion?: string },
+  ): CheckRunRecord {
     return this.createCheckRun(this.repo(fullName), { status: c.conclusion ? 'completed' : 'in_progress', ...c });
   }
 
@@ -479,7 +488,10 @@ export class GitHubApiStandIn {
    * Adds a workflow run, or updates the one with `id` (a run moving on: queued → in_progress → completed).
    * A conclusion alone means completed; completed without one is a success; a run not completed has none.
    */
-  seedWorkflowRun(fullName: string, w: Partial<Omit<WorkflowRunRecord, 'created_at' | 'updated_at'>>): WorkflowRunRecord {
+  seedWorkflowRun(
+    fullName: string,
+    w: Partial<Omit<WorkflowRunRecord, 'created_at' | 'updated_at'>>,
+  ): WorkflowRunRecord {
     const r = this.repo(fullName);
     let run = w.id === undefined ? undefined : r.workflowRuns.find((x) => x.id === w.id);
     if (!run) {
@@ -505,8 +517,18 @@ export class GitHubApiStandIn {
   }
 
   /** Stores an artifact (a zip, as actions/upload-artifact makes it) of a workflow run. */
-  seedArtifact(fullName: string, a: { runId: number; name: string; zip: Uint8Array; expired?: boolean }): ArtifactRecord {
-    const rec: ArtifactRecord = { id: this.nextId++, name: a.name, runId: a.runId, zip: a.zip, expired: a.expired ?? false, created_at: now() };
+  seedArtifact(
+    fullName: string,
+    a: { runId: number; name: string; zip: Uint8Array; expired?: boolean },
+  ): ArtifactRecord {
+    const rec: ArtifactRecord = {
+      id: this.nextId++,
+      name: a.name,
+      runId: a.runId,
+      zip: a.zip,
+      expired: a.expired ?? false,
+      created_at: now(),
+    };
     this.repo(fullName).artifacts.push(rec);
     return rec;
   }
@@ -516,7 +538,12 @@ export class GitHubApiStandIn {
     const r = this.repo(fullName);
     const w = r.workflowRuns.find((x) => x.id === id);
     if (!w) throw new Error(`no workflow run ${id}`);
-    return { action: 'completed', workflow_run: this.workflowRunJson(r, w), workflow: { name: workflow }, repository: this.repoJson(r) };
+    return {
+      action: 'completed',
+      workflow_run: this.workflowRunJson(r, w),
+      workflow: { name: workflow },
+      repository: this.repoJson(r),
+    };
   }
 
   /**
@@ -545,7 +572,11 @@ export class GitHubApiStandIn {
    * entries behind it are rebuilt on what is left (new commits, so their checks must run again: their
    * `merge_group` events are returned), an entry still waiting stops the walk.
    */
-  settleQueue(fullName: string, required: string[], branch = this.repo(fullName).defaultBranch): { merged: number[]; dropped: number[]; rebuilt: { entry: QueueEntry; payload: Json }[] } {
+  settleQueue(
+    fullName: string,
+    required: string[],
+    branch = this.repo(fullName).defaultBranch,
+  ): { merged: number[]; dropped: number[]; rebuilt: { entry: QueueEntry; payload: Json }[] } {
     const r = this.repo(fullName);
     const queue = r.queues.get(branch) ?? [];
     const merged: number[] = [];
@@ -602,7 +633,14 @@ export class GitHubApiStandIn {
         head_ref: `refs/heads/${e.headRef}`,
         base_sha: e.baseSha,
         base_ref: `refs/heads/${branch}`,
-        head_commit: { id: e.sha, tree_id: fakeSha(`tree${e.sha}`), message: c.message, timestamp: c.author.date, author: { name: c.author.name, email: c.author.email }, committer: { name: c.author.name, email: c.author.email } },
+        head_commit: {
+          id: e.sha,
+          tree_id: fakeSha(`tree${e.sha}`),
+          message: c.message,
+          timestamp: c.author.date,
+          author: { name: c.author.name, email: c.author.email },
+          committer: { name: c.author.name, email: c.author.email },
+        },
       },
       repository: this.repoJson(r),
     };
@@ -613,8 +651,16 @@ export class GitHubApiStandIn {
     const status = r.latestStatus(sha, context);
     const run = [...r.checkRuns].reverse().find((c) => c.head_sha === sha && c.name === context);
     const states: ('success' | 'failure' | 'pending')[] = [];
-    if (status) states.push(status.state === 'success' ? 'success' : status.state === 'pending' ? 'pending' : 'failure');
-    if (run) states.push(run.status !== 'completed' ? 'pending' : ['success', 'neutral', 'skipped'].includes(run.conclusion ?? '') ? 'success' : 'failure');
+    if (status)
+      states.push(status.state === 'success' ? 'success' : status.state === 'pending' ? 'pending' : 'failure');
+    if (run)
+      states.push(
+        run.status !== 'completed'
+          ? 'pending'
+          : ['success', 'neutral', 'skipped'].includes(run.conclusion ?? '')
+            ? 'success'
+            : 'failure',
+      );
     if (states.length === 0) return 'pending';
     return states.includes('failure') ? 'failure' : states.includes('pending') ? 'pending' : 'success';
   }
@@ -635,7 +681,13 @@ export class GitHubApiStandIn {
     const url = new URL(req.url ?? '/', 'http://stand-in');
     const method = (req.method ?? 'GET').toUpperCase();
     const query = Object.fromEntries(url.searchParams.entries());
-    const record: RecordedRequest = { method, path: decodeURIComponent(url.pathname), query, body: undefined, status: 0 };
+    const record: RecordedRequest = {
+      method,
+      path: decodeURIComponent(url.pathname),
+      query,
+      body: undefined,
+      status: 0,
+    };
     this.requests.push(record);
     // A signed storage URL, as an artifact's zip redirects to: no authorization, the signature is the key.
     const blob = /^\/_blobs\/(\d+)$/.exec(url.pathname);
@@ -664,9 +716,16 @@ export class GitHubApiStandIn {
       const auth = req.headers.authorization;
       if (!auth) throw new HttpError(401, 'Requires authentication');
       const token = auth.replace(/^(token|bearer)\s+/i, '');
-      if (this.options.tokens && !this.options.tokens.includes(token) && !this.options.readOnlyTokens?.includes(token)) throw new HttpError(401, 'Bad credentials');
-      if (method !== 'GET' && this.options.readOnlyTokens?.includes(token)) throw new HttpError(403, 'Resource not accessible by integration');
-      const rule = this.failRules.find((f) => f.left > 0 && (!f.method || f.method.toUpperCase() === method) && (typeof f.path === 'string' ? f.path === record.path : f.path.test(record.path)));
+      if (this.options.tokens && !this.options.tokens.includes(token) && !this.options.readOnlyTokens?.includes(token))
+        throw new HttpError(401, 'Bad credentials');
+      if (method !== 'GET' && this.options.readOnlyTokens?.includes(token))
+        throw new HttpError(403, 'Resource not accessible by integration');
+      const rule = this.failRules.find(
+        (f) =>
+          f.left > 0 &&
+          (!f.method || f.method.toUpperCase() === method) &&
+          (typeof f.path === 'string' ? f.path === record.path : f.path.test(record.path)),
+      );
       if (rule) {
         rule.left--;
         throw new HttpError(rule.status, rule.message ?? 'Injected failure');
@@ -694,7 +753,12 @@ export class GitHubApiStandIn {
     res.end(status === 204 ? undefined : JSON.stringify(payload));
   }
 
-  private route(method: string, path: string, q: Record<string, string>, b: Json): { status?: number; body?: unknown; listKey?: string; location?: string } {
+  private route(
+    method: string,
+    path: string,
+    q: Record<string, string>,
+    b: Json,
+  ): { status?: number; body?: unknown; listKey?: string; location?: string } {
     const seg = path.split('/').filter(Boolean).map(decodeURIComponent);
     if (method === 'GET' && path === '/user') {
       // An installation token (the workflow's GITHUB_TOKEN, a bot) may not read /user, as on GitHub.
@@ -725,7 +789,8 @@ export class GitHubApiStandIn {
     if (method === 'GET' && rest.length === 1 && at(0) === 'labels') return { body: r.labels };
     if (method === 'POST' && rest.length === 1 && at(0) === 'labels') {
       if (!b.name) throw validation('Label', 'name', 'missing_field');
-      if (r.labels.some((l) => l.name.toLowerCase() === String(b.name).toLowerCase())) throw validation('Label', 'name', 'already_exists');
+      if (r.labels.some((l) => l.name.toLowerCase() === String(b.name).toLowerCase()))
+        throw validation('Label', 'name', 'already_exists');
       return { body: this.label(r, b.name, b.color, b.description) };
     }
     if (method === 'GET' && rest.length === 2 && at(0) === 'labels') {
@@ -737,13 +802,21 @@ export class GitHubApiStandIn {
       case 'POST issues': {
         if (!b.title) throw validation('Issue', 'title', 'missing_field');
         const issue = this.createIssue(r, { title: String(b.title), body: b.body ?? null });
-        if (Array.isArray(b.labels)) this.addLabels(r, issue, b.labels.map((l: string | Json) => (typeof l === 'string' ? l : l.name)));
+        if (Array.isArray(b.labels))
+          this.addLabels(
+            r,
+            issue,
+            b.labels.map((l: string | Json) => (typeof l === 'string' ? l : l.name)),
+          );
         if (Array.isArray(b.assignees)) issue.assignees = b.assignees.map((a: string) => this.userRef(a));
         return { body: issue };
       }
       case 'GET issues': {
         const state = q.state ?? 'open';
-        const wanted = (q.labels ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+        const wanted = (q.labels ?? '')
+          .split(',')
+          .map((s) => s.trim().toLowerCase())
+          .filter(Boolean);
         let list = r.issues.filter((i) => state === 'all' || i.state === state);
         list = list.filter((i) => wanted.every((w) => i.labels.some((l) => l.name.toLowerCase() === w)));
         if (q.creator) list = list.filter((i) => i.user.login === q.creator);
@@ -761,7 +834,11 @@ export class GitHubApiStandIn {
         if (b.body !== undefined) issue.body = b.body;
         if (Array.isArray(b.labels)) {
           issue.labels = [];
-          this.addLabels(r, issue, b.labels.map((l: string | Json) => (typeof l === 'string' ? l : l.name)));
+          this.addLabels(
+            r,
+            issue,
+            b.labels.map((l: string | Json) => (typeof l === 'string' ? l : l.name)),
+          );
         }
         if (b.state !== undefined) {
           if (b.state !== 'open' && b.state !== 'closed') throw validation('Issue', 'state');
@@ -802,7 +879,9 @@ export class GitHubApiStandIn {
       case 'POST issues/:n/labels':
       case 'PUT issues/:n/labels': {
         const issue = this.mustIssue(r, num(1));
-        const names: string[] = (Array.isArray(b) ? b : (b.labels ?? [])).map((l: string | Json) => (typeof l === 'string' ? l : l.name));
+        const names: string[] = (Array.isArray(b) ? b : (b.labels ?? [])).map((l: string | Json) =>
+          typeof l === 'string' ? l : l.name,
+        );
         if (method === 'PUT') issue.labels = [];
         this.addLabels(r, issue, names);
         return { status: 200, body: issue.labels };
@@ -823,8 +902,20 @@ export class GitHubApiStandIn {
         const head = String(b.head).replace(/^[^:]+:/, '');
         if (head === b.base) throw validation('PullRequest', 'base', 'invalid', 'head and base must be different');
         const dup = r.pulls.find((p) => p.state === 'open' && p.head.ref === head && p.base.ref === b.base);
-        if (dup) throw validation('PullRequest', 'head', 'custom', `A pull request already exists for ${r.fullName.split('/')[0]}:${head}.`);
-        const pull = this.createPull(r, { title: String(b.title ?? head), body: b.body ?? null, head, base: String(b.base), draft: Boolean(b.draft) });
+        if (dup)
+          throw validation(
+            'PullRequest',
+            'head',
+            'custom',
+            `A pull request already exists for ${r.fullName.split('/')[0]}:${head}.`,
+          );
+        const pull = this.createPull(r, {
+          title: String(b.title ?? head),
+          body: b.body ?? null,
+          head,
+          base: String(b.base),
+          draft: Boolean(b.draft),
+        });
         return { body: this.pullJson(r, pull) };
       }
       case 'GET pulls': {
@@ -854,7 +945,12 @@ export class GitHubApiStandIn {
     if (method === 'POST' && at(0) === 'statuses' && rest.length === 2) {
       return { body: this.createStatus(r, at(1), b) };
     }
-    if (method === 'GET' && at(0) === 'commits' && rest.length >= 3 && (at(rest.length - 1) === 'statuses' || at(rest.length - 1) === 'status' || at(rest.length - 1) === 'check-runs')) {
+    if (
+      method === 'GET' &&
+      at(0) === 'commits' &&
+      rest.length >= 3 &&
+      (at(rest.length - 1) === 'statuses' || at(rest.length - 1) === 'status' || at(rest.length - 1) === 'check-runs')
+    ) {
       const ref = rest.slice(1, -1).join('/');
       const sha = r.resolve(ref);
       const kind = at(rest.length - 1);
@@ -864,8 +960,12 @@ export class GitHubApiStandIn {
       let runs = r.checkRuns.filter((c) => c.head_sha === sha).reverse();
       if (q.check_name) runs = runs.filter((c) => c.name === q.check_name);
       if (q.status) runs = runs.filter((c) => c.status === q.status);
-      if ((q.filter ?? 'latest') === 'latest') runs = runs.filter((c, i) => runs.findIndex((x) => x.name === c.name) === i);
-      return { body: { total_count: runs.length, check_runs: runs.map((c) => this.checkRunJson(r, c)) }, listKey: 'check_runs' };
+      if ((q.filter ?? 'latest') === 'latest')
+        runs = runs.filter((c, i) => runs.findIndex((x) => x.name === c.name) === i);
+      return {
+        body: { total_count: runs.length, check_runs: runs.map((c) => this.checkRunJson(r, c)) },
+        listKey: 'check_runs',
+      };
     }
     // Check runs
     switch (route) {
@@ -876,10 +976,20 @@ export class GitHubApiStandIn {
       case 'PATCH check-runs/:n':
         return { body: this.checkRunJson(r, this.updateCheckRun(r, this.mustCheckRun(r, num(1)), b)) };
       case 'GET check-runs/:n/annotations':
-        return { body: this.mustCheckRun(r, num(1)).annotations.map((a) => ({ start_column: null, end_column: null, title: null, raw_details: null, blob_href: '', ...a })) };
+        return {
+          body: this.mustCheckRun(r, num(1)).annotations.map((a) => ({
+            start_column: null,
+            end_column: null,
+            title: null,
+            raw_details: null,
+            blob_href: '',
+            ...a,
+          })),
+        };
     }
     // Git refs, commits
-    if (at(0) === 'git' && (at(1) === 'ref' || at(1) === 'refs' || at(1) === 'matching-refs')) return this.refs(r, method, at(1), rest.slice(2).join('/'), b);
+    if (at(0) === 'git' && (at(1) === 'ref' || at(1) === 'refs' || at(1) === 'matching-refs'))
+      return this.refs(r, method, at(1), rest.slice(2).join('/'), b);
     if (method === 'GET' && at(0) === 'commits' && rest.length === 1) {
       const start = q.sha ?? r.defaultBranch;
       const history = this.history(r, start);
@@ -936,7 +1046,8 @@ export class GitHubApiStandIn {
       }
       case 'GET deployments': {
         let list = [...r.deployments].reverse();
-        for (const k of ['sha', 'ref', 'task', 'environment'] as const) if (q[k]) list = list.filter((d) => d[k] === q[k]);
+        for (const k of ['sha', 'ref', 'task', 'environment'] as const)
+          if (q[k]) list = list.filter((d) => d[k] === q[k]);
         return { body: list.map((d) => this.deploymentJson(r, d)) };
       }
       case 'GET deployments/:n':
@@ -949,7 +1060,11 @@ export class GitHubApiStandIn {
         // GitHub's auto_inactive: a new success retires the environment's earlier successful deployments.
         if (b.state === 'success' && b.auto_inactive !== false && !d.transient_environment) {
           for (const other of r.deployments) {
-            if (other !== d && other.environment === d.environment && other.statuses[other.statuses.length - 1]?.state === 'success') {
+            if (
+              other !== d &&
+              other.environment === d.environment &&
+              other.statuses[other.statuses.length - 1]?.state === 'success'
+            ) {
               this.deploymentStatus(other, 'inactive', {});
             }
           }
@@ -965,7 +1080,8 @@ export class GitHubApiStandIn {
     switch (route) {
       case 'POST releases': {
         if (!b.tag_name) throw validation('Release', 'tag_name', 'missing_field');
-        if (r.releases.some((x) => x.tag_name === b.tag_name)) throw validation('Release', 'tag_name', 'already_exists');
+        if (r.releases.some((x) => x.tag_name === b.tag_name))
+          throw validation('Release', 'tag_name', 'already_exists');
         const rel: ReleaseRecord = {
           id: this.nextId++,
           tag_name: String(b.tag_name),
@@ -986,7 +1102,8 @@ export class GitHubApiStandIn {
       case 'PATCH releases/:n': {
         const rel = r.releases.find((x) => x.id === num(1));
         if (!rel) throw notFound();
-        for (const k of ['name', 'body', 'draft', 'prerelease', 'make_latest'] as const) if (b[k] !== undefined) (rel as Json)[k] = b[k];
+        for (const k of ['name', 'body', 'draft', 'prerelease', 'make_latest'] as const)
+          if (b[k] !== undefined) (rel as Json)[k] = b[k];
         return { body: rel };
       }
     }
@@ -1000,7 +1117,10 @@ export class GitHubApiStandIn {
     if (route === 'GET actions/runs/:n/artifacts') {
       let list = r.artifacts.filter((a) => a.runId === num(2));
       if (q.name) list = list.filter((a) => a.name === q.name);
-      return { body: { total_count: list.length, artifacts: list.map((a) => this.artifactJson(r, a)) }, listKey: 'artifacts' };
+      return {
+        body: { total_count: list.length, artifacts: list.map((a) => this.artifactJson(r, a)) },
+        listKey: 'artifacts',
+      };
     }
     if (route === 'GET actions/artifacts/:n' || route === 'GET actions/artifacts/:n/zip') {
       const a = r.artifacts.find((x) => x.id === num(2));
@@ -1020,7 +1140,11 @@ export class GitHubApiStandIn {
   // ---- model operations ------------------------------------------------------------------------------
 
   private userRef(login: string): UserRef {
-    return { login, id: Math.abs(parseInt(fakeSha(login).slice(0, 8), 16)), type: login.endsWith('[bot]') ? 'Bot' : 'User' };
+    return {
+      login,
+      id: Math.abs(parseInt(fakeSha(login).slice(0, 8), 16)),
+      type: login.endsWith('[bot]') ? 'Bot' : 'User',
+    };
   }
   private user(): UserRef {
     return this.userRef(this.options.login ?? 'github-actions[bot]');
@@ -1043,7 +1167,10 @@ export class GitHubApiStandIn {
     }
   }
 
-  private createIssue(r: RepoState, i: { title: string; body: string | null; user?: string; number?: number }): IssueRecord {
+  private createIssue(
+    r: RepoState,
+    i: { title: string; body: string | null; user?: string; number?: number },
+  ): IssueRecord {
     const number = i.number ?? Math.max(0, ...r.issues.map((x) => x.number)) + 1;
     if (r.issue(number)) throw new Error(`issue #${number} exists`);
     const issue: IssueRecord = {
@@ -1079,7 +1206,19 @@ export class GitHubApiStandIn {
     }
   }
 
-  private createPull(r: RepoState, p: { title: string; body: string | null; head: string; headSha?: string; base: string; draft: boolean; user?: string; number?: number }): PullRecord {
+  private createPull(
+    r: RepoState,
+    p: {
+      title: string;
+      body: string | null;
+      head: string;
+      headSha?: string;
+      base: string;
+      draft: boolean;
+      user?: string;
+      number?: number;
+    },
+  ): PullRecord {
     const issue = this.createIssue(r, { title: p.title, body: p.body, user: p.user, number: p.number });
     issue.html_url = `${this.htmlUrl}/${r.fullName}/pull/${issue.number}`;
     issue.pull_request = { url: `${this.url}/repos/${r.fullName}/pulls/${issue.number}`, html_url: issue.html_url };
@@ -1093,7 +1232,11 @@ export class GitHubApiStandIn {
       draft: p.draft,
       merged: false,
       user: issue.user,
-      head: { ref: p.head, sha: p.headSha ?? r.tip(p.head) ?? fakeSha(`${r.fullName}:${p.head}`), label: `${owner}:${p.head}` },
+      head: {
+        ref: p.head,
+        sha: p.headSha ?? r.tip(p.head) ?? fakeSha(`${r.fullName}:${p.head}`),
+        label: `${owner}:${p.head}`,
+      },
       base: { ref: p.base, sha: r.tip(p.base) ?? fakeSha(`${r.fullName}:${p.base}`), label: `${owner}:${p.base}` },
       html_url: issue.html_url,
       created_at: issue.created_at,
@@ -1130,7 +1273,11 @@ export class GitHubApiStandIn {
   private combinedStatus(r: RepoState, sha: string): Json {
     const latest = r.statusesFor(sha).filter((s, i, all) => all.findIndex((x) => x.context === s.context) === i);
     const states = latest.map((s) => s.state);
-    const state = states.some((s) => s === 'error' || s === 'failure') ? 'failure' : states.length > 0 && states.every((s) => s === 'success') ? 'success' : 'pending';
+    const state = states.some((s) => s === 'error' || s === 'failure')
+      ? 'failure'
+      : states.length > 0 && states.every((s) => s === 'success')
+        ? 'success'
+        : 'pending';
     return {
       state,
       sha,
@@ -1144,18 +1291,23 @@ export class GitHubApiStandIn {
   private checkAnnotations(b: Json): AnnotationRecord[] {
     const out = b.output;
     if (out === undefined || out === null) return [];
-    if (out.title === undefined || out.summary === undefined) throw validation('CheckRun', 'output', 'missing_field', 'output needs title and summary');
+    if (out.title === undefined || out.summary === undefined)
+      throw validation('CheckRun', 'output', 'missing_field', 'output needs title and summary');
     for (const field of ['summary', 'text']) {
       const v = out[field];
-      if (typeof v === 'string' && v.length > 65535) throw invalid(`Invalid request.\n\nOnly 65535 characters are allowed; ${v.length} were supplied.`);
+      if (typeof v === 'string' && v.length > 65535)
+        throw invalid(`Invalid request.\n\nOnly 65535 characters are allowed; ${v.length} were supplied.`);
     }
     const list: Json[] = out.annotations ?? [];
-    if (list.length > 50) throw invalid(`Invalid request.\n\nNo more than 50 items are allowed; ${list.length} were supplied.`);
+    if (list.length > 50)
+      throw invalid(`Invalid request.\n\nNo more than 50 items are allowed; ${list.length} were supplied.`);
     for (const a of list) {
       for (const k of ['path', 'start_line', 'end_line', 'annotation_level', 'message']) {
-        if (a[k] === undefined || a[k] === null || a[k] === '') throw invalid(`Invalid request.\n\n"${k}" wasn't supplied.`);
+        if (a[k] === undefined || a[k] === null || a[k] === '')
+          throw invalid(`Invalid request.\n\n"${k}" wasn't supplied.`);
       }
-      if (!['notice', 'warning', 'failure'].includes(a.annotation_level)) throw invalid(`Invalid request.\n\n"annotation_level" is not one of notice, warning, failure.`);
+      if (!['notice', 'warning', 'failure'].includes(a.annotation_level))
+        throw invalid(`Invalid request.\n\n"annotation_level" is not one of notice, warning, failure.`);
     }
     return list as AnnotationRecord[];
   }
@@ -1189,11 +1341,23 @@ export class GitHubApiStandIn {
   }
 
   private applyCheckRun(c: CheckRunRecord, b: Json, annotations: AnnotationRecord[]): void {
-    const status = b.conclusion ? 'completed' : (b.status ?? (c.status === 'queued' && b.started_at ? 'in_progress' : c.status));
+    const status = b.conclusion
+      ? 'completed'
+      : (b.status ?? (c.status === 'queued' && b.started_at ? 'in_progress' : c.status));
     if (!['queued', 'in_progress', 'completed'].includes(status)) throw validation('CheckRun', 'status');
     const conclusion = b.conclusion ?? c.conclusion;
-    if (status === 'completed' && !conclusion) throw validation('CheckRun', 'conclusion', 'missing_field', 'conclusion is required when status is completed');
-    const conclusions = ['action_required', 'cancelled', 'failure', 'neutral', 'success', 'skipped', 'stale', 'timed_out'];
+    if (status === 'completed' && !conclusion)
+      throw validation('CheckRun', 'conclusion', 'missing_field', 'conclusion is required when status is completed');
+    const conclusions = [
+      'action_required',
+      'cancelled',
+      'failure',
+      'neutral',
+      'success',
+      'skipped',
+      'stale',
+      'timed_out',
+    ];
     if (conclusion && !conclusions.includes(conclusion)) throw validation('CheckRun', 'conclusion');
     c.status = status;
     c.conclusion = conclusion ?? null;
@@ -1201,7 +1365,11 @@ export class GitHubApiStandIn {
     if (b.details_url !== undefined) c.details_url = b.details_url;
     if (b.name !== undefined) c.name = String(b.name);
     if (b.output) {
-      c.output = { title: b.output.title ?? c.output.title, summary: b.output.summary ?? c.output.summary, text: b.output.text ?? c.output.text };
+      c.output = {
+        title: b.output.title ?? c.output.title,
+        summary: b.output.summary ?? c.output.summary,
+        text: b.output.text ?? c.output.text,
+      };
       c.annotations.push(...annotations);
       c.annotationBatches.push(annotations.length);
     }
@@ -1219,7 +1387,12 @@ export class GitHubApiStandIn {
       object: { sha: x.sha, type: 'commit', url: `${this.url}/repos/${r.fullName}/git/commits/${x.sha}` },
     });
     const full = ref.startsWith('refs/') ? ref : `refs/${ref}`;
-    if (method === 'GET' && kind === 'matching-refs') return { body: all().filter((x) => x.ref.startsWith(full)).map(json) };
+    if (method === 'GET' && kind === 'matching-refs')
+      return {
+        body: all()
+          .filter((x) => x.ref.startsWith(full))
+          .map(json),
+      };
     if (method === 'GET' && kind === 'ref') {
       const found = all().find((x) => x.ref === full);
       if (!found) throw notFound();
@@ -1257,7 +1430,13 @@ export class GitHubApiStandIn {
     const history = source ? source.slice(0, source.indexOf(sha) + 1) : [...(r.branches.get(name) ?? []), sha];
     if (!r.commits.has(sha)) {
       const parent = history[history.length - 2];
-      r.commits.set(sha, { sha, message: `commit ${sha.slice(0, 7)}`, author: { name: 'Dev Eloper', email: 'dev@example.com', date: now() }, login: null, parents: parent ? [parent] : [] });
+      r.commits.set(sha, {
+        sha,
+        message: `commit ${sha.slice(0, 7)}`,
+        author: { name: 'Dev Eloper', email: 'dev@example.com', date: now() },
+        login: null,
+        parents: parent ? [parent] : [],
+      });
     }
     r.branches.set(name, history);
   }
@@ -1331,7 +1510,9 @@ export class GitHubApiStandIn {
       ...rest,
       url: `${this.url}/repos/${r.fullName}/pulls/${p.number}`,
       labels: r.issue(p.number)?.labels ?? [],
-      head: p.fork ? { ...p.head, repo: this.repoJson(this.repo(p.fork)), user: this.userRef(p.fork.split('/')[0]) } : { ...p.head, repo, user: repo.owner },
+      head: p.fork
+        ? { ...p.head, repo: this.repoJson(this.repo(p.fork)), user: this.userRef(p.fork.split('/')[0]) }
+        : { ...p.head, repo, user: repo.owner },
       base: { ...p.base, repo, user: repo.owner },
       merged_at: null,
       mergeable: null,
@@ -1350,7 +1531,11 @@ export class GitHubApiStandIn {
       node_id: fakeSha(`check${c.id}`),
       url: `${this.url}/repos/${r.fullName}/check-runs/${c.id}`,
       html_url: `${this.htmlUrl}/${r.fullName}/runs/${c.id}`,
-      output: { ...output, annotations_count: annotations.length, annotations_url: `${this.url}/repos/${r.fullName}/check-runs/${c.id}/annotations` },
+      output: {
+        ...output,
+        annotations_count: annotations.length,
+        annotations_url: `${this.url}/repos/${r.fullName}/check-runs/${c.id}/annotations`,
+      },
       check_suite: { id: 1 },
       app: { slug: 'github-actions', name: 'GitHub Actions' },
       pull_requests: [],
@@ -1419,7 +1604,9 @@ export class GitHubApiStandIn {
       created_at: a.created_at,
       updated_at: a.created_at,
       expires_at: a.created_at,
-      workflow_run: run ? { id: run.id, repository_id: 1, head_repository_id: 1, head_branch: run.head_branch, head_sha: run.head_sha } : null,
+      workflow_run: run
+        ? { id: run.id, repository_id: 1, head_repository_id: 1, head_branch: run.head_branch, head_sha: run.head_sha }
+        : null,
     };
   }
 

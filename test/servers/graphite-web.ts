@@ -34,11 +34,14 @@ export interface RealGraphite {
   /** GET /render?format=json for `target` (from/until as graphite takes them: -10min, now, Unix seconds). */
   render(target: string, from?: string, until?: string): Promise<RenderSeries[]>;
   /** Polls /render until `predicate` holds for the answer (carbon writes whisper files asynchronously). */
-  waitFor(target: string, predicate: (series: RenderSeries[]) => boolean, options?: { from?: string; until?: string; timeoutMs?: number }): Promise<RenderSeries[]>;
+  waitFor(
+    target: string,
+    predicate: (series: RenderSeries[]) => boolean,
+    options?: { from?: string; until?: string; timeoutMs?: number },
+  ): Promise<RenderSeries[]>;
   /** Kills carbon-cache and graphite-web and removes the temp dir. */
   close(): Promise<void>;
 }
-
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -85,7 +88,8 @@ const lostPort = (c: Child) => /address already in use|port is already in use|Co
 /** Python's environment without whatever a pyenv or virtualenv on this machine would add. */
 function pythonEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(PYTHON|PYENV|VIRTUAL_ENV|DJANGO|GRAPHITE)/.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!/^(PYTHON|PYENV|VIRTUAL_ENV|DJANGO|GRAPHITE)/.test(k)) env[k] = v;
   return { ...env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', ...extra };
 }
 
@@ -194,15 +198,30 @@ export async function startRealGraphite(options: { timeoutMs?: number } = {}): P
     const config = writeCarbonConfig(dir, ports);
     writeWebSettings(dir, ports.query);
     rmSync(join(dir, 'carbon.pid'), { force: true });
-    carbon = start([CARBON_CACHE_BIN, `--config=${config}`, '--nodaemon', `--pidfile=${join(dir, 'carbon.pid')}`, `--logdir=${join(dir, 'log')}`, 'start'], pythonEnv({}));
+    carbon = start(
+      [
+        CARBON_CACHE_BIN,
+        `--config=${config}`,
+        '--nodaemon',
+        `--pidfile=${join(dir, 'carbon.pid')}`,
+        `--logdir=${join(dir, 'log')}`,
+        'start',
+      ],
+      pythonEnv({}),
+    );
     web = start(
       ['-m', 'django', 'runserver', '--noreload', `127.0.0.1:${webPort}`],
-      pythonEnv({ PYTHONPATH: dir, DJANGO_SETTINGS_MODULE: 'graphite.settings', GRAPHITE_SETTINGS_MODULE: 'fivestep_graphite_settings' }),
+      pythonEnv({
+        PYTHONPATH: dir,
+        DJANGO_SETTINGS_MODULE: 'graphite.settings',
+        GRAPHITE_SETTINGS_MODULE: 'fivestep_graphite_settings',
+      }),
       onWebLine,
     );
 
     // carbon: twisted logs "... starting on PORT" once each port is bound; graphite-web: /render answers [].
-    const carbonUp = () => [ports.line, ports.pickle, ports.query].every((p) => new RegExp(`starting on ${p}\\b`).test(carbon!.output()));
+    const carbonUp = () =>
+      [ports.line, ports.pickle, ports.query].every((p) => new RegExp(`starting on ${p}\\b`).test(carbon!.output()));
     let carbonReady = false;
     let webReady = false;
     while (Date.now() < deadline && alive(carbon) && alive(web) && !(carbonReady && webReady)) {
@@ -226,7 +245,11 @@ export async function startRealGraphite(options: { timeoutMs?: number } = {}): P
       const t = Math.floor(Date.now() / 1000);
       await graphite.sendMany([['fivestep_ready.canary', 1, t]]);
       try {
-        await graphite.waitFor('fivestep_ready.canary', (s) => s.length === 1 && s[0].datapoints.some(([v]) => v === 1), { from: '-5min', timeoutMs: Math.max(1000, deadline - Date.now()) });
+        await graphite.waitFor(
+          'fivestep_ready.canary',
+          (s) => s.length === 1 && s[0].datapoints.some(([v]) => v === 1),
+          { from: '-5min', timeoutMs: Math.max(1000, deadline - Date.now()) },
+        );
       } catch (err) {
         return fail(`a point sent to carbon never came back from graphite-web: ${(err as Error).message}`);
       }
@@ -240,7 +263,12 @@ export async function startRealGraphite(options: { timeoutMs?: number } = {}): P
   }
 }
 
-function handle(url: string, ports: RealGraphite['carbon'], requests: RealGraphite['requests'], close: () => Promise<void>): RealGraphite {
+function handle(
+  url: string,
+  ports: RealGraphite['carbon'],
+  requests: RealGraphite['requests'],
+  close: () => Promise<void>,
+): RealGraphite {
   const render = async (target: string, from = '-10min', until = 'now'): Promise<RenderSeries[]> => {
     const res = await fetch(`${url}/render?${new URLSearchParams({ target, format: 'json', from, until })}`);
     const body = await res.text();
@@ -275,7 +303,10 @@ function handle(url: string, ports: RealGraphite['carbon'], requests: RealGraphi
         } catch (err) {
           last = (err as Error).message;
         }
-        if (Date.now() >= deadline) throw new Error(`graphite-web: '${target}' not as expected within ${options.timeoutMs ?? 20_000} ms; last answer: ${last}`);
+        if (Date.now() >= deadline)
+          throw new Error(
+            `graphite-web: '${target}' not as expected within ${options.timeoutMs ?? 20_000} ms; last answer: ${last}`,
+          );
         await pause(100);
       }
     },

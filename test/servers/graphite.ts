@@ -17,7 +17,17 @@ export interface GraphiteServer {
   close(): Promise<void>;
 }
 
-const UNITS: Record<string, number> = { s: 1, sec: 1, seconds: 1, min: 60, minutes: 60, h: 3600, hours: 3600, d: 86400, days: 86400 };
+const UNITS: Record<string, number> = {
+  s: 1,
+  sec: 1,
+  seconds: 1,
+  min: 60,
+  minutes: 60,
+  h: 3600,
+  hours: 3600,
+  d: 86400,
+  days: 86400,
+};
 
 function parseTime(text: string | null, now: number, fallback: number): number {
   if (!text || text === 'now') return text ? now : fallback;
@@ -45,7 +55,8 @@ export async function startGraphite(stepSec = 1): Promise<GraphiteServer> {
     } catch (err) {
       return void res.writeHead(400).end(String(err));
     }
-    if (u.searchParams.get('format') !== 'json') return void res.writeHead(400).end('this stand-in only renders format=json');
+    if (u.searchParams.get('format') !== 'json')
+      return void res.writeHead(400).end('this stand-in only renders format=json');
     const out: { target: string; datapoints: [number | null, number][] }[] = [];
     for (const target of u.searchParams.getAll('target')) {
       const re = new RegExp(`^${target.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^.]*')}$`);
@@ -53,7 +64,8 @@ export async function startGraphite(stepSec = 1): Promise<GraphiteServer> {
         if (!re.test(name)) continue;
         const datapoints: [number | null, number][] = [];
         // Graphite aligns points to its step and returns the bucket that is still filling as null.
-        for (let t = Math.ceil(from / stepSec) * stepSec; t <= until; t += stepSec) datapoints.push([t >= now ? null : fn(t), t]);
+        for (let t = Math.ceil(from / stepSec) * stepSec; t <= until; t += stepSec)
+          datapoints.push([t >= now ? null : fn(t), t]);
         out.push({ target: name, datapoints });
       }
     }

@@ -27,7 +27,11 @@ export interface HaproxyServer {
  * `backendLines`: the backend's own lines in place of `balance roundrobin` (a recipe's retries, say);
  * the `server` lines are always those of `servers`.
  */
-export async function startHaproxy(servers: BalancedServer[], backend = 'app', opts: { backendLines?: string[] } = {}): Promise<HaproxyServer> {
+export async function startHaproxy(
+  servers: BalancedServer[],
+  backend = 'app',
+  opts: { backendLines?: string[] } = {},
+): Promise<HaproxyServer> {
   ensurePackages(['haproxy', 'socat']);
   const dir = mkdtempSync(join(tmpdir(), 'fivestep-haproxy-'));
   chmodSync(dir, 0o755);
@@ -54,14 +58,17 @@ export async function startHaproxy(servers: BalancedServer[], backend = 'app', o
       '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn('/usr/sbin/haproxy', ['-db', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('/usr/sbin/haproxy', ['-db', '-f', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   killOnExit(child);
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += String(d)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const deadline = Date.now() + 10_000;
   while (!existsSync(socket)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`haproxy did not start: ${stderr.slice(-500)}`);
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`haproxy did not start: ${stderr.slice(-500)}`);
     await new Promise((r) => setTimeout(r, 20));
   }
   return {

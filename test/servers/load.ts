@@ -48,7 +48,8 @@ function assertLoopback(target: string): void {
   const { hostname, protocol } = new URL(target);
   if (protocol !== 'http:') throw new Error(`load target ${target}: http only`);
   const loopback = /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === 'localhost' || hostname === '[::1]';
-  if (!loopback) throw new Error(`load target ${target} is not a loopback address: the load generator never leaves this machine`);
+  if (!loopback)
+    throw new Error(`load target ${target} is not a loopback address: the load generator never leaves this machine`);
 }
 
 export function startLoad(opts: LoadOptions): Load {
@@ -113,7 +114,11 @@ export function startLoad(opts: LoadOptions): Load {
       const user = `u${ti}-${c}`;
       loops.push(
         (async () => {
-          while (!stopped && Date.now() < deadline && (opts.maxRequests === undefined || stats.ok + stats.failed < opts.maxRequests)) {
+          while (
+            !stopped &&
+            Date.now() < deadline &&
+            (opts.maxRequests === undefined || stats.ok + stats.failed < opts.maxRequests)
+          ) {
             await one(agent, target, ti, user);
             if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
           }

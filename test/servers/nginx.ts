@@ -16,14 +16,29 @@ export interface NginxServer {
   stop(): Promise<void>;
 }
 
-export async function startNginx(servers: BalancedServer[], owner: { uid: number; gid: number }, upstream = 'app'): Promise<NginxServer> {
+export async function startNginx(
+  servers: BalancedServer[],
+  owner: { uid: number; gid: number },
+  upstream = 'app',
+): Promise<NginxServer> {
   ensurePackages(['nginx']);
   const dir = mkdtempSync(join(tmpdir(), 'fivestep-nginx-'));
   mkdirSync(join(dir, 'tmp'));
   const port = await freePort();
   const config = join(dir, 'nginx.conf');
   const upstreamFile = join(dir, 'upstream.conf');
-  writeFileSync(upstreamFile, [`upstream ${upstream} {`, ...servers.map((s) => `    server ${s.address.startsWith('unix:') ? s.address : `${s.address}:${s.port}`}${s.weight ? ` weight=${s.weight}` : ''};`), '}', ''].join('\n'));
+  writeFileSync(
+    upstreamFile,
+    [
+      `upstream ${upstream} {`,
+      ...servers.map(
+        (s) =>
+          `    server ${s.address.startsWith('unix:') ? s.address : `${s.address}:${s.port}`}${s.weight ? ` weight=${s.weight}` : ''};`,
+      ),
+      '}',
+      '',
+    ].join('\n'),
+  );
   writeFileSync(
     config,
     [
@@ -45,11 +60,15 @@ export async function startNginx(servers: BalancedServer[], owner: { uid: number
     ].join('\n'),
   );
   for (const p of [dir, join(dir, 'tmp'), config, upstreamFile]) chownSync(p, owner.uid, owner.gid);
-  const child: ChildProcess = spawn('/usr/sbin/nginx', ['-c', config, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    uid: owner.uid,
-    gid: owner.gid,
-  });
+  const child: ChildProcess = spawn(
+    '/usr/sbin/nginx',
+    ['-c', config, '-e', join(dir, 'error.log'), '-g', 'daemon off;'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      uid: owner.uid,
+      gid: owner.gid,
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += String(d)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

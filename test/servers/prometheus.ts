@@ -32,19 +32,35 @@ async function firstSample(url: string, query: string, deadline: number): Promis
   return false;
 }
 
-
 /** Starts Prometheus scraping `targets` (host:port) each second; resolves once `readyQuery` has a sample. */
-export async function startPrometheus(targets: string[], readyQuery = 'up', timeoutMs = 30_000): Promise<PrometheusServer> {
+export async function startPrometheus(
+  targets: string[],
+  readyQuery = 'up',
+  timeoutMs = 30_000,
+): Promise<PrometheusServer> {
   ensurePackages(['prometheus']);
   const dir = mkdtempSync(join(tmpdir(), 'fivestep-prom-'));
-  const config = ['global:', '  scrape_interval: 1s', '  evaluation_interval: 1s', 'scrape_configs:', '  - job_name: app', '    static_configs:', `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`].join('\n');
+  const config = [
+    'global:',
+    '  scrape_interval: 1s',
+    '  evaluation_interval: 1s',
+    'scrape_configs:',
+    '  - job_name: app',
+    '    static_configs:',
+    `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`,
+  ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), `${config}\n`);
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const child: ChildProcess = spawn(
       PROMETHEUS_BIN,
-      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=error'],
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=error',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -69,11 +85,21 @@ export async function startPrometheus(targets: string[], readyQuery = 'up', time
 }
 
 /** Polls until `count_over_time(<series>[window])` holds at least `points` samples (history for before:), or `timeoutMs`. */
-export async function waitForHistory(prom: PrometheusServer, series: string, points: number, window = '1m', timeoutMs = 15_000): Promise<void> {
+export async function waitForHistory(
+  prom: PrometheusServer,
+  series: string,
+  points: number,
+  window = '1m',
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(`count_over_time(${series}[${window}])`)}`);
-    const n = Number(((await res.json()) as { data: { result: { value: [number, string] }[] } }).data.result[0]?.value[1] ?? 0);
+    const res = await fetch(
+      `${prom.url}/api/v1/query?query=${encodeURIComponent(`count_over_time(${series}[${window}])`)}`,
+    );
+    const n = Number(
+      ((await res.json()) as { data: { result: { value: [number, string] }[] } }).data.result[0]?.value[1] ?? 0,
+    );
     if (n >= points || Date.now() > deadline) return;
     await new Promise((r) => setTimeout(r, 250));
   }

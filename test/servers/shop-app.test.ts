@@ -18,7 +18,14 @@ function deploy(version: string, opts: { brokenRevenue?: boolean } = {}): void {
     const app = fleet.path(i, '/srv/app');
     const dir = writeShopRelease(join(app, 'releases', version), version, opts);
     mkdirSync(join(app, 'shared'), { recursive: true });
-    for (const p of [app, join(app, 'releases'), dir, join(app, 'shared'), ...readdirSync(dir).map((f) => join(dir, f))]) chownSync(p, uid, gid);
+    for (const p of [
+      app,
+      join(app, 'releases'),
+      dir,
+      join(app, 'shared'),
+      ...readdirSync(dir).map((f) => join(dir, f)),
+    ])
+      chownSync(p, uid, gid);
     symlinkSync(`releases/${version}`, join(app, 'current.new'));
     renameSync(join(app, 'current.new'), join(app, 'current'));
   }

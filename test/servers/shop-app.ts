@@ -67,7 +67,8 @@ export function writeShopRelease(dir: string, version: string, opts: { brokenRev
   copyFileSync(SHOP_APP, join(dir, 'server.mjs'));
   writeFileSync(join(dir, 'VERSION'), `${version}\n`);
   writeFileSync(join(dir, 'index.html'), `<h1>shop ${version}</h1>\n`);
-  if (opts.brokenRevenue) writeFileSync(join(dir, 'BROKEN_REVENUE'), 'this release records ~10% of the revenue per sale\n');
+  if (opts.brokenRevenue)
+    writeFileSync(join(dir, 'BROKEN_REVENUE'), 'this release records ~10% of the revenue per sale\n');
   return dir;
 }
 
@@ -109,7 +110,8 @@ async function sharedFreePort(hosts: string[]): Promise<number> {
 async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, log: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the shop app for ${url} exited: ${readFileSync(log, 'utf8').slice(-1000)}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`the shop app for ${url} exited: ${readFileSync(log, 'utf8').slice(-1000)}`);
     try {
       const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
       if (res.ok) return;
@@ -118,21 +120,31 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, 
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`the shop app at ${url} was not healthy within ${timeoutMs} ms: ${readFileSync(log, 'utf8').slice(-1000)}`);
+  throw new Error(
+    `the shop app at ${url} was not healthy within ${timeoutMs} ms: ${readFileSync(log, 'utf8').slice(-1000)}`,
+  );
 }
 
 /**
  * Starts the shop on every host, serving `<deploy-path>/current` (which must exist). The login user runs
  * it (unless asRoot), so `kill -HUP` over SSH works.
  */
-export async function startShopApps(fleet: { hosts: ShopHost[]; user: string }, opts: ShopAppsOptions = {}): Promise<ShopApps> {
+export async function startShopApps(
+  fleet: { hosts: ShopHost[]; user: string },
+  opts: ShopAppsOptions = {},
+): Promise<ShopApps> {
   const deployPath = opts.deployPath ?? '/srv/app';
   if (!/^\/srv\//.test(deployPath)) throw new Error(`deployPath must be under /srv, got ${deployPath}`);
   const realPaths = fleet.hosts.map((h) => join(h.root, deployPath.replace(/^\/srv\//, '')));
-  for (const p of realPaths) if (!existsSync(join(p, 'current'))) throw new Error(`${p}/current does not exist: roll out a first release before starting the app`);
+  for (const p of realPaths)
+    if (!existsSync(join(p, 'current')))
+      throw new Error(`${p}/current does not exist: roll out a first release before starting the app`);
   const ids = opts.asRoot
     ? { uid: 0, gid: 0 }
-    : { uid: Number(execFileSync('id', ['-u', fleet.user], { encoding: 'utf8' }).trim()), gid: Number(execFileSync('id', ['-g', fleet.user], { encoding: 'utf8' }).trim()) };
+    : {
+        uid: Number(execFileSync('id', ['-u', fleet.user], { encoding: 'utf8' }).trim()),
+        gid: Number(execFileSync('id', ['-g', fleet.user], { encoding: 'utf8' }).trim()),
+      };
   const port = await sharedFreePort(fleet.hosts.map((h) => h.host));
   const urls = fleet.hosts.map((h) => `http://${h.host}:${port}`);
   if (!hookInstalled) {
@@ -150,7 +162,10 @@ export async function startShopApps(fleet: { hosts: ShopHost[]; user: string }, 
     deployPaths: realPaths,
     reloadCommand: `kill -HUP "$(cat ${deployPath}/shared/app.pid)"`,
     pids: () => realPaths.map((p) => Number(readFileSync(join(p, 'shared', 'app.pid'), 'utf8').trim())),
-    served: () => realPaths.map((p) => (existsSync(join(p, 'shared', 'app.served')) ? readFileSync(join(p, 'shared', 'app.served'), 'utf8').trim() : '')),
+    served: () =>
+      realPaths.map((p) =>
+        existsSync(join(p, 'shared', 'app.served')) ? readFileSync(join(p, 'shared', 'app.served'), 'utf8').trim() : '',
+      ),
     logs: () => logs.map((l) => (existsSync(l) ? readFileSync(l, 'utf8') : '')),
     async stop() {
       await Promise.all(
@@ -176,13 +191,27 @@ export async function startShopApps(fleet: { hosts: ShopHost[]; user: string }, 
       const log = join(h.dir, 'shop.log');
       logs.push(log);
       const fd = openSync(log, 'a');
-      const child = spawn(process.execPath, [master, '--deploy-path', realPaths[i], '--host', h.host, '--port', String(port), '--workers', String(opts.workers ?? 2)], {
-        cwd: realPaths[i],
-        uid: ids.uid,
-        gid: ids.gid,
-        detached: true,
-        stdio: ['ignore', fd, fd],
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          master,
+          '--deploy-path',
+          realPaths[i],
+          '--host',
+          h.host,
+          '--port',
+          String(port),
+          '--workers',
+          String(opts.workers ?? 2),
+        ],
+        {
+          cwd: realPaths[i],
+          uid: ids.uid,
+          gid: ids.gid,
+          detached: true,
+          stdio: ['ignore', fd, fd],
+        },
+      );
       closeSync(fd);
       children.push(child);
       live.add(child);
@@ -190,7 +219,8 @@ export async function startShopApps(fleet: { hosts: ShopHost[]; user: string }, 
     await Promise.all(children.map((c, i) => waitHealthy(urls[i], c, opts.timeoutMs ?? 10_000, logs[i])));
     // The pid file is written once the first workers listen.
     const deadline = Date.now() + 5000;
-    while (realPaths.some((p) => !existsSync(join(p, 'shared', 'app.pid'))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (realPaths.some((p) => !existsSync(join(p, 'shared', 'app.pid'))) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
   } catch (err) {
     await apps.stop();
     throw err;

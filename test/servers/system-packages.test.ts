@@ -5,13 +5,18 @@ import { DEMO_PACKAGES, TEST_PACKAGES, installPackages, missingPackages, systemP
 
 test('after the global setup every program the tests and the demo start is on this machine', () => {
   expect(missingPackages(TEST_PACKAGES)).toEqual([]);
-  for (const bin of ['/usr/sbin/sshd', '/usr/bin/prometheus', '/usr/sbin/haproxy', '/usr/sbin/nginx', '/usr/bin/socat']) expect(existsSync(bin)).toBe(true);
+  for (const bin of ['/usr/sbin/sshd', '/usr/bin/prometheus', '/usr/sbin/haproxy', '/usr/sbin/nginx', '/usr/bin/socat'])
+    expect(existsSync(bin)).toBe(true);
   // The demo needs nothing the tests do not install.
   expect(DEMO_PACKAGES.filter((p) => !TEST_PACKAGES.includes(p))).toEqual([]);
-  expect(systemPackage('haproxy')).toEqual({ name: 'haproxy', provides: ['/usr/sbin/haproxy'], usedBy: expect.stringContaining('canary') });
+  expect(systemPackage('haproxy')).toEqual({
+    name: 'haproxy',
+    provides: ['/usr/sbin/haproxy'],
+    usedBy: expect.stringContaining('canary'),
+  });
 });
 
-test('a package apt cannot install fails at once, naming it, what needs it and apt\'s error', () => {
+test("a package apt cannot install fails at once, naming it, what needs it and apt's error", () => {
   const ghost = { name: 'fivestep-no-such-package', provides: ['/nonexistent/fivestep-ghost'], usedBy: 'this test' };
   let message = '';
   try {
@@ -19,7 +24,9 @@ test('a package apt cannot install fails at once, naming it, what needs it and a
   } catch (err) {
     message = (err as Error).message;
   }
-  expect(message).toMatch(/^could not install fivestep-no-such-package \(for this test; missing \/nonexistent\/fivestep-ghost\): /);
+  expect(message).toMatch(
+    /^could not install fivestep-no-such-package \(for this test; missing \/nonexistent\/fivestep-ghost\): /,
+  );
   expect(message).toMatch(/Unable to locate package fivestep-no-such-package/);
   expect(message).toMatch(/Install by hand: apt-get install -y fivestep-no-such-package$/);
   // What is present is neither reinstalled nor named.

@@ -21,26 +21,42 @@ export interface SystemPackage {
 
 const PACKAGES = {
   'openssh-server': { provides: ['/usr/sbin/sshd'], usedBy: 'the SSH fleet (a real sshd per host)' },
-  'openssh-client': { provides: ['/usr/bin/ssh-keygen', '/usr/bin/ssh-keyscan'], usedBy: 'host keys and @cert-authority certificates' },
+  'openssh-client': {
+    provides: ['/usr/bin/ssh-keygen', '/usr/bin/ssh-keyscan'],
+    usedBy: 'host keys and @cert-authority certificates',
+  },
   prometheus: { provides: ['/usr/bin/prometheus'], usedBy: 'metric-watch against a real Prometheus, the demo' },
-  haproxy: { provides: ['/usr/sbin/haproxy'], usedBy: 'the load-balancer tests, the demo\'s canary at 10%, the under-load benchmark' },
+  haproxy: {
+    provides: ['/usr/sbin/haproxy'],
+    usedBy: "the load-balancer tests, the demo's canary at 10%, the under-load benchmark",
+  },
   nginx: { provides: ['/usr/sbin/nginx'], usedBy: 'the nginx load-balancer tests' },
-  socat: { provides: ['/usr/bin/socat'], usedBy: 'haproxy\'s runtime API over SSH' },
-  git: { provides: ['/usr/bin/git'], usedBy: 'auto-revert\'s git revert' },
+  socat: { provides: ['/usr/bin/socat'], usedBy: "haproxy's runtime API over SSH" },
+  git: { provides: ['/usr/bin/git'], usedBy: "auto-revert's git revert" },
   iproute2: { provides: ['/usr/bin/ss'], usedBy: 'counting open connections in the SIGTERM and drain tests' },
   procps: { provides: ['/usr/bin/pgrep'], usedBy: 'finding server processes' },
   'util-linux': { provides: ['/usr/bin/unshare'], usedBy: 'a private /srv per host (mount namespaces)' },
-  ansible: { provides: ['/usr/bin/ansible-playbook'], usedBy: 'the benchmark\'s peer (Ansible serial)' },
+  ansible: { provides: ['/usr/bin/ansible-playbook'], usedBy: "the benchmark's peer (Ansible serial)" },
   // graphite-web's render API (a Django app; python3-django comes with it) and carbon-cache, which stores
   // what the tests write, for metric-watch's graphite source against the real thing.
   'graphite-web': {
-    provides: ['/usr/bin/graphite-manage', '/usr/lib/python3/dist-packages/graphite/settings.py', '/usr/lib/python3/dist-packages/django/__init__.py'],
+    provides: [
+      '/usr/bin/graphite-manage',
+      '/usr/lib/python3/dist-packages/graphite/settings.py',
+      '/usr/lib/python3/dist-packages/django/__init__.py',
+    ],
     usedBy: 'metric-watch against a real graphite-web (render API)',
   },
-  'graphite-carbon': { provides: ['/usr/bin/carbon-cache'], usedBy: 'metric-watch against a real graphite-web (carbon-cache stores the points)' },
+  'graphite-carbon': {
+    provides: ['/usr/bin/carbon-cache'],
+    usedBy: 'metric-watch against a real graphite-web (carbon-cache stores the points)',
+  },
   // The app servers of docs/app-servers.md, each reloaded by its recipe under load (test/recipes/).
   starman: { provides: ['/usr/bin/starman'], usedBy: 'the Starman recipe (test/recipes/starman.test.ts)' },
-  gunicorn: { provides: ['/usr/bin/gunicorn'], usedBy: 'the gunicorn and systemd recipes (test/recipes/gunicorn.test.ts, systemd.test.ts)' },
+  gunicorn: {
+    provides: ['/usr/bin/gunicorn'],
+    usedBy: 'the gunicorn and systemd recipes (test/recipes/gunicorn.test.ts, systemd.test.ts)',
+  },
   puma: { provides: ['/usr/bin/puma'], usedBy: 'the Puma recipe (test/recipes/puma.test.ts)' },
   unicorn: { provides: ['/usr/bin/unicorn'], usedBy: 'the unicorn recipe (test/recipes/unicorn.test.ts)' },
   'php8.2-fpm': { provides: ['/usr/sbin/php-fpm8.2'], usedBy: 'the PHP-FPM recipe (test/recipes/php-fpm.test.ts)' },
@@ -49,9 +65,36 @@ const PACKAGES = {
 export type PackageName = keyof typeof PACKAGES;
 
 /** Every package some test needs: what `npm test` installs before the first suite. */
-export const TEST_PACKAGES: PackageName[] = ['openssh-server', 'openssh-client', 'prometheus', 'haproxy', 'nginx', 'socat', 'git', 'iproute2', 'procps', 'util-linux', 'graphite-web', 'graphite-carbon', 'starman', 'gunicorn', 'puma', 'unicorn', 'php8.2-fpm'];
+export const TEST_PACKAGES: PackageName[] = [
+  'openssh-server',
+  'openssh-client',
+  'prometheus',
+  'haproxy',
+  'nginx',
+  'socat',
+  'git',
+  'iproute2',
+  'procps',
+  'util-linux',
+  'graphite-web',
+  'graphite-carbon',
+  'starman',
+  'gunicorn',
+  'puma',
+  'unicorn',
+  'php8.2-fpm',
+];
 /** What `npm run demo` needs: the fleet, Prometheus, and haproxy in front of the shops (socat drives it). */
-export const DEMO_PACKAGES: PackageName[] = ['openssh-server', 'openssh-client', 'prometheus', 'haproxy', 'socat', 'iproute2', 'procps', 'util-linux'];
+export const DEMO_PACKAGES: PackageName[] = [
+  'openssh-server',
+  'openssh-client',
+  'prometheus',
+  'haproxy',
+  'socat',
+  'iproute2',
+  'procps',
+  'util-linux',
+];
 
 export function systemPackage(name: PackageName): SystemPackage {
   return { name, ...PACKAGES[name], provides: [...PACKAGES[name].provides] };

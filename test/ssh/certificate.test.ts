@@ -2,7 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkHostCertificate, HOST_CERT, parseCertificate, USER_CERT, verifySshSignature, type OpenSshCertificate } from '../../src/ssh/certificate.js';
+import {
+  checkHostCertificate,
+  HOST_CERT,
+  parseCertificate,
+  USER_CERT,
+  verifySshSignature,
+  type OpenSshCertificate,
+} from '../../src/ssh/certificate.js';
 
 let dir: string;
 const blobOf = (file: string) => Buffer.from(readFileSync(file, 'utf8').trim().split(/\s+/)[1], 'base64');
@@ -54,34 +61,61 @@ test.each([
   ['ecdsa', () => caEcdsa],
 ])('a host certificate signed by a trusted %s CA is accepted', (_name, ca) => {
   const cert = sign(ca(), hostKey, ['-I', 'id', '-h', '-n', '127.0.0.1']);
-  expect(checkHostCertificate(cert, { hostname: '127.0.0.1', authorities: [blobOf(`${ca()}.pub`)] })).toMatchObject({ ok: true });
+  expect(checkHostCertificate(cert, { hostname: '127.0.0.1', authorities: [blobOf(`${ca()}.pub`)] })).toMatchObject({
+    ok: true,
+  });
 });
 
 test('other CAs, other names, user certificates and expired or future certificates are refused', () => {
   const trusted = [blobOf(`${caEd}.pub`)];
   const good = sign(caEd, hostKey, ['-I', 'id', '-h', '-n', '127.0.0.1,*.example.com']);
-  expect(checkHostCertificate(good, { hostname: 'web9.example.com', authorities: trusted })).toMatchObject({ ok: true });
-  expect(checkHostCertificate(good, { hostname: '127.0.0.2', authorities: trusted })).toMatchObject({ ok: false, reason: expect.stringContaining('not 127.0.0.2') });
+  expect(checkHostCertificate(good, { hostname: 'web9.example.com', authorities: trusted })).toMatchObject({
+    ok: true,
+  });
+  expect(checkHostCertificate(good, { hostname: '127.0.0.2', authorities: trusted })).toMatchObject({
+    ok: false,
+    reason: expect.stringContaining('not 127.0.0.2'),
+  });
 
   const wrongCa = sign(otherCa, hostKey, ['-I', 'id', '-h', '-n', '127.0.0.1']);
-  expect(checkHostCertificate(wrongCa, { hostname: '127.0.0.1', authorities: trusted })).toMatchObject({ ok: false, reason: expect.stringContaining('which no matching @cert-authority line trusts') });
+  expect(checkHostCertificate(wrongCa, { hostname: '127.0.0.1', authorities: trusted })).toMatchObject({
+    ok: false,
+    reason: expect.stringContaining('which no matching @cert-authority line trusts'),
+  });
 
   const user = sign(caEd, hostKey, ['-I', 'id', '-n', '127.0.0.1']);
   expect(user.type).toBe(USER_CERT);
-  expect(checkHostCertificate(user, { hostname: '127.0.0.1', authorities: trusted })).toMatchObject({ ok: false, reason: expect.stringContaining('user certificate') });
+  expect(checkHostCertificate(user, { hostname: '127.0.0.1', authorities: trusted })).toMatchObject({
+    ok: false,
+    reason: expect.stringContaining('user certificate'),
+  });
 
   const expired = sign(caEd, hostKey, ['-I', 'id', '-h', '-n', '127.0.0.1', '-V', '-2d:-1d']);
-  expect(checkHostCertificate(expired, { hostname: '127.0.0.1', authorities: trusted })).toMatchObject({ ok: false, reason: expect.stringContaining('expired') });
+  expect(checkHostCertificate(expired, { hostname: '127.0.0.1', authorities: trusted })).toMatchObject({
+    ok: false,
+    reason: expect.stringContaining('expired'),
+  });
   const future = sign(caEd, hostKey, ['-I', 'id', '-h', '-n', '127.0.0.1', '-V', '+1d:+2d']);
-  expect(checkHostCertificate(future, { hostname: '127.0.0.1', authorities: trusted })).toMatchObject({ ok: false, reason: expect.stringContaining('not valid yet') });
+  expect(checkHostCertificate(future, { hostname: '127.0.0.1', authorities: trusted })).toMatchObject({
+    ok: false,
+    reason: expect.stringContaining('not valid yet'),
+  });
   // The same certificate is fine at a time inside its window.
-  expect(checkHostCertificate(future, { hostname: '127.0.0.1', authorities: trusted, now: new Date(Date.now() + 36 * 3600_000) })).toMatchObject({ ok: true });
+  expect(
+    checkHostCertificate(future, {
+      hostname: '127.0.0.1',
+      authorities: trusted,
+      now: new Date(Date.now() + 36 * 3600_000),
+    }),
+  ).toMatchObject({ ok: true });
 });
 
 test('an empty principal list is valid for any host', () => {
   const cert = sign(caEd, hostKey, ['-I', 'id', '-h']);
   expect(cert.principals).toEqual([]);
-  expect(checkHostCertificate(cert, { hostname: 'anything', authorities: [blobOf(`${caEd}.pub`)] })).toMatchObject({ ok: true });
+  expect(checkHostCertificate(cert, { hostname: 'anything', authorities: [blobOf(`${caEd}.pub`)] })).toMatchObject({
+    ok: true,
+  });
 });
 
 test('a tampered certificate fails signature verification', () => {
@@ -96,7 +130,10 @@ test('a tampered certificate fails signature verification', () => {
   Buffer.from('127.0.0.2').copy(blob, at);
   const forged = parseCertificate(blob);
   expect(forged.principals).toEqual(['127.0.0.2']);
-  expect(checkHostCertificate(forged, { hostname: '127.0.0.2', authorities: [blobOf(`${caEd}.pub`)] })).toMatchObject({ ok: false, reason: expect.stringContaining('does not verify') });
+  expect(checkHostCertificate(forged, { hostname: '127.0.0.2', authorities: [blobOf(`${caEd}.pub`)] })).toMatchObject({
+    ok: false,
+    reason: expect.stringContaining('does not verify'),
+  });
 });
 
 test('truncated data and non-certificates are rejected with a clear error', () => {

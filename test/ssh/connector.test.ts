@@ -29,7 +29,6 @@ async function open(i: number, overrides: Parameters<Fleet['credentials']>[0] = 
   return s;
 }
 
-
 beforeAll(async () => {
   fleet = await Fleet.start(20, { certHosts: [2], bastion: true });
   work = mkdtempSync(join(tmpdir(), 'fivestep-conn-'));
@@ -50,7 +49,9 @@ describe('host keys', () => {
     const h = fleet.hosts[0];
     // known-hosts claims host 0 has host 1's key.
     const knownHosts = `[127.0.0.1]:${h.port} ${fleet.hosts[1].hostKey}\n`;
-    const err = await rejection(connect(h.spec, fleet.credentials({ hostKeys: { kind: 'known-hosts', knownHosts }, connectAttempts: 3 })));
+    const err = await rejection(
+      connect(h.spec, fleet.credentials({ hostKeys: { kind: 'known-hosts', knownHosts }, connectAttempts: 3 })),
+    );
     expect(err).toBeInstanceOf(PermanentConnectError);
     expect(err.message).toContain(h.id);
     expect(err.message).toContain(`ssh-ed25519 ${fingerprint(keyBlob(h.hostKey))}`);
@@ -61,7 +62,12 @@ describe('host keys', () => {
 
   test('an unknown host fails with the ssh-keyscan hint', async () => {
     const h = fleet.hosts[0];
-    const err = await rejection(connector().connect(h.spec, fleet.credentials({ hostKeys: { kind: 'known-hosts', knownHosts: fleet.knownHosts([1]) } })));
+    const err = await rejection(
+      connector().connect(
+        h.spec,
+        fleet.credentials({ hostKeys: { kind: 'known-hosts', knownHosts: fleet.knownHosts([1]) } }),
+      ),
+    );
     expect(err).toBeInstanceOf(PermanentConnectError);
     expect(err.message).toContain(`get the line with: ssh-keyscan -p ${h.port} 127.0.0.1`);
     expect(err.message).toContain(fingerprint(keyBlob(h.hostKey)));
@@ -92,11 +98,23 @@ describe('host keys', () => {
     const otherCa = join(work, 'other_ca');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', otherCa]);
     const otherLine = `@cert-authority [127.0.0.1]:* ${readFileSync(`${otherCa}.pub`, 'utf8').trim()}`;
-    const wrongCa = await rejection(connector().connect(fleet.hosts[2].spec, fleet.credentials({ hostKeys: { kind: 'known-hosts', knownHosts: otherLine } })));
+    const wrongCa = await rejection(
+      connector().connect(
+        fleet.hosts[2].spec,
+        fleet.credentials({ hostKeys: { kind: 'known-hosts', knownHosts: otherLine } }),
+      ),
+    );
     expect(wrongCa).toBeInstanceOf(PermanentConnectError);
-    expect(wrongCa.message).toMatch(/cert-authority check failed: certificate 'fivestep-host2' is signed by ssh-ed25519 SHA256:\S+, which no matching @cert-authority line trusts/);
+    expect(wrongCa.message).toMatch(
+      /cert-authority check failed: certificate 'fivestep-host2' is signed by ssh-ed25519 SHA256:\S+, which no matching @cert-authority line trusts/,
+    );
 
-    const plainHost = await rejection(connector().connect(fleet.hosts[0].spec, fleet.credentials({ hostKeys: { kind: 'known-hosts', knownHosts: fleet.ca.knownHostsLine } })));
+    const plainHost = await rejection(
+      connector().connect(
+        fleet.hosts[0].spec,
+        fleet.credentials({ hostKeys: { kind: 'known-hosts', knownHosts: fleet.ca.knownHostsLine } }),
+      ),
+    );
     expect(plainHost).toBeInstanceOf(PermanentConnectError);
     expect(plainHost.message).toMatch(/the host offers no certificate for its ssh-ed25519 SHA256:/);
   });
@@ -104,7 +122,9 @@ describe('host keys', () => {
   test('@revoked refuses a key even when a plain line lists it', async () => {
     const h = fleet.hosts[0];
     const knownHosts = `${h.knownHostsLine}\n@revoked * ${h.hostKey}\n`;
-    const err = await rejection(connector().connect(h.spec, fleet.credentials({ hostKeys: { kind: 'known-hosts', knownHosts } })));
+    const err = await rejection(
+      connector().connect(h.spec, fleet.credentials({ hostKeys: { kind: 'known-hosts', knownHosts } })),
+    );
     expect(err).toBeInstanceOf(PermanentConnectError);
     expect(err.message).toMatch(/@revoked/);
   });
@@ -114,9 +134,18 @@ describe('authentication and keys', () => {
   test('a key the hosts do not accept fails at once with a clear message', async () => {
     const { logger, connect } = connector();
     const started = Date.now();
-    const err = await rejection(connect(fleet.hosts[0].spec, fleet.credentials({ privateKey: await fleet.unauthorizedKey(), connectAttempts: 3 })));
+    const err = await rejection(
+      connect(
+        fleet.hosts[0].spec,
+        fleet.credentials({ privateKey: await fleet.unauthorizedKey(), connectAttempts: 3 }),
+      ),
+    );
     expect(err).toBeInstanceOf(PermanentConnectError);
-    expect(err.message).toMatch(new RegExp(`${fleet.user}@${fleet.hosts[0].id}: authentication failed: the server refused the ssh-ed25519 SHA256:\\S+ key for user '${fleet.user}'`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `${fleet.user}@${fleet.hosts[0].id}: authentication failed: the server refused the ssh-ed25519 SHA256:\\S+ key for user '${fleet.user}'`,
+      ),
+    );
     expect(err.message).toContain(fingerprint(keyBlob(fleet.hosts[0].hostKey)));
     expect(logger.text()).not.toMatch(/retrying/);
     expect(Date.now() - started).toBeLessThan(5000);
@@ -133,7 +162,9 @@ describe('authentication and keys', () => {
   test('a wrong passphrase fails before any connection, naming the input', async () => {
     const { privateKey } = await fleet.rsaKeyWithPassphrase('right');
     // The connector validates the key as parsePrivateKey does (test/ssh/keys.test.ts), before any connection.
-    const viaConnect = await rejection(connector().connect(fleet.hosts[0].spec, fleet.credentials({ privateKey, passphrase: 'wrong' })));
+    const viaConnect = await rejection(
+      connector().connect(fleet.hosts[0].spec, fleet.credentials({ privateKey, passphrase: 'wrong' })),
+    );
     expect((viaConnect as InputError).input).toBe('passphrase');
   });
 });
@@ -161,7 +192,9 @@ describe('transient failures', () => {
     const { logger, connect } = connector();
     const port = await freePort();
     const started = Date.now();
-    const err = await rejection(connect({ user: fleet.user, host: '127.0.0.1', port }, fleet.credentials({ connectAttempts: 3 })));
+    const err = await rejection(
+      connect({ user: fleet.user, host: '127.0.0.1', port }, fleet.credentials({ connectAttempts: 3 })),
+    );
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).attempts).toBe(3);
     expect(err.message).toMatch(new RegExp(`127.0.0.1:${port}: cannot connect after 3 attempts: .*ECONNREFUSED`));
@@ -172,7 +205,12 @@ describe('transient failures', () => {
 
   test('a handshake timeout is retried', async () => {
     const silent = await fakeServer(() => {});
-    const err = await rejection(connector().connect({ user: fleet.user, host: '127.0.0.1', port: silent.port }, fleet.credentials({ connectAttempts: 2, readyTimeoutMs: 300 })));
+    const err = await rejection(
+      connector().connect(
+        { user: fleet.user, host: '127.0.0.1', port: silent.port },
+        fleet.credentials({ connectAttempts: 2, readyTimeoutMs: 300 }),
+      ),
+    );
     expect(err).toBeInstanceOf(ConnectError);
     expect(err.message).toMatch(/Timed out while waiting for handshake/);
     expect(silent.count()).toBe(2);
@@ -180,7 +218,12 @@ describe('transient failures', () => {
 
   test('a reset while connecting is retried, and a later attempt can succeed', async () => {
     const reset = await fakeServer((sock) => sock.resetAndDestroy());
-    const err = await rejection(connector().connect({ user: fleet.user, host: '127.0.0.1', port: reset.port }, fleet.credentials({ connectAttempts: 3 })));
+    const err = await rejection(
+      connector().connect(
+        { user: fleet.user, host: '127.0.0.1', port: reset.port },
+        fleet.credentials({ connectAttempts: 3 }),
+      ),
+    );
     expect(err).toBeInstanceOf(ConnectError);
     expect(reset.count()).toBe(3);
 
@@ -214,14 +257,24 @@ describe('jump host', () => {
     expect(r.code).toBe(0);
     // The target sees the connection coming from a port the bastion's sshd owns, not this process.
     const clientPort = r.stdout.trim().split(' ')[1];
-    const owner = execFileSync('ss', ['-Htnp', 'state', 'established', `( sport = :${clientPort} )`], { encoding: 'utf8' });
+    const owner = execFileSync('ss', ['-Htnp', 'state', 'established', `( sport = :${clientPort} )`], {
+      encoding: 'utf8',
+    });
     expect(owner).toMatch(/sshd/);
     expect(owner).not.toMatch(/node/);
   });
 
   test('an unknown bastion key fails, naming the jump host', async () => {
     const bastion = fleet.bastion();
-    const err = await rejection(connector().connect(fleet.hosts[5].spec, fleet.credentials({ jumpHost: bastion.spec, hostKeys: { kind: 'known-hosts', knownHosts: fleet.hosts[5].knownHostsLine } })));
+    const err = await rejection(
+      connector().connect(
+        fleet.hosts[5].spec,
+        fleet.credentials({
+          jumpHost: bastion.spec,
+          hostKeys: { kind: 'known-hosts', knownHosts: fleet.hosts[5].knownHostsLine },
+        }),
+      ),
+    );
     expect(err).toBeInstanceOf(PermanentConnectError);
     expect(err.message).toContain(`${fleet.hosts[5].id} via jump host ${bastion.id}`);
     expect(err.message).toContain(`ssh-keyscan -p ${bastion.port} 127.0.0.1`);

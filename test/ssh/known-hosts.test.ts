@@ -57,7 +57,14 @@ const line = (hosts: string, k: Key, marker = '') => `${marker ? `${marker} ` : 
 
 describe('parseKnownHosts', () => {
   test('reads plain, marker and commented lines, skipping blanks and comments', () => {
-    const text = ['# a comment', '', `  ${line('web1,web2', ed)} deploy key`, line('*', ed2, '@cert-authority'), line('*', rsa, '@revoked'), '\r'].join('\r\n');
+    const text = [
+      '# a comment',
+      '',
+      `  ${line('web1,web2', ed)} deploy key`,
+      line('*', ed2, '@cert-authority'),
+      line('*', rsa, '@revoked'),
+      '\r',
+    ].join('\r\n');
     const { entries, errors } = parseKnownHosts(text);
     expect(errors).toEqual([]);
     expect(entries.map((e) => [e.line, e.marker, e.hosts, e.keyType])).toEqual([
@@ -137,7 +144,9 @@ describe('checkHostKey', () => {
   });
 
   test('a key of a type known-hosts does not list for the host is unknown, naming the listed types, not a mismatch', () => {
-    const known = [line('[127.0.0.1]:2201', ed), line('[127.0.0.1]:2201', ecdsa), line('[127.0.0.1]:2202', rsa2)].join('\n');
+    const known = [line('[127.0.0.1]:2201', ed), line('[127.0.0.1]:2201', ecdsa), line('[127.0.0.1]:2202', rsa2)].join(
+      '\n',
+    );
     const d = checkHostKey(known, '127.0.0.1', 2201, rsa.blob);
     expect(d).toMatchObject({ ok: false, reason: 'unknown' });
     if (d.ok) return;
@@ -181,7 +190,11 @@ describe('checkHostKey', () => {
   });
 
   test('certAuthoritiesFor returns only the CA lines whose patterns cover the host', () => {
-    const known = [line('*.prod.example.com', ed, '@cert-authority'), line('[127.0.0.1]:*', ed2, '@cert-authority'), line('web1.prod.example.com', rsa)].join('\n');
+    const known = [
+      line('*.prod.example.com', ed, '@cert-authority'),
+      line('[127.0.0.1]:*', ed2, '@cert-authority'),
+      line('web1.prod.example.com', rsa),
+    ].join('\n');
     expect(certAuthoritiesFor(known, 'web1.prod.example.com', 22).map((e) => e.line)).toEqual([1]);
     expect(certAuthoritiesFor(known, '127.0.0.1', 2201).map((e) => e.line)).toEqual([2]);
     expect(certAuthoritiesFor(known, '127.0.0.1', 22)).toEqual([]);
@@ -192,35 +205,71 @@ describe('hostKeyAlgorithmsFor', () => {
   const rsaAlgorithms = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
 
   test('lists exactly the host key algorithms ssh2 offers by default, in its order', () => {
-    expect(HOST_KEY_ALGORITHMS).toEqual(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', ...rsaAlgorithms]);
+    expect(HOST_KEY_ALGORITHMS).toEqual([
+      'ssh-ed25519',
+      'ecdsa-sha2-nistp256',
+      'ecdsa-sha2-nistp384',
+      'ecdsa-sha2-nistp521',
+      ...rsaAlgorithms,
+    ]);
     // ssh2 refuses a name it does not support, so an upgrade that changes its list must show here.
-    const ssh2Constants = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as { DEFAULT_SERVER_HOST_KEY: string[] };
+    const ssh2Constants = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as {
+      DEFAULT_SERVER_HOST_KEY: string[];
+    };
     expect(HOST_KEY_ALGORITHMS).toEqual(ssh2Constants.DEFAULT_SERVER_HOST_KEY);
     expect(keyTypeOfAlgorithm('rsa-sha2-512')).toBe('ssh-rsa');
     expect(keyTypeOfAlgorithm('ecdsa-sha2-nistp384')).toBe('ecdsa-sha2-nistp384');
   });
 
   test('an RSA-only line asks for the RSA algorithms first, then the rest in preference order', () => {
-    expect(hostKeyAlgorithmsFor(line('web1', rsa), 'web1', 22)).toEqual([...rsaAlgorithms, 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521']);
+    expect(hostKeyAlgorithmsFor(line('web1', rsa), 'web1', 22)).toEqual([
+      ...rsaAlgorithms,
+      'ssh-ed25519',
+      'ecdsa-sha2-nistp256',
+      'ecdsa-sha2-nistp384',
+      'ecdsa-sha2-nistp521',
+    ]);
   });
 
   test('an ECDSA-only line asks for its curve first', () => {
-    expect(hostKeyAlgorithmsFor(line('web1', ecdsa), 'web1', 22)).toEqual(['ecdsa-sha2-nistp256', 'ssh-ed25519', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', ...rsaAlgorithms]);
-    expect(hostKeyAlgorithmsFor(line('web1', ecdsa384), 'web1', 22)!.slice(0, 2)).toEqual(['ecdsa-sha2-nistp384', 'ssh-ed25519']);
+    expect(hostKeyAlgorithmsFor(line('web1', ecdsa), 'web1', 22)).toEqual([
+      'ecdsa-sha2-nistp256',
+      'ssh-ed25519',
+      'ecdsa-sha2-nistp384',
+      'ecdsa-sha2-nistp521',
+      ...rsaAlgorithms,
+    ]);
+    expect(hostKeyAlgorithmsFor(line('web1', ecdsa384), 'web1', 22)!.slice(0, 2)).toEqual([
+      'ecdsa-sha2-nistp384',
+      'ssh-ed25519',
+    ]);
   });
 
   test('ECDSA and RSA lines: both first, in preference order, whatever the line order', () => {
     const list = hostKeyAlgorithmsFor([line('web1', rsa), line('web1', ecdsa)].join('\n'), 'web1', 22);
-    expect(list).toEqual(['ecdsa-sha2-nistp256', ...rsaAlgorithms, 'ssh-ed25519', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521']);
+    expect(list).toEqual([
+      'ecdsa-sha2-nistp256',
+      ...rsaAlgorithms,
+      'ssh-ed25519',
+      'ecdsa-sha2-nistp384',
+      'ecdsa-sha2-nistp521',
+    ]);
   });
 
   test('a known ed25519 key keeps the whole list as is (OpenSSH: the first-preference type is known)', () => {
     expect(hostKeyAlgorithmsFor(line('web1', ed), 'web1', 22)).toEqual([...HOST_KEY_ALGORITHMS]);
-    expect(hostKeyAlgorithmsFor([line('web1', rsa), line('web1', ed)].join('\n'), 'web1', 22)).toEqual([...HOST_KEY_ALGORITHMS]);
+    expect(hostKeyAlgorithmsFor([line('web1', rsa), line('web1', ed)].join('\n'), 'web1', 22)).toEqual([
+      ...HOST_KEY_ALGORITHMS,
+    ]);
   });
 
   test('only lines for host:port count: [host]:port entries, patterns and other hosts', () => {
-    const known = [line('[127.0.0.1]:2201', rsa), line('[127.0.0.1]:2202', ecdsa), line('127.0.0.1', ed), line('*.example.com', ecdsa)].join('\n');
+    const known = [
+      line('[127.0.0.1]:2201', rsa),
+      line('[127.0.0.1]:2202', ecdsa),
+      line('127.0.0.1', ed),
+      line('*.example.com', ecdsa),
+    ].join('\n');
     expect(hostKeyAlgorithmsFor(known, '127.0.0.1', 2201)!.slice(0, 3)).toEqual(rsaAlgorithms);
     expect(hostKeyAlgorithmsFor(known, '127.0.0.1', 2202)![0]).toBe('ecdsa-sha2-nistp256');
     expect(hostKeyAlgorithmsFor(known, '127.0.0.1', 22)).toEqual([...HOST_KEY_ALGORITHMS]);
@@ -245,9 +294,17 @@ describe('hostKeyAlgorithmsFor', () => {
     expect(hostKeyAlgorithmsFor(line('web1', rsa, '@revoked'), 'web1', 22)).toBeUndefined();
     // web1's RSA line is for a revoked key: only its ECDSA line orders the list.
     const known = [line('web1', rsa), line('web1', ecdsa), line('*', rsa, '@revoked')].join('\n');
-    expect(hostKeyAlgorithmsFor(known, 'web1', 22)).toEqual(['ecdsa-sha2-nistp256', 'ssh-ed25519', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', ...rsaAlgorithms]);
+    expect(hostKeyAlgorithmsFor(known, 'web1', 22)).toEqual([
+      'ecdsa-sha2-nistp256',
+      'ssh-ed25519',
+      'ecdsa-sha2-nistp384',
+      'ecdsa-sha2-nistp521',
+      ...rsaAlgorithms,
+    ]);
     // A line naming the host with nothing usable (a revoked key) still gives an explicit list, in default order.
-    expect(hostKeyAlgorithmsFor([line('web1', rsa), line('*', rsa, '@revoked')].join('\n'), 'web1', 22)).toEqual([...HOST_KEY_ALGORITHMS]);
+    expect(hostKeyAlgorithmsFor([line('web1', rsa), line('*', rsa, '@revoked')].join('\n'), 'web1', 22)).toEqual([
+      ...HOST_KEY_ALGORITHMS,
+    ]);
   });
 
   test('accepts parsed entries as well as text', () => {

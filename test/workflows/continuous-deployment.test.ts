@@ -18,7 +18,18 @@ import { join } from 'node:path';
 import { Fleet, freePort } from '../servers/fleet.js';
 import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
 import { startPrometheus, type PrometheusServer } from '../servers/prometheus.js';
-import { actionInputs, evaluate, mapping, parse, rawSteps, runJob, startShopEndpoints, stopShopWorld, truthy, type JobRun } from './harness.js';
+import {
+  actionInputs,
+  evaluate,
+  mapping,
+  parse,
+  rawSteps,
+  runJob,
+  startShopEndpoints,
+  stopShopWorld,
+  truthy,
+  type JobRun,
+} from './harness.js';
 
 const WORKFLOW = '.github/workflows/continuous-deployment.yml';
 const work = mkdtempSync(join(tmpdir(), 'fivestep-wf-'));
@@ -54,7 +65,13 @@ beforeAll(async () => {
       health: () => ({ status: 200, body: 'ok' }), // every release is healthy: only the business metric tells
     })),
   );
-  [prometheus, gh] = await Promise.all([startPrometheus(fleet.hosts.map((h) => `${h.host}:${appPort}`), 'shop_revenue_cents_total'), startGitHubApi()]);
+  [prometheus, gh] = await Promise.all([
+    startPrometheus(
+      fleet.hosts.map((h) => `${h.host}:${appPort}`),
+      'shop_revenue_cents_total',
+    ),
+    startGitHubApi(),
+  ]);
 }, 60_000);
 
 afterAll(() => stopShopWorld({ apps, prometheus, gh, fleet }));
@@ -84,7 +101,7 @@ const deploy = async (release: string, extraVars: Record<string, string> = {}) =
 const outcomes = (run: JobRun) => Object.fromEntries(Object.entries(run.steps).map(([id, s]) => [id, s.outcome]));
 const allHosts = () => fleet.hosts.map((_h, i) => currentRelease(i));
 
-test('both workflows parse with GitHub\'s parser, and every ./actions step passes only inputs its action.yml declares', async () => {
+test("both workflows parse with GitHub's parser, and every ./actions step passes only inputs its action.yml declares", async () => {
   for (const file of [WORKFLOW, '.github/workflows/watch-production.yml']) {
     const wf = await parse(file);
     for (const job of wf.template.jobs) {
@@ -94,28 +111,52 @@ test('both workflows parse with GitHub\'s parser, and every ./actions step passe
         const local = /^\.\/actions\/([a-z-]+)$/.exec(step.uses.value);
         if (!local) continue;
         const declared = Object.keys(actionInputs(local[1]));
-        for (const key of mapping(rawSteps(wf.root, job.id.value)[i].get('with')).keys()) expect(`${job.id.value}/${step.id}: ${key} in ${declared.includes(key)}`).toBe(`${job.id.value}/${step.id}: ${key} in true`);
+        for (const key of mapping(rawSteps(wf.root, job.id.value)[i].get('with')).keys())
+          expect(`${job.id.value}/${step.id}: ${key} in ${declared.includes(key)}`).toBe(
+            `${job.id.value}/${step.id}: ${key} in true`,
+          );
       }
     }
   }
   const cd = await parse(WORKFLOW);
   expect(Object.keys(cd.template.events).sort()).toEqual(['merge_group', 'pull_request', 'push', 'workflow_dispatch']);
-  expect(Object.keys(cd.template.events.workflow_dispatch?.inputs ?? {}).sort()).toEqual(['ref', 'rollback-from', 'rollback-to']);
+  expect(Object.keys(cd.template.events.workflow_dispatch?.inputs ?? {}).sort()).toEqual([
+    'ref',
+    'rollback-from',
+    'rollback-to',
+  ]);
   // A merge-queue entry is tested, never deployed (its commit reaches main, and is deployed, by the push).
   const runsOn = (event: string) =>
-    cd.template.jobs.filter((j) => j.type === 'job' && truthy(evaluate(j.if.expression, { github: { event_name: event }, inputs: { ref: '', 'rollback-to': '' } }))).map((j) => j.id.value);
+    cd.template.jobs
+      .filter(
+        (j) =>
+          j.type === 'job' &&
+          truthy(evaluate(j.if.expression, { github: { event_name: event }, inputs: { ref: '', 'rollback-to': '' } })),
+      )
+      .map((j) => j.id.value);
   expect(runsOn('merge_group')).toEqual(['test']);
   expect(runsOn('push')).toEqual(expect.arrayContaining(['test', 'deploy']));
 });
 
 test('(a) a good release: canary, bake, the rest, fleet watch; the deploy job is green and every host runs it', async () => {
   const run = await deploy('20261123000001-good001');
-  const logs = Object.values(run.steps).map((s) => `--- ${s.id}\n${s.stdout}`).join('\n');
-  expect({ result: run.result, steps: outcomes(run), logs: run.result === 'success' ? '' : logs.slice(-4000) }).toEqual({
-    result: 'success',
-    steps: { '__actions_checkout': 'success', '__actions_setup-node': 'success', build: 'success', rollout: 'success', watch: 'success', revert: 'skipped' },
-    logs: '',
-  });
+  const logs = Object.values(run.steps)
+    .map((s) => `--- ${s.id}\n${s.stdout}`)
+    .join('\n');
+  expect({ result: run.result, steps: outcomes(run), logs: run.result === 'success' ? '' : logs.slice(-4000) }).toEqual(
+    {
+      result: 'success',
+      steps: {
+        __actions_checkout: 'success',
+        '__actions_setup-node': 'success',
+        build: 'success',
+        rollout: 'success',
+        watch: 'success',
+        revert: 'skipped',
+      },
+      logs: '',
+    },
+  );
   expect(run.steps.rollout.inputs['github-token']).toBe('ghs_workflow_test_token'); // the action.yml default, evaluated
   expect(run.steps.rollout.inputs['reload-command']).toBe('test -f VERSION');
   expect(run.steps.rollout.outputs.result).toBe('success');
@@ -124,7 +165,12 @@ test('(a) a good release: canary, bake, the rest, fleet watch; the deploy job is
   expect(allHosts()).toEqual(Array(5).fill('20261123000001-good001'));
   const report = JSON.parse(readFileSync(run.steps.rollout.outputs.report, 'utf8'));
   expect(report.waves[0].bake.verdict).toBe('pass');
-  expect(gh.repo('acme/shop').deployments.at(-1)?.statuses.map((s: { state: string }) => s.state)).toContain('success');
+  expect(
+    gh
+      .repo('acme/shop')
+      .deployments.at(-1)
+      ?.statuses.map((s: { state: string }) => s.state),
+  ).toContain('success');
 }, 40_000);
 
 test('(b) a healthy release that drops revenue on the canary is stopped there, reverted, and opens the RCA issue', async () => {
@@ -132,17 +178,36 @@ test('(b) a healthy release that drops revenue on the canary is stopped there, r
   badReleases.add(bad);
   const started = Date.now();
   const run = await deploy(bad, { CANARY_BAKE: '25s' });
-  const logs = Object.values(run.steps).map((s) => `--- ${s.id}\n${s.stdout}`).join('\n');
-  expect({ result: run.result, steps: outcomes(run), logs: run.steps.revert.outcome === 'success' ? '' : logs.slice(-4000) }).toEqual({
+  const logs = Object.values(run.steps)
+    .map((s) => `--- ${s.id}\n${s.stdout}`)
+    .join('\n');
+  expect({
+    result: run.result,
+    steps: outcomes(run),
+    logs: run.steps.revert.outcome === 'success' ? '' : logs.slice(-4000),
+  }).toEqual({
     result: 'failure',
-    steps: { '__actions_checkout': 'success', '__actions_setup-node': 'success', build: 'success', rollout: 'failure', watch: 'skipped', revert: 'success' },
+    steps: {
+      __actions_checkout: 'success',
+      '__actions_setup-node': 'success',
+      build: 'success',
+      rollout: 'failure',
+      watch: 'skipped',
+      revert: 'success',
+    },
     logs: '',
   });
   // The breach ended the bake early, and only the canary ever ran the bad release.
   expect(Date.now() - started).toBeLessThan(25_000);
   expect(run.steps.rollout.outputs.result).toBe('reverted');
   const report = JSON.parse(readFileSync(run.steps.rollout.outputs.report, 'utf8'));
-  expect(report.hosts.map((h: { outcome: string }) => h.outcome)).toEqual(['reverted', 'skipped', 'skipped', 'skipped', 'skipped']);
+  expect(report.hosts.map((h: { outcome: string }) => h.outcome)).toEqual([
+    'reverted',
+    'skipped',
+    'skipped',
+    'skipped',
+    'skipped',
+  ]);
   expect(report.waves[0].bake.verdict).toBe('fail');
   expect(allHosts()).toEqual(Array(5).fill('20261123000001-good001'));
 

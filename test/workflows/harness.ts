@@ -25,7 +25,16 @@
 // GITHUB_PATH, masking.
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { Evaluator, Lexer, Parser, data } from '@actions/expressions';
@@ -58,7 +67,19 @@ const work = (): string => (workDir ??= mkdtempSync(join(tmpdir(), 'fivestep-wf-
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type Contexts = Record<string, Json>;
-const CONTEXTS = ['github', 'env', 'vars', 'secrets', 'inputs', 'steps', 'job', 'runner', 'matrix', 'strategy', 'needs'];
+const CONTEXTS = [
+  'github',
+  'env',
+  'vars',
+  'secrets',
+  'inputs',
+  'steps',
+  'job',
+  'runner',
+  'matrix',
+  'strategy',
+  'needs',
+];
 const STATUS = ['success', 'failure', 'always', 'cancelled'].map((name) => ({ name, minArgs: 0, maxArgs: 0 }));
 
 /** What the status functions return where an expression is evaluated (a step's, or a job's `if:`). */
@@ -118,7 +139,8 @@ function blockScalar(source: string, header: string): string {
  */
 export function valueOf(token: TemplateToken, ctx: Contexts): string {
   if (isBasicExpression(token)) {
-    if (token.blockScalarHeader && token.source) return interpolate(blockScalar(token.source, token.blockScalarHeader), ctx);
+    if (token.blockScalarHeader && token.source)
+      return interpolate(blockScalar(token.source, token.blockScalarHeader), ctx);
     return evaluate(token.expression, ctx).coerceString();
   }
   if (isString(token)) return token.value;
@@ -127,8 +149,10 @@ export function valueOf(token: TemplateToken, ctx: Contexts): string {
 
 /** A token as JSON (a `strategy:`, say), each `${{ }}` evaluated to its value (so `fromJSON(...)` works). */
 export function jsonOf(token: TemplateToken, ctx: Contexts): Json {
-  if (isBasicExpression(token)) return JSON.parse(JSON.stringify(evaluate(token.expression, ctx), data.replacer)) as Json;
-  if (isMapping(token)) return Object.fromEntries([...token].map((pair) => [pair.key.toString(), jsonOf(pair.value, ctx)]));
+  if (isBasicExpression(token))
+    return JSON.parse(JSON.stringify(evaluate(token.expression, ctx), data.replacer)) as Json;
+  if (isMapping(token))
+    return Object.fromEntries([...token].map((pair) => [pair.key.toString(), jsonOf(pair.value, ctx)]));
   if (isSequence(token)) return [...token].map((t) => jsonOf(t, ctx));
   if (isString(token) || isNumber(token) || isBoolean(token)) return token.value;
   return null;
@@ -149,7 +173,10 @@ export interface Parsed {
 }
 
 export async function parse(file: string): Promise<Parsed> {
-  const result = parseWorkflow({ name: file, content: readFileSync(join(REPO, file), 'utf8') }, new NoOperationTraceWriter());
+  const result = parseWorkflow(
+    { name: file, content: readFileSync(join(REPO, file), 'utf8') },
+    new NoOperationTraceWriter(),
+  );
   const errors = result.context.errors.getErrors().map((e) => e.message);
   expect(errors).toEqual([]);
   const template = await convertWorkflowTemplate(result.context, result.value!);
@@ -158,7 +185,8 @@ export async function parse(file: string): Promise<Parsed> {
 }
 
 /** A job's raw token: the converted template drops `with:`, `shell:` and friends, so they are read here. */
-export const rawJob = (root: MappingToken, jobId: string): Map<string, TemplateToken> => mapping(mapping(mapping(root).get('jobs')).get(jobId));
+export const rawJob = (root: MappingToken, jobId: string): Map<string, TemplateToken> =>
+  mapping(mapping(mapping(root).get('jobs')).get(jobId));
 
 /** The raw step tokens of a job. */
 export function rawSteps(root: MappingToken, jobId: string): Map<string, TemplateToken>[] {
@@ -179,7 +207,11 @@ interface ActionInput {
   required?: boolean;
 }
 export const actionInputs = (name: string): Record<string, ActionInput> =>
-  (parseYaml(readFileSync(join(REPO, 'actions', name, 'action.yml'), 'utf8')) as { inputs: Record<string, ActionInput> }).inputs;
+  (
+    parseYaml(readFileSync(join(REPO, 'actions', name, 'action.yml'), 'utf8')) as {
+      inputs: Record<string, ActionInput>;
+    }
+  ).inputs;
 
 // ---------------------------------------------------------------------------------------------------
 // Pure rules of the runner: matrix expansion, job status, results.
@@ -193,10 +225,13 @@ const same = (a: Json | undefined, b: Json | undefined) => JSON.stringify(a) ===
  */
 export function expandMatrix(matrix: Json | undefined): Record<string, Json>[] {
   if (matrix === undefined || matrix === null) return [{}];
-  if (typeof matrix !== 'object' || Array.isArray(matrix)) throw new Error(`strategy.matrix must be a mapping, got ${JSON.stringify(matrix)}`);
+  if (typeof matrix !== 'object' || Array.isArray(matrix))
+    throw new Error(`strategy.matrix must be a mapping, got ${JSON.stringify(matrix)}`);
   const { include, exclude, ...axes } = matrix;
   const keys = Object.keys(axes);
-  for (const k of keys) if (!Array.isArray(axes[k]) || (axes[k] as Json[]).length === 0) throw new Error(`matrix.${k} must be a non-empty list`);
+  for (const k of keys)
+    if (!Array.isArray(axes[k]) || (axes[k] as Json[]).length === 0)
+      throw new Error(`matrix.${k} must be a non-empty list`);
   let combos: Record<string, Json>[] = keys.length === 0 ? [] : [{}];
   for (const k of keys) combos = combos.flatMap((c) => (axes[k] as Json[]).map((v) => ({ ...c, [k]: v })));
   const asList = (v: Json | undefined) => (v === undefined ? [] : (v as Record<string, Json>[]));
@@ -204,7 +239,9 @@ export function expandMatrix(matrix: Json | undefined): Record<string, Json>[] {
   const legs = combos.map((original) => ({ original, values: { ...original } }));
   const extra: Record<string, Json>[] = []; // include entries that fit no combination: jobs of their own, never extended
   for (const inc of asList(include)) {
-    const fits = legs.filter((l) => Object.entries(inc).every(([k, v]) => !(k in l.original) || same(l.original[k], v)));
+    const fits = legs.filter((l) =>
+      Object.entries(inc).every(([k, v]) => !(k in l.original) || same(l.original[k], v)),
+    );
     if (fits.length === 0) extra.push({ ...inc });
     for (const l of fits) Object.assign(l.values, inc);
   }
@@ -222,7 +259,11 @@ export interface NeedResult {
 /** A job's `if:` status functions: success() only when every job it needs succeeded, failure() when one failed. */
 export function jobStatus(needs: Record<string, NeedResult>, runCancelled = false): Status {
   const results = Object.values(needs).map((n) => n.result);
-  return { success: !runCancelled && results.every((r) => r === 'success'), failure: results.includes('failure'), cancelled: runCancelled };
+  return {
+    success: !runCancelled && results.every((r) => r === 'success'),
+    failure: results.includes('failure'),
+    cancelled: runCancelled,
+  };
 }
 
 /** A matrix job's result from its legs': one failed leg fails it; otherwise one cancelled leg cancels it. */
@@ -272,7 +313,12 @@ export function runProcess(
   const timings = opts.timings ?? CANCEL_TIMINGS;
   return new Promise((resolve, reject) => {
     // Its own process group, so the last resort can kill the whole tree, as the runner does.
-    const child = spawn(command, args, { cwd: opts.cwd ?? REPO, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(command, args, {
+      cwd: opts.cwd ?? REPO,
+      env: opts.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let stdout = '';
     const signals: ProcessRun['signals'] = [];
     const timers: ReturnType<typeof setTimeout>[] = [];
@@ -321,7 +367,15 @@ export function runProcess(
 // ---------------------------------------------------------------------------------------------------
 // Artifacts of one run: upload-artifact / download-artifact semantics on a directory.
 
-const UPLOAD_INPUTS = ['name', 'path', 'if-no-files-found', 'retention-days', 'compression-level', 'overwrite', 'include-hidden-files'];
+const UPLOAD_INPUTS = [
+  'name',
+  'path',
+  'if-no-files-found',
+  'retention-days',
+  'compression-level',
+  'overwrite',
+  'include-hidden-files',
+];
 const DOWNLOAD_INPUTS = ['name', 'pattern', 'path', 'merge-multiple', 'github-token', 'repository', 'run-id'];
 
 /** The directory the files of `paths` are stored relative to: one directory itself, else the common ancestor. */
@@ -342,27 +396,49 @@ interface StepResult {
 function uploadArtifact(store: string, inputs: Record<string, string>): StepResult {
   const name = inputs.name || 'artifact';
   if (/[*?[]/.test(inputs.path ?? '')) throw new Error('upload-artifact: globs are not emulated');
-  const paths = (inputs.path ?? '').split('\n').map((p) => p.trim()).filter(Boolean);
+  const paths = (inputs.path ?? '')
+    .split('\n')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const found = paths.filter((p) => existsSync(p));
   if (found.length === 0) {
     const mode = inputs['if-no-files-found'] || 'warn';
     const message = `No files were found with the provided path: ${paths.join(', ')}. No artifacts will be uploaded.`;
-    return { outcome: mode === 'error' ? 'failure' : 'success', outputs: {}, stdout: mode === 'ignore' ? message : `::${mode === 'error' ? 'error' : 'warning'}::${message}` };
+    return {
+      outcome: mode === 'error' ? 'failure' : 'success',
+      outputs: {},
+      stdout: mode === 'ignore' ? message : `::${mode === 'error' ? 'error' : 'warning'}::${message}`,
+    };
   }
   const target = join(store, name);
-  if (existsSync(target)) return { outcome: 'failure', outputs: {}, stdout: `::error::an artifact named '${name}' already exists in this run` };
+  if (existsSync(target))
+    return {
+      outcome: 'failure',
+      outputs: {},
+      stdout: `::error::an artifact named '${name}' already exists in this run`,
+    };
   const root = artifactRoot(found, (p) => statSync(p).isDirectory());
   for (const p of found) cpSync(p, join(target, relative(root, p)), { recursive: true });
-  return { outcome: 'success', outputs: { 'artifact-id': name }, stdout: `uploaded ${found.length} path(s) as '${name}'` };
+  return {
+    outcome: 'success',
+    outputs: { 'artifact-id': name },
+    stdout: `uploaded ${found.length} path(s) as '${name}'`,
+  };
 }
 
 function downloadArtifact(store: string, inputs: Record<string, string>): StepResult {
   const path = inputs.path;
-  if (!path || !isAbsolute(path)) throw new Error('download-artifact: give an absolute path (the workspace here is the repository)');
-  if (inputs['run-id']) throw new Error('download-artifact: other runs\' artifacts are not emulated');
+  if (!path || !isAbsolute(path))
+    throw new Error('download-artifact: give an absolute path (the workspace here is the repository)');
+  if (inputs['run-id']) throw new Error("download-artifact: other runs' artifacts are not emulated");
   const names = existsSync(store) ? readdirSync(store).sort() : [];
   if (inputs.name) {
-    if (!names.includes(inputs.name)) return { outcome: 'failure', outputs: {}, stdout: `::error::Unable to download artifact(s): Artifact not found for name: ${inputs.name}` };
+    if (!names.includes(inputs.name))
+      return {
+        outcome: 'failure',
+        outputs: {},
+        stdout: `::error::Unable to download artifact(s): Artifact not found for name: ${inputs.name}`,
+      };
     cpSync(join(store, inputs.name), path, { recursive: true });
     return { outcome: 'success', outputs: { 'download-path': path }, stdout: `downloaded '${inputs.name}'` };
   }
@@ -370,7 +446,11 @@ function downloadArtifact(store: string, inputs: Record<string, string>): StepRe
   const merge = inputs['merge-multiple'] === 'true';
   mkdirSync(path, { recursive: true });
   for (const n of picked) cpSync(join(store, n), merge ? path : join(path, n), { recursive: true });
-  return { outcome: 'success', outputs: { 'download-path': path }, stdout: `Total of ${picked.length} artifact(s) downloaded` };
+  return {
+    outcome: 'success',
+    outputs: { 'download-path': path },
+    stdout: `Total of ${picked.length} artifact(s) downloaded`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -405,7 +485,8 @@ export interface JobRun {
 }
 
 /** What a `run:` step given a substitute would have written to GITHUB_OUTPUT; a function may write its files too. */
-export type RunSubstitute = Record<string, string> | ((step: { env: Record<string, string>; runnerTemp: string }) => Record<string, string>);
+export type RunSubstitute =
+  Record<string, string> | ((step: { env: Record<string, string>; runnerTemp: string }) => Record<string, string>);
 
 export interface RunOptions {
   jobId: string;
@@ -482,7 +563,11 @@ function runnerEnv(github: Record<string, Json>, dir: string): Record<string, st
   };
 }
 
-const stepStatus = (failed: boolean, cancelled: boolean): Status => ({ success: !failed && !cancelled, failure: failed, cancelled });
+const stepStatus = (failed: boolean, cancelled: boolean): Status => ({
+  success: !failed && !cancelled,
+  failure: failed,
+  cancelled,
+});
 
 /** Runs one job (one leg of a matrix job) to its end: its `if:` is the caller's (see runWorkflow), unless `needs` is absent. */
 export async function runJob(wf: Parsed, opts: RunOptions): Promise<JobRun> {
@@ -490,7 +575,15 @@ export async function runJob(wf: Parsed, opts: RunOptions): Promise<JobRun> {
   const dir = mkdtempSync(join(work(), `${opts.jobId}-`));
   const store = opts.artifacts ?? join(dir, 'artifacts');
   const eventPath = join(dir, 'event.json');
-  writeFileSync(eventPath, JSON.stringify({ ref: 'refs/heads/main', after: SHA, inputs: opts.inputs ?? {}, repository: { full_name: 'acme/shop', name: 'shop', owner: { login: 'acme' } } }));
+  writeFileSync(
+    eventPath,
+    JSON.stringify({
+      ref: 'refs/heads/main',
+      after: SHA,
+      inputs: opts.inputs ?? {},
+      repository: { full_name: 'acme/shop', name: 'shop', owner: { login: 'acme' } },
+    }),
+  );
   const github = githubContext(opts, eventPath, workflowName(wf));
   const ctx: Contexts = {
     github,
@@ -508,7 +601,8 @@ export async function runJob(wf: Parsed, opts: RunOptions): Promise<JobRun> {
   const job = templateJob(wf, opts.jobId);
   const base = { matrix: opts.matrix ?? {}, strategy: opts.strategy ?? {}, startedAt };
   // Called on its own (no needs given), the job decides its own `if:`, with every need green.
-  if (!opts.needs && !truthy(evaluate(job.if.expression, ctx))) return { result: 'skipped', steps: {}, outputs: {}, ...base, endedAt: Date.now() };
+  if (!opts.needs && !truthy(evaluate(job.if.expression, ctx)))
+    return { result: 'skipped', steps: {}, outputs: {}, ...base, endedAt: Date.now() };
 
   const workflowEnv: Record<string, string> = {};
   for (const [k, v] of mapping(wf.template.env)) workflowEnv[k] = valueOf(v, ctx);
@@ -531,7 +625,17 @@ export async function runJob(wf: Parsed, opts: RunOptions): Promise<JobRun> {
   opts.cancel?.addEventListener('abort', onCancel);
   try {
     for (const [i, step] of job.steps.entries()) {
-      const record: StepRun = { id: step.id, outcome: 'skipped', conclusion: 'skipped', outputs: {}, inputs: {}, stdout: '', startedAt: 0, endedAt: 0, signals: [] };
+      const record: StepRun = {
+        id: step.id,
+        outcome: 'skipped',
+        conclusion: 'skipped',
+        outputs: {},
+        inputs: {},
+        stdout: '',
+        startedAt: 0,
+        endedAt: 0,
+        signals: [],
+      };
       steps[step.id] = record;
       const rawStep = raw[i];
       const condition = 'if' in step && step.if ? step.if.expression : 'success()';
@@ -546,7 +650,16 @@ export async function runJob(wf: Parsed, opts: RunOptions): Promise<JobRun> {
         Object.assign(record, result);
         record.conclusion = record.outcome;
         const continueOnError = rawStep.get('continue-on-error');
-        if (record.outcome === 'failure' && continueOnError && truthy(evaluate(isBasicExpression(continueOnError) ? continueOnError.expression : String(jsonOf(continueOnError, ctx)), ctx))) {
+        if (
+          record.outcome === 'failure' &&
+          continueOnError &&
+          truthy(
+            evaluate(
+              isBasicExpression(continueOnError) ? continueOnError.expression : String(jsonOf(continueOnError, ctx)),
+              ctx,
+            ),
+          )
+        ) {
           record.conclusion = 'success';
         }
         if (record.conclusion === 'failure') failed = true;
@@ -576,7 +689,11 @@ interface StepScope {
   opts: RunOptions;
 }
 
-async function runStep(step: Job['steps'][number], rawStep: Map<string, TemplateToken>, s: StepScope): Promise<Partial<StepRun>> {
+async function runStep(
+  step: Job['steps'][number],
+  rawStep: Map<string, TemplateToken>,
+  s: StepScope,
+): Promise<Partial<StepRun>> {
   const { ctx, dir, opts } = s;
   const given = mapping(rawStep.get('with'));
   const output = join(dir, `${step.id}.output`);
@@ -585,10 +702,21 @@ async function runStep(step: Job['steps'][number], rawStep: Map<string, Template
   writeFileSync(output, '');
   writeFileSync(envFile, '');
   writeFileSync(summary, '');
-  const env: NodeJS.ProcessEnv = { ...runnerEnv(s.github, dir), GITHUB_OUTPUT: output, GITHUB_ENV: envFile, GITHUB_STEP_SUMMARY: summary, ...s.stepEnv };
+  const env: NodeJS.ProcessEnv = {
+    ...runnerEnv(s.github, dir),
+    GITHUB_OUTPUT: output,
+    GITHUB_ENV: envFile,
+    GITHUB_STEP_SUMMARY: summary,
+    ...s.stepEnv,
+  };
   const finish = (r: ProcessRun): Partial<StepRun> => {
     Object.assign(s.fileEnv, readOutputFile(readFileSync(envFile, 'utf8')));
-    return { stdout: r.stdout, signals: r.signals, outputs: readOutputFile(readFileSync(output, 'utf8')), outcome: r.cancelled ? 'cancelled' : r.code === 0 ? 'success' : 'failure' };
+    return {
+      stdout: r.stdout,
+      signals: r.signals,
+      outputs: readOutputFile(readFileSync(output, 'utf8')),
+      outcome: r.cancelled ? 'cancelled' : r.code === 0 ? 'success' : 'failure',
+    };
   };
 
   if ('uses' in step) {
@@ -604,15 +732,23 @@ async function runStep(step: Job['steps'][number], rawStep: Map<string, Template
         inputs[key] = token ? valueOf(token, ctx) : interpolate(decl.default ?? '', ctx);
       }
       for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
-      const main = (parseYaml(readFileSync(join(REPO, 'actions', name, 'action.yml'), 'utf8')) as { runs: { main: string } }).runs.main;
-      return { inputs, ...finish(await runProcess(node, [join(REPO, 'actions', name, main)], { env, signal: opts.cancel })) };
+      const main = (
+        parseYaml(readFileSync(join(REPO, 'actions', name, 'action.yml'), 'utf8')) as { runs: { main: string } }
+      ).runs.main;
+      return {
+        inputs,
+        ...finish(await runProcess(node, [join(REPO, 'actions', name, main)], { env, signal: opts.cancel })),
+      };
     }
     const artifactAction = /^actions\/(upload|download)-artifact@v\d+$/.exec(uses);
     if (artifactAction) {
       const names = artifactAction[1] === 'upload' ? UPLOAD_INPUTS : DOWNLOAD_INPUTS;
       for (const key of given.keys()) expect(names).toContain(key);
       const inputs = Object.fromEntries([...given].map(([k, v]) => [k, valueOf(v, ctx)]));
-      return { inputs, ...(artifactAction[1] === 'upload' ? uploadArtifact(s.store, inputs) : downloadArtifact(s.store, inputs)) };
+      return {
+        inputs,
+        ...(artifactAction[1] === 'upload' ? uploadArtifact(s.store, inputs) : downloadArtifact(s.store, inputs)),
+      };
     }
     // actions/checkout, actions/setup-node: see the top comment.
     expect(uses).toMatch(/^actions\/(checkout|setup-node)@v\d+$/);
@@ -623,14 +759,22 @@ async function runStep(step: Job['steps'][number], rawStep: Map<string, Template
     const substitute = opts.runSubstitutes[step.id];
     if (substitute) {
       const outputs = typeof substitute === 'function' ? substitute({ env: s.stepEnv, runnerTemp: dir }) : substitute;
-      for (const name of Object.keys(outputs)) expect(script).toMatch(new RegExp(`echo "${name}=.*>> "\\$GITHUB_OUTPUT"`));
+      for (const name of Object.keys(outputs))
+        expect(script).toMatch(new RegExp(`echo "${name}=.*>> "\\$GITHUB_OUTPUT"`));
       return { outputs: { ...outputs }, outcome: 'success' };
     }
     const shell = rawStep.get('shell') ? valueOf(rawStep.get('shell')!, ctx) : '';
     const file = join(dir, `${step.id || 'run'}.sh`);
     writeFileSync(file, script);
     // The runner's shells: unset is `bash -e {0}`; `bash` adds --noprofile --norc and pipefail.
-    const [command, args] = shell === '' ? ['bash', ['-e', file]] : shell === 'bash' ? ['bash', ['--noprofile', '--norc', '-eo', 'pipefail', file]] : shell === 'sh' ? ['sh', ['-e', file]] : [];
+    const [command, args] =
+      shell === ''
+        ? ['bash', ['-e', file]]
+        : shell === 'bash'
+          ? ['bash', ['--noprofile', '--norc', '-eo', 'pipefail', file]]
+          : shell === 'sh'
+            ? ['sh', ['-e', file]]
+            : [];
     if (!command) throw new Error(`shell '${shell}' is not emulated`);
     const cwd = rawStep.get('working-directory') ? join(REPO, valueOf(rawStep.get('working-directory')!, ctx)) : REPO;
     return finish(await runProcess(command, args as string[], { env, cwd, signal: opts.cancel }));
@@ -674,8 +818,14 @@ export async function runWorkflow(wf: Parsed, opts: WorkflowOptions): Promise<Re
       const r = await start(jobs.find((j) => j.id.value === n)!);
       needs[n] = { result: r.result, outputs: r.outputs };
     }
-    const base = { github: githubContext({ ...opts, jobId: job.id.value }, '', workflowName(wf)), vars: opts.vars, inputs: opts.inputs ?? {}, needs: needs as unknown as Json };
-    if (!truthy(evaluate(job.if.expression, base, jobStatus(needs)))) return { result: 'skipped', outputs: {}, legs: [] };
+    const base = {
+      github: githubContext({ ...opts, jobId: job.id.value }, '', workflowName(wf)),
+      vars: opts.vars,
+      inputs: opts.inputs ?? {},
+      needs: needs as unknown as Json,
+    };
+    if (!truthy(evaluate(job.if.expression, base, jobStatus(needs))))
+      return { result: 'skipped', outputs: {}, legs: [] };
     const strategy = (job.strategy ? jsonOf(job.strategy, base) : {}) as Record<string, Json>;
     const combos = expandMatrix(strategy.matrix);
     const failFast = strategy['fail-fast'] !== false;
@@ -687,10 +837,31 @@ export async function runWorkflow(wf: Parsed, opts: WorkflowOptions): Promise<Re
     const worker = async () => {
       while (next < combos.length) {
         const i = next++;
-        const strategyCtx = { 'fail-fast': failFast, 'job-index': i, 'job-total': combos.length, 'max-parallel': maxParallel };
+        const strategyCtx = {
+          'fail-fast': failFast,
+          'job-index': i,
+          'job-total': combos.length,
+          'max-parallel': maxParallel,
+        };
         const leg = controllers[i].signal.aborted
-          ? { result: 'cancelled' as const, steps: {}, outputs: {}, matrix: combos[i], strategy: strategyCtx, startedAt: Date.now(), endedAt: Date.now() } // queued when the others were cancelled
-          : await runJob(wf, { ...opts, jobId: job.id.value, needs, matrix: combos[i], strategy: strategyCtx, cancel: controllers[i].signal, artifacts });
+          ? {
+              result: 'cancelled' as const,
+              steps: {},
+              outputs: {},
+              matrix: combos[i],
+              strategy: strategyCtx,
+              startedAt: Date.now(),
+              endedAt: Date.now(),
+            } // queued when the others were cancelled
+          : await runJob(wf, {
+              ...opts,
+              jobId: job.id.value,
+              needs,
+              matrix: combos[i],
+              strategy: strategyCtx,
+              cancel: controllers[i].signal,
+              artifacts,
+            });
         legs[i] = leg;
         finished.push(leg);
         // fail-fast: GitHub cancels every in-progress and queued leg once one fails.
@@ -734,7 +905,11 @@ export interface ShopEndpointOptions {
  * else Prometheus text with a revenue counter growing at `centsPerMinute` (exact at each scrape) and 40
  * active sessions.
  */
-export async function startShopEndpoints(hosts: readonly { host: string }[], port: number, opts: ShopEndpointOptions): Promise<Server[]> {
+export async function startShopEndpoints(
+  hosts: readonly { host: string }[],
+  port: number,
+  opts: ShopEndpointOptions,
+): Promise<Server[]> {
   return Promise.all(
     hosts.map(async (h, i) => {
       let cents = 0;
@@ -750,11 +925,12 @@ export async function startShopEndpoints(hosts: readonly { host: string }[], por
         }
         res
           .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-          .end(`# TYPE shop_revenue_cents_total counter\nshop_revenue_cents_total ${cents}\n# TYPE shop_sessions_active gauge\nshop_sessions_active 40\n`);
+          .end(
+            `# TYPE shop_revenue_cents_total counter\nshop_revenue_cents_total ${cents}\n# TYPE shop_sessions_active gauge\nshop_sessions_active 40\n`,
+          );
       });
       await new Promise<void>((resolve) => server.listen(port, h.host, resolve));
       return server;
     }),
   );
 }
-

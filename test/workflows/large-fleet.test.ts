@@ -53,10 +53,19 @@ beforeAll(async () => {
   apps.push(
     ...(await startShopEndpoints(fleet.hosts, appPort, {
       centsPerMinute: () => 60_000,
-      health: (i) => (brokenOn.get(i) === fleet.currentRelease(i) ? { status: 503, body: 'cannot reach the database' } : { status: 200, body: 'ok' }),
+      health: (i) =>
+        brokenOn.get(i) === fleet.currentRelease(i)
+          ? { status: 503, body: 'cannot reach the database' }
+          : { status: 200, body: 'ok' },
     })),
   );
-  [prometheus, gh] = await Promise.all([startPrometheus(fleet.hosts.map((h) => `${h.host}:${appPort}`), 'shop_revenue_cents_total'), startGitHubApi()]);
+  [prometheus, gh] = await Promise.all([
+    startPrometheus(
+      fleet.hosts.map((h) => `${h.host}:${appPort}`),
+      'shop_revenue_cents_total',
+    ),
+    startGitHubApi(),
+  ]);
   // The bakes compare rates: every host needs a few samples before the first one.
   await waitForHistory(prometheus, 'shop_revenue_cents_total', 3);
 }, 60_000);
@@ -78,13 +87,15 @@ const vars = (extra: Record<string, string> = {}) => ({
 });
 
 /** The build step's stand-in: the tarball its script leaves at $RUNNER_TEMP/release.tar.gz, and the release id. */
-const build = (release: string) => ({ runnerTemp }: { runnerTemp: string }) => {
-  const dir = join(work, 'artifacts', release);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'VERSION'), `${release}\n`);
-  execFileSync('tar', ['-czf', join(runnerTemp, 'release.tar.gz'), '-C', dir, '.']);
-  return { 'release-id': release };
-};
+const build =
+  (release: string) =>
+  ({ runnerTemp }: { runnerTemp: string }) => {
+    const dir = join(work, 'artifacts', release);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'VERSION'), `${release}\n`);
+    execFileSync('tar', ['-czf', join(runnerTemp, 'release.tar.gz'), '-C', dir, '.']);
+    return { 'release-id': release };
+  };
 
 const deploy = async (release: string, extraVars: Record<string, string> = {}) =>
   runWorkflow(await parse(WORKFLOW), {
@@ -96,11 +107,16 @@ const deploy = async (release: string, extraVars: Record<string, string> = {}) =
     githubApiUrl: gh.url,
   });
 
-const results = (run: Record<string, WorkflowJobRun>) => Object.fromEntries(Object.entries(run).map(([id, j]) => [id, j.result]));
+const results = (run: Record<string, WorkflowJobRun>) =>
+  Object.fromEntries(Object.entries(run).map(([id, j]) => [id, j.result]));
 const outcomes = (leg: JobRun) => Object.fromEntries(Object.entries(leg.steps).map(([id, s]) => [id, s.outcome]));
 const logs = (run: Record<string, WorkflowJobRun>) =>
   Object.entries(run)
-    .flatMap(([id, j]) => j.legs.flatMap((leg, n) => Object.values(leg.steps).map((s) => `--- ${id}[${n}] ${s.id} ${s.outcome}\n${s.stdout}`)))
+    .flatMap(([id, j]) =>
+      j.legs.flatMap((leg, n) =>
+        Object.values(leg.steps).map((s) => `--- ${id}[${n}] ${s.id} ${s.outcome}\n${s.stdout}`),
+      ),
+    )
     .join('\n');
 const currents = () => fleet.hosts.map((_h, i) => fleet.currentRelease(i));
 const ids = (indexes: number[]) => indexes.map((i) => fleet.hosts[i].id);
@@ -112,10 +128,15 @@ const SHARD_HOSTS = [
 ];
 const deployLog = (i: number) => {
   const file = fleet.path(i, '/srv/app/.fivestep/deploy.log');
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { action: string; release: string; result: string }) : [];
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { action: string; release: string; result: string })
+    : [];
 };
 
-test('GitHub\'s parser reads it: started by hand only, a fail-fast matrix of 3 shards after the canary, the revert over the whole fleet', async () => {
+test("GitHub's parser reads it: started by hand only, a fail-fast matrix of 3 shards after the canary, the revert over the whole fleet", async () => {
   const wf = await parse(WORKFLOW);
   expect(Object.keys(wf.template.events)).toEqual(['workflow_dispatch']);
   const jobs = wf.template.jobs.map((j) => ({ id: j.id.value, needs: (j.needs ?? []).map((n) => n.value) }));
@@ -136,14 +157,21 @@ test('GitHub\'s parser reads it: started by hand only, a fail-fast matrix of 3 s
       const local = 'uses' in step ? /^\.\/actions\/([a-z-]+)$/.exec(step.uses.value) : null;
       if (!local) continue;
       const declared = Object.keys(actionInputs(local[1]));
-      for (const key of mapping(rawSteps(wf.root, job.id.value)[i].get('with')).keys()) expect(`${job.id.value}/${step.id}: ${key}`).toBe(declared.includes(key) ? `${job.id.value}/${step.id}: ${key}` : 'undeclared');
+      for (const key of mapping(rawSteps(wf.root, job.id.value)[i].get('with')).keys())
+        expect(`${job.id.value}/${step.id}: ${key}`).toBe(
+          declared.includes(key) ? `${job.id.value}/${step.id}: ${key}` : 'undeclared',
+        );
     }
   }
 
   // The revert job runs when the canary or a shard failed or was cancelled, and only then.
   const revertIf = templateJob(wf, 'revert').if.expression;
   const revertRuns = (canary: JobResult, shards: JobResult, buildResult: JobResult = 'success') => {
-    const needs = { build: { result: buildResult, outputs: {} }, canary: { result: canary, outputs: {} }, shards: { result: shards, outputs: {} } };
+    const needs = {
+      build: { result: buildResult, outputs: {} },
+      canary: { result: canary, outputs: {} },
+      shards: { result: shards, outputs: {} },
+    };
     return truthy(evaluate(revertIf, { needs: needs as never }, jobStatus(needs)));
   };
   expect({
@@ -153,7 +181,14 @@ test('GitHub\'s parser reads it: started by hand only, a fail-fast matrix of 3 s
     canaryFailed: revertRuns('failure', 'skipped'),
     canaryCancelled: revertRuns('cancelled', 'skipped'),
     buildFailed: revertRuns('skipped', 'skipped', 'failure'),
-  }).toEqual({ green: false, shardFailed: true, shardsCancelled: true, canaryFailed: true, canaryCancelled: true, buildFailed: false });
+  }).toEqual({
+    green: false,
+    shardFailed: true,
+    shardsCancelled: true,
+    canaryFailed: true,
+    canaryCancelled: true,
+    buildFailed: false,
+  });
 });
 
 test('a good release: the canary, then 3 shards side by side, each its slice in waves; the revert is skipped and every host runs it', async () => {
@@ -166,9 +201,13 @@ test('a good release: the canary, then 3 shards side by side, each its slice in 
   const canary = run.canary.legs[0];
   expect(JSON.parse(canary.steps.rollout.outputs['updated-hosts'])).toEqual(ids([0]));
   expect(canary.steps.bake.outputs.verdict).toBe('pass');
-  expect(run.shards.legs.map((leg) => leg.strategy)).toEqual([0, 1, 2].map((i) => ({ 'fail-fast': true, 'job-index': i, 'job-total': 3, 'max-parallel': 3 })));
+  expect(run.shards.legs.map((leg) => leg.strategy)).toEqual(
+    [0, 1, 2].map((i) => ({ 'fail-fast': true, 'job-index': i, 'job-total': 3, 'max-parallel': 3 })),
+  );
   for (const [n, leg] of run.shards.legs.entries()) {
-    expect(leg.steps.slice.outputs.hosts.split('\n')).toEqual(SHARD_HOSTS[n].map((i) => fleet.hostsInput.split('\n')[i]));
+    expect(leg.steps.slice.outputs.hosts.split('\n')).toEqual(
+      SHARD_HOSTS[n].map((i) => fleet.hostsInput.split('\n')[i]),
+    );
     expect(JSON.parse(leg.steps.rollout.outputs['updated-hosts'])).toEqual(ids(SHARD_HOSTS[n]));
     const report = JSON.parse(readFileSync(leg.steps.rollout.outputs.report, 'utf8'));
     expect(report.waves.map((w: { hosts: string[] }) => w.hosts.length)).toEqual([1, 1, 1]);
@@ -183,7 +222,11 @@ test('one host of shard 2 fails its health: fail-fast cancels shards 1 and 3, ea
   const bad = '20261201000002-bad0002';
   brokenOn.set(5, bad); // shard 2's second host: shards 1 and 3 are baking their second wave when it fails
   const run = await deploy(bad, { SHARD_BAKE: '6s' });
-  expect({ jobs: results(run), legs: run.shards.legs.map((l) => l.result), logs: run.revert.result === 'success' ? '' : logs(run).slice(-8000) }).toEqual({
+  expect({
+    jobs: results(run),
+    legs: run.shards.legs.map((l) => l.result),
+    logs: run.revert.result === 'success' ? '' : logs(run).slice(-8000),
+  }).toEqual({
     jobs: { build: 'success', canary: 'success', shards: 'failure', revert: 'success' },
     legs: ['cancelled', 'failure', 'cancelled'],
     logs: '',
@@ -194,17 +237,27 @@ test('one host of shard 2 fails its health: fail-fast cancels shards 1 and 3, ea
   const [shard1, shard2, shard3] = run.shards.legs;
   expect(shard2.steps.rollout.outcome).toBe('failure');
   expect(shard2.steps.rollout.outputs.result).toBe('reverted');
-  expect(JSON.parse(shard2.steps.rollout.outputs['failed-hosts']).map((f: { host: string }) => f.host)).toEqual(ids([5]));
+  expect(JSON.parse(shard2.steps.rollout.outputs['failed-hosts']).map((f: { host: string }) => f.host)).toEqual(
+    ids([5]),
+  );
   // Shards 1 and 3 got SIGINT once shard 2 had failed, in their second bake, and put their two switched
   // hosts back before the runner's SIGTERM (7.5 s later) was due.
   for (const leg of [shard1, shard3]) {
-    expect(outcomes(leg)).toEqual({ '__actions_checkout': 'success', slice: 'success', '__actions_download-artifact': 'success', rollout: 'cancelled', '__actions_upload-artifact': 'success' });
+    expect(outcomes(leg)).toEqual({
+      __actions_checkout: 'success',
+      slice: 'success',
+      '__actions_download-artifact': 'success',
+      rollout: 'cancelled',
+      '__actions_upload-artifact': 'success',
+    });
     expect(leg.steps.rollout.signals.map((s) => s.signal)).toEqual(['SIGINT']);
     expect(leg.steps.rollout.stdout).toContain('received SIGINT: stopping the rollout and putting switched hosts back');
     expect(leg.steps.rollout.outputs.result).toBe('reverted');
     // Both hosts it had switched went back (by design it was baking wave 2; had it reached wave 3, that one too).
     const report = JSON.parse(readFileSync(leg.steps.rollout.outputs.report, 'utf8'));
-    expect(report.hosts.map((h: { outcome: string }) => h.outcome).join(' ')).toMatch(/^reverted reverted (reverted|skipped)$/);
+    expect(report.hosts.map((h: { outcome: string }) => h.outcome).join(' ')).toMatch(
+      /^reverted reverted (reverted|skipped)$/,
+    );
     expect(JSON.parse(leg.steps.rollout.outputs['updated-hosts'])).toEqual([]);
     expect(leg.steps.rollout.startedAt).toBeLessThan(shard2.endedAt);
   }
@@ -219,8 +272,16 @@ test('one host of shard 2 fails its health: fail-fast cancels shards 1 and 3, ea
   expect(holding).toEqual(expect.arrayContaining([0, 5]));
   for (let i = 0; i < HOSTS; i++) {
     const holds = holding.includes(i);
-    expect({ host: i, marked: existsSync(fleet.path(i, `/srv/app/.fivestep/bad/${bad}`)) }).toEqual({ host: i, marked: holds });
-    if (holds) expect(deployLog(i).filter((e) => e.release === bad).map((e) => e.result)).toContain('bad');
+    expect({ host: i, marked: existsSync(fleet.path(i, `/srv/app/.fivestep/bad/${bad}`)) }).toEqual({
+      host: i,
+      marked: holds,
+    });
+    if (holds)
+      expect(
+        deployLog(i)
+          .filter((e) => e.release === bad)
+          .map((e) => e.result),
+      ).toContain('bad');
   }
   // The root-cause issue, with the shards' reports in its timeline.
   const issues = gh.repo('acme/shop').issues;
@@ -232,12 +293,18 @@ test('one host of shard 2 fails its health: fail-fast cancels shards 1 and 3, ea
 }, 60_000);
 
 // The runner emulation the tests above rely on, where it is GitHub's behaviour rather than ours.
-describe('the harness runs jobs as GitHub\'s runner does', () => {
+describe("the harness runs jobs as GitHub's runner does", () => {
   test('a matrix expands as GitHub documents it: the product of its lists, exclude, then include', () => {
     const matrix: Json = {
       fruit: ['apple', 'pear'],
       animal: ['cat', 'dog'],
-      include: [{ color: 'green' }, { color: 'pink', animal: 'cat' }, { fruit: 'apple', shape: 'circle' }, { fruit: 'banana' }, { fruit: 'banana', animal: 'cat' }],
+      include: [
+        { color: 'green' },
+        { color: 'pink', animal: 'cat' },
+        { fruit: 'apple', shape: 'circle' },
+        { fruit: 'banana' },
+        { fruit: 'banana', animal: 'cat' },
+      ],
     };
     expect(expandMatrix(matrix)).toEqual([
       { fruit: 'apple', animal: 'cat', color: 'pink', shape: 'circle' },
@@ -262,7 +329,11 @@ describe('the harness runs jobs as GitHub\'s runner does', () => {
       return runProcess('bash', ['-c', script], { env: { PATH: process.env.PATH }, signal: cancel.signal, timings });
     };
     const polite = await cancelled("trap 'echo stopping; kill $!; exit 3' INT; sleep 30 & wait");
-    expect({ code: polite.code, signals: polite.signals.map((s) => s.signal), stdout: polite.stdout }).toEqual({ code: 3, signals: ['SIGINT'], stdout: 'stopping\n' });
+    expect({ code: polite.code, signals: polite.signals.map((s) => s.signal), stdout: polite.stdout }).toEqual({
+      code: 3,
+      signals: ['SIGINT'],
+      stdout: 'stopping\n',
+    });
 
     const pidFile = join(work, 'stubborn-child.pid');
     const stubborn = await cancelled(`trap '' INT TERM; sleep 30 & echo $! > ${pidFile}; wait; wait`);

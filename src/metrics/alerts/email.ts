@@ -3,7 +3,13 @@ import nodemailer from 'nodemailer';
 import type { AlertContext, WatchResult } from '../types.js';
 import { alertSubject, alertText } from './message.js';
 
-export async function sendEmail(smtpUrl: string, from: string, to: string[], result: WatchResult, ctx: AlertContext): Promise<void> {
+export async function sendEmail(
+  smtpUrl: string,
+  from: string,
+  to: string[],
+  result: WatchResult,
+  ctx: AlertContext,
+): Promise<void> {
   const transport = nodemailer.createTransport(smtpUrl, {});
   try {
     await transport.sendMail({

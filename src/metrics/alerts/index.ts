@@ -13,21 +13,33 @@ import { alertSecrets, redact } from '../redact.js';
 export const ALERT_WARNING_CHARS = 500;
 
 /** Returns the warnings of channels that failed. */
-export async function sendAlerts(result: WatchResult, settings: WatchSettings, ctx: AlertContext, logger: Logger): Promise<string[]> {
+export async function sendAlerts(
+  result: WatchResult,
+  settings: WatchSettings,
+  ctx: AlertContext,
+  logger: Logger,
+): Promise<string[]> {
   const a = settings.alerts;
   const jobs: { channel: string; run: () => Promise<void> }[] = [];
   const alert = shouldAlert(result, settings.failOn);
   if (alert && a.webhookUrl) jobs.push({ channel: 'webhook', run: () => postWebhook(a.webhookUrl, result, ctx) });
-  if (alert && a.smtpUrl && a.emailTo.length) jobs.push({ channel: 'e-mail', run: () => sendEmail(a.smtpUrl, a.emailFrom, a.emailTo, result, ctx) });
+  if (alert && a.smtpUrl && a.emailTo.length)
+    jobs.push({ channel: 'e-mail', run: () => sendEmail(a.smtpUrl, a.emailFrom, a.emailTo, result, ctx) });
   if (a.pagerdutyRoutingKey) {
     if (alert) {
       for (const rule of result.rules.filter((r) => r.verdict !== 'pass')) {
-        jobs.push({ channel: `PagerDuty trigger '${rule.name}'`, run: () => sendPagerDuty(a.pagerdutyUrl, triggerEvent(a.pagerdutyRoutingKey, rule, result, ctx)) });
+        jobs.push({
+          channel: `PagerDuty trigger '${rule.name}'`,
+          run: () => sendPagerDuty(a.pagerdutyUrl, triggerEvent(a.pagerdutyRoutingKey, rule, result, ctx)),
+        });
       }
     } else if (result.verdict === 'pass') {
       // Resolving an incident that is not open is a no-op at PagerDuty, so every rule is resolved.
       for (const rule of result.rules) {
-        jobs.push({ channel: `PagerDuty resolve '${rule.name}'`, run: () => sendPagerDuty(a.pagerdutyUrl, resolveEvent(a.pagerdutyRoutingKey, rule.name, result, ctx)) });
+        jobs.push({
+          channel: `PagerDuty resolve '${rule.name}'`,
+          run: () => sendPagerDuty(a.pagerdutyUrl, resolveEvent(a.pagerdutyRoutingKey, rule.name, result, ctx)),
+        });
       }
     }
   }

@@ -31,10 +31,18 @@ export interface PagerDutyEvent {
   links?: { href: string; text: string }[];
 }
 
-export function triggerEvent(routingKey: string, rule: RuleReport, result: WatchResult, ctx: AlertContext): PagerDutyEvent {
+export function triggerEvent(
+  routingKey: string,
+  rule: RuleReport,
+  result: WatchResult,
+  ctx: AlertContext,
+): PagerDutyEvent {
   const b = rule.breach;
   const env = result.settings.environment || 'default';
-  const what = b ? `${b.detail}${b.host ? ` on ${b.host}` : ''}: value ${fmt(b.value)}${b.bound !== null ? `, bound ${fmt(b.bound)}` : ''}` : rule.reason;
+  const what = b
+    ? `${b.detail}${b.host ? ` on ${b.host}` : ''}: value ` +
+      `${fmt(b.value)}${b.bound !== null ? `, bound ${fmt(b.bound)}` : ''}`
+    : rule.reason;
   return {
     routing_key: routingKey,
     event_action: 'trigger',
@@ -65,8 +73,17 @@ export function triggerEvent(routingKey: string, rule: RuleReport, result: Watch
   };
 }
 
-export function resolveEvent(routingKey: string, ruleName: string, result: WatchResult, ctx: AlertContext): PagerDutyEvent {
-  return { routing_key: routingKey, event_action: 'resolve', dedup_key: dedupKey(ctx.repository, result.settings.environment, ruleName) };
+export function resolveEvent(
+  routingKey: string,
+  ruleName: string,
+  result: WatchResult,
+  ctx: AlertContext,
+): PagerDutyEvent {
+  return {
+    routing_key: routingKey,
+    event_action: 'resolve',
+    dedup_key: dedupKey(ctx.repository, result.settings.environment, ruleName),
+  };
 }
 
 export async function sendPagerDuty(url: string, event: PagerDutyEvent, timeoutMs = 10_000): Promise<void> {

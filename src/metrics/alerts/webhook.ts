@@ -4,9 +4,18 @@ import type { AlertContext, WatchResult } from '../types.js';
 import { urlSecrets } from '../redact.js';
 import { answerText } from './answer.js';
 
-export async function postWebhook(url: string, result: WatchResult, ctx: AlertContext, timeoutMs = 10_000): Promise<void> {
+export async function postWebhook(
+  url: string,
+  result: WatchResult,
+  ctx: AlertContext,
+  timeoutMs = 10_000,
+): Promise<void> {
   const icon = result.verdict === 'fail' ? ':rotating_light:' : ':warning:';
-  const text = [`${icon} *${alertSubject(result, ctx)}*`, ...ruleLines(result).map((l) => `• ${l}`), `<${ctx.runUrl}|Workflow run>`].join('\n');
+  const text = [
+    `${icon} *${alertSubject(result, ctx)}*`,
+    ...ruleLines(result).map((l) => `• ${l}`),
+    `<${ctx.runUrl}|Workflow run>`,
+  ].join('\n');
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -9,7 +9,8 @@ export async function perHost(req: SampleRequest, read: (host: string) => Promis
       try {
         return [host, await read(host)];
       } catch (err) {
-        if (err instanceof QueryError) throw new QueryError(`rule '${req.rule.name}'${host ? ` (host ${host})` : ''}: ${err.message}`);
+        if (err instanceof QueryError)
+          throw new QueryError(`rule '${req.rule.name}'${host ? ` (host ${host})` : ''}: ${err.message}`);
         if (err instanceof TransientError || (err instanceof Error && err.name === 'AbortError')) {
           return [host, { value: null, reason: `source unreachable: ${err.message}` }];
         }

@@ -92,13 +92,17 @@ export function expandPromQL(query: string, host: string): string {
     out += query.slice(from, at);
     from = at + '{host}'.length;
     if (slot.kind === 'code') {
-      throw new QueryError(`{host} stands outside a quoted string in '${query}': put it in a label value, e.g. up{instance="{host}"}, where the host is escaped`);
+      throw new QueryError(
+        `{host} stands outside a quoted string in '${query}': put it in a label value, e.g. up{instance="{host}"}, ` +
+          `where the host is escaped`,
+      );
     }
     if (slot.kind === 'comment') out += host.replace(/[\r\n]/g, ' ');
     else {
       const text = slot.regex ? regexLiteral(host) : host;
       if (slot.quote === '`') {
-        if (text.includes('`')) throw new QueryError(`host '${host}' cannot go into a \`raw\` string of '${query}'; use a "quoted" one`);
+        if (text.includes('`'))
+          throw new QueryError(`host '${host}' cannot go into a \`raw\` string of '${query}'; use a "quoted" one`);
         out += text;
       } else out += promqlString(text, slot.quote);
     }

@@ -16,12 +16,16 @@ export function parsePath(path: string): string[] {
   return parts;
 }
 
-export function lookup(doc: unknown, path: string): { found: true; value: unknown } | { found: false; missing: string } {
+export function lookup(
+  doc: unknown,
+  path: string,
+): { found: true; value: unknown } | { found: false; missing: string } {
   let node: unknown = doc;
   const walked: string[] = [];
   for (const key of parsePath(path)) {
     walked.push(key);
-    if (node === null || typeof node !== 'object' || !(key in (node as Record<string, unknown>))) return { found: false, missing: walked.join('.') };
+    if (node === null || typeof node !== 'object' || !(key in (node as Record<string, unknown>)))
+      return { found: false, missing: walked.join('.') };
     node = (node as Record<string, unknown>)[key];
   }
   return { found: true, value: node };
@@ -37,9 +41,13 @@ export class HttpJsonSource implements MetricSource {
     let doc = this.cache.get(key);
     if (!doc) {
       for (const k of this.cache.keys()) if (!k.startsWith(`${at} `)) this.cache.delete(k);
-      doc = httpGet(url, { headers: { accept: 'application/json', ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal, secrets: this.opts.secrets }).then(
-        ({ body }) => parseJson(body, url, this.opts.secrets),
-      );
+      doc = httpGet(url, {
+        headers: { accept: 'application/json', ...this.opts.headers },
+        timeoutMs: requestTimeout(this.opts.intervalMs),
+        retries: this.opts.retries ?? 2,
+        signal,
+        secrets: this.opts.secrets,
+      }).then(({ body }) => parseJson(body, url, this.opts.secrets));
       this.cache.set(key, doc);
     }
     return doc;
@@ -52,10 +60,15 @@ export class HttpJsonSource implements MetricSource {
       const hit = lookup(doc, path);
       if (!hit.found) return { value: null, reason: `no '${hit.missing}' in the document` };
       if (hit.value !== null && typeof hit.value === 'object') {
-        throw new QueryError(`path '${path}' points at ${Array.isArray(hit.value) ? `a list of ${hit.value.length}` : 'an object'}, not a number`);
+        throw new QueryError(
+          `path '${path}' points at ${Array.isArray(hit.value) ? `a list of ${hit.value.length}` : 'an object'}, ` +
+            `not a number`,
+        );
       }
       const v = toNumber(hit.value);
-      return v === null ? { value: null, reason: `'${path}' is ${JSON.stringify(hit.value)}, not a number` } : { value: v };
+      return v === null
+        ? { value: null, reason: `'${path}' is ${JSON.stringify(hit.value)}, not a number` }
+        : { value: v };
     });
   }
 }

@@ -33,7 +33,10 @@ async function once(url: string, opts: HttpOptions): Promise<{ status: number; b
   const signals = [AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : [])];
   let res: Response;
   try {
-    res = await fetch(url, { headers: { 'user-agent': 'fivestep-metric-watch', ...opts.headers }, signal: AbortSignal.any(signals) });
+    res = await fetch(url, {
+      headers: { 'user-agent': 'fivestep-metric-watch', ...opts.headers },
+      signal: AbortSignal.any(signals),
+    });
   } catch (err) {
     const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
     throw new TransientError(`${errorMessage(err)}${cause}`);
@@ -41,12 +44,19 @@ async function once(url: string, opts: HttpOptions): Promise<{ status: number; b
   const read = await readCapped(res, MAX_ANSWER_BYTES).catch((err) => {
     throw new TransientError(`reading the body: ${errorMessage(err)}`);
   });
-  if (read.truncated) throw new QueryError(`${redactUrl(url)} answered with more than ${formatBytes(MAX_ANSWER_BYTES)}: narrow the query (a rule reads one series, or one per host)`);
+  if (read.truncated)
+    throw new QueryError(
+      `${redactUrl(url)} answered with more than ${formatBytes(MAX_ANSWER_BYTES)}: narrow the query (a rule ` +
+        `reads one series, or one per host)`,
+    );
   const body = read.text;
   if (res.ok || opts.acceptStatus?.includes(res.status)) return { status: res.status, body };
   // A server may echo the request (its Authorization header) in an error: redacted before it is kept.
-  const snippet = redact(body, opts.secrets ?? []).slice(0, 200).replace(/\s+/g, ' ');
-  if (res.status >= 500 || res.status === 429 || res.status === 408) throw new TransientError(`HTTP ${res.status}: ${snippet}`);
+  const snippet = redact(body, opts.secrets ?? [])
+    .slice(0, 200)
+    .replace(/\s+/g, ' ');
+  if (res.status >= 500 || res.status === 429 || res.status === 408)
+    throw new TransientError(`HTTP ${res.status}: ${snippet}`);
   throw new QueryError(`HTTP ${res.status} from ${redactUrl(url)}: ${snippet}`);
 }
 
@@ -78,6 +88,8 @@ export function parseJson(body: string, what: string, secrets: readonly string[]
   try {
     return JSON.parse(body);
   } catch {
-    throw new TransientError(`${what} answered with something that is not JSON: ${redact(body, secrets).slice(0, 120)}`);
+    throw new TransientError(
+      `${what} answered with something that is not JSON: ${redact(body, secrets).slice(0, 120)}`,
+    );
   }
 }

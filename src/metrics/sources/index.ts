@@ -9,7 +9,12 @@ import type { MetricSource } from './types.js';
 import { sourceSecrets } from '../redact.js';
 
 export function createSource(settings: WatchSettings, now: () => number = Date.now): MetricSource {
-  const opts = { url: settings.url, headers: settings.headers, intervalMs: settings.intervalMs, secrets: sourceSecrets(settings) };
+  const opts = {
+    url: settings.url,
+    headers: settings.headers,
+    intervalMs: settings.intervalMs,
+    secrets: sourceSecrets(settings),
+  };
   switch (settings.source) {
     case 'prometheus':
       return new PrometheusSource(opts);

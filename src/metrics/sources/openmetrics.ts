@@ -40,11 +40,19 @@ export class OpenMetricsSource implements MetricSource {
   }
 
   private async fetch(url: string, signal?: AbortSignal): Promise<Scrape> {
-    const { body } = await httpGet(url, { headers: { accept: ACCEPT, ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal, secrets: this.opts.secrets });
+    const { body } = await httpGet(url, {
+      headers: { accept: ACCEPT, ...this.opts.headers },
+      timeoutMs: requestTimeout(this.opts.intervalMs),
+      retries: this.opts.retries ?? 2,
+      signal,
+      secrets: this.opts.secrets,
+    });
     try {
       return { at: this.now(), exposition: parseExposition(body) };
     } catch (err) {
-      throw new QueryError(`${redactUrl(url)} is not a text exposition: ${redact(errorMessage(err), this.opts.secrets ?? [])}`);
+      throw new QueryError(
+        `${redactUrl(url)} is not a text exposition: ${redact(errorMessage(err), this.opts.secrets ?? [])}`,
+      );
     }
   }
 
@@ -80,7 +88,10 @@ export class OpenMetricsSource implements MetricSource {
       const result = evaluateSelector(sel, current, previous);
       if (result.kind === 'value') return { value: result.value };
       if (result.kind === 'no-data') return { value: null, reason: result.reason };
-      throw new QueryError(`'${req.rule.query}' matches ${result.series.length} series (${result.series.slice(0, 3).join(' ')}…) where one is needed; narrow it with labels or wrap it in sum(...)`);
+      throw new QueryError(
+        `'${req.rule.query}' matches ${result.series.length} series (${result.series.slice(0, 3).join(' ')}…) ` +
+          `where one is needed; narrow it with labels or wrap it in sum(...)`,
+      );
     });
   }
 }

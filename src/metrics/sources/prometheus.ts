@@ -50,9 +50,11 @@ export class PrometheusSource implements MetricSource {
     const answer = parseJson(body, 'Prometheus', secrets) as ApiAnswer;
     if (answer.status !== 'success') {
       // What the server says may quote the request: redacted before it is kept.
-      const said = typeof answer.error === 'string' ? redact(answer.error, secrets) : redact(body, secrets).slice(0, 200);
+      const said =
+        typeof answer.error === 'string' ? redact(answer.error, secrets) : redact(body, secrets).slice(0, 200);
       const message = `Prometheus: ${answer.errorType ?? 'error'}: ${said}`;
-      if (answer.errorType === 'timeout' || answer.errorType === 'unavailable' || answer.errorType === 'canceled') throw new TransientError(message);
+      if (answer.errorType === 'timeout' || answer.errorType === 'unavailable' || answer.errorType === 'canceled')
+        throw new TransientError(message);
       throw new QueryError(message);
     }
     return answer.data;
@@ -67,11 +69,17 @@ export class PrometheusSource implements MetricSource {
         const v = toNumber((data.result as [number, string])[1]);
         return v === null ? { value: null, reason: 'the query is NaN' } : { value: v };
       }
-      if (data.resultType !== 'vector') throw new QueryError(`query '${query}' gives a ${data.resultType}; an instant vector or scalar is needed`);
+      if (data.resultType !== 'vector')
+        throw new QueryError(`query '${query}' gives a ${data.resultType}; an instant vector or scalar is needed`);
       const vector = data.result as Vector;
       if (vector.length === 0) return { value: null, reason: `query '${query}' returned no series` };
       if (vector.length > 1) {
-        throw new QueryError(`query '${query}' returned ${vector.length} series (${vector.slice(0, 3).map((s) => labels(s.metric)).join(' ')}…) where one is needed; aggregate it, e.g. sum(...)`);
+        throw new QueryError(
+          `query '${query}' returned ${vector.length} series (${vector
+            .slice(0, 3)
+            .map((s) => labels(s.metric))
+            .join(' ')}…) where one is needed; aggregate it, e.g. sum(...)`,
+        );
       }
       const v = toNumber(vector[0].value[1]);
       return v === null ? { value: null, reason: `query '${query}' is ${vector[0].value[1]}` } : { value: v };
@@ -90,8 +98,15 @@ export class PrometheusSource implements MetricSource {
         req.signal,
       );
       const matrix = (data?.result ?? []) as Matrix;
-      if (matrix.length > 1) throw new QueryError(`rule '${req.rule.name}': query '${query}' returned ${matrix.length} series for the baseline where one is needed`);
-      out.set(host, (matrix[0]?.values ?? []).map(([, v]) => toNumber(v)).filter((v): v is number => v !== null));
+      if (matrix.length > 1)
+        throw new QueryError(
+          `rule '${req.rule.name}': query '${query}' returned ${matrix.length} series for the baseline ` +
+            `where one is needed`,
+        );
+      out.set(
+        host,
+        (matrix[0]?.values ?? []).map(([, v]) => toNumber(v)).filter((v): v is number => v !== null),
+      );
     }
     return out;
   }

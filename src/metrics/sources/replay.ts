@@ -226,7 +226,12 @@ export class ReplaySource implements MetricSource {
   constructor(pathOrRecording: string | Recording) {
     const rec = typeof pathOrRecording === 'string' ? loadRecording(pathOrRecording) : pathOrRecording;
     this.recording = rec;
-    this.recorded = { hosts: rec.hosts, canaryHosts: rec.canaryHosts, durationMs: rec.durationMs, intervalMs: rec.intervalMs };
+    this.recorded = {
+      hosts: rec.hosts,
+      canaryHosts: rec.canaryHosts,
+      durationMs: rec.durationMs,
+      intervalMs: rec.intervalMs,
+    };
     this.staleMs = rec.intervalMs;
     let t = rec.startedAt;
     const snap = rec.intervalMs / 2;
@@ -248,10 +253,14 @@ export class ReplaySource implements MetricSource {
     const hit = this.matched.get(rule.name);
     if (hit) return hit;
     const byQuery = this.recording.rules.filter((r) => r.query === rule.query);
-    const found = byQuery.find((r) => r.name === rule.name) ?? byQuery[0] ?? this.recording.rules.find((r) => r.name === rule.name);
+    const found =
+      byQuery.find((r) => r.name === rule.name) ?? byQuery[0] ?? this.recording.rules.find((r) => r.name === rule.name);
     if (!found) {
       const recorded = this.recording.rules.map((r) => `'${r.name}' (query ${r.query})`).join(', ');
-      throw new QueryError(`rule '${rule.name}': the recording ${this.recording.path} has no rule with its query '${rule.query}' nor its name; recorded rules: ${recorded}`);
+      throw new QueryError(
+        `rule '${rule.name}': the recording ${this.recording.path} has no rule with its query '${rule.query}' ` +
+          `nor its name; recorded rules: ${recorded}`,
+      );
     }
     this.matched.set(rule.name, found);
     return found;
@@ -268,17 +277,36 @@ export class ReplaySource implements MetricSource {
     const s = rec.series.get(host);
     if (!s) {
       const keys = [...rec.series.keys()];
-      const held = keys.length === 0 ? 'no readings at all' : keys.includes('') ? 'one series that is not per host' : `readings of ${keys.join(', ')}`;
+      const held =
+        keys.length === 0
+          ? 'no readings at all'
+          : keys.includes('')
+            ? 'one series that is not per host'
+            : `readings of ${keys.join(', ')}`;
       const what = host ? `host ${host}` : 'a series that is not per host';
-      return { value: null, reason: `the recording has no readings of ${what} for rule '${rec.name}' (it holds ${held})` };
+      return {
+        value: null,
+        reason: `the recording has no readings of ${what} for rule '${rec.name}' (it holds ${held})`,
+      };
     }
     const i = lastAtOrBefore(s.t, at);
     const of = host ? ` of ${host}` : '';
-    if (i < 0) return { value: null, reason: `no recorded reading${of} at or before ${iso(at)}: the recording starts at ${iso(s.t[0])}` };
+    if (i < 0)
+      return {
+        value: null,
+        reason: `no recorded reading${of} at or before ${iso(at)}: the recording starts at ${iso(s.t[0])}`,
+      };
     const age = at - s.t[i];
     // The last reading serves the tick it was taken at (a live tick samples a few ms late), not the ticks after.
-    if (i === s.t.length - 1 && age > this.recording.intervalMs / 2) return { value: null, reason: `no recorded reading${of} at ${iso(at)}: the recording ends at ${iso(s.t[i])}` };
-    if (age >= this.staleMs) return { value: null, reason: `no recorded reading${of} within ${formatDurationInput(this.staleMs)} before ${iso(at)} (the one before is at ${iso(s.t[i])})` };
+    if (i === s.t.length - 1 && age > this.recording.intervalMs / 2)
+      return { value: null, reason: `no recorded reading${of} at ${iso(at)}: the recording ends at ${iso(s.t[i])}` };
+    if (age >= this.staleMs)
+      return {
+        value: null,
+        reason:
+          `no recorded reading${of} within ${formatDurationInput(this.staleMs)} before ${iso(at)} ` +
+          `(the one before is at ${iso(s.t[i])})`,
+      };
     return s.readings[i];
   }
 
@@ -286,12 +314,17 @@ export class ReplaySource implements MetricSource {
     const rec = this.match(req.rule);
     if (!rec.history) {
       throw new QueryError(
-        `rule '${req.rule.name}': the recording holds no readings from before the watch (baselineHistory) for recorded rule '${rec.name}'; baseline before: needs a report recorded with baseline before:<duration> and a relative check`,
+        `rule '${req.rule.name}': the recording holds no readings from before the watch (baselineHistory) ` +
+          `for recorded rule '${rec.name}'; baseline before: needs a report recorded with baseline ` +
+          `before:<duration> and a relative check`,
       );
     }
     const out = new Map<string, number[]>();
     for (const host of req.hosts.length > 0 ? req.hosts : ['']) {
-      out.set(host, (rec.history.get(host) ?? []).filter((p) => p.t >= req.start && p.t <= req.end).map((p) => p.value));
+      out.set(
+        host,
+        (rec.history.get(host) ?? []).filter((p) => p.t >= req.start && p.t <= req.end).map((p) => p.value),
+      );
     }
     return out;
   }

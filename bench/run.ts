@@ -1,4 +1,5 @@
-// `npm run bench`: the rollout benchmark (fivestep vs Ansible), then ssh-rollout at scale (20 to 1,000 hosts
+// `npm run bench`: the rollout benchmark (fivestep vs Ansible), then this checkout's 20-host rollout beside an
+// earlier commit's bundle (bench/before-after.ts), then ssh-rollout at scale (20 to 1,000 hosts
 // beside plain OpenSSH, delta and artifact-url bytes; a part that cannot be measured fails the run), then
 // metric-watch's breach→verdict time,
 // then requests served/failed during a 20-host rollout under load through haproxy (drain vs no drain), then
@@ -10,6 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchBeforeAfter } from './before-after.js';
 import { benchCanaryJudge } from './canary-judge.js';
 import { benchGatePublish } from './gate-publish.js';
 import { benchJUnitReader } from './junit.js';
@@ -24,9 +26,14 @@ const started = performance.now();
 
 console.log('== ssh-rollout vs Ansible ==');
 const rollout = await benchRollout(3);
+console.log('\n== ssh-rollout before and after (this checkout beside an earlier bundle) ==');
+const beforeAfter = await benchBeforeAfter(5);
 console.log('\n== ssh-rollout at scale ==');
 const scale = await benchScale({
-  ansibleAt20: rollout.ansible.medianWallMs !== undefined ? { wallMs: rollout.ansible.medianWallMs, version: rollout.ansible.version } : undefined,
+  ansibleAt20:
+    rollout.ansible.medianWallMs !== undefined
+      ? { wallMs: rollout.ansible.medianWallMs, version: rollout.ansible.version }
+      : undefined,
 });
 console.log('\n== metric-watch ==');
 const metricWatch = await benchMetricWatch(3);
@@ -44,16 +51,29 @@ const gatePublish = await benchGatePublish();
 const totalSeconds = (performance.now() - started) / 1000;
 console.log(`\nbench finished in ${totalSeconds.toFixed(0)} s`);
 console.log('\n---- figures (paste into the README) ----');
-for (const line of [...rollout.lines, ...scale.lines, ...metricWatch.lines, ...underLoad.lines, ...nginxReload.lines, ...canaryJudge.lines, ...junitReader.lines, ...gatePublish.lines]) console.log(line);
+for (const line of [
+  ...rollout.lines,
+  ...beforeAfter.lines,
+  ...scale.lines,
+  ...metricWatch.lines,
+  ...underLoad.lines,
+  ...nginxReload.lines,
+  ...canaryJudge.lines,
+  ...junitReader.lines,
+  ...gatePublish.lines,
+])
+  console.log(line);
 
 mkdirSync(join(REPO, '.tmp'), { recursive: true });
 const out = join(REPO, '.tmp', 'bench.json');
 writeFileSync(
   out,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, scale: scaleSummary(scale), metricWatch, underLoad, nginxReload, canaryJudge, junitReader, gatePublish }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, beforeAfter, scale: scaleSummary(scale), metricWatch, underLoad, nginxReload, canaryJudge, junitReader, gatePublish }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
 );
 console.log(`\nJSON: ${out}`);
 if (scale.errors.length) {
-  console.error(`\nbench FAILED: ${scale.errors.length} scale figure(s) could not be measured:\n${scale.errors.map((e) => `  ${e}`).join('\n')}`);
+  console.error(
+    `\nbench FAILED: ${scale.errors.length} scale figure(s) could not be measured:\n${scale.errors.map((e) => `  ${e}`).join('\n')}`,
+  );
   process.exitCode = 1;
 }

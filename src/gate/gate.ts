@@ -9,11 +9,12 @@ import type { ActionResult } from '../common/action.js';
 import { createClient, type GitHubClient } from '../github/client.js';
 import type { RunContext } from '../github/context.js';
 import type { GateDeps, GateTarget } from './deps.js';
-import * as gh from './github.js';
+import type { Repo } from './github.js';
 import { runOutputs, SKIPPED, testFailureMessage } from './outputs.js';
 import { Reporter } from './reporter.js';
 import { runTests, type TestRun } from './run.js';
 import { RESULT_FILE, restoreRun, resultFromZip, savedResult, SavedResultError } from './saved.js';
+import { downloadRunArtifact, findPullForRun, type PullRef, type TriggeringRun } from './triggering-run.js';
 
 export type { GateDeps, GateTarget } from './deps.js';
 export { queueTreeStatus } from './tree-reporter.js';
@@ -127,7 +128,7 @@ function saveRun(deps: GateDeps, target: GateTarget, run: TestRun): ActionResult
 // ---- mode publish: the workflow_run half -----------------------------------------------------------------
 
 /** The triggering run from a `workflow_run` payload; everything that says where to post comes from here. */
-function triggeringRun(payload: RunContext['payload']): gh.TriggeringRun {
+function triggeringRun(payload: RunContext['payload']): TriggeringRun {
   const w = payload?.workflow_run;
   if (!w) {
     throw new Error(
@@ -179,7 +180,7 @@ async function publishSaved(deps: GateDeps): Promise<ActionResult> {
     );
   }
   const repo = { owner: ctx.owner, repo: ctx.repo };
-  const pr = await gh.findPullForRun(client, repo, trigger);
+  const pr = await findPullForRun(client, repo, trigger);
   if (!pr) {
     logger.warning(
       `no open pull request has ${trigger.headSha.slice(0, 7)} as its head: ` +
@@ -202,7 +203,7 @@ async function publishSaved(deps: GateDeps): Promise<ActionResult> {
 /** The artifact's result posted by the reporter (inside {@link Reporter.completing}: a throw fails the check run). */
 async function publishResult(
   deps: GateDeps,
-  o: { client: GitHubClient; repo: gh.Repo; reporter: Reporter; trigger: gh.TriggeringRun; pr?: gh.PullRef },
+  o: { client: GitHubClient; repo: Repo; reporter: Reporter; trigger: TriggeringRun; pr?: PullRef },
 ): Promise<ActionResult> {
   const { client, repo, reporter, trigger, pr } = o;
   const on = `${trigger.headSha.slice(0, 7)}${pr ? ` (#${pr.number})` : ''}`;
@@ -220,14 +221,9 @@ async function publishResult(
 }
 
 /** The test run saved by the triggering run's mode save; a SavedResultError when it is missing or not its. */
-async function savedRun(
-  deps: GateDeps,
-  client: GitHubClient,
-  repo: gh.Repo,
-  trigger: gh.TriggeringRun,
-): Promise<TestRun> {
+async function savedRun(deps: GateDeps, client: GitHubClient, repo: Repo, trigger: TriggeringRun): Promise<TestRun> {
   const { artifactName } = deps.settings;
-  const download = await gh.downloadRunArtifact(client, repo, trigger.id, artifactName);
+  const download = await downloadRunArtifact(client, repo, trigger.id, artifactName);
   if ('missing' in download) {
     throw new SavedResultError(
       `${download.missing}: the tests workflow must run test-gate with mode: save and upload its results-path ` +

@@ -7,16 +7,19 @@ import { mdText } from '../common/markdown.js';
 import { oneLine } from '../common/text.js';
 import type { GitHubClient } from '../github/client.js';
 import { GITHUB_LIMITS, clip } from '../github/limits.js';
+import { bugRule, type BugRuleResult } from './bug-rule.js';
+import { failCheckRun, finishCheckRun, setStatus, startCheckRun } from './commit-checks.js';
 import type { GateDeps, GateTarget } from './deps.js';
-import * as gh from './github.js';
+import { defaultBranch, describeApiError, PERMISSION_HINTS, type Repo } from './github.js';
 import { runOutputs, testFailureMessage } from './outputs.js';
+import { changedFiles, labelsOf } from './pull-requests.js';
 import { annotations, conclusion, failingCases, summary, title, type GateReport } from './report.js';
 import type { TestRun } from './run.js';
 import type { GateSettings } from './settings.js';
 import { TreeReporter } from './tree-reporter.js';
 
 export class Reporter {
-  private readonly repo: gh.Repo;
+  private readonly repo: Repo;
   private readonly warnings: string[] = [];
   /** The check run created in_progress, and whether it (or the one posted complete) is completed. */
   private checkRunId?: number;
@@ -43,7 +46,7 @@ export class Reporter {
     try {
       return await fn(this.client);
     } catch (err) {
-      const msg = `could not ${what}: ${gh.describeApiError(err, this.permissionHints())}`;
+      const msg = `could not ${what}: ${describeApiError(err, this.permissionHints())}`;
       this.warnings.push(msg);
       this.deps.logger.warning(msg);
       return undefined;
@@ -51,7 +54,7 @@ export class Reporter {
   }
 
   private permissionHints(): string {
-    return this.o.writesMustSucceed ? gh.PERMISSION_HINTS.publish : gh.PERMISSION_HINTS.run;
+    return this.o.writesMustSucceed ? PERMISSION_HINTS.publish : PERMISSION_HINTS.run;
   }
 
   private get settings(): GateSettings {
@@ -63,13 +66,13 @@ export class Reporter {
     const { headSha, detailsUrl } = this.target;
     const name = this.settings.checkName;
     const id = await this.tryWrite('create the check run', (c) =>
-      gh.startCheckRun(c, this.repo, { name, headSha, detailsUrl }),
+      startCheckRun(c, this.repo, { name, headSha, detailsUrl }),
     );
     this.checkRunId = id;
     if (this.hasCommitStatus()) {
       this.pendingStatus = true;
       const pending = { state: 'pending', description: 'running tests', targetUrl: detailsUrl } as const;
-      await this.tryWrite('set the pending commit status', (c) => gh.setStatus(c, this.repo, headSha, name, pending));
+      await this.tryWrite('set the pending commit status', (c) => setStatus(c, this.repo, headSha, name, pending));
     }
     return id;
   }
@@ -85,7 +88,7 @@ export class Reporter {
     const { headSha, detailsUrl } = this.target;
     this.deps.logger.error(reason);
     await this.tryWrite('complete the check run', (c) =>
-      gh.finishCheckRun(c, this.repo, undefined, {
+      finishCheckRun(c, this.repo, undefined, {
         name: s.checkName,
         headSha,
         detailsUrl,
@@ -123,7 +126,7 @@ export class Reporter {
       const description = `the gate failed: ${oneLine(reason, 120)}`;
       const status = { state: 'failure', description, targetUrl: detailsUrl } as const;
       await this.tryWrite('set the commit status', (c) =>
-        gh.setStatus(c, this.repo, headSha, this.settings.checkName, status),
+        setStatus(c, this.repo, headSha, this.settings.checkName, status),
       );
     }
     if (this.completed) return;
@@ -132,10 +135,10 @@ export class Reporter {
     this.completed = true;
     try {
       const name = this.settings.checkName;
-      await gh.failCheckRun(this.client, this.repo, this.checkRunId, { name, headSha, detailsUrl, reason });
+      await failCheckRun(this.client, this.repo, this.checkRunId, { name, headSha, detailsUrl, reason });
       this.deps.logger.info(`completed the check run as failed: ${reason}`);
     } catch (err) {
-      const why = gh.describeApiError(err, this.permissionHints());
+      const why = describeApiError(err, this.permissionHints());
       this.deps.logger.warning(`could not complete the check run as failed: ${why}`);
     }
   }
@@ -146,7 +149,7 @@ export class Reporter {
     this.warnFlaky(run);
     const result = run.passed ? 'success' : 'failure';
     const payload = this.deps.context.payload ?? {};
-    const mainBranch = this.client ? await gh.defaultBranch(this.client, this.repo, payload) : this.target.branch;
+    const mainBranch = this.client ? await defaultBranch(this.client, this.repo, payload) : this.target.branch;
     const { event, branch } = this.target;
     const onDefault = (event === 'push' || event === 'workflow_dispatch') && branch === mainBranch;
     const { bug, labels } = await this.bugRule();
@@ -193,7 +196,7 @@ export class Reporter {
     }
     const warned = this.warnings.length;
     await this.tryWrite('complete the check run', (c) =>
-      gh.finishCheckRun(c, this.repo, checkRunId, {
+      finishCheckRun(c, this.repo, checkRunId, {
         name: s.checkName,
         headSha,
         detailsUrl,
@@ -209,7 +212,7 @@ export class Reporter {
       const state = run.passed ? 'success' : 'failure';
       const description = clip(title(report), GITHUB_LIMITS.statusDescription);
       const status = { state, description, targetUrl: detailsUrl } as const;
-      await this.tryWrite('set the commit status', (c) => gh.setStatus(c, this.repo, headSha, s.checkName, status));
+      await this.tryWrite('set the commit status', (c) => setStatus(c, this.repo, headSha, s.checkName, status));
     }
     // The completing request was refused (annotations GitHub would not take, a server error): the check
     // run must not stay in_progress.
@@ -226,7 +229,7 @@ export class Reporter {
   }
 
   /** Why the step fails, if it does. */
-  private stepFailure(run: TestRun, bug: gh.BugRuleResult | undefined): string | undefined {
+  private stepFailure(run: TestRun, bug: BugRuleResult | undefined): string | undefined {
     const failures: string[] = [];
     if (this.o.writesMustSucceed) {
       // The check run carries the tests' verdict; this step fails only when it could not publish it.
@@ -239,14 +242,14 @@ export class Reporter {
   }
 
   /** A test for every bug: the pull request's labels, and its changed files when it is labelled a bug fix. */
-  private async bugRule(): Promise<{ bug?: gh.BugRuleResult; labels: string[] }> {
+  private async bugRule(): Promise<{ bug?: BugRuleResult; labels: string[] }> {
     const { pr } = this.target;
     if (!pr || !this.client) return { labels: pr?.labels ?? [] };
-    const labels = pr.labels ?? (await gh.labelsOf(this.client, this.repo, pr.number));
+    const labels = pr.labels ?? (await labelsOf(this.client, this.repo, pr.number));
     if (!this.settings.requireTestForBug) return { labels };
-    const labelled = gh.bugRule(labels, [], this.settings);
+    const labelled = bugRule(labels, [], this.settings);
     const bug = labelled.applies
-      ? gh.bugRule(labels, await gh.changedFiles(this.client, this.repo, pr.number), this.settings)
+      ? bugRule(labels, await changedFiles(this.client, this.repo, pr.number), this.settings)
       : labelled;
     this.deps.logger.info(`bug-needs-test: ${bug.message}`);
     return { bug, labels };

@@ -2,9 +2,13 @@
 // results on its recent commits), and what a run posts of it: the red-main issue and the open pull requests'
 // tree statuses after a default-branch run, a queue entry's or a pull request's own tree status.
 import type { GitHubClient } from '../github/client.js';
+import { branchHistory } from './branch-history.js';
+import { setStatus } from './commit-checks.js';
 import type { GateDeps, GateTarget } from './deps.js';
-import * as gh from './github.js';
+import type { Repo } from './github.js';
 import { caseId } from './junit.js';
+import { openPulls, type OpenPull } from './pull-requests.js';
+import { closeRedMainIssue, openOrUpdateRedMainIssue } from './red-main-issue.js';
 import { failingCases } from './report.js';
 import type { TestRun } from './run.js';
 import type { GateSettings } from './settings.js';
@@ -32,7 +36,7 @@ export interface TreeView {
 export type TryWrite = <T>(what: string, fn: (client: GitHubClient) => Promise<T>) => Promise<T | undefined>;
 
 export class TreeReporter {
-  private readonly repo: gh.Repo;
+  private readonly repo: Repo;
 
   constructor(
     private readonly deps: GateDeps,
@@ -62,7 +66,7 @@ export class TreeReporter {
     const depth = this.deps.historyDepth ?? 30;
     if (!this.client) return { overridden: false, treeBranch: o.mainBranch };
     if (o.onDefault) {
-      const history = await gh.branchHistory(this.client, this.repo, headSha, s.checkName, {
+      const history = await branchHistory(this.client, this.repo, headSha, s.checkName, {
         depth,
         skipResultOf: headSha,
       });
@@ -76,7 +80,7 @@ export class TreeReporter {
       return { overridden: false, treeBranch: o.mainBranch };
     }
     const treeBranch = pr?.baseRef ?? queueBase ?? o.mainBranch;
-    const tree = treeFromHistory(await gh.branchHistory(this.client, this.repo, treeBranch, s.checkName, { depth }));
+    const tree = treeFromHistory(await branchHistory(this.client, this.repo, treeBranch, s.checkName, { depth }));
     const overridden = tree.state === 'closed' && hasLabel(o.labels, s.treeOverrideLabel);
     return { tree, overridden, treeBranch };
   }
@@ -99,13 +103,13 @@ export class TreeReporter {
       // green, so a red tree must not hold back the entry that is the fix. The queue needs the status reported.
       const status = queueTreeStatus(tree, { branch: treeBranch, passed: run.passed, commitUrl });
       logger.info(`tree status on the merge queue entry: ${status.state}: ${status.description}`);
-      await this.tryWrite('set the tree status', (c) => gh.setStatus(c, this.repo, headSha, treeContext, status));
+      await this.tryWrite('set the tree status', (c) => setStatus(c, this.repo, headSha, treeContext, status));
     } else if (client && tree && this.target.event === 'pull_request') {
       const overrideLabel = s.treeOverrideLabel;
       const status = treeStatus(tree, { branch: treeBranch, overridden, overrideLabel, commitUrl });
       const where = pr ? `#${pr.number}` : headSha.slice(0, 7);
       logger.info(`tree status on ${where}: ${status.state}: ${status.description}`);
-      await this.tryWrite('set the tree status', (c) => gh.setStatus(c, this.repo, headSha, treeContext, status));
+      await this.tryWrite('set the tree status', (c) => setStatus(c, this.repo, headSha, treeContext, status));
     }
   }
 
@@ -131,9 +135,9 @@ export class TreeReporter {
     const turned = tree.state !== previous.state;
     logger.info(`tree: ${tree.state}${turned ? ` (was ${previous.state})` : ''}`);
     const current: CommitResult = tree.at ?? { sha: this.target.headSha };
-    let pullsCache: gh.OpenPull[] | undefined;
-    const pulls = async (): Promise<gh.OpenPull[]> =>
-      (pullsCache ??= s.tree ? await gh.openPulls(client, this.repo, o.mainBranch) : []);
+    let pullsCache: OpenPull[] | undefined;
+    const pulls = async (): Promise<OpenPull[]> =>
+      (pullsCache ??= s.tree ? await openPulls(client, this.repo, o.mainBranch) : []);
     if (tree.state === 'closed') {
       const failing: FailingTest[] = failingCases(o.run).map((c) => ({
         id: caseId(c),
@@ -144,13 +148,13 @@ export class TreeReporter {
       const issue = redMainIssue(tree, current, failing, issueCtx);
       await this.tryWrite('open or update the red-main issue', (c) => {
         const comment = stillRedComment(current, failing, issueCtx);
-        return gh.openOrUpdateRedMainIssue(c, this.repo, s.checkName, issue, comment, logger);
+        return openOrUpdateRedMainIssue(c, this.repo, s.checkName, issue, comment, logger);
       });
     } else if (turned || !previous.known) {
       // The pull requests are counted first so the closing comment can say how many were let through again.
       await this.tryWrite('close the red-main issue', async (c) => {
         const comment = greenComment(current, issueCtx, turned ? (await pulls()).length : 0);
-        return gh.closeRedMainIssue(c, this.repo, s.checkName, comment, logger);
+        return closeRedMainIssue(c, this.repo, s.checkName, comment, logger);
       });
     }
     // Only a change of state touches the open pull requests: when the tree closes they turn red (unless they
@@ -162,7 +166,7 @@ export class TreeReporter {
   /** Every open pull request's tree status, once the default branch's tree opened or closed. */
   private async retreeOpenPulls(
     tree: TreeState,
-    pulls: () => Promise<gh.OpenPull[]>,
+    pulls: () => Promise<OpenPull[]>,
     o: { mainBranch: string; commitUrl: (sha: string) => string },
   ): Promise<void> {
     const s = this.settings;
@@ -172,7 +176,7 @@ export class TreeReporter {
       const overrideLabel = s.treeOverrideLabel;
       const status = treeStatus(tree, { branch: o.mainBranch, overridden, overrideLabel, commitUrl: o.commitUrl });
       await this.tryWrite(`set the tree status on #${p.number}`, (c) =>
-        gh.setStatus(c, this.repo, p.headSha, `${s.checkName}/tree`, status),
+        setStatus(c, this.repo, p.headSha, `${s.checkName}/tree`, status),
       );
     }
     const state = tree.state === 'open' ? 'success' : 'failure';

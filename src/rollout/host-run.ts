@@ -1,5 +1,6 @@
 // One host's part in a rollout: its step run (engine/steps.ts), its record in the report, and what
 // preflight learnt of it (its release, the ledger's word on it, where a failed rollout puts it back).
+import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { PreparedArtifact } from '../artifact/prepare.js';
 import type { Balancer } from '../engine/balancer.js';
@@ -8,11 +9,11 @@ import { HostLock, type LockRequest } from '../engine/lock.js';
 import { planRollout, type FoundHost, type RolloutPlan } from '../engine/plan.js';
 import { adoptId, commandsNeeded, preflightFindings, type PreflightFindings } from '../engine/preflight.js';
 import { runSteps } from '../engine/steps.js';
-import type { LedgerLine, StepRun, StepSettings } from '../engine/step-input.js';
+import { STAGED_HOW, type LedgerLine, type StepRun, type StepSettings } from '../engine/step-input.js';
 import type { DeployLogEntry } from '../release/commands.js';
 import type { HostState } from '../release/state-command.js';
 import type { HealthCheck } from '../release/health.js';
-import { neverHealthy, readLedger, revertTarget, type Ledger } from '../release/ledger.js';
+import { neverHealthy, planPrune, readLedger, revertTarget, type Ledger } from '../release/ledger.js';
 import { stagingOf } from '../artifact/prepare.js';
 import type { HostRecord, UnhealthyAtStart } from './record.js';
 import type { Progress } from './progress.js';
@@ -244,4 +245,45 @@ export async function preflight(
     shared.log.info(`${host.id}: host key verified, checks passed, current release ${current}${adoptNote}`);
   }
   return unhealthy;
+}
+
+/** The plan's stage steps for one host: fetch (whole, delta, download or none), unpack, link, setup. */
+export async function stageHost(run: HostRun, plan: RolloutPlan, progress: Progress): Promise<void> {
+  const { host, record } = run;
+  try {
+    await runSteps(plan.stage[host.id], run);
+  } finally {
+    record.sentBytes = run.sentBytes;
+    run.staged = host.steps.some((s) => s.name === 'unpack' && s.ok);
+    if (run.staged) {
+      record.staging = run.staging;
+      record.uploaded = run.sentBytes > 0;
+    }
+  }
+  const sent = record.sentBytes ? `, ${record.sentBytes} bytes sent` : '';
+  progress.host(`${host.id}: staged (${STAGED_HOW[record.staging!]}${sent})`);
+}
+
+/**
+ * The rollout succeeded here: the plan's finish steps (`healthy` in the ledger and the prune, in one
+ * command). Returns what went wrong ('' when nothing did): a failed record is an error of the run, not of the host.
+ */
+export async function finishHost(run: HostRun, shared: RunShared, plan: RolloutPlan): Promise<string> {
+  const s = shared.settings;
+  const state = { ...run.state!, current: s.releaseId };
+  if (!state.releases.some((r) => r.id === s.releaseId)) {
+    state.releases = [...state.releases, { id: s.releaseId, mtime: Number.MAX_SAFE_INTEGER }];
+  }
+  const healthy = run.input.ledger('record');
+  const ledger = readLedger([...state.log, ...healthy], state.bad);
+  const prune = planPrune(state, ledger, s.keepReleases, [run.record.previous]);
+  run.input = { ...run.input, prune };
+  try {
+    await runSteps(plan.finish, run);
+    if (prune.length > 0) shared.log.info(`${run.host.id}: pruned ${prune.join(', ')}`);
+    return '';
+  } catch (err) {
+    shared.log.warning(`${run.host.id}: could not record or prune: ${errorMessage(err)}`);
+    return `${run.host.id}: record/prune: ${errorMessage(err)}`;
+  }
 }

@@ -17,7 +17,8 @@ import { checkSharedPathsInArtifact } from '../engine/preflight.js';
 import { rollout } from './rollout.js';
 import type { RolloutReport } from './record.js';
 import { readRolloutSettings, type RolloutSettings } from './settings.js';
-import { rolloutOutputs, summaryMarkdown, type RolloutOutputs } from './report.js';
+import { rolloutOutputs, type RolloutOutputs } from './outputs.js';
+import { summaryMarkdown } from './report.js';
 import { errorMessage } from '../common/errors.js';
 
 export interface SshRolloutDeps {

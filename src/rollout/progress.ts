@@ -7,7 +7,7 @@ import { MAX_CONCURRENT_HANDSHAKES } from '../engine/host.js';
 import type { RolloutPlan } from '../engine/plan.js';
 import { STAGED_HOW } from '../engine/step-input.js';
 import type { HostRecord } from './record.js';
-import { waveCountLine, waveCounts } from './report.js';
+import { waveCountLine, waveCounts } from './outputs.js';
 
 export class Progress {
   constructor(

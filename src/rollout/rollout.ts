@@ -11,26 +11,26 @@ import { ReleaseHost } from '../engine/host.js';
 import { Heartbeat, type RunStatus } from '../engine/lock.js';
 import type { RolloutPlan } from '../engine/plan.js';
 import { stateChecks } from '../engine/preflight.js';
-import { putBack } from '../engine/put-back.js';
-import { STAGED_HOW } from '../engine/step-input.js';
-import { runSteps, healthProblem } from '../engine/steps.js';
+import { runSteps } from '../engine/steps.js';
 import { judgeProgress } from '../engine/verdict.js';
 import type { LoadBalancer } from '../lb/index.js';
 import type { HealthCheck } from '../release/health.js';
-import { planPrune, readLedger } from '../release/ledger.js';
 import type { Connector } from '../ssh/types.js';
 import { stagingOf, type PreparedArtifact } from '../artifact/prepare.js';
 import { bakeWave, type BakeWatch } from './bake.js';
 import { printDryRun } from './dry-run.js';
 import {
+  finishHost,
   newHostRun,
   planOf,
   preflight,
   rolloutEntry,
+  stageHost,
   stepSettingsOf,
   type HostRun,
   type RunShared,
 } from './host-run.js';
+import { backUnswitched, putBackHost, type PutBackContext } from './put-back-host.js';
 import { Progress } from './progress.js';
 import {
   rolloutReport,
@@ -176,7 +176,12 @@ class RolloutRun {
     const decision = this.judge();
     if (!decision.go) return await this.stopAndRevert(decision.reason, decision.revert);
     const updated = this.runs.filter((r) => r.record.outcome === 'updated');
-    await this.log.group('Record and prune', () => this.eachHost(updated, 'record', (run) => this.finishHost(run)));
+    await this.log.group('Record and prune', () =>
+      this.eachHost(updated, 'record', async (run) => {
+        const error = await finishHost(run, this.shared, this.plan);
+        if (error) this.errors.push(error);
+      }),
+    );
     return this.finish('success');
   }
 
@@ -218,30 +223,12 @@ class RolloutRun {
     const start = this.now();
     const runs = this.pending();
     await this.log.group(`Stage release ${this.settings.releaseId}`, () =>
-      this.eachHost(runs, 'stage', (run) => this.stageHost(run)),
+      this.eachHost(runs, 'stage', (run) => stageHost(run, this.plan, this.progress)),
     );
     this.progress.staged(
       runs.map((r) => r.record),
       this.now() - start,
     );
-  }
-
-  /** The plan's stage steps for one host: fetch (whole, delta, download or none), unpack, link, setup. */
-  private async stageHost(run: HostRun): Promise<void> {
-    const { host, record } = run;
-    const steps = this.plan.stage[host.id];
-    try {
-      await runSteps(steps, run);
-    } finally {
-      record.sentBytes = run.sentBytes;
-      run.staged = host.steps.some((s) => s.name === 'unpack' && s.ok);
-      if (run.staged) {
-        record.staging = run.staging;
-        record.uploaded = run.sentBytes > 0;
-      }
-    }
-    const sent = record.sentBytes ? `, ${record.sentBytes} bytes sent` : '';
-    this.progress.host(`${host.id}: staged (${STAGED_HOW[record.staging!]}${sent})`);
   }
 
   private async runWave(index: number): Promise<void> {
@@ -287,9 +274,9 @@ class RolloutRun {
       this.fail(run, errorMessage(err));
       const decision = this.judge();
       // Within max-failures the rollout goes on, but this host must not stay on a release that failed on it.
-      if (decision.go && decision.revert.includes(host.id)) await this.putBack(run, errorMessage(err));
+      if (decision.go && decision.revert.includes(host.id)) await putBackHost(run, errorMessage(err), this.outcomes());
       // Never switched (its switch failed): still on its release, back in rotation once healthy there.
-      else if (!run.switched && this.balancer?.isOut(host)) await this.backUnswitched(run);
+      else if (!run.switched && this.balancer?.isOut(host)) await backUnswitched(run, this.outcomes());
     }
   }
 
@@ -317,7 +304,7 @@ class RolloutRun {
     this.log.error(`Rollout stopped: ${reason}`);
     const switched = revert.map((id) => this.run(id));
     await this.log.group('Revert switched hosts', () =>
-      mapLimit(switched, this.settings.ssh.maxParallel, (run) => this.putBack(run, reason)),
+      mapLimit(switched, this.settings.ssh.maxParallel, (run) => putBackHost(run, reason, this.outcomes())),
     );
     // Where the release was staged but never ran, the ledger still says how this rollout ended (best effort).
     const unrecorded = this.runs.filter((r) => r.staged && !r.switched && !r.closed && r.host.connected);
@@ -330,69 +317,9 @@ class RolloutRun {
     return this.finish(this.runs.some((r) => r.record.outcome === 'revert-failed') ? 'failed' : 'reverted');
   }
 
-  /**
-   * Puts a switched host back on its revert target through the revert plan (drain → switch back and
-   * reload → health → rotation); the ledger records the release failed here. A host not healthy there
-   * stays out of rotation (revert-failed, named in failed-hosts).
-   */
-  private async putBack(run: HostRun, reason: string): Promise<void> {
-    const target = run.revertTo || '(no release)';
-    run.backReason = reason;
-    const result = await putBack(run, this.plan.revert);
-    if (result.kind !== 'not-back') run.closed = true;
-    if (result.kind === 'not-back') {
-      const why = `could not be put back on ${target}: ${result.message}`;
-      return this.revertFailed(run, why, `COULD NOT BE REVERTED to ${target}: ${result.message}`);
-    }
-    // `current` is back on the target (its ledger line says so); the app may not serve it.
-    if (result.kind === 'reload-failed') return this.revertFailed(run, result.message);
-    if (result.kind === 'unhealthy')
-      return this.revertFailed(run, `back on ${target} but not healthy: ${result.message}`);
-    // A host that failed stays 'failed' (with its reason), so `failed-hosts` names it; only hosts
-    // reverted because of another host's failure become 'reverted'.
-    if (run.record.outcome !== 'failed') run.record.outcome = 'reverted';
-    this.log.info(`${run.host.id}: reverted to ${target}`);
-  }
-
-  /** A host drained for a switch that did not happen: in rotation again once healthy on the release it kept. */
-  private async backUnswitched(run: HostRun): Promise<void> {
-    const kept = { deployPath: this.settings.ssh.deployPath, releaseId: run.record.previous, previousReleaseId: '' };
-    const health = this.plan.switch.includes('health') ? run : { ...run, health: undefined };
-    const unhealthy = run.record.previous ? await healthProblem(health, kept) : 'no release to serve';
-    if (unhealthy)
-      this.balancer!.keepOut(
-        run.host,
-        `not switched, and not healthy on ${run.record.previous || '(no release)'}: ${unhealthy}`,
-      );
-    else await this.balancer!.enable(run.host).catch((e) => this.log.warning(`${run.host.id}: ${errorMessage(e)}`));
-  }
-
-  /** A put-back that did not leave the host healthy: the reason recorded, the host out of rotation. */
-  private revertFailed(run: HostRun, why: string, logged = why): void {
-    run.record.outcome = 'revert-failed';
-    run.record.reason = `${run.record.reason ? `${run.record.reason}; ` : ''}${why}`;
-    this.log.error(`${run.host.id}: ${logged}`);
-    if (this.balancer?.isOut(run.host)) this.balancer.keepOut(run.host, why);
-  }
-
-  /** The rollout succeeded: the plan's finish steps (`healthy` in the ledger and the prune, in one command). */
-  private async finishHost(run: HostRun): Promise<void> {
-    const s = this.settings;
-    const state = { ...run.state!, current: s.releaseId };
-    if (!state.releases.some((r) => r.id === s.releaseId))
-      state.releases = [...state.releases, { id: s.releaseId, mtime: Number.MAX_SAFE_INTEGER }];
-    const healthy = run.input.ledger('record');
-    const prune = planPrune(state, readLedger([...state.log, ...healthy], state.bad), s.keepReleases, [
-      run.record.previous,
-    ]);
-    run.input = { ...run.input, prune };
-    try {
-      await runSteps(this.plan.finish, run);
-      if (prune.length > 0) this.log.info(`${run.host.id}: pruned ${prune.join(', ')}`);
-    } catch (err) {
-      this.errors.push(`${run.host.id}: record/prune: ${errorMessage(err)}`);
-      this.log.warning(`${run.host.id}: could not record or prune: ${errorMessage(err)}`);
-    }
+  /** What recording a put-back's outcome needs of this run. */
+  private outcomes(): PutBackContext {
+    return { balancer: this.balancer, log: this.log, plan: this.plan, deployPath: this.settings.ssh.deployPath };
   }
 
   private async openBalancer(): Promise<void> {

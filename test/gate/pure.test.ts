@@ -1,6 +1,6 @@
 // The pure parts: settings, tree decisions and texts, report rendering, the bug rule.
 import { objectInputs } from '../../src/common/inputs.js';
-import { bugRule } from '../../src/gate/github.js';
+import { bugRule } from '../../src/gate/bug-rule.js';
 import { ANNOTATIONS_PER_REQUEST, MAX_ANNOTATIONS, annotations, batches, summary } from '../../src/gate/report.js';
 import type { TestRun } from '../../src/gate/run.js';
 import { DEFAULT_TEST_PATHS, parseGlobs, readSettings } from '../../src/gate/settings.js';

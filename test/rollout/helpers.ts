@@ -6,7 +6,7 @@ import { objectInputs } from '../../src/common/inputs.js';
 import { MemoryLogger } from '../../src/common/logger.js';
 import type { DeployLogEntry } from '../../src/release/commands.js';
 import { sshRollout } from '../../src/rollout/main.js';
-import type { RolloutOutputs } from '../../src/rollout/report.js';
+import type { RolloutOutputs } from '../../src/rollout/outputs.js';
 import type { RolloutReport } from '../../src/rollout/record.js';
 import { createConnector } from '../../src/ssh/connector.js';
 import type { Fleet } from '../servers/fleet.js';

@@ -1,115 +1,18 @@
-// What a person reads after a rollout: outputs, the job summary table and the Mermaid gantt,
+// What a person reads after a rollout: the job summary (its tables, the Mermaid gantt in it),
 // for a few hosts (a row and a bar per host) and for thousands (grouped by wave, bounded in size).
 import { mdText } from '../../src/common/markdown.js';
+import { rolloutOutputs } from '../../src/rollout/outputs.js';
+import { REASON_MAX } from '../../src/rollout/report-cells.js';
+import { WAVE_ROWS_MAX, ganttChart } from '../../src/rollout/report-waves.js';
 import {
-  REASON_MAX,
   SMALL_FLEET,
   SUMMARY_BUDGET_BYTES,
   TRAFFIC_ROWS_MAX,
-  WAVE_ROWS_MAX,
-  ganttChart,
-  rolloutOutputs,
   summaryMarkdown,
   trafficTable,
-  waveCounts,
 } from '../../src/rollout/report.js';
-import type { HostRecord, RolloutReport, StepRecord, WaveRecord } from '../../src/rollout/record.js';
-
-const T = 1_700_000_000_000;
-const step = (name: StepRecord['name'], start: number, end: number, ok = true, detail?: string): StepRecord => ({
-  name,
-  start: T + start,
-  end: T + end,
-  ok,
-  ...(detail ? { detail } : {}),
-});
-
-function host(
-  id: string,
-  wave: number,
-  outcome: HostRecord['outcome'],
-  steps: StepRecord[],
-  extra: Partial<HostRecord> = {},
-): HostRecord {
-  return { host: id, wave, previous: 'v1', outcome, uploaded: steps.some((s) => s.name === 'upload'), steps, ...extra };
-}
-
-function report(overrides: Partial<RolloutReport> = {}): RolloutReport {
-  const staged = [step('connect', 0, 40), step('lock', 40, 50), step('upload', 50, 150), step('unpack', 150, 200)];
-  return {
-    tool: 'fivestep/ssh-rollout',
-    version: 1,
-    release: 'v2',
-    deployPath: '/srv/app',
-    dryRun: false,
-    result: 'success',
-    startedAt: new Date(T).toISOString(),
-    finishedAt: new Date(T + 2500).toISOString(),
-    durationMs: 2500,
-    artifact: { file: '/tmp/a.tar.gz', sha256: 'ab'.repeat(32), bytes: 2048 },
-    plan: {
-      waves: [['web1:22'], ['web2:22', 'web3:22']],
-      maxFailures: 0,
-      maxParallel: 20,
-      steps: {
-        stage: { 'web1:22': ['upload', 'unpack'] },
-        switch: ['switch', 'reload', 'health'],
-        finish: ['record'],
-        revert: ['revert'],
-      },
-    },
-    waves: [
-      { index: 1, hosts: ['web1:22'], start: T + 300, end: T + 600, bake: { start: T + 600, end: T + 1600 } },
-      { index: 2, hosts: ['web2:22', 'web3:22'], start: T + 1600, end: T + 2400 },
-    ],
-    hosts: [
-      host('web1:22', 1, 'updated', [
-        ...staged,
-        step('switch', 300, 320),
-        step('reload', 320, 400),
-        step('health', 400, 600),
-      ]),
-      host('web2:22', 2, 'updated', [
-        step('connect', 0, 40),
-        step('unpack', 150, 200),
-        step('switch', 1600, 1620),
-        step('health', 1620, 13_620),
-      ]),
-      host('web3:22', 2, 'updated', [...staged, step('switch', 1600, 1630), step('health', 1630, 2400)], {
-        previous: '',
-      }),
-    ],
-    unhealthyAtStart: [],
-    stopReason: '',
-    errors: [],
-    ...overrides,
-  };
-}
-
-describe('rolloutOutputs', () => {
-  test('success: previous releases (hosts that had one), updated hosts', () => {
-    expect(rolloutOutputs(report())).toEqual({
-      result: 'success',
-      'release-id': 'v2',
-      'previous-releases': { 'web1:22': 'v1', 'web2:22': 'v1' },
-      'updated-hosts': ['web1:22', 'web2:22', 'web3:22'],
-      'failed-hosts': [],
-    });
-  });
-
-  test('reverted: updated-hosts is empty; failed and revert-failed hosts are listed with their reason', () => {
-    const r = report({ result: 'failed', stopReason: '1 host(s) failed' });
-    r.hosts[0].outcome = 'reverted';
-    r.hosts[1] = { ...r.hosts[1], outcome: 'failed', reason: 'health failed: exit 1' };
-    r.hosts[2] = { ...r.hosts[2], outcome: 'revert-failed', reason: 'could not be put back on (no release): gone' };
-    const out = rolloutOutputs(r);
-    expect(out['updated-hosts']).toEqual([]);
-    expect(out['failed-hosts']).toEqual([
-      { host: 'web2:22', reason: 'health failed: exit 1' },
-      { host: 'web3:22', reason: 'could not be put back on (no release): gone' },
-    ]);
-  });
-});
+import type { HostRecord, RolloutReport, WaveRecord } from '../../src/rollout/record.js';
+import { T, host, report, step } from './report-builders.js';
 
 describe('summaryMarkdown', () => {
   test('headline, plan line, one table row per host, the gantt', () => {
@@ -184,25 +87,6 @@ describe('summaryMarkdown', () => {
     expect(md.split('\n')[0]).toBe('## ssh-rollout (dry run) v2: ✅ success');
     expect(md).not.toContain('```mermaid');
   });
-});
-
-test('ganttChart: a section per wave, a bar per host from switch to its last step, the bake', () => {
-  const r = report();
-  r.hosts[2].outcome = 'failed';
-  expect(ganttChart(r).split('\n')).toEqual([
-    '```mermaid',
-    'gantt',
-    '  title Release v2',
-    '  dateFormat x',
-    '  axisFormat %M:%S',
-    '  section Wave 1',
-    `  web1_22 : ${T + 300}, ${T + 600}`,
-    `  bake  : active, ${T + 600}, ${T + 1600}`,
-    '  section Wave 2',
-    `  web2_22 : ${T + 1600}, ${T + 13_620}`,
-    `  web3_22 : crit, ${T + 1600}, ${T + 2400}`,
-    '```',
-  ]);
 });
 
 describe('small fleets', () => {
@@ -338,30 +222,6 @@ describe('small fleets', () => {
     ]);
     expect(summaryMarkdown(r)).toContain(trafficTable(r));
     expect(trafficTable(report())).toBe('');
-  });
-});
-
-test('waveCounts: one wave of hosts by outcome (pending and skipped are not started)', () => {
-  const hosts = (['updated', 'failed', 'revert-failed', 'reverted', 'skipped', 'pending'] as const).map((o, i) =>
-    host(`h${i}`, 2, o, []),
-  );
-  expect(waveCounts({ hosts: [...hosts, host('other', 1, 'failed', [])] }, 2)).toEqual({
-    wave: 2,
-    hosts: 6,
-    updated: 1,
-    failed: 1,
-    revertFailed: 1,
-    reverted: 1,
-    notStarted: 2,
-  });
-  expect(waveCounts({ hosts }, 3)).toEqual({
-    wave: 3,
-    hosts: 0,
-    updated: 0,
-    failed: 0,
-    revertFailed: 0,
-    reverted: 0,
-    notStarted: 0,
   });
 });
 

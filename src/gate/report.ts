@@ -156,89 +156,125 @@ export function slowest(run: TestRun, n = SLOWEST): TestCase[] {
 /** The check run's summary and the job summary (the same Markdown). */
 export function summary(r: GateReport): string {
   const run = r.run;
-  const rep = run.final.report;
-  const lines: string[] = [];
+  const lines: string[] = [
+    ...headline(r),
+    ...commandLine(r),
+    ...annotationsCut(run),
+    ...reportWarnings(run),
+    ...(r.bugRule ? [`${r.bugRule.ok ? '✅' : '❌'} ${mdText(r.bugRule.message)}`, ''] : []),
+    ...(r.tree ? [treeLine(r.tree, run.passed), ''] : []),
+    ...flakySection(run),
+    ...failingSection(run),
+    ...slowestSection(run),
+  ];
+  // The same text is the check run's summary and the job summary: the smaller limit is the check run's.
+  return fitMarkdown(lines.join('\n'), GITHUB_LIMITS.checkRunSummary, SUMMARY_CUT);
+}
+
+/** The title, and the counts where a JUnit report gave them. */
+function headline(r: GateReport): string[] {
+  const rep = r.run.final.report;
   const icon = conclusion(r) === 'success' ? '✅' : '❌';
-  lines.push(`## ${icon} ${r.checkName}: ${title(r)}`, '');
+  const lines = [`## ${icon} ${r.checkName}: ${title(r)}`, ''];
   if (rep) {
-    lines.push('| tests | passed | failed | errors | skipped | time |', '| ---: | ---: | ---: | ---: | ---: | ---: |');
     const counts = `${rep.tests} | ${rep.passed} | ${rep.failures} | ${rep.errors} | ${rep.skipped}`;
-    lines.push(`| ${counts} | ${formatDuration(rep.time * 1000)} |`, '');
-  }
-  const command = mdCode(r.command.split('\n')[0]);
-  const took = `${formatDuration(run.durationMs)} in ${run.attempts.length} attempt(s)`;
-  lines.push(`Command ${command}: exit code ${run.final.exitCode}, ${took}.`, '');
-  const anns = allAnnotations(run);
-  if (anns.length > MAX_ANNOTATIONS) {
-    const flaky = anns.some((a) => a.annotation_level === 'warning');
-    const first = MAX_ANNOTATIONS.toLocaleString('en-US');
     lines.push(
-      `⚠️ Annotated the first ${first} of ${anns.length.toLocaleString('en-US')} ` +
-        `failures${flaky ? ' and flaky-test warnings' : ''}: GitHub takes 50 annotations a request, ` +
-        `and test-gate stops at ${MAX_ANNOTATIONS / ANNOTATIONS_PER_REQUEST} requests to stay within the ` +
-        `1,000 an hour a GITHUB_TOKEN has. The test output in the run log has every failure.`,
+      '| tests | passed | failed | errors | skipped | time |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| ${counts} | ${formatDuration(rep.time * 1000)} |`,
       '',
     );
   }
+  return lines;
+}
+
+function commandLine(r: GateReport): string[] {
+  const run = r.run;
+  const command = mdCode(r.command.split('\n')[0]);
+  const took = `${formatDuration(run.durationMs)} in ${run.attempts.length} attempt(s)`;
+  return [`Command ${command}: exit code ${run.final.exitCode}, ${took}.`, ''];
+}
+
+/** Says so where the check run got only the first {@link MAX_ANNOTATIONS} annotations. */
+function annotationsCut(run: TestRun): string[] {
+  const anns = allAnnotations(run);
+  if (anns.length <= MAX_ANNOTATIONS) return [];
+  const flaky = anns.some((a) => a.annotation_level === 'warning');
+  const first = MAX_ANNOTATIONS.toLocaleString('en-US');
+  return [
+    `⚠️ Annotated the first ${first} of ${anns.length.toLocaleString('en-US')} ` +
+      `failures${flaky ? ' and flaky-test warnings' : ''}: GitHub takes 50 annotations a request, ` +
+      `and test-gate stops at ${MAX_ANNOTATIONS / ANNOTATIONS_PER_REQUEST} requests to stay within the ` +
+      `1,000 an hour a GITHUB_TOKEN has. The test output in the run log has every failure.`,
+    '',
+  ];
+}
+
+function reportWarnings(run: TestRun): string[] {
   const warnings = run.final.warnings ?? [];
-  if (warnings.length > 0) {
-    // Each names its report first ("reports/x.xml: not valid XML …").
-    lines.push('### Report warnings', '');
-    for (const w of warnings) {
-      const i = w.indexOf(': ');
-      lines.push(i > 0 ? `- ${mdCode(w.slice(0, i))}: ${mdText(w.slice(i + 2))}` : `- ${mdText(w)}`);
-    }
-    lines.push('');
+  if (warnings.length === 0) return [];
+  // Each names its report first ("reports/x.xml: not valid XML …").
+  const items = warnings.map((w) => {
+    const i = w.indexOf(': ');
+    return i > 0 ? `- ${mdCode(w.slice(0, i))}: ${mdText(w.slice(i + 2))}` : `- ${mdText(w)}`;
+  });
+  return ['### Report warnings', '', ...items, ''];
+}
+
+function treeLine(tree: NonNullable<GateReport['tree']>, passed: boolean): string {
+  const t = tree.state;
+  if (t.state === 'open') {
+    const at = t.at ? `is green at \`${short(t.at.sha)}\`` : 'has no gate result yet';
+    return `🟢 Tree open: ${mdCode(tree.branch)} ${at}.`;
   }
-  if (r.bugRule) lines.push(`${r.bugRule.ok ? '✅' : '❌'} ${mdText(r.bugRule.message)}`, '');
-  if (r.tree) {
-    const t = r.tree.state;
-    const text =
-      t.state === 'open'
-        ? `🟢 Tree open: ${mdCode(r.tree.branch)} ` +
-          `${t.at ? `is green at \`${short(t.at.sha)}\`` : 'has no gate result yet'}.`
-        : `🔴 Tree closed: ${mdCode(r.tree.branch)} is red since ` +
-          `\`${short((t.since ?? t.at!).sha)}\`` +
-          `${r.tree.overridden ? ' (overridden by label on this pull request)' : ''}.` +
-          // A merge-queue entry is tested on top of the red branch: passing there makes it the fix.
-          (r.tree.queueEntry
-            ? r.run.passed
-              ? ' This merge-queue entry passes on top of it: merging it turns the branch green.'
-              : ' This merge-queue entry fails on top of it and leaves the queue.'
-            : '');
-    lines.push(text, '');
-  }
-  if (run.flaky) {
-    lines.push('### ⚠️ Flaky', '');
-    lines.push(
-      run.flakyTests.length > 0
-        ? 'These tests failed, then passed on a retry:'
-        : `The command failed, then passed on attempt ${run.attempts.length} (no JUnit report names the tests).`,
-    );
-    for (const t of run.flakyTests) lines.push(`- ${mdCode(t)}`);
-    lines.push('');
-  }
+  const closed =
+    `🔴 Tree closed: ${mdCode(tree.branch)} is red since \`${short((t.since ?? t.at!).sha)}\`` +
+    `${tree.overridden ? ' (overridden by label on this pull request)' : ''}.`;
+  if (!tree.queueEntry) return closed;
+  // A merge-queue entry is tested on top of the red branch: passing there makes it the fix.
+  return passed
+    ? `${closed} This merge-queue entry passes on top of it: merging it turns the branch green.`
+    : `${closed} This merge-queue entry fails on top of it and leaves the queue.`;
+}
+
+function flakySection(run: TestRun): string[] {
+  if (!run.flaky) return [];
+  return [
+    '### ⚠️ Flaky',
+    '',
+    run.flakyTests.length > 0
+      ? 'These tests failed, then passed on a retry:'
+      : `The command failed, then passed on attempt ${run.attempts.length} (no JUnit report names the tests).`,
+    ...run.flakyTests.map((t) => `- ${mdCode(t)}`),
+    '',
+  ];
+}
+
+function failingSection(run: TestRun): string[] {
   const failing = failingCases(run);
-  if (failing.length > 0) {
-    lines.push('### Failing tests', '');
-    for (const c of failing) {
-      const where = c.file ? ` (<code>${mdHtml(`${c.file}${c.line ? `:${c.line}` : ''}`)}</code>)` : '';
-      lines.push(
-        `<details><summary><code>${mdHtml(caseId(c))}</code>${where}: ${mdHtml(firstLine(c.message ?? ''))}</summary>`,
-        '',
-      );
-      if (c.details) lines.push(mdBlock(c.details, { max: 4000 }));
-      lines.push('</details>', '');
-    }
+  if (failing.length === 0) return [];
+  const lines = ['### Failing tests', ''];
+  for (const c of failing) {
+    const where = c.file ? ` (<code>${mdHtml(`${c.file}${c.line ? `:${c.line}` : ''}`)}</code>)` : '';
+    const what = `<code>${mdHtml(caseId(c))}</code>${where}: ${mdHtml(firstLine(c.message ?? ''))}`;
+    lines.push(`<details><summary>${what}</summary>`, '');
+    if (c.details) lines.push(mdBlock(c.details, { max: 4000 }));
+    lines.push('</details>', '');
   }
+  return lines;
+}
+
+function slowestSection(run: TestRun): string[] {
   const slow = slowest(run);
-  if (slow.length > 0) {
-    lines.push(`### Slowest tests`, '', '| test | time |', '| --- | ---: |');
-    for (const c of slow) lines.push(`| ${mdCode(caseId(c), { cell: true })} | ${formatDuration(c.time * 1000)} |`);
-    lines.push('');
-  }
-  // The same text is the check run's summary and the job summary: the smaller limit is the check run's.
-  return fitMarkdown(lines.join('\n'), GITHUB_LIMITS.checkRunSummary, SUMMARY_CUT);
+  if (slow.length === 0) return [];
+  return [
+    `### Slowest tests`,
+    '',
+    '| test | time |',
+    '| --- | ---: |',
+    ...slow.map((c) => `| ${mdCode(caseId(c), { cell: true })} | ${formatDuration(c.time * 1000)} |`),
+    '',
+  ];
 }
 
 const SUMMARY_CUT =

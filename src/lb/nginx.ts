@@ -171,6 +171,35 @@ export interface NginxOptions extends BalancerClock {
   exec: LbExec;
 }
 
+/** Runs an nginx command on the balancer host; a failure names what it was for. */
+async function runNginx(exec: LbExec, command: string, what: string): Promise<string> {
+  const r = await exec(command);
+  if (r.code !== 0)
+    throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
+  return r.stdout;
+}
+
+/** The one running nginx master whose configuration includes `file`: its pid and configuration path. */
+async function findMaster(exec: LbExec, file: string): Promise<{ pid: number; conf: string }> {
+  const found = (await runNginx(exec, findMasterCommand(file), 'master lookup')).trim().split('\n').filter(Boolean);
+  if (found.length !== 1) {
+    const why = `expected one running nginx master whose configuration includes ${file}, found ${found.length}`;
+    throw new LoadBalancerError(why);
+  }
+  const [pid, conf] = found[0].split(' ');
+  return { pid: Number(pid), conf };
+}
+
+// nginx OSS exposes no per-server request counters (stub_status is server-wide; the per-upstream
+// API is NGINX Plus only), so this is the configuration as written by us: weights, not traffic.
+const configuredCounts = async (
+  byHost: ReadonlyMap<string, LbServer>,
+  current: ReadonlyMap<string, LbServer>,
+): Promise<RequestCounts> => ({
+  measured: false,
+  byHost: perHost(byHost, (s) => (current.get(s.name)!.state === 'ready' ? current.get(s.name)!.weight : 0)),
+});
+
 export function createNginx(opts: NginxOptions): LoadBalancer {
   const { upstream, file, exec } = opts;
   checkName('lb-backend', upstream);
@@ -178,13 +207,7 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
   let originalText = '';
   let originalServers: LbServer[] = [];
   let master = { pid: 0, conf: '' };
-
-  const run = async (command: string, what: string): Promise<string> => {
-    const r = await exec(command);
-    if (r.code !== 0)
-      throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
-    return r.stdout;
-  };
+  const run = (command: string, what: string) => runNginx(exec, command, what);
   const workers = async () =>
     (await run(workersCommand(master.pid), 'worker list'))
       .split('\n')
@@ -207,13 +230,7 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
         return originalServers;
       },
       async afterMatch() {
-        const found = (await run(findMasterCommand(file), 'master lookup')).trim().split('\n').filter(Boolean);
-        if (found.length !== 1) {
-          const why = `expected one running nginx master whose configuration includes ${file}, found ${found.length}`;
-          throw new LoadBalancerError(why);
-        }
-        const [pid, conf] = found[0].split(' ');
-        master = { pid: Number(pid), conf };
+        master = await findMaster(exec, file);
       },
       async apply(_changes, next) {
         const text = upstreamFor(originalText, upstream, originalServers, next);
@@ -228,12 +245,7 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
           return before.filter((p) => alive.has(p)).length;
         };
       },
-      // nginx OSS exposes no per-server request counters (stub_status is server-wide; the per-upstream
-      // API is NGINX Plus only), so this is the configuration as written by us: weights, not traffic.
-      requestCounts: async (byHost, current): Promise<RequestCounts> => ({
-        measured: false,
-        byHost: perHost(byHost, (s) => (current.get(s.name)!.state === 'ready' ? current.get(s.name)!.weight : 0)),
-      }),
+      requestCounts: configuredCounts,
     },
     opts,
   );

@@ -90,10 +90,11 @@ export interface BakeContext {
  * Its result has `verdict` and `detail`, the shape of the rollout's WatchOutcome.
  */
 export function createRolloutWatch(settings: WatchSettings, options: RolloutWatchOptions) {
-  const hosts = [...new Set(options.allHosts.map(hostName))];
-  const switched = new Set<string>();
-  // rule → host → that host's readings from the latest bake in which it was a baseline host.
-  const earlier = new Map<string, PriorReadings>();
+  const memory: BakeMemory = {
+    hosts: [...new Set(options.allHosts.map(hostName))],
+    switched: new Set<string>(),
+    earlier: new Map<string, PriorReadings>(),
+  };
   return async (
     waveHosts: readonly (string | { host: string; port?: number })[],
     durationMs: number,
@@ -102,72 +103,101 @@ export function createRolloutWatch(settings: WatchSettings, options: RolloutWatc
   ): Promise<WatchResult> => {
     // SSH ports mean nothing to a metrics endpoint: `{host}` gets the host name (`http://{host}:9100/metrics`).
     const canaryHosts = [...new Set(waveHosts.map((h) => hostName(typeof h === 'string' ? h : h.host)))];
-    const pool = settings.hosts.length > 0 ? settings.hosts : hosts;
-    const baselineHosts = pool.filter((h) => !switched.has(hostName(h)) && !canaryHosts.includes(hostName(h)));
-    const byHosts = settings.baseline.kind === 'hosts';
-    const prior = byHosts && baselineHosts.length === 0 ? priorFor(canaryHosts) : undefined;
-    const historyInstead =
-      byHosts &&
-      baselineHosts.length === 0 &&
-      !prior &&
-      (settings.source === 'prometheus' || settings.source === 'graphite');
-    const effective: WatchSettings = historyInstead
-      ? { ...settings, baseline: { kind: 'before', windowMs: Math.max(durationMs, settings.intervalMs * 10) } }
-      : settings;
-    if (historyInstead) {
-      const windowMs = effective.baseline.kind === 'before' ? effective.baseline.windowMs : 0;
-      const readings = `its own readings over the ${formatDurationInput(windowMs)} before`;
-      options.logger.info(`No host is left on the previous release: the wave is compared with ${readings}`);
-    }
-    const result = await runWatch(effective, {
+    const baseline = bakeBaseline(settings, memory, canaryHosts, durationMs, options.logger);
+    const result = await runWatch(baseline.settings, {
       logger: options.logger,
       canaryHosts,
-      hosts,
-      ...(byHosts && !historyInstead ? { baselineHosts } : {}),
-      ...(prior ? { priorReadings: prior } : {}),
+      hosts: memory.hosts,
+      ...(baseline.hosts ? { baselineHosts: baseline.hosts } : {}),
+      ...(baseline.prior ? { priorReadings: baseline.prior } : {}),
       ...(bake.trafficShares ? { trafficShares: byHostName(bake.trafficShares) } : {}),
       durationMs: Math.max(durationMs, settings.intervalMs),
       signal,
       ...options.extra,
     });
-    remember(result);
-    for (const h of canaryHosts) switched.add(h);
+    remember(memory.earlier, result);
+    for (const h of canaryHosts) memory.switched.add(h);
     options.onResult?.(result);
     return result;
   };
+}
 
-  /** The balancer names hosts by SSH id (`host:port`); metrics by host name. */
-  function byHostName(shares: NonNullable<BakeContext['trafficShares']>): NonNullable<BakeContext['trafficShares']> {
-    return async () => {
-      const byId = await shares();
-      if (!byId) return null;
-      const out = new Map<string, number>();
-      for (const [id, share] of byId) out.set(hostName(id), (out.get(hostName(id)) ?? 0) + share);
-      return out;
-    };
+/** What a rollout's watch carries from one bake to the next. */
+interface BakeMemory {
+  /** Every host of the rollout, by host name. */
+  hosts: string[];
+  /** The hosts of the waves baked so far: on the new release, so never a baseline. */
+  switched: Set<string>;
+  // rule → host → that host's readings from the latest bake in which it was a baseline host.
+  earlier: Map<string, PriorReadings>;
+}
+
+/** A bake's baseline: the settings to watch with, and the baseline hosts or earlier readings they compare with. */
+interface BakeBaseline {
+  settings: WatchSettings;
+  hosts?: string[];
+  prior?: Map<string, PriorReadings>;
+}
+
+/**
+ * With `baseline: hosts`: the hosts still on the previous release; with none left, the wave's own readings
+ * from an earlier bake, or else the source's history (prometheus and graphite keep one).
+ */
+function bakeBaseline(
+  settings: WatchSettings,
+  memory: BakeMemory,
+  canaryHosts: string[],
+  durationMs: number,
+  logger: Logger,
+): BakeBaseline {
+  const pool = settings.hosts.length > 0 ? settings.hosts : memory.hosts;
+  const baselineHosts = pool.filter((h) => !memory.switched.has(hostName(h)) && !canaryHosts.includes(hostName(h)));
+  const byHosts = settings.baseline.kind === 'hosts';
+  const prior = byHosts && baselineHosts.length === 0 ? priorFor(memory.earlier, canaryHosts) : undefined;
+  const historyInstead =
+    byHosts &&
+    baselineHosts.length === 0 &&
+    !prior &&
+    (settings.source === 'prometheus' || settings.source === 'graphite');
+  if (!historyInstead) return { settings, ...(byHosts ? { hosts: baselineHosts } : {}), prior };
+  const windowMs = Math.max(durationMs, settings.intervalMs * 10);
+  const readings = `its own readings over the ${formatDurationInput(windowMs)} before`;
+  logger.info(`No host is left on the previous release: the wave is compared with ${readings}`);
+  return { settings: { ...settings, baseline: { kind: 'before', windowMs } } };
+}
+
+/** The balancer names hosts by SSH id (`host:port`); metrics by host name. */
+function byHostName(shares: NonNullable<BakeContext['trafficShares']>): NonNullable<BakeContext['trafficShares']> {
+  return async () => {
+    const byId = await shares();
+    if (!byId) return null;
+    const out = new Map<string, number>();
+    for (const [id, share] of byId) out.set(hostName(id), (out.get(hostName(id)) ?? 0) + share);
+    return out;
+  };
+}
+
+function priorFor(earlier: Map<string, PriorReadings>, canaryHosts: string[]): Map<string, PriorReadings> | undefined {
+  const out = new Map<string, PriorReadings>();
+  for (const [rule, perHost] of earlier) {
+    const mine: PriorReadings = new Map([...perHost].filter(([h]) => canaryHosts.includes(hostName(h))));
+    if (mine.size > 0) out.set(rule, mine);
   }
+  return out.size > 0 ? out : undefined;
+}
 
-  function priorFor(canaryHosts: string[]): Map<string, PriorReadings> | undefined {
-    const out = new Map<string, PriorReadings>();
-    for (const [rule, perHost] of earlier) {
-      const mine: PriorReadings = new Map([...perHost].filter(([h]) => canaryHosts.includes(hostName(h))));
-      if (mine.size > 0) out.set(rule, mine);
+/** Keeps each baseline host's readings from this bake, for a later wave with no baseline host left. */
+function remember(earlier: Map<string, PriorReadings>, result: WatchResult): void {
+  for (const r of result.rules) {
+    const perHost = earlier.get(r.name) ?? new Map();
+    const fresh = new Map<string, { t: number; value: number }[]>();
+    for (const o of r.baselineSamples) {
+      if (o.value === null || !Number.isFinite(o.value)) continue;
+      const xs = fresh.get(o.host);
+      if (xs) xs.push({ t: o.t, value: o.value });
+      else fresh.set(o.host, [{ t: o.t, value: o.value }]);
     }
-    return out.size > 0 ? out : undefined;
-  }
-
-  function remember(result: WatchResult): void {
-    for (const r of result.rules) {
-      const perHost = earlier.get(r.name) ?? new Map();
-      const fresh = new Map<string, { t: number; value: number }[]>();
-      for (const o of r.baselineSamples) {
-        if (o.value === null || !Number.isFinite(o.value)) continue;
-        const xs = fresh.get(o.host);
-        if (xs) xs.push({ t: o.t, value: o.value });
-        else fresh.set(o.host, [{ t: o.t, value: o.value }]);
-      }
-      for (const [h, xs] of fresh) perHost.set(h, xs);
-      earlier.set(r.name, perHost);
-    }
+    for (const [h, xs] of fresh) perHost.set(h, xs);
+    earlier.set(r.name, perHost);
   }
 }

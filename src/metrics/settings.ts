@@ -249,25 +249,73 @@ export interface ParseOptions {
 
 export function parseWatchSettings(source: InputSource, options: ParseOptions = {}): WatchSettings {
   const env = options.env ?? process.env;
-  const kind = oneOf('source', optional(source, 'source', 'prometheus'), SOURCE_KINDS);
-  const url = required(source, 'url');
-  const replay = kind === 'replay';
-  if (replay) checkReplayFile(url, options.hostsAtRunTime);
-  else checkUrl('url', url, ['http:', 'https:']);
+  const { kind, url, replay } = readSource(source, options.hostsAtRunTime);
   const hosts = parseMetricHosts('hosts', source('hosts'));
   const canaryHosts = parseMetricHosts('canary-hosts', source('canary-hosts'));
   const rules = parseRules(required(source, 'rules'));
-  if (kind === 'prometheus' || kind === 'openmetrics') {
-    // In a quoted label value a host is escaped; anywhere else it would be query syntax.
-    const bare = rules.find((r) => hostOutsideString(r.query));
-    if (bare)
-      throw new InputError(
-        'rules',
-        `rule '${bare.name}': {host} must stand inside a quoted label value, e.g. up{instance="{host}"}, ` +
-          `where it is escaped; it stands outside one in '${bare.query}'`,
-      );
+  if (kind === 'prometheus' || kind === 'openmetrics') checkHostsQuoted(rules);
+  const { durationMs, intervalMs } = readTiming(source, replay);
+  const baseline = parseBaseline(optional(source, 'baseline', 'none'));
+  const failOn = oneOf('fail-on', optional(source, 'fail-on', 'fail'), ['fail', 'inconclusive', 'never'] as const);
+  checkBaseline(kind, url, rules, baseline);
+  if (
+    !options.hostsAtRunTime &&
+    !replay &&
+    hosts.length === 0 &&
+    (url.includes('{host}') || rules.some((r) => r.query.includes('{host}'))) &&
+    canaryHosts.length === 0
+  ) {
+    throw new InputError('hosts', '{host} is used but no hosts (or canary-hosts) are given');
   }
-  // replay: a duration or interval not given is 0, "the recording's" (runWatch takes it from the source).
+  const { webhookUrl, smtpUrl, emailTo } = readAlertInputs(source);
+  const pagerdutyUrl = (env.FIVESTEP_PAGERDUTY_URL ?? '').trim() || DEFAULT_PAGERDUTY_URL;
+
+  return {
+    source: kind,
+    url: url.replace(/\/+$/, ''),
+    hosts,
+    canaryHosts,
+    rules,
+    durationMs,
+    intervalMs,
+    baseline,
+    failOn,
+    environment: optional(source, 'environment'),
+    headers: parseHeaders(source('headers')),
+    alerts: {
+      webhookUrl,
+      pagerdutyRoutingKey: optional(source, 'pagerduty-routing-key'),
+      pagerdutyUrl,
+      smtpUrl,
+      emailTo,
+      emailFrom: optional(source, 'email-from', defaultFrom(smtpUrl)),
+    },
+  };
+}
+
+/** The source kind and its url: a server's URL, or with replay a file that must be there. */
+function readSource(source: InputSource, hostsAtRunTime: boolean | undefined) {
+  const kind = oneOf('source', optional(source, 'source', 'prometheus'), SOURCE_KINDS);
+  const url = required(source, 'url');
+  const replay = kind === 'replay';
+  if (replay) checkReplayFile(url, hostsAtRunTime);
+  else checkUrl('url', url, ['http:', 'https:']);
+  return { kind, url, replay };
+}
+
+/** In a quoted label value a host is escaped; anywhere else it would be query syntax. */
+function checkHostsQuoted(rules: Rule[]): void {
+  const bare = rules.find((r) => hostOutsideString(r.query));
+  if (bare)
+    throw new InputError(
+      'rules',
+      `rule '${bare.name}': {host} must stand inside a quoted label value, e.g. up{instance="{host}"}, ` +
+        `where it is escaped; it stands outside one in '${bare.query}'`,
+    );
+}
+
+/** replay: a duration or interval not given is 0, "the recording's" (runWatch takes it from the source). */
+function readTiming(source: InputSource, replay: boolean): { durationMs: number; intervalMs: number } {
   const durationMs = parseDuration('duration', optional(source, 'duration', replay ? '0' : '5m'));
   const intervalMs = parseDuration('interval', optional(source, 'interval', replay ? '0' : '30s'));
   const recordedDuration = replay && optional(source, 'duration') === '';
@@ -277,9 +325,11 @@ export function parseWatchSettings(source: InputSource, options: ParseOptions = 
     throw new InputError('duration', `must be at least one interval (${formatDurationInput(intervalMs)})`);
   }
   if (durationMs <= 0 && !recordedDuration) throw new InputError('duration', 'must be longer than 0');
-  const baseline = parseBaseline(optional(source, 'baseline', 'none'));
-  const failOn = oneOf('fail-on', optional(source, 'fail-on', 'fail'), ['fail', 'inconclusive', 'never'] as const);
+  return { durationMs, intervalMs };
+}
 
+/** The baseline must be one the source can give and the rules can be compared with. */
+function checkBaseline(kind: SourceKind, url: string, rules: Rule[], baseline: Baseline): void {
   if (baseline.kind === 'before' && (kind === 'openmetrics' || kind === 'http-json')) {
     throw new InputError(
       'baseline',
@@ -305,16 +355,10 @@ export function parseWatchSettings(source: InputSource, options: ParseOptions = 
       );
     }
   }
-  if (
-    !options.hostsAtRunTime &&
-    !replay &&
-    hosts.length === 0 &&
-    (url.includes('{host}') || rules.some((r) => r.query.includes('{host}'))) &&
-    canaryHosts.length === 0
-  ) {
-    throw new InputError('hosts', '{host} is used but no hosts (or canary-hosts) are given');
-  }
+}
 
+/** The webhook and e-mail inputs, checked: e-mail needs both smtp-url and email-to. */
+function readAlertInputs(source: InputSource): { webhookUrl: string; smtpUrl: string; emailTo: string[] } {
   const webhookUrl = optional(source, 'alert-webhook');
   if (webhookUrl) checkUrl('alert-webhook', webhookUrl, ['http:', 'https:']);
   const smtpUrl = optional(source, 'smtp-url');
@@ -324,29 +368,7 @@ export function parseWatchSettings(source: InputSource, options: ParseOptions = 
   if (emailTo.length > 0 && !smtpUrl) throw new InputError('smtp-url', 'is required when email-to is set');
   for (const to of emailTo)
     if (!/^[^@\s]+@[^@\s]+$/.test(to)) throw new InputError('email-to', `'${to}' is not an e-mail address`);
-  const pagerdutyUrl = (env.FIVESTEP_PAGERDUTY_URL ?? '').trim() || DEFAULT_PAGERDUTY_URL;
-
-  return {
-    source: kind,
-    url: url.replace(/\/+$/, ''),
-    hosts,
-    canaryHosts,
-    rules,
-    durationMs,
-    intervalMs,
-    baseline,
-    failOn,
-    environment: optional(source, 'environment'),
-    headers: parseHeaders(source('headers')),
-    alerts: {
-      webhookUrl,
-      pagerdutyRoutingKey: optional(source, 'pagerduty-routing-key'),
-      pagerdutyUrl,
-      smtpUrl,
-      emailTo,
-      emailFrom: optional(source, 'email-from', defaultFrom(smtpUrl)),
-    },
-  };
+  return { webhookUrl, smtpUrl, emailTo };
 }
 
 function defaultFrom(smtpUrl: string): string {

@@ -56,7 +56,23 @@ export function noRolloutOfThisRun(run: string): string {
     : 'bad-release is empty outside a workflow run; set bad-release to name a release';
 }
 
+/** The bad release on one host and what the host holds of it: everything planHost decides from. */
+interface HostFacts {
+  current: string;
+  bad: string;
+  onDisk: Set<string>;
+  markedBad: Set<string>;
+  reached: boolean;
+  markBad: boolean;
+}
+
+/** One host's revert: first whether the host is on the bad release at all, then where it goes back to. */
 export function planHost(state: HostState, options: PlanOptions): HostPlan {
+  const facts = hostFacts(state, options);
+  return leaveAlone(state, options, facts) ?? goBack(state, facts, options.toRelease);
+}
+
+function hostFacts(state: HostState, options: PlanOptions): HostFacts {
   const current = state.current;
   const onDisk = new Set(state.releases.map((r) => r.id));
   const markedBad = new Set(state.bad);
@@ -67,84 +83,51 @@ export function planHost(state: HostState, options: PlanOptions): HostPlan {
     (current === bad || onDisk.has(bad) || markedBad.has(bad) || state.log.some((e) => e.release === bad));
   // Marking is idempotent but is still a change: only plan it where it is missing and the release is here.
   const markBad = bad !== '' && !markedBad.has(bad) && (onDisk.has(bad) || current === bad);
+  return { current, bad, onDisk, markedBad, reached, markBad };
+}
 
-  if (!state.exists)
-    return {
-      action: 'nothing-to-do',
-      current,
-      bad,
-      markBad: false,
-      reached: false,
-      why: 'the deploy path does not exist on this host',
-    };
+/** The plan for a host that is not (or cannot be seen to be) on the bad release; undefined when it is on it. */
+function leaveAlone(state: HostState, options: PlanOptions, facts: HostFacts): HostPlan | undefined {
+  const { current, bad, reached, markBad } = facts;
+  const leave = (why: string, known: { markBad: boolean; reached: boolean }): HostPlan => ({
+    action: 'nothing-to-do',
+    current,
+    bad,
+    ...known,
+    why,
+  });
+  if (!state.exists) return leave('the deploy path does not exist on this host', { markBad: false, reached: false });
   // A `current` that is not a link into releases/ is left as it is: switching it would mean following it.
-  if (state.currentProblem)
-    return {
-      action: 'nothing-to-do',
-      current,
-      bad,
-      markBad: false,
-      reached,
-      why: `current ${state.currentProblem}: left as it is`,
-    };
-  if (bad === '')
-    return {
-      action: 'nothing-to-do',
-      current,
-      bad,
-      markBad: false,
-      reached: false,
-      why: noRolloutOfThisRun(options.run),
-    };
+  if (state.currentProblem) return leave(`current ${state.currentProblem}: left as it is`, { markBad: false, reached });
+  if (bad === '') return leave(noRolloutOfThisRun(options.run), { markBad: false, reached: false });
   if (current !== bad) {
-    return {
-      action: 'nothing-to-do',
-      current,
-      bad,
-      markBad,
-      reached,
-      why: current ? `current is ${current}, not the bad release ${bad}` : `no current release (bad release ${bad})`,
-    };
+    const why = current
+      ? `current is ${current}, not the bad release ${bad}`
+      : `no current release (bad release ${bad})`;
+    return leave(why, { markBad, reached });
   }
+  return undefined;
+}
 
-  if (options.toRelease) {
-    const to = options.toRelease;
-    if (!onDisk.has(to))
-      return {
-        action: 'no-good-release',
-        current,
-        bad,
-        markBad,
-        reached,
-        why: `to-release ${to} does not exist on this host`,
-      };
-    if (markedBad.has(to))
-      return {
-        action: 'no-good-release',
-        current,
-        bad,
-        markBad,
-        reached,
-        why: `to-release ${to} is marked bad on this host`,
-      };
-    return { action: 'switch', current, bad, to, markBad, reached, why: `to-release ${to}` };
+/** For a host on the bad release: the release to switch back to (`to-release`, or the newest healthy), or why none. */
+function goBack(state: HostState, facts: HostFacts, toRelease: string): HostPlan {
+  const { current, bad, onDisk, markedBad, markBad, reached } = facts;
+  const none = (why: string): HostPlan => ({ action: 'no-good-release', current, bad, markBad, reached, why });
+  if (toRelease) {
+    if (!onDisk.has(toRelease)) return none(`to-release ${toRelease} does not exist on this host`);
+    if (markedBad.has(toRelease)) return none(`to-release ${toRelease} is marked bad on this host`);
+    return { action: 'switch', current, bad, to: toRelease, markBad, reached, why: `to-release ${toRelease}` };
   }
 
   const ledger = readLedger(state.log, state.bad);
   const to = newestHealthy(state, ledger, [bad]);
   if (!to) {
     const others = state.releases.filter((r) => r.id !== bad).map((r) => `${r.id} (${ledger.status(r.id)})`);
-    return {
-      action: 'no-good-release',
-      current,
-      bad,
-      markBad,
-      reached,
-      why:
-        `no healthy release in this host's ledger to go back ` +
+    return none(
+      `no healthy release in this host's ledger to go back ` +
         `to${others.length ? `: ${others.join(', ')}` : ' (no other release on disk)'}; ` +
         `set to-release to choose one`,
-    };
+    );
   }
   return { action: 'switch', current, bad, to, markBad, reached, why: `newest healthy release ${to}` };
 }

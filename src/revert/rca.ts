@@ -7,7 +7,7 @@ import { openedBy, tokenLogin } from '../github/identity.js';
 import { GITHUB_LIMITS, fitMarkdown } from '../github/limits.js';
 import type { HostsRevertReport } from './hosts.js';
 import type { GitRevertResult } from './git.js';
-import { describeBreach, type BreachSummary, type ReportSet } from './reports.js';
+import { describeBreach, type BreachSummary, type ReportSet, type RolloutSummary } from './reports.js';
 
 export interface RcaInput {
   repository: string;
@@ -47,33 +47,44 @@ const LISTED = SMALL_FLEET;
 
 /** Every event with a time, oldest first: deploy start, waves, bakes, breaches, the revert. */
 export function buildTimeline(input: RcaInput): TimelineEntry[] {
+  const t: TimelineEntry[] = [
+    ...input.reports.rollouts.flatMap(rolloutEvents),
+    ...watchEvents(input),
+    { time: input.startedAt, event: 'auto-revert started' },
+    ...revertEvents(input.hosts),
+  ];
+  return t.sort((a, b) => a.time - b.time);
+}
+
+function rolloutEvents(r: RolloutSummary): TimelineEntry[] {
   const t: TimelineEntry[] = [];
-  for (const r of input.reports.rollouts) {
-    if (r.startedAt !== undefined)
-      t.push({ time: r.startedAt, event: `ssh-rollout of ${r.release || 'a release'} started` });
-    for (const w of r.waves) {
-      if (w.start !== undefined)
-        t.push({
-          time: w.start,
-          event:
-            `wave ${w.index} started: ` +
-            `${w.hosts.length ? hostList(w.hosts, 'the rollout report names all', 10) : 'no hosts'}`,
-        });
-      if (w.end !== undefined) t.push({ time: w.end, event: `wave ${w.index} switched` });
-      if (w.bake?.end !== undefined && w.bake.verdict)
-        t.push({
-          time: w.bake.end,
-          event: `bake after wave ${w.index}: ${w.bake.verdict}${w.bake.detail ? ` (${w.bake.detail})` : ''}`,
-        });
-    }
-    if (r.finishedAt !== undefined)
+  if (r.startedAt !== undefined)
+    t.push({ time: r.startedAt, event: `ssh-rollout of ${r.release || 'a release'} started` });
+  for (const w of r.waves) {
+    if (w.start !== undefined)
       t.push({
-        time: r.finishedAt,
-        event: `ssh-rollout finished: ${r.result || 'unknown'}${r.stopReason ? ` (${r.stopReason})` : ''}`,
+        time: w.start,
+        event:
+          `wave ${w.index} started: ` +
+          `${w.hosts.length ? hostList(w.hosts, 'the rollout report names all', 10) : 'no hosts'}`,
+      });
+    if (w.end !== undefined) t.push({ time: w.end, event: `wave ${w.index} switched` });
+    if (w.bake?.end !== undefined && w.bake.verdict)
+      t.push({
+        time: w.bake.end,
+        event: `bake after wave ${w.index}: ${w.bake.verdict}${w.bake.detail ? ` (${w.bake.detail})` : ''}`,
       });
   }
-  const breaches = [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches];
-  const seen = new Set<string>();
+  if (r.finishedAt !== undefined)
+    t.push({
+      time: r.finishedAt,
+      event: `ssh-rollout finished: ${r.result || 'unknown'}${r.stopReason ? ` (${r.stopReason})` : ''}`,
+    });
+  return t;
+}
+
+function watchEvents(input: RcaInput): TimelineEntry[] {
+  const t: TimelineEntry[] = [];
   for (const w of input.reports.watches) {
     if (w.startedAt !== undefined) t.push({ time: w.startedAt, event: 'metric-watch started' });
     if (w.endedAt !== undefined)
@@ -82,27 +93,32 @@ export function buildTimeline(input: RcaInput): TimelineEntry[] {
         event: `metric-watch verdict: ${w.verdict || 'unknown'}${w.detail ? ` (${w.detail})` : ''}`,
       });
   }
-  for (const b of breaches) {
-    const key = `${b.rule}|${b.host ?? ''}|${b.when ?? ''}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+  for (const b of distinctBreaches(input)) {
     if (b.since !== undefined && b.since !== b.when)
       t.push({ time: b.since, event: `first breaching sample: ${b.rule}${b.host ? ` on ${b.host}` : ''}` });
     if (b.when !== undefined) t.push({ time: b.when, event: `breach: ${describeBreach(b)}` });
   }
-  t.push({ time: input.startedAt, event: 'auto-revert started' });
-  const h = input.hosts;
-  if (h) {
-    const reverted = h.hosts.filter((x) => x.outcome === 'reverted');
-    if (h.timeToHealthyMs !== undefined) {
-      const after = `${formatDuration(h.timeToHealthyMs)} after the revert started`;
-      const event = `last of ${reverted.length} reverted host(s) healthy (${after})`;
-      t.push({ time: Date.parse(h.startedAt) + h.timeToHealthyMs, event });
-    } else {
-      t.push({ time: Date.parse(h.finishedAt), event: `hosts: ${countOutcomes(h)}` });
-    }
-  }
-  return t.sort((a, b) => a.time - b.time);
+  return t;
+}
+
+function revertEvents(h: HostsRevertReport | null): TimelineEntry[] {
+  if (!h) return [];
+  if (h.timeToHealthyMs === undefined) return [{ time: Date.parse(h.finishedAt), event: `hosts: ${countOutcomes(h)}` }];
+  const reverted = h.hosts.filter((x) => x.outcome === 'reverted');
+  const after = `${formatDuration(h.timeToHealthyMs)} after the revert started`;
+  const event = `last of ${reverted.length} reverted host(s) healthy (${after})`;
+  return [{ time: Date.parse(h.startedAt) + h.timeToHealthyMs, event }];
+}
+
+/** The breaches of the metric-watch reports and of `reason`, each once (a report and `reason` may both name one). */
+function distinctBreaches(input: RcaInput): BreachSummary[] {
+  const seen = new Set<string>();
+  return [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches].filter((b) => {
+    const key = `${b.rule}|${b.host ?? ''}|${b.when ?? ''}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function countOutcomes(h: HostsRevertReport): string {
@@ -176,101 +192,134 @@ function commitLink(input: RcaInput, sha: string): string {
 }
 
 export function buildRcaBody(input: RcaInput): string {
+  const out: string[] = [
+    rcaMarker(input.badReleases, input.commits),
+    '',
+    ...summarySection(input),
+    ...impactSection(input),
+    ...timelineSection(input),
+    ...breachSection(input),
+    ...rolloutFailureSection(input),
+    ...linksSection(input),
+    ...FIVE_WHYS,
+    ...ACTION_ITEMS,
+    '_Opened by fivestep auto-revert. The bad release is marked bad on its hosts: no automatic rollback ' +
+      'lands on it again._',
+  ];
+  return fitMarkdown(out.join('\n'), GITHUB_LIMITS.issueBody, cutLine(input, GITHUB_LIMITS.issueBody.what));
+}
+
+function summarySection(input: RcaInput): string[] {
+  const what = input.badReleases.length ? `Release **${input.badReleases.join(', ')}**` : 'A deployment';
+  const commits = input.commits.map((c) => commitLink(input, c)).join(', ') || 'unknown commits';
+  return [
+    '## Summary',
+    '',
+    `${what} of ${commits} was reverted automatically by fivestep auto-revert.`,
+    '',
+    `**Reason:** ${cell(input.reasonText) || '(none given)'}`,
+    '',
+    ...whatHappened(input),
+    '',
+  ];
+}
+
+function impactSection(input: RcaInput): string[] {
   const { start, end } = impactWindow(input);
-  const out: string[] = [rcaMarker(input.badReleases, input.commits), ''];
-  out.push('## Summary', '');
-  out.push(
-    `${input.badReleases.length ? `Release **${input.badReleases.join(', ')}**` : 'A deployment'} of ` +
-      `${input.commits.map((c) => commitLink(input, c)).join(', ') || 'unknown commits'} was reverted ` +
-      `automatically by fivestep auto-revert.`,
-  );
-  out.push('', `**Reason:** ${cell(input.reasonText) || '(none given)'}`, '', ...whatHappened(input), '');
-  out.push('## Impact window', '');
-  if (start !== undefined && end !== undefined) {
-    out.push(`From ${iso(start)} to ${iso(end)} (${formatDuration(Math.max(0, end - start))}).`);
-  } else if (end !== undefined)
-    out.push(`Until ${iso(end)}; the start is unknown (pass the ssh-rollout and metric-watch reports in \`reports\`).`);
-  else out.push('Unknown: no host was reverted and no report gives times.');
-  out.push('', 'Customer impact: _to fill in_ (users affected, revenue, errors).', '');
+  const window =
+    start !== undefined && end !== undefined
+      ? `From ${iso(start)} to ${iso(end)} (${formatDuration(Math.max(0, end - start))}).`
+      : end !== undefined
+        ? `Until ${iso(end)}; the start is unknown (pass the ssh-rollout and metric-watch reports in \`reports\`).`
+        : 'Unknown: no host was reverted and no report gives times.';
+  return ['## Impact window', '', window, '', 'Customer impact: _to fill in_ (users affected, revenue, errors).', ''];
+}
 
-  out.push('## Timeline (UTC)', '', '| time | event |', '| --- | --- |');
-  for (const e of buildTimeline(input)) out.push(`| ${iso(e.time)} | ${cell(e.event)} |`);
-  out.push('');
+function timelineSection(input: RcaInput): string[] {
+  return [
+    '## Timeline (UTC)',
+    '',
+    '| time | event |',
+    '| --- | --- |',
+    ...buildTimeline(input).map((e) => `| ${iso(e.time)} | ${cell(e.event)} |`),
+    '',
+  ];
+}
 
-  const breaches = [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches];
-  if (breaches.length) {
-    out.push(
-      '## Metrics that breached',
-      '',
-      '| rule | host | value | bound | baseline | when |',
-      '| --- | --- | --- | --- | --- | --- |',
-    );
-    const seen = new Set<string>();
-    let listed = 0;
-    for (const b of breaches) {
-      const key = `${b.rule}|${b.host ?? ''}|${b.when ?? ''}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      if (++listed > LISTED) continue;
-      const v = (x: unknown) => (x === undefined || x === null ? '–' : cell(String(x)));
-      out.push(
-        `| ${cell(b.rule)} | ${v(b.host)} | ${v(b.value)} | ${v(b.bound)} | ${v(b.baseline)} | ` +
+function breachSection(input: RcaInput): string[] {
+  const breaches = distinctBreaches(input);
+  if (!breaches.length) return [];
+  const v = (x: unknown) => (x === undefined || x === null ? '–' : cell(String(x)));
+  const out = [
+    '## Metrics that breached',
+    '',
+    '| rule | host | value | bound | baseline | when |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...breaches
+      .slice(0, LISTED)
+      .map(
+        (b) =>
+          `| ${cell(b.rule)} | ${v(b.host)} | ${v(b.value)} | ${v(b.bound)} | ${v(b.baseline)} | ` +
           `${b.when !== undefined ? iso(b.when) : '–'} |`,
-      );
-    }
-    if (listed > LISTED)
-      out.push('', `… and ${listed - LISTED} more breaches: the metric-watch reports have them all.`);
-    out.push('');
-  }
-  const failed = input.reports.rollouts.flatMap((r) => r.failedHosts);
-  if (failed.length) {
-    out.push(
-      '## Hosts that failed during the rollout',
-      '',
-      ...failed.slice(0, LISTED).map((f) => `- ${mdCode(f.host)}: ${cell(f.reason)}`),
-    );
-    if (failed.length > LISTED)
-      out.push(`- … and ${failed.length - LISTED} more: the ssh-rollout report lists them all.`);
-    out.push('');
-  }
+      ),
+  ];
+  if (breaches.length > LISTED)
+    out.push('', `… and ${breaches.length - LISTED} more breaches: the metric-watch reports have them all.`);
+  out.push('');
+  return out;
+}
 
-  out.push('## Links', '', `- Run: ${input.runUrl}`);
+function rolloutFailureSection(input: RcaInput): string[] {
+  const failed = input.reports.rollouts.flatMap((r) => r.failedHosts);
+  if (!failed.length) return [];
+  const out = [
+    '## Hosts that failed during the rollout',
+    '',
+    ...failed.slice(0, LISTED).map((f) => `- ${mdCode(f.host)}: ${cell(f.reason)}`),
+  ];
+  if (failed.length > LISTED)
+    out.push(`- … and ${failed.length - LISTED} more: the ssh-rollout report lists them all.`);
+  out.push('');
+  return out;
+}
+
+function linksSection(input: RcaInput): string[] {
+  const out = ['## Links', '', `- Run: ${input.runUrl}`];
   if (input.commits.length)
     out.push(`- Deployed commit(s): ${input.commits.map((c) => commitLink(input, c)).join(', ')}`);
   if (input.git?.revertSha) out.push(`- Revert commit: ${commitLink(input, input.git.revertSha)}`);
   if (input.git?.pullRequest) out.push(`- Revert pull request: #${input.git.pullRequest.number}`);
-  if (input.reports.skipped.length) out.push(...input.reports.skipped.map((s) => `- Report not used: ${cell(s)}`));
-  out.push('');
-
-  out.push(
-    '## Five whys',
-    '',
-    'Ask "why?" until the answer is a process, not a person. Each answer is the next question.',
-    '',
-  );
-  out.push(
-    '1. Why did users see a problem? _…_',
-    '2. Why did that happen? _…_',
-    '3. Why? _…_',
-    '4. Why? _…_',
-    '5. Why? _…_',
-    '',
-  );
-  out.push('**Root cause:** _…_', '');
-  out.push('## Action items', '', 'One fix per why, so each layer gets better:', '');
-  out.push(
-    '- [ ] Add a test that would have caught this (step 1: every bug fixed gets a new test)',
-    '- [ ] Add or tighten a metric-watch rule that catches it sooner',
-    '- [ ] Fix the root cause and redeploy (the bad release stays marked bad on the hosts)',
-    '- [ ] _owner, date_',
-    '',
-  );
-  out.push(
-    '_Opened by fivestep auto-revert. The bad release is marked bad on its hosts: no automatic rollback ' +
-      'lands on it again._',
-  );
-  return fitMarkdown(out.join('\n'), GITHUB_LIMITS.issueBody, cutLine(input, GITHUB_LIMITS.issueBody.what));
+  out.push(...input.reports.skipped.map((s) => `- Report not used: ${cell(s)}`), '');
+  return out;
 }
+
+/** For the humans to fill in. */
+const FIVE_WHYS: readonly string[] = [
+  '## Five whys',
+  '',
+  'Ask "why?" until the answer is a process, not a person. Each answer is the next question.',
+  '',
+  '1. Why did users see a problem? _…_',
+  '2. Why did that happen? _…_',
+  '3. Why? _…_',
+  '4. Why? _…_',
+  '5. Why? _…_',
+  '',
+  '**Root cause:** _…_',
+  '',
+];
+
+const ACTION_ITEMS: readonly string[] = [
+  '## Action items',
+  '',
+  'One fix per why, so each layer gets better:',
+  '',
+  '- [ ] Add a test that would have caught this (step 1: every bug fixed gets a new test)',
+  '- [ ] Add or tighten a metric-watch rule that catches it sooner',
+  '- [ ] Fix the root cause and redeploy (the bad release stays marked bad on the hosts)',
+  '- [ ] _owner, date_',
+  '',
+];
 
 const cutLine = (input: RcaInput, what: string): string =>
   `… cut here to fit ${what}: [the auto-revert run](${input.runUrl}) has the rest in its job summary and reports.`;

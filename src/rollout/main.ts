@@ -78,17 +78,7 @@ async function rolloutWith(
     logger.warning(`delta: off for this artifact (${artifact.deltaOff}): every host gets the whole artifact`);
   if (artifact.tree) checkSharedPathsInArtifact(settings.sharedPaths, artifact.tree);
 
-  const deployment =
-    settings.environment && !settings.dryRun && settings.githubToken
-      ? await startDeployment((deps.createClient ?? realCreateClient)(settings.githubToken, ctx.apiUrl), ctx, {
-          environment: settings.environment,
-          release: settings.releaseId,
-          logger,
-        })
-      : undefined;
-  if (settings.environment && !settings.githubToken)
-    logger.warning(`environment '${settings.environment}' is set but github-token is empty: no deployment is recorded`);
-
+  const deployment = await recordDeployment(settings, deps, ctx);
   // With the API reachable, a lock held by a run that has completed is stale at once: no run is left to release it.
   const runStatus =
     settings.githubToken && !settings.dryRun
@@ -130,26 +120,38 @@ async function rolloutWith(
 
   const reportPath = join(outDir, 'ssh-rollout-report.json');
   writeFileSync(reportPath, JSON.stringify(report, null, 2));
-  const summary = summaryMarkdown(report);
-  await deps.writeSummary?.(summary);
+  await deps.writeSummary?.(summaryMarkdown(report));
   const outputs = { ...rolloutOutputs(report), report: reportPath };
   logger.info(`Result: ${report.result}. Report: ${reportPath}`);
+  return { outputs, failure: failureOf(report, outputs, logger) };
+}
 
-  let failure: string | undefined;
+/** A GitHub deployment for `environment`, when it is set and a token can record it. */
+async function recordDeployment(settings: RolloutSettings, deps: SshRolloutDeps, ctx: RunContext) {
+  const { logger } = deps;
+  if (settings.environment && !settings.githubToken)
+    logger.warning(`environment '${settings.environment}' is set but github-token is empty: no deployment is recorded`);
+  if (!settings.environment || settings.dryRun || !settings.githubToken) return undefined;
+  const client = (deps.createClient ?? realCreateClient)(settings.githubToken, ctx.apiUrl);
+  return startDeployment(client, ctx, { environment: settings.environment, release: settings.releaseId, logger });
+}
+
+/** Why the step fails ('' when it does not); hosts that failed within max-failures are a warning. */
+function failureOf(report: RolloutReport, outputs: RolloutOutputs, logger: Logger): string | undefined {
   if (report.dryRun && report.result !== 'success')
-    failure = `dry run of ${report.release}: ${report.stopReason}; nothing was changed`;
-  else if (report.result === 'reverted')
-    failure = `rollout of ${report.release} stopped and reverted: ${report.stopReason}`;
-  else if (report.result === 'failed') {
+    return `dry run of ${report.release}: ${report.stopReason}; nothing was changed`;
+  if (report.result === 'reverted') return `rollout of ${report.release} stopped and reverted: ${report.stopReason}`;
+  if (report.result === 'failed') {
     const stuck = report.hosts.filter((h) => h.outcome === 'revert-failed').map((h) => h.host);
-    failure = `rollout of ${report.release} failed and could not put back: ${stuck.join(', ')} (${report.stopReason})`;
-  } else if (outputs['failed-hosts'].length > 0) {
+    return `rollout of ${report.release} failed and could not put back: ${stuck.join(', ')} (${report.stopReason})`;
+  }
+  if (outputs['failed-hosts'].length > 0) {
     logger.warning(
       `${outputs['failed-hosts'].length} host(s) failed within max-failures: ` +
         `${outputs['failed-hosts'].map((f) => f.host).join(', ')}`,
     );
   }
-  return { outputs, failure };
+  return undefined;
 }
 
 /** The artifact as the rollout stages it: a URL hosts download, or a file to upload with (delta) its manifest. */

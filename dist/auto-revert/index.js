@@ -52754,8 +52754,8 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(332);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(419);
-/* harmony import */ var _ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9829);
+/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6310);
+/* harmony import */ var _ssh_connector_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5781);
 // auto-revert entry: the runner shell around src/revert/main.ts.
 
 
@@ -52763,7 +52763,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 
 await (0,_common_action_js__WEBPACK_IMPORTED_MODULE_2__/* .runAction */ .Cs)((inputs, logger) => (0,_revert_main_js__WEBPACK_IMPORTED_MODULE_3__/* .autoRevert */ .k)(inputs, {
-    connector: (0,_ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__/* .createConnector */ .U$)({ logger }),
+    connector: (0,_ssh_connector_js__WEBPACK_IMPORTED_MODULE_4__/* .createConnector */ .U$)({ logger }),
     logger,
     mask: (s) => _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(s),
     writeSummary: _common_action_js__WEBPACK_IMPORTED_MODULE_2__/* .writeJobSummary */ .j7,
@@ -52798,11 +52798,11 @@ var common_text = __nccwpck_require__(2450);
 
 
 const coreLogger = {
-    debug: (m) => core/* debug */.Yz((0,common_text/* logText */.k)(m)),
-    info: (m) => core/* info */.pq((0,common_text/* logText */.k)(m)),
-    warning: (m) => core/* warning */.$e((0,common_text/* logText */.k)(m)),
-    error: (m) => core/* error */.z3((0,common_text/* logText */.k)(m)),
-    group: (name, fn) => core/* group */.Os((0,common_text/* logText */.k)(name), fn),
+    debug: (m) => core/* debug */.Yz((0,common_text/* logText */.kc)(m)),
+    info: (m) => core/* info */.pq((0,common_text/* logText */.kc)(m)),
+    warning: (m) => core/* warning */.$e((0,common_text/* logText */.kc)(m)),
+    error: (m) => core/* error */.z3((0,common_text/* logText */.kc)(m)),
+    group: (name, fn) => core/* group */.Os((0,common_text/* logText */.kc)(name), fn),
 };
 
 ;// CONCATENATED MODULE: ./src/common/action.ts
@@ -52824,13 +52824,13 @@ async function runAction(main) {
         setOutputs(result.outputs);
         // A failure may quote a host's output or a test name: made inert as every log line is.
         if (result.failure)
-            core/* setFailed */.C1((0,common_text/* logText */.k)(result.failure));
+            core/* setFailed */.C1((0,common_text/* logText */.kc)(result.failure));
     }
     catch (err) {
         if (err instanceof inputs/* InputError */.dz)
-            core/* setFailed */.C1((0,common_text/* logText */.k)(err.message));
+            core/* setFailed */.C1((0,common_text/* logText */.kc)(err.message));
         else
-            core/* setFailed */.C1((0,common_text/* logText */.k)(err instanceof Error ? (err.stack ?? err.message) : String(err)));
+            core/* setFailed */.C1((0,common_text/* logText */.kc)(err instanceof Error ? (err.stack ?? err.message) : String(err)));
     }
 }
 /** Appends Markdown to the job summary; outside the runner (no GITHUB_STEP_SUMMARY) it does nothing. */
@@ -53056,8 +53056,10 @@ function hostId(h) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   T: () => (/* binding */ oneLine),
-/* harmony export */   k: () => (/* binding */ logText)
+/* harmony export */   $Q: () => (/* binding */ clip),
+/* harmony export */   TN: () => (/* binding */ oneLine),
+/* harmony export */   kc: () => (/* binding */ logText),
+/* harmony export */   w$: () => (/* binding */ lastLines)
 /* harmony export */ });
 // Untrusted text (a host's stderr, a health body, a name read from a host) made safe for a log line:
 // one line, printable. Without line breaks nothing in it can start a line the runner reads as a
@@ -53078,7 +53080,42 @@ function oneLine(text, max = 2000) {
         .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
         .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
         .replace(/##\[/g, '## [');
-    return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+    return clip(line, max);
+}
+/**
+ * `text` cut to at most `max` characters, `…` the last when cut; a surrogate pair is never split. (To
+ * fit a GitHub limit, in UTF-8 bytes too, github/limits.ts has its own clip.)
+ */
+function clip(text, max) {
+    if (text.length <= max)
+        return text;
+    let end = Math.max(0, max - 1);
+    // A high surrogate left last would render as a replacement character.
+    if (end > 0 && isSurrogate(text.charCodeAt(end - 1), 'high'))
+        end--;
+    return `${text.slice(0, end)}…`;
+}
+function isSurrogate(code, half) {
+    return half === 'high' ? code >= 0xd800 && code <= 0xdbff : code >= 0xdc00 && code <= 0xdfff;
+}
+/**
+ * The last `lines` non-blank lines of a command's output as one printable line ({@link oneLine}), what a
+ * one-line reason needs; over `max` characters the end is kept, after a `…`. '' for blank output.
+ */
+function lastLines(output, o = {}) {
+    const max = o.max ?? 1000;
+    const kept = output
+        .split(/\r\n|\n|\r/)
+        .filter((l) => l.trim() !== '')
+        .slice(-(o.lines ?? 3));
+    const line = oneLine(kept.join('\n').trim(), Infinity);
+    if (line.length <= max)
+        return line;
+    let start = line.length - Math.max(0, max - 1);
+    // A low surrogate left first would render as a replacement character.
+    if (isSurrogate(line.charCodeAt(start), 'low'))
+        start++;
+    return `…${line.slice(start)}`;
 }
 /**
  * `text` as log lines the runner only prints: line breaks kept (\r and \r\n become \n), control and
@@ -53100,7 +53137,7 @@ function logText(text) {
 
 /***/ }),
 
-/***/ 419:
+/***/ 6310:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58169,7 +58206,7 @@ function errors_errorMessage(err) {
 // aborted") or cuts it where it likes; fivestep cuts first, at a line, and says what was left out and
 // where the whole is.
 const limits_GITHUB_LIMITS = {
-    /** Check run `output.summary` and `output.text`: 65,535 characters; kept in bytes too (SPEC: 64 KB). */
+    /** Check run `output.summary` and `output.text`: 65,535 characters; GitHub also says 64 KB, so kept in bytes too. */
     checkRunSummary: { what: 'a check run summary', chars: 65_535, bytes: 65_535 },
     /** Annotation `message` and `raw_details`: 64 KB. */
     annotationMessage: { what: 'an annotation message', bytes: 65_535 },
@@ -58197,7 +58234,10 @@ function limits_fits(text, limit) {
 function limits_clip(text, limit, ellipsis = '…') {
     if (limits_fits(text, limit))
         return text;
-    const room = { chars: (limit.chars ?? Infinity) - ellipsis.length, bytes: (limit.bytes ?? Infinity) - encoder.encode(ellipsis).length };
+    const room = {
+        chars: (limit.chars ?? Infinity) - ellipsis.length,
+        bytes: (limit.bytes ?? Infinity) - encoder.encode(ellipsis).length,
+    };
     let chars = 0;
     let bytes = 0;
     let end = 0;
@@ -58234,7 +58274,11 @@ function fitMarkdown(markdown, limit, cut) {
         const s = { chars: line.length + 1, bytes: limit.bytes === undefined ? 0 : encoder.encode(line).length + 1 };
         if (chars + s.chars > room.chars || bytes + s.bytes > room.bytes) {
             if (kept.length === 0)
-                kept.push(limits_clip(line, { what: limit.what, chars: room.chars, bytes: limit.bytes === undefined ? undefined : room.bytes }));
+                kept.push(limits_clip(line, {
+                    what: limit.what,
+                    chars: room.chars,
+                    bytes: limit.bytes === undefined ? undefined : room.bytes,
+                }));
             break;
         }
         kept.push(line);
@@ -58342,8 +58386,6 @@ function safeJson(text) {
 
 // EXTERNAL MODULE: ./src/common/inputs.ts
 var inputs = __nccwpck_require__(9184);
-// EXTERNAL MODULE: ./src/common/concurrency.ts
-var concurrency = __nccwpck_require__(6858);
 ;// CONCATENATED MODULE: ./src/common/shell.ts
 // Quoting for POSIX sh. Every value that reaches a remote shell goes through quote().
 /** Single-quotes a value so sh reads it literally. */
@@ -58387,13 +58429,14 @@ function checkName(what, name) {
         throw new LoadBalancerError(`${what} '${name}' is not a valid name`);
     return name;
 }
-const describe = (s) => (s.port ? `${s.name} (${s.address}:${s.port})` : s.name === s.address ? s.name : `${s.name} (${s.address})`);
+const describe = (s) => s.port ? `${s.name} (${s.address}:${s.port})` : s.name === s.address ? s.name : `${s.name} (${s.address})`;
 /**
- * Hosts → servers, one server per host and one host per server (SPEC "The balancer sends users only to
- * healthy hosts"). A host lb-servers names a server for gets that server. Any other host gets the server
- * whose address (or haproxy name) is the host's name; where several share that address (several apps on
- * one machine, one per port), the one whose port is the host line's port. A host with no server, with
- * several, or sharing one with another host is an input error naming every such host, before anything changes.
+ * Hosts → servers, one server per host and one host per server, so that taking a host out of rotation
+ * takes out exactly its own server: users reach only healthy hosts. A host lb-servers names a server for
+ * gets that server. Any other host gets the server whose address (or haproxy name) is the host's name;
+ * where several share that address (several apps on one machine, one per port), the one whose port is the
+ * host line's port. A host with no server, with several, or sharing one with another host is an input
+ * error naming every such host, before anything changes.
  */
 function matchServers(hosts, servers, backend, named = new Map()) {
     const out = new Map();
@@ -58420,7 +58463,9 @@ function matchServers(hosts, servers, backend, named = new Map()) {
         else if (byAddress.length === 0)
             problems.push(`${id}: no server of '${backend}' has the address ${h.host}`);
         else
-            problems.push(`${id}: ${byAddress.length} servers of '${backend}' have the address ${h.host} (${byAddress.map(describe).join(', ')}) and ${mine.length === 0 ? 'none has' : 'several have'} port ${h.port}`);
+            problems.push(`${id}: ${byAddress.length} servers of '${backend}' have the address ${h.host} ` +
+                `(${byAddress.map(describe).join(', ')}) and ${mine.length === 0 ? 'none has' : 'several have'} ` +
+                `port ${h.port}`);
     }
     const owners = new Map();
     for (const [id, s] of out)
@@ -58430,7 +58475,8 @@ function matchServers(hosts, servers, backend, named = new Map()) {
             problems.push(`${hs.join(' and ')} are all matched to server ${name}: one host per server`);
     if (problems.length > 0) {
         const known = servers.map(describe).join(', ') || 'none';
-        throw new inputs/* InputError */.dz('lb-servers', `cannot match the hosts to the servers of '${backend}' one to one: ${problems.join('; ')}. Servers: ${known}. Name each host's server in lb-servers (\`host[:port]=server\`, one a line); nothing was changed`);
+        throw new inputs/* InputError */.dz('lb-servers', `cannot match the hosts to the servers of '${backend}' one to one: ${problems.join('; ')}. Servers: ` +
+            `${known}. Name each host's server in lb-servers (\`host[:port]=server\`, one a line); nothing was changed`);
     }
     return out;
 }
@@ -58449,7 +58495,8 @@ function appPorts(lb, hosts) {
             none.push(`${(0,inputs/* hostId */.My)(h)} (${s.name})`);
     }
     if (none.length > 0)
-        throw new inputs/* InputError */.dz('health-url', `uses {port}, but the balancer server of ${none.join(', ')} has no port (a Unix socket): check those hosts with health-command`);
+        throw new inputs/* InputError */.dz('health-url', `uses {port}, but the balancer server of ${none.join(', ')} has no port (a Unix socket): check those ` +
+            `hosts with health-command`);
     return out;
 }
 /** Servers in rotation (ready, weight above 0), leaving out those in `except`. */
@@ -58507,7 +58554,10 @@ async function waitDrained(inFlight, timeoutMs, clock) {
 }
 /** The split as the balancer is now, counting the hosts in `out` as out of rotation. */
 function currentSplit(label, byHost, current, out) {
-    const view = new Map([...byHost].map(([h, s]) => [h, { ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) }]));
+    const view = new Map([...byHost].map(([h, s]) => [
+        h,
+        { ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) },
+    ]));
     return computeSplit(label, view, (s) => s.weight);
 }
 /** Per host, `value` of its server (host ids as `split()` gives them). */
@@ -58541,6 +58591,140 @@ function sharesBetween(before, after) {
     for (const [host, d] of Object.entries(grown))
         share[host] = d / total;
     return { measured: after.measured, total, share };
+}
+
+// EXTERNAL MODULE: ./src/common/concurrency.ts
+var concurrency = __nccwpck_require__(6858);
+;// CONCATENATED MODULE: ./src/lb/weights.ts
+
+
+/** A LoadBalancer over `driver`: one change at a time, each remembered once the balancer took it. */
+function createTrackedBalancer(driver, o = {}) {
+    return new TrackedBalancer(driver, o);
+}
+class TrackedBalancer {
+    driver;
+    kind;
+    clock;
+    // One change at a time: each builds on what the last left (nginx rewrites one whole file).
+    mutex = new concurrency/* Semaphore */.jf(1);
+    byHost = new Map();
+    /** As captured before any change. */
+    original = new Map();
+    /** What the balancer has now (as captured, with our changes): for the split and the rotation count. */
+    current = new Map();
+    canary = null;
+    constructor(driver, o) {
+        this.driver = driver;
+        this.kind = driver.kind;
+        this.clock = { now: o.now ?? Date.now, sleep: o.sleep ?? concurrency/* sleep */.yy, pollMs: o.pollMs ?? 100 };
+    }
+    async inspect(hosts, named) {
+        const servers = await this.driver.readServers();
+        this.byHost = matchServers(hosts, servers, this.driver.backend, named);
+        await this.driver.afterMatch?.();
+        this.original = new Map(servers.map((s) => [s.name, { ...s }]));
+        this.current = new Map(servers.map((s) => [s.name, { ...s }]));
+    }
+    serverOf(host) {
+        return { ...this.matched(host) };
+    }
+    inRotation(hosts = []) {
+        return countInRotation(this.current.values(), new Set(hosts.map((h) => this.matched(h).name)));
+    }
+    drain(host, timeoutMs) {
+        return this.mutex
+            .run(async () => {
+            const server = this.matched(host);
+            const inFlight = await this.driver.inFlight(server);
+            await this.change([{ name: server.name, state: 'drain' }]);
+            return inFlight;
+        })
+            .then((inFlight) => waitDrained(inFlight, timeoutMs, this.clock));
+    }
+    enable(host) {
+        return this.mutex.run(async () => {
+            const server = this.matched(host);
+            await this.change([{ name: server.name, weight: this.weightNow(server), state: 'ready' }]);
+        });
+    }
+    setCanary(hosts, share) {
+        return this.mutex.run(async () => {
+            const names = new Set(hosts.map((h) => this.matched(h).name));
+            const matched = [...this.byHost.values()].map((s) => this.original.get(s.name));
+            this.canary = canaryWeights(matched, names, share, this.driver.maxWeight);
+            await this.change([...this.canary].map(([name, weight]) => ({ name, weight })));
+            const label = `canary ${Math.round(share * 1000) / 10}%`;
+            return computeSplit(label, this.byHost, (s) => this.current.get(s.name).weight);
+        });
+    }
+    endCanary() {
+        return this.mutex.run(async () => {
+            if (!this.canary)
+                return;
+            const names = [...this.canary.keys()];
+            this.canary = null;
+            await this.change(names.map((name) => ({ name, weight: this.original.get(name).weight })));
+        });
+    }
+    restore(keepOut = []) {
+        return this.mutex.run(async () => {
+            this.canary = null;
+            const out = new Set(keepOut.map((h) => this.matched(h).name));
+            await this.change([...this.byHost.values()].map((s) => {
+                const was = this.original.get(s.name);
+                const state = out.has(s.name) && was.state === 'ready' ? 'maint' : was.state;
+                return { name: s.name, weight: was.weight, state };
+            }));
+        });
+    }
+    settle(ready, out) {
+        return this.mutex.run(async () => {
+            await this.change([
+                ...ready.map((h) => {
+                    const s = this.matched(h);
+                    return { name: s.name, weight: s.configWeight ?? 1, state: 'ready' };
+                }),
+                ...out.map((h) => {
+                    const s = this.matched(h);
+                    return { name: s.name, weight: this.current.get(s.name).weight, state: 'maint' };
+                }),
+            ]);
+        });
+    }
+    split(label, out = []) {
+        return currentSplit(label, this.byHost, this.current, out);
+    }
+    // A read: no mutex, so a judge can sample while a drain waits.
+    requestCounts() {
+        return this.driver.requestCounts(this.byHost, this.current);
+    }
+    /** The server inspect matched to `host` (the captured one itself: serverOf hands out copies). */
+    matched(host) {
+        const s = this.byHost.get(host);
+        if (!s)
+            throw new LoadBalancerError(`${host} is not matched to a server of ${this.driver.backendLabel}`);
+        return s;
+    }
+    /** The weight a server in rotation has: its canary weight while a canary is set, else its original one. */
+    weightNow(s) {
+        return this.canary?.get(s.name) ?? this.original.get(s.name).weight;
+    }
+    /** Makes `changes` on the balancer and remembers them once it took them. */
+    async change(changes) {
+        if (changes.length === 0)
+            return;
+        const next = new Map([...this.current].map(([name, s]) => [name, { ...s }]));
+        for (const c of changes) {
+            const s = next.get(c.name);
+            if (c.weight !== undefined)
+                s.weight = c.weight;
+            if (c.state !== undefined)
+                s.state = c.state;
+        }
+        await this.driver.apply(changes, next);
+        this.current = next;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/lb/haproxy.ts
@@ -58599,7 +58783,10 @@ const MAINT_BITS = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;
 const DRAIN_BITS = 0x08 | 0x10;
 /** Parses `show servers state <backend>` (version line, `# be_id be_name …` header, one line a server). */
 function parseServersState(text, backend) {
-    const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+    const lines = text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
     const header = lines.find((l) => l.startsWith('# '));
     if (!header) {
         const message = lines.join(' ') || 'no output';
@@ -58612,7 +58799,15 @@ function parseServersState(text, backend) {
             throw new LoadBalancerError(`unexpected 'show servers state' header: no ${name}`);
         return i;
     };
-    const [be, name, addr, admin, uweight, iweight, port] = ['be_name', 'srv_name', 'srv_addr', 'srv_admin_state', 'srv_uweight', 'srv_iweight', 'srv_port'].map(at);
+    const [be, name, addr, admin, uweight, iweight, port] = [
+        'be_name',
+        'srv_name',
+        'srv_addr',
+        'srv_admin_state',
+        'srv_uweight',
+        'srv_iweight',
+        'srv_port',
+    ].map(at);
     const out = [];
     for (const l of lines) {
         if (l.startsWith('#') || /^\d+$/.test(l))
@@ -58666,7 +58861,8 @@ function parseRequests(csv, backend) {
     for (const [name, row] of statServers(csv, backend)) {
         const n = row.req_tot ? Number(row.req_tot) : NaN;
         if (!Number.isInteger(n)) {
-            throw new LoadBalancerError(`haproxy counts no HTTP requests for server ${backend}/${name} (req_tot '${row.req_tot ?? ''}'): the backend must be in mode http`);
+            throw new LoadBalancerError(`haproxy counts no HTTP requests for server ${backend}/${name} (req_tot '${row.req_tot ?? ''}'): ` +
+                `the backend must be in mode http`);
         }
         out.set(name, n);
     }
@@ -58676,15 +58872,6 @@ function createHaproxy(opts) {
     const { backend, socket, exec } = opts;
     checkName('lb-backend', backend);
     checkSocket(socket);
-    const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? concurrency/* sleep */.yy, pollMs: opts.pollMs ?? 100 };
-    // One change at a time (nginx rewrites one file; haproxy's state is tracked in memory).
-    const mutex = new concurrency/* Semaphore */.jf(1);
-    let byHost = new Map();
-    /** As captured before any change. */
-    let original = new Map();
-    /** What we set (weights and states), for the split and for putting a host back during a canary. */
-    const current = new Map();
-    let canary = null;
     const send = async (lines) => {
         const r = await exec(runtimeCommand(socket, lines));
         if (r.code !== 0)
@@ -58699,90 +58886,39 @@ function createHaproxy(opts) {
         if (out)
             throw new LoadBalancerError(`haproxy refused '${lines.join('; ')}': ${out.replace(/\s+/g, ' ')}`);
     };
-    const serverOf = (host) => {
-        const s = byHost.get(host);
-        if (!s)
-            throw new LoadBalancerError(`${host} is not matched to a server of '${backend}'`);
-        return s;
-    };
-    const weightNow = (s) => canary?.get(s.name) ?? original.get(s.name).weight;
-    /** Sets a server's weight and state, and remembers them. */
-    const set = async (servers) => {
-        await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.weight), setStateLine(backend, s.name, s.state)]));
-        for (const s of servers)
-            Object.assign(current.get(s.name), { weight: s.weight, state: s.state });
-    };
-    return {
+    return createTrackedBalancer({
         kind: 'haproxy',
-        async inspect(hosts, named) {
+        backend,
+        backendLabel: `'${backend}'`,
+        maxWeight: 256,
+        async readServers() {
             const servers = parseServersState(await send([showServersStateLine(backend)]), backend);
             if (servers.length === 0)
                 throw new LoadBalancerError(`haproxy backend '${backend}' has no servers`);
-            byHost = matchServers(hosts, servers, backend, named);
-            original = new Map(servers.map((s) => [s.name, { ...s }]));
-            for (const s of servers)
-                current.set(s.name, { ...s });
+            return servers;
         },
-        serverOf: (host) => ({ ...serverOf(host) }),
-        inRotation: (hosts = []) => countInRotation(current.values(), new Set(hosts.map((h) => serverOf(h).name))),
-        drain: (host, timeoutMs) => mutex
-            .run(async () => {
-            const mine = serverOf(host);
-            await apply([setStateLine(backend, mine.name, 'drain')]);
-            current.get(mine.name).state = 'drain';
-            return mine;
-        })
-            .then((mine) => waitDrained(async () => parseSessions(await send([showStatLine(backend)]), backend).get(mine.name) ?? 0, timeoutMs, clock)),
-        enable: (host) => mutex.run(async () => {
-            const mine = serverOf(host);
-            await set([{ name: mine.name, weight: weightNow(mine), state: 'ready' }]);
-        }),
-        setCanary: (hosts, share) => mutex.run(async () => {
-            const names = new Set(hosts.map((h) => serverOf(h).name));
-            const matched = [...byHost.values()].map((s) => original.get(s.name));
-            canary = canaryWeights(matched, names, share, 256);
-            await apply([...canary].map(([name, w]) => setWeightLine(backend, name, w)));
-            for (const [name, w] of canary)
-                current.get(name).weight = w;
-            return computeSplit(`canary ${Math.round(share * 1000) / 10}%`, byHost, (s) => current.get(s.name).weight);
-        }),
-        endCanary: () => mutex.run(async () => {
-            if (!canary)
-                return;
-            const names = [...canary.keys()];
-            canary = null;
-            await apply(names.map((name) => setWeightLine(backend, name, original.get(name).weight)));
-            for (const name of names)
-                current.get(name).weight = original.get(name).weight;
-        }),
-        restore: (keepOut = []) => mutex.run(async () => {
-            canary = null;
-            const out = new Set(keepOut.map((h) => serverOf(h).name));
-            await set([...byHost.values()].map((s) => {
-                const was = original.get(s.name);
-                return { name: s.name, weight: was.weight, state: out.has(s.name) && was.state === 'ready' ? 'maint' : was.state };
-            }));
-        }),
-        settle: (ready, out) => mutex.run(async () => {
-            await set([
-                ...ready.map((h) => serverOf(h)).map((s) => ({ name: s.name, weight: s.configWeight ?? 1, state: 'ready' })),
-                ...out.map((h) => serverOf(h)).map((s) => ({ name: s.name, weight: current.get(s.name).weight, state: 'maint' })),
-            ]);
-        }),
-        split: (label, out = []) => currentSplit(label, byHost, current, out),
-        // A read: no mutex, so a judge can sample while a drain waits.
-        async requestCounts() {
+        // haproxy's state is in memory: each change is a runtime-API line, weight before state.
+        apply: (changes) => apply(changes.flatMap((c) => [
+            ...(c.weight !== undefined ? [setWeightLine(backend, c.name, c.weight)] : []),
+            ...(c.state !== undefined ? [setStateLine(backend, c.name, c.state)] : []),
+        ])),
+        inFlight: async (server) => async () => {
+            const sessions = parseSessions(await send([showStatLine(backend)]), backend);
+            return sessions.get(server.name) ?? 0;
+        },
+        async requestCounts(byHost) {
             const perServer = parseRequests(await send([showStatLine(backend)]), backend);
             const count = (s) => {
                 const n = perServer.get(s.name);
                 // A server removed at runtime since inspect(): its host's count would silently shrink.
-                if (n === undefined)
+                if (n === undefined) {
                     throw new LoadBalancerError(`haproxy backend '${backend}' no longer has server ${s.name}`);
+                }
                 return n;
             };
             return { measured: true, byHost: perHost(byHost, count) };
         },
-    };
+    }, opts);
 }
 
 ;// CONCATENATED MODULE: ./src/lb/nginx.ts
@@ -58858,8 +58994,16 @@ function rewriteUpstream(text, upstream, settings) {
             continue;
         if (!Number.isInteger(want.weight) || want.weight < 1)
             throw new LoadBalancerError(`nginx weight must be a positive integer, got ${want.weight}`);
-        const params = m[3].trim().split(/\s+/).filter((p) => p && !p.startsWith('weight=') && p !== 'down');
-        const words = [`server ${m[2]}`, ...(want.weight !== 1 ? [`weight=${want.weight}`] : []), ...params, ...(want.down ? ['down'] : [])];
+        const params = m[3]
+            .trim()
+            .split(/\s+/)
+            .filter((p) => p && !p.startsWith('weight=') && p !== 'down');
+        const words = [
+            `server ${m[2]}`,
+            ...(want.weight !== 1 ? [`weight=${want.weight}`] : []),
+            ...params,
+            ...(want.down ? ['down'] : []),
+        ];
         lines[i] = `${m[1]}${words.join(' ')};${m[4].replace(/#.*$/, '')}${comment}`;
     }
     return lines.join('\n');
@@ -58895,7 +59039,8 @@ function applyCommand(file, conf, content) {
         `f=${f}`,
         'cp -p "$f" "$f.fivestep-prev"',
         `printf '%s' '${b64}' | base64 -d > "$f"`,
-        `if ! nginx -t -q -c ${c} 2>"$f.fivestep-err"; then cat "$f.fivestep-prev" > "$f"; rm -f "$f.fivestep-prev"; cat "$f.fivestep-err" >&2; rm -f "$f.fivestep-err"; exit 1; fi`,
+        `if ! nginx -t -q -c ${c} 2>"$f.fivestep-err"; then cat "$f.fivestep-prev" > "$f"; rm -f "$f.fivestep-prev"; ` +
+            `cat "$f.fivestep-err" >&2; rm -f "$f.fivestep-err"; exit 1; fi`,
         'rm -f "$f.fivestep-prev" "$f.fivestep-err"',
         `nginx -q -c ${c} -s reload`,
     ].join('\n');
@@ -58906,122 +59051,87 @@ function workersCommand(pid) {
         throw new LoadBalancerError(`bad nginx pid ${pid}`);
     return `ps -eo pid=,ppid= | awk '$2 == ${pid} { print $1 }'`;
 }
+/** nginx has no weight 0 and no drain: a server out of rotation is `down`. */
+function serverSetting(s) {
+    return { weight: Math.max(1, s.weight), down: s.state !== 'ready' };
+}
+/**
+ * The upstream file that gives every server its setting in `next`: the file as captured, byte for byte,
+ * when each server's setting is as captured; else rewritten from it (rewriteUpstream).
+ */
+function upstreamFor(captured, upstream, capturedServers, next) {
+    const same = (a, b) => a.weight === b.weight && a.down === b.down;
+    if (capturedServers.every((s) => same(serverSetting(s), serverSetting(next.get(s.name)))))
+        return captured;
+    return rewriteUpstream(captured, upstream, new Map([...next].map(([name, s]) => [name, serverSetting(s)])));
+}
+/** Runs an nginx command on the balancer host; a failure names what it was for. */
+async function runNginx(exec, command, what) {
+    const r = await exec(command);
+    if (r.code !== 0)
+        throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
+    return r.stdout;
+}
+/** The one running nginx master whose configuration includes `file`: its pid and configuration path. */
+async function findMaster(exec, file) {
+    const found = (await runNginx(exec, findMasterCommand(file), 'master lookup')).trim().split('\n').filter(Boolean);
+    if (found.length !== 1) {
+        const why = `expected one running nginx master whose configuration includes ${file}, found ${found.length}`;
+        throw new LoadBalancerError(why);
+    }
+    const [pid, conf] = found[0].split(' ');
+    return { pid: Number(pid), conf };
+}
+// nginx OSS exposes no per-server request counters (stub_status is server-wide; the per-upstream
+// API is NGINX Plus only), so this is the configuration as written by us: weights, not traffic.
+const configuredCounts = async (byHost, current) => ({
+    measured: false,
+    byHost: perHost(byHost, (s) => (current.get(s.name).state === 'ready' ? current.get(s.name).weight : 0)),
+});
 function createNginx(opts) {
     const { upstream, file, exec } = opts;
     checkName('lb-backend', upstream);
     checkUpstreamFile(file);
-    const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? concurrency/* sleep */.yy, pollMs: opts.pollMs ?? 100 };
-    // One change at a time (nginx rewrites one file; haproxy's state is tracked in memory).
-    const mutex = new concurrency/* Semaphore */.jf(1);
     let originalText = '';
+    let originalServers = [];
     let master = { pid: 0, conf: '' };
-    let byHost = new Map();
-    const original = new Map();
-    const current = new Map();
-    let canary = null;
-    const run = async (command, what) => {
-        const r = await exec(command);
-        if (r.code !== 0)
-            throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
-        return r.stdout;
-    };
-    const serverOf = (host) => {
-        const s = byHost.get(host);
-        if (!s)
-            throw new LoadBalancerError(`${host} is not matched to a server of upstream '${upstream}'`);
-        return s;
-    };
-    /** Writes `current` into the file (every other byte as captured), checks and reloads. */
-    const write = async (text) => {
-        const settings = new Map([...current].map(([name, s]) => [name, { weight: Math.max(1, s.weight), down: s.state !== 'ready' }]));
-        await run(applyCommand(file, master.conf, text ?? rewriteUpstream(originalText, upstream, settings)), `reload with ${file}`);
-    };
-    const weightNow = (s) => canary?.get(s.name) ?? original.get(s.name).weight;
-    const workers = async () => (await run(workersCommand(master.pid), 'worker list')).split('\n').map((l) => l.trim()).filter(Boolean);
-    return {
+    const run = (command, what) => runNginx(exec, command, what);
+    const workers = async () => (await run(workersCommand(master.pid), 'worker list'))
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+    return createTrackedBalancer({
         kind: 'nginx',
-        async inspect(hosts, named) {
+        backend: upstream,
+        backendLabel: `upstream '${upstream}'`,
+        // Any positive weight goes; 1000 keeps a small canary share close to the one asked for.
+        maxWeight: 1000,
+        async readServers() {
             originalText = await run(`cat ${quote(file)}`, `read of ${file}`);
-            const servers = parseUpstream(originalText, upstream);
-            if (servers.length === 0)
+            originalServers = parseUpstream(originalText, upstream);
+            if (originalServers.length === 0) {
                 throw new LoadBalancerError(`upstream '${upstream}' in ${file} has no server lines`);
-            byHost = matchServers(hosts, servers, upstream, named);
-            const found = (await run(findMasterCommand(file), 'master lookup')).trim().split('\n').filter(Boolean);
-            if (found.length !== 1)
-                throw new LoadBalancerError(`expected one running nginx master whose configuration includes ${file}, found ${found.length}`);
-            const [pid, conf] = found[0].split(' ');
-            master = { pid: Number(pid), conf };
-            for (const s of servers) {
-                original.set(s.name, { ...s });
-                current.set(s.name, { ...s });
             }
+            return originalServers;
         },
-        serverOf: (host) => ({ ...serverOf(host) }),
-        inRotation: (hosts = []) => countInRotation(current.values(), new Set(hosts.map((h) => serverOf(h).name))),
-        drain: (host, timeoutMs) => mutex
-            .run(async () => {
-            // The reload is asynchronous: drained means every worker that ran before it has exited
-            // (old workers finish their in-flight requests first).
+        async afterMatch() {
+            master = await findMaster(exec, file);
+        },
+        async apply(_changes, next) {
+            const text = upstreamFor(originalText, upstream, originalServers, next);
+            await run(applyCommand(file, master.conf, text), `reload with ${file}`);
+        },
+        // The reload is asynchronous: drained means every worker that ran before it has exited (old workers
+        // finish their in-flight requests first).
+        async inFlight() {
             const before = await workers();
-            current.get(serverOf(host).name).state = 'drain';
-            await write();
-            return before;
-        })
-            .then((before) => waitDrained(async () => {
-            const alive = new Set(await workers());
-            return before.filter((p) => alive.has(p)).length;
-        }, timeoutMs, clock)),
-        enable: (host) => mutex.run(async () => {
-            const s = serverOf(host);
-            Object.assign(current.get(s.name), { state: 'ready', weight: weightNow(s) });
-            await write();
-        }),
-        setCanary: (hosts, share) => mutex.run(async () => {
-            const names = new Set(hosts.map((h) => serverOf(h).name));
-            const matched = [...byHost.values()].map((s) => original.get(s.name));
-            canary = canaryWeights(matched, names, share, 1000);
-            for (const [name, w] of canary)
-                current.get(name).weight = Math.max(1, w);
-            await write();
-            return computeSplit(`canary ${Math.round(share * 1000) / 10}%`, byHost, (s) => current.get(s.name).weight);
-        }),
-        endCanary: () => mutex.run(async () => {
-            if (!canary)
-                return;
-            for (const name of canary.keys())
-                current.get(name).weight = original.get(name).weight;
-            canary = null;
-            await write();
-        }),
-        restore: (keepOut = []) => mutex.run(async () => {
-            canary = null;
-            for (const [name, s] of original)
-                Object.assign(current.get(name), s);
-            // Byte for byte as captured, unless a host stays out of rotation.
-            if (keepOut.length === 0)
-                return write(originalText);
-            for (const h of keepOut)
-                current.get(serverOf(h).name).state = 'maint';
-            await write();
-        }),
-        settle: (ready, out) => mutex.run(async () => {
-            for (const h of ready)
-                Object.assign(current.get(serverOf(h).name), { state: 'ready', weight: 1 });
-            for (const h of out)
-                current.get(serverOf(h).name).state = 'maint';
-            await write();
-        }),
-        split: (label, out = []) => currentSplit(label, byHost, current, out),
-        // nginx OSS exposes no per-server request counters (stub_status is server-wide; the per-upstream
-        // API is NGINX Plus only), so this is the configuration as written by us: weights, not traffic.
-        requestCounts: async () => ({
-            measured: false,
-            byHost: perHost(byHost, (s) => {
-                const now = current.get(s.name);
-                return now.state === 'ready' ? now.weight : 0;
-            }),
-        }),
-    };
+            return async () => {
+                const alive = new Set(await workers());
+                return before.filter((p) => alive.has(p)).length;
+            };
+        },
+        requestCounts: configuredCounts,
+    }, opts);
 }
 
 ;// CONCATENATED MODULE: ./src/lb/index.ts
@@ -59042,7 +59152,8 @@ function readLoadBalancerInputs(source) {
                 throw new inputs/* InputError */.dz(name, 'is set but load-balancer is empty');
         }
         if ((0,inputs/* optional */.lq)(source, 'health-url').includes('{port}')) {
-            throw new inputs/* InputError */.dz('health-url', "uses {port}, the port of each host's balancer server, but load-balancer is empty: write the app's port in the URL");
+            throw new inputs/* InputError */.dz('health-url', "uses {port}, the port of each host's balancer server, but load-balancer is empty: write the app's " +
+                'port in the URL');
         }
         return null;
     }
@@ -59051,7 +59162,10 @@ function readLoadBalancerInputs(source) {
     const hostText = (0,inputs/* optional */.lq)(source, 'lb-host');
     if (!hostText)
         throw new inputs/* InputError */.dz('lb-host', 'is required when load-balancer is set');
-    const defaults = { user: (0,inputs/* optional */.lq)(source, 'user', 'deploy'), port: (0,inputs/* parseInteger */.cG)('port', (0,inputs/* optional */.lq)(source, 'port', '22'), { min: 1, max: 65535 }) };
+    const defaults = {
+        user: (0,inputs/* optional */.lq)(source, 'user', 'deploy'),
+        port: (0,inputs/* parseInteger */.cG)('port', (0,inputs/* optional */.lq)(source, 'port', '22'), { min: 1, max: 65535 }),
+    };
     const backend = (0,inputs/* optional */.lq)(source, 'lb-backend');
     if (!LB_NAME.test(backend))
         throw new inputs/* InputError */.dz('lb-backend', backend ? `'${backend}' is not a backend/upstream name` : 'is required when load-balancer is set');
@@ -59075,7 +59189,10 @@ const NGINX_SERVER = /^[A-Za-z0-9_.:/[\]@-]{1,255}$/;
  */
 function parseLbServers(text, kind, defaults) {
     const out = new Map();
-    for (const line of text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+    for (const line of text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'))) {
         const eq = line.lastIndexOf('=');
         if (eq < 0)
             throw new inputs/* InputError */.dz('lb-servers', `'${line}' is not host[:port]=server`);
@@ -59083,7 +59200,8 @@ function parseLbServers(text, kind, defaults) {
         const server = line.slice(eq + 1).trim();
         const valid = kind === 'haproxy' ? LB_NAME.test(server) : NGINX_SERVER.test(server);
         if (!valid)
-            throw new inputs/* InputError */.dz('lb-servers', `'${server}' is not ${kind === 'haproxy' ? 'a haproxy server name' : 'an nginx server address (host:port or unix:/path)'}`);
+            throw new inputs/* InputError */.dz('lb-servers', `'${server}' is not ` +
+                `${kind === 'haproxy' ? 'a haproxy server name' : 'an nginx server address (host:port or unix:/path)'}`);
         if (out.has(host))
             throw new inputs/* InputError */.dz('lb-servers', `${host} is named twice`);
         out.set(host, server);
@@ -59140,10 +59258,281 @@ async function connectLoadBalancer(settings, connector, credentials) {
     return { lb: createLoadBalancer(settings, session), close: () => session.close() };
 }
 
+;// CONCATENATED MODULE: ./src/engine/settle.ts
+/**
+ * After the revert, who is in rotation: hosts healthy on their release (reverted, or left alone and
+ * in rotation or checked healthy), and who is out: hosts not healthy. Never the last server in rotation:
+ * those are `kept` as they are (at least one healthy server stays in rotation).
+ */
+function settleOf(report, lb) {
+    const ready = [];
+    const out = [];
+    for (const h of report.hosts) {
+        const inRotation = lb.serverOf(h.host).state === 'ready';
+        if (h.outcome === 'reverted' || (h.outcome === 'nothing-to-do' && (h.healthy ?? inRotation)))
+            ready.push(h.host);
+        else if (h.outcome !== 'nothing-to-do' || h.healthy === false)
+            out.push(h.host);
+    }
+    if (ready.length === 0 && lb.inRotation(out) === 0)
+        return { ready, out: [], kept: out };
+    return { ready, out, kept: [] };
+}
+
+;// CONCATENATED MODULE: ./src/common/format.ts
+// Figures as people read them, in one place for logs, summaries and error messages.
+/** `512 B`, `1.5 MiB`, `2.0 GiB`. */
+function format_formatBytes(bytes) {
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    if (bytes < 1024)
+        return `${Math.round(bytes)} B`;
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return `${value.toFixed(1)} ${units[unit]}`;
+}
+/**
+ * A time something took: `850 ms` below a second, then seconds with three significant figures up to
+ * 10 s (`1.23 s`), one decimal above (`12.3 s`, `125.0 s`).
+ */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+/**
+ * A configured duration (an interval, a window, a timeout) as the inputs take it, exact: `30s`, `0.25s`,
+ * so a reader can copy it back into a workflow.
+ */
+function formatDurationInput(ms) {
+    return `${ms / 1000}s`;
+}
+/** `1 host`, `3 hosts`: a count and a noun that takes an `s` in the plural. */
+function plural(count, noun) {
+    return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+/** Up to this many hosts a summary or an issue names each host; above it, hosts are grouped and counted. */
+const SMALL_FLEET = 50;
+/** Host names for a sentence: all of them up to `max`, else the first few and how many more (`where` the rest are). */
+function hostList(hosts, where, max = SMALL_FLEET) {
+    if (hosts.length <= max)
+        return hosts.join(', ');
+    return `${hosts.slice(0, 5).join(', ')} and ${hosts.length - 5} more (${where})`;
+}
+
+;// CONCATENATED MODULE: ./src/engine/balancer.ts
+// The release engine's side of the load balancer, for a rollout and a revert alike: open it, take a
+// host out of rotation while it switches (never the last server in rotation), put it back once healthy
+// (an unhealthy host stays out, also after the run), hold wave 1's canary weight during its bake, and
+// at the end restore it (a rollout) or settle it on who is healthy (a revert).
+
+
+
+
+
+class Balancer {
+    settings;
+    lb;
+    closeSession;
+    logger;
+    out = new Map();
+    /** Drains waiting for another server to come back (see drain). */
+    waiting = [];
+    constructor(settings, lb, closeSession, logger) {
+        this.settings = settings;
+        this.lb = lb;
+        this.closeSession = closeSession;
+        this.logger = logger;
+    }
+    /**
+     * Connects and matches every host to its server; a host the balancer does not know, or a mapping that is
+     * not one server per host and one host per server, fails here, before anything changes.
+     */
+    static async open(settings, hosts, io) {
+        const opened = io.provider
+            ? { lb: io.provider, close: async () => undefined }
+            : await connectLoadBalancer(settings, io.connector, io.credentials);
+        const balancer = new Balancer(settings, opened.lb, opened.close, io.logger);
+        try {
+            await opened.lb.inspect(hosts, settings.servers);
+            if (io.needPorts)
+                appPorts(opened.lb, hosts);
+        }
+        catch (err) {
+            await opened.close().catch(() => undefined);
+            throw err;
+        }
+        const before = opened.lb.split('before the rollout');
+        const drain = settings.drain
+            ? `; drain on (timeout ${formatDurationInput(settings.drainTimeoutMs)}; ` +
+                'a host is drained only while another server stays in rotation)'
+            : '; drain off';
+        const canary = settings.canaryShare !== null
+            ? `; canary weight ${Math.round(settings.canaryShare * 1000) / 10}% during wave 1's bake`
+            : '';
+        const where = `${settings.kind} ${(0,inputs/* hostId */.My)(settings.host)} '${settings.backend}'`;
+        io.logger.info(`Load balancer ${where}: ${formatShares(before)}${drain}${canary}`);
+        return balancer;
+    }
+    /** The port of the host's server (`{port}` in health-url); undefined for a Unix-socket server. */
+    appPort(host) {
+        return this.lb.serverOf(host).port || undefined;
+    }
+    /** The balancer has the host's server in rotation. */
+    inRotation(host) {
+        return this.lb.serverOf(host).state === 'ready';
+    }
+    isOut(host) {
+        return this.out.has(host.id);
+    }
+    /**
+     * Out of rotation, waiting for in-flight requests up to drain-timeout; but never the last server in
+     * rotation (at least one healthy server stays in rotation at every moment). While the others are
+     * out switching, this waits for one to come back; when none will (the others are out for good), the
+     * host switches in rotation, undrained, and the log says so. `stopped` (checked while waiting, and
+     * on wake()): the rollout has stopped, so the host is left as it is and nothing is drained.
+     */
+    async drain(host, stopped = () => false) {
+        for (;;) {
+            const others = this.lb.inRotation([...this.out.keys(), host.id]);
+            if (others > 0)
+                break;
+            if (stopped())
+                return 'stopped';
+            const comingBack = [...this.out].some(([id, why]) => id !== host.id && why === 'switching');
+            if (!comingBack) {
+                this.logger.warning(`${host.id}: not drained: it is the last server of '${this.settings.backend}' in rotation, so it ` +
+                    `switches while serving`);
+                return 'in-rotation';
+            }
+            await new Promise((resolve) => this.waiting.push(resolve));
+        }
+        this.out.set(host.id, 'switching');
+        const { left } = await host.timed('drain', () => this.lb.drain(host.id, this.settings.drainTimeoutMs), (r) => r.left > 0
+            ? `drain-timeout reached with ${r.left} request(s) in flight`
+            : 'out of rotation, no request in flight');
+        if (left > 0)
+            this.logger.warning(`${host.id}: drain-timeout reached with ${left} request(s) in flight`);
+        return 'drained';
+    }
+    /** Back in rotation: only ever called once the host's health check has passed. */
+    async enable(host) {
+        await host.timed('rotation', () => this.lb.enable(host.id), () => 'back in rotation');
+        this.out.delete(host.id);
+        this.wake();
+    }
+    /** Not healthy: stays out of rotation, now and after the run. */
+    keepOut(host, why) {
+        this.out.set(host.id, 'unhealthy');
+        this.logger.error(`${host.id}: stays out of rotation: ${why}`);
+        this.wake();
+    }
+    /** Drains waiting for a server to come back look again (a host failed, or the rollout stopped). */
+    wake() {
+        const waiting = this.waiting;
+        this.waiting = [];
+        for (const resolve of waiting)
+            resolve();
+    }
+    split(label, out) {
+        return this.lb.split(label, out);
+    }
+    /**
+     * Runs wave 1's bake with the canary weight set; weights go back before anything else happens.
+     * Returns the splits to record (set, and measured during the bake), or throws when the weight cannot be set.
+     */
+    async withCanary(canary, share, bake) {
+        const splits = [await this.lb.setCanary(canary, share)];
+        this.logger.info(`Canary: ${formatShares(splits[0])}`);
+        try {
+            // The balancer's request counters from here on give each host's measured share during the bake.
+            const counted = await this.lb.requestCounts().catch((err) => {
+                this.logger.warning(`load balancer: cannot count requests per host (${errors_errorMessage(err)}): volume rules are compared unscaled`);
+                return null;
+            });
+            const measure = async () => (counted ? sharesBetween(counted, await this.lb.requestCounts()) : null);
+            await bake({
+                trafficShares: async () => {
+                    const measured = await measure().catch(() => null);
+                    return measured ? new Map(Object.entries(measured.share)) : null;
+                },
+            });
+            const measured = await measure().catch(() => null);
+            if (measured) {
+                const split = splitOf(`${measured.measured ? 'measured' : 'configured'} during the bake (${measured.total} ` +
+                    `${measured.measured ? 'requests' : 'weight'})`, measured.share);
+                splits.push(split);
+                this.logger.info(`Canary traffic ${split.label}: ${formatShares(split)}`);
+            }
+        }
+        finally {
+            await this.lb.endCanary();
+            this.logger.info('Canary weights back to normal');
+        }
+        return splits;
+    }
+    /**
+     * After a revert: hosts healthy on their release in rotation with their configured weight, the others
+     * out, but never the last server in rotation (settleOf); then the session closes. Returns an error text or ''.
+     */
+    async settle(report) {
+        try {
+            const { ready, out, kept } = settleOf(report, this.lb);
+            await this.lb.settle(ready, out);
+            const outText = out.length ? `; out of rotation (not healthy): ${out.join(', ')}` : '';
+            this.logger.info(`Load balancer: ${ready.length} host(s) in rotation with their configured weight${outText}`);
+            if (kept.length) {
+                this.logger.error(`Load balancer: ${kept.join(', ')} not healthy but left as they are: ` +
+                    `taking them out would leave no server of '${this.settings.backend}' in rotation`);
+            }
+            return '';
+        }
+        catch (err) {
+            const error = `load balancer: ${errors_errorMessage(err)}`;
+            this.logger.error(error);
+            return error;
+        }
+        finally {
+            await this.closeSession().catch(() => undefined);
+        }
+    }
+    /** Closes the session and changes nothing. */
+    async leave() {
+        await this.closeSession().catch(() => undefined);
+    }
+    /**
+     * Weights and states back as captured, whatever happened, but a host still out of rotation (not healthy,
+     * or never back) stays out; then the session closes. Returns an error text or '', and who stays out.
+     */
+    async close() {
+        let error = '';
+        const keepOut = [...this.out.keys()];
+        try {
+            await this.lb.restore(keepOut);
+            this.logger.info(`Load balancer: weights and states ` +
+                `restored${keepOut.length ? `; ${keepOut.join(', ')} left out of rotation (not healthy)` : ''}`);
+        }
+        catch (err) {
+            error = `load balancer: could not restore weights and states: ${errors_errorMessage(err)}`;
+            this.logger.error(error);
+        }
+        await this.closeSession().catch(() => undefined);
+        return { error, out: keepOut };
+    }
+}
+function formatShares(split) {
+    return Object.entries(split.share)
+        .map(([h, x]) => `${h} ${x}%`)
+        .join(', ');
+}
+
 // EXTERNAL MODULE: ./src/common/text.ts
 var common_text = __nccwpck_require__(2450);
 ;// CONCATENATED MODULE: ./src/release/layout.ts
-// The on-host layout (SPEC): releases/, current, shared/, .fivestep/ under the deploy path.
+// The on-host layout every host keeps: releases/, current, shared/, .fivestep/ under the deploy path.
 
 const RELEASE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 function validateReleaseId(input, id) {
@@ -59163,7 +59552,8 @@ function validateDeployPath(input, path) {
     if (/[\0-\x1f\x7f]/.test(path))
         throw new inputs/* InputError */.dz(input, 'must not contain control characters');
     if (path.includes('\\'))
-        throw new inputs/* InputError */.dz(input, `'${path}' must not contain a backslash (sha256sum and tar escape it in the names they print, so the upload's checks could never pass)`);
+        throw new inputs/* InputError */.dz(input, `'${path}' must not contain a backslash (sha256sum and tar escape it in the names they print, so the ` +
+            `upload's checks could never pass)`);
     const parts = path.split('/').filter((p) => p !== '' && p !== '.');
     if (parts.includes('..'))
         throw new inputs/* InputError */.dz(input, `'${path}' must not contain '..'`);
@@ -59180,7 +59570,8 @@ function validateSharedPath(input, path) {
     }
     return { path: parts.join('/'), dir: path.endsWith('/') };
 }
-/** The proper prefixes of a relative path: `a/b/c` → `a`, `a/b` (each checked for a symlink before anything goes through it). */
+/** The proper prefixes of a relative path: `a/b/c` → `a`, `a/b` (each checked for a symlink before anything goes
+ * through it). */
 function layout_parentPaths(path) {
     const parts = path.split('/');
     return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
@@ -59208,7 +59599,6 @@ const releasePath = (deployPath, id) => `${deployPath}/releases/${id}`;
 // Every value is validated upstream and still passes through quote(): nothing reaches the shell unquoted.
 
 
-
 /**
  * Exit codes our commands use so the runner can tell failures apart. deltaMismatch: a release built
  * from hard links did not match its manifest (the runner then sends the whole artifact); unwritable:
@@ -59216,7 +59606,16 @@ const releasePath = (deployPath, id) => `${deployPath}/releases/${id}`;
  * artifact or the host holds something fivestep will not use (a device, a symlink where a directory
  * must be).
  */
-const EXIT = { checksum: 64, exists: 65, missing: 66, deltaMismatch: 67, unwritable: 68, noSpace: 69, refused: 70, lockHeld: 75 };
+const EXIT = {
+    checksum: 64,
+    exists: 65,
+    missing: 66,
+    deltaMismatch: 67,
+    unwritable: 68,
+    noSpace: 69,
+    refused: 70,
+    lockHeld: 75,
+};
 function releaseEnv(e) {
     return envAssignments({
         RELEASE_ID: e.releaseId,
@@ -59225,6 +59624,1148 @@ function releaseEnv(e) {
         PREVIOUS_RELEASE_ID: e.previousReleaseId,
     });
 }
+/** Receives the artifact on stdin into incoming/, verifying its sha256; nothing is left behind when either fails. */
+function receiveArtifactCommand(deployPath, releaseId, sha256) {
+    const l = layout(deployPath);
+    const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
+    return [
+        'set -e',
+        `mkdir -p ${quote(l.incoming)}`,
+        `cat > ${tmp} || { rm -f ${tmp}; echo 'could not store the upload (is the disk full?)' >&2; exit 1; }`,
+        `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum ` +
+            `mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
+    ].join('\n');
+}
+/** A release that fits leaves this share of the free space free (on a host, and on the runner). */
+const commands_SPARE_SHARE = 0.1;
+/** `need` bytes fit in `free` bytes with SPARE_SHARE of them to spare. */
+function commands_fits(need, free) {
+    return need + free * commands_SPARE_SHARE <= free;
+}
+/**
+ * fits(), on the host: checks that `$need` bytes fit in the deploy path's file system with room to spare,
+ * else exits EXIT.noSpace saying how much is needed and free, before anything is written.
+ */
+function spaceCheck(deployPath, needBytes) {
+    const l = layout(deployPath);
+    const human = 'function h(b) { if (b >= 1073741824) return sprintf("%.1f GiB", b / 1073741824); if (b >= 1048576) ' +
+        'return sprintf("%.1f MiB", b / 1048576); if (b >= 1024) return sprintf("%.1f KiB", b / 1024); return b " B" }';
+    const say = `BEGIN { printf "not enough space in %s: the release needs %s unpacked, plus %s to spare ` +
+        `(10%% of the free space); %s is free\\n", dp, h(need), h(free * 102.4), h(free * 1024) }`;
+    return [
+        `need=${needBytes}; free=$(df -Pk ${quote(l.releases)} 2>/dev/null | awk 'NR==2 { print $4 }')`,
+        `if [ -n "$free" ] && [ $(( (need + 1023) / 1024 + free / ${Math.round(1 / commands_SPARE_SHARE)} )) -gt "$free" ` +
+            `]; then awk -v need="$need" -v free="$free" -v dp=${quote(deployPath)} '${human} ${say}' >&2; exit ` +
+            `${EXIT.noSpace}; fi`,
+    ];
+}
+/**
+ * Lists an archive that no runner has checked (artifact-url) and prints the bytes its files take;
+ * refuses (EXIT.refused, naming the members) devices, FIFOs, sockets and setuid or setgid files, before
+ * anything is unpacked. `tar -tv` escapes unprintable names, so each member is one line.
+ */
+function listCheckedCommand(archive, z, out) {
+    const awk = [
+        '{ t = substr($1, 1, 1) }',
+        't != "-" && t != "d" && t != "l" && t != "h" { if (nbad < 10) bad = bad "\\n  " $0; nbad++; next }',
+        't == "-" && (substr($1, 4, 1) ~ /[sS]/ || substr($1, 7, 1) ~ /[sS]/) { if (nsuid < 10) suid = suid ' +
+            '"\\n  " $0; nsuid++ }',
+        't == "-" { size += $3 }',
+        'END {',
+        `  if (nbad) { printf "the artifact holds %d member(s) that are not regular files, directories or ` +
+            `symlinks (refused):%s\\n", nbad, bad > "/dev/stderr"; exit ${EXIT.refused} }`,
+        `  if (nsuid) { printf "the artifact holds %d setuid or setgid file(s) (refused):%s\\n", nsuid, suid ` +
+            `> "/dev/stderr"; exit ${EXIT.refused} }`,
+        '  printf "%.0f\\n", size',
+        '}',
+    ].join(' ');
+    return [
+        `tar -t${z}v --numeric-owner -f ${archive} > ${out}.list 2> ${out}.err || { echo "the artifact cannot ` +
+            `be read as a tar archive: $(tail -n 2 ${out}.err | tr '\\n' ' ')" >&2; exit 1; }`,
+        `listed=$(awk '${awk}' ${out}.list)`,
+    ].join('\n');
+}
+/**
+ * Unpacks the received artifact into releases/<id>/ via a `.partial` directory renamed into place,
+ * so releases/<id>/ is complete or absent: on any failure (a full disk) the partial directory and
+ * the upload are removed. The release must fit first (spaceCheck); group- and world-write bits are
+ * removed; file owners are never taken from the archive. An existing release with other content, or a
+ * releases/<id> that is a symlink, is refused. Records `staged`.
+ */
+function unpackCommand(deployPath, releaseId, options) {
+    const { identity, format, staged, unpackedBytes } = options;
+    const l = layout(deployPath);
+    const target = quote(releasePath(deployPath, releaseId));
+    const partial = quote(`${l.releases}/.${releaseId}.partial`);
+    const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
+    const sum = quote(`${l.checksums}/${releaseId}`);
+    const manifest = quote(`${l.incoming}/${releaseId}.manifest`);
+    // Everything received for this release (the upload, its listing, and a delta offer's manifest and index).
+    const received = `${quote(`${l.incoming}/${releaseId}`)}.*`;
+    const z = format === 'tar.gz' ? 'z' : '';
+    return [
+        'set -e',
+        `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)}`,
+        `if [ -L ${target} ]; then echo ` +
+            `${quote(`releases/${releaseId} is a symlink: fivestep never writes through one; remove it on the host`)} ` +
+            `>&2; exit ${EXIT.refused}; fi`,
+        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(identity)} ]; then rm -f ${received}; ` +
+            `${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory ` +
+            `already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `cleanup() { rm -rf ${partial} ${received} ${sum}; }`,
+        'trap cleanup EXIT',
+        ...(unpackedBytes === undefined
+            ? [listCheckedCommand(tmp, z, tmp), ...spaceCheck(deployPath, '"$listed"')]
+            : spaceCheck(deployPath, String(unpackedBytes))),
+        `rm -rf ${partial}`,
+        `mkdir ${partial}`,
+        // -p: modes exactly as the artifact has them (not masked by the login's umask), as delta staging builds them.
+        `tar -x${z}p --no-same-owner -f ${tmp} -C ${partial}`,
+        // Releases are read-only trees (chmod -R does not follow the symlinks it meets).
+        `chmod -R go-w ${partial}`,
+        // tar restores the archive's mtime of `./` onto the directory (epoch 0 for a packed directory);
+        // prune orders releases by this mtime, so it must be the unpack time.
+        `touch ${partial}`,
+        // The manifest the runner offered (delta staging), kept so the next release can be built from this one.
+        `if [ -f ${manifest} ]; then mkdir -p ${quote(l.manifests)}; mv ${manifest} ` +
+            `${quote(`${l.manifests}/${releaseId}`)}; fi`,
+        `printf '%s\\n' ${quote(identity)} > ${sum}`,
+        `mv ${partial} ${target}`,
+        `trap - EXIT`,
+        `rm -f ${received}`,
+        ...(staged ? [appendLogCommand(deployPath, staged)] : []),
+    ].join('\n');
+}
+/**
+ * Links each shared path from shared/ into the release. A shared entry missing from shared/ is seeded
+ * from the release, or created empty when declared a directory (`log/`); missing from both, the step
+ * fails naming it: a file is never turned into a directory. No path is followed through a symlink:
+ * a parent directory of a shared path that is a symlink, in the release or in shared/, fails the
+ * step (EXIT.refused) before anything is removed or created.
+ */
+function linkSharedCommand(deployPath, releaseId, shared) {
+    const rel = `releases/${releaseId}`;
+    const lines = ['set -e', `cd ${quote(deployPath)}`, `fail() { printf '%s\\n' "$1" >&2; exit ${EXIT.refused}; }`];
+    lines.push(`[ -L shared ] && fail ` +
+        `${quote(`${deployPath}/shared is a symlink: shared paths would be written outside the deploy path`)}; ` +
+        `mkdir -p shared`);
+    for (const { path, dir } of shared) {
+        const name = `shared path '${path}${dir ? '/' : ''}'`;
+        for (const q of layout_parentPaths(path)) {
+            lines.push(`[ -L ${quote(`${rel}/${q}`)} ] && fail ` +
+                `${quote(`${name}: '${q}' is a symlink in the release: a shared path cannot go through a symlink`)}`, `[ -e ${quote(`${rel}/${q}`)} ] && [ ! -d ${quote(`${rel}/${q}`)} ] && fail ` +
+                `${quote(`${name}: '${q}' is not a directory in the release`)}`, `[ -L ${quote(`shared/${q}`)} ] && fail ` +
+                `${quote(`${name}: shared/${q} is a symlink: a shared path cannot go through a symlink`)}`, `[ -e ${quote(`shared/${q}`)} ] && [ ! -d ${quote(`shared/${q}`)} ] && fail ` +
+                `${quote(`${name}: shared/${q} is not a directory`)}`);
+        }
+        const inShared = quote(`shared/${path}`);
+        const inRelease = quote(`${rel}/${path}`);
+        const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+        if (dir) {
+            lines.push(`[ -e ${inShared} ] && [ ! -L ${inShared} ] && [ ! -d ${inShared} ] && fail ` +
+                `${quote(`${name} declares a directory, but ${deployPath}/shared/${path} is a file`)}`, `[ -L ${inRelease} ] || { [ -e ${inRelease} ] && [ ! -d ${inRelease} ]; } && fail ` +
+                `${quote(`${name} declares a directory, but the release holds '${path}' as a file or symlink`)}`);
+        }
+        const missing = `${name} is in neither ${deployPath}/shared/ nor the release: create ${deployPath}/shared/${path} ` +
+            `on each host ` +
+            `first${dir ? '' : `, or write '${path}/' in shared-paths to declare a directory that starts empty`}`;
+        lines.push(`if [ ! -e ${inShared} ] && [ ! -L ${inShared} ]; then`, `  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then ` +
+            `${parent ? `mkdir -p ${quote(`shared/${parent}`)}; ` : ''}cp ` +
+            `-a ${inRelease} ${inShared}`, dir ? `  else mkdir -p ${inShared}` : `  else fail ${quote(missing)}`, '  fi', 'fi', ...(parent ? [`mkdir -p ${quote(`${rel}/${parent}`)}`] : []), `rm -rf ${inRelease}`, `ln -s ${quote(`${deployPath}/shared/${path}`)} ${inRelease}`);
+    }
+    return lines.join('\n');
+}
+/** Runs a user command with `set -e` semantics in `dir`, with the release environment. */
+function userCommand(dir, command, env) {
+    return `cd ${quote(dir)} && env ${releaseEnv(env)} sh -ec ${quote(command)}`;
+}
+/**
+ * Points `current` at releases/<id> by renaming a fresh symlink over it (rename(2) is atomic),
+ * never `ln -sfn` (which unlinks first). Refuses a release directory that does not exist. The
+ * ledger line goes in the same command, so no run can die between the switch and its record.
+ */
+function switchCommand(deployPath, releaseId, entry) {
+    const tmp = `.current.${releaseId}.tmp`;
+    return [
+        'set -e',
+        `cd ${quote(deployPath)}`,
+        `[ -d ${quote(`releases/${releaseId}`)} ] && [ ! -L ${quote(`releases/${releaseId}`)} ] || { echo ` +
+            `'release directory missing' >&2; exit ${EXIT.missing}; }`,
+        `rm -f ${quote(tmp)}`,
+        `ln -s ${quote(`releases/${releaseId}`)} ${quote(tmp)}`,
+        `mv -T ${quote(tmp)} current`,
+        ...(entry ? [appendLogCommand(deployPath, entry)] : []),
+    ].join('\n');
+}
+/** Appends ledger lines, one JSON line each, in one write (one round trip for several). */
+function appendLogCommand(deployPath, ...entries) {
+    const l = layout(deployPath);
+    return (`mkdir -p ${quote(l.state)} && printf '%s\\n' ${entries.map((e) => quote(JSON.stringify(e))).join(' ')} ` +
+        `>> ${quote(l.log)}`);
+}
+function parseLog(stdout) {
+    const entries = [];
+    for (const line of stdout.split('\n')) {
+        if (!line.trim())
+            continue;
+        try {
+            entries.push(JSON.parse(line));
+        }
+        catch {
+            // A torn or foreign line is skipped: the log is evidence, not a parser's input contract.
+        }
+    }
+    return entries;
+}
+function markBadCommand(deployPath, releaseId, reason) {
+    const l = layout(deployPath);
+    return `mkdir -p ${quote(l.bad)} && printf '%s\\n' ${quote(reason)} > ${quote(`${l.bad}/${releaseId}`)}`;
+}
+function removeReleasesCommand(deployPath, releaseIds) {
+    if (releaseIds.length === 0)
+        return 'true';
+    const l = layout(deployPath);
+    const paths = releaseIds.flatMap((id) => [
+        releasePath(deployPath, id),
+        `${l.checksums}/${id}`,
+        `${l.manifests}/${id}`,
+    ]);
+    return `rm -rf -- ${paths.map(quote).join(' ')}`;
+}
+/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records
+ * `entry` as switchCommand does. */
+function unsetCurrentCommand(deployPath, entry) {
+    return `rm -f ${quote(`${deployPath}/current`)}${entry ? ` && ${appendLogCommand(deployPath, entry)}` : ''}`;
+}
+/**
+ * adopt-current: moves a `current` that is a real directory (an app deployed by hand) to
+ * releases/<adoptId> and points a `current` symlink at it, recording it `healthy` (the release a
+ * revert goes back to). A directory cannot be swapped for a symlink in one rename: between the two
+ * renames `current` is missing for an instant.
+ */
+function adoptCommand(deployPath, adoptId, entry) {
+    const target = `releases/${adoptId}`;
+    const tmp = `.current.${adoptId}.tmp`;
+    return [
+        'set -e',
+        `cd ${quote(deployPath)}`,
+        `[ -d current ] && [ ! -L current ] || { echo 'current is no longer a directory' >&2; exit ${EXIT.missing}; }`,
+        `[ -L releases ] && { echo 'releases is a symlink' >&2; exit ${EXIT.refused}; }; mkdir -p releases`,
+        `if [ -e ${quote(target)} ] || [ -L ${quote(target)} ]; then echo ${quote(`${target} already exists`)} ` +
+            `>&2; exit ${EXIT.exists}; fi`,
+        `rm -f ${quote(tmp)}`,
+        `ln -s ${quote(target)} ${quote(tmp)}`,
+        `mv -T current ${quote(target)}`,
+        `mv -T ${quote(tmp)} current`,
+        appendLogCommand(deployPath, entry),
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/release/health.ts
+
+
+
+
+
+/**
+ * `{host}` → the host's name (IPv6 in brackets, as a URL needs); `{port}` → its app's port (checked when the
+ * balancer opened).
+ */
+function healthUrlFor(template, host, appPort) {
+    const name = host.host.includes(':') ? `[${host.host}]` : host.host;
+    const url = template.replace(/\{host\}/g, name);
+    if (!url.includes('{port}'))
+        return url;
+    if (appPort === undefined)
+        throw new Error(`health-url uses {port} but no balancer server gives ${host.host} a port`);
+    return url.replace(/\{port\}/g, String(appPort));
+}
+/** The text a health-url body must contain: `{release}` → the release id being checked. */
+function expectedText(template, releaseId) {
+    return template.replace(/\{release\}/g, () => releaseId);
+}
+/** At most this much of a health-url body is read when looking for health-expect. */
+const MAX_BODY_BYTES = 1024 * 1024;
+/** Whether there is anything to check at all. */
+function hasHealthCheck(s) {
+    return s.healthCommand !== '' || s.healthUrl !== '';
+}
+/**
+ * Builds the checker. The command runs first, then the URL, both within one `healthTimeoutMs`
+ * deadline. With neither configured every host is healthy at once.
+ */
+function createHealthCheck(settings, options = {}) {
+    const checker = {
+        settings,
+        now: options.now ?? Date.now,
+        sleep: options.sleep ?? concurrency/* sleep */.yy,
+        fetch: options.fetch ?? fetch,
+        firstInterval: options.intervalMs ?? 200,
+        maxInterval: options.maxIntervalMs ?? 2000,
+        requestTimeout: options.requestTimeoutMs ?? 10_000,
+        samples: settings.healthSamples ?? 1,
+    };
+    return async (session, host, env, appPort) => {
+        const check = new HostCheck(checker);
+        if (settings.healthCommand) {
+            const failure = await checkCommand(check, session, env);
+            if (failure)
+                return check.failed(failure);
+        }
+        if (settings.healthUrl) {
+            let url;
+            try {
+                url = healthUrlFor(settings.healthUrl, host, appPort);
+            }
+            catch (err) {
+                return check.failed(errors_errorMessage(err));
+            }
+            const failure = await checkUrl(check, url, env);
+            if (failure)
+                return check.failed(failure);
+        }
+        return check.healthy();
+    };
+}
+/** One host's check: its start, its deadline, and the attempts the command and the URL made together. */
+class HostCheck {
+    checker;
+    start;
+    deadline;
+    /**
+     * Time one answer is given on the last attempt; an attempt of several answers gets that each (up to half
+     * the timeout).
+     */
+    answerWindow;
+    attempts = 0;
+    constructor(checker) {
+        this.checker = checker;
+        const timeoutMs = checker.settings.healthTimeoutMs;
+        this.start = checker.now();
+        this.deadline = this.start + timeoutMs;
+        this.answerWindow = Math.min(checker.requestTimeout, Math.max(50, timeoutMs / 10));
+    }
+    /** Milliseconds to the deadline, at least 1. */
+    remaining() {
+        return Math.max(1, this.deadline - this.checker.now());
+    }
+    /** Runs `attempt` (null: healthy, else why not) until healthy or the deadline: null, or why not at the end. */
+    async retry(what, attempt, answers = 1) {
+        const { now, sleep, settings } = this.checker;
+        const lastWindow = Math.max(this.answerWindow, Math.min(this.answerWindow * answers, settings.healthTimeoutMs / 2));
+        let interval = this.checker.firstInterval;
+        let last = '';
+        for (;;) {
+            this.attempts++;
+            const remaining = this.remaining();
+            last = (await attempt(remaining)) ?? '';
+            if (last === '')
+                return null;
+            // The last pause is cut short so one attempt still starts just before the deadline, with
+            // time left to answer (a 1 ms window would only ever time out).
+            const lastStart = this.deadline - lastWindow;
+            if (now() >= lastStart)
+                return `${what} not healthy after ${formatDuration(now() - this.start)}: ${last}`;
+            await sleep(Math.min(interval, lastStart - now()));
+            interval = Math.min(this.checker.maxInterval, interval * 2);
+        }
+    }
+    failed(detail) {
+        return { ok: false, detail, attempts: this.attempts, ms: this.checker.now() - this.start };
+    }
+    healthy() {
+        const { settings, samples } = this.checker;
+        const ms = this.checker.now() - this.start;
+        const inARow = settings.healthUrl && samples > 1 ? ` (${samples} health-url answers in a row)` : '';
+        const detail = hasHealthCheck(settings)
+            ? `healthy after ${this.attempts} attempt(s)${inARow}, ${formatDuration(ms)}`
+            : 'no health check configured';
+        return { ok: true, detail, attempts: this.attempts, ms };
+    }
+}
+/** health-command, retried: null once it exits 0, else why not. */
+function checkCommand(check, session, env) {
+    const { settings } = check.checker;
+    return check.retry('health-command', async (remaining) => {
+        try {
+            const command = userCommand(`${settings.deployPath}/current`, settings.healthCommand, env);
+            const r = await session.exec(command, { timeoutMs: remaining });
+            if (r.code === 0)
+                return null;
+            return `exit ${r.code}${tail(r.stderr || r.stdout)}`;
+        }
+        catch (err) {
+            return errors_errorMessage(err);
+        }
+    });
+}
+/** health-url, retried: null once `samples` answers in a row are healthy, else why not. */
+function checkUrl(check, url, env) {
+    const { settings, samples } = check.checker;
+    const expected = settings.healthExpect ? expectedText(settings.healthExpect, env.releaseId) : '';
+    const attempt = async (remaining) => {
+        // Every one of `samples` answers in a row, so a host whose old workers still answer does not pass.
+        for (let i = 1; i <= samples; i++) {
+            const why = await answer(check.checker, url, expected, i === 1 ? remaining : check.remaining());
+            if (why)
+                return samples > 1 && i > 1 ? `answer ${i} of ${samples} in a row: ${why}` : why;
+        }
+        return null;
+    };
+    return check.retry(`health-url ${url}`, attempt, samples);
+}
+/** One answer, on a new connection: '' when healthy, else why not. */
+async function answer(checker, url, expected, remaining) {
+    const { fetch: doFetch, requestTimeout } = checker;
+    try {
+        const signal = AbortSignal.timeout(Math.min(remaining, requestTimeout));
+        const res = await doFetch(url, { signal, redirect: 'manual', headers: { connection: 'close' } });
+        const ok = res.status >= 200 && res.status < 300;
+        if (!ok || expected === '') {
+            // Drain the body so nothing leaks between attempts.
+            await res.arrayBuffer().catch(() => undefined);
+            return ok ? '' : `HTTP ${res.status}`;
+        }
+        const body = await readCapped(res, MAX_BODY_BYTES);
+        if (body.includes(expected))
+            return '';
+        const wanted = JSON.stringify((0,common_text/* clip */.$Q)(expected, 200));
+        return `HTTP ${res.status} but the body does not contain ${wanted} (body: ${excerpt(body)})`;
+    }
+    catch (err) {
+        return fetchFailure(err);
+    }
+}
+/** The body as text, reading at most maxBytes (the rest is not fetched). */
+async function readCapped(res, maxBytes) {
+    if (!res.body)
+        return '';
+    const reader = res.body.getReader();
+    const chunks = [];
+    let size = 0;
+    try {
+        while (size < maxBytes) {
+            const { done, value } = await reader.read();
+            if (done)
+                break;
+            const part = value.byteLength > maxBytes - size ? value.subarray(0, maxBytes - size) : value;
+            chunks.push(part);
+            size += part.byteLength;
+        }
+    }
+    finally {
+        await reader.cancel().catch(() => undefined);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+}
+/** A short single-line view of a body for a failure detail. */
+function excerpt(body) {
+    // eslint-disable-next-line no-control-regex -- a body excerpt must be one printable line
+    const line = body.replace(/[\s\x00-\x1f\x7f]+/g, ' ').trim();
+    return line === '' ? 'empty' : JSON.stringify((0,common_text/* clip */.$Q)(line, 80));
+}
+/** The last lines of a health command's output (untrusted text: one printable line). */
+function tail(text) {
+    const last = (0,common_text/* lastLines */.w$)(text, { max: 300 });
+    return last ? `: ${last}` : '';
+}
+/** fetch() says only "fetch failed"; the useful part (ECONNREFUSED, a timeout) is in its cause. */
+function fetchFailure(err) {
+    const e = err;
+    if (e?.name === 'TimeoutError')
+        return 'timed out';
+    const cause = e?.cause;
+    return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? e?.message ?? String(err);
+}
+
+;// CONCATENATED MODULE: ./src/revert/git-message.ts
+// The words of an automatic revert: commit-message trailers (read and written), the revert commit's
+// message, its pull-request branch, title and body. Pure: no git, no I/O.
+/** Put on every revert commit we make: the daily limit counts these, and we never revert them. */
+const AUTO_REVERT_TRAILER = 'Auto-Revert: fivestep';
+/** Trailers of a commit message (the last paragraph's `Key: value` lines), keys lower-cased. */
+function parseTrailers(message) {
+    const paragraphs = message
+        .replace(/\r\n/g, '\n')
+        .trim()
+        .split(/\n\s*\n/);
+    const trailers = new Map();
+    if (paragraphs.length < 2)
+        return trailers;
+    const lines = paragraphs[paragraphs.length - 1].split('\n');
+    const parsed = lines.map((l) => /^([A-Za-z0-9][A-Za-z0-9-]*)\s*:\s*(.*)$/.exec(l));
+    // git accepts a trailer block only when (nearly) every line is a trailer; continuation lines start with space.
+    if (!parsed.every((m, i) => m || /^\s/.test(lines[i])))
+        return trailers;
+    for (const m of parsed) {
+        if (!m)
+            continue;
+        const key = m[1].toLowerCase();
+        trailers.set(key, [...(trailers.get(key) ?? []), m[2].trim()]);
+    }
+    return trailers;
+}
+/** A commit message's first line. */
+const subjectOf = (message) => message.split('\n', 1)[0].trim();
+/** The one revert commit's message: names every SHA, the reason and the run; trailers last. */
+function revertMessage(input) {
+    const { commits } = input;
+    const newest = commits[commits.length - 1];
+    const ellipsis = newest.subject.length > 60 ? '…' : '';
+    const range = `${commits[0].sha.slice(0, 7)}..${newest.sha.slice(0, 7)}`;
+    const title = commits.length === 1
+        ? `Revert "${newest.subject.slice(0, 60)}"${ellipsis} (auto-revert)`
+        : `Revert ${commits.length} commits ${range} (auto-revert)`;
+    const reason = input.reason.trim() || 'the deployment was reverted by fivestep auto-revert';
+    const lines = [
+        title,
+        '',
+        'Automatic revert after a failed deployment.',
+        '',
+        ...[...commits].reverse().map((c) => `This reverts commit ${c.sha} (${c.subject}).`),
+        '',
+        `Reason: ${reason.replace(/\r?\n/g, ' ').slice(0, 1500)}`,
+        `Run: ${input.runUrl}`,
+        '',
+        AUTO_REVERT_TRAILER,
+        ...commits.map((c) => `Reverts: ${c.sha}`),
+    ];
+    return `${lines.join('\n')}\n`;
+}
+/** The branch of a pull-request revert: stable per commit set, so a second run finds its PR. */
+function revertBranch(shas) {
+    const last = shas[shas.length - 1].slice(0, 12);
+    return shas.length === 1 ? `fivestep/revert-${last}` : `fivestep/revert-${shas[0].slice(0, 7)}-${last}`;
+}
+/** The revert pull request's title (the revert commit's subject) and body. */
+function revertPullRequestText(input) {
+    const shortShas = input.commits.map((c) => c.sha.slice(0, 7)).join(', ');
+    const body = [
+        `Automatic revert of ${shortShas} after a failed deployment.`,
+        '',
+        `**Reason:** ${input.reason.trim() || '(none given)'}`,
+        `**Run:** ${input.runUrl}`,
+        '',
+        'The servers were already put back on the previous release; merging this makes the branch match them.',
+    ].join('\n');
+    return { title: subjectOf(revertMessage(input)), body };
+}
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./src/revert/git-repo.ts
+// The checked-out repository as named git verbs (after actions/checkout's git-command-manager), over
+// one execGit: the only place auto-revert spawns git. git runs through execFile with argv arrays only,
+// so no input ever reaches a shell; a token travels in GIT_CONFIG_* environment, never in argv (ps).
+
+
+class GitError extends Error {
+    args;
+    code;
+    stderr;
+    constructor(args, code, stderr) {
+        super(`git ${args[0]} failed (exit ${code}): ${(0,common_text/* lastLines */.w$)(stderr) || 'no output'}`);
+        this.args = args;
+        this.code = code;
+        this.stderr = stderr;
+        this.name = 'GitError';
+    }
+}
+/** `config` as git's GIT_CONFIG_COUNT / _KEY_n / _VALUE_n environment. */
+function configEnvironment(config) {
+    const env = { GIT_CONFIG_COUNT: String(config.length) };
+    config.forEach(([key, value], i) => {
+        env[`GIT_CONFIG_KEY_${i}`] = key;
+        env[`GIT_CONFIG_VALUE_${i}`] = value;
+    });
+    return env;
+}
+/** Runs git once in `cwd`: no prompt (a missing credential fails instead of hanging), C locale output. */
+function execGit(cwd, configEnv, args, opts = {}) {
+    const env = { ...process.env, ...configEnv, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_.execFile)('git', args, { cwd, maxBuffer: 64 * 1024 * 1024, env }, (err, stdout, stderr) => {
+            const errCode = err?.code;
+            const code = err ? (typeof errCode === 'number' ? errCode : 1) : 0;
+            if (code !== 0 && !opts.allowFail)
+                reject(new GitError(args, code, String(stderr)));
+            else
+                resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+        });
+        if (opts.input !== undefined)
+            child.stdin?.end(opts.input);
+    });
+}
+/** Who commits when the runner has no git identity. */
+const BOT_IDENTITY = [
+    ['user.name', 'github-actions[bot]'],
+    ['user.email', '41898282+github-actions[bot]@users.noreply.github.com'],
+];
+/** The config that sends `token` as the auth header of fetch and push to `remoteUrl`'s host. */
+function tokenHeaderConfig(remoteUrl, token) {
+    const key = `http.${new URL(remoteUrl).origin}/.extraheader`;
+    const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
+    // The empty value first resets the header actions/checkout persisted for that URL.
+    return [
+        [key, ''],
+        [key, `AUTHORIZATION: basic ${basic}`],
+    ];
+}
+class GitRepo {
+    cwd;
+    configEnv;
+    constructor(cwd, config = []) {
+        this.cwd = cwd;
+        this.configEnv = configEnvironment(config);
+    }
+    /**
+     * The checkout at `cwd`, ready to commit and push: an https `remote` authenticated with `token`
+     * (an App token can trigger workflows; the persisted checkout token cannot), and a bot identity
+     * when the runner has none ('' token = what checkout persisted).
+     */
+    static async open(cwd, auth) {
+        const plain = new GitRepo(cwd);
+        const config = [];
+        const remoteUrl = await plain.remoteUrl(auth.remote);
+        if (auth.token && /^https:\/\//.test(remoteUrl))
+            config.push(...tokenHeaderConfig(remoteUrl, auth.token));
+        if (!(await plain.configValue('user.email')))
+            config.push(...BOT_IDENTITY);
+        return new GitRepo(cwd, config);
+    }
+    run(args, opts) {
+        return execGit(this.cwd, this.configEnv, args, opts);
+    }
+    /** Trimmed stdout whatever the exit code: a git that fails prints nothing there. */
+    async outputOrEmpty(args) {
+        return (await this.run(args, { allowFail: true })).stdout.trim();
+    }
+    async succeeds(args) {
+        return (await this.run(args, { allowFail: true })).code === 0;
+    }
+    /** '' when there is no such remote. */
+    remoteUrl(remote) {
+        return this.outputOrEmpty(['remote', 'get-url', remote]);
+    }
+    /** '' when unset. */
+    configValue(key) {
+        return this.outputOrEmpty(['config', key]);
+    }
+    /** The checked-out branch; '' when HEAD is detached. */
+    currentBranch() {
+        return this.outputOrEmpty(['symbolic-ref', '--quiet', '--short', 'HEAD']);
+    }
+    async headSha() {
+        return (await this.run(['rev-parse', 'HEAD'])).stdout.trim();
+    }
+    async isShallow() {
+        return (await this.run(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true';
+    }
+    /** Fetches `branch` back to `since`, then 50 commits more; best effort (a failure leaves it as it was). */
+    async deepen(remote, branch, since) {
+        const shallowSince = `--shallow-since=${since.toISOString()}`;
+        await this.run(['fetch', '--no-tags', shallowSince, remote, branch], { allowFail: true });
+        await this.run(['fetch', '--no-tags', '--deepen=50', remote, branch], { allowFail: true });
+    }
+    /** The full SHA of the commit `rev` names; null when there is none. */
+    async resolveCommit(rev) {
+        const args = ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`];
+        const r = await this.run(args, { allowFail: true });
+        return r.code === 0 ? r.stdout.trim() : null;
+    }
+    async readCommit(sha) {
+        const [parents, message] = (await this.run(['show', '-s', '--format=%P%x1f%B', sha])).stdout.split('\x1f');
+        return { sha, parents: parents.trim().split(/\s+/).filter(Boolean), message: message ?? '' };
+    }
+    /** Every commit on every ref since `sinceMs`, in the format parseAutoReverts reads. */
+    async logSince(sinceMs) {
+        const since = `--since=${Math.floor(sinceMs / 1000)}`;
+        return (await this.run(['log', '--all', since, '--format=%H%x1f%ct%x1f%B%x1e'])).stdout;
+    }
+    isAncestor(sha, of) {
+        return this.succeeds(['merge-base', '--is-ancestor', sha, of]);
+    }
+    /** `git status --porcelain` of tracked files: '' when the working tree is clean. */
+    async trackedChanges() {
+        return (await this.run(['status', '--porcelain', '--untracked-files=no'])).stdout.trim();
+    }
+    /** Creates (or resets) `branch` at HEAD and checks it out. */
+    async checkoutNewBranch(branch) {
+        await this.run(['checkout', '--quiet', '-B', branch]);
+    }
+    /** Best effort: puts the checkout back on `ref`, discarding changes. */
+    async forceCheckout(ref) {
+        await this.run(['checkout', '--quiet', '--force', ref], { allowFail: true });
+    }
+    /** Applies the reverse of `sha` to the index and tree; `mainline` picks the parent of a merge. */
+    revertNoCommit(sha, mainline) {
+        const parent = mainline === undefined ? [] : ['-m', String(mainline)];
+        return this.run(['revert', '--no-commit', ...parent, sha], { allowFail: true });
+    }
+    /** Paths left unmerged by a revert or rebase. */
+    async conflictedFiles() {
+        return (await this.outputOrEmpty(['diff', '--name-only', '--diff-filter=U'])).split('\n').filter(Boolean);
+    }
+    async abortRevert() {
+        await this.run(['revert', '--abort'], { allowFail: true });
+    }
+    async hasStagedChanges() {
+        return !(await this.succeeds(['diff', '--cached', '--quiet']));
+    }
+    /** Commits the index with `message` (from stdin); hooks do not run. */
+    async commit(message) {
+        await this.run(['commit', '--quiet', '--no-verify', '-F', '-'], { input: message });
+    }
+    /** Best effort: drops a half-made revert from the index and tree. */
+    async resetMerge() {
+        await this.run(['reset', '--quiet', '--merge'], { allowFail: true });
+    }
+    async fetch(remote, branch) {
+        await this.run(['fetch', '--quiet', '--no-tags', remote, branch]);
+    }
+    rebase(upstream) {
+        return this.run(['rebase', '--quiet', upstream], { allowFail: true });
+    }
+    async abortRebase() {
+        await this.run(['rebase', '--abort'], { allowFail: true });
+    }
+    /** Pushes HEAD to `branch` on `remote`; throws a GitError when refused. */
+    async push(remote, branch, opts = {}) {
+        await this.run(['push', '--quiet', ...(opts.force ? ['--force'] : []), remote, `HEAD:refs/heads/${branch}`]);
+    }
+    /** Pushes HEAD to `branch` on `remote`, returning git's exit code and output instead of throwing. */
+    tryPush(remote, branch) {
+        return this.run(['push', '--quiet', remote, `HEAD:refs/heads/${branch}`], { allowFail: true });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/revert/guard-rails.ts
+
+const DAY_MS = 24 * 3600 * 1000;
+/** Why this commit must not be reverted automatically, or null. */
+function refusal(commit) {
+    const trailers = parseTrailers(commit.message);
+    const short = commit.sha.slice(0, 7);
+    const subject = subjectOf(commit.message);
+    const noAuto = trailers.get('no-auto-revert') ?? [];
+    if (noAuto.some((v) => /^(true|yes|1)$/i.test(v)))
+        return `${short} carries a 'No-Auto-Revert: true' trailer`;
+    if ((trailers.get('auto-revert') ?? []).length > 0) {
+        return `${short} is itself an automatic revert (Auto-Revert trailer): never revert a revert`;
+    }
+    if (/^Revert "/.test(subject) || /^This reverts commit [0-9a-f]{7,40}/m.test(commit.message)) {
+        return `${short} is a revert ("${subject}"): never revert a revert`;
+    }
+    return null;
+}
+/** The refusal of every commit that has one, in commit order. */
+function refusals(commits) {
+    return commits.map(refusal).filter((r) => r !== null);
+}
+/** Parses `git log --format=%H%x1f%ct%x1f%B%x1e` output, keeping our own revert commits only. */
+function parseAutoReverts(logOutput) {
+    const out = [];
+    for (const rec of logOutput.split('\x1e')) {
+        const [sha, ct, body] = rec.replace(/^\n+/, '').split('\x1f');
+        if (!sha || body === undefined)
+            continue;
+        const trailers = parseTrailers(body);
+        if (!(trailers.get('auto-revert') ?? []).some((v) => v.toLowerCase() === 'fivestep'))
+            continue;
+        const reverts = (trailers.get('reverts') ?? []).map((s) => s.split(/\s/)[0]);
+        out.push({ sha: sha.trim(), time: Number(ct) * 1000, reverts });
+    }
+    return out;
+}
+/** Automatic reverts in the 24 hours before `now`. */
+function revertsInLastDay(records, now) {
+    return records.filter((r) => r.time > now - DAY_MS && r.time <= now + 60_000).length;
+}
+/** An earlier automatic revert that already covers every commit (so this run changes nothing). */
+function findExistingRevert(records, shas) {
+    return records.find((r) => shas.every((s) => r.reverts.includes(s)));
+}
+/** Refused, already reverted (by an open PR, then by a commit in history), rate-limited, or go. */
+function decideGuardRails(facts) {
+    const refused = refusals(facts.commits);
+    if (refused.length)
+        return { status: 'refused', message: `not reverting in git: ${refused.join('; ')}` };
+    const { earlier } = facts;
+    if (!earlier)
+        throw new Error('guard rails: earlier reverts must be read for commits that are not refused');
+    // The open PR comes first: its commit is also in the history read.
+    const pr = earlier.openPullRequest;
+    if (pr) {
+        return {
+            status: 'already-reverted',
+            revertSha: pr.headSha,
+            branch: pr.branch,
+            pullRequest: { number: pr.number, url: pr.url },
+            message: `a revert pull request is already open: #${pr.number}`,
+        };
+    }
+    const existing = findExistingRevert(earlier.autoReverts, facts.commits.map((c) => c.sha));
+    if (existing) {
+        const message = `already reverted by ${existing.sha.slice(0, 7)}`;
+        return { status: 'already-reverted', revertSha: existing.sha, message };
+    }
+    const recent = revertsInLastDay(earlier.autoReverts, earlier.now);
+    if (recent >= earlier.maxRevertsPerDay) {
+        const limit = `max-reverts-per-day is ${earlier.maxRevertsPerDay}`;
+        return {
+            status: 'rate-limited',
+            message: `not reverting in git: ${recent} automatic revert(s) in the last 24 h, ${limit}`,
+        };
+    }
+    return { status: 'go' };
+}
+
+;// CONCATENATED MODULE: ./src/revert/git.ts
+
+
+
+// The pure parts, where callers and tests have always found them.
+
+
+
+/** User tokens start a workflow run on push; the workflow's own GITHUB_TOKEN does not (and looks like an App token). */
+function tokenWarning(token, mode) {
+    if (/^(ghp_|github_pat_|gho_|ghu_)/.test(token))
+        return null;
+    const what = mode === 'push' ? 'the pushed revert commit' : 'the revert pull request';
+    return (`if github-token is the workflow's default GITHUB_TOKEN, ${what} starts no workflow run ` +
+        '(GitHub does not trigger workflows from it), so the revert is not tested or deployed automatically; ' +
+        'pass a GitHub App installation token (actions/create-github-app-token) or a personal access token to have it run');
+}
+async function revertCommits(options, deps) {
+    const now = deps.now ?? Date.now;
+    const remote = options.remote ?? 'origin';
+    const repo = await GitRepo.open(options.cwd, { remote, token: options.token });
+    const target = options.branch || (await checkedOutBranch(repo));
+    const run = { repo, options, remote, target, deps, now };
+    if (await repo.isShallow()) {
+        // actions/checkout fetches one commit by default: a revert needs parents, the limit needs a day of history.
+        deps.logger.info('Shallow clone: fetching more history (set fetch-depth: 0 on actions/checkout to skip this)');
+        await repo.deepen(remote, target, new Date(now() - 2 * DAY_MS));
+    }
+    // Read the facts before changing anything. A refusal needs only the commits: then neither the
+    // history nor GitHub is read.
+    const commits = await readCommits(repo, options.commits);
+    const shas = commits.map((c) => c.sha);
+    const earlier = refusals(commits).length ? undefined : await readEarlierReverts(run, revertBranch(shas));
+    const decision = decideGuardRails({ commits, earlier });
+    if (decision.status !== 'go')
+        return { ...decision, commits: shas };
+    return makeRevert(run, commits);
+}
+/** Commits the revert, then pushes it (push mode) or opens its pull request. */
+async function makeRevert(run, commits) {
+    const { repo, options } = run;
+    const shas = commits.map((c) => c.sha);
+    await checkRevertable(repo, commits);
+    const original = (await repo.currentBranch()) || (await repo.headSha());
+    const restore = async () => {
+        if (options.mode === 'pull-request')
+            await repo.forceCheckout(original);
+    };
+    // In pull-request mode the commit is made on its own branch: the job's checkout stays as it was.
+    if (options.mode === 'pull-request')
+        await repo.checkoutNewBranch(revertBranch(shas));
+    if (!(await commitRevert(run, commits, restore))) {
+        await restore();
+        const message = 'the changes of these commits are already undone on the branch: nothing to commit';
+        return { status: 'already-reverted', commits: shas, message };
+    }
+    const revertSha = await repo.headSha();
+    if (options.mode === 'pull-request')
+        return openRevertPullRequest(run, commits, revertSha, restore);
+    await pushWithOneRebase(run, revertSha);
+    const sha = await repo.headSha();
+    const message = `pushed revert ${sha.slice(0, 7)} to ${run.target}`;
+    return { status: 'pushed', commits: shas, revertSha: sha, branch: run.target, message };
+}
+async function checkedOutBranch(repo) {
+    const branch = await repo.currentBranch();
+    if (branch)
+        return branch;
+    throw new Error('cannot tell which branch to revert on: HEAD is detached and the run is not on a branch push');
+}
+/** Resolves and reads every commit before anything changes. */
+async function readCommits(repo, revs) {
+    const commits = [];
+    for (const rev of revs) {
+        const sha = await repo.resolveCommit(rev);
+        if (sha === null) {
+            const hint = 'is actions/checkout run before, with enough fetch-depth?';
+            throw new Error(`commit ${rev} is not in the checked-out repository (${hint})`);
+        }
+        commits.push(await repo.readCommit(sha));
+    }
+    return commits;
+}
+/** Our reverts of the last 30 days and, in pull-request mode, the open PR of an earlier run. */
+async function readEarlierReverts(run, branch) {
+    const autoReverts = parseAutoReverts(await run.repo.logSince(run.now() - 30 * DAY_MS));
+    const openPullRequest = run.options.mode === 'pull-request' ? await findOpenPullRequest(run, branch) : null;
+    return { openPullRequest, autoReverts, now: run.now(), maxRevertsPerDay: run.options.maxRevertsPerDay };
+}
+function gitHubOf(deps) {
+    if (!deps.github)
+        throw new Error('pull-request mode needs a GitHub client');
+    return deps.github;
+}
+async function findOpenPullRequest(run, branch) {
+    const { owner, repo } = run.options;
+    const open = await gitHubOf(run.deps).rest.pulls.list({
+        owner,
+        repo,
+        state: 'open',
+        head: `${owner}:${branch}`,
+        per_page: 10,
+    });
+    const pr = open.data.find((p) => p.head.ref === branch);
+    return pr ? { number: pr.number, url: pr.html_url, headSha: pr.head.sha, branch } : null;
+}
+/** Every commit is in HEAD's history and the tree is clean: the revert can start. */
+async function checkRevertable(repo, commits) {
+    for (const c of commits) {
+        if (!(await repo.isAncestor(c.sha, 'HEAD'))) {
+            throw new Error(`commit ${c.sha.slice(0, 7)} is not in the history of the checked-out HEAD`);
+        }
+    }
+    const dirty = await repo.trackedChanges();
+    if (dirty)
+        throw new Error(`the working tree has uncommitted changes; auto-revert needs a clean checkout:\n${dirty}`);
+}
+const messageInput = (run, commits) => ({
+    commits: commits.map((c) => ({ sha: c.sha, subject: subjectOf(c.message) })),
+    reason: run.options.reason,
+    runUrl: run.options.runUrl,
+});
+/** Reverts the commits into one commit on HEAD; false when they change nothing any more. */
+async function commitRevert(run, commits, restore) {
+    try {
+        // Newest first, so each revert applies to the tree the later commits left.
+        for (const c of [...commits].reverse())
+            await revertOne(run.repo, c);
+        if (!(await run.repo.hasStagedChanges()))
+            return false;
+        await run.repo.commit(revertMessage(messageInput(run, commits)));
+        return true;
+    }
+    catch (err) {
+        await run.repo.resetMerge();
+        await restore();
+        throw err;
+    }
+}
+async function revertOne(repo, commit) {
+    const r = await repo.revertNoCommit(commit.sha, commit.parents.length > 1 ? 1 : undefined);
+    if (r.code === 0)
+        return;
+    const conflicts = await repo.conflictedFiles();
+    await repo.abortRevert();
+    const detail = conflicts.length ? `conflicts in ${conflicts.join(', ')}` : r.stderr.trim();
+    throw new Error(`git revert of ${commit.sha.slice(0, 7)} does not apply cleanly: ${detail}`);
+}
+async function pushWithOneRebase(run, sha) {
+    const { repo, remote, target } = run;
+    const first = await repo.tryPush(remote, target);
+    if (first.code === 0)
+        return;
+    const rejected = /rejected|non-fast-forward|fetch first/i.test(first.stderr);
+    if (!rejected)
+        throw new GitError(['push'], first.code, first.stderr);
+    // Someone pushed meanwhile: replay the revert on top once, then give up loudly.
+    run.deps.logger.info(`push of ${sha.slice(0, 7)} rejected (the branch moved); rebasing once`);
+    await repo.fetch(remote, target);
+    const rebase = await repo.rebase('FETCH_HEAD');
+    if (rebase.code !== 0) {
+        await repo.abortRebase();
+        throw new Error(`the revert does not apply on top of the new ${target}: ${rebase.stderr.trim()}`);
+    }
+    await repo.push(remote, target);
+}
+async function openRevertPullRequest(run, commits, revertSha, restore) {
+    const branch = revertBranch(commits.map((c) => c.sha));
+    // A branch left by a closed PR of an earlier run is replaced: it holds the same revert.
+    await run.repo.push(run.remote, branch, { force: true });
+    await restore();
+    const { title, body } = revertPullRequestText(messageInput(run, commits));
+    const { owner, repo } = run.options;
+    const pr = await gitHubOf(run.deps).rest.pulls.create({ owner, repo, head: branch, base: run.target, title, body });
+    return {
+        status: 'pull-request',
+        commits: commits.map((c) => c.sha),
+        revertSha,
+        branch,
+        pullRequest: { number: pr.data.number, url: pr.data.html_url },
+        message: `opened pull request #${pr.data.number} from ${branch}`,
+    };
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/engine/step-record.ts
+// What every step of the release engine leaves behind: one timed step record, and on failure one
+// kind of error naming the step. Rollout and revert reports are built from these records.
+
+class StepError extends Error {
+    step;
+    code;
+    constructor(step, 
+    /** The remote exit code, or -1 when the step failed on the runner (connection, health-url). */
+    code, detail) {
+        super(`${step} failed${code >= 0 ? ` (exit ${code})` : ''}: ${detail}`);
+        this.step = step;
+        this.code = code;
+        this.name = 'StepError';
+    }
+}
+/**
+ * A put-back that did switch `current` back, but whose reload then failed: the host is on the
+ * release it went back to, not known to serve it.
+ */
+class ReloadFailedError extends StepError {
+    constructor(code, detail) {
+        super('revert', code, detail);
+        // Says what happened on its own ("switched back to …, but …"): no "revert failed" before it.
+        this.message = detail;
+        this.name = 'ReloadFailedError';
+    }
+}
+/** The last lines of a command's output (untrusted: one printable line), what a person needs to see in a one-line
+ * reason. */
+function outputTail(stderr, stdout, code) {
+    return (0,common_text/* lastLines */.w$)(stderr) || (0,common_text/* lastLines */.w$)(stdout) || `exit ${code}`;
+}
+
+;// CONCATENATED MODULE: ./src/engine/host.ts
+// One host of a release, over one SSH session: connect, run a step's command, time it. Each step
+// leaves one step record and, on failure, throws one StepError naming it. What a step runs is the
+// step table's (engine/steps.ts); this is the thin executor under it (as Kamal's are).
+
+
+
+
+/**
+ * Connection starts (TCP, key exchange, authentication) in flight at once, separately from
+ * max-parallel: a burst of handshakes is what servers and middleboxes refuse first. 10 is where
+ * OpenSSH's default `MaxStartups 10:30:100` starts dropping unauthenticated connections, which a
+ * jump host (every handshake goes through it) would otherwise do to a large rollout.
+ */
+const MAX_CONCURRENT_HANDSHAKES = 10;
+const handshakes = new concurrency/* Semaphore */.jf(MAX_CONCURRENT_HANDSHAKES);
+class ReleaseHost {
+    spec;
+    ctx;
+    id;
+    steps = [];
+    current;
+    now;
+    sleep;
+    deployPath;
+    constructor(spec, ctx) {
+        this.spec = spec;
+        this.ctx = ctx;
+        this.id = (0,inputs/* hostId */.My)(spec);
+        this.deployPath = ctx.deployPath;
+        this.now = ctx.now ?? Date.now;
+        this.sleep = ctx.sleep ?? concurrency/* sleep */.yy;
+    }
+    get connected() {
+        return this.current !== undefined;
+    }
+    /** The open session (undefined when not connected, or after the connection was lost). */
+    get session() {
+        return this.current;
+    }
+    /** Connects, verifying the host key. */
+    async connect() {
+        await this.timed('connect', async () => {
+            this.current = await (this.ctx.handshakes ?? handshakes).run(() => this.ctx.connector(this.spec, this.ctx.credentials));
+            return undefined;
+        });
+    }
+    /**
+     * Connects again after the connection was lost (a restarted sshd), retrying until `withinMs`: a
+     * host must be put back once it is reachable again.
+     */
+    async reconnect(withinMs) {
+        await this.current?.close().catch(() => undefined);
+        this.current = undefined;
+        const deadline = this.now() + withinMs;
+        for (;;) {
+            try {
+                await this.connect();
+                return;
+            }
+            catch (err) {
+                if (this.now() >= deadline)
+                    throw err;
+                await this.sleep(Math.min(1000, Math.max(1, deadline - this.now())));
+            }
+        }
+    }
+    async close() {
+        await this.current?.close().catch(() => undefined);
+        this.current = undefined;
+    }
+    /** The session, or an error naming the host. */
+    sessionOrThrow() {
+        if (!this.current)
+            throw new Error(`${this.id}: not connected`);
+        return this.current;
+    }
+    /** A command whose non-zero exit is an answer, not a failure; a lost connection drops the session. */
+    async run(command, options) {
+        const session = this.sessionOrThrow();
+        try {
+            return await session.exec(command, options);
+        }
+        catch (err) {
+            this.current = undefined;
+            await session.close().catch(() => undefined);
+            throw err;
+        }
+    }
+    /** One step's remote command: exit 0 or a StepError with the last lines of its output; `describe` words the record.
+     * */
+    async exec(name, command, options, describe) {
+        return this.timed(name, async () => {
+            const result = await this.run(command, options);
+            if (result.code !== 0)
+                throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
+            return result.stdout;
+        }, describe);
+    }
+    /** Runs a step that is not one remote command (a drain on the balancer, the lock's wait, a health check) under this
+     * host's records. */
+    async timed(name, fn, detail) {
+        const start = this.now();
+        try {
+            const value = await fn();
+            const text = detail?.(value);
+            this.steps.push({ name, start, end: this.now(), ok: true, ...(text ? { detail: text } : {}) });
+            return value;
+        }
+        catch (err) {
+            const message = err instanceof StepError ? err.message.replace(/^\S+ failed(?: \(exit \d+\))?: /, '') : errors_errorMessage(err);
+            this.steps.push({ name, start, end: this.now(), ok: false, detail: message });
+            throw err instanceof StepError ? err : new StepError(name, -1, message);
+        }
+    }
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/release/state-command.ts
+// Reading a host's release state in one round trip, and parsing the answer (host-controlled text:
+// every line checked, nothing trusted).
+
+
+
+
 /** How much of the deploy log a state read brings back: far more than keep-releases ever needs. */
 const LOG_LINES_READ = 2000;
 /**
@@ -59237,8 +60778,10 @@ function findUnwritable(deployPath) {
     const l = layout(deployPath);
     const dp = quote(deployPath);
     return [
-        `unwritable=; for d in ${[deployPath, l.releases, l.state, l.shared].map(quote).join(' ')}; do if [ -e "$d" ] && [ ! -w "$d" ]; then unwritable=$d; break; fi; done`,
-        `if [ ! -e ${dp} ]; then d=${dp}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -w "$d" ] || unwritable=$d; fi`,
+        `unwritable=; for d in ${[deployPath, l.releases, l.state, l.shared].map(quote).join(' ')}; do if [ -e ` +
+            `"$d" ] && [ ! -w "$d" ]; then unwritable=$d; break; fi; done`,
+        `if [ ! -e ${dp} ]; then d=${dp}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -w "$d" ] || ` +
+            `unwritable=$d; fi`,
     ];
 }
 /**
@@ -59257,16 +60800,22 @@ function readStateCommand(deployPath, releaseId = '', checks) {
             ? [
                 ...findUnwritable(deployPath),
                 `[ -z "$unwritable" ] || printf 'unwritable=%s\\n' "$unwritable"`,
-                `for c in ${checks.commands.map(quote).join(' ')}; do command -v "$c" >/dev/null 2>&1 || echo "missing-command=$c"; done; true`,
+                `for c in ${checks.commands.map(quote).join(' ')}; do command -v "$c" >/dev/null 2>&1 || echo ` +
+                    `"missing-command=$c"; done; true`,
             ]
             : []),
         `cd ${quote(deployPath)} 2>/dev/null || { echo absent=1; ${checks ? `${nearest}; ${free('"$d"')}; ` : ''}exit 0; }`,
         // A layout directory that is a symlink would lead fivestep's writes out of the deploy path.
         `for n in releases shared .fivestep; do [ -L "$n" ] && printf 'layout-link=%s\\n' "$n"; done; true`,
-        `if [ -L current ]; then printf 'current-link=%s\\n' "$(readlink current)"; elif [ -d current ]; then echo current-kind=dir; elif [ -e current ]; then echo current-kind=file; fi`,
-        `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; if [ -L "releases/$n" ]; then echo "release-link=$n"; continue; fi; echo "release=$n $(stat -c %Y "releases/$n")"; done`,
+        `if [ -L current ]; then printf 'current-link=%s\\n' "$(readlink current)"; elif [ -d current ]; then ` +
+            `echo current-kind=dir; elif [ -e current ]; then echo current-kind=file; fi`,
+        `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; if [ -L "releases/$n" ` +
+            `]; then echo "release-link=$n"; continue; fi; echo "release=$n $(stat -c %Y "releases/$n")"; done`,
         `for b in ${quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
-        releaseId ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ${quote(`${l.checksums}/${releaseId}`)})"; true` : 'true',
+        releaseId
+            ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ` +
+                `${quote(`${l.checksums}/${releaseId}`)})"; true`
+            : 'true',
         `tail -n ${LOG_LINES_READ} ${quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
     ];
     if (checks) {
@@ -59277,7 +60826,8 @@ function readStateCommand(deployPath, releaseId = '', checks) {
                 const dir = quote(p ? `shared/${p}` : 'shared');
                 lines.push(`[ -L ${dir} ] && printf 'shared-through-link=%s\\t%s\\n' ${quote(path)} ${quote(p || '.')}; true`);
             }
-            lines.push(`if [ -L ${inShared} ]; then k=link; elif [ -d ${inShared} ]; then k=dir; elif [ -e ${inShared} ]; then k=file; else k=absent; fi; printf 'shared=%s\\t%s\\n' "$k" ${quote(path)}`);
+            lines.push(`if [ -L ${inShared} ]; then k=link; elif [ -d ${inShared} ]; then k=dir; elif [ -e ${inShared} ]; ` +
+                `then k=file; else k=absent; fi; printf 'shared=%s\\t%s\\n' "$k" ${quote(path)}`);
         }
     }
     return lines.join('\n');
@@ -59321,7 +60871,8 @@ function parseState(stdout) {
             link = value ? `releases/${value}` : undefined;
         else if (key === 'current-kind') {
             state.currentIsDirectory = value === 'dir';
-            state.currentProblem = value === 'dir' ? 'is a directory, not a symlink (an app deployed by hand?)' : 'is a file, not a symlink';
+            state.currentProblem =
+                value === 'dir' ? 'is a directory, not a symlink (an app deployed by hand?)' : 'is a file, not a symlink';
         }
         else if (key === 'bad')
             state.bad.push(value);
@@ -59364,16 +60915,25 @@ function parseState(stdout) {
         else if (m && state.releaseLinks.includes(m[1]))
             state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
         else
-            state.currentProblem = `is a symlink to '${(0,common_text/* oneLine */.T)(link, 300)}', outside releases/`;
+            state.currentProblem = `is a symlink to '${(0,common_text/* oneLine */.TN)(link, 300)}', outside releases/`;
     }
     state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
     return state;
 }
-/** A lock whose heartbeat is older than this is stale: its holder is gone (SPEC). */
+
+;// CONCATENATED MODULE: ./src/release/lock-commands.ts
+// The deploy lock's remote commands: take it (or take over a stale one), renew its heartbeat over one
+// long-lived channel, release it. The policy around them is engine/lock.ts's.
+
+
+
+
+/** A lock whose heartbeat is older than this is stale: its holder is gone, and the next run takes it over. */
 const LOCK_STALE_SEC = 60;
 /** Writes the owner file (token, owner, heartbeat on the host's clock) by rename, so no reader sees it half-written. */
 function writeOwner(lock, token, owner) {
-    return `printf '%s\\n' ${quote(token)} ${quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ${lock}/owner.tmp ${lock}/owner`;
+    return (`printf '%s\\n' ${quote(token)} ${quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ` +
+        `${lock}/owner.tmp ${lock}/owner`);
 }
 /**
  * One attempt at the host's lock (an atomic mkdir). Exits EXIT.unwritable printing `unwritable <path>`
@@ -59388,11 +60948,13 @@ function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
     const lock = quote(l.lock);
     const guard = quote(`${l.lock}.takeover`);
     const write = writeOwner(lock, token, owner);
-    const read = `tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner 2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`;
+    const read = `tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner ` +
+        `2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`;
     return [
         // A deploy path the login user cannot write is said as such, never taken for someone else's lock.
         ...findUnwritable(deployPath),
-        `[ -z "$unwritable" ] && mkdir -p ${quote(l.state)} 2>/dev/null || { [ -n "$unwritable" ] || unwritable=${quote(l.state)}; printf 'unwritable %s\\n' "$unwritable"; exit ${EXIT.unwritable}; }`,
+        `[ -z "$unwritable" ] && mkdir -p ${quote(l.state)} 2>/dev/null || { [ -n "$unwritable" ] || ` +
+            `unwritable=${quote(l.state)}; printf 'unwritable %s\\n' "$unwritable"; exit ${EXIT.unwritable}; }`,
         `if mkdir ${lock} 2>/dev/null; then ${write}; echo acquired; exit 0; fi`,
         read,
         `now=$(date +%s)`,
@@ -59402,9 +60964,12 @@ function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
         `[ "$beat" -gt $((now + 120)) ] && beat=$((beat - 3600))`,
         `age=$((now - beat))`,
         `if [ "$tok" = ${quote(token)} ]; then ${write}; echo acquired; exit 0; fi`,
-        `[ -d ${guard} ] && [ $((now - $(stat -c %Y ${guard} 2>/dev/null || echo "$now"))) -gt ${LOCK_STALE_SEC} ] && rmdir ${guard} 2>/dev/null`,
-        `if { [ "$age" -gt ${LOCK_STALE_SEC} ] || { [ -n ${quote(forceOwner)} ] && [ "$holder" = ${quote(forceOwner)} ]; }; } && mkdir ${guard} 2>/dev/null; then`,
-        `  if [ "$(sed -n 1p ${lock}/owner 2>/dev/null || true)" = "$tok" ]; then rm -rf ${lock}; if mkdir ${lock} 2>/dev/null; then ${write}; rmdir ${guard}; echo "took-over $age $holder"; exit 0; fi; fi`,
+        `[ -d ${guard} ] && [ $((now - $(stat -c %Y ${guard} 2>/dev/null || echo "$now"))) -gt ${LOCK_STALE_SEC} ` +
+            `] && rmdir ${guard} 2>/dev/null`,
+        `if { [ "$age" -gt ${LOCK_STALE_SEC} ] || { [ -n ${quote(forceOwner)} ] && [ "$holder" = ${quote(forceOwner)} ` +
+            `]; }; } && mkdir ${guard} 2>/dev/null; then`,
+        `  if [ "$(sed -n 1p ${lock}/owner 2>/dev/null || true)" = "$tok" ]; then rm -rf ${lock}; if mkdir ` +
+            `${lock} 2>/dev/null; then ${write}; rmdir ${guard}; echo "took-over $age $holder"; exit 0; fi; fi`,
         `  rmdir ${guard}; ${read}`,
         `fi`,
         `echo "held $age $holder"; exit ${EXIT.lockHeld}`,
@@ -59412,699 +60977,644 @@ function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
 }
 /**
  * The heartbeat as one long-lived command: each line the runner writes renews the heartbeat and is
- * answered `renewed`, or `lost` (and the loop ends) when another run holds the lock now. A renewal then costs one packet on an open channel, not a new session: at a
+ * answered `renewed`, or `lost` (and the loop ends) when another run holds the lock now. A renewal then costs one
+ * packet on an open channel, not a new session: at a
  * thousand hosts a renewal every 15 s for each would otherwise rival the rollout's own commands.
  * When the runner vanishes no line comes, so the heartbeat goes stale as the lock's rules expect.
  */
 function heartbeatCommand(deployPath, token, owner) {
     const lock = quote(layout(deployPath).lock);
-    return `while IFS= read -r beat; do if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ]; then ${writeOwner(lock, token, owner)} 2>/dev/null; echo renewed; else echo lost; exit 0; fi; done`;
+    return (`while IFS= read -r beat; do if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ]; ` +
+        `then ${writeOwner(lock, token, owner)} 2>/dev/null; echo renewed; else echo lost; exit 0; fi; done`);
 }
 /** Releases the lock only if this run still holds it (its token is in the owner file). */
 function releaseLockCommand(deployPath, token) {
     const lock = quote(layout(deployPath).lock);
     return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ] && rm -rf ${lock}; true`;
 }
-/** Receives the artifact on stdin into incoming/, verifying its sha256; nothing is left behind when either fails. */
-function receiveArtifactCommand(deployPath, releaseId, sha256) {
+
+;// CONCATENATED MODULE: ./src/engine/preflight.ts
+// The preflight's judgement, like Capistrano's `deploy:check`: from what one
+// host's state read found, what stops the rollout there before anything is staged, each problem said
+// with what fixes it. Pure; the dry run prints the same findings.
+
+
+
+
+
+/** Commands every rollout's steps run on a host. */
+const BASE_COMMANDS = (/* unused pure expression or super */ null && ([
+    'tar',
+    'gzip',
+    'sha256sum',
+    'mv',
+    'ln',
+    'cp',
+    'chmod',
+    'touch',
+    'df',
+    'awk',
+    'sed',
+]));
+/** Delta staging's besides (`cp -l` is cp's). */
+const DELTA_COMMANDS = (/* unused pure expression or super */ null && (['find', 'xargs', 'sort', 'cut']));
+/** artifact-url: one of the two. */
+const DOWNLOAD_COMMANDS = (/* unused pure expression or super */ null && (['curl', 'wget']));
+/** The commands a rollout needs on every host; with `eitherOf`, at least one of those. */
+function commandsNeeded(staging) {
+    return {
+        commands: [...BASE_COMMANDS, ...(staging.delta ? DELTA_COMMANDS : [])],
+        ...(staging.url ? { eitherOf: DOWNLOAD_COMMANDS } : {}),
+    };
+}
+/** What preflight asks a host besides its state (read in the same command). */
+function stateChecks(shared, staging) {
+    const { commands, eitherOf } = commandsNeeded(staging);
+    return { shared, commands: [...commands, ...(eitherOf ?? [])] };
+}
+function noSpaceMessage(deployPath, host, need, free, what) {
+    return (`not enough space in ${deployPath} on ${host}: the release needs ${formatBytes(need)} (${what}), ` +
+        `plus ${formatBytes(free * SPARE_SHARE)} to spare (10% of the free space); ${formatBytes(free)} is free`);
+}
+/** The message for a deploy path the login user cannot write, with the command that fixes it. */
+function unwritableMessage(path, host, deployPath) {
+    const inside = path !== deployPath && path.startsWith(`${deployPath}/`);
+    const fix = inside
+        ? `sudo chown -R ${quote(host.user)} ${quote(deployPath)}`
+        : `sudo install -d -o ${quote(host.user)} ${quote(deployPath)}`;
+    return `cannot write ${path} on ${(0,inputs/* hostId */.My)(host)}: permission denied for '${host.user}'. Fix it on the host: ${fix}`;
+}
+const KIND_WORDS = { file: 'a file', symlink: 'a symlink', hardlink: 'a file' };
+function preflightFindings(state, req) {
+    const id = hostId(req.host);
+    const dp = req.deployPath;
+    const problems = [];
+    const warnings = [];
+    let adopt = false;
+    if (state.unwritable)
+        problems.push(unwritableMessage(state.unwritable, req.host, dp));
+    for (const n of state.layoutLinks) {
+        problems.push(`${dp}/${n} on ${id} is a symlink: fivestep writes nothing outside the deploy path, so ${n}/ must be ` +
+            `a directory there (mount another disk at it rather than link it)`);
+    }
+    if (state.currentIsDirectory && req.adoptCurrent)
+        adopt = true;
+    else if (state.currentIsDirectory) {
+        problems.push(`${dp}/current on ${id} is a directory, not a symlink (an app deployed by hand?): set adopt-current: ` +
+            `true to move it to ${dp}/releases/pre-fivestep-<time> as the first healthy release (the one a ` +
+            `revert goes back to), or move it away yourself`);
+    }
+    else if (state.currentProblem) {
+        problems.push(`${dp}/current on ${id} ${state.currentProblem}: fivestep switches current only between the entries ` +
+            `of releases/; remove it, or point it at one of them, by hand`);
+    }
+    for (const n of state.releaseLinks)
+        warnings.push(`${id}: ${dp}/releases/${n} is a symlink: fivestep never builds from it, switches to it or prunes through it`);
+    const missing = req.commands.filter((c) => state.missingCommands.includes(c));
+    if (missing.length > 0)
+        problems.push(`${id} lacks ${missing.join(', ')}: the steps run them on the host (install them, e.g. with the ` +
+            `coreutils, tar, gzip and gawk or mawk packages)`);
+    if (req.eitherOf && req.eitherOf.every((c) => state.missingCommands.includes(c))) {
+        problems.push(`${id} has neither ${req.eitherOf.join(' nor ')}: artifact-url needs one of them to download the artifact`);
+    }
+    for (const sp of req.shared) {
+        const name = `shared path '${sp.path}${sp.dir ? '/' : ''}'`;
+        const through = state.sharedThroughLink.get(sp.path);
+        if (through !== undefined && through !== '.') {
+            problems.push(`${name}: ${dp}/shared/${through} on ${id} is a symlink: a shared path cannot go through one (it ` +
+                `would be written outside the deploy path)`);
+            continue;
+        }
+        // A deploy path not made yet has nothing in shared/.
+        const inShared = state.exists ? state.shared.get(sp.path) : 'absent';
+        const inRelease = req.tree?.get(sp.path);
+        if (sp.dir && inShared === 'file')
+            problems.push(`${name} declares a directory, but ${dp}/shared/${sp.path} on ${id} is a file`);
+        else if (sp.dir && inRelease !== undefined && inRelease !== 'dir')
+            problems.push(`${name} declares a directory, but the artifact holds '${sp.path}' as ${KIND_WORDS[inRelease] ?? inRelease}`);
+        else if (inShared === 'absent' && req.tree && inRelease === undefined && !sp.dir) {
+            problems.push(`${name} is in neither ${dp}/shared/ on ${id} nor the artifact: create ${dp}/shared/${sp.path} on ` +
+                `each host first, or write '${sp.path}/' in shared-paths to declare a directory that starts empty`);
+        }
+    }
+    if (req.needBytes !== undefined && state.freeKb !== null && !fits(req.needBytes, state.freeKb * 1024)) {
+        problems.push(noSpaceMessage(dp, id, req.needBytes, state.freeKb * 1024, 'the upload and its files unpacked'));
+    }
+    return { problems, adopt, warnings };
+}
+/**
+ * shared-paths against the artifact, before anything connects: a shared path whose parent is a
+ * symlink (or a file) in the artifact would be linked through it, out of the release. InputError.
+ */
+function checkSharedPathsInArtifact(shared, tree) {
+    for (const sp of shared) {
+        for (const p of parentPaths(sp.path)) {
+            const kind = tree.get(p);
+            if (kind === 'symlink') {
+                throw new InputError('shared-paths', `'${sp.path}': '${p}' is a symlink in the artifact; a shared path cannot go through a symlink ` +
+                    `(it could lead outside the deploy path). Share '${p}' itself, or make it a directory`);
+            }
+            if (kind !== undefined && kind !== 'dir')
+                throw new InputError('shared-paths', `'${sp.path}': '${p}' is a file in the artifact, not a directory`);
+        }
+    }
+}
+/** `pre-fivestep-<UTC yyyymmddHHMMSS>`: the release id a hand-deployed `current` is moved in as. */
+function adoptId(now) {
+    return `pre-fivestep-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+}
+
+;// CONCATENATED MODULE: ./src/engine/lock.ts
+// The deploy lock, which survives a lost runner: take it, take over a stale one with a warning, wait
+// on a live one up to lock-timeout, and keep this run's heartbeat fresh over one long-lived channel.
+
+
+
+
+
+
+
+/** How often the live run renews its heartbeat: three renewals fit in one stale period. */
+const LOCK_RENEW_MS = 15_000;
+/** The message a held lock fails with: who holds it, how fresh it is, what the user can do. */
+function lockHeldMessage(holder, ageSec, timeoutMs) {
+    const staleIn = Math.max(0, LOCK_STALE_SEC - ageSec);
+    return (`locked by another rollout: ${holder}, last heartbeat ${ageSec}s ago. ` +
+        `Wait for that run to finish, or set lock-timeout (now ${Math.round(timeoutMs / 1000)}s) to wait for it; ` +
+        `if that run is gone, its lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat (in about ` +
+        `${staleIn}s) and is then taken over`);
+}
+/** How long a renewal waits for the host's answer before the next beat tries again. */
+const HEARTBEAT_ANSWER_MS = 10_000;
+/** The deploy lock of one host: taken, renewed over its heartbeat channel, released. */
+class HostLock {
+    host;
+    /** This run's lock token while it holds the lock. */
+    token = '';
+    owner = '';
+    /** Another run took the lock over (the heartbeat said so). */
+    lost = false;
+    heartbeat;
+    constructor(host) {
+        this.host = host;
+    }
+    get id() {
+        return this.host.id;
+    }
+    get held() {
+        return this.token !== '';
+    }
+    /** One attempt; `forceOwner` takes over a lock held by that (completed) run. Not a step: takeLock times the wait. */
+    async tryLock(owner, token, forceOwner = '') {
+        const result = await this.host.run(acquireLockCommand(this.host.deployPath, owner, token, forceOwner));
+        const out = result.stdout.trim();
+        if (result.code === EXIT.unwritable) {
+            const why = (0,common_text/* oneLine */.TN)(out.replace(/^unwritable /, ''));
+            throw new StepError('lock', result.code, unwritableMessage(why, this.host.spec, this.host.deployPath));
+        }
+        // The holder is what the owner file says: host-controlled text, shown as one printable line.
+        const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec((0,common_text/* oneLine */.TN)(out));
+        if (result.code === 0) {
+            this.token = token;
+            this.owner = owner;
+            this.lost = false;
+            if (m && m[1] === 'took-over')
+                return { kind: 'took-over', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
+            return { kind: 'acquired' };
+        }
+        if (result.code === EXIT.lockHeld && m)
+            return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
+        throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
+    }
+    /**
+     * Renews the heartbeat; false when another run has taken the lock over. The renewals go over one
+     * long-lived channel (heartbeatCommand), opened on the first and again after a lost connection.
+     */
+    async renew() {
+        const session = this.host.session;
+        if (!this.token || !session)
+            return true;
+        if (this.lost)
+            return false;
+        const channel = this.heartbeat?.session === session ? this.heartbeat : this.openHeartbeat(session);
+        const answer = new Promise((resolve) => channel.waiting.push(resolve));
+        channel.input.write('\n');
+        // A host too slow to answer within a renewal period says nothing about who holds the lock.
+        const reply = await within(answer, HEARTBEAT_ANSWER_MS, 'late');
+        if (reply === 'lost')
+            this.lost = true;
+        return reply !== 'lost';
+    }
+    /** Ends the heartbeat, then removes the lock if it is still this run's. */
+    async release() {
+        if (!this.token)
+            return;
+        await this.closeHeartbeat();
+        const token = this.token;
+        this.token = '';
+        if (!this.host.connected) {
+            throw new Error(`the connection was lost: the lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat and is ` +
+                `then taken over`);
+        }
+        await this.host.run(releaseLockCommand(this.host.deployPath, token));
+    }
+    /** Ends the heartbeat channel (its loop exits on end of input), so no renewal races the release of the lock. */
+    async closeHeartbeat() {
+        const channel = this.heartbeat;
+        if (!channel)
+            return;
+        channel.input.end();
+        await within(channel.done, HEARTBEAT_ANSWER_MS, undefined);
+    }
+    openHeartbeat(session) {
+        const channel = {
+            session,
+            input: new external_node_stream_.PassThrough(),
+            waiting: [],
+            buffered: '',
+            done: Promise.resolve(),
+        };
+        const answer = (line) => channel.waiting.shift()?.(line);
+        const onStdout = (chunk) => {
+            channel.buffered += chunk;
+            for (let nl = channel.buffered.indexOf('\n'); nl >= 0; nl = channel.buffered.indexOf('\n')) {
+                answer(channel.buffered.slice(0, nl).trim());
+                channel.buffered = channel.buffered.slice(nl + 1);
+            }
+        };
+        channel.done = session
+            .exec(heartbeatCommand(this.host.deployPath, this.token, this.owner), { stdin: channel.input, onStdout })
+            .then(() => undefined, () => undefined)
+            .finally(() => {
+            // The loop ended (lost, or the channel closed): a waiting renewal learns nothing more from it.
+            while (channel.waiting.length)
+                answer('closed');
+            if (this.heartbeat === channel)
+                this.heartbeat = undefined;
+        });
+        this.heartbeat = channel;
+        return channel;
+    }
+}
+/** `promise`, or `fallback` after `ms` (a timer that never holds the process open). */
+function within(promise, ms, fallback) {
+    return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(fallback), ms);
+        timer.unref?.();
+        void promise.then((value) => {
+            clearTimeout(timer);
+            resolve(value);
+        });
+    });
+}
+/** Takes the host's lock, waiting up to `timeoutMs`; one `lock` step records the whole wait. */
+async function takeLock(lock, request) {
+    await lock.host.timed('lock', () => waitForLock(lock, request), (detail) => detail || undefined);
+}
+/** Tries until the lock is ours; resolves with what the step record should say ('' = nothing to say). */
+async function waitForLock(lock, request) {
+    const { logger, now } = request;
+    const host = lock.host;
+    const deadline = now() + request.timeoutMs;
+    const finished = new Set();
+    let waiting = false;
+    for (;;) {
+        const reply = await lock.tryLock(request.owner, request.token, [...finished][0] ?? '');
+        if (reply.kind === 'acquired')
+            return waiting ? 'waited for another rollout' : '';
+        if (reply.kind === 'took-over') {
+            const detail = `took over the stale lock of ${reply.holder} (last heartbeat ${reply.ageSec}s ` +
+                `ago${finished.has(reply.holder) ? ', and its run has completed' : ''})`;
+            logger.warning(`${host.id}: ${detail}`);
+            return detail;
+        }
+        if (request.runStatus && !finished.has(reply.holder) && (await request.runStatus(reply.holder)) === 'completed') {
+            finished.add(reply.holder);
+            continue;
+        }
+        if (now() >= deadline || request.cancelled())
+            throw new StepError('lock', 75, lockHeldMessage(reply.holder, reply.ageSec, request.timeoutMs));
+        if (!waiting)
+            logger.info(`${host.id}: waiting up to ${Math.round(request.timeoutMs / 1000)}s for the lock held by ${reply.holder} ` +
+                `(last heartbeat ${reply.ageSec}s ago)`);
+        waiting = true;
+        await request.sleep(Math.min(request.pollMs ?? 2000, Math.max(1, deadline - now())));
+    }
+}
+/**
+ * Renews the heartbeat of every lock this run holds, every LOCK_RENEW_MS, bakes included. A lock
+ * found taken over means another run judged this one dead: `onLost` stops the rollout.
+ */
+class Heartbeat {
+    locks;
+    onLost;
+    logger;
+    intervalMs;
+    timer;
+    beating = false;
+    constructor(locks, onLost, logger, intervalMs = LOCK_RENEW_MS) {
+        this.locks = locks;
+        this.onLost = onLost;
+        this.logger = logger;
+        this.intervalMs = intervalMs;
+    }
+    start() {
+        this.timer = setInterval(() => void this.beat(), this.intervalMs);
+        this.timer.unref?.();
+    }
+    stop() {
+        if (this.timer)
+            clearInterval(this.timer);
+        this.timer = undefined;
+    }
+    /** One round of renewals (a slow host never makes two rounds overlap). */
+    async beat() {
+        if (this.beating)
+            return;
+        this.beating = true;
+        try {
+            await Promise.all(this.locks()
+                .filter((l) => l.held && l.host.connected)
+                .map(async (l) => {
+                const ours = await l.renew().catch((err) => {
+                    this.logger.debug(`${l.id}: could not renew the lock's heartbeat: ${errorMessage(err)}`);
+                    return true;
+                });
+                if (!ours)
+                    this.onLost(l);
+            }));
+        }
+        finally {
+            this.beating = false;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/plan.ts
+// The pure planner: settings and what preflight found → the plan a rollout executes (waves, each
+// host's steps, the failure budget). The dry run prints this same plan.
+
+/** Splits hosts (in the order given) into waves, Ansible `serial` semantics: the last size repeats until every host
+ * is done. A percent is of all hosts, rounded up, at least 1. */
+function planWaves(hosts, sizes) {
+    const waves = [];
+    let next = 0;
+    let i = 0;
+    while (next < hosts.length) {
+        const size = resolveCount(sizes[Math.min(i, sizes.length - 1)], hosts.length);
+        waves.push(hosts.slice(next, next + size));
+        next += size;
+        i++;
+    }
+    return waves;
+}
+/** The failure budget of `max-failures` over `hosts` hosts: `N`, or `N%` of them rounded up (0% is 0). */
+function failureBudget(maxFailures, hosts) {
+    return maxFailures.kind === 'count' ? maxFailures.value : resolveCount(maxFailures, hosts, 0);
+}
+function planRollout(hosts, options, found = new Map()) {
+    const waves = planWaves(hosts, options.waves);
+    const fetchSteps = (host) => {
+        const f = found.get(host);
+        if (f?.uploaded)
+            return [];
+        if (options.staging === 'url')
+            return ['download'];
+        // Delta sends the missing files with the unpack command; a host with no release to build from gets the whole
+        // artifact.
+        return options.staging === 'delta' && (f?.current ?? true) ? ['compare'] : ['upload'];
+    };
+    const stageSteps = (host) => [
+        ...fetchSteps(host),
+        'unpack',
+        ...(options.sharedPaths ? ['link'] : []),
+        ...(options.setup ? ['setup'] : []),
+    ];
+    return {
+        release: options.release,
+        waves: waves.map((w, i) => ({
+            index: i + 1,
+            hosts: [...w],
+            bake: i < waves.length - 1 && options.waveWaitMs > 0
+                ? { ms: options.waveWaitMs, watch: options.watch, canary: options.canary && i === 0 }
+                : null,
+        })),
+        budget: failureBudget(options.maxFailures, hosts.length),
+        maxParallel: options.maxParallel,
+        stage: Object.fromEntries(hosts.map((h) => [h, stageSteps(h)])),
+        switch: [
+            ...(options.drain ? ['drain'] : []),
+            'switch',
+            ...(options.reload ? ['reload'] : []),
+            ...(options.health ? ['health'] : []),
+            ...(options.drain ? ['rotation'] : []),
+        ],
+        finish: ['record'],
+        // Behind a balancer a reverted host is back in rotation only once healthy on the release it went back to.
+        revert: revertSteps({ drain: options.drain, health: options.drain && options.health }),
+    };
+}
+/**
+ * The revert plan, a failed rollout's put-back and auto-revert's alike (Kamal's rollback reuses its
+ * boot): out of rotation, switch back and reload, mark the release bad, health, back in rotation.
+ */
+function revertSteps(o) {
+    return [
+        ...(o.drain ? ['drain'] : []),
+        'revert',
+        ...(o.markBad ? ['mark-bad'] : []),
+        ...(o.health ? ['health'] : []),
+        ...(o.drain ? ['rotation'] : []),
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/release/delta.ts
+// Delta staging: the host builds the new release from hard links into its current one plus only the
+// files the runner sends, then checks every file against the release's manifest before the rename.
+// Pure: the manifest format, the runner's choice of files, and the two remote commands (tested by exact string).
+//
+// Every file keeps the artifact's modification time (caches key on mtime and size), so a file is a
+// hard link only when its content, mode AND time are the release's: an unchanged file with a new time
+// (a fresh checkout) is copied on the host and given its time, and costs no bytes on the network.
+
+
+
+/**
+ * Names the manifest cannot carry: it is tab-separated and line-based, and sha256sum escapes a
+ * backslash. Such an artifact is staged whole (a warning says which file).
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what cannot be carried
+const UNSUPPORTED_NAME = /[\0-\x1f\x7f\\]/;
+/**
+ * `sha256 TAB mode TAB size TAB mtime TAB path`, one file a line, sorted by path (the host's stored
+ * copy has the same form; copies stored before mtimes were kept lack the mtime, and only their first
+ * and last fields are ever read).
+ */
+function manifestText(entries) {
+    return [...entries]
+        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+        .map((e) => `${e.sha256}\t${e.mode}\t${e.size}\t${e.mtime}\t${e.path}\n`)
+        .join('');
+}
+function parseOffer(stdout) {
+    const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+    const none = lines.find((l) => l.startsWith('none '));
+    if (none)
+        return { usable: false, reason: none.slice(5).trim() };
+    const from = lines.find((l) => l.startsWith('from '));
+    if (!from)
+        return { usable: false, reason: `unexpected answer: ${lines.slice(0, 2).join(' | ') || '(nothing)'}` };
+    return {
+        usable: true,
+        from: from.slice(5).trim(),
+        missing: new Set(lines.filter((l) => l.startsWith('missing ')).map((l) => l.slice(8).trim())),
+    };
+}
+/** The files the runner sends: every file whose content the host does not hold. */
+function filesToSend(entries, missing) {
+    return entries.filter((e) => missing.has(e.sha256));
+}
+function deltaFiles(deployPath, releaseId) {
     const l = layout(deployPath);
-    const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
+    const base = `${l.incoming}/${releaseId}`;
+    return {
+        manifest: `${base}.manifest`,
+        index: `${base}.index`,
+        /** Files at the same path with the same content, mode and time: linked in one batch. */
+        same: `${base}.same`,
+        /** The same but for the time (`mtime TAB path`): copied in one batch, then given their times. */
+        retime: `${base}.retime`,
+        /** Held content at another path or with another mode: `source TAB source-mode TAB source-mtime TAB mode TAB mtime
+         * TAB path`. */
+        moved: `${base}.moved`,
+        from: `${base}.from`,
+        delta: `${base}.delta`,
+        stored: `${l.manifests}/${releaseId}`,
+    };
+}
+/**
+ * The offer, to build from `from` (the host's current release, as preflight read it). Stdin is the
+ * release's manifest, gzipped; the host keeps it and indexes `releases/<from>` as it is on disk: only
+ * files `find` reaches without following a symlink, so nothing is ever linked from outside the
+ * release, whatever it holds; a name with a control character or a backslash is not indexed. Contents
+ * come from the stored manifest of `from` (else sha256sum of every file: a release staged before
+ * delta existed). Prints `from <release>` and one `missing <sha256>` per content it does not hold,
+ * or `none <why>`. Nothing under releases/ changes.
+ */
+function deltaOfferCommand(deployPath, releaseId, from) {
+    const l = layout(deployPath);
+    const f = deltaFiles(deployPath, releaseId);
+    const m = quote(f.manifest);
+    const idx = quote(f.index);
+    const base = quote(`releases/${from}`);
+    const stored = quote(`${l.manifests}/${from}`);
     return [
         'set -e',
         `mkdir -p ${quote(l.incoming)}`,
-        `cat > ${tmp} || { rm -f ${tmp}; echo 'could not store the upload (is the disk full?)' >&2; exit 1; }`,
-        `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
-    ].join('\n');
-}
-/** A release that fits leaves this share of the free space free (on a host, and on the runner). */
-const commands_SPARE_SHARE = 0.1;
-/** `need` bytes fit in `free` bytes with SPARE_SHARE of them to spare. */
-function commands_fits(need, free) {
-    return need + free * commands_SPARE_SHARE <= free;
-}
-/**
- * fits(), on the host: checks that `$need` bytes fit in the deploy path's file system with room to spare,
- * else exits EXIT.noSpace saying how much is needed and free, before anything is written.
- */
-function spaceCheck(deployPath, needBytes) {
-    const l = layout(deployPath);
-    const human = 'function h(b) { if (b >= 1073741824) return sprintf("%.1f GiB", b / 1073741824); if (b >= 1048576) return sprintf("%.1f MiB", b / 1048576); if (b >= 1024) return sprintf("%.1f KiB", b / 1024); return b " B" }';
-    const say = `BEGIN { printf "not enough space in %s: the release needs %s unpacked, plus %s to spare (10%% of the free space); %s is free\\n", dp, h(need), h(free * 102.4), h(free * 1024) }`;
-    return [
-        `need=${needBytes}; free=$(df -Pk ${quote(l.releases)} 2>/dev/null | awk 'NR==2 { print $4 }')`,
-        `if [ -n "$free" ] && [ $(( (need + 1023) / 1024 + free / ${Math.round(1 / commands_SPARE_SHARE)} )) -gt "$free" ]; then awk -v need="$need" -v free="$free" -v dp=${quote(deployPath)} '${human} ${say}' >&2; exit ${EXIT.noSpace}; fi`,
-    ];
-}
-/**
- * Lists an archive that no runner has checked (artifact-url) and prints the bytes its files take;
- * refuses (EXIT.refused, naming the members) devices, FIFOs, sockets and setuid or setgid files, before
- * anything is unpacked. `tar -tv` escapes unprintable names, so each member is one line.
- */
-function listCheckedCommand(archive, z, out) {
-    const awk = [
-        '{ t = substr($1, 1, 1) }',
-        't != "-" && t != "d" && t != "l" && t != "h" { if (nbad < 10) bad = bad "\\n  " $0; nbad++; next }',
-        't == "-" && (substr($1, 4, 1) ~ /[sS]/ || substr($1, 7, 1) ~ /[sS]/) { if (nsuid < 10) suid = suid "\\n  " $0; nsuid++ }',
-        't == "-" { size += $3 }',
-        'END {',
-        `  if (nbad) { printf "the artifact holds %d member(s) that are not regular files, directories or symlinks (refused):%s\\n", nbad, bad > "/dev/stderr"; exit ${EXIT.refused} }`,
-        `  if (nsuid) { printf "the artifact holds %d setuid or setgid file(s) (refused):%s\\n", nsuid, suid > "/dev/stderr"; exit ${EXIT.refused} }`,
-        '  printf "%.0f\\n", size',
-        '}',
-    ].join(' ');
-    return [
-        `tar -t${z}v --numeric-owner -f ${archive} > ${out}.list 2> ${out}.err || { echo "the artifact cannot be read as a tar archive: $(tail -n 2 ${out}.err | tr '\\n' ' ')" >&2; exit 1; }`,
-        `listed=$(awk '${awk}' ${out}.list)`,
+        `gzip -dc > ${m}`,
+        `cd ${quote(deployPath)}`,
+        `if [ -z ${quote(from)} ] || [ -L ${base} ] || [ ! -d ${base} ]; then echo ` +
+            `${quote(`none no current release to build from`)}; ` +
+            `exit 0; fi`,
+        // mode TAB mtime TAB path of every regular file reached without following a symlink.
+        `(cd ${base} && LC_ALL=C find . \\( -path '*[[:cntrl:]]*' -o -path '*\\\\*' \\) -prune -o -type f ` +
+            `-printf '%m\\t%Ts\\t%P\\n') > ${idx}.files`,
+        `if [ -f ${stored} ]; then awk -F'\\t' '{ print $1 "\\t" $NF }' ${stored} > ${idx}.sums`,
+        `else (cd ${base} && cut -f3 ${idx}.files | tr '\\n' '\\0' | xargs -0 -r sha256sum -- | sed ` +
+            `'s|^\\([0-9a-f]*\\)  |\\1\\t|') > ${idx}.sums`,
+        'fi',
+        // The index: sha256 TAB mode TAB mtime TAB path of every file found (a stale stored sum is caught by the check).
+        `awk -F'\\t' 'NR==FNR { sha[$2] = $1; next } ($3 in sha) { print sha[$3] "\\t" $1 "\\t" $2 "\\t" $3 }' ` +
+            `${idx}.sums ${idx}.files > ${idx}`,
+        `rm -f ${idx}.files ${idx}.sums`,
+        `printf '%s\\n' ${quote(from)} > ${quote(f.from)}`,
+        `echo ${quote(`from ${from}`)}`,
+        // Same path, content, mode and time → the batch link; only the time differs → the batch copy;
+        // held elsewhere or with another mode → one by one; else missing.
+        `: > ${quote(f.same)}; : > ${quote(f.retime)}; : > ${quote(f.moved)}`,
+        `awk -F'\\t' -v same=${quote(f.same)} -v retime=${quote(f.retime)} -v moved=${quote(f.moved)} 'NR==FNR ` +
+            `{ if (!($1 in src)) { src[$1] = $4; smode[$1] = $2; smtime[$1] = $3 } at[$4] = $1 "\\t" $2; atime[$4] ` +
+            `= $3; next } { if (at[$5] == $1 "\\t" $2 && atime[$5] == $4) print $5 > same; else if (at[$5] == $1 ` +
+            `"\\t" $2) print $4 "\\t" $5 > retime; else if ($1 in src) print src[$1] "\\t" smode[$1] "\\t" ` +
+            `smtime[$1] "\\t" $2 "\\t" $4 "\\t" $5 > moved; else if (!($1 in told)) { told[$1] = 1; ` +
+            `print "missing " $1 } }' ` +
+            `${idx} ${m}`,
     ].join('\n');
 }
 /**
- * Unpacks the received artifact into releases/<id>/ via a `.partial` directory renamed into place,
- * so releases/<id>/ is complete or absent: on any failure (a full disk) the partial directory and
- * the upload are removed. The release must fit first (spaceCheck); group- and world-write bits are
- * removed; file owners are never taken from the archive. An existing release with other content, or a
- * releases/<id> that is a symlink, is refused. Records `staged`.
+ * Builds releases/<id> from the offer's links and the tar on stdin (the missing files, every
+ * directory and symlink), in a `.partial` directory renamed into place once every file matches the
+ * manifest (content, mode, time, and no file more or less). A mismatch (a release edited in place)
+ * exits EXIT.deltaMismatch and leaves nothing: the runner then sends the whole artifact. Where the
+ * filesystem refuses a hard link the file is copied. `needBytes` (the files sent) must fit with room
+ * to spare. Records `staged` like unpackCommand.
  */
-function unpackCommand(deployPath, releaseId, options) {
-    const { identity, format, staged, unpackedBytes } = options;
+function deltaUnpackCommand(deployPath, releaseId, identity, needBytes, staged) {
     const l = layout(deployPath);
+    const f = deltaFiles(deployPath, releaseId);
     const target = quote(releasePath(deployPath, releaseId));
     const partial = quote(`${l.releases}/.${releaseId}.partial`);
-    const tmp = quote(`${l.incoming}/${releaseId}.artifact`);
     const sum = quote(`${l.checksums}/${releaseId}`);
-    const manifest = quote(`${l.incoming}/${releaseId}.manifest`);
-    // Everything received for this release (the upload, its listing, and a delta offer's manifest and index).
-    const received = `${quote(`${l.incoming}/${releaseId}`)}.*`;
-    const z = format === 'tar.gz' ? 'z' : '';
+    const incoming = [f.manifest, f.index, f.same, f.retime, f.moved, f.from, f.delta].map(quote).join(' ');
+    const log = staged ? appendLogCommand(deployPath, staged) : '';
     return [
         'set -e',
-        `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)}`,
-        `if [ -L ${target} ]; then echo ${quote(`releases/${releaseId} is a symlink: fivestep never writes through one; remove it on the host`)} >&2; exit ${EXIT.refused}; fi`,
-        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(identity)} ]; then rm -f ${received}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
-        `cleanup() { rm -rf ${partial} ${received} ${sum}; }`,
+        `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)} ${quote(l.manifests)}`,
+        `cat > ${quote(f.delta)}`,
+        `if [ -L ${target} ]; then echo ` +
+            `${quote(`releases/${releaseId} is a symlink: fivestep never writes through one; remove it on the host`)} ` +
+            `>&2; exit ${EXIT.refused}; fi`,
+        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(identity)} ]; then rm -f ${incoming}; ` +
+            `${log ? `${log}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use ` +
+            `a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        ...spaceCheck(deployPath, String(needBytes)),
+        `cleanup() { rm -rf ${partial} ${incoming} ${sum} ${quote(f.stored)}; }`,
         'trap cleanup EXIT',
-        ...(unpackedBytes === undefined ? [listCheckedCommand(tmp, z, tmp), ...spaceCheck(deployPath, '"$listed"')] : spaceCheck(deployPath, String(unpackedBytes))),
         `rm -rf ${partial}`,
         `mkdir ${partial}`,
-        // -p: modes exactly as the artifact has them (not masked by the login's umask), as delta staging builds them.
-        `tar -x${z}p --no-same-owner -f ${tmp} -C ${partial}`,
-        // Releases are read-only trees (chmod -R does not follow the symlinks it meets).
-        `chmod -R go-w ${partial}`,
-        // tar restores the archive's mtime of `./` onto the directory (epoch 0 for a packed directory);
-        // prune orders releases by this mtime, so it must be the unpack time.
+        `tar -xzp --no-same-owner -f ${quote(f.delta)} -C ${partial}`,
+        `from=${quote(l.releases)}/"$(cat ${quote(f.from)})"`,
+        `tab=$(printf '\\t')`,
+        // The batch: `cp -l` links; refused links (another filesystem, protected_hardlinks) are copied instead,
+        // replacing (never writing through) whatever the first pass linked, with the source's mode and time (the
+        // release's).
+        `if [ -s ${quote(f.same)} ]; then (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp -l ` +
+            `--parents -t ${partial} -- 2>/dev/null) || (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs ` +
+            `-0 cp --remove-destination --preserve=mode,timestamps --parents -t ${partial} --); fi`,
+        // Unchanged but for the time: copied in one batch, then each group of files with one time touched at once.
+        `if [ -s ${quote(f.retime)} ]; then (cd "$from" && cut -f2 ${quote(f.retime)} | tr '\\n' '\\0' | xargs ` +
+            `-0 cp --remove-destination --preserve=mode --parents -t ${partial} --); (cd ${partial} && LC_ALL=C ` +
+            `sort -t "$tab" -k1,1n ${quote(f.retime)} | awk -F'\\t' '$1 !~ /^[0-9]+$/ { next } $1 != t { if (cmd) ` +
+            `close(cmd); t = $1; cmd = "xargs -d \\"\\\\n\\" touch -h -d @" t " --" } { print $2 | cmd } END { ` +
+            `if (cmd) close(cmd) }'); fi`,
+        `while IFS="$tab" read -r src smode smtime mode mtime path; do mkdir -p "$(dirname ${partial}/"$path")"; ` +
+            `if [ "$smode" = "$mode" ] && [ "$smtime" = "$mtime" ] && ln -- "$from/$src" ${partial}/"$path" ` +
+            `2>/dev/null; then :; else cp -- "$from/$src" ${partial}/"$path"; chmod "$mode" ${partial}/"$path"; ` +
+            `touch -h -d "@$mtime" ${partial}/"$path"; fi; done < ${quote(f.moved)}`,
+        // Every file against the manifest: content, then the exact set of files with their modes and times.
+        `if ! (cd ${partial} && awk -F'\\t' '{ print $1 "  " $5 }' ${quote(f.manifest)} | sha256sum --quiet ` +
+            `--strict -c - > ${quote(f.index)}.check 2>&1); then echo "delta: files differ from the manifest (a ` +
+            `release edited in place?): $(head -c 300 ${quote(f.index)}.check | tr '\\n' ' ')" >&2; rm -f ` +
+            `${quote(f.index)}.check; exit ${EXIT.deltaMismatch}; fi`,
+        `rm -f ${quote(f.index)}.check`,
+        `if [ "$(cd ${partial} && LC_ALL=C find . -type f -printf '%m\\t%Ts\\t%P\\n' | LC_ALL=C sort)" != "$(awk ` +
+            `-F'\\t' '{ print $2 "\\t" $4 "\\t" $5 }' ${quote(f.manifest)} | LC_ALL=C sort)" ]; then echo 'delta: ` +
+            `the files, their modes or their times differ from the manifest' >&2; exit ${EXIT.deltaMismatch}; fi`,
         `touch ${partial}`,
-        // The manifest the runner offered (delta staging), kept so the next release can be built from this one.
-        `if [ -f ${manifest} ]; then mkdir -p ${quote(l.manifests)}; mv ${manifest} ${quote(`${l.manifests}/${releaseId}`)}; fi`,
+        `mv ${quote(f.manifest)} ${quote(f.stored)}`,
         `printf '%s\\n' ${quote(identity)} > ${sum}`,
         `mv ${partial} ${target}`,
-        `trap - EXIT`,
-        `rm -f ${received}`,
-        ...(staged ? [appendLogCommand(deployPath, staged)] : []),
-    ].join('\n');
-}
-/** Removes a release this run staged but never switched to (its rollout stopped): nothing half-done stays. */
-function discardReleaseCommand(deployPath, releaseId) {
-    const l = layout(deployPath);
-    const target = `releases/${releaseId}`;
-    return [
-        `cd ${quote(deployPath)} 2>/dev/null || exit 0`,
-        `[ "$(readlink current 2>/dev/null)" = ${quote(target)} ] && { echo 'is current: kept' >&2; exit 1; }`,
-        `rm -rf -- ${quote(target)} ${quote(`${l.releases}/.${releaseId}.partial`)} ${quote(`${l.checksums}/${releaseId}`)} ${quote(`${l.manifests}/${releaseId}`)} ${quote(`${l.incoming}/${releaseId}`)}.*`,
-    ].join('\n');
-}
-/**
- * Links each shared path from shared/ into the release. A shared entry missing from shared/ is seeded
- * from the release, or created empty when declared a directory (`log/`); missing from both, the step
- * fails naming it: a file is never turned into a directory. No path is followed through a symlink:
- * a parent directory of a shared path that is a symlink, in the release or in shared/, fails the
- * step (EXIT.refused) before anything is removed or created.
- */
-function linkSharedCommand(deployPath, releaseId, shared) {
-    const rel = `releases/${releaseId}`;
-    const lines = ['set -e', `cd ${quote(deployPath)}`, `fail() { printf '%s\\n' "$1" >&2; exit ${EXIT.refused}; }`];
-    lines.push(`[ -L shared ] && fail ${quote(`${deployPath}/shared is a symlink: shared paths would be written outside the deploy path`)}; mkdir -p shared`);
-    for (const { path, dir } of shared) {
-        const name = `shared path '${path}${dir ? '/' : ''}'`;
-        for (const q of layout_parentPaths(path)) {
-            lines.push(`[ -L ${quote(`${rel}/${q}`)} ] && fail ${quote(`${name}: '${q}' is a symlink in the release: a shared path cannot go through a symlink`)}`, `[ -e ${quote(`${rel}/${q}`)} ] && [ ! -d ${quote(`${rel}/${q}`)} ] && fail ${quote(`${name}: '${q}' is not a directory in the release`)}`, `[ -L ${quote(`shared/${q}`)} ] && fail ${quote(`${name}: shared/${q} is a symlink: a shared path cannot go through a symlink`)}`, `[ -e ${quote(`shared/${q}`)} ] && [ ! -d ${quote(`shared/${q}`)} ] && fail ${quote(`${name}: shared/${q} is not a directory`)}`);
-        }
-        const inShared = quote(`shared/${path}`);
-        const inRelease = quote(`${rel}/${path}`);
-        const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
-        if (dir) {
-            lines.push(`[ -e ${inShared} ] && [ ! -L ${inShared} ] && [ ! -d ${inShared} ] && fail ${quote(`${name} declares a directory, but ${deployPath}/shared/${path} is a file`)}`, `[ -L ${inRelease} ] || { [ -e ${inRelease} ] && [ ! -d ${inRelease} ]; } && fail ${quote(`${name} declares a directory, but the release holds '${path}' as a file or symlink`)}`);
-        }
-        const missing = `${name} is in neither ${deployPath}/shared/ nor the release: create ${deployPath}/shared/${path} on each host first${dir ? '' : `, or write '${path}/' in shared-paths to declare a directory that starts empty`}`;
-        lines.push(`if [ ! -e ${inShared} ] && [ ! -L ${inShared} ]; then`, `  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then ${parent ? `mkdir -p ${quote(`shared/${parent}`)}; ` : ''}cp -a ${inRelease} ${inShared}`, dir ? `  else mkdir -p ${inShared}` : `  else fail ${quote(missing)}`, '  fi', 'fi', ...(parent ? [`mkdir -p ${quote(`${rel}/${parent}`)}`] : []), `rm -rf ${inRelease}`, `ln -s ${quote(`${deployPath}/shared/${path}`)} ${inRelease}`);
-    }
-    return lines.join('\n');
-}
-/** Runs a user command with `set -e` semantics in `dir`, with the release environment. */
-function userCommand(dir, command, env) {
-    return `cd ${quote(dir)} && env ${releaseEnv(env)} sh -ec ${quote(command)}`;
-}
-/**
- * Points `current` at releases/<id> by renaming a fresh symlink over it (rename(2) is atomic),
- * never `ln -sfn` (which unlinks first). Refuses a release directory that does not exist. The
- * ledger line goes in the same command, so no run can die between the switch and its record.
- */
-function switchCommand(deployPath, releaseId, entry) {
-    const tmp = `.current.${releaseId}.tmp`;
-    return [
-        'set -e',
-        `cd ${quote(deployPath)}`,
-        `[ -d ${quote(`releases/${releaseId}`)} ] && [ ! -L ${quote(`releases/${releaseId}`)} ] || { echo 'release directory missing' >&2; exit ${EXIT.missing}; }`,
-        `rm -f ${quote(tmp)}`,
-        `ln -s ${quote(`releases/${releaseId}`)} ${quote(tmp)}`,
-        `mv -T ${quote(tmp)} current`,
-        ...(entry ? [appendLogCommand(deployPath, entry)] : []),
-    ].join('\n');
-}
-/** Appends ledger lines, one JSON line each, in one write (one round trip for several). */
-function appendLogCommand(deployPath, ...entries) {
-    const l = layout(deployPath);
-    return `mkdir -p ${quote(l.state)} && printf '%s\\n' ${entries.map((e) => quote(JSON.stringify(e))).join(' ')} >> ${quote(l.log)}`;
-}
-function parseLog(stdout) {
-    const entries = [];
-    for (const line of stdout.split('\n')) {
-        if (!line.trim())
-            continue;
-        try {
-            entries.push(JSON.parse(line));
-        }
-        catch {
-            // A torn or foreign line is skipped: the log is evidence, not a parser's input contract.
-        }
-    }
-    return entries;
-}
-function markBadCommand(deployPath, releaseId, reason) {
-    const l = layout(deployPath);
-    return `mkdir -p ${quote(l.bad)} && printf '%s\\n' ${quote(reason)} > ${quote(`${l.bad}/${releaseId}`)}`;
-}
-function removeReleasesCommand(deployPath, releaseIds) {
-    if (releaseIds.length === 0)
-        return 'true';
-    const l = layout(deployPath);
-    const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`, `${l.manifests}/${id}`]);
-    return `rm -rf -- ${paths.map(quote).join(' ')}`;
-}
-/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records `entry` as switchCommand does. */
-function unsetCurrentCommand(deployPath, entry) {
-    return `rm -f ${quote(`${deployPath}/current`)}${entry ? ` && ${appendLogCommand(deployPath, entry)}` : ''}`;
-}
-/**
- * adopt-current: moves a `current` that is a real directory (an app deployed by hand) to
- * releases/<adoptId> and points a `current` symlink at it, recording it `healthy` (the release a
- * revert goes back to). A directory cannot be swapped for a symlink in one rename: between the two
- * renames `current` is missing for an instant.
- */
-function adoptCommand(deployPath, adoptId, entry) {
-    const target = `releases/${adoptId}`;
-    const tmp = `.current.${adoptId}.tmp`;
-    return [
-        'set -e',
-        `cd ${quote(deployPath)}`,
-        `[ -d current ] && [ ! -L current ] || { echo 'current is no longer a directory' >&2; exit ${EXIT.missing}; }`,
-        `[ -L releases ] && { echo 'releases is a symlink' >&2; exit ${EXIT.refused}; }; mkdir -p releases`,
-        `if [ -e ${quote(target)} ] || [ -L ${quote(target)} ]; then echo ${quote(`${target} already exists`)} >&2; exit ${EXIT.exists}; fi`,
-        `rm -f ${quote(tmp)}`,
-        `ln -s ${quote(target)} ${quote(tmp)}`,
-        `mv -T current ${quote(target)}`,
-        `mv -T ${quote(tmp)} current`,
-        appendLogCommand(deployPath, entry),
+        'trap - EXIT',
+        `rm -f ${incoming}`,
+        ...(log ? [log] : []),
     ].join('\n');
 }
 
-;// CONCATENATED MODULE: ./src/release/health.ts
-
-
-
-
-/** `{host}` → the host's name (IPv6 in brackets, as a URL needs); `{port}` → its app's port (checked when the balancer opened). */
-function healthUrlFor(template, host, appPort) {
-    const name = host.host.includes(':') ? `[${host.host}]` : host.host;
-    const url = template.replace(/\{host\}/g, name);
-    if (!url.includes('{port}'))
-        return url;
-    if (appPort === undefined)
-        throw new Error(`health-url uses {port} but no balancer server gives ${host.host} a port`);
-    return url.replace(/\{port\}/g, String(appPort));
-}
-/** The text a health-url body must contain: `{release}` → the release id being checked. */
-function expectedText(template, releaseId) {
-    return template.replace(/\{release\}/g, () => releaseId);
-}
-/** At most this much of a health-url body is read when looking for health-expect. */
-const MAX_BODY_BYTES = 1024 * 1024;
-/** Whether there is anything to check at all. */
-function hasHealthCheck(s) {
-    return s.healthCommand !== '' || s.healthUrl !== '';
-}
-/**
- * Builds the checker. The command runs first, then the URL, both within one `healthTimeoutMs`
- * deadline. With neither configured every host is healthy at once.
- */
-function createHealthCheck(settings, options = {}) {
-    const now = options.now ?? Date.now;
-    const sleep = options.sleep ?? concurrency/* sleep */.yy;
-    const doFetch = options.fetch ?? fetch;
-    const firstInterval = options.intervalMs ?? 200;
-    const maxInterval = options.maxIntervalMs ?? 2000;
-    const requestTimeout = options.requestTimeoutMs ?? 10_000;
-    const samples = settings.healthSamples ?? 1;
-    return async (session, host, env, appPort) => {
-        const start = now();
-        const deadline = start + settings.healthTimeoutMs;
-        /** Time one answer is given on the last attempt; an attempt of several answers gets that each (up to half the timeout). */
-        const answerWindow = Math.min(requestTimeout, Math.max(50, settings.healthTimeoutMs / 10));
-        let attempts = 0;
-        async function retry(what, attempt, answers = 1) {
-            const lastWindow = Math.max(answerWindow, Math.min(answerWindow * answers, settings.healthTimeoutMs / 2));
-            let interval = firstInterval;
-            let last = '';
-            for (;;) {
-                attempts++;
-                const remaining = Math.max(1, deadline - now());
-                last = (await attempt(remaining)) ?? '';
-                if (last === '')
-                    return null;
-                // The last pause is cut short so one attempt still starts just before the deadline, with
-                // time left to answer (a 1 ms window would only ever time out).
-                const lastStart = deadline - lastWindow;
-                if (now() >= lastStart)
-                    return `${what} not healthy after ${formatSeconds(now() - start)}: ${last}`;
-                await sleep(Math.min(interval, lastStart - now()));
-                interval = Math.min(maxInterval, interval * 2);
-            }
-        }
-        if (settings.healthCommand) {
-            const failure = await retry('health-command', async (remaining) => {
-                try {
-                    const r = await session.exec(userCommand(`${settings.deployPath}/current`, settings.healthCommand, env), { timeoutMs: remaining });
-                    if (r.code === 0)
-                        return null;
-                    return `exit ${r.code}${tail(r.stderr || r.stdout)}`;
-                }
-                catch (err) {
-                    return errors_errorMessage(err);
-                }
-            });
-            if (failure)
-                return { ok: false, detail: failure, attempts, ms: now() - start };
-        }
-        if (settings.healthUrl) {
-            let url;
-            try {
-                url = healthUrlFor(settings.healthUrl, host, appPort);
-            }
-            catch (err) {
-                return { ok: false, detail: errors_errorMessage(err), attempts, ms: now() - start };
-            }
-            const expected = settings.healthExpect ? expectedText(settings.healthExpect, env.releaseId) : '';
-            /** One answer, on a new connection: '' when healthy, else why not. */
-            const answer = async (remaining) => {
-                try {
-                    const res = await doFetch(url, { signal: AbortSignal.timeout(Math.min(remaining, requestTimeout)), redirect: 'manual', headers: { connection: 'close' } });
-                    const ok = res.status >= 200 && res.status < 300;
-                    if (!ok || expected === '') {
-                        // Drain the body so nothing leaks between attempts.
-                        await res.arrayBuffer().catch(() => undefined);
-                        return ok ? '' : `HTTP ${res.status}`;
-                    }
-                    const body = await readCapped(res, MAX_BODY_BYTES);
-                    if (body.includes(expected))
-                        return '';
-                    return `HTTP ${res.status} but the body does not contain ${JSON.stringify(shorten(expected, 200))} (body: ${excerpt(body)})`;
-                }
-                catch (err) {
-                    return fetchFailure(err);
-                }
-            };
-            const failure = await retry(`health-url ${url}`, async (remaining) => {
-                // Every one of `samples` answers in a row, so a host whose old workers still answer does not pass.
-                for (let i = 1; i <= samples; i++) {
-                    const why = await answer(i === 1 ? remaining : Math.max(1, deadline - now()));
-                    if (why)
-                        return samples > 1 && i > 1 ? `answer ${i} of ${samples} in a row: ${why}` : why;
-                }
-                return null;
-            }, samples);
-            if (failure)
-                return { ok: false, detail: failure, attempts, ms: now() - start };
-        }
-        const ms = now() - start;
-        const inARow = settings.healthUrl && samples > 1 ? ` (${samples} health-url answers in a row)` : '';
-        return { ok: true, detail: hasHealthCheck(settings) ? `healthy after ${attempts} attempt(s)${inARow}, ${ms} ms` : 'no health check configured', attempts, ms };
-    };
-}
-/** The body as text, reading at most maxBytes (the rest is not fetched). */
-async function readCapped(res, maxBytes) {
-    if (!res.body)
-        return '';
-    const reader = res.body.getReader();
-    const chunks = [];
-    let size = 0;
-    try {
-        while (size < maxBytes) {
-            const { done, value } = await reader.read();
-            if (done)
-                break;
-            const part = value.byteLength > maxBytes - size ? value.subarray(0, maxBytes - size) : value;
-            chunks.push(part);
-            size += part.byteLength;
-        }
-    }
-    finally {
-        await reader.cancel().catch(() => undefined);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-}
-/** A short single-line view of a body for a failure detail. */
-function excerpt(body) {
-    // eslint-disable-next-line no-control-regex -- a body excerpt must be one printable line
-    const line = body.replace(/[\s\x00-\x1f\x7f]+/g, ' ').trim();
-    return line === '' ? 'empty' : JSON.stringify(shorten(line, 80));
-}
-function shorten(text, max) {
-    return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
-/** The last lines of a health command's output (untrusted text: one printable line). */
-function tail(text) {
-    const t = text.trim();
-    if (!t)
-        return '';
-    const last = (0,common_text/* oneLine */.T)(t.split(/\r\n|\n|\r/).slice(-3).join('\n'), 10_000);
-    return `: ${last.length > 300 ? `…${last.slice(-300)}` : last}`;
-}
-function formatSeconds(ms) {
-    return `${(ms / 1000).toFixed(1)}s`;
-}
-/** fetch() says only "fetch failed"; the useful part (ECONNREFUSED, a timeout) is in its cause. */
-function fetchFailure(err) {
-    const e = err;
-    if (e?.name === 'TimeoutError')
-        return 'timed out';
-    const cause = e?.cause;
-    return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? e?.message ?? String(err);
-}
-
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-;// CONCATENATED MODULE: ./src/revert/git.ts
-// The commit side of auto-revert: one revert commit for the deployed commits, pushed to the branch
-// or to a new branch with a pull request. git runs through execFile with argv arrays only: no
-// input ever reaches a shell. Pure parts (trailers, guard rails, message) are exported for tests.
-
-/** Put on every revert commit we make: the daily limit counts these, and we never revert them. */
-const AUTO_REVERT_TRAILER = 'Auto-Revert: fivestep';
-const DAY_MS = 24 * 3600 * 1000;
-// ---------------------------------------------------------------------------------------------
-// Pure
-/** Trailers of a commit message (the last paragraph's `Key: value` lines), keys lower-cased. */
-function parseTrailers(message) {
-    const paragraphs = message.replace(/\r\n/g, '\n').trim().split(/\n\s*\n/);
-    const trailers = new Map();
-    if (paragraphs.length < 2)
-        return trailers;
-    const lines = paragraphs[paragraphs.length - 1].split('\n');
-    const parsed = lines.map((l) => /^([A-Za-z0-9][A-Za-z0-9-]*)\s*:\s*(.*)$/.exec(l));
-    // git accepts a trailer block only when (nearly) every line is a trailer; continuation lines start with space.
-    if (!parsed.every((m, i) => m || /^\s/.test(lines[i])))
-        return trailers;
-    for (const m of parsed) {
-        if (!m)
-            continue;
-        const key = m[1].toLowerCase();
-        trailers.set(key, [...(trailers.get(key) ?? []), m[2].trim()]);
-    }
-    return trailers;
-}
-const subjectOf = (message) => message.split('\n', 1)[0].trim();
-/** Why this commit must not be reverted automatically, or null. */
-function refusal(commit) {
-    const trailers = parseTrailers(commit.message);
-    const short = commit.sha.slice(0, 7);
-    const noAuto = trailers.get('no-auto-revert') ?? [];
-    if (noAuto.some((v) => /^(true|yes|1)$/i.test(v)))
-        return `${short} carries a 'No-Auto-Revert: true' trailer`;
-    if ((trailers.get('auto-revert') ?? []).length > 0)
-        return `${short} is itself an automatic revert (Auto-Revert trailer): never revert a revert`;
-    if (/^Revert "/.test(subjectOf(commit.message)) || /^This reverts commit [0-9a-f]{7,40}/m.test(commit.message)) {
-        return `${short} is a revert ("${subjectOf(commit.message)}"): never revert a revert`;
-    }
-    return null;
-}
-/** Parses `git log --format=%H%x1f%ct%x1f%B%x1e` output, keeping our own revert commits only. */
-function parseAutoReverts(logOutput) {
-    const out = [];
-    for (const rec of logOutput.split('\x1e')) {
-        const [sha, ct, body] = rec.replace(/^\n+/, '').split('\x1f');
-        if (!sha || body === undefined)
-            continue;
-        const trailers = parseTrailers(body);
-        if (!(trailers.get('auto-revert') ?? []).some((v) => v.toLowerCase() === 'fivestep'))
-            continue;
-        out.push({ sha: sha.trim(), time: Number(ct) * 1000, reverts: (trailers.get('reverts') ?? []).map((s) => s.split(/\s/)[0]) });
-    }
-    return out;
-}
-/** Automatic reverts in the 24 hours before `now`. */
-function revertsInLastDay(records, now) {
-    return records.filter((r) => r.time > now - DAY_MS && r.time <= now + 60_000).length;
-}
-/** An earlier automatic revert that already covers every commit (so this run changes nothing). */
-function findExistingRevert(records, shas) {
-    return records.find((r) => shas.every((s) => r.reverts.includes(s)));
-}
-/** The one revert commit's message: names every SHA, the reason and the run; trailers last. */
-function revertMessage(input) {
-    const { commits } = input;
-    const newest = commits[commits.length - 1];
-    const title = commits.length === 1
-        ? `Revert "${newest.subject.slice(0, 60)}"${newest.subject.length > 60 ? '…' : ''} (auto-revert)`
-        : `Revert ${commits.length} commits ${commits[0].sha.slice(0, 7)}..${newest.sha.slice(0, 7)} (auto-revert)`;
-    const reason = input.reason.trim() || 'the deployment was reverted by fivestep auto-revert';
-    const lines = [
-        title,
-        '',
-        'Automatic revert after a failed deployment.',
-        '',
-        ...[...commits].reverse().map((c) => `This reverts commit ${c.sha} (${c.subject}).`),
-        '',
-        `Reason: ${reason.replace(/\r?\n/g, ' ').slice(0, 1500)}`,
-        `Run: ${input.runUrl}`,
-        '',
-        AUTO_REVERT_TRAILER,
-        ...commits.map((c) => `Reverts: ${c.sha}`),
-    ];
-    return `${lines.join('\n')}\n`;
-}
-/** The branch of a pull-request revert: stable per commit set, so a second run finds its PR. */
-function revertBranch(shas) {
-    const last = shas[shas.length - 1].slice(0, 12);
-    return shas.length === 1 ? `fivestep/revert-${last}` : `fivestep/revert-${shas[0].slice(0, 7)}-${last}`;
-}
-/** User tokens start a workflow run on push; the workflow's own GITHUB_TOKEN does not (and looks like an App token). */
-function tokenWarning(token, mode) {
-    if (/^(ghp_|github_pat_|gho_|ghu_)/.test(token))
-        return null;
-    const what = mode === 'push' ? 'the pushed revert commit' : 'the revert pull request';
-    return `if github-token is the workflow's default GITHUB_TOKEN, ${what} starts no workflow run (GitHub does not trigger workflows from it), so the revert is not tested or deployed automatically; pass a GitHub App installation token (actions/create-github-app-token) or a personal access token to have it run`;
-}
-class GitError extends Error {
-    args;
-    code;
-    stderr;
-    constructor(args, code, stderr) {
-        super(`git ${args[0]} failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
-        this.args = args;
-        this.code = code;
-        this.stderr = stderr;
-        this.name = 'GitError';
-    }
-}
-/** `config` is [key, value] pairs passed as GIT_CONFIG_* environment, so a token never shows in argv (ps). */
-function gitRunner(cwd, config) {
-    const configEnv = { GIT_CONFIG_COUNT: String(config.length) };
-    config.forEach(([k, v], i) => {
-        configEnv[`GIT_CONFIG_KEY_${i}`] = k;
-        configEnv[`GIT_CONFIG_VALUE_${i}`] = v;
-    });
-    return (args, opts = {}) => new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_.execFile)('git', args, { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...configEnv, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } }, (err, stdout, stderr) => {
-            const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-            if (code !== 0 && !opts.allowFail)
-                reject(new GitError(args, code, String(stderr)));
-            else
-                resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-        });
-        if (opts.input !== undefined)
-            child.stdin?.end(opts.input);
-    });
-}
-async function revertCommits(o, deps) {
-    const { logger } = deps;
-    const now = deps.now ?? Date.now;
-    const remote = o.remote ?? 'origin';
-    let git = gitRunner(o.cwd, []);
-    // Authenticate https remotes with the given token (an App token can trigger workflows; the
-    // persisted checkout token cannot). The empty value first resets checkout's header for that URL.
-    const config = [];
-    const remoteUrl = (await git(['remote', 'get-url', remote], { allowFail: true })).stdout.trim();
-    if (o.token && /^https:\/\//.test(remoteUrl)) {
-        const base = `${new URL(remoteUrl).origin}/`;
-        const basic = Buffer.from(`x-access-token:${o.token}`).toString('base64');
-        config.push([`http.${base}.extraheader`, ''], [`http.${base}.extraheader`, `AUTHORIZATION: basic ${basic}`]);
-    }
-    // A runner has no git identity; commit and rebase need one.
-    if (!(await git(['config', 'user.email'], { allowFail: true })).stdout.trim()) {
-        config.push(['user.name', 'github-actions[bot]'], ['user.email', '41898282+github-actions[bot]@users.noreply.github.com']);
-    }
-    git = gitRunner(o.cwd, config);
-    if (!o.branch) {
-        o = { ...o, branch: (await git(['symbolic-ref', '--quiet', '--short', 'HEAD'], { allowFail: true })).stdout.trim() };
-        if (!o.branch)
-            throw new Error('cannot tell which branch to revert on: HEAD is detached and the run is not on a branch push');
-    }
-    if ((await git(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true') {
-        // actions/checkout fetches one commit by default: a revert needs parents, the limit needs a day of history.
-        logger.info('Shallow clone: fetching more history (set fetch-depth: 0 on actions/checkout to skip this)');
-        await git(['fetch', '--no-tags', `--shallow-since=${new Date(now() - 2 * DAY_MS).toISOString()}`, remote, o.branch], { allowFail: true });
-        await git(['fetch', '--no-tags', '--deepen=50', remote, o.branch], { allowFail: true });
-    }
-    // Resolve and read every commit before changing anything.
-    const infos = [];
-    for (const c of o.commits) {
-        const r = await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${c}^{commit}`], { allowFail: true });
-        if (r.code !== 0)
-            throw new Error(`commit ${c} is not in the checked-out repository (is actions/checkout run before, with enough fetch-depth?)`);
-        const sha = r.stdout.trim();
-        const show = await git(['show', '-s', '--format=%P%x1f%B', sha]);
-        const [parents, message] = show.stdout.split('\x1f');
-        infos.push({ sha, parents: parents.trim().split(/\s+/).filter(Boolean), message: message ?? '' });
-    }
-    const shas = infos.map((i) => i.sha);
-    const refusals = infos.map(refusal).filter((r) => r !== null);
-    if (refusals.length)
-        return { status: 'refused', commits: shas, message: `not reverting in git: ${refusals.join('; ')}` };
-    const history = parseAutoReverts((await git(['log', '--all', `--since=${Math.floor((now() - 30 * DAY_MS) / 1000)}`, '--format=%H%x1f%ct%x1f%B%x1e'])).stdout);
-    const branch = revertBranch(shas);
-    // An open PR from an earlier run is the answer (checked first: its commit is also in history).
-    if (o.mode === 'pull-request') {
-        if (!deps.github)
-            throw new Error('pull-request mode needs a GitHub client');
-        const open = await deps.github.rest.pulls.list({ owner: o.owner, repo: o.repo, state: 'open', head: `${o.owner}:${branch}`, per_page: 10 });
-        const pr = open.data.find((p) => p.head.ref === branch);
-        if (pr) {
-            return { status: 'already-reverted', commits: shas, revertSha: pr.head.sha, branch, pullRequest: { number: pr.number, url: pr.html_url }, message: `a revert pull request is already open: #${pr.number}` };
-        }
-    }
-    const existing = findExistingRevert(history, shas);
-    if (existing) {
-        return { status: 'already-reverted', commits: shas, revertSha: existing.sha, message: `already reverted by ${existing.sha.slice(0, 7)}` };
-    }
-    const recent = revertsInLastDay(history, now());
-    if (recent >= o.maxRevertsPerDay) {
-        return {
-            status: 'rate-limited',
-            commits: shas,
-            message: `not reverting in git: ${recent} automatic revert(s) in the last 24 h, max-reverts-per-day is ${o.maxRevertsPerDay}`,
-        };
-    }
-    for (const i of infos) {
-        const anc = await git(['merge-base', '--is-ancestor', i.sha, 'HEAD'], { allowFail: true });
-        if (anc.code !== 0)
-            throw new Error(`commit ${i.sha.slice(0, 7)} is not in the history of the checked-out HEAD`);
-    }
-    const dirty = (await git(['status', '--porcelain', '--untracked-files=no'])).stdout.trim();
-    if (dirty)
-        throw new Error(`the working tree has uncommitted changes; auto-revert needs a clean checkout:\n${dirty}`);
-    const original = (await git(['symbolic-ref', '--quiet', '--short', 'HEAD'], { allowFail: true })).stdout.trim() || (await git(['rev-parse', 'HEAD'])).stdout.trim();
-    // In pull-request mode the commit is made on its own branch: the job's checkout stays as it was.
-    if (o.mode === 'pull-request')
-        await git(['checkout', '--quiet', '-B', branch]);
-    try {
-        // Newest first, so each revert applies to the tree the later commits left.
-        for (const i of [...infos].reverse()) {
-            const args = ['revert', '--no-commit', ...(i.parents.length > 1 ? ['-m', '1'] : []), i.sha];
-            const r = await git(args, { allowFail: true });
-            if (r.code !== 0) {
-                const conflicts = (await git(['diff', '--name-only', '--diff-filter=U'], { allowFail: true })).stdout.trim().split('\n').filter(Boolean);
-                await git(['revert', '--abort'], { allowFail: true });
-                throw new Error(`git revert of ${i.sha.slice(0, 7)} does not apply cleanly${conflicts.length ? `: conflicts in ${conflicts.join(', ')}` : `: ${r.stderr.trim()}`}`);
-            }
-        }
-        const staged = await git(['diff', '--cached', '--quiet'], { allowFail: true });
-        if (staged.code === 0) {
-            await restore();
-            return { status: 'already-reverted', commits: shas, message: 'the changes of these commits are already undone on the branch: nothing to commit' };
-        }
-        const subjects = infos.map((i) => ({ sha: i.sha, subject: subjectOf(i.message) }));
-        await git(['commit', '--quiet', '--no-verify', '-F', '-'], { input: revertMessage({ commits: subjects, reason: o.reason, runUrl: o.runUrl }) });
-    }
-    catch (err) {
-        await git(['reset', '--quiet', '--merge'], { allowFail: true });
-        await restore();
-        throw err;
-    }
-    const revertSha = (await git(['rev-parse', 'HEAD'])).stdout.trim();
-    if (o.mode === 'push') {
-        await pushWithOneRebase(revertSha);
-        const sha = (await git(['rev-parse', 'HEAD'])).stdout.trim();
-        return { status: 'pushed', commits: shas, revertSha: sha, branch: o.branch, message: `pushed revert ${sha.slice(0, 7)} to ${o.branch}` };
-    }
-    // A branch left by a closed PR of an earlier run is replaced: it holds the same revert.
-    await git(['push', '--quiet', '--force', remote, `HEAD:refs/heads/${branch}`]);
-    await restore();
-    const title = subjectOf(revertMessage({ commits: infos.map((i) => ({ sha: i.sha, subject: subjectOf(i.message) })), reason: o.reason, runUrl: o.runUrl }));
-    const body = [
-        `Automatic revert of ${shas.map((s) => `${s.slice(0, 7)}`).join(', ')} after a failed deployment.`,
-        '',
-        `**Reason:** ${o.reason.trim() || '(none given)'}`,
-        `**Run:** ${o.runUrl}`,
-        '',
-        'The servers were already put back on the previous release; merging this makes the branch match them.',
-    ].join('\n');
-    const pr = await deps.github.rest.pulls.create({ owner: o.owner, repo: o.repo, head: branch, base: o.branch, title, body });
-    return {
-        status: 'pull-request',
-        commits: shas,
-        revertSha,
-        branch,
-        pullRequest: { number: pr.data.number, url: pr.data.html_url },
-        message: `opened pull request #${pr.data.number} from ${branch}`,
-    };
-    async function restore() {
-        if (o.mode === 'pull-request')
-            await git(['checkout', '--quiet', '--force', original], { allowFail: true });
-    }
-    async function pushWithOneRebase(sha) {
-        const first = await git(['push', '--quiet', remote, `HEAD:refs/heads/${o.branch}`], { allowFail: true });
-        if (first.code === 0)
-            return;
-        if (!/rejected|non-fast-forward|fetch first/i.test(first.stderr))
-            throw new GitError(['push'], first.code, first.stderr);
-        // Someone pushed meanwhile: replay the revert on top once, then give up loudly.
-        logger.info(`push of ${sha.slice(0, 7)} rejected (the branch moved); rebasing once`);
-        await git(['fetch', '--quiet', '--no-tags', remote, o.branch]);
-        const rebase = await git(['rebase', '--quiet', 'FETCH_HEAD'], { allowFail: true });
-        if (rebase.code !== 0) {
-            await git(['rebase', '--abort'], { allowFail: true });
-            throw new Error(`the revert does not apply on top of the new ${o.branch}: ${rebase.stderr.trim()}`);
-        }
-        await git(['push', '--quiet', remote, `HEAD:refs/heads/${o.branch}`]);
-    }
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/release/download.ts
 // The host side of `artifact-url`: each host fetches the artifact itself (curl, else wget) and checks
 // its sha256 before anything unpacks it. The URL may carry a secret (an S3 presigned query, a token):
-// it reaches the shell only quoted, never curl's or wget's argv, never an output; logs get redactUrl().
+// it reaches the shell only quoted, never curl's or wget's argv, never an output; logs get redactUrl() (common/url.ts).
+
 
 
 
@@ -60124,18 +61634,6 @@ function download_parse(url) {
     }
 }
 /**
- * What of a URL may appear in logs and reports: scheme://host[:port]/path, `?…` when it had a query,
- * `***@` for credentials; the fragment is dropped. Both can hold secrets, the path is kept as the
- * one part a reader needs to tell artifacts apart.
- */
-function redactUrl(url) {
-    const u = download_parse(url);
-    if (!u)
-        return '(not a valid URL)';
-    const credentials = u.username !== '' || u.password !== '' ? '***@' : '';
-    return `${u.protocol}//${credentials}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
-}
-/**
  * An https:// URL, or http:// to a loopback host (a local mirror, the tests), normalised and
  * without its fragment (never sent to a server anyway). Errors show the redacted URL only.
  */
@@ -60148,7 +61646,9 @@ function validateArtifactUrl(input, url) {
         throw new InputError(input, 'is not a valid absolute URL (expected https://host/path)');
     const loopback = isLoopbackHost(u.hostname);
     if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
-        const why = u.protocol === 'http:' ? 'http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1])' : 'must be an https:// URL';
+        const why = u.protocol === 'http:'
+            ? 'http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1])'
+            : 'must be an https:// URL';
         throw new InputError(input, `'${redactUrl(url)}': ${why}`);
     }
     u.hash = '';
@@ -60207,7 +61707,12 @@ const WGET_FAILURES = [
 ];
 /** Lines of a `case` that sets $why from the tool's exit code $rc. */
 function explainExit(failures, fallback) {
-    return ['  case $rc in', ...failures.map(([code, why]) => `    ${code}) why=${quote(why)};;`), `    *) why=${quote(fallback)};;`, '  esac'];
+    return [
+        '  case $rc in',
+        ...failures.map(([code, why]) => `    ${code}) why=${quote(why)};;`),
+        `    *) why=${quote(fallback)};;`,
+        '  esac',
+    ];
 }
 /**
  * Downloads the artifact into incoming/<id>.artifact, where receiveArtifactCommand leaves an upload,
@@ -60239,7 +61744,8 @@ function downloadArtifactCommand(deployPath, releaseId, url, sha256, redacted, o
         `--proto ${protocols} --proto-redir ${protocols}`,
         `-K - -o "$tmp" -w '%{http_code}'`,
     ].join(' ');
-    const wget = `wget -q -S --tries=3 --connect-timeout=${DOWNLOAD_CONNECT_TIMEOUT_SEC} --read-timeout=60 -i - -O "$tmp"`;
+    const timeouts = `--connect-timeout=${DOWNLOAD_CONNECT_TIMEOUT_SEC} --read-timeout=60`;
+    const wget = `wget -q -S --tries=3 ${timeouts} -i - -O "$tmp"`;
     return [
         'set -e',
         `mkdir -p ${quote(l.incoming)}`,
@@ -60261,635 +61767,417 @@ function downloadArtifactCommand(deployPath, releaseId, url, sha256, redacted, o
         `  tool=wget; to=; command -v timeout >/dev/null 2>&1 && to='timeout ${maxTime}'`,
         `  printf '%s\\n' "$url" | $to ${wget} 2>"$log" || rc=$?`,
         // The last status line is the final response's, after any redirects.
-        `  code=$(sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' "$log" | tail -n 1); [ -n "$code" ] || code=000`,
+        `  code=$(sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' "$log" | tail -n 1); [ -n "$code" ` +
+            `] || code=000`,
         ...explainExit(WGET_FAILURES, 'wget failed'),
         ...(protocols === '=https'
-            ? [`  if grep -qi '^ *location: *http:' "$log"; then printf '%s\\n' ${quote(`download of ${redacted} refused: it was redirected to a non-https URL`)} >&2; exit 1; fi`]
+            ? [
+                `  if grep -qi '^ *location: *http:' "$log"; then printf '%s\\n' ` +
+                    `${quote(`download of ${redacted} refused: it was redirected to a non-https URL`)} >&2; exit 1; fi`,
+            ]
             : []),
         'else',
         `  echo 'neither curl nor wget is installed on the host' >&2; exit 1`,
         'fi',
         `bytes=0; [ -f "$tmp" ] && bytes=$(wc -c < "$tmp" | tr -d ' ')`,
         'if [ "$rc" != 0 ]; then',
-        `  if [ "$code" -ge 400 ] 2>/dev/null; then why="HTTP $code"; else why="$why ($tool exit $rc)"; [ "$code" = 000 ] || why="$why, HTTP $code"; fi`,
+        `  if [ "$code" -ge 400 ] 2>/dev/null; then why="HTTP $code"; else why="$why ($tool exit $rc)"; [ ` +
+            `"$code" = 000 ] || why="$why, HTTP $code"; fi`,
         `  printf '%s\\n' ${quote(`download of ${redacted} failed: `)}"$why after $bytes bytes" >&2; exit 1`,
         'fi',
         `found=$(sha256sum "$tmp" | cut -d' ' -f1)`,
         `if [ "$found" != ${quote(sha256)} ]; then`,
-        `  printf '%s\\n' ${quote(`checksum mismatch: expected ${sha256} but the download of ${redacted} (`)}"$bytes bytes) has $found" >&2; exit ${EXIT.checksum}`,
+        `  printf '%s\\n' ${quote(`checksum mismatch: expected ${sha256} but the download of ${redacted} (`)}"$bytes ` +
+            `bytes) has $found" >&2; exit ${EXIT.checksum}`,
         'fi',
         `mv -f "$tmp" ${final}`,
         'echo "downloaded=$bytes"',
     ].join('\n');
 }
 
-;// CONCATENATED MODULE: ./src/release/delta.ts
-// Delta staging: the host builds the new release from hard links into its current one plus only the
-// files the runner sends, then checks every file against the release's manifest before the rename.
-// Pure: the manifest format, the runner's choice of files, and the two remote commands (tested by exact string).
-//
-// Every file keeps the artifact's modification time (caches key on mtime and size), so a file is a
-// hard link only when its content, mode AND time are the release's: an unchanged file with a new time
-// (a fresh checkout) is copied on the host and given its time, and costs no bytes on the network.
-
-
-
-/**
- * Names the manifest cannot carry: it is tab-separated and line-based, and sha256sum escapes a
- * backslash. Such an artifact is staged whole (a warning says which file).
- */
-// eslint-disable-next-line no-control-regex -- control characters are what cannot be carried
-const UNSUPPORTED_NAME = /[\0-\x1f\x7f\\]/;
-/**
- * `sha256 TAB mode TAB size TAB mtime TAB path`, one file a line, sorted by path (the host's stored
- * copy has the same form; copies stored before mtimes were kept lack the mtime, and only their first
- * and last fields are ever read).
- */
-function manifestText(entries) {
-    return [...entries]
-        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-        .map((e) => `${e.sha256}\t${e.mode}\t${e.size}\t${e.mtime}\t${e.path}\n`)
-        .join('');
-}
-function parseOffer(stdout) {
-    const lines = stdout.split('\n').filter((l) => l.trim() !== '');
-    const none = lines.find((l) => l.startsWith('none '));
-    if (none)
-        return { usable: false, reason: none.slice(5).trim() };
-    const from = lines.find((l) => l.startsWith('from '));
-    if (!from)
-        return { usable: false, reason: `unexpected answer: ${lines.slice(0, 2).join(' | ') || '(nothing)'}` };
-    return { usable: true, from: from.slice(5).trim(), missing: new Set(lines.filter((l) => l.startsWith('missing ')).map((l) => l.slice(8).trim())) };
-}
-/** The files the runner sends: every file whose content the host does not hold. */
-function filesToSend(entries, missing) {
-    return entries.filter((e) => missing.has(e.sha256));
-}
-function deltaFiles(deployPath, releaseId) {
-    const l = layout(deployPath);
-    const base = `${l.incoming}/${releaseId}`;
-    return {
-        manifest: `${base}.manifest`,
-        index: `${base}.index`,
-        /** Files at the same path with the same content, mode and time: linked in one batch. */
-        same: `${base}.same`,
-        /** The same but for the time (`mtime TAB path`): copied in one batch, then given their times. */
-        retime: `${base}.retime`,
-        /** Held content at another path or with another mode: `source TAB source-mode TAB source-mtime TAB mode TAB mtime TAB path`. */
-        moved: `${base}.moved`,
-        from: `${base}.from`,
-        delta: `${base}.delta`,
-        stored: `${l.manifests}/${releaseId}`,
-    };
-}
-/**
- * The offer, to build from `from` (the host's current release, as preflight read it). Stdin is the
- * release's manifest, gzipped; the host keeps it and indexes `releases/<from>` as it is on disk: only
- * files `find` reaches without following a symlink, so nothing is ever linked from outside the
- * release, whatever it holds; a name with a control character or a backslash is not indexed. Contents
- * come from the stored manifest of `from` (else sha256sum of every file: a release staged before
- * delta existed). Prints `from <release>` and one `missing <sha256>` per content it does not hold,
- * or `none <why>`. Nothing under releases/ changes.
- */
-function deltaOfferCommand(deployPath, releaseId, from) {
-    const l = layout(deployPath);
-    const f = deltaFiles(deployPath, releaseId);
-    const m = quote(f.manifest);
-    const idx = quote(f.index);
-    const base = quote(`releases/${from}`);
-    const stored = quote(`${l.manifests}/${from}`);
-    return [
-        'set -e',
-        `mkdir -p ${quote(l.incoming)}`,
-        `gzip -dc > ${m}`,
-        `cd ${quote(deployPath)}`,
-        `if [ -z ${quote(from)} ] || [ -L ${base} ] || [ ! -d ${base} ]; then echo ${quote(`none no current release to build from`)}; exit 0; fi`,
-        // mode TAB mtime TAB path of every regular file reached without following a symlink.
-        `(cd ${base} && LC_ALL=C find . \\( -path '*[[:cntrl:]]*' -o -path '*\\\\*' \\) -prune -o -type f -printf '%m\\t%Ts\\t%P\\n') > ${idx}.files`,
-        `if [ -f ${stored} ]; then awk -F'\\t' '{ print $1 "\\t" $NF }' ${stored} > ${idx}.sums`,
-        `else (cd ${base} && cut -f3 ${idx}.files | tr '\\n' '\\0' | xargs -0 -r sha256sum -- | sed 's|^\\([0-9a-f]*\\)  |\\1\\t|') > ${idx}.sums`,
-        'fi',
-        // The index: sha256 TAB mode TAB mtime TAB path of every file found (a stale stored sum is caught by the check).
-        `awk -F'\\t' 'NR==FNR { sha[$2] = $1; next } ($3 in sha) { print sha[$3] "\\t" $1 "\\t" $2 "\\t" $3 }' ${idx}.sums ${idx}.files > ${idx}`,
-        `rm -f ${idx}.files ${idx}.sums`,
-        `printf '%s\\n' ${quote(from)} > ${quote(f.from)}`,
-        `echo ${quote(`from ${from}`)}`,
-        // Same path, content, mode and time → the batch link; only the time differs → the batch copy;
-        // held elsewhere or with another mode → one by one; else missing.
-        `: > ${quote(f.same)}; : > ${quote(f.retime)}; : > ${quote(f.moved)}`,
-        `awk -F'\\t' -v same=${quote(f.same)} -v retime=${quote(f.retime)} -v moved=${quote(f.moved)} 'NR==FNR { if (!($1 in src)) { src[$1] = $4; smode[$1] = $2; smtime[$1] = $3 } at[$4] = $1 "\\t" $2; atime[$4] = $3; next } { if (at[$5] == $1 "\\t" $2 && atime[$5] == $4) print $5 > same; else if (at[$5] == $1 "\\t" $2) print $4 "\\t" $5 > retime; else if ($1 in src) print src[$1] "\\t" smode[$1] "\\t" smtime[$1] "\\t" $2 "\\t" $4 "\\t" $5 > moved; else if (!($1 in told)) { told[$1] = 1; print "missing " $1 } }' ${idx} ${m}`,
-    ].join('\n');
-}
-/**
- * Builds releases/<id> from the offer's links and the tar on stdin (the missing files, every
- * directory and symlink), in a `.partial` directory renamed into place once every file matches the
- * manifest (content, mode, time, and no file more or less). A mismatch (a release edited in place)
- * exits EXIT.deltaMismatch and leaves nothing: the runner then sends the whole artifact. Where the
- * filesystem refuses a hard link the file is copied. `needBytes` (the files sent) must fit with room
- * to spare. Records `staged` like unpackCommand.
- */
-function deltaUnpackCommand(deployPath, releaseId, identity, needBytes, staged) {
-    const l = layout(deployPath);
-    const f = deltaFiles(deployPath, releaseId);
-    const target = quote(releasePath(deployPath, releaseId));
-    const partial = quote(`${l.releases}/.${releaseId}.partial`);
-    const sum = quote(`${l.checksums}/${releaseId}`);
-    const incoming = [f.manifest, f.index, f.same, f.retime, f.moved, f.from, f.delta].map(quote).join(' ');
-    const log = staged ? appendLogCommand(deployPath, staged) : '';
-    return [
-        'set -e',
-        `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)} ${quote(l.manifests)}`,
-        `cat > ${quote(f.delta)}`,
-        `if [ -L ${target} ]; then echo ${quote(`releases/${releaseId} is a symlink: fivestep never writes through one; remove it on the host`)} >&2; exit ${EXIT.refused}; fi`,
-        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(identity)} ]; then rm -f ${incoming}; ${log ? `${log}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
-        ...spaceCheck(deployPath, String(needBytes)),
-        `cleanup() { rm -rf ${partial} ${incoming} ${sum} ${quote(f.stored)}; }`,
-        'trap cleanup EXIT',
-        `rm -rf ${partial}`,
-        `mkdir ${partial}`,
-        `tar -xzp --no-same-owner -f ${quote(f.delta)} -C ${partial}`,
-        `from=${quote(l.releases)}/"$(cat ${quote(f.from)})"`,
-        `tab=$(printf '\\t')`,
-        // The batch: `cp -l` links; refused links (another filesystem, protected_hardlinks) are copied instead,
-        // replacing (never writing through) whatever the first pass linked, with the source's mode and time (the release's).
-        `if [ -s ${quote(f.same)} ]; then (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp -l --parents -t ${partial} -- 2>/dev/null) || (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp --remove-destination --preserve=mode,timestamps --parents -t ${partial} --); fi`,
-        // Unchanged but for the time: copied in one batch, then each group of files with one time touched at once.
-        `if [ -s ${quote(f.retime)} ]; then (cd "$from" && cut -f2 ${quote(f.retime)} | tr '\\n' '\\0' | xargs -0 cp --remove-destination --preserve=mode --parents -t ${partial} --); (cd ${partial} && LC_ALL=C sort -t "$tab" -k1,1n ${quote(f.retime)} | awk -F'\\t' '$1 !~ /^[0-9]+$/ { next } $1 != t { if (cmd) close(cmd); t = $1; cmd = "xargs -d \\"\\\\n\\" touch -h -d @" t " --" } { print $2 | cmd } END { if (cmd) close(cmd) }'); fi`,
-        `while IFS="$tab" read -r src smode smtime mode mtime path; do mkdir -p "$(dirname ${partial}/"$path")"; if [ "$smode" = "$mode" ] && [ "$smtime" = "$mtime" ] && ln -- "$from/$src" ${partial}/"$path" 2>/dev/null; then :; else cp -- "$from/$src" ${partial}/"$path"; chmod "$mode" ${partial}/"$path"; touch -h -d "@$mtime" ${partial}/"$path"; fi; done < ${quote(f.moved)}`,
-        // Every file against the manifest: content, then the exact set of files with their modes and times.
-        `if ! (cd ${partial} && awk -F'\\t' '{ print $1 "  " $5 }' ${quote(f.manifest)} | sha256sum --quiet --strict -c - > ${quote(f.index)}.check 2>&1); then echo "delta: files differ from the manifest (a release edited in place?): $(head -c 300 ${quote(f.index)}.check | tr '\\n' ' ')" >&2; rm -f ${quote(f.index)}.check; exit ${EXIT.deltaMismatch}; fi`,
-        `rm -f ${quote(f.index)}.check`,
-        `if [ "$(cd ${partial} && LC_ALL=C find . -type f -printf '%m\\t%Ts\\t%P\\n' | LC_ALL=C sort)" != "$(awk -F'\\t' '{ print $2 "\\t" $4 "\\t" $5 }' ${quote(f.manifest)} | LC_ALL=C sort)" ]; then echo 'delta: the files, their modes or their times differ from the manifest' >&2; exit ${EXIT.deltaMismatch}; fi`,
-        `touch ${partial}`,
-        `mv ${quote(f.manifest)} ${quote(f.stored)}`,
-        `printf '%s\\n' ${quote(identity)} > ${sum}`,
-        `mv ${partial} ${target}`,
-        'trap - EXIT',
-        `rm -f ${incoming}`,
-        ...(log ? [log] : []),
-    ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/engine/preflight.ts
-// The preflight's judgement, like Capistrano's `deploy:check` (SPEC "Preflight checks"): from what one
-// host's state read found, what stops the rollout there before anything is staged, each problem said
-// with what fixes it. Pure; the dry run prints the same findings.
-
-
-
-
-
-/** Commands every rollout's steps run on a host. */
-const BASE_COMMANDS = (/* unused pure expression or super */ null && (['tar', 'gzip', 'sha256sum', 'mv', 'ln', 'cp', 'chmod', 'touch', 'df', 'awk', 'sed']));
-/** Delta staging's besides (`cp -l` is cp's). */
-const DELTA_COMMANDS = (/* unused pure expression or super */ null && (['find', 'xargs', 'sort', 'cut']));
-/** artifact-url: one of the two. */
-const DOWNLOAD_COMMANDS = (/* unused pure expression or super */ null && (['curl', 'wget']));
-/** The commands a rollout needs on every host; with `eitherOf`, at least one of those. */
-function commandsNeeded(staging) {
-    return { commands: [...BASE_COMMANDS, ...(staging.delta ? DELTA_COMMANDS : [])], ...(staging.url ? { eitherOf: DOWNLOAD_COMMANDS } : {}) };
-}
-/** What preflight asks a host besides its state (read in the same command). */
-function stateChecks(shared, staging) {
-    const { commands, eitherOf } = commandsNeeded(staging);
-    return { shared, commands: [...commands, ...(eitherOf ?? [])] };
-}
-function noSpaceMessage(deployPath, host, need, free, what) {
-    return `not enough space in ${deployPath} on ${host}: the release needs ${formatBytes(need)} (${what}), plus ${formatBytes(free * SPARE_SHARE)} to spare (10% of the free space); ${formatBytes(free)} is free`;
-}
-/** The message for a deploy path the login user cannot write, with the command that fixes it. */
-function unwritableMessage(path, host, deployPath) {
-    const inside = path !== deployPath && path.startsWith(`${deployPath}/`);
-    const fix = inside ? `sudo chown -R ${quote(host.user)} ${quote(deployPath)}` : `sudo install -d -o ${quote(host.user)} ${quote(deployPath)}`;
-    return `cannot write ${path} on ${(0,inputs/* hostId */.My)(host)}: permission denied for '${host.user}'. Fix it on the host: ${fix}`;
-}
-const KIND_WORDS = { file: 'a file', symlink: 'a symlink', hardlink: 'a file' };
-function preflightFindings(state, req) {
-    const id = hostId(req.host);
-    const dp = req.deployPath;
-    const problems = [];
-    const warnings = [];
-    let adopt = false;
-    if (state.unwritable)
-        problems.push(unwritableMessage(state.unwritable, req.host, dp));
-    for (const n of state.layoutLinks) {
-        problems.push(`${dp}/${n} on ${id} is a symlink: fivestep writes nothing outside the deploy path, so ${n}/ must be a directory there (mount another disk at it rather than link it)`);
-    }
-    if (state.currentIsDirectory && req.adoptCurrent)
-        adopt = true;
-    else if (state.currentIsDirectory) {
-        problems.push(`${dp}/current on ${id} is a directory, not a symlink (an app deployed by hand?): set adopt-current: true to move it to ${dp}/releases/pre-fivestep-<time> as the first healthy release (the one a revert goes back to), or move it away yourself`);
-    }
-    else if (state.currentProblem) {
-        problems.push(`${dp}/current on ${id} ${state.currentProblem}: fivestep switches current only between the entries of releases/; remove it, or point it at one of them, by hand`);
-    }
-    for (const n of state.releaseLinks)
-        warnings.push(`${id}: ${dp}/releases/${n} is a symlink: fivestep never builds from it, switches to it or prunes through it`);
-    const missing = req.commands.filter((c) => state.missingCommands.includes(c));
-    if (missing.length > 0)
-        problems.push(`${id} lacks ${missing.join(', ')}: the steps run them on the host (install them, e.g. with the coreutils, tar, gzip and gawk or mawk packages)`);
-    if (req.eitherOf && req.eitherOf.every((c) => state.missingCommands.includes(c))) {
-        problems.push(`${id} has neither ${req.eitherOf.join(' nor ')}: artifact-url needs one of them to download the artifact`);
-    }
-    for (const sp of req.shared) {
-        const name = `shared path '${sp.path}${sp.dir ? '/' : ''}'`;
-        const through = state.sharedThroughLink.get(sp.path);
-        if (through !== undefined && through !== '.') {
-            problems.push(`${name}: ${dp}/shared/${through} on ${id} is a symlink: a shared path cannot go through one (it would be written outside the deploy path)`);
-            continue;
-        }
-        // A deploy path not made yet has nothing in shared/.
-        const inShared = state.exists ? state.shared.get(sp.path) : 'absent';
-        const inRelease = req.tree?.get(sp.path);
-        if (sp.dir && inShared === 'file')
-            problems.push(`${name} declares a directory, but ${dp}/shared/${sp.path} on ${id} is a file`);
-        else if (sp.dir && inRelease !== undefined && inRelease !== 'dir')
-            problems.push(`${name} declares a directory, but the artifact holds '${sp.path}' as ${KIND_WORDS[inRelease] ?? inRelease}`);
-        else if (inShared === 'absent' && req.tree && inRelease === undefined && !sp.dir) {
-            problems.push(`${name} is in neither ${dp}/shared/ on ${id} nor the artifact: create ${dp}/shared/${sp.path} on each host first, or write '${sp.path}/' in shared-paths to declare a directory that starts empty`);
-        }
-    }
-    if (req.needBytes !== undefined && state.freeKb !== null && !fits(req.needBytes, state.freeKb * 1024)) {
-        problems.push(noSpaceMessage(dp, id, req.needBytes, state.freeKb * 1024, 'the upload and its files unpacked'));
-    }
-    return { problems, adopt, warnings };
-}
-/**
- * shared-paths against the artifact, before anything connects: a shared path whose parent is a
- * symlink (or a file) in the artifact would be linked through it, out of the release. InputError.
- */
-function checkSharedPathsInArtifact(shared, tree) {
-    for (const sp of shared) {
-        for (const p of parentPaths(sp.path)) {
-            const kind = tree.get(p);
-            if (kind === 'symlink') {
-                throw new InputError('shared-paths', `'${sp.path}': '${p}' is a symlink in the artifact; a shared path cannot go through a symlink (it could lead outside the deploy path). Share '${p}' itself, or make it a directory`);
-            }
-            if (kind !== undefined && kind !== 'dir')
-                throw new InputError('shared-paths', `'${sp.path}': '${p}' is a file in the artifact, not a directory`);
-        }
-    }
-}
-/** `pre-fivestep-<UTC yyyymmddHHMMSS>`: the release id a hand-deployed `current` is moved in as. */
-function adoptId(now) {
-    return `pre-fivestep-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
-}
-
 ;// CONCATENATED MODULE: ./src/engine/steps.ts
-// What every verb of the release engine leaves behind: one timed step record, and on failure one
-// kind of error naming the step. Rollout and revert reports are built from these records.
+// The step table: every step the release engine runs on a host, once. Each step has its command
+// (built by release/commands.ts), what the dry run says besides it, and how it runs on one host. The
+// plan (plan.ts) names steps; the rollout, the dry run and the revert walk the plan through this table.
 
-class StepError extends Error {
-    step;
-    code;
-    constructor(step, 
-    /** The remote exit code, or -1 when the step failed on the runner (connection, health-url). */
-    code, detail) {
-        super(`${step} failed${code >= 0 ? ` (exit ${code})` : ''}: ${detail}`);
-        this.step = step;
-        this.code = code;
-        this.name = 'StepError';
-    }
+
+
+
+
+
+
+
+
+
+
+/** Delta staging failures that sending the whole artifact would not mend: a release-id taken, no room, something
+ * refused. */
+const NOT_FOR_A_WHOLE_ARTIFACT = new Set([EXIT.exists, EXIT.noSpace, EXIT.refused]);
+const env = (i, release = i.release, previous = i.previous) => ({
+    deployPath: i.settings.deployPath,
+    releaseId: release,
+    previousReleaseId: previous,
+});
+/** `current` → releases/<release> ('' = no release), with its ledger line in the same command. */
+function pointAt(i, release, entry) {
+    const d = i.settings.deployPath;
+    return release ? switchCommand(d, release, entry) : unsetCurrentCommand(d, entry);
 }
-/**
- * A put-back that did switch `current` back, but whose reload then failed: the host is on the
- * release it went back to, not known to serve it.
- */
-class ReloadFailedError extends StepError {
-    constructor(code, detail) {
-        super('revert', code, detail);
-        // Says what happened on its own ("switched back to …, but …"): no "revert failed" before it.
-        this.message = detail;
-        this.name = 'ReloadFailedError';
-    }
+function unpackPlain(i) {
+    const a = i.artifact;
+    const options = {
+        identity: a.identity,
+        format: a.format,
+        staged: i.ledger('staged')[0],
+        unpackedBytes: a.unpacked?.bytes,
+    };
+    return unpackCommand(i.settings.deployPath, i.release, options);
 }
-/** The last lines of a command's output (untrusted: one printable line), what a person needs to see in a one-line reason. */
-function outputTail(stderr, stdout, code) {
-    const text = stderr.trim() || stdout.trim() || `exit ${code}`;
-    return (0,common_text/* oneLine */.T)(text.split(/\r\n|\n|\r/).filter((l) => l.trim() !== '').slice(-3).join('\n'), 1000);
+function unpackDelta(i) {
+    const { needBytes } = i.delta;
+    return deltaUnpackCommand(i.settings.deployPath, i.release, i.artifact.identity, needBytes, i.ledger('staged')[0]);
 }
-
-;// CONCATENATED MODULE: ./src/engine/host.ts
-// One host of a release, over one SSH session: every verb the rollout and the revert use. Each verb
-// records one step record and, on failure, throws one StepError naming the step. Commands come from
-// the pure builders in release/commands.ts; this is the thin executor (as Kamal's are).
-
-
-
-
-
-
-
-
-
-
-
-/**
- * Connection starts (TCP, key exchange, authentication) in flight at once, separately from
- * max-parallel: a burst of handshakes is what servers and middleboxes refuse first. 10 is where
- * OpenSSH's default `MaxStartups 10:30:100` starts dropping unauthenticated connections, which a
- * jump host (every handshake goes through it) would otherwise do to a large rollout.
- */
-const MAX_CONCURRENT_HANDSHAKES = 10;
-const handshakes = new concurrency/* Semaphore */.jf(MAX_CONCURRENT_HANDSHAKES);
-/** How long a renewal waits for the host's answer before the next beat tries again. */
-const HEARTBEAT_ANSWER_MS = 10_000;
-/** `promise`, or `fallback` after `ms` (a timer that never holds the process open). */
-function within(promise, ms, fallback) {
-    return new Promise((resolve) => {
-        const timer = setTimeout(() => resolve(fallback), ms);
-        timer.unref?.();
-        void promise.then((value) => {
-            clearTimeout(timer);
-            resolve(value);
-        });
+function recordCommand(i) {
+    const d = i.settings.deployPath;
+    const prune = i.prune ?? [];
+    return [
+        appendLogCommand(d, ...i.ledger('record')),
+        ...(prune.length ? [removeReleasesCommand(d, [...prune])] : []),
+    ].join(' && ');
+}
+/** The health check, with `{port}` the port of the host's balancer server. */
+async function checkHealth(r, on) {
+    const check = r.health;
+    return r.host.timed('health', async () => {
+        const result = await check(r.host.sessionOrThrow(), r.host.spec, on, r.balancer?.appPort(r.host.id));
+        if (!result.ok)
+            throw new StepError('health', -1, result.detail);
+        return result.detail;
+    }, (detail) => detail);
+}
+/** Why the host is not healthy on `on`'s release ('' when it is, or when no health check is configured). */
+function healthProblem(r, on) {
+    if (!r.health)
+        return Promise.resolve('');
+    return checkHealth(r, on).then((detail) => ((r.healthDetail = detail), ''), (e) => errors_errorMessage(e));
+}
+/** Offers the manifest; the host answers what its current release lacks. `fallback` when the whole artifact is
+ * better. */
+async function compare(r) {
+    const i = r.input;
+    const source = i.artifact.delta;
+    const n = source.entries.length;
+    // Built from the release preflight found current (a link into releases/, never anything else).
+    const stdout = await r.host.exec('compare', STEPS.compare.command(i), { stdin: source.manifest }, (out) => {
+        const o = parseOffer(out);
+        return o.usable
+            ? `from ${o.from}: ${filesToSend(source.entries, o.missing).length} of ${n} files to send`
+            : `whole artifact: ${o.reason}`;
     });
+    const offer = parseOffer(stdout);
+    r.sentBytes += source.manifest.length;
+    if (!offer.usable)
+        return 'fallback';
+    const files = filesToSend(source.entries, offer.missing);
+    const tar = await r.packDelta(files);
+    if (tar.length >= i.artifact.content.length)
+        return 'fallback';
+    const needBytes = files.reduce((sum, f) => sum + f.size, 0) + tar.length;
+    r.input = { ...i, delta: { needBytes } };
+    r.deltaBuild = { tar, detail: `delta from ${offer.from}: ${files.length} of ${n} files, ${tar.length} bytes` };
+    return 'done';
 }
-class ReleaseHost {
-    spec;
-    ctx;
-    id;
-    steps = [];
-    /** This run's lock token while it holds the lock. */
-    lockToken = '';
-    lockOwner = '';
-    /** Another run took the lock over (the heartbeat said so). */
-    lockLost = false;
-    heartbeat;
-    session;
-    now;
-    sleep;
-    deployPath;
-    constructor(spec, ctx) {
-        this.spec = spec;
-        this.ctx = ctx;
-        this.id = (0,inputs/* hostId */.My)(spec);
-        this.deployPath = ctx.deployPath;
-        this.now = ctx.now ?? Date.now;
-        this.sleep = ctx.sleep ?? concurrency/* sleep */.yy;
+/** Unpacks the release (from the upload, the download, or a delta tar), complete or absent, and records `staged`. */
+async function unpack(r) {
+    const delta = r.deltaBuild;
+    if (!delta) {
+        await r.host.exec('unpack', unpackPlain(r.input));
+        r.staging ??= 'cached';
+        return 'done';
     }
-    get connected() {
-        return this.session !== undefined;
+    r.deltaBuild = undefined;
+    // Sent whether or not the build then passes its check.
+    r.sentBytes += delta.tar.length;
+    try {
+        await r.host.exec('unpack', unpackDelta(r.input), { stdin: delta.tar }, () => delta.detail);
+        r.staging = 'delta';
+        return 'done';
     }
-    get locked() {
-        return this.lockToken !== '';
+    catch (err) {
+        if (err instanceof StepError && NOT_FOR_A_WHOLE_ARTIFACT.has(err.code))
+            throw err;
+        r.log.warning(`${r.host.id}: delta staging failed, sending the whole artifact: ${errors_errorMessage(err)}`);
+        r.input = { ...r.input, delta: null };
+        return 'fallback';
     }
-    /** Connects, verifying the host key. */
-    async connect() {
-        await this.timed('connect', async () => {
-            this.session = await (this.ctx.handshakes ?? handshakes).run(() => this.ctx.connector(this.spec, this.ctx.credentials));
-            return undefined;
-        });
+}
+/**
+ * Puts the host back on its target (Kamal's rollback: the same switch and reload as a rollout),
+ * reconnecting first when the connection was lost. One `revert` record covers both.
+ */
+async function switchBack(r) {
+    const i = r.input;
+    const target = i.target;
+    await r.host.timed('revert', async () => {
+        let result;
+        try {
+            if (!r.host.connected)
+                await r.host.reconnect(r.reconnectWithinMs);
+            result = await r.host.run(STEPS.revert.command(i));
+        }
+        catch {
+            // The connection died under us (a restarted sshd): the switch is idempotent, so once more on a new one.
+            await r.host.reconnect(r.reconnectWithinMs);
+            result = await r.host.run(STEPS.revert.command(i));
+        }
+        if (result.code !== 0)
+            throw new StepError('revert', result.code, outputTail(result.stderr, result.stdout, result.code));
+        r.switched = false;
+        if (target && i.settings.reloadCommand) {
+            result = await r.host.run(userCommand(`${i.settings.deployPath}/current`, i.settings.reloadCommand, env(i, target, i.release)));
+            const tail = outputTail(result.stderr, result.stdout, result.code);
+            if (result.code !== 0)
+                throw new ReloadFailedError(result.code, `switched back to ${target}, but its reload failed: ${tail}`);
+        }
+    }, () => `back on ${target || '(no release)'}`);
+    return 'done';
+}
+const onStdin = (what, detail = '') => `# (${what} on stdin${detail ? `: ${detail}` : ''})`;
+/** Every step, once. */
+const STEPS = {
+    connect: {
+        command: () => '',
+        note: () => '# from the runner: SSH, the host key verified',
+        run: async (r) => (await r.host.connect(), 'done'),
+    },
+    lock: {
+        command: (i) => acquireLockCommand(i.settings.deployPath, i.runUrl, i.token),
+        // Waiting on a live lock and taking over a stale one: engine/lock.ts.
+        run: async (r) => (await takeLock(r.lock, r.lockRequest), 'done'),
+    },
+    state: {
+        command: (i) => readStateCommand(i.settings.deployPath, i.release, i.settings.checks),
+        run: async (r) => {
+            r.state = parseState(await r.host.exec('state', STEPS.state.command(r.input)));
+            return 'done';
+        },
+    },
+    adopt: {
+        command: (i) => adoptCommand(i.settings.deployPath, i.adoptId, i.ledger('adopt')[0]),
+        run: async (r) => {
+            await r.host.exec('adopt', STEPS.adopt.command(r.input), undefined, () => `moved current to releases/${r.input.adoptId}`);
+            return 'done';
+        },
+    },
+    download: {
+        command: (i) => {
+            const { href, redacted } = i.artifact.url;
+            return downloadArtifactCommand(i.settings.deployPath, i.release, href, i.artifact.sha256, redacted, {
+                urlOnStdin: true,
+            });
+        },
+        // The URL is shown redacted (its query string may carry a token); the host reads it from stdin.
+        note: (i) => onStdin('the URL', i.artifact.url.redacted),
+        run: async (r) => {
+            const url = r.input.artifact.url;
+            await r.host.exec('download', STEPS.download.command(r.input), { stdin: downloadStdin(url.href) }, (out) => {
+                const bytes = /downloaded=(\d+)/.exec(out)?.[1];
+                return bytes ? `${bytes} bytes from ${url.redacted}` : `from ${url.redacted}`;
+            });
+            r.staging = 'url';
+            return 'done';
+        },
+    },
+    compare: {
+        command: (i) => deltaOfferCommand(i.settings.deployPath, i.release, i.previous),
+        note: (i) => onStdin('the manifest', `sha256, mode, size, mtime and path of ${i.artifact?.delta?.entries.length ?? 0} files`),
+        run: compare,
+        fallback: ['upload'],
+    },
+    upload: {
+        command: (i) => receiveArtifactCommand(i.settings.deployPath, i.release, i.artifact.sha256),
+        note: () => onStdin('the artifact'),
+        run: async (r) => {
+            const content = r.input.artifact.content;
+            await r.host.exec('upload', STEPS.upload.command(r.input), { stdin: content });
+            r.sentBytes += content.length;
+            r.staging = 'full';
+            return 'done';
+        },
+    },
+    unpack: {
+        command: (i) => (i.delta ? unpackDelta(i) : unpackPlain(i)),
+        note: (i) => i.artifact?.delta
+            ? '# after a compare, instead (the tar of missing files, directories and symlinks on stdin; ' +
+                'the space needed is what it holds, here at most the whole release):\n' +
+                unpackDelta({ ...i, delta: { needBytes: i.artifact.unpacked?.bytes ?? 0 } })
+            : '',
+        run: unpack,
+        fallback: ['upload', 'unpack'],
+    },
+    link: {
+        command: (i) => linkSharedCommand(i.settings.deployPath, i.release, i.settings.sharedPaths),
+        run: async (r) => (await r.host.exec('link', STEPS.link.command(r.input)), 'done'),
+    },
+    setup: {
+        command: (i) => userCommand(releasePath(i.settings.deployPath, i.release), i.settings.setupCommand, env(i)),
+        run: async (r) => (await r.host.exec('setup', STEPS.setup.command(r.input)), 'done'),
+    },
+    drain: {
+        command: () => '',
+        note: (i) => {
+            const lb = i.settings.loadBalancer;
+            const where = lb ? `${lb.kind} ${(0,inputs/* hostId */.My)(lb.host)} '${lb.backend}'` : '';
+            return (`# on the balancer ${where}: out of rotation, wait up to ${formatDurationInput(lb?.drainTimeoutMs ?? 0)} ` +
+                `for in-flight requests`);
+        },
+        // A run that stopped while this host waited for another server to come back leaves it untouched.
+        run: async (r) => ((await r.balancer.drain(r.host, r.stopped)) === 'stopped' ? 'stopped' : 'done'),
+    },
+    switch: {
+        command: (i) => switchCommand(i.settings.deployPath, i.release, i.ledger('switched')[0]),
+        run: async (r) => {
+            await r.host.exec('switch', STEPS.switch.command(r.input));
+            r.switched = true;
+            return 'done';
+        },
+    },
+    reload: {
+        command: (i) => userCommand(`${i.settings.deployPath}/current`, i.settings.reloadCommand, env(i)),
+        run: async (r) => (await r.host.exec('reload', STEPS.reload.command(r.input)), 'done'),
+    },
+    health: {
+        command: (i) => i.settings.healthCommand ? userCommand(`${i.settings.deployPath}/current`, i.settings.healthCommand, env(i)) : '',
+        note: (i) => {
+            const s = i.settings;
+            if (!s.healthUrl)
+                return '';
+            const expect = s.healthExpect ? `, the body must contain "${s.healthExpect}"` : '';
+            return `# from the runner: GET ${s.healthUrl}${expect}, until 2xx or ${formatDurationInput(s.healthTimeoutMs)}`;
+        },
+        run: async (r) => {
+            r.healthDetail = await checkHealth(r, env(r.input));
+            return 'done';
+        },
+    },
+    rotation: {
+        command: () => '',
+        note: () => '# on the balancer: back in rotation with its weight',
+        // Drained only while another server stayed in rotation (Balancer.drain); in rotation only once healthy.
+        run: async (r) => {
+            if (r.balancer?.isOut(r.host))
+                await r.balancer.enable(r.host);
+            return 'done';
+        },
+    },
+    record: {
+        command: recordCommand,
+        note: (i) => i.prune === null
+            ? `# and, in the same command: rm -rf -- <releases beyond keep-releases ${i.settings.keepReleases}, ` +
+                'never the current, previous or newest healthy one>'
+            : '',
+        run: async (r) => {
+            const prune = r.input.prune ?? [];
+            await r.host.exec('record', STEPS.record.command(r.input), undefined, () => prune.length ? `pruned ${prune.join(', ')}` : undefined);
+            return 'done';
+        },
+    },
+    'mark-bad': {
+        command: (i) => `${markBadCommand(i.settings.deployPath, i.release, i.badMarker)} && ` +
+            `${appendLogCommand(i.settings.deployPath, ...i.ledger('bad'))}`,
+        run: async (r) => (await r.host.exec('mark-bad', STEPS['mark-bad'].command(r.input)), 'done'),
+    },
+    revert: {
+        command: (i) => pointAt(i, i.target, i.ledger('back')[0]),
+        note: (i) => {
+            const s = i.settings;
+            if (!s.reloadCommand)
+                return '';
+            const reload = userCommand(`${s.deployPath}/current`, s.reloadCommand, env(i, i.target, i.release));
+            return `# then, on a release to go back to, the reload:\n${reload}`;
+        },
+        run: switchBack,
+    },
+};
+/** Runs `steps` in order through the table; a step answering `fallback` has its fallback steps run in its place. */
+async function runSteps(steps, r) {
+    const queue = [...steps];
+    for (let name = queue.shift(); name; name = queue.shift()) {
+        const outcome = await STEPS[name].run(r);
+        if (outcome === 'stopped')
+            return 'stopped';
+        if (outcome === 'fallback')
+            queue.unshift(...(STEPS[name].fallback ?? []));
     }
-    /**
-     * Connects again after the connection was lost (a restarted sshd), retrying until `withinMs`: a
-     * host must be put back once it is reachable again.
-     */
-    async reconnect(withinMs) {
-        await this.session?.close().catch(() => undefined);
-        this.session = undefined;
-        const deadline = this.now() + withinMs;
-        for (;;) {
+    return 'done';
+}
+
+;// CONCATENATED MODULE: ./src/engine/put-back.ts
+// The put-back, shared by a failed rollout and auto-revert (Kamal's rollback reuses its boot): walk
+// the revert plan's steps (drain → switch back and reload → mark bad → health → rotation) through the
+// step table and the one Balancer. The balancer never blocks a put-back: a drain that fails is a warning.
+
+
+
+/** Runs the revert plan's `steps` for one switched host; the caller words the outcome. */
+async function putBack(r, steps) {
+    let result = { kind: 'back' };
+    const lb = r.balancer;
+    for (const name of steps) {
+        if (name === 'drain') {
+            // A put-back runs when the run has stopped, so its drain waits for another server all the same.
+            const waiting = { ...r, stopped: () => false };
+            if (lb && !lb.isOut(r.host))
+                await STEPS.drain.run(waiting).catch((e) => r.log.warning(`${r.host.id}: ${errors_errorMessage(e)}`));
+        }
+        else if (name === 'revert') {
             try {
-                await this.connect();
-                return;
+                await STEPS.revert.run(r);
             }
             catch (err) {
-                if (this.now() >= deadline)
-                    throw err;
-                await this.sleep(Math.min(1000, Math.max(1, deadline - this.now())));
+                if (!(err instanceof ReloadFailedError))
+                    return { kind: 'not-back', message: errors_errorMessage(err) };
+                result = { kind: 'reload-failed', message: errors_errorMessage(err) };
             }
         }
-    }
-    async close() {
-        await this.closeHeartbeat();
-        await this.session?.close().catch(() => undefined);
-        this.session = undefined;
-    }
-    /** current, releases, bad markers, the checksum staged for `release`, and the ledger; with `checks`, what preflight needs. */
-    async readState(release = '', checks) {
-        return parseState(await this.exec('state', readStateCommand(this.deployPath, release, checks)));
-    }
-    /** adopt-current: moves a hand-deployed `current` directory to releases/<id> as a healthy release. */
-    async adopt(release, entry) {
-        await this.exec('adopt', adoptCommand(this.deployPath, release, entry), undefined, `moved current to releases/${release}`);
-    }
-    /** One attempt at the lock; `forceOwner` takes over a lock held by that (completed) run. Not a step: the caller times the wait. */
-    async tryLock(owner, token, forceOwner = '') {
-        const result = await this.raw(acquireLockCommand(this.deployPath, owner, token, forceOwner));
-        const out = result.stdout.trim();
-        if (result.code === EXIT.unwritable) {
-            throw new StepError('lock', result.code, unwritableMessage((0,common_text/* oneLine */.T)(out.replace(/^unwritable /, '')), this.spec, this.deployPath));
+        else if (name === 'mark-bad') {
+            // Marked even when the reload failed: the release must not be gone back to.
+            await STEPS['mark-bad'].run(r).catch((e) => {
+                if (result.kind === 'back')
+                    result = { kind: 'unhealthy', message: errors_errorMessage(e) };
+            });
         }
-        // The holder is what the owner file says: host-controlled text, shown as one printable line.
-        const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec((0,common_text/* oneLine */.T)(out));
-        if (result.code === 0) {
-            this.lockToken = token;
-            this.lockOwner = owner;
-            this.lockLost = false;
-            return m && m[1] === 'took-over' ? { kind: 'took-over', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' } : { kind: 'acquired' };
-        }
-        if (result.code === EXIT.lockHeld && m)
-            return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
-        throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
-    }
-    /**
-     * Renews the heartbeat; false when another run has taken the lock over. The renewals go over one
-     * long-lived channel (heartbeatCommand), opened on the first and again after a lost connection.
-     */
-    async renewLock() {
-        if (!this.lockToken || !this.session)
-            return true;
-        if (this.lockLost)
-            return false;
-        const channel = this.heartbeat?.session === this.session ? this.heartbeat : this.openHeartbeat(this.session);
-        const answer = new Promise((resolve) => channel.waiting.push(resolve));
-        channel.input.write('\n');
-        // A host too slow to answer within a renewal period says nothing about who holds the lock.
-        const reply = await within(answer, HEARTBEAT_ANSWER_MS, 'late');
-        if (reply === 'lost')
-            this.lockLost = true;
-        return reply !== 'lost';
-    }
-    openHeartbeat(session) {
-        const channel = { session, input: new external_node_stream_.PassThrough(), waiting: [], buffered: '', done: Promise.resolve() };
-        const answer = (line) => channel.waiting.shift()?.(line);
-        channel.done = session
-            .exec(heartbeatCommand(this.deployPath, this.lockToken, this.lockOwner), {
-            stdin: channel.input,
-            onStdout: (chunk) => {
-                channel.buffered += chunk;
-                for (let nl = channel.buffered.indexOf('\n'); nl >= 0; nl = channel.buffered.indexOf('\n')) {
-                    answer(channel.buffered.slice(0, nl).trim());
-                    channel.buffered = channel.buffered.slice(nl + 1);
-                }
-            },
-        })
-            .then(() => undefined, () => undefined)
-            .finally(() => {
-            // The loop ended (lost, or the channel closed): a waiting renewal learns nothing more from it.
-            while (channel.waiting.length)
-                answer('closed');
-            if (this.heartbeat === channel)
-                this.heartbeat = undefined;
-        });
-        this.heartbeat = channel;
-        return channel;
-    }
-    /** Ends the heartbeat channel (its loop exits on end of input), so no renewal races the release of the lock. */
-    async closeHeartbeat() {
-        const channel = this.heartbeat;
-        if (!channel)
-            return;
-        channel.input.end();
-        await within(channel.done, HEARTBEAT_ANSWER_MS, undefined);
-    }
-    async unlock() {
-        if (!this.lockToken)
-            return;
-        await this.closeHeartbeat();
-        const token = this.lockToken;
-        this.lockToken = '';
-        if (!this.session)
-            throw new Error(`the connection was lost: the lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat and is then taken over`);
-        await this.raw(releaseLockCommand(this.deployPath, token));
-    }
-    async upload(release, sha256, content) {
-        await this.exec('upload', receiveArtifactCommand(this.deployPath, release, sha256), { stdin: content });
-    }
-    /** The host downloads the artifact itself (artifact-url) into where an upload lands, checking its sha256. */
-    async download(release, sha256, url) {
-        await this.exec('download', downloadArtifactCommand(this.deployPath, release, url.href, sha256, url.redacted, { urlOnStdin: true }), { stdin: downloadStdin(url.href) }, undefined, (out) => {
-            const bytes = /downloaded=(\d+)/.exec(out)?.[1];
-            return bytes ? `${bytes} bytes from ${url.redacted}` : `from ${url.redacted}`;
-        });
-    }
-    /** Offers the release's manifest; the host answers which contents `from` (its current release) lacks. */
-    async offerDelta(release, from, manifest, detail) {
-        const stdout = await this.exec('compare', deltaOfferCommand(this.deployPath, release, from), { stdin: manifest }, undefined, (out) => detail(parseOffer(out)));
-        return parseOffer(stdout);
-    }
-    /** Builds releases/<id>/ from hard links and the tar of missing files (complete or absent; `needBytes` must fit) and records `staged`. */
-    async unpackDelta(release, identity, needBytes, tar, staged, detail) {
-        await this.exec('unpack', deltaUnpackCommand(this.deployPath, release, identity, needBytes, staged), { stdin: tar }, detail);
-    }
-    /** Unpacks into releases/<id>/ (complete or absent) and records `staged`. */
-    async unpack(release, options) {
-        await this.exec('unpack', unpackCommand(this.deployPath, release, options));
-    }
-    async linkShared(release, paths) {
-        await this.exec('link', linkSharedCommand(this.deployPath, release, paths));
-    }
-    /** `setup-command` in the release directory. */
-    async setup(command, env) {
-        await this.exec('setup', userCommand(releasePath(this.deployPath, env.releaseId), command, env));
-    }
-    /** Points `current` at `release` and records `entry` in the same command. */
-    async switchTo(release, entry) {
-        await this.exec('switch', this.pointAt(release, entry));
-    }
-    /** `reload-command` in `current`. */
-    async reload(command, env) {
-        await this.exec('reload', userCommand(`${this.deployPath}/current`, command, env));
-    }
-    /** `appPort`: `{port}` in health-url (the port of the host's balancer server). */
-    async health(check, env, appPort) {
-        return this.timed('health', async () => {
-            const result = await check(this.sessionOrThrow(), this.spec, env, appPort);
-            if (!result.ok)
-                throw new StepError('health', -1, result.detail);
-            return result.detail;
-        }, (detail) => detail);
-    }
-    /** Appends ledger lines, and removes releases in the same command (a success's record and prune: one round trip). */
-    async record(entries, prune = []) {
-        const lines = [appendLogCommand(this.deployPath, ...entries)];
-        if (prune.length > 0)
-            lines.push(removeReleasesCommand(this.deployPath, [...prune]));
-        await this.exec('record', lines.join(' && '), undefined, prune.length > 0 ? `pruned ${prune.join(', ')}` : undefined);
-    }
-    /** The bad marker, and its ledger line. */
-    async markBad(release, reason, entry) {
-        await this.exec('mark-bad', `${markBadCommand(this.deployPath, release, reason)} && ${appendLogCommand(this.deployPath, entry)}`);
-    }
-    /** Removes a release this run staged and never switched to. */
-    async discard(release) {
-        await this.exec('discard', discardReleaseCommand(this.deployPath, release));
-    }
-    /**
-     * Puts the host back on `target` (Kamal's rollback: the same switch and reload as a rollout),
-     * reconnecting first when the connection was lost. One `revert` record covers it.
-     */
-    async putBack(target, entry, reload, reconnectWithinMs) {
-        const back = this.pointAt(target, entry);
-        await this.timed('revert', async () => {
-            let result;
-            try {
-                if (!this.session)
-                    await this.reconnect(reconnectWithinMs);
-                result = await this.raw(back);
-            }
-            catch {
-                // The connection died under us (a restarted sshd): the switch is idempotent, so once more on a new one.
-                await this.reconnect(reconnectWithinMs);
-                result = await this.raw(back);
-            }
-            if (result.code !== 0)
-                throw new StepError('revert', result.code, outputTail(result.stderr, result.stdout, result.code));
-            if (target && reload) {
-                result = await this.raw(userCommand(`${this.deployPath}/current`, reload.command, reload.env));
-                if (result.code !== 0)
-                    throw new ReloadFailedError(result.code, `switched back to ${target}, but its reload failed: ${outputTail(result.stderr, result.stdout, result.code)}`);
-            }
-        }, () => `back on ${target || '(no release)'}`);
-    }
-    /** Runs a step that is not one remote command (a drain on the balancer, the lock's wait) under this host's records. */
-    async timedStep(name, fn, detail) {
-        return this.timed(name, fn, detail);
-    }
-    /** `current` → releases/<release> ('' = no release), with its ledger line in the same command. */
-    pointAt(release, entry) {
-        return release ? switchCommand(this.deployPath, release, entry) : unsetCurrentCommand(this.deployPath, entry);
-    }
-    sessionOrThrow() {
-        if (!this.session)
-            throw new Error(`${this.id}: not connected`);
-        return this.session;
-    }
-    /** A command whose non-zero exit is an answer, not a failure; a lost connection drops the session. */
-    async raw(command, options) {
-        const session = this.sessionOrThrow();
-        try {
-            return await session.exec(command, options);
-        }
-        catch (err) {
-            this.session = undefined;
-            await session.close().catch(() => undefined);
-            throw err;
+        else if (result.kind === 'back') {
+            result = await afterSwitchBack(r, name);
         }
     }
-    async exec(name, command, options, detail, describe) {
-        return this.timed(name, async () => {
-            const result = await this.raw(command, options);
-            if (result.code !== 0)
-                throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
-            return result.stdout;
-        }, (stdout) => describe?.(stdout) ?? detail);
+    return result;
+}
+/** Health and rotation of a host back on its target; behind a draining balancer, only of a host it took out. */
+async function afterSwitchBack(r, name) {
+    const lb = r.balancer;
+    const drained = lb?.settings.drain ? lb.isOut(r.host) : true;
+    if (!drained)
+        return { kind: 'back' };
+    if (!r.input.target) {
+        if (lb?.isOut(r.host))
+            lb.keepOut(r.host, 'no release left to serve');
+        return { kind: 'back' };
     }
-    async timed(name, fn, detail) {
-        const start = this.now();
-        try {
-            const value = await fn();
-            const text = detail?.(value);
-            this.steps.push({ name, start, end: this.now(), ok: true, ...(text ? { detail: text } : {}) });
-            return value;
-        }
-        catch (err) {
-            const message = err instanceof StepError ? err.message.replace(/^\S+ failed(?: \(exit \d+\))?: /, '') : errors_errorMessage(err);
-            this.steps.push({ name, start, end: this.now(), ok: false, detail: message });
-            throw err instanceof StepError ? err : new StepError(name, -1, message);
-        }
+    if (name === 'health') {
+        const on = {
+            deployPath: r.input.settings.deployPath,
+            releaseId: r.input.target,
+            previousReleaseId: r.input.release,
+        };
+        const problem = await healthProblem(r, on);
+        return problem ? { kind: 'unhealthy', message: problem } : { kind: 'back' };
     }
+    if (name === 'rotation')
+        await STEPS.rotation.run(r).catch((e) => r.log.warning(`${r.host.id}: ${errors_errorMessage(e)}`));
+    else
+        await STEPS[name].run(r);
+    return { kind: 'back' };
 }
 
 ;// CONCATENATED MODULE: ./src/release/ledger.ts
@@ -60987,70 +62275,77 @@ function noRolloutOfThisRun(run) {
         ? `no ssh-rollout of this workflow run (${run}) reached this host; set bad-release to name a release`
         : 'bad-release is empty outside a workflow run; set bad-release to name a release';
 }
+/** One host's revert: first whether the host is on the bad release at all, then where it goes back to. */
 function planHost(state, options) {
+    const facts = hostFacts(state, options);
+    return leaveAlone(state, options, facts) ?? goBack(state, facts, options.toRelease);
+}
+function hostFacts(state, options) {
     const current = state.current;
     const onDisk = new Set(state.releases.map((r) => r.id));
     const markedBad = new Set(state.bad);
     const bad = options.badRelease || latestRolledOut(state.log, options.run);
-    const reached = state.exists && bad !== '' && (current === bad || onDisk.has(bad) || markedBad.has(bad) || state.log.some((e) => e.release === bad));
+    const reached = state.exists &&
+        bad !== '' &&
+        (current === bad || onDisk.has(bad) || markedBad.has(bad) || state.log.some((e) => e.release === bad));
     // Marking is idempotent but is still a change: only plan it where it is missing and the release is here.
     const markBad = bad !== '' && !markedBad.has(bad) && (onDisk.has(bad) || current === bad);
+    return { current, bad, onDisk, markedBad, reached, markBad };
+}
+/** The plan for a host that is not (or cannot be seen to be) on the bad release; undefined when it is on it. */
+function leaveAlone(state, options, facts) {
+    const { current, bad, reached, markBad } = facts;
+    const leave = (why, known) => ({
+        action: 'nothing-to-do',
+        current,
+        bad,
+        ...known,
+        why,
+    });
     if (!state.exists)
-        return { action: 'nothing-to-do', current, bad, markBad: false, reached: false, why: 'the deploy path does not exist on this host' };
+        return leave('the deploy path does not exist on this host', { markBad: false, reached: false });
     // A `current` that is not a link into releases/ is left as it is: switching it would mean following it.
     if (state.currentProblem)
-        return { action: 'nothing-to-do', current, bad, markBad: false, reached, why: `current ${state.currentProblem}: left as it is` };
+        return leave(`current ${state.currentProblem}: left as it is`, { markBad: false, reached });
     if (bad === '')
-        return { action: 'nothing-to-do', current, bad, markBad: false, reached: false, why: noRolloutOfThisRun(options.run) };
+        return leave(noRolloutOfThisRun(options.run), { markBad: false, reached: false });
     if (current !== bad) {
-        return { action: 'nothing-to-do', current, bad, markBad, reached, why: current ? `current is ${current}, not the bad release ${bad}` : `no current release (bad release ${bad})` };
+        const why = current
+            ? `current is ${current}, not the bad release ${bad}`
+            : `no current release (bad release ${bad})`;
+        return leave(why, { markBad, reached });
     }
-    if (options.toRelease) {
-        const to = options.toRelease;
-        if (!onDisk.has(to))
-            return { action: 'no-good-release', current, bad, markBad, reached, why: `to-release ${to} does not exist on this host` };
-        if (markedBad.has(to))
-            return { action: 'no-good-release', current, bad, markBad, reached, why: `to-release ${to} is marked bad on this host` };
-        return { action: 'switch', current, bad, to, markBad, reached, why: `to-release ${to}` };
+    return undefined;
+}
+/** For a host on the bad release: the release to switch back to (`to-release`, or the newest healthy), or why none. */
+function goBack(state, facts, toRelease) {
+    const { current, bad, onDisk, markedBad, markBad, reached } = facts;
+    const none = (why) => ({ action: 'no-good-release', current, bad, markBad, reached, why });
+    if (toRelease) {
+        if (!onDisk.has(toRelease))
+            return none(`to-release ${toRelease} does not exist on this host`);
+        if (markedBad.has(toRelease))
+            return none(`to-release ${toRelease} is marked bad on this host`);
+        return { action: 'switch', current, bad, to: toRelease, markBad, reached, why: `to-release ${toRelease}` };
     }
     const ledger = readLedger(state.log, state.bad);
     const to = newestHealthy(state, ledger, [bad]);
     if (!to) {
         const others = state.releases.filter((r) => r.id !== bad).map((r) => `${r.id} (${ledger.status(r.id)})`);
-        return {
-            action: 'no-good-release',
-            current,
-            bad,
-            markBad,
-            reached,
-            why: `no healthy release in this host's ledger to go back to${others.length ? `: ${others.join(', ')}` : ' (no other release on disk)'}; set to-release to choose one`,
-        };
+        return none(`no healthy release in this host's ledger to go back ` +
+            `to${others.length ? `: ${others.join(', ')}` : ' (no other release on disk)'}; ` +
+            `set to-release to choose one`);
     }
     return { action: 'switch', current, bad, to, markBad, reached, why: `newest healthy release ${to}` };
-}
-/**
- * After the revert, who is in rotation: hosts healthy on their release (reverted, or left alone and
- * in rotation or checked healthy), and who is out: hosts not healthy. Never the last server in rotation:
- * those are `kept` as they are (SPEC: at least one healthy server stays in rotation).
- */
-function settleOf(report, lb) {
-    const ready = [];
-    const out = [];
-    for (const h of report.hosts) {
-        const inRotation = lb.serverOf(h.host).state === 'ready';
-        if (h.outcome === 'reverted' || (h.outcome === 'nothing-to-do' && (h.healthy ?? inRotation)))
-            ready.push(h.host);
-        else if (h.outcome !== 'nothing-to-do' || h.healthy === false)
-            out.push(h.host);
-    }
-    if (ready.length === 0 && lb.inRotation(out) === 0)
-        return { ready, out: [], kept: out };
-    return { ready, out, kept: [] };
 }
 
 ;// CONCATENATED MODULE: ./src/revert/hosts.ts
 // The host side of auto-revert, on the release engine's verbs: one connection per host, up to
 // max-parallel at once; per host read state and ledger → plan (pure) → put back, mark bad, health, record.
+
+
+
+
 
 
 
@@ -61064,28 +62359,57 @@ async function revertHosts(settings, options, deps) {
     const hosts = await (0,concurrency/* mapLimit */.sf)(settings.hosts, settings.maxParallel, (spec) => revertHost(spec, { settings, options, deps, token, now, started }));
     const finished = now();
     const healthy = hosts.filter((h) => h.healthyAfterMs !== undefined).map((h) => h.healthyAfterMs);
-    const report = { startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString(), hosts };
+    const report = {
+        startedAt: new Date(started).toISOString(),
+        finishedAt: new Date(finished).toISOString(),
+        hosts,
+    };
     if (healthy.length) {
         report.timeToHealthyMs = Math.max(...healthy);
-        deps.logger.info(`Time from start to the last reverted host healthy: ${(report.timeToHealthyMs / 1000).toFixed(2)} s (${healthy.length} host(s))`);
+        deps.logger.info(`Time from start to the last reverted host healthy: ${formatDuration(report.timeToHealthyMs)} ` +
+            `(${healthy.length} host(s))`);
     }
     return report;
 }
 async function revertHost(spec, c) {
-    const host = new ReleaseHost(spec, { connector: c.deps.connector, credentials: c.settings.credentials, deployPath: c.settings.deployPath, now: c.now });
-    const rec = { host: host.id, outcome: 'failed', from: '', to: '', bad: '', markedBad: false, reason: '', steps: host.steps };
+    const host = new ReleaseHost(spec, {
+        connector: c.deps.connector,
+        credentials: c.settings.credentials,
+        deployPath: c.settings.deployPath,
+        now: c.now,
+    });
+    const rec = {
+        host: host.id,
+        outcome: 'failed',
+        from: '',
+        to: '',
+        bad: '',
+        markedBad: false,
+        reason: '',
+        steps: host.steps,
+    };
+    const lock = new HostLock(host);
+    const r = stepRun(host, c);
     try {
-        await host.connect();
+        await runSteps(['connect'], r);
         // The lock is taken so a concurrent rollout notices us, but never waited for: putting a host back
         // must not wait on a rollout that may be dead.
-        const lock = await host.tryLock(c.deps.runUrl || 'fivestep auto-revert', c.token);
-        if (lock.kind === 'held')
-            c.deps.logger.warning(`${host.id}: deploy lock held by ${lock.holder} (last heartbeat ${lock.ageSec}s ago); reverting anyway`);
-        const plan = planHost(await host.readState(), c.options);
+        const held = await lock.tryLock(c.deps.runUrl || 'fivestep auto-revert', c.token);
+        if (held.kind === 'held')
+            c.deps.logger.warning(`${host.id}: deploy lock held by ${held.holder} (last heartbeat ${held.ageSec}s ago); reverting anyway`);
+        await runSteps(['state'], r);
+        const plan = planHost(r.state, c.options);
         rec.from = plan.current;
         rec.bad = plan.bad;
         rec.reached = plan.reached;
-        await (plan.action === 'switch' ? switchBack(host, plan, rec, c) : leaveAlone(host, plan, rec, c));
+        r.input = {
+            ...r.input,
+            release: plan.bad,
+            previous: plan.current,
+            target: plan.action === 'switch' ? plan.to : '',
+            badMarker: badMarker(c),
+        };
+        await (plan.action === 'switch' ? hosts_switchBack(r, plan, rec, c) : hosts_leaveAlone(r, plan, rec, c));
     }
     catch (err) {
         rec.outcome = 'failed';
@@ -61093,94 +62417,122 @@ async function revertHost(spec, c) {
         c.deps.logger.error(`${host.id}: ${rec.reason}`);
     }
     finally {
-        await host.unlock().catch(() => undefined);
+        await lock.release().catch(() => undefined);
         await host.close();
     }
     return rec;
 }
-function entry(c, release, previous, result, reason) {
-    return { time: new Date(c.now()).toISOString(), action: 'revert', release, previous, run: c.deps.runUrl, result, ...(reason ? { reason: reason.slice(0, 1000) } : {}) };
+/** One host's step run for a revert: the same table as a rollout's, with a revert's ledger lines. */
+function stepRun(host, c) {
+    const s = c.settings;
+    const r = {
+        host,
+        log: c.deps.logger,
+        health: s.healthCommand || s.healthUrl ? c.deps.health : undefined,
+        balancer: c.deps.balancer,
+        stopped: () => false,
+        reconnectWithinMs: 0,
+        sentBytes: 0,
+        switched: false,
+        input: {
+            settings: {
+                deployPath: s.deployPath,
+                sharedPaths: [],
+                setupCommand: '',
+                reloadCommand: s.reloadCommand,
+                healthCommand: s.healthCommand,
+                healthUrl: s.healthUrl,
+                healthExpect: '',
+                healthTimeoutMs: 0,
+                keepReleases: 0,
+                loadBalancer: null,
+            },
+            artifact: null,
+            release: '',
+            previous: '',
+            target: '',
+            ledger: (line) => ledgerLines(r, line, c),
+            prune: [],
+            badMarker: '',
+            runUrl: c.deps.runUrl,
+            token: c.token,
+            adoptId: '',
+            delta: null,
+        },
+    };
+    return r;
 }
-async function markBad(host, bad, rec, c) {
-    const marker = `auto-revert ${new Date(c.now()).toISOString()} ${c.deps.runUrl}${c.deps.reason ? `: ${c.deps.reason}` : ''}`.slice(0, 2000);
-    await host.markBad(bad, marker, entry(c, bad, '', 'bad', c.deps.reason));
+function entry(c, release, previous, result, reason) {
+    return {
+        time: new Date(c.now()).toISOString(),
+        action: 'revert',
+        release,
+        previous,
+        run: c.deps.runUrl,
+        result,
+        ...(reason ? { reason: reason.slice(0, 1000) } : {}),
+    };
+}
+/** A revert's ledger lines: the switch back, the bad marker, and how it ended (`record`: healthy, or failed with
+ * why). */
+function ledgerLines(r, line, c) {
+    const { release: bad, target: to } = r.input;
+    if (line === 'back')
+        return [entry(c, to, bad, 'switched')];
+    if (line === 'bad')
+        return [entry(c, bad, '', 'bad', c.deps.reason)];
+    if (line === 'record')
+        return [r.problem ? entry(c, to, bad, 'failed', r.problem) : entry(c, to, bad, 'healthy', c.deps.reason)];
+    return [];
+}
+function badMarker(c) {
+    const why = c.deps.reason ? `: ${c.deps.reason}` : '';
+    return `auto-revert ${new Date(c.now()).toISOString()} ${c.deps.runUrl}${why}`.slice(0, 2000);
+}
+async function markBad(r, rec) {
+    await runSteps(['mark-bad'], r);
     rec.markedBad = true;
 }
-/** Not on the bad release (or nothing to go back to): the bad release is still marked, so no later revert lands on it. */
-async function leaveAlone(host, plan, rec, c) {
+/** Not on the bad release (or nothing to go back to): the bad release is still marked, so no later revert lands on
+ * it. */
+async function hosts_leaveAlone(r, plan, rec, c) {
+    const { host } = r;
     if (plan.markBad)
-        await markBad(host, plan.bad, rec, c);
+        await markBad(r, rec);
     rec.outcome = plan.action === 'no-good-release' ? 'no-good-release' : 'nothing-to-do';
     rec.reason = plan.why;
     if (rec.outcome === 'nothing-to-do' && plan.current && c.deps.checkHealthOf?.(host.id)) {
-        const env = { deployPath: c.settings.deployPath, releaseId: plan.current, previousReleaseId: '' };
-        rec.healthy = await host.health(c.deps.health, env, c.deps.appPort?.(host.id)).then(() => true, (err) => {
-            c.deps.logger.warning(`${host.id}: out of rotation and not healthy on ${plan.current}: ${errors_errorMessage(err)}`);
-            return false;
-        });
+        const on = { deployPath: c.settings.deployPath, releaseId: plan.current, previousReleaseId: '' };
+        const problem = await healthProblem({ ...r, health: c.deps.health }, on);
+        if (problem)
+            c.deps.logger.warning(`${host.id}: out of rotation and not healthy on ${plan.current}: ${problem}`);
+        rec.healthy = !problem;
     }
-    const log = plan.action === 'no-good-release' ? c.deps.logger.error.bind(c.deps.logger) : c.deps.logger.info.bind(c.deps.logger);
-    log(`${host.id}: ${plan.action === 'no-good-release' ? 'NOT reverted, left as it is: ' : 'nothing to do: '}${plan.why}${rec.markedBad ? `; marked ${plan.bad} bad` : ''}`);
+    const log = plan.action === 'no-good-release'
+        ? c.deps.logger.error.bind(c.deps.logger)
+        : c.deps.logger.info.bind(c.deps.logger);
+    const what = plan.action === 'no-good-release' ? 'NOT reverted, left as it is: ' : 'nothing to do: ';
+    log(`${host.id}: ${what}${plan.why}${rec.markedBad ? `; marked ${plan.bad} bad` : ''}`);
 }
-/** The same put-back as a failed rollout's (switch, reload), then the bad marker, health, and the ledger. */
-async function switchBack(host, plan, rec, c) {
-    const { settings } = c;
-    const env = { deployPath: settings.deployPath, releaseId: plan.to, previousReleaseId: plan.bad };
-    let healthy = '';
-    let unhealthy = '';
-    /** The switch back happened and only its reload failed (the error says so itself). */
-    let reloadFailed = false;
-    try {
-        await host.putBack(plan.to, entry(c, plan.to, plan.bad, 'switched'), settings.reloadCommand ? { command: settings.reloadCommand, env } : null, 0);
-        rec.to = plan.to;
-        if (plan.markBad)
-            await markBad(host, plan.bad, rec, c);
-        healthy = await host.health(c.deps.health, env, c.deps.appPort?.(host.id));
+/** The revert plan a failed rollout runs too (switch back and reload, health), with the bad marker; then the ledger. */
+async function hosts_switchBack(r, plan, rec, c) {
+    const result = await putBack(r, [...revertSteps({ markBad: plan.markBad, health: r.health !== undefined })]);
+    if (result.kind === 'not-back')
+        throw new Error(result.message);
+    rec.to = plan.to;
+    rec.markedBad = plan.markBad && r.host.steps.some((s) => s.name === 'mark-bad' && s.ok);
+    if (result.kind === 'back')
         rec.healthyAfterMs = c.now() - c.started;
-    }
-    catch (err) {
-        unhealthy = errors_errorMessage(err);
-        // The switch back happened and only the reload after it failed: say exactly that, and still mark the bad release.
-        if (err instanceof ReloadFailedError) {
-            reloadFailed = true;
-            rec.to = plan.to;
-            if (plan.markBad)
-                await markBad(host, plan.bad, rec, c).catch(() => undefined);
-        }
-    }
-    if (!rec.to)
-        throw new Error(unhealthy);
+    r.problem = result.kind === 'back' ? '' : result.message;
     // The ledger records the switch either way: it happened, and the next run must see it.
-    await host.record([entry(c, plan.to, plan.bad, unhealthy ? 'failed' : 'healthy', unhealthy || c.deps.reason)]);
-    if (unhealthy)
-        throw new Error(reloadFailed ? unhealthy : `switched back to ${plan.to} but not healthy: ${unhealthy}`);
+    await runSteps(['record'], r);
+    if (result.kind === 'reload-failed')
+        throw new Error(result.message);
+    if (result.kind === 'unhealthy')
+        throw new Error(`switched back to ${plan.to} but not healthy: ${result.message}`);
     rec.outcome = 'reverted';
     rec.reason = plan.why;
-    c.deps.logger.info(`${host.id}: ${plan.bad} → ${plan.to} (${plan.why})${settings.healthCommand || settings.healthUrl ? `, ${healthy}` : ''}`);
-}
-
-;// CONCATENATED MODULE: ./src/common/format.ts
-// Figures as people read them, in one place for logs, summaries and error messages.
-/** `512 B`, `1.5 MiB`, `2.0 GiB`. */
-function format_formatBytes(bytes) {
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    if (bytes < 1024)
-        return `${Math.round(bytes)} B`;
-    let value = bytes / 1024;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return `${value.toFixed(1)} ${units[unit]}`;
-}
-/** Up to this many hosts a summary or an issue names each host; above it, hosts are grouped and counted. */
-const SMALL_FLEET = 50;
-/** Host names for a sentence: all of them up to `max`, else the first few and how many more (`where` the rest are). */
-function hostList(hosts, where, max = SMALL_FLEET) {
-    if (hosts.length <= max)
-        return hosts.join(', ');
-    return `${hosts.slice(0, 5).join(', ')} and ${hosts.length - 5} more (${where})`;
+    c.deps.logger.info(`${r.host.id}: ${plan.bad} → ${plan.to} (${plan.why})${r.health ? `, ${r.healthDetail}` : ''}`);
 }
 
 ;// CONCATENATED MODULE: ./src/common/markdown.ts
@@ -61212,7 +62564,7 @@ const MARKUP = /[\\`*_[\]<>|~&$]/g;
 const BLOCK_START = /^(?:>|[#+-](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))/;
 /** Inline text on one line (a list item, a table cell, a sentence): it reads as itself. */
 function mdText(text, max = 2000) {
-    const escaped = defang((0,common_text/* oneLine */.T)(text, max)).replace(MARKUP, '\\$&');
+    const escaped = defang((0,common_text/* oneLine */.TN)(text, max)).replace(MARKUP, '\\$&');
     return escaped.replace(BLOCK_START, (m) => (/\d/.test(m) ? `${m}\\` : `\\${m}`));
 }
 /**
@@ -61220,19 +62572,21 @@ function mdText(text, max = 2000) {
  * table cell (`cell`), `|` is escaped as GFM tables require, also inside code.
  */
 function mdCode(text, o = {}) {
-    let body = (0,common_text/* oneLine */.T)(text, o.max ?? 2000);
+    let body = (0,common_text/* oneLine */.TN)(text, o.max ?? 2000);
     if (o.cell)
         body = body.replace(/\|/g, '\\|');
     const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
     const fence = '`'.repeat(longest + 1);
     // A space is stripped from each side when both are there; pad when the text starts or ends with a backtick.
-    const pad = body.startsWith('`') || body.endsWith('`') || (body.startsWith(' ') && body.endsWith(' ') && body.trim() !== '') ? ' ' : '';
+    const pad = body.startsWith('`') || body.endsWith('`') || (body.startsWith(' ') && body.endsWith(' ') && body.trim() !== '')
+        ? ' '
+        : '';
     return `${fence}${pad}${body || ' '}${pad}${fence}`;
 }
 /** A fenced code block: kept line for line, with a fence no line of the text can close. */
 function mdBlock(text, o = {}) {
     const max = o.max ?? 4000;
-    const lines = (text.length > max ? `${text.slice(0, max - 1)}…` : text)
+    const lines = clip(text, max)
         .split(/\r\n|\r|\n/)
         .map((line) => oneLine(line.replace(/\t/g, '    '), Infinity));
     const longest = Math.max(2, ...lines.flatMap((l) => (l.match(/`+/g) ?? []).map((run) => run.length)));
@@ -61241,11 +62595,18 @@ function mdBlock(text, o = {}) {
 }
 /** Text inside an HTML element (`<summary>`): entities for HTML, and no mention or link. */
 function mdHtml(text, max = 2000) {
-    return defang(oneLine(text, max)).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+    return defang(oneLine(text, max))
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;');
 }
 /** fivestep's own Markdown (a description from action.yml) in a table cell: its markup kept, `|` escaped, one line. */
 function mdCell(markdown) {
-    return markdown.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').trim();
+    return markdown
+        .replace(/\|/g, '\\|')
+        .replace(/\s*\n\s*/g, ' ')
+        .trim();
 }
 
 ;// CONCATENATED MODULE: ./src/github/identity.ts
@@ -61257,7 +62618,8 @@ function tokenLogin(client) {
     let login = logins.get(client);
     if (!login) {
         login = client.rest.users.getAuthenticated().then((res) => res.data.login, (err) => {
-            // An installation token (the workflow's GITHUB_TOKEN) is refused here: "Resource not accessible by integration".
+            // An installation token (the workflow's GITHUB_TOKEN) is refused here: "Resource not accessible by
+            // integration".
             if (err.status === 401 || err.status === 403 || err.status === 404)
                 return ACTIONS_BOT;
             throw err;
@@ -61271,112 +62633,349 @@ function openedBy(issue, login) {
     return issue.user?.login === login;
 }
 
-;// CONCATENATED MODULE: ./src/revert/reports.ts
-// A tolerant reader of ssh-rollout and metric-watch report files, for the RCA timeline.
-// Reports come from other actions (maybe other versions): every field is checked, none is trusted,
-// and what cannot be read is skipped with a note instead of failing the revert.
-
-const str = (v) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
-const isObj = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** ISO string or epoch ms → epoch ms (undefined when neither). */
-function toTime(v) {
-    if (typeof v === 'number' && Number.isFinite(v))
-        return v > 1e11 ? v : v * 1000; // seconds or ms
-    if (typeof v === 'string' && v.trim()) {
-        const t = Date.parse(v);
-        return Number.isNaN(t) ? undefined : t;
+;// CONCATENATED MODULE: ./src/common/json-fields.ts
+// The field readers every report reader uses (metric-watch's record.ts, ssh-rollout's record.ts). Report
+// files may come from other versions, forks or hand edits: nothing in them is trusted, each field is read
+// only when it holds what its writer writes, and a reader notes what it had to skip.
+/** A JSON object (a list is not one). */
+const isJsonObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
+/** A text field: a string as it is, a number as its digits (an older writer's `release: 7`), else ''. */
+const json_fields_text = (x) => (typeof x === 'string' ? x : typeof x === 'number' ? String(x) : '');
+const positiveNumber = (x) => typeof x === 'number' && Number.isFinite(x) && x > 0 ? x : undefined;
+/** The non-empty strings of a list; undefined when it is not a list (the reader's default then applies). */
+const stringList = (x) => Array.isArray(x) ? x.filter((s) => typeof s === 'string' && s !== '') : undefined;
+/** A report's tag: ssh-rollout writes `tool`, metric-watch `kind`. */
+const reportTag = (doc) => json_fields_text(doc.tool) || json_fields_text(doc.kind);
+/** Below this an epoch number is seconds (up to the year 5138), from it milliseconds (from March 1973 on). */
+const SECONDS_BELOW = 1e11;
+/** The farthest instant a Date holds: past it, printing the time would throw. */
+const LATEST_MS = 8.64e15;
+/**
+ * A time field as epoch ms, or undefined when it holds no time. The one rule every report reader follows:
+ * - a string is what Date.parse reads (ISO 8601, as the writers write `startedAt` and breach times);
+ * - a number is epoch seconds below 1e11, epoch ms from 1e11 (the writers write ms; Prometheus and most
+ *   exports write seconds, and for any instant after March 1973 the magnitude tells which);
+ * - a negative number, or one past the last instant a Date holds, is no time.
+ */
+function readTime(x) {
+    if (typeof x === 'number' && Number.isFinite(x) && x >= 0) {
+        if (x < SECONDS_BELOW)
+            return Math.round(x * 1000);
+        return x <= LATEST_MS ? x : undefined;
+    }
+    if (typeof x === 'string' && x.trim() !== '') {
+        const t = Date.parse(x);
+        if (Number.isFinite(t))
+            return t;
     }
     return undefined;
 }
-const reports_valueOf = (v) => typeof v === 'number' || typeof v === 'string' ? v : v === null ? null : undefined;
-/** Reads one metric-watch breach, also the `breaches` output (same objects). */
-function parseBreach(b) {
-    if (!isObj(b))
-        return null;
-    const rule = str(b.rule) || str(b.name);
-    if (!rule)
-        return null;
-    const out = { rule };
-    if (str(b.host))
-        out.host = str(b.host);
-    for (const k of ['value', 'bound', 'baseline']) {
-        const v = reports_valueOf(b[k]);
-        if (v !== undefined)
-            out[k] = v;
+/** A value quoted in a note, cut short: a hostile file's field may be megabytes long. */
+function shown(x, max = 80) {
+    const json = JSON.stringify(x) ?? String(x);
+    return json.length > max ? `${json.slice(0, max)}…` : json;
+}
+/** At most this many notes a list: a hostile file may hold millions of bad entries, and the first say why. */
+const MAX_NOTES = 20;
+/** What a reader had to skip, in file order, the first MAX_NOTES kept and the rest counted. */
+class NoteList {
+    kept = [];
+    dropped = 0;
+    add(note) {
+        if (this.kept.length < MAX_NOTES)
+            this.kept.push(note);
+        else
+            this.dropped++;
     }
-    const when = toTime(b.when);
-    const since = toTime(b.since);
+    list() {
+        return this.dropped > 0 ? [...this.kept, `… and ${this.dropped} more`] : [...this.kept];
+    }
+}
+
+;// CONCATENATED MODULE: ./src/metrics/record.ts
+// The metric-watch report file: its tag and version, what the writer writes, and the one tolerant reader
+// that replay (source: replay) and auto-revert's RCA timeline read it with.
+
+const WATCH_REPORT_KIND = 'fivestep/metric-watch';
+/** Bumped when a key of the report changes meaning; a replay refuses a newer one, the RCA reads what it can. */
+const WATCH_REPORT_VERSION = 1;
+function buildWatchReport(result) {
+    return { kind: WATCH_REPORT_KIND, version: WATCH_REPORT_VERSION, ...result };
+}
+/** Tagged `…/metric-watch` (a fork may rename the owner), or untagged with a verdict and breaches or rules. */
+function looksLikeWatchReport(doc) {
+    const tag = reportTag(doc);
+    if (tag)
+        return tag.endsWith('metric-watch');
+    return typeof doc.verdict === 'string' && (Array.isArray(doc.breaches) || Array.isArray(doc.rules));
+}
+const breachValue = (x) => typeof x === 'number' || typeof x === 'string' ? x : x === null ? null : undefined;
+/** One breach of a report, or of metric-watch's `breaches` output (the same objects); undefined if none. */
+function readBreach(x) {
+    if (!isJsonObject(x))
+        return undefined;
+    const rule = json_fields_text(x.rule) || json_fields_text(x.name);
+    if (!rule)
+        return undefined;
+    const out = { rule };
+    if (json_fields_text(x.host))
+        out.host = json_fields_text(x.host);
+    for (const key of ['value', 'bound', 'baseline']) {
+        const v = breachValue(x[key]);
+        if (v !== undefined)
+            out[key] = v;
+    }
+    const when = readTime(x.when);
+    const since = readTime(x.since);
     if (when !== undefined)
         out.when = when;
     if (since !== undefined)
         out.since = since;
-    if (str(b.detail))
-        out.detail = str(b.detail);
+    if (json_fields_text(x.detail))
+        out.detail = json_fields_text(x.detail);
     return out;
 }
-function parseRollout(path, j) {
-    const waves = (Array.isArray(j.waves) ? j.waves : []).filter(isObj).map((w, i) => {
-        const wave = { index: typeof w.index === 'number' ? w.index : i + 1, hosts: Array.isArray(w.hosts) ? w.hosts.map(str).filter(Boolean) : [] };
-        const start = toTime(w.start);
-        const end = toTime(w.end);
-        if (start !== undefined)
-            wave.start = start;
-        if (end !== undefined)
-            wave.end = end;
-        if (isObj(w.bake))
-            wave.bake = { start: toTime(w.bake.start), end: toTime(w.bake.end), verdict: str(w.bake.verdict) || undefined, detail: str(w.bake.detail) || undefined };
-        return wave;
-    });
-    const failedHosts = (Array.isArray(j.hosts) ? j.hosts : [])
-        .filter((h) => isObj(h) && ['failed', 'revert-failed'].includes(str(h.outcome)))
-        .map((h) => ({ host: str(h.host), reason: str(h.reason) || str(h.outcome) }));
-    return {
-        kind: 'rollout',
-        path,
-        release: str(j.release),
-        result: str(j.result),
-        startedAt: toTime(j.startedAt),
-        finishedAt: toTime(j.finishedAt),
-        waves,
-        failedHosts,
-        stopReason: str(j.stopReason),
+/** Reads any JSON value as a metric-watch report (undefined when it is not an object); never throws. */
+function readWatchReport(doc) {
+    if (!isJsonObject(doc))
+        return undefined;
+    const settings = isJsonObject(doc.settings) ? doc.settings : {};
+    const hosts = isJsonObject(doc.hosts) ? doc.hosts : {};
+    const notes = new NoteList();
+    const rules = Array.isArray(doc.rules) ? doc.rules.map((raw, i) => readRule(raw, i)) : undefined;
+    const listed = Array.isArray(doc.breaches) ? readBreaches(doc.breaches, notes) : [];
+    const out = {
+        verdict: json_fields_text(doc.verdict),
+        detail: json_fields_text(doc.detail),
+        startedAt: readTime(doc.startedAt),
+        // A present but unreadable endedAt is not replaced: finishedAt is only an older name for it.
+        endedAt: readTime(doc.endedAt ?? doc.finishedAt),
+        ticks: positiveNumber(doc.ticks),
+        intervalMs: positiveNumber(settings.intervalMs),
+        hosts: { all: stringList(hosts.all), canary: stringList(hosts.canary) },
+        breaches: listed.length > 0 ? listed : (rules ?? []).flatMap((r) => (r.breach ? [r.breach] : [])),
+        rules,
+        notes: notes.list(),
     };
+    if (doc.kind !== undefined && doc.kind !== WATCH_REPORT_KIND)
+        out.otherKind = shown(doc.kind);
+    if (typeof doc.version === 'number' && doc.version <= WATCH_REPORT_VERSION)
+        out.version = doc.version;
+    else if (doc.version !== undefined)
+        out.unknownVersion = shown(doc.version);
+    return out;
 }
-function parseWatch(path, j) {
-    let breaches = (Array.isArray(j.breaches) ? j.breaches : []).map(parseBreach).filter((b) => b !== null);
-    // Older/other shapes keep the breach only per rule.
-    if (breaches.length === 0 && Array.isArray(j.rules)) {
-        breaches = j.rules.map((r) => (isObj(r) ? parseBreach(r.breach) : null)).filter((b) => b !== null);
+function readBreaches(list, notes) {
+    const out = [];
+    list.forEach((x, i) => {
+        const b = readBreach(x);
+        if (b)
+            out.push(b);
+        else
+            notes.add(`breaches[${i}] is not a breach (an object with a rule name): ${shown(x)}`);
+    });
+    return out;
+}
+function readRule(raw, i) {
+    const where = `rule ${i + 1}`;
+    const notes = new NoteList();
+    const rule = { name: '', query: '', samples: [], baselineSamples: [], notes: [] };
+    if (!isJsonObject(raw)) {
+        notes.add(`${where} is not an object with name, query and samples`);
+        return { ...rule, notes: notes.list() };
     }
-    return {
-        kind: 'watch',
-        path,
-        verdict: str(j.verdict),
-        detail: str(j.detail),
-        startedAt: toTime(j.startedAt),
-        endedAt: toTime(j.endedAt ?? j.finishedAt),
-        breaches,
+    rule.name = typeof raw.name === 'string' ? raw.name : '';
+    const label = rule.name ? `${where} ('${rule.name}')` : where;
+    if (!rule.name)
+        notes.add(`${where} has no 'name'`);
+    if (typeof raw.query === 'string' && raw.query !== '')
+        rule.query = raw.query;
+    else
+        notes.add(`${label} has no 'query'`);
+    if (Array.isArray(raw.samples))
+        rule.samples = readSamples(raw.samples, `${label} samples`, notes);
+    else
+        notes.add(`${label} has no 'samples' list`);
+    if (Array.isArray(raw.baselineSamples)) {
+        rule.baselineSamples = readSamples(raw.baselineSamples, `${label} baselineSamples`, notes);
+    }
+    else if (raw.baselineSamples !== undefined)
+        notes.add(`${label}: 'baselineSamples' must be a list`);
+    if (raw.baselineHistory !== undefined)
+        rule.baselineHistory = readHistory(raw.baselineHistory, label, notes);
+    rule.breach = readBreach(raw.breach);
+    return { ...rule, notes: notes.list() };
+}
+const readingValue = (x) => x === null ? null : typeof x === 'number' && Number.isFinite(x) ? x : undefined;
+/** The readings of one list; a reading that is not one is skipped with a note naming it (`at[j]`). */
+function readSamples(list, at, notes) {
+    const out = [];
+    for (const [j, s] of list.entries()) {
+        const here = `${at}[${j}]`;
+        if (!isJsonObject(s)) {
+            notes.add(`${here} is not an object {t, host, value}`);
+            continue;
+        }
+        const t = readTime(s.t);
+        const host = s.host === undefined ? '' : s.host;
+        const value = readingValue(s.value);
+        if (t === undefined)
+            notes.add(`${here}: 't' must be a time (epoch ms or s, or ISO 8601), got ${shown(s.t)}`);
+        else if (typeof host !== 'string')
+            notes.add(`${here}: 'host' must be a string`);
+        else if (value === undefined)
+            notes.add(`${here}: 'value' must be a number or null, got ${shown(s.value)}`);
+        else {
+            const sample = { t, host, value };
+            if (typeof s.reason === 'string' && s.reason)
+                sample.reason = s.reason;
+            out.push(sample);
+        }
+    }
+    return out;
+}
+/** `{host: [{t, value}]}`; a Map, as host keys come from the file (`__proto__` is a key like any other). */
+function readHistory(raw, label, notes) {
+    if (!isJsonObject(raw)) {
+        notes.add(`${label}: 'baselineHistory' must be an object {host: [{t, value}]}`);
+        return undefined;
+    }
+    const history = new Map();
+    for (const [host, list] of Object.entries(raw)) {
+        if (!Array.isArray(list)) {
+            notes.add(`${label}: baselineHistory['${host}'] must be a list of {t, value}`);
+            continue;
+        }
+        const points = [];
+        list.forEach((p, j) => {
+            const t = isJsonObject(p) ? readTime(p.t) : undefined;
+            if (t !== undefined && isJsonObject(p) && typeof p.value === 'number' && Number.isFinite(p.value)) {
+                points.push({ t, value: p.value });
+            }
+            else
+                notes.add(`${label}: baselineHistory['${host}'][${j}] must be {t, value} with numbers`);
+        });
+        history.set(host, points);
+    }
+    return history;
+}
+
+;// CONCATENATED MODULE: ./src/rollout/record-reader.ts
+// The tolerant reader of the ssh-rollout report file, beside the writer's types (record.ts): the file may
+// come from another version, a fork, or a hostile hand. Every field is checked; what cannot be read is
+// left out, an entry that is not one skipped with a note.
+
+/** The report file's tag, typed from the report so the two cannot drift apart. */
+const ROLLOUT_REPORT_TOOL = 'fivestep/ssh-rollout';
+/** Tagged `…/ssh-rollout` (a fork may rename the owner), or untagged with waves and hosts lists. */
+function looksLikeRolloutReport(doc) {
+    const tag = reportTag(doc);
+    if (tag)
+        return tag.endsWith('ssh-rollout');
+    return Array.isArray(doc.waves) && Array.isArray(doc.hosts);
+}
+/** Reads any JSON value as a rollout report (undefined when it is not an object); never throws. */
+function readRolloutReport(doc) {
+    if (!isJsonObject(doc))
+        return undefined;
+    const notes = new NoteList();
+    const waves = listOf(doc.waves, 'waves', 'a wave', notes).map((w, i) => readWave(w, i));
+    const hosts = listOf(doc.hosts, 'hosts', 'a host', notes).map(readHost);
+    const read = {
+        release: json_fields_text(doc.release),
+        result: json_fields_text(doc.result),
+        startedAt: readTime(doc.startedAt),
+        finishedAt: readTime(doc.finishedAt),
+        waves,
+        hosts,
+        stopReason: json_fields_text(doc.stopReason),
+        notes: notes.list(),
     };
+    if (typeof doc.version === 'number' && Number.isFinite(doc.version))
+        read.version = doc.version;
+    return read;
+}
+/** The objects of a list (none when it is not one); an entry that is not an object is skipped with a note. */
+function listOf(x, key, what, notes) {
+    if (!Array.isArray(x))
+        return [];
+    const out = [];
+    x.forEach((entry, i) => {
+        if (isJsonObject(entry))
+            out.push(entry);
+        else
+            notes.add(`${key}[${i}] is not ${what}: ${shown(entry)}`);
+    });
+    return out;
+}
+/** `position` counts only the waves that are objects: it numbers a wave written without an index. */
+function readWave(w, position) {
+    const wave = {
+        index: typeof w.index === 'number' ? w.index : position + 1,
+        hosts: Array.isArray(w.hosts) ? w.hosts.map(json_fields_text).filter(Boolean) : [],
+    };
+    const start = readTime(w.start);
+    const end = readTime(w.end);
+    if (start !== undefined)
+        wave.start = start;
+    if (end !== undefined)
+        wave.end = end;
+    if (isJsonObject(w.bake)) {
+        wave.bake = {
+            start: readTime(w.bake.start),
+            end: readTime(w.bake.end),
+            verdict: json_fields_text(w.bake.verdict) || undefined,
+            detail: json_fields_text(w.bake.detail) || undefined,
+        };
+    }
+    return wave;
+}
+function readHost(h) {
+    const host = { host: json_fields_text(h.host), outcome: json_fields_text(h.outcome) };
+    if (json_fields_text(h.reason))
+        host.reason = json_fields_text(h.reason);
+    return host;
+}
+
+;// CONCATENATED MODULE: ./src/revert/reports.ts
+// The ssh-rollout and metric-watch reports as the RCA timeline needs them. Each kind's own module reads
+// its file tolerantly (rollout/record-reader.ts, metrics/record.ts); here a file that is neither is
+// skipped with a note instead of failing the revert.
+
+
+
+
+const FAILED_OUTCOMES = new Set(['failed', 'revert-failed']);
+function rolloutSummary(path, r) {
+    const failedHosts = r.hosts
+        .filter((h) => FAILED_OUTCOMES.has(h.outcome))
+        .map((h) => ({ host: h.host, reason: h.reason || h.outcome }));
+    const { release, result, startedAt, finishedAt, waves, stopReason } = r;
+    return { kind: 'rollout', path, release, result, startedAt, finishedAt, waves, failedHosts, stopReason };
+}
+function watchSummary(path, w) {
+    const { verdict, detail, startedAt, endedAt, breaches } = w;
+    return { kind: 'watch', path, verdict, detail, startedAt, endedAt, breaches };
 }
 /** Recognises a report by its `tool`/`kind` tag, else by shape. Returns null for anything else. */
 function parseReport(path, text) {
-    let j;
+    let doc;
     try {
-        j = JSON.parse(text);
+        doc = JSON.parse(text);
     }
     catch {
         return null;
     }
-    if (!isObj(j))
+    if (!isJsonObject(doc))
         return null;
-    const tag = str(j.tool) || str(j.kind);
-    if (tag.endsWith('ssh-rollout') || (!tag && Array.isArray(j.waves) && Array.isArray(j.hosts)))
-        return parseRollout(path, j);
-    if (tag.endsWith('metric-watch') || (!tag && typeof j.verdict === 'string' && (Array.isArray(j.breaches) || Array.isArray(j.rules))))
-        return parseWatch(path, j);
+    if (looksLikeRolloutReport(doc))
+        return rolloutSummary(path, readRolloutReport(doc));
+    if (looksLikeWatchReport(doc))
+        return watchSummary(path, readWatchReport(doc));
     return null;
 }
-function readReports(paths, read = (p) => (0,external_node_fs_namespaceObject.readFileSync)(p, 'utf8')) {
+const readText = (path) => (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+function readReports(paths, read = readText) {
     const set = { rollouts: [], watches: [], skipped: [] };
     for (const path of paths) {
         let text;
@@ -61403,7 +63002,7 @@ function parseReason(reason) {
     if (t.startsWith('[') || t.startsWith('{')) {
         try {
             const j = JSON.parse(t);
-            const list = (Array.isArray(j) ? j : [j]).map(parseBreach).filter((b) => b !== null);
+            const list = (Array.isArray(j) ? j : [j]).map(readBreach).filter((b) => b !== undefined);
             if (list.length)
                 return { text: list.map(describeBreach).join('; '), breaches: list };
         }
@@ -61437,7 +63036,9 @@ function fmtValue(v) {
 
 /** The hidden marker that identifies the issue of one release, so a second run comments instead. */
 function rcaMarker(badReleases, commits) {
-    const key = badReleases.length ? `release=${badReleases.join(',')}` : `commits=${commits.map((c) => c.slice(0, 12)).join(',')}`;
+    const key = badReleases.length
+        ? `release=${badReleases.join(',')}`
+        : `commits=${commits.map((c) => c.slice(0, 12)).join(',')}`;
     return `<!-- fivestep-rca ${key} -->`;
 }
 const iso = (t) => new Date(t).toISOString().replace('.000Z', 'Z');
@@ -61447,49 +63048,79 @@ const cell = (s) => mdText(s, 500);
 const LISTED = SMALL_FLEET;
 /** Every event with a time, oldest first: deploy start, waves, bakes, breaches, the revert. */
 function buildTimeline(input) {
+    const t = [
+        ...input.reports.rollouts.flatMap(rolloutEvents),
+        ...watchEvents(input),
+        { time: input.startedAt, event: 'auto-revert started' },
+        ...revertEvents(input.hosts),
+    ];
+    return t.sort((a, b) => a.time - b.time);
+}
+function rolloutEvents(r) {
     const t = [];
-    for (const r of input.reports.rollouts) {
-        if (r.startedAt !== undefined)
-            t.push({ time: r.startedAt, event: `ssh-rollout of ${r.release || 'a release'} started` });
-        for (const w of r.waves) {
-            if (w.start !== undefined)
-                t.push({ time: w.start, event: `wave ${w.index} started: ${w.hosts.length ? hostList(w.hosts, 'the rollout report names all', 10) : 'no hosts'}` });
-            if (w.end !== undefined)
-                t.push({ time: w.end, event: `wave ${w.index} switched` });
-            if (w.bake?.end !== undefined && w.bake.verdict)
-                t.push({ time: w.bake.end, event: `bake after wave ${w.index}: ${w.bake.verdict}${w.bake.detail ? ` (${w.bake.detail})` : ''}` });
-        }
-        if (r.finishedAt !== undefined)
-            t.push({ time: r.finishedAt, event: `ssh-rollout finished: ${r.result || 'unknown'}${r.stopReason ? ` (${r.stopReason})` : ''}` });
+    if (r.startedAt !== undefined)
+        t.push({ time: r.startedAt, event: `ssh-rollout of ${r.release || 'a release'} started` });
+    for (const w of r.waves) {
+        if (w.start !== undefined)
+            t.push({
+                time: w.start,
+                event: `wave ${w.index} started: ` +
+                    `${w.hosts.length ? hostList(w.hosts, 'the rollout report names all', 10) : 'no hosts'}`,
+            });
+        if (w.end !== undefined)
+            t.push({ time: w.end, event: `wave ${w.index} switched` });
+        if (w.bake?.end !== undefined && w.bake.verdict)
+            t.push({
+                time: w.bake.end,
+                event: `bake after wave ${w.index}: ${w.bake.verdict}${w.bake.detail ? ` (${w.bake.detail})` : ''}`,
+            });
     }
-    const breaches = [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches];
-    const seen = new Set();
+    if (r.finishedAt !== undefined)
+        t.push({
+            time: r.finishedAt,
+            event: `ssh-rollout finished: ${r.result || 'unknown'}${r.stopReason ? ` (${r.stopReason})` : ''}`,
+        });
+    return t;
+}
+function watchEvents(input) {
+    const t = [];
     for (const w of input.reports.watches) {
         if (w.startedAt !== undefined)
             t.push({ time: w.startedAt, event: 'metric-watch started' });
         if (w.endedAt !== undefined)
-            t.push({ time: w.endedAt, event: `metric-watch verdict: ${w.verdict || 'unknown'}${w.detail ? ` (${w.detail})` : ''}` });
+            t.push({
+                time: w.endedAt,
+                event: `metric-watch verdict: ${w.verdict || 'unknown'}${w.detail ? ` (${w.detail})` : ''}`,
+            });
     }
-    for (const b of breaches) {
-        const key = `${b.rule}|${b.host ?? ''}|${b.when ?? ''}`;
-        if (seen.has(key))
-            continue;
-        seen.add(key);
+    for (const b of distinctBreaches(input)) {
         if (b.since !== undefined && b.since !== b.when)
             t.push({ time: b.since, event: `first breaching sample: ${b.rule}${b.host ? ` on ${b.host}` : ''}` });
         if (b.when !== undefined)
             t.push({ time: b.when, event: `breach: ${describeBreach(b)}` });
     }
-    t.push({ time: input.startedAt, event: 'auto-revert started' });
-    const h = input.hosts;
-    if (h) {
-        const reverted = h.hosts.filter((x) => x.outcome === 'reverted');
-        if (h.timeToHealthyMs !== undefined)
-            t.push({ time: Date.parse(h.startedAt) + h.timeToHealthyMs, event: `last of ${reverted.length} reverted host(s) healthy (${(h.timeToHealthyMs / 1000).toFixed(2)} s after the revert started)` });
-        else
-            t.push({ time: Date.parse(h.finishedAt), event: `hosts: ${countOutcomes(h)}` });
-    }
-    return t.sort((a, b) => a.time - b.time);
+    return t;
+}
+function revertEvents(h) {
+    if (!h)
+        return [];
+    if (h.timeToHealthyMs === undefined)
+        return [{ time: Date.parse(h.finishedAt), event: `hosts: ${countOutcomes(h)}` }];
+    const reverted = h.hosts.filter((x) => x.outcome === 'reverted');
+    const after = `${formatDuration(h.timeToHealthyMs)} after the revert started`;
+    const event = `last of ${reverted.length} reverted host(s) healthy (${after})`;
+    return [{ time: Date.parse(h.startedAt) + h.timeToHealthyMs, event }];
+}
+/** The breaches of the metric-watch reports and of `reason`, each once (a report and `reason` may both name one). */
+function distinctBreaches(input) {
+    const seen = new Set();
+    return [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches].filter((b) => {
+        const key = `${b.rule}|${b.host ?? ''}|${b.when ?? ''}`;
+        if (seen.has(key))
+            return false;
+        seen.add(key);
+        return true;
+    });
 }
 function countOutcomes(h) {
     const counts = new Map();
@@ -61499,21 +63130,25 @@ function countOutcomes(h) {
 }
 /** Impact: from the first switch to the bad release (or the deploy start) to the last host healthy again. */
 function impactWindow(input) {
-    const starts = input.reports.rollouts.flatMap((r) => [r.waves[0]?.start ?? r.startedAt]).filter((x) => x !== undefined);
-    const breachStarts = [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches].map((b) => b.since ?? b.when).filter((x) => x !== undefined);
+    const starts = input.reports.rollouts
+        .flatMap((r) => [r.waves[0]?.start ?? r.startedAt])
+        .filter((x) => x !== undefined);
+    const breachStarts = [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches]
+        .map((b) => b.since ?? b.when)
+        .filter((x) => x !== undefined);
     const start = starts.length ? Math.min(...starts) : breachStarts.length ? Math.min(...breachStarts) : undefined;
     const h = input.hosts;
-    const end = h?.timeToHealthyMs !== undefined ? Date.parse(h.startedAt) + h.timeToHealthyMs : h ? Date.parse(h.finishedAt) : undefined;
+    const end = h?.timeToHealthyMs !== undefined
+        ? Date.parse(h.startedAt) + h.timeToHealthyMs
+        : h
+            ? Date.parse(h.finishedAt)
+            : undefined;
     return { start, end };
 }
-function duration(ms) {
-    if (ms < 1000)
-        return `${ms} ms`;
-    const s = Math.round(ms / 1000);
-    return s < 120 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
-}
 function rcaTitle(input) {
-    const what = input.badReleases.length ? `release ${input.badReleases.join(', ')}` : `commit ${input.commits.map((c) => c.slice(0, 7)).join(', ')}`;
+    const what = input.badReleases.length
+        ? `release ${input.badReleases.join(', ')}`
+        : `commit ${input.commits.map((c) => c.slice(0, 7)).join(', ')}`;
     return `Incident: ${what} reverted (${iso(input.startedAt).slice(0, 10)})`;
 }
 /** What happened in this run, in a few lines (used in the issue and in a follow-up comment). */
@@ -61523,13 +63158,18 @@ function whatHappened(input) {
     if (h) {
         const reverted = h.hosts.filter((x) => x.outcome === 'reverted');
         const bad = h.hosts.filter((x) => x.outcome === 'failed' || x.outcome === 'no-good-release');
-        out.push(`- **Hosts:** ${countOutcomes(h) || 'none'}${h.timeToHealthyMs !== undefined ? `; the last reverted host was healthy ${duration(h.timeToHealthyMs)} after the revert started` : ''}.`);
+        const took = h.timeToHealthyMs !== undefined ? formatDuration(h.timeToHealthyMs) : '';
+        const healthy = took ? `; the last reverted host was healthy ${took} after the revert started` : '';
+        out.push(`- **Hosts:** ${countOutcomes(h) || 'none'}${healthy}.`);
         // Grouped by what changed (at 2,000 hosts a line each would not fit an issue); every host is in the job summary.
         const moves = new Map();
-        for (const x of reverted)
-            moves.set(`${x.from} → ${x.to}`, [...(moves.get(`${x.from} → ${x.to}`) ?? []), x.host]);
+        for (const x of reverted) {
+            const move = `${x.from} → ${x.to}`;
+            moves.set(move, [...(moves.get(move) ?? []), x.host]);
+        }
         for (const [move, names] of moves)
-            out.push(`  - ${mdText(move, 300)}: ${names.length > 1 ? `${names.length} hosts, ` : ''}${mdText(hostList(names, 'all in the job summary'))}`);
+            out.push(`  - ${mdText(move, 300)}: ` +
+                `${names.length > 1 ? `${names.length} hosts, ` : ''}${mdText(hostList(names, 'all in the job summary'))}`);
         for (const x of bad.slice(0, LISTED))
             out.push(`  - ${mdCode(x.host)}: **${x.outcome}**: ${cell(x.reason ?? '')}`);
         if (bad.length > LISTED)
@@ -61547,71 +63187,136 @@ function commitLink(input, sha) {
     return `[\`${sha.slice(0, 7)}\`](${input.serverUrl}/${input.repository}/commit/${sha})`;
 }
 function buildRcaBody(input) {
+    const out = [
+        rcaMarker(input.badReleases, input.commits),
+        '',
+        ...summarySection(input),
+        ...impactSection(input),
+        ...timelineSection(input),
+        ...breachSection(input),
+        ...rolloutFailureSection(input),
+        ...linksSection(input),
+        ...FIVE_WHYS,
+        ...ACTION_ITEMS,
+        '_Opened by fivestep auto-revert. The bad release is marked bad on its hosts: no automatic rollback ' +
+            'lands on it again._',
+    ];
+    return fitMarkdown(out.join('\n'), limits_GITHUB_LIMITS.issueBody, cutLine(input, limits_GITHUB_LIMITS.issueBody.what));
+}
+function summarySection(input) {
+    const what = input.badReleases.length ? `Release **${input.badReleases.join(', ')}**` : 'A deployment';
+    const commits = input.commits.map((c) => commitLink(input, c)).join(', ') || 'unknown commits';
+    return [
+        '## Summary',
+        '',
+        `${what} of ${commits} was reverted automatically by fivestep auto-revert.`,
+        '',
+        `**Reason:** ${cell(input.reasonText) || '(none given)'}`,
+        '',
+        ...whatHappened(input),
+        '',
+    ];
+}
+function impactSection(input) {
     const { start, end } = impactWindow(input);
-    const out = [rcaMarker(input.badReleases, input.commits), ''];
-    out.push('## Summary', '');
-    out.push(`${input.badReleases.length ? `Release **${input.badReleases.join(', ')}**` : 'A deployment'} of ${input.commits.map((c) => commitLink(input, c)).join(', ') || 'unknown commits'} was reverted automatically by fivestep auto-revert.`);
-    out.push('', `**Reason:** ${cell(input.reasonText) || '(none given)'}`, '', ...whatHappened(input), '');
-    out.push('## Impact window', '');
-    if (start !== undefined && end !== undefined)
-        out.push(`From ${iso(start)} to ${iso(end)} (${duration(Math.max(0, end - start))}).`);
-    else if (end !== undefined)
-        out.push(`Until ${iso(end)}; the start is unknown (pass the ssh-rollout and metric-watch reports in \`reports\`).`);
-    else
-        out.push('Unknown: no host was reverted and no report gives times.');
-    out.push('', 'Customer impact: _to fill in_ (users affected, revenue, errors).', '');
-    out.push('## Timeline (UTC)', '', '| time | event |', '| --- | --- |');
-    for (const e of buildTimeline(input))
-        out.push(`| ${iso(e.time)} | ${cell(e.event)} |`);
+    const window = start !== undefined && end !== undefined
+        ? `From ${iso(start)} to ${iso(end)} (${formatDuration(Math.max(0, end - start))}).`
+        : end !== undefined
+            ? `Until ${iso(end)}; the start is unknown (pass the ssh-rollout and metric-watch reports in \`reports\`).`
+            : 'Unknown: no host was reverted and no report gives times.';
+    return ['## Impact window', '', window, '', 'Customer impact: _to fill in_ (users affected, revenue, errors).', ''];
+}
+function timelineSection(input) {
+    return [
+        '## Timeline (UTC)',
+        '',
+        '| time | event |',
+        '| --- | --- |',
+        ...buildTimeline(input).map((e) => `| ${iso(e.time)} | ${cell(e.event)} |`),
+        '',
+    ];
+}
+function breachSection(input) {
+    const breaches = distinctBreaches(input);
+    if (!breaches.length)
+        return [];
+    const v = (x) => (x === undefined || x === null ? '–' : cell(String(x)));
+    const out = [
+        '## Metrics that breached',
+        '',
+        '| rule | host | value | bound | baseline | when |',
+        '| --- | --- | --- | --- | --- | --- |',
+        ...breaches
+            .slice(0, LISTED)
+            .map((b) => `| ${cell(b.rule)} | ${v(b.host)} | ${v(b.value)} | ${v(b.bound)} | ${v(b.baseline)} | ` +
+            `${b.when !== undefined ? iso(b.when) : '–'} |`),
+    ];
+    if (breaches.length > LISTED)
+        out.push('', `… and ${breaches.length - LISTED} more breaches: the metric-watch reports have them all.`);
     out.push('');
-    const breaches = [...input.reports.watches.flatMap((w) => w.breaches), ...input.reasonBreaches];
-    if (breaches.length) {
-        out.push('## Metrics that breached', '', '| rule | host | value | bound | baseline | when |', '| --- | --- | --- | --- | --- | --- |');
-        const seen = new Set();
-        let listed = 0;
-        for (const b of breaches) {
-            const key = `${b.rule}|${b.host ?? ''}|${b.when ?? ''}`;
-            if (seen.has(key))
-                continue;
-            seen.add(key);
-            if (++listed > LISTED)
-                continue;
-            const v = (x) => (x === undefined || x === null ? '–' : cell(String(x)));
-            out.push(`| ${cell(b.rule)} | ${v(b.host)} | ${v(b.value)} | ${v(b.bound)} | ${v(b.baseline)} | ${b.when !== undefined ? iso(b.when) : '–'} |`);
-        }
-        if (listed > LISTED)
-            out.push('', `… and ${listed - LISTED} more breaches: the metric-watch reports have them all.`);
-        out.push('');
-    }
+    return out;
+}
+function rolloutFailureSection(input) {
     const failed = input.reports.rollouts.flatMap((r) => r.failedHosts);
-    if (failed.length) {
-        out.push('## Hosts that failed during the rollout', '', ...failed.slice(0, LISTED).map((f) => `- ${mdCode(f.host)}: ${cell(f.reason)}`));
-        if (failed.length > LISTED)
-            out.push(`- … and ${failed.length - LISTED} more: the ssh-rollout report lists them all.`);
-        out.push('');
-    }
-    out.push('## Links', '', `- Run: ${input.runUrl}`);
+    if (!failed.length)
+        return [];
+    const out = [
+        '## Hosts that failed during the rollout',
+        '',
+        ...failed.slice(0, LISTED).map((f) => `- ${mdCode(f.host)}: ${cell(f.reason)}`),
+    ];
+    if (failed.length > LISTED)
+        out.push(`- … and ${failed.length - LISTED} more: the ssh-rollout report lists them all.`);
+    out.push('');
+    return out;
+}
+function linksSection(input) {
+    const out = ['## Links', '', `- Run: ${input.runUrl}`];
     if (input.commits.length)
         out.push(`- Deployed commit(s): ${input.commits.map((c) => commitLink(input, c)).join(', ')}`);
     if (input.git?.revertSha)
         out.push(`- Revert commit: ${commitLink(input, input.git.revertSha)}`);
     if (input.git?.pullRequest)
         out.push(`- Revert pull request: #${input.git.pullRequest.number}`);
-    if (input.reports.skipped.length)
-        out.push(...input.reports.skipped.map((s) => `- Report not used: ${cell(s)}`));
-    out.push('');
-    out.push('## Five whys', '', 'Ask "why?" until the answer is a process, not a person. Each answer is the next question.', '');
-    out.push('1. Why did users see a problem? _…_', '2. Why did that happen? _…_', '3. Why? _…_', '4. Why? _…_', '5. Why? _…_', '');
-    out.push('**Root cause:** _…_', '');
-    out.push('## Action items', '', 'One fix per why, so each layer gets better:', '');
-    out.push('- [ ] Add a test that would have caught this (step 1: every bug fixed gets a new test)', '- [ ] Add or tighten a metric-watch rule that catches it sooner', '- [ ] Fix the root cause and redeploy (the bad release stays marked bad on the hosts)', '- [ ] _owner, date_', '');
-    out.push('_Opened by fivestep auto-revert. The bad release is marked bad on its hosts: no automatic rollback lands on it again._');
-    return fitMarkdown(out.join('\n'), limits_GITHUB_LIMITS.issueBody, cutLine(input, limits_GITHUB_LIMITS.issueBody.what));
+    out.push(...input.reports.skipped.map((s) => `- Report not used: ${cell(s)}`), '');
+    return out;
 }
+/** For the humans to fill in. */
+const FIVE_WHYS = [
+    '## Five whys',
+    '',
+    'Ask "why?" until the answer is a process, not a person. Each answer is the next question.',
+    '',
+    '1. Why did users see a problem? _…_',
+    '2. Why did that happen? _…_',
+    '3. Why? _…_',
+    '4. Why? _…_',
+    '5. Why? _…_',
+    '',
+    '**Root cause:** _…_',
+    '',
+];
+const ACTION_ITEMS = [
+    '## Action items',
+    '',
+    'One fix per why, so each layer gets better:',
+    '',
+    '- [ ] Add a test that would have caught this (step 1: every bug fixed gets a new test)',
+    '- [ ] Add or tighten a metric-watch rule that catches it sooner',
+    '- [ ] Fix the root cause and redeploy (the bad release stays marked bad on the hosts)',
+    '- [ ] _owner, date_',
+    '',
+];
 const cutLine = (input, what) => `… cut here to fit ${what}: [the auto-revert run](${input.runUrl}) has the rest in its job summary and reports.`;
 /** The follow-up comment when an open issue for the same release already exists. */
 function buildRcaComment(input) {
-    const text = [`auto-revert ran again at ${iso(input.startedAt)} (${input.runUrl}).`, '', `**Reason:** ${cell(input.reasonText) || '(none given)'}`, '', ...whatHappened(input)].join('\n');
+    const text = [
+        `auto-revert ran again at ${iso(input.startedAt)} (${input.runUrl}).`,
+        '',
+        `**Reason:** ${cell(input.reasonText) || '(none given)'}`,
+        '',
+        ...whatHappened(input),
+    ].join('\n');
     return fitMarkdown(text, limits_GITHUB_LIMITS.commentBody, cutLine(input, limits_GITHUB_LIMITS.commentBody.what));
 }
 /** Opens the issue, or comments on the open one with the same marker (the same release). */
@@ -61629,7 +63334,12 @@ async function publishRca(client, target, input) {
     });
     const existing = open.find((i) => !i.pull_request && openedBy(i, login) && (i.body ?? '').includes(marker));
     if (existing) {
-        await client.rest.issues.createComment({ owner: target.owner, repo: target.repo, issue_number: existing.number, body: buildRcaComment(input) });
+        await client.rest.issues.createComment({
+            owner: target.owner,
+            repo: target.repo,
+            issue_number: existing.number,
+            body: buildRcaComment(input),
+        });
         return { number: existing.number, url: existing.html_url, commented: true };
     }
     const created = await client.rest.issues.create({
@@ -61642,19 +63352,21 @@ async function publishRca(client, target, input) {
     return { number: created.data.number, url: created.data.html_url, commented: false };
 }
 
-// EXTERNAL MODULE: ./src/ssh/connection.ts + 5 modules
-var connection = __nccwpck_require__(9829);
+// EXTERNAL MODULE: ./src/ssh/keys.ts
+var keys = __nccwpck_require__(9892);
 ;// CONCATENATED MODULE: ./src/release/ssh-settings.ts
 // The SSH inputs shared by ssh-rollout and auto-revert, read and validated once by one reader
 // (so both actions accept exactly the same `hosts`, key and known-hosts text).
 
 
 
-const INSECURE_HOST_KEY_WARNING = 'insecure-skip-host-key-check is true: host keys are NOT verified, so anyone who can intercept the connection can impersonate the hosts. Use known-hosts instead.';
+const INSECURE_HOST_KEY_WARNING = 'insecure-skip-host-key-check is true: host keys are NOT verified, so anyone who can intercept the ' +
+    'connection can impersonate the hosts. Use known-hosts instead.';
 /** The hint every known-hosts error carries: where the lines come from. */
 function knownHostsHint(hosts) {
     const h = hosts[0] ?? { host: 'HOST', port: 22 };
-    return `get the lines with \`ssh-keyscan -p ${h.port} ${h.host}\` (one call per host) from a machine you trust, check the fingerprints, and store them in a secret or variable`;
+    return (`get the lines with \`ssh-keyscan -p ${h.port} ${h.host}\` (one call per host) from a machine you ` +
+        `trust, check the fingerprints, and store them in a secret or variable`);
 }
 /** Reads hosts, credentials and the host-side commands. Throws InputError naming the input at fault. */
 function readSshSettings(source, ctx) {
@@ -61682,7 +63394,7 @@ function readSshSettings(source, ctx) {
         ctx.mask(passphrase);
     // Parsed (and decrypted) now, so a bad key or passphrase stops the run before any host is touched.
     // parsePrivateKey throws an InputError naming private-key or passphrase and never echoes the key.
-    (0,connection/* parsePrivateKey */.QW)(privateKey, passphrase === '' ? undefined : passphrase);
+    (0,keys/* parsePrivateKey */.Q)(privateKey, passphrase === '' ? undefined : passphrase);
     const insecure = (0,inputs/* parseBool */.q6)('insecure-skip-host-key-check', source('insecure-skip-host-key-check'), false);
     const knownHosts = source('known-hosts').trim();
     const warnings = [];
@@ -61784,7 +63496,8 @@ function readRevertSettings(source, ctx) {
     // rollout, and guessing (the latest rollout of any run) would take a healthy release off. to-release
     // does not change that: it says where to go, not what to take off.
     if (ssh && !badRelease && !ctx.runId) {
-        throw new inputs/* InputError */.dz('bad-release', 'is empty outside a workflow run (no GITHUB_RUN_ID): name the release to take off the hosts (empty means the release an ssh-rollout of this workflow run put there)');
+        throw new inputs/* InputError */.dz('bad-release', 'is empty outside a workflow run (no GITHUB_RUN_ID): name the release to take off the hosts (empty ' +
+            'means the release an ssh-rollout of this workflow run put there)');
     }
     const revertCommit = (0,inputs/* parseBool */.q6)('revert-commit', source('revert-commit'), false);
     const commits = (0,inputs/* parseList */.E1)((0,inputs/* optional */.lq)(source, 'commits', ctx.sha));
@@ -61829,7 +63542,8 @@ function readLoadBalancer(source, ssh) {
 }
 
 ;// CONCATENATED MODULE: ./src/revert/summary.ts
-// Pure: the action's outputs (SPEC names) and the job summary from what the run did.
+// Pure: the action's outputs (named as actions/auto-revert/action.yml declares them) and the job summary from
+// what the run did.
 
 
 
@@ -61853,20 +63567,31 @@ function revertOutputs(o) {
 }
 /** A reason, a host's output, a git message: one line, no markup. */
 const summary_cell = (s) => mdText(s, 500);
-const ICON = { reverted: '↩️ reverted', 'nothing-to-do': '✔️ nothing to do', 'no-good-release': '🔥 no good release: left as it is', failed: '❌ failed' };
+const ICON = {
+    reverted: '↩️ reverted',
+    'nothing-to-do': '✔️ nothing to do',
+    'no-good-release': '🔥 no good release: left as it is',
+    failed: '❌ failed',
+};
 function summaryMarkdown(o) {
     const out = revertOutputs(o);
-    const lines = [`## auto-revert: ${out.result}${o.badReleases.length ? ` (bad release ${o.badReleases.join(', ')})` : ''}`, ''];
+    const lines = [
+        `## auto-revert: ${out.result}${o.badReleases.length ? ` (bad release ${o.badReleases.join(', ')})` : ''}`,
+        '',
+    ];
     for (const n of o.notes ?? [])
         lines.push(n, '');
     const h = o.hosts;
     if (h) {
-        if (h.timeToHealthyMs !== undefined)
-            lines.push(`Last reverted host healthy **${(h.timeToHealthyMs / 1000).toFixed(2)} s** after the start.`, '');
+        if (h.timeToHealthyMs !== undefined) {
+            lines.push(`Last reverted host healthy **${formatDuration(h.timeToHealthyMs)}** after the start.`, '');
+        }
         if (h.hosts.length <= SMALL_FLEET) {
             lines.push('| host | was on | now on | bad release | marked bad | result |', '| --- | --- | --- | --- | --- | --- |');
             for (const x of h.hosts) {
-                lines.push(`| ${summary_cell(x.host)} | ${summary_cell(x.from || '–')} | ${summary_cell(x.outcome === 'reverted' ? x.to : x.from || '–')} | ${summary_cell(x.bad || '–')} | ${x.markedBad ? 'yes' : '–'} | ${ICON[x.outcome]}${x.reason ? `: ${summary_cell(x.reason)}` : ''} |`);
+                lines.push(`| ${summary_cell(x.host)} | ${summary_cell(x.from || '–')} | ${summary_cell(x.outcome === 'reverted' ? x.to : x.from || '–')} ` +
+                    `| ${summary_cell(x.bad || '–')} | ${x.markedBad ? 'yes' : '–'} | ` +
+                    `${ICON[x.outcome]}${x.reason ? `: ${summary_cell(x.reason)}` : ''} |`);
             }
         }
         else {
@@ -61896,7 +63621,8 @@ function summaryMarkdown(o) {
         lines.push('');
     }
     if (o.git) {
-        lines.push(`**Git:** ${summary_cell(o.git.message)}${o.git.pullRequest ? ` — [#${o.git.pullRequest.number}](${o.git.pullRequest.url})` : ''}`, '');
+        const pr = o.git.pullRequest;
+        lines.push(`**Git:** ${summary_cell(o.git.message)}${pr ? ` — [#${pr.number}](${pr.url})` : ''}`, '');
     }
     for (const e of o.errors)
         lines.push(`**Error:** ${summary_cell(e)}`, '');
@@ -61918,167 +63644,184 @@ function summaryMarkdown(o) {
 
 
 
-
 async function autoRevert(source, deps) {
     const env = deps.env ?? process.env;
     const now = deps.now ?? Date.now;
-    const { logger } = deps;
     const started = now();
     const ctx = readContext(env);
     const settings = readRevertSettings(source, { sha: ctx.sha, runId: ctx.runId, mask: deps.mask });
-    // The ledger's `run` of this workflow run (every attempt shares it); outside a run there is none.
-    const run = ctx.runId ? ctx.runUrl : '';
-    const reason = parseReason(settings.reason);
-    const client = settings.githubToken ? (deps.createClient ?? createClient)(settings.githubToken, ctx.apiUrl) : undefined;
-    const errors = [];
-    let hosts = null;
-    /** Set when the bad release reached none of the hosts: nothing is done anywhere, and this says why. */
-    let unreached = '';
-    if (settings.ssh) {
-        const ssh = settings.ssh;
-        for (const w of ssh.warnings)
-            logger.warning(w);
-        logger.info(settings.badRelease
-            ? `Bad release: ${settings.badRelease} (bad-release)`
-            : `Bad release: on each host, the release an ssh-rollout of this workflow run (${run}) put there (bad-release is empty)`);
-        // The balancer is settled after the hosts are back (see docs/load-balancer.md: a host in rotation
-        // only once healthy); it never blocks the revert itself.
-        let balancer;
-        if (settings.loadBalancer) {
-            try {
-                balancer = await connectLoadBalancer(settings.loadBalancer, deps.connector, ssh.credentials);
-                await balancer.lb.inspect(ssh.hosts, settings.loadBalancer.servers);
-                if (ssh.healthUrl.includes('{port}'))
-                    appPorts(balancer.lb, ssh.hosts);
-            }
-            catch (err) {
-                logger.warning(`load balancer ${settings.loadBalancer.kind}: ${errors_errorMessage(err)}; weights and states are not reset`);
-                await balancer?.close().catch(() => undefined);
-                balancer = undefined;
-            }
-        }
-        const lb = balancer?.lb;
-        hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () => revertHosts(ssh, { badRelease: settings.badRelease, toRelease: settings.toRelease, run }, {
-            connector: deps.connector,
-            health: createHealthCheck(ssh, deps.fetch ? { fetch: deps.fetch } : {}),
-            logger,
-            runUrl: ctx.runUrl,
-            reason: reason.text,
-            now,
-            appPort: lb ? (id) => lb.serverOf(id).port || undefined : undefined,
-            checkHealthOf: lb ? (id) => lb.serverOf(id).state !== 'ready' : undefined,
-        }));
-        const reach = reachOf(hosts);
-        if (reach === 'none') {
-            unreached = settings.badRelease
-                ? `release ${settings.badRelease} is on none of the ${ssh.hosts.length} host(s) (not current, not on disk, not marked bad, in no deploy log): no host was touched`
-                : `no ssh-rollout of this workflow run (${run}) reached any of the ${ssh.hosts.length} host(s): no host was touched (a release an earlier run put there is only taken off when bad-release names it)`;
-            logger.info(`Nothing to do: ${unreached}`);
-        }
-        else if (reach === 'unknown' && settings.revertCommit) {
-            const unread = hosts.hosts.filter((h) => h.reached === undefined).length;
-            logger.warning(`${unread} of ${ssh.hosts.length} host(s) could not be read and the bad release is on none of the others: it is not known whether it reached a host, so the commit is reverted as asked`);
-        }
-        if (balancer && reach === 'none') {
-            logger.info('Load balancer: left as it is (the release reached no host, so no rollout of it drained one)');
-            await balancer.close().catch(() => undefined);
-        }
-        else if (balancer) {
-            try {
-                const { ready, out, kept } = settleOf(hosts, balancer.lb);
-                await balancer.lb.settle(ready, out);
-                logger.info(`Load balancer: ${ready.length} host(s) in rotation with their configured weight${out.length ? `; out of rotation (not healthy): ${out.join(', ')}` : ''}`);
-                if (kept.length)
-                    logger.error(`Load balancer: ${kept.join(', ')} not healthy but left as they are: taking them out would leave no server of '${settings.loadBalancer.backend}' in rotation`);
-            }
-            catch (err) {
-                errors.push(`load balancer: ${errors_errorMessage(err)}`);
-                logger.error(errors[errors.length - 1]);
-            }
-            finally {
-                await balancer.close().catch(() => undefined);
-            }
-        }
-    }
-    else {
-        logger.info('hosts is empty: no host is touched');
-    }
+    const client = settings.githubToken
+        ? (deps.createClient ?? createClient)(settings.githubToken, ctx.apiUrl)
+        : undefined;
+    const r = {
+        settings,
+        ctx,
+        deps,
+        logger: deps.logger,
+        now,
+        run: ctx.runId ? ctx.runUrl : '',
+        reason: parseReason(settings.reason),
+        client,
+        errors: [],
+    };
+    const { hosts, unreached } = settings.ssh ? await revertFleet(r, settings.ssh) : { hosts: null, unreached: '' };
+    if (!settings.ssh)
+        r.logger.info('hosts is empty: no host is touched');
     let git = null;
     if (settings.revertCommit && unreached) {
         // The commits never ran anywhere: reverting them would undo work that broke nothing.
-        logger.info(`Git: ${settings.commits.join(', ')} not reverted: the release reached no host, so these commits did not break production`);
+        r.logger.info(`Git: ${settings.commits.join(', ')} not reverted: the release reached no host, so these commits did ` +
+            `not break production`);
     }
     else if (settings.revertCommit) {
-        const warning = tokenWarning(settings.githubToken, settings.revertMode);
-        if (warning)
-            logger.warning(warning);
-        try {
-            git = await logger.group(`Reverting ${settings.commits.join(', ')} in git (${settings.revertMode})`, () => revertCommits({
-                cwd: deps.cwd ?? env.GITHUB_WORKSPACE ?? process.cwd(),
-                commits: settings.commits,
-                reason: reason.text,
-                runUrl: ctx.runUrl,
-                mode: settings.revertMode,
-                branch: ctx.ref.startsWith('refs/heads/') ? ctx.ref.slice('refs/heads/'.length) : '',
-                maxRevertsPerDay: settings.maxRevertsPerDay,
-                token: settings.githubToken,
-                serverUrl: ctx.serverUrl,
-                owner: ctx.owner,
-                repo: ctx.repo,
-            }, { logger, github: client, now }));
-            // Guard rails are decisions, not failures: loud, but the hosts are what matter.
-            if (git.status === 'refused' || git.status === 'rate-limited')
-                logger.warning(git.message);
-            else
-                logger.info(git.message);
-        }
-        catch (err) {
-            errors.push(`git revert: ${errors_errorMessage(err)}`);
-            logger.error(errors[errors.length - 1]);
-        }
+        git = await revertGit(r, env);
     }
-    const notes = unreached ? [`Nothing done: ${unreached}.${settings.revertCommit ? ' The commit is not reverted: it never ran on a host.' : ''}`] : [];
-    const outcome = { hosts, git, errors, rca: null, badReleases: badReleases(hosts, settings.badRelease), notes };
-    const changed = (hosts?.hosts.some((h) => h.outcome === 'reverted' || h.markedBad) ?? false) || git?.status === 'pushed' || git?.status === 'pull-request';
-    const problems = errors.length > 0 || (hosts?.hosts.some((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? false);
-    // The environments page must stop showing the reverted release as what runs.
+    const notReverted = settings.revertCommit ? ' The commit is not reverted: it never ran on a host.' : '';
+    const notes = unreached ? [`Nothing done: ${unreached}.${notReverted}`] : [];
+    const outcome = {
+        hosts,
+        git,
+        errors: r.errors,
+        rca: null,
+        badReleases: badReleases(hosts, settings.badRelease),
+        notes,
+    };
+    await reportIncident(r, outcome, started);
+    return finish(r, outcome);
+}
+/** The hosts first (they serve users), then the balancer settled on who is healthy. */
+async function revertFleet(r, ssh) {
+    const { settings, logger, run } = r;
+    for (const w of ssh.warnings)
+        logger.warning(w);
+    logger.info(settings.badRelease
+        ? `Bad release: ${settings.badRelease} (bad-release)`
+        : `Bad release: on each host, the release an ssh-rollout of this workflow run (${run}) put there ` +
+            `(bad-release is empty)`);
+    // The balancer is settled after the hosts are back (see docs/load-balancer.md: a host in rotation
+    // only once healthy); it never blocks the revert itself.
+    const balancer = settings.loadBalancer ? await openBalancer(settings.loadBalancer, ssh, r.deps) : undefined;
+    const hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () => revertHosts(ssh, { badRelease: settings.badRelease, toRelease: settings.toRelease, run }, {
+        connector: r.deps.connector,
+        health: createHealthCheck(ssh, r.deps.fetch ? { fetch: r.deps.fetch } : {}),
+        logger,
+        runUrl: r.ctx.runUrl,
+        reason: r.reason.text,
+        now: r.now,
+        balancer,
+        checkHealthOf: balancer ? (id) => !balancer.inRotation(id) : undefined,
+    }));
+    const reach = reachOf(hosts);
+    let unreached = '';
+    if (reach === 'none') {
+        unreached = settings.badRelease
+            ? `release ${settings.badRelease} is on none of the ${ssh.hosts.length} host(s) (not current, not on ` +
+                `disk, not marked bad, in no deploy log): no host was touched`
+            : `no ssh-rollout of this workflow run (${run}) reached any of the ${ssh.hosts.length} host(s): no ` +
+                `host was touched (a release an earlier run put there is only taken off when bad-release names it)`;
+        logger.info(`Nothing to do: ${unreached}`);
+    }
+    else if (reach === 'unknown' && settings.revertCommit) {
+        const unread = hosts.hosts.filter((h) => h.reached === undefined).length;
+        logger.warning(`${unread} of ${ssh.hosts.length} host(s) could not be read and the bad release is on none of the others: ` +
+            'it is not known whether it reached a host, so the commit is reverted as asked');
+    }
+    if (balancer && reach === 'none') {
+        logger.info('Load balancer: left as it is (the release reached no host, so no rollout of it drained one)');
+        await balancer.leave();
+    }
+    else if (balancer) {
+        const error = await balancer.settle(hosts);
+        if (error)
+            r.errors.push(error);
+    }
+    return { hosts, unreached };
+}
+async function revertGit(r, env) {
+    const { settings, ctx, logger } = r;
+    const warning = tokenWarning(settings.githubToken, settings.revertMode);
+    if (warning)
+        logger.warning(warning);
+    try {
+        const git = await logger.group(`Reverting ${settings.commits.join(', ')} in git (${settings.revertMode})`, () => revertCommits({
+            cwd: r.deps.cwd ?? env.GITHUB_WORKSPACE ?? process.cwd(),
+            commits: settings.commits,
+            reason: r.reason.text,
+            runUrl: ctx.runUrl,
+            mode: settings.revertMode,
+            branch: ctx.ref.startsWith('refs/heads/') ? ctx.ref.slice('refs/heads/'.length) : '',
+            maxRevertsPerDay: settings.maxRevertsPerDay,
+            token: settings.githubToken,
+            serverUrl: ctx.serverUrl,
+            owner: ctx.owner,
+            repo: ctx.repo,
+        }, { logger, github: r.client, now: r.now }));
+        // Guard rails are decisions, not failures: loud, but the hosts are what matter.
+        if (git.status === 'refused' || git.status === 'rate-limited')
+            logger.warning(git.message);
+        else
+            logger.info(git.message);
+        return git;
+    }
+    catch (err) {
+        r.errors.push(`git revert: ${errors_errorMessage(err)}`);
+        logger.error(r.errors[r.errors.length - 1]);
+        return null;
+    }
+}
+/** The environments page stops showing the reverted release, and the RCA issue gets the timeline. */
+async function reportIncident(r, outcome, started) {
+    const { settings, ctx, logger, client } = r;
+    const { hosts, git } = outcome;
+    const changed = (hosts?.hosts.some((h) => h.outcome === 'reverted' || h.markedBad) ?? false) ||
+        git?.status === 'pushed' ||
+        git?.status === 'pull-request';
+    const problems = r.errors.length > 0 ||
+        (hosts?.hosts.some((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? false);
     if (client && hosts?.hosts.some((h) => h.outcome === 'reverted')) {
-        await failReleaseDeployments(client, ctx, { releases: outcome.badReleases, description: `reverted by auto-revert: ${reason.text}`, logger });
+        await failReleaseDeployments(client, ctx, {
+            releases: outcome.badReleases,
+            description: `reverted by auto-revert: ${r.reason.text}`,
+            logger,
+        });
     }
     // A second run that changes nothing must not add noise to the incident either.
-    if (settings.rcaIssue && client && (changed || problems)) {
-        const reports = readReports(settings.reports);
-        for (const s of reports.skipped)
-            logger.warning(`report not used: ${s}`);
-        try {
-            const rca = await publishRca(client, { owner: ctx.owner, repo: ctx.repo, labels: settings.rcaLabels }, {
-                repository: ctx.repository,
-                serverUrl: ctx.serverUrl,
-                runUrl: ctx.runUrl,
-                badReleases: outcome.badReleases,
-                reasonText: reason.text,
-                reasonBreaches: reason.breaches,
-                commits: git?.commits.length ? git.commits : settings.commits,
-                hosts,
-                git,
-                reports,
-                startedAt: started,
-            });
-            outcome.rca = rca;
-            logger.info(`${rca.commented ? 'Commented on' : 'Opened'} RCA issue #${rca.number}: ${rca.url}`);
-        }
-        catch (err) {
-            // The fleet is already back: a failed issue is reported, it does not fail the revert.
-            logger.warning(`could not open the RCA issue: ${errors_errorMessage(err)}`);
-        }
+    if (!settings.rcaIssue || !client || !(changed || problems))
+        return;
+    const reports = readReports(settings.reports);
+    for (const s of reports.skipped)
+        logger.warning(`report not used: ${s}`);
+    try {
+        const rca = await publishRca(client, { owner: ctx.owner, repo: ctx.repo, labels: settings.rcaLabels }, {
+            repository: ctx.repository,
+            serverUrl: ctx.serverUrl,
+            runUrl: ctx.runUrl,
+            badReleases: outcome.badReleases,
+            reasonText: r.reason.text,
+            reasonBreaches: r.reason.breaches,
+            commits: git?.commits.length ? git.commits : settings.commits,
+            hosts,
+            git,
+            reports,
+            startedAt: started,
+        });
+        outcome.rca = rca;
+        logger.info(`${rca.commented ? 'Commented on' : 'Opened'} RCA issue #${rca.number}: ${rca.url}`);
     }
+    catch (err) {
+        // The fleet is already back: a failed issue is reported, it does not fail the revert.
+        logger.warning(`could not open the RCA issue: ${errors_errorMessage(err)}`);
+    }
+}
+async function finish(r, outcome) {
     const outputs = revertOutputs(outcome);
-    if (deps.writeSummary)
-        await deps.writeSummary(summaryMarkdown(outcome)).catch((e) => logger.warning(`job summary: ${String(e)}`));
+    if (r.deps.writeSummary)
+        await r.deps.writeSummary(summaryMarkdown(outcome)).catch((e) => r.logger.warning(`job summary: ${String(e)}`));
     const result = { outputs: { ...outputs } };
     if (outputs.result === 'failed') {
-        const failed = hosts?.hosts.filter((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? [];
-        result.failure = [...failed.map((h) => `${h.host}: ${h.outcome}: ${h.reason}`), ...errors].join('\n') || 'auto-revert failed';
+        const failed = outcome.hosts?.hosts.filter((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? [];
+        result.failure =
+            [...failed.map((h) => `${h.host}: ${h.outcome}: ${h.reason}`), ...r.errors].join('\n') || 'auto-revert failed';
     }
     return result;
 }
@@ -62094,30 +63837,36 @@ function badReleases(hosts, explicit) {
     const set = new Set((hosts?.hosts ?? []).filter((h) => h.bad && (h.outcome !== 'nothing-to-do' || h.markedBad)).map((h) => h.bad));
     return [...set].sort();
 }
+/** The one Balancer, without drain or canary (a revert takes no host out; it settles the balancer after). */
+async function openBalancer(lb, ssh, deps) {
+    try {
+        return await Balancer.open({ ...lb, drain: false, drainTimeoutMs: 0, canaryShare: null }, ssh.hosts, {
+            connector: deps.connector,
+            credentials: ssh.credentials,
+            logger: deps.logger,
+            needPorts: ssh.healthUrl.includes('{port}'),
+        });
+    }
+    catch (err) {
+        deps.logger.warning(`load balancer ${lb.kind}: ${errors_errorMessage(err)}; weights and states are not reset`);
+        return undefined;
+    }
+}
 
 
 /***/ }),
 
-/***/ 9829:
+/***/ 5781:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  U$: () => (/* binding */ createConnector),
-  QW: () => (/* binding */ parsePrivateKey)
+  U$: () => (/* binding */ createConnector)
 });
 
-// UNUSED EXPORTS: ConnectError, SshSession, TIMEOUT_EXIT_CODE, connectSsh, isRetryable, keyscanCertificates
+// UNUSED EXPORTS: ConnectError, connectSsh, isRetryable
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 // EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
 var lib = __nccwpck_require__(5472);
 var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
@@ -62163,236 +63912,17 @@ const silentLogger = {
 
 // EXTERNAL MODULE: ./src/common/concurrency.ts
 var concurrency = __nccwpck_require__(6858);
-;// CONCATENATED MODULE: ./src/ssh/known-hosts.ts
-// Pure known_hosts handling with OpenSSH semantics: parsing, host matching, key decisions, fingerprints.
-
-const KEY_TYPE = /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-function parseKnownHosts(text) {
-    const entries = [];
-    const errors = [];
-    text.split(/\r?\n/).forEach((raw, i) => {
-        const line = i + 1;
-        const trimmed = raw.trim();
-        if (trimmed === '' || trimmed.startsWith('#'))
-            return;
-        const fields = trimmed.split(/\s+/);
-        let marker;
-        if (fields[0].startsWith('@')) {
-            const m = fields.shift().toLowerCase();
-            if (m === '@cert-authority')
-                marker = 'cert-authority';
-            else if (m === '@revoked')
-                marker = 'revoked';
-            else {
-                errors.push({ line, message: `unknown marker '${m}'` });
-                return;
-            }
-        }
-        if (fields.length < 3) {
-            errors.push({ line, message: 'expected: [marker] hosts key-type base64-key [comment]' });
-            return;
-        }
-        const [hosts, keyType, b64, ...rest] = fields;
-        if (!KEY_TYPE.test(keyType)) {
-            errors.push({ line, message: `unsupported key type '${keyType}'` });
-            return;
-        }
-        if (!BASE64.test(b64)) {
-            errors.push({ line, message: 'the key is not base64' });
-            return;
-        }
-        const key = Buffer.from(b64, 'base64');
-        let embedded;
-        try {
-            embedded = keyTypeOf(key);
-        }
-        catch {
-            errors.push({ line, message: 'the key blob is malformed' });
-            return;
-        }
-        // A line whose declared type disagrees with its blob is corrupt (OpenSSH rejects it too).
-        if (embedded !== keyType) {
-            errors.push({ line, message: `key type '${keyType}' does not match the key's own type '${embedded}'` });
-            return;
-        }
-        if (hosts.startsWith('|') && !parseHashed(hosts)) {
-            errors.push({ line, message: 'malformed hashed host field (expected |1|salt|hash)' });
-            return;
-        }
-        entries.push({ line, marker, hosts, keyType, key, comment: rest.length ? rest.join(' ') : undefined });
-    });
-    return { entries, errors };
-}
-/** The name OpenSSH looks up: `host` on port 22, `[host]:port` otherwise. */
-function knownHostsName(host, port) {
-    return port === 22 ? host : `[${host}]:${port}`;
-}
-function parseHashed(field) {
-    const m = /^\|1\|([A-Za-z0-9+/=]+)\|([A-Za-z0-9+/=]+)$/.exec(field);
-    if (!m)
-        return undefined;
-    const salt = Buffer.from(m[1], 'base64');
-    const hash = Buffer.from(m[2], 'base64');
-    // HMAC-SHA1: 20-byte salt (the key) and 20-byte digest.
-    if (salt.length !== 20 || hash.length !== 20)
-        return undefined;
-    return { salt, hash };
-}
-/** `|1|salt|hash` for a name, as `ssh-keygen -H` writes it (salt random unless given). */
-function hashHostName(name, salt) {
-    const hash = createHmac('sha1', salt).update(name).digest();
-    return `|1|${salt.toString('base64')}|${hash.toString('base64')}`;
-}
-function globToRegExp(pattern) {
-    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    return new RegExp(`^${body}$`, 'i');
-}
-/** OpenSSH match_hostname: any matching negated pattern vetoes; otherwise any positive match wins. */
-function matchPatternList(name, list) {
-    let matched = false;
-    for (const raw of list.split(',')) {
-        if (raw === '')
-            continue;
-        const negated = raw.startsWith('!');
-        const pattern = negated ? raw.slice(1) : raw;
-        if (globToRegExp(pattern).test(name)) {
-            if (negated)
-                return false;
-            matched = true;
-        }
-    }
-    return matched;
-}
-/** Whether a line's host field covers host:port. */
-function entryMatches(entry, host, port) {
-    const name = knownHostsName(host, port);
-    if (entry.hosts.startsWith('|')) {
-        const h = parseHashed(entry.hosts);
-        if (!h)
-            return false;
-        return (0,external_node_crypto_.createHmac)('sha1', h.salt).update(name).digest().equals(h.hash);
-    }
-    // OpenSSH compares host names case-insensitively (it lowercases the name it looks up).
-    return matchPatternList(name.toLowerCase(), entry.hosts);
-}
-/** Plain (marker-less) lines whose host field covers host:port. */
-function plainEntriesFor(entries, host, port) {
-    return entries.filter((e) => e.marker === undefined && entryMatches(e, host, port));
-}
-/** An @revoked line for host:port holding key. */
-function revokedEntryFor(entries, host, port, key) {
-    return entries.find((e) => e.marker === 'revoked' && e.key.equals(key) && entryMatches(e, host, port));
-}
-const listLines = (entries) => entries.map((e) => `${describeKey(e.key)} (line ${e.line})`).join(', ');
-/**
- * Decides whether the plain key `key` presented by host:port is trusted (certificates are handled by the caller).
- * Only lines of the presented key's type can contradict it: a host that has no key of a listed type (or was
- * asked for another type) is not known by that key, which is `unknown`, not the re-keying that `mismatch` signals.
- */
-function checkHostKey(known, host, port, key) {
-    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
-    const name = knownHostsName(host, port);
-    const presented = describeKey(key);
-    const revoked = revokedEntryFor(entries, host, port, key);
-    if (revoked) {
-        return { ok: false, reason: 'revoked', message: `the ${presented} key is marked @revoked (known-hosts line ${revoked.line})`, expected: [] };
-    }
-    const forHost = plainEntriesFor(entries, host, port);
-    const exact = forHost.find((e) => e.key.equals(key));
-    if (exact)
-        return { ok: true, entry: exact };
-    if (forHost.length === 0) {
-        return { ok: false, reason: 'unknown', message: `${name} is not in known-hosts; it presented the ${presented} key`, expected: [] };
-    }
-    const type = keyTypeOfSafe(key);
-    const sameType = forHost.filter((e) => e.keyType === type);
-    if (sameType.length === 0) {
-        const types = [...new Set(forHost.map((e) => e.keyType))].join(', ');
-        return {
-            ok: false,
-            reason: 'unknown',
-            message: `${name} presented the ${presented} key, but known-hosts lists only ${types} keys for it (${listLines(forHost)})`,
-            expected: forHost,
-        };
-    }
-    return {
-        ok: false,
-        reason: 'mismatch',
-        message: `the ${presented} key presented by ${name} does not match known-hosts, which lists ${listLines(sameType)} — the host was re-keyed or someone is in the middle`,
-        expected: sameType,
-    };
-}
-/**
- * The server host key algorithms ssh2 can negotiate, in OpenSSH's (and ssh2's default) order of preference.
- * ssh-dss is left out: ssh2 supports it, but neither ssh2 nor OpenSSH (7.0+) offers it by default.
- */
-const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
-/** The key type a host key algorithm is proved with: one RSA key signs with three algorithms. */
-function keyTypeOfAlgorithm(algorithm) {
-    return algorithm === 'rsa-sha2-512' || algorithm === 'rsa-sha2-256' ? 'ssh-rsa' : algorithm;
-}
-/**
- * The host key algorithms to ask host:port for (ssh2's `algorithms.serverHostKey`), as OpenSSH's
- * order_hostkeyalgs (sshconnect2.c) orders them: the server picks the first algorithm of this list it has a
- * key for, so asking for a type known-hosts lists first is what makes an RSA-only (or ECDSA-only) line work
- * for a host that also has an ed25519 key. Like OpenSSH, the list is kept as is when the first-preference
- * type (ed25519) is known; otherwise the algorithms of the known types come first, the rest after, each
- * part in preference order. Only plain lines count, and not one whose key is @revoked for the host.
- * undefined (ssh2's defaults) when no plain line names the host.
- */
-function hostKeyAlgorithmsFor(known, host, port) {
-    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
-    const forHost = plainEntriesFor(entries, host, port);
-    if (forHost.length === 0)
-        return undefined;
-    const types = new Set(forHost.filter((e) => !revokedEntryFor(entries, host, port, e.key)).map((e) => e.keyType));
-    const isKnown = (algorithm) => types.has(keyTypeOfAlgorithm(algorithm));
-    if (isKnown(HOST_KEY_ALGORITHMS[0]))
-        return [...HOST_KEY_ALGORITHMS];
-    return [...HOST_KEY_ALGORITHMS.filter(isKnown), ...HOST_KEY_ALGORITHMS.filter((a) => !isKnown(a))];
-}
-/** `@cert-authority` lines whose host patterns cover host:port. */
-function certAuthoritiesFor(known, host, port) {
-    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
-    return entries.filter((e) => e.marker === 'cert-authority' && entryMatches(e, host, port));
-}
-/** Whether a key is listed under @revoked (for CA keys and certified keys). */
-function isRevoked(known, key) {
-    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
-    return entries.some((e) => e.marker === 'revoked' && e.key.equals(key));
-}
-/** OpenSSH's `SHA256:` fingerprint: base64 of the blob's SHA-256, without padding. */
-function fingerprint(key) {
-    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-/** The type name stored at the start of a key or certificate blob, e.g. `ssh-ed25519`. */
-function keyTypeOf(blob) {
-    if (blob.length < 4)
-        throw new Error('key blob too short');
-    const len = blob.readUInt32BE(0);
-    if (len === 0 || len > 64 || 4 + len > blob.length)
-        throw new Error('key blob has no valid type name');
-    return blob.subarray(4, 4 + len).toString('latin1');
-}
-/** keyTypeOf, or `unknown-type` for a blob without a type name (messages must not throw). */
-function keyTypeOfSafe(blob) {
-    try {
-        return keyTypeOf(blob);
-    }
-    catch {
-        return 'unknown-type';
-    }
-}
-/** `ssh-ed25519 SHA256:…`, the form every message uses. */
-function describeKey(key) {
-    return `${keyTypeOfSafe(key)} ${fingerprint(key)}`;
-}
-
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ./src/ssh/known-hosts.ts
+var known_hosts = __nccwpck_require__(2979);
 ;// CONCATENATED MODULE: ./src/ssh/certificate.ts
 // OpenSSH certificates (PROTOCOL.certkeys), parsed and verified in pure TypeScript with node:crypto.
 // ssh2 cannot negotiate the *-cert-v01@openssh.com host key algorithms, so fivestep checks host
-// certificates itself: see connection.ts for how the certificate is obtained.
+// certificates itself, fetching them with the system ssh-keyscan (keyscanCertificates, at the end).
+
 
 
 const USER_CERT = 1;
@@ -62502,7 +64032,22 @@ function parseCertificate(blob) {
     const signature = r.bytes();
     if (!r.done)
         throw new Error('certificate has trailing data');
-    return { certType, keyType, publicKey, serial, type, keyId, principals, validAfter, validBefore, criticalOptions, extensions, signatureKey, signature, signedData };
+    return {
+        certType,
+        keyType,
+        publicKey,
+        serial,
+        type,
+        keyId,
+        principals,
+        validAfter,
+        validBefore,
+        criticalOptions,
+        extensions,
+        signatureKey,
+        signature,
+        signedData,
+    };
 }
 const b64url = (b) => b.toString('base64url');
 /** mpints carry a leading zero byte when the high bit is set; JWK wants the bare magnitude. */
@@ -62541,7 +64086,8 @@ function publicKeyObject(blob) {
     }
     throw new Error(`unsupported CA key type '${type}'`);
 }
-/** Verifies an SSH signature blob (`string alg, string sig`) over data with the key blob. Throws on unsupported algorithms. */
+/** Verifies an SSH signature blob (`string alg, string sig`) over data with the key blob. Throws on unsupported
+ * algorithms. */
 function verifySshSignature(keyBlob, data, signatureBlob) {
     const key = publicKeyObject(keyBlob);
     const r = new Reader(signatureBlob);
@@ -62581,7 +64127,11 @@ function checkHostCertificate(cert, opts) {
         return { ok: false, reason: `certificate '${cert.keyId}' is a user certificate, not a host certificate` };
     const ca = opts.authorities.find((a) => a.equals(cert.signatureKey));
     if (!ca)
-        return { ok: false, reason: `certificate '${cert.keyId}' is signed by ${describeKey(cert.signatureKey)}, which no matching @cert-authority line trusts` };
+        return {
+            ok: false,
+            reason: `certificate '${cert.keyId}' is signed by ${(0,known_hosts/* describeKey */.Rx)(cert.signatureKey)}, which no matching ` +
+                `@cert-authority line trusts`,
+        };
     const now = BigInt(Math.floor((opts.now ?? new Date()).getTime() / 1000));
     if (now < cert.validAfter)
         return { ok: false, reason: `certificate '${cert.keyId}' is not valid yet (from ${formatTime(cert.validAfter)})` };
@@ -62589,11 +64139,19 @@ function checkHostCertificate(cert, opts) {
         return { ok: false, reason: `certificate '${cert.keyId}' expired at ${formatTime(cert.validBefore)}` };
     const host = opts.hostname.toLowerCase();
     // OpenSSH 8.x+ accepts wildcard principals in host certificates; an empty list means any host.
-    if (cert.principals.length > 0 && !cert.principals.some((p) => matchPatternList(host, p.toLowerCase().replace(/,/g, '')))) {
-        return { ok: false, reason: `certificate '${cert.keyId}' is for ${cert.principals.join(', ')}, not ${opts.hostname}` };
+    if (cert.principals.length > 0 &&
+        !cert.principals.some((p) => (0,known_hosts/* matchPatternList */.YJ)(host, p.toLowerCase().replace(/,/g, '')))) {
+        return {
+            ok: false,
+            reason: `certificate '${cert.keyId}' is for ${cert.principals.join(', ')}, not ${opts.hostname}`,
+        };
     }
     if (cert.criticalOptions.length > 0)
-        return { ok: false, reason: `certificate '${cert.keyId}' has critical options this client does not know: ${cert.criticalOptions.join(', ')}` };
+        return {
+            ok: false,
+            reason: `certificate '${cert.keyId}' has critical options this client does not know: ` +
+                `${cert.criticalOptions.join(', ')}`,
+        };
     let valid;
     try {
         valid = verifySshSignature(cert.signatureKey, cert.signedData, cert.signature);
@@ -62610,330 +64168,57 @@ function formatTime(t) {
         return 'forever';
     return new Date(Number(t) * 1000).toISOString();
 }
-
-;// CONCATENATED MODULE: ./src/ssh/types.ts
-/** A connection failure that retrying cannot fix (authentication, host key). */
-class PermanentConnectError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'PermanentConnectError';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/ssh/connection.ts
-// The ssh2-backed Connector: one authenticated connection per host, host keys checked against
-// known-hosts (plain, hashed, [host]:port, @cert-authority), transient connect failures retried.
-
-
-
-
-
-
-
-
-
-
-
-const { Client, utils } = (lib_default());
-/** Exit code reported when `timeoutMs` stopped a command, as GNU `timeout` does. */
-const TIMEOUT_EXIT_CODE = 124;
-// ---------------------------------------------------------------------------------------------
-// Private keys
-const keyCache = new Map();
-/**
- * Parses and validates the `private-key` input (OpenSSH or PEM), decrypting it with `passphrase`.
- * Throws an InputError naming `private-key` or `passphrase`; never echoes key material.
- * Results are cached, so an encrypted key's (slow, bcrypt) decryption happens once per run.
- */
-function parsePrivateKey(text, passphrase) {
-    // Secrets pasted from Windows or with stray indentation still parse.
-    const normalized = text.replace(/\r\n?/g, '\n').trim();
-    if (normalized === '')
-        throw new inputs/* InputError */.dz('private-key', 'is empty; pass the private key text (e.g. ${{ secrets.DEPLOY_KEY }})');
-    const cacheKey = (0,external_node_crypto_.createHash)('sha256').update(normalized).update('\0').update(passphrase ?? '').digest('hex');
-    const cached = keyCache.get(cacheKey);
-    if (cached)
-        return cached;
-    const parsed = utils.parseKey(normalized, passphrase === '' ? undefined : passphrase);
-    if (parsed instanceof Error) {
-        const msg = parsed.message;
-        if (/no passphrase/i.test(msg))
-            throw new inputs/* InputError */.dz('passphrase', 'is required: the private key is encrypted');
-        if (/passphrase|decrypt|integrity/i.test(msg))
-            throw new inputs/* InputError */.dz('passphrase', 'does not decrypt the private key (wrong passphrase?)');
-        throw new inputs/* InputError */.dz('private-key', `cannot be parsed as an OpenSSH or PEM private key (${msg}); pass the whole key, BEGIN and END lines included`);
-    }
-    const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (!key || !key.isPrivateKey())
-        throw new inputs/* InputError */.dz('private-key', 'holds a public key; pass the private key');
-    keyCache.set(cacheKey, key);
-    return key;
-}
 /**
  * ssh2 cannot negotiate certificate host key algorithms, so the certificate comes from a second,
  * unauthenticated handshake by the system ssh-keyscan. It is only trusted because its embedded key
  * must equal the key ssh2's own handshake proved the server holds.
  */
 const keyscanCertificates = (host, port) => new Promise((resolve, reject) => {
-    (0,external_node_child_process_.execFile)('ssh-keyscan', ['-c', '-T', '5', '-p', String(port), '--', host], { timeout: 15_000 }, (err, stdout) => {
+    const args = ['-c', '-T', '5', '-p', String(port), '--', host];
+    (0,external_node_child_process_.execFile)('ssh-keyscan', args, { timeout: 15_000 }, (err, stdout) => {
         // ssh-keyscan exits 1 when the host offers no certificate: that is an answer, not a failure.
         const e = err;
         if (e && (typeof e.code !== 'number' || e.killed)) {
-            const why = e.code === 'ENOENT' ? 'ssh-keyscan is not installed (it comes with openssh-client)' : e.killed ? 'ssh-keyscan timed out' : e.message;
-            reject(new Error(`cannot fetch the host certificate for @cert-authority: ${why}`));
+            reject(new Error(`cannot fetch the host certificate for @cert-authority: ${keyscanFailure(e)}`));
             return;
         }
-        const certs = [];
-        for (const line of stdout.split('\n')) {
-            if (line.startsWith('#'))
-                continue;
-            // With -c, ssh-keyscan 9.2 prints `type base64` without the host field; accept both forms.
-            const f = line.trim().split(/\s+/);
-            const at = f.findIndex(isCertificateType);
-            if (at >= 0 && f[at + 1])
-                certs.push(Buffer.from(f[at + 1], 'base64'));
-        }
-        resolve(certs);
+        resolve(certificatesInKeyscanOutput(stdout));
     });
 });
-/** Connecting gave up after every attempt failed on a transient error. */
-class ConnectError extends Error {
-    attempts;
-    constructor(message, attempts) {
-        super(message);
-        this.attempts = attempts;
-        this.name = 'ConnectError';
-    }
+function keyscanFailure(e) {
+    if (e.code === 'ENOENT')
+        return 'ssh-keyscan is not installed (it comes with openssh-client)';
+    return e.killed ? 'ssh-keyscan timed out' : e.message;
 }
-const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN']);
-/** Timeouts, resets and refusals can pass (a host restarting, sshd's MaxStartups shedding load); nothing else will. */
-function isRetryable(err) {
-    // Duck-typed: errors from node:net come from another realm under jest's VM modules, so instanceof Error fails.
-    if (err instanceof PermanentConnectError || typeof err !== 'object' || err === null)
-        return false;
-    const e = err;
-    if (e.level === 'client-timeout')
-        return true;
-    if (e.code && RETRYABLE_CODES.has(e.code))
-        return true;
-    return /Connection lost before handshake|Timed out while waiting for handshake|socket hang up|Channel open failure/i.test(String(e.message));
-}
-/** `type` narrows the scan to the one key type the line is missing for (ssh-keyscan -t takes the full name). */
-function keyscanHint(h, type) {
-    return `get the line with: ssh-keyscan ${type ? `-t ${type} ` : ''}-p ${h.port} ${h.host}`;
-}
-/**
- * known-hosts parsed once per text: every session keeps the entries it was checked against, so a
- * parse per connection made a thousand-host rollout hold a thousand copies of a thousand lines.
- */
-const parsedKnownHosts = new Map();
-function knownHostsOf(text) {
-    let entries = parsedKnownHosts.get(text);
-    if (!entries) {
-        entries = parseKnownHosts(text).entries;
-        // One run has one known-hosts text (a jump host shares it); a bound keeps tests that make many from growing it.
-        if (parsedKnownHosts.size >= 8)
-            parsedKnownHosts.clear();
-        parsedKnownHosts.set(text, entries);
+function certificatesInKeyscanOutput(stdout) {
+    const certs = [];
+    for (const line of stdout.split('\n')) {
+        if (line.startsWith('#'))
+            continue;
+        // With -c, ssh-keyscan 9.2 prints `type base64` without the host field; accept both forms.
+        const f = line.trim().split(/\s+/);
+        const at = f.findIndex(isCertificateType);
+        if (at >= 0 && f[at + 1])
+            certs.push(Buffer.from(f[at + 1], 'base64'));
     }
-    return entries;
+    return certs;
 }
-/** Creates a Connector. `connectSsh` is one with default options. */
-function createConnector(options = {}) {
-    const logger = options.logger ?? silentLogger;
-    const retryDelayMs = options.retryDelayMs ?? 500;
-    const fetchCertificates = options.fetchCertificates ?? keyscanCertificates;
-    const keepaliveInterval = (options.keepaliveSeconds ?? 5) * 1000;
-    return async (host, credentials) => {
-        const key = parsePrivateKey(credentials.privateKey, credentials.passphrase);
-        const known = credentials.hostKeys.kind === 'known-hosts' ? knownHostsOf(credentials.hostKeys.knownHosts) : undefined;
-        const attempts = Math.max(1, credentials.connectAttempts ?? 3);
-        const id = (0,inputs/* hostId */.My)(host);
-        let last;
-        for (let attempt = 1; attempt <= attempts; attempt++) {
-            try {
-                return await connectOnce(host, credentials, key, known);
-            }
-            catch (err) {
-                last = err;
-                if (!isRetryable(err))
-                    throw err;
-                if (attempt < attempts) {
-                    // Jitter spreads retries of many hosts that failed together (e.g. MaxStartups).
-                    const delay = Math.round(retryDelayMs * 2 ** (attempt - 1) * (0.8 + Math.random() * 0.4));
-                    logger.info(`${id}: connect attempt ${attempt}/${attempts} failed (${err.message}); retrying in ${delay} ms`);
-                    await (0,concurrency/* sleep */.yy)(delay);
-                }
-            }
-        }
-        const reason = String(last.message).replace(`${id}: `, '');
-        throw new ConnectError(`${id}: cannot connect after ${attempts} attempts: ${reason}`, attempts);
-    };
-    async function connectOnce(host, credentials, key, known) {
-        let bastion;
-        if (credentials.jumpHost) {
-            const jump = credentials.jumpHost;
-            try {
-                bastion = await handshake(jump, credentials, key, known);
-            }
-            catch (err) {
-                const e = err;
-                e.message = `${(0,inputs/* hostId */.My)(host)} via jump host ${(0,inputs/* hostId */.My)(jump)}: ${e.message}`;
-                throw e;
-            }
-        }
-        try {
-            const sock = bastion ? await forward(bastion, host) : undefined;
-            const client = await handshake(host, credentials, key, known, sock, bastion);
-            return new SshSession(host, client, bastion);
-        }
-        catch (err) {
-            bastion?.end();
-            throw err;
-        }
-    }
-    function handshake(host, credentials, key, known, sock, via) {
-        const id = (0,inputs/* hostId */.My)(host);
-        const seen = {};
-        const client = new Client();
-        return new Promise((resolve, reject) => {
-            let settled = false;
-            const fail = (err) => {
-                if (settled)
-                    return;
-                settled = true;
-                client.end();
-                reject(err);
-            };
-            client.once('ready', () => {
-                if (settled)
-                    return;
-                settled = true;
-                client.removeAllListeners('error');
-                // Errors after the handshake surface through exec (a lost connection); keep them from crashing the process.
-                client.on('error', () => { });
-                resolve(client);
-            });
-            client.on('error', (err) => {
-                if (seen.rejection) {
-                    fail(new PermanentConnectError(`${id}: host key verification failed: ${seen.rejection}`));
-                }
-                else if (err.level === 'client-authentication') {
-                    const hostKey = seen.key ? `; the host's key is ${describeKey(seen.key)}` : '';
-                    fail(new PermanentConnectError(`${host.user}@${id}: authentication failed: the server refused the ${describeKey(key.getPublicSSH())} key for user '${host.user}'${hostKey}. ` +
-                        `Add the matching public key to ~${host.user}/.ssh/authorized_keys on the host, or check the user.`));
-                }
-                else {
-                    err.message = `${id}: ${err.message}`;
-                    fail(err);
-                }
-            });
-            client.on('close', () => {
-                if (seen.rejection)
-                    fail(new PermanentConnectError(`${id}: host key verification failed: ${seen.rejection}`));
-                else
-                    fail(Object.assign(new Error(`${id}: Connection lost before handshake`), { code: 'ECONNRESET' }));
-            });
-            const config = {
-                host: host.host,
-                port: host.port,
-                username: host.user,
-                readyTimeout: credentials.readyTimeoutMs ?? 20_000,
-                keepaliveInterval,
-                keepaliveCountMax: 3,
-                // A parsed key cannot go through `privateKey` (ssh2 accepts only text there), so offer it here.
-                authHandler: (_methods, _partial, next) => {
-                    // `false` (no more methods) is valid at runtime but missing from @types/ssh2.
-                    const nextAuth = authTried ? false : { type: 'publickey', username: host.user, key };
-                    authTried = true;
-                    next(nextAuth);
-                },
-                hostVerifier: (presented, verify) => {
-                    seen.key = Buffer.from(presented);
-                    verifyHostKey(host, presented, credentials, known, via).then((rejection) => {
-                        seen.rejection = rejection;
-                        verify(rejection === undefined);
-                    }, (err) => {
-                        seen.rejection = `could not check the host key: ${err.message}`;
-                        verify(false);
-                    });
-                },
-            };
-            let authTried = false;
-            if (sock)
-                config.sock = sock;
-            // Ask for a key type known-hosts lists for this host first, as OpenSSH does; otherwise ssh2 asks for
-            // ed25519 first and a host known by its RSA or ECDSA line fails as a mismatch. (Insecure: no known-hosts.)
-            const hostKeyAlgorithms = known ? hostKeyAlgorithmsFor(known, host.host, host.port) : undefined;
-            if (hostKeyAlgorithms)
-                config.algorithms = { serverHostKey: hostKeyAlgorithms };
-            client.connect(config);
-            // Nagle's algorithm holds back each small SSH packet (~40 ms a round trip on loopback); commands are small.
-            const raw = client._sock;
-            raw?.setNoDelay?.(true);
-        });
-    }
-    /** undefined when the key is trusted, otherwise why not (with a hint). */
-    async function verifyHostKey(host, presented, credentials, known, via) {
-        if (credentials.hostKeys.kind === 'insecure' || !known) {
-            logger.debug(`${(0,inputs/* hostId */.My)(host)}: host key not checked (insecure): ${describeKey(presented)}`);
-            return undefined;
-        }
-        const decision = checkHostKey(known, host.host, host.port, presented);
-        if (decision.ok) {
-            logger.debug(`${(0,inputs/* hostId */.My)(host)}: host key ${describeKey(presented)} matches known-hosts line ${decision.entry.line}`);
-            return undefined;
-        }
-        if (decision.reason === 'revoked')
-            return `${decision.message}. Remove it from the host, or the @revoked line if that was a mistake.`;
-        const cas = certAuthoritiesFor(known, host.host, host.port).filter((ca) => !isRevoked(known, ca.key));
-        const hint = decision.reason === 'mismatch'
-            ? `If the host was re-keyed on purpose, replace its line; ${keyscanHint(host)}`
-            : decision.expected.length > 0
-                ? `Add its ${keyTypeOf(presented)} line to known-hosts (check the fingerprint out of band); ${keyscanHint(host, keyTypeOf(presented))}`
-                : `Add its line to known-hosts (check the fingerprint out of band); ${keyscanHint(host)}`;
-        if (cas.length === 0)
-            return `${decision.message}. ${hint}`;
-        const certs = via ? await withLocalForward(via, host, (port) => fetchCertificates('127.0.0.1', port)) : await fetchCertificates(host.host, host.port);
-        const problems = [];
-        for (const blob of certs) {
-            let cert;
-            try {
-                cert = parseCertificate(blob);
-            }
-            catch (e) {
-                problems.push(`unreadable certificate (${e.message})`);
-                continue;
-            }
-            // The certificate is only evidence about the key the handshake proved the server holds.
-            if (!cert.publicKey.equals(presented))
-                continue;
-            if (isRevoked(known, cert.publicKey)) {
-                problems.push(`the certified key ${describeKey(presented)} is @revoked`);
-                continue;
-            }
-            const check = checkHostCertificate(cert, { hostname: host.host, authorities: cas.map((c) => c.key) });
-            if (check.ok) {
-                logger.debug(`${(0,inputs/* hostId */.My)(host)}: host key ${describeKey(presented)} certified by ${describeKey(check.ca)} (certificate '${cert.keyId}')`);
-                return undefined;
-            }
-            problems.push(check.reason);
-        }
-        if (problems.length === 0)
-            problems.push(`the host offers no certificate for its ${describeKey(presented)} key`);
-        return `${decision.message}, and the @cert-authority check failed: ${problems.join('; ')}. ${hint}`;
-    }
-}
-/** A ready-to-use Connector with default options. */
-const connectSsh = createConnector();
+
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/ssh/tunnel.ts
+// Reaching a host through a jump host: a direct-tcpip channel to carry the target's SSH connection,
+// and a loopback port that tunnels there for tools that dial a port themselves (ssh-keyscan).
+
+
 /** A direct-tcpip channel from the bastion to the target. */
-function forward(bastion, target) {
+function forwardChannel(bastion, target) {
     return new Promise((resolve, reject) => {
         bastion.forwardOut('127.0.0.1', 0, target.host, target.port, (err, channel) => {
-            if (err)
-                reject(Object.assign(err, { message: `${(0,inputs/* hostId */.My)(target)}: the jump host cannot reach it: ${err.message}` }));
-            else
-                resolve(channel);
+            if (!err)
+                return resolve(channel);
+            err.message = `${(0,inputs/* hostId */.My)(target)}: the jump host cannot reach it: ${err.message}`;
+            reject(err);
         });
     });
 }
@@ -62943,7 +64228,7 @@ async function withLocalForward(bastion, target, fn) {
     const server = (0,external_node_net_.createServer)((sock) => {
         sockets.add(sock);
         sock.on('close', () => sockets.delete(sock));
-        forward(bastion, target).then((ch) => {
+        forwardChannel(bastion, target).then((ch) => {
             sock.pipe(ch).pipe(sock);
             sock.on('error', () => ch.close());
             ch.on('error', () => sock.destroy());
@@ -62959,25 +64244,99 @@ async function withLocalForward(bastion, target, fn) {
         server.close();
     }
 }
-// ---------------------------------------------------------------------------------------------
-// Sessions
-/**
- * Sends SIGKILL to a channel's command. ssh2's Channel.signal() silently does nothing once stdin
- * has been closed (it requires a writable stream), which is always the case here, so this sends
- * the same request through the channel's protocol object.
- */
-function killChannel(stream) {
-    const ch = stream;
-    const state = ch.outgoing?.state;
-    if (ch.outgoing && (state === 'open' || state === 'eof')) {
-        try {
-            ch._client?._protocol?.signal(ch.outgoing.id, 'KILL');
+
+;// CONCATENATED MODULE: ./src/ssh/host-key-verification.ts
+
+
+
+
+function createHostKeyVerifier({ logger, fetchCertificates }) {
+    return async (host, presented, known, via) => {
+        const id = (0,inputs/* hostId */.My)(host);
+        if (!known) {
+            logger.debug(`${id}: host key not checked (insecure): ${(0,known_hosts/* describeKey */.Rx)(presented)}`);
+            return undefined;
         }
-        catch {
-            // the connection is going away; closing the channel is all that is left
+        const decision = (0,known_hosts/* checkHostKey */.Ex)(known, host.host, host.port, presented);
+        if (decision.ok) {
+            logger.debug(`${id}: host key ${(0,known_hosts/* describeKey */.Rx)(presented)} matches known-hosts line ${decision.entry.line}`);
+            return undefined;
         }
-    }
+        if (decision.reason === 'revoked') {
+            return `${decision.message}. Remove it from the host, or the @revoked line if that was a mistake.`;
+        }
+        const cas = (0,known_hosts/* certAuthoritiesFor */.F$)(known, host.host, host.port).filter((ca) => !(0,known_hosts/* isRevoked */.xK)(known, ca.key));
+        const hint = untrustedKeyHint(host, presented, decision);
+        if (cas.length === 0)
+            return `${decision.message}. ${hint}`;
+        const certs = via
+            ? await withLocalForward(via, host, (port) => fetchCertificates('127.0.0.1', port))
+            : await fetchCertificates(host.host, host.port);
+        const verdict = checkCertificates(certs, presented, host.host, known, cas);
+        if (verdict.ok) {
+            const certified = `certified by ${(0,known_hosts/* describeKey */.Rx)(verdict.ca)} (certificate '${verdict.keyId}')`;
+            logger.debug(`${id}: host key ${(0,known_hosts/* describeKey */.Rx)(presented)} ${certified}`);
+            return undefined;
+        }
+        return `${decision.message}, and the @cert-authority check failed: ${verdict.problems.join('; ')}. ${hint}`;
+    };
 }
+/** How to make known-hosts trust the key, when a line for it is missing or differs. */
+function untrustedKeyHint(host, presented, decision) {
+    if (decision.reason === 'mismatch') {
+        return `If the host was re-keyed on purpose, replace its line; ${keyscanHint(host)}`;
+    }
+    if (decision.expected.length > 0) {
+        const type = (0,known_hosts/* keyTypeOf */.zj)(presented);
+        return `Add its ${type} line to known-hosts (check the fingerprint out of band); ${keyscanHint(host, type)}`;
+    }
+    return `Add its line to known-hosts (check the fingerprint out of band); ${keyscanHint(host)}`;
+}
+/** `type` narrows the scan to the one key type the line is missing for (ssh-keyscan -t takes the full name). */
+function keyscanHint(h, type) {
+    return `get the line with: ssh-keyscan ${type ? `-t ${type} ` : ''}-p ${h.port} ${h.host}`;
+}
+/** Looks among the host's certificates for one that certifies `presented` and that one of `cas` signed. */
+function checkCertificates(certs, presented, hostname, known, cas) {
+    const problems = [];
+    for (const blob of certs) {
+        let cert;
+        try {
+            cert = parseCertificate(blob);
+        }
+        catch (e) {
+            problems.push(`unreadable certificate (${e.message})`);
+            continue;
+        }
+        // The certificate is only evidence about the key the handshake proved the server holds.
+        if (!cert.publicKey.equals(presented))
+            continue;
+        if ((0,known_hosts/* isRevoked */.xK)(known, cert.publicKey)) {
+            problems.push(`the certified key ${(0,known_hosts/* describeKey */.Rx)(presented)} is @revoked`);
+            continue;
+        }
+        const check = checkHostCertificate(cert, { hostname, authorities: cas.map((c) => c.key) });
+        if (check.ok)
+            return { ok: true, ca: check.ca, keyId: cert.keyId };
+        problems.push(check.reason);
+    }
+    if (problems.length === 0)
+        problems.push(`the host offers no certificate for its ${(0,known_hosts/* describeKey */.Rx)(presented)} key`);
+    return { ok: false, problems };
+}
+
+// EXTERNAL MODULE: ./src/ssh/keys.ts
+var keys = __nccwpck_require__(9892);
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: ./src/ssh/session.ts
+// The RemoteSession over one ssh2 connection: commands run as channels on it (in parallel if asked),
+// with stdin streamed in, stdout streamed out, a timeout that kills the remote command, and a lost
+// connection failing the commands it was running.
+
+
+/** Exit code reported when `timeoutMs` stopped a command, as GNU `timeout` does. */
+const TIMEOUT_EXIT_CODE = 124;
 /** One authenticated connection; commands run as channels on it, in parallel if asked. */
 class SshSession {
     spec;
@@ -62986,6 +64345,7 @@ class SshSession {
     id;
     closed = false;
     lostReason;
+    /** Rejects each running command, when the connection is lost. */
     pending = new Set();
     ended = new Set();
     constructor(spec, client, bastion) {
@@ -62999,8 +64359,9 @@ class SshSession {
             if (this.closed)
                 return;
             this.lostReason = why;
+            const lostError = () => new Error(`${this.id}: connection lost while running a command (${why})`);
             for (const reject of this.pending)
-                reject(new Error(`${this.id}: connection lost while running a command (${why})`));
+                reject(lostError());
             this.pending.clear();
         };
         client.on('close', () => lost('the connection closed'));
@@ -63017,80 +64378,44 @@ class SshSession {
         if (this.lostReason)
             return Promise.reject(new Error(`${this.id}: connection lost (${this.lostReason})`));
         return new Promise((resolve, reject) => {
+            let timer;
             let done = false;
-            const abort = (err) => {
+            // The command ending, the connection going and the input failing race; the first one settles.
+            const settle = (outcome) => {
                 if (done)
                     return;
                 done = true;
                 clearTimeout(timer);
                 this.pending.delete(abort);
-                reject(err);
+                outcome();
             };
+            const abort = (err) => settle(() => reject(err));
             this.pending.add(abort);
-            let timer;
             this.client.exec(command, (err, stream) => {
                 if (err) {
                     abort(new Error(`${this.id}: cannot start a command: ${err.message}`));
                     return;
                 }
-                const stdout = [];
-                const stderr = [];
-                let code;
-                let signal;
-                let timedOut = false;
+                const output = collectOutput(stream, options.onStdout);
                 if (options.timeoutMs !== undefined) {
                     timer = setTimeout(() => {
-                        timedOut = true;
+                        output.timedOut = true;
                         // Closing the channel alone leaves e.g. `sleep` running on the host; OpenSSH (7.8+) kills
                         // the command's process group on a `signal` request.
                         killChannel(stream);
                         stream.close();
                     }, options.timeoutMs);
                 }
-                stream.on('data', (d) => {
-                    stdout.push(d);
-                    options.onStdout?.(d.toString('utf8'));
+                stream.on('close', () => settle(() => {
+                    const result = commandResult(output, options.timeoutMs);
+                    if (result)
+                        return resolve(result);
+                    const why = this.lostReason ? ` (${this.lostReason})` : '';
+                    reject(new Error(`${this.id}: connection lost while running a command${why}`));
+                }));
+                sendStdin(stream, options.stdin, (e) => {
+                    abort(new Error(`${this.id}: reading the command's input failed: ${e.message}`));
                 });
-                stream.stderr.on('data', (d) => stderr.push(d));
-                stream.on('exit', (c, sig) => {
-                    code = c;
-                    signal = sig;
-                });
-                stream.on('close', () => {
-                    if (done)
-                        return;
-                    done = true;
-                    clearTimeout(timer);
-                    this.pending.delete(abort);
-                    const out = Buffer.concat(stdout).toString('utf8');
-                    let errText = Buffer.concat(stderr).toString('utf8');
-                    if (timedOut) {
-                        errText += `${errText && !errText.endsWith('\n') ? '\n' : ''}fivestep: command timed out after ${options.timeoutMs} ms and was killed\n`;
-                        resolve({ code: TIMEOUT_EXIT_CODE, stdout: out, stderr: errText });
-                    }
-                    else if (typeof code === 'number') {
-                        resolve({ code, stdout: out, stderr: errText });
-                    }
-                    else if (signal) {
-                        const n = external_node_os_namespaceObject.constants.signals[`SIG${signal}`] ?? 0;
-                        resolve({ code: 128 + n, stdout: out, stderr: `${errText}fivestep: command killed by signal ${signal}\n` });
-                    }
-                    else {
-                        reject(new Error(`${this.id}: connection lost while running a command${this.lostReason ? ` (${this.lostReason})` : ''}`));
-                    }
-                });
-                const input = options.stdin;
-                if (input === undefined)
-                    stream.end();
-                else if (Buffer.isBuffer(input))
-                    stream.end(input);
-                else {
-                    input.on('error', (e) => {
-                        abort(new Error(`${this.id}: reading the command's input failed: ${e.message}`));
-                        stream.close();
-                    });
-                    input.pipe(stream);
-                }
             });
         });
     }
@@ -63110,6 +64435,627 @@ class SshSession {
         if (this.bastion)
             await ended(this.bastion);
     }
+}
+/** Gathers the channel's output and exit status, passing stdout on to `onStdout` as it arrives. */
+function collectOutput(stream, onStdout) {
+    const output = { stdout: [], stderr: [], timedOut: false };
+    stream.on('data', (d) => {
+        output.stdout.push(d);
+        onStdout?.(d.toString('utf8'));
+    });
+    stream.stderr.on('data', (d) => output.stderr.push(d));
+    stream.on('exit', (c, sig) => {
+        output.code = c;
+        output.signal = sig;
+    });
+    return output;
+}
+/**
+ * The result of a command whose channel closed: its exit code, 124 when the timeout killed it,
+ * 128 + n when signal n did; undefined when it reported none of these (the connection went).
+ */
+function commandResult(output, timeoutMs) {
+    const stdout = Buffer.concat(output.stdout).toString('utf8');
+    const stderr = Buffer.concat(output.stderr).toString('utf8');
+    if (output.timedOut) {
+        const newline = stderr && !stderr.endsWith('\n') ? '\n' : '';
+        const note = `fivestep: command timed out after ${timeoutMs} ms and was killed\n`;
+        return { code: TIMEOUT_EXIT_CODE, stdout, stderr: `${stderr}${newline}${note}` };
+    }
+    if (typeof output.code === 'number')
+        return { code: output.code, stdout, stderr };
+    if (output.signal) {
+        const n = external_node_os_namespaceObject.constants.signals[`SIG${output.signal}`] ?? 0;
+        return { code: 128 + n, stdout, stderr: `${stderr}fivestep: command killed by signal ${output.signal}\n` };
+    }
+    return undefined;
+}
+/** Sends the command's stdin and closes it; a stream that fails calls `onError` and closes the channel. */
+function sendStdin(stream, input, onError) {
+    if (input === undefined)
+        stream.end();
+    else if (Buffer.isBuffer(input))
+        stream.end(input);
+    else {
+        input.on('error', (e) => {
+            onError(e);
+            stream.close();
+        });
+        input.pipe(stream);
+    }
+}
+/**
+ * Sends SIGKILL to a channel's command. ssh2's Channel.signal() silently does nothing once stdin
+ * has been closed (it requires a writable stream), which is always the case here, so this sends
+ * the same request through the channel's protocol object.
+ */
+function killChannel(stream) {
+    const ch = stream;
+    const state = ch.outgoing?.state;
+    if (ch.outgoing && (state === 'open' || state === 'eof')) {
+        try {
+            ch._client?._protocol?.signal(ch.outgoing.id, 'KILL');
+        }
+        catch {
+            // the connection is going away; closing the channel is all that is left
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/ssh/types.ts
+/** A connection failure that retrying cannot fix (authentication, host key). */
+class PermanentConnectError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'PermanentConnectError';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/ssh/connector.ts
+
+
+
+
+
+
+
+
+
+
+
+const { Client } = (lib_default());
+/** Connecting gave up after every attempt failed on a transient error. */
+class ConnectError extends Error {
+    attempts;
+    constructor(message, attempts) {
+        super(message);
+        this.attempts = attempts;
+        this.name = 'ConnectError';
+    }
+}
+const RETRYABLE_CODES = new Set([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'EPIPE',
+    'EAI_AGAIN',
+]);
+const RETRYABLE_MESSAGES = /Connection lost before handshake|Timed out while waiting for handshake|socket hang up|Channel open failure/i;
+/** Timeouts, resets and refusals can pass (a host restarting, sshd's MaxStartups shedding load); nothing else will. */
+function isRetryable(err) {
+    // Duck-typed: errors from node:net come from another realm under jest's VM modules, so instanceof Error fails.
+    if (err instanceof PermanentConnectError || typeof err !== 'object' || err === null)
+        return false;
+    const e = err;
+    if (e.level === 'client-timeout')
+        return true;
+    if (e.code && RETRYABLE_CODES.has(e.code))
+        return true;
+    return RETRYABLE_MESSAGES.test(String(e.message));
+}
+/** Creates a Connector. `connectSsh` is one with default options. */
+function createConnector(options = {}) {
+    const logger = options.logger ?? silentLogger;
+    const fetchCertificates = options.fetchCertificates ?? keyscanCertificates;
+    const settings = {
+        logger,
+        retryDelayMs: options.retryDelayMs ?? 500,
+        keepaliveInterval: (options.keepaliveSeconds ?? 5) * 1000,
+        verifyHostKey: createHostKeyVerifier({ logger, fetchCertificates }),
+    };
+    return async (host, credentials) => {
+        const key = (0,keys/* parsePrivateKey */.Q)(credentials.privateKey, credentials.passphrase);
+        const hostKeys = credentials.hostKeys;
+        const known = hostKeys.kind === 'known-hosts' ? (0,keys/* knownHostEntries */.O)(hostKeys.knownHosts) : undefined;
+        const ctx = { settings, credentials, key, known };
+        const attempts = Math.max(1, credentials.connectAttempts ?? 3);
+        const id = (0,inputs/* hostId */.My)(host);
+        let last;
+        for (let attempt = 1; attempt <= attempts; attempt++) {
+            try {
+                return await connectOnce(ctx, host);
+            }
+            catch (err) {
+                last = err;
+                if (!isRetryable(err))
+                    throw err;
+                if (attempt < attempts) {
+                    // Jitter spreads retries of many hosts that failed together (e.g. MaxStartups).
+                    const delay = Math.round(settings.retryDelayMs * 2 ** (attempt - 1) * (0.8 + Math.random() * 0.4));
+                    const why = err.message;
+                    logger.info(`${id}: connect attempt ${attempt}/${attempts} failed (${why}); retrying in ${delay} ms`);
+                    await (0,concurrency/* sleep */.yy)(delay);
+                }
+            }
+        }
+        const reason = String(last.message).replace(`${id}: `, '');
+        throw new ConnectError(`${id}: cannot connect after ${attempts} attempts: ${reason}`, attempts);
+    };
+}
+/** A ready-to-use Connector with default options. */
+const connectSsh = createConnector();
+/** Connects to the jump host if there is one, then to the host, through the jump host's channel. */
+async function connectOnce(ctx, host) {
+    let bastion;
+    const jump = ctx.credentials.jumpHost;
+    if (jump) {
+        try {
+            bastion = await handshake(ctx, jump);
+        }
+        catch (err) {
+            const e = err;
+            e.message = `${(0,inputs/* hostId */.My)(host)} via jump host ${(0,inputs/* hostId */.My)(jump)}: ${e.message}`;
+            throw e;
+        }
+    }
+    try {
+        const sock = bastion ? await forwardChannel(bastion, host) : undefined;
+        const client = await handshake(ctx, host, sock, bastion);
+        return new SshSession(host, client, bastion);
+    }
+    catch (err) {
+        bastion?.end();
+        throw err;
+    }
+}
+/** An authenticated ssh2 client for host, over `sock` when it is reached through the jump host `via`. */
+function handshake(ctx, host, sock, via) {
+    const seen = {};
+    const client = new Client();
+    return new Promise((resolve, reject) => {
+        let settled = false;
+        const fail = (err) => {
+            if (settled)
+                return;
+            settled = true;
+            client.end();
+            reject(err);
+        };
+        client.once('ready', () => {
+            if (settled)
+                return;
+            settled = true;
+            client.removeAllListeners('error');
+            // Errors after the handshake surface through exec (a lost connection); keep them from crashing the process.
+            client.on('error', () => { });
+            resolve(client);
+        });
+        client.on('error', (err) => fail(handshakeError(host, ctx.key, seen, err)));
+        client.on('close', () => {
+            if (seen.rejection)
+                fail(hostKeyRejected(host, seen.rejection));
+            else
+                fail(Object.assign(new Error(`${(0,inputs/* hostId */.My)(host)}: Connection lost before handshake`), { code: 'ECONNRESET' }));
+        });
+        client.connect(connectConfig(ctx, host, seen, sock, via));
+        // Nagle's algorithm holds back each small SSH packet (~40 ms a round trip on loopback); commands are small.
+        const raw = client._sock;
+        raw?.setNoDelay?.(true);
+    });
+}
+function hostKeyRejected(host, rejection) {
+    return new PermanentConnectError(`${(0,inputs/* hostId */.My)(host)}: host key verification failed: ${rejection}`);
+}
+/** The error a failed handshake rejects with: a refused host key or client key is permanent, the rest may pass. */
+function handshakeError(host, key, seen, err) {
+    const id = (0,inputs/* hostId */.My)(host);
+    if (seen.rejection)
+        return hostKeyRejected(host, seen.rejection);
+    if (err.level === 'client-authentication') {
+        const hostKey = seen.key ? `; the host's key is ${(0,known_hosts/* describeKey */.Rx)(seen.key)}` : '';
+        return new PermanentConnectError(`${host.user}@${id}: authentication failed: ` +
+            `the server refused the ${(0,known_hosts/* describeKey */.Rx)(key.getPublicSSH())} key for user '${host.user}'${hostKey}. ` +
+            `Add the matching public key to ~${host.user}/.ssh/authorized_keys on the host, or check the user.`);
+    }
+    err.message = `${id}: ${err.message}`;
+    return err;
+}
+/** ssh2's settings for one handshake: the client key, the host key check, the host key types to ask for. */
+function connectConfig(ctx, host, seen, sock, via) {
+    const { credentials, key, known, settings } = ctx;
+    let authTried = false;
+    const config = {
+        host: host.host,
+        port: host.port,
+        username: host.user,
+        readyTimeout: credentials.readyTimeoutMs ?? 20_000,
+        keepaliveInterval: settings.keepaliveInterval,
+        keepaliveCountMax: 3,
+        // A parsed key cannot go through `privateKey` (ssh2 accepts only text there), so offer it here.
+        authHandler: (_methods, _partial, next) => {
+            // `false` (no more methods) is valid at runtime but missing from @types/ssh2.
+            const nextAuth = authTried ? false : { type: 'publickey', username: host.user, key };
+            authTried = true;
+            next(nextAuth);
+        },
+        hostVerifier: (presented, verify) => {
+            seen.key = Buffer.from(presented);
+            settings.verifyHostKey(host, presented, known, via).then((rejection) => {
+                seen.rejection = rejection;
+                verify(rejection === undefined);
+            }, (err) => {
+                seen.rejection = `could not check the host key: ${err.message}`;
+                verify(false);
+            });
+        },
+    };
+    if (sock)
+        config.sock = sock;
+    // Ask for a key type known-hosts lists for this host first, as OpenSSH does; otherwise ssh2 asks for
+    // ed25519 first and a host known by its RSA or ECDSA line fails as a mismatch. (Insecure: no known-hosts.)
+    const hostKeyAlgorithms = known ? (0,known_hosts/* hostKeyAlgorithmsFor */.Ty)(known, host.host, host.port) : undefined;
+    if (hostKeyAlgorithms)
+        config.algorithms = { serverHostKey: hostKeyAlgorithms };
+    return config;
+}
+
+
+/***/ }),
+
+/***/ 9892:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   O: () => (/* binding */ knownHostEntries),
+/* harmony export */   Q: () => (/* binding */ parsePrivateKey)
+/* harmony export */ });
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var ssh2__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5472);
+/* harmony import */ var ssh2__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(ssh2__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _common_inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9184);
+/* harmony import */ var _known_hosts_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2979);
+// The keys in SshCredentials, parsed once per run: the client's private key (the `private-key` and
+// `passphrase` inputs) and the known-hosts lines host keys are checked against.
+
+
+
+
+const { utils } = (ssh2__WEBPACK_IMPORTED_MODULE_1___default());
+const keyCache = new Map();
+/**
+ * Parses and validates the `private-key` input (OpenSSH or PEM), decrypting it with `passphrase`.
+ * Throws an InputError naming `private-key` or `passphrase`; never echoes key material.
+ * Results are cached, so an encrypted key's (slow, bcrypt) decryption happens once per run.
+ */
+function parsePrivateKey(text, passphrase) {
+    // Secrets pasted from Windows or with stray indentation still parse.
+    const normalized = text.replace(/\r\n?/g, '\n').trim();
+    if (normalized === '') {
+        throw new _common_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .dz('private-key', 'is empty; pass the private key text (e.g. ${{ secrets.DEPLOY_KEY }})');
+    }
+    const cacheKey = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256')
+        .update(normalized)
+        .update('\0')
+        .update(passphrase ?? '')
+        .digest('hex');
+    const cached = keyCache.get(cacheKey);
+    if (cached)
+        return cached;
+    const parsed = utils.parseKey(normalized, passphrase === '' ? undefined : passphrase);
+    if (parsed instanceof Error)
+        throw keyParseError(parsed.message);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (!key || !key.isPrivateKey())
+        throw new _common_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .dz('private-key', 'holds a public key; pass the private key');
+    keyCache.set(cacheKey, key);
+    return key;
+}
+/** The input to blame for ssh2's parse error `msg`: a missing or wrong passphrase, or the key text itself. */
+function keyParseError(msg) {
+    if (/no passphrase/i.test(msg))
+        return new _common_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .dz('passphrase', 'is required: the private key is encrypted');
+    if (/passphrase|decrypt|integrity/i.test(msg)) {
+        return new _common_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .dz('passphrase', 'does not decrypt the private key (wrong passphrase?)');
+    }
+    return new _common_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .dz('private-key', `cannot be parsed as an OpenSSH or PEM private key (${msg}); pass the whole key, BEGIN and END lines included`);
+}
+/**
+ * known-hosts parsed once per text: every session keeps the entries it was checked against, so a
+ * parse per connection made a thousand-host rollout hold a thousand copies of a thousand lines.
+ */
+const parsedKnownHosts = new Map();
+/** The entries of a known-hosts text, from the cache when this text was parsed before. */
+function knownHostEntries(text) {
+    let entries = parsedKnownHosts.get(text);
+    if (!entries) {
+        entries = (0,_known_hosts_js__WEBPACK_IMPORTED_MODULE_3__/* .parseKnownHosts */ .uJ)(text).entries;
+        // One run has one known-hosts text (a jump host shares it); a bound keeps tests that make many from growing it.
+        if (parsedKnownHosts.size >= 8)
+            parsedKnownHosts.clear();
+        parsedKnownHosts.set(text, entries);
+    }
+    return entries;
+}
+
+
+/***/ }),
+
+/***/ 2979:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Ex: () => (/* binding */ checkHostKey),
+/* harmony export */   F$: () => (/* binding */ certAuthoritiesFor),
+/* harmony export */   Rx: () => (/* binding */ describeKey),
+/* harmony export */   Ty: () => (/* binding */ hostKeyAlgorithmsFor),
+/* harmony export */   YJ: () => (/* binding */ matchPatternList),
+/* harmony export */   uJ: () => (/* binding */ parseKnownHosts),
+/* harmony export */   xK: () => (/* binding */ isRevoked),
+/* harmony export */   zj: () => (/* binding */ keyTypeOf)
+/* harmony export */ });
+/* unused harmony exports knownHostsName, hashHostName, entryMatches, HOST_KEY_ALGORITHMS, keyTypeOfAlgorithm, fingerprint */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+// Pure known_hosts handling with OpenSSH semantics: parsing, host matching, key decisions, fingerprints.
+
+const KEY_TYPE = new RegExp('^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|' +
+    'sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com)$');
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+function parseKnownHosts(text) {
+    const entries = [];
+    const errors = [];
+    text.split(/\r?\n/).forEach((raw, i) => {
+        const line = i + 1;
+        const trimmed = raw.trim();
+        if (trimmed === '' || trimmed.startsWith('#'))
+            return;
+        const fields = trimmed.split(/\s+/);
+        let marker;
+        if (fields[0].startsWith('@')) {
+            const m = fields.shift().toLowerCase();
+            if (m === '@cert-authority')
+                marker = 'cert-authority';
+            else if (m === '@revoked')
+                marker = 'revoked';
+            else {
+                errors.push({ line, message: `unknown marker '${m}'` });
+                return;
+            }
+        }
+        if (fields.length < 3) {
+            errors.push({ line, message: 'expected: [marker] hosts key-type base64-key [comment]' });
+            return;
+        }
+        const [hosts, keyType, b64, ...rest] = fields;
+        if (!KEY_TYPE.test(keyType)) {
+            errors.push({ line, message: `unsupported key type '${keyType}'` });
+            return;
+        }
+        if (!BASE64.test(b64)) {
+            errors.push({ line, message: 'the key is not base64' });
+            return;
+        }
+        const key = Buffer.from(b64, 'base64');
+        let embedded;
+        try {
+            embedded = keyTypeOf(key);
+        }
+        catch {
+            errors.push({ line, message: 'the key blob is malformed' });
+            return;
+        }
+        // A line whose declared type disagrees with its blob is corrupt (OpenSSH rejects it too).
+        if (embedded !== keyType) {
+            errors.push({ line, message: `key type '${keyType}' does not match the key's own type '${embedded}'` });
+            return;
+        }
+        if (hosts.startsWith('|') && !parseHashed(hosts)) {
+            errors.push({ line, message: 'malformed hashed host field (expected |1|salt|hash)' });
+            return;
+        }
+        entries.push({ line, marker, hosts, keyType, key, comment: rest.length ? rest.join(' ') : undefined });
+    });
+    return { entries, errors };
+}
+/** The name OpenSSH looks up: `host` on port 22, `[host]:port` otherwise. */
+function knownHostsName(host, port) {
+    return port === 22 ? host : `[${host}]:${port}`;
+}
+function parseHashed(field) {
+    const m = /^\|1\|([A-Za-z0-9+/=]+)\|([A-Za-z0-9+/=]+)$/.exec(field);
+    if (!m)
+        return undefined;
+    const salt = Buffer.from(m[1], 'base64');
+    const hash = Buffer.from(m[2], 'base64');
+    // HMAC-SHA1: 20-byte salt (the key) and 20-byte digest.
+    if (salt.length !== 20 || hash.length !== 20)
+        return undefined;
+    return { salt, hash };
+}
+/** `|1|salt|hash` for a name, as `ssh-keygen -H` writes it (salt random unless given). */
+function hashHostName(name, salt) {
+    const hash = createHmac('sha1', salt).update(name).digest();
+    return `|1|${salt.toString('base64')}|${hash.toString('base64')}`;
+}
+function globToRegExp(pattern) {
+    const body = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
+    return new RegExp(`^${body}$`, 'i');
+}
+/** OpenSSH match_hostname: any matching negated pattern vetoes; otherwise any positive match wins. */
+function matchPatternList(name, list) {
+    let matched = false;
+    for (const raw of list.split(',')) {
+        if (raw === '')
+            continue;
+        const negated = raw.startsWith('!');
+        const pattern = negated ? raw.slice(1) : raw;
+        if (globToRegExp(pattern).test(name)) {
+            if (negated)
+                return false;
+            matched = true;
+        }
+    }
+    return matched;
+}
+/** Whether a line's host field covers host:port. */
+function entryMatches(entry, host, port) {
+    const name = knownHostsName(host, port);
+    if (entry.hosts.startsWith('|')) {
+        const h = parseHashed(entry.hosts);
+        if (!h)
+            return false;
+        return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHmac)('sha1', h.salt).update(name).digest().equals(h.hash);
+    }
+    // OpenSSH compares host names case-insensitively (it lowercases the name it looks up).
+    return matchPatternList(name.toLowerCase(), entry.hosts);
+}
+/** Plain (marker-less) lines whose host field covers host:port. */
+function plainEntriesFor(entries, host, port) {
+    return entries.filter((e) => e.marker === undefined && entryMatches(e, host, port));
+}
+/** An @revoked line for host:port holding key. */
+function revokedEntryFor(entries, host, port, key) {
+    return entries.find((e) => e.marker === 'revoked' && e.key.equals(key) && entryMatches(e, host, port));
+}
+const listLines = (entries) => entries.map((e) => `${describeKey(e.key)} (line ${e.line})`).join(', ');
+/**
+ * Decides whether the plain key `key` presented by host:port is trusted (certificates are handled by the caller).
+ * Only lines of the presented key's type can contradict it: a host that has no key of a listed type (or was
+ * asked for another type) is not known by that key, which is `unknown`, not the re-keying that `mismatch` signals.
+ */
+function checkHostKey(known, host, port, key) {
+    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
+    const name = knownHostsName(host, port);
+    const presented = describeKey(key);
+    const revoked = revokedEntryFor(entries, host, port, key);
+    if (revoked) {
+        return {
+            ok: false,
+            reason: 'revoked',
+            message: `the ${presented} key is marked @revoked (known-hosts line ${revoked.line})`,
+            expected: [],
+        };
+    }
+    const forHost = plainEntriesFor(entries, host, port);
+    const exact = forHost.find((e) => e.key.equals(key));
+    if (exact)
+        return { ok: true, entry: exact };
+    if (forHost.length === 0) {
+        return {
+            ok: false,
+            reason: 'unknown',
+            message: `${name} is not in known-hosts; it presented the ${presented} key`,
+            expected: [],
+        };
+    }
+    const type = keyTypeOfSafe(key);
+    const sameType = forHost.filter((e) => e.keyType === type);
+    if (sameType.length === 0) {
+        const types = [...new Set(forHost.map((e) => e.keyType))].join(', ');
+        return {
+            ok: false,
+            reason: 'unknown',
+            message: `${name} presented the ${presented} key, but known-hosts lists only ${types} keys for it ` +
+                `(${listLines(forHost)})`,
+            expected: forHost,
+        };
+    }
+    return {
+        ok: false,
+        reason: 'mismatch',
+        message: `the ${presented} key presented by ${name} does not match known-hosts, which lists ` +
+            `${listLines(sameType)} — the host was re-keyed or someone is in the middle`,
+        expected: sameType,
+    };
+}
+/**
+ * The server host key algorithms ssh2 can negotiate, in OpenSSH's (and ssh2's default) order of preference.
+ * ssh-dss is left out: ssh2 supports it, but neither ssh2 nor OpenSSH (7.0+) offers it by default.
+ */
+const HOST_KEY_ALGORITHMS = [
+    'ssh-ed25519',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'rsa-sha2-512',
+    'rsa-sha2-256',
+    'ssh-rsa',
+];
+/** The key type a host key algorithm is proved with: one RSA key signs with three algorithms. */
+function keyTypeOfAlgorithm(algorithm) {
+    return algorithm === 'rsa-sha2-512' || algorithm === 'rsa-sha2-256' ? 'ssh-rsa' : algorithm;
+}
+/**
+ * The host key algorithms to ask host:port for (ssh2's `algorithms.serverHostKey`), as OpenSSH's
+ * order_hostkeyalgs (sshconnect2.c) orders them: the server picks the first algorithm of this list it has a
+ * key for, so asking for a type known-hosts lists first is what makes an RSA-only (or ECDSA-only) line work
+ * for a host that also has an ed25519 key. Like OpenSSH, the list is kept as is when the first-preference
+ * type (ed25519) is known; otherwise the algorithms of the known types come first, the rest after, each
+ * part in preference order. Only plain lines count, and not one whose key is @revoked for the host.
+ * undefined (ssh2's defaults) when no plain line names the host.
+ */
+function hostKeyAlgorithmsFor(known, host, port) {
+    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
+    const forHost = plainEntriesFor(entries, host, port);
+    if (forHost.length === 0)
+        return undefined;
+    const types = new Set(forHost.filter((e) => !revokedEntryFor(entries, host, port, e.key)).map((e) => e.keyType));
+    const isKnown = (algorithm) => types.has(keyTypeOfAlgorithm(algorithm));
+    if (isKnown(HOST_KEY_ALGORITHMS[0]))
+        return [...HOST_KEY_ALGORITHMS];
+    return [...HOST_KEY_ALGORITHMS.filter(isKnown), ...HOST_KEY_ALGORITHMS.filter((a) => !isKnown(a))];
+}
+/** `@cert-authority` lines whose host patterns cover host:port. */
+function certAuthoritiesFor(known, host, port) {
+    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
+    return entries.filter((e) => e.marker === 'cert-authority' && entryMatches(e, host, port));
+}
+/** Whether a key is listed under @revoked (for CA keys and certified keys). */
+function isRevoked(known, key) {
+    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
+    return entries.some((e) => e.marker === 'revoked' && e.key.equals(key));
+}
+/** OpenSSH's `SHA256:` fingerprint: base64 of the blob's SHA-256, without padding. */
+function fingerprint(key) {
+    return `SHA256:${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+/** The type name stored at the start of a key or certificate blob, e.g. `ssh-ed25519`. */
+function keyTypeOf(blob) {
+    if (blob.length < 4)
+        throw new Error('key blob too short');
+    const len = blob.readUInt32BE(0);
+    if (len === 0 || len > 64 || 4 + len > blob.length)
+        throw new Error('key blob has no valid type name');
+    return blob.subarray(4, 4 + len).toString('latin1');
+}
+/** keyTypeOf, or `unknown-type` for a blob without a type name (messages must not throw). */
+function keyTypeOfSafe(blob) {
+    try {
+        return keyTypeOf(blob);
+    }
+    catch {
+        return 'unknown-type';
+    }
+}
+/** `ssh-ed25519 SHA256:…`, the form every message uses. */
+function describeKey(key) {
+    return `${keyTypeOfSafe(key)} ${fingerprint(key)}`;
 }
 
 

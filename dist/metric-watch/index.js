@@ -28377,7 +28377,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3218);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _metrics_action_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7771);
+/* harmony import */ var _metrics_action_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8053);
 
 
 
@@ -28417,11 +28417,11 @@ var common_text = __nccwpck_require__(2450);
 
 
 const coreLogger = {
-    debug: (m) => core/* debug */.Yz((0,common_text/* logText */.k)(m)),
-    info: (m) => core/* info */.pq((0,common_text/* logText */.k)(m)),
-    warning: (m) => core/* warning */.$e((0,common_text/* logText */.k)(m)),
-    error: (m) => core/* error */.z3((0,common_text/* logText */.k)(m)),
-    group: (name, fn) => core/* group */.Os((0,common_text/* logText */.k)(name), fn),
+    debug: (m) => core/* debug */.Yz((0,common_text/* logText */.kc)(m)),
+    info: (m) => core/* info */.pq((0,common_text/* logText */.kc)(m)),
+    warning: (m) => core/* warning */.$e((0,common_text/* logText */.kc)(m)),
+    error: (m) => core/* error */.z3((0,common_text/* logText */.kc)(m)),
+    group: (name, fn) => core/* group */.Os((0,common_text/* logText */.kc)(name), fn),
 };
 
 ;// CONCATENATED MODULE: ./src/common/action.ts
@@ -28443,13 +28443,13 @@ async function runAction(main) {
         setOutputs(result.outputs);
         // A failure may quote a host's output or a test name: made inert as every log line is.
         if (result.failure)
-            core/* setFailed */.C1((0,common_text/* logText */.k)(result.failure));
+            core/* setFailed */.C1((0,common_text/* logText */.kc)(result.failure));
     }
     catch (err) {
         if (err instanceof inputs/* InputError */.dz)
-            core/* setFailed */.C1((0,common_text/* logText */.k)(err.message));
+            core/* setFailed */.C1((0,common_text/* logText */.kc)(err.message));
         else
-            core/* setFailed */.C1((0,common_text/* logText */.k)(err instanceof Error ? (err.stack ?? err.message) : String(err)));
+            core/* setFailed */.C1((0,common_text/* logText */.kc)(err instanceof Error ? (err.stack ?? err.message) : String(err)));
     }
 }
 /** Appends Markdown to the job summary; outside the runner (no GITHUB_STEP_SUMMARY) it does nothing. */
@@ -28628,9 +28628,10 @@ function hostId(h) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   T: () => (/* binding */ oneLine),
-/* harmony export */   k: () => (/* binding */ logText)
+/* harmony export */   TN: () => (/* binding */ oneLine),
+/* harmony export */   kc: () => (/* binding */ logText)
 /* harmony export */ });
+/* unused harmony exports clip, lastLines */
 // Untrusted text (a host's stderr, a health body, a name read from a host) made safe for a log line:
 // one line, printable. Without line breaks nothing in it can start a line the runner reads as a
 // workflow command (`::error …`); escape sequences cannot move or recolour the terminal.
@@ -28650,7 +28651,42 @@ function oneLine(text, max = 2000) {
         .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
         .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
         .replace(/##\[/g, '## [');
-    return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+    return clip(line, max);
+}
+/**
+ * `text` cut to at most `max` characters, `…` the last when cut; a surrogate pair is never split. (To
+ * fit a GitHub limit, in UTF-8 bytes too, github/limits.ts has its own clip.)
+ */
+function clip(text, max) {
+    if (text.length <= max)
+        return text;
+    let end = Math.max(0, max - 1);
+    // A high surrogate left last would render as a replacement character.
+    if (end > 0 && isSurrogate(text.charCodeAt(end - 1), 'high'))
+        end--;
+    return `${text.slice(0, end)}…`;
+}
+function isSurrogate(code, half) {
+    return half === 'high' ? code >= 0xd800 && code <= 0xdbff : code >= 0xdc00 && code <= 0xdfff;
+}
+/**
+ * The last `lines` non-blank lines of a command's output as one printable line ({@link oneLine}), what a
+ * one-line reason needs; over `max` characters the end is kept, after a `…`. '' for blank output.
+ */
+function lastLines(output, o = {}) {
+    const max = o.max ?? 1000;
+    const kept = output
+        .split(/\r\n|\n|\r/)
+        .filter((l) => l.trim() !== '')
+        .slice(-(o.lines ?? 3));
+    const line = oneLine(kept.join('\n').trim(), Infinity);
+    if (line.length <= max)
+        return line;
+    let start = line.length - Math.max(0, max - 1);
+    // A low surrogate left first would render as a replacement character.
+    if (isSurrogate(line.charCodeAt(start), 'low'))
+        start++;
+    return `…${line.slice(start)}`;
 }
 /**
  * `text` as log lines the runner only prints: line breaks kept (\r and \r\n become \n), control and
@@ -28672,7 +28708,7 @@ function logText(text) {
 
 /***/ }),
 
-/***/ 7771:
+/***/ 8053:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -45166,9 +45202,9 @@ function describeCheck(check, rule) {
         case 'max':
             return `above max ${rule.max}`;
         case 'max-drop':
-            return `dropped more than ${rule.maxDrop.value}${rule.maxDrop.kind === 'percent' ? '%' : ''} below the baseline`;
+            return `dropped more than ${amount(rule.maxDrop)} below the baseline`;
         case 'max-rise':
-            return `rose more than ${rule.maxRise.value}${rule.maxRise.kind === 'percent' ? '%' : ''} above the baseline`;
+            return `rose more than ${amount(rule.maxRise)} above the baseline`;
         case 'no-data':
             return 'no data';
         case 'compare':
@@ -45183,7 +45219,12 @@ function describeCheck(check, rule) {
  * inconclusive it breaks a breach streak and, `for` times in a row, makes the rule inconclusive.
  */
 function advanceRule(rule, state, observations) {
-    const next = { ...state, ticks: state.ticks + 1, streaks: { ...state.streaks }, samples: [...state.samples] };
+    const next = {
+        ...state,
+        ticks: state.ticks + 1,
+        streaks: { ...state.streaks },
+        samples: [...state.samples],
+    };
     for (const o of observations) {
         const c = checkSample(rule, o.value, o.baseline, o.reason);
         next.samples.push({ ...o, ...c });
@@ -45232,10 +45273,13 @@ function failRule(state, message) {
 }
 /** How the comparison reads in one line: levels, the relative change, the test. */
 function describeComparison(c) {
-    const units = c.method === 'series' ? `series, ~${c.units.canary} vs ~${c.units.baseline} effective readings` : `${c.method}, ${c.units.canary} vs ${c.units.baseline} host(s)`;
+    const units = c.method === 'series'
+        ? `series, ~${c.units.canary} vs ~${c.units.baseline} effective readings`
+        : `${c.method}, ${c.units.canary} vs ${c.units.baseline} host(s)`;
     const rel = c.relative === null ? '' : ` (${c.relative >= 0 ? '+' : ''}${fmt(c.relative)}%)`;
     const side = c.direction === 'either' ? 'two-sided' : `one-sided, ${c.direction} is worse`;
-    return `canary ${fmt(c.canary)} vs baseline ${fmt(c.baseline)}${rel}; t=${fmt(c.t)}, df=${fmt(c.df)}, p=${c.p.toPrecision(3)} ${side} [${units}]`;
+    return (`canary ${fmt(c.canary)} vs baseline ${fmt(c.baseline)}${rel}; t=${fmt(c.t)}, df=${fmt(c.df)}, ` +
+        `p=${c.p.toPrecision(3)} ${side} [${units}]`);
 }
 function compareOutcome(rule, state, comparison, at) {
     if (!comparison)
@@ -45244,7 +45288,8 @@ function compareOutcome(rule, state, comparison, at) {
         return { verdict: 'inconclusive', reason: `too little to compare: ${comparison.insufficient}` };
     if (!comparison.significant)
         return undefined;
-    const detail = `worse than the baseline: ${describeComparison(comparison)} < ${(1 - comparison.confidence).toPrecision(2)}`;
+    const alpha = (1 - comparison.confidence).toPrecision(2);
+    const detail = `worse than the baseline: ${describeComparison(comparison)} < ${alpha}`;
     const breach = {
         rule: rule.name,
         check: 'compare',
@@ -45257,18 +45302,34 @@ function compareOutcome(rule, state, comparison, at) {
     };
     return { verdict: 'fail', reason: detail, breach };
 }
-/** The rule's verdict once the watch is over (or ended early). `comparison` is the canary judge's, if any. */
-function ruleOutcome(rule, state, comparison, at = Date.now()) {
+/**
+ * The rule's verdict once the watch is over (or ended early) at `at` (epoch ms: the watch loop's clock).
+ * `comparison` is the canary judge's, if any.
+ */
+function ruleOutcome(rule, state, comparison, at) {
     const base = { rule: rule.name, ...(comparison ? { comparison } : {}) };
     if (state.error) {
-        const breach = { rule: rule.name, check: 'error', value: null, bound: null, when: iso(at), since: iso(at), detail: state.error };
+        const breach = {
+            rule: rule.name,
+            check: 'error',
+            value: null,
+            bound: null,
+            when: iso(at),
+            since: iso(at),
+            detail: state.error,
+        };
         return { ...base, verdict: 'fail', reason: state.error, breach };
     }
     if (state.hardFail) {
         const b = state.hardFail;
         const where = b.host ? ` on ${b.host}` : '';
         const value = b.value === null ? '' : ` (${fmt(b.value)}${b.bound !== null ? ` vs bound ${fmt(b.bound)}` : ''})`;
-        return { ...base, verdict: 'fail', reason: `${b.detail}${value}${where} for ${rule.for} sample(s) since ${b.since}`, breach: b };
+        return {
+            ...base,
+            verdict: 'fail',
+            reason: `${b.detail}${value}${where} for ${rule.for} sample(s) since ${b.since}`,
+            breach: b,
+        };
     }
     if (rule.compare) {
         const o = compareOutcome(rule, state, comparison, at);
@@ -45279,16 +45340,29 @@ function ruleOutcome(rule, state, comparison, at = Date.now()) {
     }
     if (state.hardNoData) {
         const where = state.hardNoData.host ? ` on ${state.hardNoData.host}` : '';
-        return { ...base, verdict: 'inconclusive', reason: `no data${where} since ${iso(state.hardNoData.since)}: ${state.hardNoData.reason}` };
+        return {
+            ...base,
+            verdict: 'inconclusive',
+            reason: `no data${where} since ${iso(state.hardNoData.since)}: ${state.hardNoData.reason}`,
+        };
     }
     if (state.ticks < rule.for) {
-        return { ...base, verdict: 'inconclusive', reason: `too few samples: ${state.ticks} of the ${rule.for} needed to decide` };
+        return {
+            ...base,
+            verdict: 'inconclusive',
+            reason: `too few samples: ${state.ticks} of the ${rule.for} needed to decide`,
+        };
     }
     const withData = state.samples.filter((s) => s.state !== 'no-data').length;
     if (withData === 0 && rule.noData !== 'pass') {
         return { ...base, verdict: 'inconclusive', reason: 'no sample had data' };
     }
-    return { ...base, verdict: 'pass', reason: `${withData} sample(s) within bounds${rule.compare && comparison ? `; ${describeComparison(comparison)}` : ''}` };
+    return {
+        ...base,
+        verdict: 'pass',
+        reason: `${withData} sample(s) within ` +
+            `bounds${rule.compare && comparison ? `; ${describeComparison(comparison)}` : ''}`,
+    };
 }
 function overallVerdict(outcomes) {
     if (outcomes.some((o) => o.verdict === 'fail'))
@@ -45310,13 +45384,20 @@ function fmt(n) {
         return '—';
     if (!Number.isFinite(n))
         return String(n);
-    return Math.abs(n) >= 1000 || Number.isInteger(n) ? String(Math.round(n * 100) / 100) : n.toPrecision(4).replace(/\.?0+$/, '');
+    return Math.abs(n) >= 1000 || Number.isInteger(n)
+        ? String(Math.round(n * 100) / 100)
+        : n.toPrecision(4).replace(/\.?0+$/, '');
+}
+/** A max-drop or max-rise as written: `5` or `5%`. */
+function amount(limit) {
+    return `${limit.value}${limit.kind === 'percent' ? '%' : ''}`;
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/alerts/message.ts
 // What an alert says: what breached, the value, the bound, since when, and the link to the run. Pure.
 
-/** Alert when the verdict is one the step fails on; `fail-on: never` still alerts on fail (report-only gate, live pager). */
+/** Alert when the verdict is one the step fails on; `fail-on: never` still alerts on fail (report-only gate, live
+ * pager). */
 function shouldAlert(result, failOn) {
     return result.verdict === 'fail' || (result.verdict === 'inconclusive' && failOn === 'inconclusive');
 }
@@ -45391,6 +45472,8 @@ async function readCapped(res, maxBytes) {
     return { text: Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8'), truncated };
 }
 
+// EXTERNAL MODULE: ./src/common/text.ts
+var common_text = __nccwpck_require__(2450);
 ;// CONCATENATED MODULE: ./src/metrics/redact.ts
 const REDACTED = '***';
 /** The forms a secret may come back in: as sent, inside a JSON string (also with `\/`), percent-encoded. */
@@ -45414,11 +45497,6 @@ function redact(text, secrets) {
         if (out.includes(s))
             out = out.replaceAll(s, REDACTED);
     return out;
-}
-/** At most `max` characters of one line of text (whitespace runs become one space), marked when cut. */
-function cut(text, max) {
-    const line = text.replace(/\s+/g, ' ').trim();
-    return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
 }
 /** The secret parts of a URL: all of it, its password, its path and query, each query value, long path segments. */
 function urlSecrets(url) {
@@ -45468,7 +45546,8 @@ function smtpSecrets(url) {
 function alertSecrets(alerts) {
     return [alerts.pagerdutyRoutingKey, ...urlSecrets(alerts.webhookUrl), ...smtpSecrets(alerts.smtpUrl)].filter((s) => s !== '');
 }
-/** What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's password. */
+/** What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's
+ * password. */
 function sourceSecrets(settings) {
     const out = [];
     for (const value of Object.values(settings.headers)) {
@@ -45495,6 +45574,7 @@ function sourceSecrets(settings) {
 // to a cap, secrets redacted (the endpoint may echo the request), one line of bounded length.
 
 
+
 /** At most this much of an answer is read; the rest is not waited for. */
 const ANSWER_READ_BYTES = 64 * 1024;
 /** At most this many characters of an answer are kept. */
@@ -45506,7 +45586,7 @@ async function answerText(res, secrets) {
     // A secret cut in half at the cap would not be recognised: drop what could be the start of one.
     if (read.truncated)
         text = text.slice(0, Math.max(0, text.length - Math.max(0, ...secrets.map((s) => s.length * 6))));
-    return cut(redact(text, secrets), ANSWER_KEEP_CHARS);
+    return (0,common_text/* oneLine */.TN)(redact(text, secrets), ANSWER_KEEP_CHARS);
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/alerts/pagerduty.ts
@@ -45525,7 +45605,10 @@ function dedupKey(repository, environment, rule) {
 function triggerEvent(routingKey, rule, result, ctx) {
     const b = rule.breach;
     const env = result.settings.environment || 'default';
-    const what = b ? `${b.detail}${b.host ? ` on ${b.host}` : ''}: value ${fmt(b.value)}${b.bound !== null ? `, bound ${fmt(b.bound)}` : ''}` : rule.reason;
+    const what = b
+        ? `${b.detail}${b.host ? ` on ${b.host}` : ''}: value ` +
+            `${fmt(b.value)}${b.bound !== null ? `, bound ${fmt(b.bound)}` : ''}`
+        : rule.reason;
     return {
         routing_key: routingKey,
         event_action: 'trigger',
@@ -45556,7 +45639,11 @@ function triggerEvent(routingKey, rule, result, ctx) {
     };
 }
 function resolveEvent(routingKey, ruleName, result, ctx) {
-    return { routing_key: routingKey, event_action: 'resolve', dedup_key: dedupKey(ctx.repository, result.settings.environment, ruleName) };
+    return {
+        routing_key: routingKey,
+        event_action: 'resolve',
+        dedup_key: dedupKey(ctx.repository, result.settings.environment, ruleName),
+    };
 }
 async function sendPagerDuty(url, event, timeoutMs = 10_000) {
     const res = await fetch(url, {
@@ -45579,7 +45666,11 @@ async function sendPagerDuty(url, event, timeoutMs = 10_000) {
 
 async function postWebhook(url, result, ctx, timeoutMs = 10_000) {
     const icon = result.verdict === 'fail' ? ':rotating_light:' : ':warning:';
-    const text = [`${icon} *${alertSubject(result, ctx)}*`, ...ruleLines(result).map((l) => `• ${l}`), `<${ctx.runUrl}|Workflow run>`].join('\n');
+    const text = [
+        `${icon} *${alertSubject(result, ctx)}*`,
+        ...ruleLines(result).map((l) => `• ${l}`),
+        `<${ctx.runUrl}|Workflow run>`,
+    ].join('\n');
     const res = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -45605,6 +45696,7 @@ function errorMessage(err) {
 
 
 
+
 /** At most this many characters of a failed channel's warning are kept (it goes into the report and summary). */
 const ALERT_WARNING_CHARS = 500;
 /** Returns the warnings of channels that failed. */
@@ -45619,13 +45711,19 @@ async function sendAlerts(result, settings, ctx, logger) {
     if (a.pagerdutyRoutingKey) {
         if (alert) {
             for (const rule of result.rules.filter((r) => r.verdict !== 'pass')) {
-                jobs.push({ channel: `PagerDuty trigger '${rule.name}'`, run: () => sendPagerDuty(a.pagerdutyUrl, triggerEvent(a.pagerdutyRoutingKey, rule, result, ctx)) });
+                jobs.push({
+                    channel: `PagerDuty trigger '${rule.name}'`,
+                    run: () => sendPagerDuty(a.pagerdutyUrl, triggerEvent(a.pagerdutyRoutingKey, rule, result, ctx)),
+                });
             }
         }
         else if (result.verdict === 'pass') {
             // Resolving an incident that is not open is a no-op at PagerDuty, so every rule is resolved.
             for (const rule of result.rules) {
-                jobs.push({ channel: `PagerDuty resolve '${rule.name}'`, run: () => sendPagerDuty(a.pagerdutyUrl, resolveEvent(a.pagerdutyRoutingKey, rule.name, result, ctx)) });
+                jobs.push({
+                    channel: `PagerDuty resolve '${rule.name}'`,
+                    run: () => sendPagerDuty(a.pagerdutyUrl, resolveEvent(a.pagerdutyRoutingKey, rule.name, result, ctx)),
+                });
             }
         }
     }
@@ -45638,7 +45736,8 @@ async function sendAlerts(result, settings, ctx, logger) {
         }
         catch (err) {
             // Whatever came back (an endpoint's answer, an SMTP server's reply) may echo a secret.
-            const message = cut(redact(`alert channel ${job.channel} failed: ${errorMessage(err)}`, secrets), ALERT_WARNING_CHARS);
+            const said = redact(`alert channel ${job.channel} failed: ${errorMessage(err)}`, secrets);
+            const message = (0,common_text/* oneLine */.TN)(said, ALERT_WARNING_CHARS);
             logger.warning(message);
             warnings.push(message);
         }
@@ -45646,8 +45745,6 @@ async function sendAlerts(result, settings, ctx, logger) {
     return warnings;
 }
 
-// EXTERNAL MODULE: ./src/common/text.ts
-var common_text = __nccwpck_require__(2450);
 ;// CONCATENATED MODULE: ./src/common/markdown.ts
 // Untrusted text (test names, commit messages, file names from a pull request, host output, endpoint
 // answers) placed in the Markdown GitHub renders: job summaries, check runs, issues and comments. Each
@@ -45677,7 +45774,7 @@ const MARKUP = /[\\`*_[\]<>|~&$]/g;
 const BLOCK_START = /^(?:>|[#+-](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))/;
 /** Inline text on one line (a list item, a table cell, a sentence): it reads as itself. */
 function mdText(text, max = 2000) {
-    const escaped = defang((0,common_text/* oneLine */.T)(text, max)).replace(MARKUP, '\\$&');
+    const escaped = defang((0,common_text/* oneLine */.TN)(text, max)).replace(MARKUP, '\\$&');
     return escaped.replace(BLOCK_START, (m) => (/\d/.test(m) ? `${m}\\` : `\\${m}`));
 }
 /**
@@ -45685,19 +45782,21 @@ function mdText(text, max = 2000) {
  * table cell (`cell`), `|` is escaped as GFM tables require, also inside code.
  */
 function mdCode(text, o = {}) {
-    let body = (0,common_text/* oneLine */.T)(text, o.max ?? 2000);
+    let body = (0,common_text/* oneLine */.TN)(text, o.max ?? 2000);
     if (o.cell)
         body = body.replace(/\|/g, '\\|');
     const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
     const fence = '`'.repeat(longest + 1);
     // A space is stripped from each side when both are there; pad when the text starts or ends with a backtick.
-    const pad = body.startsWith('`') || body.endsWith('`') || (body.startsWith(' ') && body.endsWith(' ') && body.trim() !== '') ? ' ' : '';
+    const pad = body.startsWith('`') || body.endsWith('`') || (body.startsWith(' ') && body.endsWith(' ') && body.trim() !== '')
+        ? ' '
+        : '';
     return `${fence}${pad}${body || ' '}${pad}${fence}`;
 }
 /** A fenced code block: kept line for line, with a fence no line of the text can close. */
 function mdBlock(text, o = {}) {
     const max = o.max ?? 4000;
-    const lines = (text.length > max ? `${text.slice(0, max - 1)}…` : text)
+    const lines = clip(text, max)
         .split(/\r\n|\r|\n/)
         .map((line) => oneLine(line.replace(/\t/g, '    '), Infinity));
     const longest = Math.max(2, ...lines.flatMap((l) => (l.match(/`+/g) ?? []).map((run) => run.length)));
@@ -45706,11 +45805,18 @@ function mdBlock(text, o = {}) {
 }
 /** Text inside an HTML element (`<summary>`): entities for HTML, and no mention or link. */
 function mdHtml(text, max = 2000) {
-    return defang(oneLine(text, max)).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+    return defang(oneLine(text, max))
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;');
 }
 /** fivestep's own Markdown (a description from action.yml) in a table cell: its markup kept, `|` escaped, one line. */
 function mdCell(markdown) {
-    return markdown.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').trim();
+    return markdown
+        .replace(/\|/g, '\\|')
+        .replace(/\s*\n\s*/g, ' ')
+        .trim();
 }
 
 ;// CONCATENATED MODULE: ./src/github/limits.ts
@@ -45719,7 +45825,7 @@ function mdCell(markdown) {
 // aborted") or cuts it where it likes; fivestep cuts first, at a line, and says what was left out and
 // where the whole is.
 const GITHUB_LIMITS = {
-    /** Check run `output.summary` and `output.text`: 65,535 characters; kept in bytes too (SPEC: 64 KB). */
+    /** Check run `output.summary` and `output.text`: 65,535 characters; GitHub also says 64 KB, so kept in bytes too. */
     checkRunSummary: { what: 'a check run summary', chars: 65_535, bytes: 65_535 },
     /** Annotation `message` and `raw_details`: 64 KB. */
     annotationMessage: { what: 'an annotation message', bytes: 65_535 },
@@ -45744,10 +45850,13 @@ function fits(text, limit) {
     return (limit.chars === undefined || s.chars <= limit.chars) && (limit.bytes === undefined || s.bytes <= limit.bytes);
 }
 /** The longest prefix of `text` within `limit`, never splitting a character (a surrogate pair or its UTF-8 bytes). */
-function clip(text, limit, ellipsis = '…') {
+function limits_clip(text, limit, ellipsis = '…') {
     if (fits(text, limit))
         return text;
-    const room = { chars: (limit.chars ?? Infinity) - ellipsis.length, bytes: (limit.bytes ?? Infinity) - encoder.encode(ellipsis).length };
+    const room = {
+        chars: (limit.chars ?? Infinity) - ellipsis.length,
+        bytes: (limit.bytes ?? Infinity) - encoder.encode(ellipsis).length,
+    };
     let chars = 0;
     let bytes = 0;
     let end = 0;
@@ -45784,7 +45893,11 @@ function fitMarkdown(markdown, limit, cut) {
         const s = { chars: line.length + 1, bytes: limit.bytes === undefined ? 0 : encoder.encode(line).length + 1 };
         if (chars + s.chars > room.chars || bytes + s.bytes > room.bytes) {
             if (kept.length === 0)
-                kept.push(clip(line, { what: limit.what, chars: room.chars, bytes: limit.bytes === undefined ? undefined : room.bytes }));
+                kept.push(limits_clip(line, {
+                    what: limit.what,
+                    chars: room.chars,
+                    bytes: limit.bytes === undefined ? undefined : room.bytes,
+                }));
             break;
         }
         kept.push(line);
@@ -45801,27 +45914,298 @@ function fitMarkdown(markdown, limit, cut) {
     return `${kept.join('\n')}\n${tail(fence, Math.min(4, Math.max(0, details)))}`;
 }
 
-;// CONCATENATED MODULE: ./src/metrics/report.ts
-// The JSON report (every sample) and the job summary (per rule a Mermaid xychart with its bound, and a table).
-
-
-
-
-
-
-const REPORT_VERSION = 1;
-function buildReport(result) {
-    return { kind: 'fivestep/metric-watch', version: REPORT_VERSION, ...result };
+;// CONCATENATED MODULE: ./src/common/json-fields.ts
+// The field readers every report reader uses (metric-watch's record.ts, ssh-rollout's record.ts). Report
+// files may come from other versions, forks or hand edits: nothing in them is trusted, each field is read
+// only when it holds what its writer writes, and a reader notes what it had to skip.
+/** A JSON object (a list is not one). */
+const isJsonObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
+/** A text field: a string as it is, a number as its digits (an older writer's `release: 7`), else ''. */
+const json_fields_text = (x) => (typeof x === 'string' ? x : typeof x === 'number' ? String(x) : '');
+const positiveNumber = (x) => typeof x === 'number' && Number.isFinite(x) && x > 0 ? x : undefined;
+/** The non-empty strings of a list; undefined when it is not a list (the reader's default then applies). */
+const stringList = (x) => Array.isArray(x) ? x.filter((s) => typeof s === 'string' && s !== '') : undefined;
+/** A report's tag: ssh-rollout writes `tool`, metric-watch `kind`. */
+const json_fields_reportTag = (doc) => json_fields_text(doc.tool) || json_fields_text(doc.kind);
+/** Below this an epoch number is seconds (up to the year 5138), from it milliseconds (from March 1973 on). */
+const SECONDS_BELOW = 1e11;
+/** The farthest instant a Date holds: past it, printing the time would throw. */
+const LATEST_MS = 8.64e15;
+/**
+ * A time field as epoch ms, or undefined when it holds no time. The one rule every report reader follows:
+ * - a string is what Date.parse reads (ISO 8601, as the writers write `startedAt` and breach times);
+ * - a number is epoch seconds below 1e11, epoch ms from 1e11 (the writers write ms; Prometheus and most
+ *   exports write seconds, and for any instant after March 1973 the magnitude tells which);
+ * - a negative number, or one past the last instant a Date holds, is no time.
+ */
+function readTime(x) {
+    if (typeof x === 'number' && Number.isFinite(x) && x >= 0) {
+        if (x < SECONDS_BELOW)
+            return Math.round(x * 1000);
+        return x <= LATEST_MS ? x : undefined;
+    }
+    if (typeof x === 'string' && x.trim() !== '') {
+        const t = Date.parse(x);
+        if (Number.isFinite(t))
+            return t;
+    }
+    return undefined;
 }
+/** A value quoted in a note, cut short: a hostile file's field may be megabytes long. */
+function shown(x, max = 80) {
+    const json = JSON.stringify(x) ?? String(x);
+    return json.length > max ? `${json.slice(0, max)}…` : json;
+}
+/** At most this many notes a list: a hostile file may hold millions of bad entries, and the first say why. */
+const MAX_NOTES = 20;
+/** What a reader had to skip, in file order, the first MAX_NOTES kept and the rest counted. */
+class NoteList {
+    kept = [];
+    dropped = 0;
+    add(note) {
+        if (this.kept.length < MAX_NOTES)
+            this.kept.push(note);
+        else
+            this.dropped++;
+    }
+    list() {
+        return this.dropped > 0 ? [...this.kept, `… and ${this.dropped} more`] : [...this.kept];
+    }
+}
+
+;// CONCATENATED MODULE: ./src/metrics/record.ts
+// The metric-watch report file: its tag and version, what the writer writes, and the one tolerant reader
+// that replay (source: replay) and auto-revert's RCA timeline read it with.
+
+const WATCH_REPORT_KIND = 'fivestep/metric-watch';
+/** Bumped when a key of the report changes meaning; a replay refuses a newer one, the RCA reads what it can. */
+const WATCH_REPORT_VERSION = 1;
+function buildWatchReport(result) {
+    return { kind: WATCH_REPORT_KIND, version: WATCH_REPORT_VERSION, ...result };
+}
+/** Tagged `…/metric-watch` (a fork may rename the owner), or untagged with a verdict and breaches or rules. */
+function looksLikeWatchReport(doc) {
+    const tag = reportTag(doc);
+    if (tag)
+        return tag.endsWith('metric-watch');
+    return typeof doc.verdict === 'string' && (Array.isArray(doc.breaches) || Array.isArray(doc.rules));
+}
+const breachValue = (x) => typeof x === 'number' || typeof x === 'string' ? x : x === null ? null : undefined;
+/** One breach of a report, or of metric-watch's `breaches` output (the same objects); undefined if none. */
+function readBreach(x) {
+    if (!isJsonObject(x))
+        return undefined;
+    const rule = json_fields_text(x.rule) || json_fields_text(x.name);
+    if (!rule)
+        return undefined;
+    const out = { rule };
+    if (json_fields_text(x.host))
+        out.host = json_fields_text(x.host);
+    for (const key of ['value', 'bound', 'baseline']) {
+        const v = breachValue(x[key]);
+        if (v !== undefined)
+            out[key] = v;
+    }
+    const when = readTime(x.when);
+    const since = readTime(x.since);
+    if (when !== undefined)
+        out.when = when;
+    if (since !== undefined)
+        out.since = since;
+    if (json_fields_text(x.detail))
+        out.detail = json_fields_text(x.detail);
+    return out;
+}
+/** Reads any JSON value as a metric-watch report (undefined when it is not an object); never throws. */
+function readWatchReport(doc) {
+    if (!isJsonObject(doc))
+        return undefined;
+    const settings = isJsonObject(doc.settings) ? doc.settings : {};
+    const hosts = isJsonObject(doc.hosts) ? doc.hosts : {};
+    const notes = new NoteList();
+    const rules = Array.isArray(doc.rules) ? doc.rules.map((raw, i) => readRule(raw, i)) : undefined;
+    const listed = Array.isArray(doc.breaches) ? readBreaches(doc.breaches, notes) : [];
+    const out = {
+        verdict: json_fields_text(doc.verdict),
+        detail: json_fields_text(doc.detail),
+        startedAt: readTime(doc.startedAt),
+        // A present but unreadable endedAt is not replaced: finishedAt is only an older name for it.
+        endedAt: readTime(doc.endedAt ?? doc.finishedAt),
+        ticks: positiveNumber(doc.ticks),
+        intervalMs: positiveNumber(settings.intervalMs),
+        hosts: { all: stringList(hosts.all), canary: stringList(hosts.canary) },
+        breaches: listed.length > 0 ? listed : (rules ?? []).flatMap((r) => (r.breach ? [r.breach] : [])),
+        rules,
+        notes: notes.list(),
+    };
+    if (doc.kind !== undefined && doc.kind !== WATCH_REPORT_KIND)
+        out.otherKind = shown(doc.kind);
+    if (typeof doc.version === 'number' && doc.version <= WATCH_REPORT_VERSION)
+        out.version = doc.version;
+    else if (doc.version !== undefined)
+        out.unknownVersion = shown(doc.version);
+    return out;
+}
+function readBreaches(list, notes) {
+    const out = [];
+    list.forEach((x, i) => {
+        const b = readBreach(x);
+        if (b)
+            out.push(b);
+        else
+            notes.add(`breaches[${i}] is not a breach (an object with a rule name): ${shown(x)}`);
+    });
+    return out;
+}
+function readRule(raw, i) {
+    const where = `rule ${i + 1}`;
+    const notes = new NoteList();
+    const rule = { name: '', query: '', samples: [], baselineSamples: [], notes: [] };
+    if (!isJsonObject(raw)) {
+        notes.add(`${where} is not an object with name, query and samples`);
+        return { ...rule, notes: notes.list() };
+    }
+    rule.name = typeof raw.name === 'string' ? raw.name : '';
+    const label = rule.name ? `${where} ('${rule.name}')` : where;
+    if (!rule.name)
+        notes.add(`${where} has no 'name'`);
+    if (typeof raw.query === 'string' && raw.query !== '')
+        rule.query = raw.query;
+    else
+        notes.add(`${label} has no 'query'`);
+    if (Array.isArray(raw.samples))
+        rule.samples = readSamples(raw.samples, `${label} samples`, notes);
+    else
+        notes.add(`${label} has no 'samples' list`);
+    if (Array.isArray(raw.baselineSamples)) {
+        rule.baselineSamples = readSamples(raw.baselineSamples, `${label} baselineSamples`, notes);
+    }
+    else if (raw.baselineSamples !== undefined)
+        notes.add(`${label}: 'baselineSamples' must be a list`);
+    if (raw.baselineHistory !== undefined)
+        rule.baselineHistory = readHistory(raw.baselineHistory, label, notes);
+    rule.breach = readBreach(raw.breach);
+    return { ...rule, notes: notes.list() };
+}
+const readingValue = (x) => x === null ? null : typeof x === 'number' && Number.isFinite(x) ? x : undefined;
+/** The readings of one list; a reading that is not one is skipped with a note naming it (`at[j]`). */
+function readSamples(list, at, notes) {
+    const out = [];
+    for (const [j, s] of list.entries()) {
+        const here = `${at}[${j}]`;
+        if (!isJsonObject(s)) {
+            notes.add(`${here} is not an object {t, host, value}`);
+            continue;
+        }
+        const t = readTime(s.t);
+        const host = s.host === undefined ? '' : s.host;
+        const value = readingValue(s.value);
+        if (t === undefined)
+            notes.add(`${here}: 't' must be a time (epoch ms or s, or ISO 8601), got ${shown(s.t)}`);
+        else if (typeof host !== 'string')
+            notes.add(`${here}: 'host' must be a string`);
+        else if (value === undefined)
+            notes.add(`${here}: 'value' must be a number or null, got ${shown(s.value)}`);
+        else {
+            const sample = { t, host, value };
+            if (typeof s.reason === 'string' && s.reason)
+                sample.reason = s.reason;
+            out.push(sample);
+        }
+    }
+    return out;
+}
+/** `{host: [{t, value}]}`; a Map, as host keys come from the file (`__proto__` is a key like any other). */
+function readHistory(raw, label, notes) {
+    if (!isJsonObject(raw)) {
+        notes.add(`${label}: 'baselineHistory' must be an object {host: [{t, value}]}`);
+        return undefined;
+    }
+    const history = new Map();
+    for (const [host, list] of Object.entries(raw)) {
+        if (!Array.isArray(list)) {
+            notes.add(`${label}: baselineHistory['${host}'] must be a list of {t, value}`);
+            continue;
+        }
+        const points = [];
+        list.forEach((p, j) => {
+            const t = isJsonObject(p) ? readTime(p.t) : undefined;
+            if (t !== undefined && isJsonObject(p) && typeof p.value === 'number' && Number.isFinite(p.value)) {
+                points.push({ t, value: p.value });
+            }
+            else
+                notes.add(`${label}: baselineHistory['${host}'][${j}] must be {t, value} with numbers`);
+        });
+        history.set(host, points);
+    }
+    return history;
+}
+
+;// CONCATENATED MODULE: ./src/common/format.ts
+// Figures as people read them, in one place for logs, summaries and error messages.
+/** `512 B`, `1.5 MiB`, `2.0 GiB`. */
+function formatBytes(bytes) {
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    if (bytes < 1024)
+        return `${Math.round(bytes)} B`;
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return `${value.toFixed(1)} ${units[unit]}`;
+}
+/**
+ * A time something took: `850 ms` below a second, then seconds with three significant figures up to
+ * 10 s (`1.23 s`), one decimal above (`12.3 s`, `125.0 s`).
+ */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+/**
+ * A configured duration (an interval, a window, a timeout) as the inputs take it, exact: `30s`, `0.25s`,
+ * so a reader can copy it back into a workflow.
+ */
+function formatDurationInput(ms) {
+    return `${ms / 1000}s`;
+}
+/** `1 host`, `3 hosts`: a count and a noun that takes an `s` in the plural. */
+function plural(count, noun) {
+    return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+/** Up to this many hosts a summary or an issue names each host; above it, hosts are grouped and counted. */
+const SMALL_FLEET = 50;
+/** Host names for a sentence: all of them up to `max`, else the first few and how many more (`where` the rest are). */
+function hostList(hosts, where, max = SMALL_FLEET) {
+    if (hosts.length <= max)
+        return hosts.join(', ');
+    return `${hosts.slice(0, 5).join(', ')} and ${hosts.length - 5} more (${where})`;
+}
+
+;// CONCATENATED MODULE: ./src/metrics/report.ts
+// The JSON report (every sample; its shape and reader are in record.ts) and the job summary (per rule a
+// Mermaid xychart with its bound, and a table).
+
+
+
+
+
+
+
+
 /** Writes the report under RUNNER_TEMP (or the OS temp dir) and returns its path. */
 function writeReport(result, env = process.env, now = Date.now()) {
     const dir = (0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), 'fivestep');
     (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
     const path = (0,external_node_path_.join)(dir, `metric-watch-${now}-${process.pid}.json`);
-    (0,external_node_fs_namespaceObject.writeFileSync)(path, `${JSON.stringify(buildReport(result), null, 2)}\n`);
+    (0,external_node_fs_namespaceObject.writeFileSync)(path, `${JSON.stringify(buildWatchReport(result), null, 2)}\n`);
     return path;
 }
-/** Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary holds the watch's. */
+/** Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary
+ * holds the watch's. */
 const CHARTS_UP_TO_BYTES = 60_000;
 const MAX_POINTS = 60;
 function evenly(items, max) {
@@ -45907,8 +46291,17 @@ function boundText(rule) {
 }
 /** The judge's figures (deciding or not), then the pooled Mann-Whitney figures Kayenta users know. */
 function comparisonText(c, decides) {
-    const judged = c.insufficient ? `not compared: ${c.insufficient}` : `${decides ? '' : 'compared (not deciding): '}${describeComparison(c)}`;
-    const mw = c.mannWhitney ? `; pooled Mann-Whitney p=${c.mannWhitney.p.toPrecision(3)}, Hodges-Lehmann shift ${fmt(c.mannWhitney.shift)}${c.mannWhitney.shiftSample ? ` (from ${c.mannWhitney.shiftSample.pairs.toLocaleString('en-US')} of ${c.mannWhitney.shiftSample.of.toLocaleString('en-US')} pairs)` : ''} (readings taken as independent: shown, not judged)` : '';
+    const judged = c.insufficient
+        ? `not compared: ${c.insufficient}`
+        : `${decides ? '' : 'compared (not deciding): '}${describeComparison(c)}`;
+    const sample = c.mannWhitney?.shiftSample;
+    const sampled = sample
+        ? ` (from ${sample.pairs.toLocaleString('en-US')} of ${sample.of.toLocaleString('en-US')} pairs)`
+        : '';
+    const mw = c.mannWhitney
+        ? `; pooled Mann-Whitney p=${c.mannWhitney.p.toPrecision(3)}, Hodges-Lehmann shift ` +
+            `${fmt(c.mannWhitney.shift)}${sampled} (readings taken as independent: shown, not judged)`
+        : '';
     return judged + mw;
 }
 /** A reason or a name (a reason may hold what an endpoint answered): one line, no markup. */
@@ -45926,15 +46319,21 @@ function summaryTable(result) {
                 : '—';
         const gaps = r.samples.filter((s) => s.state === 'no-data').length;
         const cmp = r.comparison ? `<br>${comparisonText(r.comparison, Boolean(r.rule.compare))}` : '';
-        return `| ${cell(r.name)} | ${fmt(value)} | ${cell(boundText(r.rule))} | ${baseline} | ${r.samples.length}${gaps ? ` (${gaps} no data)` : ''} | ${ICON[r.verdict]} | ${cell(r.reason)}${cmp} |`;
+        return (`| ${cell(r.name)} | ${fmt(value)} | ${cell(boundText(r.rule))} | ${baseline} | ` +
+            `${r.samples.length}${gaps ? ` (${gaps} no data)` : ''} | ${ICON[r.verdict]} | ${cell(r.reason)}${cmp} |`);
     });
-    return ['| rule | value | bound | baseline | samples | verdict | why |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+    return [
+        '| rule | value | bound | baseline | samples | verdict | why |',
+        '| --- | --- | --- | --- | --- | --- | --- |',
+        ...rows,
+    ].join('\n');
 }
 function summaryMarkdown(result) {
     const head = [
         `## metric-watch: ${ICON[result.verdict]}`,
         '',
-        `${result.settings.source} ${mdCode(result.settings.url)}, ${result.ticks} sample(s) every ${result.settings.intervalMs / 1000}s, baseline ${result.settings.baseline}` +
+        `${result.settings.source} ${mdCode(result.settings.url)}, ${result.ticks} sample(s) every ` +
+            `${formatDurationInput(result.settings.intervalMs)}, baseline ${result.settings.baseline}` +
             (result.hosts.canary.length ? `, canaries ${mdText(result.hosts.canary.join(', '))}` : '') +
             (result.endedEarly ? `. Ended early: ${mdText(result.endedEarly)}.` : '.'),
         '',
@@ -45949,7 +46348,10 @@ function summaryMarkdown(result) {
     });
     let text = [...head, ...charts].join('\n');
     if (Buffer.byteLength(text) > CHARTS_UP_TO_BYTES)
-        text = [...head, '_Charts left out: the summary would exceed GitHub’s size limit. The JSON report has every sample._'].join('\n');
+        text = [
+            ...head,
+            '_Charts left out: the summary would exceed GitHub’s size limit. The JSON report has every sample._',
+        ].join('\n');
     return fitMarkdown(text, GITHUB_LIMITS.stepSummary, '… cut here to fit a step summary: the JSON report (the `report` output) has every rule and sample.');
 }
 
@@ -46067,7 +46469,8 @@ function expandPromQL(query, host) {
         out += query.slice(from, at);
         from = at + '{host}'.length;
         if (slot.kind === 'code') {
-            throw new QueryError(`{host} stands outside a quoted string in '${query}': put it in a label value, e.g. up{instance="{host}"}, where the host is escaped`);
+            throw new QueryError(`{host} stands outside a quoted string in '${query}': put it in a label value, e.g. up{instance="{host}"}, ` +
+                `where the host is escaped`);
         }
         if (slot.kind === 'comment')
             out += host.replace(/[\r\n]/g, ' ');
@@ -46091,7 +46494,14 @@ function expandPromQL(query, host) {
 
 
 
-const SOURCE_KINDS = ['prometheus', 'graphite', 'openmetrics', 'http-json', 'replay'];
+
+const SOURCE_KINDS = [
+    'prometheus',
+    'graphite',
+    'openmetrics',
+    'http-json',
+    'replay',
+];
 /** metric-watch's inputs (actions/metric-watch/action.yml): the keys ssh-rollout's `watch` YAML may hold. */
 const WATCH_INPUTS = (/* unused pure expression or super */ null && ([
     'source',
@@ -46113,7 +46523,19 @@ const WATCH_INPUTS = (/* unused pure expression or super */ null && ([
 ]));
 const DEFAULT_PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
 const DEFAULT_CONFIDENCE = 0.98;
-const RULE_KEYS = new Set(['name', 'query', 'min', 'max', 'max-drop', 'max-rise', 'for', 'no-data', 'compare', 'confidence', 'volume']);
+const RULE_KEYS = new Set([
+    'name',
+    'query',
+    'min',
+    'max',
+    'max-drop',
+    'max-rise',
+    'for',
+    'no-data',
+    'compare',
+    'confidence',
+    'volume',
+]);
 function oneOf(name, text, allowed) {
     if (!allowed.includes(text))
         throw new inputs/* InputError */.dz(name, `'${text}' is not one of ${allowed.join(', ')}`);
@@ -46277,72 +46699,33 @@ function checkReplayFile(path, inRollout) {
         isFile = (0,external_node_fs_namespaceObject.statSync)(path).isFile();
     }
     catch {
-        throw new inputs/* InputError */.dz('url', `'${path}': no such file. With source replay, url is the path of a metric-watch report (the report output) or of a recording`);
+        throw new inputs/* InputError */.dz('url', `'${path}': no such file. With source replay, url is the path of a metric-watch report (the report ` +
+            `output) or of a recording`);
     }
     if (!isFile)
-        throw new inputs/* InputError */.dz('url', `'${path}' is not a file. With source replay, url is the path of a metric-watch report (the report output) or of a recording`);
+        throw new inputs/* InputError */.dz('url', `'${path}' is not a file. With source replay, url is the path of a metric-watch report (the report ` +
+            `output) or of a recording`);
 }
 function parseWatchSettings(source, options = {}) {
     const env = options.env ?? process.env;
-    const kind = oneOf('source', (0,inputs/* optional */.lq)(source, 'source', 'prometheus'), SOURCE_KINDS);
-    const url = (0,inputs/* required */.mw)(source, 'url');
-    const replay = kind === 'replay';
-    if (replay)
-        checkReplayFile(url, options.hostsAtRunTime);
-    else
-        checkUrl('url', url, ['http:', 'https:']);
+    const { kind, url, replay } = readSource(source, options.hostsAtRunTime);
     const hosts = parseMetricHosts('hosts', source('hosts'));
     const canaryHosts = parseMetricHosts('canary-hosts', source('canary-hosts'));
     const rules = parseRules((0,inputs/* required */.mw)(source, 'rules'));
-    if (kind === 'prometheus' || kind === 'openmetrics') {
-        // In a quoted label value a host is escaped; anywhere else it would be query syntax.
-        const bare = rules.find((r) => hostOutsideString(r.query));
-        if (bare)
-            throw new inputs/* InputError */.dz('rules', `rule '${bare.name}': {host} must stand inside a quoted label value, e.g. up{instance="{host}"}, where it is escaped; it stands outside one in '${bare.query}'`);
-    }
-    // replay: a duration or interval not given is 0, "the recording's" (runWatch takes it from the source).
-    const durationMs = (0,inputs/* parseDuration */.E9)('duration', (0,inputs/* optional */.lq)(source, 'duration', replay ? '0' : '5m'));
-    const intervalMs = (0,inputs/* parseDuration */.E9)('interval', (0,inputs/* optional */.lq)(source, 'interval', replay ? '0' : '30s'));
-    const recordedDuration = replay && (0,inputs/* optional */.lq)(source, 'duration') === '';
-    if (intervalMs < 100 && !(replay && (0,inputs/* optional */.lq)(source, 'interval') === ''))
-        throw new inputs/* InputError */.dz('interval', 'must be at least 100ms');
-    if (durationMs < intervalMs && !recordedDuration)
-        throw new inputs/* InputError */.dz('duration', `must be at least one interval (${intervalMs} ms)`);
-    if (durationMs <= 0 && !recordedDuration)
-        throw new inputs/* InputError */.dz('duration', 'must be longer than 0');
+    if (kind === 'prometheus' || kind === 'openmetrics')
+        checkHostsQuoted(rules);
+    const { durationMs, intervalMs } = readTiming(source, replay);
     const baseline = parseBaseline((0,inputs/* optional */.lq)(source, 'baseline', 'none'));
     const failOn = oneOf('fail-on', (0,inputs/* optional */.lq)(source, 'fail-on', 'fail'), ['fail', 'inconclusive', 'never']);
-    if (baseline.kind === 'before' && (kind === 'openmetrics' || kind === 'http-json')) {
-        throw new inputs/* InputError */.dz('baseline', `before:<duration> needs a source that keeps history (prometheus, graphite or replay); ${kind} only has the present value. Use baseline: hosts or none`);
-    }
-    const perHost = (r) => url.includes('{host}') || r.query.includes('{host}');
-    if (baseline.kind === 'hosts') {
-        const flat = rules.find((r) => !perHost(r));
-        if (flat)
-            throw new inputs/* InputError */.dz('baseline', `hosts compares hosts, but rule '${flat.name}' reads no {host} (put {host} in url or in the query)`);
-    }
-    for (const r of rules) {
-        if ((r.maxDrop || r.maxRise || r.compare) && baseline.kind === 'none') {
-            throw new inputs/* InputError */.dz('rules', `rule '${r.name}': max-drop, max-rise and compare are relative to a baseline; set baseline to before:<duration> or hosts`);
-        }
-    }
-    if (!options.hostsAtRunTime && !replay && hosts.length === 0 && (url.includes('{host}') || rules.some((r) => r.query.includes('{host}'))) && canaryHosts.length === 0) {
+    checkBaseline(kind, url, rules, baseline);
+    if (!options.hostsAtRunTime &&
+        !replay &&
+        hosts.length === 0 &&
+        (url.includes('{host}') || rules.some((r) => r.query.includes('{host}'))) &&
+        canaryHosts.length === 0) {
         throw new inputs/* InputError */.dz('hosts', '{host} is used but no hosts (or canary-hosts) are given');
     }
-    const webhookUrl = (0,inputs/* optional */.lq)(source, 'alert-webhook');
-    if (webhookUrl)
-        checkUrl('alert-webhook', webhookUrl, ['http:', 'https:']);
-    const smtpUrl = (0,inputs/* optional */.lq)(source, 'smtp-url');
-    if (smtpUrl)
-        checkUrl('smtp-url', smtpUrl, ['smtp:', 'smtps:']);
-    const emailTo = (0,inputs/* parseList */.E1)(source('email-to'));
-    if (smtpUrl && emailTo.length === 0)
-        throw new inputs/* InputError */.dz('email-to', 'is required when smtp-url is set');
-    if (emailTo.length > 0 && !smtpUrl)
-        throw new inputs/* InputError */.dz('smtp-url', 'is required when email-to is set');
-    for (const to of emailTo)
-        if (!/^[^@\s]+@[^@\s]+$/.test(to))
-            throw new inputs/* InputError */.dz('email-to', `'${to}' is not an e-mail address`);
+    const { webhookUrl, smtpUrl, emailTo } = readAlertInputs(source);
     const pagerdutyUrl = (env.FIVESTEP_PAGERDUTY_URL ?? '').trim() || DEFAULT_PAGERDUTY_URL;
     return {
         source: kind,
@@ -46366,6 +46749,75 @@ function parseWatchSettings(source, options = {}) {
         },
     };
 }
+/** The source kind and its url: a server's URL, or with replay a file that must be there. */
+function readSource(source, hostsAtRunTime) {
+    const kind = oneOf('source', (0,inputs/* optional */.lq)(source, 'source', 'prometheus'), SOURCE_KINDS);
+    const url = (0,inputs/* required */.mw)(source, 'url');
+    const replay = kind === 'replay';
+    if (replay)
+        checkReplayFile(url, hostsAtRunTime);
+    else
+        checkUrl('url', url, ['http:', 'https:']);
+    return { kind, url, replay };
+}
+/** In a quoted label value a host is escaped; anywhere else it would be query syntax. */
+function checkHostsQuoted(rules) {
+    const bare = rules.find((r) => hostOutsideString(r.query));
+    if (bare)
+        throw new inputs/* InputError */.dz('rules', `rule '${bare.name}': {host} must stand inside a quoted label value, e.g. up{instance="{host}"}, ` +
+            `where it is escaped; it stands outside one in '${bare.query}'`);
+}
+/** replay: a duration or interval not given is 0, "the recording's" (runWatch takes it from the source). */
+function readTiming(source, replay) {
+    const durationMs = (0,inputs/* parseDuration */.E9)('duration', (0,inputs/* optional */.lq)(source, 'duration', replay ? '0' : '5m'));
+    const intervalMs = (0,inputs/* parseDuration */.E9)('interval', (0,inputs/* optional */.lq)(source, 'interval', replay ? '0' : '30s'));
+    const recordedDuration = replay && (0,inputs/* optional */.lq)(source, 'duration') === '';
+    if (intervalMs < 100 && !(replay && (0,inputs/* optional */.lq)(source, 'interval') === ''))
+        throw new inputs/* InputError */.dz('interval', 'must be at least 100ms');
+    if (durationMs < intervalMs && !recordedDuration) {
+        throw new inputs/* InputError */.dz('duration', `must be at least one interval (${formatDurationInput(intervalMs)})`);
+    }
+    if (durationMs <= 0 && !recordedDuration)
+        throw new inputs/* InputError */.dz('duration', 'must be longer than 0');
+    return { durationMs, intervalMs };
+}
+/** The baseline must be one the source can give and the rules can be compared with. */
+function checkBaseline(kind, url, rules, baseline) {
+    if (baseline.kind === 'before' && (kind === 'openmetrics' || kind === 'http-json')) {
+        throw new inputs/* InputError */.dz('baseline', `before:<duration> needs a source that keeps history (prometheus, graphite or replay); ${kind} only ` +
+            `has the present value. Use baseline: hosts or none`);
+    }
+    const perHost = (r) => url.includes('{host}') || r.query.includes('{host}');
+    if (baseline.kind === 'hosts') {
+        const flat = rules.find((r) => !perHost(r));
+        if (flat)
+            throw new inputs/* InputError */.dz('baseline', `hosts compares hosts, but rule '${flat.name}' reads no {host} (put {host} in url or in the query)`);
+    }
+    for (const r of rules) {
+        if ((r.maxDrop || r.maxRise || r.compare) && baseline.kind === 'none') {
+            throw new inputs/* InputError */.dz('rules', `rule '${r.name}': max-drop, max-rise and compare are relative to a baseline; set baseline to ` +
+                `before:<duration> or hosts`);
+        }
+    }
+}
+/** The webhook and e-mail inputs, checked: e-mail needs both smtp-url and email-to. */
+function readAlertInputs(source) {
+    const webhookUrl = (0,inputs/* optional */.lq)(source, 'alert-webhook');
+    if (webhookUrl)
+        checkUrl('alert-webhook', webhookUrl, ['http:', 'https:']);
+    const smtpUrl = (0,inputs/* optional */.lq)(source, 'smtp-url');
+    if (smtpUrl)
+        checkUrl('smtp-url', smtpUrl, ['smtp:', 'smtps:']);
+    const emailTo = (0,inputs/* parseList */.E1)(source('email-to'));
+    if (smtpUrl && emailTo.length === 0)
+        throw new inputs/* InputError */.dz('email-to', 'is required when smtp-url is set');
+    if (emailTo.length > 0 && !smtpUrl)
+        throw new inputs/* InputError */.dz('smtp-url', 'is required when email-to is set');
+    for (const to of emailTo)
+        if (!/^[^@\s]+@[^@\s]+$/.test(to))
+            throw new inputs/* InputError */.dz('email-to', `'${to}' is not an e-mail address`);
+    return { webhookUrl, smtpUrl, emailTo };
+}
 function defaultFrom(smtpUrl) {
     if (!smtpUrl)
         return '';
@@ -46376,514 +46828,30 @@ function defaultFrom(smtpUrl) {
 /** The secret inputs, masked by the entry as soon as they are read. */
 const SECRET_INPUTS = ['alert-webhook', 'pagerduty-routing-key', 'smtp-url', 'headers'];
 
-;// CONCATENATED MODULE: ./src/metrics/stats.ts
-// Statistics for canary analysis: Student's t (the judge's test on independent units), the lag-1
-// autocorrelation of a series, and the pooled Mann-Whitney U and Hodges-Lehmann shift that Kayenta uses
-// (reported for a reader, never deciding on their own: they treat correlated readings as independent).
-function median(values) {
-    if (values.length === 0)
-        return NaN;
-    const s = [...values].sort((a, b) => a - b);
-    const mid = s.length >> 1;
-    return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-function mean(values) {
-    return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
-}
-/** Sample variance (n - 1); NaN below two values. */
-function variance(values) {
-    if (values.length < 2)
-        return NaN;
-    const m = mean(values);
-    return values.reduce((s, x) => s + (x - m) * (x - m), 0) / (values.length - 1);
-}
+;// CONCATENATED MODULE: ./src/common/url.ts
+// What of a URL logs, reports and error messages show. A URL may carry a secret in its credentials
+// (`user:token@`), its query (an S3 presigned signature, an `api_key=`) or its fragment; its path is kept
+// as the one part a reader needs to tell URLs apart.
 /**
- * Lag-1 autocorrelation of several series of one process, each centred on its own mean (the sums are
- * pooled, so short windows share one estimate). 0 when the series are flat.
+ * `scheme://host[:port]/path`, with `***@` for credentials and `?…` for a query; the fragment is dropped.
+ * Text that is not an absolute URL may be a mistyped one holding a secret: `(not a valid URL)`.
  */
-function lag1Autocorrelation(series) {
-    let num = 0;
-    let den = 0;
-    for (const xs of series) {
-        const m = mean(xs);
-        for (let i = 0; i < xs.length; i++) {
-            den += (xs[i] - m) * (xs[i] - m);
-            if (i > 0)
-                num += (xs[i] - m) * (xs[i - 1] - m);
-        }
+function redactUrl(url) {
+    let u;
+    try {
+        u = new URL(url);
     }
-    return den > 0 ? num / den : 0;
-}
-/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9): relative error below 1e-13. */
-function lnGamma(x) {
-    const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-    if (x < 0.5)
-        return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
-    x -= 1;
-    let a = c[0];
-    const t = x + 7.5;
-    for (let i = 1; i < 9; i++)
-        a += c[i] / (x + i);
-    return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
-}
-/** Continued fraction of the incomplete beta (modified Lentz, as Numerical Recipes' betacf). */
-function betaContinuedFraction(a, b, x) {
-    const tiny = 1e-300;
-    let c = 1;
-    let d = 1 - ((a + b) * x) / (a + 1);
-    d = 1 / (Math.abs(d) < tiny ? tiny : d);
-    let h = d;
-    for (let m = 1; m <= 300; m++) {
-        const m2 = 2 * m;
-        for (const aa of [(m * (b - m) * x) / ((a + m2 - 1) * (a + m2)), (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1))]) {
-            d = 1 + aa * d;
-            d = 1 / (Math.abs(d) < tiny ? tiny : d);
-            c = 1 + aa / c;
-            if (Math.abs(c) < tiny)
-                c = tiny;
-            h *= d * c;
-        }
-        if (Math.abs(d * c - 1) < 1e-15)
-            break;
+    catch {
+        return '(not a valid URL)';
     }
-    return h;
-}
-/** The regularized incomplete beta I_x(a, b). */
-function incompleteBeta(x, a, b) {
-    if (x <= 0)
-        return 0;
-    if (x >= 1)
-        return 1;
-    const front = Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
-    return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(a, b, x)) / a : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
-}
-/** P(T > t) for Student's t with `df` degrees of freedom (df may be fractional, as Welch's is). */
-function studentTSf(t, df) {
-    if (Number.isNaN(t) || !(df > 0))
-        return NaN;
-    if (t === Infinity)
-        return 0;
-    if (t === -Infinity)
-        return 1;
-    const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
-    return t >= 0 ? tail : 1 - tail;
-}
-/** erfc by W. J. Cody's rational Chebyshev form (Numerical Recipes' erfcc): relative error below 1.2e-7. */
-function erfc(x) {
-    const z = Math.abs(x);
-    const t = 1 / (1 + 0.5 * z);
-    const r = t *
-        Math.exp(-z * z -
-            1.26551223 +
-            t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-    return x >= 0 ? r : 2 - r;
-}
-/** P(Z > z) for a standard normal Z. */
-function normalSf(z) {
-    return 0.5 * erfc(z / Math.SQRT2);
-}
-/** Values (or groups of values, pooled) as a sorted typed array, NaN left out: 8 bytes a value, no comparator calls. */
-function sortedCopy(values) {
-    let a;
-    if (Array.isArray(values) && (values.length === 0 || typeof values[0] === 'number'))
-        a = Float64Array.from(values);
-    else {
-        const groups = [...values];
-        a = new Float64Array(groups.reduce((n, g) => n + g.length, 0));
-        let k = 0;
-        for (const g of groups)
-            for (let i = 0; i < g.length; i++)
-                a[k++] = g[i];
-    }
-    a.sort();
-    let end = a.length;
-    while (end > 0 && Number.isNaN(a[end - 1]))
-        end--;
-    return end === a.length ? a : a.subarray(0, end);
-}
-/**
- * The canary's rank sum (average ranks for ties) and Σ(t³ - t) over tie groups, by merging the two sorted
- * sides: O(n log n) for the sorts, O(n) for the merge, 8 bytes a reading. The same numbers as ranking the
- * pooled values one by one (ranks are whole or half numbers, so their sums are exact).
- */
-function rankSum(c, b) {
-    let i = 0;
-    let j = 0;
-    let below = 0;
-    let r1 = 0;
-    let tieTerm = 0;
-    while (i < c.length || j < b.length) {
-        const v = j >= b.length || (i < c.length && c[i] <= b[j]) ? c[i] : b[j];
-        let inC = 0;
-        let inB = 0;
-        while (i < c.length && c[i] === v) {
-            i++;
-            inC++;
-        }
-        while (j < b.length && b[j] === v) {
-            j++;
-            inB++;
-        }
-        const t = inC + inB;
-        r1 += inC * (below + (t + 1) / 2);
-        tieTerm += t * t * t - t;
-        below += t;
-    }
-    return { r1, tieTerm };
-}
-/**
- * At most this many pairwise differences go into the Hodges-Lehmann shift (8 bytes each). Above it, the
- * shift is the median of differences between evenly spaced order statistics of each side (a deterministic
- * quantile sample: the same readings give the same figure), which tracks the exact shift to within about
- * one quantile step. The figure is for a reader only; it never decides.
- */
-const HODGES_LEHMANN_MAX_PAIRS = 250_000;
-/** `k` evenly spaced order statistics of a sorted array (the middle of each of k equal slices). */
-function quantileSample(sorted, k) {
-    if (k >= sorted.length)
-        return sorted;
-    const out = new Float64Array(k);
-    for (let i = 0; i < k; i++)
-        out[i] = sorted[Math.floor(((i + 0.5) * sorted.length) / k)];
-    return out;
-}
-function hodgesLehmannSorted(c, b, maxPairs) {
-    const n1 = c.length;
-    const n2 = b.length;
-    if (n1 === 0 || n2 === 0)
-        return { shift: NaN, pairs: 0, sampled: false };
-    let x = c;
-    let y = b;
-    const sampled = n1 * n2 > maxPairs;
-    if (sampled) {
-        // The smaller side keeps up to √maxPairs values, the larger side what the cap leaves.
-        const small = Math.min(n1, n2);
-        const kSmall = Math.max(1, Math.min(small, Math.floor(Math.sqrt(maxPairs))));
-        const kLarge = Math.max(1, Math.floor(maxPairs / kSmall));
-        x = quantileSample(c, n1 <= n2 ? kSmall : Math.min(n1, kLarge));
-        y = quantileSample(b, n1 <= n2 ? Math.min(n2, kLarge) : kSmall);
-    }
-    const diffs = new Float64Array(x.length * y.length);
-    let k = 0;
-    for (let i = 0; i < x.length; i++)
-        for (let j = 0; j < y.length; j++)
-            diffs[k++] = x[i] - y[j];
-    diffs.sort();
-    const mid = diffs.length >> 1;
-    const shift = diffs.length % 2 ? diffs[mid] : (diffs[mid - 1] + diffs[mid]) / 2;
-    return { shift, pairs: diffs.length, sampled };
-}
-/**
- * Hodges-Lehmann estimate of canary minus baseline: the median of every pairwise difference while there
- * are at most `maxPairs` of them, else of a deterministic quantile sample of each side (`sampled`).
- * Bounded either way: O(n log n) time and at most `maxPairs` differences in memory.
- */
-function hodgesLehmann(canary, baseline, maxPairs = HODGES_LEHMANN_MAX_PAIRS) {
-    return hodgesLehmannSorted(sortedCopy(canary), sortedCopy(baseline), maxPairs);
-}
-function hodgesLehmannShift(canary, baseline, maxPairs = HODGES_LEHMANN_MAX_PAIRS) {
-    return hodgesLehmann(canary, baseline, maxPairs).shift;
-}
-/**
- * Two-sided Mann-Whitney U test of canary against baseline, normal approximation with tie and
- * continuity correction (the same numbers as scipy.stats.mannwhitneyu(method='asymptotic')), with the
- * Hodges-Lehmann shift (from a quantile sample above HODGES_LEHMANN_MAX_PAIRS pairs: `shiftSample`).
- * Both sides are sorted once; U comes from ranks, never from pairs. Each side is a list of values, or
- * groups of values (one per host) pooled without building the pooled list.
- */
-function mannWhitney(canary, baseline, confidence = 0.98) {
-    const c = sortedCopy(canary);
-    const b = sortedCopy(baseline);
-    const { u, z, p } = uTest(c, b);
-    const hl = hodgesLehmannSorted(c, b, HODGES_LEHMANN_MAX_PAIRS);
-    return {
-        u,
-        z,
-        p,
-        shift: hl.shift,
-        ...(hl.sampled ? { shiftSample: { pairs: hl.pairs, of: c.length * b.length } } : {}),
-        confidence,
-        significant: p < 1 - confidence,
-        n1: c.length,
-        n2: b.length,
-    };
-}
-/** The U test alone (no shift): U of the canary, signed z, two-sided p. Finite values only. */
-function mannWhitneyU(canary, baseline) {
-    return uTest(sortedCopy(canary), sortedCopy(baseline));
-}
-function uTest(c, b) {
-    const n1 = c.length;
-    const n2 = b.length;
-    if (n1 === 0 || n2 === 0)
-        throw new Error('mann-whitney needs at least one value on each side');
-    const { r1, tieTerm } = rankSum(c, b);
-    const u = r1 - (n1 * (n1 + 1)) / 2;
-    const n = n1 + n2;
-    const mu = (n1 * n2) / 2;
-    const variance = ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1)));
-    let z = 0;
-    let p = 1;
-    if (variance > 0) {
-        const uMax = Math.max(u, n1 * n2 - u);
-        z = (uMax - mu - 0.5) / Math.sqrt(variance);
-        p = Math.min(1, 2 * normalSf(z));
-        if (u < mu)
-            z = -z;
-    }
-    return { u, z, p };
-}
-
-;// CONCATENATED MODULE: ./src/metrics/judge.ts
-
-/** What the judge needs before it decides anything; below it the verdict is inconclusive. */
-const JUDGE_MINIMUM = {
-    /** Finite readings a host needs to count as a unit. */
-    readingsPerHost: 5,
-    /** Baseline hosts (with enough readings) against one or more canaries: 3 gives 2 degrees of freedom. */
-    baselineHosts: 3,
-    /** Hosts with readings both before and during, for a paired comparison; fewer are judged as series. */
-    pairedHosts: 3,
-    /** Readings of a series in each window (before and during). */
-    seriesReadings: 10,
-};
-/** Which way a change hurts: a rule with only max-drop cares about falls, only max-rise about rises. */
-function harmfulDirection(rule) {
-    if (rule.maxDrop && !rule.maxRise)
-        return 'decrease';
-    if (rule.maxRise && !rule.maxDrop)
-        return 'increase';
-    if (rule.min !== undefined && rule.max === undefined && !rule.maxRise)
-        return 'decrease';
-    if (rule.max !== undefined && rule.min === undefined && !rule.maxDrop)
-        return 'increase';
-    return 'either';
-}
-/** The finite readings; the list itself (not a copy) when all are, as they nearly always are. */
-const finite = (xs) => (xs.every((x) => Number.isFinite(x)) ? xs : xs.filter((x) => Number.isFinite(x)));
-function finiteMap(m) {
-    return new Map([...m].map(([k, v]) => [k, finite(v)]));
-}
-const allIntegers = (groups) => groups.every((g) => g.every(Number.isInteger));
-/** Within-host variance pooled over units (each around its own mean): the floor of a unit mean's variance. */
-function pooledWithin(groups) {
-    let ss = 0;
-    let df = 0;
-    for (const g of groups) {
-        if (g.length < 2)
-            continue;
-        ss += variance(g) * (g.length - 1);
-        df += g.length - 1;
-    }
-    return df > 0 ? ss / df : 0;
-}
-/** Host means, canaries against baseline hosts (pooled-variance t). */
-function hostMeansTest(canary, baseline) {
-    const mc = canary.map(mean);
-    const mb = baseline.map(mean);
-    const nc = mc.length;
-    const nb = mb.length;
-    const ss = (xs) => (xs.length > 1 ? variance(xs) * (xs.length - 1) : 0);
-    const between = (ss(mc) + ss(mb)) / (nc + nb - 2);
-    const all = [...canary, ...baseline];
-    const readingsPerUnit = mean(all.map((g) => g.length));
-    // Independent readings bound a host mean's variance from below, per side: counts that every baseline
-    // host has alike (0 errors each) must not make one canary error look infinitely significant, and a
-    // canary at a tenth of the traffic is noisier than its peers (its own spread counts for it).
-    const floorC = pooledWithin(canary) / readingsPerUnit;
-    const floorB = pooledWithin(baseline) / readingsPerUnit;
-    return {
-        method: 'host-means',
-        canary: mean(mc),
-        baseline: mean(mb),
-        difference: mean(mc) - mean(mb),
-        se: Math.sqrt(Math.max(between, floorC) / nc + Math.max(between, floorB) / nb),
-        // The floor does not add degrees of freedom: when it is used because the hosts' means happen to agree,
-        // the test must stay as cautious as the number of hosts makes it.
-        df: nc + nb - 2,
-        continuity: allIntegers(all) ? 0.5 / readingsPerUnit : 0,
-        units: { canary: nc, baseline: nb },
-    };
-}
-/** Each host's change from its own readings before: one-sample t over hosts. */
-function pairedTest(pairs) {
-    const d = pairs.map((p) => mean(p.during) - mean(p.before));
-    const n = d.length;
-    const during = pairs.map((p) => p.during);
-    const before = pairs.map((p) => p.before);
-    const perHost = mean(during.map((g) => g.length));
-    const perHostBefore = mean(before.map((g) => g.length));
-    const between = variance(d);
-    const floor = pooledWithin([...during, ...before]) * (1 / perHost + 1 / perHostBefore);
-    return {
-        method: 'paired-hosts',
-        canary: mean(during.map(mean)),
-        baseline: mean(before.map(mean)),
-        difference: mean(d),
-        se: Math.sqrt(Math.max(between, floor) / n),
-        df: n - 1,
-        continuity: allIntegers([...during, ...before]) ? 0.5 / Math.min(perHost, perHostBefore) : 0,
-        units: { canary: n, baseline: n },
-    };
-}
-/**
- * One series, before against during. Each mean's variance is s²/n · (1+φ)/(1-φ) for the series' lag-1
- * autocorrelation φ, whose estimate from short, mean-centred windows is biased low by about (1+3φ)/n per
- * window (Marriott & Pope), so it is corrected for that. Checked by simulation (bench): at φ = 0.8 with
- * 20 readings a side a healthy series fails at most ~0.03 of the time at confidence 0.98.
- */
-function seriesTest(during, before) {
-    const total = during.length + before.length;
-    const raw = lag1Autocorrelation([before, during]);
-    let phi = raw;
-    for (let i = 0; i < 3; i++)
-        phi = raw + (2 * (1 + 3 * phi)) / total;
-    phi = Math.min(0.95, Math.max(0, phi));
-    const inflation = (1 + phi) / (1 - phi);
-    const vd = (variance(during) / during.length) * inflation;
-    const vb = (variance(before) / before.length) * inflation;
-    const effD = during.length / inflation;
-    const effB = before.length / inflation;
-    const welch = vd + vb > 0 ? (vd + vb) ** 2 / (vd ** 2 / Math.max(1, effD - 1) + vb ** 2 / Math.max(1, effB - 1)) : total - 2;
-    return {
-        method: 'series',
-        canary: mean(during),
-        baseline: mean(before),
-        difference: mean(during) - mean(before),
-        se: Math.sqrt(vd + vb),
-        df: Math.max(1, welch),
-        continuity: allIntegers([during, before]) ? 0.5 / Math.min(during.length, before.length) : 0,
-        units: { canary: Math.round(effD * 10) / 10, baseline: Math.round(effB * 10) / 10 },
-    };
-}
-/** t and p in the harmful direction; a flat comparison (se 0) is certain either way. */
-function tail(test, direction) {
-    const { difference: d, se, continuity: cc, df } = test;
-    const shrink = (x) => Math.sign(x) * Math.max(0, Math.abs(x) - cc);
-    const t = se > 0 ? shrink(d) / se : shrink(d) === 0 ? 0 : Math.sign(d) * Infinity;
-    if (direction === 'increase')
-        return { t, p: studentTSf(t, df) };
-    if (direction === 'decrease')
-        return { t, p: studentTSf(-t, df) };
-    return { t, p: Math.min(1, 2 * studentTSf(Math.abs(t), df)) };
-}
-const enough = (xs, n) => xs.length >= n;
-/** The units the design has, or why there are too few. */
-function chooseTest(input, canary, baseline) {
-    const min = JUDGE_MINIMUM;
-    if (input.design === 'hosts') {
-        const c = [...canary.values()].filter((v) => enough(v, min.readingsPerHost));
-        const b = [...baseline.values()].filter((v) => enough(v, min.readingsPerHost));
-        if (c.length < 1 || b.length < min.baselineHosts) {
-            return `the judge needs ${min.readingsPerHost} readings from each of at least 1 canary and ${min.baselineHosts} baseline hosts; it had ${c.length} canary and ${b.length} baseline host(s) with enough`;
-        }
-        return hostMeansTest(c, b);
-    }
-    const pairs = [...canary]
-        .map(([host, during]) => ({ host, during, before: baseline.get(host) ?? [] }))
-        .filter((p) => enough(p.during, min.readingsPerHost) && enough(p.before, min.readingsPerHost));
-    if (pairs.length >= min.pairedHosts && !canary.has(''))
-        return pairedTest(pairs);
-    const series = [...canary]
-        .map(([host, during]) => ({ during, before: baseline.get(host) ?? [] }))
-        .filter((p) => enough(p.during, min.seriesReadings) && enough(p.before, min.seriesReadings));
-    if (series.length === 0) {
-        return `the judge needs ${min.readingsPerHost} readings before and during from ${min.pairedHosts} hosts, or ${min.seriesReadings} readings before and during from one series; it had ${pairs.length} host(s) with enough`;
-    }
-    return series.map((s) => seriesTest(s.during, s.before));
-}
-/** Count and mean of every reading of every host, summed in the order a pooled list would be (no list built). */
-function pooled(groups) {
-    let count = 0;
-    let sum = 0;
-    for (const g of groups.values()) {
-        for (let i = 0; i < g.length; i++)
-            sum += g[i];
-        count += g.length;
-    }
-    return { count, mean: count === 0 ? NaN : sum / count };
-}
-/** Compares canaries with their baseline for one rule. Too little data is `insufficient`, never a pass. */
-function judge(input) {
-    const canary = finiteMap(input.canary);
-    const baseline = finiteMap(input.baseline);
-    const pooledC = pooled(canary);
-    const pooledB = pooled(baseline);
-    // For a reader only: U from ranks, the shift from a bounded sample at scale (stats.ts), never the decision.
-    const mw = input.mannWhitney !== false && pooledC.count > 0 && pooledB.count > 0 ? { mannWhitney: mannWhitney(canary.values(), baseline.values(), input.confidence) } : {};
-    const chosen = chooseTest(input, canary, baseline);
-    const readings = { canary: pooledC.count, baseline: pooledB.count };
-    const alpha = 1 - input.confidence;
-    if (typeof chosen === 'string') {
-        return {
-            method: input.design === 'hosts' ? 'host-means' : 'paired-hosts',
-            direction: input.direction,
-            confidence: input.confidence,
-            canary: pooledC.mean,
-            baseline: pooledB.mean,
-            difference: pooledC.mean - pooledB.mean,
-            relative: null,
-            t: NaN,
-            df: NaN,
-            p: NaN,
-            significant: false,
-            units: { canary: 0, baseline: 0 },
-            readings,
-            insufficient: chosen,
-            ...mw,
-        };
-    }
-    // Several series (one per host, too few hosts to pair): the worst one, Bonferroni-corrected.
-    const tests = Array.isArray(chosen) ? chosen : [chosen];
-    const scored = tests.map((test) => ({ test, ...tail(test, input.direction) }));
-    const worst = scored.reduce((a, b) => (b.p < a.p ? b : a));
-    const p = Math.min(1, worst.p * tests.length);
-    const { test } = worst;
-    return {
-        method: test.method,
-        direction: input.direction,
-        confidence: input.confidence,
-        canary: test.canary,
-        baseline: test.baseline,
-        difference: test.difference,
-        relative: test.baseline !== 0 ? (100 * test.difference) / Math.abs(test.baseline) : null,
-        t: worst.t,
-        df: test.df,
-        p,
-        significant: p < alpha,
-        units: test.units,
-        readings,
-        ...mw,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/common/format.ts
-// Figures as people read them, in one place for logs, summaries and error messages.
-/** `512 B`, `1.5 MiB`, `2.0 GiB`. */
-function formatBytes(bytes) {
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    if (bytes < 1024)
-        return `${Math.round(bytes)} B`;
-    let value = bytes / 1024;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return `${value.toFixed(1)} ${units[unit]}`;
-}
-/** Up to this many hosts a summary or an issue names each host; above it, hosts are grouped and counted. */
-const SMALL_FLEET = 50;
-/** Host names for a sentence: all of them up to `max`, else the first few and how many more (`where` the rest are). */
-function hostList(hosts, where, max = SMALL_FLEET) {
-    if (hosts.length <= max)
-        return hosts.join(', ');
-    return `${hosts.slice(0, 5).join(', ')} and ${hosts.length - 5} more (${where})`;
+    const credentials = u.username !== '' || u.password !== '' ? '***@' : '';
+    return `${u.protocol}//${credentials}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/sources/http.ts
 // HTTP for the sources: a timeout per request, retries for what may pass (network, 5xx, 429),
 // and QueryError for what will not (other 4xx).
+
 
 
 
@@ -46901,7 +46869,10 @@ async function once(url, opts) {
     const signals = [AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : [])];
     let res;
     try {
-        res = await fetch(url, { headers: { 'user-agent': 'fivestep-metric-watch', ...opts.headers }, signal: AbortSignal.any(signals) });
+        res = await fetch(url, {
+            headers: { 'user-agent': 'fivestep-metric-watch', ...opts.headers },
+            signal: AbortSignal.any(signals),
+        });
     }
     catch (err) {
         const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
@@ -46911,12 +46882,15 @@ async function once(url, opts) {
         throw new TransientError(`reading the body: ${errorMessage(err)}`);
     });
     if (read.truncated)
-        throw new QueryError(`${redactUrl(url)} answered with more than ${formatBytes(MAX_ANSWER_BYTES)}: narrow the query (a rule reads one series, or one per host)`);
+        throw new QueryError(`${redactUrl(url)} answered with more than ${formatBytes(MAX_ANSWER_BYTES)}: narrow the query (a rule ` +
+            `reads one series, or one per host)`);
     const body = read.text;
     if (res.ok || opts.acceptStatus?.includes(res.status))
         return { status: res.status, body };
     // A server may echo the request (its Authorization header) in an error: redacted before it is kept.
-    const snippet = redact(body, opts.secrets ?? []).slice(0, 200).replace(/\s+/g, ' ');
+    const snippet = redact(body, opts.secrets ?? [])
+        .slice(0, 200)
+        .replace(/\s+/g, ' ');
     if (res.status >= 500 || res.status === 429 || res.status === 408)
         throw new TransientError(`HTTP ${res.status}: ${snippet}`);
     throw new QueryError(`HTTP ${res.status} from ${redactUrl(url)}: ${snippet}`);
@@ -46940,17 +46914,12 @@ async function httpGet(url, opts) {
     }
     throw last instanceof Error ? last : new TransientError('aborted');
 }
-/** URLs may carry credentials; logs and reports get them without. */
-function redactUrl(url) {
-    try {
-        const u = new URL(url);
-        if (u.password)
-            u.password = '***';
-        return u.toString();
-    }
-    catch {
-        return url;
-    }
+/**
+ * A source's url as logs and the watch report show it: a server's URL redacted (common/url.ts), replay's
+ * file path as it is (a path holds no secret, and redacted it would read `(not a valid URL)`).
+ */
+function sourceUrlShown(url) {
+    return URL.canParse(url) ? redactUrl(url) : url;
 }
 function parseJson(body, what, secrets = []) {
     try {
@@ -47024,7 +46993,10 @@ class GraphiteSource {
     }
     one(series, target) {
         if (series.length > 1) {
-            throw new QueryError(`target '${target}' returned ${series.length} series (${series.slice(0, 3).map((s) => s.target).join(', ')}…) where one is needed; aggregate it, e.g. sumSeries(...)`);
+            throw new QueryError(`target '${target}' returned ${series.length} series (${series
+                .slice(0, 3)
+                .map((s) => s.target)
+                .join(', ')}…) where one is needed; aggregate it, e.g. sumSeries(...)`);
         }
         return series[0];
     }
@@ -47094,7 +47066,13 @@ class HttpJsonSource {
             for (const k of this.cache.keys())
                 if (!k.startsWith(`${at} `))
                     this.cache.delete(k);
-            doc = httpGet(url, { headers: { accept: 'application/json', ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal, secrets: this.opts.secrets }).then(({ body }) => parseJson(body, url, this.opts.secrets));
+            doc = httpGet(url, {
+                headers: { accept: 'application/json', ...this.opts.headers },
+                timeoutMs: requestTimeout(this.opts.intervalMs),
+                retries: this.opts.retries ?? 2,
+                signal,
+                secrets: this.opts.secrets,
+            }).then(({ body }) => parseJson(body, url, this.opts.secrets));
             this.cache.set(key, doc);
         }
         return doc;
@@ -47107,10 +47085,13 @@ class HttpJsonSource {
             if (!hit.found)
                 return { value: null, reason: `no '${hit.missing}' in the document` };
             if (hit.value !== null && typeof hit.value === 'object') {
-                throw new QueryError(`path '${path}' points at ${Array.isArray(hit.value) ? `a list of ${hit.value.length}` : 'an object'}, not a number`);
+                throw new QueryError(`path '${path}' points at ${Array.isArray(hit.value) ? `a list of ${hit.value.length}` : 'an object'}, ` +
+                    `not a number`);
             }
             const v = toNumber(hit.value);
-            return v === null ? { value: null, reason: `'${path}' is ${JSON.stringify(hit.value)}, not a number` } : { value: v };
+            return v === null
+                ? { value: null, reason: `'${path}' is ${JSON.stringify(hit.value)}, not a number` }
+                : { value: v };
         });
     }
 }
@@ -47303,6 +47284,7 @@ function evaluateSelector(sel, current, previous) {
 
 
 
+
 const ACCEPT = 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 class OpenMetricsSource {
     opts;
@@ -47327,7 +47309,13 @@ class OpenMetricsSource {
         return sel;
     }
     async fetch(url, signal) {
-        const { body } = await httpGet(url, { headers: { accept: ACCEPT, ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal, secrets: this.opts.secrets });
+        const { body } = await httpGet(url, {
+            headers: { accept: ACCEPT, ...this.opts.headers },
+            timeoutMs: requestTimeout(this.opts.intervalMs),
+            retries: this.opts.retries ?? 2,
+            signal,
+            secrets: this.opts.secrets,
+        });
         try {
             return { at: this.now(), exposition: parseExposition(body) };
         }
@@ -47368,7 +47356,8 @@ class OpenMetricsSource {
                 return { value: result.value };
             if (result.kind === 'no-data')
                 return { value: null, reason: result.reason };
-            throw new QueryError(`'${req.rule.query}' matches ${result.series.length} series (${result.series.slice(0, 3).join(' ')}…) where one is needed; narrow it with labels or wrap it in sum(...)`);
+            throw new QueryError(`'${req.rule.query}' matches ${result.series.length} series (${result.series.slice(0, 3).join(' ')}…) ` +
+                `where one is needed; narrow it with labels or wrap it in sum(...)`);
         });
     }
 }
@@ -47431,7 +47420,10 @@ class PrometheusSource {
             if (vector.length === 0)
                 return { value: null, reason: `query '${query}' returned no series` };
             if (vector.length > 1) {
-                throw new QueryError(`query '${query}' returned ${vector.length} series (${vector.slice(0, 3).map((s) => labels(s.metric)).join(' ')}…) where one is needed; aggregate it, e.g. sum(...)`);
+                throw new QueryError(`query '${query}' returned ${vector.length} series (${vector
+                    .slice(0, 3)
+                    .map((s) => labels(s.metric))
+                    .join(' ')}…) where one is needed; aggregate it, e.g. sum(...)`);
             }
             const v = toNumber(vector[0].value[1]);
             return v === null ? { value: null, reason: `query '${query}' is ${vector[0].value[1]}` } : { value: v };
@@ -47446,7 +47438,8 @@ class PrometheusSource {
             const data = await this.api('/api/v1/query_range', { query, start: (req.start / 1000).toFixed(3), end: (req.end / 1000).toFixed(3), step: `${stepSec}`, host }, req.signal);
             const matrix = (data?.result ?? []);
             if (matrix.length > 1)
-                throw new QueryError(`rule '${req.rule.name}': query '${query}' returned ${matrix.length} series for the baseline where one is needed`);
+                throw new QueryError(`rule '${req.rule.name}': query '${query}' returned ${matrix.length} series for the baseline ` +
+                    `where one is needed`);
             out.set(host, (matrix[0]?.values ?? []).map(([, v]) => toNumber(v)).filter((v) => v !== null));
         }
         return out;
@@ -47459,10 +47452,11 @@ class PrometheusSource {
 //
 // What is read (a report has all of it; a hand-made recording needs only what is marked required):
 //   {
-//     kind?: 'fivestep/metric-watch', version?: 1,      // a report; any other kind is refused
+//     kind?: 'fivestep/metric-watch', version?: 1,      // a report; any other kind, or a newer version, is refused
 //     rules: [{                                          // required, at least one reading in all
 //       name: string, query: string,                     // required: rules of the settings match by query, then name
-//       samples: [{t, host?, value, reason?}],           // required: the judged hosts' readings (t: ms since epoch,
+//       samples: [{t, host?, value, reason?}],           // required: the judged hosts' readings (t: a time as
+//                                                        //   readTime reads it: epoch ms or seconds, or ISO 8601;
 //                                                        //   host '' or absent for a query that is not per host,
 //                                                        //   value null = no data, `reason` why)
 //       baselineSamples?: [{t, host, value, reason?}],   // the baseline hosts' readings (baseline: hosts)
@@ -47470,33 +47464,33 @@ class PrometheusSource {
 //     }],
 //     hosts?: {all?: string[], canary?: string[]},       // default: every host read; canaries: the hosts of
 //                                                        //   `samples` that are not in `baselineSamples`
-//     startedAt?: ISO 8601 | ms,                         // default: one interval before the first reading
+//     startedAt?: a time,                                // default: one interval before the first reading
 //     ticks?: number,                                    // a report's sample count: duration = ticks × interval
 //     settings?: {intervalMs?: number},                  // default: the readings' mean spacing; duration: their span
 //   }
+// metrics/record.ts reads the file; a replay refuses it when that reader had to skip a rule or a reading:
+// a verdict replayed on part of the readings would be one no deploy had.
 
 
 
 
-const REPORT_KIND = 'fivestep/metric-watch';
+
 const replay_iso = (t) => new Date(t).toISOString();
-const isObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
-function timeOf(raw) {
-    if (typeof raw === 'number' && Number.isFinite(raw))
-        return raw;
-    if (typeof raw === 'string' && raw.trim() !== '') {
-        const t = Date.parse(raw);
-        if (Number.isFinite(t))
-            return t;
-    }
-    return undefined;
-}
-function positive(raw) {
-    return typeof raw === 'number' && Number.isFinite(raw) && raw > 0 ? raw : undefined;
-}
+const SHAPE = `a metric-watch report ({"kind": "${WATCH_REPORT_KIND}", "rules": [...]}) or a recording ` +
+    '({"rules": [{"name", "query", "samples": [{"t", "host", "value"}]}]})';
 /** Reads and validates a report or recording; every error names the input `url` and what is wrong. */
 function loadRecording(path) {
     const bad = (message) => new inputs/* InputError */.dz('url', `${path}: ${message}`);
+    const { read, rules } = readReplayable(parseFile(path, bad), bad);
+    const recorded = rules.map(recordedRule);
+    const instants = [...new Set(recorded.flatMap((r) => [...r.series.values()].flatMap((s) => s.t)))];
+    instants.sort((a, b) => a - b);
+    if (instants.length === 0)
+        throw bad('holds no samples: nothing to replay');
+    const samples = rules.reduce((n, r) => n + r.samples.length + r.baselineSamples.length, 0);
+    return { path, rules: recorded, ...timing(read, instants), ...hostsOf(read, rules), instants, samples };
+}
+function parseFile(path, bad) {
     let text;
     try {
         if (!(0,external_node_fs_namespaceObject.statSync)(path).isFile())
@@ -47507,127 +47501,87 @@ function loadRecording(path) {
         if (err instanceof inputs/* InputError */.dz)
             throw err;
         const code = err.code;
-        throw bad(code === 'ENOENT' ? 'no such file (source replay reads the JSON file the report output names, or a recording)' : `cannot be read: ${err.message}`);
+        throw bad(code === 'ENOENT'
+            ? 'no such file (source replay reads the JSON file the report output names, or a recording)'
+            : `cannot be read: ${err.message}`);
     }
-    let doc;
     try {
-        doc = JSON.parse(text);
+        return JSON.parse(text);
     }
     catch (err) {
-        throw bad(`is not JSON (${err.message}); source replay reads the JSON file the report output names, or a recording`);
+        const why = err.message;
+        throw bad(`is not JSON (${why}); source replay reads the JSON file the report output names, or a recording`);
     }
-    const shape = `a metric-watch report ({"kind": "${REPORT_KIND}", "rules": [...]}) or a recording ({"rules": [{"name", "query", "samples": [{"t", "host", "value"}]}]})`;
-    if (!isObject(doc))
-        throw bad(`is not ${shape}: it holds a JSON ${Array.isArray(doc) ? 'list' : typeof doc}`);
-    if (doc.kind !== undefined && doc.kind !== REPORT_KIND)
-        throw bad(`is not ${shape}: its kind is ${JSON.stringify(doc.kind)}`);
-    if (doc.version !== undefined && !(typeof doc.version === 'number' && doc.version <= REPORT_VERSION)) {
-        throw bad(`is a report of version ${JSON.stringify(doc.version)}; this metric-watch reads version ${REPORT_VERSION} and older`);
+}
+/** The report as read, refused unless every rule and reading in it could be read. */
+function readReplayable(doc, bad) {
+    const read = readWatchReport(doc);
+    if (!read)
+        throw bad(`is not ${SHAPE}: it holds a JSON ${Array.isArray(doc) ? 'list' : typeof doc}`);
+    if (read.otherKind)
+        throw bad(`is not ${SHAPE}: its kind is ${read.otherKind}`);
+    if (read.unknownVersion) {
+        const known = `this metric-watch reads version ${WATCH_REPORT_VERSION} and older`;
+        throw bad(`is a report of version ${read.unknownVersion}; ${known}`);
     }
-    if (!Array.isArray(doc.rules))
-        throw bad(`is not ${shape}: it has no 'rules' list`);
-    if (doc.rules.length === 0)
+    const rules = read.rules;
+    if (!rules)
+        throw bad(`is not ${SHAPE}: it has no 'rules' list`);
+    if (rules.length === 0)
         throw bad("its 'rules' list is empty: nothing to replay");
-    const instants = new Set();
-    let total = 0;
-    const rules = doc.rules.map((raw, i) => {
-        const where = `rule ${i + 1}`;
-        if (!isObject(raw))
-            throw bad(`${where} is not an object with name, query and samples`);
-        const name = typeof raw.name === 'string' ? raw.name : '';
-        const label = name ? `${where} ('${name}')` : where;
-        if (!name)
-            throw bad(`${where} has no 'name'`);
-        if (typeof raw.query !== 'string' || raw.query === '')
-            throw bad(`${label} has no 'query'`);
-        if (!Array.isArray(raw.samples))
-            throw bad(`${label} has no 'samples' list`);
-        const points = new Map();
-        const read = (list, key) => {
-            list.forEach((s, j) => {
-                const at = `${label} ${key}[${j}]`;
-                if (!isObject(s))
-                    throw bad(`${at} is not an object {t, host, value}`);
-                const t = timeOf(s.t);
-                if (t === undefined)
-                    throw bad(`${at}: 't' must be a time (ms since epoch or ISO 8601), got ${JSON.stringify(s.t)}`);
-                if (s.host !== undefined && typeof s.host !== 'string')
-                    throw bad(`${at}: 'host' must be a string`);
-                if (s.value !== null && !(typeof s.value === 'number' && Number.isFinite(s.value)))
-                    throw bad(`${at}: 'value' must be a number or null, got ${JSON.stringify(s.value)}`);
-                const host = s.host ?? '';
-                const reading = s.value === null ? { value: null, reason: typeof s.reason === 'string' && s.reason ? `${s.reason} (recorded)` : 'no data (recorded)' } : { value: s.value };
-                if (!points.has(host))
-                    points.set(host, []);
-                points.get(host).push({ t, reading });
-                instants.add(t);
-                total++;
-            });
-        };
-        read(raw.samples, 'samples');
-        if (raw.baselineSamples !== undefined) {
-            if (!Array.isArray(raw.baselineSamples))
-                throw bad(`${label}: 'baselineSamples' must be a list`);
-            read(raw.baselineSamples, 'baselineSamples');
-        }
-        let history;
-        if (raw.baselineHistory !== undefined) {
-            if (!isObject(raw.baselineHistory))
-                throw bad(`${label}: 'baselineHistory' must be an object {host: [{t, value}]}`);
-            history = new Map();
-            for (const [host, list] of Object.entries(raw.baselineHistory)) {
-                if (!Array.isArray(list))
-                    throw bad(`${label}: baselineHistory['${host}'] must be a list of {t, value}`);
-                history.set(host, list.map((p, j) => {
-                    const t = isObject(p) ? timeOf(p.t) : undefined;
-                    if (t === undefined || !isObject(p) || typeof p.value !== 'number' || !Number.isFinite(p.value)) {
-                        throw bad(`${label}: baselineHistory['${host}'][${j}] must be {t, value} with numbers`);
-                    }
-                    return { t, value: p.value };
-                }));
-            }
-        }
-        const series = new Map();
-        for (const [host, list] of points) {
-            // Stable sort: of two readings at one instant, the later in the file wins.
-            list.sort((a, b) => a.t - b.t);
-            const s = { t: [], readings: [] };
-            for (const p of list) {
-                if (s.t.length && s.t[s.t.length - 1] === p.t)
-                    s.readings[s.readings.length - 1] = p.reading;
-                else {
-                    s.t.push(p.t);
-                    s.readings.push(p.reading);
-                }
-            }
-            series.set(host, s);
-        }
-        return { name, query: raw.query, series, history, samples: list(raw.samples).length };
-    });
-    if (instants.size === 0)
-        throw bad('holds no samples: nothing to replay');
-    const sorted = [...instants].sort((a, b) => a - b);
-    const settings = isObject(doc.settings) ? doc.settings : {};
-    const startGiven = timeOf(doc.startedAt);
-    const intervalMs = positive(settings.intervalMs) ?? spacing(sorted) ?? (startGiven !== undefined && sorted[0] > startGiven ? sorted[0] - startGiven : 1000);
-    const startedAt = startGiven ?? sorted[0] - intervalMs;
-    const ticks = positive(doc.ticks);
-    const durationMs = ticks !== undefined ? ticks * intervalMs : Math.max(1, Math.round((sorted[sorted.length - 1] - startedAt) / intervalMs)) * intervalMs;
-    const hostsDoc = isObject(doc.hosts) ? doc.hosts : {};
-    const strings = (x) => (Array.isArray(x) ? x.filter((h) => typeof h === 'string' && h !== '') : undefined);
-    const judged = new Set();
-    const baseline = new Set();
-    for (const raw of doc.rules) {
-        for (const s of raw.samples)
-            if (s.host)
-                judged.add(s.host);
-        for (const s of list(raw.baselineSamples))
-            if (s.host)
-                baseline.add(s.host);
+    for (const rule of rules)
+        if (rule.notes.length > 0)
+            throw bad(rule.notes[0]);
+    return { read, rules };
+}
+function recordedRule(rule) {
+    const series = seriesOf([...rule.samples, ...rule.baselineSamples]);
+    return { name: rule.name, query: rule.query, series, history: rule.baselineHistory, samples: rule.samples.length };
+}
+/** One series a host; of two readings at one instant, the later in the file wins. */
+function seriesOf(samples) {
+    const points = new Map();
+    for (const s of samples) {
+        const noData = s.reason ? `${s.reason} (recorded)` : 'no data (recorded)';
+        const reading = s.value === null ? { value: null, reason: noData } : { value: s.value };
+        if (!points.has(s.host))
+            points.set(s.host, []);
+        points.get(s.host).push({ t: s.t, reading });
     }
-    const all = strings(hostsDoc.all) ?? [...new Set([...judged, ...baseline])];
-    const canaryHosts = strings(hostsDoc.canary) ?? (baseline.size > 0 ? [...judged].filter((h) => !baseline.has(h)) : []);
-    return { path, rules, startedAt, intervalMs, durationMs, hosts: all, canaryHosts, instants: sorted, samples: total };
+    const series = new Map();
+    for (const [host, list] of points) {
+        list.sort((a, b) => a.t - b.t); // stable: equal instants keep their file order
+        const s = { t: [], readings: [] };
+        for (const p of list) {
+            if (s.t.length && s.t[s.t.length - 1] === p.t)
+                s.readings[s.readings.length - 1] = p.reading;
+            else {
+                s.t.push(p.t);
+                s.readings.push(p.reading);
+            }
+        }
+        series.set(host, s);
+    }
+    return series;
+}
+/** Start, interval and duration: as recorded where the file says, else from the readings' instants. */
+function timing(read, sorted) {
+    const startGiven = read.startedAt;
+    const fromStart = startGiven !== undefined && sorted[0] > startGiven ? sorted[0] - startGiven : undefined;
+    const intervalMs = read.intervalMs ?? spacing(sorted) ?? fromStart ?? 1000;
+    const startedAt = startGiven ?? sorted[0] - intervalMs;
+    const durationMs = read.ticks !== undefined
+        ? read.ticks * intervalMs
+        : Math.max(1, Math.round((sorted[sorted.length - 1] - startedAt) / intervalMs)) * intervalMs;
+    return { startedAt, intervalMs, durationMs };
+}
+/** As recorded; else every host read, the canaries being the judged hosts that are not baseline hosts. */
+function hostsOf(read, rules) {
+    const judged = new Set(rules.flatMap((r) => r.samples.map((s) => s.host)).filter(Boolean));
+    const baseline = new Set(rules.flatMap((r) => r.baselineSamples.map((s) => s.host)).filter(Boolean));
+    const hosts = read.hosts.all ?? [...new Set([...judged, ...baseline])];
+    const canaryHosts = read.hosts.canary ?? (baseline.size > 0 ? [...judged].filter((h) => !baseline.has(h)) : []);
+    return { hosts, canaryHosts };
 }
 /**
  * A recording without settings.intervalMs: the mean spacing of its instants. A live watch schedules tick k at
@@ -47641,9 +47595,6 @@ function spacing(sorted) {
     const mean = (sorted[sorted.length - 1] - sorted[0]) / (sorted.length - 1);
     const round = Math.round(mean / 100) * 100;
     return round > 0 && Math.abs(round - mean) <= mean * 0.02 ? round : Math.max(1, Math.round(mean));
-}
-function list(x) {
-    return Array.isArray(x) ? x : [];
 }
 /** Index of the last element ≤ x in an ascending list, or -1. */
 function lastAtOrBefore(xs, x) {
@@ -47678,7 +47629,12 @@ class ReplaySource {
     constructor(pathOrRecording) {
         const rec = typeof pathOrRecording === 'string' ? loadRecording(pathOrRecording) : pathOrRecording;
         this.recording = rec;
-        this.recorded = { hosts: rec.hosts, canaryHosts: rec.canaryHosts, durationMs: rec.durationMs, intervalMs: rec.intervalMs };
+        this.recorded = {
+            hosts: rec.hosts,
+            canaryHosts: rec.canaryHosts,
+            durationMs: rec.durationMs,
+            intervalMs: rec.intervalMs,
+        };
         this.staleMs = rec.intervalMs;
         let t = rec.startedAt;
         const snap = rec.intervalMs / 2;
@@ -47703,7 +47659,8 @@ class ReplaySource {
         const found = byQuery.find((r) => r.name === rule.name) ?? byQuery[0] ?? this.recording.rules.find((r) => r.name === rule.name);
         if (!found) {
             const recorded = this.recording.rules.map((r) => `'${r.name}' (query ${r.query})`).join(', ');
-            throw new QueryError(`rule '${rule.name}': the recording ${this.recording.path} has no rule with its query '${rule.query}' nor its name; recorded rules: ${recorded}`);
+            throw new QueryError(`rule '${rule.name}': the recording ${this.recording.path} has no rule with its query '${rule.query}' ` +
+                `nor its name; recorded rules: ${recorded}`);
         }
         this.matched.set(rule.name, found);
         return found;
@@ -47719,26 +47676,42 @@ class ReplaySource {
         const s = rec.series.get(host);
         if (!s) {
             const keys = [...rec.series.keys()];
-            const held = keys.length === 0 ? 'no readings at all' : keys.includes('') ? 'one series that is not per host' : `readings of ${keys.join(', ')}`;
+            const held = keys.length === 0
+                ? 'no readings at all'
+                : keys.includes('')
+                    ? 'one series that is not per host'
+                    : `readings of ${keys.join(', ')}`;
             const what = host ? `host ${host}` : 'a series that is not per host';
-            return { value: null, reason: `the recording has no readings of ${what} for rule '${rec.name}' (it holds ${held})` };
+            return {
+                value: null,
+                reason: `the recording has no readings of ${what} for rule '${rec.name}' (it holds ${held})`,
+            };
         }
         const i = lastAtOrBefore(s.t, at);
         const of = host ? ` of ${host}` : '';
         if (i < 0)
-            return { value: null, reason: `no recorded reading${of} at or before ${replay_iso(at)}: the recording starts at ${replay_iso(s.t[0])}` };
+            return {
+                value: null,
+                reason: `no recorded reading${of} at or before ${replay_iso(at)}: the recording starts at ${replay_iso(s.t[0])}`,
+            };
         const age = at - s.t[i];
         // The last reading serves the tick it was taken at (a live tick samples a few ms late), not the ticks after.
         if (i === s.t.length - 1 && age > this.recording.intervalMs / 2)
             return { value: null, reason: `no recorded reading${of} at ${replay_iso(at)}: the recording ends at ${replay_iso(s.t[i])}` };
         if (age >= this.staleMs)
-            return { value: null, reason: `no recorded reading${of} within ${this.staleMs / 1000}s before ${replay_iso(at)} (the one before is at ${replay_iso(s.t[i])})` };
+            return {
+                value: null,
+                reason: `no recorded reading${of} within ${formatDurationInput(this.staleMs)} before ${replay_iso(at)} ` +
+                    `(the one before is at ${replay_iso(s.t[i])})`,
+            };
         return s.readings[i];
     }
     async history(req) {
         const rec = this.match(req.rule);
         if (!rec.history) {
-            throw new QueryError(`rule '${req.rule.name}': the recording holds no readings from before the watch (baselineHistory) for recorded rule '${rec.name}'; baseline before: needs a report recorded with baseline before:<duration> and a relative check`);
+            throw new QueryError(`rule '${req.rule.name}': the recording holds no readings from before the watch (baselineHistory) ` +
+                `for recorded rule '${rec.name}'; baseline before: needs a report recorded with baseline ` +
+                `before:<duration> and a relative check`);
         }
         const out = new Map();
         for (const host of req.hosts.length > 0 ? req.hosts : ['']) {
@@ -47756,7 +47729,12 @@ class ReplaySource {
 
 
 function createSource(settings, now = Date.now) {
-    const opts = { url: settings.url, headers: settings.headers, intervalMs: settings.intervalMs, secrets: sourceSecrets(settings) };
+    const opts = {
+        url: settings.url,
+        headers: settings.headers,
+        intervalMs: settings.intervalMs,
+        secrets: sourceSecrets(settings),
+    };
     switch (settings.source) {
         case 'prometheus':
             return new PrometheusSource(opts);
@@ -47773,7 +47751,719 @@ function createSource(settings, now = Date.now) {
 }
 
 
+;// CONCATENATED MODULE: ./src/metrics/stats.ts
+// Statistics for canary analysis: Student's t (the judge's test on independent units), the lag-1
+// autocorrelation of a series, and the pooled Mann-Whitney U and Hodges-Lehmann shift that Kayenta uses
+// (reported for a reader, never deciding on their own: they treat correlated readings as independent).
+function mean(values) {
+    return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
+}
+/** Sample variance (n - 1); NaN below two values. */
+function variance(values) {
+    if (values.length < 2)
+        return NaN;
+    const m = mean(values);
+    return values.reduce((s, x) => s + (x - m) * (x - m), 0) / (values.length - 1);
+}
+/**
+ * Lag-1 autocorrelation of several series of one process, each centred on its own mean (the sums are
+ * pooled, so short windows share one estimate). 0 when the series are flat.
+ */
+function lag1Autocorrelation(series) {
+    let num = 0;
+    let den = 0;
+    for (const xs of series) {
+        const m = mean(xs);
+        for (let i = 0; i < xs.length; i++) {
+            den += (xs[i] - m) * (xs[i] - m);
+            if (i > 0)
+                num += (xs[i] - m) * (xs[i - 1] - m);
+        }
+    }
+    return den > 0 ? num / den : 0;
+}
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9): relative error below 1e-13. */
+function lnGamma(x) {
+    const c = [
+        0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+        12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+    ];
+    if (x < 0.5)
+        return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
+    x -= 1;
+    let a = c[0];
+    const t = x + 7.5;
+    for (let i = 1; i < 9; i++)
+        a += c[i] / (x + i);
+    return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
+}
+/** Continued fraction of the incomplete beta (modified Lentz, as Numerical Recipes' betacf). */
+function betaContinuedFraction(a, b, x) {
+    const tiny = 1e-300;
+    let c = 1;
+    let d = 1 - ((a + b) * x) / (a + 1);
+    d = 1 / (Math.abs(d) < tiny ? tiny : d);
+    let h = d;
+    for (let m = 1; m <= 300; m++) {
+        const m2 = 2 * m;
+        for (const aa of [
+            (m * (b - m) * x) / ((a + m2 - 1) * (a + m2)),
+            (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1)),
+        ]) {
+            d = 1 + aa * d;
+            d = 1 / (Math.abs(d) < tiny ? tiny : d);
+            c = 1 + aa / c;
+            if (Math.abs(c) < tiny)
+                c = tiny;
+            h *= d * c;
+        }
+        if (Math.abs(d * c - 1) < 1e-15)
+            break;
+    }
+    return h;
+}
+/** The regularized incomplete beta I_x(a, b). */
+function incompleteBeta(x, a, b) {
+    if (x <= 0)
+        return 0;
+    if (x >= 1)
+        return 1;
+    const front = Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+    return x < (a + 1) / (a + b + 2)
+        ? (front * betaContinuedFraction(a, b, x)) / a
+        : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+}
+/** P(T > t) for Student's t with `df` degrees of freedom (df may be fractional, as Welch's is). */
+function studentTSf(t, df) {
+    if (Number.isNaN(t) || !(df > 0))
+        return NaN;
+    if (t === Infinity)
+        return 0;
+    if (t === -Infinity)
+        return 1;
+    const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
+    return t >= 0 ? tail : 1 - tail;
+}
+/** erfc by W. J. Cody's rational Chebyshev form (Numerical Recipes' erfcc): relative error below 1.2e-7. */
+function erfc(x) {
+    const z = Math.abs(x);
+    const t = 1 / (1 + 0.5 * z);
+    const r = t *
+        Math.exp(-z * z -
+            1.26551223 +
+            t *
+                (1.00002368 +
+                    t *
+                        (0.37409196 +
+                            t *
+                                (0.09678418 +
+                                    t *
+                                        (-0.18628806 +
+                                            t *
+                                                (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+    return x >= 0 ? r : 2 - r;
+}
+/** P(Z > z) for a standard normal Z. */
+function normalSf(z) {
+    return 0.5 * erfc(z / Math.SQRT2);
+}
+/** Values (or groups of values, pooled) as a sorted typed array, NaN left out: 8 bytes a value, no comparator calls. */
+function sortedCopy(values) {
+    let a;
+    if (Array.isArray(values) && (values.length === 0 || typeof values[0] === 'number'))
+        a = Float64Array.from(values);
+    else {
+        const groups = [...values];
+        a = new Float64Array(groups.reduce((n, g) => n + g.length, 0));
+        let k = 0;
+        for (const g of groups)
+            for (let i = 0; i < g.length; i++)
+                a[k++] = g[i];
+    }
+    a.sort();
+    let end = a.length;
+    while (end > 0 && Number.isNaN(a[end - 1]))
+        end--;
+    return end === a.length ? a : a.subarray(0, end);
+}
+/**
+ * The canary's rank sum (average ranks for ties) and Σ(t³ - t) over tie groups, by merging the two sorted
+ * sides: O(n log n) for the sorts, O(n) for the merge, 8 bytes a reading. The same numbers as ranking the
+ * pooled values one by one (ranks are whole or half numbers, so their sums are exact).
+ */
+function rankSum(c, b) {
+    let i = 0;
+    let j = 0;
+    let below = 0;
+    let r1 = 0;
+    let tieTerm = 0;
+    while (i < c.length || j < b.length) {
+        const v = j >= b.length || (i < c.length && c[i] <= b[j]) ? c[i] : b[j];
+        let inC = 0;
+        let inB = 0;
+        while (i < c.length && c[i] === v) {
+            i++;
+            inC++;
+        }
+        while (j < b.length && b[j] === v) {
+            j++;
+            inB++;
+        }
+        const t = inC + inB;
+        r1 += inC * (below + (t + 1) / 2);
+        tieTerm += t * t * t - t;
+        below += t;
+    }
+    return { r1, tieTerm };
+}
+/**
+ * At most this many pairwise differences go into the Hodges-Lehmann shift (8 bytes each). Above it, the
+ * shift is the median of differences between evenly spaced order statistics of each side (a deterministic
+ * quantile sample: the same readings give the same figure), which tracks the exact shift to within about
+ * one quantile step. The figure is for a reader only; it never decides.
+ */
+const HODGES_LEHMANN_MAX_PAIRS = 250_000;
+/** `k` evenly spaced order statistics of a sorted array (the middle of each of k equal slices). */
+function quantileSample(sorted, k) {
+    if (k >= sorted.length)
+        return sorted;
+    const out = new Float64Array(k);
+    for (let i = 0; i < k; i++)
+        out[i] = sorted[Math.floor(((i + 0.5) * sorted.length) / k)];
+    return out;
+}
+function hodgesLehmannSorted(c, b, maxPairs) {
+    const n1 = c.length;
+    const n2 = b.length;
+    if (n1 === 0 || n2 === 0)
+        return { shift: NaN, pairs: 0, sampled: false };
+    let x = c;
+    let y = b;
+    const sampled = n1 * n2 > maxPairs;
+    if (sampled) {
+        // The smaller side keeps up to √maxPairs values, the larger side what the cap leaves.
+        const small = Math.min(n1, n2);
+        const kSmall = Math.max(1, Math.min(small, Math.floor(Math.sqrt(maxPairs))));
+        const kLarge = Math.max(1, Math.floor(maxPairs / kSmall));
+        x = quantileSample(c, n1 <= n2 ? kSmall : Math.min(n1, kLarge));
+        y = quantileSample(b, n1 <= n2 ? Math.min(n2, kLarge) : kSmall);
+    }
+    const diffs = new Float64Array(x.length * y.length);
+    let k = 0;
+    for (let i = 0; i < x.length; i++)
+        for (let j = 0; j < y.length; j++)
+            diffs[k++] = x[i] - y[j];
+    diffs.sort();
+    const mid = diffs.length >> 1;
+    const shift = diffs.length % 2 ? diffs[mid] : (diffs[mid - 1] + diffs[mid]) / 2;
+    return { shift, pairs: diffs.length, sampled };
+}
+/**
+ * Hodges-Lehmann estimate of canary minus baseline: the median of every pairwise difference while there
+ * are at most `maxPairs` of them, else of a deterministic quantile sample of each side (`sampled`).
+ * Bounded either way: O(n log n) time and at most `maxPairs` differences in memory.
+ */
+function hodgesLehmann(canary, baseline, maxPairs = HODGES_LEHMANN_MAX_PAIRS) {
+    return hodgesLehmannSorted(sortedCopy(canary), sortedCopy(baseline), maxPairs);
+}
+function hodgesLehmannShift(canary, baseline, maxPairs = HODGES_LEHMANN_MAX_PAIRS) {
+    return hodgesLehmann(canary, baseline, maxPairs).shift;
+}
+/**
+ * Two-sided Mann-Whitney U test of canary against baseline, normal approximation with tie and
+ * continuity correction (the same numbers as scipy.stats.mannwhitneyu(method='asymptotic')), with the
+ * Hodges-Lehmann shift (from a quantile sample above HODGES_LEHMANN_MAX_PAIRS pairs: `shiftSample`).
+ * Both sides are sorted once; U comes from ranks, never from pairs. Each side is a list of values, or
+ * groups of values (one per host) pooled without building the pooled list.
+ */
+function mannWhitney(canary, baseline, confidence = 0.98) {
+    const c = sortedCopy(canary);
+    const b = sortedCopy(baseline);
+    const { u, z, p } = uTest(c, b);
+    const hl = hodgesLehmannSorted(c, b, HODGES_LEHMANN_MAX_PAIRS);
+    return {
+        u,
+        z,
+        p,
+        shift: hl.shift,
+        ...(hl.sampled ? { shiftSample: { pairs: hl.pairs, of: c.length * b.length } } : {}),
+        confidence,
+        significant: p < 1 - confidence,
+        n1: c.length,
+        n2: b.length,
+    };
+}
+/** The U test alone (no shift): U of the canary, signed z, two-sided p. Finite values only. */
+function mannWhitneyU(canary, baseline) {
+    return uTest(sortedCopy(canary), sortedCopy(baseline));
+}
+function uTest(c, b) {
+    const n1 = c.length;
+    const n2 = b.length;
+    if (n1 === 0 || n2 === 0)
+        throw new Error('mann-whitney needs at least one value on each side');
+    const { r1, tieTerm } = rankSum(c, b);
+    const u = r1 - (n1 * (n1 + 1)) / 2;
+    const n = n1 + n2;
+    const mu = (n1 * n2) / 2;
+    const variance = ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1)));
+    let z = 0;
+    let p = 1;
+    if (variance > 0) {
+        const uMax = Math.max(u, n1 * n2 - u);
+        z = (uMax - mu - 0.5) / Math.sqrt(variance);
+        p = Math.min(1, 2 * normalSf(z));
+        if (u < mu)
+            z = -z;
+    }
+    return { u, z, p };
+}
+
+;// CONCATENATED MODULE: ./src/metrics/judge.ts
+
+/** What the judge needs before it decides anything; below it the verdict is inconclusive. */
+const JUDGE_MINIMUM = {
+    /** Finite readings a host needs to count as a unit. */
+    readingsPerHost: 5,
+    /** Baseline hosts (with enough readings) against one or more canaries: 3 gives 2 degrees of freedom. */
+    baselineHosts: 3,
+    /** Hosts with readings both before and during, for a paired comparison; fewer are judged as series. */
+    pairedHosts: 3,
+    /** Readings of a series in each window (before and during). */
+    seriesReadings: 10,
+};
+/** Which way a change hurts: a rule with only max-drop cares about falls, only max-rise about rises. */
+function harmfulDirection(rule) {
+    if (rule.maxDrop && !rule.maxRise)
+        return 'decrease';
+    if (rule.maxRise && !rule.maxDrop)
+        return 'increase';
+    if (rule.min !== undefined && rule.max === undefined && !rule.maxRise)
+        return 'decrease';
+    if (rule.max !== undefined && rule.min === undefined && !rule.maxDrop)
+        return 'increase';
+    return 'either';
+}
+/** The finite readings; the list itself (not a copy) when all are, as they nearly always are. */
+const finite = (xs) => xs.every((x) => Number.isFinite(x)) ? xs : xs.filter((x) => Number.isFinite(x));
+function finiteMap(m) {
+    return new Map([...m].map(([k, v]) => [k, finite(v)]));
+}
+const allIntegers = (groups) => groups.every((g) => g.every(Number.isInteger));
+/** Within-host variance pooled over units (each around its own mean): the floor of a unit mean's variance. */
+function pooledWithin(groups) {
+    let ss = 0;
+    let df = 0;
+    for (const g of groups) {
+        if (g.length < 2)
+            continue;
+        ss += variance(g) * (g.length - 1);
+        df += g.length - 1;
+    }
+    return df > 0 ? ss / df : 0;
+}
+/** Host means, canaries against baseline hosts (pooled-variance t). */
+function hostMeansTest(canary, baseline) {
+    const mc = canary.map(mean);
+    const mb = baseline.map(mean);
+    const nc = mc.length;
+    const nb = mb.length;
+    const ss = (xs) => (xs.length > 1 ? variance(xs) * (xs.length - 1) : 0);
+    const between = (ss(mc) + ss(mb)) / (nc + nb - 2);
+    const all = [...canary, ...baseline];
+    const readingsPerUnit = mean(all.map((g) => g.length));
+    // Independent readings bound a host mean's variance from below, per side: counts that every baseline
+    // host has alike (0 errors each) must not make one canary error look infinitely significant, and a
+    // canary at a tenth of the traffic is noisier than its peers (its own spread counts for it).
+    const floorC = pooledWithin(canary) / readingsPerUnit;
+    const floorB = pooledWithin(baseline) / readingsPerUnit;
+    return {
+        method: 'host-means',
+        canary: mean(mc),
+        baseline: mean(mb),
+        difference: mean(mc) - mean(mb),
+        se: Math.sqrt(Math.max(between, floorC) / nc + Math.max(between, floorB) / nb),
+        // The floor does not add degrees of freedom: when it is used because the hosts' means happen to agree,
+        // the test must stay as cautious as the number of hosts makes it.
+        df: nc + nb - 2,
+        continuity: allIntegers(all) ? 0.5 / readingsPerUnit : 0,
+        units: { canary: nc, baseline: nb },
+    };
+}
+/** Each host's change from its own readings before: one-sample t over hosts. */
+function pairedTest(pairs) {
+    const d = pairs.map((p) => mean(p.during) - mean(p.before));
+    const n = d.length;
+    const during = pairs.map((p) => p.during);
+    const before = pairs.map((p) => p.before);
+    const perHost = mean(during.map((g) => g.length));
+    const perHostBefore = mean(before.map((g) => g.length));
+    const between = variance(d);
+    const floor = pooledWithin([...during, ...before]) * (1 / perHost + 1 / perHostBefore);
+    return {
+        method: 'paired-hosts',
+        canary: mean(during.map(mean)),
+        baseline: mean(before.map(mean)),
+        difference: mean(d),
+        se: Math.sqrt(Math.max(between, floor) / n),
+        df: n - 1,
+        continuity: allIntegers([...during, ...before]) ? 0.5 / Math.min(perHost, perHostBefore) : 0,
+        units: { canary: n, baseline: n },
+    };
+}
+/**
+ * One series, before against during. Each mean's variance is s²/n · (1+φ)/(1-φ) for the series' lag-1
+ * autocorrelation φ, whose estimate from short, mean-centred windows is biased low by about (1+3φ)/n per
+ * window (Marriott & Pope), so it is corrected for that. Checked by simulation (bench): at φ = 0.8 with
+ * 20 readings a side a healthy series fails at most ~0.03 of the time at confidence 0.98.
+ */
+function seriesTest(during, before) {
+    const total = during.length + before.length;
+    const raw = lag1Autocorrelation([before, during]);
+    let phi = raw;
+    for (let i = 0; i < 3; i++)
+        phi = raw + (2 * (1 + 3 * phi)) / total;
+    phi = Math.min(0.95, Math.max(0, phi));
+    const inflation = (1 + phi) / (1 - phi);
+    const vd = (variance(during) / during.length) * inflation;
+    const vb = (variance(before) / before.length) * inflation;
+    const effD = during.length / inflation;
+    const effB = before.length / inflation;
+    const welch = vd + vb > 0 ? (vd + vb) ** 2 / (vd ** 2 / Math.max(1, effD - 1) + vb ** 2 / Math.max(1, effB - 1)) : total - 2;
+    return {
+        method: 'series',
+        canary: mean(during),
+        baseline: mean(before),
+        difference: mean(during) - mean(before),
+        se: Math.sqrt(vd + vb),
+        df: Math.max(1, welch),
+        continuity: allIntegers([during, before]) ? 0.5 / Math.min(during.length, before.length) : 0,
+        units: { canary: Math.round(effD * 10) / 10, baseline: Math.round(effB * 10) / 10 },
+    };
+}
+/** t and p in the harmful direction; a flat comparison (se 0) is certain either way. */
+function tail(test, direction) {
+    const { difference: d, se, continuity: cc, df } = test;
+    const shrink = (x) => Math.sign(x) * Math.max(0, Math.abs(x) - cc);
+    const t = se > 0 ? shrink(d) / se : shrink(d) === 0 ? 0 : Math.sign(d) * Infinity;
+    if (direction === 'increase')
+        return { t, p: studentTSf(t, df) };
+    if (direction === 'decrease')
+        return { t, p: studentTSf(-t, df) };
+    return { t, p: Math.min(1, 2 * studentTSf(Math.abs(t), df)) };
+}
+const enough = (xs, n) => xs.length >= n;
+/** The units the design has, or why there are too few. */
+function chooseTest(input, canary, baseline) {
+    const min = JUDGE_MINIMUM;
+    if (input.design === 'hosts') {
+        const c = [...canary.values()].filter((v) => enough(v, min.readingsPerHost));
+        const b = [...baseline.values()].filter((v) => enough(v, min.readingsPerHost));
+        if (c.length < 1 || b.length < min.baselineHosts) {
+            return (`the judge needs ${min.readingsPerHost} readings from each of at least 1 canary and ` +
+                `${min.baselineHosts} baseline hosts; it had ${c.length} canary and ${b.length} baseline host(s) with enough`);
+        }
+        return hostMeansTest(c, b);
+    }
+    const pairs = [...canary]
+        .map(([host, during]) => ({ host, during, before: baseline.get(host) ?? [] }))
+        .filter((p) => enough(p.during, min.readingsPerHost) && enough(p.before, min.readingsPerHost));
+    if (pairs.length >= min.pairedHosts && !canary.has(''))
+        return pairedTest(pairs);
+    const series = [...canary]
+        .map(([host, during]) => ({ during, before: baseline.get(host) ?? [] }))
+        .filter((p) => enough(p.during, min.seriesReadings) && enough(p.before, min.seriesReadings));
+    if (series.length === 0) {
+        return (`the judge needs ${min.readingsPerHost} readings before and during from ${min.pairedHosts} hosts, ` +
+            `or ${min.seriesReadings} readings before and during from one series; it had ${pairs.length} host(s) with enough`);
+    }
+    return series.map((s) => seriesTest(s.during, s.before));
+}
+/** Count and mean of every reading of every host, summed in the order a pooled list would be (no list built). */
+function pooled(groups) {
+    let count = 0;
+    let sum = 0;
+    for (const g of groups.values()) {
+        for (let i = 0; i < g.length; i++)
+            sum += g[i];
+        count += g.length;
+    }
+    return { count, mean: count === 0 ? NaN : sum / count };
+}
+/** Compares canaries with their baseline for one rule. Too little data is `insufficient`, never a pass. */
+function judge(input) {
+    const canary = finiteMap(input.canary);
+    const baseline = finiteMap(input.baseline);
+    const pooledC = pooled(canary);
+    const pooledB = pooled(baseline);
+    // For a reader only: U from ranks, the shift from a bounded sample at scale (stats.ts), never the decision.
+    const mw = input.mannWhitney !== false && pooledC.count > 0 && pooledB.count > 0
+        ? { mannWhitney: mannWhitney(canary.values(), baseline.values(), input.confidence) }
+        : {};
+    const chosen = chooseTest(input, canary, baseline);
+    const readings = { canary: pooledC.count, baseline: pooledB.count };
+    const alpha = 1 - input.confidence;
+    if (typeof chosen === 'string') {
+        return {
+            method: input.design === 'hosts' ? 'host-means' : 'paired-hosts',
+            direction: input.direction,
+            confidence: input.confidence,
+            canary: pooledC.mean,
+            baseline: pooledB.mean,
+            difference: pooledC.mean - pooledB.mean,
+            relative: null,
+            t: NaN,
+            df: NaN,
+            p: NaN,
+            significant: false,
+            units: { canary: 0, baseline: 0 },
+            readings,
+            insufficient: chosen,
+            ...mw,
+        };
+    }
+    // Several series (one per host, too few hosts to pair): the worst one, Bonferroni-corrected.
+    const tests = Array.isArray(chosen) ? chosen : [chosen];
+    const scored = tests.map((test) => ({ test, ...tail(test, input.direction) }));
+    const worst = scored.reduce((a, b) => (b.p < a.p ? b : a));
+    const p = Math.min(1, worst.p * tests.length);
+    const { test } = worst;
+    return {
+        method: test.method,
+        direction: input.direction,
+        confidence: input.confidence,
+        canary: test.canary,
+        baseline: test.baseline,
+        difference: test.difference,
+        relative: test.baseline !== 0 ? (100 * test.difference) / Math.abs(test.baseline) : null,
+        t: worst.t,
+        df: test.df,
+        p,
+        significant: p < alpha,
+        units: test.units,
+        readings,
+        ...mw,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/common/stats.ts
+// Statistics every part of fivestep reads the same way (metrics/stats.ts has the canary judge's own).
+/**
+ * The middle value of `values` (the mean of the two middle ones for an even count); NaN for none, as
+ * there is no middle of nothing: a caller that shows a median checks for an empty list first.
+ */
+function median(values) {
+    if (values.length === 0)
+        return NaN;
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+;// CONCATENATED MODULE: ./src/metrics/watch-baseline.ts
+
+
+
+
+
+
+
+function medians(history) {
+    return new Map([...history].map(([h, xs]) => [h, xs.length ? median(xs.map((x) => x.value)) : null]));
+}
+/** A rollout's last wave: the canaries' own readings from before, per rule that has them. */
+function priorBaselines(rules, prior, baselines) {
+    for (const rule of rules) {
+        const history = prior.get(rule.name);
+        if (history)
+            baselines.set(rule.name, { history, medians: medians(history) });
+    }
+}
+/** baseline before:<window>: each host's readings over the window (finite ones), and their median. */
+async function loadHistory(source, settings, windowMs, readFor, t0, signal, states, baselines, fail, logger) {
+    for (const rule of settings.rules) {
+        if (!(rule.maxDrop || rule.maxRise || rule.compare) || states.get(rule.name).error)
+            continue;
+        if (!source.history)
+            throw new Error(`source ${settings.source} keeps no history for baseline before:`);
+        try {
+            const window = { start: t0 - windowMs, end: t0, stepMs: settings.intervalMs };
+            const raw = await source.history({ rule, hosts: readFor(rule), at: t0, ...window, signal });
+            // The sources give values oldest first at the step; their instants are restated from the window's end.
+            const history = new Map([...raw].map(([host, values]) => {
+                const kept = values.filter(Number.isFinite);
+                return [host, kept.map((value, i) => ({ t: t0 - (kept.length - i) * settings.intervalMs, value }))];
+            }));
+            const m = medians(history);
+            baselines.set(rule.name, { history, medians: m });
+            const points = [...history.values()].reduce((n, xs) => n + xs.length, 0);
+            const values = [...m].map(([h, v]) => `${h ? `${h} ` : ''}${fmt(v)}`).join(', ');
+            logger.info(`rule '${rule.name}': baseline over the ${formatDurationInput(windowMs)} before: ${values} (median ` +
+                `of ${points} points)`);
+        }
+        catch (err) {
+            if (err instanceof QueryError)
+                fail(rule, err);
+            else {
+                logger.warning(`rule '${rule.name}': baseline query failed: ${errorMessage(err)}`);
+                baselines.set(rule.name, { history: new Map(), medians: new Map() });
+            }
+        }
+    }
+}
+/**
+ * The baseline of one host's sample of a rule: undefined when the sample is compared with none, null when
+ * there is one but it has no value.
+ */
+function sampleBaseline(b, rule, host, readings) {
+    if (b.kind === 'before') {
+        if (!(rule.maxDrop || rule.maxRise || rule.compare))
+            return undefined;
+        // A rollout's host without readings from before is not compared (it has no baseline of its own).
+        if (b.fromPrior && !b.baselines.get(rule.name)?.medians?.has(host))
+            return undefined;
+        return b.baselines.get(rule.name)?.medians?.get(host) ?? null;
+    }
+    if (b.kind === 'hosts') {
+        if (b.baselineHosts.length === 0)
+            return undefined;
+        const values = b.baselineHosts.map((h) => readings.get(h)?.value).filter((v) => typeof v === 'number');
+        return values.length ? mean(values) : null;
+    }
+    return undefined;
+}
+/** Finite readings per host, in time order (appended, not copied per reading: linear in the readings). */
+const byHost = (obs) => {
+    const out = new Map();
+    for (const o of obs) {
+        if (o.value === null || !Number.isFinite(o.value))
+            continue;
+        const xs = out.get(o.host);
+        if (xs)
+            xs.push(o.value);
+        else
+            out.set(o.host, [o.value]);
+    }
+    return out;
+};
+/** The judge's comparison for a rule, when it has a baseline to compare with. */
+function compareRule(rule, state, kind, baseline, baselineObs) {
+    const canary = byHost(state.samples);
+    const common = { direction: harmfulDirection(rule), confidence: rule.confidence, canary };
+    if (kind === 'hosts' && baselineObs.length > 0) {
+        return judge({ ...common, baseline: byHost(baselineObs), design: 'hosts' });
+    }
+    if (kind === 'before' && baseline?.history) {
+        const before = new Map([...baseline.history].map(([h, xs]) => [h, xs.map((x) => x.value)]));
+        return judge({ ...common, baseline: before, design: 'before' });
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/metrics/watch-hosts.ts
+/** `web1`, `web1:9100`, `deploy@web1:22`, `[::1]:22` → the host name, for matching canaries to metric hosts. */
+function hostName(host) {
+    let h = host.trim().replace(/^[a-z]+:\/\//i, '');
+    h = h.slice(h.lastIndexOf('@') + 1);
+    const v6 = /^\[([^\]]+)\]/.exec(h);
+    if (v6)
+        return v6[1];
+    return h.split(/[:/]/)[0];
+}
+/** A metric host is a canary when it equals a canary entry or has the same host name (ports may differ). */
+function matchHosts(all, wanted) {
+    const exact = new Set(wanted);
+    const names = new Set(wanted.map(hostName));
+    return all.filter((h) => exact.has(h) || names.has(hostName(h)));
+}
+/** Whether a rule reads each host on its own (its URL or query names `{host}`), or once for all. */
+function usesHost(settings, rule) {
+    return settings.url.includes('{host}') || rule.query.includes('{host}');
+}
+function resolveHosts(settings, options, logger, comparesHosts) {
+    const canaryWanted = options.canaryHosts ?? settings.canaryHosts;
+    const all = [...(settings.hosts.length > 0 ? settings.hosts : (options.hosts ?? []))];
+    for (const c of canaryWanted)
+        if (matchHosts(all, [c]).length === 0)
+            all.push(c);
+    const canary = matchHosts(all, canaryWanted);
+    const baseline = options.baselineHosts
+        ? matchHosts(all, options.baselineHosts)
+        : all.filter((h) => !canary.includes(h));
+    if (comparesHosts && canary.length === 0) {
+        throw new Error("baseline 'hosts' needs canary hosts (canary-hosts, or the wave's hosts in ssh-rollout)");
+    }
+    if (comparesHosts && baseline.length === 0) {
+        logger.warning('baseline hosts: every host is a canary, so relative bounds are skipped and only absolute bounds apply');
+    }
+    return { all, canary, baseline: comparesHosts ? baseline : [], judged: canary.length > 0 ? canary : all };
+}
+
+;// CONCATENATED MODULE: ./src/metrics/watch-readings.ts
+// A tick's readings as the rules and the judge see them: non-finite values are no data, volume readings
+// are restated at an equal share of requests, and each becomes an observation (and a line of the log).
+
+
+/** NaN and ±Inf are no data: they must never reach a bound or the judge. */
+function finiteReading(r) {
+    if (!r)
+        return { value: null, reason: 'not read' };
+    if (r.value === null || Number.isFinite(r.value))
+        return r;
+    return { value: null, reason: `the reading is ${r.value} (not a number)` };
+}
+/**
+ * A volume reading at the host's measured share of requests, restated at an equal share
+ * (value / (share × hosts)).
+ */
+function scaleByShare(value, share, hosts) {
+    return value / (share * hosts);
+}
+/** Non-finite readings become no data; volume readings are restated at an equal share of requests. */
+function normalise(readings, shares) {
+    const out = new Map();
+    const count = shares ? [...shares.values()].filter((s) => s > 0).length : 0;
+    for (const [host, r] of readings) {
+        const f = finiteReading(r);
+        const share = shares?.get(host) ?? shares?.get(hostName(host));
+        if (f.value === null || !shares)
+            out.set(host, f);
+        else if (share !== undefined && share > 0) {
+            out.set(host, { value: scaleByShare(f.value, share, count), raw: f.value, share });
+        }
+        else {
+            // A host the balancer sent nothing yet has no share to restate its volume at.
+            out.set(host, { value: null, reason: `no request reached it at the load balancer yet (read ${fmt(f.value)})` });
+        }
+    }
+    return out;
+}
+function observe(t, host, r, baseline) {
+    const f = r ?? { value: null, reason: 'not read' };
+    return {
+        t,
+        host,
+        value: f.value,
+        ...(baseline !== undefined ? { baseline } : {}),
+        ...(f.value === null ? { reason: f.reason } : {}),
+        ...(f.raw !== undefined ? { raw: f.raw, share: f.share } : {}),
+    };
+}
+/** The log line of one rule's samples at a tick. */
+function tickLine(samples) {
+    return samples
+        .map((s) => `${s.host ? `${s.host}=` : ''}${s.value === null ? `no data (${s.reason})` : fmt(s.value)}` +
+        `${s.raw !== undefined ? ` (${fmt(s.raw)} at ${fmt((s.share ?? 0) * 100)}% of requests)` : ''}` +
+        `${s.baseline !== undefined ? ` vs ${fmt(s.baseline)}` : ''}` +
+        `${s.state === 'breach' ? ` BREACH ${s.check} ${fmt(s.bound)}` : ''}`)
+        .join(', ');
+}
+
 ;// CONCATENATED MODULE: ./src/metrics/watch.ts
+
+
+
+
 
 
 
@@ -47794,54 +48484,6 @@ const defaultSleep = (ms, signal) => new Promise((resolve) => {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
 });
-/** `web1`, `web1:9100`, `deploy@web1:22`, `[::1]:22` → the host name, for matching canaries to metric hosts. */
-function hostName(host) {
-    let h = host.trim().replace(/^[a-z]+:\/\//i, '');
-    h = h.slice(h.lastIndexOf('@') + 1);
-    const v6 = /^\[([^\]]+)\]/.exec(h);
-    if (v6)
-        return v6[1];
-    return h.split(/[:/]/)[0];
-}
-/** A metric host is a canary when it equals a canary entry or has the same host name (ports may differ). */
-function matchHosts(all, wanted) {
-    const exact = new Set(wanted);
-    const names = new Set(wanted.map(hostName));
-    return all.filter((h) => exact.has(h) || names.has(hostName(h)));
-}
-function usesHost(settings, rule) {
-    return settings.url.includes('{host}') || rule.query.includes('{host}');
-}
-/** NaN and ±Inf are no data: they must never reach a bound or the judge. */
-function finiteReading(r) {
-    if (!r)
-        return { value: null, reason: 'not read' };
-    if (r.value === null || Number.isFinite(r.value))
-        return r;
-    return { value: null, reason: `the reading is ${r.value} (not a number)` };
-}
-/** A volume reading at the host's measured share of requests, restated at an equal share (value / (share × hosts)). */
-function scaleByShare(value, share, hosts) {
-    return value / (share * hosts);
-}
-function resolveHosts(settings, options, logger, comparesHosts) {
-    const canaryWanted = options.canaryHosts ?? settings.canaryHosts;
-    const all = [...(settings.hosts.length > 0 ? settings.hosts : (options.hosts ?? []))];
-    for (const c of canaryWanted)
-        if (matchHosts(all, [c]).length === 0)
-            all.push(c);
-    const canary = matchHosts(all, canaryWanted);
-    const baseline = options.baselineHosts ? matchHosts(all, options.baselineHosts) : all.filter((h) => !canary.includes(h));
-    if (comparesHosts && canary.length === 0)
-        throw new Error("baseline 'hosts' needs canary hosts (canary-hosts, or the wave's hosts in ssh-rollout)");
-    if (comparesHosts && baseline.length === 0) {
-        logger.warning('baseline hosts: every host is a canary, so relative bounds are skipped and only absolute bounds apply');
-    }
-    return { all, canary, baseline: comparesHosts ? baseline : [], judged: canary.length > 0 ? canary : all };
-}
-function medians(history) {
-    return new Map([...history].map(([h, xs]) => [h, xs.length ? median(xs.map((x) => x.value)) : null]));
-}
 /**
  * source: replay — what the settings leave unset comes from the recording: hosts and canary-hosts when
  * neither the settings nor the options name any, duration and interval when they are 0 (not given).
@@ -47858,6 +48500,15 @@ function withRecorded(settings, recorded, options) {
     };
 }
 async function runWatch(given, options) {
+    const watch = openWatch(given, options);
+    announce(watch);
+    await primeSource(watch);
+    await loadBaselines(watch);
+    const { ticks, endedEarly } = await watchTicks(watch);
+    return conclude(watch, ticks, endedEarly);
+}
+/** The source, its clock, the settings and the hosts: everything before the first reading. */
+function openWatch(given, options) {
     const { logger, signal } = options;
     const source = options.source ?? createSource(given, options.now ?? Date.now);
     // A source with a clock of its own (replay) runs on it: sleeping only moves that clock on.
@@ -47872,122 +48523,39 @@ async function runWatch(given, options) {
     const hosts = resolveHosts(settings, options, logger, kind === 'hosts');
     const readFor = (rule) => (usesHost(settings, rule) ? [...new Set([...hosts.judged, ...hosts.baseline])] : []);
     const states = new Map(settings.rules.map((r) => [r.name, initialRuleState()]));
-    const baselines = new Map();
-    const baselineSamples = new Map(settings.rules.map((r) => [r.name, []]));
     const fail = (rule, err) => {
         logger.error(errorMessage(err));
         states.set(rule.name, failRule(states.get(rule.name), errorMessage(err)));
     };
-    const t0 = now();
-    logger.info(`Watching ${settings.rules.length} rule(s) on ${settings.source} ${redactUrl(settings.url)} for ${durationMs / 1000}s every ${settings.intervalMs / 1000}s` +
+    return {
+        settings,
+        options,
+        logger,
+        signal,
+        source,
+        now,
+        sleep,
+        durationMs,
+        prior,
+        kind,
+        hosts,
+        readFor,
+        states,
+        baselines: new Map(),
+        baselineSamples: new Map(settings.rules.map((r) => [r.name, []])),
+        fail,
+        t0: now(),
+    };
+}
+function announce({ settings, durationMs, hosts, kind, prior, logger }) {
+    const every = `for ${formatDurationInput(durationMs)} every ${formatDurationInput(settings.intervalMs)}`;
+    logger.info(`Watching ${settings.rules.length} rule(s) on ${settings.source} ${sourceUrlShown(settings.url)} ${every}` +
         (hosts.canary.length ? `; canaries: ${hosts.canary.join(', ')}` : '') +
         (kind === 'hosts' ? `; baseline hosts: ${hosts.baseline.join(', ') || 'none'}` : '') +
         (prior ? '; baseline: the same hosts before this wave' : ''));
-    await primeSource(source, settings, readFor, t0, signal, fail, logger);
-    if (prior) {
-        for (const rule of settings.rules) {
-            const history = prior.get(rule.name);
-            if (history)
-                baselines.set(rule.name, { history, medians: medians(history) });
-        }
-    }
-    else if (settings.baseline.kind === 'before') {
-        await loadHistory(source, settings, settings.baseline.windowMs, readFor, t0, signal, states, baselines, fail, logger);
-    }
-    const baselineFor = (rule, host, readings) => {
-        if (kind === 'before') {
-            if (!(rule.maxDrop || rule.maxRise || rule.compare))
-                return undefined;
-            // A rollout's host without readings from before is not compared (it has no baseline of its own).
-            if (prior && !baselines.get(rule.name)?.medians?.has(host))
-                return undefined;
-            return baselines.get(rule.name)?.medians?.get(host) ?? null;
-        }
-        if (kind === 'hosts') {
-            if (hosts.baseline.length === 0)
-                return undefined;
-            const values = hosts.baseline.map((h) => readings.get(h)?.value).filter((v) => typeof v === 'number');
-            return values.length ? mean(values) : null;
-        }
-        return undefined;
-    };
-    const ticks = Math.max(1, Math.floor(durationMs / settings.intervalMs));
-    let endedEarly = '';
-    let tick = 0;
-    for (tick = 1; tick <= ticks; tick++) {
-        const wait = t0 + tick * settings.intervalMs - now();
-        if (wait > 0)
-            await sleep(wait, signal);
-        if (signal?.aborted) {
-            endedEarly = 'aborted';
-            tick--;
-            break;
-        }
-        const at = now();
-        const shares = options.trafficShares && settings.rules.some((r) => r.volume) ? await options.trafficShares().catch(() => null) : null;
-        const active = settings.rules.filter((r) => !states.get(r.name).error);
-        await Promise.all(active.map(async (rule) => {
-            let readings;
-            try {
-                readings = await source.sample({ rule, hosts: readFor(rule), at, signal });
-            }
-            catch (err) {
-                if (err instanceof QueryError)
-                    return fail(rule, err);
-                readings = new Map((readFor(rule).length ? readFor(rule) : ['']).map((h) => [h, { value: null, reason: `source error: ${errorMessage(err)}` }]));
-            }
-            const judged = normalise(readings, rule.volume ? shares : null);
-            const keys = usesHost(settings, rule) ? hosts.judged : [''];
-            const observations = keys.map((host) => observe(at, host, judged.get(host), baselineFor(rule, host, judged)));
-            if (kind === 'hosts' && usesHost(settings, rule)) {
-                for (const h of hosts.baseline)
-                    baselineSamples.get(rule.name).push(observe(at, h, judged.get(h), undefined));
-            }
-            const next = advanceRule(rule, states.get(rule.name), observations);
-            states.set(rule.name, next);
-            logger.info(`[${tick}/${ticks}] ${rule.name}: ${tickLine(next.samples.slice(-observations.length))}`);
-        }));
-        const hard = settings.rules.find((r) => states.get(r.name).hardFail || states.get(r.name).error);
-        if (hard) {
-            const st = states.get(hard.name);
-            endedEarly = st.error ? `rule '${hard.name}' cannot be evaluated` : `rule '${hard.name}' failed: ${st.hardFail.detail}`;
-            logger.info(`Ending the watch early: ${endedEarly}`);
-            break;
-        }
-    }
-    const at = now();
-    const reports = settings.rules.map((rule) => reportRule(rule, states.get(rule.name), kind, baselines.get(rule.name), baselineSamples.get(rule.name), at));
-    const verdict = overallVerdict(reports);
-    const notPassing = reports.filter((r) => r.verdict !== 'pass');
-    for (const r of reports) {
-        const cmp = r.comparison && !r.rule.compare && !r.comparison.insufficient ? ` [compared, not deciding: ${describeComparison(r.comparison)}]` : '';
-        logger.info(`${r.verdict.toUpperCase()} ${r.name}: ${r.reason}${cmp}`);
-    }
-    logger.info(`Verdict: ${verdict}`);
-    return {
-        verdict,
-        detail: notPassing.length === 0 ? `all ${reports.length} rule(s) passed` : notPassing.map((r) => `${r.name}: ${r.verdict}: ${r.reason}`).join('; '),
-        breaches: reports.flatMap((r) => (r.breach ? [r.breach] : [])),
-        rules: reports,
-        endedEarly,
-        startedAt: new Date(t0).toISOString(),
-        endedAt: new Date(at).toISOString(),
-        ticks: Math.min(tick, ticks),
-        hosts: { canary: hosts.canary, baseline: hosts.baseline, all: hosts.all },
-        alertWarnings: [],
-        settings: {
-            source: settings.source,
-            url: redactUrl(settings.url),
-            baseline: prior ? 'before:wave' : settings.baseline.kind === 'before' ? `before:${settings.baseline.windowMs / 1000}s` : settings.baseline.kind,
-            durationMs,
-            intervalMs: settings.intervalMs,
-            failOn: settings.failOn,
-            environment: settings.environment,
-        },
-    };
 }
 /** Counter rates need a first scrape to measure against. */
-async function primeSource(source, settings, readFor, at, signal, fail, logger) {
+async function primeSource({ source, settings, readFor, t0: at, signal, fail, logger }) {
     if (!source.prime)
         return;
     await Promise.all(settings.rules.map((rule) => source.prime({ rule, hosts: readFor(rule), at, signal }).catch((err) => {
@@ -47997,95 +48565,120 @@ async function primeSource(source, settings, readFor, at, signal, fail, logger) 
             logger.warning(`rule '${rule.name}': first scrape failed: ${errorMessage(err)}`);
     })));
 }
-/** baseline before:<window>: each host's readings over the window (finite ones), and their median. */
-async function loadHistory(source, settings, windowMs, readFor, t0, signal, states, baselines, fail, logger) {
-    for (const rule of settings.rules) {
-        if (!(rule.maxDrop || rule.maxRise || rule.compare) || states.get(rule.name).error)
-            continue;
-        if (!source.history)
-            throw new Error(`source ${settings.source} keeps no history for baseline before:`);
-        try {
-            const raw = await source.history({ rule, hosts: readFor(rule), at: t0, start: t0 - windowMs, end: t0, stepMs: settings.intervalMs, signal });
-            // The sources give values oldest first at the step; their instants are restated from the window's end.
-            const history = new Map([...raw].map(([host, values]) => {
-                const kept = values.filter(Number.isFinite);
-                return [host, kept.map((value, i) => ({ t: t0 - (kept.length - i) * settings.intervalMs, value }))];
-            }));
-            const m = medians(history);
-            baselines.set(rule.name, { history, medians: m });
-            const points = [...history.values()].reduce((n, xs) => n + xs.length, 0);
-            logger.info(`rule '${rule.name}': baseline over the ${windowMs / 1000}s before: ${[...m].map(([h, v]) => `${h ? `${h} ` : ''}${fmt(v)}`).join(', ')} (median of ${points} points)`);
-        }
-        catch (err) {
-            if (err instanceof QueryError)
-                fail(rule, err);
-            else {
-                logger.warning(`rule '${rule.name}': baseline query failed: ${errorMessage(err)}`);
-                baselines.set(rule.name, { history: new Map(), medians: new Map() });
-            }
-        }
+/** The readings from before the watch that the canaries are compared with, where the baseline is `before`. */
+async function loadBaselines(w) {
+    const { settings } = w;
+    if (w.prior)
+        priorBaselines(settings.rules, w.prior, w.baselines);
+    else if (settings.baseline.kind === 'before') {
+        const windowMs = settings.baseline.windowMs;
+        await loadHistory(w.source, settings, windowMs, w.readFor, w.t0, w.signal, w.states, w.baselines, w.fail, w.logger);
     }
 }
-/** Non-finite readings become no data; volume readings are restated at an equal share of requests. */
-function normalise(readings, shares) {
-    const out = new Map();
-    const count = shares ? [...shares.values()].filter((s) => s > 0).length : 0;
-    for (const [host, r] of readings) {
-        const f = finiteReading(r);
-        const share = shares?.get(host) ?? shares?.get(hostName(host));
-        if (f.value === null || !shares)
-            out.set(host, f);
-        else if (share !== undefined && share > 0)
-            out.set(host, { value: scaleByShare(f.value, share, count), raw: f.value, share });
-        // A host the balancer sent nothing yet has no share to restate its volume at.
-        else
-            out.set(host, { value: null, reason: `no request reached it at the load balancer yet (read ${fmt(f.value)})` });
+/**
+ * Samples every rule at each interval until the duration is over, the watch is aborted, or a rule fails
+ * hard: the ticks taken, and why the watch ended early ('' when it did not).
+ */
+async function watchTicks(w) {
+    const { settings, states, signal, now } = w;
+    const ticks = Math.max(1, Math.floor(w.durationMs / settings.intervalMs));
+    let tick = 0;
+    for (tick = 1; tick <= ticks; tick++) {
+        const wait = w.t0 + tick * settings.intervalMs - now();
+        if (wait > 0)
+            await w.sleep(wait, signal);
+        if (signal?.aborted)
+            return { ticks: tick - 1, endedEarly: 'aborted' };
+        const at = now();
+        const wantShares = w.options.trafficShares && settings.rules.some((r) => r.volume);
+        const shares = wantShares ? await w.options.trafficShares().catch(() => null) : null;
+        const active = settings.rules.filter((r) => !states.get(r.name).error);
+        await Promise.all(active.map((rule) => sampleRule(w, rule, { tick, ticks, at, shares })));
+        const hard = settings.rules.find((r) => states.get(r.name).hardFail || states.get(r.name).error);
+        if (hard) {
+            const st = states.get(hard.name);
+            const endedEarly = st.error
+                ? `rule '${hard.name}' cannot be evaluated`
+                : `rule '${hard.name}' failed: ${st.hardFail.detail}`;
+            w.logger.info(`Ending the watch early: ${endedEarly}`);
+            return { ticks: tick, endedEarly };
+        }
     }
-    return out;
+    return { ticks: Math.min(tick, ticks), endedEarly: '' };
 }
-function observe(t, host, r, baseline) {
-    const f = r ?? { value: null, reason: 'not read' };
+/** One rule's sample at a tick: read, judge against the bounds, log. */
+async function sampleRule(w, rule, t) {
+    const { settings, hosts, states, kind } = w;
+    let readings;
+    try {
+        readings = await w.source.sample({ rule, hosts: w.readFor(rule), at: t.at, signal: w.signal });
+    }
+    catch (err) {
+        if (err instanceof QueryError)
+            return w.fail(rule, err);
+        const reason = `source error: ${errorMessage(err)}`;
+        readings = new Map((w.readFor(rule).length ? w.readFor(rule) : ['']).map((h) => [h, { value: null, reason }]));
+    }
+    const judged = normalise(readings, rule.volume ? t.shares : null);
+    const keys = usesHost(settings, rule) ? hosts.judged : [''];
+    const baselineOf = { kind, fromPrior: !!w.prior, baselines: w.baselines, baselineHosts: hosts.baseline };
+    const observations = keys.map((host) => observe(t.at, host, judged.get(host), sampleBaseline(baselineOf, rule, host, judged)));
+    if (kind === 'hosts' && usesHost(settings, rule)) {
+        for (const h of hosts.baseline)
+            w.baselineSamples.get(rule.name).push(observe(t.at, h, judged.get(h), undefined));
+    }
+    const next = advanceRule(rule, states.get(rule.name), observations);
+    states.set(rule.name, next);
+    w.logger.info(`[${t.tick}/${t.ticks}] ${rule.name}: ${tickLine(next.samples.slice(-observations.length))}`);
+}
+/** The verdict: each rule's report, logged, and the watch's result. */
+function conclude(w, ticks, endedEarly) {
+    const { settings, hosts, logger } = w;
+    const at = w.now();
+    const reports = settings.rules.map((rule) => {
+        const state = w.states.get(rule.name);
+        return reportRule(rule, state, w.kind, w.baselines.get(rule.name), w.baselineSamples.get(rule.name), at);
+    });
+    const verdict = overallVerdict(reports);
+    const notPassing = reports.filter((r) => r.verdict !== 'pass');
+    for (const r of reports) {
+        const deciding = r.comparison && !r.rule.compare && !r.comparison.insufficient;
+        const cmp = deciding ? ` [compared, not deciding: ${describeComparison(r.comparison)}]` : '';
+        logger.info(`${r.verdict.toUpperCase()} ${r.name}: ${r.reason}${cmp}`);
+    }
+    logger.info(`Verdict: ${verdict}`);
+    const detail = notPassing.length === 0
+        ? `all ${reports.length} rule(s) passed`
+        : notPassing.map((r) => `${r.name}: ${r.verdict}: ${r.reason}`).join('; ');
     return {
-        t,
-        host,
-        value: f.value,
-        ...(baseline !== undefined ? { baseline } : {}),
-        ...(f.value === null ? { reason: f.reason } : {}),
-        ...(f.raw !== undefined ? { raw: f.raw, share: f.share } : {}),
+        verdict,
+        detail,
+        breaches: reports.flatMap((r) => (r.breach ? [r.breach] : [])),
+        rules: reports,
+        endedEarly,
+        startedAt: new Date(w.t0).toISOString(),
+        endedAt: new Date(at).toISOString(),
+        ticks,
+        hosts: { canary: hosts.canary, baseline: hosts.baseline, all: hosts.all },
+        alertWarnings: [],
+        settings: {
+            source: settings.source,
+            url: sourceUrlShown(settings.url),
+            baseline: baselineName(w),
+            durationMs: w.durationMs,
+            intervalMs: settings.intervalMs,
+            failOn: settings.failOn,
+            environment: settings.environment,
+        },
     };
 }
-function tickLine(samples) {
-    return samples
-        .map((s) => `${s.host ? `${s.host}=` : ''}${s.value === null ? `no data (${s.reason})` : fmt(s.value)}` +
-        `${s.raw !== undefined ? ` (${fmt(s.raw)} at ${fmt((s.share ?? 0) * 100)}% of requests)` : ''}` +
-        `${s.baseline !== undefined ? ` vs ${fmt(s.baseline)}` : ''}${s.state === 'breach' ? ` BREACH ${s.check} ${fmt(s.bound)}` : ''}`)
-        .join(', ');
-}
-/** Finite readings per host, in time order (appended, not copied per reading: linear in the readings). */
-const byHost = (obs) => {
-    const out = new Map();
-    for (const o of obs) {
-        if (o.value === null || !Number.isFinite(o.value))
-            continue;
-        const xs = out.get(o.host);
-        if (xs)
-            xs.push(o.value);
-        else
-            out.set(o.host, [o.value]);
-    }
-    return out;
-};
-/** The judge's comparison for a rule, when it has a baseline to compare with. */
-function compareRule(rule, state, kind, baseline, baselineObs) {
-    const canary = byHost(state.samples);
-    const common = { direction: harmfulDirection(rule), confidence: rule.confidence, canary };
-    if (kind === 'hosts' && baselineObs.length > 0)
-        return judge({ ...common, baseline: byHost(baselineObs), design: 'hosts' });
-    if (kind === 'before' && baseline?.history) {
-        const before = new Map([...baseline.history].map(([h, xs]) => [h, xs.map((x) => x.value)]));
-        return judge({ ...common, baseline: before, design: 'before' });
-    }
-    return undefined;
+/** The baseline as the result names it: `before:wave`, `before:300s`, `hosts` or `none`. */
+function baselineName({ prior, settings }) {
+    if (prior)
+        return 'before:wave';
+    return settings.baseline.kind === 'before'
+        ? `before:${formatDurationInput(settings.baseline.windowMs)}`
+        : settings.baseline.kind;
 }
 function reportRule(rule, state, kind, baseline, baselineObs, at) {
     const comparison = compareRule(rule, state, kind, baseline, baselineObs);

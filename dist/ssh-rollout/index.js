@@ -52754,8 +52754,8 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1046);
-/* harmony import */ var _ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3830);
+/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1098);
+/* harmony import */ var _ssh_connector_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8781);
 // ssh-rollout entry: the runner shell around src/rollout/main.ts.
 
 
@@ -52771,7 +52771,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
     });
 }
 await (0,_common_action_js__WEBPACK_IMPORTED_MODULE_2__/* .runAction */ .Cs)((inputs, logger) => (0,_rollout_main_js__WEBPACK_IMPORTED_MODULE_3__/* .sshRollout */ .o)(inputs, {
-    connector: (0,_ssh_connection_js__WEBPACK_IMPORTED_MODULE_4__/* .createConnector */ .U$)({ logger }),
+    connector: (0,_ssh_connector_js__WEBPACK_IMPORTED_MODULE_4__/* .createConnector */ .U$)({ logger }),
     logger,
     mask: (s) => _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(s),
     signal: cancel.signal,
@@ -52807,11 +52807,11 @@ var common_text = __nccwpck_require__(2450);
 
 
 const coreLogger = {
-    debug: (m) => core/* debug */.Yz((0,common_text/* logText */.k)(m)),
-    info: (m) => core/* info */.pq((0,common_text/* logText */.k)(m)),
-    warning: (m) => core/* warning */.$e((0,common_text/* logText */.k)(m)),
-    error: (m) => core/* error */.z3((0,common_text/* logText */.k)(m)),
-    group: (name, fn) => core/* group */.Os((0,common_text/* logText */.k)(name), fn),
+    debug: (m) => core/* debug */.Yz((0,common_text/* logText */.kc)(m)),
+    info: (m) => core/* info */.pq((0,common_text/* logText */.kc)(m)),
+    warning: (m) => core/* warning */.$e((0,common_text/* logText */.kc)(m)),
+    error: (m) => core/* error */.z3((0,common_text/* logText */.kc)(m)),
+    group: (name, fn) => core/* group */.Os((0,common_text/* logText */.kc)(name), fn),
 };
 
 ;// CONCATENATED MODULE: ./src/common/action.ts
@@ -52833,13 +52833,13 @@ async function runAction(main) {
         setOutputs(result.outputs);
         // A failure may quote a host's output or a test name: made inert as every log line is.
         if (result.failure)
-            core/* setFailed */.C1((0,common_text/* logText */.k)(result.failure));
+            core/* setFailed */.C1((0,common_text/* logText */.kc)(result.failure));
     }
     catch (err) {
         if (err instanceof inputs/* InputError */.dz)
-            core/* setFailed */.C1((0,common_text/* logText */.k)(err.message));
+            core/* setFailed */.C1((0,common_text/* logText */.kc)(err.message));
         else
-            core/* setFailed */.C1((0,common_text/* logText */.k)(err instanceof Error ? (err.stack ?? err.message) : String(err)));
+            core/* setFailed */.C1((0,common_text/* logText */.kc)(err instanceof Error ? (err.stack ?? err.message) : String(err)));
     }
 }
 /** Appends Markdown to the job summary; outside the runner (no GITHUB_STEP_SUMMARY) it does nothing. */
@@ -53112,8 +53112,10 @@ const silentLogger = {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   T: () => (/* binding */ oneLine),
-/* harmony export */   k: () => (/* binding */ logText)
+/* harmony export */   $Q: () => (/* binding */ clip),
+/* harmony export */   TN: () => (/* binding */ oneLine),
+/* harmony export */   kc: () => (/* binding */ logText),
+/* harmony export */   w$: () => (/* binding */ lastLines)
 /* harmony export */ });
 // Untrusted text (a host's stderr, a health body, a name read from a host) made safe for a log line:
 // one line, printable. Without line breaks nothing in it can start a line the runner reads as a
@@ -53134,7 +53136,42 @@ function oneLine(text, max = 2000) {
         .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
         .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
         .replace(/##\[/g, '## [');
-    return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+    return clip(line, max);
+}
+/**
+ * `text` cut to at most `max` characters, `…` the last when cut; a surrogate pair is never split. (To
+ * fit a GitHub limit, in UTF-8 bytes too, github/limits.ts has its own clip.)
+ */
+function clip(text, max) {
+    if (text.length <= max)
+        return text;
+    let end = Math.max(0, max - 1);
+    // A high surrogate left last would render as a replacement character.
+    if (end > 0 && isSurrogate(text.charCodeAt(end - 1), 'high'))
+        end--;
+    return `${text.slice(0, end)}…`;
+}
+function isSurrogate(code, half) {
+    return half === 'high' ? code >= 0xd800 && code <= 0xdbff : code >= 0xdc00 && code <= 0xdfff;
+}
+/**
+ * The last `lines` non-blank lines of a command's output as one printable line ({@link oneLine}), what a
+ * one-line reason needs; over `max` characters the end is kept, after a `…`. '' for blank output.
+ */
+function lastLines(output, o = {}) {
+    const max = o.max ?? 1000;
+    const kept = output
+        .split(/\r\n|\n|\r/)
+        .filter((l) => l.trim() !== '')
+        .slice(-(o.lines ?? 3));
+    const line = oneLine(kept.join('\n').trim(), Infinity);
+    if (line.length <= max)
+        return line;
+    let start = line.length - Math.max(0, max - 1);
+    // A low surrogate left first would render as a replacement character.
+    if (isSurrogate(line.charCodeAt(start), 'low'))
+        start++;
+    return `…${line.slice(start)}`;
 }
 /**
  * `text` as log lines the runner only prints: line breaks kept (\r and \r\n become \n), control and
@@ -53156,7 +53193,7 @@ function logText(text) {
 
 /***/ }),
 
-/***/ 1046:
+/***/ 1098:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58231,7 +58268,7 @@ function errors_errorMessage(err) {
 // aborted") or cuts it where it likes; fivestep cuts first, at a line, and says what was left out and
 // where the whole is.
 const limits_GITHUB_LIMITS = {
-    /** Check run `output.summary` and `output.text`: 65,535 characters; kept in bytes too (SPEC: 64 KB). */
+    /** Check run `output.summary` and `output.text`: 65,535 characters; GitHub also says 64 KB, so kept in bytes too. */
     checkRunSummary: { what: 'a check run summary', chars: 65_535, bytes: 65_535 },
     /** Annotation `message` and `raw_details`: 64 KB. */
     annotationMessage: { what: 'an annotation message', bytes: 65_535 },
@@ -58259,7 +58296,10 @@ function fits(text, limit) {
 function limits_clip(text, limit, ellipsis = '…') {
     if (fits(text, limit))
         return text;
-    const room = { chars: (limit.chars ?? Infinity) - ellipsis.length, bytes: (limit.bytes ?? Infinity) - encoder.encode(ellipsis).length };
+    const room = {
+        chars: (limit.chars ?? Infinity) - ellipsis.length,
+        bytes: (limit.bytes ?? Infinity) - encoder.encode(ellipsis).length,
+    };
     let chars = 0;
     let bytes = 0;
     let end = 0;
@@ -58296,7 +58336,11 @@ function limits_fitMarkdown(markdown, limit, cut) {
         const s = { chars: line.length + 1, bytes: limit.bytes === undefined ? 0 : encoder.encode(line).length + 1 };
         if (chars + s.chars > room.chars || bytes + s.bytes > room.bytes) {
             if (kept.length === 0)
-                kept.push(limits_clip(line, { what: limit.what, chars: room.chars, bytes: limit.bytes === undefined ? undefined : room.bytes }));
+                kept.push(limits_clip(line, {
+                    what: limit.what,
+                    chars: room.chars,
+                    bytes: limit.bytes === undefined ? undefined : room.bytes,
+                }));
             break;
         }
         kept.push(line);
@@ -58406,8 +58450,9 @@ function safeJson(text) {
 var common_logger = __nccwpck_require__(9353);
 ;// CONCATENATED MODULE: ./src/github/runs.ts
 // Whether the workflow run that holds a deploy lock has finished: a lock names its holder by the run URL
-// (src/github/context.ts), and a finished run's lock is stale at once (SPEC, "The lock survives a lost
-// runner"). The answer is advisory: anything but a clear "completed" leaves the heartbeat to decide.
+// (src/github/context.ts), and a finished run's lock is stale at once: a lost runner's lock is taken over
+// without waiting for its heartbeat to age. The answer is advisory: anything but a clear "completed"
+// leaves the heartbeat to decide.
 
 
 /** A lookup slower than this answers 'unknown', so a hung API never holds up taking a lock. */
@@ -58482,10 +58527,55 @@ function createRunStatusLookup(client, serverUrl, logger = common_logger/* silen
             // Octokit gives a network failure or a timeout status 500 too; only an HTTP answer has a response.
             const code = err?.response?.status;
             const message = errors_errorMessage(err);
-            logger.debug(`could not look up run ${holderUrl}: ${typeof code === 'number' ? `HTTP ${code}` : 'no response'} (${message.split('\n')[0]})`);
+            logger.debug(`could not look up run ${holderUrl}: ${typeof code === 'number' ? `HTTP ${code}` : 'no response'} ` +
+                `(${message.split('\n')[0]})`);
             return 'unknown';
         }
     };
+}
+
+;// CONCATENATED MODULE: ./src/common/format.ts
+// Figures as people read them, in one place for logs, summaries and error messages.
+/** `512 B`, `1.5 MiB`, `2.0 GiB`. */
+function formatBytes(bytes) {
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    if (bytes < 1024)
+        return `${Math.round(bytes)} B`;
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return `${value.toFixed(1)} ${units[unit]}`;
+}
+/**
+ * A time something took: `850 ms` below a second, then seconds with three significant figures up to
+ * 10 s (`1.23 s`), one decimal above (`12.3 s`, `125.0 s`).
+ */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+/**
+ * A configured duration (an interval, a window, a timeout) as the inputs take it, exact: `30s`, `0.25s`,
+ * so a reader can copy it back into a workflow.
+ */
+function format_formatDurationInput(ms) {
+    return `${ms / 1000}s`;
+}
+/** `1 host`, `3 hosts`: a count and a noun that takes an `s` in the plural. */
+function plural(count, noun) {
+    return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+/** Up to this many hosts a summary or an issue names each host; above it, hosts are grouped and counted. */
+const SMALL_FLEET = 50;
+/** Host names for a sentence: all of them up to `max`, else the first few and how many more (`where` the rest are). */
+function hostList(hosts, where, max = SMALL_FLEET) {
+    if (hosts.length <= max)
+        return hosts.join(', ');
+    return `${hosts.slice(0, 5).join(', ')} and ${hosts.length - 5} more (${where})`;
 }
 
 // EXTERNAL MODULE: ./src/common/text.ts
@@ -58518,7 +58608,7 @@ function envAssignments(env) {
 }
 
 ;// CONCATENATED MODULE: ./src/release/layout.ts
-// The on-host layout (SPEC): releases/, current, shared/, .fivestep/ under the deploy path.
+// The on-host layout every host keeps: releases/, current, shared/, .fivestep/ under the deploy path.
 
 const RELEASE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 function validateReleaseId(input, id) {
@@ -58538,7 +58628,8 @@ function validateDeployPath(input, path) {
     if (/[\0-\x1f\x7f]/.test(path))
         throw new inputs/* InputError */.dz(input, 'must not contain control characters');
     if (path.includes('\\'))
-        throw new inputs/* InputError */.dz(input, `'${path}' must not contain a backslash (sha256sum and tar escape it in the names they print, so the upload's checks could never pass)`);
+        throw new inputs/* InputError */.dz(input, `'${path}' must not contain a backslash (sha256sum and tar escape it in the names they print, so the ` +
+            `upload's checks could never pass)`);
     const parts = path.split('/').filter((p) => p !== '' && p !== '.');
     if (parts.includes('..'))
         throw new inputs/* InputError */.dz(input, `'${path}' must not contain '..'`);
@@ -58555,7 +58646,8 @@ function validateSharedPath(input, path) {
     }
     return { path: parts.join('/'), dir: path.endsWith('/') };
 }
-/** The proper prefixes of a relative path: `a/b/c` → `a`, `a/b` (each checked for a symlink before anything goes through it). */
+/** The proper prefixes of a relative path: `a/b/c` → `a`, `a/b` (each checked for a symlink before anything goes
+ * through it). */
 function parentPaths(path) {
     const parts = path.split('/');
     return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
@@ -58583,7 +58675,6 @@ const releasePath = (deployPath, id) => `${deployPath}/releases/${id}`;
 // Every value is validated upstream and still passes through quote(): nothing reaches the shell unquoted.
 
 
-
 /**
  * Exit codes our commands use so the runner can tell failures apart. deltaMismatch: a release built
  * from hard links did not match its manifest (the runner then sends the whole artifact); unwritable:
@@ -58591,7 +58682,16 @@ const releasePath = (deployPath, id) => `${deployPath}/releases/${id}`;
  * artifact or the host holds something fivestep will not use (a device, a symlink where a directory
  * must be).
  */
-const EXIT = { checksum: 64, exists: 65, missing: 66, deltaMismatch: 67, unwritable: 68, noSpace: 69, refused: 70, lockHeld: 75 };
+const EXIT = {
+    checksum: 64,
+    exists: 65,
+    missing: 66,
+    deltaMismatch: 67,
+    unwritable: 68,
+    noSpace: 69,
+    refused: 70,
+    lockHeld: 75,
+};
 function releaseEnv(e) {
     return envAssignments({
         RELEASE_ID: e.releaseId,
@@ -58599,206 +58699,6 @@ function releaseEnv(e) {
         DEPLOY_PATH: e.deployPath,
         PREVIOUS_RELEASE_ID: e.previousReleaseId,
     });
-}
-/** How much of the deploy log a state read brings back: far more than keep-releases ever needs. */
-const LOG_LINES_READ = 2000;
-/**
- * Sets `$unwritable` to the first of the deploy path, releases/, .fivestep/ and shared/ that exists
- * and that the login user cannot write, or, when the deploy path does not exist yet, to its nearest
- * existing parent if that one is not writable ('' when all is well). `[ -w ]` asks the kernel
- * (access(2)), so a read-only mount counts as unwritable too.
- */
-function findUnwritable(deployPath) {
-    const l = layout(deployPath);
-    const dp = quote(deployPath);
-    return [
-        `unwritable=; for d in ${[deployPath, l.releases, l.state, l.shared].map(quote).join(' ')}; do if [ -e "$d" ] && [ ! -w "$d" ]; then unwritable=$d; break; fi; done`,
-        `if [ ! -e ${dp} ]; then d=${dp}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -w "$d" ] || unwritable=$d; fi`,
-    ];
-}
-/**
- * Reads a host's release state as `key=value` lines: current, each release with its mtime,
- * bad markers, the checksum recorded for `releaseId` (to skip a repeat upload) and the newest
- * lines of the deploy log (the ledger), in one round trip. With `checks`, also what preflight needs:
- * whether the deploy path can be written, the free space there, the commands missing, and how each
- * shared path is present. Changes nothing.
- */
-function readStateCommand(deployPath, releaseId = '', checks) {
-    const l = layout(deployPath);
-    const nearest = `d=${quote(deployPath)}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done`;
-    const free = (dir) => `df -Pk ${dir} 2>/dev/null | awk 'NR==2 { print "free-kb=" $4 }'`;
-    const lines = [
-        ...(checks
-            ? [
-                ...findUnwritable(deployPath),
-                `[ -z "$unwritable" ] || printf 'unwritable=%s\\n' "$unwritable"`,
-                `for c in ${checks.commands.map(quote).join(' ')}; do command -v "$c" >/dev/null 2>&1 || echo "missing-command=$c"; done; true`,
-            ]
-            : []),
-        `cd ${quote(deployPath)} 2>/dev/null || { echo absent=1; ${checks ? `${nearest}; ${free('"$d"')}; ` : ''}exit 0; }`,
-        // A layout directory that is a symlink would lead fivestep's writes out of the deploy path.
-        `for n in releases shared .fivestep; do [ -L "$n" ] && printf 'layout-link=%s\\n' "$n"; done; true`,
-        `if [ -L current ]; then printf 'current-link=%s\\n' "$(readlink current)"; elif [ -d current ]; then echo current-kind=dir; elif [ -e current ]; then echo current-kind=file; fi`,
-        `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; if [ -L "releases/$n" ]; then echo "release-link=$n"; continue; fi; echo "release=$n $(stat -c %Y "releases/$n")"; done`,
-        `for b in ${quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
-        releaseId ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ${quote(`${l.checksums}/${releaseId}`)})"; true` : 'true',
-        `tail -n ${LOG_LINES_READ} ${quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
-    ];
-    if (checks) {
-        lines.push(free('.'));
-        for (const { path } of checks.shared) {
-            const inShared = quote(`shared/${path}`);
-            for (const p of ['', ...parentPaths(path)]) {
-                const dir = quote(p ? `shared/${p}` : 'shared');
-                lines.push(`[ -L ${dir} ] && printf 'shared-through-link=%s\\t%s\\n' ${quote(path)} ${quote(p || '.')}; true`);
-            }
-            lines.push(`if [ -L ${inShared} ]; then k=link; elif [ -d ${inShared} ]; then k=dir; elif [ -e ${inShared} ]; then k=file; else k=absent; fi; printf 'shared=%s\\t%s\\n' "$k" ${quote(path)}`);
-        }
-    }
-    return lines.join('\n');
-}
-function emptyState() {
-    return {
-        exists: true,
-        current: '',
-        currentProblem: '',
-        currentIsDirectory: false,
-        releases: [],
-        releaseLinks: [],
-        layoutLinks: [],
-        bad: [],
-        checksum: '',
-        log: [],
-        unwritable: '',
-        missingCommands: [],
-        freeKb: null,
-        shared: new Map(),
-        sharedThroughLink: new Map(),
-    };
-}
-const validId = (id) => RELEASE_ID_PATTERN.test(id) && id !== '.' && id !== '..';
-function parseState(stdout) {
-    const state = emptyState();
-    let link;
-    for (const line of stdout.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq < 0)
-            continue;
-        const key = line.slice(0, eq);
-        const raw = line.slice(eq + 1);
-        const value = raw.trim();
-        if (key === 'absent')
-            state.exists = false;
-        else if (key === 'current-link')
-            link = raw;
-        // The lines a state read wrote before links were checked.
-        else if (key === 'current')
-            link = value ? `releases/${value}` : undefined;
-        else if (key === 'current-kind') {
-            state.currentIsDirectory = value === 'dir';
-            state.currentProblem = value === 'dir' ? 'is a directory, not a symlink (an app deployed by hand?)' : 'is a file, not a symlink';
-        }
-        else if (key === 'bad')
-            state.bad.push(value);
-        else if (key === 'checksum')
-            state.checksum = value;
-        else if (key === 'log')
-            state.log.push(...parseLog(raw));
-        else if (key === 'release') {
-            const [id, mtime] = value.split(' ');
-            if (validId(id))
-                state.releases.push({ id, mtime: Number(mtime) || 0 });
-        }
-        else if (key === 'release-link')
-            state.releaseLinks.push(value);
-        else if (key === 'layout-link')
-            state.layoutLinks.push(value);
-        else if (key === 'unwritable')
-            state.unwritable = value;
-        else if (key === 'missing-command')
-            state.missingCommands.push(value);
-        else if (key === 'free-kb')
-            state.freeKb = Number.isFinite(Number(value)) && value !== '' ? Number(value) : null;
-        else if (key === 'shared') {
-            const tab = raw.indexOf('\t');
-            const kind = raw.slice(0, tab);
-            if (tab > 0 && ['link', 'dir', 'file', 'absent'].includes(kind))
-                state.shared.set(raw.slice(tab + 1), kind);
-        }
-        else if (key === 'shared-through-link') {
-            const tab = raw.indexOf('\t');
-            if (tab > 0)
-                state.sharedThroughLink.set(raw.slice(0, tab), raw.slice(tab + 1));
-        }
-    }
-    if (link !== undefined) {
-        // Only `releases/<id>` is a release: anything else would lead fivestep out of releases/.
-        const m = /^releases\/([^/]+)\/?$/.exec(link);
-        if (m && validId(m[1]) && !state.releaseLinks.includes(m[1]))
-            state.current = m[1];
-        else if (m && state.releaseLinks.includes(m[1]))
-            state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
-        else
-            state.currentProblem = `is a symlink to '${(0,common_text/* oneLine */.T)(link, 300)}', outside releases/`;
-    }
-    state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
-    return state;
-}
-/** A lock whose heartbeat is older than this is stale: its holder is gone (SPEC). */
-const LOCK_STALE_SEC = 60;
-/** Writes the owner file (token, owner, heartbeat on the host's clock) by rename, so no reader sees it half-written. */
-function writeOwner(lock, token, owner) {
-    return `printf '%s\\n' ${quote(token)} ${quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ${lock}/owner.tmp ${lock}/owner`;
-}
-/**
- * One attempt at the host's lock (an atomic mkdir). Exits EXIT.unwritable printing `unwritable <path>`
- * when the login user cannot write the deploy path. Prints `acquired`, `took-over <age> <holder>`
- * (the old lock was stale, or its holder is `forceOwner`, a run known to have completed) or exits
- * EXIT.lockHeld printing `held <age> <holder>`, age being seconds since the holder's last heartbeat.
- * Ages use the host's clock, so runners with skewed clocks agree. A takeover is guarded by a second
- * mkdir, so two rollouts that both see a stale lock cannot both take it.
- */
-function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
-    const l = layout(deployPath);
-    const lock = quote(l.lock);
-    const guard = quote(`${l.lock}.takeover`);
-    const write = writeOwner(lock, token, owner);
-    const read = `tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner 2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`;
-    return [
-        // A deploy path the login user cannot write is said as such, never taken for someone else's lock.
-        ...findUnwritable(deployPath),
-        `[ -z "$unwritable" ] && mkdir -p ${quote(l.state)} 2>/dev/null || { [ -n "$unwritable" ] || unwritable=${quote(l.state)}; printf 'unwritable %s\\n' "$unwritable"; exit ${EXIT.unwritable}; }`,
-        `if mkdir ${lock} 2>/dev/null; then ${write}; echo acquired; exit 0; fi`,
-        read,
-        `now=$(date +%s)`,
-        // No owner file yet: a rollout is between its mkdir and its write; the directory's age stands in.
-        `case "$beat" in ''|*[!0-9]*) beat=$(stat -c %Y ${lock} 2>/dev/null || echo "$now");; esac`,
-        // Locks written before the heartbeat held an expiry one hour ahead.
-        `[ "$beat" -gt $((now + 120)) ] && beat=$((beat - 3600))`,
-        `age=$((now - beat))`,
-        `if [ "$tok" = ${quote(token)} ]; then ${write}; echo acquired; exit 0; fi`,
-        `[ -d ${guard} ] && [ $((now - $(stat -c %Y ${guard} 2>/dev/null || echo "$now"))) -gt ${LOCK_STALE_SEC} ] && rmdir ${guard} 2>/dev/null`,
-        `if { [ "$age" -gt ${LOCK_STALE_SEC} ] || { [ -n ${quote(forceOwner)} ] && [ "$holder" = ${quote(forceOwner)} ]; }; } && mkdir ${guard} 2>/dev/null; then`,
-        `  if [ "$(sed -n 1p ${lock}/owner 2>/dev/null || true)" = "$tok" ]; then rm -rf ${lock}; if mkdir ${lock} 2>/dev/null; then ${write}; rmdir ${guard}; echo "took-over $age $holder"; exit 0; fi; fi`,
-        `  rmdir ${guard}; ${read}`,
-        `fi`,
-        `echo "held $age $holder"; exit ${EXIT.lockHeld}`,
-    ].join('\n');
-}
-/**
- * The heartbeat as one long-lived command: each line the runner writes renews the heartbeat and is
- * answered `renewed`, or `lost` (and the loop ends) when another run holds the lock now. A renewal then costs one packet on an open channel, not a new session: at a
- * thousand hosts a renewal every 15 s for each would otherwise rival the rollout's own commands.
- * When the runner vanishes no line comes, so the heartbeat goes stale as the lock's rules expect.
- */
-function heartbeatCommand(deployPath, token, owner) {
-    const lock = quote(layout(deployPath).lock);
-    return `while IFS= read -r beat; do if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ]; then ${writeOwner(lock, token, owner)} 2>/dev/null; echo renewed; else echo lost; exit 0; fi; done`;
-}
-/** Releases the lock only if this run still holds it (its token is in the owner file). */
-function releaseLockCommand(deployPath, token) {
-    const lock = quote(layout(deployPath).lock);
-    return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ] && rm -rf ${lock}; true`;
 }
 /** Receives the artifact on stdin into incoming/, verifying its sha256; nothing is left behind when either fails. */
 function receiveArtifactCommand(deployPath, releaseId, sha256) {
@@ -58808,7 +58708,8 @@ function receiveArtifactCommand(deployPath, releaseId, sha256) {
         'set -e',
         `mkdir -p ${quote(l.incoming)}`,
         `cat > ${tmp} || { rm -f ${tmp}; echo 'could not store the upload (is the disk full?)' >&2; exit 1; }`,
-        `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
+        `if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${quote(sha256)} ]; then rm -f ${tmp}; echo 'checksum ` +
+            `mismatch after upload' >&2; exit ${EXIT.checksum}; fi`,
     ].join('\n');
 }
 /** A release that fits leaves this share of the free space free (on a host, and on the runner). */
@@ -58823,11 +58724,15 @@ function commands_fits(need, free) {
  */
 function spaceCheck(deployPath, needBytes) {
     const l = layout(deployPath);
-    const human = 'function h(b) { if (b >= 1073741824) return sprintf("%.1f GiB", b / 1073741824); if (b >= 1048576) return sprintf("%.1f MiB", b / 1048576); if (b >= 1024) return sprintf("%.1f KiB", b / 1024); return b " B" }';
-    const say = `BEGIN { printf "not enough space in %s: the release needs %s unpacked, plus %s to spare (10%% of the free space); %s is free\\n", dp, h(need), h(free * 102.4), h(free * 1024) }`;
+    const human = 'function h(b) { if (b >= 1073741824) return sprintf("%.1f GiB", b / 1073741824); if (b >= 1048576) ' +
+        'return sprintf("%.1f MiB", b / 1048576); if (b >= 1024) return sprintf("%.1f KiB", b / 1024); return b " B" }';
+    const say = `BEGIN { printf "not enough space in %s: the release needs %s unpacked, plus %s to spare ` +
+        `(10%% of the free space); %s is free\\n", dp, h(need), h(free * 102.4), h(free * 1024) }`;
     return [
         `need=${needBytes}; free=$(df -Pk ${quote(l.releases)} 2>/dev/null | awk 'NR==2 { print $4 }')`,
-        `if [ -n "$free" ] && [ $(( (need + 1023) / 1024 + free / ${Math.round(1 / SPARE_SHARE)} )) -gt "$free" ]; then awk -v need="$need" -v free="$free" -v dp=${quote(deployPath)} '${human} ${say}' >&2; exit ${EXIT.noSpace}; fi`,
+        `if [ -n "$free" ] && [ $(( (need + 1023) / 1024 + free / ${Math.round(1 / SPARE_SHARE)} )) -gt "$free" ` +
+            `]; then awk -v need="$need" -v free="$free" -v dp=${quote(deployPath)} '${human} ${say}' >&2; exit ` +
+            `${EXIT.noSpace}; fi`,
     ];
 }
 /**
@@ -58839,16 +58744,20 @@ function listCheckedCommand(archive, z, out) {
     const awk = [
         '{ t = substr($1, 1, 1) }',
         't != "-" && t != "d" && t != "l" && t != "h" { if (nbad < 10) bad = bad "\\n  " $0; nbad++; next }',
-        't == "-" && (substr($1, 4, 1) ~ /[sS]/ || substr($1, 7, 1) ~ /[sS]/) { if (nsuid < 10) suid = suid "\\n  " $0; nsuid++ }',
+        't == "-" && (substr($1, 4, 1) ~ /[sS]/ || substr($1, 7, 1) ~ /[sS]/) { if (nsuid < 10) suid = suid ' +
+            '"\\n  " $0; nsuid++ }',
         't == "-" { size += $3 }',
         'END {',
-        `  if (nbad) { printf "the artifact holds %d member(s) that are not regular files, directories or symlinks (refused):%s\\n", nbad, bad > "/dev/stderr"; exit ${EXIT.refused} }`,
-        `  if (nsuid) { printf "the artifact holds %d setuid or setgid file(s) (refused):%s\\n", nsuid, suid > "/dev/stderr"; exit ${EXIT.refused} }`,
+        `  if (nbad) { printf "the artifact holds %d member(s) that are not regular files, directories or ` +
+            `symlinks (refused):%s\\n", nbad, bad > "/dev/stderr"; exit ${EXIT.refused} }`,
+        `  if (nsuid) { printf "the artifact holds %d setuid or setgid file(s) (refused):%s\\n", nsuid, suid ` +
+            `> "/dev/stderr"; exit ${EXIT.refused} }`,
         '  printf "%.0f\\n", size',
         '}',
     ].join(' ');
     return [
-        `tar -t${z}v --numeric-owner -f ${archive} > ${out}.list 2> ${out}.err || { echo "the artifact cannot be read as a tar archive: $(tail -n 2 ${out}.err | tr '\\n' ' ')" >&2; exit 1; }`,
+        `tar -t${z}v --numeric-owner -f ${archive} > ${out}.list 2> ${out}.err || { echo "the artifact cannot ` +
+            `be read as a tar archive: $(tail -n 2 ${out}.err | tr '\\n' ' ')" >&2; exit 1; }`,
         `listed=$(awk '${awk}' ${out}.list)`,
     ].join('\n');
 }
@@ -58873,11 +58782,17 @@ function unpackCommand(deployPath, releaseId, options) {
     return [
         'set -e',
         `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)}`,
-        `if [ -L ${target} ]; then echo ${quote(`releases/${releaseId} is a symlink: fivestep never writes through one; remove it on the host`)} >&2; exit ${EXIT.refused}; fi`,
-        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(identity)} ]; then rm -f ${received}; ${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `if [ -L ${target} ]; then echo ` +
+            `${quote(`releases/${releaseId} is a symlink: fivestep never writes through one; remove it on the host`)} ` +
+            `>&2; exit ${EXIT.refused}; fi`,
+        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(identity)} ]; then rm -f ${received}; ` +
+            `${staged ? `${appendLogCommand(deployPath, staged)}; ` : ''}exit 0; fi; echo 'release directory ` +
+            `already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
         `cleanup() { rm -rf ${partial} ${received} ${sum}; }`,
         'trap cleanup EXIT',
-        ...(unpackedBytes === undefined ? [listCheckedCommand(tmp, z, tmp), ...spaceCheck(deployPath, '"$listed"')] : spaceCheck(deployPath, String(unpackedBytes))),
+        ...(unpackedBytes === undefined
+            ? [listCheckedCommand(tmp, z, tmp), ...spaceCheck(deployPath, '"$listed"')]
+            : spaceCheck(deployPath, String(unpackedBytes))),
         `rm -rf ${partial}`,
         `mkdir ${partial}`,
         // -p: modes exactly as the artifact has them (not masked by the login's umask), as delta staging builds them.
@@ -58888,22 +58803,13 @@ function unpackCommand(deployPath, releaseId, options) {
         // prune orders releases by this mtime, so it must be the unpack time.
         `touch ${partial}`,
         // The manifest the runner offered (delta staging), kept so the next release can be built from this one.
-        `if [ -f ${manifest} ]; then mkdir -p ${quote(l.manifests)}; mv ${manifest} ${quote(`${l.manifests}/${releaseId}`)}; fi`,
+        `if [ -f ${manifest} ]; then mkdir -p ${quote(l.manifests)}; mv ${manifest} ` +
+            `${quote(`${l.manifests}/${releaseId}`)}; fi`,
         `printf '%s\\n' ${quote(identity)} > ${sum}`,
         `mv ${partial} ${target}`,
         `trap - EXIT`,
         `rm -f ${received}`,
         ...(staged ? [appendLogCommand(deployPath, staged)] : []),
-    ].join('\n');
-}
-/** Removes a release this run staged but never switched to (its rollout stopped): nothing half-done stays. */
-function discardReleaseCommand(deployPath, releaseId) {
-    const l = layout(deployPath);
-    const target = `releases/${releaseId}`;
-    return [
-        `cd ${quote(deployPath)} 2>/dev/null || exit 0`,
-        `[ "$(readlink current 2>/dev/null)" = ${quote(target)} ] && { echo 'is current: kept' >&2; exit 1; }`,
-        `rm -rf -- ${quote(target)} ${quote(`${l.releases}/.${releaseId}.partial`)} ${quote(`${l.checksums}/${releaseId}`)} ${quote(`${l.manifests}/${releaseId}`)} ${quote(`${l.incoming}/${releaseId}`)}.*`,
     ].join('\n');
 }
 /**
@@ -58916,20 +58822,32 @@ function discardReleaseCommand(deployPath, releaseId) {
 function linkSharedCommand(deployPath, releaseId, shared) {
     const rel = `releases/${releaseId}`;
     const lines = ['set -e', `cd ${quote(deployPath)}`, `fail() { printf '%s\\n' "$1" >&2; exit ${EXIT.refused}; }`];
-    lines.push(`[ -L shared ] && fail ${quote(`${deployPath}/shared is a symlink: shared paths would be written outside the deploy path`)}; mkdir -p shared`);
+    lines.push(`[ -L shared ] && fail ` +
+        `${quote(`${deployPath}/shared is a symlink: shared paths would be written outside the deploy path`)}; ` +
+        `mkdir -p shared`);
     for (const { path, dir } of shared) {
         const name = `shared path '${path}${dir ? '/' : ''}'`;
         for (const q of parentPaths(path)) {
-            lines.push(`[ -L ${quote(`${rel}/${q}`)} ] && fail ${quote(`${name}: '${q}' is a symlink in the release: a shared path cannot go through a symlink`)}`, `[ -e ${quote(`${rel}/${q}`)} ] && [ ! -d ${quote(`${rel}/${q}`)} ] && fail ${quote(`${name}: '${q}' is not a directory in the release`)}`, `[ -L ${quote(`shared/${q}`)} ] && fail ${quote(`${name}: shared/${q} is a symlink: a shared path cannot go through a symlink`)}`, `[ -e ${quote(`shared/${q}`)} ] && [ ! -d ${quote(`shared/${q}`)} ] && fail ${quote(`${name}: shared/${q} is not a directory`)}`);
+            lines.push(`[ -L ${quote(`${rel}/${q}`)} ] && fail ` +
+                `${quote(`${name}: '${q}' is a symlink in the release: a shared path cannot go through a symlink`)}`, `[ -e ${quote(`${rel}/${q}`)} ] && [ ! -d ${quote(`${rel}/${q}`)} ] && fail ` +
+                `${quote(`${name}: '${q}' is not a directory in the release`)}`, `[ -L ${quote(`shared/${q}`)} ] && fail ` +
+                `${quote(`${name}: shared/${q} is a symlink: a shared path cannot go through a symlink`)}`, `[ -e ${quote(`shared/${q}`)} ] && [ ! -d ${quote(`shared/${q}`)} ] && fail ` +
+                `${quote(`${name}: shared/${q} is not a directory`)}`);
         }
         const inShared = quote(`shared/${path}`);
         const inRelease = quote(`${rel}/${path}`);
         const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
         if (dir) {
-            lines.push(`[ -e ${inShared} ] && [ ! -L ${inShared} ] && [ ! -d ${inShared} ] && fail ${quote(`${name} declares a directory, but ${deployPath}/shared/${path} is a file`)}`, `[ -L ${inRelease} ] || { [ -e ${inRelease} ] && [ ! -d ${inRelease} ]; } && fail ${quote(`${name} declares a directory, but the release holds '${path}' as a file or symlink`)}`);
+            lines.push(`[ -e ${inShared} ] && [ ! -L ${inShared} ] && [ ! -d ${inShared} ] && fail ` +
+                `${quote(`${name} declares a directory, but ${deployPath}/shared/${path} is a file`)}`, `[ -L ${inRelease} ] || { [ -e ${inRelease} ] && [ ! -d ${inRelease} ]; } && fail ` +
+                `${quote(`${name} declares a directory, but the release holds '${path}' as a file or symlink`)}`);
         }
-        const missing = `${name} is in neither ${deployPath}/shared/ nor the release: create ${deployPath}/shared/${path} on each host first${dir ? '' : `, or write '${path}/' in shared-paths to declare a directory that starts empty`}`;
-        lines.push(`if [ ! -e ${inShared} ] && [ ! -L ${inShared} ]; then`, `  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then ${parent ? `mkdir -p ${quote(`shared/${parent}`)}; ` : ''}cp -a ${inRelease} ${inShared}`, dir ? `  else mkdir -p ${inShared}` : `  else fail ${quote(missing)}`, '  fi', 'fi', ...(parent ? [`mkdir -p ${quote(`${rel}/${parent}`)}`] : []), `rm -rf ${inRelease}`, `ln -s ${quote(`${deployPath}/shared/${path}`)} ${inRelease}`);
+        const missing = `${name} is in neither ${deployPath}/shared/ nor the release: create ${deployPath}/shared/${path} ` +
+            `on each host ` +
+            `first${dir ? '' : `, or write '${path}/' in shared-paths to declare a directory that starts empty`}`;
+        lines.push(`if [ ! -e ${inShared} ] && [ ! -L ${inShared} ]; then`, `  if [ -e ${inRelease} ] || [ -L ${inRelease} ]; then ` +
+            `${parent ? `mkdir -p ${quote(`shared/${parent}`)}; ` : ''}cp ` +
+            `-a ${inRelease} ${inShared}`, dir ? `  else mkdir -p ${inShared}` : `  else fail ${quote(missing)}`, '  fi', 'fi', ...(parent ? [`mkdir -p ${quote(`${rel}/${parent}`)}`] : []), `rm -rf ${inRelease}`, `ln -s ${quote(`${deployPath}/shared/${path}`)} ${inRelease}`);
     }
     return lines.join('\n');
 }
@@ -58947,7 +58865,8 @@ function switchCommand(deployPath, releaseId, entry) {
     return [
         'set -e',
         `cd ${quote(deployPath)}`,
-        `[ -d ${quote(`releases/${releaseId}`)} ] && [ ! -L ${quote(`releases/${releaseId}`)} ] || { echo 'release directory missing' >&2; exit ${EXIT.missing}; }`,
+        `[ -d ${quote(`releases/${releaseId}`)} ] && [ ! -L ${quote(`releases/${releaseId}`)} ] || { echo ` +
+            `'release directory missing' >&2; exit ${EXIT.missing}; }`,
         `rm -f ${quote(tmp)}`,
         `ln -s ${quote(`releases/${releaseId}`)} ${quote(tmp)}`,
         `mv -T ${quote(tmp)} current`,
@@ -58957,7 +58876,8 @@ function switchCommand(deployPath, releaseId, entry) {
 /** Appends ledger lines, one JSON line each, in one write (one round trip for several). */
 function appendLogCommand(deployPath, ...entries) {
     const l = layout(deployPath);
-    return `mkdir -p ${quote(l.state)} && printf '%s\\n' ${entries.map((e) => quote(JSON.stringify(e))).join(' ')} >> ${quote(l.log)}`;
+    return (`mkdir -p ${quote(l.state)} && printf '%s\\n' ${entries.map((e) => quote(JSON.stringify(e))).join(' ')} ` +
+        `>> ${quote(l.log)}`);
 }
 function parseLog(stdout) {
     const entries = [];
@@ -58981,10 +58901,15 @@ function removeReleasesCommand(deployPath, releaseIds) {
     if (releaseIds.length === 0)
         return 'true';
     const l = layout(deployPath);
-    const paths = releaseIds.flatMap((id) => [releasePath(deployPath, id), `${l.checksums}/${id}`, `${l.manifests}/${id}`]);
+    const paths = releaseIds.flatMap((id) => [
+        releasePath(deployPath, id),
+        `${l.checksums}/${id}`,
+        `${l.manifests}/${id}`,
+    ]);
     return `rm -rf -- ${paths.map(quote).join(' ')}`;
 }
-/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records `entry` as switchCommand does. */
+/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records
+ * `entry` as switchCommand does. */
 function unsetCurrentCommand(deployPath, entry) {
     return `rm -f ${quote(`${deployPath}/current`)}${entry ? ` && ${appendLogCommand(deployPath, entry)}` : ''}`;
 }
@@ -59002,7 +58927,8 @@ function adoptCommand(deployPath, adoptId, entry) {
         `cd ${quote(deployPath)}`,
         `[ -d current ] && [ ! -L current ] || { echo 'current is no longer a directory' >&2; exit ${EXIT.missing}; }`,
         `[ -L releases ] && { echo 'releases is a symlink' >&2; exit ${EXIT.refused}; }; mkdir -p releases`,
-        `if [ -e ${quote(target)} ] || [ -L ${quote(target)} ]; then echo ${quote(`${target} already exists`)} >&2; exit ${EXIT.exists}; fi`,
+        `if [ -e ${quote(target)} ] || [ -L ${quote(target)} ]; then echo ${quote(`${target} already exists`)} ` +
+            `>&2; exit ${EXIT.exists}; fi`,
         `rm -f ${quote(tmp)}`,
         `ln -s ${quote(target)} ${quote(tmp)}`,
         `mv -T current ${quote(target)}`,
@@ -59016,7 +58942,11 @@ function adoptCommand(deployPath, adoptId, entry) {
 
 
 
-/** `{host}` → the host's name (IPv6 in brackets, as a URL needs); `{port}` → its app's port (checked when the balancer opened). */
+
+/**
+ * `{host}` → the host's name (IPv6 in brackets, as a URL needs); `{port}` → its app's port (checked when the
+ * balancer opened).
+ */
 function healthUrlFor(template, host, appPort) {
     const name = host.host.includes(':') ? `[${host.host}]` : host.host;
     const url = template.replace(/\{host\}/g, name);
@@ -59041,52 +58971,22 @@ function hasHealthCheck(s) {
  * deadline. With neither configured every host is healthy at once.
  */
 function createHealthCheck(settings, options = {}) {
-    const now = options.now ?? Date.now;
-    const sleep = options.sleep ?? concurrency/* sleep */.yy;
-    const doFetch = options.fetch ?? fetch;
-    const firstInterval = options.intervalMs ?? 200;
-    const maxInterval = options.maxIntervalMs ?? 2000;
-    const requestTimeout = options.requestTimeoutMs ?? 10_000;
-    const samples = settings.healthSamples ?? 1;
+    const checker = {
+        settings,
+        now: options.now ?? Date.now,
+        sleep: options.sleep ?? concurrency/* sleep */.yy,
+        fetch: options.fetch ?? fetch,
+        firstInterval: options.intervalMs ?? 200,
+        maxInterval: options.maxIntervalMs ?? 2000,
+        requestTimeout: options.requestTimeoutMs ?? 10_000,
+        samples: settings.healthSamples ?? 1,
+    };
     return async (session, host, env, appPort) => {
-        const start = now();
-        const deadline = start + settings.healthTimeoutMs;
-        /** Time one answer is given on the last attempt; an attempt of several answers gets that each (up to half the timeout). */
-        const answerWindow = Math.min(requestTimeout, Math.max(50, settings.healthTimeoutMs / 10));
-        let attempts = 0;
-        async function retry(what, attempt, answers = 1) {
-            const lastWindow = Math.max(answerWindow, Math.min(answerWindow * answers, settings.healthTimeoutMs / 2));
-            let interval = firstInterval;
-            let last = '';
-            for (;;) {
-                attempts++;
-                const remaining = Math.max(1, deadline - now());
-                last = (await attempt(remaining)) ?? '';
-                if (last === '')
-                    return null;
-                // The last pause is cut short so one attempt still starts just before the deadline, with
-                // time left to answer (a 1 ms window would only ever time out).
-                const lastStart = deadline - lastWindow;
-                if (now() >= lastStart)
-                    return `${what} not healthy after ${formatSeconds(now() - start)}: ${last}`;
-                await sleep(Math.min(interval, lastStart - now()));
-                interval = Math.min(maxInterval, interval * 2);
-            }
-        }
+        const check = new HostCheck(checker);
         if (settings.healthCommand) {
-            const failure = await retry('health-command', async (remaining) => {
-                try {
-                    const r = await session.exec(userCommand(`${settings.deployPath}/current`, settings.healthCommand, env), { timeoutMs: remaining });
-                    if (r.code === 0)
-                        return null;
-                    return `exit ${r.code}${tail(r.stderr || r.stdout)}`;
-                }
-                catch (err) {
-                    return errors_errorMessage(err);
-                }
-            });
+            const failure = await checkCommand(check, session, env);
             if (failure)
-                return { ok: false, detail: failure, attempts, ms: now() - start };
+                return check.failed(failure);
         }
         if (settings.healthUrl) {
             let url;
@@ -59094,44 +58994,123 @@ function createHealthCheck(settings, options = {}) {
                 url = healthUrlFor(settings.healthUrl, host, appPort);
             }
             catch (err) {
-                return { ok: false, detail: errors_errorMessage(err), attempts, ms: now() - start };
+                return check.failed(errors_errorMessage(err));
             }
-            const expected = settings.healthExpect ? expectedText(settings.healthExpect, env.releaseId) : '';
-            /** One answer, on a new connection: '' when healthy, else why not. */
-            const answer = async (remaining) => {
-                try {
-                    const res = await doFetch(url, { signal: AbortSignal.timeout(Math.min(remaining, requestTimeout)), redirect: 'manual', headers: { connection: 'close' } });
-                    const ok = res.status >= 200 && res.status < 300;
-                    if (!ok || expected === '') {
-                        // Drain the body so nothing leaks between attempts.
-                        await res.arrayBuffer().catch(() => undefined);
-                        return ok ? '' : `HTTP ${res.status}`;
-                    }
-                    const body = await readCapped(res, MAX_BODY_BYTES);
-                    if (body.includes(expected))
-                        return '';
-                    return `HTTP ${res.status} but the body does not contain ${JSON.stringify(shorten(expected, 200))} (body: ${excerpt(body)})`;
-                }
-                catch (err) {
-                    return fetchFailure(err);
-                }
-            };
-            const failure = await retry(`health-url ${url}`, async (remaining) => {
-                // Every one of `samples` answers in a row, so a host whose old workers still answer does not pass.
-                for (let i = 1; i <= samples; i++) {
-                    const why = await answer(i === 1 ? remaining : Math.max(1, deadline - now()));
-                    if (why)
-                        return samples > 1 && i > 1 ? `answer ${i} of ${samples} in a row: ${why}` : why;
-                }
-                return null;
-            }, samples);
+            const failure = await checkUrl(check, url, env);
             if (failure)
-                return { ok: false, detail: failure, attempts, ms: now() - start };
+                return check.failed(failure);
         }
-        const ms = now() - start;
-        const inARow = settings.healthUrl && samples > 1 ? ` (${samples} health-url answers in a row)` : '';
-        return { ok: true, detail: hasHealthCheck(settings) ? `healthy after ${attempts} attempt(s)${inARow}, ${ms} ms` : 'no health check configured', attempts, ms };
+        return check.healthy();
     };
+}
+/** One host's check: its start, its deadline, and the attempts the command and the URL made together. */
+class HostCheck {
+    checker;
+    start;
+    deadline;
+    /**
+     * Time one answer is given on the last attempt; an attempt of several answers gets that each (up to half
+     * the timeout).
+     */
+    answerWindow;
+    attempts = 0;
+    constructor(checker) {
+        this.checker = checker;
+        const timeoutMs = checker.settings.healthTimeoutMs;
+        this.start = checker.now();
+        this.deadline = this.start + timeoutMs;
+        this.answerWindow = Math.min(checker.requestTimeout, Math.max(50, timeoutMs / 10));
+    }
+    /** Milliseconds to the deadline, at least 1. */
+    remaining() {
+        return Math.max(1, this.deadline - this.checker.now());
+    }
+    /** Runs `attempt` (null: healthy, else why not) until healthy or the deadline: null, or why not at the end. */
+    async retry(what, attempt, answers = 1) {
+        const { now, sleep, settings } = this.checker;
+        const lastWindow = Math.max(this.answerWindow, Math.min(this.answerWindow * answers, settings.healthTimeoutMs / 2));
+        let interval = this.checker.firstInterval;
+        let last = '';
+        for (;;) {
+            this.attempts++;
+            const remaining = this.remaining();
+            last = (await attempt(remaining)) ?? '';
+            if (last === '')
+                return null;
+            // The last pause is cut short so one attempt still starts just before the deadline, with
+            // time left to answer (a 1 ms window would only ever time out).
+            const lastStart = this.deadline - lastWindow;
+            if (now() >= lastStart)
+                return `${what} not healthy after ${formatDuration(now() - this.start)}: ${last}`;
+            await sleep(Math.min(interval, lastStart - now()));
+            interval = Math.min(this.checker.maxInterval, interval * 2);
+        }
+    }
+    failed(detail) {
+        return { ok: false, detail, attempts: this.attempts, ms: this.checker.now() - this.start };
+    }
+    healthy() {
+        const { settings, samples } = this.checker;
+        const ms = this.checker.now() - this.start;
+        const inARow = settings.healthUrl && samples > 1 ? ` (${samples} health-url answers in a row)` : '';
+        const detail = hasHealthCheck(settings)
+            ? `healthy after ${this.attempts} attempt(s)${inARow}, ${formatDuration(ms)}`
+            : 'no health check configured';
+        return { ok: true, detail, attempts: this.attempts, ms };
+    }
+}
+/** health-command, retried: null once it exits 0, else why not. */
+function checkCommand(check, session, env) {
+    const { settings } = check.checker;
+    return check.retry('health-command', async (remaining) => {
+        try {
+            const command = userCommand(`${settings.deployPath}/current`, settings.healthCommand, env);
+            const r = await session.exec(command, { timeoutMs: remaining });
+            if (r.code === 0)
+                return null;
+            return `exit ${r.code}${tail(r.stderr || r.stdout)}`;
+        }
+        catch (err) {
+            return errors_errorMessage(err);
+        }
+    });
+}
+/** health-url, retried: null once `samples` answers in a row are healthy, else why not. */
+function checkUrl(check, url, env) {
+    const { settings, samples } = check.checker;
+    const expected = settings.healthExpect ? expectedText(settings.healthExpect, env.releaseId) : '';
+    const attempt = async (remaining) => {
+        // Every one of `samples` answers in a row, so a host whose old workers still answer does not pass.
+        for (let i = 1; i <= samples; i++) {
+            const why = await answer(check.checker, url, expected, i === 1 ? remaining : check.remaining());
+            if (why)
+                return samples > 1 && i > 1 ? `answer ${i} of ${samples} in a row: ${why}` : why;
+        }
+        return null;
+    };
+    return check.retry(`health-url ${url}`, attempt, samples);
+}
+/** One answer, on a new connection: '' when healthy, else why not. */
+async function answer(checker, url, expected, remaining) {
+    const { fetch: doFetch, requestTimeout } = checker;
+    try {
+        const signal = AbortSignal.timeout(Math.min(remaining, requestTimeout));
+        const res = await doFetch(url, { signal, redirect: 'manual', headers: { connection: 'close' } });
+        const ok = res.status >= 200 && res.status < 300;
+        if (!ok || expected === '') {
+            // Drain the body so nothing leaks between attempts.
+            await res.arrayBuffer().catch(() => undefined);
+            return ok ? '' : `HTTP ${res.status}`;
+        }
+        const body = await readCapped(res, MAX_BODY_BYTES);
+        if (body.includes(expected))
+            return '';
+        const wanted = JSON.stringify((0,common_text/* clip */.$Q)(expected, 200));
+        return `HTTP ${res.status} but the body does not contain ${wanted} (body: ${excerpt(body)})`;
+    }
+    catch (err) {
+        return fetchFailure(err);
+    }
 }
 /** The body as text, reading at most maxBytes (the rest is not fetched). */
 async function readCapped(res, maxBytes) {
@@ -59159,21 +59138,12 @@ async function readCapped(res, maxBytes) {
 function excerpt(body) {
     // eslint-disable-next-line no-control-regex -- a body excerpt must be one printable line
     const line = body.replace(/[\s\x00-\x1f\x7f]+/g, ' ').trim();
-    return line === '' ? 'empty' : JSON.stringify(shorten(line, 80));
-}
-function shorten(text, max) {
-    return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+    return line === '' ? 'empty' : JSON.stringify((0,common_text/* clip */.$Q)(line, 80));
 }
 /** The last lines of a health command's output (untrusted text: one printable line). */
 function tail(text) {
-    const t = text.trim();
-    if (!t)
-        return '';
-    const last = (0,common_text/* oneLine */.T)(t.split(/\r\n|\n|\r/).slice(-3).join('\n'), 10_000);
-    return `: ${last.length > 300 ? `…${last.slice(-300)}` : last}`;
-}
-function formatSeconds(ms) {
-    return `${(ms / 1000).toFixed(1)}s`;
+    const last = (0,common_text/* lastLines */.w$)(text, { max: 300 });
+    return last ? `: ${last}` : '';
 }
 /** fetch() says only "fetch failed"; the useful part (ECONNREFUSED, a timeout) is in its cause. */
 function fetchFailure(err) {
@@ -59296,7 +59266,8 @@ function expandPromQL(query, host) {
         out += query.slice(from, at);
         from = at + '{host}'.length;
         if (slot.kind === 'code') {
-            throw new QueryError(`{host} stands outside a quoted string in '${query}': put it in a label value, e.g. up{instance="{host}"}, where the host is escaped`);
+            throw new QueryError(`{host} stands outside a quoted string in '${query}': put it in a label value, e.g. up{instance="{host}"}, ` +
+                `where the host is escaped`);
         }
         if (slot.kind === 'comment')
             out += host.replace(/[\r\n]/g, ' ');
@@ -59320,7 +59291,14 @@ function expandPromQL(query, host) {
 
 
 
-const SOURCE_KINDS = ['prometheus', 'graphite', 'openmetrics', 'http-json', 'replay'];
+
+const SOURCE_KINDS = [
+    'prometheus',
+    'graphite',
+    'openmetrics',
+    'http-json',
+    'replay',
+];
 /** metric-watch's inputs (actions/metric-watch/action.yml): the keys ssh-rollout's `watch` YAML may hold. */
 const WATCH_INPUTS = [
     'source',
@@ -59342,7 +59320,19 @@ const WATCH_INPUTS = [
 ];
 const DEFAULT_PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
 const DEFAULT_CONFIDENCE = 0.98;
-const RULE_KEYS = new Set(['name', 'query', 'min', 'max', 'max-drop', 'max-rise', 'for', 'no-data', 'compare', 'confidence', 'volume']);
+const RULE_KEYS = new Set([
+    'name',
+    'query',
+    'min',
+    'max',
+    'max-drop',
+    'max-rise',
+    'for',
+    'no-data',
+    'compare',
+    'confidence',
+    'volume',
+]);
 function oneOf(name, text, allowed) {
     if (!allowed.includes(text))
         throw new inputs/* InputError */.dz(name, `'${text}' is not one of ${allowed.join(', ')}`);
@@ -59473,7 +59463,7 @@ function parseHeaders(text) {
     }
     return headers;
 }
-function checkUrl(name, text, protocols) {
+function settings_checkUrl(name, text, protocols) {
     let u;
     try {
         u = new URL(text.replaceAll('{host}', 'host.invalid'));
@@ -59506,72 +59496,33 @@ function checkReplayFile(path, inRollout) {
         isFile = (0,external_node_fs_namespaceObject.statSync)(path).isFile();
     }
     catch {
-        throw new inputs/* InputError */.dz('url', `'${path}': no such file. With source replay, url is the path of a metric-watch report (the report output) or of a recording`);
+        throw new inputs/* InputError */.dz('url', `'${path}': no such file. With source replay, url is the path of a metric-watch report (the report ` +
+            `output) or of a recording`);
     }
     if (!isFile)
-        throw new inputs/* InputError */.dz('url', `'${path}' is not a file. With source replay, url is the path of a metric-watch report (the report output) or of a recording`);
+        throw new inputs/* InputError */.dz('url', `'${path}' is not a file. With source replay, url is the path of a metric-watch report (the report ` +
+            `output) or of a recording`);
 }
 function parseWatchSettings(source, options = {}) {
     const env = options.env ?? process.env;
-    const kind = oneOf('source', (0,inputs/* optional */.lq)(source, 'source', 'prometheus'), SOURCE_KINDS);
-    const url = (0,inputs/* required */.mw)(source, 'url');
-    const replay = kind === 'replay';
-    if (replay)
-        checkReplayFile(url, options.hostsAtRunTime);
-    else
-        checkUrl('url', url, ['http:', 'https:']);
+    const { kind, url, replay } = readSource(source, options.hostsAtRunTime);
     const hosts = parseMetricHosts('hosts', source('hosts'));
     const canaryHosts = parseMetricHosts('canary-hosts', source('canary-hosts'));
     const rules = parseRules((0,inputs/* required */.mw)(source, 'rules'));
-    if (kind === 'prometheus' || kind === 'openmetrics') {
-        // In a quoted label value a host is escaped; anywhere else it would be query syntax.
-        const bare = rules.find((r) => hostOutsideString(r.query));
-        if (bare)
-            throw new inputs/* InputError */.dz('rules', `rule '${bare.name}': {host} must stand inside a quoted label value, e.g. up{instance="{host}"}, where it is escaped; it stands outside one in '${bare.query}'`);
-    }
-    // replay: a duration or interval not given is 0, "the recording's" (runWatch takes it from the source).
-    const durationMs = (0,inputs/* parseDuration */.E9)('duration', (0,inputs/* optional */.lq)(source, 'duration', replay ? '0' : '5m'));
-    const intervalMs = (0,inputs/* parseDuration */.E9)('interval', (0,inputs/* optional */.lq)(source, 'interval', replay ? '0' : '30s'));
-    const recordedDuration = replay && (0,inputs/* optional */.lq)(source, 'duration') === '';
-    if (intervalMs < 100 && !(replay && (0,inputs/* optional */.lq)(source, 'interval') === ''))
-        throw new inputs/* InputError */.dz('interval', 'must be at least 100ms');
-    if (durationMs < intervalMs && !recordedDuration)
-        throw new inputs/* InputError */.dz('duration', `must be at least one interval (${intervalMs} ms)`);
-    if (durationMs <= 0 && !recordedDuration)
-        throw new inputs/* InputError */.dz('duration', 'must be longer than 0');
+    if (kind === 'prometheus' || kind === 'openmetrics')
+        checkHostsQuoted(rules);
+    const { durationMs, intervalMs } = readTiming(source, replay);
     const baseline = parseBaseline((0,inputs/* optional */.lq)(source, 'baseline', 'none'));
     const failOn = oneOf('fail-on', (0,inputs/* optional */.lq)(source, 'fail-on', 'fail'), ['fail', 'inconclusive', 'never']);
-    if (baseline.kind === 'before' && (kind === 'openmetrics' || kind === 'http-json')) {
-        throw new inputs/* InputError */.dz('baseline', `before:<duration> needs a source that keeps history (prometheus, graphite or replay); ${kind} only has the present value. Use baseline: hosts or none`);
-    }
-    const perHost = (r) => url.includes('{host}') || r.query.includes('{host}');
-    if (baseline.kind === 'hosts') {
-        const flat = rules.find((r) => !perHost(r));
-        if (flat)
-            throw new inputs/* InputError */.dz('baseline', `hosts compares hosts, but rule '${flat.name}' reads no {host} (put {host} in url or in the query)`);
-    }
-    for (const r of rules) {
-        if ((r.maxDrop || r.maxRise || r.compare) && baseline.kind === 'none') {
-            throw new inputs/* InputError */.dz('rules', `rule '${r.name}': max-drop, max-rise and compare are relative to a baseline; set baseline to before:<duration> or hosts`);
-        }
-    }
-    if (!options.hostsAtRunTime && !replay && hosts.length === 0 && (url.includes('{host}') || rules.some((r) => r.query.includes('{host}'))) && canaryHosts.length === 0) {
+    checkBaseline(kind, url, rules, baseline);
+    if (!options.hostsAtRunTime &&
+        !replay &&
+        hosts.length === 0 &&
+        (url.includes('{host}') || rules.some((r) => r.query.includes('{host}'))) &&
+        canaryHosts.length === 0) {
         throw new inputs/* InputError */.dz('hosts', '{host} is used but no hosts (or canary-hosts) are given');
     }
-    const webhookUrl = (0,inputs/* optional */.lq)(source, 'alert-webhook');
-    if (webhookUrl)
-        checkUrl('alert-webhook', webhookUrl, ['http:', 'https:']);
-    const smtpUrl = (0,inputs/* optional */.lq)(source, 'smtp-url');
-    if (smtpUrl)
-        checkUrl('smtp-url', smtpUrl, ['smtp:', 'smtps:']);
-    const emailTo = (0,inputs/* parseList */.E1)(source('email-to'));
-    if (smtpUrl && emailTo.length === 0)
-        throw new inputs/* InputError */.dz('email-to', 'is required when smtp-url is set');
-    if (emailTo.length > 0 && !smtpUrl)
-        throw new inputs/* InputError */.dz('smtp-url', 'is required when email-to is set');
-    for (const to of emailTo)
-        if (!/^[^@\s]+@[^@\s]+$/.test(to))
-            throw new inputs/* InputError */.dz('email-to', `'${to}' is not an e-mail address`);
+    const { webhookUrl, smtpUrl, emailTo } = readAlertInputs(source);
     const pagerdutyUrl = (env.FIVESTEP_PAGERDUTY_URL ?? '').trim() || DEFAULT_PAGERDUTY_URL;
     return {
         source: kind,
@@ -59595,6 +59546,75 @@ function parseWatchSettings(source, options = {}) {
         },
     };
 }
+/** The source kind and its url: a server's URL, or with replay a file that must be there. */
+function readSource(source, hostsAtRunTime) {
+    const kind = oneOf('source', (0,inputs/* optional */.lq)(source, 'source', 'prometheus'), SOURCE_KINDS);
+    const url = (0,inputs/* required */.mw)(source, 'url');
+    const replay = kind === 'replay';
+    if (replay)
+        checkReplayFile(url, hostsAtRunTime);
+    else
+        settings_checkUrl('url', url, ['http:', 'https:']);
+    return { kind, url, replay };
+}
+/** In a quoted label value a host is escaped; anywhere else it would be query syntax. */
+function checkHostsQuoted(rules) {
+    const bare = rules.find((r) => hostOutsideString(r.query));
+    if (bare)
+        throw new inputs/* InputError */.dz('rules', `rule '${bare.name}': {host} must stand inside a quoted label value, e.g. up{instance="{host}"}, ` +
+            `where it is escaped; it stands outside one in '${bare.query}'`);
+}
+/** replay: a duration or interval not given is 0, "the recording's" (runWatch takes it from the source). */
+function readTiming(source, replay) {
+    const durationMs = (0,inputs/* parseDuration */.E9)('duration', (0,inputs/* optional */.lq)(source, 'duration', replay ? '0' : '5m'));
+    const intervalMs = (0,inputs/* parseDuration */.E9)('interval', (0,inputs/* optional */.lq)(source, 'interval', replay ? '0' : '30s'));
+    const recordedDuration = replay && (0,inputs/* optional */.lq)(source, 'duration') === '';
+    if (intervalMs < 100 && !(replay && (0,inputs/* optional */.lq)(source, 'interval') === ''))
+        throw new inputs/* InputError */.dz('interval', 'must be at least 100ms');
+    if (durationMs < intervalMs && !recordedDuration) {
+        throw new inputs/* InputError */.dz('duration', `must be at least one interval (${format_formatDurationInput(intervalMs)})`);
+    }
+    if (durationMs <= 0 && !recordedDuration)
+        throw new inputs/* InputError */.dz('duration', 'must be longer than 0');
+    return { durationMs, intervalMs };
+}
+/** The baseline must be one the source can give and the rules can be compared with. */
+function checkBaseline(kind, url, rules, baseline) {
+    if (baseline.kind === 'before' && (kind === 'openmetrics' || kind === 'http-json')) {
+        throw new inputs/* InputError */.dz('baseline', `before:<duration> needs a source that keeps history (prometheus, graphite or replay); ${kind} only ` +
+            `has the present value. Use baseline: hosts or none`);
+    }
+    const perHost = (r) => url.includes('{host}') || r.query.includes('{host}');
+    if (baseline.kind === 'hosts') {
+        const flat = rules.find((r) => !perHost(r));
+        if (flat)
+            throw new inputs/* InputError */.dz('baseline', `hosts compares hosts, but rule '${flat.name}' reads no {host} (put {host} in url or in the query)`);
+    }
+    for (const r of rules) {
+        if ((r.maxDrop || r.maxRise || r.compare) && baseline.kind === 'none') {
+            throw new inputs/* InputError */.dz('rules', `rule '${r.name}': max-drop, max-rise and compare are relative to a baseline; set baseline to ` +
+                `before:<duration> or hosts`);
+        }
+    }
+}
+/** The webhook and e-mail inputs, checked: e-mail needs both smtp-url and email-to. */
+function readAlertInputs(source) {
+    const webhookUrl = (0,inputs/* optional */.lq)(source, 'alert-webhook');
+    if (webhookUrl)
+        settings_checkUrl('alert-webhook', webhookUrl, ['http:', 'https:']);
+    const smtpUrl = (0,inputs/* optional */.lq)(source, 'smtp-url');
+    if (smtpUrl)
+        settings_checkUrl('smtp-url', smtpUrl, ['smtp:', 'smtps:']);
+    const emailTo = (0,inputs/* parseList */.E1)(source('email-to'));
+    if (smtpUrl && emailTo.length === 0)
+        throw new inputs/* InputError */.dz('email-to', 'is required when smtp-url is set');
+    if (emailTo.length > 0 && !smtpUrl)
+        throw new inputs/* InputError */.dz('smtp-url', 'is required when email-to is set');
+    for (const to of emailTo)
+        if (!/^[^@\s]+@[^@\s]+$/.test(to))
+            throw new inputs/* InputError */.dz('email-to', `'${to}' is not an e-mail address`);
+    return { webhookUrl, smtpUrl, emailTo };
+}
 function defaultFrom(smtpUrl) {
     if (!smtpUrl)
         return '';
@@ -59604,487 +59624,6 @@ function defaultFrom(smtpUrl) {
 }
 /** The secret inputs, masked by the entry as soon as they are read. */
 const SECRET_INPUTS = (/* unused pure expression or super */ null && (['alert-webhook', 'pagerduty-routing-key', 'smtp-url', 'headers']));
-
-;// CONCATENATED MODULE: ./src/metrics/stats.ts
-// Statistics for canary analysis: Student's t (the judge's test on independent units), the lag-1
-// autocorrelation of a series, and the pooled Mann-Whitney U and Hodges-Lehmann shift that Kayenta uses
-// (reported for a reader, never deciding on their own: they treat correlated readings as independent).
-function median(values) {
-    if (values.length === 0)
-        return NaN;
-    const s = [...values].sort((a, b) => a - b);
-    const mid = s.length >> 1;
-    return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-function mean(values) {
-    return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
-}
-/** Sample variance (n - 1); NaN below two values. */
-function variance(values) {
-    if (values.length < 2)
-        return NaN;
-    const m = mean(values);
-    return values.reduce((s, x) => s + (x - m) * (x - m), 0) / (values.length - 1);
-}
-/**
- * Lag-1 autocorrelation of several series of one process, each centred on its own mean (the sums are
- * pooled, so short windows share one estimate). 0 when the series are flat.
- */
-function lag1Autocorrelation(series) {
-    let num = 0;
-    let den = 0;
-    for (const xs of series) {
-        const m = mean(xs);
-        for (let i = 0; i < xs.length; i++) {
-            den += (xs[i] - m) * (xs[i] - m);
-            if (i > 0)
-                num += (xs[i] - m) * (xs[i - 1] - m);
-        }
-    }
-    return den > 0 ? num / den : 0;
-}
-/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9): relative error below 1e-13. */
-function lnGamma(x) {
-    const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-    if (x < 0.5)
-        return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
-    x -= 1;
-    let a = c[0];
-    const t = x + 7.5;
-    for (let i = 1; i < 9; i++)
-        a += c[i] / (x + i);
-    return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
-}
-/** Continued fraction of the incomplete beta (modified Lentz, as Numerical Recipes' betacf). */
-function betaContinuedFraction(a, b, x) {
-    const tiny = 1e-300;
-    let c = 1;
-    let d = 1 - ((a + b) * x) / (a + 1);
-    d = 1 / (Math.abs(d) < tiny ? tiny : d);
-    let h = d;
-    for (let m = 1; m <= 300; m++) {
-        const m2 = 2 * m;
-        for (const aa of [(m * (b - m) * x) / ((a + m2 - 1) * (a + m2)), (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1))]) {
-            d = 1 + aa * d;
-            d = 1 / (Math.abs(d) < tiny ? tiny : d);
-            c = 1 + aa / c;
-            if (Math.abs(c) < tiny)
-                c = tiny;
-            h *= d * c;
-        }
-        if (Math.abs(d * c - 1) < 1e-15)
-            break;
-    }
-    return h;
-}
-/** The regularized incomplete beta I_x(a, b). */
-function incompleteBeta(x, a, b) {
-    if (x <= 0)
-        return 0;
-    if (x >= 1)
-        return 1;
-    const front = Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
-    return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(a, b, x)) / a : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
-}
-/** P(T > t) for Student's t with `df` degrees of freedom (df may be fractional, as Welch's is). */
-function studentTSf(t, df) {
-    if (Number.isNaN(t) || !(df > 0))
-        return NaN;
-    if (t === Infinity)
-        return 0;
-    if (t === -Infinity)
-        return 1;
-    const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
-    return t >= 0 ? tail : 1 - tail;
-}
-/** erfc by W. J. Cody's rational Chebyshev form (Numerical Recipes' erfcc): relative error below 1.2e-7. */
-function erfc(x) {
-    const z = Math.abs(x);
-    const t = 1 / (1 + 0.5 * z);
-    const r = t *
-        Math.exp(-z * z -
-            1.26551223 +
-            t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-    return x >= 0 ? r : 2 - r;
-}
-/** P(Z > z) for a standard normal Z. */
-function normalSf(z) {
-    return 0.5 * erfc(z / Math.SQRT2);
-}
-/** Values (or groups of values, pooled) as a sorted typed array, NaN left out: 8 bytes a value, no comparator calls. */
-function sortedCopy(values) {
-    let a;
-    if (Array.isArray(values) && (values.length === 0 || typeof values[0] === 'number'))
-        a = Float64Array.from(values);
-    else {
-        const groups = [...values];
-        a = new Float64Array(groups.reduce((n, g) => n + g.length, 0));
-        let k = 0;
-        for (const g of groups)
-            for (let i = 0; i < g.length; i++)
-                a[k++] = g[i];
-    }
-    a.sort();
-    let end = a.length;
-    while (end > 0 && Number.isNaN(a[end - 1]))
-        end--;
-    return end === a.length ? a : a.subarray(0, end);
-}
-/**
- * The canary's rank sum (average ranks for ties) and Σ(t³ - t) over tie groups, by merging the two sorted
- * sides: O(n log n) for the sorts, O(n) for the merge, 8 bytes a reading. The same numbers as ranking the
- * pooled values one by one (ranks are whole or half numbers, so their sums are exact).
- */
-function rankSum(c, b) {
-    let i = 0;
-    let j = 0;
-    let below = 0;
-    let r1 = 0;
-    let tieTerm = 0;
-    while (i < c.length || j < b.length) {
-        const v = j >= b.length || (i < c.length && c[i] <= b[j]) ? c[i] : b[j];
-        let inC = 0;
-        let inB = 0;
-        while (i < c.length && c[i] === v) {
-            i++;
-            inC++;
-        }
-        while (j < b.length && b[j] === v) {
-            j++;
-            inB++;
-        }
-        const t = inC + inB;
-        r1 += inC * (below + (t + 1) / 2);
-        tieTerm += t * t * t - t;
-        below += t;
-    }
-    return { r1, tieTerm };
-}
-/**
- * At most this many pairwise differences go into the Hodges-Lehmann shift (8 bytes each). Above it, the
- * shift is the median of differences between evenly spaced order statistics of each side (a deterministic
- * quantile sample: the same readings give the same figure), which tracks the exact shift to within about
- * one quantile step. The figure is for a reader only; it never decides.
- */
-const HODGES_LEHMANN_MAX_PAIRS = 250_000;
-/** `k` evenly spaced order statistics of a sorted array (the middle of each of k equal slices). */
-function quantileSample(sorted, k) {
-    if (k >= sorted.length)
-        return sorted;
-    const out = new Float64Array(k);
-    for (let i = 0; i < k; i++)
-        out[i] = sorted[Math.floor(((i + 0.5) * sorted.length) / k)];
-    return out;
-}
-function hodgesLehmannSorted(c, b, maxPairs) {
-    const n1 = c.length;
-    const n2 = b.length;
-    if (n1 === 0 || n2 === 0)
-        return { shift: NaN, pairs: 0, sampled: false };
-    let x = c;
-    let y = b;
-    const sampled = n1 * n2 > maxPairs;
-    if (sampled) {
-        // The smaller side keeps up to √maxPairs values, the larger side what the cap leaves.
-        const small = Math.min(n1, n2);
-        const kSmall = Math.max(1, Math.min(small, Math.floor(Math.sqrt(maxPairs))));
-        const kLarge = Math.max(1, Math.floor(maxPairs / kSmall));
-        x = quantileSample(c, n1 <= n2 ? kSmall : Math.min(n1, kLarge));
-        y = quantileSample(b, n1 <= n2 ? Math.min(n2, kLarge) : kSmall);
-    }
-    const diffs = new Float64Array(x.length * y.length);
-    let k = 0;
-    for (let i = 0; i < x.length; i++)
-        for (let j = 0; j < y.length; j++)
-            diffs[k++] = x[i] - y[j];
-    diffs.sort();
-    const mid = diffs.length >> 1;
-    const shift = diffs.length % 2 ? diffs[mid] : (diffs[mid - 1] + diffs[mid]) / 2;
-    return { shift, pairs: diffs.length, sampled };
-}
-/**
- * Hodges-Lehmann estimate of canary minus baseline: the median of every pairwise difference while there
- * are at most `maxPairs` of them, else of a deterministic quantile sample of each side (`sampled`).
- * Bounded either way: O(n log n) time and at most `maxPairs` differences in memory.
- */
-function hodgesLehmann(canary, baseline, maxPairs = HODGES_LEHMANN_MAX_PAIRS) {
-    return hodgesLehmannSorted(sortedCopy(canary), sortedCopy(baseline), maxPairs);
-}
-function hodgesLehmannShift(canary, baseline, maxPairs = HODGES_LEHMANN_MAX_PAIRS) {
-    return hodgesLehmann(canary, baseline, maxPairs).shift;
-}
-/**
- * Two-sided Mann-Whitney U test of canary against baseline, normal approximation with tie and
- * continuity correction (the same numbers as scipy.stats.mannwhitneyu(method='asymptotic')), with the
- * Hodges-Lehmann shift (from a quantile sample above HODGES_LEHMANN_MAX_PAIRS pairs: `shiftSample`).
- * Both sides are sorted once; U comes from ranks, never from pairs. Each side is a list of values, or
- * groups of values (one per host) pooled without building the pooled list.
- */
-function mannWhitney(canary, baseline, confidence = 0.98) {
-    const c = sortedCopy(canary);
-    const b = sortedCopy(baseline);
-    const { u, z, p } = uTest(c, b);
-    const hl = hodgesLehmannSorted(c, b, HODGES_LEHMANN_MAX_PAIRS);
-    return {
-        u,
-        z,
-        p,
-        shift: hl.shift,
-        ...(hl.sampled ? { shiftSample: { pairs: hl.pairs, of: c.length * b.length } } : {}),
-        confidence,
-        significant: p < 1 - confidence,
-        n1: c.length,
-        n2: b.length,
-    };
-}
-/** The U test alone (no shift): U of the canary, signed z, two-sided p. Finite values only. */
-function mannWhitneyU(canary, baseline) {
-    return uTest(sortedCopy(canary), sortedCopy(baseline));
-}
-function uTest(c, b) {
-    const n1 = c.length;
-    const n2 = b.length;
-    if (n1 === 0 || n2 === 0)
-        throw new Error('mann-whitney needs at least one value on each side');
-    const { r1, tieTerm } = rankSum(c, b);
-    const u = r1 - (n1 * (n1 + 1)) / 2;
-    const n = n1 + n2;
-    const mu = (n1 * n2) / 2;
-    const variance = ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1)));
-    let z = 0;
-    let p = 1;
-    if (variance > 0) {
-        const uMax = Math.max(u, n1 * n2 - u);
-        z = (uMax - mu - 0.5) / Math.sqrt(variance);
-        p = Math.min(1, 2 * normalSf(z));
-        if (u < mu)
-            z = -z;
-    }
-    return { u, z, p };
-}
-
-;// CONCATENATED MODULE: ./src/metrics/judge.ts
-
-/** What the judge needs before it decides anything; below it the verdict is inconclusive. */
-const JUDGE_MINIMUM = {
-    /** Finite readings a host needs to count as a unit. */
-    readingsPerHost: 5,
-    /** Baseline hosts (with enough readings) against one or more canaries: 3 gives 2 degrees of freedom. */
-    baselineHosts: 3,
-    /** Hosts with readings both before and during, for a paired comparison; fewer are judged as series. */
-    pairedHosts: 3,
-    /** Readings of a series in each window (before and during). */
-    seriesReadings: 10,
-};
-/** Which way a change hurts: a rule with only max-drop cares about falls, only max-rise about rises. */
-function harmfulDirection(rule) {
-    if (rule.maxDrop && !rule.maxRise)
-        return 'decrease';
-    if (rule.maxRise && !rule.maxDrop)
-        return 'increase';
-    if (rule.min !== undefined && rule.max === undefined && !rule.maxRise)
-        return 'decrease';
-    if (rule.max !== undefined && rule.min === undefined && !rule.maxDrop)
-        return 'increase';
-    return 'either';
-}
-/** The finite readings; the list itself (not a copy) when all are, as they nearly always are. */
-const finite = (xs) => (xs.every((x) => Number.isFinite(x)) ? xs : xs.filter((x) => Number.isFinite(x)));
-function finiteMap(m) {
-    return new Map([...m].map(([k, v]) => [k, finite(v)]));
-}
-const allIntegers = (groups) => groups.every((g) => g.every(Number.isInteger));
-/** Within-host variance pooled over units (each around its own mean): the floor of a unit mean's variance. */
-function pooledWithin(groups) {
-    let ss = 0;
-    let df = 0;
-    for (const g of groups) {
-        if (g.length < 2)
-            continue;
-        ss += variance(g) * (g.length - 1);
-        df += g.length - 1;
-    }
-    return df > 0 ? ss / df : 0;
-}
-/** Host means, canaries against baseline hosts (pooled-variance t). */
-function hostMeansTest(canary, baseline) {
-    const mc = canary.map(mean);
-    const mb = baseline.map(mean);
-    const nc = mc.length;
-    const nb = mb.length;
-    const ss = (xs) => (xs.length > 1 ? variance(xs) * (xs.length - 1) : 0);
-    const between = (ss(mc) + ss(mb)) / (nc + nb - 2);
-    const all = [...canary, ...baseline];
-    const readingsPerUnit = mean(all.map((g) => g.length));
-    // Independent readings bound a host mean's variance from below, per side: counts that every baseline
-    // host has alike (0 errors each) must not make one canary error look infinitely significant, and a
-    // canary at a tenth of the traffic is noisier than its peers (its own spread counts for it).
-    const floorC = pooledWithin(canary) / readingsPerUnit;
-    const floorB = pooledWithin(baseline) / readingsPerUnit;
-    return {
-        method: 'host-means',
-        canary: mean(mc),
-        baseline: mean(mb),
-        difference: mean(mc) - mean(mb),
-        se: Math.sqrt(Math.max(between, floorC) / nc + Math.max(between, floorB) / nb),
-        // The floor does not add degrees of freedom: when it is used because the hosts' means happen to agree,
-        // the test must stay as cautious as the number of hosts makes it.
-        df: nc + nb - 2,
-        continuity: allIntegers(all) ? 0.5 / readingsPerUnit : 0,
-        units: { canary: nc, baseline: nb },
-    };
-}
-/** Each host's change from its own readings before: one-sample t over hosts. */
-function pairedTest(pairs) {
-    const d = pairs.map((p) => mean(p.during) - mean(p.before));
-    const n = d.length;
-    const during = pairs.map((p) => p.during);
-    const before = pairs.map((p) => p.before);
-    const perHost = mean(during.map((g) => g.length));
-    const perHostBefore = mean(before.map((g) => g.length));
-    const between = variance(d);
-    const floor = pooledWithin([...during, ...before]) * (1 / perHost + 1 / perHostBefore);
-    return {
-        method: 'paired-hosts',
-        canary: mean(during.map(mean)),
-        baseline: mean(before.map(mean)),
-        difference: mean(d),
-        se: Math.sqrt(Math.max(between, floor) / n),
-        df: n - 1,
-        continuity: allIntegers([...during, ...before]) ? 0.5 / Math.min(perHost, perHostBefore) : 0,
-        units: { canary: n, baseline: n },
-    };
-}
-/**
- * One series, before against during. Each mean's variance is s²/n · (1+φ)/(1-φ) for the series' lag-1
- * autocorrelation φ, whose estimate from short, mean-centred windows is biased low by about (1+3φ)/n per
- * window (Marriott & Pope), so it is corrected for that. Checked by simulation (bench): at φ = 0.8 with
- * 20 readings a side a healthy series fails at most ~0.03 of the time at confidence 0.98.
- */
-function seriesTest(during, before) {
-    const total = during.length + before.length;
-    const raw = lag1Autocorrelation([before, during]);
-    let phi = raw;
-    for (let i = 0; i < 3; i++)
-        phi = raw + (2 * (1 + 3 * phi)) / total;
-    phi = Math.min(0.95, Math.max(0, phi));
-    const inflation = (1 + phi) / (1 - phi);
-    const vd = (variance(during) / during.length) * inflation;
-    const vb = (variance(before) / before.length) * inflation;
-    const effD = during.length / inflation;
-    const effB = before.length / inflation;
-    const welch = vd + vb > 0 ? (vd + vb) ** 2 / (vd ** 2 / Math.max(1, effD - 1) + vb ** 2 / Math.max(1, effB - 1)) : total - 2;
-    return {
-        method: 'series',
-        canary: mean(during),
-        baseline: mean(before),
-        difference: mean(during) - mean(before),
-        se: Math.sqrt(vd + vb),
-        df: Math.max(1, welch),
-        continuity: allIntegers([during, before]) ? 0.5 / Math.min(during.length, before.length) : 0,
-        units: { canary: Math.round(effD * 10) / 10, baseline: Math.round(effB * 10) / 10 },
-    };
-}
-/** t and p in the harmful direction; a flat comparison (se 0) is certain either way. */
-function judge_tail(test, direction) {
-    const { difference: d, se, continuity: cc, df } = test;
-    const shrink = (x) => Math.sign(x) * Math.max(0, Math.abs(x) - cc);
-    const t = se > 0 ? shrink(d) / se : shrink(d) === 0 ? 0 : Math.sign(d) * Infinity;
-    if (direction === 'increase')
-        return { t, p: studentTSf(t, df) };
-    if (direction === 'decrease')
-        return { t, p: studentTSf(-t, df) };
-    return { t, p: Math.min(1, 2 * studentTSf(Math.abs(t), df)) };
-}
-const enough = (xs, n) => xs.length >= n;
-/** The units the design has, or why there are too few. */
-function chooseTest(input, canary, baseline) {
-    const min = JUDGE_MINIMUM;
-    if (input.design === 'hosts') {
-        const c = [...canary.values()].filter((v) => enough(v, min.readingsPerHost));
-        const b = [...baseline.values()].filter((v) => enough(v, min.readingsPerHost));
-        if (c.length < 1 || b.length < min.baselineHosts) {
-            return `the judge needs ${min.readingsPerHost} readings from each of at least 1 canary and ${min.baselineHosts} baseline hosts; it had ${c.length} canary and ${b.length} baseline host(s) with enough`;
-        }
-        return hostMeansTest(c, b);
-    }
-    const pairs = [...canary]
-        .map(([host, during]) => ({ host, during, before: baseline.get(host) ?? [] }))
-        .filter((p) => enough(p.during, min.readingsPerHost) && enough(p.before, min.readingsPerHost));
-    if (pairs.length >= min.pairedHosts && !canary.has(''))
-        return pairedTest(pairs);
-    const series = [...canary]
-        .map(([host, during]) => ({ during, before: baseline.get(host) ?? [] }))
-        .filter((p) => enough(p.during, min.seriesReadings) && enough(p.before, min.seriesReadings));
-    if (series.length === 0) {
-        return `the judge needs ${min.readingsPerHost} readings before and during from ${min.pairedHosts} hosts, or ${min.seriesReadings} readings before and during from one series; it had ${pairs.length} host(s) with enough`;
-    }
-    return series.map((s) => seriesTest(s.during, s.before));
-}
-/** Count and mean of every reading of every host, summed in the order a pooled list would be (no list built). */
-function pooled(groups) {
-    let count = 0;
-    let sum = 0;
-    for (const g of groups.values()) {
-        for (let i = 0; i < g.length; i++)
-            sum += g[i];
-        count += g.length;
-    }
-    return { count, mean: count === 0 ? NaN : sum / count };
-}
-/** Compares canaries with their baseline for one rule. Too little data is `insufficient`, never a pass. */
-function judge(input) {
-    const canary = finiteMap(input.canary);
-    const baseline = finiteMap(input.baseline);
-    const pooledC = pooled(canary);
-    const pooledB = pooled(baseline);
-    // For a reader only: U from ranks, the shift from a bounded sample at scale (stats.ts), never the decision.
-    const mw = input.mannWhitney !== false && pooledC.count > 0 && pooledB.count > 0 ? { mannWhitney: mannWhitney(canary.values(), baseline.values(), input.confidence) } : {};
-    const chosen = chooseTest(input, canary, baseline);
-    const readings = { canary: pooledC.count, baseline: pooledB.count };
-    const alpha = 1 - input.confidence;
-    if (typeof chosen === 'string') {
-        return {
-            method: input.design === 'hosts' ? 'host-means' : 'paired-hosts',
-            direction: input.direction,
-            confidence: input.confidence,
-            canary: pooledC.mean,
-            baseline: pooledB.mean,
-            difference: pooledC.mean - pooledB.mean,
-            relative: null,
-            t: NaN,
-            df: NaN,
-            p: NaN,
-            significant: false,
-            units: { canary: 0, baseline: 0 },
-            readings,
-            insufficient: chosen,
-            ...mw,
-        };
-    }
-    // Several series (one per host, too few hosts to pair): the worst one, Bonferroni-corrected.
-    const tests = Array.isArray(chosen) ? chosen : [chosen];
-    const scored = tests.map((test) => ({ test, ...judge_tail(test, input.direction) }));
-    const worst = scored.reduce((a, b) => (b.p < a.p ? b : a));
-    const p = Math.min(1, worst.p * tests.length);
-    const { test } = worst;
-    return {
-        method: test.method,
-        direction: input.direction,
-        confidence: input.confidence,
-        canary: test.canary,
-        baseline: test.baseline,
-        difference: test.difference,
-        relative: test.baseline !== 0 ? (100 * test.difference) / Math.abs(test.baseline) : null,
-        t: worst.t,
-        df: test.df,
-        p,
-        significant: p < alpha,
-        units: test.units,
-        readings,
-        ...mw,
-    };
-}
 
 ;// CONCATENATED MODULE: ./src/metrics/rules.ts
 function initialRuleState() {
@@ -60143,9 +59682,9 @@ function describeCheck(check, rule) {
         case 'max':
             return `above max ${rule.max}`;
         case 'max-drop':
-            return `dropped more than ${rule.maxDrop.value}${rule.maxDrop.kind === 'percent' ? '%' : ''} below the baseline`;
+            return `dropped more than ${amount(rule.maxDrop)} below the baseline`;
         case 'max-rise':
-            return `rose more than ${rule.maxRise.value}${rule.maxRise.kind === 'percent' ? '%' : ''} above the baseline`;
+            return `rose more than ${amount(rule.maxRise)} above the baseline`;
         case 'no-data':
             return 'no data';
         case 'compare':
@@ -60160,7 +59699,12 @@ function describeCheck(check, rule) {
  * inconclusive it breaks a breach streak and, `for` times in a row, makes the rule inconclusive.
  */
 function advanceRule(rule, state, observations) {
-    const next = { ...state, ticks: state.ticks + 1, streaks: { ...state.streaks }, samples: [...state.samples] };
+    const next = {
+        ...state,
+        ticks: state.ticks + 1,
+        streaks: { ...state.streaks },
+        samples: [...state.samples],
+    };
     for (const o of observations) {
         const c = checkSample(rule, o.value, o.baseline, o.reason);
         next.samples.push({ ...o, ...c });
@@ -60209,10 +59753,13 @@ function failRule(state, message) {
 }
 /** How the comparison reads in one line: levels, the relative change, the test. */
 function rules_describeComparison(c) {
-    const units = c.method === 'series' ? `series, ~${c.units.canary} vs ~${c.units.baseline} effective readings` : `${c.method}, ${c.units.canary} vs ${c.units.baseline} host(s)`;
+    const units = c.method === 'series'
+        ? `series, ~${c.units.canary} vs ~${c.units.baseline} effective readings`
+        : `${c.method}, ${c.units.canary} vs ${c.units.baseline} host(s)`;
     const rel = c.relative === null ? '' : ` (${c.relative >= 0 ? '+' : ''}${rules_fmt(c.relative)}%)`;
     const side = c.direction === 'either' ? 'two-sided' : `one-sided, ${c.direction} is worse`;
-    return `canary ${rules_fmt(c.canary)} vs baseline ${rules_fmt(c.baseline)}${rel}; t=${rules_fmt(c.t)}, df=${rules_fmt(c.df)}, p=${c.p.toPrecision(3)} ${side} [${units}]`;
+    return (`canary ${rules_fmt(c.canary)} vs baseline ${rules_fmt(c.baseline)}${rel}; t=${rules_fmt(c.t)}, df=${rules_fmt(c.df)}, ` +
+        `p=${c.p.toPrecision(3)} ${side} [${units}]`);
 }
 function compareOutcome(rule, state, comparison, at) {
     if (!comparison)
@@ -60221,7 +59768,8 @@ function compareOutcome(rule, state, comparison, at) {
         return { verdict: 'inconclusive', reason: `too little to compare: ${comparison.insufficient}` };
     if (!comparison.significant)
         return undefined;
-    const detail = `worse than the baseline: ${rules_describeComparison(comparison)} < ${(1 - comparison.confidence).toPrecision(2)}`;
+    const alpha = (1 - comparison.confidence).toPrecision(2);
+    const detail = `worse than the baseline: ${rules_describeComparison(comparison)} < ${alpha}`;
     const breach = {
         rule: rule.name,
         check: 'compare',
@@ -60234,18 +59782,34 @@ function compareOutcome(rule, state, comparison, at) {
     };
     return { verdict: 'fail', reason: detail, breach };
 }
-/** The rule's verdict once the watch is over (or ended early). `comparison` is the canary judge's, if any. */
-function ruleOutcome(rule, state, comparison, at = Date.now()) {
+/**
+ * The rule's verdict once the watch is over (or ended early) at `at` (epoch ms: the watch loop's clock).
+ * `comparison` is the canary judge's, if any.
+ */
+function ruleOutcome(rule, state, comparison, at) {
     const base = { rule: rule.name, ...(comparison ? { comparison } : {}) };
     if (state.error) {
-        const breach = { rule: rule.name, check: 'error', value: null, bound: null, when: iso(at), since: iso(at), detail: state.error };
+        const breach = {
+            rule: rule.name,
+            check: 'error',
+            value: null,
+            bound: null,
+            when: iso(at),
+            since: iso(at),
+            detail: state.error,
+        };
         return { ...base, verdict: 'fail', reason: state.error, breach };
     }
     if (state.hardFail) {
         const b = state.hardFail;
         const where = b.host ? ` on ${b.host}` : '';
         const value = b.value === null ? '' : ` (${rules_fmt(b.value)}${b.bound !== null ? ` vs bound ${rules_fmt(b.bound)}` : ''})`;
-        return { ...base, verdict: 'fail', reason: `${b.detail}${value}${where} for ${rule.for} sample(s) since ${b.since}`, breach: b };
+        return {
+            ...base,
+            verdict: 'fail',
+            reason: `${b.detail}${value}${where} for ${rule.for} sample(s) since ${b.since}`,
+            breach: b,
+        };
     }
     if (rule.compare) {
         const o = compareOutcome(rule, state, comparison, at);
@@ -60256,16 +59820,29 @@ function ruleOutcome(rule, state, comparison, at = Date.now()) {
     }
     if (state.hardNoData) {
         const where = state.hardNoData.host ? ` on ${state.hardNoData.host}` : '';
-        return { ...base, verdict: 'inconclusive', reason: `no data${where} since ${iso(state.hardNoData.since)}: ${state.hardNoData.reason}` };
+        return {
+            ...base,
+            verdict: 'inconclusive',
+            reason: `no data${where} since ${iso(state.hardNoData.since)}: ${state.hardNoData.reason}`,
+        };
     }
     if (state.ticks < rule.for) {
-        return { ...base, verdict: 'inconclusive', reason: `too few samples: ${state.ticks} of the ${rule.for} needed to decide` };
+        return {
+            ...base,
+            verdict: 'inconclusive',
+            reason: `too few samples: ${state.ticks} of the ${rule.for} needed to decide`,
+        };
     }
     const withData = state.samples.filter((s) => s.state !== 'no-data').length;
     if (withData === 0 && rule.noData !== 'pass') {
         return { ...base, verdict: 'inconclusive', reason: 'no sample had data' };
     }
-    return { ...base, verdict: 'pass', reason: `${withData} sample(s) within bounds${rule.compare && comparison ? `; ${rules_describeComparison(comparison)}` : ''}` };
+    return {
+        ...base,
+        verdict: 'pass',
+        reason: `${withData} sample(s) within ` +
+            `bounds${rule.compare && comparison ? `; ${rules_describeComparison(comparison)}` : ''}`,
+    };
 }
 function overallVerdict(outcomes) {
     if (outcomes.some((o) => o.verdict === 'fail'))
@@ -60287,31 +59864,13 @@ function rules_fmt(n) {
         return '—';
     if (!Number.isFinite(n))
         return String(n);
-    return Math.abs(n) >= 1000 || Number.isInteger(n) ? String(Math.round(n * 100) / 100) : n.toPrecision(4).replace(/\.?0+$/, '');
+    return Math.abs(n) >= 1000 || Number.isInteger(n)
+        ? String(Math.round(n * 100) / 100)
+        : n.toPrecision(4).replace(/\.?0+$/, '');
 }
-
-;// CONCATENATED MODULE: ./src/common/format.ts
-// Figures as people read them, in one place for logs, summaries and error messages.
-/** `512 B`, `1.5 MiB`, `2.0 GiB`. */
-function formatBytes(bytes) {
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    if (bytes < 1024)
-        return `${Math.round(bytes)} B`;
-    let value = bytes / 1024;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return `${value.toFixed(1)} ${units[unit]}`;
-}
-/** Up to this many hosts a summary or an issue names each host; above it, hosts are grouped and counted. */
-const SMALL_FLEET = 50;
-/** Host names for a sentence: all of them up to `max`, else the first few and how many more (`where` the rest are). */
-function hostList(hosts, where, max = SMALL_FLEET) {
-    if (hosts.length <= max)
-        return hosts.join(', ');
-    return `${hosts.slice(0, 5).join(', ')} and ${hosts.length - 5} more (${where})`;
+/** A max-drop or max-rise as written: `5` or `5%`. */
+function amount(limit) {
+    return `${limit.value}${limit.kind === 'percent' ? '%' : ''}`;
 }
 
 ;// CONCATENATED MODULE: ./src/common/http-body.ts
@@ -60342,6 +59901,26 @@ async function http_body_readCapped(res, maxBytes) {
     return { text: Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8'), truncated };
 }
 
+;// CONCATENATED MODULE: ./src/common/url.ts
+// What of a URL logs, reports and error messages show. A URL may carry a secret in its credentials
+// (`user:token@`), its query (an S3 presigned signature, an `api_key=`) or its fragment; its path is kept
+// as the one part a reader needs to tell URLs apart.
+/**
+ * `scheme://host[:port]/path`, with `***@` for credentials and `?…` for a query; the fragment is dropped.
+ * Text that is not an absolute URL may be a mistyped one holding a secret: `(not a valid URL)`.
+ */
+function redactUrl(url) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        return '(not a valid URL)';
+    }
+    const credentials = u.username !== '' || u.password !== '' ? '***@' : '';
+    return `${u.protocol}//${credentials}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+}
+
 ;// CONCATENATED MODULE: ./src/metrics/redact.ts
 const REDACTED = '***';
 /** The forms a secret may come back in: as sent, inside a JSON string (also with `\/`), percent-encoded. */
@@ -60365,11 +59944,6 @@ function redact(text, secrets) {
         if (out.includes(s))
             out = out.replaceAll(s, REDACTED);
     return out;
-}
-/** At most `max` characters of one line of text (whitespace runs become one space), marked when cut. */
-function cut(text, max) {
-    const line = text.replace(/\s+/g, ' ').trim();
-    return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
 }
 /** The secret parts of a URL: all of it, its password, its path and query, each query value, long path segments. */
 function urlSecrets(url) {
@@ -60419,7 +59993,8 @@ function smtpSecrets(url) {
 function alertSecrets(alerts) {
     return [alerts.pagerdutyRoutingKey, ...urlSecrets(alerts.webhookUrl), ...smtpSecrets(alerts.smtpUrl)].filter((s) => s !== '');
 }
-/** What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's password. */
+/** What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's
+ * password. */
 function sourceSecrets(settings) {
     const out = [];
     for (const value of Object.values(settings.headers)) {
@@ -60449,6 +60024,7 @@ function sourceSecrets(settings) {
 
 
 
+
 class TransientError extends Error {
 }
 /** An answer is read up to this size; a larger one is refused, not read into memory. */
@@ -60461,7 +60037,10 @@ async function once(url, opts) {
     const signals = [AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : [])];
     let res;
     try {
-        res = await fetch(url, { headers: { 'user-agent': 'fivestep-metric-watch', ...opts.headers }, signal: AbortSignal.any(signals) });
+        res = await fetch(url, {
+            headers: { 'user-agent': 'fivestep-metric-watch', ...opts.headers },
+            signal: AbortSignal.any(signals),
+        });
     }
     catch (err) {
         const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
@@ -60471,12 +60050,15 @@ async function once(url, opts) {
         throw new TransientError(`reading the body: ${errors_errorMessage(err)}`);
     });
     if (read.truncated)
-        throw new QueryError(`${redactUrl(url)} answered with more than ${formatBytes(MAX_ANSWER_BYTES)}: narrow the query (a rule reads one series, or one per host)`);
+        throw new QueryError(`${redactUrl(url)} answered with more than ${formatBytes(MAX_ANSWER_BYTES)}: narrow the query (a rule ` +
+            `reads one series, or one per host)`);
     const body = read.text;
     if (res.ok || opts.acceptStatus?.includes(res.status))
         return { status: res.status, body };
     // A server may echo the request (its Authorization header) in an error: redacted before it is kept.
-    const snippet = redact(body, opts.secrets ?? []).slice(0, 200).replace(/\s+/g, ' ');
+    const snippet = redact(body, opts.secrets ?? [])
+        .slice(0, 200)
+        .replace(/\s+/g, ' ');
     if (res.status >= 500 || res.status === 429 || res.status === 408)
         throw new TransientError(`HTTP ${res.status}: ${snippet}`);
     throw new QueryError(`HTTP ${res.status} from ${redactUrl(url)}: ${snippet}`);
@@ -60500,17 +60082,12 @@ async function httpGet(url, opts) {
     }
     throw last instanceof Error ? last : new TransientError('aborted');
 }
-/** URLs may carry credentials; logs and reports get them without. */
-function redactUrl(url) {
-    try {
-        const u = new URL(url);
-        if (u.password)
-            u.password = '***';
-        return u.toString();
-    }
-    catch {
-        return url;
-    }
+/**
+ * A source's url as logs and the watch report show it: a server's URL redacted (common/url.ts), replay's
+ * file path as it is (a path holds no secret, and redacted it would read `(not a valid URL)`).
+ */
+function sourceUrlShown(url) {
+    return URL.canParse(url) ? redactUrl(url) : url;
 }
 function parseJson(body, what, secrets = []) {
     try {
@@ -60584,7 +60161,10 @@ class GraphiteSource {
     }
     one(series, target) {
         if (series.length > 1) {
-            throw new QueryError(`target '${target}' returned ${series.length} series (${series.slice(0, 3).map((s) => s.target).join(', ')}…) where one is needed; aggregate it, e.g. sumSeries(...)`);
+            throw new QueryError(`target '${target}' returned ${series.length} series (${series
+                .slice(0, 3)
+                .map((s) => s.target)
+                .join(', ')}…) where one is needed; aggregate it, e.g. sumSeries(...)`);
         }
         return series[0];
     }
@@ -60654,7 +60234,13 @@ class HttpJsonSource {
             for (const k of this.cache.keys())
                 if (!k.startsWith(`${at} `))
                     this.cache.delete(k);
-            doc = httpGet(url, { headers: { accept: 'application/json', ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal, secrets: this.opts.secrets }).then(({ body }) => parseJson(body, url, this.opts.secrets));
+            doc = httpGet(url, {
+                headers: { accept: 'application/json', ...this.opts.headers },
+                timeoutMs: requestTimeout(this.opts.intervalMs),
+                retries: this.opts.retries ?? 2,
+                signal,
+                secrets: this.opts.secrets,
+            }).then(({ body }) => parseJson(body, url, this.opts.secrets));
             this.cache.set(key, doc);
         }
         return doc;
@@ -60667,10 +60253,13 @@ class HttpJsonSource {
             if (!hit.found)
                 return { value: null, reason: `no '${hit.missing}' in the document` };
             if (hit.value !== null && typeof hit.value === 'object') {
-                throw new QueryError(`path '${path}' points at ${Array.isArray(hit.value) ? `a list of ${hit.value.length}` : 'an object'}, not a number`);
+                throw new QueryError(`path '${path}' points at ${Array.isArray(hit.value) ? `a list of ${hit.value.length}` : 'an object'}, ` +
+                    `not a number`);
             }
             const v = toNumber(hit.value);
-            return v === null ? { value: null, reason: `'${path}' is ${JSON.stringify(hit.value)}, not a number` } : { value: v };
+            return v === null
+                ? { value: null, reason: `'${path}' is ${JSON.stringify(hit.value)}, not a number` }
+                : { value: v };
         });
     }
 }
@@ -60863,6 +60452,7 @@ function evaluateSelector(sel, current, previous) {
 
 
 
+
 const ACCEPT = 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 class OpenMetricsSource {
     opts;
@@ -60887,7 +60477,13 @@ class OpenMetricsSource {
         return sel;
     }
     async fetch(url, signal) {
-        const { body } = await httpGet(url, { headers: { accept: ACCEPT, ...this.opts.headers }, timeoutMs: requestTimeout(this.opts.intervalMs), retries: this.opts.retries ?? 2, signal, secrets: this.opts.secrets });
+        const { body } = await httpGet(url, {
+            headers: { accept: ACCEPT, ...this.opts.headers },
+            timeoutMs: requestTimeout(this.opts.intervalMs),
+            retries: this.opts.retries ?? 2,
+            signal,
+            secrets: this.opts.secrets,
+        });
         try {
             return { at: this.now(), exposition: parseExposition(body) };
         }
@@ -60928,7 +60524,8 @@ class OpenMetricsSource {
                 return { value: result.value };
             if (result.kind === 'no-data')
                 return { value: null, reason: result.reason };
-            throw new QueryError(`'${req.rule.query}' matches ${result.series.length} series (${result.series.slice(0, 3).join(' ')}…) where one is needed; narrow it with labels or wrap it in sum(...)`);
+            throw new QueryError(`'${req.rule.query}' matches ${result.series.length} series (${result.series.slice(0, 3).join(' ')}…) ` +
+                `where one is needed; narrow it with labels or wrap it in sum(...)`);
         });
     }
 }
@@ -60991,7 +60588,10 @@ class PrometheusSource {
             if (vector.length === 0)
                 return { value: null, reason: `query '${query}' returned no series` };
             if (vector.length > 1) {
-                throw new QueryError(`query '${query}' returned ${vector.length} series (${vector.slice(0, 3).map((s) => labels(s.metric)).join(' ')}…) where one is needed; aggregate it, e.g. sum(...)`);
+                throw new QueryError(`query '${query}' returned ${vector.length} series (${vector
+                    .slice(0, 3)
+                    .map((s) => labels(s.metric))
+                    .join(' ')}…) where one is needed; aggregate it, e.g. sum(...)`);
             }
             const v = toNumber(vector[0].value[1]);
             return v === null ? { value: null, reason: `query '${query}' is ${vector[0].value[1]}` } : { value: v };
@@ -61006,34 +60606,1514 @@ class PrometheusSource {
             const data = await this.api('/api/v1/query_range', { query, start: (req.start / 1000).toFixed(3), end: (req.end / 1000).toFixed(3), step: `${stepSec}`, host }, req.signal);
             const matrix = (data?.result ?? []);
             if (matrix.length > 1)
-                throw new QueryError(`rule '${req.rule.name}': query '${query}' returned ${matrix.length} series for the baseline where one is needed`);
+                throw new QueryError(`rule '${req.rule.name}': query '${query}' returned ${matrix.length} series for the baseline ` +
+                    `where one is needed`);
             out.set(host, (matrix[0]?.values ?? []).map(([, v]) => toNumber(v)).filter((v) => v !== null));
         }
         return out;
     }
 }
 
-;// CONCATENATED MODULE: ./src/metrics/report.ts
-// The JSON report (every sample) and the job summary (per rule a Mermaid xychart with its bound, and a table).
-
-
-
-
-
-
-const REPORT_VERSION = 1;
-function buildReport(result) {
-    return { kind: 'fivestep/metric-watch', version: REPORT_VERSION, ...result };
+;// CONCATENATED MODULE: ./src/common/json-fields.ts
+// The field readers every report reader uses (metric-watch's record.ts, ssh-rollout's record.ts). Report
+// files may come from other versions, forks or hand edits: nothing in them is trusted, each field is read
+// only when it holds what its writer writes, and a reader notes what it had to skip.
+/** A JSON object (a list is not one). */
+const isJsonObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
+/** A text field: a string as it is, a number as its digits (an older writer's `release: 7`), else ''. */
+const json_fields_text = (x) => (typeof x === 'string' ? x : typeof x === 'number' ? String(x) : '');
+const positiveNumber = (x) => typeof x === 'number' && Number.isFinite(x) && x > 0 ? x : undefined;
+/** The non-empty strings of a list; undefined when it is not a list (the reader's default then applies). */
+const stringList = (x) => Array.isArray(x) ? x.filter((s) => typeof s === 'string' && s !== '') : undefined;
+/** A report's tag: ssh-rollout writes `tool`, metric-watch `kind`. */
+const json_fields_reportTag = (doc) => json_fields_text(doc.tool) || json_fields_text(doc.kind);
+/** Below this an epoch number is seconds (up to the year 5138), from it milliseconds (from March 1973 on). */
+const SECONDS_BELOW = 1e11;
+/** The farthest instant a Date holds: past it, printing the time would throw. */
+const LATEST_MS = 8.64e15;
+/**
+ * A time field as epoch ms, or undefined when it holds no time. The one rule every report reader follows:
+ * - a string is what Date.parse reads (ISO 8601, as the writers write `startedAt` and breach times);
+ * - a number is epoch seconds below 1e11, epoch ms from 1e11 (the writers write ms; Prometheus and most
+ *   exports write seconds, and for any instant after March 1973 the magnitude tells which);
+ * - a negative number, or one past the last instant a Date holds, is no time.
+ */
+function readTime(x) {
+    if (typeof x === 'number' && Number.isFinite(x) && x >= 0) {
+        if (x < SECONDS_BELOW)
+            return Math.round(x * 1000);
+        return x <= LATEST_MS ? x : undefined;
+    }
+    if (typeof x === 'string' && x.trim() !== '') {
+        const t = Date.parse(x);
+        if (Number.isFinite(t))
+            return t;
+    }
+    return undefined;
 }
+/** A value quoted in a note, cut short: a hostile file's field may be megabytes long. */
+function shown(x, max = 80) {
+    const json = JSON.stringify(x) ?? String(x);
+    return json.length > max ? `${json.slice(0, max)}…` : json;
+}
+/** At most this many notes a list: a hostile file may hold millions of bad entries, and the first say why. */
+const MAX_NOTES = 20;
+/** What a reader had to skip, in file order, the first MAX_NOTES kept and the rest counted. */
+class NoteList {
+    kept = [];
+    dropped = 0;
+    add(note) {
+        if (this.kept.length < MAX_NOTES)
+            this.kept.push(note);
+        else
+            this.dropped++;
+    }
+    list() {
+        return this.dropped > 0 ? [...this.kept, `… and ${this.dropped} more`] : [...this.kept];
+    }
+}
+
+;// CONCATENATED MODULE: ./src/metrics/record.ts
+// The metric-watch report file: its tag and version, what the writer writes, and the one tolerant reader
+// that replay (source: replay) and auto-revert's RCA timeline read it with.
+
+const WATCH_REPORT_KIND = 'fivestep/metric-watch';
+/** Bumped when a key of the report changes meaning; a replay refuses a newer one, the RCA reads what it can. */
+const WATCH_REPORT_VERSION = 1;
+function record_buildWatchReport(result) {
+    return { kind: WATCH_REPORT_KIND, version: WATCH_REPORT_VERSION, ...result };
+}
+/** Tagged `…/metric-watch` (a fork may rename the owner), or untagged with a verdict and breaches or rules. */
+function looksLikeWatchReport(doc) {
+    const tag = reportTag(doc);
+    if (tag)
+        return tag.endsWith('metric-watch');
+    return typeof doc.verdict === 'string' && (Array.isArray(doc.breaches) || Array.isArray(doc.rules));
+}
+const breachValue = (x) => typeof x === 'number' || typeof x === 'string' ? x : x === null ? null : undefined;
+/** One breach of a report, or of metric-watch's `breaches` output (the same objects); undefined if none. */
+function readBreach(x) {
+    if (!isJsonObject(x))
+        return undefined;
+    const rule = json_fields_text(x.rule) || json_fields_text(x.name);
+    if (!rule)
+        return undefined;
+    const out = { rule };
+    if (json_fields_text(x.host))
+        out.host = json_fields_text(x.host);
+    for (const key of ['value', 'bound', 'baseline']) {
+        const v = breachValue(x[key]);
+        if (v !== undefined)
+            out[key] = v;
+    }
+    const when = readTime(x.when);
+    const since = readTime(x.since);
+    if (when !== undefined)
+        out.when = when;
+    if (since !== undefined)
+        out.since = since;
+    if (json_fields_text(x.detail))
+        out.detail = json_fields_text(x.detail);
+    return out;
+}
+/** Reads any JSON value as a metric-watch report (undefined when it is not an object); never throws. */
+function readWatchReport(doc) {
+    if (!isJsonObject(doc))
+        return undefined;
+    const settings = isJsonObject(doc.settings) ? doc.settings : {};
+    const hosts = isJsonObject(doc.hosts) ? doc.hosts : {};
+    const notes = new NoteList();
+    const rules = Array.isArray(doc.rules) ? doc.rules.map((raw, i) => readRule(raw, i)) : undefined;
+    const listed = Array.isArray(doc.breaches) ? readBreaches(doc.breaches, notes) : [];
+    const out = {
+        verdict: json_fields_text(doc.verdict),
+        detail: json_fields_text(doc.detail),
+        startedAt: readTime(doc.startedAt),
+        // A present but unreadable endedAt is not replaced: finishedAt is only an older name for it.
+        endedAt: readTime(doc.endedAt ?? doc.finishedAt),
+        ticks: positiveNumber(doc.ticks),
+        intervalMs: positiveNumber(settings.intervalMs),
+        hosts: { all: stringList(hosts.all), canary: stringList(hosts.canary) },
+        breaches: listed.length > 0 ? listed : (rules ?? []).flatMap((r) => (r.breach ? [r.breach] : [])),
+        rules,
+        notes: notes.list(),
+    };
+    if (doc.kind !== undefined && doc.kind !== WATCH_REPORT_KIND)
+        out.otherKind = shown(doc.kind);
+    if (typeof doc.version === 'number' && doc.version <= WATCH_REPORT_VERSION)
+        out.version = doc.version;
+    else if (doc.version !== undefined)
+        out.unknownVersion = shown(doc.version);
+    return out;
+}
+function readBreaches(list, notes) {
+    const out = [];
+    list.forEach((x, i) => {
+        const b = readBreach(x);
+        if (b)
+            out.push(b);
+        else
+            notes.add(`breaches[${i}] is not a breach (an object with a rule name): ${shown(x)}`);
+    });
+    return out;
+}
+function readRule(raw, i) {
+    const where = `rule ${i + 1}`;
+    const notes = new NoteList();
+    const rule = { name: '', query: '', samples: [], baselineSamples: [], notes: [] };
+    if (!isJsonObject(raw)) {
+        notes.add(`${where} is not an object with name, query and samples`);
+        return { ...rule, notes: notes.list() };
+    }
+    rule.name = typeof raw.name === 'string' ? raw.name : '';
+    const label = rule.name ? `${where} ('${rule.name}')` : where;
+    if (!rule.name)
+        notes.add(`${where} has no 'name'`);
+    if (typeof raw.query === 'string' && raw.query !== '')
+        rule.query = raw.query;
+    else
+        notes.add(`${label} has no 'query'`);
+    if (Array.isArray(raw.samples))
+        rule.samples = readSamples(raw.samples, `${label} samples`, notes);
+    else
+        notes.add(`${label} has no 'samples' list`);
+    if (Array.isArray(raw.baselineSamples)) {
+        rule.baselineSamples = readSamples(raw.baselineSamples, `${label} baselineSamples`, notes);
+    }
+    else if (raw.baselineSamples !== undefined)
+        notes.add(`${label}: 'baselineSamples' must be a list`);
+    if (raw.baselineHistory !== undefined)
+        rule.baselineHistory = readHistory(raw.baselineHistory, label, notes);
+    rule.breach = readBreach(raw.breach);
+    return { ...rule, notes: notes.list() };
+}
+const readingValue = (x) => x === null ? null : typeof x === 'number' && Number.isFinite(x) ? x : undefined;
+/** The readings of one list; a reading that is not one is skipped with a note naming it (`at[j]`). */
+function readSamples(list, at, notes) {
+    const out = [];
+    for (const [j, s] of list.entries()) {
+        const here = `${at}[${j}]`;
+        if (!isJsonObject(s)) {
+            notes.add(`${here} is not an object {t, host, value}`);
+            continue;
+        }
+        const t = readTime(s.t);
+        const host = s.host === undefined ? '' : s.host;
+        const value = readingValue(s.value);
+        if (t === undefined)
+            notes.add(`${here}: 't' must be a time (epoch ms or s, or ISO 8601), got ${shown(s.t)}`);
+        else if (typeof host !== 'string')
+            notes.add(`${here}: 'host' must be a string`);
+        else if (value === undefined)
+            notes.add(`${here}: 'value' must be a number or null, got ${shown(s.value)}`);
+        else {
+            const sample = { t, host, value };
+            if (typeof s.reason === 'string' && s.reason)
+                sample.reason = s.reason;
+            out.push(sample);
+        }
+    }
+    return out;
+}
+/** `{host: [{t, value}]}`; a Map, as host keys come from the file (`__proto__` is a key like any other). */
+function readHistory(raw, label, notes) {
+    if (!isJsonObject(raw)) {
+        notes.add(`${label}: 'baselineHistory' must be an object {host: [{t, value}]}`);
+        return undefined;
+    }
+    const history = new Map();
+    for (const [host, list] of Object.entries(raw)) {
+        if (!Array.isArray(list)) {
+            notes.add(`${label}: baselineHistory['${host}'] must be a list of {t, value}`);
+            continue;
+        }
+        const points = [];
+        list.forEach((p, j) => {
+            const t = isJsonObject(p) ? readTime(p.t) : undefined;
+            if (t !== undefined && isJsonObject(p) && typeof p.value === 'number' && Number.isFinite(p.value)) {
+                points.push({ t, value: p.value });
+            }
+            else
+                notes.add(`${label}: baselineHistory['${host}'][${j}] must be {t, value} with numbers`);
+        });
+        history.set(host, points);
+    }
+    return history;
+}
+
+;// CONCATENATED MODULE: ./src/metrics/sources/replay.ts
+// source: replay — a watch report (the `report` output), or a recording of the same shape, replayed on its
+// recorded clock as fast as it can: the verdict the (possibly changed) rules would have given that deploy.
+//
+// What is read (a report has all of it; a hand-made recording needs only what is marked required):
+//   {
+//     kind?: 'fivestep/metric-watch', version?: 1,      // a report; any other kind, or a newer version, is refused
+//     rules: [{                                          // required, at least one reading in all
+//       name: string, query: string,                     // required: rules of the settings match by query, then name
+//       samples: [{t, host?, value, reason?}],           // required: the judged hosts' readings (t: a time as
+//                                                        //   readTime reads it: epoch ms or seconds, or ISO 8601;
+//                                                        //   host '' or absent for a query that is not per host,
+//                                                        //   value null = no data, `reason` why)
+//       baselineSamples?: [{t, host, value, reason?}],   // the baseline hosts' readings (baseline: hosts)
+//       baselineHistory?: {host: [{t, value}]},          // readings before the watch (baseline: before:)
+//     }],
+//     hosts?: {all?: string[], canary?: string[]},       // default: every host read; canaries: the hosts of
+//                                                        //   `samples` that are not in `baselineSamples`
+//     startedAt?: a time,                                // default: one interval before the first reading
+//     ticks?: number,                                    // a report's sample count: duration = ticks × interval
+//     settings?: {intervalMs?: number},                  // default: the readings' mean spacing; duration: their span
+//   }
+// metrics/record.ts reads the file; a replay refuses it when that reader had to skip a rule or a reading:
+// a verdict replayed on part of the readings would be one no deploy had.
+
+
+
+
+
+const replay_iso = (t) => new Date(t).toISOString();
+const SHAPE = `a metric-watch report ({"kind": "${WATCH_REPORT_KIND}", "rules": [...]}) or a recording ` +
+    '({"rules": [{"name", "query", "samples": [{"t", "host", "value"}]}]})';
+/** Reads and validates a report or recording; every error names the input `url` and what is wrong. */
+function loadRecording(path) {
+    const bad = (message) => new inputs/* InputError */.dz('url', `${path}: ${message}`);
+    const { read, rules } = readReplayable(parseFile(path, bad), bad);
+    const recorded = rules.map(recordedRule);
+    const instants = [...new Set(recorded.flatMap((r) => [...r.series.values()].flatMap((s) => s.t)))];
+    instants.sort((a, b) => a - b);
+    if (instants.length === 0)
+        throw bad('holds no samples: nothing to replay');
+    const samples = rules.reduce((n, r) => n + r.samples.length + r.baselineSamples.length, 0);
+    return { path, rules: recorded, ...timing(read, instants), ...hostsOf(read, rules), instants, samples };
+}
+function parseFile(path, bad) {
+    let text;
+    try {
+        if (!(0,external_node_fs_namespaceObject.statSync)(path).isFile())
+            throw bad('is not a file (source replay reads a metric-watch report or a recording)');
+        text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+    }
+    catch (err) {
+        if (err instanceof inputs/* InputError */.dz)
+            throw err;
+        const code = err.code;
+        throw bad(code === 'ENOENT'
+            ? 'no such file (source replay reads the JSON file the report output names, or a recording)'
+            : `cannot be read: ${err.message}`);
+    }
+    try {
+        return JSON.parse(text);
+    }
+    catch (err) {
+        const why = err.message;
+        throw bad(`is not JSON (${why}); source replay reads the JSON file the report output names, or a recording`);
+    }
+}
+/** The report as read, refused unless every rule and reading in it could be read. */
+function readReplayable(doc, bad) {
+    const read = readWatchReport(doc);
+    if (!read)
+        throw bad(`is not ${SHAPE}: it holds a JSON ${Array.isArray(doc) ? 'list' : typeof doc}`);
+    if (read.otherKind)
+        throw bad(`is not ${SHAPE}: its kind is ${read.otherKind}`);
+    if (read.unknownVersion) {
+        const known = `this metric-watch reads version ${WATCH_REPORT_VERSION} and older`;
+        throw bad(`is a report of version ${read.unknownVersion}; ${known}`);
+    }
+    const rules = read.rules;
+    if (!rules)
+        throw bad(`is not ${SHAPE}: it has no 'rules' list`);
+    if (rules.length === 0)
+        throw bad("its 'rules' list is empty: nothing to replay");
+    for (const rule of rules)
+        if (rule.notes.length > 0)
+            throw bad(rule.notes[0]);
+    return { read, rules };
+}
+function recordedRule(rule) {
+    const series = seriesOf([...rule.samples, ...rule.baselineSamples]);
+    return { name: rule.name, query: rule.query, series, history: rule.baselineHistory, samples: rule.samples.length };
+}
+/** One series a host; of two readings at one instant, the later in the file wins. */
+function seriesOf(samples) {
+    const points = new Map();
+    for (const s of samples) {
+        const noData = s.reason ? `${s.reason} (recorded)` : 'no data (recorded)';
+        const reading = s.value === null ? { value: null, reason: noData } : { value: s.value };
+        if (!points.has(s.host))
+            points.set(s.host, []);
+        points.get(s.host).push({ t: s.t, reading });
+    }
+    const series = new Map();
+    for (const [host, list] of points) {
+        list.sort((a, b) => a.t - b.t); // stable: equal instants keep their file order
+        const s = { t: [], readings: [] };
+        for (const p of list) {
+            if (s.t.length && s.t[s.t.length - 1] === p.t)
+                s.readings[s.readings.length - 1] = p.reading;
+            else {
+                s.t.push(p.t);
+                s.readings.push(p.reading);
+            }
+        }
+        series.set(host, s);
+    }
+    return series;
+}
+/** Start, interval and duration: as recorded where the file says, else from the readings' instants. */
+function timing(read, sorted) {
+    const startGiven = read.startedAt;
+    const fromStart = startGiven !== undefined && sorted[0] > startGiven ? sorted[0] - startGiven : undefined;
+    const intervalMs = read.intervalMs ?? spacing(sorted) ?? fromStart ?? 1000;
+    const startedAt = startGiven ?? sorted[0] - intervalMs;
+    const durationMs = read.ticks !== undefined
+        ? read.ticks * intervalMs
+        : Math.max(1, Math.round((sorted[sorted.length - 1] - startedAt) / intervalMs)) * intervalMs;
+    return { startedAt, intervalMs, durationMs };
+}
+/** As recorded; else every host read, the canaries being the judged hosts that are not baseline hosts. */
+function hostsOf(read, rules) {
+    const judged = new Set(rules.flatMap((r) => r.samples.map((s) => s.host)).filter(Boolean));
+    const baseline = new Set(rules.flatMap((r) => r.baselineSamples.map((s) => s.host)).filter(Boolean));
+    const hosts = read.hosts.all ?? [...new Set([...judged, ...baseline])];
+    const canaryHosts = read.hosts.canary ?? (baseline.size > 0 ? [...judged].filter((h) => !baseline.has(h)) : []);
+    return { hosts, canaryHosts };
+}
+/**
+ * A recording without settings.intervalMs: the mean spacing of its instants. A live watch schedules tick k at
+ * start + k × interval and samples a few ms late, so the mean (not any single gap) is the interval; it is
+ * rounded to a whole 100 ms when that is within 2%, to whole ms otherwise. A drifting interval would slip the
+ * replayed ticks off the recorded ones.
+ */
+function spacing(sorted) {
+    if (sorted.length < 2)
+        return undefined;
+    const mean = (sorted[sorted.length - 1] - sorted[0]) / (sorted.length - 1);
+    const round = Math.round(mean / 100) * 100;
+    return round > 0 && Math.abs(round - mean) <= mean * 0.02 ? round : Math.max(1, Math.round(mean));
+}
+/** Index of the last element ≤ x in an ascending list, or -1. */
+function lastAtOrBefore(xs, x) {
+    let lo = 0;
+    let hi = xs.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (xs[mid] <= x) {
+            found = mid;
+            lo = mid + 1;
+        }
+        else
+            hi = mid - 1;
+    }
+    return found;
+}
+/**
+ * The recording as a metric source. Its clock starts at the recording's start and `sleep` only moves it:
+ * onto the recorded instant the live watch sampled at, when one lies within half an interval of the
+ * scheduled one, so each replayed tick reads that tick's samples. A live tick is mostly a few ms late, but
+ * a timer may also fire a millisecond early by the wall clock (timers run on a monotonic clock), so the
+ * nearest recorded instant on either side counts, as long as it is after the clock's present.
+ */
+class ReplaySource {
+    recording;
+    recorded;
+    clock;
+    matched = new Map();
+    /** A reading an interval old or older is stale (a gap in the recording): no data, not an old value held. */
+    staleMs;
+    constructor(pathOrRecording) {
+        const rec = typeof pathOrRecording === 'string' ? loadRecording(pathOrRecording) : pathOrRecording;
+        this.recording = rec;
+        this.recorded = {
+            hosts: rec.hosts,
+            canaryHosts: rec.canaryHosts,
+            durationMs: rec.durationMs,
+            intervalMs: rec.intervalMs,
+        };
+        this.staleMs = rec.intervalMs;
+        let t = rec.startedAt;
+        const snap = rec.intervalMs / 2;
+        this.clock = {
+            now: () => t,
+            sleep: async (ms) => {
+                const target = t + Math.max(0, ms);
+                const i = lastAtOrBefore(rec.instants, target);
+                const near = [rec.instants[i], rec.instants[i + 1]]
+                    .filter((x) => x !== undefined && x > t && Math.abs(x - target) < snap)
+                    .sort((a, b) => Math.abs(a - target) - Math.abs(b - target));
+                t = near[0] ?? target;
+            },
+        };
+    }
+    /** The recorded rule a rule of the settings replays: the same query first, then the same name. */
+    match(rule) {
+        const hit = this.matched.get(rule.name);
+        if (hit)
+            return hit;
+        const byQuery = this.recording.rules.filter((r) => r.query === rule.query);
+        const found = byQuery.find((r) => r.name === rule.name) ?? byQuery[0] ?? this.recording.rules.find((r) => r.name === rule.name);
+        if (!found) {
+            const recorded = this.recording.rules.map((r) => `'${r.name}' (query ${r.query})`).join(', ');
+            throw new QueryError(`rule '${rule.name}': the recording ${this.recording.path} has no rule with its query '${rule.query}' ` +
+                `nor its name; recorded rules: ${recorded}`);
+        }
+        this.matched.set(rule.name, found);
+        return found;
+    }
+    async sample(req) {
+        const rec = this.match(req.rule);
+        const out = new Map();
+        for (const host of req.hosts.length > 0 ? req.hosts : [''])
+            out.set(host, this.readingAt(rec, host, req.at));
+        return out;
+    }
+    readingAt(rec, host, at) {
+        const s = rec.series.get(host);
+        if (!s) {
+            const keys = [...rec.series.keys()];
+            const held = keys.length === 0
+                ? 'no readings at all'
+                : keys.includes('')
+                    ? 'one series that is not per host'
+                    : `readings of ${keys.join(', ')}`;
+            const what = host ? `host ${host}` : 'a series that is not per host';
+            return {
+                value: null,
+                reason: `the recording has no readings of ${what} for rule '${rec.name}' (it holds ${held})`,
+            };
+        }
+        const i = lastAtOrBefore(s.t, at);
+        const of = host ? ` of ${host}` : '';
+        if (i < 0)
+            return {
+                value: null,
+                reason: `no recorded reading${of} at or before ${replay_iso(at)}: the recording starts at ${replay_iso(s.t[0])}`,
+            };
+        const age = at - s.t[i];
+        // The last reading serves the tick it was taken at (a live tick samples a few ms late), not the ticks after.
+        if (i === s.t.length - 1 && age > this.recording.intervalMs / 2)
+            return { value: null, reason: `no recorded reading${of} at ${replay_iso(at)}: the recording ends at ${replay_iso(s.t[i])}` };
+        if (age >= this.staleMs)
+            return {
+                value: null,
+                reason: `no recorded reading${of} within ${format_formatDurationInput(this.staleMs)} before ${replay_iso(at)} ` +
+                    `(the one before is at ${replay_iso(s.t[i])})`,
+            };
+        return s.readings[i];
+    }
+    async history(req) {
+        const rec = this.match(req.rule);
+        if (!rec.history) {
+            throw new QueryError(`rule '${req.rule.name}': the recording holds no readings from before the watch (baselineHistory) ` +
+                `for recorded rule '${rec.name}'; baseline before: needs a report recorded with baseline ` +
+                `before:<duration> and a relative check`);
+        }
+        const out = new Map();
+        for (const host of req.hosts.length > 0 ? req.hosts : ['']) {
+            out.set(host, (rec.history.get(host) ?? []).filter((p) => p.t >= req.start && p.t <= req.end).map((p) => p.value));
+        }
+        return out;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/metrics/sources/index.ts
+
+
+
+
+
+
+function createSource(settings, now = Date.now) {
+    const opts = {
+        url: settings.url,
+        headers: settings.headers,
+        intervalMs: settings.intervalMs,
+        secrets: sourceSecrets(settings),
+    };
+    switch (settings.source) {
+        case 'prometheus':
+            return new PrometheusSource(opts);
+        case 'graphite':
+            return new GraphiteSource(opts);
+        case 'openmetrics':
+            return new OpenMetricsSource(opts, now);
+        case 'http-json':
+            return new HttpJsonSource(opts);
+        case 'replay':
+            // settings.url is the path of the report or recording; its own clock replaces `now`.
+            return new ReplaySource(settings.url);
+    }
+}
+
+
+;// CONCATENATED MODULE: ./src/metrics/stats.ts
+// Statistics for canary analysis: Student's t (the judge's test on independent units), the lag-1
+// autocorrelation of a series, and the pooled Mann-Whitney U and Hodges-Lehmann shift that Kayenta uses
+// (reported for a reader, never deciding on their own: they treat correlated readings as independent).
+function mean(values) {
+    return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
+}
+/** Sample variance (n - 1); NaN below two values. */
+function variance(values) {
+    if (values.length < 2)
+        return NaN;
+    const m = mean(values);
+    return values.reduce((s, x) => s + (x - m) * (x - m), 0) / (values.length - 1);
+}
+/**
+ * Lag-1 autocorrelation of several series of one process, each centred on its own mean (the sums are
+ * pooled, so short windows share one estimate). 0 when the series are flat.
+ */
+function lag1Autocorrelation(series) {
+    let num = 0;
+    let den = 0;
+    for (const xs of series) {
+        const m = mean(xs);
+        for (let i = 0; i < xs.length; i++) {
+            den += (xs[i] - m) * (xs[i] - m);
+            if (i > 0)
+                num += (xs[i] - m) * (xs[i - 1] - m);
+        }
+    }
+    return den > 0 ? num / den : 0;
+}
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9): relative error below 1e-13. */
+function lnGamma(x) {
+    const c = [
+        0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+        12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+    ];
+    if (x < 0.5)
+        return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
+    x -= 1;
+    let a = c[0];
+    const t = x + 7.5;
+    for (let i = 1; i < 9; i++)
+        a += c[i] / (x + i);
+    return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
+}
+/** Continued fraction of the incomplete beta (modified Lentz, as Numerical Recipes' betacf). */
+function betaContinuedFraction(a, b, x) {
+    const tiny = 1e-300;
+    let c = 1;
+    let d = 1 - ((a + b) * x) / (a + 1);
+    d = 1 / (Math.abs(d) < tiny ? tiny : d);
+    let h = d;
+    for (let m = 1; m <= 300; m++) {
+        const m2 = 2 * m;
+        for (const aa of [
+            (m * (b - m) * x) / ((a + m2 - 1) * (a + m2)),
+            (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1)),
+        ]) {
+            d = 1 + aa * d;
+            d = 1 / (Math.abs(d) < tiny ? tiny : d);
+            c = 1 + aa / c;
+            if (Math.abs(c) < tiny)
+                c = tiny;
+            h *= d * c;
+        }
+        if (Math.abs(d * c - 1) < 1e-15)
+            break;
+    }
+    return h;
+}
+/** The regularized incomplete beta I_x(a, b). */
+function incompleteBeta(x, a, b) {
+    if (x <= 0)
+        return 0;
+    if (x >= 1)
+        return 1;
+    const front = Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+    return x < (a + 1) / (a + b + 2)
+        ? (front * betaContinuedFraction(a, b, x)) / a
+        : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+}
+/** P(T > t) for Student's t with `df` degrees of freedom (df may be fractional, as Welch's is). */
+function studentTSf(t, df) {
+    if (Number.isNaN(t) || !(df > 0))
+        return NaN;
+    if (t === Infinity)
+        return 0;
+    if (t === -Infinity)
+        return 1;
+    const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
+    return t >= 0 ? tail : 1 - tail;
+}
+/** erfc by W. J. Cody's rational Chebyshev form (Numerical Recipes' erfcc): relative error below 1.2e-7. */
+function erfc(x) {
+    const z = Math.abs(x);
+    const t = 1 / (1 + 0.5 * z);
+    const r = t *
+        Math.exp(-z * z -
+            1.26551223 +
+            t *
+                (1.00002368 +
+                    t *
+                        (0.37409196 +
+                            t *
+                                (0.09678418 +
+                                    t *
+                                        (-0.18628806 +
+                                            t *
+                                                (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+    return x >= 0 ? r : 2 - r;
+}
+/** P(Z > z) for a standard normal Z. */
+function normalSf(z) {
+    return 0.5 * erfc(z / Math.SQRT2);
+}
+/** Values (or groups of values, pooled) as a sorted typed array, NaN left out: 8 bytes a value, no comparator calls. */
+function sortedCopy(values) {
+    let a;
+    if (Array.isArray(values) && (values.length === 0 || typeof values[0] === 'number'))
+        a = Float64Array.from(values);
+    else {
+        const groups = [...values];
+        a = new Float64Array(groups.reduce((n, g) => n + g.length, 0));
+        let k = 0;
+        for (const g of groups)
+            for (let i = 0; i < g.length; i++)
+                a[k++] = g[i];
+    }
+    a.sort();
+    let end = a.length;
+    while (end > 0 && Number.isNaN(a[end - 1]))
+        end--;
+    return end === a.length ? a : a.subarray(0, end);
+}
+/**
+ * The canary's rank sum (average ranks for ties) and Σ(t³ - t) over tie groups, by merging the two sorted
+ * sides: O(n log n) for the sorts, O(n) for the merge, 8 bytes a reading. The same numbers as ranking the
+ * pooled values one by one (ranks are whole or half numbers, so their sums are exact).
+ */
+function rankSum(c, b) {
+    let i = 0;
+    let j = 0;
+    let below = 0;
+    let r1 = 0;
+    let tieTerm = 0;
+    while (i < c.length || j < b.length) {
+        const v = j >= b.length || (i < c.length && c[i] <= b[j]) ? c[i] : b[j];
+        let inC = 0;
+        let inB = 0;
+        while (i < c.length && c[i] === v) {
+            i++;
+            inC++;
+        }
+        while (j < b.length && b[j] === v) {
+            j++;
+            inB++;
+        }
+        const t = inC + inB;
+        r1 += inC * (below + (t + 1) / 2);
+        tieTerm += t * t * t - t;
+        below += t;
+    }
+    return { r1, tieTerm };
+}
+/**
+ * At most this many pairwise differences go into the Hodges-Lehmann shift (8 bytes each). Above it, the
+ * shift is the median of differences between evenly spaced order statistics of each side (a deterministic
+ * quantile sample: the same readings give the same figure), which tracks the exact shift to within about
+ * one quantile step. The figure is for a reader only; it never decides.
+ */
+const HODGES_LEHMANN_MAX_PAIRS = 250_000;
+/** `k` evenly spaced order statistics of a sorted array (the middle of each of k equal slices). */
+function quantileSample(sorted, k) {
+    if (k >= sorted.length)
+        return sorted;
+    const out = new Float64Array(k);
+    for (let i = 0; i < k; i++)
+        out[i] = sorted[Math.floor(((i + 0.5) * sorted.length) / k)];
+    return out;
+}
+function hodgesLehmannSorted(c, b, maxPairs) {
+    const n1 = c.length;
+    const n2 = b.length;
+    if (n1 === 0 || n2 === 0)
+        return { shift: NaN, pairs: 0, sampled: false };
+    let x = c;
+    let y = b;
+    const sampled = n1 * n2 > maxPairs;
+    if (sampled) {
+        // The smaller side keeps up to √maxPairs values, the larger side what the cap leaves.
+        const small = Math.min(n1, n2);
+        const kSmall = Math.max(1, Math.min(small, Math.floor(Math.sqrt(maxPairs))));
+        const kLarge = Math.max(1, Math.floor(maxPairs / kSmall));
+        x = quantileSample(c, n1 <= n2 ? kSmall : Math.min(n1, kLarge));
+        y = quantileSample(b, n1 <= n2 ? Math.min(n2, kLarge) : kSmall);
+    }
+    const diffs = new Float64Array(x.length * y.length);
+    let k = 0;
+    for (let i = 0; i < x.length; i++)
+        for (let j = 0; j < y.length; j++)
+            diffs[k++] = x[i] - y[j];
+    diffs.sort();
+    const mid = diffs.length >> 1;
+    const shift = diffs.length % 2 ? diffs[mid] : (diffs[mid - 1] + diffs[mid]) / 2;
+    return { shift, pairs: diffs.length, sampled };
+}
+/**
+ * Hodges-Lehmann estimate of canary minus baseline: the median of every pairwise difference while there
+ * are at most `maxPairs` of them, else of a deterministic quantile sample of each side (`sampled`).
+ * Bounded either way: O(n log n) time and at most `maxPairs` differences in memory.
+ */
+function hodgesLehmann(canary, baseline, maxPairs = HODGES_LEHMANN_MAX_PAIRS) {
+    return hodgesLehmannSorted(sortedCopy(canary), sortedCopy(baseline), maxPairs);
+}
+function hodgesLehmannShift(canary, baseline, maxPairs = HODGES_LEHMANN_MAX_PAIRS) {
+    return hodgesLehmann(canary, baseline, maxPairs).shift;
+}
+/**
+ * Two-sided Mann-Whitney U test of canary against baseline, normal approximation with tie and
+ * continuity correction (the same numbers as scipy.stats.mannwhitneyu(method='asymptotic')), with the
+ * Hodges-Lehmann shift (from a quantile sample above HODGES_LEHMANN_MAX_PAIRS pairs: `shiftSample`).
+ * Both sides are sorted once; U comes from ranks, never from pairs. Each side is a list of values, or
+ * groups of values (one per host) pooled without building the pooled list.
+ */
+function mannWhitney(canary, baseline, confidence = 0.98) {
+    const c = sortedCopy(canary);
+    const b = sortedCopy(baseline);
+    const { u, z, p } = uTest(c, b);
+    const hl = hodgesLehmannSorted(c, b, HODGES_LEHMANN_MAX_PAIRS);
+    return {
+        u,
+        z,
+        p,
+        shift: hl.shift,
+        ...(hl.sampled ? { shiftSample: { pairs: hl.pairs, of: c.length * b.length } } : {}),
+        confidence,
+        significant: p < 1 - confidence,
+        n1: c.length,
+        n2: b.length,
+    };
+}
+/** The U test alone (no shift): U of the canary, signed z, two-sided p. Finite values only. */
+function mannWhitneyU(canary, baseline) {
+    return uTest(sortedCopy(canary), sortedCopy(baseline));
+}
+function uTest(c, b) {
+    const n1 = c.length;
+    const n2 = b.length;
+    if (n1 === 0 || n2 === 0)
+        throw new Error('mann-whitney needs at least one value on each side');
+    const { r1, tieTerm } = rankSum(c, b);
+    const u = r1 - (n1 * (n1 + 1)) / 2;
+    const n = n1 + n2;
+    const mu = (n1 * n2) / 2;
+    const variance = ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1)));
+    let z = 0;
+    let p = 1;
+    if (variance > 0) {
+        const uMax = Math.max(u, n1 * n2 - u);
+        z = (uMax - mu - 0.5) / Math.sqrt(variance);
+        p = Math.min(1, 2 * normalSf(z));
+        if (u < mu)
+            z = -z;
+    }
+    return { u, z, p };
+}
+
+;// CONCATENATED MODULE: ./src/metrics/judge.ts
+
+/** What the judge needs before it decides anything; below it the verdict is inconclusive. */
+const JUDGE_MINIMUM = {
+    /** Finite readings a host needs to count as a unit. */
+    readingsPerHost: 5,
+    /** Baseline hosts (with enough readings) against one or more canaries: 3 gives 2 degrees of freedom. */
+    baselineHosts: 3,
+    /** Hosts with readings both before and during, for a paired comparison; fewer are judged as series. */
+    pairedHosts: 3,
+    /** Readings of a series in each window (before and during). */
+    seriesReadings: 10,
+};
+/** Which way a change hurts: a rule with only max-drop cares about falls, only max-rise about rises. */
+function harmfulDirection(rule) {
+    if (rule.maxDrop && !rule.maxRise)
+        return 'decrease';
+    if (rule.maxRise && !rule.maxDrop)
+        return 'increase';
+    if (rule.min !== undefined && rule.max === undefined && !rule.maxRise)
+        return 'decrease';
+    if (rule.max !== undefined && rule.min === undefined && !rule.maxDrop)
+        return 'increase';
+    return 'either';
+}
+/** The finite readings; the list itself (not a copy) when all are, as they nearly always are. */
+const finite = (xs) => xs.every((x) => Number.isFinite(x)) ? xs : xs.filter((x) => Number.isFinite(x));
+function finiteMap(m) {
+    return new Map([...m].map(([k, v]) => [k, finite(v)]));
+}
+const allIntegers = (groups) => groups.every((g) => g.every(Number.isInteger));
+/** Within-host variance pooled over units (each around its own mean): the floor of a unit mean's variance. */
+function pooledWithin(groups) {
+    let ss = 0;
+    let df = 0;
+    for (const g of groups) {
+        if (g.length < 2)
+            continue;
+        ss += variance(g) * (g.length - 1);
+        df += g.length - 1;
+    }
+    return df > 0 ? ss / df : 0;
+}
+/** Host means, canaries against baseline hosts (pooled-variance t). */
+function hostMeansTest(canary, baseline) {
+    const mc = canary.map(mean);
+    const mb = baseline.map(mean);
+    const nc = mc.length;
+    const nb = mb.length;
+    const ss = (xs) => (xs.length > 1 ? variance(xs) * (xs.length - 1) : 0);
+    const between = (ss(mc) + ss(mb)) / (nc + nb - 2);
+    const all = [...canary, ...baseline];
+    const readingsPerUnit = mean(all.map((g) => g.length));
+    // Independent readings bound a host mean's variance from below, per side: counts that every baseline
+    // host has alike (0 errors each) must not make one canary error look infinitely significant, and a
+    // canary at a tenth of the traffic is noisier than its peers (its own spread counts for it).
+    const floorC = pooledWithin(canary) / readingsPerUnit;
+    const floorB = pooledWithin(baseline) / readingsPerUnit;
+    return {
+        method: 'host-means',
+        canary: mean(mc),
+        baseline: mean(mb),
+        difference: mean(mc) - mean(mb),
+        se: Math.sqrt(Math.max(between, floorC) / nc + Math.max(between, floorB) / nb),
+        // The floor does not add degrees of freedom: when it is used because the hosts' means happen to agree,
+        // the test must stay as cautious as the number of hosts makes it.
+        df: nc + nb - 2,
+        continuity: allIntegers(all) ? 0.5 / readingsPerUnit : 0,
+        units: { canary: nc, baseline: nb },
+    };
+}
+/** Each host's change from its own readings before: one-sample t over hosts. */
+function pairedTest(pairs) {
+    const d = pairs.map((p) => mean(p.during) - mean(p.before));
+    const n = d.length;
+    const during = pairs.map((p) => p.during);
+    const before = pairs.map((p) => p.before);
+    const perHost = mean(during.map((g) => g.length));
+    const perHostBefore = mean(before.map((g) => g.length));
+    const between = variance(d);
+    const floor = pooledWithin([...during, ...before]) * (1 / perHost + 1 / perHostBefore);
+    return {
+        method: 'paired-hosts',
+        canary: mean(during.map(mean)),
+        baseline: mean(before.map(mean)),
+        difference: mean(d),
+        se: Math.sqrt(Math.max(between, floor) / n),
+        df: n - 1,
+        continuity: allIntegers([...during, ...before]) ? 0.5 / Math.min(perHost, perHostBefore) : 0,
+        units: { canary: n, baseline: n },
+    };
+}
+/**
+ * One series, before against during. Each mean's variance is s²/n · (1+φ)/(1-φ) for the series' lag-1
+ * autocorrelation φ, whose estimate from short, mean-centred windows is biased low by about (1+3φ)/n per
+ * window (Marriott & Pope), so it is corrected for that. Checked by simulation (bench): at φ = 0.8 with
+ * 20 readings a side a healthy series fails at most ~0.03 of the time at confidence 0.98.
+ */
+function seriesTest(during, before) {
+    const total = during.length + before.length;
+    const raw = lag1Autocorrelation([before, during]);
+    let phi = raw;
+    for (let i = 0; i < 3; i++)
+        phi = raw + (2 * (1 + 3 * phi)) / total;
+    phi = Math.min(0.95, Math.max(0, phi));
+    const inflation = (1 + phi) / (1 - phi);
+    const vd = (variance(during) / during.length) * inflation;
+    const vb = (variance(before) / before.length) * inflation;
+    const effD = during.length / inflation;
+    const effB = before.length / inflation;
+    const welch = vd + vb > 0 ? (vd + vb) ** 2 / (vd ** 2 / Math.max(1, effD - 1) + vb ** 2 / Math.max(1, effB - 1)) : total - 2;
+    return {
+        method: 'series',
+        canary: mean(during),
+        baseline: mean(before),
+        difference: mean(during) - mean(before),
+        se: Math.sqrt(vd + vb),
+        df: Math.max(1, welch),
+        continuity: allIntegers([during, before]) ? 0.5 / Math.min(during.length, before.length) : 0,
+        units: { canary: Math.round(effD * 10) / 10, baseline: Math.round(effB * 10) / 10 },
+    };
+}
+/** t and p in the harmful direction; a flat comparison (se 0) is certain either way. */
+function judge_tail(test, direction) {
+    const { difference: d, se, continuity: cc, df } = test;
+    const shrink = (x) => Math.sign(x) * Math.max(0, Math.abs(x) - cc);
+    const t = se > 0 ? shrink(d) / se : shrink(d) === 0 ? 0 : Math.sign(d) * Infinity;
+    if (direction === 'increase')
+        return { t, p: studentTSf(t, df) };
+    if (direction === 'decrease')
+        return { t, p: studentTSf(-t, df) };
+    return { t, p: Math.min(1, 2 * studentTSf(Math.abs(t), df)) };
+}
+const enough = (xs, n) => xs.length >= n;
+/** The units the design has, or why there are too few. */
+function chooseTest(input, canary, baseline) {
+    const min = JUDGE_MINIMUM;
+    if (input.design === 'hosts') {
+        const c = [...canary.values()].filter((v) => enough(v, min.readingsPerHost));
+        const b = [...baseline.values()].filter((v) => enough(v, min.readingsPerHost));
+        if (c.length < 1 || b.length < min.baselineHosts) {
+            return (`the judge needs ${min.readingsPerHost} readings from each of at least 1 canary and ` +
+                `${min.baselineHosts} baseline hosts; it had ${c.length} canary and ${b.length} baseline host(s) with enough`);
+        }
+        return hostMeansTest(c, b);
+    }
+    const pairs = [...canary]
+        .map(([host, during]) => ({ host, during, before: baseline.get(host) ?? [] }))
+        .filter((p) => enough(p.during, min.readingsPerHost) && enough(p.before, min.readingsPerHost));
+    if (pairs.length >= min.pairedHosts && !canary.has(''))
+        return pairedTest(pairs);
+    const series = [...canary]
+        .map(([host, during]) => ({ during, before: baseline.get(host) ?? [] }))
+        .filter((p) => enough(p.during, min.seriesReadings) && enough(p.before, min.seriesReadings));
+    if (series.length === 0) {
+        return (`the judge needs ${min.readingsPerHost} readings before and during from ${min.pairedHosts} hosts, ` +
+            `or ${min.seriesReadings} readings before and during from one series; it had ${pairs.length} host(s) with enough`);
+    }
+    return series.map((s) => seriesTest(s.during, s.before));
+}
+/** Count and mean of every reading of every host, summed in the order a pooled list would be (no list built). */
+function pooled(groups) {
+    let count = 0;
+    let sum = 0;
+    for (const g of groups.values()) {
+        for (let i = 0; i < g.length; i++)
+            sum += g[i];
+        count += g.length;
+    }
+    return { count, mean: count === 0 ? NaN : sum / count };
+}
+/** Compares canaries with their baseline for one rule. Too little data is `insufficient`, never a pass. */
+function judge(input) {
+    const canary = finiteMap(input.canary);
+    const baseline = finiteMap(input.baseline);
+    const pooledC = pooled(canary);
+    const pooledB = pooled(baseline);
+    // For a reader only: U from ranks, the shift from a bounded sample at scale (stats.ts), never the decision.
+    const mw = input.mannWhitney !== false && pooledC.count > 0 && pooledB.count > 0
+        ? { mannWhitney: mannWhitney(canary.values(), baseline.values(), input.confidence) }
+        : {};
+    const chosen = chooseTest(input, canary, baseline);
+    const readings = { canary: pooledC.count, baseline: pooledB.count };
+    const alpha = 1 - input.confidence;
+    if (typeof chosen === 'string') {
+        return {
+            method: input.design === 'hosts' ? 'host-means' : 'paired-hosts',
+            direction: input.direction,
+            confidence: input.confidence,
+            canary: pooledC.mean,
+            baseline: pooledB.mean,
+            difference: pooledC.mean - pooledB.mean,
+            relative: null,
+            t: NaN,
+            df: NaN,
+            p: NaN,
+            significant: false,
+            units: { canary: 0, baseline: 0 },
+            readings,
+            insufficient: chosen,
+            ...mw,
+        };
+    }
+    // Several series (one per host, too few hosts to pair): the worst one, Bonferroni-corrected.
+    const tests = Array.isArray(chosen) ? chosen : [chosen];
+    const scored = tests.map((test) => ({ test, ...judge_tail(test, input.direction) }));
+    const worst = scored.reduce((a, b) => (b.p < a.p ? b : a));
+    const p = Math.min(1, worst.p * tests.length);
+    const { test } = worst;
+    return {
+        method: test.method,
+        direction: input.direction,
+        confidence: input.confidence,
+        canary: test.canary,
+        baseline: test.baseline,
+        difference: test.difference,
+        relative: test.baseline !== 0 ? (100 * test.difference) / Math.abs(test.baseline) : null,
+        t: worst.t,
+        df: test.df,
+        p,
+        significant: p < alpha,
+        units: test.units,
+        readings,
+        ...mw,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/common/stats.ts
+// Statistics every part of fivestep reads the same way (metrics/stats.ts has the canary judge's own).
+/**
+ * The middle value of `values` (the mean of the two middle ones for an even count); NaN for none, as
+ * there is no middle of nothing: a caller that shows a median checks for an empty list first.
+ */
+function median(values) {
+    if (values.length === 0)
+        return NaN;
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+;// CONCATENATED MODULE: ./src/metrics/watch-baseline.ts
+
+
+
+
+
+
+
+function medians(history) {
+    return new Map([...history].map(([h, xs]) => [h, xs.length ? median(xs.map((x) => x.value)) : null]));
+}
+/** A rollout's last wave: the canaries' own readings from before, per rule that has them. */
+function priorBaselines(rules, prior, baselines) {
+    for (const rule of rules) {
+        const history = prior.get(rule.name);
+        if (history)
+            baselines.set(rule.name, { history, medians: medians(history) });
+    }
+}
+/** baseline before:<window>: each host's readings over the window (finite ones), and their median. */
+async function loadHistory(source, settings, windowMs, readFor, t0, signal, states, baselines, fail, logger) {
+    for (const rule of settings.rules) {
+        if (!(rule.maxDrop || rule.maxRise || rule.compare) || states.get(rule.name).error)
+            continue;
+        if (!source.history)
+            throw new Error(`source ${settings.source} keeps no history for baseline before:`);
+        try {
+            const window = { start: t0 - windowMs, end: t0, stepMs: settings.intervalMs };
+            const raw = await source.history({ rule, hosts: readFor(rule), at: t0, ...window, signal });
+            // The sources give values oldest first at the step; their instants are restated from the window's end.
+            const history = new Map([...raw].map(([host, values]) => {
+                const kept = values.filter(Number.isFinite);
+                return [host, kept.map((value, i) => ({ t: t0 - (kept.length - i) * settings.intervalMs, value }))];
+            }));
+            const m = medians(history);
+            baselines.set(rule.name, { history, medians: m });
+            const points = [...history.values()].reduce((n, xs) => n + xs.length, 0);
+            const values = [...m].map(([h, v]) => `${h ? `${h} ` : ''}${rules_fmt(v)}`).join(', ');
+            logger.info(`rule '${rule.name}': baseline over the ${format_formatDurationInput(windowMs)} before: ${values} (median ` +
+                `of ${points} points)`);
+        }
+        catch (err) {
+            if (err instanceof QueryError)
+                fail(rule, err);
+            else {
+                logger.warning(`rule '${rule.name}': baseline query failed: ${errors_errorMessage(err)}`);
+                baselines.set(rule.name, { history: new Map(), medians: new Map() });
+            }
+        }
+    }
+}
+/**
+ * The baseline of one host's sample of a rule: undefined when the sample is compared with none, null when
+ * there is one but it has no value.
+ */
+function sampleBaseline(b, rule, host, readings) {
+    if (b.kind === 'before') {
+        if (!(rule.maxDrop || rule.maxRise || rule.compare))
+            return undefined;
+        // A rollout's host without readings from before is not compared (it has no baseline of its own).
+        if (b.fromPrior && !b.baselines.get(rule.name)?.medians?.has(host))
+            return undefined;
+        return b.baselines.get(rule.name)?.medians?.get(host) ?? null;
+    }
+    if (b.kind === 'hosts') {
+        if (b.baselineHosts.length === 0)
+            return undefined;
+        const values = b.baselineHosts.map((h) => readings.get(h)?.value).filter((v) => typeof v === 'number');
+        return values.length ? mean(values) : null;
+    }
+    return undefined;
+}
+/** Finite readings per host, in time order (appended, not copied per reading: linear in the readings). */
+const byHost = (obs) => {
+    const out = new Map();
+    for (const o of obs) {
+        if (o.value === null || !Number.isFinite(o.value))
+            continue;
+        const xs = out.get(o.host);
+        if (xs)
+            xs.push(o.value);
+        else
+            out.set(o.host, [o.value]);
+    }
+    return out;
+};
+/** The judge's comparison for a rule, when it has a baseline to compare with. */
+function compareRule(rule, state, kind, baseline, baselineObs) {
+    const canary = byHost(state.samples);
+    const common = { direction: harmfulDirection(rule), confidence: rule.confidence, canary };
+    if (kind === 'hosts' && baselineObs.length > 0) {
+        return judge({ ...common, baseline: byHost(baselineObs), design: 'hosts' });
+    }
+    if (kind === 'before' && baseline?.history) {
+        const before = new Map([...baseline.history].map(([h, xs]) => [h, xs.map((x) => x.value)]));
+        return judge({ ...common, baseline: before, design: 'before' });
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/metrics/watch-hosts.ts
+/** `web1`, `web1:9100`, `deploy@web1:22`, `[::1]:22` → the host name, for matching canaries to metric hosts. */
+function hostName(host) {
+    let h = host.trim().replace(/^[a-z]+:\/\//i, '');
+    h = h.slice(h.lastIndexOf('@') + 1);
+    const v6 = /^\[([^\]]+)\]/.exec(h);
+    if (v6)
+        return v6[1];
+    return h.split(/[:/]/)[0];
+}
+/** A metric host is a canary when it equals a canary entry or has the same host name (ports may differ). */
+function matchHosts(all, wanted) {
+    const exact = new Set(wanted);
+    const names = new Set(wanted.map(hostName));
+    return all.filter((h) => exact.has(h) || names.has(hostName(h)));
+}
+/** Whether a rule reads each host on its own (its URL or query names `{host}`), or once for all. */
+function usesHost(settings, rule) {
+    return settings.url.includes('{host}') || rule.query.includes('{host}');
+}
+function resolveHosts(settings, options, logger, comparesHosts) {
+    const canaryWanted = options.canaryHosts ?? settings.canaryHosts;
+    const all = [...(settings.hosts.length > 0 ? settings.hosts : (options.hosts ?? []))];
+    for (const c of canaryWanted)
+        if (matchHosts(all, [c]).length === 0)
+            all.push(c);
+    const canary = matchHosts(all, canaryWanted);
+    const baseline = options.baselineHosts
+        ? matchHosts(all, options.baselineHosts)
+        : all.filter((h) => !canary.includes(h));
+    if (comparesHosts && canary.length === 0) {
+        throw new Error("baseline 'hosts' needs canary hosts (canary-hosts, or the wave's hosts in ssh-rollout)");
+    }
+    if (comparesHosts && baseline.length === 0) {
+        logger.warning('baseline hosts: every host is a canary, so relative bounds are skipped and only absolute bounds apply');
+    }
+    return { all, canary, baseline: comparesHosts ? baseline : [], judged: canary.length > 0 ? canary : all };
+}
+
+;// CONCATENATED MODULE: ./src/metrics/watch-readings.ts
+// A tick's readings as the rules and the judge see them: non-finite values are no data, volume readings
+// are restated at an equal share of requests, and each becomes an observation (and a line of the log).
+
+
+/** NaN and ±Inf are no data: they must never reach a bound or the judge. */
+function finiteReading(r) {
+    if (!r)
+        return { value: null, reason: 'not read' };
+    if (r.value === null || Number.isFinite(r.value))
+        return r;
+    return { value: null, reason: `the reading is ${r.value} (not a number)` };
+}
+/**
+ * A volume reading at the host's measured share of requests, restated at an equal share
+ * (value / (share × hosts)).
+ */
+function scaleByShare(value, share, hosts) {
+    return value / (share * hosts);
+}
+/** Non-finite readings become no data; volume readings are restated at an equal share of requests. */
+function normalise(readings, shares) {
+    const out = new Map();
+    const count = shares ? [...shares.values()].filter((s) => s > 0).length : 0;
+    for (const [host, r] of readings) {
+        const f = finiteReading(r);
+        const share = shares?.get(host) ?? shares?.get(hostName(host));
+        if (f.value === null || !shares)
+            out.set(host, f);
+        else if (share !== undefined && share > 0) {
+            out.set(host, { value: scaleByShare(f.value, share, count), raw: f.value, share });
+        }
+        else {
+            // A host the balancer sent nothing yet has no share to restate its volume at.
+            out.set(host, { value: null, reason: `no request reached it at the load balancer yet (read ${rules_fmt(f.value)})` });
+        }
+    }
+    return out;
+}
+function observe(t, host, r, baseline) {
+    const f = r ?? { value: null, reason: 'not read' };
+    return {
+        t,
+        host,
+        value: f.value,
+        ...(baseline !== undefined ? { baseline } : {}),
+        ...(f.value === null ? { reason: f.reason } : {}),
+        ...(f.raw !== undefined ? { raw: f.raw, share: f.share } : {}),
+    };
+}
+/** The log line of one rule's samples at a tick. */
+function tickLine(samples) {
+    return samples
+        .map((s) => `${s.host ? `${s.host}=` : ''}${s.value === null ? `no data (${s.reason})` : rules_fmt(s.value)}` +
+        `${s.raw !== undefined ? ` (${rules_fmt(s.raw)} at ${rules_fmt((s.share ?? 0) * 100)}% of requests)` : ''}` +
+        `${s.baseline !== undefined ? ` vs ${rules_fmt(s.baseline)}` : ''}` +
+        `${s.state === 'breach' ? ` BREACH ${s.check} ${rules_fmt(s.bound)}` : ''}`)
+        .join(', ');
+}
+
+;// CONCATENATED MODULE: ./src/metrics/watch.ts
+
+
+
+
+
+
+
+
+
+
+
+const defaultSleep = (ms, signal) => new Promise((resolve) => {
+    if (signal?.aborted)
+        return resolve();
+    const onAbort = () => {
+        clearTimeout(timer);
+        resolve();
+    };
+    const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+});
+/**
+ * source: replay — what the settings leave unset comes from the recording: hosts and canary-hosts when
+ * neither the settings nor the options name any, duration and interval when they are 0 (not given).
+ */
+function withRecorded(settings, recorded, options) {
+    if (!recorded)
+        return settings;
+    return {
+        ...settings,
+        hosts: settings.hosts.length > 0 || (options.hosts?.length ?? 0) > 0 ? settings.hosts : recorded.hosts,
+        canaryHosts: settings.canaryHosts.length > 0 ? settings.canaryHosts : recorded.canaryHosts,
+        durationMs: settings.durationMs || recorded.durationMs,
+        intervalMs: settings.intervalMs || recorded.intervalMs,
+    };
+}
+async function runWatch(given, options) {
+    const watch = openWatch(given, options);
+    announce(watch);
+    await primeSource(watch);
+    await loadBaselines(watch);
+    const { ticks, endedEarly } = await watchTicks(watch);
+    return conclude(watch, ticks, endedEarly);
+}
+/** The source, its clock, the settings and the hosts: everything before the first reading. */
+function openWatch(given, options) {
+    const { logger, signal } = options;
+    const source = options.source ?? createSource(given, options.now ?? Date.now);
+    // A source with a clock of its own (replay) runs on it: sleeping only moves that clock on.
+    const clock = source.clock;
+    const now = options.now ?? (clock ? () => clock.now() : Date.now);
+    const sleep = options.sleep ?? (clock ? (ms) => clock.sleep(ms) : defaultSleep);
+    const settings = withRecorded(given, source.recorded, options);
+    const durationMs = options.durationMs ?? settings.durationMs;
+    // A rollout's last wave has no host left on the previous release: its own readings before are the baseline.
+    const prior = options.priorReadings;
+    const kind = prior ? 'before' : settings.baseline.kind;
+    const hosts = resolveHosts(settings, options, logger, kind === 'hosts');
+    const readFor = (rule) => (usesHost(settings, rule) ? [...new Set([...hosts.judged, ...hosts.baseline])] : []);
+    const states = new Map(settings.rules.map((r) => [r.name, initialRuleState()]));
+    const fail = (rule, err) => {
+        logger.error(errors_errorMessage(err));
+        states.set(rule.name, failRule(states.get(rule.name), errors_errorMessage(err)));
+    };
+    return {
+        settings,
+        options,
+        logger,
+        signal,
+        source,
+        now,
+        sleep,
+        durationMs,
+        prior,
+        kind,
+        hosts,
+        readFor,
+        states,
+        baselines: new Map(),
+        baselineSamples: new Map(settings.rules.map((r) => [r.name, []])),
+        fail,
+        t0: now(),
+    };
+}
+function announce({ settings, durationMs, hosts, kind, prior, logger }) {
+    const every = `for ${format_formatDurationInput(durationMs)} every ${format_formatDurationInput(settings.intervalMs)}`;
+    logger.info(`Watching ${settings.rules.length} rule(s) on ${settings.source} ${sourceUrlShown(settings.url)} ${every}` +
+        (hosts.canary.length ? `; canaries: ${hosts.canary.join(', ')}` : '') +
+        (kind === 'hosts' ? `; baseline hosts: ${hosts.baseline.join(', ') || 'none'}` : '') +
+        (prior ? '; baseline: the same hosts before this wave' : ''));
+}
+/** Counter rates need a first scrape to measure against. */
+async function primeSource({ source, settings, readFor, t0: at, signal, fail, logger }) {
+    if (!source.prime)
+        return;
+    await Promise.all(settings.rules.map((rule) => source.prime({ rule, hosts: readFor(rule), at, signal }).catch((err) => {
+        if (err instanceof QueryError)
+            fail(rule, err);
+        else
+            logger.warning(`rule '${rule.name}': first scrape failed: ${errors_errorMessage(err)}`);
+    })));
+}
+/** The readings from before the watch that the canaries are compared with, where the baseline is `before`. */
+async function loadBaselines(w) {
+    const { settings } = w;
+    if (w.prior)
+        priorBaselines(settings.rules, w.prior, w.baselines);
+    else if (settings.baseline.kind === 'before') {
+        const windowMs = settings.baseline.windowMs;
+        await loadHistory(w.source, settings, windowMs, w.readFor, w.t0, w.signal, w.states, w.baselines, w.fail, w.logger);
+    }
+}
+/**
+ * Samples every rule at each interval until the duration is over, the watch is aborted, or a rule fails
+ * hard: the ticks taken, and why the watch ended early ('' when it did not).
+ */
+async function watchTicks(w) {
+    const { settings, states, signal, now } = w;
+    const ticks = Math.max(1, Math.floor(w.durationMs / settings.intervalMs));
+    let tick = 0;
+    for (tick = 1; tick <= ticks; tick++) {
+        const wait = w.t0 + tick * settings.intervalMs - now();
+        if (wait > 0)
+            await w.sleep(wait, signal);
+        if (signal?.aborted)
+            return { ticks: tick - 1, endedEarly: 'aborted' };
+        const at = now();
+        const wantShares = w.options.trafficShares && settings.rules.some((r) => r.volume);
+        const shares = wantShares ? await w.options.trafficShares().catch(() => null) : null;
+        const active = settings.rules.filter((r) => !states.get(r.name).error);
+        await Promise.all(active.map((rule) => sampleRule(w, rule, { tick, ticks, at, shares })));
+        const hard = settings.rules.find((r) => states.get(r.name).hardFail || states.get(r.name).error);
+        if (hard) {
+            const st = states.get(hard.name);
+            const endedEarly = st.error
+                ? `rule '${hard.name}' cannot be evaluated`
+                : `rule '${hard.name}' failed: ${st.hardFail.detail}`;
+            w.logger.info(`Ending the watch early: ${endedEarly}`);
+            return { ticks: tick, endedEarly };
+        }
+    }
+    return { ticks: Math.min(tick, ticks), endedEarly: '' };
+}
+/** One rule's sample at a tick: read, judge against the bounds, log. */
+async function sampleRule(w, rule, t) {
+    const { settings, hosts, states, kind } = w;
+    let readings;
+    try {
+        readings = await w.source.sample({ rule, hosts: w.readFor(rule), at: t.at, signal: w.signal });
+    }
+    catch (err) {
+        if (err instanceof QueryError)
+            return w.fail(rule, err);
+        const reason = `source error: ${errors_errorMessage(err)}`;
+        readings = new Map((w.readFor(rule).length ? w.readFor(rule) : ['']).map((h) => [h, { value: null, reason }]));
+    }
+    const judged = normalise(readings, rule.volume ? t.shares : null);
+    const keys = usesHost(settings, rule) ? hosts.judged : [''];
+    const baselineOf = { kind, fromPrior: !!w.prior, baselines: w.baselines, baselineHosts: hosts.baseline };
+    const observations = keys.map((host) => observe(t.at, host, judged.get(host), sampleBaseline(baselineOf, rule, host, judged)));
+    if (kind === 'hosts' && usesHost(settings, rule)) {
+        for (const h of hosts.baseline)
+            w.baselineSamples.get(rule.name).push(observe(t.at, h, judged.get(h), undefined));
+    }
+    const next = advanceRule(rule, states.get(rule.name), observations);
+    states.set(rule.name, next);
+    w.logger.info(`[${t.tick}/${t.ticks}] ${rule.name}: ${tickLine(next.samples.slice(-observations.length))}`);
+}
+/** The verdict: each rule's report, logged, and the watch's result. */
+function conclude(w, ticks, endedEarly) {
+    const { settings, hosts, logger } = w;
+    const at = w.now();
+    const reports = settings.rules.map((rule) => {
+        const state = w.states.get(rule.name);
+        return reportRule(rule, state, w.kind, w.baselines.get(rule.name), w.baselineSamples.get(rule.name), at);
+    });
+    const verdict = overallVerdict(reports);
+    const notPassing = reports.filter((r) => r.verdict !== 'pass');
+    for (const r of reports) {
+        const deciding = r.comparison && !r.rule.compare && !r.comparison.insufficient;
+        const cmp = deciding ? ` [compared, not deciding: ${rules_describeComparison(r.comparison)}]` : '';
+        logger.info(`${r.verdict.toUpperCase()} ${r.name}: ${r.reason}${cmp}`);
+    }
+    logger.info(`Verdict: ${verdict}`);
+    const detail = notPassing.length === 0
+        ? `all ${reports.length} rule(s) passed`
+        : notPassing.map((r) => `${r.name}: ${r.verdict}: ${r.reason}`).join('; ');
+    return {
+        verdict,
+        detail,
+        breaches: reports.flatMap((r) => (r.breach ? [r.breach] : [])),
+        rules: reports,
+        endedEarly,
+        startedAt: new Date(w.t0).toISOString(),
+        endedAt: new Date(at).toISOString(),
+        ticks,
+        hosts: { canary: hosts.canary, baseline: hosts.baseline, all: hosts.all },
+        alertWarnings: [],
+        settings: {
+            source: settings.source,
+            url: sourceUrlShown(settings.url),
+            baseline: baselineName(w),
+            durationMs: w.durationMs,
+            intervalMs: settings.intervalMs,
+            failOn: settings.failOn,
+            environment: settings.environment,
+        },
+    };
+}
+/** The baseline as the result names it: `before:wave`, `before:300s`, `hosts` or `none`. */
+function baselineName({ prior, settings }) {
+    if (prior)
+        return 'before:wave';
+    return settings.baseline.kind === 'before'
+        ? `before:${format_formatDurationInput(settings.baseline.windowMs)}`
+        : settings.baseline.kind;
+}
+function reportRule(rule, state, kind, baseline, baselineObs, at) {
+    const comparison = compareRule(rule, state, kind, baseline, baselineObs);
+    const outcome = ruleOutcome(rule, state, comparison, at);
+    return {
+        name: rule.name,
+        query: rule.query,
+        verdict: outcome.verdict,
+        reason: outcome.reason,
+        rule,
+        ...(baseline?.medians ? { baselineValues: Object.fromEntries(baseline.medians) } : {}),
+        ...(comparison ? { comparison } : {}),
+        ...(outcome.breach ? { breach: outcome.breach } : {}),
+        samples: state.samples,
+        baselineSamples: baselineObs,
+        ...(baseline?.history ? { baselineHistory: Object.fromEntries(baseline.history) } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/metrics/report.ts
+// The JSON report (every sample; its shape and reader are in record.ts) and the job summary (per rule a
+// Mermaid xychart with its bound, and a table).
+
+
+
+
+
+
+
+
 /** Writes the report under RUNNER_TEMP (or the OS temp dir) and returns its path. */
 function writeReport(result, env = process.env, now = Date.now()) {
     const dir = join(env.RUNNER_TEMP || tmpdir(), 'fivestep');
     mkdirSync(dir, { recursive: true });
     const path = join(dir, `metric-watch-${now}-${process.pid}.json`);
-    writeFileSync(path, `${JSON.stringify(buildReport(result), null, 2)}\n`);
+    writeFileSync(path, `${JSON.stringify(buildWatchReport(result), null, 2)}\n`);
     return path;
 }
-/** Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary holds the watch's. */
+/** Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary
+ * holds the watch's. */
 const CHARTS_UP_TO_BYTES = 60_000;
 const MAX_POINTS = 60;
 function evenly(items, max) {
@@ -61119,8 +62199,17 @@ function boundText(rule) {
 }
 /** The judge's figures (deciding or not), then the pooled Mann-Whitney figures Kayenta users know. */
 function comparisonText(c, decides) {
-    const judged = c.insufficient ? `not compared: ${c.insufficient}` : `${decides ? '' : 'compared (not deciding): '}${describeComparison(c)}`;
-    const mw = c.mannWhitney ? `; pooled Mann-Whitney p=${c.mannWhitney.p.toPrecision(3)}, Hodges-Lehmann shift ${fmt(c.mannWhitney.shift)}${c.mannWhitney.shiftSample ? ` (from ${c.mannWhitney.shiftSample.pairs.toLocaleString('en-US')} of ${c.mannWhitney.shiftSample.of.toLocaleString('en-US')} pairs)` : ''} (readings taken as independent: shown, not judged)` : '';
+    const judged = c.insufficient
+        ? `not compared: ${c.insufficient}`
+        : `${decides ? '' : 'compared (not deciding): '}${describeComparison(c)}`;
+    const sample = c.mannWhitney?.shiftSample;
+    const sampled = sample
+        ? ` (from ${sample.pairs.toLocaleString('en-US')} of ${sample.of.toLocaleString('en-US')} pairs)`
+        : '';
+    const mw = c.mannWhitney
+        ? `; pooled Mann-Whitney p=${c.mannWhitney.p.toPrecision(3)}, Hodges-Lehmann shift ` +
+            `${fmt(c.mannWhitney.shift)}${sampled} (readings taken as independent: shown, not judged)`
+        : '';
     return judged + mw;
 }
 /** A reason or a name (a reason may hold what an endpoint answered): one line, no markup. */
@@ -61138,15 +62227,21 @@ function summaryTable(result) {
                 : '—';
         const gaps = r.samples.filter((s) => s.state === 'no-data').length;
         const cmp = r.comparison ? `<br>${comparisonText(r.comparison, Boolean(r.rule.compare))}` : '';
-        return `| ${cell(r.name)} | ${fmt(value)} | ${cell(boundText(r.rule))} | ${baseline} | ${r.samples.length}${gaps ? ` (${gaps} no data)` : ''} | ${ICON[r.verdict]} | ${cell(r.reason)}${cmp} |`;
+        return (`| ${cell(r.name)} | ${fmt(value)} | ${cell(boundText(r.rule))} | ${baseline} | ` +
+            `${r.samples.length}${gaps ? ` (${gaps} no data)` : ''} | ${ICON[r.verdict]} | ${cell(r.reason)}${cmp} |`);
     });
-    return ['| rule | value | bound | baseline | samples | verdict | why |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+    return [
+        '| rule | value | bound | baseline | samples | verdict | why |',
+        '| --- | --- | --- | --- | --- | --- | --- |',
+        ...rows,
+    ].join('\n');
 }
 function summaryMarkdown(result) {
     const head = [
         `## metric-watch: ${ICON[result.verdict]}`,
         '',
-        `${result.settings.source} ${mdCode(result.settings.url)}, ${result.ticks} sample(s) every ${result.settings.intervalMs / 1000}s, baseline ${result.settings.baseline}` +
+        `${result.settings.source} ${mdCode(result.settings.url)}, ${result.ticks} sample(s) every ` +
+            `${formatDurationInput(result.settings.intervalMs)}, baseline ${result.settings.baseline}` +
             (result.hosts.canary.length ? `, canaries ${mdText(result.hosts.canary.join(', '))}` : '') +
             (result.endedEarly ? `. Ended early: ${mdText(result.endedEarly)}.` : '.'),
         '',
@@ -61161,664 +62256,16 @@ function summaryMarkdown(result) {
     });
     let text = [...head, ...charts].join('\n');
     if (Buffer.byteLength(text) > CHARTS_UP_TO_BYTES)
-        text = [...head, '_Charts left out: the summary would exceed GitHub’s size limit. The JSON report has every sample._'].join('\n');
+        text = [
+            ...head,
+            '_Charts left out: the summary would exceed GitHub’s size limit. The JSON report has every sample._',
+        ].join('\n');
     return fitMarkdown(text, GITHUB_LIMITS.stepSummary, '… cut here to fit a step summary: the JSON report (the `report` output) has every rule and sample.');
-}
-
-;// CONCATENATED MODULE: ./src/metrics/sources/replay.ts
-// source: replay — a watch report (the `report` output), or a recording of the same shape, replayed on its
-// recorded clock as fast as it can: the verdict the (possibly changed) rules would have given that deploy.
-//
-// What is read (a report has all of it; a hand-made recording needs only what is marked required):
-//   {
-//     kind?: 'fivestep/metric-watch', version?: 1,      // a report; any other kind is refused
-//     rules: [{                                          // required, at least one reading in all
-//       name: string, query: string,                     // required: rules of the settings match by query, then name
-//       samples: [{t, host?, value, reason?}],           // required: the judged hosts' readings (t: ms since epoch,
-//                                                        //   host '' or absent for a query that is not per host,
-//                                                        //   value null = no data, `reason` why)
-//       baselineSamples?: [{t, host, value, reason?}],   // the baseline hosts' readings (baseline: hosts)
-//       baselineHistory?: {host: [{t, value}]},          // readings before the watch (baseline: before:)
-//     }],
-//     hosts?: {all?: string[], canary?: string[]},       // default: every host read; canaries: the hosts of
-//                                                        //   `samples` that are not in `baselineSamples`
-//     startedAt?: ISO 8601 | ms,                         // default: one interval before the first reading
-//     ticks?: number,                                    // a report's sample count: duration = ticks × interval
-//     settings?: {intervalMs?: number},                  // default: the readings' mean spacing; duration: their span
-//   }
-
-
-
-
-const REPORT_KIND = 'fivestep/metric-watch';
-const replay_iso = (t) => new Date(t).toISOString();
-const isObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
-function timeOf(raw) {
-    if (typeof raw === 'number' && Number.isFinite(raw))
-        return raw;
-    if (typeof raw === 'string' && raw.trim() !== '') {
-        const t = Date.parse(raw);
-        if (Number.isFinite(t))
-            return t;
-    }
-    return undefined;
-}
-function positive(raw) {
-    return typeof raw === 'number' && Number.isFinite(raw) && raw > 0 ? raw : undefined;
-}
-/** Reads and validates a report or recording; every error names the input `url` and what is wrong. */
-function loadRecording(path) {
-    const bad = (message) => new inputs/* InputError */.dz('url', `${path}: ${message}`);
-    let text;
-    try {
-        if (!(0,external_node_fs_namespaceObject.statSync)(path).isFile())
-            throw bad('is not a file (source replay reads a metric-watch report or a recording)');
-        text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
-    }
-    catch (err) {
-        if (err instanceof inputs/* InputError */.dz)
-            throw err;
-        const code = err.code;
-        throw bad(code === 'ENOENT' ? 'no such file (source replay reads the JSON file the report output names, or a recording)' : `cannot be read: ${err.message}`);
-    }
-    let doc;
-    try {
-        doc = JSON.parse(text);
-    }
-    catch (err) {
-        throw bad(`is not JSON (${err.message}); source replay reads the JSON file the report output names, or a recording`);
-    }
-    const shape = `a metric-watch report ({"kind": "${REPORT_KIND}", "rules": [...]}) or a recording ({"rules": [{"name", "query", "samples": [{"t", "host", "value"}]}]})`;
-    if (!isObject(doc))
-        throw bad(`is not ${shape}: it holds a JSON ${Array.isArray(doc) ? 'list' : typeof doc}`);
-    if (doc.kind !== undefined && doc.kind !== REPORT_KIND)
-        throw bad(`is not ${shape}: its kind is ${JSON.stringify(doc.kind)}`);
-    if (doc.version !== undefined && !(typeof doc.version === 'number' && doc.version <= REPORT_VERSION)) {
-        throw bad(`is a report of version ${JSON.stringify(doc.version)}; this metric-watch reads version ${REPORT_VERSION} and older`);
-    }
-    if (!Array.isArray(doc.rules))
-        throw bad(`is not ${shape}: it has no 'rules' list`);
-    if (doc.rules.length === 0)
-        throw bad("its 'rules' list is empty: nothing to replay");
-    const instants = new Set();
-    let total = 0;
-    const rules = doc.rules.map((raw, i) => {
-        const where = `rule ${i + 1}`;
-        if (!isObject(raw))
-            throw bad(`${where} is not an object with name, query and samples`);
-        const name = typeof raw.name === 'string' ? raw.name : '';
-        const label = name ? `${where} ('${name}')` : where;
-        if (!name)
-            throw bad(`${where} has no 'name'`);
-        if (typeof raw.query !== 'string' || raw.query === '')
-            throw bad(`${label} has no 'query'`);
-        if (!Array.isArray(raw.samples))
-            throw bad(`${label} has no 'samples' list`);
-        const points = new Map();
-        const read = (list, key) => {
-            list.forEach((s, j) => {
-                const at = `${label} ${key}[${j}]`;
-                if (!isObject(s))
-                    throw bad(`${at} is not an object {t, host, value}`);
-                const t = timeOf(s.t);
-                if (t === undefined)
-                    throw bad(`${at}: 't' must be a time (ms since epoch or ISO 8601), got ${JSON.stringify(s.t)}`);
-                if (s.host !== undefined && typeof s.host !== 'string')
-                    throw bad(`${at}: 'host' must be a string`);
-                if (s.value !== null && !(typeof s.value === 'number' && Number.isFinite(s.value)))
-                    throw bad(`${at}: 'value' must be a number or null, got ${JSON.stringify(s.value)}`);
-                const host = s.host ?? '';
-                const reading = s.value === null ? { value: null, reason: typeof s.reason === 'string' && s.reason ? `${s.reason} (recorded)` : 'no data (recorded)' } : { value: s.value };
-                if (!points.has(host))
-                    points.set(host, []);
-                points.get(host).push({ t, reading });
-                instants.add(t);
-                total++;
-            });
-        };
-        read(raw.samples, 'samples');
-        if (raw.baselineSamples !== undefined) {
-            if (!Array.isArray(raw.baselineSamples))
-                throw bad(`${label}: 'baselineSamples' must be a list`);
-            read(raw.baselineSamples, 'baselineSamples');
-        }
-        let history;
-        if (raw.baselineHistory !== undefined) {
-            if (!isObject(raw.baselineHistory))
-                throw bad(`${label}: 'baselineHistory' must be an object {host: [{t, value}]}`);
-            history = new Map();
-            for (const [host, list] of Object.entries(raw.baselineHistory)) {
-                if (!Array.isArray(list))
-                    throw bad(`${label}: baselineHistory['${host}'] must be a list of {t, value}`);
-                history.set(host, list.map((p, j) => {
-                    const t = isObject(p) ? timeOf(p.t) : undefined;
-                    if (t === undefined || !isObject(p) || typeof p.value !== 'number' || !Number.isFinite(p.value)) {
-                        throw bad(`${label}: baselineHistory['${host}'][${j}] must be {t, value} with numbers`);
-                    }
-                    return { t, value: p.value };
-                }));
-            }
-        }
-        const series = new Map();
-        for (const [host, list] of points) {
-            // Stable sort: of two readings at one instant, the later in the file wins.
-            list.sort((a, b) => a.t - b.t);
-            const s = { t: [], readings: [] };
-            for (const p of list) {
-                if (s.t.length && s.t[s.t.length - 1] === p.t)
-                    s.readings[s.readings.length - 1] = p.reading;
-                else {
-                    s.t.push(p.t);
-                    s.readings.push(p.reading);
-                }
-            }
-            series.set(host, s);
-        }
-        return { name, query: raw.query, series, history, samples: list(raw.samples).length };
-    });
-    if (instants.size === 0)
-        throw bad('holds no samples: nothing to replay');
-    const sorted = [...instants].sort((a, b) => a - b);
-    const settings = isObject(doc.settings) ? doc.settings : {};
-    const startGiven = timeOf(doc.startedAt);
-    const intervalMs = positive(settings.intervalMs) ?? spacing(sorted) ?? (startGiven !== undefined && sorted[0] > startGiven ? sorted[0] - startGiven : 1000);
-    const startedAt = startGiven ?? sorted[0] - intervalMs;
-    const ticks = positive(doc.ticks);
-    const durationMs = ticks !== undefined ? ticks * intervalMs : Math.max(1, Math.round((sorted[sorted.length - 1] - startedAt) / intervalMs)) * intervalMs;
-    const hostsDoc = isObject(doc.hosts) ? doc.hosts : {};
-    const strings = (x) => (Array.isArray(x) ? x.filter((h) => typeof h === 'string' && h !== '') : undefined);
-    const judged = new Set();
-    const baseline = new Set();
-    for (const raw of doc.rules) {
-        for (const s of raw.samples)
-            if (s.host)
-                judged.add(s.host);
-        for (const s of list(raw.baselineSamples))
-            if (s.host)
-                baseline.add(s.host);
-    }
-    const all = strings(hostsDoc.all) ?? [...new Set([...judged, ...baseline])];
-    const canaryHosts = strings(hostsDoc.canary) ?? (baseline.size > 0 ? [...judged].filter((h) => !baseline.has(h)) : []);
-    return { path, rules, startedAt, intervalMs, durationMs, hosts: all, canaryHosts, instants: sorted, samples: total };
-}
-/**
- * A recording without settings.intervalMs: the mean spacing of its instants. A live watch schedules tick k at
- * start + k × interval and samples a few ms late, so the mean (not any single gap) is the interval; it is
- * rounded to a whole 100 ms when that is within 2%, to whole ms otherwise. A drifting interval would slip the
- * replayed ticks off the recorded ones.
- */
-function spacing(sorted) {
-    if (sorted.length < 2)
-        return undefined;
-    const mean = (sorted[sorted.length - 1] - sorted[0]) / (sorted.length - 1);
-    const round = Math.round(mean / 100) * 100;
-    return round > 0 && Math.abs(round - mean) <= mean * 0.02 ? round : Math.max(1, Math.round(mean));
-}
-function list(x) {
-    return Array.isArray(x) ? x : [];
-}
-/** Index of the last element ≤ x in an ascending list, or -1. */
-function lastAtOrBefore(xs, x) {
-    let lo = 0;
-    let hi = xs.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (xs[mid] <= x) {
-            found = mid;
-            lo = mid + 1;
-        }
-        else
-            hi = mid - 1;
-    }
-    return found;
-}
-/**
- * The recording as a metric source. Its clock starts at the recording's start and `sleep` only moves it:
- * onto the recorded instant the live watch sampled at, when one lies within half an interval of the
- * scheduled one, so each replayed tick reads that tick's samples. A live tick is mostly a few ms late, but
- * a timer may also fire a millisecond early by the wall clock (timers run on a monotonic clock), so the
- * nearest recorded instant on either side counts, as long as it is after the clock's present.
- */
-class ReplaySource {
-    recording;
-    recorded;
-    clock;
-    matched = new Map();
-    /** A reading an interval old or older is stale (a gap in the recording): no data, not an old value held. */
-    staleMs;
-    constructor(pathOrRecording) {
-        const rec = typeof pathOrRecording === 'string' ? loadRecording(pathOrRecording) : pathOrRecording;
-        this.recording = rec;
-        this.recorded = { hosts: rec.hosts, canaryHosts: rec.canaryHosts, durationMs: rec.durationMs, intervalMs: rec.intervalMs };
-        this.staleMs = rec.intervalMs;
-        let t = rec.startedAt;
-        const snap = rec.intervalMs / 2;
-        this.clock = {
-            now: () => t,
-            sleep: async (ms) => {
-                const target = t + Math.max(0, ms);
-                const i = lastAtOrBefore(rec.instants, target);
-                const near = [rec.instants[i], rec.instants[i + 1]]
-                    .filter((x) => x !== undefined && x > t && Math.abs(x - target) < snap)
-                    .sort((a, b) => Math.abs(a - target) - Math.abs(b - target));
-                t = near[0] ?? target;
-            },
-        };
-    }
-    /** The recorded rule a rule of the settings replays: the same query first, then the same name. */
-    match(rule) {
-        const hit = this.matched.get(rule.name);
-        if (hit)
-            return hit;
-        const byQuery = this.recording.rules.filter((r) => r.query === rule.query);
-        const found = byQuery.find((r) => r.name === rule.name) ?? byQuery[0] ?? this.recording.rules.find((r) => r.name === rule.name);
-        if (!found) {
-            const recorded = this.recording.rules.map((r) => `'${r.name}' (query ${r.query})`).join(', ');
-            throw new QueryError(`rule '${rule.name}': the recording ${this.recording.path} has no rule with its query '${rule.query}' nor its name; recorded rules: ${recorded}`);
-        }
-        this.matched.set(rule.name, found);
-        return found;
-    }
-    async sample(req) {
-        const rec = this.match(req.rule);
-        const out = new Map();
-        for (const host of req.hosts.length > 0 ? req.hosts : [''])
-            out.set(host, this.readingAt(rec, host, req.at));
-        return out;
-    }
-    readingAt(rec, host, at) {
-        const s = rec.series.get(host);
-        if (!s) {
-            const keys = [...rec.series.keys()];
-            const held = keys.length === 0 ? 'no readings at all' : keys.includes('') ? 'one series that is not per host' : `readings of ${keys.join(', ')}`;
-            const what = host ? `host ${host}` : 'a series that is not per host';
-            return { value: null, reason: `the recording has no readings of ${what} for rule '${rec.name}' (it holds ${held})` };
-        }
-        const i = lastAtOrBefore(s.t, at);
-        const of = host ? ` of ${host}` : '';
-        if (i < 0)
-            return { value: null, reason: `no recorded reading${of} at or before ${replay_iso(at)}: the recording starts at ${replay_iso(s.t[0])}` };
-        const age = at - s.t[i];
-        // The last reading serves the tick it was taken at (a live tick samples a few ms late), not the ticks after.
-        if (i === s.t.length - 1 && age > this.recording.intervalMs / 2)
-            return { value: null, reason: `no recorded reading${of} at ${replay_iso(at)}: the recording ends at ${replay_iso(s.t[i])}` };
-        if (age >= this.staleMs)
-            return { value: null, reason: `no recorded reading${of} within ${this.staleMs / 1000}s before ${replay_iso(at)} (the one before is at ${replay_iso(s.t[i])})` };
-        return s.readings[i];
-    }
-    async history(req) {
-        const rec = this.match(req.rule);
-        if (!rec.history) {
-            throw new QueryError(`rule '${req.rule.name}': the recording holds no readings from before the watch (baselineHistory) for recorded rule '${rec.name}'; baseline before: needs a report recorded with baseline before:<duration> and a relative check`);
-        }
-        const out = new Map();
-        for (const host of req.hosts.length > 0 ? req.hosts : ['']) {
-            out.set(host, (rec.history.get(host) ?? []).filter((p) => p.t >= req.start && p.t <= req.end).map((p) => p.value));
-        }
-        return out;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/metrics/sources/index.ts
-
-
-
-
-
-
-function createSource(settings, now = Date.now) {
-    const opts = { url: settings.url, headers: settings.headers, intervalMs: settings.intervalMs, secrets: sourceSecrets(settings) };
-    switch (settings.source) {
-        case 'prometheus':
-            return new PrometheusSource(opts);
-        case 'graphite':
-            return new GraphiteSource(opts);
-        case 'openmetrics':
-            return new OpenMetricsSource(opts, now);
-        case 'http-json':
-            return new HttpJsonSource(opts);
-        case 'replay':
-            // settings.url is the path of the report or recording; its own clock replaces `now`.
-            return new ReplaySource(settings.url);
-    }
-}
-
-
-;// CONCATENATED MODULE: ./src/metrics/watch.ts
-
-
-
-
-
-
-
-const defaultSleep = (ms, signal) => new Promise((resolve) => {
-    if (signal?.aborted)
-        return resolve();
-    const onAbort = () => {
-        clearTimeout(timer);
-        resolve();
-    };
-    const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-});
-/** `web1`, `web1:9100`, `deploy@web1:22`, `[::1]:22` → the host name, for matching canaries to metric hosts. */
-function hostName(host) {
-    let h = host.trim().replace(/^[a-z]+:\/\//i, '');
-    h = h.slice(h.lastIndexOf('@') + 1);
-    const v6 = /^\[([^\]]+)\]/.exec(h);
-    if (v6)
-        return v6[1];
-    return h.split(/[:/]/)[0];
-}
-/** A metric host is a canary when it equals a canary entry or has the same host name (ports may differ). */
-function matchHosts(all, wanted) {
-    const exact = new Set(wanted);
-    const names = new Set(wanted.map(hostName));
-    return all.filter((h) => exact.has(h) || names.has(hostName(h)));
-}
-function usesHost(settings, rule) {
-    return settings.url.includes('{host}') || rule.query.includes('{host}');
-}
-/** NaN and ±Inf are no data: they must never reach a bound or the judge. */
-function finiteReading(r) {
-    if (!r)
-        return { value: null, reason: 'not read' };
-    if (r.value === null || Number.isFinite(r.value))
-        return r;
-    return { value: null, reason: `the reading is ${r.value} (not a number)` };
-}
-/** A volume reading at the host's measured share of requests, restated at an equal share (value / (share × hosts)). */
-function scaleByShare(value, share, hosts) {
-    return value / (share * hosts);
-}
-function resolveHosts(settings, options, logger, comparesHosts) {
-    const canaryWanted = options.canaryHosts ?? settings.canaryHosts;
-    const all = [...(settings.hosts.length > 0 ? settings.hosts : (options.hosts ?? []))];
-    for (const c of canaryWanted)
-        if (matchHosts(all, [c]).length === 0)
-            all.push(c);
-    const canary = matchHosts(all, canaryWanted);
-    const baseline = options.baselineHosts ? matchHosts(all, options.baselineHosts) : all.filter((h) => !canary.includes(h));
-    if (comparesHosts && canary.length === 0)
-        throw new Error("baseline 'hosts' needs canary hosts (canary-hosts, or the wave's hosts in ssh-rollout)");
-    if (comparesHosts && baseline.length === 0) {
-        logger.warning('baseline hosts: every host is a canary, so relative bounds are skipped and only absolute bounds apply');
-    }
-    return { all, canary, baseline: comparesHosts ? baseline : [], judged: canary.length > 0 ? canary : all };
-}
-function medians(history) {
-    return new Map([...history].map(([h, xs]) => [h, xs.length ? median(xs.map((x) => x.value)) : null]));
-}
-/**
- * source: replay — what the settings leave unset comes from the recording: hosts and canary-hosts when
- * neither the settings nor the options name any, duration and interval when they are 0 (not given).
- */
-function withRecorded(settings, recorded, options) {
-    if (!recorded)
-        return settings;
-    return {
-        ...settings,
-        hosts: settings.hosts.length > 0 || (options.hosts?.length ?? 0) > 0 ? settings.hosts : recorded.hosts,
-        canaryHosts: settings.canaryHosts.length > 0 ? settings.canaryHosts : recorded.canaryHosts,
-        durationMs: settings.durationMs || recorded.durationMs,
-        intervalMs: settings.intervalMs || recorded.intervalMs,
-    };
-}
-async function runWatch(given, options) {
-    const { logger, signal } = options;
-    const source = options.source ?? createSource(given, options.now ?? Date.now);
-    // A source with a clock of its own (replay) runs on it: sleeping only moves that clock on.
-    const clock = source.clock;
-    const now = options.now ?? (clock ? () => clock.now() : Date.now);
-    const sleep = options.sleep ?? (clock ? (ms) => clock.sleep(ms) : defaultSleep);
-    const settings = withRecorded(given, source.recorded, options);
-    const durationMs = options.durationMs ?? settings.durationMs;
-    // A rollout's last wave has no host left on the previous release: its own readings before are the baseline.
-    const prior = options.priorReadings;
-    const kind = prior ? 'before' : settings.baseline.kind;
-    const hosts = resolveHosts(settings, options, logger, kind === 'hosts');
-    const readFor = (rule) => (usesHost(settings, rule) ? [...new Set([...hosts.judged, ...hosts.baseline])] : []);
-    const states = new Map(settings.rules.map((r) => [r.name, initialRuleState()]));
-    const baselines = new Map();
-    const baselineSamples = new Map(settings.rules.map((r) => [r.name, []]));
-    const fail = (rule, err) => {
-        logger.error(errors_errorMessage(err));
-        states.set(rule.name, failRule(states.get(rule.name), errors_errorMessage(err)));
-    };
-    const t0 = now();
-    logger.info(`Watching ${settings.rules.length} rule(s) on ${settings.source} ${redactUrl(settings.url)} for ${durationMs / 1000}s every ${settings.intervalMs / 1000}s` +
-        (hosts.canary.length ? `; canaries: ${hosts.canary.join(', ')}` : '') +
-        (kind === 'hosts' ? `; baseline hosts: ${hosts.baseline.join(', ') || 'none'}` : '') +
-        (prior ? '; baseline: the same hosts before this wave' : ''));
-    await primeSource(source, settings, readFor, t0, signal, fail, logger);
-    if (prior) {
-        for (const rule of settings.rules) {
-            const history = prior.get(rule.name);
-            if (history)
-                baselines.set(rule.name, { history, medians: medians(history) });
-        }
-    }
-    else if (settings.baseline.kind === 'before') {
-        await loadHistory(source, settings, settings.baseline.windowMs, readFor, t0, signal, states, baselines, fail, logger);
-    }
-    const baselineFor = (rule, host, readings) => {
-        if (kind === 'before') {
-            if (!(rule.maxDrop || rule.maxRise || rule.compare))
-                return undefined;
-            // A rollout's host without readings from before is not compared (it has no baseline of its own).
-            if (prior && !baselines.get(rule.name)?.medians?.has(host))
-                return undefined;
-            return baselines.get(rule.name)?.medians?.get(host) ?? null;
-        }
-        if (kind === 'hosts') {
-            if (hosts.baseline.length === 0)
-                return undefined;
-            const values = hosts.baseline.map((h) => readings.get(h)?.value).filter((v) => typeof v === 'number');
-            return values.length ? mean(values) : null;
-        }
-        return undefined;
-    };
-    const ticks = Math.max(1, Math.floor(durationMs / settings.intervalMs));
-    let endedEarly = '';
-    let tick = 0;
-    for (tick = 1; tick <= ticks; tick++) {
-        const wait = t0 + tick * settings.intervalMs - now();
-        if (wait > 0)
-            await sleep(wait, signal);
-        if (signal?.aborted) {
-            endedEarly = 'aborted';
-            tick--;
-            break;
-        }
-        const at = now();
-        const shares = options.trafficShares && settings.rules.some((r) => r.volume) ? await options.trafficShares().catch(() => null) : null;
-        const active = settings.rules.filter((r) => !states.get(r.name).error);
-        await Promise.all(active.map(async (rule) => {
-            let readings;
-            try {
-                readings = await source.sample({ rule, hosts: readFor(rule), at, signal });
-            }
-            catch (err) {
-                if (err instanceof QueryError)
-                    return fail(rule, err);
-                readings = new Map((readFor(rule).length ? readFor(rule) : ['']).map((h) => [h, { value: null, reason: `source error: ${errors_errorMessage(err)}` }]));
-            }
-            const judged = normalise(readings, rule.volume ? shares : null);
-            const keys = usesHost(settings, rule) ? hosts.judged : [''];
-            const observations = keys.map((host) => observe(at, host, judged.get(host), baselineFor(rule, host, judged)));
-            if (kind === 'hosts' && usesHost(settings, rule)) {
-                for (const h of hosts.baseline)
-                    baselineSamples.get(rule.name).push(observe(at, h, judged.get(h), undefined));
-            }
-            const next = advanceRule(rule, states.get(rule.name), observations);
-            states.set(rule.name, next);
-            logger.info(`[${tick}/${ticks}] ${rule.name}: ${tickLine(next.samples.slice(-observations.length))}`);
-        }));
-        const hard = settings.rules.find((r) => states.get(r.name).hardFail || states.get(r.name).error);
-        if (hard) {
-            const st = states.get(hard.name);
-            endedEarly = st.error ? `rule '${hard.name}' cannot be evaluated` : `rule '${hard.name}' failed: ${st.hardFail.detail}`;
-            logger.info(`Ending the watch early: ${endedEarly}`);
-            break;
-        }
-    }
-    const at = now();
-    const reports = settings.rules.map((rule) => reportRule(rule, states.get(rule.name), kind, baselines.get(rule.name), baselineSamples.get(rule.name), at));
-    const verdict = overallVerdict(reports);
-    const notPassing = reports.filter((r) => r.verdict !== 'pass');
-    for (const r of reports) {
-        const cmp = r.comparison && !r.rule.compare && !r.comparison.insufficient ? ` [compared, not deciding: ${rules_describeComparison(r.comparison)}]` : '';
-        logger.info(`${r.verdict.toUpperCase()} ${r.name}: ${r.reason}${cmp}`);
-    }
-    logger.info(`Verdict: ${verdict}`);
-    return {
-        verdict,
-        detail: notPassing.length === 0 ? `all ${reports.length} rule(s) passed` : notPassing.map((r) => `${r.name}: ${r.verdict}: ${r.reason}`).join('; '),
-        breaches: reports.flatMap((r) => (r.breach ? [r.breach] : [])),
-        rules: reports,
-        endedEarly,
-        startedAt: new Date(t0).toISOString(),
-        endedAt: new Date(at).toISOString(),
-        ticks: Math.min(tick, ticks),
-        hosts: { canary: hosts.canary, baseline: hosts.baseline, all: hosts.all },
-        alertWarnings: [],
-        settings: {
-            source: settings.source,
-            url: redactUrl(settings.url),
-            baseline: prior ? 'before:wave' : settings.baseline.kind === 'before' ? `before:${settings.baseline.windowMs / 1000}s` : settings.baseline.kind,
-            durationMs,
-            intervalMs: settings.intervalMs,
-            failOn: settings.failOn,
-            environment: settings.environment,
-        },
-    };
-}
-/** Counter rates need a first scrape to measure against. */
-async function primeSource(source, settings, readFor, at, signal, fail, logger) {
-    if (!source.prime)
-        return;
-    await Promise.all(settings.rules.map((rule) => source.prime({ rule, hosts: readFor(rule), at, signal }).catch((err) => {
-        if (err instanceof QueryError)
-            fail(rule, err);
-        else
-            logger.warning(`rule '${rule.name}': first scrape failed: ${errors_errorMessage(err)}`);
-    })));
-}
-/** baseline before:<window>: each host's readings over the window (finite ones), and their median. */
-async function loadHistory(source, settings, windowMs, readFor, t0, signal, states, baselines, fail, logger) {
-    for (const rule of settings.rules) {
-        if (!(rule.maxDrop || rule.maxRise || rule.compare) || states.get(rule.name).error)
-            continue;
-        if (!source.history)
-            throw new Error(`source ${settings.source} keeps no history for baseline before:`);
-        try {
-            const raw = await source.history({ rule, hosts: readFor(rule), at: t0, start: t0 - windowMs, end: t0, stepMs: settings.intervalMs, signal });
-            // The sources give values oldest first at the step; their instants are restated from the window's end.
-            const history = new Map([...raw].map(([host, values]) => {
-                const kept = values.filter(Number.isFinite);
-                return [host, kept.map((value, i) => ({ t: t0 - (kept.length - i) * settings.intervalMs, value }))];
-            }));
-            const m = medians(history);
-            baselines.set(rule.name, { history, medians: m });
-            const points = [...history.values()].reduce((n, xs) => n + xs.length, 0);
-            logger.info(`rule '${rule.name}': baseline over the ${windowMs / 1000}s before: ${[...m].map(([h, v]) => `${h ? `${h} ` : ''}${rules_fmt(v)}`).join(', ')} (median of ${points} points)`);
-        }
-        catch (err) {
-            if (err instanceof QueryError)
-                fail(rule, err);
-            else {
-                logger.warning(`rule '${rule.name}': baseline query failed: ${errors_errorMessage(err)}`);
-                baselines.set(rule.name, { history: new Map(), medians: new Map() });
-            }
-        }
-    }
-}
-/** Non-finite readings become no data; volume readings are restated at an equal share of requests. */
-function normalise(readings, shares) {
-    const out = new Map();
-    const count = shares ? [...shares.values()].filter((s) => s > 0).length : 0;
-    for (const [host, r] of readings) {
-        const f = finiteReading(r);
-        const share = shares?.get(host) ?? shares?.get(hostName(host));
-        if (f.value === null || !shares)
-            out.set(host, f);
-        else if (share !== undefined && share > 0)
-            out.set(host, { value: scaleByShare(f.value, share, count), raw: f.value, share });
-        // A host the balancer sent nothing yet has no share to restate its volume at.
-        else
-            out.set(host, { value: null, reason: `no request reached it at the load balancer yet (read ${rules_fmt(f.value)})` });
-    }
-    return out;
-}
-function observe(t, host, r, baseline) {
-    const f = r ?? { value: null, reason: 'not read' };
-    return {
-        t,
-        host,
-        value: f.value,
-        ...(baseline !== undefined ? { baseline } : {}),
-        ...(f.value === null ? { reason: f.reason } : {}),
-        ...(f.raw !== undefined ? { raw: f.raw, share: f.share } : {}),
-    };
-}
-function tickLine(samples) {
-    return samples
-        .map((s) => `${s.host ? `${s.host}=` : ''}${s.value === null ? `no data (${s.reason})` : rules_fmt(s.value)}` +
-        `${s.raw !== undefined ? ` (${rules_fmt(s.raw)} at ${rules_fmt((s.share ?? 0) * 100)}% of requests)` : ''}` +
-        `${s.baseline !== undefined ? ` vs ${rules_fmt(s.baseline)}` : ''}${s.state === 'breach' ? ` BREACH ${s.check} ${rules_fmt(s.bound)}` : ''}`)
-        .join(', ');
-}
-/** Finite readings per host, in time order (appended, not copied per reading: linear in the readings). */
-const byHost = (obs) => {
-    const out = new Map();
-    for (const o of obs) {
-        if (o.value === null || !Number.isFinite(o.value))
-            continue;
-        const xs = out.get(o.host);
-        if (xs)
-            xs.push(o.value);
-        else
-            out.set(o.host, [o.value]);
-    }
-    return out;
-};
-/** The judge's comparison for a rule, when it has a baseline to compare with. */
-function compareRule(rule, state, kind, baseline, baselineObs) {
-    const canary = byHost(state.samples);
-    const common = { direction: harmfulDirection(rule), confidence: rule.confidence, canary };
-    if (kind === 'hosts' && baselineObs.length > 0)
-        return judge({ ...common, baseline: byHost(baselineObs), design: 'hosts' });
-    if (kind === 'before' && baseline?.history) {
-        const before = new Map([...baseline.history].map(([h, xs]) => [h, xs.map((x) => x.value)]));
-        return judge({ ...common, baseline: before, design: 'before' });
-    }
-    return undefined;
-}
-function reportRule(rule, state, kind, baseline, baselineObs, at) {
-    const comparison = compareRule(rule, state, kind, baseline, baselineObs);
-    const outcome = ruleOutcome(rule, state, comparison, at);
-    return {
-        name: rule.name,
-        query: rule.query,
-        verdict: outcome.verdict,
-        reason: outcome.reason,
-        rule,
-        ...(baseline?.medians ? { baselineValues: Object.fromEntries(baseline.medians) } : {}),
-        ...(comparison ? { comparison } : {}),
-        ...(outcome.breach ? { breach: outcome.breach } : {}),
-        samples: state.samples,
-        baselineSamples: baselineObs,
-        ...(baseline?.history ? { baselineHistory: Object.fromEntries(baseline.history) } : {}),
-    };
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/rollout-watch.ts
 // ssh-rollout's `watch` input: the same settings parser and watch loop, with each wave's hosts as canaries.
+
 
 
 
@@ -61842,7 +62289,8 @@ function parseRolloutWatch(yamlText, env = process.env) {
         // A misspelt key would otherwise be a gate that silently checks less than it says.
         if (!WATCH_INPUTS.includes(key)) {
             const near = closest(key, WATCH_INPUTS);
-            throw new inputs/* InputError */.dz('watch', `unknown key '${key}'${near ? ` (did you mean '${near}'?)` : ''}; the keys are metric-watch's inputs: ${WATCH_INPUTS.join(', ')}`);
+            throw new inputs/* InputError */.dz('watch', `unknown key '${key}'${near ? ` (did you mean '${near}'?)` : ''}; the keys are metric-watch's ` +
+                `inputs: ${WATCH_INPUTS.join(', ')}`);
         }
         if (value === null || value === undefined)
             continue;
@@ -61888,80 +62336,96 @@ function editDistance(a, b) {
  * Its result has `verdict` and `detail`, the shape of the rollout's WatchOutcome.
  */
 function createRolloutWatch(settings, options) {
-    const hosts = [...new Set(options.allHosts.map(hostName))];
-    const switched = new Set();
-    // rule → host → that host's readings from the latest bake in which it was a baseline host.
-    const earlier = new Map();
+    const memory = {
+        hosts: [...new Set(options.allHosts.map(hostName))],
+        switched: new Set(),
+        earlier: new Map(),
+    };
     return async (waveHosts, durationMs, signal, bake = {}) => {
         // SSH ports mean nothing to a metrics endpoint: `{host}` gets the host name (`http://{host}:9100/metrics`).
         const canaryHosts = [...new Set(waveHosts.map((h) => hostName(typeof h === 'string' ? h : h.host)))];
-        const pool = settings.hosts.length > 0 ? settings.hosts : hosts;
-        const baselineHosts = pool.filter((h) => !switched.has(hostName(h)) && !canaryHosts.includes(hostName(h)));
-        const byHosts = settings.baseline.kind === 'hosts';
-        const prior = byHosts && baselineHosts.length === 0 ? priorFor(canaryHosts) : undefined;
-        const historyInstead = byHosts && baselineHosts.length === 0 && !prior && (settings.source === 'prometheus' || settings.source === 'graphite');
-        const effective = historyInstead ? { ...settings, baseline: { kind: 'before', windowMs: Math.max(durationMs, settings.intervalMs * 10) } } : settings;
-        if (historyInstead)
-            options.logger.info(`No host is left on the previous release: the wave is compared with its own readings over the ${effective.baseline.kind === 'before' ? effective.baseline.windowMs / 1000 : 0}s before`);
-        const result = await runWatch(effective, {
+        const baseline = bakeBaseline(settings, memory, canaryHosts, durationMs, options.logger);
+        const result = await runWatch(baseline.settings, {
             logger: options.logger,
             canaryHosts,
-            hosts,
-            ...(byHosts && !historyInstead ? { baselineHosts } : {}),
-            ...(prior ? { priorReadings: prior } : {}),
+            hosts: memory.hosts,
+            ...(baseline.hosts ? { baselineHosts: baseline.hosts } : {}),
+            ...(baseline.prior ? { priorReadings: baseline.prior } : {}),
             ...(bake.trafficShares ? { trafficShares: byHostName(bake.trafficShares) } : {}),
             durationMs: Math.max(durationMs, settings.intervalMs),
             signal,
             ...options.extra,
         });
-        remember(result);
+        remember(memory.earlier, result);
         for (const h of canaryHosts)
-            switched.add(h);
+            memory.switched.add(h);
         options.onResult?.(result);
         return result;
     };
-    /** The balancer names hosts by SSH id (`host:port`); metrics by host name. */
-    function byHostName(shares) {
-        return async () => {
-            const byId = await shares();
-            if (!byId)
-                return null;
-            const out = new Map();
-            for (const [id, share] of byId)
-                out.set(hostName(id), (out.get(hostName(id)) ?? 0) + share);
-            return out;
-        };
-    }
-    function priorFor(canaryHosts) {
+}
+/**
+ * With `baseline: hosts`: the hosts still on the previous release; with none left, the wave's own readings
+ * from an earlier bake, or else the source's history (prometheus and graphite keep one).
+ */
+function bakeBaseline(settings, memory, canaryHosts, durationMs, logger) {
+    const pool = settings.hosts.length > 0 ? settings.hosts : memory.hosts;
+    const baselineHosts = pool.filter((h) => !memory.switched.has(hostName(h)) && !canaryHosts.includes(hostName(h)));
+    const byHosts = settings.baseline.kind === 'hosts';
+    const prior = byHosts && baselineHosts.length === 0 ? priorFor(memory.earlier, canaryHosts) : undefined;
+    const historyInstead = byHosts &&
+        baselineHosts.length === 0 &&
+        !prior &&
+        (settings.source === 'prometheus' || settings.source === 'graphite');
+    if (!historyInstead)
+        return { settings, ...(byHosts ? { hosts: baselineHosts } : {}), prior };
+    const windowMs = Math.max(durationMs, settings.intervalMs * 10);
+    const readings = `its own readings over the ${format_formatDurationInput(windowMs)} before`;
+    logger.info(`No host is left on the previous release: the wave is compared with ${readings}`);
+    return { settings: { ...settings, baseline: { kind: 'before', windowMs } } };
+}
+/** The balancer names hosts by SSH id (`host:port`); metrics by host name. */
+function byHostName(shares) {
+    return async () => {
+        const byId = await shares();
+        if (!byId)
+            return null;
         const out = new Map();
-        for (const [rule, perHost] of earlier) {
-            const mine = new Map([...perHost].filter(([h]) => canaryHosts.includes(hostName(h))));
-            if (mine.size > 0)
-                out.set(rule, mine);
-        }
-        return out.size > 0 ? out : undefined;
+        for (const [id, share] of byId)
+            out.set(hostName(id), (out.get(hostName(id)) ?? 0) + share);
+        return out;
+    };
+}
+function priorFor(earlier, canaryHosts) {
+    const out = new Map();
+    for (const [rule, perHost] of earlier) {
+        const mine = new Map([...perHost].filter(([h]) => canaryHosts.includes(hostName(h))));
+        if (mine.size > 0)
+            out.set(rule, mine);
     }
-    function remember(result) {
-        for (const r of result.rules) {
-            const perHost = earlier.get(r.name) ?? new Map();
-            const fresh = new Map();
-            for (const o of r.baselineSamples) {
-                if (o.value === null || !Number.isFinite(o.value))
-                    continue;
-                const xs = fresh.get(o.host);
-                if (xs)
-                    xs.push({ t: o.t, value: o.value });
-                else
-                    fresh.set(o.host, [{ t: o.t, value: o.value }]);
-            }
-            for (const [h, xs] of fresh)
-                perHost.set(h, xs);
-            earlier.set(r.name, perHost);
+    return out.size > 0 ? out : undefined;
+}
+/** Keeps each baseline host's readings from this bake, for a later wave with no baseline host left. */
+function remember(earlier, result) {
+    for (const r of result.rules) {
+        const perHost = earlier.get(r.name) ?? new Map();
+        const fresh = new Map();
+        for (const o of r.baselineSamples) {
+            if (o.value === null || !Number.isFinite(o.value))
+                continue;
+            const xs = fresh.get(o.host);
+            if (xs)
+                xs.push({ t: o.t, value: o.value });
+            else
+                fresh.set(o.host, [{ t: o.t, value: o.value }]);
         }
+        for (const [h, xs] of fresh)
+            perHost.set(h, xs);
+        earlier.set(r.name, perHost);
     }
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/index.ts
+
 
 
 
@@ -62014,7 +62478,11 @@ function parseOffer(stdout) {
     const from = lines.find((l) => l.startsWith('from '));
     if (!from)
         return { usable: false, reason: `unexpected answer: ${lines.slice(0, 2).join(' | ') || '(nothing)'}` };
-    return { usable: true, from: from.slice(5).trim(), missing: new Set(lines.filter((l) => l.startsWith('missing ')).map((l) => l.slice(8).trim())) };
+    return {
+        usable: true,
+        from: from.slice(5).trim(),
+        missing: new Set(lines.filter((l) => l.startsWith('missing ')).map((l) => l.slice(8).trim())),
+    };
 }
 /** The files the runner sends: every file whose content the host does not hold. */
 function filesToSend(entries, missing) {
@@ -62030,7 +62498,8 @@ function deltaFiles(deployPath, releaseId) {
         same: `${base}.same`,
         /** The same but for the time (`mtime TAB path`): copied in one batch, then given their times. */
         retime: `${base}.retime`,
-        /** Held content at another path or with another mode: `source TAB source-mode TAB source-mtime TAB mode TAB mtime TAB path`. */
+        /** Held content at another path or with another mode: `source TAB source-mode TAB source-mtime TAB mode TAB mtime
+         * TAB path`. */
         moved: `${base}.moved`,
         from: `${base}.from`,
         delta: `${base}.delta`,
@@ -62058,21 +62527,32 @@ function deltaOfferCommand(deployPath, releaseId, from) {
         `mkdir -p ${quote(l.incoming)}`,
         `gzip -dc > ${m}`,
         `cd ${quote(deployPath)}`,
-        `if [ -z ${quote(from)} ] || [ -L ${base} ] || [ ! -d ${base} ]; then echo ${quote(`none no current release to build from`)}; exit 0; fi`,
+        `if [ -z ${quote(from)} ] || [ -L ${base} ] || [ ! -d ${base} ]; then echo ` +
+            `${quote(`none no current release to build from`)}; ` +
+            `exit 0; fi`,
         // mode TAB mtime TAB path of every regular file reached without following a symlink.
-        `(cd ${base} && LC_ALL=C find . \\( -path '*[[:cntrl:]]*' -o -path '*\\\\*' \\) -prune -o -type f -printf '%m\\t%Ts\\t%P\\n') > ${idx}.files`,
+        `(cd ${base} && LC_ALL=C find . \\( -path '*[[:cntrl:]]*' -o -path '*\\\\*' \\) -prune -o -type f ` +
+            `-printf '%m\\t%Ts\\t%P\\n') > ${idx}.files`,
         `if [ -f ${stored} ]; then awk -F'\\t' '{ print $1 "\\t" $NF }' ${stored} > ${idx}.sums`,
-        `else (cd ${base} && cut -f3 ${idx}.files | tr '\\n' '\\0' | xargs -0 -r sha256sum -- | sed 's|^\\([0-9a-f]*\\)  |\\1\\t|') > ${idx}.sums`,
+        `else (cd ${base} && cut -f3 ${idx}.files | tr '\\n' '\\0' | xargs -0 -r sha256sum -- | sed ` +
+            `'s|^\\([0-9a-f]*\\)  |\\1\\t|') > ${idx}.sums`,
         'fi',
         // The index: sha256 TAB mode TAB mtime TAB path of every file found (a stale stored sum is caught by the check).
-        `awk -F'\\t' 'NR==FNR { sha[$2] = $1; next } ($3 in sha) { print sha[$3] "\\t" $1 "\\t" $2 "\\t" $3 }' ${idx}.sums ${idx}.files > ${idx}`,
+        `awk -F'\\t' 'NR==FNR { sha[$2] = $1; next } ($3 in sha) { print sha[$3] "\\t" $1 "\\t" $2 "\\t" $3 }' ` +
+            `${idx}.sums ${idx}.files > ${idx}`,
         `rm -f ${idx}.files ${idx}.sums`,
         `printf '%s\\n' ${quote(from)} > ${quote(f.from)}`,
         `echo ${quote(`from ${from}`)}`,
         // Same path, content, mode and time → the batch link; only the time differs → the batch copy;
         // held elsewhere or with another mode → one by one; else missing.
         `: > ${quote(f.same)}; : > ${quote(f.retime)}; : > ${quote(f.moved)}`,
-        `awk -F'\\t' -v same=${quote(f.same)} -v retime=${quote(f.retime)} -v moved=${quote(f.moved)} 'NR==FNR { if (!($1 in src)) { src[$1] = $4; smode[$1] = $2; smtime[$1] = $3 } at[$4] = $1 "\\t" $2; atime[$4] = $3; next } { if (at[$5] == $1 "\\t" $2 && atime[$5] == $4) print $5 > same; else if (at[$5] == $1 "\\t" $2) print $4 "\\t" $5 > retime; else if ($1 in src) print src[$1] "\\t" smode[$1] "\\t" smtime[$1] "\\t" $2 "\\t" $4 "\\t" $5 > moved; else if (!($1 in told)) { told[$1] = 1; print "missing " $1 } }' ${idx} ${m}`,
+        `awk -F'\\t' -v same=${quote(f.same)} -v retime=${quote(f.retime)} -v moved=${quote(f.moved)} 'NR==FNR ` +
+            `{ if (!($1 in src)) { src[$1] = $4; smode[$1] = $2; smtime[$1] = $3 } at[$4] = $1 "\\t" $2; atime[$4] ` +
+            `= $3; next } { if (at[$5] == $1 "\\t" $2 && atime[$5] == $4) print $5 > same; else if (at[$5] == $1 ` +
+            `"\\t" $2) print $4 "\\t" $5 > retime; else if ($1 in src) print src[$1] "\\t" smode[$1] "\\t" ` +
+            `smtime[$1] "\\t" $2 "\\t" $4 "\\t" $5 > moved; else if (!($1 in told)) { told[$1] = 1; ` +
+            `print "missing " $1 } }' ` +
+            `${idx} ${m}`,
     ].join('\n');
 }
 /**
@@ -62095,8 +62575,12 @@ function deltaUnpackCommand(deployPath, releaseId, identity, needBytes, staged) 
         'set -e',
         `mkdir -p ${quote(l.releases)} ${quote(l.checksums)} ${quote(l.shared)} ${quote(l.manifests)}`,
         `cat > ${quote(f.delta)}`,
-        `if [ -L ${target} ]; then echo ${quote(`releases/${releaseId} is a symlink: fivestep never writes through one; remove it on the host`)} >&2; exit ${EXIT.refused}; fi`,
-        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(identity)} ]; then rm -f ${incoming}; ${log ? `${log}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use a new release-id' >&2; exit ${EXIT.exists}; fi`,
+        `if [ -L ${target} ]; then echo ` +
+            `${quote(`releases/${releaseId} is a symlink: fivestep never writes through one; remove it on the host`)} ` +
+            `>&2; exit ${EXIT.refused}; fi`,
+        `if [ -e ${target} ]; then if [ "$(cat ${sum} 2>/dev/null)" = ${quote(identity)} ]; then rm -f ${incoming}; ` +
+            `${log ? `${log}; ` : ''}exit 0; fi; echo 'release directory already exists with other content: use ` +
+            `a new release-id' >&2; exit ${EXIT.exists}; fi`,
         ...spaceCheck(deployPath, String(needBytes)),
         `cleanup() { rm -rf ${partial} ${incoming} ${sum} ${quote(f.stored)}; }`,
         'trap cleanup EXIT',
@@ -62106,15 +62590,30 @@ function deltaUnpackCommand(deployPath, releaseId, identity, needBytes, staged) 
         `from=${quote(l.releases)}/"$(cat ${quote(f.from)})"`,
         `tab=$(printf '\\t')`,
         // The batch: `cp -l` links; refused links (another filesystem, protected_hardlinks) are copied instead,
-        // replacing (never writing through) whatever the first pass linked, with the source's mode and time (the release's).
-        `if [ -s ${quote(f.same)} ]; then (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp -l --parents -t ${partial} -- 2>/dev/null) || (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp --remove-destination --preserve=mode,timestamps --parents -t ${partial} --); fi`,
+        // replacing (never writing through) whatever the first pass linked, with the source's mode and time (the
+        // release's).
+        `if [ -s ${quote(f.same)} ]; then (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs -0 cp -l ` +
+            `--parents -t ${partial} -- 2>/dev/null) || (cd "$from" && tr '\\n' '\\0' < ${quote(f.same)} | xargs ` +
+            `-0 cp --remove-destination --preserve=mode,timestamps --parents -t ${partial} --); fi`,
         // Unchanged but for the time: copied in one batch, then each group of files with one time touched at once.
-        `if [ -s ${quote(f.retime)} ]; then (cd "$from" && cut -f2 ${quote(f.retime)} | tr '\\n' '\\0' | xargs -0 cp --remove-destination --preserve=mode --parents -t ${partial} --); (cd ${partial} && LC_ALL=C sort -t "$tab" -k1,1n ${quote(f.retime)} | awk -F'\\t' '$1 !~ /^[0-9]+$/ { next } $1 != t { if (cmd) close(cmd); t = $1; cmd = "xargs -d \\"\\\\n\\" touch -h -d @" t " --" } { print $2 | cmd } END { if (cmd) close(cmd) }'); fi`,
-        `while IFS="$tab" read -r src smode smtime mode mtime path; do mkdir -p "$(dirname ${partial}/"$path")"; if [ "$smode" = "$mode" ] && [ "$smtime" = "$mtime" ] && ln -- "$from/$src" ${partial}/"$path" 2>/dev/null; then :; else cp -- "$from/$src" ${partial}/"$path"; chmod "$mode" ${partial}/"$path"; touch -h -d "@$mtime" ${partial}/"$path"; fi; done < ${quote(f.moved)}`,
+        `if [ -s ${quote(f.retime)} ]; then (cd "$from" && cut -f2 ${quote(f.retime)} | tr '\\n' '\\0' | xargs ` +
+            `-0 cp --remove-destination --preserve=mode --parents -t ${partial} --); (cd ${partial} && LC_ALL=C ` +
+            `sort -t "$tab" -k1,1n ${quote(f.retime)} | awk -F'\\t' '$1 !~ /^[0-9]+$/ { next } $1 != t { if (cmd) ` +
+            `close(cmd); t = $1; cmd = "xargs -d \\"\\\\n\\" touch -h -d @" t " --" } { print $2 | cmd } END { ` +
+            `if (cmd) close(cmd) }'); fi`,
+        `while IFS="$tab" read -r src smode smtime mode mtime path; do mkdir -p "$(dirname ${partial}/"$path")"; ` +
+            `if [ "$smode" = "$mode" ] && [ "$smtime" = "$mtime" ] && ln -- "$from/$src" ${partial}/"$path" ` +
+            `2>/dev/null; then :; else cp -- "$from/$src" ${partial}/"$path"; chmod "$mode" ${partial}/"$path"; ` +
+            `touch -h -d "@$mtime" ${partial}/"$path"; fi; done < ${quote(f.moved)}`,
         // Every file against the manifest: content, then the exact set of files with their modes and times.
-        `if ! (cd ${partial} && awk -F'\\t' '{ print $1 "  " $5 }' ${quote(f.manifest)} | sha256sum --quiet --strict -c - > ${quote(f.index)}.check 2>&1); then echo "delta: files differ from the manifest (a release edited in place?): $(head -c 300 ${quote(f.index)}.check | tr '\\n' ' ')" >&2; rm -f ${quote(f.index)}.check; exit ${EXIT.deltaMismatch}; fi`,
+        `if ! (cd ${partial} && awk -F'\\t' '{ print $1 "  " $5 }' ${quote(f.manifest)} | sha256sum --quiet ` +
+            `--strict -c - > ${quote(f.index)}.check 2>&1); then echo "delta: files differ from the manifest (a ` +
+            `release edited in place?): $(head -c 300 ${quote(f.index)}.check | tr '\\n' ' ')" >&2; rm -f ` +
+            `${quote(f.index)}.check; exit ${EXIT.deltaMismatch}; fi`,
         `rm -f ${quote(f.index)}.check`,
-        `if [ "$(cd ${partial} && LC_ALL=C find . -type f -printf '%m\\t%Ts\\t%P\\n' | LC_ALL=C sort)" != "$(awk -F'\\t' '{ print $2 "\\t" $4 "\\t" $5 }' ${quote(f.manifest)} | LC_ALL=C sort)" ]; then echo 'delta: the files, their modes or their times differ from the manifest' >&2; exit ${EXIT.deltaMismatch}; fi`,
+        `if [ "$(cd ${partial} && LC_ALL=C find . -type f -printf '%m\\t%Ts\\t%P\\n' | LC_ALL=C sort)" != "$(awk ` +
+            `-F'\\t' '{ print $2 "\\t" $4 "\\t" $5 }' ${quote(f.manifest)} | LC_ALL=C sort)" ]; then echo 'delta: ` +
+            `the files, their modes or their times differ from the manifest' >&2; exit ${EXIT.deltaMismatch}; fi`,
         `touch ${partial}`,
         `mv ${quote(f.manifest)} ${quote(f.stored)}`,
         `printf '%s\\n' ${quote(identity)} > ${sum}`,
@@ -62126,7 +62625,7 @@ function deltaUnpackCommand(deployPath, releaseId, identity, needBytes, staged) 
 }
 
 ;// CONCATENATED MODULE: ./src/artifact/members.ts
-// What an artifact may hold (SPEC "Safety on real hosts"), decided on its member list before any host
+// What an artifact may hold so that unpacking it cannot harm a host, decided on its member list before any host
 // is touched: regular files, directories and symlinks only; no setuid or setgid file; no member that
 // leaves the release (an absolute path, `..`, or a path through a symlink member); group- and
 // world-write bits removed with a warning. Pure: the tar reader and the directory walk build the list.
@@ -62138,7 +62637,10 @@ const releaseMode = (mode) => mode & 0o7777 & ~0o022;
 /** How many names a refusal or a warning lists before "and N more". */
 const LISTED = 10;
 function listNames(names, max = LISTED) {
-    const shown = names.slice(0, max).map((n) => `'${n}'`).join(', ');
+    const shown = names
+        .slice(0, max)
+        .map((n) => `'${n}'`)
+        .join(', ');
     return names.length > max ? `${shown} and ${names.length - max} more` : shown;
 }
 /**
@@ -62171,11 +62673,13 @@ function checkMembers(input, what, members) {
     const special = members.filter((m) => KIND_WORDS[m.kind]);
     if (special.length > 0) {
         const m = special[0];
-        refuse(`holds ${KIND_WORDS[m.kind]}${m.raw ? ` (${m.raw})` : ''}: ${listNames(special.map((s) => s.path).sort())}. An artifact may hold only regular files, directories and symlinks`);
+        refuse(`holds ${KIND_WORDS[m.kind]}${m.raw ? ` (${m.raw})` : ''}: ${listNames(special.map((s) => s.path).sort())}. ` +
+            `An artifact may hold only regular files, directories and symlinks`);
     }
     const privileged = members.filter((m) => (m.kind === 'file' || m.kind === 'hardlink') && (m.mode & 0o6000) !== 0);
     if (privileged.length > 0) {
-        refuse(`holds setuid or setgid files: ${listNames(privileged.map((m) => m.path).sort())}. Remove those bits (chmod u-s,g-s) before deploying: a release must not grant privileges`);
+        refuse(`holds setuid or setgid files: ${listNames(privileged.map((m) => m.path).sort())}. Remove those bits ` +
+            `(chmod u-s,g-s) before deploying: a release must not grant privileges`);
     }
     const tree = new Map();
     const links = new Map();
@@ -62184,7 +62688,8 @@ function checkMembers(input, what, members) {
     for (const m of members) {
         for (const p of parentPaths(m.path)) {
             if (links.has(p))
-                refuse(`holds '${m.path}' under the symlink '${p}' (→ ${links.get(p)}): a member cannot go through a symlink, it could land outside the release`);
+                refuse(`holds '${m.path}' under the symlink '${p}' (→ ${links.get(p)}): a member cannot go through a ` +
+                    `symlink, it could land outside the release`);
             const kind = tree.get(p);
             if (kind !== undefined && kind !== 'dir')
                 refuse(`holds '${m.path}' under '${p}', which is not a directory`);
@@ -62218,7 +62723,8 @@ function checkMembers(input, what, members) {
 }
 /** The warning for the write bits removed. */
 function writableWarning(what, writable) {
-    return `artifact '${what}': group- and world-write removed from ${writable.length} member(s) (releases are read-only trees): ${listNames(writable)}`;
+    return (`artifact '${what}': group- and world-write removed from ${writable.length} member(s) (releases ` +
+        `are read-only trees): ${listNames(writable)}`);
 }
 /**
  * What "the same release" means on a host: a digest of every member's kind, mode as unpacked, size,
@@ -62371,7 +62877,9 @@ class TarParser {
     }
     header(block) {
         if (!checksumOk(block))
-            throw new Error(this.members.length === 0 ? 'it is not a tar archive (header checksum mismatch)' : 'a header is corrupt (checksum mismatch)');
+            throw new Error(this.members.length === 0
+                ? 'it is not a tar archive (header checksum mismatch)'
+                : 'a header is corrupt (checksum mismatch)');
         const flag = String.fromCharCode(block[156]);
         const size = this.pending.size ?? numberField(block.subarray(124, 136));
         // POSIX ustar keeps a name prefix at 345; GNU's format ('ustar  ') keeps other fields there.
@@ -66069,7 +66577,13 @@ async function walkDirectory(root, exclude) {
         const full = rel ? (0,external_node_path_.join)(root, rel) : root;
         const st = await (0,promises_namespaceObject.lstat)(full);
         const kind = kindOf(st);
-        const member = { path: rel, kind, mode: st.mode & 0o7777, size: kind === 'file' ? st.size : 0, mtime: Math.floor(st.mtimeMs / 1000) };
+        const member = {
+            path: rel,
+            kind,
+            mode: st.mode & 0o7777,
+            size: kind === 'file' ? st.size : 0,
+            mtime: Math.floor(st.mtimeMs / 1000),
+        };
         if (kind === 'symlink')
             member.link = await (0,promises_namespaceObject.readlink)(full);
         if (kind === 'file')
@@ -66127,17 +66641,31 @@ function artifactKind(input, path) {
 }
 /** Names on the tar command line: `./path`, the root as `.`. */
 const tarName = (m) => (m.path ? `./${m.path}` : '.');
-/** Packs members of `root`, listed explicitly (excluded paths never enter), owner-neutral, write bits for group and others off, file times kept. */
+/** Packs members of `root`, listed explicitly (excluded paths never enter), owner-neutral, write bits for group and
+ * others off, file times kept. */
 function packTar(root, names, out) {
     return new Promise((resolve, reject) => {
-        const args = ['-C', root, '--no-recursion', '--null', '-T', '-', '--owner=0', '--group=0', '--numeric-owner', '--mode=go-w', '-czf', out ?? '-'];
+        const args = [
+            '-C',
+            root,
+            '--no-recursion',
+            '--null',
+            '-T',
+            '-',
+            '--owner=0',
+            '--group=0',
+            '--numeric-owner',
+            '--mode=go-w',
+            '-czf',
+            out ?? '-',
+        ];
         const tar = (0,external_node_child_process_.spawn)('tar', args, { env: { ...process.env, GZIP: '-n' }, stdio: ['pipe', 'pipe', 'pipe'] });
         const chunks = [];
         let err = '';
         tar.stdout.on('data', (d) => chunks.push(d));
         tar.stderr.on('data', (d) => (err += String(d)));
         tar.once('error', reject);
-        tar.once('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`tar failed (exit ${code}): ${err.trim()}`))));
+        tar.once('close', (code) => code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`tar failed (exit ${code}): ${err.trim()}`)));
         tar.stdin.end(names.map((n) => `${n}\0`).join(''));
     });
 }
@@ -66148,7 +66676,9 @@ async function freeBytes(dir) {
 }
 async function prepareArtifact(req) {
     const kind = artifactKind(req.input, req.path);
-    const members = kind === 'dir' ? await walkDirectory(req.path, req.exclude) : await readTarMembers(req.input, req.path, kind === 'tar.gz');
+    const members = kind === 'dir'
+        ? await walkDirectory(req.path, req.exclude)
+        : await readTarMembers(req.input, req.path, kind === 'tar.gz');
     const summary = checkMembers(req.input, req.path, members);
     const warnings = summary.writable.length > 0 ? [writableWarning(req.path, summary.writable)] : [];
     await (0,promises_namespaceObject.mkdir)(req.workDir, { recursive: true });
@@ -66181,7 +66711,16 @@ function stagingOf(a) {
 /** An artifact every host downloads itself (artifact-url): the runner holds none of its bytes. */
 function urlArtifact(href, redacted, sha256) {
     // GNU tar detects gzip by itself when it reads a file, so 'tar' serves .tar and .tar.gz alike.
-    return { file: redacted, format: 'tar', sha256, identity: sha256, bytes: 0, content: Buffer.alloc(0), url: { href, redacted }, warnings: [] };
+    return {
+        file: redacted,
+        format: 'tar',
+        sha256,
+        identity: sha256,
+        bytes: 0,
+        content: Buffer.alloc(0),
+        url: { href, redacted },
+        warnings: [],
+    };
 }
 /**
  * The release as files on the runner: the artifact directory itself, or a checked archive unpacked
@@ -66198,24 +66737,32 @@ async function deltaSource(req, kind, members, bytes) {
         await (0,promises_namespaceObject.mkdir)(root, { recursive: true });
         const free = await freeBytes(root);
         if (!commands_fits(bytes, free))
-            return `the runner has ${formatBytes(free)} free in its temporary directory, not enough to unpack ${formatBytes(bytes)} with room to spare`;
+            return (`the runner has ${formatBytes(free)} free in its temporary directory, not enough to unpack ` +
+                `${formatBytes(bytes)} with room to spare`);
         // The members were checked: no device, no setuid file, nothing outside root. Owners are the runner's.
         await execFileAsync('tar', ['-x', '-p', '--no-same-owner', '-f', req.path, '-C', root]);
     }
     const entries = members
         .filter((m) => m.kind === 'file' || m.kind === 'hardlink')
-        .map((m) => ({ path: m.path, mode: releaseMode(m.mode).toString(8), size: m.size, mtime: m.mtime, sha256: m.sha256 ?? '' }));
+        .map((m) => ({
+        path: m.path,
+        mode: releaseMode(m.mode).toString(8),
+        size: m.size,
+        mtime: m.mtime,
+        sha256: m.sha256 ?? '',
+    }));
     const structure = ['.', ...members.filter((m) => m.path && (m.kind === 'dir' || m.kind === 'symlink')).map(tarName)];
     return { root, entries, manifest: (0,external_node_zlib_.gzipSync)(manifestText(entries)), structure };
 }
-/** A tar.gz of `files` plus every directory and symlink of the release, packed as the whole artifact is (owner-neutral, file times kept). */
+/** A tar.gz of `files` plus every directory and symlink of the release, packed as the whole artifact is
+ * (owner-neutral, file times kept). */
 function deltaTar(source, files) {
     const names = [...new Set([...source.structure, ...files.map((f) => `./${f.path}`)])].sort();
     return packTar(source.root, names, null);
 }
 
 ;// CONCATENATED MODULE: ./src/engine/preflight.ts
-// The preflight's judgement, like Capistrano's `deploy:check` (SPEC "Preflight checks"): from what one
+// The preflight's judgement, like Capistrano's `deploy:check`: from what one
 // host's state read found, what stops the rollout there before anything is staged, each problem said
 // with what fixes it. Pure; the dry run prints the same findings.
 
@@ -66224,14 +66771,29 @@ function deltaTar(source, files) {
 
 
 /** Commands every rollout's steps run on a host. */
-const BASE_COMMANDS = ['tar', 'gzip', 'sha256sum', 'mv', 'ln', 'cp', 'chmod', 'touch', 'df', 'awk', 'sed'];
+const BASE_COMMANDS = [
+    'tar',
+    'gzip',
+    'sha256sum',
+    'mv',
+    'ln',
+    'cp',
+    'chmod',
+    'touch',
+    'df',
+    'awk',
+    'sed',
+];
 /** Delta staging's besides (`cp -l` is cp's). */
 const DELTA_COMMANDS = ['find', 'xargs', 'sort', 'cut'];
 /** artifact-url: one of the two. */
 const DOWNLOAD_COMMANDS = ['curl', 'wget'];
 /** The commands a rollout needs on every host; with `eitherOf`, at least one of those. */
 function commandsNeeded(staging) {
-    return { commands: [...BASE_COMMANDS, ...(staging.delta ? DELTA_COMMANDS : [])], ...(staging.url ? { eitherOf: DOWNLOAD_COMMANDS } : {}) };
+    return {
+        commands: [...BASE_COMMANDS, ...(staging.delta ? DELTA_COMMANDS : [])],
+        ...(staging.url ? { eitherOf: DOWNLOAD_COMMANDS } : {}),
+    };
 }
 /** What preflight asks a host besides its state (read in the same command). */
 function stateChecks(shared, staging) {
@@ -66239,12 +66801,15 @@ function stateChecks(shared, staging) {
     return { shared, commands: [...commands, ...(eitherOf ?? [])] };
 }
 function noSpaceMessage(deployPath, host, need, free, what) {
-    return `not enough space in ${deployPath} on ${host}: the release needs ${formatBytes(need)} (${what}), plus ${formatBytes(free * SPARE_SHARE)} to spare (10% of the free space); ${formatBytes(free)} is free`;
+    return (`not enough space in ${deployPath} on ${host}: the release needs ${formatBytes(need)} (${what}), ` +
+        `plus ${formatBytes(free * SPARE_SHARE)} to spare (10% of the free space); ${formatBytes(free)} is free`);
 }
 /** The message for a deploy path the login user cannot write, with the command that fixes it. */
 function unwritableMessage(path, host, deployPath) {
     const inside = path !== deployPath && path.startsWith(`${deployPath}/`);
-    const fix = inside ? `sudo chown -R ${quote(host.user)} ${quote(deployPath)}` : `sudo install -d -o ${quote(host.user)} ${quote(deployPath)}`;
+    const fix = inside
+        ? `sudo chown -R ${quote(host.user)} ${quote(deployPath)}`
+        : `sudo install -d -o ${quote(host.user)} ${quote(deployPath)}`;
     return `cannot write ${path} on ${(0,inputs/* hostId */.My)(host)}: permission denied for '${host.user}'. Fix it on the host: ${fix}`;
 }
 const preflight_KIND_WORDS = { file: 'a file', symlink: 'a symlink', hardlink: 'a file' };
@@ -66257,21 +66822,26 @@ function preflightFindings(state, req) {
     if (state.unwritable)
         problems.push(unwritableMessage(state.unwritable, req.host, dp));
     for (const n of state.layoutLinks) {
-        problems.push(`${dp}/${n} on ${id} is a symlink: fivestep writes nothing outside the deploy path, so ${n}/ must be a directory there (mount another disk at it rather than link it)`);
+        problems.push(`${dp}/${n} on ${id} is a symlink: fivestep writes nothing outside the deploy path, so ${n}/ must be ` +
+            `a directory there (mount another disk at it rather than link it)`);
     }
     if (state.currentIsDirectory && req.adoptCurrent)
         adopt = true;
     else if (state.currentIsDirectory) {
-        problems.push(`${dp}/current on ${id} is a directory, not a symlink (an app deployed by hand?): set adopt-current: true to move it to ${dp}/releases/pre-fivestep-<time> as the first healthy release (the one a revert goes back to), or move it away yourself`);
+        problems.push(`${dp}/current on ${id} is a directory, not a symlink (an app deployed by hand?): set adopt-current: ` +
+            `true to move it to ${dp}/releases/pre-fivestep-<time> as the first healthy release (the one a ` +
+            `revert goes back to), or move it away yourself`);
     }
     else if (state.currentProblem) {
-        problems.push(`${dp}/current on ${id} ${state.currentProblem}: fivestep switches current only between the entries of releases/; remove it, or point it at one of them, by hand`);
+        problems.push(`${dp}/current on ${id} ${state.currentProblem}: fivestep switches current only between the entries ` +
+            `of releases/; remove it, or point it at one of them, by hand`);
     }
     for (const n of state.releaseLinks)
         warnings.push(`${id}: ${dp}/releases/${n} is a symlink: fivestep never builds from it, switches to it or prunes through it`);
     const missing = req.commands.filter((c) => state.missingCommands.includes(c));
     if (missing.length > 0)
-        problems.push(`${id} lacks ${missing.join(', ')}: the steps run them on the host (install them, e.g. with the coreutils, tar, gzip and gawk or mawk packages)`);
+        problems.push(`${id} lacks ${missing.join(', ')}: the steps run them on the host (install them, e.g. with the ` +
+            `coreutils, tar, gzip and gawk or mawk packages)`);
     if (req.eitherOf && req.eitherOf.every((c) => state.missingCommands.includes(c))) {
         problems.push(`${id} has neither ${req.eitherOf.join(' nor ')}: artifact-url needs one of them to download the artifact`);
     }
@@ -66279,7 +66849,8 @@ function preflightFindings(state, req) {
         const name = `shared path '${sp.path}${sp.dir ? '/' : ''}'`;
         const through = state.sharedThroughLink.get(sp.path);
         if (through !== undefined && through !== '.') {
-            problems.push(`${name}: ${dp}/shared/${through} on ${id} is a symlink: a shared path cannot go through one (it would be written outside the deploy path)`);
+            problems.push(`${name}: ${dp}/shared/${through} on ${id} is a symlink: a shared path cannot go through one (it ` +
+                `would be written outside the deploy path)`);
             continue;
         }
         // A deploy path not made yet has nothing in shared/.
@@ -66290,7 +66861,8 @@ function preflightFindings(state, req) {
         else if (sp.dir && inRelease !== undefined && inRelease !== 'dir')
             problems.push(`${name} declares a directory, but the artifact holds '${sp.path}' as ${preflight_KIND_WORDS[inRelease] ?? inRelease}`);
         else if (inShared === 'absent' && req.tree && inRelease === undefined && !sp.dir) {
-            problems.push(`${name} is in neither ${dp}/shared/ on ${id} nor the artifact: create ${dp}/shared/${sp.path} on each host first, or write '${sp.path}/' in shared-paths to declare a directory that starts empty`);
+            problems.push(`${name} is in neither ${dp}/shared/ on ${id} nor the artifact: create ${dp}/shared/${sp.path} on ` +
+                `each host first, or write '${sp.path}/' in shared-paths to declare a directory that starts empty`);
         }
     }
     if (req.needBytes !== undefined && state.freeKb !== null && !commands_fits(req.needBytes, state.freeKb * 1024)) {
@@ -66307,7 +66879,8 @@ function checkSharedPathsInArtifact(shared, tree) {
         for (const p of parentPaths(sp.path)) {
             const kind = tree.get(p);
             if (kind === 'symlink') {
-                throw new inputs/* InputError */.dz('shared-paths', `'${sp.path}': '${p}' is a symlink in the artifact; a shared path cannot go through a symlink (it could lead outside the deploy path). Share '${p}' itself, or make it a directory`);
+                throw new inputs/* InputError */.dz('shared-paths', `'${sp.path}': '${p}' is a symlink in the artifact; a shared path cannot go through a symlink ` +
+                    `(it could lead outside the deploy path). Share '${p}' itself, or make it a directory`);
             }
             if (kind !== undefined && kind !== 'dir')
                 throw new inputs/* InputError */.dz('shared-paths', `'${sp.path}': '${p}' is a file in the artifact, not a directory`);
@@ -66317,793 +66890,6 @@ function checkSharedPathsInArtifact(shared, tree) {
 /** `pre-fivestep-<UTC yyyymmddHHMMSS>`: the release id a hand-deployed `current` is moved in as. */
 function adoptId(now) {
     return `pre-fivestep-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
-}
-
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: ./src/release/download.ts
-// The host side of `artifact-url`: each host fetches the artifact itself (curl, else wget) and checks
-// its sha256 before anything unpacks it. The URL may carry a secret (an S3 presigned query, a token):
-// it reaches the shell only quoted, never curl's or wget's argv, never an output; logs get redactUrl().
-
-
-
-
-// eslint-disable-next-line no-control-regex -- rejecting whitespace and control characters is the point
-const UNSAFE_CHARACTERS = /[\s\0-\x1f\x7f]/;
-/** 127.0.0.0/8, localhost and [::1], as the WHATWG URL parser normalises them (127.1 becomes 127.0.0.1). */
-function isLoopbackHost(hostname) {
-    return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
-function download_parse(url) {
-    try {
-        return new URL(url);
-    }
-    catch {
-        return undefined;
-    }
-}
-/**
- * What of a URL may appear in logs and reports: scheme://host[:port]/path, `?…` when it had a query,
- * `***@` for credentials; the fragment is dropped. Both can hold secrets, the path is kept as the
- * one part a reader needs to tell artifacts apart.
- */
-function download_redactUrl(url) {
-    const u = download_parse(url);
-    if (!u)
-        return '(not a valid URL)';
-    const credentials = u.username !== '' || u.password !== '' ? '***@' : '';
-    return `${u.protocol}//${credentials}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
-}
-/**
- * An https:// URL, or http:// to a loopback host (a local mirror, the tests), normalised and
- * without its fragment (never sent to a server anyway). Errors show the redacted URL only.
- */
-function validateArtifactUrl(input, url) {
-    // The URL parser would silently drop tabs and newlines; a URL holding them is a pasting mistake.
-    if (UNSAFE_CHARACTERS.test(url))
-        throw new inputs/* InputError */.dz(input, 'must not contain whitespace or control characters');
-    const u = download_parse(url);
-    if (!u)
-        throw new inputs/* InputError */.dz(input, 'is not a valid absolute URL (expected https://host/path)');
-    const loopback = isLoopbackHost(u.hostname);
-    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
-        const why = u.protocol === 'http:' ? 'http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1])' : 'must be an https:// URL';
-        throw new inputs/* InputError */.dz(input, `'${download_redactUrl(url)}': ${why}`);
-    }
-    u.hash = '';
-    return u.href;
-}
-/** A sha256 digest: 64 hexadecimal characters, returned lowercased. */
-function validateSha256(input, text) {
-    const digest = text.trim().toLowerCase();
-    if (!/^[0-9a-f]{64}$/.test(digest)) {
-        throw new inputs/* InputError */.dz(input, `'${text.trim()}' is not a sha256 digest (64 hexadecimal characters)`);
-    }
-    return digest;
-}
-const DOWNLOAD_CONNECT_TIMEOUT_SEC = 10;
-const DOWNLOAD_MAX_TIME_SEC = 600;
-/** The stdin downloadArtifactCommand reads the URL from with `urlOnStdin`. */
-function downloadStdin(url) {
-    return Buffer.from(`${url}\n`);
-}
-/**
- * The download's own files in incoming/: the partial download and wget's response headers (which
- * hold any redirect's signed URL). The command removes them on every exit it sees; a command killed
- * by SIGKILL (an exec timeout) cannot, so whoever discards a release should remove them too.
- */
-function downloadTempPaths(deployPath, releaseId) {
-    const { incoming } = layout(deployPath);
-    return { download: `${incoming}/${releaseId}.artifact.download`, log: `${incoming}/${releaseId}.artifact.log` };
-}
-/** curl's exit codes a download can end with, in words (the rest say "curl failed"). */
-const CURL_FAILURES = [
-    [1, 'a redirect to a protocol that is not allowed (only https) was refused'],
-    [3, 'the URL is malformed'],
-    [5, 'could not resolve the proxy'],
-    [6, 'could not resolve the host'],
-    [7, 'could not connect'],
-    [18, 'the connection closed before the whole file arrived'],
-    [23, 'could not write the file (is the disk full?)'],
-    [28, 'timed out'],
-    [35, 'the TLS handshake failed'],
-    [47, 'too many redirects'],
-    [52, 'the server sent an empty reply'],
-    [55, 'the connection failed while sending'],
-    [56, 'the connection failed while receiving'],
-    [60, "the server's TLS certificate is not trusted"],
-    [77, 'could not read the CA certificates'],
-];
-/** GNU wget's exit codes (wget(1) EXIT STATUS), plus 124 from `timeout`. */
-const WGET_FAILURES = [
-    [2, 'wget rejected its options (GNU wget is needed)'],
-    [3, 'could not write the file (is the disk full?)'],
-    [4, 'network failure: could not connect, or the connection closed before the whole file arrived'],
-    [5, 'TLS verification failed'],
-    [6, 'the server refused the credentials'],
-    [7, 'protocol error'],
-    [124, 'timed out'],
-];
-/** Lines of a `case` that sets $why from the tool's exit code $rc. */
-function explainExit(failures, fallback) {
-    return ['  case $rc in', ...failures.map(([code, why]) => `    ${code}) why=${quote(why)};;`), `    *) why=${quote(fallback)};;`, '  esac'];
-}
-/**
- * Downloads the artifact into incoming/<id>.artifact, where receiveArtifactCommand leaves an upload,
- * so unpackCommand follows unchanged. The file appears there (by rename) only once its sha256 matched;
- * on any failure nothing is left behind and stderr holds one line naming the redacted URL, the HTTP
- * status and the bytes received, or the expected and found checksums (exit EXIT.checksum). Prints
- * `downloaded=<bytes>` on success.
- *
- * The URL goes to curl as a config line on a pipe (`-K -`) and to wget as an input list (`-i -`),
- * never in their argv; their own stderr is never shown (a Location header holds the signed URL).
- * Redirects are followed, but with an https URL never to another scheme: curl refuses it before
- * sending the request; wget cannot, so its download is refused afterwards (the request was made).
- */
-function downloadArtifactCommand(deployPath, releaseId, url, sha256, redacted, options = {}) {
-    // Validated upstream; checked again because a space or newline would break the config line.
-    if (UNSAFE_CHARACTERS.test(url))
-        throw new Error('the artifact URL must not contain whitespace or control characters');
-    const maxTime = options.maxTimeSec ?? DOWNLOAD_MAX_TIME_SEC;
-    if (!Number.isInteger(maxTime) || maxTime <= 0)
-        throw new Error(`maxTimeSec must be a positive whole number, got ${maxTime}`);
-    const u = download_parse(url);
-    const protocols = u?.protocol === 'http:' && isLoopbackHost(u.hostname) ? '=http,https' : '=https';
-    const l = layout(deployPath);
-    const temp = downloadTempPaths(deployPath, releaseId);
-    const final = quote(`${l.incoming}/${releaseId}.artifact`);
-    const curl = [
-        `curl -fsL --retry 2 --retry-max-time ${maxTime}`,
-        `--connect-timeout ${DOWNLOAD_CONNECT_TIMEOUT_SEC} --max-time ${maxTime}`,
-        `--proto ${protocols} --proto-redir ${protocols}`,
-        `-K - -o "$tmp" -w '%{http_code}'`,
-    ].join(' ');
-    const wget = `wget -q -S --tries=3 --connect-timeout=${DOWNLOAD_CONNECT_TIMEOUT_SEC} --read-timeout=60 -i - -O "$tmp"`;
-    return [
-        'set -e',
-        `mkdir -p ${quote(l.incoming)}`,
-        // After the mkdir (the deploy path keeps the usual modes): the log may hold a signed URL.
-        'umask 077',
-        `tmp=${quote(temp.download)}`,
-        `log=${quote(temp.log)}`,
-        // A stale file from an earlier attempt must not be unpacked should this download fail.
-        `rm -f ${final}`,
-        `trap 'rm -f "$tmp" "$log"' EXIT`,
-        options.urlOnStdin
-            ? `url=; IFS= read -r url || true; [ -n "$url" ] || { echo 'no artifact URL on stdin' >&2; exit 1; }`
-            : `url=${quote(url)}`,
-        'rc=0; code=000',
-        'if command -v curl >/dev/null 2>&1; then',
-        `  tool=curl; code=$(printf 'url = %s\\n' "$url" | ${curl} 2>/dev/null) || rc=$?`,
-        ...explainExit(CURL_FAILURES, 'curl failed'),
-        'elif command -v wget >/dev/null 2>&1; then',
-        `  tool=wget; to=; command -v timeout >/dev/null 2>&1 && to='timeout ${maxTime}'`,
-        `  printf '%s\\n' "$url" | $to ${wget} 2>"$log" || rc=$?`,
-        // The last status line is the final response's, after any redirects.
-        `  code=$(sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' "$log" | tail -n 1); [ -n "$code" ] || code=000`,
-        ...explainExit(WGET_FAILURES, 'wget failed'),
-        ...(protocols === '=https'
-            ? [`  if grep -qi '^ *location: *http:' "$log"; then printf '%s\\n' ${quote(`download of ${redacted} refused: it was redirected to a non-https URL`)} >&2; exit 1; fi`]
-            : []),
-        'else',
-        `  echo 'neither curl nor wget is installed on the host' >&2; exit 1`,
-        'fi',
-        `bytes=0; [ -f "$tmp" ] && bytes=$(wc -c < "$tmp" | tr -d ' ')`,
-        'if [ "$rc" != 0 ]; then',
-        `  if [ "$code" -ge 400 ] 2>/dev/null; then why="HTTP $code"; else why="$why ($tool exit $rc)"; [ "$code" = 000 ] || why="$why, HTTP $code"; fi`,
-        `  printf '%s\\n' ${quote(`download of ${redacted} failed: `)}"$why after $bytes bytes" >&2; exit 1`,
-        'fi',
-        `found=$(sha256sum "$tmp" | cut -d' ' -f1)`,
-        `if [ "$found" != ${quote(sha256)} ]; then`,
-        `  printf '%s\\n' ${quote(`checksum mismatch: expected ${sha256} but the download of ${redacted} (`)}"$bytes bytes) has $found" >&2; exit ${EXIT.checksum}`,
-        'fi',
-        `mv -f "$tmp" ${final}`,
-        'echo "downloaded=$bytes"',
-    ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/engine/steps.ts
-// What every verb of the release engine leaves behind: one timed step record, and on failure one
-// kind of error naming the step. Rollout and revert reports are built from these records.
-
-class StepError extends Error {
-    step;
-    code;
-    constructor(step, 
-    /** The remote exit code, or -1 when the step failed on the runner (connection, health-url). */
-    code, detail) {
-        super(`${step} failed${code >= 0 ? ` (exit ${code})` : ''}: ${detail}`);
-        this.step = step;
-        this.code = code;
-        this.name = 'StepError';
-    }
-}
-/**
- * A put-back that did switch `current` back, but whose reload then failed: the host is on the
- * release it went back to, not known to serve it.
- */
-class ReloadFailedError extends StepError {
-    constructor(code, detail) {
-        super('revert', code, detail);
-        // Says what happened on its own ("switched back to …, but …"): no "revert failed" before it.
-        this.message = detail;
-        this.name = 'ReloadFailedError';
-    }
-}
-/** The last lines of a command's output (untrusted: one printable line), what a person needs to see in a one-line reason. */
-function outputTail(stderr, stdout, code) {
-    const text = stderr.trim() || stdout.trim() || `exit ${code}`;
-    return (0,common_text/* oneLine */.T)(text.split(/\r\n|\n|\r/).filter((l) => l.trim() !== '').slice(-3).join('\n'), 1000);
-}
-
-;// CONCATENATED MODULE: ./src/engine/host.ts
-// One host of a release, over one SSH session: every verb the rollout and the revert use. Each verb
-// records one step record and, on failure, throws one StepError naming the step. Commands come from
-// the pure builders in release/commands.ts; this is the thin executor (as Kamal's are).
-
-
-
-
-
-
-
-
-
-
-
-/**
- * Connection starts (TCP, key exchange, authentication) in flight at once, separately from
- * max-parallel: a burst of handshakes is what servers and middleboxes refuse first. 10 is where
- * OpenSSH's default `MaxStartups 10:30:100` starts dropping unauthenticated connections, which a
- * jump host (every handshake goes through it) would otherwise do to a large rollout.
- */
-const MAX_CONCURRENT_HANDSHAKES = 10;
-const handshakes = new concurrency/* Semaphore */.jf(MAX_CONCURRENT_HANDSHAKES);
-/** How long a renewal waits for the host's answer before the next beat tries again. */
-const HEARTBEAT_ANSWER_MS = 10_000;
-/** `promise`, or `fallback` after `ms` (a timer that never holds the process open). */
-function within(promise, ms, fallback) {
-    return new Promise((resolve) => {
-        const timer = setTimeout(() => resolve(fallback), ms);
-        timer.unref?.();
-        void promise.then((value) => {
-            clearTimeout(timer);
-            resolve(value);
-        });
-    });
-}
-class ReleaseHost {
-    spec;
-    ctx;
-    id;
-    steps = [];
-    /** This run's lock token while it holds the lock. */
-    lockToken = '';
-    lockOwner = '';
-    /** Another run took the lock over (the heartbeat said so). */
-    lockLost = false;
-    heartbeat;
-    session;
-    now;
-    sleep;
-    deployPath;
-    constructor(spec, ctx) {
-        this.spec = spec;
-        this.ctx = ctx;
-        this.id = (0,inputs/* hostId */.My)(spec);
-        this.deployPath = ctx.deployPath;
-        this.now = ctx.now ?? Date.now;
-        this.sleep = ctx.sleep ?? concurrency/* sleep */.yy;
-    }
-    get connected() {
-        return this.session !== undefined;
-    }
-    get locked() {
-        return this.lockToken !== '';
-    }
-    /** Connects, verifying the host key. */
-    async connect() {
-        await this.timed('connect', async () => {
-            this.session = await (this.ctx.handshakes ?? handshakes).run(() => this.ctx.connector(this.spec, this.ctx.credentials));
-            return undefined;
-        });
-    }
-    /**
-     * Connects again after the connection was lost (a restarted sshd), retrying until `withinMs`: a
-     * host must be put back once it is reachable again.
-     */
-    async reconnect(withinMs) {
-        await this.session?.close().catch(() => undefined);
-        this.session = undefined;
-        const deadline = this.now() + withinMs;
-        for (;;) {
-            try {
-                await this.connect();
-                return;
-            }
-            catch (err) {
-                if (this.now() >= deadline)
-                    throw err;
-                await this.sleep(Math.min(1000, Math.max(1, deadline - this.now())));
-            }
-        }
-    }
-    async close() {
-        await this.closeHeartbeat();
-        await this.session?.close().catch(() => undefined);
-        this.session = undefined;
-    }
-    /** current, releases, bad markers, the checksum staged for `release`, and the ledger; with `checks`, what preflight needs. */
-    async readState(release = '', checks) {
-        return parseState(await this.exec('state', readStateCommand(this.deployPath, release, checks)));
-    }
-    /** adopt-current: moves a hand-deployed `current` directory to releases/<id> as a healthy release. */
-    async adopt(release, entry) {
-        await this.exec('adopt', adoptCommand(this.deployPath, release, entry), undefined, `moved current to releases/${release}`);
-    }
-    /** One attempt at the lock; `forceOwner` takes over a lock held by that (completed) run. Not a step: the caller times the wait. */
-    async tryLock(owner, token, forceOwner = '') {
-        const result = await this.raw(acquireLockCommand(this.deployPath, owner, token, forceOwner));
-        const out = result.stdout.trim();
-        if (result.code === EXIT.unwritable) {
-            throw new StepError('lock', result.code, unwritableMessage((0,common_text/* oneLine */.T)(out.replace(/^unwritable /, '')), this.spec, this.deployPath));
-        }
-        // The holder is what the owner file says: host-controlled text, shown as one printable line.
-        const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec((0,common_text/* oneLine */.T)(out));
-        if (result.code === 0) {
-            this.lockToken = token;
-            this.lockOwner = owner;
-            this.lockLost = false;
-            return m && m[1] === 'took-over' ? { kind: 'took-over', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' } : { kind: 'acquired' };
-        }
-        if (result.code === EXIT.lockHeld && m)
-            return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
-        throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
-    }
-    /**
-     * Renews the heartbeat; false when another run has taken the lock over. The renewals go over one
-     * long-lived channel (heartbeatCommand), opened on the first and again after a lost connection.
-     */
-    async renewLock() {
-        if (!this.lockToken || !this.session)
-            return true;
-        if (this.lockLost)
-            return false;
-        const channel = this.heartbeat?.session === this.session ? this.heartbeat : this.openHeartbeat(this.session);
-        const answer = new Promise((resolve) => channel.waiting.push(resolve));
-        channel.input.write('\n');
-        // A host too slow to answer within a renewal period says nothing about who holds the lock.
-        const reply = await within(answer, HEARTBEAT_ANSWER_MS, 'late');
-        if (reply === 'lost')
-            this.lockLost = true;
-        return reply !== 'lost';
-    }
-    openHeartbeat(session) {
-        const channel = { session, input: new external_node_stream_.PassThrough(), waiting: [], buffered: '', done: Promise.resolve() };
-        const answer = (line) => channel.waiting.shift()?.(line);
-        channel.done = session
-            .exec(heartbeatCommand(this.deployPath, this.lockToken, this.lockOwner), {
-            stdin: channel.input,
-            onStdout: (chunk) => {
-                channel.buffered += chunk;
-                for (let nl = channel.buffered.indexOf('\n'); nl >= 0; nl = channel.buffered.indexOf('\n')) {
-                    answer(channel.buffered.slice(0, nl).trim());
-                    channel.buffered = channel.buffered.slice(nl + 1);
-                }
-            },
-        })
-            .then(() => undefined, () => undefined)
-            .finally(() => {
-            // The loop ended (lost, or the channel closed): a waiting renewal learns nothing more from it.
-            while (channel.waiting.length)
-                answer('closed');
-            if (this.heartbeat === channel)
-                this.heartbeat = undefined;
-        });
-        this.heartbeat = channel;
-        return channel;
-    }
-    /** Ends the heartbeat channel (its loop exits on end of input), so no renewal races the release of the lock. */
-    async closeHeartbeat() {
-        const channel = this.heartbeat;
-        if (!channel)
-            return;
-        channel.input.end();
-        await within(channel.done, HEARTBEAT_ANSWER_MS, undefined);
-    }
-    async unlock() {
-        if (!this.lockToken)
-            return;
-        await this.closeHeartbeat();
-        const token = this.lockToken;
-        this.lockToken = '';
-        if (!this.session)
-            throw new Error(`the connection was lost: the lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat and is then taken over`);
-        await this.raw(releaseLockCommand(this.deployPath, token));
-    }
-    async upload(release, sha256, content) {
-        await this.exec('upload', receiveArtifactCommand(this.deployPath, release, sha256), { stdin: content });
-    }
-    /** The host downloads the artifact itself (artifact-url) into where an upload lands, checking its sha256. */
-    async download(release, sha256, url) {
-        await this.exec('download', downloadArtifactCommand(this.deployPath, release, url.href, sha256, url.redacted, { urlOnStdin: true }), { stdin: downloadStdin(url.href) }, undefined, (out) => {
-            const bytes = /downloaded=(\d+)/.exec(out)?.[1];
-            return bytes ? `${bytes} bytes from ${url.redacted}` : `from ${url.redacted}`;
-        });
-    }
-    /** Offers the release's manifest; the host answers which contents `from` (its current release) lacks. */
-    async offerDelta(release, from, manifest, detail) {
-        const stdout = await this.exec('compare', deltaOfferCommand(this.deployPath, release, from), { stdin: manifest }, undefined, (out) => detail(parseOffer(out)));
-        return parseOffer(stdout);
-    }
-    /** Builds releases/<id>/ from hard links and the tar of missing files (complete or absent; `needBytes` must fit) and records `staged`. */
-    async unpackDelta(release, identity, needBytes, tar, staged, detail) {
-        await this.exec('unpack', deltaUnpackCommand(this.deployPath, release, identity, needBytes, staged), { stdin: tar }, detail);
-    }
-    /** Unpacks into releases/<id>/ (complete or absent) and records `staged`. */
-    async unpack(release, options) {
-        await this.exec('unpack', unpackCommand(this.deployPath, release, options));
-    }
-    async linkShared(release, paths) {
-        await this.exec('link', linkSharedCommand(this.deployPath, release, paths));
-    }
-    /** `setup-command` in the release directory. */
-    async setup(command, env) {
-        await this.exec('setup', userCommand(releasePath(this.deployPath, env.releaseId), command, env));
-    }
-    /** Points `current` at `release` and records `entry` in the same command. */
-    async switchTo(release, entry) {
-        await this.exec('switch', this.pointAt(release, entry));
-    }
-    /** `reload-command` in `current`. */
-    async reload(command, env) {
-        await this.exec('reload', userCommand(`${this.deployPath}/current`, command, env));
-    }
-    /** `appPort`: `{port}` in health-url (the port of the host's balancer server). */
-    async health(check, env, appPort) {
-        return this.timed('health', async () => {
-            const result = await check(this.sessionOrThrow(), this.spec, env, appPort);
-            if (!result.ok)
-                throw new StepError('health', -1, result.detail);
-            return result.detail;
-        }, (detail) => detail);
-    }
-    /** Appends ledger lines, and removes releases in the same command (a success's record and prune: one round trip). */
-    async record(entries, prune = []) {
-        const lines = [appendLogCommand(this.deployPath, ...entries)];
-        if (prune.length > 0)
-            lines.push(removeReleasesCommand(this.deployPath, [...prune]));
-        await this.exec('record', lines.join(' && '), undefined, prune.length > 0 ? `pruned ${prune.join(', ')}` : undefined);
-    }
-    /** The bad marker, and its ledger line. */
-    async markBad(release, reason, entry) {
-        await this.exec('mark-bad', `${markBadCommand(this.deployPath, release, reason)} && ${appendLogCommand(this.deployPath, entry)}`);
-    }
-    /** Removes a release this run staged and never switched to. */
-    async discard(release) {
-        await this.exec('discard', discardReleaseCommand(this.deployPath, release));
-    }
-    /**
-     * Puts the host back on `target` (Kamal's rollback: the same switch and reload as a rollout),
-     * reconnecting first when the connection was lost. One `revert` record covers it.
-     */
-    async putBack(target, entry, reload, reconnectWithinMs) {
-        const back = this.pointAt(target, entry);
-        await this.timed('revert', async () => {
-            let result;
-            try {
-                if (!this.session)
-                    await this.reconnect(reconnectWithinMs);
-                result = await this.raw(back);
-            }
-            catch {
-                // The connection died under us (a restarted sshd): the switch is idempotent, so once more on a new one.
-                await this.reconnect(reconnectWithinMs);
-                result = await this.raw(back);
-            }
-            if (result.code !== 0)
-                throw new StepError('revert', result.code, outputTail(result.stderr, result.stdout, result.code));
-            if (target && reload) {
-                result = await this.raw(userCommand(`${this.deployPath}/current`, reload.command, reload.env));
-                if (result.code !== 0)
-                    throw new ReloadFailedError(result.code, `switched back to ${target}, but its reload failed: ${outputTail(result.stderr, result.stdout, result.code)}`);
-            }
-        }, () => `back on ${target || '(no release)'}`);
-    }
-    /** Runs a step that is not one remote command (a drain on the balancer, the lock's wait) under this host's records. */
-    async timedStep(name, fn, detail) {
-        return this.timed(name, fn, detail);
-    }
-    /** `current` → releases/<release> ('' = no release), with its ledger line in the same command. */
-    pointAt(release, entry) {
-        return release ? switchCommand(this.deployPath, release, entry) : unsetCurrentCommand(this.deployPath, entry);
-    }
-    sessionOrThrow() {
-        if (!this.session)
-            throw new Error(`${this.id}: not connected`);
-        return this.session;
-    }
-    /** A command whose non-zero exit is an answer, not a failure; a lost connection drops the session. */
-    async raw(command, options) {
-        const session = this.sessionOrThrow();
-        try {
-            return await session.exec(command, options);
-        }
-        catch (err) {
-            this.session = undefined;
-            await session.close().catch(() => undefined);
-            throw err;
-        }
-    }
-    async exec(name, command, options, detail, describe) {
-        return this.timed(name, async () => {
-            const result = await this.raw(command, options);
-            if (result.code !== 0)
-                throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
-            return result.stdout;
-        }, (stdout) => describe?.(stdout) ?? detail);
-    }
-    async timed(name, fn, detail) {
-        const start = this.now();
-        try {
-            const value = await fn();
-            const text = detail?.(value);
-            this.steps.push({ name, start, end: this.now(), ok: true, ...(text ? { detail: text } : {}) });
-            return value;
-        }
-        catch (err) {
-            const message = err instanceof StepError ? err.message.replace(/^\S+ failed(?: \(exit \d+\))?: /, '') : errors_errorMessage(err);
-            this.steps.push({ name, start, end: this.now(), ok: false, detail: message });
-            throw err instanceof StepError ? err : new StepError(name, -1, message);
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/engine/lock.ts
-// The deploy lock's policy (SPEC "The lock survives a lost runner"): take it, take over a stale one
-// with a warning, wait on a live one up to lock-timeout, and keep this run's heartbeat fresh.
-
-
-
-/** How often the live run renews its heartbeat: three renewals fit in one stale period. */
-const LOCK_RENEW_MS = 15_000;
-/** The message a held lock fails with: who holds it, how fresh it is, what the user can do. */
-function lockHeldMessage(holder, ageSec, timeoutMs) {
-    const staleIn = Math.max(0, LOCK_STALE_SEC - ageSec);
-    return (`locked by another rollout: ${holder}, last heartbeat ${ageSec}s ago. ` +
-        `Wait for that run to finish, or set lock-timeout (now ${Math.round(timeoutMs / 1000)}s) to wait for it; ` +
-        `if that run is gone, its lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat (in about ${staleIn}s) and is then taken over`);
-}
-/** Takes the host's lock, waiting up to `timeoutMs`; one `lock` step records the whole wait. */
-async function takeLock(host, request) {
-    await host.timedStep('lock', () => waitForLock(host, request), (detail) => detail || undefined);
-}
-/** Tries until the lock is ours; resolves with what the step record should say ('' = nothing to say). */
-async function waitForLock(host, request) {
-    const { logger, now } = request;
-    const deadline = now() + request.timeoutMs;
-    const finished = new Set();
-    let waiting = false;
-    for (;;) {
-        const reply = await host.tryLock(request.owner, request.token, [...finished][0] ?? '');
-        if (reply.kind === 'acquired')
-            return waiting ? 'waited for another rollout' : '';
-        if (reply.kind === 'took-over') {
-            const detail = `took over the stale lock of ${reply.holder} (last heartbeat ${reply.ageSec}s ago${finished.has(reply.holder) ? ', and its run has completed' : ''})`;
-            logger.warning(`${host.id}: ${detail}`);
-            return detail;
-        }
-        if (request.runStatus && !finished.has(reply.holder) && (await request.runStatus(reply.holder)) === 'completed') {
-            finished.add(reply.holder);
-            continue;
-        }
-        if (now() >= deadline || request.cancelled())
-            throw new StepError('lock', 75, lockHeldMessage(reply.holder, reply.ageSec, request.timeoutMs));
-        if (!waiting)
-            logger.info(`${host.id}: waiting up to ${Math.round(request.timeoutMs / 1000)}s for the lock held by ${reply.holder} (last heartbeat ${reply.ageSec}s ago)`);
-        waiting = true;
-        await request.sleep(Math.min(request.pollMs ?? 2000, Math.max(1, deadline - now())));
-    }
-}
-/**
- * Renews the heartbeat of every lock this run holds, every LOCK_RENEW_MS, bakes included. A lock
- * found taken over means another run judged this one dead: `onLost` stops the rollout.
- */
-class Heartbeat {
-    hosts;
-    onLost;
-    logger;
-    intervalMs;
-    timer;
-    beating = false;
-    constructor(hosts, onLost, logger, intervalMs = LOCK_RENEW_MS) {
-        this.hosts = hosts;
-        this.onLost = onLost;
-        this.logger = logger;
-        this.intervalMs = intervalMs;
-    }
-    start() {
-        this.timer = setInterval(() => void this.beat(), this.intervalMs);
-        this.timer.unref?.();
-    }
-    stop() {
-        if (this.timer)
-            clearInterval(this.timer);
-        this.timer = undefined;
-    }
-    /** One round of renewals (a slow host never makes two rounds overlap). */
-    async beat() {
-        if (this.beating)
-            return;
-        this.beating = true;
-        try {
-            await Promise.all(this.hosts()
-                .filter((h) => h.locked && h.connected)
-                .map(async (h) => {
-                const ours = await h.renewLock().catch((err) => {
-                    this.logger.debug(`${h.id}: could not renew the lock's heartbeat: ${errors_errorMessage(err)}`);
-                    return true;
-                });
-                if (!ours)
-                    this.onLost(h);
-            }));
-        }
-        finally {
-            this.beating = false;
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/engine/plan.ts
-// The pure planner: settings and what preflight found → the plan a rollout executes (waves, each
-// host's steps, the failure budget). The dry run prints this same plan.
-
-/** Splits hosts (in the order given) into waves, Ansible `serial` semantics: the last size repeats until every host is done. A percent is of all hosts, rounded up, at least 1. */
-function planWaves(hosts, sizes) {
-    const waves = [];
-    let next = 0;
-    let i = 0;
-    while (next < hosts.length) {
-        const size = (0,inputs/* resolveCount */.el)(sizes[Math.min(i, sizes.length - 1)], hosts.length);
-        waves.push(hosts.slice(next, next + size));
-        next += size;
-        i++;
-    }
-    return waves;
-}
-/** The failure budget of `max-failures` over `hosts` hosts: `N`, or `N%` of them rounded up (0% is 0). */
-function failureBudget(maxFailures, hosts) {
-    return maxFailures.kind === 'count' ? maxFailures.value : (0,inputs/* resolveCount */.el)(maxFailures, hosts, 0);
-}
-function planRollout(hosts, options, found = new Map()) {
-    const waves = planWaves(hosts, options.waves);
-    const fetchSteps = (host) => {
-        const f = found.get(host);
-        if (f?.uploaded)
-            return [];
-        if (options.staging === 'url')
-            return ['download'];
-        // Delta sends the missing files with the unpack command; a host with no release to build from gets the whole artifact.
-        return options.staging === 'delta' && (f?.current ?? true) ? ['compare'] : ['upload'];
-    };
-    const stageSteps = (host) => [
-        ...fetchSteps(host),
-        'unpack',
-        ...(options.sharedPaths ? ['link'] : []),
-        ...(options.setup ? ['setup'] : []),
-    ];
-    return {
-        release: options.release,
-        waves: waves.map((w, i) => ({
-            index: i + 1,
-            hosts: [...w],
-            bake: i < waves.length - 1 && options.waveWaitMs > 0 ? { ms: options.waveWaitMs, watch: options.watch, canary: options.canary && i === 0 } : null,
-        })),
-        budget: failureBudget(options.maxFailures, hosts.length),
-        maxParallel: options.maxParallel,
-        stage: Object.fromEntries(hosts.map((h) => [h, stageSteps(h)])),
-        switch: [
-            ...(options.drain ? ['drain'] : []),
-            'switch',
-            ...(options.reload ? ['reload'] : []),
-            ...(options.health ? ['health'] : []),
-            ...(options.drain ? ['rotation'] : []),
-        ],
-        finish: ['record'],
-        // Behind a balancer a reverted host is back in rotation only once healthy on the release it went back to.
-        revert: [...(options.drain ? ['drain'] : []), 'revert', ...(options.drain && options.health ? ['health'] : []), ...(options.drain ? ['rotation'] : [])],
-    };
-}
-
-;// CONCATENATED MODULE: ./src/engine/verdict.ts
-// The pure judge of a rollout's progress: from each host's outcome and the failure budget, go on,
-// or stop, and which hosts go back to their previous release.
-const failuresOf = (hosts) => hosts.filter((h) => h.outcome === 'failed' || h.outcome === 'revert-failed').length;
-/** `stopReason` is a reason from outside the hosts: a failed metric watch, a signal, a lost lock. */
-function judgeProgress(hosts, budget, stopReason = '') {
-    const failures = failuresOf(hosts);
-    if (stopReason || failures > budget) {
-        return {
-            go: false,
-            reason: stopReason || `${failures} host(s) failed, more than max-failures (${budget})`,
-            revert: hosts.filter((h) => h.switched).map((h) => h.host),
-        };
-    }
-    return { go: true, revert: hosts.filter((h) => h.switched && h.outcome === 'failed').map((h) => h.host) };
-}
-
-;// CONCATENATED MODULE: ./src/release/ledger.ts
-const EVENTS = new Set(['staged', 'switched', 'healthy', 'failed', 'bad']);
-/**
- * The ledger event one log line records, mapping the lines fivestep wrote before the ledger:
- * a rollout's `success` meant healthy and `reverted` failed; a revert's `reverted` left its target healthy.
- */
-function ledgerEvent(e) {
-    if (EVENTS.has(e.result))
-        return e.result;
-    if (e.action === 'rollout')
-        return e.result === 'success' ? 'healthy' : e.result === 'reverted' ? 'failed' : null;
-    return e.result === 'reverted' ? 'healthy' : e.result === 'unhealthy' ? 'failed' : null;
-}
-function readLedger(log, markedBad = []) {
-    const status = new Map();
-    const lastHealthy = new Map();
-    log.forEach((entry, i) => {
-        const event = ledgerEvent(entry);
-        if (!event || !entry.release || status.get(entry.release) === 'bad')
-            return;
-        status.set(entry.release, event);
-        if (event === 'healthy')
-            lastHealthy.set(entry.release, i);
-    });
-    for (const id of markedBad)
-        status.set(id, 'bad');
-    return {
-        status: (release) => status.get(release) ?? 'unknown',
-        healthy: () => [...lastHealthy.entries()]
-            .filter(([id]) => status.get(id) === 'healthy')
-            .sort((a, b) => b[1] - a[1])
-            .map(([id]) => id),
-    };
-}
-/** The newest healthy release still on disk and not excluded ('' when there is none). */
-function newestHealthy(state, ledger, exclude = []) {
-    const onDisk = new Set(state.releases.map((r) => r.id));
-    return ledger.healthy().find((id) => onDisk.has(id) && !exclude.includes(id)) ?? '';
-}
-/** A release a host runs but whose rollout never succeeded (it died midway, or failed). Unknown is not named. */
-function neverHealthy(status) {
-    return status === 'staged' || status === 'switched' || status === 'failed';
-}
-/**
- * Where a host goes back to if this rollout fails: the release it runs now, when that one was
- * healthy (or the log does not know it); otherwise (a run died midway, or it is marked bad) its
- * newest healthy release; otherwise the one it runs, which is still better than none.
- */
-function revertTarget(state, ledger, release) {
-    const current = state.current;
-    const status = ledger.status(current);
-    if (!current || status === 'healthy' || status === 'unknown')
-        return current;
-    return newestHealthy(state, ledger, [release]) || current;
-}
-/**
- * Which releases to prune after a successful rollout. Kept: the newest `keep` healthy releases
- * (releases the log does not know count as healthy, so nothing the old rule kept is lost), the
- * current, the protected ones (the previous), and the newest healthy one besides the current (the
- * revert target). Failed, bad and never-switched releases are pruned. Oldest first.
- */
-function planPrune(state, ledger, keep, protect) {
-    const kept = new Set([state.current, ...protect].filter(Boolean));
-    const target = newestHealthy(state, ledger, [state.current]);
-    if (target)
-        kept.add(target);
-    const newestFirst = [...state.releases].reverse();
-    const counted = newestFirst.filter((r) => ['healthy', 'unknown'].includes(ledger.status(r.id)));
-    for (const r of counted.slice(0, keep))
-        kept.add(r.id);
-    return state.releases.filter((r) => !kept.has(r.id)).map((r) => r.id);
 }
 
 ;// CONCATENATED MODULE: ./src/lb/types.ts
@@ -67124,13 +66910,14 @@ function checkName(what, name) {
         throw new LoadBalancerError(`${what} '${name}' is not a valid name`);
     return name;
 }
-const describe = (s) => (s.port ? `${s.name} (${s.address}:${s.port})` : s.name === s.address ? s.name : `${s.name} (${s.address})`);
+const describe = (s) => s.port ? `${s.name} (${s.address}:${s.port})` : s.name === s.address ? s.name : `${s.name} (${s.address})`;
 /**
- * Hosts → servers, one server per host and one host per server (SPEC "The balancer sends users only to
- * healthy hosts"). A host lb-servers names a server for gets that server. Any other host gets the server
- * whose address (or haproxy name) is the host's name; where several share that address (several apps on
- * one machine, one per port), the one whose port is the host line's port. A host with no server, with
- * several, or sharing one with another host is an input error naming every such host, before anything changes.
+ * Hosts → servers, one server per host and one host per server, so that taking a host out of rotation
+ * takes out exactly its own server: users reach only healthy hosts. A host lb-servers names a server for
+ * gets that server. Any other host gets the server whose address (or haproxy name) is the host's name;
+ * where several share that address (several apps on one machine, one per port), the one whose port is the
+ * host line's port. A host with no server, with several, or sharing one with another host is an input
+ * error naming every such host, before anything changes.
  */
 function matchServers(hosts, servers, backend, named = new Map()) {
     const out = new Map();
@@ -67157,7 +66944,9 @@ function matchServers(hosts, servers, backend, named = new Map()) {
         else if (byAddress.length === 0)
             problems.push(`${id}: no server of '${backend}' has the address ${h.host}`);
         else
-            problems.push(`${id}: ${byAddress.length} servers of '${backend}' have the address ${h.host} (${byAddress.map(describe).join(', ')}) and ${mine.length === 0 ? 'none has' : 'several have'} port ${h.port}`);
+            problems.push(`${id}: ${byAddress.length} servers of '${backend}' have the address ${h.host} ` +
+                `(${byAddress.map(describe).join(', ')}) and ${mine.length === 0 ? 'none has' : 'several have'} ` +
+                `port ${h.port}`);
     }
     const owners = new Map();
     for (const [id, s] of out)
@@ -67167,7 +66956,8 @@ function matchServers(hosts, servers, backend, named = new Map()) {
             problems.push(`${hs.join(' and ')} are all matched to server ${name}: one host per server`);
     if (problems.length > 0) {
         const known = servers.map(describe).join(', ') || 'none';
-        throw new inputs/* InputError */.dz('lb-servers', `cannot match the hosts to the servers of '${backend}' one to one: ${problems.join('; ')}. Servers: ${known}. Name each host's server in lb-servers (\`host[:port]=server\`, one a line); nothing was changed`);
+        throw new inputs/* InputError */.dz('lb-servers', `cannot match the hosts to the servers of '${backend}' one to one: ${problems.join('; ')}. Servers: ` +
+            `${known}. Name each host's server in lb-servers (\`host[:port]=server\`, one a line); nothing was changed`);
     }
     return out;
 }
@@ -67186,7 +66976,8 @@ function appPorts(lb, hosts) {
             none.push(`${(0,inputs/* hostId */.My)(h)} (${s.name})`);
     }
     if (none.length > 0)
-        throw new inputs/* InputError */.dz('health-url', `uses {port}, but the balancer server of ${none.join(', ')} has no port (a Unix socket): check those hosts with health-command`);
+        throw new inputs/* InputError */.dz('health-url', `uses {port}, but the balancer server of ${none.join(', ')} has no port (a Unix socket): check those ` +
+            `hosts with health-command`);
     return out;
 }
 /** Servers in rotation (ready, weight above 0), leaving out those in `except`. */
@@ -67244,7 +67035,10 @@ async function waitDrained(inFlight, timeoutMs, clock) {
 }
 /** The split as the balancer is now, counting the hosts in `out` as out of rotation. */
 function currentSplit(label, byHost, current, out) {
-    const view = new Map([...byHost].map(([h, s]) => [h, { ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) }]));
+    const view = new Map([...byHost].map(([h, s]) => [
+        h,
+        { ...current.get(s.name), ...(out.includes(h) ? { state: 'drain' } : {}) },
+    ]));
     return computeSplit(label, view, (s) => s.weight);
 }
 /** Per host, `value` of its server (host ids as `split()` gives them). */
@@ -67278,6 +67072,138 @@ function sharesBetween(before, after) {
     for (const [host, d] of Object.entries(grown))
         share[host] = d / total;
     return { measured: after.measured, total, share };
+}
+
+;// CONCATENATED MODULE: ./src/lb/weights.ts
+
+
+/** A LoadBalancer over `driver`: one change at a time, each remembered once the balancer took it. */
+function createTrackedBalancer(driver, o = {}) {
+    return new TrackedBalancer(driver, o);
+}
+class TrackedBalancer {
+    driver;
+    kind;
+    clock;
+    // One change at a time: each builds on what the last left (nginx rewrites one whole file).
+    mutex = new concurrency/* Semaphore */.jf(1);
+    byHost = new Map();
+    /** As captured before any change. */
+    original = new Map();
+    /** What the balancer has now (as captured, with our changes): for the split and the rotation count. */
+    current = new Map();
+    canary = null;
+    constructor(driver, o) {
+        this.driver = driver;
+        this.kind = driver.kind;
+        this.clock = { now: o.now ?? Date.now, sleep: o.sleep ?? concurrency/* sleep */.yy, pollMs: o.pollMs ?? 100 };
+    }
+    async inspect(hosts, named) {
+        const servers = await this.driver.readServers();
+        this.byHost = matchServers(hosts, servers, this.driver.backend, named);
+        await this.driver.afterMatch?.();
+        this.original = new Map(servers.map((s) => [s.name, { ...s }]));
+        this.current = new Map(servers.map((s) => [s.name, { ...s }]));
+    }
+    serverOf(host) {
+        return { ...this.matched(host) };
+    }
+    inRotation(hosts = []) {
+        return countInRotation(this.current.values(), new Set(hosts.map((h) => this.matched(h).name)));
+    }
+    drain(host, timeoutMs) {
+        return this.mutex
+            .run(async () => {
+            const server = this.matched(host);
+            const inFlight = await this.driver.inFlight(server);
+            await this.change([{ name: server.name, state: 'drain' }]);
+            return inFlight;
+        })
+            .then((inFlight) => waitDrained(inFlight, timeoutMs, this.clock));
+    }
+    enable(host) {
+        return this.mutex.run(async () => {
+            const server = this.matched(host);
+            await this.change([{ name: server.name, weight: this.weightNow(server), state: 'ready' }]);
+        });
+    }
+    setCanary(hosts, share) {
+        return this.mutex.run(async () => {
+            const names = new Set(hosts.map((h) => this.matched(h).name));
+            const matched = [...this.byHost.values()].map((s) => this.original.get(s.name));
+            this.canary = canaryWeights(matched, names, share, this.driver.maxWeight);
+            await this.change([...this.canary].map(([name, weight]) => ({ name, weight })));
+            const label = `canary ${Math.round(share * 1000) / 10}%`;
+            return computeSplit(label, this.byHost, (s) => this.current.get(s.name).weight);
+        });
+    }
+    endCanary() {
+        return this.mutex.run(async () => {
+            if (!this.canary)
+                return;
+            const names = [...this.canary.keys()];
+            this.canary = null;
+            await this.change(names.map((name) => ({ name, weight: this.original.get(name).weight })));
+        });
+    }
+    restore(keepOut = []) {
+        return this.mutex.run(async () => {
+            this.canary = null;
+            const out = new Set(keepOut.map((h) => this.matched(h).name));
+            await this.change([...this.byHost.values()].map((s) => {
+                const was = this.original.get(s.name);
+                const state = out.has(s.name) && was.state === 'ready' ? 'maint' : was.state;
+                return { name: s.name, weight: was.weight, state };
+            }));
+        });
+    }
+    settle(ready, out) {
+        return this.mutex.run(async () => {
+            await this.change([
+                ...ready.map((h) => {
+                    const s = this.matched(h);
+                    return { name: s.name, weight: s.configWeight ?? 1, state: 'ready' };
+                }),
+                ...out.map((h) => {
+                    const s = this.matched(h);
+                    return { name: s.name, weight: this.current.get(s.name).weight, state: 'maint' };
+                }),
+            ]);
+        });
+    }
+    split(label, out = []) {
+        return currentSplit(label, this.byHost, this.current, out);
+    }
+    // A read: no mutex, so a judge can sample while a drain waits.
+    requestCounts() {
+        return this.driver.requestCounts(this.byHost, this.current);
+    }
+    /** The server inspect matched to `host` (the captured one itself: serverOf hands out copies). */
+    matched(host) {
+        const s = this.byHost.get(host);
+        if (!s)
+            throw new LoadBalancerError(`${host} is not matched to a server of ${this.driver.backendLabel}`);
+        return s;
+    }
+    /** The weight a server in rotation has: its canary weight while a canary is set, else its original one. */
+    weightNow(s) {
+        return this.canary?.get(s.name) ?? this.original.get(s.name).weight;
+    }
+    /** Makes `changes` on the balancer and remembers them once it took them. */
+    async change(changes) {
+        if (changes.length === 0)
+            return;
+        const next = new Map([...this.current].map(([name, s]) => [name, { ...s }]));
+        for (const c of changes) {
+            const s = next.get(c.name);
+            if (c.weight !== undefined)
+                s.weight = c.weight;
+            if (c.state !== undefined)
+                s.state = c.state;
+        }
+        await this.driver.apply(changes, next);
+        this.current = next;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/lb/haproxy.ts
@@ -67336,7 +67262,10 @@ const MAINT_BITS = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;
 const DRAIN_BITS = 0x08 | 0x10;
 /** Parses `show servers state <backend>` (version line, `# be_id be_name …` header, one line a server). */
 function parseServersState(text, backend) {
-    const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+    const lines = text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
     const header = lines.find((l) => l.startsWith('# '));
     if (!header) {
         const message = lines.join(' ') || 'no output';
@@ -67349,7 +67278,15 @@ function parseServersState(text, backend) {
             throw new LoadBalancerError(`unexpected 'show servers state' header: no ${name}`);
         return i;
     };
-    const [be, name, addr, admin, uweight, iweight, port] = ['be_name', 'srv_name', 'srv_addr', 'srv_admin_state', 'srv_uweight', 'srv_iweight', 'srv_port'].map(at);
+    const [be, name, addr, admin, uweight, iweight, port] = [
+        'be_name',
+        'srv_name',
+        'srv_addr',
+        'srv_admin_state',
+        'srv_uweight',
+        'srv_iweight',
+        'srv_port',
+    ].map(at);
     const out = [];
     for (const l of lines) {
         if (l.startsWith('#') || /^\d+$/.test(l))
@@ -67403,7 +67340,8 @@ function parseRequests(csv, backend) {
     for (const [name, row] of statServers(csv, backend)) {
         const n = row.req_tot ? Number(row.req_tot) : NaN;
         if (!Number.isInteger(n)) {
-            throw new LoadBalancerError(`haproxy counts no HTTP requests for server ${backend}/${name} (req_tot '${row.req_tot ?? ''}'): the backend must be in mode http`);
+            throw new LoadBalancerError(`haproxy counts no HTTP requests for server ${backend}/${name} (req_tot '${row.req_tot ?? ''}'): ` +
+                `the backend must be in mode http`);
         }
         out.set(name, n);
     }
@@ -67413,15 +67351,6 @@ function createHaproxy(opts) {
     const { backend, socket, exec } = opts;
     checkName('lb-backend', backend);
     checkSocket(socket);
-    const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? concurrency/* sleep */.yy, pollMs: opts.pollMs ?? 100 };
-    // One change at a time (nginx rewrites one file; haproxy's state is tracked in memory).
-    const mutex = new concurrency/* Semaphore */.jf(1);
-    let byHost = new Map();
-    /** As captured before any change. */
-    let original = new Map();
-    /** What we set (weights and states), for the split and for putting a host back during a canary. */
-    const current = new Map();
-    let canary = null;
     const send = async (lines) => {
         const r = await exec(runtimeCommand(socket, lines));
         if (r.code !== 0)
@@ -67436,90 +67365,39 @@ function createHaproxy(opts) {
         if (out)
             throw new LoadBalancerError(`haproxy refused '${lines.join('; ')}': ${out.replace(/\s+/g, ' ')}`);
     };
-    const serverOf = (host) => {
-        const s = byHost.get(host);
-        if (!s)
-            throw new LoadBalancerError(`${host} is not matched to a server of '${backend}'`);
-        return s;
-    };
-    const weightNow = (s) => canary?.get(s.name) ?? original.get(s.name).weight;
-    /** Sets a server's weight and state, and remembers them. */
-    const set = async (servers) => {
-        await apply(servers.flatMap((s) => [setWeightLine(backend, s.name, s.weight), setStateLine(backend, s.name, s.state)]));
-        for (const s of servers)
-            Object.assign(current.get(s.name), { weight: s.weight, state: s.state });
-    };
-    return {
+    return createTrackedBalancer({
         kind: 'haproxy',
-        async inspect(hosts, named) {
+        backend,
+        backendLabel: `'${backend}'`,
+        maxWeight: 256,
+        async readServers() {
             const servers = parseServersState(await send([showServersStateLine(backend)]), backend);
             if (servers.length === 0)
                 throw new LoadBalancerError(`haproxy backend '${backend}' has no servers`);
-            byHost = matchServers(hosts, servers, backend, named);
-            original = new Map(servers.map((s) => [s.name, { ...s }]));
-            for (const s of servers)
-                current.set(s.name, { ...s });
+            return servers;
         },
-        serverOf: (host) => ({ ...serverOf(host) }),
-        inRotation: (hosts = []) => countInRotation(current.values(), new Set(hosts.map((h) => serverOf(h).name))),
-        drain: (host, timeoutMs) => mutex
-            .run(async () => {
-            const mine = serverOf(host);
-            await apply([setStateLine(backend, mine.name, 'drain')]);
-            current.get(mine.name).state = 'drain';
-            return mine;
-        })
-            .then((mine) => waitDrained(async () => parseSessions(await send([showStatLine(backend)]), backend).get(mine.name) ?? 0, timeoutMs, clock)),
-        enable: (host) => mutex.run(async () => {
-            const mine = serverOf(host);
-            await set([{ name: mine.name, weight: weightNow(mine), state: 'ready' }]);
-        }),
-        setCanary: (hosts, share) => mutex.run(async () => {
-            const names = new Set(hosts.map((h) => serverOf(h).name));
-            const matched = [...byHost.values()].map((s) => original.get(s.name));
-            canary = canaryWeights(matched, names, share, 256);
-            await apply([...canary].map(([name, w]) => setWeightLine(backend, name, w)));
-            for (const [name, w] of canary)
-                current.get(name).weight = w;
-            return computeSplit(`canary ${Math.round(share * 1000) / 10}%`, byHost, (s) => current.get(s.name).weight);
-        }),
-        endCanary: () => mutex.run(async () => {
-            if (!canary)
-                return;
-            const names = [...canary.keys()];
-            canary = null;
-            await apply(names.map((name) => setWeightLine(backend, name, original.get(name).weight)));
-            for (const name of names)
-                current.get(name).weight = original.get(name).weight;
-        }),
-        restore: (keepOut = []) => mutex.run(async () => {
-            canary = null;
-            const out = new Set(keepOut.map((h) => serverOf(h).name));
-            await set([...byHost.values()].map((s) => {
-                const was = original.get(s.name);
-                return { name: s.name, weight: was.weight, state: out.has(s.name) && was.state === 'ready' ? 'maint' : was.state };
-            }));
-        }),
-        settle: (ready, out) => mutex.run(async () => {
-            await set([
-                ...ready.map((h) => serverOf(h)).map((s) => ({ name: s.name, weight: s.configWeight ?? 1, state: 'ready' })),
-                ...out.map((h) => serverOf(h)).map((s) => ({ name: s.name, weight: current.get(s.name).weight, state: 'maint' })),
-            ]);
-        }),
-        split: (label, out = []) => currentSplit(label, byHost, current, out),
-        // A read: no mutex, so a judge can sample while a drain waits.
-        async requestCounts() {
+        // haproxy's state is in memory: each change is a runtime-API line, weight before state.
+        apply: (changes) => apply(changes.flatMap((c) => [
+            ...(c.weight !== undefined ? [setWeightLine(backend, c.name, c.weight)] : []),
+            ...(c.state !== undefined ? [setStateLine(backend, c.name, c.state)] : []),
+        ])),
+        inFlight: async (server) => async () => {
+            const sessions = parseSessions(await send([showStatLine(backend)]), backend);
+            return sessions.get(server.name) ?? 0;
+        },
+        async requestCounts(byHost) {
             const perServer = parseRequests(await send([showStatLine(backend)]), backend);
             const count = (s) => {
                 const n = perServer.get(s.name);
                 // A server removed at runtime since inspect(): its host's count would silently shrink.
-                if (n === undefined)
+                if (n === undefined) {
                     throw new LoadBalancerError(`haproxy backend '${backend}' no longer has server ${s.name}`);
+                }
                 return n;
             };
             return { measured: true, byHost: types_perHost(byHost, count) };
         },
-    };
+    }, opts);
 }
 
 ;// CONCATENATED MODULE: ./src/lb/nginx.ts
@@ -67595,8 +67473,16 @@ function rewriteUpstream(text, upstream, settings) {
             continue;
         if (!Number.isInteger(want.weight) || want.weight < 1)
             throw new LoadBalancerError(`nginx weight must be a positive integer, got ${want.weight}`);
-        const params = m[3].trim().split(/\s+/).filter((p) => p && !p.startsWith('weight=') && p !== 'down');
-        const words = [`server ${m[2]}`, ...(want.weight !== 1 ? [`weight=${want.weight}`] : []), ...params, ...(want.down ? ['down'] : [])];
+        const params = m[3]
+            .trim()
+            .split(/\s+/)
+            .filter((p) => p && !p.startsWith('weight=') && p !== 'down');
+        const words = [
+            `server ${m[2]}`,
+            ...(want.weight !== 1 ? [`weight=${want.weight}`] : []),
+            ...params,
+            ...(want.down ? ['down'] : []),
+        ];
         lines[i] = `${m[1]}${words.join(' ')};${m[4].replace(/#.*$/, '')}${comment}`;
     }
     return lines.join('\n');
@@ -67632,7 +67518,8 @@ function applyCommand(file, conf, content) {
         `f=${f}`,
         'cp -p "$f" "$f.fivestep-prev"',
         `printf '%s' '${b64}' | base64 -d > "$f"`,
-        `if ! nginx -t -q -c ${c} 2>"$f.fivestep-err"; then cat "$f.fivestep-prev" > "$f"; rm -f "$f.fivestep-prev"; cat "$f.fivestep-err" >&2; rm -f "$f.fivestep-err"; exit 1; fi`,
+        `if ! nginx -t -q -c ${c} 2>"$f.fivestep-err"; then cat "$f.fivestep-prev" > "$f"; rm -f "$f.fivestep-prev"; ` +
+            `cat "$f.fivestep-err" >&2; rm -f "$f.fivestep-err"; exit 1; fi`,
         'rm -f "$f.fivestep-prev" "$f.fivestep-err"',
         `nginx -q -c ${c} -s reload`,
     ].join('\n');
@@ -67643,122 +67530,87 @@ function workersCommand(pid) {
         throw new LoadBalancerError(`bad nginx pid ${pid}`);
     return `ps -eo pid=,ppid= | awk '$2 == ${pid} { print $1 }'`;
 }
+/** nginx has no weight 0 and no drain: a server out of rotation is `down`. */
+function serverSetting(s) {
+    return { weight: Math.max(1, s.weight), down: s.state !== 'ready' };
+}
+/**
+ * The upstream file that gives every server its setting in `next`: the file as captured, byte for byte,
+ * when each server's setting is as captured; else rewritten from it (rewriteUpstream).
+ */
+function upstreamFor(captured, upstream, capturedServers, next) {
+    const same = (a, b) => a.weight === b.weight && a.down === b.down;
+    if (capturedServers.every((s) => same(serverSetting(s), serverSetting(next.get(s.name)))))
+        return captured;
+    return rewriteUpstream(captured, upstream, new Map([...next].map(([name, s]) => [name, serverSetting(s)])));
+}
+/** Runs an nginx command on the balancer host; a failure names what it was for. */
+async function runNginx(exec, command, what) {
+    const r = await exec(command);
+    if (r.code !== 0)
+        throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
+    return r.stdout;
+}
+/** The one running nginx master whose configuration includes `file`: its pid and configuration path. */
+async function findMaster(exec, file) {
+    const found = (await runNginx(exec, findMasterCommand(file), 'master lookup')).trim().split('\n').filter(Boolean);
+    if (found.length !== 1) {
+        const why = `expected one running nginx master whose configuration includes ${file}, found ${found.length}`;
+        throw new LoadBalancerError(why);
+    }
+    const [pid, conf] = found[0].split(' ');
+    return { pid: Number(pid), conf };
+}
+// nginx OSS exposes no per-server request counters (stub_status is server-wide; the per-upstream
+// API is NGINX Plus only), so this is the configuration as written by us: weights, not traffic.
+const configuredCounts = async (byHost, current) => ({
+    measured: false,
+    byHost: types_perHost(byHost, (s) => (current.get(s.name).state === 'ready' ? current.get(s.name).weight : 0)),
+});
 function createNginx(opts) {
     const { upstream, file, exec } = opts;
     checkName('lb-backend', upstream);
     checkUpstreamFile(file);
-    const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? concurrency/* sleep */.yy, pollMs: opts.pollMs ?? 100 };
-    // One change at a time (nginx rewrites one file; haproxy's state is tracked in memory).
-    const mutex = new concurrency/* Semaphore */.jf(1);
     let originalText = '';
+    let originalServers = [];
     let master = { pid: 0, conf: '' };
-    let byHost = new Map();
-    const original = new Map();
-    const current = new Map();
-    let canary = null;
-    const run = async (command, what) => {
-        const r = await exec(command);
-        if (r.code !== 0)
-            throw new LoadBalancerError(`nginx ${what} failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
-        return r.stdout;
-    };
-    const serverOf = (host) => {
-        const s = byHost.get(host);
-        if (!s)
-            throw new LoadBalancerError(`${host} is not matched to a server of upstream '${upstream}'`);
-        return s;
-    };
-    /** Writes `current` into the file (every other byte as captured), checks and reloads. */
-    const write = async (text) => {
-        const settings = new Map([...current].map(([name, s]) => [name, { weight: Math.max(1, s.weight), down: s.state !== 'ready' }]));
-        await run(applyCommand(file, master.conf, text ?? rewriteUpstream(originalText, upstream, settings)), `reload with ${file}`);
-    };
-    const weightNow = (s) => canary?.get(s.name) ?? original.get(s.name).weight;
-    const workers = async () => (await run(workersCommand(master.pid), 'worker list')).split('\n').map((l) => l.trim()).filter(Boolean);
-    return {
+    const run = (command, what) => runNginx(exec, command, what);
+    const workers = async () => (await run(workersCommand(master.pid), 'worker list'))
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+    return createTrackedBalancer({
         kind: 'nginx',
-        async inspect(hosts, named) {
+        backend: upstream,
+        backendLabel: `upstream '${upstream}'`,
+        // Any positive weight goes; 1000 keeps a small canary share close to the one asked for.
+        maxWeight: 1000,
+        async readServers() {
             originalText = await run(`cat ${quote(file)}`, `read of ${file}`);
-            const servers = parseUpstream(originalText, upstream);
-            if (servers.length === 0)
+            originalServers = parseUpstream(originalText, upstream);
+            if (originalServers.length === 0) {
                 throw new LoadBalancerError(`upstream '${upstream}' in ${file} has no server lines`);
-            byHost = matchServers(hosts, servers, upstream, named);
-            const found = (await run(findMasterCommand(file), 'master lookup')).trim().split('\n').filter(Boolean);
-            if (found.length !== 1)
-                throw new LoadBalancerError(`expected one running nginx master whose configuration includes ${file}, found ${found.length}`);
-            const [pid, conf] = found[0].split(' ');
-            master = { pid: Number(pid), conf };
-            for (const s of servers) {
-                original.set(s.name, { ...s });
-                current.set(s.name, { ...s });
             }
+            return originalServers;
         },
-        serverOf: (host) => ({ ...serverOf(host) }),
-        inRotation: (hosts = []) => countInRotation(current.values(), new Set(hosts.map((h) => serverOf(h).name))),
-        drain: (host, timeoutMs) => mutex
-            .run(async () => {
-            // The reload is asynchronous: drained means every worker that ran before it has exited
-            // (old workers finish their in-flight requests first).
+        async afterMatch() {
+            master = await findMaster(exec, file);
+        },
+        async apply(_changes, next) {
+            const text = upstreamFor(originalText, upstream, originalServers, next);
+            await run(applyCommand(file, master.conf, text), `reload with ${file}`);
+        },
+        // The reload is asynchronous: drained means every worker that ran before it has exited (old workers
+        // finish their in-flight requests first).
+        async inFlight() {
             const before = await workers();
-            current.get(serverOf(host).name).state = 'drain';
-            await write();
-            return before;
-        })
-            .then((before) => waitDrained(async () => {
-            const alive = new Set(await workers());
-            return before.filter((p) => alive.has(p)).length;
-        }, timeoutMs, clock)),
-        enable: (host) => mutex.run(async () => {
-            const s = serverOf(host);
-            Object.assign(current.get(s.name), { state: 'ready', weight: weightNow(s) });
-            await write();
-        }),
-        setCanary: (hosts, share) => mutex.run(async () => {
-            const names = new Set(hosts.map((h) => serverOf(h).name));
-            const matched = [...byHost.values()].map((s) => original.get(s.name));
-            canary = canaryWeights(matched, names, share, 1000);
-            for (const [name, w] of canary)
-                current.get(name).weight = Math.max(1, w);
-            await write();
-            return computeSplit(`canary ${Math.round(share * 1000) / 10}%`, byHost, (s) => current.get(s.name).weight);
-        }),
-        endCanary: () => mutex.run(async () => {
-            if (!canary)
-                return;
-            for (const name of canary.keys())
-                current.get(name).weight = original.get(name).weight;
-            canary = null;
-            await write();
-        }),
-        restore: (keepOut = []) => mutex.run(async () => {
-            canary = null;
-            for (const [name, s] of original)
-                Object.assign(current.get(name), s);
-            // Byte for byte as captured, unless a host stays out of rotation.
-            if (keepOut.length === 0)
-                return write(originalText);
-            for (const h of keepOut)
-                current.get(serverOf(h).name).state = 'maint';
-            await write();
-        }),
-        settle: (ready, out) => mutex.run(async () => {
-            for (const h of ready)
-                Object.assign(current.get(serverOf(h).name), { state: 'ready', weight: 1 });
-            for (const h of out)
-                current.get(serverOf(h).name).state = 'maint';
-            await write();
-        }),
-        split: (label, out = []) => currentSplit(label, byHost, current, out),
-        // nginx OSS exposes no per-server request counters (stub_status is server-wide; the per-upstream
-        // API is NGINX Plus only), so this is the configuration as written by us: weights, not traffic.
-        requestCounts: async () => ({
-            measured: false,
-            byHost: types_perHost(byHost, (s) => {
-                const now = current.get(s.name);
-                return now.state === 'ready' ? now.weight : 0;
-            }),
-        }),
-    };
+            return async () => {
+                const alive = new Set(await workers());
+                return before.filter((p) => alive.has(p)).length;
+            };
+        },
+        requestCounts: configuredCounts,
+    }, opts);
 }
 
 ;// CONCATENATED MODULE: ./src/lb/index.ts
@@ -67779,7 +67631,8 @@ function readLoadBalancerInputs(source) {
                 throw new inputs/* InputError */.dz(name, 'is set but load-balancer is empty');
         }
         if ((0,inputs/* optional */.lq)(source, 'health-url').includes('{port}')) {
-            throw new inputs/* InputError */.dz('health-url', "uses {port}, the port of each host's balancer server, but load-balancer is empty: write the app's port in the URL");
+            throw new inputs/* InputError */.dz('health-url', "uses {port}, the port of each host's balancer server, but load-balancer is empty: write the app's " +
+                'port in the URL');
         }
         return null;
     }
@@ -67788,7 +67641,10 @@ function readLoadBalancerInputs(source) {
     const hostText = (0,inputs/* optional */.lq)(source, 'lb-host');
     if (!hostText)
         throw new inputs/* InputError */.dz('lb-host', 'is required when load-balancer is set');
-    const defaults = { user: (0,inputs/* optional */.lq)(source, 'user', 'deploy'), port: (0,inputs/* parseInteger */.cG)('port', (0,inputs/* optional */.lq)(source, 'port', '22'), { min: 1, max: 65535 }) };
+    const defaults = {
+        user: (0,inputs/* optional */.lq)(source, 'user', 'deploy'),
+        port: (0,inputs/* parseInteger */.cG)('port', (0,inputs/* optional */.lq)(source, 'port', '22'), { min: 1, max: 65535 }),
+    };
     const backend = (0,inputs/* optional */.lq)(source, 'lb-backend');
     if (!LB_NAME.test(backend))
         throw new inputs/* InputError */.dz('lb-backend', backend ? `'${backend}' is not a backend/upstream name` : 'is required when load-balancer is set');
@@ -67812,7 +67668,10 @@ const NGINX_SERVER = /^[A-Za-z0-9_.:/[\]@-]{1,255}$/;
  */
 function parseLbServers(text, kind, defaults) {
     const out = new Map();
-    for (const line of text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+    for (const line of text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'))) {
         const eq = line.lastIndexOf('=');
         if (eq < 0)
             throw new inputs/* InputError */.dz('lb-servers', `'${line}' is not host[:port]=server`);
@@ -67820,7 +67679,8 @@ function parseLbServers(text, kind, defaults) {
         const server = line.slice(eq + 1).trim();
         const valid = kind === 'haproxy' ? LB_NAME.test(server) : NGINX_SERVER.test(server);
         if (!valid)
-            throw new inputs/* InputError */.dz('lb-servers', `'${server}' is not ${kind === 'haproxy' ? 'a haproxy server name' : 'an nginx server address (host:port or unix:/path)'}`);
+            throw new inputs/* InputError */.dz('lb-servers', `'${server}' is not ` +
+                `${kind === 'haproxy' ? 'a haproxy server name' : 'an nginx server address (host:port or unix:/path)'}`);
         if (out.has(host))
             throw new inputs/* InputError */.dz('lb-servers', `${host} is named twice`);
         out.set(host, server);
@@ -67877,10 +67737,34 @@ async function connectLoadBalancer(settings, connector, credentials) {
     return { lb: createLoadBalancer(settings, session), close: () => session.close() };
 }
 
-;// CONCATENATED MODULE: ./src/rollout/balancer.ts
-// The rollout's side of the load balancer: open and restore it, take a host out of rotation while
-// it switches (never the last server in rotation), put it back once healthy (an unhealthy host stays
-// out, also after the run), and hold wave 1's canary weight during its bake.
+;// CONCATENATED MODULE: ./src/engine/settle.ts
+/**
+ * After the revert, who is in rotation: hosts healthy on their release (reverted, or left alone and
+ * in rotation or checked healthy), and who is out: hosts not healthy. Never the last server in rotation:
+ * those are `kept` as they are (at least one healthy server stays in rotation).
+ */
+function settleOf(report, lb) {
+    const ready = [];
+    const out = [];
+    for (const h of report.hosts) {
+        const inRotation = lb.serverOf(h.host).state === 'ready';
+        if (h.outcome === 'reverted' || (h.outcome === 'nothing-to-do' && (h.healthy ?? inRotation)))
+            ready.push(h.host);
+        else if (h.outcome !== 'nothing-to-do' || h.healthy === false)
+            out.push(h.host);
+    }
+    if (ready.length === 0 && lb.inRotation(out) === 0)
+        return { ready, out: [], kept: out };
+    return { ready, out, kept: [] };
+}
+
+;// CONCATENATED MODULE: ./src/engine/balancer.ts
+// The release engine's side of the load balancer, for a rollout and a revert alike: open it, take a
+// host out of rotation while it switches (never the last server in rotation), put it back once healthy
+// (an unhealthy host stays out, also after the run), hold wave 1's canary weight during its bake, and
+// at the end restore it (a rollout) or settle it on who is healthy (a revert).
+
+
 
 
 
@@ -67903,7 +67787,9 @@ class Balancer {
      * not one server per host and one host per server, fails here, before anything changes.
      */
     static async open(settings, hosts, io) {
-        const opened = io.provider ? { lb: io.provider, close: async () => undefined } : await connectLoadBalancer(settings, io.connector, io.credentials);
+        const opened = io.provider
+            ? { lb: io.provider, close: async () => undefined }
+            : await connectLoadBalancer(settings, io.connector, io.credentials);
         const balancer = new Balancer(settings, opened.lb, opened.close, io.logger);
         try {
             await opened.lb.inspect(hosts, settings.servers);
@@ -67915,21 +67801,31 @@ class Balancer {
             throw err;
         }
         const before = opened.lb.split('before the rollout');
-        io.logger.info(`Load balancer ${settings.kind} ${(0,inputs/* hostId */.My)(settings.host)} '${settings.backend}': ${formatShares(before)}` +
-            `${settings.drain ? `; drain on (timeout ${settings.drainTimeoutMs / 1000}s; a host is drained only while another server stays in rotation)` : '; drain off'}` +
-            `${settings.canaryShare !== null ? `; canary weight ${Math.round(settings.canaryShare * 1000) / 10}% during wave 1's bake` : ''}`);
+        const drain = settings.drain
+            ? `; drain on (timeout ${format_formatDurationInput(settings.drainTimeoutMs)}; ` +
+                'a host is drained only while another server stays in rotation)'
+            : '; drain off';
+        const canary = settings.canaryShare !== null
+            ? `; canary weight ${Math.round(settings.canaryShare * 1000) / 10}% during wave 1's bake`
+            : '';
+        const where = `${settings.kind} ${(0,inputs/* hostId */.My)(settings.host)} '${settings.backend}'`;
+        io.logger.info(`Load balancer ${where}: ${formatShares(before)}${drain}${canary}`);
         return balancer;
     }
     /** The port of the host's server (`{port}` in health-url); undefined for a Unix-socket server. */
     appPort(host) {
         return this.lb.serverOf(host).port || undefined;
     }
+    /** The balancer has the host's server in rotation. */
+    inRotation(host) {
+        return this.lb.serverOf(host).state === 'ready';
+    }
     isOut(host) {
         return this.out.has(host.id);
     }
     /**
      * Out of rotation, waiting for in-flight requests up to drain-timeout; but never the last server in
-     * rotation (SPEC: at least one healthy server stays in rotation at every moment). While the others are
+     * rotation (at least one healthy server stays in rotation at every moment). While the others are
      * out switching, this waits for one to come back; when none will (the others are out for good), the
      * host switches in rotation, undrained, and the log says so. `stopped` (checked while waiting, and
      * on wake()): the rollout has stopped, so the host is left as it is and nothing is drained.
@@ -67943,20 +67839,23 @@ class Balancer {
                 return 'stopped';
             const comingBack = [...this.out].some(([id, why]) => id !== host.id && why === 'switching');
             if (!comingBack) {
-                this.logger.warning(`${host.id}: not drained: it is the last server of '${this.settings.backend}' in rotation, so it switches while serving`);
+                this.logger.warning(`${host.id}: not drained: it is the last server of '${this.settings.backend}' in rotation, so it ` +
+                    `switches while serving`);
                 return 'in-rotation';
             }
             await new Promise((resolve) => this.waiting.push(resolve));
         }
         this.out.set(host.id, 'switching');
-        const { left } = await host.timedStep('drain', () => this.lb.drain(host.id, this.settings.drainTimeoutMs), (r) => (r.left > 0 ? `drain-timeout reached with ${r.left} request(s) in flight` : 'out of rotation, no request in flight'));
+        const { left } = await host.timed('drain', () => this.lb.drain(host.id, this.settings.drainTimeoutMs), (r) => r.left > 0
+            ? `drain-timeout reached with ${r.left} request(s) in flight`
+            : 'out of rotation, no request in flight');
         if (left > 0)
             this.logger.warning(`${host.id}: drain-timeout reached with ${left} request(s) in flight`);
         return 'drained';
     }
     /** Back in rotation: only ever called once the host's health check has passed. */
     async enable(host) {
-        await host.timedStep('rotation', () => this.lb.enable(host.id), () => 'back in rotation');
+        await host.timed('rotation', () => this.lb.enable(host.id), () => 'back in rotation');
         this.out.delete(host.id);
         this.wake();
     }
@@ -67998,7 +67897,8 @@ class Balancer {
             });
             const measured = await measure().catch(() => null);
             if (measured) {
-                const split = splitOf(`${measured.measured ? 'measured' : 'configured'} during the bake (${measured.total} ${measured.measured ? 'requests' : 'weight'})`, measured.share);
+                const split = splitOf(`${measured.measured ? 'measured' : 'configured'} during the bake (${measured.total} ` +
+                    `${measured.measured ? 'requests' : 'weight'})`, measured.share);
                 splits.push(split);
                 this.logger.info(`Canary traffic ${split.label}: ${formatShares(split)}`);
             }
@@ -68010,6 +67910,35 @@ class Balancer {
         return splits;
     }
     /**
+     * After a revert: hosts healthy on their release in rotation with their configured weight, the others
+     * out, but never the last server in rotation (settleOf); then the session closes. Returns an error text or ''.
+     */
+    async settle(report) {
+        try {
+            const { ready, out, kept } = settleOf(report, this.lb);
+            await this.lb.settle(ready, out);
+            const outText = out.length ? `; out of rotation (not healthy): ${out.join(', ')}` : '';
+            this.logger.info(`Load balancer: ${ready.length} host(s) in rotation with their configured weight${outText}`);
+            if (kept.length) {
+                this.logger.error(`Load balancer: ${kept.join(', ')} not healthy but left as they are: ` +
+                    `taking them out would leave no server of '${this.settings.backend}' in rotation`);
+            }
+            return '';
+        }
+        catch (err) {
+            const error = `load balancer: ${errors_errorMessage(err)}`;
+            this.logger.error(error);
+            return error;
+        }
+        finally {
+            await this.closeSession().catch(() => undefined);
+        }
+    }
+    /** Closes the session and changes nothing. */
+    async leave() {
+        await this.closeSession().catch(() => undefined);
+    }
+    /**
      * Weights and states back as captured, whatever happened, but a host still out of rotation (not healthy,
      * or never back) stays out; then the session closes. Returns an error text or '', and who stays out.
      */
@@ -68018,7 +67947,8 @@ class Balancer {
         const keepOut = [...this.out.keys()];
         try {
             await this.lb.restore(keepOut);
-            this.logger.info(`Load balancer: weights and states restored${keepOut.length ? `; ${keepOut.join(', ')} left out of rotation (not healthy)` : ''}`);
+            this.logger.info(`Load balancer: weights and states ` +
+                `restored${keepOut.length ? `; ${keepOut.join(', ')} left out of rotation (not healthy)` : ''}`);
         }
         catch (err) {
             error = `load balancer: could not restore weights and states: ${errors_errorMessage(err)}`;
@@ -68034,10 +67964,1586 @@ function formatShares(split) {
         .join(', ');
 }
 
-;// CONCATENATED MODULE: ./src/rollout/dry-run.ts
-// The dry run prints the plan the run would execute (engine/plan.ts), step by step with the exact
-// remote command of each: the same builders the engine's verbs call.
+;// CONCATENATED MODULE: ./src/engine/step-record.ts
+// What every step of the release engine leaves behind: one timed step record, and on failure one
+// kind of error naming the step. Rollout and revert reports are built from these records.
 
+class StepError extends Error {
+    step;
+    code;
+    constructor(step, 
+    /** The remote exit code, or -1 when the step failed on the runner (connection, health-url). */
+    code, detail) {
+        super(`${step} failed${code >= 0 ? ` (exit ${code})` : ''}: ${detail}`);
+        this.step = step;
+        this.code = code;
+        this.name = 'StepError';
+    }
+}
+/**
+ * A put-back that did switch `current` back, but whose reload then failed: the host is on the
+ * release it went back to, not known to serve it.
+ */
+class ReloadFailedError extends StepError {
+    constructor(code, detail) {
+        super('revert', code, detail);
+        // Says what happened on its own ("switched back to …, but …"): no "revert failed" before it.
+        this.message = detail;
+        this.name = 'ReloadFailedError';
+    }
+}
+/** The last lines of a command's output (untrusted: one printable line), what a person needs to see in a one-line
+ * reason. */
+function outputTail(stderr, stdout, code) {
+    return (0,common_text/* lastLines */.w$)(stderr) || (0,common_text/* lastLines */.w$)(stdout) || `exit ${code}`;
+}
+
+;// CONCATENATED MODULE: ./src/engine/host.ts
+// One host of a release, over one SSH session: connect, run a step's command, time it. Each step
+// leaves one step record and, on failure, throws one StepError naming it. What a step runs is the
+// step table's (engine/steps.ts); this is the thin executor under it (as Kamal's are).
+
+
+
+
+/**
+ * Connection starts (TCP, key exchange, authentication) in flight at once, separately from
+ * max-parallel: a burst of handshakes is what servers and middleboxes refuse first. 10 is where
+ * OpenSSH's default `MaxStartups 10:30:100` starts dropping unauthenticated connections, which a
+ * jump host (every handshake goes through it) would otherwise do to a large rollout.
+ */
+const MAX_CONCURRENT_HANDSHAKES = 10;
+const handshakes = new concurrency/* Semaphore */.jf(MAX_CONCURRENT_HANDSHAKES);
+class ReleaseHost {
+    spec;
+    ctx;
+    id;
+    steps = [];
+    current;
+    now;
+    sleep;
+    deployPath;
+    constructor(spec, ctx) {
+        this.spec = spec;
+        this.ctx = ctx;
+        this.id = (0,inputs/* hostId */.My)(spec);
+        this.deployPath = ctx.deployPath;
+        this.now = ctx.now ?? Date.now;
+        this.sleep = ctx.sleep ?? concurrency/* sleep */.yy;
+    }
+    get connected() {
+        return this.current !== undefined;
+    }
+    /** The open session (undefined when not connected, or after the connection was lost). */
+    get session() {
+        return this.current;
+    }
+    /** Connects, verifying the host key. */
+    async connect() {
+        await this.timed('connect', async () => {
+            this.current = await (this.ctx.handshakes ?? handshakes).run(() => this.ctx.connector(this.spec, this.ctx.credentials));
+            return undefined;
+        });
+    }
+    /**
+     * Connects again after the connection was lost (a restarted sshd), retrying until `withinMs`: a
+     * host must be put back once it is reachable again.
+     */
+    async reconnect(withinMs) {
+        await this.current?.close().catch(() => undefined);
+        this.current = undefined;
+        const deadline = this.now() + withinMs;
+        for (;;) {
+            try {
+                await this.connect();
+                return;
+            }
+            catch (err) {
+                if (this.now() >= deadline)
+                    throw err;
+                await this.sleep(Math.min(1000, Math.max(1, deadline - this.now())));
+            }
+        }
+    }
+    async close() {
+        await this.current?.close().catch(() => undefined);
+        this.current = undefined;
+    }
+    /** The session, or an error naming the host. */
+    sessionOrThrow() {
+        if (!this.current)
+            throw new Error(`${this.id}: not connected`);
+        return this.current;
+    }
+    /** A command whose non-zero exit is an answer, not a failure; a lost connection drops the session. */
+    async run(command, options) {
+        const session = this.sessionOrThrow();
+        try {
+            return await session.exec(command, options);
+        }
+        catch (err) {
+            this.current = undefined;
+            await session.close().catch(() => undefined);
+            throw err;
+        }
+    }
+    /** One step's remote command: exit 0 or a StepError with the last lines of its output; `describe` words the record.
+     * */
+    async exec(name, command, options, describe) {
+        return this.timed(name, async () => {
+            const result = await this.run(command, options);
+            if (result.code !== 0)
+                throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
+            return result.stdout;
+        }, describe);
+    }
+    /** Runs a step that is not one remote command (a drain on the balancer, the lock's wait, a health check) under this
+     * host's records. */
+    async timed(name, fn, detail) {
+        const start = this.now();
+        try {
+            const value = await fn();
+            const text = detail?.(value);
+            this.steps.push({ name, start, end: this.now(), ok: true, ...(text ? { detail: text } : {}) });
+            return value;
+        }
+        catch (err) {
+            const message = err instanceof StepError ? err.message.replace(/^\S+ failed(?: \(exit \d+\))?: /, '') : errors_errorMessage(err);
+            this.steps.push({ name, start, end: this.now(), ok: false, detail: message });
+            throw err instanceof StepError ? err : new StepError(name, -1, message);
+        }
+    }
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/release/state-command.ts
+// Reading a host's release state in one round trip, and parsing the answer (host-controlled text:
+// every line checked, nothing trusted).
+
+
+
+
+/** How much of the deploy log a state read brings back: far more than keep-releases ever needs. */
+const LOG_LINES_READ = 2000;
+/**
+ * Sets `$unwritable` to the first of the deploy path, releases/, .fivestep/ and shared/ that exists
+ * and that the login user cannot write, or, when the deploy path does not exist yet, to its nearest
+ * existing parent if that one is not writable ('' when all is well). `[ -w ]` asks the kernel
+ * (access(2)), so a read-only mount counts as unwritable too.
+ */
+function findUnwritable(deployPath) {
+    const l = layout(deployPath);
+    const dp = quote(deployPath);
+    return [
+        `unwritable=; for d in ${[deployPath, l.releases, l.state, l.shared].map(quote).join(' ')}; do if [ -e ` +
+            `"$d" ] && [ ! -w "$d" ]; then unwritable=$d; break; fi; done`,
+        `if [ ! -e ${dp} ]; then d=${dp}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -w "$d" ] || ` +
+            `unwritable=$d; fi`,
+    ];
+}
+/**
+ * Reads a host's release state as `key=value` lines: current, each release with its mtime,
+ * bad markers, the checksum recorded for `releaseId` (to skip a repeat upload) and the newest
+ * lines of the deploy log (the ledger), in one round trip. With `checks`, also what preflight needs:
+ * whether the deploy path can be written, the free space there, the commands missing, and how each
+ * shared path is present. Changes nothing.
+ */
+function readStateCommand(deployPath, releaseId = '', checks) {
+    const l = layout(deployPath);
+    const nearest = `d=${quote(deployPath)}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done`;
+    const free = (dir) => `df -Pk ${dir} 2>/dev/null | awk 'NR==2 { print "free-kb=" $4 }'`;
+    const lines = [
+        ...(checks
+            ? [
+                ...findUnwritable(deployPath),
+                `[ -z "$unwritable" ] || printf 'unwritable=%s\\n' "$unwritable"`,
+                `for c in ${checks.commands.map(quote).join(' ')}; do command -v "$c" >/dev/null 2>&1 || echo ` +
+                    `"missing-command=$c"; done; true`,
+            ]
+            : []),
+        `cd ${quote(deployPath)} 2>/dev/null || { echo absent=1; ${checks ? `${nearest}; ${free('"$d"')}; ` : ''}exit 0; }`,
+        // A layout directory that is a symlink would lead fivestep's writes out of the deploy path.
+        `for n in releases shared .fivestep; do [ -L "$n" ] && printf 'layout-link=%s\\n' "$n"; done; true`,
+        `if [ -L current ]; then printf 'current-link=%s\\n' "$(readlink current)"; elif [ -d current ]; then ` +
+            `echo current-kind=dir; elif [ -e current ]; then echo current-kind=file; fi`,
+        `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; if [ -L "releases/$n" ` +
+            `]; then echo "release-link=$n"; continue; fi; echo "release=$n $(stat -c %Y "releases/$n")"; done`,
+        `for b in ${quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
+        releaseId
+            ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ` +
+                `${quote(`${l.checksums}/${releaseId}`)})"; true`
+            : 'true',
+        `tail -n ${LOG_LINES_READ} ${quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
+    ];
+    if (checks) {
+        lines.push(free('.'));
+        for (const { path } of checks.shared) {
+            const inShared = quote(`shared/${path}`);
+            for (const p of ['', ...parentPaths(path)]) {
+                const dir = quote(p ? `shared/${p}` : 'shared');
+                lines.push(`[ -L ${dir} ] && printf 'shared-through-link=%s\\t%s\\n' ${quote(path)} ${quote(p || '.')}; true`);
+            }
+            lines.push(`if [ -L ${inShared} ]; then k=link; elif [ -d ${inShared} ]; then k=dir; elif [ -e ${inShared} ]; ` +
+                `then k=file; else k=absent; fi; printf 'shared=%s\\t%s\\n' "$k" ${quote(path)}`);
+        }
+    }
+    return lines.join('\n');
+}
+function emptyState() {
+    return {
+        exists: true,
+        current: '',
+        currentProblem: '',
+        currentIsDirectory: false,
+        releases: [],
+        releaseLinks: [],
+        layoutLinks: [],
+        bad: [],
+        checksum: '',
+        log: [],
+        unwritable: '',
+        missingCommands: [],
+        freeKb: null,
+        shared: new Map(),
+        sharedThroughLink: new Map(),
+    };
+}
+const validId = (id) => RELEASE_ID_PATTERN.test(id) && id !== '.' && id !== '..';
+function parseState(stdout) {
+    const state = emptyState();
+    let link;
+    for (const line of stdout.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const raw = line.slice(eq + 1);
+        const value = raw.trim();
+        if (key === 'absent')
+            state.exists = false;
+        else if (key === 'current-link')
+            link = raw;
+        // The lines a state read wrote before links were checked.
+        else if (key === 'current')
+            link = value ? `releases/${value}` : undefined;
+        else if (key === 'current-kind') {
+            state.currentIsDirectory = value === 'dir';
+            state.currentProblem =
+                value === 'dir' ? 'is a directory, not a symlink (an app deployed by hand?)' : 'is a file, not a symlink';
+        }
+        else if (key === 'bad')
+            state.bad.push(value);
+        else if (key === 'checksum')
+            state.checksum = value;
+        else if (key === 'log')
+            state.log.push(...parseLog(raw));
+        else if (key === 'release') {
+            const [id, mtime] = value.split(' ');
+            if (validId(id))
+                state.releases.push({ id, mtime: Number(mtime) || 0 });
+        }
+        else if (key === 'release-link')
+            state.releaseLinks.push(value);
+        else if (key === 'layout-link')
+            state.layoutLinks.push(value);
+        else if (key === 'unwritable')
+            state.unwritable = value;
+        else if (key === 'missing-command')
+            state.missingCommands.push(value);
+        else if (key === 'free-kb')
+            state.freeKb = Number.isFinite(Number(value)) && value !== '' ? Number(value) : null;
+        else if (key === 'shared') {
+            const tab = raw.indexOf('\t');
+            const kind = raw.slice(0, tab);
+            if (tab > 0 && ['link', 'dir', 'file', 'absent'].includes(kind))
+                state.shared.set(raw.slice(tab + 1), kind);
+        }
+        else if (key === 'shared-through-link') {
+            const tab = raw.indexOf('\t');
+            if (tab > 0)
+                state.sharedThroughLink.set(raw.slice(0, tab), raw.slice(tab + 1));
+        }
+    }
+    if (link !== undefined) {
+        // Only `releases/<id>` is a release: anything else would lead fivestep out of releases/.
+        const m = /^releases\/([^/]+)\/?$/.exec(link);
+        if (m && validId(m[1]) && !state.releaseLinks.includes(m[1]))
+            state.current = m[1];
+        else if (m && state.releaseLinks.includes(m[1]))
+            state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
+        else
+            state.currentProblem = `is a symlink to '${(0,common_text/* oneLine */.TN)(link, 300)}', outside releases/`;
+    }
+    state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
+    return state;
+}
+
+;// CONCATENATED MODULE: ./src/release/lock-commands.ts
+// The deploy lock's remote commands: take it (or take over a stale one), renew its heartbeat over one
+// long-lived channel, release it. The policy around them is engine/lock.ts's.
+
+
+
+
+/** A lock whose heartbeat is older than this is stale: its holder is gone, and the next run takes it over. */
+const LOCK_STALE_SEC = 60;
+/** Writes the owner file (token, owner, heartbeat on the host's clock) by rename, so no reader sees it half-written. */
+function writeOwner(lock, token, owner) {
+    return (`printf '%s\\n' ${quote(token)} ${quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ` +
+        `${lock}/owner.tmp ${lock}/owner`);
+}
+/**
+ * One attempt at the host's lock (an atomic mkdir). Exits EXIT.unwritable printing `unwritable <path>`
+ * when the login user cannot write the deploy path. Prints `acquired`, `took-over <age> <holder>`
+ * (the old lock was stale, or its holder is `forceOwner`, a run known to have completed) or exits
+ * EXIT.lockHeld printing `held <age> <holder>`, age being seconds since the holder's last heartbeat.
+ * Ages use the host's clock, so runners with skewed clocks agree. A takeover is guarded by a second
+ * mkdir, so two rollouts that both see a stale lock cannot both take it.
+ */
+function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
+    const l = layout(deployPath);
+    const lock = quote(l.lock);
+    const guard = quote(`${l.lock}.takeover`);
+    const write = writeOwner(lock, token, owner);
+    const read = `tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner ` +
+        `2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`;
+    return [
+        // A deploy path the login user cannot write is said as such, never taken for someone else's lock.
+        ...findUnwritable(deployPath),
+        `[ -z "$unwritable" ] && mkdir -p ${quote(l.state)} 2>/dev/null || { [ -n "$unwritable" ] || ` +
+            `unwritable=${quote(l.state)}; printf 'unwritable %s\\n' "$unwritable"; exit ${EXIT.unwritable}; }`,
+        `if mkdir ${lock} 2>/dev/null; then ${write}; echo acquired; exit 0; fi`,
+        read,
+        `now=$(date +%s)`,
+        // No owner file yet: a rollout is between its mkdir and its write; the directory's age stands in.
+        `case "$beat" in ''|*[!0-9]*) beat=$(stat -c %Y ${lock} 2>/dev/null || echo "$now");; esac`,
+        // Locks written before the heartbeat held an expiry one hour ahead.
+        `[ "$beat" -gt $((now + 120)) ] && beat=$((beat - 3600))`,
+        `age=$((now - beat))`,
+        `if [ "$tok" = ${quote(token)} ]; then ${write}; echo acquired; exit 0; fi`,
+        `[ -d ${guard} ] && [ $((now - $(stat -c %Y ${guard} 2>/dev/null || echo "$now"))) -gt ${LOCK_STALE_SEC} ` +
+            `] && rmdir ${guard} 2>/dev/null`,
+        `if { [ "$age" -gt ${LOCK_STALE_SEC} ] || { [ -n ${quote(forceOwner)} ] && [ "$holder" = ${quote(forceOwner)} ` +
+            `]; }; } && mkdir ${guard} 2>/dev/null; then`,
+        `  if [ "$(sed -n 1p ${lock}/owner 2>/dev/null || true)" = "$tok" ]; then rm -rf ${lock}; if mkdir ` +
+            `${lock} 2>/dev/null; then ${write}; rmdir ${guard}; echo "took-over $age $holder"; exit 0; fi; fi`,
+        `  rmdir ${guard}; ${read}`,
+        `fi`,
+        `echo "held $age $holder"; exit ${EXIT.lockHeld}`,
+    ].join('\n');
+}
+/**
+ * The heartbeat as one long-lived command: each line the runner writes renews the heartbeat and is
+ * answered `renewed`, or `lost` (and the loop ends) when another run holds the lock now. A renewal then costs one
+ * packet on an open channel, not a new session: at a
+ * thousand hosts a renewal every 15 s for each would otherwise rival the rollout's own commands.
+ * When the runner vanishes no line comes, so the heartbeat goes stale as the lock's rules expect.
+ */
+function heartbeatCommand(deployPath, token, owner) {
+    const lock = quote(layout(deployPath).lock);
+    return (`while IFS= read -r beat; do if [ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ]; ` +
+        `then ${writeOwner(lock, token, owner)} 2>/dev/null; echo renewed; else echo lost; exit 0; fi; done`);
+}
+/** Releases the lock only if this run still holds it (its token is in the owner file). */
+function releaseLockCommand(deployPath, token) {
+    const lock = quote(layout(deployPath).lock);
+    return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ] && rm -rf ${lock}; true`;
+}
+
+;// CONCATENATED MODULE: ./src/engine/lock.ts
+// The deploy lock, which survives a lost runner: take it, take over a stale one with a warning, wait
+// on a live one up to lock-timeout, and keep this run's heartbeat fresh over one long-lived channel.
+
+
+
+
+
+
+
+/** How often the live run renews its heartbeat: three renewals fit in one stale period. */
+const LOCK_RENEW_MS = 15_000;
+/** The message a held lock fails with: who holds it, how fresh it is, what the user can do. */
+function lockHeldMessage(holder, ageSec, timeoutMs) {
+    const staleIn = Math.max(0, LOCK_STALE_SEC - ageSec);
+    return (`locked by another rollout: ${holder}, last heartbeat ${ageSec}s ago. ` +
+        `Wait for that run to finish, or set lock-timeout (now ${Math.round(timeoutMs / 1000)}s) to wait for it; ` +
+        `if that run is gone, its lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat (in about ` +
+        `${staleIn}s) and is then taken over`);
+}
+/** How long a renewal waits for the host's answer before the next beat tries again. */
+const HEARTBEAT_ANSWER_MS = 10_000;
+/** The deploy lock of one host: taken, renewed over its heartbeat channel, released. */
+class HostLock {
+    host;
+    /** This run's lock token while it holds the lock. */
+    token = '';
+    owner = '';
+    /** Another run took the lock over (the heartbeat said so). */
+    lost = false;
+    heartbeat;
+    constructor(host) {
+        this.host = host;
+    }
+    get id() {
+        return this.host.id;
+    }
+    get held() {
+        return this.token !== '';
+    }
+    /** One attempt; `forceOwner` takes over a lock held by that (completed) run. Not a step: takeLock times the wait. */
+    async tryLock(owner, token, forceOwner = '') {
+        const result = await this.host.run(acquireLockCommand(this.host.deployPath, owner, token, forceOwner));
+        const out = result.stdout.trim();
+        if (result.code === EXIT.unwritable) {
+            const why = (0,common_text/* oneLine */.TN)(out.replace(/^unwritable /, ''));
+            throw new StepError('lock', result.code, unwritableMessage(why, this.host.spec, this.host.deployPath));
+        }
+        // The holder is what the owner file says: host-controlled text, shown as one printable line.
+        const m = /^(took-over|held) (-?\d+) ?(.*)$/.exec((0,common_text/* oneLine */.TN)(out));
+        if (result.code === 0) {
+            this.token = token;
+            this.owner = owner;
+            this.lost = false;
+            if (m && m[1] === 'took-over')
+                return { kind: 'took-over', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
+            return { kind: 'acquired' };
+        }
+        if (result.code === EXIT.lockHeld && m)
+            return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
+        throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
+    }
+    /**
+     * Renews the heartbeat; false when another run has taken the lock over. The renewals go over one
+     * long-lived channel (heartbeatCommand), opened on the first and again after a lost connection.
+     */
+    async renew() {
+        const session = this.host.session;
+        if (!this.token || !session)
+            return true;
+        if (this.lost)
+            return false;
+        const channel = this.heartbeat?.session === session ? this.heartbeat : this.openHeartbeat(session);
+        const answer = new Promise((resolve) => channel.waiting.push(resolve));
+        channel.input.write('\n');
+        // A host too slow to answer within a renewal period says nothing about who holds the lock.
+        const reply = await within(answer, HEARTBEAT_ANSWER_MS, 'late');
+        if (reply === 'lost')
+            this.lost = true;
+        return reply !== 'lost';
+    }
+    /** Ends the heartbeat, then removes the lock if it is still this run's. */
+    async release() {
+        if (!this.token)
+            return;
+        await this.closeHeartbeat();
+        const token = this.token;
+        this.token = '';
+        if (!this.host.connected) {
+            throw new Error(`the connection was lost: the lock goes stale ${LOCK_STALE_SEC}s after its last heartbeat and is ` +
+                `then taken over`);
+        }
+        await this.host.run(releaseLockCommand(this.host.deployPath, token));
+    }
+    /** Ends the heartbeat channel (its loop exits on end of input), so no renewal races the release of the lock. */
+    async closeHeartbeat() {
+        const channel = this.heartbeat;
+        if (!channel)
+            return;
+        channel.input.end();
+        await within(channel.done, HEARTBEAT_ANSWER_MS, undefined);
+    }
+    openHeartbeat(session) {
+        const channel = {
+            session,
+            input: new external_node_stream_.PassThrough(),
+            waiting: [],
+            buffered: '',
+            done: Promise.resolve(),
+        };
+        const answer = (line) => channel.waiting.shift()?.(line);
+        const onStdout = (chunk) => {
+            channel.buffered += chunk;
+            for (let nl = channel.buffered.indexOf('\n'); nl >= 0; nl = channel.buffered.indexOf('\n')) {
+                answer(channel.buffered.slice(0, nl).trim());
+                channel.buffered = channel.buffered.slice(nl + 1);
+            }
+        };
+        channel.done = session
+            .exec(heartbeatCommand(this.host.deployPath, this.token, this.owner), { stdin: channel.input, onStdout })
+            .then(() => undefined, () => undefined)
+            .finally(() => {
+            // The loop ended (lost, or the channel closed): a waiting renewal learns nothing more from it.
+            while (channel.waiting.length)
+                answer('closed');
+            if (this.heartbeat === channel)
+                this.heartbeat = undefined;
+        });
+        this.heartbeat = channel;
+        return channel;
+    }
+}
+/** `promise`, or `fallback` after `ms` (a timer that never holds the process open). */
+function within(promise, ms, fallback) {
+    return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(fallback), ms);
+        timer.unref?.();
+        void promise.then((value) => {
+            clearTimeout(timer);
+            resolve(value);
+        });
+    });
+}
+/** Takes the host's lock, waiting up to `timeoutMs`; one `lock` step records the whole wait. */
+async function takeLock(lock, request) {
+    await lock.host.timed('lock', () => waitForLock(lock, request), (detail) => detail || undefined);
+}
+/** Tries until the lock is ours; resolves with what the step record should say ('' = nothing to say). */
+async function waitForLock(lock, request) {
+    const { logger, now } = request;
+    const host = lock.host;
+    const deadline = now() + request.timeoutMs;
+    const finished = new Set();
+    let waiting = false;
+    for (;;) {
+        const reply = await lock.tryLock(request.owner, request.token, [...finished][0] ?? '');
+        if (reply.kind === 'acquired')
+            return waiting ? 'waited for another rollout' : '';
+        if (reply.kind === 'took-over') {
+            const detail = `took over the stale lock of ${reply.holder} (last heartbeat ${reply.ageSec}s ` +
+                `ago${finished.has(reply.holder) ? ', and its run has completed' : ''})`;
+            logger.warning(`${host.id}: ${detail}`);
+            return detail;
+        }
+        if (request.runStatus && !finished.has(reply.holder) && (await request.runStatus(reply.holder)) === 'completed') {
+            finished.add(reply.holder);
+            continue;
+        }
+        if (now() >= deadline || request.cancelled())
+            throw new StepError('lock', 75, lockHeldMessage(reply.holder, reply.ageSec, request.timeoutMs));
+        if (!waiting)
+            logger.info(`${host.id}: waiting up to ${Math.round(request.timeoutMs / 1000)}s for the lock held by ${reply.holder} ` +
+                `(last heartbeat ${reply.ageSec}s ago)`);
+        waiting = true;
+        await request.sleep(Math.min(request.pollMs ?? 2000, Math.max(1, deadline - now())));
+    }
+}
+/**
+ * Renews the heartbeat of every lock this run holds, every LOCK_RENEW_MS, bakes included. A lock
+ * found taken over means another run judged this one dead: `onLost` stops the rollout.
+ */
+class Heartbeat {
+    locks;
+    onLost;
+    logger;
+    intervalMs;
+    timer;
+    beating = false;
+    constructor(locks, onLost, logger, intervalMs = LOCK_RENEW_MS) {
+        this.locks = locks;
+        this.onLost = onLost;
+        this.logger = logger;
+        this.intervalMs = intervalMs;
+    }
+    start() {
+        this.timer = setInterval(() => void this.beat(), this.intervalMs);
+        this.timer.unref?.();
+    }
+    stop() {
+        if (this.timer)
+            clearInterval(this.timer);
+        this.timer = undefined;
+    }
+    /** One round of renewals (a slow host never makes two rounds overlap). */
+    async beat() {
+        if (this.beating)
+            return;
+        this.beating = true;
+        try {
+            await Promise.all(this.locks()
+                .filter((l) => l.held && l.host.connected)
+                .map(async (l) => {
+                const ours = await l.renew().catch((err) => {
+                    this.logger.debug(`${l.id}: could not renew the lock's heartbeat: ${errors_errorMessage(err)}`);
+                    return true;
+                });
+                if (!ours)
+                    this.onLost(l);
+            }));
+        }
+        finally {
+            this.beating = false;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/release/download.ts
+// The host side of `artifact-url`: each host fetches the artifact itself (curl, else wget) and checks
+// its sha256 before anything unpacks it. The URL may carry a secret (an S3 presigned query, a token):
+// it reaches the shell only quoted, never curl's or wget's argv, never an output; logs get redactUrl() (common/url.ts).
+
+
+
+
+
+// eslint-disable-next-line no-control-regex -- rejecting whitespace and control characters is the point
+const UNSAFE_CHARACTERS = /[\s\0-\x1f\x7f]/;
+/** 127.0.0.0/8, localhost and [::1], as the WHATWG URL parser normalises them (127.1 becomes 127.0.0.1). */
+function isLoopbackHost(hostname) {
+    return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+function download_parse(url) {
+    try {
+        return new URL(url);
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * An https:// URL, or http:// to a loopback host (a local mirror, the tests), normalised and
+ * without its fragment (never sent to a server anyway). Errors show the redacted URL only.
+ */
+function validateArtifactUrl(input, url) {
+    // The URL parser would silently drop tabs and newlines; a URL holding them is a pasting mistake.
+    if (UNSAFE_CHARACTERS.test(url))
+        throw new inputs/* InputError */.dz(input, 'must not contain whitespace or control characters');
+    const u = download_parse(url);
+    if (!u)
+        throw new inputs/* InputError */.dz(input, 'is not a valid absolute URL (expected https://host/path)');
+    const loopback = isLoopbackHost(u.hostname);
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
+        const why = u.protocol === 'http:'
+            ? 'http:// is allowed only on loopback (127.0.0.0/8, localhost, [::1])'
+            : 'must be an https:// URL';
+        throw new inputs/* InputError */.dz(input, `'${redactUrl(url)}': ${why}`);
+    }
+    u.hash = '';
+    return u.href;
+}
+/** A sha256 digest: 64 hexadecimal characters, returned lowercased. */
+function validateSha256(input, text) {
+    const digest = text.trim().toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(digest)) {
+        throw new inputs/* InputError */.dz(input, `'${text.trim()}' is not a sha256 digest (64 hexadecimal characters)`);
+    }
+    return digest;
+}
+const DOWNLOAD_CONNECT_TIMEOUT_SEC = 10;
+const DOWNLOAD_MAX_TIME_SEC = 600;
+/** The stdin downloadArtifactCommand reads the URL from with `urlOnStdin`. */
+function downloadStdin(url) {
+    return Buffer.from(`${url}\n`);
+}
+/**
+ * The download's own files in incoming/: the partial download and wget's response headers (which
+ * hold any redirect's signed URL). The command removes them on every exit it sees; a command killed
+ * by SIGKILL (an exec timeout) cannot, so whoever discards a release should remove them too.
+ */
+function downloadTempPaths(deployPath, releaseId) {
+    const { incoming } = layout(deployPath);
+    return { download: `${incoming}/${releaseId}.artifact.download`, log: `${incoming}/${releaseId}.artifact.log` };
+}
+/** curl's exit codes a download can end with, in words (the rest say "curl failed"). */
+const CURL_FAILURES = [
+    [1, 'a redirect to a protocol that is not allowed (only https) was refused'],
+    [3, 'the URL is malformed'],
+    [5, 'could not resolve the proxy'],
+    [6, 'could not resolve the host'],
+    [7, 'could not connect'],
+    [18, 'the connection closed before the whole file arrived'],
+    [23, 'could not write the file (is the disk full?)'],
+    [28, 'timed out'],
+    [35, 'the TLS handshake failed'],
+    [47, 'too many redirects'],
+    [52, 'the server sent an empty reply'],
+    [55, 'the connection failed while sending'],
+    [56, 'the connection failed while receiving'],
+    [60, "the server's TLS certificate is not trusted"],
+    [77, 'could not read the CA certificates'],
+];
+/** GNU wget's exit codes (wget(1) EXIT STATUS), plus 124 from `timeout`. */
+const WGET_FAILURES = [
+    [2, 'wget rejected its options (GNU wget is needed)'],
+    [3, 'could not write the file (is the disk full?)'],
+    [4, 'network failure: could not connect, or the connection closed before the whole file arrived'],
+    [5, 'TLS verification failed'],
+    [6, 'the server refused the credentials'],
+    [7, 'protocol error'],
+    [124, 'timed out'],
+];
+/** Lines of a `case` that sets $why from the tool's exit code $rc. */
+function explainExit(failures, fallback) {
+    return [
+        '  case $rc in',
+        ...failures.map(([code, why]) => `    ${code}) why=${quote(why)};;`),
+        `    *) why=${quote(fallback)};;`,
+        '  esac',
+    ];
+}
+/**
+ * Downloads the artifact into incoming/<id>.artifact, where receiveArtifactCommand leaves an upload,
+ * so unpackCommand follows unchanged. The file appears there (by rename) only once its sha256 matched;
+ * on any failure nothing is left behind and stderr holds one line naming the redacted URL, the HTTP
+ * status and the bytes received, or the expected and found checksums (exit EXIT.checksum). Prints
+ * `downloaded=<bytes>` on success.
+ *
+ * The URL goes to curl as a config line on a pipe (`-K -`) and to wget as an input list (`-i -`),
+ * never in their argv; their own stderr is never shown (a Location header holds the signed URL).
+ * Redirects are followed, but with an https URL never to another scheme: curl refuses it before
+ * sending the request; wget cannot, so its download is refused afterwards (the request was made).
+ */
+function downloadArtifactCommand(deployPath, releaseId, url, sha256, redacted, options = {}) {
+    // Validated upstream; checked again because a space or newline would break the config line.
+    if (UNSAFE_CHARACTERS.test(url))
+        throw new Error('the artifact URL must not contain whitespace or control characters');
+    const maxTime = options.maxTimeSec ?? DOWNLOAD_MAX_TIME_SEC;
+    if (!Number.isInteger(maxTime) || maxTime <= 0)
+        throw new Error(`maxTimeSec must be a positive whole number, got ${maxTime}`);
+    const u = download_parse(url);
+    const protocols = u?.protocol === 'http:' && isLoopbackHost(u.hostname) ? '=http,https' : '=https';
+    const l = layout(deployPath);
+    const temp = downloadTempPaths(deployPath, releaseId);
+    const final = quote(`${l.incoming}/${releaseId}.artifact`);
+    const curl = [
+        `curl -fsL --retry 2 --retry-max-time ${maxTime}`,
+        `--connect-timeout ${DOWNLOAD_CONNECT_TIMEOUT_SEC} --max-time ${maxTime}`,
+        `--proto ${protocols} --proto-redir ${protocols}`,
+        `-K - -o "$tmp" -w '%{http_code}'`,
+    ].join(' ');
+    const timeouts = `--connect-timeout=${DOWNLOAD_CONNECT_TIMEOUT_SEC} --read-timeout=60`;
+    const wget = `wget -q -S --tries=3 ${timeouts} -i - -O "$tmp"`;
+    return [
+        'set -e',
+        `mkdir -p ${quote(l.incoming)}`,
+        // After the mkdir (the deploy path keeps the usual modes): the log may hold a signed URL.
+        'umask 077',
+        `tmp=${quote(temp.download)}`,
+        `log=${quote(temp.log)}`,
+        // A stale file from an earlier attempt must not be unpacked should this download fail.
+        `rm -f ${final}`,
+        `trap 'rm -f "$tmp" "$log"' EXIT`,
+        options.urlOnStdin
+            ? `url=; IFS= read -r url || true; [ -n "$url" ] || { echo 'no artifact URL on stdin' >&2; exit 1; }`
+            : `url=${quote(url)}`,
+        'rc=0; code=000',
+        'if command -v curl >/dev/null 2>&1; then',
+        `  tool=curl; code=$(printf 'url = %s\\n' "$url" | ${curl} 2>/dev/null) || rc=$?`,
+        ...explainExit(CURL_FAILURES, 'curl failed'),
+        'elif command -v wget >/dev/null 2>&1; then',
+        `  tool=wget; to=; command -v timeout >/dev/null 2>&1 && to='timeout ${maxTime}'`,
+        `  printf '%s\\n' "$url" | $to ${wget} 2>"$log" || rc=$?`,
+        // The last status line is the final response's, after any redirects.
+        `  code=$(sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' "$log" | tail -n 1); [ -n "$code" ` +
+            `] || code=000`,
+        ...explainExit(WGET_FAILURES, 'wget failed'),
+        ...(protocols === '=https'
+            ? [
+                `  if grep -qi '^ *location: *http:' "$log"; then printf '%s\\n' ` +
+                    `${quote(`download of ${redacted} refused: it was redirected to a non-https URL`)} >&2; exit 1; fi`,
+            ]
+            : []),
+        'else',
+        `  echo 'neither curl nor wget is installed on the host' >&2; exit 1`,
+        'fi',
+        `bytes=0; [ -f "$tmp" ] && bytes=$(wc -c < "$tmp" | tr -d ' ')`,
+        'if [ "$rc" != 0 ]; then',
+        `  if [ "$code" -ge 400 ] 2>/dev/null; then why="HTTP $code"; else why="$why ($tool exit $rc)"; [ ` +
+            `"$code" = 000 ] || why="$why, HTTP $code"; fi`,
+        `  printf '%s\\n' ${quote(`download of ${redacted} failed: `)}"$why after $bytes bytes" >&2; exit 1`,
+        'fi',
+        `found=$(sha256sum "$tmp" | cut -d' ' -f1)`,
+        `if [ "$found" != ${quote(sha256)} ]; then`,
+        `  printf '%s\\n' ${quote(`checksum mismatch: expected ${sha256} but the download of ${redacted} (`)}"$bytes ` +
+            `bytes) has $found" >&2; exit ${EXIT.checksum}`,
+        'fi',
+        `mv -f "$tmp" ${final}`,
+        'echo "downloaded=$bytes"',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/engine/steps.ts
+// The step table: every step the release engine runs on a host, once. Each step has its command
+// (built by release/commands.ts), what the dry run says besides it, and how it runs on one host. The
+// plan (plan.ts) names steps; the rollout, the dry run and the revert walk the plan through this table.
+
+
+
+
+
+
+
+
+
+
+
+/** Delta staging failures that sending the whole artifact would not mend: a release-id taken, no room, something
+ * refused. */
+const NOT_FOR_A_WHOLE_ARTIFACT = new Set([EXIT.exists, EXIT.noSpace, EXIT.refused]);
+const env = (i, release = i.release, previous = i.previous) => ({
+    deployPath: i.settings.deployPath,
+    releaseId: release,
+    previousReleaseId: previous,
+});
+/** `current` → releases/<release> ('' = no release), with its ledger line in the same command. */
+function pointAt(i, release, entry) {
+    const d = i.settings.deployPath;
+    return release ? switchCommand(d, release, entry) : unsetCurrentCommand(d, entry);
+}
+function unpackPlain(i) {
+    const a = i.artifact;
+    const options = {
+        identity: a.identity,
+        format: a.format,
+        staged: i.ledger('staged')[0],
+        unpackedBytes: a.unpacked?.bytes,
+    };
+    return unpackCommand(i.settings.deployPath, i.release, options);
+}
+function unpackDelta(i) {
+    const { needBytes } = i.delta;
+    return deltaUnpackCommand(i.settings.deployPath, i.release, i.artifact.identity, needBytes, i.ledger('staged')[0]);
+}
+function recordCommand(i) {
+    const d = i.settings.deployPath;
+    const prune = i.prune ?? [];
+    return [
+        appendLogCommand(d, ...i.ledger('record')),
+        ...(prune.length ? [removeReleasesCommand(d, [...prune])] : []),
+    ].join(' && ');
+}
+/** The health check, with `{port}` the port of the host's balancer server. */
+async function checkHealth(r, on) {
+    const check = r.health;
+    return r.host.timed('health', async () => {
+        const result = await check(r.host.sessionOrThrow(), r.host.spec, on, r.balancer?.appPort(r.host.id));
+        if (!result.ok)
+            throw new StepError('health', -1, result.detail);
+        return result.detail;
+    }, (detail) => detail);
+}
+/** Why the host is not healthy on `on`'s release ('' when it is, or when no health check is configured). */
+function healthProblem(r, on) {
+    if (!r.health)
+        return Promise.resolve('');
+    return checkHealth(r, on).then((detail) => ((r.healthDetail = detail), ''), (e) => errors_errorMessage(e));
+}
+/** Offers the manifest; the host answers what its current release lacks. `fallback` when the whole artifact is
+ * better. */
+async function compare(r) {
+    const i = r.input;
+    const source = i.artifact.delta;
+    const n = source.entries.length;
+    // Built from the release preflight found current (a link into releases/, never anything else).
+    const stdout = await r.host.exec('compare', STEPS.compare.command(i), { stdin: source.manifest }, (out) => {
+        const o = parseOffer(out);
+        return o.usable
+            ? `from ${o.from}: ${filesToSend(source.entries, o.missing).length} of ${n} files to send`
+            : `whole artifact: ${o.reason}`;
+    });
+    const offer = parseOffer(stdout);
+    r.sentBytes += source.manifest.length;
+    if (!offer.usable)
+        return 'fallback';
+    const files = filesToSend(source.entries, offer.missing);
+    const tar = await r.packDelta(files);
+    if (tar.length >= i.artifact.content.length)
+        return 'fallback';
+    const needBytes = files.reduce((sum, f) => sum + f.size, 0) + tar.length;
+    r.input = { ...i, delta: { needBytes } };
+    r.deltaBuild = { tar, detail: `delta from ${offer.from}: ${files.length} of ${n} files, ${tar.length} bytes` };
+    return 'done';
+}
+/** Unpacks the release (from the upload, the download, or a delta tar), complete or absent, and records `staged`. */
+async function unpack(r) {
+    const delta = r.deltaBuild;
+    if (!delta) {
+        await r.host.exec('unpack', unpackPlain(r.input));
+        r.staging ??= 'cached';
+        return 'done';
+    }
+    r.deltaBuild = undefined;
+    // Sent whether or not the build then passes its check.
+    r.sentBytes += delta.tar.length;
+    try {
+        await r.host.exec('unpack', unpackDelta(r.input), { stdin: delta.tar }, () => delta.detail);
+        r.staging = 'delta';
+        return 'done';
+    }
+    catch (err) {
+        if (err instanceof StepError && NOT_FOR_A_WHOLE_ARTIFACT.has(err.code))
+            throw err;
+        r.log.warning(`${r.host.id}: delta staging failed, sending the whole artifact: ${errors_errorMessage(err)}`);
+        r.input = { ...r.input, delta: null };
+        return 'fallback';
+    }
+}
+/**
+ * Puts the host back on its target (Kamal's rollback: the same switch and reload as a rollout),
+ * reconnecting first when the connection was lost. One `revert` record covers both.
+ */
+async function switchBack(r) {
+    const i = r.input;
+    const target = i.target;
+    await r.host.timed('revert', async () => {
+        let result;
+        try {
+            if (!r.host.connected)
+                await r.host.reconnect(r.reconnectWithinMs);
+            result = await r.host.run(STEPS.revert.command(i));
+        }
+        catch {
+            // The connection died under us (a restarted sshd): the switch is idempotent, so once more on a new one.
+            await r.host.reconnect(r.reconnectWithinMs);
+            result = await r.host.run(STEPS.revert.command(i));
+        }
+        if (result.code !== 0)
+            throw new StepError('revert', result.code, outputTail(result.stderr, result.stdout, result.code));
+        r.switched = false;
+        if (target && i.settings.reloadCommand) {
+            result = await r.host.run(userCommand(`${i.settings.deployPath}/current`, i.settings.reloadCommand, env(i, target, i.release)));
+            const tail = outputTail(result.stderr, result.stdout, result.code);
+            if (result.code !== 0)
+                throw new ReloadFailedError(result.code, `switched back to ${target}, but its reload failed: ${tail}`);
+        }
+    }, () => `back on ${target || '(no release)'}`);
+    return 'done';
+}
+const onStdin = (what, detail = '') => `# (${what} on stdin${detail ? `: ${detail}` : ''})`;
+/** Every step, once. */
+const STEPS = {
+    connect: {
+        command: () => '',
+        note: () => '# from the runner: SSH, the host key verified',
+        run: async (r) => (await r.host.connect(), 'done'),
+    },
+    lock: {
+        command: (i) => acquireLockCommand(i.settings.deployPath, i.runUrl, i.token),
+        // Waiting on a live lock and taking over a stale one: engine/lock.ts.
+        run: async (r) => (await takeLock(r.lock, r.lockRequest), 'done'),
+    },
+    state: {
+        command: (i) => readStateCommand(i.settings.deployPath, i.release, i.settings.checks),
+        run: async (r) => {
+            r.state = parseState(await r.host.exec('state', STEPS.state.command(r.input)));
+            return 'done';
+        },
+    },
+    adopt: {
+        command: (i) => adoptCommand(i.settings.deployPath, i.adoptId, i.ledger('adopt')[0]),
+        run: async (r) => {
+            await r.host.exec('adopt', STEPS.adopt.command(r.input), undefined, () => `moved current to releases/${r.input.adoptId}`);
+            return 'done';
+        },
+    },
+    download: {
+        command: (i) => {
+            const { href, redacted } = i.artifact.url;
+            return downloadArtifactCommand(i.settings.deployPath, i.release, href, i.artifact.sha256, redacted, {
+                urlOnStdin: true,
+            });
+        },
+        // The URL is shown redacted (its query string may carry a token); the host reads it from stdin.
+        note: (i) => onStdin('the URL', i.artifact.url.redacted),
+        run: async (r) => {
+            const url = r.input.artifact.url;
+            await r.host.exec('download', STEPS.download.command(r.input), { stdin: downloadStdin(url.href) }, (out) => {
+                const bytes = /downloaded=(\d+)/.exec(out)?.[1];
+                return bytes ? `${bytes} bytes from ${url.redacted}` : `from ${url.redacted}`;
+            });
+            r.staging = 'url';
+            return 'done';
+        },
+    },
+    compare: {
+        command: (i) => deltaOfferCommand(i.settings.deployPath, i.release, i.previous),
+        note: (i) => onStdin('the manifest', `sha256, mode, size, mtime and path of ${i.artifact?.delta?.entries.length ?? 0} files`),
+        run: compare,
+        fallback: ['upload'],
+    },
+    upload: {
+        command: (i) => receiveArtifactCommand(i.settings.deployPath, i.release, i.artifact.sha256),
+        note: () => onStdin('the artifact'),
+        run: async (r) => {
+            const content = r.input.artifact.content;
+            await r.host.exec('upload', STEPS.upload.command(r.input), { stdin: content });
+            r.sentBytes += content.length;
+            r.staging = 'full';
+            return 'done';
+        },
+    },
+    unpack: {
+        command: (i) => (i.delta ? unpackDelta(i) : unpackPlain(i)),
+        note: (i) => i.artifact?.delta
+            ? '# after a compare, instead (the tar of missing files, directories and symlinks on stdin; ' +
+                'the space needed is what it holds, here at most the whole release):\n' +
+                unpackDelta({ ...i, delta: { needBytes: i.artifact.unpacked?.bytes ?? 0 } })
+            : '',
+        run: unpack,
+        fallback: ['upload', 'unpack'],
+    },
+    link: {
+        command: (i) => linkSharedCommand(i.settings.deployPath, i.release, i.settings.sharedPaths),
+        run: async (r) => (await r.host.exec('link', STEPS.link.command(r.input)), 'done'),
+    },
+    setup: {
+        command: (i) => userCommand(releasePath(i.settings.deployPath, i.release), i.settings.setupCommand, env(i)),
+        run: async (r) => (await r.host.exec('setup', STEPS.setup.command(r.input)), 'done'),
+    },
+    drain: {
+        command: () => '',
+        note: (i) => {
+            const lb = i.settings.loadBalancer;
+            const where = lb ? `${lb.kind} ${(0,inputs/* hostId */.My)(lb.host)} '${lb.backend}'` : '';
+            return (`# on the balancer ${where}: out of rotation, wait up to ${format_formatDurationInput(lb?.drainTimeoutMs ?? 0)} ` +
+                `for in-flight requests`);
+        },
+        // A run that stopped while this host waited for another server to come back leaves it untouched.
+        run: async (r) => ((await r.balancer.drain(r.host, r.stopped)) === 'stopped' ? 'stopped' : 'done'),
+    },
+    switch: {
+        command: (i) => switchCommand(i.settings.deployPath, i.release, i.ledger('switched')[0]),
+        run: async (r) => {
+            await r.host.exec('switch', STEPS.switch.command(r.input));
+            r.switched = true;
+            return 'done';
+        },
+    },
+    reload: {
+        command: (i) => userCommand(`${i.settings.deployPath}/current`, i.settings.reloadCommand, env(i)),
+        run: async (r) => (await r.host.exec('reload', STEPS.reload.command(r.input)), 'done'),
+    },
+    health: {
+        command: (i) => i.settings.healthCommand ? userCommand(`${i.settings.deployPath}/current`, i.settings.healthCommand, env(i)) : '',
+        note: (i) => {
+            const s = i.settings;
+            if (!s.healthUrl)
+                return '';
+            const expect = s.healthExpect ? `, the body must contain "${s.healthExpect}"` : '';
+            return `# from the runner: GET ${s.healthUrl}${expect}, until 2xx or ${format_formatDurationInput(s.healthTimeoutMs)}`;
+        },
+        run: async (r) => {
+            r.healthDetail = await checkHealth(r, env(r.input));
+            return 'done';
+        },
+    },
+    rotation: {
+        command: () => '',
+        note: () => '# on the balancer: back in rotation with its weight',
+        // Drained only while another server stayed in rotation (Balancer.drain); in rotation only once healthy.
+        run: async (r) => {
+            if (r.balancer?.isOut(r.host))
+                await r.balancer.enable(r.host);
+            return 'done';
+        },
+    },
+    record: {
+        command: recordCommand,
+        note: (i) => i.prune === null
+            ? `# and, in the same command: rm -rf -- <releases beyond keep-releases ${i.settings.keepReleases}, ` +
+                'never the current, previous or newest healthy one>'
+            : '',
+        run: async (r) => {
+            const prune = r.input.prune ?? [];
+            await r.host.exec('record', STEPS.record.command(r.input), undefined, () => prune.length ? `pruned ${prune.join(', ')}` : undefined);
+            return 'done';
+        },
+    },
+    'mark-bad': {
+        command: (i) => `${markBadCommand(i.settings.deployPath, i.release, i.badMarker)} && ` +
+            `${appendLogCommand(i.settings.deployPath, ...i.ledger('bad'))}`,
+        run: async (r) => (await r.host.exec('mark-bad', STEPS['mark-bad'].command(r.input)), 'done'),
+    },
+    revert: {
+        command: (i) => pointAt(i, i.target, i.ledger('back')[0]),
+        note: (i) => {
+            const s = i.settings;
+            if (!s.reloadCommand)
+                return '';
+            const reload = userCommand(`${s.deployPath}/current`, s.reloadCommand, env(i, i.target, i.release));
+            return `# then, on a release to go back to, the reload:\n${reload}`;
+        },
+        run: switchBack,
+    },
+};
+/** Runs `steps` in order through the table; a step answering `fallback` has its fallback steps run in its place. */
+async function runSteps(steps, r) {
+    const queue = [...steps];
+    for (let name = queue.shift(); name; name = queue.shift()) {
+        const outcome = await STEPS[name].run(r);
+        if (outcome === 'stopped')
+            return 'stopped';
+        if (outcome === 'fallback')
+            queue.unshift(...(STEPS[name].fallback ?? []));
+    }
+    return 'done';
+}
+
+;// CONCATENATED MODULE: ./src/engine/verdict.ts
+// The pure judge of a rollout's progress: from each host's outcome and the failure budget, go on,
+// or stop, and which hosts go back to their previous release.
+const failuresOf = (hosts) => hosts.filter((h) => h.outcome === 'failed' || h.outcome === 'revert-failed').length;
+/** `stopReason` is a reason from outside the hosts: a failed metric watch, a signal, a lost lock. */
+function judgeProgress(hosts, budget, stopReason = '') {
+    const failures = failuresOf(hosts);
+    if (stopReason || failures > budget) {
+        return {
+            go: false,
+            reason: stopReason || `${failures} host(s) failed, more than max-failures (${budget})`,
+            revert: hosts.filter((h) => h.switched).map((h) => h.host),
+        };
+    }
+    return { go: true, revert: hosts.filter((h) => h.switched && h.outcome === 'failed').map((h) => h.host) };
+}
+
+;// CONCATENATED MODULE: ./src/rollout/bake.ts
+// A wave's bake: wait it out, or run the metric watch over the wave's updated hosts, at the canary
+// weight when one is set (wave 1 behind a balancer). A fail verdict stops the rollout.
+
+
+async function bakeWave(b) {
+    if (!b.canary)
+        return bakeFor(b);
+    try {
+        const { balancer, share, hosts } = b.canary;
+        const splits = await balancer.withCanary(hosts, share, (traffic) => bakeFor(b, traffic));
+        (b.record.traffic ??= []).push(...splits);
+    }
+    catch (err) {
+        b.stop(`load balancer: canary weight: ${errors_errorMessage(err)}`);
+    }
+}
+/** Waits out the bake, or runs the metric watch over the wave's updated hosts. */
+async function bakeFor(b, traffic) {
+    const { ms, record } = b;
+    const start = b.now();
+    if (!b.watch || b.hosts.length === 0) {
+        b.log.info(`Bake: waiting ${format_formatDurationInput(ms)} before the next wave`);
+        const end = start + ms;
+        while (b.now() < end && !b.stopped())
+            await b.sleep(Math.min(250, end - b.now()));
+        record.bake = { start, end: b.now() };
+        return;
+    }
+    const controller = new AbortController();
+    const relay = () => controller.abort();
+    b.signal?.addEventListener('abort', relay);
+    try {
+        const watch = b.watch;
+        const outcome = await b.log.group(`Bake ${format_formatDurationInput(ms)}, watching metrics of wave ${record.index}`, () => watch(b.hosts, ms, controller.signal, traffic));
+        record.bake = { start, end: b.now(), verdict: outcome.verdict, detail: outcome.detail };
+        if (outcome.verdict === 'fail')
+            b.stop(`metric watch failed during the bake of wave ${record.index}: ${outcome.detail}`);
+    }
+    catch (err) {
+        record.bake = { start, end: b.now(), verdict: 'error', detail: errors_errorMessage(err) };
+        b.stop(`metric watch could not run during the bake of wave ${record.index}: ${errors_errorMessage(err)}`);
+    }
+    finally {
+        b.signal?.removeEventListener('abort', relay);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/plan.ts
+// The pure planner: settings and what preflight found → the plan a rollout executes (waves, each
+// host's steps, the failure budget). The dry run prints this same plan.
+
+/** Splits hosts (in the order given) into waves, Ansible `serial` semantics: the last size repeats until every host
+ * is done. A percent is of all hosts, rounded up, at least 1. */
+function planWaves(hosts, sizes) {
+    const waves = [];
+    let next = 0;
+    let i = 0;
+    while (next < hosts.length) {
+        const size = (0,inputs/* resolveCount */.el)(sizes[Math.min(i, sizes.length - 1)], hosts.length);
+        waves.push(hosts.slice(next, next + size));
+        next += size;
+        i++;
+    }
+    return waves;
+}
+/** The failure budget of `max-failures` over `hosts` hosts: `N`, or `N%` of them rounded up (0% is 0). */
+function failureBudget(maxFailures, hosts) {
+    return maxFailures.kind === 'count' ? maxFailures.value : (0,inputs/* resolveCount */.el)(maxFailures, hosts, 0);
+}
+function planRollout(hosts, options, found = new Map()) {
+    const waves = planWaves(hosts, options.waves);
+    const fetchSteps = (host) => {
+        const f = found.get(host);
+        if (f?.uploaded)
+            return [];
+        if (options.staging === 'url')
+            return ['download'];
+        // Delta sends the missing files with the unpack command; a host with no release to build from gets the whole
+        // artifact.
+        return options.staging === 'delta' && (f?.current ?? true) ? ['compare'] : ['upload'];
+    };
+    const stageSteps = (host) => [
+        ...fetchSteps(host),
+        'unpack',
+        ...(options.sharedPaths ? ['link'] : []),
+        ...(options.setup ? ['setup'] : []),
+    ];
+    return {
+        release: options.release,
+        waves: waves.map((w, i) => ({
+            index: i + 1,
+            hosts: [...w],
+            bake: i < waves.length - 1 && options.waveWaitMs > 0
+                ? { ms: options.waveWaitMs, watch: options.watch, canary: options.canary && i === 0 }
+                : null,
+        })),
+        budget: failureBudget(options.maxFailures, hosts.length),
+        maxParallel: options.maxParallel,
+        stage: Object.fromEntries(hosts.map((h) => [h, stageSteps(h)])),
+        switch: [
+            ...(options.drain ? ['drain'] : []),
+            'switch',
+            ...(options.reload ? ['reload'] : []),
+            ...(options.health ? ['health'] : []),
+            ...(options.drain ? ['rotation'] : []),
+        ],
+        finish: ['record'],
+        // Behind a balancer a reverted host is back in rotation only once healthy on the release it went back to.
+        revert: revertSteps({ drain: options.drain, health: options.drain && options.health }),
+    };
+}
+/**
+ * The revert plan, a failed rollout's put-back and auto-revert's alike (Kamal's rollback reuses its
+ * boot): out of rotation, switch back and reload, mark the release bad, health, back in rotation.
+ */
+function revertSteps(o) {
+    return [
+        ...(o.drain ? ['drain'] : []),
+        'revert',
+        ...(o.markBad ? ['mark-bad'] : []),
+        ...(o.health ? ['health'] : []),
+        ...(o.drain ? ['rotation'] : []),
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/engine/step-input.ts
+/** How the release reached a host, as the log says it. */
+const STAGED_HOW = {
+    full: 'whole artifact',
+    delta: 'delta',
+    url: 'downloaded by the host',
+    cached: 'already there',
+};
+
+;// CONCATENATED MODULE: ./src/release/ledger.ts
+const EVENTS = new Set(['staged', 'switched', 'healthy', 'failed', 'bad']);
+/**
+ * The ledger event one log line records, mapping the lines fivestep wrote before the ledger:
+ * a rollout's `success` meant healthy and `reverted` failed; a revert's `reverted` left its target healthy.
+ */
+function ledgerEvent(e) {
+    if (EVENTS.has(e.result))
+        return e.result;
+    if (e.action === 'rollout')
+        return e.result === 'success' ? 'healthy' : e.result === 'reverted' ? 'failed' : null;
+    return e.result === 'reverted' ? 'healthy' : e.result === 'unhealthy' ? 'failed' : null;
+}
+function readLedger(log, markedBad = []) {
+    const status = new Map();
+    const lastHealthy = new Map();
+    log.forEach((entry, i) => {
+        const event = ledgerEvent(entry);
+        if (!event || !entry.release || status.get(entry.release) === 'bad')
+            return;
+        status.set(entry.release, event);
+        if (event === 'healthy')
+            lastHealthy.set(entry.release, i);
+    });
+    for (const id of markedBad)
+        status.set(id, 'bad');
+    return {
+        status: (release) => status.get(release) ?? 'unknown',
+        healthy: () => [...lastHealthy.entries()]
+            .filter(([id]) => status.get(id) === 'healthy')
+            .sort((a, b) => b[1] - a[1])
+            .map(([id]) => id),
+    };
+}
+/** The newest healthy release still on disk and not excluded ('' when there is none). */
+function newestHealthy(state, ledger, exclude = []) {
+    const onDisk = new Set(state.releases.map((r) => r.id));
+    return ledger.healthy().find((id) => onDisk.has(id) && !exclude.includes(id)) ?? '';
+}
+/** A release a host runs but whose rollout never succeeded (it died midway, or failed). Unknown is not named. */
+function neverHealthy(status) {
+    return status === 'staged' || status === 'switched' || status === 'failed';
+}
+/**
+ * Where a host goes back to if this rollout fails: the release it runs now, when that one was
+ * healthy (or the log does not know it); otherwise (a run died midway, or it is marked bad) its
+ * newest healthy release; otherwise the one it runs, which is still better than none.
+ */
+function revertTarget(state, ledger, release) {
+    const current = state.current;
+    const status = ledger.status(current);
+    if (!current || status === 'healthy' || status === 'unknown')
+        return current;
+    return newestHealthy(state, ledger, [release]) || current;
+}
+/**
+ * Which releases to prune after a successful rollout. Kept: the newest `keep` healthy releases
+ * (releases the log does not know count as healthy, so nothing the old rule kept is lost), the
+ * current, the protected ones (the previous), and the newest healthy one besides the current (the
+ * revert target). Failed, bad and never-switched releases are pruned. Oldest first.
+ */
+function planPrune(state, ledger, keep, protect) {
+    const kept = new Set([state.current, ...protect].filter(Boolean));
+    const target = newestHealthy(state, ledger, [state.current]);
+    if (target)
+        kept.add(target);
+    const newestFirst = [...state.releases].reverse();
+    const counted = newestFirst.filter((r) => ['healthy', 'unknown'].includes(ledger.status(r.id)));
+    for (const r of counted.slice(0, keep))
+        kept.add(r.id);
+    return state.releases.filter((r) => !kept.has(r.id)).map((r) => r.id);
+}
+
+;// CONCATENATED MODULE: ./src/rollout/host-run.ts
+// One host's part in a rollout: its step run (engine/steps.ts), its record in the report, and what
+// preflight learnt of it (its release, the ledger's word on it, where a failed rollout puts it back).
+
+
+
+
+
+
+
+
+/** The tar of a delta's files, packed once for every host that lacks the same files. */
+function packDelta(shared, files) {
+    const key = files.map((f) => f.path).join('\0');
+    let tar = shared.deltaTars.get(key);
+    if (!tar) {
+        tar = deltaTar(shared.artifact.delta, files);
+        shared.deltaTars.set(key, tar);
+    }
+    return tar;
+}
+/** The steps' settings of a rollout, as its commands need them. */
+function stepSettingsOf(s) {
+    const { ssh } = s;
+    return {
+        deployPath: ssh.deployPath,
+        sharedPaths: s.sharedPaths,
+        setupCommand: s.setupCommand,
+        reloadCommand: ssh.reloadCommand,
+        healthCommand: ssh.healthCommand,
+        healthUrl: ssh.healthUrl,
+        healthExpect: ssh.healthExpect,
+        healthTimeoutMs: ssh.healthTimeoutMs,
+        keepReleases: s.keepReleases,
+        loadBalancer: s.loadBalancer ?? null,
+    };
+}
+/** A rollout's ledger line for one host. */
+function rolloutEntry(shared, previous, result, reason) {
+    return {
+        time: new Date(shared.now()).toISOString(),
+        action: 'rollout',
+        release: shared.settings.releaseId,
+        previous,
+        run: shared.runUrl,
+        result,
+        ...(reason ? { reason: reason.slice(0, 1000) } : {}),
+    };
+}
+function ledgerLines(shared, run, line) {
+    const previous = run.record.previous;
+    switch (line) {
+        case 'staged':
+        case 'switched':
+            return [rolloutEntry(shared, previous, line)];
+        case 'back':
+            return [rolloutEntry(shared, previous, 'failed', run.backReason)];
+        case 'record':
+            return [rolloutEntry(shared, previous, 'healthy')];
+        case 'adopt': {
+            const id = run.input.adoptId;
+            const time = new Date(shared.now()).toISOString();
+            const reason = 'adopt-current: the directory current was';
+            return [{ time, action: 'adopt', release: id, previous: '', run: shared.runUrl, result: 'healthy', reason }];
+        }
+        case 'bad':
+            return [];
+    }
+}
+function newHostRun(host, shared) {
+    const run = {
+        host,
+        lock: new HostLock(host),
+        log: shared.log,
+        health: shared.health,
+        stopped: shared.stopped,
+        reconnectWithinMs: shared.reconnectWithinMs,
+        packDelta: (files) => packDelta(shared, files),
+        sentBytes: 0,
+        switched: false,
+        record: { host: host.id, wave: 0, previous: '', outcome: 'pending', uploaded: false, steps: host.steps },
+        revertTo: '',
+        staged: false,
+        closed: false,
+        backReason: '',
+        input: {
+            settings: shared.stepSettings,
+            artifact: shared.artifact,
+            release: shared.settings.releaseId,
+            previous: '',
+            target: '',
+            ledger: (line) => ledgerLines(shared, run, line),
+            prune: null,
+            badMarker: '',
+            runUrl: shared.runUrl,
+            token: shared.token,
+            adoptId: '',
+            delta: null,
+        },
+    };
+    Object.defineProperty(run, 'balancer', { get: shared.balancer, enumerable: true });
+    return run;
+}
+/** This release is on the host already, with the same content. */
+function alreadyStaged(state, shared) {
+    return state.checksum === shared.artifact.identity && state.releases.some((x) => x.id === shared.settings.releaseId);
+}
+/** The host's preflight findings: warnings logged, problems thrown (the host fails its preflight). */
+function examine(run, state, shared) {
+    const a = shared.artifact;
+    const s = shared.settings;
+    // A host that gets the whole artifact needs room for it and its files; a delta is checked when its size is known.
+    const whole = !a.url && !alreadyStaged(state, shared) && !(a.delta && state.current);
+    const findings = preflightFindings(state, {
+        host: run.host.spec,
+        deployPath: s.ssh.deployPath,
+        shared: s.sharedPaths,
+        tree: a.tree,
+        adoptCurrent: s.adoptCurrent,
+        needBytes: whole && a.unpacked ? a.bytes + a.unpacked.bytes : undefined,
+        ...commandsNeeded(stagingOf(a)),
+    });
+    for (const w of findings.warnings)
+        shared.log.warning(w);
+    if (findings.problems.length > 0)
+        throw new Error(findings.problems.join('; '));
+    return findings;
+}
+/** What preflight learnt about a host: its release, the ledger's word on it, where a revert goes. */
+function learn(run, state, shared) {
+    run.state = state;
+    run.ledgerState = readLedger(state.log, state.bad);
+    run.record.previous = state.current;
+    run.revertTo = revertTarget(state, run.ledgerState, shared.settings.releaseId);
+    run.input = { ...run.input, previous: state.current, target: run.revertTo };
+    const status = run.ledgerState.status(state.current);
+    if (!state.current || !neverHealthy(status))
+        return null;
+    shared.log.warning(`${run.host.id}: on ${state.current}, which never became healthy (last recorded: ${status}; a rollout ` +
+        `that died midway or failed)` +
+        `; if this rollout fails it goes back to ${run.revertTo || '(no release)'}`);
+    return { host: run.host.id, release: state.current, status, revertTo: run.revertTo };
+}
+/** The plan, from the settings and what preflight found on each host (before preflight: from the settings alone). */
+function planOf(runs, shared, canWatch) {
+    const s = shared.settings;
+    const found = new Map();
+    for (const r of runs) {
+        if (r.state)
+            found.set(r.host.id, { uploaded: alreadyStaged(r.state, shared), current: r.state.current !== '' });
+    }
+    const a = shared.artifact;
+    return planRollout(runs.map((r) => r.host.id), {
+        release: s.releaseId,
+        waves: s.waves,
+        maxFailures: s.maxFailures,
+        maxParallel: s.ssh.maxParallel,
+        sharedPaths: s.sharedPaths.length > 0,
+        setup: s.setupCommand !== '',
+        reload: s.ssh.reloadCommand !== '',
+        health: s.ssh.healthCommand !== '' || s.ssh.healthUrl !== '',
+        drain: s.loadBalancer?.drain ?? false,
+        canary: (s.loadBalancer?.canaryShare ?? null) !== null,
+        waveWaitMs: s.waveWaitMs,
+        watch: s.watch !== null && canWatch,
+        staging: a.url ? 'url' : a.delta ? 'delta' : 'full',
+    }, found);
+}
+/**
+ * Connect (verifying the host key), take the lock (with `lock`; not in a dry run), read the state and
+ * ledger and check the host (deploy:check); nothing changes yet, but for adopt-current moving a
+ * hand-deployed `current` in. Returns the host when it is on a release that never became healthy.
+ */
+async function preflight(run, shared, lock, progress) {
+    const { host } = run;
+    run.lockRequest = lock ?? undefined;
+    await runSteps(lock ? ['connect', 'lock', 'state'] : ['connect', 'state'], run);
+    const adopt = examine(run, run.state, shared).adopt;
+    const id = adoptId(new Date(shared.now()));
+    if (adopt && lock) {
+        run.input = { ...run.input, adoptId: id };
+        await runSteps(['adopt', 'state'], run);
+        shared.log.warning(`${host.id}: current was a directory: moved to releases/${id} and recorded healthy (adopt-current); ` +
+            'a failed rollout goes back to it');
+    }
+    const unhealthy = learn(run, run.state, shared);
+    const current = run.record.previous || '(none)';
+    if (lock) {
+        progress.host(`${host.id}: connected, locked, checked, current release ${current}`);
+    }
+    else {
+        const adoptNote = adopt ? `; current is a directory: adopt-current would move it to releases/${id}` : '';
+        shared.log.info(`${host.id}: host key verified, checks passed, current release ${current}${adoptNote}`);
+    }
+    return unhealthy;
+}
+/** The plan's stage steps for one host: fetch (whole, delta, download or none), unpack, link, setup. */
+async function stageHost(run, plan, progress) {
+    const { host, record } = run;
+    try {
+        await runSteps(plan.stage[host.id], run);
+    }
+    finally {
+        record.sentBytes = run.sentBytes;
+        run.staged = host.steps.some((s) => s.name === 'unpack' && s.ok);
+        if (run.staged) {
+            record.staging = run.staging;
+            record.uploaded = run.sentBytes > 0;
+        }
+    }
+    const sent = record.sentBytes ? `, ${record.sentBytes} bytes sent` : '';
+    progress.host(`${host.id}: staged (${STAGED_HOW[record.staging]}${sent})`);
+}
+/**
+ * The rollout succeeded here: the plan's finish steps (`healthy` in the ledger and the prune, in one
+ * command). Returns what went wrong ('' when nothing did): a failed record is an error of the run, not of the host.
+ */
+async function finishHost(run, shared, plan) {
+    const s = shared.settings;
+    const state = { ...run.state, current: s.releaseId };
+    if (!state.releases.some((r) => r.id === s.releaseId)) {
+        state.releases = [...state.releases, { id: s.releaseId, mtime: Number.MAX_SAFE_INTEGER }];
+    }
+    const healthy = run.input.ledger('record');
+    const ledger = readLedger([...state.log, ...healthy], state.bad);
+    const prune = planPrune(state, ledger, s.keepReleases, [run.record.previous]);
+    run.input = { ...run.input, prune };
+    try {
+        await runSteps(plan.finish, run);
+        if (prune.length > 0)
+            shared.log.info(`${run.host.id}: pruned ${prune.join(', ')}`);
+        return '';
+    }
+    catch (err) {
+        shared.log.warning(`${run.host.id}: could not record or prune: ${errors_errorMessage(err)}`);
+        return `${run.host.id}: record/prune: ${errors_errorMessage(err)}`;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/rollout/dry-run.ts
 
 
 
@@ -68045,11 +69551,18 @@ function formatShares(split) {
 
 
 function printDryRun(logger, settings, artifact, plan, hosts) {
-    logger.info(`Dry run: nothing will change. Release ${plan.release}, artifact ${artifact.bytes} bytes, sha256 ${artifact.sha256}`);
+    logger.info(`Dry run: nothing will change. Release ${plan.release}, artifact ${artifact.bytes} bytes, sha256 ` +
+        `${artifact.sha256}`);
     logger.info(`Failure budget: ${plan.budget} host(s) (max-failures); ${plan.maxParallel} host(s) at once (max-parallel)`);
     for (const w of plan.waves) {
-        const bake = w.bake ? `; then bake ${w.bake.ms / 1000}s${w.bake.watch ? ' watching metrics' : ''}${w.bake.canary ? ' at the canary weight' : ''}` : '';
-        logger.info(`  wave ${w.index}: ${w.hosts.map((h) => `${h} (now ${hosts.get(h)?.previous || 'none'}, back to ${hosts.get(h)?.revertTo || 'none'} on failure)`).join(', ')}${bake}`);
+        const watching = w.bake?.watch ? ' watching metrics' : '';
+        const weighted = w.bake?.canary ? ' at the canary weight' : '';
+        const bake = w.bake ? `; then bake ${format_formatDurationInput(w.bake.ms)}${watching}${weighted}` : '';
+        const each = w.hosts.map((h) => {
+            const now = hosts.get(h)?.previous || 'none';
+            return `${h} (now ${now}, back to ${hosts.get(h)?.revertTo || 'none'} on failure)`;
+        });
+        logger.info(`  wave ${w.index}: ${each.join(', ')}${bake}`);
     }
     const stages = new Map();
     for (const [host, steps] of Object.entries(plan.stage))
@@ -68062,146 +69575,182 @@ function printDryRun(logger, settings, artifact, plan, hosts) {
     logger.info(`  after the last wave: ${plan.finish.join(' → ')} → unlock`);
     logger.info(`  on a stop, every switched host: ${plan.revert.join(' → ')}`);
     logger.info('Commands (previous release shown as <current>):');
-    const steps = ['lock', 'state', ...new Set(Object.values(plan.stage).flat()), ...plan.switch, ...plan.finish];
-    for (const step of steps)
-        logger.info(`  # ${step}\n${commandOf(step, settings, artifact).replace(/^/gm, '    ')}`);
+    const input = placeholderInput(settings, artifact);
+    const steps = [
+        'lock',
+        'state',
+        ...new Set(Object.values(plan.stage).flat()),
+        ...plan.switch,
+        ...plan.finish,
+        ...plan.revert,
+    ];
+    for (const step of new Set(steps))
+        logger.info(`  # ${step}\n${describeStep(step, input).replace(/^/gm, '    ')}`);
     logger.info(`  # unlock\n    ${releaseLockCommand(settings.ssh.deployPath, '<token>')}`);
 }
-function commandOf(step, settings, artifact) {
-    const { ssh, releaseId } = settings;
-    const d = ssh.deployPath;
-    const env = { deployPath: d, releaseId, previousReleaseId: '<current>' };
-    const entry = (result) => ({ time: '<now>', action: 'rollout', release: releaseId, previous: '<current>', run: '<run url>', result });
-    const lb = settings.loadBalancer;
-    switch (step) {
-        case 'lock':
-            return acquireLockCommand(d, '<run url>', '<token>');
-        case 'state':
-            return readStateCommand(d, releaseId, stateChecks(settings.sharedPaths, stagingOf(artifact)));
-        case 'compare':
-            return `${deltaOfferCommand(d, releaseId, '<current>')}\n# (the manifest on stdin: sha256, mode, size, mtime and path of ${artifact.delta?.entries.length ?? 0} files)`;
-        case 'download':
-            // The URL is shown redacted (its query string may carry a token); the host reads it from stdin.
-            return `${downloadArtifactCommand(d, releaseId, artifact.url.href, artifact.sha256, artifact.url.redacted, { urlOnStdin: true })}\n# (the URL on stdin: ${artifact.url.redacted})`;
-        case 'upload':
-            return `${receiveArtifactCommand(d, releaseId, artifact.sha256)}\n# (the artifact on stdin)`;
-        case 'unpack':
-            return [
-                unpackCommand(d, releaseId, { identity: artifact.identity, format: artifact.format, staged: entry('staged'), unpackedBytes: artifact.unpacked?.bytes }),
-                ...(artifact.delta
-                    ? [
-                        '# after a compare, instead (the tar of missing files, directories and symlinks on stdin; the space needed is what it holds, here at most the whole release):',
-                        deltaUnpackCommand(d, releaseId, artifact.identity, artifact.unpacked?.bytes ?? 0, entry('staged')),
-                    ]
-                    : []),
-            ].join('\n');
-        case 'link':
-            return linkSharedCommand(d, releaseId, settings.sharedPaths);
-        case 'setup':
-            return userCommand(releasePath(d, releaseId), settings.setupCommand, env);
-        case 'drain':
-            return `# on the balancer ${lb ? `${lb.kind} ${(0,inputs/* hostId */.My)(lb.host)} '${lb.backend}'` : ''}: out of rotation, wait up to ${(lb?.drainTimeoutMs ?? 0) / 1000}s for in-flight requests`;
-        case 'switch':
-            return switchCommand(d, releaseId, entry('switched'));
-        case 'reload':
-            return userCommand(`${d}/current`, ssh.reloadCommand, env);
-        case 'health':
-            return [
-                ...(ssh.healthCommand ? [userCommand(`${d}/current`, ssh.healthCommand, env)] : []),
-                ...(ssh.healthUrl ? [`# from the runner: GET ${ssh.healthUrl}${ssh.healthExpect ? `, the body must contain "${ssh.healthExpect}"` : ''}, until 2xx or ${ssh.healthTimeoutMs / 1000}s`] : []),
-            ].join('\n');
-        case 'rotation':
-            return '# on the balancer: back in rotation with its weight';
-        case 'record':
-            return `${appendLogCommand(d, entry('healthy'))} && rm -rf -- <releases beyond keep-releases ${settings.keepReleases}, never the current, previous or newest healthy one>`;
-        default:
-            return `# ${step}`;
+/** A step as the dry run shows it: the table's command and note, from placeholder input. */
+function describeStep(step, input) {
+    const def = STEPS[step];
+    return [def.command(input), def.note?.(input) ?? ''].filter((line) => line !== '').join('\n') || `# ${step}`;
+}
+/** The steps' input with placeholders where the run knows more: the host's current release, the time, the token. */
+function placeholderInput(settings, artifact) {
+    const { releaseId } = settings;
+    const entry = (result, reason) => ({
+        time: '<now>',
+        action: 'rollout',
+        release: releaseId,
+        previous: '<current>',
+        run: '<run url>',
+        result,
+        ...(reason ? { reason } : {}),
+    });
+    const lines = {
+        staged: [entry('staged')],
+        switched: [entry('switched')],
+        back: [entry('failed', '<why>')],
+        record: [entry('healthy')],
+        bad: [],
+        adopt: [],
+    };
+    return {
+        settings: { ...stepSettingsOf(settings), checks: stateChecks(settings.sharedPaths, stagingOf(artifact)) },
+        artifact,
+        release: releaseId,
+        previous: '<current>',
+        target: '<previous healthy release>',
+        ledger: (line) => lines[line],
+        prune: null,
+        badMarker: '',
+        runUrl: '<run url>',
+        token: '<token>',
+        adoptId: '',
+        delta: null,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/engine/put-back.ts
+// The put-back, shared by a failed rollout and auto-revert (Kamal's rollback reuses its boot): walk
+// the revert plan's steps (drain → switch back and reload → mark bad → health → rotation) through the
+// step table and the one Balancer. The balancer never blocks a put-back: a drain that fails is a warning.
+
+
+
+/** Runs the revert plan's `steps` for one switched host; the caller words the outcome. */
+async function putBack(r, steps) {
+    let result = { kind: 'back' };
+    const lb = r.balancer;
+    for (const name of steps) {
+        if (name === 'drain') {
+            // A put-back runs when the run has stopped, so its drain waits for another server all the same.
+            const waiting = { ...r, stopped: () => false };
+            if (lb && !lb.isOut(r.host))
+                await STEPS.drain.run(waiting).catch((e) => r.log.warning(`${r.host.id}: ${errors_errorMessage(e)}`));
+        }
+        else if (name === 'revert') {
+            try {
+                await STEPS.revert.run(r);
+            }
+            catch (err) {
+                if (!(err instanceof ReloadFailedError))
+                    return { kind: 'not-back', message: errors_errorMessage(err) };
+                result = { kind: 'reload-failed', message: errors_errorMessage(err) };
+            }
+        }
+        else if (name === 'mark-bad') {
+            // Marked even when the reload failed: the release must not be gone back to.
+            await STEPS['mark-bad'].run(r).catch((e) => {
+                if (result.kind === 'back')
+                    result = { kind: 'unhealthy', message: errors_errorMessage(e) };
+            });
+        }
+        else if (result.kind === 'back') {
+            result = await afterSwitchBack(r, name);
+        }
+    }
+    return result;
+}
+/** Health and rotation of a host back on its target; behind a draining balancer, only of a host it took out. */
+async function afterSwitchBack(r, name) {
+    const lb = r.balancer;
+    const drained = lb?.settings.drain ? lb.isOut(r.host) : true;
+    if (!drained)
+        return { kind: 'back' };
+    if (!r.input.target) {
+        if (lb?.isOut(r.host))
+            lb.keepOut(r.host, 'no release left to serve');
+        return { kind: 'back' };
+    }
+    if (name === 'health') {
+        const on = {
+            deployPath: r.input.settings.deployPath,
+            releaseId: r.input.target,
+            previousReleaseId: r.input.release,
+        };
+        const problem = await healthProblem(r, on);
+        return problem ? { kind: 'unhealthy', message: problem } : { kind: 'back' };
+    }
+    if (name === 'rotation')
+        await STEPS.rotation.run(r).catch((e) => r.log.warning(`${r.host.id}: ${errors_errorMessage(e)}`));
+    else
+        await STEPS[name].run(r);
+    return { kind: 'back' };
+}
+
+;// CONCATENATED MODULE: ./src/rollout/put-back-host.ts
+// A failed rollout's put-back of one host (the revert plan, engine/put-back.ts) and what its outcome
+// means for the host's record and the balancer: back and healthy, or revert-failed and out of rotation.
+
+
+
+/**
+ * Puts a switched host back on its revert target through the revert plan (drain → switch back and
+ * reload → health → rotation); the ledger records the release failed here. A host not healthy there
+ * stays out of rotation (revert-failed, named in failed-hosts).
+ */
+async function putBackHost(run, reason, c) {
+    const target = run.revertTo || '(no release)';
+    run.backReason = reason;
+    const result = await putBack(run, c.plan.revert);
+    if (result.kind === 'not-back') {
+        const why = `could not be put back on ${target}: ${result.message}`;
+        return revertFailed(run, c, why, `COULD NOT BE REVERTED to ${target}: ${result.message}`);
+    }
+    run.closed = true;
+    // `current` is back on the target (its ledger line says so); the app may not serve it.
+    if (result.kind === 'reload-failed')
+        return revertFailed(run, c, result.message);
+    if (result.kind === 'unhealthy')
+        return revertFailed(run, c, `back on ${target} but not healthy: ${result.message}`);
+    // A host that failed stays 'failed' (with its reason), so `failed-hosts` names it; only hosts
+    // reverted because of another host's failure become 'reverted'.
+    if (run.record.outcome !== 'failed')
+        run.record.outcome = 'reverted';
+    c.log.info(`${run.host.id}: reverted to ${target}`);
+}
+/** A host drained for a switch that did not happen: in rotation again once healthy on the release it kept. */
+async function backUnswitched(run, c) {
+    const balancer = c.balancer;
+    const kept = { deployPath: c.deployPath, releaseId: run.record.previous, previousReleaseId: '' };
+    const checked = c.plan.switch.includes('health') ? run : { ...run, health: undefined };
+    const unhealthy = run.record.previous ? await healthProblem(checked, kept) : 'no release to serve';
+    if (unhealthy) {
+        balancer.keepOut(run.host, `not switched, and not healthy on ${run.record.previous || '(no release)'}: ${unhealthy}`);
+    }
+    else {
+        await balancer.enable(run.host).catch((e) => c.log.warning(`${run.host.id}: ${errors_errorMessage(e)}`));
     }
 }
-
-;// CONCATENATED MODULE: ./src/common/markdown.ts
-// Untrusted text (test names, commit messages, file names from a pull request, host output, endpoint
-// answers) placed in the Markdown GitHub renders: job summaries, check runs, issues and comments. Each
-// function returns text that renders as exactly what it was given, and as nothing more: no link, image,
-// HTML, emphasis, heading or list; no `@mention` or `#123` reference (those notify people and other
-// issues); no way out of the code span, table cell or code block it is put in.
-//
-// GitHub links mentions, issue references and bare URLs in text nodes after Markdown is rendered, so a
-// backslash does not stop them (`\@ann` still notifies): a zero-width space after `@`, `#` and in `://`
-// and `www.` does, and reads the same.
-
-const ZWSP = '\u200b';
-/** Breaks what GitHub turns into a link or a notification in rendered text. */
-function defang(text) {
-    return text
-        .replace(/@/g, `@${ZWSP}`)
-        .replace(/#(?=\d)/g, `#${ZWSP}`)
-        .replace(/\b(gh-)(?=\d)/gi, `$1${ZWSP}`)
-        .replace(/:\/\//g, `:${ZWSP}//`)
-        .replace(/\b(www)\./gi, `$1${ZWSP}.`);
-}
-// Every ASCII punctuation character may be backslash-escaped in CommonMark. These can open markup
-// anywhere in a line (`(`, `)` and `!` only after a `]`, so escaping `[` and `]` is enough for links and
-// images); `$` opens math.
-const MARKUP = /[\\`*_[\]<>|~&$]/g;
-/** What opens a block when it starts one (a list item's text is the start of a block): quote, heading, list. */
-const BLOCK_START = /^(?:>|[#+-](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))/;
-/** Inline text on one line (a list item, a table cell, a sentence): it reads as itself. */
-function markdown_mdText(text, max = 2000) {
-    const escaped = defang((0,common_text/* oneLine */.T)(text, max)).replace(MARKUP, '\\$&');
-    return escaped.replace(BLOCK_START, (m) => (/\d/.test(m) ? `${m}\\` : `\\${m}`));
-}
-/**
- * Inline code: a backtick fence longer than any run of backticks in the text, so none closes it. In a
- * table cell (`cell`), `|` is escaped as GFM tables require, also inside code.
- */
-function markdown_mdCode(text, o = {}) {
-    let body = (0,common_text/* oneLine */.T)(text, o.max ?? 2000);
-    if (o.cell)
-        body = body.replace(/\|/g, '\\|');
-    const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
-    const fence = '`'.repeat(longest + 1);
-    // A space is stripped from each side when both are there; pad when the text starts or ends with a backtick.
-    const pad = body.startsWith('`') || body.endsWith('`') || (body.startsWith(' ') && body.endsWith(' ') && body.trim() !== '') ? ' ' : '';
-    return `${fence}${pad}${body || ' '}${pad}${fence}`;
-}
-/** A fenced code block: kept line for line, with a fence no line of the text can close. */
-function mdBlock(text, o = {}) {
-    const max = o.max ?? 4000;
-    const lines = (text.length > max ? `${text.slice(0, max - 1)}…` : text)
-        .split(/\r\n|\r|\n/)
-        .map((line) => oneLine(line.replace(/\t/g, '    '), Infinity));
-    const longest = Math.max(2, ...lines.flatMap((l) => (l.match(/`+/g) ?? []).map((run) => run.length)));
-    const fence = '`'.repeat(longest + 1);
-    return [fence, ...lines, fence].join('\n');
-}
-/** Text inside an HTML element (`<summary>`): entities for HTML, and no mention or link. */
-function mdHtml(text, max = 2000) {
-    return defang(oneLine(text, max)).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-/** fivestep's own Markdown (a description from action.yml) in a table cell: its markup kept, `|` escaped, one line. */
-function mdCell(markdown) {
-    return markdown.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').trim();
+/** A put-back that did not leave the host healthy: the reason recorded, the host out of rotation. */
+function revertFailed(run, c, why, logged = why) {
+    run.record.outcome = 'revert-failed';
+    run.record.reason = `${run.record.reason ? `${run.record.reason}; ` : ''}${why}`;
+    c.log.error(`${run.host.id}: ${logged}`);
+    if (c.balancer?.isOut(run.host))
+        c.balancer.keepOut(run.host, why);
 }
 
-;// CONCATENATED MODULE: ./src/rollout/report.ts
-// Pure builders for what a person reads: outputs, the job summary and the Mermaid gantt of the waves.
-// The summary stays readable and under GitHub's limits at thousands of hosts: hosts are grouped by wave
-// and outcome, every failed host is listed, per-host detail is kept for small fleets (the JSON report
-// keeps every host).
-
-
-
-/** Up to this many hosts the summary has a row, and the gantt a bar, per host. */
-
-/** GitHub drops a step summary over 1 MiB ("upload aborted"): stay well under it, in UTF-8 bytes. */
-const SUMMARY_BUDGET_BYTES = Math.floor(limits_GITHUB_LIMITS.stepSummary.bytes * 0.875);
-/** A failure reason in the summary is cut to this many characters (the JSON report keeps it whole). */
-const REASON_MAX = 300;
-/** At most this many rows in the wave table and bars in the wave chart (`waves: 1` makes a wave per host). */
-const WAVE_ROWS_MAX = 100;
-/** At most this many rows of the traffic table above SMALL_FLEET hosts. */
-const TRAFFIC_ROWS_MAX = 50;
+;// CONCATENATED MODULE: ./src/rollout/outputs.ts
 function rolloutOutputs(report) {
     const previous = {};
     for (const h of report.hosts)
@@ -68217,7 +69766,15 @@ function rolloutOutputs(report) {
             .map((h) => ({ host: h.host, reason: h.reason ?? h.outcome })),
     };
 }
-const emptyCounts = (wave) => ({ wave, hosts: 0, updated: 0, failed: 0, revertFailed: 0, reverted: 0, notStarted: 0 });
+const emptyWaveCounts = (wave) => ({
+    wave,
+    hosts: 0,
+    updated: 0,
+    failed: 0,
+    revertFailed: 0,
+    reverted: 0,
+    notStarted: 0,
+});
 const COUNT_OF = {
     updated: 'updated',
     failed: 'failed',
@@ -68226,16 +69783,18 @@ const COUNT_OF = {
     skipped: 'notStarted',
     pending: 'notStarted',
 };
-function addHost(counts, host) {
+/** Adds one host, by its outcome, to `counts`. */
+function countHost(counts, host) {
     counts.hosts++;
     counts[COUNT_OF[host.outcome]]++;
 }
-/** Per-outcome counts of the hosts of wave `index` (1-based, as HostRecord.wave); takes only the host records, so a running rollout can pass its own. */
+/** Per-outcome counts of the hosts of wave `index` (1-based, as HostRecord.wave); takes only the host records, so a
+ * running rollout can pass its own. */
 function waveCounts(report, index) {
-    const counts = emptyCounts(index);
+    const counts = emptyWaveCounts(index);
     for (const h of report.hosts)
         if (h.wave === index)
-            addHost(counts, h);
+            countHost(counts, h);
     return counts;
 }
 /** The log's one line for a wave: `250 host(s): 249 updated, 1 failed` (outcomes with no host left out). */
@@ -68247,373 +69806,122 @@ function waveCountLine(c) {
         [c.reverted, 'put back'],
         [c.notStarted, 'not started'],
     ];
-    return `${c.hosts} host(s): ${parts.filter(([n]) => n > 0).map(([n, w]) => `${n} ${w}`).join(', ') || 'none'}`;
+    return `${c.hosts} host(s): ${parts
+        .filter(([n]) => n > 0)
+        .map(([n, w]) => `${n} ${w}`)
+        .join(', ') || 'none'}`;
 }
-function stepMs(host, ...names) {
-    const steps = host.steps.filter((s) => names.includes(s.name));
-    if (steps.length === 0)
-        return undefined;
-    return steps.reduce((sum, s) => sum + (s.end - s.start), 0);
-}
-function formatMs(ms) {
-    if (ms === undefined)
-        return '–';
-    return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-}
-const OUTCOME_ICON = {
-    updated: '✅ updated',
-    failed: '❌ failed',
-    reverted: '↩️ reverted',
-    'revert-failed': '🔥 NOT reverted',
-    skipped: '⏭️ not started',
-    pending: '⏭️ not started',
-};
-const RESULT_HEADLINE = {
-    success: '✅ success',
-    reverted: '↩️ reverted: a failure was caught and every switched host was put back',
-    failed: '🔥 failed: some hosts could not be put back (see below)',
-};
-/** Untrusted text (a host's output, a verdict, a name) in the summary: one line, no markup. */
-const report_cell = (text) => markdown_mdText(text, Infinity);
-const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
-const reasonText = (reason) => markdown_mdText(reason, REASON_MAX);
-/** Mermaid task names may not hold `#:();` or a newline. */
-const taskName = (text) => text.replace(/[#:;()\r\n]/g, '_');
-function report_median(values) {
-    if (values.length === 0)
-        return undefined;
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-function hostsByWave(report) {
-    const byWave = new Map();
-    for (const h of report.hosts) {
-        const list = byWave.get(h.wave);
-        if (list)
-            list.push(h);
-        else
-            byWave.set(h.wave, [h]);
+
+;// CONCATENATED MODULE: ./src/rollout/progress.ts
+// What the rollout says in the log as it goes: the intro, the staging line, a wave's count line, each
+// host's steps. Small fleets name every host; above SMALL_FLEET, counts per wave (failures still by name).
+
+
+
+
+class Progress {
+    log;
+    hosts;
+    constructor(log, hosts) {
+        this.log = log;
+        this.hosts = hosts;
     }
-    return byWave;
+    /** Small fleets: every host is named in the log. */
+    get eachHost() {
+        return this.hosts <= SMALL_FLEET;
+    }
+    /** A host's progress: a log line on small fleets, a debug line at scale (the wave's count line says it). */
+    host(message) {
+        if (this.eachHost)
+            this.log.info(message);
+        else
+            this.log.debug(message);
+    }
+    intro(release, deployPath, plan, a) {
+        this.log.info(`Release ${release} → ${this.hosts} host(s) at ${deployPath}`);
+        const waves = plan.waves.map((w) => `${w.index}: ${this.eachHost ? w.hosts.join(', ') : `${w.hosts.length} host(s)`}`);
+        this.log.info(`Waves: ${waves.join(' · ')}`);
+        const what = a.url
+            ? `artifact downloaded by each host from ${a.url.redacted}`
+            : `artifact ${a.bytes} bytes${a.delta ? `, ${a.delta.entries.length} files, delta staging` : ''}`;
+        this.log.info(`max-failures ${plan.budget}, max-parallel ${plan.maxParallel}, ${MAX_CONCURRENT_HANDSHAKES} handshakes ` +
+            `at once, ` +
+            `${what}, sha256 ${a.sha256}`);
+    }
+    /** The staging line: how many hosts, how the release reached them, bytes sent, time taken. */
+    staged(records, ms) {
+        const how = new Map();
+        const stagedHosts = records.filter((r) => r.staging).length;
+        for (const r of records)
+            if (r.staging)
+                how.set(STAGED_HOW[r.staging], (how.get(STAGED_HOW[r.staging]) ?? 0) + 1);
+        const sent = records.reduce((sum, r) => sum + (r.sentBytes ?? 0), 0);
+        const failed = records.filter((r) => r.outcome === 'failed').length;
+        const ways = [...how].map(([k, n]) => `${n} ${k}`).join(', ') || 'none';
+        this.log.info(`Staged on ${stagedHosts} of ${records.length} host(s)${failed ? ` (${failed} failed)` : ''}: ${ways}; ` +
+            `the runner sent ${formatBytes(sent)} of artifact, in ${formatDuration(ms)}`);
+    }
+    wave(index, waves, records, ms) {
+        this.log.info(`Wave ${index}/${waves}: ${waveCountLine(waveCounts({ hosts: records }, index))} in ${formatDuration(ms)}`);
+    }
+    /** One group per host with its steps and their times. */
+    async steps(r) {
+        const total = r.steps.length
+            ? Math.max(...r.steps.map((x) => x.end)) - Math.min(...r.steps.map((x) => x.start))
+            : 0;
+        await this.log.group(`${r.host} · wave ${r.wave} · ${r.outcome} · ${total} ms`, async () => {
+            for (const x of r.steps) {
+                const took = String(x.end - x.start).padStart(6);
+                this.log.info(`${x.ok ? 'ok ' : 'ERR'} ${x.name.padEnd(8)} ${took} ms${x.detail ? `  ${x.detail}` : ''}`);
+            }
+        });
+    }
 }
-function mergeGroups(groups) {
-    const counts = emptyCounts(groups[0].counts.wave);
-    for (const g of groups)
-        for (const k of ['hosts', 'updated', 'failed', 'revertFailed', 'reverted', 'notStarted'])
-            counts[k] += g.counts[k];
-    return { waves: groups.flatMap((g) => g.waves), counts, hosts: groups.flatMap((g) => g.hosts) };
-}
-/**
- * A group per wave; past WAVE_ROWS_MAX waves, runs of waves that ended alike are merged (so `waves: 1` over
- * thousands of hosts reads as "waves 2–2500 updated"), then, if still too many, fixed-size runs.
- */
-function waveGroups(report) {
-    const byWave = hostsByWave(report);
-    const single = report.waves.map((w) => {
-        const hosts = byWave.get(w.index) ?? [];
-        const counts = emptyCounts(w.index);
-        for (const h of hosts)
-            addHost(counts, h);
-        return { waves: [w], counts, hosts };
-    });
-    if (single.length <= WAVE_ROWS_MAX)
-        return single;
-    const kind = (g) => {
-        const c = g.counts;
-        const verdict = g.waves[0].bake?.verdict;
-        return [c.failed + c.revertFailed > 0, c.revertFailed > 0, c.updated === c.hosts, c.reverted === c.hosts, c.notStarted === c.hosts, verdict && verdict !== 'pass' ? verdict : ''].join();
+
+;// CONCATENATED MODULE: ./src/rollout/record.ts
+/** Bumped when a key of the report file changes meaning; readers accept what they can read of any version. */
+const ROLLOUT_REPORT_VERSION = 1;
+function rolloutReport(f) {
+    const a = f.artifact;
+    const { plan } = f;
+    return {
+        tool: 'fivestep/ssh-rollout',
+        version: ROLLOUT_REPORT_VERSION,
+        release: f.settings.releaseId,
+        deployPath: f.settings.ssh.deployPath,
+        dryRun: f.settings.dryRun,
+        result: f.result,
+        startedAt: new Date(f.started).toISOString(),
+        finishedAt: new Date(f.finished).toISOString(),
+        durationMs: f.finished - f.started,
+        artifact: {
+            file: a.file,
+            sha256: a.sha256,
+            identity: a.identity,
+            bytes: a.bytes,
+            ...(a.url ? { url: a.url.redacted } : {}),
+            ...(a.delta ? { files: a.delta.entries.length } : {}),
+        },
+        sentBytes: f.hosts.reduce((sum, h) => sum + (h.sentBytes ?? 0), 0),
+        plan: {
+            waves: plan.waves.map((w) => w.hosts),
+            maxFailures: plan.budget,
+            maxParallel: plan.maxParallel,
+            steps: { stage: plan.stage, switch: plan.switch, finish: plan.finish, revert: plan.revert },
+        },
+        waves: f.waves,
+        hosts: f.hosts,
+        unhealthyAtStart: f.unhealthyAtStart,
+        stopReason: f.stopReason,
+        errors: f.errors,
     };
-    const runs = [];
-    for (const g of single) {
-        const last = runs[runs.length - 1];
-        if (last && kind(last[0]) === kind(g))
-            last.push(g);
-        else
-            runs.push([g]);
-    }
-    if (runs.length <= WAVE_ROWS_MAX)
-        return runs.map(mergeGroups);
-    const size = Math.ceil(single.length / WAVE_ROWS_MAX);
-    const chunks = [];
-    for (let i = 0; i < single.length; i += size)
-        chunks.push(mergeGroups(single.slice(i, i + size)));
-    return chunks;
-}
-function groupLabel(g) {
-    const first = g.waves[0].index;
-    const last = g.waves[g.waves.length - 1].index;
-    return first === last ? String(first) : `${first}–${last}`;
-}
-function bakeCell(g) {
-    const bakes = g.waves.flatMap((w) => (w.bake ? [w.bake] : []));
-    if (bakes.length === 0)
-        return '–';
-    if (g.waves.length === 1)
-        return `${formatMs(bakes[0].end - bakes[0].start)}${bakes[0].verdict ? `, ${report_cell(bakes[0].verdict)}` : ''}`;
-    const verdicts = new Map();
-    for (const b of bakes)
-        if (b.verdict)
-            verdicts.set(b.verdict, (verdicts.get(b.verdict) ?? 0) + 1);
-    return `${bakes.length} bakes${verdicts.size ? `: ${[...verdicts].map(([v, n]) => `${n} ${report_cell(v)}`).join(', ')}` : ''}`;
-}
-function waveTable(groups) {
-    const withBake = groups.some((g) => g.waves.some((w) => w.bake));
-    const out = [
-        `| wave | hosts | updated | failed | reverted | not started | switch (median) | health (median / slowest) | wave time |${withBake ? ' bake |' : ''}`,
-        `| --- | --- | --- | --- | --- | --- | --- | --- | --- |${withBake ? ' --- |' : ''}`,
-    ];
-    for (const g of groups) {
-        const c = g.counts;
-        const switchMs = g.hosts.flatMap((h) => stepMs(h, 'switch', 'reload') ?? []);
-        const healthMs = g.hosts.flatMap((h) => stepMs(h, 'health') ?? []);
-        const health = healthMs.length ? `${formatMs(report_median(healthMs))} / ${formatMs(healthMs.reduce((a, b) => Math.max(a, b)))}` : '–';
-        const times = g.waves.flatMap((w) => (w.start !== undefined && w.end !== undefined ? [w.end - w.start] : []));
-        const time = times.length ? formatMs(times.reduce((a, b) => a + b, 0)) : '–';
-        const failed = `${c.failed + c.revertFailed}${c.revertFailed ? ` (🔥 ${c.revertFailed} NOT put back)` : ''}`;
-        out.push(`| ${groupLabel(g)} | ${c.hosts} | ${c.updated} | ${failed} | ${c.reverted} | ${c.notStarted} | ${formatMs(report_median(switchMs))} | ${health} | ${time} |${withBake ? ` ${bakeCell(g)} |` : ''}`);
-    }
-    return out;
-}
-/** Where a failed host was left: put back, never switched, or (a stopped run) still on the new release. */
-function whereLeft(h, release) {
-    const revert = h.steps.find((s) => s.name === 'revert');
-    if (revert?.ok)
-        return `put back: ${report_cell(revert.detail ?? '')}`;
-    if (!h.steps.some((s) => s.name === 'switch' && s.ok))
-        return `not switched: still on ${report_cell(h.previous || '(no release)')}`;
-    return `not put back: still on ${report_cell(release)}`;
-}
-function failedItems(report) {
-    const line = (h) => h.outcome === 'revert-failed'
-        ? `- 🔥 **${report_cell(h.host)}** · wave ${h.wave} · **NOT put back**: ${reasonText(h.reason ?? h.outcome)}`
-        : `- ❌ ${report_cell(h.host)} · wave ${h.wave}: ${reasonText(h.reason ?? h.outcome)} (${whereLeft(h, report.release)})`;
-    return [...report.hosts.filter((h) => h.outcome === 'revert-failed'), ...report.hosts.filter((h) => h.outcome === 'failed')].map(line);
-}
-/** How the artifact reached the hosts, from the staging fields (absent fields: nothing). */
-function stagingInfo(report) {
-    const parts = [];
-    if (report.artifact.url)
-        parts.push(`hosts downloaded the artifact from ${markdown_mdCode(report.artifact.url)}`);
-    const LABEL = { delta: 'delta', full: 'full', url: 'downloaded', cached: 'cached' };
-    const staged = new Map();
-    for (const h of report.hosts)
-        if (h.staging)
-            staged.set(h.staging, (staged.get(h.staging) ?? 0) + 1);
-    if (staged.size)
-        parts.push(`staged: ${[...staged].sort((a, b) => b[1] - a[1]).map(([s, n]) => `${n} ${LABEL[s] ?? s}`).join(', ')}`);
-    const withSent = report.hosts.filter((h) => h.sentBytes !== undefined);
-    const sent = report.sentBytes ?? (withSent.length ? withSent.reduce((sum, h) => sum + h.sentBytes, 0) : undefined);
-    if (sent !== undefined) {
-        // Per host of those the runner staged (or, without per-host figures, those with a staging record).
-        const per = withSent.length || report.hosts.filter((h) => h.staging).length;
-        parts.push(`runner sent ${formatBytes(sent)}${sent > 0 && per > 0 ? ` (${formatBytes(sent / per)}/host)` : ''}`);
-    }
-    return parts.map((p) => `; ${p}`).join('');
-}
-function unhealthyLines(report) {
-    const found = report.unhealthyAtStart ?? [];
-    if (found.length === 0)
-        return [];
-    const out = ['', `**Found on a release that never became healthy** (a rollout that died midway, or failed):`];
-    if (found.length <= SMALL_FLEET) {
-        for (const u of found)
-            out.push(`- ${u.host}: ${u.release} (last recorded: ${u.status}); on failure this rollout puts it back on ${u.revertTo || '(no release)'}`);
-        return out;
-    }
-    const groups = new Map();
-    for (const u of found) {
-        const key = JSON.stringify([u.release, u.status, u.revertTo]);
-        const g = groups.get(key) ?? { release: u.release, status: u.status, revertTo: u.revertTo, hosts: 0 };
-        g.hosts++;
-        groups.set(key, g);
-    }
-    const shown = [...groups.values()].slice(0, SMALL_FLEET);
-    for (const g of shown)
-        out.push(`- ${plural(g.hosts, 'host')} on ${g.release} (last recorded: ${g.status}); on failure this rollout puts them back on ${g.revertTo || '(no release)'}`);
-    if (groups.size > shown.length)
-        out.push(`- … and ${groups.size - shown.length} more releases`);
-    out.push('', 'Their names are in the JSON report (`unhealthyAtStart`).');
-    return out;
-}
-function hostTable(report) {
-    const out = ['| host | wave | previous | upload | switch | health | result | total |', '| --- | --- | --- | --- | --- | --- | --- | --- |'];
-    for (const h of report.hosts) {
-        const total = h.steps.length ? Math.max(...h.steps.map((s) => s.end)) - Math.min(...h.steps.map((s) => s.start)) : undefined;
-        const upload = h.uploaded ? formatMs(stepMs(h, 'upload')) : h.steps.some((s) => s.name === 'unpack') ? 'cached' : '–';
-        // A host that failed on its own is put back at once: say so beside the failure.
-        const putBack = h.outcome === 'failed' ? h.steps.find((s) => s.name === 'revert' && s.ok) : undefined;
-        const result = `${OUTCOME_ICON[h.outcome] ?? h.outcome}${h.reason ? `: ${reasonText(h.reason)}` : ''}${putBack ? ` (put back: ${report_cell(putBack.detail ?? '')})` : ''}`;
-        out.push(`| ${h.host} | ${h.wave} | ${h.previous || '–'} | ${upload} | ${formatMs(stepMs(h, 'switch', 'reload'))} | ${formatMs(stepMs(h, 'health'))} | ${result} | ${formatMs(total)} |`);
-    }
-    return out;
-}
-/** Mermaid gantt: up to SMALL_FLEET hosts a bar per host from its switch to its last step; above, a bar per wave (its switch span). Bakes in both. */
-function ganttChart(report) {
-    const lines = ['```mermaid', 'gantt', `  title Release ${report.release}`, '  dateFormat x', '  axisFormat %M:%S'];
-    if (report.hosts.length <= SMALL_FLEET)
-        lines.push(...hostBars(report));
-    else
-        lines.push(...waveBars(report));
-    lines.push('```');
-    return lines.join('\n');
-}
-function hostBars(report) {
-    const lines = [];
-    const byId = new Map(report.hosts.map((h) => [h.host, h]));
-    for (const wave of report.waves) {
-        lines.push(`  section Wave ${wave.index}`);
-        for (const id of wave.hosts) {
-            const host = byId.get(id);
-            const steps = (host?.steps ?? []).filter((s) => ['switch', 'reload', 'health', 'revert'].includes(s.name));
-            if (!host || steps.length === 0)
-                continue;
-            const start = Math.min(...steps.map((s) => s.start));
-            const end = Math.max(...steps.map((s) => s.end), start + 1);
-            const tag = host.outcome === 'updated' ? '' : host.outcome === 'reverted' ? 'done, ' : 'crit, ';
-            lines.push(`  ${taskName(id)} : ${tag}${start}, ${end}`);
-        }
-        if (wave.bake)
-            lines.push(`  bake ${wave.bake.verdict ?? ''} : active, ${wave.bake.start}, ${Math.max(wave.bake.end, wave.bake.start + 1)}`);
-    }
-    return lines;
-}
-function waveBars(report) {
-    const lines = [];
-    for (const g of waveGroups(report)) {
-        const spans = g.waves.filter((w) => w.start !== undefined && w.end !== undefined);
-        const bake = g.waves.length === 1 ? g.waves[0].bake : undefined;
-        if (spans.length === 0 && !bake)
-            continue;
-        lines.push(`  section ${g.waves.length === 1 ? 'Wave' : 'Waves'} ${groupLabel(g)}`);
-        if (spans.length) {
-            const c = g.counts;
-            const failed = c.failed + c.revertFailed;
-            const start = spans[0].start;
-            const end = Math.max(spans[spans.length - 1].end, start + 1);
-            const tag = failed ? 'crit, ' : c.reverted ? 'done, ' : '';
-            const label = [plural(c.hosts, 'host'), ...(failed ? [`${failed} failed`] : []), ...(c.reverted ? [`${c.reverted} put back`] : [])].join(', ');
-            lines.push(`  ${label} : ${tag}${start}, ${end}`);
-        }
-        if (bake) {
-            const tag = bake.verdict === 'fail' || bake.verdict === 'error' ? 'crit' : 'active';
-            lines.push(`  ${taskName(`bake${bake.verdict ? ` ${bake.verdict}` : ''}`)} : ${tag}, ${bake.start}, ${Math.max(bake.end, bake.start + 1)}`);
-        }
-    }
-    return lines;
-}
-function report_summaryMarkdown(report) {
-    const before = [];
-    before.push(`## ssh-rollout ${report.dryRun ? '(dry run) ' : ''}${report.release}: ${RESULT_HEADLINE[report.result]}`);
-    before.push('');
-    before.push(`${report.hosts.length} host(s) in ${report.waves.length} wave(s), ${formatMs(report.durationMs)}; artifact ${(report.artifact.bytes / 1024).toFixed(0)} KiB, sha256 \`${report.artifact.sha256.slice(0, 12)}…\`; deploy path ${markdown_mdCode(report.deployPath)}${stagingInfo(report)}`);
-    if (report.stopReason)
-        before.push('', `**Stopped:** ${markdown_mdText(report.stopReason, 4 * REASON_MAX)}`);
-    const out = report.outOfRotation ?? [];
-    if (out.length) {
-        const named = out.length <= SMALL_FLEET ? out.map(report_cell).join(', ') : `${out.length} hosts (named in the JSON report, \`outOfRotation\`)`;
-        before.push('', `**Left out of rotation** on the load balancer, not being healthy (it sends them no users until you put them back): ${named}`);
-    }
-    before.push(...unhealthyLines(report));
-    before.push('', ...waveTable(waveGroups(report)));
-    const items = failedItems(report);
-    const stuck = report.hosts.filter((h) => h.outcome === 'revert-failed').length;
-    if (items.length) {
-        before.push('', `### Failed hosts (${items.length})`);
-        if (stuck)
-            before.push('', `**🔥 ${stuck} host(s) could NOT be put back** (listed first): they may still run ${report.release}; check them by hand.`);
-        before.push('');
-    }
-    const after = [];
-    const reverted = report.hosts.filter((h) => h.outcome === 'reverted');
-    if (reverted.length) {
-        after.push('', reverted.length <= SMALL_FLEET
-            ? `**Put back when the rollout stopped** (${reverted.length}): ${reverted.map((h) => report_cell(h.host)).join(', ')}`
-            : `**Put back when the rollout stopped:** ${reverted.length} hosts (per wave in the table above; names in the JSON report, the \`report\` output).`);
-    }
-    if (report.hosts.length <= SMALL_FLEET)
-        after.push('', ...hostTable(report));
-    else
-        after.push('', `Per-host detail (previous release, each step and its time, full reasons) of all ${report.hosts.length} hosts is in the JSON report (the \`report\` output).`);
-    const traffic = trafficTable(report);
-    if (traffic)
-        after.push('', traffic);
-    if (!report.dryRun)
-        after.push('', ganttChart(report));
-    if (report.errors.length) {
-        const shown = report.errors.slice(0, SMALL_FLEET);
-        after.push('', '**Warnings:**', ...shown.map((e) => `- ${reasonText(e)}`));
-        if (report.errors.length > shown.length)
-            after.push(`- … and ${report.errors.length - shown.length} more warnings: see the JSON report (\`errors\`)`);
-    }
-    return withinBudget(before, items, after);
-}
-/** Joins the summary, cutting the failed-host list (never the rest) so the whole stays within SUMMARY_BUDGET_BYTES. */
-function withinBudget(before, items, after) {
-    const join = (lines) => lines.join('\n') + '\n';
-    const whole = join([...before, ...items, ...after]);
-    if (Buffer.byteLength(whole) <= SUMMARY_BUDGET_BYTES)
-        return whole;
-    const more = (n) => ['', `… and ${n} more failed hosts: see the JSON report (the \`report\` output)`];
-    // The longest "more" line bounds what the cut costs; each kept item costs its bytes and a newline.
-    let used = Buffer.byteLength(join([...before, ...more(items.length), ...after]));
-    let kept = 0;
-    while (kept < items.length) {
-        const cost = Buffer.byteLength(items[kept]) + 1;
-        if (used + cost > SUMMARY_BUDGET_BYTES)
-            break;
-        used += cost;
-        kept++;
-    }
-    return join([...before, ...items.slice(0, kept), ...more(items.length - kept), ...after]);
-}
-/** The load balancer's share of requests, per wave (only when a balancer was used): per host up to SMALL_FLEET hosts, above that per wave's hosts against the rest. */
-function trafficTable(report) {
-    const rows = report.waves.flatMap((w) => (w.traffic ?? []).map((t) => ({ wave: w.index, waveHosts: w.hosts, ...t })));
-    if (rows.length === 0)
-        return '';
-    const hosts = report.hosts.map((h) => h.host);
-    if (hosts.length <= SMALL_FLEET) {
-        const out = ['**Traffic split** (share of requests on the load balancer)', '', `| wave | when | ${hosts.join(' | ')} |`, `| --- | --- | ${hosts.map(() => '---').join(' | ')} |`];
-        for (const r of rows)
-            out.push(`| ${r.wave} | ${report_cell(r.label)} | ${hosts.map((h) => (h in r.share ? `${r.share[h]}%` : '–')).join(' | ')} |`);
-        return out.join('\n');
-    }
-    const fleet = new Set(hosts);
-    const pct = (n) => `${Math.round(n * 10) / 10}%`;
-    const out = [
-        `**Traffic split** (share of requests on the load balancer; ${hosts.length} hosts, so per wave: the wave's hosts against the rest)`,
-        '',
-        '| wave | when | this wave\'s hosts | other hosts | hosts out (0%) |',
-        '| --- | --- | --- | --- | --- |',
-    ];
-    for (const r of rows.slice(0, TRAFFIC_ROWS_MAX)) {
-        const inWave = new Set(r.waveHosts);
-        let mine = 0;
-        let rest = 0;
-        let out0 = 0;
-        for (const [h, share] of Object.entries(r.share)) {
-            if (!fleet.has(h))
-                continue;
-            if (inWave.has(h))
-                mine += share;
-            else
-                rest += share;
-            if (share === 0)
-                out0++;
-        }
-        out.push(`| ${r.wave} | ${report_cell(r.label)} | ${pct(mine)} of ${r.waveHosts.length} | ${pct(rest)} of ${hosts.length - r.waveHosts.length} | ${out0} |`);
-    }
-    if (rows.length > TRAFFIC_ROWS_MAX)
-        out.push('', `… and ${rows.length - TRAFFIC_ROWS_MAX} more rows: see the JSON report (\`waves[].traffic\`).`);
-    return out.join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/rollout/rollout.ts
 // The rollout: preflight every host, stage the release everywhere, then switch wave by wave,
 // watching health (and metrics during each bake); on too many failures, put every switched host back.
-// The per-host verbs are the release engine's (engine/host.ts), the plan and the go/stop decisions
-// are pure (engine/plan.ts, engine/verdict.ts); this file only sequences them.
+// What each step runs is the step table's (engine/steps.ts); the plan and the go/stop decisions are
+// pure (engine/plan.ts, engine/verdict.ts); this file only sequences them.
 
 
 
@@ -68630,12 +69938,6 @@ function trafficTable(report) {
 
 
 
-
-const STAGED_HOW = { full: 'whole artifact', delta: 'delta', url: 'downloaded by the host', cached: 'already there' };
-/** Up to this many hosts the log names each host's steps; above it, one line per wave with counts (failures still by name). */
-const LOG_EACH_HOST_UP_TO = 50;
-/** Delta staging failures that sending the whole artifact would not mend: a release-id taken, no room, something refused. */
-const NOT_FOR_A_WHOLE_ARTIFACT = new Set([EXIT.exists, EXIT.noSpace, EXIT.refused]);
 /** How long a put-back waits for a host whose connection was lost (a restarted sshd) to answer again. */
 const RECONNECT_WITHIN_MS = 30_000;
 async function rollout(settings, artifact, deps) {
@@ -68654,13 +69956,12 @@ class RolloutRun {
     stopReason = '';
     balancer;
     heartbeat;
-    token = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+    shared;
     now;
     sleep;
     started;
     log;
-    /** Delta tars by the set of files they carry: hosts on the same current release share one. */
-    deltaTars = new Map();
+    progress;
     constructor(settings, artifact, deps) {
         this.settings = settings;
         this.artifact = artifact;
@@ -68670,25 +69971,43 @@ class RolloutRun {
         this.log = deps.logger;
         this.started = this.now();
         const ssh = settings.ssh;
-        const ctx = { connector: deps.connector, credentials: ssh.credentials, deployPath: ssh.deployPath, now: this.now, sleep: this.sleep };
-        this.runs = ssh.hosts.map((spec) => {
-            const host = new ReleaseHost(spec, ctx);
-            return { host, record: { host: host.id, wave: 0, previous: '', outcome: 'pending', uploaded: false, steps: host.steps }, revertTo: '', staged: false, switched: false, closed: false };
-        });
+        this.shared = {
+            settings,
+            artifact,
+            stepSettings: { ...stepSettingsOf(settings), checks: stateChecks(settings.sharedPaths, stagingOf(artifact)) },
+            runUrl: deps.runUrl,
+            token: (0,external_node_crypto_.randomBytes)(12).toString('hex'),
+            log: this.log,
+            health: deps.health,
+            now: this.now,
+            stopped: () => !this.decide(),
+            deltaTars: new Map(),
+            reconnectWithinMs: RECONNECT_WITHIN_MS,
+            balancer: () => this.balancer,
+        };
+        const ctx = {
+            connector: deps.connector,
+            credentials: ssh.credentials,
+            deployPath: ssh.deployPath,
+            now: this.now,
+            sleep: this.sleep,
+        };
+        this.runs = ssh.hosts.map((spec) => newHostRun(new ReleaseHost(spec, ctx), this.shared));
         this.byId = new Map(this.runs.map((r) => [r.host.id, r]));
+        this.progress = new Progress(this.log, this.runs.length);
         this.plan = this.makePlan();
         this.waveRecords = this.plan.waves.map((w) => ({ index: w.index, hosts: w.hosts }));
         for (const w of this.plan.waves)
             for (const id of w.hosts)
                 this.run(id).record.wave = w.index;
-        this.heartbeat = new Heartbeat(() => this.runs.map((r) => r.host), (host) => this.stop(`${host.id}: another run took this rollout's lock over (it judged this run dead): stopping`), this.log, deps.heartbeatMs);
+        this.heartbeat = new Heartbeat(() => this.runs.map((r) => r.lock), (lock) => this.stop(`${lock.id}: another run took this rollout's lock over (it judged this run dead): stopping`), this.log, deps.heartbeatMs);
     }
     async execute() {
         const onAbort = () => this.stop('cancelled (the runner sent a signal)');
         this.deps.signal?.addEventListener('abort', onAbort);
         if (this.deps.signal?.aborted)
             onAbort();
-        this.logIntro();
+        this.progress.intro(this.settings.releaseId, this.settings.ssh.deployPath, this.plan, this.artifact);
         this.heartbeat.start();
         let report;
         try {
@@ -68703,8 +70022,10 @@ class RolloutRun {
                 (report?.errors ?? this.errors).push(lb.error);
             if (report && lb?.out.length)
                 report.outOfRotation = lb.out;
-            await (0,concurrency/* mapLimit */.sf)(this.runs, this.settings.ssh.maxParallel, async ({ host }) => {
-                await host.unlock().catch((err) => this.log.warning(`${host.id}: could not release the lock: ${errors_errorMessage(err)}`));
+            await (0,concurrency/* mapLimit */.sf)(this.runs, this.settings.ssh.maxParallel, async ({ host, lock }) => {
+                await lock
+                    .release()
+                    .catch((err) => this.log.warning(`${host.id}: could not release the lock: ${errors_errorMessage(err)}`));
                 await host.close();
             });
         }
@@ -68714,7 +70035,7 @@ class RolloutRun {
             return await this.dryRun();
         if (this.settings.loadBalancer)
             await this.openBalancer();
-        await this.log.group(`Preflight: ${this.runs.length} host(s)`, () => this.eachHost(this.runs, 'preflight', (run) => this.preflightHost(run)));
+        await this.log.group(`Preflight: ${this.runs.length} host(s)`, () => this.eachHost(this.runs, 'preflight', (run) => this.preflightHost(run, true)));
         this.plan = this.makePlan();
         if (this.decide())
             await this.stage();
@@ -68726,52 +70047,23 @@ class RolloutRun {
         const decision = this.judge();
         if (!decision.go)
             return await this.stopAndRevert(decision.reason, decision.revert);
-        await this.log.group('Record and prune', () => this.eachHost(this.runs.filter((r) => r.record.outcome === 'updated'), 'record', (run) => this.recordHealthy(run)));
+        const updated = this.runs.filter((r) => r.record.outcome === 'updated');
+        await this.log.group('Record and prune', () => this.eachHost(updated, 'record', async (run) => {
+            const error = await finishHost(run, this.shared, this.plan);
+            if (error)
+                this.errors.push(error);
+        }));
         return this.finish('success');
     }
     makePlan() {
-        const s = this.settings;
-        const found = new Map();
-        for (const r of this.runs) {
-            if (r.state)
-                found.set(r.host.id, { uploaded: this.alreadyStaged(r.state), current: r.state.current !== '' });
-        }
-        return planRollout(this.runs.map((r) => r.host.id), {
-            release: s.releaseId,
-            waves: s.waves,
-            maxFailures: s.maxFailures,
-            maxParallel: s.ssh.maxParallel,
-            sharedPaths: s.sharedPaths.length > 0,
-            setup: s.setupCommand !== '',
-            reload: s.ssh.reloadCommand !== '',
-            health: s.ssh.healthCommand !== '' || s.ssh.healthUrl !== '',
-            drain: s.loadBalancer?.drain ?? false,
-            canary: (s.loadBalancer?.canaryShare ?? null) !== null,
-            waveWaitMs: s.waveWaitMs,
-            watch: s.watch !== null && this.deps.watch !== undefined,
-            staging: this.artifact.url ? 'url' : this.artifact.delta ? 'delta' : 'upload',
-        }, found);
-    }
-    logIntro() {
-        const { ssh } = this.settings;
-        this.log.info(`Release ${this.settings.releaseId} → ${this.runs.length} host(s) at ${ssh.deployPath}`);
-        this.log.info(`Waves: ${this.plan.waves.map((w) => `${w.index}: ${this.eachHostLogged ? w.hosts.join(', ') : `${w.hosts.length} host(s)`}`).join(' · ')}`);
-        const a = this.artifact;
-        const what = a.url ? `artifact downloaded by each host from ${a.url.redacted}` : `artifact ${a.bytes} bytes${a.delta ? `, ${a.delta.entries.length} files, delta staging` : ''}`;
-        this.log.info(`max-failures ${this.plan.budget}, max-parallel ${ssh.maxParallel}, ${MAX_CONCURRENT_HANDSHAKES} handshakes at once, ${what}, sha256 ${a.sha256}`);
+        return planOf(this.runs, this.shared, this.deps.watch !== undefined);
     }
     async dryRun() {
         // Read-only: host keys verified and state read (no lock), so the plan shows what the run would do.
-        await this.log.group('Dry run: host-key checks and state, no lock, no change', () => this.eachHost(this.runs, 'dry run', async (run) => {
-            await run.host.connect();
-            const state = await run.host.readState(this.settings.releaseId, this.checks());
-            const findings = this.check(run, state);
-            this.found(run, state);
-            const adopt = findings.adopt ? `; current is a directory: adopt-current would move it to releases/${adoptId(new Date(this.now()))}` : '';
-            this.log.info(`${run.host.id}: host key verified, checks passed, current release ${run.record.previous || '(none)'}${adopt}`);
-        }));
+        await this.log.group('Dry run: host-key checks and state, no lock, no change', () => this.eachHost(this.runs, 'dry run', (run) => this.preflightHost(run, false)));
         this.plan = this.makePlan();
-        printDryRun(this.log, this.settings, this.artifact, this.plan, new Map(this.runs.map((r) => [r.host.id, { previous: r.record.previous, revertTo: r.revertTo }])));
+        const hosts = new Map(this.runs.map((r) => [r.host.id, { previous: r.record.previous, revertTo: r.revertTo }]));
+        printDryRun(this.log, this.settings, this.artifact, this.plan, hosts);
         for (const run of this.runs)
             if (run.record.outcome === 'pending')
                 run.record.outcome = 'skipped';
@@ -68780,366 +70072,111 @@ class RolloutRun {
             this.stopReason = decision.reason;
         return this.finish(decision.go ? 'success' : 'reverted');
     }
-    /**
-     * Connect (verifying the host key), take the lock, read the state and ledger and check the host
-     * (deploy:check); nothing changes yet, but for adopt-current moving a hand-deployed `current` in.
-     */
-    async preflightHost(run) {
-        await run.host.connect();
-        await takeLock(run.host, {
+    /** The preflight steps of one host (engine/steps.ts); a dry run takes no lock and adopts nothing. */
+    async preflightHost(run, lock) {
+        const request = {
             owner: this.deps.runUrl,
-            token: this.token,
+            token: this.shared.token,
             timeoutMs: this.settings.lockTimeoutMs,
             logger: this.log,
             now: this.now,
             sleep: this.sleep,
             cancelled: () => this.stopReason !== '',
             runStatus: this.deps.runStatus,
-        });
-        let state = await run.host.readState(this.settings.releaseId, this.checks());
-        if (this.check(run, state).adopt) {
-            const id = adoptId(new Date(this.now()));
-            await run.host.adopt(id, { time: new Date(this.now()).toISOString(), action: 'adopt', release: id, previous: '', run: this.deps.runUrl, result: 'healthy', reason: 'adopt-current: the directory current was' });
-            this.log.warning(`${run.host.id}: current was a directory: moved to releases/${id} and recorded healthy (adopt-current); a failed rollout goes back to it`);
-            state = await run.host.readState(this.settings.releaseId, this.checks());
-        }
-        this.found(run, state);
-        this.hostInfo(`${run.host.id}: connected, locked, checked, current release ${run.record.previous || '(none)'}`);
-    }
-    /** What preflight asks every host besides its state. */
-    checks() {
-        return stateChecks(this.settings.sharedPaths, stagingOf(this.artifact));
-    }
-    /** The host's preflight findings: warnings logged, problems thrown (the host fails its preflight). */
-    check(run, state) {
-        const a = this.artifact;
-        const s = this.settings;
-        // A host that gets the whole artifact needs room for it and its files; a delta is checked when its size is known.
-        const whole = !a.url && !this.alreadyStaged(state) && !(a.delta && state.current);
-        const findings = preflightFindings(state, {
-            host: run.host.spec,
-            deployPath: s.ssh.deployPath,
-            shared: s.sharedPaths,
-            tree: a.tree,
-            adoptCurrent: s.adoptCurrent,
-            needBytes: whole && a.unpacked ? a.bytes + a.unpacked.bytes : undefined,
-            ...commandsNeeded(stagingOf(this.artifact)),
-        });
-        for (const w of findings.warnings)
-            this.log.warning(w);
-        if (findings.problems.length > 0)
-            throw new Error(findings.problems.join('; '));
-        return findings;
-    }
-    /** This release is on the host already, with the same content. */
-    alreadyStaged(state) {
-        return state.checksum === this.artifact.identity && state.releases.some((x) => x.id === this.settings.releaseId);
-    }
-    /** What preflight learnt about a host: its release, the ledger's word on it, where a revert goes. */
-    found(run, state) {
-        run.state = state;
-        run.ledger = readLedger(state.log, state.bad);
-        run.record.previous = state.current;
-        run.revertTo = revertTarget(state, run.ledger, this.settings.releaseId);
-        const status = run.ledger.status(state.current);
-        if (state.current && neverHealthy(status)) {
-            this.unhealthy.push({ host: run.host.id, release: state.current, status, revertTo: run.revertTo });
-            this.log.warning(`${run.host.id}: on ${state.current}, which never became healthy (last recorded: ${status}; a rollout that died midway or failed)` +
-                `; if this rollout fails it goes back to ${run.revertTo || '(no release)'}`);
-        }
-    }
-    async stageHost(run) {
-        const { host, record } = run;
-        const s = this.settings;
-        const a = this.artifact;
-        const steps = this.plan.stage[host.id];
-        const staged = () => this.entry(run, 'staged');
-        record.sentBytes = 0;
-        const unpack = () => host.unpack(s.releaseId, { identity: a.identity, format: a.format, staged: staged(), unpackedBytes: a.unpacked?.bytes });
-        if (steps.includes('download')) {
-            await host.download(s.releaseId, a.sha256, a.url);
-            await unpack();
-            record.staging = 'url';
-        }
-        else if (steps.includes('compare') && (await this.stageDelta(run))) {
-            record.staging = 'delta';
-        }
-        else if (steps.includes('compare') || steps.includes('upload')) {
-            await host.upload(s.releaseId, a.sha256, a.content);
-            record.sentBytes += a.content.length;
-            await unpack();
-            record.staging = 'full';
-        }
-        else {
-            await unpack();
-            record.staging = 'cached';
-        }
-        record.uploaded = record.sentBytes > 0;
-        run.staged = true;
-        if (steps.includes('link'))
-            await host.linkShared(s.releaseId, s.sharedPaths);
-        if (steps.includes('setup'))
-            await host.setup(s.setupCommand, this.env(run));
-        this.hostInfo(`${host.id}: staged (${STAGED_HOW[record.staging]}${record.sentBytes ? `, ${record.sentBytes} bytes sent` : ''})`);
+        };
+        const unhealthy = await preflight(run, this.shared, lock ? request : null, this.progress);
+        if (unhealthy)
+            this.unhealthy.push(unhealthy);
     }
     async stage() {
         const start = this.now();
         const runs = this.pending();
-        await this.log.group(`Stage release ${this.settings.releaseId}`, () => this.eachHost(runs, 'stage', (run) => this.stageHost(run)));
-        const how = new Map();
-        for (const r of runs)
-            if (r.staged)
-                how.set(STAGED_HOW[r.record.staging], (how.get(STAGED_HOW[r.record.staging]) ?? 0) + 1);
-        const sent = runs.reduce((sum, r) => sum + (r.record.sentBytes ?? 0), 0);
-        const failed = runs.filter((r) => r.record.outcome === 'failed').length;
-        this.log.info(`Staged on ${runs.filter((r) => r.staged).length} of ${runs.length} host(s)${failed ? ` (${failed} failed)` : ''}: ${[...how].map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}; ` +
-            `the runner sent ${formatBytes(sent)} of artifact, in ${formatMs(this.now() - start)}`);
-    }
-    /**
-     * Offers the manifest and sends only what the host lacks. False when the host gets the whole
-     * artifact instead: nothing to build from, a delta no smaller than the artifact, or a build that
-     * failed (a hard link refused, a release edited in place): the host's error is logged.
-     */
-    async stageDelta(run) {
-        const { host, record } = run;
-        const source = this.artifact.delta;
-        // Built from the release preflight found current (a link into releases/, never anything else).
-        const offer = await host.offerDelta(this.settings.releaseId, run.state?.current ?? '', source.manifest, (o) => o.usable ? `from ${o.from}: ${filesToSend(source.entries, o.missing).length} of ${source.entries.length} files to send` : `whole artifact: ${o.reason}`);
-        record.sentBytes = source.manifest.length;
-        if (!offer.usable)
-            return false;
-        const files = filesToSend(source.entries, offer.missing);
-        const tar = await this.deltaTarOf(files);
-        if (tar.length >= this.artifact.content.length)
-            return false;
-        // Sent whether or not the build then passes its check.
-        record.sentBytes += tar.length;
-        try {
-            const needBytes = files.reduce((sum, f) => sum + f.size, 0) + tar.length;
-            await host.unpackDelta(this.settings.releaseId, this.artifact.identity, needBytes, tar, this.entry(run, 'staged'), `delta from ${offer.from}: ${files.length} of ${source.entries.length} files, ${tar.length} bytes`);
-            return true;
-        }
-        catch (err) {
-            if (err instanceof StepError && NOT_FOR_A_WHOLE_ARTIFACT.has(err.code))
-                throw err;
-            this.log.warning(`${host.id}: delta staging failed, sending the whole artifact: ${errors_errorMessage(err)}`);
-            return false;
-        }
-    }
-    deltaTarOf(files) {
-        const key = files.map((f) => f.path).join('\0');
-        let tar = this.deltaTars.get(key);
-        if (!tar) {
-            tar = deltaTar(this.artifact.delta, files);
-            this.deltaTars.set(key, tar);
-        }
-        return tar;
+        await this.log.group(`Stage release ${this.settings.releaseId}`, () => this.eachHost(runs, 'stage', (run) => stageHost(run, this.plan, this.progress)));
+        this.progress.staged(runs.map((r) => r.record), this.now() - start);
     }
     async runWave(index) {
         const wave = this.plan.waves[index - 1];
         const record = this.waveRecords[index - 1];
         const ready = wave.hosts.map((id) => this.run(id)).filter((r) => r.record.outcome === 'pending');
         record.start = this.now();
-        await this.log.group(`Wave ${index}/${this.plan.waves.length}: ${this.eachHostLogged ? wave.hosts.join(', ') : `${wave.hosts.length} host(s)`}`, () => (0,concurrency/* mapLimit */.sf)(ready, this.settings.ssh.maxParallel, async (run) => {
+        const named = this.progress.eachHost ? wave.hosts.join(', ') : `${wave.hosts.length} host(s)`;
+        await this.log.group(`Wave ${index}/${this.plan.waves.length}: ${named}`, () => (0,concurrency/* mapLimit */.sf)(ready, this.settings.ssh.maxParallel, async (run) => {
             if (!this.decide())
                 return;
             await this.switchHost(run);
         }));
         record.end = this.now();
-        if (this.balancer)
-            record.traffic = [this.balancer.split(`wave ${index} switching (each host out while it switches)`, ready.map((r) => r.host.id))];
-        this.log.info(`Wave ${index}/${this.plan.waves.length}: ${waveCountLine(waveCounts({ hosts: this.runs.map((r) => r.record) }, index))} in ${formatMs(record.end - record.start)}`);
-        // Runner log groups cannot nest: each host's steps get their own group after its wave's (at scale, only hosts that did not update).
+        if (this.balancer) {
+            const out = ready.map((r) => r.host.id);
+            record.traffic = [this.balancer.split(`wave ${index} switching (each host out while it switches)`, out)];
+        }
+        this.progress.wave(index, this.plan.waves.length, this.runs.map((r) => r.record), record.end - record.start);
+        // Runner log groups cannot nest: each host's steps get their own group after its wave's (at scale, only hosts
+        // that did not update).
         for (const run of ready)
-            if (this.eachHostLogged || run.record.outcome !== 'updated')
-                await this.logHostSteps(run);
+            if (this.progress.eachHost || run.record.outcome !== 'updated')
+                await this.progress.steps(run.record);
         if (wave.bake && this.decide())
             await this.bake(index, record);
     }
     /** The plan's switch steps for one host; a failure is judged at once (this host back, or the rollout stopped). */
     async switchHost(run) {
         const { host } = run;
-        const ssh = this.settings.ssh;
         try {
-            for (const step of this.plan.switch) {
-                // A rollout that stopped while this host waited for another server to come back leaves it untouched.
-                if (step === 'drain' && (await this.balancer.drain(host, () => !this.decide())) === 'stopped')
-                    return;
-                else if (step === 'switch') {
-                    await host.switchTo(this.settings.releaseId, this.entry(run, 'switched'));
-                    run.switched = true;
-                }
-                else if (step === 'reload')
-                    await host.reload(ssh.reloadCommand, this.env(run));
-                else if (step === 'health')
-                    await this.checkHealth(run, this.env(run));
-                // Drained only while another server stayed in rotation (Balancer.drain); in rotation only once healthy.
-                else if (step === 'rotation' && this.balancer.isOut(host))
-                    await this.balancer.enable(host);
-            }
+            if ((await runSteps(this.plan.switch, run)) === 'stopped')
+                return;
             run.record.outcome = 'updated';
-            this.hostInfo(`${host.id}: on ${this.settings.releaseId}${this.plan.switch.includes('health') ? ', healthy' : ''}`);
+            this.progress.host(`${host.id}: on ${this.settings.releaseId}${this.plan.switch.includes('health') ? ', healthy' : ''}`);
         }
         catch (err) {
             this.fail(run, errors_errorMessage(err));
             const decision = this.judge();
             // Within max-failures the rollout goes on, but this host must not stay on a release that failed on it.
             if (decision.go && decision.revert.includes(host.id))
-                await this.putBack(run, errors_errorMessage(err));
+                await putBackHost(run, errors_errorMessage(err), this.outcomes());
             // Never switched (its switch failed): still on its release, back in rotation once healthy there.
             else if (!run.switched && this.balancer?.isOut(host))
-                await this.backUnswitched(run);
+                await backUnswitched(run, this.outcomes());
         }
     }
     async bake(index, record) {
-        const ms = this.settings.waveWaitMs;
         const canary = this.plan.waves[index - 1].hosts.filter((id) => this.run(id).record.outcome === 'updated');
         const share = this.settings.loadBalancer?.canaryShare ?? null;
-        if (!this.balancer || index !== 1 || share === null || canary.length === 0)
-            return this.bakeFor(ms, record, canary);
-        try {
-            const splits = await this.balancer.withCanary(canary, share, (traffic) => this.bakeFor(ms, record, canary, traffic));
-            (record.traffic ??= []).push(...splits);
-        }
-        catch (err) {
-            this.stop(`load balancer: canary weight: ${errors_errorMessage(err)}`);
-        }
-    }
-    /** Waits out the bake, or runs the metric watch over the wave's updated hosts; a fail verdict stops the rollout. */
-    async bakeFor(ms, record, hostIds, traffic) {
-        const start = this.now();
-        const hosts = hostIds.map((id) => this.run(id).host.spec);
-        if (!this.deps.watch || !this.settings.watch || hosts.length === 0) {
-            this.log.info(`Bake: waiting ${ms / 1000}s before the next wave`);
-            const end = start + ms;
-            while (this.now() < end && !this.stopReason)
-                await this.sleep(Math.min(250, end - this.now()));
-            record.bake = { start, end: this.now() };
-            return;
-        }
-        const controller = new AbortController();
-        const relay = () => controller.abort();
-        this.deps.signal?.addEventListener('abort', relay);
-        try {
-            const outcome = await this.log.group(`Bake ${ms / 1000}s, watching metrics of wave ${record.index}`, () => this.deps.watch(hosts, ms, controller.signal, traffic));
-            record.bake = { start, end: this.now(), verdict: outcome.verdict, detail: outcome.detail };
-            if (outcome.verdict === 'fail')
-                this.stop(`metric watch failed during the bake of wave ${record.index}: ${outcome.detail}`);
-        }
-        catch (err) {
-            record.bake = { start, end: this.now(), verdict: 'error', detail: errors_errorMessage(err) };
-            this.stop(`metric watch could not run during the bake of wave ${record.index}: ${errors_errorMessage(err)}`);
-        }
-        finally {
-            this.deps.signal?.removeEventListener('abort', relay);
-        }
+        const weighted = this.balancer && index === 1 && share !== null && canary.length > 0;
+        await bakeWave({
+            ms: this.settings.waveWaitMs,
+            record,
+            hosts: canary.map((id) => this.run(id).host.spec),
+            canary: weighted ? { balancer: this.balancer, share: share, hosts: canary } : null,
+            watch: this.deps.watch && this.settings.watch ? this.deps.watch : null,
+            log: this.log,
+            now: this.now,
+            sleep: this.sleep,
+            signal: this.deps.signal,
+            stop: (reason) => this.stop(reason),
+            stopped: () => this.stopReason !== '',
+        });
     }
     async stopAndRevert(reason, revert) {
         this.stopReason = reason;
         this.log.error(`Rollout stopped: ${reason}`);
-        await this.log.group('Revert switched hosts', () => (0,concurrency/* mapLimit */.sf)(revert.map((id) => this.run(id)), this.settings.ssh.maxParallel, (run) => this.putBack(run, reason)));
+        const switched = revert.map((id) => this.run(id));
+        await this.log.group('Revert switched hosts', () => (0,concurrency/* mapLimit */.sf)(switched, this.settings.ssh.maxParallel, (run) => putBackHost(run, reason, this.outcomes())));
         // Where the release was staged but never ran, the ledger still says how this rollout ended (best effort).
         const unrecorded = this.runs.filter((r) => r.staged && !r.switched && !r.closed && r.host.connected);
-        await (0,concurrency/* mapLimit */.sf)(unrecorded, this.settings.ssh.maxParallel, (run) => run.host.record([this.entry(run, 'failed', `rollout stopped: ${reason}`)]).catch(() => undefined));
+        await (0,concurrency/* mapLimit */.sf)(unrecorded, this.settings.ssh.maxParallel, (run) => {
+            const failed = rolloutEntry(this.shared, run.record.previous, 'failed', `rollout stopped: ${reason}`);
+            run.input = { ...run.input, ledger: () => [failed], prune: [] };
+            return runSteps(['record'], run).catch(() => undefined);
+        });
         for (const run of this.runs)
             if (run.record.outcome === 'pending')
                 run.record.outcome = 'skipped';
         return this.finish(this.runs.some((r) => r.record.outcome === 'revert-failed') ? 'failed' : 'reverted');
     }
-    /**
-     * Puts a switched host back on its revert target (and reloads it); the ledger records the release
-     * failed here. Behind a balancer it is out of rotation meanwhile and back only once its health check
-     * passes on the target; a host that is not healthy there stays out (revert-failed, named in failed-hosts).
-     */
-    async putBack(run, reason) {
-        const { host } = run;
-        const target = run.revertTo;
-        const ssh = this.settings.ssh;
-        const back = { deployPath: ssh.deployPath, releaseId: target, previousReleaseId: this.settings.releaseId };
-        try {
-            // The balancer never blocks a revert: a drain that fails is a warning.
-            if (this.balancer?.settings.drain && !this.balancer.isOut(host))
-                await this.balancer.drain(host).catch((e) => this.log.warning(`${host.id}: ${errors_errorMessage(e)}`));
-            await host.putBack(target, this.entry(run, 'failed', reason), ssh.reloadCommand ? { command: ssh.reloadCommand, env: back } : null, RECONNECT_WITHIN_MS);
-            run.switched = false;
-            run.closed = true;
-        }
-        catch (err) {
-            if (err instanceof ReloadFailedError) {
-                // `current` is back on the target (its ledger line says so); the app may not serve it.
-                run.switched = false;
-                run.closed = true;
-                this.revertFailed(run, errors_errorMessage(err));
-                return;
-            }
-            this.revertFailed(run, `could not be put back on ${target || '(no release)'}: ${errors_errorMessage(err)}`, `COULD NOT BE REVERTED to ${target || '(no release)'}: ${errors_errorMessage(err)}`);
-            return;
-        }
-        if (this.balancer?.isOut(host)) {
-            if (!target) {
-                this.balancer.keepOut(host, 'no release left to serve');
-            }
-            else {
-                const unhealthy = await this.healthProblem(run, back);
-                if (unhealthy) {
-                    this.revertFailed(run, `back on ${target} but not healthy: ${unhealthy}`);
-                    return;
-                }
-                await this.balancer.enable(host).catch((e) => this.log.warning(`${host.id}: ${errors_errorMessage(e)}`));
-            }
-        }
-        // A host that failed stays 'failed' (with its reason), so `failed-hosts` names it; only hosts
-        // reverted because of another host's failure become 'reverted'.
-        if (run.record.outcome !== 'failed')
-            run.record.outcome = 'reverted';
-        this.log.info(`${host.id}: reverted to ${target || '(no release)'}`);
-    }
-    /** A host drained for a switch that did not happen: in rotation again once healthy on the release it kept. */
-    async backUnswitched(run) {
-        const kept = { deployPath: this.settings.ssh.deployPath, releaseId: run.record.previous, previousReleaseId: '' };
-        const unhealthy = run.record.previous ? await this.healthProblem(run, kept) : 'no release to serve';
-        if (unhealthy)
-            this.balancer.keepOut(run.host, `not switched, and not healthy on ${run.record.previous || '(no release)'}: ${unhealthy}`);
-        else
-            await this.balancer.enable(run.host).catch((e) => this.log.warning(`${run.host.id}: ${errors_errorMessage(e)}`));
-    }
-    /** A put-back that did not leave the host healthy: the reason recorded, the host out of rotation. */
-    revertFailed(run, why, logged = why) {
-        run.record.outcome = 'revert-failed';
-        run.record.reason = `${run.record.reason ? `${run.record.reason}; ` : ''}${why}`;
-        this.log.error(`${run.host.id}: ${logged}`);
-        if (this.balancer?.isOut(run.host))
-            this.balancer.keepOut(run.host, why);
-    }
-    /** Why the host is not healthy on `env`'s release ('' when it is, or when no health check is configured). */
-    healthProblem(run, env) {
-        if (!this.plan.switch.includes('health'))
-            return Promise.resolve('');
-        return this.checkHealth(run, env).then(() => '', (e) => errors_errorMessage(e));
-    }
-    /** The health check, with `{port}` the port of the host's balancer server. */
-    checkHealth(run, env) {
-        return run.host.health(this.deps.health, env, this.balancer?.appPort(run.host.id));
-    }
-    /** The rollout succeeded: `healthy` in the ledger and the prune, in one command. */
-    async recordHealthy(run) {
-        const s = this.settings;
-        const healthy = this.entry(run, 'healthy');
-        const state = {
-            ...run.state,
-            current: s.releaseId,
-            releases: run.state.releases.some((r) => r.id === s.releaseId) ? run.state.releases : [...run.state.releases, { id: s.releaseId, mtime: Number.MAX_SAFE_INTEGER }],
-        };
-        const prune = planPrune(state, readLedger([...state.log, healthy], state.bad), s.keepReleases, [run.record.previous]);
-        try {
-            await run.host.record([healthy], prune);
-            if (prune.length > 0)
-                this.log.info(`${run.host.id}: pruned ${prune.join(', ')}`);
-        }
-        catch (err) {
-            this.errors.push(`${run.host.id}: record/prune: ${errors_errorMessage(err)}`);
-            this.log.warning(`${run.host.id}: could not record or prune: ${errors_errorMessage(err)}`);
-        }
+    /** What recording a put-back's outcome needs of this run. */
+    outcomes() {
+        return { balancer: this.balancer, log: this.log, plan: this.plan, deployPath: this.settings.ssh.deployPath };
     }
     async openBalancer() {
         const { ssh } = this.settings;
@@ -69151,7 +70188,8 @@ class RolloutRun {
             needPorts: ssh.healthUrl.includes('{port}'),
         });
         if (this.settings.loadBalancer.canaryShare !== null && !this.plan.waves[0]?.bake) {
-            this.log.warning('canary-weight is set but wave 1 has no bake (it needs wave-wait > 0 and a second wave): weights stay as they are');
+            this.log.warning('canary-weight is set but wave 1 has no bake (it needs wave-wait > 0 and a second wave): weights ' +
+                'stay as they are');
         }
     }
     /** Runs fn for each host (up to max-parallel), unless the rollout has stopped; a throw fails that host. */
@@ -69167,25 +70205,6 @@ class RolloutRun {
             }
         });
     }
-    async logHostSteps(run) {
-        const r = run.record;
-        const total = r.steps.length ? Math.max(...r.steps.map((x) => x.end)) - Math.min(...r.steps.map((x) => x.start)) : 0;
-        await this.log.group(`${r.host} · wave ${r.wave} · ${r.outcome} · ${total} ms`, async () => {
-            for (const x of r.steps)
-                this.log.info(`${x.ok ? 'ok ' : 'ERR'} ${x.name.padEnd(8)} ${String(x.end - x.start).padStart(6)} ms${x.detail ? `  ${x.detail}` : ''}`);
-        });
-    }
-    /** Small fleets: every host is named in the log. */
-    get eachHostLogged() {
-        return this.runs.length <= LOG_EACH_HOST_UP_TO;
-    }
-    /** A host's progress: a log line on small fleets, a debug line at scale (the wave's count line says it). */
-    hostInfo(message) {
-        if (this.eachHostLogged)
-            this.log.info(message);
-        else
-            this.log.debug(message);
-    }
     fail(run, reason) {
         run.record.outcome = 'failed';
         run.record.reason = reason;
@@ -69199,7 +70218,8 @@ class RolloutRun {
         this.balancer?.wake();
     }
     judge() {
-        return judgeProgress(this.runs.map((r) => ({ host: r.host.id, outcome: r.record.outcome, switched: r.switched })), this.plan.budget, this.stopReason);
+        const hosts = this.runs.map((r) => ({ host: r.host.id, outcome: r.record.outcome, switched: r.switched }));
+        return judgeProgress(hosts, this.plan.budget, this.stopReason);
     }
     /** Whether the rollout goes on. */
     decide() {
@@ -69211,68 +70231,38 @@ class RolloutRun {
     run(id) {
         return this.byId.get(id);
     }
-    env(run) {
-        return { deployPath: this.settings.ssh.deployPath, releaseId: this.settings.releaseId, previousReleaseId: run.record.previous };
-    }
-    entry(run, result, reason) {
-        return {
-            time: new Date(this.now()).toISOString(),
-            action: 'rollout',
-            release: this.settings.releaseId,
-            previous: run.record.previous,
-            run: this.deps.runUrl,
-            result,
-            ...(reason ? { reason: reason.slice(0, 1000) } : {}),
-        };
-    }
     finish(result) {
-        const finished = this.now();
-        return {
-            tool: 'fivestep/ssh-rollout',
-            release: this.settings.releaseId,
-            deployPath: this.settings.ssh.deployPath,
-            dryRun: this.settings.dryRun,
+        return rolloutReport({
+            settings: this.settings,
+            artifact: this.artifact,
+            plan: this.plan,
             result,
-            startedAt: new Date(this.started).toISOString(),
-            finishedAt: new Date(finished).toISOString(),
-            durationMs: finished - this.started,
-            artifact: {
-                file: this.artifact.file,
-                sha256: this.artifact.sha256,
-                identity: this.artifact.identity,
-                bytes: this.artifact.bytes,
-                ...(this.artifact.url ? { url: this.artifact.url.redacted } : {}),
-                ...(this.artifact.delta ? { files: this.artifact.delta.entries.length } : {}),
-            },
-            sentBytes: this.runs.reduce((sum, r) => sum + (r.record.sentBytes ?? 0), 0),
-            plan: {
-                waves: this.plan.waves.map((w) => w.hosts),
-                maxFailures: this.plan.budget,
-                maxParallel: this.plan.maxParallel,
-                steps: { stage: this.plan.stage, switch: this.plan.switch, finish: this.plan.finish, revert: this.plan.revert },
-            },
+            started: this.started,
+            finished: this.now(),
             waves: this.waveRecords,
             hosts: this.runs.map((r) => r.record),
             unhealthyAtStart: this.unhealthy,
             stopReason: this.stopReason,
             errors: this.errors,
-        };
+        });
     }
 }
 
-// EXTERNAL MODULE: ./src/ssh/connection.ts + 3 modules
-var connection = __nccwpck_require__(3830);
+// EXTERNAL MODULE: ./src/ssh/keys.ts
+var keys = __nccwpck_require__(9892);
 ;// CONCATENATED MODULE: ./src/release/ssh-settings.ts
 // The SSH inputs shared by ssh-rollout and auto-revert, read and validated once by one reader
 // (so both actions accept exactly the same `hosts`, key and known-hosts text).
 
 
 
-const INSECURE_HOST_KEY_WARNING = 'insecure-skip-host-key-check is true: host keys are NOT verified, so anyone who can intercept the connection can impersonate the hosts. Use known-hosts instead.';
+const INSECURE_HOST_KEY_WARNING = 'insecure-skip-host-key-check is true: host keys are NOT verified, so anyone who can intercept the ' +
+    'connection can impersonate the hosts. Use known-hosts instead.';
 /** The hint every known-hosts error carries: where the lines come from. */
 function knownHostsHint(hosts) {
     const h = hosts[0] ?? { host: 'HOST', port: 22 };
-    return `get the lines with \`ssh-keyscan -p ${h.port} ${h.host}\` (one call per host) from a machine you trust, check the fingerprints, and store them in a secret or variable`;
+    return (`get the lines with \`ssh-keyscan -p ${h.port} ${h.host}\` (one call per host) from a machine you ` +
+        `trust, check the fingerprints, and store them in a secret or variable`);
 }
 /** Reads hosts, credentials and the host-side commands. Throws InputError naming the input at fault. */
 function readSshSettings(source, ctx) {
@@ -69300,7 +70290,7 @@ function readSshSettings(source, ctx) {
         ctx.mask(passphrase);
     // Parsed (and decrypted) now, so a bad key or passphrase stops the run before any host is touched.
     // parsePrivateKey throws an InputError naming private-key or passphrase and never echoes the key.
-    (0,connection/* parsePrivateKey */.QW)(privateKey, passphrase === '' ? undefined : passphrase);
+    (0,keys/* parsePrivateKey */.Q)(privateKey, passphrase === '' ? undefined : passphrase);
     const insecure = (0,inputs/* parseBool */.q6)('insecure-skip-host-key-check', source('insecure-skip-host-key-check'), false);
     const knownHosts = source('known-hosts').trim();
     const warnings = [];
@@ -69407,6 +70397,7 @@ function parseWaves(input, text) {
 
 
 
+
 /** `<UTC yyyymmddHHMMSS>-<sha7>`, or without the suffix when no commit is known. */
 function defaultReleaseId(now, sha) {
     const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
@@ -69418,7 +70409,8 @@ function readRolloutSettings(source, ctx) {
     const artifactUrl = readArtifactUrl(source, ctx.mask);
     const artifact = artifactUrl ? (0,inputs/* optional */.lq)(source, 'artifact') : (0,inputs/* required */.mw)(source, 'artifact');
     if (artifactUrl && artifact)
-        throw new inputs/* InputError */.dz('artifact', 'and artifact-url are both set: set one (artifact uploads from the runner, artifact-url lets every host download)');
+        throw new inputs/* InputError */.dz('artifact', 'and artifact-url are both set: set one (artifact uploads from the runner, artifact-url lets every ' +
+            'host download)');
     if (artifact)
         artifactKind('artifact', artifact);
     const releaseId = validateReleaseId('release-id', (0,inputs/* optional */.lq)(source, 'release-id', defaultReleaseId(ctx.now, ctx.sha)));
@@ -69450,13 +70442,15 @@ function readRolloutSettings(source, ctx) {
         loadBalancer: readRolloutLbSettings(source),
     };
 }
-/** A watch runs during the bakes between waves: with none, it would gate nothing, silently (SPEC). */
+/** A watch runs during the bakes between waves; a watch with no bake to run in would gate nothing: an input error. */
 function checkWatchHasBake(waveWaitMs, waveCount, hostCount) {
     if (waveWaitMs === 0) {
-        throw new inputs/* InputError */.dz('wave-wait', 'is 0, so the watch never runs: it is evaluated during the bake after each wave but the last. Set wave-wait (e.g. 5m)');
+        throw new inputs/* InputError */.dz('wave-wait', 'is 0, so the watch never runs: it is evaluated during the bake after each wave but the last. Set ' +
+            'wave-wait (e.g. 5m)');
     }
     if (waveCount < 2) {
-        throw new inputs/* InputError */.dz('wave-wait', `has no bake to run in: ${hostCount} host(s) make a single wave, and the watch runs during the bake after each wave but the last. Use more waves (e.g. waves: 1, 100%)`);
+        throw new inputs/* InputError */.dz('wave-wait', `has no bake to run in: ${hostCount} host(s) make a single wave, and the watch runs during the bake ` +
+            `after each wave but the last. Use more waves (e.g. waves: 1, 100%)`);
     }
 }
 /** shared-paths: one a line; none inside another (the outer link would lead the inner one through a symlink). */
@@ -69489,11 +70483,554 @@ function readArtifactUrl(source, mask) {
         mask(url.search.slice(1));
     if (url.password)
         mask(decodeURIComponent(url.password));
-    return { href, redacted: download_redactUrl(href), sha256: validateSha256('artifact-sha256', sha) };
+    return { href, redacted: redactUrl(href), sha256: validateSha256('artifact-sha256', sha) };
+}
+
+;// CONCATENATED MODULE: ./src/common/markdown.ts
+// Untrusted text (test names, commit messages, file names from a pull request, host output, endpoint
+// answers) placed in the Markdown GitHub renders: job summaries, check runs, issues and comments. Each
+// function returns text that renders as exactly what it was given, and as nothing more: no link, image,
+// HTML, emphasis, heading or list; no `@mention` or `#123` reference (those notify people and other
+// issues); no way out of the code span, table cell or code block it is put in.
+//
+// GitHub links mentions, issue references and bare URLs in text nodes after Markdown is rendered, so a
+// backslash does not stop them (`\@ann` still notifies): a zero-width space after `@`, `#` and in `://`
+// and `www.` does, and reads the same.
+
+const ZWSP = '\u200b';
+/** Breaks what GitHub turns into a link or a notification in rendered text. */
+function defang(text) {
+    return text
+        .replace(/@/g, `@${ZWSP}`)
+        .replace(/#(?=\d)/g, `#${ZWSP}`)
+        .replace(/\b(gh-)(?=\d)/gi, `$1${ZWSP}`)
+        .replace(/:\/\//g, `:${ZWSP}//`)
+        .replace(/\b(www)\./gi, `$1${ZWSP}.`);
+}
+// Every ASCII punctuation character may be backslash-escaped in CommonMark. These can open markup
+// anywhere in a line (`(`, `)` and `!` only after a `]`, so escaping `[` and `]` is enough for links and
+// images); `$` opens math.
+const MARKUP = /[\\`*_[\]<>|~&$]/g;
+/** What opens a block when it starts one (a list item's text is the start of a block): quote, heading, list. */
+const BLOCK_START = /^(?:>|[#+-](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))/;
+/** Inline text on one line (a list item, a table cell, a sentence): it reads as itself. */
+function markdown_mdText(text, max = 2000) {
+    const escaped = defang((0,common_text/* oneLine */.TN)(text, max)).replace(MARKUP, '\\$&');
+    return escaped.replace(BLOCK_START, (m) => (/\d/.test(m) ? `${m}\\` : `\\${m}`));
+}
+/**
+ * Inline code: a backtick fence longer than any run of backticks in the text, so none closes it. In a
+ * table cell (`cell`), `|` is escaped as GFM tables require, also inside code.
+ */
+function markdown_mdCode(text, o = {}) {
+    let body = (0,common_text/* oneLine */.TN)(text, o.max ?? 2000);
+    if (o.cell)
+        body = body.replace(/\|/g, '\\|');
+    const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
+    const fence = '`'.repeat(longest + 1);
+    // A space is stripped from each side when both are there; pad when the text starts or ends with a backtick.
+    const pad = body.startsWith('`') || body.endsWith('`') || (body.startsWith(' ') && body.endsWith(' ') && body.trim() !== '')
+        ? ' '
+        : '';
+    return `${fence}${pad}${body || ' '}${pad}${fence}`;
+}
+/** A fenced code block: kept line for line, with a fence no line of the text can close. */
+function mdBlock(text, o = {}) {
+    const max = o.max ?? 4000;
+    const lines = clip(text, max)
+        .split(/\r\n|\r|\n/)
+        .map((line) => oneLine(line.replace(/\t/g, '    '), Infinity));
+    const longest = Math.max(2, ...lines.flatMap((l) => (l.match(/`+/g) ?? []).map((run) => run.length)));
+    const fence = '`'.repeat(longest + 1);
+    return [fence, ...lines, fence].join('\n');
+}
+/** Text inside an HTML element (`<summary>`): entities for HTML, and no mention or link. */
+function mdHtml(text, max = 2000) {
+    return defang(oneLine(text, max))
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;');
+}
+/** fivestep's own Markdown (a description from action.yml) in a table cell: its markup kept, `|` escaped, one line. */
+function mdCell(markdown) {
+    return markdown
+        .replace(/\|/g, '\\|')
+        .replace(/\s*\n\s*/g, ' ')
+        .trim();
+}
+
+;// CONCATENATED MODULE: ./src/rollout/report-cells.ts
+// Table cells and inline text shared by the job summary's parts (header, wave table, host lists, traffic table):
+// untrusted text made safe for Markdown, failure reasons cut short, step times.
+
+
+/** A failure reason in the summary is cut to this many characters (the JSON report keeps it whole). */
+const REASON_MAX = 300;
+/** Untrusted text (a host's output, a verdict, a name) in the summary: one line, no markup. */
+const report_cells_cell = (text) => markdown_mdText(text, Infinity);
+/** A failure reason in the summary: as `cell`, cut to REASON_MAX characters. */
+const reasonText = (reason) => markdown_mdText(reason, REASON_MAX);
+/** A time in a table cell: '–' where none was measured. */
+const timeCell = (ms) => (ms === undefined ? '–' : formatDuration(ms));
+/** The time a host spent in the named steps, together; undefined if it ran none of them. */
+function stepMs(host, ...names) {
+    const steps = host.steps.filter((s) => names.includes(s.name));
+    if (steps.length === 0)
+        return undefined;
+    return steps.reduce((sum, s) => sum + (s.end - s.start), 0);
+}
+
+;// CONCATENATED MODULE: ./src/rollout/report-hosts.ts
+// The job summary's host-by-host parts: the failed-host list, the hosts found on a release that never became healthy
+// (counted by release in large fleets) and, for small fleets, the per-host table.
+
+
+const OUTCOME_ICON = {
+    updated: '✅ updated',
+    failed: '❌ failed',
+    reverted: '↩️ reverted',
+    'revert-failed': '🔥 NOT reverted',
+    skipped: '⏭️ not started',
+    pending: '⏭️ not started',
+};
+/** Where a failed host was left: put back, never switched, or (a stopped run) still on the new release. */
+function whereLeft(h, release) {
+    const revert = h.steps.find((s) => s.name === 'revert');
+    if (revert?.ok)
+        return `put back: ${report_cells_cell(revert.detail ?? '')}`;
+    if (!h.steps.some((s) => s.name === 'switch' && s.ok))
+        return `not switched: still on ${report_cells_cell(h.previous || '(no release)')}`;
+    return `not put back: still on ${report_cells_cell(release)}`;
+}
+/** A list item per failed host, those that could not be put back first. */
+function failedItems(report) {
+    const line = (h) => h.outcome === 'revert-failed'
+        ? `- 🔥 **${report_cells_cell(h.host)}** · wave ${h.wave} · **NOT put back**: ${reasonText(h.reason ?? h.outcome)}`
+        : `- ❌ ${report_cells_cell(h.host)} · wave ${h.wave}: ${reasonText(h.reason ?? h.outcome)} ` +
+            `(${whereLeft(h, report.release)})`;
+    return [
+        ...report.hosts.filter((h) => h.outcome === 'revert-failed'),
+        ...report.hosts.filter((h) => h.outcome === 'failed'),
+    ].map(line);
+}
+/** The hosts found on a release that never became healthy, each with where a failure puts it back; none: no lines. */
+function unhealthyLines(report) {
+    const found = report.unhealthyAtStart ?? [];
+    if (found.length === 0)
+        return [];
+    const out = ['', `**Found on a release that never became healthy** (a rollout that died midway, or failed):`];
+    if (found.length <= SMALL_FLEET) {
+        for (const u of found)
+            out.push(`- ${u.host}: ${u.release} (last recorded: ${u.status}); on failure this rollout puts it back on ` +
+                `${u.revertTo || '(no release)'}`);
+        return out;
+    }
+    const groups = new Map();
+    for (const u of found) {
+        const key = JSON.stringify([u.release, u.status, u.revertTo]);
+        const g = groups.get(key) ?? { release: u.release, status: u.status, revertTo: u.revertTo, hosts: 0 };
+        g.hosts++;
+        groups.set(key, g);
+    }
+    const shown = [...groups.values()].slice(0, SMALL_FLEET);
+    for (const g of shown)
+        out.push(`- ${plural(g.hosts, 'host')} on ${g.release} (last recorded: ${g.status}); on failure this rollout ` +
+            `puts them back on ${g.revertTo || '(no release)'}`);
+    if (groups.size > shown.length)
+        out.push(`- … and ${groups.size - shown.length} more releases`);
+    out.push('', 'Their names are in the JSON report (`unhealthyAtStart`).');
+    return out;
+}
+/** A row per host: its previous release, step times, outcome with its reason, and total time. */
+function hostTable(report) {
+    const out = [
+        '| host | wave | previous | upload | switch | health | result | total |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ];
+    for (const h of report.hosts) {
+        const total = h.steps.length
+            ? Math.max(...h.steps.map((s) => s.end)) - Math.min(...h.steps.map((s) => s.start))
+            : undefined;
+        const cached = h.steps.some((s) => s.name === 'unpack') ? 'cached' : '–';
+        const upload = h.uploaded ? timeCell(stepMs(h, 'upload')) : cached;
+        // A host that failed on its own is put back at once: say so beside the failure.
+        const putBack = h.outcome === 'failed' ? h.steps.find((s) => s.name === 'revert' && s.ok) : undefined;
+        const why = h.reason ? `: ${reasonText(h.reason)}` : '';
+        const back = putBack ? ` (put back: ${report_cells_cell(putBack.detail ?? '')})` : '';
+        const result = `${OUTCOME_ICON[h.outcome] ?? h.outcome}${why}${back}`;
+        const times = `${upload} | ${timeCell(stepMs(h, 'switch', 'reload'))} | ${timeCell(stepMs(h, 'health'))}`;
+        out.push(`| ${h.host} | ${h.wave} | ${h.previous || '–'} | ${times} | ${result} | ${timeCell(total)} |`);
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/rollout/report-waves.ts
+// The job summary's view of the waves: the wave table and the Mermaid gantt chart. Past WAVE_ROWS_MAX waves both
+// show groups of consecutive waves, so `waves: 1` over thousands of hosts stays a short table and a small chart.
+
+
+
+
+/** At most this many rows in the wave table and bars in the wave chart (`waves: 1` makes a wave per host). */
+const WAVE_ROWS_MAX = 100;
+/** Mermaid task names may not hold `#:();` or a newline. */
+const taskName = (text) => text.replace(/[#:;()\r\n]/g, '_');
+function hostsByWave(report) {
+    const byWave = new Map();
+    for (const h of report.hosts) {
+        const list = byWave.get(h.wave);
+        if (list)
+            list.push(h);
+        else
+            byWave.set(h.wave, [h]);
+    }
+    return byWave;
+}
+function mergeGroups(groups) {
+    const counts = emptyWaveCounts(groups[0].counts.wave);
+    for (const g of groups)
+        for (const k of ['hosts', 'updated', 'failed', 'revertFailed', 'reverted', 'notStarted'])
+            counts[k] += g.counts[k];
+    return { waves: groups.flatMap((g) => g.waves), counts, hosts: groups.flatMap((g) => g.hosts) };
+}
+/** How a group ended, as a key: consecutive groups with the same key may be merged into one row. */
+function endingKind(g) {
+    const c = g.counts;
+    const verdict = g.waves[0].bake?.verdict;
+    return [
+        c.failed + c.revertFailed > 0,
+        c.revertFailed > 0,
+        c.updated === c.hosts,
+        c.reverted === c.hosts,
+        c.notStarted === c.hosts,
+        verdict && verdict !== 'pass' ? verdict : '',
+    ].join();
+}
+/**
+ * A group per wave; past WAVE_ROWS_MAX waves, runs of waves that ended alike are merged (so `waves: 1` over
+ * thousands of hosts reads as "waves 2–2500 updated"), then, if still too many, fixed-size runs.
+ */
+function waveGroups(report) {
+    const byWave = hostsByWave(report);
+    const single = report.waves.map((w) => {
+        const hosts = byWave.get(w.index) ?? [];
+        const counts = emptyWaveCounts(w.index);
+        for (const h of hosts)
+            countHost(counts, h);
+        return { waves: [w], counts, hosts };
+    });
+    if (single.length <= WAVE_ROWS_MAX)
+        return single;
+    const runs = [];
+    for (const g of single) {
+        const last = runs[runs.length - 1];
+        if (last && endingKind(last[0]) === endingKind(g))
+            last.push(g);
+        else
+            runs.push([g]);
+    }
+    if (runs.length <= WAVE_ROWS_MAX)
+        return runs.map(mergeGroups);
+    const size = Math.ceil(single.length / WAVE_ROWS_MAX);
+    const chunks = [];
+    for (let i = 0; i < single.length; i += size)
+        chunks.push(mergeGroups(single.slice(i, i + size)));
+    return chunks;
+}
+function groupLabel(g) {
+    const first = g.waves[0].index;
+    const last = g.waves[g.waves.length - 1].index;
+    return first === last ? String(first) : `${first}–${last}`;
+}
+function bakeCell(g) {
+    const bakes = g.waves.flatMap((w) => (w.bake ? [w.bake] : []));
+    if (bakes.length === 0)
+        return '–';
+    if (g.waves.length === 1) {
+        const [bake] = bakes;
+        return `${formatDuration(bake.end - bake.start)}${bake.verdict ? `, ${report_cells_cell(bake.verdict)}` : ''}`;
+    }
+    const verdicts = new Map();
+    for (const b of bakes)
+        if (b.verdict)
+            verdicts.set(b.verdict, (verdicts.get(b.verdict) ?? 0) + 1);
+    return (`${bakes.length} ` +
+        `bakes${verdicts.size ? `: ${[...verdicts].map(([v, n]) => `${n} ${report_cells_cell(v)}`).join(', ')}` : ''}`);
+}
+/** The wave table: a row per group, with its counts, median step times and wave time (and bakes, if any). */
+function waveTable(groups) {
+    const withBake = groups.some((g) => g.waves.some((w) => w.bake));
+    const out = [
+        `| wave | hosts | updated | failed | reverted | not started | switch (median) | health (median / slowest) ` +
+            `| wave time |${withBake ? ' bake |' : ''}`,
+        `| --- | --- | --- | --- | --- | --- | --- | --- | --- |${withBake ? ' --- |' : ''}`,
+    ];
+    for (const g of groups) {
+        const c = g.counts;
+        const switchMs = g.hosts.flatMap((h) => stepMs(h, 'switch', 'reload') ?? []);
+        const healthMs = g.hosts.flatMap((h) => stepMs(h, 'health') ?? []);
+        const slowest = healthMs.reduce((a, b) => Math.max(a, b), 0);
+        const health = healthMs.length ? `${formatDuration(median(healthMs))} / ${formatDuration(slowest)}` : '–';
+        const times = g.waves.flatMap((w) => (w.start !== undefined && w.end !== undefined ? [w.end - w.start] : []));
+        const time = times.length ? formatDuration(times.reduce((a, b) => a + b, 0)) : '–';
+        const failed = `${c.failed + c.revertFailed}${c.revertFailed ? ` (🔥 ${c.revertFailed} NOT put back)` : ''}`;
+        const switchCell = timeCell(switchMs.length ? median(switchMs) : undefined);
+        out.push(`| ${groupLabel(g)} | ${c.hosts} | ${c.updated} | ${failed} | ${c.reverted} | ${c.notStarted} | ` +
+            `${switchCell} | ${health} | ${time} |${withBake ? ` ${bakeCell(g)} |` : ''}`);
+    }
+    return out;
+}
+/** Mermaid gantt: up to SMALL_FLEET hosts a bar per host from its switch to its last step; above, a bar per wave (its
+ * switch span). Bakes in both. */
+function ganttChart(report) {
+    const lines = ['```mermaid', 'gantt', `  title Release ${report.release}`, '  dateFormat x', '  axisFormat %M:%S'];
+    if (report.hosts.length <= SMALL_FLEET)
+        lines.push(...hostBars(report));
+    else
+        lines.push(...waveBars(report));
+    lines.push('```');
+    return lines.join('\n');
+}
+function hostBars(report) {
+    const lines = [];
+    const byId = new Map(report.hosts.map((h) => [h.host, h]));
+    for (const wave of report.waves) {
+        lines.push(`  section Wave ${wave.index}`);
+        for (const id of wave.hosts) {
+            const host = byId.get(id);
+            const steps = (host?.steps ?? []).filter((s) => ['switch', 'reload', 'health', 'revert'].includes(s.name));
+            if (!host || steps.length === 0)
+                continue;
+            const start = Math.min(...steps.map((s) => s.start));
+            const end = Math.max(...steps.map((s) => s.end), start + 1);
+            const tag = host.outcome === 'updated' ? '' : host.outcome === 'reverted' ? 'done, ' : 'crit, ';
+            lines.push(`  ${taskName(id)} : ${tag}${start}, ${end}`);
+        }
+        if (wave.bake)
+            lines.push(`  bake ${wave.bake.verdict ?? ''} : active, ${wave.bake.start}, ` +
+                `${Math.max(wave.bake.end, wave.bake.start + 1)}`);
+    }
+    return lines;
+}
+function waveBars(report) {
+    const lines = [];
+    for (const g of waveGroups(report)) {
+        const spans = g.waves.filter((w) => w.start !== undefined && w.end !== undefined);
+        const bake = g.waves.length === 1 ? g.waves[0].bake : undefined;
+        if (spans.length === 0 && !bake)
+            continue;
+        lines.push(`  section ${g.waves.length === 1 ? 'Wave' : 'Waves'} ${groupLabel(g)}`);
+        if (spans.length) {
+            const c = g.counts;
+            const failed = c.failed + c.revertFailed;
+            const start = spans[0].start;
+            const end = Math.max(spans[spans.length - 1].end, start + 1);
+            const tag = failed ? 'crit, ' : c.reverted ? 'done, ' : '';
+            const label = [
+                plural(c.hosts, 'host'),
+                ...(failed ? [`${failed} failed`] : []),
+                ...(c.reverted ? [`${c.reverted} put back`] : []),
+            ].join(', ');
+            lines.push(`  ${label} : ${tag}${start}, ${end}`);
+        }
+        if (bake) {
+            const tag = bake.verdict === 'fail' || bake.verdict === 'error' ? 'crit' : 'active';
+            lines.push(`  ${taskName(`bake${bake.verdict ? ` ${bake.verdict}` : ''}`)} : ${tag}, ${bake.start}, ` +
+                `${Math.max(bake.end, bake.start + 1)}`);
+        }
+    }
+    return lines;
+}
+
+;// CONCATENATED MODULE: ./src/rollout/report.ts
+// The job summary a person reads after a rollout, and the summary's limits. It stays readable and under GitHub's
+// limits at thousands of hosts: hosts are grouped by wave and outcome, every failed host is listed (the list is what
+// gets cut if the whole would not fit), per-host detail is kept for small fleets (the JSON report keeps every host).
+// Its parts: report-waves.ts (wave table, gantt), report-hosts.ts (host lists and table), report-cells.ts (cells).
+
+
+
+
+
+
+/** Up to this many hosts the summary has a row, and the gantt a bar, per host. */
+
+/** GitHub drops a step summary over 1 MiB ("upload aborted"): stay well under it, in UTF-8 bytes. */
+const SUMMARY_BUDGET_BYTES = Math.floor(limits_GITHUB_LIMITS.stepSummary.bytes * 0.875);
+/** At most this many rows of the traffic table above SMALL_FLEET hosts. */
+const TRAFFIC_ROWS_MAX = 50;
+const RESULT_HEADLINE = {
+    success: '✅ success',
+    reverted: '↩️ reverted: a failure was caught and every switched host was put back',
+    failed: '🔥 failed: some hosts could not be put back (see below)',
+};
+/** How the artifact reached the hosts, from the staging fields (absent fields: nothing). */
+function stagingInfo(report) {
+    const parts = [];
+    if (report.artifact.url)
+        parts.push(`hosts downloaded the artifact from ${markdown_mdCode(report.artifact.url)}`);
+    const LABEL = { delta: 'delta', full: 'full', url: 'downloaded', cached: 'cached' };
+    const staged = new Map();
+    for (const h of report.hosts)
+        if (h.staging)
+            staged.set(h.staging, (staged.get(h.staging) ?? 0) + 1);
+    if (staged.size)
+        parts.push(`staged: ${[...staged]
+            .sort((a, b) => b[1] - a[1])
+            .map(([s, n]) => `${n} ${LABEL[s] ?? s}`)
+            .join(', ')}`);
+    const withSent = report.hosts.filter((h) => h.sentBytes !== undefined);
+    const sent = report.sentBytes ?? (withSent.length ? withSent.reduce((sum, h) => sum + h.sentBytes, 0) : undefined);
+    if (sent !== undefined) {
+        // Per host of those the runner staged (or, without per-host figures, those with a staging record).
+        const per = withSent.length || report.hosts.filter((h) => h.staging).length;
+        parts.push(`runner sent ${formatBytes(sent)}${sent > 0 && per > 0 ? ` (${formatBytes(sent / per)}/host)` : ''}`);
+    }
+    return parts.map((p) => `; ${p}`).join('');
+}
+/** The job summary, in Markdown, within SUMMARY_BUDGET_BYTES. */
+function report_summaryMarkdown(report) {
+    const items = failedItems(report);
+    return withinBudget([...summaryHead(report), ...failedHeading(report, items.length)], items, summaryTail(report));
+}
+/** The summary above the failed-host list: the headline, the info line, why the rollout stopped, hosts left out of
+ * rotation or found unhealthy, the wave table. */
+function summaryHead(report) {
+    const head = [
+        `## ssh-rollout ${report.dryRun ? '(dry run) ' : ''}${report.release}: ${RESULT_HEADLINE[report.result]}`,
+        '',
+        `${report.hosts.length} host(s) in ${report.waves.length} wave(s), ${formatDuration(report.durationMs)}; ` +
+            `artifact ${formatBytes(report.artifact.bytes)}, sha256 \`${report.artifact.sha256.slice(0, 12)}…\`; ` +
+            `deploy path ${markdown_mdCode(report.deployPath)}${stagingInfo(report)}`,
+    ];
+    if (report.stopReason)
+        head.push('', `**Stopped:** ${markdown_mdText(report.stopReason, 4 * REASON_MAX)}`);
+    const out = report.outOfRotation ?? [];
+    if (out.length) {
+        const named = out.length <= SMALL_FLEET
+            ? out.map(report_cells_cell).join(', ')
+            : `${out.length} hosts (named in the JSON report, \`outOfRotation\`)`;
+        head.push('', `**Left out of rotation** on the load balancer, not being healthy (it sends them no users until you ` +
+            `put them back): ${named}`);
+    }
+    head.push(...unhealthyLines(report));
+    head.push('', ...waveTable(waveGroups(report)));
+    return head;
+}
+/** The heading of the failed-host list (none without failed hosts), warning first of hosts not put back. */
+function failedHeading(report, failed) {
+    if (failed === 0)
+        return [];
+    const heading = ['', `### Failed hosts (${failed})`];
+    const stuck = report.hosts.filter((h) => h.outcome === 'revert-failed').length;
+    if (stuck)
+        heading.push('', `**🔥 ${stuck} host(s) could NOT be put back** (listed first): they may still run ${report.release}; ` +
+            `check them by hand.`);
+    heading.push('');
+    return heading;
+}
+/** The summary below the failed-host list: hosts put back, the per-host table (or where to find it), the traffic
+ * table, the gantt (not for a dry run), warnings. */
+function summaryTail(report) {
+    const tail = [];
+    const reverted = report.hosts.filter((h) => h.outcome === 'reverted');
+    if (reverted.length) {
+        tail.push('', reverted.length <= SMALL_FLEET
+            ? `**Put back when the rollout stopped** (${reverted.length}): ${reverted.map((h) => report_cells_cell(h.host)).join(', ')}`
+            : `**Put back when the rollout stopped:** ${reverted.length} hosts (per wave in the table above; ` +
+                `names in the JSON report, the \`report\` output).`);
+    }
+    if (report.hosts.length <= SMALL_FLEET)
+        tail.push('', ...hostTable(report));
+    else
+        tail.push('', `Per-host detail (previous release, each step and its time, full reasons) of all ${report.hosts.length} ` +
+            `hosts is in the JSON report (the \`report\` output).`);
+    const traffic = trafficTable(report);
+    if (traffic)
+        tail.push('', traffic);
+    if (!report.dryRun)
+        tail.push('', ganttChart(report));
+    if (report.errors.length) {
+        const shown = report.errors.slice(0, SMALL_FLEET);
+        tail.push('', '**Warnings:**', ...shown.map((e) => `- ${reasonText(e)}`));
+        if (report.errors.length > shown.length)
+            tail.push(`- … and ${report.errors.length - shown.length} more warnings: see the JSON report (\`errors\`)`);
+    }
+    return tail;
+}
+/** Joins the summary, cutting the failed-host list (never the rest) so the whole stays within SUMMARY_BUDGET_BYTES. */
+function withinBudget(before, items, after) {
+    const join = (lines) => lines.join('\n') + '\n';
+    const whole = join([...before, ...items, ...after]);
+    if (Buffer.byteLength(whole) <= SUMMARY_BUDGET_BYTES)
+        return whole;
+    const more = (n) => ['', `… and ${n} more failed hosts: see the JSON report (the \`report\` output)`];
+    // The longest "more" line bounds what the cut costs; each kept item costs its bytes and a newline.
+    let used = Buffer.byteLength(join([...before, ...more(items.length), ...after]));
+    let kept = 0;
+    while (kept < items.length) {
+        const cost = Buffer.byteLength(items[kept]) + 1;
+        if (used + cost > SUMMARY_BUDGET_BYTES)
+            break;
+        used += cost;
+        kept++;
+    }
+    return join([...before, ...items.slice(0, kept), ...more(items.length - kept), ...after]);
+}
+/** The load balancer's share of requests, per wave (only when a balancer was used): per host up to SMALL_FLEET hosts,
+ * above that per wave's hosts against the rest. */
+function trafficTable(report) {
+    const rows = report.waves.flatMap((w) => (w.traffic ?? []).map((t) => ({ wave: w.index, waveHosts: w.hosts, ...t })));
+    if (rows.length === 0)
+        return '';
+    const hosts = report.hosts.map((h) => h.host);
+    if (hosts.length <= SMALL_FLEET) {
+        const out = [
+            '**Traffic split** (share of requests on the load balancer)',
+            '',
+            `| wave | when | ${hosts.join(' | ')} |`,
+            `| --- | --- | ${hosts.map(() => '---').join(' | ')} |`,
+        ];
+        for (const r of rows)
+            out.push(`| ${r.wave} | ${report_cells_cell(r.label)} | ${hosts.map((h) => (h in r.share ? `${r.share[h]}%` : '–')).join(' | ')} |`);
+        return out.join('\n');
+    }
+    const fleet = new Set(hosts);
+    const pct = (n) => `${Math.round(n * 10) / 10}%`;
+    const out = [
+        `**Traffic split** (share of requests on the load balancer; ${hosts.length} hosts, so per wave: the ` +
+            `wave's hosts against the rest)`,
+        '',
+        "| wave | when | this wave's hosts | other hosts | hosts out (0%) |",
+        '| --- | --- | --- | --- | --- |',
+    ];
+    for (const r of rows.slice(0, TRAFFIC_ROWS_MAX)) {
+        const inWave = new Set(r.waveHosts);
+        let mine = 0;
+        let rest = 0;
+        let out0 = 0;
+        for (const [h, share] of Object.entries(r.share)) {
+            if (!fleet.has(h))
+                continue;
+            if (inWave.has(h))
+                mine += share;
+            else
+                rest += share;
+            if (share === 0)
+                out0++;
+        }
+        out.push(`| ${r.wave} | ${report_cells_cell(r.label)} | ${pct(mine)} of ${r.waveHosts.length} | ${pct(rest)} of ` +
+            `${hosts.length - r.waveHosts.length} | ${out0} |`);
+    }
+    if (rows.length > TRAFFIC_ROWS_MAX)
+        out.push('', `… and ${rows.length - TRAFFIC_ROWS_MAX} more rows: see the JSON report (\`waves[].traffic\`).`);
+    return out.join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/rollout/main.ts
 // ssh-rollout's logic, runner-free: settings → artifact → rollout → report file, outputs and summary.
+
 
 
 
@@ -69515,12 +71052,18 @@ async function sshRollout(source, deps) {
     const { logger } = deps;
     const ctx = readContext(env);
     // Every input, the watch included, is read and checked before any host is touched.
-    const settings = readRolloutSettings(source, { now: new Date(deps.now?.() ?? Date.now()), sha: ctx.sha, mask: deps.mask, env });
+    const settings = readRolloutSettings(source, {
+        now: new Date(deps.now?.() ?? Date.now()),
+        sha: ctx.sha,
+        mask: deps.mask,
+        env,
+    });
     for (const w of settings.ssh.warnings)
         logger.warning(w);
     const outDir = (0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `fivestep-${settings.releaseId}-${process.pid}`);
     (0,external_node_fs_namespaceObject.mkdirSync)(outDir, { recursive: true });
-    // The artifact's work (a packed directory, an archive unpacked for delta) is removed when the step ends; the report stays.
+    // The artifact's work (a packed directory, an archive unpacked for delta) is removed when the step ends; the report
+    // stays.
     const workDir = (0,external_node_path_.join)(outDir, 'work');
     try {
         return await rolloutWith(settings, workDir, outDir, deps, ctx);
@@ -69538,17 +71081,11 @@ async function rolloutWith(settings, workDir, outDir, deps, ctx) {
         logger.warning(`delta: off for this artifact (${artifact.deltaOff}): every host gets the whole artifact`);
     if (artifact.tree)
         checkSharedPathsInArtifact(settings.sharedPaths, artifact.tree);
-    const deployment = settings.environment && !settings.dryRun && settings.githubToken
-        ? await startDeployment((deps.createClient ?? createClient)(settings.githubToken, ctx.apiUrl), ctx, {
-            environment: settings.environment,
-            release: settings.releaseId,
-            logger,
-        })
+    const deployment = await recordDeployment(settings, deps, ctx);
+    // With the API reachable, a lock held by a run that has completed is stale at once: no run is left to release it.
+    const runStatus = settings.githubToken && !settings.dryRun
+        ? createRunStatusLookup((deps.createClient ?? createClient)(settings.githubToken, ctx.apiUrl), ctx.serverUrl, logger)
         : undefined;
-    if (settings.environment && !settings.githubToken)
-        logger.warning(`environment '${settings.environment}' is set but github-token is empty: no deployment is recorded`);
-    // With the API reachable, a lock held by a run that has completed is stale at once (SPEC).
-    const runStatus = settings.githubToken && !settings.dryRun ? createRunStatusLookup((deps.createClient ?? createClient)(settings.githubToken, ctx.apiUrl), ctx.serverUrl, logger) : undefined;
     let report;
     try {
         report = await rollout(settings, artifact, {
@@ -69560,7 +71097,11 @@ async function rolloutWith(settings, workDir, outDir, deps, ctx) {
             now: deps.now,
             runStatus,
             watch: settings.watch
-                ? createRolloutWatch(settings.watch, { logger, allHosts: settings.ssh.hosts.map(inputs/* hostId */.My), onResult: deps.onWatchResult })
+                ? createRolloutWatch(settings.watch, {
+                    logger,
+                    allHosts: settings.ssh.hosts.map(inputs/* hostId */.My),
+                    onResult: deps.onWatchResult,
+                })
                 : undefined,
         });
     }
@@ -69568,57 +71109,69 @@ async function rolloutWith(settings, workDir, outDir, deps, ctx) {
         await deployment?.setState('error', `rollout crashed: ${errors_errorMessage(err)}`);
         throw err;
     }
-    await deployment?.setState(report.result === 'success' ? 'success' : 'failure', report.result === 'success' ? `${report.release} on ${report.hosts.length} host(s)` : `${report.result}: ${report.stopReason}`);
+    await deployment?.setState(report.result === 'success' ? 'success' : 'failure', report.result === 'success'
+        ? `${report.release} on ${report.hosts.length} host(s)`
+        : `${report.result}: ${report.stopReason}`);
     const reportPath = (0,external_node_path_.join)(outDir, 'ssh-rollout-report.json');
     (0,external_node_fs_namespaceObject.writeFileSync)(reportPath, JSON.stringify(report, null, 2));
-    const summary = report_summaryMarkdown(report);
-    await deps.writeSummary?.(summary);
+    await deps.writeSummary?.(report_summaryMarkdown(report));
     const outputs = { ...rolloutOutputs(report), report: reportPath };
     logger.info(`Result: ${report.result}. Report: ${reportPath}`);
-    let failure;
+    return { outputs, failure: failureOf(report, outputs, logger) };
+}
+/** A GitHub deployment for `environment`, when it is set and a token can record it. */
+async function recordDeployment(settings, deps, ctx) {
+    const { logger } = deps;
+    if (settings.environment && !settings.githubToken)
+        logger.warning(`environment '${settings.environment}' is set but github-token is empty: no deployment is recorded`);
+    if (!settings.environment || settings.dryRun || !settings.githubToken)
+        return undefined;
+    const client = (deps.createClient ?? createClient)(settings.githubToken, ctx.apiUrl);
+    return startDeployment(client, ctx, { environment: settings.environment, release: settings.releaseId, logger });
+}
+/** Why the step fails ('' when it does not); hosts that failed within max-failures are a warning. */
+function failureOf(report, outputs, logger) {
     if (report.dryRun && report.result !== 'success')
-        failure = `dry run of ${report.release}: ${report.stopReason}; nothing was changed`;
-    else if (report.result === 'reverted')
-        failure = `rollout of ${report.release} stopped and reverted: ${report.stopReason}`;
-    else if (report.result === 'failed') {
+        return `dry run of ${report.release}: ${report.stopReason}; nothing was changed`;
+    if (report.result === 'reverted')
+        return `rollout of ${report.release} stopped and reverted: ${report.stopReason}`;
+    if (report.result === 'failed') {
         const stuck = report.hosts.filter((h) => h.outcome === 'revert-failed').map((h) => h.host);
-        failure = `rollout of ${report.release} failed and could not put back: ${stuck.join(', ')} (${report.stopReason})`;
+        return `rollout of ${report.release} failed and could not put back: ${stuck.join(', ')} (${report.stopReason})`;
     }
-    else if (outputs['failed-hosts'].length > 0) {
-        logger.warning(`${outputs['failed-hosts'].length} host(s) failed within max-failures: ${outputs['failed-hosts'].map((f) => f.host).join(', ')}`);
+    if (outputs['failed-hosts'].length > 0) {
+        logger.warning(`${outputs['failed-hosts'].length} host(s) failed within max-failures: ` +
+            `${outputs['failed-hosts'].map((f) => f.host).join(', ')}`);
     }
-    return { outputs, failure };
+    return undefined;
 }
 /** The artifact as the rollout stages it: a URL hosts download, or a file to upload with (delta) its manifest. */
 async function prepare(settings, workDir) {
     if (settings.artifactUrl)
         return urlArtifact(settings.artifactUrl.href, settings.artifactUrl.redacted, settings.artifactUrl.sha256);
-    return prepareArtifact({ input: 'artifact', path: settings.artifact, exclude: settings.exclude, delta: settings.delta, workDir });
+    return prepareArtifact({
+        input: 'artifact',
+        path: settings.artifact,
+        exclude: settings.exclude,
+        delta: settings.delta,
+        workDir,
+    });
 }
 
 
 /***/ }),
 
-/***/ 3830:
+/***/ 8781:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  U$: () => (/* binding */ createConnector),
-  QW: () => (/* binding */ parsePrivateKey)
+  U$: () => (/* binding */ createConnector)
 });
 
-// UNUSED EXPORTS: ConnectError, SshSession, TIMEOUT_EXIT_CODE, connectSsh, isRetryable, keyscanCertificates
+// UNUSED EXPORTS: ConnectError, connectSsh, isRetryable
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
 var lib = __nccwpck_require__(5472);
 var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
@@ -69628,236 +71181,17 @@ var inputs = __nccwpck_require__(9184);
 var common_logger = __nccwpck_require__(9353);
 // EXTERNAL MODULE: ./src/common/concurrency.ts
 var concurrency = __nccwpck_require__(6858);
-;// CONCATENATED MODULE: ./src/ssh/known-hosts.ts
-// Pure known_hosts handling with OpenSSH semantics: parsing, host matching, key decisions, fingerprints.
-
-const KEY_TYPE = /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-function parseKnownHosts(text) {
-    const entries = [];
-    const errors = [];
-    text.split(/\r?\n/).forEach((raw, i) => {
-        const line = i + 1;
-        const trimmed = raw.trim();
-        if (trimmed === '' || trimmed.startsWith('#'))
-            return;
-        const fields = trimmed.split(/\s+/);
-        let marker;
-        if (fields[0].startsWith('@')) {
-            const m = fields.shift().toLowerCase();
-            if (m === '@cert-authority')
-                marker = 'cert-authority';
-            else if (m === '@revoked')
-                marker = 'revoked';
-            else {
-                errors.push({ line, message: `unknown marker '${m}'` });
-                return;
-            }
-        }
-        if (fields.length < 3) {
-            errors.push({ line, message: 'expected: [marker] hosts key-type base64-key [comment]' });
-            return;
-        }
-        const [hosts, keyType, b64, ...rest] = fields;
-        if (!KEY_TYPE.test(keyType)) {
-            errors.push({ line, message: `unsupported key type '${keyType}'` });
-            return;
-        }
-        if (!BASE64.test(b64)) {
-            errors.push({ line, message: 'the key is not base64' });
-            return;
-        }
-        const key = Buffer.from(b64, 'base64');
-        let embedded;
-        try {
-            embedded = keyTypeOf(key);
-        }
-        catch {
-            errors.push({ line, message: 'the key blob is malformed' });
-            return;
-        }
-        // A line whose declared type disagrees with its blob is corrupt (OpenSSH rejects it too).
-        if (embedded !== keyType) {
-            errors.push({ line, message: `key type '${keyType}' does not match the key's own type '${embedded}'` });
-            return;
-        }
-        if (hosts.startsWith('|') && !parseHashed(hosts)) {
-            errors.push({ line, message: 'malformed hashed host field (expected |1|salt|hash)' });
-            return;
-        }
-        entries.push({ line, marker, hosts, keyType, key, comment: rest.length ? rest.join(' ') : undefined });
-    });
-    return { entries, errors };
-}
-/** The name OpenSSH looks up: `host` on port 22, `[host]:port` otherwise. */
-function knownHostsName(host, port) {
-    return port === 22 ? host : `[${host}]:${port}`;
-}
-function parseHashed(field) {
-    const m = /^\|1\|([A-Za-z0-9+/=]+)\|([A-Za-z0-9+/=]+)$/.exec(field);
-    if (!m)
-        return undefined;
-    const salt = Buffer.from(m[1], 'base64');
-    const hash = Buffer.from(m[2], 'base64');
-    // HMAC-SHA1: 20-byte salt (the key) and 20-byte digest.
-    if (salt.length !== 20 || hash.length !== 20)
-        return undefined;
-    return { salt, hash };
-}
-/** `|1|salt|hash` for a name, as `ssh-keygen -H` writes it (salt random unless given). */
-function hashHostName(name, salt) {
-    const hash = createHmac('sha1', salt).update(name).digest();
-    return `|1|${salt.toString('base64')}|${hash.toString('base64')}`;
-}
-function globToRegExp(pattern) {
-    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    return new RegExp(`^${body}$`, 'i');
-}
-/** OpenSSH match_hostname: any matching negated pattern vetoes; otherwise any positive match wins. */
-function matchPatternList(name, list) {
-    let matched = false;
-    for (const raw of list.split(',')) {
-        if (raw === '')
-            continue;
-        const negated = raw.startsWith('!');
-        const pattern = negated ? raw.slice(1) : raw;
-        if (globToRegExp(pattern).test(name)) {
-            if (negated)
-                return false;
-            matched = true;
-        }
-    }
-    return matched;
-}
-/** Whether a line's host field covers host:port. */
-function entryMatches(entry, host, port) {
-    const name = knownHostsName(host, port);
-    if (entry.hosts.startsWith('|')) {
-        const h = parseHashed(entry.hosts);
-        if (!h)
-            return false;
-        return (0,external_node_crypto_.createHmac)('sha1', h.salt).update(name).digest().equals(h.hash);
-    }
-    // OpenSSH compares host names case-insensitively (it lowercases the name it looks up).
-    return matchPatternList(name.toLowerCase(), entry.hosts);
-}
-/** Plain (marker-less) lines whose host field covers host:port. */
-function plainEntriesFor(entries, host, port) {
-    return entries.filter((e) => e.marker === undefined && entryMatches(e, host, port));
-}
-/** An @revoked line for host:port holding key. */
-function revokedEntryFor(entries, host, port, key) {
-    return entries.find((e) => e.marker === 'revoked' && e.key.equals(key) && entryMatches(e, host, port));
-}
-const listLines = (entries) => entries.map((e) => `${describeKey(e.key)} (line ${e.line})`).join(', ');
-/**
- * Decides whether the plain key `key` presented by host:port is trusted (certificates are handled by the caller).
- * Only lines of the presented key's type can contradict it: a host that has no key of a listed type (or was
- * asked for another type) is not known by that key, which is `unknown`, not the re-keying that `mismatch` signals.
- */
-function checkHostKey(known, host, port, key) {
-    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
-    const name = knownHostsName(host, port);
-    const presented = describeKey(key);
-    const revoked = revokedEntryFor(entries, host, port, key);
-    if (revoked) {
-        return { ok: false, reason: 'revoked', message: `the ${presented} key is marked @revoked (known-hosts line ${revoked.line})`, expected: [] };
-    }
-    const forHost = plainEntriesFor(entries, host, port);
-    const exact = forHost.find((e) => e.key.equals(key));
-    if (exact)
-        return { ok: true, entry: exact };
-    if (forHost.length === 0) {
-        return { ok: false, reason: 'unknown', message: `${name} is not in known-hosts; it presented the ${presented} key`, expected: [] };
-    }
-    const type = keyTypeOfSafe(key);
-    const sameType = forHost.filter((e) => e.keyType === type);
-    if (sameType.length === 0) {
-        const types = [...new Set(forHost.map((e) => e.keyType))].join(', ');
-        return {
-            ok: false,
-            reason: 'unknown',
-            message: `${name} presented the ${presented} key, but known-hosts lists only ${types} keys for it (${listLines(forHost)})`,
-            expected: forHost,
-        };
-    }
-    return {
-        ok: false,
-        reason: 'mismatch',
-        message: `the ${presented} key presented by ${name} does not match known-hosts, which lists ${listLines(sameType)} — the host was re-keyed or someone is in the middle`,
-        expected: sameType,
-    };
-}
-/**
- * The server host key algorithms ssh2 can negotiate, in OpenSSH's (and ssh2's default) order of preference.
- * ssh-dss is left out: ssh2 supports it, but neither ssh2 nor OpenSSH (7.0+) offers it by default.
- */
-const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
-/** The key type a host key algorithm is proved with: one RSA key signs with three algorithms. */
-function keyTypeOfAlgorithm(algorithm) {
-    return algorithm === 'rsa-sha2-512' || algorithm === 'rsa-sha2-256' ? 'ssh-rsa' : algorithm;
-}
-/**
- * The host key algorithms to ask host:port for (ssh2's `algorithms.serverHostKey`), as OpenSSH's
- * order_hostkeyalgs (sshconnect2.c) orders them: the server picks the first algorithm of this list it has a
- * key for, so asking for a type known-hosts lists first is what makes an RSA-only (or ECDSA-only) line work
- * for a host that also has an ed25519 key. Like OpenSSH, the list is kept as is when the first-preference
- * type (ed25519) is known; otherwise the algorithms of the known types come first, the rest after, each
- * part in preference order. Only plain lines count, and not one whose key is @revoked for the host.
- * undefined (ssh2's defaults) when no plain line names the host.
- */
-function hostKeyAlgorithmsFor(known, host, port) {
-    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
-    const forHost = plainEntriesFor(entries, host, port);
-    if (forHost.length === 0)
-        return undefined;
-    const types = new Set(forHost.filter((e) => !revokedEntryFor(entries, host, port, e.key)).map((e) => e.keyType));
-    const isKnown = (algorithm) => types.has(keyTypeOfAlgorithm(algorithm));
-    if (isKnown(HOST_KEY_ALGORITHMS[0]))
-        return [...HOST_KEY_ALGORITHMS];
-    return [...HOST_KEY_ALGORITHMS.filter(isKnown), ...HOST_KEY_ALGORITHMS.filter((a) => !isKnown(a))];
-}
-/** `@cert-authority` lines whose host patterns cover host:port. */
-function certAuthoritiesFor(known, host, port) {
-    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
-    return entries.filter((e) => e.marker === 'cert-authority' && entryMatches(e, host, port));
-}
-/** Whether a key is listed under @revoked (for CA keys and certified keys). */
-function isRevoked(known, key) {
-    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
-    return entries.some((e) => e.marker === 'revoked' && e.key.equals(key));
-}
-/** OpenSSH's `SHA256:` fingerprint: base64 of the blob's SHA-256, without padding. */
-function fingerprint(key) {
-    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-/** The type name stored at the start of a key or certificate blob, e.g. `ssh-ed25519`. */
-function keyTypeOf(blob) {
-    if (blob.length < 4)
-        throw new Error('key blob too short');
-    const len = blob.readUInt32BE(0);
-    if (len === 0 || len > 64 || 4 + len > blob.length)
-        throw new Error('key blob has no valid type name');
-    return blob.subarray(4, 4 + len).toString('latin1');
-}
-/** keyTypeOf, or `unknown-type` for a blob without a type name (messages must not throw). */
-function keyTypeOfSafe(blob) {
-    try {
-        return keyTypeOf(blob);
-    }
-    catch {
-        return 'unknown-type';
-    }
-}
-/** `ssh-ed25519 SHA256:…`, the form every message uses. */
-function describeKey(key) {
-    return `${keyTypeOfSafe(key)} ${fingerprint(key)}`;
-}
-
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ./src/ssh/known-hosts.ts
+var known_hosts = __nccwpck_require__(2979);
 ;// CONCATENATED MODULE: ./src/ssh/certificate.ts
 // OpenSSH certificates (PROTOCOL.certkeys), parsed and verified in pure TypeScript with node:crypto.
 // ssh2 cannot negotiate the *-cert-v01@openssh.com host key algorithms, so fivestep checks host
-// certificates itself: see connection.ts for how the certificate is obtained.
+// certificates itself, fetching them with the system ssh-keyscan (keyscanCertificates, at the end).
+
 
 
 const USER_CERT = 1;
@@ -69967,7 +71301,22 @@ function parseCertificate(blob) {
     const signature = r.bytes();
     if (!r.done)
         throw new Error('certificate has trailing data');
-    return { certType, keyType, publicKey, serial, type, keyId, principals, validAfter, validBefore, criticalOptions, extensions, signatureKey, signature, signedData };
+    return {
+        certType,
+        keyType,
+        publicKey,
+        serial,
+        type,
+        keyId,
+        principals,
+        validAfter,
+        validBefore,
+        criticalOptions,
+        extensions,
+        signatureKey,
+        signature,
+        signedData,
+    };
 }
 const b64url = (b) => b.toString('base64url');
 /** mpints carry a leading zero byte when the high bit is set; JWK wants the bare magnitude. */
@@ -70006,7 +71355,8 @@ function publicKeyObject(blob) {
     }
     throw new Error(`unsupported CA key type '${type}'`);
 }
-/** Verifies an SSH signature blob (`string alg, string sig`) over data with the key blob. Throws on unsupported algorithms. */
+/** Verifies an SSH signature blob (`string alg, string sig`) over data with the key blob. Throws on unsupported
+ * algorithms. */
 function verifySshSignature(keyBlob, data, signatureBlob) {
     const key = publicKeyObject(keyBlob);
     const r = new Reader(signatureBlob);
@@ -70046,7 +71396,11 @@ function checkHostCertificate(cert, opts) {
         return { ok: false, reason: `certificate '${cert.keyId}' is a user certificate, not a host certificate` };
     const ca = opts.authorities.find((a) => a.equals(cert.signatureKey));
     if (!ca)
-        return { ok: false, reason: `certificate '${cert.keyId}' is signed by ${describeKey(cert.signatureKey)}, which no matching @cert-authority line trusts` };
+        return {
+            ok: false,
+            reason: `certificate '${cert.keyId}' is signed by ${(0,known_hosts/* describeKey */.Rx)(cert.signatureKey)}, which no matching ` +
+                `@cert-authority line trusts`,
+        };
     const now = BigInt(Math.floor((opts.now ?? new Date()).getTime() / 1000));
     if (now < cert.validAfter)
         return { ok: false, reason: `certificate '${cert.keyId}' is not valid yet (from ${formatTime(cert.validAfter)})` };
@@ -70054,11 +71408,19 @@ function checkHostCertificate(cert, opts) {
         return { ok: false, reason: `certificate '${cert.keyId}' expired at ${formatTime(cert.validBefore)}` };
     const host = opts.hostname.toLowerCase();
     // OpenSSH 8.x+ accepts wildcard principals in host certificates; an empty list means any host.
-    if (cert.principals.length > 0 && !cert.principals.some((p) => matchPatternList(host, p.toLowerCase().replace(/,/g, '')))) {
-        return { ok: false, reason: `certificate '${cert.keyId}' is for ${cert.principals.join(', ')}, not ${opts.hostname}` };
+    if (cert.principals.length > 0 &&
+        !cert.principals.some((p) => (0,known_hosts/* matchPatternList */.YJ)(host, p.toLowerCase().replace(/,/g, '')))) {
+        return {
+            ok: false,
+            reason: `certificate '${cert.keyId}' is for ${cert.principals.join(', ')}, not ${opts.hostname}`,
+        };
     }
     if (cert.criticalOptions.length > 0)
-        return { ok: false, reason: `certificate '${cert.keyId}' has critical options this client does not know: ${cert.criticalOptions.join(', ')}` };
+        return {
+            ok: false,
+            reason: `certificate '${cert.keyId}' has critical options this client does not know: ` +
+                `${cert.criticalOptions.join(', ')}`,
+        };
     let valid;
     try {
         valid = verifySshSignature(cert.signatureKey, cert.signedData, cert.signature);
@@ -70075,330 +71437,57 @@ function formatTime(t) {
         return 'forever';
     return new Date(Number(t) * 1000).toISOString();
 }
-
-;// CONCATENATED MODULE: ./src/ssh/types.ts
-/** A connection failure that retrying cannot fix (authentication, host key). */
-class PermanentConnectError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'PermanentConnectError';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/ssh/connection.ts
-// The ssh2-backed Connector: one authenticated connection per host, host keys checked against
-// known-hosts (plain, hashed, [host]:port, @cert-authority), transient connect failures retried.
-
-
-
-
-
-
-
-
-
-
-
-const { Client, utils } = (lib_default());
-/** Exit code reported when `timeoutMs` stopped a command, as GNU `timeout` does. */
-const TIMEOUT_EXIT_CODE = 124;
-// ---------------------------------------------------------------------------------------------
-// Private keys
-const keyCache = new Map();
-/**
- * Parses and validates the `private-key` input (OpenSSH or PEM), decrypting it with `passphrase`.
- * Throws an InputError naming `private-key` or `passphrase`; never echoes key material.
- * Results are cached, so an encrypted key's (slow, bcrypt) decryption happens once per run.
- */
-function parsePrivateKey(text, passphrase) {
-    // Secrets pasted from Windows or with stray indentation still parse.
-    const normalized = text.replace(/\r\n?/g, '\n').trim();
-    if (normalized === '')
-        throw new inputs/* InputError */.dz('private-key', 'is empty; pass the private key text (e.g. ${{ secrets.DEPLOY_KEY }})');
-    const cacheKey = (0,external_node_crypto_.createHash)('sha256').update(normalized).update('\0').update(passphrase ?? '').digest('hex');
-    const cached = keyCache.get(cacheKey);
-    if (cached)
-        return cached;
-    const parsed = utils.parseKey(normalized, passphrase === '' ? undefined : passphrase);
-    if (parsed instanceof Error) {
-        const msg = parsed.message;
-        if (/no passphrase/i.test(msg))
-            throw new inputs/* InputError */.dz('passphrase', 'is required: the private key is encrypted');
-        if (/passphrase|decrypt|integrity/i.test(msg))
-            throw new inputs/* InputError */.dz('passphrase', 'does not decrypt the private key (wrong passphrase?)');
-        throw new inputs/* InputError */.dz('private-key', `cannot be parsed as an OpenSSH or PEM private key (${msg}); pass the whole key, BEGIN and END lines included`);
-    }
-    const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (!key || !key.isPrivateKey())
-        throw new inputs/* InputError */.dz('private-key', 'holds a public key; pass the private key');
-    keyCache.set(cacheKey, key);
-    return key;
-}
 /**
  * ssh2 cannot negotiate certificate host key algorithms, so the certificate comes from a second,
  * unauthenticated handshake by the system ssh-keyscan. It is only trusted because its embedded key
  * must equal the key ssh2's own handshake proved the server holds.
  */
 const keyscanCertificates = (host, port) => new Promise((resolve, reject) => {
-    (0,external_node_child_process_.execFile)('ssh-keyscan', ['-c', '-T', '5', '-p', String(port), '--', host], { timeout: 15_000 }, (err, stdout) => {
+    const args = ['-c', '-T', '5', '-p', String(port), '--', host];
+    (0,external_node_child_process_.execFile)('ssh-keyscan', args, { timeout: 15_000 }, (err, stdout) => {
         // ssh-keyscan exits 1 when the host offers no certificate: that is an answer, not a failure.
         const e = err;
         if (e && (typeof e.code !== 'number' || e.killed)) {
-            const why = e.code === 'ENOENT' ? 'ssh-keyscan is not installed (it comes with openssh-client)' : e.killed ? 'ssh-keyscan timed out' : e.message;
-            reject(new Error(`cannot fetch the host certificate for @cert-authority: ${why}`));
+            reject(new Error(`cannot fetch the host certificate for @cert-authority: ${keyscanFailure(e)}`));
             return;
         }
-        const certs = [];
-        for (const line of stdout.split('\n')) {
-            if (line.startsWith('#'))
-                continue;
-            // With -c, ssh-keyscan 9.2 prints `type base64` without the host field; accept both forms.
-            const f = line.trim().split(/\s+/);
-            const at = f.findIndex(isCertificateType);
-            if (at >= 0 && f[at + 1])
-                certs.push(Buffer.from(f[at + 1], 'base64'));
-        }
-        resolve(certs);
+        resolve(certificatesInKeyscanOutput(stdout));
     });
 });
-/** Connecting gave up after every attempt failed on a transient error. */
-class ConnectError extends Error {
-    attempts;
-    constructor(message, attempts) {
-        super(message);
-        this.attempts = attempts;
-        this.name = 'ConnectError';
-    }
+function keyscanFailure(e) {
+    if (e.code === 'ENOENT')
+        return 'ssh-keyscan is not installed (it comes with openssh-client)';
+    return e.killed ? 'ssh-keyscan timed out' : e.message;
 }
-const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN']);
-/** Timeouts, resets and refusals can pass (a host restarting, sshd's MaxStartups shedding load); nothing else will. */
-function isRetryable(err) {
-    // Duck-typed: errors from node:net come from another realm under jest's VM modules, so instanceof Error fails.
-    if (err instanceof PermanentConnectError || typeof err !== 'object' || err === null)
-        return false;
-    const e = err;
-    if (e.level === 'client-timeout')
-        return true;
-    if (e.code && RETRYABLE_CODES.has(e.code))
-        return true;
-    return /Connection lost before handshake|Timed out while waiting for handshake|socket hang up|Channel open failure/i.test(String(e.message));
-}
-/** `type` narrows the scan to the one key type the line is missing for (ssh-keyscan -t takes the full name). */
-function keyscanHint(h, type) {
-    return `get the line with: ssh-keyscan ${type ? `-t ${type} ` : ''}-p ${h.port} ${h.host}`;
-}
-/**
- * known-hosts parsed once per text: every session keeps the entries it was checked against, so a
- * parse per connection made a thousand-host rollout hold a thousand copies of a thousand lines.
- */
-const parsedKnownHosts = new Map();
-function knownHostsOf(text) {
-    let entries = parsedKnownHosts.get(text);
-    if (!entries) {
-        entries = parseKnownHosts(text).entries;
-        // One run has one known-hosts text (a jump host shares it); a bound keeps tests that make many from growing it.
-        if (parsedKnownHosts.size >= 8)
-            parsedKnownHosts.clear();
-        parsedKnownHosts.set(text, entries);
+function certificatesInKeyscanOutput(stdout) {
+    const certs = [];
+    for (const line of stdout.split('\n')) {
+        if (line.startsWith('#'))
+            continue;
+        // With -c, ssh-keyscan 9.2 prints `type base64` without the host field; accept both forms.
+        const f = line.trim().split(/\s+/);
+        const at = f.findIndex(isCertificateType);
+        if (at >= 0 && f[at + 1])
+            certs.push(Buffer.from(f[at + 1], 'base64'));
     }
-    return entries;
+    return certs;
 }
-/** Creates a Connector. `connectSsh` is one with default options. */
-function createConnector(options = {}) {
-    const logger = options.logger ?? common_logger/* silentLogger */.q;
-    const retryDelayMs = options.retryDelayMs ?? 500;
-    const fetchCertificates = options.fetchCertificates ?? keyscanCertificates;
-    const keepaliveInterval = (options.keepaliveSeconds ?? 5) * 1000;
-    return async (host, credentials) => {
-        const key = parsePrivateKey(credentials.privateKey, credentials.passphrase);
-        const known = credentials.hostKeys.kind === 'known-hosts' ? knownHostsOf(credentials.hostKeys.knownHosts) : undefined;
-        const attempts = Math.max(1, credentials.connectAttempts ?? 3);
-        const id = (0,inputs/* hostId */.My)(host);
-        let last;
-        for (let attempt = 1; attempt <= attempts; attempt++) {
-            try {
-                return await connectOnce(host, credentials, key, known);
-            }
-            catch (err) {
-                last = err;
-                if (!isRetryable(err))
-                    throw err;
-                if (attempt < attempts) {
-                    // Jitter spreads retries of many hosts that failed together (e.g. MaxStartups).
-                    const delay = Math.round(retryDelayMs * 2 ** (attempt - 1) * (0.8 + Math.random() * 0.4));
-                    logger.info(`${id}: connect attempt ${attempt}/${attempts} failed (${err.message}); retrying in ${delay} ms`);
-                    await (0,concurrency/* sleep */.yy)(delay);
-                }
-            }
-        }
-        const reason = String(last.message).replace(`${id}: `, '');
-        throw new ConnectError(`${id}: cannot connect after ${attempts} attempts: ${reason}`, attempts);
-    };
-    async function connectOnce(host, credentials, key, known) {
-        let bastion;
-        if (credentials.jumpHost) {
-            const jump = credentials.jumpHost;
-            try {
-                bastion = await handshake(jump, credentials, key, known);
-            }
-            catch (err) {
-                const e = err;
-                e.message = `${(0,inputs/* hostId */.My)(host)} via jump host ${(0,inputs/* hostId */.My)(jump)}: ${e.message}`;
-                throw e;
-            }
-        }
-        try {
-            const sock = bastion ? await forward(bastion, host) : undefined;
-            const client = await handshake(host, credentials, key, known, sock, bastion);
-            return new SshSession(host, client, bastion);
-        }
-        catch (err) {
-            bastion?.end();
-            throw err;
-        }
-    }
-    function handshake(host, credentials, key, known, sock, via) {
-        const id = (0,inputs/* hostId */.My)(host);
-        const seen = {};
-        const client = new Client();
-        return new Promise((resolve, reject) => {
-            let settled = false;
-            const fail = (err) => {
-                if (settled)
-                    return;
-                settled = true;
-                client.end();
-                reject(err);
-            };
-            client.once('ready', () => {
-                if (settled)
-                    return;
-                settled = true;
-                client.removeAllListeners('error');
-                // Errors after the handshake surface through exec (a lost connection); keep them from crashing the process.
-                client.on('error', () => { });
-                resolve(client);
-            });
-            client.on('error', (err) => {
-                if (seen.rejection) {
-                    fail(new PermanentConnectError(`${id}: host key verification failed: ${seen.rejection}`));
-                }
-                else if (err.level === 'client-authentication') {
-                    const hostKey = seen.key ? `; the host's key is ${describeKey(seen.key)}` : '';
-                    fail(new PermanentConnectError(`${host.user}@${id}: authentication failed: the server refused the ${describeKey(key.getPublicSSH())} key for user '${host.user}'${hostKey}. ` +
-                        `Add the matching public key to ~${host.user}/.ssh/authorized_keys on the host, or check the user.`));
-                }
-                else {
-                    err.message = `${id}: ${err.message}`;
-                    fail(err);
-                }
-            });
-            client.on('close', () => {
-                if (seen.rejection)
-                    fail(new PermanentConnectError(`${id}: host key verification failed: ${seen.rejection}`));
-                else
-                    fail(Object.assign(new Error(`${id}: Connection lost before handshake`), { code: 'ECONNRESET' }));
-            });
-            const config = {
-                host: host.host,
-                port: host.port,
-                username: host.user,
-                readyTimeout: credentials.readyTimeoutMs ?? 20_000,
-                keepaliveInterval,
-                keepaliveCountMax: 3,
-                // A parsed key cannot go through `privateKey` (ssh2 accepts only text there), so offer it here.
-                authHandler: (_methods, _partial, next) => {
-                    // `false` (no more methods) is valid at runtime but missing from @types/ssh2.
-                    const nextAuth = authTried ? false : { type: 'publickey', username: host.user, key };
-                    authTried = true;
-                    next(nextAuth);
-                },
-                hostVerifier: (presented, verify) => {
-                    seen.key = Buffer.from(presented);
-                    verifyHostKey(host, presented, credentials, known, via).then((rejection) => {
-                        seen.rejection = rejection;
-                        verify(rejection === undefined);
-                    }, (err) => {
-                        seen.rejection = `could not check the host key: ${err.message}`;
-                        verify(false);
-                    });
-                },
-            };
-            let authTried = false;
-            if (sock)
-                config.sock = sock;
-            // Ask for a key type known-hosts lists for this host first, as OpenSSH does; otherwise ssh2 asks for
-            // ed25519 first and a host known by its RSA or ECDSA line fails as a mismatch. (Insecure: no known-hosts.)
-            const hostKeyAlgorithms = known ? hostKeyAlgorithmsFor(known, host.host, host.port) : undefined;
-            if (hostKeyAlgorithms)
-                config.algorithms = { serverHostKey: hostKeyAlgorithms };
-            client.connect(config);
-            // Nagle's algorithm holds back each small SSH packet (~40 ms a round trip on loopback); commands are small.
-            const raw = client._sock;
-            raw?.setNoDelay?.(true);
-        });
-    }
-    /** undefined when the key is trusted, otherwise why not (with a hint). */
-    async function verifyHostKey(host, presented, credentials, known, via) {
-        if (credentials.hostKeys.kind === 'insecure' || !known) {
-            logger.debug(`${(0,inputs/* hostId */.My)(host)}: host key not checked (insecure): ${describeKey(presented)}`);
-            return undefined;
-        }
-        const decision = checkHostKey(known, host.host, host.port, presented);
-        if (decision.ok) {
-            logger.debug(`${(0,inputs/* hostId */.My)(host)}: host key ${describeKey(presented)} matches known-hosts line ${decision.entry.line}`);
-            return undefined;
-        }
-        if (decision.reason === 'revoked')
-            return `${decision.message}. Remove it from the host, or the @revoked line if that was a mistake.`;
-        const cas = certAuthoritiesFor(known, host.host, host.port).filter((ca) => !isRevoked(known, ca.key));
-        const hint = decision.reason === 'mismatch'
-            ? `If the host was re-keyed on purpose, replace its line; ${keyscanHint(host)}`
-            : decision.expected.length > 0
-                ? `Add its ${keyTypeOf(presented)} line to known-hosts (check the fingerprint out of band); ${keyscanHint(host, keyTypeOf(presented))}`
-                : `Add its line to known-hosts (check the fingerprint out of band); ${keyscanHint(host)}`;
-        if (cas.length === 0)
-            return `${decision.message}. ${hint}`;
-        const certs = via ? await withLocalForward(via, host, (port) => fetchCertificates('127.0.0.1', port)) : await fetchCertificates(host.host, host.port);
-        const problems = [];
-        for (const blob of certs) {
-            let cert;
-            try {
-                cert = parseCertificate(blob);
-            }
-            catch (e) {
-                problems.push(`unreadable certificate (${e.message})`);
-                continue;
-            }
-            // The certificate is only evidence about the key the handshake proved the server holds.
-            if (!cert.publicKey.equals(presented))
-                continue;
-            if (isRevoked(known, cert.publicKey)) {
-                problems.push(`the certified key ${describeKey(presented)} is @revoked`);
-                continue;
-            }
-            const check = checkHostCertificate(cert, { hostname: host.host, authorities: cas.map((c) => c.key) });
-            if (check.ok) {
-                logger.debug(`${(0,inputs/* hostId */.My)(host)}: host key ${describeKey(presented)} certified by ${describeKey(check.ca)} (certificate '${cert.keyId}')`);
-                return undefined;
-            }
-            problems.push(check.reason);
-        }
-        if (problems.length === 0)
-            problems.push(`the host offers no certificate for its ${describeKey(presented)} key`);
-        return `${decision.message}, and the @cert-authority check failed: ${problems.join('; ')}. ${hint}`;
-    }
-}
-/** A ready-to-use Connector with default options. */
-const connectSsh = createConnector();
+
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/ssh/tunnel.ts
+// Reaching a host through a jump host: a direct-tcpip channel to carry the target's SSH connection,
+// and a loopback port that tunnels there for tools that dial a port themselves (ssh-keyscan).
+
+
 /** A direct-tcpip channel from the bastion to the target. */
-function forward(bastion, target) {
+function forwardChannel(bastion, target) {
     return new Promise((resolve, reject) => {
         bastion.forwardOut('127.0.0.1', 0, target.host, target.port, (err, channel) => {
-            if (err)
-                reject(Object.assign(err, { message: `${(0,inputs/* hostId */.My)(target)}: the jump host cannot reach it: ${err.message}` }));
-            else
-                resolve(channel);
+            if (!err)
+                return resolve(channel);
+            err.message = `${(0,inputs/* hostId */.My)(target)}: the jump host cannot reach it: ${err.message}`;
+            reject(err);
         });
     });
 }
@@ -70408,7 +71497,7 @@ async function withLocalForward(bastion, target, fn) {
     const server = (0,external_node_net_.createServer)((sock) => {
         sockets.add(sock);
         sock.on('close', () => sockets.delete(sock));
-        forward(bastion, target).then((ch) => {
+        forwardChannel(bastion, target).then((ch) => {
             sock.pipe(ch).pipe(sock);
             sock.on('error', () => ch.close());
             ch.on('error', () => sock.destroy());
@@ -70424,25 +71513,99 @@ async function withLocalForward(bastion, target, fn) {
         server.close();
     }
 }
-// ---------------------------------------------------------------------------------------------
-// Sessions
-/**
- * Sends SIGKILL to a channel's command. ssh2's Channel.signal() silently does nothing once stdin
- * has been closed (it requires a writable stream), which is always the case here, so this sends
- * the same request through the channel's protocol object.
- */
-function killChannel(stream) {
-    const ch = stream;
-    const state = ch.outgoing?.state;
-    if (ch.outgoing && (state === 'open' || state === 'eof')) {
-        try {
-            ch._client?._protocol?.signal(ch.outgoing.id, 'KILL');
+
+;// CONCATENATED MODULE: ./src/ssh/host-key-verification.ts
+
+
+
+
+function createHostKeyVerifier({ logger, fetchCertificates }) {
+    return async (host, presented, known, via) => {
+        const id = (0,inputs/* hostId */.My)(host);
+        if (!known) {
+            logger.debug(`${id}: host key not checked (insecure): ${(0,known_hosts/* describeKey */.Rx)(presented)}`);
+            return undefined;
         }
-        catch {
-            // the connection is going away; closing the channel is all that is left
+        const decision = (0,known_hosts/* checkHostKey */.Ex)(known, host.host, host.port, presented);
+        if (decision.ok) {
+            logger.debug(`${id}: host key ${(0,known_hosts/* describeKey */.Rx)(presented)} matches known-hosts line ${decision.entry.line}`);
+            return undefined;
         }
-    }
+        if (decision.reason === 'revoked') {
+            return `${decision.message}. Remove it from the host, or the @revoked line if that was a mistake.`;
+        }
+        const cas = (0,known_hosts/* certAuthoritiesFor */.F$)(known, host.host, host.port).filter((ca) => !(0,known_hosts/* isRevoked */.xK)(known, ca.key));
+        const hint = untrustedKeyHint(host, presented, decision);
+        if (cas.length === 0)
+            return `${decision.message}. ${hint}`;
+        const certs = via
+            ? await withLocalForward(via, host, (port) => fetchCertificates('127.0.0.1', port))
+            : await fetchCertificates(host.host, host.port);
+        const verdict = checkCertificates(certs, presented, host.host, known, cas);
+        if (verdict.ok) {
+            const certified = `certified by ${(0,known_hosts/* describeKey */.Rx)(verdict.ca)} (certificate '${verdict.keyId}')`;
+            logger.debug(`${id}: host key ${(0,known_hosts/* describeKey */.Rx)(presented)} ${certified}`);
+            return undefined;
+        }
+        return `${decision.message}, and the @cert-authority check failed: ${verdict.problems.join('; ')}. ${hint}`;
+    };
 }
+/** How to make known-hosts trust the key, when a line for it is missing or differs. */
+function untrustedKeyHint(host, presented, decision) {
+    if (decision.reason === 'mismatch') {
+        return `If the host was re-keyed on purpose, replace its line; ${keyscanHint(host)}`;
+    }
+    if (decision.expected.length > 0) {
+        const type = (0,known_hosts/* keyTypeOf */.zj)(presented);
+        return `Add its ${type} line to known-hosts (check the fingerprint out of band); ${keyscanHint(host, type)}`;
+    }
+    return `Add its line to known-hosts (check the fingerprint out of band); ${keyscanHint(host)}`;
+}
+/** `type` narrows the scan to the one key type the line is missing for (ssh-keyscan -t takes the full name). */
+function keyscanHint(h, type) {
+    return `get the line with: ssh-keyscan ${type ? `-t ${type} ` : ''}-p ${h.port} ${h.host}`;
+}
+/** Looks among the host's certificates for one that certifies `presented` and that one of `cas` signed. */
+function checkCertificates(certs, presented, hostname, known, cas) {
+    const problems = [];
+    for (const blob of certs) {
+        let cert;
+        try {
+            cert = parseCertificate(blob);
+        }
+        catch (e) {
+            problems.push(`unreadable certificate (${e.message})`);
+            continue;
+        }
+        // The certificate is only evidence about the key the handshake proved the server holds.
+        if (!cert.publicKey.equals(presented))
+            continue;
+        if ((0,known_hosts/* isRevoked */.xK)(known, cert.publicKey)) {
+            problems.push(`the certified key ${(0,known_hosts/* describeKey */.Rx)(presented)} is @revoked`);
+            continue;
+        }
+        const check = checkHostCertificate(cert, { hostname, authorities: cas.map((c) => c.key) });
+        if (check.ok)
+            return { ok: true, ca: check.ca, keyId: cert.keyId };
+        problems.push(check.reason);
+    }
+    if (problems.length === 0)
+        problems.push(`the host offers no certificate for its ${(0,known_hosts/* describeKey */.Rx)(presented)} key`);
+    return { ok: false, problems };
+}
+
+// EXTERNAL MODULE: ./src/ssh/keys.ts
+var keys = __nccwpck_require__(9892);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./src/ssh/session.ts
+// The RemoteSession over one ssh2 connection: commands run as channels on it (in parallel if asked),
+// with stdin streamed in, stdout streamed out, a timeout that kills the remote command, and a lost
+// connection failing the commands it was running.
+
+
+/** Exit code reported when `timeoutMs` stopped a command, as GNU `timeout` does. */
+const TIMEOUT_EXIT_CODE = 124;
 /** One authenticated connection; commands run as channels on it, in parallel if asked. */
 class SshSession {
     spec;
@@ -70451,6 +71614,7 @@ class SshSession {
     id;
     closed = false;
     lostReason;
+    /** Rejects each running command, when the connection is lost. */
     pending = new Set();
     ended = new Set();
     constructor(spec, client, bastion) {
@@ -70464,8 +71628,9 @@ class SshSession {
             if (this.closed)
                 return;
             this.lostReason = why;
+            const lostError = () => new Error(`${this.id}: connection lost while running a command (${why})`);
             for (const reject of this.pending)
-                reject(new Error(`${this.id}: connection lost while running a command (${why})`));
+                reject(lostError());
             this.pending.clear();
         };
         client.on('close', () => lost('the connection closed'));
@@ -70482,80 +71647,44 @@ class SshSession {
         if (this.lostReason)
             return Promise.reject(new Error(`${this.id}: connection lost (${this.lostReason})`));
         return new Promise((resolve, reject) => {
+            let timer;
             let done = false;
-            const abort = (err) => {
+            // The command ending, the connection going and the input failing race; the first one settles.
+            const settle = (outcome) => {
                 if (done)
                     return;
                 done = true;
                 clearTimeout(timer);
                 this.pending.delete(abort);
-                reject(err);
+                outcome();
             };
+            const abort = (err) => settle(() => reject(err));
             this.pending.add(abort);
-            let timer;
             this.client.exec(command, (err, stream) => {
                 if (err) {
                     abort(new Error(`${this.id}: cannot start a command: ${err.message}`));
                     return;
                 }
-                const stdout = [];
-                const stderr = [];
-                let code;
-                let signal;
-                let timedOut = false;
+                const output = collectOutput(stream, options.onStdout);
                 if (options.timeoutMs !== undefined) {
                     timer = setTimeout(() => {
-                        timedOut = true;
+                        output.timedOut = true;
                         // Closing the channel alone leaves e.g. `sleep` running on the host; OpenSSH (7.8+) kills
                         // the command's process group on a `signal` request.
                         killChannel(stream);
                         stream.close();
                     }, options.timeoutMs);
                 }
-                stream.on('data', (d) => {
-                    stdout.push(d);
-                    options.onStdout?.(d.toString('utf8'));
+                stream.on('close', () => settle(() => {
+                    const result = commandResult(output, options.timeoutMs);
+                    if (result)
+                        return resolve(result);
+                    const why = this.lostReason ? ` (${this.lostReason})` : '';
+                    reject(new Error(`${this.id}: connection lost while running a command${why}`));
+                }));
+                sendStdin(stream, options.stdin, (e) => {
+                    abort(new Error(`${this.id}: reading the command's input failed: ${e.message}`));
                 });
-                stream.stderr.on('data', (d) => stderr.push(d));
-                stream.on('exit', (c, sig) => {
-                    code = c;
-                    signal = sig;
-                });
-                stream.on('close', () => {
-                    if (done)
-                        return;
-                    done = true;
-                    clearTimeout(timer);
-                    this.pending.delete(abort);
-                    const out = Buffer.concat(stdout).toString('utf8');
-                    let errText = Buffer.concat(stderr).toString('utf8');
-                    if (timedOut) {
-                        errText += `${errText && !errText.endsWith('\n') ? '\n' : ''}fivestep: command timed out after ${options.timeoutMs} ms and was killed\n`;
-                        resolve({ code: TIMEOUT_EXIT_CODE, stdout: out, stderr: errText });
-                    }
-                    else if (typeof code === 'number') {
-                        resolve({ code, stdout: out, stderr: errText });
-                    }
-                    else if (signal) {
-                        const n = external_node_os_.constants.signals[`SIG${signal}`] ?? 0;
-                        resolve({ code: 128 + n, stdout: out, stderr: `${errText}fivestep: command killed by signal ${signal}\n` });
-                    }
-                    else {
-                        reject(new Error(`${this.id}: connection lost while running a command${this.lostReason ? ` (${this.lostReason})` : ''}`));
-                    }
-                });
-                const input = options.stdin;
-                if (input === undefined)
-                    stream.end();
-                else if (Buffer.isBuffer(input))
-                    stream.end(input);
-                else {
-                    input.on('error', (e) => {
-                        abort(new Error(`${this.id}: reading the command's input failed: ${e.message}`));
-                        stream.close();
-                    });
-                    input.pipe(stream);
-                }
             });
         });
     }
@@ -70575,6 +71704,627 @@ class SshSession {
         if (this.bastion)
             await ended(this.bastion);
     }
+}
+/** Gathers the channel's output and exit status, passing stdout on to `onStdout` as it arrives. */
+function collectOutput(stream, onStdout) {
+    const output = { stdout: [], stderr: [], timedOut: false };
+    stream.on('data', (d) => {
+        output.stdout.push(d);
+        onStdout?.(d.toString('utf8'));
+    });
+    stream.stderr.on('data', (d) => output.stderr.push(d));
+    stream.on('exit', (c, sig) => {
+        output.code = c;
+        output.signal = sig;
+    });
+    return output;
+}
+/**
+ * The result of a command whose channel closed: its exit code, 124 when the timeout killed it,
+ * 128 + n when signal n did; undefined when it reported none of these (the connection went).
+ */
+function commandResult(output, timeoutMs) {
+    const stdout = Buffer.concat(output.stdout).toString('utf8');
+    const stderr = Buffer.concat(output.stderr).toString('utf8');
+    if (output.timedOut) {
+        const newline = stderr && !stderr.endsWith('\n') ? '\n' : '';
+        const note = `fivestep: command timed out after ${timeoutMs} ms and was killed\n`;
+        return { code: TIMEOUT_EXIT_CODE, stdout, stderr: `${stderr}${newline}${note}` };
+    }
+    if (typeof output.code === 'number')
+        return { code: output.code, stdout, stderr };
+    if (output.signal) {
+        const n = external_node_os_.constants.signals[`SIG${output.signal}`] ?? 0;
+        return { code: 128 + n, stdout, stderr: `${stderr}fivestep: command killed by signal ${output.signal}\n` };
+    }
+    return undefined;
+}
+/** Sends the command's stdin and closes it; a stream that fails calls `onError` and closes the channel. */
+function sendStdin(stream, input, onError) {
+    if (input === undefined)
+        stream.end();
+    else if (Buffer.isBuffer(input))
+        stream.end(input);
+    else {
+        input.on('error', (e) => {
+            onError(e);
+            stream.close();
+        });
+        input.pipe(stream);
+    }
+}
+/**
+ * Sends SIGKILL to a channel's command. ssh2's Channel.signal() silently does nothing once stdin
+ * has been closed (it requires a writable stream), which is always the case here, so this sends
+ * the same request through the channel's protocol object.
+ */
+function killChannel(stream) {
+    const ch = stream;
+    const state = ch.outgoing?.state;
+    if (ch.outgoing && (state === 'open' || state === 'eof')) {
+        try {
+            ch._client?._protocol?.signal(ch.outgoing.id, 'KILL');
+        }
+        catch {
+            // the connection is going away; closing the channel is all that is left
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/ssh/types.ts
+/** A connection failure that retrying cannot fix (authentication, host key). */
+class PermanentConnectError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'PermanentConnectError';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/ssh/connector.ts
+
+
+
+
+
+
+
+
+
+
+
+const { Client } = (lib_default());
+/** Connecting gave up after every attempt failed on a transient error. */
+class ConnectError extends Error {
+    attempts;
+    constructor(message, attempts) {
+        super(message);
+        this.attempts = attempts;
+        this.name = 'ConnectError';
+    }
+}
+const RETRYABLE_CODES = new Set([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'EPIPE',
+    'EAI_AGAIN',
+]);
+const RETRYABLE_MESSAGES = /Connection lost before handshake|Timed out while waiting for handshake|socket hang up|Channel open failure/i;
+/** Timeouts, resets and refusals can pass (a host restarting, sshd's MaxStartups shedding load); nothing else will. */
+function isRetryable(err) {
+    // Duck-typed: errors from node:net come from another realm under jest's VM modules, so instanceof Error fails.
+    if (err instanceof PermanentConnectError || typeof err !== 'object' || err === null)
+        return false;
+    const e = err;
+    if (e.level === 'client-timeout')
+        return true;
+    if (e.code && RETRYABLE_CODES.has(e.code))
+        return true;
+    return RETRYABLE_MESSAGES.test(String(e.message));
+}
+/** Creates a Connector. `connectSsh` is one with default options. */
+function createConnector(options = {}) {
+    const logger = options.logger ?? common_logger/* silentLogger */.q;
+    const fetchCertificates = options.fetchCertificates ?? keyscanCertificates;
+    const settings = {
+        logger,
+        retryDelayMs: options.retryDelayMs ?? 500,
+        keepaliveInterval: (options.keepaliveSeconds ?? 5) * 1000,
+        verifyHostKey: createHostKeyVerifier({ logger, fetchCertificates }),
+    };
+    return async (host, credentials) => {
+        const key = (0,keys/* parsePrivateKey */.Q)(credentials.privateKey, credentials.passphrase);
+        const hostKeys = credentials.hostKeys;
+        const known = hostKeys.kind === 'known-hosts' ? (0,keys/* knownHostEntries */.O)(hostKeys.knownHosts) : undefined;
+        const ctx = { settings, credentials, key, known };
+        const attempts = Math.max(1, credentials.connectAttempts ?? 3);
+        const id = (0,inputs/* hostId */.My)(host);
+        let last;
+        for (let attempt = 1; attempt <= attempts; attempt++) {
+            try {
+                return await connectOnce(ctx, host);
+            }
+            catch (err) {
+                last = err;
+                if (!isRetryable(err))
+                    throw err;
+                if (attempt < attempts) {
+                    // Jitter spreads retries of many hosts that failed together (e.g. MaxStartups).
+                    const delay = Math.round(settings.retryDelayMs * 2 ** (attempt - 1) * (0.8 + Math.random() * 0.4));
+                    const why = err.message;
+                    logger.info(`${id}: connect attempt ${attempt}/${attempts} failed (${why}); retrying in ${delay} ms`);
+                    await (0,concurrency/* sleep */.yy)(delay);
+                }
+            }
+        }
+        const reason = String(last.message).replace(`${id}: `, '');
+        throw new ConnectError(`${id}: cannot connect after ${attempts} attempts: ${reason}`, attempts);
+    };
+}
+/** A ready-to-use Connector with default options. */
+const connectSsh = createConnector();
+/** Connects to the jump host if there is one, then to the host, through the jump host's channel. */
+async function connectOnce(ctx, host) {
+    let bastion;
+    const jump = ctx.credentials.jumpHost;
+    if (jump) {
+        try {
+            bastion = await handshake(ctx, jump);
+        }
+        catch (err) {
+            const e = err;
+            e.message = `${(0,inputs/* hostId */.My)(host)} via jump host ${(0,inputs/* hostId */.My)(jump)}: ${e.message}`;
+            throw e;
+        }
+    }
+    try {
+        const sock = bastion ? await forwardChannel(bastion, host) : undefined;
+        const client = await handshake(ctx, host, sock, bastion);
+        return new SshSession(host, client, bastion);
+    }
+    catch (err) {
+        bastion?.end();
+        throw err;
+    }
+}
+/** An authenticated ssh2 client for host, over `sock` when it is reached through the jump host `via`. */
+function handshake(ctx, host, sock, via) {
+    const seen = {};
+    const client = new Client();
+    return new Promise((resolve, reject) => {
+        let settled = false;
+        const fail = (err) => {
+            if (settled)
+                return;
+            settled = true;
+            client.end();
+            reject(err);
+        };
+        client.once('ready', () => {
+            if (settled)
+                return;
+            settled = true;
+            client.removeAllListeners('error');
+            // Errors after the handshake surface through exec (a lost connection); keep them from crashing the process.
+            client.on('error', () => { });
+            resolve(client);
+        });
+        client.on('error', (err) => fail(handshakeError(host, ctx.key, seen, err)));
+        client.on('close', () => {
+            if (seen.rejection)
+                fail(hostKeyRejected(host, seen.rejection));
+            else
+                fail(Object.assign(new Error(`${(0,inputs/* hostId */.My)(host)}: Connection lost before handshake`), { code: 'ECONNRESET' }));
+        });
+        client.connect(connectConfig(ctx, host, seen, sock, via));
+        // Nagle's algorithm holds back each small SSH packet (~40 ms a round trip on loopback); commands are small.
+        const raw = client._sock;
+        raw?.setNoDelay?.(true);
+    });
+}
+function hostKeyRejected(host, rejection) {
+    return new PermanentConnectError(`${(0,inputs/* hostId */.My)(host)}: host key verification failed: ${rejection}`);
+}
+/** The error a failed handshake rejects with: a refused host key or client key is permanent, the rest may pass. */
+function handshakeError(host, key, seen, err) {
+    const id = (0,inputs/* hostId */.My)(host);
+    if (seen.rejection)
+        return hostKeyRejected(host, seen.rejection);
+    if (err.level === 'client-authentication') {
+        const hostKey = seen.key ? `; the host's key is ${(0,known_hosts/* describeKey */.Rx)(seen.key)}` : '';
+        return new PermanentConnectError(`${host.user}@${id}: authentication failed: ` +
+            `the server refused the ${(0,known_hosts/* describeKey */.Rx)(key.getPublicSSH())} key for user '${host.user}'${hostKey}. ` +
+            `Add the matching public key to ~${host.user}/.ssh/authorized_keys on the host, or check the user.`);
+    }
+    err.message = `${id}: ${err.message}`;
+    return err;
+}
+/** ssh2's settings for one handshake: the client key, the host key check, the host key types to ask for. */
+function connectConfig(ctx, host, seen, sock, via) {
+    const { credentials, key, known, settings } = ctx;
+    let authTried = false;
+    const config = {
+        host: host.host,
+        port: host.port,
+        username: host.user,
+        readyTimeout: credentials.readyTimeoutMs ?? 20_000,
+        keepaliveInterval: settings.keepaliveInterval,
+        keepaliveCountMax: 3,
+        // A parsed key cannot go through `privateKey` (ssh2 accepts only text there), so offer it here.
+        authHandler: (_methods, _partial, next) => {
+            // `false` (no more methods) is valid at runtime but missing from @types/ssh2.
+            const nextAuth = authTried ? false : { type: 'publickey', username: host.user, key };
+            authTried = true;
+            next(nextAuth);
+        },
+        hostVerifier: (presented, verify) => {
+            seen.key = Buffer.from(presented);
+            settings.verifyHostKey(host, presented, known, via).then((rejection) => {
+                seen.rejection = rejection;
+                verify(rejection === undefined);
+            }, (err) => {
+                seen.rejection = `could not check the host key: ${err.message}`;
+                verify(false);
+            });
+        },
+    };
+    if (sock)
+        config.sock = sock;
+    // Ask for a key type known-hosts lists for this host first, as OpenSSH does; otherwise ssh2 asks for
+    // ed25519 first and a host known by its RSA or ECDSA line fails as a mismatch. (Insecure: no known-hosts.)
+    const hostKeyAlgorithms = known ? (0,known_hosts/* hostKeyAlgorithmsFor */.Ty)(known, host.host, host.port) : undefined;
+    if (hostKeyAlgorithms)
+        config.algorithms = { serverHostKey: hostKeyAlgorithms };
+    return config;
+}
+
+
+/***/ }),
+
+/***/ 9892:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   O: () => (/* binding */ knownHostEntries),
+/* harmony export */   Q: () => (/* binding */ parsePrivateKey)
+/* harmony export */ });
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var ssh2__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5472);
+/* harmony import */ var ssh2__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(ssh2__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _common_inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9184);
+/* harmony import */ var _known_hosts_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2979);
+// The keys in SshCredentials, parsed once per run: the client's private key (the `private-key` and
+// `passphrase` inputs) and the known-hosts lines host keys are checked against.
+
+
+
+
+const { utils } = (ssh2__WEBPACK_IMPORTED_MODULE_1___default());
+const keyCache = new Map();
+/**
+ * Parses and validates the `private-key` input (OpenSSH or PEM), decrypting it with `passphrase`.
+ * Throws an InputError naming `private-key` or `passphrase`; never echoes key material.
+ * Results are cached, so an encrypted key's (slow, bcrypt) decryption happens once per run.
+ */
+function parsePrivateKey(text, passphrase) {
+    // Secrets pasted from Windows or with stray indentation still parse.
+    const normalized = text.replace(/\r\n?/g, '\n').trim();
+    if (normalized === '') {
+        throw new _common_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .dz('private-key', 'is empty; pass the private key text (e.g. ${{ secrets.DEPLOY_KEY }})');
+    }
+    const cacheKey = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256')
+        .update(normalized)
+        .update('\0')
+        .update(passphrase ?? '')
+        .digest('hex');
+    const cached = keyCache.get(cacheKey);
+    if (cached)
+        return cached;
+    const parsed = utils.parseKey(normalized, passphrase === '' ? undefined : passphrase);
+    if (parsed instanceof Error)
+        throw keyParseError(parsed.message);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (!key || !key.isPrivateKey())
+        throw new _common_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .dz('private-key', 'holds a public key; pass the private key');
+    keyCache.set(cacheKey, key);
+    return key;
+}
+/** The input to blame for ssh2's parse error `msg`: a missing or wrong passphrase, or the key text itself. */
+function keyParseError(msg) {
+    if (/no passphrase/i.test(msg))
+        return new _common_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .dz('passphrase', 'is required: the private key is encrypted');
+    if (/passphrase|decrypt|integrity/i.test(msg)) {
+        return new _common_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .dz('passphrase', 'does not decrypt the private key (wrong passphrase?)');
+    }
+    return new _common_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .dz('private-key', `cannot be parsed as an OpenSSH or PEM private key (${msg}); pass the whole key, BEGIN and END lines included`);
+}
+/**
+ * known-hosts parsed once per text: every session keeps the entries it was checked against, so a
+ * parse per connection made a thousand-host rollout hold a thousand copies of a thousand lines.
+ */
+const parsedKnownHosts = new Map();
+/** The entries of a known-hosts text, from the cache when this text was parsed before. */
+function knownHostEntries(text) {
+    let entries = parsedKnownHosts.get(text);
+    if (!entries) {
+        entries = (0,_known_hosts_js__WEBPACK_IMPORTED_MODULE_3__/* .parseKnownHosts */ .uJ)(text).entries;
+        // One run has one known-hosts text (a jump host shares it); a bound keeps tests that make many from growing it.
+        if (parsedKnownHosts.size >= 8)
+            parsedKnownHosts.clear();
+        parsedKnownHosts.set(text, entries);
+    }
+    return entries;
+}
+
+
+/***/ }),
+
+/***/ 2979:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Ex: () => (/* binding */ checkHostKey),
+/* harmony export */   F$: () => (/* binding */ certAuthoritiesFor),
+/* harmony export */   Rx: () => (/* binding */ describeKey),
+/* harmony export */   Ty: () => (/* binding */ hostKeyAlgorithmsFor),
+/* harmony export */   YJ: () => (/* binding */ matchPatternList),
+/* harmony export */   uJ: () => (/* binding */ parseKnownHosts),
+/* harmony export */   xK: () => (/* binding */ isRevoked),
+/* harmony export */   zj: () => (/* binding */ keyTypeOf)
+/* harmony export */ });
+/* unused harmony exports knownHostsName, hashHostName, entryMatches, HOST_KEY_ALGORITHMS, keyTypeOfAlgorithm, fingerprint */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+// Pure known_hosts handling with OpenSSH semantics: parsing, host matching, key decisions, fingerprints.
+
+const KEY_TYPE = new RegExp('^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|' +
+    'sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com)$');
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+function parseKnownHosts(text) {
+    const entries = [];
+    const errors = [];
+    text.split(/\r?\n/).forEach((raw, i) => {
+        const line = i + 1;
+        const trimmed = raw.trim();
+        if (trimmed === '' || trimmed.startsWith('#'))
+            return;
+        const fields = trimmed.split(/\s+/);
+        let marker;
+        if (fields[0].startsWith('@')) {
+            const m = fields.shift().toLowerCase();
+            if (m === '@cert-authority')
+                marker = 'cert-authority';
+            else if (m === '@revoked')
+                marker = 'revoked';
+            else {
+                errors.push({ line, message: `unknown marker '${m}'` });
+                return;
+            }
+        }
+        if (fields.length < 3) {
+            errors.push({ line, message: 'expected: [marker] hosts key-type base64-key [comment]' });
+            return;
+        }
+        const [hosts, keyType, b64, ...rest] = fields;
+        if (!KEY_TYPE.test(keyType)) {
+            errors.push({ line, message: `unsupported key type '${keyType}'` });
+            return;
+        }
+        if (!BASE64.test(b64)) {
+            errors.push({ line, message: 'the key is not base64' });
+            return;
+        }
+        const key = Buffer.from(b64, 'base64');
+        let embedded;
+        try {
+            embedded = keyTypeOf(key);
+        }
+        catch {
+            errors.push({ line, message: 'the key blob is malformed' });
+            return;
+        }
+        // A line whose declared type disagrees with its blob is corrupt (OpenSSH rejects it too).
+        if (embedded !== keyType) {
+            errors.push({ line, message: `key type '${keyType}' does not match the key's own type '${embedded}'` });
+            return;
+        }
+        if (hosts.startsWith('|') && !parseHashed(hosts)) {
+            errors.push({ line, message: 'malformed hashed host field (expected |1|salt|hash)' });
+            return;
+        }
+        entries.push({ line, marker, hosts, keyType, key, comment: rest.length ? rest.join(' ') : undefined });
+    });
+    return { entries, errors };
+}
+/** The name OpenSSH looks up: `host` on port 22, `[host]:port` otherwise. */
+function knownHostsName(host, port) {
+    return port === 22 ? host : `[${host}]:${port}`;
+}
+function parseHashed(field) {
+    const m = /^\|1\|([A-Za-z0-9+/=]+)\|([A-Za-z0-9+/=]+)$/.exec(field);
+    if (!m)
+        return undefined;
+    const salt = Buffer.from(m[1], 'base64');
+    const hash = Buffer.from(m[2], 'base64');
+    // HMAC-SHA1: 20-byte salt (the key) and 20-byte digest.
+    if (salt.length !== 20 || hash.length !== 20)
+        return undefined;
+    return { salt, hash };
+}
+/** `|1|salt|hash` for a name, as `ssh-keygen -H` writes it (salt random unless given). */
+function hashHostName(name, salt) {
+    const hash = createHmac('sha1', salt).update(name).digest();
+    return `|1|${salt.toString('base64')}|${hash.toString('base64')}`;
+}
+function globToRegExp(pattern) {
+    const body = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
+    return new RegExp(`^${body}$`, 'i');
+}
+/** OpenSSH match_hostname: any matching negated pattern vetoes; otherwise any positive match wins. */
+function matchPatternList(name, list) {
+    let matched = false;
+    for (const raw of list.split(',')) {
+        if (raw === '')
+            continue;
+        const negated = raw.startsWith('!');
+        const pattern = negated ? raw.slice(1) : raw;
+        if (globToRegExp(pattern).test(name)) {
+            if (negated)
+                return false;
+            matched = true;
+        }
+    }
+    return matched;
+}
+/** Whether a line's host field covers host:port. */
+function entryMatches(entry, host, port) {
+    const name = knownHostsName(host, port);
+    if (entry.hosts.startsWith('|')) {
+        const h = parseHashed(entry.hosts);
+        if (!h)
+            return false;
+        return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHmac)('sha1', h.salt).update(name).digest().equals(h.hash);
+    }
+    // OpenSSH compares host names case-insensitively (it lowercases the name it looks up).
+    return matchPatternList(name.toLowerCase(), entry.hosts);
+}
+/** Plain (marker-less) lines whose host field covers host:port. */
+function plainEntriesFor(entries, host, port) {
+    return entries.filter((e) => e.marker === undefined && entryMatches(e, host, port));
+}
+/** An @revoked line for host:port holding key. */
+function revokedEntryFor(entries, host, port, key) {
+    return entries.find((e) => e.marker === 'revoked' && e.key.equals(key) && entryMatches(e, host, port));
+}
+const listLines = (entries) => entries.map((e) => `${describeKey(e.key)} (line ${e.line})`).join(', ');
+/**
+ * Decides whether the plain key `key` presented by host:port is trusted (certificates are handled by the caller).
+ * Only lines of the presented key's type can contradict it: a host that has no key of a listed type (or was
+ * asked for another type) is not known by that key, which is `unknown`, not the re-keying that `mismatch` signals.
+ */
+function checkHostKey(known, host, port, key) {
+    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
+    const name = knownHostsName(host, port);
+    const presented = describeKey(key);
+    const revoked = revokedEntryFor(entries, host, port, key);
+    if (revoked) {
+        return {
+            ok: false,
+            reason: 'revoked',
+            message: `the ${presented} key is marked @revoked (known-hosts line ${revoked.line})`,
+            expected: [],
+        };
+    }
+    const forHost = plainEntriesFor(entries, host, port);
+    const exact = forHost.find((e) => e.key.equals(key));
+    if (exact)
+        return { ok: true, entry: exact };
+    if (forHost.length === 0) {
+        return {
+            ok: false,
+            reason: 'unknown',
+            message: `${name} is not in known-hosts; it presented the ${presented} key`,
+            expected: [],
+        };
+    }
+    const type = keyTypeOfSafe(key);
+    const sameType = forHost.filter((e) => e.keyType === type);
+    if (sameType.length === 0) {
+        const types = [...new Set(forHost.map((e) => e.keyType))].join(', ');
+        return {
+            ok: false,
+            reason: 'unknown',
+            message: `${name} presented the ${presented} key, but known-hosts lists only ${types} keys for it ` +
+                `(${listLines(forHost)})`,
+            expected: forHost,
+        };
+    }
+    return {
+        ok: false,
+        reason: 'mismatch',
+        message: `the ${presented} key presented by ${name} does not match known-hosts, which lists ` +
+            `${listLines(sameType)} — the host was re-keyed or someone is in the middle`,
+        expected: sameType,
+    };
+}
+/**
+ * The server host key algorithms ssh2 can negotiate, in OpenSSH's (and ssh2's default) order of preference.
+ * ssh-dss is left out: ssh2 supports it, but neither ssh2 nor OpenSSH (7.0+) offers it by default.
+ */
+const HOST_KEY_ALGORITHMS = [
+    'ssh-ed25519',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'rsa-sha2-512',
+    'rsa-sha2-256',
+    'ssh-rsa',
+];
+/** The key type a host key algorithm is proved with: one RSA key signs with three algorithms. */
+function keyTypeOfAlgorithm(algorithm) {
+    return algorithm === 'rsa-sha2-512' || algorithm === 'rsa-sha2-256' ? 'ssh-rsa' : algorithm;
+}
+/**
+ * The host key algorithms to ask host:port for (ssh2's `algorithms.serverHostKey`), as OpenSSH's
+ * order_hostkeyalgs (sshconnect2.c) orders them: the server picks the first algorithm of this list it has a
+ * key for, so asking for a type known-hosts lists first is what makes an RSA-only (or ECDSA-only) line work
+ * for a host that also has an ed25519 key. Like OpenSSH, the list is kept as is when the first-preference
+ * type (ed25519) is known; otherwise the algorithms of the known types come first, the rest after, each
+ * part in preference order. Only plain lines count, and not one whose key is @revoked for the host.
+ * undefined (ssh2's defaults) when no plain line names the host.
+ */
+function hostKeyAlgorithmsFor(known, host, port) {
+    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
+    const forHost = plainEntriesFor(entries, host, port);
+    if (forHost.length === 0)
+        return undefined;
+    const types = new Set(forHost.filter((e) => !revokedEntryFor(entries, host, port, e.key)).map((e) => e.keyType));
+    const isKnown = (algorithm) => types.has(keyTypeOfAlgorithm(algorithm));
+    if (isKnown(HOST_KEY_ALGORITHMS[0]))
+        return [...HOST_KEY_ALGORITHMS];
+    return [...HOST_KEY_ALGORITHMS.filter(isKnown), ...HOST_KEY_ALGORITHMS.filter((a) => !isKnown(a))];
+}
+/** `@cert-authority` lines whose host patterns cover host:port. */
+function certAuthoritiesFor(known, host, port) {
+    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
+    return entries.filter((e) => e.marker === 'cert-authority' && entryMatches(e, host, port));
+}
+/** Whether a key is listed under @revoked (for CA keys and certified keys). */
+function isRevoked(known, key) {
+    const entries = typeof known === 'string' ? parseKnownHosts(known).entries : known;
+    return entries.some((e) => e.marker === 'revoked' && e.key.equals(key));
+}
+/** OpenSSH's `SHA256:` fingerprint: base64 of the blob's SHA-256, without padding. */
+function fingerprint(key) {
+    return `SHA256:${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+/** The type name stored at the start of a key or certificate blob, e.g. `ssh-ed25519`. */
+function keyTypeOf(blob) {
+    if (blob.length < 4)
+        throw new Error('key blob too short');
+    const len = blob.readUInt32BE(0);
+    if (len === 0 || len > 64 || 4 + len > blob.length)
+        throw new Error('key blob has no valid type name');
+    return blob.subarray(4, 4 + len).toString('latin1');
+}
+/** keyTypeOf, or `unknown-type` for a blob without a type name (messages must not throw). */
+function keyTypeOfSafe(blob) {
+    try {
+        return keyTypeOf(blob);
+    }
+    catch {
+        return 'unknown-type';
+    }
+}
+/** `ssh-ed25519 SHA256:…`, the form every message uses. */
+function describeKey(key) {
+    return `${keyTypeOfSafe(key)} ${fingerprint(key)}`;
 }
 
 

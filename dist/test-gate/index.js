@@ -31722,7 +31722,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(220);
 /* harmony import */ var _github_context_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9556);
-/* harmony import */ var _gate_gate_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5231);
+/* harmony import */ var _gate_gate_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6593);
 /* harmony import */ var _gate_settings_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6616);
 // test-gate entry: runner inputs and context in, outputs and job summary out; the logic is in src/gate.
 
@@ -34710,11 +34710,11 @@ var common_text = __nccwpck_require__(2450);
 
 
 const coreLogger = {
-    debug: (m) => core_debug((0,common_text/* logText */.k)(m)),
-    info: (m) => info((0,common_text/* logText */.k)(m)),
-    warning: (m) => warning((0,common_text/* logText */.k)(m)),
-    error: (m) => error((0,common_text/* logText */.k)(m)),
-    group: (name, fn) => group((0,common_text/* logText */.k)(name), fn),
+    debug: (m) => core_debug((0,common_text/* logText */.kc)(m)),
+    info: (m) => info((0,common_text/* logText */.kc)(m)),
+    warning: (m) => warning((0,common_text/* logText */.kc)(m)),
+    error: (m) => error((0,common_text/* logText */.kc)(m)),
+    group: (name, fn) => group((0,common_text/* logText */.kc)(name), fn),
 };
 
 ;// CONCATENATED MODULE: ./src/common/action.ts
@@ -34736,13 +34736,13 @@ async function runAction(main) {
         setOutputs(result.outputs);
         // A failure may quote a host's output or a test name: made inert as every log line is.
         if (result.failure)
-            setFailed((0,common_text/* logText */.k)(result.failure));
+            setFailed((0,common_text/* logText */.kc)(result.failure));
     }
     catch (err) {
         if (err instanceof inputs/* InputError */.dz)
-            setFailed((0,common_text/* logText */.k)(err.message));
+            setFailed((0,common_text/* logText */.kc)(err.message));
         else
-            setFailed((0,common_text/* logText */.k)(err instanceof Error ? (err.stack ?? err.message) : String(err)));
+            setFailed((0,common_text/* logText */.kc)(err instanceof Error ? (err.stack ?? err.message) : String(err)));
     }
 }
 /** Appends Markdown to the job summary; outside the runner (no GITHUB_STEP_SUMMARY) it does nothing. */
@@ -34921,9 +34921,11 @@ function hostId(h) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   T: () => (/* binding */ oneLine),
-/* harmony export */   k: () => (/* binding */ logText)
+/* harmony export */   $Q: () => (/* binding */ clip),
+/* harmony export */   TN: () => (/* binding */ oneLine),
+/* harmony export */   kc: () => (/* binding */ logText)
 /* harmony export */ });
+/* unused harmony export lastLines */
 // Untrusted text (a host's stderr, a health body, a name read from a host) made safe for a log line:
 // one line, printable. Without line breaks nothing in it can start a line the runner reads as a
 // workflow command (`::error …`); escape sequences cannot move or recolour the terminal.
@@ -34943,7 +34945,42 @@ function oneLine(text, max = 2000) {
         .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
         .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`)
         .replace(/##\[/g, '## [');
-    return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+    return clip(line, max);
+}
+/**
+ * `text` cut to at most `max` characters, `…` the last when cut; a surrogate pair is never split. (To
+ * fit a GitHub limit, in UTF-8 bytes too, github/limits.ts has its own clip.)
+ */
+function clip(text, max) {
+    if (text.length <= max)
+        return text;
+    let end = Math.max(0, max - 1);
+    // A high surrogate left last would render as a replacement character.
+    if (end > 0 && isSurrogate(text.charCodeAt(end - 1), 'high'))
+        end--;
+    return `${text.slice(0, end)}…`;
+}
+function isSurrogate(code, half) {
+    return half === 'high' ? code >= 0xd800 && code <= 0xdbff : code >= 0xdc00 && code <= 0xdfff;
+}
+/**
+ * The last `lines` non-blank lines of a command's output as one printable line ({@link oneLine}), what a
+ * one-line reason needs; over `max` characters the end is kept, after a `…`. '' for blank output.
+ */
+function lastLines(output, o = {}) {
+    const max = o.max ?? 1000;
+    const kept = output
+        .split(/\r\n|\n|\r/)
+        .filter((l) => l.trim() !== '')
+        .slice(-(o.lines ?? 3));
+    const line = oneLine(kept.join('\n').trim(), Infinity);
+    if (line.length <= max)
+        return line;
+    let start = line.length - Math.max(0, max - 1);
+    // A low surrogate left first would render as a replacement character.
+    if (isSurrogate(line.charCodeAt(start), 'low'))
+        start++;
+    return `…${line.slice(start)}`;
 }
 /**
  * `text` as log lines the runner only prints: line breaks kept (\r and \r\n become \n), control and
@@ -34965,7 +35002,7 @@ function logText(text) {
 
 /***/ }),
 
-/***/ 5231:
+/***/ 6593:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34980,79 +35017,6 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: ./src/common/errors.ts
-// One way to turn anything thrown into the text a log line or a report shows.
-function errorMessage(err) {
-    return err instanceof Error ? err.message : String(err);
-}
-
-// EXTERNAL MODULE: ./src/common/text.ts
-var common_text = __nccwpck_require__(2450);
-;// CONCATENATED MODULE: ./src/common/markdown.ts
-// Untrusted text (test names, commit messages, file names from a pull request, host output, endpoint
-// answers) placed in the Markdown GitHub renders: job summaries, check runs, issues and comments. Each
-// function returns text that renders as exactly what it was given, and as nothing more: no link, image,
-// HTML, emphasis, heading or list; no `@mention` or `#123` reference (those notify people and other
-// issues); no way out of the code span, table cell or code block it is put in.
-//
-// GitHub links mentions, issue references and bare URLs in text nodes after Markdown is rendered, so a
-// backslash does not stop them (`\@ann` still notifies): a zero-width space after `@`, `#` and in `://`
-// and `www.` does, and reads the same.
-
-const ZWSP = '\u200b';
-/** Breaks what GitHub turns into a link or a notification in rendered text. */
-function defang(text) {
-    return text
-        .replace(/@/g, `@${ZWSP}`)
-        .replace(/#(?=\d)/g, `#${ZWSP}`)
-        .replace(/\b(gh-)(?=\d)/gi, `$1${ZWSP}`)
-        .replace(/:\/\//g, `:${ZWSP}//`)
-        .replace(/\b(www)\./gi, `$1${ZWSP}.`);
-}
-// Every ASCII punctuation character may be backslash-escaped in CommonMark. These can open markup
-// anywhere in a line (`(`, `)` and `!` only after a `]`, so escaping `[` and `]` is enough for links and
-// images); `$` opens math.
-const MARKUP = /[\\`*_[\]<>|~&$]/g;
-/** What opens a block when it starts one (a list item's text is the start of a block): quote, heading, list. */
-const BLOCK_START = /^(?:>|[#+-](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))/;
-/** Inline text on one line (a list item, a table cell, a sentence): it reads as itself. */
-function mdText(text, max = 2000) {
-    const escaped = defang((0,common_text/* oneLine */.T)(text, max)).replace(MARKUP, '\\$&');
-    return escaped.replace(BLOCK_START, (m) => (/\d/.test(m) ? `${m}\\` : `\\${m}`));
-}
-/**
- * Inline code: a backtick fence longer than any run of backticks in the text, so none closes it. In a
- * table cell (`cell`), `|` is escaped as GFM tables require, also inside code.
- */
-function mdCode(text, o = {}) {
-    let body = (0,common_text/* oneLine */.T)(text, o.max ?? 2000);
-    if (o.cell)
-        body = body.replace(/\|/g, '\\|');
-    const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
-    const fence = '`'.repeat(longest + 1);
-    // A space is stripped from each side when both are there; pad when the text starts or ends with a backtick.
-    const pad = body.startsWith('`') || body.endsWith('`') || (body.startsWith(' ') && body.endsWith(' ') && body.trim() !== '') ? ' ' : '';
-    return `${fence}${pad}${body || ' '}${pad}${fence}`;
-}
-/** A fenced code block: kept line for line, with a fence no line of the text can close. */
-function mdBlock(text, o = {}) {
-    const max = o.max ?? 4000;
-    const lines = (text.length > max ? `${text.slice(0, max - 1)}…` : text)
-        .split(/\r\n|\r|\n/)
-        .map((line) => (0,common_text/* oneLine */.T)(line.replace(/\t/g, '    '), Infinity));
-    const longest = Math.max(2, ...lines.flatMap((l) => (l.match(/`+/g) ?? []).map((run) => run.length)));
-    const fence = '`'.repeat(longest + 1);
-    return [fence, ...lines, fence].join('\n');
-}
-/** Text inside an HTML element (`<summary>`): entities for HTML, and no mention or link. */
-function mdHtml(text, max = 2000) {
-    return defang((0,common_text/* oneLine */.T)(text, max)).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-/** fivestep's own Markdown (a description from action.yml) in a table cell: its markup kept, `|` escaped, one line. */
-function mdCell(markdown) {
-    return markdown.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').trim();
-}
-
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 var external_fs_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_fs_, 2);
@@ -40065,3641 +40029,6 @@ function createClient(token, apiUrl) {
     return getOctokit(token, { baseUrl: apiUrl });
 }
 
-;// CONCATENATED MODULE: ./src/github/limits.ts
-// What GitHub accepts, in one place, and the one way every report builder fits its text into it. Over a
-// limit GitHub refuses the request (an issue body), drops the text (a step summary over 1 MiB: "upload
-// aborted") or cuts it where it likes; fivestep cuts first, at a line, and says what was left out and
-// where the whole is.
-const GITHUB_LIMITS = {
-    /** Check run `output.summary` and `output.text`: 65,535 characters; kept in bytes too (SPEC: 64 KB). */
-    checkRunSummary: { what: 'a check run summary', chars: 65_535, bytes: 65_535 },
-    /** Annotation `message` and `raw_details`: 64 KB. */
-    annotationMessage: { what: 'an annotation message', bytes: 65_535 },
-    /** Annotation `title`: 255 characters. */
-    annotationTitle: { what: 'an annotation title', chars: 255 },
-    /** Issue and comment bodies: 65,536 characters. */
-    issueBody: { what: 'an issue body', chars: 65_536 },
-    commentBody: { what: 'a comment body', chars: 65_536 },
-    /** A job's step summary: 1 MiB, in bytes; over it the upload is aborted and nothing shows. */
-    stepSummary: { what: 'a step summary', bytes: 1024 * 1024 },
-    /** Commit status and deployment status `description`: 140 characters. */
-    statusDescription: { what: 'a status description', chars: 140 },
-};
-/** Annotations GitHub takes in one check-run request. */
-const ANNOTATIONS_PER_REQUEST = 50;
-const encoder = new TextEncoder();
-function size(text, limit) {
-    return { chars: text.length, bytes: limit.bytes === undefined ? 0 : encoder.encode(text).length };
-}
-function fits(text, limit) {
-    const s = size(text, limit);
-    return (limit.chars === undefined || s.chars <= limit.chars) && (limit.bytes === undefined || s.bytes <= limit.bytes);
-}
-/** The longest prefix of `text` within `limit`, never splitting a character (a surrogate pair or its UTF-8 bytes). */
-function clip(text, limit, ellipsis = '…') {
-    if (fits(text, limit))
-        return text;
-    const room = { chars: (limit.chars ?? Infinity) - ellipsis.length, bytes: (limit.bytes ?? Infinity) - encoder.encode(ellipsis).length };
-    let chars = 0;
-    let bytes = 0;
-    let end = 0;
-    for (const ch of text) {
-        const b = ch.length === 2 ? 4 : ch.charCodeAt(0) < 0x80 ? 1 : ch.charCodeAt(0) < 0x800 ? 2 : 3;
-        if (chars + ch.length > room.chars || bytes + b > room.bytes)
-            break;
-        chars += ch.length;
-        bytes += b;
-        end += ch.length;
-    }
-    return text.slice(0, end) + ellipsis;
-}
-const FENCE = /^ {0,3}(`{3,}|~{3,})/;
-/**
- * `markdown` within `limit`: whole lines up to the last that leaves room for `cut` (a line saying what
- * was left out and where the whole is), a code block or `<details>` left open closed first. Linear in the
- * text's length.
- */
-function fitMarkdown(markdown, limit, cut) {
-    if (fits(markdown, limit))
-        return markdown;
-    const lines = markdown.split('\n');
-    const tail = (fence, details) => [...(fence ? [fence] : []), ...Array(details).fill('</details>'), '', cut].join('\n');
-    // The largest tail (an open fence, however long, a few open <details>) is reserved up front.
-    const reserve = size(`${tail('`'.repeat(64), 4)}\n`, limit);
-    const room = { chars: (limit.chars ?? Infinity) - reserve.chars, bytes: (limit.bytes ?? Infinity) - reserve.bytes };
-    const kept = [];
-    let chars = 0;
-    let bytes = 0;
-    let fence;
-    let details = 0;
-    for (const line of lines) {
-        const s = { chars: line.length + 1, bytes: limit.bytes === undefined ? 0 : encoder.encode(line).length + 1 };
-        if (chars + s.chars > room.chars || bytes + s.bytes > room.bytes) {
-            if (kept.length === 0)
-                kept.push(clip(line, { what: limit.what, chars: room.chars, bytes: limit.bytes === undefined ? undefined : room.bytes }));
-            break;
-        }
-        kept.push(line);
-        chars += s.chars;
-        bytes += s.bytes;
-        const f = FENCE.exec(line);
-        if (f && fence === undefined)
-            fence = f[1];
-        else if (f && fence !== undefined && f[1][0] === fence[0] && f[1].length >= fence.length && line.trim() === f[1])
-            fence = undefined;
-        else if (fence === undefined)
-            details += (line.match(/<details\b/g)?.length ?? 0) - (line.match(/<\/details>/g)?.length ?? 0);
-    }
-    return `${kept.join('\n')}\n${tail(fence, Math.min(4, Math.max(0, details)))}`;
-}
-
-;// CONCATENATED MODULE: ./node_modules/balanced-match/dist/esm/index.js
-const balanced = (a, b, str) => {
-    const ma = a instanceof RegExp ? maybeMatch(a, str) : a;
-    const mb = b instanceof RegExp ? maybeMatch(b, str) : b;
-    const r = ma !== null && mb != null && range(ma, mb, str);
-    return (r && {
-        start: r[0],
-        end: r[1],
-        pre: str.slice(0, r[0]),
-        body: str.slice(r[0] + ma.length, r[1]),
-        post: str.slice(r[1] + mb.length),
-    });
-};
-const maybeMatch = (reg, str) => {
-    const m = str.match(reg);
-    return m ? m[0] : null;
-};
-const range = (a, b, str) => {
-    let begs, beg, left, right = undefined, result;
-    let ai = str.indexOf(a);
-    let bi = str.indexOf(b, ai + 1);
-    let i = ai;
-    if (ai >= 0 && bi > 0) {
-        if (a === b) {
-            return [ai, bi];
-        }
-        begs = [];
-        left = str.length;
-        while (i >= 0 && !result) {
-            if (i === ai) {
-                begs.push(i);
-                ai = str.indexOf(a, i + 1);
-            }
-            else if (begs.length === 1) {
-                const r = begs.pop();
-                if (r !== undefined)
-                    result = [r, bi];
-            }
-            else {
-                beg = begs.pop();
-                if (beg !== undefined && beg < left) {
-                    left = beg;
-                    right = bi;
-                }
-                bi = str.indexOf(b, i + 1);
-            }
-            i = ai < bi && ai >= 0 ? ai : bi;
-        }
-        if (begs.length && right !== undefined) {
-            result = [left, right];
-        }
-    }
-    return result;
-};
-//# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/brace-expansion/dist/esm/index.js
-
-const escSlash = '\0SLASH' + Math.random().toFixed(16) + '\0';
-const escOpen = '\0OPEN' + Math.random().toFixed(16) + '\0';
-const escClose = '\0CLOSE' + Math.random().toFixed(16) + '\0';
-const escComma = '\0COMMA' + Math.random().toFixed(16) + '\0';
-const escPeriod = '\0PERIOD' + Math.random().toFixed(16) + '\0';
-const escSlashPattern = new RegExp(escSlash, 'g');
-const escOpenPattern = new RegExp(escOpen, 'g');
-const escClosePattern = new RegExp(escClose, 'g');
-const escCommaPattern = new RegExp(escComma, 'g');
-const escPeriodPattern = new RegExp(escPeriod, 'g');
-const slashPattern = /\\\\/g;
-const openPattern = /\\{/g;
-const closePattern = /\\}/g;
-const commaPattern = /\\,/g;
-const periodPattern = /\\\./g;
-const EXPANSION_MAX = 100_000;
-// `EXPANSION_MAX` caps the *number* of expansions, but not their length. An
-// input like `'{a,b}'.repeat(1500)` stays under that count - its output is
-// truncated to 100k results - while making every result ~1500 characters
-// long. The result set, and the intermediate arrays built while combining
-// brace sets, then grow large enough to exhaust memory and crash the process
-// (CVE-2026-14257). `EXPANSION_MAX_LENGTH` bounds the total number of
-// characters the accumulator may hold at any point, so memory stays flat no
-// matter how many brace groups are chained. The limit sits well above any
-// realistic expansion (100k results hitting `EXPANSION_MAX` measure ~1M
-// characters) so legitimate input is unaffected.
-const EXPANSION_MAX_LENGTH = 4_000_000;
-// `expand_` recurses once per level of brace *nesting* - both when expanding a
-// set's comma members and when re-wrapping a set whose body is a single part.
-// The CVE-2026-14257 fix made the *tail* iterative (recursion on `m.post`, one
-// level per chained group), which left nesting depth unbounded: about 3,100
-// levels of `{{{...a,b...}}}` - only ~6KB of input - exhausted the native stack
-// and crashed the process. `EXPANSION_MAX_DEPTH` bounds how deep the parser
-// will follow nesting. It sits far above any realistic pattern and well below
-// the depth at which the stack runs out.
-const EXPANSION_MAX_DEPTH = 1_000;
-// Bash keeps a quirk where a brace group followed by a comma set still expands
-// (`{a},b}`). The parser implements it by rewriting the string and restarting
-// the scan, absorbing one `}` per pass. `n` trailing braces therefore cost `n`
-// full passes over a string that itself grows by one `escClose` sentinel each
-// time - quadratic in `n`, with a ~26x constant from the sentinel's length.
-// 128KB of `'{a}' + '}'.repeat(n) + ',z}'` blocked the event loop for 27
-// seconds to produce two results. `EXPANSION_MAX_REWRITES` bounds how many
-// times the scan may restart. Real `{a},b}` input needs a handful.
-const EXPANSION_MAX_REWRITES = 1_000;
-// `EXPANSION_MAX_STEPS` bounds the work one `expand` call does, which `max`,
-// `maxLength` and `maxDepth` don't: nested sets are rescanned at every level
-// and chained groups each rebuild up to `max` results, so 2KB of input could
-// block the event loop for over 30 seconds. Each character scanned, result
-// built and sequence value generated is a step, and each `expand_` call costs
-// `CALL_STEPS` more. Past the budget, the set being expanded and everything
-// after it stay literal. A glob needs a few hundred steps, and nesting all the
-// way to `EXPANSION_MAX_DEPTH` about 4M.
-const EXPANSION_MAX_STEPS = 20_000_000;
-// What one `expand_` call costs on top of what it scans and builds. Setting
-// one up takes about as long as scanning 16 characters, and a set whose
-// results are wrapped to be expanded again makes one call per result, each
-// scanning and building next to nothing: 64KB of
-// `('{{' + ','.repeat(316) + '}{' + ','.repeat(316) + '}}').repeat(n)` made
-// 4M such calls, which spent the budget three times as slowly as anything
-// else.
-const CALL_STEPS = 16;
-function numeric(str) {
-    return !isNaN(str) ? parseInt(str, 10) : str.charCodeAt(0);
-}
-function escapeBraces(str) {
-    return str
-        .replace(slashPattern, escSlash)
-        .replace(openPattern, escOpen)
-        .replace(closePattern, escClose)
-        .replace(commaPattern, escComma)
-        .replace(periodPattern, escPeriod);
-}
-function unescapeBraces(str) {
-    return str
-        .replace(escSlashPattern, '\\')
-        .replace(escOpenPattern, '{')
-        .replace(escClosePattern, '}')
-        .replace(escCommaPattern, ',')
-        .replace(escPeriodPattern, '.');
-}
-// Like `target.push(...items)` but doesn't overflow the stack
-function pushAll(target, items) {
-    for (let i = 0; i < items.length; i++) {
-        target.push(items[i]);
-    }
-}
-// `balanced`, run on `masked` (see `maskUnmatchedOpens`), sliced from `str`
-// and charged for the characters it walks: up to the group's `}`, or the
-// whole string when there is no match or unmatched `{` come first, which
-// `unmatched` then flags for masking. Once a call overdraws the budget, it
-// and every later one return undefined, so the rest stays literal.
-function balancedWithBudget(str, masked, budget) {
-    if (budget.remaining < 0) {
-        return undefined;
-    }
-    const r = range('{', '}', masked);
-    const unmatched = r !== undefined && masked.indexOf('{') < r[0];
-    budget.remaining -= r && !unmatched ? r[1] + 1 : str.length;
-    if (!r || budget.remaining < 0) {
-        return undefined;
-    }
-    return {
-        end: r[1],
-        pre: str.slice(0, r[0]),
-        body: str.slice(r[0] + 1, r[1]),
-        post: str.slice(r[1] + 1),
-        unmatched,
-    };
-}
-// `masked` with every `{` that has no matching `}` swapped for a `\0`, which
-// keeps the length, so a scan of it still lines up with the string it was
-// made from. Such a `{` is literal either way, but `balanced` only learns that
-// one is unmatched by reading to the end of the string, so with one at the
-// head of every group (`'{a,{b,c}'.repeat(n)`) each scan read the rest of the
-// input. That was quadratic, and once the step budget charged for it, it ran
-// out partway through and left the rest literal. A scan of the masked copy
-// stops at the group's `}`. It is one pass, charged as such.
-function maskUnmatchedOpens(masked, budget) {
-    budget.remaining -= masked.length;
-    const open = [];
-    for (let i = 0; i < masked.length; i++) {
-        const c = masked.charCodeAt(i);
-        if (c === 0x7b) {
-            open.push(i);
-        }
-        else if (c === 0x7d && open.length) {
-            open.pop();
-        }
-    }
-    let out = '';
-    let last = 0;
-    for (let i = 0; i < open.length; i++) {
-        const at = open[i];
-        out += masked.slice(last, at) + '\0';
-        last = at + 1;
-    }
-    return out + masked.slice(last);
-}
-// Whether `str` has a `,` not followed by another `,`, with a `}` after it on
-// the same line - what `/,(?!,).*\}/.test(str)` asks, answered in one pass from
-// the end. The regex tries every `,` and backtracks through the rest of its
-// line from each, which is quadratic, and the `{a},b}` rewrite asks again on
-// every pass. Like a scan, it is charged for the whole string and refused if
-// that overdraws the budget.
-function commaSetFollows(str, budget) {
-    budget.remaining -= str.length;
-    if (budget.remaining < 0) {
-        return false;
-    }
-    // Whether a `}` follows the current position before the line ends
-    let close = false;
-    for (let i = str.length - 1; i >= 0; i--) {
-        const c = str.charCodeAt(i);
-        if (c === 0x7d) {
-            close = true;
-        }
-        else if (c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029) {
-            // A line terminator, which `.` does not match
-            close = false;
-        }
-        else if (c === 0x2c && close && str.charCodeAt(i + 1) !== 0x2c) {
-            return true;
-        }
-    }
-    return false;
-}
-/**
- * Basically just str.split(","), but handling cases
- * where we have nested braced sections, which should be
- * treated as individual members, like {a,{b,c},d}
- *
- * Returns `undefined` if the step budget runs out before the whole set is
- * split, since splitting what is left on every comma would tear apart the
- * nested sets it still holds.
- */
-function parseCommaParts(str, budget) {
-    const parts = [];
-    // Walk the brace groups iteratively. Recursing on `post` once per group let a
-    // chain of them exhaust the stack - the parsing-side counterpart to
-    // the `expand_` overflow fixed for CVE-2026-14257, and not something `max` or
-    // `maxLength` can bound, since it happens before expansion.
-    //
-    // The part the next chunk continues
-    let carry = '';
-    for (;;) {
-        // A set's body holds no unmatched `{`, so there is nothing to mask.
-        const m = balancedWithBudget(str, str, budget);
-        if (budget.remaining < 0) {
-            return undefined;
-        }
-        if (!m) {
-            const tail = str.split(',');
-            tail[0] = carry + tail[0];
-            pushAll(parts, tail);
-            return parts;
-        }
-        const { pre, body, post } = m;
-        const p = pre.split(',');
-        p[0] = carry + p[0];
-        p[p.length - 1] += '{' + body + '}';
-        if (!post.length) {
-            pushAll(parts, p);
-            return parts;
-        }
-        carry = p.pop();
-        pushAll(parts, p);
-        str = post;
-    }
-}
-// An option that is left out, or that is NaN, gets its default. Every
-// comparison against NaN is false, so a NaN bound would never be reached:
-// `{ maxSteps: NaN }` let 15KB of input block the event loop for 16 seconds,
-// and `{ maxDepth: NaN }` overflowed the stack again (CVE-2026-102278). Pass
-// `Infinity` to lift a bound.
-function bound(value, fallback) {
-    return value === undefined || isNaN(value) ? fallback : value;
-}
-function esm_expand(str, options = {}) {
-    if (!str) {
-        return [];
-    }
-    const max = bound(options.max, EXPANSION_MAX);
-    const maxLength = bound(options.maxLength, EXPANSION_MAX_LENGTH);
-    const maxDepth = bound(options.maxDepth, EXPANSION_MAX_DEPTH);
-    const maxRewrites = bound(options.maxRewrites, EXPANSION_MAX_REWRITES);
-    const maxSteps = bound(options.maxSteps, EXPANSION_MAX_STEPS);
-    // I don't know why Bash 4.3 does this, but it does.
-    // Anything starting with {} will have the first two bytes preserved
-    // but *only* at the top level, so {},a}b will not expand to anything,
-    // but a{},b}c will be expanded to [a}c,abc].
-    // One could argue that this is a bug in Bash, but since the goal of
-    // this module is to match Bash's rules, we escape a leading {}
-    if (str.slice(0, 2) === '{}') {
-        str = '\\{\\}' + str.slice(2);
-    }
-    return expand_(escapeBraces(str), max, maxLength, maxDepth, 0, maxRewrites, { remaining: maxSteps }, true).map(unescapeBraces);
-}
-function embrace(str) {
-    return '{' + str + '}';
-}
-function isPadded(el) {
-    return /^-?0\d/.test(el);
-}
-function lte(i, y) {
-    return i <= y;
-}
-function gte(i, y) {
-    return i >= y;
-}
-// Build `{ acc[a] + pre + values[v] }` for every combination, capping the
-// number of results at `max` and the total number of characters at `maxLength`.
-// This is the one place output grows, so bounding it here keeps the single
-// accumulator - and therefore memory - flat regardless of how many brace groups
-// are combined (CVE-2026-14257). Each result built is a step, since `max` and
-// `maxLength` bound one combination, not how many brace groups are combined.
-function combine(acc, pre, values, max, maxLength, dropEmpties, budget) {
-    const out = [];
-    let length = 0;
-    // Bash drops empty results at the top level, and they don't count against
-    // `max`, so `max` bounds the number of *kept* results. Only an empty
-    // `acc[a] + pre` can make one, so for those the empty values are skipped
-    // without being visited. Visiting them one at a time let a set of empties
-    // cost `acc.length * values.length` while keeping nothing.
-    let nonEmpty;
-    outer: for (let a = 0; a < acc.length; a++) {
-        const prefix = acc[a] + pre;
-        let vs = values;
-        if (dropEmpties && !prefix) {
-            if (!nonEmpty)
-                nonEmpty = values.filter(v => v);
-            vs = nonEmpty;
-        }
-        for (let v = 0; v < vs.length; v++) {
-            if (out.length >= max)
-                break outer;
-            const expansion = prefix + vs[v];
-            if (length + expansion.length > maxLength)
-                break outer;
-            out.push(expansion);
-            length += expansion.length;
-        }
-    }
-    budget.remaining -= out.length;
-    return out;
-}
-// The expansion values of a single numeric (`1..5`) or alphabetic (`a..e..2`)
-// sequence body, or `undefined` if the step budget runs out generating them.
-function expandSequence(body, isAlphaSequence, max, maxLength, budget) {
-    const n = body.split(/\.\./);
-    const N = [];
-    // A sequence body always splits into two or three parts, but the compiler
-    // can't know that.
-    /* c8 ignore start */
-    if (n[0] === undefined || n[1] === undefined) {
-        return N;
-    }
-    /* c8 ignore stop */
-    const x = numeric(n[0]);
-    const y = numeric(n[1]);
-    const width = Math.max(n[0].length, n[1].length);
-    let incr = n.length === 3 && n[2] !== undefined ?
-        Math.max(Math.abs(numeric(n[2])), 1)
-        : 1;
-    let test = lte;
-    const reverse = y < x;
-    if (reverse) {
-        incr *= -1;
-        test = gte;
-    }
-    const pad = n.some(isPadded);
-    // A padded value is built a character at a time to `width`, which the input
-    // sets, so it costs one step per character: 64KB of
-    // `('{' + '0'.repeat(100) + '..99999}').repeat(n)` took 7 seconds charged
-    // one step per value.
-    const cost = pad ? width : 1;
-    let length = 0;
-    for (let i = x; test(i, y) && N.length < max; i += incr) {
-        // Each value is a step. `max` and `maxLength` bound one sequence, but a
-        // chain of them still generated up to `max` values each, however few
-        // combining could keep.
-        budget.remaining -= cost;
-        if (budget.remaining < 0) {
-            return undefined;
-        }
-        let c;
-        if (isAlphaSequence) {
-            c = String.fromCharCode(i);
-            if (c === '\\') {
-                c = '';
-            }
-        }
-        else {
-            c = String(i);
-            if (pad) {
-                const need = width - c.length;
-                if (need > 0) {
-                    const z = new Array(need + 1).join('0');
-                    if (i < 0) {
-                        c = '-' + z + c.slice(1);
-                    }
-                    else {
-                        c = z + c;
-                    }
-                }
-            }
-        }
-        if (length + c.length > maxLength)
-            break;
-        N.push(c);
-        length += c.length;
-    }
-    return N;
-}
-function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTop) {
-    // An overdraft here makes the first scan refuse, so `str` stays literal.
-    budget.remaining -= CALL_STEPS;
-    // Too deeply nested to keep following: treat the rest as literal, the same
-    // way a group that cannot expand is already handled. Truncating rather than
-    // throwing keeps `expand` total, matching `max` and `maxLength`.
-    if (depth > maxDepth) {
-        return [str];
-    }
-    // Consume the string's top-level brace groups left to right, threading a
-    // running set of combined prefixes (`acc`). Expanding the tail iteratively -
-    // rather than recursing on `m.post` once per group - keeps the native stack
-    // depth constant, so deeply chained input (`'{a,b}'.repeat(3000)`) can no
-    // longer overflow the stack, and leaves a single accumulator whose size
-    // `maxLength` bounds directly (CVE-2026-14257).
-    let acc = [''];
-    // Bash drops empty results, but only when the *first* top-level group is a
-    // comma set - a sequence like `{a..\}` may legitimately yield ''. The drop
-    // is on the final strings, so it is applied to whichever `combine` produces
-    // them (the one with no brace set left in the tail).
-    // How many times the `{a},b}` rewrite below has restarted the scan. Each pass
-    // re-reads the whole string, so leaving this unbounded is quadratic.
-    let rewrites = 0;
-    let dropEmpties = false;
-    let firstGroup = true;
-    // `str` with its unmatched `{` masked, once a scan has run into them
-    let masked = str;
-    for (;;) {
-        const m = balancedWithBudget(str, masked, budget);
-        // No brace set left, or no step budget left to look for one: the rest of
-        // the string is literal.
-        if (!m) {
-            return combine(acc, str, [''], max, maxLength, dropEmpties, budget);
-        }
-        if (m.unmatched) {
-            masked = maskUnmatchedOpens(masked, budget);
-        }
-        // no need to expand pre, since it is guaranteed to be free of brace-sets
-        const pre = m.pre;
-        // This set and the rest of the string, literal: for a set that cannot
-        // expand, and for one the step budget runs out on. Once it is overdrawn,
-        // every set still being expanded, at every level, stays literal like this -
-        // otherwise each level above would go on combining, and wrapping and
-        // expanding again, results the budget was too small for.
-        const literal = () => combine(acc, pre + '{' + m.body + '}' + m.post, [''], max, maxLength, dropEmpties, budget);
-        if (/\$$/.test(pre)) {
-            acc = combine(acc, pre + '{' + m.body + '}', [''], max, maxLength, dropEmpties && !m.post.length, budget);
-            firstGroup = false;
-            if (!m.post.length)
-                break;
-            str = m.post;
-            masked = masked.slice(m.end + 1);
-            continue;
-        }
-        const isNumericSequence = /^-?\d+\.\.-?\d+(?:\.\.-?\d+)?$/.test(m.body);
-        const isAlphaSequence = /^[a-zA-Z]\.\.[a-zA-Z](?:\.\.-?\d+)?$/.test(m.body);
-        const isSequence = isNumericSequence || isAlphaSequence;
-        const isOptions = m.body.indexOf(',') >= 0;
-        if (!isSequence && !isOptions) {
-            // {a},b}
-            if (rewrites < maxRewrites && commaSetFollows(m.post, budget)) {
-                rewrites++;
-                str = m.pre + '{' + m.body + escClose + m.post;
-                // Taking a `}` away never gives an unmatched `{` a partner, so what
-                // is masked stays unmatched. The `{` it closed can be left without
-                // one, and the next scan masks it.
-                masked =
-                    masked.slice(0, m.end) + escClose + masked.slice(m.end + 1);
-                isTop = true;
-                continue;
-            }
-            // Nothing here expands, so the whole remaining string is literal.
-            return literal();
-        }
-        if (firstGroup) {
-            dropEmpties = isTop && !isSequence;
-            firstGroup = false;
-        }
-        let values;
-        if (isSequence) {
-            values = expandSequence(m.body, isAlphaSequence, max, maxLength, budget);
-            if (!values) {
-                return literal();
-            }
-        }
-        else {
-            let n = parseCommaParts(m.body, budget);
-            // The step budget ran out partway through the set.
-            if (!n) {
-                return literal();
-            }
-            if (n.length === 1 && n[0] !== undefined) {
-                // x{{a,b}}y ==> x{a}y x{b}y
-                n = expand_(n[0], max, maxLength, maxDepth, depth + 1, maxRewrites, budget, false).map(embrace);
-                // The step budget ran out expanding the set's only part.
-                if (budget.remaining < 0) {
-                    return literal();
-                }
-                //XXX is this necessary? Can't seem to hit it in tests.
-                /* c8 ignore start */
-                if (n.length === 1) {
-                    const next = combine(acc, pre + n[0], [''], max, maxLength, dropEmpties && !m.post.length, budget);
-                    if (budget.remaining < 0) {
-                        return literal();
-                    }
-                    acc = next;
-                    if (!m.post.length)
-                        break;
-                    str = m.post;
-                    masked = masked.slice(m.end + 1);
-                    continue;
-                }
-                /* c8 ignore stop */
-            }
-            // Values that `combine` is going to drop as empty produce no result, so
-            // they must not count against `max` - otherwise `{a,,b}` with `max: 2`
-            // would stop at `['a', '']` and yield one result instead of two. Skipping
-            // them outright keeps `values` bounded while leaving `max` a bound on
-            // *kept* results.
-            let dropsEmpties = dropEmpties && !m.post.length && !pre;
-            for (let d = 0; dropsEmpties && d < acc.length; d++) {
-                if (acc[d]) {
-                    dropsEmpties = false;
-                }
-            }
-            values = [];
-            let valuesLength = 0;
-            outer: for (let j = 0; j < n.length; j++) {
-                const expanded = expand_(n[j], max, maxLength, maxDepth, depth + 1, maxRewrites, budget, false);
-                // The step budget ran out expanding a member.
-                if (budget.remaining < 0) {
-                    return literal();
-                }
-                for (let k = 0; k < expanded.length; k++) {
-                    const v = expanded[k];
-                    if (dropsEmpties && !v)
-                        continue;
-                    if (values.length >= max ||
-                        valuesLength + v.length > maxLength) {
-                        break outer;
-                    }
-                    values.push(v);
-                    valuesLength += v.length;
-                }
-            }
-        }
-        const next = combine(acc, pre, values, max, maxLength, dropEmpties && !m.post.length, budget);
-        // The step budget ran out combining the set's values in.
-        if (budget.remaining < 0) {
-            return literal();
-        }
-        acc = next;
-        if (!m.post.length)
-            break;
-        str = m.post;
-        masked = masked.slice(m.end + 1);
-    }
-    return acc;
-}
-//# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/@isaacs/nonrecursive-glob-match/dist/esm/numeric-range.js
-// One digit, or a class of digits from a to b.
-const digit = (a, b) => a === b ?
-    { t: 'lit', ch: String(a) }
-    : { t: 'class', re: new RegExp(`^[${a}-${b}]$`) };
-const prefix = (d, alts) => alts.map(s => [digit(d, d), ...s]);
-// The digit strings from a to b, which have the same length.
-const fixed = (a, b) => {
-    if (!a)
-        return [[]];
-    let lo = +a[0];
-    let hi = +b[0];
-    const ra = a.slice(1);
-    const rb = b.slice(1);
-    if (lo === hi)
-        return prefix(lo, fixed(ra, rb));
-    const zeros = '0'.repeat(ra.length);
-    const nines = '9'.repeat(ra.length);
-    const out = [];
-    if (ra !== zeros)
-        out.push(...prefix(lo++, fixed(ra, nines)));
-    const last = rb === nines ? [] : prefix(hi--, fixed(zeros, rb));
-    if (lo <= hi) {
-        out.push([digit(lo, hi), ...Array.from(ra, () => digit(0, 9))]);
-    }
-    out.push(...last);
-    return out;
-};
-// The numbers from a to b, where 0 <= a <= b. If width is set, each
-// one has leading zeros to make it that many digits.
-const nonneg = (a, b, width) => {
-    if (width) {
-        return fixed(String(a).padStart(width, '0'), String(b).padStart(width, '0'));
-    }
-    const out = [];
-    for (let len = String(a).length; len <= String(b).length; len++) {
-        const lo = Math.max(a, len === 1 ? 0 : 10 ** (len - 1));
-        const hi = Math.min(b, 10 ** len - 1);
-        out.push(...fixed(String(lo), String(hi)));
-    }
-    return out;
-};
-/**
- * The strings that the bash brace expansion `{lo..hi}` makes, as
- * the alternatives of an `@(...)` extglob. Each one is a sequence of
- * digits and digit classes, so there are only a few of them, even for
- * a large range.
- *
- * If either end has a leading zero, such as `{01..10}`, each number
- * has leading zeros to make it as long as the longer end, counting a
- * `-` sign. So `{-05..3}` makes `-05` to `-01`, then `000` to `003`.
- *
- * Returns undefined if either end is not a safe integer.
- */
-const numericRange = (loStr, hiStr) => {
-    let lo = Number(loStr);
-    let hi = Number(hiStr);
-    if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi))
-        return;
-    if (lo > hi)
-        [lo, hi] = [hi, lo];
-    const padded = /^-?0\d/.test(loStr) || /^-?0\d/.test(hiStr);
-    const width = padded ? Math.max(loStr.length, hiStr.length) : 0;
-    const out = [];
-    if (lo < 0) {
-        const neg = nonneg(Math.max(-hi, 1), -lo, width && width - 1);
-        out.push(...neg.map(s => [{ t: 'lit', ch: '-' }, ...s]));
-    }
-    if (hi >= 0)
-        out.push(...nonneg(Math.max(lo, 0), hi, width));
-    return out;
-};
-//# sourceMappingURL=numeric-range.js.map
-;// CONCATENATED MODULE: ./node_modules/@isaacs/nonrecursive-glob-match/dist/esm/parse-class.js
-// translate the various posix character classes into unicode properties
-// this works across all unicode locales
-// { <posix class>: [<translation>, negated]
-const posixClasses = {
-    '[:alnum:]': ['\\p{L}\\p{Nl}\\p{Nd}'],
-    '[:alpha:]': ['\\p{L}\\p{Nl}'],
-    '[:ascii:]': ['\\x' + '00-\\x' + '7f'],
-    '[:blank:]': ['\\p{Zs}\\t'],
-    '[:cntrl:]': ['\\p{Cc}'],
-    '[:digit:]': ['\\p{Nd}'],
-    '[:graph:]': ['\\p{Z}\\p{C}', true],
-    '[:lower:]': ['\\p{Ll}'],
-    '[:print:]': ['\\p{C}', true],
-    '[:punct:]': ['\\p{P}\\p{S}'],
-    '[:space:]': ['\\p{Z}\\t\\r\\n\\v\\f'],
-    '[:upper:]': ['\\p{Lu}'],
-    '[:word:]': ['\\p{L}\\p{Nl}\\p{Nd}\\p{Pc}'],
-    '[:xdigit:]': ['A-Fa-f0-9'],
-};
-// only need to escape a few things inside of brace expressions
-// escapes: [ \ ] -
-const braceEscape = (s) => s.replace(/[[\]\\-]/g, '\\$&');
-const noMatch = /$./;
-// Takes a glob string at a posix brace expression. Returns a RegExp
-// that tests one character, and the number of glob chars consumed.
-// If the class is not closed, consumed is 0, and the `[` must be
-// treated as a literal character.
-// Out of order ranges are removed. If nothing is left, the RegExp
-// is `/$./`, and the rest of the glob is consumed, so that the
-// whole glob cannot match.
-const parseClass = (glob, position, nocase = false, form) => {
-    // normalize one class member, if it stays one code point
-    const norm = (c) => {
-        const n = form ? c.normalize(form) : c;
-        return [...n].length === 1 ? n : c;
-    };
-    const pos = position;
-    /* c8 ignore start */
-    if (glob.charAt(pos) !== '[') {
-        throw new Error('not in a brace expression');
-    }
-    /* c8 ignore stop */
-    const ranges = [];
-    const negs = [];
-    let i = pos + 1;
-    let sawStart = false;
-    let escaping = false;
-    let negate = false;
-    let endPos = pos;
-    let rangeStart = '';
-    WHILE: while (i < glob.length) {
-        const c = String.fromCodePoint(glob.codePointAt(i));
-        if ((c === '!' || c === '^') && i === pos + 1) {
-            negate = true;
-            i++;
-            continue;
-        }
-        if (c === ']' && sawStart && !escaping) {
-            endPos = i + 1;
-            break;
-        }
-        sawStart = true;
-        if (c === '\\') {
-            if (!escaping) {
-                escaping = true;
-                i++;
-                continue;
-            }
-            // escaped \ char, fall through and treat like normal char
-        }
-        if (c === '[' && !escaping) {
-            // either a posix class, a collation equivalent, or just a [
-            for (const [cls, [unip, neg]] of Object.entries(posixClasses)) {
-                if (glob.startsWith(cls, i)) {
-                    // invalid, [a-[] is fine, but not [a-[:alpha]]
-                    if (rangeStart) {
-                        return [noMatch, glob.length - pos];
-                    }
-                    i += cls.length;
-                    if (neg)
-                        negs.push(unip);
-                    else
-                        ranges.push(unip);
-                    continue WHILE;
-                }
-            }
-        }
-        // now it's just a normal character, effectively
-        escaping = false;
-        const n = norm(c);
-        if (rangeStart) {
-            // throw this range away if it's not valid, but others
-            // can still match.
-            if (n.codePointAt(0) > rangeStart.codePointAt(0)) {
-                ranges.push(braceEscape(rangeStart) + '-' + braceEscape(n));
-            }
-            else if (n === rangeStart) {
-                ranges.push(braceEscape(n));
-            }
-            rangeStart = '';
-            i += c.length;
-            continue;
-        }
-        // now might be the start of a range.
-        // can be either c-d or c-] or c<more...>] or c] at this point
-        if (glob.startsWith('-]', i + c.length)) {
-            ranges.push(braceEscape(n + '-'));
-            i += c.length + 1;
-            continue;
-        }
-        if (glob.startsWith('-', i + c.length)) {
-            rangeStart = n;
-            i += c.length + 1;
-            continue;
-        }
-        // not the start of a range, just a single character
-        ranges.push(braceEscape(n));
-        i += c.length;
-    }
-    if (endPos < i) {
-        // didn't see the end of the class, not a valid class,
-        // but might still be valid as a literal match.
-        return [noMatch, 0];
-    }
-    // if we got no ranges and no negates, then we have a range that
-    // cannot possibly match anything, and that poisons the whole glob
-    if (!ranges.length && !negs.length) {
-        return [noMatch, glob.length - pos];
-    }
-    const sranges = '[' + (negate ? '^' : '') + ranges.join('') + ']';
-    const snegs = '[' + (negate ? '' : '^') + negs.join('') + ']';
-    const comb = '^' +
-        (ranges.length && negs.length ? '(' + sranges + '|' + snegs + ')'
-            : ranges.length ? sranges
-                : snegs);
-    return [new RegExp(comb, nocase ? 'iu' : 'u'), endPos - pos];
-};
-//# sourceMappingURL=parse-class.js.map
-;// CONCATENATED MODULE: ./node_modules/@isaacs/nonrecursive-glob-match/dist/esm/index.js
-
-
-// the end of the pattern, or of a negated sub-pattern
-const MATCH = { t: 'match', id: 0 };
-const extTypes = '!?+*@';
-const lit = (ch) => ({ t: 'lit', ch });
-const reEscape = (s) => s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
-// a RegExp that only matches `s`, with unicode case folding
-const newFoldRe = (s) => new RegExp(`^${reEscape(s)}$`, 'iu');
-// foldRe for one literal char. The same chars are in most patterns,
-// so keep them. A RegExp without the `g` or `y` flag has no state to
-// share.
-const foldCache = new Map();
-const foldRe = (ch) => {
-    let re = foldCache.get(ch);
-    if (!re) {
-        re = newFoldRe(ch);
-        if (foldCache.size >= 1000)
-            foldCache.clear();
-        foldCache.set(ch, re);
-    }
-    return re;
-};
-const litMatch = (l, c) => {
-    if (c === l.ch)
-        return true;
-    if (!l.re)
-        return false;
-    const code = c.charCodeAt(0);
-    if (code >= 128)
-        return l.re.test(c);
-    const ascii = (l.ascii ??= new Uint8Array(128));
-    ascii[code] ||= l.re.test(c) ? 1 : 2;
-    return ascii[code] === 1;
-};
-const tokenize = (p, nocase, noext, form, mark) => {
-    const toks = [];
-    for (let i = 0; i < p.length;) {
-        const c = String.fromCodePoint(p.codePointAt(i));
-        if (mark) {
-            // a \ before a range would only escape its first char
-            const m = c === '\\' && p.startsWith(mark, i + 1) ? 1 : 0;
-            if (m || c === mark) {
-                const start = i + m + mark.length;
-                const end = p.indexOf(mark, start);
-                const r = /^(-?\d+)\.\.(-?\d+)$/.exec(p.slice(start, end));
-                const alts = end !== -1 && r && numericRange(r[1], r[2]);
-                if (alts) {
-                    toks.push({ t: 'ext', type: '@', alts });
-                    i = end + mark.length;
-                    continue;
-                }
-            }
-        }
-        if (c === '\\') {
-            // a trailing \ is a literal \
-            const e = p.codePointAt(i + 1);
-            const ch = e === undefined ? c : String.fromCodePoint(e);
-            toks.push(lit(ch));
-            i += 1 + ch.length;
-            continue;
-        }
-        if (c === '[') {
-            const [re, consumed] = parseClass(p, i, nocase, form);
-            if (consumed) {
-                toks.push({ t: 'class', re });
-                i += consumed;
-                continue;
-            }
-        }
-        if (!noext && extTypes.includes(c) && p[i + 1] === '(') {
-            toks.push({ t: 'open', type: c });
-            i += 2;
-            continue;
-        }
-        toks.push(!noext && c === '|' ? { t: 'bar' }
-            : !noext && c === ')' ? { t: 'close' }
-                : c === '*' ? { t: 'star' }
-                    : c === '?' ? { t: 'any' }
-                        : lit(c));
-        i += c.length;
-    }
-    return toks;
-};
-// map each open token index to the index of its close token
-const pair = (toks) => {
-    const pairs = new Map();
-    const stack = [];
-    toks.forEach((tok, i) => {
-        if (tok.t === 'open')
-            stack.push(i);
-        else if (tok.t === 'close' && stack.length)
-            pairs.set(stack.pop(), i);
-    });
-    return pairs;
-};
-// build the alternatives between start and end. An open token that
-// is not closed is never inside a closed extglob, so bar and close
-// tokens are only literal at the top level.
-const build = (toks, pairs, start, end, top) => {
-    let seq = [];
-    const alts = [seq];
-    for (let i = start; i < end; i++) {
-        const tok = toks[i];
-        const close = pairs.get(i);
-        if (tok.t === 'open' && close !== undefined) {
-            const sub = build(toks, pairs, i + 1, close, false);
-            seq.push({ t: 'ext', type: tok.type, alts: sub });
-            i = close;
-        }
-        else if (tok.t === 'bar' && !top) {
-            alts.push((seq = []));
-        }
-        else if (tok.t === 'open') {
-            seq.push(lit(tok.type), lit('('));
-        }
-        else if (tok.t === 'bar') {
-            seq.push(lit('|'));
-        }
-        else if (tok.t === 'close') {
-            seq.push(lit(')'));
-        }
-        else {
-            seq.push(tok);
-        }
-    }
-    return alts;
-};
-// normalize each run of literal chars as one string, so that a char
-// and the combining marks after it compose (or decompose) together.
-// Syntax is already parsed, so a char that normalizes to a syntax
-// char (such as full-width `＊` in NFKC) stays a literal.
-const normalize = (items, form) => {
-    const out = [];
-    let run = '';
-    const flush = () => {
-        for (const ch of run.normalize(form))
-            out.push(lit(ch));
-        run = '';
-    };
-    for (const it of items) {
-        if (it.t === 'lit') {
-            run += it.ch;
-            continue;
-        }
-        flush();
-        out.push(it.t === 'ext' ?
-            { ...it, alts: it.alts.map(a => normalize(a, form)) }
-            : it);
-    }
-    flush();
-    return out;
-};
-// the start node, and the number of node ids. Ids are dense, from 0
-// for the match node.
-const compile = (items, nocase) => {
-    let id = 1;
-    const split = (out) => ({ t: 'split', id: id++, out });
-    const seq = (items, next) => items.reduceRight((next, it) => item(it, next), next);
-    const item = (it, next) => {
-        switch (it.t) {
-            case 'lit':
-                const re = nocase ? foldRe(it.ch) : undefined;
-                return { t: 'lit', id: id++, ch: it.ch, re, next };
-            case 'any':
-            case 'star':
-                return { t: it.t, id: id++, next };
-            case 'class':
-                return { t: 'class', id: id++, re: it.re, next };
-        }
-        const alts = (next) => it.alts.map(a => seq(a, next));
-        switch (it.type) {
-            case '@':
-                return split(alts(next));
-            case '?':
-                return split([next, ...alts(next)]);
-            case '!':
-                return { t: 'neg', id: id++, sub: split(alts(MATCH)), next };
-        }
-        // * and +, loop back after each match
-        const after = split([]);
-        const entry = split(alts(after));
-        after.out.push(next, entry);
-        return it.type === '*' ? after : entry;
-    };
-    const start = seq(items, MATCH);
-    return [start, id];
-};
-// one line per node, in the order that a walk from the start
-// reaches them. Edges point to node ids. The nodes of a negated
-// sub-pattern are indented under their negation.
-const show = (start) => {
-    const lines = [];
-    const seen = new Set();
-    const ref = (n) => (n.t === 'match' ? 'match' : String(n.id));
-    const walk = (n, indent) => {
-        if (n.t === 'match' || seen.has(n))
-            return;
-        seen.add(n);
-        const line = (desc) => lines.push(`${indent}${n.id}: ${desc}`);
-        switch (n.t) {
-            case 'split':
-                line(`split -> ${n.out.map(ref).join(', ')}`);
-                for (const o of n.out)
-                    walk(o, indent);
-                return;
-            case 'neg':
-                line(`!(${ref(n.sub)}) -> ${ref(n.next)}`);
-                walk(n.sub, indent + '  ');
-                return walk(n.next, indent);
-            case 'lit':
-                line(`${JSON.stringify(n.ch)} -> ${ref(n.next)}`);
-                break;
-            case 'class':
-                line(`${n.re} -> ${ref(n.next)}`);
-                break;
-            default:
-                line(`${n.t === 'any' ? '?' : '*'} -> ${ref(n.next)}`);
-        }
-        walk(n.next, indent);
-    };
-    walk(start, '');
-    return [`start -> ${ref(start)}`, ...lines].join('\n');
-};
-// The threads at one position in the string. Each node thread is
-// only kept once, and runs with the same state are only kept once,
-// so that identical threads merge. The match node is not in
-// `threads`, because it can not step. It sets `match` instead.
-class State {
-    // set by the Sim, to mark the nodes that this state has
-    gen;
-    threads = [];
-    match = false;
-    runs = [];
-    // the sorted ids of the threads, with 0 for a match, once the
-    // state is done
-    ids = [];
-    constructor(gen) {
-        this.gen = gen;
-    }
-    // no threads, so nothing more can match
-    get dead() {
-        return !this.threads.length && !this.match && !this.runs.length;
-    }
-}
-// true if the two states hold the same threads
-const sameState = (a, b) => {
-    if (a.ids.length !== b.ids.length)
-        return false;
-    if (a.runs.length !== b.runs.length)
-        return false;
-    if (a.ids.some((id, i) => id !== b.ids[i]))
-        return false;
-    return a.runs.every(r => b.runs.some(o => o.neg === r.neg && sameState(o.state, r.state)));
-};
-const marks = (size) => ({
-    has: new Float64Array(size),
-    seen: new Float64Array(size),
-    gen: 0,
-});
-class Sim {
-    // `.` and `..` only match literal dots, even with `dot:true`
-    dots;
-    // the string starts with `.`, and `dot:true` is not set
-    dotStart;
-    #marks;
-    constructor(dots, dotStart, marks) {
-        this.dots = dots;
-        this.dotStart = dotStart;
-        this.#marks = marks;
-    }
-    state() {
-        return new State(++this.#marks.gen);
-    }
-    // sort the ids of a state, once it has all of its threads
-    done(state) {
-        state.ids = state.threads.map(n => n.id).sort((a, b) => a - b);
-        if (state.match)
-            state.ids.unshift(MATCH.id);
-        return state;
-    }
-    // true the first time that the state walks through the node, so
-    // that loops in the graph stop
-    #visit(state, node) {
-        const { seen } = this.#marks;
-        if (seen[node.id] === state.gen)
-            return false;
-        seen[node.id] = state.gen;
-        return true;
-    }
-    #addThread(state, node) {
-        const { has } = this.#marks;
-        if (has[node.id] === state.gen)
-            return false;
-        has[node.id] = state.gen;
-        state.threads.push(node);
-        return true;
-    }
-    // wildcards only match a leading dot if `dot:true`. In a negated
-    // sub-pattern, this does not apply, because the negation itself
-    // can not match a leading dot.
-    restricted(i, top) {
-        return top && (this.dots || (this.dotStart && i === 0));
-    }
-    add(state, node, i, top) {
-        switch (node.t) {
-            case 'split':
-                if (!this.#visit(state, node))
-                    return;
-                for (const o of node.out)
-                    this.add(state, o, i, top);
-                return;
-            case 'neg':
-                if (!this.#visit(state, node))
-                    return;
-                const sub = this.state();
-                this.add(sub, node.sub, i, false);
-                this.done(sub);
-                return this.addRun(state, { t: 'run', neg: node, state: sub }, i, top);
-            case 'star':
-                // a * can not start a dotfile, even if it matches nothing
-                if (this.restricted(i, top))
-                    return;
-                if (this.#addThread(state, node))
-                    this.add(state, node.next, i, top);
-                return;
-            case 'match':
-                state.match = true;
-                return;
-            default:
-                this.#addThread(state, node);
-        }
-    }
-    addRun(state, run, i, top) {
-        for (const r of state.runs) {
-            if (r.neg === run.neg && sameState(r.state, run.state))
-                return;
-        }
-        state.runs.push(run);
-        if (!run.state.match) {
-            this.add(state, run.neg.next, i, top);
-        }
-    }
-    // the threads after char `c`, at index `i`
-    step(state, c, i, top) {
-        const next = this.state();
-        for (const th of state.threads) {
-            switch (th.t) {
-                case 'lit':
-                    if (litMatch(th, c)) {
-                        this.add(next, th.next, i + 1, top);
-                    }
-                    break;
-                case 'any':
-                    if (!this.restricted(i, top))
-                        this.add(next, th.next, i + 1, top);
-                    break;
-                case 'class':
-                    if (!this.restricted(i, top) && th.re.test(c)) {
-                        this.add(next, th.next, i + 1, top);
-                    }
-                    break;
-                case 'star':
-                    if (!this.restricted(i, top))
-                        this.add(next, th, i + 1, top);
-            }
-        }
-        if (!this.restricted(i, top)) {
-            for (const run of state.runs) {
-                // a sub-pattern with no threads can not match again, so the
-                // run stays the same
-                if (run.state.dead) {
-                    this.addRun(next, run, i + 1, top);
-                    continue;
-                }
-                const sub = this.step(run.state, c, i, false);
-                this.addRun(next, { t: 'run', neg: run.neg, state: sub }, i + 1, top);
-            }
-        }
-        return this.done(next);
-    }
-}
-// A canonical key for the threads in a state. States with the same
-// key hold the same threads, so they match the same strings.
-const stateKey = (state) => {
-    const ids = state.ids.join();
-    if (!state.runs.length)
-        return ids;
-    const runs = state.runs.map(r => `${r.neg.id}(${stateKey(r.state)})`);
-    return `${ids}|${runs.sort().join('|')}`;
-};
-// The cache can hold about this many chars of state keys and
-// transitions. When it is full, it is cleared, so that a pattern
-// can not use an unbounded amount of memory.
-const DFA_BUDGET = 1 << 18;
-// A cache of the states that the simulation reaches, built as the
-// matcher is used. Each char of a string is then one Map lookup,
-// once the states that it leads to are known.
-//
-// The dot rules only restrict the first char of a dotfile (strings
-// that are only `.` or `..` do not use the cache). So a dotfile
-// starts at its own state, which takes its first step with the
-// restriction, and every other state takes steps without it.
-class Dfa {
-    #start;
-    #states = new Map();
-    #size = 0;
-    #plain;
-    #dotStart;
-    #sim;
-    #dotSim;
-    constructor(start, marks) {
-        this.#start = start;
-        this.#sim = new Sim(false, false, marks);
-        this.#dotSim = new Sim(false, true, marks);
-    }
-    #make(state) {
-        return {
-            state,
-            match: state.match,
-            dead: state.dead,
-            next: new Map(),
-        };
-    }
-    #intern(state) {
-        const key = stateKey(state);
-        const found = this.#states.get(key);
-        if (found)
-            return found;
-        if (this.#size > DFA_BUDGET)
-            this.#clear();
-        const d = this.#make(state);
-        this.#states.set(key, d);
-        this.#size += key.length + 1;
-        return d;
-    }
-    #clear() {
-        this.#states.clear();
-        this.#size = 0;
-        this.#plain = undefined;
-        this.#dotStart = undefined;
-    }
-    start(dotStart) {
-        if (dotStart) {
-            if (this.#dotStart)
-                return this.#dotStart;
-            const state = this.#dotSim.state();
-            this.#dotSim.add(state, this.#start, 0, true);
-            return (this.#dotStart = this.#make(this.#dotSim.done(state)));
-        }
-        if (this.#plain)
-            return this.#plain;
-        const state = this.#sim.state();
-        this.#sim.add(state, this.#start, 0, true);
-        return (this.#plain = this.#intern(this.#sim.done(state)));
-    }
-    // the next state, after a miss in `d.ascii`
-    next(d, c) {
-        const code = c.charCodeAt(0);
-        const found = code < 128 ? undefined : d.next.get(c);
-        if (found)
-            return found;
-        // the dotfile start is not in the cache, so it is never shared
-        const n = d === this.#dotStart ?
-            this.#intern(this.#dotSim.step(d.state, c, 0, true))
-            : this.#intern(this.#sim.step(d.state, c, 1, true));
-        if (code < 128) {
-            if (!d.ascii) {
-                d.ascii = new Array(128);
-                this.#size += 128;
-            }
-            d.ascii[code] = n;
-        }
-        else {
-            d.next.set(c, n);
-        }
-        this.#size++;
-        return n;
-    }
-}
-// the nodes in order, if the graph is a single chain
-const linear = (start) => {
-    const nodes = [];
-    for (let n = start; n.t !== 'match'; n = n.next) {
-        if (n.t === 'split' || n.t === 'neg')
-            return undefined;
-        nodes.push(n);
-    }
-    return nodes;
-};
-// Match a chain of nodes. Each node other than `*` matches exactly
-// one char, so on a failure it is enough to go back to the last `*`
-// and let it match one more char. This takes at most
-// nodes.length * chars.length steps.
-const testLinear = (nodes, chars, start, end) => {
-    let ni = 0;
-    let ci = start;
-    let starNi = -1;
-    let starCi = 0;
-    while (ci < end) {
-        const n = nodes[ni];
-        if (n?.t === 'star') {
-            starNi = ni++;
-            starCi = ci;
-            continue;
-        }
-        const c = chars[ci];
-        if (n &&
-            (n.t === 'any' ||
-                (n.t === 'lit' && litMatch(n, c)) ||
-                (n.t === 'class' && n.re.test(c)))) {
-            ni++;
-            ci++;
-            continue;
-        }
-        if (starNi === -1)
-            return false;
-        ni = starNi + 1;
-        ci = ++starCi;
-    }
-    while (nodes[ni]?.t === 'star')
-        ni++;
-    return ni === nodes.length;
-};
-// The least and most chars that the items can match. These are only
-// bounds: a negation can match a string of any length, so it counts
-// as 0 to Infinity.
-const lengths = (items) => {
-    let min = 0;
-    let max = 0;
-    for (const it of items) {
-        const [lo, hi] = itemLengths(it);
-        min += lo;
-        max += hi;
-    }
-    return [min, max];
-};
-const itemLengths = (it) => {
-    if (it.t === 'star')
-        return [0, Infinity];
-    if (it.t !== 'ext')
-        return [1, 1];
-    if (it.type === '!')
-        return [0, Infinity];
-    const alts = it.alts.map(lengths);
-    const min = Math.min(...alts.map(a => a[0]));
-    const max = Math.max(...alts.map(a => a[1]));
-    // a loop of alternatives that only match the empty string is empty
-    const loop = max === 0 ? 0 : Infinity;
-    return (it.type === '@' ? [min, max]
-        : it.type === '?' ? [0, max]
-            : it.type === '*' ? [0, loop]
-                : [min, loop]);
-};
-// true if the chars from `start` match the literals
-const hasAffix = (lits, chars, start) => {
-    for (let j = 0; j < lits.length; j++) {
-        if (!litMatch(lits[j], chars[start + j]))
-            return false;
-    }
-    return true;
-};
-// a `/`, or half of a surrogate pair
-const slashOrSurrogate = /[/\ud800-\udfff]/;
-const surrogate = /[\ud800-\udfff]/;
-// a string can be indexed by code point, unless it has surrogate
-// pairs
-const codePoints = (s) => surrogate.test(s) ? [...s] : s;
-const noSlash = (s) => {
-    if (s.includes('/')) {
-        throw new Error('can only match a single path portion, got: ' + s);
-    }
-};
-class Matcher {
-    pattern;
-    options;
-    #start;
-    // the number of node ids
-    #size;
-    #marks;
-    // the Sim for strings that are only `.` or `..`
-    #dotsSim;
-    // the string to compare, if the pattern has no magic. With
-    // `nocase:true`, the RegExp that folds case is made when it is
-    // first used.
-    #literal;
-    #literalFold = false;
-    #literalRe;
-    // the nodes between the prefix and suffix, if the graph is a
-    // single chain
-    #linear;
-    // the linear nodes are only `*` and `?`, so the length bounds and
-    // the prefix and suffix decide the match
-    #wild = false;
-    // the least and most chars that a match can have
-    #min = 0;
-    #max = Infinity;
-    // the literals that a match must start and end with. Each one
-    // matches exactly one char, and they are distinct items in the
-    // pattern, so a string that does not have them can not match.
-    #prefix = [];
-    #suffix = [];
-    // the prefix and suffix as strings, if they do not fold case
-    #prefixStr;
-    #suffixStr;
-    // there is a prefix or suffix to check
-    #affix = false;
-    #dfa;
-    #form;
-    constructor(pattern, options = {}) {
-        if (pattern.includes('/')) {
-            throw new Error('can only match a single path portion, got pattern: ' + pattern);
-        }
-        this.pattern = pattern;
-        this.options = options;
-        const { nocase = false, noext = false, normalize: n } = options;
-        this.#form = n === true ? 'NFC' : n || undefined;
-        // a pattern that is only an empty extglob is a literal string,
-        // except for `!()`, which matches any non-empty string
-        const literal = /^[?*+@]\(\)$/.test(pattern);
-        const toks = tokenize(pattern, nocase, noext || literal, this.#form, options.rangeMark);
-        let [items] = build(toks, pair(toks), 0, toks.length, true);
-        if (this.#form)
-            items = normalize(items, this.#form);
-        const [start, size] = compile(items, nocase);
-        this.#start = start;
-        this.#size = size;
-        if (items.every(it => it.t === 'lit')) {
-            this.#literal = items.map(it => it.ch).join('');
-            this.#literalFold = nocase;
-        }
-        else {
-            const lit = (it) => it.t !== 'lit' ? undefined
-                : nocase ? { ch: it.ch, re: foldRe(it.ch) }
-                    : { ch: it.ch };
-            for (const it of items) {
-                const l = lit(it);
-                if (!l)
-                    break;
-                this.#prefix.push(l);
-            }
-            for (let j = items.length - 1; j >= 0; j--) {
-                const l = lit(items[j]);
-                if (!l)
-                    break;
-                this.#suffix.unshift(l);
-            }
-            this.#affix = !!(this.#prefix.length || this.#suffix.length);
-            if (!nocase) {
-                this.#prefixStr = this.#prefix.map(l => l.ch).join('');
-                this.#suffixStr = this.#suffix.map(l => l.ch).join('');
-            }
-            this.#linear = linear(this.#start)?.slice(this.#prefix.length, -this.#suffix.length || undefined);
-            this.#wild = !!this.#linear?.every(n => n.t === 'star' || n.t === 'any');
-            const [min, max] = lengths(items);
-            this.#min = min;
-            this.#max = max;
-        }
-    }
-    test(s) {
-        // The `/` check uses the string as given, so with normalization it
-        // is a separate step. Otherwise, one scan finds both a `/` and the
-        // surrogate pairs that stop the string being indexed by code point.
-        if (this.#form) {
-            noSlash(s);
-            return this.#test(s.normalize(this.#form));
-        }
-        if (slashOrSurrogate.test(s)) {
-            noSlash(s);
-            return this.#test(s, [...s]);
-        }
-        return this.#test(s, s);
-    }
-    /**
-     * The same as {@link Matcher#test}, but the string is not checked
-     * for `/` chars, so the result for a string that has one is not
-     * defined. Only use it for a string that is known to be one path
-     * portion, such as a part of a path that was split on `/`. It can
-     * be faster, because some patterns do not need to look at each char
-     * of the string.
-     */
-    testUnchecked(s) {
-        return this.#test(this.#form ? s.normalize(this.#form) : s);
-    }
-    // Test a string that has no `/`. `chars` indexes it by code point.
-    // If it is not given, it is only found if a step needs it.
-    #test(s, chars) {
-        if (this.#literal !== undefined) {
-            return this.#literalFold ?
-                (this.#literalRe ??= newFoldRe(this.#literal)).test(s)
-                : s === this.#literal;
-        }
-        // the length check means that the prefix and suffix do not
-        // overlap. Without the chars, the length in code points is from
-        // half of the UTF-16 length (if each one is a surrogate pair) to
-        // all of it, which is often enough to know.
-        const min = this.#min;
-        const max = this.#max;
-        if (chars === undefined) {
-            const most = s.length;
-            const least = (most + 1) >> 1;
-            if (most < min || least > max)
-                return false;
-            if (least < min || most > max)
-                chars = codePoints(s);
-        }
-        if (chars !== undefined &&
-            (chars.length < min || chars.length > max)) {
-            return false;
-        }
-        const prefix = this.#prefix.length;
-        if (this.#affix) {
-            if (this.#prefixStr !== undefined && this.#suffixStr !== undefined) {
-                if (!s.startsWith(this.#prefixStr) ||
-                    !s.endsWith(this.#suffixStr)) {
-                    return false;
-                }
-            }
-            else {
-                chars ??= codePoints(s);
-                const end = chars.length - this.#suffix.length;
-                if (!hasAffix(this.#prefix, chars, 0) ||
-                    !hasAffix(this.#suffix, chars, end)) {
-                    return false;
-                }
-            }
-        }
-        const dotStart = !this.options.dot && s.startsWith('.');
-        if (this.#linear) {
-            // `.` and `..` only match literal dots, even with `dot:true`
-            if (s === '.' || s === '..')
-                return false;
-            // only a literal can match the leading dot. A `*` can not
-            // start a dotfile, even if it matches nothing.
-            if (dotStart && !prefix)
-                return false;
-            if (this.#wild)
-                return true;
-            chars ??= codePoints(s);
-            const end = chars.length - this.#suffix.length;
-            return testLinear(this.#linear, chars, prefix, end);
-        }
-        chars ??= codePoints(s);
-        if (s === '.' || s === '..') {
-            this.#marks ??= marks(this.#size);
-            const sim = (this.#dotsSim ??= new Sim(true, false, this.#marks));
-            const start = sim.state();
-            sim.add(start, this.#start, 0, true);
-            let state = sim.done(start);
-            for (let i = 0; i < chars.length; i++) {
-                state = sim.step(state, chars[i], i, true);
-            }
-            return state.match;
-        }
-        this.#marks ??= marks(this.#size);
-        const dfa = (this.#dfa ??= new Dfa(this.#start, this.#marks));
-        let d = dfa.start(dotStart);
-        // read char codes from the string, so that a one-char string is
-        // only made for a cache miss
-        const str = chars === s;
-        for (let i = 0; i < chars.length; i++) {
-            if (d.dead)
-                return false;
-            const code = str ? s.charCodeAt(i) : chars[i].charCodeAt(0);
-            d = d.ascii?.[code] ?? dfa.next(d, chars[i]);
-        }
-        return d.match;
-    }
-    /** a readable listing of the state machine */
-    toString() {
-        return show(this.#start);
-    }
-}
-//# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/minimatch/dist/esm/assert-valid-pattern.js
-const MAX_PATTERN_LENGTH = 1024 * 64;
-const assertValidPattern = (pattern) => {
-    if (typeof pattern !== 'string') {
-        throw new TypeError('invalid pattern');
-    }
-    if (pattern.length > MAX_PATTERN_LENGTH) {
-        throw new TypeError('pattern is too long');
-    }
-};
-//# sourceMappingURL=assert-valid-pattern.js.map
-;// CONCATENATED MODULE: ./node_modules/minimatch/dist/esm/escape.js
-/**
- * Escape all magic characters in a glob pattern.
- *
- * If the {@link MinimatchOptions.windowsPathsNoEscape}
- * option is used, then characters are escaped by wrapping in `[]`, because
- * a magic character wrapped in a character class can only be satisfied by
- * that exact character.  In this mode, `\` is _not_ escaped, because it is
- * not interpreted as a magic character, but instead as a path separator.
- *
- * If the {@link MinimatchOptions.magicalBraces} option is used,
- * then braces (`{` and `}`) will be escaped.
- *
- * A leading `#` or `!` is escaped as well, so that the result is never a
- * comment or a negated pattern. In `windowsPathsNoEscape` mode, a leading
- * `!` is written as `@(!)`, because `[!` starts a negated class.
- */
-const escape_escape = (s, { windowsPathsNoEscape = false, magicalBraces = false, } = {}) => {
-    // don't need to escape +@! because we escape the parens
-    // that make those magic, and escaping ! as [!] isn't valid,
-    // because [!]] is a valid glob class meaning not ']'.
-    // However, at the start of the pattern, '!' negates the pattern and
-    // '#' makes it a comment, so the first character is handled below.
-    const e = magicalBraces ?
-        windowsPathsNoEscape ? s.replace(/[?*()[\]{}]/g, '[$&]')
-            : s.replace(/[?*()[\]\\{}]/g, '\\$&')
-        : windowsPathsNoEscape ? s.replace(/[?*()[\]]/g, '[$&]')
-            : s.replace(/[?*()[\]\\]/g, '\\$&');
-    const c = e.charAt(0);
-    if (c === '#') {
-        return (windowsPathsNoEscape ? '[#]' : '\\#') + e.slice(1);
-    }
-    if (c === '!') {
-        // '[!]' can not be used, because '[!' starts a negated class, and
-        // '\' is a path separator in windowsPathsNoEscape mode. '@(!)'
-        // matches only '!'. If extglobs are disabled with `noext`, it
-        // matches nothing, rather than everything.
-        return (windowsPathsNoEscape ? '@(!)' : '\\!') + e.slice(1);
-    }
-    return e;
-};
-//# sourceMappingURL=escape.js.map
-;// CONCATENATED MODULE: ./node_modules/minimatch/dist/esm/unescape.js
-/**
- * Un-escape a string that has been escaped with {@link escape}.
- *
- * If the {@link MinimatchOptions.windowsPathsNoEscape} option is used, then
- * square-bracket escapes are removed, but not backslash escapes.
- *
- * For example, it will turn the string `'[*]'` into `*`, but it will not
- * turn `'\\*'` into `'*'`, because `\` is a path separator in
- * `windowsPathsNoEscape` mode.
- *
- * When `windowsPathsNoEscape` is not set, then both square-bracket escapes and
- * backslash escapes are removed.
- *
- * Slashes (and backslashes in `windowsPathsNoEscape` mode) cannot be escaped
- * or unescaped.
- *
- * When `magicalBraces` is not set, escapes of braces (`{` and `}`) will not be
- * unescaped.
- */
-const unescape_unescape = (s, { windowsPathsNoEscape = false, magicalBraces = true, } = {}) => {
-    // escape() writes a leading '!' as '@(!)' in windowsPathsNoEscape mode
-    if (windowsPathsNoEscape && s.startsWith('@(!)')) {
-        return ('!' + unescape_unescape(s.slice(4), { windowsPathsNoEscape, magicalBraces }));
-    }
-    if (magicalBraces) {
-        return windowsPathsNoEscape ?
-            s.replace(/\[([^/\\])\]/g, '$1')
-            : s
-                .replace(/((?!\\).|^)\[([^/\\])\]/g, '$1$2')
-                .replace(/\\([^/])/g, '$1');
-    }
-    return windowsPathsNoEscape ?
-        s.replace(/\[([^/\\{}])\]/g, '$1')
-        : s
-            .replace(/((?!\\).|^)\[([^/\\{}])\]/g, '$1$2')
-            .replace(/\\([^/{}])/g, '$1');
-};
-//# sourceMappingURL=unescape.js.map
-;// CONCATENATED MODULE: ./node_modules/minimatch/dist/esm/index.js
-
-
-
-
-
-const DEFAULT_BRACE_EXPAND_MAX = 100_000;
-const DEFAULT_GLOB_STAR_RECURSION_MAX = 200;
-// avoid the annoying deprecation flag lol
-const AWE_KEY = ('allowWindow' + 'sEscape');
-const minimatch = (p, pattern, options) => {
-    assertValidPattern(pattern);
-    // shortcut: comments match nothing.
-    if (!options?.nocomment && pattern.charAt(0) === '#') {
-        return false;
-    }
-    return cachedMinimatch(pattern, options).match(p);
-};
-// The Minimatch objects that minimatch() used most recently, by options
-// and then by pattern. When the cache is full, it becomes the old one,
-// and the objects used from the old one are moved back to a new one.
-// So it keeps 256 to 512 objects.
-// The patterns can come from users, so the cache is also bounded by
-// the total weight of the objects (see cacheWeight()), and an object
-// that is too heavy is never kept. Otherwise a few unique patterns
-// with large brace expansions would fill the heap.
-let cache = new Map();
-let oldCache = new Map();
-let cacheSize = 0;
-let cacheTotalWeight = 0;
-const cacheMax = 256;
-const cacheMaxWeight = 1 << 15;
-const cacheMaxEntryWeight = 1 << 12;
-// About the memory that a compiled object keeps: the pattern and the
-// expanded patterns, of which each row in set is made.
-const cacheWeight = (mm) => {
-    let w = mm.pattern.length;
-    for (const s of mm.globSet) {
-        w += s.length + 1;
-        if (w > cacheMaxEntryWeight)
-            break;
-    }
-    return w;
-};
-// tsc fails here if a new option is in neither type. Add it to
-// optionsKey() too.
-const allOptionsKeyed = true;
-void allOptionsKeyed;
-// 0, 1 or 2 for undefined, falsy or truthy.
-const tri = (v) => v === undefined ? 0
-    : v ? 2
-        : 1;
-// The weight of each boolean option's base-3 digit in the key. The
-// weights below 24 are for optimizationLevel (1), platform (3) and
-// windowsPathsNoEscape (12). tsc fails here if a boolean option is
-// not in the list.
-const booleanWeights = new Map(Object.keys({
-    nobrace: 0,
-    nocomment: 0,
-    nonegate: 0,
-    noglobstar: 0,
-    noext: 0,
-    nonull: 0,
-    partial: 0,
-    dot: 0,
-    nocase: 0,
-    nocaseMagicOnly: 0,
-    magicalBraces: 0,
-    matchBase: 0,
-    flipNegate: 0,
-    preserveMultipleSlashes: 0,
-    windowsNoMagicRoot: 0,
-}).map((k, i) => [k, 24 * 3 ** i]));
-// The cache key for a set of options. It is a number, unless an
-// option is set to a value that the number can not show, such as
-// normalize or an uncommon platform. Then it is a JSON string.
-// The defaults give 0, the same key as no options.
-// It only reads the keys that are set, so that the speed does not
-// depend on the shape of the options object.
-const optionsKey = (o) => {
-    let n = 0;
-    let wpe = false;
-    // inherited keys too, because Minimatch reads them
-    // oxlint-disable-next-line guard-for-in
-    for (const k in o) {
-        const v = o[k];
-        switch (k) {
-            // the same test as the Minimatch constructor
-            case 'windowsPathsNoEscape':
-                if (v)
-                    wpe = true;
-                break;
-            case AWE_KEY:
-                if (v === false)
-                    wpe = true;
-                break;
-            case 'platform': {
-                // the same test as the Minimatch constructor
-                const p = v || defaultPlatform;
-                if (p === defaultPlatform)
-                    break;
-                if (p === 'darwin')
-                    n += 3;
-                else if (p === 'win32')
-                    n += 6;
-                else if (p === 'linux')
-                    n += 9;
-                else
-                    return JSON.stringify(o);
-                break;
-            }
-            case 'optimizationLevel':
-                // The same tests as Minimatch: 1 when undefined, then >= 2,
-                // >= 1, or else 0. The default level 1 adds 0.
-                if (v === undefined)
-                    break;
-                n +=
-                    v >= 2 ? 1
-                        : v >= 1 ? 0
-                            : 2;
-                break;
-            case 'braceExpandMax':
-                if (v !== undefined && v !== DEFAULT_BRACE_EXPAND_MAX) {
-                    return JSON.stringify(o);
-                }
-                break;
-            case 'maxGlobstarRecursion':
-                if (v !== undefined && v !== DEFAULT_GLOB_STAR_RECURSION_MAX) {
-                    return JSON.stringify(o);
-                }
-                break;
-            case 'normalize':
-                if (v !== undefined)
-                    return JSON.stringify(o);
-                break;
-            default:
-                // unknown keys have no weight
-                n += (booleanWeights.get(k) ?? 0) * tri(v);
-        }
-    }
-    return wpe ? n + 12 : n;
-};
-// A copy, so a later change to the options can not change it. Unlike
-// a spread, it keeps the inherited keys, which optionsKey() and the
-// Minimatch constructor also read.
-const copyOptions = (o) => {
-    const copy = {};
-    // oxlint-disable-next-line guard-for-in
-    for (const k in o)
-        copy[k] = o[k];
-    return copy;
-};
-const cachedMinimatch = (pattern, options) => {
-    const key = options ? optionsKey(options) : 0;
-    let mm = cache.get(key)?.get(pattern);
-    if (mm)
-        return mm;
-    mm =
-        oldCache.get(key)?.get(pattern) ??
-            new Minimatch(pattern, copyOptions(options));
-    const weight = cacheWeight(mm);
-    // too big to keep, so it is compiled again each time
-    if (weight > cacheMaxEntryWeight)
-        return mm;
-    if (cacheSize >= cacheMax ||
-        cacheTotalWeight + weight > cacheMaxWeight) {
-        oldCache = cache;
-        cache = new Map();
-        cacheSize = 0;
-        cacheTotalWeight = 0;
-    }
-    let byPattern = cache.get(key);
-    if (!byPattern)
-        cache.set(key, (byPattern = new Map()));
-    byPattern.set(pattern, mm);
-    cacheSize++;
-    cacheTotalWeight += weight;
-    return mm;
-};
-/* c8 ignore start */
-const defaultPlatform = (typeof process === 'object' && process ?
-    process.env?.__MINIMATCH_TESTING_PLATFORM__ || process.platform
-    : 'posix');
-const path = {
-    win32: { sep: '\\' },
-    posix: { sep: '/' },
-};
-/* c8 ignore stop */
-const esm_sep = defaultPlatform === 'win32' ? path.win32.sep : path.posix.sep;
-minimatch.sep = esm_sep;
-const GLOBSTAR = Symbol('globstar **');
-minimatch.GLOBSTAR = GLOBSTAR;
-const filter = (pattern, options) => {
-    let mm;
-    return (p) => (mm ??= cachedMinimatch(pattern, options)).match(p);
-};
-minimatch.filter = filter;
-const ext = (a, b = {}) => Object.assign({}, a, b);
-const esm_defaults = (def) => {
-    if (!def || typeof def !== 'object' || !Object.keys(def).length) {
-        return minimatch;
-    }
-    const orig = minimatch;
-    const m = (p, pattern, options = {}) => orig(p, pattern, ext(def, options));
-    return Object.assign(m, {
-        Minimatch: class Minimatch extends orig.Minimatch {
-            constructor(pattern, options = {}) {
-                super(pattern, ext(def, options));
-            }
-            static defaults(options) {
-                return orig.defaults(ext(def, options)).Minimatch;
-            }
-        },
-        unescape: (s, options = {}) => orig.unescape(s, ext(def, options)),
-        escape: (s, options = {}) => orig.escape(s, ext(def, options)),
-        filter: (pattern, options = {}) => orig.filter(pattern, ext(def, options)),
-        defaults: (options) => orig.defaults(ext(def, options)),
-        braceExpand: (pattern, options = {}) => orig.braceExpand(pattern, ext(def, options)),
-        match: (list, pattern, options = {}) => orig.match(list, pattern, ext(def, options)),
-        sep: orig.sep,
-        GLOBSTAR: GLOBSTAR,
-    });
-};
-minimatch.defaults = esm_defaults;
-// Brace expansion:
-// a{b,c}d -> abd acd
-// a{b,}c -> abc ac
-// a{0..3}d -> a0d a1d a2d a3d
-// a{b,c{d,e}f}g -> abg acdfg acefg
-// a{b,c}d{e,f}g -> abdeg acdeg abdeg abdfg
-//
-// Invalid sets are not expanded.
-// a{2..}b -> a{2..}b
-// a{b}c -> a{b}c
-const braceExpand = (pattern, options = {}) => {
-    assertValidPattern(pattern);
-    // Thanks to Yeting Li <https://github.com/yetingli> for
-    // improving this regexp to avoid a ReDOS vulnerability.
-    if (options.nobrace || !/\{(?:(?!\{).)*\}/.test(pattern)) {
-        // shortcut. no need to expand.
-        return [pattern];
-    }
-    // brace-expansion turns each escaped backslash '\\' into a single '\',
-    // which then escapes the next character instead, and can turn an
-    // escaped magic character (for example '\\\*') into a live one.
-    // Double every pair, so an escaped backslash comes back out still
-    // escaped. The parity of each run of backslashes is unchanged.
-    let p = pattern.replace(/\\\\/g, '\\\\\\\\');
-    // brace-expansion does not know about [...] classes. In
-    // windowsPathsNoEscape mode, escape() writes a literal brace as '[{]'
-    // or '[}]'. Escape the brace for brace-expansion, which removes that
-    // backslash again, leaving '[{]' or '[}]'.
-    if (options.windowsPathsNoEscape || options[AWE_KEY] === false) {
-        p = p.replace(/\[([{}])\]/g, '[\\$1]');
-    }
-    return esm_expand(p, { max: options.braceExpandMax });
-};
-minimatch.braceExpand = braceExpand;
-// A numeric range with at least this many values is matched as one
-// pattern portion, rather than expanded. For a glob walk, that is
-// one directory read, in place of a stat for each value.
-const RANGE_MIN = 100;
-// a {lo..hi} range that is not escaped, and not a ${...} variable
-const rangeRe = /(?<![\\$])\{(-?\d+)\.\.(-?\d+)\}/g;
-// true if a range mark in this portion is inside a `!(...)`,
-// `*(...)` or `+(...)` extglob. Those repeat or negate their
-// contents, so one Matcher for the whole range does not match the
-// same strings as the union of one pattern per value. For example,
-// `*({1..100})` would match `510` as `5` then `10`, and `!({1..100})`
-// would not match `5`, but every expanded pattern except `!(5)` does.
-// `@(...)` and `?(...)` are fine: they pick one value at most.
-const inRepeatOrNegExt = (portion, mark) => {
-    const stack = [];
-    for (let i = 0; i < portion.length; i++) {
-        const c = portion.charAt(i);
-        if (c === '\\') {
-            i++;
-        }
-        else if (c === mark) {
-            if (stack.some(t => t !== '@' && t !== '?'))
-                return true;
-        }
-        else if (portion.charAt(i + 1) === '(' && '!?+*@'.includes(c)) {
-            stack.push(c);
-            i++;
-        }
-        else if (c === ')') {
-            stack.pop();
-        }
-    }
-    return false;
-};
-const match = (list, pattern, options = {}) => {
-    const mm = new Minimatch(pattern, options);
-    list = list.filter(f => mm.match(f));
-    if (mm.options.nonull && !list.length) {
-        list.push(pattern);
-    }
-    return list;
-};
-minimatch.match = match;
-const globMagic = /[?*]|[+@!]\(.*?\)|\[|\]/;
-// Index of the `]` that closes the class that starts at `start`,
-// or -1 if it is not closed. Posix classes such as `[:alpha:]` are
-// not skipped, so this can find a `]` before the real end. That
-// only makes a class look less like a literal.
-const classEnd = (pattern, start) => {
-    let i = start + 1;
-    if (pattern.charAt(i) === '!' || pattern.charAt(i) === '^')
-        i++;
-    let sawStart = false;
-    for (; i < pattern.length; i++) {
-        const c = pattern.charAt(i);
-        if (c === ']' && sawStart)
-            return i;
-        sawStart = true;
-        if (c === '\\')
-            i++;
-    }
-    return -1;
-};
-// If a path portion pattern has no magic, return the string it
-// matches. Otherwise, return undefined. This can report magic for
-// a pattern that is in fact literal (eg, `[]`), but never the
-// reverse, so a string result is always safe to compare directly.
-const literal = (pattern, noext) => {
-    if (!noext && (pattern === '+()' || pattern === '@()'))
-        return pattern;
-    let lit = '';
-    for (let i = 0; i < pattern.length; i++) {
-        const c = pattern.charAt(i);
-        if (c === '\\') {
-            // a trailing \ is a literal \
-            lit += pattern.charAt(++i) || c;
-        }
-        else if (c === '*' || c === '?') {
-            return undefined;
-        }
-        else if (c === '[') {
-            const close = classEnd(pattern, i);
-            if (close === -1) {
-                // not closed, so the [ is a literal
-                lit += c;
-                continue;
-            }
-            // a class of one char, such as `[*]` or `[\b]`, is a literal
-            let body = pattern.slice(i + 1, close);
-            if (body.startsWith('\\'))
-                body = body.slice(1);
-            if ([...body].length !== 1 || '!^'.includes(pattern.charAt(i + 1))) {
-                return undefined;
-            }
-            lit += body;
-            i = close;
-        }
-        else if (!noext &&
-            '+@!'.includes(c) &&
-            pattern.charAt(i + 1) === '(' &&
-            pattern.includes(')', i + 2)) {
-            return undefined;
-        }
-        else {
-            lit += c;
-        }
-    }
-    return lit;
-};
-// The matching engine compiles and walks extglobs recursively, so a
-// path portion with very many extglobs (nested, such as `*(*(*(a)))`,
-// or in a row, such as `?(a)?(a)?(a)`) can exhaust the call stack.
-// Portions with more than this many extglobs are rejected.
-const MAX_EXTGLOBS = 256;
-// The number of extglob openers, such as `*(`, in a path portion
-// pattern. Chars in a class are counted too, so this can be more than
-// the number of extglobs, but never less.
-const extglobCount = (pattern) => {
-    let n = 0;
-    for (let i = 0; i < pattern.length - 1; i++) {
-        const c = pattern.charAt(i);
-        if (c === '\\') {
-            i++;
-        }
-        else if ('+@!?*'.includes(c) && pattern.charAt(i + 1) === '(') {
-            n++;
-            i++;
-        }
-    }
-    return n;
-};
-const assertValidExtglobs = (pattern) => {
-    if (extglobCount(pattern) > MAX_EXTGLOBS) {
-        throw new TypeError('pattern has too many extglobs');
-    }
-};
-// True if the portion pattern has the same meaning as an alternative
-// inside `@(...)`. It must not have a `|` or `)` that is not in a
-// closed extglob (those are literal at the top level), an extglob
-// that is not closed (the `)` of the `@(...)` would close it), or a
-// trailing `\` (it would escape the next `|`). A pattern that is
-// only an empty extglob, such as `?()`, is literal on its own, but
-// not in `@(...)`. Posix classes such as `[:alpha:]` can hide a `]`
-// from classEnd, so patterns with them are not merged.
-const extSafe = (pattern) => {
-    if (/^[?*+@]\(\)$/.test(pattern) || pattern.includes('[:'))
-        return false;
-    let depth = 0;
-    for (let i = 0; i < pattern.length; i++) {
-        const c = pattern.charAt(i);
-        if (c === '\\') {
-            if (++i === pattern.length)
-                return false;
-        }
-        else if (c === '[') {
-            const close = classEnd(pattern, i);
-            if (close !== -1)
-                i = close;
-        }
-        else if ('+@!?*'.includes(c) && pattern.charAt(i + 1) === '(') {
-            depth++;
-            i++;
-        }
-        else if (c === ')') {
-            if (!depth--)
-                return false;
-        }
-        else if (c === '|' && !depth) {
-            return false;
-        }
-    }
-    return !depth;
-};
-// The last path that Minimatch#match split, and its parts. A path is
-// often tested against many patterns in a row (such as a list of
-// ignore patterns), so this saves splitting it again. The parts are
-// never changed, so they can be shared.
-let lastSplit;
-// The last path that Minimatch#match checked before splitting it. If
-// the same path is checked again, it is being tested against many
-// patterns, so it is split and the parts are kept for the others.
-let lastChecked;
-// true if a pattern portion that is not ** matches a path portion.
-// An empty path portion only matches an empty pattern portion. A path
-// portion never has a `/`, so the Matcher does not need to check it.
-const portionMatch = (p, f) => typeof p === 'string' ? f === p : f !== '' && p.testUnchecked(f);
-// Where the last portion of a row matches in a path: the start of the
-// last portion of the path, or of the one before a trailing `/`. -1 if
-// it matches neither.
-const endIndex = (p, last, lastStart, prev, prevStart) => portionMatch(p, last) ? lastStart
-    : prev !== undefined && portionMatch(p, prev) ? prevStart
-        : -1;
-const isDots = (p) => p === '.' || p === '..';
-// a Windows drive letter portion, like `c:`
-const isDrive = (p) => typeof p === 'string' && /^[a-z]:$/i.test(p);
-// true for the `UNC` portion of a long UNC root, //?/UNC/host/share
-const isLongUNC = (p) => typeof p === 'string' && /^unc$/i.test(p);
-// The index of the host in a row or split path that starts with a
-// Windows UNC root: 2 for `//host/share`, and 4 for
-// `//?/UNC/host/share`. Otherwise -1. `//?/c:` is not one.
-const uncHost = (p) => {
-    if (p[0] !== '' || p[1] !== '')
-        return -1;
-    const h = p[2] !== '?' ? 2
-        : isLongUNC(p[3]) ? 4
-            : -1;
-    const host = p[h];
-    const share = p[h + 1];
-    return (h !== -1 &&
-        host !== undefined &&
-        host !== '' &&
-        host !== GLOBSTAR &&
-        share !== undefined &&
-        share !== '' &&
-        share !== GLOBSTAR) ?
-        h
-        : -1;
-};
-// true if ** can walk the path portion: not `.` or `..`, and not a
-// dotfile unless `dot` is set
-const walkable = (p, dot) => !isDots(p) && (dot || !p.startsWith('.'));
-// True if a portion of the path from `start` to `end` can not be
-// walked by **: one that starts with `.`, or with `dot`, one that is
-// `.` or `..`. `start` is the start of a portion, and `end` is the end
-// of the path, or just after a separator.
-const dotPortion = (f, start, end, dot, sep) => {
-    for (let k = start; k < end;) {
-        if (f.charCodeAt(k) === 46) {
-            if (!dot)
-                return true;
-            const n = f.charCodeAt(k + 1) === 46 ? k + 2 : k + 1;
-            if (n >= end || isSep(f.charCodeAt(n), sep))
-                return true;
-        }
-        // the start of the next portion, after any run of separators
-        const s = nextSep(f, k, sep);
-        if (s === -1)
-            return false;
-        k = s + 1;
-        while (k < end && isSep(f.charCodeAt(k), sep))
-            k++;
-    }
-    return false;
-};
-const isSep = (c, sep) => sep === '/' ? c === 47
-    : sep === '\\' ? c === 92
-        : c === 47 || c === 92;
-// the index of the first separator at or after `from`, or -1
-const nextSep = (f, from, sep) => {
-    if (sep !== 'both')
-        return f.indexOf(sep, from);
-    const s = f.indexOf('/', from);
-    const b = f.indexOf('\\', from);
-    return (s === -1 ? b
-        : b === -1 ? s
-            : Math.min(s, b));
-};
-// the index of the last separator at or before `from`, or -1
-const lastSep = (f, from, sep) => sep !== 'both' ?
-    f.lastIndexOf(sep, from)
-    : Math.max(f.lastIndexOf('/', from), f.lastIndexOf('\\', from));
-// What parse() returns in place of a Matcher while make() builds and
-// merges the rows. Most of the Matchers in rows that are merged would
-// never be used, so they are only made for the rows that are left.
-const PENDING = {};
-class Minimatch {
-    options;
-    set;
-    pattern;
-    windowsPathsNoEscape;
-    nonegate;
-    negate;
-    comment;
-    empty;
-    preserveMultipleSlashes;
-    partial;
-    globSet;
-    globParts;
-    nocase;
-    isWindows;
-    platform;
-    windowsNoMagicRoot;
-    maxGlobstarRecursion;
-    // the path can be checked against the last portion, and the string
-    // portions, of each row before it is split. See #canMatch.
-    #endCheck;
-    #literalCheck;
-    // level 2 resolves `.` and `..` portions in the path
-    #level2;
-    // the unicode normalization form, if any
-    #form;
-    // the string portions of each row in the set
-    #literals = [];
-    // the rows that #canMatch can match without splitting the path
-    #shapes = [];
-    // the rows whose last portion can be checked against the path's
-    #endRows = [];
-    // brace expansion can make the same portion in many rows, so they
-    // share one Matcher, and the states that it caches
-    #matchers = new Map();
-    // parse() returns PENDING in place of a Matcher
-    #pending = false;
-    // the char that marks numeric ranges in globSet, if any
-    #rangeMark;
-    // the GlobstarParts of each pattern row, by start index and partial
-    #globstarParts = new WeakMap();
-    constructor(pattern, options = {}) {
-        assertValidPattern(pattern);
-        options = options || {};
-        this.options = options;
-        this.maxGlobstarRecursion =
-            options.maxGlobstarRecursion ?? DEFAULT_GLOB_STAR_RECURSION_MAX;
-        this.pattern = pattern;
-        this.platform = options.platform || defaultPlatform;
-        this.isWindows = this.platform === 'win32';
-        this.windowsPathsNoEscape =
-            !!options.windowsPathsNoEscape || options[AWE_KEY] === false;
-        if (this.windowsPathsNoEscape) {
-            this.pattern = this.pattern.replace(/\\/g, '/');
-        }
-        this.preserveMultipleSlashes = !!options.preserveMultipleSlashes;
-        this.negate = false;
-        this.nonegate = !!options.nonegate;
-        this.comment = false;
-        this.empty = false;
-        this.partial = !!options.partial;
-        this.nocase = !!this.options.nocase;
-        this.windowsNoMagicRoot =
-            options.windowsNoMagicRoot !== undefined ?
-                options.windowsNoMagicRoot
-                : !!(this.isWindows && this.nocase);
-        this.globSet = [];
-        this.globParts = [];
-        this.set = [];
-        this.#endCheck = !this.preserveMultipleSlashes;
-        this.#level2 = (options.optimizationLevel ?? 1) >= 2;
-        const n = options.normalize;
-        this.#form = n === true ? 'NFC' : n || undefined;
-        // make the set of Matchers etc.
-        this.make();
-        // On Windows, the portions of a row up to its drive letter or UNC
-        // share are skipped or compared without case, if the path has one
-        // too. So the checks only use the portions after it.
-        const drives = this.set.map(row => this.#rootIndex(row));
-        this.#endRows = this.set.map((row, r) => this.#endCheck && row.length - 1 > drives[r]);
-        // with the end check, the last portion is already checked
-        this.#literals = this.set.map((row, r) => {
-            const end = this.#endRows[r] ? row.length - 1 : row.length;
-            const lits = row
-                .slice(drives[r] + 1, end)
-                .filter((p) => typeof p === 'string' && !!p);
-            return [...new Set(lits)];
-        });
-        this.#literalCheck = this.#literals.some(l => l.length);
-        this.#shapes = this.set.map((row, r) => {
-            const [p0, p1, p2] = row;
-            if (this.#endRows[r] && row.length === 2) {
-                if (p0 === GLOBSTAR && p1 !== GLOBSTAR)
-                    return 'tail';
-            }
-            // the basename of a path that is split on / is its last portion,
-            // or the one before a trailing /, the same as the end check
-            if (this.#endRows[r] &&
-                options.matchBase &&
-                row.length === 1 &&
-                p0 !== GLOBSTAR &&
-                p0 !== '') {
-                return 'base';
-            }
-            // the portion must not be a root, or '', which can be a
-            // different portion on Windows (where //x paths get an extra '')
-            if (!this.#endCheck || drives[r] !== -1)
-                return undefined;
-            if (row.length === 3 &&
-                p0 === GLOBSTAR &&
-                p2 === GLOBSTAR &&
-                p1 !== GLOBSTAR &&
-                p1 !== '' &&
-                // the portion between is only matched below this limit
-                this.maxGlobstarRecursion > 0) {
-                return 'mid';
-            }
-            if (row.length === 2 &&
-                p1 === GLOBSTAR &&
-                p0 !== GLOBSTAR &&
-                p0 !== '') {
-                return 'head';
-            }
-            return undefined;
-        });
-    }
-    // a string portion of a pattern, normalized if the option is set
-    #norm(p) {
-        return this.#form ? p.normalize(this.#form) : p;
-    }
-    // On Windows, the index of the last root portion of a row, as
-    // #matchRow finds it: 0 for `c:/...`, 3 for `//?/c:/...` and
-    // `//host/share/...`, and 5 for `//?/UNC/host/share/...`. Otherwise
-    // -1.
-    #rootIndex(row) {
-        if (!this.isWindows)
-            return -1;
-        if (isDrive(row[0]))
-            return 0;
-        const uncDrive = row[0] === '' && row[1] === '' && row[2] === '?' && isDrive(row[3]);
-        if (uncDrive)
-            return 3;
-        const h = uncHost(row);
-        return h === -1 ? -1 : h + 1;
-    }
-    hasMagic() {
-        if (this.options.magicalBraces && this.set.length > 1) {
-            return true;
-        }
-        for (const pattern of this.set) {
-            for (const part of pattern) {
-                if (typeof part !== 'string')
-                    return true;
-            }
-        }
-        return false;
-    }
-    make() {
-        const pattern = this.pattern;
-        const options = this.options;
-        // empty patterns and comments match nothing.
-        if (!options.nocomment && pattern.charAt(0) === '#') {
-            this.comment = true;
-            return;
-        }
-        if (!pattern) {
-            this.empty = true;
-            return;
-        }
-        // step 1: figure out negation, etc.
-        this.parseNegate();
-        // step 2: expand braces
-        this.globSet = [...new Set(this.#expandBraces())];
-        // step 3: now we have a set, so turn each one into a series of
-        // path-portion matching patterns.
-        // These will be Matchers, except in the case of "**", which is
-        // set to the GLOBSTAR object for globstar behavior,
-        // and will not contain any / characters
-        //
-        // First, we preprocess to make the glob pattern sets a bit simpler
-        // and deduped.  There are some perf-killing patterns that can cause
-        // problems with a glob walk, but we can simplify them down a bit.
-        const rawGlobParts = this.globSet.map(s => this.#slashSplit(s));
-        this.globParts = this.preprocess(rawGlobParts);
-        // glob --> Matchers
-        this.#pending = true;
-        let set = this.globParts.map((s, _, __) => {
-            if (this.isWindows && this.windowsNoMagicRoot) {
-                // check if it's a drive or unc path. The root of a long UNC
-                // path, //?/UNC/host/share, is 6 portions.
-                const n = s[2] === '?' && isLongUNC(s[3]) ? 6 : 4;
-                const isUNC = s[0] === '' &&
-                    s[1] === '' &&
-                    (s[2] === '?' || !globMagic.test(s[2])) &&
-                    s.slice(3, n).every(p => !globMagic.test(p));
-                const isDrive = /^[a-z]:/i.test(s[0]);
-                if (isUNC) {
-                    return [
-                        ...s.slice(0, n).map(p => this.#norm(p)),
-                        ...s.slice(n).map(ss => this.parse(ss)),
-                    ];
-                }
-                else if (isDrive) {
-                    return [
-                        this.#norm(s[0]),
-                        ...s.slice(1).map(ss => this.parse(ss)),
-                    ];
-                }
-            }
-            return s.map(ss => this.parse(ss));
-        });
-        // filter out everything that didn't compile properly.
-        this.set = set.filter(s => s.indexOf(false) === -1);
-        // do not treat the ? in UNC paths as magic
-        if (this.isWindows) {
-            for (let i = 0; i < this.set.length; i++) {
-                const p = this.set[i];
-                if (p[0] === '' &&
-                    p[1] === '' &&
-                    this.globParts[i][2] === '?' &&
-                    (isDrive(p[3]) || isLongUNC(this.globParts[i][3]))) {
-                    if (isLongUNC(this.globParts[i][3]))
-                        p[3] = 'UNC';
-                    p[2] = '?';
-                }
-            }
-        }
-        // with noext, `@(...)` would be literal
-        if (!options.noext)
-            this.mergeRows();
-        this.#pending = false;
-        this.set.forEach((row, i) => {
-            for (let k = 0; k < row.length; k++) {
-                if (row[k] === PENDING) {
-                    row[k] = this.parse(this.globParts[i][k]);
-                }
-            }
-        });
-    }
-    // Merge rows that only differ in one portion, where each of them
-    // is a Matcher, into one row that matches any of them with
-    // `@(a|b|...)`. Then a path is only walked once for all of them,
-    // for example with `**/*.{js,ts}`.
-    mergeRows() {
-        let merged = true;
-        while (merged) {
-            merged = false;
-            // a single row cannot be merged with anything
-            if (this.set.length < 2)
-                return;
-            let keys = this.#mergeKeys();
-            const len = Math.max(0, ...this.set.map(r => r.length));
-            for (let k = 0; k < len; k++) {
-                // the rows that are the same other than at portion k, keyed
-                // by the ids of the parts before k and the parts after k,
-                // which are at most the number of rows
-                const groups = new Map();
-                const R = this.set.length + 1;
-                this.set.forEach((row, i) => {
-                    if (!(row[k] instanceof Matcher || row[k] === PENDING) ||
-                        !extSafe(this.globParts[i][k])) {
-                        return;
-                    }
-                    const { pre, suf } = keys[i];
-                    const key = pre[k] * R + suf[k + 1];
-                    const g = groups.get(key);
-                    if (g)
-                        g.push(i);
-                    else
-                        groups.set(key, [i]);
-                });
-                const drop = new Set();
-                for (const g of groups.values()) {
-                    if (g.length < 2)
-                        continue;
-                    const [first, ...rest] = g;
-                    const alts = g.map(i => this.globParts[i][k]);
-                    const glob = `@(${alts.join('|')})`;
-                    // merging is only an optimization, so leave the rows as they
-                    // are if the merged portion would have too many extglobs
-                    if (extglobCount(glob) > MAX_EXTGLOBS)
-                        continue;
-                    this.globParts[first][k] = glob;
-                    this.set[first][k] = this.parse(glob);
-                    for (const i of rest)
-                        drop.add(i);
-                }
-                if (drop.size) {
-                    merged = true;
-                    this.set = this.set.filter((_, i) => !drop.has(i));
-                    this.globParts = this.globParts.filter((_, i) => !drop.has(i));
-                    // every merge drops a row, so this happens at most once per row
-                    if (this.set.length < 2)
-                        return;
-                    keys = this.#mergeKeys();
-                }
-            }
-        }
-    }
-    // For each row, number ids for its prefixes and suffixes, such that
-    // pre[k] identifies parts[0..k) and suf[k] identifies parts[k..n).
-    // Two rows are the same other than at portion k exactly when they
-    // have the same pre[k] and suf[k + 1]. This is linear in the size of
-    // the rows, where joining the whole row for every k was quadratic.
-    #mergeKeys() {
-        const partIds = new Map();
-        const ids = this.globParts.map(parts => parts.map(s => {
-            let id = partIds.get(s);
-            if (id === undefined)
-                partIds.set(s, (id = partIds.size));
-            return id;
-        }));
-        // ids are only compared at the same k, so they are numbered per
-        // portion, with 0 for the empty prefix or suffix. Then they are
-        // at most the number of rows, and id * P + part id is a safe
-        // integer key for any set that fits in memory.
-        const P = partIds.size;
-        const len = Math.max(0, ...ids.map(r => r.length));
-        const keys = ids.map(r => ({
-            pre: [0],
-            suf: new Array(r.length + 1).fill(0),
-        }));
-        for (let k = 0; k < len; k++) {
-            const m = new Map();
-            ids.forEach((r, i) => {
-                if (k >= r.length)
-                    return;
-                const { pre } = keys[i];
-                const key = pre[k] * P + r[k];
-                let id = m.get(key);
-                if (id === undefined)
-                    m.set(key, (id = m.size + 1));
-                pre.push(id);
-            });
-        }
-        for (let k = len - 1; k >= 0; k--) {
-            const m = new Map();
-            ids.forEach((r, i) => {
-                if (k >= r.length)
-                    return;
-                const { suf } = keys[i];
-                const key = suf[k + 1] * P + r[k];
-                let id = m.get(key);
-                if (id === undefined)
-                    m.set(key, (id = m.size + 1));
-                suf[k] = id;
-            });
-        }
-        return keys;
-    }
-    // various transforms to equivalent pattern sets that are
-    // faster to process in a filesystem walk.  The goal is to
-    // eliminate what we can, and push all ** patterns as far
-    // to the right as possible, even if it increases the number
-    // of patterns that we have to process.
-    preprocess(globParts) {
-        // if we're not in globstar mode, then turn ** into *
-        if (this.options.noglobstar) {
-            for (const partset of globParts) {
-                for (let j = 0; j < partset.length; j++) {
-                    if (partset[j] === '**') {
-                        partset[j] = '*';
-                    }
-                }
-            }
-        }
-        const { optimizationLevel = 1 } = this.options;
-        if (optimizationLevel >= 2) {
-            // aggressive optimization for the purpose of fs walking
-            globParts = this.firstPhasePreProcess(globParts);
-            globParts = this.secondPhasePreProcess(globParts);
-        }
-        else if (optimizationLevel >= 1) {
-            // just basic optimizations to remove some .. parts
-            globParts = this.levelOneOptimize(globParts);
-        }
-        else {
-            // just collapse multiple ** portions into one
-            globParts = this.adjascentGlobstarOptimize(globParts);
-        }
-        return globParts;
-    }
-    // just get rid of adjascent ** portions
-    adjascentGlobstarOptimize(globParts) {
-        return globParts.map(parts => {
-            let gs = -1;
-            while (-1 !== (gs = parts.indexOf('**', gs + 1))) {
-                let i = gs;
-                while (parts[i + 1] === '**') {
-                    i++;
-                }
-                if (i !== gs) {
-                    parts.splice(gs, i - gs);
-                }
-            }
-            return parts;
-        });
-    }
-    // get rid of adjascent ** and resolve .. portions
-    levelOneOptimize(globParts) {
-        return globParts.map(parts => {
-            // .. can not remove the root of a Windows path
-            const root = this.#rootIndex(parts) + 1;
-            parts = parts.reduce((set, part) => {
-                const prev = set[set.length - 1];
-                if (part === '**' && prev === '**') {
-                    return set;
-                }
-                if (part === '..') {
-                    if (set.length > root &&
-                        prev &&
-                        prev !== '..' &&
-                        prev !== '.' &&
-                        prev !== '**') {
-                        set.pop();
-                        return set;
-                    }
-                }
-                set.push(part);
-                return set;
-            }, []);
-            return parts.length === 0 ? [''] : parts;
-        });
-    }
-    // Check the path against each row before it is split. 'no' if no
-    // row can match, so it does not need to be split. 'yes' if a row of
-    // `**` and one more portion matches. 'maybe' if it must be split to
-    // know. None of this applies with partial, where the path can end
-    // before the row does.
-    //
-    // On Windows, `\` is a separator in the path too, and the portions of
-    // a row up to its drive letter or UNC share are not checked (see
-    // #rootIndex).
-    //
-    // Each string portion of a row must be a portion of the path, so the
-    // path must contain it. Level 2 can only take portions out of the
-    // path, so this is still true then.
-    //
-    // The last portion of a row must match the last portion of the path,
-    // or the one before a trailing `/` (as a/* and a/**/* match a/b/).
-    // This does not apply to rows that end in **, rows that end in a
-    // root, or preserveMultipleSlashes (which can leave more
-    // than one '' at the end). At level 2, it does not apply if that
-    // portion is `.` or `..`, which can be
-    // resolved away. Level 2 only takes other portions out of the
-    // middle of the path.
-    //
-    // A row of `**/x` then matches if the ** can walk the portions
-    // before the one that x matches, the same as #matchGlobstar. At
-    // level 2, this is only known if none of them are `.` or `..`, so
-    // that the path does not change when it is resolved.
-    #canMatch(f) {
-        const sep = !this.isWindows || !f.includes('\\') ? '/'
-            : f.includes('/') ? 'both'
-                : '\\';
-        // the portions that f.split(/\/+/) would end with, and where they
-        // start in f, found when a row needs them. `ends` is 0 until they
-        // are found, then 1, or -1 if they can not be used.
-        let ends = this.#endCheck ? 0 : -1;
-        let last = '';
-        let lastStart = 0;
-        let prev;
-        let prevStart = 0;
-        const dot = !!this.options.dot;
-        // A string compare is cheaper than includes(), and a Matcher test
-        // costs more, so the cheaper check goes first.
-        ROWS: for (let r = 0; r < this.set.length; r++) {
-            const row = this.set[r];
-            const p = row[row.length - 1];
-            let end = ends !== -1 && this.#endRows[r] && p !== GLOBSTAR;
-            if (end && ends === 0) {
-                const i = lastSep(f, f.length, sep);
-                lastStart = i + 1;
-                last = f.slice(lastStart);
-                if (last === '' && i >= 0) {
-                    let j = i;
-                    while (j > 0 && isSep(f.charCodeAt(j - 1), sep))
-                        j--;
-                    prevStart = j === 0 ? 0 : lastSep(f, j - 1, sep) + 1;
-                    prev = f.slice(prevStart, j);
-                }
-                const resolves = this.#level2 &&
-                    (isDots(last) ||
-                        (last === '' && prev !== undefined && isDots(prev)));
-                ends = resolves ? -1 : 1;
-                end = !resolves;
-            }
-            let tailStart = -1;
-            if (end && typeof p === 'string') {
-                tailStart = endIndex(p, last, lastStart, prev, prevStart);
-                if (tailStart === -1)
-                    continue;
-            }
-            if (this.#literalCheck) {
-                for (const l of this.#literals[r]) {
-                    if (!f.includes(l))
-                        continue ROWS;
-                }
-            }
-            if (end && typeof p === 'object') {
-                tailStart = endIndex(p, last, lastStart, prev, prevStart);
-                if (tailStart === -1)
-                    continue;
-            }
-            const shape = this.#shapes[r];
-            if (shape === 'base' && end)
-                return 'yes';
-            if (shape === 'tail' && end) {
-                if (this.#level2 && dotPortion(f, 0, tailStart, true, sep)) {
-                    return 'maybe';
-                }
-                if (!dotPortion(f, 0, tailStart, dot, sep))
-                    return 'yes';
-                continue;
-            }
-            if (shape === 'mid' || shape === 'head') {
-                const m = this.#walk(f, row, shape === 'head', dot, sep);
-                if (m !== 'no')
-                    return m;
-                continue;
-            }
-            return 'maybe';
-        }
-        return 'no';
-    }
-    // Match a row of a known shape against the split path, the same as
-    // #matchGlobstar and #matchGlobStarBodySections do. None of these
-    // rows have a drive letter, so they start at the first portion.
-    #matchShape(file, row, shape) {
-        const dot = !!this.options.dot;
-        const n = file.length;
-        if (shape === 'head') {
-            // x, then at least one portion that ** can walk
-            if (n < 2 || !portionMatch(row[0], file[0])) {
-                return false;
-            }
-            for (let i = 1; i < n; i++)
-                if (!walkable(file[i], dot))
-                    return false;
-            return true;
-        }
-        const x = row[1];
-        if (shape === 'tail') {
-            // x is the last portion, or the one before a trailing ''
-            let t = n - 1;
-            if (!portionMatch(x, file[t])) {
-                if (file[t] !== '' || n === 1 || !portionMatch(x, file[--t])) {
-                    return false;
-                }
-            }
-            for (let i = 0; i < t; i++)
-                if (!walkable(file[i], dot))
-                    return false;
-            return true;
-        }
-        // mid: the first x that ** can walk to, with a portion after it,
-        // and ** can walk all of those
-        for (let k = 0; k < n; k++) {
-            if (portionMatch(x, file[k]) && k + 1 < n) {
-                let i = k + 1;
-                while (i < n && walkable(file[i], dot))
-                    i++;
-                if (i === n)
-                    return true;
-            }
-            if (!walkable(file[k], dot))
-                return false;
-        }
-        return false;
-    }
-    // Match a row of `**/x/**` or `x/**` against the path, the same as
-    // #matchGlobstar and #matchGlobStarBodySections do once it is split.
-    // x must match a portion (the first one, for `x/**`), the ** before
-    // it must be able to walk the portions before that one, and there
-    // must be a portion after it, which the ** after it can walk. At
-    // level 2, this is only known if no portion is `.` or `..`.
-    #walk(f, row, head, dot, sep) {
-        if (this.#level2 && dotPortion(f, 0, f.length, true, sep))
-            return 'maybe';
-        const x = row[head ? 0 : 1];
-        // the last portion has none after it, so it can not be x
-        let s = 0;
-        for (let e = nextSep(f, s, sep); e !== -1; e = nextSep(f, s, sep)) {
-            // the start of the next portion
-            let next = e + 1;
-            while (next < f.length && isSep(f.charCodeAt(next), sep))
-                next++;
-            const hit = typeof x === 'string' ?
-                e - s === x.length && f.startsWith(x, s)
-                : e > s && x.testUnchecked(f.slice(s, e));
-            if (hit && !dotPortion(f, next, f.length, dot, sep))
-                return 'yes';
-            if (head || dotPortion(f, s, next, dot, sep))
-                return 'no';
-            s = next;
-        }
-        return 'no';
-    }
-    // the last split, if it was the same path with the same split
-    // settings
-    #cachedSplit(f) {
-        const last = lastSplit;
-        return (last?.f === f &&
-            last.isWindows === this.isWindows &&
-            last.preserveMultipleSlashes === this.preserveMultipleSlashes &&
-            last.normalize === this.#form) ?
-            last
-            : undefined;
-    }
-    // split a path for match(), and keep the parts for the next call
-    #split(f) {
-        const { isWindows, preserveMultipleSlashes } = this;
-        // windows: need to use /, not \
-        let parts = this.#slashSplit(isWindows ? f.split('\\').join('/') : f);
-        // normalize each portion, so that a char that normalizes to `/`
-        // does not make a new portion
-        const normalize = this.#form;
-        if (normalize)
-            parts = parts.map(p => p.normalize(normalize));
-        lastSplit = {
-            f,
-            isWindows,
-            preserveMultipleSlashes,
-            normalize,
-            parts,
-        };
-        return lastSplit;
-    }
-    // resolve `.` and `..` portions of a path, for level 2
-    #levelTwoFileOptimize(file) {
-        // work on a copy, so that the cached parts do not change
-        const parts = [...file];
-        let didSomething = false;
-        do {
-            didSomething = false;
-            // <pre>/<e>/<rest> -> <pre>/<rest>
-            if (!this.preserveMultipleSlashes) {
-                for (let i = 1; i < parts.length - 1; i++) {
-                    const p = parts[i];
-                    // don't squeeze out UNC patterns
-                    if (i === 1 && p === '' && parts[0] === '')
-                        continue;
-                    if (p === '.' || p === '') {
-                        didSomething = true;
-                        parts.splice(i, 1);
-                        i--;
-                    }
-                }
-                if (parts[0] === '.' &&
-                    parts.length === 2 &&
-                    (parts[1] === '.' || parts[1] === '')) {
-                    didSomething = true;
-                    parts.pop();
-                }
-            }
-            // <pre>/<p>/../<rest> -> <pre>/<rest>
-            // .. can not remove the root of a Windows path
-            const root = this.#rootIndex(parts) + 1;
-            let dd = root;
-            while (-1 !== (dd = parts.indexOf('..', dd + 1))) {
-                const p = parts[dd - 1];
-                if (p && p !== '.' && p !== '..' && p !== '**') {
-                    didSomething = true;
-                    parts.splice(dd - 1, 2);
-                    dd = Math.max(dd - 2, root);
-                }
-            }
-        } while (didSomething);
-        return parts.length === 0 ? [''] : parts;
-    }
-    // First phase: single-pattern processing
-    // <pre> is 1 or more portions
-    // <rest> is 1 or more portions
-    // <p> is any portion other than ., .., '', or **
-    // <e> is . or ''
-    //
-    // **/.. is *brutal* for filesystem walking performance, because
-    // it effectively resets the recursive walk each time it occurs,
-    // and ** cannot be reduced out by a .. pattern part like a regexp
-    // or most strings (other than .., ., and '') can be.
-    //
-    // <pre>/**/../<p>/<p>/<rest> -> {<pre>/../<p>/<p>/<rest>,<pre>/**/<p>/<p>/<rest>}
-    // <pre>/<e>/<rest> -> <pre>/<rest>
-    // <pre>/<p>/../<rest> -> <pre>/<rest>
-    // **/**/<rest> -> **/<rest>
-    //
-    // **/*/<rest> -> */**/<rest> <== not valid because ** doesn't follow
-    // this WOULD be allowed if ** did follow symlinks, or * didn't
-    firstPhasePreProcess(globParts) {
-        // each **/.. split doubles the patterns, and adds a copy of the
-        // whole pattern. Throw if either gets too large. A partial split
-        // would match some paths and not others, depending on which rows
-        // the pass reached first.
-        const { braceExpandMax = DEFAULT_BRACE_EXPAND_MAX } = this.options;
-        let splitCells = 0;
-        const maxSplitCells = 1_000_000;
-        let didSomething = false;
-        do {
-            didSomething = false;
-            // <pre>/**/../<p>/<p>/<rest> -> {<pre>/../<p>/<p>/<rest>,<pre>/**/<p>/<p>/<rest>}
-            for (let parts of globParts) {
-                let gs = -1;
-                while (-1 !== (gs = parts.indexOf('**', gs + 1))) {
-                    let gss = gs;
-                    while (parts[gss + 1] === '**') {
-                        // <pre>/**/**/<rest> -> <pre>/**/<rest>
-                        gss++;
-                    }
-                    // eg, if gs is 2 and gss is 4, that means we have 3 **
-                    // parts, and can remove 2 of them.
-                    if (gss > gs) {
-                        parts.splice(gs + 1, gss - gs);
-                    }
-                    let next = parts[gs + 1];
-                    const p = parts[gs + 2];
-                    const p2 = parts[gs + 3];
-                    if (next !== '..')
-                        continue;
-                    if (!p ||
-                        p === '.' ||
-                        p === '..' ||
-                        !p2 ||
-                        p2 === '.' ||
-                        p2 === '..') {
-                        continue;
-                    }
-                    // Check before changing parts or allocating the new row.
-                    const addedCells = parts.length - 1;
-                    if (globParts.length >= braceExpandMax ||
-                        splitCells + addedCells > maxSplitCells) {
-                        throw new RangeError(`optimizationLevel 2: too many patterns from '**/..'`);
-                    }
-                    didSomething = true;
-                    // edit parts in place, and push the new one
-                    parts.splice(gs, 1);
-                    const other = parts.slice(0);
-                    other[gs] = '**';
-                    splitCells += addedCells;
-                    globParts.push(other);
-                    gs--;
-                }
-                // <pre>/<e>/<rest> -> <pre>/<rest>
-                if (!this.preserveMultipleSlashes) {
-                    for (let i = 1; i < parts.length - 1; i++) {
-                        const p = parts[i];
-                        // don't squeeze out UNC patterns
-                        if (i === 1 && p === '' && parts[0] === '')
-                            continue;
-                        if (p === '.' || p === '') {
-                            didSomething = true;
-                            parts.splice(i, 1);
-                            i--;
-                        }
-                    }
-                    if (parts[0] === '.' &&
-                        parts.length === 2 &&
-                        (parts[1] === '.' || parts[1] === '')) {
-                        didSomething = true;
-                        parts.pop();
-                    }
-                }
-                // <pre>/<p>/../<rest> -> <pre>/<rest>
-                // .. can not remove the root of a Windows path
-                const root = this.#rootIndex(parts) + 1;
-                let dd = root;
-                while (-1 !== (dd = parts.indexOf('..', dd + 1))) {
-                    const p = parts[dd - 1];
-                    if (p && p !== '.' && p !== '..' && p !== '**') {
-                        didSomething = true;
-                        const needDot = dd === 1 && parts[dd + 1] === '**';
-                        const splin = needDot ? ['.'] : [];
-                        parts.splice(dd - 1, 2, ...splin);
-                        if (parts.length === 0)
-                            parts.push('');
-                        dd = Math.max(dd - 2, root);
-                    }
-                }
-            }
-        } while (didSomething);
-        return globParts;
-    }
-    // second phase: multi-pattern dedupes
-    // {<pre>/<rest>,<pre>/<rest>} -> <pre>/<rest>
-    // {<pre>/*/<rest>,<pre>/<p>/<rest>} -> <pre>/*/<rest>
-    secondPhasePreProcess(globParts) {
-        const keys = new Set();
-        const rows = globParts.filter(parts => {
-            const key = parts.join('/');
-            if (keys.has(key))
-                return false;
-            keys.add(key);
-            return true;
-        });
-        // A row is covered by another row that has `*` at some positions,
-        // and is the same at all others. Collect each distinct set of `*`
-        // positions, then look up each row with `*` put at those positions.
-        const stars = new Map();
-        for (const parts of rows) {
-            const s = [];
-            for (let i = 0; i < parts.length; i++) {
-                if (parts[i] === '*')
-                    s.push(i);
-            }
-            if (s.length)
-                stars.set(s.join(','), s);
-        }
-        // Each row is checked against each set of `*` positions, so skip
-        // this if there are too many. The patterns match the same paths
-        // either way.
-        if (!stars.size || rows.length * stars.size > 100_000)
-            return rows;
-        const { dot } = this.options;
-        return rows.filter(parts => {
-            for (const s of stars.values()) {
-                if (s[s.length - 1] >= parts.length)
-                    continue;
-                const c = [...parts];
-                let ok = true;
-                let changed = false;
-                for (const i of s) {
-                    const p = parts[i];
-                    if (p === '*')
-                        continue;
-                    if (!p || p === '**' || (!dot && p.startsWith('.'))) {
-                        ok = false;
-                        break;
-                    }
-                    c[i] = '*';
-                    changed = true;
-                }
-                if (ok && changed && keys.has(c.join('/')))
-                    return false;
-            }
-            return true;
-        });
-    }
-    parseNegate() {
-        if (this.nonegate)
-            return;
-        const pattern = this.pattern;
-        let negate = false;
-        let negateOffset = 0;
-        for (let i = 0; i < pattern.length && pattern.charAt(i) === '!'; i++) {
-            negate = !negate;
-            negateOffset++;
-        }
-        if (negateOffset)
-            this.pattern = pattern.slice(negateOffset);
-        this.negate = negate;
-    }
-    // Match the parts of a path against one row of the set. `resolved`
-    // is the parts after level 2 resolves `.` and `..` in them, or the
-    // same parts below level 2. Set partial to true to test if, for
-    // example, "/a/b" matches the start of "/*/b/*/d". Partial means, if
-    // you run out of file before you run out of pattern, then that's
-    // fine, as long as all the parts match.
-    #matchRow(file, resolved, pattern, partial) {
-        let fileStartIndex = 0;
-        let patternStartIndex = 0;
-        // UNC paths like //?/X:/... can match X:/... and vice versa, and
-        // //?/UNC/host/share/... can match //host/share/... and vice versa.
-        // Drive letters in absolute drive or unc paths, and the host and
-        // share of UNC paths, are always compared case-insensitively.
-        const fh = this.isWindows ? uncHost(resolved) : -1;
-        const ph = fh === -1 ? -1 : uncHost(pattern);
-        if (ph !== -1) {
-            const host = pattern[ph];
-            const share = pattern[ph + 1];
-            if (typeof host !== 'string' || typeof share !== 'string') {
-                // a host or share with magic is matched as usual
-                fileStartIndex = fh;
-                patternStartIndex = ph;
-            }
-            else if (resolved[fh].toLowerCase() === host.toLowerCase() &&
-                resolved[fh + 1].toLowerCase() === share.toLowerCase()) {
-                fileStartIndex = fh + 2;
-                patternStartIndex = ph + 2;
-            }
-        }
-        else if (this.isWindows) {
-            const fileDrive = typeof file[0] === 'string' && /^[a-z]:$/i.test(file[0]);
-            const fileUNC = !fileDrive &&
-                file[0] === '' &&
-                file[1] === '' &&
-                file[2] === '?' &&
-                /^[a-z]:$/i.test(file[3]);
-            const patternDrive = typeof pattern[0] === 'string' && /^[a-z]:$/i.test(pattern[0]);
-            const patternUNC = !patternDrive &&
-                pattern[0] === '' &&
-                pattern[1] === '' &&
-                pattern[2] === '?' &&
-                typeof pattern[3] === 'string' &&
-                /^[a-z]:$/i.test(pattern[3]);
-            const fdi = fileUNC ? 3
-                : fileDrive ? 0
-                    : undefined;
-            const pdi = patternUNC ? 3
-                : patternDrive ? 0
-                    : undefined;
-            if (typeof fdi === 'number' && typeof pdi === 'number') {
-                const [fd, pd] = [
-                    file[fdi],
-                    pattern[pdi],
-                ];
-                // the drives match, so start matching after them
-                if (fd.toLowerCase() === pd.toLowerCase()) {
-                    patternStartIndex = pdi + 1;
-                    fileStartIndex = fdi + 1;
-                }
-            }
-        }
-        // the drive letters are found in the parts before level 2 resolves
-        // them, and the match uses the resolved parts
-        file = resolved;
-        if (pattern.includes(GLOBSTAR)) {
-            return this.#matchGlobstar(file, pattern, partial, fileStartIndex, patternStartIndex);
-        }
-        return this.#matchOne(file, pattern, partial, fileStartIndex, patternStartIndex);
-    }
-    #matchGlobstar(file, pattern, partial, fileIndex, patternIndex) {
-        const { head, body, tail, segments } = this.#getGlobstarParts(pattern, partial, patternIndex);
-        // check the head, from the current file/pattern index.
-        if (head.length) {
-            const headEnd = fileIndex + head.length;
-            if (!this.#matchOne(file, head, partial, fileIndex, 0, headEnd)) {
-                return false;
-            }
-            fileIndex += head.length;
-            patternIndex += head.length;
-        }
-        // now we know the head matches!
-        // if the last portion is not empty, it MUST match the end
-        // check the tail
-        let fileTailMatch = 0;
-        if (tail.length) {
-            // if head + tail > file, then we cannot possibly match
-            if (tail.length + fileIndex > file.length)
-                return false;
-            // try to match the tail
-            let tailStart = file.length - tail.length;
-            if (this.#matchOne(file, tail, partial, tailStart, 0)) {
-                fileTailMatch = tail.length;
-            }
-            else {
-                // affordance for stuff like a/**/* matching a/b/
-                // if the last file portion is '', and there's more to the pattern
-                // then try without the '' bit.
-                if (file[file.length - 1] !== '' ||
-                    fileIndex + tail.length === file.length) {
-                    return false;
-                }
-                tailStart--;
-                if (!this.#matchOne(file, tail, partial, tailStart, 0)) {
-                    return false;
-                }
-                fileTailMatch = tail.length + 1;
-            }
-        }
-        // now we know the tail matches!
-        // the middle is zero or more portions wrapped in **, possibly
-        // containing more ** sections.
-        // so a/**/b/**/c/**/d has become **/b/**/c/**
-        // if it's empty, it means a/**/b, just verify we have no bad dots
-        // if there's no tail, so it ends on /**, then we must have *something*
-        // after the head, or it's not a matc
-        if (!body.length) {
-            let sawSome = !!fileTailMatch;
-            for (let i = fileIndex; i < file.length - fileTailMatch; i++) {
-                const f = String(file[i]);
-                sawSome = true;
-                if (f === '.' ||
-                    f === '..' ||
-                    (!this.options.dot && f.startsWith('.'))) {
-                    return false;
-                }
-            }
-            // in partial mode, we just need to get past all file parts
-            return partial || sawSome;
-        }
-        // now we know that there's one or more body sections, which can
-        // be matched anywhere from the 0 index (because the head was pruned)
-        // through to the length-fileTailMatch index.
-        return !!this.#matchGlobStarBodySections(file, segments, file.length - fileTailMatch, fileIndex, 0, partial, 0, !!fileTailMatch, new Set());
-    }
-    // Split the pattern into head, tail, and middle of ** delimited
-    // parts. The tail has to be at the end, and the others just have to
-    // be found in order from the head. These only depend on the pattern
-    // row, so they are kept for the next path.
-    #getGlobstarParts(pattern, partial, patternIndex) {
-        let byStart = this.#globstarParts.get(pattern);
-        if (!byStart) {
-            byStart = [];
-            this.#globstarParts.set(pattern, byStart);
-        }
-        const key = patternIndex * 2 + (partial ? 1 : 0);
-        const found = byStart[key];
-        if (found)
-            return found;
-        const firstgs = pattern.indexOf(GLOBSTAR, patternIndex);
-        const lastgs = pattern.lastIndexOf(GLOBSTAR);
-        const head = pattern.slice(patternIndex, firstgs);
-        const body = pattern.slice(firstgs + 1, partial ? undefined : lastgs);
-        const tail = partial ? [] : pattern.slice(lastgs + 1);
-        // split the body up into sections, and note the number of
-        // portions that must come after the start of each one
-        const segments = [[[], 0]];
-        let current = segments[0];
-        let nonGsParts = 0;
-        const nonGsPartsSums = [0];
-        for (const b of body) {
-            if (b === GLOBSTAR) {
-                nonGsPartsSums.push(nonGsParts);
-                current = [[], 0];
-                segments.push(current);
-            }
-            else {
-                current[0].push(b);
-                nonGsParts++;
-            }
-        }
-        // the portions in this section and the ones after it
-        segments.forEach((b, i) => {
-            b[1] = nonGsParts - nonGsPartsSums[i];
-        });
-        const parts = { head, body, tail, segments };
-        byStart[key] = parts;
-        return parts;
-    }
-    // return false for "nope, not matching"
-    // return null for "not matching, cannot keep trying"
-    #matchGlobStarBodySections(file, 
-    // pattern section, and the portions that it and the rest need
-    bodySegments, 
-    // the end of the file portions that the body can match
-    fileLength, fileIndex, bodyIndex, partial, globStarDepth, sawTail, 
-    // the places that a walk has already tried, as
-    // bodyIndex * (file.length + 1) + fileIndex. A walk from a place
-    // does the same no matter how it got there, and it only comes back
-    // if it found no match, so a walk that gets to one stops.
-    tried) {
-        // take the first body segment, and walk from fileIndex to its "after"
-        // value at the end
-        // If it doesn't match at that position, we increment, until we hit
-        // that final possible position, and give up.
-        // If it does match, then advance and try to rest.
-        // If any of them fail we keep walking forward.
-        // this is still a bit recursively painful, but it's more constrained
-        // than previous implementations, because we never test something that
-        // can't possibly be a valid matching condition.
-        const bs = bodySegments[bodyIndex];
-        if (!bs) {
-            // with partial, the body is the rest of the pattern, so it
-            // matches if no portions are left, or only the '' of a trailing
-            // / (as a/* matches a/b/). A ** at the end walks them as its own
-            // empty section.
-            if (partial) {
-                return (fileIndex >= fileLength ||
-                    (fileIndex === fileLength - 1 && file[fileIndex] === ''));
-            }
-            // just make sure that there's no bad dots before the tail
-            for (let i = fileIndex; i < fileLength; i++) {
-                sawTail = true;
-                const f = file[i];
-                if (f === '.' ||
-                    f === '..' ||
-                    (!this.options.dot && f.startsWith('.'))) {
-                    return false;
-                }
-            }
-            return sawTail;
-        }
-        // have a non-globstar body section to test, up to the last index
-        // where it can start
-        const [body, need] = bs;
-        // with partial, the path can end before the body does
-        const after = partial ? fileLength : fileLength - need;
-        while (fileIndex <= after) {
-            const key = bodyIndex * (file.length + 1) + fileIndex;
-            if (tried.has(key))
-                return false;
-            tried.add(key);
-            const m = this.#matchOne(file, body, partial, fileIndex, 0, fileIndex + body.length);
-            // if limit exceeded, no match. intentional false negative,
-            // acceptable break in correctness for security.
-            if (m && globStarDepth < this.maxGlobstarRecursion) {
-                // match! see if the rest match. if so, we're done!
-                const sub = this.#matchGlobStarBodySections(file, bodySegments, fileLength, fileIndex + body.length, bodyIndex + 1, partial, globStarDepth + 1, sawTail, tried);
-                if (sub !== false) {
-                    return sub;
-                }
-            }
-            // the ** does not walk past the last place the body can start
-            if (fileIndex === after)
-                break;
-            const f = file[fileIndex];
-            if (f === '.' ||
-                f === '..' ||
-                (!this.options.dot && f.startsWith('.'))) {
-                return false;
-            }
-            fileIndex++;
-        }
-        // walked off. no point continuing
-        return partial || null;
-    }
-    #matchOne(file, pattern, partial, fileIndex, patternIndex, 
-    // only match the file portions before this index
-    fileEnd = file.length) {
-        let fi;
-        let pi;
-        let pl;
-        let fl;
-        for (fi = fileIndex,
-            pi = patternIndex,
-            fl = Math.min(fileEnd, file.length),
-            pl = pattern.length; fi < fl && pi < pl; fi++, pi++) {
-            let p = pattern[pi];
-            let f = file[fi];
-            // should be impossible.
-            /* c8 ignore start */
-            if (p === false || p === GLOBSTAR) {
-                return false;
-            }
-            /* c8 ignore stop */
-            // something other than **
-            // non-magic patterns just have to match exactly
-            // patterns with magic have been turned into Matchers.
-            if (!portionMatch(p, f))
-                return false;
-        }
-        // Note: ending in / means that we'll get a final ""
-        // at the end of the pattern.  This can only match a
-        // corresponding "" at the end of the file.
-        // If the file ends in /, then it can only match a
-        // a pattern that ends in /, unless the pattern just
-        // doesn't have any more for it. But, a/b/ should *not*
-        // match "a/b/*", even though * can match "", except in
-        // partial mode, where it might simply not be reached yet.
-        // However, a/b/ should still satisfy a/*
-        // now either we fell off the end of the pattern, or we're done.
-        if (fi === fl && pi === pl) {
-            // ran out of pattern and filename at the same time.
-            // an exact hit!
-            return true;
-        }
-        else if (fi === fl) {
-            // ran out of file, but still had pattern left.
-            // this is ok if we're doing the match as part of
-            // a glob fs traversal.
-            return partial;
-        }
-        else if (pi === pl) {
-            // ran out of pattern, still have file left.
-            // this is only acceptable if we're on the very last
-            // empty segment of a file with a trailing slash.
-            // a/* should match a/b/
-            return fi === fl - 1 && file[fi] === '';
-            /* c8 ignore start */
-        }
-        else {
-            // should be unreachable.
-            throw new Error('wtf?');
-        }
-        /* c8 ignore stop */
-    }
-    braceExpand() {
-        return braceExpand(this.pattern, this.options);
-    }
-    // Expand braces, except numeric ranges such as {0..999} with at
-    // least RANGE_MIN values. Each of those stays in its pattern as
-    // `<mark>0..999<mark>`, for the Matcher to test. If a range might
-    // be inside a [...] class, expand all of them instead.
-    #expandBraces() {
-        const { pattern } = this;
-        if (this.options.nobrace)
-            return this.braceExpand();
-        let code = 0xe000;
-        while (pattern.includes(String.fromCharCode(code))) {
-            if (++code > 0xf8ff)
-                return this.braceExpand();
-        }
-        const mark = String.fromCharCode(code);
-        let found = false;
-        const marked = pattern.replace(rangeRe, (m, lo, hi) => {
-            const a = Number(lo);
-            const b = Number(hi);
-            if (!Number.isSafeInteger(a) ||
-                !Number.isSafeInteger(b) ||
-                Math.abs(a - b) + 1 < RANGE_MIN) {
-                return m;
-            }
-            found = true;
-            return `${mark}${lo}..${hi}${mark}`;
-        });
-        if (!found)
-            return this.braceExpand();
-        const set = braceExpand(marked, this.options);
-        for (const p of set) {
-            for (const portion of p.split('/')) {
-                const c = portion.indexOf('[');
-                if (c !== -1 && c < portion.lastIndexOf(mark)) {
-                    return this.braceExpand();
-                }
-                if (!this.options.noext && inRepeatOrNegExt(portion, mark)) {
-                    return this.braceExpand();
-                }
-            }
-        }
-        this.#rangeMark = mark;
-        return set;
-    }
-    parse(pattern) {
-        assertValidPattern(pattern);
-        const options = this.options;
-        // shortcuts
-        if (pattern === '**')
-            return GLOBSTAR;
-        if (pattern === '')
-            return '';
-        const { nocase, nocaseMagicOnly, noext = false, dot, normalize, } = options;
-        const rangeMark = this.#rangeMark;
-        const lit = rangeMark && pattern.includes(rangeMark) ?
-            undefined
-            : literal(pattern, noext);
-        // in nocase mode, a literal with cased chars still needs a
-        // Matcher, unless nocaseMagicOnly is set.
-        if (lit !== undefined &&
-            !(nocase &&
-                !nocaseMagicOnly &&
-                pattern.toUpperCase() !== pattern.toLowerCase())) {
-            return this.#norm(lit);
-        }
-        if (this.#pending)
-            return PENDING;
-        let m = this.#matchers.get(pattern);
-        if (!m) {
-            if (!noext)
-                assertValidExtglobs(pattern);
-            m = new Matcher(pattern, {
-                nocase,
-                noext,
-                dot,
-                normalize,
-                ...(rangeMark && { rangeMark }),
-            });
-            this.#matchers.set(pattern, m);
-        }
-        return m;
-    }
-    #slashSplit(p) {
-        // if p starts with // on windows, we preserve that
-        // so that UNC paths aren't broken.  Otherwise, any number of
-        // / characters are coalesced into one, unless
-        // preserveMultipleSlashes is set to true.
-        if (this.preserveMultipleSlashes) {
-            return p.split('/');
-        }
-        else if (this.isWindows && /^\/\/[^/]+/.test(p)) {
-            // add an extra '' for the one we lose
-            return ['', ...p.split(/\/+/)];
-        }
-        else {
-            return p.split(/\/+/);
-        }
-    }
-    match(f, partial = this.partial) {
-        // short-circuit in the case of busted things.
-        // comments, etc.
-        if (this.comment) {
-            return false;
-        }
-        if (this.empty) {
-            return f === '';
-        }
-        if (f === '/' && partial) {
-            return true;
-        }
-        const options = this.options;
-        // treat the test path as a set of pathparts. If it was not just
-        // split or checked, check that it can match before splitting it.
-        let split = this.#cachedSplit(f);
-        if (!split) {
-            // the checks look at the path as given, so not if it is
-            // normalized
-            if (!partial &&
-                !this.#form &&
-                (this.#endCheck || this.#literalCheck) &&
-                lastChecked !== f) {
-                lastChecked = f;
-                const can = this.#canMatch(f);
-                if (can === 'no')
-                    return options.flipNegate ? false : this.negate;
-                if (can === 'yes')
-                    return options.flipNegate ? true : !this.negate;
-            }
-            split = this.#split(f);
-        }
-        const ff = split.parts;
-        // the parts after level 2 resolves them, kept for the next pattern
-        // that tests the same path
-        const resolved = this.#level2 ?
-            (split.resolved ??= this.#levelTwoFileOptimize(ff))
-            : ff;
-        // just ONE of the pattern sets in this.set needs to match
-        // in order for it to be valid.  If negating, then just one
-        // match means that we have failed.
-        // Either way, return on the first hit.
-        const set = this.set;
-        // Find the basename of the path by looking for the last non-empty segment
-        let filename = ff[ff.length - 1];
-        if (!filename) {
-            for (let i = ff.length - 2; !filename && i >= 0; i--) {
-                filename = ff[i];
-            }
-        }
-        for (let r = 0; r < set.length; r++) {
-            const pattern = set[r];
-            const shape = partial ? undefined : this.#shapes[r];
-            // level 2 does not change a path of one portion
-            const hit = shape === 'base' ?
-                portionMatch(pattern[0], filename)
-                : shape ? this.#matchShape(resolved, pattern, shape)
-                    : options.matchBase && pattern.length === 1 ?
-                        this.#matchRow([filename], [filename], pattern, partial)
-                        : this.#matchRow(ff, resolved, pattern, partial);
-            if (hit) {
-                if (options.flipNegate) {
-                    return true;
-                }
-                return !this.negate;
-            }
-        }
-        // didn't get any hits.  this is success if it's a negative
-        // pattern, failure otherwise.
-        if (options.flipNegate) {
-            return false;
-        }
-        return this.negate;
-    }
-    static defaults(def) {
-        return minimatch.defaults(def).Minimatch;
-    }
-}
-/* c8 ignore start */
-
-
-/* c8 ignore stop */
-minimatch.Minimatch = Minimatch;
-minimatch.escape = escape_escape;
-minimatch.unescape = unescape_unescape;
-//# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./src/github/identity.ts
-/** The author of what the workflow's GITHUB_TOKEN creates. That token may not read `/user` (403). */
-const ACTIONS_BOT = 'github-actions[bot]';
-const logins = new WeakMap();
-/** The login issues created with this client's token carry: the token's user, or github-actions[bot]. */
-function tokenLogin(client) {
-    let login = logins.get(client);
-    if (!login) {
-        login = client.rest.users.getAuthenticated().then((res) => res.data.login, (err) => {
-            // An installation token (the workflow's GITHUB_TOKEN) is refused here: "Resource not accessible by integration".
-            if (err.status === 401 || err.status === 403 || err.status === 404)
-                return ACTIONS_BOT;
-            throw err;
-        });
-        logins.set(client, login);
-    }
-    return login;
-}
-/** Whether fivestep opened this issue with this token (its author is the token's login). */
-function openedBy(issue, login) {
-    return issue.user?.login === login;
-}
-
 ;// CONCATENATED MODULE: ./node_modules/fast-xml-parser/src/util.js
 
 
@@ -45436,7 +41765,7 @@ class MatcherView {
  * const expr = new Expression("root.users.user");
  * matcher.matches(expr); // true
  */
-class Matcher_Matcher {
+class Matcher {
   /**
    * Create a new Matcher.
    * @param {Object} [options={}]
@@ -49412,7 +45741,7 @@ class OrderedObjParser {
     }
 
     // Initialize path matcher for path-expression-matcher
-    this.matcher = new Matcher_Matcher();
+    this.matcher = new Matcher();
     this.readonlyMatcher = this.matcher.readOnly();
 
     // Flag to track if current node is a stop node (optimization)
@@ -50996,16 +47325,16 @@ const XMLValidator = {
   validate: validator_validate
 }
 
-;// CONCATENATED MODULE: ./src/gate/junit.ts
-// Pure JUnit XML reading, as the established readers read it (mikepenz/action-junit-report,
-// dorny/test-reporter, EnricoMi/publish-unit-test-result-action): the shapes jest-junit, mocha, pytest,
-// go-junit-report, surefire, googletest, catch2, CUnit, PHPUnit, nextest and bazel write. Each producer puts
-// the failing file and line somewhere else, so locations are taken from the failure element's attributes,
-// else from its text (stack trace), else from the test case, and made repository-relative.
+;// CONCATENATED MODULE: ./src/common/errors.ts
+// One way to turn anything thrown into the text a log line or a report shows.
+function errorMessage(err) {
+    return err instanceof Error ? err.message : String(err);
+}
 
-
-/** A short, stable id for a test case across attempts: used to see which tests flipped on retry. */
-const caseId = (c) => (c.classname && c.classname !== c.name ? `${c.classname} › ${c.name}` : c.name);
+;// CONCATENATED MODULE: ./src/gate/junit-bounds.ts
+// The bounded pre-pass over a JUnit report: before the XML validator and parser read a report, one linear
+// pass cuts its long texts and attribute values and refuses what would still cost more than the limits
+// allow (entity declarations, deep nesting, millions of elements), so a hostile report costs bounded work.
 /**
  * What one report may cost. A report is read whole; fast-xml-parser holds ~200 bytes for each element and
  * attribute and, while it reads one, ~36 bytes for each character of a tag or a text. Within these limits
@@ -51018,9 +47347,15 @@ const REPORT_LIMITS = {
      * saved result holds) in one jest-junit file are 25–50 MB; reading 64 MiB takes ~800 MB of memory.
      */
     bytes: 64 * 1024 * 1024,
-    /** Characters kept of an attribute value or a text, the rest cut with `…`: the gate shows at most 64 KiB of any. */
+    /**
+     * Characters kept of an attribute value or a text, the rest cut with `…`: the gate shows at most 64 KiB
+     * of any.
+     */
     text: 64 * 1024,
-    /** Elements and attributes together: a 200,000-test report has about a million, 64 MiB of one about 3.5 million. */
+    /**
+     * Elements and attributes together: a 200,000-test report has about a million, 64 MiB of one about
+     * 3.5 million.
+     */
     nodes: 4_000_000,
     /** Element nesting (a JUnit report nests about 5 deep). */
     depth: 100,
@@ -51031,101 +47366,6 @@ const REPORT_LIMITS = {
     /** A DOCTYPE (without declarations) or a processing instruction like `<?xml …?>`. */
     declaration: 4096,
 };
-const ARRAYS = new Set(['testsuites', 'testsuite', 'testcase', 'failure', 'error', 'skipped', 'flakyFailure', 'flakyError', 'rerunFailure', 'rerunError', 'stackTrace']);
-const parser = new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: '@_',
-    textNodeName: '#text',
-    parseTagValue: false,
-    parseAttributeValue: false,
-    trimValues: false,
-    // Numeric character references (`&#10;`, `&#x0A;` in pytest and googletest messages) are text.
-    htmlEntities: true,
-    isArray: (name) => ARRAYS.has(name),
-    // boundedXml refuses entity declarations and deep nesting first; these hold should it ever let one by.
-    maxNestedTags: REPORT_LIMITS.depth,
-    processEntities: { enabled: true, maxEntitySize: 10_000, maxEntityCount: 100, maxExpandedLength: 100_000 },
-});
-/**
- * Reads one report. Throws when the file is not a whole XML document (a runner that crashed mid-write
- * leaves one: its tests are not counted at all, never in part) or not a JUnit report.
- */
-function parseJUnit(xml, opts) {
-    if (xml.length > REPORT_LIMITS.bytes)
-        throw new Error(`${xml.length} characters, over the ${mib(REPORT_LIMITS.bytes)} a report may be: not read; its tests are not counted`);
-    const text = boundedXml(xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml);
-    // The parser reads a truncated file as far as it goes, so validity is checked first.
-    const valid = XMLValidator.validate(text);
-    if (valid !== true)
-        throw new Error(invalidXml(valid.err));
-    let doc;
-    try {
-        doc = parser.parse(text);
-    }
-    catch (err) {
-        throw new Error(`not valid XML: ${errorMessage(err)}; its tests are not counted`);
-    }
-    // `<testsuites/>` parses as '': present, and zero tests.
-    if (!('testsuites' in doc) && !('testsuite' in doc))
-        throw new Error('no <testsuites> or <testsuite> element: not a JUnit report');
-    const roots = [...asNodes(doc.testsuites)];
-    if ('testsuite' in doc)
-        roots.push({ testsuite: doc.testsuite });
-    const cases = [];
-    const warnings = [];
-    const locator = new Locator(opts);
-    for (const root of roots) {
-        const pytestRoot = /pytest/.test(text0(root['@_name']));
-        const read = (suite, list, file) => {
-            const pytest = pytestRoot || text0(suite['@_name']) === 'pytest';
-            readCases(suite, list, { locator, pytest, file }, cases);
-        };
-        // Node's own junit reporter puts top-level tests straight under <testsuites>, with no <testsuite>.
-        read(root, asNodes(root.testcase), text0(root['@_file']));
-        const nested = walkSuites(asNodes(root.testsuite), text0(root['@_file']), read, warnings);
-        const declared = Number(text0(root['@_tests']).trim());
-        if (declared > 0 && nested.cases + asNodes(root.testcase).length === 0 && !nested.warned) {
-            warnings.push(`the report declares ${declared} test${declared === 1 ? '' : 's'} but lists none: they are not counted`);
-        }
-    }
-    return summarize(cases, warnings);
-}
-function summarize(cases, warnings = []) {
-    const counts = { passed: 0, failed: 0, error: 0, skipped: 0 };
-    let time = 0;
-    for (const c of cases) {
-        counts[c.status]++;
-        time += c.time;
-    }
-    return { tests: cases.length, passed: counts.passed, failures: counts.failed, errors: counts.error, skipped: counts.skipped, time: round(time), cases, warnings };
-}
-function mergeReports(reports) {
-    return summarize(reports.flatMap((r) => r.cases), reports.flatMap((r) => r.warnings ?? []));
-}
-/**
- * A report's bytes as text: a BOM (UTF-8, as .NET's loggers write; UTF-16) or the XML declaration's
- * `encoding` decides, as an XML reader decides; UTF-8 otherwise.
- */
-function decodeReport(bytes) {
-    const b = bytes;
-    if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf)
-        return new TextDecoder('utf-8').decode(b.subarray(3));
-    if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0x3c && b[1] === 0))
-        return new TextDecoder('utf-16le').decode(b[0] === 0xff ? b.subarray(2) : b);
-    if ((b[0] === 0xfe && b[1] === 0xff) || (b[0] === 0 && b[1] === 0x3c))
-        return new TextDecoder('utf-16be').decode(b[0] === 0xfe ? b.subarray(2) : b);
-    const head = new TextDecoder('latin1').decode(b.subarray(0, 200));
-    const encoding = /^<\?xml[^>]*\sencoding\s*=\s*["']([\w.:-]+)["']/.exec(head)?.[1].toLowerCase();
-    if (encoding && encoding !== 'utf-8' && encoding !== 'utf8') {
-        try {
-            return new TextDecoder(encoding).decode(b);
-        }
-        catch {
-            // An encoding Node does not know: UTF-8 reads its ASCII at least.
-        }
-    }
-    return new TextDecoder('utf-8').decode(b);
-}
 const mib = (n) => `${(n / 1024 / 1024).toFixed(n % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
 /**
  * The report as the XML validator and parser may read it, in one linear pass: attribute values and texts
@@ -51136,18 +47376,168 @@ const mib = (n) => `${(n / 1024 / 1024).toFixed(n % (1024 * 1024) === 0 ? 0 : 1)
  * quotes), so what they read is what was bounded here.
  */
 function boundedXml(xml) {
-    const L = REPORT_LIMITS;
-    const n = xml.length;
-    const out = [];
-    let from = 0; // xml[from, …) is still to be copied to out
-    let nodes = 0;
-    let depth = 0;
-    let run = 0; // characters of text since the last markup (comments do not end a text for the parser)
-    const refuse = (at, what) => {
-        throw new Error(`${what} at line ${lineAt(xml, at)}: past what a report may hold (the README's test-gate limits), so it is not read; its tests are not counted`);
-    };
-    /** Keeps `keep` characters from `start` (fewer, not to split an entity or a surrogate pair), then `…`, and skips to `end`. */
-    const cut = (start, end, keep) => {
+    return new BoundedCopy(xml).copy();
+}
+/** Where a markup ends when the file ends inside it. */
+const UNCLOSED = -1;
+const TAG_STOP = /["'>]/g;
+/** One pass of {@link boundedXml}: copies the report to `out`, cutting and counting as it goes. */
+class BoundedCopy {
+    xml;
+    out = [];
+    /** xml[from, …) is still to be copied to out. */
+    from = 0;
+    nodes = 0;
+    depth = 0;
+    /** Characters of text since the last markup (comments do not end a text for the parser). */
+    textRun = 0;
+    /** The last tag read's attributes, and its characters once their values are cut. */
+    tagAttributes = 0;
+    tagKept = 0;
+    constructor(xml) {
+        this.xml = xml;
+    }
+    copy() {
+        const { xml } = this;
+        const n = xml.length;
+        let i = 0;
+        while (i < n) {
+            const lt = xml.indexOf('<', i);
+            const textEnd = lt < 0 ? n : lt;
+            if (textEnd > i)
+                this.text(i, textEnd);
+            if (lt < 0)
+                break;
+            const next = this.markup(lt);
+            if (next === UNCLOSED)
+                return this.unclosed(lt);
+            i = next;
+        }
+        if (this.from === 0)
+            return xml;
+        this.out.push(xml.slice(this.from));
+        return this.out.join('');
+    }
+    /** Text from `start` to the next markup: past the text limit since the last markup, it is cut. */
+    text(start, end) {
+        const limit = REPORT_LIMITS.text;
+        const length = end - start;
+        if (this.textRun >= limit) {
+            this.out.push(this.xml.slice(this.from, start));
+            this.from = end;
+        }
+        else if (this.textRun + length > limit)
+            this.cut(start, end, limit - this.textRun);
+        this.textRun += length;
+    }
+    /** The markup at `i`: the index after it, or UNCLOSED. Throws on markup past the limits. */
+    markup(i) {
+        const { xml } = this;
+        const L = REPORT_LIMITS;
+        if (xml.startsWith('<!--', i)) {
+            const end = xml.indexOf('-->', i + 4);
+            return end < 0 ? UNCLOSED : end + 3;
+        }
+        this.textRun = 0;
+        if (xml.startsWith('<![CDATA[', i)) {
+            const end = xml.indexOf(']]>', i + 9);
+            if (end < 0)
+                return UNCLOSED;
+            if (end - (i + 9) > L.text)
+                this.cut(i + 9, end, L.text);
+            return end + 3;
+        }
+        if (xml.startsWith('<!DOCTYPE', i)) {
+            // Only a DOCTYPE that names a DTD: the validator and the parser end it at the same `>`, and it
+            // declares no entities (entity expansion is how an XML bomb works).
+            const end = xml.indexOf('>', i);
+            if (end < 0)
+                return UNCLOSED;
+            const body = xml.slice(i, end);
+            if (end - i > L.declaration || /[[<]/.test(body.slice(1)) || !quotesClosed(body)) {
+                this.refuse(i, 'a DOCTYPE with declarations');
+            }
+            return end + 1;
+        }
+        if (xml.startsWith('<?', i)) {
+            const end = xml.indexOf('?>', i + 2);
+            if (end < 0)
+                return UNCLOSED;
+            // The parser reads a processing instruction's content as attributes, skipping quoted `?>`.
+            if (end - i > L.declaration || !quotesClosed(xml.slice(i, end))) {
+                this.refuse(i, `a processing instruction over ${L.declaration} characters or with an open quote`);
+            }
+            return end + 2;
+        }
+        if (xml.startsWith('<!', i))
+            this.refuse(i, 'markup that is not a comment, CDATA or DOCTYPE');
+        return this.tag(i);
+    }
+    /** A start or end tag at `i`: the index after it, or UNCLOSED. Counts it against the limits. */
+    tag(i) {
+        const { xml } = this;
+        const L = REPORT_LIMITS;
+        const end = this.tagEnd(i);
+        if (end === UNCLOSED)
+            return UNCLOSED;
+        const attributes = this.tagAttributes;
+        const name = /^<\/?([^\s/>]*)/.exec(xml.slice(i, Math.min(end, i + L.name + 3)))[1];
+        if (name.length > L.name)
+            this.refuse(i, `an element name over ${L.name} characters`);
+        if (attributes > L.attributes)
+            this.refuse(i, `an element with over ${L.attributes} attributes`);
+        if (this.tagKept > L.tag)
+            this.refuse(i, `a tag over ${mib(L.tag)}`);
+        const closing = xml.charCodeAt(i + 1) === 47; // '/'
+        if (!closing) {
+            this.nodes += 1 + attributes;
+            if (this.nodes > L.nodes)
+                this.refuse(i, `over ${L.nodes.toLocaleString('en-US')} elements and attributes`);
+            const selfClosing = xml.charCodeAt(end - 1) === 47; // '/'
+            if (!selfClosing && ++this.depth > L.depth)
+                this.refuse(i, `elements nested over ${L.depth} deep`);
+        }
+        else
+            this.depth--;
+        return end + 1;
+    }
+    /**
+     * The tag at `i` ends at the first `>` outside quotes: its index, or UNCLOSED. Attribute values past the
+     * text limit are cut on the way; tagAttributes and tagKept count them and what is kept.
+     */
+    tagEnd(i) {
+        const { xml } = this;
+        const n = xml.length;
+        const limit = REPORT_LIMITS.text;
+        this.tagAttributes = 0;
+        this.tagKept = 0;
+        let j = i + 1;
+        while (j < n) {
+            TAG_STOP.lastIndex = j;
+            const stop = TAG_STOP.exec(xml);
+            if (!stop)
+                break;
+            this.tagKept += stop.index - j;
+            if (stop[0] === '>')
+                return stop.index;
+            const close = xml.indexOf(stop[0], stop.index + 1);
+            if (close < 0)
+                break;
+            this.tagAttributes++;
+            const length = close - stop.index - 1;
+            if (length > limit)
+                this.cut(stop.index + 1, close, limit);
+            this.tagKept += Math.min(length, limit) + 2;
+            j = close + 1;
+        }
+        return UNCLOSED;
+    }
+    /**
+     * Keeps `keep` characters from `start` (fewer, not to split an entity or a surrogate pair), then `…`,
+     * and skips to `end`.
+     */
+    cut(start, end, keep) {
+        const { xml } = this;
         let stop = start + keep;
         // An entity reference is at most a few dozen characters: look back no further.
         const tail = xml.slice(Math.max(start, stop - 40), stop);
@@ -51157,125 +47547,20 @@ function boundedXml(xml) {
         const c = xml.charCodeAt(stop - 1);
         if (stop > start && c >= 0xd800 && c <= 0xdbff)
             stop--;
-        out.push(xml.slice(from, stop), '…');
-        from = end;
-    };
-    /** The file ends inside markup starting at `at`: keep a little of it, so the validator reports it cheaply. */
-    const unclosed = (at) => {
-        const stop = Math.max(from, Math.min(n, at + 1024));
-        out.push(xml.slice(from, stop));
-        return out.join('');
-    };
-    let i = 0;
-    while (i < n) {
-        const lt = xml.indexOf('<', i);
-        const textEnd = lt < 0 ? n : lt;
-        if (textEnd > i) {
-            const length = textEnd - i;
-            if (run >= L.text) {
-                out.push(xml.slice(from, i));
-                from = textEnd;
-            }
-            else if (run + length > L.text)
-                cut(i, textEnd, L.text - run);
-            run += length;
-        }
-        if (lt < 0)
-            break;
-        i = lt;
-        if (xml.startsWith('<!--', i)) {
-            const end = xml.indexOf('-->', i + 4);
-            if (end < 0)
-                return unclosed(i);
-            i = end + 3;
-            continue;
-        }
-        run = 0;
-        if (xml.startsWith('<![CDATA[', i)) {
-            const end = xml.indexOf(']]>', i + 9);
-            if (end < 0)
-                return unclosed(i);
-            if (end - (i + 9) > L.text)
-                cut(i + 9, end, L.text);
-            i = end + 3;
-            continue;
-        }
-        if (xml.startsWith('<!DOCTYPE', i)) {
-            // Only a DOCTYPE that names a DTD: the validator and the parser end it at the same `>`, and it
-            // declares no entities (entity expansion is how an XML bomb works).
-            const end = xml.indexOf('>', i);
-            if (end < 0)
-                return unclosed(i);
-            const body = xml.slice(i, end);
-            if (end - i > L.declaration || /[[<]/.test(body.slice(1)) || !quotesClosed(body))
-                refuse(i, 'a DOCTYPE with declarations');
-            i = end + 1;
-            continue;
-        }
-        if (xml.startsWith('<?', i)) {
-            const end = xml.indexOf('?>', i + 2);
-            if (end < 0)
-                return unclosed(i);
-            // The parser reads a processing instruction's content as attributes, skipping quoted `?>`.
-            if (end - i > L.declaration || !quotesClosed(xml.slice(i, end)))
-                refuse(i, `a processing instruction over ${L.declaration} characters or with an open quote`);
-            i = end + 2;
-            continue;
-        }
-        if (xml.startsWith('<!', i))
-            refuse(i, 'markup that is not a comment, CDATA or DOCTYPE');
-        // A start or end tag: to the first `>` outside quotes.
-        const closing = xml.charCodeAt(i + 1) === 47; // '/'
-        let attributes = 0;
-        let kept = 0;
-        let j = i + 1;
-        let end = -1;
-        while (j < n) {
-            TAG_STOP.lastIndex = j;
-            const stop = TAG_STOP.exec(xml);
-            if (!stop)
-                break;
-            kept += stop.index - j;
-            if (stop[0] === '>') {
-                end = stop.index;
-                break;
-            }
-            const close = xml.indexOf(stop[0], stop.index + 1);
-            if (close < 0)
-                break;
-            attributes++;
-            const length = close - stop.index - 1;
-            if (length > L.text)
-                cut(stop.index + 1, close, L.text);
-            kept += Math.min(length, L.text) + 2;
-            j = close + 1;
-        }
-        if (end < 0)
-            return unclosed(i);
-        const name = /^<\/?([^\s/>]*)/.exec(xml.slice(i, Math.min(end, i + L.name + 3)))[1];
-        if (name.length > L.name)
-            refuse(i, `an element name over ${L.name} characters`);
-        if (attributes > L.attributes)
-            refuse(i, `an element with over ${L.attributes} attributes`);
-        if (kept > L.tag)
-            refuse(i, `a tag over ${mib(L.tag)}`);
-        if (!closing) {
-            nodes += 1 + attributes;
-            if (nodes > L.nodes)
-                refuse(i, `over ${L.nodes.toLocaleString('en-US')} elements and attributes`);
-            if (xml.charCodeAt(end - 1) !== 47 && ++depth > L.depth)
-                refuse(i, `elements nested over ${L.depth} deep`);
-        }
-        else
-            depth--;
-        i = end + 1;
+        this.out.push(xml.slice(this.from, stop), '…');
+        this.from = end;
     }
-    if (from === 0)
-        return xml;
-    out.push(xml.slice(from));
-    return out.join('');
+    /** The file ends inside markup starting at `at`: keep a little of it, so the validator reports it cheaply. */
+    unclosed(at) {
+        const stop = Math.max(this.from, Math.min(this.xml.length, at + 1024));
+        this.out.push(this.xml.slice(this.from, stop));
+        return this.out.join('');
+    }
+    refuse(at, what) {
+        throw new Error(`${what} at line ${lineAt(this.xml, at)}: past what a report may hold (the README's test-gate limits), ` +
+            'so it is not read; its tests are not counted');
+    }
 }
-const TAG_STOP = /["'>]/g;
 /** The quotes in `s` are closed as the parser reads them: one kind opens, the same kind closes. */
 function quotesClosed(s) {
     let open = '';
@@ -51291,159 +47576,112 @@ function lineAt(s, at) {
         line++;
     return line;
 }
-function invalidXml(err) {
-    // The validator reports a file that stops inside elements as "Invalid '[ "testsuites", … ]' found.".
-    const open = /^Invalid '(\[[\s\S]*\])' found\.$/.exec(err.msg);
-    if (open) {
-        try {
-            const tags = JSON.parse(open[1]).map((t) => `<${t}>`);
-            return `not valid XML: it ends before ${tags.join(', ')} ${tags.length > 1 ? 'are' : 'is'} closed (cut off while being written?); its tests are not counted`;
+
+;// CONCATENATED MODULE: ./src/gate/junit-frames.ts
+// Where a failure text points: the `path:line` frames of a stack trace, as each runtime and test framework
+// prints them (JS, Java, .NET, Python and pytest, go, CUnit, and plain `path:line`).
+// `at fn (/abs/x.ts:12:5)`, `at com.X.m(X.java:27)`; .NET `at Ns.C.M() in /abs/C.cs:line 24`. The .NET form
+// is tried only on a line that ends as one (DOTNET_END), and written so that then it backtracks at most
+// once: `(\S.*?)\(.*\)\s+in\s+(.+?)` took seconds on a 10,000-character line of `) in `.
+const AT_CALL = /^\s*at\s+(?:async\s+)?(\S.*?)\s?\(((?:file:\/\/)?[^()]+?):(\d+)(?::\d+)?\)\s*$/;
+const DOTNET = /^\s*at\s+(\S[^(]*)\(.*\)\s+in\s+(.+):line\s+(\d+)\s*$/;
+const DOTNET_END = /:line\s+\d+\s*$/;
+// Python's own traceback: File "x.py", line 12, in f
+const PY_FILE = /File "([^"]+)", line (\d+)(?:, in ([\w$<>.]+))?/;
+// pytest: `tests/x.py:12: AssertionError` (long, after the function's source), `tests/x.py:12: in test_x` (short).
+const PYTEST = /^(\S+\.py):(\d+):(?: in ([\w$<>]+))?/;
+const PY_DEF = /^[\s>]*(?:async\s+)?def\s+(\w+)\s*\(/;
+// go's goroutine trace: `pkg.Func(args)` (goFunction) then `\t/abs/file.go:12 +0x3e`.
+const GO_AT = /^\t(\S+\.go):(\d+)(?: \+0x[0-9a-f]+)?$/;
+// go test's own messages: `    cart_test.go:21: want 170`.
+const GO_MESSAGE = /^\s*([\w./-]+\.go):(\d+): /;
+// CUnit: `File: /abs/x.cpp` then `Line: 77`.
+const CUNIT_FILE = /^\s*File: (\S+)\s*$/;
+const CUNIT_LINE = /^\s*Line: (\d+)\s*$/;
+// Everything else that looks like `path:line`: `tests/x.py:11`, `at /abs/x.cpp:19`, `file:///abs/x.mjs:4:28`.
+const PATH_LINE = new RegExp(
+// After a space or `(`, an optional file:// scheme; a path that ends in a name with an extension; `:line`,
+// an optional `:column`.
+String.raw `(?:^|[\s(])(?:file:\/\/)?` +
+    String.raw `((?:[A-Za-z]:)?[^\s():'"<>]*[A-Za-z0-9_-]\.[A-Za-z0-9]{1,10})` +
+    String.raw `:(\d+)(?::\d+)?(?=[\s):,]|$)`, 'g');
+/** `path:line` locations in a failure text, in the order they appear, with the function where it is named. */
+function stackFrames(trace) {
+    const frames = [];
+    const push = (path, line, fn, outerFirst = false) => {
+        const n = Number(line);
+        if (n > 0)
+            frames.push({ path, line: n, ...(fn ? { fn } : {}), ...(outerFirst ? { outerFirst } : {}) });
+    };
+    let def;
+    let goFn;
+    let cunitFile;
+    const goroutines = trace.includes('goroutine ');
+    for (const line of trace.split(/\r?\n/)) {
+        let m;
+        let g;
+        const fn = goFn;
+        goFn = undefined;
+        if (fn && (m = GO_AT.exec(line)))
+            push(m[1], m[2], fn);
+        else if (DOTNET_END.test(line) && (m = DOTNET.exec(line)))
+            push(m[2], m[3], m[1]);
+        else if ((m = AT_CALL.exec(line)))
+            push(m[2], m[3], m[1]);
+        else if ((m = PY_FILE.exec(line)))
+            push(m[1], m[2], m[3], true);
+        else if ((m = PYTEST.exec(line))) {
+            push(m[1], m[2], m[3] ?? def, true);
+            def = undefined;
         }
-        catch {
-            // Not the list it usually is: the validator's own words below.
+        else if ((m = PY_DEF.exec(line)))
+            def = m[1];
+        else if ((g = goFunction(line)))
+            goFn = g;
+        else if (!goroutines && (m = GO_MESSAGE.exec(line)))
+            push(m[1], m[2], undefined, true);
+        else if ((m = CUNIT_FILE.exec(line)))
+            cunitFile = m[1];
+        else if (cunitFile && (m = CUNIT_LINE.exec(line))) {
+            push(cunitFile, m[1]);
+            cunitFile = undefined;
         }
+        else
+            for (const g of line.matchAll(PATH_LINE))
+                push(g[1], g[2], undefined, g[1].endsWith('.py'));
     }
-    return `not valid XML at line ${err.line}${err.col ? `, column ${err.col}` : ''}: ${err.msg}; its tests are not counted`;
+    return frames;
 }
-/** Visits every suite once, depth first; warns about a suite that declares tests and lists none at any depth. */
-function walkSuites(suites, inheritedFile, read, warnings) {
-    let cases = 0;
-    let warned = false;
-    for (const suite of suites) {
-        // mocha-junit-reporter and PHPUnit put `file` on the suite; its cases (and nested suites) inherit it.
-        const file = text0(suite['@_file']) || inheritedFile;
-        const own = asNodes(suite.testcase);
-        read(suite, own, file);
-        // Some producers nest suites (PHPUnit per class inside a suite, per-file suites inside a package suite).
-        const nested = walkSuites(asNodes(suite.testsuite), file, read, warnings);
-        const found = own.length + nested.cases;
-        const declared = Number(text0(suite['@_tests']).trim());
-        if (found === 0 && declared > 0 && !nested.warned) {
-            const name = text0(suite['@_name']).trim();
-            warnings.push(`${name ? `suite '${name}'` : 'a suite'} declares ${declared} test${declared === 1 ? '' : 's'} but lists none: they are not counted`);
-            warned = true;
-        }
-        warned ||= nested.warned;
-        cases += found;
-    }
-    return { cases, warned };
+/**
+ * The function of a go trace line, `pkg.Func(args)` or `main.(*T).M(0x1)`: what
+ * `/^([\w./-]*\.[\w$.()*]+)\(.*\)$/` captures, found in one pass (that regex is quadratic on `a.a.a.…`).
+ * The name is a package path (`[\w./-]`), a dot, then `[\w$.()*]` up to the last `(` those reach.
+ */
+function goFunction(line) {
+    if (!line.endsWith(')'))
+        return undefined;
+    const path = /^[\w./-]*/.exec(line)[0].length;
+    // The dot that ends the package path: after its last `/` or `-`, which the rest may not hold.
+    const sep = Math.max(line.lastIndexOf('/', path - 1), line.lastIndexOf('-', path - 1));
+    const dot = line.indexOf('.', sep + 1);
+    if (dot < 0 || dot >= path)
+        return undefined;
+    REST.lastIndex = dot + 1;
+    const rest = REST.exec(line)[0].length;
+    const paren = line.lastIndexOf('(', dot + rest);
+    return paren >= dot + 2 && paren <= line.length - 2 ? line.slice(0, paren) : undefined;
 }
-function readCases(suite, list, ctx, out) {
-    let prev;
-    for (const c of list) {
-        const tc = readCase(suite, c, ctx);
-        // pytest writes a test that fails and whose fixture then fails in teardown as two <testcase> elements
-        // with the same name, the second holding only the teardown <error>: it is one test (as EnricoMi counts
-        // tests), and the more severe result, the error, wins.
-        if (prev && isTeardownOf(c, prev.node) && tc.problems) {
-            prev.tc.time = round(prev.tc.time + tc.time);
-            setProblems(prev.tc, [...tc.problems, ...(prev.tc.problems ?? [])], 'error');
-            continue;
-        }
-        out.push(tc);
-        prev = { node: c, tc };
-    }
-}
-function isTeardownOf(c, prev) {
-    const errors = asNodes(c.error);
-    return (errors.length > 0 &&
-        asNodes(c.failure).length === 0 &&
-        asNodes(c.skipped).length === 0 &&
-        text0(c['@_name']) === text0(prev['@_name']) &&
-        text0(c['@_classname']) === text0(prev['@_classname']) &&
-        text0(c['@_file']) === text0(prev['@_file']) &&
-        errors.every((e) => /^failed on teardown\b/.test(text0(e['@_message']))));
-}
-/** Not run: tst/doctest `status="disabled"`, TeamCity `ignored` (as mikepenz reads them), googletest's DISABLED_ tests and 1.10 skips. */
-const NOT_RUN_STATUS = new Set(['disabled', 'ignored', 'notrun']);
-const NOT_RUN_RESULT = new Set(['suppressed', 'skipped']);
-function readCase(suite, c, ctx) {
-    const classname = text0(c['@_classname'] ?? suite['@_name']);
-    const name = text0(c['@_name']);
-    const tc = { classname, name, time: parseTime(c['@_time']), status: 'passed' };
-    const failures = asNodes(c.failure);
-    const errors = asNodes(c.error);
-    // Surefire's re-runs of a test that kept failing: the same failure again, not another one. Alone (no
-    // <failure>), they still say the test failed.
-    const reruns = failures.length + errors.length === 0 ? [...asNodes(c.rerunError).map((n) => ['error', n]), ...asNodes(c.rerunFailure).map((n) => ['failure', n])].slice(0, 1) : [];
-    const caseFile = text0(c['@_file']) || ctx.file;
-    const caseLine = c['@_line'] === undefined ? undefined : Number(c['@_line']) + (ctx.pytest ? 1 : 0);
-    const problems = [];
-    // Several results in one case: the most severe decides (EnricoMi: error > failure > skipped), so a case
-    // with a failure and an error is one error, with both problems kept.
-    const nodes = [
-        ...errors.map((n) => ['error', n]),
-        ...failures.map((n) => ['failure', n]),
-        ...reruns,
-    ];
-    for (const [kind, node] of nodes) {
-        const { message, details } = resultText(node, kind);
-        const p = { kind, message };
-        if (details)
-            p.details = details;
-        const loc = ctx.locator.locate({
-            elemFile: text0(node['@_file']),
-            elemLine: node['@_line'] === undefined ? undefined : Number(node['@_line']),
-            caseFile,
-            caseLine,
-            classname,
-            name,
-            trace: `${message}\n${details ?? ''}`,
-        });
-        if (loc)
-            Object.assign(p, loc);
-        problems.push(p);
-    }
-    if (problems.length > 0) {
-        setProblems(tc, problems, problems[0].kind);
-        return tc;
-    }
-    const skipped = asNodes(c.skipped)[0];
-    if (skipped || NOT_RUN_STATUS.has(text0(c['@_status']).toLowerCase()) || NOT_RUN_RESULT.has(text0(c['@_result']).toLowerCase())) {
-        tc.status = 'skipped';
-        if (skipped) {
-            const { message, details } = resultText(skipped, 'skipped');
-            tc.message = message;
-            if (details)
-                tc.details = details;
-        }
-    }
-    else if ([...asNodes(c.flakyFailure), ...asNodes(c.flakyError)].length > 0) {
-        tc.flaky = true;
-    }
-    const file = ctx.locator.resolve(caseFile);
-    if (file)
-        tc.file = file;
-    return tc;
-}
-/** The problems, and the case's status and first-problem fields from them. */
-function setProblems(tc, problems, winner) {
-    const ordered = [...problems.filter((p) => p.kind === winner), ...problems.filter((p) => p.kind !== winner)];
-    const first = ordered[0];
-    tc.status = winner === 'error' ? 'error' : 'failed';
-    tc.problems = ordered;
-    tc.message = first.message;
-    delete tc.details;
-    delete tc.file;
-    delete tc.line;
-    if (first.details)
-        tc.details = first.details;
-    if (first.file)
-        tc.file = first.file;
-    if (first.line !== undefined)
-        tc.line = first.line;
-}
-/** The message (attribute, else the text's first line, else the type) and the text of a result element. */
-function resultText(node, kind) {
-    // Surefire's rerun and flaky elements hold their trace in a <stackTrace> child.
-    const raw = text0(node['#text']) || text0(asNodes(node.stackTrace)[0]?.['#text']);
-    // trimEnd, not /\s+$/: that regex is quadratic on a long run of spaces inside the text.
-    const body = raw.replace(/^\s*\n/, '').trimEnd();
-    const message = text0(node['@_message']).trim() || firstLine(body) || text0(node['@_type']).trim() || kind;
-    return body ? { message, details: body } : { message };
-}
+const REST = /[\w$.()*]*/y;
+
+;// CONCATENATED MODULE: ./src/gate/junit-locate.ts
+// Where a failing test is, repository-relative: from the failure element's attributes, else from its text
+// (stack trace), else from the test case; paths from other machines and package-relative names are matched
+// against the repository's files.
+
 /** Frameworks and runtimes whose frames are never the test's, when there is no file list to tell. */
-const VENDOR = /^(java|javax|jdk|sun|kotlin|kotlinx|scala|junit|org\.junit|org\.opentest4j|org\.apache\.maven|org\.gradle|worker\.org\.gradle|org\.testng|org\.spockframework|org\.scalatest|com\.intellij|System|Microsoft|Xunit|NUnit)[./]/;
+const VENDOR = new RegExp(String.raw `^(java|javax|jdk|sun|kotlin|kotlinx|scala|junit|org\.junit|org\.opentest4j|org\.apache\.maven|` +
+    String.raw `org\.gradle|worker\.org\.gradle|org\.testng|org\.spockframework|org\.scalatest|com\.intellij|` +
+    String.raw `System|Microsoft|Xunit|NUnit)[./]`);
 /** Turns the path hints of a report into repository-relative locations. */
 class Locator {
     root;
@@ -51527,8 +47765,12 @@ class Locator {
         return found;
     }
     resolveUncached(raw, packageHint, strict) {
-        let p = raw.trim().replace(/\\/g, '/').replace(/^file:\/\//, '');
-        if (/(^|\/)(node_modules|site-packages|dist-packages)\//.test(p) || p.startsWith('node:') || p.startsWith('internal/'))
+        let p = raw
+            .trim()
+            .replace(/\\/g, '/')
+            .replace(/^file:\/\//, '');
+        const vendored = /(^|\/)(node_modules|site-packages|dist-packages)\//.test(p);
+        if (vendored || p.startsWith('node:') || p.startsWith('internal/'))
             return undefined;
         if (p.startsWith(`${this.root}/`))
             p = p.slice(this.root.length + 1);
@@ -51585,7 +47827,10 @@ class Locator {
         return named.length === 1 ? named[0] : undefined;
     }
 }
-/** `com/acme/shop` for `com.acme.shop.CartTest.m` (packages are lower case, classes capitalised, as dorny reads them). */
+/**
+ * `com/acme/shop` for `com.acme.shop.CartTest.m` (packages are lower case, classes capitalised, as dorny reads
+ * them).
+ */
 function javaPackageDir(fn) {
     if (fn.includes('/'))
         return undefined;
@@ -51619,96 +47864,259 @@ function isTestFrame(fn, testFn, classname) {
         return true;
     return owner === classname || owner.startsWith(`${classname}$`) || classname.startsWith(`${owner}$`);
 }
-// `at fn (/abs/x.ts:12:5)`, `at com.X.m(X.java:27)`; .NET `at Ns.C.M() in /abs/C.cs:line 24`. The .NET form
-// is tried only on a line that ends as one (DOTNET_END), and written so that then it backtracks at most
-// once: `(\S.*?)\(.*\)\s+in\s+(.+?)` took seconds on a 10,000-character line of `) in `.
-const AT_CALL = /^\s*at\s+(?:async\s+)?(\S.*?)\s?\(((?:file:\/\/)?[^()]+?):(\d+)(?::\d+)?\)\s*$/;
-const DOTNET = /^\s*at\s+(\S[^(]*)\(.*\)\s+in\s+(.+):line\s+(\d+)\s*$/;
-const DOTNET_END = /:line\s+\d+\s*$/;
-// Python's own traceback: File "x.py", line 12, in f
-const PY_FILE = /File "([^"]+)", line (\d+)(?:, in ([\w$<>.]+))?/;
-// pytest: `tests/x.py:12: AssertionError` (long, after the function's source), `tests/x.py:12: in test_x` (short).
-const PYTEST = /^(\S+\.py):(\d+):(?: in ([\w$<>]+))?/;
-const PY_DEF = /^[\s>]*(?:async\s+)?def\s+(\w+)\s*\(/;
-// go's goroutine trace: `pkg.Func(args)` (goFunction) then `\t/abs/file.go:12 +0x3e`.
-const GO_AT = /^\t(\S+\.go):(\d+)(?: \+0x[0-9a-f]+)?$/;
-// go test's own messages: `    cart_test.go:21: want 170`.
-const GO_MESSAGE = /^\s*([\w./-]+\.go):(\d+): /;
-// CUnit: `File: /abs/x.cpp` then `Line: 77`.
-const CUNIT_FILE = /^\s*File: (\S+)\s*$/;
-const CUNIT_LINE = /^\s*Line: (\d+)\s*$/;
-// Everything else that looks like `path:line`: `tests/x.py:11`, `at /abs/x.cpp:19`, `file:///abs/x.mjs:4:28`.
-const PATH_LINE = /(?:^|[\s(])(?:file:\/\/)?((?:[A-Za-z]:)?[^\s():'"<>]*[A-Za-z0-9_-]\.[A-Za-z0-9]{1,10}):(\d+)(?::\d+)?(?=[\s):,]|$)/g;
-/** `path:line` locations in a failure text, in the order they appear, with the function where it is named. */
-function stackFrames(trace) {
-    const frames = [];
-    const push = (path, line, fn, outerFirst = false) => {
-        const n = Number(line);
-        if (n > 0)
-            frames.push({ path, line: n, ...(fn ? { fn } : {}), ...(outerFirst ? { outerFirst } : {}) });
-    };
-    let def;
-    let goFn;
-    let cunitFile;
-    const goroutines = trace.includes('goroutine ');
-    for (const line of trace.split(/\r?\n/)) {
-        let m;
-        let g;
-        const fn = goFn;
-        goFn = undefined;
-        if (fn && (m = GO_AT.exec(line)))
-            push(m[1], m[2], fn);
-        else if (DOTNET_END.test(line) && (m = DOTNET.exec(line)))
-            push(m[2], m[3], m[1]);
-        else if ((m = AT_CALL.exec(line)))
-            push(m[2], m[3], m[1]);
-        else if ((m = PY_FILE.exec(line)))
-            push(m[1], m[2], m[3], true);
-        else if ((m = PYTEST.exec(line))) {
-            push(m[1], m[2], m[3] ?? def, true);
-            def = undefined;
-        }
-        else if ((m = PY_DEF.exec(line)))
-            def = m[1];
-        else if ((g = goFunction(line)))
-            goFn = g;
-        else if (!goroutines && (m = GO_MESSAGE.exec(line)))
-            push(m[1], m[2], undefined, true);
-        else if ((m = CUNIT_FILE.exec(line)))
-            cunitFile = m[1];
-        else if (cunitFile && (m = CUNIT_LINE.exec(line))) {
-            push(cunitFile, m[1]);
-            cunitFile = undefined;
-        }
-        else
-            for (const g of line.matchAll(PATH_LINE))
-                push(g[1], g[2], undefined, g[1].endsWith('.py'));
-    }
-    return frames;
-}
-/**
- * The function of a go trace line, `pkg.Func(args)` or `main.(*T).M(0x1)`: what
- * `/^([\w./-]*\.[\w$.()*]+)\(.*\)$/` captures, found in one pass (that regex is quadratic on `a.a.a.…`).
- * The name is a package path (`[\w./-]`), a dot, then `[\w$.()*]` up to the last `(` those reach.
- */
-function goFunction(line) {
-    if (!line.endsWith(')'))
-        return undefined;
-    const path = /^[\w./-]*/.exec(line)[0].length;
-    // The dot that ends the package path: after its last `/` or `-`, which the rest may not hold.
-    const sep = Math.max(line.lastIndexOf('/', path - 1), line.lastIndexOf('-', path - 1));
-    const dot = line.indexOf('.', sep + 1);
-    if (dot < 0 || dot >= path)
-        return undefined;
-    REST.lastIndex = dot + 1;
-    const rest = REST.exec(line)[0].length;
-    const paren = line.lastIndexOf('(', dot + rest);
-    return paren >= dot + 2 && paren <= line.length - 2 ? line.slice(0, paren) : undefined;
-}
-const REST = /[\w$.()*]*/y;
 const MAX_PATH = 4096;
 function validLine(n) {
     return n !== undefined && Number.isFinite(n) && n > 0;
+}
+
+;// CONCATENATED MODULE: ./src/gate/junit-model.ts
+// What a JUnit report reads as: its test cases, their problems, and the counts over them. Reports of
+// several files (or attempts) merge by adding up their cases.
+/** A short, stable id for a test case across attempts: used to see which tests flipped on retry. */
+const caseId = (c) => c.classname && c.classname !== c.name ? `${c.classname} › ${c.name}` : c.name;
+function summarize(cases, warnings = []) {
+    const counts = { passed: 0, failed: 0, error: 0, skipped: 0 };
+    let time = 0;
+    for (const c of cases) {
+        counts[c.status]++;
+        time += c.time;
+    }
+    return {
+        tests: cases.length,
+        passed: counts.passed,
+        failures: counts.failed,
+        errors: counts.error,
+        skipped: counts.skipped,
+        time: round(time),
+        cases,
+        warnings,
+    };
+}
+function mergeReports(reports) {
+    return summarize(reports.flatMap((r) => r.cases), reports.flatMap((r) => r.warnings ?? []));
+}
+/** Seconds to the millisecond. */
+const round = (n) => Math.round(n * 1000) / 1000;
+
+;// CONCATENATED MODULE: ./src/common/format.ts
+// Figures as people read them, in one place for logs, summaries and error messages.
+/** `512 B`, `1.5 MiB`, `2.0 GiB`. */
+function formatBytes(bytes) {
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    if (bytes < 1024)
+        return `${Math.round(bytes)} B`;
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return `${value.toFixed(1)} ${units[unit]}`;
+}
+/**
+ * A time something took: `850 ms` below a second, then seconds with three significant figures up to
+ * 10 s (`1.23 s`), one decimal above (`12.3 s`, `125.0 s`).
+ */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+/**
+ * A configured duration (an interval, a window, a timeout) as the inputs take it, exact: `30s`, `0.25s`,
+ * so a reader can copy it back into a workflow.
+ */
+function formatDurationInput(ms) {
+    return `${ms / 1000}s`;
+}
+/** `1 host`, `3 hosts`: a count and a noun that takes an `s` in the plural. */
+function plural(count, noun) {
+    return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+/** Up to this many hosts a summary or an issue names each host; above it, hosts are grouped and counted. */
+const SMALL_FLEET = 50;
+/** Host names for a sentence: all of them up to `max`, else the first few and how many more (`where` the rest are). */
+function hostList(hosts, where, max = SMALL_FLEET) {
+    if (hosts.length <= max)
+        return hosts.join(', ');
+    return `${hosts.slice(0, 5).join(', ')} and ${hosts.length - 5} more (${where})`;
+}
+
+;// CONCATENATED MODULE: ./src/gate/junit-cases.ts
+// A parsed JUnit report's test cases, as the established readers read them: suites nested or not, files
+// inherited from suites, several problems per case (the most severe decides), pytest's teardown errors
+// merged into their test, surefire's re-runs and flaky runs, and the many ways of saying "not run".
+
+
+
+/** The cases of a parsed report (`<testsuites>` and/or `<testsuite>` at the top), and what looks wrong in it. */
+function readReport(doc, opts) {
+    const roots = [...asNodes(doc.testsuites)];
+    if ('testsuite' in doc)
+        roots.push({ testsuite: doc.testsuite });
+    const cases = [];
+    const warnings = [];
+    const locator = new Locator(opts);
+    for (const root of roots) {
+        const pytestRoot = /pytest/.test(text0(root['@_name']));
+        const read = (suite, list, file) => {
+            const pytest = pytestRoot || text0(suite['@_name']) === 'pytest';
+            readCases(suite, list, { locator, pytest, file }, cases);
+        };
+        // Node's own junit reporter puts top-level tests straight under <testsuites>, with no <testsuite>.
+        read(root, asNodes(root.testcase), text0(root['@_file']));
+        const nested = walkSuites(asNodes(root.testsuite), text0(root['@_file']), read, warnings);
+        const declared = Number(text0(root['@_tests']).trim());
+        if (declared > 0 && nested.cases + asNodes(root.testcase).length === 0 && !nested.warned) {
+            const tests = plural(declared, 'test');
+            warnings.push(`the report declares ${tests} but lists none: they are not counted`);
+        }
+    }
+    return { cases, warnings };
+}
+/** Visits every suite once, depth first; warns about a suite that declares tests and lists none at any depth. */
+function walkSuites(suites, inheritedFile, read, warnings) {
+    let cases = 0;
+    let warned = false;
+    for (const suite of suites) {
+        // mocha-junit-reporter and PHPUnit put `file` on the suite; its cases (and nested suites) inherit it.
+        const file = text0(suite['@_file']) || inheritedFile;
+        const own = asNodes(suite.testcase);
+        read(suite, own, file);
+        // Some producers nest suites (PHPUnit per class inside a suite, per-file suites inside a package suite).
+        const nested = walkSuites(asNodes(suite.testsuite), file, read, warnings);
+        const found = own.length + nested.cases;
+        const declared = Number(text0(suite['@_tests']).trim());
+        if (found === 0 && declared > 0 && !nested.warned) {
+            const name = text0(suite['@_name']).trim();
+            const tests = plural(declared, 'test');
+            warnings.push(`${name ? `suite '${name}'` : 'a suite'} declares ${tests} but lists none: they are not counted`);
+            warned = true;
+        }
+        warned ||= nested.warned;
+        cases += found;
+    }
+    return { cases, warned };
+}
+function readCases(suite, list, ctx, out) {
+    let prev;
+    for (const c of list) {
+        const tc = readCase(suite, c, ctx);
+        // pytest writes a test that fails and whose fixture then fails in teardown as two <testcase> elements
+        // with the same name, the second holding only the teardown <error>: it is one test (as EnricoMi counts
+        // tests), and the more severe result, the error, wins.
+        if (prev && isTeardownOf(c, prev.node) && tc.problems) {
+            prev.tc.time = round(prev.tc.time + tc.time);
+            setProblems(prev.tc, [...tc.problems, ...(prev.tc.problems ?? [])], 'error');
+            continue;
+        }
+        out.push(tc);
+        prev = { node: c, tc };
+    }
+}
+function isTeardownOf(c, prev) {
+    const errors = asNodes(c.error);
+    return (errors.length > 0 &&
+        asNodes(c.failure).length === 0 &&
+        asNodes(c.skipped).length === 0 &&
+        text0(c['@_name']) === text0(prev['@_name']) &&
+        text0(c['@_classname']) === text0(prev['@_classname']) &&
+        text0(c['@_file']) === text0(prev['@_file']) &&
+        errors.every((e) => /^failed on teardown\b/.test(text0(e['@_message']))));
+}
+/**
+ * Not run: tst/doctest `status="disabled"`, TeamCity `ignored` (as mikepenz reads them), googletest's
+ * DISABLED_ tests and 1.10 skips.
+ */
+const NOT_RUN_STATUS = new Set(['disabled', 'ignored', 'notrun']);
+const NOT_RUN_RESULT = new Set(['suppressed', 'skipped']);
+function readCase(suite, c, ctx) {
+    const classname = text0(c['@_classname'] ?? suite['@_name']);
+    const name = text0(c['@_name']);
+    const tc = { classname, name, time: parseTime(c['@_time']), status: 'passed' };
+    const caseFile = text0(c['@_file']) || ctx.file;
+    const problems = caseProblems(c, ctx, { classname, name, caseFile });
+    if (problems.length > 0) {
+        setProblems(tc, problems, problems[0].kind);
+        return tc;
+    }
+    const skipped = asNodes(c.skipped)[0];
+    const notRun = NOT_RUN_STATUS.has(text0(c['@_status']).toLowerCase()) || NOT_RUN_RESULT.has(text0(c['@_result']).toLowerCase());
+    if (skipped || notRun) {
+        tc.status = 'skipped';
+        if (skipped) {
+            const { message, details } = resultText(skipped, 'skipped');
+            tc.message = message;
+            if (details)
+                tc.details = details;
+        }
+    }
+    else if ([...asNodes(c.flakyFailure), ...asNodes(c.flakyError)].length > 0) {
+        tc.flaky = true;
+    }
+    const file = ctx.locator.resolve(caseFile);
+    if (file)
+        tc.file = file;
+    return tc;
+}
+const ofKind = (kind, nodes) => nodes.map((n) => [kind, n]);
+/** A case's failures and errors, located, the most severe kind first. */
+function caseProblems(c, ctx, who) {
+    const failures = asNodes(c.failure);
+    const errors = asNodes(c.error);
+    // Surefire's re-runs of a test that kept failing: the same failure again, not another one. Alone (no
+    // <failure>), they still say the test failed.
+    const reruns = failures.length + errors.length === 0
+        ? [...ofKind('error', asNodes(c.rerunError)), ...ofKind('failure', asNodes(c.rerunFailure))].slice(0, 1)
+        : [];
+    const caseLine = c['@_line'] === undefined ? undefined : Number(c['@_line']) + (ctx.pytest ? 1 : 0);
+    // Several results in one case: the most severe decides (EnricoMi: error > failure > skipped), so a case
+    // with a failure and an error is one error, with both problems kept.
+    const nodes = [...ofKind('error', errors), ...ofKind('failure', failures), ...reruns];
+    return nodes.map(([kind, node]) => {
+        const { message, details } = resultText(node, kind);
+        const p = { kind, message };
+        if (details)
+            p.details = details;
+        const loc = ctx.locator.locate({
+            elemFile: text0(node['@_file']),
+            elemLine: node['@_line'] === undefined ? undefined : Number(node['@_line']),
+            caseFile: who.caseFile,
+            caseLine,
+            classname: who.classname,
+            name: who.name,
+            trace: `${message}\n${details ?? ''}`,
+        });
+        if (loc)
+            Object.assign(p, loc);
+        return p;
+    });
+}
+/** The problems, and the case's status and first-problem fields from them. */
+function setProblems(tc, problems, winner) {
+    const ordered = [...problems.filter((p) => p.kind === winner), ...problems.filter((p) => p.kind !== winner)];
+    const first = ordered[0];
+    tc.status = winner === 'error' ? 'error' : 'failed';
+    tc.problems = ordered;
+    tc.message = first.message;
+    delete tc.details;
+    delete tc.file;
+    delete tc.line;
+    if (first.details)
+        tc.details = first.details;
+    if (first.file)
+        tc.file = first.file;
+    if (first.line !== undefined)
+        tc.line = first.line;
+}
+/** The message (attribute, else the text's first line, else the type) and the text of a result element. */
+function resultText(node, kind) {
+    // Surefire's rerun and flaky elements hold their trace in a <stackTrace> child.
+    const raw = text0(node['#text']) || text0(asNodes(node.stackTrace)[0]?.['#text']);
+    // trimEnd, not /\s+$/: that regex is quadratic on a long run of spaces inside the text.
+    const body = raw.replace(/^\s*\n/, '').trimEnd();
+    const message = text0(node['@_message']).trim() || firstLine(body) || text0(node['@_type']).trim() || kind;
+    return body ? { message, details: body } : { message };
 }
 function asNodes(v) {
     if (v === undefined || v === null)
@@ -51721,7 +48129,10 @@ function text0(v) {
     return v === undefined || v === null ? '' : String(v);
 }
 function firstLine(s) {
-    return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+    return (s
+        .split('\n')
+        .find((l) => l.trim() !== '')
+        ?.trim() ?? '');
 }
 /**
  * Seconds. Old surefire wrote the locale's number format: "1,234.5" (thousands) or "0,012" (a decimal
@@ -51740,7 +48151,290 @@ function parseTime(v) {
     const n = Number(s) * scale;
     return Number.isFinite(n) && n > 0 ? n : 0;
 }
-const round = (n) => Math.round(n * 1000) / 1000;
+
+;// CONCATENATED MODULE: ./src/gate/junit.ts
+// Pure JUnit XML reading, as the established readers read it (mikepenz/action-junit-report,
+// dorny/test-reporter, EnricoMi/publish-unit-test-result-action): the shapes jest-junit, mocha, pytest,
+// go-junit-report, surefire, googletest, catch2, CUnit, PHPUnit, nextest and bazel write. Each producer puts
+// the failing file and line somewhere else, so locations are taken from the failure element's attributes,
+// else from its text (stack trace), else from the test case, and made repository-relative.
+// This module decodes and parses a report; the bounded pre-pass (junit-bounds), the cases
+// (junit-cases), their locations (junit-locate, junit-frames) and the result model (junit-model) are apart.
+
+
+
+
+
+
+
+const ARRAYS = new Set([
+    'testsuites',
+    'testsuite',
+    'testcase',
+    'failure',
+    'error',
+    'skipped',
+    'flakyFailure',
+    'flakyError',
+    'rerunFailure',
+    'rerunError',
+    'stackTrace',
+]);
+const parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@_',
+    textNodeName: '#text',
+    parseTagValue: false,
+    parseAttributeValue: false,
+    trimValues: false,
+    // Numeric character references (`&#10;`, `&#x0A;` in pytest and googletest messages) are text.
+    htmlEntities: true,
+    isArray: (name) => ARRAYS.has(name),
+    // boundedXml refuses entity declarations and deep nesting first; these hold should it ever let one by.
+    maxNestedTags: REPORT_LIMITS.depth,
+    processEntities: { enabled: true, maxEntitySize: 10_000, maxEntityCount: 100, maxExpandedLength: 100_000 },
+});
+/**
+ * Reads one report. Throws when the file is not a whole XML document (a runner that crashed mid-write
+ * leaves one: its tests are not counted at all, never in part) or not a JUnit report.
+ */
+function parseJUnit(xml, opts) {
+    if (xml.length > REPORT_LIMITS.bytes) {
+        const limit = mib(REPORT_LIMITS.bytes);
+        throw new Error(`${xml.length} characters, over the ${limit} a report may be: not read; its tests are not counted`);
+    }
+    const text = boundedXml(xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml);
+    // The parser reads a truncated file as far as it goes, so validity is checked first.
+    const valid = XMLValidator.validate(text);
+    if (valid !== true)
+        throw new Error(invalidXml(valid.err));
+    let doc;
+    try {
+        doc = parser.parse(text);
+    }
+    catch (err) {
+        throw new Error(`not valid XML: ${errorMessage(err)}; its tests are not counted`);
+    }
+    // `<testsuites/>` parses as '': present, and zero tests.
+    if (!('testsuites' in doc) && !('testsuite' in doc)) {
+        throw new Error('no <testsuites> or <testsuite> element: not a JUnit report');
+    }
+    const { cases, warnings } = readReport(doc, opts);
+    return summarize(cases, warnings);
+}
+/**
+ * A report's bytes as text: a BOM (UTF-8, as .NET's loggers write; UTF-16) or the XML declaration's
+ * `encoding` decides, as an XML reader decides; UTF-8 otherwise.
+ */
+function decodeReport(bytes) {
+    const b = bytes;
+    if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf)
+        return new TextDecoder('utf-8').decode(b.subarray(3));
+    if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0x3c && b[1] === 0)) {
+        return new TextDecoder('utf-16le').decode(b[0] === 0xff ? b.subarray(2) : b);
+    }
+    if ((b[0] === 0xfe && b[1] === 0xff) || (b[0] === 0 && b[1] === 0x3c)) {
+        return new TextDecoder('utf-16be').decode(b[0] === 0xfe ? b.subarray(2) : b);
+    }
+    const head = new TextDecoder('latin1').decode(b.subarray(0, 200));
+    const encoding = /^<\?xml[^>]*\sencoding\s*=\s*["']([\w.:-]+)["']/.exec(head)?.[1].toLowerCase();
+    if (encoding && encoding !== 'utf-8' && encoding !== 'utf8') {
+        try {
+            return new TextDecoder(encoding).decode(b);
+        }
+        catch {
+            // An encoding Node does not know: UTF-8 reads its ASCII at least.
+        }
+    }
+    return new TextDecoder('utf-8').decode(b);
+}
+function invalidXml(err) {
+    // The validator reports a file that stops inside elements as "Invalid '[ "testsuites", … ]' found.".
+    const open = /^Invalid '(\[[\s\S]*\])' found\.$/.exec(err.msg);
+    if (open) {
+        try {
+            const tags = JSON.parse(open[1]).map((t) => `<${t}>`);
+            const closed = `${tags.join(', ')} ${tags.length > 1 ? 'are' : 'is'} closed`;
+            return `not valid XML: it ends before ${closed} (cut off while being written?); its tests are not counted`;
+        }
+        catch {
+            // Not the list it usually is: the validator's own words below.
+        }
+    }
+    const at = `line ${err.line}${err.col ? `, column ${err.col}` : ''}`;
+    return `not valid XML at ${at}: ${err.msg}; its tests are not counted`;
+}
+
+// EXTERNAL MODULE: ./src/common/text.ts
+var common_text = __nccwpck_require__(2450);
+;// CONCATENATED MODULE: ./src/common/markdown.ts
+// Untrusted text (test names, commit messages, file names from a pull request, host output, endpoint
+// answers) placed in the Markdown GitHub renders: job summaries, check runs, issues and comments. Each
+// function returns text that renders as exactly what it was given, and as nothing more: no link, image,
+// HTML, emphasis, heading or list; no `@mention` or `#123` reference (those notify people and other
+// issues); no way out of the code span, table cell or code block it is put in.
+//
+// GitHub links mentions, issue references and bare URLs in text nodes after Markdown is rendered, so a
+// backslash does not stop them (`\@ann` still notifies): a zero-width space after `@`, `#` and in `://`
+// and `www.` does, and reads the same.
+
+const ZWSP = '\u200b';
+/** Breaks what GitHub turns into a link or a notification in rendered text. */
+function defang(text) {
+    return text
+        .replace(/@/g, `@${ZWSP}`)
+        .replace(/#(?=\d)/g, `#${ZWSP}`)
+        .replace(/\b(gh-)(?=\d)/gi, `$1${ZWSP}`)
+        .replace(/:\/\//g, `:${ZWSP}//`)
+        .replace(/\b(www)\./gi, `$1${ZWSP}.`);
+}
+// Every ASCII punctuation character may be backslash-escaped in CommonMark. These can open markup
+// anywhere in a line (`(`, `)` and `!` only after a `]`, so escaping `[` and `]` is enough for links and
+// images); `$` opens math.
+const MARKUP = /[\\`*_[\]<>|~&$]/g;
+/** What opens a block when it starts one (a list item's text is the start of a block): quote, heading, list. */
+const BLOCK_START = /^(?:>|[#+-](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))/;
+/** Inline text on one line (a list item, a table cell, a sentence): it reads as itself. */
+function mdText(text, max = 2000) {
+    const escaped = defang((0,common_text/* oneLine */.TN)(text, max)).replace(MARKUP, '\\$&');
+    return escaped.replace(BLOCK_START, (m) => (/\d/.test(m) ? `${m}\\` : `\\${m}`));
+}
+/**
+ * Inline code: a backtick fence longer than any run of backticks in the text, so none closes it. In a
+ * table cell (`cell`), `|` is escaped as GFM tables require, also inside code.
+ */
+function mdCode(text, o = {}) {
+    let body = (0,common_text/* oneLine */.TN)(text, o.max ?? 2000);
+    if (o.cell)
+        body = body.replace(/\|/g, '\\|');
+    const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
+    const fence = '`'.repeat(longest + 1);
+    // A space is stripped from each side when both are there; pad when the text starts or ends with a backtick.
+    const pad = body.startsWith('`') || body.endsWith('`') || (body.startsWith(' ') && body.endsWith(' ') && body.trim() !== '')
+        ? ' '
+        : '';
+    return `${fence}${pad}${body || ' '}${pad}${fence}`;
+}
+/** A fenced code block: kept line for line, with a fence no line of the text can close. */
+function mdBlock(text, o = {}) {
+    const max = o.max ?? 4000;
+    const lines = (0,common_text/* clip */.$Q)(text, max)
+        .split(/\r\n|\r|\n/)
+        .map((line) => (0,common_text/* oneLine */.TN)(line.replace(/\t/g, '    '), Infinity));
+    const longest = Math.max(2, ...lines.flatMap((l) => (l.match(/`+/g) ?? []).map((run) => run.length)));
+    const fence = '`'.repeat(longest + 1);
+    return [fence, ...lines, fence].join('\n');
+}
+/** Text inside an HTML element (`<summary>`): entities for HTML, and no mention or link. */
+function mdHtml(text, max = 2000) {
+    return defang((0,common_text/* oneLine */.TN)(text, max))
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;');
+}
+/** fivestep's own Markdown (a description from action.yml) in a table cell: its markup kept, `|` escaped, one line. */
+function mdCell(markdown) {
+    return markdown
+        .replace(/\|/g, '\\|')
+        .replace(/\s*\n\s*/g, ' ')
+        .trim();
+}
+
+;// CONCATENATED MODULE: ./src/github/limits.ts
+// What GitHub accepts, in one place, and the one way every report builder fits its text into it. Over a
+// limit GitHub refuses the request (an issue body), drops the text (a step summary over 1 MiB: "upload
+// aborted") or cuts it where it likes; fivestep cuts first, at a line, and says what was left out and
+// where the whole is.
+const GITHUB_LIMITS = {
+    /** Check run `output.summary` and `output.text`: 65,535 characters; GitHub also says 64 KB, so kept in bytes too. */
+    checkRunSummary: { what: 'a check run summary', chars: 65_535, bytes: 65_535 },
+    /** Annotation `message` and `raw_details`: 64 KB. */
+    annotationMessage: { what: 'an annotation message', bytes: 65_535 },
+    /** Annotation `title`: 255 characters. */
+    annotationTitle: { what: 'an annotation title', chars: 255 },
+    /** Issue and comment bodies: 65,536 characters. */
+    issueBody: { what: 'an issue body', chars: 65_536 },
+    commentBody: { what: 'a comment body', chars: 65_536 },
+    /** A job's step summary: 1 MiB, in bytes; over it the upload is aborted and nothing shows. */
+    stepSummary: { what: 'a step summary', bytes: 1024 * 1024 },
+    /** Commit status and deployment status `description`: 140 characters. */
+    statusDescription: { what: 'a status description', chars: 140 },
+};
+/** Annotations GitHub takes in one check-run request. */
+const ANNOTATIONS_PER_REQUEST = 50;
+const encoder = new TextEncoder();
+function size(text, limit) {
+    return { chars: text.length, bytes: limit.bytes === undefined ? 0 : encoder.encode(text).length };
+}
+function fits(text, limit) {
+    const s = size(text, limit);
+    return (limit.chars === undefined || s.chars <= limit.chars) && (limit.bytes === undefined || s.bytes <= limit.bytes);
+}
+/** The longest prefix of `text` within `limit`, never splitting a character (a surrogate pair or its UTF-8 bytes). */
+function clip(text, limit, ellipsis = '…') {
+    if (fits(text, limit))
+        return text;
+    const room = {
+        chars: (limit.chars ?? Infinity) - ellipsis.length,
+        bytes: (limit.bytes ?? Infinity) - encoder.encode(ellipsis).length,
+    };
+    let chars = 0;
+    let bytes = 0;
+    let end = 0;
+    for (const ch of text) {
+        const b = ch.length === 2 ? 4 : ch.charCodeAt(0) < 0x80 ? 1 : ch.charCodeAt(0) < 0x800 ? 2 : 3;
+        if (chars + ch.length > room.chars || bytes + b > room.bytes)
+            break;
+        chars += ch.length;
+        bytes += b;
+        end += ch.length;
+    }
+    return text.slice(0, end) + ellipsis;
+}
+const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+/**
+ * `markdown` within `limit`: whole lines up to the last that leaves room for `cut` (a line saying what
+ * was left out and where the whole is), a code block or `<details>` left open closed first. Linear in the
+ * text's length.
+ */
+function fitMarkdown(markdown, limit, cut) {
+    if (fits(markdown, limit))
+        return markdown;
+    const lines = markdown.split('\n');
+    const tail = (fence, details) => [...(fence ? [fence] : []), ...Array(details).fill('</details>'), '', cut].join('\n');
+    // The largest tail (an open fence, however long, a few open <details>) is reserved up front.
+    const reserve = size(`${tail('`'.repeat(64), 4)}\n`, limit);
+    const room = { chars: (limit.chars ?? Infinity) - reserve.chars, bytes: (limit.bytes ?? Infinity) - reserve.bytes };
+    const kept = [];
+    let chars = 0;
+    let bytes = 0;
+    let fence;
+    let details = 0;
+    for (const line of lines) {
+        const s = { chars: line.length + 1, bytes: limit.bytes === undefined ? 0 : encoder.encode(line).length + 1 };
+        if (chars + s.chars > room.chars || bytes + s.bytes > room.bytes) {
+            if (kept.length === 0)
+                kept.push(clip(line, {
+                    what: limit.what,
+                    chars: room.chars,
+                    bytes: limit.bytes === undefined ? undefined : room.bytes,
+                }));
+            break;
+        }
+        kept.push(line);
+        chars += s.chars;
+        bytes += s.bytes;
+        const f = FENCE.exec(line);
+        if (f && fence === undefined)
+            fence = f[1];
+        else if (f && fence !== undefined && f[1][0] === fence[0] && f[1].length >= fence.length && line.trim() === f[1])
+            fence = undefined;
+        else if (fence === undefined)
+            details += (line.match(/<details\b/g)?.length ?? 0) - (line.match(/<\/details>/g)?.length ?? 0);
+    }
+    return `${kept.join('\n')}\n${tail(fence, Math.min(4, Math.max(0, details)))}`;
+}
 
 ;// CONCATENATED MODULE: ./src/gate/tree.ts
 // Pure decisions about the tree: is the default branch red, since when, which commits broke it, and the
@@ -51771,25 +48465,45 @@ function treeFromHistory(history) {
     }
     const sinceIndex = history.indexOf(since);
     const end = greenIndex === -1 ? history.length : greenIndex;
-    // Commits between the last green and the first red one (inclusive) had no result of their own: any of them may be the cause.
+    // Commits between the last green and the first red one (inclusive) had no result of their own: any of them may be
+    // the cause.
     const suspects = history.slice(sinceIndex, end).reverse();
-    return { state: 'closed', known: true, at, since, lastGreen: greenIndex === -1 ? undefined : history[greenIndex], suspects };
+    return {
+        state: 'closed',
+        known: true,
+        at,
+        since,
+        lastGreen: greenIndex === -1 ? undefined : history[greenIndex],
+        suspects,
+    };
 }
 const tree_short = (sha) => sha.slice(0, 7);
 /** The `<check-name>/tree` commit status on a pull request's head. */
 function treeStatus(tree, o) {
     if (tree.state === 'open') {
-        const description = tree.at ? `tree open: ${o.branch} is green at ${tree_short(tree.at.sha)}` : `tree open: no gate result on ${o.branch} yet`;
-        return { state: 'success', description, targetUrl: tree.at ? (tree.at.url ?? o.commitUrl(tree.at.sha)) : undefined };
+        const description = tree.at
+            ? `tree open: ${o.branch} is green at ${tree_short(tree.at.sha)}`
+            : `tree open: no gate result on ${o.branch} yet`;
+        return {
+            state: 'success',
+            description,
+            targetUrl: tree.at ? (tree.at.url ?? o.commitUrl(tree.at.sha)) : undefined,
+        };
     }
     const since = tree.since ?? tree.at;
     const link = since.url ?? o.commitUrl(since.sha);
     if (o.overridden) {
-        return { state: 'success', description: fit(`tree closed (${o.branch} red since ${tree_short(since.sha)}), overridden by label '${o.overrideLabel}'`), targetUrl: link };
+        return {
+            state: 'success',
+            description: fit(`tree closed (${o.branch} red since ${tree_short(since.sha)}), overridden by label '${o.overrideLabel}'`),
+            targetUrl: link,
+        };
     }
     const full = `tree closed: ${o.branch} is red since ${tree_short(since.sha)}, ${link}`;
     // GitHub rejects descriptions over 140 characters; the link stays reachable as the status's target URL.
-    const description = fits(full, GITHUB_LIMITS.statusDescription) ? full : fit(`tree closed: ${o.branch} is red since ${tree_short(since.sha)}`);
+    const description = fits(full, GITHUB_LIMITS.statusDescription)
+        ? full
+        : fit(`tree closed: ${o.branch} is red since ${tree_short(since.sha)}`);
     return { state: 'failure', description, targetUrl: link };
 }
 function fit(s) {
@@ -51802,9 +48516,13 @@ function redMainIssue(tree, current, failing, ctx) {
     const since = tree.since ?? current;
     const commitLink = (sha) => `[\`${tree_short(sha)}\`](${ctx.serverUrl}/${ctx.repository}/commit/${sha})`;
     const lines = [redMainMarker(ctx.checkName)];
-    lines.push(`${mdCode(ctx.branch)} is red since ${commitLink(since.sha)}: \`${ctx.checkName}\` fails ([latest run](${ctx.runUrl}), at ${commitLink(current.sha)}).`, '', `The tree is closed: pull requests cannot merge until \`${ctx.branch}\` is green again, except the fix, which carries the \`${ctx.overrideLabel}\` label. This issue closes itself when the gate passes on \`${ctx.branch}\`.`, '', '## Breaking commit range', '');
+    lines.push(`${mdCode(ctx.branch)} is red since ${commitLink(since.sha)}: \`${ctx.checkName}\` fails ([latest ` +
+        `run](${ctx.runUrl}), at ${commitLink(current.sha)}).`, '', `The tree is closed: pull requests cannot merge until \`${ctx.branch}\` is green again, except the fix, ` +
+        `which carries the \`${ctx.overrideLabel}\` label. This issue closes itself when the gate passes on ` +
+        `\`${ctx.branch}\`.`, '', '## Breaking commit range', '');
     if (tree.lastGreen) {
-        lines.push(`Last green: ${commitLink(tree.lastGreen.sha)}. [Compare](${ctx.serverUrl}/${ctx.repository}/compare/${tree.lastGreen.sha}...${since.sha}).`, '');
+        lines.push(`Last green: ${commitLink(tree.lastGreen.sha)}. ` +
+            `[Compare](${ctx.serverUrl}/${ctx.repository}/compare/${tree.lastGreen.sha}...${since.sha}).`, '');
     }
     else {
         lines.push('No green commit in the window the gate looked at.', '');
@@ -51826,14 +48544,21 @@ function redMainIssue(tree, current, failing, ctx) {
     const authors = [...new Set(suspects.map(authorOf).filter((a) => !!a))];
     lines.push('', '## Authors', '', authors.length > 0 ? `${authors.join(', ')}: please take a look.` : 'Unknown.');
     lines.push('', '## Five whys', '', 'Fill these in once the tree is open again; each answer is the next question.', '', '1. Why did the tests fail on the default branch?', '2. Why?', '3. Why?', '4. Why?', '5. Why?', '', '**Root cause:**', '', '**Action items** (each bug fixed gets a test):', '', '- [ ] ');
-    return { title: `${ctx.branch} is red: ${ctx.checkName} failing since ${tree_short(since.sha)}`, body: fitMarkdown(lines.join('\n'), GITHUB_LIMITS.issueBody, `… cut here to fit ${GITHUB_LIMITS.issueBody.what}: the check run of [the latest run](${ctx.runUrl}) has every failing test.`) };
+    return {
+        title: `${ctx.branch} is red: ${ctx.checkName} failing since ${tree_short(since.sha)}`,
+        body: fitMarkdown(lines.join('\n'), GITHUB_LIMITS.issueBody, `… cut here to fit ${GITHUB_LIMITS.issueBody.what}: the check run of [the latest run](${ctx.runUrl}) ` +
+            `has every failing test.`),
+    };
 }
 function stillRedComment(current, failing, ctx) {
-    return `Still red at [\`${tree_short(current.sha)}\`](${ctx.serverUrl}/${ctx.repository}/commit/${current.sha}): ${failing.length} failing test(s). [Run](${ctx.runUrl}).`;
+    return (`Still red at [\`${tree_short(current.sha)}\`](${ctx.serverUrl}/${ctx.repository}/commit/${current.sha}): ` +
+        `${failing.length} failing test(s). [Run](${ctx.runUrl}).`);
 }
 function greenComment(current, ctx, reopenedPulls) {
     return [
-        `\`${ctx.branch}\` is green again at [\`${tree_short(current.sha)}\`](${ctx.serverUrl}/${ctx.repository}/commit/${current.sha}) ([run](${ctx.runUrl})). The tree is open` +
+        `\`${ctx.branch}\` is green again at ` +
+            `[\`${tree_short(current.sha)}\`](${ctx.serverUrl}/${ctx.repository}/commit/${current.sha}) ` +
+            `([run](${ctx.runUrl})). The tree is open` +
             (reopenedPulls > 0 ? `; the tree status of ${reopenedPulls} open pull request(s) is green again.` : '.'),
         '',
         'Closing. Please finish the five whys above and link the test that now guards against this failure.',
@@ -51853,6 +48578,7 @@ const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
 ;// CONCATENATED MODULE: ./src/gate/report.ts
 // Pure rendering of a gate run: the check run's title and summary, its annotations (GitHub takes at most 50
 // per request), and the job summary with the slowest tests.
+
 
 
 
@@ -51888,7 +48614,8 @@ function title(r) {
         parts.push('bug fix without a test');
     return parts.join(', ');
 }
-/** The annotations the check run gets: the first {@link MAX_ANNOTATIONS} of {@link allAnnotations}, and no more built. */
+/** The annotations the check run gets: the first {@link MAX_ANNOTATIONS} of {@link allAnnotations}, and no more
+ * built. */
 function annotations(run) {
     return allAnnotations(run, MAX_ANNOTATIONS);
 }
@@ -51903,7 +48630,17 @@ function allAnnotations(run, limit = Infinity) {
         if (out.length >= limit)
             break;
         // Cases made elsewhere (a saved result) may carry only the first problem's fields.
-        const problems = c.problems && c.problems.length > 0 ? c.problems : [{ kind: c.status === 'error' ? 'error' : 'failure', message: c.message ?? c.status, details: c.details, file: c.file, line: c.line }];
+        const problems = c.problems && c.problems.length > 0
+            ? c.problems
+            : [
+                {
+                    kind: c.status === 'error' ? 'error' : 'failure',
+                    message: c.message ?? c.status,
+                    details: c.details,
+                    file: c.file,
+                    line: c.line,
+                },
+            ];
         problems.forEach((p, i) => {
             if (!p.file)
                 return;
@@ -51965,100 +48702,3739 @@ function batches(items, size = ANNOTATIONS_PER_REQUEST) {
     return out;
 }
 function slowest(run, n = SLOWEST) {
-    return [...(run.final.report?.cases ?? [])].filter((c) => c.status !== 'skipped').sort((a, b) => b.time - a.time).slice(0, n);
+    return [...(run.final.report?.cases ?? [])]
+        .filter((c) => c.status !== 'skipped')
+        .sort((a, b) => b.time - a.time)
+        .slice(0, n);
 }
 /** The check run's summary and the job summary (the same Markdown). */
 function summary(r) {
     const run = r.run;
-    const rep = run.final.report;
-    const lines = [];
-    const icon = conclusion(r) === 'success' ? '✅' : '❌';
-    lines.push(`## ${icon} ${r.checkName}: ${title(r)}`, '');
-    if (rep) {
-        lines.push('| tests | passed | failed | errors | skipped | time |', '| ---: | ---: | ---: | ---: | ---: | ---: |');
-        lines.push(`| ${rep.tests} | ${rep.passed} | ${rep.failures} | ${rep.errors} | ${rep.skipped} | ${seconds(rep.time)} |`, '');
-    }
-    lines.push(`Command ${mdCode(r.command.split('\n')[0])}: exit code ${run.final.exitCode}, ${seconds(run.durationMs / 1000)} in ${run.attempts.length} attempt(s).`, '');
-    const anns = allAnnotations(run);
-    if (anns.length > MAX_ANNOTATIONS) {
-        const flaky = anns.some((a) => a.annotation_level === 'warning');
-        lines.push(`⚠️ Annotated the first ${MAX_ANNOTATIONS.toLocaleString('en-US')} of ${anns.length.toLocaleString('en-US')} failures${flaky ? ' and flaky-test warnings' : ''}: GitHub takes 50 annotations a request, ` +
-            `and test-gate stops at ${MAX_ANNOTATIONS / ANNOTATIONS_PER_REQUEST} requests to stay within the 1,000 an hour a GITHUB_TOKEN has. The test output in the run log has every failure.`, '');
-    }
-    const warnings = run.final.warnings ?? [];
-    if (warnings.length > 0) {
-        // Each names its report first ("reports/x.xml: not valid XML …").
-        lines.push('### Report warnings', '');
-        for (const w of warnings) {
-            const i = w.indexOf(': ');
-            lines.push(i > 0 ? `- ${mdCode(w.slice(0, i))}: ${mdText(w.slice(i + 2))}` : `- ${mdText(w)}`);
-        }
-        lines.push('');
-    }
-    if (r.bugRule)
-        lines.push(`${r.bugRule.ok ? '✅' : '❌'} ${mdText(r.bugRule.message)}`, '');
-    if (r.tree) {
-        const t = r.tree.state;
-        const text = t.state === 'open'
-            ? `🟢 Tree open: ${mdCode(r.tree.branch)} ${t.at ? `is green at \`${tree_short(t.at.sha)}\`` : 'has no gate result yet'}.`
-            : `🔴 Tree closed: ${mdCode(r.tree.branch)} is red since \`${tree_short((t.since ?? t.at).sha)}\`${r.tree.overridden ? ' (overridden by label on this pull request)' : ''}.` +
-                // A merge-queue entry is tested on top of the red branch: passing there makes it the fix.
-                (r.tree.queueEntry ? (r.run.passed ? ' This merge-queue entry passes on top of it: merging it turns the branch green.' : ' This merge-queue entry fails on top of it and leaves the queue.') : '');
-        lines.push(text, '');
-    }
-    if (run.flaky) {
-        lines.push('### ⚠️ Flaky', '');
-        lines.push(run.flakyTests.length > 0 ? 'These tests failed, then passed on a retry:' : `The command failed, then passed on attempt ${run.attempts.length} (no JUnit report names the tests).`);
-        for (const t of run.flakyTests)
-            lines.push(`- ${mdCode(t)}`);
-        lines.push('');
-    }
-    const failing = failingCases(run);
-    if (failing.length > 0) {
-        lines.push('### Failing tests', '');
-        for (const c of failing) {
-            const where = c.file ? ` (<code>${mdHtml(`${c.file}${c.line ? `:${c.line}` : ''}`)}</code>)` : '';
-            lines.push(`<details><summary><code>${mdHtml(caseId(c))}</code>${where}: ${mdHtml(report_firstLine(c.message ?? ''))}</summary>`, '');
-            if (c.details)
-                lines.push(mdBlock(c.details, { max: 4000 }));
-            lines.push('</details>', '');
-        }
-    }
-    const slow = slowest(run);
-    if (slow.length > 0) {
-        lines.push(`### Slowest tests`, '', '| test | time |', '| --- | ---: |');
-        for (const c of slow)
-            lines.push(`| ${mdCode(caseId(c), { cell: true })} | ${seconds(c.time)} |`);
-        lines.push('');
-    }
+    const lines = [
+        ...headline(r),
+        ...commandLine(r),
+        ...annotationsCut(run),
+        ...reportWarnings(run),
+        ...(r.bugRule ? [`${r.bugRule.ok ? '✅' : '❌'} ${mdText(r.bugRule.message)}`, ''] : []),
+        ...(r.tree ? [treeLine(r.tree, run.passed), ''] : []),
+        ...flakySection(run),
+        ...failingSection(run),
+        ...slowestSection(run),
+    ];
     // The same text is the check run's summary and the job summary: the smaller limit is the check run's.
     return fitMarkdown(lines.join('\n'), GITHUB_LIMITS.checkRunSummary, SUMMARY_CUT);
 }
-const SUMMARY_CUT = `… cut here to fit ${GITHUB_LIMITS.checkRunSummary.what} (${GITHUB_LIMITS.checkRunSummary.chars.toLocaleString('en-US')} characters): the run log and the JUnit reports have every test.`;
-function seconds(s) {
-    return s >= 60 ? `${Math.floor(s / 60)}m ${Math.round(s % 60)}s` : `${s.toFixed(s < 10 ? 2 : 1)} s`;
+/** The title, and the counts where a JUnit report gave them. */
+function headline(r) {
+    const rep = r.run.final.report;
+    const icon = conclusion(r) === 'success' ? '✅' : '❌';
+    const lines = [`## ${icon} ${r.checkName}: ${title(r)}`, ''];
+    if (rep) {
+        const counts = `${rep.tests} | ${rep.passed} | ${rep.failures} | ${rep.errors} | ${rep.skipped}`;
+        lines.push('| tests | passed | failed | errors | skipped | time |', '| ---: | ---: | ---: | ---: | ---: | ---: |', `| ${counts} | ${formatDuration(rep.time * 1000)} |`, '');
+    }
+    return lines;
 }
+function commandLine(r) {
+    const run = r.run;
+    const command = mdCode(r.command.split('\n')[0]);
+    const took = `${formatDuration(run.durationMs)} in ${run.attempts.length} attempt(s)`;
+    return [`Command ${command}: exit code ${run.final.exitCode}, ${took}.`, ''];
+}
+/** Says so where the check run got only the first {@link MAX_ANNOTATIONS} annotations. */
+function annotationsCut(run) {
+    const anns = allAnnotations(run);
+    if (anns.length <= MAX_ANNOTATIONS)
+        return [];
+    const flaky = anns.some((a) => a.annotation_level === 'warning');
+    const first = MAX_ANNOTATIONS.toLocaleString('en-US');
+    return [
+        `⚠️ Annotated the first ${first} of ${anns.length.toLocaleString('en-US')} ` +
+            `failures${flaky ? ' and flaky-test warnings' : ''}: GitHub takes 50 annotations a request, ` +
+            `and test-gate stops at ${MAX_ANNOTATIONS / ANNOTATIONS_PER_REQUEST} requests to stay within the ` +
+            `1,000 an hour a GITHUB_TOKEN has. The test output in the run log has every failure.`,
+        '',
+    ];
+}
+function reportWarnings(run) {
+    const warnings = run.final.warnings ?? [];
+    if (warnings.length === 0)
+        return [];
+    // Each names its report first ("reports/x.xml: not valid XML …").
+    const items = warnings.map((w) => {
+        const i = w.indexOf(': ');
+        return i > 0 ? `- ${mdCode(w.slice(0, i))}: ${mdText(w.slice(i + 2))}` : `- ${mdText(w)}`;
+    });
+    return ['### Report warnings', '', ...items, ''];
+}
+function treeLine(tree, passed) {
+    const t = tree.state;
+    if (t.state === 'open') {
+        const at = t.at ? `is green at \`${tree_short(t.at.sha)}\`` : 'has no gate result yet';
+        return `🟢 Tree open: ${mdCode(tree.branch)} ${at}.`;
+    }
+    const closed = `🔴 Tree closed: ${mdCode(tree.branch)} is red since \`${tree_short((t.since ?? t.at).sha)}\`` +
+        `${tree.overridden ? ' (overridden by label on this pull request)' : ''}.`;
+    if (!tree.queueEntry)
+        return closed;
+    // A merge-queue entry is tested on top of the red branch: passing there makes it the fix.
+    return passed
+        ? `${closed} This merge-queue entry passes on top of it: merging it turns the branch green.`
+        : `${closed} This merge-queue entry fails on top of it and leaves the queue.`;
+}
+function flakySection(run) {
+    if (!run.flaky)
+        return [];
+    return [
+        '### ⚠️ Flaky',
+        '',
+        run.flakyTests.length > 0
+            ? 'These tests failed, then passed on a retry:'
+            : `The command failed, then passed on attempt ${run.attempts.length} (no JUnit report names the tests).`,
+        ...run.flakyTests.map((t) => `- ${mdCode(t)}`),
+        '',
+    ];
+}
+function failingSection(run) {
+    const failing = failingCases(run);
+    if (failing.length === 0)
+        return [];
+    const lines = ['### Failing tests', ''];
+    for (const c of failing) {
+        const where = c.file ? ` (<code>${mdHtml(`${c.file}${c.line ? `:${c.line}` : ''}`)}</code>)` : '';
+        const what = `<code>${mdHtml(caseId(c))}</code>${where}: ${mdHtml(report_firstLine(c.message ?? ''))}`;
+        lines.push(`<details><summary>${what}</summary>`, '');
+        if (c.details)
+            lines.push(mdBlock(c.details, { max: 4000 }));
+        lines.push('</details>', '');
+    }
+    return lines;
+}
+function slowestSection(run) {
+    const slow = slowest(run);
+    if (slow.length === 0)
+        return [];
+    return [
+        `### Slowest tests`,
+        '',
+        '| test | time |',
+        '| --- | ---: |',
+        ...slow.map((c) => `| ${mdCode(caseId(c), { cell: true })} | ${formatDuration(c.time * 1000)} |`),
+        '',
+    ];
+}
+const SUMMARY_CUT = `… cut here to fit ${GITHUB_LIMITS.checkRunSummary.what} ` +
+    `(${GITHUB_LIMITS.checkRunSummary.chars.toLocaleString('en-US')} characters): the run log and the JUnit ` +
+    `reports have every test.`;
 function report_firstLine(s) {
     return s.split('\n')[0].trim().slice(0, 200);
 }
 
-;// CONCATENATED MODULE: ./src/gate/github.ts
-// The GitHub side of the gate: check runs, commit statuses, the tree state read from the default branch,
-// tree statuses on open pull requests, the red-main issue, and the bug-needs-test rule.
+;// CONCATENATED MODULE: ./src/gate/outputs.ts
+// test-gate's step outputs and the failure message of a red test run: what every mode (run, save, publish)
+// ends with.
 
 
-
-
-
-
-async function defaultBranch(client, repo, payload) {
-    const fromEvent = payload?.repository?.default_branch;
-    if (fromEvent)
-        return fromEvent;
-    return (await client.rest.repos.get({ ...repo })).data.default_branch;
+/** The outputs of a run that tested nothing (an event the gate does not run on, a publish it skips). */
+const SKIPPED = {
+    result: 'skipped',
+    tests: 0,
+    failures: 0,
+    flaky: 0,
+    duration: 0,
+    tree: '',
+    'results-path': '',
+};
+function runOutputs(run, tree) {
+    const rep = run.final.report;
+    return {
+        result: run.passed ? 'passed' : 'failed',
+        tests: rep?.tests ?? 0,
+        failures: rep ? rep.failures + rep.errors : run.passed ? 0 : 1,
+        flaky: run.flaky ? Math.max(1, run.flakyTests.length) : 0,
+        duration: Math.round(run.durationMs / 100) / 10,
+        tree: tree?.state ?? '',
+        'results-path': '',
+    };
 }
+function testFailureMessage(run) {
+    const rep = run.final.report;
+    const failing = failingCases(run);
+    const attempts = run.attempts.length > 1 ? ` (after ${run.attempts.length} attempts)` : '';
+    if (rep && failing.length > 0) {
+        const names = failing.slice(0, 5).map(caseId).join(', ');
+        return `${failing.length} of ${rep.tests} tests failed${attempts}: ${names}${failing.length > 5 ? ', …' : ''}`;
+    }
+    const signal = run.final.signal ? ` (${run.final.signal})` : '';
+    return `the test command failed with exit code ${run.final.exitCode}${signal}${attempts}`;
+}
+
+;// CONCATENATED MODULE: ./node_modules/balanced-match/dist/esm/index.js
+const balanced = (a, b, str) => {
+    const ma = a instanceof RegExp ? maybeMatch(a, str) : a;
+    const mb = b instanceof RegExp ? maybeMatch(b, str) : b;
+    const r = ma !== null && mb != null && range(ma, mb, str);
+    return (r && {
+        start: r[0],
+        end: r[1],
+        pre: str.slice(0, r[0]),
+        body: str.slice(r[0] + ma.length, r[1]),
+        post: str.slice(r[1] + mb.length),
+    });
+};
+const maybeMatch = (reg, str) => {
+    const m = str.match(reg);
+    return m ? m[0] : null;
+};
+const range = (a, b, str) => {
+    let begs, beg, left, right = undefined, result;
+    let ai = str.indexOf(a);
+    let bi = str.indexOf(b, ai + 1);
+    let i = ai;
+    if (ai >= 0 && bi > 0) {
+        if (a === b) {
+            return [ai, bi];
+        }
+        begs = [];
+        left = str.length;
+        while (i >= 0 && !result) {
+            if (i === ai) {
+                begs.push(i);
+                ai = str.indexOf(a, i + 1);
+            }
+            else if (begs.length === 1) {
+                const r = begs.pop();
+                if (r !== undefined)
+                    result = [r, bi];
+            }
+            else {
+                beg = begs.pop();
+                if (beg !== undefined && beg < left) {
+                    left = beg;
+                    right = bi;
+                }
+                bi = str.indexOf(b, i + 1);
+            }
+            i = ai < bi && ai >= 0 ? ai : bi;
+        }
+        if (begs.length && right !== undefined) {
+            result = [left, right];
+        }
+    }
+    return result;
+};
+//# sourceMappingURL=index.js.map
+;// CONCATENATED MODULE: ./node_modules/brace-expansion/dist/esm/index.js
+
+const escSlash = '\0SLASH' + Math.random().toFixed(16) + '\0';
+const escOpen = '\0OPEN' + Math.random().toFixed(16) + '\0';
+const escClose = '\0CLOSE' + Math.random().toFixed(16) + '\0';
+const escComma = '\0COMMA' + Math.random().toFixed(16) + '\0';
+const escPeriod = '\0PERIOD' + Math.random().toFixed(16) + '\0';
+const escSlashPattern = new RegExp(escSlash, 'g');
+const escOpenPattern = new RegExp(escOpen, 'g');
+const escClosePattern = new RegExp(escClose, 'g');
+const escCommaPattern = new RegExp(escComma, 'g');
+const escPeriodPattern = new RegExp(escPeriod, 'g');
+const slashPattern = /\\\\/g;
+const openPattern = /\\{/g;
+const closePattern = /\\}/g;
+const commaPattern = /\\,/g;
+const periodPattern = /\\\./g;
+const EXPANSION_MAX = 100_000;
+// `EXPANSION_MAX` caps the *number* of expansions, but not their length. An
+// input like `'{a,b}'.repeat(1500)` stays under that count - its output is
+// truncated to 100k results - while making every result ~1500 characters
+// long. The result set, and the intermediate arrays built while combining
+// brace sets, then grow large enough to exhaust memory and crash the process
+// (CVE-2026-14257). `EXPANSION_MAX_LENGTH` bounds the total number of
+// characters the accumulator may hold at any point, so memory stays flat no
+// matter how many brace groups are chained. The limit sits well above any
+// realistic expansion (100k results hitting `EXPANSION_MAX` measure ~1M
+// characters) so legitimate input is unaffected.
+const EXPANSION_MAX_LENGTH = 4_000_000;
+// `expand_` recurses once per level of brace *nesting* - both when expanding a
+// set's comma members and when re-wrapping a set whose body is a single part.
+// The CVE-2026-14257 fix made the *tail* iterative (recursion on `m.post`, one
+// level per chained group), which left nesting depth unbounded: about 3,100
+// levels of `{{{...a,b...}}}` - only ~6KB of input - exhausted the native stack
+// and crashed the process. `EXPANSION_MAX_DEPTH` bounds how deep the parser
+// will follow nesting. It sits far above any realistic pattern and well below
+// the depth at which the stack runs out.
+const EXPANSION_MAX_DEPTH = 1_000;
+// Bash keeps a quirk where a brace group followed by a comma set still expands
+// (`{a},b}`). The parser implements it by rewriting the string and restarting
+// the scan, absorbing one `}` per pass. `n` trailing braces therefore cost `n`
+// full passes over a string that itself grows by one `escClose` sentinel each
+// time - quadratic in `n`, with a ~26x constant from the sentinel's length.
+// 128KB of `'{a}' + '}'.repeat(n) + ',z}'` blocked the event loop for 27
+// seconds to produce two results. `EXPANSION_MAX_REWRITES` bounds how many
+// times the scan may restart. Real `{a},b}` input needs a handful.
+const EXPANSION_MAX_REWRITES = 1_000;
+// `EXPANSION_MAX_STEPS` bounds the work one `expand` call does, which `max`,
+// `maxLength` and `maxDepth` don't: nested sets are rescanned at every level
+// and chained groups each rebuild up to `max` results, so 2KB of input could
+// block the event loop for over 30 seconds. Each character scanned, result
+// built and sequence value generated is a step, and each `expand_` call costs
+// `CALL_STEPS` more. Past the budget, the set being expanded and everything
+// after it stay literal. A glob needs a few hundred steps, and nesting all the
+// way to `EXPANSION_MAX_DEPTH` about 4M.
+const EXPANSION_MAX_STEPS = 20_000_000;
+// What one `expand_` call costs on top of what it scans and builds. Setting
+// one up takes about as long as scanning 16 characters, and a set whose
+// results are wrapped to be expanded again makes one call per result, each
+// scanning and building next to nothing: 64KB of
+// `('{{' + ','.repeat(316) + '}{' + ','.repeat(316) + '}}').repeat(n)` made
+// 4M such calls, which spent the budget three times as slowly as anything
+// else.
+const CALL_STEPS = 16;
+function numeric(str) {
+    return !isNaN(str) ? parseInt(str, 10) : str.charCodeAt(0);
+}
+function escapeBraces(str) {
+    return str
+        .replace(slashPattern, escSlash)
+        .replace(openPattern, escOpen)
+        .replace(closePattern, escClose)
+        .replace(commaPattern, escComma)
+        .replace(periodPattern, escPeriod);
+}
+function unescapeBraces(str) {
+    return str
+        .replace(escSlashPattern, '\\')
+        .replace(escOpenPattern, '{')
+        .replace(escClosePattern, '}')
+        .replace(escCommaPattern, ',')
+        .replace(escPeriodPattern, '.');
+}
+// Like `target.push(...items)` but doesn't overflow the stack
+function pushAll(target, items) {
+    for (let i = 0; i < items.length; i++) {
+        target.push(items[i]);
+    }
+}
+// `balanced`, run on `masked` (see `maskUnmatchedOpens`), sliced from `str`
+// and charged for the characters it walks: up to the group's `}`, or the
+// whole string when there is no match or unmatched `{` come first, which
+// `unmatched` then flags for masking. Once a call overdraws the budget, it
+// and every later one return undefined, so the rest stays literal.
+function balancedWithBudget(str, masked, budget) {
+    if (budget.remaining < 0) {
+        return undefined;
+    }
+    const r = range('{', '}', masked);
+    const unmatched = r !== undefined && masked.indexOf('{') < r[0];
+    budget.remaining -= r && !unmatched ? r[1] + 1 : str.length;
+    if (!r || budget.remaining < 0) {
+        return undefined;
+    }
+    return {
+        end: r[1],
+        pre: str.slice(0, r[0]),
+        body: str.slice(r[0] + 1, r[1]),
+        post: str.slice(r[1] + 1),
+        unmatched,
+    };
+}
+// `masked` with every `{` that has no matching `}` swapped for a `\0`, which
+// keeps the length, so a scan of it still lines up with the string it was
+// made from. Such a `{` is literal either way, but `balanced` only learns that
+// one is unmatched by reading to the end of the string, so with one at the
+// head of every group (`'{a,{b,c}'.repeat(n)`) each scan read the rest of the
+// input. That was quadratic, and once the step budget charged for it, it ran
+// out partway through and left the rest literal. A scan of the masked copy
+// stops at the group's `}`. It is one pass, charged as such.
+function maskUnmatchedOpens(masked, budget) {
+    budget.remaining -= masked.length;
+    const open = [];
+    for (let i = 0; i < masked.length; i++) {
+        const c = masked.charCodeAt(i);
+        if (c === 0x7b) {
+            open.push(i);
+        }
+        else if (c === 0x7d && open.length) {
+            open.pop();
+        }
+    }
+    let out = '';
+    let last = 0;
+    for (let i = 0; i < open.length; i++) {
+        const at = open[i];
+        out += masked.slice(last, at) + '\0';
+        last = at + 1;
+    }
+    return out + masked.slice(last);
+}
+// Whether `str` has a `,` not followed by another `,`, with a `}` after it on
+// the same line - what `/,(?!,).*\}/.test(str)` asks, answered in one pass from
+// the end. The regex tries every `,` and backtracks through the rest of its
+// line from each, which is quadratic, and the `{a},b}` rewrite asks again on
+// every pass. Like a scan, it is charged for the whole string and refused if
+// that overdraws the budget.
+function commaSetFollows(str, budget) {
+    budget.remaining -= str.length;
+    if (budget.remaining < 0) {
+        return false;
+    }
+    // Whether a `}` follows the current position before the line ends
+    let close = false;
+    for (let i = str.length - 1; i >= 0; i--) {
+        const c = str.charCodeAt(i);
+        if (c === 0x7d) {
+            close = true;
+        }
+        else if (c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029) {
+            // A line terminator, which `.` does not match
+            close = false;
+        }
+        else if (c === 0x2c && close && str.charCodeAt(i + 1) !== 0x2c) {
+            return true;
+        }
+    }
+    return false;
+}
+/**
+ * Basically just str.split(","), but handling cases
+ * where we have nested braced sections, which should be
+ * treated as individual members, like {a,{b,c},d}
+ *
+ * Returns `undefined` if the step budget runs out before the whole set is
+ * split, since splitting what is left on every comma would tear apart the
+ * nested sets it still holds.
+ */
+function parseCommaParts(str, budget) {
+    const parts = [];
+    // Walk the brace groups iteratively. Recursing on `post` once per group let a
+    // chain of them exhaust the stack - the parsing-side counterpart to
+    // the `expand_` overflow fixed for CVE-2026-14257, and not something `max` or
+    // `maxLength` can bound, since it happens before expansion.
+    //
+    // The part the next chunk continues
+    let carry = '';
+    for (;;) {
+        // A set's body holds no unmatched `{`, so there is nothing to mask.
+        const m = balancedWithBudget(str, str, budget);
+        if (budget.remaining < 0) {
+            return undefined;
+        }
+        if (!m) {
+            const tail = str.split(',');
+            tail[0] = carry + tail[0];
+            pushAll(parts, tail);
+            return parts;
+        }
+        const { pre, body, post } = m;
+        const p = pre.split(',');
+        p[0] = carry + p[0];
+        p[p.length - 1] += '{' + body + '}';
+        if (!post.length) {
+            pushAll(parts, p);
+            return parts;
+        }
+        carry = p.pop();
+        pushAll(parts, p);
+        str = post;
+    }
+}
+// An option that is left out, or that is NaN, gets its default. Every
+// comparison against NaN is false, so a NaN bound would never be reached:
+// `{ maxSteps: NaN }` let 15KB of input block the event loop for 16 seconds,
+// and `{ maxDepth: NaN }` overflowed the stack again (CVE-2026-102278). Pass
+// `Infinity` to lift a bound.
+function bound(value, fallback) {
+    return value === undefined || isNaN(value) ? fallback : value;
+}
+function esm_expand(str, options = {}) {
+    if (!str) {
+        return [];
+    }
+    const max = bound(options.max, EXPANSION_MAX);
+    const maxLength = bound(options.maxLength, EXPANSION_MAX_LENGTH);
+    const maxDepth = bound(options.maxDepth, EXPANSION_MAX_DEPTH);
+    const maxRewrites = bound(options.maxRewrites, EXPANSION_MAX_REWRITES);
+    const maxSteps = bound(options.maxSteps, EXPANSION_MAX_STEPS);
+    // I don't know why Bash 4.3 does this, but it does.
+    // Anything starting with {} will have the first two bytes preserved
+    // but *only* at the top level, so {},a}b will not expand to anything,
+    // but a{},b}c will be expanded to [a}c,abc].
+    // One could argue that this is a bug in Bash, but since the goal of
+    // this module is to match Bash's rules, we escape a leading {}
+    if (str.slice(0, 2) === '{}') {
+        str = '\\{\\}' + str.slice(2);
+    }
+    return expand_(escapeBraces(str), max, maxLength, maxDepth, 0, maxRewrites, { remaining: maxSteps }, true).map(unescapeBraces);
+}
+function embrace(str) {
+    return '{' + str + '}';
+}
+function isPadded(el) {
+    return /^-?0\d/.test(el);
+}
+function lte(i, y) {
+    return i <= y;
+}
+function gte(i, y) {
+    return i >= y;
+}
+// Build `{ acc[a] + pre + values[v] }` for every combination, capping the
+// number of results at `max` and the total number of characters at `maxLength`.
+// This is the one place output grows, so bounding it here keeps the single
+// accumulator - and therefore memory - flat regardless of how many brace groups
+// are combined (CVE-2026-14257). Each result built is a step, since `max` and
+// `maxLength` bound one combination, not how many brace groups are combined.
+function combine(acc, pre, values, max, maxLength, dropEmpties, budget) {
+    const out = [];
+    let length = 0;
+    // Bash drops empty results at the top level, and they don't count against
+    // `max`, so `max` bounds the number of *kept* results. Only an empty
+    // `acc[a] + pre` can make one, so for those the empty values are skipped
+    // without being visited. Visiting them one at a time let a set of empties
+    // cost `acc.length * values.length` while keeping nothing.
+    let nonEmpty;
+    outer: for (let a = 0; a < acc.length; a++) {
+        const prefix = acc[a] + pre;
+        let vs = values;
+        if (dropEmpties && !prefix) {
+            if (!nonEmpty)
+                nonEmpty = values.filter(v => v);
+            vs = nonEmpty;
+        }
+        for (let v = 0; v < vs.length; v++) {
+            if (out.length >= max)
+                break outer;
+            const expansion = prefix + vs[v];
+            if (length + expansion.length > maxLength)
+                break outer;
+            out.push(expansion);
+            length += expansion.length;
+        }
+    }
+    budget.remaining -= out.length;
+    return out;
+}
+// The expansion values of a single numeric (`1..5`) or alphabetic (`a..e..2`)
+// sequence body, or `undefined` if the step budget runs out generating them.
+function expandSequence(body, isAlphaSequence, max, maxLength, budget) {
+    const n = body.split(/\.\./);
+    const N = [];
+    // A sequence body always splits into two or three parts, but the compiler
+    // can't know that.
+    /* c8 ignore start */
+    if (n[0] === undefined || n[1] === undefined) {
+        return N;
+    }
+    /* c8 ignore stop */
+    const x = numeric(n[0]);
+    const y = numeric(n[1]);
+    const width = Math.max(n[0].length, n[1].length);
+    let incr = n.length === 3 && n[2] !== undefined ?
+        Math.max(Math.abs(numeric(n[2])), 1)
+        : 1;
+    let test = lte;
+    const reverse = y < x;
+    if (reverse) {
+        incr *= -1;
+        test = gte;
+    }
+    const pad = n.some(isPadded);
+    // A padded value is built a character at a time to `width`, which the input
+    // sets, so it costs one step per character: 64KB of
+    // `('{' + '0'.repeat(100) + '..99999}').repeat(n)` took 7 seconds charged
+    // one step per value.
+    const cost = pad ? width : 1;
+    let length = 0;
+    for (let i = x; test(i, y) && N.length < max; i += incr) {
+        // Each value is a step. `max` and `maxLength` bound one sequence, but a
+        // chain of them still generated up to `max` values each, however few
+        // combining could keep.
+        budget.remaining -= cost;
+        if (budget.remaining < 0) {
+            return undefined;
+        }
+        let c;
+        if (isAlphaSequence) {
+            c = String.fromCharCode(i);
+            if (c === '\\') {
+                c = '';
+            }
+        }
+        else {
+            c = String(i);
+            if (pad) {
+                const need = width - c.length;
+                if (need > 0) {
+                    const z = new Array(need + 1).join('0');
+                    if (i < 0) {
+                        c = '-' + z + c.slice(1);
+                    }
+                    else {
+                        c = z + c;
+                    }
+                }
+            }
+        }
+        if (length + c.length > maxLength)
+            break;
+        N.push(c);
+        length += c.length;
+    }
+    return N;
+}
+function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTop) {
+    // An overdraft here makes the first scan refuse, so `str` stays literal.
+    budget.remaining -= CALL_STEPS;
+    // Too deeply nested to keep following: treat the rest as literal, the same
+    // way a group that cannot expand is already handled. Truncating rather than
+    // throwing keeps `expand` total, matching `max` and `maxLength`.
+    if (depth > maxDepth) {
+        return [str];
+    }
+    // Consume the string's top-level brace groups left to right, threading a
+    // running set of combined prefixes (`acc`). Expanding the tail iteratively -
+    // rather than recursing on `m.post` once per group - keeps the native stack
+    // depth constant, so deeply chained input (`'{a,b}'.repeat(3000)`) can no
+    // longer overflow the stack, and leaves a single accumulator whose size
+    // `maxLength` bounds directly (CVE-2026-14257).
+    let acc = [''];
+    // Bash drops empty results, but only when the *first* top-level group is a
+    // comma set - a sequence like `{a..\}` may legitimately yield ''. The drop
+    // is on the final strings, so it is applied to whichever `combine` produces
+    // them (the one with no brace set left in the tail).
+    // How many times the `{a},b}` rewrite below has restarted the scan. Each pass
+    // re-reads the whole string, so leaving this unbounded is quadratic.
+    let rewrites = 0;
+    let dropEmpties = false;
+    let firstGroup = true;
+    // `str` with its unmatched `{` masked, once a scan has run into them
+    let masked = str;
+    for (;;) {
+        const m = balancedWithBudget(str, masked, budget);
+        // No brace set left, or no step budget left to look for one: the rest of
+        // the string is literal.
+        if (!m) {
+            return combine(acc, str, [''], max, maxLength, dropEmpties, budget);
+        }
+        if (m.unmatched) {
+            masked = maskUnmatchedOpens(masked, budget);
+        }
+        // no need to expand pre, since it is guaranteed to be free of brace-sets
+        const pre = m.pre;
+        // This set and the rest of the string, literal: for a set that cannot
+        // expand, and for one the step budget runs out on. Once it is overdrawn,
+        // every set still being expanded, at every level, stays literal like this -
+        // otherwise each level above would go on combining, and wrapping and
+        // expanding again, results the budget was too small for.
+        const literal = () => combine(acc, pre + '{' + m.body + '}' + m.post, [''], max, maxLength, dropEmpties, budget);
+        if (/\$$/.test(pre)) {
+            acc = combine(acc, pre + '{' + m.body + '}', [''], max, maxLength, dropEmpties && !m.post.length, budget);
+            firstGroup = false;
+            if (!m.post.length)
+                break;
+            str = m.post;
+            masked = masked.slice(m.end + 1);
+            continue;
+        }
+        const isNumericSequence = /^-?\d+\.\.-?\d+(?:\.\.-?\d+)?$/.test(m.body);
+        const isAlphaSequence = /^[a-zA-Z]\.\.[a-zA-Z](?:\.\.-?\d+)?$/.test(m.body);
+        const isSequence = isNumericSequence || isAlphaSequence;
+        const isOptions = m.body.indexOf(',') >= 0;
+        if (!isSequence && !isOptions) {
+            // {a},b}
+            if (rewrites < maxRewrites && commaSetFollows(m.post, budget)) {
+                rewrites++;
+                str = m.pre + '{' + m.body + escClose + m.post;
+                // Taking a `}` away never gives an unmatched `{` a partner, so what
+                // is masked stays unmatched. The `{` it closed can be left without
+                // one, and the next scan masks it.
+                masked =
+                    masked.slice(0, m.end) + escClose + masked.slice(m.end + 1);
+                isTop = true;
+                continue;
+            }
+            // Nothing here expands, so the whole remaining string is literal.
+            return literal();
+        }
+        if (firstGroup) {
+            dropEmpties = isTop && !isSequence;
+            firstGroup = false;
+        }
+        let values;
+        if (isSequence) {
+            values = expandSequence(m.body, isAlphaSequence, max, maxLength, budget);
+            if (!values) {
+                return literal();
+            }
+        }
+        else {
+            let n = parseCommaParts(m.body, budget);
+            // The step budget ran out partway through the set.
+            if (!n) {
+                return literal();
+            }
+            if (n.length === 1 && n[0] !== undefined) {
+                // x{{a,b}}y ==> x{a}y x{b}y
+                n = expand_(n[0], max, maxLength, maxDepth, depth + 1, maxRewrites, budget, false).map(embrace);
+                // The step budget ran out expanding the set's only part.
+                if (budget.remaining < 0) {
+                    return literal();
+                }
+                //XXX is this necessary? Can't seem to hit it in tests.
+                /* c8 ignore start */
+                if (n.length === 1) {
+                    const next = combine(acc, pre + n[0], [''], max, maxLength, dropEmpties && !m.post.length, budget);
+                    if (budget.remaining < 0) {
+                        return literal();
+                    }
+                    acc = next;
+                    if (!m.post.length)
+                        break;
+                    str = m.post;
+                    masked = masked.slice(m.end + 1);
+                    continue;
+                }
+                /* c8 ignore stop */
+            }
+            // Values that `combine` is going to drop as empty produce no result, so
+            // they must not count against `max` - otherwise `{a,,b}` with `max: 2`
+            // would stop at `['a', '']` and yield one result instead of two. Skipping
+            // them outright keeps `values` bounded while leaving `max` a bound on
+            // *kept* results.
+            let dropsEmpties = dropEmpties && !m.post.length && !pre;
+            for (let d = 0; dropsEmpties && d < acc.length; d++) {
+                if (acc[d]) {
+                    dropsEmpties = false;
+                }
+            }
+            values = [];
+            let valuesLength = 0;
+            outer: for (let j = 0; j < n.length; j++) {
+                const expanded = expand_(n[j], max, maxLength, maxDepth, depth + 1, maxRewrites, budget, false);
+                // The step budget ran out expanding a member.
+                if (budget.remaining < 0) {
+                    return literal();
+                }
+                for (let k = 0; k < expanded.length; k++) {
+                    const v = expanded[k];
+                    if (dropsEmpties && !v)
+                        continue;
+                    if (values.length >= max ||
+                        valuesLength + v.length > maxLength) {
+                        break outer;
+                    }
+                    values.push(v);
+                    valuesLength += v.length;
+                }
+            }
+        }
+        const next = combine(acc, pre, values, max, maxLength, dropEmpties && !m.post.length, budget);
+        // The step budget ran out combining the set's values in.
+        if (budget.remaining < 0) {
+            return literal();
+        }
+        acc = next;
+        if (!m.post.length)
+            break;
+        str = m.post;
+        masked = masked.slice(m.end + 1);
+    }
+    return acc;
+}
+//# sourceMappingURL=index.js.map
+;// CONCATENATED MODULE: ./node_modules/@isaacs/nonrecursive-glob-match/dist/esm/numeric-range.js
+// One digit, or a class of digits from a to b.
+const digit = (a, b) => a === b ?
+    { t: 'lit', ch: String(a) }
+    : { t: 'class', re: new RegExp(`^[${a}-${b}]$`) };
+const prefix = (d, alts) => alts.map(s => [digit(d, d), ...s]);
+// The digit strings from a to b, which have the same length.
+const fixed = (a, b) => {
+    if (!a)
+        return [[]];
+    let lo = +a[0];
+    let hi = +b[0];
+    const ra = a.slice(1);
+    const rb = b.slice(1);
+    if (lo === hi)
+        return prefix(lo, fixed(ra, rb));
+    const zeros = '0'.repeat(ra.length);
+    const nines = '9'.repeat(ra.length);
+    const out = [];
+    if (ra !== zeros)
+        out.push(...prefix(lo++, fixed(ra, nines)));
+    const last = rb === nines ? [] : prefix(hi--, fixed(zeros, rb));
+    if (lo <= hi) {
+        out.push([digit(lo, hi), ...Array.from(ra, () => digit(0, 9))]);
+    }
+    out.push(...last);
+    return out;
+};
+// The numbers from a to b, where 0 <= a <= b. If width is set, each
+// one has leading zeros to make it that many digits.
+const nonneg = (a, b, width) => {
+    if (width) {
+        return fixed(String(a).padStart(width, '0'), String(b).padStart(width, '0'));
+    }
+    const out = [];
+    for (let len = String(a).length; len <= String(b).length; len++) {
+        const lo = Math.max(a, len === 1 ? 0 : 10 ** (len - 1));
+        const hi = Math.min(b, 10 ** len - 1);
+        out.push(...fixed(String(lo), String(hi)));
+    }
+    return out;
+};
+/**
+ * The strings that the bash brace expansion `{lo..hi}` makes, as
+ * the alternatives of an `@(...)` extglob. Each one is a sequence of
+ * digits and digit classes, so there are only a few of them, even for
+ * a large range.
+ *
+ * If either end has a leading zero, such as `{01..10}`, each number
+ * has leading zeros to make it as long as the longer end, counting a
+ * `-` sign. So `{-05..3}` makes `-05` to `-01`, then `000` to `003`.
+ *
+ * Returns undefined if either end is not a safe integer.
+ */
+const numericRange = (loStr, hiStr) => {
+    let lo = Number(loStr);
+    let hi = Number(hiStr);
+    if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi))
+        return;
+    if (lo > hi)
+        [lo, hi] = [hi, lo];
+    const padded = /^-?0\d/.test(loStr) || /^-?0\d/.test(hiStr);
+    const width = padded ? Math.max(loStr.length, hiStr.length) : 0;
+    const out = [];
+    if (lo < 0) {
+        const neg = nonneg(Math.max(-hi, 1), -lo, width && width - 1);
+        out.push(...neg.map(s => [{ t: 'lit', ch: '-' }, ...s]));
+    }
+    if (hi >= 0)
+        out.push(...nonneg(Math.max(lo, 0), hi, width));
+    return out;
+};
+//# sourceMappingURL=numeric-range.js.map
+;// CONCATENATED MODULE: ./node_modules/@isaacs/nonrecursive-glob-match/dist/esm/parse-class.js
+// translate the various posix character classes into unicode properties
+// this works across all unicode locales
+// { <posix class>: [<translation>, negated]
+const posixClasses = {
+    '[:alnum:]': ['\\p{L}\\p{Nl}\\p{Nd}'],
+    '[:alpha:]': ['\\p{L}\\p{Nl}'],
+    '[:ascii:]': ['\\x' + '00-\\x' + '7f'],
+    '[:blank:]': ['\\p{Zs}\\t'],
+    '[:cntrl:]': ['\\p{Cc}'],
+    '[:digit:]': ['\\p{Nd}'],
+    '[:graph:]': ['\\p{Z}\\p{C}', true],
+    '[:lower:]': ['\\p{Ll}'],
+    '[:print:]': ['\\p{C}', true],
+    '[:punct:]': ['\\p{P}\\p{S}'],
+    '[:space:]': ['\\p{Z}\\t\\r\\n\\v\\f'],
+    '[:upper:]': ['\\p{Lu}'],
+    '[:word:]': ['\\p{L}\\p{Nl}\\p{Nd}\\p{Pc}'],
+    '[:xdigit:]': ['A-Fa-f0-9'],
+};
+// only need to escape a few things inside of brace expressions
+// escapes: [ \ ] -
+const braceEscape = (s) => s.replace(/[[\]\\-]/g, '\\$&');
+const noMatch = /$./;
+// Takes a glob string at a posix brace expression. Returns a RegExp
+// that tests one character, and the number of glob chars consumed.
+// If the class is not closed, consumed is 0, and the `[` must be
+// treated as a literal character.
+// Out of order ranges are removed. If nothing is left, the RegExp
+// is `/$./`, and the rest of the glob is consumed, so that the
+// whole glob cannot match.
+const parseClass = (glob, position, nocase = false, form) => {
+    // normalize one class member, if it stays one code point
+    const norm = (c) => {
+        const n = form ? c.normalize(form) : c;
+        return [...n].length === 1 ? n : c;
+    };
+    const pos = position;
+    /* c8 ignore start */
+    if (glob.charAt(pos) !== '[') {
+        throw new Error('not in a brace expression');
+    }
+    /* c8 ignore stop */
+    const ranges = [];
+    const negs = [];
+    let i = pos + 1;
+    let sawStart = false;
+    let escaping = false;
+    let negate = false;
+    let endPos = pos;
+    let rangeStart = '';
+    WHILE: while (i < glob.length) {
+        const c = String.fromCodePoint(glob.codePointAt(i));
+        if ((c === '!' || c === '^') && i === pos + 1) {
+            negate = true;
+            i++;
+            continue;
+        }
+        if (c === ']' && sawStart && !escaping) {
+            endPos = i + 1;
+            break;
+        }
+        sawStart = true;
+        if (c === '\\') {
+            if (!escaping) {
+                escaping = true;
+                i++;
+                continue;
+            }
+            // escaped \ char, fall through and treat like normal char
+        }
+        if (c === '[' && !escaping) {
+            // either a posix class, a collation equivalent, or just a [
+            for (const [cls, [unip, neg]] of Object.entries(posixClasses)) {
+                if (glob.startsWith(cls, i)) {
+                    // invalid, [a-[] is fine, but not [a-[:alpha]]
+                    if (rangeStart) {
+                        return [noMatch, glob.length - pos];
+                    }
+                    i += cls.length;
+                    if (neg)
+                        negs.push(unip);
+                    else
+                        ranges.push(unip);
+                    continue WHILE;
+                }
+            }
+        }
+        // now it's just a normal character, effectively
+        escaping = false;
+        const n = norm(c);
+        if (rangeStart) {
+            // throw this range away if it's not valid, but others
+            // can still match.
+            if (n.codePointAt(0) > rangeStart.codePointAt(0)) {
+                ranges.push(braceEscape(rangeStart) + '-' + braceEscape(n));
+            }
+            else if (n === rangeStart) {
+                ranges.push(braceEscape(n));
+            }
+            rangeStart = '';
+            i += c.length;
+            continue;
+        }
+        // now might be the start of a range.
+        // can be either c-d or c-] or c<more...>] or c] at this point
+        if (glob.startsWith('-]', i + c.length)) {
+            ranges.push(braceEscape(n + '-'));
+            i += c.length + 1;
+            continue;
+        }
+        if (glob.startsWith('-', i + c.length)) {
+            rangeStart = n;
+            i += c.length + 1;
+            continue;
+        }
+        // not the start of a range, just a single character
+        ranges.push(braceEscape(n));
+        i += c.length;
+    }
+    if (endPos < i) {
+        // didn't see the end of the class, not a valid class,
+        // but might still be valid as a literal match.
+        return [noMatch, 0];
+    }
+    // if we got no ranges and no negates, then we have a range that
+    // cannot possibly match anything, and that poisons the whole glob
+    if (!ranges.length && !negs.length) {
+        return [noMatch, glob.length - pos];
+    }
+    const sranges = '[' + (negate ? '^' : '') + ranges.join('') + ']';
+    const snegs = '[' + (negate ? '' : '^') + negs.join('') + ']';
+    const comb = '^' +
+        (ranges.length && negs.length ? '(' + sranges + '|' + snegs + ')'
+            : ranges.length ? sranges
+                : snegs);
+    return [new RegExp(comb, nocase ? 'iu' : 'u'), endPos - pos];
+};
+//# sourceMappingURL=parse-class.js.map
+;// CONCATENATED MODULE: ./node_modules/@isaacs/nonrecursive-glob-match/dist/esm/index.js
+
+
+// the end of the pattern, or of a negated sub-pattern
+const MATCH = { t: 'match', id: 0 };
+const extTypes = '!?+*@';
+const lit = (ch) => ({ t: 'lit', ch });
+const reEscape = (s) => s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+// a RegExp that only matches `s`, with unicode case folding
+const newFoldRe = (s) => new RegExp(`^${reEscape(s)}$`, 'iu');
+// foldRe for one literal char. The same chars are in most patterns,
+// so keep them. A RegExp without the `g` or `y` flag has no state to
+// share.
+const foldCache = new Map();
+const foldRe = (ch) => {
+    let re = foldCache.get(ch);
+    if (!re) {
+        re = newFoldRe(ch);
+        if (foldCache.size >= 1000)
+            foldCache.clear();
+        foldCache.set(ch, re);
+    }
+    return re;
+};
+const litMatch = (l, c) => {
+    if (c === l.ch)
+        return true;
+    if (!l.re)
+        return false;
+    const code = c.charCodeAt(0);
+    if (code >= 128)
+        return l.re.test(c);
+    const ascii = (l.ascii ??= new Uint8Array(128));
+    ascii[code] ||= l.re.test(c) ? 1 : 2;
+    return ascii[code] === 1;
+};
+const tokenize = (p, nocase, noext, form, mark) => {
+    const toks = [];
+    for (let i = 0; i < p.length;) {
+        const c = String.fromCodePoint(p.codePointAt(i));
+        if (mark) {
+            // a \ before a range would only escape its first char
+            const m = c === '\\' && p.startsWith(mark, i + 1) ? 1 : 0;
+            if (m || c === mark) {
+                const start = i + m + mark.length;
+                const end = p.indexOf(mark, start);
+                const r = /^(-?\d+)\.\.(-?\d+)$/.exec(p.slice(start, end));
+                const alts = end !== -1 && r && numericRange(r[1], r[2]);
+                if (alts) {
+                    toks.push({ t: 'ext', type: '@', alts });
+                    i = end + mark.length;
+                    continue;
+                }
+            }
+        }
+        if (c === '\\') {
+            // a trailing \ is a literal \
+            const e = p.codePointAt(i + 1);
+            const ch = e === undefined ? c : String.fromCodePoint(e);
+            toks.push(lit(ch));
+            i += 1 + ch.length;
+            continue;
+        }
+        if (c === '[') {
+            const [re, consumed] = parseClass(p, i, nocase, form);
+            if (consumed) {
+                toks.push({ t: 'class', re });
+                i += consumed;
+                continue;
+            }
+        }
+        if (!noext && extTypes.includes(c) && p[i + 1] === '(') {
+            toks.push({ t: 'open', type: c });
+            i += 2;
+            continue;
+        }
+        toks.push(!noext && c === '|' ? { t: 'bar' }
+            : !noext && c === ')' ? { t: 'close' }
+                : c === '*' ? { t: 'star' }
+                    : c === '?' ? { t: 'any' }
+                        : lit(c));
+        i += c.length;
+    }
+    return toks;
+};
+// map each open token index to the index of its close token
+const pair = (toks) => {
+    const pairs = new Map();
+    const stack = [];
+    toks.forEach((tok, i) => {
+        if (tok.t === 'open')
+            stack.push(i);
+        else if (tok.t === 'close' && stack.length)
+            pairs.set(stack.pop(), i);
+    });
+    return pairs;
+};
+// build the alternatives between start and end. An open token that
+// is not closed is never inside a closed extglob, so bar and close
+// tokens are only literal at the top level.
+const build = (toks, pairs, start, end, top) => {
+    let seq = [];
+    const alts = [seq];
+    for (let i = start; i < end; i++) {
+        const tok = toks[i];
+        const close = pairs.get(i);
+        if (tok.t === 'open' && close !== undefined) {
+            const sub = build(toks, pairs, i + 1, close, false);
+            seq.push({ t: 'ext', type: tok.type, alts: sub });
+            i = close;
+        }
+        else if (tok.t === 'bar' && !top) {
+            alts.push((seq = []));
+        }
+        else if (tok.t === 'open') {
+            seq.push(lit(tok.type), lit('('));
+        }
+        else if (tok.t === 'bar') {
+            seq.push(lit('|'));
+        }
+        else if (tok.t === 'close') {
+            seq.push(lit(')'));
+        }
+        else {
+            seq.push(tok);
+        }
+    }
+    return alts;
+};
+// normalize each run of literal chars as one string, so that a char
+// and the combining marks after it compose (or decompose) together.
+// Syntax is already parsed, so a char that normalizes to a syntax
+// char (such as full-width `＊` in NFKC) stays a literal.
+const normalize = (items, form) => {
+    const out = [];
+    let run = '';
+    const flush = () => {
+        for (const ch of run.normalize(form))
+            out.push(lit(ch));
+        run = '';
+    };
+    for (const it of items) {
+        if (it.t === 'lit') {
+            run += it.ch;
+            continue;
+        }
+        flush();
+        out.push(it.t === 'ext' ?
+            { ...it, alts: it.alts.map(a => normalize(a, form)) }
+            : it);
+    }
+    flush();
+    return out;
+};
+// the start node, and the number of node ids. Ids are dense, from 0
+// for the match node.
+const compile = (items, nocase) => {
+    let id = 1;
+    const split = (out) => ({ t: 'split', id: id++, out });
+    const seq = (items, next) => items.reduceRight((next, it) => item(it, next), next);
+    const item = (it, next) => {
+        switch (it.t) {
+            case 'lit':
+                const re = nocase ? foldRe(it.ch) : undefined;
+                return { t: 'lit', id: id++, ch: it.ch, re, next };
+            case 'any':
+            case 'star':
+                return { t: it.t, id: id++, next };
+            case 'class':
+                return { t: 'class', id: id++, re: it.re, next };
+        }
+        const alts = (next) => it.alts.map(a => seq(a, next));
+        switch (it.type) {
+            case '@':
+                return split(alts(next));
+            case '?':
+                return split([next, ...alts(next)]);
+            case '!':
+                return { t: 'neg', id: id++, sub: split(alts(MATCH)), next };
+        }
+        // * and +, loop back after each match
+        const after = split([]);
+        const entry = split(alts(after));
+        after.out.push(next, entry);
+        return it.type === '*' ? after : entry;
+    };
+    const start = seq(items, MATCH);
+    return [start, id];
+};
+// one line per node, in the order that a walk from the start
+// reaches them. Edges point to node ids. The nodes of a negated
+// sub-pattern are indented under their negation.
+const show = (start) => {
+    const lines = [];
+    const seen = new Set();
+    const ref = (n) => (n.t === 'match' ? 'match' : String(n.id));
+    const walk = (n, indent) => {
+        if (n.t === 'match' || seen.has(n))
+            return;
+        seen.add(n);
+        const line = (desc) => lines.push(`${indent}${n.id}: ${desc}`);
+        switch (n.t) {
+            case 'split':
+                line(`split -> ${n.out.map(ref).join(', ')}`);
+                for (const o of n.out)
+                    walk(o, indent);
+                return;
+            case 'neg':
+                line(`!(${ref(n.sub)}) -> ${ref(n.next)}`);
+                walk(n.sub, indent + '  ');
+                return walk(n.next, indent);
+            case 'lit':
+                line(`${JSON.stringify(n.ch)} -> ${ref(n.next)}`);
+                break;
+            case 'class':
+                line(`${n.re} -> ${ref(n.next)}`);
+                break;
+            default:
+                line(`${n.t === 'any' ? '?' : '*'} -> ${ref(n.next)}`);
+        }
+        walk(n.next, indent);
+    };
+    walk(start, '');
+    return [`start -> ${ref(start)}`, ...lines].join('\n');
+};
+// The threads at one position in the string. Each node thread is
+// only kept once, and runs with the same state are only kept once,
+// so that identical threads merge. The match node is not in
+// `threads`, because it can not step. It sets `match` instead.
+class State {
+    // set by the Sim, to mark the nodes that this state has
+    gen;
+    threads = [];
+    match = false;
+    runs = [];
+    // the sorted ids of the threads, with 0 for a match, once the
+    // state is done
+    ids = [];
+    constructor(gen) {
+        this.gen = gen;
+    }
+    // no threads, so nothing more can match
+    get dead() {
+        return !this.threads.length && !this.match && !this.runs.length;
+    }
+}
+// true if the two states hold the same threads
+const sameState = (a, b) => {
+    if (a.ids.length !== b.ids.length)
+        return false;
+    if (a.runs.length !== b.runs.length)
+        return false;
+    if (a.ids.some((id, i) => id !== b.ids[i]))
+        return false;
+    return a.runs.every(r => b.runs.some(o => o.neg === r.neg && sameState(o.state, r.state)));
+};
+const marks = (size) => ({
+    has: new Float64Array(size),
+    seen: new Float64Array(size),
+    gen: 0,
+});
+class Sim {
+    // `.` and `..` only match literal dots, even with `dot:true`
+    dots;
+    // the string starts with `.`, and `dot:true` is not set
+    dotStart;
+    #marks;
+    constructor(dots, dotStart, marks) {
+        this.dots = dots;
+        this.dotStart = dotStart;
+        this.#marks = marks;
+    }
+    state() {
+        return new State(++this.#marks.gen);
+    }
+    // sort the ids of a state, once it has all of its threads
+    done(state) {
+        state.ids = state.threads.map(n => n.id).sort((a, b) => a - b);
+        if (state.match)
+            state.ids.unshift(MATCH.id);
+        return state;
+    }
+    // true the first time that the state walks through the node, so
+    // that loops in the graph stop
+    #visit(state, node) {
+        const { seen } = this.#marks;
+        if (seen[node.id] === state.gen)
+            return false;
+        seen[node.id] = state.gen;
+        return true;
+    }
+    #addThread(state, node) {
+        const { has } = this.#marks;
+        if (has[node.id] === state.gen)
+            return false;
+        has[node.id] = state.gen;
+        state.threads.push(node);
+        return true;
+    }
+    // wildcards only match a leading dot if `dot:true`. In a negated
+    // sub-pattern, this does not apply, because the negation itself
+    // can not match a leading dot.
+    restricted(i, top) {
+        return top && (this.dots || (this.dotStart && i === 0));
+    }
+    add(state, node, i, top) {
+        switch (node.t) {
+            case 'split':
+                if (!this.#visit(state, node))
+                    return;
+                for (const o of node.out)
+                    this.add(state, o, i, top);
+                return;
+            case 'neg':
+                if (!this.#visit(state, node))
+                    return;
+                const sub = this.state();
+                this.add(sub, node.sub, i, false);
+                this.done(sub);
+                return this.addRun(state, { t: 'run', neg: node, state: sub }, i, top);
+            case 'star':
+                // a * can not start a dotfile, even if it matches nothing
+                if (this.restricted(i, top))
+                    return;
+                if (this.#addThread(state, node))
+                    this.add(state, node.next, i, top);
+                return;
+            case 'match':
+                state.match = true;
+                return;
+            default:
+                this.#addThread(state, node);
+        }
+    }
+    addRun(state, run, i, top) {
+        for (const r of state.runs) {
+            if (r.neg === run.neg && sameState(r.state, run.state))
+                return;
+        }
+        state.runs.push(run);
+        if (!run.state.match) {
+            this.add(state, run.neg.next, i, top);
+        }
+    }
+    // the threads after char `c`, at index `i`
+    step(state, c, i, top) {
+        const next = this.state();
+        for (const th of state.threads) {
+            switch (th.t) {
+                case 'lit':
+                    if (litMatch(th, c)) {
+                        this.add(next, th.next, i + 1, top);
+                    }
+                    break;
+                case 'any':
+                    if (!this.restricted(i, top))
+                        this.add(next, th.next, i + 1, top);
+                    break;
+                case 'class':
+                    if (!this.restricted(i, top) && th.re.test(c)) {
+                        this.add(next, th.next, i + 1, top);
+                    }
+                    break;
+                case 'star':
+                    if (!this.restricted(i, top))
+                        this.add(next, th, i + 1, top);
+            }
+        }
+        if (!this.restricted(i, top)) {
+            for (const run of state.runs) {
+                // a sub-pattern with no threads can not match again, so the
+                // run stays the same
+                if (run.state.dead) {
+                    this.addRun(next, run, i + 1, top);
+                    continue;
+                }
+                const sub = this.step(run.state, c, i, false);
+                this.addRun(next, { t: 'run', neg: run.neg, state: sub }, i + 1, top);
+            }
+        }
+        return this.done(next);
+    }
+}
+// A canonical key for the threads in a state. States with the same
+// key hold the same threads, so they match the same strings.
+const stateKey = (state) => {
+    const ids = state.ids.join();
+    if (!state.runs.length)
+        return ids;
+    const runs = state.runs.map(r => `${r.neg.id}(${stateKey(r.state)})`);
+    return `${ids}|${runs.sort().join('|')}`;
+};
+// The cache can hold about this many chars of state keys and
+// transitions. When it is full, it is cleared, so that a pattern
+// can not use an unbounded amount of memory.
+const DFA_BUDGET = 1 << 18;
+// A cache of the states that the simulation reaches, built as the
+// matcher is used. Each char of a string is then one Map lookup,
+// once the states that it leads to are known.
+//
+// The dot rules only restrict the first char of a dotfile (strings
+// that are only `.` or `..` do not use the cache). So a dotfile
+// starts at its own state, which takes its first step with the
+// restriction, and every other state takes steps without it.
+class Dfa {
+    #start;
+    #states = new Map();
+    #size = 0;
+    #plain;
+    #dotStart;
+    #sim;
+    #dotSim;
+    constructor(start, marks) {
+        this.#start = start;
+        this.#sim = new Sim(false, false, marks);
+        this.#dotSim = new Sim(false, true, marks);
+    }
+    #make(state) {
+        return {
+            state,
+            match: state.match,
+            dead: state.dead,
+            next: new Map(),
+        };
+    }
+    #intern(state) {
+        const key = stateKey(state);
+        const found = this.#states.get(key);
+        if (found)
+            return found;
+        if (this.#size > DFA_BUDGET)
+            this.#clear();
+        const d = this.#make(state);
+        this.#states.set(key, d);
+        this.#size += key.length + 1;
+        return d;
+    }
+    #clear() {
+        this.#states.clear();
+        this.#size = 0;
+        this.#plain = undefined;
+        this.#dotStart = undefined;
+    }
+    start(dotStart) {
+        if (dotStart) {
+            if (this.#dotStart)
+                return this.#dotStart;
+            const state = this.#dotSim.state();
+            this.#dotSim.add(state, this.#start, 0, true);
+            return (this.#dotStart = this.#make(this.#dotSim.done(state)));
+        }
+        if (this.#plain)
+            return this.#plain;
+        const state = this.#sim.state();
+        this.#sim.add(state, this.#start, 0, true);
+        return (this.#plain = this.#intern(this.#sim.done(state)));
+    }
+    // the next state, after a miss in `d.ascii`
+    next(d, c) {
+        const code = c.charCodeAt(0);
+        const found = code < 128 ? undefined : d.next.get(c);
+        if (found)
+            return found;
+        // the dotfile start is not in the cache, so it is never shared
+        const n = d === this.#dotStart ?
+            this.#intern(this.#dotSim.step(d.state, c, 0, true))
+            : this.#intern(this.#sim.step(d.state, c, 1, true));
+        if (code < 128) {
+            if (!d.ascii) {
+                d.ascii = new Array(128);
+                this.#size += 128;
+            }
+            d.ascii[code] = n;
+        }
+        else {
+            d.next.set(c, n);
+        }
+        this.#size++;
+        return n;
+    }
+}
+// the nodes in order, if the graph is a single chain
+const linear = (start) => {
+    const nodes = [];
+    for (let n = start; n.t !== 'match'; n = n.next) {
+        if (n.t === 'split' || n.t === 'neg')
+            return undefined;
+        nodes.push(n);
+    }
+    return nodes;
+};
+// Match a chain of nodes. Each node other than `*` matches exactly
+// one char, so on a failure it is enough to go back to the last `*`
+// and let it match one more char. This takes at most
+// nodes.length * chars.length steps.
+const testLinear = (nodes, chars, start, end) => {
+    let ni = 0;
+    let ci = start;
+    let starNi = -1;
+    let starCi = 0;
+    while (ci < end) {
+        const n = nodes[ni];
+        if (n?.t === 'star') {
+            starNi = ni++;
+            starCi = ci;
+            continue;
+        }
+        const c = chars[ci];
+        if (n &&
+            (n.t === 'any' ||
+                (n.t === 'lit' && litMatch(n, c)) ||
+                (n.t === 'class' && n.re.test(c)))) {
+            ni++;
+            ci++;
+            continue;
+        }
+        if (starNi === -1)
+            return false;
+        ni = starNi + 1;
+        ci = ++starCi;
+    }
+    while (nodes[ni]?.t === 'star')
+        ni++;
+    return ni === nodes.length;
+};
+// The least and most chars that the items can match. These are only
+// bounds: a negation can match a string of any length, so it counts
+// as 0 to Infinity.
+const lengths = (items) => {
+    let min = 0;
+    let max = 0;
+    for (const it of items) {
+        const [lo, hi] = itemLengths(it);
+        min += lo;
+        max += hi;
+    }
+    return [min, max];
+};
+const itemLengths = (it) => {
+    if (it.t === 'star')
+        return [0, Infinity];
+    if (it.t !== 'ext')
+        return [1, 1];
+    if (it.type === '!')
+        return [0, Infinity];
+    const alts = it.alts.map(lengths);
+    const min = Math.min(...alts.map(a => a[0]));
+    const max = Math.max(...alts.map(a => a[1]));
+    // a loop of alternatives that only match the empty string is empty
+    const loop = max === 0 ? 0 : Infinity;
+    return (it.type === '@' ? [min, max]
+        : it.type === '?' ? [0, max]
+            : it.type === '*' ? [0, loop]
+                : [min, loop]);
+};
+// true if the chars from `start` match the literals
+const hasAffix = (lits, chars, start) => {
+    for (let j = 0; j < lits.length; j++) {
+        if (!litMatch(lits[j], chars[start + j]))
+            return false;
+    }
+    return true;
+};
+// a `/`, or half of a surrogate pair
+const slashOrSurrogate = /[/\ud800-\udfff]/;
+const surrogate = /[\ud800-\udfff]/;
+// a string can be indexed by code point, unless it has surrogate
+// pairs
+const codePoints = (s) => surrogate.test(s) ? [...s] : s;
+const noSlash = (s) => {
+    if (s.includes('/')) {
+        throw new Error('can only match a single path portion, got: ' + s);
+    }
+};
+class esm_Matcher {
+    pattern;
+    options;
+    #start;
+    // the number of node ids
+    #size;
+    #marks;
+    // the Sim for strings that are only `.` or `..`
+    #dotsSim;
+    // the string to compare, if the pattern has no magic. With
+    // `nocase:true`, the RegExp that folds case is made when it is
+    // first used.
+    #literal;
+    #literalFold = false;
+    #literalRe;
+    // the nodes between the prefix and suffix, if the graph is a
+    // single chain
+    #linear;
+    // the linear nodes are only `*` and `?`, so the length bounds and
+    // the prefix and suffix decide the match
+    #wild = false;
+    // the least and most chars that a match can have
+    #min = 0;
+    #max = Infinity;
+    // the literals that a match must start and end with. Each one
+    // matches exactly one char, and they are distinct items in the
+    // pattern, so a string that does not have them can not match.
+    #prefix = [];
+    #suffix = [];
+    // the prefix and suffix as strings, if they do not fold case
+    #prefixStr;
+    #suffixStr;
+    // there is a prefix or suffix to check
+    #affix = false;
+    #dfa;
+    #form;
+    constructor(pattern, options = {}) {
+        if (pattern.includes('/')) {
+            throw new Error('can only match a single path portion, got pattern: ' + pattern);
+        }
+        this.pattern = pattern;
+        this.options = options;
+        const { nocase = false, noext = false, normalize: n } = options;
+        this.#form = n === true ? 'NFC' : n || undefined;
+        // a pattern that is only an empty extglob is a literal string,
+        // except for `!()`, which matches any non-empty string
+        const literal = /^[?*+@]\(\)$/.test(pattern);
+        const toks = tokenize(pattern, nocase, noext || literal, this.#form, options.rangeMark);
+        let [items] = build(toks, pair(toks), 0, toks.length, true);
+        if (this.#form)
+            items = normalize(items, this.#form);
+        const [start, size] = compile(items, nocase);
+        this.#start = start;
+        this.#size = size;
+        if (items.every(it => it.t === 'lit')) {
+            this.#literal = items.map(it => it.ch).join('');
+            this.#literalFold = nocase;
+        }
+        else {
+            const lit = (it) => it.t !== 'lit' ? undefined
+                : nocase ? { ch: it.ch, re: foldRe(it.ch) }
+                    : { ch: it.ch };
+            for (const it of items) {
+                const l = lit(it);
+                if (!l)
+                    break;
+                this.#prefix.push(l);
+            }
+            for (let j = items.length - 1; j >= 0; j--) {
+                const l = lit(items[j]);
+                if (!l)
+                    break;
+                this.#suffix.unshift(l);
+            }
+            this.#affix = !!(this.#prefix.length || this.#suffix.length);
+            if (!nocase) {
+                this.#prefixStr = this.#prefix.map(l => l.ch).join('');
+                this.#suffixStr = this.#suffix.map(l => l.ch).join('');
+            }
+            this.#linear = linear(this.#start)?.slice(this.#prefix.length, -this.#suffix.length || undefined);
+            this.#wild = !!this.#linear?.every(n => n.t === 'star' || n.t === 'any');
+            const [min, max] = lengths(items);
+            this.#min = min;
+            this.#max = max;
+        }
+    }
+    test(s) {
+        // The `/` check uses the string as given, so with normalization it
+        // is a separate step. Otherwise, one scan finds both a `/` and the
+        // surrogate pairs that stop the string being indexed by code point.
+        if (this.#form) {
+            noSlash(s);
+            return this.#test(s.normalize(this.#form));
+        }
+        if (slashOrSurrogate.test(s)) {
+            noSlash(s);
+            return this.#test(s, [...s]);
+        }
+        return this.#test(s, s);
+    }
+    /**
+     * The same as {@link Matcher#test}, but the string is not checked
+     * for `/` chars, so the result for a string that has one is not
+     * defined. Only use it for a string that is known to be one path
+     * portion, such as a part of a path that was split on `/`. It can
+     * be faster, because some patterns do not need to look at each char
+     * of the string.
+     */
+    testUnchecked(s) {
+        return this.#test(this.#form ? s.normalize(this.#form) : s);
+    }
+    // Test a string that has no `/`. `chars` indexes it by code point.
+    // If it is not given, it is only found if a step needs it.
+    #test(s, chars) {
+        if (this.#literal !== undefined) {
+            return this.#literalFold ?
+                (this.#literalRe ??= newFoldRe(this.#literal)).test(s)
+                : s === this.#literal;
+        }
+        // the length check means that the prefix and suffix do not
+        // overlap. Without the chars, the length in code points is from
+        // half of the UTF-16 length (if each one is a surrogate pair) to
+        // all of it, which is often enough to know.
+        const min = this.#min;
+        const max = this.#max;
+        if (chars === undefined) {
+            const most = s.length;
+            const least = (most + 1) >> 1;
+            if (most < min || least > max)
+                return false;
+            if (least < min || most > max)
+                chars = codePoints(s);
+        }
+        if (chars !== undefined &&
+            (chars.length < min || chars.length > max)) {
+            return false;
+        }
+        const prefix = this.#prefix.length;
+        if (this.#affix) {
+            if (this.#prefixStr !== undefined && this.#suffixStr !== undefined) {
+                if (!s.startsWith(this.#prefixStr) ||
+                    !s.endsWith(this.#suffixStr)) {
+                    return false;
+                }
+            }
+            else {
+                chars ??= codePoints(s);
+                const end = chars.length - this.#suffix.length;
+                if (!hasAffix(this.#prefix, chars, 0) ||
+                    !hasAffix(this.#suffix, chars, end)) {
+                    return false;
+                }
+            }
+        }
+        const dotStart = !this.options.dot && s.startsWith('.');
+        if (this.#linear) {
+            // `.` and `..` only match literal dots, even with `dot:true`
+            if (s === '.' || s === '..')
+                return false;
+            // only a literal can match the leading dot. A `*` can not
+            // start a dotfile, even if it matches nothing.
+            if (dotStart && !prefix)
+                return false;
+            if (this.#wild)
+                return true;
+            chars ??= codePoints(s);
+            const end = chars.length - this.#suffix.length;
+            return testLinear(this.#linear, chars, prefix, end);
+        }
+        chars ??= codePoints(s);
+        if (s === '.' || s === '..') {
+            this.#marks ??= marks(this.#size);
+            const sim = (this.#dotsSim ??= new Sim(true, false, this.#marks));
+            const start = sim.state();
+            sim.add(start, this.#start, 0, true);
+            let state = sim.done(start);
+            for (let i = 0; i < chars.length; i++) {
+                state = sim.step(state, chars[i], i, true);
+            }
+            return state.match;
+        }
+        this.#marks ??= marks(this.#size);
+        const dfa = (this.#dfa ??= new Dfa(this.#start, this.#marks));
+        let d = dfa.start(dotStart);
+        // read char codes from the string, so that a one-char string is
+        // only made for a cache miss
+        const str = chars === s;
+        for (let i = 0; i < chars.length; i++) {
+            if (d.dead)
+                return false;
+            const code = str ? s.charCodeAt(i) : chars[i].charCodeAt(0);
+            d = d.ascii?.[code] ?? dfa.next(d, chars[i]);
+        }
+        return d.match;
+    }
+    /** a readable listing of the state machine */
+    toString() {
+        return show(this.#start);
+    }
+}
+//# sourceMappingURL=index.js.map
+;// CONCATENATED MODULE: ./node_modules/minimatch/dist/esm/assert-valid-pattern.js
+const MAX_PATTERN_LENGTH = 1024 * 64;
+const assertValidPattern = (pattern) => {
+    if (typeof pattern !== 'string') {
+        throw new TypeError('invalid pattern');
+    }
+    if (pattern.length > MAX_PATTERN_LENGTH) {
+        throw new TypeError('pattern is too long');
+    }
+};
+//# sourceMappingURL=assert-valid-pattern.js.map
+;// CONCATENATED MODULE: ./node_modules/minimatch/dist/esm/escape.js
+/**
+ * Escape all magic characters in a glob pattern.
+ *
+ * If the {@link MinimatchOptions.windowsPathsNoEscape}
+ * option is used, then characters are escaped by wrapping in `[]`, because
+ * a magic character wrapped in a character class can only be satisfied by
+ * that exact character.  In this mode, `\` is _not_ escaped, because it is
+ * not interpreted as a magic character, but instead as a path separator.
+ *
+ * If the {@link MinimatchOptions.magicalBraces} option is used,
+ * then braces (`{` and `}`) will be escaped.
+ *
+ * A leading `#` or `!` is escaped as well, so that the result is never a
+ * comment or a negated pattern. In `windowsPathsNoEscape` mode, a leading
+ * `!` is written as `@(!)`, because `[!` starts a negated class.
+ */
+const escape_escape = (s, { windowsPathsNoEscape = false, magicalBraces = false, } = {}) => {
+    // don't need to escape +@! because we escape the parens
+    // that make those magic, and escaping ! as [!] isn't valid,
+    // because [!]] is a valid glob class meaning not ']'.
+    // However, at the start of the pattern, '!' negates the pattern and
+    // '#' makes it a comment, so the first character is handled below.
+    const e = magicalBraces ?
+        windowsPathsNoEscape ? s.replace(/[?*()[\]{}]/g, '[$&]')
+            : s.replace(/[?*()[\]\\{}]/g, '\\$&')
+        : windowsPathsNoEscape ? s.replace(/[?*()[\]]/g, '[$&]')
+            : s.replace(/[?*()[\]\\]/g, '\\$&');
+    const c = e.charAt(0);
+    if (c === '#') {
+        return (windowsPathsNoEscape ? '[#]' : '\\#') + e.slice(1);
+    }
+    if (c === '!') {
+        // '[!]' can not be used, because '[!' starts a negated class, and
+        // '\' is a path separator in windowsPathsNoEscape mode. '@(!)'
+        // matches only '!'. If extglobs are disabled with `noext`, it
+        // matches nothing, rather than everything.
+        return (windowsPathsNoEscape ? '@(!)' : '\\!') + e.slice(1);
+    }
+    return e;
+};
+//# sourceMappingURL=escape.js.map
+;// CONCATENATED MODULE: ./node_modules/minimatch/dist/esm/unescape.js
+/**
+ * Un-escape a string that has been escaped with {@link escape}.
+ *
+ * If the {@link MinimatchOptions.windowsPathsNoEscape} option is used, then
+ * square-bracket escapes are removed, but not backslash escapes.
+ *
+ * For example, it will turn the string `'[*]'` into `*`, but it will not
+ * turn `'\\*'` into `'*'`, because `\` is a path separator in
+ * `windowsPathsNoEscape` mode.
+ *
+ * When `windowsPathsNoEscape` is not set, then both square-bracket escapes and
+ * backslash escapes are removed.
+ *
+ * Slashes (and backslashes in `windowsPathsNoEscape` mode) cannot be escaped
+ * or unescaped.
+ *
+ * When `magicalBraces` is not set, escapes of braces (`{` and `}`) will not be
+ * unescaped.
+ */
+const unescape_unescape = (s, { windowsPathsNoEscape = false, magicalBraces = true, } = {}) => {
+    // escape() writes a leading '!' as '@(!)' in windowsPathsNoEscape mode
+    if (windowsPathsNoEscape && s.startsWith('@(!)')) {
+        return ('!' + unescape_unescape(s.slice(4), { windowsPathsNoEscape, magicalBraces }));
+    }
+    if (magicalBraces) {
+        return windowsPathsNoEscape ?
+            s.replace(/\[([^/\\])\]/g, '$1')
+            : s
+                .replace(/((?!\\).|^)\[([^/\\])\]/g, '$1$2')
+                .replace(/\\([^/])/g, '$1');
+    }
+    return windowsPathsNoEscape ?
+        s.replace(/\[([^/\\{}])\]/g, '$1')
+        : s
+            .replace(/((?!\\).|^)\[([^/\\{}])\]/g, '$1$2')
+            .replace(/\\([^/{}])/g, '$1');
+};
+//# sourceMappingURL=unescape.js.map
+;// CONCATENATED MODULE: ./node_modules/minimatch/dist/esm/index.js
+
+
+
+
+
+const DEFAULT_BRACE_EXPAND_MAX = 100_000;
+const DEFAULT_GLOB_STAR_RECURSION_MAX = 200;
+// avoid the annoying deprecation flag lol
+const AWE_KEY = ('allowWindow' + 'sEscape');
+const minimatch = (p, pattern, options) => {
+    assertValidPattern(pattern);
+    // shortcut: comments match nothing.
+    if (!options?.nocomment && pattern.charAt(0) === '#') {
+        return false;
+    }
+    return cachedMinimatch(pattern, options).match(p);
+};
+// The Minimatch objects that minimatch() used most recently, by options
+// and then by pattern. When the cache is full, it becomes the old one,
+// and the objects used from the old one are moved back to a new one.
+// So it keeps 256 to 512 objects.
+// The patterns can come from users, so the cache is also bounded by
+// the total weight of the objects (see cacheWeight()), and an object
+// that is too heavy is never kept. Otherwise a few unique patterns
+// with large brace expansions would fill the heap.
+let cache = new Map();
+let oldCache = new Map();
+let cacheSize = 0;
+let cacheTotalWeight = 0;
+const cacheMax = 256;
+const cacheMaxWeight = 1 << 15;
+const cacheMaxEntryWeight = 1 << 12;
+// About the memory that a compiled object keeps: the pattern and the
+// expanded patterns, of which each row in set is made.
+const cacheWeight = (mm) => {
+    let w = mm.pattern.length;
+    for (const s of mm.globSet) {
+        w += s.length + 1;
+        if (w > cacheMaxEntryWeight)
+            break;
+    }
+    return w;
+};
+// tsc fails here if a new option is in neither type. Add it to
+// optionsKey() too.
+const allOptionsKeyed = true;
+void allOptionsKeyed;
+// 0, 1 or 2 for undefined, falsy or truthy.
+const tri = (v) => v === undefined ? 0
+    : v ? 2
+        : 1;
+// The weight of each boolean option's base-3 digit in the key. The
+// weights below 24 are for optimizationLevel (1), platform (3) and
+// windowsPathsNoEscape (12). tsc fails here if a boolean option is
+// not in the list.
+const booleanWeights = new Map(Object.keys({
+    nobrace: 0,
+    nocomment: 0,
+    nonegate: 0,
+    noglobstar: 0,
+    noext: 0,
+    nonull: 0,
+    partial: 0,
+    dot: 0,
+    nocase: 0,
+    nocaseMagicOnly: 0,
+    magicalBraces: 0,
+    matchBase: 0,
+    flipNegate: 0,
+    preserveMultipleSlashes: 0,
+    windowsNoMagicRoot: 0,
+}).map((k, i) => [k, 24 * 3 ** i]));
+// The cache key for a set of options. It is a number, unless an
+// option is set to a value that the number can not show, such as
+// normalize or an uncommon platform. Then it is a JSON string.
+// The defaults give 0, the same key as no options.
+// It only reads the keys that are set, so that the speed does not
+// depend on the shape of the options object.
+const optionsKey = (o) => {
+    let n = 0;
+    let wpe = false;
+    // inherited keys too, because Minimatch reads them
+    // oxlint-disable-next-line guard-for-in
+    for (const k in o) {
+        const v = o[k];
+        switch (k) {
+            // the same test as the Minimatch constructor
+            case 'windowsPathsNoEscape':
+                if (v)
+                    wpe = true;
+                break;
+            case AWE_KEY:
+                if (v === false)
+                    wpe = true;
+                break;
+            case 'platform': {
+                // the same test as the Minimatch constructor
+                const p = v || defaultPlatform;
+                if (p === defaultPlatform)
+                    break;
+                if (p === 'darwin')
+                    n += 3;
+                else if (p === 'win32')
+                    n += 6;
+                else if (p === 'linux')
+                    n += 9;
+                else
+                    return JSON.stringify(o);
+                break;
+            }
+            case 'optimizationLevel':
+                // The same tests as Minimatch: 1 when undefined, then >= 2,
+                // >= 1, or else 0. The default level 1 adds 0.
+                if (v === undefined)
+                    break;
+                n +=
+                    v >= 2 ? 1
+                        : v >= 1 ? 0
+                            : 2;
+                break;
+            case 'braceExpandMax':
+                if (v !== undefined && v !== DEFAULT_BRACE_EXPAND_MAX) {
+                    return JSON.stringify(o);
+                }
+                break;
+            case 'maxGlobstarRecursion':
+                if (v !== undefined && v !== DEFAULT_GLOB_STAR_RECURSION_MAX) {
+                    return JSON.stringify(o);
+                }
+                break;
+            case 'normalize':
+                if (v !== undefined)
+                    return JSON.stringify(o);
+                break;
+            default:
+                // unknown keys have no weight
+                n += (booleanWeights.get(k) ?? 0) * tri(v);
+        }
+    }
+    return wpe ? n + 12 : n;
+};
+// A copy, so a later change to the options can not change it. Unlike
+// a spread, it keeps the inherited keys, which optionsKey() and the
+// Minimatch constructor also read.
+const copyOptions = (o) => {
+    const copy = {};
+    // oxlint-disable-next-line guard-for-in
+    for (const k in o)
+        copy[k] = o[k];
+    return copy;
+};
+const cachedMinimatch = (pattern, options) => {
+    const key = options ? optionsKey(options) : 0;
+    let mm = cache.get(key)?.get(pattern);
+    if (mm)
+        return mm;
+    mm =
+        oldCache.get(key)?.get(pattern) ??
+            new Minimatch(pattern, copyOptions(options));
+    const weight = cacheWeight(mm);
+    // too big to keep, so it is compiled again each time
+    if (weight > cacheMaxEntryWeight)
+        return mm;
+    if (cacheSize >= cacheMax ||
+        cacheTotalWeight + weight > cacheMaxWeight) {
+        oldCache = cache;
+        cache = new Map();
+        cacheSize = 0;
+        cacheTotalWeight = 0;
+    }
+    let byPattern = cache.get(key);
+    if (!byPattern)
+        cache.set(key, (byPattern = new Map()));
+    byPattern.set(pattern, mm);
+    cacheSize++;
+    cacheTotalWeight += weight;
+    return mm;
+};
+/* c8 ignore start */
+const defaultPlatform = (typeof process === 'object' && process ?
+    process.env?.__MINIMATCH_TESTING_PLATFORM__ || process.platform
+    : 'posix');
+const path = {
+    win32: { sep: '\\' },
+    posix: { sep: '/' },
+};
+/* c8 ignore stop */
+const esm_sep = defaultPlatform === 'win32' ? path.win32.sep : path.posix.sep;
+minimatch.sep = esm_sep;
+const GLOBSTAR = Symbol('globstar **');
+minimatch.GLOBSTAR = GLOBSTAR;
+const filter = (pattern, options) => {
+    let mm;
+    return (p) => (mm ??= cachedMinimatch(pattern, options)).match(p);
+};
+minimatch.filter = filter;
+const ext = (a, b = {}) => Object.assign({}, a, b);
+const esm_defaults = (def) => {
+    if (!def || typeof def !== 'object' || !Object.keys(def).length) {
+        return minimatch;
+    }
+    const orig = minimatch;
+    const m = (p, pattern, options = {}) => orig(p, pattern, ext(def, options));
+    return Object.assign(m, {
+        Minimatch: class Minimatch extends orig.Minimatch {
+            constructor(pattern, options = {}) {
+                super(pattern, ext(def, options));
+            }
+            static defaults(options) {
+                return orig.defaults(ext(def, options)).Minimatch;
+            }
+        },
+        unescape: (s, options = {}) => orig.unescape(s, ext(def, options)),
+        escape: (s, options = {}) => orig.escape(s, ext(def, options)),
+        filter: (pattern, options = {}) => orig.filter(pattern, ext(def, options)),
+        defaults: (options) => orig.defaults(ext(def, options)),
+        braceExpand: (pattern, options = {}) => orig.braceExpand(pattern, ext(def, options)),
+        match: (list, pattern, options = {}) => orig.match(list, pattern, ext(def, options)),
+        sep: orig.sep,
+        GLOBSTAR: GLOBSTAR,
+    });
+};
+minimatch.defaults = esm_defaults;
+// Brace expansion:
+// a{b,c}d -> abd acd
+// a{b,}c -> abc ac
+// a{0..3}d -> a0d a1d a2d a3d
+// a{b,c{d,e}f}g -> abg acdfg acefg
+// a{b,c}d{e,f}g -> abdeg acdeg abdeg abdfg
+//
+// Invalid sets are not expanded.
+// a{2..}b -> a{2..}b
+// a{b}c -> a{b}c
+const braceExpand = (pattern, options = {}) => {
+    assertValidPattern(pattern);
+    // Thanks to Yeting Li <https://github.com/yetingli> for
+    // improving this regexp to avoid a ReDOS vulnerability.
+    if (options.nobrace || !/\{(?:(?!\{).)*\}/.test(pattern)) {
+        // shortcut. no need to expand.
+        return [pattern];
+    }
+    // brace-expansion turns each escaped backslash '\\' into a single '\',
+    // which then escapes the next character instead, and can turn an
+    // escaped magic character (for example '\\\*') into a live one.
+    // Double every pair, so an escaped backslash comes back out still
+    // escaped. The parity of each run of backslashes is unchanged.
+    let p = pattern.replace(/\\\\/g, '\\\\\\\\');
+    // brace-expansion does not know about [...] classes. In
+    // windowsPathsNoEscape mode, escape() writes a literal brace as '[{]'
+    // or '[}]'. Escape the brace for brace-expansion, which removes that
+    // backslash again, leaving '[{]' or '[}]'.
+    if (options.windowsPathsNoEscape || options[AWE_KEY] === false) {
+        p = p.replace(/\[([{}])\]/g, '[\\$1]');
+    }
+    return esm_expand(p, { max: options.braceExpandMax });
+};
+minimatch.braceExpand = braceExpand;
+// A numeric range with at least this many values is matched as one
+// pattern portion, rather than expanded. For a glob walk, that is
+// one directory read, in place of a stat for each value.
+const RANGE_MIN = 100;
+// a {lo..hi} range that is not escaped, and not a ${...} variable
+const rangeRe = /(?<![\\$])\{(-?\d+)\.\.(-?\d+)\}/g;
+// true if a range mark in this portion is inside a `!(...)`,
+// `*(...)` or `+(...)` extglob. Those repeat or negate their
+// contents, so one Matcher for the whole range does not match the
+// same strings as the union of one pattern per value. For example,
+// `*({1..100})` would match `510` as `5` then `10`, and `!({1..100})`
+// would not match `5`, but every expanded pattern except `!(5)` does.
+// `@(...)` and `?(...)` are fine: they pick one value at most.
+const inRepeatOrNegExt = (portion, mark) => {
+    const stack = [];
+    for (let i = 0; i < portion.length; i++) {
+        const c = portion.charAt(i);
+        if (c === '\\') {
+            i++;
+        }
+        else if (c === mark) {
+            if (stack.some(t => t !== '@' && t !== '?'))
+                return true;
+        }
+        else if (portion.charAt(i + 1) === '(' && '!?+*@'.includes(c)) {
+            stack.push(c);
+            i++;
+        }
+        else if (c === ')') {
+            stack.pop();
+        }
+    }
+    return false;
+};
+const match = (list, pattern, options = {}) => {
+    const mm = new Minimatch(pattern, options);
+    list = list.filter(f => mm.match(f));
+    if (mm.options.nonull && !list.length) {
+        list.push(pattern);
+    }
+    return list;
+};
+minimatch.match = match;
+const globMagic = /[?*]|[+@!]\(.*?\)|\[|\]/;
+// Index of the `]` that closes the class that starts at `start`,
+// or -1 if it is not closed. Posix classes such as `[:alpha:]` are
+// not skipped, so this can find a `]` before the real end. That
+// only makes a class look less like a literal.
+const classEnd = (pattern, start) => {
+    let i = start + 1;
+    if (pattern.charAt(i) === '!' || pattern.charAt(i) === '^')
+        i++;
+    let sawStart = false;
+    for (; i < pattern.length; i++) {
+        const c = pattern.charAt(i);
+        if (c === ']' && sawStart)
+            return i;
+        sawStart = true;
+        if (c === '\\')
+            i++;
+    }
+    return -1;
+};
+// If a path portion pattern has no magic, return the string it
+// matches. Otherwise, return undefined. This can report magic for
+// a pattern that is in fact literal (eg, `[]`), but never the
+// reverse, so a string result is always safe to compare directly.
+const literal = (pattern, noext) => {
+    if (!noext && (pattern === '+()' || pattern === '@()'))
+        return pattern;
+    let lit = '';
+    for (let i = 0; i < pattern.length; i++) {
+        const c = pattern.charAt(i);
+        if (c === '\\') {
+            // a trailing \ is a literal \
+            lit += pattern.charAt(++i) || c;
+        }
+        else if (c === '*' || c === '?') {
+            return undefined;
+        }
+        else if (c === '[') {
+            const close = classEnd(pattern, i);
+            if (close === -1) {
+                // not closed, so the [ is a literal
+                lit += c;
+                continue;
+            }
+            // a class of one char, such as `[*]` or `[\b]`, is a literal
+            let body = pattern.slice(i + 1, close);
+            if (body.startsWith('\\'))
+                body = body.slice(1);
+            if ([...body].length !== 1 || '!^'.includes(pattern.charAt(i + 1))) {
+                return undefined;
+            }
+            lit += body;
+            i = close;
+        }
+        else if (!noext &&
+            '+@!'.includes(c) &&
+            pattern.charAt(i + 1) === '(' &&
+            pattern.includes(')', i + 2)) {
+            return undefined;
+        }
+        else {
+            lit += c;
+        }
+    }
+    return lit;
+};
+// The matching engine compiles and walks extglobs recursively, so a
+// path portion with very many extglobs (nested, such as `*(*(*(a)))`,
+// or in a row, such as `?(a)?(a)?(a)`) can exhaust the call stack.
+// Portions with more than this many extglobs are rejected.
+const MAX_EXTGLOBS = 256;
+// The number of extglob openers, such as `*(`, in a path portion
+// pattern. Chars in a class are counted too, so this can be more than
+// the number of extglobs, but never less.
+const extglobCount = (pattern) => {
+    let n = 0;
+    for (let i = 0; i < pattern.length - 1; i++) {
+        const c = pattern.charAt(i);
+        if (c === '\\') {
+            i++;
+        }
+        else if ('+@!?*'.includes(c) && pattern.charAt(i + 1) === '(') {
+            n++;
+            i++;
+        }
+    }
+    return n;
+};
+const assertValidExtglobs = (pattern) => {
+    if (extglobCount(pattern) > MAX_EXTGLOBS) {
+        throw new TypeError('pattern has too many extglobs');
+    }
+};
+// True if the portion pattern has the same meaning as an alternative
+// inside `@(...)`. It must not have a `|` or `)` that is not in a
+// closed extglob (those are literal at the top level), an extglob
+// that is not closed (the `)` of the `@(...)` would close it), or a
+// trailing `\` (it would escape the next `|`). A pattern that is
+// only an empty extglob, such as `?()`, is literal on its own, but
+// not in `@(...)`. Posix classes such as `[:alpha:]` can hide a `]`
+// from classEnd, so patterns with them are not merged.
+const extSafe = (pattern) => {
+    if (/^[?*+@]\(\)$/.test(pattern) || pattern.includes('[:'))
+        return false;
+    let depth = 0;
+    for (let i = 0; i < pattern.length; i++) {
+        const c = pattern.charAt(i);
+        if (c === '\\') {
+            if (++i === pattern.length)
+                return false;
+        }
+        else if (c === '[') {
+            const close = classEnd(pattern, i);
+            if (close !== -1)
+                i = close;
+        }
+        else if ('+@!?*'.includes(c) && pattern.charAt(i + 1) === '(') {
+            depth++;
+            i++;
+        }
+        else if (c === ')') {
+            if (!depth--)
+                return false;
+        }
+        else if (c === '|' && !depth) {
+            return false;
+        }
+    }
+    return !depth;
+};
+// The last path that Minimatch#match split, and its parts. A path is
+// often tested against many patterns in a row (such as a list of
+// ignore patterns), so this saves splitting it again. The parts are
+// never changed, so they can be shared.
+let lastSplit;
+// The last path that Minimatch#match checked before splitting it. If
+// the same path is checked again, it is being tested against many
+// patterns, so it is split and the parts are kept for the others.
+let lastChecked;
+// true if a pattern portion that is not ** matches a path portion.
+// An empty path portion only matches an empty pattern portion. A path
+// portion never has a `/`, so the Matcher does not need to check it.
+const portionMatch = (p, f) => typeof p === 'string' ? f === p : f !== '' && p.testUnchecked(f);
+// Where the last portion of a row matches in a path: the start of the
+// last portion of the path, or of the one before a trailing `/`. -1 if
+// it matches neither.
+const endIndex = (p, last, lastStart, prev, prevStart) => portionMatch(p, last) ? lastStart
+    : prev !== undefined && portionMatch(p, prev) ? prevStart
+        : -1;
+const isDots = (p) => p === '.' || p === '..';
+// a Windows drive letter portion, like `c:`
+const isDrive = (p) => typeof p === 'string' && /^[a-z]:$/i.test(p);
+// true for the `UNC` portion of a long UNC root, //?/UNC/host/share
+const isLongUNC = (p) => typeof p === 'string' && /^unc$/i.test(p);
+// The index of the host in a row or split path that starts with a
+// Windows UNC root: 2 for `//host/share`, and 4 for
+// `//?/UNC/host/share`. Otherwise -1. `//?/c:` is not one.
+const uncHost = (p) => {
+    if (p[0] !== '' || p[1] !== '')
+        return -1;
+    const h = p[2] !== '?' ? 2
+        : isLongUNC(p[3]) ? 4
+            : -1;
+    const host = p[h];
+    const share = p[h + 1];
+    return (h !== -1 &&
+        host !== undefined &&
+        host !== '' &&
+        host !== GLOBSTAR &&
+        share !== undefined &&
+        share !== '' &&
+        share !== GLOBSTAR) ?
+        h
+        : -1;
+};
+// true if ** can walk the path portion: not `.` or `..`, and not a
+// dotfile unless `dot` is set
+const walkable = (p, dot) => !isDots(p) && (dot || !p.startsWith('.'));
+// True if a portion of the path from `start` to `end` can not be
+// walked by **: one that starts with `.`, or with `dot`, one that is
+// `.` or `..`. `start` is the start of a portion, and `end` is the end
+// of the path, or just after a separator.
+const dotPortion = (f, start, end, dot, sep) => {
+    for (let k = start; k < end;) {
+        if (f.charCodeAt(k) === 46) {
+            if (!dot)
+                return true;
+            const n = f.charCodeAt(k + 1) === 46 ? k + 2 : k + 1;
+            if (n >= end || isSep(f.charCodeAt(n), sep))
+                return true;
+        }
+        // the start of the next portion, after any run of separators
+        const s = nextSep(f, k, sep);
+        if (s === -1)
+            return false;
+        k = s + 1;
+        while (k < end && isSep(f.charCodeAt(k), sep))
+            k++;
+    }
+    return false;
+};
+const isSep = (c, sep) => sep === '/' ? c === 47
+    : sep === '\\' ? c === 92
+        : c === 47 || c === 92;
+// the index of the first separator at or after `from`, or -1
+const nextSep = (f, from, sep) => {
+    if (sep !== 'both')
+        return f.indexOf(sep, from);
+    const s = f.indexOf('/', from);
+    const b = f.indexOf('\\', from);
+    return (s === -1 ? b
+        : b === -1 ? s
+            : Math.min(s, b));
+};
+// the index of the last separator at or before `from`, or -1
+const lastSep = (f, from, sep) => sep !== 'both' ?
+    f.lastIndexOf(sep, from)
+    : Math.max(f.lastIndexOf('/', from), f.lastIndexOf('\\', from));
+// What parse() returns in place of a Matcher while make() builds and
+// merges the rows. Most of the Matchers in rows that are merged would
+// never be used, so they are only made for the rows that are left.
+const PENDING = {};
+class Minimatch {
+    options;
+    set;
+    pattern;
+    windowsPathsNoEscape;
+    nonegate;
+    negate;
+    comment;
+    empty;
+    preserveMultipleSlashes;
+    partial;
+    globSet;
+    globParts;
+    nocase;
+    isWindows;
+    platform;
+    windowsNoMagicRoot;
+    maxGlobstarRecursion;
+    // the path can be checked against the last portion, and the string
+    // portions, of each row before it is split. See #canMatch.
+    #endCheck;
+    #literalCheck;
+    // level 2 resolves `.` and `..` portions in the path
+    #level2;
+    // the unicode normalization form, if any
+    #form;
+    // the string portions of each row in the set
+    #literals = [];
+    // the rows that #canMatch can match without splitting the path
+    #shapes = [];
+    // the rows whose last portion can be checked against the path's
+    #endRows = [];
+    // brace expansion can make the same portion in many rows, so they
+    // share one Matcher, and the states that it caches
+    #matchers = new Map();
+    // parse() returns PENDING in place of a Matcher
+    #pending = false;
+    // the char that marks numeric ranges in globSet, if any
+    #rangeMark;
+    // the GlobstarParts of each pattern row, by start index and partial
+    #globstarParts = new WeakMap();
+    constructor(pattern, options = {}) {
+        assertValidPattern(pattern);
+        options = options || {};
+        this.options = options;
+        this.maxGlobstarRecursion =
+            options.maxGlobstarRecursion ?? DEFAULT_GLOB_STAR_RECURSION_MAX;
+        this.pattern = pattern;
+        this.platform = options.platform || defaultPlatform;
+        this.isWindows = this.platform === 'win32';
+        this.windowsPathsNoEscape =
+            !!options.windowsPathsNoEscape || options[AWE_KEY] === false;
+        if (this.windowsPathsNoEscape) {
+            this.pattern = this.pattern.replace(/\\/g, '/');
+        }
+        this.preserveMultipleSlashes = !!options.preserveMultipleSlashes;
+        this.negate = false;
+        this.nonegate = !!options.nonegate;
+        this.comment = false;
+        this.empty = false;
+        this.partial = !!options.partial;
+        this.nocase = !!this.options.nocase;
+        this.windowsNoMagicRoot =
+            options.windowsNoMagicRoot !== undefined ?
+                options.windowsNoMagicRoot
+                : !!(this.isWindows && this.nocase);
+        this.globSet = [];
+        this.globParts = [];
+        this.set = [];
+        this.#endCheck = !this.preserveMultipleSlashes;
+        this.#level2 = (options.optimizationLevel ?? 1) >= 2;
+        const n = options.normalize;
+        this.#form = n === true ? 'NFC' : n || undefined;
+        // make the set of Matchers etc.
+        this.make();
+        // On Windows, the portions of a row up to its drive letter or UNC
+        // share are skipped or compared without case, if the path has one
+        // too. So the checks only use the portions after it.
+        const drives = this.set.map(row => this.#rootIndex(row));
+        this.#endRows = this.set.map((row, r) => this.#endCheck && row.length - 1 > drives[r]);
+        // with the end check, the last portion is already checked
+        this.#literals = this.set.map((row, r) => {
+            const end = this.#endRows[r] ? row.length - 1 : row.length;
+            const lits = row
+                .slice(drives[r] + 1, end)
+                .filter((p) => typeof p === 'string' && !!p);
+            return [...new Set(lits)];
+        });
+        this.#literalCheck = this.#literals.some(l => l.length);
+        this.#shapes = this.set.map((row, r) => {
+            const [p0, p1, p2] = row;
+            if (this.#endRows[r] && row.length === 2) {
+                if (p0 === GLOBSTAR && p1 !== GLOBSTAR)
+                    return 'tail';
+            }
+            // the basename of a path that is split on / is its last portion,
+            // or the one before a trailing /, the same as the end check
+            if (this.#endRows[r] &&
+                options.matchBase &&
+                row.length === 1 &&
+                p0 !== GLOBSTAR &&
+                p0 !== '') {
+                return 'base';
+            }
+            // the portion must not be a root, or '', which can be a
+            // different portion on Windows (where //x paths get an extra '')
+            if (!this.#endCheck || drives[r] !== -1)
+                return undefined;
+            if (row.length === 3 &&
+                p0 === GLOBSTAR &&
+                p2 === GLOBSTAR &&
+                p1 !== GLOBSTAR &&
+                p1 !== '' &&
+                // the portion between is only matched below this limit
+                this.maxGlobstarRecursion > 0) {
+                return 'mid';
+            }
+            if (row.length === 2 &&
+                p1 === GLOBSTAR &&
+                p0 !== GLOBSTAR &&
+                p0 !== '') {
+                return 'head';
+            }
+            return undefined;
+        });
+    }
+    // a string portion of a pattern, normalized if the option is set
+    #norm(p) {
+        return this.#form ? p.normalize(this.#form) : p;
+    }
+    // On Windows, the index of the last root portion of a row, as
+    // #matchRow finds it: 0 for `c:/...`, 3 for `//?/c:/...` and
+    // `//host/share/...`, and 5 for `//?/UNC/host/share/...`. Otherwise
+    // -1.
+    #rootIndex(row) {
+        if (!this.isWindows)
+            return -1;
+        if (isDrive(row[0]))
+            return 0;
+        const uncDrive = row[0] === '' && row[1] === '' && row[2] === '?' && isDrive(row[3]);
+        if (uncDrive)
+            return 3;
+        const h = uncHost(row);
+        return h === -1 ? -1 : h + 1;
+    }
+    hasMagic() {
+        if (this.options.magicalBraces && this.set.length > 1) {
+            return true;
+        }
+        for (const pattern of this.set) {
+            for (const part of pattern) {
+                if (typeof part !== 'string')
+                    return true;
+            }
+        }
+        return false;
+    }
+    make() {
+        const pattern = this.pattern;
+        const options = this.options;
+        // empty patterns and comments match nothing.
+        if (!options.nocomment && pattern.charAt(0) === '#') {
+            this.comment = true;
+            return;
+        }
+        if (!pattern) {
+            this.empty = true;
+            return;
+        }
+        // step 1: figure out negation, etc.
+        this.parseNegate();
+        // step 2: expand braces
+        this.globSet = [...new Set(this.#expandBraces())];
+        // step 3: now we have a set, so turn each one into a series of
+        // path-portion matching patterns.
+        // These will be Matchers, except in the case of "**", which is
+        // set to the GLOBSTAR object for globstar behavior,
+        // and will not contain any / characters
+        //
+        // First, we preprocess to make the glob pattern sets a bit simpler
+        // and deduped.  There are some perf-killing patterns that can cause
+        // problems with a glob walk, but we can simplify them down a bit.
+        const rawGlobParts = this.globSet.map(s => this.#slashSplit(s));
+        this.globParts = this.preprocess(rawGlobParts);
+        // glob --> Matchers
+        this.#pending = true;
+        let set = this.globParts.map((s, _, __) => {
+            if (this.isWindows && this.windowsNoMagicRoot) {
+                // check if it's a drive or unc path. The root of a long UNC
+                // path, //?/UNC/host/share, is 6 portions.
+                const n = s[2] === '?' && isLongUNC(s[3]) ? 6 : 4;
+                const isUNC = s[0] === '' &&
+                    s[1] === '' &&
+                    (s[2] === '?' || !globMagic.test(s[2])) &&
+                    s.slice(3, n).every(p => !globMagic.test(p));
+                const isDrive = /^[a-z]:/i.test(s[0]);
+                if (isUNC) {
+                    return [
+                        ...s.slice(0, n).map(p => this.#norm(p)),
+                        ...s.slice(n).map(ss => this.parse(ss)),
+                    ];
+                }
+                else if (isDrive) {
+                    return [
+                        this.#norm(s[0]),
+                        ...s.slice(1).map(ss => this.parse(ss)),
+                    ];
+                }
+            }
+            return s.map(ss => this.parse(ss));
+        });
+        // filter out everything that didn't compile properly.
+        this.set = set.filter(s => s.indexOf(false) === -1);
+        // do not treat the ? in UNC paths as magic
+        if (this.isWindows) {
+            for (let i = 0; i < this.set.length; i++) {
+                const p = this.set[i];
+                if (p[0] === '' &&
+                    p[1] === '' &&
+                    this.globParts[i][2] === '?' &&
+                    (isDrive(p[3]) || isLongUNC(this.globParts[i][3]))) {
+                    if (isLongUNC(this.globParts[i][3]))
+                        p[3] = 'UNC';
+                    p[2] = '?';
+                }
+            }
+        }
+        // with noext, `@(...)` would be literal
+        if (!options.noext)
+            this.mergeRows();
+        this.#pending = false;
+        this.set.forEach((row, i) => {
+            for (let k = 0; k < row.length; k++) {
+                if (row[k] === PENDING) {
+                    row[k] = this.parse(this.globParts[i][k]);
+                }
+            }
+        });
+    }
+    // Merge rows that only differ in one portion, where each of them
+    // is a Matcher, into one row that matches any of them with
+    // `@(a|b|...)`. Then a path is only walked once for all of them,
+    // for example with `**/*.{js,ts}`.
+    mergeRows() {
+        let merged = true;
+        while (merged) {
+            merged = false;
+            // a single row cannot be merged with anything
+            if (this.set.length < 2)
+                return;
+            let keys = this.#mergeKeys();
+            const len = Math.max(0, ...this.set.map(r => r.length));
+            for (let k = 0; k < len; k++) {
+                // the rows that are the same other than at portion k, keyed
+                // by the ids of the parts before k and the parts after k,
+                // which are at most the number of rows
+                const groups = new Map();
+                const R = this.set.length + 1;
+                this.set.forEach((row, i) => {
+                    if (!(row[k] instanceof esm_Matcher || row[k] === PENDING) ||
+                        !extSafe(this.globParts[i][k])) {
+                        return;
+                    }
+                    const { pre, suf } = keys[i];
+                    const key = pre[k] * R + suf[k + 1];
+                    const g = groups.get(key);
+                    if (g)
+                        g.push(i);
+                    else
+                        groups.set(key, [i]);
+                });
+                const drop = new Set();
+                for (const g of groups.values()) {
+                    if (g.length < 2)
+                        continue;
+                    const [first, ...rest] = g;
+                    const alts = g.map(i => this.globParts[i][k]);
+                    const glob = `@(${alts.join('|')})`;
+                    // merging is only an optimization, so leave the rows as they
+                    // are if the merged portion would have too many extglobs
+                    if (extglobCount(glob) > MAX_EXTGLOBS)
+                        continue;
+                    this.globParts[first][k] = glob;
+                    this.set[first][k] = this.parse(glob);
+                    for (const i of rest)
+                        drop.add(i);
+                }
+                if (drop.size) {
+                    merged = true;
+                    this.set = this.set.filter((_, i) => !drop.has(i));
+                    this.globParts = this.globParts.filter((_, i) => !drop.has(i));
+                    // every merge drops a row, so this happens at most once per row
+                    if (this.set.length < 2)
+                        return;
+                    keys = this.#mergeKeys();
+                }
+            }
+        }
+    }
+    // For each row, number ids for its prefixes and suffixes, such that
+    // pre[k] identifies parts[0..k) and suf[k] identifies parts[k..n).
+    // Two rows are the same other than at portion k exactly when they
+    // have the same pre[k] and suf[k + 1]. This is linear in the size of
+    // the rows, where joining the whole row for every k was quadratic.
+    #mergeKeys() {
+        const partIds = new Map();
+        const ids = this.globParts.map(parts => parts.map(s => {
+            let id = partIds.get(s);
+            if (id === undefined)
+                partIds.set(s, (id = partIds.size));
+            return id;
+        }));
+        // ids are only compared at the same k, so they are numbered per
+        // portion, with 0 for the empty prefix or suffix. Then they are
+        // at most the number of rows, and id * P + part id is a safe
+        // integer key for any set that fits in memory.
+        const P = partIds.size;
+        const len = Math.max(0, ...ids.map(r => r.length));
+        const keys = ids.map(r => ({
+            pre: [0],
+            suf: new Array(r.length + 1).fill(0),
+        }));
+        for (let k = 0; k < len; k++) {
+            const m = new Map();
+            ids.forEach((r, i) => {
+                if (k >= r.length)
+                    return;
+                const { pre } = keys[i];
+                const key = pre[k] * P + r[k];
+                let id = m.get(key);
+                if (id === undefined)
+                    m.set(key, (id = m.size + 1));
+                pre.push(id);
+            });
+        }
+        for (let k = len - 1; k >= 0; k--) {
+            const m = new Map();
+            ids.forEach((r, i) => {
+                if (k >= r.length)
+                    return;
+                const { suf } = keys[i];
+                const key = suf[k + 1] * P + r[k];
+                let id = m.get(key);
+                if (id === undefined)
+                    m.set(key, (id = m.size + 1));
+                suf[k] = id;
+            });
+        }
+        return keys;
+    }
+    // various transforms to equivalent pattern sets that are
+    // faster to process in a filesystem walk.  The goal is to
+    // eliminate what we can, and push all ** patterns as far
+    // to the right as possible, even if it increases the number
+    // of patterns that we have to process.
+    preprocess(globParts) {
+        // if we're not in globstar mode, then turn ** into *
+        if (this.options.noglobstar) {
+            for (const partset of globParts) {
+                for (let j = 0; j < partset.length; j++) {
+                    if (partset[j] === '**') {
+                        partset[j] = '*';
+                    }
+                }
+            }
+        }
+        const { optimizationLevel = 1 } = this.options;
+        if (optimizationLevel >= 2) {
+            // aggressive optimization for the purpose of fs walking
+            globParts = this.firstPhasePreProcess(globParts);
+            globParts = this.secondPhasePreProcess(globParts);
+        }
+        else if (optimizationLevel >= 1) {
+            // just basic optimizations to remove some .. parts
+            globParts = this.levelOneOptimize(globParts);
+        }
+        else {
+            // just collapse multiple ** portions into one
+            globParts = this.adjascentGlobstarOptimize(globParts);
+        }
+        return globParts;
+    }
+    // just get rid of adjascent ** portions
+    adjascentGlobstarOptimize(globParts) {
+        return globParts.map(parts => {
+            let gs = -1;
+            while (-1 !== (gs = parts.indexOf('**', gs + 1))) {
+                let i = gs;
+                while (parts[i + 1] === '**') {
+                    i++;
+                }
+                if (i !== gs) {
+                    parts.splice(gs, i - gs);
+                }
+            }
+            return parts;
+        });
+    }
+    // get rid of adjascent ** and resolve .. portions
+    levelOneOptimize(globParts) {
+        return globParts.map(parts => {
+            // .. can not remove the root of a Windows path
+            const root = this.#rootIndex(parts) + 1;
+            parts = parts.reduce((set, part) => {
+                const prev = set[set.length - 1];
+                if (part === '**' && prev === '**') {
+                    return set;
+                }
+                if (part === '..') {
+                    if (set.length > root &&
+                        prev &&
+                        prev !== '..' &&
+                        prev !== '.' &&
+                        prev !== '**') {
+                        set.pop();
+                        return set;
+                    }
+                }
+                set.push(part);
+                return set;
+            }, []);
+            return parts.length === 0 ? [''] : parts;
+        });
+    }
+    // Check the path against each row before it is split. 'no' if no
+    // row can match, so it does not need to be split. 'yes' if a row of
+    // `**` and one more portion matches. 'maybe' if it must be split to
+    // know. None of this applies with partial, where the path can end
+    // before the row does.
+    //
+    // On Windows, `\` is a separator in the path too, and the portions of
+    // a row up to its drive letter or UNC share are not checked (see
+    // #rootIndex).
+    //
+    // Each string portion of a row must be a portion of the path, so the
+    // path must contain it. Level 2 can only take portions out of the
+    // path, so this is still true then.
+    //
+    // The last portion of a row must match the last portion of the path,
+    // or the one before a trailing `/` (as a/* and a/**/* match a/b/).
+    // This does not apply to rows that end in **, rows that end in a
+    // root, or preserveMultipleSlashes (which can leave more
+    // than one '' at the end). At level 2, it does not apply if that
+    // portion is `.` or `..`, which can be
+    // resolved away. Level 2 only takes other portions out of the
+    // middle of the path.
+    //
+    // A row of `**/x` then matches if the ** can walk the portions
+    // before the one that x matches, the same as #matchGlobstar. At
+    // level 2, this is only known if none of them are `.` or `..`, so
+    // that the path does not change when it is resolved.
+    #canMatch(f) {
+        const sep = !this.isWindows || !f.includes('\\') ? '/'
+            : f.includes('/') ? 'both'
+                : '\\';
+        // the portions that f.split(/\/+/) would end with, and where they
+        // start in f, found when a row needs them. `ends` is 0 until they
+        // are found, then 1, or -1 if they can not be used.
+        let ends = this.#endCheck ? 0 : -1;
+        let last = '';
+        let lastStart = 0;
+        let prev;
+        let prevStart = 0;
+        const dot = !!this.options.dot;
+        // A string compare is cheaper than includes(), and a Matcher test
+        // costs more, so the cheaper check goes first.
+        ROWS: for (let r = 0; r < this.set.length; r++) {
+            const row = this.set[r];
+            const p = row[row.length - 1];
+            let end = ends !== -1 && this.#endRows[r] && p !== GLOBSTAR;
+            if (end && ends === 0) {
+                const i = lastSep(f, f.length, sep);
+                lastStart = i + 1;
+                last = f.slice(lastStart);
+                if (last === '' && i >= 0) {
+                    let j = i;
+                    while (j > 0 && isSep(f.charCodeAt(j - 1), sep))
+                        j--;
+                    prevStart = j === 0 ? 0 : lastSep(f, j - 1, sep) + 1;
+                    prev = f.slice(prevStart, j);
+                }
+                const resolves = this.#level2 &&
+                    (isDots(last) ||
+                        (last === '' && prev !== undefined && isDots(prev)));
+                ends = resolves ? -1 : 1;
+                end = !resolves;
+            }
+            let tailStart = -1;
+            if (end && typeof p === 'string') {
+                tailStart = endIndex(p, last, lastStart, prev, prevStart);
+                if (tailStart === -1)
+                    continue;
+            }
+            if (this.#literalCheck) {
+                for (const l of this.#literals[r]) {
+                    if (!f.includes(l))
+                        continue ROWS;
+                }
+            }
+            if (end && typeof p === 'object') {
+                tailStart = endIndex(p, last, lastStart, prev, prevStart);
+                if (tailStart === -1)
+                    continue;
+            }
+            const shape = this.#shapes[r];
+            if (shape === 'base' && end)
+                return 'yes';
+            if (shape === 'tail' && end) {
+                if (this.#level2 && dotPortion(f, 0, tailStart, true, sep)) {
+                    return 'maybe';
+                }
+                if (!dotPortion(f, 0, tailStart, dot, sep))
+                    return 'yes';
+                continue;
+            }
+            if (shape === 'mid' || shape === 'head') {
+                const m = this.#walk(f, row, shape === 'head', dot, sep);
+                if (m !== 'no')
+                    return m;
+                continue;
+            }
+            return 'maybe';
+        }
+        return 'no';
+    }
+    // Match a row of a known shape against the split path, the same as
+    // #matchGlobstar and #matchGlobStarBodySections do. None of these
+    // rows have a drive letter, so they start at the first portion.
+    #matchShape(file, row, shape) {
+        const dot = !!this.options.dot;
+        const n = file.length;
+        if (shape === 'head') {
+            // x, then at least one portion that ** can walk
+            if (n < 2 || !portionMatch(row[0], file[0])) {
+                return false;
+            }
+            for (let i = 1; i < n; i++)
+                if (!walkable(file[i], dot))
+                    return false;
+            return true;
+        }
+        const x = row[1];
+        if (shape === 'tail') {
+            // x is the last portion, or the one before a trailing ''
+            let t = n - 1;
+            if (!portionMatch(x, file[t])) {
+                if (file[t] !== '' || n === 1 || !portionMatch(x, file[--t])) {
+                    return false;
+                }
+            }
+            for (let i = 0; i < t; i++)
+                if (!walkable(file[i], dot))
+                    return false;
+            return true;
+        }
+        // mid: the first x that ** can walk to, with a portion after it,
+        // and ** can walk all of those
+        for (let k = 0; k < n; k++) {
+            if (portionMatch(x, file[k]) && k + 1 < n) {
+                let i = k + 1;
+                while (i < n && walkable(file[i], dot))
+                    i++;
+                if (i === n)
+                    return true;
+            }
+            if (!walkable(file[k], dot))
+                return false;
+        }
+        return false;
+    }
+    // Match a row of `**/x/**` or `x/**` against the path, the same as
+    // #matchGlobstar and #matchGlobStarBodySections do once it is split.
+    // x must match a portion (the first one, for `x/**`), the ** before
+    // it must be able to walk the portions before that one, and there
+    // must be a portion after it, which the ** after it can walk. At
+    // level 2, this is only known if no portion is `.` or `..`.
+    #walk(f, row, head, dot, sep) {
+        if (this.#level2 && dotPortion(f, 0, f.length, true, sep))
+            return 'maybe';
+        const x = row[head ? 0 : 1];
+        // the last portion has none after it, so it can not be x
+        let s = 0;
+        for (let e = nextSep(f, s, sep); e !== -1; e = nextSep(f, s, sep)) {
+            // the start of the next portion
+            let next = e + 1;
+            while (next < f.length && isSep(f.charCodeAt(next), sep))
+                next++;
+            const hit = typeof x === 'string' ?
+                e - s === x.length && f.startsWith(x, s)
+                : e > s && x.testUnchecked(f.slice(s, e));
+            if (hit && !dotPortion(f, next, f.length, dot, sep))
+                return 'yes';
+            if (head || dotPortion(f, s, next, dot, sep))
+                return 'no';
+            s = next;
+        }
+        return 'no';
+    }
+    // the last split, if it was the same path with the same split
+    // settings
+    #cachedSplit(f) {
+        const last = lastSplit;
+        return (last?.f === f &&
+            last.isWindows === this.isWindows &&
+            last.preserveMultipleSlashes === this.preserveMultipleSlashes &&
+            last.normalize === this.#form) ?
+            last
+            : undefined;
+    }
+    // split a path for match(), and keep the parts for the next call
+    #split(f) {
+        const { isWindows, preserveMultipleSlashes } = this;
+        // windows: need to use /, not \
+        let parts = this.#slashSplit(isWindows ? f.split('\\').join('/') : f);
+        // normalize each portion, so that a char that normalizes to `/`
+        // does not make a new portion
+        const normalize = this.#form;
+        if (normalize)
+            parts = parts.map(p => p.normalize(normalize));
+        lastSplit = {
+            f,
+            isWindows,
+            preserveMultipleSlashes,
+            normalize,
+            parts,
+        };
+        return lastSplit;
+    }
+    // resolve `.` and `..` portions of a path, for level 2
+    #levelTwoFileOptimize(file) {
+        // work on a copy, so that the cached parts do not change
+        const parts = [...file];
+        let didSomething = false;
+        do {
+            didSomething = false;
+            // <pre>/<e>/<rest> -> <pre>/<rest>
+            if (!this.preserveMultipleSlashes) {
+                for (let i = 1; i < parts.length - 1; i++) {
+                    const p = parts[i];
+                    // don't squeeze out UNC patterns
+                    if (i === 1 && p === '' && parts[0] === '')
+                        continue;
+                    if (p === '.' || p === '') {
+                        didSomething = true;
+                        parts.splice(i, 1);
+                        i--;
+                    }
+                }
+                if (parts[0] === '.' &&
+                    parts.length === 2 &&
+                    (parts[1] === '.' || parts[1] === '')) {
+                    didSomething = true;
+                    parts.pop();
+                }
+            }
+            // <pre>/<p>/../<rest> -> <pre>/<rest>
+            // .. can not remove the root of a Windows path
+            const root = this.#rootIndex(parts) + 1;
+            let dd = root;
+            while (-1 !== (dd = parts.indexOf('..', dd + 1))) {
+                const p = parts[dd - 1];
+                if (p && p !== '.' && p !== '..' && p !== '**') {
+                    didSomething = true;
+                    parts.splice(dd - 1, 2);
+                    dd = Math.max(dd - 2, root);
+                }
+            }
+        } while (didSomething);
+        return parts.length === 0 ? [''] : parts;
+    }
+    // First phase: single-pattern processing
+    // <pre> is 1 or more portions
+    // <rest> is 1 or more portions
+    // <p> is any portion other than ., .., '', or **
+    // <e> is . or ''
+    //
+    // **/.. is *brutal* for filesystem walking performance, because
+    // it effectively resets the recursive walk each time it occurs,
+    // and ** cannot be reduced out by a .. pattern part like a regexp
+    // or most strings (other than .., ., and '') can be.
+    //
+    // <pre>/**/../<p>/<p>/<rest> -> {<pre>/../<p>/<p>/<rest>,<pre>/**/<p>/<p>/<rest>}
+    // <pre>/<e>/<rest> -> <pre>/<rest>
+    // <pre>/<p>/../<rest> -> <pre>/<rest>
+    // **/**/<rest> -> **/<rest>
+    //
+    // **/*/<rest> -> */**/<rest> <== not valid because ** doesn't follow
+    // this WOULD be allowed if ** did follow symlinks, or * didn't
+    firstPhasePreProcess(globParts) {
+        // each **/.. split doubles the patterns, and adds a copy of the
+        // whole pattern. Throw if either gets too large. A partial split
+        // would match some paths and not others, depending on which rows
+        // the pass reached first.
+        const { braceExpandMax = DEFAULT_BRACE_EXPAND_MAX } = this.options;
+        let splitCells = 0;
+        const maxSplitCells = 1_000_000;
+        let didSomething = false;
+        do {
+            didSomething = false;
+            // <pre>/**/../<p>/<p>/<rest> -> {<pre>/../<p>/<p>/<rest>,<pre>/**/<p>/<p>/<rest>}
+            for (let parts of globParts) {
+                let gs = -1;
+                while (-1 !== (gs = parts.indexOf('**', gs + 1))) {
+                    let gss = gs;
+                    while (parts[gss + 1] === '**') {
+                        // <pre>/**/**/<rest> -> <pre>/**/<rest>
+                        gss++;
+                    }
+                    // eg, if gs is 2 and gss is 4, that means we have 3 **
+                    // parts, and can remove 2 of them.
+                    if (gss > gs) {
+                        parts.splice(gs + 1, gss - gs);
+                    }
+                    let next = parts[gs + 1];
+                    const p = parts[gs + 2];
+                    const p2 = parts[gs + 3];
+                    if (next !== '..')
+                        continue;
+                    if (!p ||
+                        p === '.' ||
+                        p === '..' ||
+                        !p2 ||
+                        p2 === '.' ||
+                        p2 === '..') {
+                        continue;
+                    }
+                    // Check before changing parts or allocating the new row.
+                    const addedCells = parts.length - 1;
+                    if (globParts.length >= braceExpandMax ||
+                        splitCells + addedCells > maxSplitCells) {
+                        throw new RangeError(`optimizationLevel 2: too many patterns from '**/..'`);
+                    }
+                    didSomething = true;
+                    // edit parts in place, and push the new one
+                    parts.splice(gs, 1);
+                    const other = parts.slice(0);
+                    other[gs] = '**';
+                    splitCells += addedCells;
+                    globParts.push(other);
+                    gs--;
+                }
+                // <pre>/<e>/<rest> -> <pre>/<rest>
+                if (!this.preserveMultipleSlashes) {
+                    for (let i = 1; i < parts.length - 1; i++) {
+                        const p = parts[i];
+                        // don't squeeze out UNC patterns
+                        if (i === 1 && p === '' && parts[0] === '')
+                            continue;
+                        if (p === '.' || p === '') {
+                            didSomething = true;
+                            parts.splice(i, 1);
+                            i--;
+                        }
+                    }
+                    if (parts[0] === '.' &&
+                        parts.length === 2 &&
+                        (parts[1] === '.' || parts[1] === '')) {
+                        didSomething = true;
+                        parts.pop();
+                    }
+                }
+                // <pre>/<p>/../<rest> -> <pre>/<rest>
+                // .. can not remove the root of a Windows path
+                const root = this.#rootIndex(parts) + 1;
+                let dd = root;
+                while (-1 !== (dd = parts.indexOf('..', dd + 1))) {
+                    const p = parts[dd - 1];
+                    if (p && p !== '.' && p !== '..' && p !== '**') {
+                        didSomething = true;
+                        const needDot = dd === 1 && parts[dd + 1] === '**';
+                        const splin = needDot ? ['.'] : [];
+                        parts.splice(dd - 1, 2, ...splin);
+                        if (parts.length === 0)
+                            parts.push('');
+                        dd = Math.max(dd - 2, root);
+                    }
+                }
+            }
+        } while (didSomething);
+        return globParts;
+    }
+    // second phase: multi-pattern dedupes
+    // {<pre>/<rest>,<pre>/<rest>} -> <pre>/<rest>
+    // {<pre>/*/<rest>,<pre>/<p>/<rest>} -> <pre>/*/<rest>
+    secondPhasePreProcess(globParts) {
+        const keys = new Set();
+        const rows = globParts.filter(parts => {
+            const key = parts.join('/');
+            if (keys.has(key))
+                return false;
+            keys.add(key);
+            return true;
+        });
+        // A row is covered by another row that has `*` at some positions,
+        // and is the same at all others. Collect each distinct set of `*`
+        // positions, then look up each row with `*` put at those positions.
+        const stars = new Map();
+        for (const parts of rows) {
+            const s = [];
+            for (let i = 0; i < parts.length; i++) {
+                if (parts[i] === '*')
+                    s.push(i);
+            }
+            if (s.length)
+                stars.set(s.join(','), s);
+        }
+        // Each row is checked against each set of `*` positions, so skip
+        // this if there are too many. The patterns match the same paths
+        // either way.
+        if (!stars.size || rows.length * stars.size > 100_000)
+            return rows;
+        const { dot } = this.options;
+        return rows.filter(parts => {
+            for (const s of stars.values()) {
+                if (s[s.length - 1] >= parts.length)
+                    continue;
+                const c = [...parts];
+                let ok = true;
+                let changed = false;
+                for (const i of s) {
+                    const p = parts[i];
+                    if (p === '*')
+                        continue;
+                    if (!p || p === '**' || (!dot && p.startsWith('.'))) {
+                        ok = false;
+                        break;
+                    }
+                    c[i] = '*';
+                    changed = true;
+                }
+                if (ok && changed && keys.has(c.join('/')))
+                    return false;
+            }
+            return true;
+        });
+    }
+    parseNegate() {
+        if (this.nonegate)
+            return;
+        const pattern = this.pattern;
+        let negate = false;
+        let negateOffset = 0;
+        for (let i = 0; i < pattern.length && pattern.charAt(i) === '!'; i++) {
+            negate = !negate;
+            negateOffset++;
+        }
+        if (negateOffset)
+            this.pattern = pattern.slice(negateOffset);
+        this.negate = negate;
+    }
+    // Match the parts of a path against one row of the set. `resolved`
+    // is the parts after level 2 resolves `.` and `..` in them, or the
+    // same parts below level 2. Set partial to true to test if, for
+    // example, "/a/b" matches the start of "/*/b/*/d". Partial means, if
+    // you run out of file before you run out of pattern, then that's
+    // fine, as long as all the parts match.
+    #matchRow(file, resolved, pattern, partial) {
+        let fileStartIndex = 0;
+        let patternStartIndex = 0;
+        // UNC paths like //?/X:/... can match X:/... and vice versa, and
+        // //?/UNC/host/share/... can match //host/share/... and vice versa.
+        // Drive letters in absolute drive or unc paths, and the host and
+        // share of UNC paths, are always compared case-insensitively.
+        const fh = this.isWindows ? uncHost(resolved) : -1;
+        const ph = fh === -1 ? -1 : uncHost(pattern);
+        if (ph !== -1) {
+            const host = pattern[ph];
+            const share = pattern[ph + 1];
+            if (typeof host !== 'string' || typeof share !== 'string') {
+                // a host or share with magic is matched as usual
+                fileStartIndex = fh;
+                patternStartIndex = ph;
+            }
+            else if (resolved[fh].toLowerCase() === host.toLowerCase() &&
+                resolved[fh + 1].toLowerCase() === share.toLowerCase()) {
+                fileStartIndex = fh + 2;
+                patternStartIndex = ph + 2;
+            }
+        }
+        else if (this.isWindows) {
+            const fileDrive = typeof file[0] === 'string' && /^[a-z]:$/i.test(file[0]);
+            const fileUNC = !fileDrive &&
+                file[0] === '' &&
+                file[1] === '' &&
+                file[2] === '?' &&
+                /^[a-z]:$/i.test(file[3]);
+            const patternDrive = typeof pattern[0] === 'string' && /^[a-z]:$/i.test(pattern[0]);
+            const patternUNC = !patternDrive &&
+                pattern[0] === '' &&
+                pattern[1] === '' &&
+                pattern[2] === '?' &&
+                typeof pattern[3] === 'string' &&
+                /^[a-z]:$/i.test(pattern[3]);
+            const fdi = fileUNC ? 3
+                : fileDrive ? 0
+                    : undefined;
+            const pdi = patternUNC ? 3
+                : patternDrive ? 0
+                    : undefined;
+            if (typeof fdi === 'number' && typeof pdi === 'number') {
+                const [fd, pd] = [
+                    file[fdi],
+                    pattern[pdi],
+                ];
+                // the drives match, so start matching after them
+                if (fd.toLowerCase() === pd.toLowerCase()) {
+                    patternStartIndex = pdi + 1;
+                    fileStartIndex = fdi + 1;
+                }
+            }
+        }
+        // the drive letters are found in the parts before level 2 resolves
+        // them, and the match uses the resolved parts
+        file = resolved;
+        if (pattern.includes(GLOBSTAR)) {
+            return this.#matchGlobstar(file, pattern, partial, fileStartIndex, patternStartIndex);
+        }
+        return this.#matchOne(file, pattern, partial, fileStartIndex, patternStartIndex);
+    }
+    #matchGlobstar(file, pattern, partial, fileIndex, patternIndex) {
+        const { head, body, tail, segments } = this.#getGlobstarParts(pattern, partial, patternIndex);
+        // check the head, from the current file/pattern index.
+        if (head.length) {
+            const headEnd = fileIndex + head.length;
+            if (!this.#matchOne(file, head, partial, fileIndex, 0, headEnd)) {
+                return false;
+            }
+            fileIndex += head.length;
+            patternIndex += head.length;
+        }
+        // now we know the head matches!
+        // if the last portion is not empty, it MUST match the end
+        // check the tail
+        let fileTailMatch = 0;
+        if (tail.length) {
+            // if head + tail > file, then we cannot possibly match
+            if (tail.length + fileIndex > file.length)
+                return false;
+            // try to match the tail
+            let tailStart = file.length - tail.length;
+            if (this.#matchOne(file, tail, partial, tailStart, 0)) {
+                fileTailMatch = tail.length;
+            }
+            else {
+                // affordance for stuff like a/**/* matching a/b/
+                // if the last file portion is '', and there's more to the pattern
+                // then try without the '' bit.
+                if (file[file.length - 1] !== '' ||
+                    fileIndex + tail.length === file.length) {
+                    return false;
+                }
+                tailStart--;
+                if (!this.#matchOne(file, tail, partial, tailStart, 0)) {
+                    return false;
+                }
+                fileTailMatch = tail.length + 1;
+            }
+        }
+        // now we know the tail matches!
+        // the middle is zero or more portions wrapped in **, possibly
+        // containing more ** sections.
+        // so a/**/b/**/c/**/d has become **/b/**/c/**
+        // if it's empty, it means a/**/b, just verify we have no bad dots
+        // if there's no tail, so it ends on /**, then we must have *something*
+        // after the head, or it's not a matc
+        if (!body.length) {
+            let sawSome = !!fileTailMatch;
+            for (let i = fileIndex; i < file.length - fileTailMatch; i++) {
+                const f = String(file[i]);
+                sawSome = true;
+                if (f === '.' ||
+                    f === '..' ||
+                    (!this.options.dot && f.startsWith('.'))) {
+                    return false;
+                }
+            }
+            // in partial mode, we just need to get past all file parts
+            return partial || sawSome;
+        }
+        // now we know that there's one or more body sections, which can
+        // be matched anywhere from the 0 index (because the head was pruned)
+        // through to the length-fileTailMatch index.
+        return !!this.#matchGlobStarBodySections(file, segments, file.length - fileTailMatch, fileIndex, 0, partial, 0, !!fileTailMatch, new Set());
+    }
+    // Split the pattern into head, tail, and middle of ** delimited
+    // parts. The tail has to be at the end, and the others just have to
+    // be found in order from the head. These only depend on the pattern
+    // row, so they are kept for the next path.
+    #getGlobstarParts(pattern, partial, patternIndex) {
+        let byStart = this.#globstarParts.get(pattern);
+        if (!byStart) {
+            byStart = [];
+            this.#globstarParts.set(pattern, byStart);
+        }
+        const key = patternIndex * 2 + (partial ? 1 : 0);
+        const found = byStart[key];
+        if (found)
+            return found;
+        const firstgs = pattern.indexOf(GLOBSTAR, patternIndex);
+        const lastgs = pattern.lastIndexOf(GLOBSTAR);
+        const head = pattern.slice(patternIndex, firstgs);
+        const body = pattern.slice(firstgs + 1, partial ? undefined : lastgs);
+        const tail = partial ? [] : pattern.slice(lastgs + 1);
+        // split the body up into sections, and note the number of
+        // portions that must come after the start of each one
+        const segments = [[[], 0]];
+        let current = segments[0];
+        let nonGsParts = 0;
+        const nonGsPartsSums = [0];
+        for (const b of body) {
+            if (b === GLOBSTAR) {
+                nonGsPartsSums.push(nonGsParts);
+                current = [[], 0];
+                segments.push(current);
+            }
+            else {
+                current[0].push(b);
+                nonGsParts++;
+            }
+        }
+        // the portions in this section and the ones after it
+        segments.forEach((b, i) => {
+            b[1] = nonGsParts - nonGsPartsSums[i];
+        });
+        const parts = { head, body, tail, segments };
+        byStart[key] = parts;
+        return parts;
+    }
+    // return false for "nope, not matching"
+    // return null for "not matching, cannot keep trying"
+    #matchGlobStarBodySections(file, 
+    // pattern section, and the portions that it and the rest need
+    bodySegments, 
+    // the end of the file portions that the body can match
+    fileLength, fileIndex, bodyIndex, partial, globStarDepth, sawTail, 
+    // the places that a walk has already tried, as
+    // bodyIndex * (file.length + 1) + fileIndex. A walk from a place
+    // does the same no matter how it got there, and it only comes back
+    // if it found no match, so a walk that gets to one stops.
+    tried) {
+        // take the first body segment, and walk from fileIndex to its "after"
+        // value at the end
+        // If it doesn't match at that position, we increment, until we hit
+        // that final possible position, and give up.
+        // If it does match, then advance and try to rest.
+        // If any of them fail we keep walking forward.
+        // this is still a bit recursively painful, but it's more constrained
+        // than previous implementations, because we never test something that
+        // can't possibly be a valid matching condition.
+        const bs = bodySegments[bodyIndex];
+        if (!bs) {
+            // with partial, the body is the rest of the pattern, so it
+            // matches if no portions are left, or only the '' of a trailing
+            // / (as a/* matches a/b/). A ** at the end walks them as its own
+            // empty section.
+            if (partial) {
+                return (fileIndex >= fileLength ||
+                    (fileIndex === fileLength - 1 && file[fileIndex] === ''));
+            }
+            // just make sure that there's no bad dots before the tail
+            for (let i = fileIndex; i < fileLength; i++) {
+                sawTail = true;
+                const f = file[i];
+                if (f === '.' ||
+                    f === '..' ||
+                    (!this.options.dot && f.startsWith('.'))) {
+                    return false;
+                }
+            }
+            return sawTail;
+        }
+        // have a non-globstar body section to test, up to the last index
+        // where it can start
+        const [body, need] = bs;
+        // with partial, the path can end before the body does
+        const after = partial ? fileLength : fileLength - need;
+        while (fileIndex <= after) {
+            const key = bodyIndex * (file.length + 1) + fileIndex;
+            if (tried.has(key))
+                return false;
+            tried.add(key);
+            const m = this.#matchOne(file, body, partial, fileIndex, 0, fileIndex + body.length);
+            // if limit exceeded, no match. intentional false negative,
+            // acceptable break in correctness for security.
+            if (m && globStarDepth < this.maxGlobstarRecursion) {
+                // match! see if the rest match. if so, we're done!
+                const sub = this.#matchGlobStarBodySections(file, bodySegments, fileLength, fileIndex + body.length, bodyIndex + 1, partial, globStarDepth + 1, sawTail, tried);
+                if (sub !== false) {
+                    return sub;
+                }
+            }
+            // the ** does not walk past the last place the body can start
+            if (fileIndex === after)
+                break;
+            const f = file[fileIndex];
+            if (f === '.' ||
+                f === '..' ||
+                (!this.options.dot && f.startsWith('.'))) {
+                return false;
+            }
+            fileIndex++;
+        }
+        // walked off. no point continuing
+        return partial || null;
+    }
+    #matchOne(file, pattern, partial, fileIndex, patternIndex, 
+    // only match the file portions before this index
+    fileEnd = file.length) {
+        let fi;
+        let pi;
+        let pl;
+        let fl;
+        for (fi = fileIndex,
+            pi = patternIndex,
+            fl = Math.min(fileEnd, file.length),
+            pl = pattern.length; fi < fl && pi < pl; fi++, pi++) {
+            let p = pattern[pi];
+            let f = file[fi];
+            // should be impossible.
+            /* c8 ignore start */
+            if (p === false || p === GLOBSTAR) {
+                return false;
+            }
+            /* c8 ignore stop */
+            // something other than **
+            // non-magic patterns just have to match exactly
+            // patterns with magic have been turned into Matchers.
+            if (!portionMatch(p, f))
+                return false;
+        }
+        // Note: ending in / means that we'll get a final ""
+        // at the end of the pattern.  This can only match a
+        // corresponding "" at the end of the file.
+        // If the file ends in /, then it can only match a
+        // a pattern that ends in /, unless the pattern just
+        // doesn't have any more for it. But, a/b/ should *not*
+        // match "a/b/*", even though * can match "", except in
+        // partial mode, where it might simply not be reached yet.
+        // However, a/b/ should still satisfy a/*
+        // now either we fell off the end of the pattern, or we're done.
+        if (fi === fl && pi === pl) {
+            // ran out of pattern and filename at the same time.
+            // an exact hit!
+            return true;
+        }
+        else if (fi === fl) {
+            // ran out of file, but still had pattern left.
+            // this is ok if we're doing the match as part of
+            // a glob fs traversal.
+            return partial;
+        }
+        else if (pi === pl) {
+            // ran out of pattern, still have file left.
+            // this is only acceptable if we're on the very last
+            // empty segment of a file with a trailing slash.
+            // a/* should match a/b/
+            return fi === fl - 1 && file[fi] === '';
+            /* c8 ignore start */
+        }
+        else {
+            // should be unreachable.
+            throw new Error('wtf?');
+        }
+        /* c8 ignore stop */
+    }
+    braceExpand() {
+        return braceExpand(this.pattern, this.options);
+    }
+    // Expand braces, except numeric ranges such as {0..999} with at
+    // least RANGE_MIN values. Each of those stays in its pattern as
+    // `<mark>0..999<mark>`, for the Matcher to test. If a range might
+    // be inside a [...] class, expand all of them instead.
+    #expandBraces() {
+        const { pattern } = this;
+        if (this.options.nobrace)
+            return this.braceExpand();
+        let code = 0xe000;
+        while (pattern.includes(String.fromCharCode(code))) {
+            if (++code > 0xf8ff)
+                return this.braceExpand();
+        }
+        const mark = String.fromCharCode(code);
+        let found = false;
+        const marked = pattern.replace(rangeRe, (m, lo, hi) => {
+            const a = Number(lo);
+            const b = Number(hi);
+            if (!Number.isSafeInteger(a) ||
+                !Number.isSafeInteger(b) ||
+                Math.abs(a - b) + 1 < RANGE_MIN) {
+                return m;
+            }
+            found = true;
+            return `${mark}${lo}..${hi}${mark}`;
+        });
+        if (!found)
+            return this.braceExpand();
+        const set = braceExpand(marked, this.options);
+        for (const p of set) {
+            for (const portion of p.split('/')) {
+                const c = portion.indexOf('[');
+                if (c !== -1 && c < portion.lastIndexOf(mark)) {
+                    return this.braceExpand();
+                }
+                if (!this.options.noext && inRepeatOrNegExt(portion, mark)) {
+                    return this.braceExpand();
+                }
+            }
+        }
+        this.#rangeMark = mark;
+        return set;
+    }
+    parse(pattern) {
+        assertValidPattern(pattern);
+        const options = this.options;
+        // shortcuts
+        if (pattern === '**')
+            return GLOBSTAR;
+        if (pattern === '')
+            return '';
+        const { nocase, nocaseMagicOnly, noext = false, dot, normalize, } = options;
+        const rangeMark = this.#rangeMark;
+        const lit = rangeMark && pattern.includes(rangeMark) ?
+            undefined
+            : literal(pattern, noext);
+        // in nocase mode, a literal with cased chars still needs a
+        // Matcher, unless nocaseMagicOnly is set.
+        if (lit !== undefined &&
+            !(nocase &&
+                !nocaseMagicOnly &&
+                pattern.toUpperCase() !== pattern.toLowerCase())) {
+            return this.#norm(lit);
+        }
+        if (this.#pending)
+            return PENDING;
+        let m = this.#matchers.get(pattern);
+        if (!m) {
+            if (!noext)
+                assertValidExtglobs(pattern);
+            m = new esm_Matcher(pattern, {
+                nocase,
+                noext,
+                dot,
+                normalize,
+                ...(rangeMark && { rangeMark }),
+            });
+            this.#matchers.set(pattern, m);
+        }
+        return m;
+    }
+    #slashSplit(p) {
+        // if p starts with // on windows, we preserve that
+        // so that UNC paths aren't broken.  Otherwise, any number of
+        // / characters are coalesced into one, unless
+        // preserveMultipleSlashes is set to true.
+        if (this.preserveMultipleSlashes) {
+            return p.split('/');
+        }
+        else if (this.isWindows && /^\/\/[^/]+/.test(p)) {
+            // add an extra '' for the one we lose
+            return ['', ...p.split(/\/+/)];
+        }
+        else {
+            return p.split(/\/+/);
+        }
+    }
+    match(f, partial = this.partial) {
+        // short-circuit in the case of busted things.
+        // comments, etc.
+        if (this.comment) {
+            return false;
+        }
+        if (this.empty) {
+            return f === '';
+        }
+        if (f === '/' && partial) {
+            return true;
+        }
+        const options = this.options;
+        // treat the test path as a set of pathparts. If it was not just
+        // split or checked, check that it can match before splitting it.
+        let split = this.#cachedSplit(f);
+        if (!split) {
+            // the checks look at the path as given, so not if it is
+            // normalized
+            if (!partial &&
+                !this.#form &&
+                (this.#endCheck || this.#literalCheck) &&
+                lastChecked !== f) {
+                lastChecked = f;
+                const can = this.#canMatch(f);
+                if (can === 'no')
+                    return options.flipNegate ? false : this.negate;
+                if (can === 'yes')
+                    return options.flipNegate ? true : !this.negate;
+            }
+            split = this.#split(f);
+        }
+        const ff = split.parts;
+        // the parts after level 2 resolves them, kept for the next pattern
+        // that tests the same path
+        const resolved = this.#level2 ?
+            (split.resolved ??= this.#levelTwoFileOptimize(ff))
+            : ff;
+        // just ONE of the pattern sets in this.set needs to match
+        // in order for it to be valid.  If negating, then just one
+        // match means that we have failed.
+        // Either way, return on the first hit.
+        const set = this.set;
+        // Find the basename of the path by looking for the last non-empty segment
+        let filename = ff[ff.length - 1];
+        if (!filename) {
+            for (let i = ff.length - 2; !filename && i >= 0; i--) {
+                filename = ff[i];
+            }
+        }
+        for (let r = 0; r < set.length; r++) {
+            const pattern = set[r];
+            const shape = partial ? undefined : this.#shapes[r];
+            // level 2 does not change a path of one portion
+            const hit = shape === 'base' ?
+                portionMatch(pattern[0], filename)
+                : shape ? this.#matchShape(resolved, pattern, shape)
+                    : options.matchBase && pattern.length === 1 ?
+                        this.#matchRow([filename], [filename], pattern, partial)
+                        : this.#matchRow(ff, resolved, pattern, partial);
+            if (hit) {
+                if (options.flipNegate) {
+                    return true;
+                }
+                return !this.negate;
+            }
+        }
+        // didn't get any hits.  this is success if it's a negative
+        // pattern, failure otherwise.
+        if (options.flipNegate) {
+            return false;
+        }
+        return this.negate;
+    }
+    static defaults(def) {
+        return minimatch.defaults(def).Minimatch;
+    }
+}
+/* c8 ignore start */
+
+
+/* c8 ignore stop */
+minimatch.Minimatch = Minimatch;
+minimatch.escape = escape_escape;
+minimatch.unescape = unescape_unescape;
+//# sourceMappingURL=index.js.map
+;// CONCATENATED MODULE: ./src/gate/bug-rule.ts
+// The bug-needs-test rule, pure: a pull request labelled as a bug fix must change a test.
+
+/** Pure: a pull request labelled as a bug fix must change at least one file matching `testPaths`. */
+function bugRule(labels, files, o) {
+    const wanted = new Set(o.bugLabels.map((l) => l.toLowerCase()));
+    const bugLabel = labels.find((l) => wanted.has(l.toLowerCase()));
+    if (!bugLabel)
+        return { applies: false, ok: true, message: 'not labelled as a bug fix', testFiles: [] };
+    const testFiles = files.filter((f) => o.testPaths.some((p) => minimatch(f, p, { dot: true })));
+    if (testFiles.length > 0) {
+        return {
+            applies: true,
+            ok: true,
+            message: `bug fix with a test: ${testFiles.slice(0, 5).join(', ')}${testFiles.length > 5 ? ', …' : ''}`,
+            testFiles,
+        };
+    }
+    return {
+        applies: true,
+        ok: false,
+        message: `this pull request is labelled '${bugLabel}' but changes no test: every bug fixed gets a new ` +
+            `test. Add one that fails without the fix (files matching test-paths: ${o.testPaths.join(', ')}).`,
+        testFiles,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/gate/commit-checks.ts
+// The gate's marks on a commit: its check run (started, completed with its annotations, or failed with the
+// reason) and its commit statuses (the gate's own and the tree's).
+
+
+
 async function startCheckRun(client, repo, o) {
-    const res = await client.rest.checks.create({ ...repo, name: o.name, head_sha: o.headSha, status: 'in_progress', started_at: new Date().toISOString(), details_url: o.detailsUrl });
+    const res = await client.rest.checks.create({
+        ...repo,
+        name: o.name,
+        head_sha: o.headSha,
+        status: 'in_progress',
+        started_at: new Date().toISOString(),
+        details_url: o.detailsUrl,
+    });
     return res.data.id;
 }
 /**
@@ -52068,10 +52444,21 @@ async function startCheckRun(client, repo, o) {
 async function finishCheckRun(client, repo, id, o) {
     const [first = [], ...rest] = batches(o.annotations);
     const output = { title: o.title, summary: o.summary };
-    const completed = { status: 'completed', conclusion: o.conclusion, completed_at: new Date().toISOString(), output: { ...output, annotations: first } };
+    const completed = {
+        status: 'completed',
+        conclusion: o.conclusion,
+        completed_at: new Date().toISOString(),
+        output: { ...output, annotations: first },
+    };
     let checkRunId = id;
     if (checkRunId === undefined) {
-        checkRunId = (await client.rest.checks.create({ ...repo, name: o.name, head_sha: o.headSha, details_url: o.detailsUrl, ...completed })).data.id;
+        checkRunId = (await client.rest.checks.create({
+            ...repo,
+            name: o.name,
+            head_sha: o.headSha,
+            details_url: o.detailsUrl,
+            ...completed,
+        })).data.id;
     }
     else {
         await client.rest.checks.update({ ...repo, check_run_id: checkRunId, ...completed });
@@ -52089,16 +52476,76 @@ async function finishCheckRun(client, repo, id, o) {
  */
 async function failCheckRun(client, repo, id, o) {
     // A code block: nothing in the error (a test name, a path) is read as Markdown, a link or a mention.
-    const summary = `## ❌ ${o.name}: the gate failed\n\nIt stopped before it could report the tests, with this error (the run log has the rest):\n\n${mdBlock((0,common_text/* oneLine */.T)(o.reason, 1000))}\n`;
-    const completed = { status: 'completed', conclusion: 'failure', completed_at: new Date().toISOString(), output: { title: 'the gate failed', summary } };
+    const summary = `## ❌ ${o.name}: the gate failed\n\nIt stopped before it could report the tests, with ` +
+        `this error (the run log has the rest):\n\n${mdBlock((0,common_text/* oneLine */.TN)(o.reason, 1000))}\n`;
+    const completed = {
+        status: 'completed',
+        conclusion: 'failure',
+        completed_at: new Date().toISOString(),
+        output: { title: 'the gate failed', summary },
+    };
     if (id === undefined)
-        await client.rest.checks.create({ ...repo, name: o.name, head_sha: o.headSha, details_url: o.detailsUrl, ...completed });
+        await client.rest.checks.create({
+            ...repo,
+            name: o.name,
+            head_sha: o.headSha,
+            details_url: o.detailsUrl,
+            ...completed,
+        });
     else
         await client.rest.checks.update({ ...repo, check_run_id: id, ...completed });
 }
 async function setStatus(client, repo, sha, context, s) {
-    await client.rest.repos.createCommitStatus({ ...repo, sha, context, state: s.state, description: s.description, target_url: s.targetUrl });
+    await client.rest.repos.createCommitStatus({
+        ...repo,
+        sha,
+        context,
+        state: s.state,
+        description: s.description,
+        target_url: s.targetUrl,
+    });
 }
+
+;// CONCATENATED MODULE: ./src/gate/github.ts
+async function defaultBranch(client, repo, payload) {
+    const fromEvent = payload?.repository?.default_branch;
+    if (fromEvent)
+        return fromEvent;
+    return (await client.rest.repos.get({ ...repo })).data.default_branch;
+}
+/** Why a write is usually refused, per mode: what the job's token needs. */
+const PERMISSION_HINTS = {
+    run: "the token needs 'checks: write', 'statuses: write', 'issues: write' and 'pull-requests: read'; a " +
+        'pull request from a fork gets a read-only token: use mode save and publish, see the README',
+    publish: "the workflow_run job's token needs 'checks: write', 'statuses: write', 'pull-requests: read' and 'actions: read'",
+};
+/** Explains the usual reason a write is refused, so the log says what to change. */
+function describeApiError(err, hint = PERMISSION_HINTS.run) {
+    const e = err;
+    const base = e.status ? `${e.status} ${e.message ?? ''}`.trim() : String(e?.message ?? err);
+    return e.status === 403 || e.status === 404 ? `${base} (${hint})` : base;
+}
+
+;// CONCATENATED MODULE: ./src/gate/pull-requests.ts
+async function labelsOf(client, repo, number) {
+    const labels = await client.paginate(client.rest.issues.listLabelsOnIssue, {
+        ...repo,
+        issue_number: number,
+        per_page: 100,
+    });
+    return labels.map((l) => l.name);
+}
+async function changedFiles(client, repo, number) {
+    const files = await client.paginate(client.rest.pulls.listFiles, { ...repo, pull_number: number, per_page: 100 });
+    // A rename counts for both names: moving a test is touching a test.
+    return files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename]));
+}
+async function openPulls(client, repo, base) {
+    const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'open', base, per_page: 100 });
+    return pulls.map((p) => ({ number: p.number, headSha: p.head.sha, labels: p.labels.map((l) => l.name) }));
+}
+
+;// CONCATENATED MODULE: ./src/gate/branch-history.ts
 /** The gate's finished result on one commit: its commit status named `checkName`, else its check run. */
 async function gateResult(client, repo, sha, checkName) {
     const statuses = (await client.rest.repos.listCommitStatusesForRef({ ...repo, ref: sha, per_page: 100 })).data;
@@ -52106,7 +52553,10 @@ async function gateResult(client, repo, sha, checkName) {
     if (status && status.state !== 'pending')
         return { result: status.state === 'success' ? 'success' : 'failure', url: status.target_url ?? undefined };
     const runs = (await client.rest.checks.listForRef({ ...repo, ref: sha, check_name: checkName, filter: 'latest', per_page: 10 })).data.check_runs;
-    const run = runs.find((r) => r.status === 'completed' && r.conclusion !== 'cancelled' && String(r.conclusion) !== 'skipped' && String(r.conclusion) !== 'stale');
+    const run = runs.find((r) => r.status === 'completed' &&
+        r.conclusion !== 'cancelled' &&
+        String(r.conclusion) !== 'skipped' &&
+        String(r.conclusion) !== 'stale');
     if (!run)
         return {};
     const ok = run.conclusion === 'success' || run.conclusion === 'neutral';
@@ -52129,7 +52579,12 @@ async function branchHistory(client, repo, ref, checkName, o) {
     }
     const out = [];
     for (const c of commits) {
-        const entry = { sha: c.sha, message: c.commit.message, author: c.commit.author?.name ?? undefined, login: c.author?.login ?? undefined };
+        const entry = {
+            sha: c.sha,
+            message: c.commit.message,
+            author: c.commit.author?.name ?? undefined,
+            login: c.author?.login ?? undefined,
+        };
         out.push(entry);
         if (c.sha === o.skipResultOf)
             continue;
@@ -52139,46 +52594,34 @@ async function branchHistory(client, repo, ref, checkName, o) {
     }
     return out;
 }
-async function labelsOf(client, repo, number) {
-    const labels = await client.paginate(client.rest.issues.listLabelsOnIssue, { ...repo, issue_number: number, per_page: 100 });
-    return labels.map((l) => l.name);
-}
-async function changedFiles(client, repo, number) {
-    const files = await client.paginate(client.rest.pulls.listFiles, { ...repo, pull_number: number, per_page: 100 });
-    // A rename counts for both names: moving a test is touching a test.
-    return files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename]));
-}
-async function openPulls(client, repo, base) {
-    const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'open', base, per_page: 100 });
-    return pulls.map((p) => ({ number: p.number, headSha: p.head.sha, labels: p.labels.map((l) => l.name) }));
-}
-/**
- * The open pull request whose head is the triggering run's commit. A fork's is not in the event, so it is
- * looked up by its head label (`owner:branch`), and only a pull request whose head is that very commit counts.
- */
-async function findPullForRun(client, repo, run) {
-    const listed = run.pullRequests.find((p) => p.headSha === run.headSha);
-    if (listed) {
-        const p = (await client.rest.pulls.get({ ...repo, pull_number: listed.number })).data;
-        return { number: p.number, baseRef: p.base.ref, labels: p.labels.map((l) => l.name) };
+
+;// CONCATENATED MODULE: ./src/github/identity.ts
+/** The author of what the workflow's GITHUB_TOKEN creates. That token may not read `/user` (403). */
+const ACTIONS_BOT = 'github-actions[bot]';
+const logins = new WeakMap();
+/** The login issues created with this client's token carry: the token's user, or github-actions[bot]. */
+function tokenLogin(client) {
+    let login = logins.get(client);
+    if (!login) {
+        login = client.rest.users.getAuthenticated().then((res) => res.data.login, (err) => {
+            // An installation token (the workflow's GITHUB_TOKEN) is refused here: "Resource not accessible by
+            // integration".
+            if (err.status === 401 || err.status === 403 || err.status === 404)
+                return ACTIONS_BOT;
+            throw err;
+        });
+        logins.set(client, login);
     }
-    const owner = run.headRepository.split('/')[0];
-    const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'open', head: `${owner}:${run.headBranch}`, per_page: 100 });
-    const p = pulls.find((x) => x.head.sha === run.headSha);
-    return p ? { number: p.number, baseRef: p.base.ref, labels: p.labels.map((l) => l.name) } : undefined;
+    return login;
 }
-/** The zip of the triggering run's artifact `name`; undefined when the run has no such (unexpired) artifact. */
-async function downloadRunArtifact(client, repo, runId, name) {
-    const { data } = await client.rest.actions.listWorkflowRunArtifacts({ ...repo, run_id: runId, name, per_page: 100 });
-    const artifact = data.artifacts.find((a) => a.name === name && !a.expired);
-    if (!artifact) {
-        const expired = data.artifacts.some((a) => a.name === name);
-        return { missing: expired ? `the artifact '${name}' of run ${runId} has expired` : `run ${runId} has no artifact named '${name}'` };
-    }
-    // The API answers with a redirect to a signed storage URL; fetch follows it without the token.
-    const res = await client.rest.actions.downloadArtifact({ ...repo, artifact_id: artifact.id, archive_format: 'zip' });
-    return { zip: new Uint8Array(res.data), id: artifact.id };
+/** Whether fivestep opened this issue with this token (its author is the token's login). */
+function openedBy(issue, login) {
+    return issue.user?.login === login;
 }
+
+;// CONCATENATED MODULE: ./src/gate/red-main-issue.ts
+
+
 /**
  * The gate's own open red-main issue: opened with this token (its author is the token's login) and
  * holding the marker. An issue a stranger wrote with the marker is never taken for it.
@@ -52186,7 +52629,12 @@ async function downloadRunArtifact(client, repo, runId, name) {
 async function findRedMainIssue(client, repo, checkName) {
     const marker = redMainMarker(checkName);
     const login = await tokenLogin(client);
-    for await (const page of client.paginate.iterator(client.rest.issues.listForRepo, { ...repo, state: 'open', creator: login, per_page: 100 })) {
+    for await (const page of client.paginate.iterator(client.rest.issues.listForRepo, {
+        ...repo,
+        state: 'open',
+        creator: login,
+        per_page: 100,
+    })) {
         const hit = page.data.find((i) => !i.pull_request && openedBy(i, login) && (i.body ?? '').includes(marker));
         if (hit)
             return { number: hit.number, html_url: hit.html_url };
@@ -52210,37 +52658,409 @@ async function closeRedMainIssue(client, repo, checkName, comment, logger) {
     if (!existing)
         return undefined;
     await client.rest.issues.createComment({ ...repo, issue_number: existing.number, body: comment });
-    await client.rest.issues.update({ ...repo, issue_number: existing.number, state: 'closed', state_reason: 'completed' });
+    await client.rest.issues.update({
+        ...repo,
+        issue_number: existing.number,
+        state: 'closed',
+        state_reason: 'completed',
+    });
     logger.info(`closed the red-main issue #${existing.number}: ${existing.html_url}`);
     return existing;
 }
-/** Pure: a pull request labelled as a bug fix must change at least one file matching `testPaths`. */
-function bugRule(labels, files, o) {
-    const wanted = new Set(o.bugLabels.map((l) => l.toLowerCase()));
-    const bugLabel = labels.find((l) => wanted.has(l.toLowerCase()));
-    if (!bugLabel)
-        return { applies: false, ok: true, message: 'not labelled as a bug fix', testFiles: [] };
-    const testFiles = files.filter((f) => o.testPaths.some((p) => minimatch(f, p, { dot: true })));
-    if (testFiles.length > 0) {
-        return { applies: true, ok: true, message: `bug fix with a test: ${testFiles.slice(0, 5).join(', ')}${testFiles.length > 5 ? ', …' : ''}`, testFiles };
+
+;// CONCATENATED MODULE: ./src/gate/tree-reporter.ts
+
+
+
+
+
+
+
+class TreeReporter {
+    deps;
+    client;
+    target;
+    tryWrite;
+    repo;
+    constructor(deps, client, target, tryWrite) {
+        this.deps = deps;
+        this.client = client;
+        this.target = target;
+        this.tryWrite = tryWrite;
+        this.repo = { owner: deps.context.owner, repo: deps.context.repo };
     }
-    return {
-        applies: true,
-        ok: false,
-        message: `this pull request is labelled '${bugLabel}' but changes no test: every bug fixed gets a new test. Add one that fails without the fix (files matching test-paths: ${o.testPaths.join(', ')}).`,
-        testFiles,
-    };
+    get settings() {
+        return this.deps.settings;
+    }
+    /**
+     * The tree: on the default branch this run's result is its new state (and `previous` the one before); on a
+     * pull request or a queue entry, the state of the branch it merges into.
+     */
+    async read(o) {
+        const s = this.settings;
+        const { headSha, pr, queueBase } = this.target;
+        const depth = this.deps.historyDepth ?? 30;
+        if (!this.client)
+            return { overridden: false, treeBranch: o.mainBranch };
+        if (o.onDefault) {
+            const history = await branchHistory(this.client, this.repo, headSha, s.checkName, {
+                depth,
+                skipResultOf: headSha,
+            });
+            const parents = history.filter((c) => c.sha !== headSha);
+            const own = history.find((c) => c.sha === headSha) ?? { sha: headSha };
+            const self = { ...own, result: o.result, url: this.target.detailsUrl };
+            const tree = treeFromHistory([self, ...parents]);
+            return { tree, previous: treeFromHistory(parents), overridden: false, treeBranch: o.mainBranch };
+        }
+        if (!s.tree || (this.target.event !== 'pull_request' && !queueBase)) {
+            return { overridden: false, treeBranch: o.mainBranch };
+        }
+        const treeBranch = pr?.baseRef ?? queueBase ?? o.mainBranch;
+        const tree = treeFromHistory(await branchHistory(this.client, this.repo, treeBranch, s.checkName, { depth }));
+        const overridden = tree.state === 'closed' && hasLabel(o.labels, s.treeOverrideLabel);
+        return { tree, overridden, treeBranch };
+    }
+    /**
+     * After a default-branch run, the red-main issue and the open pull requests' tree statuses; on a queue
+     * entry or a pull request, its own tree status.
+     */
+    async post(run, view, o) {
+        const { client } = this;
+        const { tree, previous, overridden, treeBranch } = view;
+        const { settings: s, logger, context: ctx } = this.deps;
+        const { headSha, pr } = this.target;
+        const commitUrl = (sha) => `${ctx.serverUrl}/${ctx.repository}/commit/${sha}`;
+        const treeContext = `${s.checkName}/tree`;
+        if (client && tree && o.onDefault && previous) {
+            await this.afterDefaultBranchRun({ client, tree, previous, run, commitUrl, mainBranch: o.mainBranch });
+        }
+        else if (client && tree && this.target.queueBase) {
+            // A queue entry is tested on top of the branch: its own result says whether merging it leaves the branch
+            // green, so a red tree must not hold back the entry that is the fix. The queue needs the status reported.
+            const status = queueTreeStatus(tree, { branch: treeBranch, passed: run.passed, commitUrl });
+            logger.info(`tree status on the merge queue entry: ${status.state}: ${status.description}`);
+            await this.tryWrite('set the tree status', (c) => setStatus(c, this.repo, headSha, treeContext, status));
+        }
+        else if (client && tree && this.target.event === 'pull_request') {
+            const overrideLabel = s.treeOverrideLabel;
+            const status = treeStatus(tree, { branch: treeBranch, overridden, overrideLabel, commitUrl });
+            const where = pr ? `#${pr.number}` : headSha.slice(0, 7);
+            logger.info(`tree status on ${where}: ${status.state}: ${status.description}`);
+            await this.tryWrite('set the tree status', (c) => setStatus(c, this.repo, headSha, treeContext, status));
+        }
+    }
+    async afterDefaultBranchRun(o) {
+        const { client, tree, previous } = o;
+        const s = this.settings;
+        const { logger, context: ctx } = this.deps;
+        const issueCtx = {
+            checkName: s.checkName,
+            branch: o.mainBranch,
+            repository: ctx.repository,
+            serverUrl: ctx.serverUrl,
+            runUrl: this.target.detailsUrl,
+            overrideLabel: s.treeOverrideLabel,
+        };
+        const turned = tree.state !== previous.state;
+        logger.info(`tree: ${tree.state}${turned ? ` (was ${previous.state})` : ''}`);
+        const current = tree.at ?? { sha: this.target.headSha };
+        let pullsCache;
+        const pulls = async () => (pullsCache ??= s.tree ? await openPulls(client, this.repo, o.mainBranch) : []);
+        if (tree.state === 'closed') {
+            const failing = failingCases(o.run).map((c) => ({
+                id: caseId(c),
+                file: c.file,
+                line: c.line,
+                message: c.message,
+            }));
+            const issue = redMainIssue(tree, current, failing, issueCtx);
+            await this.tryWrite('open or update the red-main issue', (c) => {
+                const comment = stillRedComment(current, failing, issueCtx);
+                return openOrUpdateRedMainIssue(c, this.repo, s.checkName, issue, comment, logger);
+            });
+        }
+        else if (turned || !previous.known) {
+            // The pull requests are counted first so the closing comment can say how many were let through again.
+            await this.tryWrite('close the red-main issue', async (c) => {
+                const comment = greenComment(current, issueCtx, turned ? (await pulls()).length : 0);
+                return closeRedMainIssue(c, this.repo, s.checkName, comment, logger);
+            });
+        }
+        // Only a change of state touches the open pull requests: when the tree closes they turn red (unless they
+        // carry the override label), when it opens they turn green, without anyone re-running anything.
+        if (!s.tree || !turned)
+            return;
+        await this.retreeOpenPulls(tree, pulls, o);
+    }
+    /** Every open pull request's tree status, once the default branch's tree opened or closed. */
+    async retreeOpenPulls(tree, pulls, o) {
+        const s = this.settings;
+        const open = (await this.tryWrite('list open pull requests', pulls)) ?? [];
+        for (const p of open) {
+            const overridden = tree.state === 'closed' && hasLabel(p.labels, s.treeOverrideLabel);
+            const overrideLabel = s.treeOverrideLabel;
+            const status = treeStatus(tree, { branch: o.mainBranch, overridden, overrideLabel, commitUrl: o.commitUrl });
+            await this.tryWrite(`set the tree status on #${p.number}`, (c) => setStatus(c, this.repo, p.headSha, `${s.checkName}/tree`, status));
+        }
+        const state = tree.state === 'open' ? 'success' : 'failure';
+        this.deps.logger.info(`tree status set to ${state} on ${open.length} open pull request(s)`);
+    }
 }
-/** Why a write is usually refused, per mode: what the job's token needs. */
-const PERMISSION_HINTS = {
-    run: "the token needs 'checks: write', 'statuses: write', 'issues: write' and 'pull-requests: read'; a pull request from a fork gets a read-only token: use mode save and publish, see the README",
-    publish: "the workflow_run job's token needs 'checks: write', 'statuses: write', 'pull-requests: read' and 'actions: read'",
-};
-/** Explains the usual reason a write is refused, so the log says what to change. */
-function describeApiError(err, hint = PERMISSION_HINTS.run) {
-    const e = err;
-    const base = e.status ? `${e.status} ${e.message ?? ''}`.trim() : String(e?.message ?? err);
-    return e.status === 403 || e.status === 404 ? `${base} (${hint})` : base;
+/** Whether `labels` holds `label`, case aside. */
+function hasLabel(labels, label) {
+    return labels.some((l) => l.toLowerCase() === label.toLowerCase());
+}
+/** Pure: the `<check-name>/tree` status on a merge-queue entry: the entry's own result on top of the branch. */
+function queueTreeStatus(tree, o) {
+    const at = tree.since ?? tree.at;
+    const targetUrl = at ? (at.url ?? o.commitUrl(at.sha)) : undefined;
+    if (!o.passed) {
+        const description = `merge queue: red on top of ${o.branch}, so it leaves the queue`;
+        return { state: 'failure', description, targetUrl };
+    }
+    const description = tree.state === 'closed'
+        ? `merge queue: green on top of ${o.branch}, which is red: this entry is the fix`
+        : `merge queue: green on top of ${o.branch}`;
+    return { state: 'success', description, targetUrl };
+}
+
+;// CONCATENATED MODULE: ./src/gate/reporter.ts
+
+
+
+
+
+
+
+
+
+
+
+class Reporter {
+    deps;
+    client;
+    target;
+    o;
+    repo;
+    warnings = [];
+    /** The check run created in_progress, and whether it (or the one posted complete) is completed. */
+    checkRunId;
+    completed = false;
+    /** The pending commit status was set, and not yet replaced by the result. */
+    pendingStatus = false;
+    onCompleted = () => void (this.completed = true);
+    /** The tree statuses and the red-main issue, written as this reporter writes. */
+    trees;
+    constructor(deps, client, target, o = {}) {
+        this.deps = deps;
+        this.client = client;
+        this.target = target;
+        this.o = o;
+        this.repo = { owner: deps.context.owner, repo: deps.context.repo };
+        this.trees = new TreeReporter(deps, client, target, (what, fn) => this.tryWrite(what, fn));
+    }
+    /** Writes must not hide the test result: a refused write is a warning (in mode publish, a failure). */
+    async tryWrite(what, fn) {
+        if (!this.client)
+            return undefined;
+        try {
+            return await fn(this.client);
+        }
+        catch (err) {
+            const msg = `could not ${what}: ${describeApiError(err, this.permissionHints())}`;
+            this.warnings.push(msg);
+            this.deps.logger.warning(msg);
+            return undefined;
+        }
+    }
+    permissionHints() {
+        return this.o.writesMustSucceed ? PERMISSION_HINTS.publish : PERMISSION_HINTS.run;
+    }
+    get settings() {
+        return this.deps.settings;
+    }
+    /** The in-progress check run (and pending status) while the tests run. */
+    async start() {
+        const { headSha, detailsUrl } = this.target;
+        const name = this.settings.checkName;
+        const id = await this.tryWrite('create the check run', (c) => startCheckRun(c, this.repo, { name, headSha, detailsUrl }));
+        this.checkRunId = id;
+        if (this.hasCommitStatus()) {
+            this.pendingStatus = true;
+            const pending = { state: 'pending', description: 'running tests', targetUrl: detailsUrl };
+            await this.tryWrite('set the pending commit status', (c) => setStatus(c, this.repo, headSha, name, pending));
+        }
+        return id;
+    }
+    /** Pushes, dispatches and merge-queue commits get a commit status too (a PR's head has its check run). */
+    hasCommitStatus() {
+        return this.target.event !== 'pull_request';
+    }
+    /** A failing check run (and tree status) when there is no result to post: missing or unreadable. */
+    async noResult(reason) {
+        const s = this.settings;
+        const { headSha, detailsUrl } = this.target;
+        this.deps.logger.error(reason);
+        await this.tryWrite('complete the check run', (c) => finishCheckRun(c, this.repo, undefined, {
+            name: s.checkName,
+            headSha,
+            detailsUrl,
+            conclusion: 'failure',
+            title: 'no test result',
+            summary: `## ❌ ${s.checkName}: no test result\n\n${mdText(reason, 4000)}\n`,
+            annotations: [],
+            onCompleted: this.onCompleted,
+        }));
+    }
+    /**
+     * Runs the rest of the gate; whatever throws, the check run it created in_progress (in mode publish, the
+     * one it has not posted yet) is completed as failed, saying why, before the error goes on.
+     */
+    async completing(rest) {
+        try {
+            return await rest();
+        }
+        catch (err) {
+            await this.failed(errorMessage(err));
+            throw err;
+        }
+    }
+    /**
+     * Completes the check run (and a pending commit status) as failed with `reason`, unless it was completed;
+     * never throws.
+     */
+    async failed(reason) {
+        if (!this.client)
+            return;
+        const { headSha, detailsUrl } = this.target;
+        if (this.pendingStatus) {
+            this.pendingStatus = false;
+            const description = `the gate failed: ${(0,common_text/* oneLine */.TN)(reason, 120)}`;
+            const status = { state: 'failure', description, targetUrl: detailsUrl };
+            await this.tryWrite('set the commit status', (c) => setStatus(c, this.repo, headSha, this.settings.checkName, status));
+        }
+        if (this.completed)
+            return;
+        // In mode run a check run that could not even be created is not posted now either.
+        if (this.checkRunId === undefined && !this.o.writesMustSucceed)
+            return;
+        this.completed = true;
+        try {
+            const name = this.settings.checkName;
+            await failCheckRun(this.client, this.repo, this.checkRunId, { name, headSha, detailsUrl, reason });
+            this.deps.logger.info(`completed the check run as failed: ${reason}`);
+        }
+        catch (err) {
+            const why = describeApiError(err, this.permissionHints());
+            this.deps.logger.warning(`could not complete the check run as failed: ${why}`);
+        }
+    }
+    /** Posts the run's result (check run, statuses, tree, issue, summary); the step's outputs and failure. */
+    async finish(run, checkRunId, o = {}) {
+        const s = this.settings;
+        this.warnFlaky(run);
+        const result = run.passed ? 'success' : 'failure';
+        const payload = this.deps.context.payload ?? {};
+        const mainBranch = this.client ? await defaultBranch(this.client, this.repo, payload) : this.target.branch;
+        const { event, branch } = this.target;
+        const onDefault = (event === 'push' || event === 'workflow_dispatch') && branch === mainBranch;
+        const { bug, labels } = await this.bugRule();
+        const view = await this.trees.read({ result, mainBranch, onDefault, labels });
+        const { tree, overridden, treeBranch } = view;
+        const report = {
+            checkName: s.checkName,
+            command: o.command ?? s.command,
+            run,
+            tree: tree ? { state: tree, branch: treeBranch, overridden, queueEntry: !!this.target.queueBase } : undefined,
+            bugRule: bug?.applies ? bug : undefined,
+        };
+        const text = summary(report);
+        await this.postResult(run, report, text, checkRunId);
+        await this.trees.post(run, view, { mainBranch, onDefault });
+        await this.writeSummary(text);
+        return { outputs: runOutputs(run, tree), failure: this.stepFailure(run, bug) };
+    }
+    warnFlaky(run) {
+        if (!run.flaky)
+            return;
+        this.deps.logger.warning(run.flakyTests.length > 0
+            ? `flaky: ${run.flakyTests.length} test(s) failed, then passed on a retry: ${run.flakyTests.join(', ')}`
+            : `flaky: the command failed, then passed on attempt ${run.attempts.length}`);
+    }
+    /** The check run completed with the report, and the commit status; a check run left in_progress is failed. */
+    async postResult(run, report, text, checkRunId) {
+        const s = this.settings;
+        const { headSha, detailsUrl } = this.target;
+        const anns = annotations(run);
+        const unlocated = failingCases(run).filter((c) => !c.file).length;
+        if (unlocated > 0) {
+            this.deps.logger.info(`${unlocated} failing test(s) have no file in their report: listed in the summary, not annotated`);
+        }
+        const warned = this.warnings.length;
+        await this.tryWrite('complete the check run', (c) => finishCheckRun(c, this.repo, checkRunId, {
+            name: s.checkName,
+            headSha,
+            detailsUrl,
+            conclusion: conclusion(report),
+            title: title(report),
+            summary: text,
+            annotations: anns,
+            onCompleted: this.onCompleted,
+        }));
+        if (this.hasCommitStatus()) {
+            this.pendingStatus = false;
+            const state = run.passed ? 'success' : 'failure';
+            const description = clip(title(report), GITHUB_LIMITS.statusDescription);
+            const status = { state, description, targetUrl: detailsUrl };
+            await this.tryWrite('set the commit status', (c) => setStatus(c, this.repo, headSha, s.checkName, status));
+        }
+        // The completing request was refused (annotations GitHub would not take, a server error): the check
+        // run must not stay in_progress.
+        if (!this.completed)
+            await this.failed(this.warnings[warned] ?? 'could not complete the check run');
+    }
+    async writeSummary(text) {
+        if (!this.deps.writeSummary)
+            return;
+        try {
+            await this.deps.writeSummary(text);
+        }
+        catch (err) {
+            this.deps.logger.warning(`could not write the job summary: ${errorMessage(err)}`);
+        }
+    }
+    /** Why the step fails, if it does. */
+    stepFailure(run, bug) {
+        const failures = [];
+        if (this.o.writesMustSucceed) {
+            // The check run carries the tests' verdict; this step fails only when it could not publish it.
+            if (this.warnings.length > 0)
+                failures.push(`could not publish everything: ${this.warnings.join('; ')}`);
+        }
+        else {
+            if (!run.passed)
+                failures.push(testFailureMessage(run));
+            if (bug && !bug.ok)
+                failures.push(bug.message);
+        }
+        return failures.length > 0 ? failures.join('\n') : undefined;
+    }
+    /** A test for every bug: the pull request's labels, and its changed files when it is labelled a bug fix. */
+    async bugRule() {
+        const { pr } = this.target;
+        if (!pr || !this.client)
+            return { labels: pr?.labels ?? [] };
+        const labels = pr.labels ?? (await labelsOf(this.client, this.repo, pr.number));
+        if (!this.settings.requireTestForBug)
+            return { labels };
+        const labelled = bugRule(labels, [], this.settings);
+        const bug = labelled.applies
+            ? bugRule(labels, await changedFiles(this.client, this.repo, pr.number), this.settings)
+            : labelled;
+        this.deps.logger.info(`bug-needs-test: ${bug.message}`);
+        return { bug, labels };
+    }
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
@@ -53142,12 +53962,19 @@ function globSync(globInput, options) {
 
 
 
+
 /** Runs a command the way a workflow `run:` step does: bash with -e and pipefail (sh where bash is missing). */
 function runCommand(command, opts) {
     const started = Date.now();
-    const [shell, args] = (0,external_node_fs_.existsSync)('/bin/bash') ? ['/bin/bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', command]] : ['/bin/sh', ['-ec', command]];
+    const [shell, args] = (0,external_node_fs_.existsSync)('/bin/bash')
+        ? ['/bin/bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', command]]
+        : ['/bin/sh', ['-ec', command]];
     return new Promise((resolve) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(shell, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = (0,external_node_child_process_namespaceObject.spawn)(shell, args, {
+            cwd: opts.cwd,
+            env: opts.env ?? process.env,
+            stdio: ['ignore', 'pipe', 'pipe'],
+        });
         const out = (b) => opts.onOutput?.(b.toString('utf8'));
         child.stdout.on('data', out);
         child.stderr.on('data', out);
@@ -53166,7 +53993,11 @@ async function runTests(opts) {
         if (n > 1)
             opts.logger.warning(`test command failed; retry ${n - 1} of ${opts.retries}`);
         const attemptStart = Date.now();
-        const result = await opts.logger.group(n === 1 ? `run: ${opts.command}` : `run (attempt ${n}): ${opts.command}`, () => runCommand(opts.command, { cwd: opts.cwd, env: { ...(opts.env ?? process.env), TEST_GATE_ATTEMPT: String(n) }, onOutput: opts.onOutput }));
+        const result = await opts.logger.group(n === 1 ? `run: ${opts.command}` : `run (attempt ${n}): ${opts.command}`, () => runCommand(opts.command, {
+            cwd: opts.cwd,
+            env: { ...(opts.env ?? process.env), TEST_GATE_ATTEMPT: String(n) },
+            onOutput: opts.onOutput,
+        }));
         const attempt = { ...result, attempt: n, passed: false, reportFiles: [] };
         if (opts.junit.length > 0) {
             files ??= await repositoryFiles(opts.cwd);
@@ -53180,7 +54011,9 @@ async function runTests(opts) {
         // A zero exit with failing tests in the report still fails (`|| true` hides nothing), and so does a
         // non-zero exit with a clean report (a crash before the reporter, a coverage threshold).
         attempt.passed = result.exitCode === 0 && failing === 0;
-        opts.logger.info(`attempt ${n}: exit code ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}, ${(result.durationMs / 1000).toFixed(1)} s` + (attempt.report ? `, ${attempt.report.tests} tests, ${failing} failing` : ''));
+        const exit = `exit code ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}`;
+        const tests = attempt.report ? `, ${attempt.report.tests} tests, ${failing} failing` : '';
+        opts.logger.info(`attempt ${n}: ${exit}, ${formatDuration(result.durationMs)}${tests}`);
         attempts.push(attempt);
         opts.onAttempt?.(attempt);
         if (attempt.passed)
@@ -53234,7 +54067,10 @@ async function readReports(opts, attemptStart, files) {
     // A file that cannot be looked at (a dangling link) is kept, to be warned about by name when it is read.
     const fresh = matched.filter((f) => (modified(f) ?? Infinity) >= attemptStart - 1000);
     if (matched.length > fresh.length)
-        opts.logger.warning(`ignored ${matched.length - fresh.length} JUnit file(s) older than this run: ${matched.filter((f) => !fresh.includes(f)).map((f) => (0,external_node_path_.relative)(opts.cwd, f)).join(', ')}`);
+        opts.logger.warning(`ignored ${matched.length - fresh.length} JUnit file(s) older than this run: ${matched
+            .filter((f) => !fresh.includes(f))
+            .map((f) => (0,external_node_path_.relative)(opts.cwd, f))
+            .join(', ')}`);
     if (fresh.length === 0) {
         opts.logger.warning(`no JUnit report matched ${opts.junit.join(', ')}; the exit code alone decides`);
         return { files: [], warnings: [] };
@@ -53250,7 +54086,10 @@ async function readReports(opts, attemptStart, files) {
         let report;
         try {
             // Bytes, not UTF-8 text: a BOM or the XML declaration names the encoding.
-            report = parseJUnit(decodeReport(readReport(f)), { repoRoot: opts.cwd, files: files.length > 0 ? files : undefined });
+            report = parseJUnit(decodeReport(run_readReport(f)), {
+                repoRoot: opts.cwd,
+                files: files.length > 0 ? files : undefined,
+            });
         }
         catch (err) {
             // A file that is not whole XML (a runner that crashed mid-write) adds nothing: a partial count would
@@ -53262,7 +54101,11 @@ async function readReports(opts, attemptStart, files) {
             warn(name, w);
         reports.push({ ...report, warnings: report.warnings.map((w) => `${name}: ${w}`) });
     }
-    return { report: reports.length > 0 ? mergeReports(reports) : undefined, files: fresh.map((f) => (0,external_node_path_.relative)(opts.cwd, f)), warnings };
+    return {
+        report: reports.length > 0 ? mergeReports(reports) : undefined,
+        files: fresh.map((f) => (0,external_node_path_.relative)(opts.cwd, f)),
+        warnings,
+    };
 }
 function modified(path) {
     try {
@@ -53273,13 +54116,15 @@ function modified(path) {
     }
 }
 /** A report's bytes, none read when it is over {@link REPORT_LIMITS}.bytes (it throws, saying so). */
-function readReport(path) {
+function run_readReport(path) {
     const fd = (0,external_node_fs_.openSync)(path, 'r');
     try {
         const size = (0,external_node_fs_.fstatSync)(fd).size;
         const max = REPORT_LIMITS.bytes;
-        if (size > max)
-            throw new Error(`${(size / 1024 / 1024).toFixed(1)} MiB, over the ${max / 1024 / 1024} MiB a report may be: not read; its tests are not counted`);
+        if (size > max) {
+            const over = `${formatBytes(size)}, over the ${formatBytes(max)} a report may be`;
+            throw new Error(`${over}: not read; its tests are not counted`);
+        }
         // Read to the size it had: a file still growing is cut, and its XML is then found incomplete.
         const bytes = Buffer.alloc(size);
         let read = 0;
@@ -53298,7 +54143,12 @@ function readReport(path) {
 /** The repository's files (for locating failures): git's list when it is a checkout, else a walk. */
 async function repositoryFiles(cwd) {
     try {
-        const out = (0,external_node_child_process_namespaceObject.execFileSync)('git', ['ls-files', '-co', '--exclude-standard'], { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+        const out = (0,external_node_child_process_namespaceObject.execFileSync)('git', ['ls-files', '-co', '--exclude-standard'], {
+            cwd,
+            encoding: 'utf8',
+            maxBuffer: 256 * 1024 * 1024,
+            stdio: ['ignore', 'pipe', 'ignore'],
+        });
         return out.split('\n').filter(Boolean);
     }
     catch {
@@ -56026,6 +56876,7 @@ function unzipSync(data, opts) {
 
 
 
+
 const SAVED_FORMAT = 'fivestep/test-gate-result@1';
 const RESULT_FILE = 'result.json';
 function savedResult(run, o) {
@@ -56047,7 +56898,15 @@ function savedResult(run, o) {
     };
 }
 /** Bounds on what an artifact may hold: a run of a large suite fits with room, a hostile one does not. */
-const LIMITS = { resultBytes: 64 * 1024 * 1024, attempts: 11, cases: 200_000, text: 64 * 1024, name: 1024, files: 1000, problems: 100 };
+const LIMITS = {
+    resultBytes: 64 * 1024 * 1024,
+    attempts: 11,
+    cases: 200_000,
+    text: 64 * 1024,
+    name: 1024,
+    files: 1000,
+    problems: 100,
+};
 class SavedResultError extends Error {
 }
 /** The run a saved result describes, with every derived figure recomputed. Throws SavedResultError. */
@@ -56063,7 +56922,8 @@ function restoreRun(json) {
     }
     const r = object(raw, RESULT_FILE);
     if (r.format !== SAVED_FORMAT)
-        throw new SavedResultError(`${RESULT_FILE}: format is ${JSON.stringify(r.format)}, expected "${SAVED_FORMAT}" (save and publish with the same test-gate version)`);
+        throw new SavedResultError(`${RESULT_FILE}: format is ${JSON.stringify(r.format)}, expected "${SAVED_FORMAT}" (save and publish ` +
+            `with the same test-gate version)`);
     const headSha = str(r.headSha, 'headSha', 40);
     if (!/^[0-9a-f]{40}$/.test(headSha))
         throw new SavedResultError(`${RESULT_FILE}: headSha is not a commit sha`);
@@ -56092,7 +56952,10 @@ function restoreRun(json) {
             attempt.report = summarize(cases);
         }
         // The same rule as a live run: a zero exit with failing tests fails, and so does a non-zero exit.
-        attempt.passed = attempt.exitCode === 0 && !attempt.signal && (attempt.report ? attempt.report.failures + attempt.report.errors : 0) === 0;
+        attempt.passed =
+            attempt.exitCode === 0 &&
+                !attempt.signal &&
+                (attempt.report ? attempt.report.failures + attempt.report.errors : 0) === 0;
         return attempt;
     });
     // Attempts after a passing one never happen in a live run: a result claiming them is not one.
@@ -56115,7 +56978,12 @@ function testCase(x, where) {
     const status = c.status;
     if (!STATUSES.includes(status))
         throw new SavedResultError(`${RESULT_FILE}: ${where}.status is not one of ${STATUSES.join(', ')}`);
-    const tc = { classname: str(c.classname ?? '', `${where}.classname`, LIMITS.name), name: str(c.name ?? '', `${where}.name`, LIMITS.name), time: num(c.time ?? 0, `${where}.time`), status };
+    const tc = {
+        classname: str(c.classname ?? '', `${where}.classname`, LIMITS.name),
+        name: str(c.name ?? '', `${where}.name`, LIMITS.name),
+        time: num(c.time ?? 0, `${where}.time`),
+        status,
+    };
     if (c.message !== undefined)
         tc.message = str(c.message, `${where}.message`, LIMITS.text);
     if (c.details !== undefined)
@@ -56167,7 +57035,7 @@ function list(x, where, max) {
 function str(x, where, max) {
     if (typeof x !== 'string')
         throw new SavedResultError(`${RESULT_FILE}: ${where} is not a string`);
-    return x.length > max ? `${x.slice(0, max - 1)}…` : x;
+    return (0,common_text/* clip */.$Q)(x, max);
 }
 function num(x, where) {
     if (typeof x !== 'number' || !Number.isFinite(x) || x < 0)
@@ -56321,15 +57189,50 @@ function inflateEntry(d, e, max) {
     return parts.join('');
 }
 
+;// CONCATENATED MODULE: ./src/gate/triggering-run.ts
+/**
+ * The open pull request whose head is the triggering run's commit. A fork's is not in the event, so it is
+ * looked up by its head label (`owner:branch`), and only a pull request whose head is that very commit counts.
+ */
+async function findPullForRun(client, repo, run) {
+    const listed = run.pullRequests.find((p) => p.headSha === run.headSha);
+    if (listed) {
+        const p = (await client.rest.pulls.get({ ...repo, pull_number: listed.number })).data;
+        return { number: p.number, baseRef: p.base.ref, labels: p.labels.map((l) => l.name) };
+    }
+    const owner = run.headRepository.split('/')[0];
+    const pulls = await client.paginate(client.rest.pulls.list, {
+        ...repo,
+        state: 'open',
+        head: `${owner}:${run.headBranch}`,
+        per_page: 100,
+    });
+    const p = pulls.find((x) => x.head.sha === run.headSha);
+    return p ? { number: p.number, baseRef: p.base.ref, labels: p.labels.map((l) => l.name) } : undefined;
+}
+/** The zip of the triggering run's artifact `name`; undefined when the run has no such (unexpired) artifact. */
+async function downloadRunArtifact(client, repo, runId, name) {
+    const { data } = await client.rest.actions.listWorkflowRunArtifacts({ ...repo, run_id: runId, name, per_page: 100 });
+    const artifact = data.artifacts.find((a) => a.name === name && !a.expired);
+    if (!artifact) {
+        const expired = data.artifacts.some((a) => a.name === name);
+        return {
+            missing: expired
+                ? `the artifact '${name}' of run ${runId} has expired`
+                : `run ${runId} has no artifact named '${name}'`,
+        };
+    }
+    // The API answers with a redirect to a signed storage URL; fetch follows it without the token.
+    const res = await client.rest.actions.downloadArtifact({ ...repo, artifact_id: artifact.id, archive_format: 'zip' });
+    return { zip: new Uint8Array(res.data), id: artifact.id };
+}
+
 ;// CONCATENATED MODULE: ./src/gate/gate.ts
 // test-gate's orchestration: run the tests, report them, and keep the tree (the default branch's state)
-// visible on every pull request and merge-queue entry. Three modes share one reporter: `run` tests and
-// posts, `save` tests and writes the result (a fork's pull request, read-only token), `publish` posts a
-// saved result from a `workflow_run` workflow. Logger, client and context are injected: no runner needed.
-
-
-
-
+// visible on every pull request and merge-queue entry. Three modes share one reporter (reporter.ts): `run`
+// tests and posts, `save` tests and writes the result (a fork's pull request, read-only token), `publish`
+// posts a saved result from a `workflow_run` workflow. Logger, client and context are injected: no runner
+// needed.
 
 
 
@@ -56349,14 +57252,22 @@ function targetOf(ctx) {
             if (!pr)
                 throw new Error('pull_request event without a pull_request payload (GITHUB_EVENT_PATH)');
             const headRepo = pr.head?.repo?.full_name;
+            const fork = !!headRepo && headRepo.toLowerCase() !== ctx.repository.toLowerCase();
             // On pull_request, GITHUB_SHA is a merge commit nobody sees; checks and statuses belong on the head.
-            return { ...base, event: 'pull_request', headSha: pr.head.sha, pr: { number: pr.number, baseRef: pr.base.ref, fork: !!headRepo && headRepo.toLowerCase() !== ctx.repository.toLowerCase() } };
+            const pullRequest = { number: pr.number, baseRef: pr.base.ref, fork };
+            return { ...base, event: 'pull_request', headSha: pr.head.sha, pr: pullRequest };
         }
         case 'merge_group': {
             const group = ctx.payload?.merge_group;
             if (!group)
                 throw new Error('merge_group event without a merge_group payload (GITHUB_EVENT_PATH)');
-            return { ...base, event: 'merge_group', headSha: group.head_sha, branch: String(group.head_ref).replace(/^refs\/heads\//, ''), queueBase: String(group.base_ref).replace(/^refs\/heads\//, '') };
+            return {
+                ...base,
+                event: 'merge_group',
+                headSha: group.head_sha,
+                branch: String(group.head_ref).replace(/^refs\/heads\//, ''),
+                queueBase: String(group.base_ref).replace(/^refs\/heads\//, ''),
+            };
         }
         case 'push':
         case 'workflow_dispatch':
@@ -56365,26 +57276,37 @@ function targetOf(ctx) {
             return undefined;
     }
 }
-const SKIPPED = { result: 'skipped', tests: 0, failures: 0, flaky: 0, duration: 0, tree: '', 'results-path': '' };
 async function runGate(deps) {
     const { settings: s, context: ctx, logger } = deps;
     if (s.mode === 'publish')
         return publishSaved(deps);
     const target = targetOf(ctx);
     if (!target) {
-        logger.warning(`test-gate skipped: it runs on push, pull_request, merge_group and workflow_dispatch, and this run is '${ctx.eventName || 'unknown'}'. ` +
+        const publishHint = " To post the saved result of a pull request's run here, set mode: publish.";
+        logger.warning(`test-gate skipped: it runs on push, pull_request, merge_group and workflow_dispatch, and this run is ` +
+            `'${ctx.eventName || 'unknown'}'. ` +
             'Not run: the test command, the check run, the commit status, the tree status and the red-main issue.' +
-            (ctx.eventName === 'workflow_run' ? ' To post the saved result of a pull request\'s run here, set mode: publish.' : ''));
+            (ctx.eventName === 'workflow_run' ? publishHint : ''));
         return { outputs: SKIPPED };
     }
-    const run = () => runTests({ command: s.command, retries: s.retries, cwd: deps.cwd ?? process.cwd(), junit: s.junit, logger, onOutput: deps.onOutput, onAttempt: s.mode === 'save' ? saveReports(deps) : undefined });
+    const run = () => runTests({
+        command: s.command,
+        retries: s.retries,
+        cwd: deps.cwd ?? process.cwd(),
+        junit: s.junit,
+        logger,
+        onOutput: deps.onOutput,
+        onAttempt: s.mode === 'save' ? saveReports(deps) : undefined,
+    });
     if (s.mode === 'save')
         return saveRun(deps, target, await run());
     const client = clientOf(deps);
     if (!client)
         logger.warning('no github-token: the tests run, but no check run, status or tree status is posted');
     if (target.pr?.fork) {
-        logger.info(`#${target.pr.number} comes from a fork: its token is read-only, so the check run and the tree status cannot be posted from here. Use mode save here and mode publish in a workflow_run workflow (README: pull requests from forks).`);
+        logger.info(`#${target.pr.number} comes from a fork: its token is read-only, so the check run and the tree status ` +
+            'cannot be posted from here. Use mode save here and mode publish in a workflow_run workflow ' +
+            '(README: pull requests from forks).');
     }
     const reporter = new Reporter(deps, client, target);
     const checkRunId = await reporter.start();
@@ -56413,7 +57335,8 @@ function saveRun(deps, target, run) {
     (0,external_node_fs_.mkdirSync)(s.resultsPath, { recursive: true });
     const saved = savedResult(run, { headSha: target.headSha, pullRequest: target.pr?.number, command: s.command });
     (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(s.resultsPath, RESULT_FILE), `${JSON.stringify(saved)}\n`);
-    logger.info(`saved the result for mode publish in ${s.resultsPath}: upload it with actions/upload-artifact (if: always()) as '${s.artifactName}'`);
+    logger.info(`saved the result for mode publish in ${s.resultsPath}: upload it with actions/upload-artifact ` +
+        `(if: always()) as '${s.artifactName}'`);
     const outputs = { ...runOutputs(run, undefined), 'results-path': s.resultsPath };
     return { outputs, failure: run.passed ? undefined : testFailureMessage(run) };
 }
@@ -56421,8 +57344,11 @@ function saveRun(deps, target, run) {
 /** The triggering run from a `workflow_run` payload; everything that says where to post comes from here. */
 function triggeringRun(payload) {
     const w = payload?.workflow_run;
-    if (!w)
-        throw new Error("mode publish runs on the workflow_run event: the payload has no workflow_run (add 'on: workflow_run: workflows: [<the tests workflow>], types: [completed]')");
+    if (!w) {
+        throw new Error('mode publish runs on the workflow_run event: the payload has no workflow_run ' +
+            "(add 'on: workflow_run: workflows: [<the tests workflow>], types: [completed]')");
+    }
+    const pullRef = (p) => ({ number: p.number, headSha: p.head.sha, baseRef: p.base.ref });
     return {
         id: Number(w.id),
         event: String(w.event ?? ''),
@@ -56431,30 +57357,36 @@ function triggeringRun(payload) {
         headBranch: String(w.head_branch ?? ''),
         headRepository: String(w.head_repository?.full_name ?? payload.repository?.full_name ?? ''),
         htmlUrl: w.html_url,
-        pullRequests: (w.pull_requests ?? []).map((p) => ({ number: p.number, headSha: p.head.sha, baseRef: p.base.ref })),
+        pullRequests: (w.pull_requests ?? []).map(pullRef),
     };
 }
 async function publishSaved(deps) {
     const { context: ctx, logger } = deps;
     if (ctx.eventName !== 'workflow_run') {
-        throw new Error(`mode publish runs on the workflow_run event, and this run is '${ctx.eventName || 'unknown'}': use mode run (or save) in the workflow that runs the tests`);
+        throw new Error(`mode publish runs on the workflow_run event, and this run is '${ctx.eventName || 'unknown'}': ` +
+            'use mode run (or save) in the workflow that runs the tests');
     }
     const trigger = triggeringRun(ctx.payload);
     if (trigger.event !== 'pull_request') {
-        logger.warning(`test-gate publish skipped: run ${trigger.id} ran on '${trigger.event}', not pull_request (a push posts its own result in mode run)`);
+        logger.warning(`test-gate publish skipped: run ${trigger.id} ran on '${trigger.event}', not pull_request ` +
+            '(a push posts its own result in mode run)');
         return { outputs: SKIPPED };
     }
     if (trigger.conclusion === 'cancelled' || trigger.conclusion === 'skipped') {
-        logger.warning(`test-gate publish skipped: run ${trigger.id} was ${trigger.conclusion}; a newer run of the pull request posts its result`);
+        logger.warning(`test-gate publish skipped: run ${trigger.id} was ${trigger.conclusion}; ` +
+            'a newer run of the pull request posts its result');
         return { outputs: SKIPPED };
     }
     const client = clientOf(deps);
-    if (!client)
-        throw new Error("mode publish needs github-token (with checks: write, statuses: write, pull-requests: read, actions: read)");
+    if (!client) {
+        throw new Error('mode publish needs github-token (with checks: write, statuses: write, pull-requests: read, actions: read)');
+    }
     const repo = { owner: ctx.owner, repo: ctx.repo };
     const pr = await findPullForRun(client, repo, trigger);
-    if (!pr)
-        logger.warning(`no open pull request has ${trigger.headSha.slice(0, 7)} as its head: posting the check run and tree status on the commit only`);
+    if (!pr) {
+        logger.warning(`no open pull request has ${trigger.headSha.slice(0, 7)} as its head: ` +
+            'posting the check run and tree status on the commit only');
+    }
     const fork = trigger.headRepository.toLowerCase() !== ctx.repository.toLowerCase();
     const target = {
         event: 'pull_request',
@@ -56469,18 +57401,12 @@ async function publishSaved(deps) {
 }
 /** The artifact's result posted by the reporter (inside {@link Reporter.completing}: a throw fails the check run). */
 async function publishResult(deps, o) {
-    const { settings: s, logger } = deps;
     const { client, repo, reporter, trigger, pr } = o;
-    logger.info(`publishing the saved result of run ${trigger.id} (${trigger.conclusion ?? 'unknown'}) on ${trigger.headSha.slice(0, 7)}${pr ? ` (#${pr.number})` : ''}`);
+    const on = `${trigger.headSha.slice(0, 7)}${pr ? ` (#${pr.number})` : ''}`;
+    deps.logger.info(`publishing the saved result of run ${trigger.id} (${trigger.conclusion ?? 'unknown'}) on ${on}`);
     let run;
     try {
-        const download = await downloadRunArtifact(client, repo, trigger.id, s.artifactName);
-        if ('missing' in download)
-            throw new SavedResultError(`${download.missing}: the tests workflow must run test-gate with mode: save and upload its results-path with actions/upload-artifact (if: always()), named '${s.artifactName}'`);
-        const restored = restoreRun(resultFromZip(download.zip));
-        if (restored.saved.headSha !== trigger.headSha)
-            throw new SavedResultError(`the saved result is for ${restored.saved.headSha.slice(0, 7)}, but run ${trigger.id} tested ${trigger.headSha.slice(0, 7)}`);
-        run = restored.run;
+        run = await savedRun(deps, client, repo, trigger);
     }
     catch (err) {
         if (!(err instanceof SavedResultError))
@@ -56491,277 +57417,21 @@ async function publishResult(deps, o) {
     }
     return reporter.finish(run, undefined, { command: `(run ${trigger.id})` });
 }
-// ---- the reporter: check run, statuses, tree, red-main issue, summary --------------------------------------
-class Reporter {
-    deps;
-    client;
-    target;
-    o;
-    repo;
-    warnings = [];
-    /** The check run created in_progress, and whether it (or the one posted complete) is completed. */
-    checkRunId;
-    completed = false;
-    /** The pending commit status was set, and not yet replaced by the result. */
-    pendingStatus = false;
-    onCompleted = () => void (this.completed = true);
-    constructor(deps, client, target, o = {}) {
-        this.deps = deps;
-        this.client = client;
-        this.target = target;
-        this.o = o;
-        this.repo = { owner: deps.context.owner, repo: deps.context.repo };
+/** The test run saved by the triggering run's mode save; a SavedResultError when it is missing or not its. */
+async function savedRun(deps, client, repo, trigger) {
+    const { artifactName } = deps.settings;
+    const download = await downloadRunArtifact(client, repo, trigger.id, artifactName);
+    if ('missing' in download) {
+        throw new SavedResultError(`${download.missing}: the tests workflow must run test-gate with mode: save and upload its results-path ` +
+            `with actions/upload-artifact (if: always()), named '${artifactName}'`);
     }
-    /** Writes must not hide the test result: a refused write is a warning (in mode publish, a failure). */
-    async tryWrite(what, fn) {
-        if (!this.client)
-            return undefined;
-        try {
-            return await fn(this.client);
-        }
-        catch (err) {
-            const msg = `could not ${what}: ${describeApiError(err, this.o.writesMustSucceed ? PERMISSION_HINTS.publish : PERMISSION_HINTS.run)}`;
-            this.warnings.push(msg);
-            this.deps.logger.warning(msg);
-            return undefined;
-        }
+    const restored = restoreRun(resultFromZip(download.zip));
+    if (restored.saved.headSha !== trigger.headSha) {
+        const saved = restored.saved.headSha.slice(0, 7);
+        const tested = trigger.headSha.slice(0, 7);
+        throw new SavedResultError(`the saved result is for ${saved}, but run ${trigger.id} tested ${tested}`);
     }
-    get settings() {
-        return this.deps.settings;
-    }
-    /** The in-progress check run (and pending status) while the tests run. */
-    async start() {
-        const { headSha, detailsUrl } = this.target;
-        const id = await this.tryWrite('create the check run', (c) => startCheckRun(c, this.repo, { name: this.settings.checkName, headSha, detailsUrl }));
-        this.checkRunId = id;
-        if (this.hasCommitStatus()) {
-            this.pendingStatus = true;
-            await this.tryWrite('set the pending commit status', (c) => setStatus(c, this.repo, headSha, this.settings.checkName, { state: 'pending', description: 'running tests', targetUrl: detailsUrl }));
-        }
-        return id;
-    }
-    /** Pushes, dispatches and merge-queue commits get a commit status too (a PR's head has its check run). */
-    hasCommitStatus() {
-        return this.target.event !== 'pull_request';
-    }
-    /** A failing check run (and tree status) when there is no result to post: missing or unreadable. */
-    async noResult(reason) {
-        const s = this.settings;
-        const { headSha, detailsUrl } = this.target;
-        this.deps.logger.error(reason);
-        await this.tryWrite('complete the check run', (c) => finishCheckRun(c, this.repo, undefined, { name: s.checkName, headSha, detailsUrl, conclusion: 'failure', title: 'no test result', summary: `## ❌ ${s.checkName}: no test result\n\n${mdText(reason, 4000)}\n`, annotations: [], onCompleted: this.onCompleted }));
-    }
-    /**
-     * Runs the rest of the gate; whatever throws, the check run it created in_progress (in mode publish, the
-     * one it has not posted yet) is completed as failed, saying why, before the error goes on.
-     */
-    async completing(rest) {
-        try {
-            return await rest();
-        }
-        catch (err) {
-            await this.failed(errorMessage(err));
-            throw err;
-        }
-    }
-    /** Completes the check run (and a pending commit status) as failed with `reason`, unless it was completed; never throws. */
-    async failed(reason) {
-        if (!this.client)
-            return;
-        if (this.pendingStatus) {
-            this.pendingStatus = false;
-            const { headSha, detailsUrl } = this.target;
-            await this.tryWrite('set the commit status', (c) => setStatus(c, this.repo, headSha, this.settings.checkName, { state: 'failure', description: `the gate failed: ${(0,common_text/* oneLine */.T)(reason, 120)}`, targetUrl: detailsUrl }));
-        }
-        if (this.completed)
-            return;
-        // In mode run a check run that could not even be created is not posted now either.
-        if (this.checkRunId === undefined && !this.o.writesMustSucceed)
-            return;
-        this.completed = true;
-        const { headSha, detailsUrl } = this.target;
-        try {
-            await failCheckRun(this.client, this.repo, this.checkRunId, { name: this.settings.checkName, headSha, detailsUrl, reason });
-            this.deps.logger.info(`completed the check run as failed: ${reason}`);
-        }
-        catch (err) {
-            this.deps.logger.warning(`could not complete the check run as failed: ${describeApiError(err, this.o.writesMustSucceed ? PERMISSION_HINTS.publish : PERMISSION_HINTS.run)}`);
-        }
-    }
-    async finish(run, checkRunId, o = {}) {
-        const { settings: s, logger } = this.deps;
-        const ctx = this.deps.context;
-        const { headSha, pr } = this.target;
-        const client = this.client;
-        if (run.flaky) {
-            logger.warning(run.flakyTests.length > 0
-                ? `flaky: ${run.flakyTests.length} test(s) failed, then passed on a retry: ${run.flakyTests.join(', ')}`
-                : `flaky: the command failed, then passed on attempt ${run.attempts.length}`);
-        }
-        const result = run.passed ? 'success' : 'failure';
-        const mainBranch = client ? await defaultBranch(client, this.repo, ctx.payload ?? {}) : this.target.branch;
-        const onDefault = (this.target.event === 'push' || this.target.event === 'workflow_dispatch') && this.target.branch === mainBranch;
-        const { bug, labels } = await this.bugRule();
-        const { tree, previous, overridden, treeBranch } = await this.tree({ result, mainBranch, onDefault, labels });
-        const report = {
-            checkName: s.checkName,
-            command: o.command ?? s.command,
-            run,
-            tree: tree ? { state: tree, branch: treeBranch, overridden, queueEntry: !!this.target.queueBase } : undefined,
-            bugRule: bug?.applies ? bug : undefined,
-        };
-        const text = summary(report);
-        const anns = annotations(run);
-        const unlocated = failingCases(run).filter((c) => !c.file).length;
-        if (unlocated > 0)
-            logger.info(`${unlocated} failing test(s) have no file in their report: listed in the summary, not annotated`);
-        const { detailsUrl } = this.target;
-        const warned = this.warnings.length;
-        await this.tryWrite('complete the check run', (c) => finishCheckRun(c, this.repo, checkRunId, { name: s.checkName, headSha, detailsUrl, conclusion: conclusion(report), title: title(report), summary: text, annotations: anns, onCompleted: this.onCompleted }));
-        if (this.hasCommitStatus()) {
-            this.pendingStatus = false;
-            await this.tryWrite('set the commit status', (c) => setStatus(c, this.repo, headSha, s.checkName, { state: result, description: clip(title(report), GITHUB_LIMITS.statusDescription), targetUrl: detailsUrl }));
-        }
-        // The completing request was refused (annotations GitHub would not take, a server error): the check
-        // run must not stay in_progress.
-        if (!this.completed)
-            await this.failed(this.warnings[warned] ?? 'could not complete the check run');
-        const commitUrl = (sha) => `${ctx.serverUrl}/${ctx.repository}/commit/${sha}`;
-        if (client && tree && onDefault && previous) {
-            await this.afterDefaultBranchRun({ client, tree, previous, run, commitUrl, mainBranch });
-        }
-        else if (client && tree && this.target.queueBase) {
-            // A queue entry is tested on top of the branch: its own result says whether merging it leaves the branch
-            // green, so a red tree must not hold back the entry that is the fix. The queue needs the status reported.
-            const status = queueTreeStatus(tree, { branch: treeBranch, passed: run.passed, commitUrl });
-            logger.info(`tree status on the merge queue entry: ${status.state}: ${status.description}`);
-            await this.tryWrite('set the tree status', (c) => setStatus(c, this.repo, headSha, `${s.checkName}/tree`, status));
-        }
-        else if (client && tree && this.target.event === 'pull_request') {
-            const status = treeStatus(tree, { branch: treeBranch, overridden, overrideLabel: s.treeOverrideLabel, commitUrl });
-            logger.info(`tree status on ${pr ? `#${pr.number}` : headSha.slice(0, 7)}: ${status.state}: ${status.description}`);
-            await this.tryWrite('set the tree status', (c) => setStatus(c, this.repo, headSha, `${s.checkName}/tree`, status));
-        }
-        if (this.deps.writeSummary) {
-            try {
-                await this.deps.writeSummary(text);
-            }
-            catch (err) {
-                logger.warning(`could not write the job summary: ${errorMessage(err)}`);
-            }
-        }
-        const failures = [];
-        if (this.o.writesMustSucceed) {
-            // The check run carries the tests' verdict; this step fails only when it could not publish it.
-            if (this.warnings.length > 0)
-                failures.push(`could not publish everything: ${this.warnings.join('; ')}`);
-        }
-        else {
-            if (!run.passed)
-                failures.push(testFailureMessage(run));
-            if (bug && !bug.ok)
-                failures.push(bug.message);
-        }
-        return { outputs: runOutputs(run, tree), failure: failures.length > 0 ? failures.join('\n') : undefined };
-    }
-    /** A test for every bug: the pull request's labels, and its changed files when it is labelled a bug fix. */
-    async bugRule() {
-        const { pr } = this.target;
-        if (!pr || !this.client)
-            return { labels: pr?.labels ?? [] };
-        const labels = pr.labels ?? (await labelsOf(this.client, this.repo, pr.number));
-        if (!this.settings.requireTestForBug)
-            return { labels };
-        const labelled = bugRule(labels, [], this.settings);
-        const bug = labelled.applies ? bugRule(labels, await changedFiles(this.client, this.repo, pr.number), this.settings) : labelled;
-        this.deps.logger.info(`bug-needs-test: ${bug.message}`);
-        return { bug, labels };
-    }
-    /**
-     * The tree: on the default branch this run's result is its new state (and `previous` the one before); on a
-     * pull request or a queue entry, the state of the branch it merges into.
-     */
-    async tree(o) {
-        const s = this.settings;
-        const { headSha, pr, queueBase } = this.target;
-        const depth = this.deps.historyDepth ?? 30;
-        if (!this.client)
-            return { overridden: false, treeBranch: o.mainBranch };
-        if (o.onDefault) {
-            const history = await branchHistory(this.client, this.repo, headSha, s.checkName, { depth, skipResultOf: headSha });
-            const parents = history.filter((c) => c.sha !== headSha);
-            const self = { ...(history.find((c) => c.sha === headSha) ?? { sha: headSha }), result: o.result, url: this.target.detailsUrl };
-            return { tree: treeFromHistory([self, ...parents]), previous: treeFromHistory(parents), overridden: false, treeBranch: o.mainBranch };
-        }
-        if (!s.tree || (this.target.event !== 'pull_request' && !queueBase))
-            return { overridden: false, treeBranch: o.mainBranch };
-        const treeBranch = pr?.baseRef ?? queueBase ?? o.mainBranch;
-        const tree = treeFromHistory(await branchHistory(this.client, this.repo, treeBranch, s.checkName, { depth }));
-        const overridden = tree.state === 'closed' && o.labels.some((l) => l.toLowerCase() === s.treeOverrideLabel.toLowerCase());
-        return { tree, overridden, treeBranch };
-    }
-    async afterDefaultBranchRun(o) {
-        const { client, tree, previous } = o;
-        const s = this.settings;
-        const { logger, context: ctx } = this.deps;
-        const issueCtx = { checkName: s.checkName, branch: o.mainBranch, repository: ctx.repository, serverUrl: ctx.serverUrl, runUrl: this.target.detailsUrl, overrideLabel: s.treeOverrideLabel };
-        const turned = tree.state !== previous.state;
-        logger.info(`tree: ${tree.state}${turned ? ` (was ${previous.state})` : ''}`);
-        const current = tree.at ?? { sha: this.target.headSha };
-        let pullsCache;
-        const pulls = async () => (pullsCache ??= s.tree ? await openPulls(client, this.repo, o.mainBranch) : []);
-        if (tree.state === 'closed') {
-            const failing = failingCases(o.run).map((c) => ({ id: caseId(c), file: c.file, line: c.line, message: c.message }));
-            const issue = redMainIssue(tree, current, failing, issueCtx);
-            await this.tryWrite('open or update the red-main issue', (c) => openOrUpdateRedMainIssue(c, this.repo, s.checkName, issue, stillRedComment(current, failing, issueCtx), logger));
-        }
-        else if (turned || !previous.known) {
-            // The pull requests are counted first so the closing comment can say how many were let through again.
-            await this.tryWrite('close the red-main issue', async (c) => closeRedMainIssue(c, this.repo, s.checkName, greenComment(current, issueCtx, turned ? (await pulls()).length : 0), logger));
-        }
-        // Only a change of state touches the open pull requests: when the tree closes they turn red (unless they
-        // carry the override label), when it opens they turn green, without anyone re-running anything.
-        if (!s.tree || !turned)
-            return;
-        const open = (await this.tryWrite('list open pull requests', pulls)) ?? [];
-        for (const p of open) {
-            const overridden = tree.state === 'closed' && p.labels.some((l) => l.toLowerCase() === s.treeOverrideLabel.toLowerCase());
-            const status = treeStatus(tree, { branch: o.mainBranch, overridden, overrideLabel: s.treeOverrideLabel, commitUrl: o.commitUrl });
-            await this.tryWrite(`set the tree status on #${p.number}`, (c) => setStatus(c, this.repo, p.headSha, `${s.checkName}/tree`, status));
-        }
-        logger.info(`tree status set to ${tree.state === 'open' ? 'success' : 'failure'} on ${open.length} open pull request(s)`);
-    }
-}
-/** Pure: the `<check-name>/tree` status on a merge-queue entry: the entry's own result on top of the branch. */
-function queueTreeStatus(tree, o) {
-    const at = tree.since ?? tree.at;
-    const targetUrl = at ? (at.url ?? o.commitUrl(at.sha)) : undefined;
-    if (!o.passed)
-        return { state: 'failure', description: `merge queue: red on top of ${o.branch}, so it leaves the queue`, targetUrl };
-    const description = tree.state === 'closed' ? `merge queue: green on top of ${o.branch}, which is red: this entry is the fix` : `merge queue: green on top of ${o.branch}`;
-    return { state: 'success', description, targetUrl };
-}
-function runOutputs(run, tree) {
-    const rep = run.final.report;
-    return {
-        result: run.passed ? 'passed' : 'failed',
-        tests: rep?.tests ?? 0,
-        failures: rep ? rep.failures + rep.errors : run.passed ? 0 : 1,
-        flaky: run.flaky ? Math.max(1, run.flakyTests.length) : 0,
-        duration: Math.round(run.durationMs / 100) / 10,
-        tree: tree?.state ?? '',
-        'results-path': '',
-    };
-}
-function testFailureMessage(run) {
-    const rep = run.final.report;
-    const failing = failingCases(run);
-    const attempts = run.attempts.length > 1 ? ` (after ${run.attempts.length} attempts)` : '';
-    if (rep && failing.length > 0) {
-        const names = failing.slice(0, 5).map(caseId).join(', ');
-        return `${failing.length} of ${rep.tests} tests failed${attempts}: ${names}${failing.length > 5 ? ', …' : ''}`;
-    }
-    return `the test command failed with exit code ${run.final.exitCode}${run.final.signal ? ` (${run.final.signal})` : ''}${attempts}`;
+    return restored.run;
 }
 
 
@@ -56833,7 +57503,8 @@ function readSettings(inputs, env = process.env) {
     };
     // The publishing half holds a write token and must run no pull-request code: a command there is a mistake.
     if (mode === 'publish' && inputs('command').trim() !== '') {
-        throw new common_inputs/* InputError */.dz('command', 'is not run in mode publish: the workflow_run half posts the saved result of the pull request\'s run and runs no code; remove it');
+        throw new common_inputs/* InputError */.dz('command', "is not run in mode publish: the workflow_run half posts the saved result of the pull request's run " +
+            'and runs no code; remove it');
     }
     if (mode === 'publish' && inputs('junit').trim() !== '') {
         throw new common_inputs/* InputError */.dz('junit', 'is not read in mode publish: the reports come from the saved result; set junit on the mode save step');

@@ -5,6 +5,7 @@ import type { PreparedArtifact } from '../artifact/prepare.js';
 import type { RolloutLbSettings } from '../lb/index.js';
 import type { DeployLogEntry } from '../release/commands.js';
 import type { HostState, StateChecks } from '../release/state-command.js';
+import type { ManifestEntry } from '../release/delta.js';
 import type { HealthCheck } from '../release/health.js';
 import type { SharedPath } from '../release/layout.js';
 import type { Balancer } from './balancer.js';
@@ -82,8 +83,11 @@ export interface StepRun {
   /** This host's lock, and how the run waits for it. */
   lock?: HostLock;
   lockRequest?: LockRequest;
-  /** Delta tars by the files they carry: hosts on the same current release share one. */
-  deltaTars: Map<string, Promise<Buffer>>;
+  /**
+   * Packs the tar of a delta's files on the runner (the rollout's, so the engine does not pack artifacts;
+   * hosts on the same current release share one). Absent where there is no delta (a revert).
+   */
+  packDelta?: (files: ManifestEntry[]) => Promise<Buffer>;
   state?: HostState;
   staging?: Staging;
   /** Artifact bytes the runner sent this host. */
@@ -91,7 +95,7 @@ export interface StepRun {
   /** `current` points at the release. */
   switched: boolean;
   /** The delta tar to build from, once compare found one worth sending. */
-  deltaTar?: { tar: Buffer; detail: string };
+  deltaBuild?: { tar: Buffer; detail: string };
   /** What the health check said. */
   healthDetail?: string;
   /** Why a put-back did not leave the host healthy ('' when it did): a revert's closing ledger line says it. */

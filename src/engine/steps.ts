@@ -3,7 +3,6 @@
 // plan (plan.ts) names steps; the rollout, the dry run and the revert walk the plan through this table.
 import { errorMessage } from '../common/errors.js';
 import { hostId } from '../common/inputs.js';
-import { deltaTar } from '../artifact/prepare.js';
 import {
   EXIT,
   adoptCommand,
@@ -21,13 +20,7 @@ import {
 } from '../release/commands.js';
 import { parseState, readStateCommand } from '../release/state-command.js';
 import { acquireLockCommand } from '../release/lock-commands.js';
-import {
-  deltaOfferCommand,
-  deltaUnpackCommand,
-  filesToSend,
-  parseOffer,
-  type ManifestEntry,
-} from '../release/delta.js';
+import { deltaOfferCommand, deltaUnpackCommand, filesToSend, parseOffer } from '../release/delta.js';
 import { downloadArtifactCommand, downloadStdin } from '../release/download.js';
 import { releasePath } from '../release/layout.js';
 import { takeLock } from './lock.js';
@@ -99,16 +92,6 @@ export function healthProblem(r: StepRun, on: ReleaseEnv): Promise<string> {
   );
 }
 
-function deltaTarOf(r: StepRun, files: ManifestEntry[]): Promise<Buffer> {
-  const key = files.map((f) => f.path).join('\0');
-  let tar = r.deltaTars.get(key);
-  if (!tar) {
-    tar = deltaTar(r.input.artifact!.delta!, files);
-    r.deltaTars.set(key, tar);
-  }
-  return tar;
-}
-
 /** Offers the manifest; the host answers what its current release lacks. `fallback` when the whole artifact is
  * better. */
 async function compare(r: StepRun): Promise<StepOutcome> {
@@ -126,23 +109,23 @@ async function compare(r: StepRun): Promise<StepOutcome> {
   r.sentBytes += source.manifest.length;
   if (!offer.usable) return 'fallback';
   const files = filesToSend(source.entries, offer.missing);
-  const tar = await deltaTarOf(r, files);
+  const tar = await r.packDelta!(files);
   if (tar.length >= i.artifact!.content.length) return 'fallback';
   const needBytes = files.reduce((sum, f) => sum + f.size, 0) + tar.length;
   r.input = { ...i, delta: { needBytes } };
-  r.deltaTar = { tar, detail: `delta from ${offer.from}: ${files.length} of ${n} files, ${tar.length} bytes` };
+  r.deltaBuild = { tar, detail: `delta from ${offer.from}: ${files.length} of ${n} files, ${tar.length} bytes` };
   return 'done';
 }
 
 /** Unpacks the release (from the upload, the download, or a delta tar), complete or absent, and records `staged`. */
 async function unpack(r: StepRun): Promise<StepOutcome> {
-  const delta = r.deltaTar;
+  const delta = r.deltaBuild;
   if (!delta) {
     await r.host.exec('unpack', unpackPlain(r.input));
     r.staging ??= 'cached';
     return 'done';
   }
-  r.deltaTar = undefined;
+  r.deltaBuild = undefined;
   // Sent whether or not the build then passes its check.
   r.sentBytes += delta.tar.length;
   try {

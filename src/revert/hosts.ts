@@ -175,7 +175,6 @@ function stepRun(host: ReleaseHost, c: RevertContext): StepRun {
     balancer: c.deps.balancer,
     stopped: () => false,
     reconnectWithinMs: 0,
-    deltaTars: new Map(),
     sentBytes: 0,
     switched: false,
     input: {

@@ -14,7 +14,8 @@ import type { DeployLogEntry } from '../release/commands.js';
 import type { HostState } from '../release/state-command.js';
 import type { HealthCheck } from '../release/health.js';
 import { neverHealthy, planPrune, readLedger, revertTarget, type Ledger } from '../release/ledger.js';
-import { stagingOf } from '../artifact/prepare.js';
+import { deltaTar, stagingOf } from '../artifact/prepare.js';
+import type { ManifestEntry } from '../release/delta.js';
 import type { HostRecord, UnhealthyAtStart } from './record.js';
 import type { Progress } from './progress.js';
 import type { RolloutSettings } from './settings.js';
@@ -48,6 +49,17 @@ export interface RunShared {
   /** How long a put-back waits for a host whose connection was lost (a restarted sshd) to answer again. */
   reconnectWithinMs: number;
   balancer: () => Balancer | undefined;
+}
+
+/** The tar of a delta's files, packed once for every host that lacks the same files. */
+function packDelta(shared: RunShared, files: ManifestEntry[]): Promise<Buffer> {
+  const key = files.map((f) => f.path).join('\0');
+  let tar = shared.deltaTars.get(key);
+  if (!tar) {
+    tar = deltaTar(shared.artifact.delta!, files);
+    shared.deltaTars.set(key, tar);
+  }
+  return tar;
 }
 
 /** The steps' settings of a rollout, as its commands need them. */
@@ -114,7 +126,7 @@ export function newHostRun(host: ReleaseHost, shared: RunShared): HostRun {
     health: shared.health,
     stopped: shared.stopped,
     reconnectWithinMs: shared.reconnectWithinMs,
-    deltaTars: shared.deltaTars,
+    packDelta: (files) => packDelta(shared, files),
     sentBytes: 0,
     switched: false,
     record: { host: host.id, wave: 0, previous: '', outcome: 'pending', uploaded: false, steps: host.steps },

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryLogger } from '../../src/common/logger.js';
-import { prepareArtifact, type PreparedArtifact } from '../../src/artifact/prepare.js';
+import { deltaTar, prepareArtifact, type PreparedArtifact } from '../../src/artifact/prepare.js';
 import { ReleaseHost } from '../../src/engine/host.js';
 import type { LedgerLine, StepRun } from '../../src/engine/step-input.js';
 import type { DeployLogEntry } from '../../src/release/commands.js';
@@ -53,7 +53,7 @@ export function stepRun(hosts: LocalHosts, a: PreparedArtifact, release: string,
     log: logger,
     stopped: () => false,
     reconnectWithinMs: 0,
-    deltaTars: new Map(),
+    packDelta: (files) => deltaTar(a.delta!, files),
     sentBytes: 0,
     switched: false,
     input: {

@@ -56,10 +56,12 @@ export async function benchBeforeAfter(runs = 5, log: (line: string) => void = c
   const dir = join(REPO, '.tmp', 'bench-before-after');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'runner'), { recursive: true });
-  const baseBundle = join(dir, 'base-ssh-rollout.cjs');
-  const shown = spawnSync('git', ['show', `${base}:dist/ssh-rollout/index.js`], { cwd: REPO, maxBuffer: 64 << 20 });
-  if (shown.status !== 0) throw new Error(`git show ${base}:dist/ssh-rollout/index.js: ${shown.stderr.toString()}`);
-  writeFileSync(baseBundle, shown.stdout);
+  // The whole bundle folder (its package.json makes index.js a module; it loads its source-map helper).
+  const archive = spawnSync('sh', ['-c', `git archive ${base} dist/ssh-rollout | tar -x -C ${JSON.stringify(dir)}`], {
+    cwd: REPO,
+  });
+  if (archive.status !== 0) throw new Error(`git archive ${base} dist/ssh-rollout: ${archive.stderr.toString()}`);
+  const baseBundle = join(dir, 'dist', 'ssh-rollout', 'index.js');
   const current = join(REPO, 'dist', 'ssh-rollout', 'index.js');
   const artifact = join(dir, 'artifact');
   buildArtifact(artifact);

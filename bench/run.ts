@@ -27,7 +27,7 @@ const started = performance.now();
 console.log('== ssh-rollout vs Ansible ==');
 const rollout = await benchRollout(3);
 console.log('\n== ssh-rollout before and after (this checkout beside an earlier bundle) ==');
-const beforeAfter = await benchBeforeAfter(5);
+const beforeAfter = await benchBeforeAfter(15);
 console.log('\n== ssh-rollout at scale ==');
 const scale = await benchScale({
   ansibleAt20:

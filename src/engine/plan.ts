@@ -51,6 +51,8 @@ export interface RolloutPlan {
   /** Hosts that may fail before the rollout stops and reverts. */
   budget: number;
   maxParallel: number;
+  /** Per host, before anything changes (a dry run takes no lock; adopt-current adds `adopt` and a second `state`). */
+  preflight: StepName[];
   /** Per host, in order: before any switch anywhere. */
   stage: Record<string, StepName[]>;
   /** Per host of a wave, in order. */
@@ -113,6 +115,7 @@ export function planRollout(
     })),
     budget: failureBudget(options.maxFailures, hosts.length),
     maxParallel: options.maxParallel,
+    preflight: ['connect', 'lock', 'state'],
     stage: Object.fromEntries(hosts.map((h) => [h, stageSteps(h)])),
     switch: [
       ...(options.drain ? ['drain' as const] : []),

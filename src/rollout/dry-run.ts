@@ -46,7 +46,7 @@ export function printDryRun(
   for (const [host, steps] of Object.entries(plan.stage))
     stages.set(steps.join(' → '), [...(stages.get(steps.join(' → ')) ?? []), host]);
   logger.info('Steps per host, in order:');
-  logger.info(`  preflight: connect → lock → state`);
+  logger.info(`  preflight: ${plan.preflight.join(' → ')}`);
   for (const [steps, list] of stages)
     logger.info(
       `  stage (${list.length === Object.keys(plan.stage).length ? 'every host' : list.join(', ')}): ${steps}`,

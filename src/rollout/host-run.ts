@@ -10,6 +10,7 @@ import { planRollout, type FoundHost, type RolloutPlan } from '../engine/plan.js
 import { adoptId, commandsNeeded, preflightFindings, type PreflightFindings } from '../engine/preflight.js';
 import { runSteps } from '../engine/steps.js';
 import { STAGED_HOW, type LedgerLine, type StepRun, type StepSettings } from '../engine/step-input.js';
+import type { StepName } from '../engine/step-record.js';
 import type { DeployLogEntry } from '../release/commands.js';
 import type { HostState } from '../release/state-command.js';
 import type { HealthCheck } from '../release/health.js';
@@ -231,13 +232,14 @@ export function planOf(runs: readonly HostRun[], shared: RunShared, canWatch: bo
  */
 export async function preflight(
   run: HostRun,
+  steps: readonly StepName[],
   shared: RunShared,
   lock: LockRequest | null,
   progress: Progress,
 ): Promise<UnhealthyAtStart | null> {
   const { host } = run;
   run.lockRequest = lock ?? undefined;
-  await runSteps(lock ? ['connect', 'lock', 'state'] : ['connect', 'state'], run);
+  await runSteps(steps, run);
   const adopt = examine(run, run.state!, shared).adopt;
   const id = adoptId(new Date(shared.now()));
   if (adopt && lock) {

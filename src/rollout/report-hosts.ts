@@ -3,6 +3,7 @@
 import { SMALL_FLEET, plural } from '../common/format.js';
 import type { HostRecord, RolloutReport } from './record.js';
 import { cell, reasonText, stepMs, timeCell } from './report-cells.js';
+import { STAGED_HOW } from '../engine/step-input.js';
 
 const OUTCOME_ICON: Record<string, string> = {
   updated: '✅ updated',
@@ -76,7 +77,7 @@ export function hostTable(report: RolloutReport): string[] {
     const total = h.steps.length
       ? Math.max(...h.steps.map((s) => s.end)) - Math.min(...h.steps.map((s) => s.start))
       : undefined;
-    const cached = h.steps.some((s) => s.name === 'unpack') ? 'cached' : '–';
+    const cached = h.steps.some((s) => s.name === 'unpack') ? STAGED_HOW.cached : '–';
     const upload = h.uploaded ? timeCell(stepMs(h, 'upload')) : cached;
     // A host that failed on its own is put back at once: say so beside the failure.
     const putBack = h.outcome === 'failed' ? h.steps.find((s) => s.name === 'revert' && s.ok) : undefined;

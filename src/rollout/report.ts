@@ -5,6 +5,7 @@
 import { SMALL_FLEET, formatBytes, formatDuration } from '../common/format.js';
 import { mdCode, mdText } from '../common/markdown.js';
 import { GITHUB_LIMITS } from '../github/limits.js';
+import { STAGED_HOW } from '../engine/step-input.js';
 import type { RolloutReport, Staging } from './record.js';
 import { REASON_MAX, cell, reasonText } from './report-cells.js';
 import { failedItems, hostTable, unhealthyLines } from './report-hosts.js';
@@ -27,14 +28,13 @@ const RESULT_HEADLINE: Record<string, string> = {
 function stagingInfo(report: RolloutReport): string {
   const parts: string[] = [];
   if (report.artifact.url) parts.push(`hosts downloaded the artifact from ${mdCode(report.artifact.url)}`);
-  const LABEL: Record<Staging, string> = { delta: 'delta', full: 'full', url: 'downloaded', cached: 'cached' };
   const staged = new Map<Staging, number>();
   for (const h of report.hosts) if (h.staging) staged.set(h.staging, (staged.get(h.staging) ?? 0) + 1);
   if (staged.size)
     parts.push(
       `staged: ${[...staged]
         .sort((a, b) => b[1] - a[1])
-        .map(([s, n]) => `${n} ${LABEL[s] ?? s}`)
+        .map(([s, n]) => `${n} ${STAGED_HOW[s] ?? s}`)
         .join(', ')}`,
     );
   const withSent = report.hosts.filter((h) => h.sentBytes !== undefined);

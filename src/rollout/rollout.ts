@@ -215,7 +215,8 @@ class RolloutRun {
       cancelled: () => this.stopReason !== '',
       runStatus: this.deps.runStatus,
     };
-    const unhealthy = await preflight(run, this.shared, lock ? request : null, this.progress);
+    const steps = lock ? this.plan.preflight : this.plan.preflight.filter((s) => s !== 'lock');
+    const unhealthy = await preflight(run, steps, this.shared, lock ? request : null, this.progress);
     if (unhealthy) this.unhealthy.push(unhealthy);
   }
 

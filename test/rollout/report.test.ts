@@ -24,7 +24,7 @@ describe('summaryMarkdown', () => {
     );
     expect(lines).toContain('| host | wave | previous | upload | switch | health | result | total |');
     expect(lines).toContain('| web1:22 | 1 | v1 | 100 ms | 100 ms | 200 ms | ✅ updated | 600 ms |');
-    expect(lines).toContain('| web2:22 | 2 | v1 | cached | 20 ms | 12.0 s | ✅ updated | 13.6 s |');
+    expect(lines).toContain('| web2:22 | 2 | v1 | already there | 20 ms | 12.0 s | ✅ updated | 13.6 s |');
     expect(lines).toContain('| web3:22 | 2 | – | 100 ms | 30 ms | 770 ms | ✅ updated | 2.40 s |');
     expect(md).toContain(ganttChart(report()));
     expect(md).not.toContain('**Stopped:**');
@@ -118,7 +118,7 @@ describe('small fleets', () => {
     r.hosts[2] = { ...r.hosts[2], staging: 'delta', sentBytes: 512 * 1024 };
     expect(summaryMarkdown(r).split('\n')[2]).toBe(
       '3 host(s) in 2 wave(s), 2.50 s; artifact 2.0 KiB, sha256 `abababababab…`; deploy path `/srv/app`; ' +
-        'staged: 1 full, 1 cached, 1 delta; runner sent 3.5 MiB (1.2 MiB/host)',
+        'staged: 1 whole artifact, 1 already there, 1 delta; runner sent 3.5 MiB (1.2 MiB/host)',
     );
   });
 
@@ -126,7 +126,7 @@ describe('small fleets', () => {
     const r = report();
     r.hosts = r.hosts.map((h, i) => ({ ...h, staging: i === 0 ? 'full' : 'delta', sentBytes: i === 0 ? 2048 : 1024 }));
     expect(summaryMarkdown(r).split('\n')[2]).toMatch(
-      /; staged: 2 delta, 1 full; runner sent 4\.0 KiB \(1\.3 KiB\/host\)$/,
+      /; staged: 2 delta, 1 whole artifact; runner sent 4\.0 KiB \(1\.3 KiB\/host\)$/,
     );
   });
 
@@ -137,7 +137,7 @@ describe('small fleets', () => {
     });
     r.hosts = r.hosts.map((h) => ({ ...h, staging: 'url', sentBytes: 0 }));
     expect(summaryMarkdown(r).split('\n')[2]).toMatch(
-      /; deploy path `\/srv\/app`; hosts downloaded the artifact from ``https:\/\/dl\.example\/app`x\.tgz``; staged: 3 downloaded; runner sent 0 B$/,
+      /; deploy path `\/srv\/app`; hosts downloaded the artifact from ``https:\/\/dl\.example\/app`x\.tgz``; staged: 3 downloaded by the host; runner sent 0 B$/,
     );
   });
 

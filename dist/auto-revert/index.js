@@ -61401,6 +61401,7 @@ function planRollout(hosts, options, found = new Map()) {
         })),
         budget: failureBudget(options.maxFailures, hosts.length),
         maxParallel: options.maxParallel,
+        preflight: ['connect', 'lock', 'state'],
         stage: Object.fromEntries(hosts.map((h) => [h, stageSteps(h)])),
         switch: [
             ...(options.drain ? ['drain'] : []),

@@ -69195,6 +69195,7 @@ function planRollout(hosts, options, found = new Map()) {
         })),
         budget: failureBudget(options.maxFailures, hosts.length),
         maxParallel: options.maxParallel,
+        preflight: ['connect', 'lock', 'state'],
         stage: Object.fromEntries(hosts.map((h) => [h, stageSteps(h)])),
         switch: [
             ...(options.drain ? ['drain'] : []),
@@ -69477,10 +69478,10 @@ function planOf(runs, shared, canWatch) {
  * ledger and check the host (deploy:check); nothing changes yet, but for adopt-current moving a
  * hand-deployed `current` in. Returns the host when it is on a release that never became healthy.
  */
-async function preflight(run, shared, lock, progress) {
+async function preflight(run, steps, shared, lock, progress) {
     const { host } = run;
     run.lockRequest = lock ?? undefined;
-    await runSteps(lock ? ['connect', 'lock', 'state'] : ['connect', 'state'], run);
+    await runSteps(steps, run);
     const adopt = examine(run, run.state, shared).adopt;
     const id = adoptId(new Date(shared.now()));
     if (adopt && lock) {
@@ -69568,7 +69569,7 @@ function printDryRun(logger, settings, artifact, plan, hosts) {
     for (const [host, steps] of Object.entries(plan.stage))
         stages.set(steps.join(' → '), [...(stages.get(steps.join(' → ')) ?? []), host]);
     logger.info('Steps per host, in order:');
-    logger.info(`  preflight: connect → lock → state`);
+    logger.info(`  preflight: ${plan.preflight.join(' → ')}`);
     for (const [steps, list] of stages)
         logger.info(`  stage (${list.length === Object.keys(plan.stage).length ? 'every host' : list.join(', ')}): ${steps}`);
     logger.info(`  switch, wave by wave: ${plan.switch.join(' → ')}`);
@@ -70084,7 +70085,8 @@ class RolloutRun {
             cancelled: () => this.stopReason !== '',
             runStatus: this.deps.runStatus,
         };
-        const unhealthy = await preflight(run, this.shared, lock ? request : null, this.progress);
+        const steps = lock ? this.plan.preflight : this.plan.preflight.filter((s) => s !== 'lock');
+        const unhealthy = await preflight(run, steps, this.shared, lock ? request : null, this.progress);
         if (unhealthy)
             this.unhealthy.push(unhealthy);
     }
@@ -70586,6 +70588,7 @@ function stepMs(host, ...names) {
 // (counted by release in large fleets) and, for small fleets, the per-host table.
 
 
+
 const OUTCOME_ICON = {
     updated: '✅ updated',
     failed: '❌ failed',
@@ -70652,7 +70655,7 @@ function hostTable(report) {
         const total = h.steps.length
             ? Math.max(...h.steps.map((s) => s.end)) - Math.min(...h.steps.map((s) => s.start))
             : undefined;
-        const cached = h.steps.some((s) => s.name === 'unpack') ? 'cached' : '–';
+        const cached = h.steps.some((s) => s.name === 'unpack') ? STAGED_HOW.cached : '–';
         const upload = h.uploaded ? timeCell(stepMs(h, 'upload')) : cached;
         // A host that failed on its own is put back at once: say so beside the failure.
         const putBack = h.outcome === 'failed' ? h.steps.find((s) => s.name === 'revert' && s.ok) : undefined;
@@ -70854,6 +70857,7 @@ function waveBars(report) {
 
 
 
+
 /** Up to this many hosts the summary has a row, and the gantt a bar, per host. */
 
 /** GitHub drops a step summary over 1 MiB ("upload aborted"): stay well under it, in UTF-8 bytes. */
@@ -70870,7 +70874,6 @@ function stagingInfo(report) {
     const parts = [];
     if (report.artifact.url)
         parts.push(`hosts downloaded the artifact from ${markdown_mdCode(report.artifact.url)}`);
-    const LABEL = { delta: 'delta', full: 'full', url: 'downloaded', cached: 'cached' };
     const staged = new Map();
     for (const h of report.hosts)
         if (h.staging)
@@ -70878,7 +70881,7 @@ function stagingInfo(report) {
     if (staged.size)
         parts.push(`staged: ${[...staged]
             .sort((a, b) => b[1] - a[1])
-            .map(([s, n]) => `${n} ${LABEL[s] ?? s}`)
+            .map(([s, n]) => `${n} ${STAGED_HOW[s] ?? s}`)
             .join(', ')}`);
     const withSent = report.hosts.filter((h) => h.sentBytes !== undefined);
     const sent = report.sentBytes ?? (withSent.length ? withSent.reduce((sum, h) => sum + h.sentBytes, 0) : undefined);

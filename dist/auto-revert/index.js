@@ -52754,7 +52754,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(332);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6310);
+/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8654);
 /* harmony import */ var _ssh_connector_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5781);
 // auto-revert entry: the runner shell around src/revert/main.ts.
 
@@ -53137,7 +53137,7 @@ function logText(text) {
 
 /***/ }),
 
-/***/ 6310:
+/***/ 8654:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -62861,11 +62861,47 @@ function readHistory(raw, label, notes) {
     return history;
 }
 
-;// CONCATENATED MODULE: ./src/rollout/record-reader.ts
-// The tolerant reader of the ssh-rollout report file, beside the writer's types (record.ts): the file may
-// come from another version, a fork, or a hostile hand. Every field is checked; what cannot be read is
-// left out, an entry that is not one skipped with a note.
+;// CONCATENATED MODULE: ./src/rollout/record.ts
 
+/** Bumped when a key of the report file changes meaning; readers accept what they can read of any version. */
+const ROLLOUT_REPORT_VERSION = 1;
+function rolloutReport(f) {
+    const a = f.artifact;
+    const { plan } = f;
+    return {
+        tool: ROLLOUT_REPORT_TOOL,
+        version: ROLLOUT_REPORT_VERSION,
+        release: f.settings.releaseId,
+        deployPath: f.settings.ssh.deployPath,
+        dryRun: f.settings.dryRun,
+        result: f.result,
+        startedAt: new Date(f.started).toISOString(),
+        finishedAt: new Date(f.finished).toISOString(),
+        durationMs: f.finished - f.started,
+        artifact: {
+            file: a.file,
+            sha256: a.sha256,
+            identity: a.identity,
+            bytes: a.bytes,
+            ...(a.url ? { url: a.url.redacted } : {}),
+            ...(a.delta ? { files: a.delta.entries.length } : {}),
+        },
+        sentBytes: f.hosts.reduce((sum, h) => sum + (h.sentBytes ?? 0), 0),
+        plan: {
+            waves: plan.waves.map((w) => w.hosts),
+            maxFailures: plan.budget,
+            maxParallel: plan.maxParallel,
+            steps: { stage: plan.stage, switch: plan.switch, finish: plan.finish, revert: plan.revert },
+        },
+        waves: f.waves,
+        hosts: f.hosts,
+        unhealthyAtStart: f.unhealthyAtStart,
+        stopReason: f.stopReason,
+        errors: f.errors,
+    };
+}
+// The tolerant reader: the file may come from another version, a fork, or a hostile hand. Every field is
+// checked; what cannot be read is left out, an entry that is not one skipped with a note.
 /** The report file's tag, typed from the report so the two cannot drift apart. */
 const ROLLOUT_REPORT_TOOL = 'fivestep/ssh-rollout';
 /** Tagged `…/ssh-rollout` (a fork may rename the owner), or untagged with waves and hosts lists. */
@@ -62940,7 +62976,7 @@ function readHost(h) {
 
 ;// CONCATENATED MODULE: ./src/revert/reports.ts
 // The ssh-rollout and metric-watch reports as the RCA timeline needs them. Each kind's own module reads
-// its file tolerantly (rollout/record-reader.ts, metrics/record.ts); here a file that is neither is
+// its file tolerantly (rollout/record.ts, metrics/record.ts); here a file that is neither is
 // skipped with a note instead of failing the revert.
 
 

@@ -60619,7 +60619,7 @@ class PrometheusSource {
 // files may come from other versions, forks or hand edits: nothing in them is trusted, each field is read
 // only when it holds what its writer writes, and a reader notes what it had to skip.
 /** A JSON object (a list is not one). */
-const isJsonObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
+const json_fields_isJsonObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
 /** A text field: a string as it is, a number as its digits (an older writer's `release: 7`), else ''. */
 const json_fields_text = (x) => (typeof x === 'string' ? x : typeof x === 'number' ? String(x) : '');
 const positiveNumber = (x) => typeof x === 'number' && Number.isFinite(x) && x > 0 ? x : undefined;
@@ -60638,7 +60638,7 @@ const LATEST_MS = 8.64e15;
  *   exports write seconds, and for any instant after March 1973 the magnitude tells which);
  * - a negative number, or one past the last instant a Date holds, is no time.
  */
-function readTime(x) {
+function json_fields_readTime(x) {
     if (typeof x === 'number' && Number.isFinite(x) && x >= 0) {
         if (x < SECONDS_BELOW)
             return Math.round(x * 1000);
@@ -60652,14 +60652,14 @@ function readTime(x) {
     return undefined;
 }
 /** A value quoted in a note, cut short: a hostile file's field may be megabytes long. */
-function shown(x, max = 80) {
+function json_fields_shown(x, max = 80) {
     const json = JSON.stringify(x) ?? String(x);
     return json.length > max ? `${json.slice(0, max)}…` : json;
 }
 /** At most this many notes a list: a hostile file may hold millions of bad entries, and the first say why. */
 const MAX_NOTES = 20;
 /** What a reader had to skip, in file order, the first MAX_NOTES kept and the rest counted. */
-class NoteList {
+class json_fields_NoteList {
     kept = [];
     dropped = 0;
     add(note) {
@@ -60693,7 +60693,7 @@ function looksLikeWatchReport(doc) {
 const breachValue = (x) => typeof x === 'number' || typeof x === 'string' ? x : x === null ? null : undefined;
 /** One breach of a report, or of metric-watch's `breaches` output (the same objects); undefined if none. */
 function readBreach(x) {
-    if (!isJsonObject(x))
+    if (!json_fields_isJsonObject(x))
         return undefined;
     const rule = json_fields_text(x.rule) || json_fields_text(x.name);
     if (!rule)
@@ -60706,8 +60706,8 @@ function readBreach(x) {
         if (v !== undefined)
             out[key] = v;
     }
-    const when = readTime(x.when);
-    const since = readTime(x.since);
+    const when = json_fields_readTime(x.when);
+    const since = json_fields_readTime(x.since);
     if (when !== undefined)
         out.when = when;
     if (since !== undefined)
@@ -60718,19 +60718,19 @@ function readBreach(x) {
 }
 /** Reads any JSON value as a metric-watch report (undefined when it is not an object); never throws. */
 function readWatchReport(doc) {
-    if (!isJsonObject(doc))
+    if (!json_fields_isJsonObject(doc))
         return undefined;
-    const settings = isJsonObject(doc.settings) ? doc.settings : {};
-    const hosts = isJsonObject(doc.hosts) ? doc.hosts : {};
-    const notes = new NoteList();
+    const settings = json_fields_isJsonObject(doc.settings) ? doc.settings : {};
+    const hosts = json_fields_isJsonObject(doc.hosts) ? doc.hosts : {};
+    const notes = new json_fields_NoteList();
     const rules = Array.isArray(doc.rules) ? doc.rules.map((raw, i) => readRule(raw, i)) : undefined;
     const listed = Array.isArray(doc.breaches) ? readBreaches(doc.breaches, notes) : [];
     const out = {
         verdict: json_fields_text(doc.verdict),
         detail: json_fields_text(doc.detail),
-        startedAt: readTime(doc.startedAt),
+        startedAt: json_fields_readTime(doc.startedAt),
         // A present but unreadable endedAt is not replaced: finishedAt is only an older name for it.
-        endedAt: readTime(doc.endedAt ?? doc.finishedAt),
+        endedAt: json_fields_readTime(doc.endedAt ?? doc.finishedAt),
         ticks: positiveNumber(doc.ticks),
         intervalMs: positiveNumber(settings.intervalMs),
         hosts: { all: stringList(hosts.all), canary: stringList(hosts.canary) },
@@ -60739,11 +60739,11 @@ function readWatchReport(doc) {
         notes: notes.list(),
     };
     if (doc.kind !== undefined && doc.kind !== WATCH_REPORT_KIND)
-        out.otherKind = shown(doc.kind);
+        out.otherKind = json_fields_shown(doc.kind);
     if (typeof doc.version === 'number' && doc.version <= WATCH_REPORT_VERSION)
         out.version = doc.version;
     else if (doc.version !== undefined)
-        out.unknownVersion = shown(doc.version);
+        out.unknownVersion = json_fields_shown(doc.version);
     return out;
 }
 function readBreaches(list, notes) {
@@ -60753,15 +60753,15 @@ function readBreaches(list, notes) {
         if (b)
             out.push(b);
         else
-            notes.add(`breaches[${i}] is not a breach (an object with a rule name): ${shown(x)}`);
+            notes.add(`breaches[${i}] is not a breach (an object with a rule name): ${json_fields_shown(x)}`);
     });
     return out;
 }
 function readRule(raw, i) {
     const where = `rule ${i + 1}`;
-    const notes = new NoteList();
+    const notes = new json_fields_NoteList();
     const rule = { name: '', query: '', samples: [], baselineSamples: [], notes: [] };
-    if (!isJsonObject(raw)) {
+    if (!json_fields_isJsonObject(raw)) {
         notes.add(`${where} is not an object with name, query and samples`);
         return { ...rule, notes: notes.list() };
     }
@@ -60793,19 +60793,19 @@ function readSamples(list, at, notes) {
     const out = [];
     for (const [j, s] of list.entries()) {
         const here = `${at}[${j}]`;
-        if (!isJsonObject(s)) {
+        if (!json_fields_isJsonObject(s)) {
             notes.add(`${here} is not an object {t, host, value}`);
             continue;
         }
-        const t = readTime(s.t);
+        const t = json_fields_readTime(s.t);
         const host = s.host === undefined ? '' : s.host;
         const value = readingValue(s.value);
         if (t === undefined)
-            notes.add(`${here}: 't' must be a time (epoch ms or s, or ISO 8601), got ${shown(s.t)}`);
+            notes.add(`${here}: 't' must be a time (epoch ms or s, or ISO 8601), got ${json_fields_shown(s.t)}`);
         else if (typeof host !== 'string')
             notes.add(`${here}: 'host' must be a string`);
         else if (value === undefined)
-            notes.add(`${here}: 'value' must be a number or null, got ${shown(s.value)}`);
+            notes.add(`${here}: 'value' must be a number or null, got ${json_fields_shown(s.value)}`);
         else {
             const sample = { t, host, value };
             if (typeof s.reason === 'string' && s.reason)
@@ -60817,7 +60817,7 @@ function readSamples(list, at, notes) {
 }
 /** `{host: [{t, value}]}`; a Map, as host keys come from the file (`__proto__` is a key like any other). */
 function readHistory(raw, label, notes) {
-    if (!isJsonObject(raw)) {
+    if (!json_fields_isJsonObject(raw)) {
         notes.add(`${label}: 'baselineHistory' must be an object {host: [{t, value}]}`);
         return undefined;
     }
@@ -60829,8 +60829,8 @@ function readHistory(raw, label, notes) {
         }
         const points = [];
         list.forEach((p, j) => {
-            const t = isJsonObject(p) ? readTime(p.t) : undefined;
-            if (t !== undefined && isJsonObject(p) && typeof p.value === 'number' && Number.isFinite(p.value)) {
+            const t = json_fields_isJsonObject(p) ? json_fields_readTime(p.t) : undefined;
+            if (t !== undefined && json_fields_isJsonObject(p) && typeof p.value === 'number' && Number.isFinite(p.value)) {
                 points.push({ t, value: p.value });
             }
             else
@@ -69880,13 +69880,14 @@ class Progress {
 }
 
 ;// CONCATENATED MODULE: ./src/rollout/record.ts
+
 /** Bumped when a key of the report file changes meaning; readers accept what they can read of any version. */
 const ROLLOUT_REPORT_VERSION = 1;
 function rolloutReport(f) {
     const a = f.artifact;
     const { plan } = f;
     return {
-        tool: 'fivestep/ssh-rollout',
+        tool: ROLLOUT_REPORT_TOOL,
         version: ROLLOUT_REPORT_VERSION,
         release: f.settings.releaseId,
         deployPath: f.settings.ssh.deployPath,
@@ -69916,6 +69917,79 @@ function rolloutReport(f) {
         stopReason: f.stopReason,
         errors: f.errors,
     };
+}
+// The tolerant reader: the file may come from another version, a fork, or a hostile hand. Every field is
+// checked; what cannot be read is left out, an entry that is not one skipped with a note.
+/** The report file's tag, typed from the report so the two cannot drift apart. */
+const ROLLOUT_REPORT_TOOL = 'fivestep/ssh-rollout';
+/** Tagged `…/ssh-rollout` (a fork may rename the owner), or untagged with waves and hosts lists. */
+function looksLikeRolloutReport(doc) {
+    const tag = reportTag(doc);
+    if (tag)
+        return tag.endsWith('ssh-rollout');
+    return Array.isArray(doc.waves) && Array.isArray(doc.hosts);
+}
+/** Reads any JSON value as a rollout report (undefined when it is not an object); never throws. */
+function readRolloutReport(doc) {
+    if (!isJsonObject(doc))
+        return undefined;
+    const notes = new NoteList();
+    const waves = listOf(doc.waves, 'waves', 'a wave', notes).map((w, i) => readWave(w, i));
+    const hosts = listOf(doc.hosts, 'hosts', 'a host', notes).map(readHost);
+    const read = {
+        release: text(doc.release),
+        result: text(doc.result),
+        startedAt: readTime(doc.startedAt),
+        finishedAt: readTime(doc.finishedAt),
+        waves,
+        hosts,
+        stopReason: text(doc.stopReason),
+        notes: notes.list(),
+    };
+    if (typeof doc.version === 'number' && Number.isFinite(doc.version))
+        read.version = doc.version;
+    return read;
+}
+/** The objects of a list (none when it is not one); an entry that is not an object is skipped with a note. */
+function listOf(x, key, what, notes) {
+    if (!Array.isArray(x))
+        return [];
+    const out = [];
+    x.forEach((entry, i) => {
+        if (isJsonObject(entry))
+            out.push(entry);
+        else
+            notes.add(`${key}[${i}] is not ${what}: ${shown(entry)}`);
+    });
+    return out;
+}
+/** `position` counts only the waves that are objects: it numbers a wave written without an index. */
+function readWave(w, position) {
+    const wave = {
+        index: typeof w.index === 'number' ? w.index : position + 1,
+        hosts: Array.isArray(w.hosts) ? w.hosts.map(text).filter(Boolean) : [],
+    };
+    const start = readTime(w.start);
+    const end = readTime(w.end);
+    if (start !== undefined)
+        wave.start = start;
+    if (end !== undefined)
+        wave.end = end;
+    if (isJsonObject(w.bake)) {
+        wave.bake = {
+            start: readTime(w.bake.start),
+            end: readTime(w.bake.end),
+            verdict: text(w.bake.verdict) || undefined,
+            detail: text(w.bake.detail) || undefined,
+        };
+    }
+    return wave;
+}
+function readHost(h) {
+    const host = { host: text(h.host), outcome: text(h.outcome) };
+    if (text(h.reason))
+        host.reason = text(h.reason);
+    return host;
 }
 
 ;// CONCATENATED MODULE: ./src/rollout/rollout.ts

@@ -1,5 +1,5 @@
 // The ssh-rollout and metric-watch reports as the RCA timeline needs them. Each kind's own module reads
-// its file tolerantly (rollout/record-reader.ts, metrics/record.ts); here a file that is neither is
+// its file tolerantly (rollout/record.ts, metrics/record.ts); here a file that is neither is
 // skipped with a note instead of failing the revert.
 import { readFileSync } from 'node:fs';
 import { isJsonObject } from '../common/json-fields.js';
@@ -10,7 +10,7 @@ import {
   type BreachRead,
   type WatchReportRead,
 } from '../metrics/record.js';
-import { looksLikeRolloutReport, readRolloutReport, type RolloutReportRead } from '../rollout/record-reader.js';
+import { looksLikeRolloutReport, readRolloutReport, type RolloutReportRead } from '../rollout/record.js';
 
 export interface RolloutSummary extends Pick<
   RolloutReportRead,

@@ -2,7 +2,7 @@
 // missing keys, huge lists, a newer version and hostile entries read as far as they can, never throw.
 import { describe, expect, test } from '@jest/globals';
 import type { RolloutReport } from '../../src/rollout/record.js';
-import { ROLLOUT_REPORT_TOOL, looksLikeRolloutReport, readRolloutReport } from '../../src/rollout/record-reader.js';
+import { ROLLOUT_REPORT_TOOL, looksLikeRolloutReport, readRolloutReport } from '../../src/rollout/record.js';
 
 const T = Date.parse('2026-03-01T12:00:00Z');
 const bake = { start: T + 600, end: T + 1600, verdict: 'pass', detail: 'ok' };

@@ -52450,19 +52450,7 @@ async function finishCheckRun(client, repo, id, o) {
         completed_at: new Date().toISOString(),
         output: { ...output, annotations: first },
     };
-    let checkRunId = id;
-    if (checkRunId === undefined) {
-        checkRunId = (await client.rest.checks.create({
-            ...repo,
-            name: o.name,
-            head_sha: o.headSha,
-            details_url: o.detailsUrl,
-            ...completed,
-        })).data.id;
-    }
-    else {
-        await client.rest.checks.update({ ...repo, check_run_id: checkRunId, ...completed });
-    }
+    const checkRunId = await postCompleted(client, repo, id, o, completed);
     // Completed: a later batch of annotations that fails leaves the conclusion posted.
     o.onCompleted?.();
     for (const batch of rest)
@@ -52484,16 +52472,22 @@ async function failCheckRun(client, repo, id, o) {
         completed_at: new Date().toISOString(),
         output: { title: 'the gate failed', summary },
     };
-    if (id === undefined)
-        await client.rest.checks.create({
-            ...repo,
-            name: o.name,
-            head_sha: o.headSha,
-            details_url: o.detailsUrl,
-            ...completed,
-        });
-    else
+    await postCompleted(client, repo, id, o, completed);
+}
+/** A completed check run: the one this gate created (`id`) updated, or a new one when there is none. */
+async function postCompleted(client, repo, id, o, completed) {
+    if (id !== undefined) {
         await client.rest.checks.update({ ...repo, check_run_id: id, ...completed });
+        return id;
+    }
+    const created = await client.rest.checks.create({
+        ...repo,
+        name: o.name,
+        head_sha: o.headSha,
+        details_url: o.detailsUrl,
+        ...completed,
+    });
+    return created.data.id;
 }
 async function setStatus(client, repo, sha, context, s) {
     await client.rest.repos.createCommitStatus({

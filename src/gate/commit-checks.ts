@@ -50,20 +50,7 @@ export async function finishCheckRun(
     completed_at: new Date().toISOString(),
     output: { ...output, annotations: first },
   };
-  let checkRunId = id;
-  if (checkRunId === undefined) {
-    checkRunId = (
-      await client.rest.checks.create({
-        ...repo,
-        name: o.name,
-        head_sha: o.headSha,
-        details_url: o.detailsUrl,
-        ...completed,
-      })
-    ).data.id;
-  } else {
-    await client.rest.checks.update({ ...repo, check_run_id: checkRunId, ...completed });
-  }
+  const checkRunId = await postCompleted(client, repo, id, o, completed);
   // Completed: a later batch of annotations that fails leaves the conclusion posted.
   o.onCompleted?.();
   for (const batch of rest)
@@ -92,15 +79,35 @@ export async function failCheckRun(
     completed_at: new Date().toISOString(),
     output: { title: 'the gate failed', summary },
   };
-  if (id === undefined)
-    await client.rest.checks.create({
-      ...repo,
-      name: o.name,
-      head_sha: o.headSha,
-      details_url: o.detailsUrl,
-      ...completed,
-    });
-  else await client.rest.checks.update({ ...repo, check_run_id: id, ...completed });
+  await postCompleted(client, repo, id, o, completed);
+}
+
+/** What a check run update sets besides which run it is (status, conclusion, output…). */
+type CheckRunFields = Omit<
+  NonNullable<Parameters<GitHubClient['rest']['checks']['update']>[0]>,
+  'owner' | 'repo' | 'check_run_id'
+>;
+
+/** A completed check run: the one this gate created (`id`) updated, or a new one when there is none. */
+async function postCompleted(
+  client: GitHubClient,
+  repo: Repo,
+  id: number | undefined,
+  o: { name: string; headSha: string; detailsUrl?: string },
+  completed: CheckRunFields,
+): Promise<number> {
+  if (id !== undefined) {
+    await client.rest.checks.update({ ...repo, check_run_id: id, ...completed });
+    return id;
+  }
+  const created = await client.rest.checks.create({
+    ...repo,
+    name: o.name,
+    head_sha: o.headSha,
+    details_url: o.detailsUrl,
+    ...completed,
+  });
+  return created.data.id;
 }
 
 export async function setStatus(

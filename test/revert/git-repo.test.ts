@@ -1,33 +1,14 @@
 // GitRepo's verbs against REAL temporary repositories, for what revertCommits' own tests (git.test.ts)
 // do not reach: the negative answers, merges, a failed rebase, and the token and identity config.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GitError, GitRepo } from '../../src/revert/git-repo.js';
-
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } }).trim();
+import { git, scratchClone } from './git-scratch.js';
 
 /** A clone of a bare remote with two commits on main. */
 function clone() {
-  const base = mkdtempSync(join(tmpdir(), 'fivestep-git-repo-'));
-  dirs.push(base);
-  const remote = join(base, 'remote.git');
-  const work = join(base, 'work');
-  execFileSync('git', ['init', '--quiet', '--bare', '--initial-branch=main', remote]);
-  execFileSync('git', ['clone', '--quiet', remote, work], { stdio: 'ignore' });
-  git(work, 'config', 'user.name', 'Dev');
-  git(work, 'config', 'user.email', 'dev@example.com');
-  const commit = (file: string, content: string, message: string) => {
-    writeFileSync(join(work, file), content);
-    git(work, 'add', file);
-    git(work, 'commit', '--quiet', '-m', message);
-    return git(work, 'rev-parse', 'HEAD');
-  };
+  const { base, remote, work, commit } = scratchClone('fivestep-git-repo-');
   const c0 = commit('app.txt', 'v0\n', 'initial');
   const c1 = commit('app.txt', 'v1\n', 'feature one\n\nbody line');
   git(work, 'push', '--quiet', 'origin', 'main');

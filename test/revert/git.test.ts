@@ -1,8 +1,7 @@
 // git revert in REAL temporary repositories: push mode against a bare local remote, pull-request
 // mode against the GitHub API stand-in; every guard rail.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryLogger } from '../../src/common/logger.js';
 import { createClient } from '../../src/github/client.js';
@@ -19,29 +18,11 @@ import {
   type GitRevertOptions,
 } from '../../src/revert/git.js';
 import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
-
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } }).trim();
+import { git, scratchClone } from './git-scratch.js';
 
 /** A bare remote and a clone of it with three commits on main; returns their SHAs. */
 function repo() {
-  const base = mkdtempSync(join(tmpdir(), 'fivestep-git-'));
-  dirs.push(base);
-  const remote = join(base, 'remote.git');
-  const work = join(base, 'work');
-  execFileSync('git', ['init', '--quiet', '--bare', '--initial-branch=main', remote]);
-  execFileSync('git', ['clone', '--quiet', remote, work], { stdio: 'ignore' });
-  git(work, 'config', 'user.name', 'Dev');
-  git(work, 'config', 'user.email', 'dev@example.com');
-  const commit = (file: string, content: string, message: string) => {
-    writeFileSync(join(work, file), content);
-    git(work, 'add', file);
-    git(work, 'commit', '--quiet', '-m', message);
-    return git(work, 'rev-parse', 'HEAD');
-  };
+  const { base, remote, work, commit } = scratchClone('fivestep-git-');
   const c0 = commit('app.txt', 'v0\n', 'initial');
   const c1 = commit('app.txt', 'v1\n', 'feature one');
   const c2 = commit('other.txt', 'x\n', 'feature two');

@@ -84,8 +84,10 @@ export interface ArtifactRequest {
 /** Names on the tar command line: `./path`, the root as `.`. */
 const tarName = (m: Member) => (m.path ? `./${m.path}` : '.');
 
-/** Packs members of `root`, listed explicitly (excluded paths never enter), owner-neutral, write bits for group and
- * others off, file times kept. */
+/**
+ * Packs members of `root`, listed explicitly (excluded paths never enter), owner-neutral, write bits for group and
+ * others off, file times kept.
+ */
 function packTar(root: string, names: readonly string[], out: string | null): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const args = [
@@ -216,8 +218,10 @@ async function deltaSource(
   return { root, entries, manifest: gzipSync(manifestText(entries)), structure };
 }
 
-/** A tar.gz of `files` plus every directory and symlink of the release, packed as the whole artifact is
- * (owner-neutral, file times kept). */
+/**
+ * A tar.gz of `files` plus every directory and symlink of the release, packed as the whole artifact is
+ * (owner-neutral, file times kept).
+ */
 export function deltaTar(source: DeltaSource, files: readonly ManifestEntry[]): Promise<Buffer> {
   const names = [...new Set([...source.structure, ...files.map((f) => `./${f.path}`)])].sort();
   return packTar(source.root, names, null);

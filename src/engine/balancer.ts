@@ -19,8 +19,9 @@ import type { Connector, SshCredentials } from '../ssh/types.js';
 import { settleOf, type SettledHost } from './settle.js';
 import { formatDurationInput } from '../common/format.js';
 
-/** During a canary bake: each host's share (0..1) of the requests the balancer sent since the bake began, by host id.
- * */
+/**
+ * During a canary bake: each host's share (0..1) of the requests the balancer sent since the bake began, by host id.
+ */
 export interface BakeTraffic {
   trafficShares: () => Promise<ReadonlyMap<string, number> | null>;
 }

@@ -105,8 +105,9 @@ export class ReleaseHost {
     }
   }
 
-  /** One step's remote command: exit 0 or a StepError with the last lines of its output; `describe` words the record.
-   * */
+  /**
+   * One step's remote command: exit 0 or a StepError with the last lines of its output; `describe` words the record.
+   */
   async exec(
     name: StepName,
     command: string,
@@ -125,8 +126,10 @@ export class ReleaseHost {
     );
   }
 
-  /** Runs a step that is not one remote command (a drain on the balancer, the lock's wait, a health check) under this
-   * host's records. */
+  /**
+   * Runs a step that is not one remote command (a drain on the balancer, the lock's wait, a health check) under this
+   * host's records.
+   */
   async timed<T>(name: StepName, fn: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> {
     const start = this.now();
     try {

@@ -19,8 +19,10 @@ export interface PlanOptions {
   canary: boolean;
   waveWaitMs: number;
   watch: boolean;
-  /** How a host without this release gets it: the whole artifact, a delta against its current release, or its own
-   * download. */
+  /**
+   * How a host without this release gets it: the whole artifact, a delta against its current release, or its own
+   * download.
+   */
   staging: Exclude<Staging, 'cached'>;
 }
 
@@ -63,8 +65,10 @@ export interface RolloutPlan {
   revert: StepName[];
 }
 
-/** Splits hosts (in the order given) into waves, Ansible `serial` semantics: the last size repeats until every host
- * is done. A percent is of all hosts, rounded up, at least 1. */
+/**
+ * Splits hosts (in the order given) into waves, Ansible `serial` semantics: the last size repeats until every host
+ * is done. A percent is of all hosts, rounded up, at least 1.
+ */
 export function planWaves<T>(hosts: readonly T[], sizes: readonly Count[]): T[][] {
   const waves: T[][] = [];
   let next = 0;

@@ -68,8 +68,9 @@ export interface PreflightRequest {
   /** The release's paths and their kinds; undefined with artifact-url (checked on the host while linking). */
   tree?: ReadonlyMap<string, MemberKind>;
   adoptCurrent: boolean;
-  /** Bytes the host needs free before staging (the upload and the files unpacked); undefined = checked while staging.
-   * */
+  /**
+   * Bytes the host needs free before staging (the upload and the files unpacked); undefined = checked while staging.
+   */
   needBytes?: number;
   /** Commands the steps need; with `eitherOf`, at least one of those. */
   commands: readonly string[];

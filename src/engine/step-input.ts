@@ -13,8 +13,10 @@ import type { ReleaseHost } from './host.js';
 import type { HostLock, LockRequest } from './lock.js';
 import type { StepName } from './step-record.js';
 
-/** How the release reached a host: the whole artifact, only the files it lacked, downloaded by the host itself, or
- * already there. */
+/**
+ * How the release reached a host: the whole artifact, only the files it lacked, downloaded by the host itself, or
+ * already there.
+ */
 export type Staging = 'full' | 'delta' | 'url' | 'cached';
 
 /** How the release reached a host, as the log says it. */

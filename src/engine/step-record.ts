@@ -55,8 +55,10 @@ export class ReloadFailedError extends StepError {
   }
 }
 
-/** The last lines of a command's output (untrusted: one printable line), what a person needs to see in a one-line
- * reason. */
+/**
+ * The last lines of a command's output (untrusted: one printable line), what a person needs to see in a one-line
+ * reason.
+ */
 export function outputTail(stderr: string, stdout: string, code: number): string {
   return lastLines(stderr) || lastLines(stdout) || `exit ${code}`;
 }

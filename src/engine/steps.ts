@@ -28,8 +28,10 @@ import type { StepDef, StepInput, StepOutcome, StepRun } from './step-input.js';
 import { ReloadFailedError, StepError, outputTail, type StepName } from './step-record.js';
 import { formatDurationInput } from '../common/format.js';
 
-/** Delta staging failures that sending the whole artifact would not mend: a release-id taken, no room, something
- * refused. */
+/**
+ * Delta staging failures that sending the whole artifact would not mend: a release-id taken, no room, something
+ * refused.
+ */
 const NOT_FOR_A_WHOLE_ARTIFACT: ReadonlySet<number> = new Set([EXIT.exists, EXIT.noSpace, EXIT.refused]);
 
 const env = (i: StepInput, release = i.release, previous = i.previous): ReleaseEnv => ({
@@ -92,8 +94,10 @@ export function healthProblem(r: StepRun, on: ReleaseEnv): Promise<string> {
   );
 }
 
-/** Offers the manifest; the host answers what its current release lacks. `fallback` when the whole artifact is
- * better. */
+/**
+ * Offers the manifest; the host answers what its current release lacks. `fallback` when the whole artifact is
+ * better.
+ */
 async function compare(r: StepRun): Promise<StepOutcome> {
   const i = r.input;
   const source = i.artifact!.delta!;

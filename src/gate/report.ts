@@ -58,8 +58,10 @@ export function title(r: GateReport): string {
   return parts.join(', ');
 }
 
-/** The annotations the check run gets: the first {@link MAX_ANNOTATIONS} of {@link allAnnotations}, and no more
- * built. */
+/**
+ * The annotations the check run gets: the first {@link MAX_ANNOTATIONS} of {@link allAnnotations}, and no more
+ * built.
+ */
 export function annotations(run: TestRun): Annotation[] {
   return allAnnotations(run, MAX_ANNOTATIONS);
 }

@@ -78,8 +78,10 @@ export function alertSecrets(
   );
 }
 
-/** What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's
- * password. */
+/**
+ * What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's
+ * password.
+ */
 export function sourceSecrets(settings: Pick<WatchSettings, 'url' | 'headers'>): string[] {
   const out: string[] = [];
   for (const value of Object.values(settings.headers)) {

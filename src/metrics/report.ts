@@ -19,8 +19,10 @@ export function writeReport(result: WatchResult, env: NodeJS.ProcessEnv = proces
   return path;
 }
 
-/** Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary
- * holds the watch's. */
+/**
+ * Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary
+ * holds the watch's.
+ */
 const CHARTS_UP_TO_BYTES = 60_000;
 const MAX_POINTS = 60;
 

@@ -106,8 +106,9 @@ function listCheckedCommand(archive: string, z: string, out: string): string {
 }
 
 export interface UnpackOptions {
-  /** What "the same release" is (a content digest, or artifact-sha256): an existing release with it is kept as it is.
-   * */
+  /**
+   * What "the same release" is (a content digest, or artifact-sha256): an existing release with it is kept as it is.
+   */
   identity: string;
   format: 'tar' | 'tar.gz';
   /** The ledger line, written in the same command. */
@@ -305,8 +306,10 @@ export function removeReleasesCommand(deployPath: string, releaseIds: string[]):
   return `rm -rf -- ${paths.map(quote).join(' ')}`;
 }
 
-/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records
- * `entry` as switchCommand does. */
+/**
+ * Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records
+ * `entry` as switchCommand does.
+ */
 export function unsetCurrentCommand(deployPath: string, entry?: DeployLogEntry): string {
   return `rm -f ${quote(`${deployPath}/current`)}${entry ? ` && ${appendLogCommand(deployPath, entry)}` : ''}`;
 }

@@ -13,8 +13,10 @@ import { layout, releasePath } from './layout.js';
 export interface ManifestEntry {
   /** Relative to the release root, `/`-separated, no `./`. */
   path: string;
-  /** Permission bits in octal as `find -printf %m` prints them (`644`, `755`), write bits for group and others
-   * removed. */
+  /**
+   * Permission bits in octal as `find -printf %m` prints them (`644`, `755`), write bits for group and others
+   * removed.
+   */
   mode: string;
   size: number;
   /** Modification time, whole seconds (`find -printf %Ts`). */
@@ -72,8 +74,10 @@ function deltaFiles(deployPath: string, releaseId: string) {
     same: `${base}.same`,
     /** The same but for the time (`mtime TAB path`): copied in one batch, then given their times. */
     retime: `${base}.retime`,
-    /** Held content at another path or with another mode: `source TAB source-mode TAB source-mtime TAB mode TAB mtime
-     * TAB path`. */
+    /**
+     * Held content at another path or with another mode: `source TAB source-mode TAB source-mtime TAB mode TAB mtime
+     * TAB path`.
+     */
     moved: `${base}.moved`,
     from: `${base}.from`,
     delta: `${base}.delta`,

@@ -30,8 +30,10 @@ export function validateDeployPath(input: string, path: string): string {
   return '/' + parts.join('/');
 }
 
-/** A shared-paths entry: a path inside the release; `dir` when written with a trailing `/` (created empty when
- * missing). */
+/**
+ * A shared-paths entry: a path inside the release; `dir` when written with a trailing `/` (created empty when
+ * missing).
+ */
 export interface SharedPath {
   path: string;
   dir: boolean;
@@ -47,8 +49,10 @@ export function validateSharedPath(input: string, path: string): SharedPath {
   return { path: parts.join('/'), dir: path.endsWith('/') };
 }
 
-/** The proper prefixes of a relative path: `a/b/c` → `a`, `a/b` (each checked for a symlink before anything goes
- * through it). */
+/**
+ * The proper prefixes of a relative path: `a/b/c` → `a`, `a/b` (each checked for a symlink before anything goes
+ * through it).
+ */
 export function parentPaths(path: string): string[] {
   const parts = path.split('/');
   return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));

@@ -90,8 +90,10 @@ export interface HostState {
   exists: boolean;
   /** The release `current` points at ('' when there is none, or when it cannot be used: see currentProblem). */
   current: string;
-  /** Why `current` is not a release fivestep can use ('' when it is one, or absent): a real directory, a link outside
-   * releases/. */
+  /**
+   * Why `current` is not a release fivestep can use ('' when it is one, or absent): a real directory, a link outside
+   * releases/.
+   */
   currentProblem: string;
   /** `current` is a real directory (an app deployed by hand): adopt-current can move it in. */
   currentIsDirectory: boolean;

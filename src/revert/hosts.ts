@@ -218,8 +218,10 @@ function entry(c: RevertContext, release: string, previous: string, result: stri
   };
 }
 
-/** A revert's ledger lines: the switch back, the bad marker, and how it ended (`record`: healthy, or failed with
- * why). */
+/**
+ * A revert's ledger lines: the switch back, the bad marker, and how it ended (`record`: healthy, or failed with
+ * why).
+ */
 function ledgerLines(r: StepRun, line: LedgerLine, c: RevertContext): DeployLogEntry[] {
   const { release: bad, target: to } = r.input;
   if (line === 'back') return [entry(c, to, bad, 'switched')];
@@ -239,8 +241,10 @@ async function markBad(r: StepRun, rec: HostRevertRecord): Promise<void> {
   rec.markedBad = true;
 }
 
-/** Not on the bad release (or nothing to go back to): the bad release is still marked, so no later revert lands on
- * it. */
+/**
+ * Not on the bad release (or nothing to go back to): the bad release is still marked, so no later revert lands on
+ * it.
+ */
 async function leaveAlone(r: StepRun, plan: HostPlan, rec: HostRevertRecord, c: RevertContext): Promise<void> {
   const { host } = r;
   if (plan.markBad) await markBad(r, rec);

@@ -7,8 +7,10 @@ import type { HostState } from '../release/state-command.js';
 import { newestHealthy, readLedger } from '../release/ledger.js';
 
 export interface PlanOptions {
-  /** `bad-release`; '' = the release the latest ssh-rollout of this workflow run (`run`) put on this host (from its
-   * log). */
+  /**
+   * `bad-release`; '' = the release the latest ssh-rollout of this workflow run (`run`) put on this host (from its
+   * log).
+   */
   badRelease: string;
   /** `to-release`; '' = this host's newest healthy release (from its ledger) that is not marked bad. */
   toRelease: string;

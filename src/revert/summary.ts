@@ -14,8 +14,10 @@ export interface RevertOutcome {
   /** Errors that fail the step (git). */
   errors: string[];
   badReleases: string[];
-  /** Why nothing was done (e.g. the release reached no host), shown in the summary: fivestep's own sentences, from
-   * inputs and the run. */
+  /**
+   * Why nothing was done (e.g. the release reached no host), shown in the summary: fivestep's own sentences, from
+   * inputs and the run.
+   */
   notes?: string[];
 }
 

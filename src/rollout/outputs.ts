@@ -63,8 +63,10 @@ export function countHost(counts: WaveCounts, host: HostRecord): void {
   counts[COUNT_OF[host.outcome]]++;
 }
 
-/** Per-outcome counts of the hosts of wave `index` (1-based, as HostRecord.wave); takes only the host records, so a
- * running rollout can pass its own. */
+/**
+ * Per-outcome counts of the hosts of wave `index` (1-based, as HostRecord.wave); takes only the host records, so a
+ * running rollout can pass its own.
+ */
 export function waveCounts(report: Pick<RolloutReport, 'hosts'>, index: number): WaveCounts {
   const counts = emptyWaveCounts(index);
   for (const h of report.hosts) if (h.wave === index) countHost(counts, h);

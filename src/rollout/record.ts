@@ -22,8 +22,10 @@ export interface HostRecord {
   outcome: HostOutcome;
   reason?: string;
   uploaded: boolean;
-  /** How the release reached this host: the whole artifact, only the files it lacked, downloaded by the host itself,
-   * or already there. */
+  /**
+   * How the release reached this host: the whole artifact, only the files it lacked, downloaded by the host itself,
+   * or already there.
+   */
   staging?: Staging;
   /** Artifact bytes the runner sent this host (manifest and tar of missing files with delta; 0 with artifact-url). */
   sentBytes?: number;
@@ -65,8 +67,10 @@ export interface RolloutReport {
   startedAt: string;
   finishedAt: string;
   durationMs: number;
-  /** `url` is artifact-url without its query string (it may carry a token); `files` counts the release's regular
-   * files. */
+  /**
+   * `url` is artifact-url without its query string (it may carry a token); `files` counts the release's regular
+   * files.
+   */
   artifact: { file: string; sha256: string; identity?: string; bytes: number; url?: string; files?: number };
   /** Artifact bytes the runner sent, all hosts together. */
   sentBytes?: number;

@@ -124,8 +124,10 @@ export function waveTable(groups: WaveGroup[]): string[] {
   return out;
 }
 
-/** Mermaid gantt: up to SMALL_FLEET hosts a bar per host from its switch to its last step; above, a bar per wave (its
- * switch span). Bakes in both. */
+/**
+ * Mermaid gantt: up to SMALL_FLEET hosts a bar per host from its switch to its last step; above, a bar per wave (its
+ * switch span). Bakes in both.
+ */
 export function ganttChart(report: RolloutReport): string {
   const lines = ['```mermaid', 'gantt', `  title Release ${report.release}`, '  dateFormat x', '  axisFormat %M:%S'];
   if (report.hosts.length <= SMALL_FLEET) lines.push(...hostBars(report));

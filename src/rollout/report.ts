@@ -53,8 +53,10 @@ export function summaryMarkdown(report: RolloutReport): string {
   return withinBudget([...summaryHead(report), ...failedHeading(report, items.length)], items, summaryTail(report));
 }
 
-/** The summary above the failed-host list: the headline, the info line, why the rollout stopped, hosts left out of
- * rotation or found unhealthy, the wave table. */
+/**
+ * The summary above the failed-host list: the headline, the info line, why the rollout stopped, hosts left out of
+ * rotation or found unhealthy, the wave table.
+ */
 function summaryHead(report: RolloutReport): string[] {
   const head = [
     `## ssh-rollout ${report.dryRun ? '(dry run) ' : ''}${report.release}: ${RESULT_HEADLINE[report.result]}`,
@@ -96,8 +98,10 @@ function failedHeading(report: RolloutReport, failed: number): string[] {
   return heading;
 }
 
-/** The summary below the failed-host list: hosts put back, the per-host table (or where to find it), the traffic
- * table, the gantt (not for a dry run), warnings. */
+/**
+ * The summary below the failed-host list: hosts put back, the per-host table (or where to find it), the traffic
+ * table, the gantt (not for a dry run), warnings.
+ */
 function summaryTail(report: RolloutReport): string[] {
   const tail: string[] = [];
   const reverted = report.hosts.filter((h) => h.outcome === 'reverted');
@@ -147,8 +151,10 @@ function withinBudget(before: string[], items: string[], after: string[]): strin
   return join([...before, ...items.slice(0, kept), ...more(items.length - kept), ...after]);
 }
 
-/** The load balancer's share of requests, per wave (only when a balancer was used): per host up to SMALL_FLEET hosts,
- * above that per wave's hosts against the rest. */
+/**
+ * The load balancer's share of requests, per wave (only when a balancer was used): per host up to SMALL_FLEET hosts,
+ * above that per wave's hosts against the rest.
+ */
 export function trafficTable(report: RolloutReport): string {
   const rows = report.waves.flatMap((w) => (w.traffic ?? []).map((t) => ({ wave: w.index, waveHosts: w.hosts, ...t })));
   if (rows.length === 0) return '';

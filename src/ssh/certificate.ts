@@ -190,8 +190,10 @@ export function publicKeyObject(blob: Buffer): KeyObject {
   throw new Error(`unsupported CA key type '${type}'`);
 }
 
-/** Verifies an SSH signature blob (`string alg, string sig`) over data with the key blob. Throws on unsupported
- * algorithms. */
+/**
+ * Verifies an SSH signature blob (`string alg, string sig`) over data with the key blob. Throws on unsupported
+ * algorithms.
+ */
 export function verifySshSignature(keyBlob: Buffer, data: Buffer, signatureBlob: Buffer): boolean {
   const key = publicKeyObject(keyBlob);
   const r = new Reader(signatureBlob);

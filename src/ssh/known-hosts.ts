@@ -149,8 +149,10 @@ export type HostKeyDecision =
        */
       reason: 'unknown' | 'mismatch' | 'revoked';
       message: string;
-      /** The plain lines for this host the key was compared with: those of its type (mismatch) or of other types
-       * (unknown). */
+      /**
+       * The plain lines for this host the key was compared with: those of its type (mismatch) or of other types
+       * (unknown).
+       */
       expected: KnownHostEntry[];
     };
 

@@ -2,8 +2,10 @@
 import { fmt } from '../rules.js';
 import type { AlertContext, FailOn, WatchResult } from '../types.js';
 
-/** Alert when the verdict is one the step fails on; `fail-on: never` still alerts on fail (report-only gate, live
- * pager). */
+/**
+ * Alert when the verdict is one the step fails on; `fail-on: never` still alerts on fail (report-only gate, live
+ * pager).
+ */
 export function shouldAlert(result: Pick<WatchResult, 'verdict'>, failOn: FailOn): boolean {
   return result.verdict === 'fail' || (result.verdict === 'inconclusive' && failOn === 'inconclusive');
 }

@@ -59570,8 +59570,10 @@ function validateSharedPath(input, path) {
     }
     return { path: parts.join('/'), dir: path.endsWith('/') };
 }
-/** The proper prefixes of a relative path: `a/b/c` → `a`, `a/b` (each checked for a symlink before anything goes
- * through it). */
+/**
+ * The proper prefixes of a relative path: `a/b/c` → `a`, `a/b` (each checked for a symlink before anything goes
+ * through it).
+ */
 function layout_parentPaths(path) {
     const parts = path.split('/');
     return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
@@ -59832,8 +59834,10 @@ function removeReleasesCommand(deployPath, releaseIds) {
     ]);
     return `rm -rf -- ${paths.map(quote).join(' ')}`;
 }
-/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records
- * `entry` as switchCommand does. */
+/**
+ * Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records
+ * `entry` as switchCommand does.
+ */
 function unsetCurrentCommand(deployPath, entry) {
     return `rm -f ${quote(`${deployPath}/current`)}${entry ? ` && ${appendLogCommand(deployPath, entry)}` : ''}`;
 }
@@ -60634,8 +60638,10 @@ class ReloadFailedError extends StepError {
         this.name = 'ReloadFailedError';
     }
 }
-/** The last lines of a command's output (untrusted: one printable line), what a person needs to see in a one-line
- * reason. */
+/**
+ * The last lines of a command's output (untrusted: one printable line), what a person needs to see in a one-line
+ * reason.
+ */
 function outputTail(stderr, stdout, code) {
     return (0,common_text/* lastLines */.w$)(stderr) || (0,common_text/* lastLines */.w$)(stdout) || `exit ${code}`;
 }
@@ -60729,8 +60735,9 @@ class ReleaseHost {
             throw err;
         }
     }
-    /** One step's remote command: exit 0 or a StepError with the last lines of its output; `describe` words the record.
-     * */
+    /**
+     * One step's remote command: exit 0 or a StepError with the last lines of its output; `describe` words the record.
+     */
     async exec(name, command, options, describe) {
         return this.timed(name, async () => {
             const result = await this.run(command, options);
@@ -60739,8 +60746,10 @@ class ReleaseHost {
             return result.stdout;
         }, describe);
     }
-    /** Runs a step that is not one remote command (a drain on the balancer, the lock's wait, a health check) under this
-     * host's records. */
+    /**
+     * Runs a step that is not one remote command (a drain on the balancer, the lock's wait, a health check) under this
+     * host's records.
+     */
     async timed(name, fn, detail) {
         const start = this.now();
         try {
@@ -61354,8 +61363,10 @@ class Heartbeat {
 // The pure planner: settings and what preflight found → the plan a rollout executes (waves, each
 // host's steps, the failure budget). The dry run prints this same plan.
 
-/** Splits hosts (in the order given) into waves, Ansible `serial` semantics: the last size repeats until every host
- * is done. A percent is of all hosts, rounded up, at least 1. */
+/**
+ * Splits hosts (in the order given) into waves, Ansible `serial` semantics: the last size repeats until every host
+ * is done. A percent is of all hosts, rounded up, at least 1.
+ */
 function planWaves(hosts, sizes) {
     const waves = [];
     let next = 0;
@@ -61485,8 +61496,10 @@ function deltaFiles(deployPath, releaseId) {
         same: `${base}.same`,
         /** The same but for the time (`mtime TAB path`): copied in one batch, then given their times. */
         retime: `${base}.retime`,
-        /** Held content at another path or with another mode: `source TAB source-mode TAB source-mtime TAB mode TAB mtime
-         * TAB path`. */
+        /**
+         * Held content at another path or with another mode: `source TAB source-mode TAB source-mtime TAB mode TAB mtime
+         * TAB path`.
+         */
         moved: `${base}.moved`,
         from: `${base}.from`,
         delta: `${base}.delta`,
@@ -61811,8 +61824,10 @@ function downloadArtifactCommand(deployPath, releaseId, url, sha256, redacted, o
 
 
 
-/** Delta staging failures that sending the whole artifact would not mend: a release-id taken, no room, something
- * refused. */
+/**
+ * Delta staging failures that sending the whole artifact would not mend: a release-id taken, no room, something
+ * refused.
+ */
 const NOT_FOR_A_WHOLE_ARTIFACT = new Set([EXIT.exists, EXIT.noSpace, EXIT.refused]);
 const env = (i, release = i.release, previous = i.previous) => ({
     deployPath: i.settings.deployPath,
@@ -61862,8 +61877,10 @@ function healthProblem(r, on) {
         return Promise.resolve('');
     return checkHealth(r, on).then((detail) => ((r.healthDetail = detail), ''), (e) => errors_errorMessage(e));
 }
-/** Offers the manifest; the host answers what its current release lacks. `fallback` when the whole artifact is
- * better. */
+/**
+ * Offers the manifest; the host answers what its current release lacks. `fallback` when the whole artifact is
+ * better.
+ */
 async function compare(r) {
     const i = r.input;
     const source = i.artifact.delta;
@@ -62474,8 +62491,10 @@ function entry(c, release, previous, result, reason) {
         ...(reason ? { reason: reason.slice(0, 1000) } : {}),
     };
 }
-/** A revert's ledger lines: the switch back, the bad marker, and how it ended (`record`: healthy, or failed with
- * why). */
+/**
+ * A revert's ledger lines: the switch back, the bad marker, and how it ended (`record`: healthy, or failed with
+ * why).
+ */
 function ledgerLines(r, line, c) {
     const { release: bad, target: to } = r.input;
     if (line === 'back')
@@ -62494,8 +62513,10 @@ async function markBad(r, rec) {
     await runSteps(['mark-bad'], r);
     rec.markedBad = true;
 }
-/** Not on the bad release (or nothing to go back to): the bad release is still marked, so no later revert lands on
- * it. */
+/**
+ * Not on the bad release (or nothing to go back to): the bad release is still marked, so no later revert lands on
+ * it.
+ */
 async function hosts_leaveAlone(r, plan, rec, c) {
     const { host } = r;
     if (plan.markBad)
@@ -64123,8 +64144,10 @@ function publicKeyObject(blob) {
     }
     throw new Error(`unsupported CA key type '${type}'`);
 }
-/** Verifies an SSH signature blob (`string alg, string sig`) over data with the key blob. Throws on unsupported
- * algorithms. */
+/**
+ * Verifies an SSH signature blob (`string alg, string sig`) over data with the key blob. Throws on unsupported
+ * algorithms.
+ */
 function verifySshSignature(keyBlob, data, signatureBlob) {
     const key = publicKeyObject(keyBlob);
     const r = new Reader(signatureBlob);

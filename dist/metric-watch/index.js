@@ -45396,8 +45396,10 @@ function amount(limit) {
 ;// CONCATENATED MODULE: ./src/metrics/alerts/message.ts
 // What an alert says: what breached, the value, the bound, since when, and the link to the run. Pure.
 
-/** Alert when the verdict is one the step fails on; `fail-on: never` still alerts on fail (report-only gate, live
- * pager). */
+/**
+ * Alert when the verdict is one the step fails on; `fail-on: never` still alerts on fail (report-only gate, live
+ * pager).
+ */
 function shouldAlert(result, failOn) {
     return result.verdict === 'fail' || (result.verdict === 'inconclusive' && failOn === 'inconclusive');
 }
@@ -45546,8 +45548,10 @@ function smtpSecrets(url) {
 function alertSecrets(alerts) {
     return [alerts.pagerdutyRoutingKey, ...urlSecrets(alerts.webhookUrl), ...smtpSecrets(alerts.smtpUrl)].filter((s) => s !== '');
 }
-/** What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's
- * password. */
+/**
+ * What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's
+ * password.
+ */
 function sourceSecrets(settings) {
     const out = [];
     for (const value of Object.values(settings.headers)) {
@@ -46204,8 +46208,10 @@ function writeReport(result, env = process.env, now = Date.now()) {
     (0,external_node_fs_namespaceObject.writeFileSync)(path, `${JSON.stringify(buildWatchReport(result), null, 2)}\n`);
     return path;
 }
-/** Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary
- * holds the watch's. */
+/**
+ * Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary
+ * holds the watch's.
+ */
 const CHARTS_UP_TO_BYTES = 60_000;
 const MAX_POINTS = 60;
 function evenly(items, max) {

@@ -58646,8 +58646,10 @@ function validateSharedPath(input, path) {
     }
     return { path: parts.join('/'), dir: path.endsWith('/') };
 }
-/** The proper prefixes of a relative path: `a/b/c` → `a`, `a/b` (each checked for a symlink before anything goes
- * through it). */
+/**
+ * The proper prefixes of a relative path: `a/b/c` → `a`, `a/b` (each checked for a symlink before anything goes
+ * through it).
+ */
 function parentPaths(path) {
     const parts = path.split('/');
     return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
@@ -58908,8 +58910,10 @@ function removeReleasesCommand(deployPath, releaseIds) {
     ]);
     return `rm -rf -- ${paths.map(quote).join(' ')}`;
 }
-/** Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records
- * `entry` as switchCommand does. */
+/**
+ * Puts a host back to "no release" (its first deploy was reverted): removes the `current` link only, and records
+ * `entry` as switchCommand does.
+ */
 function unsetCurrentCommand(deployPath, entry) {
     return `rm -f ${quote(`${deployPath}/current`)}${entry ? ` && ${appendLogCommand(deployPath, entry)}` : ''}`;
 }
@@ -59993,8 +59997,10 @@ function smtpSecrets(url) {
 function alertSecrets(alerts) {
     return [alerts.pagerdutyRoutingKey, ...urlSecrets(alerts.webhookUrl), ...smtpSecrets(alerts.smtpUrl)].filter((s) => s !== '');
 }
-/** What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's
- * password. */
+/**
+ * What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's
+ * password.
+ */
 function sourceSecrets(settings) {
     const out = [];
     for (const value of Object.values(settings.headers)) {
@@ -62112,8 +62118,10 @@ function writeReport(result, env = process.env, now = Date.now()) {
     writeFileSync(path, `${JSON.stringify(buildWatchReport(result), null, 2)}\n`);
     return path;
 }
-/** Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary
- * holds the watch's. */
+/**
+ * Charts go when the summary would pass this (UTF-8 bytes): a step summary may hold 1 MiB, and a rollout's summary
+ * holds the watch's.
+ */
 const CHARTS_UP_TO_BYTES = 60_000;
 const MAX_POINTS = 60;
 function evenly(items, max) {
@@ -62498,8 +62506,10 @@ function deltaFiles(deployPath, releaseId) {
         same: `${base}.same`,
         /** The same but for the time (`mtime TAB path`): copied in one batch, then given their times. */
         retime: `${base}.retime`,
-        /** Held content at another path or with another mode: `source TAB source-mode TAB source-mtime TAB mode TAB mtime
-         * TAB path`. */
+        /**
+         * Held content at another path or with another mode: `source TAB source-mode TAB source-mtime TAB mode TAB mtime
+         * TAB path`.
+         */
         moved: `${base}.moved`,
         from: `${base}.from`,
         delta: `${base}.delta`,
@@ -66641,8 +66651,10 @@ function artifactKind(input, path) {
 }
 /** Names on the tar command line: `./path`, the root as `.`. */
 const tarName = (m) => (m.path ? `./${m.path}` : '.');
-/** Packs members of `root`, listed explicitly (excluded paths never enter), owner-neutral, write bits for group and
- * others off, file times kept. */
+/**
+ * Packs members of `root`, listed explicitly (excluded paths never enter), owner-neutral, write bits for group and
+ * others off, file times kept.
+ */
 function packTar(root, names, out) {
     return new Promise((resolve, reject) => {
         const args = [
@@ -66754,8 +66766,10 @@ async function deltaSource(req, kind, members, bytes) {
     const structure = ['.', ...members.filter((m) => m.path && (m.kind === 'dir' || m.kind === 'symlink')).map(tarName)];
     return { root, entries, manifest: (0,external_node_zlib_.gzipSync)(manifestText(entries)), structure };
 }
-/** A tar.gz of `files` plus every directory and symlink of the release, packed as the whole artifact is
- * (owner-neutral, file times kept). */
+/**
+ * A tar.gz of `files` plus every directory and symlink of the release, packed as the whole artifact is
+ * (owner-neutral, file times kept).
+ */
 function deltaTar(source, files) {
     const names = [...new Set([...source.structure, ...files.map((f) => `./${f.path}`)])].sort();
     return packTar(source.root, names, null);
@@ -67992,8 +68006,10 @@ class ReloadFailedError extends StepError {
         this.name = 'ReloadFailedError';
     }
 }
-/** The last lines of a command's output (untrusted: one printable line), what a person needs to see in a one-line
- * reason. */
+/**
+ * The last lines of a command's output (untrusted: one printable line), what a person needs to see in a one-line
+ * reason.
+ */
 function outputTail(stderr, stdout, code) {
     return (0,common_text/* lastLines */.w$)(stderr) || (0,common_text/* lastLines */.w$)(stdout) || `exit ${code}`;
 }
@@ -68087,8 +68103,9 @@ class ReleaseHost {
             throw err;
         }
     }
-    /** One step's remote command: exit 0 or a StepError with the last lines of its output; `describe` words the record.
-     * */
+    /**
+     * One step's remote command: exit 0 or a StepError with the last lines of its output; `describe` words the record.
+     */
     async exec(name, command, options, describe) {
         return this.timed(name, async () => {
             const result = await this.run(command, options);
@@ -68097,8 +68114,10 @@ class ReleaseHost {
             return result.stdout;
         }, describe);
     }
-    /** Runs a step that is not one remote command (a drain on the balancer, the lock's wait, a health check) under this
-     * host's records. */
+    /**
+     * Runs a step that is not one remote command (a drain on the balancer, the lock's wait, a health check) under this
+     * host's records.
+     */
     async timed(name, fn, detail) {
         const start = this.now();
         try {
@@ -68777,8 +68796,10 @@ function downloadArtifactCommand(deployPath, releaseId, url, sha256, redacted, o
 
 
 
-/** Delta staging failures that sending the whole artifact would not mend: a release-id taken, no room, something
- * refused. */
+/**
+ * Delta staging failures that sending the whole artifact would not mend: a release-id taken, no room, something
+ * refused.
+ */
 const NOT_FOR_A_WHOLE_ARTIFACT = new Set([EXIT.exists, EXIT.noSpace, EXIT.refused]);
 const env = (i, release = i.release, previous = i.previous) => ({
     deployPath: i.settings.deployPath,
@@ -68828,8 +68849,10 @@ function healthProblem(r, on) {
         return Promise.resolve('');
     return checkHealth(r, on).then((detail) => ((r.healthDetail = detail), ''), (e) => errors_errorMessage(e));
 }
-/** Offers the manifest; the host answers what its current release lacks. `fallback` when the whole artifact is
- * better. */
+/**
+ * Offers the manifest; the host answers what its current release lacks. `fallback` when the whole artifact is
+ * better.
+ */
 async function compare(r) {
     const i = r.input;
     const source = i.artifact.delta;
@@ -69148,8 +69171,10 @@ async function bakeFor(b, traffic) {
 // The pure planner: settings and what preflight found → the plan a rollout executes (waves, each
 // host's steps, the failure budget). The dry run prints this same plan.
 
-/** Splits hosts (in the order given) into waves, Ansible `serial` semantics: the last size repeats until every host
- * is done. A percent is of all hosts, rounded up, at least 1. */
+/**
+ * Splits hosts (in the order given) into waves, Ansible `serial` semantics: the last size repeats until every host
+ * is done. A percent is of all hosts, rounded up, at least 1.
+ */
 function planWaves(hosts, sizes) {
     const waves = [];
     let next = 0;
@@ -69789,8 +69814,10 @@ function countHost(counts, host) {
     counts.hosts++;
     counts[COUNT_OF[host.outcome]]++;
 }
-/** Per-outcome counts of the hosts of wave `index` (1-based, as HostRecord.wave); takes only the host records, so a
- * running rollout can pass its own. */
+/**
+ * Per-outcome counts of the hosts of wave `index` (1-based, as HostRecord.wave); takes only the host records, so a
+ * running rollout can pass its own.
+ */
 function waveCounts(report, index) {
     const counts = emptyWaveCounts(index);
     for (const h of report.hosts)
@@ -70858,8 +70885,10 @@ function waveTable(groups) {
     }
     return out;
 }
-/** Mermaid gantt: up to SMALL_FLEET hosts a bar per host from its switch to its last step; above, a bar per wave (its
- * switch span). Bakes in both. */
+/**
+ * Mermaid gantt: up to SMALL_FLEET hosts a bar per host from its switch to its last step; above, a bar per wave (its
+ * switch span). Bakes in both.
+ */
 function ganttChart(report) {
     const lines = ['```mermaid', 'gantt', `  title Release ${report.release}`, '  dateFormat x', '  axisFormat %M:%S'];
     if (report.hosts.length <= SMALL_FLEET)
@@ -70971,8 +71000,10 @@ function report_summaryMarkdown(report) {
     const items = failedItems(report);
     return withinBudget([...summaryHead(report), ...failedHeading(report, items.length)], items, summaryTail(report));
 }
-/** The summary above the failed-host list: the headline, the info line, why the rollout stopped, hosts left out of
- * rotation or found unhealthy, the wave table. */
+/**
+ * The summary above the failed-host list: the headline, the info line, why the rollout stopped, hosts left out of
+ * rotation or found unhealthy, the wave table.
+ */
 function summaryHead(report) {
     const head = [
         `## ssh-rollout ${report.dryRun ? '(dry run) ' : ''}${report.release}: ${RESULT_HEADLINE[report.result]}`,
@@ -71007,8 +71038,10 @@ function failedHeading(report, failed) {
     heading.push('');
     return heading;
 }
-/** The summary below the failed-host list: hosts put back, the per-host table (or where to find it), the traffic
- * table, the gantt (not for a dry run), warnings. */
+/**
+ * The summary below the failed-host list: hosts put back, the per-host table (or where to find it), the traffic
+ * table, the gantt (not for a dry run), warnings.
+ */
 function summaryTail(report) {
     const tail = [];
     const reverted = report.hosts.filter((h) => h.outcome === 'reverted');
@@ -71055,8 +71088,10 @@ function withinBudget(before, items, after) {
     }
     return join([...before, ...items.slice(0, kept), ...more(items.length - kept), ...after]);
 }
-/** The load balancer's share of requests, per wave (only when a balancer was used): per host up to SMALL_FLEET hosts,
- * above that per wave's hosts against the rest. */
+/**
+ * The load balancer's share of requests, per wave (only when a balancer was used): per host up to SMALL_FLEET hosts,
+ * above that per wave's hosts against the rest.
+ */
 function trafficTable(report) {
     const rows = report.waves.flatMap((w) => (w.traffic ?? []).map((t) => ({ wave: w.index, waveHosts: w.hosts, ...t })));
     if (rows.length === 0)
@@ -71432,8 +71467,10 @@ function publicKeyObject(blob) {
     }
     throw new Error(`unsupported CA key type '${type}'`);
 }
-/** Verifies an SSH signature blob (`string alg, string sig`) over data with the key blob. Throws on unsupported
- * algorithms. */
+/**
+ * Verifies an SSH signature blob (`string alg, string sig`) over data with the key blob. Throws on unsupported
+ * algorithms.
+ */
 function verifySshSignature(keyBlob, data, signatureBlob) {
     const key = publicKeyObject(keyBlob);
     const r = new Reader(signatureBlob);

@@ -48614,8 +48614,10 @@ function title(r) {
         parts.push('bug fix without a test');
     return parts.join(', ');
 }
-/** The annotations the check run gets: the first {@link MAX_ANNOTATIONS} of {@link allAnnotations}, and no more
- * built. */
+/**
+ * The annotations the check run gets: the first {@link MAX_ANNOTATIONS} of {@link allAnnotations}, and no more
+ * built.
+ */
 function annotations(run) {
     return allAnnotations(run, MAX_ANNOTATIONS);
 }

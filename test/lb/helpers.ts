@@ -173,6 +173,8 @@ export interface Sample {
   t: number;
   ok: boolean;
   host: number;
+  /** A failed request: the HTTP status, or the client error (a failure must say what it was). */
+  failure?: string;
 }
 
 export interface Load {
@@ -180,15 +182,17 @@ export interface Load {
   stop(): Promise<Sample[]>;
 }
 
-function get(url: string): Promise<{ status: number; host: number }> {
+function get(url: string): Promise<{ status: number; host: number; error?: string }> {
   return new Promise((resolve) => {
     const req = request(url, { agent: false, timeout: 5000 }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, host: Number(res.headers['x-host'] ?? -1) }));
-      res.on('error', () => resolve({ status: 0, host: -1 }));
+      res.on('error', (e: NodeJS.ErrnoException) =>
+        resolve({ status: 0, host: -1, error: `response: ${e.code ?? e.message}` }),
+      );
     });
-    req.on('error', () => resolve({ status: 0, host: -1 }));
-    req.on('timeout', () => req.destroy());
+    req.on('error', (e: NodeJS.ErrnoException) => resolve({ status: 0, host: -1, error: e.code ?? e.message }));
+    req.on('timeout', () => req.destroy(Object.assign(new Error('no answer in 5 s'), { code: 'TIMEOUT' })));
     req.end();
   });
 }
@@ -200,7 +204,8 @@ export function startLoad(url: string, workers = 4): Load {
   const loops = Array.from({ length: workers }, async () => {
     while (running) {
       const r = await get(url);
-      samples.push({ t: Date.now(), ok: r.status === 200, host: r.host });
+      const ok = r.status === 200;
+      samples.push({ t: Date.now(), ok, host: r.host, ...(ok ? {} : { failure: r.error ?? `HTTP ${r.status}` }) });
       // A balancer with no server answers 503 at once: without a pause the loop would starve the event loop.
       if (r.status !== 200) await new Promise((resolve) => setTimeout(resolve, 5));
     }

@@ -55,11 +55,15 @@ test('drain and a 10% canary through nginx to Unix-socket upstreams: no request 
     'canary-weight': '10%',
   });
   const samples = await load.stop();
+  // Each failed host with its reason, before the run's one-line failure.
+  expect(run.outputs['failed-hosts']).toEqual([]);
   expect(run.failure).toBeUndefined();
   expect(run.outputs.result).toBe('success');
   expect(currents(fleet)).toEqual(['v2', 'v2', 'v2', 'v2']);
   expect(samples.length).toBeGreaterThan(100);
-  expect(samples.filter((s) => !s.ok)).toEqual([]);
+  // A lost request shows with what the client saw and what each drain found (a drain-timeout would explain it).
+  const drains = run.report.hosts.flatMap((h) => h.steps.filter((x) => x.name === 'drain').map((x) => x.detail));
+  expect({ lost: samples.filter((s) => !s.ok), drains }).toEqual({ lost: [], drains: expect.any(Array) });
   const bake = run.report.waves[0].bake!;
   const during = samples.filter((s) => s.t > bake.start + 300 && s.t < bake.end - 100);
   const share = (100 * during.filter((s) => s.host === 0).length) / during.length;

@@ -67421,6 +67421,7 @@ function createHaproxy(opts) {
 
 
 
+
 const FILE_PATH = /^\/[A-Za-z0-9_./-]{1,255}$/;
 function checkUpstreamFile(path) {
     if (!FILE_PATH.test(path))
@@ -67538,12 +67539,24 @@ function applyCommand(file, conf, content) {
         `nginx -q -c ${c} -s reload`,
     ].join('\n');
 }
-/** The pids of the worker processes of master `pid`, one a line. */
+/** The worker processes of master `pid`, one a line: its pid, then its title. */
 function workersCommand(pid) {
     if (!Number.isInteger(pid) || pid < 1)
         throw new LoadBalancerError(`bad nginx pid ${pid}`);
-    return `ps -eo pid=,ppid= | awk '$2 == ${pid} { print $1 }'`;
+    return `ps -eo pid=,ppid=,args= | awk '$2 == ${pid} { $2 = ""; print }'`;
 }
+/** workersCommand's answer: nginx titles an old worker "nginx: worker process is shutting down". */
+function parseWorkers(stdout) {
+    const workers = [];
+    for (const line of stdout.split('\n')) {
+        const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+        if (m)
+            workers.push({ pid: Number(m[1]), retiring: /is shutting down/.test(m[2]) });
+    }
+    return workers;
+}
+/** How long nginx's master may take to act on a reload signal before the change counts as failed. */
+const RELOAD_APPLIED_MS = 10_000;
 /** nginx has no weight 0 and no drain: a server out of rotation is `down`. */
 function serverSetting(s) {
     return { weight: Math.max(1, s.weight), down: s.state !== 'ready' };
@@ -67589,10 +67602,26 @@ function createNginx(opts) {
     let originalServers = [];
     let master = { pid: 0, conf: '' };
     const run = (command, what) => runNginx(exec, command, what);
-    const workers = async () => (await run(workersCommand(master.pid), 'worker list'))
-        .split('\n')
-        .map((l) => l.trim())
-        .filter(Boolean);
+    const workers = async () => parseWorkers(await run(workersCommand(master.pid), 'worker list'));
+    const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? concurrency/* sleep */.yy, pollMs: opts.pollMs ?? 50 };
+    /**
+     * `nginx -s reload` only signals the master, which acts on it later. Until it has, the workers serve the
+     * old configuration, and a drain that snapshotted them before would miss the ones a reload still pending
+     * starts: so a change is done only once every worker that served before it is retiring or gone.
+     */
+    const applied = async (serving) => {
+        const deadline = clock.now() + RELOAD_APPLIED_MS;
+        for (;;) {
+            const live = new Set((await workers()).filter((w) => !w.retiring).map((w) => w.pid));
+            if (!serving.some((pid) => live.has(pid)))
+                return;
+            if (clock.now() >= deadline) {
+                const within = `within ${RELOAD_APPLIED_MS / 1000}s`;
+                throw new LoadBalancerError(`nginx did not act on the reload ${within}: its workers serve the old configuration`);
+            }
+            await clock.sleep(clock.pollMs);
+        }
+    };
     return createTrackedBalancer({
         kind: 'nginx',
         backend: upstream,
@@ -67612,14 +67641,16 @@ function createNginx(opts) {
         },
         async apply(_changes, next) {
             const text = upstreamFor(originalText, upstream, originalServers, next);
+            const serving = (await workers()).filter((w) => !w.retiring).map((w) => w.pid);
             await run(applyCommand(file, master.conf, text), `reload with ${file}`);
+            await applied(serving);
         },
-        // The reload is asynchronous: drained means every worker that ran before it has exited (old workers
-        // finish their in-flight requests first).
+        // Drained means every worker that ran before the reload has exited (old workers finish their
+        // in-flight requests first); apply() waits until the master acted on it, so none is missed.
         async inFlight() {
-            const before = await workers();
+            const before = (await workers()).map((w) => w.pid);
             return async () => {
-                const alive = new Set(await workers());
+                const alive = new Set((await workers()).map((w) => w.pid));
                 return before.filter((p) => alive.has(p)).length;
             };
         },

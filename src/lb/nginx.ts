@@ -1,6 +1,7 @@
 // nginx: rewrite the `server` lines of lb-upstream-file (weight=, down), check with `nginx -t`, reload.
 // nginx has no per-server drain: a host goes out of rotation with `down` and a reload, and its in-flight
 // requests finish in the old worker processes, which exit when done; draining waits for them.
+import { sleep } from '../common/concurrency.js';
 import { quote } from '../common/shell.js';
 import {
   LoadBalancerError,
@@ -139,11 +140,30 @@ export function applyCommand(file: string, conf: string, content: string): strin
   ].join('\n');
 }
 
-/** The pids of the worker processes of master `pid`, one a line. */
+/** The worker processes of master `pid`, one a line: its pid, then its title. */
 export function workersCommand(pid: number): string {
   if (!Number.isInteger(pid) || pid < 1) throw new LoadBalancerError(`bad nginx pid ${pid}`);
-  return `ps -eo pid=,ppid= | awk '$2 == ${pid} { print $1 }'`;
+  return `ps -eo pid=,ppid=,args= | awk '$2 == ${pid} { $2 = ""; print }'`;
 }
+
+/** A worker of the master; `retiring`: told to quit by a reload (it finishes what it has in flight). */
+export interface NginxWorker {
+  pid: number;
+  retiring: boolean;
+}
+
+/** workersCommand's answer: nginx titles an old worker "nginx: worker process is shutting down". */
+export function parseWorkers(stdout: string): NginxWorker[] {
+  const workers: NginxWorker[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+    if (m) workers.push({ pid: Number(m[1]), retiring: /is shutting down/.test(m[2]) });
+  }
+  return workers;
+}
+
+/** How long nginx's master may take to act on a reload signal before the change counts as failed. */
+export const RELOAD_APPLIED_MS = 10_000;
 
 /** nginx has no weight 0 and no drain: a server out of rotation is `down`. */
 function serverSetting(s: LbServer): ServerSetting {
@@ -208,11 +228,27 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
   let originalServers: LbServer[] = [];
   let master = { pid: 0, conf: '' };
   const run = (command: string, what: string) => runNginx(exec, command, what);
-  const workers = async () =>
-    (await run(workersCommand(master.pid), 'worker list'))
-      .split('\n')
-      .map((l) => l.trim())
-      .filter(Boolean);
+  const workers = async () => parseWorkers(await run(workersCommand(master.pid), 'worker list'));
+  const clock = { now: opts.now ?? Date.now, sleep: opts.sleep ?? sleep, pollMs: opts.pollMs ?? 50 };
+  /**
+   * `nginx -s reload` only signals the master, which acts on it later. Until it has, the workers serve the
+   * old configuration, and a drain that snapshotted them before would miss the ones a reload still pending
+   * starts: so a change is done only once every worker that served before it is retiring or gone.
+   */
+  const applied = async (serving: number[]) => {
+    const deadline = clock.now() + RELOAD_APPLIED_MS;
+    for (;;) {
+      const live = new Set((await workers()).filter((w) => !w.retiring).map((w) => w.pid));
+      if (!serving.some((pid) => live.has(pid))) return;
+      if (clock.now() >= deadline) {
+        const within = `within ${RELOAD_APPLIED_MS / 1000}s`;
+        throw new LoadBalancerError(
+          `nginx did not act on the reload ${within}: its workers serve the old configuration`,
+        );
+      }
+      await clock.sleep(clock.pollMs);
+    }
+  };
 
   return createTrackedBalancer(
     {
@@ -234,14 +270,16 @@ export function createNginx(opts: NginxOptions): LoadBalancer {
       },
       async apply(_changes, next) {
         const text = upstreamFor(originalText, upstream, originalServers, next);
+        const serving = (await workers()).filter((w) => !w.retiring).map((w) => w.pid);
         await run(applyCommand(file, master.conf, text), `reload with ${file}`);
+        await applied(serving);
       },
-      // The reload is asynchronous: drained means every worker that ran before it has exited (old workers
-      // finish their in-flight requests first).
+      // Drained means every worker that ran before the reload has exited (old workers finish their
+      // in-flight requests first); apply() waits until the master acted on it, so none is missed.
       async inFlight() {
-        const before = await workers();
+        const before = (await workers()).map((w) => w.pid);
         return async () => {
-          const alive = new Set(await workers());
+          const alive = new Set((await workers()).map((w) => w.pid));
           return before.filter((p) => alive.has(p)).length;
         };
       },

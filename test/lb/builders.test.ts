@@ -279,7 +279,7 @@ test('nginx upstream: parse and rewrite weight= and down, everything else untouc
     'web2:80',
   ]);
   expect(() => parseUpstream(text, 'missing')).toThrow(/no 'upstream missing \{' block/);
-  expect(workersCommand(42)).toBe("ps -eo pid=,ppid= | awk '$2 == 42 { print $1 }'");
+  expect(workersCommand(42)).toBe(`ps -eo pid=,ppid=,args= | awk '$2 == 42 { $2 = ""; print }'`);
 });
 
 test('nginx upstream file for a change: as captured byte for byte when every server is as captured', () => {

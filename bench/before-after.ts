@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from '../src/common/stats.js';
 import { Fleet } from '../test/servers/fleet.js';
 import { HEALTH, RELOAD, WAVES, buildArtifact } from './rollout.js';
 
@@ -21,11 +22,6 @@ export interface BeforeAfterBench {
   baseMs: number[];
   lines: string[];
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Runs one bundle as the runner would (INPUT_* variables), returning its wall time. */
 async function runBundle(bundle: string, inputs: Record<string, string>, workDir: string): Promise<number> {

@@ -62556,7 +62556,7 @@ async function hosts_leaveAlone(r, plan, rec, c) {
     rec.reason = plan.why;
     if (rec.outcome === 'nothing-to-do' && plan.current && c.deps.checkHealthOf?.(host.id)) {
         const on = { deployPath: c.settings.deployPath, releaseId: plan.current, previousReleaseId: '' };
-        const problem = await healthProblem({ ...r, health: c.deps.health }, on);
+        const problem = await healthProblem(r, on);
         if (problem)
             c.deps.logger.warning(`${host.id}: out of rotation and not healthy on ${plan.current}: ${problem}`);
         rec.healthy = !problem;

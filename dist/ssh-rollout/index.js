@@ -69382,8 +69382,8 @@ function packDelta(shared, files) {
     }
     return tar;
 }
-/** The steps' settings of a rollout, as its commands need them. */
-function stepSettingsOf(s) {
+/** The steps' settings of a rollout, as its commands need them, with what preflight asks every host. */
+function stepSettingsOf(s, artifact) {
     const { ssh } = s;
     return {
         deployPath: ssh.deployPath,
@@ -69396,6 +69396,7 @@ function stepSettingsOf(s) {
         healthTimeoutMs: ssh.healthTimeoutMs,
         keepReleases: s.keepReleases,
         loadBalancer: s.loadBalancer ?? null,
+        checks: stateChecks(s.sharedPaths, stagingOf(artifact)),
     };
 }
 /** A rollout's ledger line for one host. */
@@ -69461,7 +69462,6 @@ function newHostRun(host, shared) {
             delta: null,
         },
     };
-    Object.defineProperty(run, 'balancer', { get: shared.balancer, enumerable: true });
     return run;
 }
 /** This release is on the host already, with the same content. */
@@ -69605,8 +69605,6 @@ async function finishHost(run, shared, plan) {
 
 
 
-
-
 function printDryRun(logger, settings, artifact, plan, hosts) {
     logger.info(`Dry run: nothing will change. Release ${plan.release}, artifact ${artifact.bytes} bytes, sha256 ` +
         `${artifact.sha256}`);
@@ -69671,7 +69669,7 @@ function placeholderInput(settings, artifact) {
         adopt: [],
     };
     return {
-        settings: { ...stepSettingsOf(settings), checks: stateChecks(settings.sharedPaths, stagingOf(artifact)) },
+        settings: stepSettingsOf(settings, artifact),
         artifact,
         release: releaseId,
         previous: '<current>',
@@ -69789,8 +69787,7 @@ async function putBackHost(run, reason, c) {
 async function backUnswitched(run, c) {
     const balancer = c.balancer;
     const kept = { deployPath: c.deployPath, releaseId: run.record.previous, previousReleaseId: '' };
-    const checked = c.plan.switch.includes('health') ? run : { ...run, health: undefined };
-    const unhealthy = run.record.previous ? await healthProblem(checked, kept) : 'no release to serve';
+    const unhealthy = run.record.previous ? await healthProblem(run, kept) : 'no release to serve';
     if (unhealthy) {
         balancer.keepOut(run.host, `not switched, and not healthy on ${run.record.previous || '(no release)'}: ${unhealthy}`);
     }
@@ -70069,8 +70066,6 @@ function readHost(h) {
 
 
 
-
-
 /** How long a put-back waits for a host whose connection was lost (a restarted sshd) to answer again. */
 const RECONNECT_WITHIN_MS = 30_000;
 async function rollout(settings, artifact, deps) {
@@ -70107,16 +70102,16 @@ class RolloutRun {
         this.shared = {
             settings,
             artifact,
-            stepSettings: { ...stepSettingsOf(settings), checks: stateChecks(settings.sharedPaths, stagingOf(artifact)) },
+            stepSettings: stepSettingsOf(settings, artifact),
             runUrl: deps.runUrl,
             token: (0,external_node_crypto_.randomBytes)(12).toString('hex'),
             log: this.log,
-            health: deps.health,
+            // No health check configured: no health step is planned, and a put-back checks none.
+            health: ssh.healthCommand || ssh.healthUrl ? deps.health : undefined,
             now: this.now,
             stopped: () => !this.decide(),
             deltaTars: new Map(),
             reconnectWithinMs: RECONNECT_WITHIN_MS,
-            balancer: () => this.balancer,
         };
         const ctx = {
             connector: deps.connector,
@@ -70321,6 +70316,8 @@ class RolloutRun {
             provider: this.deps.loadBalancer,
             needPorts: ssh.healthUrl.includes('{port}'),
         });
+        for (const run of this.runs)
+            run.balancer = this.balancer;
         if (this.settings.loadBalancer.canaryShare !== null && !this.plan.waves[0]?.bake) {
             this.log.warning('canary-weight is set but wave 1 has no bake (it needs wave-wait > 0 and a second wave): weights ' +
                 'stay as they are');

@@ -252,7 +252,7 @@ async function leaveAlone(r: StepRun, plan: HostPlan, rec: HostRevertRecord, c: 
   rec.reason = plan.why;
   if (rec.outcome === 'nothing-to-do' && plan.current && c.deps.checkHealthOf?.(host.id)) {
     const on: ReleaseEnv = { deployPath: c.settings.deployPath, releaseId: plan.current, previousReleaseId: '' };
-    const problem = await healthProblem({ ...r, health: c.deps.health }, on);
+    const problem = await healthProblem(r, on);
     if (problem) c.deps.logger.warning(`${host.id}: out of rotation and not healthy on ${plan.current}: ${problem}`);
     rec.healthy = !problem;
   }

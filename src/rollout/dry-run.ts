@@ -5,10 +5,9 @@ import type { RolloutPlan } from '../engine/plan.js';
 import type { StepName } from '../engine/step-record.js';
 import type { LedgerLine, StepInput } from '../engine/step-input.js';
 import { STEPS } from '../engine/steps.js';
-import { type DeployLogEntry } from '../release/commands.js';
+import type { DeployLogEntry } from '../release/commands.js';
 import { releaseLockCommand } from '../release/lock-commands.js';
-import { stagingOf, type PreparedArtifact } from '../artifact/prepare.js';
-import { stateChecks } from '../engine/preflight.js';
+import type { PreparedArtifact } from '../artifact/prepare.js';
 import { stepSettingsOf } from './host-run.js';
 import type { RolloutSettings } from './settings.js';
 import { formatDurationInput } from '../common/format.js';
@@ -95,7 +94,7 @@ export function placeholderInput(settings: RolloutSettings, artifact: PreparedAr
     adopt: [],
   };
   return {
-    settings: { ...stepSettingsOf(settings), checks: stateChecks(settings.sharedPaths, stagingOf(artifact)) },
+    settings: stepSettingsOf(settings, artifact),
     artifact,
     release: releaseId,
     previous: '<current>',

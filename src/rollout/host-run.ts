@@ -3,11 +3,16 @@
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { PreparedArtifact } from '../artifact/prepare.js';
-import type { Balancer } from '../engine/balancer.js';
 import type { ReleaseHost } from '../engine/host.js';
 import { HostLock, type LockRequest } from '../engine/lock.js';
 import { planRollout, type FoundHost, type RolloutPlan } from '../engine/plan.js';
-import { adoptId, commandsNeeded, preflightFindings, type PreflightFindings } from '../engine/preflight.js';
+import {
+  adoptId,
+  commandsNeeded,
+  preflightFindings,
+  stateChecks,
+  type PreflightFindings,
+} from '../engine/preflight.js';
 import { runSteps } from '../engine/steps.js';
 import { STAGED_HOW, type LedgerLine, type StepRun, type StepSettings } from '../engine/step-input.js';
 import type { StepName } from '../engine/step-record.js';
@@ -43,13 +48,13 @@ export interface RunShared {
   runUrl: string;
   token: string;
   log: Logger;
-  health: HealthCheck;
+  /** The health check, when one is configured. */
+  health?: HealthCheck;
   now: () => number;
   stopped: () => boolean;
   deltaTars: Map<string, Promise<Buffer>>;
   /** How long a put-back waits for a host whose connection was lost (a restarted sshd) to answer again. */
   reconnectWithinMs: number;
-  balancer: () => Balancer | undefined;
 }
 
 /** The tar of a delta's files, packed once for every host that lacks the same files. */
@@ -63,8 +68,8 @@ function packDelta(shared: RunShared, files: ManifestEntry[]): Promise<Buffer> {
   return tar;
 }
 
-/** The steps' settings of a rollout, as its commands need them. */
-export function stepSettingsOf(s: RolloutSettings): StepSettings {
+/** The steps' settings of a rollout, as its commands need them, with what preflight asks every host. */
+export function stepSettingsOf(s: RolloutSettings, artifact: PreparedArtifact): StepSettings {
   const { ssh } = s;
   return {
     deployPath: ssh.deployPath,
@@ -77,6 +82,7 @@ export function stepSettingsOf(s: RolloutSettings): StepSettings {
     healthTimeoutMs: ssh.healthTimeoutMs,
     keepReleases: s.keepReleases,
     loadBalancer: s.loadBalancer ?? null,
+    checks: stateChecks(s.sharedPaths, stagingOf(artifact)),
   };
 }
 
@@ -150,7 +156,6 @@ export function newHostRun(host: ReleaseHost, shared: RunShared): HostRun {
       delta: null,
     },
   };
-  Object.defineProperty(run, 'balancer', { get: shared.balancer, enumerable: true });
   return run;
 }
 

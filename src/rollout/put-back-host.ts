@@ -43,8 +43,7 @@ export async function putBackHost(run: HostRun, reason: string, c: PutBackContex
 export async function backUnswitched(run: HostRun, c: PutBackContext): Promise<void> {
   const balancer = c.balancer!;
   const kept = { deployPath: c.deployPath, releaseId: run.record.previous, previousReleaseId: '' };
-  const checked = c.plan.switch.includes('health') ? run : { ...run, health: undefined };
-  const unhealthy = run.record.previous ? await healthProblem(checked, kept) : 'no release to serve';
+  const unhealthy = run.record.previous ? await healthProblem(run, kept) : 'no release to serve';
   if (unhealthy) {
     balancer.keepOut(
       run.host,

@@ -10,13 +10,12 @@ import { Balancer } from '../engine/balancer.js';
 import { ReleaseHost } from '../engine/host.js';
 import { Heartbeat, type RunStatus } from '../engine/lock.js';
 import type { RolloutPlan } from '../engine/plan.js';
-import { stateChecks } from '../engine/preflight.js';
 import { runSteps } from '../engine/steps.js';
 import { judgeProgress } from '../engine/verdict.js';
 import type { LoadBalancer } from '../lb/index.js';
 import type { HealthCheck } from '../release/health.js';
 import type { Connector } from '../ssh/types.js';
-import { stagingOf, type PreparedArtifact } from '../artifact/prepare.js';
+import type { PreparedArtifact } from '../artifact/prepare.js';
 import { bakeWave, type BakeWatch } from './bake.js';
 import { printDryRun } from './dry-run.js';
 import {
@@ -104,16 +103,16 @@ class RolloutRun {
     this.shared = {
       settings,
       artifact,
-      stepSettings: { ...stepSettingsOf(settings), checks: stateChecks(settings.sharedPaths, stagingOf(artifact)) },
+      stepSettings: stepSettingsOf(settings, artifact),
       runUrl: deps.runUrl,
       token: randomBytes(12).toString('hex'),
       log: this.log,
-      health: deps.health,
+      // No health check configured: no health step is planned, and a put-back checks none.
+      health: ssh.healthCommand || ssh.healthUrl ? deps.health : undefined,
       now: this.now,
       stopped: () => !this.decide(),
       deltaTars: new Map(),
       reconnectWithinMs: RECONNECT_WITHIN_MS,
-      balancer: () => this.balancer,
     };
     const ctx = {
       connector: deps.connector,
@@ -332,6 +331,7 @@ class RolloutRun {
       provider: this.deps.loadBalancer,
       needPorts: ssh.healthUrl.includes('{port}'),
     });
+    for (const run of this.runs) run.balancer = this.balancer;
     if (this.settings.loadBalancer!.canaryShare !== null && !this.plan.waves[0]?.bake) {
       this.log.warning(
         'canary-weight is set but wave 1 has no bake (it needs wave-wait > 0 and a second wave): weights ' +

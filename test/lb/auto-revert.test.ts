@@ -1,7 +1,6 @@
 // auto-revert behind a REAL haproxy, through the same Balancer as ssh-rollout: once the hosts are back,
 // the balancer is settled on who is healthy (in rotation at the configured weight, or out), and a
 // balancer that cannot be reached never stops the hosts from being put back.
-import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { MemoryLogger } from '../../src/common/logger.js';
 import { objectInputs } from '../../src/common/inputs.js';
@@ -9,15 +8,14 @@ import { autoRevert } from '../../src/revert/main.js';
 import { Fleet } from '../servers/fleet.js';
 import { type HaproxyServer } from '../servers/haproxy.js';
 import { connector, currents, makeArtifact, runRollout } from '../rollout/helpers.js';
-import { haproxyInputs, haproxyServers, startHaproxyWorld, stopLbWorld, type Apps } from './helpers.js';
+import { haproxyInputs, haproxyRuntime, haproxyServers, startHaproxyWorld, stopLbWorld, type Apps } from './helpers.js';
 
 let tmp: string;
 let fleet: Fleet;
 let apps: Apps;
 let haproxy: HaproxyServer;
 
-const runtime = (line: string) =>
-  execFileSync('socat', ['stdio', `UNIX-CONNECT:${haproxy.socket}`], { input: `${line}\n` }).toString();
+const runtime = (line: string) => haproxyRuntime(haproxy, line);
 const state = () => haproxyServers(haproxy).map(({ name, weight, state }) => `${name} ${state} ${weight}`);
 
 beforeAll(async () => {

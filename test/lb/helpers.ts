@@ -87,10 +87,12 @@ export async function startHaproxyWorld(
 
 /** What haproxy says of its backend's servers now, read on the runner through its admin socket. */
 export function haproxyServers(haproxy: HaproxyServer): LbServer[] {
-  const text = execFileSync('socat', ['stdio', `UNIX-CONNECT:${haproxy.socket}`], {
-    input: `show servers state ${haproxy.backend}\n`,
-  }).toString();
-  return parseServersState(text, haproxy.backend);
+  return parseServersState(haproxyRuntime(haproxy, `show servers state ${haproxy.backend}`), haproxy.backend);
+}
+
+/** One command on haproxy's runtime API (its answer), as an operator would send it with socat. */
+export function haproxyRuntime(haproxy: HaproxyServer, line: string): string {
+  return execFileSync('socat', ['stdio', `UNIX-CONNECT:${haproxy.socket}`], { input: `${line}\n` }).toString();
 }
 
 export interface Apps {

@@ -2,7 +2,6 @@
 // under steady load: a reverted host comes back in rotation only once its health check passes, a host
 // whose revert left it unhealthy stays out after the run (and failed-hosts names it), and a revert never
 // takes the last server out of rotation. Each of these lost requests before the rule was kept.
-import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { parseServersState } from '../../src/lb/haproxy.js';
 import { Fleet } from '../servers/fleet.js';
@@ -13,6 +12,7 @@ import {
   startHaproxyWorld,
   stopLbWorld,
   haproxyInputs,
+  haproxyRuntime,
   haproxyServers,
   sendRequests,
   startLoad,
@@ -24,8 +24,7 @@ let fleet: Fleet;
 let apps: Apps;
 let haproxy: HaproxyServer;
 
-const runtime = (line: string) =>
-  execFileSync('socat', ['stdio', `UNIX-CONNECT:${haproxy.socket}`], { input: `${line}\n` }).toString();
+const runtime = (line: string) => haproxyRuntime(haproxy, line);
 const state = () => haproxyServers(haproxy).map(({ name, weight, state }) => ({ name, weight, state }));
 const ready = () => fleet.hosts.map((_, i) => ({ name: `s${i}`, weight: 10, state: 'ready' }));
 

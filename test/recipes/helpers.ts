@@ -2,14 +2,16 @@
 // itself, real servers started on fleet hosts over SSH (so they run in the host's namespace and see its
 // /srv), a load of new connections that counts every failed request, and samples of what each host's
 // workers answer ("release <id> pid <pid>", as every app in examples/apps/ does).
-import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { quote } from '../../src/common/shell.js';
 import type { ExecResult } from '../../src/ssh/types.js';
-import { freePort, type Fleet } from '../servers/fleet.js';
+import { Fleet, freePort } from '../servers/fleet.js';
+import { ensurePackages } from '../servers/system-packages.js';
 import { startHaproxy } from '../servers/haproxy.js';
 import { connector, makeArtifact, runRollout, type RolloutRun } from '../rollout/helpers.js';
 
@@ -78,6 +80,34 @@ export function appArtifact(base: string, app: string, release: string): string 
   const src = join(REPO, 'examples', 'apps', app);
   for (const f of readdirSync(src)) cpSync(join(src, f), join(dir, f));
   return dir;
+}
+
+/** What a recipe's tests run on: two SSH hosts, a scratch directory, and the servers the tests start. */
+export interface RecipeWorld {
+  fleet: Fleet;
+  base: string;
+  /** Stopped when the test file ends. */
+  running: Started[];
+}
+
+/**
+ * A recipe test file's world, set up before its tests and taken down after them: Debian's `packages`,
+ * two SSH hosts on addresses of their own with `app` v1 deployed (nothing running yet).
+ */
+export function recipeWorld(name: string, packages: Parameters<typeof ensurePackages>[0], app = name): RecipeWorld {
+  const world: RecipeWorld = { fleet: undefined as unknown as Fleet, base: '', running: [] };
+  beforeAll(async () => {
+    ensurePackages(packages);
+    world.base = mkdtempSync(join(tmpdir(), `fivestep-recipe-${name}-`));
+    world.fleet = await Fleet.start(2, { distinctAddresses: true });
+    await deployQuietly(world.fleet, world.base, app, 'v1');
+  }, 60_000);
+  afterAll(async () => {
+    for (const s of world.running) await s.stop();
+    await world.fleet?.stop();
+    if (world.base) rmSync(world.base, { recursive: true, force: true });
+  });
+  return world;
 }
 
 /** Rolls `release` of `app` out with no reload and no health check (nothing runs yet). */

@@ -3,15 +3,10 @@
 // set) is reloaded by USR2, and the reload-command waits for every worker from before it to exit. Then
 // the trap: $document_root and no PHP-FPM reload keeps the old release running, which the health check
 // (health-expect: '{release}') catches.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Fleet } from '../servers/fleet.js';
-import { ensurePackages } from '../servers/system-packages.js';
+import { writeFileSync } from 'node:fs';
 import { runRollout } from '../rollout/helpers.js';
 import {
   appArtifact,
-  deployQuietly,
   docBlock,
   docInputs,
   expectRecipeWorked,
@@ -23,38 +18,24 @@ import {
   sharedPort,
   startOnHosts,
   type Started,
+  recipeWorld,
 } from './helpers.js';
 
 const SHARED = '/srv/app/shared';
 
 describe('PHP-FPM behind nginx: $realpath_root, USR2, then wait for the old workers', () => {
-  let fleet: Fleet;
-  let base: string;
-  const running: Started[] = [];
-
-  beforeAll(async () => {
-    ensurePackages(['php8.2-fpm', 'nginx']);
-    base = mkdtempSync(join(tmpdir(), 'fivestep-recipe-php-'));
-    fleet = await Fleet.start(2, { distinctAddresses: true });
-    await deployQuietly(fleet, base, 'php-fpm', 'v1');
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const s of running) await s.stop();
-    await fleet?.stop();
-    rmSync(base, { recursive: true, force: true });
-  });
+  const w = recipeWorld('php', ['php8.2-fpm', 'nginx'], 'php-fpm');
 
   /**
    * PHP-FPM with the doc's config and start command, and nginx with the doc's server block (listening on
    * the host's address and `port`) in a small nginx.conf of its own, run as the login user.
    */
   async function start(changeServer = (block: string) => block): Promise<{ fpm: Started; port: number }> {
-    const port = await sharedPort(fleet);
+    const port = await sharedPort(w.fleet);
     const server = changeServer(docBlock('php-fpm nginx'));
-    for (const [i, h] of fleet.hosts.entries()) {
-      await mustOnHost(fleet, i, `mkdir -p ${SHARED}/nginx-tmp`);
-      writeFileSync(fleet.path(i, `${SHARED}/php-fpm.conf`), docBlock('php-fpm config'));
+    for (const [i, h] of w.fleet.hosts.entries()) {
+      await mustOnHost(w.fleet, i, `mkdir -p ${SHARED}/nginx-tmp`);
+      writeFileSync(w.fleet.path(i, `${SHARED}/php-fpm.conf`), docBlock('php-fpm config'));
       const block = server
         .replace(/^( *)listen 80;$/m, `$1listen ${h.host}:${port};`)
         .replace('include fastcgi_params;', 'include /etc/nginx/fastcgi_params;');
@@ -62,7 +43,7 @@ describe('PHP-FPM behind nginx: $realpath_root, USR2, then wait for the old work
         throw new Error(`no "listen 80;" in the doc's server block: ${server}`);
       const tmp = `${SHARED}/nginx-tmp`;
       writeFileSync(
-        fleet.path(i, `${SHARED}/nginx.conf`),
+        w.fleet.path(i, `${SHARED}/nginx.conf`),
         [
           `pid ${SHARED}/nginx.pid;`,
           `error_log ${SHARED}/nginx-error.log;`,
@@ -77,33 +58,33 @@ describe('PHP-FPM behind nginx: $realpath_root, USR2, then wait for the old work
         ].join('\n'),
       );
     }
-    const fpm = await startOnHosts(fleet, {
+    const fpm = await startOnHosts(w.fleet, {
       name: 'php-fpm',
       port,
       pidFile: `${SHARED}/php-fpm.pid`,
       readyPath: '',
       command: () => docBlock('php-fpm start').trim(),
     });
-    running.push(fpm);
-    const nginx = await startOnHosts(fleet, {
+    w.running.push(fpm);
+    const nginx = await startOnHosts(w.fleet, {
       name: 'nginx',
       port,
       pidFile: `${SHARED}/nginx.pid`,
       command: () => `/usr/sbin/nginx -c ${SHARED}/nginx.conf -e ${SHARED}/nginx-error.log -g 'daemon off;'`,
     });
-    running.push(nginx);
+    w.running.push(nginx);
     return { fpm, port };
   }
 
   async function stopAll(): Promise<void> {
-    for (const s of running.splice(0)) await s.stop();
+    for (const s of w.running.splice(0)) await s.stop();
   }
 
   test('v1 → v2 under load: success, no failed request, same master, every worker answers v2', async () => {
     const { fpm, port } = await start();
     try {
-      const run = await rolloutUnderLoad(fleet, fpm, {
-        base,
+      const run = await rolloutUnderLoad(w.fleet, fpm, {
+        base: w.base,
         app: 'php-fpm',
         release: 'v2',
         inputs: { ...docInputs('php-fpm rollout', port) },
@@ -119,8 +100,8 @@ describe('PHP-FPM behind nginx: $realpath_root, USR2, then wait for the old work
     const { fpm, port } = await start();
     try {
       const { 'health-url': healthUrl, 'health-expect': healthExpect } = docInputs('php-fpm rollout', port);
-      const run = await runRollout(fleet, {
-        artifact: appArtifact(base, 'php-fpm', 'v3'),
+      const run = await runRollout(w.fleet, {
+        artifact: appArtifact(w.base, 'php-fpm', 'v3'),
         'release-id': 'v3',
         'health-url': healthUrl,
         'health-expect': healthExpect,
@@ -134,7 +115,7 @@ describe('PHP-FPM behind nginx: $realpath_root, USR2, then wait for the old work
   }, 60_000);
 
   test('trap $document_root and no PHP-FPM reload: the workers keep running the old release; the host is put back', async () => {
-    const from = fleet.currentRelease(0);
+    const from = w.fleet.currentRelease(0);
     const { fpm, port } = await start((block) => {
       if (!block.includes('$realpath_root$fastcgi_script_name') || !block.includes('DOCUMENT_ROOT $realpath_root'))
         throw new Error(`unexpected server block: ${block}`);
@@ -152,14 +133,14 @@ describe('PHP-FPM behind nginx: $realpath_root, USR2, then wait for the old work
         expect(seen.size).toBe(4); // pm.max_children
       }
       const { 'health-url': healthUrl, 'health-expect': healthExpect } = docInputs('php-fpm rollout', port);
-      const run = await runRollout(fleet, {
-        artifact: appArtifact(base, 'php-fpm', 'v4'),
+      const run = await runRollout(w.fleet, {
+        artifact: appArtifact(w.base, 'php-fpm', 'v4'),
         'release-id': 'v4',
         'health-url': healthUrl,
         'health-expect': healthExpect,
         'health-timeout': '2s',
       });
-      expectTrapCaught(run, fleet, from, 'v4');
+      expectTrapCaught(run, w.fleet, from, 'v4');
     } finally {
       await stopAll();
     }

@@ -2,15 +2,9 @@
 // master, then wait for every worker from before the HUP to exit, behind haproxy with the doc's retry-on
 // (a HUP can drop a connection a worker had just accepted; see the doc). And two traps the health check
 // (health-expect: '{release}') catches: --preload-app, and a relative app path under `cd current`.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Fleet } from '../servers/fleet.js';
-import { ensurePackages } from '../servers/system-packages.js';
 import { runRollout } from '../rollout/helpers.js';
 import {
   appArtifact,
-  deployQuietly,
   docBlock,
   docInputs,
   expectRecipeWorked,
@@ -22,40 +16,26 @@ import {
   startBalancer,
   startOnHosts,
   type Started,
+  recipeWorld,
 } from './helpers.js';
 
 const PID_FILE = '/srv/app/shared/starman.pid';
 
 describe('Starman: HUP, then wait for the old workers', () => {
-  let fleet: Fleet;
-  let base: string;
-  const running: Started[] = [];
-
-  beforeAll(async () => {
-    ensurePackages(['starman']);
-    base = mkdtempSync(join(tmpdir(), 'fivestep-recipe-starman-'));
-    fleet = await Fleet.start(2, { distinctAddresses: true });
-    await deployQuietly(fleet, base, 'starman', 'v1');
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const s of running) await s.stop();
-    await fleet?.stop();
-    rmSync(base, { recursive: true, force: true });
-  });
+  const w = recipeWorld('starman', ['starman']);
 
   /** Starman on every host with `command` (the doc's start command unless changed), on a fresh port. */
   async function start(
     command = (address: string, port: number) => onAddress(docBlock('starman start'), address, port),
   ): Promise<{ server: Started; port: number }> {
-    const port = await sharedPort(fleet);
-    const server = await startOnHosts(fleet, {
+    const port = await sharedPort(w.fleet);
+    const server = await startOnHosts(w.fleet, {
       name: 'starman',
       port,
       pidFile: PID_FILE,
       command: (address) => command(address, port),
     });
-    running.push(server);
+    w.running.push(server);
     return { server, port };
   }
 
@@ -63,8 +43,8 @@ describe('Starman: HUP, then wait for the old workers', () => {
     const { server, port } = await start();
     const balancer = await startBalancer(docBlock('starman haproxy'), server.urls);
     try {
-      const run = await rolloutUnderLoad(fleet, server, {
-        base,
+      const run = await rolloutUnderLoad(w.fleet, server, {
+        base: w.base,
         app: 'starman',
         release: 'v2',
         inputs: { ...docInputs('starman rollout', port) },
@@ -79,38 +59,38 @@ describe('Starman: HUP, then wait for the old workers', () => {
   }, 60_000);
 
   test('trap --preload-app: HUP forks workers from the master, which still holds the old app; the host is put back', async () => {
-    const from = fleet.currentRelease(0);
+    const from = w.fleet.currentRelease(0);
     const { server, port } = await start((address, p) =>
       onAddress(docBlock('starman start'), address, p).replace(/^starman /, 'starman --preload-app '),
     );
     try {
-      const run = await runRollout(fleet, {
-        artifact: appArtifact(base, 'starman', 'v3'),
+      const run = await runRollout(w.fleet, {
+        artifact: appArtifact(w.base, 'starman', 'v3'),
         'release-id': 'v3',
         ...docInputs('starman rollout', port),
         'health-timeout': '2s',
       });
-      expectTrapCaught(run, fleet, from, 'v3');
+      expectTrapCaught(run, w.fleet, from, 'v3');
     } finally {
       await server.stop();
     }
   }, 60_000);
 
   test('trap `cd current && starman app.psgi`: the master works in releases/<old>, and so do new workers; the host is put back', async () => {
-    const from = fleet.currentRelease(0);
+    const from = w.fleet.currentRelease(0);
     const { server, port } = await start((address, p) => {
       const command = onAddress(docBlock('starman start'), address, p);
       if (!command.includes(' /srv/app/current/app.psgi')) throw new Error(`unexpected start command: ${command}`);
       return `cd /srv/app/current && ${command.replace(' /srv/app/current/app.psgi', ' app.psgi')}`;
     });
     try {
-      const run = await runRollout(fleet, {
-        artifact: appArtifact(base, 'starman', 'v4'),
+      const run = await runRollout(w.fleet, {
+        artifact: appArtifact(w.base, 'starman', 'v4'),
         'release-id': 'v4',
         ...docInputs('starman rollout', port),
         'health-timeout': '2s',
       });
-      expectTrapCaught(run, fleet, from, 'v4');
+      expectTrapCaught(run, w.fleet, from, 'v4');
     } finally {
       await server.stop();
     }

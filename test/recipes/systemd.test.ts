@@ -4,14 +4,10 @@
 // and the rollout's reload is the unit's ExecReload= line, run as systemd would run it for `systemctl
 // reload app`: with $MAINPID set to that pid, and examples/systemd/reload-workers installed where the
 // unit expects it (under /srv here: the test hosts have no writable /usr/local).
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Fleet } from '../servers/fleet.js';
-import { ensurePackages } from '../servers/system-packages.js';
 import {
   REPO,
-  deployQuietly,
   docBlock,
   docInputs,
   expectRecipeWorked,
@@ -21,7 +17,7 @@ import {
   rolloutUnderLoad,
   sharedPort,
   startOnHosts,
-  type Started,
+  recipeWorld,
 } from './helpers.js';
 
 const SCRIPT = '/usr/local/bin/reload-workers';
@@ -36,26 +32,14 @@ function unitLine(key: string): string {
 }
 
 describe('systemd: ExecReload= signals the master and waits (reload-workers)', () => {
-  let fleet: Fleet;
-  let base: string;
-  let server: Started | undefined;
+  const w = recipeWorld('systemd', ['gunicorn'], 'gunicorn');
 
   beforeAll(async () => {
-    ensurePackages(['gunicorn']);
-    base = mkdtempSync(join(tmpdir(), 'fivestep-recipe-systemd-'));
-    fleet = await Fleet.start(2, { distinctAddresses: true });
-    await deployQuietly(fleet, base, 'gunicorn', 'v1');
-    for (let i = 0; i < fleet.hosts.length; i++) {
-      await mustOnHost(fleet, i, 'mkdir -p /srv/app/shared/bin');
-      copyFileSync(join(REPO, 'examples', 'systemd', 'reload-workers'), fleet.path(i, SCRIPT_HERE));
-      chmodSync(fleet.path(i, SCRIPT_HERE), 0o755);
+    for (let i = 0; i < w.fleet.hosts.length; i++) {
+      await mustOnHost(w.fleet, i, 'mkdir -p /srv/app/shared/bin');
+      copyFileSync(join(REPO, 'examples', 'systemd', 'reload-workers'), w.fleet.path(i, SCRIPT_HERE));
+      chmodSync(w.fleet.path(i, SCRIPT_HERE), 0o755);
     }
-  }, 60_000);
-
-  afterAll(async () => {
-    await server?.stop();
-    await fleet?.stop();
-    rmSync(base, { recursive: true, force: true });
   });
 
   test('the doc: reload-command is `sudo systemctl reload app`, the unit is app.service and reloads with reload-workers', () => {
@@ -65,22 +49,23 @@ describe('systemd: ExecReload= signals the master and waits (reload-workers)', (
   });
 
   test("v1 → v2 under load, reloading with the unit's ExecReload=: success, no failed request, same MAINPID, every worker answers v2", async () => {
-    const port = await sharedPort(fleet);
+    const port = await sharedPort(w.fleet);
     // systemd starts ExecStart= itself: the process is the unit's main process (exec keeps the pid written).
-    server = await startOnHosts(fleet, {
+    const server = await startOnHosts(w.fleet, {
       name: 'app',
       port,
       pidFile: MAINPID_FILE,
       command: (address) => `echo $$ > ${MAINPID_FILE}\nexec ${onAddress(unitLine('ExecStart'), address, port)}`,
     });
+    w.running.push(server);
     const reload = [
       `MAINPID=$(cat ${MAINPID_FILE})`,
       'export MAINPID',
       unitLine('ExecReload').replace(SCRIPT, SCRIPT_HERE),
     ].join('\n');
     const { 'health-url': healthUrl, 'health-expect': healthExpect } = docInputs('systemd rollout', port);
-    const run = await rolloutUnderLoad(fleet, server, {
-      base,
+    const run = await rolloutUnderLoad(w.fleet, server, {
+      base: w.base,
       app: 'gunicorn',
       release: 'v2',
       inputs: { 'reload-command': reload, 'health-url': healthUrl, 'health-expect': healthExpect },

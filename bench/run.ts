@@ -1,7 +1,8 @@
 // `npm run bench`: the rollout benchmark (fivestep vs Ansible), then this checkout's 20-host rollout beside an
 // earlier commit's bundle (bench/before-after.ts), then ssh-rollout at scale (20 to 1,000 hosts
 // beside plain OpenSSH, delta and artifact-url bytes; a part that cannot be measured fails the run), then
-// metric-watch's breach→verdict time,
+// `fivestep status` over 1,000 hosts beside an ssh shell loop (bench/status.ts), then metric-watch's
+// breach→verdict time,
 // then requests served/failed during a 20-host rollout under load through haproxy (drain vs no drain), then
 // what 40 nginx reloads cost keep-alive clients and `Connection: close` clients, then
 // the canary judge's false failures and detections over seeded simulated bakes (against pooled Mann-Whitney),
@@ -19,6 +20,7 @@ import { benchMetricWatch } from './metric-watch.js';
 import { benchNginxReload } from './nginx-reload.js';
 import { benchRollout } from './rollout.js';
 import { benchScale, scaleSummary } from './scale.js';
+import { benchStatus } from './status.js';
 import { benchUnderLoad } from './under-load.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,6 +37,8 @@ const scale = await benchScale({
       ? { wallMs: rollout.ansible.medianWallMs, version: rollout.ansible.version }
       : undefined,
 });
+console.log('\n== fivestep status at scale ==');
+const status = await benchStatus();
 console.log('\n== metric-watch ==');
 const metricWatch = await benchMetricWatch(3);
 console.log('\n== rollout under load ==');
@@ -55,6 +59,7 @@ for (const line of [
   ...rollout.lines,
   ...beforeAfter.lines,
   ...scale.lines,
+  ...status.lines,
   ...metricWatch.lines,
   ...underLoad.lines,
   ...nginxReload.lines,
@@ -68,12 +73,13 @@ mkdirSync(join(REPO, '.tmp'), { recursive: true });
 const out = join(REPO, '.tmp', 'bench.json');
 writeFileSync(
   out,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, beforeAfter, scale: scaleSummary(scale), metricWatch, underLoad, nginxReload, canaryJudge, junitReader, gatePublish }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, beforeAfter, scale: scaleSummary(scale), status: { ...status, lines: undefined }, metricWatch, underLoad, nginxReload, canaryJudge, junitReader, gatePublish }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
 );
 console.log(`\nJSON: ${out}`);
-if (scale.errors.length) {
+const failures = [...scale.errors, ...status.errors.map((e) => `status: ${e}`)];
+if (failures.length) {
   console.error(
-    `\nbench FAILED: ${scale.errors.length} scale figure(s) could not be measured:\n${scale.errors.map((e) => `  ${e}`).join('\n')}`,
+    `\nbench FAILED: ${failures.length} scale/status figure(s) could not be measured:\n${failures.map((e) => `  ${e}`).join('\n')}`,
   );
   process.exitCode = 1;
 }

@@ -52754,7 +52754,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(332);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8654);
+/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2804);
 /* harmony import */ var _ssh_connector_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5781);
 // auto-revert entry: the runner shell around src/revert/main.ts.
 
@@ -53061,6 +53061,7 @@ function hostId(h) {
 /* harmony export */   kc: () => (/* binding */ logText),
 /* harmony export */   w$: () => (/* binding */ lastLines)
 /* harmony export */ });
+/* unused harmony export terminalText */
 // Untrusted text (a host's stderr, a health body, a name read from a host) made safe for a log line:
 // one line, printable. Without line breaks nothing in it can start a line the runner reads as a
 // workflow command (`::error …`); escape sequences cannot move or recolour the terminal.
@@ -53133,11 +53134,22 @@ function logText(text) {
         .replace(/^(\s*):(?=:)/, '$1: '))
         .join('\n');
 }
+/**
+ * `text` as a terminal prints it and does nothing else: line breaks (\n) kept, a tab four spaces, other control
+ * characters (\r and ESC among them) `\xNN` and invisible reordering characters `\u{NNNN}`, as in {@link oneLine}:
+ * no escape sequence can move the cursor, recolour the screen or hide what follows.
+ */
+function terminalText(text) {
+    return text
+        .replace(/\t/g, '    ')
+        .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+}
 
 
 /***/ }),
 
-/***/ 8654:
+/***/ 2804:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59895,6 +59907,22 @@ function adoptCommand(deployPath, adoptId, entry) {
         appendLogCommand(deployPath, entry),
     ].join('\n');
 }
+/**
+ * Sets `$unwritable` to the first of the deploy path, releases/, .fivestep/ and shared/ that exists
+ * and that the login user cannot write, or, when the deploy path does not exist yet, to its nearest
+ * existing parent if that one is not writable ('' when all is well). `[ -w ]` asks the kernel
+ * (access(2)), so a read-only mount counts as unwritable too.
+ */
+function findUnwritable(deployPath) {
+    const l = layout(deployPath);
+    const dp = quote(deployPath);
+    return [
+        `unwritable=; for d in ${[deployPath, l.releases, l.state, l.shared].map(quote).join(' ')}; do if [ -e ` +
+            `"$d" ] && [ ! -w "$d" ]; then unwritable=$d; break; fi; done`,
+        `if [ ! -e ${dp} ]; then d=${dp}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -w "$d" ] || ` +
+            `unwritable=$d; fi`,
+    ];
+}
 
 ;// CONCATENATED MODULE: ./src/release/health.ts
 
@@ -60799,172 +60827,9 @@ class ReleaseHost {
 
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: ./src/release/state-command.ts
-// Reading a host's release state in one round trip, and parsing the answer (host-controlled text:
-// every line checked, nothing trusted).
-
-
-
-
-/** How much of the deploy log a state read brings back: far more than keep-releases ever needs. */
-const LOG_LINES_READ = 2000;
-/**
- * Sets `$unwritable` to the first of the deploy path, releases/, .fivestep/ and shared/ that exists
- * and that the login user cannot write, or, when the deploy path does not exist yet, to its nearest
- * existing parent if that one is not writable ('' when all is well). `[ -w ]` asks the kernel
- * (access(2)), so a read-only mount counts as unwritable too.
- */
-function findUnwritable(deployPath) {
-    const l = layout(deployPath);
-    const dp = quote(deployPath);
-    return [
-        `unwritable=; for d in ${[deployPath, l.releases, l.state, l.shared].map(quote).join(' ')}; do if [ -e ` +
-            `"$d" ] && [ ! -w "$d" ]; then unwritable=$d; break; fi; done`,
-        `if [ ! -e ${dp} ]; then d=${dp}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -w "$d" ] || ` +
-            `unwritable=$d; fi`,
-    ];
-}
-/**
- * Reads a host's release state as `key=value` lines: current, each release with its mtime,
- * bad markers, the checksum recorded for `releaseId` (to skip a repeat upload) and the newest
- * lines of the deploy log (the ledger), in one round trip. With `checks`, also what preflight needs:
- * whether the deploy path can be written, the free space there, the commands missing, and how each
- * shared path is present. Changes nothing.
- */
-function readStateCommand(deployPath, releaseId = '', checks) {
-    const l = layout(deployPath);
-    const nearest = `d=${quote(deployPath)}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done`;
-    const free = (dir) => `df -Pk ${dir} 2>/dev/null | awk 'NR==2 { print "free-kb=" $4 }'`;
-    const lines = [
-        ...(checks
-            ? [
-                ...findUnwritable(deployPath),
-                `[ -z "$unwritable" ] || printf 'unwritable=%s\\n' "$unwritable"`,
-                `for c in ${checks.commands.map(quote).join(' ')}; do command -v "$c" >/dev/null 2>&1 || echo ` +
-                    `"missing-command=$c"; done; true`,
-            ]
-            : []),
-        `cd ${quote(deployPath)} 2>/dev/null || { echo absent=1; ${checks ? `${nearest}; ${free('"$d"')}; ` : ''}exit 0; }`,
-        // A layout directory that is a symlink would lead fivestep's writes out of the deploy path.
-        `for n in releases shared .fivestep; do [ -L "$n" ] && printf 'layout-link=%s\\n' "$n"; done; true`,
-        `if [ -L current ]; then printf 'current-link=%s\\n' "$(readlink current)"; elif [ -d current ]; then ` +
-            `echo current-kind=dir; elif [ -e current ]; then echo current-kind=file; fi`,
-        `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; if [ -L "releases/$n" ` +
-            `]; then echo "release-link=$n"; continue; fi; echo "release=$n $(stat -c %Y "releases/$n")"; done`,
-        `for b in ${quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
-        releaseId
-            ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ` +
-                `${quote(`${l.checksums}/${releaseId}`)})"; true`
-            : 'true',
-        `tail -n ${LOG_LINES_READ} ${quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
-    ];
-    if (checks) {
-        lines.push(free('.'));
-        for (const { path } of checks.shared) {
-            const inShared = quote(`shared/${path}`);
-            for (const p of ['', ...layout_parentPaths(path)]) {
-                const dir = quote(p ? `shared/${p}` : 'shared');
-                lines.push(`[ -L ${dir} ] && printf 'shared-through-link=%s\\t%s\\n' ${quote(path)} ${quote(p || '.')}; true`);
-            }
-            lines.push(`if [ -L ${inShared} ]; then k=link; elif [ -d ${inShared} ]; then k=dir; elif [ -e ${inShared} ]; ` +
-                `then k=file; else k=absent; fi; printf 'shared=%s\\t%s\\n' "$k" ${quote(path)}`);
-        }
-    }
-    return lines.join('\n');
-}
-function emptyState() {
-    return {
-        exists: true,
-        current: '',
-        currentProblem: '',
-        currentIsDirectory: false,
-        releases: [],
-        releaseLinks: [],
-        layoutLinks: [],
-        bad: [],
-        checksum: '',
-        log: [],
-        unwritable: '',
-        missingCommands: [],
-        freeKb: null,
-        shared: new Map(),
-        sharedThroughLink: new Map(),
-    };
-}
-const validId = (id) => RELEASE_ID_PATTERN.test(id) && id !== '.' && id !== '..';
-function parseState(stdout) {
-    const state = emptyState();
-    let link;
-    for (const line of stdout.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq < 0)
-            continue;
-        const key = line.slice(0, eq);
-        const raw = line.slice(eq + 1);
-        const value = raw.trim();
-        if (key === 'absent')
-            state.exists = false;
-        else if (key === 'current-link')
-            link = raw;
-        // The lines a state read wrote before links were checked.
-        else if (key === 'current')
-            link = value ? `releases/${value}` : undefined;
-        else if (key === 'current-kind') {
-            state.currentIsDirectory = value === 'dir';
-            state.currentProblem =
-                value === 'dir' ? 'is a directory, not a symlink (an app deployed by hand?)' : 'is a file, not a symlink';
-        }
-        else if (key === 'bad')
-            state.bad.push(value);
-        else if (key === 'checksum')
-            state.checksum = value;
-        else if (key === 'log')
-            state.log.push(...parseLog(raw));
-        else if (key === 'release') {
-            const [id, mtime] = value.split(' ');
-            if (validId(id))
-                state.releases.push({ id, mtime: Number(mtime) || 0 });
-        }
-        else if (key === 'release-link')
-            state.releaseLinks.push(value);
-        else if (key === 'layout-link')
-            state.layoutLinks.push(value);
-        else if (key === 'unwritable')
-            state.unwritable = value;
-        else if (key === 'missing-command')
-            state.missingCommands.push(value);
-        else if (key === 'free-kb')
-            state.freeKb = Number.isFinite(Number(value)) && value !== '' ? Number(value) : null;
-        else if (key === 'shared') {
-            const tab = raw.indexOf('\t');
-            const kind = raw.slice(0, tab);
-            if (tab > 0 && ['link', 'dir', 'file', 'absent'].includes(kind))
-                state.shared.set(raw.slice(tab + 1), kind);
-        }
-        else if (key === 'shared-through-link') {
-            const tab = raw.indexOf('\t');
-            if (tab > 0)
-                state.sharedThroughLink.set(raw.slice(0, tab), raw.slice(tab + 1));
-        }
-    }
-    if (link !== undefined) {
-        // Only `releases/<id>` is a release: anything else would lead fivestep out of releases/.
-        const m = /^releases\/([^/]+)\/?$/.exec(link);
-        if (m && validId(m[1]) && !state.releaseLinks.includes(m[1]))
-            state.current = m[1];
-        else if (m && state.releaseLinks.includes(m[1]))
-            state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
-        else
-            state.currentProblem = `is a symlink to '${(0,common_text/* oneLine */.TN)(link, 300)}', outside releases/`;
-    }
-    state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
-    return state;
-}
-
 ;// CONCATENATED MODULE: ./src/release/lock-commands.ts
 // The deploy lock's remote commands: take it (or take over a stale one), renew its heartbeat over one
 // long-lived channel, release it. The policy around them is engine/lock.ts's.
-
 
 
 
@@ -60974,6 +60839,31 @@ const LOCK_STALE_SEC = 60;
 function writeOwner(lock, token, owner) {
     return (`printf '%s\\n' ${quote(token)} ${quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ` +
         `${lock}/owner.tmp ${lock}/owner`);
+}
+/** Sets $tok, $holder and $beat from the lock's owner file ('' for a line it lacks). */
+function readOwner(lock) {
+    return (`tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner ` +
+        `2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`);
+}
+/** Sets $age: seconds since the holder's last heartbeat, on the host's clock (after readOwner). */
+function heartbeatAge(lock) {
+    return [
+        `now=$(date +%s)`,
+        // No owner file yet: a rollout is between its mkdir and its write; the directory's age stands in.
+        `case "$beat" in ''|*[!0-9]*) beat=$(stat -c %Y ${lock} 2>/dev/null || echo "$now");; esac`,
+        // Locks written before the heartbeat held an expiry one hour ahead.
+        `[ "$beat" -gt $((now + 120)) ] && beat=$((beat - 3600))`,
+        `age=$((now - beat))`,
+    ];
+}
+/**
+ * For the state read: prints `lock=<age> <holder>` when the deploy path holds a lock (age as acquireLockCommand
+ * counts it), nothing otherwise. Changes nothing.
+ */
+function readLockCommand(deployPath) {
+    const lock = quote(layout(deployPath).lock);
+    const print = `printf 'lock=%s %s\\n' "$age" "$holder"`;
+    return `if [ -d ${lock} ]; then ${readOwner(lock)}; ${heartbeatAge(lock).join('; ')}; ${print}; fi; true`;
 }
 /**
  * One attempt at the host's lock (an atomic mkdir). Exits EXIT.unwritable printing `unwritable <path>`
@@ -60988,8 +60878,7 @@ function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
     const lock = quote(l.lock);
     const guard = quote(`${l.lock}.takeover`);
     const write = writeOwner(lock, token, owner);
-    const read = `tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner ` +
-        `2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`;
+    const read = readOwner(lock);
     return [
         // A deploy path the login user cannot write is said as such, never taken for someone else's lock.
         ...findUnwritable(deployPath),
@@ -60997,12 +60886,7 @@ function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
             `unwritable=${quote(l.state)}; printf 'unwritable %s\\n' "$unwritable"; exit ${EXIT.unwritable}; }`,
         `if mkdir ${lock} 2>/dev/null; then ${write}; echo acquired; exit 0; fi`,
         read,
-        `now=$(date +%s)`,
-        // No owner file yet: a rollout is between its mkdir and its write; the directory's age stands in.
-        `case "$beat" in ''|*[!0-9]*) beat=$(stat -c %Y ${lock} 2>/dev/null || echo "$now");; esac`,
-        // Locks written before the heartbeat held an expiry one hour ahead.
-        `[ "$beat" -gt $((now + 120)) ] && beat=$((beat - 3600))`,
-        `age=$((now - beat))`,
+        ...heartbeatAge(lock),
         `if [ "$tok" = ${quote(token)} ]; then ${write}; echo acquired; exit 0; fi`,
         `[ -d ${guard} ] && [ $((now - $(stat -c %Y ${guard} 2>/dev/null || echo "$now"))) -gt ${LOCK_STALE_SEC} ` +
             `] && rmdir ${guard} 2>/dev/null`,
@@ -61031,6 +60915,40 @@ function heartbeatCommand(deployPath, token, owner) {
 function releaseLockCommand(deployPath, token) {
     const lock = quote(layout(deployPath).lock);
     return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ] && rm -rf ${lock}; true`;
+}
+/** Stand-ins in an unlock's ledger line for what only the host knows: the holder and the heartbeat's age. */
+const UNLOCK_HOLDER = '\u0000holder\u0000';
+const UNLOCK_AGE = '\u0000age\u0000';
+/**
+ * Removes the host's lock when it is stale (its holder is gone), or whoever holds it when `force`, and appends
+ * `entry` to the ledger in the same command, UNLOCK_HOLDER and UNLOCK_AGE in its text filled in on the host (the
+ * holder JSON-escaped, control characters dropped). Prints `none`, `removed <age> <holder>`, or exits
+ * EXIT.lockHeld printing `held <age> <holder>`.
+ */
+function unlockCommand(deployPath, o) {
+    const l = layout(deployPath);
+    const lock = quote(l.lock);
+    const live = o.force ? 'false' : `[ "$age" -le ${LOCK_STALE_SEC} ]`;
+    // JSON.stringify writes each stand-in as \u0000…\u0000: the parts between them are printed as they are.
+    const json = JSON.stringify(o.entry);
+    const holderJson = JSON.stringify(UNLOCK_HOLDER).slice(1, -1);
+    const ageJson = JSON.stringify(UNLOCK_AGE).slice(1, -1);
+    const parts = json.split(new RegExp(`(${escapeRegExp(holderJson)}|${escapeRegExp(ageJson)})`));
+    const printed = parts.map((p) => (p === holderJson ? '"$h"' : p === ageJson ? '"$age"' : quote(p)));
+    return [
+        `[ -d ${lock} ] || { echo none; exit 0; }`,
+        readOwner(lock),
+        ...heartbeatAge(lock),
+        `if ${live}; then echo "held $age $holder"; exit ${EXIT.lockHeld}; fi`,
+        // The takeover guard too: a lock removed by hand must not leave a rollout's takeover half-done.
+        `rm -rf ${lock} ${quote(`${l.lock}.takeover`)}`,
+        `h=$(printf '%s' "$holder" | tr -d '\\000-\\037\\177' | sed 's/\\\\/\\\\\\\\/g; s/"/\\\\"/g')`,
+        `printf '%s' ${printed.join(' ')} >> ${quote(l.log)} && printf '\\n' >> ${quote(l.log)}`,
+        `echo "removed $age $holder"`,
+    ].join('\n');
+}
+function escapeRegExp(text) {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 ;// CONCATENATED MODULE: ./src/engine/preflight.ts
@@ -61225,6 +61143,25 @@ class HostLock {
         if (result.code === EXIT.lockHeld && m)
             return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
         throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
+    }
+    /**
+     * Removes the host's lock by hand (`fivestep unlock`): a stale one, or a live one with `force`. `entry`, the
+     * ledger line written in the same command, may name the holder and the heartbeat's age with UNLOCK_HOLDER and
+     * UNLOCK_AGE.
+     */
+    async unlock(force, entry) {
+        const result = await this.host.run(unlockCommand(this.host.deployPath, { force, entry }));
+        const out = (0,common_text/* oneLine */.TN)(result.stdout.trim());
+        // The holder is what the owner file says: host-controlled text, shown as one printable line.
+        const m = /^(removed|held) (-?\d+) ?(.*)$/.exec(out);
+        const seen = (kind) => ({ kind, ageSec: Number(m[2]), holder: m[3] || 'an unknown run' });
+        if (result.code === 0 && out === 'none')
+            return { kind: 'none' };
+        if (m && result.code === 0 && m[1] === 'removed')
+            return seen('removed');
+        if (m && result.code === EXIT.lockHeld && m[1] === 'held')
+            return seen('live');
+        throw new StepError('lock', result.code, outputTail(result.stderr, result.stdout, result.code));
     }
     /**
      * Renews the heartbeat; false when another run has taken the lock over. The renewals go over one
@@ -61469,6 +61406,160 @@ function revertSteps(o) {
         ...(o.health ? ['health'] : []),
         ...(o.drain ? ['rotation'] : []),
     ];
+}
+
+;// CONCATENATED MODULE: ./src/release/state-command.ts
+// Reading a host's release state in one round trip, and parsing the answer (host-controlled text:
+// every line checked, nothing trusted).
+
+
+
+
+
+/** How much of the deploy log a state read brings back: far more than keep-releases ever needs. */
+const LOG_LINES_READ = 2000;
+/**
+ * Reads a host's release state as `key=value` lines: current, each release with its mtime,
+ * bad markers, the checksum recorded for `releaseId` (to skip a repeat upload) and the newest
+ * lines of the deploy log (the ledger), in one round trip. With `checks`, also what preflight needs:
+ * whether the deploy path can be written, the free space there, the commands missing, and how each
+ * shared path is present. Changes nothing.
+ */
+function readStateCommand(deployPath, releaseId = '', checks) {
+    const l = layout(deployPath);
+    const nearest = `d=${quote(deployPath)}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done`;
+    const free = (dir) => `df -Pk ${dir} 2>/dev/null | awk 'NR==2 { print "free-kb=" $4 }'`;
+    const lines = [
+        ...(checks
+            ? [
+                ...findUnwritable(deployPath),
+                `[ -z "$unwritable" ] || printf 'unwritable=%s\\n' "$unwritable"`,
+                `for c in ${checks.commands.map(quote).join(' ')}; do command -v "$c" >/dev/null 2>&1 || echo ` +
+                    `"missing-command=$c"; done; true`,
+            ]
+            : []),
+        `cd ${quote(deployPath)} 2>/dev/null || { echo absent=1; ${checks ? `${nearest}; ${free('"$d"')}; ` : ''}exit 0; }`,
+        // A layout directory that is a symlink would lead fivestep's writes out of the deploy path.
+        `for n in releases shared .fivestep; do [ -L "$n" ] && printf 'layout-link=%s\\n' "$n"; done; true`,
+        `if [ -L current ]; then printf 'current-link=%s\\n' "$(readlink current)"; elif [ -d current ]; then ` +
+            `echo current-kind=dir; elif [ -e current ]; then echo current-kind=file; fi`,
+        `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; if [ -L "releases/$n" ` +
+            `]; then echo "release-link=$n"; continue; fi; echo "release=$n $(stat -c %Y "releases/$n")"; done`,
+        `for b in ${quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
+        releaseId
+            ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ` +
+                `${quote(`${l.checksums}/${releaseId}`)})"; true`
+            : 'true',
+        `tail -n ${LOG_LINES_READ} ${quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
+        readLockCommand(deployPath),
+    ];
+    if (checks) {
+        lines.push(free('.'));
+        for (const { path } of checks.shared) {
+            const inShared = quote(`shared/${path}`);
+            for (const p of ['', ...layout_parentPaths(path)]) {
+                const dir = quote(p ? `shared/${p}` : 'shared');
+                lines.push(`[ -L ${dir} ] && printf 'shared-through-link=%s\\t%s\\n' ${quote(path)} ${quote(p || '.')}; true`);
+            }
+            lines.push(`if [ -L ${inShared} ]; then k=link; elif [ -d ${inShared} ]; then k=dir; elif [ -e ${inShared} ]; ` +
+                `then k=file; else k=absent; fi; printf 'shared=%s\\t%s\\n' "$k" ${quote(path)}`);
+        }
+    }
+    return lines.join('\n');
+}
+function emptyState() {
+    return {
+        exists: true,
+        current: '',
+        currentProblem: '',
+        currentIsDirectory: false,
+        releases: [],
+        releaseLinks: [],
+        layoutLinks: [],
+        bad: [],
+        checksum: '',
+        log: [],
+        unwritable: '',
+        missingCommands: [],
+        freeKb: null,
+        shared: new Map(),
+        sharedThroughLink: new Map(),
+        lock: null,
+    };
+}
+const validId = (id) => RELEASE_ID_PATTERN.test(id) && id !== '.' && id !== '..';
+function parseState(stdout) {
+    const state = emptyState();
+    let link;
+    for (const line of stdout.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const raw = line.slice(eq + 1);
+        const value = raw.trim();
+        if (key === 'absent')
+            state.exists = false;
+        else if (key === 'current-link')
+            link = raw;
+        // The lines a state read wrote before links were checked.
+        else if (key === 'current')
+            link = value ? `releases/${value}` : undefined;
+        else if (key === 'current-kind') {
+            state.currentIsDirectory = value === 'dir';
+            state.currentProblem =
+                value === 'dir' ? 'is a directory, not a symlink (an app deployed by hand?)' : 'is a file, not a symlink';
+        }
+        else if (key === 'bad')
+            state.bad.push(value);
+        else if (key === 'checksum')
+            state.checksum = value;
+        else if (key === 'log')
+            state.log.push(...parseLog(raw));
+        else if (key === 'release') {
+            const [id, mtime] = value.split(' ');
+            if (validId(id))
+                state.releases.push({ id, mtime: Number(mtime) || 0 });
+        }
+        else if (key === 'release-link')
+            state.releaseLinks.push(value);
+        else if (key === 'layout-link')
+            state.layoutLinks.push(value);
+        else if (key === 'unwritable')
+            state.unwritable = value;
+        else if (key === 'missing-command')
+            state.missingCommands.push(value);
+        else if (key === 'free-kb')
+            state.freeKb = Number.isFinite(Number(value)) && value !== '' ? Number(value) : null;
+        else if (key === 'shared') {
+            const tab = raw.indexOf('\t');
+            const kind = raw.slice(0, tab);
+            if (tab > 0 && ['link', 'dir', 'file', 'absent'].includes(kind))
+                state.shared.set(raw.slice(tab + 1), kind);
+        }
+        else if (key === 'lock') {
+            const m = /^(-?\d+) ?(.*)$/.exec(raw);
+            if (m)
+                state.lock = { ageSec: Number(m[1]), holder: (0,common_text/* oneLine */.TN)(m[2], 300) || 'an unknown run' };
+        }
+        else if (key === 'shared-through-link') {
+            const tab = raw.indexOf('\t');
+            if (tab > 0)
+                state.sharedThroughLink.set(raw.slice(0, tab), raw.slice(tab + 1));
+        }
+    }
+    if (link !== undefined) {
+        // Only `releases/<id>` is a release: anything else would lead fivestep out of releases/.
+        const m = /^releases\/([^/]+)\/?$/.exec(link);
+        if (m && validId(m[1]) && !state.releaseLinks.includes(m[1]))
+            state.current = m[1];
+        else if (m && state.releaseLinks.includes(m[1]))
+            state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
+        else
+            state.currentProblem = `is a symlink to '${(0,common_text/* oneLine */.TN)(link, 300)}', outside releases/`;
+    }
+    state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
+    return state;
 }
 
 ;// CONCATENATED MODULE: ./src/release/delta.ts
@@ -62229,6 +62320,58 @@ async function afterSwitchBack(r, name) {
     return { kind: 'back' };
 }
 
+;// CONCATENATED MODULE: ./src/engine/step-input.ts
+/** How the release reached a host, as the log says it. */
+const STAGED_HOW = {
+    full: 'whole artifact',
+    delta: 'delta',
+    url: 'downloaded by the host',
+    cached: 'already there',
+};
+/**
+ * A step run with no artifact and nothing staged: what auto-revert and the command line's status and unlock walk
+ * their steps with. `settings` and `input` fill in what the caller knows (a revert: its commands, ledger and lock).
+ */
+function plainStepRun(host, log, o = {}) {
+    const { settings, input, ...run } = o;
+    return {
+        host,
+        log,
+        stopped: () => false,
+        reconnectWithinMs: 0,
+        sentBytes: 0,
+        switched: false,
+        ...run,
+        input: {
+            settings: {
+                deployPath: host.deployPath,
+                sharedPaths: [],
+                setupCommand: '',
+                reloadCommand: '',
+                healthCommand: '',
+                healthUrl: '',
+                healthExpect: '',
+                healthTimeoutMs: 0,
+                keepReleases: 0,
+                loadBalancer: null,
+                ...settings,
+            },
+            artifact: null,
+            release: '',
+            previous: '',
+            target: '',
+            ledger: () => [],
+            prune: [],
+            badMarker: '',
+            runUrl: '',
+            token: '',
+            adoptId: '',
+            delta: null,
+            ...input,
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/release/ledger.ts
 const EVENTS = new Set(['staged', 'switched', 'healthy', 'failed', 'bad']);
 /**
@@ -62333,12 +62476,16 @@ function hostFacts(state, options) {
     const current = state.current;
     const onDisk = new Set(state.releases.map((r) => r.id));
     const markedBad = new Set(state.bad);
-    const bad = options.badRelease || latestRolledOut(state.log, options.run);
+    const bad = options.planned
+        ? current !== options.toRelease
+            ? current
+            : ''
+        : options.badRelease || latestRolledOut(state.log, options.run);
     const reached = state.exists &&
         bad !== '' &&
         (current === bad || onDisk.has(bad) || markedBad.has(bad) || state.log.some((e) => e.release === bad));
     // Marking is idempotent but is still a change: only plan it where it is missing and the release is here.
-    const markBad = bad !== '' && !markedBad.has(bad) && (onDisk.has(bad) || current === bad);
+    const markBad = options.markBad !== false && bad !== '' && !markedBad.has(bad) && (onDisk.has(bad) || current === bad);
     return { current, bad, onDisk, markedBad, reached, markBad };
 }
 /** The plan for a host that is not (or cannot be seen to be) on the bad release; undefined when it is on it. */
@@ -62356,6 +62503,10 @@ function leaveAlone(state, options, facts) {
     // A `current` that is not a link into releases/ is left as it is: switching it would mean following it.
     if (state.currentProblem)
         return leave(`current ${state.currentProblem}: left as it is`, { markBad: false, reached });
+    if (bad === '' && options.planned) {
+        const why = current ? `already on to-release ${current}` : 'no current release: nothing to roll back';
+        return leave(why, { markBad: false, reached: false });
+    }
     if (bad === '')
         return leave(noRolloutOfThisRun(options.run), { markBad: false, reached: false });
     if (current !== bad) {
@@ -62391,6 +62542,7 @@ function goBack(state, facts, toRelease) {
 ;// CONCATENATED MODULE: ./src/revert/hosts.ts
 // The host side of auto-revert, on the release engine's verbs: one connection per host, up to
 // max-parallel at once; per host read state and ledger → plan (pure) → put back, mark bad, health, record.
+
 
 
 
@@ -62474,41 +62626,12 @@ async function revertHost(spec, c) {
 /** One host's step run for a revert: the same table as a rollout's, with a revert's ledger lines. */
 function stepRun(host, c) {
     const s = c.settings;
-    const r = {
-        host,
-        log: c.deps.logger,
+    const r = plainStepRun(host, c.deps.logger, {
         health: s.healthCommand || s.healthUrl ? c.deps.health : undefined,
         balancer: c.deps.balancer,
-        stopped: () => false,
-        reconnectWithinMs: 0,
-        sentBytes: 0,
-        switched: false,
-        input: {
-            settings: {
-                deployPath: s.deployPath,
-                sharedPaths: [],
-                setupCommand: '',
-                reloadCommand: s.reloadCommand,
-                healthCommand: s.healthCommand,
-                healthUrl: s.healthUrl,
-                healthExpect: '',
-                healthTimeoutMs: 0,
-                keepReleases: 0,
-                loadBalancer: null,
-            },
-            artifact: null,
-            release: '',
-            previous: '',
-            target: '',
-            ledger: (line) => ledgerLines(r, line, c),
-            prune: [],
-            badMarker: '',
-            runUrl: c.deps.runUrl,
-            token: c.token,
-            adoptId: '',
-            delta: null,
-        },
-    };
+        settings: { reloadCommand: s.reloadCommand, healthCommand: s.healthCommand, healthUrl: s.healthUrl },
+        input: { ledger: (line) => ledgerLines(r, line, c), runUrl: c.deps.runUrl, token: c.token },
+    });
     return r;
 }
 function entry(c, release, previous, result, reason) {
@@ -62626,6 +62749,9 @@ function mdText(text, max = 2000) {
  */
 function mdCode(text, o = {}) {
     let body = (0,common_text/* oneLine */.TN)(text, o.max ?? 2000);
+    // A cell cannot hold `\|` in code: GFM splits at a pipe after an escaped backslash. Plain text reads the same.
+    if (o.cell && body.includes('\\|'))
+        return mdText(text, o.max ?? 2000);
     if (o.cell)
         body = body.replace(/\|/g, '\\|');
     const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
@@ -63581,12 +63707,15 @@ function readRevertSettings(source, ctx) {
         validateReleaseId('to-release', toRelease);
     if (badRelease && badRelease === toRelease)
         throw new inputs/* InputError */.dz('to-release', 'is the same as bad-release');
+    const markBad = (0,inputs/* parseBool */.q6)('mark-bad', source('mark-bad'), true);
+    const planned = ssh !== null && !badRelease && toRelease !== '' && !markBad;
     // Empty means "what an ssh-rollout of this workflow run put there": outside a run there is no such
     // rollout, and guessing (the latest rollout of any run) would take a healthy release off. to-release
     // does not change that: it says where to go, not what to take off.
-    if (ssh && !badRelease && !ctx.runId) {
+    if (ssh && !badRelease && !ctx.runId && !planned) {
         throw new inputs/* InputError */.dz('bad-release', 'is empty outside a workflow run (no GITHUB_RUN_ID): name the release to take off the hosts (empty ' +
-            'means the release an ssh-rollout of this workflow run put there)');
+            'means the release an ssh-rollout of this workflow run put there), or, for a rollback on purpose, ' +
+            'name to-release and set mark-bad to false');
     }
     const revertCommit = (0,inputs/* parseBool */.q6)('revert-commit', source('revert-commit'), false);
     const commits = (0,inputs/* parseList */.E1)((0,inputs/* optional */.lq)(source, 'commits', ctx.sha));
@@ -63606,6 +63735,8 @@ function readRevertSettings(source, ctx) {
         loadBalancer: readLoadBalancer(source, ssh),
         badRelease,
         toRelease,
+        markBad,
+        planned,
         reason: source('reason').trim(),
         revertCommit,
         commits,
@@ -63664,10 +63795,12 @@ const ICON = {
 };
 function summaryMarkdown(o) {
     const out = revertOutputs(o);
-    const lines = [
-        `## auto-revert: ${out.result}${o.badReleases.length ? ` (bad release ${o.badReleases.join(', ')})` : ''}`,
-        '',
-    ];
+    const what = o.rollbackTo
+        ? ` (rollback on purpose to ${o.rollbackTo}; nothing marked bad)`
+        : o.badReleases.length
+            ? ` (bad release ${o.badReleases.join(', ')})`
+            : '';
+    const lines = [`## auto-revert: ${out.result}${what}`, ''];
     for (const n of o.notes ?? [])
         lines.push(n, '');
     const h = o.hosts;
@@ -63773,6 +63906,7 @@ async function autoRevert(source, deps) {
         errors: r.errors,
         rca: null,
         badReleases: badReleases(hosts, settings.badRelease),
+        ...(settings.planned ? { rollbackTo: settings.toRelease } : {}),
         notes,
     };
     await reportIncident(r, outcome, started);
@@ -63783,14 +63917,17 @@ async function revertFleet(r, ssh) {
     const { settings, logger, run } = r;
     for (const w of ssh.warnings)
         logger.warning(w);
-    logger.info(settings.badRelease
-        ? `Bad release: ${settings.badRelease} (bad-release)`
-        : `Bad release: on each host, the release an ssh-rollout of this workflow run (${run}) put there ` +
-            `(bad-release is empty)`);
+    logger.info(whatComesOff(settings, run));
     // The balancer is settled after the hosts are back (see docs/load-balancer.md: a host in rotation
     // only once healthy); it never blocks the revert itself.
     const balancer = settings.loadBalancer ? await openBalancer(settings.loadBalancer, ssh, r.deps) : undefined;
-    const hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () => revertHosts(ssh, { badRelease: settings.badRelease, toRelease: settings.toRelease, run }, {
+    const hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () => revertHosts(ssh, {
+        badRelease: settings.badRelease,
+        toRelease: settings.toRelease,
+        run,
+        markBad: settings.markBad,
+        planned: settings.planned,
+    }, {
         connector: r.deps.connector,
         health: createHealthCheck(ssh, r.deps.fetch ? { fetch: r.deps.fetch } : {}),
         logger,
@@ -63803,11 +63940,14 @@ async function revertFleet(r, ssh) {
     const reach = reachOf(hosts);
     let unreached = '';
     if (reach === 'none') {
-        unreached = settings.badRelease
-            ? `release ${settings.badRelease} is on none of the ${ssh.hosts.length} host(s) (not current, not on ` +
-                `disk, not marked bad, in no deploy log): no host was touched`
-            : `no ssh-rollout of this workflow run (${run}) reached any of the ${ssh.hosts.length} host(s): no ` +
-                `host was touched (a release an earlier run put there is only taken off when bad-release names it)`;
+        unreached = settings.planned
+            ? `every one of the ${ssh.hosts.length} host(s) is on ${settings.toRelease} already, or has no release: no ` +
+                `host was touched`
+            : settings.badRelease
+                ? `release ${settings.badRelease} is on none of the ${ssh.hosts.length} host(s) (not current, not on ` +
+                    `disk, not marked bad, in no deploy log): no host was touched`
+                : `no ssh-rollout of this workflow run (${run}) reached any of the ${ssh.hosts.length} host(s): no ` +
+                    `host was touched (a release an earlier run put there is only taken off when bad-release names it)`;
         logger.info(`Nothing to do: ${unreached}`);
     }
     else if (reach === 'unknown' && settings.revertCommit) {
@@ -63867,7 +64007,8 @@ async function reportIncident(r, outcome, started) {
         git?.status === 'pull-request';
     const problems = r.errors.length > 0 ||
         (hosts?.hosts.some((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? false);
-    if (client && hosts?.hosts.some((h) => h.outcome === 'reverted')) {
+    // A rollback on purpose marks nothing failed: the release it took off did nothing wrong.
+    if (client && settings.markBad && hosts?.hosts.some((h) => h.outcome === 'reverted')) {
         await failReleaseDeployments(client, ctx, {
             releases: outcome.badReleases,
             description: `reverted by auto-revert: ${r.reason.text}`,
@@ -63913,6 +64054,17 @@ async function finish(r, outcome) {
             [...failed.map((h) => `${h.host}: ${h.outcome}: ${h.reason}`), ...r.errors].join('\n') || 'auto-revert failed';
     }
     return result;
+}
+/** The log's first word on what this revert takes off the hosts. */
+function whatComesOff(settings, run) {
+    if (settings.planned)
+        return (`Rollback on purpose: every host onto ${settings.toRelease} (to-release); nothing is marked bad ` +
+            `(mark-bad false)`);
+    const marked = settings.markBad ? '' : '; it is not marked bad (mark-bad false)';
+    return settings.badRelease
+        ? `Bad release: ${settings.badRelease} (bad-release)${marked}`
+        : `Bad release: on each host, the release an ssh-rollout of this workflow run (${run}) put there ` +
+            `(bad-release is empty)${marked}`;
 }
 /** some: the bad release reached a host; none: every host was read and it reached none; unknown: the rest. */
 function reachOf(report) {

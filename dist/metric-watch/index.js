@@ -28631,7 +28631,7 @@ function hostId(h) {
 /* harmony export */   TN: () => (/* binding */ oneLine),
 /* harmony export */   kc: () => (/* binding */ logText)
 /* harmony export */ });
-/* unused harmony exports clip, lastLines */
+/* unused harmony exports clip, lastLines, terminalText */
 // Untrusted text (a host's stderr, a health body, a name read from a host) made safe for a log line:
 // one line, printable. Without line breaks nothing in it can start a line the runner reads as a
 // workflow command (`::error …`); escape sequences cannot move or recolour the terminal.
@@ -28703,6 +28703,17 @@ function logText(text) {
         .replace(/##\[/g, '## [')
         .replace(/^(\s*):(?=:)/, '$1: '))
         .join('\n');
+}
+/**
+ * `text` as a terminal prints it and does nothing else: line breaks (\n) kept, a tab four spaces, other control
+ * characters (\r and ESC among them) `\xNN` and invisible reordering characters `\u{NNNN}`, as in {@link oneLine}:
+ * no escape sequence can move the cursor, recolour the screen or hide what follows.
+ */
+function terminalText(text) {
+    return text
+        .replace(/\t/g, '    ')
+        .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
 }
 
 
@@ -45787,6 +45798,9 @@ function mdText(text, max = 2000) {
  */
 function mdCode(text, o = {}) {
     let body = (0,common_text/* oneLine */.TN)(text, o.max ?? 2000);
+    // A cell cannot hold `\|` in code: GFM splits at a pipe after an escaped backslash. Plain text reads the same.
+    if (o.cell && body.includes('\\|'))
+        return mdText(text, o.max ?? 2000);
     if (o.cell)
         body = body.replace(/\|/g, '\\|');
     const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
@@ -48553,8 +48567,10 @@ function openWatch(given, options) {
         t0: now(),
     };
 }
-function announce({ settings, durationMs, hosts, kind, prior, logger }) {
-    const every = `for ${formatDurationInput(durationMs)} every ${formatDurationInput(settings.intervalMs)}`;
+function announce({ settings, durationMs, hosts, kind, prior, logger, options }) {
+    const every = options.once
+        ? 'once, now'
+        : `for ${formatDurationInput(durationMs)} every ${formatDurationInput(settings.intervalMs)}`;
     logger.info(`Watching ${settings.rules.length} rule(s) on ${settings.source} ${sourceUrlShown(settings.url)} ${every}` +
         (hosts.canary.length ? `; canaries: ${hosts.canary.join(', ')}` : '') +
         (kind === 'hosts' ? `; baseline hosts: ${hosts.baseline.join(', ') || 'none'}` : '') +
@@ -48587,10 +48603,11 @@ async function loadBaselines(w) {
  */
 async function watchTicks(w) {
     const { settings, states, signal, now } = w;
-    const ticks = Math.max(1, Math.floor(w.durationMs / settings.intervalMs));
+    const once = w.options.once === true;
+    const ticks = once ? 1 : Math.max(1, Math.floor(w.durationMs / settings.intervalMs));
     let tick = 0;
     for (tick = 1; tick <= ticks; tick++) {
-        const wait = w.t0 + tick * settings.intervalMs - now();
+        const wait = once ? 0 : w.t0 + tick * settings.intervalMs - now();
         if (wait > 0)
             await w.sleep(wait, signal);
         if (signal?.aborted)

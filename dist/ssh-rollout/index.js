@@ -53117,6 +53117,7 @@ const silentLogger = {
 /* harmony export */   kc: () => (/* binding */ logText),
 /* harmony export */   w$: () => (/* binding */ lastLines)
 /* harmony export */ });
+/* unused harmony export terminalText */
 // Untrusted text (a host's stderr, a health body, a name read from a host) made safe for a log line:
 // one line, printable. Without line breaks nothing in it can start a line the runner reads as a
 // workflow command (`::error …`); escape sequences cannot move or recolour the terminal.
@@ -53188,6 +53189,17 @@ function logText(text) {
         .replace(/##\[/g, '## [')
         .replace(/^(\s*):(?=:)/, '$1: '))
         .join('\n');
+}
+/**
+ * `text` as a terminal prints it and does nothing else: line breaks (\n) kept, a tab four spaces, other control
+ * characters (\r and ESC among them) `\xNN` and invisible reordering characters `\u{NNNN}`, as in {@link oneLine}:
+ * no escape sequence can move the cursor, recolour the screen or hide what follows.
+ */
+function terminalText(text) {
+    return text
+        .replace(/\t/g, '    ')
+        .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
 }
 
 
@@ -58940,6 +58952,22 @@ function adoptCommand(deployPath, adoptId, entry) {
         appendLogCommand(deployPath, entry),
     ].join('\n');
 }
+/**
+ * Sets `$unwritable` to the first of the deploy path, releases/, .fivestep/ and shared/ that exists
+ * and that the login user cannot write, or, when the deploy path does not exist yet, to its nearest
+ * existing parent if that one is not writable ('' when all is well). `[ -w ]` asks the kernel
+ * (access(2)), so a read-only mount counts as unwritable too.
+ */
+function findUnwritable(deployPath) {
+    const l = layout(deployPath);
+    const dp = quote(deployPath);
+    return [
+        `unwritable=; for d in ${[deployPath, l.releases, l.state, l.shared].map(quote).join(' ')}; do if [ -e ` +
+            `"$d" ] && [ ! -w "$d" ]; then unwritable=$d; break; fi; done`,
+        `if [ ! -e ${dp} ]; then d=${dp}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -w "$d" ] || ` +
+            `unwritable=$d; fi`,
+    ];
+}
 
 ;// CONCATENATED MODULE: ./src/release/health.ts
 
@@ -61948,8 +61976,10 @@ function openWatch(given, options) {
         t0: now(),
     };
 }
-function announce({ settings, durationMs, hosts, kind, prior, logger }) {
-    const every = `for ${format_formatDurationInput(durationMs)} every ${format_formatDurationInput(settings.intervalMs)}`;
+function announce({ settings, durationMs, hosts, kind, prior, logger, options }) {
+    const every = options.once
+        ? 'once, now'
+        : `for ${format_formatDurationInput(durationMs)} every ${format_formatDurationInput(settings.intervalMs)}`;
     logger.info(`Watching ${settings.rules.length} rule(s) on ${settings.source} ${sourceUrlShown(settings.url)} ${every}` +
         (hosts.canary.length ? `; canaries: ${hosts.canary.join(', ')}` : '') +
         (kind === 'hosts' ? `; baseline hosts: ${hosts.baseline.join(', ') || 'none'}` : '') +
@@ -61982,10 +62012,11 @@ async function loadBaselines(w) {
  */
 async function watchTicks(w) {
     const { settings, states, signal, now } = w;
-    const ticks = Math.max(1, Math.floor(w.durationMs / settings.intervalMs));
+    const once = w.options.once === true;
+    const ticks = once ? 1 : Math.max(1, Math.floor(w.durationMs / settings.intervalMs));
     let tick = 0;
     for (tick = 1; tick <= ticks; tick++) {
-        const wait = w.t0 + tick * settings.intervalMs - now();
+        const wait = once ? 0 : w.t0 + tick * settings.intervalMs - now();
         if (wait > 0)
             await w.sleep(wait, signal);
         if (signal?.aborted)
@@ -68167,172 +68198,9 @@ class ReleaseHost {
 
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: ./src/release/state-command.ts
-// Reading a host's release state in one round trip, and parsing the answer (host-controlled text:
-// every line checked, nothing trusted).
-
-
-
-
-/** How much of the deploy log a state read brings back: far more than keep-releases ever needs. */
-const LOG_LINES_READ = 2000;
-/**
- * Sets `$unwritable` to the first of the deploy path, releases/, .fivestep/ and shared/ that exists
- * and that the login user cannot write, or, when the deploy path does not exist yet, to its nearest
- * existing parent if that one is not writable ('' when all is well). `[ -w ]` asks the kernel
- * (access(2)), so a read-only mount counts as unwritable too.
- */
-function findUnwritable(deployPath) {
-    const l = layout(deployPath);
-    const dp = quote(deployPath);
-    return [
-        `unwritable=; for d in ${[deployPath, l.releases, l.state, l.shared].map(quote).join(' ')}; do if [ -e ` +
-            `"$d" ] && [ ! -w "$d" ]; then unwritable=$d; break; fi; done`,
-        `if [ ! -e ${dp} ]; then d=${dp}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -w "$d" ] || ` +
-            `unwritable=$d; fi`,
-    ];
-}
-/**
- * Reads a host's release state as `key=value` lines: current, each release with its mtime,
- * bad markers, the checksum recorded for `releaseId` (to skip a repeat upload) and the newest
- * lines of the deploy log (the ledger), in one round trip. With `checks`, also what preflight needs:
- * whether the deploy path can be written, the free space there, the commands missing, and how each
- * shared path is present. Changes nothing.
- */
-function readStateCommand(deployPath, releaseId = '', checks) {
-    const l = layout(deployPath);
-    const nearest = `d=${quote(deployPath)}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done`;
-    const free = (dir) => `df -Pk ${dir} 2>/dev/null | awk 'NR==2 { print "free-kb=" $4 }'`;
-    const lines = [
-        ...(checks
-            ? [
-                ...findUnwritable(deployPath),
-                `[ -z "$unwritable" ] || printf 'unwritable=%s\\n' "$unwritable"`,
-                `for c in ${checks.commands.map(quote).join(' ')}; do command -v "$c" >/dev/null 2>&1 || echo ` +
-                    `"missing-command=$c"; done; true`,
-            ]
-            : []),
-        `cd ${quote(deployPath)} 2>/dev/null || { echo absent=1; ${checks ? `${nearest}; ${free('"$d"')}; ` : ''}exit 0; }`,
-        // A layout directory that is a symlink would lead fivestep's writes out of the deploy path.
-        `for n in releases shared .fivestep; do [ -L "$n" ] && printf 'layout-link=%s\\n' "$n"; done; true`,
-        `if [ -L current ]; then printf 'current-link=%s\\n' "$(readlink current)"; elif [ -d current ]; then ` +
-            `echo current-kind=dir; elif [ -e current ]; then echo current-kind=file; fi`,
-        `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; if [ -L "releases/$n" ` +
-            `]; then echo "release-link=$n"; continue; fi; echo "release=$n $(stat -c %Y "releases/$n")"; done`,
-        `for b in ${quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
-        releaseId
-            ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ` +
-                `${quote(`${l.checksums}/${releaseId}`)})"; true`
-            : 'true',
-        `tail -n ${LOG_LINES_READ} ${quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
-    ];
-    if (checks) {
-        lines.push(free('.'));
-        for (const { path } of checks.shared) {
-            const inShared = quote(`shared/${path}`);
-            for (const p of ['', ...parentPaths(path)]) {
-                const dir = quote(p ? `shared/${p}` : 'shared');
-                lines.push(`[ -L ${dir} ] && printf 'shared-through-link=%s\\t%s\\n' ${quote(path)} ${quote(p || '.')}; true`);
-            }
-            lines.push(`if [ -L ${inShared} ]; then k=link; elif [ -d ${inShared} ]; then k=dir; elif [ -e ${inShared} ]; ` +
-                `then k=file; else k=absent; fi; printf 'shared=%s\\t%s\\n' "$k" ${quote(path)}`);
-        }
-    }
-    return lines.join('\n');
-}
-function emptyState() {
-    return {
-        exists: true,
-        current: '',
-        currentProblem: '',
-        currentIsDirectory: false,
-        releases: [],
-        releaseLinks: [],
-        layoutLinks: [],
-        bad: [],
-        checksum: '',
-        log: [],
-        unwritable: '',
-        missingCommands: [],
-        freeKb: null,
-        shared: new Map(),
-        sharedThroughLink: new Map(),
-    };
-}
-const validId = (id) => RELEASE_ID_PATTERN.test(id) && id !== '.' && id !== '..';
-function parseState(stdout) {
-    const state = emptyState();
-    let link;
-    for (const line of stdout.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq < 0)
-            continue;
-        const key = line.slice(0, eq);
-        const raw = line.slice(eq + 1);
-        const value = raw.trim();
-        if (key === 'absent')
-            state.exists = false;
-        else if (key === 'current-link')
-            link = raw;
-        // The lines a state read wrote before links were checked.
-        else if (key === 'current')
-            link = value ? `releases/${value}` : undefined;
-        else if (key === 'current-kind') {
-            state.currentIsDirectory = value === 'dir';
-            state.currentProblem =
-                value === 'dir' ? 'is a directory, not a symlink (an app deployed by hand?)' : 'is a file, not a symlink';
-        }
-        else if (key === 'bad')
-            state.bad.push(value);
-        else if (key === 'checksum')
-            state.checksum = value;
-        else if (key === 'log')
-            state.log.push(...parseLog(raw));
-        else if (key === 'release') {
-            const [id, mtime] = value.split(' ');
-            if (validId(id))
-                state.releases.push({ id, mtime: Number(mtime) || 0 });
-        }
-        else if (key === 'release-link')
-            state.releaseLinks.push(value);
-        else if (key === 'layout-link')
-            state.layoutLinks.push(value);
-        else if (key === 'unwritable')
-            state.unwritable = value;
-        else if (key === 'missing-command')
-            state.missingCommands.push(value);
-        else if (key === 'free-kb')
-            state.freeKb = Number.isFinite(Number(value)) && value !== '' ? Number(value) : null;
-        else if (key === 'shared') {
-            const tab = raw.indexOf('\t');
-            const kind = raw.slice(0, tab);
-            if (tab > 0 && ['link', 'dir', 'file', 'absent'].includes(kind))
-                state.shared.set(raw.slice(tab + 1), kind);
-        }
-        else if (key === 'shared-through-link') {
-            const tab = raw.indexOf('\t');
-            if (tab > 0)
-                state.sharedThroughLink.set(raw.slice(0, tab), raw.slice(tab + 1));
-        }
-    }
-    if (link !== undefined) {
-        // Only `releases/<id>` is a release: anything else would lead fivestep out of releases/.
-        const m = /^releases\/([^/]+)\/?$/.exec(link);
-        if (m && validId(m[1]) && !state.releaseLinks.includes(m[1]))
-            state.current = m[1];
-        else if (m && state.releaseLinks.includes(m[1]))
-            state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
-        else
-            state.currentProblem = `is a symlink to '${(0,common_text/* oneLine */.TN)(link, 300)}', outside releases/`;
-    }
-    state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
-    return state;
-}
-
 ;// CONCATENATED MODULE: ./src/release/lock-commands.ts
 // The deploy lock's remote commands: take it (or take over a stale one), renew its heartbeat over one
 // long-lived channel, release it. The policy around them is engine/lock.ts's.
-
 
 
 
@@ -68342,6 +68210,31 @@ const LOCK_STALE_SEC = 60;
 function writeOwner(lock, token, owner) {
     return (`printf '%s\\n' ${quote(token)} ${quote(owner)} "$(date +%s)" > ${lock}/owner.tmp && mv -f ` +
         `${lock}/owner.tmp ${lock}/owner`);
+}
+/** Sets $tok, $holder and $beat from the lock's owner file ('' for a line it lacks). */
+function readOwner(lock) {
+    return (`tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner ` +
+        `2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`);
+}
+/** Sets $age: seconds since the holder's last heartbeat, on the host's clock (after readOwner). */
+function heartbeatAge(lock) {
+    return [
+        `now=$(date +%s)`,
+        // No owner file yet: a rollout is between its mkdir and its write; the directory's age stands in.
+        `case "$beat" in ''|*[!0-9]*) beat=$(stat -c %Y ${lock} 2>/dev/null || echo "$now");; esac`,
+        // Locks written before the heartbeat held an expiry one hour ahead.
+        `[ "$beat" -gt $((now + 120)) ] && beat=$((beat - 3600))`,
+        `age=$((now - beat))`,
+    ];
+}
+/**
+ * For the state read: prints `lock=<age> <holder>` when the deploy path holds a lock (age as acquireLockCommand
+ * counts it), nothing otherwise. Changes nothing.
+ */
+function readLockCommand(deployPath) {
+    const lock = quote(layout(deployPath).lock);
+    const print = `printf 'lock=%s %s\\n' "$age" "$holder"`;
+    return `if [ -d ${lock} ]; then ${readOwner(lock)}; ${heartbeatAge(lock).join('; ')}; ${print}; fi; true`;
 }
 /**
  * One attempt at the host's lock (an atomic mkdir). Exits EXIT.unwritable printing `unwritable <path>`
@@ -68356,8 +68249,7 @@ function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
     const lock = quote(l.lock);
     const guard = quote(`${l.lock}.takeover`);
     const write = writeOwner(lock, token, owner);
-    const read = `tok=$(sed -n 1p ${lock}/owner 2>/dev/null || true); holder=$(sed -n 2p ${lock}/owner ` +
-        `2>/dev/null || true); beat=$(sed -n 3p ${lock}/owner 2>/dev/null || true)`;
+    const read = readOwner(lock);
     return [
         // A deploy path the login user cannot write is said as such, never taken for someone else's lock.
         ...findUnwritable(deployPath),
@@ -68365,12 +68257,7 @@ function acquireLockCommand(deployPath, owner, token, forceOwner = '') {
             `unwritable=${quote(l.state)}; printf 'unwritable %s\\n' "$unwritable"; exit ${EXIT.unwritable}; }`,
         `if mkdir ${lock} 2>/dev/null; then ${write}; echo acquired; exit 0; fi`,
         read,
-        `now=$(date +%s)`,
-        // No owner file yet: a rollout is between its mkdir and its write; the directory's age stands in.
-        `case "$beat" in ''|*[!0-9]*) beat=$(stat -c %Y ${lock} 2>/dev/null || echo "$now");; esac`,
-        // Locks written before the heartbeat held an expiry one hour ahead.
-        `[ "$beat" -gt $((now + 120)) ] && beat=$((beat - 3600))`,
-        `age=$((now - beat))`,
+        ...heartbeatAge(lock),
         `if [ "$tok" = ${quote(token)} ]; then ${write}; echo acquired; exit 0; fi`,
         `[ -d ${guard} ] && [ $((now - $(stat -c %Y ${guard} 2>/dev/null || echo "$now"))) -gt ${LOCK_STALE_SEC} ` +
             `] && rmdir ${guard} 2>/dev/null`,
@@ -68399,6 +68286,40 @@ function heartbeatCommand(deployPath, token, owner) {
 function releaseLockCommand(deployPath, token) {
     const lock = quote(layout(deployPath).lock);
     return `[ "$(sed -n 1p ${lock}/owner 2>/dev/null)" = ${quote(token)} ] && rm -rf ${lock}; true`;
+}
+/** Stand-ins in an unlock's ledger line for what only the host knows: the holder and the heartbeat's age. */
+const UNLOCK_HOLDER = '\u0000holder\u0000';
+const UNLOCK_AGE = '\u0000age\u0000';
+/**
+ * Removes the host's lock when it is stale (its holder is gone), or whoever holds it when `force`, and appends
+ * `entry` to the ledger in the same command, UNLOCK_HOLDER and UNLOCK_AGE in its text filled in on the host (the
+ * holder JSON-escaped, control characters dropped). Prints `none`, `removed <age> <holder>`, or exits
+ * EXIT.lockHeld printing `held <age> <holder>`.
+ */
+function unlockCommand(deployPath, o) {
+    const l = layout(deployPath);
+    const lock = quote(l.lock);
+    const live = o.force ? 'false' : `[ "$age" -le ${LOCK_STALE_SEC} ]`;
+    // JSON.stringify writes each stand-in as \u0000…\u0000: the parts between them are printed as they are.
+    const json = JSON.stringify(o.entry);
+    const holderJson = JSON.stringify(UNLOCK_HOLDER).slice(1, -1);
+    const ageJson = JSON.stringify(UNLOCK_AGE).slice(1, -1);
+    const parts = json.split(new RegExp(`(${escapeRegExp(holderJson)}|${escapeRegExp(ageJson)})`));
+    const printed = parts.map((p) => (p === holderJson ? '"$h"' : p === ageJson ? '"$age"' : quote(p)));
+    return [
+        `[ -d ${lock} ] || { echo none; exit 0; }`,
+        readOwner(lock),
+        ...heartbeatAge(lock),
+        `if ${live}; then echo "held $age $holder"; exit ${EXIT.lockHeld}; fi`,
+        // The takeover guard too: a lock removed by hand must not leave a rollout's takeover half-done.
+        `rm -rf ${lock} ${quote(`${l.lock}.takeover`)}`,
+        `h=$(printf '%s' "$holder" | tr -d '\\000-\\037\\177' | sed 's/\\\\/\\\\\\\\/g; s/"/\\\\"/g')`,
+        `printf '%s' ${printed.join(' ')} >> ${quote(l.log)} && printf '\\n' >> ${quote(l.log)}`,
+        `echo "removed $age $holder"`,
+    ].join('\n');
+}
+function escapeRegExp(text) {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 ;// CONCATENATED MODULE: ./src/engine/lock.ts
@@ -68462,6 +68383,25 @@ class HostLock {
         if (result.code === EXIT.lockHeld && m)
             return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
         throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
+    }
+    /**
+     * Removes the host's lock by hand (`fivestep unlock`): a stale one, or a live one with `force`. `entry`, the
+     * ledger line written in the same command, may name the holder and the heartbeat's age with UNLOCK_HOLDER and
+     * UNLOCK_AGE.
+     */
+    async unlock(force, entry) {
+        const result = await this.host.run(unlockCommand(this.host.deployPath, { force, entry }));
+        const out = (0,common_text/* oneLine */.TN)(result.stdout.trim());
+        // The holder is what the owner file says: host-controlled text, shown as one printable line.
+        const m = /^(removed|held) (-?\d+) ?(.*)$/.exec(out);
+        const seen = (kind) => ({ kind, ageSec: Number(m[2]), holder: m[3] || 'an unknown run' });
+        if (result.code === 0 && out === 'none')
+            return { kind: 'none' };
+        if (m && result.code === 0 && m[1] === 'removed')
+            return seen('removed');
+        if (m && result.code === EXIT.lockHeld && m[1] === 'held')
+            return seen('live');
+        throw new StepError('lock', result.code, outputTail(result.stderr, result.stdout, result.code));
     }
     /**
      * Renews the heartbeat; false when another run has taken the lock over. The renewals go over one
@@ -68625,6 +68565,160 @@ class Heartbeat {
             this.beating = false;
         }
     }
+}
+
+;// CONCATENATED MODULE: ./src/release/state-command.ts
+// Reading a host's release state in one round trip, and parsing the answer (host-controlled text:
+// every line checked, nothing trusted).
+
+
+
+
+
+/** How much of the deploy log a state read brings back: far more than keep-releases ever needs. */
+const LOG_LINES_READ = 2000;
+/**
+ * Reads a host's release state as `key=value` lines: current, each release with its mtime,
+ * bad markers, the checksum recorded for `releaseId` (to skip a repeat upload) and the newest
+ * lines of the deploy log (the ledger), in one round trip. With `checks`, also what preflight needs:
+ * whether the deploy path can be written, the free space there, the commands missing, and how each
+ * shared path is present. Changes nothing.
+ */
+function readStateCommand(deployPath, releaseId = '', checks) {
+    const l = layout(deployPath);
+    const nearest = `d=${quote(deployPath)}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done`;
+    const free = (dir) => `df -Pk ${dir} 2>/dev/null | awk 'NR==2 { print "free-kb=" $4 }'`;
+    const lines = [
+        ...(checks
+            ? [
+                ...findUnwritable(deployPath),
+                `[ -z "$unwritable" ] || printf 'unwritable=%s\\n' "$unwritable"`,
+                `for c in ${checks.commands.map(quote).join(' ')}; do command -v "$c" >/dev/null 2>&1 || echo ` +
+                    `"missing-command=$c"; done; true`,
+            ]
+            : []),
+        `cd ${quote(deployPath)} 2>/dev/null || { echo absent=1; ${checks ? `${nearest}; ${free('"$d"')}; ` : ''}exit 0; }`,
+        // A layout directory that is a symlink would lead fivestep's writes out of the deploy path.
+        `for n in releases shared .fivestep; do [ -L "$n" ] && printf 'layout-link=%s\\n' "$n"; done; true`,
+        `if [ -L current ]; then printf 'current-link=%s\\n' "$(readlink current)"; elif [ -d current ]; then ` +
+            `echo current-kind=dir; elif [ -e current ]; then echo current-kind=file; fi`,
+        `for d in releases/*/; do [ -d "$d" ] || continue; n=\${d#releases/}; n=\${n%/}; if [ -L "releases/$n" ` +
+            `]; then echo "release-link=$n"; continue; fi; echo "release=$n $(stat -c %Y "releases/$n")"; done`,
+        `for b in ${quote(l.bad)}/*; do [ -f "$b" ] && echo "bad=\${b##*/}"; done; true`,
+        releaseId
+            ? `[ -f ${quote(`${l.checksums}/${releaseId}`)} ] && echo "checksum=$(cat ` +
+                `${quote(`${l.checksums}/${releaseId}`)})"; true`
+            : 'true',
+        `tail -n ${LOG_LINES_READ} ${quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
+        readLockCommand(deployPath),
+    ];
+    if (checks) {
+        lines.push(free('.'));
+        for (const { path } of checks.shared) {
+            const inShared = quote(`shared/${path}`);
+            for (const p of ['', ...parentPaths(path)]) {
+                const dir = quote(p ? `shared/${p}` : 'shared');
+                lines.push(`[ -L ${dir} ] && printf 'shared-through-link=%s\\t%s\\n' ${quote(path)} ${quote(p || '.')}; true`);
+            }
+            lines.push(`if [ -L ${inShared} ]; then k=link; elif [ -d ${inShared} ]; then k=dir; elif [ -e ${inShared} ]; ` +
+                `then k=file; else k=absent; fi; printf 'shared=%s\\t%s\\n' "$k" ${quote(path)}`);
+        }
+    }
+    return lines.join('\n');
+}
+function emptyState() {
+    return {
+        exists: true,
+        current: '',
+        currentProblem: '',
+        currentIsDirectory: false,
+        releases: [],
+        releaseLinks: [],
+        layoutLinks: [],
+        bad: [],
+        checksum: '',
+        log: [],
+        unwritable: '',
+        missingCommands: [],
+        freeKb: null,
+        shared: new Map(),
+        sharedThroughLink: new Map(),
+        lock: null,
+    };
+}
+const validId = (id) => RELEASE_ID_PATTERN.test(id) && id !== '.' && id !== '..';
+function parseState(stdout) {
+    const state = emptyState();
+    let link;
+    for (const line of stdout.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const raw = line.slice(eq + 1);
+        const value = raw.trim();
+        if (key === 'absent')
+            state.exists = false;
+        else if (key === 'current-link')
+            link = raw;
+        // The lines a state read wrote before links were checked.
+        else if (key === 'current')
+            link = value ? `releases/${value}` : undefined;
+        else if (key === 'current-kind') {
+            state.currentIsDirectory = value === 'dir';
+            state.currentProblem =
+                value === 'dir' ? 'is a directory, not a symlink (an app deployed by hand?)' : 'is a file, not a symlink';
+        }
+        else if (key === 'bad')
+            state.bad.push(value);
+        else if (key === 'checksum')
+            state.checksum = value;
+        else if (key === 'log')
+            state.log.push(...parseLog(raw));
+        else if (key === 'release') {
+            const [id, mtime] = value.split(' ');
+            if (validId(id))
+                state.releases.push({ id, mtime: Number(mtime) || 0 });
+        }
+        else if (key === 'release-link')
+            state.releaseLinks.push(value);
+        else if (key === 'layout-link')
+            state.layoutLinks.push(value);
+        else if (key === 'unwritable')
+            state.unwritable = value;
+        else if (key === 'missing-command')
+            state.missingCommands.push(value);
+        else if (key === 'free-kb')
+            state.freeKb = Number.isFinite(Number(value)) && value !== '' ? Number(value) : null;
+        else if (key === 'shared') {
+            const tab = raw.indexOf('\t');
+            const kind = raw.slice(0, tab);
+            if (tab > 0 && ['link', 'dir', 'file', 'absent'].includes(kind))
+                state.shared.set(raw.slice(tab + 1), kind);
+        }
+        else if (key === 'lock') {
+            const m = /^(-?\d+) ?(.*)$/.exec(raw);
+            if (m)
+                state.lock = { ageSec: Number(m[1]), holder: (0,common_text/* oneLine */.TN)(m[2], 300) || 'an unknown run' };
+        }
+        else if (key === 'shared-through-link') {
+            const tab = raw.indexOf('\t');
+            if (tab > 0)
+                state.sharedThroughLink.set(raw.slice(0, tab), raw.slice(tab + 1));
+        }
+    }
+    if (link !== undefined) {
+        // Only `releases/<id>` is a release: anything else would lead fivestep out of releases/.
+        const m = /^releases\/([^/]+)\/?$/.exec(link);
+        if (m && validId(m[1]) && !state.releaseLinks.includes(m[1]))
+            state.current = m[1];
+        else if (m && state.releaseLinks.includes(m[1]))
+            state.currentProblem = `points at releases/${m[1]}, which is a symlink`;
+        else
+            state.currentProblem = `is a symlink to '${(0,common_text/* oneLine */.TN)(link, 300)}', outside releases/`;
+    }
+    state.releases.sort((a, b) => a.mtime - b.mtime || a.id.localeCompare(b.id));
+    return state;
 }
 
 ;// CONCATENATED MODULE: ./src/release/download.ts
@@ -69287,6 +69381,49 @@ const STAGED_HOW = {
     url: 'downloaded by the host',
     cached: 'already there',
 };
+/**
+ * A step run with no artifact and nothing staged: what auto-revert and the command line's status and unlock walk
+ * their steps with. `settings` and `input` fill in what the caller knows (a revert: its commands, ledger and lock).
+ */
+function plainStepRun(host, log, o = {}) {
+    const { settings, input, ...run } = o;
+    return {
+        host,
+        log,
+        stopped: () => false,
+        reconnectWithinMs: 0,
+        sentBytes: 0,
+        switched: false,
+        ...run,
+        input: {
+            settings: {
+                deployPath: host.deployPath,
+                sharedPaths: [],
+                setupCommand: '',
+                reloadCommand: '',
+                healthCommand: '',
+                healthUrl: '',
+                healthExpect: '',
+                healthTimeoutMs: 0,
+                keepReleases: 0,
+                loadBalancer: null,
+                ...settings,
+            },
+            artifact: null,
+            release: '',
+            previous: '',
+            target: '',
+            ledger: () => [],
+            prune: [],
+            badMarker: '',
+            runUrl: '',
+            token: '',
+            adoptId: '',
+            delta: null,
+            ...input,
+        },
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/release/ledger.ts
 const EVENTS = new Set(['staged', 'switched', 'healthy', 'failed', 'bad']);
@@ -69878,9 +70015,15 @@ function waveCountLine(c) {
 class Progress {
     log;
     hosts;
-    constructor(log, hosts) {
+    onWave;
+    constructor(log, hosts, onWave) {
         this.log = log;
         this.hosts = hosts;
+        this.onWave = onWave;
+    }
+    /** Tells the view where a wave stands (nothing when no view listens). */
+    waveProgress(p) {
+        this.onWave?.(p);
     }
     /** Small fleets: every host is named in the log. */
     get eachHost() {
@@ -70122,7 +70265,7 @@ class RolloutRun {
         };
         this.runs = ssh.hosts.map((spec) => newHostRun(new ReleaseHost(spec, ctx), this.shared));
         this.byId = new Map(this.runs.map((r) => [r.host.id, r]));
-        this.progress = new Progress(this.log, this.runs.length);
+        this.progress = new Progress(this.log, this.runs.length, deps.onWaveProgress);
         this.plan = this.makePlan();
         this.waveRecords = this.plan.waves.map((w) => ({ index: w.index, hosts: w.hosts }));
         for (const w of this.plan.waves)
@@ -70131,7 +70274,7 @@ class RolloutRun {
         this.heartbeat = new Heartbeat(() => this.runs.map((r) => r.lock), (lock) => this.stop(`${lock.id}: another run took this rollout's lock over (it judged this run dead): stopping`), this.log, deps.heartbeatMs);
     }
     async execute() {
-        const onAbort = () => this.stop('cancelled (the runner sent a signal)');
+        const onAbort = () => this.stop('cancelled (a signal: the job was cancelled, or Ctrl-C)');
         this.deps.signal?.addEventListener('abort', onAbort);
         if (this.deps.signal?.aborted)
             onAbort();
@@ -70229,10 +70372,15 @@ class RolloutRun {
         const ready = wave.hosts.map((id) => this.run(id)).filter((r) => r.record.outcome === 'pending');
         record.start = this.now();
         const named = this.progress.eachHost ? wave.hosts.join(', ') : `${wave.hosts.length} host(s)`;
+        const count = { wave: index, waves: this.plan.waves.length, hosts: ready.length, updated: 0, failed: 0 };
+        this.progress.waveProgress({ ...count, phase: 'switching' });
         await this.log.group(`Wave ${index}/${this.plan.waves.length}: ${named}`, () => (0,concurrency/* mapLimit */.sf)(ready, this.settings.ssh.maxParallel, async (run) => {
             if (!this.decide())
                 return;
             await this.switchHost(run);
+            if (run.record.outcome !== 'pending')
+                count[run.record.outcome === 'updated' ? 'updated' : 'failed']++;
+            this.progress.waveProgress({ ...count, phase: 'switching' });
         }));
         record.end = this.now();
         if (this.balancer) {
@@ -70245,8 +70393,11 @@ class RolloutRun {
         for (const run of ready)
             if (this.progress.eachHost || run.record.outcome !== 'updated')
                 await this.progress.steps(run.record);
-        if (wave.bake && this.decide())
+        if (wave.bake && this.decide()) {
+            this.progress.waveProgress({ ...count, phase: 'baking', bakeMs: this.settings.waveWaitMs });
             await this.bake(index, record);
+        }
+        this.progress.waveProgress({ ...count, phase: 'done' });
     }
     /** The plan's switch steps for one host; a failure is judged at once (this host back, or the rollout stopped). */
     async switchHost(run) {
@@ -70655,6 +70806,9 @@ function markdown_mdText(text, max = 2000) {
  */
 function markdown_mdCode(text, o = {}) {
     let body = (0,common_text/* oneLine */.TN)(text, o.max ?? 2000);
+    // A cell cannot hold `\|` in code: GFM splits at a pipe after an escaped backslash. Plain text reads the same.
+    if (o.cell && body.includes('\\|'))
+        return markdown_mdText(text, o.max ?? 2000);
     if (o.cell)
         body = body.replace(/\|/g, '\\|');
     const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
@@ -71236,6 +71390,7 @@ async function rolloutWith(settings, workDir, outDir, deps, ctx) {
             signal: deps.signal,
             now: deps.now,
             runStatus,
+            onWaveProgress: deps.onWaveProgress,
             watch: settings.watch
                 ? createRolloutWatch(settings.watch, {
                     logger,

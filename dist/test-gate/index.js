@@ -34925,7 +34925,7 @@ function hostId(h) {
 /* harmony export */   TN: () => (/* binding */ oneLine),
 /* harmony export */   kc: () => (/* binding */ logText)
 /* harmony export */ });
-/* unused harmony export lastLines */
+/* unused harmony exports lastLines, terminalText */
 // Untrusted text (a host's stderr, a health body, a name read from a host) made safe for a log line:
 // one line, printable. Without line breaks nothing in it can start a line the runner reads as a
 // workflow command (`::error …`); escape sequences cannot move or recolour the terminal.
@@ -34997,6 +34997,17 @@ function logText(text) {
         .replace(/##\[/g, '## [')
         .replace(/^(\s*):(?=:)/, '$1: '))
         .join('\n');
+}
+/**
+ * `text` as a terminal prints it and does nothing else: line breaks (\n) kept, a tab four spaces, other control
+ * characters (\r and ESC among them) `\xNN` and invisible reordering characters `\u{NNNN}`, as in {@link oneLine}:
+ * no escape sequence can move the cursor, recolour the screen or hide what follows.
+ */
+function terminalText(text) {
+    return text
+        .replace(/\t/g, '    ')
+        .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
 }
 
 
@@ -48305,6 +48316,9 @@ function mdText(text, max = 2000) {
  */
 function mdCode(text, o = {}) {
     let body = (0,common_text/* oneLine */.TN)(text, o.max ?? 2000);
+    // A cell cannot hold `\|` in code: GFM splits at a pipe after an escaped backslash. Plain text reads the same.
+    if (o.cell && body.includes('\\|'))
+        return mdText(text, o.max ?? 2000);
     if (o.cell)
         body = body.replace(/\|/g, '\\|');
     const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));

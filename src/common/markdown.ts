@@ -40,6 +40,8 @@ export function mdText(text: string, max = 2000): string {
  */
 export function mdCode(text: string, o: { max?: number; cell?: boolean } = {}): string {
   let body = oneLine(text, o.max ?? 2000);
+  // A cell cannot hold `\|` in code: GFM splits at a pipe after an escaped backslash. Plain text reads the same.
+  if (o.cell && body.includes('\\|')) return mdText(text, o.max ?? 2000);
   if (o.cell) body = body.replace(/\|/g, '\\|');
   const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
   const fence = '`'.repeat(longest + 1);

@@ -74,3 +74,15 @@ export function logText(text: string): string {
     )
     .join('\n');
 }
+
+/**
+ * `text` as a terminal prints it and does nothing else: line breaks (\n) kept, a tab four spaces, other control
+ * characters (\r and ESC among them) `\xNN` and invisible reordering characters `\u{NNNN}`, as in {@link oneLine}:
+ * no escape sequence can move the cursor, recolour the screen or hide what follows.
+ */
+export function terminalText(text: string): string {
+  return text
+    .replace(/\t/g, '    ')
+    .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+}

@@ -5,7 +5,14 @@ import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { oneLine } from '../common/text.js';
 import { EXIT } from '../release/commands.js';
-import { LOCK_STALE_SEC, acquireLockCommand, heartbeatCommand, releaseLockCommand } from '../release/lock-commands.js';
+import {
+  LOCK_STALE_SEC,
+  acquireLockCommand,
+  heartbeatCommand,
+  releaseLockCommand,
+  unlockCommand,
+} from '../release/lock-commands.js';
+import type { DeployLogEntry } from '../release/commands.js';
 import type { RemoteSession } from '../ssh/types.js';
 import type { ReleaseHost } from './host.js';
 import { unwritableMessage } from './preflight.js';
@@ -48,6 +55,12 @@ export type LockReply =
   | { kind: 'acquired' }
   | { kind: 'took-over'; holder: string; ageSec: number }
   | { kind: 'held'; holder: string; ageSec: number };
+
+/** What an unlock found: no lock, a lock it removed, or a live one it left (without force). */
+export type UnlockReply =
+  | { kind: 'none' }
+  | { kind: 'removed'; holder: string; ageSec: number }
+  | { kind: 'live'; holder: string; ageSec: number };
 
 /** How long a renewal waits for the host's answer before the next beat tries again. */
 const HEARTBEAT_ANSWER_MS = 10_000;
@@ -101,6 +114,23 @@ export class HostLock {
     if (result.code === EXIT.lockHeld && m)
       return { kind: 'held', ageSec: Number(m[2]), holder: m[3] || 'an unknown run' };
     throw new StepError('lock', result.code, outputTail(result.stderr, out, result.code));
+  }
+
+  /**
+   * Removes the host's lock by hand (`fivestep unlock`): a stale one, or a live one with `force`. `entry`, the
+   * ledger line written in the same command, may name the holder and the heartbeat's age with UNLOCK_HOLDER and
+   * UNLOCK_AGE.
+   */
+  async unlock(force: boolean, entry: DeployLogEntry): Promise<UnlockReply> {
+    const result = await this.host.run(unlockCommand(this.host.deployPath, { force, entry }));
+    const out = oneLine(result.stdout.trim());
+    // The holder is what the owner file says: host-controlled text, shown as one printable line.
+    const m = /^(removed|held) (-?\d+) ?(.*)$/.exec(out);
+    const seen = (kind: 'removed' | 'live') => ({ kind, ageSec: Number(m![2]), holder: m![3] || 'an unknown run' });
+    if (result.code === 0 && out === 'none') return { kind: 'none' };
+    if (m && result.code === 0 && m[1] === 'removed') return seen('removed');
+    if (m && result.code === EXIT.lockHeld && m[1] === 'held') return seen('live');
+    throw new StepError('lock', result.code, outputTail(result.stderr, result.stdout, result.code));
   }
 
   /**

@@ -116,3 +116,53 @@ export interface StepDef {
   /** The steps that run instead when this one answers `fallback`. */
   fallback?: StepName[];
 }
+
+/**
+ * A step run with no artifact and nothing staged: what auto-revert and the command line's status and unlock walk
+ * their steps with. `settings` and `input` fill in what the caller knows (a revert: its commands, ledger and lock).
+ */
+export function plainStepRun(
+  host: ReleaseHost,
+  log: Logger,
+  o: { settings?: Partial<StepSettings>; input?: Partial<Omit<StepInput, 'settings'>> } & Partial<
+    Omit<StepRun, 'input'>
+  > = {},
+): StepRun {
+  const { settings, input, ...run } = o;
+  return {
+    host,
+    log,
+    stopped: () => false,
+    reconnectWithinMs: 0,
+    sentBytes: 0,
+    switched: false,
+    ...run,
+    input: {
+      settings: {
+        deployPath: host.deployPath,
+        sharedPaths: [],
+        setupCommand: '',
+        reloadCommand: '',
+        healthCommand: '',
+        healthUrl: '',
+        healthExpect: '',
+        healthTimeoutMs: 0,
+        keepReleases: 0,
+        loadBalancer: null,
+        ...settings,
+      },
+      artifact: null,
+      release: '',
+      previous: '',
+      target: '',
+      ledger: () => [],
+      prune: [],
+      badMarker: '',
+      runUrl: '',
+      token: '',
+      adoptId: '',
+      delta: null,
+      ...input,
+    },
+  };
+}

@@ -53,6 +53,8 @@ export interface WatchOptions {
   trafficShares?: () => Promise<ReadonlyMap<string, number> | null>;
   /** Overrides the `duration` setting (ssh-rollout: the bake time). */
   durationMs?: number;
+  /** One sample of every rule, taken at once (`fivestep watch --once`): the verdict of that instant. */
+  once?: boolean;
   /** Ends the watch at the next instant; the verdict is made from the samples so far. */
   signal?: AbortSignal;
   now?: () => number;
@@ -171,8 +173,10 @@ function openWatch(given: WatchSettings, options: WatchOptions): Watch {
   };
 }
 
-function announce({ settings, durationMs, hosts, kind, prior, logger }: Watch): void {
-  const every = `for ${formatDurationInput(durationMs)} every ${formatDurationInput(settings.intervalMs)}`;
+function announce({ settings, durationMs, hosts, kind, prior, logger, options }: Watch): void {
+  const every = options.once
+    ? 'once, now'
+    : `for ${formatDurationInput(durationMs)} every ${formatDurationInput(settings.intervalMs)}`;
   logger.info(
     `Watching ${settings.rules.length} rule(s) on ${settings.source} ${sourceUrlShown(settings.url)} ${every}` +
       (hosts.canary.length ? `; canaries: ${hosts.canary.join(', ')}` : '') +
@@ -210,10 +214,11 @@ async function loadBaselines(w: Watch): Promise<void> {
  */
 async function watchTicks(w: Watch): Promise<{ ticks: number; endedEarly: string }> {
   const { settings, states, signal, now } = w;
-  const ticks = Math.max(1, Math.floor(w.durationMs / settings.intervalMs));
+  const once = w.options.once === true;
+  const ticks = once ? 1 : Math.max(1, Math.floor(w.durationMs / settings.intervalMs));
   let tick = 0;
   for (tick = 1; tick <= ticks; tick++) {
-    const wait = w.t0 + tick * settings.intervalMs - now();
+    const wait = once ? 0 : w.t0 + tick * settings.intervalMs - now();
     if (wait > 0) await w.sleep(wait, signal);
     if (signal?.aborted) return { ticks: tick - 1, endedEarly: 'aborted' };
     const at = now();

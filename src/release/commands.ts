@@ -259,8 +259,8 @@ export function switchCommand(deployPath: string, releaseId: string, entry?: Dep
 /** One line of the append-only deploy log; `result` is a ledger event (see ledger.ts). */
 export interface DeployLogEntry {
   time: string;
-  /** `adopt`: a hand-deployed `current` directory moved into releases/ (adopt-current). */
-  action: 'rollout' | 'revert' | 'adopt';
+  /** `adopt`: a hand-deployed `current` directory moved into releases/ (adopt-current); `unlock`: a lock removed. */
+  action: 'rollout' | 'revert' | 'adopt' | 'unlock';
   release: string;
   previous: string;
   run: string;
@@ -336,4 +336,21 @@ export function adoptCommand(deployPath: string, adoptId: string, entry: DeployL
     `mv -T ${quote(tmp)} current`,
     appendLogCommand(deployPath, entry),
   ].join('\n');
+}
+
+/**
+ * Sets `$unwritable` to the first of the deploy path, releases/, .fivestep/ and shared/ that exists
+ * and that the login user cannot write, or, when the deploy path does not exist yet, to its nearest
+ * existing parent if that one is not writable ('' when all is well). `[ -w ]` asks the kernel
+ * (access(2)), so a read-only mount counts as unwritable too.
+ */
+export function findUnwritable(deployPath: string): string[] {
+  const l = layout(deployPath);
+  const dp = quote(deployPath);
+  return [
+    `unwritable=; for d in ${[deployPath, l.releases, l.state, l.shared].map(quote).join(' ')}; do if [ -e ` +
+      `"$d" ] && [ ! -w "$d" ]; then unwritable=$d; break; fi; done`,
+    `if [ ! -e ${dp} ]; then d=${dp}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -w "$d" ] || ` +
+      `unwritable=$d; fi`,
+  ];
 }

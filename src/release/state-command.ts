@@ -2,28 +2,12 @@
 // every line checked, nothing trusted).
 import { quote } from '../common/shell.js';
 import { oneLine } from '../common/text.js';
-import { parseLog, type DeployLogEntry } from './commands.js';
+import { findUnwritable, parseLog, type DeployLogEntry } from './commands.js';
+import { readLockCommand } from './lock-commands.js';
 import { layout, parentPaths, RELEASE_ID_PATTERN, type SharedPath } from './layout.js';
 
 /** How much of the deploy log a state read brings back: far more than keep-releases ever needs. */
 export const LOG_LINES_READ = 2000;
-
-/**
- * Sets `$unwritable` to the first of the deploy path, releases/, .fivestep/ and shared/ that exists
- * and that the login user cannot write, or, when the deploy path does not exist yet, to its nearest
- * existing parent if that one is not writable ('' when all is well). `[ -w ]` asks the kernel
- * (access(2)), so a read-only mount counts as unwritable too.
- */
-export function findUnwritable(deployPath: string): string[] {
-  const l = layout(deployPath);
-  const dp = quote(deployPath);
-  return [
-    `unwritable=; for d in ${[deployPath, l.releases, l.state, l.shared].map(quote).join(' ')}; do if [ -e ` +
-      `"$d" ] && [ ! -w "$d" ]; then unwritable=$d; break; fi; done`,
-    `if [ ! -e ${dp} ]; then d=${dp}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -w "$d" ] || ` +
-      `unwritable=$d; fi`,
-  ];
-}
 
 /** What the preflight asks of a host besides its state. */
 export interface StateChecks {
@@ -66,6 +50,7 @@ export function readStateCommand(deployPath: string, releaseId = '', checks?: St
         `${quote(`${l.checksums}/${releaseId}`)})"; true`
       : 'true',
     `tail -n ${LOG_LINES_READ} ${quote(l.log)} 2>/dev/null | sed 's/^/log=/'; true`,
+    readLockCommand(deployPath),
   ];
   if (checks) {
     lines.push(free('.'));
@@ -118,6 +103,8 @@ export interface HostState {
   shared: Map<string, SharedKind>;
   /** With checks: shared paths whose parent in shared/ (or shared/ itself, '.') is a symlink. */
   sharedThroughLink: Map<string, string>;
+  /** The deploy lock, when one is held: who holds it (host-controlled text, one printable line) and since when. */
+  lock: { holder: string; ageSec: number } | null;
 }
 
 export function emptyState(): HostState {
@@ -137,6 +124,7 @@ export function emptyState(): HostState {
     freeKb: null,
     shared: new Map(),
     sharedThroughLink: new Map(),
+    lock: null,
   };
 }
 
@@ -174,6 +162,9 @@ export function parseState(stdout: string): HostState {
       const tab = raw.indexOf('\t');
       const kind = raw.slice(0, tab) as SharedKind;
       if (tab > 0 && ['link', 'dir', 'file', 'absent'].includes(kind)) state.shared.set(raw.slice(tab + 1), kind);
+    } else if (key === 'lock') {
+      const m = /^(-?\d+) ?(.*)$/.exec(raw);
+      if (m) state.lock = { ageSec: Number(m[1]), holder: oneLine(m[2], 300) || 'an unknown run' };
     } else if (key === 'shared-through-link') {
       const tab = raw.indexOf('\t');
       if (tab > 0) state.sharedThroughLink.set(raw.slice(0, tab), raw.slice(tab + 1));

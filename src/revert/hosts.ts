@@ -11,7 +11,7 @@ import { HostLock } from '../engine/lock.js';
 import { revertSteps } from '../engine/plan.js';
 import { putBack } from '../engine/put-back.js';
 import type { StepRecord } from '../engine/step-record.js';
-import type { LedgerLine, StepRun } from '../engine/step-input.js';
+import { plainStepRun, type LedgerLine, type StepRun } from '../engine/step-input.js';
 import { healthProblem, runSteps } from '../engine/steps.js';
 import type { DeployLogEntry, ReleaseEnv } from '../release/commands.js';
 import type { HealthCheck } from '../release/health.js';
@@ -168,41 +168,12 @@ async function revertHost(spec: HostSpec, c: RevertContext): Promise<HostRevertR
 /** One host's step run for a revert: the same table as a rollout's, with a revert's ledger lines. */
 function stepRun(host: ReleaseHost, c: RevertContext): StepRun {
   const s = c.settings;
-  const r: StepRun = {
-    host,
-    log: c.deps.logger,
+  const r: StepRun = plainStepRun(host, c.deps.logger, {
     health: s.healthCommand || s.healthUrl ? c.deps.health : undefined,
     balancer: c.deps.balancer,
-    stopped: () => false,
-    reconnectWithinMs: 0,
-    sentBytes: 0,
-    switched: false,
-    input: {
-      settings: {
-        deployPath: s.deployPath,
-        sharedPaths: [],
-        setupCommand: '',
-        reloadCommand: s.reloadCommand,
-        healthCommand: s.healthCommand,
-        healthUrl: s.healthUrl,
-        healthExpect: '',
-        healthTimeoutMs: 0,
-        keepReleases: 0,
-        loadBalancer: null,
-      },
-      artifact: null,
-      release: '',
-      previous: '',
-      target: '',
-      ledger: (line) => ledgerLines(r, line, c),
-      prune: [],
-      badMarker: '',
-      runUrl: c.deps.runUrl,
-      token: c.token,
-      adoptId: '',
-      delta: null,
-    },
-  };
+    settings: { reloadCommand: s.reloadCommand, healthCommand: s.healthCommand, healthUrl: s.healthUrl },
+    input: { ledger: (line) => ledgerLines(r, line, c), runUrl: c.deps.runUrl, token: c.token },
+  });
   return r;
 }
 

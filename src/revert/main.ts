@@ -87,6 +87,7 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
     errors: r.errors,
     rca: null,
     badReleases: badReleases(hosts, settings.badRelease),
+    ...(settings.planned ? { rollbackTo: settings.toRelease } : {}),
     notes,
   };
   await reportIncident(r, outcome, started);
@@ -97,19 +98,20 @@ export async function autoRevert(source: InputSource, deps: AutoRevertDeps): Pro
 async function revertFleet(r: Revert, ssh: SshSettings): Promise<{ hosts: HostsRevertReport; unreached: string }> {
   const { settings, logger, run } = r;
   for (const w of ssh.warnings) logger.warning(w);
-  logger.info(
-    settings.badRelease
-      ? `Bad release: ${settings.badRelease} (bad-release)`
-      : `Bad release: on each host, the release an ssh-rollout of this workflow run (${run}) put there ` +
-          `(bad-release is empty)`,
-  );
+  logger.info(whatComesOff(settings, run));
   // The balancer is settled after the hosts are back (see docs/load-balancer.md: a host in rotation
   // only once healthy); it never blocks the revert itself.
   const balancer = settings.loadBalancer ? await openBalancer(settings.loadBalancer, ssh, r.deps) : undefined;
   const hosts = await logger.group(`Reverting ${ssh.hosts.length} host(s) in ${ssh.deployPath}`, () =>
     revertHosts(
       ssh,
-      { badRelease: settings.badRelease, toRelease: settings.toRelease, run },
+      {
+        badRelease: settings.badRelease,
+        toRelease: settings.toRelease,
+        run,
+        markBad: settings.markBad,
+        planned: settings.planned,
+      },
       {
         connector: r.deps.connector,
         health: createHealthCheck(ssh, r.deps.fetch ? { fetch: r.deps.fetch } : {}),
@@ -125,11 +127,14 @@ async function revertFleet(r: Revert, ssh: SshSettings): Promise<{ hosts: HostsR
   const reach = reachOf(hosts);
   let unreached = '';
   if (reach === 'none') {
-    unreached = settings.badRelease
-      ? `release ${settings.badRelease} is on none of the ${ssh.hosts.length} host(s) (not current, not on ` +
-        `disk, not marked bad, in no deploy log): no host was touched`
-      : `no ssh-rollout of this workflow run (${run}) reached any of the ${ssh.hosts.length} host(s): no ` +
-        `host was touched (a release an earlier run put there is only taken off when bad-release names it)`;
+    unreached = settings.planned
+      ? `every one of the ${ssh.hosts.length} host(s) is on ${settings.toRelease} already, or has no release: no ` +
+        `host was touched`
+      : settings.badRelease
+        ? `release ${settings.badRelease} is on none of the ${ssh.hosts.length} host(s) (not current, not on ` +
+          `disk, not marked bad, in no deploy log): no host was touched`
+        : `no ssh-rollout of this workflow run (${run}) reached any of the ${ssh.hosts.length} host(s): no ` +
+          `host was touched (a release an earlier run put there is only taken off when bad-release names it)`;
     logger.info(`Nothing to do: ${unreached}`);
   } else if (reach === 'unknown' && settings.revertCommit) {
     const unread = hosts.hosts.filter((h) => h.reached === undefined).length;
@@ -193,7 +198,8 @@ async function reportIncident(r: Revert, outcome: RevertOutcome, started: number
   const problems =
     r.errors.length > 0 ||
     (hosts?.hosts.some((h) => h.outcome === 'failed' || h.outcome === 'no-good-release') ?? false);
-  if (client && hosts?.hosts.some((h) => h.outcome === 'reverted')) {
+  // A rollback on purpose marks nothing failed: the release it took off did nothing wrong.
+  if (client && settings.markBad && hosts?.hosts.some((h) => h.outcome === 'reverted')) {
     await failReleaseDeployments(client, ctx, {
       releases: outcome.badReleases,
       description: `reverted by auto-revert: ${r.reason.text}`,
@@ -241,6 +247,20 @@ async function finish(r: Revert, outcome: RevertOutcome): Promise<ActionResult> 
       [...failed.map((h) => `${h.host}: ${h.outcome}: ${h.reason}`), ...r.errors].join('\n') || 'auto-revert failed';
   }
   return result;
+}
+
+/** The log's first word on what this revert takes off the hosts. */
+function whatComesOff(settings: RevertSettings, run: string): string {
+  if (settings.planned)
+    return (
+      `Rollback on purpose: every host onto ${settings.toRelease} (to-release); nothing is marked bad ` +
+      `(mark-bad false)`
+    );
+  const marked = settings.markBad ? '' : '; it is not marked bad (mark-bad false)';
+  return settings.badRelease
+    ? `Bad release: ${settings.badRelease} (bad-release)${marked}`
+    : `Bad release: on each host, the release an ssh-rollout of this workflow run (${run}) put there ` +
+        `(bad-release is empty)${marked}`;
 }
 
 /** some: the bad release reached a host; none: every host was read and it reached none; unknown: the rest. */

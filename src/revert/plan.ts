@@ -19,6 +19,13 @@ export interface PlanOptions {
    * attempt); '' outside a workflow run, where an empty badRelease finds nothing.
    */
   run: string;
+  /** Mark the release taken off bad (default true); a rollback on purpose marks nothing. */
+  markBad?: boolean;
+  /**
+   * A rollback on purpose (to-release named, bad-release empty, mark-bad false): the release taken off is whatever
+   * each host runs, unless it is to-release already.
+   */
+  planned?: boolean;
 }
 
 interface PlanBase {
@@ -78,13 +85,18 @@ function hostFacts(state: HostState, options: PlanOptions): HostFacts {
   const current = state.current;
   const onDisk = new Set(state.releases.map((r) => r.id));
   const markedBad = new Set(state.bad);
-  const bad = options.badRelease || latestRolledOut(state.log, options.run);
+  const bad = options.planned
+    ? current !== options.toRelease
+      ? current
+      : ''
+    : options.badRelease || latestRolledOut(state.log, options.run);
   const reached =
     state.exists &&
     bad !== '' &&
     (current === bad || onDisk.has(bad) || markedBad.has(bad) || state.log.some((e) => e.release === bad));
   // Marking is idempotent but is still a change: only plan it where it is missing and the release is here.
-  const markBad = bad !== '' && !markedBad.has(bad) && (onDisk.has(bad) || current === bad);
+  const markBad =
+    options.markBad !== false && bad !== '' && !markedBad.has(bad) && (onDisk.has(bad) || current === bad);
   return { current, bad, onDisk, markedBad, reached, markBad };
 }
 
@@ -101,6 +113,10 @@ function leaveAlone(state: HostState, options: PlanOptions, facts: HostFacts): H
   if (!state.exists) return leave('the deploy path does not exist on this host', { markBad: false, reached: false });
   // A `current` that is not a link into releases/ is left as it is: switching it would mean following it.
   if (state.currentProblem) return leave(`current ${state.currentProblem}: left as it is`, { markBad: false, reached });
+  if (bad === '' && options.planned) {
+    const why = current ? `already on to-release ${current}` : 'no current release: nothing to roll back';
+    return leave(why, { markBad: false, reached: false });
+  }
   if (bad === '') return leave(noRolloutOfThisRun(options.run), { markBad: false, reached: false });
   if (current !== bad) {
     const why = current

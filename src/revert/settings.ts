@@ -11,6 +11,10 @@ export interface RevertSettings {
   loadBalancer: LoadBalancerSettings | null;
   badRelease: string;
   toRelease: string;
+  /** mark-bad: the release taken off is marked bad (never landed on again by an automatic rollback). */
+  markBad: boolean;
+  /** A rollback on purpose: to-release named, bad-release empty, mark-bad false; every host goes to to-release. */
+  planned: boolean;
   /** As given (free text, or metric-watch's `breaches` JSON). */
   reason: string;
   revertCommit: boolean;
@@ -42,14 +46,17 @@ export function readRevertSettings(source: InputSource, ctx: RevertSettingsConte
   if (badRelease) validateReleaseId('bad-release', badRelease);
   if (toRelease) validateReleaseId('to-release', toRelease);
   if (badRelease && badRelease === toRelease) throw new InputError('to-release', 'is the same as bad-release');
+  const markBad = parseBool('mark-bad', source('mark-bad'), true);
+  const planned = ssh !== null && !badRelease && toRelease !== '' && !markBad;
   // Empty means "what an ssh-rollout of this workflow run put there": outside a run there is no such
   // rollout, and guessing (the latest rollout of any run) would take a healthy release off. to-release
   // does not change that: it says where to go, not what to take off.
-  if (ssh && !badRelease && !ctx.runId) {
+  if (ssh && !badRelease && !ctx.runId && !planned) {
     throw new InputError(
       'bad-release',
       'is empty outside a workflow run (no GITHUB_RUN_ID): name the release to take off the hosts (empty ' +
-        'means the release an ssh-rollout of this workflow run put there)',
+        'means the release an ssh-rollout of this workflow run put there), or, for a rollback on purpose, ' +
+        'name to-release and set mark-bad to false',
     );
   }
 
@@ -71,6 +78,8 @@ export function readRevertSettings(source: InputSource, ctx: RevertSettingsConte
     loadBalancer: readLoadBalancer(source, ssh),
     badRelease,
     toRelease,
+    markBad,
+    planned,
     reason: source('reason').trim(),
     revertCommit,
     commits,

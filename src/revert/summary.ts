@@ -14,6 +14,8 @@ export interface RevertOutcome {
   /** Errors that fail the step (git). */
   errors: string[];
   badReleases: string[];
+  /** A rollback on purpose (mark-bad false, to-release named): where every host went; nothing was marked bad. */
+  rollbackTo?: string;
   /**
    * Why nothing was done (e.g. the release reached no host), shown in the summary: fivestep's own sentences, from
    * inputs and the run.
@@ -59,10 +61,12 @@ const ICON: Record<string, string> = {
 
 export function summaryMarkdown(o: RevertOutcome): string {
   const out = revertOutputs(o);
-  const lines: string[] = [
-    `## auto-revert: ${out.result}${o.badReleases.length ? ` (bad release ${o.badReleases.join(', ')})` : ''}`,
-    '',
-  ];
+  const what = o.rollbackTo
+    ? ` (rollback on purpose to ${o.rollbackTo}; nothing marked bad)`
+    : o.badReleases.length
+      ? ` (bad release ${o.badReleases.join(', ')})`
+      : '';
+  const lines: string[] = [`## auto-revert: ${out.result}${what}`, ''];
   for (const n of o.notes ?? []) lines.push(n, '');
   const h = o.hosts;
   if (h) {

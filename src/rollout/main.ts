@@ -14,7 +14,7 @@ import { createRolloutWatch, type WatchResult } from '../metrics/index.js';
 import type { Connector } from '../ssh/types.js';
 import { prepareArtifact, urlArtifact, type PreparedArtifact } from '../artifact/prepare.js';
 import { checkSharedPathsInArtifact } from '../engine/preflight.js';
-import { rollout } from './rollout.js';
+import { rollout, type RolloutDeps } from './rollout.js';
 import type { RolloutReport } from './record.js';
 import { readRolloutSettings, type RolloutSettings } from './settings.js';
 import { rolloutOutputs, type RolloutOutputs } from './outputs.js';
@@ -32,6 +32,8 @@ export interface SshRolloutDeps {
   fetch?: typeof fetch;
   now?: () => number;
   createClient?: (token: string, apiUrl: string) => GitHubClient;
+  /** Where each wave stands as it goes (the command line's in-place progress line). */
+  onWaveProgress?: RolloutDeps['onWaveProgress'];
   /** Receives every bake's metric-watch result (the demo writes it as a metric-watch report for the RCA). */
   onWatchResult?: (result: WatchResult) => void;
 }
@@ -98,6 +100,7 @@ async function rolloutWith(
       signal: deps.signal,
       now: deps.now,
       runStatus,
+      onWaveProgress: deps.onWaveProgress,
       watch: settings.watch
         ? createRolloutWatch(settings.watch, {
             logger,

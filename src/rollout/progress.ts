@@ -9,11 +9,29 @@ import { STAGED_HOW } from '../engine/step-input.js';
 import type { HostRecord } from './record.js';
 import { waveCountLine, waveCounts } from './outputs.js';
 
+/** Where a wave stands, for a view that redraws it in place (the command line on a terminal). */
+export interface WaveProgress {
+  wave: number;
+  waves: number;
+  /** `switching`: its hosts are being switched; `baking`: it is watched for `bakeMs`; `done`: over. */
+  phase: 'switching' | 'baking' | 'done';
+  hosts: number;
+  updated: number;
+  failed: number;
+  bakeMs?: number;
+}
+
 export class Progress {
   constructor(
     private readonly log: Logger,
     private readonly hosts: number,
+    private readonly onWave?: (p: WaveProgress) => void,
   ) {}
+
+  /** Tells the view where a wave stands (nothing when no view listens). */
+  waveProgress(p: WaveProgress): void {
+    this.onWave?.(p);
+  }
 
   /** Small fleets: every host is named in the log. */
   get eachHost(): boolean {

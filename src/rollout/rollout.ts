@@ -30,7 +30,7 @@ import {
   type RunShared,
 } from './host-run.js';
 import { backUnswitched, putBackHost, type PutBackContext } from './put-back-host.js';
-import { Progress } from './progress.js';
+import { Progress, type WaveProgress } from './progress.js';
 import {
   rolloutReport,
   type RolloutReport,
@@ -60,6 +60,8 @@ export interface RolloutDeps {
   runStatus?: (holderUrl: string) => Promise<RunStatus>;
   /** Heartbeat period (default engine/lock.ts LOCK_RENEW_MS). */
   heartbeatMs?: number;
+  /** Where each wave stands as it goes (the command line's in-place progress line). */
+  onWaveProgress?: (p: WaveProgress) => void;
 }
 
 /** How long a put-back waits for a host whose connection was lost (a restarted sshd) to answer again. */
@@ -123,7 +125,7 @@ class RolloutRun {
     };
     this.runs = ssh.hosts.map((spec) => newHostRun(new ReleaseHost(spec, ctx), this.shared));
     this.byId = new Map(this.runs.map((r) => [r.host.id, r]));
-    this.progress = new Progress(this.log, this.runs.length);
+    this.progress = new Progress(this.log, this.runs.length, deps.onWaveProgress);
     this.plan = this.makePlan();
     this.waveRecords = this.plan.waves.map((w) => ({ index: w.index, hosts: w.hosts }));
     for (const w of this.plan.waves) for (const id of w.hosts) this.run(id).record.wave = w.index;
@@ -136,7 +138,7 @@ class RolloutRun {
   }
 
   async execute(): Promise<RolloutReport> {
-    const onAbort = () => this.stop('cancelled (the runner sent a signal)');
+    const onAbort = () => this.stop('cancelled (a signal: the job was cancelled, or Ctrl-C)');
     this.deps.signal?.addEventListener('abort', onAbort);
     if (this.deps.signal?.aborted) onAbort();
     this.progress.intro(this.settings.releaseId, this.settings.ssh.deployPath, this.plan, this.artifact);
@@ -237,10 +239,14 @@ class RolloutRun {
     const ready = wave.hosts.map((id) => this.run(id)).filter((r) => r.record.outcome === 'pending');
     record.start = this.now();
     const named = this.progress.eachHost ? wave.hosts.join(', ') : `${wave.hosts.length} host(s)`;
+    const count = { wave: index, waves: this.plan.waves.length, hosts: ready.length, updated: 0, failed: 0 };
+    this.progress.waveProgress({ ...count, phase: 'switching' });
     await this.log.group(`Wave ${index}/${this.plan.waves.length}: ${named}`, () =>
       mapLimit(ready, this.settings.ssh.maxParallel, async (run) => {
         if (!this.decide()) return;
         await this.switchHost(run);
+        if (run.record.outcome !== 'pending') count[run.record.outcome === 'updated' ? 'updated' : 'failed']++;
+        this.progress.waveProgress({ ...count, phase: 'switching' });
       }),
     );
     record.end = this.now();
@@ -258,7 +264,11 @@ class RolloutRun {
     // that did not update).
     for (const run of ready)
       if (this.progress.eachHost || run.record.outcome !== 'updated') await this.progress.steps(run.record);
-    if (wave.bake && this.decide()) await this.bake(index, record);
+    if (wave.bake && this.decide()) {
+      this.progress.waveProgress({ ...count, phase: 'baking', bakeMs: this.settings.waveWaitMs });
+      await this.bake(index, record);
+    }
+    this.progress.waveProgress({ ...count, phase: 'done' });
   }
 
   /** The plan's switch steps for one host; a failure is judged at once (this host back, or the rollout stopped). */

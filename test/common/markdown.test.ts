@@ -76,6 +76,16 @@ describe('untrusted text in Markdown reads as itself and does nothing else', () 
     },
   );
 
+  test('mdCode in a cell: a backslash before a pipe stays in its cell (plain text, since code cannot hold it)', () => {
+    const s = 'C:\\dir\\|grep `x` @ann';
+    const table = renderGitHub(`| a | b |\n| --- | --- |\n| ${mdCode(s, { cell: true })} | x |\n`);
+    const cells = [...table.html.matchAll(/<td>([\s\S]*?)<\/td>/g)].map((m) => m[1]);
+    expect(cells).toHaveLength(2);
+    expect(cells[1]).toBe('x');
+    expect(textOf(cells[0])).toBe(seen(s));
+    expect(table.live).toEqual([]);
+  });
+
   test('mdBlock: the lines kept, in one code block no line can close', () => {
     const text = HOSTILE.join('\n');
     const r = renderGitHub(`${mdBlock(text, { max: 100_000 })}\n\nafter`);

@@ -5,7 +5,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT } from '../../src/release/commands.js';
-import { acquireLockCommand, heartbeatCommand, releaseLockCommand } from '../../src/release/lock-commands.js';
+import {
+  UNLOCK_AGE,
+  UNLOCK_HOLDER,
+  acquireLockCommand,
+  heartbeatCommand,
+  releaseLockCommand,
+  unlockCommand,
+} from '../../src/release/lock-commands.js';
+import { parseLog, type DeployLogEntry } from '../../src/release/commands.js';
+import { parseState, readStateCommand } from '../../src/release/state-command.js';
 
 describe('exact command strings', () => {
   test('releaseLockCommand removes the lock only with this run’s token', () => {
@@ -106,5 +115,68 @@ describe('commands run in a local sh', () => {
     // A lock directory whose owner file is not written yet is as old as the directory: live.
     rmSync(owner);
     expect(sh(acquireLockCommand(app, 'https://ci/run/4', 'tok4')).status).toBe(EXIT.lockHeld);
+  });
+
+  const unlockEntry: DeployLogEntry = {
+    time: '2026-12-07T12:00:00.000Z',
+    action: 'unlock',
+    release: '',
+    previous: '',
+    run: 'fivestep unlock by ann@laptop',
+    result: 'unlocked',
+    reason: `removed the lock of ${UNLOCK_HOLDER} (last heartbeat ${UNLOCK_AGE}s ago)`,
+  };
+  const lockWith = (app: string, holder: string, ageSec: number) => {
+    expect(sh(acquireLockCommand(app, 'x', 'tok')).status).toBe(0);
+    writeFileSync(
+      join(app, '.fivestep', 'lock', 'owner'),
+      `tok\n${holder}\n${Math.floor(Date.now() / 1000) - ageSec}\n`,
+    );
+  };
+
+  test('the state read names the lock: holder and heartbeat age on the host clock; no lock, no line', () => {
+    const app = join(dir, 'app');
+    expect(parseState(sh(readStateCommand(app)).stdout).lock).toBeNull();
+    sh(`mkdir -p ${app}/releases`);
+    expect(parseState(sh(readStateCommand(app)).stdout).lock).toBeNull();
+    lockWith(app, 'https://github.com/acme/shop/actions/runs/7', 125);
+    const lock = parseState(sh(readStateCommand(app)).stdout).lock;
+    expect(lock?.holder).toBe('https://github.com/acme/shop/actions/runs/7');
+    expect(lock?.ageSec).toBeGreaterThanOrEqual(125);
+    expect(lock?.ageSec).toBeLessThan(130);
+  });
+
+  test('unlock: a live lock is left (exit lockHeld, naming its holder); a stale one removed and written to the ledger', () => {
+    const app = join(dir, 'app');
+    expect([sh(unlockCommand(app, { force: false, entry: unlockEntry })).stdout]).toEqual(['none\n']);
+    lockWith(app, 'https://ci/run/1', 5);
+    const live = sh(unlockCommand(app, { force: false, entry: unlockEntry }));
+    expect(live.status).toBe(EXIT.lockHeld);
+    expect(live.stdout).toMatch(/^held [5-9] https:\/\/ci\/run\/1\n$/);
+    expect(existsSync(join(app, '.fivestep', 'lock'))).toBe(true);
+    lockWith(app, 'https://ci/run/1', 90);
+    const stale = sh(unlockCommand(app, { force: false, entry: unlockEntry }));
+    expect(stale.status).toBe(0);
+    expect(stale.stdout).toMatch(/^removed 9\d https:\/\/ci\/run\/1\n$/);
+    expect(existsSync(join(app, '.fivestep', 'lock'))).toBe(false);
+    const [line] = parseLog(readFileSync(join(app, '.fivestep', 'deploy.log'), 'utf8'));
+    expect(line).toMatchObject({ action: 'unlock', run: 'fivestep unlock by ann@laptop', result: 'unlocked' });
+    expect(line.reason).toMatch(/^removed the lock of https:\/\/ci\/run\/1 \(last heartbeat 9\ds ago\)$/);
+  });
+
+  test('unlock --force removes a live lock; a hostile holder stays one JSON string in the ledger', () => {
+    const app = join(dir, 'app');
+    const hostile = 'run" , "result": "healthy \\ \u0007 $(touch pwned) `id` \u001b[2J';
+    lockWith(app, hostile, 3);
+    const r = sh(unlockCommand(app, { force: true, entry: unlockEntry }));
+    expect(r.status).toBe(0);
+    expect(existsSync(join(app, '.fivestep', 'lock'))).toBe(false);
+    expect(existsSync(join(dir, 'pwned'))).toBe(false);
+    const text = readFileSync(join(app, '.fivestep', 'deploy.log'), 'utf8');
+    expect(text.split('\n').filter(Boolean)).toHaveLength(1);
+    const [line] = parseLog(text);
+    expect(line.result).toBe('unlocked');
+    // Control characters are dropped; the rest of the holder is kept as text.
+    expect(line.reason).toContain('run" , "result": "healthy \\  $(touch pwned) `id` [2J');
   });
 });

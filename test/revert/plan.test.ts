@@ -248,3 +248,43 @@ describe('bad-release empty: only what an ssh-rollout of THIS workflow run put t
     expect(planHost({ ...state('', [], []), exists: false }, opts({ badRelease: 'v9' })).reached).toBe(false);
   });
 });
+
+describe('a rollback on purpose (to-release, bad-release empty, mark-bad false)', () => {
+  const planned = opts({ toRelease: 'v1', markBad: false, planned: true });
+
+  test('a host on any other release goes to to-release, whatever run put it there, and nothing is marked bad', () => {
+    const l = [...rolled('v1', '', 'healthy', EARLIER), ...rolled('v2', 'v1', 'healthy', EARLIER)];
+    expect(planHost(state('v2', ['v1', 'v2'], l), planned)).toEqual({
+      action: 'switch',
+      current: 'v2',
+      bad: 'v2',
+      to: 'v1',
+      markBad: false,
+      reached: true,
+      why: 'to-release v1',
+    });
+  });
+
+  test('a host on to-release already, or with no release, is left alone; to-release missing or bad is refused', () => {
+    expect(planHost(state('v1', ['v1', 'v2'], log), planned)).toMatchObject({
+      action: 'nothing-to-do',
+      why: 'already on to-release v1',
+      markBad: false,
+      reached: false,
+    });
+    expect(planHost(state('', ['v1'], []), planned)).toMatchObject({ action: 'nothing-to-do', reached: false });
+    expect(planHost(state('v2', ['v2'], log), planned)).toMatchObject({
+      action: 'no-good-release',
+      why: 'to-release v1 does not exist on this host',
+    });
+    expect(planHost(state('v2', ['v1', 'v2'], log, ['v1']), planned)).toMatchObject({
+      action: 'no-good-release',
+      why: 'to-release v1 is marked bad on this host',
+    });
+  });
+
+  test('mark-bad false with a named bad release: taken off, not marked', () => {
+    const p = planHost(state('v2', ['v1', 'v2'], log), opts({ badRelease: 'v2', markBad: false }));
+    expect(p).toMatchObject({ action: 'switch', bad: 'v2', to: 'v1', markBad: false });
+  });
+});

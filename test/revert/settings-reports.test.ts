@@ -122,6 +122,26 @@ describe('readRevertSettings', () => {
     expect(() => readRevertSettings(objectInputs({ ...base, ...over }), ctx)).toThrow(error);
   });
 
+  test('mark-bad false with to-release and no bad-release is a rollback on purpose, in or outside a run', () => {
+    const hosts = { hosts: 'web1', 'private-key': privateKey, 'insecure-skip-host-key-check': 'true' };
+    const base = { ...hosts, 'deploy-path': '/srv/app', 'rca-issue': 'false', 'to-release': 'v1' };
+    const outside = { ...ctx, runId: '' };
+    expect(readRevertSettings(objectInputs({ ...base, 'mark-bad': 'false' }), outside)).toMatchObject({
+      markBad: false,
+      planned: true,
+      toRelease: 'v1',
+    });
+    expect(readRevertSettings(objectInputs({ ...base, 'mark-bad': 'false' }), ctx).planned).toBe(true);
+    // Marking bad (the default) keeps the old meaning: in a run, this run's release; outside, it must be named.
+    expect(readRevertSettings(objectInputs(base), ctx)).toMatchObject({ markBad: true, planned: false });
+    expect(() => readRevertSettings(objectInputs(base), outside)).toThrow(
+      /input 'bad-release': is empty outside a workflow run .* or, for a rollback on purpose, name to-release and set mark-bad to false/,
+    );
+    expect(() => readRevertSettings(objectInputs({ ...base, 'mark-bad': 'maybe' }), ctx)).toThrow(
+      "input 'mark-bad': expected true or false, got 'maybe'",
+    );
+  });
+
   test('nginx: the upstream file is kept; the socket is not checked', () => {
     const ssh = {
       hosts: 'web1',

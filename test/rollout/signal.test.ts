@@ -94,7 +94,9 @@ test('SIGTERM during the bake after wave 1: the switched host goes back, locks a
     expect(outputs.result).toBe('reverted');
     expect(JSON.parse(outputs['updated-hosts'])).toEqual([]);
     expect(stdout).toContain('::warning::received SIGTERM: stopping the rollout and putting switched hosts back');
-    expect(stdout).toMatch(/::error::rollout of v2 stopped and reverted: cancelled \(the runner sent a signal\)/);
+    expect(stdout).toMatch(
+      /::error::rollout of v2 stopped and reverted: cancelled \(a signal: the job was cancelled, or Ctrl-C\)/,
+    );
     const report = JSON.parse(readFileSync(outputs.report, 'utf8'));
     expect(report.hosts.map((h: { outcome: string }) => h.outcome)).toEqual(['reverted', 'skipped', 'skipped']);
   } finally {

@@ -11,11 +11,12 @@
 // Short timings come through the workflow's own variables (`vars.CANARY_BAKE || '5m'` and the like), so
 // the file is what users run, with production defaults, and the test sets CANARY_BAKE, WATCH_INTERVAL and
 // FLEET_WATCH to seconds. REVERT_COMMIT=false keeps git out (auto-revert's git path has its own tests).
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet, freePort } from '../servers/fleet.js';
+import { runRollout } from '../rollout/helpers.js';
 import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
 import { startPrometheus, type PrometheusServer } from '../servers/prometheus.js';
 import {
@@ -223,3 +224,51 @@ test('(b) a healthy release that drops revenue on the canary is stopped there, r
   // The bad release is marked bad on every host that holds it, so no later revert lands on it.
   for (let i = 0; i < 5; i++) expect(() => readFileSync(fleet.path(i, `/srv/app/.fivestep/bad/${bad}`))).not.toThrow();
 }, 45_000);
+
+test('(c) the rollback job (workflow_dispatch rollback-to) puts every host on that release and marks nothing bad', async () => {
+  const older = '20261123000004-good004';
+  const newer = '20261123000005-good005';
+  // Two good releases out (ssh-rollout alone: the deploy job is not what this test is about, and the canary's
+  // revenue rate still remembers (b)'s bad release), so there is one to go back to.
+  for (const release of [older, newer]) {
+    const d = await runRollout(fleet, { artifact: artifact(release), 'release-id': release, 'wave-wait': '0' });
+    expect({ result: d.outputs.result, failure: d.failure }).toEqual({ result: 'success', failure: undefined });
+  }
+  expect(allHosts()).toEqual(Array(5).fill(newer));
+  const issuesBefore = gh.repo('acme/shop').issues.length;
+  const run = await runJob(await parse(WORKFLOW), {
+    jobId: 'rollback',
+    eventName: 'workflow_dispatch',
+    inputs: { ref: '', 'rollback-to': older, 'rollback-from': '' },
+    vars: vars(),
+    secrets: { DEPLOY_KEY: fleet.clientKey },
+    runSubstitutes: {},
+    githubApiUrl: gh.url,
+    runId: '4343',
+  });
+  const logs = Object.values(run.steps)
+    .map((s) => `--- ${s.id}\n${s.stdout}`)
+    .join('\n');
+  expect({ result: run.result, logs: run.result === 'success' ? '' : logs.slice(-4000) }).toEqual({
+    result: 'success',
+    logs: '',
+  });
+  const step = Object.values(run.steps).find((s) => s.outputs.result !== undefined)!;
+  expect(step.outputs.result).toBe('reverted');
+  expect(allHosts()).toEqual(Array(5).fill(older));
+  // A rollback on purpose: the newer release is not marked bad anywhere, and no incident issue is opened.
+  for (let i = 0; i < 5; i++) expect(existsSync(fleet.path(i, `/srv/app/.fivestep/bad/${newer}`))).toBe(false);
+  expect(gh.repo('acme/shop').issues).toHaveLength(issuesBefore);
+  // Run again: nothing to do.
+  const again = await runJob(await parse(WORKFLOW), {
+    jobId: 'rollback',
+    eventName: 'workflow_dispatch',
+    inputs: { ref: '', 'rollback-to': older, 'rollback-from': '' },
+    vars: vars(),
+    secrets: { DEPLOY_KEY: fleet.clientKey },
+    runSubstitutes: {},
+    githubApiUrl: gh.url,
+    runId: '4344',
+  });
+  expect(Object.values(again.steps).find((s) => s.outputs.result !== undefined)?.outputs.result).toBe('nothing-to-do');
+}, 60_000);

@@ -52754,7 +52754,7 @@ module.exports = {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _ssh_connector_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8781);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1537);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6846);
 // `fivestep` entry: the process around cli/main.ts (argv, streams, signals, the exit status).
 
 
@@ -52781,7 +52781,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1537:
+/***/ 6846:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -70497,12 +70497,18 @@ function summaryTable(result) {
         ...rows,
     ].join('\n');
 }
+/** `1 sample` (a watch --once), or how many every how long. */
+function samplesText(result) {
+    if (result.ticks === 1)
+        return '1 sample';
+    return `${result.ticks} samples every ${formatDurationInput(result.settings.intervalMs)}`;
+}
 function summaryMarkdown(result) {
     const head = [
         `## metric-watch: ${ICON[result.verdict]}`,
         '',
-        `${result.settings.source} ${mdCode(result.settings.url)}, ${result.ticks} sample(s) every ` +
-            `${formatDurationInput(result.settings.intervalMs)}, baseline ${result.settings.baseline}` +
+        `${result.settings.source} ${mdCode(result.settings.url)}, ${samplesText(result)}, ` +
+            `baseline ${result.settings.baseline}` +
             (result.hosts.canary.length ? `, canaries ${mdText(result.hosts.canary.join(', '))}` : '') +
             (result.endedEarly ? `. Ended early: ${mdText(result.endedEarly)}.` : '.'),
         '',
@@ -89975,6 +89981,236 @@ class Terminal {
     }
 }
 
+;// CONCATENATED MODULE: ./src/cli/terminal-inline.ts
+// One line of Markdown inline content as plain text, for cli/terminal-markdown.ts: markup dropped, backslash escapes
+// and entities decoded, code spans as their content, links as `text (url)`. A left-to-right scan: every search only
+// moves forward, so a long hostile line costs time in proportion to its length.
+const SPECIAL_MD = /[\\`*_![\]<&]/g;
+const SPECIAL_HTML = /[<&]/g;
+/** One line's inline content as text: markup dropped, escapes and entities decoded, links as `text (url)`. */
+function inline(line, md = true) {
+    const s = {
+        line,
+        md,
+        out: [],
+        stars: [],
+        unders: [],
+        brackets: [],
+        ticks: tickRuns(line),
+        paren: nextMatch(line, /\)/g),
+        space: nextMatch(line, /\s/g),
+    };
+    for (let i = 0; i < line.length;)
+        i = inlineStep(s, i);
+    return s.out.join('');
+}
+/** Handles what starts at `i`; returns where the next step starts. */
+function inlineStep(s, i) {
+    const c = s.line[i];
+    if (c === '<')
+        return tag(s, i);
+    if (c === '&')
+        return entity(s, i);
+    if (s.md) {
+        if (c === '\\')
+            return terminal_inline_escape(s, i);
+        if (c === '`')
+            return codeSpan(s, i);
+        if (c === '*' || c === '_')
+            return terminal_inline_delimiter(s, i);
+        if (c === '[' || (c === '!' && s.line[i + 1] === '[')) {
+            s.brackets.push({ at: s.out.push(c === '!' ? '![' : '[') - 1, image: c === '!' });
+            return c === '!' ? i + 2 : i + 1;
+        }
+        if (c === ']')
+            return closeBracket(s, i);
+    }
+    const special = s.md ? SPECIAL_MD : SPECIAL_HTML;
+    special.lastIndex = i + 1;
+    const end = special.exec(s.line)?.index ?? s.line.length;
+    s.out.push(s.line.slice(i, end));
+    return end;
+}
+/**
+ * The first match of `re` (global) at or after `from`, for `from`s that never decrease: a match found is kept while
+ * it is still ahead, and none found stays none, so the line is searched once in all.
+ */
+function nextMatch(line, re) {
+    let found = -2;
+    return (from) => {
+        if (found === -1 || found >= from)
+            return found;
+        re.lastIndex = from;
+        found = re.exec(line)?.index ?? -1;
+        return found;
+    };
+}
+/** Where the next backtick run of exactly `length` starts at or after `from` (which never decreases per length). */
+function tickRuns(line) {
+    const runs = new Map();
+    for (let k = line.indexOf('`'); k >= 0;) {
+        let e = k;
+        while (line[e] === '`')
+            e++;
+        const list = runs.get(e - k);
+        if (list)
+            list.push(k);
+        else
+            runs.set(e - k, [k]);
+        k = line.indexOf('`', e);
+    }
+    const next = new Map();
+    return (length, from) => {
+        const list = runs.get(length);
+        if (!list)
+            return -1;
+        let p = next.get(length) ?? 0;
+        while (p < list.length && list[p] < from)
+            p++;
+        next.set(length, p);
+        return p < list.length ? list[p] : -1;
+    };
+}
+const isAsciiPunct = (code) => (code >= 0x21 && code <= 0x2f) ||
+    (code >= 0x3a && code <= 0x40) ||
+    (code >= 0x5b && code <= 0x60) ||
+    (code >= 0x7b && code <= 0x7e);
+function terminal_inline_escape(s, i) {
+    const next = s.line.charCodeAt(i + 1);
+    if (isAsciiPunct(next)) {
+        s.out.push(s.line[i + 1]);
+        return i + 2;
+    }
+    // A backslash ending a line is a hard line break: the line ends here anyway.
+    if (i + 1 < s.line.length)
+        s.out.push('\\');
+    return i + 1;
+}
+/** A code span: its content as is (no escapes, no entities), one space stripped from each end when both are there. */
+function codeSpan(s, i) {
+    let j = i;
+    while (s.line[j] === '`')
+        j++;
+    const close = s.ticks(j - i, j);
+    if (close < 0) {
+        s.out.push(s.line.slice(i, j));
+        return j;
+    }
+    let body = s.line.slice(j, close);
+    if (body.length > 2 && body[0] === ' ' && body[body.length - 1] === ' ' && /[^ ]/.test(body))
+        body = body.slice(1, -1);
+    s.out.push(body);
+    return close + (j - i);
+}
+const WHITESPACE = /\s/;
+const PUNCTUATION = /[\p{P}\p{S}]/u;
+/**
+ * A run of `*` or `_`: dropped with the run it pairs with (CommonMark's flanking rules decide which may open or
+ * close; `_` inside a word does neither), kept as text when unpaired.
+ */
+function terminal_inline_delimiter(s, i) {
+    const c = s.line[i];
+    let j = i;
+    while (s.line[j] === c)
+        j++;
+    const prev = s.line[i - 1] ?? ' ';
+    const next = s.line[j] ?? ' ';
+    const [prevSpace, nextSpace] = [WHITESPACE.test(prev), WHITESPACE.test(next)];
+    const [prevPunct, nextPunct] = [PUNCTUATION.test(prev), PUNCTUATION.test(next)];
+    const left = !nextSpace && (!nextPunct || prevSpace || prevPunct);
+    const right = !prevSpace && (!prevPunct || nextSpace || nextPunct);
+    const open = c === '*' ? left : left && (!right || prevPunct);
+    const close = c === '*' ? right : right && (!left || nextPunct);
+    const openers = c === '*' ? s.stars : s.unders;
+    const at = s.out.push(s.line.slice(i, j)) - 1;
+    if (close && openers.length > 0) {
+        s.out[openers.pop()] = '';
+        s.out[at] = '';
+    }
+    else if (open)
+        openers.push(at);
+    return j;
+}
+/** `]`: with `(url)` after it, closes the latest `[` as a link (`text (url)`) or an image (`[image: alt]`). */
+function closeBracket(s, i) {
+    const open = s.brackets.pop();
+    const target = open ? linkTarget(s, i + 1) : undefined;
+    if (!open || !target) {
+        s.out.push(']');
+        return i + 1;
+    }
+    s.out[open.at] = open.image ? '[image: ' : '';
+    s.out.push(open.image ? ']' : target.url ? ` (${target.url})` : '');
+    return target.end;
+}
+/** `(url)` at `i` (no spaces in it, as fivestep writes links): the URL, escapes decoded, and where it ends. */
+function linkTarget(s, i) {
+    if (s.line[i] !== '(')
+        return undefined;
+    const close = s.paren(i + 1);
+    const space = s.space(i + 1);
+    if (close < 0 || (space >= 0 && space < close))
+        return undefined;
+    let url = s.line.slice(i + 1, close);
+    if (url.startsWith('<') && url.endsWith('>'))
+        url = url.slice(1, -1);
+    return { url: url.replace(/\\([!-/:-@[-`{-~])/g, '$1'), end: close + 1 };
+}
+// The attributes part stops at the next `<` or `>`, so each scan covers only up to the next `<`: linear.
+const TAG = /<(\/?)([A-Za-z][A-Za-z0-9-]*)(?:[\s/][^<>]*)?>/y;
+const AUTOLINK = /<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*)>/y;
+/** What a tag shows as; other tags show nothing (their content stays). `<summary>X</summary>` is a line `X:`. */
+const TAG_TEXT = new Map([
+    ['br', ' '],
+    ['summary', '\n'],
+    ['/summary', ':\n'],
+]);
+function tag(s, i) {
+    AUTOLINK.lastIndex = i;
+    const link = s.md ? AUTOLINK.exec(s.line) : null;
+    if (link) {
+        s.out.push(link[1]);
+        return AUTOLINK.lastIndex;
+    }
+    TAG.lastIndex = i;
+    const m = TAG.exec(s.line);
+    if (!m) {
+        s.out.push('<');
+        return i + 1;
+    }
+    s.out.push(TAG_TEXT.get(`${m[1]}${m[2].toLowerCase()}`) ?? '');
+    return TAG.lastIndex;
+}
+const ENTITY = /&(?:#([0-9]{1,7})|#[xX]([0-9A-Fa-f]{1,6})|([A-Za-z][A-Za-z0-9]{1,31}));/y;
+const NAMED = new Map([
+    ['amp', '&'],
+    ['lt', '<'],
+    ['gt', '>'],
+    ['quot', '"'],
+    ['apos', "'"],
+    ['nbsp', '\u00a0'],
+]);
+/** An entity decoded (to anything, ESC included: the safety pass runs on the final text); unknown ones kept. */
+function entity(s, i) {
+    ENTITY.lastIndex = i;
+    const m = ENTITY.exec(s.line);
+    let decoded;
+    if (m?.[3] !== undefined)
+        decoded = NAMED.get(m[3]);
+    else if (m)
+        decoded = codePoint(m[1] !== undefined ? Number(m[1]) : parseInt(m[2], 16));
+    if (decoded === undefined) {
+        s.out.push('&');
+        return i + 1;
+    }
+    s.out.push(decoded);
+    return ENTITY.lastIndex;
+}
+/** CommonMark: NUL, surrogates and what is past Unicode decode to U+FFFD. */
+function codePoint(n) {
+    return n === 0 || n > 0x10ffff || (n >= 0xd800 && n <= 0xdfff) ? '\ufffd' : String.fromCodePoint(n);
+}
+
 ;// CONCATENATED MODULE: ./src/cli/terminal-markdown.ts
 // The Markdown job summaries fivestep writes (rollout, revert, metric watch, test gate), as plain text for a
 // terminal. Only what those summaries use is rendered: headings, GFM tables, code spans and fenced blocks, links,
@@ -89983,6 +90219,7 @@ class Terminal {
 // override reaches the terminal, however it was written (raw, `&#27;`, `&#x202e;`).
 // Every step is a left-to-right scan (searches only move forward), so a 1 MiB summary renders in well under a
 // second, whatever it holds.
+
 
 /** What a Mermaid block (a gantt, an xychart) becomes: a chart does not draw in text. */
 const CHART_LEFT_OUT = '(chart left out on a terminal)';
@@ -90073,8 +90310,12 @@ function codeBlock(lines, i, fence, out) {
     let j = i + 1;
     while (j < lines.length && !closesFence(lines[j], fence))
         j++;
-    if (fence.info.split(/\s/)[0].toLowerCase() === 'mermaid')
+    if (fence.info.split(/\s/)[0].toLowerCase() === 'mermaid') {
         out.push(CHART_LEFT_OUT);
+        // A caption right under the chart (`<sub>Lines in order: …</sub>`) describes what is not shown: it goes too.
+        if (/^<sub>.*<\/sub>$/.test(lines[j + 1] ?? ''))
+            return j + 2;
+    }
     else
         for (let k = i + 1; k < j; k++) {
             const line = lines[k];
@@ -90343,231 +90584,6 @@ function displayWidth(text) {
         w += charWidth(ch);
     return w;
 }
-const SPECIAL_MD = /[\\`*_![\]<&]/g;
-const SPECIAL_HTML = /[<&]/g;
-/** One line's inline content as text: markup dropped, escapes and entities decoded, links as `text (url)`. */
-function inline(line, md = true) {
-    const s = {
-        line,
-        md,
-        out: [],
-        stars: [],
-        unders: [],
-        brackets: [],
-        ticks: tickRuns(line),
-        paren: nextMatch(line, /\)/g),
-        space: nextMatch(line, /\s/g),
-    };
-    for (let i = 0; i < line.length;)
-        i = inlineStep(s, i);
-    return s.out.join('');
-}
-/** Handles what starts at `i`; returns where the next step starts. */
-function inlineStep(s, i) {
-    const c = s.line[i];
-    if (c === '<')
-        return tag(s, i);
-    if (c === '&')
-        return entity(s, i);
-    if (s.md) {
-        if (c === '\\')
-            return terminal_markdown_escape(s, i);
-        if (c === '`')
-            return codeSpan(s, i);
-        if (c === '*' || c === '_')
-            return terminal_markdown_delimiter(s, i);
-        if (c === '[' || (c === '!' && s.line[i + 1] === '[')) {
-            s.brackets.push({ at: s.out.push(c === '!' ? '![' : '[') - 1, image: c === '!' });
-            return c === '!' ? i + 2 : i + 1;
-        }
-        if (c === ']')
-            return closeBracket(s, i);
-    }
-    const special = s.md ? SPECIAL_MD : SPECIAL_HTML;
-    special.lastIndex = i + 1;
-    const end = special.exec(s.line)?.index ?? s.line.length;
-    s.out.push(s.line.slice(i, end));
-    return end;
-}
-/**
- * The first match of `re` (global) at or after `from`, for `from`s that never decrease: a match found is kept while
- * it is still ahead, and none found stays none, so the line is searched once in all.
- */
-function nextMatch(line, re) {
-    let found = -2;
-    return (from) => {
-        if (found === -1 || found >= from)
-            return found;
-        re.lastIndex = from;
-        found = re.exec(line)?.index ?? -1;
-        return found;
-    };
-}
-/** Where the next backtick run of exactly `length` starts at or after `from` (which never decreases per length). */
-function tickRuns(line) {
-    const runs = new Map();
-    for (let k = line.indexOf('`'); k >= 0;) {
-        let e = k;
-        while (line[e] === '`')
-            e++;
-        const list = runs.get(e - k);
-        if (list)
-            list.push(k);
-        else
-            runs.set(e - k, [k]);
-        k = line.indexOf('`', e);
-    }
-    const next = new Map();
-    return (length, from) => {
-        const list = runs.get(length);
-        if (!list)
-            return -1;
-        let p = next.get(length) ?? 0;
-        while (p < list.length && list[p] < from)
-            p++;
-        next.set(length, p);
-        return p < list.length ? list[p] : -1;
-    };
-}
-const isAsciiPunct = (code) => (code >= 0x21 && code <= 0x2f) ||
-    (code >= 0x3a && code <= 0x40) ||
-    (code >= 0x5b && code <= 0x60) ||
-    (code >= 0x7b && code <= 0x7e);
-function terminal_markdown_escape(s, i) {
-    const next = s.line.charCodeAt(i + 1);
-    if (isAsciiPunct(next)) {
-        s.out.push(s.line[i + 1]);
-        return i + 2;
-    }
-    // A backslash ending a line is a hard line break: the line ends here anyway.
-    if (i + 1 < s.line.length)
-        s.out.push('\\');
-    return i + 1;
-}
-/** A code span: its content as is (no escapes, no entities), one space stripped from each end when both are there. */
-function codeSpan(s, i) {
-    let j = i;
-    while (s.line[j] === '`')
-        j++;
-    const close = s.ticks(j - i, j);
-    if (close < 0) {
-        s.out.push(s.line.slice(i, j));
-        return j;
-    }
-    let body = s.line.slice(j, close);
-    if (body.length > 2 && body[0] === ' ' && body[body.length - 1] === ' ' && /[^ ]/.test(body))
-        body = body.slice(1, -1);
-    s.out.push(body);
-    return close + (j - i);
-}
-const WHITESPACE = /\s/;
-const PUNCTUATION = /[\p{P}\p{S}]/u;
-/**
- * A run of `*` or `_`: dropped with the run it pairs with (CommonMark's flanking rules decide which may open or
- * close; `_` inside a word does neither), kept as text when unpaired.
- */
-function terminal_markdown_delimiter(s, i) {
-    const c = s.line[i];
-    let j = i;
-    while (s.line[j] === c)
-        j++;
-    const prev = s.line[i - 1] ?? ' ';
-    const next = s.line[j] ?? ' ';
-    const [prevSpace, nextSpace] = [WHITESPACE.test(prev), WHITESPACE.test(next)];
-    const [prevPunct, nextPunct] = [PUNCTUATION.test(prev), PUNCTUATION.test(next)];
-    const left = !nextSpace && (!nextPunct || prevSpace || prevPunct);
-    const right = !prevSpace && (!prevPunct || nextSpace || nextPunct);
-    const open = c === '*' ? left : left && (!right || prevPunct);
-    const close = c === '*' ? right : right && (!left || nextPunct);
-    const openers = c === '*' ? s.stars : s.unders;
-    const at = s.out.push(s.line.slice(i, j)) - 1;
-    if (close && openers.length > 0) {
-        s.out[openers.pop()] = '';
-        s.out[at] = '';
-    }
-    else if (open)
-        openers.push(at);
-    return j;
-}
-/** `]`: with `(url)` after it, closes the latest `[` as a link (`text (url)`) or an image (`[image: alt]`). */
-function closeBracket(s, i) {
-    const open = s.brackets.pop();
-    const target = open ? linkTarget(s, i + 1) : undefined;
-    if (!open || !target) {
-        s.out.push(']');
-        return i + 1;
-    }
-    s.out[open.at] = open.image ? '[image: ' : '';
-    s.out.push(open.image ? ']' : target.url ? ` (${target.url})` : '');
-    return target.end;
-}
-/** `(url)` at `i` (no spaces in it, as fivestep writes links): the URL, escapes decoded, and where it ends. */
-function linkTarget(s, i) {
-    if (s.line[i] !== '(')
-        return undefined;
-    const close = s.paren(i + 1);
-    const space = s.space(i + 1);
-    if (close < 0 || (space >= 0 && space < close))
-        return undefined;
-    let url = s.line.slice(i + 1, close);
-    if (url.startsWith('<') && url.endsWith('>'))
-        url = url.slice(1, -1);
-    return { url: url.replace(/\\([!-/:-@[-`{-~])/g, '$1'), end: close + 1 };
-}
-// The attributes part stops at the next `<` or `>`, so each scan covers only up to the next `<`: linear.
-const TAG = /<(\/?)([A-Za-z][A-Za-z0-9-]*)(?:[\s/][^<>]*)?>/y;
-const AUTOLINK = /<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*)>/y;
-/** What a tag shows as; other tags show nothing (their content stays). `<summary>X</summary>` is a line `X:`. */
-const TAG_TEXT = new Map([
-    ['br', ' '],
-    ['summary', '\n'],
-    ['/summary', ':\n'],
-]);
-function tag(s, i) {
-    AUTOLINK.lastIndex = i;
-    const link = s.md ? AUTOLINK.exec(s.line) : null;
-    if (link) {
-        s.out.push(link[1]);
-        return AUTOLINK.lastIndex;
-    }
-    TAG.lastIndex = i;
-    const m = TAG.exec(s.line);
-    if (!m) {
-        s.out.push('<');
-        return i + 1;
-    }
-    s.out.push(TAG_TEXT.get(`${m[1]}${m[2].toLowerCase()}`) ?? '');
-    return TAG.lastIndex;
-}
-const ENTITY = /&(?:#([0-9]{1,7})|#[xX]([0-9A-Fa-f]{1,6})|([A-Za-z][A-Za-z0-9]{1,31}));/y;
-const NAMED = new Map([
-    ['amp', '&'],
-    ['lt', '<'],
-    ['gt', '>'],
-    ['quot', '"'],
-    ['apos', "'"],
-    ['nbsp', '\u00a0'],
-]);
-/** An entity decoded (to anything, ESC included: the safety pass runs on the final text); unknown ones kept. */
-function entity(s, i) {
-    ENTITY.lastIndex = i;
-    const m = ENTITY.exec(s.line);
-    let decoded;
-    if (m?.[3] !== undefined)
-        decoded = NAMED.get(m[3]);
-    else if (m)
-        decoded = codePoint(m[1] !== undefined ? Number(m[1]) : parseInt(m[2], 16));
-    if (decoded === undefined) {
-        s.out.push('&');
-        return i + 1;
-    }
-    s.out.push(decoded);
-    return ENTITY.lastIndex;
-}
-/** CommonMark: NUL, surrogates and what is past Unicode decode to U+FFFD. */
-function codePoint(n) {
-    return n === 0 || n > 0x10ffff || (n >= 0xd800 && n <= 0xdfff) ? '\ufffd' : String.fromCodePoint(n);
-}
 
 ;// CONCATENATED MODULE: ./src/cli/main.ts
 // `fivestep <command>`: a thin shell over the actions' own logic. Inputs are layered as the runner passes them
@@ -90716,7 +90732,7 @@ function waveLine(term) {
             return term.clearStatus();
         const failed = p.failed ? `, ${p.failed} failed` : '';
         const what = p.phase === 'baking'
-            ? `baking for ${formatDuration(p.bakeMs ?? 0)} (${p.updated} of ${p.hosts} updated${failed})`
+            ? `baking for ${formatDurationInput(p.bakeMs ?? 0)} (${p.updated} of ${p.hosts} updated${failed})`
             : `${p.updated + p.failed} of ${p.hosts} host(s) switched${failed}`;
         term.status(`Wave ${p.wave}/${p.waves}: ${what}`);
     };

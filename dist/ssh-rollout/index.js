@@ -62275,12 +62275,18 @@ function summaryTable(result) {
         ...rows,
     ].join('\n');
 }
+/** `1 sample` (a watch --once), or how many every how long. */
+function samplesText(result) {
+    if (result.ticks === 1)
+        return '1 sample';
+    return `${result.ticks} samples every ${formatDurationInput(result.settings.intervalMs)}`;
+}
 function summaryMarkdown(result) {
     const head = [
         `## metric-watch: ${ICON[result.verdict]}`,
         '',
-        `${result.settings.source} ${mdCode(result.settings.url)}, ${result.ticks} sample(s) every ` +
-            `${formatDurationInput(result.settings.intervalMs)}, baseline ${result.settings.baseline}` +
+        `${result.settings.source} ${mdCode(result.settings.url)}, ${samplesText(result)}, ` +
+            `baseline ${result.settings.baseline}` +
             (result.hosts.canary.length ? `, canaries ${mdText(result.hosts.canary.join(', '))}` : '') +
             (result.endedEarly ? `. Ended early: ${mdText(result.endedEarly)}.` : '.'),
         '',

@@ -10,7 +10,7 @@ import { readSshSettings } from '../release/ssh-settings.js';
 import { autoRevert } from '../revert/main.js';
 import { sshRollout } from '../rollout/main.js';
 import type { WaveProgress } from '../rollout/progress.js';
-import { formatDuration } from '../common/format.js';
+import { formatDurationInput } from '../common/format.js';
 import type { Connector } from '../ssh/types.js';
 import { helpText, parseArgs, type CliArgs, type CommandName } from './args.js';
 import { readStatus, unlockFleet } from './fleet.js';
@@ -171,7 +171,7 @@ function waveLine(term: Terminal): (p: WaveProgress) => void {
     const failed = p.failed ? `, ${p.failed} failed` : '';
     const what =
       p.phase === 'baking'
-        ? `baking for ${formatDuration(p.bakeMs ?? 0)} (${p.updated} of ${p.hosts} updated${failed})`
+        ? `baking for ${formatDurationInput(p.bakeMs ?? 0)} (${p.updated} of ${p.hosts} updated${failed})`
         : `${p.updated + p.failed} of ${p.hosts} host(s) switched${failed}`;
     term.status(`Wave ${p.wave}/${p.waves}: ${what}`);
   };

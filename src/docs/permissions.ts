@@ -99,9 +99,9 @@ export const ACTION_PERMISSIONS: Record<string, PermissionRule[]> = {
   'auto-revert': [
     {
       feature: "marks the reverted release's GitHub Deployments failed",
-      when: 'with `hosts`',
+      when: 'with `hosts` and `mark-bad` (on by default; a rollback on purpose marks nothing failed)',
       needs: { deployments: 'write' },
-      applies: maySet('hosts'),
+      applies: (w) => maySet('hosts')(w) && mayBeTrue('mark-bad', true)(w),
     },
     {
       feature: 'pushes the revert commit (to the branch, or to `fivestep/revert-<sha>`)',

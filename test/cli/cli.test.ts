@@ -496,6 +496,51 @@ test('Ctrl-C during the bake after wave 1 puts host 0 back on v1, leaves no lock
   expect(Date.now() - t0).toBeLessThan(20_000);
 }, 60_000);
 
+test('on a terminal (a pty) each wave is one line rewritten in place; piped, plain lines without escapes', async () => {
+  const fleet = await newFleet(2);
+  const dir = configDir(fleet);
+  await deploy(dir, 'v1');
+  const args = [
+    'rollout',
+    '--config',
+    'deploy.yml',
+    '--set',
+    `artifact=${makeArtifact(tmp, 'v2')}`,
+    '--set',
+    'release-id=v2',
+    '--set',
+    'wave-wait=2s',
+  ];
+  // util-linux `script` gives the command a pseudo-terminal, as an interactive shell does.
+  const command = [node, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, RUNNER_TEMP: tmp, TERM: 'xterm' };
+    const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: dir, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    killOnExit(child);
+    clis.push(child);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('close', (code) => resolve({ code, out }));
+  });
+  expect({ code: r.code, tail: r.code === 0 ? '' : r.out.slice(-3000) }).toEqual({ code: 0, tail: '' });
+  // The wave's line: drawn after erasing the line it is on, updated as hosts switch, then the bake.
+  expect(r.out).toContain('\r\x1b[2KWave 1/2: 0 of 1 host(s) switched');
+  expect(r.out).toContain('\r\x1b[2KWave 1/2: 1 of 1 host(s) switched');
+  expect(r.out).toContain('\r\x1b[2KWave 1/2: baking for 2s (1 of 1 updated)');
+  expect(r.out).toContain('\r\x1b[2KWave 2/2: 1 of 1 host(s) switched');
+  expect(currents(fleet)).toEqual(['v2', 'v2']);
+
+  const piped = await cli(
+    ['rollout', '--config', 'deploy.yml', '--set', `artifact=${makeArtifact(tmp, 'v3')}`, '--set', 'release-id=v3'],
+    {
+      cwd: dir,
+    },
+  );
+  expect(piped.code).toBe(0);
+  expect(piped.stderr).not.toContain('\x1b');
+  expect(piped.stderr).toMatch(/^Wave 1\/2: 1 host\(s\): 1 updated in /m);
+}, 60_000);
+
 describe('watch --once against Prometheus', () => {
   let app: MetricsApp;
   let prom: PrometheusServer;

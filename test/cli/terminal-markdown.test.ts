@@ -89,6 +89,10 @@ describe('renderForTerminal', () => {
       ),
     );
     expect(render(['~~~~ Mermaid', 'gantt', '~~~', 'still in', '~~~~~', 'out'])).toBe(`${CHART_LEFT_OUT}\nout\n`);
+    // A metric-watch chart's caption names lines that are not shown: it is left out with the chart.
+    expect(render(['```mermaid', 'xychart-beta', '```', '<sub>Lines in order: value, upper bound.</sub>', 'x'])).toBe(
+      `${CHART_LEFT_OUT}\nx\n`,
+    );
   });
 
   test('details and summary, as the test gate writes them: the summary a line ending with a colon', () => {

@@ -60929,12 +60929,12 @@ function unlockCommand(deployPath, o) {
     const l = layout(deployPath);
     const lock = quote(l.lock);
     const live = o.force ? 'false' : `[ "$age" -le ${LOCK_STALE_SEC} ]`;
-    // JSON.stringify writes each stand-in as \u0000…\u0000: the parts between them are printed as they are.
-    const json = JSON.stringify(o.entry);
-    const holderJson = JSON.stringify(UNLOCK_HOLDER).slice(1, -1);
-    const ageJson = JSON.stringify(UNLOCK_AGE).slice(1, -1);
-    const parts = json.split(new RegExp(`(${escapeRegExp(holderJson)}|${escapeRegExp(ageJson)})`));
-    const printed = parts.map((p) => (p === holderJson ? '"$h"' : p === ageJson ? '"$age"' : quote(p)));
+    // JSON.stringify writes each stand-in as \u0000…\u0000: the text around them is printed as it is.
+    const [holder, age] = [UNLOCK_HOLDER, UNLOCK_AGE].map((t) => JSON.stringify(t).slice(1, -1));
+    const printed = JSON.stringify(o.entry)
+        .split(holder)
+        .map((part) => part.split(age).map(quote).join(' "$age" '))
+        .join(' "$h" ');
     return [
         `[ -d ${lock} ] || { echo none; exit 0; }`,
         readOwner(lock),
@@ -60943,12 +60943,9 @@ function unlockCommand(deployPath, o) {
         // The takeover guard too: a lock removed by hand must not leave a rollout's takeover half-done.
         `rm -rf ${lock} ${quote(`${l.lock}.takeover`)}`,
         `h=$(printf '%s' "$holder" | tr -d '\\000-\\037\\177' | sed 's/\\\\/\\\\\\\\/g; s/"/\\\\"/g')`,
-        `printf '%s' ${printed.join(' ')} >> ${quote(l.log)} && printf '\\n' >> ${quote(l.log)}`,
+        `printf '%s' ${printed} >> ${quote(l.log)} && printf '\\n' >> ${quote(l.log)}`,
         `echo "removed $age $holder"`,
     ].join('\n');
-}
-function escapeRegExp(text) {
-    return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 ;// CONCATENATED MODULE: ./src/engine/preflight.ts
@@ -62472,15 +62469,17 @@ function planHost(state, options) {
     const facts = hostFacts(state, options);
     return leaveAlone(state, options, facts) ?? goBack(state, facts, options.toRelease);
 }
+/** The release this revert takes off this host ('' when none): named, this run's, or (planned) whatever it runs. */
+function badOn(state, options) {
+    if (options.planned)
+        return state.current === options.toRelease ? '' : state.current;
+    return options.badRelease || latestRolledOut(state.log, options.run);
+}
 function hostFacts(state, options) {
     const current = state.current;
     const onDisk = new Set(state.releases.map((r) => r.id));
     const markedBad = new Set(state.bad);
-    const bad = options.planned
-        ? current !== options.toRelease
-            ? current
-            : ''
-        : options.badRelease || latestRolledOut(state.log, options.run);
+    const bad = badOn(state, options);
     const reached = state.exists &&
         bad !== '' &&
         (current === bad || onDisk.has(bad) || markedBad.has(bad) || state.log.some((e) => e.release === bad));

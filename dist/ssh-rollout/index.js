@@ -68306,12 +68306,12 @@ function unlockCommand(deployPath, o) {
     const l = layout(deployPath);
     const lock = quote(l.lock);
     const live = o.force ? 'false' : `[ "$age" -le ${LOCK_STALE_SEC} ]`;
-    // JSON.stringify writes each stand-in as \u0000…\u0000: the parts between them are printed as they are.
-    const json = JSON.stringify(o.entry);
-    const holderJson = JSON.stringify(UNLOCK_HOLDER).slice(1, -1);
-    const ageJson = JSON.stringify(UNLOCK_AGE).slice(1, -1);
-    const parts = json.split(new RegExp(`(${escapeRegExp(holderJson)}|${escapeRegExp(ageJson)})`));
-    const printed = parts.map((p) => (p === holderJson ? '"$h"' : p === ageJson ? '"$age"' : quote(p)));
+    // JSON.stringify writes each stand-in as \u0000…\u0000: the text around them is printed as it is.
+    const [holder, age] = [UNLOCK_HOLDER, UNLOCK_AGE].map((t) => JSON.stringify(t).slice(1, -1));
+    const printed = JSON.stringify(o.entry)
+        .split(holder)
+        .map((part) => part.split(age).map(quote).join(' "$age" '))
+        .join(' "$h" ');
     return [
         `[ -d ${lock} ] || { echo none; exit 0; }`,
         readOwner(lock),
@@ -68320,12 +68320,9 @@ function unlockCommand(deployPath, o) {
         // The takeover guard too: a lock removed by hand must not leave a rollout's takeover half-done.
         `rm -rf ${lock} ${quote(`${l.lock}.takeover`)}`,
         `h=$(printf '%s' "$holder" | tr -d '\\000-\\037\\177' | sed 's/\\\\/\\\\\\\\/g; s/"/\\\\"/g')`,
-        `printf '%s' ${printed.join(' ')} >> ${quote(l.log)} && printf '\\n' >> ${quote(l.log)}`,
+        `printf '%s' ${printed} >> ${quote(l.log)} && printf '\\n' >> ${quote(l.log)}`,
         `echo "removed $age $holder"`,
     ].join('\n');
-}
-function escapeRegExp(text) {
-    return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 ;// CONCATENATED MODULE: ./src/engine/lock.ts

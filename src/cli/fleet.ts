@@ -49,8 +49,9 @@ async function eachHost<T>(
       handshakes,
     });
     try {
-      await runSteps(['connect'], plainStepRun(host, deps.logger));
-      return await fn(plainStepRun(host, deps.logger));
+      const r = plainStepRun(host, deps.logger);
+      await runSteps(['connect'], r);
+      return await fn(r);
     } catch (err) {
       return failed(host.id, errorMessage(err));
     } finally {

@@ -81,15 +81,17 @@ export function planHost(state: HostState, options: PlanOptions): HostPlan {
   return leaveAlone(state, options, facts) ?? goBack(state, facts, options.toRelease);
 }
 
+/** The release this revert takes off this host ('' when none): named, this run's, or (planned) whatever it runs. */
+function badOn(state: HostState, options: PlanOptions): string {
+  if (options.planned) return state.current === options.toRelease ? '' : state.current;
+  return options.badRelease || latestRolledOut(state.log, options.run);
+}
+
 function hostFacts(state: HostState, options: PlanOptions): HostFacts {
   const current = state.current;
   const onDisk = new Set(state.releases.map((r) => r.id));
   const markedBad = new Set(state.bad);
-  const bad = options.planned
-    ? current !== options.toRelease
-      ? current
-      : ''
-    : options.badRelease || latestRolledOut(state.log, options.run);
+  const bad = badOn(state, options);
   const reached =
     state.exists &&
     bad !== '' &&

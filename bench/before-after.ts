@@ -24,7 +24,7 @@ export interface BeforeAfterBench {
 }
 
 /** Runs one bundle as the runner would (INPUT_* variables), returning its wall time. */
-async function runBundle(bundle: string, inputs: Record<string, string>, workDir: string): Promise<number> {
+export async function runBundle(bundle: string, inputs: Record<string, string>, workDir: string): Promise<number> {
   const outputFile = join(workDir, `out-${Math.random().toString(36).slice(2)}`);
   writeFileSync(outputFile, '');
   const env: NodeJS.ProcessEnv = {

@@ -13,8 +13,9 @@
 //        health   ssh host '… the same environment …; cd D/current && HEALTH'   (once, no retries)
 //      the first failing ssh stops the deploy after its wave's running hosts end (the error is thrown);
 //      the next wave starts when every host of this one has passed health.
-// Every ssh is a fresh connection (no ControlMaster): key auth with the fleet's client key, host keys
-// checked against a known_hosts file (StrictHostKeyChecking=yes), no user or system ssh config (-F /dev/null).
+// Every ssh is a fresh connection (no ControlMaster; with `controlDir`, one master per host shared by its
+// phases): key auth with the fleet's client key, host keys checked against a known_hosts file
+// (StrictHostKeyChecking=yes), no user or system ssh config (-F /dev/null).
 // It does not take a lock, read state, verify a checksum, record a deploy log or prune: fivestep does
 // those too, so this peer is the floor a bare script reaches, not an equal feature set.
 import { execFile, spawn } from 'node:child_process';
@@ -47,6 +48,11 @@ export interface PeerOptions {
   healthCommand: string;
   /** Scratch directory on the runner (key file, known_hosts, the tar.gz). */
   workDir: string;
+  /**
+   * Share one connection per host between its phases (ControlMaster=auto, ControlPersist=60) with the
+   * sockets under this directory (`DIR/%C`); the caller closes the masters. Default: a fresh connection per ssh.
+   */
+  controlDir?: string;
 }
 
 export interface PeerRun {
@@ -81,8 +87,20 @@ export function peerCommand(
   }
 }
 
-/** ssh's arguments for one host: fresh connection, key auth, strict host-key check against knownHostsFile. */
-export function sshArgs(host: HostSpec, keyFile: string, knownHostsFile: string, command: string): string[] {
+/**
+ * ssh's arguments for one host: fresh connection (or one shared through a master in controlDir), key auth,
+ * strict host-key check against knownHostsFile.
+ */
+export function sshArgs(
+  host: HostSpec,
+  keyFile: string,
+  knownHostsFile: string,
+  command: string,
+  controlDir?: string,
+): string[] {
+  const control = controlDir
+    ? ['-o', 'ControlMaster=auto', '-o', `ControlPath=${controlDir}/%C`, '-o', 'ControlPersist=60']
+    : ['-o', 'ControlMaster=no'];
   return [
     '-F',
     '/dev/null',
@@ -98,8 +116,7 @@ export function sshArgs(host: HostSpec, keyFile: string, knownHostsFile: string,
     `UserKnownHostsFile=${knownHostsFile}`,
     '-o',
     'GlobalKnownHostsFile=/dev/null',
-    '-o',
-    'ControlMaster=no',
+    ...control,
     '-o',
     'LogLevel=ERROR',
     '-p',
@@ -174,7 +191,7 @@ export async function runOpensshPeer(o: PeerOptions): Promise<PeerRun> {
         sshProcesses++;
         try {
           await sshOnce(
-            sshArgs(o.hosts[i], keyFile, knownHostsFile, peerCommand(phase, o)),
+            sshArgs(o.hosts[i], keyFile, knownHostsFile, peerCommand(phase, o), o.controlDir),
             phase === 'upload' ? tarball : undefined,
           );
         } catch (e) {

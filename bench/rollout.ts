@@ -171,8 +171,17 @@ export function segmentLogger(
   };
 }
 
-async function runFivestep(
-  fleet: Fleet,
+/** What the runners read of a fleet: a Fleet, or the same hosts reached another way (through proxies). */
+export interface FleetView {
+  hosts: { host: string; port: number }[];
+  user: string;
+  clientKey: string;
+  hostsInput: string;
+  knownHosts(): string;
+}
+
+export async function runFivestep(
+  fleet: FleetView,
   artifactDir: string,
   releaseId: string,
   workDir: string,
@@ -267,14 +276,14 @@ const PLAYBOOK = `# Same work as ssh-rollout: upload, unpack into releases/<id>,
 export const ANSIBLE_SPEEDUPS =
   'pipelining=True, forks=20, gather_facts: false, ControlMaster/ControlPersist (default), no ssh -C';
 
-interface AnsibleSetup {
+export interface AnsibleSetup {
   dir: string;
   inventory: string;
   playbook: string;
   env: NodeJS.ProcessEnv;
 }
 
-function setupAnsible(fleet: Fleet, dir: string): AnsibleSetup {
+export function setupAnsible(fleet: FleetView, dir: string): AnsibleSetup {
   mkdirSync(dir, { recursive: true });
   const keyFile = join(dir, 'client_key');
   writeFileSync(keyFile, fleet.clientKey, { mode: 0o600 });
@@ -316,7 +325,7 @@ function setupAnsible(fleet: Fleet, dir: string): AnsibleSetup {
 }
 
 /** Closes the ControlPersist masters a run left behind (so the next run starts cold too). */
-async function closeControlMasters(controlDir: string): Promise<void> {
+export async function closeControlMasters(controlDir: string): Promise<void> {
   let socks: string[] = [];
   try {
     socks = readdirSync(controlDir);
@@ -330,7 +339,7 @@ async function closeControlMasters(controlDir: string): Promise<void> {
   );
 }
 
-async function runAnsible(setup: AnsibleSetup, artifactDir: string, releaseId: string): Promise<AnsibleRun> {
+export async function runAnsible(setup: AnsibleSetup, artifactDir: string, releaseId: string): Promise<AnsibleRun> {
   const tarball = join(setup.dir, `${releaseId}.tar.gz`);
   const controlDir = mkdtempSync(join(setup.dir, 'cp-'));
   const t0 = performance.now();
@@ -363,7 +372,7 @@ async function runAnsible(setup: AnsibleSetup, artifactDir: string, releaseId: s
 }
 
 /** Makes sure ansible-playbook exists; returns its version, or why it cannot run. */
-async function ensureAnsible(log: (l: string) => void): Promise<{ version?: string; note?: string }> {
+export async function ensureAnsible(log: (l: string) => void): Promise<{ version?: string; note?: string }> {
   const version = () => {
     const r = spawnSync('ansible-playbook', ['--version'], { encoding: 'utf8' });
     return r.status === 0 ? r.stdout.split('\n')[0].trim() : undefined;

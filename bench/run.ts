@@ -1,5 +1,7 @@
-// `npm run bench`: the rollout benchmark (fivestep vs Ansible), then this checkout's 20-host rollout beside an
-// earlier commit's bundle (bench/before-after.ts), then ssh-rollout at scale (20 to 1,000 hosts
+// `npm run bench`: the rollout benchmark (fivestep vs Ansible), then the same rollout over a simulated network
+// (RTT 0 to 200 ms through latency proxies, beside OpenSSH with ControlMaster and Ansible; bench/network.ts),
+// then this checkout's 20-host rollout beside an earlier commit's bundle (bench/before-after.ts), then
+// ssh-rollout at scale (20 to 1,000 hosts
 // beside plain OpenSSH, delta and artifact-url bytes; a part that cannot be measured fails the run), then
 // `fivestep status` over 1,000 hosts beside an ssh shell loop (bench/status.ts), then metric-watch's
 // breach→verdict time,
@@ -17,6 +19,7 @@ import { benchCanaryJudge } from './canary-judge.js';
 import { benchGatePublish } from './gate-publish.js';
 import { benchJUnitReader } from './junit.js';
 import { benchMetricWatch } from './metric-watch.js';
+import { benchNetwork } from './network.js';
 import { benchNginxReload } from './nginx-reload.js';
 import { benchRollout } from './rollout.js';
 import { benchScale, scaleSummary } from './scale.js';
@@ -28,6 +31,8 @@ const started = performance.now();
 
 console.log('== ssh-rollout vs Ansible ==');
 const rollout = await benchRollout(3);
+console.log('\n== ssh-rollout on a real network ==');
+const network = await benchNetwork(3);
 console.log('\n== ssh-rollout before and after (this checkout beside an earlier bundle) ==');
 const beforeAfter = await benchBeforeAfter(15);
 console.log('\n== ssh-rollout at scale ==');
@@ -57,6 +62,7 @@ console.log(`\nbench finished in ${totalSeconds.toFixed(0)} s`);
 console.log('\n---- figures (paste into the README) ----');
 for (const line of [
   ...rollout.lines,
+  ...network.lines,
   ...beforeAfter.lines,
   ...scale.lines,
   ...status.lines,
@@ -73,13 +79,17 @@ mkdirSync(join(REPO, '.tmp'), { recursive: true });
 const out = join(REPO, '.tmp', 'bench.json');
 writeFileSync(
   out,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, beforeAfter, scale: scaleSummary(scale), status: { ...status, lines: undefined }, metricWatch, underLoad, nginxReload, canaryJudge, junitReader, gatePublish }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, network, beforeAfter, scale: scaleSummary(scale), status: { ...status, lines: undefined }, metricWatch, underLoad, nginxReload, canaryJudge, junitReader, gatePublish }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
 );
 console.log(`\nJSON: ${out}`);
-const failures = [...scale.errors, ...status.errors.map((e) => `status: ${e}`)];
+const failures = [
+  ...network.errors.map((e) => `network: ${e}`),
+  ...scale.errors,
+  ...status.errors.map((e) => `status: ${e}`),
+];
 if (failures.length) {
   console.error(
-    `\nbench FAILED: ${failures.length} scale/status figure(s) could not be measured:\n${failures.map((e) => `  ${e}`).join('\n')}`,
+    `\nbench FAILED: ${failures.length} network/scale/status figure(s) could not be measured:\n${failures.map((e) => `  ${e}`).join('\n')}`,
   );
   process.exitCode = 1;
 }

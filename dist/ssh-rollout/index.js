@@ -52754,8 +52754,8 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1098);
-/* harmony import */ var _ssh_connector_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8781);
+/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1873);
+/* harmony import */ var _ssh_connector_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8339);
 // ssh-rollout entry: the runner shell around src/rollout/main.ts.
 
 
@@ -53205,7 +53205,7 @@ function terminalText(text) {
 
 /***/ }),
 
-/***/ 1098:
+/***/ 1873:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -68046,6 +68046,48 @@ function formatShares(split) {
         .join(', ');
 }
 
+;// CONCATENATED MODULE: ./src/release/joined.ts
+// Several steps' commands as one remote command, each step's outcome still its own: a round trip per
+// command is what a real network charges, and steps that must run in sequence on a host (switch, then
+// reload) need not wait for the runner in between. Each command runs in its own subshell (its `set -e`,
+// `cd` and `exit` stay its own), its output goes out as it would alone, and a line with a per-run nonce
+// after it, on stdout and on stderr, says where it ended and how; the first failure ends the whole.
+// The nonce is split in the script's text (`fivestep <hex>` there, `fivestep-<hex>` in the output), so a
+// command that prints the script (`ps`) cannot fake an end.
+const end = (nonce) => `\nfivestep-${nonce}`;
+/** `commands` run in order in one shell, stopping at the first that exits non-zero (with its status). */
+function joinCommands(commands, nonce) {
+    if (!/^[0-9a-f]{8,}$/.test(nonce))
+        throw new Error('the nonce must be hex');
+    const ended = `c=$?; printf '\\n%s-%s %s\\n' fivestep ${nonce} "$c"; printf '\\n%s-%s\\n' fivestep ${nonce} >&2; ` +
+        `[ "$c" -eq 0 ] || exit "$c"`;
+    return commands.map((c) => `(\n${c}\n)\n${ended}`).join('\n');
+}
+/** How many commands have ended, from the stdout seen so far. */
+function endedSoFar(stdout, nonce) {
+    const mark = `${end(nonce)} `;
+    let n = 0;
+    for (let at = stdout.indexOf(mark); at >= 0; at = stdout.indexOf(mark, at + mark.length))
+        n++;
+    return n;
+}
+/** Each ended command's exit status and output, in order (a command cut short is not among them). */
+function splitJoined(stdout, stderr, nonce) {
+    const outs = stdout.split(end(nonce));
+    const errs = stderr.split(end(nonce));
+    const parts = [];
+    for (let k = 0; k + 1 < outs.length; k++) {
+        // Each piece after the first starts with the end line's rest: ` <status>\n` on stdout, `\n` on stderr.
+        const out = k === 0 ? outs[0] : outs[k].replace(/^ \d+\n/, '');
+        const err = k === 0 ? errs[0] : (errs[k] ?? '').replace(/^\n/, '');
+        const code = Number(/^ (\d+)\n/.exec(outs[k + 1])?.[1] ?? NaN);
+        if (!Number.isInteger(code))
+            break;
+        parts.push({ code, stdout: out, stderr: k + 1 < errs.length ? err : '' });
+    }
+    return parts;
+}
+
 ;// CONCATENATED MODULE: ./src/engine/step-record.ts
 // What every step of the release engine leaves behind: one timed step record, and on failure one
 // kind of error naming the step. Rollout and revert reports are built from these records.
@@ -68090,14 +68132,37 @@ function outputTail(stderr, stdout, code) {
 
 
 
+
+
 /**
- * Connection starts (TCP, key exchange, authentication) in flight at once, separately from
- * max-parallel: a burst of handshakes is what servers and middleboxes refuse first. 10 is where
- * OpenSSH's default `MaxStartups 10:30:100` starts dropping unauthenticated connections, which a
- * jump host (every handshake goes through it) would otherwise do to a large rollout.
+ * Connection starts (TCP, key exchange, authentication) in flight at once to one server, separately from
+ * max-parallel: a burst of handshakes is what servers refuse first. 10 is where OpenSSH's default
+ * `MaxStartups 10:30:100` starts dropping unauthenticated connections. MaxStartups counts per sshd, so
+ * distinct servers are not throttled against each other; through a jump host every handshake is its sshd's.
  */
-const MAX_CONCURRENT_HANDSHAKES = 10;
-const handshakes = new concurrency/* Semaphore */.jf(MAX_CONCURRENT_HANDSHAKES);
+const MAX_HANDSHAKES_PER_SERVER = 10;
+/** Bounds connection starts per server (the jump host when there is one), and optionally in total. */
+class HandshakeLimits {
+    perServer = new Map();
+    limit;
+    total;
+    constructor(options = {}) {
+        this.limit = options.perServer ?? MAX_HANDSHAKES_PER_SERVER;
+        if (options.total !== undefined)
+            this.total = new concurrency/* Semaphore */.jf(options.total);
+    }
+    /** Runs `fn` (one connect to `host`, through `jump` if given) within the limits. */
+    run(host, jump, fn) {
+        const server = jump ?? host;
+        const key = `${server.host}:${server.port}`;
+        let sem = this.perServer.get(key);
+        if (!sem)
+            this.perServer.set(key, (sem = new concurrency/* Semaphore */.jf(this.limit)));
+        const limited = () => sem.run(fn);
+        return this.total ? this.total.run(limited) : limited();
+    }
+}
+const handshakes = new HandshakeLimits();
 class ReleaseHost {
     spec;
     ctx;
@@ -68125,7 +68190,8 @@ class ReleaseHost {
     /** Connects, verifying the host key. */
     async connect() {
         await this.timed('connect', async () => {
-            this.current = await (this.ctx.handshakes ?? handshakes).run(() => this.ctx.connector(this.spec, this.ctx.credentials));
+            const { credentials } = this.ctx;
+            this.current = await (this.ctx.handshakes ?? handshakes).run(this.spec, credentials.jumpHost, () => this.ctx.connector(this.spec, credentials));
             return undefined;
         });
     }
@@ -68181,6 +68247,60 @@ class ReleaseHost {
                 throw new StepError(name, result.code, outputTail(result.stderr, result.stdout, result.code));
             return result.stdout;
         }, describe);
+    }
+    /**
+     * Several steps' commands in one remote command (release/joined.ts): one round trip, yet each step has its own
+     * record, ended when its end line arrives, and a failure is its own StepError, exactly as if it ran alone. Returns
+     * each step's stdout.
+     */
+    async execJoined(parts, options) {
+        if (parts.length === 1) {
+            const [p] = parts;
+            const out = await this.exec(p.name, p.command, options, p.describe);
+            p.done?.(out);
+            return [out];
+        }
+        const nonce = (0,external_node_crypto_.randomBytes)(8).toString('hex');
+        const start = this.now();
+        const ends = [];
+        let seen = '';
+        const onStdout = (chunk) => {
+            seen += chunk;
+            for (let n = endedSoFar(seen, nonce); ends.length < n;)
+                ends.push(this.now());
+        };
+        let result;
+        let lost;
+        try {
+            result = await this.run(joinCommands(parts.map((p) => p.command), nonce), { ...options, onStdout });
+        }
+        catch (err) {
+            lost = err;
+        }
+        const ran = splitJoined(result?.stdout ?? seen, result?.stderr ?? '', nonce);
+        const outs = [];
+        for (let k = 0; k < parts.length; k++) {
+            const { name, describe, done } = parts[k];
+            const from = k === 0 ? start : (ends[k - 1] ?? this.now());
+            const part = ran[k];
+            if (!part) {
+                // Cut short: the connection went while this step ran.
+                const message = lost ? errors_errorMessage(lost) : 'the joined command ended early';
+                this.steps.push({ name, start: from, end: this.now(), ok: false, detail: message });
+                throw new StepError(name, -1, message);
+            }
+            const to = ends[k] ?? this.now();
+            if (part.code !== 0) {
+                const tail = outputTail(part.stderr, part.stdout, part.code);
+                this.steps.push({ name, start: from, end: to, ok: false, detail: tail });
+                throw new StepError(name, part.code, tail);
+            }
+            const text = describe?.(part.stdout);
+            this.steps.push({ name, start: from, end: to, ok: true, ...(text ? { detail: text } : {}) });
+            done?.(part.stdout);
+            outs.push(part.stdout);
+        }
+        return outs;
     }
     /**
      * Runs a step that is not one remote command (a drain on the balancer, the lock's wait, a health check) under this
@@ -68355,6 +68475,8 @@ class HostLock {
     owner = '';
     /** Another run took the lock over (the heartbeat said so). */
     lost = false;
+    /** The release goes with another command now (releaseWith): no renewal. */
+    handingOver = false;
     heartbeat;
     constructor(host) {
         this.host = host;
@@ -68412,7 +68534,7 @@ class HostLock {
      */
     async renew() {
         const session = this.host.session;
-        if (!this.token || !session)
+        if (!this.token || !session || this.handingOver)
             return true;
         if (this.lost)
             return false;
@@ -68437,6 +68559,25 @@ class HostLock {
                 `then taken over`);
         }
         await this.host.run(releaseLockCommand(this.host.deployPath, token));
+    }
+    /**
+     * Releases the lock at the end of another command (`run`, given whether it must release: the record of an updated
+     * host), a round trip saved. The heartbeat ends first; the lock is released once `run` succeeds, else `release`
+     * still does it.
+     */
+    async releaseWith(run) {
+        if (!this.token)
+            return run(false);
+        this.handingOver = true;
+        try {
+            await this.closeHeartbeat();
+            const value = await run(true);
+            this.token = '';
+            return value;
+        }
+        finally {
+            this.handingOver = false;
+        }
     }
     /** Ends the heartbeat channel (its loop exits on end of input), so no renewal races the release of the lock. */
     async closeHeartbeat() {
@@ -68949,7 +69090,7 @@ function unpackPlain(i) {
     };
     return unpackCommand(i.settings.deployPath, i.release, options);
 }
-function unpackDelta(i) {
+function deltaUnpack(i) {
     const { needBytes } = i.delta;
     return deltaUnpackCommand(i.settings.deployPath, i.release, i.artifact.identity, needBytes, i.ledger('staged')[0]);
 }
@@ -68959,6 +69100,7 @@ function recordCommand(i) {
     return [
         appendLogCommand(d, ...i.ledger('record')),
         ...(prune.length ? [removeReleasesCommand(d, [...prune])] : []),
+        ...(i.unlock ? [`{ ${releaseLockCommand(d, i.token)}; }`] : []),
     ].join(' && ');
 }
 /** The health check, with `{port}` the port of the host's balancer server. */
@@ -69005,19 +69147,19 @@ async function compare(r) {
     r.deltaBuild = { tar, detail: `delta from ${offer.from}: ${files.length} of ${n} files, ${tar.length} bytes` };
     return 'done';
 }
-/** Unpacks the release (from the upload, the download, or a delta tar), complete or absent, and records `staged`. */
-async function unpack(r) {
+/**
+ * Unpacks a delta tar (after a compare), complete or absent, and records `staged`; the release from an upload or a
+ * download (or already there) unpacks as a plain command (`plain` below).
+ */
+async function unpackDelta(r) {
     const delta = r.deltaBuild;
-    if (!delta) {
-        await r.host.exec('unpack', unpackPlain(r.input));
-        r.staging ??= 'cached';
-        return 'done';
-    }
+    if (!delta)
+        return runPlain('unpack', r);
     r.deltaBuild = undefined;
     // Sent whether or not the build then passes its check.
     r.sentBytes += delta.tar.length;
     try {
-        await r.host.exec('unpack', unpackDelta(r.input), { stdin: delta.tar }, () => delta.detail);
+        await r.host.exec('unpack', deltaUnpack(r.input), { stdin: delta.tar }, () => delta.detail);
         r.staging = 'delta';
         return 'done';
     }
@@ -69073,21 +69215,15 @@ const STEPS = {
         // Waiting on a live lock and taking over a stale one: engine/lock.ts.
         run: async (r) => (await takeLock(r.lock, r.lockRequest), 'done'),
     },
-    state: {
+    state: commandStep('state', {
         command: (i) => readStateCommand(i.settings.deployPath, i.release, i.settings.checks),
-        run: async (r) => {
-            r.state = parseState(await r.host.exec('state', STEPS.state.command(r.input)));
-            return 'done';
-        },
-    },
-    adopt: {
+        plain: (r) => ({ done: (out) => (r.state = parseState(out)) }),
+    }),
+    adopt: commandStep('adopt', {
         command: (i) => adoptCommand(i.settings.deployPath, i.adoptId, i.ledger('adopt')[0]),
-        run: async (r) => {
-            await r.host.exec('adopt', STEPS.adopt.command(r.input), undefined, () => `moved current to releases/${r.input.adoptId}`);
-            return 'done';
-        },
-    },
-    download: {
+        plain: (r) => ({ describe: () => `moved current to releases/${r.input.adoptId}` }),
+    }),
+    download: commandStep('download', {
         command: (i) => {
             const { href, redacted } = i.artifact.url;
             return downloadArtifactCommand(i.settings.deployPath, i.release, href, i.artifact.sha256, redacted, {
@@ -69096,51 +69232,52 @@ const STEPS = {
         },
         // The URL is shown redacted (its query string may carry a token); the host reads it from stdin.
         note: (i) => onStdin('the URL', i.artifact.url.redacted),
-        run: async (r) => {
+        plain: (r) => {
             const url = r.input.artifact.url;
-            await r.host.exec('download', STEPS.download.command(r.input), { stdin: downloadStdin(url.href) }, (out) => {
-                const bytes = /downloaded=(\d+)/.exec(out)?.[1];
-                return bytes ? `${bytes} bytes from ${url.redacted}` : `from ${url.redacted}`;
-            });
-            r.staging = 'url';
-            return 'done';
+            return {
+                stdin: downloadStdin(url.href),
+                describe: (out) => {
+                    const bytes = /downloaded=(\d+)/.exec(out)?.[1];
+                    return bytes ? `${bytes} bytes from ${url.redacted}` : `from ${url.redacted}`;
+                },
+                done: () => (r.staging = 'url'),
+            };
         },
-    },
+    }),
     compare: {
         command: (i) => deltaOfferCommand(i.settings.deployPath, i.release, i.previous),
         note: (i) => onStdin('the manifest', `sha256, mode, size, mtime and path of ${i.artifact?.delta?.entries.length ?? 0} files`),
         run: compare,
         fallback: ['upload'],
     },
-    upload: {
+    upload: commandStep('upload', {
         command: (i) => receiveArtifactCommand(i.settings.deployPath, i.release, i.artifact.sha256),
         note: () => onStdin('the artifact'),
-        run: async (r) => {
+        plain: (r) => {
             const content = r.input.artifact.content;
-            await r.host.exec('upload', STEPS.upload.command(r.input), { stdin: content });
-            r.sentBytes += content.length;
-            r.staging = 'full';
-            return 'done';
+            return { stdin: content, done: () => ((r.sentBytes += content.length), (r.staging = 'full')) };
         },
-    },
+    }),
     unpack: {
-        command: (i) => (i.delta ? unpackDelta(i) : unpackPlain(i)),
+        command: (i) => (i.delta ? deltaUnpack(i) : unpackPlain(i)),
         note: (i) => i.artifact?.delta
             ? '# after a compare, instead (the tar of missing files, directories and symlinks on stdin; ' +
                 'the space needed is what it holds, here at most the whole release):\n' +
-                unpackDelta({ ...i, delta: { needBytes: i.artifact.unpacked?.bytes ?? 0 } })
+                deltaUnpack({ ...i, delta: { needBytes: i.artifact.unpacked?.bytes ?? 0 } })
             : '',
-        run: unpack,
+        // A delta build unpacks on its own (its tar on stdin, a fallback on failure); anything else is a plain command.
+        plain: (r) => (r.deltaBuild ? undefined : { done: () => (r.staging ??= 'cached') }),
+        run: unpackDelta,
         fallback: ['upload', 'unpack'],
     },
-    link: {
+    link: commandStep('link', {
         command: (i) => linkSharedCommand(i.settings.deployPath, i.release, i.settings.sharedPaths),
-        run: async (r) => (await r.host.exec('link', STEPS.link.command(r.input)), 'done'),
-    },
-    setup: {
+        plain: () => ({}),
+    }),
+    setup: commandStep('setup', {
         command: (i) => userCommand(releasePath(i.settings.deployPath, i.release), i.settings.setupCommand, env(i)),
-        run: async (r) => (await r.host.exec('setup', STEPS.setup.command(r.input)), 'done'),
-    },
+        plain: () => ({}),
+    }),
     drain: {
         command: () => '',
         note: (i) => {
@@ -69152,18 +69289,14 @@ const STEPS = {
         // A run that stopped while this host waited for another server to come back leaves it untouched.
         run: async (r) => ((await r.balancer.drain(r.host, r.stopped)) === 'stopped' ? 'stopped' : 'done'),
     },
-    switch: {
+    switch: commandStep('switch', {
         command: (i) => switchCommand(i.settings.deployPath, i.release, i.ledger('switched')[0]),
-        run: async (r) => {
-            await r.host.exec('switch', STEPS.switch.command(r.input));
-            r.switched = true;
-            return 'done';
-        },
-    },
-    reload: {
+        plain: (r) => ({ done: () => (r.switched = true) }),
+    }),
+    reload: commandStep('reload', {
         command: (i) => userCommand(`${i.settings.deployPath}/current`, i.settings.reloadCommand, env(i)),
-        run: async (r) => (await r.host.exec('reload', STEPS.reload.command(r.input)), 'done'),
-    },
+        plain: () => ({}),
+    }),
     health: {
         command: (i) => i.settings.healthCommand ? userCommand(`${i.settings.deployPath}/current`, i.settings.healthCommand, env(i)) : '',
         note: (i) => {
@@ -69188,23 +69321,22 @@ const STEPS = {
             return 'done';
         },
     },
-    record: {
+    record: commandStep('record', {
         command: recordCommand,
         note: (i) => i.prune === null
             ? `# and, in the same command: rm -rf -- <releases beyond keep-releases ${i.settings.keepReleases}, ` +
                 'never the current, previous or newest healthy one>'
             : '',
-        run: async (r) => {
+        plain: (r) => {
             const prune = r.input.prune ?? [];
-            await r.host.exec('record', STEPS.record.command(r.input), undefined, () => prune.length ? `pruned ${prune.join(', ')}` : undefined);
-            return 'done';
+            return { describe: () => (prune.length ? `pruned ${prune.join(', ')}` : undefined) };
         },
-    },
-    'mark-bad': {
+    }),
+    'mark-bad': commandStep('mark-bad', {
         command: (i) => `${markBadCommand(i.settings.deployPath, i.release, i.badMarker)} && ` +
             `${appendLogCommand(i.settings.deployPath, ...i.ledger('bad'))}`,
-        run: async (r) => (await r.host.exec('mark-bad', STEPS['mark-bad'].command(r.input)), 'done'),
-    },
+        plain: () => ({}),
+    }),
     revert: {
         command: (i) => pointAt(i, i.target, i.ledger('back')[0]),
         note: (i) => {
@@ -69217,10 +69349,33 @@ const STEPS = {
         run: switchBack,
     },
 };
-/** Runs `steps` in order through the table; a step answering `fallback` has its fallback steps run in its place. */
+/** A step that is one remote command: it runs alone through `run`, or in one command with its neighbours (runSteps). */
+function commandStep(name, def) {
+    return { ...def, run: (r) => runPlain(name, r) };
+}
+/** Runs the plain command steps `names` (of the table) in one remote command; each keeps its own record. */
+async function runPlain(names, r) {
+    const list = typeof names === 'string' ? [names] : names;
+    const parts = list.map((name) => ({ name, command: STEPS[name].command(r.input), ...STEPS[name].plain(r) }));
+    const stdin = parts[0].stdin;
+    await r.host.execJoined(parts, stdin ? { stdin } : undefined);
+    return 'done';
+}
+/**
+ * Runs `steps` in order through the table; a step answering `fallback` has its fallback steps run in its place.
+ * Plain command steps in a row run as one remote command (one round trip instead of one each); only the first may
+ * read stdin, since it is the command's.
+ */
 async function runSteps(steps, r) {
     const queue = [...steps];
     for (let name = queue.shift(); name; name = queue.shift()) {
+        if (STEPS[name].plain?.(r)) {
+            const joined = [name];
+            while (queue.length > 0 && isPlainWithoutStdin(queue[0], r))
+                joined.push(queue.shift());
+            await runPlain(joined, r);
+            continue;
+        }
         const outcome = await STEPS[name].run(r);
         if (outcome === 'stopped')
             return 'stopped';
@@ -69228,6 +69383,10 @@ async function runSteps(steps, r) {
             queue.unshift(...(STEPS[name].fallback ?? []));
     }
     return 'done';
+}
+function isPlainWithoutStdin(name, r) {
+    const plain = STEPS[name].plain?.(r);
+    return plain !== undefined && plain.stdin === undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/engine/verdict.ts
@@ -69727,9 +69886,12 @@ async function finishHost(run, shared, plan) {
     const healthy = run.input.ledger('record');
     const ledger = readLedger([...state.log, ...healthy], state.bad);
     const prune = planPrune(state, ledger, s.keepReleases, [run.record.previous]);
-    run.input = { ...run.input, prune };
     try {
-        await runSteps(plan.finish, run);
+        await run.lock.releaseWith((unlock) => {
+            run.input = { ...run.input, prune, unlock };
+            return runSteps(plan.finish, run);
+        });
+        run.input = { ...run.input, unlock: false };
         if (prune.length > 0)
             shared.log.info(`${run.host.id}: pruned ${prune.join(', ')}`);
         return '';
@@ -69781,7 +69943,8 @@ function printDryRun(logger, settings, artifact, plan, hosts) {
     ];
     for (const step of new Set(steps))
         logger.info(`  # ${step}\n${describeStep(step, input).replace(/^/gm, '    ')}`);
-    logger.info(`  # unlock\n    ${releaseLockCommand(settings.ssh.deployPath, '<token>')}`);
+    logger.info(`  # unlock (a host not updated; an updated host releases it in its record command)\n` +
+        `    ${releaseLockCommand(settings.ssh.deployPath, '<token>')}`);
 }
 /** A step as the dry run shows it: the table's command and note, from placeholder input. */
 function describeStep(step, input) {
@@ -69819,6 +69982,7 @@ function placeholderInput(settings, artifact) {
         badMarker: '',
         runUrl: '<run url>',
         token: '<token>',
+        unlock: true,
         adoptId: '',
         delta: null,
     };
@@ -70046,8 +70210,8 @@ class Progress {
         const what = a.url
             ? `artifact downloaded by each host from ${a.url.redacted}`
             : `artifact ${a.bytes} bytes${a.delta ? `, ${a.delta.entries.length} files, delta staging` : ''}`;
-        this.log.info(`max-failures ${plan.budget}, max-parallel ${plan.maxParallel}, ${MAX_CONCURRENT_HANDSHAKES} handshakes ` +
-            `at once, ` +
+        this.log.info(`max-failures ${plan.budget}, max-parallel ${plan.maxParallel}, ${MAX_HANDSHAKES_PER_SERVER} handshakes ` +
+            `at once a server, ` +
             `${what}, sha256 ${a.sha256}`);
     }
     /** The staging line: how many hosts, how the release reached them, bytes sent, time taken. */
@@ -71459,7 +71623,7 @@ async function prepare(settings, workDir) {
 
 /***/ }),
 
-/***/ 8781:
+/***/ 8339:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -71896,12 +72060,76 @@ function checkCertificates(certs, presented, hostname, known, cas) {
 
 // EXTERNAL MODULE: ./src/ssh/keys.ts
 var keys = __nccwpck_require__(9892);
+;// CONCATENATED MODULE: ./src/ssh/early-send.ts
+/** ssh2 1.x's window and packet size for the channels it opens (lib/Channel.js MAX_WINDOW, PACKET_SIZE). */
+const SSH2_MAX_WINDOW = 2 * 1024 * 1024;
+const SSH2_PACKET_SIZE = 32 * 1024;
+/** The hash ssh2 signs with for a public-key algorithm (its getKeyAlgos), undefined for the key's own. */
+const HASH_OF = { 'rsa-sha2-256': 'sha256', 'rsa-sha2-512': 'sha512', 'ssh-rsa': 'sha1' };
+/**
+ * Makes `client` (after connect() was called) send the signed public-key request at once instead of asking
+ * first. Returns false when ssh2's internals are not what this expects (nothing changed).
+ */
+function signWithoutAsking(client, key) {
+    const proto = client._protocol;
+    if (typeof proto?.authPK !== 'function')
+        return false;
+    const authPK = proto.authPK.bind(proto);
+    proto.authPK = (user, pub, keyAlgo, sign) => {
+        const hash = keyAlgo ? HASH_OF[keyAlgo] : undefined;
+        // A key that cannot sign (or sign with this hash) goes ssh2's way, which reports why.
+        if (sign || pub !== key || key.sign(Buffer.from('probe'), hash) instanceof Error)
+            return authPK(user, pub, keyAlgo, sign);
+        authPK(user, pub, keyAlgo, (data, done) => done(key.sign(data, hash)));
+    };
+    return true;
+}
+/** Whether `client` can open a session channel ahead of its command (ssh2's internals as expected). */
+function canOpenAhead(client) {
+    const c = client;
+    return typeof c._chanMgr?.add === 'function' && typeof c._protocol?.session === 'function';
+}
+/** Opens a session channel, with nothing started on it yet (ssh2's openChannel for 'session'). */
+function openSessionChannel(client) {
+    const c = client;
+    return new Promise((resolve, reject) => {
+        const opened = (err, chan) => (err ? reject(err) : resolve(chan));
+        // ssh2 dispatches a confirmation by the callback's type.
+        opened.type = 'session';
+        const local = c._chanMgr.add(opened);
+        if (local === -1)
+            return reject(new Error('No free channels available'));
+        c._protocol.session(local, SSH2_MAX_WINDOW, SSH2_PACKET_SIZE);
+    });
+}
+/**
+ * Starts `command` on an open session channel (ssh2's reqExec). `started` is called in the reply's own handler,
+ * before ssh2 reads the next packet: the command's output and exit status may be in the same read.
+ */
+function execOn(client, channel, command, started) {
+    const chan = channel;
+    const proto = client._protocol;
+    if (chan.outgoing.state !== 'open')
+        return started(new Error('Channel is not open'), channel);
+    chan._callbacks.push((hadErr) => {
+        if (hadErr) {
+            channel.close();
+            return started(hadErr instanceof Error ? hadErr : new Error('Unable to exec'), channel);
+        }
+        chan.subtype = 'exec';
+        chan.allowHalfOpen = true;
+        started(undefined, channel);
+    });
+    proto.exec(chan.outgoing.id, command, true);
+}
+
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./src/ssh/session.ts
 // The RemoteSession over one ssh2 connection: commands run as channels on it (in parallel if asked),
 // with stdin streamed in, stdout streamed out, a timeout that kills the remote command, and a lost
 // connection failing the commands it was running.
+
 
 
 /** Exit code reported when `timeoutMs` stopped a command, as GNU `timeout` does. */
@@ -71917,6 +72145,9 @@ class SshSession {
     /** Rejects each running command, when the connection is lost. */
     pending = new Set();
     ended = new Set();
+    /** Commands start on a channel opened ahead of them (early-send.ts). */
+    ahead;
+    spare;
     constructor(spec, client, bastion) {
         this.spec = spec;
         this.client = client;
@@ -71936,6 +72167,9 @@ class SshSession {
         client.on('close', () => lost('the connection closed'));
         client.on('error', (err) => lost(err.message));
         bastion?.on('close', () => lost('the jump host connection closed'));
+        this.ahead = canOpenAhead(client);
+        if (this.ahead)
+            this.spare = this.openSpare();
     }
     /** Whether the connection is still usable. */
     get alive() {
@@ -71960,7 +72194,7 @@ class SshSession {
             };
             const abort = (err) => settle(() => reject(err));
             this.pending.add(abort);
-            this.client.exec(command, (err, stream) => {
+            this.start(command, (err, stream) => {
                 if (err) {
                     abort(new Error(`${this.id}: cannot start a command: ${err.message}`));
                     return;
@@ -71987,6 +72221,24 @@ class SshSession {
                 });
             });
         });
+    }
+    /**
+     * Starts `command` on the channel opened ahead (one round trip), and opens the next one (early-send.ts);
+     * ssh2's own exec (open, then exec: two) when its internals are not as expected. `started` is called
+     * synchronously with the server's reply, before the command's output can arrive.
+     */
+    start(command, started) {
+        if (!this.ahead)
+            return void this.client.exec(command, started);
+        // A spare that could not open (MaxSessions was reached then) is opened again for this command.
+        const channel = (this.spare ?? Promise.reject(new Error('none'))).catch(() => openSessionChannel(this.client));
+        this.spare = this.openSpare();
+        channel.then((c) => execOn(this.client, c, command, started), (err) => started(err, undefined));
+    }
+    openSpare() {
+        const spare = openSessionChannel(this.client);
+        spare.catch(() => undefined);
+        return spare;
     }
     async close() {
         if (this.closed)
@@ -72081,6 +72333,7 @@ class PermanentConnectError extends Error {
 }
 
 ;// CONCATENATED MODULE: ./src/ssh/connector.ts
+
 
 
 
@@ -72219,6 +72472,7 @@ function handshake(ctx, host, sock, via) {
                 fail(Object.assign(new Error(`${(0,inputs/* hostId */.My)(host)}: Connection lost before handshake`), { code: 'ECONNRESET' }));
         });
         client.connect(connectConfig(ctx, host, seen, sock, via));
+        signWithoutAsking(client, ctx.key);
         // Nagle's algorithm holds back each small SSH packet (~40 ms a round trip on loopback); commands are small.
         const raw = client._sock;
         raw?.setNoDelay?.(true);

@@ -1,25 +1,59 @@
 // One host of a release, over one SSH session: connect, run a step's command, time it. Each step
 // leaves one step record and, on failure, throws one StepError naming it. What a step runs is the
 // step table's (engine/steps.ts); this is the thin executor under it (as Kamal's are).
+import { randomBytes } from 'node:crypto';
 import { hostId, type HostSpec } from '../common/inputs.js';
 import { errorMessage } from '../common/errors.js';
 import { Semaphore, sleep as realSleep } from '../common/concurrency.js';
+import { endedSoFar, joinCommands, splitJoined } from '../release/joined.js';
 import type { Connector, ExecOptions, ExecResult, RemoteSession, SshCredentials } from '../ssh/types.js';
 import { StepError, outputTail, type StepName, type StepRecord } from './step-record.js';
 
 /**
- * Connection starts (TCP, key exchange, authentication) in flight at once, separately from
- * max-parallel: a burst of handshakes is what servers and middleboxes refuse first. 10 is where
- * OpenSSH's default `MaxStartups 10:30:100` starts dropping unauthenticated connections, which a
- * jump host (every handshake goes through it) would otherwise do to a large rollout.
+ * Connection starts (TCP, key exchange, authentication) in flight at once to one server, separately from
+ * max-parallel: a burst of handshakes is what servers refuse first. 10 is where OpenSSH's default
+ * `MaxStartups 10:30:100` starts dropping unauthenticated connections. MaxStartups counts per sshd, so
+ * distinct servers are not throttled against each other; through a jump host every handshake is its sshd's.
  */
-export const MAX_CONCURRENT_HANDSHAKES = 10;
-const handshakes = new Semaphore(MAX_CONCURRENT_HANDSHAKES);
+export const MAX_HANDSHAKES_PER_SERVER = 10;
+
+/** Bounds connection starts per server (the jump host when there is one), and optionally in total. */
+export class HandshakeLimits {
+  private readonly perServer = new Map<string, Semaphore>();
+  private readonly limit: number;
+  private readonly total?: Semaphore;
+
+  constructor(options: { perServer?: number; total?: number } = {}) {
+    this.limit = options.perServer ?? MAX_HANDSHAKES_PER_SERVER;
+    if (options.total !== undefined) this.total = new Semaphore(options.total);
+  }
+
+  /** Runs `fn` (one connect to `host`, through `jump` if given) within the limits. */
+  run<T>(host: HostSpec, jump: HostSpec | undefined, fn: () => Promise<T>): Promise<T> {
+    const server = jump ?? host;
+    const key = `${server.host}:${server.port}`;
+    let sem = this.perServer.get(key);
+    if (!sem) this.perServer.set(key, (sem = new Semaphore(this.limit)));
+    const limited = () => sem.run(fn);
+    return this.total ? this.total.run(limited) : limited();
+  }
+}
+
+const handshakes = new HandshakeLimits();
+
+/** One step's command in a joined command. */
+export interface JoinedStep {
+  name: StepName;
+  command: string;
+  describe?: (stdout: string) => string | undefined;
+  /** Called as soon as the step has succeeded (before a later step can fail). */
+  done?: (stdout: string) => void;
+}
 
 export interface HostContext {
   connector: Connector;
-  /** Bounds connection starts (default: one limit of MAX_CONCURRENT_HANDSHAKES shared by the process). */
-  handshakes?: Semaphore;
+  /** Bounds connection starts (default: MAX_HANDSHAKES_PER_SERVER per server, shared by the process). */
+  handshakes?: HandshakeLimits;
   credentials: SshCredentials;
   deployPath: string;
   now?: () => number;
@@ -56,8 +90,9 @@ export class ReleaseHost {
   /** Connects, verifying the host key. */
   async connect(): Promise<void> {
     await this.timed('connect', async () => {
-      this.current = await (this.ctx.handshakes ?? handshakes).run(() =>
-        this.ctx.connector(this.spec, this.ctx.credentials),
+      const { credentials } = this.ctx;
+      this.current = await (this.ctx.handshakes ?? handshakes).run(this.spec, credentials.jumpHost, () =>
+        this.ctx.connector(this.spec, credentials),
       );
       return undefined;
     });
@@ -124,6 +159,65 @@ export class ReleaseHost {
       },
       describe,
     );
+  }
+
+  /**
+   * Several steps' commands in one remote command (release/joined.ts): one round trip, yet each step has its own
+   * record, ended when its end line arrives, and a failure is its own StepError, exactly as if it ran alone. Returns
+   * each step's stdout.
+   */
+  async execJoined(parts: readonly JoinedStep[], options?: ExecOptions): Promise<string[]> {
+    if (parts.length === 1) {
+      const [p] = parts;
+      const out = await this.exec(p.name, p.command, options, p.describe);
+      p.done?.(out);
+      return [out];
+    }
+    const nonce = randomBytes(8).toString('hex');
+    const start = this.now();
+    const ends: number[] = [];
+    let seen = '';
+    const onStdout = (chunk: string) => {
+      seen += chunk;
+      for (let n = endedSoFar(seen, nonce); ends.length < n;) ends.push(this.now());
+    };
+    let result: ExecResult | undefined;
+    let lost: unknown;
+    try {
+      result = await this.run(
+        joinCommands(
+          parts.map((p) => p.command),
+          nonce,
+        ),
+        { ...options, onStdout },
+      );
+    } catch (err) {
+      lost = err;
+    }
+    const ran = splitJoined(result?.stdout ?? seen, result?.stderr ?? '', nonce);
+    const outs: string[] = [];
+    for (let k = 0; k < parts.length; k++) {
+      const { name, describe, done } = parts[k];
+      const from = k === 0 ? start : (ends[k - 1] ?? this.now());
+      const part = ran[k];
+      if (!part) {
+        // Cut short: the connection went while this step ran.
+        const message = lost ? errorMessage(lost) : 'the joined command ended early';
+        this.steps.push({ name, start: from, end: this.now(), ok: false, detail: message });
+        throw new StepError(name, -1, message);
+      }
+      const to = ends[k] ?? this.now();
+      if (part.code !== 0) {
+        const tail = outputTail(part.stderr, part.stdout, part.code);
+        this.steps.push({ name, start: from, end: to, ok: false, detail: tail });
+        throw new StepError(name, part.code, tail);
+      }
+      const text = describe?.(part.stdout);
+      this.steps.push({ name, start: from, end: to, ok: true, ...(text ? { detail: text } : {}) });
+      done?.(part.stdout);
+      outs.push(part.stdout);
+    }
+    return outs;
   }
 
   /**

@@ -81,6 +81,8 @@ export class HostLock {
   private owner = '';
   /** Another run took the lock over (the heartbeat said so). */
   private lost = false;
+  /** The release goes with another command now (releaseWith): no renewal. */
+  private handingOver = false;
   private heartbeat?: HeartbeatChannel;
 
   constructor(readonly host: ReleaseHost) {}
@@ -139,7 +141,7 @@ export class HostLock {
    */
   async renew(): Promise<boolean> {
     const session = this.host.session;
-    if (!this.token || !session) return true;
+    if (!this.token || !session || this.handingOver) return true;
     if (this.lost) return false;
     const channel = this.heartbeat?.session === session ? this.heartbeat : this.openHeartbeat(session);
     const answer = new Promise<string>((resolve) => channel.waiting.push(resolve));
@@ -163,6 +165,24 @@ export class HostLock {
       );
     }
     await this.host.run(releaseLockCommand(this.host.deployPath, token));
+  }
+
+  /**
+   * Releases the lock at the end of another command (`run`, given whether it must release: the record of an updated
+   * host), a round trip saved. The heartbeat ends first; the lock is released once `run` succeeds, else `release`
+   * still does it.
+   */
+  async releaseWith<T>(run: (release: boolean) => Promise<T>): Promise<T> {
+    if (!this.token) return run(false);
+    this.handingOver = true;
+    try {
+      await this.closeHeartbeat();
+      const value = await run(true);
+      this.token = '';
+      return value;
+    } finally {
+      this.handingOver = false;
+    }
   }
 
   /** Ends the heartbeat channel (its loop exits on end of input), so no renewal races the release of the lock. */

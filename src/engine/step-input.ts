@@ -67,6 +67,8 @@ export interface StepInput {
   token: string;
   /** adopt-current: the id a hand-deployed `current` directory moves to. */
   adoptId: string;
+  /** The record ends with the release of this run's lock (`token`): one command, not two. */
+  unlock?: boolean;
   /** A delta build: the bytes its files need (null: the whole artifact is unpacked). */
   delta: { needBytes: number } | null;
 }
@@ -107,12 +109,24 @@ export interface StepRun {
 /** `fallback`: the step's `fallback` steps run in its place (a delta the host cannot use: the whole artifact). */
 export type StepOutcome = 'done' | 'stopped' | 'fallback';
 
+/** A step that is one remote command: what goes on its stdin, how its record reads, what its output sets. */
+export interface PlainCommand {
+  stdin?: Buffer;
+  describe?: (stdout: string) => string | undefined;
+  done?: (stdout: string) => void;
+}
+
 export interface StepDef {
   /** The remote command, as run and as the dry run prints it ('' when the step runs on the runner or the balancer). */
   command: (i: StepInput) => string;
   /** What the dry run says besides the command: what goes on stdin, or what runs elsewhere. */
   note?: (i: StepInput) => string;
   run: (r: StepRun) => Promise<StepOutcome>;
+  /**
+   * Set when the step is, for this host now, one plain remote command (its `command`): runSteps may then run it in
+   * one command with the plain steps next to it.
+   */
+  plain?: (r: StepRun) => PlainCommand | undefined;
   /** The steps that run instead when this one answers `fallback`. */
   fallback?: StepName[];
 }

@@ -19,7 +19,7 @@ import {
   type ReleaseEnv,
 } from '../release/commands.js';
 import { parseState, readStateCommand } from '../release/state-command.js';
-import { acquireLockCommand } from '../release/lock-commands.js';
+import { acquireLockCommand, releaseLockCommand } from '../release/lock-commands.js';
 import { deltaOfferCommand, deltaUnpackCommand, filesToSend, parseOffer } from '../release/delta.js';
 import { downloadArtifactCommand, downloadStdin } from '../release/download.js';
 import { releasePath } from '../release/layout.js';
@@ -57,7 +57,7 @@ function unpackPlain(i: StepInput): string {
   return unpackCommand(i.settings.deployPath, i.release, options);
 }
 
-function unpackDelta(i: StepInput): string {
+function deltaUnpack(i: StepInput): string {
   const { needBytes } = i.delta!;
   return deltaUnpackCommand(i.settings.deployPath, i.release, i.artifact!.identity, needBytes, i.ledger('staged')[0]);
 }
@@ -68,6 +68,7 @@ function recordCommand(i: StepInput): string {
   return [
     appendLogCommand(d, ...i.ledger('record')),
     ...(prune.length ? [removeReleasesCommand(d, [...prune])] : []),
+    ...(i.unlock ? [`{ ${releaseLockCommand(d, i.token)}; }`] : []),
   ].join(' && ');
 }
 
@@ -121,19 +122,18 @@ async function compare(r: StepRun): Promise<StepOutcome> {
   return 'done';
 }
 
-/** Unpacks the release (from the upload, the download, or a delta tar), complete or absent, and records `staged`. */
-async function unpack(r: StepRun): Promise<StepOutcome> {
+/**
+ * Unpacks a delta tar (after a compare), complete or absent, and records `staged`; the release from an upload or a
+ * download (or already there) unpacks as a plain command (`plain` below).
+ */
+async function unpackDelta(r: StepRun): Promise<StepOutcome> {
   const delta = r.deltaBuild;
-  if (!delta) {
-    await r.host.exec('unpack', unpackPlain(r.input));
-    r.staging ??= 'cached';
-    return 'done';
-  }
+  if (!delta) return runPlain('unpack', r);
   r.deltaBuild = undefined;
   // Sent whether or not the build then passes its check.
   r.sentBytes += delta.tar.length;
   try {
-    await r.host.exec('unpack', unpackDelta(r.input), { stdin: delta.tar }, () => delta.detail);
+    await r.host.exec('unpack', deltaUnpack(r.input), { stdin: delta.tar }, () => delta.detail);
     r.staging = 'delta';
     return 'done';
   } catch (err) {
@@ -194,26 +194,15 @@ export const STEPS: Record<StepName, StepDef> = {
     // Waiting on a live lock and taking over a stale one: engine/lock.ts.
     run: async (r) => (await takeLock(r.lock!, r.lockRequest!), 'done'),
   },
-  state: {
+  state: commandStep('state', {
     command: (i) => readStateCommand(i.settings.deployPath, i.release, i.settings.checks),
-    run: async (r) => {
-      r.state = parseState(await r.host.exec('state', STEPS.state.command(r.input)));
-      return 'done';
-    },
-  },
-  adopt: {
+    plain: (r) => ({ done: (out) => (r.state = parseState(out)) }),
+  }),
+  adopt: commandStep('adopt', {
     command: (i) => adoptCommand(i.settings.deployPath, i.adoptId, i.ledger('adopt')[0]),
-    run: async (r) => {
-      await r.host.exec(
-        'adopt',
-        STEPS.adopt.command(r.input),
-        undefined,
-        () => `moved current to releases/${r.input.adoptId}`,
-      );
-      return 'done';
-    },
-  },
-  download: {
+    plain: (r) => ({ describe: () => `moved current to releases/${r.input.adoptId}` }),
+  }),
+  download: commandStep('download', {
     command: (i) => {
       const { href, redacted } = i.artifact!.url!;
       return downloadArtifactCommand(i.settings.deployPath, i.release, href, i.artifact!.sha256, redacted, {
@@ -222,16 +211,18 @@ export const STEPS: Record<StepName, StepDef> = {
     },
     // The URL is shown redacted (its query string may carry a token); the host reads it from stdin.
     note: (i) => onStdin('the URL', i.artifact!.url!.redacted),
-    run: async (r) => {
+    plain: (r) => {
       const url = r.input.artifact!.url!;
-      await r.host.exec('download', STEPS.download.command(r.input), { stdin: downloadStdin(url.href) }, (out) => {
-        const bytes = /downloaded=(\d+)/.exec(out)?.[1];
-        return bytes ? `${bytes} bytes from ${url.redacted}` : `from ${url.redacted}`;
-      });
-      r.staging = 'url';
-      return 'done';
+      return {
+        stdin: downloadStdin(url.href),
+        describe: (out) => {
+          const bytes = /downloaded=(\d+)/.exec(out)?.[1];
+          return bytes ? `${bytes} bytes from ${url.redacted}` : `from ${url.redacted}`;
+        },
+        done: () => (r.staging = 'url'),
+      };
     },
-  },
+  }),
   compare: {
     command: (i) => deltaOfferCommand(i.settings.deployPath, i.release, i.previous),
     note: (i) =>
@@ -239,36 +230,35 @@ export const STEPS: Record<StepName, StepDef> = {
     run: compare,
     fallback: ['upload'],
   },
-  upload: {
+  upload: commandStep('upload', {
     command: (i) => receiveArtifactCommand(i.settings.deployPath, i.release, i.artifact!.sha256),
     note: () => onStdin('the artifact'),
-    run: async (r) => {
+    plain: (r) => {
       const content = r.input.artifact!.content;
-      await r.host.exec('upload', STEPS.upload.command(r.input), { stdin: content });
-      r.sentBytes += content.length;
-      r.staging = 'full';
-      return 'done';
+      return { stdin: content, done: () => ((r.sentBytes += content.length), (r.staging = 'full')) };
     },
-  },
+  }),
   unpack: {
-    command: (i) => (i.delta ? unpackDelta(i) : unpackPlain(i)),
+    command: (i) => (i.delta ? deltaUnpack(i) : unpackPlain(i)),
     note: (i) =>
       i.artifact?.delta
         ? '# after a compare, instead (the tar of missing files, directories and symlinks on stdin; ' +
           'the space needed is what it holds, here at most the whole release):\n' +
-          unpackDelta({ ...i, delta: { needBytes: i.artifact.unpacked?.bytes ?? 0 } })
+          deltaUnpack({ ...i, delta: { needBytes: i.artifact.unpacked?.bytes ?? 0 } })
         : '',
-    run: unpack,
+    // A delta build unpacks on its own (its tar on stdin, a fallback on failure); anything else is a plain command.
+    plain: (r) => (r.deltaBuild ? undefined : { done: () => (r.staging ??= 'cached') }),
+    run: unpackDelta,
     fallback: ['upload', 'unpack'],
   },
-  link: {
+  link: commandStep('link', {
     command: (i) => linkSharedCommand(i.settings.deployPath, i.release, i.settings.sharedPaths),
-    run: async (r) => (await r.host.exec('link', STEPS.link.command(r.input)), 'done'),
-  },
-  setup: {
+    plain: () => ({}),
+  }),
+  setup: commandStep('setup', {
     command: (i) => userCommand(releasePath(i.settings.deployPath, i.release), i.settings.setupCommand, env(i)),
-    run: async (r) => (await r.host.exec('setup', STEPS.setup.command(r.input)), 'done'),
-  },
+    plain: () => ({}),
+  }),
   drain: {
     command: () => '',
     note: (i) => {
@@ -282,18 +272,14 @@ export const STEPS: Record<StepName, StepDef> = {
     // A run that stopped while this host waited for another server to come back leaves it untouched.
     run: async (r) => ((await r.balancer!.drain(r.host, r.stopped)) === 'stopped' ? 'stopped' : 'done'),
   },
-  switch: {
+  switch: commandStep('switch', {
     command: (i) => switchCommand(i.settings.deployPath, i.release, i.ledger('switched')[0]),
-    run: async (r) => {
-      await r.host.exec('switch', STEPS.switch.command(r.input));
-      r.switched = true;
-      return 'done';
-    },
-  },
-  reload: {
+    plain: (r) => ({ done: () => (r.switched = true) }),
+  }),
+  reload: commandStep('reload', {
     command: (i) => userCommand(`${i.settings.deployPath}/current`, i.settings.reloadCommand, env(i)),
-    run: async (r) => (await r.host.exec('reload', STEPS.reload.command(r.input)), 'done'),
-  },
+    plain: () => ({}),
+  }),
   health: {
     command: (i) =>
       i.settings.healthCommand ? userCommand(`${i.settings.deployPath}/current`, i.settings.healthCommand, env(i)) : '',
@@ -317,27 +303,24 @@ export const STEPS: Record<StepName, StepDef> = {
       return 'done';
     },
   },
-  record: {
+  record: commandStep('record', {
     command: recordCommand,
     note: (i) =>
       i.prune === null
         ? `# and, in the same command: rm -rf -- <releases beyond keep-releases ${i.settings.keepReleases}, ` +
           'never the current, previous or newest healthy one>'
         : '',
-    run: async (r) => {
+    plain: (r) => {
       const prune = r.input.prune ?? [];
-      await r.host.exec('record', STEPS.record.command(r.input), undefined, () =>
-        prune.length ? `pruned ${prune.join(', ')}` : undefined,
-      );
-      return 'done';
+      return { describe: () => (prune.length ? `pruned ${prune.join(', ')}` : undefined) };
     },
-  },
-  'mark-bad': {
+  }),
+  'mark-bad': commandStep('mark-bad', {
     command: (i) =>
       `${markBadCommand(i.settings.deployPath, i.release, i.badMarker)} && ` +
       `${appendLogCommand(i.settings.deployPath, ...i.ledger('bad'))}`,
-    run: async (r) => (await r.host.exec('mark-bad', STEPS['mark-bad'].command(r.input)), 'done'),
-  },
+    plain: () => ({}),
+  }),
   revert: {
     command: (i) => pointAt(i, i.target, i.ledger('back')[0]),
     note: (i) => {
@@ -350,13 +333,42 @@ export const STEPS: Record<StepName, StepDef> = {
   },
 };
 
-/** Runs `steps` in order through the table; a step answering `fallback` has its fallback steps run in its place. */
+/** A step that is one remote command: it runs alone through `run`, or in one command with its neighbours (runSteps). */
+function commandStep(name: StepName, def: Omit<StepDef, 'run'> & Required<Pick<StepDef, 'plain'>>): StepDef {
+  return { ...def, run: (r) => runPlain(name, r) };
+}
+
+/** Runs the plain command steps `names` (of the table) in one remote command; each keeps its own record. */
+async function runPlain(names: StepName | readonly StepName[], r: StepRun): Promise<'done'> {
+  const list = typeof names === 'string' ? [names] : names;
+  const parts = list.map((name) => ({ name, command: STEPS[name].command(r.input), ...STEPS[name].plain!(r)! }));
+  const stdin = parts[0].stdin;
+  await r.host.execJoined(parts, stdin ? { stdin } : undefined);
+  return 'done';
+}
+
+/**
+ * Runs `steps` in order through the table; a step answering `fallback` has its fallback steps run in its place.
+ * Plain command steps in a row run as one remote command (one round trip instead of one each); only the first may
+ * read stdin, since it is the command's.
+ */
 export async function runSteps(steps: readonly StepName[], r: StepRun): Promise<'done' | 'stopped'> {
   const queue = [...steps];
   for (let name = queue.shift(); name; name = queue.shift()) {
+    if (STEPS[name].plain?.(r)) {
+      const joined = [name];
+      while (queue.length > 0 && isPlainWithoutStdin(queue[0], r)) joined.push(queue.shift()!);
+      await runPlain(joined, r);
+      continue;
+    }
     const outcome = await STEPS[name].run(r);
     if (outcome === 'stopped') return 'stopped';
     if (outcome === 'fallback') queue.unshift(...(STEPS[name].fallback ?? []));
   }
   return 'done';
+}
+
+function isPlainWithoutStdin(name: StepName, r: StepRun): boolean {
+  const plain = STEPS[name].plain?.(r);
+  return plain !== undefined && plain.stdin === undefined;
 }

@@ -64,7 +64,10 @@ export function printDryRun(
     ...plan.revert,
   ];
   for (const step of new Set(steps)) logger.info(`  # ${step}\n${describeStep(step, input).replace(/^/gm, '    ')}`);
-  logger.info(`  # unlock\n    ${releaseLockCommand(settings.ssh.deployPath, '<token>')}`);
+  logger.info(
+    `  # unlock (a host not updated; an updated host releases it in its record command)\n` +
+      `    ${releaseLockCommand(settings.ssh.deployPath, '<token>')}`,
+  );
 }
 
 /** A step as the dry run shows it: the table's command and note, from placeholder input. */
@@ -104,6 +107,7 @@ export function placeholderInput(settings: RolloutSettings, artifact: PreparedAr
     badMarker: '',
     runUrl: '<run url>',
     token: '<token>',
+    unlock: true,
     adoptId: '',
     delta: null,
   };

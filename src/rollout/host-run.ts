@@ -296,9 +296,12 @@ export async function finishHost(run: HostRun, shared: RunShared, plan: RolloutP
   const healthy = run.input.ledger('record');
   const ledger = readLedger([...state.log, ...healthy], state.bad);
   const prune = planPrune(state, ledger, s.keepReleases, [run.record.previous]);
-  run.input = { ...run.input, prune };
   try {
-    await runSteps(plan.finish, run);
+    await run.lock.releaseWith((unlock) => {
+      run.input = { ...run.input, prune, unlock };
+      return runSteps(plan.finish, run);
+    });
+    run.input = { ...run.input, unlock: false };
     if (prune.length > 0) shared.log.info(`${run.host.id}: pruned ${prune.join(', ')}`);
     return '';
   } catch (err) {

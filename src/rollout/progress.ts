@@ -3,7 +3,7 @@
 import { SMALL_FLEET, formatBytes, formatDuration } from '../common/format.js';
 import type { Logger } from '../common/logger.js';
 import type { PreparedArtifact } from '../artifact/prepare.js';
-import { MAX_CONCURRENT_HANDSHAKES } from '../engine/host.js';
+import { MAX_HANDSHAKES_PER_SERVER } from '../engine/host.js';
 import type { RolloutPlan } from '../engine/plan.js';
 import { STAGED_HOW } from '../engine/step-input.js';
 import type { HostRecord } from './record.js';
@@ -54,8 +54,8 @@ export class Progress {
       ? `artifact downloaded by each host from ${a.url.redacted}`
       : `artifact ${a.bytes} bytes${a.delta ? `, ${a.delta.entries.length} files, delta staging` : ''}`;
     this.log.info(
-      `max-failures ${plan.budget}, max-parallel ${plan.maxParallel}, ${MAX_CONCURRENT_HANDSHAKES} handshakes ` +
-        `at once, ` +
+      `max-failures ${plan.budget}, max-parallel ${plan.maxParallel}, ${MAX_HANDSHAKES_PER_SERVER} handshakes ` +
+        `at once a server, ` +
         `${what}, sha256 ${a.sha256}`,
     );
   }

@@ -10,6 +10,7 @@ import { keyscanCertificates, type CertificateFetcher } from './certificate.js';
 import { createHostKeyVerifier, type HostKeyVerifier } from './host-key-verification.js';
 import { describeKey, hostKeyAlgorithmsFor, type KnownHostEntry } from './known-hosts.js';
 import { knownHostEntries, parsePrivateKey } from './keys.js';
+import { signWithoutAsking } from './early-send.js';
 import { SshSession } from './session.js';
 import { forwardChannel } from './tunnel.js';
 import { PermanentConnectError, type Connector, type SshCredentials } from './types.js';
@@ -173,6 +174,7 @@ function handshake(ctx: ConnectContext, host: HostSpec, sock?: Readable, via?: S
       else fail(Object.assign(new Error(`${hostId(host)}: Connection lost before handshake`), { code: 'ECONNRESET' }));
     });
     client.connect(connectConfig(ctx, host, seen, sock, via));
+    signWithoutAsking(client, ctx.key);
     // Nagle's algorithm holds back each small SSH packet (~40 ms a round trip on loopback); commands are small.
     const raw = (client as unknown as { _sock?: { setNoDelay?: (on: boolean) => void } })._sock;
     raw?.setNoDelay?.(true);

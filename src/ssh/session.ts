@@ -5,6 +5,7 @@ import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Client as SshClient, ClientChannel } from 'ssh2';
 import { hostId, type HostSpec } from '../common/inputs.js';
+import { canOpenAhead, execOn, openSessionChannel } from './early-send.js';
 import type { ExecOptions, ExecResult, RemoteSession } from './types.js';
 
 /** Exit code reported when `timeoutMs` stopped a command, as GNU `timeout` does. */
@@ -18,6 +19,9 @@ export class SshSession implements RemoteSession {
   /** Rejects each running command, when the connection is lost. */
   private readonly pending = new Set<(err: Error) => void>();
   private readonly ended = new Set<SshClient>();
+  /** Commands start on a channel opened ahead of them (early-send.ts). */
+  private readonly ahead: boolean;
+  private spare?: Promise<ClientChannel>;
 
   constructor(
     readonly spec: HostSpec,
@@ -37,6 +41,8 @@ export class SshSession implements RemoteSession {
     client.on('close', () => lost('the connection closed'));
     client.on('error', (err: Error) => lost(err.message));
     bastion?.on('close', () => lost('the jump host connection closed'));
+    this.ahead = canOpenAhead(client);
+    if (this.ahead) this.spare = this.openSpare();
   }
 
   /** Whether the connection is still usable. */
@@ -60,7 +66,7 @@ export class SshSession implements RemoteSession {
       };
       const abort = (err: Error) => settle(() => reject(err));
       this.pending.add(abort);
-      this.client.exec(command, (err, stream) => {
+      this.start(command, (err, stream) => {
         if (err) {
           abort(new Error(`${this.id}: cannot start a command: ${err.message}`));
           return;
@@ -88,6 +94,28 @@ export class SshSession implements RemoteSession {
         });
       });
     });
+  }
+
+  /**
+   * Starts `command` on the channel opened ahead (one round trip), and opens the next one (early-send.ts);
+   * ssh2's own exec (open, then exec: two) when its internals are not as expected. `started` is called
+   * synchronously with the server's reply, before the command's output can arrive.
+   */
+  private start(command: string, started: (err: Error | undefined, stream: ClientChannel) => void): void {
+    if (!this.ahead) return void this.client.exec(command, started);
+    // A spare that could not open (MaxSessions was reached then) is opened again for this command.
+    const channel = (this.spare ?? Promise.reject(new Error('none'))).catch(() => openSessionChannel(this.client));
+    this.spare = this.openSpare();
+    channel.then(
+      (c) => execOn(this.client, c, command, started),
+      (err: Error) => started(err, undefined as unknown as ClientChannel),
+    );
+  }
+
+  private openSpare(): Promise<ClientChannel> {
+    const spare = openSessionChannel(this.client);
+    spare.catch(() => undefined);
+    return spare;
   }
 
   async close(): Promise<void> {

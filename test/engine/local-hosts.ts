@@ -1,6 +1,7 @@
 // Hosts without SSH, for unit tests of the engine: each session runs the engine's commands in a
 // local sh, with the deploy path mapped to this host's own directory. Faults are injected per
 // host and per command (an exit code, or a lost connection).
+import { quote } from '../../src/common/shell.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,10 @@ export class LocalHosts {
   private faults: { host: string; match: RegExp; fault: Fault; sticky: boolean }[] = [];
   /** Hosts that refuse connections. */
   readonly down = new Set<string>();
+  /** Each step's command as the host ran it (each part of a joined command on its own), in order. */
   readonly commands: { host: string; command: string }[] = [];
+  /** Each remote command as sent (a joined command once): the round trips. */
+  readonly execs: { host: string; command: string }[] = [];
 
   constructor(
     readonly root: string,
@@ -99,18 +103,26 @@ export class LocalHosts {
     let lost = false;
     const exec = async (command: string, options: ExecOptions = {}): Promise<ExecResult> => {
       if (lost) throw new Error(`${id}: connection lost`);
-      this.commands.push({ host: id, command });
-      const k = this.faults.findIndex((f) => f.host === id && f.match.test(command));
-      if (k >= 0) {
+      this.execs.push({ host: id, command });
+      for (const part of commandParts(command)) this.commands.push({ host: id, command: part.text });
+      const local = (c: string) => c.split(DEPLOY).join(join(this.dir(i), DEPLOY));
+      // A fault is a step's command failing: in a joined command (release/joined.ts), the part it matches.
+      for (const part of commandParts(command)) {
+        const k = this.faults.findIndex((f) => f.host === id && f.match.test(part.text));
+        if (k < 0) continue;
         const { fault, sticky } = this.faults[k];
         if (!sticky) this.faults.splice(k, 1);
         if (fault === 'lost') {
+          // The parts before it ran.
+          if (part.start > 0) await runLocal(local(command.slice(0, part.start)), options);
           lost = true;
           throw new Error(`${id}: connection lost while running a command`);
         }
-        return fault;
+        if (part.start === 0 && part.end === command.length) return fault;
+        const failing = `printf %s ${quote(fault.stdout)}; printf %s ${quote(fault.stderr)} >&2; exit ${fault.code}`;
+        return runLocal(local(command.slice(0, part.start) + failing + command.slice(part.end)), options);
       }
-      return runLocal(command.split(DEPLOY).join(join(this.dir(i), DEPLOY)), options);
+      return runLocal(local(command), options);
     };
     return { id, spec, exec, close: async () => undefined };
   }
@@ -131,4 +143,19 @@ function runLocal(command: string, options: ExecOptions): Promise<ExecResult> {
     if (input === undefined || Buffer.isBuffer(input)) child.stdin.end(input ?? undefined);
     else input.pipe(child.stdin);
   });
+}
+
+/** Where each step's command sits in `command`: one part, or each part of a joined command. */
+function commandParts(command: string): { text: string; start: number; end: number }[] {
+  const parts: { text: string; start: number; end: number }[] = [];
+  const close = '\n)\nc=$?; printf ';
+  for (let at = 0; command.startsWith('(\n', at);) {
+    const end = command.indexOf(close, at);
+    if (end < 0) break;
+    parts.push({ text: command.slice(at + 2, end), start: at + 2, end });
+    const next = command.indexOf('\n(\n', end);
+    if (next < 0) break;
+    at = next + 1;
+  }
+  return parts.length > 0 ? parts : [{ text: command, start: 0, end: command.length }];
 }

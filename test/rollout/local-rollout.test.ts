@@ -442,3 +442,47 @@ test('at 60 hosts the log says each wave in one line of counts and names only th
   expect(log).toContain(`error: ${sick}: health failed: HTTP 503`);
   expect(log).toMatch(new RegExp(`::group::${sick.replace(/\./g, '\\.')} · wave 2 · failed · \\d+ ms`));
 }, 60_000);
+
+test('steps that follow each other on a host go in one remote command each time they can, each still recorded', async () => {
+  const hosts = await fleetOnV1('joined');
+  const before = hosts.execs.length;
+  const { report } = await deploy(hosts, 'v2');
+  expect(report.result).toBe('success');
+  const id = hosts.ids()[0];
+  const execs = hosts.execs.slice(before).filter((c) => c.host === id && !c.command.includes('heartbeat'));
+  // lock · state · upload+unpack+link+setup · switch+reload · record+unlock: 5 round trips for 9 command steps.
+  const shape = execs.map((c) =>
+    [
+      [/if mkdir .*\.fivestep\/lock 2>/, 'lock'],
+      [/echo absent=1/, 'state'],
+      [/mkdir -p .*incoming/, 'upload'],
+      [/tar -xzp/, 'unpack'],
+      [/ln -s .*shared\/logs/, 'link'],
+      [/setup-ran/, 'setup'],
+      [/mv -T .*current/, 'switch'],
+      [/reloads/, 'reload'],
+      [/"result":"healthy"/, 'record'],
+      [/&& \{ \[ "\$\(sed -n 1p .*\/lock\/owner/, 'unlock'],
+    ]
+      .filter(([re]) => (re as RegExp).test(c.command))
+      .map(([, name]) => name)
+      .join('+'),
+  );
+  expect(shape).toEqual(['lock', 'state', 'upload+unpack+link+setup', 'switch+reload', 'record+unlock']);
+  expect(report.hosts[0].steps.map((s) => s.name)).toEqual([
+    'connect',
+    'lock',
+    'state',
+    'upload',
+    'unpack',
+    'link',
+    'setup',
+    'switch',
+    'reload',
+    'health',
+    'record',
+  ]);
+  // Each step of a joined command ends when its own end line arrives: in order, none before its start.
+  for (const s of report.hosts[0].steps) expect(s.end).toBeGreaterThanOrEqual(s.start);
+  expect(hosts.locked(0)).toBe(false);
+});

@@ -57,7 +57,7 @@ function unpackPlain(i: StepInput): string {
   return unpackCommand(i.settings.deployPath, i.release, options);
 }
 
-function deltaUnpack(i: StepInput): string {
+function unpackDelta(i: StepInput): string {
   const { needBytes } = i.delta!;
   return deltaUnpackCommand(i.settings.deployPath, i.release, i.artifact!.identity, needBytes, i.ledger('staged')[0]);
 }
@@ -126,14 +126,14 @@ async function compare(r: StepRun): Promise<StepOutcome> {
  * Unpacks a delta tar (after a compare), complete or absent, and records `staged`; the release from an upload or a
  * download (or already there) unpacks as a plain command (`plain` below).
  */
-async function unpackDelta(r: StepRun): Promise<StepOutcome> {
+async function unpackDeltaBuild(r: StepRun): Promise<StepOutcome> {
   const delta = r.deltaBuild;
-  if (!delta) return runPlain('unpack', r);
+  if (!delta) return runPlain(['unpack'], r);
   r.deltaBuild = undefined;
   // Sent whether or not the build then passes its check.
   r.sentBytes += delta.tar.length;
   try {
-    await r.host.exec('unpack', deltaUnpack(r.input), { stdin: delta.tar }, () => delta.detail);
+    await r.host.exec('unpack', unpackDelta(r.input), { stdin: delta.tar }, () => delta.detail);
     r.staging = 'delta';
     return 'done';
   } catch (err) {
@@ -239,16 +239,16 @@ export const STEPS: Record<StepName, StepDef> = {
     },
   }),
   unpack: {
-    command: (i) => (i.delta ? deltaUnpack(i) : unpackPlain(i)),
+    command: (i) => (i.delta ? unpackDelta(i) : unpackPlain(i)),
     note: (i) =>
       i.artifact?.delta
         ? '# after a compare, instead (the tar of missing files, directories and symlinks on stdin; ' +
           'the space needed is what it holds, here at most the whole release):\n' +
-          deltaUnpack({ ...i, delta: { needBytes: i.artifact.unpacked?.bytes ?? 0 } })
+          unpackDelta({ ...i, delta: { needBytes: i.artifact.unpacked?.bytes ?? 0 } })
         : '',
     // A delta build unpacks on its own (its tar on stdin, a fallback on failure); anything else is a plain command.
     plain: (r) => (r.deltaBuild ? undefined : { done: () => (r.staging ??= 'cached') }),
-    run: unpackDelta,
+    run: unpackDeltaBuild,
     fallback: ['upload', 'unpack'],
   },
   link: commandStep('link', {
@@ -335,13 +335,12 @@ export const STEPS: Record<StepName, StepDef> = {
 
 /** A step that is one remote command: it runs alone through `run`, or in one command with its neighbours (runSteps). */
 function commandStep(name: StepName, def: Omit<StepDef, 'run'> & Required<Pick<StepDef, 'plain'>>): StepDef {
-  return { ...def, run: (r) => runPlain(name, r) };
+  return { ...def, run: (r) => runPlain([name], r) };
 }
 
 /** Runs the plain command steps `names` (of the table) in one remote command; each keeps its own record. */
-async function runPlain(names: StepName | readonly StepName[], r: StepRun): Promise<'done'> {
-  const list = typeof names === 'string' ? [names] : names;
-  const parts = list.map((name) => ({ name, command: STEPS[name].command(r.input), ...STEPS[name].plain!(r)! }));
+async function runPlain(names: readonly StepName[], r: StepRun): Promise<'done'> {
+  const parts = names.map((name) => ({ name, command: STEPS[name].command(r.input), ...STEPS[name].plain!(r)! }));
   const stdin = parts[0].stdin;
   await r.host.execJoined(parts, stdin ? { stdin } : undefined);
   return 'done';

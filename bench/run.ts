@@ -4,7 +4,7 @@
 // ssh-rollout at scale (20 to 1,000 hosts
 // beside plain OpenSSH, delta and artifact-url bytes; a part that cannot be measured fails the run), then
 // `fivestep status` over 1,000 hosts beside an ssh shell loop (bench/status.ts), then metric-watch's
-// breach→verdict time,
+// breach→verdict time, then production alerting's breach→page time through Prometheus + Alertmanager (bench/alerting.ts),
 // then requests served/failed during a 20-host rollout under load through haproxy (drain vs no drain), then
 // what 40 nginx reloads cost keep-alive clients and `Connection: close` clients, then
 // the canary judge's false failures and detections over seeded simulated bakes (against pooled Mann-Whitney),
@@ -19,6 +19,7 @@ import { benchCanaryJudge } from './canary-judge.js';
 import { benchGatePublish } from './gate-publish.js';
 import { benchJUnitReader } from './junit.js';
 import { benchMetricWatch } from './metric-watch.js';
+import { benchAlerting } from './alerting.js';
 import { benchNetwork } from './network.js';
 import { benchNginxReload } from './nginx-reload.js';
 import { benchRollout } from './rollout.js';
@@ -46,6 +47,8 @@ console.log('\n== fivestep status at scale ==');
 const status = await benchStatus();
 console.log('\n== metric-watch ==');
 const metricWatch = await benchMetricWatch(3);
+console.log('\n== production alerting (Prometheus + Alertmanager) ==');
+const alerting = await benchAlerting();
 console.log('\n== rollout under load ==');
 const underLoad = await benchUnderLoad();
 console.log('\n== what an nginx reload costs clients ==');
@@ -67,6 +70,7 @@ for (const line of [
   ...scale.lines,
   ...status.lines,
   ...metricWatch.lines,
+  ...alerting.lines,
   ...underLoad.lines,
   ...nginxReload.lines,
   ...canaryJudge.lines,
@@ -79,7 +83,7 @@ mkdirSync(join(REPO, '.tmp'), { recursive: true });
 const out = join(REPO, '.tmp', 'bench.json');
 writeFileSync(
   out,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, network, beforeAfter, scale: scaleSummary(scale), status: { ...status, lines: undefined }, metricWatch, underLoad, nginxReload, canaryJudge, junitReader, gatePublish }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, totalSeconds, rollout, network, beforeAfter, scale: scaleSummary(scale), status: { ...status, lines: undefined }, metricWatch, alerting, underLoad, nginxReload, canaryJudge, junitReader, gatePublish }, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v), 2)}\n`,
 );
 console.log(`\nJSON: ${out}`);
 const failures = [

@@ -20,7 +20,7 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${apt[@]}" install -y -qq --no-ins
 # test's sshd fleet must survive). graphite-carbon enables carbon-cache.service and starts it on systemd
 # machines (its init script only runs with CARBON_CACHE_ENABLED=true in /etc/default/graphite-carbon); php8.2-fpm
 # starts its service on install (the recipe tests start their own PHP-FPM as the fleet's user).
-for svc in prometheus prometheus-node-exporter nginx haproxy ssh carbon-cache php8.2-fpm; do
+for svc in prometheus prometheus-alertmanager nagios4 prometheus-node-exporter nginx haproxy ssh carbon-cache php8.2-fpm; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
   elif [ -x "/etc/init.d/$svc" ]; then

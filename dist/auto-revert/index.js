@@ -52754,7 +52754,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(332);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7601);
+/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4074);
 /* harmony import */ var _ssh_connector_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4135);
 // auto-revert entry: the runner shell around src/revert/main.ts.
 
@@ -52973,10 +52973,10 @@ function parseBool(name, text, fallback) {
         return false;
     throw new InputError(name, `expected true or false, got '${text}'`);
 }
-const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** `90`, `90s`, `5m`, `1h`, `250ms` → milliseconds. A bare number is seconds. */
 function parseDuration(name, text) {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
     if (!m)
         throw new InputError(name, `'${text}' is not a duration (use e.g. 90, 90s, 5m, 1h)`);
     return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 's']);
@@ -53149,7 +53149,7 @@ function terminalText(text) {
 
 /***/ }),
 
-/***/ 7601:
+/***/ 4074:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -62969,6 +62969,46 @@ function openedBy(issue, login) {
     return issue.user?.login === login;
 }
 
+;// CONCATENATED MODULE: ./src/common/url.ts
+// What of a URL logs, reports and error messages show. A URL may carry a secret in its credentials
+// (`user:token@`), its query (an S3 presigned signature, an `api_key=`) or its fragment; its path is kept
+// as the one part a reader needs to tell URLs apart.
+/**
+ * `scheme://host[:port]/path`, with `***@` for credentials and `?…` for a query; the fragment is dropped.
+ * Text that is not an absolute URL may be a mistyped one holding a secret: `(not a valid URL)`.
+ */
+function url_redactUrl(url) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        return '(not a valid URL)';
+    }
+    const credentials = u.username !== '' || u.password !== '' ? '***@' : '';
+    return `${u.protocol}//${credentials}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+}
+/**
+ * An http(s) URL as a link target nothing can break out of (a Markdown destination, a Slack `<…>` link, an
+ * HTML attribute): the URL parser's form, with every character outside a plain set percent-encoded (spaces,
+ * quotes, `<>()|\` and backticks among them). undefined for anything that is not an http(s) URL
+ * (`javascript:…`, a line of text).
+ */
+function httpLink(text) {
+    if (!/^https?:\/\//i.test(text))
+        return undefined;
+    let u;
+    try {
+        u = new URL(text);
+    }
+    catch {
+        return undefined;
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+        return undefined;
+    return u.href.replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'*+,;=%]/g, (c) => [...Buffer.from(c, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}
+
 ;// CONCATENATED MODULE: ./src/common/json-fields.ts
 // The field readers every report reader uses (metric-watch's record.ts, ssh-rollout's record.ts). Report
 // files may come from other versions, forks or hand edits: nothing in them is trusted, each field is read
@@ -63069,6 +63109,8 @@ function readBreach(x) {
         out.since = since;
     if (json_fields_text(x.detail))
         out.detail = json_fields_text(x.detail);
+    if (json_fields_text(x.runbook))
+        out.runbook = json_fields_text(x.runbook);
     return out;
 }
 /** Reads any JSON value as a metric-watch report (undefined when it is not an object); never throws. */
@@ -63406,6 +63448,7 @@ function fmtValue(v) {
 
 
 
+
 /** The hidden marker that identifies the issue of one release, so a second run comments instead. */
 function rcaMarker(badReleases, commits) {
     const key = badReleases.length
@@ -63625,8 +63668,29 @@ function breachSection(input) {
     ];
     if (breaches.length > LISTED)
         out.push('', `… and ${breaches.length - LISTED} more breaches: the metric-watch reports have them all.`);
-    out.push('');
+    out.push('', ...runbookLines(breaches));
     return out;
+}
+/** One line a rule that breached with a runbook: `- Runbook for <rule>: <link>`, and a blank line after them. */
+function runbookLines(breaches) {
+    const byRule = new Map();
+    for (const b of breaches)
+        if (b.runbook?.trim() && !byRule.has(b.rule))
+            byRule.set(b.rule, b.runbook.trim());
+    if (byRule.size === 0)
+        return [];
+    const lines = [...byRule]
+        .slice(0, LISTED)
+        .map(([rule, runbook]) => `- Runbook for ${cell(rule)}: ${runbookMd(runbook)}`);
+    return [...lines, ''];
+}
+/**
+ * A runbook in the issue: untrusted text. An http(s) URL is a link (its text escaped, its target encoded so
+ * nothing breaks out of it); anything else is text that opens nothing (no link, markup, HTML or mention).
+ */
+function runbookMd(runbook) {
+    const href = httpLink(runbook);
+    return href ? `[${cell(runbook)}](${href})` : cell(runbook);
 }
 function rolloutFailureSection(input) {
     const failed = input.reports.rollouts.flatMap((r) => r.failedHosts);

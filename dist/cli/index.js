@@ -52754,7 +52754,7 @@ module.exports = {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _ssh_connector_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8339);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1369);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8101);
 // `fivestep` entry: the process around cli/main.ts (argv, streams, signals, the exit status).
 
 
@@ -52781,7 +52781,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1369:
+/***/ 8101:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -52790,7 +52790,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   ak: () => (/* binding */ runCli)
 });
 
-// UNUSED EXPORTS: EXIT_INTERRUPTED, EXIT_USAGE
+// UNUSED EXPORTS: EXIT_CHECK_UNKNOWN, EXIT_INTERRUPTED, EXIT_USAGE
 
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
@@ -69228,7 +69228,169 @@ const nodemailer = {
 };
 /* harmony default export */ const esm_nodemailer = (nodemailer);
 
+;// CONCATENATED MODULE: ./src/metrics/redact.ts
+const REDACTED = '***';
+/** The forms a secret may come back in: as sent, inside a JSON string (also with `\/`), percent-encoded. */
+function redact_forms(secret) {
+    const json = JSON.stringify(secret).slice(1, -1);
+    return [secret, json, json.replaceAll('/', '\\/'), encodeURIComponent(secret)];
+}
+function decoded(text) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        return text;
+    }
+}
+/** `text` with every occurrence of each secret (in any of its forms) replaced by `***`. */
+function redact(text, secrets) {
+    const all = [...new Set(secrets.filter((s) => s.trim() !== '').flatMap(redact_forms))].sort((a, b) => b.length - a.length);
+    let out = text;
+    for (const s of all)
+        if (out.includes(s))
+            out = out.replaceAll(s, REDACTED);
+    return out;
+}
+/** The secret parts of a URL: all of it, its password, its path and query, each query value, long path segments. */
+function urlSecrets(url) {
+    if (!url)
+        return [];
+    const out = [url];
+    try {
+        const u = new URL(url);
+        if (u.password)
+            out.push(u.password, decoded(u.password));
+        // An incoming webhook's path is its token (hooks.slack.com/services/T…/B…/XXXX): an echo of the request
+        // line, or of one segment, must not show it.
+        if (u.pathname.length > 1 || u.search)
+            out.push(`${u.pathname}${u.search}`);
+        for (const segment of u.pathname.split('/'))
+            if (segment.length >= 16)
+                out.push(segment, decoded(segment));
+        for (const value of u.searchParams.values())
+            if (value)
+                out.push(value);
+    }
+    catch {
+        /* not a URL: the whole text is the secret */
+    }
+    return out;
+}
+/** An SMTP URL's password, also as AUTH PLAIN and AUTH LOGIN send it (base64), which a server may echo. */
+function smtpSecrets(url) {
+    if (!url)
+        return [];
+    const out = [url];
+    try {
+        const u = new URL(url);
+        const user = decoded(u.username);
+        const pass = decoded(u.password);
+        if (pass) {
+            const b64 = (s) => Buffer.from(s, 'utf8').toString('base64');
+            out.push(u.password, pass, b64(pass), b64(`\u0000${user}\u0000${pass}`), b64(`${user}\u0000${user}\u0000${pass}`));
+        }
+    }
+    catch {
+        /* reported by the settings parser */
+    }
+    return out;
+}
+/** What the alert channels send that is secret: the routing key, the webhook URL's token, the SMTP password. */
+function alertSecrets(alerts) {
+    return [alerts.pagerdutyRoutingKey, ...urlSecrets(alerts.webhookUrl), ...smtpSecrets(alerts.smtpUrl)].filter((s) => s !== '');
+}
+/**
+ * What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's
+ * password.
+ */
+function sourceSecrets(settings) {
+    const out = [];
+    for (const value of Object.values(settings.headers)) {
+        if (!value)
+            continue;
+        out.push(value);
+        const token = /^\S+\s+(\S{8,})$/.exec(value)?.[1];
+        if (token)
+            out.push(token);
+    }
+    try {
+        const u = new URL(settings.url.replaceAll('{host}', 'host.invalid'));
+        if (u.password)
+            out.push(u.password, decoded(u.password));
+    }
+    catch {
+        /* replay: a path */
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/metrics/slo.ts
+/** Where a rate's range goes in an SLO rule's queries. */
+const WINDOW_SLOT = '{window}';
+/**
+ * The workbook's alerts for a 30-day SLO: page when 2% of the budget burns in an hour or 5% in six hours;
+ * a ticket when 10% burns in three days. Each has a short window (1/12 of the long one) so the alert
+ * resets soon after the burn stops. `budget` is the share of the SLO window's error budget spent over `long`.
+ */
+const BURN_ALERTS = [
+    { severity: 'page', long: '1h', short: '5m', budget: 0.02 },
+    { severity: 'page', long: '6h', short: '30m', budget: 0.05 },
+    { severity: 'ticket', long: '3d', short: '6h', budget: 0.1 },
+];
+const DURATION_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+function windowMs(window) {
+    const m = /^(\d+)([mhd])$/.exec(window);
+    if (!m)
+        throw new Error(`not a window: ${window}`);
+    return Number(m[1]) * DURATION_MS[m[2]];
+}
+/**
+ * The burn rate at which `budget` of the SLO window's error budget is spent over `long`: 14.4 for 2% in 1h of
+ * 30 days, 6 for 5% in 6h, 1 for 10% in 3d. Other SLO windows keep the same budget shares.
+ */
+function burnThreshold(slo, alert) {
+    return round((alert.budget * slo.windowMs) / windowMs(alert.long));
+}
+/** The burn rate a bake must stay under: the fastest page threshold (14.4 for a 30-day SLO). */
+function pageBurnRate(slo) {
+    return burnThreshold(slo, BURN_ALERTS[0]);
+}
+/** The error budget as a ratio: 0.001 for 99.9% (rounded, so 1 - 0.999 is not 0.0010000000000000009). */
+function errorBudget(slo) {
+    return round(1 - slo.objective);
+}
+/** The error ratio over `{window}`: `errors / total`, or `1 - good / total`. */
+function errorRatioQuery(slo) {
+    return slo.errors !== undefined ? `(${slo.errors}) / (${slo.total})` : `1 - (${slo.good}) / (${slo.total})`;
+}
+/** The burn rate over `{window}`: the error ratio in units of the error budget (1 = spending it exactly). */
+function burnRateQuery(slo) {
+    return `(${errorRatioQuery(slo)}) / ${errorBudget(slo)}`;
+}
+/** A query with `{window}` filled in, as a PromQL duration (whole seconds, at least 1s). */
+function atWindow(query, ms) {
+    return query.replaceAll(WINDOW_SLOT, promDuration(ms));
+}
+/** A PromQL duration in whole seconds (or minutes, hours, days when it divides evenly). */
+function promDuration(ms) {
+    const s = Math.max(1, Math.ceil(ms / 1000));
+    if (s % 86_400 === 0)
+        return `${s / 86_400}d`;
+    if (s % 3600 === 0)
+        return `${s / 3600}h`;
+    if (s % 60 === 0)
+        return `${s / 60}m`;
+    return `${s}s`;
+}
+/** `99.9%` from 0.999, as a person wrote it. */
+function objectiveText(slo) {
+    return `${round(slo.objective * 100)}%`;
+}
+const round = (n) => Number(n.toPrecision(12));
+
 ;// CONCATENATED MODULE: ./src/metrics/rules.ts
+
 function initialRuleState() {
     return { ticks: 0, streaks: {}, samples: [] };
 }
@@ -69278,12 +69440,17 @@ function boundsAt(rule, baseline) {
     return { lower, upper };
 }
 const iso = (t) => new Date(t).toISOString();
+/** A breach carries its rule's runbook, for whoever it reaches (alerts, the RCA issue). */
+const runbookOf = (rule) => (rule.runbook ? { runbook: rule.runbook } : {});
 function describeCheck(check, rule) {
     switch (check) {
         case 'min':
             return `below min ${rule.min}`;
         case 'max':
-            return `above max ${rule.max}`;
+            return rule.slo
+                ? `burn rate above ${rule.max}, the page threshold of the ${objectiveText(rule.slo)} SLO over ` +
+                    `${promDuration(rule.slo.windowMs)}`
+                : `above max ${rule.max}`;
         case 'max-drop':
             return `dropped more than ${amount(rule.maxDrop)} below the baseline`;
         case 'max-rise':
@@ -69342,6 +69509,7 @@ function advanceRule(rule, state, observations) {
                 when: iso(o.t),
                 since: iso(s.badSince),
                 detail: c.state === 'no-data' ? `no data: ${c.reason}` : describeCheck(c.check, rule),
+                ...runbookOf(rule),
             };
         }
         if (!next.hardNoData && rule.noData === 'inconclusive' && s.noData >= rule.for) {
@@ -69382,6 +69550,7 @@ function compareOutcome(rule, state, comparison, at) {
         when: iso(at),
         since: iso(state.samples[0]?.t ?? at),
         detail,
+        ...runbookOf(rule),
     };
     return { verdict: 'fail', reason: detail, breach };
 }
@@ -69400,6 +69569,7 @@ function ruleOutcome(rule, state, comparison, at) {
             when: iso(at),
             since: iso(at),
             detail: state.error,
+            ...runbookOf(rule),
         };
         return { ...base, verdict: 'fail', reason: state.error, breach };
     }
@@ -69477,7 +69647,8 @@ function amount(limit) {
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/alerts/message.ts
-// What an alert says: what breached, the value, the bound, since when, and the link to the run. Pure.
+// What an alert says: what breached, the value, the bound, since when, the rule's runbook and the link to the
+// run. Pure.
 
 /**
  * Alert when the verdict is one the step fails on; `fail-on: never` still alerts on fail (report-only gate, live
@@ -69491,34 +69662,79 @@ function alertSubject(result, ctx) {
     const failing = result.rules.filter((r) => r.verdict !== 'pass').map((r) => r.name);
     return `metric-watch ${result.verdict.toUpperCase()} on ${ctx.repository}${env}: ${failing.join(', ')}`;
 }
-/** One line a rule: `revenue per minute: 42 below min 100 on web1 since 2024-…`. */
-function ruleLines(result) {
+/** One rule that did not pass, in a line: `revenue per minute: below min 100 on web1: value 42, bound 100, since …`. */
+function ruleLine(r) {
+    const b = r.breach;
+    if (!b)
+        return `${r.name}: ${r.verdict}: ${r.reason}`;
+    const host = b.host ? ` on ${b.host}` : '';
+    const bound = b.bound !== null ? `, bound ${fmt(b.bound)}` : '';
+    const baseline = b.baseline !== undefined ? `, baseline ${fmt(b.baseline)}` : '';
+    return `${r.name}: ${b.detail}${host}: value ${fmt(b.value)}${bound}${baseline}, since ${b.since}`;
+}
+/** The rule's `runbook` (its breach carries it; a rule that is inconclusive has no breach). */
+function message_runbookOf(r) {
+    return r.breach?.runbook ?? r.rule.runbook;
+}
+/**
+ * The failing rules, each as `• line` with `  Runbook: …` under it when the rule has one; `runbook` writes the
+ * runbook for the channel (a link, or text made inert).
+ */
+function ruleBlocks(result, runbook) {
     return result.rules
         .filter((r) => r.verdict !== 'pass')
-        .map((r) => {
-        const b = r.breach;
-        if (!b)
-            return `${r.name}: ${r.verdict}: ${r.reason}`;
-        const host = b.host ? ` on ${b.host}` : '';
-        const bound = b.bound !== null ? `, bound ${fmt(b.bound)}` : '';
-        const baseline = b.baseline !== undefined ? `, baseline ${fmt(b.baseline)}` : '';
-        return `${r.name}: ${b.detail}${host}: value ${fmt(b.value)}${bound}${baseline}, since ${b.since}`;
+        .flatMap((r) => {
+        const rb = message_runbookOf(r);
+        return [`• ${ruleLine(r)}`, ...(rb ? [`  Runbook: ${runbook(rb)}`] : [])];
     });
 }
+/** The e-mail's text (plain text: the runbook as written). */
 function alertText(result, ctx) {
-    return [alertSubject(result, ctx), ...ruleLines(result).map((l) => `• ${l}`), `Run: ${ctx.runUrl}`].join('\n');
+    return [alertSubject(result, ctx), ...ruleBlocks(result, (rb) => rb), `Run: ${ctx.runUrl}`].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/alerts/email.ts
-// E-mail to the high-priority mailing list over SMTP (smtp:// with STARTTLS when offered, or smtps://).
+// E-mail to the high-priority mailing list over SMTP (smtp:// with STARTTLS when offered, or smtps://). The
+// password is in smtp-url, or in smtp-password for smtp-url's user (so it can come from a file of its own).
 
 
-async function sendEmail(smtpUrl, from, to, result, ctx) {
-    const transport = esm_nodemailer.createTransport(smtpUrl, {});
+
+
+/**
+ * The transport's options: smtp-url as it is, or with smtp-password, smtp-url without its user and an explicit
+ * login (nodemailer would otherwise take the URL's user with an empty password over the login given).
+ */
+function smtpTransportOptions(smtpUrl, smtpPassword) {
+    if (!smtpPassword)
+        return smtpUrl;
+    const u = new URL(smtpUrl);
+    if (u.password)
+        throw new inputs/* InputError */.dz('smtp-password', 'smtp-url holds a password too: give the password in one place');
+    if (!u.username)
+        throw new inputs/* InputError */.dz('smtp-password', 'needs the user in smtp-url (smtp://USER@host:port)');
+    const user = decodeURIComponent(u.username);
+    u.username = '';
+    return { url: u.href, auth: { user, pass: smtpPassword } };
+}
+/** What the SMTP login sends that is secret (smtp-password, also as AUTH PLAIN and AUTH LOGIN encode it). */
+function smtpPasswordSecrets(smtpUrl, smtpPassword) {
+    if (!smtpPassword || !smtpUrl)
+        return smtpPassword ? [smtpPassword] : [];
+    try {
+        const u = new URL(smtpUrl);
+        u.password = encodeURIComponent(smtpPassword);
+        return [smtpPassword, ...alertSecrets({ pagerdutyRoutingKey: '', webhookUrl: '', smtpUrl: u.href })];
+    }
+    catch {
+        return [smtpPassword];
+    }
+}
+async function sendEmail(mail, result, ctx) {
+    const transport = esm_nodemailer.createTransport(smtpTransportOptions(mail.smtpUrl, mail.smtpPassword), {});
     try {
         await transport.sendMail({
-            from,
-            to,
+            from: mail.emailFrom,
+            to: mail.emailTo,
             subject: alertSubject(result, ctx),
             text: alertText(result, ctx),
             priority: 'high',
@@ -69642,103 +69858,6 @@ function terminalText(text) {
         .replace(INVISIBLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
 }
 
-;// CONCATENATED MODULE: ./src/metrics/redact.ts
-const REDACTED = '***';
-/** The forms a secret may come back in: as sent, inside a JSON string (also with `\/`), percent-encoded. */
-function redact_forms(secret) {
-    const json = JSON.stringify(secret).slice(1, -1);
-    return [secret, json, json.replaceAll('/', '\\/'), encodeURIComponent(secret)];
-}
-function decoded(text) {
-    try {
-        return decodeURIComponent(text);
-    }
-    catch {
-        return text;
-    }
-}
-/** `text` with every occurrence of each secret (in any of its forms) replaced by `***`. */
-function redact(text, secrets) {
-    const all = [...new Set(secrets.filter((s) => s.trim() !== '').flatMap(redact_forms))].sort((a, b) => b.length - a.length);
-    let out = text;
-    for (const s of all)
-        if (out.includes(s))
-            out = out.replaceAll(s, REDACTED);
-    return out;
-}
-/** The secret parts of a URL: all of it, its password, its path and query, each query value, long path segments. */
-function urlSecrets(url) {
-    if (!url)
-        return [];
-    const out = [url];
-    try {
-        const u = new URL(url);
-        if (u.password)
-            out.push(u.password, decoded(u.password));
-        // An incoming webhook's path is its token (hooks.slack.com/services/T…/B…/XXXX): an echo of the request
-        // line, or of one segment, must not show it.
-        if (u.pathname.length > 1 || u.search)
-            out.push(`${u.pathname}${u.search}`);
-        for (const segment of u.pathname.split('/'))
-            if (segment.length >= 16)
-                out.push(segment, decoded(segment));
-        for (const value of u.searchParams.values())
-            if (value)
-                out.push(value);
-    }
-    catch {
-        /* not a URL: the whole text is the secret */
-    }
-    return out;
-}
-/** An SMTP URL's password, also as AUTH PLAIN and AUTH LOGIN send it (base64), which a server may echo. */
-function smtpSecrets(url) {
-    if (!url)
-        return [];
-    const out = [url];
-    try {
-        const u = new URL(url);
-        const user = decoded(u.username);
-        const pass = decoded(u.password);
-        if (pass) {
-            const b64 = (s) => Buffer.from(s, 'utf8').toString('base64');
-            out.push(u.password, pass, b64(pass), b64(`\u0000${user}\u0000${pass}`), b64(`${user}\u0000${user}\u0000${pass}`));
-        }
-    }
-    catch {
-        /* reported by the settings parser */
-    }
-    return out;
-}
-/** What the alert channels send that is secret: the routing key, the webhook URL's token, the SMTP password. */
-function alertSecrets(alerts) {
-    return [alerts.pagerdutyRoutingKey, ...urlSecrets(alerts.webhookUrl), ...smtpSecrets(alerts.smtpUrl)].filter((s) => s !== '');
-}
-/**
- * What a metric source is sent that is secret: header values (and the token of `Bearer <token>`), the URL's
- * password.
- */
-function sourceSecrets(settings) {
-    const out = [];
-    for (const value of Object.values(settings.headers)) {
-        if (!value)
-            continue;
-        out.push(value);
-        const token = /^\S+\s+(\S{8,})$/.exec(value)?.[1];
-        if (token)
-            out.push(token);
-    }
-    try {
-        const u = new URL(settings.url.replaceAll('{host}', 'host.invalid'));
-        if (u.password)
-            out.push(u.password, decoded(u.password));
-    }
-    catch {
-        /* replay: a path */
-    }
-    return out;
-}
-
 ;// CONCATENATED MODULE: ./src/metrics/alerts/answer.ts
 // What an alert endpoint answered, as kept in a warning (and so in the report and the job summary): read up
 // to a cap, secrets redacted (the endpoint may echo the request), one line of bounded length.
@@ -69759,9 +69878,51 @@ async function answerText(res, secrets) {
     return text_oneLine(redact(text, secrets), ANSWER_KEEP_CHARS);
 }
 
+;// CONCATENATED MODULE: ./src/common/url.ts
+// What of a URL logs, reports and error messages show. A URL may carry a secret in its credentials
+// (`user:token@`), its query (an S3 presigned signature, an `api_key=`) or its fragment; its path is kept
+// as the one part a reader needs to tell URLs apart.
+/**
+ * `scheme://host[:port]/path`, with `***@` for credentials and `?…` for a query; the fragment is dropped.
+ * Text that is not an absolute URL may be a mistyped one holding a secret: `(not a valid URL)`.
+ */
+function redactUrl(url) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        return '(not a valid URL)';
+    }
+    const credentials = u.username !== '' || u.password !== '' ? '***@' : '';
+    return `${u.protocol}//${credentials}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+}
+/**
+ * An http(s) URL as a link target nothing can break out of (a Markdown destination, a Slack `<…>` link, an
+ * HTML attribute): the URL parser's form, with every character outside a plain set percent-encoded (spaces,
+ * quotes, `<>()|\` and backticks among them). undefined for anything that is not an http(s) URL
+ * (`javascript:…`, a line of text).
+ */
+function httpLink(text) {
+    if (!/^https?:\/\//i.test(text))
+        return undefined;
+    let u;
+    try {
+        u = new URL(text);
+    }
+    catch {
+        return undefined;
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+        return undefined;
+    return u.href.replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'*+,;=%]/g, (c) => [...Buffer.from(c, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}
+
 ;// CONCATENATED MODULE: ./src/metrics/alerts/pagerduty.ts
 // PagerDuty Events API v2: one incident per rule, triggered on fail and resolved by a later passing watch
 // through the same dedup_key.
+
+
 
 
 
@@ -69775,6 +69936,9 @@ function dedupKey(repository, environment, rule) {
 function triggerEvent(routingKey, rule, result, ctx) {
     const b = rule.breach;
     const env = result.settings.environment || 'default';
+    const runbook = message_runbookOf(rule);
+    // PagerDuty shows `links` as links: only an http(s) runbook is one; any runbook is in the details, as text.
+    const runbookLink = runbook ? httpLink(runbook) : undefined;
     const what = b
         ? `${b.detail}${b.host ? ` on ${b.host}` : ''}: value ` +
             `${fmt(b.value)}${b.bound !== null ? `, bound ${fmt(b.bound)}` : ''}`
@@ -69801,11 +69965,15 @@ function triggerEvent(routingKey, rule, result, ctx) {
                 verdict: rule.verdict,
                 reason: rule.reason,
                 run: ctx.runUrl,
+                ...(runbook ? { runbook } : {}),
             },
         },
         client: 'fivestep metric-watch',
         client_url: ctx.runUrl,
-        links: [{ href: ctx.runUrl, text: 'Workflow run' }],
+        links: [
+            { href: ctx.runUrl, text: 'Workflow run' },
+            ...(runbookLink ? [{ href: runbookLink, text: 'runbook' }] : []),
+        ],
     };
 }
 function resolveEvent(routingKey, ruleName, result, ctx) {
@@ -69834,11 +70002,12 @@ async function sendPagerDuty(url, event, timeoutMs = 10_000) {
 
 
 
+
 async function postWebhook(url, result, ctx, timeoutMs = 10_000) {
     const icon = result.verdict === 'fail' ? ':rotating_light:' : ':warning:';
     const text = [
         `${icon} *${alertSubject(result, ctx)}*`,
-        ...ruleLines(result).map((l) => `• ${l}`),
+        ...ruleBlocks(result, slackRunbook),
         `<${ctx.runUrl}|Workflow run>`,
     ].join('\n');
     const res = await fetch(url, {
@@ -69851,6 +70020,17 @@ async function postWebhook(url, result, ctx, timeoutMs = 10_000) {
     if (!res.ok)
         throw new Error(`webhook answered HTTP ${res.status}: ${await answerText(res, urlSecrets(url))}`);
     await res.body?.cancel().catch(() => undefined);
+}
+/**
+ * A runbook in Slack's text: an http(s) URL as a link (`<url>`); anything else as text that opens nothing:
+ * `&`, `<` and `>` as Slack's entities (no `<!channel>`, `<@U…>` or `<url|text>` of its own), and `@` followed
+ * by a zero-width space (no `@channel` where a receiver reads mentions in plain text).
+ */
+function slackRunbook(runbook) {
+    const link = httpLink(runbook);
+    if (link)
+        return `<${link.replace(/&/g, '&amp;')}>`;
+    return runbook.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/@/g, '@\u200b');
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/alerts/index.ts
@@ -69871,7 +70051,7 @@ async function sendAlerts(result, settings, ctx, logger) {
     if (alert && a.webhookUrl)
         jobs.push({ channel: 'webhook', run: () => postWebhook(a.webhookUrl, result, ctx) });
     if (alert && a.smtpUrl && a.emailTo.length)
-        jobs.push({ channel: 'e-mail', run: () => sendEmail(a.smtpUrl, a.emailFrom, a.emailTo, result, ctx) });
+        jobs.push({ channel: 'e-mail', run: () => sendEmail(a, result, ctx) });
     if (a.pagerdutyRoutingKey) {
         if (alert) {
             for (const rule of result.rules.filter((r) => r.verdict !== 'pass')) {
@@ -69892,7 +70072,7 @@ async function sendAlerts(result, settings, ctx, logger) {
         }
     }
     const warnings = [];
-    const secrets = alertSecrets(a);
+    const secrets = [...alertSecrets(a), ...smtpPasswordSecrets(a.smtpUrl, a.smtpPassword)];
     await Promise.all(jobs.map(async (job) => {
         try {
             await job.run();
@@ -70181,6 +70361,8 @@ function readBreach(x) {
         out.since = since;
     if (json_fields_text(x.detail))
         out.detail = json_fields_text(x.detail);
+    if (json_fields_text(x.runbook))
+        out.runbook = json_fields_text(x.runbook);
     return out;
 }
 /** Reads any JSON value as a metric-watch report (undefined when it is not an object); never throws. */
@@ -70363,6 +70545,7 @@ function hostList(hosts, where, max = SMALL_FLEET) {
 
 
 
+
 /** Writes the report under RUNNER_TEMP (or the OS temp dir) and returns its path. */
 function writeReport(result, env = process.env, now = Date.now()) {
     const dir = (0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'fivestep');
@@ -70433,7 +70616,7 @@ function ruleChart(r) {
         'xychart-beta',
         `  title ${quote(r.name)}`,
         `  x-axis [${labels.join(', ')}]`,
-        `  y-axis ${quote(r.query.slice(0, 60))} ${num(lo - pad)} --> ${num(hi + pad)}`,
+        `  y-axis ${quote(rule.slo ? 'burn rate' : r.query.slice(0, 60))} ${num(lo - pad)} --> ${num(hi + pad)}`,
         ...lines.map((l) => `  line [${l.values.map(num).join(', ')}]`),
         '```',
         `<sub>Lines in order: ${lines.map((l) => l.label).join(', ')}.</sub>`,
@@ -70441,10 +70624,11 @@ function ruleChart(r) {
 }
 function boundText(rule) {
     const parts = [];
+    const slo = rule.slo ? `SLO ${objectiveText(rule.slo)} over ${promDuration(rule.slo.windowMs)}: burn rate ` : '';
     if (rule.min !== undefined)
         parts.push(`min ${rule.min}`);
     if (rule.max !== undefined)
-        parts.push(`max ${rule.max}`);
+        parts.push(`${slo}max ${rule.max}`);
     const rel = (b) => `${b.value}${b.kind === 'percent' ? '%' : ''}`;
     if (rule.maxDrop)
         parts.push(`max-drop ${rel(rule.maxDrop)}`);
@@ -70668,6 +70852,7 @@ function expandPromQL(query, host) {
 
 
 
+
 const SOURCE_KINDS = [
     'prometheus',
     'graphite',
@@ -70691,6 +70876,7 @@ const WATCH_INPUTS = [
     'alert-webhook',
     'pagerduty-routing-key',
     'smtp-url',
+    'smtp-password',
     'email-to',
     'email-from',
 ];
@@ -70708,6 +70894,28 @@ const RULE_KEYS = new Set([
     'compare',
     'confidence',
     'volume',
+    'warn',
+    'severity',
+    'runbook',
+    'slo',
+    'good',
+    'errors',
+    'total',
+    'window',
+]);
+/** The keys of an SLO rule besides name: its queries replace `query`, its burn-rate bound replaces min/max. */
+const SLO_KEYS = new Set([
+    'name',
+    'slo',
+    'good',
+    'errors',
+    'total',
+    'window',
+    'for',
+    'no-data',
+    'severity',
+    'runbook',
+    'warn',
 ]);
 function oneOf(name, text, allowed) {
     if (!allowed.includes(text))
@@ -70741,10 +70949,22 @@ function parseRule(raw, index) {
         if (!RULE_KEYS.has(key))
             throw new inputs/* InputError */.dz('rules', `${where}: unknown key '${key}' (known: ${[...RULE_KEYS].join(', ')})`);
     }
-    const query = typeof r.query === 'string' || typeof r.query === 'number' ? String(r.query).trim() : '';
+    const slo = r.slo !== undefined && r.slo !== null ? parseSlo(where, r) : undefined;
+    const query = slo ? burnRateQuery(slo) : settings_text(r.query);
     if (query === '')
         throw new inputs/* InputError */.dz('rules', `${where} has no query`);
-    const rule = { name, query, for: 1, noData: 'fail', confidence: DEFAULT_CONFIDENCE, volume: false };
+    const rule = {
+        name,
+        query,
+        for: 1,
+        noData: 'fail',
+        confidence: DEFAULT_CONFIDENCE,
+        volume: false,
+    };
+    if (slo) {
+        rule.slo = slo;
+        rule.max = pageBurnRate(slo);
+    }
     if (r.min !== undefined && r.min !== null)
         rule.min = ruleNumber(where, 'min', r.min);
     if (r.max !== undefined && r.max !== null)
@@ -70785,10 +71005,89 @@ function parseRule(raw, index) {
             throw new inputs/* InputError */.dz('rules', `${where}: confidence must be between 0 and 1 (e.g. 0.98)`);
         rule.confidence = c;
     }
+    if (r.severity !== undefined && r.severity !== null) {
+        const severity = oneOf('rules', String(r.severity).trim(), ['page', 'ticket']);
+        if (severity === 'ticket')
+            rule.severity = severity;
+    }
+    if (r.runbook !== undefined && r.runbook !== null)
+        rule.runbook = settings_runbookOf(where, r.runbook);
     const checks = [rule.min, rule.max, rule.maxDrop, rule.maxRise, rule.compare].filter((x) => x !== undefined);
     if (checks.length === 0)
         throw new inputs/* InputError */.dz('rules', `${where} checks nothing: give min, max, max-drop, max-rise or compare`);
+    if (r.warn !== undefined && r.warn !== null)
+        rule.warn = warnBounds(where, r.warn, rule);
     return rule;
+}
+const settings_text = (v) => (typeof v === 'string' || typeof v === 'number' ? String(v).trim() : '');
+/**
+ * `slo: 99.9%` with `good:` or `errors:`, and `total:`, each holding `{window}` where a rate's range goes;
+ * `window:` is the SLO period (default 30d). The rule's own query is then its burn rate.
+ */
+function parseSlo(where, r) {
+    for (const key of Object.keys(r))
+        if (!SLO_KEYS.has(key))
+            throw new inputs/* InputError */.dz('rules', `${where}: '${key}' does not go with slo (an SLO rule takes ${[...SLO_KEYS].join(', ')})`);
+    const m = /^(\d+(?:\.\d+)?)\s*(%)?$/.exec(String(r.slo).trim());
+    const objective = m ? Number((Number(m[1]) / (m[2] ? 100 : 1)).toPrecision(12)) : NaN;
+    if (!(objective > 0 && objective < 1))
+        throw new inputs/* InputError */.dz('rules', `${where}: slo must be a percentage below 100%, like 99.9%, got ${JSON.stringify(r.slo)}`);
+    const good = settings_text(r.good);
+    const errors = settings_text(r.errors);
+    const total = settings_text(r.total);
+    if ((good === '') === (errors === ''))
+        throw new inputs/* InputError */.dz('rules', `${where}: an SLO rule needs one of good and errors (the events counted), not both`);
+    if (total === '')
+        throw new inputs/* InputError */.dz('rules', `${where}: an SLO rule needs total (every event counted)`);
+    for (const [key, q] of [good ? ['good', good] : ['errors', errors], ['total', total]])
+        if (!q.includes(WINDOW_SLOT))
+            throw new inputs/* InputError */.dz('rules', `${where}: ${key} must hold ${WINDOW_SLOT} where the rate's range goes, e.g. ` +
+                `sum(rate(http_requests_total[${WINDOW_SLOT}])), got '${q}'`);
+    const windowText = r.window === undefined || r.window === null ? '30d' : String(r.window);
+    const windowMs = (0,inputs/* parseDuration */.E9)('rules', windowText);
+    if (windowMs < 3_600_000)
+        throw new inputs/* InputError */.dz('rules', `${where}: window is the SLO period (e.g. 30d, 7d); '${windowText}' is under an hour`);
+    return { objective, ...(good ? { good } : { errors }), total, windowMs };
+}
+/** A runbook is a link or a short line: one line, no control characters. */
+function settings_runbookOf(where, raw) {
+    const value = settings_text(raw);
+    // eslint-disable-next-line no-control-regex
+    if (value === '' || /[\u0000-\u001f\u007f]/.test(value) || value.length > 500)
+        throw new inputs/* InputError */.dz('rules', `${where}: runbook must be one line of at most 500 characters (a link, usually)`);
+    return value;
+}
+/**
+ * `warn: 400` (the rule has one of min and max: the warning bound on that side) or `warn: {min: .., max: ..}`.
+ * A warning bound lies inside the rule's own: it is crossed first.
+ */
+function warnBounds(where, raw, rule) {
+    const sides = [rule.min !== undefined ? 'min' : '', rule.max !== undefined ? 'max' : ''].filter(Boolean);
+    let warn;
+    if (typeof raw === 'object' && !Array.isArray(raw) && raw !== null) {
+        warn = {};
+        for (const [key, v] of Object.entries(raw)) {
+            if (key !== 'min' && key !== 'max')
+                throw new inputs/* InputError */.dz('rules', `${where}: warn takes min and max, not '${key}'`);
+            warn[key] = ruleNumber(where, `warn.${key}`, v);
+        }
+    }
+    else {
+        if (sides.length !== 1)
+            throw new inputs/* InputError */.dz('rules', `${where}: warn: N needs a rule with one of min and max; write warn: {min: .., max: ..}`);
+        warn = { [sides[0]]: ruleNumber(where, 'warn', raw) };
+    }
+    for (const side of ['min', 'max']) {
+        const w = warn[side];
+        if (w === undefined)
+            continue;
+        const bound = rule[side];
+        if (bound === undefined)
+            throw new inputs/* InputError */.dz('rules', `${where}: warn.${side} needs the rule's own ${side} (warn is a bound short of it)`);
+        if (side === 'max' ? w > bound : w < bound)
+            throw new inputs/* InputError */.dz('rules', `${where}: warn ${side} ${w} must lie inside the rule's ${side} ${bound} (a warning comes before the page)`);
+    }
+    return warn;
 }
 function parseRules(text) {
     let doc;
@@ -70887,6 +71186,10 @@ function parseWatchSettings(source, options = {}) {
     const rules = parseRules((0,inputs/* required */.mw)(source, 'rules'));
     if (kind === 'prometheus' || kind === 'openmetrics')
         checkHostsQuoted(rules);
+    const slo = rules.find((r) => r.slo);
+    if (slo && kind !== 'prometheus' && kind !== 'replay')
+        throw new inputs/* InputError */.dz('rules', `rule '${slo.name}' is an SLO rule: its queries are PromQL rates, so it needs source prometheus ` +
+            `(this is ${kind})`);
     const { durationMs, intervalMs } = readTiming(source, replay);
     const baseline = parseBaseline((0,inputs/* optional */.lq)(source, 'baseline', 'none'));
     const failOn = oneOf('fail-on', (0,inputs/* optional */.lq)(source, 'fail-on', 'fail'), ['fail', 'inconclusive', 'never']);
@@ -70898,7 +71201,7 @@ function parseWatchSettings(source, options = {}) {
         canaryHosts.length === 0) {
         throw new inputs/* InputError */.dz('hosts', '{host} is used but no hosts (or canary-hosts) are given');
     }
-    const { webhookUrl, smtpUrl, emailTo } = readAlertInputs(source);
+    const { webhookUrl, smtpUrl, smtpPassword, emailTo } = readAlertInputs(source);
     const pagerdutyUrl = (env.FIVESTEP_PAGERDUTY_URL ?? '').trim() || DEFAULT_PAGERDUTY_URL;
     return {
         source: kind,
@@ -70917,6 +71220,7 @@ function parseWatchSettings(source, options = {}) {
             pagerdutyRoutingKey: (0,inputs/* optional */.lq)(source, 'pagerduty-routing-key'),
             pagerdutyUrl,
             smtpUrl,
+            smtpPassword,
             emailTo,
             emailFrom: (0,inputs/* optional */.lq)(source, 'email-from', defaultFrom(smtpUrl)),
         },
@@ -70973,7 +71277,10 @@ function checkBaseline(kind, url, rules, baseline) {
         }
     }
 }
-/** The webhook and e-mail inputs, checked: e-mail needs both smtp-url and email-to. */
+/**
+ * The webhook and e-mail inputs, checked: e-mail needs both smtp-url and email-to; smtp-password goes with the
+ * user of smtp-url, whose own password it replaces (one place for it).
+ */
 function readAlertInputs(source) {
     const webhookUrl = (0,inputs/* optional */.lq)(source, 'alert-webhook');
     if (webhookUrl)
@@ -70981,6 +71288,9 @@ function readAlertInputs(source) {
     const smtpUrl = (0,inputs/* optional */.lq)(source, 'smtp-url');
     if (smtpUrl)
         checkUrl('smtp-url', smtpUrl, ['smtp:', 'smtps:']);
+    const smtpPassword = (0,inputs/* optional */.lq)(source, 'smtp-password');
+    if (smtpPassword)
+        checkSmtpPassword(smtpUrl);
     const emailTo = (0,inputs/* parseList */.E1)(source('email-to'));
     if (smtpUrl && emailTo.length === 0)
         throw new inputs/* InputError */.dz('email-to', 'is required when smtp-url is set');
@@ -70989,7 +71299,17 @@ function readAlertInputs(source) {
     for (const to of emailTo)
         if (!/^[^@\s]+@[^@\s]+$/.test(to))
             throw new inputs/* InputError */.dz('email-to', `'${to}' is not an e-mail address`);
-    return { webhookUrl, smtpUrl, emailTo };
+    return { webhookUrl, smtpUrl, smtpPassword, emailTo };
+}
+/** smtp-password needs smtp-url with its user and without a password of its own. */
+function checkSmtpPassword(smtpUrl) {
+    if (!smtpUrl)
+        throw new inputs/* InputError */.dz('smtp-password', 'needs smtp-url (smtp://USER@mail.example.com:587), whose user it logs in');
+    const u = new URL(smtpUrl);
+    if (u.password)
+        throw new inputs/* InputError */.dz('smtp-password', 'smtp-url holds a password too: give the password in one place (smtp-password, and smtp-url without it)');
+    if (!u.username)
+        throw new inputs/* InputError */.dz('smtp-password', 'needs the user in smtp-url (smtp://USER@mail.example.com:587): the password is for that user');
 }
 function defaultFrom(smtpUrl) {
     if (!smtpUrl)
@@ -70999,26 +71319,35 @@ function defaultFrom(smtpUrl) {
     return user.includes('@') ? user : `fivestep@${u.hostname}`;
 }
 /** The secret inputs, masked by the entry as soon as they are read. */
-const SECRET_INPUTS = ['alert-webhook', 'pagerduty-routing-key', 'smtp-url', 'headers'];
-
-;// CONCATENATED MODULE: ./src/common/url.ts
-// What of a URL logs, reports and error messages show. A URL may carry a secret in its credentials
-// (`user:token@`), its query (an S3 presigned signature, an `api_key=`) or its fragment; its path is kept
-// as the one part a reader needs to tell URLs apart.
+const SECRET_INPUTS = ['alert-webhook', 'pagerduty-routing-key', 'smtp-url', 'smtp-password', 'headers'];
 /**
- * `scheme://host[:port]/path`, with `***@` for credentials and `?…` for a query; the fragment is dropped.
- * Text that is not an absolute URL may be a mistyped one holding a secret: `(not a valid URL)`.
+ * Registers every secret input (and the password inside a URL, the value of each header) with the mask, and the
+ * password of the metric source's own `url` (`http://user:password@prometheus`).
  */
-function redactUrl(url) {
-    let u;
-    try {
-        u = new URL(url);
+function maskWatchSecrets(inputs, mask) {
+    const url = inputs('url').trim();
+    if (URL.canParse(url) && new URL(url).password)
+        mask(decodeURIComponent(new URL(url).password));
+    for (const name of SECRET_INPUTS) {
+        const value = inputs(name).trim();
+        if (!value)
+            continue;
+        mask(value);
+        if (name === 'smtp-url' || name === 'alert-webhook') {
+            try {
+                const u = new URL(value);
+                if (u.password)
+                    mask(decodeURIComponent(u.password));
+            }
+            catch {
+                /* invalid URLs are reported by the settings parser */
+            }
+        }
+        if (name === 'headers')
+            for (const line of value.split('\n'))
+                if (line.includes(':'))
+                    mask(line.slice(line.indexOf(':') + 1).trim());
     }
-    catch {
-        return '(not a valid URL)';
-    }
-    const credentials = u.username !== '' || u.password !== '' ? '***@' : '';
-    return `${u.protocol}//${credentials}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/sources/http.ts
@@ -72575,6 +72904,8 @@ function resolveHosts(settings, options, logger, comparesHosts) {
 ;// CONCATENATED MODULE: ./src/metrics/watch-readings.ts
 // A tick's readings as the rules and the judge see them: non-finite values are no data, volume readings
 // are restated at an equal share of requests, and each becomes an observation (and a line of the log).
+// An SLO rule is read as its burn rate over the watch so far (its `{window}` filled in before each read).
+
 
 
 /** NaN and ±Inf are no data: they must never reach a bound or the judge. */
@@ -72631,8 +72962,29 @@ function tickLine(samples) {
         `${s.state === 'breach' ? ` BREACH ${s.check} ${fmt(s.bound)}` : ''}`)
         .join(', ');
 }
+/** The range of a `--once` watch's SLO rules: the short window of the workbook's fastest page alert (5m). */
+const ONCE_SLO_WINDOW_MS = windowMs(BURN_ALERTS[0].short);
+/**
+ * The range an SLO rule's burn rate is taken over at instant `at`: the watch (or bake) so far, at least one
+ * interval; a `--once` watch has no "so far" and takes the page alert's short window.
+ */
+function sloWindowMs(t0, at, intervalMs, once) {
+    return once ? ONCE_SLO_WINDOW_MS : Math.max(intervalMs, at - t0);
+}
+/**
+ * The rule as a source reads it: an SLO rule's `{window}` filled with `rangeMs` (a PromQL duration), so the
+ * value is its burn rate over that range; any other rule as it is. No source is ever sent `{window}`.
+ */
+function ruleAt(rule, rangeMs) {
+    return rule.slo ? { ...rule, query: atWindow(rule.query, rangeMs) } : rule;
+}
+/** What a tick's log line says before the values: an SLO rule's value is its burn rate over the range. */
+function tickLabel(rule, rangeMs) {
+    return rule.slo ? `burn rate over ${promDuration(rangeMs)}: ` : '';
+}
 
 ;// CONCATENATED MODULE: ./src/metrics/watch.ts
+
 
 
 
@@ -72728,12 +73080,17 @@ function announce({ settings, durationMs, hosts, kind, prior, logger, options })
         (hosts.canary.length ? `; canaries: ${hosts.canary.join(', ')}` : '') +
         (kind === 'hosts' ? `; baseline hosts: ${hosts.baseline.join(', ') || 'none'}` : '') +
         (prior ? '; baseline: the same hosts before this wave' : ''));
+    for (const rule of settings.rules.filter((r) => r.slo)) {
+        const over = options.once ? 'the last 5m' : 'the watch so far';
+        logger.info(`rule '${rule.name}': SLO ${objectiveText(rule.slo)} over ${promDuration(rule.slo.windowMs)}; ` +
+            `fails when its burn rate over ${over} is above ${rule.max} (the page threshold)`);
+    }
 }
 /** Counter rates need a first scrape to measure against. */
 async function primeSource({ source, settings, readFor, t0: at, signal, fail, logger }) {
     if (!source.prime)
         return;
-    await Promise.all(settings.rules.map((rule) => source.prime({ rule, hosts: readFor(rule), at, signal }).catch((err) => {
+    await Promise.all(settings.rules.map((rule) => source.prime({ rule: ruleAt(rule, settings.intervalMs), hosts: readFor(rule), at, signal }).catch((err) => {
         if (err instanceof QueryError)
             fail(rule, err);
         else
@@ -72747,7 +73104,10 @@ async function loadBaselines(w) {
         priorBaselines(settings.rules, w.prior, w.baselines);
     else if (settings.baseline.kind === 'before') {
         const windowMs = settings.baseline.windowMs;
-        await loadHistory(w.source, settings, windowMs, w.readFor, w.t0, w.signal, w.states, w.baselines, w.fail, w.logger);
+        // An SLO rule has no relative bound: nothing to compare with a history (and `{window}` must not reach one).
+        const relative = { ...settings, rules: settings.rules.filter((r) => !r.slo) };
+        const { readFor, t0, signal, states, baselines, fail, logger } = w;
+        await loadHistory(w.source, relative, windowMs, readFor, t0, signal, states, baselines, fail, logger);
     }
 }
 /**
@@ -72785,9 +73145,12 @@ async function watchTicks(w) {
 /** One rule's sample at a tick: read, judge against the bounds, log. */
 async function sampleRule(w, rule, t) {
     const { settings, hosts, states, kind } = w;
+    // An SLO rule's value is its burn rate over the watch so far: `{window}` is filled in at each read.
+    const rangeMs = sloWindowMs(w.t0, t.at, settings.intervalMs, w.options.once === true);
     let readings;
     try {
-        readings = await w.source.sample({ rule, hosts: w.readFor(rule), at: t.at, signal: w.signal });
+        const read = ruleAt(rule, rangeMs);
+        readings = await w.source.sample({ rule: read, hosts: w.readFor(rule), at: t.at, signal: w.signal });
     }
     catch (err) {
         if (err instanceof QueryError)
@@ -72805,7 +73168,8 @@ async function sampleRule(w, rule, t) {
     }
     const next = advanceRule(rule, states.get(rule.name), observations);
     states.set(rule.name, next);
-    w.logger.info(`[${t.tick}/${t.ticks}] ${rule.name}: ${tickLine(next.samples.slice(-observations.length))}`);
+    const line = tickLine(next.samples.slice(-observations.length));
+    w.logger.info(`[${t.tick}/${t.ticks}] ${rule.name}: ${tickLabel(rule, rangeMs)}${line}`);
 }
 /** The verdict: each rule's report, logged, and the watch's result. */
 function conclude(w, ticks, endedEarly) {
@@ -72881,31 +73245,9 @@ function reportRule(rule, state, kind, baseline, baselineObs, at) {
 
 
 
-function maskSecrets(inputs, mask) {
-    for (const name of SECRET_INPUTS) {
-        const value = inputs(name).trim();
-        if (!value)
-            continue;
-        mask(value);
-        if (name === 'smtp-url' || name === 'alert-webhook') {
-            try {
-                const u = new URL(value);
-                if (u.password)
-                    mask(decodeURIComponent(u.password));
-            }
-            catch {
-                /* invalid URLs are reported by the settings parser */
-            }
-        }
-        if (name === 'headers')
-            for (const line of value.split('\n'))
-                if (line.includes(':'))
-                    mask(line.slice(line.indexOf(':') + 1).trim());
-    }
-}
 async function metricWatchAction(inputs, logger, deps = {}) {
     if (deps.mask)
-        maskSecrets(inputs, deps.mask);
+        maskWatchSecrets(inputs, deps.mask);
     const settings = parseWatchSettings(inputs, { env: deps.env });
     // A cancelled job ends the watch at once, still with a verdict and a report.
     const controller = new AbortController();
@@ -82808,6 +83150,7 @@ function fmtValue(v) {
 
 
 
+
 /** The hidden marker that identifies the issue of one release, so a second run comments instead. */
 function rcaMarker(badReleases, commits) {
     const key = badReleases.length
@@ -83027,8 +83370,29 @@ function breachSection(input) {
     ];
     if (breaches.length > LISTED)
         out.push('', `… and ${breaches.length - LISTED} more breaches: the metric-watch reports have them all.`);
-    out.push('');
+    out.push('', ...runbookLines(breaches));
     return out;
+}
+/** One line a rule that breached with a runbook: `- Runbook for <rule>: <link>`, and a blank line after them. */
+function runbookLines(breaches) {
+    const byRule = new Map();
+    for (const b of breaches)
+        if (b.runbook?.trim() && !byRule.has(b.rule))
+            byRule.set(b.rule, b.runbook.trim());
+    if (byRule.size === 0)
+        return [];
+    const lines = [...byRule]
+        .slice(0, LISTED)
+        .map(([rule, runbook]) => `- Runbook for ${rca_cell(rule)}: ${runbookMd(runbook)}`);
+    return [...lines, ''];
+}
+/**
+ * A runbook in the issue: untrusted text. An http(s) URL is a link (its text escaped, its target encoded so
+ * nothing breaks out of it); anything else is text that opens nothing (no link, markup, HTML or mention).
+ */
+function runbookMd(runbook) {
+    const href = httpLink(runbook);
+    return href ? `[${rca_cell(runbook)}](${href})` : rca_cell(runbook);
 }
 function rolloutFailureSection(input) {
     const failed = input.reports.rollouts.flatMap((r) => r.failedHosts);
@@ -83630,7 +83994,7 @@ function createRunStatusLookup(client, serverUrl, logger = common_logger/* silen
  * Parses the `watch` YAML mapping (the same keys as metric-watch's inputs). Lists and mappings
  * (`rules`, `hosts`) may be written as YAML structures or as strings. Errors name `watch` and the key.
  */
-function parseRolloutWatch(yamlText, env = process.env) {
+function parseRolloutWatch(yamlText, env = process.env, mask) {
     let doc;
     try {
         doc = (0,dist/* parse */.qg)(yamlText);
@@ -83655,6 +84019,9 @@ function parseRolloutWatch(yamlText, env = process.env) {
         else
             values[key] = typeof value === 'object' ? (0,dist/* stringify */.As)(value) : String(value);
     }
+    // The watch's secrets (routing key, webhook, SMTP password, headers) are masked as metric-watch masks its own.
+    if (mask)
+        maskWatchSecrets((0,inputs/* objectInputs */.Vj)(values), mask);
     try {
         return parseWatchSettings((0,inputs/* objectInputs */.Vj)(values), { env, hostsAtRunTime: true });
     }
@@ -88899,7 +89266,7 @@ function readRolloutSettings(source, ctx) {
     const waves = parseWaves('waves', (0,inputs/* optional */.lq)(source, 'waves', '1, 25%, 100%'));
     const waveWaitMs = (0,inputs/* parseDuration */.E9)('wave-wait', (0,inputs/* optional */.lq)(source, 'wave-wait', '0'));
     const watchText = source('watch').trim();
-    const watch = watchText ? parseRolloutWatch(watchText, ctx.env ?? process.env) : null;
+    const watch = watchText ? parseRolloutWatch(watchText, ctx.env ?? process.env, ctx.mask) : null;
     if (watch)
         checkWatchHasBake(waveWaitMs, planWaves(ssh.hosts, waves).length, ssh.hosts.length);
     return {
@@ -89585,6 +89952,8 @@ const COMMANDS = {
     watch: 'what metric-watch does; --once evaluates every rule once and exits',
     status: 'per host: current and its ledger status, the previous healthy release, releases on disk, the lock',
     unlock: 'remove stale deploy locks; a live one only with --force',
+    check: 'a Nagios/Icinga/Naemon plugin: evaluate the watch rules once; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN',
+    rules: 'write the watch rules as Prometheus alerting rules, promtool unit tests or an Alertmanager configuration',
 };
 /** Options each command takes besides the common ones (--config, --set, --json, --verbose, --help). */
 const OPTIONS = {
@@ -89593,6 +89962,8 @@ const OPTIONS = {
     watch: { '--once': 'flag' },
     status: {},
     unlock: { '--force': 'flag' },
+    check: { '--timeout': 'value' },
+    rules: { '--format': 'value', '--output': 'value', '--check': 'value', '--rule-file': 'value' },
 };
 const COMMON = {
     '--config': 'value',
@@ -89684,6 +90055,23 @@ function helpText(command) {
             unlock: [
                 '  --force              also remove a live lock (its holder is named; the run holding it may still be going)',
             ],
+            check: [
+                '  --timeout DURATION   give up as UNKNOWN after this long (default 10s; 30 or 30s); keep it under',
+                "                       Nagios's service_check_timeout (60s by default)",
+                '  (the inputs of metric-watch; one reading of every rule. stdout: the plugin output (status line |',
+                '  performance data, then one line per reading); exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, also for',
+                "  input and usage errors. A rule's warn: bound gives WARNING; its for: is the monitor's max_check_attempts)",
+            ],
+            rules: [
+                '  --format FORMAT      prometheus (alerting rules), promtool-tests (unit tests for them) or alertmanager',
+                '                       (receivers from the alert inputs; a secret given as NAME-file stays a file reference)',
+                '  --output FILE        write the file there (default: stdout)',
+                '  --check FILE         exit 1 when FILE differs from what the rules give (a CI step: generated files in step)',
+                '  --rule-file PATH     promtool-tests: the rule file the tests load, relative to the test file',
+                '                       (default: fivestep.rules.yml)',
+                '  (the inputs of metric-watch: the same rules the deploy gates on; rules that cannot be expressed are',
+                '  listed on stderr as skipped, with the reason)',
+            ],
         };
         return [
             `fivestep ${command}: ${COMMANDS[command]}`,
@@ -89707,6 +90095,362 @@ function helpText(command) {
         '',
         "fivestep <command> --help shows a command's own options.",
     ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/alerting/nagios.ts
+// `fivestep check` as a Nagios/Icinga/Naemon plugin (pure): the result of a `once` watch → exit code and output, per
+// the Monitoring Plugins development guidelines (https://www.monitoring-plugins.org/doc/guidelines.html).
+//
+// What each reading gives (a check is ONE reading of every rule; a rule's `for: N` is Nagios's own
+// `max_check_attempts N`, which turns N failing checks in a row into a HARD state; the plugin never waits):
+// - CRITICAL (2): a reading breaches the rule's bounds (min, max, or max-drop/max-rise against the baseline), or
+//   has no data under `no-data: fail` (the default).
+// - WARNING (1): a reading within the bounds crosses a `warn` bound (`warn.min`, `warn.max`).
+// - UNKNOWN (3): the reading could not be taken: a query error (bad query, several series), the metric source
+//   unreachable (whatever the rule's no-data policy: the metric was not seen, not seen missing), a relative bound
+//   without a baseline value, no data under `no-data: inconclusive`; and a check where no rule can be judged.
+//   An input error or a crash is UNKNOWN too (cli/check.ts).
+// - OK (0): every reading within its bounds; no data under `no-data: pass`.
+// - A `compare` rule needs readings over time to compare canaries with their baseline: one reading cannot judge
+//   it, so it is listed as not checked and never makes the check CRITICAL (its bounds, if it has any, are).
+// The worst state wins, in the order CRITICAL > UNKNOWN > WARNING > OK: a rule that cannot be read could be
+// hiding a CRITICAL, so it outranks a WARNING (the status line still counts the others).
+//
+// Output: one status line, `FIVESTEP <STATE> - <summary> | <performance data>`, then one line per reading (long
+// output, worst first). Performance data has every rule (per host: 'rule@host'): `'label'=value;warn;crit` with
+// the thresholds as ranges (`min 100` → crit `100:`, `max 0.05` → `~:0.05`, both → `100:200`; max-drop/max-rise
+// resolved against the reading's baseline), `U` for no value, numbers never in exponent form, no unit.
+// Names and hosts are untrusted text: line breaks and control characters become a space and `|` (which would start
+// performance data, in Nagios on any line, in Icinga 2 on every line) becomes `/`; in a label `'` and `=` become
+// `_` (the guidelines allow neither in a label; Icinga 2 splits a label at its first `=`).
+
+
+const EXIT_CODES = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 };
+/** The order the status line picks the worst by, and the long output is sorted by. */
+const SEVERITY = { CRITICAL: 4, UNKNOWN: 3, WARNING: 2, OK: 1, 'NOT CHECKED': 0 };
+/** At most this many problems are named on the status line; the rest are counted. */
+const NAMED = 3;
+/** A reason quoted from a server or the source, in the long output. */
+const MAX_REASON = 300;
+/** The plugin's answer for a watch run once over every rule (runWatch with `once: true`). */
+function nagiosResult(result) {
+    const findings = [];
+    const perf = [];
+    for (const report of result.rules) {
+        const judged = judgeRule(report);
+        findings.push(...judged.findings.map((f) => ({ ...f, rule: report.name })));
+        perf.push(...judged.perf);
+    }
+    return pluginOutput(findings, perf);
+}
+/** UNKNOWN with a one-line reason: an input error, a crash, a timeout. */
+function pluginUnknown(reason) {
+    return { exitCode: 3, output: `FIVESTEP UNKNOWN - ${textOf(reason)}` };
+}
+function judgeRule(report) {
+    const rule = report.rule;
+    const name = textOf(rule.name);
+    const compareOnly = !!rule.compare && !hasBounds(rule);
+    const notChecked = rule.compare
+        ? [
+            {
+                state: 'NOT CHECKED',
+                text: `${name} (compare)`,
+                detail: `${name}: compare (the canaries against their baseline) needs readings over time, which one check ` +
+                    'does not have: fivestep watch judges it',
+            },
+        ]
+        : [];
+    if (report.breach?.check === 'error') {
+        const reason = clipped(report.breach.detail || report.reason);
+        const perf = [perfEntry(rule, '', null, undefined)];
+        if (compareOnly)
+            return { findings: notChecked, perf };
+        return {
+            findings: [{ state: 'UNKNOWN', text: `${name}: query error`, detail: `${name}: query error: ${reason}` }],
+            perf,
+        };
+    }
+    // The last reading per host (a `once` watch has exactly one).
+    const latest = new Map();
+    for (const s of report.samples)
+        latest.set(s.host, s);
+    if (latest.size === 0) {
+        const perf = [perfEntry(rule, '', null, undefined)];
+        if (compareOnly)
+            return { findings: notChecked, perf };
+        return {
+            findings: [{ state: 'UNKNOWN', text: `${name}: not read`, detail: `${name}: not read (the check ended first)` }],
+            perf,
+        };
+    }
+    const samples = [...latest.values()];
+    const perf = samples.map((s) => perfEntry(rule, s.host, s.value, s.baseline));
+    if (compareOnly)
+        return { findings: notChecked, perf };
+    return { findings: [...samples.map((s) => judgeSample(rule, s)), ...notChecked], perf };
+}
+const hasBounds = (rule) => [rule.min, rule.max, rule.maxDrop, rule.maxRise].some((b) => b !== undefined);
+function judgeSample(rule, s) {
+    const who = `${textOf(rule.name)}${s.host ? ` on ${textOf(s.host)}` : ''}`;
+    if (s.value === null) {
+        const reason = clipped(s.reason ?? 'no value');
+        if (/^source (unreachable|error):/.test(s.reason ?? ''))
+            return { state: 'UNKNOWN', text: `${who}: source unreachable`, detail: `${who}: ${reason}` };
+        const state = rule.noData === 'fail' ? 'CRITICAL' : rule.noData === 'inconclusive' ? 'UNKNOWN' : 'OK';
+        return { state, text: `${who}: no data`, detail: `${who}: no data (no-data: ${rule.noData}): ${reason}` };
+    }
+    const is = `${who} is ${fmt(s.value)}`;
+    if (s.state === 'no-data') {
+        // A value, but a relative bound had no baseline value to be resolved against.
+        const text = `${is}, no baseline value to compare with`;
+        return { state: 'UNKNOWN', text, detail: text };
+    }
+    if (s.state === 'breach') {
+        const text = `${is}, ${breachText(rule, s)}`;
+        return { state: 'CRITICAL', text, detail: text };
+    }
+    const warn = rule.warn;
+    if (warn?.min !== undefined && s.value < warn.min) {
+        const text = `${is}, below warn ${fmt(warn.min)} (min ${fmt(rule.min)})`;
+        return { state: 'WARNING', text, detail: text };
+    }
+    if (warn?.max !== undefined && s.value > warn.max) {
+        const text = `${is}, above warn ${fmt(warn.max)} (max ${fmt(rule.max)})`;
+        return { state: 'WARNING', text, detail: text };
+    }
+    const limits = limitsText(rule, s);
+    return { state: 'OK', text: is, detail: `${is}${limits ? ` (${limits})` : ''}` };
+}
+function breachText(rule, s) {
+    const bound = fmt(s.bound);
+    const base = s.baseline === undefined || s.baseline === null ? '' : ` from baseline ${fmt(s.baseline)}`;
+    switch (s.check) {
+        case 'min':
+            return `below min ${bound}`;
+        case 'max':
+            return `above max ${bound}`;
+        case 'max-drop':
+            return `below ${bound} (max-drop ${nagios_amount(rule.maxDrop)}${base})`;
+        case 'max-rise':
+            return `above ${bound} (max-rise ${nagios_amount(rule.maxRise)}${base})`;
+        default:
+            return `breach of ${s.check ?? 'a bound'} ${bound}`;
+    }
+}
+/** The bounds a reading within them was held to, for the long output. */
+function limitsText(rule, s) {
+    const { lower, upper } = boundsAt(rule, s.baseline);
+    const parts = [];
+    if (lower !== undefined)
+        parts.push(`min ${fmt(lower)}`);
+    if (upper !== undefined)
+        parts.push(`max ${fmt(upper)}`);
+    if (rule.warn?.min !== undefined)
+        parts.push(`warn min ${fmt(rule.warn.min)}`);
+    if (rule.warn?.max !== undefined)
+        parts.push(`warn max ${fmt(rule.warn.max)}`);
+    if (rule.noData !== 'fail' && parts.length === 0)
+        parts.push(`no-data: ${rule.noData}`);
+    return parts.join(', ');
+}
+const nagios_amount = (b) => `${b.value}${b.kind === 'percent' ? '%' : ''}`;
+function perfEntry(rule, host, value, baseline) {
+    const { lower, upper } = boundsAt(rule, baseline);
+    return {
+        label: `${rule.name}${host ? `@${host}` : ''}`,
+        value,
+        warn: nagios_range(rule.warn?.min, rule.warn?.max),
+        crit: nagios_range(lower, upper),
+    };
+}
+/** A threshold range of the guidelines: alert outside [lower, upper] (endpoints are within). */
+function nagios_range(lower, upper) {
+    const lo = lower !== undefined && Number.isFinite(lower) ? perfNumber(lower) : undefined;
+    const hi = upper !== undefined && Number.isFinite(upper) ? perfNumber(upper) : undefined;
+    if (lo !== undefined && hi !== undefined)
+        return `${lo}:${hi}`;
+    if (lo !== undefined)
+        return `${lo}:`;
+    if (hi !== undefined)
+        return `~:${hi}`;
+    return '';
+}
+/** `'label'=value;warn;crit`, trailing empty fields dropped. */
+function perfText(p) {
+    const fields = [p.value === null ? 'U' : perfNumber(p.value), p.warn, p.crit];
+    while (fields.length > 1 && fields[fields.length - 1] === '')
+        fields.pop();
+    return `'${labelOf(p.label)}'=${fields.join(';')}`;
+}
+/** A number in the guidelines' class [-0-9.]: never `1e-7` or `1e+21`. */
+function perfNumber(n) {
+    if (n === 0)
+        return '0';
+    const s = String(n);
+    const e = s.indexOf('e');
+    if (e < 0)
+        return s;
+    const negative = s.startsWith('-');
+    const mantissa = s.slice(negative ? 1 : 0, e);
+    const exponent = Number(s.slice(e + 1));
+    const [whole, fraction = ''] = mantissa.split('.');
+    const digits = whole + fraction;
+    const point = whole.length + exponent;
+    let plain;
+    if (point <= 0)
+        plain = `0.${'0'.repeat(-point)}${digits}`;
+    else if (point >= digits.length)
+        plain = digits + '0'.repeat(point - digits.length);
+    else
+        plain = `${digits.slice(0, point)}.${digits.slice(point)}`;
+    return `${negative ? '-' : ''}${plain}`;
+}
+function pluginOutput(findings, perf) {
+    const judged = findings.filter((f) => f.state !== 'NOT CHECKED');
+    const notChecked = findings.filter((f) => f.state === 'NOT CHECKED');
+    let state = 'OK';
+    for (const f of judged)
+        if (SEVERITY[f.state] > SEVERITY[state])
+            state = f.state;
+    let summary;
+    if (judged.length === 0) {
+        state = 'UNKNOWN';
+        summary = 'no rule can be judged from one reading';
+    }
+    else if (state === 'OK') {
+        // A few readings are named with their values (what a person glancing at the service wants); many are counted.
+        const rules = new Set(judged.map((f) => f.rule)).size;
+        summary =
+            judged.length <= NAMED
+                ? judged.map((f) => f.text).join('; ')
+                : `all ${judged.length} readings of ${plural(rules, 'rule')} within bounds`;
+    }
+    else {
+        const worst = judged.filter((f) => f.state === state);
+        const named = worst.slice(0, NAMED).map((f) => f.text);
+        if (worst.length > NAMED)
+            named.push(`and ${worst.length - NAMED} more`);
+        summary = named.join('; ');
+        const others = ['CRITICAL', 'UNKNOWN', 'WARNING']
+            .filter((s) => s !== state)
+            .map((s) => [s, judged.filter((f) => f.state === s).length])
+            .filter(([, n]) => n > 0)
+            .map(([s, n]) => `${n} ${s}`);
+        if (others.length)
+            summary += ` (also ${others.join(', ')})`;
+    }
+    if (notChecked.length)
+        summary += `; not checked: ${notChecked.map((f) => f.text).join(', ')}`;
+    const sorted = [...findings].sort((a, b) => SEVERITY[b.state] - SEVERITY[a.state]);
+    const lines = [
+        `FIVESTEP ${state} - ${summary}${perf.length ? ` | ${perf.map(perfText).join(' ')}` : ''}`,
+        ...sorted.map((f) => `${f.state}: ${f.detail}`),
+    ];
+    return { exitCode: EXIT_CODES[state], output: lines.join('\n') };
+}
+/**
+ * Untrusted text for plugin output: one line (line breaks and other control characters become one space) and
+ * no `|`, which would start performance data.
+ */
+function textOf(text) {
+    // eslint-disable-next-line no-control-regex -- removing control characters is the point
+    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\|/g, '/');
+}
+/** A performance data label (quoted by perfText): one line, no `|`, and no `'` or `=`. */
+function labelOf(text) {
+    return textOf(text).replace(/['=]/g, '_');
+}
+function clipped(reason) {
+    const t = textOf(reason);
+    return t.length <= MAX_REASON ? t : `${t.slice(0, MAX_REASON - 1)}…`;
+}
+
+;// CONCATENATED MODULE: ./src/cli/check.ts
+// `fivestep check`: the watch rules as a Nagios/Icinga/Naemon plugin. Every rule is read once (the watch's `once`),
+// the readings become the plugin's exit code and output (alerting/nagios.ts) on stdout, the log goes to stderr
+// (Nagios reads only stdout), and nothing is sent: alerting is Nagios's. A rule's `for: N` is Nagios's
+// `max_check_attempts N`: one check is one reading. Whatever goes wrong is UNKNOWN (3) with a one-line reason on
+// stdout, never the CLI's usual exit 1 or 2, which Nagios would read as WARNING or CRITICAL.
+
+
+
+
+
+
+/** The plugin's exit status when it could not check (the guidelines' UNKNOWN). */
+const EXIT_UNKNOWN = 3;
+/** How long a check may take before it gives up as UNKNOWN (the guidelines' -t/--timeout; Nagios waits 60 s). */
+const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
+async function check_checkCommand(args, source, term, io) {
+    let result;
+    try {
+        result = await runCheck(args, source, term, io);
+    }
+    catch (err) {
+        return checkFailed(err, term, io);
+    }
+    io.stdout.write(`${term.masked(result.output)}\n`);
+    return result.exitCode;
+}
+async function runCheck(args, source, term, io) {
+    const timeoutMs = checkTimeout(args.options.get('--timeout'));
+    maskWatchSecrets(source, (secret) => term.mask(secret));
+    const settings = parseWatchSettings(source, { env: io.env });
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+    }, timeoutMs);
+    const off = io.onSignal((signal) => {
+        term.warning(`received ${signal}: ending the check`);
+        controller.abort();
+    });
+    try {
+        // A source that does not give up at the abort must not hold the check past its timeout.
+        const gaveUp = new Promise((resolve) => controller.signal.addEventListener('abort', () => setTimeout(() => resolve('gave up'), 1000).unref(), {
+            once: true,
+        }));
+        const watch = await Promise.race([
+            runWatch(settings, { logger: term, once: true, signal: controller.signal }),
+            gaveUp,
+        ]);
+        if (timedOut)
+            return pluginUnknown(`timed out after ${formatDurationInput(timeoutMs)} (--timeout)`);
+        if (watch === 'gave up' || controller.signal.aborted)
+            return pluginUnknown('interrupted');
+        return nagiosResult(watch);
+    }
+    finally {
+        clearTimeout(timer);
+        off();
+    }
+}
+function checkTimeout(text) {
+    if (text === undefined)
+        return DEFAULT_CHECK_TIMEOUT_MS;
+    const ms = (0,inputs/* parseDuration */.E9)('--timeout', text);
+    if (ms <= 0)
+        throw new inputs/* InputError */.dz('--timeout', 'must be longer than 0');
+    return ms;
+}
+/** The plugin's one line for a check that could not be made (an input or usage error, a crash): UNKNOWN. */
+function unknownLine(message) {
+    return pluginUnknown(message).output;
+}
+/** An error while checking: UNKNOWN with the reason on stdout (one line) and, for a crash, the stack in the log. */
+function checkFailed(err, term, io) {
+    term.clearStatus();
+    if (err instanceof inputs/* InputError */.dz) {
+        term.error(err.message);
+        io.stdout.write(`${term.masked(unknownLine(err.message))}\n`);
+    }
+    else {
+        term.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+        io.stdout.write(`${term.masked(unknownLine(`fivestep check failed: ${errorMessage(err)}`))}\n`);
+    }
+    return EXIT_UNKNOWN;
 }
 
 ;// CONCATENATED MODULE: ./src/cli/status-view.ts
@@ -89931,11 +90675,14 @@ function layerInputs(l) {
     const given = new Map();
     const unused = new Set();
     const warnings = [];
+    const files = new Map();
     const put = (key, value, origin, base) => {
         const name = fileKey(key, l.allNames) ?? key;
         if (!l.allNames.has(name))
             throw new inputs/* InputError */.dz(key, `is not an input of any fivestep action${suggest(name, l.allNames)}`);
-        const text = name === key ? value : readInputFile(name, value, base, readFile);
+        const path = name === key ? undefined : inputFilePath(value, base);
+        const reference = path !== undefined && l.fileReferences ? l.fileReferences[name] : undefined;
+        const text = path === undefined ? value : (reference ?? readInputFile(name, path, readFile));
         if (text.includes('${{'))
             throw new inputs/* InputError */.dz(name, `'${oneLineOf(text)}' is a workflow expression, which only GitHub evaluates: give the value itself` +
                 `${name === key ? `, or ${name}-file: PATH` : ''}`);
@@ -89945,6 +90692,10 @@ function layerInputs(l) {
         }
         values.set(name, text);
         given.set(name, origin);
+        if (path === undefined)
+            files.delete(name);
+        else
+            files.set(name, path);
     };
     for (const [k, v] of Object.entries(l.commandDefaults ?? {}))
         values.set(k, v);
@@ -89961,8 +90712,9 @@ function layerInputs(l) {
             warnings.push(`input '${name}': INPUT_ in the environment overrides the value from ${before}`);
         values.set(name, value);
         given.set(name, `INPUT_${name.toUpperCase()}`);
+        files.delete(name);
     }
-    return { source: (name) => values.get(name) ?? '', given, unused: [...unused].sort(), warnings };
+    return { source: (name) => values.get(name) ?? '', given, unused: [...unused].sort(), warnings, files };
 }
 /** A config file's keys and values; every value is a string, as GitHub passes inputs. */
 function configEntries(c) {
@@ -89998,9 +90750,12 @@ function fileKey(key, names) {
     const name = key.slice(0, -'-file'.length);
     return names.has(name) ? name : undefined;
 }
-function readInputFile(name, path, base, readFile) {
+/** A `NAME-file` path: `~/` is the home directory, a relative path is relative to the config file (or cwd). */
+function inputFilePath(path, base) {
     const p = path.trim();
-    const full = p === '~' || p.startsWith('~/') ? (0,external_node_path_.join)((0,external_node_os_.homedir)(), p.slice(1)) : (0,external_node_path_.resolve)(base, p);
+    return p === '~' || p.startsWith('~/') ? (0,external_node_path_.join)((0,external_node_os_.homedir)(), p.slice(1)) : (0,external_node_path_.resolve)(base, p);
+}
+function readInputFile(name, full, readFile) {
     try {
         return readFile(full);
     }
@@ -90041,6 +90796,1349 @@ function inputs_editDistance(a, b) {
     return row[b.length];
 }
 const oneLineOf = (text) => text.replace(/\s+/g, ' ').trim().slice(0, 200);
+
+;// CONCATENATED MODULE: ./src/alerting/promql.ts
+// The pieces of the exported Prometheus rules that hold untrusted text, each escaped for where it lands: a rule's
+// query with `{host}` turned into one matcher for the whole fleet, PromQL string literals, alert names, Go templates
+// (alert labels and annotations are templates), Go's printing of `$value`, and YAML that Go's parsers read back as
+// the value written. Pure.
+
+
+
+/** The series every exported rule's value is recorded as, one per rule (label `rule`). */
+const RULE_VALUE = 'fivestep:rule_value';
+/** The series an SLO rule's error ratio over `window` is recorded as. */
+const sloRatioSeries = (window) => `fivestep:slo_errors:ratio_rate${window}`;
+/** `series{rule="name"}`: the name as a PromQL string, whatever it holds. */
+function ruleSelector(series, rule, extra = {}) {
+    const labels = [['rule', rule], ...Object.entries(extra)].map(([k, v]) => `${k}="${promqlString(v)}"`);
+    return `${series}{${labels.join(', ')}}`;
+}
+/** A number as PromQL (and promtool's series notation) reads it back: the shortest text that is the same double. */
+function promqlNumber(n) {
+    return String(n);
+}
+/**
+ * The hosts `{host}` stands for: the watch's hosts and the canaries not among them (as the watch reads them), or,
+ * with none given (a rollout's waves give them at run time), every value.
+ */
+function fleetHosts(settings) {
+    const all = [...settings.hosts];
+    for (const c of settings.canaryHosts)
+        if (matchHosts(all, [c]).length === 0)
+            all.push(c);
+    return [...new Set(all)];
+}
+/** A regular expression (RE2) matching any of `hosts` literally, or anything (`.+`) when there are none. */
+function hostsRegex(hosts) {
+    return hosts.length === 0 ? '.+' : `(?:${hosts.map(regexLiteral).join('|')})`;
+}
+const MATCHER_BEFORE = /([a-zA-Z_][a-zA-Z0-9_]*)?\s*(=~|!~|!=|=)\s*$/;
+/**
+ * The query's string literals and comments, scanned as expand.ts's hostSlots scans them (so `{host}` is found in the
+ * same places the watch expands it), with where each literal starts and ends and the matcher it is the value of.
+ */
+function scan(query) {
+    const literals = [];
+    let bare = false;
+    let state = 'code';
+    let current;
+    for (let i = 0; i < query.length; i++) {
+        const ch = query[i];
+        if (query.startsWith('{host}', i)) {
+            if (state === 'string')
+                current.hosts.push(i);
+            else if (state === 'code')
+                bare = true;
+            i += '{host}'.length - 1;
+            continue;
+        }
+        if (state === 'comment') {
+            if (ch === '\n')
+                state = 'code';
+        }
+        else if (state === 'string') {
+            if (ch === '\\' && current.quote !== '`')
+                i++;
+            else if (ch === current.quote) {
+                current.end = i + 1;
+                literals.push(current);
+                state = 'code';
+            }
+        }
+        else if (ch === '#') {
+            state = 'comment';
+        }
+        else if (ch === '"' || ch === "'" || ch === '`') {
+            const m = MATCHER_BEFORE.exec(query.slice(Math.max(0, i - 200), i));
+            current = { start: i, end: query.length, quote: ch, hosts: [] };
+            if (m) {
+                current.op = m[2];
+                if (m[1])
+                    current.label = m[1];
+            }
+            state = 'string';
+        }
+    }
+    if (state === 'string')
+        literals.push(current);
+    return { literals, bare };
+}
+const SIMPLE_ESCAPES = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, '\\': 92 };
+/** The text a PromQL string literal's content (between its quotes) stands for, by Go's rules; undefined if invalid. */
+function unquotePromql(content, quote) {
+    if (quote === '`')
+        return content;
+    const bytes = [];
+    const utf8 = (s) => bytes.push(...Buffer.from(s, 'utf8'));
+    for (let i = 0; i < content.length; i++) {
+        const ch = content[i];
+        if (ch !== '\\') {
+            const cp = content.codePointAt(i);
+            const c = String.fromCodePoint(cp);
+            utf8(c);
+            i += c.length - 1;
+            continue;
+        }
+        const e = content[++i];
+        if (e === undefined)
+            return undefined;
+        if (e in SIMPLE_ESCAPES)
+            bytes.push(SIMPLE_ESCAPES[e]);
+        else if (e === quote)
+            bytes.push(quote.charCodeAt(0));
+        else if (e === 'x' || e === 'u' || e === 'U') {
+            const n = e === 'x' ? 2 : e === 'u' ? 4 : 8;
+            const hex = content.slice(i + 1, i + 1 + n);
+            if (!new RegExp(`^[0-9a-fA-F]{${n}}$`).test(hex))
+                return undefined;
+            const v = parseInt(hex, 16);
+            if (e === 'x')
+                bytes.push(v);
+            else if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+                return undefined;
+            else
+                utf8(String.fromCodePoint(v));
+            i += n;
+        }
+        else if (/[0-7]/.test(e)) {
+            const oct = content.slice(i, i + 3);
+            if (!/^[0-7]{3}$/.test(oct) || parseInt(oct, 8) > 255)
+                return undefined;
+            bytes.push(parseInt(oct, 8));
+            i += 2;
+        }
+        else
+            return undefined;
+    }
+    try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
+    }
+    catch {
+        return undefined;
+    }
+}
+/** The content of a literal quoted with `quote` that stands for `text` (raw strings hold no escapes). */
+function quoted(text, quote) {
+    if (quote !== '`')
+        return promqlString(text, quote);
+    return text.includes('`') ? undefined : text;
+}
+/**
+ * A rule's query for the whole fleet: `{host}` in a label matcher's value becomes a regex matcher over `hosts`
+ * (`instance="{host}:9100"` → `instance=~"(?:web1|web2):9100"`, the fixed parts matched literally), in a `=~` matcher
+ * the same alternation. `{host}` in a `!=` or `!~` matcher, in a string that is no matcher's value, or outside a
+ * string has no form for the fleet: the answer says why. `{host}` in a comment stays as written.
+ */
+function fleetQuery(query, hosts) {
+    const { literals, bare } = scan(query);
+    if (bare)
+        return { ok: false, reason: `{host} stands outside a quoted label value in its query` };
+    const alternation = hostsRegex(hosts);
+    let out = '';
+    let from = 0;
+    let hostLabel;
+    for (const lit of literals) {
+        if (lit.hosts.length === 0)
+            continue;
+        const what = `{host} stands in the ${lit.op ?? 'string'} ${lit.op ? `matcher of ${lit.label ?? 'a label'}` : ''}`;
+        if (lit.op === '!=' || lit.op === '!~')
+            return {
+                ok: false,
+                reason: `${what.trim()}: "every host but this one" has no form for the whole fleet`,
+            };
+        if (lit.op !== '=' && lit.op !== '=~')
+            return {
+                ok: false,
+                reason: "{host} stands in a string that is not a label matcher's value (e.g. label_replace's): a whole fleet " +
+                    'has no one value to put there',
+            };
+        if (lit.end === query.length && query[lit.end - 1] !== lit.quote)
+            return { ok: false, reason: 'its query has an unterminated string' };
+        // The recorded series' `rule` label is the rule's name, and `__…` labels do not survive a recording.
+        if (lit.label && lit.label !== 'rule' && !lit.label.startsWith('__'))
+            hostLabel ??= lit.label;
+        const content = query.slice(lit.start + 1, lit.end - 1);
+        const offsets = lit.hosts.map((at) => at - lit.start - 1);
+        let value;
+        if (lit.op === '=~') {
+            // Already a regex: the alternation goes where each {host} stands, escaped for the literal's quote.
+            const alt = quoted(alternation, lit.quote);
+            if (alt === undefined)
+                return { ok: false, reason: 'a host cannot go into a `raw` string of its query' };
+            value = '';
+            let at = 0;
+            for (const o of offsets) {
+                value += content.slice(at, o) + alt;
+                at = o + '{host}'.length;
+            }
+            value += content.slice(at);
+        }
+        else {
+            // An equality: its fixed parts (as the string stands for them) are matched literally around the alternation.
+            const pieces = [];
+            let at = 0;
+            for (const o of [...offsets, content.length]) {
+                const piece = unquotePromql(content.slice(at, o), lit.quote);
+                if (piece === undefined)
+                    return { ok: false, reason: `its query's string ${query.slice(lit.start, lit.end)} is not a valid literal` };
+                pieces.push(regexLiteral(piece));
+                at = o + '{host}'.length;
+            }
+            value = quoted(pieces.join(alternation), lit.quote);
+            if (value === undefined)
+                return { ok: false, reason: 'a host cannot go into a `raw` string of its query' };
+        }
+        // `=` becomes `=~`: the operator ends right before the literal (spaces aside).
+        const opEnd = lit.op === '=' ? query.lastIndexOf('=', lit.start) + 1 : lit.start;
+        out += query.slice(from, opEnd) + (lit.op === '=' ? '~' : '') + query.slice(opEnd, lit.start + 1) + value;
+        out += lit.quote;
+        from = lit.end;
+    }
+    out += query.slice(from);
+    return { ok: true, query: out, ...(hostLabel ? { hostLabel } : {}) };
+}
+/**
+ * Whether a query can give a value with no input series at all (`vector(0)`, `absent()`, `time()`, a number): its
+ * recording then also records in a promtool test, beside the series the test feeds.
+ */
+function valueWithoutSeries(query) {
+    const code = query.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`|#.*/g, '""');
+    return (/\b(vector|absent|absent_over_time|time|scalar|pi)\s*\(/.test(code) ||
+        /\b(year|month|day_of_month|day_of_week|day_of_year|days_in_month|hour|minute)\s*\(\s*\)/.test(code) ||
+        !/[a-zA-Z_:]/.test(code.replace(/\d[eE][+-]?\d/g, '')));
+}
+/** An alert name from a rule name: its ASCII letters and digits in CamelCase, starting with a letter. */
+function alertBaseName(rule) {
+    const words = rule.match(/[A-Za-z0-9]+/g) ?? [];
+    const camel = words.map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+    return /^[A-Za-z]/.test(camel) ? camel : `Rule${camel}`;
+}
+/**
+ * Unique alert names: `suffixes` are the names one rule needs (`''`, or `ErrorBudgetBurn` and `…Slow`); the base
+ * gets 2, 3, … until none of them is taken.
+ */
+function claimAlertNames(rule, suffixes, taken) {
+    const base = alertBaseName(rule);
+    for (let n = 1;; n++) {
+        const candidate = n === 1 ? base : `${base}${n}`;
+        if (suffixes.every((s) => !taken.has(candidate + s))) {
+            for (const s of suffixes)
+                taken.add(candidate + s);
+            return candidate;
+        }
+    }
+}
+/** Text for a Go template that prints as itself: each `{{` (which would open an action) written as an action. */
+function templateText(text) {
+    return text.replaceAll('{{', '{{ "{{" }}');
+}
+/** The Go template of an annotation (fixed text escaped, so only the parts generated here are actions). */
+function goTemplate(parts) {
+    return parts
+        .map((p) => {
+        if (typeof p === 'string')
+            return templateText(p);
+        if ('label' in p)
+            return `{{ $labels.${p.label} }}`;
+        if ('value' in p)
+            return '{{ $value }}';
+        const otherwise = p.else ? `{{ else }}${goTemplate(p.else)}` : '';
+        return `{{ if $labels.${p.ifLabel} }}${goTemplate(p.then)}${otherwise}{{ end }}`;
+    })
+        .join('');
+}
+/** What Prometheus makes of goTemplate(parts) for an alert with these labels and value (promtool's expectations). */
+function renderTemplate(parts, labels, value) {
+    return parts
+        .map((p) => {
+        if (typeof p === 'string')
+            return p;
+        if ('label' in p)
+            return labels[p.label] ?? '';
+        if ('value' in p)
+            return goFloat(value);
+        return labels[p.ifLabel] ? renderTemplate(p.then, labels, value) : renderTemplate(p.else ?? [], labels, value);
+    })
+        .join('');
+}
+/**
+ * A float64 as Prometheus prints `{{ $value }}` (Go's %v: strconv's 'g' with the shortest digits): in exponent form
+ * when the decimal exponent is below -4 or at least 6 (`1e+06`, `1.2345675e+06`, `1e-05`), else as a decimal.
+ */
+function goFloat(n) {
+    if (Number.isNaN(n))
+        return 'NaN';
+    if (!Number.isFinite(n))
+        return n > 0 ? '+Inf' : '-Inf';
+    if (n === 0)
+        return Object.is(n, -0) ? '-0' : '0';
+    const [mantissa, expText] = n.toExponential().split('e');
+    const exp = Number(expText);
+    if (exp < -4 || exp >= 6) {
+        return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+    }
+    return String(n);
+}
+/** Characters Go's YAML parsers take as line breaks (NEL, LS, PS) or refuse (DEL, C1 controls, BOM, non-characters). */
+// eslint-disable-next-line no-control-regex
+const YAML_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]|[\ud800-\udfff]/u;
+/** An untrusted value: always a double-quoted scalar, whatever it holds (the only style that can escape anything). */
+function untrusted(value) {
+    const node = new dist/* Scalar */.X5(value);
+    node.type = dist/* Scalar */.X5.QUOTE_DOUBLE;
+    return node;
+}
+/**
+ * The document as text that Go's YAML parsers (yaml.v3 for rule files, yaml.v2 for promtool's tests) read back as
+ * the values written: every string holding a character they would break a line at or refuse is double-quoted, and
+ * that character written as an escape.
+ */
+function goYaml(doc) {
+    (0,dist/* visit */.YR)(doc, {
+        Scalar(_, node) {
+            if (typeof node.value === 'string' && (YAML_UNSAFE.test(node.value) || node.value.includes('\r')))
+                node.type = dist/* Scalar */.X5.QUOTE_DOUBLE;
+        },
+    });
+    const text = doc.toString({ lineWidth: 0 });
+    return text.replace(new RegExp(YAML_UNSAFE.source, 'gu'), (ch) => {
+        const cp = ch.codePointAt(0);
+        return cp >= 0xd800 && cp <= 0xdfff ? '\\ufffd' : `\\u${cp.toString(16).padStart(4, '0')}`;
+    });
+}
+
+;// CONCATENATED MODULE: ./src/alerting/alertmanager-config.ts
+// `fivestep rules --format alertmanager`: an Alertmanager (0.25) configuration from the watch's alert inputs. Pages
+// (severity="page") go to PagerDuty, the webhook and the mailing list; everything else (tickets) to the webhook and
+// the mailing list only. Pure: the settings in, the text out.
+//
+// Untrusted text (URLs, addresses, the environment) never goes into the YAML as written text: the document is built
+// as nodes and printed by the `yaml` package, every such value as a double-quoted scalar, with the characters that
+// YAML 1.1 parsers (Alertmanager's Go yaml.v2) read as line breaks or refuse (NEL, LS, PS, DEL, C1 controls, a BOM)
+// as escapes (goYaml, as the rule file). In the fields Alertmanager runs as Go templates (routing_key, to, from),
+// `{{` is written as a template that prints it.
+
+
+
+
+
+const PAGE_RECEIVER = 'fivestep-page';
+const TICKET_RECEIVER = 'fivestep-ticket';
+/**
+ * How long Alertmanager holds a new group before its first notification (group_wait), then between notifications
+ * of a changed group (group_interval: another host breaching the same rule, a resolve), and before repeating an
+ * unchanged one (repeat_interval).
+ *
+ * group_wait is part of the time from a breach to the page. A group here is one rule (group_by alertname, rule),
+ * and Prometheus sends every alert of one rule's evaluation (all its hosts) in one batch, within milliseconds, so
+ * there is little to wait for: 10 s still gathers that batch, and a second Prometheus of an HA pair (a few seconds
+ * apart), at a fraction of the rule's `for` plus the two evaluation intervals that the page takes anyway.
+ * Alertmanager's own default is 30 s. Tickets wake no one: they wait a minute and are grouped longer.
+ */
+const ROUTE_TIMINGS = {
+    page: { group_wait: '10s', group_interval: '1m', repeat_interval: '4h' },
+    ticket: { group_wait: '1m', group_interval: '5m', repeat_interval: '12h' },
+};
+/** The webhook's text: each alert's labels and annotations (the value, the bound, the runbook). Constant. */
+const SLACK_TEXT = '{{ range .Alerts }}{{ if eq .Status "firing" }}:rotating_light:{{ else }}:white_check_mark:{{ end }} ' +
+    '*{{ .Labels.rule }}*{{ with .Labels.environment }} ({{ . }}){{ end }}{{ with .Labels.instance }} on {{ . }}' +
+    '{{ end }}\n{{ range .Annotations.SortedPairs }}• {{ .Name }}: {{ .Value }}\n{{ end }}{{ end }}';
+const alertmanager_config_HEADER = [
+    ' Alertmanager configuration generated by `fivestep rules --format alertmanager` from the watch settings.',
+    ' Do not edit: change the inputs and generate it again.',
+    ` Pages (severity="page") go to ${PAGE_RECEIVER} (PagerDuty, the webhook, e-mail); everything else (tickets) to`,
+    ` ${TICKET_RECEIVER} (the webhook, e-mail: never the pager). Resolves are notified too.`,
+];
+/** A value for a field Alertmanager executes as a Go template (routing_key, to, from): `{{` prints itself. */
+const templated = (value) => untrusted(templateText(value));
+/** A URL written as the request would carry it (WHATWG-normalized: no raw spaces, tabs or newlines). */
+function normalizedUrl(input, value) {
+    try {
+        return new URL(value).href;
+    }
+    catch {
+        throw new inputs/* InputError */.dz(input, `'${value}' is not a URL`);
+    }
+}
+const alertmanager_config_safeDecode = (s) => {
+    try {
+        return decodeURIComponent(s);
+    }
+    catch {
+        return s;
+    }
+};
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+/**
+ * smtp-url as metric-watch's nodemailer reads it (host IDNA-mapped, user and password percent-decoded, the port 465
+ * for smtps:// and 587 for smtp:// when none is given), restated in Alertmanager's terms. Alertmanager 0.25 dials TLS
+ * on port 465 and plain TCP on any other port, where require_tls (default true) demands STARTTLS; it never upgrades
+ * opportunistically as nodemailer does. So: port 465 is implicit TLS with require_tls off (on, it would ask for
+ * STARTTLS inside TLS and fail); smtp:// elsewhere requires STARTTLS when a password would cross the network (Go
+ * also refuses PLAIN authentication without TLS except to localhost), and is plain otherwise, as the URL says.
+ */
+function smtpTarget(smtpUrl, hasPassword) {
+    let u;
+    try {
+        u = new URL(smtpUrl);
+    }
+    catch {
+        throw new inputs/* InputError */.dz('smtp-url', `'${smtpUrl}' is not a URL`);
+    }
+    const warnings = [];
+    const params = new Map([...u.searchParams]);
+    let secure = u.protocol === 'smtps:';
+    if (params.has('secure'))
+        secure = params.get('secure') === 'true';
+    const port = u.port || (secure ? '465' : '587');
+    let host = u.hostname;
+    if (!(host.startsWith('[') && host.endsWith(']'))) {
+        host = (0,external_node_url_.domainToASCII)(alertmanager_config_safeDecode(host));
+        if (host === '')
+            throw new inputs/* InputError */.dz('smtp-url', `the host of '${smtpUrl}' is not a host name`);
+    }
+    const username = alertmanager_config_safeDecode(u.username);
+    const password = alertmanager_config_safeDecode(u.password);
+    const loopback = LOOPBACK.test(host);
+    let requireTls;
+    let tlsNote;
+    // Port 465: Alertmanager speaks TLS from the first byte there (implicit TLS), and only there.
+    if (port === '465') {
+        requireTls = false;
+        tlsNote = 'implicit TLS on port 465; require_tls would ask for STARTTLS inside it';
+    }
+    else if (secure) {
+        requireTls = true;
+        tlsNote = 'STARTTLS: Alertmanager speaks implicit TLS on port 465 only';
+        warnings.push(`smtp-url is smtps:// on port ${port}: Alertmanager 0.25 speaks TLS from the first byte (implicit TLS) only ` +
+            `on port 465; on port ${port} it connects in plain text and upgrades with STARTTLS (require_tls: true), so ` +
+            'mail goes only if the server offers STARTTLS there. Use port 465, or smtp:// on a STARTTLS port (587)');
+    }
+    else if (params.get('requireTLS') === 'true') {
+        requireTls = true;
+        tlsNote = 'STARTTLS required (requireTLS=true in smtp-url)';
+    }
+    else if (params.get('ignoreTLS') === 'true') {
+        requireTls = false;
+        tlsNote = 'plain SMTP (ignoreTLS=true in smtp-url)';
+    }
+    else if (hasPassword && username !== '' && !loopback) {
+        requireTls = true;
+        tlsNote = 'STARTTLS required: the password never crosses the network in the clear';
+    }
+    else {
+        requireTls = false;
+        tlsNote = loopback ? 'plain SMTP to a relay on this host, as smtp-url says' : 'plain SMTP, as smtp-url says';
+    }
+    const insecureSkipVerify = params.get('tls.rejectUnauthorized') === 'false';
+    const carried = new Set(['secure', 'requireTLS', 'ignoreTLS', 'tls.rejectUnauthorized']);
+    const dropped = [...params.keys()].filter((k) => !carried.has(k));
+    if (dropped.length > 0)
+        warnings.push(`smtp-url's parameters ${dropped.map((k) => JSON.stringify(k)).join(', ')} have no counterpart in ` +
+            "Alertmanager's email_configs and are left out");
+    return {
+        smarthost: `${host}:${port}`,
+        username,
+        password,
+        requireTls,
+        tlsNote,
+        insecureSkipVerify,
+        warnings,
+    };
+}
+function inlineSecret(input, field, fileField, fix = `give ${input}-file: PATH`) {
+    return (`${input} is written inline (${field}): the Alertmanager configuration now holds a secret. Keep the file ` +
+        `private (readable by Alertmanager only, out of version control), or ${fix} to write a reference to that ` +
+        `file instead (${fileField})`);
+}
+/** pagerduty_configs: the routing key (or its file), PagerDuty's URL when it is not the default. */
+function pagerduty(settings, files, warnings) {
+    const a = settings.alerts;
+    const file = files['pagerduty-routing-key'];
+    if (!file && !a.pagerdutyRoutingKey)
+        return undefined;
+    if (!file)
+        warnings.push(inlineSecret('pagerduty-routing-key', 'routing_key', 'routing_key_file'));
+    const url = normalizedUrl('FIVESTEP_PAGERDUTY_URL', a.pagerdutyUrl || DEFAULT_PAGERDUTY_URL);
+    return () => ({
+        ...(file ? { routing_key_file: untrusted(file) } : { routing_key: templated(a.pagerdutyRoutingKey) }),
+        ...(url !== DEFAULT_PAGERDUTY_URL ? { url: untrusted(url) } : {}),
+        // As metric-watch's own events: critical, the rule as the component, the environment as the group.
+        severity: 'critical',
+        component: '{{ .CommonLabels.rule }}',
+        group: '{{ .CommonLabels.environment }}',
+        send_resolved: true,
+    });
+}
+/** slack_configs for a Slack-compatible incoming webhook, which posts to its own channel: no channel needed. */
+function webhook(settings, files, warnings) {
+    const file = files['alert-webhook'];
+    const url = settings.alerts.webhookUrl;
+    if (!file && !url)
+        return undefined;
+    if (!file)
+        warnings.push(inlineSecret('alert-webhook', 'api_url', 'api_url_file'));
+    const apiUrl = file ? undefined : normalizedUrl('alert-webhook', url);
+    return () => ({
+        ...(file ? { api_url_file: untrusted(file) } : { api_url: untrusted(apiUrl ?? '') }),
+        text: SLACK_TEXT,
+        send_resolved: true,
+    });
+}
+/** email_configs from smtp-url (and smtp-password), email-to and email-from; `page` adds the high priority. */
+function email(settings, files, warnings) {
+    const a = settings.alerts;
+    if (!a.smtpUrl)
+        return undefined;
+    const passwordFile = files['smtp-password'];
+    const inlinePassword = a.smtpPassword ?? '';
+    const urlPassword = alertmanager_config_safeDecode(new URL(a.smtpUrl).password);
+    const t = smtpTarget(a.smtpUrl, Boolean(passwordFile || inlinePassword || urlPassword));
+    warnings.push(...t.warnings);
+    const password = passwordFile ? undefined : inlinePassword || urlPassword;
+    if (t.username && password)
+        warnings.push(inlinePassword
+            ? inlineSecret('smtp-password', 'auth_password', 'auth_password_file')
+            : inlineSecret('smtp-url', 'auth_password', 'auth_password_file', 'give smtp-url without its password and smtp-password-file: PATH'));
+    if (!t.username && (passwordFile || inlinePassword))
+        warnings.push('smtp-password is given but smtp-url names no user: Alertmanager logs in only with a user');
+    return (page) => {
+        const requireTls = new dist/* Scalar */.X5(t.requireTls);
+        requireTls.comment = ` ${t.tlsNote}`;
+        return {
+            to: templated(a.emailTo.join(', ')),
+            from: templated(a.emailFrom),
+            smarthost: untrusted(t.smarthost),
+            ...(t.username ? { auth_username: untrusted(t.username) } : {}),
+            ...(t.username && passwordFile ? { auth_password_file: passwordFileNode(passwordFile) } : {}),
+            ...(t.username && password ? { auth_password: untrusted(password) } : {}),
+            require_tls: requireTls,
+            ...(t.insecureSkipVerify ? { tls_config: { insecure_skip_verify: true } } : {}),
+            // As metric-watch's own mail (nodemailer's priority: high), for pages.
+            ...(page ? { headers: { 'X-Priority': '1 (Highest)', Importance: 'High' } } : {}),
+            send_resolved: true,
+        };
+    };
+}
+/** Alertmanager 0.25 trims routing_key_file and api_url_file but takes auth_password_file's bytes as they are. */
+function passwordFileNode(path) {
+    const node = untrusted(path);
+    node.comment = ' the password as is: no newline at the end (printf %s PASSWORD > FILE)';
+    return node;
+}
+/** The Alertmanager configuration for `settings`' alert inputs; secrets given as files are written as references. */
+function alertmanagerConfig(settings, files) {
+    const warnings = [];
+    const pd = pagerduty(settings, files, warnings);
+    const hook = webhook(settings, files, warnings);
+    const mail = email(settings, files, warnings);
+    if (!pd && !hook && !mail)
+        warnings.push('no alert inputs (pagerduty-routing-key, alert-webhook, smtp-url with email-to): the configuration is valid ' +
+            'but its receivers are empty, so nothing will be notified');
+    else if (!hook && !mail && settings.rules.some((r) => r.severity === 'ticket'))
+        warnings.push('rules with severity: ticket reach no one: tickets never go to PagerDuty, and neither alert-webhook nor ' +
+            'smtp-url with email-to is set');
+    const receiver = (name, page) => ({
+        name,
+        ...(page && pd ? { pagerduty_configs: [pd()] } : {}),
+        ...(hook ? { slack_configs: [hook()] } : {}),
+        ...(mail ? { email_configs: [mail(page)] } : {}),
+    });
+    const config = {
+        route: {
+            receiver: TICKET_RECEIVER,
+            group_by: ['alertname', 'rule'],
+            ...ROUTE_TIMINGS.ticket,
+            routes: [{ matchers: ['severity="page"'], receiver: PAGE_RECEIVER, ...ROUTE_TIMINGS.page }],
+        },
+        receivers: [receiver(PAGE_RECEIVER, true), receiver(TICKET_RECEIVER, false)],
+    };
+    const doc = new dist/* Document */.yo(config, { aliasDuplicateObjects: false });
+    const header = [...alertmanager_config_HEADER];
+    if (settings.environment)
+        header.push(` Environment: ${JSON.stringify(settings.environment)}`);
+    doc.commentBefore = header.join('\n');
+    const groupBy = doc.getIn(['route', 'group_by'], true);
+    if (groupBy instanceof dist/* YAMLSeq */.Rw)
+        groupBy.flow = true;
+    return { text: goYaml(doc), skipped: [], warnings };
+}
+
+;// CONCATENATED MODULE: ./src/alerting/prometheus-rules.ts
+// `fivestep rules --format prometheus`: the watch's rules as a Prometheus rule file, so the rules that gate a deploy
+// page in production. Pure: the settings in, the text out, byte for byte the same for the same settings.
+//
+// Each rule's query is recorded as `fivestep:rule_value{rule="<name>"}` (with `{host}` matching the whole fleet) and
+// its alert reads that series: min/max as comparisons, max-drop/max-rise against the watch's baseline (before:<d>:
+// the median of the window that ends where a watch would have begun; hosts: the fleet's median at the instant), and
+// no-data: fail as absent(). promtool tests (promtool-tests.ts) feed that series directly. SLO rules become the
+// multiwindow, multi-burn-rate alerts of Google's SRE workbook ("Alerting on SLOs", recommendation 6) over recorded
+// error ratios. What PromQL cannot express (compare; a non-Prometheus source) is listed as skipped with the reason.
+//
+// Untrusted text (rule names, hosts, the runbook, the environment) lands in PromQL strings escaped for PromQL, in
+// alert labels and annotations (Go templates) escaped so `{{` prints itself, and in YAML through the `yaml` package
+// as double-quoted scalars that Go's parsers read back as written (goYaml).
+
+
+
+/** The group every exported rule is in. */
+const GROUP = 'fivestep';
+/** The label the absent() clause adds, so a no-data alert says so. */
+const NO_DATA_LABEL = 'no_data';
+const prometheus_rules_HEADER = [
+    ' Generated by `fivestep rules --format prometheus` from the watch rules. Do not edit it by hand: change the',
+    ' rules and generate it again (`fivestep rules --check` compares this file with them).',
+    ` Each rule's query is recorded as ${RULE_VALUE}{rule="<rule name>"}, with {host} matching every host; its`,
+    ' alert reads that series. SLO rules record their error ratio over the windows their alerts use. A query that',
+    ' aggregates its hosts away (sum, avg, … without `by (instance)`) gives one value for the whole fleet here.',
+];
+const ms = (duration) => {
+    const m = /^(\d+)([smhd])$/.exec(duration);
+    return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2]];
+};
+/** A duration as promDuration writes it, back in ms (whole seconds, at least 1 s). */
+const durationMs = (msGiven) => ms(promDuration(msGiven));
+function prometheus_rules_amount(b) {
+    return b.kind === 'percent' ? `${promqlNumber(b.value)}%` : promqlNumber(b.value);
+}
+/** `value < B - abs(B) * p / 100` (as the watch computes a percent bound), or `value > B + a`. */
+function relativeClause(value, base, bound, side, perHost) {
+    const sign = side === 'drop' ? '-' : '+';
+    const delta = bound.kind === 'percent' ? `abs(${base}) * ${promqlNumber(bound.value)} / 100` : promqlNumber(bound.value);
+    return `${value} ${side === 'drop' ? '<' : '>'}${perHost ? ' on() group_left()' : ''} (${base} ${sign} ${delta})`;
+}
+/** `a`, `a or b`, `a, b or c`. */
+function listed(items) {
+    return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+function where(hostLabel) {
+    return hostLabel ? [{ ifLabel: hostLabel, then: [' on ', { label: hostLabel }] }] : [];
+}
+function alertLabels(ctx, rule, severity) {
+    return {
+        severity,
+        rule: rule.name,
+        ...(ctx.settings.environment ? { environment: ctx.settings.environment } : {}),
+    };
+}
+function runbook(rule) {
+    return rule.runbook ? { runbook_url: [rule.runbook] } : {};
+}
+function alertNode(a) {
+    const labels = {};
+    for (const [k, v] of Object.entries(a.labels))
+        labels[k] = k === 'severity' ? v : untrusted(templateText(v));
+    const annotations = {};
+    for (const [k, parts] of Object.entries(a.annotations))
+        annotations[k] = untrusted(goTemplate(parts));
+    return { alert: a.alert, expr: a.expr, for: a.for, labels, annotations };
+}
+/** A rule with min/max/max-drop/max-rise (and no-data: fail): its recording and its alert. */
+function boundsRule(ctx, rule, index) {
+    const { settings } = ctx;
+    const q = fleetQuery(rule.query, ctx.hosts);
+    if (!q.ok) {
+        ctx.skipped.push({ rule: rule.name, reason: q.reason });
+        return;
+    }
+    if (rule.compare)
+        ctx.skipped.push({
+            rule: rule.name,
+            reason: 'its compare part: a statistical comparison of canaries with a baseline exists only in a deploy (its ' +
+                'other bounds are exported)',
+        });
+    const perHostQuery = rule.query.includes('{host}');
+    const value = ruleSelector(RULE_VALUE, rule.name);
+    const clauses = [];
+    const conditions = [];
+    const checks = [];
+    if (rule.min !== undefined) {
+        clauses.push(`${value} < ${promqlNumber(rule.min)}`);
+        conditions.push(`below ${promqlNumber(rule.min)}`);
+        checks.push('min');
+    }
+    if (rule.max !== undefined) {
+        clauses.push(`${value} > ${promqlNumber(rule.max)}`);
+        conditions.push(`above ${promqlNumber(rule.max)}`);
+        checks.push('max');
+    }
+    let comment;
+    const relative = (rule.maxDrop || rule.maxRise) && settings.baseline.kind !== 'none';
+    if (relative && settings.baseline.kind === 'hosts' && !perHostQuery) {
+        ctx.skipped.push({
+            rule: rule.name,
+            reason: 'its max-drop/max-rise against baseline hosts: its query names no {host} (each host has its own ' +
+                'Prometheus), so one Prometheus has no fleet to compare with',
+        });
+    }
+    else if (relative) {
+        const hosts = settings.baseline.kind === 'hosts';
+        const window = promDuration(settings.baseline.kind === 'before' ? settings.baseline.windowMs : 0);
+        const offset = promDuration(settings.durationMs);
+        const base = hosts ? `quantile(0.5, ${value})` : `quantile_over_time(0.5, ${value}[${window}] offset ${offset})`;
+        const baseText = hosts
+            ? "the fleet's median at the same instant"
+            : `its median over the ${window} that ended ${offset} earlier (where a ${offset} watch would have begun)`;
+        comment = hosts
+            ? ' Baseline hosts: each host against the median of the whole fleet at the same instant. In production the' +
+                '\n fleet includes the host itself (the median keeps one bad host from moving its own bound); in a deploy' +
+                '\n the baseline is the mean of the hosts not running the new release.'
+            : ` Baseline before:${window}: the median of the rule's value over the ${window} that ended ${offset} ago,` +
+                `\n where a ${offset} watch would have begun. It needs ${window} + ${offset} of recorded history to fire.`;
+        const sides = [];
+        for (const [bound, side] of [
+            [rule.maxDrop, 'drop'],
+            [rule.maxRise, 'rise'],
+        ]) {
+            if (!bound)
+                continue;
+            clauses.push(relativeClause(value, base, bound, side, hosts));
+            sides.push(`more than ${prometheus_rules_amount(bound)} ${side === 'drop' ? 'below' : 'above'}`);
+            checks.push(side === 'drop' ? 'max-drop' : 'max-rise');
+        }
+        conditions.push(`${sides.join(' or ')} ${baseText}`);
+    }
+    if (clauses.length === 0)
+        return; // compare-only with the relative part skipped: said above
+    const noData = rule.noData === 'fail';
+    if (noData) {
+        clauses.push(`label_replace(absent(${value}), "${NO_DATA_LABEL}", "true", "", "")`);
+        checks.push('no-data');
+    }
+    ctx.entries.push({
+        node: { record: RULE_VALUE, expr: q.query, labels: { rule: untrusted(rule.name) } },
+        comment: ` Rule ${index + 1} of the watch: its query${perHostQuery ? ', {host} matching every host' : ''}.`,
+    });
+    const forMs = rule.for * settings.intervalMs;
+    const forText = `for ${promDuration(forMs)} (${rule.for} sample${rule.for === 1 ? '' : 's'} at the watch's interval of ` +
+        `${ctx.interval})`;
+    const state = noData
+        ? [{ ifLabel: NO_DATA_LABEL, then: ['no data'], else: ['value ', { value: true }, ' is out of bounds'] }]
+        : ['value ', { value: true }, ' is out of bounds'];
+    const is = noData
+        ? [
+            {
+                ifLabel: NO_DATA_LABEL,
+                then: ['has no value: its query returns nothing (no-data: fail).'],
+                else: ['is ', { value: true }, '.'],
+            },
+        ]
+        : ['is ', { value: true }, '.'];
+    const alert = {
+        alert: claimAlertNames(rule.name, [''], ctx.taken),
+        rule: rule.name,
+        severity: rule.severity ?? 'page',
+        kind: 'bounds',
+        expr: clauses.join('\nor\n'),
+        for: promDuration(forMs),
+        forMs: durationMs(forMs),
+        labels: alertLabels(ctx, rule, rule.severity ?? 'page'),
+        annotations: {
+            summary: [{ label: 'rule' }, ...where(q.hostLabel), ': ', ...state],
+            description: [
+                'fivestep rule ',
+                { label: 'rule' },
+                ...where(q.hostLabel),
+                ' ',
+                ...is,
+                ` It fires when the value is ${listed(conditions)}${noData ? ', or when its query returns nothing' : ''}, ` +
+                    `${forText}.`,
+            ],
+            ...runbook(rule),
+        },
+        checks,
+        ...(q.hostLabel ? { hostLabel: q.hostLabel } : {}),
+    };
+    ctx.alerts.push(alert);
+    ctx.entries.push({ node: alertNode(alert), comment });
+}
+/** An SLO rule: its error ratio recorded over the workbook's windows, a page alert and a ticket alert. */
+function sloRule(ctx, rule, index) {
+    const slo = rule.slo;
+    const q = fleetQuery(errorRatioQuery(slo), ctx.hosts);
+    if (!q.ok) {
+        ctx.skipped.push({ rule: rule.name, reason: q.reason });
+        return;
+    }
+    const windows = [...new Set(BURN_ALERTS.flatMap((a) => [a.short, a.long]))].sort((a, b) => ms(a) - ms(b));
+    windows.forEach((w, i) => ctx.entries.push({
+        node: { record: sloRatioSeries(w), expr: atWindow(q.query, ms(w)), labels: { rule: untrusted(rule.name) } },
+        ...(i === 0
+            ? {
+                comment: ` Rule ${index + 1} of the watch (SLO): its error ratio over the windows of the multiwindow,` +
+                    `\n multi-burn-rate alerts of Google's SRE workbook ("Alerting on SLOs", recommendation 6).`,
+            }
+            : {}),
+    }));
+    const budget = errorBudget(slo);
+    const round = (n) => Number(n.toPrecision(12));
+    const ratio = (w) => ruleSelector(sloRatioSeries(w), rule.name);
+    const limit = (a) => promqlNumber(round(burnThreshold(slo, a) * budget));
+    const pair = (a) => `${ratio(a.long)} > ${limit(a)} and ${ratio(a.short)} > ${limit(a)}`;
+    const says = (a) => `above ${limit(a)} (${promqlNumber(burnThreshold(slo, a))}× the budget: ${promqlNumber(a.budget * 100)}% of it ` +
+        `in ${a.long}) over both ${a.long} and ${a.short}`;
+    const page = BURN_ALERTS.filter((a) => a.severity === 'page');
+    const ticket = BURN_ALERTS.filter((a) => a.severity === 'ticket');
+    const base = claimAlertNames(rule.name, ['ErrorBudgetBurn', 'ErrorBudgetBurnSlow'], ctx.taken);
+    const forMs = rule.for * ctx.settings.intervalMs;
+    const objective = `${objectiveText(slo)} over ${promDuration(slo.windowMs)}, ` + `error budget ${promqlNumber(budget)} of the events`;
+    const make = (kind, alerts) => {
+        const severity = kind === 'burn-slow' ? 'ticket' : (rule.severity ?? 'page');
+        return {
+            alert: `${base}${kind === 'burn' ? 'ErrorBudgetBurn' : 'ErrorBudgetBurnSlow'}`,
+            rule: rule.name,
+            severity,
+            kind,
+            expr: alerts.length === 1 ? pair(alerts[0]) : alerts.map((a) => `(${pair(a)})`).join('\nor\n'),
+            for: promDuration(forMs),
+            forMs: durationMs(forMs),
+            labels: alertLabels(ctx, rule, severity),
+            annotations: {
+                summary: [
+                    { label: 'rule' },
+                    ...where(q.hostLabel),
+                    `: error ratio `,
+                    { value: true },
+                    kind === 'burn' ? ', burning the error budget fast' : ', burning the error budget',
+                ],
+                description: [
+                    'fivestep SLO rule ',
+                    { label: 'rule' },
+                    ...where(q.hostLabel),
+                    ` (${objective}): the error ratio is `,
+                    { value: true },
+                    `. It fires when the error ratio is ${alerts.map(says).join(', or ')}, for ${promDuration(forMs)}.`,
+                ],
+                ...runbook(rule),
+            },
+            checks: [],
+            ...(q.hostLabel ? { hostLabel: q.hostLabel } : {}),
+        };
+    };
+    for (const a of [make('burn', page), make('burn-slow', ticket)]) {
+        ctx.alerts.push(a);
+        ctx.entries.push({ node: alertNode(a) });
+    }
+}
+/** The rule file, the alerts in it, and what was left out. */
+function prometheusRules(settings) {
+    const ctx = {
+        settings,
+        hosts: fleetHosts(settings),
+        taken: new Set(),
+        entries: [],
+        alerts: [],
+        skipped: [],
+        interval: promDuration(settings.intervalMs),
+    };
+    const warnings = [];
+    settings.rules.forEach((rule, index) => {
+        if (settings.source !== 'prometheus') {
+            ctx.skipped.push({
+                rule: rule.name,
+                reason: `the source is ${settings.source}, not prometheus: its query is no PromQL (the scheduled watch ` +
+                    'workflow stays the fallback)',
+            });
+        }
+        else if (rule.slo)
+            sloRule(ctx, rule, index);
+        else if (rule.min === undefined && rule.max === undefined && !rule.maxDrop && !rule.maxRise) {
+            ctx.skipped.push({
+                rule: rule.name,
+                reason: 'compare: a statistical comparison of canaries with a baseline exists only in a deploy, and the rule ' +
+                    'has no bound besides',
+            });
+        }
+        else
+            boundsRule(ctx, rule, index);
+    });
+    if (settings.source === 'prometheus') {
+        const usesHost = settings.rules.some((r) => (r.slo ? errorRatioQuery(r.slo) : r.query).includes('{host}'));
+        if (usesHost && ctx.hosts.length === 0)
+            warnings.push('no hosts are given: {host} matches every value of its label (.+)');
+        if (settings.url.includes('{host}'))
+            warnings.push("url holds {host} (a Prometheus per host): load the rule file into each host's Prometheus");
+    }
+    const doc = new dist/* Document */.yo({
+        groups: [{ name: GROUP, interval: ctx.interval, rules: ctx.entries.map((e) => e.node) }],
+    });
+    doc.commentBefore = [
+        ...prometheus_rules_HEADER,
+        ...(ctx.skipped.length
+            ? [` ${ctx.skipped.length} rule part(s) could not be expressed in PromQL; fivestep rules lists them and why.`]
+            : []),
+    ].join('\n');
+    ctx.entries.forEach((e, i) => {
+        if (!e.comment)
+            return;
+        const node = doc.getIn(['groups', 0, 'rules', i], true);
+        node.commentBefore = e.comment;
+    });
+    return { text: goYaml(doc), skipped: ctx.skipped, warnings, alerts: ctx.alerts };
+}
+
+;// CONCATENATED MODULE: ./src/alerting/promtool-tests.ts
+// `fivestep rules --format promtool-tests`: unit tests for the rule file of prometheus-rules.ts, run by
+// `promtool test rules`. For every alert, a series that breaches it fires it (after its `for`, and not before) and a
+// steady healthy series does not; an alert with the absent() clause also fires with no series at all. Pure.
+//
+// The tests feed the recorded value (`fivestep:rule_value{rule=…}`, an SLO rule's recorded error ratios) directly: a
+// PromQL query cannot be inverted into the input series that give a value. So they test the bounds, the baseline
+// and `for`, not the rules' own queries. What each test expects is worked out here by evaluating the series as
+// metric-watch judges a sample (checkSample) at each of Prometheus' evaluations (the baseline's window and offset,
+// the fleet's median, `for` as consecutive evaluations): a rule file that does not do what the watch does fails them.
+
+
+
+
+
+const promtool_tests_HEADER = [
+    ' Generated by `fivestep rules --format promtool-tests` from the watch rules. Do not edit it by hand.',
+    ' Run it with: promtool test rules <this file>',
+    ` These tests feed ${RULE_VALUE} (and an SLO rule's recorded error ratios) directly, not the inputs of the`,
+    " rules' queries: they test each alert's bounds, baseline and `for`, not the queries themselves.",
+];
+/** At most this many samples of history before a breach: a longer baseline is fed at a coarser step. */
+const MAX_HISTORY_STEPS = 120;
+/** Against the fleet's median, the hosts beside the one a test is about. */
+const OTHER_HOSTS = ['host-2', 'host-3', 'host-4'];
+/** An instant of a test as a Prometheus duration from its start: `36m30s`. */
+function at(ms) {
+    if (ms === 0)
+        return '0s';
+    let rest = Math.round(ms / 1000);
+    let out = '';
+    for (const [unit, s] of [
+        ['d', 86_400],
+        ['h', 3600],
+        ['m', 60],
+        ['s', 1],
+    ]) {
+        if (rest >= s)
+            out += `${Math.floor(rest / s)}${unit}`;
+        rest %= s;
+    }
+    return out;
+}
+/** promtool's expanding notation: runs of one value as `v x n` (n + 1 samples). */
+function notation(values) {
+    const out = [];
+    for (let i = 0; i < values.length;) {
+        let j = i;
+        while (j + 1 < values.length && values[j + 1] === values[i])
+            j++;
+        out.push(j === i ? promqlNumber(values[i]) : `${promqlNumber(values[i])}x${j - i}`);
+        i = j + 1;
+    }
+    return out.join(' ');
+}
+/** Prometheus' quantile (linear between the closest ranks). */
+function quantile(q, xs) {
+    const s = [...xs].sort((a, b) => a - b);
+    const rank = q * (s.length - 1);
+    const lo = Math.floor(rank);
+    const hi = Math.min(lo + 1, s.length - 1);
+    const w = rank - lo;
+    return s[lo] * (1 - w) + s[hi] * w;
+}
+/** A bounds alert's own view of the rule: the bounds its expression holds. */
+function judgedRule(rule, checks) {
+    return {
+        ...rule,
+        maxDrop: checks.includes('max-drop') ? rule.maxDrop : undefined,
+        maxRise: checks.includes('max-rise') ? rule.maxRise : undefined,
+    };
+}
+/** What the rule says of one series at step k: breach (and which check), or not. */
+function judgeAt(l, series, s, k) {
+    const { settings } = l;
+    const rule = judgedRule(l.rule, l.alert.checks);
+    const relative = rule.maxDrop || rule.maxRise;
+    let baseline;
+    if (relative && settings.baseline.kind === 'before') {
+        const t = k * l.step;
+        const end = t - durationMs(settings.durationMs);
+        const start = end - durationMs(settings.baseline.windowMs);
+        // Range selectors hold the samples at both ends (Prometheus 2).
+        const xs = s.values.filter((_, j) => j * l.step >= start && j * l.step <= end);
+        baseline = xs.length ? quantile(0.5, xs) : undefined;
+    }
+    else if (relative && settings.baseline.kind === 'hosts') {
+        baseline = quantile(0.5, series.map((x) => x.values[k]));
+    }
+    return checkSample(rule, s.values[k], baseline);
+}
+/** The alerts firing at step k: each series breaching at this evaluation and the `forSteps` before it. */
+function firingAt(l, series, k) {
+    if (series.length === 0) {
+        if (l.alert.checks.includes('no-data') && k >= l.forSteps)
+            return [{ labels: { rule: l.rule.name, [NO_DATA_LABEL]: 'true' }, value: 1 }];
+        return [];
+    }
+    const out = [];
+    for (const s of series) {
+        let streak = true;
+        for (let j = k - l.forSteps; j <= k; j++)
+            if (j < 0 || judgeAt(l, series, s, j).state !== 'breach')
+                streak = false;
+        if (streak)
+            out.push({ labels: s.labels, value: s.values[k] });
+    }
+    return out;
+}
+function expAlerts(alert, firing) {
+    return firing.map((f) => ({
+        exp_labels: Object.fromEntries(Object.entries({ ...f.labels, ...alert.labels }).map(([k, v]) => [k, untrusted(v)])),
+        exp_annotations: Object.fromEntries(Object.entries(alert.annotations).map(([k, parts]) => [k, untrusted(renderTemplate(parts, f.labels, f.value))])),
+    }));
+}
+function testGroup(name, step, series, checks) {
+    return {
+        name,
+        interval: promDuration(step),
+        input_series: series.map((s) => ({
+            series: untrusted(ruleSeries(s.labels)),
+            values: notation(s.values),
+        })),
+        alert_rule_test: checks.map((c) => ({
+            eval_time: at(c.k * step),
+            alertname: c.alert.alert,
+            exp_alerts: expAlerts(c.alert, c.firing),
+        })),
+    };
+}
+/** The series a test feeds: the recorded value of the rule `labels.rule`. */
+function ruleSeries(labels) {
+    const { rule, ...rest } = labels;
+    return ruleSelector(RULE_VALUE, rule, rest);
+}
+/** A value inside the rule's absolute bounds, with room on each side for a relative bound to be crossed alone. */
+function healthyValue(rule) {
+    const { min, max } = rule;
+    if (min !== undefined && max !== undefined)
+        return min + (max - min) / 2;
+    if (min !== undefined)
+        return min + 10 * Math.max(Math.abs(min), 1);
+    if (max !== undefined)
+        return max > 0 ? max / 10 : max - 10 * Math.max(Math.abs(max), 1);
+    return 100;
+}
+function probe(rule, check, h) {
+    // Nearest first: a hundredth of the bound's own size past it (so a bound moved by 1% fails the test), then more.
+    const past = (edge, dir, size) => {
+        const scale = size === 0 ? 1 : Math.abs(size);
+        return [edge + (dir * scale) / 100, edge + dir * scale, edge + dir * 10 * scale];
+    };
+    if (check === 'min')
+        return { base: rule.min, edge: rule.min, over: past(rule.min, -1, rule.min) };
+    if (check === 'max')
+        return { base: rule.max, edge: rule.max, over: past(rule.max, 1, rule.max) };
+    const bound = check === 'max-drop' ? rule.maxDrop : rule.maxRise;
+    const sign = check === 'max-drop' ? -1 : 1;
+    // As the watch (and the exported expression) computes it: h ∓ |h| * p / 100, or h ∓ a.
+    const delta = bound.kind === 'percent' ? (Math.abs(h) * bound.value) / 100 : bound.value;
+    const edge = h + sign * delta;
+    return { base: h, edge, over: past(edge, sign, delta || h) };
+}
+/** The series' host label in a test: what it shows. */
+const AT = {
+    min: 'at-min',
+    max: 'at-max',
+    'max-drop': 'at-max-drop',
+    'max-rise': 'at-max-rise',
+};
+const PAST = {
+    min: 'below-min',
+    max: 'above-max',
+    'max-drop': 'past-max-drop',
+    'max-rise': 'past-max-rise',
+};
+/**
+ * The tests of a rule's bounds alert. Each series is named by its host label: `steady` (a healthy value throughout),
+ * `at-…` (from the history on, exactly at a bound: quiet, every bound being strict) and `below-min`, `above-max`,
+ * `past-…` (just past it: fires after `for`, not before). Against a before: baseline they are independent and share
+ * one test; against the fleet's median each is a fleet of its own.
+ */
+function boundsTests(settings, rule, alert, step, warnings) {
+    const relative = alert.checks.includes('max-drop') || alert.checks.includes('max-rise');
+    const baseline = settings.baseline;
+    const before = relative && baseline.kind === 'before';
+    const hostsBaseline = relative && baseline.kind === 'hosts';
+    const history = baseline.kind === 'before' ? durationMs(settings.durationMs) + durationMs(baseline.windowMs) : 0;
+    const l = { settings, rule, alert, step, forSteps: Math.ceil(alert.forMs / step) };
+    const healthySteps = before ? Math.ceil(history / step) + 1 : 2;
+    const last = healthySteps + l.forSteps;
+    const hostLabel = alert.hostLabel ?? 'instance';
+    /** One series at `base`, at `then` from the end of the history on; against the fleet, with 3 more at `base`. */
+    const scenario = (name, base, then = base) => {
+        const values = (v) => Array.from({ length: last + 1 }, (_, k) => (k >= healthySteps ? v : base));
+        const first = { labels: { rule: rule.name, [hostLabel]: name }, values: values(then) };
+        if (!hostsBaseline)
+            return [first];
+        return [first, ...OTHER_HOSTS.map((h) => ({ labels: { rule: rule.name, [hostLabel]: h }, values: values(base) }))];
+    };
+    const quiet = (series) => firingAt(l, series, last).length === 0;
+    const fires = (series) => firingAt(l, series, last).some((f) => f.labels === series[0].labels);
+    const scenarios = [];
+    const h = healthyValue(rule);
+    const steady = scenario('steady', h);
+    if (quiet(steady))
+        scenarios.push(steady);
+    else
+        warnings.push(`promtool tests: alert ${alert.alert}: no steady value is healthy; its quiet test is left out`);
+    for (const check of alert.checks) {
+        if (check === 'no-data')
+            continue;
+        const p = probe(rule, check, h);
+        // At a relative bound against the fleet's median the bound moves with the value itself: no exact edge to probe.
+        if (Number.isFinite(p.edge) && (check === 'min' || check === 'max' || !hostsBaseline)) {
+            const at = scenario(AT[check], p.base, p.edge);
+            if (quiet(at))
+                scenarios.push(at);
+        }
+        let chosen;
+        for (const x of p.over.filter(Number.isFinite)) {
+            const series = scenario(PAST[check], p.base, x);
+            if (!fires(series))
+                continue;
+            chosen ??= series;
+            if (judgeAt(l, series, series[0], last).check === check) {
+                chosen = series;
+                break;
+            }
+        }
+        if (chosen)
+            scenarios.push(chosen);
+        else
+            warnings.push(`promtool tests: alert ${alert.alert}: no value crosses its ${check} bound within the test's window; ` +
+                'that test is left out');
+    }
+    const evaluations = (series) => [
+        { k: last - 1, alert, firing: firingAt(l, series, last - 1) },
+        { k: last, alert, firing: firingAt(l, series, last) },
+    ];
+    const tests = [];
+    const what = 'steady, at each bound and past it: only past a bound it fires,';
+    if (hostsBaseline) {
+        for (const series of scenarios) {
+            const after = fires(series) ? `, fires after ${alert.for}` : ', quiet';
+            tests.push(testGroup(`${alert.alert}: ${series[0].labels[hostLabel]} beside ${OTHER_HOSTS.length} steady hosts${after}`, step, series, evaluations(series)));
+        }
+    }
+    else if (scenarios.length > 0) {
+        const series = scenarios.flat();
+        tests.push(testGroup(`${alert.alert}: ${what} after ${alert.for}`, step, series, evaluations(series)));
+    }
+    if (alert.checks.includes('no-data'))
+        tests.push(testGroup(`${alert.alert}: no series at all (no-data: fail) fires it after ${alert.for}`, step, [], [
+            { k: l.forSteps - 1, alert, firing: firingAt(l, [], l.forSteps - 1) },
+            { k: l.forSteps, alert, firing: firingAt(l, [], l.forSteps) },
+        ]));
+    return tests;
+}
+/** The tests of an SLO rule's burn alerts: each pair of windows over its threshold fires, one alone does not. */
+function sloTests(rule, alert, step) {
+    const slo = rule.slo;
+    const k = Math.ceil(alert.forMs / step);
+    const windows = [...new Set(BURN_ALERTS.flatMap((a) => [a.short, a.long]))];
+    const round = (n) => Number(n.toPrecision(12));
+    const group = (name, given, fired) => ({
+        name,
+        interval: promDuration(step),
+        input_series: windows.map((w) => ({
+            series: untrusted(ruleSelector(sloRatioSeries(w), rule.name)),
+            values: notation(Array(k + 1).fill(given[w] ?? 0)),
+        })),
+        alert_rule_test: [
+            ...(fired === undefined ? [] : [{ eval_time: at((k - 1) * step), alertname: alert.alert, exp_alerts: [] }]),
+            {
+                eval_time: at(k * step),
+                alertname: alert.alert,
+                exp_alerts: fired === undefined ? [] : expAlerts(alert, [{ labels: { rule: rule.name }, value: fired }]),
+            },
+        ],
+    });
+    const severity = alert.kind === 'burn' ? 'page' : 'ticket';
+    const tests = [group(`${alert.alert}: no errors, it stays quiet`, {})];
+    for (const a of BURN_ALERTS.filter((b) => b.severity === severity)) {
+        const limit = round(burnThreshold(slo, a) * errorBudget(slo));
+        const over = round(limit * 1.01);
+        tests.push(group(`${alert.alert}: an error ratio of ${promqlNumber(limit)} over ${a.long} and ${a.short} does not fire it`, {
+            [a.long]: limit,
+            [a.short]: limit,
+        }), group(`${alert.alert}: an error ratio of ${promqlNumber(over)} over ${a.long} and ${a.short} fires it`, { [a.long]: over, [a.short]: over }, over), group(`${alert.alert}: the same over ${a.long} alone (${a.short} is clean: the burn has stopped) does not`, {
+            [a.long]: over,
+        }));
+    }
+    return tests;
+}
+/** The test's step (input series and evaluations): the watch's interval, coarser when a baseline is long. */
+function testStep(settings) {
+    const interval = durationMs(settings.intervalMs);
+    const history = settings.baseline.kind === 'before' ? durationMs(settings.durationMs) + durationMs(settings.baseline.windowMs) : 0;
+    return interval * Math.max(1, Math.ceil(history / interval / MAX_HISTORY_STEPS));
+}
+/** The promtool unit tests of the rule file that prometheusRules(settings) gives, loaded from `ruleFile`. */
+function promtoolTests(settings, ruleFile) {
+    const rules = prometheusRules(settings);
+    const warnings = [];
+    const tests = [];
+    const step = testStep(settings);
+    const untestable = new Set();
+    for (const alert of rules.alerts) {
+        const rule = settings.rules.find((r) => r.name === alert.rule);
+        const query = rule.slo ? errorRatioQuery(rule.slo) : rule.query;
+        if (valueWithoutSeries(query)) {
+            if (!untestable.has(rule.name))
+                warnings.push(`promtool tests: rule '${rule.name}' is not tested: its query gives a value with no input series ` +
+                    '(vector(), absent(), time(), a number), which would be recorded beside the series the tests feed');
+            untestable.add(rule.name);
+            continue;
+        }
+        if (alert.kind === 'bounds')
+            tests.push(...boundsTests(settings, rule, alert, step, warnings));
+        else
+            tests.push(...sloTests(rule, alert, step));
+    }
+    const doc = new dist/* Document */.yo({
+        rule_files: [untrusted(ruleFile)],
+        evaluation_interval: promDuration(step),
+        tests,
+    });
+    doc.commentBefore = promtool_tests_HEADER.join('\n');
+    return { text: goYaml(doc), skipped: rules.skipped, warnings: [...rules.warnings, ...warnings] };
+}
+
+;// CONCATENATED MODULE: ./src/cli/rules.ts
+// `fivestep rules`: the watch rules as the monitoring stack's own files. The generators are pure (src/alerting);
+// this shell reads the inputs, writes the file (or compares it with a committed one) and says what was skipped.
+
+
+
+
+
+
+
+const RULE_FORMATS = ['prometheus', 'promtool-tests', 'alertmanager'];
+/** The rule file promtool tests load when --rule-file is not given. */
+const DEFAULT_RULE_FILE = 'fivestep.rules.yml';
+/** The file the format asks for, from the watch's settings. */
+function generate(format, settings, options) {
+    if (format === 'prometheus')
+        return prometheusRules(settings);
+    if (format === 'promtool-tests')
+        return promtoolTests(settings, options.ruleFile);
+    return alertmanagerConfig(settings, options.files);
+}
+/** The first line where two texts differ (1-based), with both sides, for a message. */
+function firstDifference(expected, actual) {
+    const a = expected.split('\n');
+    const b = actual.split('\n');
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i])
+        i++;
+    return { line: i + 1, expected: a[i] ?? '(end of file)', actual: b[i] ?? '(end of file)' };
+}
+function formatOf(args) {
+    const format = args.options.get('--format');
+    if (!format)
+        throw new inputs/* InputError */.dz('--format', `is required: one of ${RULE_FORMATS.join(', ')}`);
+    if (!RULE_FORMATS.includes(format))
+        throw new inputs/* InputError */.dz('--format', `'${format}' is not one of ${RULE_FORMATS.join(', ')}`);
+    return format;
+}
+/**
+ * Secrets that an Alertmanager configuration refers to by file: `NAME-file: PATH` is written as that path and never
+ * read (it is on the Alertmanager host, not where the rules are generated). Meanwhile the settings read these
+ * stand-ins, which the configuration never holds (it holds the path).
+ */
+const SECRET_FILE_STAND_INS = {
+    'pagerduty-routing-key': 'given-as-a-file',
+    'alert-webhook': 'https://given-as-a-file.invalid/',
+    'smtp-password': 'given-as-a-file',
+};
+const SECRET_FILE_INPUTS = Object.keys(SECRET_FILE_STAND_INS);
+async function rulesCommand(args, source, term, io) {
+    const format = formatOf(args);
+    // A rollout's watch names no hosts (each wave gives them): {host} then matches every instance.
+    const settings = parseWatchSettings(source, { env: io.env, hostsAtRunTime: true });
+    const files = {};
+    for (const name of SECRET_FILE_INPUTS) {
+        const path = io.files.get(name);
+        if (path)
+            files[name] = path;
+    }
+    const ruleFile = args.options.get('--rule-file') ?? DEFAULT_RULE_FILE;
+    const out = generate(format, settings, { ruleFile, files });
+    for (const s of out.skipped)
+        term.warning(`rule '${s.rule}' skipped: ${s.reason}`);
+    for (const w of out.warnings)
+        term.warning(w);
+    const check = args.options.get('--check');
+    if (check !== undefined)
+        return checkFile(check, out.text, regenerate(args, format, check), term);
+    const output = args.options.get('--output');
+    if (output === undefined) {
+        io.stdout.write(out.text);
+        return 0;
+    }
+    (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_.dirname)(output), { recursive: true });
+    (0,external_node_fs_namespaceObject.writeFileSync)(output, out.text);
+    term.info(`Wrote ${output} (${format}${out.skipped.length ? `; ${out.skipped.length} skipped` : ''})`);
+    return 0;
+}
+/** The command that writes FILE from the same rules: what a stale file's message says to run. */
+function regenerate(args, format, path) {
+    const ruleFile = args.options.get('--rule-file');
+    return [
+        'fivestep rules',
+        ...args.configs.map((c) => `--config ${c}`),
+        ...(args.sets.length ? ['(with the same --set options)'] : []),
+        `--format ${format}`,
+        ...(ruleFile !== undefined ? [`--rule-file ${ruleFile}`] : []),
+        `--output ${path}`,
+    ].join(' ');
+}
+/** `--check FILE`: 0 when the committed file is what the rules give, else 1 with where they part. */
+function checkFile(path, text, command, term) {
+    let committed;
+    try {
+        committed = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+    }
+    catch (err) {
+        term.error(`${path}: cannot read it (${err.code ?? String(err)}); generate it: ${command}`);
+        return 1;
+    }
+    if (committed === text) {
+        term.info(`${path} is up to date with the rules`);
+        return 0;
+    }
+    const d = firstDifference(text, committed);
+    term.error(`${path} differs from what the rules give, from line ${d.line}: expected ${JSON.stringify(d.expected)}, ` +
+        `found ${JSON.stringify(d.actual)}. Regenerate it: ${command}`);
+    return 1;
+}
 
 ;// CONCATENATED MODULE: ./src/cli/terminal.ts
 
@@ -90344,7 +92442,7 @@ function tag(s, i) {
     return TAG.lastIndex;
 }
 const ENTITY = /&(?:#([0-9]{1,7})|#[xX]([0-9A-Fa-f]{1,6})|([A-Za-z][A-Za-z0-9]{1,31}));/y;
-const NAMED = new Map([
+const terminal_inline_NAMED = new Map([
     ['amp', '&'],
     ['lt', '<'],
     ['gt', '>'],
@@ -90358,7 +92456,7 @@ function entity(s, i) {
     const m = ENTITY.exec(s.line);
     let decoded;
     if (m?.[3] !== undefined)
-        decoded = NAMED.get(m[3]);
+        decoded = terminal_inline_NAMED.get(m[3]);
     else if (m)
         decoded = codePoint(m[1] !== undefined ? Number(m[1]) : parseInt(m[2], 16));
     if (decoded === undefined) {
@@ -90418,7 +92516,7 @@ function renderBlock(lines, i, width, out) {
         out.push('');
     // One by one: a line may render to very many (`x</summary>` repeated), too many to spread as arguments.
     else
-        for (const l of quoted(line, width))
+        for (const l of terminal_markdown_quoted(line, width))
             out.push(l);
     return i + 1;
 }
@@ -90531,7 +92629,7 @@ function startsBlock(line) {
         htmlBlockStart(line));
 }
 /** A line outside blocks: its quote markers (`│ ` each), then a heading, rule, list item or paragraph line. */
-function quoted(line, width) {
+function terminal_markdown_quoted(line, width) {
     let depth = 0;
     let k = 0;
     for (;;) {
@@ -90765,10 +92863,14 @@ function displayWidth(text) {
 
 
 
+
+
 /** Exit statuses besides the action's own 0 (success) and 1 (failed). */
 const EXIT_USAGE = 2;
 /** Stopped by Ctrl-C, as shells count a SIGINT. */
 const EXIT_INTERRUPTED = 130;
+/** `fivestep check` answers a monitor: whatever goes wrong before a verdict is UNKNOWN, never CRITICAL (2). */
+const EXIT_CHECK_UNKNOWN = 3;
 /** Which action's inputs each command takes. */
 const ACTION_OF = {
     rollout: 'ssh-rollout',
@@ -90776,6 +92878,8 @@ const ACTION_OF = {
     watch: 'metric-watch',
     status: 'ssh-rollout',
     unlock: 'ssh-rollout',
+    check: 'metric-watch',
+    rules: 'metric-watch',
 };
 /** Runs one command line; resolves with the exit status. */
 async function runCli(argv, io) {
@@ -90787,6 +92891,8 @@ async function runCli(argv, io) {
     if (parsed.kind === 'usage') {
         const more = parsed.command ? `fivestep ${parsed.command} --help` : 'fivestep --help';
         io.stderr.write(`fivestep: ${parsed.message} (see ${more})\n`);
+        if (parsed.command === 'check')
+            return (io.stdout.write(`${unknownLine(parsed.message)}\n`), EXIT_CHECK_UNKNOWN);
         return EXIT_USAGE;
     }
     const { args } = parsed;
@@ -90796,6 +92902,11 @@ async function runCli(argv, io) {
     }
     catch (err) {
         term.clearStatus();
+        if (args.command === 'check') {
+            term.error(errorMessage(err));
+            io.stdout.write(`${unknownLine(errorMessage(err))}\n`);
+            return EXIT_CHECK_UNKNOWN;
+        }
         // An input error is the action's own message; anything else is a crash, shown with its stack.
         if (err instanceof inputs/* InputError */.dz)
             term.error(err.message);
@@ -90805,11 +92916,13 @@ async function runCli(argv, io) {
     }
 }
 const COMMAND_RUNNERS = {
-    rollout: rolloutCommand,
-    revert: revertCommand,
-    watch: watchCommand,
-    status: statusCommand,
-    unlock: main_unlockCommand,
+    rollout: (a, i, t, io) => rolloutCommand(a, i.source, t, io),
+    revert: (a, i, t, io) => revertCommand(a, i.source, t, io),
+    watch: (a, i, t, io) => watchCommand(a, i.source, t, io),
+    status: (a, i, t, io) => statusCommand(a, i.source, t, io),
+    unlock: (a, i, t, io) => main_unlockCommand(a, i.source, t, io),
+    check: (a, i, t, io) => check_checkCommand(a, i.source, t, io),
+    rules: (a, i, t, io) => rulesCommand(a, i.source, t, { stdout: io.stdout, env: io.env, files: i.files }),
 };
 /** The layered inputs of the command's action; secrets given are masked from here on. */
 function inputsFor(args, io, term) {
@@ -90825,12 +92938,13 @@ function inputsFor(args, io, term) {
         options: optionInputs(args),
         env: io.env,
         readFile,
+        ...(args.command === 'rules' ? { fileReferences: SECRET_FILE_STAND_INS } : {}),
     });
     for (const w of inputs.warnings)
         term.warning(w);
     if (inputs.unused.length)
         term.info(`Not used by '${args.command}' (inputs of another action): ${inputs.unused.join(', ')}`);
-    return inputs.source;
+    return inputs;
 }
 function readConfig(path, readFile) {
     try {
@@ -91158,10 +93272,10 @@ function parseBool(name, text, fallback) {
         return false;
     throw new InputError(name, `expected true or false, got '${text}'`);
 }
-const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** `90`, `90s`, `5m`, `1h`, `250ms` → milliseconds. A bare number is seconds. */
 function parseDuration(name, text) {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
     if (!m)
         throw new InputError(name, `'${text}' is not a duration (use e.g. 90, 90s, 5m, 1h)`);
     return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 's']);
@@ -95468,7 +97582,7 @@ var visit = __nccwpck_require__(204);
 
 
 __webpack_unused_export__ = composer.Composer;
-__webpack_unused_export__ = Document.Document;
+exports.yo = Document.Document;
 __webpack_unused_export__ = Schema.Schema;
 __webpack_unused_export__ = errors.YAMLError;
 __webpack_unused_export__ = errors.YAMLParseError;
@@ -95483,9 +97597,9 @@ __webpack_unused_export__ = identity.isPair;
 __webpack_unused_export__ = identity.isScalar;
 __webpack_unused_export__ = identity.isSeq;
 __webpack_unused_export__ = Pair.Pair;
-__webpack_unused_export__ = Scalar.Scalar;
+exports.X5 = Scalar.Scalar;
 __webpack_unused_export__ = YAMLMap.YAMLMap;
-__webpack_unused_export__ = YAMLSeq.YAMLSeq;
+exports.Rw = YAMLSeq.YAMLSeq;
 __webpack_unused_export__ = cst;
 __webpack_unused_export__ = lexer.Lexer;
 __webpack_unused_export__ = lineCounter.LineCounter;
@@ -95494,7 +97608,7 @@ exports.qg = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
 __webpack_unused_export__ = publicApi.parseDocument;
 exports.As = publicApi.stringify;
-__webpack_unused_export__ = visit.visit;
+exports.YR = visit.visit;
 __webpack_unused_export__ = visit.visitAsync;
 
 

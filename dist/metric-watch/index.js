@@ -28377,7 +28377,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3218);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _metrics_action_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8053);
+/* harmony import */ var _metrics_action_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4786);
 
 
 
@@ -28545,10 +28545,10 @@ function parseBool(name, text, fallback) {
         return false;
     throw new InputError(name, `expected true or false, got '${text}'`);
 }
-const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** `90`, `90s`, `5m`, `1h`, `250ms` → milliseconds. A bare number is seconds. */
 function parseDuration(name, text) {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
     if (!m)
         throw new InputError(name, `'${text}' is not a duration (use e.g. 90, 90s, 5m, 1h)`);
     return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 's']);
@@ -28719,7 +28719,7 @@ function terminalText(text) {
 
 /***/ }),
 
-/***/ 8053:
+/***/ 4786:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -45156,337 +45156,8 @@ const nodemailer = {
 };
 /* harmony default export */ const esm_nodemailer = (nodemailer);
 
-;// CONCATENATED MODULE: ./src/metrics/rules.ts
-function initialRuleState() {
-    return { ticks: 0, streaks: {}, samples: [] };
-}
-function resolvePercentOrAbsolute(baseline, b, sign) {
-    const delta = b.kind === 'percent' ? (Math.abs(baseline) * b.value) / 100 : b.value;
-    return baseline + sign * delta;
-}
-/** One sample against the rule's bounds. Absolute bounds are checked even when the baseline is missing. */
-function checkSample(rule, value, baseline, reason) {
-    if (value === null || !Number.isFinite(value))
-        return { state: 'no-data', check: 'no-data', reason: reason ?? 'no value' };
-    if (rule.min !== undefined && value < rule.min)
-        return { state: 'breach', check: 'min', bound: rule.min };
-    if (rule.max !== undefined && value > rule.max)
-        return { state: 'breach', check: 'max', bound: rule.max };
-    const relative = rule.maxDrop !== undefined || rule.maxRise !== undefined;
-    if (relative) {
-        // undefined: no baseline exists at all (every host is a canary), so only absolute bounds apply.
-        if (baseline === undefined)
-            return { state: 'ok' };
-        if (baseline === null || !Number.isFinite(baseline)) {
-            return { state: 'no-data', check: 'no-data', reason: 'no baseline value to compare with' };
-        }
-        if (rule.maxDrop) {
-            const bound = resolvePercentOrAbsolute(baseline, rule.maxDrop, -1);
-            if (value < bound)
-                return { state: 'breach', check: 'max-drop', bound };
-        }
-        if (rule.maxRise) {
-            const bound = resolvePercentOrAbsolute(baseline, rule.maxRise, 1);
-            if (value > bound)
-                return { state: 'breach', check: 'max-rise', bound };
-        }
-    }
-    return { state: 'ok' };
-}
-/** The bound a chart draws for the rule (a relative one needs the sample's baseline). */
-function boundsAt(rule, baseline) {
-    let lower = rule.min;
-    let upper = rule.max;
-    if (baseline !== undefined && baseline !== null && !Number.isNaN(baseline)) {
-        if (rule.maxDrop)
-            lower = Math.max(lower ?? -Infinity, resolvePercentOrAbsolute(baseline, rule.maxDrop, -1));
-        if (rule.maxRise)
-            upper = Math.min(upper ?? Infinity, resolvePercentOrAbsolute(baseline, rule.maxRise, 1));
-    }
-    return { lower, upper };
-}
-const iso = (t) => new Date(t).toISOString();
-function describeCheck(check, rule) {
-    switch (check) {
-        case 'min':
-            return `below min ${rule.min}`;
-        case 'max':
-            return `above max ${rule.max}`;
-        case 'max-drop':
-            return `dropped more than ${amount(rule.maxDrop)} below the baseline`;
-        case 'max-rise':
-            return `rose more than ${amount(rule.maxRise)} above the baseline`;
-        case 'no-data':
-            return 'no data';
-        case 'compare':
-            return 'worse than the baseline (significant)';
-        case 'error':
-            return 'query error';
-    }
-}
-/**
- * Feeds one tick's observations (one per host) into the rule's state and returns the new state.
- * A no-data sample counts as breaching under no-data: fail, as healthy under pass, and under
- * inconclusive it breaks a breach streak and, `for` times in a row, makes the rule inconclusive.
- */
-function advanceRule(rule, state, observations) {
-    const next = {
-        ...state,
-        ticks: state.ticks + 1,
-        streaks: { ...state.streaks },
-        samples: [...state.samples],
-    };
-    for (const o of observations) {
-        const c = checkSample(rule, o.value, o.baseline, o.reason);
-        next.samples.push({ ...o, ...c });
-        const prev = next.streaks[o.host] ?? { bad: 0, badSince: o.t, noData: 0, noDataSince: o.t };
-        const s = { ...prev };
-        const bad = c.state === 'breach' || (c.state === 'no-data' && rule.noData === 'fail');
-        if (bad) {
-            if (s.bad === 0)
-                s.badSince = o.t;
-            s.bad++;
-        }
-        else {
-            s.bad = 0;
-        }
-        if (c.state === 'no-data') {
-            if (s.noData === 0)
-                s.noDataSince = o.t;
-            s.noData++;
-        }
-        else {
-            s.noData = 0;
-        }
-        next.streaks[o.host] = s;
-        if (!next.hardFail && s.bad >= rule.for) {
-            next.hardFail = {
-                rule: rule.name,
-                check: c.check ?? 'no-data',
-                ...(o.host ? { host: o.host } : {}),
-                value: o.value,
-                bound: c.bound ?? null,
-                ...(o.baseline !== undefined ? { baseline: o.baseline } : {}),
-                when: iso(o.t),
-                since: iso(s.badSince),
-                detail: c.state === 'no-data' ? `no data: ${c.reason}` : describeCheck(c.check, rule),
-            };
-        }
-        if (!next.hardNoData && rule.noData === 'inconclusive' && s.noData >= rule.for) {
-            next.hardNoData = { host: o.host, since: s.noDataSince, reason: c.reason ?? 'no value' };
-        }
-    }
-    return next;
-}
-/** Marks a rule whose query cannot work; it fails closed. */
-function failRule(state, message) {
-    return { ...state, error: message };
-}
-/** How the comparison reads in one line: levels, the relative change, the test. */
-function describeComparison(c) {
-    const units = c.method === 'series'
-        ? `series, ~${c.units.canary} vs ~${c.units.baseline} effective readings`
-        : `${c.method}, ${c.units.canary} vs ${c.units.baseline} host(s)`;
-    const rel = c.relative === null ? '' : ` (${c.relative >= 0 ? '+' : ''}${fmt(c.relative)}%)`;
-    const side = c.direction === 'either' ? 'two-sided' : `one-sided, ${c.direction} is worse`;
-    return (`canary ${fmt(c.canary)} vs baseline ${fmt(c.baseline)}${rel}; t=${fmt(c.t)}, df=${fmt(c.df)}, ` +
-        `p=${c.p.toPrecision(3)} ${side} [${units}]`);
-}
-function compareOutcome(rule, state, comparison, at) {
-    if (!comparison)
-        return { verdict: 'inconclusive', reason: 'nothing to compare with: no baseline readings' };
-    if (comparison.insufficient)
-        return { verdict: 'inconclusive', reason: `too little to compare: ${comparison.insufficient}` };
-    if (!comparison.significant)
-        return undefined;
-    const alpha = (1 - comparison.confidence).toPrecision(2);
-    const detail = `worse than the baseline: ${describeComparison(comparison)} < ${alpha}`;
-    const breach = {
-        rule: rule.name,
-        check: 'compare',
-        value: comparison.canary,
-        bound: null,
-        baseline: comparison.baseline,
-        when: iso(at),
-        since: iso(state.samples[0]?.t ?? at),
-        detail,
-    };
-    return { verdict: 'fail', reason: detail, breach };
-}
-/**
- * The rule's verdict once the watch is over (or ended early) at `at` (epoch ms: the watch loop's clock).
- * `comparison` is the canary judge's, if any.
- */
-function ruleOutcome(rule, state, comparison, at) {
-    const base = { rule: rule.name, ...(comparison ? { comparison } : {}) };
-    if (state.error) {
-        const breach = {
-            rule: rule.name,
-            check: 'error',
-            value: null,
-            bound: null,
-            when: iso(at),
-            since: iso(at),
-            detail: state.error,
-        };
-        return { ...base, verdict: 'fail', reason: state.error, breach };
-    }
-    if (state.hardFail) {
-        const b = state.hardFail;
-        const where = b.host ? ` on ${b.host}` : '';
-        const value = b.value === null ? '' : ` (${fmt(b.value)}${b.bound !== null ? ` vs bound ${fmt(b.bound)}` : ''})`;
-        return {
-            ...base,
-            verdict: 'fail',
-            reason: `${b.detail}${value}${where} for ${rule.for} sample(s) since ${b.since}`,
-            breach: b,
-        };
-    }
-    if (rule.compare) {
-        const o = compareOutcome(rule, state, comparison, at);
-        if (o?.verdict === 'fail')
-            return { ...base, ...o };
-        if (o && !state.hardNoData)
-            return { ...base, ...o };
-    }
-    if (state.hardNoData) {
-        const where = state.hardNoData.host ? ` on ${state.hardNoData.host}` : '';
-        return {
-            ...base,
-            verdict: 'inconclusive',
-            reason: `no data${where} since ${iso(state.hardNoData.since)}: ${state.hardNoData.reason}`,
-        };
-    }
-    if (state.ticks < rule.for) {
-        return {
-            ...base,
-            verdict: 'inconclusive',
-            reason: `too few samples: ${state.ticks} of the ${rule.for} needed to decide`,
-        };
-    }
-    const withData = state.samples.filter((s) => s.state !== 'no-data').length;
-    if (withData === 0 && rule.noData !== 'pass') {
-        return { ...base, verdict: 'inconclusive', reason: 'no sample had data' };
-    }
-    return {
-        ...base,
-        verdict: 'pass',
-        reason: `${withData} sample(s) within ` +
-            `bounds${rule.compare && comparison ? `; ${describeComparison(comparison)}` : ''}`,
-    };
-}
-function overallVerdict(outcomes) {
-    if (outcomes.some((o) => o.verdict === 'fail'))
-        return 'fail';
-    if (outcomes.some((o) => o.verdict === 'inconclusive'))
-        return 'inconclusive';
-    return 'pass';
-}
-/** Whether the step fails for this verdict under `fail-on`. */
-function failsStep(verdict, failOn) {
-    if (failOn === 'never')
-        return false;
-    if (verdict === 'fail')
-        return true;
-    return failOn === 'inconclusive' && verdict === 'inconclusive';
-}
-function fmt(n) {
-    if (n === null || n === undefined)
-        return '—';
-    if (!Number.isFinite(n))
-        return String(n);
-    return Math.abs(n) >= 1000 || Number.isInteger(n)
-        ? String(Math.round(n * 100) / 100)
-        : n.toPrecision(4).replace(/\.?0+$/, '');
-}
-/** A max-drop or max-rise as written: `5` or `5%`. */
-function amount(limit) {
-    return `${limit.value}${limit.kind === 'percent' ? '%' : ''}`;
-}
-
-;// CONCATENATED MODULE: ./src/metrics/alerts/message.ts
-// What an alert says: what breached, the value, the bound, since when, and the link to the run. Pure.
-
-/**
- * Alert when the verdict is one the step fails on; `fail-on: never` still alerts on fail (report-only gate, live
- * pager).
- */
-function shouldAlert(result, failOn) {
-    return result.verdict === 'fail' || (result.verdict === 'inconclusive' && failOn === 'inconclusive');
-}
-function alertSubject(result, ctx) {
-    const env = result.settings.environment ? ` (${result.settings.environment})` : '';
-    const failing = result.rules.filter((r) => r.verdict !== 'pass').map((r) => r.name);
-    return `metric-watch ${result.verdict.toUpperCase()} on ${ctx.repository}${env}: ${failing.join(', ')}`;
-}
-/** One line a rule: `revenue per minute: 42 below min 100 on web1 since 2024-…`. */
-function ruleLines(result) {
-    return result.rules
-        .filter((r) => r.verdict !== 'pass')
-        .map((r) => {
-        const b = r.breach;
-        if (!b)
-            return `${r.name}: ${r.verdict}: ${r.reason}`;
-        const host = b.host ? ` on ${b.host}` : '';
-        const bound = b.bound !== null ? `, bound ${fmt(b.bound)}` : '';
-        const baseline = b.baseline !== undefined ? `, baseline ${fmt(b.baseline)}` : '';
-        return `${r.name}: ${b.detail}${host}: value ${fmt(b.value)}${bound}${baseline}, since ${b.since}`;
-    });
-}
-function alertText(result, ctx) {
-    return [alertSubject(result, ctx), ...ruleLines(result).map((l) => `• ${l}`), `Run: ${ctx.runUrl}`].join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/metrics/alerts/email.ts
-// E-mail to the high-priority mailing list over SMTP (smtp:// with STARTTLS when offered, or smtps://).
-
-
-async function sendEmail(smtpUrl, from, to, result, ctx) {
-    const transport = esm_nodemailer.createTransport(smtpUrl, {});
-    try {
-        await transport.sendMail({
-            from,
-            to,
-            subject: alertSubject(result, ctx),
-            text: alertText(result, ctx),
-            priority: 'high',
-        });
-    }
-    finally {
-        transport.close();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/common/http-body.ts
-// Reading an HTTP answer without trusting its size: at most `maxBytes` are read, the rest is not waited for.
-async function readCapped(res, maxBytes) {
-    if (!res.body)
-        return { text: '', truncated: false };
-    const reader = res.body.getReader();
-    const chunks = [];
-    let size = 0;
-    let truncated = false;
-    try {
-        for (;;) {
-            const { done, value } = await reader.read();
-            if (done)
-                break;
-            chunks.push(value);
-            size += value.length;
-            if (size > maxBytes) {
-                truncated = true;
-                break;
-            }
-        }
-    }
-    finally {
-        await reader.cancel().catch(() => undefined);
-    }
-    return { text: Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8'), truncated };
-}
-
-// EXTERNAL MODULE: ./src/common/text.ts
-var common_text = __nccwpck_require__(2450);
+// EXTERNAL MODULE: ./src/common/inputs.ts
+var inputs = __nccwpck_require__(9184);
 ;// CONCATENATED MODULE: ./src/metrics/redact.ts
 const REDACTED = '***';
 /** The forms a secret may come back in: as sent, inside a JSON string (also with `\/`), percent-encoded. */
@@ -45584,6 +45255,456 @@ function sourceSecrets(settings) {
     return out;
 }
 
+;// CONCATENATED MODULE: ./src/metrics/slo.ts
+/** Where a rate's range goes in an SLO rule's queries. */
+const WINDOW_SLOT = '{window}';
+/**
+ * The workbook's alerts for a 30-day SLO: page when 2% of the budget burns in an hour or 5% in six hours;
+ * a ticket when 10% burns in three days. Each has a short window (1/12 of the long one) so the alert
+ * resets soon after the burn stops. `budget` is the share of the SLO window's error budget spent over `long`.
+ */
+const BURN_ALERTS = [
+    { severity: 'page', long: '1h', short: '5m', budget: 0.02 },
+    { severity: 'page', long: '6h', short: '30m', budget: 0.05 },
+    { severity: 'ticket', long: '3d', short: '6h', budget: 0.1 },
+];
+const DURATION_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+function windowMs(window) {
+    const m = /^(\d+)([mhd])$/.exec(window);
+    if (!m)
+        throw new Error(`not a window: ${window}`);
+    return Number(m[1]) * DURATION_MS[m[2]];
+}
+/**
+ * The burn rate at which `budget` of the SLO window's error budget is spent over `long`: 14.4 for 2% in 1h of
+ * 30 days, 6 for 5% in 6h, 1 for 10% in 3d. Other SLO windows keep the same budget shares.
+ */
+function burnThreshold(slo, alert) {
+    return round((alert.budget * slo.windowMs) / windowMs(alert.long));
+}
+/** The burn rate a bake must stay under: the fastest page threshold (14.4 for a 30-day SLO). */
+function pageBurnRate(slo) {
+    return burnThreshold(slo, BURN_ALERTS[0]);
+}
+/** The error budget as a ratio: 0.001 for 99.9% (rounded, so 1 - 0.999 is not 0.0010000000000000009). */
+function errorBudget(slo) {
+    return round(1 - slo.objective);
+}
+/** The error ratio over `{window}`: `errors / total`, or `1 - good / total`. */
+function errorRatioQuery(slo) {
+    return slo.errors !== undefined ? `(${slo.errors}) / (${slo.total})` : `1 - (${slo.good}) / (${slo.total})`;
+}
+/** The burn rate over `{window}`: the error ratio in units of the error budget (1 = spending it exactly). */
+function burnRateQuery(slo) {
+    return `(${errorRatioQuery(slo)}) / ${errorBudget(slo)}`;
+}
+/** A query with `{window}` filled in, as a PromQL duration (whole seconds, at least 1s). */
+function atWindow(query, ms) {
+    return query.replaceAll(WINDOW_SLOT, promDuration(ms));
+}
+/** A PromQL duration in whole seconds (or minutes, hours, days when it divides evenly). */
+function promDuration(ms) {
+    const s = Math.max(1, Math.ceil(ms / 1000));
+    if (s % 86_400 === 0)
+        return `${s / 86_400}d`;
+    if (s % 3600 === 0)
+        return `${s / 3600}h`;
+    if (s % 60 === 0)
+        return `${s / 60}m`;
+    return `${s}s`;
+}
+/** `99.9%` from 0.999, as a person wrote it. */
+function objectiveText(slo) {
+    return `${round(slo.objective * 100)}%`;
+}
+const round = (n) => Number(n.toPrecision(12));
+
+;// CONCATENATED MODULE: ./src/metrics/rules.ts
+
+function initialRuleState() {
+    return { ticks: 0, streaks: {}, samples: [] };
+}
+function resolvePercentOrAbsolute(baseline, b, sign) {
+    const delta = b.kind === 'percent' ? (Math.abs(baseline) * b.value) / 100 : b.value;
+    return baseline + sign * delta;
+}
+/** One sample against the rule's bounds. Absolute bounds are checked even when the baseline is missing. */
+function checkSample(rule, value, baseline, reason) {
+    if (value === null || !Number.isFinite(value))
+        return { state: 'no-data', check: 'no-data', reason: reason ?? 'no value' };
+    if (rule.min !== undefined && value < rule.min)
+        return { state: 'breach', check: 'min', bound: rule.min };
+    if (rule.max !== undefined && value > rule.max)
+        return { state: 'breach', check: 'max', bound: rule.max };
+    const relative = rule.maxDrop !== undefined || rule.maxRise !== undefined;
+    if (relative) {
+        // undefined: no baseline exists at all (every host is a canary), so only absolute bounds apply.
+        if (baseline === undefined)
+            return { state: 'ok' };
+        if (baseline === null || !Number.isFinite(baseline)) {
+            return { state: 'no-data', check: 'no-data', reason: 'no baseline value to compare with' };
+        }
+        if (rule.maxDrop) {
+            const bound = resolvePercentOrAbsolute(baseline, rule.maxDrop, -1);
+            if (value < bound)
+                return { state: 'breach', check: 'max-drop', bound };
+        }
+        if (rule.maxRise) {
+            const bound = resolvePercentOrAbsolute(baseline, rule.maxRise, 1);
+            if (value > bound)
+                return { state: 'breach', check: 'max-rise', bound };
+        }
+    }
+    return { state: 'ok' };
+}
+/** The bound a chart draws for the rule (a relative one needs the sample's baseline). */
+function boundsAt(rule, baseline) {
+    let lower = rule.min;
+    let upper = rule.max;
+    if (baseline !== undefined && baseline !== null && !Number.isNaN(baseline)) {
+        if (rule.maxDrop)
+            lower = Math.max(lower ?? -Infinity, resolvePercentOrAbsolute(baseline, rule.maxDrop, -1));
+        if (rule.maxRise)
+            upper = Math.min(upper ?? Infinity, resolvePercentOrAbsolute(baseline, rule.maxRise, 1));
+    }
+    return { lower, upper };
+}
+const iso = (t) => new Date(t).toISOString();
+/** A breach carries its rule's runbook, for whoever it reaches (alerts, the RCA issue). */
+const runbookOf = (rule) => (rule.runbook ? { runbook: rule.runbook } : {});
+function describeCheck(check, rule) {
+    switch (check) {
+        case 'min':
+            return `below min ${rule.min}`;
+        case 'max':
+            return rule.slo
+                ? `burn rate above ${rule.max}, the page threshold of the ${objectiveText(rule.slo)} SLO over ` +
+                    `${promDuration(rule.slo.windowMs)}`
+                : `above max ${rule.max}`;
+        case 'max-drop':
+            return `dropped more than ${amount(rule.maxDrop)} below the baseline`;
+        case 'max-rise':
+            return `rose more than ${amount(rule.maxRise)} above the baseline`;
+        case 'no-data':
+            return 'no data';
+        case 'compare':
+            return 'worse than the baseline (significant)';
+        case 'error':
+            return 'query error';
+    }
+}
+/**
+ * Feeds one tick's observations (one per host) into the rule's state and returns the new state.
+ * A no-data sample counts as breaching under no-data: fail, as healthy under pass, and under
+ * inconclusive it breaks a breach streak and, `for` times in a row, makes the rule inconclusive.
+ */
+function advanceRule(rule, state, observations) {
+    const next = {
+        ...state,
+        ticks: state.ticks + 1,
+        streaks: { ...state.streaks },
+        samples: [...state.samples],
+    };
+    for (const o of observations) {
+        const c = checkSample(rule, o.value, o.baseline, o.reason);
+        next.samples.push({ ...o, ...c });
+        const prev = next.streaks[o.host] ?? { bad: 0, badSince: o.t, noData: 0, noDataSince: o.t };
+        const s = { ...prev };
+        const bad = c.state === 'breach' || (c.state === 'no-data' && rule.noData === 'fail');
+        if (bad) {
+            if (s.bad === 0)
+                s.badSince = o.t;
+            s.bad++;
+        }
+        else {
+            s.bad = 0;
+        }
+        if (c.state === 'no-data') {
+            if (s.noData === 0)
+                s.noDataSince = o.t;
+            s.noData++;
+        }
+        else {
+            s.noData = 0;
+        }
+        next.streaks[o.host] = s;
+        if (!next.hardFail && s.bad >= rule.for) {
+            next.hardFail = {
+                rule: rule.name,
+                check: c.check ?? 'no-data',
+                ...(o.host ? { host: o.host } : {}),
+                value: o.value,
+                bound: c.bound ?? null,
+                ...(o.baseline !== undefined ? { baseline: o.baseline } : {}),
+                when: iso(o.t),
+                since: iso(s.badSince),
+                detail: c.state === 'no-data' ? `no data: ${c.reason}` : describeCheck(c.check, rule),
+                ...runbookOf(rule),
+            };
+        }
+        if (!next.hardNoData && rule.noData === 'inconclusive' && s.noData >= rule.for) {
+            next.hardNoData = { host: o.host, since: s.noDataSince, reason: c.reason ?? 'no value' };
+        }
+    }
+    return next;
+}
+/** Marks a rule whose query cannot work; it fails closed. */
+function failRule(state, message) {
+    return { ...state, error: message };
+}
+/** How the comparison reads in one line: levels, the relative change, the test. */
+function describeComparison(c) {
+    const units = c.method === 'series'
+        ? `series, ~${c.units.canary} vs ~${c.units.baseline} effective readings`
+        : `${c.method}, ${c.units.canary} vs ${c.units.baseline} host(s)`;
+    const rel = c.relative === null ? '' : ` (${c.relative >= 0 ? '+' : ''}${fmt(c.relative)}%)`;
+    const side = c.direction === 'either' ? 'two-sided' : `one-sided, ${c.direction} is worse`;
+    return (`canary ${fmt(c.canary)} vs baseline ${fmt(c.baseline)}${rel}; t=${fmt(c.t)}, df=${fmt(c.df)}, ` +
+        `p=${c.p.toPrecision(3)} ${side} [${units}]`);
+}
+function compareOutcome(rule, state, comparison, at) {
+    if (!comparison)
+        return { verdict: 'inconclusive', reason: 'nothing to compare with: no baseline readings' };
+    if (comparison.insufficient)
+        return { verdict: 'inconclusive', reason: `too little to compare: ${comparison.insufficient}` };
+    if (!comparison.significant)
+        return undefined;
+    const alpha = (1 - comparison.confidence).toPrecision(2);
+    const detail = `worse than the baseline: ${describeComparison(comparison)} < ${alpha}`;
+    const breach = {
+        rule: rule.name,
+        check: 'compare',
+        value: comparison.canary,
+        bound: null,
+        baseline: comparison.baseline,
+        when: iso(at),
+        since: iso(state.samples[0]?.t ?? at),
+        detail,
+        ...runbookOf(rule),
+    };
+    return { verdict: 'fail', reason: detail, breach };
+}
+/**
+ * The rule's verdict once the watch is over (or ended early) at `at` (epoch ms: the watch loop's clock).
+ * `comparison` is the canary judge's, if any.
+ */
+function ruleOutcome(rule, state, comparison, at) {
+    const base = { rule: rule.name, ...(comparison ? { comparison } : {}) };
+    if (state.error) {
+        const breach = {
+            rule: rule.name,
+            check: 'error',
+            value: null,
+            bound: null,
+            when: iso(at),
+            since: iso(at),
+            detail: state.error,
+            ...runbookOf(rule),
+        };
+        return { ...base, verdict: 'fail', reason: state.error, breach };
+    }
+    if (state.hardFail) {
+        const b = state.hardFail;
+        const where = b.host ? ` on ${b.host}` : '';
+        const value = b.value === null ? '' : ` (${fmt(b.value)}${b.bound !== null ? ` vs bound ${fmt(b.bound)}` : ''})`;
+        return {
+            ...base,
+            verdict: 'fail',
+            reason: `${b.detail}${value}${where} for ${rule.for} sample(s) since ${b.since}`,
+            breach: b,
+        };
+    }
+    if (rule.compare) {
+        const o = compareOutcome(rule, state, comparison, at);
+        if (o?.verdict === 'fail')
+            return { ...base, ...o };
+        if (o && !state.hardNoData)
+            return { ...base, ...o };
+    }
+    if (state.hardNoData) {
+        const where = state.hardNoData.host ? ` on ${state.hardNoData.host}` : '';
+        return {
+            ...base,
+            verdict: 'inconclusive',
+            reason: `no data${where} since ${iso(state.hardNoData.since)}: ${state.hardNoData.reason}`,
+        };
+    }
+    if (state.ticks < rule.for) {
+        return {
+            ...base,
+            verdict: 'inconclusive',
+            reason: `too few samples: ${state.ticks} of the ${rule.for} needed to decide`,
+        };
+    }
+    const withData = state.samples.filter((s) => s.state !== 'no-data').length;
+    if (withData === 0 && rule.noData !== 'pass') {
+        return { ...base, verdict: 'inconclusive', reason: 'no sample had data' };
+    }
+    return {
+        ...base,
+        verdict: 'pass',
+        reason: `${withData} sample(s) within ` +
+            `bounds${rule.compare && comparison ? `; ${describeComparison(comparison)}` : ''}`,
+    };
+}
+function overallVerdict(outcomes) {
+    if (outcomes.some((o) => o.verdict === 'fail'))
+        return 'fail';
+    if (outcomes.some((o) => o.verdict === 'inconclusive'))
+        return 'inconclusive';
+    return 'pass';
+}
+/** Whether the step fails for this verdict under `fail-on`. */
+function failsStep(verdict, failOn) {
+    if (failOn === 'never')
+        return false;
+    if (verdict === 'fail')
+        return true;
+    return failOn === 'inconclusive' && verdict === 'inconclusive';
+}
+function fmt(n) {
+    if (n === null || n === undefined)
+        return '—';
+    if (!Number.isFinite(n))
+        return String(n);
+    return Math.abs(n) >= 1000 || Number.isInteger(n)
+        ? String(Math.round(n * 100) / 100)
+        : n.toPrecision(4).replace(/\.?0+$/, '');
+}
+/** A max-drop or max-rise as written: `5` or `5%`. */
+function amount(limit) {
+    return `${limit.value}${limit.kind === 'percent' ? '%' : ''}`;
+}
+
+;// CONCATENATED MODULE: ./src/metrics/alerts/message.ts
+// What an alert says: what breached, the value, the bound, since when, the rule's runbook and the link to the
+// run. Pure.
+
+/**
+ * Alert when the verdict is one the step fails on; `fail-on: never` still alerts on fail (report-only gate, live
+ * pager).
+ */
+function shouldAlert(result, failOn) {
+    return result.verdict === 'fail' || (result.verdict === 'inconclusive' && failOn === 'inconclusive');
+}
+function alertSubject(result, ctx) {
+    const env = result.settings.environment ? ` (${result.settings.environment})` : '';
+    const failing = result.rules.filter((r) => r.verdict !== 'pass').map((r) => r.name);
+    return `metric-watch ${result.verdict.toUpperCase()} on ${ctx.repository}${env}: ${failing.join(', ')}`;
+}
+/** One rule that did not pass, in a line: `revenue per minute: below min 100 on web1: value 42, bound 100, since …`. */
+function ruleLine(r) {
+    const b = r.breach;
+    if (!b)
+        return `${r.name}: ${r.verdict}: ${r.reason}`;
+    const host = b.host ? ` on ${b.host}` : '';
+    const bound = b.bound !== null ? `, bound ${fmt(b.bound)}` : '';
+    const baseline = b.baseline !== undefined ? `, baseline ${fmt(b.baseline)}` : '';
+    return `${r.name}: ${b.detail}${host}: value ${fmt(b.value)}${bound}${baseline}, since ${b.since}`;
+}
+/** The rule's `runbook` (its breach carries it; a rule that is inconclusive has no breach). */
+function message_runbookOf(r) {
+    return r.breach?.runbook ?? r.rule.runbook;
+}
+/**
+ * The failing rules, each as `• line` with `  Runbook: …` under it when the rule has one; `runbook` writes the
+ * runbook for the channel (a link, or text made inert).
+ */
+function ruleBlocks(result, runbook) {
+    return result.rules
+        .filter((r) => r.verdict !== 'pass')
+        .flatMap((r) => {
+        const rb = message_runbookOf(r);
+        return [`• ${ruleLine(r)}`, ...(rb ? [`  Runbook: ${runbook(rb)}`] : [])];
+    });
+}
+/** The e-mail's text (plain text: the runbook as written). */
+function alertText(result, ctx) {
+    return [alertSubject(result, ctx), ...ruleBlocks(result, (rb) => rb), `Run: ${ctx.runUrl}`].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/metrics/alerts/email.ts
+// E-mail to the high-priority mailing list over SMTP (smtp:// with STARTTLS when offered, or smtps://). The
+// password is in smtp-url, or in smtp-password for smtp-url's user (so it can come from a file of its own).
+
+
+
+
+/**
+ * The transport's options: smtp-url as it is, or with smtp-password, smtp-url without its user and an explicit
+ * login (nodemailer would otherwise take the URL's user with an empty password over the login given).
+ */
+function smtpTransportOptions(smtpUrl, smtpPassword) {
+    if (!smtpPassword)
+        return smtpUrl;
+    const u = new URL(smtpUrl);
+    if (u.password)
+        throw new inputs/* InputError */.dz('smtp-password', 'smtp-url holds a password too: give the password in one place');
+    if (!u.username)
+        throw new inputs/* InputError */.dz('smtp-password', 'needs the user in smtp-url (smtp://USER@host:port)');
+    const user = decodeURIComponent(u.username);
+    u.username = '';
+    return { url: u.href, auth: { user, pass: smtpPassword } };
+}
+/** What the SMTP login sends that is secret (smtp-password, also as AUTH PLAIN and AUTH LOGIN encode it). */
+function smtpPasswordSecrets(smtpUrl, smtpPassword) {
+    if (!smtpPassword || !smtpUrl)
+        return smtpPassword ? [smtpPassword] : [];
+    try {
+        const u = new URL(smtpUrl);
+        u.password = encodeURIComponent(smtpPassword);
+        return [smtpPassword, ...alertSecrets({ pagerdutyRoutingKey: '', webhookUrl: '', smtpUrl: u.href })];
+    }
+    catch {
+        return [smtpPassword];
+    }
+}
+async function sendEmail(mail, result, ctx) {
+    const transport = esm_nodemailer.createTransport(smtpTransportOptions(mail.smtpUrl, mail.smtpPassword), {});
+    try {
+        await transport.sendMail({
+            from: mail.emailFrom,
+            to: mail.emailTo,
+            subject: alertSubject(result, ctx),
+            text: alertText(result, ctx),
+            priority: 'high',
+        });
+    }
+    finally {
+        transport.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/common/http-body.ts
+// Reading an HTTP answer without trusting its size: at most `maxBytes` are read, the rest is not waited for.
+async function readCapped(res, maxBytes) {
+    if (!res.body)
+        return { text: '', truncated: false };
+    const reader = res.body.getReader();
+    const chunks = [];
+    let size = 0;
+    let truncated = false;
+    try {
+        for (;;) {
+            const { done, value } = await reader.read();
+            if (done)
+                break;
+            chunks.push(value);
+            size += value.length;
+            if (size > maxBytes) {
+                truncated = true;
+                break;
+            }
+        }
+    }
+    finally {
+        await reader.cancel().catch(() => undefined);
+    }
+    return { text: Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8'), truncated };
+}
+
+// EXTERNAL MODULE: ./src/common/text.ts
+var common_text = __nccwpck_require__(2450);
 ;// CONCATENATED MODULE: ./src/metrics/alerts/answer.ts
 // What an alert endpoint answered, as kept in a warning (and so in the report and the job summary): read up
 // to a cap, secrets redacted (the endpoint may echo the request), one line of bounded length.
@@ -45604,9 +45725,51 @@ async function answerText(res, secrets) {
     return (0,common_text/* oneLine */.TN)(redact(text, secrets), ANSWER_KEEP_CHARS);
 }
 
+;// CONCATENATED MODULE: ./src/common/url.ts
+// What of a URL logs, reports and error messages show. A URL may carry a secret in its credentials
+// (`user:token@`), its query (an S3 presigned signature, an `api_key=`) or its fragment; its path is kept
+// as the one part a reader needs to tell URLs apart.
+/**
+ * `scheme://host[:port]/path`, with `***@` for credentials and `?…` for a query; the fragment is dropped.
+ * Text that is not an absolute URL may be a mistyped one holding a secret: `(not a valid URL)`.
+ */
+function redactUrl(url) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        return '(not a valid URL)';
+    }
+    const credentials = u.username !== '' || u.password !== '' ? '***@' : '';
+    return `${u.protocol}//${credentials}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+}
+/**
+ * An http(s) URL as a link target nothing can break out of (a Markdown destination, a Slack `<…>` link, an
+ * HTML attribute): the URL parser's form, with every character outside a plain set percent-encoded (spaces,
+ * quotes, `<>()|\` and backticks among them). undefined for anything that is not an http(s) URL
+ * (`javascript:…`, a line of text).
+ */
+function httpLink(text) {
+    if (!/^https?:\/\//i.test(text))
+        return undefined;
+    let u;
+    try {
+        u = new URL(text);
+    }
+    catch {
+        return undefined;
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+        return undefined;
+    return u.href.replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'*+,;=%]/g, (c) => [...Buffer.from(c, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}
+
 ;// CONCATENATED MODULE: ./src/metrics/alerts/pagerduty.ts
 // PagerDuty Events API v2: one incident per rule, triggered on fail and resolved by a later passing watch
 // through the same dedup_key.
+
+
 
 
 
@@ -45620,6 +45783,9 @@ function dedupKey(repository, environment, rule) {
 function triggerEvent(routingKey, rule, result, ctx) {
     const b = rule.breach;
     const env = result.settings.environment || 'default';
+    const runbook = message_runbookOf(rule);
+    // PagerDuty shows `links` as links: only an http(s) runbook is one; any runbook is in the details, as text.
+    const runbookLink = runbook ? httpLink(runbook) : undefined;
     const what = b
         ? `${b.detail}${b.host ? ` on ${b.host}` : ''}: value ` +
             `${fmt(b.value)}${b.bound !== null ? `, bound ${fmt(b.bound)}` : ''}`
@@ -45646,11 +45812,15 @@ function triggerEvent(routingKey, rule, result, ctx) {
                 verdict: rule.verdict,
                 reason: rule.reason,
                 run: ctx.runUrl,
+                ...(runbook ? { runbook } : {}),
             },
         },
         client: 'fivestep metric-watch',
         client_url: ctx.runUrl,
-        links: [{ href: ctx.runUrl, text: 'Workflow run' }],
+        links: [
+            { href: ctx.runUrl, text: 'Workflow run' },
+            ...(runbookLink ? [{ href: runbookLink, text: 'runbook' }] : []),
+        ],
     };
 }
 function resolveEvent(routingKey, ruleName, result, ctx) {
@@ -45679,11 +45849,12 @@ async function sendPagerDuty(url, event, timeoutMs = 10_000) {
 
 
 
+
 async function postWebhook(url, result, ctx, timeoutMs = 10_000) {
     const icon = result.verdict === 'fail' ? ':rotating_light:' : ':warning:';
     const text = [
         `${icon} *${alertSubject(result, ctx)}*`,
-        ...ruleLines(result).map((l) => `• ${l}`),
+        ...ruleBlocks(result, slackRunbook),
         `<${ctx.runUrl}|Workflow run>`,
     ].join('\n');
     const res = await fetch(url, {
@@ -45696,6 +45867,17 @@ async function postWebhook(url, result, ctx, timeoutMs = 10_000) {
     if (!res.ok)
         throw new Error(`webhook answered HTTP ${res.status}: ${await answerText(res, urlSecrets(url))}`);
     await res.body?.cancel().catch(() => undefined);
+}
+/**
+ * A runbook in Slack's text: an http(s) URL as a link (`<url>`); anything else as text that opens nothing:
+ * `&`, `<` and `>` as Slack's entities (no `<!channel>`, `<@U…>` or `<url|text>` of its own), and `@` followed
+ * by a zero-width space (no `@channel` where a receiver reads mentions in plain text).
+ */
+function slackRunbook(runbook) {
+    const link = httpLink(runbook);
+    if (link)
+        return `<${link.replace(/&/g, '&amp;')}>`;
+    return runbook.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/@/g, '@\u200b');
 }
 
 ;// CONCATENATED MODULE: ./src/common/errors.ts
@@ -45722,7 +45904,7 @@ async function sendAlerts(result, settings, ctx, logger) {
     if (alert && a.webhookUrl)
         jobs.push({ channel: 'webhook', run: () => postWebhook(a.webhookUrl, result, ctx) });
     if (alert && a.smtpUrl && a.emailTo.length)
-        jobs.push({ channel: 'e-mail', run: () => sendEmail(a.smtpUrl, a.emailFrom, a.emailTo, result, ctx) });
+        jobs.push({ channel: 'e-mail', run: () => sendEmail(a, result, ctx) });
     if (a.pagerdutyRoutingKey) {
         if (alert) {
             for (const rule of result.rules.filter((r) => r.verdict !== 'pass')) {
@@ -45743,7 +45925,7 @@ async function sendAlerts(result, settings, ctx, logger) {
         }
     }
     const warnings = [];
-    const secrets = alertSecrets(a);
+    const secrets = [...alertSecrets(a), ...smtpPasswordSecrets(a.smtpUrl, a.smtpPassword)];
     await Promise.all(jobs.map(async (job) => {
         try {
             await job.run();
@@ -46032,6 +46214,8 @@ function readBreach(x) {
         out.since = since;
     if (json_fields_text(x.detail))
         out.detail = json_fields_text(x.detail);
+    if (json_fields_text(x.runbook))
+        out.runbook = json_fields_text(x.runbook);
     return out;
 }
 /** Reads any JSON value as a metric-watch report (undefined when it is not an object); never throws. */
@@ -46214,6 +46398,7 @@ function hostList(hosts, where, max = SMALL_FLEET) {
 
 
 
+
 /** Writes the report under RUNNER_TEMP (or the OS temp dir) and returns its path. */
 function writeReport(result, env = process.env, now = Date.now()) {
     const dir = (0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), 'fivestep');
@@ -46284,7 +46469,7 @@ function ruleChart(r) {
         'xychart-beta',
         `  title ${quote(r.name)}`,
         `  x-axis [${labels.join(', ')}]`,
-        `  y-axis ${quote(r.query.slice(0, 60))} ${num(lo - pad)} --> ${num(hi + pad)}`,
+        `  y-axis ${quote(rule.slo ? 'burn rate' : r.query.slice(0, 60))} ${num(lo - pad)} --> ${num(hi + pad)}`,
         ...lines.map((l) => `  line [${l.values.map(num).join(', ')}]`),
         '```',
         `<sub>Lines in order: ${lines.map((l) => l.label).join(', ')}.</sub>`,
@@ -46292,10 +46477,11 @@ function ruleChart(r) {
 }
 function boundText(rule) {
     const parts = [];
+    const slo = rule.slo ? `SLO ${objectiveText(rule.slo)} over ${promDuration(rule.slo.windowMs)}: burn rate ` : '';
     if (rule.min !== undefined)
         parts.push(`min ${rule.min}`);
     if (rule.max !== undefined)
-        parts.push(`max ${rule.max}`);
+        parts.push(`${slo}max ${rule.max}`);
     const rel = (b) => `${b.value}${b.kind === 'percent' ? '%' : ''}`;
     if (rule.maxDrop)
         parts.push(`max-drop ${rel(rule.maxDrop)}`);
@@ -46383,8 +46569,6 @@ function summaryMarkdown(result) {
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
-// EXTERNAL MODULE: ./src/common/inputs.ts
-var inputs = __nccwpck_require__(9184);
 ;// CONCATENATED MODULE: ./src/metrics/sources/types.ts
 /** A query that cannot work however often it is retried: bad syntax, several series, wrong shape. */
 class QueryError extends Error {
@@ -46521,6 +46705,7 @@ function expandPromQL(query, host) {
 
 
 
+
 const SOURCE_KINDS = [
     'prometheus',
     'graphite',
@@ -46544,6 +46729,7 @@ const WATCH_INPUTS = (/* unused pure expression or super */ null && ([
     'alert-webhook',
     'pagerduty-routing-key',
     'smtp-url',
+    'smtp-password',
     'email-to',
     'email-from',
 ]));
@@ -46561,6 +46747,28 @@ const RULE_KEYS = new Set([
     'compare',
     'confidence',
     'volume',
+    'warn',
+    'severity',
+    'runbook',
+    'slo',
+    'good',
+    'errors',
+    'total',
+    'window',
+]);
+/** The keys of an SLO rule besides name: its queries replace `query`, its burn-rate bound replaces min/max. */
+const SLO_KEYS = new Set([
+    'name',
+    'slo',
+    'good',
+    'errors',
+    'total',
+    'window',
+    'for',
+    'no-data',
+    'severity',
+    'runbook',
+    'warn',
 ]);
 function oneOf(name, text, allowed) {
     if (!allowed.includes(text))
@@ -46594,10 +46802,22 @@ function parseRule(raw, index) {
         if (!RULE_KEYS.has(key))
             throw new inputs/* InputError */.dz('rules', `${where}: unknown key '${key}' (known: ${[...RULE_KEYS].join(', ')})`);
     }
-    const query = typeof r.query === 'string' || typeof r.query === 'number' ? String(r.query).trim() : '';
+    const slo = r.slo !== undefined && r.slo !== null ? parseSlo(where, r) : undefined;
+    const query = slo ? burnRateQuery(slo) : settings_text(r.query);
     if (query === '')
         throw new inputs/* InputError */.dz('rules', `${where} has no query`);
-    const rule = { name, query, for: 1, noData: 'fail', confidence: DEFAULT_CONFIDENCE, volume: false };
+    const rule = {
+        name,
+        query,
+        for: 1,
+        noData: 'fail',
+        confidence: DEFAULT_CONFIDENCE,
+        volume: false,
+    };
+    if (slo) {
+        rule.slo = slo;
+        rule.max = pageBurnRate(slo);
+    }
     if (r.min !== undefined && r.min !== null)
         rule.min = ruleNumber(where, 'min', r.min);
     if (r.max !== undefined && r.max !== null)
@@ -46638,10 +46858,89 @@ function parseRule(raw, index) {
             throw new inputs/* InputError */.dz('rules', `${where}: confidence must be between 0 and 1 (e.g. 0.98)`);
         rule.confidence = c;
     }
+    if (r.severity !== undefined && r.severity !== null) {
+        const severity = oneOf('rules', String(r.severity).trim(), ['page', 'ticket']);
+        if (severity === 'ticket')
+            rule.severity = severity;
+    }
+    if (r.runbook !== undefined && r.runbook !== null)
+        rule.runbook = settings_runbookOf(where, r.runbook);
     const checks = [rule.min, rule.max, rule.maxDrop, rule.maxRise, rule.compare].filter((x) => x !== undefined);
     if (checks.length === 0)
         throw new inputs/* InputError */.dz('rules', `${where} checks nothing: give min, max, max-drop, max-rise or compare`);
+    if (r.warn !== undefined && r.warn !== null)
+        rule.warn = warnBounds(where, r.warn, rule);
     return rule;
+}
+const settings_text = (v) => (typeof v === 'string' || typeof v === 'number' ? String(v).trim() : '');
+/**
+ * `slo: 99.9%` with `good:` or `errors:`, and `total:`, each holding `{window}` where a rate's range goes;
+ * `window:` is the SLO period (default 30d). The rule's own query is then its burn rate.
+ */
+function parseSlo(where, r) {
+    for (const key of Object.keys(r))
+        if (!SLO_KEYS.has(key))
+            throw new inputs/* InputError */.dz('rules', `${where}: '${key}' does not go with slo (an SLO rule takes ${[...SLO_KEYS].join(', ')})`);
+    const m = /^(\d+(?:\.\d+)?)\s*(%)?$/.exec(String(r.slo).trim());
+    const objective = m ? Number((Number(m[1]) / (m[2] ? 100 : 1)).toPrecision(12)) : NaN;
+    if (!(objective > 0 && objective < 1))
+        throw new inputs/* InputError */.dz('rules', `${where}: slo must be a percentage below 100%, like 99.9%, got ${JSON.stringify(r.slo)}`);
+    const good = settings_text(r.good);
+    const errors = settings_text(r.errors);
+    const total = settings_text(r.total);
+    if ((good === '') === (errors === ''))
+        throw new inputs/* InputError */.dz('rules', `${where}: an SLO rule needs one of good and errors (the events counted), not both`);
+    if (total === '')
+        throw new inputs/* InputError */.dz('rules', `${where}: an SLO rule needs total (every event counted)`);
+    for (const [key, q] of [good ? ['good', good] : ['errors', errors], ['total', total]])
+        if (!q.includes(WINDOW_SLOT))
+            throw new inputs/* InputError */.dz('rules', `${where}: ${key} must hold ${WINDOW_SLOT} where the rate's range goes, e.g. ` +
+                `sum(rate(http_requests_total[${WINDOW_SLOT}])), got '${q}'`);
+    const windowText = r.window === undefined || r.window === null ? '30d' : String(r.window);
+    const windowMs = (0,inputs/* parseDuration */.E9)('rules', windowText);
+    if (windowMs < 3_600_000)
+        throw new inputs/* InputError */.dz('rules', `${where}: window is the SLO period (e.g. 30d, 7d); '${windowText}' is under an hour`);
+    return { objective, ...(good ? { good } : { errors }), total, windowMs };
+}
+/** A runbook is a link or a short line: one line, no control characters. */
+function settings_runbookOf(where, raw) {
+    const value = settings_text(raw);
+    // eslint-disable-next-line no-control-regex
+    if (value === '' || /[\u0000-\u001f\u007f]/.test(value) || value.length > 500)
+        throw new inputs/* InputError */.dz('rules', `${where}: runbook must be one line of at most 500 characters (a link, usually)`);
+    return value;
+}
+/**
+ * `warn: 400` (the rule has one of min and max: the warning bound on that side) or `warn: {min: .., max: ..}`.
+ * A warning bound lies inside the rule's own: it is crossed first.
+ */
+function warnBounds(where, raw, rule) {
+    const sides = [rule.min !== undefined ? 'min' : '', rule.max !== undefined ? 'max' : ''].filter(Boolean);
+    let warn;
+    if (typeof raw === 'object' && !Array.isArray(raw) && raw !== null) {
+        warn = {};
+        for (const [key, v] of Object.entries(raw)) {
+            if (key !== 'min' && key !== 'max')
+                throw new inputs/* InputError */.dz('rules', `${where}: warn takes min and max, not '${key}'`);
+            warn[key] = ruleNumber(where, `warn.${key}`, v);
+        }
+    }
+    else {
+        if (sides.length !== 1)
+            throw new inputs/* InputError */.dz('rules', `${where}: warn: N needs a rule with one of min and max; write warn: {min: .., max: ..}`);
+        warn = { [sides[0]]: ruleNumber(where, 'warn', raw) };
+    }
+    for (const side of ['min', 'max']) {
+        const w = warn[side];
+        if (w === undefined)
+            continue;
+        const bound = rule[side];
+        if (bound === undefined)
+            throw new inputs/* InputError */.dz('rules', `${where}: warn.${side} needs the rule's own ${side} (warn is a bound short of it)`);
+        if (side === 'max' ? w > bound : w < bound)
+            throw new inputs/* InputError */.dz('rules', `${where}: warn ${side} ${w} must lie inside the rule's ${side} ${bound} (a warning comes before the page)`);
+    }
+    return warn;
 }
 function parseRules(text) {
     let doc;
@@ -46740,6 +47039,10 @@ function parseWatchSettings(source, options = {}) {
     const rules = parseRules((0,inputs/* required */.mw)(source, 'rules'));
     if (kind === 'prometheus' || kind === 'openmetrics')
         checkHostsQuoted(rules);
+    const slo = rules.find((r) => r.slo);
+    if (slo && kind !== 'prometheus' && kind !== 'replay')
+        throw new inputs/* InputError */.dz('rules', `rule '${slo.name}' is an SLO rule: its queries are PromQL rates, so it needs source prometheus ` +
+            `(this is ${kind})`);
     const { durationMs, intervalMs } = readTiming(source, replay);
     const baseline = parseBaseline((0,inputs/* optional */.lq)(source, 'baseline', 'none'));
     const failOn = oneOf('fail-on', (0,inputs/* optional */.lq)(source, 'fail-on', 'fail'), ['fail', 'inconclusive', 'never']);
@@ -46751,7 +47054,7 @@ function parseWatchSettings(source, options = {}) {
         canaryHosts.length === 0) {
         throw new inputs/* InputError */.dz('hosts', '{host} is used but no hosts (or canary-hosts) are given');
     }
-    const { webhookUrl, smtpUrl, emailTo } = readAlertInputs(source);
+    const { webhookUrl, smtpUrl, smtpPassword, emailTo } = readAlertInputs(source);
     const pagerdutyUrl = (env.FIVESTEP_PAGERDUTY_URL ?? '').trim() || DEFAULT_PAGERDUTY_URL;
     return {
         source: kind,
@@ -46770,6 +47073,7 @@ function parseWatchSettings(source, options = {}) {
             pagerdutyRoutingKey: (0,inputs/* optional */.lq)(source, 'pagerduty-routing-key'),
             pagerdutyUrl,
             smtpUrl,
+            smtpPassword,
             emailTo,
             emailFrom: (0,inputs/* optional */.lq)(source, 'email-from', defaultFrom(smtpUrl)),
         },
@@ -46826,7 +47130,10 @@ function checkBaseline(kind, url, rules, baseline) {
         }
     }
 }
-/** The webhook and e-mail inputs, checked: e-mail needs both smtp-url and email-to. */
+/**
+ * The webhook and e-mail inputs, checked: e-mail needs both smtp-url and email-to; smtp-password goes with the
+ * user of smtp-url, whose own password it replaces (one place for it).
+ */
 function readAlertInputs(source) {
     const webhookUrl = (0,inputs/* optional */.lq)(source, 'alert-webhook');
     if (webhookUrl)
@@ -46834,6 +47141,9 @@ function readAlertInputs(source) {
     const smtpUrl = (0,inputs/* optional */.lq)(source, 'smtp-url');
     if (smtpUrl)
         checkUrl('smtp-url', smtpUrl, ['smtp:', 'smtps:']);
+    const smtpPassword = (0,inputs/* optional */.lq)(source, 'smtp-password');
+    if (smtpPassword)
+        checkSmtpPassword(smtpUrl);
     const emailTo = (0,inputs/* parseList */.E1)(source('email-to'));
     if (smtpUrl && emailTo.length === 0)
         throw new inputs/* InputError */.dz('email-to', 'is required when smtp-url is set');
@@ -46842,7 +47152,17 @@ function readAlertInputs(source) {
     for (const to of emailTo)
         if (!/^[^@\s]+@[^@\s]+$/.test(to))
             throw new inputs/* InputError */.dz('email-to', `'${to}' is not an e-mail address`);
-    return { webhookUrl, smtpUrl, emailTo };
+    return { webhookUrl, smtpUrl, smtpPassword, emailTo };
+}
+/** smtp-password needs smtp-url with its user and without a password of its own. */
+function checkSmtpPassword(smtpUrl) {
+    if (!smtpUrl)
+        throw new inputs/* InputError */.dz('smtp-password', 'needs smtp-url (smtp://USER@mail.example.com:587), whose user it logs in');
+    const u = new URL(smtpUrl);
+    if (u.password)
+        throw new inputs/* InputError */.dz('smtp-password', 'smtp-url holds a password too: give the password in one place (smtp-password, and smtp-url without it)');
+    if (!u.username)
+        throw new inputs/* InputError */.dz('smtp-password', 'needs the user in smtp-url (smtp://USER@mail.example.com:587): the password is for that user');
 }
 function defaultFrom(smtpUrl) {
     if (!smtpUrl)
@@ -46852,26 +47172,35 @@ function defaultFrom(smtpUrl) {
     return user.includes('@') ? user : `fivestep@${u.hostname}`;
 }
 /** The secret inputs, masked by the entry as soon as they are read. */
-const SECRET_INPUTS = ['alert-webhook', 'pagerduty-routing-key', 'smtp-url', 'headers'];
-
-;// CONCATENATED MODULE: ./src/common/url.ts
-// What of a URL logs, reports and error messages show. A URL may carry a secret in its credentials
-// (`user:token@`), its query (an S3 presigned signature, an `api_key=`) or its fragment; its path is kept
-// as the one part a reader needs to tell URLs apart.
+const SECRET_INPUTS = ['alert-webhook', 'pagerduty-routing-key', 'smtp-url', 'smtp-password', 'headers'];
 /**
- * `scheme://host[:port]/path`, with `***@` for credentials and `?…` for a query; the fragment is dropped.
- * Text that is not an absolute URL may be a mistyped one holding a secret: `(not a valid URL)`.
+ * Registers every secret input (and the password inside a URL, the value of each header) with the mask, and the
+ * password of the metric source's own `url` (`http://user:password@prometheus`).
  */
-function redactUrl(url) {
-    let u;
-    try {
-        u = new URL(url);
+function maskWatchSecrets(inputs, mask) {
+    const url = inputs('url').trim();
+    if (URL.canParse(url) && new URL(url).password)
+        mask(decodeURIComponent(new URL(url).password));
+    for (const name of SECRET_INPUTS) {
+        const value = inputs(name).trim();
+        if (!value)
+            continue;
+        mask(value);
+        if (name === 'smtp-url' || name === 'alert-webhook') {
+            try {
+                const u = new URL(value);
+                if (u.password)
+                    mask(decodeURIComponent(u.password));
+            }
+            catch {
+                /* invalid URLs are reported by the settings parser */
+            }
+        }
+        if (name === 'headers')
+            for (const line of value.split('\n'))
+                if (line.includes(':'))
+                    mask(line.slice(line.indexOf(':') + 1).trim());
     }
-    catch {
-        return '(not a valid URL)';
-    }
-    const credentials = u.username !== '' || u.password !== '' ? '***@' : '';
-    return `${u.protocol}//${credentials}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/sources/http.ts
@@ -48428,6 +48757,8 @@ function resolveHosts(settings, options, logger, comparesHosts) {
 ;// CONCATENATED MODULE: ./src/metrics/watch-readings.ts
 // A tick's readings as the rules and the judge see them: non-finite values are no data, volume readings
 // are restated at an equal share of requests, and each becomes an observation (and a line of the log).
+// An SLO rule is read as its burn rate over the watch so far (its `{window}` filled in before each read).
+
 
 
 /** NaN and ±Inf are no data: they must never reach a bound or the judge. */
@@ -48484,8 +48815,29 @@ function tickLine(samples) {
         `${s.state === 'breach' ? ` BREACH ${s.check} ${fmt(s.bound)}` : ''}`)
         .join(', ');
 }
+/** The range of a `--once` watch's SLO rules: the short window of the workbook's fastest page alert (5m). */
+const ONCE_SLO_WINDOW_MS = windowMs(BURN_ALERTS[0].short);
+/**
+ * The range an SLO rule's burn rate is taken over at instant `at`: the watch (or bake) so far, at least one
+ * interval; a `--once` watch has no "so far" and takes the page alert's short window.
+ */
+function sloWindowMs(t0, at, intervalMs, once) {
+    return once ? ONCE_SLO_WINDOW_MS : Math.max(intervalMs, at - t0);
+}
+/**
+ * The rule as a source reads it: an SLO rule's `{window}` filled with `rangeMs` (a PromQL duration), so the
+ * value is its burn rate over that range; any other rule as it is. No source is ever sent `{window}`.
+ */
+function ruleAt(rule, rangeMs) {
+    return rule.slo ? { ...rule, query: atWindow(rule.query, rangeMs) } : rule;
+}
+/** What a tick's log line says before the values: an SLO rule's value is its burn rate over the range. */
+function tickLabel(rule, rangeMs) {
+    return rule.slo ? `burn rate over ${promDuration(rangeMs)}: ` : '';
+}
 
 ;// CONCATENATED MODULE: ./src/metrics/watch.ts
+
 
 
 
@@ -48581,12 +48933,17 @@ function announce({ settings, durationMs, hosts, kind, prior, logger, options })
         (hosts.canary.length ? `; canaries: ${hosts.canary.join(', ')}` : '') +
         (kind === 'hosts' ? `; baseline hosts: ${hosts.baseline.join(', ') || 'none'}` : '') +
         (prior ? '; baseline: the same hosts before this wave' : ''));
+    for (const rule of settings.rules.filter((r) => r.slo)) {
+        const over = options.once ? 'the last 5m' : 'the watch so far';
+        logger.info(`rule '${rule.name}': SLO ${objectiveText(rule.slo)} over ${promDuration(rule.slo.windowMs)}; ` +
+            `fails when its burn rate over ${over} is above ${rule.max} (the page threshold)`);
+    }
 }
 /** Counter rates need a first scrape to measure against. */
 async function primeSource({ source, settings, readFor, t0: at, signal, fail, logger }) {
     if (!source.prime)
         return;
-    await Promise.all(settings.rules.map((rule) => source.prime({ rule, hosts: readFor(rule), at, signal }).catch((err) => {
+    await Promise.all(settings.rules.map((rule) => source.prime({ rule: ruleAt(rule, settings.intervalMs), hosts: readFor(rule), at, signal }).catch((err) => {
         if (err instanceof QueryError)
             fail(rule, err);
         else
@@ -48600,7 +48957,10 @@ async function loadBaselines(w) {
         priorBaselines(settings.rules, w.prior, w.baselines);
     else if (settings.baseline.kind === 'before') {
         const windowMs = settings.baseline.windowMs;
-        await loadHistory(w.source, settings, windowMs, w.readFor, w.t0, w.signal, w.states, w.baselines, w.fail, w.logger);
+        // An SLO rule has no relative bound: nothing to compare with a history (and `{window}` must not reach one).
+        const relative = { ...settings, rules: settings.rules.filter((r) => !r.slo) };
+        const { readFor, t0, signal, states, baselines, fail, logger } = w;
+        await loadHistory(w.source, relative, windowMs, readFor, t0, signal, states, baselines, fail, logger);
     }
 }
 /**
@@ -48638,9 +48998,12 @@ async function watchTicks(w) {
 /** One rule's sample at a tick: read, judge against the bounds, log. */
 async function sampleRule(w, rule, t) {
     const { settings, hosts, states, kind } = w;
+    // An SLO rule's value is its burn rate over the watch so far: `{window}` is filled in at each read.
+    const rangeMs = sloWindowMs(w.t0, t.at, settings.intervalMs, w.options.once === true);
     let readings;
     try {
-        readings = await w.source.sample({ rule, hosts: w.readFor(rule), at: t.at, signal: w.signal });
+        const read = ruleAt(rule, rangeMs);
+        readings = await w.source.sample({ rule: read, hosts: w.readFor(rule), at: t.at, signal: w.signal });
     }
     catch (err) {
         if (err instanceof QueryError)
@@ -48658,7 +49021,8 @@ async function sampleRule(w, rule, t) {
     }
     const next = advanceRule(rule, states.get(rule.name), observations);
     states.set(rule.name, next);
-    w.logger.info(`[${t.tick}/${t.ticks}] ${rule.name}: ${tickLine(next.samples.slice(-observations.length))}`);
+    const line = tickLine(next.samples.slice(-observations.length));
+    w.logger.info(`[${t.tick}/${t.ticks}] ${rule.name}: ${tickLabel(rule, rangeMs)}${line}`);
 }
 /** The verdict: each rule's report, logged, and the watch's result. */
 function conclude(w, ticks, endedEarly) {
@@ -48734,31 +49098,9 @@ function reportRule(rule, state, kind, baseline, baselineObs, at) {
 
 
 
-function maskSecrets(inputs, mask) {
-    for (const name of SECRET_INPUTS) {
-        const value = inputs(name).trim();
-        if (!value)
-            continue;
-        mask(value);
-        if (name === 'smtp-url' || name === 'alert-webhook') {
-            try {
-                const u = new URL(value);
-                if (u.password)
-                    mask(decodeURIComponent(u.password));
-            }
-            catch {
-                /* invalid URLs are reported by the settings parser */
-            }
-        }
-        if (name === 'headers')
-            for (const line of value.split('\n'))
-                if (line.includes(':'))
-                    mask(line.slice(line.indexOf(':') + 1).trim());
-    }
-}
 async function metricWatchAction(inputs, logger, deps = {}) {
     if (deps.mask)
-        maskSecrets(inputs, deps.mask);
+        maskWatchSecrets(inputs, deps.mask);
     const settings = parseWatchSettings(inputs, { env: deps.env });
     // A cancelled job ends the watch at once, still with a verdict and a report.
     const controller = new AbortController();

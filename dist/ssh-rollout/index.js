@@ -52754,7 +52754,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1873);
+/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3963);
 /* harmony import */ var _ssh_connector_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8339);
 // ssh-rollout entry: the runner shell around src/rollout/main.ts.
 
@@ -52982,10 +52982,10 @@ function parseBool(name, text, fallback) {
         return false;
     throw new InputError(name, `expected true or false, got '${text}'`);
 }
-const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** `90`, `90s`, `5m`, `1h`, `250ms` → milliseconds. A bare number is seconds. */
 function parseDuration(name, text) {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
     if (!m)
         throw new InputError(name, `'${text}' is not a duration (use e.g. 90, 90s, 5m, 1h)`);
     return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 's']);
@@ -53205,7 +53205,7 @@ function terminalText(text) {
 
 /***/ }),
 
-/***/ 1873:
+/***/ 3963:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59317,8 +59317,73 @@ function expandPromQL(query, host) {
     return out + query.slice(from);
 }
 
+;// CONCATENATED MODULE: ./src/metrics/slo.ts
+/** Where a rate's range goes in an SLO rule's queries. */
+const WINDOW_SLOT = '{window}';
+/**
+ * The workbook's alerts for a 30-day SLO: page when 2% of the budget burns in an hour or 5% in six hours;
+ * a ticket when 10% burns in three days. Each has a short window (1/12 of the long one) so the alert
+ * resets soon after the burn stops. `budget` is the share of the SLO window's error budget spent over `long`.
+ */
+const BURN_ALERTS = [
+    { severity: 'page', long: '1h', short: '5m', budget: 0.02 },
+    { severity: 'page', long: '6h', short: '30m', budget: 0.05 },
+    { severity: 'ticket', long: '3d', short: '6h', budget: 0.1 },
+];
+const DURATION_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+function windowMs(window) {
+    const m = /^(\d+)([mhd])$/.exec(window);
+    if (!m)
+        throw new Error(`not a window: ${window}`);
+    return Number(m[1]) * DURATION_MS[m[2]];
+}
+/**
+ * The burn rate at which `budget` of the SLO window's error budget is spent over `long`: 14.4 for 2% in 1h of
+ * 30 days, 6 for 5% in 6h, 1 for 10% in 3d. Other SLO windows keep the same budget shares.
+ */
+function burnThreshold(slo, alert) {
+    return round((alert.budget * slo.windowMs) / windowMs(alert.long));
+}
+/** The burn rate a bake must stay under: the fastest page threshold (14.4 for a 30-day SLO). */
+function pageBurnRate(slo) {
+    return burnThreshold(slo, BURN_ALERTS[0]);
+}
+/** The error budget as a ratio: 0.001 for 99.9% (rounded, so 1 - 0.999 is not 0.0010000000000000009). */
+function errorBudget(slo) {
+    return round(1 - slo.objective);
+}
+/** The error ratio over `{window}`: `errors / total`, or `1 - good / total`. */
+function errorRatioQuery(slo) {
+    return slo.errors !== undefined ? `(${slo.errors}) / (${slo.total})` : `1 - (${slo.good}) / (${slo.total})`;
+}
+/** The burn rate over `{window}`: the error ratio in units of the error budget (1 = spending it exactly). */
+function burnRateQuery(slo) {
+    return `(${errorRatioQuery(slo)}) / ${errorBudget(slo)}`;
+}
+/** A query with `{window}` filled in, as a PromQL duration (whole seconds, at least 1s). */
+function atWindow(query, ms) {
+    return query.replaceAll(WINDOW_SLOT, slo_promDuration(ms));
+}
+/** A PromQL duration in whole seconds (or minutes, hours, days when it divides evenly). */
+function slo_promDuration(ms) {
+    const s = Math.max(1, Math.ceil(ms / 1000));
+    if (s % 86_400 === 0)
+        return `${s / 86_400}d`;
+    if (s % 3600 === 0)
+        return `${s / 3600}h`;
+    if (s % 60 === 0)
+        return `${s / 60}m`;
+    return `${s}s`;
+}
+/** `99.9%` from 0.999, as a person wrote it. */
+function slo_objectiveText(slo) {
+    return `${round(slo.objective * 100)}%`;
+}
+const round = (n) => Number(n.toPrecision(12));
+
 ;// CONCATENATED MODULE: ./src/metrics/settings.ts
 // The input-helper of metric-watch: every input read once, validated, typed. Logic never reads the runner.
+
 
 
 
@@ -59347,6 +59412,7 @@ const WATCH_INPUTS = [
     'alert-webhook',
     'pagerduty-routing-key',
     'smtp-url',
+    'smtp-password',
     'email-to',
     'email-from',
 ];
@@ -59364,6 +59430,28 @@ const RULE_KEYS = new Set([
     'compare',
     'confidence',
     'volume',
+    'warn',
+    'severity',
+    'runbook',
+    'slo',
+    'good',
+    'errors',
+    'total',
+    'window',
+]);
+/** The keys of an SLO rule besides name: its queries replace `query`, its burn-rate bound replaces min/max. */
+const SLO_KEYS = new Set([
+    'name',
+    'slo',
+    'good',
+    'errors',
+    'total',
+    'window',
+    'for',
+    'no-data',
+    'severity',
+    'runbook',
+    'warn',
 ]);
 function oneOf(name, text, allowed) {
     if (!allowed.includes(text))
@@ -59397,10 +59485,22 @@ function parseRule(raw, index) {
         if (!RULE_KEYS.has(key))
             throw new inputs/* InputError */.dz('rules', `${where}: unknown key '${key}' (known: ${[...RULE_KEYS].join(', ')})`);
     }
-    const query = typeof r.query === 'string' || typeof r.query === 'number' ? String(r.query).trim() : '';
+    const slo = r.slo !== undefined && r.slo !== null ? parseSlo(where, r) : undefined;
+    const query = slo ? burnRateQuery(slo) : settings_text(r.query);
     if (query === '')
         throw new inputs/* InputError */.dz('rules', `${where} has no query`);
-    const rule = { name, query, for: 1, noData: 'fail', confidence: DEFAULT_CONFIDENCE, volume: false };
+    const rule = {
+        name,
+        query,
+        for: 1,
+        noData: 'fail',
+        confidence: DEFAULT_CONFIDENCE,
+        volume: false,
+    };
+    if (slo) {
+        rule.slo = slo;
+        rule.max = pageBurnRate(slo);
+    }
     if (r.min !== undefined && r.min !== null)
         rule.min = ruleNumber(where, 'min', r.min);
     if (r.max !== undefined && r.max !== null)
@@ -59441,10 +59541,89 @@ function parseRule(raw, index) {
             throw new inputs/* InputError */.dz('rules', `${where}: confidence must be between 0 and 1 (e.g. 0.98)`);
         rule.confidence = c;
     }
+    if (r.severity !== undefined && r.severity !== null) {
+        const severity = oneOf('rules', String(r.severity).trim(), ['page', 'ticket']);
+        if (severity === 'ticket')
+            rule.severity = severity;
+    }
+    if (r.runbook !== undefined && r.runbook !== null)
+        rule.runbook = runbookOf(where, r.runbook);
     const checks = [rule.min, rule.max, rule.maxDrop, rule.maxRise, rule.compare].filter((x) => x !== undefined);
     if (checks.length === 0)
         throw new inputs/* InputError */.dz('rules', `${where} checks nothing: give min, max, max-drop, max-rise or compare`);
+    if (r.warn !== undefined && r.warn !== null)
+        rule.warn = warnBounds(where, r.warn, rule);
     return rule;
+}
+const settings_text = (v) => (typeof v === 'string' || typeof v === 'number' ? String(v).trim() : '');
+/**
+ * `slo: 99.9%` with `good:` or `errors:`, and `total:`, each holding `{window}` where a rate's range goes;
+ * `window:` is the SLO period (default 30d). The rule's own query is then its burn rate.
+ */
+function parseSlo(where, r) {
+    for (const key of Object.keys(r))
+        if (!SLO_KEYS.has(key))
+            throw new inputs/* InputError */.dz('rules', `${where}: '${key}' does not go with slo (an SLO rule takes ${[...SLO_KEYS].join(', ')})`);
+    const m = /^(\d+(?:\.\d+)?)\s*(%)?$/.exec(String(r.slo).trim());
+    const objective = m ? Number((Number(m[1]) / (m[2] ? 100 : 1)).toPrecision(12)) : NaN;
+    if (!(objective > 0 && objective < 1))
+        throw new inputs/* InputError */.dz('rules', `${where}: slo must be a percentage below 100%, like 99.9%, got ${JSON.stringify(r.slo)}`);
+    const good = settings_text(r.good);
+    const errors = settings_text(r.errors);
+    const total = settings_text(r.total);
+    if ((good === '') === (errors === ''))
+        throw new inputs/* InputError */.dz('rules', `${where}: an SLO rule needs one of good and errors (the events counted), not both`);
+    if (total === '')
+        throw new inputs/* InputError */.dz('rules', `${where}: an SLO rule needs total (every event counted)`);
+    for (const [key, q] of [good ? ['good', good] : ['errors', errors], ['total', total]])
+        if (!q.includes(WINDOW_SLOT))
+            throw new inputs/* InputError */.dz('rules', `${where}: ${key} must hold ${WINDOW_SLOT} where the rate's range goes, e.g. ` +
+                `sum(rate(http_requests_total[${WINDOW_SLOT}])), got '${q}'`);
+    const windowText = r.window === undefined || r.window === null ? '30d' : String(r.window);
+    const windowMs = (0,inputs/* parseDuration */.E9)('rules', windowText);
+    if (windowMs < 3_600_000)
+        throw new inputs/* InputError */.dz('rules', `${where}: window is the SLO period (e.g. 30d, 7d); '${windowText}' is under an hour`);
+    return { objective, ...(good ? { good } : { errors }), total, windowMs };
+}
+/** A runbook is a link or a short line: one line, no control characters. */
+function runbookOf(where, raw) {
+    const value = settings_text(raw);
+    // eslint-disable-next-line no-control-regex
+    if (value === '' || /[\u0000-\u001f\u007f]/.test(value) || value.length > 500)
+        throw new inputs/* InputError */.dz('rules', `${where}: runbook must be one line of at most 500 characters (a link, usually)`);
+    return value;
+}
+/**
+ * `warn: 400` (the rule has one of min and max: the warning bound on that side) or `warn: {min: .., max: ..}`.
+ * A warning bound lies inside the rule's own: it is crossed first.
+ */
+function warnBounds(where, raw, rule) {
+    const sides = [rule.min !== undefined ? 'min' : '', rule.max !== undefined ? 'max' : ''].filter(Boolean);
+    let warn;
+    if (typeof raw === 'object' && !Array.isArray(raw) && raw !== null) {
+        warn = {};
+        for (const [key, v] of Object.entries(raw)) {
+            if (key !== 'min' && key !== 'max')
+                throw new inputs/* InputError */.dz('rules', `${where}: warn takes min and max, not '${key}'`);
+            warn[key] = ruleNumber(where, `warn.${key}`, v);
+        }
+    }
+    else {
+        if (sides.length !== 1)
+            throw new inputs/* InputError */.dz('rules', `${where}: warn: N needs a rule with one of min and max; write warn: {min: .., max: ..}`);
+        warn = { [sides[0]]: ruleNumber(where, 'warn', raw) };
+    }
+    for (const side of ['min', 'max']) {
+        const w = warn[side];
+        if (w === undefined)
+            continue;
+        const bound = rule[side];
+        if (bound === undefined)
+            throw new inputs/* InputError */.dz('rules', `${where}: warn.${side} needs the rule's own ${side} (warn is a bound short of it)`);
+        if (side === 'max' ? w > bound : w < bound)
+            throw new inputs/* InputError */.dz('rules', `${where}: warn ${side} ${w} must lie inside the rule's ${side} ${bound} (a warning comes before the page)`);
+    }
+    return warn;
 }
 function parseRules(text) {
     let doc;
@@ -59543,6 +59722,10 @@ function parseWatchSettings(source, options = {}) {
     const rules = parseRules((0,inputs/* required */.mw)(source, 'rules'));
     if (kind === 'prometheus' || kind === 'openmetrics')
         checkHostsQuoted(rules);
+    const slo = rules.find((r) => r.slo);
+    if (slo && kind !== 'prometheus' && kind !== 'replay')
+        throw new inputs/* InputError */.dz('rules', `rule '${slo.name}' is an SLO rule: its queries are PromQL rates, so it needs source prometheus ` +
+            `(this is ${kind})`);
     const { durationMs, intervalMs } = readTiming(source, replay);
     const baseline = parseBaseline((0,inputs/* optional */.lq)(source, 'baseline', 'none'));
     const failOn = oneOf('fail-on', (0,inputs/* optional */.lq)(source, 'fail-on', 'fail'), ['fail', 'inconclusive', 'never']);
@@ -59554,7 +59737,7 @@ function parseWatchSettings(source, options = {}) {
         canaryHosts.length === 0) {
         throw new inputs/* InputError */.dz('hosts', '{host} is used but no hosts (or canary-hosts) are given');
     }
-    const { webhookUrl, smtpUrl, emailTo } = readAlertInputs(source);
+    const { webhookUrl, smtpUrl, smtpPassword, emailTo } = readAlertInputs(source);
     const pagerdutyUrl = (env.FIVESTEP_PAGERDUTY_URL ?? '').trim() || DEFAULT_PAGERDUTY_URL;
     return {
         source: kind,
@@ -59573,6 +59756,7 @@ function parseWatchSettings(source, options = {}) {
             pagerdutyRoutingKey: (0,inputs/* optional */.lq)(source, 'pagerduty-routing-key'),
             pagerdutyUrl,
             smtpUrl,
+            smtpPassword,
             emailTo,
             emailFrom: (0,inputs/* optional */.lq)(source, 'email-from', defaultFrom(smtpUrl)),
         },
@@ -59629,7 +59813,10 @@ function checkBaseline(kind, url, rules, baseline) {
         }
     }
 }
-/** The webhook and e-mail inputs, checked: e-mail needs both smtp-url and email-to. */
+/**
+ * The webhook and e-mail inputs, checked: e-mail needs both smtp-url and email-to; smtp-password goes with the
+ * user of smtp-url, whose own password it replaces (one place for it).
+ */
 function readAlertInputs(source) {
     const webhookUrl = (0,inputs/* optional */.lq)(source, 'alert-webhook');
     if (webhookUrl)
@@ -59637,6 +59824,9 @@ function readAlertInputs(source) {
     const smtpUrl = (0,inputs/* optional */.lq)(source, 'smtp-url');
     if (smtpUrl)
         settings_checkUrl('smtp-url', smtpUrl, ['smtp:', 'smtps:']);
+    const smtpPassword = (0,inputs/* optional */.lq)(source, 'smtp-password');
+    if (smtpPassword)
+        checkSmtpPassword(smtpUrl);
     const emailTo = (0,inputs/* parseList */.E1)(source('email-to'));
     if (smtpUrl && emailTo.length === 0)
         throw new inputs/* InputError */.dz('email-to', 'is required when smtp-url is set');
@@ -59645,7 +59835,17 @@ function readAlertInputs(source) {
     for (const to of emailTo)
         if (!/^[^@\s]+@[^@\s]+$/.test(to))
             throw new inputs/* InputError */.dz('email-to', `'${to}' is not an e-mail address`);
-    return { webhookUrl, smtpUrl, emailTo };
+    return { webhookUrl, smtpUrl, smtpPassword, emailTo };
+}
+/** smtp-password needs smtp-url with its user and without a password of its own. */
+function checkSmtpPassword(smtpUrl) {
+    if (!smtpUrl)
+        throw new inputs/* InputError */.dz('smtp-password', 'needs smtp-url (smtp://USER@mail.example.com:587), whose user it logs in');
+    const u = new URL(smtpUrl);
+    if (u.password)
+        throw new inputs/* InputError */.dz('smtp-password', 'smtp-url holds a password too: give the password in one place (smtp-password, and smtp-url without it)');
+    if (!u.username)
+        throw new inputs/* InputError */.dz('smtp-password', 'needs the user in smtp-url (smtp://USER@mail.example.com:587): the password is for that user');
 }
 function defaultFrom(smtpUrl) {
     if (!smtpUrl)
@@ -59655,9 +59855,39 @@ function defaultFrom(smtpUrl) {
     return user.includes('@') ? user : `fivestep@${u.hostname}`;
 }
 /** The secret inputs, masked by the entry as soon as they are read. */
-const SECRET_INPUTS = (/* unused pure expression or super */ null && (['alert-webhook', 'pagerduty-routing-key', 'smtp-url', 'headers']));
+const SECRET_INPUTS = ['alert-webhook', 'pagerduty-routing-key', 'smtp-url', 'smtp-password', 'headers'];
+/**
+ * Registers every secret input (and the password inside a URL, the value of each header) with the mask, and the
+ * password of the metric source's own `url` (`http://user:password@prometheus`).
+ */
+function maskWatchSecrets(inputs, mask) {
+    const url = inputs('url').trim();
+    if (URL.canParse(url) && new URL(url).password)
+        mask(decodeURIComponent(new URL(url).password));
+    for (const name of SECRET_INPUTS) {
+        const value = inputs(name).trim();
+        if (!value)
+            continue;
+        mask(value);
+        if (name === 'smtp-url' || name === 'alert-webhook') {
+            try {
+                const u = new URL(value);
+                if (u.password)
+                    mask(decodeURIComponent(u.password));
+            }
+            catch {
+                /* invalid URLs are reported by the settings parser */
+            }
+        }
+        if (name === 'headers')
+            for (const line of value.split('\n'))
+                if (line.includes(':'))
+                    mask(line.slice(line.indexOf(':') + 1).trim());
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/metrics/rules.ts
+
 function initialRuleState() {
     return { ticks: 0, streaks: {}, samples: [] };
 }
@@ -59707,12 +59937,17 @@ function rules_boundsAt(rule, baseline) {
     return { lower, upper };
 }
 const iso = (t) => new Date(t).toISOString();
+/** A breach carries its rule's runbook, for whoever it reaches (alerts, the RCA issue). */
+const rules_runbookOf = (rule) => (rule.runbook ? { runbook: rule.runbook } : {});
 function describeCheck(check, rule) {
     switch (check) {
         case 'min':
             return `below min ${rule.min}`;
         case 'max':
-            return `above max ${rule.max}`;
+            return rule.slo
+                ? `burn rate above ${rule.max}, the page threshold of the ${slo_objectiveText(rule.slo)} SLO over ` +
+                    `${slo_promDuration(rule.slo.windowMs)}`
+                : `above max ${rule.max}`;
         case 'max-drop':
             return `dropped more than ${amount(rule.maxDrop)} below the baseline`;
         case 'max-rise':
@@ -59771,6 +60006,7 @@ function advanceRule(rule, state, observations) {
                 when: iso(o.t),
                 since: iso(s.badSince),
                 detail: c.state === 'no-data' ? `no data: ${c.reason}` : describeCheck(c.check, rule),
+                ...rules_runbookOf(rule),
             };
         }
         if (!next.hardNoData && rule.noData === 'inconclusive' && s.noData >= rule.for) {
@@ -59811,6 +60047,7 @@ function compareOutcome(rule, state, comparison, at) {
         when: iso(at),
         since: iso(state.samples[0]?.t ?? at),
         detail,
+        ...rules_runbookOf(rule),
     };
     return { verdict: 'fail', reason: detail, breach };
 }
@@ -59829,6 +60066,7 @@ function ruleOutcome(rule, state, comparison, at) {
             when: iso(at),
             since: iso(at),
             detail: state.error,
+            ...rules_runbookOf(rule),
         };
         return { ...base, verdict: 'fail', reason: state.error, breach };
     }
@@ -59951,6 +60189,26 @@ function redactUrl(url) {
     }
     const credentials = u.username !== '' || u.password !== '' ? '***@' : '';
     return `${u.protocol}//${credentials}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+}
+/**
+ * An http(s) URL as a link target nothing can break out of (a Markdown destination, a Slack `<…>` link, an
+ * HTML attribute): the URL parser's form, with every character outside a plain set percent-encoded (spaces,
+ * quotes, `<>()|\` and backticks among them). undefined for anything that is not an http(s) URL
+ * (`javascript:…`, a line of text).
+ */
+function httpLink(text) {
+    if (!/^https?:\/\//i.test(text))
+        return undefined;
+    let u;
+    try {
+        u = new URL(text);
+    }
+    catch {
+        return undefined;
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+        return undefined;
+    return u.href.replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'*+,;=%]/g, (c) => [...Buffer.from(c, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/redact.ts
@@ -60748,6 +61006,8 @@ function readBreach(x) {
         out.since = since;
     if (json_fields_text(x.detail))
         out.detail = json_fields_text(x.detail);
+    if (json_fields_text(x.runbook))
+        out.runbook = json_fields_text(x.runbook);
     return out;
 }
 /** Reads any JSON value as a metric-watch report (undefined when it is not an object); never throws. */
@@ -61831,6 +62091,8 @@ function resolveHosts(settings, options, logger, comparesHosts) {
 ;// CONCATENATED MODULE: ./src/metrics/watch-readings.ts
 // A tick's readings as the rules and the judge see them: non-finite values are no data, volume readings
 // are restated at an equal share of requests, and each becomes an observation (and a line of the log).
+// An SLO rule is read as its burn rate over the watch so far (its `{window}` filled in before each read).
+
 
 
 /** NaN and ±Inf are no data: they must never reach a bound or the judge. */
@@ -61887,8 +62149,29 @@ function tickLine(samples) {
         `${s.state === 'breach' ? ` BREACH ${s.check} ${rules_fmt(s.bound)}` : ''}`)
         .join(', ');
 }
+/** The range of a `--once` watch's SLO rules: the short window of the workbook's fastest page alert (5m). */
+const ONCE_SLO_WINDOW_MS = windowMs(BURN_ALERTS[0].short);
+/**
+ * The range an SLO rule's burn rate is taken over at instant `at`: the watch (or bake) so far, at least one
+ * interval; a `--once` watch has no "so far" and takes the page alert's short window.
+ */
+function sloWindowMs(t0, at, intervalMs, once) {
+    return once ? ONCE_SLO_WINDOW_MS : Math.max(intervalMs, at - t0);
+}
+/**
+ * The rule as a source reads it: an SLO rule's `{window}` filled with `rangeMs` (a PromQL duration), so the
+ * value is its burn rate over that range; any other rule as it is. No source is ever sent `{window}`.
+ */
+function ruleAt(rule, rangeMs) {
+    return rule.slo ? { ...rule, query: atWindow(rule.query, rangeMs) } : rule;
+}
+/** What a tick's log line says before the values: an SLO rule's value is its burn rate over the range. */
+function tickLabel(rule, rangeMs) {
+    return rule.slo ? `burn rate over ${slo_promDuration(rangeMs)}: ` : '';
+}
 
 ;// CONCATENATED MODULE: ./src/metrics/watch.ts
+
 
 
 
@@ -61984,12 +62267,17 @@ function announce({ settings, durationMs, hosts, kind, prior, logger, options })
         (hosts.canary.length ? `; canaries: ${hosts.canary.join(', ')}` : '') +
         (kind === 'hosts' ? `; baseline hosts: ${hosts.baseline.join(', ') || 'none'}` : '') +
         (prior ? '; baseline: the same hosts before this wave' : ''));
+    for (const rule of settings.rules.filter((r) => r.slo)) {
+        const over = options.once ? 'the last 5m' : 'the watch so far';
+        logger.info(`rule '${rule.name}': SLO ${slo_objectiveText(rule.slo)} over ${slo_promDuration(rule.slo.windowMs)}; ` +
+            `fails when its burn rate over ${over} is above ${rule.max} (the page threshold)`);
+    }
 }
 /** Counter rates need a first scrape to measure against. */
 async function primeSource({ source, settings, readFor, t0: at, signal, fail, logger }) {
     if (!source.prime)
         return;
-    await Promise.all(settings.rules.map((rule) => source.prime({ rule, hosts: readFor(rule), at, signal }).catch((err) => {
+    await Promise.all(settings.rules.map((rule) => source.prime({ rule: ruleAt(rule, settings.intervalMs), hosts: readFor(rule), at, signal }).catch((err) => {
         if (err instanceof QueryError)
             fail(rule, err);
         else
@@ -62003,7 +62291,10 @@ async function loadBaselines(w) {
         priorBaselines(settings.rules, w.prior, w.baselines);
     else if (settings.baseline.kind === 'before') {
         const windowMs = settings.baseline.windowMs;
-        await loadHistory(w.source, settings, windowMs, w.readFor, w.t0, w.signal, w.states, w.baselines, w.fail, w.logger);
+        // An SLO rule has no relative bound: nothing to compare with a history (and `{window}` must not reach one).
+        const relative = { ...settings, rules: settings.rules.filter((r) => !r.slo) };
+        const { readFor, t0, signal, states, baselines, fail, logger } = w;
+        await loadHistory(w.source, relative, windowMs, readFor, t0, signal, states, baselines, fail, logger);
     }
 }
 /**
@@ -62041,9 +62332,12 @@ async function watchTicks(w) {
 /** One rule's sample at a tick: read, judge against the bounds, log. */
 async function sampleRule(w, rule, t) {
     const { settings, hosts, states, kind } = w;
+    // An SLO rule's value is its burn rate over the watch so far: `{window}` is filled in at each read.
+    const rangeMs = sloWindowMs(w.t0, t.at, settings.intervalMs, w.options.once === true);
     let readings;
     try {
-        readings = await w.source.sample({ rule, hosts: w.readFor(rule), at: t.at, signal: w.signal });
+        const read = ruleAt(rule, rangeMs);
+        readings = await w.source.sample({ rule: read, hosts: w.readFor(rule), at: t.at, signal: w.signal });
     }
     catch (err) {
         if (err instanceof QueryError)
@@ -62061,7 +62355,8 @@ async function sampleRule(w, rule, t) {
     }
     const next = advanceRule(rule, states.get(rule.name), observations);
     states.set(rule.name, next);
-    w.logger.info(`[${t.tick}/${t.ticks}] ${rule.name}: ${tickLine(next.samples.slice(-observations.length))}`);
+    const line = tickLine(next.samples.slice(-observations.length));
+    w.logger.info(`[${t.tick}/${t.ticks}] ${rule.name}: ${tickLabel(rule, rangeMs)}${line}`);
 }
 /** The verdict: each rule's report, logged, and the watch's result. */
 function conclude(w, ticks, endedEarly) {
@@ -62141,6 +62436,7 @@ function reportRule(rule, state, kind, baseline, baselineObs, at) {
 
 
 
+
 /** Writes the report under RUNNER_TEMP (or the OS temp dir) and returns its path. */
 function writeReport(result, env = process.env, now = Date.now()) {
     const dir = join(env.RUNNER_TEMP || tmpdir(), 'fivestep');
@@ -62211,7 +62507,7 @@ function ruleChart(r) {
         'xychart-beta',
         `  title ${report_quote(r.name)}`,
         `  x-axis [${labels.join(', ')}]`,
-        `  y-axis ${report_quote(r.query.slice(0, 60))} ${num(lo - pad)} --> ${num(hi + pad)}`,
+        `  y-axis ${report_quote(rule.slo ? 'burn rate' : r.query.slice(0, 60))} ${num(lo - pad)} --> ${num(hi + pad)}`,
         ...lines.map((l) => `  line [${l.values.map(num).join(', ')}]`),
         '```',
         `<sub>Lines in order: ${lines.map((l) => l.label).join(', ')}.</sub>`,
@@ -62219,10 +62515,11 @@ function ruleChart(r) {
 }
 function boundText(rule) {
     const parts = [];
+    const slo = rule.slo ? `SLO ${objectiveText(rule.slo)} over ${promDuration(rule.slo.windowMs)}: burn rate ` : '';
     if (rule.min !== undefined)
         parts.push(`min ${rule.min}`);
     if (rule.max !== undefined)
-        parts.push(`max ${rule.max}`);
+        parts.push(`${slo}max ${rule.max}`);
     const rel = (b) => `${b.value}${b.kind === 'percent' ? '%' : ''}`;
     if (rule.maxDrop)
         parts.push(`max-drop ${rel(rule.maxDrop)}`);
@@ -62319,7 +62616,7 @@ function summaryMarkdown(result) {
  * Parses the `watch` YAML mapping (the same keys as metric-watch's inputs). Lists and mappings
  * (`rules`, `hosts`) may be written as YAML structures or as strings. Errors name `watch` and the key.
  */
-function parseRolloutWatch(yamlText, env = process.env) {
+function parseRolloutWatch(yamlText, env = process.env, mask) {
     let doc;
     try {
         doc = (0,dist/* parse */.qg)(yamlText);
@@ -62344,6 +62641,9 @@ function parseRolloutWatch(yamlText, env = process.env) {
         else
             values[key] = typeof value === 'object' ? (0,dist/* stringify */.As)(value) : String(value);
     }
+    // The watch's secrets (routing key, webhook, SMTP password, headers) are masked as metric-watch masks its own.
+    if (mask)
+        maskWatchSecrets((0,inputs/* objectInputs */.Vj)(values), mask);
     try {
         return parseWatchSettings((0,inputs/* objectInputs */.Vj)(values), { env, hostsAtRunTime: true });
     }
@@ -70865,7 +71165,7 @@ function readRolloutSettings(source, ctx) {
     const waves = parseWaves('waves', (0,inputs/* optional */.lq)(source, 'waves', '1, 25%, 100%'));
     const waveWaitMs = (0,inputs/* parseDuration */.E9)('wave-wait', (0,inputs/* optional */.lq)(source, 'wave-wait', '0'));
     const watchText = source('watch').trim();
-    const watch = watchText ? parseRolloutWatch(watchText, ctx.env ?? process.env) : null;
+    const watch = watchText ? parseRolloutWatch(watchText, ctx.env ?? process.env, ctx.mask) : null;
     if (watch)
         checkWatchHasBake(waveWaitMs, planWaves(ssh.hosts, waves).length, ssh.hosts.length);
     return {

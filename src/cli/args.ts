@@ -7,6 +7,8 @@ export const COMMANDS = {
   watch: 'what metric-watch does; --once evaluates every rule once and exits',
   status: 'per host: current and its ledger status, the previous healthy release, releases on disk, the lock',
   unlock: 'remove stale deploy locks; a live one only with --force',
+  check: 'a Nagios/Icinga/Naemon plugin: evaluate the watch rules once; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN',
+  rules: 'write the watch rules as Prometheus alerting rules, promtool unit tests or an Alertmanager configuration',
 } as const;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -18,6 +20,8 @@ const OPTIONS: Record<CommandName, Record<string, 'value' | 'flag'>> = {
   watch: { '--once': 'flag' },
   status: {},
   unlock: { '--force': 'flag' },
+  check: { '--timeout': 'value' },
+  rules: { '--format': 'value', '--output': 'value', '--check': 'value', '--rule-file': 'value' },
 };
 
 const COMMON: Record<string, 'value' | 'flag'> = {
@@ -117,6 +121,23 @@ export function helpText(command?: CommandName): string {
       status: ['  --json               one JSON object: every host, for scripts'],
       unlock: [
         '  --force              also remove a live lock (its holder is named; the run holding it may still be going)',
+      ],
+      check: [
+        '  --timeout DURATION   give up as UNKNOWN after this long (default 10s; 30 or 30s); keep it under',
+        "                       Nagios's service_check_timeout (60s by default)",
+        '  (the inputs of metric-watch; one reading of every rule. stdout: the plugin output (status line |',
+        '  performance data, then one line per reading); exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, also for',
+        "  input and usage errors. A rule's warn: bound gives WARNING; its for: is the monitor's max_check_attempts)",
+      ],
+      rules: [
+        '  --format FORMAT      prometheus (alerting rules), promtool-tests (unit tests for them) or alertmanager',
+        '                       (receivers from the alert inputs; a secret given as NAME-file stays a file reference)',
+        '  --output FILE        write the file there (default: stdout)',
+        '  --check FILE         exit 1 when FILE differs from what the rules give (a CI step: generated files in step)',
+        '  --rule-file PATH     promtool-tests: the rule file the tests load, relative to the test file',
+        '                       (default: fivestep.rules.yml)',
+        '  (the inputs of metric-watch: the same rules the deploy gates on; rules that cannot be expressed are',
+        '  listed on stderr as skipped, with the reason)',
       ],
     };
     return [

@@ -44,6 +44,8 @@ export interface CliInputs {
   unused: string[];
   /** What the person should know: an INPUT_ variable overriding a value given on the command line or in a file. */
   warnings: string[];
+  /** Inputs whose value was read from a file (`NAME-file: PATH`), and that file's absolute path. */
+  files: Map<string, string>;
 }
 
 export interface InputLayers {
@@ -60,6 +62,11 @@ export interface InputLayers {
   options?: Record<string, string>;
   env: NodeJS.ProcessEnv;
   readFile?: (path: string) => string;
+  /**
+   * Inputs whose `NAME-file` is only referred to, never read (`fivestep rules` writes the path into a config for
+   * another machine, where the file is): the value each stands for while the settings are read.
+   */
+  fileReferences?: Readonly<Record<string, string>>;
 }
 
 /** Layers the inputs; throws InputError naming the input (or the config key) at fault. */
@@ -69,11 +76,14 @@ export function layerInputs(l: InputLayers): CliInputs {
   const given = new Map<string, InputOrigin>();
   const unused = new Set<string>();
   const warnings: string[] = [];
+  const files = new Map<string, string>();
   const put = (key: string, value: string, origin: InputOrigin, base: string) => {
     const name = fileKey(key, l.allNames) ?? key;
     if (!l.allNames.has(name))
       throw new InputError(key, `is not an input of any fivestep action${suggest(name, l.allNames)}`);
-    const text = name === key ? value : readInputFile(name, value, base, readFile);
+    const path = name === key ? undefined : inputFilePath(value, base);
+    const reference = path !== undefined && l.fileReferences ? l.fileReferences[name] : undefined;
+    const text = path === undefined ? value : (reference ?? readInputFile(name, path, readFile));
     if (text.includes('${{'))
       throw new InputError(
         name,
@@ -86,6 +96,8 @@ export function layerInputs(l: InputLayers): CliInputs {
     }
     values.set(name, text);
     given.set(name, origin);
+    if (path === undefined) files.delete(name);
+    else files.set(name, path);
   };
   for (const [k, v] of Object.entries(l.commandDefaults ?? {})) values.set(k, v);
   for (const c of l.configs) for (const [k, v] of configEntries(c)) put(k, v, `config ${c.path}`, dirname(c.path));
@@ -97,8 +109,9 @@ export function layerInputs(l: InputLayers): CliInputs {
       warnings.push(`input '${name}': INPUT_ in the environment overrides the value from ${before}`);
     values.set(name, value);
     given.set(name, `INPUT_${name.toUpperCase()}`);
+    files.delete(name);
   }
-  return { source: (name) => values.get(name) ?? '', given, unused: [...unused].sort(), warnings };
+  return { source: (name) => values.get(name) ?? '', given, unused: [...unused].sort(), warnings, files };
 }
 
 /** A config file's keys and values; every value is a string, as GitHub passes inputs. */
@@ -132,9 +145,13 @@ function fileKey(key: string, names: ReadonlySet<string>): string | undefined {
   return names.has(name) ? name : undefined;
 }
 
-function readInputFile(name: string, path: string, base: string, readFile: (p: string) => string): string {
+/** A `NAME-file` path: `~/` is the home directory, a relative path is relative to the config file (or cwd). */
+function inputFilePath(path: string, base: string): string {
   const p = path.trim();
-  const full = p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : resolve(base, p);
+  return p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : resolve(base, p);
+}
+
+function readInputFile(name: string, full: string, readFile: (p: string) => string): string {
   try {
     return readFile(full);
   } catch (err) {

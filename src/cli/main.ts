@@ -13,8 +13,10 @@ import type { WaveProgress } from '../rollout/progress.js';
 import { formatDurationInput } from '../common/format.js';
 import type { Connector } from '../ssh/types.js';
 import { helpText, parseArgs, type CliArgs, type CommandName } from './args.js';
+import { checkCommand, unknownLine } from './check.js';
 import { readStatus, unlockFleet } from './fleet.js';
-import { layerInputs, readActionInputs, type ActionName } from './inputs.js';
+import { layerInputs, readActionInputs, type ActionName, type CliInputs } from './inputs.js';
+import { rulesCommand, SECRET_FILE_STAND_INS } from './rules.js';
 import { statusText } from './status-view.js';
 import { Terminal, type TerminalStream } from './terminal.js';
 import { renderForTerminal } from './terminal-markdown.js';
@@ -37,6 +39,8 @@ export interface CliIo {
 export const EXIT_USAGE = 2;
 /** Stopped by Ctrl-C, as shells count a SIGINT. */
 export const EXIT_INTERRUPTED = 130;
+/** `fivestep check` answers a monitor: whatever goes wrong before a verdict is UNKNOWN, never CRITICAL (2). */
+export const EXIT_CHECK_UNKNOWN = 3;
 
 /** Which action's inputs each command takes. */
 const ACTION_OF: Record<CommandName, ActionName> = {
@@ -45,6 +49,8 @@ const ACTION_OF: Record<CommandName, ActionName> = {
   watch: 'metric-watch',
   status: 'ssh-rollout',
   unlock: 'ssh-rollout',
+  check: 'metric-watch',
+  rules: 'metric-watch',
 };
 
 /** Runs one command line; resolves with the exit status. */
@@ -55,6 +61,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (parsed.kind === 'usage') {
     const more = parsed.command ? `fivestep ${parsed.command} --help` : 'fivestep --help';
     io.stderr.write(`fivestep: ${parsed.message} (see ${more})\n`);
+    if (parsed.command === 'check') return (io.stdout.write(`${unknownLine(parsed.message)}\n`), EXIT_CHECK_UNKNOWN);
     return EXIT_USAGE;
   }
   const { args } = parsed;
@@ -63,6 +70,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return await COMMAND_RUNNERS[args.command](args, inputsFor(args, io, term), term, io);
   } catch (err) {
     term.clearStatus();
+    if (args.command === 'check') {
+      term.error(errorMessage(err));
+      io.stdout.write(`${unknownLine(errorMessage(err))}\n`);
+      return EXIT_CHECK_UNKNOWN;
+    }
     // An input error is the action's own message; anything else is a crash, shown with its stack.
     if (err instanceof InputError) term.error(err.message);
     else term.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
@@ -70,18 +82,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-type Runner = (args: CliArgs, source: InputSource, term: Terminal, io: CliIo) => Promise<number>;
+type Runner = (args: CliArgs, inputs: CliInputs, term: Terminal, io: CliIo) => Promise<number>;
 
 const COMMAND_RUNNERS: Record<CommandName, Runner> = {
-  rollout: rolloutCommand,
-  revert: revertCommand,
-  watch: watchCommand,
-  status: statusCommand,
-  unlock: unlockCommand,
+  rollout: (a, i, t, io) => rolloutCommand(a, i.source, t, io),
+  revert: (a, i, t, io) => revertCommand(a, i.source, t, io),
+  watch: (a, i, t, io) => watchCommand(a, i.source, t, io),
+  status: (a, i, t, io) => statusCommand(a, i.source, t, io),
+  unlock: (a, i, t, io) => unlockCommand(a, i.source, t, io),
+  check: (a, i, t, io) => checkCommand(a, i.source, t, io),
+  rules: (a, i, t, io) => rulesCommand(a, i.source, t, { stdout: io.stdout, env: io.env, files: i.files }),
 };
 
 /** The layered inputs of the command's action; secrets given are masked from here on. */
-function inputsFor(args: CliArgs, io: CliIo, term: Terminal): InputSource {
+function inputsFor(args: CliArgs, io: CliIo, term: Terminal): CliInputs {
   const action = ACTION_OF[args.command];
   const all = (['ssh-rollout', 'auto-revert', 'metric-watch'] as const).flatMap((a) => [...readActionInputs(a).keys()]);
   const readFile = io.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
@@ -94,11 +108,12 @@ function inputsFor(args: CliArgs, io: CliIo, term: Terminal): InputSource {
     options: optionInputs(args),
     env: io.env,
     readFile,
+    ...(args.command === 'rules' ? { fileReferences: SECRET_FILE_STAND_INS } : {}),
   });
   for (const w of inputs.warnings) term.warning(w);
   if (inputs.unused.length)
     term.info(`Not used by '${args.command}' (inputs of another action): ${inputs.unused.join(', ')}`);
-  return inputs.source;
+  return inputs;
 }
 
 function readConfig(path: string, readFile: (p: string) => string): string {

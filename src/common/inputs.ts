@@ -56,11 +56,11 @@ export function parseBool(name: string, text: string, fallback: boolean): boolea
   throw new InputError(name, `expected true or false, got '${text}'`);
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** `90`, `90s`, `5m`, `1h`, `250ms` → milliseconds. A bare number is seconds. */
 export function parseDuration(name: string, text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
   if (!m) throw new InputError(name, `'${text}' is not a duration (use e.g. 90, 90s, 5m, 1h)`);
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 's']);
 }

@@ -6,7 +6,7 @@ import { readContext } from '../github/context.js';
 import { sendAlerts } from './alerts/index.js';
 import { summaryMarkdown, writeReport } from './report.js';
 import { failsStep } from './rules.js';
-import { parseWatchSettings, SECRET_INPUTS } from './settings.js';
+import { maskWatchSecrets, parseWatchSettings } from './settings.js';
 import type { AlertContext } from './types.js';
 import { runWatch, type WatchOptions } from './watch.js';
 
@@ -19,30 +19,12 @@ export interface MetricWatchDeps {
   context?: AlertContext;
 }
 
-function maskSecrets(inputs: InputSource, mask: (s: string) => void): void {
-  for (const name of SECRET_INPUTS) {
-    const value = inputs(name).trim();
-    if (!value) continue;
-    mask(value);
-    if (name === 'smtp-url' || name === 'alert-webhook') {
-      try {
-        const u = new URL(value);
-        if (u.password) mask(decodeURIComponent(u.password));
-      } catch {
-        /* invalid URLs are reported by the settings parser */
-      }
-    }
-    if (name === 'headers')
-      for (const line of value.split('\n')) if (line.includes(':')) mask(line.slice(line.indexOf(':') + 1).trim());
-  }
-}
-
 export async function metricWatchAction(
   inputs: InputSource,
   logger: Logger,
   deps: MetricWatchDeps = {},
 ): Promise<ActionResult & { summary: string }> {
-  if (deps.mask) maskSecrets(inputs, deps.mask);
+  if (deps.mask) maskWatchSecrets(inputs, deps.mask);
   const settings = parseWatchSettings(inputs, { env: deps.env });
   // A cancelled job ends the watch at once, still with a verdict and a report.
   const controller = new AbortController();

@@ -39,6 +39,8 @@ export interface BreachRead {
   /** The first breaching sample. */
   since?: number;
   detail?: string;
+  /** The rule's runbook (a link or a line), as the breach carried it. */
+  runbook?: string;
 }
 
 export interface RuleRead {
@@ -106,6 +108,7 @@ export function readBreach(x: unknown): BreachRead | undefined {
   if (when !== undefined) out.when = when;
   if (since !== undefined) out.since = since;
   if (text(x.detail)) out.detail = text(x.detail);
+  if (text(x.runbook)) out.runbook = text(x.runbook);
   return out;
 }
 

@@ -7,6 +7,7 @@ import { mdCode, mdText } from '../common/markdown.js';
 import { GITHUB_LIMITS, fitMarkdown } from '../github/limits.js';
 import { buildWatchReport } from './record.js';
 import { boundsAt, describeComparison, fmt } from './rules.js';
+import { objectiveText, promDuration } from './slo.js';
 import type { Comparison, Rule, RuleReport, WatchResult } from './types.js';
 import { formatDurationInput } from '../common/format.js';
 
@@ -77,7 +78,7 @@ export function ruleChart(r: RuleReport): string | undefined {
     'xychart-beta',
     `  title ${quote(r.name)}`,
     `  x-axis [${labels.join(', ')}]`,
-    `  y-axis ${quote(r.query.slice(0, 60))} ${num(lo - pad)} --> ${num(hi + pad)}`,
+    `  y-axis ${quote(rule.slo ? 'burn rate' : r.query.slice(0, 60))} ${num(lo - pad)} --> ${num(hi + pad)}`,
     ...lines.map((l) => `  line [${l.values.map(num).join(', ')}]`),
     '```',
     `<sub>Lines in order: ${lines.map((l) => l.label).join(', ')}.</sub>`,
@@ -86,8 +87,9 @@ export function ruleChart(r: RuleReport): string | undefined {
 
 function boundText(rule: Rule): string {
   const parts: string[] = [];
+  const slo = rule.slo ? `SLO ${objectiveText(rule.slo)} over ${promDuration(rule.slo.windowMs)}: burn rate ` : '';
   if (rule.min !== undefined) parts.push(`min ${rule.min}`);
-  if (rule.max !== undefined) parts.push(`max ${rule.max}`);
+  if (rule.max !== undefined) parts.push(`${slo}max ${rule.max}`);
   const rel = (b: { kind: string; value: number }) => `${b.value}${b.kind === 'percent' ? '%' : ''}`;
   if (rule.maxDrop) parts.push(`max-drop ${rel(rule.maxDrop)}`);
   if (rule.maxRise) parts.push(`max-rise ${rel(rule.maxRise)}`);

@@ -3,7 +3,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { formatDurationInput } from '../common/format.js';
 import { InputError, objectInputs } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
-import { WATCH_INPUTS, parseWatchSettings } from './settings.js';
+import { WATCH_INPUTS, maskWatchSecrets, parseWatchSettings } from './settings.js';
 import type { WatchResult, WatchSettings } from './types.js';
 import { hostName, runWatch, type PriorReadings, type WatchOptions } from './watch.js';
 
@@ -11,7 +11,11 @@ import { hostName, runWatch, type PriorReadings, type WatchOptions } from './wat
  * Parses the `watch` YAML mapping (the same keys as metric-watch's inputs). Lists and mappings
  * (`rules`, `hosts`) may be written as YAML structures or as strings. Errors name `watch` and the key.
  */
-export function parseRolloutWatch(yamlText: string, env: NodeJS.ProcessEnv = process.env): WatchSettings {
+export function parseRolloutWatch(
+  yamlText: string,
+  env: NodeJS.ProcessEnv = process.env,
+  mask?: (secret: string) => void,
+): WatchSettings {
   let doc: unknown;
   try {
     doc = parseYaml(yamlText);
@@ -38,6 +42,8 @@ export function parseRolloutWatch(yamlText: string, env: NodeJS.ProcessEnv = pro
     if (Array.isArray(value) && key !== 'rules') values[key] = value.map(String).join('\n');
     else values[key] = typeof value === 'object' ? stringifyYaml(value) : String(value);
   }
+  // The watch's secrets (routing key, webhook, SMTP password, headers) are masked as metric-watch masks its own.
+  if (mask) maskWatchSecrets(objectInputs(values), mask);
   try {
     return parseWatchSettings(objectInputs(values), { env, hostsAtRunTime: true });
   } catch (err) {

@@ -11,6 +11,7 @@ import type {
   Rule,
   Verdict,
 } from './types.js';
+import { objectiveText, promDuration } from './slo.js';
 
 interface Streak {
   bad: number;
@@ -81,13 +82,18 @@ export function boundsAt(rule: Rule, baseline?: number | null): { lower?: number
 }
 
 const iso = (t: number) => new Date(t).toISOString();
+/** A breach carries its rule's runbook, for whoever it reaches (alerts, the RCA issue). */
+const runbookOf = (rule: Rule): Pick<Breach, 'runbook'> => (rule.runbook ? { runbook: rule.runbook } : {});
 
 export function describeCheck(check: CheckKind, rule: Rule): string {
   switch (check) {
     case 'min':
       return `below min ${rule.min}`;
     case 'max':
-      return `above max ${rule.max}`;
+      return rule.slo
+        ? `burn rate above ${rule.max}, the page threshold of the ${objectiveText(rule.slo)} SLO over ` +
+            `${promDuration(rule.slo.windowMs)}`
+        : `above max ${rule.max}`;
     case 'max-drop':
       return `dropped more than ${amount(rule.maxDrop!)} below the baseline`;
     case 'max-rise':
@@ -143,6 +149,7 @@ export function advanceRule(rule: Rule, state: RuleState, observations: readonly
         when: iso(o.t),
         since: iso(s.badSince),
         detail: c.state === 'no-data' ? `no data: ${c.reason}` : describeCheck(c.check!, rule),
+        ...runbookOf(rule),
       };
     }
     if (!next.hardNoData && rule.noData === 'inconclusive' && s.noData >= rule.for) {
@@ -200,6 +207,7 @@ function compareOutcome(
     when: iso(at),
     since: iso(state.samples[0]?.t ?? at),
     detail,
+    ...runbookOf(rule),
   };
   return { verdict: 'fail', reason: detail, breach };
 }
@@ -219,6 +227,7 @@ export function ruleOutcome(rule: Rule, state: RuleState, comparison: Comparison
       when: iso(at),
       since: iso(at),
       detail: state.error,
+      ...runbookOf(rule),
     };
     return { ...base, verdict: 'fail', reason: state.error, breach };
   }

@@ -12,7 +12,8 @@ import {
   type InputSource,
 } from '../common/inputs.js';
 import { hostOutsideString } from './sources/expand.js';
-import type { Baseline, RelativeBound, Rule, SourceKind, WatchSettings } from './types.js';
+import { burnRateQuery, pageBurnRate, WINDOW_SLOT } from './slo.js';
+import type { Baseline, RelativeBound, Rule, SloObjective, SourceKind, WarnBounds, WatchSettings } from './types.js';
 
 export const SOURCE_KINDS = [
   'prometheus',
@@ -38,6 +39,7 @@ export const WATCH_INPUTS = [
   'alert-webhook',
   'pagerduty-routing-key',
   'smtp-url',
+  'smtp-password',
   'email-to',
   'email-from',
 ] as const;
@@ -57,6 +59,29 @@ const RULE_KEYS = new Set([
   'compare',
   'confidence',
   'volume',
+  'warn',
+  'severity',
+  'runbook',
+  'slo',
+  'good',
+  'errors',
+  'total',
+  'window',
+]);
+
+/** The keys of an SLO rule besides name: its queries replace `query`, its burn-rate bound replaces min/max. */
+const SLO_KEYS = new Set([
+  'name',
+  'slo',
+  'good',
+  'errors',
+  'total',
+  'window',
+  'for',
+  'no-data',
+  'severity',
+  'runbook',
+  'warn',
 ]);
 
 function oneOf<T extends string>(name: string, text: string, allowed: readonly T[]): T {
@@ -96,9 +121,21 @@ export function parseRule(raw: unknown, index: number): Rule {
     if (!RULE_KEYS.has(key))
       throw new InputError('rules', `${where}: unknown key '${key}' (known: ${[...RULE_KEYS].join(', ')})`);
   }
-  const query = typeof r.query === 'string' || typeof r.query === 'number' ? String(r.query).trim() : '';
+  const slo = r.slo !== undefined && r.slo !== null ? parseSlo(where, r) : undefined;
+  const query = slo ? burnRateQuery(slo) : text(r.query);
   if (query === '') throw new InputError('rules', `${where} has no query`);
-  const rule: Rule = { name, query, for: 1, noData: 'fail', confidence: DEFAULT_CONFIDENCE, volume: false };
+  const rule: Rule = {
+    name,
+    query,
+    for: 1,
+    noData: 'fail',
+    confidence: DEFAULT_CONFIDENCE,
+    volume: false,
+  };
+  if (slo) {
+    rule.slo = slo;
+    rule.max = pageBurnRate(slo);
+  }
   if (r.min !== undefined && r.min !== null) rule.min = ruleNumber(where, 'min', r.min);
   if (r.max !== undefined && r.max !== null) rule.max = ruleNumber(where, 'max', r.max);
   if (rule.min !== undefined && rule.max !== undefined && rule.min > rule.max) {
@@ -138,10 +175,108 @@ export function parseRule(raw: unknown, index: number): Rule {
     if (!(c > 0 && c < 1)) throw new InputError('rules', `${where}: confidence must be between 0 and 1 (e.g. 0.98)`);
     rule.confidence = c;
   }
+  if (r.severity !== undefined && r.severity !== null) {
+    const severity = oneOf('rules', String(r.severity).trim(), ['page', 'ticket'] as const);
+    if (severity === 'ticket') rule.severity = severity;
+  }
+  if (r.runbook !== undefined && r.runbook !== null) rule.runbook = runbookOf(where, r.runbook);
   const checks = [rule.min, rule.max, rule.maxDrop, rule.maxRise, rule.compare].filter((x) => x !== undefined);
   if (checks.length === 0)
     throw new InputError('rules', `${where} checks nothing: give min, max, max-drop, max-rise or compare`);
+  if (r.warn !== undefined && r.warn !== null) rule.warn = warnBounds(where, r.warn, rule);
   return rule;
+}
+
+const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v).trim() : '');
+
+/**
+ * `slo: 99.9%` with `good:` or `errors:`, and `total:`, each holding `{window}` where a rate's range goes;
+ * `window:` is the SLO period (default 30d). The rule's own query is then its burn rate.
+ */
+function parseSlo(where: string, r: Record<string, unknown>): SloObjective {
+  for (const key of Object.keys(r))
+    if (!SLO_KEYS.has(key))
+      throw new InputError(
+        'rules',
+        `${where}: '${key}' does not go with slo (an SLO rule takes ${[...SLO_KEYS].join(', ')})`,
+      );
+  const m = /^(\d+(?:\.\d+)?)\s*(%)?$/.exec(String(r.slo).trim());
+  const objective = m ? Number((Number(m[1]) / (m[2] ? 100 : 1)).toPrecision(12)) : NaN;
+  if (!(objective > 0 && objective < 1))
+    throw new InputError(
+      'rules',
+      `${where}: slo must be a percentage below 100%, like 99.9%, got ${JSON.stringify(r.slo)}`,
+    );
+  const good = text(r.good);
+  const errors = text(r.errors);
+  const total = text(r.total);
+  if ((good === '') === (errors === ''))
+    throw new InputError('rules', `${where}: an SLO rule needs one of good and errors (the events counted), not both`);
+  if (total === '') throw new InputError('rules', `${where}: an SLO rule needs total (every event counted)`);
+  for (const [key, q] of [good ? ['good', good] : ['errors', errors], ['total', total]] as const)
+    if (!q.includes(WINDOW_SLOT))
+      throw new InputError(
+        'rules',
+        `${where}: ${key} must hold ${WINDOW_SLOT} where the rate's range goes, e.g. ` +
+          `sum(rate(http_requests_total[${WINDOW_SLOT}])), got '${q}'`,
+      );
+  const windowText = r.window === undefined || r.window === null ? '30d' : String(r.window);
+  const windowMs = parseDuration('rules', windowText);
+  if (windowMs < 3_600_000)
+    throw new InputError(
+      'rules',
+      `${where}: window is the SLO period (e.g. 30d, 7d); '${windowText}' is under an hour`,
+    );
+  return { objective, ...(good ? { good } : { errors }), total, windowMs };
+}
+
+/** A runbook is a link or a short line: one line, no control characters. */
+function runbookOf(where: string, raw: unknown): string {
+  const value = text(raw);
+  // eslint-disable-next-line no-control-regex
+  if (value === '' || /[\u0000-\u001f\u007f]/.test(value) || value.length > 500)
+    throw new InputError('rules', `${where}: runbook must be one line of at most 500 characters (a link, usually)`);
+  return value;
+}
+
+/**
+ * `warn: 400` (the rule has one of min and max: the warning bound on that side) or `warn: {min: .., max: ..}`.
+ * A warning bound lies inside the rule's own: it is crossed first.
+ */
+function warnBounds(where: string, raw: unknown, rule: Rule): WarnBounds {
+  const sides = [rule.min !== undefined ? 'min' : '', rule.max !== undefined ? 'max' : ''].filter(Boolean);
+  let warn: WarnBounds;
+  if (typeof raw === 'object' && !Array.isArray(raw) && raw !== null) {
+    warn = {};
+    for (const [key, v] of Object.entries(raw)) {
+      if (key !== 'min' && key !== 'max')
+        throw new InputError('rules', `${where}: warn takes min and max, not '${key}'`);
+      warn[key] = ruleNumber(where, `warn.${key}`, v);
+    }
+  } else {
+    if (sides.length !== 1)
+      throw new InputError(
+        'rules',
+        `${where}: warn: N needs a rule with one of min and max; write warn: {min: .., max: ..}`,
+      );
+    warn = { [sides[0]]: ruleNumber(where, 'warn', raw) };
+  }
+  for (const side of ['min', 'max'] as const) {
+    const w = warn[side];
+    if (w === undefined) continue;
+    const bound = rule[side];
+    if (bound === undefined)
+      throw new InputError(
+        'rules',
+        `${where}: warn.${side} needs the rule's own ${side} (warn is a bound short of it)`,
+      );
+    if (side === 'max' ? w > bound : w < bound)
+      throw new InputError(
+        'rules',
+        `${where}: warn ${side} ${w} must lie inside the rule's ${side} ${bound} (a warning comes before the page)`,
+      );
+  }
+  return warn;
 }
 
 export function parseRules(text: string): Rule[] {
@@ -254,6 +389,13 @@ export function parseWatchSettings(source: InputSource, options: ParseOptions = 
   const canaryHosts = parseMetricHosts('canary-hosts', source('canary-hosts'));
   const rules = parseRules(required(source, 'rules'));
   if (kind === 'prometheus' || kind === 'openmetrics') checkHostsQuoted(rules);
+  const slo = rules.find((r) => r.slo);
+  if (slo && kind !== 'prometheus' && kind !== 'replay')
+    throw new InputError(
+      'rules',
+      `rule '${slo.name}' is an SLO rule: its queries are PromQL rates, so it needs source prometheus ` +
+        `(this is ${kind})`,
+    );
   const { durationMs, intervalMs } = readTiming(source, replay);
   const baseline = parseBaseline(optional(source, 'baseline', 'none'));
   const failOn = oneOf('fail-on', optional(source, 'fail-on', 'fail'), ['fail', 'inconclusive', 'never'] as const);
@@ -267,7 +409,7 @@ export function parseWatchSettings(source: InputSource, options: ParseOptions = 
   ) {
     throw new InputError('hosts', '{host} is used but no hosts (or canary-hosts) are given');
   }
-  const { webhookUrl, smtpUrl, emailTo } = readAlertInputs(source);
+  const { webhookUrl, smtpUrl, smtpPassword, emailTo } = readAlertInputs(source);
   const pagerdutyUrl = (env.FIVESTEP_PAGERDUTY_URL ?? '').trim() || DEFAULT_PAGERDUTY_URL;
 
   return {
@@ -287,6 +429,7 @@ export function parseWatchSettings(source: InputSource, options: ParseOptions = 
       pagerdutyRoutingKey: optional(source, 'pagerduty-routing-key'),
       pagerdutyUrl,
       smtpUrl,
+      smtpPassword,
       emailTo,
       emailFrom: optional(source, 'email-from', defaultFrom(smtpUrl)),
     },
@@ -357,18 +500,42 @@ function checkBaseline(kind: SourceKind, url: string, rules: Rule[], baseline: B
   }
 }
 
-/** The webhook and e-mail inputs, checked: e-mail needs both smtp-url and email-to. */
-function readAlertInputs(source: InputSource): { webhookUrl: string; smtpUrl: string; emailTo: string[] } {
+/**
+ * The webhook and e-mail inputs, checked: e-mail needs both smtp-url and email-to; smtp-password goes with the
+ * user of smtp-url, whose own password it replaces (one place for it).
+ */
+function readAlertInputs(
+  source: InputSource,
+): Pick<WatchSettings['alerts'], 'webhookUrl' | 'smtpUrl' | 'smtpPassword' | 'emailTo'> {
   const webhookUrl = optional(source, 'alert-webhook');
   if (webhookUrl) checkUrl('alert-webhook', webhookUrl, ['http:', 'https:']);
   const smtpUrl = optional(source, 'smtp-url');
   if (smtpUrl) checkUrl('smtp-url', smtpUrl, ['smtp:', 'smtps:']);
+  const smtpPassword = optional(source, 'smtp-password');
+  if (smtpPassword) checkSmtpPassword(smtpUrl);
   const emailTo = parseList(source('email-to'));
   if (smtpUrl && emailTo.length === 0) throw new InputError('email-to', 'is required when smtp-url is set');
   if (emailTo.length > 0 && !smtpUrl) throw new InputError('smtp-url', 'is required when email-to is set');
   for (const to of emailTo)
     if (!/^[^@\s]+@[^@\s]+$/.test(to)) throw new InputError('email-to', `'${to}' is not an e-mail address`);
-  return { webhookUrl, smtpUrl, emailTo };
+  return { webhookUrl, smtpUrl, smtpPassword, emailTo };
+}
+
+/** smtp-password needs smtp-url with its user and without a password of its own. */
+function checkSmtpPassword(smtpUrl: string): void {
+  if (!smtpUrl)
+    throw new InputError('smtp-password', 'needs smtp-url (smtp://USER@mail.example.com:587), whose user it logs in');
+  const u = new URL(smtpUrl);
+  if (u.password)
+    throw new InputError(
+      'smtp-password',
+      'smtp-url holds a password too: give the password in one place (smtp-password, and smtp-url without it)',
+    );
+  if (!u.username)
+    throw new InputError(
+      'smtp-password',
+      'needs the user in smtp-url (smtp://USER@mail.example.com:587): the password is for that user',
+    );
 }
 
 function defaultFrom(smtpUrl: string): string {
@@ -379,4 +546,28 @@ function defaultFrom(smtpUrl: string): string {
 }
 
 /** The secret inputs, masked by the entry as soon as they are read. */
-export const SECRET_INPUTS = ['alert-webhook', 'pagerduty-routing-key', 'smtp-url', 'headers'];
+export const SECRET_INPUTS = ['alert-webhook', 'pagerduty-routing-key', 'smtp-url', 'smtp-password', 'headers'];
+
+/**
+ * Registers every secret input (and the password inside a URL, the value of each header) with the mask, and the
+ * password of the metric source's own `url` (`http://user:password@prometheus`).
+ */
+export function maskWatchSecrets(inputs: InputSource, mask: (s: string) => void): void {
+  const url = inputs('url').trim();
+  if (URL.canParse(url) && new URL(url).password) mask(decodeURIComponent(new URL(url).password));
+  for (const name of SECRET_INPUTS) {
+    const value = inputs(name).trim();
+    if (!value) continue;
+    mask(value);
+    if (name === 'smtp-url' || name === 'alert-webhook') {
+      try {
+        const u = new URL(value);
+        if (u.password) mask(decodeURIComponent(u.password));
+      } catch {
+        /* invalid URLs are reported by the settings parser */
+      }
+    }
+    if (name === 'headers')
+      for (const line of value.split('\n')) if (line.includes(':')) mask(line.slice(line.indexOf(':') + 1).trim());
+  }
+}

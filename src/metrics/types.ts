@@ -30,6 +30,35 @@ export interface Rule {
   confidence: number;
   /** The value grows with the traffic a host gets (a rate or count per host): scaled by its share of requests. */
   volume: boolean;
+  /** `warn:`: bounds short of min/max that give WARNING in `fivestep check` (and nothing else). */
+  warn?: WarnBounds;
+  /** Who is told in production: `page` (undefined) or `ticket` (the alert's `severity` label). */
+  severity?: Severity;
+  /** A link (or a line) for whoever is paged: alert annotations, alert messages and the RCA issue. */
+  runbook?: string;
+  /** An SLO rule (`slo:`): `query` is then its burn rate, built from `good`/`errors` and `total`. */
+  slo?: SloObjective;
+}
+
+export type Severity = 'page' | 'ticket';
+
+export interface WarnBounds {
+  min?: number;
+  max?: number;
+}
+
+/**
+ * A service level objective: the share of good events over `windowMs` (the SLO period, 30d by default).
+ * The queries hold `{window}` where a rate's range goes; the watch and the exported rules fill it in.
+ */
+export interface SloObjective {
+  /** 0.999 for `slo: 99.9%`. */
+  objective: number;
+  /** Exactly one of `good` and `errors` is set. */
+  good?: string;
+  errors?: string;
+  total: string;
+  windowMs: number;
 }
 
 export type Baseline = { kind: 'none' } | { kind: 'before'; windowMs: number } | { kind: 'hosts' };
@@ -40,6 +69,8 @@ export interface AlertSettings {
   /** Events API v2 endpoint; FIVESTEP_PAGERDUTY_URL overrides it (tests, EU accounts). */
   pagerdutyUrl: string;
   smtpUrl: string;
+  /** `smtp-password`: the password of smtp-url's user when smtp-url holds none ('' when not given). */
+  smtpPassword: string;
   emailTo: string[];
   emailFrom: string;
 }
@@ -105,6 +136,8 @@ export interface Breach {
   /** The first sample of the breaching streak (ISO 8601). */
   since: string;
   detail: string;
+  /** The rule's `runbook`, for whoever reads the breach (alerts, the RCA issue). */
+  runbook?: string;
 }
 
 export type Direction = 'increase' | 'decrease' | 'either';

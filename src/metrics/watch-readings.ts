@@ -1,8 +1,10 @@
 // A tick's readings as the rules and the judge see them: non-finite values are no data, volume readings
 // are restated at an equal share of requests, and each becomes an observation (and a line of the log).
+// An SLO rule is read as its burn rate over the watch so far (its `{window}` filled in before each read).
 import { fmt } from './rules.js';
+import { atWindow, BURN_ALERTS, promDuration, windowMs } from './slo.js';
 import type { Reading, Readings } from './sources/types.js';
-import type { Observation } from './types.js';
+import type { Observation, Rule } from './types.js';
 import { hostName } from './watch-hosts.js';
 
 /** NaN and ±Inf are no data: they must never reach a bound or the judge. */
@@ -71,4 +73,28 @@ export function tickLine(
         `${s.state === 'breach' ? ` BREACH ${s.check} ${fmt(s.bound)}` : ''}`,
     )
     .join(', ');
+}
+
+/** The range of a `--once` watch's SLO rules: the short window of the workbook's fastest page alert (5m). */
+export const ONCE_SLO_WINDOW_MS = windowMs(BURN_ALERTS[0].short);
+
+/**
+ * The range an SLO rule's burn rate is taken over at instant `at`: the watch (or bake) so far, at least one
+ * interval; a `--once` watch has no "so far" and takes the page alert's short window.
+ */
+export function sloWindowMs(t0: number, at: number, intervalMs: number, once: boolean): number {
+  return once ? ONCE_SLO_WINDOW_MS : Math.max(intervalMs, at - t0);
+}
+
+/**
+ * The rule as a source reads it: an SLO rule's `{window}` filled with `rangeMs` (a PromQL duration), so the
+ * value is its burn rate over that range; any other rule as it is. No source is ever sent `{window}`.
+ */
+export function ruleAt(rule: Rule, rangeMs: number): Rule {
+  return rule.slo ? { ...rule, query: atWindow(rule.query, rangeMs) } : rule;
+}
+
+/** What a tick's log line says before the values: an SLO rule's value is its burn rate over the range. */
+export function tickLabel(rule: Rule, rangeMs: number): string {
+  return rule.slo ? `burn rate over ${promDuration(rangeMs)}: ` : '';
 }

@@ -26,12 +26,13 @@ import {
   type RuleBaseline,
 } from './watch-baseline.js';
 import { resolveHosts, usesHost, type HostSets } from './watch-hosts.js';
-import { normalise, observe, tickLine } from './watch-readings.js';
+import { normalise, observe, ruleAt, sloWindowMs, tickLabel, tickLine } from './watch-readings.js';
 import { formatDurationInput } from '../common/format.js';
+import { objectiveText, promDuration } from './slo.js';
 
 export type { PriorReadings } from './watch-baseline.js';
 export { hostName, matchHosts } from './watch-hosts.js';
-export { finiteReading, scaleByShare } from './watch-readings.js';
+export { finiteReading, ruleAt, scaleByShare, sloWindowMs } from './watch-readings.js';
 
 export interface WatchOptions {
   logger: Logger;
@@ -183,6 +184,13 @@ function announce({ settings, durationMs, hosts, kind, prior, logger, options }:
       (kind === 'hosts' ? `; baseline hosts: ${hosts.baseline.join(', ') || 'none'}` : '') +
       (prior ? '; baseline: the same hosts before this wave' : ''),
   );
+  for (const rule of settings.rules.filter((r) => r.slo)) {
+    const over = options.once ? 'the last 5m' : 'the watch so far';
+    logger.info(
+      `rule '${rule.name}': SLO ${objectiveText(rule.slo!)} over ${promDuration(rule.slo!.windowMs)}; ` +
+        `fails when its burn rate over ${over} is above ${rule.max} (the page threshold)`,
+    );
+  }
 }
 
 /** Counter rates need a first scrape to measure against. */
@@ -190,7 +198,7 @@ async function primeSource({ source, settings, readFor, t0: at, signal, fail, lo
   if (!source.prime) return;
   await Promise.all(
     settings.rules.map((rule) =>
-      source.prime!({ rule, hosts: readFor(rule), at, signal }).catch((err) => {
+      source.prime!({ rule: ruleAt(rule, settings.intervalMs), hosts: readFor(rule), at, signal }).catch((err) => {
         if (err instanceof QueryError) fail(rule, err);
         else logger.warning(`rule '${rule.name}': first scrape failed: ${errorMessage(err)}`);
       }),
@@ -204,7 +212,10 @@ async function loadBaselines(w: Watch): Promise<void> {
   if (w.prior) priorBaselines(settings.rules, w.prior, w.baselines);
   else if (settings.baseline.kind === 'before') {
     const windowMs = settings.baseline.windowMs;
-    await loadHistory(w.source, settings, windowMs, w.readFor, w.t0, w.signal, w.states, w.baselines, w.fail, w.logger);
+    // An SLO rule has no relative bound: nothing to compare with a history (and `{window}` must not reach one).
+    const relative = { ...settings, rules: settings.rules.filter((r) => !r.slo) };
+    const { readFor, t0, signal, states, baselines, fail, logger } = w;
+    await loadHistory(w.source, relative, windowMs, readFor, t0, signal, states, baselines, fail, logger);
   }
 }
 
@@ -246,9 +257,12 @@ async function sampleRule(
   t: { tick: number; ticks: number; at: number; shares: ReadonlyMap<string, number> | null },
 ): Promise<void> {
   const { settings, hosts, states, kind } = w;
+  // An SLO rule's value is its burn rate over the watch so far: `{window}` is filled in at each read.
+  const rangeMs = sloWindowMs(w.t0, t.at, settings.intervalMs, w.options.once === true);
   let readings: Readings;
   try {
-    readings = await w.source.sample({ rule, hosts: w.readFor(rule), at: t.at, signal: w.signal });
+    const read = ruleAt(rule, rangeMs);
+    readings = await w.source.sample({ rule: read, hosts: w.readFor(rule), at: t.at, signal: w.signal });
   } catch (err) {
     if (err instanceof QueryError) return w.fail(rule, err);
     const reason = `source error: ${errorMessage(err)}`;
@@ -265,7 +279,8 @@ async function sampleRule(
   }
   const next = advanceRule(rule, states.get(rule.name)!, observations);
   states.set(rule.name, next);
-  w.logger.info(`[${t.tick}/${t.ticks}] ${rule.name}: ${tickLine(next.samples.slice(-observations.length))}`);
+  const line = tickLine(next.samples.slice(-observations.length));
+  w.logger.info(`[${t.tick}/${t.ticks}] ${rule.name}: ${tickLabel(rule, rangeMs)}${line}`);
 }
 
 /** The verdict: each rule's report, logged, and the watch's result. */

@@ -6,6 +6,7 @@ import type { GitHubClient } from '../github/client.js';
 import { openedBy, tokenLogin } from '../github/identity.js';
 import { GITHUB_LIMITS, fitMarkdown } from '../github/limits.js';
 import type { HostsRevertReport } from './hosts.js';
+import { httpLink } from '../common/url.js';
 import type { GitRevertResult } from './git.js';
 import { describeBreach, type BreachSummary, type ReportSet, type RolloutSummary } from './reports.js';
 
@@ -265,8 +266,28 @@ function breachSection(input: RcaInput): string[] {
   ];
   if (breaches.length > LISTED)
     out.push('', `… and ${breaches.length - LISTED} more breaches: the metric-watch reports have them all.`);
-  out.push('');
+  out.push('', ...runbookLines(breaches));
   return out;
+}
+
+/** One line a rule that breached with a runbook: `- Runbook for <rule>: <link>`, and a blank line after them. */
+function runbookLines(breaches: readonly BreachSummary[]): string[] {
+  const byRule = new Map<string, string>();
+  for (const b of breaches) if (b.runbook?.trim() && !byRule.has(b.rule)) byRule.set(b.rule, b.runbook.trim());
+  if (byRule.size === 0) return [];
+  const lines = [...byRule]
+    .slice(0, LISTED)
+    .map(([rule, runbook]) => `- Runbook for ${cell(rule)}: ${runbookMd(runbook)}`);
+  return [...lines, ''];
+}
+
+/**
+ * A runbook in the issue: untrusted text. An http(s) URL is a link (its text escaped, its target encoded so
+ * nothing breaks out of it); anything else is text that opens nothing (no link, markup, HTML or mention).
+ */
+export function runbookMd(runbook: string): string {
+  const href = httpLink(runbook);
+  return href ? `[${cell(runbook)}](${href})` : cell(runbook);
 }
 
 function rolloutFailureSection(input: RcaInput): string[] {

@@ -83,7 +83,7 @@ export function readRolloutSettings(source: InputSource, ctx: RolloutSettingsCon
   const waves = parseWaves('waves', optional(source, 'waves', '1, 25%, 100%'));
   const waveWaitMs = parseDuration('wave-wait', optional(source, 'wave-wait', '0'));
   const watchText = source('watch').trim();
-  const watch = watchText ? parseRolloutWatch(watchText, ctx.env ?? process.env) : null;
+  const watch = watchText ? parseRolloutWatch(watchText, ctx.env ?? process.env, ctx.mask) : null;
   if (watch) checkWatchHasBake(waveWaitMs, planWaves(ssh.hosts, waves).length, ssh.hosts.length);
   return {
     ssh,

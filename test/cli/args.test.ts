@@ -3,15 +3,18 @@ import { parseArgs, helpText, COMMANDS } from '../../src/cli/args.js';
 
 describe('the command line', () => {
   test('--help lists exactly the commands that work', () => {
-    expect(Object.keys(COMMANDS)).toEqual(['rollout', 'revert', 'watch', 'status', 'unlock']);
+    expect(Object.keys(COMMANDS)).toEqual(['rollout', 'revert', 'watch', 'status', 'unlock', 'check', 'rules']);
     const help = helpText();
     for (const c of Object.keys(COMMANDS)) expect(help).toMatch(new RegExp(`^  ${c} `, 'm'));
-    expect(help).not.toMatch(/^ {2}(check|rules) /m);
+    expect(helpText('rules')).toMatch(/^ {2}--format FORMAT {6}prometheus \(alerting rules\), promtool-tests/m);
+    expect(helpText('rules')).toMatch(/^ {2}--check FILE {9}exit 1 when FILE differs/m);
   });
 
   test.each([
     [['status', '--config', 'a.yml', '--set', 'port=2222', '--json'], { command: 'status', configs: ['a.yml'] }],
     [['revert', '--to=v1', '--mark-bad'], { command: 'revert' }],
+    [['rules', '--format', 'prometheus', '--check=a.rules.yml'], { command: 'rules' }],
+    [['check', '--config', 'watch.yml'], { command: 'check', configs: ['watch.yml'] }],
   ])('%j parses', (argv, want) => {
     const p = parseArgs(argv);
     expect(p.kind).toBe('run');
@@ -24,6 +27,8 @@ describe('the command line', () => {
     [['revert', '--to'], '--to needs a value'],
     [['rollout', '--set', 'novalue'], "--set needs NAME=VALUE, got 'novalue'"],
     [['unlock', '--force=yes'], '--force takes no value'],
+    [['rules', '--format'], '--format needs a value'],
+    [['check', '--once'], "unknown option '--once' for 'check'"],
   ])('%j is a usage error', (argv, message) => {
     expect(parseArgs(argv)).toMatchObject({ kind: 'usage', message });
   });

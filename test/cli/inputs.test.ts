@@ -64,6 +64,23 @@ test('a pasted with: block (or the whole step), NAME-file relative to the config
   ]);
 });
 
+test('an input read from a file keeps its path (a generated Alertmanager config refers to the file), until a later layer sets it', () => {
+  writeFileSync(join(dir, 'pd-key'), 'R0UT1NG\n');
+  writeFileSync(join(dir, 'hook'), 'https://hooks.example/T/B/X\n');
+  const config = {
+    path: join(dir, 'watch.yml'),
+    text: ['pagerduty-routing-key-file: pd-key', 'alert-webhook-file: hook', 'url: http://prom:9090'].join('\n'),
+  };
+  const watch = readActionInputs('metric-watch');
+  const r = layerInputs(layers({ inputs: watch, configs: [config], sets: [['alert-webhook', 'https://inline/x']] }));
+  expect(r.source('pagerduty-routing-key')).toBe('R0UT1NG\n');
+  expect(r.files).toEqual(new Map([['pagerduty-routing-key', join(dir, 'pd-key')]]));
+  const overridden = layerInputs(
+    layers({ inputs: watch, configs: [config], env: { 'INPUT_PAGERDUTY-ROUTING-KEY': 'inline' } }),
+  );
+  expect([...overridden.files.keys()]).toEqual(['alert-webhook']);
+});
+
 test.each([
   [{ host: 'web1' }, "input 'host': is not an input of any fivestep action (did you mean 'hosts'?)"],
   [

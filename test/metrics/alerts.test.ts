@@ -5,6 +5,9 @@ import { parseWatchSettings } from '../../src/metrics/settings.js';
 import { runWatch } from '../../src/metrics/watch.js';
 import { sendAlerts } from '../../src/metrics/alerts/index.js';
 import { dedupKey } from '../../src/metrics/alerts/pagerduty.js';
+import { smtpTransportOptions } from '../../src/metrics/alerts/email.js';
+import { httpLink } from '../../src/common/url.js';
+import { slackRunbook } from '../../src/metrics/alerts/webhook.js';
 import { recorder, scriptedSource, virtualClock } from './helpers.js';
 import { startSmtp, type SmtpTestServer } from '../servers/smtp.js';
 
@@ -142,5 +145,116 @@ describe('alerts', () => {
     const long = dedupKey('shop/web', 'production', 'x'.repeat(400));
     expect(long.length).toBeLessThanOrEqual(255);
     expect(dedupKey('shop/web', 'production', 'x'.repeat(400))).toBe(long);
+  });
+});
+
+describe('runbook: in every alert, as a link only when it is an http(s) URL', () => {
+  const HOSTILE = '@channel <!here> [click](javascript:alert(1)) <img src=x> `code` &amp; <https://evil.example|ok>';
+  const rules = JSON.stringify([
+    { name: 'revenue per minute', query: 'revenue', min: 100, runbook: 'https://wiki.example/runbooks/revenue' },
+    { name: 'concurrent users', query: 'users', min: 10, runbook: HOSTILE },
+  ]);
+  const since = '2023-11-14T22:13:21.000Z';
+
+  test('PagerDuty links and details, the webhook text and the e-mail, word for word; a hostile runbook is text', async () => {
+    hooks.requests.length = 0;
+    pagerduty.requests.length = 0;
+    smtp.mails.length = 0;
+    const { r } = await watch((rule) => (rule === 'revenue per minute' ? 40 : 1), { rules });
+    expect(r.verdict).toBe('fail');
+    expect(r.alertWarnings).toEqual([]);
+    expect(r.breaches.map((b) => b.runbook)).toEqual(['https://wiki.example/runbooks/revenue', HOSTILE]);
+
+    const events = Object.fromEntries(
+      pagerduty.requests.map((q) => {
+        const e = q.json as { payload: { component: string; custom_details: { runbook?: string } }; links: unknown };
+        return [e.payload.component, { links: e.links, runbook: e.payload.custom_details.runbook }];
+      }),
+    );
+    expect(events).toEqual({
+      'revenue per minute': {
+        links: [
+          { href: ctx.runUrl, text: 'Workflow run' },
+          { href: 'https://wiki.example/runbooks/revenue', text: 'runbook' },
+        ],
+        runbook: 'https://wiki.example/runbooks/revenue',
+      },
+      // Not a URL: no link, and in the details as the text it is (PagerDuty shows details as text).
+      'concurrent users': { links: [{ href: ctx.runUrl, text: 'Workflow run' }], runbook: HOSTILE },
+    });
+
+    expect((hooks.requests[0].json as { text: string }).text).toBe(
+      [
+        ':rotating_light: *metric-watch FAIL on shop/web (production): revenue per minute, concurrent users*',
+        `• revenue per minute: below min 100: value 40, bound 100, since ${since}`,
+        '  Runbook: <https://wiki.example/runbooks/revenue>',
+        `• concurrent users: below min 10: value 1, bound 10, since ${since}`,
+        // Slack's entities for & < >: no <!here>, no <url|text> link; @ broken by a zero-width space.
+        '  Runbook: @\u200bchannel &lt;!here&gt; [click](javascript:alert(1)) &lt;img src=x&gt; `code` &amp;amp; ' +
+          '&lt;https://evil.example|ok&gt;',
+        '<https://github.com/shop/web/actions/runs/42|Workflow run>',
+      ].join('\n'),
+    );
+
+    // The e-mail is plain text: the runbook as written.
+    expect(smtp.mails).toHaveLength(1);
+    expect(smtp.mails[0].text).toContain(
+      [
+        `• revenue per minute: below min 100: value 40, bound 100, since ${since}`,
+        '  Runbook: https://wiki.example/runbooks/revenue',
+        `• concurrent users: below min 10: value 1, bound 10, since ${since}`,
+        `  Runbook: ${HOSTILE}`,
+        `Run: ${ctx.runUrl}`,
+      ].join('\r\n'), // SMTP's line ends
+    );
+    expect(smtp.mails[0].raw).toMatch(/^Content-Type: text\/plain/m);
+  });
+
+  test('a URL is a link target nothing breaks out of; anything but http(s) is no link', () => {
+    expect(httpLink('https://wiki.example/run book?q=<b>)|x"`\\y#a b')).toBe(
+      'https://wiki.example/run%20book?q=%3Cb%3E%29%7Cx%22%60%5Cy#a%20b',
+    );
+    expect(httpLink('HTTP://Wiki.Example/ünï')).toBe('http://wiki.example/%C3%BCn%C3%AF');
+    for (const text of ['javascript:alert(1)', 'see the wiki', 'ftp://x.example/r', 'https://', 'data:text/html,x'])
+      expect(httpLink(text)).toBeUndefined();
+    expect(slackRunbook('https://wiki.example/r?a=1&b=2')).toBe('<https://wiki.example/r?a=1&amp;b=2>');
+  });
+});
+
+describe('smtp-password: the password of the smtp-url user, given apart', () => {
+  test('mail goes through the real SMTP server, logged in with smtp-password', async () => {
+    smtp.mails.length = 0;
+    const { r } = await watch(() => 1, {
+      'smtp-url': `smtp://alerts@127.0.0.1:${smtp.port}`,
+      'smtp-password': 's3cret',
+      'alert-webhook': '',
+      'pagerduty-routing-key': '',
+    });
+    expect(r.alertWarnings).toEqual([]);
+    expect(smtp.mails).toHaveLength(1);
+    expect(smtp.mails[0]).toMatchObject({ user: 'alerts', to: ['oncall@shop.example', 'sre@shop.example'] });
+  });
+
+  test('a wrong one is a warning that does not show it; the verdict stands', async () => {
+    smtp.mails.length = 0;
+    const { r } = await watch(() => 1, {
+      'smtp-url': `smtp://alerts@127.0.0.1:${smtp.port}`,
+      'smtp-password': 'Wr0ngPassw0rd',
+      'alert-webhook': '',
+      'pagerduty-routing-key': '',
+    });
+    expect(r.verdict).toBe('fail');
+    expect(smtp.mails).toHaveLength(0);
+    expect(r.alertWarnings).toEqual([expect.stringMatching(/^alert channel e-mail failed: .*Invalid login/)]);
+    expect(r.alertWarnings.join('')).not.toMatch(/Wr0ngPassw0rd|V3IwbmdQYXNzdzByZA/);
+  });
+
+  test('the transport logs in with the URL user and smtp-password, keeping the URL’s options', () => {
+    expect(smtpTransportOptions('smtps://alerts%40shop.example@mail.example:465?tls.servername=m', 'p@ss')).toEqual({
+      url: 'smtps://mail.example:465?tls.servername=m',
+      auth: { user: 'alerts@shop.example', pass: 'p@ss' },
+    });
+    expect(smtpTransportOptions('smtps://a:b@mail.example', '')).toBe('smtps://a:b@mail.example');
+    expect(() => smtpTransportOptions('smtps://a:b@mail.example', 'c')).toThrow(/input 'smtp-password'/);
   });
 });

@@ -199,3 +199,59 @@ describe('verdict and fail-on', () => {
     expect(failsStep('pass', 'inconclusive')).toBe(false);
   });
 });
+
+describe('runbook: every breach carries its rule’s', () => {
+  const RUNBOOK = 'https://wiki.example/runbooks/checkout#errors';
+  test('a bound’s breach, a no-data breach, a query error’s and a comparison’s', () => {
+    const r = rule(`min: 10\nrunbook: ${RUNBOOK}`);
+    expect(outcome(r, feed(r, [5])).breach).toMatchObject({ check: 'min', value: 5, runbook: RUNBOOK });
+    expect(outcome(r, feed(r, [null])).breach).toMatchObject({ check: 'no-data', runbook: RUNBOOK });
+    expect(ruleOutcome(r, failRule(feed(r, [20]), 'bad query'), undefined, END).breach).toMatchObject({
+      check: 'error',
+      runbook: RUNBOOK,
+    });
+    const c = rule(`compare: true\nmax-drop: 90%\nrunbook: see the checkout dashboard`);
+    const hosts = (level: number, n: number) =>
+      new Map(
+        Array.from({ length: n }, (_, i) => [
+          `h${level}-${i}`,
+          [0.1, -0.1, 0, 0.05, -0.05].map((d) => level + i * 0.3 + d),
+        ]),
+      );
+    const worse = judge({
+      direction: 'decrease',
+      confidence: 0.98,
+      canary: hosts(5, 1),
+      baseline: hosts(8, 4),
+      design: 'hosts',
+    });
+    expect(outcome(c, feed(c, [5, 5, 5, 5, 5], { baseline: 8 }), worse).breach).toMatchObject({
+      check: 'compare',
+      runbook: 'see the checkout dashboard',
+    });
+  });
+  test('a rule without one gives breaches without the key', () => {
+    const r = rule('min: 10');
+    expect(outcome(r, feed(r, [5])).breach).not.toHaveProperty('runbook');
+  });
+});
+
+describe('an SLO rule is judged on its burn rate against the page threshold', () => {
+  const slo = parseRules(
+    '- name: checkout\n  slo: 99.9%\n  errors: sum(rate(e[{window}]))\n  total: sum(rate(t[{window}]))\n  for: 2',
+  )[0];
+  test('above 14.4 twice in a row fails, naming the burn rate and the threshold', () => {
+    expect(slo.max).toBe(14.4);
+    const o = outcome(slo, feed(slo, [20.5, 50]));
+    expect(o.verdict).toBe('fail');
+    expect(o.breach).toMatchObject({ rule: 'checkout', check: 'max', value: 50, bound: 14.4 });
+    expect(o.reason).toBe(
+      'burn rate above 14.4, the page threshold of the 99.9% SLO over 30d (50 vs bound 14.4) for 2 sample(s) ' +
+        'since 2023-11-14T22:13:20.000Z',
+    );
+  });
+  test('a burst shorter than `for` passes; no data follows no-data', () => {
+    expect(outcome(slo, feed(slo, [0.5, 20, 0.4])).verdict).toBe('pass');
+    expect(outcome(slo, feed(slo, [null, null])).verdict).toBe('fail');
+  });
+});

@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
 import { objectInputs } from '../../src/common/inputs.js';
-import { DEFAULT_PAGERDUTY_URL, WATCH_INPUTS, parseWatchSettings } from '../../src/metrics/settings.js';
+import { DEFAULT_PAGERDUTY_URL, SECRET_INPUTS, WATCH_INPUTS, parseWatchSettings } from '../../src/metrics/settings.js';
 import { closest, parseRolloutWatch } from '../../src/metrics/rollout-watch.js';
+import { metricWatchAction } from '../../src/metrics/action.js';
+import { MemoryLogger } from '../../src/common/logger.js';
 
 const RULES = `
 - name: revenue per minute
@@ -210,5 +212,50 @@ describe("ssh-rollout's watch YAML", () => {
       inputs: Record<string, unknown>;
     };
     expect([...WATCH_INPUTS].sort()).toEqual(Object.keys(action.inputs).sort());
+  });
+});
+
+describe('smtp-password', () => {
+  const mail = { 'email-to': 'oncall@shop.example' };
+  test("the password of smtp-url's user, secret; '' when not given; ssh-rollout's watch takes it too", () => {
+    expect(
+      parse({ 'smtp-url': 'smtps://alerts@mail.example:465', 'smtp-password': 'pw', ...mail }).alerts,
+    ).toMatchObject({
+      smtpUrl: 'smtps://alerts@mail.example:465',
+      smtpPassword: 'pw',
+      emailFrom: 'fivestep@mail.example',
+    });
+    expect(parse({ 'smtp-url': 'smtps://alerts:pw@mail.example:465', ...mail }).alerts.smtpPassword).toBe('');
+    expect(SECRET_INPUTS).toContain('smtp-password');
+    const yaml =
+      'url: http://127.0.0.1:9090\nsmtp-url: smtp://alerts@mail.example\nsmtp-password: pw\nemail-to: a@b.c\n' +
+      'rules:\n  - name: r\n    query: up\n    min: 1\n';
+    expect(parseRolloutWatch(yaml, {}).alerts.smtpPassword).toBe('pw');
+    expect(() => parseRolloutWatch(yaml.replace('alerts@', 'alerts:pw@'), {})).toThrow(
+      /^input 'watch': smtp-password: smtp-url holds a password too/,
+    );
+  });
+
+  test('the action masks it before anything else is read', async () => {
+    const masked: string[] = [];
+    const inputs = objectInputs({ 'smtp-password': ' hunter2hunter2\n' });
+    await expect(
+      metricWatchAction(inputs, new MemoryLogger(), { mask: (secret) => masked.push(secret) }),
+    ).rejects.toThrow(/input 'url'/);
+    expect(masked).toEqual(['hunter2hunter2']);
+  });
+
+  test.each([
+    [{ 'smtp-password': 'pw' }, /^input 'smtp-password': needs smtp-url/],
+    [
+      { 'smtp-url': 'smtp://alerts:pw@mail', 'smtp-password': 'pw', ...mail },
+      /^input 'smtp-password': smtp-url holds a password too: give the password in one place/,
+    ],
+    [
+      { 'smtp-url': 'smtp://mail', 'smtp-password': 'pw', ...mail },
+      /^input 'smtp-password': needs the user in smtp-url/,
+    ],
+  ])('%j is rejected naming smtp-password', (values, message) => {
+    expect(() => parse(values as Record<string, string>)).toThrow(message);
   });
 });

@@ -288,6 +288,52 @@ describe('hosts', () => {
   });
 });
 
+describe('SLO rules and runbooks in a watch', () => {
+  test("ssh-rollout: an SLO rule's burn rate is read over each bake so far, never with {window} left in", async () => {
+    const clock = virtualClock();
+    const asked: { hosts: string[]; query: string }[] = [];
+    const src = scriptedSource((_r, host) => (host === '10.0.0.2' ? 30 : 0.5));
+    const sample = src.sample.bind(src);
+    src.sample = (req) => (asked.push({ hosts: req.hosts, query: req.rule.query }), sample(req));
+    const s = parseRolloutWatch(
+      [
+        'url: http://prom:9090',
+        'interval: 1s',
+        'baseline: hosts',
+        'rules:',
+        '  - name: checkout',
+        '    slo: 99.9%',
+        `    errors: 'sum(rate(http_requests_total{code=~"5..",instance="{host}"}[{window}]))'`,
+        `    total: 'sum(rate(http_requests_total{instance="{host}"}[{window}]))'`,
+        '    runbook: https://wiki.example/runbooks/checkout',
+      ].join('\n'),
+      {},
+    );
+    const watch = createRolloutWatch(s, {
+      logger: new MemoryLogger(),
+      allHosts: ['10.0.0.1:22', '10.0.0.2:22'],
+      extra: { source: src, ...clock },
+    });
+    const first = await watch(['10.0.0.1:22'], 3000);
+    expect(first.verdict).toBe('pass');
+    const last = await watch(['10.0.0.2:22'], 2000);
+    const ranges = asked.map((a) => /\[(\w+)\]/.exec(a.query)?.[1]);
+    // Each bake reads from its own start: 1s, 2s, 3s, then 1s again (and the last bake fails at its first).
+    expect(ranges).toEqual(['1s', '2s', '3s', '1s']);
+    expect(asked.some((a) => a.query.includes('{window}'))).toBe(false);
+    expect(last.verdict).toBe('fail');
+    expect(last.breaches).toEqual([
+      expect.objectContaining({
+        rule: 'checkout',
+        host: '10.0.0.2',
+        value: 30,
+        bound: 14.4,
+        runbook: 'https://wiki.example/runbooks/checkout',
+      }),
+    ]);
+  });
+});
+
 describe('report and summary', () => {
   test('every sample in the JSON report; a Mermaid xychart with the bound and a table in the summary', async () => {
     const clock = virtualClock();

@@ -151,3 +151,67 @@ describe('the RCA issue fivestep comments on is one it opened', () => {
     },
   );
 });
+
+describe("the RCA issue names each breached rule's runbook", () => {
+  /** An incident whose `reason` (metric-watch's breaches output) names breaches with these runbooks. */
+  function withRunbooks(runbooks: Record<string, string>): RcaInput {
+    const input = incident(3);
+    const when = T0 + 100_000;
+    // metric-watch's breaches carry `runbook`; BreachSummary gains the field when the reader keeps it.
+    input.reasonBreaches = Object.entries(runbooks).map(
+      ([rule, runbook], i) =>
+        ({ rule, host: `web${i}`, value: 40, bound: 100, when, since: when, runbook }) as RcaInput['reasonBreaches'][0],
+    );
+    return input;
+  }
+
+  test('a link for an http(s) runbook, text for a line, under the breaches table', () => {
+    const body = buildRcaBody(
+      withRunbooks({ 'revenue per minute': 'https://wiki.example/runbooks/revenue', errors: 'page the payments team' }),
+    );
+    expect(body).toContain(
+      [
+        '| errors | web1 | 40 | 100 | – | 2026-12-07T10:01:40Z |',
+        '',
+        '- Runbook for revenue per minute: [https:\u200b//wiki.example/runbooks/revenue](https://wiki.example/runbooks/revenue)',
+        '- Runbook for errors: page the payments team',
+        '',
+        '## Links',
+      ].join('\n'),
+    );
+    const r = renderGitHub(body);
+    expect(r.live).toContain('<a href="https://wiki.example/runbooks/revenue">');
+    expect(r.text).toContain('Runbook for revenue per minute: https://wiki.example/runbooks/revenue');
+  });
+
+  test('a hostile runbook stays inert: no markup, HTML, mention, javascript: link or way out of its link', () => {
+    const hostile = {
+      a: '@octocat [click](javascript:alert(1)) <img src=x> `x` | y fixes #1',
+      b: 'javascript:alert(document.cookie)',
+      c: 'https://wiki.example/a)[x](javascript:alert(1)) <img src=x onerror=alert(1)> @octocat `y`',
+      d: '](javascript:alert(1))',
+    };
+    const body = buildRcaBody(withRunbooks(hostile));
+    const r = renderGitHub(body);
+    const links = r.live.filter((l) => !l.startsWith('<a href="https://github.com/acme/shop/'));
+    // The one http(s) runbook is the one link, its target encoded so nothing left it.
+    expect(links).toEqual([
+      '<a href="https://wiki.example/a%29%5Bx%5D%28javascript:alert%281%29%29%20%3Cimg%20src=x%20onerror=alert%281%29%3E%20@octocat%20%60y%60">',
+    ]);
+    expect(r.tags).not.toContain('img');
+    // Backticks make no code span: the only ones are fivestep's own commit links, as without runbooks.
+    const codes = (md: string) => renderGitHub(md).tags.filter((t) => t === 'code').length;
+    expect(codes(body)).toBe(codes(buildRcaBody(withRunbooks({}))));
+    expect(r.text).toContain(`Runbook for a: ${hostile.a}`);
+    expect(r.text).toContain(`Runbook for b: ${hostile.b}`);
+    expect(r.text).toContain(`Runbook for c: ${hostile.c}`);
+    expect(r.text).toContain(`Runbook for d: ${hostile.d}`);
+  });
+
+  test('no runbook, no line', () => {
+    expect(buildRcaBody(withRunbooks({}))).not.toContain('Runbook');
+    const input = withRunbooks({ errors: 'x' });
+    delete (input.reasonBreaches[0] as { runbook?: string }).runbook;
+    expect(buildRcaBody(input)).not.toContain('Runbook');
+  });
+});

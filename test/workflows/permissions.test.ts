@@ -20,6 +20,7 @@ const SAMPLES = [
   '.github/workflows/continuous-deployment.yml',
   '.github/workflows/watch-production.yml',
   '.github/workflows/deploy-large-fleet.yml',
+  '.github/workflows/alert-rules.yml',
 ];
 /** The copy-paste workflows of the docs and the README: every fenced yaml block that is a whole workflow (it has `jobs:`). */
 const DOC_WORKFLOWS = [

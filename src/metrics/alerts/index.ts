@@ -1,7 +1,7 @@
 // Sends every configured alert channel; a channel that fails is a warning, never a lost verdict.
 import type { Logger } from '../../common/logger.js';
 import type { AlertContext, WatchResult, WatchSettings } from '../types.js';
-import { sendEmail } from './email.js';
+import { sendEmail, smtpPasswordSecrets } from './email.js';
 import { shouldAlert } from './message.js';
 import { resolveEvent, sendPagerDuty, triggerEvent } from './pagerduty.js';
 import { postWebhook } from './webhook.js';
@@ -23,8 +23,7 @@ export async function sendAlerts(
   const jobs: { channel: string; run: () => Promise<void> }[] = [];
   const alert = shouldAlert(result, settings.failOn);
   if (alert && a.webhookUrl) jobs.push({ channel: 'webhook', run: () => postWebhook(a.webhookUrl, result, ctx) });
-  if (alert && a.smtpUrl && a.emailTo.length)
-    jobs.push({ channel: 'e-mail', run: () => sendEmail(a.smtpUrl, a.emailFrom, a.emailTo, result, ctx) });
+  if (alert && a.smtpUrl && a.emailTo.length) jobs.push({ channel: 'e-mail', run: () => sendEmail(a, result, ctx) });
   if (a.pagerdutyRoutingKey) {
     if (alert) {
       for (const rule of result.rules.filter((r) => r.verdict !== 'pass')) {
@@ -44,7 +43,7 @@ export async function sendAlerts(
     }
   }
   const warnings: string[] = [];
-  const secrets = alertSecrets(a);
+  const secrets = [...alertSecrets(a), ...smtpPasswordSecrets(a.smtpUrl, a.smtpPassword)];
   await Promise.all(
     jobs.map(async (job) => {
       try {

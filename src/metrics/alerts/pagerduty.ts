@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import { fmt } from '../rules.js';
 import type { AlertContext, RuleReport, WatchResult } from '../types.js';
 import { answerText } from './answer.js';
+import { httpLink } from '../../common/url.js';
+import { runbookOf } from './message.js';
 
 /** Stable across runs, so a later watch resolves the incident an earlier one opened. PagerDuty caps it at 255. */
 export function dedupKey(repository: string, environment: string, rule: string): string {
@@ -39,6 +41,9 @@ export function triggerEvent(
 ): PagerDutyEvent {
   const b = rule.breach;
   const env = result.settings.environment || 'default';
+  const runbook = runbookOf(rule);
+  // PagerDuty shows `links` as links: only an http(s) runbook is one; any runbook is in the details, as text.
+  const runbookLink = runbook ? httpLink(runbook) : undefined;
   const what = b
     ? `${b.detail}${b.host ? ` on ${b.host}` : ''}: value ` +
       `${fmt(b.value)}${b.bound !== null ? `, bound ${fmt(b.bound)}` : ''}`
@@ -65,11 +70,15 @@ export function triggerEvent(
         verdict: rule.verdict,
         reason: rule.reason,
         run: ctx.runUrl,
+        ...(runbook ? { runbook } : {}),
       },
     },
     client: 'fivestep metric-watch',
     client_url: ctx.runUrl,
-    links: [{ href: ctx.runUrl, text: 'Workflow run' }],
+    links: [
+      { href: ctx.runUrl, text: 'Workflow run' },
+      ...(runbookLink ? [{ href: runbookLink, text: 'runbook' }] : []),
+    ],
   };
 }
 

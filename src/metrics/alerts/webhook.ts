@@ -1,5 +1,6 @@
 // Slack-compatible incoming webhook: a JSON body with `text` (Mattermost, Rocket.Chat and Teams workflows take it too).
-import { alertSubject, ruleLines } from './message.js';
+import { httpLink } from '../../common/url.js';
+import { alertSubject, ruleBlocks } from './message.js';
 import type { AlertContext, WatchResult } from '../types.js';
 import { urlSecrets } from '../redact.js';
 import { answerText } from './answer.js';
@@ -13,7 +14,7 @@ export async function postWebhook(
   const icon = result.verdict === 'fail' ? ':rotating_light:' : ':warning:';
   const text = [
     `${icon} *${alertSubject(result, ctx)}*`,
-    ...ruleLines(result).map((l) => `• ${l}`),
+    ...ruleBlocks(result, slackRunbook),
     `<${ctx.runUrl}|Workflow run>`,
   ].join('\n');
   const res = await fetch(url, {
@@ -25,4 +26,15 @@ export async function postWebhook(
   // The URL is the webhook's secret; the answer may echo the request line.
   if (!res.ok) throw new Error(`webhook answered HTTP ${res.status}: ${await answerText(res, urlSecrets(url))}`);
   await res.body?.cancel().catch(() => undefined);
+}
+
+/**
+ * A runbook in Slack's text: an http(s) URL as a link (`<url>`); anything else as text that opens nothing:
+ * `&`, `<` and `>` as Slack's entities (no `<!channel>`, `<@U…>` or `<url|text>` of its own), and `@` followed
+ * by a zero-width space (no `@channel` where a receiver reads mentions in plain text).
+ */
+export function slackRunbook(runbook: string): string {
+  const link = httpLink(runbook);
+  if (link) return `<${link.replace(/&/g, '&amp;')}>`;
+  return runbook.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/@/g, '@\u200b');
 }

@@ -62268,7 +62268,7 @@ function announce({ settings, durationMs, hosts, kind, prior, logger, options })
         (kind === 'hosts' ? `; baseline hosts: ${hosts.baseline.join(', ') || 'none'}` : '') +
         (prior ? '; baseline: the same hosts before this wave' : ''));
     for (const rule of settings.rules.filter((r) => r.slo)) {
-        const over = options.once ? 'the last 5m' : 'the watch so far';
+        const over = options.once ? `the last ${slo_promDuration(ONCE_SLO_WINDOW_MS)}` : 'the watch so far';
         logger.info(`rule '${rule.name}': SLO ${slo_objectiveText(rule.slo)} over ${slo_promDuration(rule.slo.windowMs)}; ` +
             `fails when its burn rate over ${over} is above ${rule.max} (the page threshold)`);
     }

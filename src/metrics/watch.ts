@@ -26,7 +26,7 @@ import {
   type RuleBaseline,
 } from './watch-baseline.js';
 import { resolveHosts, usesHost, type HostSets } from './watch-hosts.js';
-import { normalise, observe, ruleAt, sloWindowMs, tickLabel, tickLine } from './watch-readings.js';
+import { normalise, observe, ONCE_SLO_WINDOW_MS, ruleAt, sloWindowMs, tickLabel, tickLine } from './watch-readings.js';
 import { formatDurationInput } from '../common/format.js';
 import { objectiveText, promDuration } from './slo.js';
 
@@ -185,7 +185,7 @@ function announce({ settings, durationMs, hosts, kind, prior, logger, options }:
       (prior ? '; baseline: the same hosts before this wave' : ''),
   );
   for (const rule of settings.rules.filter((r) => r.slo)) {
-    const over = options.once ? 'the last 5m' : 'the watch so far';
+    const over = options.once ? `the last ${promDuration(ONCE_SLO_WINDOW_MS)}` : 'the watch so far';
     logger.info(
       `rule '${rule.name}': SLO ${objectiveText(rule.slo!)} over ${promDuration(rule.slo!.windowMs)}; ` +
         `fails when its burn rate over ${over} is above ${rule.max} (the page threshold)`,

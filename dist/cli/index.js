@@ -52790,7 +52790,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   ak: () => (/* binding */ runCli)
 });
 
-// UNUSED EXPORTS: EXIT_CHECK_UNKNOWN, EXIT_INTERRUPTED, EXIT_USAGE
+// UNUSED EXPORTS: EXIT_INTERRUPTED, EXIT_USAGE
 
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
@@ -69338,9 +69338,10 @@ const BURN_ALERTS = [
     { severity: 'page', long: '6h', short: '30m', budget: 0.05 },
     { severity: 'ticket', long: '3d', short: '6h', budget: 0.1 },
 ];
-const DURATION_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** A duration as promDuration writes it (`30s`, `5m`, `1h`, `3d`), in ms. */
 function windowMs(window) {
-    const m = /^(\d+)([mhd])$/.exec(window);
+    const m = /^(\d+)([smhd])$/.exec(window);
     if (!m)
         throw new Error(`not a window: ${window}`);
     return Number(m[1]) * DURATION_MS[m[2]];
@@ -70629,11 +70630,10 @@ function boundText(rule) {
         parts.push(`min ${rule.min}`);
     if (rule.max !== undefined)
         parts.push(`${slo}max ${rule.max}`);
-    const rel = (b) => `${b.value}${b.kind === 'percent' ? '%' : ''}`;
     if (rule.maxDrop)
-        parts.push(`max-drop ${rel(rule.maxDrop)}`);
+        parts.push(`max-drop ${amount(rule.maxDrop)}`);
     if (rule.maxRise)
-        parts.push(`max-rise ${rel(rule.maxRise)}`);
+        parts.push(`max-rise ${amount(rule.maxRise)}`);
     if (rule.compare)
         parts.push(`compare @${rule.confidence}`);
     if (rule.volume)
@@ -70774,17 +70774,24 @@ function promqlString(text, quote = '"') {
 function regexLiteral(text) {
     return text.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
 }
+/** A matcher's label and operator, right before a string literal. */
+const MATCHER_BEFORE = /([a-zA-Z_][a-zA-Z0-9_]*)?\s*(=~|!~|!=|=)\s*$/;
 /**
- * Where each `{host}` of a PromQL query (or an openmetrics selector) stands: in code, in a `#` comment, or in
- * a string literal (and whether that string is the value of a `=~` / `!~` regex matcher).
+ * The one scan of a PromQL query (or an openmetrics selector) that says where `{host}` stands: in code, in a `#`
+ * comment, or in a string literal (with the matcher it is the value of). The watch expands `{host}` from it and
+ * the exported rules turn it into a fleet-wide matcher from it, so both find it in the same places.
  */
-function hostSlots(query) {
+function scanPromql(query) {
+    const literals = [];
     const slots = [];
     let state = { kind: 'code' };
+    let current;
     for (let i = 0; i < query.length; i++) {
         const ch = query[i];
         if (query.startsWith('{host}', i)) {
             slots.push({ at: i, slot: state });
+            if (state.kind === 'string')
+                current.hosts.push(i);
             i += '{host}'.length - 1;
             continue;
         }
@@ -70795,17 +70802,36 @@ function hostSlots(query) {
         else if (state.kind === 'string') {
             if (ch === '\\' && state.quote !== '`')
                 i++;
-            else if (ch === state.quote)
+            else if (ch === state.quote) {
+                current.end = i + 1;
+                literals.push(current);
                 state = { kind: 'code' };
+            }
         }
         else if (ch === '#') {
             state = { kind: 'comment' };
         }
         else if (ch === '"' || ch === "'" || ch === '`') {
-            state = { kind: 'string', quote: ch, regex: /[=!]~\s*$/.test(query.slice(Math.max(0, i - 16), i)) };
+            const m = MATCHER_BEFORE.exec(query.slice(Math.max(0, i - 200), i));
+            current = { start: i, end: query.length, quote: ch, hosts: [] };
+            if (m) {
+                current.op = m[2];
+                if (m[1])
+                    current.label = m[1];
+            }
+            state = { kind: 'string', quote: ch, regex: current.op === '=~' || current.op === '!~' };
         }
     }
-    return slots;
+    if (state.kind === 'string')
+        literals.push(current);
+    return { literals, slots };
+}
+/**
+ * Where each `{host}` of a PromQL query (or an openmetrics selector) stands: in code, in a `#` comment, or in
+ * a string literal (and whether that string is the value of a `=~` / `!~` regex matcher).
+ */
+function hostSlots(query) {
+    return scanPromql(query).slots;
 }
 /** True when a `{host}` of the query stands outside a string literal (where no escaping can keep it data). */
 function hostOutsideString(query) {
@@ -90125,6 +90151,7 @@ function helpText(command) {
 // `_` (the guidelines allow neither in a label; Icinga 2 splits a label at its first `=`).
 
 
+
 const EXIT_CODES = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 };
 /** The order the status line picks the worst by, and the long output is sorted by. */
 const SEVERITY = { CRITICAL: 4, UNKNOWN: 3, WARNING: 2, OK: 1, 'NOT CHECKED': 0 };
@@ -90231,9 +90258,9 @@ function breachText(rule, s) {
         case 'max':
             return `above max ${bound}`;
         case 'max-drop':
-            return `below ${bound} (max-drop ${nagios_amount(rule.maxDrop)}${base})`;
+            return `below ${bound} (max-drop ${amount(rule.maxDrop)}${base})`;
         case 'max-rise':
-            return `above ${bound} (max-rise ${nagios_amount(rule.maxRise)}${base})`;
+            return `above ${bound} (max-rise ${amount(rule.maxRise)}${base})`;
         default:
             return `breach of ${s.check ?? 'a bound'} ${bound}`;
     }
@@ -90254,7 +90281,6 @@ function limitsText(rule, s) {
         parts.push(`no-data: ${rule.noData}`);
     return parts.join(', ');
 }
-const nagios_amount = (b) => `${b.value}${b.kind === 'percent' ? '%' : ''}`;
 function perfEntry(rule, host, value, baseline) {
     const { lower, upper } = boundsAt(rule, baseline);
     return {
@@ -90361,10 +90387,7 @@ function textOf(text) {
 function labelOf(text) {
     return textOf(text).replace(/['=]/g, '_');
 }
-function clipped(reason) {
-    const t = textOf(reason);
-    return t.length <= MAX_REASON ? t : `${t.slice(0, MAX_REASON - 1)}…`;
-}
+const clipped = (reason) => text_clip(textOf(reason), MAX_REASON);
 
 ;// CONCATENATED MODULE: ./src/cli/check.ts
 // `fivestep check`: the watch rules as a Nagios/Icinga/Naemon plugin. Every rule is read once (the watch's `once`),
@@ -90378,18 +90401,11 @@ function clipped(reason) {
 
 
 
-/** The plugin's exit status when it could not check (the guidelines' UNKNOWN). */
-const EXIT_UNKNOWN = 3;
 /** How long a check may take before it gives up as UNKNOWN (the guidelines' -t/--timeout; Nagios waits 60 s). */
 const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
+/** Whatever it throws (an input error, a crash) runCli turns into UNKNOWN through checkFailed. */
 async function check_checkCommand(args, source, term, io) {
-    let result;
-    try {
-        result = await runCheck(args, source, term, io);
-    }
-    catch (err) {
-        return checkFailed(err, term, io);
-    }
+    const result = await runCheck(args, source, term, io);
     io.stdout.write(`${term.masked(result.output)}\n`);
     return result.exitCode;
 }
@@ -90435,22 +90451,23 @@ function checkTimeout(text) {
         throw new inputs/* InputError */.dz('--timeout', 'must be longer than 0');
     return ms;
 }
-/** The plugin's one line for a check that could not be made (an input or usage error, a crash): UNKNOWN. */
-function unknownLine(message) {
-    return pluginUnknown(message).output;
+/** A usage error of `check` (the command line itself): UNKNOWN, with the reason on stdout. */
+function checkUsageError(message, io) {
+    const unknown = pluginUnknown(message);
+    io.stdout.write(`${unknown.output}\n`);
+    return unknown.exitCode;
 }
 /** An error while checking: UNKNOWN with the reason on stdout (one line) and, for a crash, the stack in the log. */
 function checkFailed(err, term, io) {
     term.clearStatus();
-    if (err instanceof inputs/* InputError */.dz) {
-        term.error(err.message);
-        io.stdout.write(`${term.masked(unknownLine(err.message))}\n`);
-    }
-    else {
+    const crash = !(err instanceof inputs/* InputError */.dz);
+    if (crash)
         term.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-        io.stdout.write(`${term.masked(unknownLine(`fivestep check failed: ${errorMessage(err)}`))}\n`);
-    }
-    return EXIT_UNKNOWN;
+    else
+        term.error(err.message);
+    const unknown = pluginUnknown(crash ? `fivestep check failed: ${errorMessage(err)}` : errorMessage(err));
+    io.stdout.write(`${term.masked(unknown.output)}\n`);
+    return unknown.exitCode;
 }
 
 ;// CONCATENATED MODULE: ./src/cli/status-view.ts
@@ -90833,57 +90850,6 @@ function fleetHosts(settings) {
 function hostsRegex(hosts) {
     return hosts.length === 0 ? '.+' : `(?:${hosts.map(regexLiteral).join('|')})`;
 }
-const MATCHER_BEFORE = /([a-zA-Z_][a-zA-Z0-9_]*)?\s*(=~|!~|!=|=)\s*$/;
-/**
- * The query's string literals and comments, scanned as expand.ts's hostSlots scans them (so `{host}` is found in the
- * same places the watch expands it), with where each literal starts and ends and the matcher it is the value of.
- */
-function scan(query) {
-    const literals = [];
-    let bare = false;
-    let state = 'code';
-    let current;
-    for (let i = 0; i < query.length; i++) {
-        const ch = query[i];
-        if (query.startsWith('{host}', i)) {
-            if (state === 'string')
-                current.hosts.push(i);
-            else if (state === 'code')
-                bare = true;
-            i += '{host}'.length - 1;
-            continue;
-        }
-        if (state === 'comment') {
-            if (ch === '\n')
-                state = 'code';
-        }
-        else if (state === 'string') {
-            if (ch === '\\' && current.quote !== '`')
-                i++;
-            else if (ch === current.quote) {
-                current.end = i + 1;
-                literals.push(current);
-                state = 'code';
-            }
-        }
-        else if (ch === '#') {
-            state = 'comment';
-        }
-        else if (ch === '"' || ch === "'" || ch === '`') {
-            const m = MATCHER_BEFORE.exec(query.slice(Math.max(0, i - 200), i));
-            current = { start: i, end: query.length, quote: ch, hosts: [] };
-            if (m) {
-                current.op = m[2];
-                if (m[1])
-                    current.label = m[1];
-            }
-            state = 'string';
-        }
-    }
-    if (state === 'string')
-        literals.push(current);
-    return { literals, bare };
-}
 const SIMPLE_ESCAPES = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, '\\': 92 };
 /** The text a PromQL string literal's content (between its quotes) stands for, by Go's rules; undefined if invalid. */
 function unquotePromql(content, quote) {
@@ -90951,8 +90917,8 @@ function quoted(text, quote) {
  * string has no form for the fleet: the answer says why. `{host}` in a comment stays as written.
  */
 function fleetQuery(query, hosts) {
-    const { literals, bare } = scan(query);
-    if (bare)
+    const { literals, slots } = scanPromql(query);
+    if (slots.some((s) => s.slot.kind === 'code'))
         return { ok: false, reason: `{host} stands outside a quoted label value in its query` };
     const alternation = hostsRegex(hosts);
     let out = '';
@@ -91413,12 +91379,8 @@ const prometheus_rules_HEADER = [
     ' alert reads that series. SLO rules record their error ratio over the windows their alerts use. A query that',
     ' aggregates its hosts away (sum, avg, … without `by (instance)`) gives one value for the whole fleet here.',
 ];
-const ms = (duration) => {
-    const m = /^(\d+)([smhd])$/.exec(duration);
-    return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2]];
-};
 /** A duration as promDuration writes it, back in ms (whole seconds, at least 1 s). */
-const durationMs = (msGiven) => ms(promDuration(msGiven));
+const durationMs = (msGiven) => windowMs(promDuration(msGiven));
 function prometheus_rules_amount(b) {
     return b.kind === 'percent' ? `${promqlNumber(b.value)}%` : promqlNumber(b.value);
 }
@@ -91581,9 +91543,9 @@ function sloRule(ctx, rule, index) {
         ctx.skipped.push({ rule: rule.name, reason: q.reason });
         return;
     }
-    const windows = [...new Set(BURN_ALERTS.flatMap((a) => [a.short, a.long]))].sort((a, b) => ms(a) - ms(b));
+    const windows = [...new Set(BURN_ALERTS.flatMap((a) => [a.short, a.long]))].sort((a, b) => windowMs(a) - windowMs(b));
     windows.forEach((w, i) => ctx.entries.push({
-        node: { record: sloRatioSeries(w), expr: atWindow(q.query, ms(w)), labels: { rule: untrusted(rule.name) } },
+        node: { record: sloRatioSeries(w), expr: atWindow(q.query, windowMs(w)), labels: { rule: untrusted(rule.name) } },
         ...(i === 0
             ? {
                 comment: ` Rule ${index + 1} of the watch (SLO): its error ratio over the windows of the multiwindow,` +
@@ -92869,8 +92831,6 @@ function displayWidth(text) {
 const EXIT_USAGE = 2;
 /** Stopped by Ctrl-C, as shells count a SIGINT. */
 const EXIT_INTERRUPTED = 130;
-/** `fivestep check` answers a monitor: whatever goes wrong before a verdict is UNKNOWN, never CRITICAL (2). */
-const EXIT_CHECK_UNKNOWN = 3;
 /** Which action's inputs each command takes. */
 const ACTION_OF = {
     rollout: 'ssh-rollout',
@@ -92891,22 +92851,21 @@ async function runCli(argv, io) {
     if (parsed.kind === 'usage') {
         const more = parsed.command ? `fivestep ${parsed.command} --help` : 'fivestep --help';
         io.stderr.write(`fivestep: ${parsed.message} (see ${more})\n`);
+        // `check` answers a monitor: whatever goes wrong before a verdict is UNKNOWN (3), never CRITICAL (2).
         if (parsed.command === 'check')
-            return (io.stdout.write(`${unknownLine(parsed.message)}\n`), EXIT_CHECK_UNKNOWN);
+            return checkUsageError(parsed.message, io);
         return EXIT_USAGE;
     }
     const { args } = parsed;
     const term = new Terminal(io.stderr, { verbose: args.verbose });
     try {
-        return await COMMAND_RUNNERS[args.command](args, inputsFor(args, io, term), term, io);
+        const inputs = inputsFor(args, io, term);
+        return await COMMAND_RUNNERS[args.command](args, inputs.source, term, io, inputs);
     }
     catch (err) {
         term.clearStatus();
-        if (args.command === 'check') {
-            term.error(errorMessage(err));
-            io.stdout.write(`${unknownLine(errorMessage(err))}\n`);
-            return EXIT_CHECK_UNKNOWN;
-        }
+        if (args.command === 'check')
+            return checkFailed(err, term, io);
         // An input error is the action's own message; anything else is a crash, shown with its stack.
         if (err instanceof inputs/* InputError */.dz)
             term.error(err.message);
@@ -92916,13 +92875,13 @@ async function runCli(argv, io) {
     }
 }
 const COMMAND_RUNNERS = {
-    rollout: (a, i, t, io) => rolloutCommand(a, i.source, t, io),
-    revert: (a, i, t, io) => revertCommand(a, i.source, t, io),
-    watch: (a, i, t, io) => watchCommand(a, i.source, t, io),
-    status: (a, i, t, io) => statusCommand(a, i.source, t, io),
-    unlock: (a, i, t, io) => main_unlockCommand(a, i.source, t, io),
-    check: (a, i, t, io) => check_checkCommand(a, i.source, t, io),
-    rules: (a, i, t, io) => rulesCommand(a, i.source, t, { stdout: io.stdout, env: io.env, files: i.files }),
+    rollout: rolloutCommand,
+    revert: revertCommand,
+    watch: watchCommand,
+    status: statusCommand,
+    unlock: main_unlockCommand,
+    check: check_checkCommand,
+    rules: (args, source, term, io, inputs) => rulesCommand(args, source, term, { ...io, files: inputs.files }),
 };
 /** The layered inputs of the command's action; secrets given are masked from here on. */
 function inputsFor(args, io, term) {
@@ -93032,17 +92991,23 @@ function cancellation(term, io, what) {
     });
     return { signal: controller.signal, off };
 }
+/** What the actions that reach hosts take from the terminal: SSH, the log, the mask, the environment, the summary. */
+function hostDeps(term, io, summary) {
+    return {
+        connector: io.connector(term),
+        logger: term,
+        mask: (s) => term.mask(s),
+        env: io.env,
+        writeSummary: summary.write,
+    };
+}
 async function rolloutCommand(args, source, term, io) {
     const summary = summaryCollector(term);
     const cancel = cancellation(term, io, 'stopping the rollout and putting switched hosts back');
     try {
         const result = await sshRollout(source, {
-            connector: io.connector(term),
-            logger: term,
-            mask: (s) => term.mask(s),
-            env: io.env,
+            ...hostDeps(term, io, summary),
             signal: cancel.signal,
-            writeSummary: summary.write,
             onWaveProgress: waveLine(term),
         });
         term.clearStatus();
@@ -93063,13 +93028,7 @@ async function revertCommand(args, source, term, io) {
         io.exit(EXIT_INTERRUPTED);
     });
     try {
-        const result = await autoRevert(source, {
-            connector: io.connector(term),
-            logger: term,
-            mask: (s) => term.mask(s),
-            env: io.env,
-            writeSummary: summary.write,
-        });
+        const result = await autoRevert(source, hostDeps(term, io, summary));
         return main_finish(result, summary, args, term, io);
     }
     finally {

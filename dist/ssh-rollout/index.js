@@ -59246,17 +59246,24 @@ function promqlString(text, quote = '"') {
 function regexLiteral(text) {
     return text.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
 }
+/** A matcher's label and operator, right before a string literal. */
+const MATCHER_BEFORE = /([a-zA-Z_][a-zA-Z0-9_]*)?\s*(=~|!~|!=|=)\s*$/;
 /**
- * Where each `{host}` of a PromQL query (or an openmetrics selector) stands: in code, in a `#` comment, or in
- * a string literal (and whether that string is the value of a `=~` / `!~` regex matcher).
+ * The one scan of a PromQL query (or an openmetrics selector) that says where `{host}` stands: in code, in a `#`
+ * comment, or in a string literal (with the matcher it is the value of). The watch expands `{host}` from it and
+ * the exported rules turn it into a fleet-wide matcher from it, so both find it in the same places.
  */
-function hostSlots(query) {
+function scanPromql(query) {
+    const literals = [];
     const slots = [];
     let state = { kind: 'code' };
+    let current;
     for (let i = 0; i < query.length; i++) {
         const ch = query[i];
         if (query.startsWith('{host}', i)) {
             slots.push({ at: i, slot: state });
+            if (state.kind === 'string')
+                current.hosts.push(i);
             i += '{host}'.length - 1;
             continue;
         }
@@ -59267,17 +59274,36 @@ function hostSlots(query) {
         else if (state.kind === 'string') {
             if (ch === '\\' && state.quote !== '`')
                 i++;
-            else if (ch === state.quote)
+            else if (ch === state.quote) {
+                current.end = i + 1;
+                literals.push(current);
                 state = { kind: 'code' };
+            }
         }
         else if (ch === '#') {
             state = { kind: 'comment' };
         }
         else if (ch === '"' || ch === "'" || ch === '`') {
-            state = { kind: 'string', quote: ch, regex: /[=!]~\s*$/.test(query.slice(Math.max(0, i - 16), i)) };
+            const m = MATCHER_BEFORE.exec(query.slice(Math.max(0, i - 200), i));
+            current = { start: i, end: query.length, quote: ch, hosts: [] };
+            if (m) {
+                current.op = m[2];
+                if (m[1])
+                    current.label = m[1];
+            }
+            state = { kind: 'string', quote: ch, regex: current.op === '=~' || current.op === '!~' };
         }
     }
-    return slots;
+    if (state.kind === 'string')
+        literals.push(current);
+    return { literals, slots };
+}
+/**
+ * Where each `{host}` of a PromQL query (or an openmetrics selector) stands: in code, in a `#` comment, or in
+ * a string literal (and whether that string is the value of a `=~` / `!~` regex matcher).
+ */
+function hostSlots(query) {
+    return scanPromql(query).slots;
 }
 /** True when a `{host}` of the query stands outside a string literal (where no escaping can keep it data). */
 function hostOutsideString(query) {
@@ -59330,9 +59356,10 @@ const BURN_ALERTS = [
     { severity: 'page', long: '6h', short: '30m', budget: 0.05 },
     { severity: 'ticket', long: '3d', short: '6h', budget: 0.1 },
 ];
-const DURATION_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** A duration as promDuration writes it (`30s`, `5m`, `1h`, `3d`), in ms. */
 function windowMs(window) {
-    const m = /^(\d+)([mhd])$/.exec(window);
+    const m = /^(\d+)([smhd])$/.exec(window);
     if (!m)
         throw new Error(`not a window: ${window}`);
     return Number(m[1]) * DURATION_MS[m[2]];
@@ -59949,9 +59976,9 @@ function describeCheck(check, rule) {
                     `${slo_promDuration(rule.slo.windowMs)}`
                 : `above max ${rule.max}`;
         case 'max-drop':
-            return `dropped more than ${amount(rule.maxDrop)} below the baseline`;
+            return `dropped more than ${rules_amount(rule.maxDrop)} below the baseline`;
         case 'max-rise':
-            return `rose more than ${amount(rule.maxRise)} above the baseline`;
+            return `rose more than ${rules_amount(rule.maxRise)} above the baseline`;
         case 'no-data':
             return 'no data';
         case 'compare':
@@ -60139,7 +60166,7 @@ function rules_fmt(n) {
         : n.toPrecision(4).replace(/\.?0+$/, '');
 }
 /** A max-drop or max-rise as written: `5` or `5%`. */
-function amount(limit) {
+function rules_amount(limit) {
     return `${limit.value}${limit.kind === 'percent' ? '%' : ''}`;
 }
 
@@ -62520,11 +62547,10 @@ function boundText(rule) {
         parts.push(`min ${rule.min}`);
     if (rule.max !== undefined)
         parts.push(`${slo}max ${rule.max}`);
-    const rel = (b) => `${b.value}${b.kind === 'percent' ? '%' : ''}`;
     if (rule.maxDrop)
-        parts.push(`max-drop ${rel(rule.maxDrop)}`);
+        parts.push(`max-drop ${amount(rule.maxDrop)}`);
     if (rule.maxRise)
-        parts.push(`max-rise ${rel(rule.maxRise)}`);
+        parts.push(`max-rise ${amount(rule.maxRise)}`);
     if (rule.compare)
         parts.push(`compare @${rule.confidence}`);
     if (rule.volume)

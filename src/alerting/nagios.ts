@@ -24,7 +24,8 @@
 // performance data, in Nagios on any line, in Icinga 2 on every line) becomes `/`; in a label `'` and `=` become
 // `_` (the guidelines allow neither in a label; Icinga 2 splits a label at its first `=`).
 import { plural } from '../common/format.js';
-import { boundsAt, fmt } from '../metrics/rules.js';
+import { clip } from '../common/text.js';
+import { amount, boundsAt, fmt } from '../metrics/rules.js';
 import type { RecordedSample, Rule, RuleReport, WatchResult } from '../metrics/types.js';
 
 export type PluginState = 'OK' | 'WARNING' | 'CRITICAL' | 'UNKNOWN';
@@ -188,8 +189,6 @@ function limitsText(rule: Rule, s: RecordedSample): string {
   return parts.join(', ');
 }
 
-const amount = (b: { kind: string; value: number }) => `${b.value}${b.kind === 'percent' ? '%' : ''}`;
-
 function perfEntry(rule: Rule, host: string, value: number | null, baseline: number | null | undefined): PerfEntry {
   const { lower, upper } = boundsAt(rule, baseline);
   return {
@@ -287,7 +286,4 @@ export function labelOf(text: string): string {
   return textOf(text).replace(/['=]/g, '_');
 }
 
-function clipped(reason: string): string {
-  const t = textOf(reason);
-  return t.length <= MAX_REASON ? t : `${t.slice(0, MAX_REASON - 1)}…`;
-}
+const clipped = (reason: string) => clip(textOf(reason), MAX_REASON);

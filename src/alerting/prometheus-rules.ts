@@ -20,6 +20,7 @@ import {
   errorBudget,
   errorRatioQuery,
   objectiveText,
+  windowMs,
 } from '../metrics/slo.js';
 import type { Rule, Severity, WatchSettings } from '../metrics/types.js';
 import {
@@ -77,13 +78,8 @@ const HEADER = [
   ' aggregates its hosts away (sum, avg, … without `by (instance)`) gives one value for the whole fleet here.',
 ];
 
-const ms = (duration: string) => {
-  const m = /^(\d+)([smhd])$/.exec(duration)!;
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
-};
-
 /** A duration as promDuration writes it, back in ms (whole seconds, at least 1 s). */
-export const durationMs = (msGiven: number) => ms(promDuration(msGiven));
+export const durationMs = (msGiven: number) => windowMs(promDuration(msGiven));
 
 interface Entry {
   node: Record<string, unknown>;
@@ -275,10 +271,10 @@ function sloRule(ctx: Context, rule: Rule, index: number): void {
     ctx.skipped.push({ rule: rule.name, reason: q.reason });
     return;
   }
-  const windows = [...new Set(BURN_ALERTS.flatMap((a) => [a.short, a.long]))].sort((a, b) => ms(a) - ms(b));
+  const windows = [...new Set(BURN_ALERTS.flatMap((a) => [a.short, a.long]))].sort((a, b) => windowMs(a) - windowMs(b));
   windows.forEach((w, i) =>
     ctx.entries.push({
-      node: { record: sloRatioSeries(w), expr: atWindow(q.query, ms(w)), labels: { rule: untrusted(rule.name) } },
+      node: { record: sloRatioSeries(w), expr: atWindow(q.query, windowMs(w)), labels: { rule: untrusted(rule.name) } },
       ...(i === 0
         ? {
             comment:

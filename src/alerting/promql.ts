@@ -4,7 +4,7 @@
 // the value written. Pure.
 import { Scalar, visit, type Document } from 'yaml';
 import { matchHosts } from '../metrics/watch-hosts.js';
-import { promqlString, regexLiteral } from '../metrics/sources/expand.js';
+import { promqlString, regexLiteral, scanPromql, type PromqlLiteral } from '../metrics/sources/expand.js';
 import type { WatchSettings } from '../metrics/types.js';
 
 /** The series every exported rule's value is recorded as, one per rule (label `rule`). */
@@ -43,63 +43,7 @@ export type FleetQuery =
   | { ok: true; query: string; /** The label whose matcher held `{host}` (for alert text). */ hostLabel?: string }
   | { ok: false; reason: string };
 
-type Quote = '"' | "'" | '`';
-
-interface Literal {
-  /** Index of the opening quote and one past the closing one. */
-  start: number;
-  end: number;
-  quote: Quote;
-  /** The matcher operator before it, if any, and the label it matches. */
-  op?: '=' | '!=' | '=~' | '!~';
-  label?: string;
-  /** Offsets (into the query) of each `{host}` inside. */
-  hosts: number[];
-}
-
-const MATCHER_BEFORE = /([a-zA-Z_][a-zA-Z0-9_]*)?\s*(=~|!~|!=|=)\s*$/;
-
-/**
- * The query's string literals and comments, scanned as expand.ts's hostSlots scans them (so `{host}` is found in the
- * same places the watch expands it), with where each literal starts and ends and the matcher it is the value of.
- */
-function scan(query: string): { literals: Literal[]; bare: boolean } {
-  const literals: Literal[] = [];
-  let bare = false;
-  let state: 'code' | 'comment' | 'string' = 'code';
-  let current: Literal | undefined;
-  for (let i = 0; i < query.length; i++) {
-    const ch = query[i];
-    if (query.startsWith('{host}', i)) {
-      if (state === 'string') current!.hosts.push(i);
-      else if (state === 'code') bare = true;
-      i += '{host}'.length - 1;
-      continue;
-    }
-    if (state === 'comment') {
-      if (ch === '\n') state = 'code';
-    } else if (state === 'string') {
-      if (ch === '\\' && current!.quote !== '`') i++;
-      else if (ch === current!.quote) {
-        current!.end = i + 1;
-        literals.push(current!);
-        state = 'code';
-      }
-    } else if (ch === '#') {
-      state = 'comment';
-    } else if (ch === '"' || ch === "'" || ch === '`') {
-      const m = MATCHER_BEFORE.exec(query.slice(Math.max(0, i - 200), i));
-      current = { start: i, end: query.length, quote: ch, hosts: [] };
-      if (m) {
-        current.op = m[2] as Literal['op'];
-        if (m[1]) current.label = m[1];
-      }
-      state = 'string';
-    }
-  }
-  if (state === 'string') literals.push(current!);
-  return { literals, bare };
-}
+type Quote = PromqlLiteral['quote'];
 
 const SIMPLE_ESCAPES: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, '\\': 92 };
 
@@ -157,8 +101,9 @@ function quoted(text: string, quote: Quote): string | undefined {
  * string has no form for the fleet: the answer says why. `{host}` in a comment stays as written.
  */
 export function fleetQuery(query: string, hosts: readonly string[]): FleetQuery {
-  const { literals, bare } = scan(query);
-  if (bare) return { ok: false, reason: `{host} stands outside a quoted label value in its query` };
+  const { literals, slots } = scanPromql(query);
+  if (slots.some((s) => s.slot.kind === 'code'))
+    return { ok: false, reason: `{host} stands outside a quoted label value in its query` };
   const alternation = hostsRegex(hosts);
   let out = '';
   let from = 0;

@@ -13,19 +13,12 @@ import type { CliArgs } from './args.js';
 import type { CliIo } from './main.js';
 import type { Terminal } from './terminal.js';
 
-/** The plugin's exit status when it could not check (the guidelines' UNKNOWN). */
-export const EXIT_UNKNOWN = 3;
-
 /** How long a check may take before it gives up as UNKNOWN (the guidelines' -t/--timeout; Nagios waits 60 s). */
 export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
 
+/** Whatever it throws (an input error, a crash) runCli turns into UNKNOWN through checkFailed. */
 export async function checkCommand(args: CliArgs, source: InputSource, term: Terminal, io: CliIo): Promise<number> {
-  let result: PluginResult;
-  try {
-    result = await runCheck(args, source, term, io);
-  } catch (err) {
-    return checkFailed(err, term, io);
-  }
+  const result = await runCheck(args, source, term, io);
   io.stdout.write(`${term.masked(result.output)}\n`);
   return result.exitCode;
 }
@@ -71,20 +64,20 @@ function checkTimeout(text: string | undefined): number {
   return ms;
 }
 
-/** The plugin's one line for a check that could not be made (an input or usage error, a crash): UNKNOWN. */
-export function unknownLine(message: string): string {
-  return pluginUnknown(message).output;
+/** A usage error of `check` (the command line itself): UNKNOWN, with the reason on stdout. */
+export function checkUsageError(message: string, io: Pick<CliIo, 'stdout'>): number {
+  const unknown = pluginUnknown(message);
+  io.stdout.write(`${unknown.output}\n`);
+  return unknown.exitCode;
 }
 
 /** An error while checking: UNKNOWN with the reason on stdout (one line) and, for a crash, the stack in the log. */
-function checkFailed(err: unknown, term: Terminal, io: Pick<CliIo, 'stdout'>): number {
+export function checkFailed(err: unknown, term: Terminal, io: Pick<CliIo, 'stdout'>): number {
   term.clearStatus();
-  if (err instanceof InputError) {
-    term.error(err.message);
-    io.stdout.write(`${term.masked(unknownLine(err.message))}\n`);
-  } else {
-    term.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    io.stdout.write(`${term.masked(unknownLine(`fivestep check failed: ${errorMessage(err)}`))}\n`);
-  }
-  return EXIT_UNKNOWN;
+  const crash = !(err instanceof InputError);
+  if (crash) term.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  else term.error(err.message);
+  const unknown = pluginUnknown(crash ? `fivestep check failed: ${errorMessage(err)}` : errorMessage(err));
+  io.stdout.write(`${term.masked(unknown.output)}\n`);
+  return unknown.exitCode;
 }

@@ -13,7 +13,7 @@ import type { WaveProgress } from '../rollout/progress.js';
 import { formatDurationInput } from '../common/format.js';
 import type { Connector } from '../ssh/types.js';
 import { helpText, parseArgs, type CliArgs, type CommandName } from './args.js';
-import { checkCommand, unknownLine } from './check.js';
+import { checkCommand, checkFailed, checkUsageError } from './check.js';
 import { readStatus, unlockFleet } from './fleet.js';
 import { layerInputs, readActionInputs, type ActionName, type CliInputs } from './inputs.js';
 import { rulesCommand, SECRET_FILE_STAND_INS } from './rules.js';
@@ -39,8 +39,6 @@ export interface CliIo {
 export const EXIT_USAGE = 2;
 /** Stopped by Ctrl-C, as shells count a SIGINT. */
 export const EXIT_INTERRUPTED = 130;
-/** `fivestep check` answers a monitor: whatever goes wrong before a verdict is UNKNOWN, never CRITICAL (2). */
-export const EXIT_CHECK_UNKNOWN = 3;
 
 /** Which action's inputs each command takes. */
 const ACTION_OF: Record<CommandName, ActionName> = {
@@ -61,20 +59,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (parsed.kind === 'usage') {
     const more = parsed.command ? `fivestep ${parsed.command} --help` : 'fivestep --help';
     io.stderr.write(`fivestep: ${parsed.message} (see ${more})\n`);
-    if (parsed.command === 'check') return (io.stdout.write(`${unknownLine(parsed.message)}\n`), EXIT_CHECK_UNKNOWN);
+    // `check` answers a monitor: whatever goes wrong before a verdict is UNKNOWN (3), never CRITICAL (2).
+    if (parsed.command === 'check') return checkUsageError(parsed.message, io);
     return EXIT_USAGE;
   }
   const { args } = parsed;
   const term = new Terminal(io.stderr, { verbose: args.verbose });
   try {
-    return await COMMAND_RUNNERS[args.command](args, inputsFor(args, io, term), term, io);
+    const inputs = inputsFor(args, io, term);
+    return await COMMAND_RUNNERS[args.command](args, inputs.source, term, io, inputs);
   } catch (err) {
     term.clearStatus();
-    if (args.command === 'check') {
-      term.error(errorMessage(err));
-      io.stdout.write(`${unknownLine(errorMessage(err))}\n`);
-      return EXIT_CHECK_UNKNOWN;
-    }
+    if (args.command === 'check') return checkFailed(err, term, io);
     // An input error is the action's own message; anything else is a crash, shown with its stack.
     if (err instanceof InputError) term.error(err.message);
     else term.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
@@ -82,16 +78,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-type Runner = (args: CliArgs, inputs: CliInputs, term: Terminal, io: CliIo) => Promise<number>;
+/** `inputs` has more than `source` for the command that needs it (`rules`: which inputs came from files). */
+type Runner = (args: CliArgs, source: InputSource, term: Terminal, io: CliIo, inputs: CliInputs) => Promise<number>;
 
 const COMMAND_RUNNERS: Record<CommandName, Runner> = {
-  rollout: (a, i, t, io) => rolloutCommand(a, i.source, t, io),
-  revert: (a, i, t, io) => revertCommand(a, i.source, t, io),
-  watch: (a, i, t, io) => watchCommand(a, i.source, t, io),
-  status: (a, i, t, io) => statusCommand(a, i.source, t, io),
-  unlock: (a, i, t, io) => unlockCommand(a, i.source, t, io),
-  check: (a, i, t, io) => checkCommand(a, i.source, t, io),
-  rules: (a, i, t, io) => rulesCommand(a, i.source, t, { stdout: io.stdout, env: io.env, files: i.files }),
+  rollout: rolloutCommand,
+  revert: revertCommand,
+  watch: watchCommand,
+  status: statusCommand,
+  unlock: unlockCommand,
+  check: checkCommand,
+  rules: (args, source, term, io, inputs) => rulesCommand(args, source, term, { ...io, files: inputs.files }),
 };
 
 /** The layered inputs of the command's action; secrets given are masked from here on. */
@@ -212,17 +209,24 @@ function cancellation(term: Terminal, io: CliIo, what: string): { signal: AbortS
   return { signal: controller.signal, off };
 }
 
+/** What the actions that reach hosts take from the terminal: SSH, the log, the mask, the environment, the summary. */
+function hostDeps(term: Terminal, io: CliIo, summary: { write: (md: string) => Promise<void> }) {
+  return {
+    connector: io.connector(term),
+    logger: term,
+    mask: (s: string) => term.mask(s),
+    env: io.env,
+    writeSummary: summary.write,
+  };
+}
+
 async function rolloutCommand(args: CliArgs, source: InputSource, term: Terminal, io: CliIo): Promise<number> {
   const summary = summaryCollector(term);
   const cancel = cancellation(term, io, 'stopping the rollout and putting switched hosts back');
   try {
     const result = await sshRollout(source, {
-      connector: io.connector(term),
-      logger: term,
-      mask: (s) => term.mask(s),
-      env: io.env,
+      ...hostDeps(term, io, summary),
       signal: cancel.signal,
-      writeSummary: summary.write,
       onWaveProgress: waveLine(term),
     });
     term.clearStatus();
@@ -243,13 +247,7 @@ async function revertCommand(args: CliArgs, source: InputSource, term: Terminal,
     io.exit(EXIT_INTERRUPTED);
   });
   try {
-    const result = await autoRevert(source, {
-      connector: io.connector(term),
-      logger: term,
-      mask: (s) => term.mask(s),
-      env: io.env,
-      writeSummary: summary.write,
-    });
+    const result = await autoRevert(source, hostDeps(term, io, summary));
     return finish(result, summary, args, term, io);
   } finally {
     off();

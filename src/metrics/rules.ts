@@ -297,6 +297,6 @@ export function fmt(n: number | null | undefined): string {
 }
 
 /** A max-drop or max-rise as written: `5` or `5%`. */
-function amount(limit: { value: number; kind: string }): string {
+export function amount(limit: { value: number; kind: string }): string {
   return `${limit.value}${limit.kind === 'percent' ? '%' : ''}`;
 }

@@ -18,10 +18,11 @@ export const BURN_ALERTS = [
   { severity: 'ticket', long: '3d', short: '6h', budget: 0.1 },
 ] as const;
 
-const DURATION_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** A duration as promDuration writes it (`30s`, `5m`, `1h`, `3d`), in ms. */
 export function windowMs(window: string): number {
-  const m = /^(\d+)([mhd])$/.exec(window);
+  const m = /^(\d+)([smhd])$/.exec(window);
   if (!m) throw new Error(`not a window: ${window}`);
   return Number(m[1]) * DURATION_MS[m[2]];
 }

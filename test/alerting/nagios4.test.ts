@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMetricsApp, type MetricsApp } from '../servers/metrics-app.js';
-import { alive, descendants, startNagios, type NagiosServer, type ServiceStatus } from '../servers/nagios.js';
+import { alive, descendants } from '../servers/child-processes.js';
+import { startNagios, type NagiosServer, type ServiceStatus } from '../servers/nagios.js';
 
 const node = process.env.FIVESTEP_NODE || process.execPath;
 /** The bundle Nagios runs (an ESM ncc bundle needs its package.json beside it, as dist/cli has). */

@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { quote } from '../../src/common/shell.js';
 import type { ExecResult } from '../../src/ssh/types.js';
 import { Fleet, freePort } from '../servers/fleet.js';
+import { alive } from '../servers/child-processes.js';
 import { ensurePackages } from '../servers/system-packages.js';
 import { startHaproxy } from '../servers/haproxy.js';
 import { connector, makeArtifact, runRollout, type RolloutRun } from '../rollout/helpers.js';
@@ -273,15 +274,7 @@ export async function startOnHosts(fleet: Fleet, opts: StartOptions): Promise<St
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Whether pid is a live process (a zombie is not). */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export { alive } from '../servers/child-processes.js';
 
 export interface Answer {
   ok: boolean;

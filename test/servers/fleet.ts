@@ -32,7 +32,6 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  readdirSync,
   readlinkSync,
   rmSync,
   writeFileSync,
@@ -46,6 +45,7 @@ import type { HostSpec } from '../../src/common/inputs.js';
 import { hostId } from '../../src/common/inputs.js';
 import { quote } from '../../src/common/shell.js';
 import type { SshCredentials } from '../../src/ssh/types.js';
+import { descendants, processTree } from './child-processes.js';
 import { ensurePackages } from './system-packages.js';
 
 const run = promisify(execFile);
@@ -161,37 +161,6 @@ function readPidFile(file: string): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Parent pid → child pids, read once from /proc. */
-function processTree(): Map<number, number[]> {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(name));
-      children.set(ppid, list);
-    } catch {
-      // the process exited while we looked
-    }
-  }
-  return children;
-}
-
-/** pids of every descendant of pid (sshd's per-connection children call setsid, so a group kill misses them). */
-function descendants(pid: number, children: Map<number, number[]>): number[] {
-  const out: number[] = [];
-  const stack = [pid];
-  while (stack.length) {
-    for (const c of children.get(stack.pop()!) ?? []) {
-      out.push(c);
-      stack.push(c);
-    }
-  }
-  return out;
 }
 
 /** SIGKILLs pid and its descendants; `tree` lets a caller that kills many share one read of /proc. */

@@ -6,10 +6,10 @@
 // What it did is read from its own files: the log (`SERVICE ALERT: host;service;STATE;TYPE;attempt;output`) and
 // status.dat (each service's current state, plugin output and performance data).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { killOnExit } from './child-processes.js';
+import { alive, descendants, killOnExit } from './child-processes.js';
 import { ensurePackages } from './system-packages.js';
 
 export const NAGIOS_BIN = '/usr/sbin/nagios4';
@@ -242,38 +242,4 @@ export async function startNagios(services: readonly NagiosService[], timeoutMs 
     throw err;
   }
   return server;
-}
-
-/** Whether pid runs (a zombie has ended: only its parent's wait is missing). */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** Every descendant of pid, from /proc. */
-export function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch {
-      // exited while we looked
-    }
-  }
-  const out: number[] = [];
-  const stack = [pid];
-  while (stack.length) {
-    for (const c of children.get(stack.pop()!) ?? []) {
-      out.push(c);
-      stack.push(c);
-    }
-  }
-  return out;
 }

@@ -213,6 +213,22 @@ export const actionInputs = (name: string): Record<string, ActionInput> =>
     }
   ).inputs;
 
+/** Every `with:` key of a `./actions/<name>` step that its action.yml does not declare, as `job/step: key`. */
+export function undeclaredInputs(wf: Parsed): string[] {
+  const out: string[] = [];
+  for (const job of wf.template.jobs) {
+    if (job.type !== 'job') continue;
+    for (const [i, step] of job.steps.entries()) {
+      const local = 'uses' in step ? /^\.\/actions\/([a-z-]+)$/.exec(step.uses.value) : null;
+      if (!local) continue;
+      const declared = Object.keys(actionInputs(local[1]));
+      for (const key of mapping(rawSteps(wf.root, job.id.value)[i].get('with')).keys())
+        if (!declared.includes(key)) out.push(`${job.id.value}/${step.id}: ${key}`);
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Pure rules of the runner: matrix expansion, job status, results.
 

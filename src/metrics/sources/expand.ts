@@ -43,19 +43,39 @@ export function regexLiteral(text: string): string {
   return text.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
 }
 
-type Slot = { kind: 'code' } | { kind: 'comment' } | { kind: 'string'; quote: '"' | "'" | '`'; regex: boolean };
+type Quote = '"' | "'" | '`';
+type Slot = { kind: 'code' } | { kind: 'comment' } | { kind: 'string'; quote: Quote; regex: boolean };
+
+/** A string literal of a PromQL query, and the label matcher it is the value of, if any. */
+export interface PromqlLiteral {
+  /** Index of the opening quote, and one past the closing one (the query's length when it is unterminated). */
+  start: number;
+  end: number;
+  quote: Quote;
+  op?: '=' | '!=' | '=~' | '!~';
+  label?: string;
+  /** Offsets (into the query) of each `{host}` inside. */
+  hosts: number[];
+}
+
+/** A matcher's label and operator, right before a string literal. */
+const MATCHER_BEFORE = /([a-zA-Z_][a-zA-Z0-9_]*)?\s*(=~|!~|!=|=)\s*$/;
 
 /**
- * Where each `{host}` of a PromQL query (or an openmetrics selector) stands: in code, in a `#` comment, or in
- * a string literal (and whether that string is the value of a `=~` / `!~` regex matcher).
+ * The one scan of a PromQL query (or an openmetrics selector) that says where `{host}` stands: in code, in a `#`
+ * comment, or in a string literal (with the matcher it is the value of). The watch expands `{host}` from it and
+ * the exported rules turn it into a fleet-wide matcher from it, so both find it in the same places.
  */
-export function hostSlots(query: string): { at: number; slot: Slot }[] {
+export function scanPromql(query: string): { literals: PromqlLiteral[]; slots: { at: number; slot: Slot }[] } {
+  const literals: PromqlLiteral[] = [];
   const slots: { at: number; slot: Slot }[] = [];
   let state: Slot = { kind: 'code' };
+  let current: PromqlLiteral | undefined;
   for (let i = 0; i < query.length; i++) {
     const ch = query[i];
     if (query.startsWith('{host}', i)) {
       slots.push({ at: i, slot: state });
+      if (state.kind === 'string') current!.hosts.push(i);
       i += '{host}'.length - 1;
       continue;
     }
@@ -63,14 +83,33 @@ export function hostSlots(query: string): { at: number; slot: Slot }[] {
       if (ch === '\n') state = { kind: 'code' };
     } else if (state.kind === 'string') {
       if (ch === '\\' && state.quote !== '`') i++;
-      else if (ch === state.quote) state = { kind: 'code' };
+      else if (ch === state.quote) {
+        current!.end = i + 1;
+        literals.push(current!);
+        state = { kind: 'code' };
+      }
     } else if (ch === '#') {
       state = { kind: 'comment' };
     } else if (ch === '"' || ch === "'" || ch === '`') {
-      state = { kind: 'string', quote: ch, regex: /[=!]~\s*$/.test(query.slice(Math.max(0, i - 16), i)) };
+      const m = MATCHER_BEFORE.exec(query.slice(Math.max(0, i - 200), i));
+      current = { start: i, end: query.length, quote: ch, hosts: [] };
+      if (m) {
+        current.op = m[2] as PromqlLiteral['op'];
+        if (m[1]) current.label = m[1];
+      }
+      state = { kind: 'string', quote: ch, regex: current.op === '=~' || current.op === '!~' };
     }
   }
-  return slots;
+  if (state.kind === 'string') literals.push(current!);
+  return { literals, slots };
+}
+
+/**
+ * Where each `{host}` of a PromQL query (or an openmetrics selector) stands: in code, in a `#` comment, or in
+ * a string literal (and whether that string is the value of a `=~` / `!~` regex matcher).
+ */
+export function hostSlots(query: string): { at: number; slot: Slot }[] {
+  return scanPromql(query).slots;
 }
 
 /** True when a `{host}` of the query stands outside a string literal (where no escaping can keep it data). */

@@ -164,8 +164,9 @@ describe("the README's ssh-rollout and auto-revert steps, in one job, on a real 
       ),
       startGitHubApi(),
     ]);
-    // The watch's rule is a rate over 1m: it needs a few samples of every host first.
-    await waitForHistory(prometheus, 'shop_revenue_cents_total', 3);
+    // The watch's rule is a rate over [1m], which Prometheus divides by the whole minute: until a minute of
+    // scrapes exists it ramps up, and a host scraped once less reads lower. Every host gets a full window first.
+    await waitForHistory(prometheus, 'shop_revenue_cents_total', 58, '1m', 90_000, fleet.hosts.length);
     // README "Preparing hosts": the deploy path owned by the login user, shared/.env made before the first rollout.
     for (let i = 0; i < fleet.hosts.length; i++) {
       const { uid, gid } = statSync(fleet.hosts[i].root);
@@ -176,7 +177,7 @@ describe("the README's ssh-rollout and auto-revert steps, in one job, on a real 
       writeFileSync(fleet.path(i, '/srv/app/shared/.env'), 'SECRET=1\n');
       chownSync(fleet.path(i, '/srv/app/shared/.env'), uid, gid);
     }
-  }, 60_000);
+  }, 150_000);
 
   afterAll(() => stopShopWorld({ apps, prometheus, gh, fleet }));
 

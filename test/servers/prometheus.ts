@@ -163,18 +163,22 @@ export async function startPrometheus(
   };
 }
 
-/** Polls until `count_over_time(<series>[window])` holds at least `points` samples (history for before:), or `timeoutMs`. */
+/**
+ * Polls until `count_over_time(<series>[window])` holds at least `points` samples for each of at least `seriesCount`
+ * series (history for before:, or a full rate window), or `timeoutMs`.
+ */
 export async function waitForHistory(
   prom: PrometheusServer,
   series: string,
   points: number,
   window = '1m',
   timeoutMs = 15_000,
+  seriesCount = 1,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const n = Number((await prom.query(`count_over_time(${series}[${window}])`))[0]?.value[1] ?? 0);
-    if (n >= points || Date.now() > deadline) return;
+    const counts = (await prom.query(`count_over_time(${series}[${window}])`)).map((r) => Number(r.value[1]));
+    if ((counts.length >= seriesCount && Math.min(...counts) >= points) || Date.now() > deadline) return;
     await new Promise((r) => setTimeout(r, 250));
   }
 }

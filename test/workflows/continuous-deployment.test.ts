@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { Fleet, freePort } from '../servers/fleet.js';
 import { runRollout } from '../rollout/helpers.js';
 import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
-import { startPrometheus, type PrometheusServer } from '../servers/prometheus.js';
+import { startPrometheus, waitForHistory, type PrometheusServer } from '../servers/prometheus.js';
 import {
   undeclaredInputs,
   evaluate,
@@ -71,7 +71,11 @@ beforeAll(async () => {
     ),
     startGitHubApi(),
   ]);
-}, 60_000);
+  // The workflow's revenue rule is a rate over [1m], which Prometheus divides by the whole minute: until a
+  // minute of scrapes exists it ramps up, and a host scraped once less than another reads up to a third
+  // lower. Bakes judge steady rates, as on a Prometheus that has run for more than a minute.
+  await waitForHistory(prometheus, 'shop_revenue_cents_total', 58, '1m', 90_000, fleet.hosts.length);
+}, 150_000);
 
 afterAll(() => stopShopWorld({ apps, prometheus, gh, fleet }));
 

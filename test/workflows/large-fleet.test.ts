@@ -64,9 +64,10 @@ beforeAll(async () => {
     ),
     startGitHubApi(),
   ]);
-  // The bakes compare rates: every host needs a few samples before the first one.
-  await waitForHistory(prometheus, 'shop_revenue_cents_total', 3);
-}, 60_000);
+  // The bakes compare rates over [1m], which Prometheus divides by the whole minute: until a minute of scrapes
+  // exists they ramp up, and a host scraped once less reads lower. Every host gets a full window first.
+  await waitForHistory(prometheus, 'shop_revenue_cents_total', 58, '1m', 90_000, fleet.hosts.length);
+}, 150_000);
 
 afterAll(() => stopShopWorld({ apps, prometheus, gh, fleet }));
 

@@ -52754,7 +52754,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(332);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4074);
+/* harmony import */ var _revert_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4438);
 /* harmony import */ var _ssh_connector_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4135);
 // auto-revert entry: the runner shell around src/revert/main.ts.
 
@@ -53149,7 +53149,7 @@ function terminalText(text) {
 
 /***/ }),
 
-/***/ 4074:
+/***/ 4438:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59177,9 +59177,128 @@ function createNginx(opts) {
     }, opts);
 }
 
+;// CONCATENATED MODULE: ./src/lb/request-series.ts
+// Each host's share of the requests over any span of time, from readings of requestCounts() taken over time:
+// before wave 1's hosts are drained, at each change of the balancer, at each reading of the bake. A volume rule
+// read at `at` as a rate over `[1m]` is then restated at the share over [at − 1m, at], the span its rate covers,
+// even where that span starts before the bake (the drain transient: the canary got nothing while drained).
+
+function cumulative(series) {
+    const sorted = [...series].sort((a, b) => a.t - b.t);
+    // Two readings at one instant: the later one.
+    const readings = sorted.filter((r, i) => i === sorted.length - 1 || sorted[i + 1].t !== r.t);
+    const measured = readings[0].counts.measured;
+    if (readings.some((r) => r.counts.measured !== measured))
+        throw new LoadBalancerError('cannot take shares over measured and configured readings together');
+    const hosts = Object.keys(readings[readings.length - 1].counts.byHost);
+    const t = readings.map((r) => r.t);
+    const row = (r) => hosts.map((h) => r.counts.byHost[h] ?? 0);
+    const withTotal = (xs) => [...xs, xs.reduce((a, b) => a + b, 0)];
+    if (measured) {
+        const values = readings.map((r) => withTotal(row(r)));
+        const slope = (i) => values[i].map((v, k) => (v - values[i - 1][k]) / (t[i] - t[i - 1]));
+        const n = readings.length;
+        return { hosts, t, values, ...(n > 1 ? { before: slope(1), after: slope(n - 1) } : {}) };
+    }
+    // Configured: each host's fraction of the weight in rotation, then the total weight, per ms.
+    const rates = readings.map((r) => {
+        const w = row(r);
+        const total = w.reduce((a, b) => a + b, 0);
+        return [...w.map((x) => (total > 0 ? x / total : 0)), total];
+    });
+    const values = [rates[0].map(() => 0)];
+    for (let i = 1; i < readings.length; i++)
+        values.push(values[i - 1].map((v, k) => v + rates[i][k] * (t[i] - t[i - 1])));
+    return { hosts, t, values, before: rates[0], after: rates[rates.length - 1] };
+}
+/** The amounts at `at`; outside the readings the nearest interval's rates go on (null where none is known). */
+function valuesAt(c, at) {
+    const last = c.t.length - 1;
+    if (at <= c.t[0])
+        return at === c.t[0] ? c.values[0] : (c.before?.map((r, k) => c.values[0][k] - r * (c.t[0] - at)) ?? null);
+    if (at >= c.t[last])
+        return c.after?.map((r, k) => c.values[last][k] + r * (at - c.t[last])) ?? null;
+    const i = c.t.findIndex((x) => x >= at);
+    const f = (at - c.t[i - 1]) / (c.t[i] - c.t[i - 1]);
+    return c.values[i].map((v, k) => c.values[i - 1][k] + f * (v - c.values[i - 1][k]));
+}
+/** A counter went backwards somewhere [from, to] draws on (haproxy restarted or reloaded, which zeroes it). */
+function wentBack(c, from, to) {
+    const last = c.t.length - 1;
+    const down = (xs) => xs?.some((x) => x < 0) ?? false;
+    if ((from < c.t[0] && down(c.before)) || (to > c.t[last] && down(c.after)))
+        return true;
+    for (let i = 1; i <= last; i++) {
+        if (c.t[i] <= from || c.t[i - 1] >= to)
+            continue;
+        if (c.values[i].some((v, k) => v < c.values[i - 1][k]))
+            return true;
+    }
+    return false;
+}
+/**
+ * Each host's share of the requests over [from, to], from readings taken over time (any order). Between two
+ * readings the counters are taken to grow evenly; before the first reading and after the last, at the rates of
+ * the first and last intervals (the first reading is taken before the balancer is changed: it was as found until
+ * then). Configured readings (nginx: weights, not traffic) give the weights' shares averaged over the span, each
+ * reading's weights holding since the reading before. `total`: the requests in the span (interpolated), or the
+ * mean weight in rotation. The hosts are the latest reading's. Null when the span cannot be split: empty, not
+ * covered by the readings, nothing counted in it, or a counter went backwards in it.
+ */
+function sharesOver(series, from, to) {
+    if (series.length === 0 || !(to > from))
+        return null;
+    const c = cumulative(series);
+    const start = valuesAt(c, from);
+    const end = valuesAt(c, to);
+    if (!start || !end || wentBack(c, from, to))
+        return null;
+    const grown = c.hosts.map((_, k) => Math.max(0, end[k] - start[k]));
+    const sum = grown.reduce((a, b) => a + b, 0);
+    if (!(sum > 0))
+        return null;
+    const measured = series[0].counts.measured;
+    const totalGrowth = end[c.hosts.length] - start[c.hosts.length];
+    const share = {};
+    c.hosts.forEach((h, k) => (share[h] = grown[k] / sum));
+    return { measured, total: measured ? totalGrowth : totalGrowth / (to - from), share };
+}
+/**
+ * Readings kept in time order, at most `cap`: once full, a new reading replaces the latest, so the earliest
+ * (from before the drain) stay and the newest is always there.
+ */
+class RequestSeries {
+    cap;
+    readings = [];
+    constructor(cap = 512) {
+        this.cap = cap;
+    }
+    get full() {
+        return this.readings.length >= this.cap;
+    }
+    get latest() {
+        return this.readings[this.readings.length - 1];
+    }
+    add(reading) {
+        if (this.full)
+            this.readings.pop();
+        let i = this.readings.length;
+        while (i > 0 && this.readings[i - 1].t > reading.t)
+            i--;
+        this.readings.splice(i, 0, reading);
+    }
+    all() {
+        return this.readings;
+    }
+    sharesOver(from, to) {
+        return sharesOver(this.readings, from, to);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/lb/index.ts
 // The balancer in front of the hosts: its inputs, and the provider the `load-balancer` input chooses,
 // driven over one SSH session to lb-host (same key and known-hosts as the hosts).
+
 
 
 
@@ -59381,14 +59500,23 @@ class Balancer {
     lb;
     closeSession;
     logger;
+    now;
     out = new Map();
     /** Drains waiting for another server to come back (see drain). */
     waiting = [];
-    constructor(settings, lb, closeSession, logger) {
+    /**
+     * With canary-weight, the request counters read from open until wave 1's bake ends: before each change and at
+     * each reading of the bake, so a share can be taken over a rate's window that starts before the drain.
+     */
+    requests = null;
+    /** The read of the counters in flight, and when it began: rules read at one instant share it. */
+    reading;
+    constructor(settings, lb, closeSession, logger, now) {
         this.settings = settings;
         this.lb = lb;
         this.closeSession = closeSession;
         this.logger = logger;
+        this.now = now;
     }
     /**
      * Connects and matches every host to its server; a host the balancer does not know, or a mapping that is
@@ -59398,7 +59526,7 @@ class Balancer {
         const opened = io.provider
             ? { lb: io.provider, close: async () => undefined }
             : await connectLoadBalancer(settings, io.connector, io.credentials);
-        const balancer = new Balancer(settings, opened.lb, opened.close, io.logger);
+        const balancer = new Balancer(settings, opened.lb, opened.close, io.logger, io.now ?? Date.now);
         try {
             await opened.lb.inspect(hosts, settings.servers);
             if (io.needPorts)
@@ -59418,6 +59546,11 @@ class Balancer {
             : '';
         const where = `${settings.kind} ${(0,inputs/* hostId */.My)(settings.host)} '${settings.backend}'`;
         io.logger.info(`Load balancer ${where}: ${formatShares(before)}${drain}${canary}`);
+        if (settings.canaryShare !== null) {
+            // The first reading, before anything changes: a window reaching back past it takes the balancer as found.
+            balancer.requests = new RequestSeries();
+            await balancer.beforeChange();
+        }
         return balancer;
     }
     /** The port of the host's server (`{port}` in health-url); undefined for a Unix-socket server. */
@@ -59454,6 +59587,7 @@ class Balancer {
             await new Promise((resolve) => this.waiting.push(resolve));
         }
         this.out.set(host.id, 'switching');
+        await this.beforeChange();
         const { left } = await host.timed('drain', () => this.lb.drain(host.id, this.settings.drainTimeoutMs), (r) => r.left > 0
             ? `drain-timeout reached with ${r.left} request(s) in flight`
             : 'out of rotation, no request in flight');
@@ -59463,6 +59597,7 @@ class Balancer {
     }
     /** Back in rotation: only ever called once the host's health check has passed. */
     async enable(host) {
+        await this.beforeChange();
         await host.timed('rotation', () => this.lb.enable(host.id), () => 'back in rotation');
         this.out.delete(host.id);
         this.wake();
@@ -59488,18 +59623,28 @@ class Balancer {
      * Returns the splits to record (set, and measured during the bake), or throws when the weight cannot be set.
      */
     async withCanary(canary, share, bake) {
+        await this.beforeChange();
         const splits = [await this.lb.setCanary(canary, share)];
         this.logger.info(`Canary: ${formatShares(splits[0])}`);
+        const requests = (this.requests ??= new RequestSeries());
         try {
             // The balancer's request counters from here on give each host's measured share during the bake.
-            const counted = await this.lb.requestCounts().catch((err) => {
+            const counted = await this.readCounts().catch((err) => {
                 this.logger.warning(`load balancer: cannot count requests per host (${errors_errorMessage(err)}): volume rules are compared unscaled`);
                 return null;
             });
-            const measure = async () => (counted ? sharesBetween(counted, await this.lb.requestCounts()) : null);
+            if (counted)
+                requests.add(counted);
+            const measure = async () => (counted ? sharesBetween(counted.counts, await this.lb.requestCounts()) : null);
+            const over = async (w) => {
+                if (!counted)
+                    return null;
+                await this.readingSince(w.to);
+                return requests.sharesOver(w.from, w.to);
+            };
             await bake({
-                trafficShares: async () => {
-                    const measured = await measure().catch(() => null);
+                trafficShares: async (window) => {
+                    const measured = await (window ? over(window) : measure()).catch(() => null);
                     return measured ? new Map(Object.entries(measured.share)) : null;
                 },
             });
@@ -59512,10 +59657,41 @@ class Balancer {
             }
         }
         finally {
+            this.requests = null;
             await this.lb.endCanary();
             this.logger.info('Canary weights back to normal');
         }
         return splits;
+    }
+    /** The counters, timed at the middle of their read. */
+    async readCounts() {
+        const start = this.now();
+        const counts = await this.lb.requestCounts();
+        return { t: (start + this.now()) / 2, counts };
+    }
+    /**
+     * While recording: the counters just before a change of the balancer, where the traffic's split changes (a
+     * drained canary gets nothing until it is back). Best effort: a window is then interpolated over a longer span.
+     */
+    async beforeChange() {
+        const requests = this.requests;
+        if (!requests || requests.full)
+            return;
+        const reading = await this.readCounts().catch(() => null);
+        if (reading)
+            requests.add(reading);
+    }
+    /** A reading taken at `to` or later, so a window ending at `to` is measured, not extrapolated. */
+    async readingSince(to) {
+        const requests = this.requests;
+        if (!requests || (requests.latest?.t ?? -Infinity) >= to)
+            return;
+        if (!this.reading || this.reading.start < to) {
+            const start = this.now();
+            const done = this.readCounts().then((r) => requests.add(r));
+            this.reading = { start, done: done.catch(() => undefined) };
+        }
+        await this.reading.done;
     }
     /**
      * After a revert: hosts healthy on their release in rotation with their configured weight, the others

@@ -52754,7 +52754,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _common_esm_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(690);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4116);
 /* harmony import */ var _common_action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6818);
-/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3963);
+/* harmony import */ var _rollout_main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8241);
 /* harmony import */ var _ssh_connector_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8339);
 // ssh-rollout entry: the runner shell around src/rollout/main.ts.
 
@@ -53205,7 +53205,7 @@ function terminalText(text) {
 
 /***/ }),
 
-/***/ 3963:
+/***/ 8241:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -60048,23 +60048,32 @@ function failRule(state, message) {
 }
 /** How the comparison reads in one line: levels, the relative change, the test. */
 function rules_describeComparison(c) {
-    const units = c.method === 'series'
-        ? `series, ~${c.units.canary} vs ~${c.units.baseline} effective readings`
+    const units = c.method === 'series' || c.method === 'differences'
+        ? `${c.method === 'series' ? 'series' : 'difference in differences'}, ~${c.units.canary} vs ` +
+            `~${c.units.baseline} effective readings`
         : `${c.method}, ${c.units.canary} vs ${c.units.baseline} host(s)`;
     const rel = c.relative === null ? '' : ` (${c.relative >= 0 ? '+' : ''}${rules_fmt(c.relative)}%)`;
     const side = c.direction === 'either' ? 'two-sided' : `one-sided, ${c.direction} is worse`;
     return (`canary ${rules_fmt(c.canary)} vs baseline ${rules_fmt(c.baseline)}${rel}; t=${rules_fmt(c.t)}, df=${rules_fmt(c.df)}, ` +
-        `p=${c.p.toPrecision(3)} ${side} [${units}]`);
+        `p=${c.p.toPrecision(3)} ${side}, bound ${c.bound.toPrecision(2)} at ${Math.round(100 * c.fraction)}% of ` +
+        `the information (${c.alpha.toPrecision(2)} to spend) [${units}]`);
 }
 function compareOutcome(rule, state, comparison, at) {
     if (!comparison)
         return { verdict: 'inconclusive', reason: 'nothing to compare with: no baseline readings' };
     if (comparison.insufficient)
         return { verdict: 'inconclusive', reason: `too little to compare: ${comparison.insufficient}` };
-    if (!comparison.significant)
+    if (!comparison.significant) {
+        // An anytime-valid comparison fails as soon as the evidence is there, but passes only at the end.
+        if (comparison.fraction < 1)
+            return {
+                verdict: 'inconclusive',
+                reason: `the watch ended before its comparison could pass (at ${Math.round(100 * comparison.fraction)}% of ` +
+                    `its information): ${rules_describeComparison(comparison)}`,
+            };
         return undefined;
-    const alpha = (1 - comparison.confidence).toPrecision(2);
-    const detail = `worse than the baseline: ${rules_describeComparison(comparison)} < ${alpha}`;
+    }
+    const detail = `worse than the baseline: ${rules_describeComparison(comparison)}`;
     const breach = {
         rule: rule.name,
         check: 'compare',
@@ -61330,10 +61339,12 @@ function lastAtOrBefore(xs, x) {
 }
 /**
  * The recording as a metric source. Its clock starts at the recording's start and `sleep` only moves it:
- * onto the recorded instant the live watch sampled at, when one lies within half an interval of the
- * scheduled one, so each replayed tick reads that tick's samples. A live tick is mostly a few ms late, but
- * a timer may also fire a millisecond early by the wall clock (timers run on a monotonic clock), so the
- * nearest recorded instant on either side counts, as long as it is after the clock's present.
+ * onto the recorded instant the live watch sampled at, when one lies from half an interval before the
+ * scheduled one to just before the next tick's, so each replayed tick reads that tick's samples. A live tick
+ * is mostly a few ms late, but load (a slow scrape, a GC pause) may hold it up for most of an interval, and a
+ * timer may also fire a millisecond early by the wall clock (timers run on a monotonic clock), so the nearest
+ * recorded instant in that span counts, as long as it is after the clock's present. `scheduleMs` is the
+ * replay's interval when the settings give one (the recorded one otherwise).
  */
 class ReplaySource {
     recording;
@@ -61342,7 +61353,7 @@ class ReplaySource {
     matched = new Map();
     /** A reading an interval old or older is stale (a gap in the recording): no data, not an old value held. */
     staleMs;
-    constructor(pathOrRecording) {
+    constructor(pathOrRecording, scheduleMs = 0) {
         const rec = typeof pathOrRecording === 'string' ? loadRecording(pathOrRecording) : pathOrRecording;
         this.recording = rec;
         this.recorded = {
@@ -61354,13 +61365,15 @@ class ReplaySource {
         this.staleMs = rec.intervalMs;
         let t = rec.startedAt;
         const snap = rec.intervalMs / 2;
+        // Up to the next tick's schedule, not half an interval: a tick load held up longer keeps its recorded instant.
+        const late = Math.min(scheduleMs || rec.intervalMs, rec.intervalMs);
         this.clock = {
             now: () => t,
             sleep: async (ms) => {
                 const target = t + Math.max(0, ms);
                 const i = lastAtOrBefore(rec.instants, target);
                 const near = [rec.instants[i], rec.instants[i + 1]]
-                    .filter((x) => x !== undefined && x > t && Math.abs(x - target) < snap)
+                    .filter((x) => x !== undefined && x > t && target - x < snap && x - target < late)
                     .sort((a, b) => Math.abs(a - target) - Math.abs(b - target));
                 t = near[0] ?? target;
             },
@@ -61461,8 +61474,9 @@ function createSource(settings, now = Date.now) {
         case 'http-json':
             return new HttpJsonSource(opts);
         case 'replay':
-            // settings.url is the path of the report or recording; its own clock replaces `now`.
-            return new ReplaySource(settings.url);
+            // settings.url is the path of the report or recording; its own clock replaces `now`, on the settings'
+            // interval when given (0: the recorded one).
+            return new ReplaySource(settings.url, settings.intervalMs);
     }
 }
 
@@ -61582,6 +61596,48 @@ function erfc(x) {
 /** P(Z > z) for a standard normal Z. */
 function normalSf(z) {
     return 0.5 * erfc(z / Math.SQRT2);
+}
+/**
+ * z with P(Z > z) = p for a standard normal Z (P. J. Acklam's rational approximation: relative error below
+ * 1.2e-9), for the judge's look bounds.
+ */
+function normalQuantile(p) {
+    if (!(p > 0 && p < 1))
+        return p <= 0 ? Infinity : -Infinity;
+    const a = [
+        -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239,
+    ];
+    const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+    const c = [
+        -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+        2.938163982698783,
+    ];
+    const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+    // Lower-tail quantile of q = 1 - p, then negated: z(p) = -Φ⁻¹(p).
+    const q = p;
+    const low = 0.02425;
+    let x;
+    if (q < low) {
+        const r = Math.sqrt(-2 * Math.log(q));
+        x =
+            (((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]) /
+                ((((d[0] * r + d[1]) * r + d[2]) * r + d[3]) * r + 1);
+    }
+    else if (q <= 1 - low) {
+        const r = q - 0.5;
+        const r2 = r * r;
+        x =
+            ((((((a[0] * r2 + a[1]) * r2 + a[2]) * r2 + a[3]) * r2 + a[4]) * r2 + a[5]) * r) /
+                (((((b[0] * r2 + b[1]) * r2 + b[2]) * r2 + b[3]) * r2 + b[4]) * r2 + 1);
+    }
+    else {
+        const r = Math.sqrt(-2 * Math.log(1 - q));
+        x =
+            -(((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]) /
+                ((((d[0] * r + d[1]) * r + d[2]) * r + d[3]) * r + 1);
+    }
+    // x = Φ⁻¹(p), the lower-tail quantile; the upper-tail one is its negation (+ 0: never -0).
+    return -x + 0;
 }
 /** Values (or groups of values, pooled) as a sorted typed array, NaN left out: 8 bytes a value, no comparator calls. */
 function sortedCopy(values) {
@@ -61745,9 +61801,57 @@ const JUDGE_MINIMUM = {
     baselineHosts: 3,
     /** Hosts with readings both before and during, for a paired comparison; fewer are judged as series. */
     pairedHosts: 3,
-    /** Readings of a series in each window (before and during). */
+    /** Readings of a series in each window (before and during), and of a difference-in-differences gap. */
     seriesReadings: 10,
 };
+/**
+ * The false-fail probability one compare rule may spend in one watch: 1 − confidence split evenly over the
+ * watch's deciding compare rules and the rollout's bakes (1 for a standalone watch). A union bound: whatever
+ * the rules' and bakes' dependence, a healthy release is stopped by the judge at most 1 − confidence of the time.
+ */
+function falseFailShare(rule, compareRules, bakes = 1) {
+    return (1 - rule.confidence) / Math.max(1, compareRules) / Math.max(1, bakes);
+}
+/** Var(mean of k readings) / Var(reading) for an AR(1) series with lag-1 autocorrelation φ. */
+function meanVarianceFactor(k, phi) {
+    let s = 1;
+    let power = 1;
+    for (let j = 1; j < k; j++) {
+        power *= phi;
+        s += 2 * (1 - j / k) * power;
+    }
+    return s / k;
+}
+/**
+ * The share of a watch's information `k` of its `planned` readings carry, for autocorrelation φ: the variance
+ * of the final comparison over that of this one. A window of readings from before (`before`), compared with,
+ * adds the same variance to both.
+ */
+function informationFraction(k, planned, phi, before = 0) {
+    if (k >= planned)
+        return 1;
+    const fixed = before > 0 ? meanVarianceFactor(before, phi) : 0;
+    return Math.min(1, (meanVarianceFactor(planned, phi) + fixed) / (meanVarianceFactor(k, phi) + fixed));
+}
+/** The p-value a look at information fraction `t` must be at or below to fail, spending at most α in all. */
+function lookBound(alpha, t) {
+    return normalSf(normalQuantile(alpha / 2) / Math.sqrt(Math.max(t, 1e-9)));
+}
+/**
+ * Lag-1 autocorrelation pooled over series of one process, each centred on its own mean, corrected for the
+ * bias of short mean-centred windows (about (1 + 3φ)/n each, Marriott & Pope), kept within [0, 0.95].
+ */
+function pooledAutocorrelation(series) {
+    const used = series.filter((s) => s.length > 2);
+    if (used.length === 0)
+        return 0;
+    const n = mean(used.map((s) => s.length));
+    const raw = lag1Autocorrelation(used);
+    let phi = raw;
+    for (let i = 0; i < 3; i++)
+        phi = raw + (1 + 3 * phi) / n;
+    return Math.min(0.95, Math.max(0, phi));
+}
 /** Which way a change hurts: a rule with only max-drop cares about falls, only max-rise about rises. */
 function harmfulDirection(rule) {
     if (rule.maxDrop && !rule.maxRise)
@@ -61766,7 +61870,7 @@ function finiteMap(m) {
     return new Map([...m].map(([k, v]) => [k, finite(v)]));
 }
 const allIntegers = (groups) => groups.every((g) => g.every(Number.isInteger));
-/** Within-host variance pooled over units (each around its own mean): the floor of a unit mean's variance. */
+/** Within-host variance pooled over units (each around its own mean), and its degrees of freedom. */
 function pooledWithin(groups) {
     let ss = 0;
     let df = 0;
@@ -61776,9 +61880,18 @@ function pooledWithin(groups) {
         ss += variance(g) * (g.length - 1);
         df += g.length - 1;
     }
-    return df > 0 ? ss / df : 0;
+    return { variance: df > 0 ? ss / df : 0, df };
 }
-/** Host means, canaries against baseline hosts (pooled-variance t). */
+/**
+ * Host means, canaries against baseline hosts (pooled-variance t). Independent readings bound a host mean's
+ * variance from below, per side: counts that every baseline host has alike (0 errors each) must not make one
+ * canary error look infinitely significant, and a canary at a tenth of the traffic is noisier than its peers.
+ * For whole numbers (counts, whose intervals are independent of each other) that floor is the variance
+ * itself whenever it exceeds the hosts' spread, and it is known from every reading: its degrees of freedom
+ * are the readings', not the hosts' (a t test on host means alone throws that away and loses power). For
+ * other readings the floor does not add degrees of freedom: a gauge's readings are correlated, so the hosts'
+ * spread is the only honest measure and the test stays as cautious as the number of hosts makes it.
+ */
 function hostMeansTest(canary, baseline) {
     const mc = canary.map(mean);
     const mb = baseline.map(mean);
@@ -61788,23 +61901,46 @@ function hostMeansTest(canary, baseline) {
     const between = (ss(mc) + ss(mb)) / (nc + nb - 2);
     const all = [...canary, ...baseline];
     const readingsPerUnit = mean(all.map((g) => g.length));
-    // Independent readings bound a host mean's variance from below, per side: counts that every baseline
-    // host has alike (0 errors each) must not make one canary error look infinitely significant, and a
-    // canary at a tenth of the traffic is noisier than its peers (its own spread counts for it).
-    const floorC = pooledWithin(canary) / readingsPerUnit;
-    const floorB = pooledWithin(baseline) / readingsPerUnit;
+    const counts = allIntegers(all);
+    // Counts: one floor from every host's intervals (under the null hypothesis they share one rate), whose
+    // degrees of freedom are the readings'. Otherwise each side's own, at the hosts' degrees of freedom.
+    const withinAll = pooledWithin(all);
+    const floorC = (counts ? withinAll.variance : pooledWithin(canary).variance) / readingsPerUnit;
+    const floorB = (counts ? withinAll.variance : pooledWithin(baseline).variance) / readingsPerUnit;
+    const floored = counts && floorC > between;
     return {
         method: 'host-means',
         canary: mean(mc),
         baseline: mean(mb),
         difference: mean(mc) - mean(mb),
         se: Math.sqrt(Math.max(between, floorC) / nc + Math.max(between, floorB) / nb),
-        // The floor does not add degrees of freedom: when it is used because the hosts' means happen to agree,
-        // the test must stay as cautious as the number of hosts makes it.
-        df: nc + nb - 2,
-        continuity: allIntegers(all) ? 0.5 / readingsPerUnit : 0,
+        df: floored ? withinAll.df : nc + nb - 2,
         units: { canary: nc, baseline: nb },
+        phi: counts ? 0 : pooledAutocorrelation(all),
+        ...(counts ? { counts: countTotals(canary, baseline) } : {}),
     };
+}
+function countTotals(canary, baseline) {
+    const sum = (groups) => groups.reduce((a, g) => a + g.reduce((x, y) => x + y, 0), 0);
+    const intervals = (groups) => groups.reduce((a, g) => a + g.length, 0);
+    const ic = intervals(canary);
+    return { canary: sum(canary), baseline: sum(baseline), canaryShare: ic / (ic + intervals(baseline)) };
+}
+/**
+ * Counts: the exact conditional test of two Poisson rates. Given N events in all, the canaries' share is
+ * Binomial(N, their share of the intervals) when the rates are equal. With few events (an error in 5% of
+ * intervals) the t test's normal tails are far from the truth and this is not; the judge takes the larger of
+ * the two p-values, so each guards what the other assumes (the t test: hosts whose rates differ).
+ */
+function exactCountsP(c, direction) {
+    const n = c.canary + c.baseline;
+    const atLeast = (x) => (x <= 0 ? 1 : incompleteBeta(c.canaryShare, x, n - x + 1));
+    const atMost = (x) => (x >= n ? 1 : 1 - incompleteBeta(c.canaryShare, x + 1, n - x));
+    if (direction === 'increase')
+        return atLeast(c.canary);
+    if (direction === 'decrease')
+        return atMost(c.canary);
+    return Math.min(1, 2 * Math.min(atLeast(c.canary), atMost(c.canary)));
 }
 /** Each host's change from its own readings before: one-sample t over hosts. */
 function pairedTest(pairs) {
@@ -61815,7 +61951,7 @@ function pairedTest(pairs) {
     const perHost = mean(during.map((g) => g.length));
     const perHostBefore = mean(before.map((g) => g.length));
     const between = variance(d);
-    const floor = pooledWithin([...during, ...before]) * (1 / perHost + 1 / perHostBefore);
+    const floor = pooledWithin([...during, ...before]).variance * (1 / perHost + 1 / perHostBefore);
     return {
         method: 'paired-hosts',
         canary: mean(during.map(mean)),
@@ -61823,50 +61959,58 @@ function pairedTest(pairs) {
         difference: mean(d),
         se: Math.sqrt(Math.max(between, floor) / n),
         df: n - 1,
-        continuity: allIntegers([...during, ...before]) ? 0.5 / Math.min(perHost, perHostBefore) : 0,
         units: { canary: n, baseline: n },
+        phi: allIntegers([...during, ...before]) ? 0 : pooledAutocorrelation(during),
     };
 }
 /**
  * One series, before against during. Each mean's variance is s²/n · (1+φ)/(1-φ) for the series' lag-1
  * autocorrelation φ, whose estimate from short, mean-centred windows is biased low by about (1+3φ)/n per
- * window (Marriott & Pope), so it is corrected for that. Checked by simulation (bench): at φ = 0.8 with
- * 20 readings a side a healthy series fails at most ~0.03 of the time at confidence 0.98.
+ * window (Marriott & Pope), so it is corrected for that. Also the difference in differences: the series is
+ * then the gap between canaries and baseline hosts at each instant.
  */
-function seriesTest(during, before) {
+function seriesTest(during, before, method = 'series', 
+// More series of the same process (each host's own readings), for a steadier estimate of φ.
+alike = []) {
     const total = during.length + before.length;
-    const raw = lag1Autocorrelation([before, during]);
-    let phi = raw;
-    for (let i = 0; i < 3; i++)
-        phi = raw + (2 * (1 + 3 * phi)) / total;
-    phi = Math.min(0.95, Math.max(0, phi));
-    const inflation = (1 + phi) / (1 - phi);
-    const vd = (variance(during) / during.length) * inflation;
-    const vb = (variance(before) / before.length) * inflation;
-    const effD = during.length / inflation;
-    const effB = before.length / inflation;
+    // One series carries its own variance only through φ: an underestimate makes a healthy series look
+    // significant, so φ is taken one standard error above its estimate.
+    const series = [before, during, ...alike];
+    const estimate = pooledAutocorrelation(series);
+    const readings = series.reduce((n, xs) => n + xs.length, 0);
+    const phi = Math.min(0.95, estimate + Math.sqrt((1 - estimate * estimate) / readings));
+    // Var(mean) = σ²·f(n, φ) exactly for AR(1); a mean-centred window's s² is biased low by (1 − f)·n/(n − 1).
+    const meanVariance = (xs) => {
+        const f = meanVarianceFactor(xs.length, phi);
+        return (variance(xs) * f * (xs.length - 1)) / (xs.length * (1 - f));
+    };
+    const vd = meanVariance(during);
+    const vb = meanVariance(before);
+    const effD = 1 / meanVarianceFactor(during.length, phi);
+    const effB = 1 / meanVarianceFactor(before.length, phi);
     const welch = vd + vb > 0 ? (vd + vb) ** 2 / (vd ** 2 / Math.max(1, effD - 1) + vb ** 2 / Math.max(1, effB - 1)) : total - 2;
     return {
-        method: 'series',
+        method,
         canary: mean(during),
         baseline: mean(before),
         difference: mean(during) - mean(before),
         se: Math.sqrt(vd + vb),
         df: Math.max(1, welch),
-        continuity: allIntegers([during, before]) ? 0.5 / Math.min(during.length, before.length) : 0,
         units: { canary: Math.round(effD * 10) / 10, baseline: Math.round(effB * 10) / 10 },
+        phi,
+        before: before.length,
     };
 }
 /** t and p in the harmful direction; a flat comparison (se 0) is certain either way. */
 function judge_tail(test, direction) {
-    const { difference: d, se, continuity: cc, df } = test;
-    const shrink = (x) => Math.sign(x) * Math.max(0, Math.abs(x) - cc);
-    const t = se > 0 ? shrink(d) / se : shrink(d) === 0 ? 0 : Math.sign(d) * Infinity;
+    const { difference: d, se, df } = test;
+    const t = se > 0 ? d / se : d === 0 ? 0 : Math.sign(d) * Infinity;
+    const exact = test.counts ? exactCountsP(test.counts, direction) : 0;
     if (direction === 'increase')
-        return { t, p: studentTSf(t, df) };
+        return { t, p: Math.max(exact, studentTSf(t, df)) };
     if (direction === 'decrease')
-        return { t, p: studentTSf(-t, df) };
-    return { t, p: Math.min(1, 2 * studentTSf(Math.abs(t), df)) };
+        return { t, p: Math.max(exact, studentTSf(-t, df)) };
+    return { t, p: Math.max(exact, Math.min(1, 2 * studentTSf(Math.abs(t), df))) };
 }
 const enough = (xs, n) => xs.length >= n;
 /** The units the design has, or why there are too few. */
@@ -61875,11 +62019,15 @@ function chooseTest(input, canary, baseline) {
     if (input.design === 'hosts') {
         const c = [...canary.values()].filter((v) => enough(v, min.readingsPerHost));
         const b = [...baseline.values()].filter((v) => enough(v, min.readingsPerHost));
-        if (c.length < 1 || b.length < min.baselineHosts) {
-            return (`the judge needs ${min.readingsPerHost} readings from each of at least 1 canary and ` +
-                `${min.baselineHosts} baseline hosts; it had ${c.length} canary and ${b.length} baseline host(s) with enough`);
-        }
-        return hostMeansTest(c, b);
+        if (c.length >= 1 && b.length >= min.baselineHosts)
+            return hostMeansTest(c, b);
+        const gaps = input.gaps;
+        if (gaps && enough(gaps.during, min.seriesReadings) && enough(gaps.before, min.seriesReadings))
+            return seriesTest(finite(gaps.during), finite(gaps.before), 'differences', [...c, ...b]);
+        return (`the judge needs ${min.readingsPerHost} readings from each of at least 1 canary and ` +
+            `${min.baselineHosts} baseline hosts, or with fewer baseline hosts ${min.seriesReadings} instants with ` +
+            `readings of both before and during; it had ${c.length} canary and ${b.length} baseline host(s) with enough` +
+            (gaps ? `, and ${gaps.before.length} instant(s) before and ${gaps.during.length} during` : ', and none before'));
     }
     const pairs = [...canary]
         .map(([host, during]) => ({ host, during, before: baseline.get(host) ?? [] }))
@@ -61918,7 +62066,7 @@ function judge(input) {
         : {};
     const chosen = chooseTest(input, canary, baseline);
     const readings = { canary: pooledC.count, baseline: pooledB.count };
-    const alpha = 1 - input.confidence;
+    const alpha = input.alpha ?? 1 - input.confidence;
     if (typeof chosen === 'string') {
         return {
             method: input.design === 'hosts' ? 'host-means' : 'paired-hosts',
@@ -61931,6 +62079,9 @@ function judge(input) {
             t: NaN,
             df: NaN,
             p: NaN,
+            alpha,
+            fraction: NaN,
+            bound: NaN,
             significant: false,
             units: { canary: 0, baseline: 0 },
             readings,
@@ -61944,6 +62095,10 @@ function judge(input) {
     const worst = scored.reduce((a, b) => (b.p < a.p ? b : a));
     const p = Math.min(1, worst.p * tests.length);
     const { test } = worst;
+    const { look } = input;
+    const fraction = look ? informationFraction(look.taken, look.planned, test.phi, test.before) : 1;
+    // A single look spends all of α; a look of a sequential test spends what the reflection bound allows.
+    const bound = look ? lookBound(alpha, fraction) : alpha;
     return {
         method: test.method,
         direction: input.direction,
@@ -61955,7 +62110,10 @@ function judge(input) {
         t: worst.t,
         df: test.df,
         p,
-        significant: p < alpha,
+        alpha,
+        fraction,
+        bound,
+        significant: p <= bound,
         units: test.units,
         readings,
         ...mw,
@@ -62062,12 +62220,58 @@ const byHost = (obs) => {
     }
     return out;
 };
+/**
+ * The gap between the canaries' mean and the baseline hosts' mean at each instant both have readings, oldest
+ * first: the series a difference in differences compares, before against during.
+ */
+function gapSeries(canary, readings) {
+    const at = new Map();
+    for (const r of readings) {
+        if (r.value === null || !Number.isFinite(r.value))
+            continue;
+        const slot = at.get(r.t) ?? { c: 0, nc: 0, b: 0, nb: 0 };
+        if (canary.has(r.host)) {
+            slot.c += r.value;
+            slot.nc++;
+        }
+        else {
+            slot.b += r.value;
+            slot.nb++;
+        }
+        at.set(r.t, slot);
+    }
+    return [...at]
+        .filter(([, x]) => x.nc > 0 && x.nb > 0)
+        .sort(([a], [b]) => a - b)
+        .map(([, x]) => x.c / x.nc - x.b / x.nb);
+}
+/** Every host's readings before, as instants (host readings from a history or an earlier bake). */
+function priorInstants(history) {
+    return [...history].flatMap(([host, xs]) => xs.map((x) => ({ t: x.t, host, value: x.value })));
+}
 /** The judge's comparison for a rule, when it has a baseline to compare with. */
-function compareRule(rule, state, kind, baseline, baselineObs) {
+function compareRule(rule, state, kind, baseline, baselineObs, look = { alpha: 1 - rule.confidence }) {
     const canary = byHost(state.samples);
-    const common = { direction: harmfulDirection(rule), confidence: rule.confidence, canary };
+    const canaryHosts = new Set(state.samples.map((o) => o.host));
+    const common = {
+        direction: harmfulDirection(rule),
+        confidence: rule.confidence,
+        canary,
+        alpha: look.alpha,
+        ...(look.plannedReadings !== undefined ? { look: { taken: state.ticks, planned: look.plannedReadings } } : {}),
+        ...(look.mannWhitney === false ? { mannWhitney: false } : {}),
+    };
     if (kind === 'hosts' && baselineObs.length > 0) {
-        return judge({ ...common, baseline: byHost(baselineObs), design: 'hosts' });
+        const others = byHost(baselineObs);
+        // Too few baseline hosts for host means: every host's readings before give a difference in differences.
+        const few = [...others.values()].filter((xs) => xs.length >= JUDGE_MINIMUM.readingsPerHost).length;
+        const gaps = few < JUDGE_MINIMUM.baselineHosts && baseline?.history
+            ? {
+                before: gapSeries(canaryHosts, priorInstants(baseline.history)),
+                during: gapSeries(canaryHosts, [...state.samples, ...baselineObs]),
+            }
+            : undefined;
+        return judge({ ...common, baseline: others, design: 'hosts', ...(gaps ? { gaps } : {}) });
     }
     if (kind === 'before' && baseline?.history) {
         const before = new Map([...baseline.history].map(([h, xs]) => [h, xs.map((x) => x.value)]));
@@ -62115,10 +62319,62 @@ function resolveHosts(settings, options, logger, comparesHosts) {
     return { all, canary, baseline: comparesHosts ? baseline : [], judged: canary.length > 0 ? canary : all };
 }
 
+;// CONCATENATED MODULE: ./src/metrics/rate-window.ts
+// The span of time a rule's reading describes: a rate over `[1m]` read at `at` covers [at − 1m, at]. A volume
+// reading under canary-weight is restated at each host's share of requests over that same span (which can start
+// before the bake, and before the canary's drain), not over a span of its own.
+
+const UNIT_MS = {
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000,
+    d: 86_400_000,
+    w: 604_800_000,
+    y: 31_536_000_000,
+};
+/** A PromQL duration (`5m`, `1h30m`, `500ms`) in ms; null when `text` is not one (`{window}`, `0`, `1-3`). */
+function promqlDurationMs(text) {
+    if (!/^(?:\d+(?:ms|[smhdwy]))+$/.test(text))
+        return null;
+    let ms = 0;
+    for (const m of text.matchAll(/(\d+)(ms|[smhdwy])/g))
+        ms += Number(m[1]) * UNIT_MS[m[2]];
+    return ms;
+}
+/**
+ * The ranges (ms) of a PromQL query's range selectors and subqueries (`x[5m]`, `rate(x[1m])[10m:30s]` → 1m and
+ * 10m), in the order written. Brackets inside string literals and `#` comments are not ranges; what is not a
+ * duration (a Graphite `web[1-3]`, a JSON path's `[0]`, an unfilled `{window}`) is left out.
+ */
+function queryRangesMs(query) {
+    // Strings blanked out (the one PromQL scanner says where they are), then comments dropped.
+    let code = query;
+    for (const l of scanPromql(query).literals)
+        code = code.slice(0, l.start) + ' '.repeat(l.end - l.start) + code.slice(l.end);
+    code = code.replace(/#[^\n]*/g, '');
+    const out = [];
+    for (const m of code.matchAll(/\[([^\]]*)\]/g)) {
+        const ms = promqlDurationMs(m[1].split(':')[0].trim());
+        if (ms !== null && ms > 0)
+            out.push(ms);
+    }
+    return out;
+}
+/**
+ * How far back a reading of `query` reaches: its largest range (a rate over `[1m]`: 1m), or `intervalMs` when it
+ * has none (an openmetrics counter is turned into a rate between two scrapes, one interval apart).
+ */
+function rateWindowMs(query, intervalMs) {
+    const ranges = queryRangesMs(query);
+    return ranges.length > 0 ? Math.max(...ranges) : intervalMs;
+}
+
 ;// CONCATENATED MODULE: ./src/metrics/watch-readings.ts
 // A tick's readings as the rules and the judge see them: non-finite values are no data, volume readings
 // are restated at an equal share of requests, and each becomes an observation (and a line of the log).
 // An SLO rule is read as its burn rate over the watch so far (its `{window}` filled in before each read).
+
 
 
 
@@ -62136,6 +62392,14 @@ function finiteReading(r) {
  */
 function scaleByShare(value, share, hosts) {
     return value / (share * hosts);
+}
+/**
+ * The span a reading taken at `at` describes: its rate's own window, [at − range, at] (the query's largest
+ * range; one interval when it has none). A volume reading is restated at the share of requests over this span,
+ * which may start before the bake, not at a share measured since the bake began.
+ */
+function readingWindow(rule, at, intervalMs) {
+    return { from: at - rateWindowMs(rule.query, intervalMs), to: at };
 }
 /** Non-finite readings become no data; volume readings are restated at an equal share of requests. */
 function normalise(readings, shares) {
@@ -62210,6 +62474,7 @@ function tickLabel(rule, rangeMs) {
 
 
 
+
 const defaultSleep = (ms, signal) => new Promise((resolve) => {
     if (signal?.aborted)
         return resolve();
@@ -62266,6 +62531,8 @@ function openWatch(given, options) {
         logger.error(errors_errorMessage(err));
         states.set(rule.name, failRule(states.get(rule.name), errors_errorMessage(err)));
     };
+    const deciding = settings.rules.filter((r) => r.compare).length;
+    const alpha = new Map(settings.rules.map((r) => [r.name, falseFailShare(r, deciding, options.bakes)]));
     return {
         settings,
         options,
@@ -62284,6 +62551,8 @@ function openWatch(given, options) {
         baselineSamples: new Map(settings.rules.map((r) => [r.name, []])),
         fail,
         t0: now(),
+        plannedTicks: options.once ? 1 : Math.max(1, Math.floor(durationMs / settings.intervalMs)),
+        alpha,
     };
 }
 function announce({ settings, durationMs, hosts, kind, prior, logger, options }) {
@@ -62323,6 +62592,56 @@ async function loadBaselines(w) {
         const { readFor, t0, signal, states, baselines, fail, logger } = w;
         await loadHistory(w.source, relative, windowMs, readFor, t0, signal, states, baselines, fail, logger);
     }
+    else if (w.kind === 'hosts' && w.hosts.baseline.length > 0 && w.hosts.baseline.length < JUDGE_MINIMUM.baselineHosts)
+        await loadHostsBefore(w);
+}
+/**
+ * Fewer baseline hosts than host means need: every host's readings before the watch, for a difference in
+ * differences. An earlier bake's (ssh-rollout), else the source's history over the watch's length (at least
+ * the judge's minimum of readings); a source without history leaves the comparison inconclusive, saying why.
+ */
+async function loadHostsBefore(w) {
+    const { settings, logger } = w;
+    const rules = settings.rules.filter((r) => (r.compare || r.maxDrop || r.maxRise) && !r.slo);
+    if (rules.length === 0)
+        return;
+    const earlier = w.options.hostsBefore;
+    if (earlier) {
+        for (const rule of rules) {
+            const history = earlier.get(rule.name);
+            if (history)
+                w.baselines.set(rule.name, { history });
+        }
+        logger.info(`${w.hosts.baseline.length} baseline host(s): each host is compared with its readings from the bake before`);
+        return;
+    }
+    if (!w.source.history) {
+        logger.info(`${w.hosts.baseline.length} baseline host(s) are too few to compare host means, and source ` +
+            `${settings.source} keeps no history to compare each host with its own readings before: compare rules ` +
+            'will be inconclusive');
+        return;
+    }
+    const windowMs = Math.max(w.durationMs, settings.intervalMs * JUDGE_MINIMUM.seriesReadings);
+    logger.info(`${w.hosts.baseline.length} baseline host(s): each host is also compared with its own readings over the ` +
+        `${format_formatDurationInput(windowMs)} before (difference in differences)`);
+    const { readFor, t0, signal, states, baselines, fail } = w;
+    await loadHistory(w.source, { ...settings, rules }, windowMs, readFor, t0, signal, states, baselines, fail, logger);
+}
+/** How a rule's comparison is looked at: during the watch (no Mann-Whitney) or at its end. */
+function lookOf(w, rule, during) {
+    return { alpha: w.alpha.get(rule.name), plannedReadings: w.plannedTicks, ...(during ? { mannWhitney: false } : {}) };
+}
+/** A compare rule whose look is already past its bound: the canaries are worse, the watch need not go on. */
+function compareFailedEarly(w) {
+    for (const rule of w.settings.rules) {
+        const state = w.states.get(rule.name);
+        if (!rule.compare || state.error)
+            continue;
+        const c = compareRule(rule, state, w.kind, w.baselines.get(rule.name), w.baselineSamples.get(rule.name), lookOf(w, rule, true));
+        if (c?.significant)
+            return `rule '${rule.name}' is worse than the baseline (p=${c.p.toPrecision(3)})`;
+    }
+    return '';
 }
 /**
  * Samples every rule at each interval until the duration is over, the watch is aborted, or a rule fails
@@ -62331,7 +62650,7 @@ async function loadBaselines(w) {
 async function watchTicks(w) {
     const { settings, states, signal, now } = w;
     const once = w.options.once === true;
-    const ticks = once ? 1 : Math.max(1, Math.floor(w.durationMs / settings.intervalMs));
+    const ticks = w.plannedTicks;
     let tick = 0;
     for (tick = 1; tick <= ticks; tick++) {
         const wait = once ? 0 : w.t0 + tick * settings.intervalMs - now();
@@ -62340,10 +62659,8 @@ async function watchTicks(w) {
         if (signal?.aborted)
             return { ticks: tick - 1, endedEarly: 'aborted' };
         const at = now();
-        const wantShares = w.options.trafficShares && settings.rules.some((r) => r.volume);
-        const shares = wantShares ? await w.options.trafficShares().catch(() => null) : null;
         const active = settings.rules.filter((r) => !states.get(r.name).error);
-        await Promise.all(active.map((rule) => sampleRule(w, rule, { tick, ticks, at, shares })));
+        await Promise.all(active.map((rule) => sampleRule(w, rule, { tick, ticks, at })));
         const hard = settings.rules.find((r) => states.get(r.name).hardFail || states.get(r.name).error);
         if (hard) {
             const st = states.get(hard.name);
@@ -62353,6 +62670,11 @@ async function watchTicks(w) {
             w.logger.info(`Ending the watch early: ${endedEarly}`);
             return { ticks: tick, endedEarly };
         }
+        const worse = compareFailedEarly(w);
+        if (worse) {
+            w.logger.info(`Ending the watch early: ${worse}`);
+            return { ticks: tick, endedEarly: worse };
+        }
     }
     return { ticks: Math.min(tick, ticks), endedEarly: '' };
 }
@@ -62361,9 +62683,13 @@ async function sampleRule(w, rule, t) {
     const { settings, hosts, states, kind } = w;
     // An SLO rule's value is its burn rate over the watch so far: `{window}` is filled in at each read.
     const rangeMs = sloWindowMs(w.t0, t.at, settings.intervalMs, w.options.once === true);
+    const read = ruleAt(rule, rangeMs);
+    // A volume reading is restated at each host's share of requests over the span its own rate covers.
+    const shares = rule.volume && w.options.trafficShares
+        ? w.options.trafficShares(readingWindow(read, t.at, settings.intervalMs)).catch(() => null)
+        : Promise.resolve(null);
     let readings;
     try {
-        const read = ruleAt(rule, rangeMs);
         readings = await w.source.sample({ rule: read, hosts: w.readFor(rule), at: t.at, signal: w.signal });
     }
     catch (err) {
@@ -62372,7 +62698,7 @@ async function sampleRule(w, rule, t) {
         const reason = `source error: ${errors_errorMessage(err)}`;
         readings = new Map((w.readFor(rule).length ? w.readFor(rule) : ['']).map((h) => [h, { value: null, reason }]));
     }
-    const judged = normalise(readings, rule.volume ? t.shares : null);
+    const judged = normalise(readings, await shares);
     const keys = usesHost(settings, rule) ? hosts.judged : [''];
     const baselineOf = { kind, fromPrior: !!w.prior, baselines: w.baselines, baselineHosts: hosts.baseline };
     const observations = keys.map((host) => observe(t.at, host, judged.get(host), sampleBaseline(baselineOf, rule, host, judged)));
@@ -62391,7 +62717,8 @@ function conclude(w, ticks, endedEarly) {
     const at = w.now();
     const reports = settings.rules.map((rule) => {
         const state = w.states.get(rule.name);
-        return reportRule(rule, state, w.kind, w.baselines.get(rule.name), w.baselineSamples.get(rule.name), at);
+        const look = lookOf(w, rule, false);
+        return reportRule(rule, state, w.kind, w.baselines.get(rule.name), w.baselineSamples.get(rule.name), at, look);
     });
     const verdict = overallVerdict(reports);
     const notPassing = reports.filter((r) => r.verdict !== 'pass');
@@ -62434,8 +62761,8 @@ function baselineName({ prior, settings }) {
         ? `before:${format_formatDurationInput(settings.baseline.windowMs)}`
         : settings.baseline.kind;
 }
-function reportRule(rule, state, kind, baseline, baselineObs, at) {
-    const comparison = compareRule(rule, state, kind, baseline, baselineObs);
+function reportRule(rule, state, kind, baseline, baselineObs, at, look) {
+    const comparison = compareRule(rule, state, kind, baseline, baselineObs, look);
     const outcome = ruleOutcome(rule, state, comparison, at);
     return {
         name: rule.name,
@@ -62638,6 +62965,7 @@ function summaryMarkdown(result) {
 
 
 
+
 /**
  * Parses the `watch` YAML mapping (the same keys as metric-watch's inputs). Lists and mappings
  * (`rules`, `hosts`) may be written as YAML structures or as strings. Errors name `watch` and the key.
@@ -62722,6 +63050,8 @@ function createRolloutWatch(settings, options) {
             hosts: memory.hosts,
             ...(baseline.hosts ? { baselineHosts: baseline.hosts } : {}),
             ...(baseline.prior ? { priorReadings: baseline.prior } : {}),
+            ...(baseline.before ? { hostsBefore: baseline.before } : {}),
+            ...(bake.bakes ? { bakes: bake.bakes } : {}),
             ...(bake.trafficShares ? { trafficShares: byHostName(bake.trafficShares) } : {}),
             durationMs: Math.max(durationMs, settings.intervalMs),
             signal,
@@ -62747,8 +63077,10 @@ function bakeBaseline(settings, memory, canaryHosts, durationMs, logger) {
         baselineHosts.length === 0 &&
         !prior &&
         (settings.source === 'prometheus' || settings.source === 'graphite');
+    const few = byHosts && baselineHosts.length > 0 && baselineHosts.length < JUDGE_MINIMUM.baselineHosts;
+    const before = few ? priorFor(memory.earlier, [...canaryHosts, ...baselineHosts.map(hostName)]) : undefined;
     if (!historyInstead)
-        return { settings, ...(byHosts ? { hosts: baselineHosts } : {}), prior };
+        return { settings, ...(byHosts ? { hosts: baselineHosts } : {}), prior, before };
     const windowMs = Math.max(durationMs, settings.intervalMs * 10);
     const readings = `its own readings over the ${format_formatDurationInput(windowMs)} before`;
     logger.info(`No host is left on the previous release: the wave is compared with ${readings}`);
@@ -62756,8 +63088,8 @@ function bakeBaseline(settings, memory, canaryHosts, durationMs, logger) {
 }
 /** The balancer names hosts by SSH id (`host:port`); metrics by host name. */
 function byHostName(shares) {
-    return async () => {
-        const byId = await shares();
+    return async (window) => {
+        const byId = await shares(window);
         if (!byId)
             return null;
         const out = new Map();
@@ -68021,9 +68353,128 @@ function createNginx(opts) {
     }, opts);
 }
 
+;// CONCATENATED MODULE: ./src/lb/request-series.ts
+// Each host's share of the requests over any span of time, from readings of requestCounts() taken over time:
+// before wave 1's hosts are drained, at each change of the balancer, at each reading of the bake. A volume rule
+// read at `at` as a rate over `[1m]` is then restated at the share over [at − 1m, at], the span its rate covers,
+// even where that span starts before the bake (the drain transient: the canary got nothing while drained).
+
+function cumulative(series) {
+    const sorted = [...series].sort((a, b) => a.t - b.t);
+    // Two readings at one instant: the later one.
+    const readings = sorted.filter((r, i) => i === sorted.length - 1 || sorted[i + 1].t !== r.t);
+    const measured = readings[0].counts.measured;
+    if (readings.some((r) => r.counts.measured !== measured))
+        throw new LoadBalancerError('cannot take shares over measured and configured readings together');
+    const hosts = Object.keys(readings[readings.length - 1].counts.byHost);
+    const t = readings.map((r) => r.t);
+    const row = (r) => hosts.map((h) => r.counts.byHost[h] ?? 0);
+    const withTotal = (xs) => [...xs, xs.reduce((a, b) => a + b, 0)];
+    if (measured) {
+        const values = readings.map((r) => withTotal(row(r)));
+        const slope = (i) => values[i].map((v, k) => (v - values[i - 1][k]) / (t[i] - t[i - 1]));
+        const n = readings.length;
+        return { hosts, t, values, ...(n > 1 ? { before: slope(1), after: slope(n - 1) } : {}) };
+    }
+    // Configured: each host's fraction of the weight in rotation, then the total weight, per ms.
+    const rates = readings.map((r) => {
+        const w = row(r);
+        const total = w.reduce((a, b) => a + b, 0);
+        return [...w.map((x) => (total > 0 ? x / total : 0)), total];
+    });
+    const values = [rates[0].map(() => 0)];
+    for (let i = 1; i < readings.length; i++)
+        values.push(values[i - 1].map((v, k) => v + rates[i][k] * (t[i] - t[i - 1])));
+    return { hosts, t, values, before: rates[0], after: rates[rates.length - 1] };
+}
+/** The amounts at `at`; outside the readings the nearest interval's rates go on (null where none is known). */
+function valuesAt(c, at) {
+    const last = c.t.length - 1;
+    if (at <= c.t[0])
+        return at === c.t[0] ? c.values[0] : (c.before?.map((r, k) => c.values[0][k] - r * (c.t[0] - at)) ?? null);
+    if (at >= c.t[last])
+        return c.after?.map((r, k) => c.values[last][k] + r * (at - c.t[last])) ?? null;
+    const i = c.t.findIndex((x) => x >= at);
+    const f = (at - c.t[i - 1]) / (c.t[i] - c.t[i - 1]);
+    return c.values[i].map((v, k) => c.values[i - 1][k] + f * (v - c.values[i - 1][k]));
+}
+/** A counter went backwards somewhere [from, to] draws on (haproxy restarted or reloaded, which zeroes it). */
+function wentBack(c, from, to) {
+    const last = c.t.length - 1;
+    const down = (xs) => xs?.some((x) => x < 0) ?? false;
+    if ((from < c.t[0] && down(c.before)) || (to > c.t[last] && down(c.after)))
+        return true;
+    for (let i = 1; i <= last; i++) {
+        if (c.t[i] <= from || c.t[i - 1] >= to)
+            continue;
+        if (c.values[i].some((v, k) => v < c.values[i - 1][k]))
+            return true;
+    }
+    return false;
+}
+/**
+ * Each host's share of the requests over [from, to], from readings taken over time (any order). Between two
+ * readings the counters are taken to grow evenly; before the first reading and after the last, at the rates of
+ * the first and last intervals (the first reading is taken before the balancer is changed: it was as found until
+ * then). Configured readings (nginx: weights, not traffic) give the weights' shares averaged over the span, each
+ * reading's weights holding since the reading before. `total`: the requests in the span (interpolated), or the
+ * mean weight in rotation. The hosts are the latest reading's. Null when the span cannot be split: empty, not
+ * covered by the readings, nothing counted in it, or a counter went backwards in it.
+ */
+function sharesOver(series, from, to) {
+    if (series.length === 0 || !(to > from))
+        return null;
+    const c = cumulative(series);
+    const start = valuesAt(c, from);
+    const end = valuesAt(c, to);
+    if (!start || !end || wentBack(c, from, to))
+        return null;
+    const grown = c.hosts.map((_, k) => Math.max(0, end[k] - start[k]));
+    const sum = grown.reduce((a, b) => a + b, 0);
+    if (!(sum > 0))
+        return null;
+    const measured = series[0].counts.measured;
+    const totalGrowth = end[c.hosts.length] - start[c.hosts.length];
+    const share = {};
+    c.hosts.forEach((h, k) => (share[h] = grown[k] / sum));
+    return { measured, total: measured ? totalGrowth : totalGrowth / (to - from), share };
+}
+/**
+ * Readings kept in time order, at most `cap`: once full, a new reading replaces the latest, so the earliest
+ * (from before the drain) stay and the newest is always there.
+ */
+class RequestSeries {
+    cap;
+    readings = [];
+    constructor(cap = 512) {
+        this.cap = cap;
+    }
+    get full() {
+        return this.readings.length >= this.cap;
+    }
+    get latest() {
+        return this.readings[this.readings.length - 1];
+    }
+    add(reading) {
+        if (this.full)
+            this.readings.pop();
+        let i = this.readings.length;
+        while (i > 0 && this.readings[i - 1].t > reading.t)
+            i--;
+        this.readings.splice(i, 0, reading);
+    }
+    all() {
+        return this.readings;
+    }
+    sharesOver(from, to) {
+        return sharesOver(this.readings, from, to);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/lb/index.ts
 // The balancer in front of the hosts: its inputs, and the provider the `load-balancer` input chooses,
 // driven over one SSH session to lb-host (same key and known-hosts as the hosts).
+
 
 
 
@@ -68181,14 +68632,23 @@ class Balancer {
     lb;
     closeSession;
     logger;
+    now;
     out = new Map();
     /** Drains waiting for another server to come back (see drain). */
     waiting = [];
-    constructor(settings, lb, closeSession, logger) {
+    /**
+     * With canary-weight, the request counters read from open until wave 1's bake ends: before each change and at
+     * each reading of the bake, so a share can be taken over a rate's window that starts before the drain.
+     */
+    requests = null;
+    /** The read of the counters in flight, and when it began: rules read at one instant share it. */
+    reading;
+    constructor(settings, lb, closeSession, logger, now) {
         this.settings = settings;
         this.lb = lb;
         this.closeSession = closeSession;
         this.logger = logger;
+        this.now = now;
     }
     /**
      * Connects and matches every host to its server; a host the balancer does not know, or a mapping that is
@@ -68198,7 +68658,7 @@ class Balancer {
         const opened = io.provider
             ? { lb: io.provider, close: async () => undefined }
             : await connectLoadBalancer(settings, io.connector, io.credentials);
-        const balancer = new Balancer(settings, opened.lb, opened.close, io.logger);
+        const balancer = new Balancer(settings, opened.lb, opened.close, io.logger, io.now ?? Date.now);
         try {
             await opened.lb.inspect(hosts, settings.servers);
             if (io.needPorts)
@@ -68218,6 +68678,11 @@ class Balancer {
             : '';
         const where = `${settings.kind} ${(0,inputs/* hostId */.My)(settings.host)} '${settings.backend}'`;
         io.logger.info(`Load balancer ${where}: ${formatShares(before)}${drain}${canary}`);
+        if (settings.canaryShare !== null) {
+            // The first reading, before anything changes: a window reaching back past it takes the balancer as found.
+            balancer.requests = new RequestSeries();
+            await balancer.beforeChange();
+        }
         return balancer;
     }
     /** The port of the host's server (`{port}` in health-url); undefined for a Unix-socket server. */
@@ -68254,6 +68719,7 @@ class Balancer {
             await new Promise((resolve) => this.waiting.push(resolve));
         }
         this.out.set(host.id, 'switching');
+        await this.beforeChange();
         const { left } = await host.timed('drain', () => this.lb.drain(host.id, this.settings.drainTimeoutMs), (r) => r.left > 0
             ? `drain-timeout reached with ${r.left} request(s) in flight`
             : 'out of rotation, no request in flight');
@@ -68263,6 +68729,7 @@ class Balancer {
     }
     /** Back in rotation: only ever called once the host's health check has passed. */
     async enable(host) {
+        await this.beforeChange();
         await host.timed('rotation', () => this.lb.enable(host.id), () => 'back in rotation');
         this.out.delete(host.id);
         this.wake();
@@ -68288,18 +68755,28 @@ class Balancer {
      * Returns the splits to record (set, and measured during the bake), or throws when the weight cannot be set.
      */
     async withCanary(canary, share, bake) {
+        await this.beforeChange();
         const splits = [await this.lb.setCanary(canary, share)];
         this.logger.info(`Canary: ${formatShares(splits[0])}`);
+        const requests = (this.requests ??= new RequestSeries());
         try {
             // The balancer's request counters from here on give each host's measured share during the bake.
-            const counted = await this.lb.requestCounts().catch((err) => {
+            const counted = await this.readCounts().catch((err) => {
                 this.logger.warning(`load balancer: cannot count requests per host (${errors_errorMessage(err)}): volume rules are compared unscaled`);
                 return null;
             });
-            const measure = async () => (counted ? sharesBetween(counted, await this.lb.requestCounts()) : null);
+            if (counted)
+                requests.add(counted);
+            const measure = async () => (counted ? sharesBetween(counted.counts, await this.lb.requestCounts()) : null);
+            const over = async (w) => {
+                if (!counted)
+                    return null;
+                await this.readingSince(w.to);
+                return requests.sharesOver(w.from, w.to);
+            };
             await bake({
-                trafficShares: async () => {
-                    const measured = await measure().catch(() => null);
+                trafficShares: async (window) => {
+                    const measured = await (window ? over(window) : measure()).catch(() => null);
                     return measured ? new Map(Object.entries(measured.share)) : null;
                 },
             });
@@ -68312,10 +68789,41 @@ class Balancer {
             }
         }
         finally {
+            this.requests = null;
             await this.lb.endCanary();
             this.logger.info('Canary weights back to normal');
         }
         return splits;
+    }
+    /** The counters, timed at the middle of their read. */
+    async readCounts() {
+        const start = this.now();
+        const counts = await this.lb.requestCounts();
+        return { t: (start + this.now()) / 2, counts };
+    }
+    /**
+     * While recording: the counters just before a change of the balancer, where the traffic's split changes (a
+     * drained canary gets nothing until it is back). Best effort: a window is then interpolated over a longer span.
+     */
+    async beforeChange() {
+        const requests = this.requests;
+        if (!requests || requests.full)
+            return;
+        const reading = await this.readCounts().catch(() => null);
+        if (reading)
+            requests.add(reading);
+    }
+    /** A reading taken at `to` or later, so a window ending at `to` is measured, not extrapolated. */
+    async readingSince(to) {
+        const requests = this.requests;
+        if (!requests || (requests.latest?.t ?? -Infinity) >= to)
+            return;
+        if (!this.reading || this.reading.start < to) {
+            const start = this.now();
+            const done = this.readCounts().then((r) => requests.add(r));
+            this.reading = { start, done: done.catch(() => undefined) };
+        }
+        await this.reading.done;
     }
     /**
      * After a revert: hosts healthy on their release in rotation with their configured weight, the others
@@ -69765,7 +70273,7 @@ async function bakeFor(b, traffic) {
     b.signal?.addEventListener('abort', relay);
     try {
         const watch = b.watch;
-        const outcome = await b.log.group(`Bake ${format_formatDurationInput(ms)}, watching metrics of wave ${record.index}`, () => watch(b.hosts, ms, controller.signal, traffic));
+        const outcome = await b.log.group(`Bake ${format_formatDurationInput(ms)}, watching metrics of wave ${record.index}`, () => watch(b.hosts, ms, controller.signal, { ...traffic, bakes: b.bakes }));
         record.bake = { start, end: b.now(), verdict: outcome.verdict, detail: outcome.detail };
         if (outcome.verdict === 'fail')
             b.stop(`metric watch failed during the bake of wave ${record.index}: ${outcome.detail}`);
@@ -70919,6 +71427,7 @@ class RolloutRun {
             ms: this.settings.waveWaitMs,
             record,
             hosts: canary.map((id) => this.run(id).host.spec),
+            bakes: this.plan.waves.filter((w) => w.bake).length,
             canary: weighted ? { balancer: this.balancer, share: share, hosts: canary } : null,
             watch: this.deps.watch && this.settings.watch ? this.deps.watch : null,
             log: this.log,

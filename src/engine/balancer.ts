@@ -9,21 +9,27 @@ import type { ReleaseHost } from './host.js';
 import {
   appPorts,
   connectLoadBalancer,
+  RequestSeries,
   sharesBetween,
   splitOf,
   type LoadBalancer,
   type RolloutLbSettings,
+  type TimedCounts,
+  type TimeWindow,
+  type TrafficShares,
   type TrafficSplit,
 } from '../lb/index.js';
 import type { Connector, SshCredentials } from '../ssh/types.js';
 import { settleOf, type SettledHost } from './settle.js';
 import { formatDurationInput } from '../common/format.js';
 
-/**
- * During a canary bake: each host's share (0..1) of the requests the balancer sent since the bake began, by host id.
- */
+/** During a canary bake: each host's share (0..1) of the requests the balancer sent, by host id. */
 export interface BakeTraffic {
-  trafficShares: () => Promise<ReadonlyMap<string, number> | null>;
+  /**
+   * Over `window` (ms), e.g. the span a volume rule's rate covers, which may start before the bake and before
+   * the canary's drain; without one, since the bake began.
+   */
+  trafficShares: (window?: TimeWindow) => Promise<ReadonlyMap<string, number> | null>;
 }
 
 /**
@@ -36,12 +42,20 @@ export class Balancer {
   private readonly out = new Map<string, OutOfRotation>();
   /** Drains waiting for another server to come back (see drain). */
   private waiting: (() => void)[] = [];
+  /**
+   * With canary-weight, the request counters read from open until wave 1's bake ends: before each change and at
+   * each reading of the bake, so a share can be taken over a rate's window that starts before the drain.
+   */
+  private requests: RequestSeries | null = null;
+  /** The read of the counters in flight, and when it began: rules read at one instant share it. */
+  private reading?: { start: number; done: Promise<unknown> };
 
   private constructor(
     readonly settings: RolloutLbSettings,
     private readonly lb: LoadBalancer,
     private readonly closeSession: () => Promise<void>,
     private readonly logger: Logger,
+    private readonly now: () => number,
   ) {}
 
   /**
@@ -57,12 +71,14 @@ export class Balancer {
       logger: Logger;
       provider?: LoadBalancer;
       needPorts?: boolean;
+      /** The clock of the counters' readings: the metric watch's (Date.now). */
+      now?: () => number;
     },
   ): Promise<Balancer> {
     const opened = io.provider
       ? { lb: io.provider, close: async () => undefined }
       : await connectLoadBalancer(settings, io.connector, io.credentials);
-    const balancer = new Balancer(settings, opened.lb, opened.close, io.logger);
+    const balancer = new Balancer(settings, opened.lb, opened.close, io.logger, io.now ?? Date.now);
     try {
       await opened.lb.inspect(hosts, settings.servers);
       if (io.needPorts) appPorts(opened.lb, hosts);
@@ -81,6 +97,11 @@ export class Balancer {
         : '';
     const where = `${settings.kind} ${hostId(settings.host)} '${settings.backend}'`;
     io.logger.info(`Load balancer ${where}: ${formatShares(before)}${drain}${canary}`);
+    if (settings.canaryShare !== null) {
+      // The first reading, before anything changes: a window reaching back past it takes the balancer as found.
+      balancer.requests = new RequestSeries();
+      await balancer.beforeChange();
+    }
     return balancer;
   }
 
@@ -121,6 +142,7 @@ export class Balancer {
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
     this.out.set(host.id, 'switching');
+    await this.beforeChange();
     const { left } = await host.timed(
       'drain',
       () => this.lb.drain(host.id, this.settings.drainTimeoutMs),
@@ -135,6 +157,7 @@ export class Balancer {
 
   /** Back in rotation: only ever called once the host's health check has passed. */
   async enable(host: ReleaseHost): Promise<void> {
+    await this.beforeChange();
     await host.timed(
       'rotation',
       () => this.lb.enable(host.id),
@@ -171,20 +194,28 @@ export class Balancer {
     share: number,
     bake: (traffic: BakeTraffic) => Promise<void>,
   ): Promise<TrafficSplit[]> {
+    await this.beforeChange();
     const splits = [await this.lb.setCanary(canary, share)];
     this.logger.info(`Canary: ${formatShares(splits[0])}`);
+    const requests = (this.requests ??= new RequestSeries());
     try {
       // The balancer's request counters from here on give each host's measured share during the bake.
-      const counted = await this.lb.requestCounts().catch((err) => {
+      const counted = await this.readCounts().catch((err) => {
         this.logger.warning(
           `load balancer: cannot count requests per host (${errorMessage(err)}): volume rules are compared unscaled`,
         );
         return null;
       });
-      const measure = async () => (counted ? sharesBetween(counted, await this.lb.requestCounts()) : null);
+      if (counted) requests.add(counted);
+      const measure = async () => (counted ? sharesBetween(counted.counts, await this.lb.requestCounts()) : null);
+      const over = async (w: TimeWindow): Promise<TrafficShares | null> => {
+        if (!counted) return null;
+        await this.readingSince(w.to);
+        return requests.sharesOver(w.from, w.to);
+      };
       await bake({
-        trafficShares: async () => {
-          const measured = await measure().catch(() => null);
+        trafficShares: async (window) => {
+          const measured = await (window ? over(window) : measure()).catch(() => null);
           return measured ? new Map(Object.entries(measured.share)) : null;
         },
       });
@@ -199,10 +230,41 @@ export class Balancer {
         this.logger.info(`Canary traffic ${split.label}: ${formatShares(split)}`);
       }
     } finally {
+      this.requests = null;
       await this.lb.endCanary();
       this.logger.info('Canary weights back to normal');
     }
     return splits;
+  }
+
+  /** The counters, timed at the middle of their read. */
+  private async readCounts(): Promise<TimedCounts> {
+    const start = this.now();
+    const counts = await this.lb.requestCounts();
+    return { t: (start + this.now()) / 2, counts };
+  }
+
+  /**
+   * While recording: the counters just before a change of the balancer, where the traffic's split changes (a
+   * drained canary gets nothing until it is back). Best effort: a window is then interpolated over a longer span.
+   */
+  private async beforeChange(): Promise<void> {
+    const requests = this.requests;
+    if (!requests || requests.full) return;
+    const reading = await this.readCounts().catch(() => null);
+    if (reading) requests.add(reading);
+  }
+
+  /** A reading taken at `to` or later, so a window ending at `to` is measured, not extrapolated. */
+  private async readingSince(to: number): Promise<void> {
+    const requests = this.requests;
+    if (!requests || (requests.latest?.t ?? -Infinity) >= to) return;
+    if (!this.reading || this.reading.start < to) {
+      const start = this.now();
+      const done = this.readCounts().then((r) => requests.add(r));
+      this.reading = { start, done: done.catch(() => undefined) };
+    }
+    await this.reading.done;
   }
 
   /**

@@ -24,6 +24,7 @@ import {
 import { errorMessage } from '../common/errors.js';
 
 export * from './types.js';
+export * from './request-series.js';
 
 /** The inputs both actions share; null when `load-balancer` is empty (then the other lb inputs must be too). */
 export function readLoadBalancerInputs(source: InputSource): LoadBalancerSettings | null {

@@ -5,6 +5,7 @@ import { InputError, objectInputs } from '../common/inputs.js';
 import type { Logger } from '../common/logger.js';
 import { WATCH_INPUTS, maskWatchSecrets, parseWatchSettings } from './settings.js';
 import type { WatchResult, WatchSettings } from './types.js';
+import { JUDGE_MINIMUM } from './judge.js';
 import { hostName, runWatch, type PriorReadings, type WatchOptions } from './watch.js';
 
 /**
@@ -84,8 +85,10 @@ export interface RolloutWatchOptions {
 
 /** What the rollout knows during a bake beyond the wave's hosts. */
 export interface BakeContext {
-  /** Each host's share of requests at the balancer since the bake began (canary-weight). */
+  /** Each host's share of requests at the balancer over a reading's window (canary-weight). */
   trafficShares?: WatchOptions['trafficShares'];
+  /** How many bakes the rollout plans: the judge's false-fail budget is split over them. */
+  bakes?: number;
 }
 
 /**
@@ -116,6 +119,8 @@ export function createRolloutWatch(settings: WatchSettings, options: RolloutWatc
       hosts: memory.hosts,
       ...(baseline.hosts ? { baselineHosts: baseline.hosts } : {}),
       ...(baseline.prior ? { priorReadings: baseline.prior } : {}),
+      ...(baseline.before ? { hostsBefore: baseline.before } : {}),
+      ...(bake.bakes ? { bakes: bake.bakes } : {}),
       ...(bake.trafficShares ? { trafficShares: byHostName(bake.trafficShares) } : {}),
       durationMs: Math.max(durationMs, settings.intervalMs),
       signal,
@@ -143,6 +148,8 @@ interface BakeBaseline {
   settings: WatchSettings;
   hosts?: string[];
   prior?: Map<string, PriorReadings>;
+  /** Too few baseline hosts: every host's readings from an earlier bake, for a difference in differences. */
+  before?: Map<string, PriorReadings>;
 }
 
 /**
@@ -165,7 +172,9 @@ function bakeBaseline(
     baselineHosts.length === 0 &&
     !prior &&
     (settings.source === 'prometheus' || settings.source === 'graphite');
-  if (!historyInstead) return { settings, ...(byHosts ? { hosts: baselineHosts } : {}), prior };
+  const few = byHosts && baselineHosts.length > 0 && baselineHosts.length < JUDGE_MINIMUM.baselineHosts;
+  const before = few ? priorFor(memory.earlier, [...canaryHosts, ...baselineHosts.map(hostName)]) : undefined;
+  if (!historyInstead) return { settings, ...(byHosts ? { hosts: baselineHosts } : {}), prior, before };
   const windowMs = Math.max(durationMs, settings.intervalMs * 10);
   const readings = `its own readings over the ${formatDurationInput(windowMs)} before`;
   logger.info(`No host is left on the previous release: the wave is compared with ${readings}`);
@@ -174,8 +183,8 @@ function bakeBaseline(
 
 /** The balancer names hosts by SSH id (`host:port`); metrics by host name. */
 function byHostName(shares: NonNullable<BakeContext['trafficShares']>): NonNullable<BakeContext['trafficShares']> {
-  return async () => {
-    const byId = await shares();
+  return async (window) => {
+    const byId = await shares(window);
     if (!byId) return null;
     const out = new Map<string, number>();
     for (const [id, share] of byId) out.set(hostName(id), (out.get(hostName(id)) ?? 0) + share);

@@ -175,14 +175,16 @@ export interface RuleOutcome {
 /** How the comparison reads in one line: levels, the relative change, the test. */
 export function describeComparison(c: Comparison): string {
   const units =
-    c.method === 'series'
-      ? `series, ~${c.units.canary} vs ~${c.units.baseline} effective readings`
+    c.method === 'series' || c.method === 'differences'
+      ? `${c.method === 'series' ? 'series' : 'difference in differences'}, ~${c.units.canary} vs ` +
+        `~${c.units.baseline} effective readings`
       : `${c.method}, ${c.units.canary} vs ${c.units.baseline} host(s)`;
   const rel = c.relative === null ? '' : ` (${c.relative >= 0 ? '+' : ''}${fmt(c.relative)}%)`;
   const side = c.direction === 'either' ? 'two-sided' : `one-sided, ${c.direction} is worse`;
   return (
     `canary ${fmt(c.canary)} vs baseline ${fmt(c.baseline)}${rel}; t=${fmt(c.t)}, df=${fmt(c.df)}, ` +
-    `p=${c.p.toPrecision(3)} ${side} [${units}]`
+    `p=${c.p.toPrecision(3)} ${side}, bound ${c.bound.toPrecision(2)} at ${Math.round(100 * c.fraction)}% of ` +
+    `the information (${c.alpha.toPrecision(2)} to spend) [${units}]`
   );
 }
 
@@ -195,9 +197,18 @@ function compareOutcome(
   if (!comparison) return { verdict: 'inconclusive', reason: 'nothing to compare with: no baseline readings' };
   if (comparison.insufficient)
     return { verdict: 'inconclusive', reason: `too little to compare: ${comparison.insufficient}` };
-  if (!comparison.significant) return undefined;
-  const alpha = (1 - comparison.confidence).toPrecision(2);
-  const detail = `worse than the baseline: ${describeComparison(comparison)} < ${alpha}`;
+  if (!comparison.significant) {
+    // An anytime-valid comparison fails as soon as the evidence is there, but passes only at the end.
+    if (comparison.fraction < 1)
+      return {
+        verdict: 'inconclusive',
+        reason:
+          `the watch ended before its comparison could pass (at ${Math.round(100 * comparison.fraction)}% of ` +
+          `its information): ${describeComparison(comparison)}`,
+      };
+    return undefined;
+  }
+  const detail = `worse than the baseline: ${describeComparison(comparison)}`;
   const breach: Breach = {
     rule: rule.name,
     check: 'compare',

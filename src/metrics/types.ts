@@ -148,7 +148,7 @@ export type Direction = 'increase' | 'decrease' | 'either';
  * or one series with its autocorrelation accounted for (`series`).
  */
 export interface Comparison {
-  method: 'host-means' | 'paired-hosts' | 'series';
+  method: 'host-means' | 'paired-hosts' | 'series' | 'differences';
   /** The harmful direction tested (one-sided), or `either` (two-sided). */
   direction: Direction;
   confidence: number;
@@ -162,7 +162,13 @@ export interface Comparison {
   df: number;
   /** p-value in the harmful direction (two-sided for `either`). */
   p: number;
-  /** p < 1 - confidence: the canaries are worse than the baseline. */
+  /** The false-fail probability this rule may spend in this watch: its share of 1 − confidence. */
+  alpha: number;
+  /** The look's information fraction: 1 at the end of the watch (or for a single look). */
+  fraction: number;
+  /** The p-value this look fails at or below (the sequential bound at `fraction`; α for a single look). */
+  bound: number;
+  /** p ≤ bound: the canaries are worse than the baseline. */
   significant: boolean;
   /** Independent units on each side (hosts; for `series`, effective readings). */
   units: { canary: number; baseline: number };

@@ -2,7 +2,7 @@
 // rollout's last wave), or the baseline hosts read at the same ticks (baseline hosts).
 import type { Logger } from '../common/logger.js';
 import { errorMessage } from '../common/errors.js';
-import { harmfulDirection, judge } from './judge.js';
+import { harmfulDirection, judge, JUDGE_MINIMUM } from './judge.js';
 import { fmt, type RuleState } from './rules.js';
 import { QueryError, type MetricSource, type Readings } from './sources/types.js';
 import { median } from '../common/stats.js';
@@ -127,6 +127,47 @@ const byHost = (obs: readonly Observation[]) => {
   return out;
 };
 
+/** How a comparison is looked at: the rule's share of the false-fail budget, and the watch's planned readings. */
+export interface Look {
+  alpha: number;
+  /** Readings (ticks) the watch plans; absent: this is the only look. */
+  plannedReadings?: number;
+  /** For a reader: the pooled Mann-Whitney figures (left out of the looks during the watch). */
+  mannWhitney?: boolean;
+}
+
+/**
+ * The gap between the canaries' mean and the baseline hosts' mean at each instant both have readings, oldest
+ * first: the series a difference in differences compares, before against during.
+ */
+export function gapSeries(
+  canary: ReadonlySet<string>,
+  readings: Iterable<{ t: number; host: string; value: number | null }>,
+): number[] {
+  const at = new Map<number, { c: number; nc: number; b: number; nb: number }>();
+  for (const r of readings) {
+    if (r.value === null || !Number.isFinite(r.value)) continue;
+    const slot = at.get(r.t) ?? { c: 0, nc: 0, b: 0, nb: 0 };
+    if (canary.has(r.host)) {
+      slot.c += r.value;
+      slot.nc++;
+    } else {
+      slot.b += r.value;
+      slot.nb++;
+    }
+    at.set(r.t, slot);
+  }
+  return [...at]
+    .filter(([, x]) => x.nc > 0 && x.nb > 0)
+    .sort(([a], [b]) => a - b)
+    .map(([, x]) => x.c / x.nc - x.b / x.nb);
+}
+
+/** Every host's readings before, as instants (host readings from a history or an earlier bake). */
+function priorInstants(history: PriorReadings) {
+  return [...history].flatMap(([host, xs]) => xs.map((x) => ({ t: x.t, host, value: x.value })));
+}
+
 /** The judge's comparison for a rule, when it has a baseline to compare with. */
 export function compareRule(
   rule: Rule,
@@ -134,11 +175,30 @@ export function compareRule(
   kind: string,
   baseline: RuleBaseline | undefined,
   baselineObs: readonly Observation[],
+  look: Look = { alpha: 1 - rule.confidence },
 ): Comparison | undefined {
   const canary = byHost(state.samples);
-  const common = { direction: harmfulDirection(rule), confidence: rule.confidence, canary };
+  const canaryHosts = new Set(state.samples.map((o) => o.host));
+  const common = {
+    direction: harmfulDirection(rule),
+    confidence: rule.confidence,
+    canary,
+    alpha: look.alpha,
+    ...(look.plannedReadings !== undefined ? { look: { taken: state.ticks, planned: look.plannedReadings } } : {}),
+    ...(look.mannWhitney === false ? { mannWhitney: false } : {}),
+  };
   if (kind === 'hosts' && baselineObs.length > 0) {
-    return judge({ ...common, baseline: byHost(baselineObs), design: 'hosts' });
+    const others = byHost(baselineObs);
+    // Too few baseline hosts for host means: every host's readings before give a difference in differences.
+    const few = [...others.values()].filter((xs) => xs.length >= JUDGE_MINIMUM.readingsPerHost).length;
+    const gaps =
+      few < JUDGE_MINIMUM.baselineHosts && baseline?.history
+        ? {
+            before: gapSeries(canaryHosts, priorInstants(baseline.history)),
+            during: gapSeries(canaryHosts, [...state.samples, ...baselineObs]),
+          }
+        : undefined;
+    return judge({ ...common, baseline: others, design: 'hosts', ...(gaps ? { gaps } : {}) });
   }
   if (kind === 'before' && baseline?.history) {
     const before = new Map([...baseline.history].map(([h, xs]) => [h, xs.map((x) => x.value)]));

@@ -2,6 +2,7 @@
 // are restated at an equal share of requests, and each becomes an observation (and a line of the log).
 // An SLO rule is read as its burn rate over the watch so far (its `{window}` filled in before each read).
 import { fmt } from './rules.js';
+import { rateWindowMs } from './rate-window.js';
 import { atWindow, BURN_ALERTS, promDuration, windowMs } from './slo.js';
 import type { Reading, Readings } from './sources/types.js';
 import type { Observation, Rule } from './types.js';
@@ -20,6 +21,15 @@ export function finiteReading(r: Reading | undefined): Reading {
  */
 export function scaleByShare(value: number, share: number, hosts: number): number {
   return value / (share * hosts);
+}
+
+/**
+ * The span a reading taken at `at` describes: its rate's own window, [at − range, at] (the query's largest
+ * range; one interval when it has none). A volume reading is restated at the share of requests over this span,
+ * which may start before the bake, not at a share measured since the bake began.
+ */
+export function readingWindow(rule: Pick<Rule, 'query'>, at: number, intervalMs: number): { from: number; to: number } {
+  return { from: at - rateWindowMs(rule.query, intervalMs), to: at };
 }
 
 /** A reading as the judge sees it: a volume reading restated at an equal share keeps what was read. */

@@ -16,17 +16,28 @@ import { createSource } from './sources/index.js';
 import { sourceUrlShown } from './sources/http.js';
 import { QueryError, type MetricSource, type Readings } from './sources/types.js';
 import type { Observation, Rule, RuleReport, WatchResult, WatchSettings } from './types.js';
+import { falseFailShare, JUDGE_MINIMUM } from './judge.js';
 import {
   compareRule,
   loadHistory,
   priorBaselines,
   sampleBaseline,
   type Fail,
+  type Look,
   type PriorReadings,
   type RuleBaseline,
 } from './watch-baseline.js';
 import { resolveHosts, usesHost, type HostSets } from './watch-hosts.js';
-import { normalise, observe, ONCE_SLO_WINDOW_MS, ruleAt, sloWindowMs, tickLabel, tickLine } from './watch-readings.js';
+import {
+  normalise,
+  observe,
+  ONCE_SLO_WINDOW_MS,
+  readingWindow,
+  ruleAt,
+  sloWindowMs,
+  tickLabel,
+  tickLine,
+} from './watch-readings.js';
 import { formatDurationInput } from '../common/format.js';
 import { objectiveText, promDuration } from './slo.js';
 
@@ -48,10 +59,22 @@ export interface WatchOptions {
    */
   priorReadings?: Map<string, PriorReadings>;
   /**
-   * Each host's share (0..1) of the requests the load balancer has sent since the watch began (ssh-rollout
-   * with canary-weight). `volume` rules are scaled by it, so a canary at 10% is not failed for earning a tenth.
+   * Each host's share (0..1) of the requests the load balancer sent over `window` (ssh-rollout with
+   * canary-weight): a volume reading is restated at its host's share over the span its rate covers (which may
+   * start before the bake), so a canary at 10% is not failed for earning a tenth. Without a window: since the
+   * watch began.
    */
-  trafficShares?: () => Promise<ReadonlyMap<string, number> | null>;
+  trafficShares?: (window?: { from: number; to: number }) => Promise<ReadonlyMap<string, number> | null>;
+  /**
+   * The bakes of the rollout this watch is one of (ssh-rollout): the judge's false-fail budget, 1 − confidence,
+   * is split over them as over the compare rules, so it bounds the whole rollout. Default 1 (a standalone watch).
+   */
+  bakes?: number;
+  /**
+   * Rule name → every host's readings from an earlier bake (ssh-rollout): with fewer than 3 baseline hosts,
+   * the before-window of a difference in differences.
+   */
+  hostsBefore?: Map<string, PriorReadings>;
   /** Overrides the `duration` setting (ssh-rollout: the bake time). */
   durationMs?: number;
   /** One sample of every rule, taken at once (`fivestep watch --once`): the verdict of that instant. */
@@ -131,6 +154,10 @@ interface Watch {
   fail: Fail;
   /** When the watch began. */
   t0: number;
+  /** Readings the watch plans per host (its ticks). */
+  plannedTicks: number;
+  /** Each compare rule's share of the false-fail budget (falseFailShare). */
+  alpha: Map<string, number>;
 }
 
 /** The source, its clock, the settings and the hosts: everything before the first reading. */
@@ -153,6 +180,8 @@ function openWatch(given: WatchSettings, options: WatchOptions): Watch {
     logger.error(errorMessage(err));
     states.set(rule.name, failRule(states.get(rule.name)!, errorMessage(err)));
   };
+  const deciding = settings.rules.filter((r) => r.compare).length;
+  const alpha = new Map(settings.rules.map((r) => [r.name, falseFailShare(r, deciding, options.bakes)]));
   return {
     settings,
     options,
@@ -171,6 +200,8 @@ function openWatch(given: WatchSettings, options: WatchOptions): Watch {
     baselineSamples: new Map(settings.rules.map((r) => [r.name, []])),
     fail,
     t0: now(),
+    plannedTicks: options.once ? 1 : Math.max(1, Math.floor(durationMs / settings.intervalMs)),
+    alpha,
   };
 }
 
@@ -216,7 +247,68 @@ async function loadBaselines(w: Watch): Promise<void> {
     const relative = { ...settings, rules: settings.rules.filter((r) => !r.slo) };
     const { readFor, t0, signal, states, baselines, fail, logger } = w;
     await loadHistory(w.source, relative, windowMs, readFor, t0, signal, states, baselines, fail, logger);
+  } else if (w.kind === 'hosts' && w.hosts.baseline.length > 0 && w.hosts.baseline.length < JUDGE_MINIMUM.baselineHosts)
+    await loadHostsBefore(w);
+}
+
+/**
+ * Fewer baseline hosts than host means need: every host's readings before the watch, for a difference in
+ * differences. An earlier bake's (ssh-rollout), else the source's history over the watch's length (at least
+ * the judge's minimum of readings); a source without history leaves the comparison inconclusive, saying why.
+ */
+async function loadHostsBefore(w: Watch): Promise<void> {
+  const { settings, logger } = w;
+  const rules = settings.rules.filter((r) => (r.compare || r.maxDrop || r.maxRise) && !r.slo);
+  if (rules.length === 0) return;
+  const earlier = w.options.hostsBefore;
+  if (earlier) {
+    for (const rule of rules) {
+      const history = earlier.get(rule.name);
+      if (history) w.baselines.set(rule.name, { history });
+    }
+    logger.info(
+      `${w.hosts.baseline.length} baseline host(s): each host is compared with its readings from the bake before`,
+    );
+    return;
   }
+  if (!w.source.history) {
+    logger.info(
+      `${w.hosts.baseline.length} baseline host(s) are too few to compare host means, and source ` +
+        `${settings.source} keeps no history to compare each host with its own readings before: compare rules ` +
+        'will be inconclusive',
+    );
+    return;
+  }
+  const windowMs = Math.max(w.durationMs, settings.intervalMs * JUDGE_MINIMUM.seriesReadings);
+  logger.info(
+    `${w.hosts.baseline.length} baseline host(s): each host is also compared with its own readings over the ` +
+      `${formatDurationInput(windowMs)} before (difference in differences)`,
+  );
+  const { readFor, t0, signal, states, baselines, fail } = w;
+  await loadHistory(w.source, { ...settings, rules }, windowMs, readFor, t0, signal, states, baselines, fail, logger);
+}
+
+/** How a rule's comparison is looked at: during the watch (no Mann-Whitney) or at its end. */
+function lookOf(w: Watch, rule: Rule, during: boolean): Look {
+  return { alpha: w.alpha.get(rule.name)!, plannedReadings: w.plannedTicks, ...(during ? { mannWhitney: false } : {}) };
+}
+
+/** A compare rule whose look is already past its bound: the canaries are worse, the watch need not go on. */
+function compareFailedEarly(w: Watch): string {
+  for (const rule of w.settings.rules) {
+    const state = w.states.get(rule.name)!;
+    if (!rule.compare || state.error) continue;
+    const c = compareRule(
+      rule,
+      state,
+      w.kind,
+      w.baselines.get(rule.name),
+      w.baselineSamples.get(rule.name)!,
+      lookOf(w, rule, true),
+    );
+    if (c?.significant) return `rule '${rule.name}' is worse than the baseline (p=${c.p.toPrecision(3)})`;
+  }
+  return '';
 }
 
 /**
@@ -226,17 +318,15 @@ async function loadBaselines(w: Watch): Promise<void> {
 async function watchTicks(w: Watch): Promise<{ ticks: number; endedEarly: string }> {
   const { settings, states, signal, now } = w;
   const once = w.options.once === true;
-  const ticks = once ? 1 : Math.max(1, Math.floor(w.durationMs / settings.intervalMs));
+  const ticks = w.plannedTicks;
   let tick = 0;
   for (tick = 1; tick <= ticks; tick++) {
     const wait = once ? 0 : w.t0 + tick * settings.intervalMs - now();
     if (wait > 0) await w.sleep(wait, signal);
     if (signal?.aborted) return { ticks: tick - 1, endedEarly: 'aborted' };
     const at = now();
-    const wantShares = w.options.trafficShares && settings.rules.some((r) => r.volume);
-    const shares = wantShares ? await w.options.trafficShares!().catch(() => null) : null;
     const active = settings.rules.filter((r) => !states.get(r.name)!.error);
-    await Promise.all(active.map((rule) => sampleRule(w, rule, { tick, ticks, at, shares })));
+    await Promise.all(active.map((rule) => sampleRule(w, rule, { tick, ticks, at })));
     const hard = settings.rules.find((r) => states.get(r.name)!.hardFail || states.get(r.name)!.error);
     if (hard) {
       const st = states.get(hard.name)!;
@@ -246,29 +336,35 @@ async function watchTicks(w: Watch): Promise<{ ticks: number; endedEarly: string
       w.logger.info(`Ending the watch early: ${endedEarly}`);
       return { ticks: tick, endedEarly };
     }
+    const worse = compareFailedEarly(w);
+    if (worse) {
+      w.logger.info(`Ending the watch early: ${worse}`);
+      return { ticks: tick, endedEarly: worse };
+    }
   }
   return { ticks: Math.min(tick, ticks), endedEarly: '' };
 }
 
 /** One rule's sample at a tick: read, judge against the bounds, log. */
-async function sampleRule(
-  w: Watch,
-  rule: Rule,
-  t: { tick: number; ticks: number; at: number; shares: ReadonlyMap<string, number> | null },
-): Promise<void> {
+async function sampleRule(w: Watch, rule: Rule, t: { tick: number; ticks: number; at: number }): Promise<void> {
   const { settings, hosts, states, kind } = w;
   // An SLO rule's value is its burn rate over the watch so far: `{window}` is filled in at each read.
   const rangeMs = sloWindowMs(w.t0, t.at, settings.intervalMs, w.options.once === true);
+  const read = ruleAt(rule, rangeMs);
+  // A volume reading is restated at each host's share of requests over the span its own rate covers.
+  const shares =
+    rule.volume && w.options.trafficShares
+      ? w.options.trafficShares(readingWindow(read, t.at, settings.intervalMs)).catch(() => null)
+      : Promise.resolve(null);
   let readings: Readings;
   try {
-    const read = ruleAt(rule, rangeMs);
     readings = await w.source.sample({ rule: read, hosts: w.readFor(rule), at: t.at, signal: w.signal });
   } catch (err) {
     if (err instanceof QueryError) return w.fail(rule, err);
     const reason = `source error: ${errorMessage(err)}`;
     readings = new Map((w.readFor(rule).length ? w.readFor(rule) : ['']).map((h) => [h, { value: null, reason }]));
   }
-  const judged = normalise(readings, rule.volume ? t.shares : null);
+  const judged = normalise(readings, await shares);
   const keys = usesHost(settings, rule) ? hosts.judged : [''];
   const baselineOf = { kind, fromPrior: !!w.prior, baselines: w.baselines, baselineHosts: hosts.baseline };
   const observations: Observation[] = keys.map((host) =>
@@ -289,7 +385,8 @@ function conclude(w: Watch, ticks: number, endedEarly: string): WatchResult {
   const at = w.now();
   const reports = settings.rules.map((rule) => {
     const state = w.states.get(rule.name)!;
-    return reportRule(rule, state, w.kind, w.baselines.get(rule.name), w.baselineSamples.get(rule.name)!, at);
+    const look = lookOf(w, rule, false);
+    return reportRule(rule, state, w.kind, w.baselines.get(rule.name), w.baselineSamples.get(rule.name)!, at, look);
   });
   const verdict = overallVerdict(reports);
   const notPassing = reports.filter((r) => r.verdict !== 'pass');
@@ -341,8 +438,9 @@ function reportRule(
   baseline: RuleBaseline | undefined,
   baselineObs: Observation[],
   at: number,
+  look: Look,
 ): RuleReport {
-  const comparison = compareRule(rule, state, kind, baseline, baselineObs);
+  const comparison = compareRule(rule, state, kind, baseline, baselineObs, look);
   const outcome = ruleOutcome(rule, state, comparison, at);
   return {
     name: rule.name,

@@ -13,12 +13,15 @@ export interface WatchOutcome {
   detail: string;
 }
 
-/** Runs the metric watch over a wave's hosts during its bake; `bake` carries the canary's measured traffic. */
+/**
+ * Runs the metric watch over a wave's hosts during its bake; `bake` carries the canary's measured traffic and
+ * how many bakes the rollout plans (the judge splits its false-fail budget over them).
+ */
 export type BakeWatch = (
   waveHosts: HostSpec[],
   durationMs: number,
   signal: AbortSignal,
-  bake?: BakeTraffic,
+  bake?: Partial<BakeTraffic> & { bakes?: number },
 ) => Promise<WatchOutcome>;
 
 export interface Bake {
@@ -26,6 +29,8 @@ export interface Bake {
   record: WaveRecord;
   /** The wave's updated hosts. */
   hosts: HostSpec[];
+  /** How many bakes the rollout plans. */
+  bakes: number;
   /** Wave 1 behind a balancer with canary-weight: its share of requests during the bake. */
   canary: { balancer: Balancer; share: number; hosts: string[] } | null;
   watch: BakeWatch | null;
@@ -66,7 +71,7 @@ async function bakeFor(b: Bake, traffic?: BakeTraffic): Promise<void> {
   try {
     const watch = b.watch;
     const outcome = await b.log.group(`Bake ${formatDurationInput(ms)}, watching metrics of wave ${record.index}`, () =>
-      watch(b.hosts, ms, controller.signal, traffic),
+      watch(b.hosts, ms, controller.signal, { ...traffic, bakes: b.bakes }),
     );
     record.bake = { start, end: b.now(), verdict: outcome.verdict, detail: outcome.detail };
     if (outcome.verdict === 'fail')

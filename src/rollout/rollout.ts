@@ -298,6 +298,7 @@ class RolloutRun {
       ms: this.settings.waveWaitMs,
       record,
       hosts: canary.map((id) => this.run(id).host.spec),
+      bakes: this.plan.waves.filter((w) => w.bake).length,
       canary: weighted ? { balancer: this.balancer!, share: share!, hosts: canary } : null,
       watch: this.deps.watch && this.settings.watch ? this.deps.watch : null,
       log: this.log,

@@ -1,13 +1,24 @@
 // ssh-rollout through a REAL haproxy (runtime API over SSH on the bastion) in front of a real fleet,
 // under steady load: drain loses no request, the canary gets its share, a failing canary is out of
 // rotation while it is reverted, weights and states always come back, and the requests each host was
-// sent are measured (haproxy's req_tot) as the client saw them.
+// sent are measured (haproxy's req_tot) as the client saw them, also over a volume rule's rate window
+// that starts before the canary's drain.
 import { readFileSync } from 'node:fs';
+import { MemoryLogger } from '../../src/common/logger.js';
 import { objectInputs } from '../../src/common/inputs.js';
+import { Balancer } from '../../src/engine/balancer.js';
+import { ReleaseHost } from '../../src/engine/host.js';
 import { parseServersState } from '../../src/lb/haproxy.js';
-import { connectLoadBalancer, readLoadBalancerInputs, sharesBetween, type LoadBalancer } from '../../src/lb/index.js';
+import {
+  connectLoadBalancer,
+  readLoadBalancerInputs,
+  readRolloutLbSettings,
+  sharesBetween,
+  type LoadBalancer,
+} from '../../src/lb/index.js';
 import { Fleet } from '../servers/fleet.js';
 import { startHaproxy, type HaproxyServer } from '../servers/haproxy.js';
+import { startPrometheus, waitForHistory } from '../servers/prometheus.js';
 import { connector, currents, makeArtifact, runRollout } from '../rollout/helpers.js';
 import {
   RESTART,
@@ -237,3 +248,92 @@ test('canary at 10% with a volume rule: judged at its measured share of requests
     expect((await load.stop()).filter((s) => !s.ok)).toEqual([]);
   }
 }, 90_000);
+
+test("the canary's share over a window that starts before its drain: the requests haproxy sent it in that window, not since the bake began", async () => {
+  const before = state();
+  const logger = new MemoryLogger();
+  const settings = readRolloutLbSettings(objectInputs({ ...lbInputs(), 'canary-weight': '10%' }))!;
+  const balancer = await Balancer.open(settings, fleet.specs(), {
+    connector,
+    credentials: fleet.credentials(),
+    logger,
+  });
+  const canary = new ReleaseHost(fleet.specs()[0], {
+    connector,
+    credentials: fleet.credentials(),
+    deployPath: '/srv/app',
+  });
+  const id = fleet.hosts[0].id;
+  try {
+    // The window starts after the first reading (open): nothing before it is extrapolated.
+    const from = Date.now();
+    const full = await sendRequests(haproxy.url, 200, fleet.hosts.length);
+    expect(await balancer.drain(canary)).toBe('drained');
+    const drained = await sendRequests(haproxy.url, 60, fleet.hosts.length);
+    expect(drained.byHost[0]).toBe(0);
+    await balancer.enable(canary);
+    let seen: { window: number; sinceBake: number; bake: number[] } | undefined;
+    await balancer.withCanary([id], 0.1, async (traffic) => {
+      const bake = await sendRequests(haproxy.url, 100, fleet.hosts.length);
+      const window = (await traffic.trafficShares({ from, to: Date.now() }))!.get(id)!;
+      const sinceBake = (await traffic.trafficShares())!.get(id)!;
+      seen = { window, sinceBake, bake: bake.byHost };
+    });
+    const sent = [full, drained].reduce((n, x) => n + x.byHost[0], seen!.bake[0]);
+    expect(full.failed + drained.failed).toBe(0);
+    // What the client saw the canary answer over the whole window: its full share, none while drained, ~10%.
+    expect(seen!.window).toBeCloseTo(sent / 360, 2);
+    expect(seen!.sinceBake).toBeCloseTo(seen!.bake[0] / 100, 2);
+    expect(seen!.window - seen!.sinceBake).toBeGreaterThan(0.04);
+  } finally {
+    await balancer.close();
+  }
+  expect(state()).toEqual(before);
+}, 30_000);
+
+test('a volume rule over [20s] early in the bake is restated at the share of its own 20 s, which began before the drain: a healthy canary passes', async () => {
+  const load = startLoad(haproxy.url, 4);
+  const prom = await startPrometheus(
+    fleet.hosts.map((h) => `${h.host}:${apps.port}`),
+    'orders_total',
+  );
+  try {
+    // A full rate window on every host before the rollout.
+    await waitForHistory(prom, 'orders_total', 20, '20s', 40_000, fleet.hosts.length);
+    const run = await runRollout(fleet, {
+      ...lbInputs(),
+      waves: '1, 100%',
+      'wave-wait': '4s',
+      'canary-weight': '10%',
+      artifact: makeArtifact(tmp, 'v8'),
+      'release-id': 'v8',
+      watch: [
+        'source: prometheus',
+        `url: ${prom.url}`,
+        'interval: 1s',
+        'baseline: hosts',
+        'rules:',
+        '  - name: orders per second',
+        `    query: sum(rate(orders_total{instance="{host}:${apps.port}"}[20s]))`,
+        '    max-rise: 50%',
+        '    max-drop: 50%',
+        '    volume: true',
+      ].join('\n'),
+    });
+    // The first reading's rate is mostly from before the bake, at the canary's full share: so is the share it
+    // is restated at (since the bake began it would be ~10%, and the canary would read 2.5 times its peers).
+    const first =
+      /\[1\/\d+\] orders per second: [\d.]+=([\d.]+) \(([\d.]+) at ([\d.]+)% of requests\) vs ([\d.]+)/.exec(run.log);
+    expect(first).not.toBeNull();
+    const [value, , percent, baseline] = first!.slice(1).map(Number);
+    expect(percent).toBeGreaterThan(15);
+    expect(value / baseline).toBeGreaterThan(0.7);
+    expect(value / baseline).toBeLessThan(1.3);
+    expect(run.failure).toBeUndefined();
+    expect(run.outputs.result).toBe('success');
+    expect(run.report.waves[0].bake).toMatchObject({ verdict: 'pass' });
+  } finally {
+    await prom.close();
+    expect((await load.stop()).filter((s) => !s.ok)).toEqual([]);
+  }
+}, 120_000);

@@ -149,7 +149,7 @@ describe("compare: the judge decides, in the rule's harmful direction", () => {
     expect(o.verdict).toBe('fail');
     expect(o.breach).toMatchObject({ check: 'compare', value: 5, baseline: 8 });
     expect(o.reason).toMatch(
-      /canary 5 vs baseline 8 \(-37\.5%\).*one-sided, decrease is worse \[host-means, 1 vs 4 host\(s\)\]/,
+      /canary 5 vs baseline 8 \(-37\.5%\).*one-sided, decrease is worse, bound 0\.020 at 100% of the information \(0\.020 to spend\) \[host-means, 1 vs 4 host\(s\)\]/,
     );
   });
   test('a significant rise does not fail a drop-only rule; the first spelling mann-whitney still works', () => {

@@ -48,7 +48,7 @@ describe('runWatch with a scripted source and a virtual clock', () => {
     expect(r.rules[0].samples).toHaveLength(10);
   });
 
-  test('baseline hosts: canaries judged against the others; the judge decides compare rules, Mann-Whitney is shown', async () => {
+  test('baseline hosts: canaries judged against the others; a compare rule fails as soon as the evidence is there', async () => {
     const clock = virtualClock();
     // web1 is the canary and serves 30% fewer orders than web2..web4 from tick 1.
     const level: Record<string, number> = { 'web1:9100': 70, 'web2:9100': 100, 'web3:9100': 99, 'web4:9100': 101 };
@@ -69,12 +69,18 @@ describe('runWatch with a scripted source and a virtual clock', () => {
     const orders = r.rules[0];
     expect(orders.verdict).toBe('pass'); // a 30% drop is inside 50%, and this rule does not compare
     expect(orders.samples.every((x) => x.host === 'web1:9100' && typeof x.baseline === 'number')).toBe(true);
-    expect(orders.baselineSamples).toHaveLength(30);
+    // The compare rule's look at tick 6 is past its bound (tick 5, the judge's minimum of readings, had too
+    // little information for its tighter bound): the watch ends there instead of waiting the regression out.
+    expect(r).toMatchObject({ ticks: 6 });
+    expect(r.endedEarly).toMatch(/^rule 'orders-compared' is worse than the baseline \(p=/);
+    expect(orders.baselineSamples).toHaveLength(18);
     expect(orders.comparison).toMatchObject({
       method: 'host-means',
       significant: true,
       units: { canary: 1, baseline: 3 },
     });
+    expect(orders.comparison!.fraction).toBeCloseTo(0.6, 12);
+    expect(orders.comparison!.alpha).toBeCloseTo(0.02, 12);
     const compared = r.rules[1];
     expect(compared.verdict).toBe('fail');
     expect(compared.breach).toMatchObject({ check: 'compare', value: 71 });

@@ -25,8 +25,9 @@ export function createSource(settings: WatchSettings, now: () => number = Date.n
     case 'http-json':
       return new HttpJsonSource(opts);
     case 'replay':
-      // settings.url is the path of the report or recording; its own clock replaces `now`.
-      return new ReplaySource(settings.url);
+      // settings.url is the path of the report or recording; its own clock replaces `now`, on the settings'
+      // interval when given (0: the recorded one).
+      return new ReplaySource(settings.url, settings.intervalMs);
   }
 }
 

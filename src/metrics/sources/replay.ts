@@ -210,10 +210,12 @@ function lastAtOrBefore(xs: readonly number[], x: number): number {
 
 /**
  * The recording as a metric source. Its clock starts at the recording's start and `sleep` only moves it:
- * onto the recorded instant the live watch sampled at, when one lies within half an interval of the
- * scheduled one, so each replayed tick reads that tick's samples. A live tick is mostly a few ms late, but
- * a timer may also fire a millisecond early by the wall clock (timers run on a monotonic clock), so the
- * nearest recorded instant on either side counts, as long as it is after the clock's present.
+ * onto the recorded instant the live watch sampled at, when one lies from half an interval before the
+ * scheduled one to just before the next tick's, so each replayed tick reads that tick's samples. A live tick
+ * is mostly a few ms late, but load (a slow scrape, a GC pause) may hold it up for most of an interval, and a
+ * timer may also fire a millisecond early by the wall clock (timers run on a monotonic clock), so the nearest
+ * recorded instant in that span counts, as long as it is after the clock's present. `scheduleMs` is the
+ * replay's interval when the settings give one (the recorded one otherwise).
  */
 export class ReplaySource implements MetricSource {
   readonly recording: Recording;
@@ -223,7 +225,7 @@ export class ReplaySource implements MetricSource {
   /** A reading an interval old or older is stale (a gap in the recording): no data, not an old value held. */
   private readonly staleMs: number;
 
-  constructor(pathOrRecording: string | Recording) {
+  constructor(pathOrRecording: string | Recording, scheduleMs = 0) {
     const rec = typeof pathOrRecording === 'string' ? loadRecording(pathOrRecording) : pathOrRecording;
     this.recording = rec;
     this.recorded = {
@@ -235,13 +237,15 @@ export class ReplaySource implements MetricSource {
     this.staleMs = rec.intervalMs;
     let t = rec.startedAt;
     const snap = rec.intervalMs / 2;
+    // Up to the next tick's schedule, not half an interval: a tick load held up longer keeps its recorded instant.
+    const late = Math.min(scheduleMs || rec.intervalMs, rec.intervalMs);
     this.clock = {
       now: () => t,
       sleep: async (ms: number) => {
         const target = t + Math.max(0, ms);
         const i = lastAtOrBefore(rec.instants, target);
         const near = [rec.instants[i], rec.instants[i + 1]]
-          .filter((x): x is number => x !== undefined && x > t && Math.abs(x - target) < snap)
+          .filter((x): x is number => x !== undefined && x > t && target - x < snap && x - target < late)
           .sort((a, b) => Math.abs(a - target) - Math.abs(b - target));
         t = near[0] ?? target;
       },

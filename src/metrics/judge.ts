@@ -116,9 +116,8 @@ export interface JudgeInput {
   baseline: ReadonlyMap<string, readonly number[]>;
   design: 'hosts' | 'before';
   /**
-   * baseline hosts fewer than the minimum: the readings of every host before the watch, for a difference in
-   * differences. `canaryBefore`/`baselineBefore` and the during readings are aligned by time: `gaps` are
-   * the canaries' mean minus the baseline hosts' mean at each instant, during and before.
+   * Fewer baseline hosts than the minimum: the canaries' mean minus the baseline hosts' mean at each instant
+   * both have readings, during the watch and before it (a difference in differences).
    */
   gaps?: { during: readonly number[]; before: readonly number[] };
   /** The false-fail probability this comparison may spend (falseFailShare); default 1 − confidence. */

@@ -9,6 +9,7 @@ import { MemoryLogger } from '../../src/common/logger.js';
 import { createClient } from '../../src/github/client.js';
 import { autoRevert } from '../../src/revert/main.js';
 import { sshRollout } from '../../src/rollout/main.js';
+import type { WatchResult } from '../../src/metrics/types.js';
 import { connectSsh } from '../../src/ssh/connector.js';
 import { Fleet, freePort } from '../servers/fleet.js';
 import { startGitHubApi, type GitHubApiStandIn } from '../servers/github-api.js';
@@ -165,4 +166,25 @@ test('auto-revert takes a recorded release off the hosts and marks its Deploymen
   const states = deployment.statuses.map((s: { state: string }) => s.state);
   expect(states).toEqual(['in_progress', 'success', 'failure']);
   expect(deployment.statuses.at(-1)?.description).toBe('reverted by auto-revert: revenue dropped');
+}, 60_000);
+
+test('a compare rule across a rollout: each bake spends its share of 1 − confidence; 2 hosts left on the old release are judged by difference in differences', async () => {
+  const results: WatchResult[] = [];
+  const compareYaml = `${watchYaml().replace('    for: 2', '    compare: true')}\n`;
+  const good = await sshRollout(inputs('v3b', { 'wave-wait': '3s', waves: '1, 1, 100%', watch: compareYaml }), {
+    ...deps(),
+    onWatchResult: (r: WatchResult) => results.push(r),
+  });
+  expect(good.outputs.result).toBe('success');
+  // Waves 1, 1, 100% bake twice (after every wave but the last): 0.02 ÷ (1 rule × 2 bakes) each.
+  expect(results).toHaveLength(2);
+  const [first, second] = results.map((r) => r.rules[0].comparison!);
+  expect(first).toMatchObject({ method: 'host-means', significant: false, fraction: 1 });
+  expect(first.alpha).toBeCloseTo(0.01, 12);
+  // The second bake has 2 hosts left on v3: too few for host means, so each host's readings from the
+  // first bake are its own control.
+  expect(results[1].hosts.baseline).toHaveLength(2);
+  expect(second).toMatchObject({ method: 'differences', significant: false, fraction: 1 });
+  expect(second.alpha).toBeCloseTo(0.01, 12);
+  expect(results.map((r) => r.verdict)).toEqual(['pass', 'pass']);
 }, 60_000);

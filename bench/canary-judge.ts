@@ -125,12 +125,12 @@ const settings = parseRolloutWatch(
 );
 
 /** One rollout's readings: per host, the whole rollout's series (AR(1) + offsets revenue, 0..3 error counts). */
-function rolloutSeries(random: () => number, revenueEffect: number) {
+function rolloutSeries(random: () => number, revenueEffect: number, revenueNoise: NoiseModel) {
   const total = TICKS * WAVES.length;
   const switchedAt = new Map<number, number>();
   WAVES.forEach((w, i) => w.forEach((h) => switchedAt.set(h, i * TICKS)));
   return HOSTS.map((_, h) => {
-    const revenue = hostReadings('ar1+offsets', total, 1, random);
+    const revenue = hostReadings(revenueNoise, total, 1, random);
     const errors = hostReadings('counts', total, 1, random);
     // The regression starts when the host switches and stays.
     for (let t = switchedAt.get(h)!; t < total; t++) revenue[t] *= revenueEffect;
@@ -239,9 +239,12 @@ function pooledRollout(series: ReturnType<typeof rolloutSeries>): string {
 
 export async function rolloutFigures(trials: number) {
   const rows: CanaryJudgeBench['rollouts'] = [];
-  for (const [what, effect] of [
-    ['healthy release', 1],
-    ['release losing 30% revenue', 0.7],
+  for (const [what, effect, noise] of [
+    ['healthy, revenue independent', 1, 'independent'],
+    ['healthy, revenue AR(1)', 1, 'ar1'],
+    ['healthy, revenue offsets', 1, 'offsets'],
+    ['healthy, revenue AR(1)+offsets', 1, 'ar1+offsets'],
+    ['losing 30% revenue, AR(1)+offsets', 0.7, 'ar1+offsets'],
   ] as const) {
     const random = seededRandom(4000 + Math.round(effect * 10));
     let judged = 0;
@@ -250,7 +253,7 @@ export async function rolloutFigures(trials: number) {
     let pooled = 0;
     const stoppedAt: Record<string, number> = {};
     for (let k = 0; k < trials; k++) {
-      const series = rolloutSeries(random, effect);
+      const series = rolloutSeries(random, effect, noise);
       const verdict = await judgeRollout(series);
       if (verdict !== 'pass') {
         judged++;
@@ -325,8 +328,8 @@ export async function benchCanaryJudge(
     );
   }
   lines.push(
-    `whole rollouts, waves 1, 25%, 100% over 8 hosts (a bake after each, 3 in all), rules revenue (AR(1)+offsets, ` +
-      `max-drop 50% + compare) and errors (Poisson 0.72, max-rise 5 + compare), ${trials} each:`,
+    `whole rollouts, waves 1, 25%, 100% over 8 hosts (a bake after each, 3 in all), rules revenue (max-drop 50% + ` +
+      `compare) and errors (Poisson 0.72, max-rise 5 + compare), ${trials} each:`,
   );
   for (const r of rollouts) {
     const where =
@@ -335,7 +338,7 @@ export async function benchCanaryJudge(
         .map(([w, n]) => `${w} ${n}`)
         .join(', ') || 'none';
     lines.push(
-      `  ${r.what.padEnd(28)}stopped: ${pct(r.judge)}, by the judge ${pct(r.byJudge)} (at ${where}) | ` +
+      `  ${r.what.padEnd(34)}stopped: ${pct(r.judge)}, by the judge ${pct(r.byJudge)} (at ${where}) | ` +
         `release 2's judge ${pct(r.previous)} | pooled Mann-Whitney ${pct(r.pooled)}`,
     );
   }

@@ -69338,13 +69338,30 @@ const BURN_ALERTS = [
     { severity: 'page', long: '6h', short: '30m', budget: 0.05 },
     { severity: 'ticket', long: '3d', short: '6h', budget: 0.1 },
 ];
-const DURATION_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNIT_MS = {
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000,
+    d: 86_400_000,
+    w: 604_800_000,
+    y: 31_536_000_000,
+};
+/** A PromQL duration (`5m`, `1h30m`, `500ms`) in ms; null when `text` is not one (`{window}`, `0`, `1-3`). */
+function promqlDurationMs(text) {
+    if (!/^(?:\d+(?:ms|[smhdwy]))+$/.test(text))
+        return null;
+    let ms = 0;
+    for (const m of text.matchAll(/(\d+)(ms|[smhdwy])/g))
+        ms += Number(m[1]) * UNIT_MS[m[2]];
+    return ms;
+}
 /** A duration as promDuration writes it (`30s`, `5m`, `1h`, `3d`), in ms. */
 function windowMs(window) {
-    const m = /^(\d+)([smhd])$/.exec(window);
-    if (!m)
+    const ms = promqlDurationMs(window);
+    if (ms === null)
         throw new Error(`not a window: ${window}`);
-    return Number(m[1]) * DURATION_MS[m[2]];
+    return ms;
 }
 /**
  * The burn rate at which `budget` of the SLO window's error budget is spent over `long`: 14.4 for 2% in 1h of
@@ -72965,6 +72982,14 @@ function priorBaselines(rules, prior, baselines) {
             baselines.set(rule.name, { history, medians: medians(history) });
     }
 }
+/**
+ * How far back a host's own readings reach when they are its control (a rollout's last wave with no earlier
+ * bake, a small fleet's difference in differences): one watch's length, at least the judge's minimum of
+ * readings for a series.
+ */
+function ownHistoryMs(durationMs, intervalMs) {
+    return Math.max(durationMs, intervalMs * JUDGE_MINIMUM.seriesReadings);
+}
 /** baseline before:<window>: each host's readings over the window (finite ones), and their median. */
 async function loadHistory(source, settings, windowMs, readFor, t0, signal, states, baselines, fail, logger) {
     for (const rule of settings.rules) {
@@ -73062,16 +73087,16 @@ function priorInstants(history) {
     return [...history].flatMap(([host, xs]) => xs.map((x) => ({ t: x.t, host, value: x.value })));
 }
 /** The judge's comparison for a rule, when it has a baseline to compare with. */
-function compareRule(rule, state, kind, baseline, baselineObs, look = { alpha: 1 - rule.confidence }) {
+function compareRule(rule, state, kind, baseline, baselineObs, options = { alpha: 1 - rule.confidence }) {
     const canary = byHost(state.samples);
     const canaryHosts = new Set(state.samples.map((o) => o.host));
     const common = {
         direction: harmfulDirection(rule),
         confidence: rule.confidence,
         canary,
-        alpha: look.alpha,
-        ...(look.plannedReadings !== undefined ? { look: { taken: state.ticks, planned: look.plannedReadings } } : {}),
-        ...(look.mannWhitney === false ? { mannWhitney: false } : {}),
+        alpha: options.alpha,
+        ...(options.plannedTicks !== undefined ? { look: { taken: state.ticks, planned: options.plannedTicks } } : {}),
+        ...(options.mannWhitney === false ? { mannWhitney: false } : {}),
     };
     if (kind === 'hosts' && baselineObs.length > 0) {
         const others = byHost(baselineObs);
@@ -73136,24 +73161,7 @@ function resolveHosts(settings, options, logger, comparesHosts) {
 // reading under canary-weight is restated at each host's share of requests over that same span (which can start
 // before the bake, and before the canary's drain), not over a span of its own.
 
-const UNIT_MS = {
-    ms: 1,
-    s: 1000,
-    m: 60_000,
-    h: 3_600_000,
-    d: 86_400_000,
-    w: 604_800_000,
-    y: 31_536_000_000,
-};
-/** A PromQL duration (`5m`, `1h30m`, `500ms`) in ms; null when `text` is not one (`{window}`, `0`, `1-3`). */
-function promqlDurationMs(text) {
-    if (!/^(?:\d+(?:ms|[smhdwy]))+$/.test(text))
-        return null;
-    let ms = 0;
-    for (const m of text.matchAll(/(\d+)(ms|[smhdwy])/g))
-        ms += Number(m[1]) * UNIT_MS[m[2]];
-    return ms;
-}
+
 /**
  * The ranges (ms) of a PromQL query's range selectors and subqueries (`x[5m]`, `rate(x[1m])[10m:30s]` → 1m and
  * 10m), in the order written. Brackets inside string literals and `#` comments are not ranges; what is not a
@@ -73274,6 +73282,7 @@ function tickLabel(rule, rangeMs) {
 }
 
 ;// CONCATENATED MODULE: ./src/metrics/watch.ts
+
 
 
 
@@ -73433,15 +73442,15 @@ async function loadHostsBefore(w) {
             'will be inconclusive');
         return;
     }
-    const windowMs = Math.max(w.durationMs, settings.intervalMs * JUDGE_MINIMUM.seriesReadings);
+    const windowMs = ownHistoryMs(w.durationMs, settings.intervalMs);
     logger.info(`${w.hosts.baseline.length} baseline host(s): each host is also compared with its own readings over the ` +
         `${formatDurationInput(windowMs)} before (difference in differences)`);
     const { readFor, t0, signal, states, baselines, fail } = w;
     await loadHistory(w.source, { ...settings, rules }, windowMs, readFor, t0, signal, states, baselines, fail, logger);
 }
 /** How a rule's comparison is looked at: during the watch (no Mann-Whitney) or at its end. */
-function lookOf(w, rule, during) {
-    return { alpha: w.alpha.get(rule.name), plannedReadings: w.plannedTicks, ...(during ? { mannWhitney: false } : {}) };
+function compareOptions(w, rule, during) {
+    return { alpha: w.alpha.get(rule.name), plannedTicks: w.plannedTicks, ...(during ? { mannWhitney: false } : {}) };
 }
 /** A compare rule whose look is already past its bound: the canaries are worse, the watch need not go on. */
 function compareFailedEarly(w) {
@@ -73449,7 +73458,7 @@ function compareFailedEarly(w) {
         const state = w.states.get(rule.name);
         if (!rule.compare || state.error)
             continue;
-        const c = compareRule(rule, state, w.kind, w.baselines.get(rule.name), w.baselineSamples.get(rule.name), lookOf(w, rule, true));
+        const c = compareRule(rule, state, w.kind, w.baselines.get(rule.name), w.baselineSamples.get(rule.name), compareOptions(w, rule, true));
         if (c?.significant)
             return `rule '${rule.name}' is worse than the baseline (p=${c.p.toPrecision(3)})`;
     }
@@ -73529,8 +73538,8 @@ function conclude(w, ticks, endedEarly) {
     const at = w.now();
     const reports = settings.rules.map((rule) => {
         const state = w.states.get(rule.name);
-        const look = lookOf(w, rule, false);
-        return reportRule(rule, state, w.kind, w.baselines.get(rule.name), w.baselineSamples.get(rule.name), at, look);
+        const options = compareOptions(w, rule, false);
+        return reportRule(rule, state, w.kind, w.baselines.get(rule.name), w.baselineSamples.get(rule.name), at, options);
     });
     const verdict = overallVerdict(reports);
     const notPassing = reports.filter((r) => r.verdict !== 'pass');
@@ -73573,8 +73582,8 @@ function baselineName({ prior, settings }) {
         ? `before:${formatDurationInput(settings.baseline.windowMs)}`
         : settings.baseline.kind;
 }
-function reportRule(rule, state, kind, baseline, baselineObs, at, look) {
-    const comparison = compareRule(rule, state, kind, baseline, baselineObs, look);
+function reportRule(rule, state, kind, baseline, baselineObs, at, options) {
+    const comparison = compareRule(rule, state, kind, baseline, baselineObs, options);
     const outcome = ruleOutcome(rule, state, comparison, at);
     return {
         name: rule.name,
@@ -84635,7 +84644,7 @@ function bakeBaseline(settings, memory, canaryHosts, durationMs, logger) {
     const before = few ? priorFor(memory.earlier, [...canaryHosts, ...baselineHosts.map(hostName)]) : undefined;
     if (!historyInstead)
         return { settings, ...(byHosts ? { hosts: baselineHosts } : {}), prior, before };
-    const windowMs = Math.max(durationMs, settings.intervalMs * 10);
+    const windowMs = ownHistoryMs(durationMs, settings.intervalMs);
     const readings = `its own readings over the ${formatDurationInput(windowMs)} before`;
     logger.info(`No host is left on the previous release: the wave is compared with ${readings}`);
     return { settings: { ...settings, baseline: { kind: 'before', windowMs } } };

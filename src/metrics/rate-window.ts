@@ -2,24 +2,7 @@
 // reading under canary-weight is restated at each host's share of requests over that same span (which can start
 // before the bake, and before the canary's drain), not over a span of its own.
 import { scanPromql } from './sources/expand.js';
-
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-  y: 31_536_000_000,
-};
-
-/** A PromQL duration (`5m`, `1h30m`, `500ms`) in ms; null when `text` is not one (`{window}`, `0`, `1-3`). */
-export function promqlDurationMs(text: string): number | null {
-  if (!/^(?:\d+(?:ms|[smhdwy]))+$/.test(text)) return null;
-  let ms = 0;
-  for (const m of text.matchAll(/(\d+)(ms|[smhdwy])/g)) ms += Number(m[1]) * UNIT_MS[m[2]];
-  return ms;
-}
+import { promqlDurationMs } from './slo.js';
 
 /**
  * The ranges (ms) of a PromQL query's range selectors and subqueries (`x[5m]`, `rate(x[1m])[10m:30s]` → 1m and

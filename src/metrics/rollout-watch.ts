@@ -6,7 +6,7 @@ import type { Logger } from '../common/logger.js';
 import { WATCH_INPUTS, maskWatchSecrets, parseWatchSettings } from './settings.js';
 import type { WatchResult, WatchSettings } from './types.js';
 import { JUDGE_MINIMUM } from './judge.js';
-import { hostName, runWatch, type PriorReadings, type WatchOptions } from './watch.js';
+import { hostName, ownHistoryMs, runWatch, type PriorReadings, type WatchOptions } from './watch.js';
 
 /**
  * Parses the `watch` YAML mapping (the same keys as metric-watch's inputs). Lists and mappings
@@ -175,7 +175,7 @@ function bakeBaseline(
   const few = byHosts && baselineHosts.length > 0 && baselineHosts.length < JUDGE_MINIMUM.baselineHosts;
   const before = few ? priorFor(memory.earlier, [...canaryHosts, ...baselineHosts.map(hostName)]) : undefined;
   if (!historyInstead) return { settings, ...(byHosts ? { hosts: baselineHosts } : {}), prior, before };
-  const windowMs = Math.max(durationMs, settings.intervalMs * 10);
+  const windowMs = ownHistoryMs(durationMs, settings.intervalMs);
   const readings = `its own readings over the ${formatDurationInput(windowMs)} before`;
   logger.info(`No host is left on the previous release: the wave is compared with ${readings}`);
   return { settings: { ...settings, baseline: { kind: 'before', windowMs } } };

@@ -18,13 +18,29 @@ export const BURN_ALERTS = [
   { severity: 'ticket', long: '3d', short: '6h', budget: 0.1 },
 ] as const;
 
-const DURATION_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+  y: 31_536_000_000,
+};
+
+/** A PromQL duration (`5m`, `1h30m`, `500ms`) in ms; null when `text` is not one (`{window}`, `0`, `1-3`). */
+export function promqlDurationMs(text: string): number | null {
+  if (!/^(?:\d+(?:ms|[smhdwy]))+$/.test(text)) return null;
+  let ms = 0;
+  for (const m of text.matchAll(/(\d+)(ms|[smhdwy])/g)) ms += Number(m[1]) * UNIT_MS[m[2]];
+  return ms;
+}
 
 /** A duration as promDuration writes it (`30s`, `5m`, `1h`, `3d`), in ms. */
 export function windowMs(window: string): number {
-  const m = /^(\d+)([smhd])$/.exec(window);
-  if (!m) throw new Error(`not a window: ${window}`);
-  return Number(m[1]) * DURATION_MS[m[2]];
+  const ms = promqlDurationMs(window);
+  if (ms === null) throw new Error(`not a window: ${window}`);
+  return ms;
 }
 
 /**

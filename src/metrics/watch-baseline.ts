@@ -38,6 +38,15 @@ export function priorBaselines(
   }
 }
 
+/**
+ * How far back a host's own readings reach when they are its control (a rollout's last wave with no earlier
+ * bake, a small fleet's difference in differences): one watch's length, at least the judge's minimum of
+ * readings for a series.
+ */
+export function ownHistoryMs(durationMs: number, intervalMs: number): number {
+  return Math.max(durationMs, intervalMs * JUDGE_MINIMUM.seriesReadings);
+}
+
 /** baseline before:<window>: each host's readings over the window (finite ones), and their median. */
 export async function loadHistory(
   source: MetricSource,
@@ -127,11 +136,11 @@ const byHost = (obs: readonly Observation[]) => {
   return out;
 };
 
-/** How a comparison is looked at: the rule's share of the false-fail budget, and the watch's planned readings. */
-export interface Look {
+/** What a rule's comparison is made with: its share of the false-fail budget, and the watch's planned ticks. */
+export interface CompareOptions {
   alpha: number;
-  /** Readings (ticks) the watch plans; absent: this is the only look. */
-  plannedReadings?: number;
+  /** Ticks the watch plans (each comparison is then one look of a sequential test); absent: the only look. */
+  plannedTicks?: number;
   /** For a reader: the pooled Mann-Whitney figures (left out of the looks during the watch). */
   mannWhitney?: boolean;
 }
@@ -141,7 +150,7 @@ export interface Look {
  * first: the series a difference in differences compares, before against during.
  */
 export function gapSeries(
-  canary: ReadonlySet<string>,
+  canary: Pick<ReadonlySet<string>, 'has'>,
   readings: Iterable<{ t: number; host: string; value: number | null }>,
 ): number[] {
   const at = new Map<number, { c: number; nc: number; b: number; nb: number }>();
@@ -175,7 +184,7 @@ export function compareRule(
   kind: string,
   baseline: RuleBaseline | undefined,
   baselineObs: readonly Observation[],
-  look: Look = { alpha: 1 - rule.confidence },
+  options: CompareOptions = { alpha: 1 - rule.confidence },
 ): Comparison | undefined {
   const canary = byHost(state.samples);
   const canaryHosts = new Set(state.samples.map((o) => o.host));
@@ -183,9 +192,9 @@ export function compareRule(
     direction: harmfulDirection(rule),
     confidence: rule.confidence,
     canary,
-    alpha: look.alpha,
-    ...(look.plannedReadings !== undefined ? { look: { taken: state.ticks, planned: look.plannedReadings } } : {}),
-    ...(look.mannWhitney === false ? { mannWhitney: false } : {}),
+    alpha: options.alpha,
+    ...(options.plannedTicks !== undefined ? { look: { taken: state.ticks, planned: options.plannedTicks } } : {}),
+    ...(options.mannWhitney === false ? { mannWhitney: false } : {}),
   };
   if (kind === 'hosts' && baselineObs.length > 0) {
     const others = byHost(baselineObs);

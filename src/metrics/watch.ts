@@ -20,10 +20,11 @@ import { falseFailShare, JUDGE_MINIMUM } from './judge.js';
 import {
   compareRule,
   loadHistory,
+  ownHistoryMs,
   priorBaselines,
   sampleBaseline,
   type Fail,
-  type Look,
+  type CompareOptions,
   type PriorReadings,
   type RuleBaseline,
 } from './watch-baseline.js';
@@ -42,6 +43,7 @@ import { formatDurationInput } from '../common/format.js';
 import { objectiveText, promDuration } from './slo.js';
 
 export type { PriorReadings } from './watch-baseline.js';
+export { ownHistoryMs } from './watch-baseline.js';
 export { hostName, matchHosts } from './watch-hosts.js';
 export { finiteReading, ruleAt, scaleByShare, sloWindowMs } from './watch-readings.js';
 
@@ -279,7 +281,7 @@ async function loadHostsBefore(w: Watch): Promise<void> {
     );
     return;
   }
-  const windowMs = Math.max(w.durationMs, settings.intervalMs * JUDGE_MINIMUM.seriesReadings);
+  const windowMs = ownHistoryMs(w.durationMs, settings.intervalMs);
   logger.info(
     `${w.hosts.baseline.length} baseline host(s): each host is also compared with its own readings over the ` +
       `${formatDurationInput(windowMs)} before (difference in differences)`,
@@ -289,8 +291,8 @@ async function loadHostsBefore(w: Watch): Promise<void> {
 }
 
 /** How a rule's comparison is looked at: during the watch (no Mann-Whitney) or at its end. */
-function lookOf(w: Watch, rule: Rule, during: boolean): Look {
-  return { alpha: w.alpha.get(rule.name)!, plannedReadings: w.plannedTicks, ...(during ? { mannWhitney: false } : {}) };
+function compareOptions(w: Watch, rule: Rule, during: boolean): CompareOptions {
+  return { alpha: w.alpha.get(rule.name)!, plannedTicks: w.plannedTicks, ...(during ? { mannWhitney: false } : {}) };
 }
 
 /** A compare rule whose look is already past its bound: the canaries are worse, the watch need not go on. */
@@ -304,7 +306,7 @@ function compareFailedEarly(w: Watch): string {
       w.kind,
       w.baselines.get(rule.name),
       w.baselineSamples.get(rule.name)!,
-      lookOf(w, rule, true),
+      compareOptions(w, rule, true),
     );
     if (c?.significant) return `rule '${rule.name}' is worse than the baseline (p=${c.p.toPrecision(3)})`;
   }
@@ -385,8 +387,8 @@ function conclude(w: Watch, ticks: number, endedEarly: string): WatchResult {
   const at = w.now();
   const reports = settings.rules.map((rule) => {
     const state = w.states.get(rule.name)!;
-    const look = lookOf(w, rule, false);
-    return reportRule(rule, state, w.kind, w.baselines.get(rule.name), w.baselineSamples.get(rule.name)!, at, look);
+    const options = compareOptions(w, rule, false);
+    return reportRule(rule, state, w.kind, w.baselines.get(rule.name), w.baselineSamples.get(rule.name)!, at, options);
   });
   const verdict = overallVerdict(reports);
   const notPassing = reports.filter((r) => r.verdict !== 'pass');
@@ -438,9 +440,9 @@ function reportRule(
   baseline: RuleBaseline | undefined,
   baselineObs: Observation[],
   at: number,
-  look: Look,
+  options: CompareOptions,
 ): RuleReport {
-  const comparison = compareRule(rule, state, kind, baseline, baselineObs, look);
+  const comparison = compareRule(rule, state, kind, baseline, baselineObs, options);
   const outcome = ruleOutcome(rule, state, comparison, at);
   return {
     name: rule.name,

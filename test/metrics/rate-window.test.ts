@@ -1,5 +1,6 @@
 // How far back a rule's reading reaches, from its query: the span a volume reading's share of requests is taken over.
-import { promqlDurationMs, queryRangesMs, rateWindowMs } from '../../src/metrics/rate-window.js';
+import { queryRangesMs, rateWindowMs } from '../../src/metrics/rate-window.js';
+import { promqlDurationMs } from '../../src/metrics/slo.js';
 import { readingWindow } from '../../src/metrics/watch-readings.js';
 
 test('PromQL durations: units from ms to y, combined; anything else is not one', () => {

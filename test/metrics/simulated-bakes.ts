@@ -6,6 +6,7 @@ import { harmfulDirection, judge, JUDGE_MINIMUM } from '../../src/metrics/judge.
 import { hodgesLehmannShift, mannWhitneyU } from '../../src/metrics/stats.js';
 import type { Direction, Rule } from '../../src/metrics/types.js';
 import { judge as previousJudge } from '../../bench/previous-judge.js';
+import { gapSeries } from '../../src/metrics/watch-baseline.js';
 
 /** mulberry32: small, fast, and the same sequence on every machine. */
 export function seededRandom(seed: number): () => number {
@@ -128,11 +129,18 @@ export interface Tally {
 const byKey = (prefix: string, series: number[][], k?: number) =>
   new Map(series.map((r, i) => [`${prefix}${i}`, k === undefined ? r : r.slice(0, k)]));
 
-/** The gap between the canaries' mean and the baseline hosts' mean at each reading. */
-export function gapSeries(canary: number[][], baseline: number[][], k: number): number[] {
-  const avg = (hosts: number[][], t: number) => hosts.reduce((a, h) => a + h[t], 0) / hosts.length;
-  return Array.from({ length: k }, (_, t) => avg(canary, t) - avg(baseline, t));
+/** The first `k` readings of every host as the watch's instants, for the watch's own gap builder. */
+function instants(canary: number[][], baseline: number[][], k: number) {
+  const of = (prefix: string, hosts: number[][]) =>
+    hosts.flatMap((h, i) => h.slice(0, k).map((value, t) => ({ t, host: `${prefix}${i}`, value })));
+  return [...of('c', canary), ...of('b', baseline)];
 }
+
+const CANARIES = { has: (host: string) => host.startsWith('c') };
+
+/** The gap between the canaries' mean and the baseline hosts' mean at each reading, as the watch builds it. */
+const gaps = (canary: number[][], baseline: number[][], k: number) =>
+  gapSeries(CANARIES, instants(canary, baseline, k));
 
 /**
  * One bake through the judge as the watch runs it: a look after every reading from the judge's minimum on,
@@ -145,7 +153,7 @@ export function judgeBake(
   baseline: number[][],
   before?: { canary: number[][]; baseline: number[][] },
 ): { fail: boolean; at: number; insufficient: boolean } {
-  const gaps = before && { before: gapSeries(before.canary, before.baseline, before.canary[0].length) };
+  const gapsBefore = before && gaps(before.canary, before.baseline, before.canary[0].length);
   const small = s.baselines < JUDGE_MINIMUM.baselineHosts;
   const first = small ? JUDGE_MINIMUM.seriesReadings : JUDGE_MINIMUM.readingsPerHost;
   let insufficient = false;
@@ -157,7 +165,7 @@ export function judgeBake(
       canary: byKey('c', canary, k),
       baseline: byKey('b', baseline, k),
       design: 'hosts',
-      ...(gaps ? { gaps: { before: gaps.before, during: gapSeries(canary, baseline, k) } } : {}),
+      ...(gapsBefore ? { gaps: { before: gapsBefore, during: gaps(canary, baseline, k) } } : {}),
       look: { taken: k, planned: s.readings },
       mannWhitney: false,
     });
